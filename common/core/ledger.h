@@ -1,0 +1,58 @@
+/*
+ * ledger.h - the rules of one (hub, sku) row of the coordinator's ledger
+ * (DESIGN.md "The ledger"). Pure arithmetic with its invariants:
+ *
+ *   on_hand >= 0, allocated >= 0, holdback >= 0,
+ *   sellable = on_hand - allocated - holdback >= 0 after every accept.
+ *
+ * Hub events report physical facts, so receive/ship/short/adjust always
+ * apply (the hub is the book of record for physical stock) and can leave
+ * sellable negative after a short or a negative count; ledger_row_check
+ * reports that for audit. Only allocation refuses to break the invariant.
+ */
+#ifndef DN_LEDGER_H
+#define DN_LEDGER_H
+#include <stdint.h>
+#include <stdbool.h>
+
+typedef struct {
+	int64_t on_hand;
+	int64_t allocated;
+	int64_t holdback;
+} ledger_row;
+
+/* on_hand - allocated - holdback. */
+int64_t ledger_sellable(const ledger_row *r);
+
+/* Promise qty units to an order. DN_EINVAL if qty <= 0, DN_ERANGE if
+ * qty > sellable (row untouched). */
+int ledger_allocate(ledger_row *r, int64_t qty);
+
+/* Undo an allocation (order cancelled). DN_EINVAL if qty <= 0 or
+ * qty > allocated. */
+int ledger_unallocate(ledger_row *r, int64_t qty);
+
+/* Units arrived. DN_EINVAL if qty <= 0. */
+int ledger_receive(ledger_row *r, int64_t qty);
+
+/* Allocated units left the hub: allocated -= qty, on_hand -= qty.
+ * DN_EINVAL if qty <= 0 or qty > allocated or qty > on_hand. */
+int ledger_ship(ledger_row *r, int64_t qty);
+
+/* The hub could not find qty allocated units: they are not there.
+ * allocated -= qty, on_hand -= min(qty, on_hand). DN_EINVAL if qty <= 0
+ * or qty > allocated. */
+int ledger_short(ledger_row *r, int64_t qty);
+
+/* Count correction: on_hand += delta. DN_ERANGE if on_hand would go below
+ * zero (row untouched). */
+int ledger_adjust(ledger_row *r, int64_t delta);
+
+/* Move between sellable and holdback: holdback += delta. DN_ERANGE if
+ * holdback would go negative or (delta > 0) exceed sellable. */
+int ledger_hold(ledger_row *r, int64_t delta);
+
+/* True when every field is >= 0 and sellable >= 0. */
+bool ledger_row_check(const ledger_row *r);
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * limits.h - every bound in dropnet, each with its reason.
+ *
+ * A queue, batch, retry, message size or loop without a bound here is a bug.
+ */
+#ifndef DN_LIMITS_H
+#define DN_LIMITS_H
+
+/* Wire protocol version spoken by this build (proto/dropnet.proto). */
+#define DN_PROTO_VERSION 1u
+
+/* Largest message any socket accepts (NNG_OPT_RECVMAXSZ). A 2,000-line
+ * order is ~60 KiB; 1 MiB leaves room for a sync batch and stops one peer
+ * from making a server allocate hundreds of MiB. */
+#define DN_MSG_MAX_BYTES (1024u * 1024u)
+
+/* Lines per order: creators' carts are small; bounds routing work. */
+#define DN_ORDER_LINES_MAX 32u
+
+/* Units of one line: no drop sells more than this to one buyer. */
+#define DN_LINE_QTY_MAX 10000u
+
+/* Longest id-like string (sku, key, customer, hub id, bin, tracking). */
+#define DN_ID_MAX 64u
+
+/* Hubs in one network: routing scans them all per order. */
+#define DN_HUBS_MAX 256u
+
+/* Service radius bounds, km: below 1 km is a typo, above 1000 is not local. */
+#define DN_RADIUS_KM_MIN 1.0
+#define DN_RADIUS_KM_MAX 1000.0
+
+/* Hubs one split order may be spread over (split policy `allowed`):
+ * more parcels than this is worse for the buyer than a SOLD_OUT. */
+#define DN_SPLIT_HUBS_MAX 4u
+
+/* nng contexts per server socket: requests in flight at once per socket. */
+#define DN_SERVER_CTX_MAX 256u
+
+/* Requests waiting for the loop thread; beyond this a request is answered
+ * UNAVAILABLE at once (backpressure) rather than queued without bound. */
+#define DN_LOOP_QUEUE_MAX 4096u
+
+/* Orders in one group commit: bounds the time an ack waits on the batch. */
+#define DN_GROUP_COMMIT_MAX 512u
+
+/* Commands or events in one stream batch: bounds a sync message's size
+ * (an order command is < 2 KiB, so 256 of them stay far below the cap). */
+#define DN_STREAM_BATCH_MAX 256u
+
+/* SKUs reported in one stock snapshot from a hub. */
+#define DN_STOCK_REPORT_MAX 2048u
+
+/* Scans in one pick request. */
+#define DN_SCANS_MAX 1024u
+
+/* Orders returned by one queue listing. */
+#define DN_QUEUE_LIST_MAX 500u
+
+#endif

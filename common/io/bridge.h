@@ -1,0 +1,73 @@
+/*
+ * bridge.h - serve an nng REP socket from a libuv loop, and call an nng REP
+ * server from a libuv loop without blocking it.
+ *
+ * Thread model: nng completes aios on its own threads. Those callbacks only
+ * push the message onto a bounded mutex-protected queue and uv_async_send();
+ * everything else happens on the loop thread. The server hands the loop
+ * every queued request at once (a batch) so one SQLite transaction can serve
+ * them all (group commit).
+ *
+ * Server: a socket with nctx contexts, each receiving one request at a time.
+ * When the queue is full (DN_LOOP_QUEUE_MAX) the context is not re-armed
+ * until the loop drains - backpressure, counted and logged.
+ * Ownership: the bridge owns each bridge_req until bridge_req_reply, which
+ * the loop thread must call exactly once per request (in the batch callback
+ * or later); the reply bytes are copied.
+ */
+#ifndef DN_BRIDGE_H
+#define DN_BRIDGE_H
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct bridge bridge;
+typedef struct bridge_req bridge_req;
+
+/* Called on the loop thread with n >= 1 requests, oldest first. The array
+ * is only valid during the call; the requests stay valid until replied. */
+typedef void (*bridge_batch_fn)(void *arg, bridge_req **reqs, size_t n);
+
+/* Listens on url (tcp://, ipc://) with nctx contexts and a receive cap of
+ * DN_MSG_MAX_BYTES. Returns 0, DN_EINVAL, DN_ENET (bind failed; logged) or
+ * DN_ENOMEM. */
+int bridge_create(bridge **out, uv_loop_t *loop, const char *url,
+    size_t nctx, bridge_batch_fn fn, void *arg);
+
+/* Stops receiving, closes the socket and the async handle. Requests not yet
+ * replied are dropped (the client retries). Safe with NULL. After this,
+ * run the loop until it is empty before freeing the loop. */
+void bridge_destroy(bridge *b);
+
+/* The request body. */
+const uint8_t *bridge_req_body(const bridge_req *r, size_t *len);
+
+/* Sends the reply (copied) and frees the request. */
+void bridge_req_reply(bridge_req *r, const void *buf, size_t len);
+
+/* Counters for ops/logging. */
+typedef struct {
+	uint64_t received, replied, backpressure;
+} bridge_stats;
+void bridge_get_stats(const bridge *b, bridge_stats *out);
+
+/* ---- client: an async request from the loop ---- */
+
+typedef struct bridge_client bridge_client;
+
+/* Called on the loop thread. rv is 0 with the reply bytes (valid only during
+ * the call), or DN_ETIMEDOUT / DN_ENET / DN_ECLOSED with buf NULL. */
+typedef void (*bridge_reply_fn)(void *arg, int rv, const uint8_t *buf,
+    size_t len);
+
+/* A REQ socket dialling url (non-blocking dial: it reconnects by itself). */
+int bridge_client_create(bridge_client **out, uv_loop_t *loop,
+    const char *url, bridge_reply_fn fn, void *arg);
+void bridge_client_destroy(bridge_client *c);
+
+/* Sends one request; fn is called once with its outcome. Only one request
+ * may be outstanding: DN_ESTATE if one is. The bytes are copied. */
+int bridge_client_call(bridge_client *c, const void *buf, size_t len,
+    int timeout_ms);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * codec.h - the only caller of protobuf-c. Every message crossing a socket
+ * goes through here: size check -> unpack -> version check -> (caller
+ * validates fields) -> free.
+ *
+ * For each top-level message M (see proto/dropnet.proto) there are:
+ *   int  codec_M_unpack(const uint8_t *buf, size_t len, T **out);
+ *        0; DN_EPROTO when the bytes are not a valid M or len exceeds
+ *        DN_MSG_MAX_BYTES; DN_ERANGE when version != DN_PROTO_VERSION
+ *        (the message is still returned in *out so the caller can read
+ *        its fields for the error reply, and must free it).
+ *   void codec_M_free(T *m);            NULL-safe
+ *   int  codec_M_pack(const T *m, uint8_t **buf, size_t *len);
+ *        0 with a malloc'd buffer the caller frees, or DN_ENOMEM.
+ * T is the protobuf-c struct (Dropnet__M); build one with DROPNET__M__INIT.
+ */
+#ifndef DN_CODEC_H
+#define DN_CODEC_H
+#include <stddef.h>
+#include <stdint.h>
+#include "proto/dropnet.pb-c.h"
+
+#define CODEC_DECLARE(name, T)                                              \
+	int codec_##name##_unpack(const uint8_t *buf, size_t len, T **out);   \
+	void codec_##name##_free(T *m);                                       \
+	int codec_##name##_pack(const T *m, uint8_t **buf, size_t *len);
+
+CODEC_DECLARE(submit_order, Dropnet__SubmitOrder)
+CODEC_DECLARE(order_ack, Dropnet__OrderAck)
+CODEC_DECLARE(hub_sync_request, Dropnet__HubSyncRequest)
+CODEC_DECLARE(hub_sync_reply, Dropnet__HubSyncReply)
+CODEC_DECLARE(ops_request, Dropnet__OpsRequest)
+CODEC_DECLARE(ops_reply, Dropnet__OpsReply)
+CODEC_DECLARE(term_request, Dropnet__TermRequest)
+CODEC_DECLARE(term_reply, Dropnet__TermReply)
+CODEC_DECLARE(hub_event, Dropnet__HubEvent)
+CODEC_DECLARE(hub_command, Dropnet__HubCommand)
+
+/* Name of a status ("ACCEPTED"), as in the .proto; "UNKNOWN" if out of range. */
+const char *codec_status_name(Dropnet__Status s);
+/* Parses a status name; returns 0 or DN_EINVAL. */
+int codec_status_parse(const char *name, Dropnet__Status *out);
+
+#endif

@@ -1,0 +1,44 @@
+/*
+ * db.h - SQLite helpers shared by the daemons.
+ *
+ * db_open sets WAL mode, synchronous=FULL (an ack depends on the commit; in a
+ * power-cut test WAL+NORMAL lost acked commits, WAL+FULL lost none), a busy
+ * timeout and foreign keys, then runs the schema. SQLite codes are translated
+ * to DN_E*: a failed COMMIT is DN_EIO and its outcome is unknown - callers
+ * must resolve it by re-reading, never assume it did not happen.
+ * Not thread-safe: one connection belongs to one thread (the loop).
+ */
+#ifndef DN_DB_H
+#define DN_DB_H
+#include <sqlite3.h>
+#include <stdint.h>
+
+/* Opens (creating) path and executes schema_sql (may hold many statements).
+ * Returns 0 or DN_EIO, logging the reason. */
+int db_open(const char *path, const char *schema_sql, sqlite3 **out);
+void db_close(sqlite3 *db);
+
+/* Runs sql with no result rows. Returns 0 or DN_EIO (logged). */
+int db_exec(sqlite3 *db, const char *sql);
+
+/* Prepares a statement meant to live as long as the connection
+ * (SQLITE_PREPARE_PERSISTENT). Returns 0 or DN_EIO (logged with sql). */
+int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. db_commit returns DN_EIO when the
+ * commit's outcome is unknown. */
+int db_begin(sqlite3 *db);
+int db_commit(sqlite3 *db);
+void db_rollback(sqlite3 *db);
+
+/* Translate a SQLite result code: OK/DONE/ROW -> 0, else DN_EIO. */
+int db_rc(int sqlite_rc);
+
+/* Bind helpers (1-based index like SQLite); text is copied (TRANSIENT). */
+void db_bind_text(sqlite3_stmt *st, int i, const char *s);
+void db_bind_i64(sqlite3_stmt *st, int i, int64_t v);
+void db_bind_double(sqlite3_stmt *st, int i, double v);
+/* Column text never NULL ("" for NULL). */
+const char *db_col_text(sqlite3_stmt *st, int i);
+
+#endif

@@ -1,0 +1,29 @@
+/*
+ * rpc.h - blocking request/reply for command-line clients (dropctl,
+ * pickterm's command mode, loadgen's workers, tests).
+ *
+ * One rpc_conn is one REQ socket; use one per thread.
+ */
+#ifndef DN_RPC_H
+#define DN_RPC_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rpc_conn rpc_conn;
+
+/* Dials url. The dial is retried in the background by nng; a dead server
+ * shows up as DN_ETIMEDOUT from rpc_call. Returns 0, DN_EINVAL or DN_ENET. */
+int rpc_open(rpc_conn **out, const char *url);
+void rpc_close(rpc_conn *c);
+
+/* Sends req and waits up to timeout_ms for the reply. On 0, *reply is a
+ * malloc'd buffer of *reply_len bytes the caller frees. Returns 0,
+ * DN_ETIMEDOUT, DN_ENET or DN_ENOMEM. */
+int rpc_call(rpc_conn *c, const void *req, size_t req_len, int timeout_ms,
+    uint8_t **reply, size_t *reply_len);
+
+/* Endpoint lookup the way PGHOST works: flag if non-NULL and non-empty, else
+ * getenv(env_name), else NULL. */
+const char *rpc_endpoint(const char *flag, const char *env_name);
+
+#endif
