@@ -35,6 +35,7 @@ CODEC_DECLARE(term_request, Dropnet__TermRequest)
 CODEC_DECLARE(term_reply, Dropnet__TermReply)
 CODEC_DECLARE(hub_event, Dropnet__HubEvent)
 CODEC_DECLARE(hub_command, Dropnet__HubCommand)
+CODEC_DECLARE(order_info, Dropnet__OrderInfo)
 
 /* Name of a status ("ACCEPTED"), as in the .proto; "UNKNOWN" if out of range. */
 const char *codec_status_name(Dropnet__Status s);

@@ -1,0 +1,440 @@
+/*
+ * bridge.c - nng REP/REQ sockets driven from a libuv loop (see bridge.h).
+ *
+ * Server: each nng context is one bridge_req that cycles RECV -> (queued to
+ * the loop) -> SEND -> RECV. So requests in flight are bounded by the number
+ * of contexts (<= DN_SERVER_CTX_MAX): when every context is busy, nng stops
+ * reading from the pipes and TCP pushes back on the clients. The queue to the
+ * loop is an intrusive list under a mutex; nng threads only push and call
+ * uv_async_send (the one libuv call that is thread-safe).
+ *
+ * Shutdown (loop thread): mark closing under the mutex so no callback touches
+ * the async handle any more, stop every aio (waits for running callbacks),
+ * close the socket, free queued messages, then uv_close the async handle and
+ * free the bridge in its close callback.
+ */
+#include <assert.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
+#include "core/err.h"
+#include "core/limits.h"
+#include "io/bridge.h"
+#include "io/log.h"
+
+typedef enum { REQ_RECV, REQ_QUEUED, REQ_SEND } req_state;
+
+struct bridge_req {
+	bridge *b;
+	nng_ctx ctx;
+	nng_aio *aio;
+	req_state state;
+	nng_msg *msg;       /* the request while queued / being served */
+	bridge_req *next;   /* queue link */
+};
+
+struct bridge {
+	uv_loop_t *loop;
+	uv_async_t async;
+	nng_socket sock;
+	bool sock_open;
+	bridge_req *reqs;
+	size_t nctx;
+	nng_mtx *mtx;
+	bridge_req *head, *tail; /* queue to the loop, under mtx */
+	bool closing;            /* under mtx */
+	bridge_batch_fn fn;
+	void *arg;
+	bridge_req **batch;      /* scratch array for the batch callback */
+	bridge_stats stats;      /* received/backpressure under mtx */
+	char url[128];
+};
+
+static void bridge_req_recv(bridge_req *r)
+{
+	r->state = REQ_RECV;
+	nng_ctx_recv(r->ctx, r->aio);
+}
+
+static void bridge_aio_cb(void *arg)
+{
+	bridge_req *r = arg;
+	bridge *b = r->b;
+	int rv = nng_aio_result(r->aio);
+	if (r->state == REQ_SEND) {
+		if (rv != 0) {
+			/* A failed send leaves the message with us. */
+			nng_msg_free(nng_aio_get_msg(r->aio));
+			if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
+				return;
+			}
+		}
+		bridge_req_recv(r);
+		return;
+	}
+	/* REQ_RECV */
+	if (rv != 0) {
+		if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
+			return;
+		}
+		/* Transient (e.g. a pipe went away): keep serving. */
+		bridge_req_recv(r);
+		return;
+	}
+	r->msg = nng_aio_get_msg(r->aio);
+	nng_mtx_lock(b->mtx);
+	if (b->closing) {
+		nng_mtx_unlock(b->mtx);
+		nng_msg_free(r->msg);
+		r->msg = NULL;
+		return;
+	}
+	r->state = REQ_QUEUED;
+	r->next = NULL;
+	if (b->tail != NULL) {
+		b->tail->next = r;
+	} else {
+		b->head = r;
+	}
+	b->tail = r;
+	b->stats.received++;
+	uv_async_send(&b->async);
+	nng_mtx_unlock(b->mtx);
+}
+
+static void bridge_async_cb(uv_async_t *h)
+{
+	bridge *b = h->data;
+	nng_mtx_lock(b->mtx);
+	bridge_req *r = b->head;
+	b->head = b->tail = NULL;
+	nng_mtx_unlock(b->mtx);
+	size_t n = 0;
+	while (r != NULL) {
+		/* One queued request per context at most, so n <= nctx. */
+		assert(n < b->nctx);
+		b->batch[n++] = r;
+		r = r->next;
+	}
+	if (n > 0) {
+		b->fn(b->arg, b->batch, n);
+	}
+}
+
+int bridge_create(bridge **out, uv_loop_t *loop, const char *url, size_t nctx,
+    bridge_batch_fn fn, void *arg)
+{
+	*out = NULL;
+	if (loop == NULL || url == NULL || fn == NULL || nctx == 0 ||
+	    nctx > DN_SERVER_CTX_MAX || strlen(url) >= sizeof(((bridge *)0)->url)) {
+		return DN_EINVAL;
+	}
+	bridge *b = calloc(1, sizeof(*b));
+	if (b == NULL) {
+		return DN_ENOMEM;
+	}
+	b->loop = loop;
+	b->fn = fn;
+	b->arg = arg;
+	b->nctx = nctx;
+	snprintf(b->url, sizeof(b->url), "%s", url);
+	b->reqs = calloc(nctx, sizeof(*b->reqs));
+	b->batch = calloc(nctx, sizeof(*b->batch));
+	if (b->reqs == NULL || b->batch == NULL || nng_mtx_alloc(&b->mtx) != 0) {
+		goto fail_alloc;
+	}
+	int rv = nng_rep0_open(&b->sock);
+	if (rv != 0) {
+		goto fail_mtx;
+	}
+	b->sock_open = true;
+	nng_setopt_size(b->sock, NNG_OPT_RECVMAXSZ, DN_MSG_MAX_BYTES);
+	rv = nng_listen(b->sock, url, NULL, 0);
+	if (rv != 0) {
+		log_error("bridge.listen_failed", "url=%s err=\"%s\"", url, nng_strerror(rv));
+		nng_close(b->sock);
+		nng_mtx_free(b->mtx);
+		free(b->batch);
+		free(b->reqs);
+		free(b);
+		return rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ? DN_EINVAL : DN_ENET;
+	}
+	for (size_t i = 0; i < nctx; i++) {
+		bridge_req *r = &b->reqs[i];
+		r->b = b;
+		if (nng_ctx_open(&r->ctx, b->sock) != 0 ||
+		    nng_aio_alloc(&r->aio, bridge_aio_cb, r) != 0) {
+			log_error("bridge.ctx_failed", "url=%s ctx=%zu", url, i);
+			b->nctx = i + 1;
+			goto fail_sock;
+		}
+	}
+	if (uv_async_init(loop, &b->async, bridge_async_cb) != 0) {
+		goto fail_sock;
+	}
+	b->async.data = b;
+	for (size_t i = 0; i < nctx; i++) {
+		bridge_req_recv(&b->reqs[i]);
+	}
+	*out = b;
+	return 0;
+
+fail_sock:
+	for (size_t i = 0; i < b->nctx; i++) {
+		nng_aio_free(b->reqs[i].aio);
+	}
+	nng_close(b->sock);
+fail_mtx:
+	nng_mtx_free(b->mtx);
+fail_alloc:
+	free(b->batch);
+	free(b->reqs);
+	free(b);
+	return DN_ENOMEM;
+}
+
+static void bridge_close_cb(uv_handle_t *h)
+{
+	bridge *b = h->data;
+	nng_mtx_free(b->mtx);
+	free(b->batch);
+	free(b->reqs);
+	free(b);
+}
+
+void bridge_destroy(bridge *b)
+{
+	if (b == NULL) {
+		return;
+	}
+	nng_mtx_lock(b->mtx);
+	b->closing = true;
+	nng_mtx_unlock(b->mtx);
+	for (size_t i = 0; i < b->nctx; i++) {
+		nng_aio_stop(b->reqs[i].aio);
+	}
+	nng_close(b->sock);
+	for (size_t i = 0; i < b->nctx; i++) {
+		bridge_req *r = &b->reqs[i];
+		if (r->msg != NULL) {
+			nng_msg_free(r->msg);
+			r->msg = NULL;
+		}
+		nng_aio_free(r->aio);
+	}
+	uv_close((uv_handle_t *)&b->async, bridge_close_cb);
+}
+
+const uint8_t *bridge_req_body(const bridge_req *r, size_t *len)
+{
+	*len = nng_msg_len(r->msg);
+	return nng_msg_body(r->msg);
+}
+
+void bridge_req_reply(bridge_req *r, const void *buf, size_t len)
+{
+	bridge *b = r->b;
+	/* Reuse the request message for the reply: it already carries the
+	 * REP routing header, and avoids an allocation per request. */
+	nng_msg *m = r->msg;
+	r->msg = NULL;
+	nng_msg_clear(m);
+	if (nng_msg_append(m, buf, len) != 0) {
+		nng_msg_free(m);
+		log_warn("bridge.reply_dropped", "url=%s len=%zu reason=nomem", b->url, len);
+		bridge_req_recv(r);
+		return;
+	}
+	b->stats.replied++;
+	r->state = REQ_SEND;
+	nng_aio_set_msg(r->aio, m);
+	nng_ctx_send(r->ctx, r->aio);
+}
+
+void bridge_get_stats(const bridge *b, bridge_stats *out)
+{
+	nng_mtx_lock(b->mtx);
+	*out = b->stats;
+	nng_mtx_unlock(b->mtx);
+}
+
+/* ---- client ---------------------------------------------------------- */
+
+typedef enum { CALL_IDLE, CALL_SEND, CALL_RECV, CALL_DONE } call_state;
+
+struct bridge_client {
+	uv_loop_t *loop;
+	uv_async_t async;
+	nng_socket sock;
+	nng_ctx ctx;
+	nng_aio *aio;
+	nng_mtx *mtx;
+	call_state state;   /* under mtx once a call is in flight */
+	bool closing;       /* under mtx */
+	int result;         /* DN_E* of the finished call */
+	nng_msg *reply;
+	int timeout_ms;
+	bridge_reply_fn fn;
+	void *arg;
+};
+
+static int bridge_nng_err(int rv)
+{
+	switch (rv) {
+	case 0: return 0;
+	case NNG_ETIMEDOUT: return DN_ETIMEDOUT;
+	case NNG_ECLOSED:
+	case NNG_ECANCELED: return DN_ECLOSED;
+	default: return DN_ENET;
+	}
+}
+
+static void bridge_client_finish(bridge_client *c, int result, nng_msg *reply)
+{
+	nng_mtx_lock(c->mtx);
+	c->result = result;
+	c->reply = reply;
+	c->state = CALL_DONE;
+	if (!c->closing) {
+		uv_async_send(&c->async);
+	}
+	nng_mtx_unlock(c->mtx);
+}
+
+static void bridge_client_aio_cb(void *arg)
+{
+	bridge_client *c = arg;
+	int rv = nng_aio_result(c->aio);
+	if (c->state == CALL_SEND) {
+		if (rv != 0) {
+			nng_msg_free(nng_aio_get_msg(c->aio));
+			bridge_client_finish(c, bridge_nng_err(rv), NULL);
+			return;
+		}
+		c->state = CALL_RECV;
+		nng_aio_set_timeout(c->aio, c->timeout_ms);
+		nng_ctx_recv(c->ctx, c->aio);
+		return;
+	}
+	if (rv != 0) {
+		bridge_client_finish(c, bridge_nng_err(rv), NULL);
+		return;
+	}
+	bridge_client_finish(c, 0, nng_aio_get_msg(c->aio));
+}
+
+static void bridge_client_async_cb(uv_async_t *h)
+{
+	bridge_client *c = h->data;
+	nng_mtx_lock(c->mtx);
+	if (c->state != CALL_DONE) {
+		nng_mtx_unlock(c->mtx);
+		return;
+	}
+	int result = c->result;
+	nng_msg *reply = c->reply;
+	c->reply = NULL;
+	c->state = CALL_IDLE;
+	nng_mtx_unlock(c->mtx);
+	if (reply != NULL) {
+		c->fn(c->arg, 0, nng_msg_body(reply), nng_msg_len(reply));
+		nng_msg_free(reply);
+	} else {
+		c->fn(c->arg, result, NULL, 0);
+	}
+}
+
+int bridge_client_create(bridge_client **out, uv_loop_t *loop, const char *url,
+    bridge_reply_fn fn, void *arg)
+{
+	*out = NULL;
+	if (loop == NULL || url == NULL || fn == NULL) {
+		return DN_EINVAL;
+	}
+	bridge_client *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		return DN_ENOMEM;
+	}
+	c->loop = loop;
+	c->fn = fn;
+	c->arg = arg;
+	if (nng_mtx_alloc(&c->mtx) != 0) {
+		free(c);
+		return DN_ENOMEM;
+	}
+	if (nng_req0_open(&c->sock) != 0) {
+		nng_mtx_free(c->mtx);
+		free(c);
+		return DN_ENET;
+	}
+	nng_setopt_size(c->sock, NNG_OPT_RECVMAXSZ, DN_MSG_MAX_BYTES);
+	/* Retries are ours (same batch, resent on the next sync); nng must not
+	 * resend on its own. */
+	nng_setopt_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	int rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK);
+	if (rv != 0 || nng_ctx_open(&c->ctx, c->sock) != 0 ||
+	    nng_aio_alloc(&c->aio, bridge_client_aio_cb, c) != 0 ||
+	    uv_async_init(loop, &c->async, bridge_client_async_cb) != 0) {
+		log_error("bridge.dial_failed", "url=%s err=\"%s\"", url, nng_strerror(rv));
+		nng_close(c->sock);
+		nng_aio_free(c->aio);
+		nng_mtx_free(c->mtx);
+		free(c);
+		return rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ? DN_EINVAL : DN_ENET;
+	}
+	c->async.data = c;
+	*out = c;
+	return 0;
+}
+
+static void bridge_client_close_cb(uv_handle_t *h)
+{
+	bridge_client *c = h->data;
+	nng_mtx_free(c->mtx);
+	free(c);
+}
+
+void bridge_client_destroy(bridge_client *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	nng_mtx_lock(c->mtx);
+	c->closing = true;
+	nng_mtx_unlock(c->mtx);
+	nng_aio_stop(c->aio);
+	nng_close(c->sock);
+	if (c->reply != NULL) {
+		nng_msg_free(c->reply);
+		c->reply = NULL;
+	}
+	nng_aio_free(c->aio);
+	uv_close((uv_handle_t *)&c->async, bridge_client_close_cb);
+}
+
+int bridge_client_call(bridge_client *c, const void *buf, size_t len, int timeout_ms)
+{
+	nng_mtx_lock(c->mtx);
+	if (c->state != CALL_IDLE || c->closing) {
+		nng_mtx_unlock(c->mtx);
+		return DN_ESTATE;
+	}
+	c->state = CALL_SEND;
+	nng_mtx_unlock(c->mtx);
+	nng_msg *m = NULL;
+	if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, buf, len) != 0) {
+		nng_msg_free(m);
+		c->state = CALL_IDLE;
+		return DN_ENOMEM;
+	}
+	c->timeout_ms = timeout_ms;
+	nng_aio_set_msg(c->aio, m);
+	nng_aio_set_timeout(c->aio, timeout_ms);
+	nng_ctx_send(c->ctx, c->aio);
+	return 0;
+}

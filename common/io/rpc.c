@@ -1,0 +1,92 @@
+/*
+ * rpc.c - blocking nng req/rep for command-line clients (see rpc.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include "core/err.h"
+#include "core/limits.h"
+#include "io/rpc.h"
+
+struct rpc_conn {
+	nng_socket sock;
+};
+
+/* nng resends a request after this long on a REQ socket; longer than any
+ * timeout we use, so a request is never silently sent twice by nng itself
+ * (the caller's retry uses the same idempotency key instead). */
+#define RPC_RESEND_MS (10 * 60 * 1000)
+
+int rpc_open(rpc_conn **out, const char *url)
+{
+	*out = NULL;
+	if (url == NULL || url[0] == '\0') {
+		return DN_EINVAL;
+	}
+	rpc_conn *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		return DN_ENOMEM;
+	}
+	if (nng_req0_open(&c->sock) != 0) {
+		free(c);
+		return DN_ENET;
+	}
+	nng_setopt_size(c->sock, NNG_OPT_RECVMAXSZ, DN_MSG_MAX_BYTES);
+	nng_setopt_ms(c->sock, NNG_OPT_REQ_RESENDTIME, RPC_RESEND_MS);
+	int rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
+		nng_close(c->sock);
+		free(c);
+		return rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ? DN_EINVAL : DN_ENET;
+	}
+	*out = c;
+	return 0;
+}
+
+void rpc_close(rpc_conn *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	nng_close(c->sock);
+	free(c);
+}
+
+int rpc_call(rpc_conn *c, const void *req, size_t req_len, int timeout_ms,
+    uint8_t **reply, size_t *reply_len)
+{
+	*reply = NULL;
+	*reply_len = 0;
+	nng_setopt_ms(c->sock, NNG_OPT_SENDTIMEO, timeout_ms);
+	nng_setopt_ms(c->sock, NNG_OPT_RECVTIMEO, timeout_ms);
+	int rv = nng_send(c->sock, (void *)req, req_len, 0);
+	if (rv != 0) {
+		return rv == NNG_ETIMEDOUT ? DN_ETIMEDOUT : DN_ENET;
+	}
+	void *buf = NULL;
+	size_t len = 0;
+	rv = nng_recv(c->sock, &buf, &len, NNG_FLAG_ALLOC);
+	if (rv != 0) {
+		return rv == NNG_ETIMEDOUT ? DN_ETIMEDOUT : DN_ENET;
+	}
+	uint8_t *copy = malloc(len > 0 ? len : 1);
+	if (copy == NULL) {
+		nng_free(buf, len);
+		return DN_ENOMEM;
+	}
+	memcpy(copy, buf, len);
+	nng_free(buf, len);
+	*reply = copy;
+	*reply_len = len;
+	return 0;
+}
+
+const char *rpc_endpoint(const char *flag, const char *env_name)
+{
+	if (flag != NULL && flag[0] != '\0') {
+		return flag;
+	}
+	const char *e = env_name != NULL ? getenv(env_name) : NULL;
+	return (e != NULL && e[0] != '\0') ? e : NULL;
+}
