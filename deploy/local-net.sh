@@ -1,0 +1,367 @@
+#!/usr/bin/env bash
+# local-net.sh - run the example dropnet network (a coordinator and its hubs)
+# as plain processes on 127.0.0.1, for demos, tests and benchmarks.
+#
+#   deploy/local-net.sh start  --dir DIR [--bin BUILD] [options]
+#   deploy/local-net.sh stop   --dir DIR
+#   deploy/local-net.sh status --dir DIR
+#   deploy/local-net.sh start-proc NAME --dir DIR   (re-start one process)
+#   deploy/local-net.sh stop-proc NAME --dir DIR [--signal SIG]
+#   deploy/local-net.sh wait-healthy --dir DIR [--timeout S]
+#
+# Layout under DIR: coordinator/ and <hub>/ (SQLite stores), log/NAME.log
+# (stderr of each process, appended across restarts), run/NAME.pid,
+# run/NAME.argv (the exact command line, so start-proc restarts a process the
+# same way), run/<hub>.term (each hub's ipc:// terminal socket), net.conf (the
+# options of `start`, read back by every other command) and net.env, which
+# exports DROPNET_INGEST, DROPNET_COORDINATOR, DROPNET_HUBSYNC,
+# DROPNET_HUB_<ID> for every hub, DROPNET_HUBS, DROPNET_BIN and DROPNET_DIR.
+#
+# Readiness is probed, never slept for: each process must log its `*.ready`
+# line before a deadline, then `dropctl hubs --json` must show every hub
+# healthy. Ports (defaults 7400-7402, the example's) can be moved with
+# --port-base N (ingest N, ops N+1, hubsync N+2), the single-port flags, or
+# DROPNET_PORT_BASE, so tests run whole networks side by side.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$SCRIPT_DIR/.." && pwd)
+ALL_HUBS="london birmingham manchester leeds bristol glasgow"
+
+usage() {
+	cat <<EOF
+usage: $(basename "$0") COMMAND --dir DIR [options]
+
+commands:
+  start               start the coordinator and hubs, wait until all are ready
+                      and healthy, write DIR/net.env
+  stop                SIGTERM every process, SIGKILL what is left after --timeout
+  status              show each process alive/dead (exit 1 if any is dead)
+  start-proc NAME     start one process again (NAME: coordinator or a hub id)
+  stop-proc NAME      stop one process (--signal KILL for kill -9, STOP to freeze)
+  wait-healthy        wait until dropctl shows every hub healthy
+
+options (start):
+  --bin DIR           build dir holding coordinator, hubd, dropctl
+                      (or DIR/bin/...); default \$DROPNET_BIN or $REPO_DIR/build
+  --hubs "A B ..."    hub ids to run (default: $ALL_HUBS; \$DROPNET_HUBS)
+  --config-dir DIR    where coordinator.ini and <hub>.ini live (default deploy/net)
+  --port-base N       ingest N, ops N+1, hubsync N+2 (default 7400; \$DROPNET_PORT_BASE)
+  --ingest-port N, --ops-port N, --hub-port N   set one port
+  --coord-set K=V     extra --set for the coordinator (repeatable)
+  --hub-set K=V       extra --set for every hub (repeatable)
+  --no-wait-healthy   do not wait for the hubs to be healthy
+options (all):
+  --timeout S         deadline for each wait (default 20)
+  --signal SIG        stop-proc: signal to send (default TERM, with a deadline)
+EOF
+}
+
+die() { echo "local-net: $*" >&2; exit 1; }
+
+now_ms() { date +%s%3N; }
+
+# ---- arguments -------------------------------------------------------------
+[[ $# -ge 1 ]] || { usage >&2; exit 2; }
+CMD=$1; shift
+case $CMD in -h|--help|help) usage; exit 0 ;; esac
+PROC=""
+if [[ $CMD == start-proc || $CMD == stop-proc ]]; then
+	[[ $# -ge 1 ]] || die "$CMD needs a process name"
+	PROC=$1; shift
+fi
+DIR=""; BIN="${DROPNET_BIN:-}"; HUBS="${DROPNET_HUBS:-$ALL_HUBS}"
+CONFIG_DIR="$SCRIPT_DIR/net"; PORT_BASE="${DROPNET_PORT_BASE:-7400}"
+INGEST_PORT=""; OPS_PORT=""; HUB_PORT=""; TIMEOUT_S=20; SIGNAL=TERM
+WAIT_HEALTHY=1
+COORD_SETS=(); HUB_SETS=()
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--dir) DIR=$2; shift 2 ;;
+	--bin) BIN=$2; shift 2 ;;
+	--hubs) HUBS=$2; shift 2 ;;
+	--config-dir) CONFIG_DIR=$2; shift 2 ;;
+	--port-base) PORT_BASE=$2; shift 2 ;;
+	--ingest-port) INGEST_PORT=$2; shift 2 ;;
+	--ops-port) OPS_PORT=$2; shift 2 ;;
+	--hub-port) HUB_PORT=$2; shift 2 ;;
+	--coord-set) COORD_SETS+=("$2"); shift 2 ;;
+	--hub-set) HUB_SETS+=("$2"); shift 2 ;;
+	--timeout) TIMEOUT_S=$2; shift 2 ;;
+	--signal) SIGNAL=$2; shift 2 ;;
+	--no-wait-healthy) WAIT_HEALTHY=0; shift ;;
+	-h|--help) usage; exit 0 ;;
+	*) usage >&2; exit 2 ;;
+	esac
+done
+[[ -n $DIR ]] || die "--dir DIR is required"
+mkdir -p "$DIR"
+DIR=$(cd "$DIR" && pwd)
+
+# ---- helpers ---------------------------------------------------------------
+find_bin() { # name -> path of the program in the build dir
+	local b
+	for b in "$BIN/$1" "$BIN/bin/$1"; do
+		if [[ -x $b ]]; then echo "$b"; return 0; fi
+	done
+	die "program $1 not found in $BIN (build first, or pass --bin BUILD_DIR)"
+}
+
+proc_names() { echo coordinator $HUBS; }
+
+pid_of() { # name -> pid from the pid file, or nothing
+	local f="$DIR/run/$1.pid"
+	[[ -s $f ]] && cat "$f" || true
+}
+
+# A pid is ours only while /proc/PID/cmdline still names our program: pids
+# are reused, and stop must never signal a stranger.
+is_ours() { # pid name
+	local pid=$1 prog
+	[[ -n $pid ]] || return 1
+	[[ $2 == coordinator ]] && prog=coordinator || prog=hubd
+	[[ -r /proc/$pid/cmdline ]] || return 1
+	local state
+	state=$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+	[[ $state != Z ]] || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$prog" || return 1
+}
+
+log_lines() { # name -> lines in its log so far
+	local f="$DIR/log/$1.log"
+	[[ -f $f ]] && wc -l <"$f" || echo 0
+}
+
+# Waits until the log of NAME shows EVENT after line SKIP, the process dies,
+# or the deadline passes.
+wait_ready() { # name pid skip event
+	local name=$1 pid=$2 skip=$3 ev=$4 log="$DIR/log/$1.log"
+	local deadline=$(( $(now_ms) + TIMEOUT_S * 1000 ))
+	while :; do
+		if tail -n +"$((skip + 1))" "$log" 2>/dev/null | grep -q -- "$ev"; then
+			return 0
+		fi
+		if ! is_ours "$pid" "$name"; then
+			echo "local-net: $name (pid $pid) exited before $ev; last log lines:" >&2
+			tail -n 20 "$log" >&2 || true
+			return 1
+		fi
+		if (( $(now_ms) > deadline )); then
+			echo "local-net: $name not ready ($ev) within ${TIMEOUT_S}s; last log lines:" >&2
+			tail -n 20 "$log" >&2 || true
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+launch() { # name: starts it from run/NAME.argv, waits for its ready line
+	local name=$1 argv pid skip ev
+	mapfile -d '' -t argv <"$DIR/run/$name.argv"
+	pid=$(pid_of "$name")
+	if is_ours "$pid" "$name"; then
+		die "$name already running (pid $pid)"
+	fi
+	skip=$(log_lines "$name")
+	nohup "${argv[@]}" >>"$DIR/log/$name.log" 2>&1 </dev/null &
+	pid=$!
+	echo "$pid" >"$DIR/run/$name.pid"
+	[[ $name == coordinator ]] && ev=coordinator.ready || ev=hubd.ready
+	wait_ready "$name" "$pid" "$skip" "$ev"
+	echo "local-net: $name ready (pid $pid)"
+}
+
+# Every expected hub registered and healthy, as the coordinator sees it.
+wait_healthy() {
+	local deadline=$(( $(now_ms) + TIMEOUT_S * 1000 )) out=""
+	while :; do
+		out=$("$DROPCTL" --coordinator "$OPS_URL" --json hubs 2>/dev/null || true)
+		if python3 - "$HUBS" "$out" <<'PY' 2>/dev/null
+import json, sys
+want = sys.argv[1].split()
+try:
+    hubs = {h["id"]: h for h in json.loads(sys.argv[2])["hubs"]}
+except Exception:
+    sys.exit(1)
+sys.exit(0 if all(w in hubs and hubs[w].get("healthy") for w in want) else 1)
+PY
+		then
+			echo "local-net: all hubs healthy: $HUBS"
+			return 0
+		fi
+		if (( $(now_ms) > deadline )); then
+			echo "local-net: hubs not all healthy within ${TIMEOUT_S}s; dropctl hubs said: $out" >&2
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# Sends SIG to NAME; for TERM waits for the exit with a deadline, then KILL.
+stop_one() { # name sig
+	local name=$1 sig=$2 pid
+	pid=$(pid_of "$name")
+	if ! is_ours "$pid" "$name"; then
+		return 0
+	fi
+	if [[ $sig == TERM ]]; then
+		kill -CONT "$pid" 2>/dev/null || true  # a frozen process cannot exit
+	fi
+	kill "-$sig" "$pid" 2>/dev/null || true
+}
+
+wait_gone() { # names...: waits for exit, SIGKILL after the deadline
+	local deadline=$(( $(now_ms) + TIMEOUT_S * 1000 )) name pid left
+	while :; do
+		left=()
+		for name in "$@"; do
+			pid=$(pid_of "$name")
+			if is_ours "$pid" "$name"; then left+=("$name"); fi
+		done
+		[[ ${#left[@]} -eq 0 ]] && return 0
+		if (( $(now_ms) > deadline )); then
+			for name in "${left[@]}"; do
+				pid=$(pid_of "$name")
+				echo "local-net: $name (pid $pid) ignored SIGTERM for ${TIMEOUT_S}s: SIGKILL" >&2
+				kill -KILL "$pid" 2>/dev/null || true
+			done
+			deadline=$(( $(now_ms) + 5000 ))
+		fi
+		sleep 0.05
+	done
+}
+
+load_conf() {
+	[[ -f $DIR/net.conf ]] || die "$DIR/net.conf not found: was the network started with --dir $DIR?"
+	# shellcheck disable=SC1091
+	source "$DIR/net.conf"
+	DROPCTL=$(find_bin dropctl 2>/dev/null || true)
+}
+
+# ---- commands --------------------------------------------------------------
+cmd_start() {
+	[[ -n $BIN ]] || BIN="$REPO_DIR/build"
+	BIN=$(cd "$BIN" && pwd) || die "no build dir $BIN"
+	INGEST_PORT=${INGEST_PORT:-$PORT_BASE}
+	OPS_PORT=${OPS_PORT:-$((PORT_BASE + 1))}
+	HUB_PORT=${HUB_PORT:-$((PORT_BASE + 2))}
+	INGEST_URL="tcp://127.0.0.1:$INGEST_PORT"
+	OPS_URL="tcp://127.0.0.1:$OPS_PORT"
+	HUBSYNC_URL="tcp://127.0.0.1:$HUB_PORT"
+	local coord hubd h f name pid
+	coord=$(find_bin coordinator); hubd=$(find_bin hubd); DROPCTL=$(find_bin dropctl)
+	mkdir -p "$DIR/log" "$DIR/run" "$DIR/coordinator"
+	for name in $(proc_names); do
+		pid=$(pid_of "$name")
+		if is_ours "$pid" "$name"; then die "$name already running in $DIR (pid $pid); stop first"; fi
+	done
+	{
+		declare -p BIN HUBS INGEST_URL OPS_URL HUBSYNC_URL
+	} >"$DIR/net.conf"
+
+	f="$CONFIG_DIR/coordinator.ini"
+	[[ -f $f ]] || die "no $f"
+	local argv=("$coord" --config "$f"
+		--set "coordinator.data_dir=$DIR/coordinator"
+		--set "coordinator.ingest_url=$INGEST_URL"
+		--set "coordinator.ops_url=$OPS_URL"
+		--set "coordinator.hub_url=$HUBSYNC_URL")
+	local s
+	for s in "${COORD_SETS[@]}"; do argv+=(--set "$s"); done
+	printf '%s\0' "${argv[@]}" >"$DIR/run/coordinator.argv"
+
+	for h in $HUBS; do
+		f="$CONFIG_DIR/$h.ini"
+		[[ -f $f ]] || die "no config $f for hub $h"
+		mkdir -p "$DIR/$h"
+		local term="ipc://$DIR/run/$h.term"
+		# sun_path holds 107 bytes: a deep DIR would fail deep inside nng.
+		(( ${#term} < 100 )) || die "ipc path too long ($term): use a shorter --dir"
+		argv=("$hubd" --config "$f"
+			--set "hub.data_dir=$DIR/$h"
+			--set "hub.term_url=$term"
+			--set "hub.coordinator_url=$HUBSYNC_URL")
+		for s in "${HUB_SETS[@]}"; do argv+=(--set "$s"); done
+		printf '%s\0' "${argv[@]}" >"$DIR/run/$h.argv"
+	done
+
+	{
+		echo "# dropnet local network in $DIR (deploy/local-net.sh); source this file."
+		echo "export DROPNET_DIR=$(printf %q "$DIR")"
+		echo "export DROPNET_BIN=$(printf %q "$BIN")"
+		echo "export DROPNET_INGEST=$INGEST_URL"
+		echo "export DROPNET_COORDINATOR=$OPS_URL"
+		echo "export DROPNET_HUBSYNC=$HUBSYNC_URL"
+		echo "export DROPNET_HUBS=\"$HUBS\""
+		for h in $HUBS; do
+			echo "export DROPNET_HUB_$(echo "$h" | tr '[:lower:]-' '[:upper:]_')=$(printf %q "ipc://$DIR/run/$h.term")"
+		done
+	} >"$DIR/net.env"
+
+	# On any failure, do not leave half a network behind.
+	trap 'echo "local-net: start failed, stopping what started" >&2; for n in $(proc_names); do stop_one "$n" TERM; done; wait_gone $(proc_names)' ERR
+	launch coordinator
+	for h in $HUBS; do launch "$h"; done
+	if (( WAIT_HEALTHY )); then wait_healthy; fi
+	trap - ERR
+	echo "local-net: network up; source $DIR/net.env"
+}
+
+cmd_stop() {
+	load_conf
+	local name names=()
+	# Hubs first: they keep their own books and sync again on restart; the
+	# coordinator last so hubs do not log a burst of failed syncs.
+	for name in $HUBS; do stop_one "$name" TERM; names+=("$name"); done
+	wait_gone "${names[@]}"
+	stop_one coordinator TERM
+	wait_gone coordinator
+	echo "local-net: stopped"
+}
+
+cmd_status() {
+	load_conf
+	local name pid bad=0
+	for name in $(proc_names); do
+		pid=$(pid_of "$name")
+		if is_ours "$pid" "$name"; then
+			local st
+			st=$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+			if [[ $st == T ]]; then
+				printf '%-12s stopped (SIGSTOP) pid %s\n' "$name" "$pid"
+			else
+				printf '%-12s alive pid %s\n' "$name" "$pid"
+			fi
+		else
+			printf '%-12s dead\n' "$name"
+			bad=1
+		fi
+	done
+	return $bad
+}
+
+cmd_start_proc() {
+	load_conf
+	[[ -f $DIR/run/$PROC.argv ]] || die "unknown process $PROC"
+	launch "$PROC"
+}
+
+cmd_stop_proc() {
+	load_conf
+	[[ -f $DIR/run/$PROC.argv ]] || die "unknown process $PROC"
+	stop_one "$PROC" "$SIGNAL"
+	case $SIGNAL in
+	STOP|CONT) ;;
+	*) wait_gone "$PROC" ;;
+	esac
+}
+
+case $CMD in
+start) cmd_start ;;
+stop) cmd_stop ;;
+status) cmd_status ;;
+start-proc) cmd_start_proc ;;
+stop-proc) cmd_stop_proc ;;
+wait-healthy) load_conf; [[ -n $DROPCTL ]] || die "dropctl not found"; wait_healthy ;;
+*) usage >&2; exit 2 ;;
+esac
