@@ -1,0 +1,124 @@
+/*
+ * main.c - dropctl, the operations team's CLI: global flags and dispatch.
+ *
+ * Global flags may come before or after the command word; everything after
+ * `forecast` belongs to the forecast command (it has flags of its own and
+ * needs no network). See dropctl.h for the exit codes.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "dropctl.h"
+#include "forecast_cmd.h"
+
+static void main_help(void)
+{
+	printf(
+	    "usage: dropctl [global flags] COMMAND [args]\n"
+	    "\n"
+	    "commands:\n"
+	    "  hubs                         hubs, health and stream positions\n"
+	    "  stock [--hub H] [--sku S]    the ledger per (hub, sku)\n"
+	    "  order show KEY [--storefront F]\n"
+	    "                               an order's journey, routing to ship\n"
+	    "  order submit --key K --customer C --sku S [--qty N]\n"
+	    "               --lat LAT --lon LON [--storefront F]\n"
+	    "               [--line SKU:QTY ...]\n"
+	    "                               send one order as a storefront\n"
+	    "  audit                        run the invariant checks\n"
+	    "  forecast ...                 forecast demand from a CSV history\n"
+	    "\n"
+	    "global flags:\n"
+	    "  --coordinator URL   ops socket (default $%s)\n"
+	    "  --ingest URL        storefront socket for order submit\n"
+	    "                      (default $%s)\n"
+	    "  --json              one JSON object on stdout instead of tables\n"
+	    "  --timeout-ms N      wait this long for an answer (default %d)\n"
+	    "  --help              this text; 'dropctl COMMAND --help' for one\n"
+	    "\n"
+	    "exit codes: 0 ok, 1 error answer or audit findings, 2 usage,\n"
+	    "            3 coordinator unreachable\n",
+	    DROPCTL_ENV_COORDINATOR, DROPCTL_ENV_INGEST,
+	    DROPCTL_TIMEOUT_MS_DEFAULT);
+}
+
+static void main_help_order(void)
+{
+	printf("usage: dropctl [global flags] order show KEY [--storefront F]\n"
+	       "       dropctl [global flags] order submit --key K ...\n"
+	       "\n"
+	       "'dropctl order show --help' and 'dropctl order submit --help'\n"
+	       "for details.\n");
+}
+
+/* `order SUB ...`: argv[0] is "order". */
+static int main_order(dropctl_opts *o, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (dropctl_is_help(argv[i])) {
+			main_help_order();
+			return DROPCTL_EXIT_OK;
+		}
+		int g = dropctl_global_flag(o, argc, argv, &i);
+		if (g < 0) {
+			return DROPCTL_EXIT_USAGE;
+		}
+		if (g > 0) {
+			continue;
+		}
+		if (strcmp(argv[i], "show") == 0) {
+			return dropctl_order_show(o, argc - i, argv + i);
+		}
+		if (strcmp(argv[i], "submit") == 0) {
+			return dropctl_order_submit(o, argc - i, argv + i);
+		}
+		return dropctl_usage_error("order",
+		    "unknown subcommand '%s' (show or submit)", argv[i]);
+	}
+	return dropctl_usage_error("order", "missing subcommand (show or submit)");
+}
+
+int main(int argc, char **argv)
+{
+	dropctl_opts o = {
+		.coordinator = NULL,
+		.ingest = NULL,
+		.json = false,
+		.timeout_ms = DROPCTL_TIMEOUT_MS_DEFAULT,
+	};
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (dropctl_is_help(a)) {
+			main_help();
+			return DROPCTL_EXIT_OK;
+		}
+		int g = dropctl_global_flag(&o, argc, argv, &i);
+		if (g < 0) {
+			return DROPCTL_EXIT_USAGE;
+		}
+		if (g > 0) {
+			continue;
+		}
+		if (strcmp(a, "hubs") == 0) {
+			return dropctl_hubs(&o, argc - i, argv + i);
+		}
+		if (strcmp(a, "stock") == 0) {
+			return dropctl_stock(&o, argc - i, argv + i);
+		}
+		if (strcmp(a, "audit") == 0) {
+			return dropctl_audit(&o, argc - i, argv + i);
+		}
+		if (strcmp(a, "order") == 0) {
+			return main_order(&o, argc - i, argv + i);
+		}
+		if (strcmp(a, "forecast") == 0) {
+			return dropctl_forecast(argc - i, argv + i);
+		}
+		fprintf(stderr, "dropctl: unknown command '%s' (see dropctl "
+				"--help)\n",
+		    a);
+		return DROPCTL_EXIT_USAGE;
+	}
+	fprintf(stderr, "dropctl: missing command (see dropctl --help)\n");
+	return DROPCTL_EXIT_USAGE;
+}

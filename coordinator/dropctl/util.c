@@ -1,0 +1,383 @@
+/*
+ * util.c - dropctl's shared plumbing (see dropctl.h): flags, strict number
+ * parsing, the one blocking call per run, tables and JSON output.
+ *
+ * Single-threaded. Everything printed for humans goes to stdout; every
+ * complaint goes to stderr, so `--json` output on stdout stays parseable.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "core/err.h"
+#include "core/limits.h"
+#include "io/rpc.h"
+#include "dropctl.h"
+
+int dropctl_flag(int argc, char **argv, int *i, const char *name,
+    const char **val)
+{
+	const char *a = argv[*i];
+	size_t n = strlen(name);
+
+	if (strncmp(a, name, n) != 0) {
+		return 0;
+	}
+	if (a[n] == '=') {
+		*val = a + n + 1;
+		return 1;
+	}
+	if (a[n] != '\0') {
+		return 0;
+	}
+	if (*i + 1 >= argc) {
+		fprintf(stderr, "dropctl: %s needs a value\n", name);
+		return -1;
+	}
+	*i += 1;
+	*val = argv[*i];
+	return 1;
+}
+
+bool dropctl_is_help(const char *arg)
+{
+	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
+}
+
+int dropctl_global_flag(dropctl_opts *o, int argc, char **argv, int *i)
+{
+	const char *v = NULL;
+	int rv;
+
+	if (strcmp(argv[*i], "--json") == 0) {
+		o->json = true;
+		return 1;
+	}
+	if ((rv = dropctl_flag(argc, argv, i, "--coordinator", &v)) != 0) {
+		o->coordinator = v;
+		return rv;
+	}
+	if ((rv = dropctl_flag(argc, argv, i, "--ingest", &v)) != 0) {
+		o->ingest = v;
+		return rv;
+	}
+	if ((rv = dropctl_flag(argc, argv, i, "--timeout-ms", &v)) != 0) {
+		if (rv < 0) {
+			return rv;
+		}
+		int64_t t = 0;
+		if (dropctl_parse_i64(v, 1, DROPCTL_TIMEOUT_MS_MAX, &t) != 0) {
+			fprintf(stderr,
+			    "dropctl: --timeout-ms must be an integer in 1..%d, "
+			    "not '%s'\n",
+			    DROPCTL_TIMEOUT_MS_MAX, v);
+			return -1;
+		}
+		o->timeout_ms = (int)t;
+		return 1;
+	}
+	return 0;
+}
+
+int dropctl_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "dropctl: %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see 'dropctl %s --help')\n", cmd);
+	return DROPCTL_EXIT_USAGE;
+}
+
+int dropctl_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char *end = NULL;
+
+	if (s == NULL || s[0] == '\0') {
+		return DN_EINVAL;
+	}
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (end == s || *end != '\0') {
+		return DN_EINVAL;
+	}
+	if (errno == ERANGE || v < min || v > max) {
+		return DN_ERANGE;
+	}
+	*out = (int64_t)v;
+	return 0;
+}
+
+int dropctl_parse_u32(const char *s, uint32_t *out)
+{
+	int64_t v = 0;
+	int rv = dropctl_parse_i64(s, 0, UINT32_MAX, &v);
+	if (rv == 0) {
+		*out = (uint32_t)v;
+	}
+	return rv;
+}
+
+int dropctl_parse_double(const char *s, double *out)
+{
+	char *end = NULL;
+
+	if (s == NULL || s[0] == '\0') {
+		return DN_EINVAL;
+	}
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || *end != '\0') {
+		return DN_EINVAL;
+	}
+	/* Overflow to +-HUGE_VAL is refused; underflow to a tiny value is a
+	 * number the user did type, so it is kept. Out-of-range coordinates
+	 * are deliberately not checked: the coordinator answers INVALID. */
+	if (errno == ERANGE && isinf(v)) {
+		return DN_ERANGE;
+	}
+	*out = v;
+	return 0;
+}
+
+int dropctl_call(const char *url, const char *what, int timeout_ms,
+    const uint8_t *req, size_t req_len, uint8_t **reply, size_t *reply_len)
+{
+	rpc_conn *c = NULL;
+	int rv = rpc_open(&c, url);
+
+	if (rv == DN_EINVAL) {
+		fprintf(stderr, "dropctl: bad %s address '%s'\n", what, url);
+		return DROPCTL_EXIT_USAGE;
+	}
+	if (rv != 0) {
+		fprintf(stderr, "dropctl: cannot reach %s at %s (%s)\n", what,
+		    url, dn_strerror(rv));
+		return DROPCTL_EXIT_UNREACHABLE;
+	}
+	rv = rpc_call(c, req, req_len, timeout_ms, reply, reply_len);
+	rpc_close(c);
+	if (rv == DN_ENOMEM) {
+		fprintf(stderr, "dropctl: out of memory\n");
+		return DROPCTL_EXIT_FAIL;
+	}
+	if (rv != 0) {
+		fprintf(stderr,
+		    "dropctl: %s at %s did not answer within %d ms (%s)\n",
+		    what, url, timeout_ms, dn_strerror(rv));
+		return DROPCTL_EXIT_UNREACHABLE;
+	}
+	return DROPCTL_EXIT_OK;
+}
+
+int dropctl_ops_call(const dropctl_opts *o, Dropnet__OpsRequest *req,
+    Dropnet__OpsReply **out)
+{
+	const char *url = rpc_endpoint(o->coordinator, DROPCTL_ENV_COORDINATOR);
+	uint8_t *buf = NULL, *rep = NULL;
+	size_t len = 0, rep_len = 0;
+	int ex;
+
+	*out = NULL;
+	if (url == NULL) {
+		fprintf(stderr,
+		    "dropctl: no coordinator: pass --coordinator URL or set "
+		    "%s\n",
+		    DROPCTL_ENV_COORDINATOR);
+		return DROPCTL_EXIT_USAGE;
+	}
+	req->version = DN_PROTO_VERSION;
+	if (codec_ops_request_pack(req, &buf, &len) != 0) {
+		fprintf(stderr, "dropctl: out of memory\n");
+		return DROPCTL_EXIT_FAIL;
+	}
+	ex = dropctl_call(url, "coordinator", o->timeout_ms, buf, len, &rep,
+	    &rep_len);
+	free(buf);
+	if (ex != DROPCTL_EXIT_OK) {
+		return ex;
+	}
+	int rv = codec_ops_reply_unpack(rep, rep_len, out);
+	free(rep);
+	if (rv == DN_ERANGE) {
+		fprintf(stderr,
+		    "dropctl: coordinator speaks protocol version %u, this "
+		    "dropctl speaks %u\n",
+		    (*out)->version, DN_PROTO_VERSION);
+		codec_ops_reply_free(*out);
+		*out = NULL;
+		return DROPCTL_EXIT_FAIL;
+	}
+	if (rv != 0) {
+		fprintf(stderr, "dropctl: coordinator's reply did not decode\n");
+		return DROPCTL_EXIT_FAIL;
+	}
+	return DROPCTL_EXIT_OK;
+}
+
+int dropctl_json_emit(json_t *j)
+{
+	if (j == NULL) {
+		fprintf(stderr, "dropctl: out of memory building JSON\n");
+		return DROPCTL_EXIT_FAIL;
+	}
+	char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	if (s == NULL) {
+		fprintf(stderr, "dropctl: out of memory building JSON\n");
+		return DROPCTL_EXIT_FAIL;
+	}
+	puts(s);
+	free(s);
+	return DROPCTL_EXIT_OK;
+}
+
+int64_t dropctl_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void dropctl_fmt_time(int64_t ms, char *buf, size_t len)
+{
+	if (ms <= 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	if (gmtime_r(&secs, &tm) == NULL) {
+		snprintf(buf, len, "%" PRId64 "ms", ms);
+		return;
+	}
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+void dropctl_fmt_duration(int64_t ms, char *buf, size_t len)
+{
+	if (ms < 0) {
+		snprintf(buf, len, "-");
+	} else if (ms < 1000) {
+		snprintf(buf, len, "%" PRId64 "ms", ms);
+	} else if (ms < 60 * 1000) {
+		snprintf(buf, len, "%.1fs", (double)ms / 1000.0);
+	} else if (ms < 3600 * 1000) {
+		int64_t s = ms / 1000;
+		snprintf(buf, len, "%" PRId64 "m%02" PRId64 "s", s / 60, s % 60);
+	} else if (ms < 86400 * (int64_t)1000) {
+		int64_t m = ms / 60000;
+		snprintf(buf, len, "%" PRId64 "h%02" PRId64 "m", m / 60, m % 60);
+	} else {
+		int64_t h = ms / 3600000;
+		snprintf(buf, len, "%" PRId64 "d%02" PRId64 "h", h / 24, h % 24);
+	}
+}
+
+void dropctl_table_init(dropctl_table *t, size_t ncol,
+    const char *const *head, const char *align)
+{
+	memset(t, 0, sizeof(*t));
+	t->ncol = ncol;
+	t->head = head;
+	t->align = align;
+}
+
+void dropctl_table_cell(dropctl_table *t, const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	if (t->oom) {
+		return;
+	}
+	if (t->ncells >= DROPCTL_TABLE_CELLS_MAX) {
+		t->oom = true;
+		return;
+	}
+	if (t->ncells == t->cap) {
+		size_t cap = t->cap == 0 ? 64 : t->cap * 2;
+		char **cells = realloc(t->cells, cap * sizeof(*cells));
+		if (cells == NULL) {
+			t->oom = true;
+			return;
+		}
+		t->cells = cells;
+		t->cap = cap;
+	}
+	va_start(ap, fmt);
+	int n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		t->oom = true;
+		return;
+	}
+	t->cells[t->ncells++] = s;
+}
+
+static void dropctl_table_row(const dropctl_table *t, const size_t *w,
+    const char *const *row)
+{
+	for (size_t c = 0; c < t->ncol; c++) {
+		bool last = c + 1 == t->ncol;
+		const char *sep = c == 0 ? "" : "  ";
+		if (t->align[c] == 'r') {
+			printf("%s%*s", sep, (int)w[c], row[c]);
+		} else if (last) {
+			printf("%s%s", sep, row[c]);
+		} else {
+			printf("%s%-*s", sep, (int)w[c], row[c]);
+		}
+	}
+	printf("\n");
+}
+
+int dropctl_table_print(const dropctl_table *t)
+{
+	if (t->oom) {
+		fprintf(stderr, "dropctl: out of memory building the table\n");
+		return DROPCTL_EXIT_FAIL;
+	}
+	size_t *w = calloc(t->ncol, sizeof(*w));
+	if (w == NULL) {
+		fprintf(stderr, "dropctl: out of memory building the table\n");
+		return DROPCTL_EXIT_FAIL;
+	}
+	for (size_t c = 0; c < t->ncol; c++) {
+		w[c] = strlen(t->head[c]);
+	}
+	for (size_t k = 0; k < t->ncells; k++) {
+		size_t n = strlen(t->cells[k]);
+		if (n > w[k % t->ncol]) {
+			w[k % t->ncol] = n;
+		}
+	}
+	dropctl_table_row(t, w, t->head);
+	/* A partial last row (a caller bug) is not printed rather than read
+	 * past the end. */
+	for (size_t k = 0; k + t->ncol <= t->ncells; k += t->ncol) {
+		dropctl_table_row(t, w, (const char *const *)&t->cells[k]);
+	}
+	free(w);
+	return DROPCTL_EXIT_OK;
+}
+
+void dropctl_table_fini(dropctl_table *t)
+{
+	if (t == NULL) {
+		return;
+	}
+	for (size_t k = 0; k < t->ncells; k++) {
+		free(t->cells[k]);
+	}
+	free(t->cells);
+	memset(t, 0, sizeof(*t));
+}
