@@ -1,0 +1,31 @@
+/*
+ * hub_conf.h - hubd's config: one table (STYLE.md "Config and logs"),
+ * loaded by common/io/conf.c from deploy/hubd.example.ini-style files.
+ */
+#ifndef HUB_CONF_H
+#define HUB_CONF_H
+#include <stddef.h>
+#include "io/conf.h"
+
+typedef struct {
+	char id[DN_CONF_STR_MAX];
+	char name[DN_CONF_STR_MAX];
+	double lat, lon, radius_km;
+	char data_dir[DN_CONF_STR_MAX];
+	char term_url[DN_CONF_STR_MAX];
+	char coordinator_url[DN_CONF_STR_MAX];
+	long long sync_interval_ms;
+	long long sync_timeout_ms;
+	char log_level[DN_CONF_STR_MAX];
+} hub_conf;
+
+extern const conf_key hub_conf_keys[];
+extern const size_t hub_conf_nkeys;
+
+/* Loads defaults, path, then sets; checks the hub with validate_hub(), fills
+ * an empty name with the id and parses the log level. Returns 0 or DN_EINVAL
+ * with a one-line reason in err. */
+int hub_conf_load(hub_conf *cfg, const char *path, const char *const *sets,
+    size_t nsets, char *err, size_t err_len);
+
+#endif

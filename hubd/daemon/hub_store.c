@@ -1,0 +1,594 @@
+/*
+ * hub_store.c - SQL behind hub_store.h. The schema below is the disk format
+ * of DATA_DIR/hub.db:
+ *
+ *   stock(sku, on_hand)                 physical units per sku
+ *   bins(bin, sku, qty)                 where they sit; qty >= 0
+ *   orders(order_id, order_key, customer, state, received_ms, picked_ms,
+ *          shipped_ms, tracking)        order_id = the coordinator's
+ *                                       placement id; state as hub_pick.h
+ *   order_lines(order_id, line, sku, qty, picked, shorted)
+ *   outbox(seq, payload)                codec_hub_event_pack bytes
+ *   stream(id = 1, cmd_applied, event_seq, event_acked)
+ *
+ * Every statement is prepared once (db_prepare) and reset after use.
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/err.h"
+#include "io/db.h"
+#include "io/log.h"
+#include "hub_store.h"
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS stock("
+    " sku TEXT PRIMARY KEY, on_hand INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS bins("
+    " bin TEXT NOT NULL, sku TEXT NOT NULL,"
+    " qty INTEGER NOT NULL CHECK (qty >= 0), PRIMARY KEY (bin, sku));"
+    "CREATE INDEX IF NOT EXISTS bins_sku ON bins(sku, qty);"
+    "CREATE TABLE IF NOT EXISTS orders("
+    " order_id INTEGER PRIMARY KEY, order_key TEXT NOT NULL,"
+    " customer TEXT NOT NULL, state TEXT NOT NULL,"
+    " received_ms INTEGER NOT NULL, picked_ms INTEGER, shipped_ms INTEGER,"
+    " tracking TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX IF NOT EXISTS orders_state ON orders(state, received_ms);"
+    "CREATE TABLE IF NOT EXISTS order_lines("
+    " order_id INTEGER NOT NULL REFERENCES orders(order_id) ON DELETE CASCADE,"
+    " line INTEGER NOT NULL, sku TEXT NOT NULL,"
+    " qty INTEGER NOT NULL CHECK (qty > 0),"
+    " picked INTEGER NOT NULL DEFAULT 0, shorted INTEGER NOT NULL DEFAULT 0,"
+    " CHECK (picked >= 0 AND shorted >= 0 AND picked + shorted <= qty),"
+    " PRIMARY KEY (order_id, line));"
+    "CREATE TABLE IF NOT EXISTS outbox("
+    " seq INTEGER PRIMARY KEY, payload BLOB NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS stream("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " cmd_applied INTEGER NOT NULL, event_seq INTEGER NOT NULL,"
+    " event_acked INTEGER NOT NULL);"
+    "INSERT OR IGNORE INTO stream VALUES (1, 0, 0, 0);";
+
+enum {
+	ST_STREAM_GET,
+	ST_CMD_APPLIED_SET,
+	ST_EVENT_ACKED_SET,
+	ST_OUTBOX_TRIM,
+	ST_EVENT_SEQ_NEXT,
+	ST_OUTBOX_INSERT,
+	ST_OUTBOX_LIST,
+	ST_STOCK_ADD,
+	ST_BIN_ADD,
+	ST_STOCK_SUB,
+	ST_BINS_OF_SKU,
+	ST_BIN_SUB,
+	ST_STOCK_LIST,
+	ST_BIN_BEST,
+	ST_ORDER_GET,
+	ST_LINES_GET,
+	ST_ORDER_STATE_SET,
+	ST_LINE_SET,
+	ST_ORDER_SHIP,
+	ST_ORDER_INSERT,
+	ST_LINE_INSERT,
+	ST_ORDER_DELETE,
+	ST_QUEUE,
+	ST_ORDER_COUNT,
+	ST_COUNT_
+};
+
+static const char *const stmt_sql[ST_COUNT_] = {
+	[ST_STREAM_GET] = "SELECT cmd_applied, event_seq, event_acked FROM stream"
+	    " WHERE id = 1",
+	[ST_CMD_APPLIED_SET] = "UPDATE stream SET cmd_applied = ?1 WHERE id = 1",
+	[ST_EVENT_ACKED_SET] = "UPDATE stream SET event_acked = ?1 WHERE id = 1",
+	[ST_OUTBOX_TRIM] = "DELETE FROM outbox WHERE seq <= ?1",
+	[ST_EVENT_SEQ_NEXT] = "UPDATE stream SET event_seq = event_seq + 1"
+	    " WHERE id = 1 RETURNING event_seq",
+	[ST_OUTBOX_INSERT] = "INSERT INTO outbox(seq, payload) VALUES (?1, ?2)",
+	[ST_OUTBOX_LIST] = "SELECT seq, payload FROM outbox WHERE seq > ?1"
+	    " ORDER BY seq LIMIT ?2",
+	[ST_STOCK_ADD] = "INSERT INTO stock(sku, on_hand) VALUES (?1, ?2)"
+	    " ON CONFLICT(sku) DO UPDATE SET on_hand = on_hand + excluded.on_hand",
+	[ST_BIN_ADD] = "INSERT INTO bins(bin, sku, qty) VALUES (?1, ?2, ?3)"
+	    " ON CONFLICT(bin, sku) DO UPDATE SET qty = qty + excluded.qty",
+	[ST_STOCK_SUB] = "INSERT INTO stock(sku, on_hand) VALUES (?1, -?2)"
+	    " ON CONFLICT(sku) DO UPDATE SET on_hand = on_hand - ?2"
+	    " RETURNING on_hand",
+	[ST_BINS_OF_SKU] = "SELECT bin, qty FROM bins WHERE sku = ?1 AND qty > 0"
+	    " ORDER BY qty DESC, bin",
+	[ST_BIN_SUB] = "UPDATE bins SET qty = qty - ?3 WHERE bin = ?1 AND sku = ?2",
+	[ST_STOCK_LIST] = "SELECT sku, on_hand FROM stock ORDER BY sku LIMIT ?1",
+	[ST_BIN_BEST] = "SELECT bin FROM bins WHERE sku = ?1 AND qty > 0"
+	    " ORDER BY qty DESC, bin LIMIT 1",
+	[ST_ORDER_GET] = "SELECT state, order_key, customer, received_ms"
+	    " FROM orders WHERE order_id = ?1",
+	[ST_LINES_GET] = "SELECT sku, qty, picked, shorted FROM order_lines"
+	    " WHERE order_id = ?1 ORDER BY line",
+	[ST_ORDER_STATE_SET] = "UPDATE orders SET state = ?2,"
+	    " picked_ms = CASE WHEN ?2 IN ('picked', 'shorted')"
+	    " THEN ?3 ELSE picked_ms END WHERE order_id = ?1",
+	[ST_LINE_SET] = "UPDATE order_lines SET picked = ?3, shorted = ?4"
+	    " WHERE order_id = ?1 AND line = ?2",
+	[ST_ORDER_SHIP] = "UPDATE orders SET state = 'shipped', tracking = ?2,"
+	    " shipped_ms = ?3 WHERE order_id = ?1 AND state = 'picked'",
+	[ST_ORDER_INSERT] = "INSERT INTO orders(order_id, order_key, customer,"
+	    " state, received_ms) VALUES (?1, ?2, ?3, 'queued', ?4)"
+	    " ON CONFLICT(order_id) DO NOTHING",
+	[ST_LINE_INSERT] = "INSERT INTO order_lines(order_id, line, sku, qty)"
+	    " VALUES (?1, ?2, ?3, ?4)",
+	[ST_ORDER_DELETE] = "DELETE FROM orders WHERE order_id = ?1",
+	[ST_QUEUE] = "SELECT order_id FROM orders"
+	    " WHERE state IN ('queued', 'picking', 'picked')"
+	    " ORDER BY received_ms, order_id LIMIT ?1",
+	[ST_ORDER_COUNT] = "SELECT count(*) FROM orders WHERE state = ?1",
+};
+
+struct hub_store {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_COUNT_];
+};
+
+/* Steps a statement that returns no row or one row we ignore, then resets. */
+static int step_done(hub_store *s, int which)
+{
+	sqlite3_stmt *st = s->st[which];
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_error("hub.db_failed", "stmt=%d rc=%d err=\"%s\"", which, rc,
+		    sqlite3_errmsg(s->db));
+		return DN_EIO;
+	}
+	return 0;
+}
+
+static int step_fail(hub_store *s, int which, int rc)
+{
+	sqlite3_reset(s->st[which]);
+	log_error("hub.db_failed", "stmt=%d rc=%d err=\"%s\"", which, rc,
+	    sqlite3_errmsg(s->db));
+	return DN_EIO;
+}
+
+int hub_store_open(hub_store **out, const char *path)
+{
+	hub_store *s = calloc(1, sizeof(*s));
+	int rv;
+
+	*out = NULL;
+	if (s == NULL) {
+		return DN_ENOMEM;
+	}
+	if ((rv = db_open(path, schema_sql, &s->db)) != 0) {
+		free(s);
+		return rv;
+	}
+	for (int i = 0; i < ST_COUNT_; i++) {
+		if ((rv = db_prepare(s->db, stmt_sql[i], &s->st[i])) != 0) {
+			hub_store_close(s);
+			return rv;
+		}
+	}
+	*out = s;
+	return 0;
+}
+
+void hub_store_close(hub_store *s)
+{
+	if (s == NULL) {
+		return;
+	}
+	for (int i = 0; i < ST_COUNT_; i++) {
+		sqlite3_finalize(s->st[i]);
+	}
+	db_close(s->db);
+	free(s);
+}
+
+int hub_store_begin(hub_store *s)
+{
+	return db_begin(s->db);
+}
+
+int hub_store_commit(hub_store *s)
+{
+	return db_commit(s->db);
+}
+
+void hub_store_rollback(hub_store *s)
+{
+	db_rollback(s->db);
+}
+
+int hub_store_savepoint(hub_store *s)
+{
+	return db_exec(s->db, "SAVEPOINT req");
+}
+
+int hub_store_release(hub_store *s)
+{
+	return db_exec(s->db, "RELEASE req");
+}
+
+void hub_store_rollback_to(hub_store *s)
+{
+	/* ROLLBACK TO keeps the savepoint open; RELEASE closes it. */
+	(void)db_exec(s->db, "ROLLBACK TO req");
+	(void)db_exec(s->db, "RELEASE req");
+}
+
+int hub_store_stream_get(hub_store *s, hub_stream *out)
+{
+	sqlite3_stmt *st = s->st[ST_STREAM_GET];
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		return step_fail(s, ST_STREAM_GET, rc);
+	}
+	out->cmd_applied = (uint64_t)sqlite3_column_int64(st, 0);
+	out->event_seq = (uint64_t)sqlite3_column_int64(st, 1);
+	out->event_acked = (uint64_t)sqlite3_column_int64(st, 2);
+	sqlite3_reset(st);
+	return 0;
+}
+
+int hub_store_cmd_applied_set(hub_store *s, uint64_t seq)
+{
+	db_bind_i64(s->st[ST_CMD_APPLIED_SET], 1, (int64_t)seq);
+	return step_done(s, ST_CMD_APPLIED_SET);
+}
+
+int hub_store_event_acked_set(hub_store *s, uint64_t seq)
+{
+	int rv;
+	db_bind_i64(s->st[ST_EVENT_ACKED_SET], 1, (int64_t)seq);
+	if ((rv = step_done(s, ST_EVENT_ACKED_SET)) != 0) {
+		return rv;
+	}
+	db_bind_i64(s->st[ST_OUTBOX_TRIM], 1, (int64_t)seq);
+	return step_done(s, ST_OUTBOX_TRIM);
+}
+
+int hub_store_event_append(hub_store *s, Dropnet__HubEvent *ev)
+{
+	sqlite3_stmt *st = s->st[ST_EVENT_SEQ_NEXT];
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rc, rv;
+
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		return step_fail(s, ST_EVENT_SEQ_NEXT, rc);
+	}
+	ev->seq = (uint64_t)sqlite3_column_int64(st, 0);
+	/* Drain RETURNING so the UPDATE completes before the reset. */
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		return step_fail(s, ST_EVENT_SEQ_NEXT, rc);
+	}
+	if ((rv = codec_hub_event_pack(ev, &buf, &len)) != 0) {
+		return rv;
+	}
+	st = s->st[ST_OUTBOX_INSERT];
+	db_bind_i64(st, 1, (int64_t)ev->seq);
+	sqlite3_bind_blob(st, 2, buf, (int)len, SQLITE_TRANSIENT);
+	free(buf);
+	return step_done(s, ST_OUTBOX_INSERT);
+}
+
+int hub_store_events_list(hub_store *s, uint64_t after, size_t max,
+    hub_store_event_fn fn, void *arg)
+{
+	sqlite3_stmt *st = s->st[ST_OUTBOX_LIST];
+	int rc, rv = 0;
+
+	db_bind_i64(st, 1, (int64_t)after);
+	db_bind_i64(st, 2, (int64_t)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
+		const uint8_t *b = sqlite3_column_blob(st, 1);
+		size_t len = (size_t)sqlite3_column_bytes(st, 1);
+		if ((rv = fn(arg, seq, b, len)) != 0) {
+			break;
+		}
+	}
+	if (rv == 0 && rc != SQLITE_DONE) {
+		return step_fail(s, ST_OUTBOX_LIST, rc);
+	}
+	sqlite3_reset(st);
+	return rv;
+}
+
+int hub_store_stock_add(hub_store *s, const char *sku, const char *bin,
+    int64_t qty)
+{
+	int rv;
+	db_bind_text(s->st[ST_STOCK_ADD], 1, sku);
+	db_bind_i64(s->st[ST_STOCK_ADD], 2, qty);
+	if ((rv = step_done(s, ST_STOCK_ADD)) != 0) {
+		return rv;
+	}
+	db_bind_text(s->st[ST_BIN_ADD], 1, bin);
+	db_bind_text(s->st[ST_BIN_ADD], 2, sku);
+	db_bind_i64(s->st[ST_BIN_ADD], 3, qty);
+	return step_done(s, ST_BIN_ADD);
+}
+
+/* Takes qty units of sku out of its bins, fullest first. Collects the bins
+ * first: updating rows under a running SELECT on the same index is allowed
+ * in SQLite but its result order is then not guaranteed. */
+static int bins_take(hub_store *s, const char *sku, int64_t qty)
+{
+	enum { BINS_MAX = 64 }; /* bins touched per take; more only if tiny */
+	struct {
+		char bin[DN_ID_MAX + 1];
+		int64_t qty;
+	} take[BINS_MAX];
+	size_t n = 0;
+	int rc, rv;
+
+	while (qty > 0) {
+		sqlite3_stmt *st = s->st[ST_BINS_OF_SKU];
+		n = 0;
+		db_bind_text(st, 1, sku);
+		while (n < BINS_MAX && qty > 0
+		    && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			int64_t have = sqlite3_column_int64(st, 1);
+			snprintf(take[n].bin, sizeof(take[n].bin), "%s",
+			    db_col_text(st, 0));
+			take[n].qty = have < qty ? have : qty;
+			qty -= take[n].qty;
+			n++;
+		}
+		sqlite3_reset(st);
+		if (n == 0) {
+			break; /* no bin holds any: the book was short */
+		}
+		for (size_t i = 0; i < n; i++) {
+			db_bind_text(s->st[ST_BIN_SUB], 1, take[i].bin);
+			db_bind_text(s->st[ST_BIN_SUB], 2, sku);
+			db_bind_i64(s->st[ST_BIN_SUB], 3, take[i].qty);
+			if ((rv = step_done(s, ST_BIN_SUB)) != 0) {
+				return rv;
+			}
+		}
+	}
+	return 0;
+}
+
+int hub_store_stock_take(hub_store *s, const char *sku, int64_t qty,
+    int64_t *on_hand_after)
+{
+	sqlite3_stmt *st = s->st[ST_STOCK_SUB];
+	int rc;
+
+	db_bind_text(st, 1, sku);
+	db_bind_i64(st, 2, qty);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		return step_fail(s, ST_STOCK_SUB, rc);
+	}
+	*on_hand_after = sqlite3_column_int64(st, 0);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		return step_fail(s, ST_STOCK_SUB, rc);
+	}
+	return bins_take(s, sku, qty);
+}
+
+int hub_store_stock_list(hub_store *s, size_t max, hub_store_stock_fn fn,
+    void *arg)
+{
+	sqlite3_stmt *st = s->st[ST_STOCK_LIST];
+	int rc, rv = 0;
+
+	db_bind_i64(st, 1, (int64_t)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((rv = fn(arg, db_col_text(st, 0),
+		    sqlite3_column_int64(st, 1))) != 0) {
+			break;
+		}
+	}
+	if (rv == 0 && rc != SQLITE_DONE) {
+		return step_fail(s, ST_STOCK_LIST, rc);
+	}
+	sqlite3_reset(st);
+	return rv;
+}
+
+int hub_store_bin_best(hub_store *s, const char *sku, char *bin, size_t len)
+{
+	sqlite3_stmt *st = s->st[ST_BIN_BEST];
+	int rc;
+
+	bin[0] = '\0';
+	db_bind_text(st, 1, sku);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		snprintf(bin, len, "%s", db_col_text(st, 0));
+	} else if (rc != SQLITE_DONE) {
+		return step_fail(s, ST_BIN_BEST, rc);
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+/* Loads the row into o and, when key/customer are given, copies those. */
+static int order_read(hub_store *s, uint64_t order_id, hub_order *o,
+    char *key, char *customer, size_t id_len, int64_t *received_ms)
+{
+	sqlite3_stmt *st = s->st[ST_ORDER_GET];
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	o->order_id = order_id;
+	db_bind_i64(st, 1, (int64_t)order_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(st);
+		return DN_ENOENT;
+	}
+	if (rc != SQLITE_ROW) {
+		return step_fail(s, ST_ORDER_GET, rc);
+	}
+	if (hub_pick_state_parse(db_col_text(st, 0), &o->state) != 0) {
+		log_error("hub.db_corrupt", "order_id=%llu state=\"%s\"",
+		    (unsigned long long)order_id, db_col_text(st, 0));
+		sqlite3_reset(st);
+		return DN_EIO;
+	}
+	if (key != NULL) {
+		snprintf(key, id_len, "%s", db_col_text(st, 1));
+		snprintf(customer, id_len, "%s", db_col_text(st, 2));
+		*received_ms = sqlite3_column_int64(st, 3);
+	}
+	sqlite3_reset(st);
+
+	st = s->st[ST_LINES_GET];
+	db_bind_i64(st, 1, (int64_t)order_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW
+	    && o->nlines < DN_ORDER_LINES_MAX) {
+		hub_line *l = &o->lines[o->nlines++];
+		snprintf(l->sku, sizeof(l->sku), "%s", db_col_text(st, 0));
+		l->qty = (uint32_t)sqlite3_column_int64(st, 1);
+		l->picked = (uint32_t)sqlite3_column_int64(st, 2);
+		l->shorted = (uint32_t)sqlite3_column_int64(st, 3);
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		return step_fail(s, ST_LINES_GET, rc);
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+int hub_store_order_load(hub_store *s, uint64_t order_id, hub_order *o)
+{
+	return order_read(s, order_id, o, NULL, NULL, 0, NULL);
+}
+
+int hub_store_order_save(hub_store *s, const hub_order *o, int64_t now_ms)
+{
+	sqlite3_stmt *st = s->st[ST_ORDER_STATE_SET];
+	int rv;
+
+	db_bind_i64(st, 1, (int64_t)o->order_id);
+	db_bind_text(st, 2, hub_pick_state_name(o->state));
+	db_bind_i64(st, 3, now_ms);
+	if ((rv = step_done(s, ST_ORDER_STATE_SET)) != 0) {
+		return rv;
+	}
+	for (size_t i = 0; i < o->nlines; i++) {
+		st = s->st[ST_LINE_SET];
+		db_bind_i64(st, 1, (int64_t)o->order_id);
+		db_bind_i64(st, 2, (int64_t)i);
+		db_bind_i64(st, 3, o->lines[i].picked);
+		db_bind_i64(st, 4, o->lines[i].shorted);
+		if ((rv = step_done(s, ST_LINE_SET)) != 0) {
+			return rv;
+		}
+	}
+	return 0;
+}
+
+int hub_store_order_ship(hub_store *s, uint64_t order_id, const char *tracking,
+    int64_t now_ms)
+{
+	sqlite3_stmt *st = s->st[ST_ORDER_SHIP];
+	int rv;
+
+	db_bind_i64(st, 1, (int64_t)order_id);
+	db_bind_text(st, 2, tracking);
+	db_bind_i64(st, 3, now_ms);
+	if ((rv = step_done(s, ST_ORDER_SHIP)) != 0) {
+		return rv;
+	}
+	return sqlite3_changes(s->db) == 1 ? 0 : DN_ESTATE;
+}
+
+int hub_store_order_insert(hub_store *s, uint64_t order_id,
+    const char *order_key, const char *customer, int64_t received_ms,
+    const hub_pick_line_in *lines, size_t nlines)
+{
+	sqlite3_stmt *st = s->st[ST_ORDER_INSERT];
+	int rv;
+
+	db_bind_i64(st, 1, (int64_t)order_id);
+	db_bind_text(st, 2, order_key);
+	db_bind_text(st, 3, customer);
+	db_bind_i64(st, 4, received_ms);
+	if ((rv = step_done(s, ST_ORDER_INSERT)) != 0) {
+		return rv;
+	}
+	if (sqlite3_changes(s->db) == 0) {
+		return DN_EEXIST;
+	}
+	for (size_t i = 0; i < nlines; i++) {
+		st = s->st[ST_LINE_INSERT];
+		db_bind_i64(st, 1, (int64_t)order_id);
+		db_bind_i64(st, 2, (int64_t)i);
+		db_bind_text(st, 3, lines[i].sku);
+		db_bind_i64(st, 4, lines[i].qty);
+		if ((rv = step_done(s, ST_LINE_INSERT)) != 0) {
+			return rv;
+		}
+	}
+	return 0;
+}
+
+int hub_store_order_delete(hub_store *s, uint64_t order_id)
+{
+	hub_order o;
+	int rv = hub_store_order_load(s, order_id, &o);
+	if (rv != 0) {
+		return rv;
+	}
+	if (o.state == HUB_ORDER_SHIPPED) {
+		return DN_ESTATE;
+	}
+	db_bind_i64(s->st[ST_ORDER_DELETE], 1, (int64_t)order_id);
+	return step_done(s, ST_ORDER_DELETE);
+}
+
+int hub_store_queue_list(hub_store *s, size_t max, hub_store_queue_fn fn,
+    void *arg)
+{
+	sqlite3_stmt *st = s->st[ST_QUEUE];
+	char key[DN_ID_MAX + 1], customer[DN_ID_MAX + 1];
+	hub_store_queue_row row = { .order_key = key, .customer = customer };
+	int rc, rv = 0;
+
+	db_bind_i64(st, 1, (int64_t)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t id = (uint64_t)sqlite3_column_int64(st, 0);
+		rv = order_read(s, id, &row.order, key, customer, sizeof(key),
+		    &row.received_ms);
+		if (rv != 0 || (rv = fn(arg, &row)) != 0) {
+			break;
+		}
+	}
+	if (rv == 0 && rc != SQLITE_DONE) {
+		return step_fail(s, ST_QUEUE, rc);
+	}
+	sqlite3_reset(st);
+	return rv;
+}
+
+int hub_store_order_count(hub_store *s, hub_order_state state, int64_t *out)
+{
+	sqlite3_stmt *st = s->st[ST_ORDER_COUNT];
+	int rc;
+
+	db_bind_text(st, 1, hub_pick_state_name(state));
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		return step_fail(s, ST_ORDER_COUNT, rc);
+	}
+	*out = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return 0;
+}

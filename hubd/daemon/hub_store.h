@@ -1,0 +1,103 @@
+/*
+ * hub_store.h - hubd's SQLite store: physical stock, bins, the pick queue,
+ * the event outbox and the two stream positions.
+ *
+ * Invariants kept by the callers' transactions:
+ *  - every state change a terminal action makes and its outbox event commit
+ *    together (one transaction), before the reply is sent;
+ *  - per sku, stock.on_hand == sum(bins.qty) while on_hand >= 0;
+ *  - outbox rows exist exactly for seq in (event_acked, event_seq];
+ *  - a command with seq <= cmd_applied has been applied, once.
+ *
+ * Thread model: the loop thread owns the store and its sqlite3 *.
+ * Statements are prepared once at open.
+ */
+#ifndef HUB_STORE_H
+#define HUB_STORE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "io/codec.h"
+#include "hub_pick.h"
+
+typedef struct hub_store hub_store;
+
+typedef struct {
+	uint64_t cmd_applied; /* highest command seq applied */
+	uint64_t event_seq;   /* highest event seq ever assigned */
+	uint64_t event_acked; /* highest event seq the coordinator applied */
+} hub_stream;
+
+/* Opens (creating) the database at path and prepares every statement.
+ * Returns 0, DN_EIO or DN_ENOMEM. */
+int hub_store_open(hub_store **out, const char *path);
+/* NULL-safe. Finalizes statements and closes the connection. */
+void hub_store_close(hub_store *s);
+
+/* Transactions: BEGIN IMMEDIATE / COMMIT (DN_EIO = outcome unknown) /
+ * ROLLBACK; savepoints nest inside to undo one request of a batch. */
+int hub_store_begin(hub_store *s);
+int hub_store_commit(hub_store *s);
+void hub_store_rollback(hub_store *s);
+int hub_store_savepoint(hub_store *s);
+int hub_store_release(hub_store *s);
+void hub_store_rollback_to(hub_store *s);
+
+int hub_store_stream_get(hub_store *s, hub_stream *out);
+int hub_store_cmd_applied_set(hub_store *s, uint64_t seq);
+/* Records the coordinator's ack and deletes the outbox up to seq. */
+int hub_store_event_acked_set(hub_store *s, uint64_t seq);
+
+/* Assigns ev->seq = event_seq + 1, packs ev and appends it to the outbox. */
+int hub_store_event_append(hub_store *s, Dropnet__HubEvent *ev);
+/* Calls fn for each outbox event with seq > after, ascending, at most max.
+ * The bytes are valid only during the call. */
+typedef int (*hub_store_event_fn)(void *arg, uint64_t seq, const uint8_t *buf,
+    size_t len);
+int hub_store_events_list(hub_store *s, uint64_t after, size_t max,
+    hub_store_event_fn fn, void *arg);
+
+/* on_hand += qty and the bin's qty += qty. */
+int hub_store_stock_add(hub_store *s, const char *sku, const char *bin,
+    int64_t qty);
+/* on_hand -= qty; takes the units out of the fullest bins first (a bin never
+ * goes below 0). *on_hand_after returns the new on_hand (may be negative
+ * when the book was wrong). */
+int hub_store_stock_take(hub_store *s, const char *sku, int64_t qty,
+    int64_t *on_hand_after);
+typedef int (*hub_store_stock_fn)(void *arg, const char *sku, int64_t on_hand);
+/* Every sku with a stock row, by sku, at most max. */
+int hub_store_stock_list(hub_store *s, size_t max, hub_store_stock_fn fn,
+    void *arg);
+/* The bin holding most of sku, "" when none holds any. */
+int hub_store_bin_best(hub_store *s, const char *sku, char *bin, size_t len);
+
+/* Loads an order and its lines; DN_ENOENT when unknown. */
+int hub_store_order_load(hub_store *s, uint64_t order_id, hub_order *o);
+/* Writes o's state and its lines' picked/shorted counts; now_ms is stamped
+ * as picked_ms when the state is picked or shorted. */
+int hub_store_order_save(hub_store *s, const hub_order *o, int64_t now_ms);
+/* Marks a picked order shipped with tracking at now_ms. */
+int hub_store_order_ship(hub_store *s, uint64_t order_id, const char *tracking,
+    int64_t now_ms);
+/* Inserts a queued order; DN_EEXIST when the id is present (no change). */
+int hub_store_order_insert(hub_store *s, uint64_t order_id,
+    const char *order_key, const char *customer, int64_t received_ms,
+    const hub_pick_line_in *lines, size_t nlines);
+/* Removes an order that has not shipped; DN_ENOENT / DN_ESTATE. */
+int hub_store_order_delete(hub_store *s, uint64_t order_id);
+
+typedef struct {
+	hub_order order;
+	const char *order_key, *customer;
+	int64_t received_ms;
+} hub_store_queue_row;
+typedef int (*hub_store_queue_fn)(void *arg, const hub_store_queue_row *row);
+/* Orders not yet shipped (queued, picking, picked), oldest first, at most
+ * max. */
+int hub_store_queue_list(hub_store *s, size_t max, hub_store_queue_fn fn,
+    void *arg);
+/* Orders per state, for status. */
+int hub_store_order_count(hub_store *s, hub_order_state st, int64_t *out);
+
+#endif

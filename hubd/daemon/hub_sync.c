@@ -1,0 +1,375 @@
+/*
+ * hub_sync.c - both streams with the coordinator in one round trip
+ * (SEMANTICS.md "hubsync").
+ *
+ * A uv_timer drives it: build a HubSyncRequest (hello, cmd_applied, the
+ * outbox after event_acked, a stock snapshot when nothing is pending), send
+ * it with bridge_client_call, and on the reply apply the acks and commands in
+ * one transaction. Then sync again at once if the coordinator sent a full
+ * batch of commands or acked events while more are pending, else after
+ * sync_interval_ms. Only one request is ever in flight.
+ *
+ * A dead coordinator only delays: the terminal keeps working, events wait in
+ * the outbox. Its outage is logged once (hub.coordinator_down) and its
+ * return once (hub.coordinator_up).
+ *
+ * Thread model: loop thread only (timer and bridge client callbacks).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/err.h"
+#include "core/limits.h"
+#include "io/codec.h"
+#include "io/log.h"
+#include "hub.h"
+
+typedef struct {
+	Dropnet__HubEvent **events;
+	size_t nevents;
+	Dropnet__StockLevel **stock;
+	size_t nstock;
+	bool stock_over; /* more SKUs than DN_STOCK_REPORT_MAX */
+} sync_batch;
+
+static void sync_on_timer(uv_timer_t *t);
+
+static void sync_schedule(hub *h, uint64_t delay_ms)
+{
+	if (h->stopping || !h->sync_timer_init) {
+		return;
+	}
+	uv_timer_start(&h->sync_timer, sync_on_timer, delay_ms, 0);
+}
+
+static void coordinator_down(hub *h, const char *why)
+{
+	if (h->coordinator_up || !h->coordinator_known) {
+		log_warn("hub.coordinator_down", "url=%s reason=\"%s\"",
+		    h->cfg.coordinator_url, why);
+	}
+	h->coordinator_up = false;
+	h->coordinator_known = true;
+}
+
+static void coordinator_back(hub *h)
+{
+	if (!h->coordinator_up) {
+		log_info("hub.coordinator_up", "url=%s", h->cfg.coordinator_url);
+	}
+	h->coordinator_up = true;
+	h->coordinator_known = true;
+}
+
+static int batch_add_event(void *arg, uint64_t seq, const uint8_t *buf,
+    size_t len)
+{
+	sync_batch *b = arg;
+	Dropnet__HubEvent *ev = NULL;
+	int rv = codec_hub_event_unpack(buf, len, &ev);
+	if (rv != 0) {
+		/* Written by this build inside a commit: unreadable means the
+		 * disk is damaged. Stop the batch here rather than skip a seq. */
+		log_error("hub.outbox_corrupt", "seq=%" PRIu64 " len=%zu", seq, len);
+		return DN_EIO;
+	}
+	ev->seq = seq;
+	b->events[b->nevents++] = ev;
+	return 0;
+}
+
+static int batch_add_stock(void *arg, const char *sku, int64_t on_hand)
+{
+	sync_batch *b = arg;
+	Dropnet__StockLevel init = DROPNET__STOCK_LEVEL__INIT;
+	Dropnet__StockLevel *s;
+
+	if (b->nstock == DN_STOCK_REPORT_MAX) {
+		b->stock_over = true;
+		return 1; /* stop: a partial snapshot would mislead audit */
+	}
+	s = malloc(sizeof(*s) + strlen(sku) + 1);
+	if (s == NULL) {
+		return DN_ENOMEM;
+	}
+	*s = init;
+	s->sku = (char *)(s + 1);
+	strcpy(s->sku, sku);
+	s->on_hand = on_hand;
+	b->stock[b->nstock++] = s;
+	return 0;
+}
+
+static void batch_free(sync_batch *b)
+{
+	for (size_t i = 0; i < b->nevents; i++) {
+		codec_hub_event_free(b->events[i]);
+	}
+	for (size_t i = 0; i < b->nstock; i++) {
+		free(b->stock[i]);
+	}
+	free(b->events);
+	free(b->stock);
+}
+
+/* Packs the next HubSyncRequest into *buf. */
+static int sync_build(hub *h, uint8_t **buf, size_t *len)
+{
+	Dropnet__HubSyncRequest req = DROPNET__HUB_SYNC_REQUEST__INIT;
+	Dropnet__HubHello hello = DROPNET__HUB_HELLO__INIT;
+	sync_batch b = { 0 };
+	hub_stream sp;
+	int rv;
+
+	if ((rv = hub_store_stream_get(h->store, &sp)) != 0) {
+		return rv;
+	}
+	b.events = calloc(DN_STREAM_BATCH_MAX, sizeof(*b.events));
+	b.stock = calloc(DN_STOCK_REPORT_MAX, sizeof(*b.stock));
+	if (b.events == NULL || b.stock == NULL) {
+		batch_free(&b);
+		return DN_ENOMEM;
+	}
+	rv = hub_store_events_list(h->store, sp.event_acked, DN_STREAM_BATCH_MAX,
+	    batch_add_event, &b);
+	if (rv == 0 && sp.event_seq == sp.event_acked) {
+		rv = hub_store_stock_list(h->store, DN_STOCK_REPORT_MAX + 1,
+		    batch_add_stock, &b);
+		rv = rv == 1 ? 0 : rv;
+	}
+	if (rv != 0) {
+		batch_free(&b);
+		return rv;
+	}
+	hello.id = h->cfg.id;
+	hello.name = h->cfg.name;
+	hello.lat = h->cfg.lat;
+	hello.lon = h->cfg.lon;
+	hello.radius_km = h->cfg.radius_km;
+	hello.term_url = h->cfg.term_url;
+	req.version = DN_PROTO_VERSION;
+	req.hello = &hello;
+	req.cmd_applied = sp.cmd_applied;
+	req.events = b.events;
+	req.n_events = b.nevents;
+	if (sp.event_seq == sp.event_acked && !b.stock_over) {
+		req.stock = b.stock;
+		req.n_stock = b.nstock;
+		req.stock_valid = true;
+	}
+	h->sync_sent_acked = sp.event_acked;
+	rv = codec_hub_sync_request_pack(&req, buf, len);
+	log_debug("hub.sync_sent", "cmd_applied=%" PRIu64 " events=%zu "
+	    "stock=%zu", sp.cmd_applied, b.nevents, req.n_stock);
+	batch_free(&b);
+	return rv;
+}
+
+static void sync_on_timer(uv_timer_t *t)
+{
+	hub *h = t->data;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rv;
+
+	if (h->stopping || h->sync_inflight) {
+		return;
+	}
+	if ((rv = sync_build(h, &buf, &len)) != 0) {
+		log_error("hub.sync_build_failed", "err=%s", dn_strerror(rv));
+		sync_schedule(h, (uint64_t)h->cfg.sync_interval_ms);
+		return;
+	}
+	rv = bridge_client_call(h->coord, buf, len, (int)h->cfg.sync_timeout_ms);
+	free(buf);
+	if (rv != 0) {
+		coordinator_down(h, dn_strerror(rv));
+		sync_schedule(h, (uint64_t)h->cfg.sync_interval_ms);
+		return;
+	}
+	h->sync_inflight = true;
+}
+
+/* One CMD_PLACE_ORDER: check, insert; an order id already present is a
+ * no-op (the command was applied before under another seq, or replayed). */
+static int command_place(hub *h, const Dropnet__HubCommand *c)
+{
+	hub_pick_line_in lines[DN_ORDER_LINES_MAX];
+	char msg[256];
+	size_t n = c->n_lines;
+	int rv;
+
+	if (n > DN_ORDER_LINES_MAX) {
+		n = DN_ORDER_LINES_MAX + 1; /* refused below by the check */
+	}
+	for (size_t i = 0; i < n && i < DN_ORDER_LINES_MAX; i++) {
+		lines[i].sku = c->lines[i]->sku;
+		lines[i].qty = c->lines[i]->qty;
+	}
+	if (hub_pick_place_check(c->order_id, c->order_key, c->customer, lines,
+	    n, msg, sizeof(msg)) != HUB_PICK_OK) {
+		/* Skipping keeps the stream moving; the coordinator still
+		 * holds the allocation and audit will show it. */
+		log_error("hub.command_invalid", "seq=%" PRIu64 " order_id=%"
+		    PRIu64 " msg=\"%s\"", c->seq, c->order_id, msg);
+		return 0;
+	}
+	rv = hub_store_order_insert(h->store, c->order_id, c->order_key,
+	    c->customer, c->time_ms > 0 ? c->time_ms : hub_now_ms(), lines, n);
+	if (rv == DN_EEXIST) {
+		log_info("hub.command_duplicate", "seq=%" PRIu64 " order_id=%"
+		    PRIu64, c->seq, c->order_id);
+		return 0;
+	}
+	if (rv == 0) {
+		log_info("hub.order_queued", "seq=%" PRIu64 " order_id=%" PRIu64
+		    " order_key=%s lines=%zu", c->seq, c->order_id, c->order_key,
+		    n);
+	}
+	return rv;
+}
+
+static int command_cancel(hub *h, const Dropnet__HubCommand *c)
+{
+	int rv = hub_store_order_delete(h->store, c->order_id);
+	if (rv == DN_ENOENT || rv == DN_ESTATE) {
+		log_warn("hub.cancel_ignored", "seq=%" PRIu64 " order_id=%" PRIu64
+		    " reason=%s", c->seq, c->order_id,
+		    rv == DN_ENOENT ? "unknown" : "shipped");
+		return 0;
+	}
+	if (rv == 0) {
+		log_info("hub.order_cancelled", "seq=%" PRIu64 " order_id=%"
+		    PRIu64, c->seq, c->order_id);
+	}
+	return rv;
+}
+
+/* Applies the ack and the commands of one reply in one transaction.
+ * *acked_out returns the event_acked now stored. */
+static int sync_apply(hub *h, const Dropnet__HubSyncReply *rep,
+    uint64_t *acked_out, bool *pending_out)
+{
+	hub_stream sp;
+	uint64_t applied;
+	int rv;
+
+	if ((rv = hub_store_begin(h->store)) != 0) {
+		return rv;
+	}
+	if ((rv = hub_store_stream_get(h->store, &sp)) != 0) {
+		goto rollback;
+	}
+	if (rep->event_applied > sp.event_seq) {
+		log_warn("hub.ack_ahead", "event_applied=%" PRIu64 " event_seq=%"
+		    PRIu64, rep->event_applied, sp.event_seq);
+	} else if (rep->event_applied > sp.event_acked) {
+		if ((rv = hub_store_event_acked_set(h->store,
+		    rep->event_applied)) != 0) {
+			goto rollback;
+		}
+		sp.event_acked = rep->event_applied;
+	}
+	applied = sp.cmd_applied;
+	for (size_t i = 0; i < rep->n_commands; i++) {
+		const Dropnet__HubCommand *c = rep->commands[i];
+		if (c->seq <= applied) {
+			continue; /* seen before: at-least-once delivery */
+		}
+		if (c->seq != applied + 1) {
+			log_warn("hub.command_gap", "expected=%" PRIu64 " got=%"
+			    PRIu64, applied + 1, c->seq);
+			break;
+		}
+		if (c->kind == DROPNET__COMMAND_KIND__CMD_PLACE_ORDER) {
+			rv = command_place(h, c);
+		} else if (c->kind == DROPNET__COMMAND_KIND__CMD_CANCEL_ORDER) {
+			rv = command_cancel(h, c);
+		} else {
+			log_error("hub.command_unknown", "seq=%" PRIu64 " kind=%d",
+			    c->seq, (int)c->kind);
+			rv = 0;
+		}
+		if (rv != 0) {
+			goto rollback;
+		}
+		applied = c->seq;
+	}
+	if (applied != sp.cmd_applied
+	    && (rv = hub_store_cmd_applied_set(h->store, applied)) != 0) {
+		goto rollback;
+	}
+	if ((rv = hub_store_commit(h->store)) != 0) {
+		goto rollback;
+	}
+	*acked_out = sp.event_acked;
+	*pending_out = sp.event_seq > sp.event_acked;
+	return 0;
+rollback:
+	hub_store_rollback(h->store);
+	return rv;
+}
+
+void hub_sync_reply(void *arg, int rv, const uint8_t *buf, size_t len)
+{
+	hub *h = arg;
+	Dropnet__HubSyncReply *rep = NULL;
+	uint64_t acked = 0;
+	bool pending = false, more = false;
+
+	h->sync_inflight = false;
+	if (h->stopping) {
+		return;
+	}
+	if (rv != 0) {
+		coordinator_down(h, dn_strerror(rv));
+		goto next;
+	}
+	rv = codec_hub_sync_reply_unpack(buf, len, &rep);
+	if (rv != 0) {
+		coordinator_down(h, rv == DN_ERANGE ? "unsupported version"
+		    : "malformed reply");
+		goto next;
+	}
+	if (rep->status != DROPNET__STATUS__OK) {
+		char why[320];
+		snprintf(why, sizeof(why), "%s: %s", codec_status_name(rep->status),
+		    rep->message != NULL ? rep->message : "");
+		coordinator_down(h, why);
+		goto next;
+	}
+	coordinator_back(h);
+	if ((rv = sync_apply(h, rep, &acked, &pending)) != 0) {
+		log_error("hub.sync_apply_failed", "err=%s", dn_strerror(rv));
+		goto next;
+	}
+	/* More at once when a full batch came, or when the coordinator made
+	 * progress on our events and more wait (no progress: no busy loop). */
+	more = rep->n_commands >= DN_STREAM_BATCH_MAX
+	    || (pending && acked > h->sync_sent_acked);
+next:
+	codec_hub_sync_reply_free(rep);
+	sync_schedule(h, more ? 0 : (uint64_t)h->cfg.sync_interval_ms);
+}
+
+int hub_sync_start(hub *h)
+{
+	int rv = uv_timer_init(h->loop, &h->sync_timer);
+	if (rv != 0) {
+		return DN_ENOMEM;
+	}
+	h->sync_timer.data = h;
+	h->sync_timer_init = true;
+	uv_timer_start(&h->sync_timer, sync_on_timer, 0, 0);
+	return 0;
+}
+
+void hub_sync_stop(hub *h)
+{
+	if (h->sync_timer_init) {
+		uv_timer_stop(&h->sync_timer);
+		uv_close((uv_handle_t *)&h->sync_timer, NULL);
+		h->sync_timer_init = false;
+	}
+}

@@ -1,0 +1,553 @@
+/*
+ * hub_term.c - the terminal socket: TermRequest in, TermReply out
+ * (SEMANTICS.md "term").
+ *
+ * One batch from the bridge is one transaction (group commit): each request
+ * runs inside its own savepoint, so a refused request undoes only itself;
+ * the replies go out only after COMMIT returned, which is what makes an OK
+ * durable (kill -9 loses nothing acknowledged). Bad bytes get a protocol
+ * status and a log line, never an assertion.
+ *
+ * Thread model: runs on the loop thread (bridge batch callback).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/err.h"
+#include "core/limits.h"
+#include "core/validate.h"
+#include "io/codec.h"
+#include "io/log.h"
+#include "hub.h"
+#include "hub_pick.h"
+
+#define TERM_MSG_MAX 512
+#define TERM_BIN_DEFAULT "MAIN"
+
+/* A queue order as the reply holds it: one allocation per order. */
+typedef struct {
+	Dropnet__QueueOrder order;
+	Dropnet__QueueLine *lineptr[DN_ORDER_LINES_MAX];
+	Dropnet__QueueLine lines[DN_ORDER_LINES_MAX];
+	char key[DN_ID_MAX + 1], customer[DN_ID_MAX + 1];
+	char skus[DN_ORDER_LINES_MAX][DN_ID_MAX + 1];
+	char bins[DN_ORDER_LINES_MAX][DN_ID_MAX + 1];
+} term_qorder;
+
+typedef struct {
+	Dropnet__StockLevel level;
+	char sku[DN_ID_MAX + 1];
+} term_stock;
+
+/* Memory behind one reply, freed after packing. */
+typedef struct {
+	hub *h;
+	Dropnet__TermReply *rep;
+	Dropnet__QueueOrder **orders;
+	Dropnet__StockLevel **stock;
+	size_t norders, nstock, cap;
+} term_lists;
+
+static void lists_free(term_lists *l)
+{
+	for (size_t i = 0; i < l->norders; i++) {
+		free(l->orders[i]); /* first member of its term_qorder */
+	}
+	for (size_t i = 0; i < l->nstock; i++) {
+		free(l->stock[i]);
+	}
+	free(l->orders);
+	free(l->stock);
+}
+
+static Dropnet__Status verdict_status(hub_pick_verdict v)
+{
+	switch (v) {
+	case HUB_PICK_OK: return DROPNET__STATUS__OK;
+	case HUB_PICK_INVALID: return DROPNET__STATUS__INVALID;
+	case HUB_PICK_WRONG_SCAN: return DROPNET__STATUS__WRONG_SCAN;
+	case HUB_PICK_CONFLICT: return DROPNET__STATUS__CONFLICT;
+	}
+	return DROPNET__STATUS__INVALID;
+}
+
+/* Storage failures become UNAVAILABLE; the batch's savepoint undoes them. */
+static Dropnet__Status store_status(int rv, char *msg)
+{
+	snprintf(msg, TERM_MSG_MAX, "storage failed (%s); check before retrying",
+	    dn_strerror(rv));
+	return DROPNET__STATUS__UNAVAILABLE;
+}
+
+static const char *operator_of(const Dropnet__TermRequest *req)
+{
+	return req->operator_ != NULL ? req->operator_ : "";
+}
+
+static void event_init(Dropnet__HubEvent *ev, const Dropnet__TermRequest *req,
+    Dropnet__EventKind kind, int64_t now)
+{
+	Dropnet__HubEvent init = DROPNET__HUB_EVENT__INIT;
+	*ev = init;
+	ev->kind = kind;
+	ev->time_ms = now;
+	ev->operator_ = (char *)operator_of(req);
+}
+
+static int stock_take_logged(hub *h, const char *sku, int64_t qty)
+{
+	int64_t after = 0;
+	int rv = hub_store_stock_take(h->store, sku, qty, &after);
+	if (rv == 0 && after < 0) {
+		/* The physical book was short: keep the truth (negative) so a
+		 * count can correct it, and say so. */
+		log_warn("hub.stock_negative", "sku=%s on_hand=%" PRId64, sku,
+		    after);
+	}
+	return rv;
+}
+
+static Dropnet__Status term_receive(hub *h, const Dropnet__TermRequest *req,
+    int64_t now, char *msg, term_lists *l)
+{
+	const char *bin = req->bin[0] != '\0' ? req->bin : TERM_BIN_DEFAULT;
+	Dropnet__HubEvent ev;
+	hub_pick_verdict v;
+	int rv;
+
+	v = hub_pick_receive_check(req->sku, req->qty, bin, msg, TERM_MSG_MAX);
+	if (v != HUB_PICK_OK) {
+		return verdict_status(v);
+	}
+	if ((rv = hub_store_stock_add(h->store, req->sku, bin, req->qty)) != 0) {
+		return store_status(rv, msg);
+	}
+	event_init(&ev, req, DROPNET__EVENT_KIND__EV_RECEIVED, now);
+	ev.sku = req->sku;
+	ev.qty = req->qty;
+	ev.bin = (char *)bin;
+	if ((rv = hub_store_event_append(h->store, &ev)) != 0) {
+		return store_status(rv, msg);
+	}
+	(void)l;
+	log_info("hub.received", "sku=%s qty=%" PRId64 " bin=%s operator=%s "
+	    "event=%" PRIu64, req->sku, req->qty, bin, operator_of(req), ev.seq);
+	snprintf(msg, TERM_MSG_MAX, "received %" PRId64 " x %s into %s",
+	    req->qty, req->sku, bin);
+	return DROPNET__STATUS__OK;
+}
+
+static int queue_add(void *arg, const hub_store_queue_row *row)
+{
+	term_lists *l = arg;
+	term_qorder *q = calloc(1, sizeof(*q));
+	Dropnet__QueueOrder oinit = DROPNET__QUEUE_ORDER__INIT;
+	int rv;
+
+	if (q == NULL) {
+		return DN_ENOMEM;
+	}
+	l->orders[l->norders++] = &q->order;
+	q->order = oinit;
+	q->order.order_id = row->order.order_id;
+	snprintf(q->key, sizeof(q->key), "%s", row->order_key);
+	snprintf(q->customer, sizeof(q->customer), "%s", row->customer);
+	q->order.order_key = q->key;
+	q->order.customer = q->customer;
+	q->order.state = (char *)hub_pick_state_name(row->order.state);
+	q->order.received_ms = row->received_ms;
+	q->order.lines = q->lineptr;
+	q->order.n_lines = row->order.nlines;
+	for (size_t i = 0; i < row->order.nlines; i++) {
+		Dropnet__QueueLine linit = DROPNET__QUEUE_LINE__INIT;
+		const hub_line *hl = &row->order.lines[i];
+		q->lines[i] = linit;
+		q->lineptr[i] = &q->lines[i];
+		snprintf(q->skus[i], sizeof(q->skus[i]), "%s", hl->sku);
+		q->lines[i].sku = q->skus[i];
+		q->lines[i].qty = hl->qty;
+		q->lines[i].picked = hl->picked;
+		q->lines[i].shorted = hl->shorted;
+		rv = hub_store_bin_best(l->h->store, hl->sku, q->bins[i],
+		    sizeof(q->bins[i]));
+		if (rv != 0) {
+			return rv;
+		}
+		q->lines[i].bin = q->bins[i];
+	}
+	return 0;
+}
+
+static Dropnet__Status term_queue(hub *h, char *msg, term_lists *l)
+{
+	int rv;
+	l->orders = calloc(DN_QUEUE_LIST_MAX, sizeof(*l->orders));
+	if (l->orders == NULL) {
+		return store_status(DN_ENOMEM, msg);
+	}
+	rv = hub_store_queue_list(h->store, DN_QUEUE_LIST_MAX, queue_add, l);
+	if (rv != 0) {
+		return store_status(rv, msg);
+	}
+	l->rep->orders = l->orders;
+	l->rep->n_orders = l->norders;
+	snprintf(msg, TERM_MSG_MAX, "%zu open orders", l->norders);
+	return DROPNET__STATUS__OK;
+}
+
+static int stock_add_level(void *arg, const char *sku, int64_t on_hand)
+{
+	term_lists *l = arg;
+	term_stock *t = calloc(1, sizeof(*t));
+	Dropnet__StockLevel init = DROPNET__STOCK_LEVEL__INIT;
+	if (t == NULL) {
+		return DN_ENOMEM;
+	}
+	l->stock[l->nstock++] = &t->level;
+	t->level = init;
+	snprintf(t->sku, sizeof(t->sku), "%s", sku);
+	t->level.sku = t->sku;
+	t->level.on_hand = on_hand;
+	return 0;
+}
+
+static Dropnet__Status term_stock_list(hub *h, char *msg, term_lists *l)
+{
+	int rv;
+	l->stock = calloc(DN_STOCK_REPORT_MAX, sizeof(*l->stock));
+	if (l->stock == NULL) {
+		return store_status(DN_ENOMEM, msg);
+	}
+	rv = hub_store_stock_list(h->store, DN_STOCK_REPORT_MAX, stock_add_level,
+	    l);
+	if (rv != 0) {
+		return store_status(rv, msg);
+	}
+	l->rep->stock = l->stock;
+	l->rep->n_stock = l->nstock;
+	snprintf(msg, TERM_MSG_MAX, "%zu skus", l->nstock);
+	return DROPNET__STATUS__OK;
+}
+
+/* Loads the order a pick/short/ship names; NOT_FOUND when unknown. */
+static Dropnet__Status order_get(hub *h, const Dropnet__TermRequest *req,
+    hub_order *o, char *msg)
+{
+	int rv;
+	if (req->order_id == 0 || req->order_id > (uint64_t)INT64_MAX) {
+		snprintf(msg, TERM_MSG_MAX, "order_id is required");
+		return DROPNET__STATUS__INVALID;
+	}
+	rv = hub_store_order_load(h->store, req->order_id, o);
+	if (rv == DN_ENOENT) {
+		snprintf(msg, TERM_MSG_MAX, "order %" PRIu64 " not found",
+		    req->order_id);
+		return DROPNET__STATUS__NOT_FOUND;
+	}
+	if (rv != 0) {
+		return store_status(rv, msg);
+	}
+	return DROPNET__STATUS__OK;
+}
+
+static Dropnet__Status picked_event(hub *h, const Dropnet__TermRequest *req,
+    int64_t now, char *msg)
+{
+	Dropnet__HubEvent ev;
+	int rv;
+	event_init(&ev, req, DROPNET__EVENT_KIND__EV_PICKED, now);
+	ev.order_id = req->order_id;
+	if ((rv = hub_store_event_append(h->store, &ev)) != 0) {
+		return store_status(rv, msg);
+	}
+	log_info("hub.order_picked", "order_id=%" PRIu64 " operator=%s "
+	    "event=%" PRIu64, req->order_id, operator_of(req), ev.seq);
+	return DROPNET__STATUS__OK;
+}
+
+static Dropnet__Status term_pick(hub *h, const Dropnet__TermRequest *req,
+    int64_t now, char *msg)
+{
+	hub_order o;
+	bool done = false;
+	Dropnet__Status st = order_get(h, req, &o, msg);
+	int rv;
+
+	if (st != DROPNET__STATUS__OK) {
+		return st;
+	}
+	hub_pick_verdict v = hub_pick_scan(&o, (const char *const *)req->scans,
+	    req->n_scans, &done, msg, TERM_MSG_MAX);
+	if (v != HUB_PICK_OK) {
+		return verdict_status(v);
+	}
+	if ((rv = hub_store_order_save(h->store, &o, now)) != 0) {
+		return store_status(rv, msg);
+	}
+	log_info("hub.scanned", "order_id=%" PRIu64 " scans=%zu state=%s "
+	    "operator=%s", o.order_id, req->n_scans,
+	    hub_pick_state_name(o.state), operator_of(req));
+	if (done) {
+		return picked_event(h, req, now, msg);
+	}
+	return DROPNET__STATUS__OK;
+}
+
+static Dropnet__Status term_short(hub *h, const Dropnet__TermRequest *req,
+    int64_t now, char *msg)
+{
+	hub_order o;
+	bool done = false;
+	Dropnet__HubEvent ev;
+	Dropnet__Status st = order_get(h, req, &o, msg);
+	int rv;
+
+	if (st != DROPNET__STATUS__OK) {
+		return st;
+	}
+	hub_pick_verdict v = hub_pick_short(&o, req->sku, req->qty, &done, msg,
+	    TERM_MSG_MAX);
+	if (v != HUB_PICK_OK) {
+		return verdict_status(v);
+	}
+	if ((rv = hub_store_order_save(h->store, &o, now)) != 0
+	    || (rv = stock_take_logged(h, req->sku, req->qty)) != 0) {
+		return store_status(rv, msg);
+	}
+	event_init(&ev, req, DROPNET__EVENT_KIND__EV_SHORT, now);
+	ev.order_id = o.order_id;
+	ev.sku = req->sku;
+	ev.qty = req->qty;
+	if ((rv = hub_store_event_append(h->store, &ev)) != 0) {
+		return store_status(rv, msg);
+	}
+	log_info("hub.shorted", "order_id=%" PRIu64 " sku=%s qty=%" PRId64
+	    " state=%s operator=%s event=%" PRIu64, o.order_id, req->sku,
+	    req->qty, hub_pick_state_name(o.state), operator_of(req), ev.seq);
+	if (done && o.state == HUB_ORDER_PICKED) {
+		return picked_event(h, req, now, msg);
+	}
+	return DROPNET__STATUS__OK;
+}
+
+static Dropnet__Status term_ship(hub *h, const Dropnet__TermRequest *req,
+    int64_t now, char *msg)
+{
+	hub_order o;
+	Dropnet__HubEvent ev;
+	Dropnet__OrderLine lines[DN_ORDER_LINES_MAX];
+	Dropnet__OrderLine *lineptr[DN_ORDER_LINES_MAX];
+	const char *tracking = req->tracking != NULL ? req->tracking : "";
+	Dropnet__Status st;
+	int rv;
+
+	if (tracking[0] != '\0' && !validate_id(tracking)) {
+		snprintf(msg, TERM_MSG_MAX, "tracking must be 1..%u printable "
+		    "characters without spaces, commas or quotes", DN_ID_MAX);
+		return DROPNET__STATUS__INVALID;
+	}
+	if ((st = order_get(h, req, &o, msg)) != DROPNET__STATUS__OK) {
+		return st;
+	}
+	hub_pick_verdict v = hub_pick_ship(&o, msg, TERM_MSG_MAX);
+	if (v != HUB_PICK_OK) {
+		return verdict_status(v);
+	}
+	event_init(&ev, req, DROPNET__EVENT_KIND__EV_SHIPPED, now);
+	ev.order_id = o.order_id;
+	ev.tracking = (char *)tracking;
+	ev.lines = lineptr;
+	for (size_t i = 0; i < o.nlines; i++) {
+		Dropnet__OrderLine init = DROPNET__ORDER_LINE__INIT;
+		if (o.lines[i].picked == 0) {
+			continue;
+		}
+		if ((rv = stock_take_logged(h, o.lines[i].sku,
+		    o.lines[i].picked)) != 0) {
+			return store_status(rv, msg);
+		}
+		lines[ev.n_lines] = init;
+		lines[ev.n_lines].sku = o.lines[i].sku;
+		lines[ev.n_lines].qty = o.lines[i].picked;
+		lineptr[ev.n_lines] = &lines[ev.n_lines];
+		ev.n_lines++;
+	}
+	if ((rv = hub_store_order_ship(h->store, o.order_id, tracking, now)) != 0
+	    || (rv = hub_store_event_append(h->store, &ev)) != 0) {
+		return store_status(rv, msg);
+	}
+	log_info("hub.shipped", "order_id=%" PRIu64 " lines=%zu tracking=%s "
+	    "operator=%s event=%" PRIu64, o.order_id, ev.n_lines,
+	    tracking[0] != '\0' ? tracking : "-", operator_of(req), ev.seq);
+	return DROPNET__STATUS__OK;
+}
+
+static Dropnet__Status term_status(hub *h, char *msg, term_lists *l)
+{
+	hub_stream sp;
+	int64_t cnt[3] = { 0, 0, 0 };
+	int rv = hub_store_stream_get(h->store, &sp);
+	for (int i = 0; rv == 0 && i < 3; i++) {
+		rv = hub_store_order_count(h->store, (hub_order_state)i, &cnt[i]);
+	}
+	if (rv != 0) {
+		return store_status(rv, msg);
+	}
+	l->rep->hub = h->cfg.id;
+	l->rep->cmd_applied = sp.cmd_applied;
+	l->rep->event_seq = sp.event_seq;
+	l->rep->event_acked = sp.event_acked;
+	l->rep->coordinator_up = h->coordinator_up;
+	snprintf(msg, TERM_MSG_MAX, "queued=%" PRId64 " picking=%" PRId64
+	    " picked=%" PRId64 " pending_events=%" PRIu64, cnt[0], cnt[1],
+	    cnt[2], sp.event_seq - sp.event_acked);
+	return DROPNET__STATUS__OK;
+}
+
+static Dropnet__Status term_dispatch(hub *h, const Dropnet__TermRequest *req,
+    int64_t now, char *msg, term_lists *l)
+{
+	const char *op = operator_of(req);
+	if (op[0] != '\0' && !validate_id(op)) {
+		snprintf(msg, TERM_MSG_MAX, "operator must be 1..%u printable "
+		    "characters without spaces, commas or quotes", DN_ID_MAX);
+		return DROPNET__STATUS__INVALID;
+	}
+	switch (req->kind) {
+	case DROPNET__TERM_KIND__TERM_RECEIVE: return term_receive(h, req, now, msg, l);
+	case DROPNET__TERM_KIND__TERM_QUEUE: return term_queue(h, msg, l);
+	case DROPNET__TERM_KIND__TERM_PICK: return term_pick(h, req, now, msg);
+	case DROPNET__TERM_KIND__TERM_SHORT: return term_short(h, req, now, msg);
+	case DROPNET__TERM_KIND__TERM_SHIP: return term_ship(h, req, now, msg);
+	case DROPNET__TERM_KIND__TERM_STATUS: return term_status(h, msg, l);
+	case DROPNET__TERM_KIND__TERM_STOCK: return term_stock_list(h, msg, l);
+	default:
+		snprintf(msg, TERM_MSG_MAX, "unknown request kind %d",
+		    (int)req->kind);
+		return DROPNET__STATUS__INVALID;
+	}
+}
+
+typedef struct {
+	uint8_t *buf;
+	size_t len;
+	bool wrote;  /* changed state: its reply depends on the commit */
+	int kind;
+} term_out;
+
+/* Decodes and runs one request inside its own savepoint; packs the reply
+ * into out (sent by the caller after the batch commits). */
+static void term_one(hub *h, bridge_req *r, int64_t now, bool in_tx,
+    term_out *out)
+{
+	Dropnet__TermReply rep = DROPNET__TERM_REPLY__INIT;
+	Dropnet__TermRequest *req = NULL;
+	term_lists l = { .h = h, .rep = &rep };
+	char msg[TERM_MSG_MAX] = "";
+	Dropnet__Status st;
+	size_t len = 0;
+	const uint8_t *body = bridge_req_body(r, &len);
+	int rv = codec_term_request_unpack(body, len, &req);
+
+	out->kind = -1;
+	if (rv == DN_ERANGE) {
+		snprintf(msg, sizeof(msg), "protocol version %" PRIu32 " not "
+		    "supported; this hub speaks %u", req->version,
+		    DN_PROTO_VERSION);
+		st = DROPNET__STATUS__UNSUPPORTED_VERSION;
+	} else if (rv != 0) {
+		snprintf(msg, sizeof(msg), "request (%zu bytes) did not decode "
+		    "as a TermRequest", len);
+		st = DROPNET__STATUS__MALFORMED;
+	} else if (!in_tx) {
+		st = store_status(DN_EIO, msg);
+	} else if (hub_store_savepoint(h->store) != 0) {
+		st = store_status(DN_EIO, msg);
+	} else {
+		out->kind = (int)req->kind;
+		st = term_dispatch(h, req, now, msg, &l);
+		if (st == DROPNET__STATUS__OK) {
+			if (hub_store_release(h->store) != 0) {
+				hub_store_rollback_to(h->store);
+				st = store_status(DN_EIO, msg);
+			}
+		} else {
+			hub_store_rollback_to(h->store);
+		}
+	}
+	out->wrote = st == DROPNET__STATUS__OK
+	    && (out->kind == DROPNET__TERM_KIND__TERM_RECEIVE
+	    || out->kind == DROPNET__TERM_KIND__TERM_PICK
+	    || out->kind == DROPNET__TERM_KIND__TERM_SHORT
+	    || out->kind == DROPNET__TERM_KIND__TERM_SHIP);
+	if (st != DROPNET__STATUS__OK) {
+		log_warn("hub.term_refused", "kind=%d status=%s msg=\"%s\"",
+		    out->kind, codec_status_name(st), msg);
+	}
+	rep.version = DN_PROTO_VERSION;
+	rep.status = st;
+	rep.message = msg;
+	if (codec_term_reply_pack(&rep, &out->buf, &out->len) != 0) {
+		out->buf = NULL;
+		out->len = 0;
+	}
+	lists_free(&l);
+	codec_term_request_free(req);
+}
+
+/* A minimal reply for when even packing the real one failed. */
+static void reply_unavailable(bridge_req *r, const char *why)
+{
+	Dropnet__TermReply rep = DROPNET__TERM_REPLY__INIT;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	rep.version = DN_PROTO_VERSION;
+	rep.status = DROPNET__STATUS__UNAVAILABLE;
+	rep.message = (char *)why;
+	if (codec_term_reply_pack(&rep, &buf, &len) == 0) {
+		bridge_req_reply(r, buf, len);
+		free(buf);
+	} else {
+		bridge_req_reply(r, "", 0); /* a reply the client reads as MALFORMED */
+	}
+}
+
+void hub_term_batch(void *arg, bridge_req **reqs, size_t n)
+{
+	hub *h = arg;
+	int64_t now = hub_now_ms();
+	term_out *outs = calloc(n, sizeof(*outs));
+	bool in_tx, committed;
+
+	if (outs == NULL) {
+		log_error("hub.term_nomem", "batch=%zu", n);
+		for (size_t i = 0; i < n; i++) {
+			reply_unavailable(reqs[i], "hub out of memory");
+		}
+		return;
+	}
+	in_tx = hub_store_begin(h->store) == 0;
+	for (size_t i = 0; i < n; i++) {
+		term_one(h, reqs[i], now, in_tx, &outs[i]);
+	}
+	committed = in_tx && hub_store_commit(h->store) == 0;
+	if (in_tx && !committed) {
+		/* The outcome is unknown (db.h): the writes of this batch may or
+		 * may not be on disk. Never say OK for them. */
+		log_error("hub.commit_failed", "batch=%zu", n);
+		hub_store_rollback(h->store);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((outs[i].wrote && !committed) || outs[i].buf == NULL) {
+			reply_unavailable(reqs[i], outs[i].buf == NULL
+			    ? "hub could not build the reply"
+			    : "storage commit failed; check stock/queue before "
+			      "retrying");
+		} else {
+			bridge_req_reply(reqs[i], outs[i].buf, outs[i].len);
+		}
+		free(outs[i].buf);
+	}
+	free(outs);
+}
