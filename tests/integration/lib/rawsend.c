@@ -1,0 +1,121 @@
+/*
+ * rawsend.c - send arbitrary bytes as one nng req/rep request; a test tool.
+ *
+ *   rawsend URL [--timeout-ms N] < request.bin > reply.bin
+ *
+ * Reads the whole request from stdin (up to RAWSEND_IN_MAX bytes), sends it
+ * on a req0 socket dialled to URL and writes the reply's bytes to stdout.
+ * It never looks inside either: the integration tests build the bytes
+ * (malformed, truncated, wrong version, oversized) and decode the reply with
+ * their own minimal protobuf reader, so the daemons' codec is checked by
+ * something that shares no code with it.
+ *
+ * Exit: 0 a reply was written, 2 usage, 3 no reply (dial failed, timed out,
+ * or the server dropped the connection - what an oversized message gets).
+ *
+ * Not part of any CMake target yet: tests/integration/test_bad_input.sh
+ * uses BUILD/rawsend when present, else compiles this file with `cc -lnng`.
+ */
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A 10 MiB test message plus room: bigger input is a test bug. */
+#define RAWSEND_IN_MAX (64u * 1024u * 1024u)
+
+static int rawsend_input_read(char **out, size_t *len)
+{
+	size_t cap = 65536, n = 0;
+	char *buf = malloc(cap);
+
+	if (buf == NULL) {
+		return -1;
+	}
+	for (;;) {
+		size_t got;
+
+		if (n == cap) {
+			char *nb;
+
+			if (cap >= RAWSEND_IN_MAX) {
+				free(buf);
+				return -1;
+			}
+			cap *= 2;
+			nb = realloc(buf, cap);
+			if (nb == NULL) {
+				free(buf);
+				return -1;
+			}
+			buf = nb;
+		}
+		got = fread(buf + n, 1, cap - n, stdin);
+		n += got;
+		if (got == 0) {
+			break;
+		}
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	nng_socket sock;
+	nng_duration timeout_ms = 3000;
+	char *req = NULL;
+	char *rep = NULL;
+	size_t req_len = 0, rep_len = 0;
+	int rv;
+
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		printf("usage: rawsend URL [--timeout-ms N] < request > reply\n");
+		return 0;
+	}
+	if (argc != 2 && !(argc == 4 && strcmp(argv[2], "--timeout-ms") == 0)) {
+		fprintf(stderr, "usage: rawsend URL [--timeout-ms N] < request > reply\n");
+		return 2;
+	}
+	if (argc == 4) {
+		timeout_ms = atoi(argv[3]);
+	}
+	if (rawsend_input_read(&req, &req_len) != 0) {
+		fprintf(stderr, "rawsend: cannot read stdin\n");
+		return 2;
+	}
+	if ((rv = nng_req0_open(&sock)) != 0) {
+		fprintf(stderr, "rawsend: req0_open: %s\n", nng_strerror(rv));
+		free(req);
+		return 3;
+	}
+	nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, timeout_ms);
+	nng_socket_set_ms(sock, NNG_OPT_SENDTIMEO, timeout_ms);
+	/* One send only: a resend would hide whether the first one was dropped. */
+	nng_socket_set_ms(sock, NNG_OPT_REQ_RESENDTIME, 3600000);
+	nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, 0);
+	if ((rv = nng_dial(sock, argv[1], NULL, 0)) != 0) {
+		fprintf(stderr, "rawsend: dial %s: %s\n", argv[1], nng_strerror(rv));
+		goto fail_sock;
+	}
+	if ((rv = nng_send(sock, req, req_len, 0)) != 0) {
+		fprintf(stderr, "rawsend: send: %s\n", nng_strerror(rv));
+		goto fail_sock;
+	}
+	if ((rv = nng_recv(sock, &rep, &rep_len, NNG_FLAG_ALLOC)) != 0) {
+		fprintf(stderr, "rawsend: no reply: %s\n", nng_strerror(rv));
+		goto fail_sock;
+	}
+	fwrite(rep, 1, rep_len, stdout);
+	nng_free(rep, rep_len);
+	nng_close(sock);
+	free(req);
+	return 0;
+
+fail_sock:
+	nng_close(sock);
+	free(req);
+	return 3;
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# run.sh - build dropnet and run its whole test suite, from a fresh Debian 12
+# machine: installs the build packages when any is missing (apt-get, as root
+# or through sudo), configures and builds with CMake (warnings are errors),
+# then runs ctest (cmocka unit tests and the multi-process integration tests
+# in tests/integration, each on its own free ports and temp folder).
+#
+#   ./tests/run.sh              build into build/, run every test
+#   ./tests/run.sh --sanitize   the same with ASan+UBSan, into build-asan/
+#   ./tests/run.sh -R drop      extra arguments go to ctest
+#
+# The last thing printed is ctest's own summary; the exit code is ctest's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES="libuv1-dev libnng-dev libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler
+libcmocka-dev libncurses-dev cmake pkg-config libinih-dev libjansson-dev python3 tmux
+build-essential"
+
+install_missing() {
+	local missing=() p
+	for p in $PACKAGES; do
+		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+			missing+=("$p")
+		fi
+	done
+	[[ ${#missing[@]} -eq 0 ]] && return 0
+	echo "run.sh: installing ${missing[*]}"
+	local sudo=()
+	if [[ $(id -u) -ne 0 ]]; then
+		command -v sudo >/dev/null || { echo "run.sh: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+		sudo=(sudo)
+	fi
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+}
+
+BUILD=build
+CMAKE_ARGS=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+CTEST_ARGS=()
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--sanitize) BUILD=build-asan; CMAKE_ARGS=(-DCMAKE_BUILD_TYPE=Debug -DDROPNET_SANITIZE=ON); shift ;;
+	-h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) CTEST_ARGS+=("$1"); shift ;;
+	esac
+done
+
+install_missing
+JOBS=$(nproc 2>/dev/null || echo 2)
+(( JOBS > 2 )) && JOBS=2  # the machine is shared; more does not pay on 2 cores
+cmake -S . -B "$BUILD" "${CMAKE_ARGS[@]}" >/dev/null
+cmake --build "$BUILD" -j"$JOBS"
+if [[ $BUILD == build-asan ]]; then
+	# Abort on the first error so a sanitizer finding fails its test.
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+fi
+exec ctest --test-dir "$BUILD" --output-on-failure "${CTEST_ARGS[@]}"
