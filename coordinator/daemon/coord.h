@@ -1,0 +1,115 @@
+/*
+ * coord.h - the coordinator's state, owned by the libuv loop thread.
+ *
+ * The coordinator is the book of record for allocation (DESIGN.md). Its
+ * durable state is the SQLite file (store.c); `stock` below is an in-memory
+ * copy of the ledger table, written through inside the same transaction and
+ * reloaded from the file whenever a transaction fails, so it can never drift
+ * from what is durable. Hubs are registered by their first hello.
+ *
+ * Thread model: everything here is touched only on the loop thread. nng's
+ * threads reach it only through common/io/bridge.
+ */
+#ifndef DN_COORD_H
+#define DN_COORD_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <sqlite3.h>
+#include <uv.h>
+#include "core/ledger.h"
+#include "core/limits.h"
+#include "core/route.h"
+#include "io/bridge.h"
+#include "io/conf.h"
+
+typedef struct {
+	char data_dir[DN_CONF_STR_MAX];
+	char ingest_url[DN_CONF_STR_MAX];
+	char ops_url[DN_CONF_STR_MAX];
+	char hub_url[DN_CONF_STR_MAX];
+	char split_policy[DN_CONF_STR_MAX];
+	long long hub_timeout_ms;
+	long long ingest_contexts;
+	char log_level[DN_CONF_STR_MAX];
+} coord_config;
+
+extern const conf_key coord_config_keys[];
+extern const size_t coord_config_nkeys;
+
+/* Stock SKUs a hub may report in one snapshot, kept for audit. */
+typedef struct {
+	char sku[DN_ID_MAX + 1];
+	int64_t on_hand;
+} coord_report;
+
+typedef struct {
+	char id[DN_ID_MAX + 1];
+	char name[DN_ID_MAX + 1];
+	char term_url[DN_CONF_STR_MAX];
+	double lat, lon, radius_km;
+	uint64_t last_seen_mono_ms;   /* 0: not seen since start */
+	int64_t last_seen_wall_ms;
+	bool healthy_logged;          /* health as last logged */
+	uint64_t cmd_seq;             /* last command queued */
+	uint64_t cmd_acked;           /* last command the hub applied */
+	uint64_t event_applied;       /* last hub event applied here */
+	coord_report *report;         /* last consistent stock snapshot */
+	size_t nreport;
+	bool report_valid;
+} coord_hub;
+
+/* One (hub, sku) row of the ledger plus its lifetime counters. */
+typedef struct {
+	int hub;                      /* index into hubs; -1: empty slot */
+	char sku[DN_ID_MAX + 1];
+	ledger_row row;
+	int64_t received, shipped, lost, adjusted;
+} coord_stock;
+
+typedef struct coord {
+	coord_config cfg;
+	route_split_policy split;
+	uv_loop_t *loop;
+	sqlite3 *db;
+	struct store *store;
+	bridge *ingest, *ops, *hubsync;
+	uv_timer_t health_timer;
+	uv_signal_t sigint, sigterm;
+	coord_hub hubs[DN_HUBS_MAX];
+	size_t nhubs;
+	coord_stock *stock;           /* open-addressing table */
+	size_t stock_cap, stock_len;
+	uint64_t orders_seen;
+	uint64_t commit_failures;
+} coord;
+
+/* ---- state helpers (state.c) ---- */
+uint64_t coord_now_mono_ms(const coord *c);
+int64_t coord_now_wall_ms(void);
+bool coord_hub_healthy(const coord *c, const coord_hub *h, uint64_t now_mono);
+int coord_hub_find(const coord *c, const char *id);
+/* Finds or inserts the (hub, sku) row; NULL on out-of-memory. */
+coord_stock *coord_stock_get(coord *c, int hub, const char *sku, bool create);
+/* Reloads hubs' stream positions and the stock table from the store. */
+int coord_reload(coord *c);
+void coord_stock_clear(coord *c);
+
+/* ---- request handlers (ingest.c, hubsync.c, ops.c) ---- */
+void coord_ingest_batch(void *arg, bridge_req **reqs, size_t n);
+void coord_hubsync_batch(void *arg, bridge_req **reqs, size_t n);
+void coord_ops_batch(void *arg, bridge_req **reqs, size_t n);
+
+/* Places `qty` more of one line for an existing order (re-route after a
+ * short), excluding hub `exclude`. Returns 1 if placed, 0 if backordered,
+ * or a DN_E* code. Runs inside the caller's transaction. */
+int coord_reroute(coord *c, int64_t order_id, const char *order_key,
+    const char *customer, double lat, double lon, const char *sku,
+    uint32_t qty, int exclude, int64_t now_wall);
+
+/* Creates a placement of `takes` at hub `hub` for an order: allocates in the
+ * ledger, writes placement rows and the hub command. Inside a transaction. */
+int coord_place(coord *c, int64_t order_id, const char *order_key,
+    const char *customer, int hub, const route_line *lines,
+    const uint32_t *qty, size_t nlines, int64_t now_wall);
+
+#endif

@@ -1,0 +1,199 @@
+/*
+ * state.c - the coordinator's in-memory state: config table, hub registry,
+ * the ledger copy (open-addressing hash on (hub, sku)), and reload from the
+ * store. Loop thread only.
+ */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "core/err.h"
+#include "io/db.h"
+#include "io/log.h"
+#include "coord.h"
+#include "store.h"
+
+const conf_key coord_config_keys[] = {
+    {"coordinator.data_dir", CONF_STR, 0, 0, "var/coordinator",
+        offsetof(coord_config, data_dir),
+        "folder for coordinator.db (created if missing)"},
+    {"coordinator.ingest_url", CONF_STR, 0, 0, "tcp://127.0.0.1:7400",
+        offsetof(coord_config, ingest_url), "storefront socket (SubmitOrder)"},
+    {"coordinator.ops_url", CONF_STR, 0, 0, "tcp://127.0.0.1:7401",
+        offsetof(coord_config, ops_url), "operations socket (dropctl)"},
+    {"coordinator.hub_url", CONF_STR, 0, 0, "tcp://127.0.0.1:7402",
+        offsetof(coord_config, hub_url), "hub sync socket (hubd dials it)"},
+    {"coordinator.split_policy", CONF_STR, 0, 0, "never",
+        offsetof(coord_config, split_policy),
+        "never: one hub fills a whole order; allowed: split over nearest hubs"},
+    {"coordinator.hub_timeout_ms", CONF_INT, 100, 600000, "1500",
+        offsetof(coord_config, hub_timeout_ms),
+        "a hub silent this long is unhealthy and routing skips it"},
+    {"coordinator.ingest_contexts", CONF_INT, 1, DN_SERVER_CTX_MAX, "128",
+        offsetof(coord_config, ingest_contexts),
+        "storefront requests served at once (nng contexts)"},
+    {"log.level", CONF_STR, 0, 0, "info", offsetof(coord_config, log_level),
+        "debug, info, warn or error"},
+};
+const size_t coord_config_nkeys = sizeof(coord_config_keys) / sizeof(coord_config_keys[0]);
+
+/* Initial slots in the stock table; it doubles past 70% full. */
+#define STOCK_CAP_INITIAL 1024u
+
+uint64_t coord_now_mono_ms(const coord *c)
+{
+	return uv_now(c->loop);
+}
+
+int64_t coord_now_wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool coord_hub_healthy(const coord *c, const coord_hub *h, uint64_t now_mono)
+{
+	return h->last_seen_mono_ms != 0 &&
+	    now_mono - h->last_seen_mono_ms < (uint64_t)c->cfg.hub_timeout_ms;
+}
+
+int coord_hub_find(const coord *c, const char *id)
+{
+	for (size_t i = 0; i < c->nhubs; i++) {
+		if (strcmp(c->hubs[i].id, id) == 0) {
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+static uint64_t stock_hash(int hub, const char *sku)
+{
+	uint64_t h = 1469598103934665603ull ^ (uint64_t)(hub + 1);
+	for (const unsigned char *p = (const unsigned char *)sku; *p; p++) {
+		h = (h ^ *p) * 1099511628211ull;
+	}
+	return h;
+}
+
+static int stock_grow(coord *c)
+{
+	size_t ncap = c->stock_cap ? c->stock_cap * 2 : STOCK_CAP_INITIAL;
+	coord_stock *n = malloc(ncap * sizeof(*n));
+	if (n == NULL) {
+		return DN_ENOMEM;
+	}
+	for (size_t i = 0; i < ncap; i++) {
+		n[i].hub = -1;
+	}
+	for (size_t i = 0; i < c->stock_cap; i++) {
+		coord_stock *o = &c->stock[i];
+		if (o->hub < 0) {
+			continue;
+		}
+		size_t j = stock_hash(o->hub, o->sku) & (ncap - 1);
+		while (n[j].hub >= 0) {
+			j = (j + 1) & (ncap - 1);
+		}
+		n[j] = *o;
+	}
+	free(c->stock);
+	c->stock = n;
+	c->stock_cap = ncap;
+	return 0;
+}
+
+coord_stock *coord_stock_get(coord *c, int hub, const char *sku, bool create)
+{
+	if (c->stock_cap == 0 || (create && (c->stock_len + 1) * 10 > c->stock_cap * 7)) {
+		if (stock_grow(c) != 0) {
+			return NULL;
+		}
+	}
+	size_t j = stock_hash(hub, sku) & (c->stock_cap - 1);
+	while (c->stock[j].hub >= 0) {
+		if (c->stock[j].hub == hub && strcmp(c->stock[j].sku, sku) == 0) {
+			return &c->stock[j];
+		}
+		j = (j + 1) & (c->stock_cap - 1);
+	}
+	if (!create) {
+		return NULL;
+	}
+	coord_stock *s = &c->stock[j];
+	memset(s, 0, sizeof(*s));
+	s->hub = hub;
+	snprintf(s->sku, sizeof(s->sku), "%s", sku);
+	c->stock_len++;
+	return s;
+}
+
+void coord_stock_clear(coord *c)
+{
+	for (size_t i = 0; i < c->stock_cap; i++) {
+		c->stock[i].hub = -1;
+	}
+	c->stock_len = 0;
+}
+
+int coord_reload(coord *c)
+{
+	sqlite3_stmt *st = NULL;
+	/* Hubs: keep in-memory health, refresh durable fields. */
+	if (sqlite3_prepare_v2(c->db, "SELECT id, name, lat, lon, radius_km, term_url,"
+	    " cmd_seq, cmd_acked, event_applied FROM hubs ORDER BY rowid", -1, &st,
+	    NULL) != SQLITE_OK) {
+		return DN_EIO;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *id = db_col_text(st, 0);
+		int i = coord_hub_find(c, id);
+		if (i < 0) {
+			if (c->nhubs == DN_HUBS_MAX) {
+				break;
+			}
+			i = (int)c->nhubs++;
+			memset(&c->hubs[i], 0, sizeof(c->hubs[i]));
+			snprintf(c->hubs[i].id, sizeof(c->hubs[i].id), "%s", id);
+		}
+		coord_hub *h = &c->hubs[i];
+		snprintf(h->name, sizeof(h->name), "%s", db_col_text(st, 1));
+		h->lat = sqlite3_column_double(st, 2);
+		h->lon = sqlite3_column_double(st, 3);
+		h->radius_km = sqlite3_column_double(st, 4);
+		snprintf(h->term_url, sizeof(h->term_url), "%s", db_col_text(st, 5));
+		h->cmd_seq = (uint64_t)sqlite3_column_int64(st, 6);
+		h->cmd_acked = (uint64_t)sqlite3_column_int64(st, 7);
+		h->event_applied = (uint64_t)sqlite3_column_int64(st, 8);
+	}
+	sqlite3_finalize(st);
+	coord_stock_clear(c);
+	if (sqlite3_prepare_v2(c->db, "SELECT hub, sku, on_hand, allocated, holdback,"
+	    " received, shipped, lost, adjusted FROM stock", -1, &st, NULL) != SQLITE_OK) {
+		return DN_EIO;
+	}
+	int rv = 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int hub = coord_hub_find(c, db_col_text(st, 0));
+		if (hub < 0) {
+			log_error("coord.orphan_stock", "hub=%s sku=%s", db_col_text(st, 0),
+			    db_col_text(st, 1));
+			continue;
+		}
+		coord_stock *s = coord_stock_get(c, hub, db_col_text(st, 1), true);
+		if (s == NULL) {
+			rv = DN_ENOMEM;
+			break;
+		}
+		s->row.on_hand = sqlite3_column_int64(st, 2);
+		s->row.allocated = sqlite3_column_int64(st, 3);
+		s->row.holdback = sqlite3_column_int64(st, 4);
+		s->received = sqlite3_column_int64(st, 5);
+		s->shipped = sqlite3_column_int64(st, 6);
+		s->lost = sqlite3_column_int64(st, 7);
+		s->adjusted = sqlite3_column_int64(st, 8);
+	}
+	sqlite3_finalize(st);
+	return rv;
+}

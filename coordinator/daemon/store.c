@@ -1,0 +1,108 @@
+/*
+ * store.c - schema and prepared statements (see store.h for the format).
+ */
+#include <stddef.h>
+#include "core/err.h"
+#include "io/db.h"
+#include "io/log.h"
+#include "store.h"
+
+const char store_schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS hubs("
+    " id TEXT PRIMARY KEY, name TEXT NOT NULL, lat REAL NOT NULL,"
+    " lon REAL NOT NULL, radius_km REAL NOT NULL, term_url TEXT NOT NULL DEFAULT '',"
+    " cmd_seq INTEGER NOT NULL DEFAULT 0, cmd_acked INTEGER NOT NULL DEFAULT 0,"
+    " event_applied INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS stock("
+    " hub TEXT NOT NULL, sku TEXT NOT NULL, on_hand INTEGER NOT NULL,"
+    " allocated INTEGER NOT NULL, holdback INTEGER NOT NULL,"
+    " received INTEGER NOT NULL, shipped INTEGER NOT NULL,"
+    " lost INTEGER NOT NULL, adjusted INTEGER NOT NULL,"
+    " PRIMARY KEY(hub, sku)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS orders("
+    " id INTEGER PRIMARY KEY, storefront TEXT NOT NULL, order_key TEXT NOT NULL,"
+    " customer TEXT NOT NULL, status INTEGER NOT NULL, hub TEXT NOT NULL,"
+    " lat REAL NOT NULL, lon REAL NOT NULL, received_ms INTEGER NOT NULL,"
+    " ack BLOB, route BLOB, UNIQUE(storefront, order_key));"
+    "CREATE TABLE IF NOT EXISTS order_lines("
+    " order_id INTEGER NOT NULL, sku TEXT NOT NULL, qty INTEGER NOT NULL,"
+    " backordered INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(order_id, sku)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS placements("
+    " id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL, hub TEXT NOT NULL,"
+    " state TEXT NOT NULL, placed_ms INTEGER NOT NULL,"
+    " picked_ms INTEGER NOT NULL DEFAULT 0, shipped_ms INTEGER NOT NULL DEFAULT 0,"
+    " tracking TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX IF NOT EXISTS placements_order ON placements(order_id);"
+    "CREATE TABLE IF NOT EXISTS placement_lines("
+    " placement_id INTEGER NOT NULL, sku TEXT NOT NULL, qty INTEGER NOT NULL,"
+    " shipped INTEGER NOT NULL DEFAULT 0, shorted INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(placement_id, sku)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS commands("
+    " hub TEXT NOT NULL, seq INTEGER NOT NULL, payload BLOB NOT NULL,"
+    " PRIMARY KEY(hub, seq)) WITHOUT ROWID;";
+
+int store_step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		log_error("store.step_failed", "rc=%d err=\"%s\" sql=\"%.80s\"", rc,
+		    sqlite3_errmsg(sqlite3_db_handle(st)), sqlite3_sql(st));
+		return DN_EIO;
+	}
+	return 0;
+}
+
+int store_init(store *s, sqlite3 *db)
+{
+	struct {
+		sqlite3_stmt **st;
+		const char *sql;
+	} t[] = {
+	    {&s->order_find, "SELECT id, ack FROM orders WHERE storefront=?1 AND order_key=?2"},
+	    {&s->order_insert, "INSERT INTO orders(storefront, order_key, customer, status,"
+	        " hub, lat, lon, received_ms, ack, route) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"},
+	    {&s->line_insert, "INSERT INTO order_lines(order_id, sku, qty) VALUES(?1,?2,?3)"},
+	    {&s->placement_insert, "INSERT INTO placements(order_id, hub, state, placed_ms)"
+	        " VALUES(?1,?2,'open',?3)"},
+	    {&s->pline_insert, "INSERT INTO placement_lines(placement_id, sku, qty) VALUES(?1,?2,?3)"},
+	    {&s->cmd_insert, "INSERT INTO commands(hub, seq, payload) VALUES(?1,?2,?3)"},
+	    {&s->hub_cmd_seq, "UPDATE hubs SET cmd_seq=?2 WHERE id=?1"},
+	    {&s->stock_upsert, "INSERT INTO stock(hub, sku, on_hand, allocated, holdback,"
+	        " received, shipped, lost, adjusted) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"
+	        " ON CONFLICT(hub, sku) DO UPDATE SET on_hand=?3, allocated=?4,"
+	        " holdback=?5, received=?6, shipped=?7, lost=?8, adjusted=?9"},
+	    {&s->hub_upsert, "INSERT INTO hubs(id, name, lat, lon, radius_km, term_url)"
+	        " VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT(id) DO UPDATE SET name=?2,"
+	        " lat=?3, lon=?4, radius_km=?5, term_url=?6"},
+	    {&s->hub_stream, "UPDATE hubs SET cmd_acked=?2, event_applied=?3 WHERE id=?1"},
+	    {&s->cmd_select, "SELECT payload FROM commands WHERE hub=?1 AND seq>?2"
+	        " ORDER BY seq LIMIT ?3"},
+	    {&s->cmd_delete_acked, "DELETE FROM commands WHERE hub=?1 AND seq<=?2"},
+	    {&s->placement_get, "SELECT order_id, hub, state FROM placements WHERE id=?1"},
+	    {&s->placement_picked, "UPDATE placements SET picked_ms=?2,"
+	        " state=CASE state WHEN 'open' THEN 'picked' ELSE state END WHERE id=?1"},
+	    {&s->placement_shipped, "UPDATE placements SET shipped_ms=?2, state='shipped',"
+	        " tracking=?3 WHERE id=?1"},
+	    {&s->pline_get, "SELECT qty, shipped, shorted FROM placement_lines"
+	        " WHERE placement_id=?1 AND sku=?2"},
+	    {&s->pline_ship, "UPDATE placement_lines SET shipped=shipped+?3"
+	        " WHERE placement_id=?1 AND sku=?2"},
+	    {&s->pline_short, "UPDATE placement_lines SET shorted=shorted+?3"
+	        " WHERE placement_id=?1 AND sku=?2"},
+	    {&s->order_get, "SELECT order_key, customer, lat, lon FROM orders WHERE id=?1"},
+	    {&s->line_backorder, "UPDATE order_lines SET backordered=backordered+?3"
+	        " WHERE order_id=?1 AND sku=?2"},
+	    {&s->placement_close, "UPDATE placements SET state='shorted' WHERE id=?1"
+	        " AND NOT EXISTS (SELECT 1 FROM placement_lines WHERE placement_id=?1"
+	        " AND qty > shipped + shorted) AND state <> 'shipped'"},
+	};
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		if (db_prepare(db, t[i].sql, t[i].st) != 0) {
+			return DN_EIO;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,45 @@
+/*
+ * store.h - the coordinator's SQLite file: schema and the statements the
+ * hot paths use, prepared once at start.
+ *
+ * Disk format (coordinator.db, WAL, synchronous=FULL):
+ *   hubs(id, name, lat, lon, radius_km, term_url, cmd_seq, cmd_acked,
+ *        event_applied)                    registry + stream positions
+ *   stock(hub, sku, on_hand, allocated, holdback, received, shipped, lost,
+ *         adjusted)                        the ledger (DESIGN.md)
+ *   orders(id, storefront, order_key, customer, status, hub, lat, lon,
+ *          received_ms, ack, route)        the journal; (storefront,
+ *                                          order_key) unique; ack = packed
+ *                                          OrderAck without order_id; route =
+ *                                          packed OrderInfo with candidates
+ *   order_lines(order_id, sku, qty, backordered)   what was asked for (also
+ *                                          the demand history, turned-away
+ *                                          orders included)
+ *   placements(id, order_id, hub, state, placed_ms, picked_ms, shipped_ms,
+ *              tracking)                   one per (order, hub) attempt; its
+ *                                          id is the hub's order id
+ *   placement_lines(placement_id, sku, qty, shipped, shorted)
+ *   commands(hub, seq, payload)            command stream outbox; rows up to
+ *                                          the hub's ack are deleted
+ */
+#ifndef DN_COORD_STORE_H
+#define DN_COORD_STORE_H
+#include <sqlite3.h>
+
+typedef struct store {
+	sqlite3_stmt *order_find, *order_insert, *line_insert, *placement_insert,
+	    *pline_insert, *cmd_insert, *hub_cmd_seq, *stock_upsert, *hub_upsert,
+	    *hub_stream, *cmd_select, *cmd_delete_acked, *placement_get,
+	    *placement_picked, *placement_shipped, *pline_get, *pline_ship,
+	    *pline_short, *order_get, *line_backorder, *placement_close;
+} store;
+
+extern const char store_schema_sql[];
+
+/* Prepares every statement. Returns 0 or DN_EIO. */
+int store_init(store *s, sqlite3 *db);
+
+/* Steps a statement that returns no row, then resets it. 0 or DN_EIO. */
+int store_step_done(sqlite3_stmt *st);
+
+#endif
