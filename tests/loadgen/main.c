@@ -1,0 +1,524 @@
+/*
+ * main.c - loadgen: arguments, the worker threads, and the report.
+ *
+ * Exit codes: 0 every buyer got an answer (whatever it was: SOLD_OUT is a
+ * result, not a failure), 1 some buyers got no answer after retries,
+ * 2 usage, 3 no buyer got an answer (coordinator unreachable).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "core/err.h"
+#include "core/sample.h"
+#include "io/codec.h"
+#include "io/rpc.h"
+#include "loadgen.h"
+
+#define LG_ENV_INGEST "DROPNET_INGEST"
+
+/* Worker stack: a worker keeps a few small buffers on its stack; the
+ * default 8 MiB per thread would reserve 8 GiB of address space at the
+ * concurrency bound. */
+#define LG_STACK_BYTES (256u * 1024u)
+
+enum { LG_EXIT_OK = 0, LG_EXIT_PARTIAL = 1, LG_EXIT_USAGE = 2,
+	LG_EXIT_UNREACHABLE = 3 };
+
+static void lg_help(void)
+{
+	printf(
+	    "usage: loadgen [--ingest URL] --buyers N --concurrency C\n"
+	    "               --sku S[,S2,...] [--qty Q] [--storefront F]\n"
+	    "               [--key-prefix P] [--seed N] [--timeout-ms N]\n"
+	    "               [--retries R] [--json] [--help]\n"
+	    "\n"
+	    "Runs a drop: N buyers, C concurrent workers, one order each on\n"
+	    "the ingest socket (--ingest or $%s). Buyer i sends key P-i,\n"
+	    "customer buyer-i, one line of the SKUs in turn (qty Q, default\n"
+	    "1), shipped to a point around a UK city drawn by population with\n"
+	    "a %.0f km scatter (seeded: the same --seed gives the same drop).\n"
+	    "A timeout or transport error re-sends the same key up to R times\n"
+	    "(default 3). Bounds: N <= %u, C <= %u.\n"
+	    "\n"
+	    "defaults: --storefront loadgen, --key-prefix lg-<pid>-<time>,\n"
+	    "          --seed 1, --timeout-ms 5000, --retries 3\n"
+	    "exit: 0 all answered, 1 some unanswered, 2 usage, 3 none answered\n",
+	    LG_ENV_INGEST, LOADGEN_SCATTER_KM, LOADGEN_BUYERS_MAX,
+	    LOADGEN_CONCURRENCY_MAX);
+}
+
+static int lg_usage(const char *fmt, const char *a, const char *b)
+{
+	fprintf(stderr, "loadgen: ");
+	fprintf(stderr, fmt, a, b);
+	fprintf(stderr, "\n(see loadgen --help)\n");
+	return LG_EXIT_USAGE;
+}
+
+/* Strict unsigned parse into [min, max]; 0 or -1. */
+static int lg_parse_u64(const char *s, uint64_t min, uint64_t max,
+    uint64_t *out)
+{
+	char *end = NULL;
+	if (s == NULL || s[0] == '\0' || s[0] == '-' || s[0] == '+') {
+		return -1;
+	}
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (end == s || *end != '\0' || errno == ERANGE || v < min || v > max) {
+		return -1;
+	}
+	*out = (uint64_t)v;
+	return 0;
+}
+
+/* "--name value" or "--name=value": 1 matched, 0 not, -1 missing value. */
+static int lg_flag(int argc, char **argv, int *i, const char *name,
+    const char **val)
+{
+	size_t n = strlen(name);
+	const char *a = argv[*i];
+	if (strncmp(a, name, n) != 0) {
+		return 0;
+	}
+	if (a[n] == '=') {
+		*val = a + n + 1;
+		return 1;
+	}
+	if (a[n] != '\0') {
+		return 0;
+	}
+	if (*i + 1 >= argc) {
+		return -1;
+	}
+	*i += 1;
+	*val = argv[*i];
+	return 1;
+}
+
+/* Splits s (modified in place) at commas into p->skus. */
+static int lg_skus_parse(char *s, loadgen_params *p)
+{
+	p->nskus = 0;
+	for (char *save = NULL, *tok = strtok_r(s, ",", &save); tok != NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (p->nskus >= LOADGEN_SKUS_MAX) {
+			return -1;
+		}
+		p->skus[p->nskus++] = tok;
+	}
+	return p->nskus > 0 ? 0 : -1;
+}
+
+typedef struct {
+	const char *ingest, *buyers, *conc, *sku, *qty, *storefront, *prefix,
+	    *seed, *timeout, *retries;
+} lg_raw;
+
+/* Returns -1 to go on, or an exit code. */
+static int lg_args_scan(int argc, char **argv, lg_raw *r, bool *json)
+{
+	struct {
+		const char *name;
+		const char **dst;
+	} flags[] = {
+		{ "--ingest", &r->ingest }, { "--buyers", &r->buyers },
+		{ "--concurrency", &r->conc }, { "--sku", &r->sku },
+		{ "--qty", &r->qty }, { "--storefront", &r->storefront },
+		{ "--key-prefix", &r->prefix }, { "--seed", &r->seed },
+		{ "--timeout-ms", &r->timeout }, { "--retries", &r->retries },
+	};
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			lg_help();
+			return LG_EXIT_OK;
+		}
+		if (strcmp(argv[i], "--json") == 0) {
+			*json = true;
+			continue;
+		}
+		int m = 0;
+		for (size_t f = 0; m == 0 && f < sizeof(flags) / sizeof(flags[0]);
+		     f++) {
+			m = lg_flag(argc, argv, &i, flags[f].name, flags[f].dst);
+			if (m < 0) {
+				return lg_usage("%s needs a value%s",
+				    flags[f].name, "");
+			}
+		}
+		if (m == 0) {
+			return lg_usage("unexpected argument '%s'%s", argv[i], "");
+		}
+	}
+	return -1;
+}
+
+static int lg_num(const char *s, const char *flag, uint64_t min, uint64_t max,
+    uint64_t *out)
+{
+	if (lg_parse_u64(s, min, max, out) != 0) {
+		char range[64];
+		snprintf(range, sizeof(range), " (%" PRIu64 "..%" PRIu64 ")",
+		    min, max);
+		fprintf(stderr, "loadgen: %s '%s' is not a whole number in "
+				"range%s\n(see loadgen --help)\n",
+		    flag, s, range);
+		return LG_EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int lg_args(int argc, char **argv, loadgen_params *p, char *prefix,
+    size_t prefix_len)
+{
+	lg_raw r;
+	uint64_t v = 0;
+	int ex;
+
+	memset(&r, 0, sizeof(r));
+	if ((ex = lg_args_scan(argc, argv, &r, &p->json)) >= 0) {
+		return ex;
+	}
+	p->url = rpc_endpoint(r.ingest, LG_ENV_INGEST);
+	if (p->url == NULL) {
+		return lg_usage("no ingest socket: pass --ingest URL or set %s%s",
+		    LG_ENV_INGEST, "");
+	}
+	if (r.buyers == NULL || r.conc == NULL || r.sku == NULL) {
+		return lg_usage("--buyers, --concurrency and --sku are required%s%s",
+		    "", "");
+	}
+	if ((ex = lg_num(r.buyers, "--buyers", 1, LOADGEN_BUYERS_MAX,
+		 &p->buyers)) != 0) {
+		return ex;
+	}
+	if ((ex = lg_num(r.conc, "--concurrency", 1, LOADGEN_CONCURRENCY_MAX,
+		 &v)) != 0) {
+		return ex;
+	}
+	p->concurrency = (unsigned)v;
+	/* strtok_r needs a writable copy; argv strings are writable in C. */
+	if (lg_skus_parse((char *)r.sku, p) != 0) {
+		return lg_usage("--sku wants 1..256 comma-separated SKUs, not "
+				"'%s'%s",
+		    r.sku, "");
+	}
+	p->qty = 1;
+	if (r.qty != NULL) {
+		/* Any uint32 goes on the wire; the coordinator judges it. */
+		if ((ex = lg_num(r.qty, "--qty", 0, UINT32_MAX, &v)) != 0) {
+			return ex;
+		}
+		p->qty = (uint32_t)v;
+	}
+	p->storefront = r.storefront != NULL ? r.storefront : "loadgen";
+	if (r.prefix != NULL) {
+		p->key_prefix = r.prefix;
+	} else {
+		snprintf(prefix, prefix_len, "lg-%ld-%ld", (long)getpid(),
+		    (long)time(NULL));
+		p->key_prefix = prefix;
+	}
+	p->seed = 1;
+	if (r.seed != NULL &&
+	    (ex = lg_num(r.seed, "--seed", 0, UINT64_MAX, &p->seed)) != 0) {
+		return ex;
+	}
+	p->timeout_ms = 5000;
+	if (r.timeout != NULL) {
+		if ((ex = lg_num(r.timeout, "--timeout-ms", 1,
+			 LOADGEN_TIMEOUT_MS_MAX, &v)) != 0) {
+			return ex;
+		}
+		p->timeout_ms = (int)v;
+	}
+	p->retries = 3;
+	if (r.retries != NULL) {
+		if ((ex = lg_num(r.retries, "--retries", 0, LOADGEN_RETRIES_MAX,
+			 &v)) != 0) {
+			return ex;
+		}
+		p->retries = (unsigned)v;
+	}
+	return -1;
+}
+
+/* ---- report ---- */
+
+typedef struct {
+	loadgen_stats tot;
+	double elapsed_s;
+	bool have_lat;
+	double p50_ms, p90_ms, p99_ms, max_ms;
+} lg_report;
+
+static int lg_hub_cmp(const void *a, const void *b)
+{
+	return strcmp(((const loadgen_hub_count *)a)->id,
+	    ((const loadgen_hub_count *)b)->id);
+}
+
+static void lg_merge(const loadgen_worker *w, unsigned n, loadgen_stats *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (unsigned k = 0; k < n; k++) {
+		const loadgen_stats *s = &w[k].stats;
+		t->answered += s->answered;
+		t->errors += s->errors;
+		t->retries += s->retries;
+		t->duplicates += s->duplicates;
+		t->hub_other += s->hub_other;
+		for (size_t j = 0; j < LOADGEN_STATUS_SLOTS; j++) {
+			t->by_status[j] += s->by_status[j];
+		}
+		for (size_t j = 0; j < s->nhubs; j++) {
+			loadgen_stats_hub_add(t, s->hubs[j].id,
+			    s->hubs[j].accepted);
+		}
+	}
+	qsort(t->hubs, t->nhubs, sizeof(t->hubs[0]), lg_hub_cmp);
+}
+
+/* Compacts answered latencies to the front of lat (destroying it) and
+ * computes the percentiles. */
+static void lg_latency(uint32_t *lat, uint64_t n, lg_report *r)
+{
+	size_t m = 0;
+	for (uint64_t k = 0; k < n; k++) {
+		if (lat[k] != LOADGEN_LAT_NONE) {
+			lat[m++] = lat[k];
+		}
+	}
+	r->have_lat = m > 0;
+	if (m == 0) {
+		return;
+	}
+	sample_sort_u32(lat, m);
+	uint32_t v = 0;
+	sample_percentile_u32(lat, m, 50.0, &v);
+	r->p50_ms = v / 1000.0;
+	sample_percentile_u32(lat, m, 90.0, &v);
+	r->p90_ms = v / 1000.0;
+	sample_percentile_u32(lat, m, 99.0, &v);
+	r->p99_ms = v / 1000.0;
+	r->max_ms = lat[m - 1] / 1000.0;
+}
+
+static const char *lg_status_name(size_t slot)
+{
+	return slot == LOADGEN_STATUS_UNKNOWN
+	    ? "UNKNOWN"
+	    : codec_status_name((Dropnet__Status)slot);
+}
+
+static double lg_rate(const lg_report *r)
+{
+	return r->elapsed_s > 0.0 ? (double)r->tot.answered / r->elapsed_s
+				  : 0.0;
+}
+
+static json_t *lg_ms_json(const lg_report *r, double v)
+{
+	return r->have_lat ? json_real(v) : json_null();
+}
+
+static int lg_print_json(const loadgen_params *p, const lg_report *r)
+{
+	json_t *rej = json_object();
+	json_t *hubs = json_object();
+	const loadgen_stats *t = &r->tot;
+
+	for (size_t s = 0; rej != NULL && s < LOADGEN_STATUS_SLOTS; s++) {
+		if (s != DROPNET__STATUS__ACCEPTED && t->by_status[s] > 0) {
+			json_object_set_new(rej, lg_status_name(s),
+			    json_integer((json_int_t)t->by_status[s]));
+		}
+	}
+	for (size_t k = 0; hubs != NULL && k < t->nhubs; k++) {
+		json_object_set_new(hubs, t->hubs[k].id,
+		    json_integer((json_int_t)t->hubs[k].accepted));
+	}
+	if (hubs != NULL && t->hub_other > 0) {
+		json_object_set_new(hubs, "(other)",
+		    json_integer((json_int_t)t->hub_other));
+	}
+	json_t *j = (rej == NULL || hubs == NULL) ? NULL
+	    : json_pack("{s:I,s:I,s:o,s:I,s:I,s:I,s:o,s:f,s:f,s:o,s:o,s:o,s:o}",
+		  "sent", (json_int_t)p->buyers, "accepted",
+		  (json_int_t)t->by_status[DROPNET__STATUS__ACCEPTED],
+		  "rejected", rej, "errors", (json_int_t)t->errors,
+		  "retries", (json_int_t)t->retries, "duplicates",
+		  (json_int_t)t->duplicates, "by_hub", hubs, "elapsed_s",
+		  r->elapsed_s, "orders_per_s", lg_rate(r), "p50_ms",
+		  lg_ms_json(r, r->p50_ms), "p90_ms", lg_ms_json(r, r->p90_ms),
+		  "p99_ms", lg_ms_json(r, r->p99_ms), "max_ms",
+		  lg_ms_json(r, r->max_ms));
+	/* Nine significant digits: microsecond latencies and sub-millisecond
+	 * elapsed times survive, binary noise (0.60573825400001624) does not. */
+	char *s = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
+					     JSON_REAL_PRECISION(9))
+			    : NULL;
+	json_decref(j);
+	if (s == NULL) {
+		fprintf(stderr, "loadgen: out of memory building JSON\n");
+		return -1;
+	}
+	puts(s);
+	free(s);
+	return 0;
+}
+
+static void lg_print_text(const loadgen_params *p, const lg_report *r)
+{
+	const loadgen_stats *t = &r->tot;
+	uint64_t rejected = t->answered - t->by_status[DROPNET__STATUS__ACCEPTED];
+
+	printf("sent         %" PRIu64 "\n", p->buyers);
+	printf("accepted     %" PRIu64 "\n",
+	    t->by_status[DROPNET__STATUS__ACCEPTED]);
+	printf("rejected     %" PRIu64, rejected);
+	const char *sep = "  (";
+	for (size_t s = 0; s < LOADGEN_STATUS_SLOTS; s++) {
+		if (s != DROPNET__STATUS__ACCEPTED && t->by_status[s] > 0) {
+			printf("%s%s %" PRIu64, sep, lg_status_name(s),
+			    t->by_status[s]);
+			sep = ", ";
+		}
+	}
+	printf("%s\n", rejected > 0 ? ")" : "");
+	printf("errors       %" PRIu64 "\n", t->errors);
+	printf("retries      %" PRIu64 "\n", t->retries);
+	printf("duplicates   %" PRIu64 "\n", t->duplicates);
+	printf("by hub      ");
+	for (size_t k = 0; k < t->nhubs; k++) {
+		printf(" %s %" PRIu64 "%s", t->hubs[k].id, t->hubs[k].accepted,
+		    k + 1 < t->nhubs || t->hub_other > 0 ? "," : "");
+	}
+	if (t->hub_other > 0) {
+		printf(" (other) %" PRIu64, t->hub_other);
+	}
+	printf("%s\n", t->nhubs == 0 && t->hub_other == 0 ? " -" : "");
+	printf("elapsed      %.3f s\n", r->elapsed_s);
+	printf("orders/s     %.1f\n", lg_rate(r));
+	if (r->have_lat) {
+		printf("ack latency  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  "
+		       "max %.2f ms\n",
+		    r->p50_ms, r->p90_ms, r->p99_ms, r->max_ms);
+	} else {
+		printf("ack latency  - (no answers)\n");
+	}
+}
+
+/* ---- run ---- */
+
+static double lg_now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Starts the workers, waits for them, fills r. Returns 0 or an exit code
+ * for a failure to start. */
+static int lg_run(const loadgen_params *p, uint32_t *lat, lg_report *r)
+{
+	unsigned n = p->concurrency;
+	if ((uint64_t)n > p->buyers) {
+		n = (unsigned)p->buyers;
+	}
+	loadgen_worker *w = calloc(n, sizeof(*w));
+	pthread_t *th = calloc(n, sizeof(*th));
+	loadgen_run run = { .p = p, .lat_us = lat };
+	pthread_attr_t attr;
+	unsigned started = 0;
+
+	if (w == NULL || th == NULL) {
+		free(w);
+		free(th);
+		fprintf(stderr, "loadgen: out of memory for %u workers\n", n);
+		return LG_EXIT_PARTIAL;
+	}
+	atomic_init(&run.next, 1);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, LG_STACK_BYTES);
+	double t0 = lg_now_s();
+	for (; started < n; started++) {
+		w[started].run = &run;
+		if (pthread_create(&th[started], &attr, loadgen_worker_main,
+			&w[started]) != 0) {
+			/* The workers already running take every buyer. */
+			fprintf(stderr, "loadgen: started only %u of %u workers\n",
+			    started, n);
+			break;
+		}
+	}
+	pthread_attr_destroy(&attr);
+	if (started == 0) {
+		free(w);
+		free(th);
+		return LG_EXIT_PARTIAL;
+	}
+	for (unsigned k = 0; k < started; k++) {
+		pthread_join(th[k], NULL);
+	}
+	r->elapsed_s = lg_now_s() - t0;
+	lg_merge(w, started, &r->tot);
+	for (unsigned k = 0; k < started; k++) {
+		if (w[k].stats.open_error != 0) {
+			fprintf(stderr, "loadgen: cannot open %s (%s)\n", p->url,
+			    dn_strerror(w[k].stats.open_error));
+			break;
+		}
+	}
+	free(w);
+	free(th);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static loadgen_params p;
+	static lg_report r; /* big (hub table): keep it off the stack */
+	char prefix[64];
+	int ex;
+
+	if ((ex = lg_args(argc, argv, &p, prefix, sizeof(prefix))) >= 0) {
+		return ex;
+	}
+	uint32_t *lat = malloc(p.buyers * sizeof(*lat));
+	if (lat == NULL) {
+		fprintf(stderr, "loadgen: out of memory for %" PRIu64
+				" latency slots\n",
+		    p.buyers);
+		return LG_EXIT_PARTIAL;
+	}
+	if (!p.json) {
+		fprintf(stderr, "loadgen: %" PRIu64 " buyers, %u workers, key "
+				"prefix %s, seed %" PRIu64 " -> %s\n",
+		    p.buyers, p.concurrency, p.key_prefix, p.seed, p.url);
+	}
+	if ((ex = lg_run(&p, lat, &r)) != 0) {
+		free(lat);
+		return ex;
+	}
+	lg_latency(lat, p.buyers, &r);
+	free(lat);
+	if (p.json) {
+		if (lg_print_json(&p, &r) != 0) {
+			return LG_EXIT_PARTIAL;
+		}
+	} else {
+		lg_print_text(&p, &r);
+	}
+	if (r.tot.answered == 0) {
+		return LG_EXIT_UNREACHABLE;
+	}
+	return r.tot.errors > 0 ? LG_EXIT_PARTIAL : LG_EXIT_OK;
+}
