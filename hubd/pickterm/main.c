@@ -1,0 +1,100 @@
+/*
+ * main.c - pickterm: global flags, then one command (see pickterm.h).
+ *
+ *   pickterm [--hub URL] [--operator NAME] [--json] COMMAND ...
+ *
+ * Global flags may stand anywhere on the line (`pickterm queue --json`
+ * works). With no command: usage on stderr, exit 2 - the full-screen
+ * terminal will take that place in a later issue.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "io/rpc.h"
+#include "pickterm.h"
+
+void pickterm_usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: pickterm [--hub URL] [--operator NAME] [--json] COMMAND ...\n"
+	    "\n"
+	    "commands:\n"
+	    "  receive SKU QTY [--bin B]        stock in (bin default MAIN)\n"
+	    "  queue                            open orders, oldest first\n"
+	    "  pick ORDER --scan SKU [--scan SKU ...]\n"
+	    "                                   confirm units (one scan each)\n"
+	    "  short ORDER SKU QTY              QTY units of SKU cannot be found\n"
+	    "  ship ORDER [--tracking T]        ship a picked order\n"
+	    "  status                           hub id, stream positions\n"
+	    "  stock                            on hand per SKU\n"
+	    "\n"
+	    "ORDER is the numeric order id shown by `queue`.\n"
+	    "\n"
+	    "flags:\n"
+	    "  --hub URL        the hub's terminal socket (default $%s,\n"
+	    "                   else %s)\n"
+	    "  --operator NAME  who is at the terminal (default $%s)\n"
+	    "  --json           one JSON object on stdout\n"
+	    "  --help           this text; 'pickterm COMMAND --help' for one\n"
+	    "\n"
+	    "exit codes: 0 OK, 1 the hub refused (reason on stderr), 2 usage,\n"
+	    "            3 hub unreachable\n",
+	    PICKTERM_ENV_HUB, PICKTERM_HUB_DEFAULT, PICKTERM_ENV_OPERATOR);
+}
+
+int main(int argc, char **argv)
+{
+	pickterm_opts o = { 0 };
+	const char *hub_flag = NULL;
+	char **rest = calloc((size_t)argc + 1, sizeof(*rest));
+	int nrest = 0, rv;
+
+	if (rest == NULL) {
+		fprintf(stderr, "pickterm: out of memory\n");
+		return PICKTERM_EXIT_USAGE;
+	}
+	o.operator_ = getenv(PICKTERM_ENV_OPERATOR);
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--json") == 0) {
+			o.json = true;
+		} else if (strcmp(a, "--hub") == 0 || strcmp(a, "--operator") == 0) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "pickterm: %s needs a value\n", a);
+				free(rest);
+				return PICKTERM_EXIT_USAGE;
+			}
+			if (a[2] == 'h') {
+				hub_flag = argv[++i];
+			} else {
+				o.operator_ = argv[++i];
+			}
+		} else if (strncmp(a, "--hub=", 6) == 0) {
+			hub_flag = a + 6;
+		} else if (strncmp(a, "--operator=", 11) == 0) {
+			o.operator_ = a + 11;
+		} else if (nrest == 0 && (strcmp(a, "--help") == 0
+		    || strcmp(a, "-h") == 0)) {
+			pickterm_usage(stdout);
+			free(rest);
+			return PICKTERM_EXIT_OK;
+		} else {
+			rest[nrest++] = argv[i];
+		}
+	}
+	if (nrest == 0) {
+		pickterm_usage(stderr);
+		free(rest);
+		return PICKTERM_EXIT_USAGE;
+	}
+	o.hub = rpc_endpoint(hub_flag, PICKTERM_ENV_HUB);
+	if (o.hub == NULL) {
+		o.hub = PICKTERM_HUB_DEFAULT;
+	}
+	if (o.operator_ == NULL) {
+		o.operator_ = "";
+	}
+	rv = pickterm_cmd_run(&o, nrest, rest);
+	free(rest);
+	return rv;
+}
