@@ -9,6 +9,10 @@
  * written by exactly one worker. Each worker owns its rpc_conn and its
  * counters; the main thread merges counters after the join.
  *
+ * Buyers are numbered 0..N-1. Buyer i's order key is "<prefix>-<i>" (no
+ * second dash when the prefix already ends in one), its customer
+ * "buyer-<i>".
+ *
  * Determinism: buyer i's ship-to and SKU depend only on (seed, i), never
  * on which worker sends it or when, so a seed replays the same drop.
  */
@@ -97,8 +101,8 @@ typedef struct {
 /* Shared state of one run. */
 typedef struct {
 	const loadgen_params *p;
-	atomic_uint_fast64_t next; /* next buyer index to take, from 1 */
-	uint32_t *lat_us;          /* [buyers], slot i-1 for buyer i */
+	atomic_uint_fast64_t next; /* next buyer index to take, from 0 */
+	uint32_t *lat_us;          /* [buyers], slot i for buyer i */
 } loadgen_run;
 
 typedef struct {

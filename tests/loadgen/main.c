@@ -40,10 +40,11 @@ static void lg_help(void)
 	    "               [--retries R] [--json] [--help]\n"
 	    "\n"
 	    "Runs a drop: N buyers, C concurrent workers, one order each on\n"
-	    "the ingest socket (--ingest or $%s). Buyer i sends key P-i,\n"
-	    "customer buyer-i, one line of the SKUs in turn (qty Q, default\n"
-	    "1), shipped to a point around a UK city drawn by population with\n"
-	    "a %.0f km scatter (seeded: the same --seed gives the same drop).\n"
+	    "the ingest socket (--ingest or $%s). Buyer i (0..N-1) sends\n"
+	    "key P-i (no second '-' if P ends in one), customer buyer-i, one\n"
+	    "line of the SKUs in turn (qty Q, default 1), shipped to a point\n"
+	    "around a UK city drawn by population with a %.0f km scatter\n"
+	    "(seeded: the same --seed gives the same drop).\n"
 	    "A timeout or transport error re-sends the same key up to R times\n"
 	    "(default 3). Bounds: N <= %u, C <= %u.\n"
 	    "\n"
@@ -445,7 +446,7 @@ static int lg_run(const loadgen_params *p, uint32_t *lat, lg_report *r)
 		fprintf(stderr, "loadgen: out of memory for %u workers\n", n);
 		return LG_EXIT_PARTIAL;
 	}
-	atomic_init(&run.next, 1);
+	atomic_init(&run.next, 0);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, LG_STACK_BYTES);
 	double t0 = lg_now_s();

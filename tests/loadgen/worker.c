@@ -70,11 +70,15 @@ static int worker_order_pack(const loadgen_params *p, uint64_t i,
 	sample_rng_seed_stream(&rng, p->seed, i);
 	sample_ship_to(cities, ncities, LOADGEN_SCATTER_KM, &rng, &lat, &lon,
 	    NULL);
-	snprintf(key, sizeof(key), "%s-%" PRIu64, p->key_prefix, i);
+	/* "P-i", except that a prefix already ending in '-' ("drop-") is not
+	 * given a second one: "drop-7", not "drop--7". */
+	size_t plen = strlen(p->key_prefix);
+	const char *sep = plen > 0 && p->key_prefix[plen - 1] == '-' ? "" : "-";
+	snprintf(key, sizeof(key), "%s%s%" PRIu64, p->key_prefix, sep, i);
 	snprintf(customer, sizeof(customer), "buyer-%" PRIu64, i);
 	/* Round-robin over the SKU list by buyer index: deterministic and
 	 * spreads demand evenly, like a drop page listing every variant. */
-	line.sku = (char *)p->skus[(i - 1) % p->nskus];
+	line.sku = (char *)p->skus[i % p->nskus];
 	line.qty = p->qty;
 	msg.version = DN_PROTO_VERSION;
 	msg.storefront = (char *)p->storefront;
@@ -114,7 +118,7 @@ static void worker_buyer(loadgen_worker *w, rpc_conn *c, uint64_t i)
 	Dropnet__OrderAck *last = NULL;
 	unsigned backoff = LOADGEN_BACKOFF_MS;
 
-	w->run->lat_us[i - 1] = LOADGEN_LAT_NONE;
+	w->run->lat_us[i] = LOADGEN_LAT_NONE;
 	if (worker_order_pack(p, i, &req, &req_len) != 0) {
 		s->errors++;
 		return;
@@ -157,7 +161,7 @@ static void worker_buyer(loadgen_worker *w, rpc_conn *c, uint64_t i)
 		return;
 	}
 	uint64_t dt = worker_now_us() - t0;
-	w->run->lat_us[i - 1] =
+	w->run->lat_us[i] =
 	    dt >= LOADGEN_LAT_NONE ? LOADGEN_LAT_NONE - 1 : (uint32_t)dt;
 	worker_count_answer(s, last);
 	codec_order_ack_free(last);
@@ -172,13 +176,13 @@ void *loadgen_worker_main(void *arg)
 	w->stats.open_error = rpc_open(&c, run->p->url);
 	for (;;) {
 		uint64_t i = atomic_fetch_add(&run->next, 1);
-		if (i > run->p->buyers) {
+		if (i >= run->p->buyers) {
 			break;
 		}
 		if (c == NULL) {
 			/* Could not even open a socket: every buyer this
 			 * worker takes is an error, so the totals add up. */
-			run->lat_us[i - 1] = LOADGEN_LAT_NONE;
+			run->lat_us[i] = LOADGEN_LAT_NONE;
 			w->stats.errors++;
 			continue;
 		}
