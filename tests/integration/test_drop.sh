@@ -20,7 +20,7 @@ receive_and_wait manchester "$SKU" 150
 [[ $(stock_sum "$SKU" sellable) == 500 ]] || fail "sellable is not 500 before the drop"
 ok "500 units stocked: london 200, birmingham 150, manchester 150"
 
-PREFIX=drop-
+PREFIX=drop
 lg=$("$LOADGEN" --ingest "$DROPNET_INGEST" --buyers 2000 --concurrency 32 --sku "$SKU" \
 	--qty 1 --seed 7 --key-prefix "$PREFIX" --json) || fail "loadgen failed: $lg"
 log "loadgen: $lg"
@@ -45,10 +45,16 @@ dropctl, url, prefix, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]
 hubs = {h["id"]: h for h in json.loads(sys.argv[5])["hubs"]}
 assert set(hubs) == {"london", "birmingham", "manchester"}, hubs
 counts, bad, per_hub = {}, [], {}
-for i in range(n):
-    key = "%s%d" % (prefix, i)
-    r = subprocess.run([dropctl, "--coordinator", url, "--json", "order", "show", key],
-                       capture_output=True, text=True)
+found = 0
+# loadgen's buyer i sends key PREFIX-i as storefront "loadgen"; i counts from
+# 1 (0 is tried too, in case it counts from 0).
+for i in range(0, n + 1):
+    key = "%s-%d" % (prefix, i)
+    r = subprocess.run([dropctl, "--coordinator", url, "--json", "order", "show", key,
+                        "--storefront", "loadgen"], capture_output=True, text=True)
+    if r.returncode != 0 and i in (0, n):
+        continue
+    found += 1
     if r.returncode != 0:
         bad.append("%s: order show exit %d %s" % (key, r.returncode, r.stderr.strip()))
         continue
@@ -88,6 +94,8 @@ for i in range(n):
     else:
         bad.append("%s: unexpected status %s" % (key, st))
 print("statuses:", counts, "accepted per hub:", per_hub, file=sys.stderr)
+if found != n:
+    bad.append("found %d of %d buyers' orders" % (found, n))
 if counts.get("ACCEPTED") != 500:
     bad.append("journal holds %s accepted orders, want 500" % counts.get("ACCEPTED"))
 if per_hub != {"london": 200, "birmingham": 150, "manchester": 150}:
