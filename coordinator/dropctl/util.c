@@ -227,7 +227,10 @@ int dropctl_json_emit(json_t *j)
 		fprintf(stderr, "dropctl: out of memory building JSON\n");
 		return DROPCTL_EXIT_FAIL;
 	}
-	char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	/* 15 significant digits: what a double holds exactly in decimal, so
+	 * 51.5074 prints as typed rather than 51.507399999999997. */
+	char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
+	    JSON_REAL_PRECISION(15));
 	json_decref(j);
 	if (s == NULL) {
 		fprintf(stderr, "dropctl: out of memory building JSON\n");
