@@ -80,6 +80,7 @@ typedef struct coord {
 	coord_stock *stock;           /* open-addressing table */
 	size_t stock_cap, stock_len;
 	uint64_t orders_seen;
+	uint64_t ingest_batches;
 	uint64_t commit_failures;
 } coord;
 

@@ -414,4 +414,5 @@ void coord_ingest_batch(void *arg, bridge_req **reqs, size_t n)
 		free(o->buf);
 	}
 	c->orders_seen += n;
+	c->ingest_batches++;
 }

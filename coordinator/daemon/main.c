@@ -61,8 +61,9 @@ static void coord_close_walk(uv_handle_t *h, void *arg)
 
 static void coord_stop(coord *c)
 {
-	log_info("coordinator.stopping", "orders_seen=%llu",
-	    (unsigned long long)c->orders_seen);
+	log_info("coordinator.stopping", "orders_seen=%llu batches=%llu commit_failures=%llu",
+	    (unsigned long long)c->orders_seen, (unsigned long long)c->ingest_batches,
+	    (unsigned long long)c->commit_failures);
 	bridge_destroy(c->ingest);
 	bridge_destroy(c->hubsync);
 	bridge_destroy(c->ops);
