@@ -124,7 +124,16 @@ is_ours() { # pid name
 	local state
 	state=$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
 	[[ $state != Z ]] || return 1
-	tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$prog" || return 1
+	grep -qa -- "$prog" "/proc/$pid/cmdline" || return 1
+}
+
+# Alive and not a zombie (used while a process starts: between fork and
+# exec its cmdline is still the shell's, so is_ours would say no).
+is_alive() { # pid
+	local state
+	kill -0 "$1" 2>/dev/null || return 1
+	state=$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null || true)
+	[[ $state != Z ]]
 }
 
 log_lines() { # name -> lines in its log so far
@@ -138,10 +147,11 @@ wait_ready() { # name pid skip event
 	local name=$1 pid=$2 skip=$3 ev=$4 log="$DIR/log/$1.log"
 	local deadline=$(( $(now_ms) + TIMEOUT_S * 1000 ))
 	while :; do
-		if tail -n +"$((skip + 1))" "$log" 2>/dev/null | grep -q -- "$ev"; then
+		# awk reads the whole file: no early exit, no SIGPIPE under pipefail.
+		if awk -v skip="$skip" -v ev="$ev" 'NR > skip && index($0, ev) { found = 1 } END { exit !found }' "$log" 2>/dev/null; then
 			return 0
 		fi
-		if ! is_ours "$pid" "$name"; then
+		if ! is_alive "$pid"; then
 			echo "local-net: $name (pid $pid) exited before $ev; last log lines:" >&2
 			tail -n 20 "$log" >&2 || true
 			return 1
@@ -255,9 +265,12 @@ cmd_start() {
 		pid=$(pid_of "$name")
 		if is_ours "$pid" "$name"; then die "$name already running in $DIR (pid $pid); stop first"; fi
 	done
-	{
-		declare -p BIN HUBS INGEST_URL OPS_URL HUBSYNC_URL
-	} >"$DIR/net.conf"
+	# Plain assignments: `declare` lines would make locals when sourced
+	# inside load_conf.
+	local v
+	for v in BIN HUBS INGEST_URL OPS_URL HUBSYNC_URL; do
+		printf '%s=%q\n' "$v" "${!v}"
+	done >"$DIR/net.conf"
 
 	f="$CONFIG_DIR/coordinator.ini"
 	[[ -f $f ]] || die "no $f"

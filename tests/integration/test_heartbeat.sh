@@ -15,14 +15,18 @@ receive_and_wait leeds "$SKU" 20
 LEEDS=(--lat 53.8008 --lon -1.5491)
 YORK=(--lat 53.9590 --lon -1.0815)
 n=0
-order() { # where... -> "STATUS HUB"
+# order WHERE...: submits a new order, sets r="STATUS HUB" (no subshell, so
+# the key counter n really advances).
+order() {
 	n=$((n + 1))
 	local out
 	out=$(dc --json order submit --key "hb-$n" --customer "c$n" --sku "$SKU" --qty 1 "$@")
-	echo "$(jget "$out" 'j["status"]') $(jget "$out" 'j.get("hub") or "-"')"
+	[[ $(jget "$out" 'j["duplicate"]') == false ]] || fail "hb-$n answered as a duplicate: $out"
+	r="$(jget "$out" 'j["status"]') $(jget "$out" 'j.get("hub") or "-"')"
 }
 
-[[ $(order "${LEEDS[@]}") == "ACCEPTED leeds" ]] || fail "healthy: Leeds order not at leeds"
+order "${LEEDS[@]}"
+[[ $r == "ACCEPTED leeds" ]] || fail "healthy: Leeds order not at leeds"
 ok "both healthy: a Leeds order goes to leeds"
 
 lpid=$(pid_of leeds)
@@ -32,33 +36,33 @@ wait_until 10 "coordinator marks leeds unhealthy" hub_unhealthy leeds
 hub_healthy manchester || fail "manchester unhealthy too"
 ok "leeds unhealthy, manchester healthy"
 
-r=$(order "${LEEDS[@]}")
+order "${LEEDS[@]}"
 [[ $r == "ACCEPTED manchester" ]] || fail "leeds down: Leeds order got '$r', want manchester"
 show=$(dc --json order show "hb-$n")
 [[ $(jget "$show" '[c["verdict"] for c in j["order"]["candidates"] if c["hub"] == "leeds"][0]') == unhealthy ]] \
 	|| fail "order show does not say leeds was unhealthy: $show"
 ok "Leeds order went to manchester; leeds passed over as unhealthy"
-r=$(order "${YORK[@]}")
+order "${YORK[@]}"
 [[ $r == "NO_HUB_IN_RANGE -" ]] || fail "leeds down: York order got '$r', want NO_HUB_IN_RANGE"
 ok "York order: NO_HUB_IN_RANGE while leeds is down"
 
 kill -CONT "$lpid"
 ok "leeds resumed (SIGCONT)"
 wait_until 10 "leeds healthy again" hub_healthy leeds
-r=$(order "${LEEDS[@]}")
+order "${LEEDS[@]}"
 [[ $r == "ACCEPTED leeds" ]] || fail "leeds back: Leeds order got '$r'"
-r=$(order "${YORK[@]}")
+order "${YORK[@]}"
 [[ $r == "ACCEPTED leeds" ]] || fail "leeds back: York order got '$r'"
 ok "leeds back in routing"
 
 # The same with a hard stop: kill the process, restart it.
 net_ctl stop-proc leeds --signal KILL >/dev/null
 wait_until 10 "coordinator marks killed leeds unhealthy" hub_unhealthy leeds
-r=$(order "${YORK[@]}")
+order "${YORK[@]}"
 [[ $r == "NO_HUB_IN_RANGE -" ]] || fail "leeds killed: York order got '$r'"
 net_ctl start-proc leeds >/dev/null
 wait_until 10 "restarted leeds healthy" hub_healthy leeds
-r=$(order "${YORK[@]}")
+order "${YORK[@]}"
 [[ $r == "ACCEPTED leeds" ]] || fail "leeds restarted: York order got '$r'"
 ok "killed and restarted leeds: skipped, then used again"
 wait_until 20 "streams caught up" streams_caught_up
