@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# ingest.sh - the ingest benchmark (not part of the test suite):
+#
+#   ./tests/bench/ingest.sh [--bin BUILD_DIR] [--buyers N] [--concurrency C] [--units U]
+#
+# Starts the example network (coordinator + six hubs, deploy/local-net.sh) in
+# a temp folder on free-by-default ports 7400-7402 (DROPNET_PORT_BASE moves
+# them), stocks one hot SKU (default 50,000 units spread over the hubs),
+# runs loadgen (default 200,000 buyers over 64 concurrent connections; acks
+# are durable: WAL + synchronous=FULL), prints loadgen's JSON and each
+# daemon's RSS (from /proc/PID/status) before and after, and stops the
+# network. Build first (./tests/run.sh, or cmake into build/); use a Release
+# or RelWithDebInfo build, not the sanitizer one.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+REPO=$(pwd)
+BIN="$REPO/build"; BUYERS=200000; CONC=64; UNITS=50000
+while [[ $# -gt 0 ]]; do
+	case $1 in
+	--bin) BIN=$(cd "$2" && pwd); shift 2 ;;
+	--buyers) BUYERS=$2; shift 2 ;;
+	--concurrency) CONC=$2; shift 2 ;;
+	--units) UNITS=$2; shift 2 ;;
+	-h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "usage: $0 [--bin BUILD_DIR] [--buyers N] [--concurrency C] [--units U]" >&2; exit 2 ;;
+	esac
+done
+for p in coordinator hubd dropctl pickterm loadgen; do
+	[[ -x $BIN/$p ]] || { echo "bench: $BIN/$p missing; build first" >&2; exit 1; }
+done
+SKU=hot-sku
+NET=$(mktemp -d /tmp/dropnet-bench.XXXXXX)
+cleanup() {
+	local rc=$?
+	set +e
+	[[ -f $NET/net.conf ]] && "$REPO/deploy/local-net.sh" stop --dir "$NET" >&2
+	rm -rf "$NET"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+now_ms() { date +%s%3N; }
+
+"$REPO/deploy/local-net.sh" start --dir "$NET" --bin "$BIN" --port-base "${DROPNET_PORT_BASE:-7400}" >&2
+# shellcheck disable=SC1091
+source "$NET/net.env"
+
+rss() { # prints "name rss_kb" for every daemon
+	local n pid
+	for n in coordinator $DROPNET_HUBS; do
+		pid=$(cat "$NET/run/$n.pid")
+		printf '%s %s\n' "$n" "$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")"
+	done
+}
+rss_before=$(rss)
+
+# Spread the units over the hubs, roughly by the population they serve.
+declare -A SHARE=([london]=30 [birmingham]=16 [manchester]=16 [leeds]=14 [bristol]=12 [glasgow]=12)
+left=$UNITS
+for h in $DROPNET_HUBS; do
+	v="DROPNET_HUB_${h^^}"
+	q=$(( UNITS * ${SHARE[$h]:-10} / 100 ))
+	[[ $h == glasgow ]] && q=$left
+	left=$((left - q))
+	"$BIN/pickterm" --hub "${!v}" receive "$SKU" "$q" >&2
+done
+deadline=$(( $(now_ms) + 30000 ))
+while :; do
+	got=$("$BIN/dropctl" --json stock --sku "$SKU" | python3 -c 'import json,sys; print(sum(r["on_hand"] for r in json.load(sys.stdin)["stock"]))')
+	[[ $got == "$UNITS" ]] && break
+	(( $(now_ms) < deadline )) || { echo "bench: coordinator sees $got of $UNITS units" >&2; exit 1; }
+	sleep 0.1
+done
+echo "bench: $UNITS x $SKU stocked; loadgen --buyers $BUYERS --concurrency $CONC" >&2
+
+lg=$("$BIN/loadgen" --sku "$SKU" --buyers "$BUYERS" --concurrency "$CONC" --seed 1 --key-prefix bench --json)
+rss_after=$(rss)
+python3 - "$lg" "$rss_before" "$rss_after" <<'PY'
+import json, sys
+lg = json.loads(sys.argv[1])
+before = dict(l.split() for l in sys.argv[2].splitlines())
+after = dict(l.split() for l in sys.argv[3].splitlines())
+answered = lg["accepted"] + lg["rejected"].get("SOLD_OUT", 0)
+print(json.dumps({
+    "loadgen": lg,
+    "accepted_or_sold_out_per_s": round(answered / lg["elapsed_s"], 1) if lg["elapsed_s"] else None,
+    "rss_kb_before": {k: int(v) for k, v in before.items()},
+    "rss_kb_after": {k: int(v) for k, v in after.items()},
+}, indent=2))
+PY
