@@ -109,7 +109,7 @@ static int stock_take_logged(hub *h, const char *sku, int64_t qty)
 }
 
 static Dropnet__Status term_receive(hub *h, const Dropnet__TermRequest *req,
-    int64_t now, char *msg, term_lists *l)
+    int64_t now, char *msg)
 {
 	const char *bin = req->bin[0] != '\0' ? req->bin : TERM_BIN_DEFAULT;
 	Dropnet__HubEvent ev;
@@ -130,7 +130,6 @@ static Dropnet__Status term_receive(hub *h, const Dropnet__TermRequest *req,
 	if ((rv = hub_store_event_append(h->store, &ev)) != 0) {
 		return store_status(rv, msg);
 	}
-	(void)l;
 	log_info("hub.received", "sku=%s qty=%" PRId64 " bin=%s operator=%s "
 	    "event=%" PRIu64, req->sku, req->qty, bin, operator_of(req), ev.seq);
 	snprintf(msg, TERM_MSG_MAX, "received %" PRId64 " x %s into %s",
@@ -415,7 +414,7 @@ static Dropnet__Status term_dispatch(hub *h, const Dropnet__TermRequest *req,
 		return DROPNET__STATUS__INVALID;
 	}
 	switch (req->kind) {
-	case DROPNET__TERM_KIND__TERM_RECEIVE: return term_receive(h, req, now, msg, l);
+	case DROPNET__TERM_KIND__TERM_RECEIVE: return term_receive(h, req, now, msg);
 	case DROPNET__TERM_KIND__TERM_QUEUE: return term_queue(h, msg, l);
 	case DROPNET__TERM_KIND__TERM_PICK: return term_pick(h, req, now, msg);
 	case DROPNET__TERM_KIND__TERM_SHORT: return term_short(h, req, now, msg);
