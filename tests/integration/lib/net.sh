@@ -64,6 +64,17 @@ net_cleanup() {
 	if [[ -n $NET_DIR && -f $NET_DIR/net.conf ]]; then
 		"$LOCAL_NET" stop --dir "$NET_DIR" --timeout 10 >/dev/null 2>&1
 	fi
+	# Under --sanitize a daemon's finding (including leaks reported at exit)
+	# lands in its log, not in the test's output: it fails the test.
+	if [[ -d $NET_DIR/log ]] && grep -l -E 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$NET_DIR"/log/*.log >/dev/null 2>&1; then
+		local f
+		for f in $(grep -l -E 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$NET_DIR"/log/*.log); do
+			echo "----- sanitizer report in $(basename "$f") -----" >&2
+			grep -A 30 -E 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$f" | head -60 >&2
+		done
+		echo "[$NET_TEST_NAME] FAIL: sanitizer findings in daemon logs" >&2
+		[[ $rc -ne 0 ]] || rc=1
+	fi
 	if [[ $rc -ne 0 && -d $NET_DIR/log ]]; then
 		local f
 		for f in "$NET_DIR"/log/*.log; do
