@@ -258,9 +258,73 @@ double forecast_point(forecast_method m, const double *y, size_t n,
 
 /* ---- the model ---- */
 
+/*
+ * The model (docs/forecast.md has the measurements behind each choice):
+ *   - each period has a demand with probability p; a demand's size is
+ *     1 + Poisson(m1), m1 = the series' mean size - 1;
+ *   - p is the average of two estimates of the demand rate divided by the
+ *     mean size: the long-run rate (mean of the history) and SBA's (which
+ *     follows recent sizes and intervals) - a combination is steadier on
+ *     unseen data than either;
+ *   - then shrunk by nz / (nz + MODEL_PRIOR_ZEROS): a series with few
+ *     demands is weak evidence (a catalogue holds a series because it sold
+ *     once), a series with many keeps its rate;
+ *   - p is uncertain: the number of demands in the horizon is beta-binomial
+ *     with the Beta's weight equal to the history's length, so a short
+ *     history gives a wider stock, a long one a tighter.
+ * The mean is flat over the horizon; the stock is the service quantile of
+ * the horizon total under exactly that distribution.
+ */
+
+/* Pseudo-demands of "nothing" that pull a thin history's rate towards 0:
+ * 2 halves the rate of a one-demand series, trims a 20-demand one by 9%. */
+#define MODEL_PRIOR_ZEROS 2.0
+
+/* Weight of SBA in the rate; the rest is the long-run mean. An equal
+ * average: no tuning, and neither estimate dominates on both datasets. */
+#define MODEL_SBA_WEIGHT 0.5
+
+/* p is kept inside (0, 1) so the beta-binomial's parameters stay > 0. */
+#define MODEL_P_MAX (1 - 1e-6)
+
+typedef struct {
+	double p;    /* demand probability per period */
+	double m1;   /* mean of (size - 1) */
+	double nobs; /* weight of the Beta on p: the history's length */
+} model_fit;
+
+static void model_fit_compute(const double *y, size_t n, const series_stats *s,
+    model_fit *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->nobs = (double)n;
+	if (s->nz == 0) {
+		return;
+	}
+	double nz = (double)s->nz;
+	double mz = s->sum / nz;
+	double sba = (1 - FORECAST_ALPHA / 2) * croston_rate(y, n, FORECAST_ALPHA);
+	double rate = (1 - MODEL_SBA_WEIGHT) * s->sum / (double)n +
+	    MODEL_SBA_WEIGHT * sba;
+
+	f->p = nz / (nz + MODEL_PRIOR_ZEROS) * rate / mz;
+	if (f->p > MODEL_P_MAX) {
+		f->p = MODEL_P_MAX;
+	}
+	f->m1 = mz > 1 ? mz - 1 : 0;
+}
+
+static double model_mean(const model_fit *f)
+{
+	return f->p * (f->m1 + 1);
+}
+
 static double model_rate(const double *y, size_t n, const series_stats *s)
 {
-	return tsb_rate(y, n, FORECAST_ALPHA, FORECAST_ALPHA, s);
+	model_fit f;
+
+	model_fit_compute(y, n, s, &f);
+	return model_mean(&f);
 }
 
 /* ---- quantiles ---- */
@@ -355,29 +419,71 @@ double forecast_nbinom_quantile(double mean, double var, double service)
 
 /* ---- forecast_series ---- */
 
-static double model_stock(const double *y, size_t n, double rate,
-    unsigned horizon, double service)
-{
-	series_stats s;
+/* Above this many units in H periods of demand every period the exact walk
+ * below gets long (and exp(-k m1) nears underflow); the total is then
+ * smooth enough for the moment-matched NB. */
+#define MODEL_EXACT_TOTAL_MAX 500.0
 
-	stats_compute(y, n, &s);
-	if (s.nz == 0 || rate <= 0) {
+/*
+ * Service quantile of the horizon total T: K ~ BetaBinomial(H, a, b) with
+ * a = p w, b = (1 - p) w (w = history length), and given K = k, T = k +
+ * Poisson(k m1). Walks x = 0, 1, ... with each k's Poisson pmf kept by its
+ * recurrence: O(H x quantile), bounded by MODEL_EXACT_TOTAL_MAX.
+ */
+static double model_quantile(const model_fit *f, unsigned H, double service)
+{
+	if (f->p <= 0) {
 		return 0;
 	}
-	double mz = s.sum / (double)s.nz;
-	double ez2 = s.sum_sq / (double)s.nz;
-	double pr = rate / mz;
+	double a = f->p * f->nobs, b = (1 - f->p) * f->nobs;
+	double mz = f->m1 + 1;
 
-	if (pr > 1) {
-		pr = 1;
+	if ((double)H * mz > MODEL_EXACT_TOTAL_MAX) {
+		double ek = H * f->p;
+		double vk = H * f->p * (1 - f->p) * (a + b + H) / (a + b + 1);
+
+		return forecast_nbinom_quantile(ek * mz, ek * f->m1 + vk * mz * mz,
+		    service);
 	}
-	/* Per period: a Bernoulli(pr) occurrence times a size with the
-	 * series' own first two moments. */
-	double var1 = pr * ez2 - pr * pr * mz * mz;
-	double mean = rate * horizon;
-	double var = var1 * horizon;
+	double pk[FORECAST_HORIZON_MAX + 1];
+	double pmf[FORECAST_HORIZON_MAX + 1]; /* P(Poisson(k m1) = x - k) */
+	double cum[FORECAST_HORIZON_MAX + 1]; /* P(Poisson(k m1) <= x - k) */
+	double c = 1;
 
-	return forecast_nbinom_quantile(mean, var, service);
+	for (unsigned j = 0; j < H; j++) {
+		c *= (b + j) / (a + b + j);
+	}
+	for (unsigned k = 0; k <= H; k++) {
+		pk[k] = c;
+		if (k < H) {
+			c *= (double)(H - k) / (k + 1) * (a + k) / (b + H - k - 1);
+		}
+		pmf[k] = exp(-(double)k * f->m1);
+		cum[k] = 0;
+	}
+	double cdf = pk[0];
+	double x = 0;
+	/* T <= H mz + many standard deviations; the bound only guards
+	 * against rounding keeping cdf a hair below service. */
+	double xmax = ceil(H * mz + 20 * sqrt(H * mz * mz) + 10);
+
+	while (cdf < service && x < xmax) {
+		x += 1;
+		cdf = pk[0];
+		for (unsigned k = 1; k <= H; k++) {
+			double j = x - k;
+
+			if (j < 0) {
+				break;
+			}
+			if (j > 0) {
+				pmf[k] *= (double)k * f->m1 / j;
+			}
+			cum[k] += pmf[k];
+			cdf += pk[k] * cum[k];
+		}
+	}
+	return x;
 }
 
 int forecast_series(const forecast_params *p, const double *y, size_t n,
@@ -396,16 +502,28 @@ int forecast_series(const forecast_params *p, const double *y, size_t n,
 			return DN_EINVAL;
 		}
 	}
+	res->cls = forecast_class_of(y, n, NULL, NULL);
+	if (p->method == FORECAST_MODEL) {
+		series_stats s;
+		model_fit f;
+
+		stats_compute(y, n, &s);
+		model_fit_compute(y, n, &s, &f);
+		res->mean_total = 0;
+		for (unsigned h = 0; h < p->horizon; h++) {
+			mean[h] = model_mean(&f);
+			res->mean_total += mean[h];
+		}
+		res->stock = model_quantile(&f, p->horizon, p->service);
+		return 0;
+	}
 	double rate = forecast_point(p->method, y, n, p->horizon);
 
 	for (unsigned h = 0; h < p->horizon; h++) {
 		mean[h] = rate;
 	}
 	res->mean_total = rate * p->horizon;
-	res->cls = forecast_class_of(y, n, NULL, NULL);
-	if (p->method == FORECAST_MODEL) {
-		res->stock = model_stock(y, n, rate, p->horizon, p->service);
-	} else {
+	{
 		/* Baselines have no distribution: hold the horizon mean. */
 		res->stock = ceil(res->mean_total - 1e-9);
 		if (res->stock < 0) {
