@@ -1,0 +1,255 @@
+/*
+ * forecast_cmd.c - `dropctl forecast`: reads a demand history CSV
+ * (series_id,t,demand; format in common/core/forecast_csv.h), forecasts every
+ * series with common/core/forecast.h and writes
+ *
+ *   series_id,h,mean,stock
+ *
+ * one row per series and h = 1..H: mean is the expected demand in period
+ * n+h, stock (the same on every row of a series) the whole units to hold for
+ * the H periods at the service level. Needs no network and no config.
+ *
+ * Exit codes: 0 ok; 1 bad input (message names the file and line) or an I/O
+ * error; 2 usage error. The output is written to OUT.tmp and renamed, so a
+ * failed run never leaves a half-written OUT.csv behind.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/forecast.h"
+#include "core/forecast_csv.h"
+#include "dropctl.h"
+#include "forecast_cmd.h"
+
+/* Largest history file read: FORECAST_CSV_ROWS_MAX rows at ~20 bytes each
+ * is 1 GB; the whole file is held in memory once while parsing. */
+#define FORECAST_CMD_FILE_MAX ((size_t)1 << 30)
+
+static void forecast_help(void)
+{
+	printf("usage: dropctl forecast --input HISTORY.csv --horizon H\n"
+	       "                        [--service 0.9] [--method NAME] --output OUT.csv\n"
+	       "\n"
+	       "Forecasts intermittent demand per series from a CSV history, with\n"
+	       "no running network.\n"
+	       "\n"
+	       "  --input FILE    header series_id,t,demand; t = 1..n oldest first,\n"
+	       "                  a series' rows contiguous, demand a non-negative\n"
+	       "                  integer; '-' reads stdin\n"
+	       "  --horizon H     periods to forecast, 1..%u\n"
+	       "  --service S     probability that stock covers the horizon's total\n"
+	       "                  demand, %.1f..%.3f (default 0.9)\n"
+	       "  --method NAME   model (default) or a baseline: naive, mean, ses,\n"
+	       "                  croston, sba, tsb, adida (baselines have no\n"
+	       "                  distribution: their stock is the rounded-up mean)\n"
+	       "  --output FILE   series_id,h,mean,stock; '-' writes stdout\n"
+	       "\n"
+	       "Exit 0 ok, 1 bad input (with file:line) or I/O error, 2 usage.\n",
+	    FORECAST_HORIZON_MAX, FORECAST_SERVICE_MIN, FORECAST_SERVICE_MAX);
+}
+
+/* Reads the whole file (or stdin for "-") into a malloc'd buffer. Returns
+ * 0, or 1 after printing why. */
+static int forecast_read(const char *path, char **buf, size_t *len)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	size_t cap = 1 << 16, n = 0;
+	char *b;
+
+	if (f == NULL) {
+		fprintf(stderr, "dropctl: forecast: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	b = malloc(cap);
+	for (;;) {
+		if (b == NULL) {
+			fprintf(stderr, "dropctl: forecast: %s: out of memory\n", path);
+			break;
+		}
+		n += fread(b + n, 1, cap - n, f);
+		if (n < cap) {
+			break;
+		}
+		if (cap >= FORECAST_CMD_FILE_MAX) {
+			fprintf(stderr, "dropctl: forecast: %s: larger than %zu bytes\n",
+			    path, FORECAST_CMD_FILE_MAX);
+			free(b);
+			b = NULL;
+			break;
+		}
+		char *nb = realloc(b, cap * 2);
+
+		if (nb == NULL) {
+			free(b);
+		}
+		b = nb;
+		cap *= 2;
+	}
+	if (b != NULL && ferror(f)) {
+		fprintf(stderr, "dropctl: forecast: %s: read error\n", path);
+		free(b);
+		b = NULL;
+	}
+	if (f != stdin) {
+		fclose(f);
+	}
+	if (b == NULL) {
+		return 1;
+	}
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+static int forecast_write(FILE *out, const forecast_csv_history *h,
+    const forecast_params *p)
+{
+	double mean[FORECAST_HORIZON_MAX];
+	forecast_result res;
+
+	if (fprintf(out, "series_id,h,mean,stock\n") < 0) {
+		return DN_EIO;
+	}
+	for (size_t i = 0; i < h->nseries; i++) {
+		const forecast_csv_series *s = &h->series[i];
+		/* The parser guarantees what forecast_series checks, so a
+		 * refusal here is a bug, not bad input. */
+		int rv = forecast_series(p, h->y + s->start, s->n, mean, &res);
+
+		if (rv != 0) {
+			fprintf(stderr, "dropctl: forecast: series '%s' (line %zu) "
+			    "refused: %s\n", s->id, s->line, dn_strerror(rv));
+			return rv;
+		}
+		for (unsigned k = 0; k < p->horizon; k++) {
+			if (fprintf(out, "%s,%u,%.4f,%.0f\n", s->id, k + 1, mean[k],
+			    res.stock) < 0) {
+				return DN_EIO;
+			}
+		}
+	}
+	return 0;
+}
+
+int dropctl_forecast(int argc, char **argv)
+{
+	const char *input = NULL, *output = NULL, *v = NULL;
+	forecast_params p = { FORECAST_MODEL, 0, 0.9 };
+	int64_t horizon = 0;
+	int r;
+
+	for (int i = 1; i < argc; i++) {
+		if (dropctl_is_help(argv[i])) {
+			forecast_help();
+			return DROPCTL_EXIT_OK;
+		}
+		if ((r = dropctl_flag(argc, argv, &i, "--input", &v)) != 0) {
+			if (r < 0) {
+				return DROPCTL_EXIT_USAGE;
+			}
+			input = v;
+		} else if ((r = dropctl_flag(argc, argv, &i, "--output", &v)) != 0) {
+			if (r < 0) {
+				return DROPCTL_EXIT_USAGE;
+			}
+			output = v;
+		} else if ((r = dropctl_flag(argc, argv, &i, "--horizon", &v)) != 0) {
+			if (r < 0 || dropctl_parse_i64(v, 1, FORECAST_HORIZON_MAX,
+			    &horizon) != 0) {
+				return dropctl_usage_error("forecast", "--horizon must "
+				    "be an integer 1..%u", FORECAST_HORIZON_MAX);
+			}
+		} else if ((r = dropctl_flag(argc, argv, &i, "--service", &v)) != 0) {
+			if (r < 0 || dropctl_parse_double(v, &p.service) != 0 ||
+			    !(p.service >= FORECAST_SERVICE_MIN &&
+			    p.service <= FORECAST_SERVICE_MAX)) {
+				return dropctl_usage_error("forecast", "--service must "
+				    "be a number %.1f..%.3f", FORECAST_SERVICE_MIN,
+				    FORECAST_SERVICE_MAX);
+			}
+		} else if ((r = dropctl_flag(argc, argv, &i, "--method", &v)) != 0) {
+			if (r < 0 || forecast_method_parse(v, &p.method) != 0) {
+				return dropctl_usage_error("forecast", "unknown --method "
+				    "'%s' (model, naive, mean, ses, croston, sba, tsb, "
+				    "adida)", r < 0 ? "" : v);
+			}
+		} else {
+			return dropctl_usage_error("forecast", "unknown argument '%s'",
+			    argv[i]);
+		}
+	}
+	if (input == NULL || output == NULL || horizon == 0) {
+		return dropctl_usage_error("forecast", "--input, --horizon and "
+		    "--output are required");
+	}
+	p.horizon = (unsigned)horizon;
+
+	char *buf = NULL, why[256];
+	size_t len = 0, line = 0;
+	forecast_csv_history h;
+
+	if (forecast_read(input, &buf, &len) != 0) {
+		return DROPCTL_EXIT_FAIL;
+	}
+	r = forecast_csv_parse(buf, len, &h, &line, why, sizeof(why));
+	free(buf);
+	if (r != 0) {
+		if (r == DN_ENOMEM) {
+			fprintf(stderr, "dropctl: forecast: %s: out of memory\n", input);
+		} else if (line > 0) {
+			fprintf(stderr, "dropctl: forecast: %s:%zu: %s\n", input, line, why);
+		} else {
+			fprintf(stderr, "dropctl: forecast: %s: %s\n", input, why);
+		}
+		forecast_csv_fini(&h);
+		return DROPCTL_EXIT_FAIL;
+	}
+
+	int to_stdout = strcmp(output, "-") == 0;
+	size_t tlen = strlen(output) + sizeof(".tmp");
+	char *tmp = to_stdout ? NULL : malloc(tlen);
+	FILE *out = stdout;
+
+	if (!to_stdout) {
+		if (tmp == NULL) {
+			forecast_csv_fini(&h);
+			fprintf(stderr, "dropctl: forecast: out of memory\n");
+			return DROPCTL_EXIT_FAIL;
+		}
+		snprintf(tmp, tlen, "%s.tmp", output);
+		out = fopen(tmp, "w");
+		if (out == NULL) {
+			fprintf(stderr, "dropctl: forecast: %s: %s\n", tmp,
+			    strerror(errno));
+			free(tmp);
+			forecast_csv_fini(&h);
+			return DROPCTL_EXIT_FAIL;
+		}
+	}
+	r = forecast_write(out, &h, &p);
+	if (fflush(out) != 0 && r == 0) {
+		r = DN_EIO;
+	}
+	if (!to_stdout) {
+		if (fclose(out) != 0 && r == 0) {
+			r = DN_EIO;
+		}
+		if (r == 0 && rename(tmp, output) != 0) {
+			fprintf(stderr, "dropctl: forecast: %s: %s\n", output,
+			    strerror(errno));
+			r = DN_EIO;
+		} else if (r == DN_EIO) {
+			fprintf(stderr, "dropctl: forecast: %s: write error\n", tmp);
+		}
+		if (r != 0) {
+			remove(tmp);
+		}
+		free(tmp);
+	}
+	forecast_csv_fini(&h);
+	return r == 0 ? DROPCTL_EXIT_OK : DROPCTL_EXIT_FAIL;
+}
