@@ -155,6 +155,14 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	c.loop = uv_default_loop();
+	/* Hubs known from before a restart get one hub_timeout_ms of grace:
+	 * they sync within a heartbeat, and without it the first orders after
+	 * a restart would be journalled NO_HUB_IN_RANGE for good. A hub that
+	 * does not return is marked down when the grace runs out. */
+	for (size_t i = 0; i < c.nhubs; i++) {
+		c.hubs[i].last_seen_mono_ms = uv_now(c.loop) ? uv_now(c.loop) : 1;
+		c.hubs[i].healthy_logged = true;
+	}
 	int rv = bridge_create(&c.ingest, c.loop, c.cfg.ingest_url,
 	    (size_t)c.cfg.ingest_contexts, coord_ingest_batch, &c);
 	if (rv == 0) {
