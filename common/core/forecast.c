@@ -525,8 +525,10 @@ int forecast_series(const forecast_params *p, const double *y, size_t n,
 	res->mean_total = rate * p->horizon;
 	{
 		/* Baselines have no distribution: hold the horizon mean. */
+		/* The epsilon keeps 3.0000000001 (float noise) at 3; the test
+		 * is "not > 0" so that -0 never reaches a CSV as "-0". */
 		res->stock = ceil(res->mean_total - 1e-9);
-		if (res->stock < 0) {
+		if (!(res->stock > 0)) {
 			res->stock = 0;
 		}
 	}

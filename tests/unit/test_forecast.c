@@ -128,6 +128,7 @@ static void test_forecast_all_zero(void **state)
 		assert_int_equal(forecast_series(&p, y, 12, mean, &r), 0);
 		assert_true(r.mean_total == 0);
 		assert_true(r.stock == 0);
+		assert_false(signbit(r.stock)); /* never printed as "-0" */
 		assert_int_equal(r.cls, FORECAST_CLASS_NONE);
 	}
 }
