@@ -220,7 +220,7 @@ static double adida_rate(const double *y, size_t n, double alpha,
 	return l / (double)k;
 }
 
-/* Model point forecast and its horizon distribution (defined below). */
+/* The model's per-period mean (defined with the model below). */
 static double model_rate(const double *y, size_t n, const series_stats *s);
 
 double forecast_point(forecast_method m, const double *y, size_t n,
@@ -329,8 +329,8 @@ static double model_rate(const double *y, size_t n, const series_stats *s)
 
 /* ---- quantiles ---- */
 
-/* Standard normal quantile (Acklam's rational approximation, |err| < 1.2e-9
- * after one Newton step is not needed at our service levels). */
+/* Standard normal quantile, Acklam's rational approximation: relative
+ * error below 1.2e-9, far finer than the whole units it ends up in. */
 static double norm_quantile(double p)
 {
 	static const double a[] = { -3.969683028665376e+01, 2.209460984245205e+02,
@@ -523,14 +523,12 @@ int forecast_series(const forecast_params *p, const double *y, size_t n,
 		mean[h] = rate;
 	}
 	res->mean_total = rate * p->horizon;
-	{
-		/* Baselines have no distribution: hold the horizon mean. */
-		/* The epsilon keeps 3.0000000001 (float noise) at 3; the test
-		 * is "not > 0" so that -0 never reaches a CSV as "-0". */
-		res->stock = ceil(res->mean_total - 1e-9);
-		if (!(res->stock > 0)) {
-			res->stock = 0;
-		}
+	/* Baselines have no distribution: they hold the horizon mean, rounded
+	 * up. The epsilon keeps 3.0000000001 (float noise) at 3; the test is
+	 * "not > 0" so that -0 never reaches a CSV as "-0". */
+	res->stock = ceil(res->mean_total - 1e-9);
+	if (!(res->stock > 0)) {
+		res->stock = 0;
 	}
 	return 0;
 }
