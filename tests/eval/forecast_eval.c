@@ -185,6 +185,24 @@ static double bench(double service, unsigned H)
 	return sink >= 0 ? dt : dt;
 }
 
+/* Prints s as a JSON string (quotes, backslashes and controls escaped). */
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			printf("\\%c", c);
+		} else if (c < 0x20) {
+			printf("\\u%04x", c);
+		} else {
+			putchar(c);
+		}
+	}
+	putchar('"');
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: forecast_eval --input FILE.csv [--holdout 6] "
@@ -287,9 +305,11 @@ int main(int argc, char **argv)
 	double bsec = bench(service, H);
 
 	if (json) {
-		printf("{\"input\":\"%s\",\"holdout\":%u,\"service\":%g,"
-		    "\"series\":%zu,\"skipped\":%zu,\"methods\":[", input, H,
-		    service, rows[0].nseries, skipped);
+		printf("{\"input\":");
+		json_str(input);
+		printf(",\"holdout\":%u,\"service\":%g,\"series\":%zu,"
+		    "\"skipped\":%zu,\"methods\":[", H, service, rows[0].nseries,
+		    skipped);
 	} else {
 		printf("%s: %zu series (%zu too short), holdout %u, service %.3g\n\n",
 		    input, rows[0].nseries, skipped, H, service);
