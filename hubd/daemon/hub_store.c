@@ -5,11 +5,18 @@
  *   stock(sku, on_hand)                 physical units per sku
  *   bins(bin, sku, qty)                 where they sit; qty >= 0
  *   orders(order_id, order_key, customer, state, received_ms, picked_ms,
- *          shipped_ms, tracking)        order_id = the coordinator's
- *                                       placement id; state as hub_pick.h
- *   order_lines(order_id, line, sku, qty, picked, shorted)
+ *          shipped_ms, tracking,        order_id = the coordinator's
+ *          claimed_by, tier,            placement id; state as core/pick.h;
+ *          promised_ms, packed_ms)      claimed_by "" when free
+ *   order_lines(order_id, line, sku, qty, picked, shorted, gift)
  *   outbox(seq, payload)                codec_hub_event_pack bytes
  *   stream(id = 1, cmd_applied, event_seq, event_acked)
+ *   quarantine(sku, qty)                returned units not for sale
+ *   term_keys(key, status, message, at_ms)  first answer per request_key,
+ *                                       kept HUB_TERM_KEY_KEEP_MS
+ *
+ * Columns added after the first release (claimed_by ... gift) are added to
+ * an older file by store_migrate at open; nothing is ever dropped.
  *
  * Every statement is prepared once (db_prepare) and reset after use.
  */
@@ -48,7 +55,22 @@ static const char schema_sql[] =
     " id INTEGER PRIMARY KEY CHECK (id = 1),"
     " cmd_applied INTEGER NOT NULL, event_seq INTEGER NOT NULL,"
     " event_acked INTEGER NOT NULL);"
-    "INSERT OR IGNORE INTO stream VALUES (1, 0, 0, 0);";
+    "INSERT OR IGNORE INTO stream VALUES (1, 0, 0, 0);"
+    "CREATE TABLE IF NOT EXISTS quarantine("
+    " sku TEXT PRIMARY KEY, qty INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS term_keys("
+    " key TEXT PRIMARY KEY, status INTEGER NOT NULL, message TEXT NOT NULL,"
+    " at_ms INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS term_keys_at ON term_keys(at_ms);";
+
+/* Columns newer than the first schema: (table, column, declaration). */
+static const char *const migrations[][3] = {
+	{ "orders", "claimed_by", "TEXT NOT NULL DEFAULT ''" },
+	{ "orders", "tier", "TEXT NOT NULL DEFAULT ''" },
+	{ "orders", "promised_ms", "INTEGER NOT NULL DEFAULT 0" },
+	{ "orders", "packed_ms", "INTEGER" },
+	{ "order_lines", "gift", "INTEGER NOT NULL DEFAULT 0" },
+};
 
 enum {
 	ST_STREAM_GET,
@@ -75,6 +97,14 @@ enum {
 	ST_ORDER_DELETE,
 	ST_QUEUE,
 	ST_ORDER_COUNT,
+	ST_CLAIM_SET,
+	ST_COUNTS,
+	ST_BIN_QTY,
+	ST_BIN_LIST,
+	ST_QUARANTINE_ADD,
+	ST_KEY_GET,
+	ST_KEY_PUT,
+	ST_KEY_TRIM,
 	ST_COUNT_
 };
 
@@ -102,27 +132,47 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_STOCK_LIST] = "SELECT sku, on_hand FROM stock ORDER BY sku LIMIT ?1",
 	[ST_BIN_BEST] = "SELECT bin FROM bins WHERE sku = ?1 AND qty > 0"
 	    " ORDER BY qty DESC, bin LIMIT 1",
-	[ST_ORDER_GET] = "SELECT state, order_key, customer, received_ms"
-	    " FROM orders WHERE order_id = ?1",
-	[ST_LINES_GET] = "SELECT sku, qty, picked, shorted FROM order_lines"
+	[ST_ORDER_GET] = "SELECT state, order_key, customer, received_ms,"
+	    " claimed_by, tier, promised_ms FROM orders WHERE order_id = ?1",
+	[ST_LINES_GET] = "SELECT sku, qty, picked, shorted, gift FROM order_lines"
 	    " WHERE order_id = ?1 ORDER BY line",
 	[ST_ORDER_STATE_SET] = "UPDATE orders SET state = ?2,"
 	    " picked_ms = CASE WHEN ?2 IN ('picked', 'shorted')"
-	    " THEN ?3 ELSE picked_ms END WHERE order_id = ?1",
+	    " THEN ?3 ELSE picked_ms END,"
+	    " packed_ms = CASE WHEN ?2 = 'packed' THEN ?3 ELSE packed_ms END"
+	    " WHERE order_id = ?1",
 	[ST_LINE_SET] = "UPDATE order_lines SET picked = ?3, shorted = ?4"
 	    " WHERE order_id = ?1 AND line = ?2",
 	[ST_ORDER_SHIP] = "UPDATE orders SET state = 'shipped', tracking = ?2,"
-	    " shipped_ms = ?3 WHERE order_id = ?1 AND state = 'picked'",
+	    " shipped_ms = ?3, packed_ms = coalesce(packed_ms, ?3)"
+	    " WHERE order_id = ?1 AND state IN ('picked', 'packed')",
 	[ST_ORDER_INSERT] = "INSERT INTO orders(order_id, order_key, customer,"
 	    " state, received_ms) VALUES (?1, ?2, ?3, 'queued', ?4)"
 	    " ON CONFLICT(order_id) DO NOTHING",
-	[ST_LINE_INSERT] = "INSERT INTO order_lines(order_id, line, sku, qty)"
-	    " VALUES (?1, ?2, ?3, ?4)",
+	[ST_LINE_INSERT] = "INSERT INTO order_lines(order_id, line, sku, qty,"
+	    " gift) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_ORDER_DELETE] = "DELETE FROM orders WHERE order_id = ?1",
 	[ST_QUEUE] = "SELECT order_id FROM orders"
-	    " WHERE state IN ('queued', 'picking', 'picked')"
+	    " WHERE state IN ('queued', 'picking', 'picked', 'packed')"
 	    " ORDER BY received_ms, order_id LIMIT ?1",
 	[ST_ORDER_COUNT] = "SELECT count(*) FROM orders WHERE state = ?1",
+	[ST_CLAIM_SET] = "UPDATE orders SET claimed_by = ?2 WHERE order_id = ?1",
+	[ST_COUNTS] = "SELECT"
+	    " sum(state = 'queued' AND claimed_by = ''),"
+	    " sum(state IN ('picking', 'picked')"
+	    "     OR (state = 'queued' AND claimed_by <> '')),"
+	    " sum(state = 'packed'),"
+	    " sum(state IN ('packed', 'shipped') AND packed_ms >= ?1)"
+	    " FROM orders",
+	[ST_BIN_QTY] = "SELECT qty FROM bins WHERE bin = ?1 AND sku = ?2",
+	[ST_BIN_LIST] = "SELECT sku, qty FROM bins WHERE bin = ?1 AND qty > 0"
+	    " ORDER BY sku LIMIT ?2",
+	[ST_QUARANTINE_ADD] = "INSERT INTO quarantine(sku, qty) VALUES (?1, ?2)"
+	    " ON CONFLICT(sku) DO UPDATE SET qty = qty + excluded.qty",
+	[ST_KEY_GET] = "SELECT status, message FROM term_keys WHERE key = ?1",
+	[ST_KEY_PUT] = "INSERT OR IGNORE INTO term_keys(key, status, message,"
+	    " at_ms) VALUES (?1, ?2, ?3, ?4)",
+	[ST_KEY_TRIM] = "DELETE FROM term_keys WHERE at_ms < ?1",
 };
 
 struct hub_store {
@@ -152,6 +202,31 @@ static int step_fail(hub_store *s, int which, int rc)
 	return DN_EIO;
 }
 
+/* Adds the columns an older hub.db lacks. A column exists when a SELECT
+ * naming it prepares. */
+static int store_migrate(sqlite3 *db)
+{
+	for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++) {
+		char sql[256];
+		sqlite3_stmt *st = NULL;
+		snprintf(sql, sizeof(sql), "SELECT %s FROM %s LIMIT 0",
+		    migrations[i][1], migrations[i][0]);
+		if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
+			sqlite3_finalize(st);
+			continue;
+		}
+		sqlite3_finalize(st);
+		snprintf(sql, sizeof(sql), "ALTER TABLE %s ADD COLUMN %s %s",
+		    migrations[i][0], migrations[i][1], migrations[i][2]);
+		if (db_exec(db, sql) != 0) {
+			return DN_EIO;
+		}
+		log_info("hub.db_migrated", "table=%s column=%s", migrations[i][0],
+		    migrations[i][1]);
+	}
+	return 0;
+}
+
 int hub_store_open(hub_store **out, const char *path)
 {
 	hub_store *s = calloc(1, sizeof(*s));
@@ -162,6 +237,11 @@ int hub_store_open(hub_store **out, const char *path)
 		return DN_ENOMEM;
 	}
 	if ((rv = db_open(path, schema_sql, &s->db)) != 0) {
+		free(s);
+		return rv;
+	}
+	if ((rv = store_migrate(s->db)) != 0) {
+		db_close(s->db);
 		free(s);
 		return rv;
 	}
@@ -419,7 +499,7 @@ int hub_store_bin_best(hub_store *s, const char *sku, char *bin, size_t len)
 }
 
 /* Loads the row into o and, when key/customer are given, copies those. */
-static int order_read(hub_store *s, uint64_t order_id, hub_order *o,
+static int order_read(hub_store *s, uint64_t order_id, pick_order *o,
     char *key, char *customer, size_t id_len, int64_t *received_ms)
 {
 	sqlite3_stmt *st = s->st[ST_ORDER_GET];
@@ -436,7 +516,7 @@ static int order_read(hub_store *s, uint64_t order_id, hub_order *o,
 	if (rc != SQLITE_ROW) {
 		return step_fail(s, ST_ORDER_GET, rc);
 	}
-	if (hub_pick_state_parse(db_col_text(st, 0), &o->state) != 0) {
+	if (pick_state_parse(db_col_text(st, 0), &o->state) != 0) {
 		log_error("hub.db_corrupt", "order_id=%llu state=\"%s\"",
 		    (unsigned long long)order_id, db_col_text(st, 0));
 		sqlite3_reset(st);
@@ -445,19 +525,26 @@ static int order_read(hub_store *s, uint64_t order_id, hub_order *o,
 	if (key != NULL) {
 		snprintf(key, id_len, "%s", db_col_text(st, 1));
 		snprintf(customer, id_len, "%s", db_col_text(st, 2));
-		*received_ms = sqlite3_column_int64(st, 3);
 	}
+	o->received_ms = sqlite3_column_int64(st, 3);
+	if (received_ms != NULL) {
+		*received_ms = o->received_ms;
+	}
+	snprintf(o->claimed_by, sizeof(o->claimed_by), "%s", db_col_text(st, 4));
+	snprintf(o->tier, sizeof(o->tier), "%s", db_col_text(st, 5));
+	o->promised_ms = sqlite3_column_int64(st, 6);
 	sqlite3_reset(st);
 
 	st = s->st[ST_LINES_GET];
 	db_bind_i64(st, 1, (int64_t)order_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW
 	    && o->nlines < DN_ORDER_LINES_MAX) {
-		hub_line *l = &o->lines[o->nlines++];
+		pick_line *l = &o->lines[o->nlines++];
 		snprintf(l->sku, sizeof(l->sku), "%s", db_col_text(st, 0));
 		l->qty = (uint32_t)sqlite3_column_int64(st, 1);
 		l->picked = (uint32_t)sqlite3_column_int64(st, 2);
 		l->shorted = (uint32_t)sqlite3_column_int64(st, 3);
+		l->gift = sqlite3_column_int64(st, 4) != 0;
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		return step_fail(s, ST_LINES_GET, rc);
@@ -466,18 +553,18 @@ static int order_read(hub_store *s, uint64_t order_id, hub_order *o,
 	return 0;
 }
 
-int hub_store_order_load(hub_store *s, uint64_t order_id, hub_order *o)
+int hub_store_order_load(hub_store *s, uint64_t order_id, pick_order *o)
 {
 	return order_read(s, order_id, o, NULL, NULL, 0, NULL);
 }
 
-int hub_store_order_save(hub_store *s, const hub_order *o, int64_t now_ms)
+int hub_store_order_save(hub_store *s, const pick_order *o, int64_t now_ms)
 {
 	sqlite3_stmt *st = s->st[ST_ORDER_STATE_SET];
 	int rv;
 
 	db_bind_i64(st, 1, (int64_t)o->order_id);
-	db_bind_text(st, 2, hub_pick_state_name(o->state));
+	db_bind_text(st, 2, pick_state_name(o->state));
 	db_bind_i64(st, 3, now_ms);
 	if ((rv = step_done(s, ST_ORDER_STATE_SET)) != 0) {
 		return rv;
@@ -512,7 +599,7 @@ int hub_store_order_ship(hub_store *s, uint64_t order_id, const char *tracking,
 
 int hub_store_order_insert(hub_store *s, uint64_t order_id,
     const char *order_key, const char *customer, int64_t received_ms,
-    const hub_pick_line_in *lines, size_t nlines)
+    const pick_line_in *lines, size_t nlines)
 {
 	sqlite3_stmt *st = s->st[ST_ORDER_INSERT];
 	int rv;
@@ -533,6 +620,7 @@ int hub_store_order_insert(hub_store *s, uint64_t order_id,
 		db_bind_i64(st, 2, (int64_t)i);
 		db_bind_text(st, 3, lines[i].sku);
 		db_bind_i64(st, 4, lines[i].qty);
+		db_bind_i64(st, 5, lines[i].gift ? 1 : 0);
 		if ((rv = step_done(s, ST_LINE_INSERT)) != 0) {
 			return rv;
 		}
@@ -542,12 +630,12 @@ int hub_store_order_insert(hub_store *s, uint64_t order_id,
 
 int hub_store_order_delete(hub_store *s, uint64_t order_id)
 {
-	hub_order o;
+	pick_order o;
 	int rv = hub_store_order_load(s, order_id, &o);
 	if (rv != 0) {
 		return rv;
 	}
-	if (o.state == HUB_ORDER_SHIPPED) {
+	if (o.state == PICK_ORDER_SHIPPED) {
 		return DN_ESTATE;
 	}
 	db_bind_i64(s->st[ST_ORDER_DELETE], 1, (int64_t)order_id);
@@ -578,12 +666,12 @@ int hub_store_queue_list(hub_store *s, size_t max, hub_store_queue_fn fn,
 	return rv;
 }
 
-int hub_store_order_count(hub_store *s, hub_order_state state, int64_t *out)
+int hub_store_order_count(hub_store *s, pick_order_state state, int64_t *out)
 {
 	sqlite3_stmt *st = s->st[ST_ORDER_COUNT];
 	int rc;
 
-	db_bind_text(st, 1, hub_pick_state_name(state));
+	db_bind_text(st, 1, pick_state_name(state));
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
 		return step_fail(s, ST_ORDER_COUNT, rc);
@@ -591,4 +679,129 @@ int hub_store_order_count(hub_store *s, hub_order_state state, int64_t *out)
 	*out = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	return 0;
+}
+
+int hub_store_order_claim_set(hub_store *s, uint64_t order_id, const char *op)
+{
+	db_bind_i64(s->st[ST_CLAIM_SET], 1, (int64_t)order_id);
+	db_bind_text(s->st[ST_CLAIM_SET], 2, op);
+	return step_done(s, ST_CLAIM_SET);
+}
+
+int hub_store_counts(hub_store *s, int64_t day_start_ms, hub_store_tally *out)
+{
+	sqlite3_stmt *st = s->st[ST_COUNTS];
+	int rc;
+
+	db_bind_i64(st, 1, day_start_ms);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		return step_fail(s, ST_COUNTS, rc);
+	}
+	/* sum() over no rows is NULL, which reads as 0. */
+	out->queued = sqlite3_column_int64(st, 0);
+	out->in_progress = sqlite3_column_int64(st, 1);
+	out->packed = sqlite3_column_int64(st, 2);
+	out->packed_today = sqlite3_column_int64(st, 3);
+	sqlite3_reset(st);
+	return 0;
+}
+
+int hub_store_bin_qty(hub_store *s, const char *bin, const char *sku,
+    int64_t *qty)
+{
+	sqlite3_stmt *st = s->st[ST_BIN_QTY];
+	int rc;
+
+	*qty = 0;
+	db_bind_text(st, 1, bin);
+	db_bind_text(st, 2, sku);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*qty = sqlite3_column_int64(st, 0);
+	} else if (rc != SQLITE_DONE) {
+		return step_fail(s, ST_BIN_QTY, rc);
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+int hub_store_bin_move(hub_store *s, const char *sku, const char *from,
+    const char *to, int64_t qty)
+{
+	int rv;
+	db_bind_text(s->st[ST_BIN_SUB], 1, from);
+	db_bind_text(s->st[ST_BIN_SUB], 2, sku);
+	db_bind_i64(s->st[ST_BIN_SUB], 3, qty);
+	if ((rv = step_done(s, ST_BIN_SUB)) != 0) {
+		return rv;
+	}
+	db_bind_text(s->st[ST_BIN_ADD], 1, to);
+	db_bind_text(s->st[ST_BIN_ADD], 2, sku);
+	db_bind_i64(s->st[ST_BIN_ADD], 3, qty);
+	return step_done(s, ST_BIN_ADD);
+}
+
+int hub_store_bin_list(hub_store *s, const char *bin, size_t max,
+    hub_store_stock_fn fn, void *arg)
+{
+	sqlite3_stmt *st = s->st[ST_BIN_LIST];
+	int rc, rv = 0;
+
+	db_bind_text(st, 1, bin);
+	db_bind_i64(st, 2, (int64_t)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((rv = fn(arg, db_col_text(st, 0),
+		    sqlite3_column_int64(st, 1))) != 0) {
+			break;
+		}
+	}
+	if (rv == 0 && rc != SQLITE_DONE) {
+		return step_fail(s, ST_BIN_LIST, rc);
+	}
+	sqlite3_reset(st);
+	return rv;
+}
+
+int hub_store_quarantine_add(hub_store *s, const char *sku, int64_t qty)
+{
+	db_bind_text(s->st[ST_QUARANTINE_ADD], 1, sku);
+	db_bind_i64(s->st[ST_QUARANTINE_ADD], 2, qty);
+	return step_done(s, ST_QUARANTINE_ADD);
+}
+
+int hub_store_key_get(hub_store *s, const char *key, int *status, char *msg,
+    size_t msg_len)
+{
+	sqlite3_stmt *st = s->st[ST_KEY_GET];
+	int rc;
+
+	db_bind_text(st, 1, key);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(st);
+		return DN_ENOENT;
+	}
+	if (rc != SQLITE_ROW) {
+		return step_fail(s, ST_KEY_GET, rc);
+	}
+	*status = (int)sqlite3_column_int64(st, 0);
+	snprintf(msg, msg_len, "%s", db_col_text(st, 1));
+	sqlite3_reset(st);
+	return 0;
+}
+
+int hub_store_key_put(hub_store *s, const char *key, int status,
+    const char *msg, int64_t now_ms)
+{
+	int rv;
+	db_bind_i64(s->st[ST_KEY_TRIM], 1, now_ms - HUB_TERM_KEY_KEEP_MS);
+	if ((rv = step_done(s, ST_KEY_TRIM)) != 0) {
+		return rv;
+	}
+	db_bind_text(s->st[ST_KEY_PUT], 1, key);
+	db_bind_i64(s->st[ST_KEY_PUT], 2, status);
+	db_bind_text(s->st[ST_KEY_PUT], 3, msg);
+	db_bind_i64(s->st[ST_KEY_PUT], 4, now_ms);
+	return step_done(s, ST_KEY_PUT);
 }

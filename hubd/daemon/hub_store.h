@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "io/codec.h"
-#include "hub_pick.h"
+#include "core/pick.h"
 
 typedef struct hub_store hub_store;
 
@@ -73,22 +73,22 @@ int hub_store_stock_list(hub_store *s, size_t max, hub_store_stock_fn fn,
 int hub_store_bin_best(hub_store *s, const char *sku, char *bin, size_t len);
 
 /* Loads an order and its lines; DN_ENOENT when unknown. */
-int hub_store_order_load(hub_store *s, uint64_t order_id, hub_order *o);
+int hub_store_order_load(hub_store *s, uint64_t order_id, pick_order *o);
 /* Writes o's state and its lines' picked/shorted counts; now_ms is stamped
  * as picked_ms when the state is picked or shorted. */
-int hub_store_order_save(hub_store *s, const hub_order *o, int64_t now_ms);
+int hub_store_order_save(hub_store *s, const pick_order *o, int64_t now_ms);
 /* Marks a picked order shipped with tracking at now_ms. */
 int hub_store_order_ship(hub_store *s, uint64_t order_id, const char *tracking,
     int64_t now_ms);
 /* Inserts a queued order; DN_EEXIST when the id is present (no change). */
 int hub_store_order_insert(hub_store *s, uint64_t order_id,
     const char *order_key, const char *customer, int64_t received_ms,
-    const hub_pick_line_in *lines, size_t nlines);
+    const pick_line_in *lines, size_t nlines);
 /* Removes an order that has not shipped; DN_ENOENT / DN_ESTATE. */
 int hub_store_order_delete(hub_store *s, uint64_t order_id);
 
 typedef struct {
-	hub_order order;
+	pick_order order;
 	const char *order_key, *customer;
 	int64_t received_ms;
 } hub_store_queue_row;
@@ -98,6 +98,38 @@ typedef int (*hub_store_queue_fn)(void *arg, const hub_store_queue_row *row);
 int hub_store_queue_list(hub_store *s, size_t max, hub_store_queue_fn fn,
     void *arg);
 /* Orders per state, for status. */
-int hub_store_order_count(hub_store *s, hub_order_state st, int64_t *out);
+int hub_store_order_count(hub_store *s, pick_order_state st, int64_t *out);
+
+/* Sets (op) or clears ("") an order's claim. */
+int hub_store_order_claim_set(hub_store *s, uint64_t order_id, const char *op);
+
+/* The status bar's counts (see TermReply queued .. packed_today). */
+typedef struct {
+	int64_t queued, in_progress, packed, packed_today;
+} hub_store_tally;
+int hub_store_counts(hub_store *s, int64_t day_start_ms, hub_store_tally *out);
+
+/* Units of sku in bin (0 when none). */
+int hub_store_bin_qty(hub_store *s, const char *bin, const char *sku,
+    int64_t *qty);
+/* Moves qty units of sku from one bin to another (caller checked from
+ * holds them); on_hand does not change. */
+int hub_store_bin_move(hub_store *s, const char *sku, const char *from,
+    const char *to, int64_t qty);
+/* Every sku with units in bin, by sku, at most max. */
+int hub_store_bin_list(hub_store *s, const char *bin, size_t max,
+    hub_store_stock_fn fn, void *arg);
+/* Returned units set aside (not on hand, not for sale). */
+int hub_store_quarantine_add(hub_store *s, const char *sku, int64_t qty);
+
+/* The first answer given to a terminal request_key: a retry after a lost
+ * reply gets it again instead of doing the action twice. */
+#define HUB_TERM_KEY_KEEP_MS (24 * 3600 * 1000LL)
+/* DN_ENOENT when the key is unknown. */
+int hub_store_key_get(hub_store *s, const char *key, int *status, char *msg,
+    size_t msg_len);
+/* Records key's answer and forgets keys older than HUB_TERM_KEY_KEEP_MS. */
+int hub_store_key_put(hub_store *s, const char *key, int status,
+    const char *msg, int64_t now_ms);
 
 #endif

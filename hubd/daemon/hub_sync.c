@@ -195,7 +195,7 @@ static void sync_on_timer(uv_timer_t *t)
  * no-op (the command was applied before under another seq, or replayed). */
 static int command_place(hub *h, const Dropnet__HubCommand *c)
 {
-	hub_pick_line_in lines[DN_ORDER_LINES_MAX];
+	pick_line_in lines[DN_ORDER_LINES_MAX];
 	char msg[256];
 	size_t n = c->n_lines;
 	int rv;
@@ -206,9 +206,10 @@ static int command_place(hub *h, const Dropnet__HubCommand *c)
 	for (size_t i = 0; i < n && i < DN_ORDER_LINES_MAX; i++) {
 		lines[i].sku = c->lines[i]->sku;
 		lines[i].qty = c->lines[i]->qty;
+		lines[i].gift = c->lines[i]->gift;
 	}
-	if (hub_pick_place_check(c->order_id, c->order_key, c->customer, lines,
-	    n, msg, sizeof(msg)) != HUB_PICK_OK) {
+	if (pick_place_check(c->order_id, c->order_key, c->customer, lines,
+	    n, msg, sizeof(msg)) != PICK_OK) {
 		/* Skipping keeps the stream moving; the coordinator still
 		 * holds the allocation and audit will show it. */
 		log_error("hub.command_invalid", "seq=%" PRIu64 " order_id=%"

@@ -8,6 +8,12 @@
  * durable (kill -9 loses nothing acknowledged). Bad bytes get a protocol
  * status and a log line, never an assertion.
  *
+ * Claims (core/pick.h): an order claimed by one operator refuses every
+ * other operator's claim, pick, short, pack and ship with CLAIMED. A write
+ * carrying a request_key is answered once: its first OK answer is stored in
+ * the same transaction, and a retry with the key (the terminal resends after
+ * a timeout or a hubd restart) gets that answer without doing it twice.
+ *
  * Thread model: runs on the loop thread (bridge batch callback).
  */
 #include <inttypes.h>
@@ -16,11 +22,11 @@
 #include <string.h>
 #include "core/err.h"
 #include "core/limits.h"
+#include "core/pick.h"
 #include "core/validate.h"
 #include "io/codec.h"
 #include "io/log.h"
 #include "hub.h"
-#include "hub_pick.h"
 
 #define TERM_MSG_MAX 512
 #define TERM_BIN_DEFAULT "MAIN"
@@ -31,6 +37,7 @@ typedef struct {
 	Dropnet__QueueLine *lineptr[DN_ORDER_LINES_MAX];
 	Dropnet__QueueLine lines[DN_ORDER_LINES_MAX];
 	char key[DN_ID_MAX + 1], customer[DN_ID_MAX + 1];
+	char claimed_by[DN_ID_MAX + 1], tier[DN_ID_MAX + 1];
 	char skus[DN_ORDER_LINES_MAX][DN_ID_MAX + 1];
 	char bins[DN_ORDER_LINES_MAX][DN_ID_MAX + 1];
 } term_qorder;
@@ -47,6 +54,7 @@ typedef struct {
 	Dropnet__QueueOrder **orders;
 	Dropnet__StockLevel **stock;
 	size_t norders, nstock, cap;
+	char claimed_by[DN_ID_MAX + 1]; /* CLAIMED: the holder, for the reply */
 } term_lists;
 
 static void lists_free(term_lists *l)
@@ -61,13 +69,14 @@ static void lists_free(term_lists *l)
 	free(l->stock);
 }
 
-static Dropnet__Status verdict_status(hub_pick_verdict v)
+static Dropnet__Status verdict_status(pick_verdict v)
 {
 	switch (v) {
-	case HUB_PICK_OK: return DROPNET__STATUS__OK;
-	case HUB_PICK_INVALID: return DROPNET__STATUS__INVALID;
-	case HUB_PICK_WRONG_SCAN: return DROPNET__STATUS__WRONG_SCAN;
-	case HUB_PICK_CONFLICT: return DROPNET__STATUS__CONFLICT;
+	case PICK_OK: return DROPNET__STATUS__OK;
+	case PICK_INVALID: return DROPNET__STATUS__INVALID;
+	case PICK_WRONG_SCAN: return DROPNET__STATUS__WRONG_SCAN;
+	case PICK_CONFLICT: return DROPNET__STATUS__CONFLICT;
+	case PICK_CLAIMED: return DROPNET__STATUS__CLAIMED;
 	}
 	return DROPNET__STATUS__INVALID;
 }
@@ -113,11 +122,11 @@ static Dropnet__Status term_receive(hub *h, const Dropnet__TermRequest *req,
 {
 	const char *bin = req->bin[0] != '\0' ? req->bin : TERM_BIN_DEFAULT;
 	Dropnet__HubEvent ev;
-	hub_pick_verdict v;
+	pick_verdict v;
 	int rv;
 
-	v = hub_pick_receive_check(req->sku, req->qty, bin, msg, TERM_MSG_MAX);
-	if (v != HUB_PICK_OK) {
+	v = pick_receive_check(req->sku, req->qty, bin, msg, TERM_MSG_MAX);
+	if (v != PICK_OK) {
 		return verdict_status(v);
 	}
 	if ((rv = hub_store_stock_add(h->store, req->sku, bin, req->qty)) != 0) {
@@ -154,13 +163,19 @@ static int queue_add(void *arg, const hub_store_queue_row *row)
 	snprintf(q->customer, sizeof(q->customer), "%s", row->customer);
 	q->order.order_key = q->key;
 	q->order.customer = q->customer;
-	q->order.state = (char *)hub_pick_state_name(row->order.state);
+	q->order.state = (char *)pick_state_name(row->order.state);
 	q->order.received_ms = row->received_ms;
+	snprintf(q->claimed_by, sizeof(q->claimed_by), "%s",
+	    row->order.claimed_by);
+	snprintf(q->tier, sizeof(q->tier), "%s", row->order.tier);
+	q->order.claimed_by = q->claimed_by;
+	q->order.tier = q->tier;
+	q->order.promised_ms = row->order.promised_ms;
 	q->order.lines = q->lineptr;
 	q->order.n_lines = row->order.nlines;
 	for (size_t i = 0; i < row->order.nlines; i++) {
 		Dropnet__QueueLine linit = DROPNET__QUEUE_LINE__INIT;
-		const hub_line *hl = &row->order.lines[i];
+		const pick_line *hl = &row->order.lines[i];
 		q->lines[i] = linit;
 		q->lineptr[i] = &q->lines[i];
 		snprintf(q->skus[i], sizeof(q->skus[i]), "%s", hl->sku);
@@ -168,6 +183,7 @@ static int queue_add(void *arg, const hub_store_queue_row *row)
 		q->lines[i].qty = hl->qty;
 		q->lines[i].picked = hl->picked;
 		q->lines[i].shorted = hl->shorted;
+		q->lines[i].gift = hl->gift;
 		rv = hub_store_bin_best(l->h->store, hl->sku, q->bins[i],
 		    sizeof(q->bins[i]));
 		if (rv != 0) {
@@ -231,7 +247,7 @@ static Dropnet__Status term_stock_list(hub *h, char *msg, term_lists *l)
 
 /* Loads the order a pick/short/ship names; NOT_FOUND when unknown. */
 static Dropnet__Status order_get(hub *h, const Dropnet__TermRequest *req,
-    hub_order *o, char *msg)
+    pick_order *o, char *msg)
 {
 	int rv;
 	if (req->order_id == 0 || req->order_id > (uint64_t)INT64_MAX) {
@@ -268,7 +284,7 @@ static Dropnet__Status picked_event(hub *h, const Dropnet__TermRequest *req,
 static Dropnet__Status term_pick(hub *h, const Dropnet__TermRequest *req,
     int64_t now, char *msg)
 {
-	hub_order o;
+	pick_order o;
 	bool done = false;
 	Dropnet__Status st = order_get(h, req, &o, msg);
 	int rv;
@@ -276,9 +292,14 @@ static Dropnet__Status term_pick(hub *h, const Dropnet__TermRequest *req,
 	if (st != DROPNET__STATUS__OK) {
 		return st;
 	}
-	hub_pick_verdict v = hub_pick_scan(&o, (const char *const *)req->scans,
+	pick_verdict v = pick_owner_check(&o, operator_of(req), msg,
+	    TERM_MSG_MAX);
+	if (v != PICK_OK) {
+		return verdict_status(v);
+	}
+	v = pick_scan(&o, (const char *const *)req->scans,
 	    req->n_scans, &done, msg, TERM_MSG_MAX);
-	if (v != HUB_PICK_OK) {
+	if (v != PICK_OK) {
 		return verdict_status(v);
 	}
 	if ((rv = hub_store_order_save(h->store, &o, now)) != 0) {
@@ -286,7 +307,7 @@ static Dropnet__Status term_pick(hub *h, const Dropnet__TermRequest *req,
 	}
 	log_info("hub.scanned", "order_id=%" PRIu64 " scans=%zu state=%s "
 	    "operator=%s", o.order_id, req->n_scans,
-	    hub_pick_state_name(o.state), operator_of(req));
+	    pick_state_name(o.state), operator_of(req));
 	if (done) {
 		return picked_event(h, req, now, msg);
 	}
@@ -296,7 +317,7 @@ static Dropnet__Status term_pick(hub *h, const Dropnet__TermRequest *req,
 static Dropnet__Status term_short(hub *h, const Dropnet__TermRequest *req,
     int64_t now, char *msg)
 {
-	hub_order o;
+	pick_order o;
 	bool done = false;
 	Dropnet__HubEvent ev;
 	Dropnet__Status st = order_get(h, req, &o, msg);
@@ -305,9 +326,13 @@ static Dropnet__Status term_short(hub *h, const Dropnet__TermRequest *req,
 	if (st != DROPNET__STATUS__OK) {
 		return st;
 	}
-	hub_pick_verdict v = hub_pick_short(&o, req->sku, req->qty, &done, msg,
+	pick_verdict v = pick_owner_check(&o, operator_of(req), msg,
 	    TERM_MSG_MAX);
-	if (v != HUB_PICK_OK) {
+	if (v != PICK_OK) {
+		return verdict_status(v);
+	}
+	v = pick_short(&o, req->sku, req->qty, &done, msg, TERM_MSG_MAX);
+	if (v != PICK_OK) {
 		return verdict_status(v);
 	}
 	if ((rv = hub_store_order_save(h->store, &o, now)) != 0
@@ -323,8 +348,8 @@ static Dropnet__Status term_short(hub *h, const Dropnet__TermRequest *req,
 	}
 	log_info("hub.shorted", "order_id=%" PRIu64 " sku=%s qty=%" PRId64
 	    " state=%s operator=%s event=%" PRIu64, o.order_id, req->sku,
-	    req->qty, hub_pick_state_name(o.state), operator_of(req), ev.seq);
-	if (done && o.state == HUB_ORDER_PICKED) {
+	    req->qty, pick_state_name(o.state), operator_of(req), ev.seq);
+	if (done && o.state == PICK_ORDER_PICKED) {
 		return picked_event(h, req, now, msg);
 	}
 	return DROPNET__STATUS__OK;
@@ -333,7 +358,7 @@ static Dropnet__Status term_short(hub *h, const Dropnet__TermRequest *req,
 static Dropnet__Status term_ship(hub *h, const Dropnet__TermRequest *req,
     int64_t now, char *msg)
 {
-	hub_order o;
+	pick_order o;
 	Dropnet__HubEvent ev;
 	Dropnet__OrderLine lines[DN_ORDER_LINES_MAX];
 	Dropnet__OrderLine *lineptr[DN_ORDER_LINES_MAX];
@@ -349,8 +374,13 @@ static Dropnet__Status term_ship(hub *h, const Dropnet__TermRequest *req,
 	if ((st = order_get(h, req, &o, msg)) != DROPNET__STATUS__OK) {
 		return st;
 	}
-	hub_pick_verdict v = hub_pick_ship(&o, msg, TERM_MSG_MAX);
-	if (v != HUB_PICK_OK) {
+	pick_verdict v = pick_owner_check(&o, operator_of(req), msg,
+	    TERM_MSG_MAX);
+	if (v != PICK_OK) {
+		return verdict_status(v);
+	}
+	v = pick_ship(&o, msg, TERM_MSG_MAX);
+	if (v != PICK_OK) {
 		return verdict_status(v);
 	}
 	event_init(&ev, req, DROPNET__EVENT_KIND__EV_SHIPPED, now);
@@ -382,13 +412,336 @@ static Dropnet__Status term_ship(hub *h, const Dropnet__TermRequest *req,
 	return DROPNET__STATUS__OK;
 }
 
-static Dropnet__Status term_status(hub *h, char *msg, term_lists *l)
+/* Candidates for a claim: the open queue, with key and customer kept for
+ * the reply. */
+typedef struct {
+	pick_order order;
+	char key[DN_ID_MAX + 1], customer[DN_ID_MAX + 1];
+} claim_row;
+
+typedef struct {
+	claim_row *rows;
+	pick_order *orders; /* same orders, contiguous for core/pick.h */
+	size_t n;
+} claim_set;
+
+static int claim_collect(void *arg, const hub_store_queue_row *row)
+{
+	claim_set *c = arg;
+	if (c->n == DN_QUEUE_LIST_MAX) {
+		return 0;
+	}
+	c->rows[c->n].order = row->order;
+	snprintf(c->rows[c->n].key, sizeof(c->rows[c->n].key), "%s",
+	    row->order_key);
+	snprintf(c->rows[c->n].customer, sizeof(c->rows[c->n].customer), "%s",
+	    row->customer);
+	c->orders[c->n] = row->order;
+	c->n++;
+	return 0;
+}
+
+/* Claims one loaded order for the requester: store, event, reply line. */
+static Dropnet__Status claim_one(hub *h, const Dropnet__TermRequest *req,
+    claim_row *r, int64_t now, char *msg, term_lists *l)
+{
+	Dropnet__HubEvent ev;
+	hub_store_queue_row qrow = { .order = r->order, .order_key = r->key,
+	    .customer = r->customer, .received_ms = r->order.received_ms };
+	pick_verdict v = pick_claim(&r->order, operator_of(req), msg,
+	    TERM_MSG_MAX);
+	int rv;
+
+	if (v != PICK_OK) {
+		if (v == PICK_CLAIMED) {
+			snprintf(l->claimed_by, sizeof(l->claimed_by), "%s",
+			    r->order.claimed_by);
+			l->rep->claimed_by = l->claimed_by;
+		}
+		return verdict_status(v);
+	}
+	if ((rv = hub_store_order_claim_set(h->store, r->order.order_id,
+	    operator_of(req))) != 0) {
+		return store_status(rv, msg);
+	}
+	event_init(&ev, req, DROPNET__EVENT_KIND__EV_CLAIMED, now);
+	ev.order_id = r->order.order_id;
+	if ((rv = hub_store_event_append(h->store, &ev)) != 0) {
+		return store_status(rv, msg);
+	}
+	qrow.order = r->order;
+	if ((rv = queue_add(l, &qrow)) != 0) {
+		return store_status(rv, msg);
+	}
+	log_info("hub.claimed", "order_id=%" PRIu64 " operator=%s event=%" PRIu64,
+	    r->order.order_id, operator_of(req), ev.seq);
+	return DROPNET__STATUS__OK;
+}
+
+static Dropnet__Status term_claim(hub *h, const Dropnet__TermRequest *req,
+    int64_t now, char *msg, term_lists *l)
+{
+	claim_set c = { 0 };
+	size_t chosen[PICK_BATCH_MAX], nchosen = 0;
+	Dropnet__Status st = DROPNET__STATUS__OK;
+	int rv;
+
+	if (!validate_id(operator_of(req))) {
+		snprintf(msg, TERM_MSG_MAX, "a claim needs --operator NAME");
+		return DROPNET__STATUS__INVALID;
+	}
+	if (req->batch > PICK_BATCH_MAX) {
+		snprintf(msg, TERM_MSG_MAX, "batch %" PRIu32 " out of range 1..%u",
+		    req->batch, PICK_BATCH_MAX);
+		return DROPNET__STATUS__INVALID;
+	}
+	l->orders = calloc(PICK_BATCH_MAX, sizeof(*l->orders));
+	c.rows = malloc(DN_QUEUE_LIST_MAX * sizeof(*c.rows));
+	c.orders = malloc(DN_QUEUE_LIST_MAX * sizeof(*c.orders));
+	if (l->orders == NULL || c.rows == NULL || c.orders == NULL) {
+		st = store_status(DN_ENOMEM, msg);
+		goto free_set;
+	}
+	l->rep->orders = l->orders;
+	if (req->order_id != 0) {
+		c.n = 1;
+		rv = hub_store_order_load(h->store, req->order_id, &c.rows[0].order);
+		if (rv == DN_ENOENT) {
+			snprintf(msg, TERM_MSG_MAX, "order %" PRIu64 " not found",
+			    req->order_id);
+			st = DROPNET__STATUS__NOT_FOUND;
+			goto free_set;
+		}
+		if (rv != 0) {
+			st = store_status(rv, msg);
+			goto free_set;
+		}
+		c.rows[0].key[0] = c.rows[0].customer[0] = '\0';
+		chosen[nchosen++] = 0;
+	} else {
+		rv = hub_store_queue_list(h->store, DN_QUEUE_LIST_MAX,
+		    claim_collect, &c);
+		if (rv != 0) {
+			st = store_status(rv, msg);
+			goto free_set;
+		}
+		pick_claim_choose(c.orders, c.n, req->batch > 0 ? req->batch : 1,
+		    chosen, &nchosen);
+		if (nchosen == 0) {
+			snprintf(msg, TERM_MSG_MAX, "nothing to claim%s",
+			    req->batch > 1 ? " (no small orders free)" : "");
+			st = DROPNET__STATUS__NOT_FOUND;
+			goto free_set;
+		}
+	}
+	for (size_t i = 0; i < nchosen && st == DROPNET__STATUS__OK; i++) {
+		st = claim_one(h, req, &c.rows[chosen[i]], now, msg, l);
+	}
+	l->rep->n_orders = l->norders;
+	if (st == DROPNET__STATUS__OK) {
+		size_t off = (size_t)snprintf(msg, TERM_MSG_MAX, "claimed");
+		for (size_t i = 0; i < l->norders && off < TERM_MSG_MAX; i++) {
+			off += (size_t)snprintf(msg + off, TERM_MSG_MAX - off,
+			    " %" PRIu64, l->orders[i]->order_id);
+		}
+	}
+free_set:
+	free(c.rows);
+	free(c.orders);
+	return st;
+}
+
+static Dropnet__Status term_release(hub *h, const Dropnet__TermRequest *req,
+    char *msg)
+{
+	pick_order o;
+	Dropnet__Status st = order_get(h, req, &o, msg);
+	int rv;
+
+	if (st != DROPNET__STATUS__OK) {
+		return st;
+	}
+	pick_verdict v = pick_release(&o, operator_of(req), msg, TERM_MSG_MAX);
+	if (v != PICK_OK) {
+		return verdict_status(v);
+	}
+	if ((rv = hub_store_order_claim_set(h->store, o.order_id, "")) != 0) {
+		return store_status(rv, msg);
+	}
+	log_info("hub.released", "order_id=%" PRIu64 " operator=%s", o.order_id,
+	    operator_of(req));
+	return DROPNET__STATUS__OK;
+}
+
+static Dropnet__Status term_pack(hub *h, const Dropnet__TermRequest *req,
+    int64_t now, char *msg)
+{
+	pick_order o;
+	Dropnet__Status st = order_get(h, req, &o, msg);
+	int rv;
+
+	if (st != DROPNET__STATUS__OK) {
+		return st;
+	}
+	pick_verdict v = pick_owner_check(&o, operator_of(req), msg,
+	    TERM_MSG_MAX);
+	if (v == PICK_OK) {
+		v = pick_pack(&o, (const char *const *)req->scans, req->n_scans, msg,
+		    TERM_MSG_MAX);
+	}
+	if (v != PICK_OK) {
+		return verdict_status(v);
+	}
+	if ((rv = hub_store_order_save(h->store, &o, now)) != 0) {
+		return store_status(rv, msg);
+	}
+	log_info("hub.packed", "order_id=%" PRIu64 " lines=%zu operator=%s",
+	    o.order_id, req->n_scans, operator_of(req));
+	return DROPNET__STATUS__OK;
+}
+
+static Dropnet__Status term_move(hub *h, const Dropnet__TermRequest *req,
+    int64_t now, char *msg)
+{
+	const char *to = req->to_bin != NULL ? req->to_bin : "";
+	Dropnet__HubEvent ev;
+	int64_t have = 0;
+	int rv;
+
+	if (validate_id(req->sku) && validate_id(req->bin)
+	    && (rv = hub_store_bin_qty(h->store, req->bin, req->sku, &have)) != 0) {
+		return store_status(rv, msg);
+	}
+	pick_verdict v = pick_move_check(req->sku, req->qty, req->bin, to, have,
+	    msg, TERM_MSG_MAX);
+	if (v != PICK_OK) {
+		return verdict_status(v);
+	}
+	if ((rv = hub_store_bin_move(h->store, req->sku, req->bin, to,
+	    req->qty)) != 0) {
+		return store_status(rv, msg);
+	}
+	event_init(&ev, req, DROPNET__EVENT_KIND__EV_MOVED, now);
+	ev.sku = req->sku;
+	ev.qty = req->qty;
+	ev.bin = req->bin;
+	ev.to_bin = (char *)to;
+	if ((rv = hub_store_event_append(h->store, &ev)) != 0) {
+		return store_status(rv, msg);
+	}
+	log_info("hub.moved", "sku=%s qty=%" PRId64 " bin=%s to_bin=%s "
+	    "operator=%s event=%" PRIu64, req->sku, req->qty, req->bin, to,
+	    operator_of(req), ev.seq);
+	return DROPNET__STATUS__OK;
+}
+
+static Dropnet__Status term_count(hub *h, const Dropnet__TermRequest *req,
+    int64_t now, char *msg)
+{
+	Dropnet__HubEvent ev;
+	int64_t book = 0, delta = 0;
+	int rv;
+
+	if (validate_id(req->sku) && validate_id(req->bin)
+	    && (rv = hub_store_bin_qty(h->store, req->bin, req->sku, &book)) != 0) {
+		return store_status(rv, msg);
+	}
+	pick_verdict v = pick_count_check(req->sku, req->bin, req->qty, book,
+	    &delta, msg, TERM_MSG_MAX);
+	if (v != PICK_OK) {
+		return verdict_status(v);
+	}
+	if (delta == 0) {
+		return DROPNET__STATUS__OK; /* the book was right: no event */
+	}
+	if ((rv = hub_store_stock_add(h->store, req->sku, req->bin, delta)) != 0) {
+		return store_status(rv, msg);
+	}
+	event_init(&ev, req, DROPNET__EVENT_KIND__EV_ADJUSTED, now);
+	ev.sku = req->sku;
+	ev.qty = delta;
+	ev.bin = req->bin;
+	if ((rv = hub_store_event_append(h->store, &ev)) != 0) {
+		return store_status(rv, msg);
+	}
+	log_info("hub.counted", "sku=%s bin=%s counted=%" PRId64 " delta=%"
+	    PRId64 " operator=%s event=%" PRIu64, req->sku, req->bin, req->qty,
+	    delta, operator_of(req), ev.seq);
+	return DROPNET__STATUS__OK;
+}
+
+#define TERM_BIN_QUARANTINE "QUARANTINE"
+
+static Dropnet__Status term_return(hub *h, const Dropnet__TermRequest *req,
+    int64_t now, char *msg)
+{
+	const char *bin = req->bin[0] != '\0' ? req->bin : TERM_BIN_DEFAULT;
+	Dropnet__HubEvent ev;
+	int rv;
+
+	pick_verdict v = pick_receive_check(req->sku, req->qty, bin, msg,
+	    TERM_MSG_MAX);
+	if (v != PICK_OK) {
+		return verdict_status(v);
+	}
+	/* Quarantined units are not on hand: they are kept apart so nobody
+	 * picks them, and the coordinator never sells them. */
+	rv = req->to_stock ? hub_store_stock_add(h->store, req->sku, bin, req->qty)
+	                   : hub_store_quarantine_add(h->store, req->sku, req->qty);
+	if (rv != 0) {
+		return store_status(rv, msg);
+	}
+	event_init(&ev, req, DROPNET__EVENT_KIND__EV_RETURNED, now);
+	ev.sku = req->sku;
+	ev.qty = req->qty;
+	ev.bin = (char *)(req->to_stock ? bin : TERM_BIN_QUARANTINE);
+	ev.to_stock = req->to_stock;
+	if ((rv = hub_store_event_append(h->store, &ev)) != 0) {
+		return store_status(rv, msg);
+	}
+	log_info("hub.returned", "sku=%s qty=%" PRId64 " to_stock=%d bin=%s "
+	    "operator=%s event=%" PRIu64, req->sku, req->qty, req->to_stock,
+	    ev.bin, operator_of(req), ev.seq);
+	snprintf(msg, TERM_MSG_MAX, "returned %" PRId64 " x %s to %s", req->qty,
+	    req->sku, req->to_stock ? bin : "quarantine");
+	return DROPNET__STATUS__OK;
+}
+
+static Dropnet__Status term_bin(hub *h, const Dropnet__TermRequest *req,
+    char *msg, term_lists *l)
+{
+	int rv;
+	if (!validate_id(req->bin)) {
+		snprintf(msg, TERM_MSG_MAX, "bin is required");
+		return DROPNET__STATUS__INVALID;
+	}
+	l->stock = calloc(DN_STOCK_REPORT_MAX, sizeof(*l->stock));
+	if (l->stock == NULL) {
+		return store_status(DN_ENOMEM, msg);
+	}
+	rv = hub_store_bin_list(h->store, req->bin, DN_STOCK_REPORT_MAX,
+	    stock_add_level, l);
+	if (rv != 0) {
+		return store_status(rv, msg);
+	}
+	l->rep->stock = l->stock;
+	l->rep->n_stock = l->nstock;
+	snprintf(msg, TERM_MSG_MAX, "bin %s: %zu skus", req->bin, l->nstock);
+	return DROPNET__STATUS__OK;
+}
+
+static Dropnet__Status term_status(hub *h, int64_t now, char *msg,
+    term_lists *l)
 {
 	hub_stream sp;
+	hub_store_tally t;
 	int64_t cnt[3] = { 0, 0, 0 };
 	int rv = hub_store_stream_get(h->store, &sp);
 	for (int i = 0; rv == 0 && i < 3; i++) {
-		rv = hub_store_order_count(h->store, (hub_order_state)i, &cnt[i]);
+		rv = hub_store_order_count(h->store, (pick_order_state)i, &cnt[i]);
+	}
+	if (rv == 0) {
+		rv = hub_store_counts(h->store, pick_day_start_ms(now), &t);
 	}
 	if (rv != 0) {
 		return store_status(rv, msg);
@@ -398,6 +751,10 @@ static Dropnet__Status term_status(hub *h, char *msg, term_lists *l)
 	l->rep->event_seq = sp.event_seq;
 	l->rep->event_acked = sp.event_acked;
 	l->rep->coordinator_up = h->coordinator_up;
+	l->rep->queued = (uint32_t)t.queued;
+	l->rep->in_progress = (uint32_t)t.in_progress;
+	l->rep->packed = (uint32_t)t.packed;
+	l->rep->packed_today = (uint32_t)t.packed_today;
 	snprintf(msg, TERM_MSG_MAX, "queued=%" PRId64 " picking=%" PRId64
 	    " picked=%" PRId64 " pending_events=%" PRIu64, cnt[0], cnt[1],
 	    cnt[2], sp.event_seq - sp.event_acked);
@@ -419,8 +776,15 @@ static Dropnet__Status term_dispatch(hub *h, const Dropnet__TermRequest *req,
 	case DROPNET__TERM_KIND__TERM_PICK: return term_pick(h, req, now, msg);
 	case DROPNET__TERM_KIND__TERM_SHORT: return term_short(h, req, now, msg);
 	case DROPNET__TERM_KIND__TERM_SHIP: return term_ship(h, req, now, msg);
-	case DROPNET__TERM_KIND__TERM_STATUS: return term_status(h, msg, l);
+	case DROPNET__TERM_KIND__TERM_STATUS: return term_status(h, now, msg, l);
 	case DROPNET__TERM_KIND__TERM_STOCK: return term_stock_list(h, msg, l);
+	case DROPNET__TERM_KIND__TERM_CLAIM: return term_claim(h, req, now, msg, l);
+	case DROPNET__TERM_KIND__TERM_RELEASE: return term_release(h, req, msg);
+	case DROPNET__TERM_KIND__TERM_PACK: return term_pack(h, req, now, msg);
+	case DROPNET__TERM_KIND__TERM_MOVE: return term_move(h, req, now, msg);
+	case DROPNET__TERM_KIND__TERM_COUNT: return term_count(h, req, now, msg);
+	case DROPNET__TERM_KIND__TERM_RETURN: return term_return(h, req, now, msg);
+	case DROPNET__TERM_KIND__TERM_BIN: return term_bin(h, req, msg, l);
 	default:
 		snprintf(msg, TERM_MSG_MAX, "unknown request kind %d",
 		    (int)req->kind);
@@ -434,6 +798,60 @@ typedef struct {
 	bool wrote;  /* changed state: its reply depends on the commit */
 	int kind;
 } term_out;
+
+static bool kind_writes(int kind)
+{
+	switch (kind) {
+	case DROPNET__TERM_KIND__TERM_RECEIVE:
+	case DROPNET__TERM_KIND__TERM_PICK:
+	case DROPNET__TERM_KIND__TERM_SHORT:
+	case DROPNET__TERM_KIND__TERM_SHIP:
+	case DROPNET__TERM_KIND__TERM_CLAIM:
+	case DROPNET__TERM_KIND__TERM_RELEASE:
+	case DROPNET__TERM_KIND__TERM_PACK:
+	case DROPNET__TERM_KIND__TERM_MOVE:
+	case DROPNET__TERM_KIND__TERM_COUNT:
+	case DROPNET__TERM_KIND__TERM_RETURN:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Runs a request, or replays the first answer to its request_key. A new
+ * OK answer is stored with the request's own writes (same savepoint). */
+static Dropnet__Status term_run_keyed(hub *h, const Dropnet__TermRequest *req,
+    int64_t now, char *msg, term_lists *l, bool *replayed)
+{
+	const char *key = req->request_key != NULL ? req->request_key : "";
+	Dropnet__Status st;
+	int status = 0, rv;
+
+	*replayed = false;
+	if (key[0] == '\0' || !kind_writes((int)req->kind)) {
+		return term_dispatch(h, req, now, msg, l);
+	}
+	if (strlen(key) > 2 * DN_ID_MAX) {
+		snprintf(msg, TERM_MSG_MAX, "request_key longer than %u", 2 * DN_ID_MAX);
+		return DROPNET__STATUS__INVALID;
+	}
+	rv = hub_store_key_get(h->store, key, &status, msg, TERM_MSG_MAX);
+	if (rv == 0) {
+		*replayed = true;
+		log_info("hub.term_replayed", "key=%s status=%s", key,
+		    codec_status_name((Dropnet__Status)status));
+		return (Dropnet__Status)status;
+	}
+	if (rv != DN_ENOENT) {
+		return store_status(rv, msg);
+	}
+	st = term_dispatch(h, req, now, msg, l);
+	if (st == DROPNET__STATUS__OK
+	    && (rv = hub_store_key_put(h->store, key, (int)st, msg, now)) != 0) {
+		return store_status(rv, msg);
+	}
+	return st;
+}
 
 /* Decodes and runs one request inside its own savepoint; packs the reply
  * into out (sent by the caller after the batch commits). */
@@ -464,8 +882,9 @@ static void term_one(hub *h, bridge_req *r, int64_t now, bool in_tx,
 	} else if (hub_store_savepoint(h->store) != 0) {
 		st = store_status(DN_EIO, msg);
 	} else {
+		bool replayed = false;
 		out->kind = (int)req->kind;
-		st = term_dispatch(h, req, now, msg, &l);
+		st = term_run_keyed(h, req, now, msg, &l, &replayed);
 		if (st == DROPNET__STATUS__OK) {
 			if (hub_store_release(h->store) != 0) {
 				hub_store_rollback_to(h->store);
@@ -475,11 +894,7 @@ static void term_one(hub *h, bridge_req *r, int64_t now, bool in_tx,
 			hub_store_rollback_to(h->store);
 		}
 	}
-	out->wrote = st == DROPNET__STATUS__OK
-	    && (out->kind == DROPNET__TERM_KIND__TERM_RECEIVE
-	    || out->kind == DROPNET__TERM_KIND__TERM_PICK
-	    || out->kind == DROPNET__TERM_KIND__TERM_SHORT
-	    || out->kind == DROPNET__TERM_KIND__TERM_SHIP);
+	out->wrote = st == DROPNET__STATUS__OK && kind_writes(out->kind);
 	if (st != DROPNET__STATUS__OK) {
 		log_warn("hub.term_refused", "kind=%d status=%s msg=\"%s\"",
 		    out->kind, codec_status_name(st), msg);
