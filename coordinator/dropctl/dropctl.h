@@ -149,5 +149,25 @@ int dropctl_stock(dropctl_opts *o, int argc, char **argv);
 int dropctl_audit(dropctl_opts *o, int argc, char **argv);
 int dropctl_order_show(dropctl_opts *o, int argc, char **argv);
 int dropctl_order_submit(dropctl_opts *o, int argc, char **argv);
+/* order confirm / order release: argv[0] is "confirm" or "release". */
+int dropctl_order_hold_action(dropctl_opts *o, int argc, char **argv);
+
+/* ---- drops (drop_cmd.c, kpi_cmd.c) ---- */
+
+/* drop create|show|list|open|close: argv[0] is "drop". */
+int dropctl_drop(dropctl_opts *o, int argc, char **argv);
+/* holdback release: argv[0] is "holdback". */
+int dropctl_holdback(dropctl_opts *o, int argc, char **argv);
+int dropctl_kpi(dropctl_opts *o, int argc, char **argv);
+int dropctl_clock(dropctl_opts *o, int argc, char **argv);
+
+/* The coordinator's wall clock (OPS_CLOCK with clock_ms 0), the base of
+ * relative times; falls back to our own clock when the coordinator does not
+ * answer OK. Returns DROPCTL_EXIT_OK or an exit code (message printed). */
+int dropctl_coord_clock(const dropctl_opts *o, int64_t *out);
+
+/* A Drop as JSON mirroring the proto (gift null when none); NULL when out
+ * of memory. */
+json_t *dropctl_drop_json(const Dropnet__Drop *d);
 
 #endif

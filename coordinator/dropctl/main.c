@@ -23,7 +23,16 @@ static void main_help(void)
 	    "  order submit --key K --customer C --sku S [--qty N]\n"
 	    "               --lat LAT --lon LON [--storefront F]\n"
 	    "               [--line SKU:QTY ...]\n"
+	    "               [--drop D --tier T] [--hold SECONDS]\n"
 	    "                               send one order as a storefront\n"
+	    "  order confirm|release --key K [--storefront F]\n"
+	    "                               confirm or give back a HELD cart\n"
+	    "  drop create|show|list|open|close ...\n"
+	    "                               drops: tiers, holdback, gifts\n"
+	    "  holdback release --drop D --sku S --qty N [--hub H]\n"
+	    "                               make held-back units sellable\n"
+	    "  kpi --drop D                 a drop's KPIs\n"
+	    "  clock [now | set TIME]       the coordinator's clock (tests)\n"
 	    "  audit                        run the invariant checks\n"
 	    "  forecast ...                 forecast demand from a CSV history\n"
 	    "\n"
@@ -45,9 +54,11 @@ static void main_help_order(void)
 {
 	printf("usage: dropctl [global flags] order show KEY [--storefront F]\n"
 	       "       dropctl [global flags] order submit --key K ...\n"
+	       "       dropctl [global flags] order confirm --key K [--storefront F]\n"
+	       "       dropctl [global flags] order release --key K [--storefront F]\n"
 	       "\n"
-	       "'dropctl order show --help' and 'dropctl order submit --help'\n"
-	       "for details.\n");
+	       "'dropctl order show --help', 'dropctl order submit --help' and\n"
+	       "'dropctl order confirm --help' for details.\n");
 }
 
 /* `order SUB ...`: argv[0] is "order". */
@@ -71,10 +82,15 @@ static int main_order(dropctl_opts *o, int argc, char **argv)
 		if (strcmp(argv[i], "submit") == 0) {
 			return dropctl_order_submit(o, argc - i, argv + i);
 		}
-		return dropctl_usage_error("order",
-		    "unknown subcommand '%s' (show or submit)", argv[i]);
+		if (strcmp(argv[i], "confirm") == 0 ||
+		    strcmp(argv[i], "release") == 0) {
+			return dropctl_order_hold_action(o, argc - i, argv + i);
+		}
+		return dropctl_usage_error("order", "unknown subcommand '%s' "
+		    "(show, submit, confirm, release)", argv[i]);
 	}
-	return dropctl_usage_error("order", "missing subcommand (show or submit)");
+	return dropctl_usage_error("order", "missing subcommand (show, submit, "
+	    "confirm, release)");
 }
 
 int main(int argc, char **argv)
@@ -110,6 +126,18 @@ int main(int argc, char **argv)
 		}
 		if (strcmp(a, "order") == 0) {
 			return main_order(&o, argc - i, argv + i);
+		}
+		if (strcmp(a, "drop") == 0) {
+			return dropctl_drop(&o, argc - i, argv + i);
+		}
+		if (strcmp(a, "holdback") == 0) {
+			return dropctl_holdback(&o, argc - i, argv + i);
+		}
+		if (strcmp(a, "kpi") == 0) {
+			return dropctl_kpi(&o, argc - i, argv + i);
+		}
+		if (strcmp(a, "clock") == 0) {
+			return dropctl_clock(&o, argc - i, argv + i);
 		}
 		if (strcmp(a, "forecast") == 0) {
 			return dropctl_forecast(argc - i, argv + i);

@@ -27,17 +27,39 @@ static void submit_help(void)
 	printf("usage: dropctl [global flags] order submit --key K --customer C\n"
 	       "           --sku S [--qty N] --lat LAT --lon LON\n"
 	       "           [--storefront F] [--line SKU:QTY ...]\n"
+	       "           [--drop D --tier T] [--hold SECONDS]\n"
 	       "\n"
 	       "Sends one order to the ingest socket (--ingest URL or\n"
 	       "$DROPNET_INGEST) as a storefront would, and prints the answer:\n"
 	       "ACCEPTED with the hub, or the reason (SOLD_OUT, NO_HUB_IN_RANGE,\n"
 	       "INVALID with the field at fault, ...). --qty defaults to 1.\n"
 	       "--line adds further lines. Re-sending the same --key returns the\n"
-	       "first answer marked duplicate. Exit 0 whenever an answer came.\n");
+	       "first answer marked duplicate. Exit 0 whenever an answer came.\n"
+	       "\n"
+	       "--drop and --tier buy in a drop's tier: the answer may also be\n"
+	       "NOT_OPEN, CLOSED, TIER_NOT_ALLOWED, LIMIT_REACHED, and an\n"
+	       "ACCEPTED order may carry a gift. --hold SECONDS holds the units\n"
+	       "for a cart (HELD, until hold_expires); then `order confirm` or\n"
+	       "`order release` with the same --key (and --storefront).\n");
+}
+
+static void hold_help(void)
+{
+	printf("usage: dropctl [global flags] order confirm --key K "
+	       "[--storefront F]\n"
+	       "       dropctl [global flags] order release --key K "
+	       "[--storefront F]\n"
+	       "\n"
+	       "For an order submitted with --hold: confirm turns the HELD cart\n"
+	       "into ACCEPTED (or says EXPIRED if the hold lapsed); release\n"
+	       "gives the units back now (EXPIRED). Exit 0 whenever an answer\n"
+	       "came.\n");
 }
 
 typedef struct {
 	const char *key, *customer, *storefront, *sku, *qty_s, *lat_s, *lon_s;
+	const char *drop, *tier, *hold_s;
+	uint32_t hold_seconds;
 	Dropnet__OrderLine line_mem[DROPCTL_LINES_MAX];
 	Dropnet__OrderLine *lines[DROPCTL_LINES_MAX];
 	char *line_sku[DROPCTL_LINES_MAX]; /* heap copies from --line */
@@ -149,6 +171,9 @@ static int submit_args_parse(dropctl_opts *o, int argc, char **argv,
 		    (m = dropctl_flag(argc, argv, &i, "--qty", &a->qty_s)) == 0 &&
 		    (m = dropctl_flag(argc, argv, &i, "--lat", &a->lat_s)) == 0 &&
 		    (m = dropctl_flag(argc, argv, &i, "--lon", &a->lon_s)) == 0 &&
+		    (m = dropctl_flag(argc, argv, &i, "--drop", &a->drop)) == 0 &&
+		    (m = dropctl_flag(argc, argv, &i, "--tier", &a->tier)) == 0 &&
+		    (m = dropctl_flag(argc, argv, &i, "--hold", &a->hold_s)) == 0 &&
 		    (m = dropctl_global_flag(o, argc, argv, &i)) == 0) {
 			return dropctl_usage_error(SUBMIT_CMD,
 			    "unexpected argument '%s'", argv[i]);
@@ -177,6 +202,10 @@ static int submit_args_build(submit_args *a, const char **line_vals,
 	if (a->sku == NULL && nline_vals == 0) {
 		return dropctl_usage_error(SUBMIT_CMD,
 		    "missing --sku (or --line SKU:QTY)");
+	}
+	if (a->hold_s != NULL &&
+	    (ex = submit_qty_parse(a->hold_s, "--hold", &a->hold_seconds)) != 0) {
+		return ex;
 	}
 	if ((ex = submit_coord_parse(a->lat_s, "--lat", &a->lat)) != 0 ||
 	    (ex = submit_coord_parse(a->lon_s, "--lon", &a->lon)) != 0) {
@@ -212,11 +241,12 @@ static json_t *submit_ack_json(const Dropnet__OrderAck *ack)
 	if (places == NULL) {
 		return NULL;
 	}
-	return json_pack("{s:s,s:s,s:I,s:s,s:b,s:s,s:s,s:o}", "status",
+	return json_pack("{s:s,s:s,s:I,s:s,s:b,s:s,s:s,s:o,s:I,s:s}", "status",
 	    codec_status_name(ack->status), "hub", ack->hub, "order_id",
 	    (json_int_t)ack->order_id, "order_key", ack->order_key,
 	    "duplicate", (int)ack->duplicate, "field", ack->field, "message",
-	    ack->message, "placements", places);
+	    ack->message, "placements", places, "hold_expires_ms",
+	    (json_int_t)ack->hold_expires_ms, "gift_sku", ack->gift_sku);
 }
 
 static void submit_ack_text(const Dropnet__OrderAck *ack)
@@ -238,15 +268,23 @@ static void submit_ack_text(const Dropnet__OrderAck *ack)
 	if (ack->message[0] != '\0') {
 		printf("message     %s\n", ack->message);
 	}
+	if (ack->hold_expires_ms > 0) {
+		char t[48];
+		dropctl_fmt_time(ack->hold_expires_ms, t, sizeof(t));
+		printf("held until  %s\n", t);
+	}
+	if (ack->gift_sku[0] != '\0') {
+		printf("gift        %s (added at the same hub)\n", ack->gift_sku);
+	}
 	for (size_t k = 0; k < ack->n_placements; k++) {
 		const Dropnet__Placement *p = ack->placements[k];
 		printf("placement   %s  %s x%u\n", p->hub, p->sku, p->qty);
 	}
 }
 
-static int submit_send(const dropctl_opts *o, submit_args *a)
+/* Sends msg (version filled in) on the ingest socket and prints the ack. */
+static int submit_exchange(const dropctl_opts *o, Dropnet__SubmitOrder *msg)
 {
-	Dropnet__SubmitOrder msg = DROPNET__SUBMIT_ORDER__INIT;
 	Dropnet__OrderAck *ack = NULL;
 	const char *url = rpc_endpoint(o->ingest, DROPCTL_ENV_INGEST);
 	uint8_t *buf = NULL, *rep = NULL;
@@ -258,17 +296,8 @@ static int submit_send(const dropctl_opts *o, submit_args *a)
 		    "no ingest socket: pass --ingest URL or set %s",
 		    DROPCTL_ENV_INGEST);
 	}
-	msg.version = DN_PROTO_VERSION;
-	msg.order_key = (char *)a->key;
-	msg.customer = (char *)a->customer;
-	if (a->storefront != NULL) {
-		msg.storefront = (char *)a->storefront;
-	}
-	msg.n_lines = a->nlines;
-	msg.lines = a->lines;
-	msg.lat = a->lat;
-	msg.lon = a->lon;
-	if (codec_submit_order_pack(&msg, &buf, &len) != 0) {
+	msg->version = DN_PROTO_VERSION;
+	if (codec_submit_order_pack(msg, &buf, &len) != 0) {
 		fprintf(stderr, "dropctl: out of memory\n");
 		return DROPCTL_EXIT_FAIL;
 	}
@@ -297,6 +326,66 @@ static int submit_send(const dropctl_opts *o, submit_args *a)
 	}
 	codec_order_ack_free(ack);
 	return ex;
+}
+
+static int submit_send(const dropctl_opts *o, submit_args *a)
+{
+	Dropnet__SubmitOrder msg = DROPNET__SUBMIT_ORDER__INIT;
+
+	msg.order_key = (char *)a->key;
+	msg.customer = (char *)a->customer;
+	if (a->storefront != NULL) {
+		msg.storefront = (char *)a->storefront;
+	}
+	msg.n_lines = a->nlines;
+	msg.lines = a->lines;
+	msg.lat = a->lat;
+	msg.lon = a->lon;
+	if (a->drop != NULL) {
+		msg.drop_id = (char *)a->drop;
+	}
+	if (a->tier != NULL) {
+		msg.tier = (char *)a->tier;
+	}
+	msg.hold_seconds = a->hold_seconds;
+	msg.action = DROPNET__ORDER_ACTION__ACTION_SUBMIT;
+	return submit_exchange(o, &msg);
+}
+
+int dropctl_order_hold_action(dropctl_opts *o, int argc, char **argv)
+{
+	Dropnet__SubmitOrder msg = DROPNET__SUBMIT_ORDER__INIT;
+	bool confirm = strcmp(argv[0], "confirm") == 0;
+	const char *cmd = confirm ? "order confirm" : "order release";
+	const char *key = NULL, *storefront = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		int m;
+		if (dropctl_is_help(argv[i])) {
+			hold_help();
+			return DROPCTL_EXIT_OK;
+		}
+		if ((m = dropctl_flag(argc, argv, &i, "--key", &key)) == 0 &&
+		    (m = dropctl_flag(argc, argv, &i, "--storefront",
+			 &storefront)) == 0 &&
+		    (m = dropctl_global_flag(o, argc, argv, &i)) == 0) {
+			return dropctl_usage_error(cmd,
+			    "unexpected argument '%s'", argv[i]);
+		}
+		if (m < 0) {
+			return DROPCTL_EXIT_USAGE;
+		}
+	}
+	if (key == NULL) {
+		return dropctl_usage_error(cmd, "missing --key");
+	}
+	msg.order_key = (char *)key;
+	if (storefront != NULL) {
+		msg.storefront = (char *)storefront;
+	}
+	msg.action = confirm ? DROPNET__ORDER_ACTION__ACTION_CONFIRM
+			     : DROPNET__ORDER_ACTION__ACTION_RELEASE;
+	return submit_exchange(o, &msg);
 }
 
 int dropctl_order_submit(dropctl_opts *o, int argc, char **argv)

@@ -1,0 +1,294 @@
+/*
+ * kpi_cmd.c - `dropctl kpi --drop D`: a drop's KPIs as the coordinator
+ * computes them from what it recorded (DropKpi in proto/dropnet.proto).
+ *
+ * Human output: a compact report at 80 columns - sell-through per minute,
+ * fill per hub and within radius, time to fulfil p50/p90, repeat rate of
+ * the buyers the drop acquired, the gift cohort's repeat rate against the
+ * other first-time buyers' (the retention lift), rejections by reason, units
+ * held back and released. --json: {"kpi":{...}} with every DropKpi field;
+ * a ratio or percentile with nothing under it is null, not 0.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "dropctl.h"
+
+/* Minutes of sell-through printed before "... N more": five lines of six. */
+#define KPI_MINUTES_SHOWN 30u
+#define KPI_MINUTES_PER_LINE 6u
+
+static void kpi_help(void)
+{
+	printf("usage: dropctl [global flags] kpi --drop D\n"
+	       "\n"
+	       "A drop's KPIs: accepted units per minute, fill rate per hub\n"
+	       "and within radius, time to fulfil (accept -> ship, p50/p90),\n"
+	       "repeat purchase rate of buyers acquired by the drop, gift vs\n"
+	       "non-gift first-time buyers' repeat rate (retention lift),\n"
+	       "rejections by reason, units held back and released.\n"
+	       "--json prints every field; ratios with no base are null.\n");
+}
+
+static json_t *kpi_ratio(bool meaningful, double v)
+{
+	return meaningful ? json_real(v) : json_null();
+}
+
+static json_t *kpi_json(const Dropnet__DropKpi *k)
+{
+	json_t *st = json_array(), *fill = json_array(), *rej = json_array();
+	uint32_t fill_orders = 0;
+
+	if (st == NULL || fill == NULL || rej == NULL) {
+		json_decref(st);
+		json_decref(fill);
+		json_decref(rej);
+		return NULL;
+	}
+	for (size_t i = 0; i < k->n_sell_through; i++) {
+		json_array_append_new(st, json_pack("{s:I,s:I}", "minute_ms",
+		    (json_int_t)k->sell_through[i]->minute_ms, "units",
+		    (json_int_t)k->sell_through[i]->units));
+	}
+	for (size_t i = 0; i < k->n_fill; i++) {
+		const Dropnet__HubFill *f = k->fill[i];
+		fill_orders += f->orders;
+		json_array_append_new(fill, json_pack("{s:s,s:I,s:I,s:I}",
+		    "hub", f->hub, "orders", (json_int_t)f->orders, "filled",
+		    (json_int_t)f->filled, "filled_here",
+		    (json_int_t)f->filled_here));
+	}
+	for (size_t i = 0; i < k->n_rejections; i++) {
+		json_array_append_new(rej, json_pack("{s:s,s:I}", "reason",
+		    k->rejections[i]->reason, "orders",
+		    (json_int_t)k->rejections[i]->orders));
+	}
+	bool shipped = k->shipped_orders > 0;
+	json_t *p50 = shipped ? json_integer((json_int_t)k->fulfil_p50_ms)
+			      : json_null();
+	json_t *p90 = shipped ? json_integer((json_int_t)k->fulfil_p90_ms)
+			      : json_null();
+	return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:o,s:I,s:o,s:I,"
+			 "s:o,s:o,s:I,s:I,s:I,s:I}",
+	    "drop_id", k->drop_id, "sell_through", st, "fill", fill,
+	    "fill_within_radius", kpi_ratio(fill_orders > 0 ||
+		k->fill_within_radius > 0, k->fill_within_radius),
+	    "fulfil_p50_ms", p50, "fulfil_p90_ms", p90, "shipped_orders",
+	    (json_int_t)k->shipped_orders, "buyers_acquired",
+	    (json_int_t)k->buyers_acquired, "repeat_rate",
+	    kpi_ratio(k->buyers_acquired > 0, k->repeat_rate), "gift_buyers",
+	    (json_int_t)k->gift_buyers, "gift_repeat_rate",
+	    kpi_ratio(k->gift_buyers > 0, k->gift_repeat_rate),
+	    "nongift_first_buyers", (json_int_t)k->nongift_first_buyers,
+	    "nongift_repeat_rate",
+	    kpi_ratio(k->nongift_first_buyers > 0, k->nongift_repeat_rate),
+	    "rejections", rej, "held_back", (json_int_t)k->held_back,
+	    "released", (json_int_t)k->released, "accepted_orders",
+	    (json_int_t)k->accepted_orders, "accepted_units",
+	    (json_int_t)k->accepted_units);
+}
+
+static void kpi_hhmm(int64_t ms, char *buf, size_t len)
+{
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	if (gmtime_r(&secs, &tm) == NULL) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	strftime(buf, len, "%H:%M", &tm);
+}
+
+static void kpi_sell_through(const Dropnet__DropKpi *k)
+{
+	uint64_t total = 0;
+	uint32_t peak = 0;
+	int64_t peak_ms = 0;
+	char a[48];
+
+	for (size_t i = 0; i < k->n_sell_through; i++) {
+		total += k->sell_through[i]->units;
+		if (k->sell_through[i]->units > peak) {
+			peak = k->sell_through[i]->units;
+			peak_ms = k->sell_through[i]->minute_ms;
+		}
+	}
+	if (k->n_sell_through == 0) {
+		printf("sell-through  nothing sold yet\n");
+		return;
+	}
+	dropctl_fmt_time(peak_ms, a, sizeof(a));
+	a[16] = '\0'; /* "2026-11-27T18:00": the minute is enough */
+	printf("sell-through  %" PRIu64 " units in %zu minute%s with sales; "
+	       "peak %u/min at %s\n",
+	    total, k->n_sell_through, k->n_sell_through == 1 ? "" : "s", peak,
+	    a);
+	size_t shown = k->n_sell_through < KPI_MINUTES_SHOWN
+	    ? k->n_sell_through : KPI_MINUTES_SHOWN;
+	for (size_t i = 0; i < shown; i++) {
+		char hm[16];
+		kpi_hhmm(k->sell_through[i]->minute_ms, hm, sizeof(hm));
+		printf("%s%s %5u", i % KPI_MINUTES_PER_LINE == 0 ? "  " : "  ",
+		    hm, k->sell_through[i]->units);
+		if ((i + 1) % KPI_MINUTES_PER_LINE == 0 || i + 1 == shown) {
+			printf("\n");
+		}
+	}
+	if (shown < k->n_sell_through) {
+		printf("  ... %zu more minutes (--json for all)\n",
+		    k->n_sell_through - shown);
+	}
+}
+
+static void kpi_pct(char *buf, size_t len, bool meaningful, double v)
+{
+	if (meaningful) {
+		snprintf(buf, len, "%.1f%%", v * 100.0);
+	} else {
+		snprintf(buf, len, "-");
+	}
+}
+
+static int kpi_fill(const Dropnet__DropKpi *k)
+{
+	static const char *const head[] = { "HUB", "ORDERS", "FILLED",
+		"HERE", "FILL" };
+	dropctl_table t;
+	uint32_t orders = 0;
+
+	if (k->n_fill == 0) {
+		printf("fill          no orders routed yet\n");
+		return DROPCTL_EXIT_OK;
+	}
+	printf("\nfill per hub (orders whose nearest in-range hub it is)\n");
+	dropctl_table_init(&t, 5, head, "lrrrr");
+	for (size_t i = 0; i < k->n_fill; i++) {
+		const Dropnet__HubFill *f = k->fill[i];
+		char p[16];
+		orders += f->orders;
+		kpi_pct(p, sizeof(p), f->orders > 0,
+		    f->orders > 0 ? (double)f->filled / f->orders : 0.0);
+		dropctl_table_cell(&t, "%s", f->hub);
+		dropctl_table_cell(&t, "%u", f->orders);
+		dropctl_table_cell(&t, "%u", f->filled);
+		dropctl_table_cell(&t, "%u", f->filled_here);
+		dropctl_table_cell(&t, "%s", p);
+	}
+	int ex = dropctl_table_print(&t);
+	dropctl_table_fini(&t);
+	char p[16];
+	kpi_pct(p, sizeof(p), orders > 0 || k->fill_within_radius > 0,
+	    k->fill_within_radius);
+	printf("within radius %s of orders with a hub in range were filled\n",
+	    p);
+	return ex;
+}
+
+static int kpi_rejections(const Dropnet__DropKpi *k)
+{
+	static const char *const head[] = { "REJECTED", "ORDERS" };
+	dropctl_table t;
+
+	if (k->n_rejections == 0) {
+		printf("rejections    none\n");
+		return DROPCTL_EXIT_OK;
+	}
+	printf("\n");
+	dropctl_table_init(&t, 2, head, "lr");
+	for (size_t i = 0; i < k->n_rejections; i++) {
+		dropctl_table_cell(&t, "%s", k->rejections[i]->reason);
+		dropctl_table_cell(&t, "%u", k->rejections[i]->orders);
+	}
+	int ex = dropctl_table_print(&t);
+	dropctl_table_fini(&t);
+	return ex;
+}
+
+static int kpi_text(const Dropnet__DropKpi *k)
+{
+	char a[32], b[32], c[16], d[16];
+	int ex;
+
+	printf("drop          %s\n", k->drop_id);
+	printf("accepted      %u orders, %u units\n", k->accepted_orders,
+	    k->accepted_units);
+	kpi_sell_through(k);
+	if ((ex = kpi_fill(k)) != DROPCTL_EXIT_OK) {
+		return ex;
+	}
+	printf("\n");
+	if (k->shipped_orders > 0) {
+		dropctl_fmt_duration(k->fulfil_p50_ms, a, sizeof(a));
+		dropctl_fmt_duration(k->fulfil_p90_ms, b, sizeof(b));
+		printf("time to fulfil  p50 %s  p90 %s  (accept -> ship, %u "
+		       "shipped)\n", a, b, k->shipped_orders);
+	} else {
+		printf("time to fulfil  - (nothing shipped yet)\n");
+	}
+	kpi_pct(c, sizeof(c), k->buyers_acquired > 0, k->repeat_rate);
+	printf("acquired        %u first-time buyers; %s ordered again\n",
+	    k->buyers_acquired, c);
+	kpi_pct(c, sizeof(c), k->gift_buyers > 0, k->gift_repeat_rate);
+	kpi_pct(d, sizeof(d), k->nongift_first_buyers > 0,
+	    k->nongift_repeat_rate);
+	printf("retention     gift cohort %u buyers, repeat %s; without gift "
+	       "%u, repeat %s\n", k->gift_buyers, c, k->nongift_first_buyers, d);
+	if (k->gift_buyers > 0 && k->nongift_first_buyers > 0) {
+		printf("              lift %+.1f points\n",
+		    (k->gift_repeat_rate - k->nongift_repeat_rate) * 100.0);
+	}
+	printf("holdback      %" PRId64 " held back now, %" PRId64
+	       " released\n", k->held_back, k->released);
+	return kpi_rejections(k);
+}
+
+int dropctl_kpi(dropctl_opts *o, int argc, char **argv)
+{
+	Dropnet__OpsRequest req = DROPNET__OPS_REQUEST__INIT;
+	Dropnet__OpsReply *r = NULL;
+	const char *drop = NULL;
+	int ex;
+
+	for (int i = 1; i < argc; i++) {
+		int m;
+		if (dropctl_is_help(argv[i])) {
+			kpi_help();
+			return DROPCTL_EXIT_OK;
+		}
+		if ((m = dropctl_flag(argc, argv, &i, "--drop", &drop)) == 0 &&
+		    (m = dropctl_global_flag(o, argc, argv, &i)) == 0) {
+			return dropctl_usage_error("kpi",
+			    "unexpected argument '%s'", argv[i]);
+		}
+		if (m < 0) {
+			return DROPCTL_EXIT_USAGE;
+		}
+	}
+	if (drop == NULL) {
+		return dropctl_usage_error("kpi", "missing --drop D");
+	}
+	req.kind = DROPNET__OPS_KIND__OPS_KPI;
+	req.drop_id = (char *)drop;
+	if ((ex = dropctl_ops_call(o, &req, &r)) != DROPCTL_EXIT_OK) {
+		return ex;
+	}
+	if (r->status != DROPNET__STATUS__OK) {
+		fprintf(stderr, "dropctl: kpi: %s%s%s\n",
+		    codec_status_name(r->status),
+		    r->message[0] != '\0' ? ": " : "", r->message);
+		ex = DROPCTL_EXIT_FAIL;
+	} else if (r->kpi == NULL) {
+		fprintf(stderr, "dropctl: kpi: reply carried no kpi\n");
+		ex = DROPCTL_EXIT_FAIL;
+	} else if (o->json) {
+		json_t *k = kpi_json(r->kpi);
+		ex = dropctl_json_emit(k != NULL ? json_pack("{s:o}", "kpi", k)
+						 : NULL);
+	} else {
+		ex = kpi_text(r->kpi);
+	}
+	codec_ops_reply_free(r);
+	return ex;
+}
