@@ -239,15 +239,18 @@ static void queue_json(const Dropnet__TermReply *rep)
 		for (size_t k = 0; k < q->n_lines; k++) {
 			const Dropnet__QueueLine *l = q->lines[k];
 			json_array_append_new(lines, json_pack(
-			    "{s:s, s:I, s:I, s:I, s:s}", "sku", l->sku,
+			    "{s:s, s:I, s:I, s:I, s:s, s:b}", "sku", l->sku,
 			    "qty", (json_int_t)l->qty, "picked", (json_int_t)l->picked,
-			    "shorted", (json_int_t)l->shorted, "bin", l->bin));
+			    "shorted", (json_int_t)l->shorted, "bin", l->bin,
+			    "gift", l->gift));
 		}
 		json_array_append_new(orders, json_pack(
-		    "{s:I, s:s, s:s, s:s, s:I, s:o}",
+		    "{s:I, s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:o}",
 		    "order_id", (json_int_t)q->order_id, "order_key", q->order_key,
 		    "customer", q->customer, "state", q->state,
-		    "received_ms", (json_int_t)q->received_ms, "lines", lines));
+		    "received_ms", (json_int_t)q->received_ms,
+		    "claimed_by", q->claimed_by, "tier", q->tier,
+		    "promised_ms", (json_int_t)q->promised_ms, "lines", lines));
 	}
 	json_print(json_pack("{s:o}", "orders", orders));
 }
@@ -259,18 +262,19 @@ static void queue_table(const Dropnet__TermReply *rep)
 		printf("no open orders\n");
 		return;
 	}
-	printf("%-10s %-20s %-16s %-8s %-5s %s\n", "ORDER", "KEY", "CUSTOMER",
-	    "STATE", "AGE", "LINES (sku picked/qty bin)");
+	printf("%-10s %-20s %-16s %-8s %-5s %-10s %s\n", "ORDER", "KEY",
+	    "CUSTOMER", "STATE", "AGE", "CLAIM", "LINES (sku picked/qty bin)");
 	for (size_t i = 0; i < rep->n_orders; i++) {
 		const Dropnet__QueueOrder *q = rep->orders[i];
 		char age[16];
 		age_format(now - q->received_ms, age, sizeof(age));
-		printf("%-10" PRIu64 " %-20s %-16s %-8s %-5s ", q->order_id,
-		    q->order_key, q->customer, q->state, age);
+		printf("%-10" PRIu64 " %-20s %-16s %-8s %-5s %-10s ", q->order_id,
+		    q->order_key, q->customer, q->state, age,
+		    q->claimed_by[0] != '\0' ? q->claimed_by : "-");
 		for (size_t k = 0; k < q->n_lines; k++) {
 			const Dropnet__QueueLine *l = q->lines[k];
-			printf("%s%s %" PRIu32 "/%" PRIu32 " %s", k > 0 ? ", " : "",
-			    l->sku, l->picked, l->qty,
+			printf("%s%s%s %" PRIu32 "/%" PRIu32 " %s", k > 0 ? ", " : "",
+			    l->gift ? "GIFT " : "", l->sku, l->picked, l->qty,
 			    l->bin[0] != '\0' ? l->bin : "-");
 			if (l->shorted > 0) {
 				printf(" (short %" PRIu32 ")", l->shorted);
@@ -437,6 +441,12 @@ static int cmd_status(const pickterm_opts *o, int argc, char **argv)
 		    json_integer((json_int_t)rep->event_acked));
 		json_object_set_new(j, "coordinator_up",
 		    json_boolean(rep->coordinator_up));
+		json_object_set_new(j, "queued", json_integer(rep->queued));
+		json_object_set_new(j, "in_progress",
+		    json_integer(rep->in_progress));
+		json_object_set_new(j, "packed", json_integer(rep->packed));
+		json_object_set_new(j, "packed_today",
+		    json_integer(rep->packed_today));
 		json_print(j);
 	} else {
 		printf("hub          %s\n", rep->hub);
@@ -445,6 +455,9 @@ static int cmd_status(const pickterm_opts *o, int argc, char **argv)
 		printf("event_seq    %" PRIu64 "\n", rep->event_seq);
 		printf("event_acked  %" PRIu64 "\n", rep->event_acked);
 		printf("orders       %s\n", rep->message);
+		printf("counts       queued=%" PRIu32 " in_progress=%" PRIu32
+		    " packed=%" PRIu32 " packed_today=%" PRIu32 "\n", rep->queued,
+		    rep->in_progress, rep->packed, rep->packed_today);
 	}
 	codec_term_reply_free(rep);
 	return PICKTERM_EXIT_OK;
@@ -486,6 +499,241 @@ static int cmd_stock(const pickterm_opts *o, int argc, char **argv)
 	return PICKTERM_EXIT_OK;
 }
 
+static int cmd_claim(const pickterm_opts *o, int argc, char **argv)
+{
+	static const char use[] = "[ORDER] [--batch N]";
+	Dropnet__TermRequest req = DROPNET__TERM_REQUEST__INIT;
+	Dropnet__TermReply *rep = NULL;
+	const char *batch = NULL;
+	int64_t n = 0;
+	int rv;
+
+	for (int i = 1; i < argc; i++) {
+		if ((rv = flag_value(argc, argv, &i, "--batch", &batch)) != 0) {
+			if (rv < 0) {
+				return PICKTERM_EXIT_USAGE;
+			}
+		} else if (req.order_id == 0 && strncmp(argv[i], "--", 2) != 0) {
+			if (order_id_parse(argv[i], &req.order_id) != 0) {
+				return usage_error("claim", use, "ORDER must be a numeric "
+				    "order id");
+			}
+		} else {
+			return usage_error("claim", use, "unexpected argument");
+		}
+	}
+	if (batch != NULL && parse_i64(batch, 1, 1000, &n) != 0) {
+		return usage_error("claim", use, "N must be a small number");
+	}
+	req.kind = DROPNET__TERM_KIND__TERM_CLAIM;
+	req.batch = (uint32_t)n;
+	rv = pickterm_call(o, &req, &rep);
+	if (rv != 0) {
+		return rv;
+	}
+	if (rep->status != DROPNET__STATUS__OK) {
+		if (o->json) {
+			json_t *j = json_status(rep);
+			json_object_set_new(j, "claimed_by", json_string(rep->claimed_by));
+			json_print(j);
+		}
+		fprintf(stderr, "pickterm: %s: %s\n", codec_status_name(rep->status),
+		    rep->message);
+		codec_term_reply_free(rep);
+		return PICKTERM_EXIT_STATUS;
+	}
+	if (o->json) {
+		json_t *j = json_status(rep), *ids = json_array();
+		for (size_t i = 0; i < rep->n_orders; i++) {
+			json_array_append_new(ids,
+			    json_integer((json_int_t)rep->orders[i]->order_id));
+		}
+		json_object_set_new(j, "orders", ids);
+		json_print(j);
+	} else {
+		printf("OK %s\n", rep->message);
+	}
+	codec_term_reply_free(rep);
+	return PICKTERM_EXIT_OK;
+}
+
+static int cmd_release(const pickterm_opts *o, int argc, char **argv)
+{
+	Dropnet__TermRequest req = DROPNET__TERM_REQUEST__INIT;
+	Dropnet__TermReply *rep = NULL;
+	int rv;
+	if (argc != 2 || order_id_parse(argv[1], &req.order_id) != 0) {
+		return usage_error("release", "ORDER", "need a numeric ORDER");
+	}
+	req.kind = DROPNET__TERM_KIND__TERM_RELEASE;
+	if ((rv = call_checked(o, &req, &rep)) != 0) {
+		return rv;
+	}
+	return print_simple(o, rep);
+}
+
+static int cmd_pack(const pickterm_opts *o, int argc, char **argv)
+{
+	static const char use[] = "ORDER --scan SKU [--scan SKU ...]";
+	Dropnet__TermRequest req = DROPNET__TERM_REQUEST__INIT;
+	Dropnet__TermReply *rep = NULL;
+	char *scans[DN_ORDER_LINES_MAX];
+	const char *order = NULL, *v = NULL;
+	size_t nscans = 0;
+	int rv;
+
+	for (int i = 1; i < argc; i++) {
+		if ((rv = flag_value(argc, argv, &i, "--scan", &v)) != 0) {
+			if (rv < 0) {
+				return PICKTERM_EXIT_USAGE;
+			}
+			if (nscans == DN_ORDER_LINES_MAX) {
+				return usage_error("pack", use, "too many --scan");
+			}
+			scans[nscans++] = (char *)v;
+		} else if (order == NULL && strncmp(argv[i], "--", 2) != 0) {
+			order = argv[i];
+		} else {
+			return usage_error("pack", use, "unexpected argument");
+		}
+	}
+	if (order == NULL || order_id_parse(order, &req.order_id) != 0) {
+		return usage_error("pack", use, "ORDER must be a numeric order id");
+	}
+	req.kind = DROPNET__TERM_KIND__TERM_PACK;
+	req.scans = scans;
+	req.n_scans = nscans;
+	if ((rv = call_checked(o, &req, &rep)) != 0) {
+		return rv;
+	}
+	return print_simple(o, rep);
+}
+
+static int cmd_move(const pickterm_opts *o, int argc, char **argv)
+{
+	static const char use[] = "SKU QTY --from BIN --to BIN";
+	Dropnet__TermRequest req = DROPNET__TERM_REQUEST__INIT;
+	Dropnet__TermReply *rep = NULL;
+	const char *pos[2], *from = NULL, *to = NULL;
+	int npos = 0, rv;
+
+	for (int i = 1; i < argc; i++) {
+		if ((rv = flag_value(argc, argv, &i, "--from", &from)) != 0
+		    || (rv = flag_value(argc, argv, &i, "--to", &to)) != 0) {
+			if (rv < 0) {
+				return PICKTERM_EXIT_USAGE;
+			}
+		} else if (npos < 2 && strncmp(argv[i], "--", 2) != 0) {
+			pos[npos++] = argv[i];
+		} else {
+			return usage_error("move", use, "unexpected argument");
+		}
+	}
+	if (npos != 2 || from == NULL || to == NULL) {
+		return usage_error("move", use, "need SKU, QTY, --from and --to");
+	}
+	if (parse_i64(pos[1], INT64_MIN, INT64_MAX, &req.qty) != 0) {
+		return usage_error("move", use, "QTY must be an integer");
+	}
+	req.kind = DROPNET__TERM_KIND__TERM_MOVE;
+	req.sku = (char *)pos[0];
+	req.bin = (char *)from;
+	req.to_bin = (char *)to;
+	if ((rv = call_checked(o, &req, &rep)) != 0) {
+		return rv;
+	}
+	return print_simple(o, rep);
+}
+
+static int cmd_count(const pickterm_opts *o, int argc, char **argv)
+{
+	static const char use[] = "BIN SKU QTY";
+	Dropnet__TermRequest req = DROPNET__TERM_REQUEST__INIT;
+	Dropnet__TermReply *rep = NULL;
+	int rv;
+	if (argc != 4) {
+		return usage_error("count", use, "need BIN, SKU and QTY");
+	}
+	if (parse_i64(argv[3], INT64_MIN, INT64_MAX, &req.qty) != 0) {
+		return usage_error("count", use, "QTY must be an integer");
+	}
+	req.kind = DROPNET__TERM_KIND__TERM_COUNT;
+	req.bin = argv[1];
+	req.sku = argv[2];
+	if ((rv = call_checked(o, &req, &rep)) != 0) {
+		return rv;
+	}
+	return print_simple(o, rep);
+}
+
+static int cmd_return(const pickterm_opts *o, int argc, char **argv)
+{
+	static const char use[] = "SKU QTY [--bin B] [--quarantine]";
+	Dropnet__TermRequest req = DROPNET__TERM_REQUEST__INIT;
+	Dropnet__TermReply *rep = NULL;
+	const char *pos[2], *bin = NULL;
+	int npos = 0, rv;
+
+	req.to_stock = true;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--quarantine") == 0) {
+			req.to_stock = false;
+		} else if ((rv = flag_value(argc, argv, &i, "--bin", &bin)) != 0) {
+			if (rv < 0) {
+				return PICKTERM_EXIT_USAGE;
+			}
+		} else if (npos < 2 && strncmp(argv[i], "--", 2) != 0) {
+			pos[npos++] = argv[i];
+		} else {
+			return usage_error("return", use, "unexpected argument");
+		}
+	}
+	if (npos != 2 || parse_i64(pos[1], INT64_MIN, INT64_MAX, &req.qty) != 0) {
+		return usage_error("return", use, "need SKU and an integer QTY");
+	}
+	req.kind = DROPNET__TERM_KIND__TERM_RETURN;
+	req.sku = (char *)pos[0];
+	req.bin = (char *)(bin != NULL ? bin : "");
+	if ((rv = call_checked(o, &req, &rep)) != 0) {
+		return rv;
+	}
+	return print_simple(o, rep);
+}
+
+static int cmd_bin(const pickterm_opts *o, int argc, char **argv)
+{
+	Dropnet__TermRequest req = DROPNET__TERM_REQUEST__INIT;
+	Dropnet__TermReply *rep = NULL;
+	int rv;
+	if (argc != 2) {
+		return usage_error("bin", "BIN", "need BIN");
+	}
+	req.kind = DROPNET__TERM_KIND__TERM_BIN;
+	req.bin = argv[1];
+	if ((rv = call_checked(o, &req, &rep)) != 0) {
+		return rv;
+	}
+	if (o->json) {
+		json_t *j = json_status(rep), *arr = json_array();
+		for (size_t i = 0; i < rep->n_stock; i++) {
+			json_array_append_new(arr, json_pack("{s:s, s:I}", "sku",
+			    rep->stock[i]->sku, "qty",
+			    (json_int_t)rep->stock[i]->on_hand));
+		}
+		json_object_set_new(j, "bin", json_string(argv[1]));
+		json_object_set_new(j, "stock", arr);
+		json_print(j);
+	} else {
+		printf("%-24s %10s\n", "SKU", "QTY");
+		for (size_t i = 0; i < rep->n_stock; i++) {
+			printf("%-24s %10" PRId64 "\n", rep->stock[i]->sku,
+			    rep->stock[i]->on_hand);
+		}
+	}
+	codec_term_reply_free(rep);
+	return PICKTERM_EXIT_OK;
+}
+
 static const cmd_def cmds[] = {
 	{ "receive", "SKU QTY [--bin B]",
 	    "Stock in: QTY (1..1000000) units of SKU into bin B (default MAIN).",
@@ -505,6 +753,23 @@ static const cmd_def cmds[] = {
 	    "Hub id, stream positions, whether the coordinator answers.",
 	    cmd_status },
 	{ "stock", "[--json]", "On hand per SKU.", cmd_stock },
+	{ "claim", "[ORDER] [--batch N]",
+	    "Claim ORDER for --operator, or the next order by priority, or N\n"
+	    "small orders for one walk. Another operator's order: CLAIMED.",
+	    cmd_claim },
+	{ "release", "ORDER", "Give your claim on ORDER back.", cmd_release },
+	{ "pack", "ORDER --scan SKU [--scan SKU ...]",
+	    "Confirm every picked line once (gift lines too); the order\n"
+	    "becomes packed.", cmd_pack },
+	{ "move", "SKU QTY --from BIN --to BIN", "Move units between bins.",
+	    cmd_move },
+	{ "count", "BIN SKU QTY",
+	    "Cycle count: QTY units of SKU are in BIN; the difference to the\n"
+	    "book becomes an adjustment event.", cmd_count },
+	{ "return", "SKU QTY [--bin B] [--quarantine]",
+	    "A customer return: back into stock (bin B, default MAIN) or into\n"
+	    "quarantine (not on hand).", cmd_return },
+	{ "bin", "BIN [--json]", "What the hub's book says BIN holds.", cmd_bin },
 };
 
 int pickterm_cmd_run(const pickterm_opts *o, int argc, char **argv)

@@ -1,22 +1,31 @@
 /*
- * main.c - pickterm: global flags, then one command (see pickterm.h).
+ * main.c - pickterm: global flags, then one command (see pickterm.h), or
+ * no command: the interactive terminal (tui.c full screen, plain.c with
+ * --plain).
  *
+ *   pickterm [--hub URL] [--operator NAME] [--plain] [--mono]
  *   pickterm [--hub URL] [--operator NAME] [--json] COMMAND ...
  *
  * Global flags may stand anywhere on the line (`pickterm queue --json`
- * works). With no command: usage on stderr, exit 2 - the full-screen
- * terminal will take that place in a later issue.
+ * works).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "io/rpc.h"
 #include "pickterm.h"
+#include "tui.h"
 
 void pickterm_usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: pickterm [--hub URL] [--operator NAME] [--json] COMMAND ...\n"
+	    "usage: pickterm [--hub URL] [--operator NAME] [--plain] [--mono]\n"
+	    "       pickterm [--hub URL] [--operator NAME] [--json] COMMAND ...\n"
+	    "\n"
+	    "With no command: the full-screen terminal (live queue, claim, pick\n"
+	    "with bin and SKU scans, short, pack, ship, receive, move, count,\n"
+	    "returns; '?' shows every key). --plain: the same as plain lines on\n"
+	    "stdin/stdout for screen readers and scripts. --mono: no colour.\n"
 	    "\n"
 	    "commands:\n"
 	    "  receive SKU QTY [--bin B]        stock in (bin default MAIN)\n"
@@ -25,8 +34,17 @@ void pickterm_usage(FILE *f)
 	    "                                   confirm units (one scan each)\n"
 	    "  short ORDER SKU QTY              QTY units of SKU cannot be found\n"
 	    "  ship ORDER [--tracking T]        ship a picked order\n"
-	    "  status                           hub id, stream positions\n"
+	    "  status                           hub id, stream positions, counts\n"
 	    "  stock                            on hand per SKU\n"
+	    "  claim [ORDER] [--batch N]        claim an order (default: next by\n"
+	    "                                   priority; N small orders)\n"
+	    "  release ORDER                    give a claim back\n"
+	    "  pack ORDER --scan SKU ...        confirm every line (gift too)\n"
+	    "  move SKU QTY --from B --to B     move units between bins\n"
+	    "  count BIN SKU QTY                cycle count: QTY found in BIN\n"
+	    "  return SKU QTY [--bin B] [--quarantine]\n"
+	    "                                   a customer return\n"
+	    "  bin BIN                          what the book says BIN holds\n"
 	    "\n"
 	    "ORDER is the numeric order id shown by `queue`.\n"
 	    "\n"
@@ -35,6 +53,8 @@ void pickterm_usage(FILE *f)
 	    "                   else %s)\n"
 	    "  --operator NAME  who is at the terminal (default $%s)\n"
 	    "  --json           one JSON object on stdout\n"
+	    "  --plain          line mode instead of full screen\n"
+	    "  --mono           full screen without colour (also $NO_COLOR)\n"
 	    "  --help           this text; 'pickterm COMMAND --help' for one\n"
 	    "\n"
 	    "exit codes: 0 OK, 1 the hub refused (reason on stderr), 2 usage,\n"
@@ -45,6 +65,7 @@ void pickterm_usage(FILE *f)
 int main(int argc, char **argv)
 {
 	pickterm_opts o = { 0 };
+	bool plain = false, mono = false;
 	const char *hub_flag = NULL;
 	char **rest = calloc((size_t)argc + 1, sizeof(*rest));
 	int nrest = 0, rv;
@@ -58,6 +79,10 @@ int main(int argc, char **argv)
 		const char *a = argv[i];
 		if (strcmp(a, "--json") == 0) {
 			o.json = true;
+		} else if (strcmp(a, "--plain") == 0) {
+			plain = true;
+		} else if (strcmp(a, "--mono") == 0) {
+			mono = true;
 		} else if (strcmp(a, "--hub") == 0 || strcmp(a, "--operator") == 0) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "pickterm: %s needs a value\n", a);
@@ -82,17 +107,16 @@ int main(int argc, char **argv)
 			rest[nrest++] = argv[i];
 		}
 	}
-	if (nrest == 0) {
-		pickterm_usage(stderr);
-		free(rest);
-		return PICKTERM_EXIT_USAGE;
-	}
 	o.hub = rpc_endpoint(hub_flag, PICKTERM_ENV_HUB);
 	if (o.hub == NULL) {
 		o.hub = PICKTERM_HUB_DEFAULT;
 	}
 	if (o.operator_ == NULL) {
 		o.operator_ = "";
+	}
+	if (nrest == 0) {
+		free(rest);
+		return plain ? plain_run(&o) : tui_run(&o, mono);
 	}
 	rv = pickterm_cmd_run(&o, nrest, rest);
 	free(rest);
