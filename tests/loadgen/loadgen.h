@@ -11,10 +11,23 @@
  *
  * Buyers are numbered 0..N-1. Buyer i's order key is "<prefix>-<i>" (no
  * second dash when the prefix already ends in one), its customer
- * "buyer-<i>".
+ * "buyer-<i>" - unless the run names a drop (see "drops" below) or a fixed
+ * --customer.
  *
- * Determinism: buyer i's ship-to and SKU depend only on (seed, i), never
- * on which worker sends it or when, so a seed replays the same drop.
+ * Drops: with --drop, every order names the drop and a tier (--tier, or
+ * --tiers shares drawn per buyer). A buyer in a tier marked ":insiders"
+ * buys as one of the insiders "insider-0".."insider-<N-1>" (--insiders N);
+ * a --repeat-share of buyers reuse an earlier buyer's customer id; an
+ * --over-limit-share orders limit + 1 units; a --hold-share asks for a
+ * hold and then either confirms it or (--lapse-share of them) lets it lapse.
+ * With --duration-s, buyers arrive in a burst: the arrival rate decays
+ * exponentially (time constant --burst-tau-s) over the run, buyer i
+ * arriving at the (i + 1/2)/N quantile of that profile, so most come in the
+ * first minutes the way a drop's buyers do.
+ *
+ * Determinism: buyer i's ship-to, SKU, tier, customer, quantity and hold
+ * depend only on (seed, i), never on which worker sends it or when, so a
+ * seed replays the same drop.
  */
 #ifndef DN_LOADGEN_H
 #define DN_LOADGEN_H
@@ -56,13 +69,29 @@
 #define LOADGEN_SCATTER_KM 15.0
 
 /* Status slots counted per worker: every Status value in the .proto
- * (0..11) plus one slot for values this build does not know. */
-#define LOADGEN_STATUS_SLOTS 13u
+ * (0..30: coordinator statuses to 29, terminal ones from 30) plus one slot
+ * for values this build does not know. */
+#define LOADGEN_STATUS_SLOTS 32u
 #define LOADGEN_STATUS_UNKNOWN (LOADGEN_STATUS_SLOTS - 1u)
 
 /* Latency slot value for a buyer that never got an answer. Real
  * latencies are clamped below it (4295 s, far above any timeout). */
 #define LOADGEN_LAT_NONE UINT32_MAX
+
+/* Tiers in --tiers: a drop has at most DROP_TIERS_MAX (core/drop.h). */
+#define LOADGEN_TIERS_MAX 8u
+
+/* --insiders N: a creator's inner circle is small; bounds the id space. */
+#define LOADGEN_INSIDERS_MAX 100000u
+
+/* Longest --duration-s: a day; a longer run is a soak test, not a drop. */
+#define LOADGEN_DURATION_S_MAX 86400.0
+
+typedef struct {
+	const char *name;
+	double share;     /* normalised so all shares add up to 1 */
+	bool insiders;    /* buyers in this tier are insiders */
+} loadgen_tier;
 
 /* Run parameters, read-only once workers start. */
 typedef struct {
@@ -78,7 +107,37 @@ typedef struct {
 	int timeout_ms;
 	unsigned retries;
 	bool json;
+	/* drops (all optional) */
+	const char *drop;
+	loadgen_tier tiers[LOADGEN_TIERS_MAX];
+	size_t ntiers;
+	const char *customer;    /* fixed customer for every buyer, or NULL */
+	uint64_t insiders;       /* N: customers insider-0..N-1 */
+	double repeat_share;
+	double over_limit_share;
+	uint32_t limit;          /* the drop's per-buyer limit (over-limit) */
+	double hold_share;
+	double lapse_share;      /* of the holds, share left to lapse */
+	uint32_t hold_seconds;
+	double duration_s;       /* 0: no pacing, as fast as possible */
+	double burst_tau_s;      /* arrival rate decay time constant */
 } loadgen_params;
+
+/* What buyer i does (worker.c), from (seed, i) only. */
+typedef struct {
+	size_t tier;             /* index in p->tiers when p->ntiers > 0 */
+	bool repeat;             /* reuses an earlier buyer's customer */
+	bool over_limit;
+	bool hold;
+	bool lapse;              /* hold and let it lapse */
+	uint32_t qty;
+	char customer[96];
+} loadgen_plan;
+
+void loadgen_plan_make(const loadgen_params *p, uint64_t i, loadgen_plan *out);
+
+/* Seconds after the start at which buyer i arrives (0 without pacing). */
+double loadgen_arrival_s(const loadgen_params *p, uint64_t i);
 
 typedef struct {
 	char id[DN_ID_MAX + 1];
@@ -96,6 +155,16 @@ typedef struct {
 	size_t nhubs;
 	uint64_t hub_other; /* accepted at hubs beyond DN_HUBS_MAX distinct */
 	int open_error;     /* DN_E* from rpc_open, 0 if it opened */
+	/* drops */
+	uint64_t gifts;          /* accepted orders that came with a gift */
+	uint64_t held;           /* HELD answers to a hold request */
+	uint64_t confirmed;      /* holds confirmed into ACCEPTED */
+	uint64_t confirm_expired;/* confirms answered EXPIRED */
+	uint64_t lapsed;         /* holds deliberately left to lapse */
+	uint64_t repeats;        /* buyers that reused a customer id */
+	uint64_t over_limit;     /* buyers that ordered limit + 1 */
+	uint64_t tier_sent[LOADGEN_TIERS_MAX];
+	uint64_t tier_accepted[LOADGEN_TIERS_MAX];
 } loadgen_stats;
 
 /* Shared state of one run. */
@@ -103,6 +172,7 @@ typedef struct {
 	const loadgen_params *p;
 	atomic_uint_fast64_t next; /* next buyer index to take, from 0 */
 	uint32_t *lat_us;          /* [buyers], slot i for buyer i */
+	double t0_s;               /* CLOCK_MONOTONIC start, for pacing */
 } loadgen_run;
 
 typedef struct {

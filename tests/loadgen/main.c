@@ -38,6 +38,11 @@ static void lg_help(void)
 	    "               --sku S[,S2,...] [--qty Q] [--storefront F]\n"
 	    "               [--key-prefix P] [--seed N] [--timeout-ms N]\n"
 	    "               [--retries R] [--json] [--help]\n"
+	    "               [--drop D (--tier T[:insiders] | --tiers T:SHARE[:insiders],...)]\n"
+	    "               [--customer C] [--insiders N] [--repeat-share F]\n"
+	    "               [--over-limit-share F --limit L] [--hold-share F\n"
+	    "               [--lapse-share F] [--hold-seconds S]]\n"
+	    "               [--duration-s S [--burst-tau-s S]]\n"
 	    "\n"
 	    "Runs a drop: N buyers, C concurrent workers, one order each on\n"
 	    "the ingest socket (--ingest or $%s). Buyer i (0..N-1) sends\n"
@@ -47,6 +52,20 @@ static void lg_help(void)
 	    "(seeded: the same --seed gives the same drop).\n"
 	    "A timeout or transport error re-sends the same key up to R times\n"
 	    "(default 3). Bounds: N <= %u, C <= %u.\n"
+	    "\n"
+	    "drops: --drop D sends every order in drop D, in tier T (--tier) or\n"
+	    "in tiers drawn by share per buyer (--tiers insider:0.2:insiders,\n"
+	    "public:0.8). Buyers of a tier marked :insiders buy as insider-K,\n"
+	    "K < N (--insiders N). --repeat-share F: a share of buyers reuse an\n"
+	    "earlier buyer's customer id. --over-limit-share F: a share order\n"
+	    "L + 1 units (--limit L, the drop's per-buyer limit). --customer C:\n"
+	    "every buyer is C (a limit race). --hold-share F: a share ask for a\n"
+	    "hold of --hold-seconds (default 60), then confirm it - except a\n"
+	    "--lapse-share of them (default 0.5) who let it lapse.\n"
+	    "--duration-s S paces arrivals over S seconds as a burst: the rate\n"
+	    "decays exponentially with time constant --burst-tau-s (default\n"
+	    "S/4), so most buyers come early. Without it, as fast as possible.\n"
+	    "The report adds answers by status, gifts, holds, repeats, tiers.\n"
 	    "\n"
 	    "defaults: --storefront loadgen, --key-prefix lg-<pid>-<time>,\n"
 	    "          --seed 1, --timeout-ms 5000, --retries 3\n"
@@ -121,6 +140,8 @@ static int lg_skus_parse(char *s, loadgen_params *p)
 typedef struct {
 	const char *ingest, *buyers, *conc, *sku, *qty, *storefront, *prefix,
 	    *seed, *timeout, *retries;
+	const char *drop, *tier, *tiers, *customer, *insiders, *repeat, *over,
+	    *limit, *hold, *lapse, *hold_s, *duration, *tau;
 } lg_raw;
 
 /* Returns -1 to go on, or an exit code. */
@@ -135,6 +156,15 @@ static int lg_args_scan(int argc, char **argv, lg_raw *r, bool *json)
 		{ "--qty", &r->qty }, { "--storefront", &r->storefront },
 		{ "--key-prefix", &r->prefix }, { "--seed", &r->seed },
 		{ "--timeout-ms", &r->timeout }, { "--retries", &r->retries },
+		{ "--drop", &r->drop }, { "--tiers", &r->tiers },
+		{ "--tier", &r->tier }, { "--customer", &r->customer },
+		{ "--insiders", &r->insiders },
+		{ "--repeat-share", &r->repeat },
+		{ "--over-limit-share", &r->over }, { "--limit", &r->limit },
+		{ "--hold-share", &r->hold }, { "--lapse-share", &r->lapse },
+		{ "--hold-seconds", &r->hold_s },
+		{ "--duration-s", &r->duration },
+		{ "--burst-tau-s", &r->tau },
 	};
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -172,6 +202,147 @@ static int lg_num(const char *s, const char *flag, uint64_t min, uint64_t max,
 				"range%s\n(see loadgen --help)\n",
 		    flag, s, range);
 		return LG_EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* A share in [0, 1] (or a positive number of seconds when max > 1). */
+static int lg_real(const char *s, const char *flag, double min, double max,
+    double *out)
+{
+	char *end = NULL;
+	if (s == NULL) {
+		return 0;
+	}
+	errno = 0;
+	double v = strtod(s, &end);
+	if (end == s || *end != '\0' || errno != 0 || !(v >= min && v <= max)) {
+		fprintf(stderr, "loadgen: %s '%s' is not a number in %g..%g\n"
+				"(see loadgen --help)\n", flag, s, min, max);
+		return LG_EXIT_USAGE;
+	}
+	*out = v;
+	return 0;
+}
+
+/* "NAME[:SHARE][:insiders]" items, comma-separated (s modified in place).
+ * with_share: the share is required (--tiers) or absent (--tier). */
+static int lg_tiers_parse(char *s, bool with_share, loadgen_params *p)
+{
+	double total = 0.0;
+	p->ntiers = 0;
+	for (char *save = NULL, *tok = strtok_r(s, ",", &save); tok != NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (p->ntiers >= LOADGEN_TIERS_MAX) {
+			return -1;
+		}
+		loadgen_tier *t = &p->tiers[p->ntiers++];
+		char *f1 = strchr(tok, ':');
+		t->name = tok;
+		t->share = 1.0;
+		t->insiders = false;
+		if (f1 != NULL) {
+			*f1++ = '\0';
+		}
+		if (with_share) {
+			char *f2 = f1 != NULL ? strchr(f1, ':') : NULL;
+			if (f2 != NULL) {
+				*f2++ = '\0';
+			}
+			if (f1 == NULL ||
+			    lg_real(f1, "--tiers share", 0.0, 1e9, &t->share) != 0) {
+				return -1;
+			}
+			f1 = f2;
+		}
+		if (f1 != NULL) {
+			if (strcmp(f1, "insiders") != 0) {
+				return -1;
+			}
+			t->insiders = true;
+		}
+		if (t->name[0] == '\0') {
+			return -1;
+		}
+		total += t->share;
+	}
+	if (p->ntiers == 0 || !(total > 0.0)) {
+		return -1;
+	}
+	for (size_t k = 0; k < p->ntiers; k++) {
+		p->tiers[k].share /= total;
+	}
+	return 0;
+}
+
+/* The drop flags of r into p. Returns 0 or an exit code. */
+static int lg_args_drop(lg_raw *r, loadgen_params *p)
+{
+	uint64_t v = 0;
+	int ex;
+
+	p->drop = r->drop;
+	if ((r->tier != NULL || r->tiers != NULL) && r->drop == NULL) {
+		return lg_usage("--tier/--tiers need --drop%s%s", "", "");
+	}
+	if (r->tier != NULL && r->tiers != NULL) {
+		return lg_usage("--tier or --tiers, not both%s%s", "", "");
+	}
+	if (r->drop != NULL && r->tier == NULL && r->tiers == NULL) {
+		return lg_usage("--drop needs --tier T or --tiers T:SHARE,...%s%s",
+		    "", "");
+	}
+	if (r->tier != NULL && lg_tiers_parse((char *)r->tier, false, p) != 0) {
+		return lg_usage("--tier wants NAME[:insiders], not '%s'%s",
+		    r->tier, "");
+	}
+	if (r->tiers != NULL) {
+		char orig[256];
+		snprintf(orig, sizeof(orig), "%s", r->tiers);
+		if (lg_tiers_parse((char *)r->tiers, true, p) != 0) {
+			return lg_usage("--tiers wants NAME:SHARE[:insiders],... "
+					"(at most 8, shares > 0), not '%s'%s",
+			    orig, "");
+		}
+	}
+	p->customer = r->customer;
+	if (r->insiders != NULL && (ex = lg_num(r->insiders, "--insiders", 1,
+		 LOADGEN_INSIDERS_MAX, &p->insiders)) != 0) {
+		return ex;
+	}
+	if ((ex = lg_real(r->repeat, "--repeat-share", 0, 1,
+		 &p->repeat_share)) != 0 ||
+	    (ex = lg_real(r->over, "--over-limit-share", 0, 1,
+		 &p->over_limit_share)) != 0 ||
+	    (ex = lg_real(r->hold, "--hold-share", 0, 1, &p->hold_share)) != 0 ||
+	    (ex = lg_real(r->duration, "--duration-s", 0,
+		 LOADGEN_DURATION_S_MAX, &p->duration_s)) != 0 ||
+	    (ex = lg_real(r->tau, "--burst-tau-s", 0, LOADGEN_DURATION_S_MAX,
+		 &p->burst_tau_s)) != 0) {
+		return ex;
+	}
+	p->lapse_share = 0.5;
+	if ((ex = lg_real(r->lapse, "--lapse-share", 0, 1, &p->lapse_share)) !=
+	    0) {
+		return ex;
+	}
+	if (p->over_limit_share > 0.0 && r->limit == NULL) {
+		return lg_usage("--over-limit-share needs --limit L (the drop's "
+				"per-buyer limit)%s%s", "", "");
+	}
+	if (r->limit != NULL) {
+		if ((ex = lg_num(r->limit, "--limit", 0, DN_LINE_QTY_MAX - 1,
+			 &v)) != 0) {
+			return ex;
+		}
+		p->limit = (uint32_t)v;
+	}
+	p->hold_seconds = 60;
+	if (r->hold_s != NULL) {
+		if ((ex = lg_num(r->hold_s, "--hold-seconds", 1, 3600, &v)) != 0) {
+			return ex;
+		}
+		p->hold_seconds = (uint32_t)v;
 	}
 	return 0;
 }
@@ -248,6 +419,9 @@ static int lg_args(int argc, char **argv, loadgen_params *p, char *prefix,
 		}
 		p->retries = (unsigned)v;
 	}
+	if ((ex = lg_args_drop(&r, p)) != 0) {
+		return ex;
+	}
 	return -1;
 }
 
@@ -276,6 +450,17 @@ static void lg_merge(const loadgen_worker *w, unsigned n, loadgen_stats *t)
 		t->retries += s->retries;
 		t->duplicates += s->duplicates;
 		t->hub_other += s->hub_other;
+		t->gifts += s->gifts;
+		t->held += s->held;
+		t->confirmed += s->confirmed;
+		t->confirm_expired += s->confirm_expired;
+		t->lapsed += s->lapsed;
+		t->repeats += s->repeats;
+		t->over_limit += s->over_limit;
+		for (size_t j = 0; j < LOADGEN_TIERS_MAX; j++) {
+			t->tier_sent[j] += s->tier_sent[j];
+			t->tier_accepted[j] += s->tier_accepted[j];
+		}
 		for (size_t j = 0; j < LOADGEN_STATUS_SLOTS; j++) {
 			t->by_status[j] += s->by_status[j];
 		}
@@ -350,7 +535,29 @@ static int lg_print_json(const loadgen_params *p, const lg_report *r)
 		json_object_set_new(hubs, "(other)",
 		    json_integer((json_int_t)t->hub_other));
 	}
-	json_t *j = (rej == NULL || hubs == NULL) ? NULL
+	json_t *by = json_object();
+	for (size_t s = 0; by != NULL && s < LOADGEN_STATUS_SLOTS; s++) {
+		if (t->by_status[s] > 0) {
+			json_object_set_new(by, lg_status_name(s),
+			    json_integer((json_int_t)t->by_status[s]));
+		}
+	}
+	json_t *tiers = json_object();
+	for (size_t k = 0; tiers != NULL && k < p->ntiers; k++) {
+		json_object_set_new(tiers, p->tiers[k].name,
+		    json_pack("{s:I,s:I}", "sent",
+			(json_int_t)t->tier_sent[k], "accepted",
+			(json_int_t)t->tier_accepted[k]));
+	}
+	json_t *drop = (by == NULL || tiers == NULL) ? NULL
+	    : json_pack("{s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "by_status", by,
+		  "gifts", (json_int_t)t->gifts, "held", (json_int_t)t->held,
+		  "confirmed", (json_int_t)t->confirmed, "confirm_expired",
+		  (json_int_t)t->confirm_expired, "lapsed",
+		  (json_int_t)t->lapsed, "repeat_buyers",
+		  (json_int_t)t->repeats, "over_limit_buyers",
+		  (json_int_t)t->over_limit, "by_tier", tiers);
+	json_t *j = (rej == NULL || hubs == NULL || drop == NULL) ? NULL
 	    : json_pack("{s:I,s:I,s:o,s:I,s:I,s:I,s:o,s:f,s:f,s:o,s:o,s:o,s:o}",
 		  "sent", (json_int_t)p->buyers, "accepted",
 		  (json_int_t)t->by_status[DROPNET__STATUS__ACCEPTED],
@@ -361,6 +568,11 @@ static int lg_print_json(const loadgen_params *p, const lg_report *r)
 		  lg_ms_json(r, r->p50_ms), "p90_ms", lg_ms_json(r, r->p90_ms),
 		  "p99_ms", lg_ms_json(r, r->p99_ms), "max_ms",
 		  lg_ms_json(r, r->max_ms));
+	if (j != NULL) {
+		/* Flat keys, next to the old ones, so scripts read them alike. */
+		json_object_update(j, drop);
+	}
+	json_decref(drop);
 	/* Nine significant digits: microsecond latencies and sub-millisecond
 	 * elapsed times survive, binary noise (0.60573825400001624) does not. */
 	char *s = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
@@ -394,6 +606,33 @@ static void lg_print_text(const loadgen_params *p, const lg_report *r)
 		}
 	}
 	printf("%s\n", rejected > 0 ? ")" : "");
+	printf("by status   ");
+	sep = " ";
+	for (size_t s = 0; s < LOADGEN_STATUS_SLOTS; s++) {
+		if (t->by_status[s] > 0) {
+			printf("%s%s %" PRIu64, sep, lg_status_name(s),
+			    t->by_status[s]);
+			sep = ", ";
+		}
+	}
+	printf("%s\n", t->answered == 0 ? " -" : "");
+	printf("gifts        %" PRIu64 "\n", t->gifts);
+	if (p->hold_share > 0.0) {
+		printf("holds        %" PRIu64 " held, %" PRIu64 " confirmed, %"
+		       PRIu64 " expired at confirm, %" PRIu64 " left to lapse\n",
+		    t->held, t->confirmed, t->confirm_expired, t->lapsed);
+	}
+	if (p->drop != NULL) {
+		printf("buyers       %" PRIu64 " repeat, %" PRIu64
+		       " over the limit\n", t->repeats, t->over_limit);
+		printf("by tier     ");
+		for (size_t k = 0; k < p->ntiers; k++) {
+			printf(" %s %" PRIu64 "/%" PRIu64 "%s", p->tiers[k].name,
+			    t->tier_accepted[k], t->tier_sent[k],
+			    k + 1 < p->ntiers ? "," : "");
+		}
+		printf("  (accepted/sent)\n");
+	}
 	printf("errors       %" PRIu64 "\n", t->errors);
 	printf("retries      %" PRIu64 "\n", t->retries);
 	printf("duplicates   %" PRIu64 "\n", t->duplicates);
@@ -447,6 +686,7 @@ static int lg_run(const loadgen_params *p, uint32_t *lat, lg_report *r)
 		return LG_EXIT_PARTIAL;
 	}
 	atomic_init(&run.next, 0);
+	run.t0_s = lg_now_s();
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, LG_STACK_BYTES);
 	double t0 = lg_now_s();

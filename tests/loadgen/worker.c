@@ -8,6 +8,7 @@
  * fact committed, the retry gets the first answer back (duplicate = true).
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,111 @@
  * user-given and may be long; the coordinator refuses keys over
  * DN_ID_MAX with INVALID, which is what a test of that wants to see. */
 #define WORKER_KEY_MAX 256u
+
+/* Mixed into the seed for a buyer's drop decisions, so that they come
+ * from their own stream and the ship-to draws stay what they were before
+ * loadgen knew about drops (same seed, same points). */
+#define WORKER_DROP_STREAM 0x64726f702d6c67ull
+
+/* How far back a repeat buyer looks: far enough to reach the first
+ * minutes' buyers of any realistic run. */
+#define WORKER_REPEAT_BACK_MAX 1000000u
+
+static void worker_drop_rng(const loadgen_params *p, uint64_t i,
+    sample_rng *r)
+{
+	sample_rng_seed_stream(r, p->seed ^ sample_mix64(WORKER_DROP_STREAM), i);
+}
+
+/* Tier of buyer i and the draw that picks an insider id; the first two
+ * draws of its drop stream. */
+static size_t worker_tier(const loadgen_params *p, sample_rng *r,
+    uint64_t *pick)
+{
+	double u = sample_rng_unit(r);
+	*pick = sample_rng_next(r);
+	if (p->ntiers == 0) {
+		return 0;
+	}
+	double c = 0.0;
+	for (size_t k = 0; k < p->ntiers; k++) {
+		c += p->tiers[k].share;
+		if (u < c) {
+			return k;
+		}
+	}
+	return p->ntiers - 1;
+}
+
+/* Buyer i's own customer id, before any repeat: an insider's id when the
+ * buyer's tier is an insiders' tier, else buyer-i. */
+static void worker_base_customer(const loadgen_params *p, uint64_t i,
+    size_t tier, uint64_t pick, char *out, size_t len)
+{
+	if (p->ntiers > 0 && p->tiers[tier].insiders && p->insiders > 0) {
+		snprintf(out, len, "insider-%" PRIu64, pick % p->insiders);
+	} else {
+		snprintf(out, len, "buyer-%" PRIu64, i);
+	}
+}
+
+void loadgen_plan_make(const loadgen_params *p, uint64_t i, loadgen_plan *out)
+{
+	sample_rng r;
+	uint64_t pick = 0;
+
+	memset(out, 0, sizeof(*out));
+	worker_drop_rng(p, i, &r);
+	out->tier = worker_tier(p, &r, &pick);
+	/* Every draw is taken whether used or not, so that changing one
+	 * share never reshuffles the other decisions of the same seed. */
+	double u_repeat = sample_rng_unit(&r);
+	uint64_t back = sample_rng_next(&r);
+	double u_over = sample_rng_unit(&r);
+	double u_hold = sample_rng_unit(&r);
+	double u_lapse = sample_rng_unit(&r);
+
+	out->qty = p->qty;
+	if (p->customer != NULL) {
+		snprintf(out->customer, sizeof(out->customer), "%s", p->customer);
+	} else if (i > 0 && u_repeat < p->repeat_share &&
+	    !(p->ntiers > 0 && p->tiers[out->tier].insiders)) {
+		uint64_t span = i < WORKER_REPEAT_BACK_MAX ? i
+							   : WORKER_REPEAT_BACK_MAX;
+		uint64_t j = i - 1 - back % span;
+		sample_rng rj;
+		uint64_t pick_j = 0;
+		worker_drop_rng(p, j, &rj);
+		size_t tier_j = worker_tier(p, &rj, &pick_j);
+		worker_base_customer(p, j, tier_j, pick_j, out->customer,
+		    sizeof(out->customer));
+		out->repeat = true;
+	} else {
+		worker_base_customer(p, i, out->tier, pick, out->customer,
+		    sizeof(out->customer));
+	}
+	if (u_over < p->over_limit_share) {
+		out->over_limit = true;
+		out->qty = p->limit + 1;
+	}
+	if (u_hold < p->hold_share) {
+		out->hold = true;
+		out->lapse = u_lapse < p->lapse_share;
+	}
+}
+
+double loadgen_arrival_s(const loadgen_params *p, uint64_t i)
+{
+	if (!(p->duration_s > 0.0) || p->buyers == 0) {
+		return 0.0;
+	}
+	double d = p->duration_s;
+	double tau = p->burst_tau_s > 0.0 ? p->burst_tau_s : d / 4.0;
+	double u = ((double)i + 0.5) / (double)p->buyers;
+	/* Inverse CDF of an exponential decay truncated to [0, d]. */
+	double t = -tau * log(1.0 - u * (1.0 - exp(-d / tau)));
+	return t < 0.0 ? 0.0 : (t > d ? d : t);
+}
 
 static uint64_t worker_now_us(void)
 {
@@ -54,14 +160,16 @@ void loadgen_stats_hub_add(loadgen_stats *s, const char *id, uint64_t n)
 	s->nhubs++;
 }
 
-/* Packs buyer i's order. Returns 0 or DN_ENOMEM. */
+/* Packs buyer i's order (action SUBMIT, or CONFIRM of its hold). Returns
+ * 0 or DN_ENOMEM. */
 static int worker_order_pack(const loadgen_params *p, uint64_t i,
-    uint8_t **buf, size_t *len)
+    const loadgen_plan *plan, Dropnet__OrderAction action, uint8_t **buf,
+    size_t *len)
 {
 	Dropnet__SubmitOrder msg = DROPNET__SUBMIT_ORDER__INIT;
 	Dropnet__OrderLine line = DROPNET__ORDER_LINE__INIT;
 	Dropnet__OrderLine *lines[1] = { &line };
-	char key[WORKER_KEY_MAX], customer[WORKER_KEY_MAX];
+	char key[WORKER_KEY_MAX];
 	size_t ncities = 0;
 	const sample_city *cities = sample_uk_cities(&ncities);
 	sample_rng rng;
@@ -75,15 +183,24 @@ static int worker_order_pack(const loadgen_params *p, uint64_t i,
 	size_t plen = strlen(p->key_prefix);
 	const char *sep = plen > 0 && p->key_prefix[plen - 1] == '-' ? "" : "-";
 	snprintf(key, sizeof(key), "%s%s%" PRIu64, p->key_prefix, sep, i);
-	snprintf(customer, sizeof(customer), "buyer-%" PRIu64, i);
 	/* Round-robin over the SKU list by buyer index: deterministic and
 	 * spreads demand evenly, like a drop page listing every variant. */
 	line.sku = (char *)p->skus[i % p->nskus];
-	line.qty = p->qty;
+	line.qty = plan->qty;
 	msg.version = DN_PROTO_VERSION;
 	msg.storefront = (char *)p->storefront;
 	msg.order_key = key;
-	msg.customer = customer;
+	msg.customer = (char *)plan->customer;
+	if (p->drop != NULL) {
+		msg.drop_id = (char *)p->drop;
+		if (p->ntiers > 0) {
+			msg.tier = (char *)p->tiers[plan->tier].name;
+		}
+	}
+	msg.action = action;
+	if (plan->hold && action == DROPNET__ORDER_ACTION__ACTION_SUBMIT) {
+		msg.hold_seconds = p->hold_seconds;
+	}
 	msg.n_lines = 1;
 	msg.lines = lines;
 	msg.lat = lat;
@@ -91,7 +208,8 @@ static int worker_order_pack(const loadgen_params *p, uint64_t i,
 	return codec_submit_order_pack(&msg, buf, len);
 }
 
-static void worker_count_answer(loadgen_stats *s, const Dropnet__OrderAck *a)
+static void worker_count_answer(loadgen_stats *s, const Dropnet__OrderAck *a,
+    const loadgen_plan *plan, bool drop)
 {
 	int st = (int)a->status;
 	size_t slot = st >= 0 && st < (int)LOADGEN_STATUS_UNKNOWN
@@ -105,25 +223,26 @@ static void worker_count_answer(loadgen_stats *s, const Dropnet__OrderAck *a)
 	}
 	if (a->status == DROPNET__STATUS__ACCEPTED) {
 		loadgen_stats_hub_add(s, a->hub[0] != '\0' ? a->hub : "?", 1);
+		if (a->gift_sku[0] != '\0') {
+			s->gifts++;
+		}
+		if (drop) {
+			s->tier_accepted[plan->tier]++;
+		}
 	}
 }
 
-/* Sends buyer i's order with retries; records its outcome and latency. */
-static void worker_buyer(loadgen_worker *w, rpc_conn *c, uint64_t i)
+/* Sends req with retries (same bytes, so the key makes them safe) until
+ * an answer other than UNAVAILABLE or the retries run out. Returns the
+ * last answer (caller frees) or NULL. */
+static Dropnet__OrderAck *worker_exchange(loadgen_worker *w, rpc_conn *c,
+    const uint8_t *req, size_t req_len)
 {
 	const loadgen_params *p = w->run->p;
 	loadgen_stats *s = &w->stats;
-	uint8_t *req = NULL;
-	size_t req_len = 0;
 	Dropnet__OrderAck *last = NULL;
 	unsigned backoff = LOADGEN_BACKOFF_MS;
 
-	w->run->lat_us[i] = LOADGEN_LAT_NONE;
-	if (worker_order_pack(p, i, &req, &req_len) != 0) {
-		s->errors++;
-		return;
-	}
-	uint64_t t0 = worker_now_us();
 	for (unsigned attempt = 0; attempt <= p->retries; attempt++) {
 		uint8_t *rep = NULL;
 		size_t rep_len = 0;
@@ -155,7 +274,76 @@ static void worker_buyer(loadgen_worker *w, rpc_conn *c, uint64_t i)
 			    : backoff * 2;
 		}
 	}
+	return last;
+}
+
+/* Holds the start of buyer i until its arrival time (pacing). */
+static void worker_pace(const loadgen_run *run, uint64_t i)
+{
+	double at = loadgen_arrival_s(run->p, i);
+	if (!(at > 0.0)) {
+		return;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	double wait = run->t0_s + at - now;
+	if (wait > 0.0) {
+		struct timespec d = { .tv_sec = (time_t)wait,
+			.tv_nsec = (long)((wait - (double)(time_t)wait) * 1e9) };
+		nanosleep(&d, NULL);
+	}
+}
+
+/* Sends buyer i's order with retries (and, for a hold it means to keep,
+ * the confirm); records its outcome and latency. */
+static void worker_buyer(loadgen_worker *w, rpc_conn *c, uint64_t i)
+{
+	const loadgen_params *p = w->run->p;
+	loadgen_stats *s = &w->stats;
+	uint8_t *req = NULL;
+	size_t req_len = 0;
+	loadgen_plan plan;
+	bool drop = p->drop != NULL && p->ntiers > 0;
+
+	w->run->lat_us[i] = LOADGEN_LAT_NONE;
+	loadgen_plan_make(p, i, &plan);
+	s->repeats += plan.repeat;
+	s->over_limit += plan.over_limit;
+	if (drop) {
+		s->tier_sent[plan.tier]++;
+	}
+	if (worker_order_pack(p, i, &plan, DROPNET__ORDER_ACTION__ACTION_SUBMIT,
+		&req, &req_len) != 0) {
+		s->errors++;
+		return;
+	}
+	worker_pace(w->run, i);
+	uint64_t t0 = worker_now_us();
+	Dropnet__OrderAck *last = worker_exchange(w, c, req, req_len);
 	free(req);
+	req = NULL;
+	if (last != NULL && last->status == DROPNET__STATUS__HELD) {
+		s->held++;
+		if (plan.lapse) {
+			s->lapsed++;
+		} else if (worker_order_pack(p, i, &plan,
+			       DROPNET__ORDER_ACTION__ACTION_CONFIRM, &req,
+			       &req_len) == 0) {
+			Dropnet__OrderAck *conf =
+			    worker_exchange(w, c, req, req_len);
+			free(req);
+			codec_order_ack_free(last);
+			last = conf;
+			if (conf != NULL &&
+			    conf->status == DROPNET__STATUS__ACCEPTED) {
+				s->confirmed++;
+			} else if (conf != NULL &&
+			    conf->status == DROPNET__STATUS__EXPIRED) {
+				s->confirm_expired++;
+			}
+		}
+	}
 	if (last == NULL) {
 		s->errors++;
 		return;
@@ -163,7 +351,7 @@ static void worker_buyer(loadgen_worker *w, rpc_conn *c, uint64_t i)
 	uint64_t dt = worker_now_us() - t0;
 	w->run->lat_us[i] =
 	    dt >= LOADGEN_LAT_NONE ? LOADGEN_LAT_NONE - 1 : (uint32_t)dt;
-	worker_count_answer(s, last);
+	worker_count_answer(s, last, &plan, drop);
 	codec_order_ack_free(last);
 }
 
