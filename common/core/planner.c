@@ -12,6 +12,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/err.h"
@@ -242,16 +243,6 @@ static int64_t surplus_of(const planner_hub *h, const work_hub *w)
 	return w->hb_free + (above > 0 ? above : 0);
 }
 
-/* A ranking of (km, id) for "nearest first, ties by id". */
-static int nearer(double km_a, const char *id_a, double km_b,
-    const char *id_b)
-{
-	if (km_a != km_b) {
-		return km_a < km_b;
-	}
-	return strcmp(id_a, id_b) < 0;
-}
-
 /* Prices the transfer of min(deficit, surplus) units from s to d into *a.
  * Returns 1 when it is a transfer to plan (size and worth), else 0. */
 static int price_transfer(const planner_hub *hubs, const work_hub *w,
@@ -281,53 +272,6 @@ static int price_transfer(const planner_hub *hubs, const work_hub *w,
 	a->value = p->unit_value * (a->gained - a->lost);
 	a->cost = p->trip_cost + p->km_cost * km;
 	return a->value > 0 && a->value >= a->cost;
-}
-
-/* The candidate transfer into d: sources with surplus within km_max,
- * nearest first (ties by id), the first one worth it. Selection rather than
- * a sort: usually the first source tried is taken. */
-static int candidate_for(const planner_hub *hubs, const work_hub *w,
-    size_t n, const planner_params *p, size_t d, planner_action *out)
-{
-	double last_km = -1;
-	const char *last_id = NULL;
-
-	for (size_t tried = 0; tried < n; tried++) {
-		size_t best = n;
-		double best_km = 0;
-
-		for (size_t s = 0; s < n; s++) {
-			if (s == d || surplus_of(&hubs[s], &w[s]) <
-			    p->transfer_min) {
-				continue;
-			}
-			double km = geo_distance_km(hubs[d].lat, hubs[d].lon,
-			    hubs[s].lat, hubs[s].lon);
-
-			if (km > p->km_max) {
-				continue;
-			}
-			/* Strictly after the last one tried in (km, id) order. */
-			if (last_id != NULL &&
-			    !nearer(last_km, last_id, km, hubs[s].id)) {
-				continue;
-			}
-			if (best == n || nearer(km, hubs[s].id, best_km,
-			    hubs[best].id)) {
-				best = s;
-				best_km = km;
-			}
-		}
-		if (best == n) {
-			return 0;
-		}
-		if (price_transfer(hubs, w, p, best, d, best_km, out)) {
-			return 1;
-		}
-		last_km = best_km;
-		last_id = hubs[best].id;
-	}
-	return 0;
 }
 
 static void plan_add(planner_plan *out, const planner_action *a)
@@ -364,18 +308,149 @@ static void plan_releases(const planner_hub *hubs, work_hub *w, size_t n,
 	}
 }
 
+/*
+ * Transfer phase state. Destinations (hubs short by >= transfer_min after
+ * the releases) and sources (surplus >= transfer_min) are fixed sets: a
+ * hub only loses deficit or surplus while planning, and the two sets are
+ * disjoint. Each destination's sources are sorted nearest first once; a
+ * (destination, source) pair priced "not worth it" is remembered until
+ * either hub's state changes (only the two hubs of a planned transfer
+ * change), so the cache is exact and every pair is priced O(1) times
+ * between changes. Sizes: nd x ns <= DN_HUBS_MAX^2 / 4.
+ */
+#define PAIRS_MAX (DN_HUBS_MAX * DN_HUBS_MAX / 4u)
+
+typedef struct {
+	size_t nd, ns;
+	uint8_t dst[DN_HUBS_MAX];      /* hub index of destination i */
+	uint8_t src[DN_HUBS_MAX];      /* hub index of source j */
+	uint8_t order[PAIRS_MAX];      /* row i: source positions, nearest first */
+	uint8_t fail[PAIRS_MAX / 8u];  /* bit (i, j): priced, not worth it */
+} xfer_state;
+
+typedef struct {
+	double km;
+	const char *id;
+	uint8_t pos;
+} src_rank;
+
+/* Nearest first, ties by id (unique), so the order is total. */
+static int src_rank_cmp(const void *a, const void *b)
+{
+	const src_rank *x = a, *y = b;
+
+	if (x->km != y->km) {
+		return x->km < y->km ? -1 : 1;
+	}
+	return strcmp(x->id, y->id);
+}
+
+static int fail_get(const xfer_state *x, size_t i, size_t j)
+{
+	size_t bit = i * x->ns + j;
+
+	return (x->fail[bit / 8] >> (bit % 8)) & 1;
+}
+
+static void fail_set(xfer_state *x, size_t i, size_t j, int on)
+{
+	size_t bit = i * x->ns + j;
+	uint8_t m = (uint8_t)(1u << (bit % 8));
+
+	x->fail[bit / 8] = on ? (uint8_t)(x->fail[bit / 8] | m) :
+	    (uint8_t)(x->fail[bit / 8] & ~m);
+}
+
+static void xfer_setup(const planner_hub *hubs, const work_hub *w,
+    size_t n, const planner_params *p, xfer_state *x)
+{
+	src_rank rank[DN_HUBS_MAX];
+
+	x->nd = x->ns = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (deficit_of(&hubs[i], &w[i]) >= p->transfer_min) {
+			x->dst[x->nd++] = (uint8_t)i;
+		} else if (surplus_of(&hubs[i], &w[i]) >= p->transfer_min) {
+			x->src[x->ns++] = (uint8_t)i;
+		}
+	}
+	assert(x->nd * x->ns <= PAIRS_MAX);
+	memset(x->fail, 0, sizeof(x->fail));
+	for (size_t i = 0; i < x->nd; i++) {
+		const planner_hub *d = &hubs[x->dst[i]];
+
+		for (size_t j = 0; j < x->ns; j++) {
+			const planner_hub *sh = &hubs[x->src[j]];
+
+			rank[j].km = geo_distance_km(d->lat, d->lon, sh->lat,
+			    sh->lon);
+			rank[j].id = sh->id;
+			rank[j].pos = (uint8_t)j;
+		}
+		qsort(rank, x->ns, sizeof(rank[0]), src_rank_cmp);
+		for (size_t j = 0; j < x->ns; j++) {
+			x->order[i * x->ns + j] = rank[j].pos;
+		}
+	}
+}
+
+/* The candidate transfer into destination i: its sources nearest first,
+ * within km_max, the first whose transfer is worth it (price_transfer). */
+static int candidate_for(const planner_hub *hubs, const work_hub *w,
+    const planner_params *p, xfer_state *x, size_t i, planner_action *out)
+{
+	size_t d = x->dst[i];
+
+	for (size_t k = 0; k < x->ns; k++) {
+		size_t j = x->order[i * x->ns + k];
+		size_t s = x->src[j];
+
+		if (fail_get(x, i, j)) {
+			continue;
+		}
+		double km = geo_distance_km(hubs[d].lat, hubs[d].lon,
+		    hubs[s].lat, hubs[s].lon);
+
+		if (km > p->km_max) {
+			return 0; /* the rest are farther still */
+		}
+		if (price_transfer(hubs, w, p, s, d, km, out)) {
+			return 1;
+		}
+		fail_set(x, i, j, 1);
+	}
+	return 0;
+}
+
+/* The two hubs of a planned transfer changed: forget what was priced for
+ * the destination's row and the source's column. */
+static void xfer_forget(xfer_state *x, size_t d, size_t s)
+{
+	for (size_t i = 0; i < x->nd; i++) {
+		for (size_t j = 0; j < x->ns; j++) {
+			if (x->dst[i] == d || x->src[j] == s) {
+				fail_set(x, i, j, 0);
+			}
+		}
+	}
+}
+
 static void plan_transfers(const planner_hub *hubs, work_hub *w, size_t n,
     const planner_params *p, planner_plan *out)
 {
+	xfer_state x;
+
+	xfer_setup(hubs, w, n, p, &x);
 	while (out->trips < p->trips_max) {
 		planner_action best, cand;
 		int have = 0;
 
 		memset(&best, 0, sizeof(best));
+		for (size_t i = 0; i < x.nd; i++) {
+			size_t d = x.dst[i];
 
-		for (size_t d = 0; d < n; d++) {
 			if (deficit_of(&hubs[d], &w[d]) < p->transfer_min ||
-			    !candidate_for(hubs, w, n, p, d, &cand)) {
+			    !candidate_for(hubs, w, p, &x, i, &cand)) {
 				continue;
 			}
 			double net = cand.value - cand.cost;
@@ -396,7 +471,9 @@ static void plan_transfers(const planner_hub *hubs, work_hub *w, size_t n,
 		s->hb_free -= best.from_holdback;
 		s->sell -= best.qty - best.from_holdback;
 		w[best.hub].incoming += best.qty;
-		/* The source kept its cover and its kept holdback. */
+		xfer_forget(&x, best.hub, best.src);
+		/* The source kept its cover and its kept holdback; the
+		 * destination is not filled beyond its cover. */
 		assert(s->hb_free >= 0 && s->sell >= 0);
 		assert(surplus_of(&hubs[best.src], s) == sur_before - best.qty);
 		assert(s->sell + s->hb_free + hubs[best.src].holdback_keep +

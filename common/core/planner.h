@@ -4,7 +4,7 @@
  * hub-to-hub van transfers that puts units where the next buyers will be.
  *
  * Pure logic: no I/O, no clock, no randomness, no allocation (the working
- * state lives on the stack, < 32 KiB). The plan is a deterministic function
+ * state lives on the stack, < 48 KiB). The plan is a deterministic function
  * of the hubs' *contents* and the parameters: ties are broken by hub id, not
  * by the order of the input array, so the coordinator may load hubs in any
  * order and still get the same plan.
@@ -54,9 +54,10 @@
  *     so a plan built on it stays executable; sellable surplus can be sold
  *     from under the plan.
  *
- * Cost: O(trips_max x n^2) distances plus, per candidate, a walk of the
- * demand distribution up to its tail (O(1) for means above
- * PLANNER_EXACT_MEAN_MAX). A few ms for 256 hubs and 64 trips.
+ * Cost: each destination's sources are sorted by distance once; a pair
+ * found not worth a trip is not priced again until one of its two hubs
+ * changes; a pricing walks the demand distributions up to their tails
+ * (O(1) above PLANNER_EXACT_MEAN_MAX). 256 hubs, 43 trips: 2.5 ms at -O2.
  *
  * Thread model: no shared state; call from any thread.
  */
