@@ -216,9 +216,23 @@ static int params_ok(const planner_params *p)
 	    p->service <= FORECAST_SERVICE_MAX;
 }
 
+/* True when id is at most DN_ID_MAX bytes (read no further than that). */
+static int id_ok(const char *id)
+{
+	if (id == NULL) {
+		return 0;
+	}
+	for (size_t i = 0; i <= DN_ID_MAX; i++) {
+		if (id[i] == '\0') {
+			return 1;
+		}
+	}
+	return 0;
+}
+
 static int hub_ok(const planner_hub *h)
 {
-	return h->id != NULL && strnlen(h->id, DN_ID_MAX + 1) <= DN_ID_MAX &&
+	return id_ok(h->id) &&
 	    geo_coord_valid(h->lat, h->lon) && qty_ok(h->on_hand) &&
 	    qty_ok(h->allocated) && qty_ok(h->holdback) &&
 	    qty_ok(h->holdback_keep) && qty_ok(h->cover) &&
