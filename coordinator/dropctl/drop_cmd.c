@@ -497,8 +497,7 @@ static int drop_open_close(dropctl_opts *o, int argc, char **argv, bool open)
 		    codec_status_name(r->status), "drop_id", id, "state",
 		    open ? "open" : "closed", "message", r->message));
 	} else {
-		printf("drop %s %s%s%s\n", id, open ? "open" : "closed",
-		    r->message[0] != '\0' ? ": " : "", r->message);
+		printf("drop %s %s\n", id, open ? "open" : "closed");
 	}
 	codec_ops_reply_free(r);
 	return ex;

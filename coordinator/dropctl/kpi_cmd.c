@@ -239,7 +239,7 @@ static int kpi_text(const Dropnet__DropKpi *k)
 		printf("              lift %+.1f points\n",
 		    (k->gift_repeat_rate - k->nongift_repeat_rate) * 100.0);
 	}
-	printf("holdback      %" PRId64 " held back now, %" PRId64
+	printf("holdback      %" PRId64 " units held back, %" PRId64
 	       " released\n", k->held_back, k->released);
 	return kpi_rejections(k);
 }

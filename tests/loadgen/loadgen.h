@@ -121,6 +121,8 @@ typedef struct {
 	uint32_t hold_seconds;
 	double duration_s;       /* 0: no pacing, as fast as possible */
 	double burst_tau_s;      /* arrival rate decay time constant */
+	bool ship_to_fixed;      /* --ship-to: every buyer ships here */
+	double ship_lat, ship_lon;
 } loadgen_params;
 
 /* What buyer i does (worker.c), from (seed, i) only. */

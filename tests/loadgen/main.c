@@ -42,7 +42,7 @@ static void lg_help(void)
 	    "               [--customer C] [--insiders N] [--repeat-share F]\n"
 	    "               [--over-limit-share F --limit L] [--hold-share F\n"
 	    "               [--lapse-share F] [--hold-seconds S]]\n"
-	    "               [--duration-s S [--burst-tau-s S]]\n"
+	    "               [--duration-s S [--burst-tau-s S]] [--ship-to LAT,LON]\n"
 	    "\n"
 	    "Runs a drop: N buyers, C concurrent workers, one order each on\n"
 	    "the ingest socket (--ingest or $%s). Buyer i (0..N-1) sends\n"
@@ -65,6 +65,7 @@ static void lg_help(void)
 	    "--duration-s S paces arrivals over S seconds as a burst: the rate\n"
 	    "decays exponentially with time constant --burst-tau-s (default\n"
 	    "S/4), so most buyers come early. Without it, as fast as possible.\n"
+	    "--ship-to LAT,LON sends every order to that one point (tests).\n"
 	    "The report adds answers by status, gifts, holds, repeats, tiers.\n"
 	    "\n"
 	    "defaults: --storefront loadgen, --key-prefix lg-<pid>-<time>,\n"
@@ -141,7 +142,7 @@ typedef struct {
 	const char *ingest, *buyers, *conc, *sku, *qty, *storefront, *prefix,
 	    *seed, *timeout, *retries;
 	const char *drop, *tier, *tiers, *customer, *insiders, *repeat, *over,
-	    *limit, *hold, *lapse, *hold_s, *duration, *tau;
+	    *limit, *hold, *lapse, *hold_s, *duration, *tau, *ship_to;
 } lg_raw;
 
 /* Returns -1 to go on, or an exit code. */
@@ -164,7 +165,7 @@ static int lg_args_scan(int argc, char **argv, lg_raw *r, bool *json)
 		{ "--hold-share", &r->hold }, { "--lapse-share", &r->lapse },
 		{ "--hold-seconds", &r->hold_s },
 		{ "--duration-s", &r->duration },
-		{ "--burst-tau-s", &r->tau },
+		{ "--burst-tau-s", &r->tau }, { "--ship-to", &r->ship_to },
 	};
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -336,6 +337,16 @@ static int lg_args_drop(lg_raw *r, loadgen_params *p)
 			return ex;
 		}
 		p->limit = (uint32_t)v;
+	}
+	if (r->ship_to != NULL) {
+		char *end = NULL;
+		p->ship_lat = strtod(r->ship_to, &end);
+		if (end == r->ship_to || *end != ',' ||
+		    (p->ship_lon = strtod(end + 1, &end), *end != '\0')) {
+			return lg_usage("--ship-to wants LAT,LON, not '%s'%s",
+			    r->ship_to, "");
+		}
+		p->ship_to_fixed = true;
 	}
 	p->hold_seconds = 60;
 	if (r->hold_s != NULL) {

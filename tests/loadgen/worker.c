@@ -178,6 +178,10 @@ static int worker_order_pack(const loadgen_params *p, uint64_t i,
 	sample_rng_seed_stream(&rng, p->seed, i);
 	sample_ship_to(cities, ncities, LOADGEN_SCATTER_KM, &rng, &lat, &lon,
 	    NULL);
+	if (p->ship_to_fixed) {
+		lat = p->ship_lat;
+		lon = p->ship_lon;
+	}
 	/* "P-i", except that a prefix already ending in '-' ("drop-") is not
 	 * given a second one: "drop-7", not "drop--7". */
 	size_t plen = strlen(p->key_prefix);
