@@ -258,7 +258,7 @@ static void pending_try(app *a, int64_t now)
 		msg_set(a, APP_MSG_ERROR, "%s: hubd's answer did not decode",
 		    p->what);
 	} else if (rep->status == DROPNET__STATUS__OK) {
-		msg_set(a, APP_MSG_OK, "OK %s: %s", p->what, rep->message);
+		msg_set(a, APP_MSG_OK, "%s: %s", p->what, rep->message);
 	} else {
 		msg_set(a, APP_MSG_ERROR, "%s refused: %s %s", p->what,
 		    codec_status_name(rep->status), rep->message);
@@ -280,6 +280,10 @@ static void act(app *a, app_req *r, int64_t now)
 	a->pending = *r;
 	a->has_pending = true;
 	pending_try(a, now);
+	if (a->has_pending) {
+		msg_set(a, APP_MSG_ERROR, "hubd not answering: '%s' is kept and "
+		    "resent until hubd answers", r->what);
+	}
 }
 
 int app_init(app *a, const pickterm_opts *o, int64_t now_ms)
@@ -348,12 +352,12 @@ const pick_line *app_cur_line(const app *a, uint64_t *order_id)
 	return &a->mine[s->order].lines[s->line];
 }
 
+/* The last bin scanned stays confirmed while the walk stays in it: the
+ * picker is standing there. */
 static bool bin_confirmed(const app *a)
 {
-	uint64_t oid = 0;
-	const pick_line *l = app_cur_line(a, &oid);
-	return l != NULL && a->bin_ok_order == oid
-	    && strcmp(a->bin_ok_sku, l->sku) == 0;
+	const pick_line *l = app_cur_line(a, NULL);
+	return l != NULL && strcmp(a->bin_ok, l->bin) == 0;
 }
 
 static const app_order *queue_find(const app *a, uint64_t id)
@@ -395,8 +399,7 @@ static void pick_line_scan(app *a, const char *in, int64_t now)
 	}
 	switch (pick_input_classify(l, bin_confirmed(a), in, m, sizeof(m))) {
 	case PICK_INPUT_BIN_OK:
-		a->bin_ok_order = oid;
-		snprintf(a->bin_ok_sku, sizeof(a->bin_ok_sku), "%s", l->sku);
+		snprintf(a->bin_ok, sizeof(a->bin_ok), "%s", l->bin);
 		msg_set(a, APP_MSG_OK, "%s", m);
 		break;
 	case PICK_INPUT_SKU_OK: {

@@ -115,8 +115,7 @@ typedef struct {
 	size_t nmine;
 	pick_step steps[PICK_WALK_MAX];
 	size_t nsteps, cur;
-	uint64_t bin_ok_order;       /* the line whose bin was confirmed */
-	char bin_ok_sku[DN_ID_MAX + 1];
+	char bin_ok[DN_ID_MAX + 1];  /* the bin last scanned on the walk */
 	uint64_t pack_order;
 	bool pack_ok[DN_ORDER_LINES_MAX];
 	uint64_t ship_order;

@@ -39,6 +39,7 @@ typedef struct {
 	char prompt[320];
 	bool connected;
 	size_t nqueue;
+	uint32_t counts[3];
 	bool first;
 } plain_seen;
 
@@ -50,9 +51,14 @@ static void report(const app *a, plain_seen *s)
 		printf("%s %s\n", a->msg_kind == APP_MSG_ERROR ? "ERROR"
 		    : a->msg_kind == APP_MSG_OK ? "OK" : "INFO", a->msg);
 	}
-	if (s->first || a->connected != s->connected || a->nqueue != s->nqueue) {
+	if (s->first || a->connected != s->connected || a->nqueue != s->nqueue
+	    || a->queued != s->counts[0] || a->in_progress != s->counts[1]
+	    || a->packed_today != s->counts[2]) {
 		s->connected = a->connected;
 		s->nqueue = a->nqueue;
+		s->counts[0] = a->queued;
+		s->counts[1] = a->in_progress;
+		s->counts[2] = a->packed_today;
 		printf("STATUS hub=%s hubd=%s queued=%" PRIu32 " in_progress=%"
 		    PRIu32 " packed_today=%" PRIu32 " open_orders=%zu\n",
 		    a->hub[0] != '\0' ? a->hub : "?", a->connected ? "up" : "down",

@@ -70,12 +70,13 @@ static void put(int y, int x, int w, const char *s)
 static void draw_status(const app *a)
 {
 	char buf[320];
-	snprintf(buf, sizeof(buf), " pickterm | hub %s | hubd %s | coordinator "
-	    "%s | queued %" PRIu32 "  in progress %" PRIu32 "  packed today %"
-	    PRIu32 " | %s", a->hub[0] != '\0' ? a->hub : "?",
-	    a->connected ? "UP" : "DOWN, reconnecting",
+	/* Fits 80 columns with 4-digit counts; the operator is on row 1. */
+	snprintf(buf, sizeof(buf), " hub %s | hubd %s | coord %s | queued %"
+	    PRIu32 "  in progress %" PRIu32 "  packed today %" PRIu32,
+	    a->hub[0] != '\0' ? a->hub : "?",
+	    a->connected ? "UP" : "DOWN-retrying",
 	    a->coordinator_up ? "up" : "down", a->queued, a->in_progress,
-	    a->packed_today, a->operator_[0] != '\0' ? a->operator_ : "-");
+	    a->packed_today);
 	attr_t at = a->connected ? attr_of(PAIR_BAR, A_REVERSE)
 	                         : attr_of(PAIR_DOWN, A_REVERSE | A_BOLD);
 	attron(at);
@@ -250,6 +251,9 @@ static void draw(const app *a, int64_t now)
 	attron(A_BOLD);
 	put(1, 0, COLS, title);
 	attroff(A_BOLD);
+	snprintf(buf, sizeof(buf), "operator %s", a->operator_[0] != '\0'
+	    ? a->operator_ : "-");
+	put(1, COLS - (int)strlen(buf) - 1, (int)strlen(buf), buf);
 	if (a->help) {
 		draw_help(top, rows);
 	} else {
