@@ -560,12 +560,14 @@ int drop_spec_tier_flag(drop_spec *s, const char *v)
 		char quota[32];
 		const char *q = strchr(p, ':');
 		size_t len = q != NULL ? (size_t)(q - p) : strlen(p);
-		if (len == 0 || len >= sizeof(quota)) {
+		if (len >= sizeof(quota)) {
 			goto usage;
 		}
 		memcpy(quota, p, len);
 		quota[len] = '\0';
-		if ((rv = spec_u32(s, "quota", quota, &t->quota)) != 0) {
+		/* An empty quota ("NAME:O:C::release") is no quota. */
+		t->quota = 0;
+		if (len > 0 && (rv = spec_u32(s, "quota", quota, &t->quota)) != 0) {
 			return rv;
 		}
 		if (q != NULL && (rv = spec_tier_flags(s, t, q + 1)) != 0) {
