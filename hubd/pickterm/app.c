@@ -92,8 +92,8 @@ static int call(app *a, Dropnet__TermRequest *req, int timeout_ms,
 	}
 	if (rv == 0) {
 		if (!a->connected && a->ever_connected) {
-			msg_set(a, APP_MSG_OK, "reconnected to hubd at %s",
-			    a->opts.hub);
+			msg_set(a, APP_MSG_OK, "reconnected to hubd");
+			a->reconnected = true;
 		}
 		a->connected = a->ever_connected = true;
 		a->announced_down = false;
@@ -101,9 +101,9 @@ static int call(app *a, Dropnet__TermRequest *req, int timeout_ms,
 		a->view_seq++;
 	} else if (rv == DN_ETIMEDOUT || rv == DN_ENET) {
 		if (a->connected || !a->announced_down) {
-			msg_set(a, APP_MSG_ERROR, "hubd not answering at %s; "
-			    "reconnecting%s", a->opts.hub, a->has_pending
-			    ? " (your last action will be resent)" : "");
+			msg_set(a, APP_MSG_ERROR, "hubd not answering; reconnecting"
+			    "%s", a->has_pending ? " (your action will be resent)"
+			    : "");
 			a->announced_down = true;
 		}
 		a->connected = false;
@@ -249,18 +249,24 @@ static void pending_try(app *a, int64_t now)
 	}
 	req.scans = scans;
 	req.n_scans = p->nscans;
-	rv = call(a, &req, APP_ACTION_TIMEOUT_MS, now, &rep);
+	/* While hubd is known down, retry at the poll's pace so the screen
+	 * stays responsive; once up, give an action its full time. */
+	rv = call(a, &req, a->connected ? APP_ACTION_TIMEOUT_MS
+	    : APP_POLL_TIMEOUT_MS, now, &rep);
 	if (rv == DN_ETIMEDOUT || rv == DN_ENET) {
 		return; /* stays pending: resent with the same key */
 	}
 	a->has_pending = false;
+	/* Keep the reconnection visible next to the answer it unblocked. */
+	const char *pre = a->reconnected ? "reconnected to hubd; " : "";
+	a->reconnected = false;
 	if (rv != 0) {
-		msg_set(a, APP_MSG_ERROR, "%s: hubd's answer did not decode",
-		    p->what);
+		msg_set(a, APP_MSG_ERROR, "%s%s: hubd's answer did not decode",
+		    pre, p->what);
 	} else if (rep->status == DROPNET__STATUS__OK) {
-		msg_set(a, APP_MSG_OK, "%s: %s", p->what, rep->message);
+		msg_set(a, APP_MSG_OK, "%s%s: %s", pre, p->what, rep->message);
 	} else {
-		msg_set(a, APP_MSG_ERROR, "%s refused: %s %s", p->what,
+		msg_set(a, APP_MSG_ERROR, "%s%s refused: %s %s", pre, p->what,
 		    codec_status_name(rep->status), rep->message);
 	}
 	codec_term_reply_free(rep);
@@ -281,8 +287,8 @@ static void act(app *a, app_req *r, int64_t now)
 	a->has_pending = true;
 	pending_try(a, now);
 	if (a->has_pending) {
-		msg_set(a, APP_MSG_ERROR, "hubd not answering: '%s' is kept and "
-		    "resent until hubd answers", r->what);
+		msg_set(a, APP_MSG_ERROR, "hubd down: '%s' kept, resent until "
+		    "answered", r->what);
 	}
 }
 

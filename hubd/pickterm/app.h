@@ -101,6 +101,7 @@ typedef struct {
 
 	/* connection */
 	bool connected, ever_connected, announced_down;
+	bool reconnected; /* since the last answered action */
 	int64_t next_poll_ms, last_ok_ms;
 
 	/* the hub's view, from the last poll */

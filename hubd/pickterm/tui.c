@@ -71,10 +71,10 @@ static void draw_status(const app *a)
 {
 	char buf[320];
 	/* Fits 80 columns with 4-digit counts; the operator is on row 1. */
-	snprintf(buf, sizeof(buf), " hub %s | hubd %s | coord %s | queued %"
+	snprintf(buf, sizeof(buf), " %s | hubd %s | coord %s | queued %"
 	    PRIu32 "  in progress %" PRIu32 "  packed today %" PRIu32,
 	    a->hub[0] != '\0' ? a->hub : "?",
-	    a->connected ? "UP" : "DOWN-retrying",
+	    a->connected ? "UP" : "DOWN",
 	    a->coordinator_up ? "up" : "down", a->queued, a->in_progress,
 	    a->packed_today);
 	attr_t at = a->connected ? attr_of(PAIR_BAR, A_REVERSE)
@@ -242,9 +242,9 @@ static void draw(const app *a, int64_t now)
 	if (a->help) {
 		snprintf(title, sizeof(title), "HELP (? or Esc closes)");
 	} else if (a->mode == APP_PICK) {
-		snprintf(title, sizeof(title), "PICK  %zu order%s, %zu lines along "
+		snprintf(title, sizeof(title), "PICK  %zu order%s, %zu line%s along "
 		    "the pick path", a->nmine, a->nmine == 1 ? "" : "s",
-		    a->nsteps);
+		    a->nsteps, a->nsteps == 1 ? "" : "s");
 	} else {
 		snprintf(title, sizeof(title), "%s", app_mode_name(a->mode));
 	}

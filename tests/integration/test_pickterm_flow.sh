@@ -69,7 +69,7 @@ wait_until 20 "coordinator sees tee" stock_is london tee on_hand 20
 wait_until 20 "coordinator sees cap" stock_is london cap on_hand 20
 
 term_start a alice
-wait_screen 10 a 'hub london \| hubd UP'
+wait_screen 10 a 'london \| hubd UP'
 wait_screen 5 a 'no open orders'
 shot a 01-queue-empty
 
