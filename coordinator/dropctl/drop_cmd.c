@@ -621,9 +621,6 @@ static int drop_create(dropctl_opts *o, int argc, char **argv)
 			dropctl_fmt_time(s.tiers[k]->closes_ms, c, sizeof(c));
 			printf("  %-10s %s .. %s\n", s.tiers[k]->name, a, c);
 		}
-		if (r->message[0] != '\0') {
-			printf("%s\n", r->message);
-		}
 	}
 	codec_ops_reply_free(r);
 out:

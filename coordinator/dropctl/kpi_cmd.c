@@ -90,7 +90,9 @@ static json_t *kpi_json(const Dropnet__DropKpi *k)
 	    (json_int_t)k->accepted_units);
 }
 
-static void kpi_hhmm(int64_t ms, char *buf, size_t len)
+/* "18:05", or "27 18:05" (day of month too) when the drop's sales span
+ * more than one UTC day. */
+static void kpi_hhmm(int64_t ms, bool with_day, char *buf, size_t len)
 {
 	time_t secs = (time_t)(ms / 1000);
 	struct tm tm;
@@ -98,7 +100,7 @@ static void kpi_hhmm(int64_t ms, char *buf, size_t len)
 		snprintf(buf, len, "?");
 		return;
 	}
-	strftime(buf, len, "%H:%M", &tm);
+	strftime(buf, len, with_day ? "%d %H:%M" : "%H:%M", &tm);
 }
 
 static void kpi_sell_through(const Dropnet__DropKpi *k)
@@ -125,14 +127,22 @@ static void kpi_sell_through(const Dropnet__DropKpi *k)
 	       "peak %u/min at %s\n",
 	    total, k->n_sell_through, k->n_sell_through == 1 ? "" : "s", peak,
 	    a);
+	bool with_day = false;
+	for (size_t i = 1; i < k->n_sell_through; i++) {
+		if (k->sell_through[i]->minute_ms / 86400000 !=
+		    k->sell_through[0]->minute_ms / 86400000) {
+			with_day = true;
+		}
+	}
+	size_t per_line = with_day ? KPI_MINUTES_PER_LINE - 1
+				   : KPI_MINUTES_PER_LINE;
 	size_t shown = k->n_sell_through < KPI_MINUTES_SHOWN
 	    ? k->n_sell_through : KPI_MINUTES_SHOWN;
 	for (size_t i = 0; i < shown; i++) {
 		char hm[16];
-		kpi_hhmm(k->sell_through[i]->minute_ms, hm, sizeof(hm));
-		printf("%s%s %5u", i % KPI_MINUTES_PER_LINE == 0 ? "  " : "  ",
-		    hm, k->sell_through[i]->units);
-		if ((i + 1) % KPI_MINUTES_PER_LINE == 0 || i + 1 == shown) {
+		kpi_hhmm(k->sell_through[i]->minute_ms, with_day, hm, sizeof(hm));
+		printf("  %s %5u", hm, k->sell_through[i]->units);
+		if ((i + 1) % per_line == 0 || i + 1 == shown) {
 			printf("\n");
 		}
 	}
