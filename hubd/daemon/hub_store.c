@@ -40,13 +40,16 @@ static const char schema_sql[] =
     " order_id INTEGER PRIMARY KEY, order_key TEXT NOT NULL,"
     " customer TEXT NOT NULL, state TEXT NOT NULL,"
     " received_ms INTEGER NOT NULL, picked_ms INTEGER, shipped_ms INTEGER,"
-    " tracking TEXT NOT NULL DEFAULT '');"
+    " tracking TEXT NOT NULL DEFAULT '', claimed_by TEXT NOT NULL DEFAULT '',"
+    " tier TEXT NOT NULL DEFAULT '', promised_ms INTEGER NOT NULL DEFAULT 0,"
+    " packed_ms INTEGER);"
     "CREATE INDEX IF NOT EXISTS orders_state ON orders(state, received_ms);"
     "CREATE TABLE IF NOT EXISTS order_lines("
     " order_id INTEGER NOT NULL REFERENCES orders(order_id) ON DELETE CASCADE,"
     " line INTEGER NOT NULL, sku TEXT NOT NULL,"
     " qty INTEGER NOT NULL CHECK (qty > 0),"
     " picked INTEGER NOT NULL DEFAULT 0, shorted INTEGER NOT NULL DEFAULT 0,"
+    " gift INTEGER NOT NULL DEFAULT 0,"
     " CHECK (picked >= 0 AND shorted >= 0 AND picked + shorted <= qty),"
     " PRIMARY KEY (order_id, line));"
     "CREATE TABLE IF NOT EXISTS outbox("
@@ -63,7 +66,8 @@ static const char schema_sql[] =
     " at_ms INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS term_keys_at ON term_keys(at_ms);";
 
-/* Columns newer than the first schema: (table, column, declaration). */
+/* Columns newer than the first schema: (table, column, declaration). A
+ * fresh file gets them from CREATE TABLE above; an older one here. */
 static const char *const migrations[][3] = {
 	{ "orders", "claimed_by", "TEXT NOT NULL DEFAULT ''" },
 	{ "orders", "tier", "TEXT NOT NULL DEFAULT ''" },
@@ -105,6 +109,7 @@ enum {
 	ST_KEY_GET,
 	ST_KEY_PUT,
 	ST_KEY_TRIM,
+	ST_BIN_SET,
 	ST_COUNT_
 };
 
@@ -173,6 +178,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_KEY_PUT] = "INSERT OR IGNORE INTO term_keys(key, status, message,"
 	    " at_ms) VALUES (?1, ?2, ?3, ?4)",
 	[ST_KEY_TRIM] = "DELETE FROM term_keys WHERE at_ms < ?1",
+	[ST_BIN_SET] = "INSERT INTO bins(bin, sku, qty) VALUES (?1, ?2, ?3)"
+	    " ON CONFLICT(bin, sku) DO UPDATE SET qty = excluded.qty",
 };
 
 struct hub_store {
@@ -761,6 +768,21 @@ int hub_store_bin_list(hub_store *s, const char *bin, size_t max,
 	}
 	sqlite3_reset(st);
 	return rv;
+}
+
+int hub_store_count_apply(hub_store *s, const char *sku, const char *bin,
+    int64_t counted, int64_t delta)
+{
+	int rv;
+	db_bind_text(s->st[ST_STOCK_ADD], 1, sku);
+	db_bind_i64(s->st[ST_STOCK_ADD], 2, delta);
+	if ((rv = step_done(s, ST_STOCK_ADD)) != 0) {
+		return rv;
+	}
+	db_bind_text(s->st[ST_BIN_SET], 1, bin);
+	db_bind_text(s->st[ST_BIN_SET], 2, sku);
+	db_bind_i64(s->st[ST_BIN_SET], 3, counted);
+	return step_done(s, ST_BIN_SET);
 }
 
 int hub_store_quarantine_add(hub_store *s, const char *sku, int64_t qty)

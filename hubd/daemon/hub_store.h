@@ -119,6 +119,10 @@ int hub_store_bin_move(hub_store *s, const char *sku, const char *from,
 /* Every sku with units in bin, by sku, at most max. */
 int hub_store_bin_list(hub_store *s, const char *bin, size_t max,
     hub_store_stock_fn fn, void *arg);
+/* A cycle count: the bin holds counted units of sku, on_hand += delta
+ * (counted - the bin's book). */
+int hub_store_count_apply(hub_store *s, const char *sku, const char *bin,
+    int64_t counted, int64_t delta);
 /* Returned units set aside (not on hand, not for sale). */
 int hub_store_quarantine_add(hub_store *s, const char *sku, int64_t qty);
 

@@ -654,7 +654,8 @@ static Dropnet__Status term_count(hub *h, const Dropnet__TermRequest *req,
 	if (delta == 0) {
 		return DROPNET__STATUS__OK; /* the book was right: no event */
 	}
-	if ((rv = hub_store_stock_add(h->store, req->sku, req->bin, delta)) != 0) {
+	if ((rv = hub_store_count_apply(h->store, req->sku, req->bin, req->qty,
+	    delta)) != 0) {
 		return store_status(rv, msg);
 	}
 	event_init(&ev, req, DROPNET__EVENT_KIND__EV_ADJUSTED, now);

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Goal: the hub work beyond picking, in the real full-screen terminal
+# against a real network (coordinator + hub london). Through the forms: receive into a bin, move between bins (on hand unchanged), cycle
+# count a bin (the difference reaches the coordinator as an adjustment),
+# returns back to stock (on hand up) or to quarantine (not on hand). Every
+# action is logged by hubd with the operator. The help screen lists the keys
+# and --plain mode answers in lines.
+source "$(dirname "$0")/lib/net.sh"
+net_setup "$1"
+# ---- tmux driving (a private server per test: tmux -L) --------------------
+TMUX_SOCK="dn-pt-$$-$RANDOM"
+tm() { tmux -L "$TMUX_SOCK" "$@"; }
+trap 'rc=$?; tm kill-server >/dev/null 2>&1; (exit $rc); net_cleanup' EXIT
+SCREENS="$T/screens"
+mkdir -p "$SCREENS"
+# term_start NAME OPERATOR [COLS ROWS]: the real full-screen pickterm in tmux.
+term_start() {
+	tm new-session -d -s "$1" -x "${3:-80}" -y "${4:-24}" \
+		"env TERM=xterm-256color $PICKTERM --hub $(hub_url london) --operator $2 2>>$T/$1.err; echo PICKTERM-EXITED; sleep 60"
+}
+screen() { tm capture-pane -p -t "$1"; }
+screen_has() { screen "$1" | grep -qE -- "$2"; }
+# wait_screen SECS NAME REGEX: until the screen shows REGEX.
+wait_screen() {
+	local secs=$1 name=$2 re=$3
+	local deadline=$(( $(now_ms) + secs * 1000 ))
+	until screen_has "$name" "$re"; do
+		if (( $(now_ms) > deadline )); then
+			echo "----- screen $name -----" >&2; screen "$name" >&2
+			fail "timed out after ${secs}s waiting for /$re/ on $name"
+		fi
+		sleep 0.1
+	done
+}
+# key NAME KEY: one key press (a command). scan NAME TEXT: a scanner line.
+key() { tm send-keys -t "$1" "$2"; }
+scan() { tm send-keys -t "$1" -l "$2"; tm send-keys -t "$1" Enter; }
+# shot NAME FILE: keeps the screen's text (README captures come from here).
+shot() {
+	screen "$1" >"$SCREENS/$2.txt"
+	if [[ -n ${PICKTERM_SCREENS_DIR:-} ]]; then cp "$SCREENS/$2.txt" "$PICKTERM_SCREENS_DIR/"; fi
+}
+# The hub's own view through its socket.
+hubq() { pt london --json queue; }
+order_id_of() { # key -> the hub's order id
+	jget "$(hubq)" '[o["order_id"] for o in j["orders"] if o["order_key"] == "'"$1"'"][0]'
+}
+in_hub_queue() { # key
+	local q; q=$(hubq) || return 1
+	python3 -c 'import json,sys
+sys.exit(0 if any(o["order_key"] == sys.argv[2] for o in json.loads(sys.argv[1])["orders"]) else 1)' "$q" "$1"
+}
+submit() { # key sku qty: an order from central London, placed at london
+	local out
+	out=$(dc --json order submit --key "$1" --customer "cust-$1" --sku "$2" --qty "$3" --lat 51.5 --lon -0.12)
+	[[ $(jget "$out" 'j["status"]') == ACCEPTED ]] || fail "submit $1: $out"
+	wait_until 10 "order $1 in london's queue" in_hub_queue "$1"
+}
+net_start "london"
+
+term_start a alice
+wait_screen 10 a 'no open orders'
+key a '?'
+wait_screen 5 a 'HELP'
+wait_screen 5 a 's  short: the rest of this line cannot be found'
+shot a 51-help
+key a '?'
+wait_screen 5 a 'no open orders'
+ok "? shows every key"
+
+# form KEY VALUE...: opens a form with KEY and types each value + Enter.
+form() {
+	local k=$1; shift
+	key a "$k"
+	wait_screen 5 a 'Esc cancels'
+	local v
+	for v in "$@"; do scan a "$v"; done
+}
+bin_qty() { # bin sku
+	jget "$(pt london --json bin "$1")" 'sum(s["qty"] for s in j["stock"] if s["sku"] == "'"$2"'")'
+}
+hub_on_hand() { jget "$(pt london --json stock)" 'sum(s["on_hand"] for s in j["stock"] if s["sku"] == "'"$1"'")'; }
+
+form r rw-tee 10 B-01
+wait_screen 5 a 'receive 10 x rw-tee: received 10 x rw-tee into B-01'
+[[ $(bin_qty B-01 rw-tee) == 10 ]] || fail "B-01 after receive"
+wait_until 15 "coordinator on_hand 10" stock_is london rw-tee on_hand 10
+key a m
+wait_screen 5 a 'MOVE between bins'
+scan a rw-tee; scan a 4; scan a B-01
+shot a 54-form-move
+scan a C-01
+wait_screen 5 a 'move 4 x rw-tee: moved 4 x rw-tee B-01 -> C-01'
+[[ $(bin_qty B-01 rw-tee) == 6 && $(bin_qty C-01 rw-tee) == 4 && $(hub_on_hand rw-tee) == 10 ]] || fail "after move"
+ok "receive into B-01, move 4 to C-01: bins 6/4, on hand 10"
+
+form c C-01 rw-tee 3
+wait_screen 5 a 'count 3 x rw-tee: count rw-tee in C-01: 3 \(book 4, -1\)'
+[[ $(bin_qty C-01 rw-tee) == 3 && $(hub_on_hand rw-tee) == 9 ]] || fail "after count"
+wait_until 15 "coordinator sees the adjustment (on_hand 9)" stock_is london rw-tee on_hand 9
+ok "count found 3 of 4: adjustment -1 reached the coordinator"
+
+form u rw-tee 2 y B-01
+wait_screen 5 a 'returned 2 x rw-tee to B-01'
+form u rw-tee 1 n ""
+wait_screen 5 a 'returned 1 x rw-tee to quarantine'
+shot a 55-after-return
+[[ $(hub_on_hand rw-tee) == 11 && $(bin_qty B-01 rw-tee) == 8 ]] || fail "after returns: on hand $(hub_on_hand rw-tee)"
+wait_until 15 "coordinator: on_hand 11 (quarantine not on hand)" stock_is london rw-tee on_hand 11
+ok "return to stock +2, to quarantine not on hand"
+
+# Who did it: hubd logs every action with the operator.
+for ev in hub.received hub.moved hub.counted hub.returned; do
+	grep -q "$ev .*operator=alice" "$NET_DIR/log/london.log" || fail "no $ev with operator=alice in hubd's log"
+done
+audit_clean || fail "audit"
+ok "every action logged with operator=alice; audit clean"
+
+# --plain: the same session as lines, for screen readers and scripts.
+out=$(printf 'n\n' | timeout 20 "$PICKTERM" --hub "$(hub_url london)" --operator bob --plain)
+grep -q '^STATUS hub=london hubd=up' <<<"$out" || fail "plain: no status line: $out"
+grep -q '^ERROR claim next refused: NOT_FOUND nothing to claim' <<<"$out" || fail "plain: claim answer: $out"
+grep -q '^> n next, b batch' <<<"$out" || fail "plain: no prompt: $out"
+ok "--plain answers in lines"
