@@ -86,6 +86,7 @@ CODEC_DEFINE(term_reply, Dropnet__TermReply, dropnet__term_reply)
 CODEC_DEFINE_INNER(hub_event, Dropnet__HubEvent, dropnet__hub_event)
 CODEC_DEFINE_INNER(hub_command, Dropnet__HubCommand, dropnet__hub_command)
 CODEC_DEFINE_INNER(order_info, Dropnet__OrderInfo, dropnet__order_info)
+CODEC_DEFINE_INNER(drop, Dropnet__Drop, dropnet__drop)
 
 const char *codec_status_name(Dropnet__Status s)
 {

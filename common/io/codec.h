@@ -36,6 +36,7 @@ CODEC_DECLARE(term_reply, Dropnet__TermReply)
 CODEC_DECLARE(hub_event, Dropnet__HubEvent)
 CODEC_DECLARE(hub_command, Dropnet__HubCommand)
 CODEC_DECLARE(order_info, Dropnet__OrderInfo)
+CODEC_DECLARE(drop, Dropnet__Drop)
 
 /* Name of a status ("ACCEPTED"), as in the .proto; "UNKNOWN" if out of range. */
 const char *codec_status_name(Dropnet__Status s);

@@ -16,10 +16,12 @@
 #include <stdint.h>
 #include <sqlite3.h>
 #include <uv.h>
+#include "core/drop.h"
 #include "core/ledger.h"
 #include "core/limits.h"
 #include "core/route.h"
 #include "io/bridge.h"
+#include "io/codec.h"
 #include "io/conf.h"
 
 typedef struct {
@@ -30,6 +32,7 @@ typedef struct {
 	char split_policy[DN_CONF_STR_MAX];
 	long long hub_timeout_ms;
 	long long ingest_contexts;
+	long long test_clock;
 	char log_level[DN_CONF_STR_MAX];
 } coord_config;
 
@@ -63,8 +66,22 @@ typedef struct {
 	int hub;                      /* index into hubs; -1: empty slot */
 	char sku[DN_ID_MAX + 1];
 	ledger_row row;
-	int64_t received, shipped, lost, adjusted;
+	int64_t received, shipped, lost, adjusted, returned;
 } coord_stock;
+
+/* Drops kept in memory: every drop ever created, up to this many (a
+ * creator runs a few a month; older ones are closed and only in the file). */
+#define COORD_DROPS_MAX 128
+
+typedef struct {
+	char id[DN_ID_MAX + 1];
+	drop_state state;
+	Dropnet__Drop *spec;          /* as created (placement filled in); owned */
+	drop_tier tiers[DROP_TIERS_MAX];
+	size_t ntiers;
+	bool released[DROP_TIERS_MAX];
+	uint64_t accepted, gifts;
+} coord_drop;
 
 typedef struct coord {
 	coord_config cfg;
@@ -79,6 +96,9 @@ typedef struct coord {
 	size_t nhubs;
 	coord_stock *stock;           /* open-addressing table */
 	size_t stock_cap, stock_len;
+	coord_drop drops[COORD_DROPS_MAX];
+	size_t ndrops;
+	int64_t clock_offset_ms;      /* test clock (coordinator.test_clock) */
 	uint64_t orders_seen;
 	uint64_t ingest_batches;
 	uint64_t commit_failures;
@@ -86,7 +106,8 @@ typedef struct coord {
 
 /* ---- state helpers (state.c) ---- */
 uint64_t coord_now_mono_ms(const coord *c);
-int64_t coord_now_wall_ms(void);
+/* Wall-clock UTC ms, moved by the test clock when enabled. */
+int64_t coord_now_wall_ms(const coord *c);
 bool coord_hub_healthy(const coord *c, const coord_hub *h, uint64_t now_mono);
 int coord_hub_find(const coord *c, const char *id);
 /* Finds or inserts the (hub, sku) row; NULL on out-of-memory. */
@@ -111,6 +132,33 @@ int coord_reroute(coord *c, int64_t order_id, const char *order_key,
  * ledger, writes placement rows and the hub command. Inside a transaction. */
 int coord_place(coord *c, int64_t order_id, const char *order_key,
     const char *customer, int hub, const route_line *lines,
-    const uint32_t *qty, size_t nlines, int64_t now_wall);
+    const uint32_t *qty, size_t nlines, const char *gift_sku, bool held,
+    int64_t now_wall);
+
+/* Rewrites a journalled order's status and ack (confirm, lapse). */
+int coord_order_set_status(coord *c, int64_t id, Dropnet__Status status,
+    const char *message);
+
+/* Queues the hub command for placement pid (state becomes open). */
+int coord_placement_send(coord *c, int64_t pid, int64_t now_wall);
+
+/* Writes one ledger row through to the store. */
+int coord_stock_save(coord *c, const coord_stock *s);
+
+/* ---- drops (drops.c) ---- */
+int coord_drops_load(coord *c);
+void coord_drops_free(coord *c);
+coord_drop *coord_drop_find(coord *c, const char *id);
+const Dropnet__DropSku *coord_drop_sku(const coord_drop *d, const char *sku);
+bool coord_drop_is_insider(const coord_drop *d, const char *customer);
+/* Holdback top-up after units of sku arrived at hub (inside a tx). */
+int coord_drops_on_receive(coord *c, int hub, const char *sku, int64_t qty,
+    int64_t now_wall);
+/* Tier-opening releases and lapsed holds; runs its own transaction. */
+void coord_drops_tick(coord *c);
+/* Lapses/releases one held order (inside a tx); status EXPIRED. */
+int coord_hold_lapse(coord *c, int64_t order_id, int64_t now_wall, const char *why);
+/* Ops kinds 10..17. */
+void coord_ops_drops(coord *c, const Dropnet__OpsRequest *q, bridge_req *r);
 
 #endif

@@ -16,21 +16,6 @@
 #include "coord.h"
 #include "store.h"
 
-static int hubsync_stock_save(coord *c, const coord_stock *s)
-{
-	sqlite3_stmt *st = c->store->stock_upsert;
-	db_bind_text(st, 1, c->hubs[s->hub].id);
-	db_bind_text(st, 2, s->sku);
-	db_bind_i64(st, 3, s->row.on_hand);
-	db_bind_i64(st, 4, s->row.allocated);
-	db_bind_i64(st, 5, s->row.holdback);
-	db_bind_i64(st, 6, s->received);
-	db_bind_i64(st, 7, s->shipped);
-	db_bind_i64(st, 8, s->lost);
-	db_bind_i64(st, 9, s->adjusted);
-	return store_step_done(st);
-}
-
 /* Looks a placement up; it must belong to hub. Returns 0 or DN_ENOENT. */
 static int hubsync_placement(coord *c, int hub, uint64_t pid, int64_t *order_id)
 {
@@ -69,6 +54,10 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 		if (e->kind == DROPNET__EVENT_KIND__EV_RECEIVED) {
 			ledger_receive(&row->row, e->qty);
 			row->received += e->qty;
+			if (coord_stock_save(c, row) != 0) {
+				return DN_EIO;
+			}
+			return coord_drops_on_receive(c, hub, e->sku, e->qty, now_wall);
 		} else {
 			/* A count can only take away what is there. */
 			int64_t d = e->qty;
@@ -80,7 +69,7 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 			}
 			row->adjusted += d;
 		}
-		return hubsync_stock_save(c, row);
+		return coord_stock_save(c, row);
 	}
 	case DROPNET__EVENT_KIND__EV_PICKED:
 		if (hubsync_placement(c, hub, e->order_id, &order_id) != 0) {
@@ -129,7 +118,7 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 			db_bind_i64(s->pline_ship, 1, (int64_t)e->order_id);
 			db_bind_text(s->pline_ship, 2, l->sku);
 			db_bind_i64(s->pline_ship, 3, q);
-			if (store_step_done(s->pline_ship) != 0 || hubsync_stock_save(c, row) != 0) {
+			if (store_step_done(s->pline_ship) != 0 || coord_stock_save(c, row) != 0) {
 				return DN_EIO;
 			}
 		}
@@ -165,7 +154,7 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 		db_bind_i64(s->pline_short, 1, (int64_t)e->order_id);
 		db_bind_text(s->pline_short, 2, e->sku);
 		db_bind_i64(s->pline_short, 3, q);
-		if (store_step_done(s->pline_short) != 0 || hubsync_stock_save(c, row) != 0) {
+		if (store_step_done(s->pline_short) != 0 || coord_stock_save(c, row) != 0) {
 			return DN_EIO;
 		}
 		db_bind_i64(s->placement_close, 1, (int64_t)e->order_id);
@@ -193,6 +182,26 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 		    (long long)order_id, e->sku, (long long)q, rr == 1 ? "rerouted" : "backordered");
 		return 0;
 	}
+	case DROPNET__EVENT_KIND__EV_RETURNED: {
+		if (!validate_id(e->sku) || e->qty <= 0) {
+			log_warn("hubsync.bad_event", "hub=%s seq=%llu kind=%d", hid,
+			    (unsigned long long)e->seq, e->kind);
+			return 0;
+		}
+		if (!e->to_stock) {
+			return 0; /* quarantined: never back on sale */
+		}
+		coord_stock *row = coord_stock_get(c, hub, e->sku, true);
+		if (row == NULL) {
+			return DN_ENOMEM;
+		}
+		ledger_receive(&row->row, e->qty);
+		row->returned += e->qty;
+		return coord_stock_save(c, row);
+	}
+	case DROPNET__EVENT_KIND__EV_MOVED:
+	case DROPNET__EVENT_KIND__EV_CLAIMED:
+		return 0; /* hub-internal work: no ledger effect */
 	default:
 		log_warn("hubsync.unknown_event", "hub=%s seq=%llu kind=%d", hid,
 		    (unsigned long long)e->seq, e->kind);
@@ -295,7 +304,7 @@ void coord_hubsync_batch(void *arg, bridge_req **reqs, size_t n)
 	coord *c = arg;
 	Dropnet__HubSyncRequest *msgs[DN_SERVER_CTX_MAX] = {0};
 	int hub_of[DN_SERVER_CTX_MAX];
-	int64_t now_wall = coord_now_wall_ms();
+	int64_t now_wall = coord_now_wall_ms(c);
 	uint64_t now_mono = coord_now_mono_ms(c);
 	int rv = db_begin(c->db);
 	for (size_t i = 0; i < n; i++) {

@@ -29,7 +29,7 @@ typedef struct {
 	bool accepted;
 } ingest_out;
 
-static int stock_save(coord *c, const coord_stock *s)
+int coord_stock_save(coord *c, const coord_stock *s)
 {
 	sqlite3_stmt *st = c->store->stock_upsert;
 	db_bind_text(st, 1, c->hubs[s->hub].id);
@@ -41,57 +41,96 @@ static int stock_save(coord *c, const coord_stock *s)
 	db_bind_i64(st, 7, s->shipped);
 	db_bind_i64(st, 8, s->lost);
 	db_bind_i64(st, 9, s->adjusted);
+	db_bind_i64(st, 10, s->returned);
 	return store_step_done(st);
 }
 
 int coord_place(coord *c, int64_t order_id, const char *order_key,
     const char *customer, int hub, const route_line *lines, const uint32_t *qty,
-    size_t nlines, int64_t now_wall)
+    size_t nlines, const char *gift_sku, bool held, int64_t now_wall)
 {
+	(void)order_key;
+	(void)customer;
 	store *s = c->store;
 	coord_hub *h = &c->hubs[hub];
 	db_bind_i64(s->placement_insert, 1, order_id);
 	db_bind_text(s->placement_insert, 2, h->id);
 	db_bind_i64(s->placement_insert, 3, now_wall);
+	db_bind_text(s->placement_insert, 4, held ? "held" : "open");
 	if (store_step_done(s->placement_insert) != 0) {
 		return DN_EIO;
 	}
 	int64_t pid = sqlite3_last_insert_rowid(c->db);
-	Dropnet__OrderLine cl[DN_ORDER_LINES_MAX];
-	Dropnet__OrderLine *clp[DN_ORDER_LINES_MAX];
-	size_t ncl = 0;
-	for (size_t i = 0; i < nlines; i++) {
-		if (qty[i] == 0) {
+	for (size_t i = 0; i <= nlines; i++) {
+		const char *sku = i < nlines ? lines[i].sku : gift_sku;
+		uint32_t q = i < nlines ? qty[i] : 1;
+		if (q == 0 || sku == NULL) {
 			continue;
 		}
-		coord_stock *row = coord_stock_get(c, hub, lines[i].sku, false);
-		/* Routing only offers hubs whose sellable covers the take. */
-		if (row == NULL || ledger_allocate(&row->row, qty[i]) != 0) {
-			log_error("coord.allocate_failed", "hub=%s sku=%s qty=%u", h->id,
-			    lines[i].sku, qty[i]);
+		coord_stock *row = coord_stock_get(c, hub, sku, false);
+		/* Routing (and the gift check) only offer what sellable covers. */
+		if (row == NULL || ledger_allocate(&row->row, q) != 0) {
+			log_error("coord.allocate_failed", "hub=%s sku=%s qty=%u", h->id, sku, q);
 			return DN_ESTATE;
 		}
-		if (stock_save(c, row) != 0) {
+		if (coord_stock_save(c, row) != 0) {
 			return DN_EIO;
 		}
 		db_bind_i64(s->pline_insert, 1, pid);
-		db_bind_text(s->pline_insert, 2, lines[i].sku);
-		db_bind_i64(s->pline_insert, 3, qty[i]);
+		db_bind_text(s->pline_insert, 2, sku);
+		db_bind_i64(s->pline_insert, 3, q);
+		db_bind_i64(s->pline_insert, 4, i == nlines);
 		if (store_step_done(s->pline_insert) != 0) {
 			return DN_EIO;
 		}
+	}
+	return held ? 0 : coord_placement_send(c, pid, now_wall);
+}
+
+int coord_placement_send(coord *c, int64_t pid, int64_t now_wall)
+{
+	store *s = c->store;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(c->db, "SELECT p.hub, o.order_key, o.customer, l.sku, l.qty,"
+	    " l.gift FROM placements p JOIN orders o ON o.id = p.order_id JOIN"
+	    " placement_lines l ON l.placement_id = p.id WHERE p.id = ?1", -1, &st,
+	    NULL) != SQLITE_OK) {
+		return DN_EIO;
+	}
+	db_bind_i64(st, 1, pid);
+	enum { LINES = DN_ORDER_LINES_MAX + 1 };
+	Dropnet__OrderLine cl[LINES];
+	Dropnet__OrderLine *clp[LINES];
+	char skus[LINES][DN_ID_MAX + 1];
+	char key[DN_ID_MAX + 1] = "", customer[DN_ID_MAX + 1] = "";
+	int hub = -1;
+	size_t ncl = 0;
+	while (ncl < LINES && sqlite3_step(st) == SQLITE_ROW) {
+		if (hub < 0) {
+			hub = coord_hub_find(c, db_col_text(st, 0));
+			snprintf(key, sizeof(key), "%s", db_col_text(st, 1));
+			snprintf(customer, sizeof(customer), "%s", db_col_text(st, 2));
+		}
 		dropnet__order_line__init(&cl[ncl]);
-		cl[ncl].sku = (char *)lines[i].sku;
-		cl[ncl].qty = qty[i];
+		snprintf(skus[ncl], sizeof(skus[ncl]), "%s", db_col_text(st, 3));
+		cl[ncl].sku = skus[ncl];
+		cl[ncl].qty = (uint32_t)sqlite3_column_int64(st, 4);
+		cl[ncl].gift = sqlite3_column_int(st, 5) != 0;
 		clp[ncl] = &cl[ncl];
 		ncl++;
 	}
+	sqlite3_finalize(st);
+	if (hub < 0 || ncl == 0) {
+		log_error("coord.placement_empty", "placement=%lld", (long long)pid);
+		return DN_ESTATE;
+	}
+	coord_hub *h = &c->hubs[hub];
 	Dropnet__HubCommand cmd = DROPNET__HUB_COMMAND__INIT;
 	cmd.seq = h->cmd_seq + 1;
 	cmd.kind = DROPNET__COMMAND_KIND__CMD_PLACE_ORDER;
 	cmd.order_id = (uint64_t)pid;
-	cmd.order_key = (char *)order_key;
-	cmd.customer = (char *)customer;
+	cmd.order_key = key;
+	cmd.customer = customer;
 	cmd.n_lines = ncl;
 	cmd.lines = clp;
 	cmd.time_ms = now_wall;
@@ -110,7 +149,9 @@ int coord_place(coord *c, int64_t order_id, const char *order_key,
 	}
 	db_bind_text(s->hub_cmd_seq, 1, h->id);
 	db_bind_i64(s->hub_cmd_seq, 2, (int64_t)cmd.seq);
-	if (store_step_done(s->hub_cmd_seq) != 0) {
+	db_bind_i64(s->placement_state, 1, pid);
+	db_bind_text(s->placement_state, 2, "open");
+	if (store_step_done(s->hub_cmd_seq) != 0 || store_step_done(s->placement_state) != 0) {
 		return DN_EIO;
 	}
 	h->cmd_seq = cmd.seq;
@@ -140,7 +181,7 @@ static void ingest_route_view(coord *c, const route_line *lines, size_t nlines,
 /* Places every take of a routing result, one placement per hub. */
 static int ingest_place_takes(coord *c, const route_result *rr, int64_t order_id,
     const char *key, const char *customer, const route_line *lines,
-    size_t nlines, int64_t now_wall)
+    size_t nlines, const char *gift_sku, bool held, int64_t now_wall)
 {
 	bool done[DN_HUBS_MAX] = {false};
 	for (size_t t = 0; t < rr->ntake; t++) {
@@ -155,8 +196,9 @@ static int ingest_place_takes(coord *c, const route_result *rr, int64_t order_id
 				qty[rr->take[u].line] += rr->take[u].qty;
 			}
 		}
+		/* The gift rides with the first placement only. */
 		int rv = coord_place(c, order_id, key, customer, (int)hub, lines, qty,
-		    nlines, now_wall);
+		    nlines, t == 0 ? gift_sku : NULL, held, now_wall);
 		if (rv != 0) {
 			return rv;
 		}
@@ -183,7 +225,7 @@ int coord_reroute(coord *c, int64_t order_id, const char *order_key,
 		return store_step_done(c->store->line_backorder) != 0 ? DN_EIO : 0;
 	}
 	int rv = ingest_place_takes(c, &rr, order_id, order_key, customer, &line, 1,
-	    now_wall);
+	    NULL, false, now_wall);
 	return rv != 0 ? rv : 1;
 }
 
@@ -216,6 +258,196 @@ static route_hub ingest_hubs[DN_HUBS_MAX];
 static int64_t ingest_sellable[DN_HUBS_MAX * DN_ORDER_LINES_MAX];
 static route_result ingest_rr;
 
+static Dropnet__Status drop_status_wire(drop_verdict v)
+{
+	switch (v) {
+	case DROP_NOT_OPEN: return DROPNET__STATUS__NOT_OPEN;
+	case DROP_WINDOW_CLOSED: return DROPNET__STATUS__CLOSED;
+	case DROP_TIER_NOT_ALLOWED: return DROPNET__STATUS__TIER_NOT_ALLOWED;
+	case DROP_LIMIT_REACHED: return DROPNET__STATUS__LIMIT_REACHED;
+	case DROP_QUOTA_EXHAUSTED: return DROPNET__STATUS__SOLD_OUT;
+	default: return DROPNET__STATUS__ACCEPTED;
+	}
+}
+
+static const char *drop_verdict_message(drop_verdict v)
+{
+	switch (v) {
+	case DROP_NOT_OPEN: return "the drop or this tier is not open yet";
+	case DROP_WINDOW_CLOSED: return "the drop or this tier has closed";
+	case DROP_TIER_NOT_ALLOWED: return "this tier is not open to this buyer";
+	case DROP_LIMIT_REACHED: return "per-buyer limit reached for this drop";
+	case DROP_QUOTA_EXHAUSTED: return "this tier has sold its quota";
+	default: return "";
+	}
+}
+
+/* Re-packs a journalled ack for the reply: order id filled in, duplicate
+ * flag as given. */
+static int ingest_reply_journal(const void *blob, size_t blen, int64_t id,
+    bool duplicate, ingest_out *o)
+{
+	Dropnet__OrderAck *first = NULL;
+	int urv = codec_order_ack_unpack(blob, blen, &first);
+	if (urv != 0) {
+		codec_order_ack_free(first);
+		log_error("order.journal_corrupt", "id=%lld", (long long)id);
+		return DN_EIO;
+	}
+	first->duplicate = duplicate;
+	first->order_id = (uint64_t)id;
+	int rv = codec_order_ack_pack(first, &o->buf, &o->len);
+	o->accepted = first->status == DROPNET__STATUS__ACCEPTED;
+	o->journalled = true; /* the first answer may be uncommitted yet */
+	codec_order_ack_free(first);
+	return rv;
+}
+
+/* Rewrites a journalled order's status and ack (confirm, lapse). */
+int coord_order_set_status(coord *c, int64_t id, Dropnet__Status status,
+    const char *message)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(c->db, "SELECT ack FROM orders WHERE id=?1", -1, &st,
+	    NULL) != SQLITE_OK) {
+		return DN_EIO;
+	}
+	db_bind_i64(st, 1, id);
+	Dropnet__OrderAck *ack = NULL;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		codec_order_ack_unpack(sqlite3_column_blob(st, 0),
+		    (size_t)sqlite3_column_bytes(st, 0), &ack);
+	}
+	sqlite3_finalize(st);
+	if (ack == NULL) {
+		return DN_EIO;
+	}
+	ack->status = status;
+	char *old_msg = ack->message;
+	ack->message = (char *)message;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rv = codec_order_ack_pack(ack, &buf, &len);
+	ack->message = old_msg;
+	codec_order_ack_free(ack);
+	if (rv != 0) {
+		return rv;
+	}
+	db_bind_i64(c->store->order_set_status, 1, id);
+	db_bind_i64(c->store->order_set_status, 2, status);
+	sqlite3_bind_blob(c->store->order_set_status, 3, buf, (int)len, SQLITE_TRANSIENT);
+	rv = store_step_done(c->store->order_set_status);
+	free(buf);
+	return rv;
+}
+
+/* Counts an order as accepted for its drop and its buyer (direct accept or
+ * confirmed hold). */
+static int ingest_count_accepted(coord *c, coord_drop *d, int64_t order_id,
+    const char *customer, const char *gift_sku)
+{
+	store *s = c->store;
+	bool gifted = gift_sku != NULL && gift_sku[0] != '\0';
+	if (d != NULL) {
+		db_bind_text(s->drop_counts, 1, d->id);
+		db_bind_i64(s->drop_counts, 2, 1);
+		db_bind_i64(s->drop_counts, 3, gifted);
+		if (store_step_done(s->drop_counts) != 0) {
+			return DN_EIO;
+		}
+		d->accepted++;
+		d->gifts += gifted;
+	}
+	db_bind_text(s->customer_add, 1, customer);
+	db_bind_i64(s->customer_add, 2, order_id);
+	db_bind_text(s->customer_add, 3, d != NULL ? d->id : "");
+	db_bind_i64(s->customer_add, 4, gifted);
+	return store_step_done(s->customer_add);
+}
+
+/* CONFIRM or RELEASE of a held order. */
+static int ingest_hold_action(coord *c, const Dropnet__SubmitOrder *m,
+    const char *storefront, ingest_out *o, int64_t now_wall)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(c->db, "SELECT id, status, ack, hold_expires_ms, drop_id,"
+	    " customer, gift_sku FROM orders WHERE storefront=?1 AND order_key=?2", -1,
+	    &st, NULL) != SQLITE_OK) {
+		return DN_EIO;
+	}
+	db_bind_text(st, 1, storefront);
+	db_bind_text(st, 2, m->order_key);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		ingest_reply_simple(o, DROPNET__STATUS__NOT_FOUND, m->order_key, "order_key",
+		    "no held order with that key");
+		return 0;
+	}
+	int64_t id = sqlite3_column_int64(st, 0);
+	int status = sqlite3_column_int(st, 1);
+	int64_t expires = sqlite3_column_int64(st, 3);
+	char drop_id[DN_ID_MAX + 1], customer[DN_ID_MAX + 1], gift[DN_ID_MAX + 1];
+	snprintf(drop_id, sizeof(drop_id), "%s", db_col_text(st, 4));
+	snprintf(customer, sizeof(customer), "%s", db_col_text(st, 5));
+	snprintf(gift, sizeof(gift), "%s", db_col_text(st, 6));
+	if (status != DROPNET__STATUS__HELD) {
+		/* Already confirmed, lapsed, or never held: the journal answers. */
+		int rv = ingest_reply_journal(sqlite3_column_blob(st, 2),
+		    (size_t)sqlite3_column_bytes(st, 2), id, true, o);
+		sqlite3_finalize(st);
+		return rv;
+	}
+	sqlite3_finalize(st);
+	coord_drop *d = drop_id[0] ? coord_drop_find(c, drop_id) : NULL;
+	bool lapse = m->action == DROPNET__ORDER_ACTION__ACTION_RELEASE || now_wall >= expires;
+	if (!lapse && d != NULL && d->state == DROP_CLOSED) {
+		lapse = true; /* a drop closed mid-flight gives its holds back */
+	}
+	int rv = 0;
+	if (lapse) {
+		rv = coord_hold_lapse(c, id, now_wall,
+		    m->action == DROPNET__ORDER_ACTION__ACTION_RELEASE ? "released" : "lapsed");
+	} else {
+		if (sqlite3_prepare_v2(c->db, "SELECT id FROM placements WHERE order_id=?1"
+		    " AND state='held'", -1, &st, NULL) != SQLITE_OK) {
+			return DN_EIO;
+		}
+		db_bind_i64(st, 1, id);
+		int64_t pids[DN_SPLIT_HUBS_MAX];
+		size_t np = 0;
+		while (np < DN_SPLIT_HUBS_MAX && sqlite3_step(st) == SQLITE_ROW) {
+			pids[np++] = sqlite3_column_int64(st, 0);
+		}
+		sqlite3_finalize(st);
+		for (size_t i = 0; i < np && rv == 0; i++) {
+			rv = coord_placement_send(c, pids[i], now_wall);
+		}
+		if (rv == 0) {
+			rv = coord_order_set_status(c, id, DROPNET__STATUS__ACCEPTED, "");
+		}
+		if (rv == 0) {
+			rv = ingest_count_accepted(c, d, id, customer, gift);
+		}
+		log_info("order.confirmed", "id=%lld key=%.64s", (long long)id, m->order_key);
+	}
+	if (rv != 0) {
+		return rv;
+	}
+	/* Answer with the journal as it now stands. */
+	if (sqlite3_prepare_v2(c->db, "SELECT ack FROM orders WHERE id=?1", -1, &st,
+	    NULL) != SQLITE_OK) {
+		return DN_EIO;
+	}
+	db_bind_i64(st, 1, id);
+	rv = DN_EIO;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		rv = ingest_reply_journal(sqlite3_column_blob(st, 0),
+		    (size_t)sqlite3_column_bytes(st, 0), id, false, o);
+	}
+	sqlite3_finalize(st);
+	return rv;
+}
+
 /* Handles one decoded, version-checked order inside the open transaction.
  * Returns 0 with o filled, or DN_EIO/DN_ENOMEM/DN_ESTATE (batch must fail). */
 static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
@@ -229,11 +461,54 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 		lines[i].sku = m->lines[i]->sku;
 		lines[i].qty = m->lines[i]->qty;
 	}
-	validate_order_in vin = {storefront, m->order_key, m->customer, lines,
-	    nlines, m->lat, m->lon};
 	char field[64];
 	const char *why = "";
+	if (m->action != DROPNET__ORDER_ACTION__ACTION_SUBMIT) {
+		if (!validate_id(m->order_key)) {
+			ingest_reply_simple(o, DROPNET__STATUS__INVALID, m->order_key,
+			    "order_key", "order_key must be 1..64 printable characters");
+			return 0;
+		}
+		if (m->action != DROPNET__ORDER_ACTION__ACTION_CONFIRM &&
+		    m->action != DROPNET__ORDER_ACTION__ACTION_RELEASE) {
+			ingest_reply_simple(o, DROPNET__STATUS__INVALID, m->order_key,
+			    "action", "unknown action");
+			return 0;
+		}
+		return ingest_hold_action(c, m, storefront, o, now_wall);
+	}
+	validate_order_in vin = {storefront, m->order_key, m->customer, lines,
+	    nlines, m->lat, m->lon};
 	if (validate_order(&vin, field, sizeof(field), &why) != 0) {
+		/* reported below */
+	} else if (m->hold_seconds > DROP_HOLD_SECONDS_MAX) {
+		snprintf(field, sizeof(field), "hold_seconds");
+		why = "hold_seconds must be 0..3600";
+	} else if (m->drop_id[0] && !validate_id(m->drop_id)) {
+		snprintf(field, sizeof(field), "drop_id");
+		why = "drop_id must be 1..64 printable characters";
+	} else if (m->tier[0] && !m->drop_id[0]) {
+		snprintf(field, sizeof(field), "tier");
+		why = "a tier needs a drop_id";
+	} else {
+		field[0] = '\0';
+	}
+	coord_drop *d = NULL;
+	if (field[0] == '\0' && m->drop_id[0]) {
+		d = coord_drop_find(c, m->drop_id);
+		if (d == NULL) {
+			snprintf(field, sizeof(field), "drop_id");
+			why = "unknown drop";
+		}
+		for (size_t i = 0; d != NULL && i < nlines; i++) {
+			if (coord_drop_sku(d, lines[i].sku) == NULL) {
+				snprintf(field, sizeof(field), "lines[%zu].sku", i);
+				why = "this SKU is not part of the drop";
+				break;
+			}
+		}
+	}
+	if (field[0] != '\0') {
 		log_info("order.invalid", "storefront=%.64s key=%.64s field=%s why=\"%s\"",
 		    storefront, m->order_key, field, why);
 		ingest_reply_simple(o, DROPNET__STATUS__INVALID, m->order_key, field, why);
@@ -245,36 +520,79 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 	int rc = sqlite3_step(s->order_find);
 	if (rc == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(s->order_find, 0);
-		Dropnet__OrderAck *first = NULL;
-		const void *blob = sqlite3_column_blob(s->order_find, 1);
-		int blen = sqlite3_column_bytes(s->order_find, 1);
-		int urv = codec_order_ack_unpack(blob, (size_t)blen, &first);
+		int rv = ingest_reply_journal(sqlite3_column_blob(s->order_find, 1),
+		    (size_t)sqlite3_column_bytes(s->order_find, 1), id, true, o);
 		sqlite3_reset(s->order_find);
-		if (urv != 0) {
-			codec_order_ack_free(first);
-			log_error("order.journal_corrupt", "id=%lld", (long long)id);
-			return DN_EIO;
-		}
-		first->duplicate = true;
-		first->order_id = (uint64_t)id;
-		int prv = codec_order_ack_pack(first, &o->buf, &o->len);
-		o->accepted = first->status == DROPNET__STATUS__ACCEPTED;
-		codec_order_ack_free(first);
-		o->journalled = true; /* the first answer may be uncommitted yet */
-		return prv;
+		return rv;
 	}
 	sqlite3_reset(s->order_find);
 	if (rc != SQLITE_DONE) {
 		return DN_EIO;
 	}
-	/* Route against the in-memory ledger. */
+	uint32_t units = 0;
+	for (size_t i = 0; i < nlines; i++) {
+		units += lines[i].qty;
+	}
+	/* Drop rules: window, tier, insiders, quota, per-buyer limits. */
+	drop_verdict verdict = DROP_OK;
+	int tier_idx = -1;
+	if (d != NULL) {
+		verdict = drop_check(d->state, d->tiers, d->ntiers, m->tier, now_wall,
+		    coord_drop_is_insider(d, m->customer), units, &tier_idx);
+		for (size_t i = 0; verdict == DROP_OK && i < nlines; i++) {
+			const Dropnet__DropSku *ds = coord_drop_sku(d, lines[i].sku);
+			db_bind_text(s->buyer_get, 1, d->id);
+			db_bind_text(s->buyer_get, 2, m->customer);
+			db_bind_text(s->buyer_get, 3, lines[i].sku);
+			uint32_t bought = 0;
+			if (sqlite3_step(s->buyer_get) == SQLITE_ROW) {
+				bought = (uint32_t)sqlite3_column_int64(s->buyer_get, 0);
+			}
+			sqlite3_reset(s->buyer_get);
+			verdict = drop_check_limit(ds->limit_per_buyer, bought, lines[i].qty);
+		}
+	}
+	/* Route against the in-memory ledger (also for refused orders: the
+	 * nearest hub in range is the region their demand belongs to). */
 	ingest_route_view(c, lines, nlines, ingest_hubs, ingest_sellable, now_mono, -1);
 	route_result *rr = &ingest_rr;
 	if (route_order(ingest_hubs, c->nhubs, lines, nlines, m->lat, m->lon,
 	    c->split, rr) != 0) {
 		return DN_ESTATE;
 	}
-	Dropnet__Status status = route_status_wire(rr->status);
+	const char *nearest = "";
+	for (size_t i = 0; i < rr->ncand; i++) {
+		route_verdict v = rr->cand[i].verdict;
+		if (v != ROUTE_VERDICT_OUT_OF_RANGE && v != ROUTE_VERDICT_UNHEALTHY) {
+			nearest = c->hubs[rr->cand[i].hub].id;
+			break;
+		}
+	}
+	bool routed = verdict == DROP_OK && rr->status == ROUTE_ACCEPTED;
+	bool held = routed && m->hold_seconds > 0;
+	Dropnet__Status status = verdict != DROP_OK ? drop_status_wire(verdict) :
+	    route_status_wire(rr->status);
+	if (held) {
+		status = DROPNET__STATUS__HELD;
+	}
+	/* The micro-gift: same hub, only while it has gift stock, never
+	 * blocking the order. */
+	const char *gift_sku = NULL;
+	if (routed && d != NULL && d->spec->gift != NULL && d->spec->gift->sku[0]) {
+		const Dropnet__GiftRule *g = d->spec->gift;
+		bool in_order = false;
+		for (size_t i = 0; i < nlines; i++) {
+			in_order = in_order || strcmp(lines[i].sku, g->sku) == 0;
+		}
+		db_bind_text(s->customer_get, 1, m->customer);
+		bool first = sqlite3_step(s->customer_get) != SQLITE_ROW;
+		sqlite3_reset(s->customer_get);
+		coord_stock *gs = coord_stock_get(c, (int)rr->take[0].hub, g->sku, false);
+		if (!in_order && gs != NULL && ledger_sellable(&gs->row) >= 1 &&
+		    drop_gift_applies((drop_gift_kind)g->kind, g->n, first, d->accepted + 1, units)) {
+			gift_sku = g->sku;
+		}
+	}
 	/* Candidates, for `dropctl order show`. */
 	Dropnet__RouteCandidate cand[DN_HUBS_MAX];
 	Dropnet__RouteCandidate *candp[DN_HUBS_MAX];
@@ -303,7 +621,8 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 	ack.hub = "";
 	ack.field = "";
 	ack.message = "";
-	if (rr->status == ROUTE_ACCEPTED) {
+	ack.gift_sku = (char *)(gift_sku ? gift_sku : "");
+	if (routed) {
 		ack.hub = c->hubs[rr->take[0].hub].id;
 		for (size_t t = 0; t < rr->ntake; t++) {
 			dropnet__placement__init(&pl[t]);
@@ -314,6 +633,11 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 		}
 		ack.n_placements = rr->ntake;
 		ack.placements = plp;
+		if (held) {
+			ack.hold_expires_ms = now_wall + (int64_t)m->hold_seconds * 1000;
+		}
+	} else if (verdict != DROP_OK) {
+		ack.message = (char *)drop_verdict_message(verdict);
 	} else {
 		ack.message = rr->status == ROUTE_SOLD_OUT ?
 		    "no hub in range has the stock" : "no healthy hub serves this address";
@@ -334,6 +658,12 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 	db_bind_i64(s->order_insert, 8, now_wall);
 	sqlite3_bind_blob(s->order_insert, 9, ack_buf, (int)ack_len, SQLITE_TRANSIENT);
 	sqlite3_bind_blob(s->order_insert, 10, route_buf, (int)route_len, SQLITE_TRANSIENT);
+	db_bind_text(s->order_insert, 11, m->drop_id);
+	db_bind_text(s->order_insert, 12, m->tier);
+	db_bind_text(s->order_insert, 13, nearest);
+	db_bind_text(s->order_insert, 14, ack.gift_sku);
+	db_bind_i64(s->order_insert, 15, ack.hold_expires_ms);
+	db_bind_i64(s->order_insert, 16, units);
 	int rv = store_step_done(s->order_insert);
 	free(route_buf);
 	free(ack_buf);
@@ -349,16 +679,38 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 			return DN_EIO;
 		}
 	}
-	if (rr->status == ROUTE_ACCEPTED) {
+	if (routed) {
 		rv = ingest_place_takes(c, rr, order_id, m->order_key, m->customer,
-		    lines, nlines, now_wall);
+		    lines, nlines, gift_sku, held, now_wall);
 		if (rv != 0) {
 			return rv;
+		}
+		if (d != NULL) {
+			/* Held units count against the tier and the buyer at once. */
+			db_bind_text(s->tier_sold, 1, d->id);
+			db_bind_i64(s->tier_sold, 2, tier_idx);
+			db_bind_i64(s->tier_sold, 3, units);
+			if (store_step_done(s->tier_sold) != 0) {
+				return DN_EIO;
+			}
+			d->tiers[tier_idx].sold += units;
+			for (size_t i = 0; i < nlines; i++) {
+				db_bind_text(s->buyer_add, 1, d->id);
+				db_bind_text(s->buyer_add, 2, m->customer);
+				db_bind_text(s->buyer_add, 3, lines[i].sku);
+				db_bind_i64(s->buyer_add, 4, lines[i].qty);
+				if (store_step_done(s->buyer_add) != 0) {
+					return DN_EIO;
+				}
+			}
+		}
+		if (!held && ingest_count_accepted(c, d, order_id, m->customer, gift_sku) != 0) {
+			return DN_EIO;
 		}
 	}
 	ack.order_id = (uint64_t)order_id;
 	o->journalled = true;
-	o->accepted = rr->status == ROUTE_ACCEPTED;
+	o->accepted = routed;
 	log_debug("order.routed", "id=%lld key=%.64s status=%s hub=%s",
 	    (long long)order_id, m->order_key, codec_status_name(status), ack.hub);
 	return codec_order_ack_pack(&ack, &o->buf, &o->len);
@@ -369,7 +721,7 @@ void coord_ingest_batch(void *arg, bridge_req **reqs, size_t n)
 	coord *c = arg;
 	static ingest_out outs[DN_SERVER_CTX_MAX];
 	memset(outs, 0, n * sizeof(outs[0]));
-	int64_t now_wall = coord_now_wall_ms();
+	int64_t now_wall = coord_now_wall_ms(c);
 	uint64_t now_mono = coord_now_mono_ms(c);
 	int rv = db_begin(c->db);
 	bool in_tx = rv == 0;

@@ -49,6 +49,7 @@ static void coord_health_tick(uv_timer_t *t)
 		}
 		h->healthy_logged = ok;
 	}
+	coord_drops_tick(c);
 }
 
 static void coord_close_walk(uv_handle_t *h, void *arg)
@@ -201,6 +202,7 @@ int main(int argc, char **argv)
 		free(c.hubs[i].report);
 	}
 	free(c.stock);
+	coord_drops_free(&c);
 	log_info("coordinator.stopped", "clean=1");
 	return 0;
 }

@@ -300,6 +300,7 @@ static void ops_audit(coord *c, bridge_req *r)
 	    " || ' open=' || COALESCE(o.open, 0) FROM stock s LEFT JOIN"
 	    " (SELECT p.hub, l.sku, SUM(l.qty - l.shipped - l.shorted) AS open"
 	    "  FROM placements p JOIN placement_lines l ON l.placement_id = p.id"
+	    "  WHERE p.state <> 'lapsed'"
 	    "  GROUP BY p.hub, l.sku) o ON o.hub = s.hub AND o.sku = s.sku"
 	    " WHERE s.allocated <> COALESCE(o.open, 0)");
 	/* 4. Every accepted order line is allocated exactly once: placed units
@@ -310,17 +311,25 @@ static void ops_audit(coord *c, bridge_req *r)
 	    " || ' ordered=' || ol.qty || ' placed=' || COALESCE(p.placed, 0)"
 	    " FROM orders o JOIN order_lines ol ON ol.order_id = o.id LEFT JOIN"
 	    " (SELECT p.order_id, l.sku, SUM(l.qty - l.shorted) AS placed FROM placements p"
-	    "  JOIN placement_lines l ON l.placement_id = p.id GROUP BY p.order_id, l.sku) p"
+	    "  JOIN placement_lines l ON l.placement_id = p.id WHERE p.state <> 'lapsed'"
+	    "  GROUP BY p.order_id, l.sku) p"
 	    " ON p.order_id = o.id AND p.sku = ol.sku"
-	    " WHERE (o.status = 1 AND COALESCE(p.placed, 0) + ol.backordered <> ol.qty)"
-	    " OR (o.status <> 1 AND COALESCE(p.placed, 0) <> 0)");
+	    " WHERE (o.status IN (1, 16) AND COALESCE(p.placed, 0) + ol.backordered <> ol.qty)"
+	    " OR (o.status NOT IN (1, 16) AND COALESCE(p.placed, 0) <> 0)");
 	/* 5. Stock is conserved: on hand = received - shipped - lost + adjusted,
 	 * and shipped matches the shipped placement lines. */
 	checks++;
 	ops_sql_check(c, &f, "stock_not_conserved",
 	    "SELECT 'hub=' || hub || ' sku=' || sku || ' on_hand=' || on_hand ||"
-	    " ' expected=' || (received - shipped - lost + adjusted) FROM stock"
-	    " WHERE on_hand <> received - shipped - lost + adjusted");
+	    " ' expected=' || (received + returned - shipped - lost + adjusted) FROM stock"
+	    " WHERE on_hand <> received + returned - shipped - lost + adjusted");
+	/* Holdback equals the sum of its logged holds and releases. */
+	checks++;
+	ops_sql_check(c, &f, "holdback_unexplained",
+	    "SELECT 'hub=' || s.hub || ' sku=' || s.sku || ' holdback=' || s.holdback ||"
+	    " ' logged=' || COALESCE(x.n, 0) FROM stock s LEFT JOIN"
+	    " (SELECT hub, sku, SUM(qty) AS n FROM holdback_log GROUP BY hub, sku) x"
+	    " ON x.hub = s.hub AND x.sku = s.sku WHERE s.holdback <> COALESCE(x.n, 0)");
 	checks++;
 	ops_sql_check(c, &f, "shipped_mismatch",
 	    "SELECT 'hub=' || s.hub || ' sku=' || s.sku || ' shipped=' || s.shipped ||"
@@ -410,6 +419,9 @@ void coord_ops_batch(void *arg, bridge_req **reqs, size_t n)
 			ops_order_show(c, q, reqs[i]);
 		} else if (q->kind == DROPNET__OPS_KIND__OPS_AUDIT) {
 			ops_audit(c, reqs[i]);
+		} else if (q->kind >= DROPNET__OPS_KIND__OPS_DROP_CREATE &&
+		    q->kind <= DROPNET__OPS_KIND__OPS_CLOCK) {
+			coord_ops_drops(c, q, reqs[i]);
 		} else {
 			rep.status = DROPNET__STATUS__INVALID;
 			rep.message = "unknown ops kind";

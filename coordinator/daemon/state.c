@@ -32,6 +32,9 @@ const conf_key coord_config_keys[] = {
     {"coordinator.ingest_contexts", CONF_INT, 1, DN_SERVER_CTX_MAX, "128",
         offsetof(coord_config, ingest_contexts),
         "storefront requests served at once (nng contexts)"},
+    {"coordinator.test_clock", CONF_INT, 0, 1, "0",
+        offsetof(coord_config, test_clock),
+        "1 lets `dropctl clock set` move this coordinator's clock (tests, demos)"},
     {"log.level", CONF_STR, 0, 0, "info", offsetof(coord_config, log_level),
         "debug, info, warn or error"},
 };
@@ -45,11 +48,11 @@ uint64_t coord_now_mono_ms(const coord *c)
 	return uv_now(c->loop);
 }
 
-int64_t coord_now_wall_ms(void)
+int64_t coord_now_wall_ms(const coord *c)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + c->clock_offset_ms;
 }
 
 bool coord_hub_healthy(const coord *c, const coord_hub *h, uint64_t now_mono)
@@ -170,7 +173,7 @@ int coord_reload(coord *c)
 	sqlite3_finalize(st);
 	coord_stock_clear(c);
 	if (sqlite3_prepare_v2(c->db, "SELECT hub, sku, on_hand, allocated, holdback,"
-	    " received, shipped, lost, adjusted FROM stock", -1, &st, NULL) != SQLITE_OK) {
+	    " received, shipped, lost, adjusted, returned FROM stock", -1, &st, NULL) != SQLITE_OK) {
 		return DN_EIO;
 	}
 	int rv = 0;
@@ -193,7 +196,8 @@ int coord_reload(coord *c)
 		s->shipped = sqlite3_column_int64(st, 6);
 		s->lost = sqlite3_column_int64(st, 7);
 		s->adjusted = sqlite3_column_int64(st, 8);
+		s->returned = sqlite3_column_int64(st, 9);
 	}
 	sqlite3_finalize(st);
-	return rv;
+	return rv != 0 ? rv : coord_drops_load(c);
 }

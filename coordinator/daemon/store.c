@@ -18,12 +18,18 @@ const char store_schema_sql[] =
     " allocated INTEGER NOT NULL, holdback INTEGER NOT NULL,"
     " received INTEGER NOT NULL, shipped INTEGER NOT NULL,"
     " lost INTEGER NOT NULL, adjusted INTEGER NOT NULL,"
+    " returned INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY(hub, sku)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS orders("
     " id INTEGER PRIMARY KEY, storefront TEXT NOT NULL, order_key TEXT NOT NULL,"
     " customer TEXT NOT NULL, status INTEGER NOT NULL, hub TEXT NOT NULL,"
     " lat REAL NOT NULL, lon REAL NOT NULL, received_ms INTEGER NOT NULL,"
-    " ack BLOB, route BLOB, UNIQUE(storefront, order_key));"
+    " ack BLOB, route BLOB, drop_id TEXT NOT NULL DEFAULT '',"
+    " tier TEXT NOT NULL DEFAULT '', nearest_hub TEXT NOT NULL DEFAULT '',"
+    " gift_sku TEXT NOT NULL DEFAULT '', hold_expires_ms INTEGER NOT NULL DEFAULT 0,"
+    " units INTEGER NOT NULL DEFAULT 0, UNIQUE(storefront, order_key));"
+    "CREATE INDEX IF NOT EXISTS orders_held ON orders(hold_expires_ms) WHERE status = 16;"
+    "CREATE INDEX IF NOT EXISTS orders_drop ON orders(drop_id, status);"
     "CREATE TABLE IF NOT EXISTS order_lines("
     " order_id INTEGER NOT NULL, sku TEXT NOT NULL, qty INTEGER NOT NULL,"
     " backordered INTEGER NOT NULL DEFAULT 0,"
@@ -37,10 +43,34 @@ const char store_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS placement_lines("
     " placement_id INTEGER NOT NULL, sku TEXT NOT NULL, qty INTEGER NOT NULL,"
     " shipped INTEGER NOT NULL DEFAULT 0, shorted INTEGER NOT NULL DEFAULT 0,"
+    " gift INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY(placement_id, sku)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS commands("
     " hub TEXT NOT NULL, seq INTEGER NOT NULL, payload BLOB NOT NULL,"
-    " PRIMARY KEY(hub, seq)) WITHOUT ROWID;";
+    " PRIMARY KEY(hub, seq)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS drops("
+    " id TEXT PRIMARY KEY, state INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
+    " spec BLOB NOT NULL, accepted INTEGER NOT NULL DEFAULT 0,"
+    " gifts INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS drop_tiers("
+    " drop_id TEXT NOT NULL, idx INTEGER NOT NULL, sold INTEGER NOT NULL DEFAULT 0,"
+    " released INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY(drop_id, idx)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS drop_holdback("
+    " drop_id TEXT NOT NULL, hub TEXT NOT NULL, sku TEXT NOT NULL,"
+    " basis INTEGER NOT NULL, held INTEGER NOT NULL,"
+    " PRIMARY KEY(drop_id, hub, sku)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS holdback_log("
+    " id INTEGER PRIMARY KEY, drop_id TEXT NOT NULL, hub TEXT NOT NULL,"
+    " sku TEXT NOT NULL, qty INTEGER NOT NULL, reason TEXT NOT NULL,"
+    " time_ms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS buyer_counts("
+    " drop_id TEXT NOT NULL, customer TEXT NOT NULL, sku TEXT NOT NULL,"
+    " qty INTEGER NOT NULL, PRIMARY KEY(drop_id, customer, sku)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS customers("
+    " customer TEXT PRIMARY KEY, first_order_id INTEGER NOT NULL,"
+    " first_drop TEXT NOT NULL, gifted INTEGER NOT NULL, orders INTEGER NOT NULL)"
+    " WITHOUT ROWID;";
 
 int store_step_done(sqlite3_stmt *st)
 {
@@ -63,17 +93,21 @@ int store_init(store *s, sqlite3 *db)
 	} t[] = {
 	    {&s->order_find, "SELECT id, ack FROM orders WHERE storefront=?1 AND order_key=?2"},
 	    {&s->order_insert, "INSERT INTO orders(storefront, order_key, customer, status,"
-	        " hub, lat, lon, received_ms, ack, route) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"},
+	        " hub, lat, lon, received_ms, ack, route, drop_id, tier, nearest_hub, gift_sku,"
+	        " hold_expires_ms, units)"
+	        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"},
 	    {&s->line_insert, "INSERT INTO order_lines(order_id, sku, qty) VALUES(?1,?2,?3)"},
 	    {&s->placement_insert, "INSERT INTO placements(order_id, hub, state, placed_ms)"
-	        " VALUES(?1,?2,'open',?3)"},
-	    {&s->pline_insert, "INSERT INTO placement_lines(placement_id, sku, qty) VALUES(?1,?2,?3)"},
+	        " VALUES(?1,?2,?4,?3)"},
+	    {&s->pline_insert, "INSERT INTO placement_lines(placement_id, sku, qty, gift)"
+	        " VALUES(?1,?2,?3,?4)"},
 	    {&s->cmd_insert, "INSERT INTO commands(hub, seq, payload) VALUES(?1,?2,?3)"},
 	    {&s->hub_cmd_seq, "UPDATE hubs SET cmd_seq=?2 WHERE id=?1"},
 	    {&s->stock_upsert, "INSERT INTO stock(hub, sku, on_hand, allocated, holdback,"
-	        " received, shipped, lost, adjusted) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9)"
+	        " received, shipped, lost, adjusted, returned)"
+	        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
 	        " ON CONFLICT(hub, sku) DO UPDATE SET on_hand=?3, allocated=?4,"
-	        " holdback=?5, received=?6, shipped=?7, lost=?8, adjusted=?9"},
+	        " holdback=?5, received=?6, shipped=?7, lost=?8, adjusted=?9, returned=?10"},
 	    {&s->hub_upsert, "INSERT INTO hubs(id, name, lat, lon, radius_km, term_url)"
 	        " VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT(id) DO UPDATE SET name=?2,"
 	        " lat=?3, lon=?4, radius_km=?5, term_url=?6"},
@@ -93,6 +127,18 @@ int store_init(store *s, sqlite3 *db)
 	    {&s->pline_short, "UPDATE placement_lines SET shorted=shorted+?3"
 	        " WHERE placement_id=?1 AND sku=?2"},
 	    {&s->order_get, "SELECT order_key, customer, lat, lon FROM orders WHERE id=?1"},
+	    {&s->order_set_status, "UPDATE orders SET status=?2, ack=?3 WHERE id=?1"},
+	    {&s->buyer_get, "SELECT qty FROM buyer_counts WHERE drop_id=?1 AND customer=?2 AND sku=?3"},
+	    {&s->buyer_add, "INSERT INTO buyer_counts(drop_id, customer, sku, qty) VALUES(?1,?2,?3,?4)"
+	        " ON CONFLICT(drop_id, customer, sku) DO UPDATE SET qty=qty+?4"},
+	    {&s->tier_sold, "UPDATE drop_tiers SET sold=sold+?3 WHERE drop_id=?1 AND idx=?2"},
+	    {&s->drop_counts, "UPDATE drops SET accepted=accepted+?2, gifts=gifts+?3 WHERE id=?1"},
+	    {&s->customer_get, "SELECT orders FROM customers WHERE customer=?1"},
+	    {&s->customer_add, "INSERT INTO customers(customer, first_order_id, first_drop, gifted,"
+	        " orders) VALUES(?1,?2,?3,?4,1) ON CONFLICT(customer) DO UPDATE SET orders=orders+1"},
+	    {&s->hold_log, "INSERT INTO holdback_log(drop_id, hub, sku, qty, reason, time_ms)"
+	        " VALUES(?1,?2,?3,?4,?5,?6)"},
+	    {&s->placement_state, "UPDATE placements SET state=?2 WHERE id=?1"},
 	    {&s->line_backorder, "UPDATE order_lines SET backordered=backordered+?3"
 	        " WHERE order_id=?1 AND sku=?2"},
 	    {&s->placement_close, "UPDATE placements SET state='shorted' WHERE id=?1"

@@ -21,6 +21,17 @@
  *   placement_lines(placement_id, sku, qty, shipped, shorted)
  *   commands(hub, seq, payload)            command stream outbox; rows up to
  *                                          the hub's ack are deleted
+ *   drops(id, state, created_ms, spec, accepted, gifts)   spec = packed Drop
+ *   drop_tiers(drop_id, idx, sold, released)
+ *   drop_holdback(drop_id, hub, sku, basis, held)   units counted toward
+ *                                          holdback at a hub, units held
+ *   holdback_log(drop_id, hub, sku, qty, reason, time_ms)   every hold (+)
+ *                                          and release (-) with its reason
+ *   buyer_counts(drop_id, customer, sku, qty)   per-buyer limits
+ *   customers(customer, first_order_id, first_drop, gifted, orders)
+ * orders also carry drop_id, tier, nearest_hub (nearest healthy hub in
+ * range: the region the demand belongs to), gift_sku, hold_expires_ms and
+ * units; placements.state is held|open|picked|shipped|shorted|lapsed.
  */
 #ifndef DN_COORD_STORE_H
 #define DN_COORD_STORE_H
@@ -31,7 +42,9 @@ typedef struct store {
 	    *pline_insert, *cmd_insert, *hub_cmd_seq, *stock_upsert, *hub_upsert,
 	    *hub_stream, *cmd_select, *cmd_delete_acked, *placement_get,
 	    *placement_picked, *placement_shipped, *pline_get, *pline_ship,
-	    *pline_short, *order_get, *line_backorder, *placement_close;
+	    *pline_short, *order_get, *line_backorder, *placement_close,
+	    *order_set_status, *buyer_get, *buyer_add, *tier_sold, *drop_counts,
+	    *customer_get, *customer_add, *hold_log, *placement_state;
 } store;
 
 extern const char store_schema_sql[];
