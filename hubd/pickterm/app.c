@@ -14,7 +14,6 @@
 
 const char app_help_text[] =
     "pickterm - keys (a barcode scanner types a line and Enter)\n"
-    "\n"
     "QUEUE   n  claim the next order by priority (tier, due time, age)\n"
     "        b  claim a batch of small orders for one walk (asks how many)\n"
     "        Up/Down or j/k select, Enter claim the selected order,\n"
@@ -30,7 +29,6 @@ const char app_help_text[] =
     "        p  pack now (says which line is missing)\n"
     "SHIP    scan or type the tracking number, Enter\n"
     "FORMS   type a value and Enter (empty: the default in [ ]); Esc cancels\n"
-    "\n"
     "?/F1 help on/off   q/F10 quit   Esc clear the input line\n"
     "The status bar shows the hub, the link to hubd and the counts.\n"
     "An action hubd did not answer is resent until it is (never twice).";
@@ -857,8 +855,9 @@ const char *app_keys(const app *a)
 	case APP_LOGIN:
 		return "type your name, Enter   F10 quit";
 	case APP_QUEUE:
+		/* 78 columns: fits 80. */
 		return "n next  b batch  Enter claim  r receive  m move  c count  "
-		    "u return  ? help  q quit";
+		    "u return ?help q quit";
 	case APP_PICK:
 		return "scan bin/SKU + Enter  s short  l release  ? help  q quit";
 	case APP_PACK:

@@ -105,7 +105,7 @@ static void draw_queue(const app *a, int top, int rows, int64_t now)
 	char buf[512], lines[400], age[16];
 	attron(A_BOLD);
 	put(top, 0, COLS, "  ORDER  KEY          CUSTOMER   TIER     STATE   AGE "
-	    " CLAIM     LINES (sku picked/qty@bin)");
+	    " CLAIM     LINES");
 	attroff(A_BOLD);
 	if (a->nqueue == 0) {
 		put(top + 1, 0, COLS, "  (no open orders: new ones appear here as "
@@ -195,7 +195,7 @@ static void draw_order_lines(const app *a, uint64_t id, bool checks, int top,
 		snprintf(buf, sizeof(buf), "  %s %s%s x%" PRIu32 "%s",
 		    !checks ? " - " : l->picked == 0 ? "(-)" : a->pack_ok[i]
 		    ? "[x]" : "[ ]", l->gift ? "GIFT " : "", l->sku, l->picked,
-		    l->shorted > 0 ? "  (shorted, not in parcel)" : "");
+		    l->shorted > 0 ? "  (short: not all found)" : "");
 		attr_t at = l->gift ? attr_of(PAIR_GIFT, A_BOLD) : A_NORMAL;
 		attron(at);
 		put(top + 2 + (int)i, 0, COLS, buf);
@@ -255,7 +255,8 @@ static void draw(const app *a, int64_t now)
 	    ? a->operator_ : "-");
 	put(1, COLS - (int)strlen(buf) - 1, (int)strlen(buf), buf);
 	if (a->help) {
-		draw_help(top, rows);
+		/* Help takes the prompt and input rows too: it must fit 80x24. */
+		draw_help(top, LINES - 4);
 	} else {
 		switch (a->mode) {
 		case APP_QUEUE: draw_queue(a, top, rows, now); break;
@@ -269,12 +270,14 @@ static void draw(const app *a, int64_t now)
 		    "recorded with your name."); break;
 		}
 	}
-	app_prompt(a, buf, sizeof(buf));
-	attron(A_BOLD);
-	put(LINES - 4, 0, COLS, buf);
-	attroff(A_BOLD);
-	snprintf(buf, sizeof(buf), "> %s", a->input);
-	put(LINES - 3, 0, COLS, buf);
+	if (!a->help) {
+		app_prompt(a, buf, sizeof(buf));
+		attron(A_BOLD);
+		put(LINES - 4, 0, COLS, buf);
+		attroff(A_BOLD);
+		snprintf(buf, sizeof(buf), "> %s", a->input);
+		put(LINES - 3, 0, COLS, buf);
+	}
 	attr_t at = a->msg_kind == APP_MSG_ERROR ? attr_of(PAIR_ERR, A_BOLD)
 	    : a->msg_kind == APP_MSG_OK ? attr_of(PAIR_OK, A_NORMAL) : A_NORMAL;
 	snprintf(buf, sizeof(buf), "%s%s", a->msg_kind == APP_MSG_ERROR ? "! "
