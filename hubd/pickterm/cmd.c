@@ -91,6 +91,7 @@ int pickterm_call(const pickterm_opts *o, Dropnet__TermRequest *req,
 	*rep = NULL;
 	req->version = DN_PROTO_VERSION;
 	req->operator_ = (char *)o->operator_;
+	req->request_key = (char *)(o->request_key != NULL ? o->request_key : "");
 	if ((rv = codec_term_request_pack(req, &out, &out_len)) != 0) {
 		fprintf(stderr, "pickterm: out of memory\n");
 		return PICKTERM_EXIT_STATUS;

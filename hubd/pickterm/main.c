@@ -53,6 +53,8 @@ void pickterm_usage(FILE *f)
 	    "                   else %s)\n"
 	    "  --operator NAME  who is at the terminal (default $%s)\n"
 	    "  --json           one JSON object on stdout\n"
+	    "  --request-key K  a write sent again with the same K is done once;\n"
+	    "                   the retry gets the first answer\n"
 	    "  --plain          line mode instead of full screen\n"
 	    "  --mono           full screen without colour (also $NO_COLOR)\n"
 	    "  --help           this text; 'pickterm COMMAND --help' for one\n"
@@ -83,6 +85,8 @@ int main(int argc, char **argv)
 			plain = true;
 		} else if (strcmp(a, "--mono") == 0) {
 			mono = true;
+		} else if (strcmp(a, "--request-key") == 0 && i + 1 < argc) {
+			o.request_key = argv[++i];
 		} else if (strcmp(a, "--hub") == 0 || strcmp(a, "--operator") == 0) {
 			if (i + 1 >= argc) {
 				fprintf(stderr, "pickterm: %s needs a value\n", a);

@@ -28,6 +28,7 @@
 typedef struct {
 	const char *hub;      /* endpoint, resolved */
 	const char *operator_;
+	const char *request_key; /* writes: a retry with it is answered once */
 	bool json;
 } pickterm_opts;
 

@@ -5,6 +5,8 @@
 # refuses a further scan visibly instead of dropping it. When hubd is back
 # the terminal reconnects and says so, the pending scan is delivered exactly
 # once (the hub counts 2, not 1 or 3), and the pick resumes to the end.
+# The same request_key sent twice (command mode, as the terminal resends)
+# is done once and answered the same both times.
 source "$(dirname "$0")/lib/net.sh"
 net_setup "$1"
 # ---- tmux driving (a private server per test: tmux -L) --------------------
@@ -96,3 +98,14 @@ wait_screen 5 a "order $id: scan each line into the parcel"
 [[ $(jget "$(hubq)" '[o["state"] for o in j["orders"] if o["order_id"] == '"$id"'][0]') == picked ]] || fail "not picked"
 ! screen_has a PICKTERM-EXITED || fail "the terminal exited"
 ok "pick resumed and completed after the restart"
+
+submit crash-2 tee 3
+id2=$(order_id_of crash-2)
+a1=$(pt london --operator zoe --request-key zoe-7 pick "$id2" --scan tee) || fail "keyed pick"
+a2=$(pt london --operator zoe --request-key zoe-7 pick "$id2" --scan tee) || fail "keyed retry"
+[[ $a1 == "$a2" ]] || fail "retry answered differently: '$a1' vs '$a2'"
+n2=$(jget "$(hubq)" '[o["lines"][0]["picked"] for o in j["orders"] if o["order_id"] == '"$id2"'][0]')
+[[ $n2 == 1 ]] || fail "same request_key twice counted $n2 units"
+grep -q "hub.term_replayed key=zoe-7" "$NET_DIR/log/london.log" || fail "hubd did not log the replay"
+ok "same request_key twice: done once, same answer"
+
