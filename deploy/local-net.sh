@@ -46,7 +46,8 @@ options (start):
                       (or DIR/bin/...); default \$DROPNET_BIN or $REPO_DIR/build
   --hubs "A B ..."    hub ids to run (default: $ALL_HUBS; \$DROPNET_HUBS)
   --config-dir DIR    where coordinator.ini and <hub>.ini live (default deploy/net)
-  --port-base N       ingest N, ops N+1, hubsync N+2 (default 7400; \$DROPNET_PORT_BASE)
+  --port-base N       ingest N, ops N+1, hubsync N+2, signals hubsync+1
+                      (default 7400; \$DROPNET_PORT_BASE)
   --ingest-port N, --ops-port N, --hub-port N   set one port
   --coord-set K=V     extra --set for the coordinator (repeatable)
   --hub-set K=V       extra --set for every hub (repeatable)
@@ -255,9 +256,11 @@ cmd_start() {
 	INGEST_PORT=${INGEST_PORT:-$PORT_BASE}
 	OPS_PORT=${OPS_PORT:-$((PORT_BASE + 1))}
 	HUB_PORT=${HUB_PORT:-$((PORT_BASE + 2))}
+	SIGNAL_PORT=$((${HUB_PORT} + 1))
 	INGEST_URL="tcp://127.0.0.1:$INGEST_PORT"
 	OPS_URL="tcp://127.0.0.1:$OPS_PORT"
 	HUBSYNC_URL="tcp://127.0.0.1:$HUB_PORT"
+	SIGNAL_URL="tcp://127.0.0.1:$SIGNAL_PORT"
 	local coord hubd h f name pid
 	coord=$(find_bin coordinator); hubd=$(find_bin hubd); DROPCTL=$(find_bin dropctl)
 	mkdir -p "$DIR/log" "$DIR/run" "$DIR/coordinator"
@@ -278,7 +281,8 @@ cmd_start() {
 		--set "coordinator.data_dir=$DIR/coordinator"
 		--set "coordinator.ingest_url=$INGEST_URL"
 		--set "coordinator.ops_url=$OPS_URL"
-		--set "coordinator.hub_url=$HUBSYNC_URL")
+		--set "coordinator.hub_url=$HUBSYNC_URL"
+		--set "coordinator.signal_url=$SIGNAL_URL")
 	local s
 	for s in "${COORD_SETS[@]}"; do argv+=(--set "$s"); done
 	printf '%s\0' "${argv[@]}" >"$DIR/run/coordinator.argv"
@@ -305,6 +309,7 @@ cmd_start() {
 		echo "export DROPNET_INGEST=$INGEST_URL"
 		echo "export DROPNET_COORDINATOR=$OPS_URL"
 		echo "export DROPNET_HUBSYNC=$HUBSYNC_URL"
+		echo "export DROPNET_SIGNAL=$SIGNAL_URL"
 		echo "export DROPNET_HUBS=\"$HUBS\""
 		for h in $HUBS; do
 			echo "export DROPNET_HUB_$(echo "$h" | tr '[:lower:]-' '[:upper:]_')=$(printf %q "ipc://$DIR/run/$h.term")"

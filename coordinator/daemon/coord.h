@@ -33,6 +33,15 @@ typedef struct {
 	long long hub_timeout_ms;
 	long long ingest_contexts;
 	long long test_clock;
+	char signal_url[DN_CONF_STR_MAX];
+	long long bucket_ms;
+	long long history_buckets;
+	long long horizon;
+	double service;
+	double unit_value, trip_cost, km_cost, km_max;
+	long long trips_max, transfer_min;
+	long long auto_ms;
+	long long spike_bucket_ms;
 	char log_level[DN_CONF_STR_MAX];
 } coord_config;
 
@@ -67,6 +76,7 @@ typedef struct {
 	char sku[DN_ID_MAX + 1];
 	ledger_row row;
 	int64_t received, shipped, lost, adjusted, returned;
+	int64_t transfer_in, transfer_out;
 } coord_stock;
 
 /* Drops kept in memory: every drop ever created, up to this many (a
@@ -99,6 +109,7 @@ typedef struct coord {
 	coord_drop drops[COORD_DROPS_MAX];
 	size_t ndrops;
 	int64_t clock_offset_ms;      /* test clock (coordinator.test_clock) */
+	struct coord_signals *signals; /* spike detection and the pub socket */
 	uint64_t orders_seen;
 	uint64_t ingest_batches;
 	uint64_t commit_failures;
@@ -160,5 +171,23 @@ void coord_drops_tick(coord *c);
 int coord_hold_lapse(coord *c, int64_t order_id, int64_t now_wall, const char *why);
 /* Ops kinds 10..17. */
 void coord_ops_drops(coord *c, const Dropnet__OpsRequest *q, bridge_req *r);
+/* Moves holdback at (hub, sku) by delta (< 0 releases), logged with reason
+ * against the SKU's drop (inside a tx). */
+int coord_holdback_adjust(coord *c, int hub, const char *sku, int64_t delta,
+    const char *reason, int64_t now);
+
+/* ---- forecast, rebalancing, transfers, signals (rebalance.c) ---- */
+int coord_rebalance_init(coord *c);
+void coord_rebalance_fini(coord *c);
+/* The source hub shipped transfer pick pid: units leave on the van. */
+int coord_transfer_shipped(coord *c, int hub, int64_t pid, int64_t now);
+/* qty of sku arrived at hub on transfer id; DN_ENOENT if no such transfer
+ * is in transit to that hub. */
+int coord_transfer_received(coord *c, int hub, const char *id, const char *sku,
+    int64_t qty, int64_t now);
+/* Ops kinds 30..33. */
+void coord_ops_rebalance(coord *c, const Dropnet__OpsRequest *q, bridge_req *r);
+/* Per-bucket spike detection and signals; automatic rebalancing. */
+void coord_rebalance_tick(coord *c);
 
 #endif

@@ -609,10 +609,18 @@ static void drops_create(coord *c, Dropnet__Drop *spec, bridge_req *r)
 	}
 	int64_t now = coord_now_wall_ms(c);
 	spec->created_ms = now;
-	spec->state = "";
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	if (codec_drop_pack(spec, &buf, &len) != 0) {
+	int prv = codec_drop_pack(spec, &buf, &len);
+	/* The request owns spec and frees it with protobuf-c: take the static
+	 * proportional placements back out before it does. */
+	for (size_t i = 0; i < spec->n_skus; i++) {
+		if (spec->skus[i]->n_placement > 0 && spec->skus[i]->placement == hup[i]) {
+			spec->skus[i]->n_placement = 0;
+			spec->skus[i]->placement = NULL;
+		}
+	}
+	if (prv != 0) {
 		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "out of memory");
 		return;
 	}
@@ -626,7 +634,6 @@ static void drops_create(coord *c, Dropnet__Drop *spec, bridge_req *r)
 		rv = sqlite3_step(st) == SQLITE_DONE ? 0 : DN_EIO;
 	}
 	sqlite3_finalize(st);
-	free(buf);
 	for (size_t t = 0; rv == 0 && t < spec->n_tiers; t++) {
 		if (sqlite3_prepare_v2(c->db, "INSERT INTO drop_tiers(drop_id, idx) VALUES(?1,?2)",
 		    -1, &st, NULL) != SQLITE_OK) {
@@ -642,10 +649,9 @@ static void drops_create(coord *c, Dropnet__Drop *spec, bridge_req *r)
 	if (rv == 0) {
 		coord_drop *d = &c->drops[c->ndrops];
 		memset(d, 0, sizeof(*d));
-		uint8_t *b2 = NULL;
-		size_t l2 = 0;
-		codec_drop_pack(spec, &b2, &l2);
-		if (b2 == NULL || codec_drop_unpack(b2, l2, &d->spec) != 0) {
+		uint8_t *b2 = buf;
+		buf = NULL;
+		if (b2 == NULL || codec_drop_unpack(b2, len, &d->spec) != 0) {
 			rv = DN_ENOMEM;
 		} else {
 			snprintf(d->id, sizeof(d->id), "%s", spec->id);
@@ -664,6 +670,7 @@ static void drops_create(coord *c, Dropnet__Drop *spec, bridge_req *r)
 		}
 		free(b2);
 	}
+	free(buf); /* NULL when the in-memory copy took it */
 	rv = rv == 0 ? db_commit(c->db) : (db_rollback(c->db), rv);
 	if (rv != 0) {
 		c->commit_failures++;
@@ -989,4 +996,20 @@ void coord_ops_drops(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
 	case DROPNET__OPS_KIND__OPS_CLOCK: drops_clock(c, q, r); break;
 	default: drops_answer(r, DROPNET__STATUS__INVALID, "unknown ops kind"); break;
 	}
+}
+
+int coord_holdback_adjust(coord *c, int hub, const char *sku, int64_t delta,
+    const char *reason, int64_t now)
+{
+	coord_drop *d = drops_active_for(c, sku);
+	static coord_drop none;
+	if (d == NULL) {
+		/* Holdback only comes from drops; a closed drop's still counts. */
+		for (size_t i = 0; i < c->ndrops && d == NULL; i++) {
+			if (coord_drop_sku(&c->drops[i], sku) != NULL) {
+				d = &c->drops[i];
+			}
+		}
+	}
+	return drops_hold(c, d != NULL ? d : &none, hub, sku, delta, reason, now);
 }

@@ -16,8 +16,10 @@
 #include "coord.h"
 #include "store.h"
 
-/* Looks a placement up; it must belong to hub. Returns 0 or DN_ENOENT. */
-static int hubsync_placement(coord *c, int hub, uint64_t pid, int64_t *order_id)
+/* Looks a placement up; it must belong to hub. Returns 0 or DN_ENOENT;
+ * *transfer is set when it is the pick of a hub-to-hub transfer. */
+static int hubsync_placement_kind(coord *c, int hub, uint64_t pid, int64_t *order_id,
+    bool *transfer)
 {
 	sqlite3_stmt *st = c->store->placement_get;
 	db_bind_i64(st, 1, (int64_t)pid);
@@ -25,10 +27,18 @@ static int hubsync_placement(coord *c, int hub, uint64_t pid, int64_t *order_id)
 	int rv = DN_ENOENT;
 	if (rc == SQLITE_ROW && strcmp(db_col_text(st, 1), c->hubs[hub].id) == 0) {
 		*order_id = sqlite3_column_int64(st, 0);
+		*transfer = strcmp(db_col_text(st, 3), "transfer") == 0;
 		rv = 0;
 	}
 	sqlite3_reset(st);
 	return rv;
+}
+
+static int hubsync_placement(coord *c, int hub, uint64_t pid, int64_t *order_id)
+{
+	bool transfer = false;
+	int rv = hubsync_placement_kind(c, hub, pid, order_id, &transfer);
+	return rv == 0 && transfer ? DN_ENOENT : rv;
 }
 
 /* Applies one event. Physical facts always apply; an event that names
@@ -50,6 +60,15 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 		coord_stock *row = coord_stock_get(c, hub, e->sku, true);
 		if (row == NULL) {
 			return DN_ENOMEM;
+		}
+		if (e->kind == DROPNET__EVENT_KIND__EV_RECEIVED && e->transfer_id[0]) {
+			int trv = coord_transfer_received(c, hub, e->transfer_id, e->sku, e->qty,
+			    now_wall);
+			if (trv != DN_ENOENT) {
+				return trv;
+			}
+			log_warn("hubsync.unknown_transfer", "hub=%s transfer=%s sku=%s: counted"
+			    " as a plain receipt", hid, e->transfer_id, e->sku);
 		}
 		if (e->kind == DROPNET__EVENT_KIND__EV_RECEIVED) {
 			ledger_receive(&row->row, e->qty);
@@ -80,7 +99,12 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 		db_bind_i64(s->placement_picked, 1, (int64_t)e->order_id);
 		db_bind_i64(s->placement_picked, 2, e->time_ms ? e->time_ms : now_wall);
 		return store_step_done(s->placement_picked);
-	case DROPNET__EVENT_KIND__EV_SHIPPED:
+	case DROPNET__EVENT_KIND__EV_SHIPPED: {
+		bool transfer = false;
+		if (hubsync_placement_kind(c, hub, e->order_id, &order_id, &transfer) == 0 &&
+		    transfer) {
+			return coord_transfer_shipped(c, hub, (int64_t)e->order_id, now_wall);
+		}
 		if (hubsync_placement(c, hub, e->order_id, &order_id) != 0) {
 			log_warn("hubsync.unknown_order", "hub=%s seq=%llu order=%llu", hid,
 			    (unsigned long long)e->seq, (unsigned long long)e->order_id);
@@ -126,6 +150,7 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 		db_bind_i64(s->placement_shipped, 2, e->time_ms ? e->time_ms : now_wall);
 		db_bind_text(s->placement_shipped, 3, e->tracking);
 		return store_step_done(s->placement_shipped);
+	}
 	case DROPNET__EVENT_KIND__EV_SHORT: {
 		if (hubsync_placement(c, hub, e->order_id, &order_id) != 0 || e->qty <= 0) {
 			log_warn("hubsync.bad_short", "hub=%s seq=%llu order=%llu", hid,

@@ -42,6 +42,8 @@ int coord_stock_save(coord *c, const coord_stock *s)
 	db_bind_i64(st, 8, s->lost);
 	db_bind_i64(st, 9, s->adjusted);
 	db_bind_i64(st, 10, s->returned);
+	db_bind_i64(st, 11, s->transfer_in);
+	db_bind_i64(st, 12, s->transfer_out);
 	return store_step_done(st);
 }
 

@@ -50,6 +50,7 @@ static void coord_health_tick(uv_timer_t *t)
 		h->healthy_logged = ok;
 	}
 	coord_drops_tick(c);
+	coord_rebalance_tick(c);
 }
 
 static void coord_close_walk(uv_handle_t *h, void *arg)
@@ -174,8 +175,12 @@ int main(int argc, char **argv)
 		rv = bridge_create(&c.ops, c.loop, c.cfg.ops_url, COORD_OPS_CTX,
 		    coord_ops_batch, &c);
 	}
+	if (rv == 0) {
+		rv = coord_rebalance_init(&c);
+	}
 	if (rv != 0) {
 		log_error("coordinator.listen_failed", "err=%s", dn_strerror(rv));
+		bridge_destroy(c.ops);
 		bridge_destroy(c.ingest);
 		bridge_destroy(c.hubsync);
 		uv_run(c.loop, UV_RUN_DEFAULT);
@@ -191,8 +196,9 @@ int main(int argc, char **argv)
 	c.sigint.data = c.sigterm.data = &c;
 	uv_signal_start(&c.sigint, coord_on_signal, SIGINT);
 	uv_signal_start(&c.sigterm, coord_on_signal, SIGTERM);
-	log_info("coordinator.ready", "ingest=%s ops=%s hub=%s hubs=%zu stock_rows=%zu db=%s",
-	    c.cfg.ingest_url, c.cfg.ops_url, c.cfg.hub_url, c.nhubs, c.stock_len, path);
+	log_info("coordinator.ready", "ingest=%s ops=%s hub=%s signal=%s hubs=%zu"
+	    " stock_rows=%zu db=%s", c.cfg.ingest_url, c.cfg.ops_url, c.cfg.hub_url,
+	    c.cfg.signal_url, c.nhubs, c.stock_len, path);
 	uv_run(c.loop, UV_RUN_DEFAULT);
 	uv_walk(c.loop, coord_close_walk, NULL);
 	uv_run(c.loop, UV_RUN_DEFAULT);
@@ -203,6 +209,7 @@ int main(int argc, char **argv)
 	}
 	free(c.stock);
 	coord_drops_free(&c);
+	coord_rebalance_fini(&c);
 	log_info("coordinator.stopped", "clean=1");
 	return 0;
 }

@@ -321,8 +321,18 @@ static void ops_audit(coord *c, bridge_req *r)
 	checks++;
 	ops_sql_check(c, &f, "stock_not_conserved",
 	    "SELECT 'hub=' || hub || ' sku=' || sku || ' on_hand=' || on_hand ||"
-	    " ' expected=' || (received + returned - shipped - lost + adjusted) FROM stock"
-	    " WHERE on_hand <> received + returned - shipped - lost + adjusted");
+	    " ' expected=' || (received + returned + transfer_in - shipped - transfer_out"
+	    " - lost + adjusted) FROM stock WHERE on_hand <> received + returned"
+	    " + transfer_in - shipped - transfer_out - lost + adjusted");
+	/* Units in transit equal what left on transfers and has not arrived. */
+	checks++;
+	ops_sql_check(c, &f, "transit_mismatch",
+	    "SELECT 'sku=' || s.sku || ' out-in=' || (s.o - s.i) || ' in_transit='"
+	    " || COALESCE(t.n, 0) FROM (SELECT sku, SUM(transfer_out) AS o,"
+	    " SUM(transfer_in) AS i FROM stock GROUP BY sku) s LEFT JOIN"
+	    " (SELECT sku, SUM(CASE WHEN state = 'picking' THEN 0 ELSE qty - received END)"
+	    "  AS n FROM transfers GROUP BY sku) t ON t.sku = s.sku"
+	    " WHERE s.o - s.i <> COALESCE(t.n, 0)");
 	/* Holdback equals the sum of its logged holds and releases. */
 	checks++;
 	ops_sql_check(c, &f, "holdback_unexplained",
@@ -335,7 +345,8 @@ static void ops_audit(coord *c, bridge_req *r)
 	    "SELECT 'hub=' || s.hub || ' sku=' || s.sku || ' shipped=' || s.shipped ||"
 	    " ' placements=' || COALESCE(x.n, 0) FROM stock s LEFT JOIN"
 	    " (SELECT p.hub, l.sku, SUM(l.shipped) AS n FROM placements p"
-	    "  JOIN placement_lines l ON l.placement_id = p.id GROUP BY p.hub, l.sku) x"
+	    "  JOIN placement_lines l ON l.placement_id = p.id WHERE p.kind = 'order'"
+	    "  GROUP BY p.hub, l.sku) x"
 	    " ON x.hub = s.hub AND x.sku = s.sku WHERE s.shipped <> COALESCE(x.n, 0)");
 	/* 6. Both books agree: each hub's last consistent snapshot equals the
 	 * coordinator's on_hand for that hub. */
@@ -422,6 +433,9 @@ void coord_ops_batch(void *arg, bridge_req **reqs, size_t n)
 		} else if (q->kind >= DROPNET__OPS_KIND__OPS_DROP_CREATE &&
 		    q->kind <= DROPNET__OPS_KIND__OPS_CLOCK) {
 			coord_ops_drops(c, q, reqs[i]);
+		} else if (q->kind >= DROPNET__OPS_KIND__OPS_DEMAND &&
+		    q->kind <= DROPNET__OPS_KIND__OPS_TRANSFERS) {
+			coord_ops_rebalance(c, q, reqs[i]);
 		} else {
 			rep.status = DROPNET__STATUS__INVALID;
 			rep.message = "unknown ops kind";

@@ -35,6 +35,35 @@ const conf_key coord_config_keys[] = {
     {"coordinator.test_clock", CONF_INT, 0, 1, "0",
         offsetof(coord_config, test_clock),
         "1 lets `dropctl clock set` move this coordinator's clock (tests, demos)"},
+    {"coordinator.signal_url", CONF_STR, 0, 0, "tcp://127.0.0.1:7403",
+        offsetof(coord_config, signal_url),
+        "pub socket for regional demand signals (topic \"signal\")"},
+    {"rebalance.bucket_ms", CONF_INT, 1000, 86400000, "60000",
+        offsetof(coord_config, bucket_ms),
+        "demand history bucket: minutes during a live drop, days between drops"},
+    {"rebalance.history_buckets", CONF_INT, 1, 20160, "120",
+        offsetof(coord_config, history_buckets), "buckets of history the forecast reads"},
+    {"rebalance.horizon", CONF_INT, 1, 366, "30", offsetof(coord_config, horizon),
+        "buckets ahead the stock must cover"},
+    {"rebalance.service", CONF_DOUBLE, 0.5, 0.999, "0.9", offsetof(coord_config, service),
+        "service level the cover quantity meets"},
+    {"rebalance.unit_value", CONF_DOUBLE, 0, 1e9, "10",
+        offsetof(coord_config, unit_value), "value of one protected sale"},
+    {"rebalance.trip_cost", CONF_DOUBLE, 0, 1e9, "20",
+        offsetof(coord_config, trip_cost), "fixed cost of one van trip"},
+    {"rebalance.km_cost", CONF_DOUBLE, 0, 1e6, "0.5",
+        offsetof(coord_config, km_cost), "van cost per km"},
+    {"rebalance.km_max", CONF_DOUBLE, 0, 2000, "300", offsetof(coord_config, km_max),
+        "no transfer between hubs farther apart, km"},
+    {"rebalance.trips_max", CONF_INT, 0, 64, "8", offsetof(coord_config, trips_max),
+        "van trips one plan may use, per SKU"},
+    {"rebalance.transfer_min", CONF_INT, 1, 1000000, "5",
+        offsetof(coord_config, transfer_min), "smallest transfer worth a van, units"},
+    {"rebalance.auto_ms", CONF_INT, 0, 86400000, "0", offsetof(coord_config, auto_ms),
+        "plan and apply automatically this often while a drop is open (0: off)"},
+    {"rebalance.spike_bucket_ms", CONF_INT, 1000, 3600000, "60000",
+        offsetof(coord_config, spike_bucket_ms),
+        "bucket of the live spike test; a spike also triggers a rebalance"},
     {"log.level", CONF_STR, 0, 0, "info", offsetof(coord_config, log_level),
         "debug, info, warn or error"},
 };
@@ -173,7 +202,7 @@ int coord_reload(coord *c)
 	sqlite3_finalize(st);
 	coord_stock_clear(c);
 	if (sqlite3_prepare_v2(c->db, "SELECT hub, sku, on_hand, allocated, holdback,"
-	    " received, shipped, lost, adjusted, returned FROM stock", -1, &st, NULL) != SQLITE_OK) {
+	    " received, shipped, lost, adjusted, returned, transfer_in, transfer_out FROM stock", -1, &st, NULL) != SQLITE_OK) {
 		return DN_EIO;
 	}
 	int rv = 0;
@@ -197,6 +226,8 @@ int coord_reload(coord *c)
 		s->lost = sqlite3_column_int64(st, 7);
 		s->adjusted = sqlite3_column_int64(st, 8);
 		s->returned = sqlite3_column_int64(st, 9);
+		s->transfer_in = sqlite3_column_int64(st, 10);
+		s->transfer_out = sqlite3_column_int64(st, 11);
 	}
 	sqlite3_finalize(st);
 	return rv != 0 ? rv : coord_drops_load(c);

@@ -19,6 +19,7 @@ const char store_schema_sql[] =
     " received INTEGER NOT NULL, shipped INTEGER NOT NULL,"
     " lost INTEGER NOT NULL, adjusted INTEGER NOT NULL,"
     " returned INTEGER NOT NULL DEFAULT 0,"
+    " transfer_in INTEGER NOT NULL DEFAULT 0, transfer_out INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY(hub, sku)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS orders("
     " id INTEGER PRIMARY KEY, storefront TEXT NOT NULL, order_key TEXT NOT NULL,"
@@ -38,7 +39,7 @@ const char store_schema_sql[] =
     " id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL, hub TEXT NOT NULL,"
     " state TEXT NOT NULL, placed_ms INTEGER NOT NULL,"
     " picked_ms INTEGER NOT NULL DEFAULT 0, shipped_ms INTEGER NOT NULL DEFAULT 0,"
-    " tracking TEXT NOT NULL DEFAULT '');"
+    " tracking TEXT NOT NULL DEFAULT '', kind TEXT NOT NULL DEFAULT 'order');"
     "CREATE INDEX IF NOT EXISTS placements_order ON placements(order_id);"
     "CREATE TABLE IF NOT EXISTS placement_lines("
     " placement_id INTEGER NOT NULL, sku TEXT NOT NULL, qty INTEGER NOT NULL,"
@@ -67,6 +68,11 @@ const char store_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS buyer_counts("
     " drop_id TEXT NOT NULL, customer TEXT NOT NULL, sku TEXT NOT NULL,"
     " qty INTEGER NOT NULL, PRIMARY KEY(drop_id, customer, sku)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS transfers("
+    " id TEXT PRIMARY KEY, sku TEXT NOT NULL, from_hub TEXT NOT NULL,"
+    " to_hub TEXT NOT NULL, qty INTEGER NOT NULL, received INTEGER NOT NULL DEFAULT 0,"
+    " state TEXT NOT NULL, placement_id INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
+    " shipped_ms INTEGER NOT NULL DEFAULT 0, received_ms INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS customers("
     " customer TEXT PRIMARY KEY, first_order_id INTEGER NOT NULL,"
     " first_drop TEXT NOT NULL, gifted INTEGER NOT NULL, orders INTEGER NOT NULL)"
@@ -104,10 +110,11 @@ int store_init(store *s, sqlite3 *db)
 	    {&s->cmd_insert, "INSERT INTO commands(hub, seq, payload) VALUES(?1,?2,?3)"},
 	    {&s->hub_cmd_seq, "UPDATE hubs SET cmd_seq=?2 WHERE id=?1"},
 	    {&s->stock_upsert, "INSERT INTO stock(hub, sku, on_hand, allocated, holdback,"
-	        " received, shipped, lost, adjusted, returned)"
-	        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)"
+	        " received, shipped, lost, adjusted, returned, transfer_in, transfer_out)"
+	        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)"
 	        " ON CONFLICT(hub, sku) DO UPDATE SET on_hand=?3, allocated=?4,"
-	        " holdback=?5, received=?6, shipped=?7, lost=?8, adjusted=?9, returned=?10"},
+	        " holdback=?5, received=?6, shipped=?7, lost=?8, adjusted=?9, returned=?10,"
+	        " transfer_in=?11, transfer_out=?12"},
 	    {&s->hub_upsert, "INSERT INTO hubs(id, name, lat, lon, radius_km, term_url)"
 	        " VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT(id) DO UPDATE SET name=?2,"
 	        " lat=?3, lon=?4, radius_km=?5, term_url=?6"},
@@ -115,7 +122,7 @@ int store_init(store *s, sqlite3 *db)
 	    {&s->cmd_select, "SELECT payload FROM commands WHERE hub=?1 AND seq>?2"
 	        " ORDER BY seq LIMIT ?3"},
 	    {&s->cmd_delete_acked, "DELETE FROM commands WHERE hub=?1 AND seq<=?2"},
-	    {&s->placement_get, "SELECT order_id, hub, state FROM placements WHERE id=?1"},
+	    {&s->placement_get, "SELECT order_id, hub, state, kind FROM placements WHERE id=?1"},
 	    {&s->placement_picked, "UPDATE placements SET picked_ms=?2,"
 	        " state=CASE state WHEN 'open' THEN 'picked' ELSE state END WHERE id=?1"},
 	    {&s->placement_shipped, "UPDATE placements SET shipped_ms=?2, state='shipped',"

@@ -29,6 +29,12 @@
  *                                          and release (-) with its reason
  *   buyer_counts(drop_id, customer, sku, qty)   per-buyer limits
  *   customers(customer, first_order_id, first_drop, gifted, orders)
+ *   transfers(id, sku, from_hub, to_hub, qty, received, state, placement_id,
+ *             created_ms, shipped_ms, received_ms)   hub-to-hub moves; the
+ *                                          source's pick is a placement of
+ *                                          kind 'transfer' (order_id 0)
+ * stock also counts transfer_in/transfer_out; per hub, on_hand = received +
+ * returned + transfer_in - shipped - transfer_out - lost + adjusted.
  * orders also carry drop_id, tier, nearest_hub (nearest healthy hub in
  * range: the region the demand belongs to), gift_sku, hold_expires_ms and
  * units; placements.state is held|open|picked|shipped|shorted|lapsed.

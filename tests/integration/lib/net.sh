@@ -93,17 +93,17 @@ net_cleanup() {
 	exit $rc
 }
 
-# A base port P in 20000-40000 with P, P+1, P+2 free, starting from one
+# A base port P in 20000-40000 with P..P+3 free (ingest, ops, hubsync, signals), starting from one
 # derived from our pid so parallel tests start apart, then probing upward.
 net_free_port_base() {
 	python3 - "$$" <<'PY'
 import socket, sys
 start = 20000 + (int(sys.argv[1]) * 7) % 19000
 for i in range(0, 2000):
-    base = 20000 + (start - 20000 + i * 3) % 19990
+    base = 20000 + (start - 20000 + i * 4) % 19990
     socks = []
     try:
-        for p in range(base, base + 3):
+        for p in range(base, base + 4):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.bind(("127.0.0.1", p))
             socks.append(s)
