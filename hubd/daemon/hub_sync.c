@@ -283,7 +283,11 @@ static int sync_apply(hub *h, const Dropnet__HubSyncReply *rep,
 			    PRIu64, applied + 1, c->seq);
 			break;
 		}
-		if (c->kind == DROPNET__COMMAND_KIND__CMD_PLACE_ORDER) {
+		if (c->kind == DROPNET__COMMAND_KIND__CMD_PLACE_ORDER ||
+		    c->kind == DROPNET__COMMAND_KIND__CMD_TRANSFER_OUT) {
+			/* A transfer out is pick work like an order: its key is
+			 * the transfer id, its customer "to:<hub>"; shipping it
+			 * puts the units on the van. */
 			rv = command_place(h, c);
 		} else if (c->kind == DROPNET__COMMAND_KIND__CMD_CANCEL_ORDER) {
 			rv = command_cancel(h, c);
