@@ -129,6 +129,10 @@ static Dropnet__Status term_receive(hub *h, const Dropnet__TermRequest *req,
 	if (v != PICK_OK) {
 		return verdict_status(v);
 	}
+	if (req->transfer_id[0] != '\0' && !validate_id(req->transfer_id)) {
+		snprintf(msg, TERM_MSG_MAX, "transfer_id is not a valid id");
+		return DROPNET__STATUS__INVALID;
+	}
 	if ((rv = hub_store_stock_add(h->store, req->sku, bin, req->qty)) != 0) {
 		return store_status(rv, msg);
 	}
@@ -136,11 +140,14 @@ static Dropnet__Status term_receive(hub *h, const Dropnet__TermRequest *req,
 	ev.sku = req->sku;
 	ev.qty = req->qty;
 	ev.bin = (char *)bin;
+	ev.transfer_id = req->transfer_id; /* "" unless a hub-to-hub transfer */
 	if ((rv = hub_store_event_append(h->store, &ev)) != 0) {
 		return store_status(rv, msg);
 	}
-	log_info("hub.received", "sku=%s qty=%" PRId64 " bin=%s operator=%s "
-	    "event=%" PRIu64, req->sku, req->qty, bin, operator_of(req), ev.seq);
+	log_info("hub.received", "sku=%s qty=%" PRId64 " bin=%s transfer=%s "
+	    "operator=%s event=%" PRIu64, req->sku, req->qty, bin,
+	    req->transfer_id[0] != '\0' ? req->transfer_id : "-",
+	    operator_of(req), ev.seq);
 	snprintf(msg, TERM_MSG_MAX, "received %" PRId64 " x %s into %s",
 	    req->qty, req->sku, bin);
 	return DROPNET__STATUS__OK;

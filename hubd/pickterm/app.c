@@ -242,6 +242,7 @@ static void pending_try(app *a, int64_t now)
 	req.batch = p->batch;
 	req.to_stock = p->to_stock;
 	req.request_key = p->key;
+	req.transfer_id = p->transfer;
 	for (size_t i = 0; i < p->nscans; i++) {
 		scans[i] = p->scans[i];
 	}
@@ -524,7 +525,8 @@ typedef struct {
 
 static const form_def forms[] = {
 	[APP_FORM_RECEIVE] = { "RECEIVE stock (also transfers from other hubs)",
-	    { "sku", "quantity", "bin" }, { NULL, NULL, "MAIN" }, 3 },
+	    { "sku", "quantity", "bin", "transfer id (- for none)" },
+	    { NULL, NULL, "MAIN", "-" }, 4 },
 	[APP_FORM_MOVE] = { "MOVE between bins",
 	    { "sku", "quantity", "from bin", "to bin" }, { NULL, NULL, NULL,
 	    NULL }, 4 },
@@ -589,6 +591,8 @@ static void form_submit(app *a, int64_t now)
 	case APP_FORM_RECEIVE:
 		r.kind = DROPNET__TERM_KIND__TERM_RECEIVE;
 		snprintf(r.bin, sizeof(r.bin), "%s", v[2]);
+		snprintf(r.transfer, sizeof(r.transfer), "%s",
+		    strcmp(v[3], "-") == 0 ? "" : v[3]);
 		break;
 	case APP_FORM_MOVE:
 		r.kind = DROPNET__TERM_KIND__TERM_MOVE;

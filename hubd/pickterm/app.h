@@ -77,6 +77,7 @@ typedef struct {
 	int kind; /* Dropnet__TermKind */
 	char sku[DN_ID_MAX + 1], bin[DN_ID_MAX + 1], to_bin[DN_ID_MAX + 1];
 	char tracking[DN_ID_MAX + 1];
+	char transfer[DN_ID_MAX + 1]; /* receive: hub-to-hub transfer id */
 	int64_t qty;
 	uint64_t order_id;
 	uint32_t batch;

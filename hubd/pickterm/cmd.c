@@ -175,14 +175,16 @@ static int print_simple(const pickterm_opts *o, Dropnet__TermReply *rep)
 
 static int cmd_receive(const pickterm_opts *o, int argc, char **argv)
 {
-	static const char use[] = "SKU QTY [--bin B]";
+	static const char use[] = "SKU QTY [--bin B] [--transfer T]";
 	Dropnet__TermRequest req = DROPNET__TERM_REQUEST__INIT;
 	Dropnet__TermReply *rep = NULL;
-	const char *pos[2], *bin = NULL;
+	const char *pos[2], *bin = NULL, *transfer = NULL;
 	int npos = 0, rv;
 
 	for (int i = 1; i < argc; i++) {
-		if ((rv = flag_value(argc, argv, &i, "--bin", &bin)) != 0) {
+		if ((rv = flag_value(argc, argv, &i, "--bin", &bin)) != 0
+		    || (rv = flag_value(argc, argv, &i, "--transfer",
+		    &transfer)) != 0) {
 			if (rv < 0) {
 				return PICKTERM_EXIT_USAGE;
 			}
@@ -201,6 +203,7 @@ static int cmd_receive(const pickterm_opts *o, int argc, char **argv)
 	req.kind = DROPNET__TERM_KIND__TERM_RECEIVE;
 	req.sku = (char *)pos[0];
 	req.bin = (char *)(bin != NULL ? bin : "");
+	req.transfer_id = (char *)(transfer != NULL ? transfer : "");
 	if ((rv = call_checked(o, &req, &rep)) != 0) {
 		return rv;
 	}
@@ -736,8 +739,9 @@ static int cmd_bin(const pickterm_opts *o, int argc, char **argv)
 }
 
 static const cmd_def cmds[] = {
-	{ "receive", "SKU QTY [--bin B]",
-	    "Stock in: QTY (1..1000000) units of SKU into bin B (default MAIN).",
+	{ "receive", "SKU QTY [--bin B] [--transfer T]",
+	    "Stock in: QTY (1..1000000) units of SKU into bin B (default MAIN);\n"
+	    "--transfer T when they arrive on transfer T from another hub.",
 	    cmd_receive },
 	{ "queue", "[--json]",
 	    "Orders not yet shipped, oldest first: id, key, customer, state,\n"

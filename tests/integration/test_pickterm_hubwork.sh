@@ -81,7 +81,7 @@ bin_qty() { # bin sku
 }
 hub_on_hand() { jget "$(pt london --json stock)" 'sum(s["on_hand"] for s in j["stock"] if s["sku"] == "'"$1"'")'; }
 
-form r rw-tee 10 B-01
+form r rw-tee 10 B-01 ""
 wait_screen 5 a 'receive 10 x rw-tee: received 10 x rw-tee into B-01'
 [[ $(bin_qty B-01 rw-tee) == 10 ]] || fail "B-01 after receive"
 wait_until 15 "coordinator on_hand 10" stock_is london rw-tee on_hand 10
@@ -93,6 +93,9 @@ scan a C-01
 wait_screen 5 a 'move 4 x rw-tee: moved 4 x rw-tee B-01 -> C-01'
 [[ $(bin_qty B-01 rw-tee) == 6 && $(bin_qty C-01 rw-tee) == 4 && $(hub_on_hand rw-tee) == 10 ]] || fail "after move"
 ok "receive into B-01, move 4 to C-01: bins 6/4, on hand 10"
+pt london --operator alice receive tr-tee 3 --bin B-01 --transfer TR-1 >/dev/null || fail "receive a transfer"
+grep -q "hub.received sku=tr-tee qty=3 bin=B-01 transfer=TR-1 operator=alice" "$NET_DIR/log/london.log" || fail "transfer receipt not logged"
+ok "a transfer from another hub is received with its transfer id"
 
 form c C-01 rw-tee 3
 wait_screen 5 a 'count 3 x rw-tee: count rw-tee in C-01: 3 \(book 4, -1\)'
