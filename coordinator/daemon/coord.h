@@ -131,6 +131,11 @@ void coord_stock_clear(coord *c);
 void coord_ingest_batch(void *arg, bridge_req **reqs, size_t n);
 void coord_hubsync_batch(void *arg, bridge_req **reqs, size_t n);
 void coord_ops_batch(void *arg, bridge_req **reqs, size_t n);
+/* Packs and sends an ops reply (version filled in). */
+void coord_ops_send(bridge_req *r, Dropnet__OpsReply *rep);
+/* Appends cmd to hub's command stream: assigns the next seq, journals it and
+ * advances the hub's cmd_seq (inside a tx). */
+int coord_command_queue(coord *c, int hub, Dropnet__HubCommand *cmd);
 
 /* Places `qty` more of one line for an existing order (re-route after a
  * short), excluding hub `exclude`. Returns 1 if placed, 0 if backordered,

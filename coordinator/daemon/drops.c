@@ -417,25 +417,13 @@ void coord_drops_tick(coord *c)
 
 /* ---- ops ------------------------------------------------------------- */
 
-static void drops_send(bridge_req *r, Dropnet__OpsReply *rep)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	rep->version = DN_PROTO_VERSION;
-	if (codec_ops_reply_pack(rep, &buf, &len) != 0) {
-		bridge_req_reply(r, "", 0);
-		return;
-	}
-	bridge_req_reply(r, buf, len);
-	free(buf);
-}
 
 static void drops_answer(bridge_req *r, Dropnet__Status st, const char *msg)
 {
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
 	rep.status = st;
 	rep.message = (char *)msg;
-	drops_send(r, &rep);
+	coord_ops_send(r, &rep);
 }
 
 /* Checks a drop spec; writes the reason into why. */
@@ -780,7 +768,7 @@ static void drops_show(coord *c, const Dropnet__OpsRequest *q, bridge_req *r, bo
 	rep.n_drops = n;
 	rep.drops = vp;
 	rep.clock_ms = now;
-	drops_send(r, &rep);
+	coord_ops_send(r, &rep);
 }
 
 static void drops_release_op(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
@@ -960,7 +948,7 @@ static void drops_kpi(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
 	rep.status = DROPNET__STATUS__OK;
 	rep.kpi = &k;
 	rep.clock_ms = coord_now_wall_ms(c);
-	drops_send(r, &rep);
+	coord_ops_send(r, &rep);
 }
 
 static void drops_clock(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
@@ -980,7 +968,7 @@ static void drops_clock(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
 	rep.status = DROPNET__STATUS__OK;
 	rep.clock_ms = coord_now_wall_ms(c);
-	drops_send(r, &rep);
+	coord_ops_send(r, &rep);
 }
 
 void coord_ops_drops(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)

@@ -41,6 +41,21 @@ static int hubsync_placement(coord *c, int hub, uint64_t pid, int64_t *order_id)
 	return rv == 0 && transfer ? DN_ENOENT : rv;
 }
 
+/* Units of sku a placement still needs (qty - shipped - shorted); 0 if none. */
+static int64_t hubsync_open_qty(coord *c, uint64_t pid, const char *sku)
+{
+	sqlite3_stmt *st = c->store->pline_get;
+	db_bind_i64(st, 1, (int64_t)pid);
+	db_bind_text(st, 2, sku);
+	int64_t open = 0;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		open = sqlite3_column_int64(st, 0) - sqlite3_column_int64(st, 1) -
+		    sqlite3_column_int64(st, 2);
+	}
+	sqlite3_reset(st);
+	return open;
+}
+
 /* Applies one event. Physical facts always apply; an event that names
  * something unknown is logged and skipped (it still counts as applied, so
  * the stream cannot wedge on it). Returns 0 or DN_EIO. */
@@ -112,16 +127,7 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 		}
 		for (size_t i = 0; i < e->n_lines; i++) {
 			const Dropnet__OrderLine *l = e->lines[i];
-			db_bind_i64(s->pline_get, 1, (int64_t)e->order_id);
-			db_bind_text(s->pline_get, 2, l->sku);
-			int rc = sqlite3_step(s->pline_get);
-			int64_t open = 0;
-			if (rc == SQLITE_ROW) {
-				open = sqlite3_column_int64(s->pline_get, 0) -
-				    sqlite3_column_int64(s->pline_get, 1) -
-				    sqlite3_column_int64(s->pline_get, 2);
-			}
-			sqlite3_reset(s->pline_get);
+			int64_t open = hubsync_open_qty(c, e->order_id, l->sku);
 			int64_t q = l->qty;
 			if (q > open) {
 				log_warn("hubsync.overship", "hub=%s order=%llu sku=%s qty=%lld open=%lld",
@@ -157,16 +163,7 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 			    (unsigned long long)e->seq, (unsigned long long)e->order_id);
 			return 0;
 		}
-		db_bind_i64(s->pline_get, 1, (int64_t)e->order_id);
-		db_bind_text(s->pline_get, 2, e->sku);
-		int rc = sqlite3_step(s->pline_get);
-		int64_t open = 0;
-		if (rc == SQLITE_ROW) {
-			open = sqlite3_column_int64(s->pline_get, 0) -
-			    sqlite3_column_int64(s->pline_get, 1) -
-			    sqlite3_column_int64(s->pline_get, 2);
-		}
-		sqlite3_reset(s->pline_get);
+		int64_t open = hubsync_open_qty(c, e->order_id, e->sku);
 		int64_t q = e->qty < open ? e->qty : open;
 		coord_stock *row = coord_stock_get(c, hub, e->sku, false);
 		if (q <= 0 || row == NULL || ledger_short(&row->row, q) != 0) {

@@ -126,9 +126,7 @@ int coord_placement_send(coord *c, int64_t pid, int64_t now_wall)
 		log_error("coord.placement_empty", "placement=%lld", (long long)pid);
 		return DN_ESTATE;
 	}
-	coord_hub *h = &c->hubs[hub];
 	Dropnet__HubCommand cmd = DROPNET__HUB_COMMAND__INIT;
-	cmd.seq = h->cmd_seq + 1;
 	cmd.kind = DROPNET__COMMAND_KIND__CMD_PLACE_ORDER;
 	cmd.order_id = (uint64_t)pid;
 	cmd.order_key = key;
@@ -136,13 +134,27 @@ int coord_placement_send(coord *c, int64_t pid, int64_t now_wall)
 	cmd.n_lines = ncl;
 	cmd.lines = clp;
 	cmd.time_ms = now_wall;
+	int rv = coord_command_queue(c, hub, &cmd);
+	if (rv != 0) {
+		return rv;
+	}
+	db_bind_i64(s->placement_state, 1, pid);
+	db_bind_text(s->placement_state, 2, "open");
+	return store_step_done(s->placement_state);
+}
+
+int coord_command_queue(coord *c, int hub, Dropnet__HubCommand *cmd)
+{
+	store *s = c->store;
+	coord_hub *h = &c->hubs[hub];
+	cmd->seq = h->cmd_seq + 1;
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	if (codec_hub_command_pack(&cmd, &buf, &len) != 0) {
+	if (codec_hub_command_pack(cmd, &buf, &len) != 0) {
 		return DN_ENOMEM;
 	}
 	db_bind_text(s->cmd_insert, 1, h->id);
-	db_bind_i64(s->cmd_insert, 2, (int64_t)cmd.seq);
+	db_bind_i64(s->cmd_insert, 2, (int64_t)cmd->seq);
 	sqlite3_bind_blob(s->cmd_insert, 3, buf, (int)len, SQLITE_TRANSIENT);
 	int rv = store_step_done(s->cmd_insert);
 	free(buf);
@@ -150,13 +162,11 @@ int coord_placement_send(coord *c, int64_t pid, int64_t now_wall)
 		return rv;
 	}
 	db_bind_text(s->hub_cmd_seq, 1, h->id);
-	db_bind_i64(s->hub_cmd_seq, 2, (int64_t)cmd.seq);
-	db_bind_i64(s->placement_state, 1, pid);
-	db_bind_text(s->placement_state, 2, "open");
-	if (store_step_done(s->hub_cmd_seq) != 0 || store_step_done(s->placement_state) != 0) {
+	db_bind_i64(s->hub_cmd_seq, 2, (int64_t)cmd->seq);
+	if (store_step_done(s->hub_cmd_seq) != 0) {
 		return DN_EIO;
 	}
-	h->cmd_seq = cmd.seq;
+	h->cmd_seq = cmd->seq;
 	return 0;
 }
 

@@ -43,7 +43,7 @@ static void ops_finding(ops_findings *f, const char *check, const char *fmt, ...
 	f->n++;
 }
 
-static void ops_send(bridge_req *r, Dropnet__OpsReply *rep)
+void coord_ops_send(bridge_req *r, Dropnet__OpsReply *rep)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -98,7 +98,7 @@ static void ops_stock(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
 		free(ptrs);
 		rep.status = DROPNET__STATUS__UNAVAILABLE;
 		rep.message = "out of memory";
-		ops_send(r, &rep);
+		coord_ops_send(r, &rep);
 		return;
 	}
 	size_t n = 0;
@@ -124,7 +124,7 @@ static void ops_stock(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
 	rep.status = DROPNET__STATUS__OK;
 	rep.n_stock = n;
 	rep.stock = ptrs;
-	ops_send(r, &rep);
+	coord_ops_send(r, &rep);
 	free(rows);
 	free(ptrs);
 }
@@ -143,7 +143,7 @@ static void ops_order_show(coord *c, const Dropnet__OpsRequest *q, bridge_req *r
 		sqlite3_finalize(st);
 		rep.status = DROPNET__STATUS__NOT_FOUND;
 		rep.message = "no order with that key";
-		ops_send(r, &rep);
+		coord_ops_send(r, &rep);
 		return;
 	}
 	Dropnet__OrderInfo o = DROPNET__ORDER_INFO__INIT;
@@ -236,7 +236,7 @@ static void ops_order_show(coord *c, const Dropnet__OpsRequest *q, bridge_req *r
 	o.shorted = shorted;
 	rep.status = DROPNET__STATUS__OK;
 	rep.order = &o;
-	ops_send(r, &rep);
+	coord_ops_send(r, &rep);
 	codec_order_info_free(route);
 }
 
@@ -397,7 +397,7 @@ static void ops_audit(coord *c, bridge_req *r)
 	if (f.total > 0) {
 		log_warn("audit.findings", "count=%zu first=%s", f.total, f.items[0].check);
 	}
-	ops_send(r, &rep);
+	coord_ops_send(r, &rep);
 }
 
 void coord_ops_batch(void *arg, bridge_req **reqs, size_t n)
@@ -413,17 +413,17 @@ void coord_ops_batch(void *arg, bridge_req **reqs, size_t n)
 			log_warn("ops.malformed", "bytes=%zu", len);
 			rep.status = DROPNET__STATUS__MALFORMED;
 			rep.message = "bytes are not an OpsRequest";
-			ops_send(reqs[i], &rep);
+			coord_ops_send(reqs[i], &rep);
 		} else if (urv == DN_ERANGE) {
 			rep.status = DROPNET__STATUS__UNSUPPORTED_VERSION;
 			rep.message = "this coordinator speaks version 1";
-			ops_send(reqs[i], &rep);
+			coord_ops_send(reqs[i], &rep);
 		} else if (q->kind == DROPNET__OPS_KIND__OPS_HUBS) {
 			static Dropnet__HubInfo info[DN_HUBS_MAX];
 			static Dropnet__HubInfo *ptrs[DN_HUBS_MAX];
 			rep.status = DROPNET__STATUS__OK;
 			ops_hubs(c, &rep, info, ptrs);
-			ops_send(reqs[i], &rep);
+			coord_ops_send(reqs[i], &rep);
 		} else if (q->kind == DROPNET__OPS_KIND__OPS_STOCK) {
 			ops_stock(c, q, reqs[i]);
 		} else if (q->kind == DROPNET__OPS_KIND__OPS_ORDER_SHOW) {
@@ -439,7 +439,7 @@ void coord_ops_batch(void *arg, bridge_req **reqs, size_t n)
 		} else {
 			rep.status = DROPNET__STATUS__INVALID;
 			rep.message = "unknown ops kind";
-			ops_send(reqs[i], &rep);
+			coord_ops_send(reqs[i], &rep);
 		}
 		codec_ops_request_free(q);
 	}

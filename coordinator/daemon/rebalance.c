@@ -284,7 +284,6 @@ static int rebal_transfer(coord *c, int src, int dst, const char *sku, int64_t q
 		return DN_EIO;
 	}
 	/* The source's pick work. */
-	coord_hub *h = &c->hubs[src];
 	Dropnet__OrderLine line = DROPNET__ORDER_LINE__INIT;
 	line.sku = (char *)sku;
 	line.qty = (uint32_t)qty;
@@ -292,7 +291,6 @@ static int rebal_transfer(coord *c, int src, int dst, const char *sku, int64_t q
 	char to[DN_ID_MAX + 8];
 	snprintf(to, sizeof(to), "to:%s", c->hubs[dst].id);
 	Dropnet__HubCommand cmd = DROPNET__HUB_COMMAND__INIT;
-	cmd.seq = h->cmd_seq + 1;
 	cmd.kind = DROPNET__COMMAND_KIND__CMD_TRANSFER_OUT;
 	cmd.order_id = (uint64_t)pid;
 	cmd.order_key = id;
@@ -300,22 +298,10 @@ static int rebal_transfer(coord *c, int src, int dst, const char *sku, int64_t q
 	cmd.n_lines = 1;
 	cmd.lines = &lp;
 	cmd.time_ms = now;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	if (codec_hub_command_pack(&cmd, &buf, &len) != 0) {
-		return DN_ENOMEM;
+	int rv = coord_command_queue(c, src, &cmd);
+	if (rv != 0) {
+		return rv;
 	}
-	db_bind_text(s->cmd_insert, 1, h->id);
-	db_bind_i64(s->cmd_insert, 2, (int64_t)cmd.seq);
-	sqlite3_bind_blob(s->cmd_insert, 3, buf, (int)len, SQLITE_TRANSIENT);
-	int rv = store_step_done(s->cmd_insert);
-	free(buf);
-	db_bind_text(s->hub_cmd_seq, 1, h->id);
-	db_bind_i64(s->hub_cmd_seq, 2, (int64_t)cmd.seq);
-	if (rv != 0 || store_step_done(s->hub_cmd_seq) != 0) {
-		return DN_EIO;
-	}
-	h->cmd_seq = cmd.seq;
 	log_info("transfer.created", "id=%s sku=%s from=%s to=%s qty=%lld", id, sku,
 	    c->hubs[src].id, c->hubs[dst].id, (long long)qty);
 	return 0;
@@ -538,18 +524,6 @@ static int rebal_run(coord *c, const char *only, const rebal_opts *o, bool apply
 	return rv;
 }
 
-static void rebal_send(bridge_req *r, Dropnet__OpsReply *rep)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	rep->version = DN_PROTO_VERSION;
-	if (codec_ops_reply_pack(rep, &buf, &len) != 0) {
-		bridge_req_reply(r, "", 0);
-		return;
-	}
-	bridge_req_reply(r, buf, len);
-	free(buf);
-}
 
 static void rebal_demand(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
 {
@@ -587,7 +561,7 @@ static void rebal_demand(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
 		rep.demand = rp;
 	}
 	sqlite3_finalize(st);
-	rebal_send(r, &rep);
+	coord_ops_send(r, &rep);
 	free(rows);
 	free(rp);
 	free(names);
@@ -625,7 +599,7 @@ static void rebal_transfers(coord *c, bridge_req *r)
 	sqlite3_finalize(st);
 	rep.status = DROPNET__STATUS__OK;
 	rep.transfers = tp;
-	rebal_send(r, &rep);
+	coord_ops_send(r, &rep);
 }
 
 void coord_ops_rebalance(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
@@ -643,7 +617,7 @@ void coord_ops_rebalance(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
 	    q->kind != DROPNET__OPS_KIND__OPS_REBALANCE_APPLY) {
 		rep.status = DROPNET__STATUS__INVALID;
 		rep.message = "unknown ops kind";
-		rebal_send(r, &rep);
+		coord_ops_send(r, &rep);
 		return;
 	}
 	rebal_opts o;
@@ -654,7 +628,7 @@ void coord_ops_rebalance(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
 	rep.status = rv == 0 ? DROPNET__STATUS__OK : DROPNET__STATUS__UNAVAILABLE;
 	rep.message = rv == 0 ? "" : "planning failed";
 	rep.plan = &plan;
-	rebal_send(r, &rep);
+	coord_ops_send(r, &rep);
 }
 
 static rebal_watch *rebal_watch_get(coord_signals *s, int hub, const char *sku,
