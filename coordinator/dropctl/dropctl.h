@@ -161,6 +161,15 @@ int dropctl_holdback(dropctl_opts *o, int argc, char **argv);
 int dropctl_kpi(dropctl_opts *o, int argc, char **argv);
 int dropctl_clock(dropctl_opts *o, int argc, char **argv);
 
+/* ---- forecast and rebalancing (rebalance_cmd.c) ---- */
+
+int dropctl_demand(dropctl_opts *o, int argc, char **argv);
+/* rebalance plan|apply: argv[0] is "rebalance". */
+int dropctl_rebalance(dropctl_opts *o, int argc, char **argv);
+int dropctl_transfers(dropctl_opts *o, int argc, char **argv);
+/* Subscribes to the coordinator's signal socket (not the ops socket). */
+int dropctl_signals(dropctl_opts *o, int argc, char **argv);
+
 /* The coordinator's wall clock (OPS_CLOCK with clock_ms 0), the base of
  * relative times; falls back to our own clock when the coordinator does not
  * answer OK. Returns DROPCTL_EXIT_OK or an exit code (message printed). */

@@ -33,6 +33,13 @@ static void main_help(void)
 	    "                               make held-back units sellable\n"
 	    "  kpi --drop D                 a drop's KPIs\n"
 	    "  clock [now | set TIME]       the coordinator's clock (tests)\n"
+	    "  demand [--sku S] [--bucket B]\n"
+	    "                               demand history: sold, turned away\n"
+	    "  rebalance plan|apply [--sku S] [--horizon N] [--service P]\n"
+	    "                               forecast, releases and transfers\n"
+	    "  transfers                    hub-to-hub transfers and state\n"
+	    "  signals [--url URL] [--count N] [--spikes]\n"
+	    "                               regional demand signals (pub)\n"
 	    "  audit                        run the invariant checks\n"
 	    "  forecast ...                 forecast demand from a CSV history\n"
 	    "\n"
@@ -138,6 +145,18 @@ int main(int argc, char **argv)
 		}
 		if (strcmp(a, "clock") == 0) {
 			return dropctl_clock(&o, argc - i, argv + i);
+		}
+		if (strcmp(a, "demand") == 0) {
+			return dropctl_demand(&o, argc - i, argv + i);
+		}
+		if (strcmp(a, "rebalance") == 0) {
+			return dropctl_rebalance(&o, argc - i, argv + i);
+		}
+		if (strcmp(a, "transfers") == 0) {
+			return dropctl_transfers(&o, argc - i, argv + i);
+		}
+		if (strcmp(a, "signals") == 0) {
+			return dropctl_signals(&o, argc - i, argv + i);
 		}
 		if (strcmp(a, "forecast") == 0) {
 			return dropctl_forecast(argc - i, argv + i);

@@ -20,6 +20,8 @@
  * a --repeat-share of buyers reuse an earlier buyer's customer id; an
  * --over-limit-share orders limit + 1 units; a --hold-share asks for a
  * hold and then either confirms it or (--lapse-share of them) lets it lapse.
+ * --region-boost CITY:FACTOR (repeatable) multiplies a population
+ * centre's weight, so a run can carry a regional spike (manchester:6).
  * With --duration-s, buyers arrive in a burst: the arrival rate decays
  * exponentially (time constant --burst-tau-s) over the run, buyer i
  * arriving at the (i + 1/2)/N quantile of that profile, so most come in the
@@ -36,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "core/limits.h"
+#include "core/sample.h"
 
 /* Buyers in one run. A real drop is hundreds to thousands; ten million is
  * a long benchmark and keeps the per-buyer latency array at 40 MiB. */
@@ -84,6 +87,12 @@
 /* --insiders N: a creator's inner circle is small; bounds the id space. */
 #define LOADGEN_INSIDERS_MAX 100000u
 
+/* Cities loadgen can weight (the built-in table has 18) and the largest
+ * --region-boost factor: a hundredfold already makes one region nearly all
+ * of the demand, and it keeps every weight within a uint32. */
+#define LOADGEN_CITIES_MAX 64u
+#define LOADGEN_BOOST_MAX 100.0
+
 /* Longest --duration-s: a day; a longer run is a soak test, not a drop. */
 #define LOADGEN_DURATION_S_MAX 86400.0
 
@@ -122,6 +131,10 @@ typedef struct {
 	double duration_s;       /* 0: no pacing, as fast as possible */
 	double burst_tau_s;      /* arrival rate decay time constant */
 	bool ship_to_fixed;      /* --ship-to: every buyer ships here */
+	/* Where buyers live: the built-in UK table, with each
+	 * --region-boost CITY:FACTOR multiplying that city's weight. */
+	sample_city cities[LOADGEN_CITIES_MAX];
+	size_t ncities;
 	double ship_lat, ship_lon;
 } loadgen_params;
 

@@ -43,6 +43,7 @@ static void lg_help(void)
 	    "               [--over-limit-share F --limit L] [--hold-share F\n"
 	    "               [--lapse-share F] [--hold-seconds S]]\n"
 	    "               [--duration-s S [--burst-tau-s S]] [--ship-to LAT,LON]\n"
+	    "               [--region-boost CITY:FACTOR ...]\n"
 	    "\n"
 	    "Runs a drop: N buyers, C concurrent workers, one order each on\n"
 	    "the ingest socket (--ingest or $%s). Buyer i (0..N-1) sends\n"
@@ -66,6 +67,8 @@ static void lg_help(void)
 	    "decays exponentially with time constant --burst-tau-s (default\n"
 	    "S/4), so most buyers come early. Without it, as fast as possible.\n"
 	    "--ship-to LAT,LON sends every order to that one point (tests).\n"
+	    "--region-boost CITY:FACTOR (repeatable) multiplies one population\n"
+	    "centre's weight (manchester:6: a regional spike; 0 removes it).\n"
 	    "The report adds answers by status, gifts, holds, repeats, tiers.\n"
 	    "\n"
 	    "defaults: --storefront loadgen, --key-prefix lg-<pid>-<time>,\n"
@@ -143,6 +146,8 @@ typedef struct {
 	    *seed, *timeout, *retries;
 	const char *drop, *tier, *tiers, *customer, *insiders, *repeat, *over,
 	    *limit, *hold, *lapse, *hold_s, *duration, *tau, *ship_to;
+	const char *boost[LOADGEN_CITIES_MAX]; /* --region-boost, repeatable */
+	size_t nboost;
 } lg_raw;
 
 /* Returns -1 to go on, or an exit code. */
@@ -174,6 +179,19 @@ static int lg_args_scan(int argc, char **argv, lg_raw *r, bool *json)
 		}
 		if (strcmp(argv[i], "--json") == 0) {
 			*json = true;
+			continue;
+		}
+		const char *bv = NULL;
+		int bm = lg_flag(argc, argv, &i, "--region-boost", &bv);
+		if (bm < 0) {
+			return lg_usage("%s needs a value%s", "--region-boost", "");
+		}
+		if (bm > 0) {
+			if (r->nboost == LOADGEN_CITIES_MAX) {
+				return lg_usage("at most %s --region-boost%s",
+				    "64", "");
+			}
+			r->boost[r->nboost++] = bv;
 			continue;
 		}
 		int m = 0;
@@ -358,6 +376,43 @@ static int lg_args_drop(lg_raw *r, loadgen_params *p)
 	return 0;
 }
 
+/* The built-in city table with every --region-boost CITY:FACTOR applied.
+ * Returns 0 or an exit code. */
+static int lg_args_cities(const lg_raw *r, loadgen_params *p)
+{
+	size_t n = 0;
+	const sample_city *uk = sample_uk_cities(&n);
+
+	p->ncities = n < LOADGEN_CITIES_MAX ? n : LOADGEN_CITIES_MAX;
+	memcpy(p->cities, uk, p->ncities * sizeof(*uk));
+	for (size_t b = 0; b < r->nboost; b++) {
+		const char *v = r->boost[b];
+		const char *colon = strrchr(v, ':');
+		char *end = NULL;
+		double f = colon != NULL ? strtod(colon + 1, &end) : -1.0;
+		if (colon == NULL || colon == v || end == colon + 1 ||
+		    *end != '\0' || !(f >= 0.0 && f <= LOADGEN_BOOST_MAX)) {
+			return lg_usage("--region-boost wants CITY:FACTOR (factor "
+					"0..100), not '%s'%s", v, "");
+		}
+		size_t c = 0;
+		while (c < p->ncities &&
+		    (strlen(p->cities[c].name) != (size_t)(colon - v) ||
+			strncmp(p->cities[c].name, v, (size_t)(colon - v)) != 0)) {
+			c++;
+		}
+		if (c == p->ncities) {
+			return lg_usage("--region-boost: unknown city in '%s' (the "
+					"table: london, manchester, leeds, ...)%s",
+			    v, "");
+		}
+		/* At most 9.8 million x 100: within a uint32. */
+		p->cities[c].population =
+		    (uint32_t)((double)p->cities[c].population * f + 0.5);
+	}
+	return 0;
+}
+
 static int lg_args(int argc, char **argv, loadgen_params *p, char *prefix,
     size_t prefix_len)
 {
@@ -431,6 +486,9 @@ static int lg_args(int argc, char **argv, loadgen_params *p, char *prefix,
 		p->retries = (unsigned)v;
 	}
 	if ((ex = lg_args_drop(&r, p)) != 0) {
+		return ex;
+	}
+	if ((ex = lg_args_cities(&r, p)) != 0) {
 		return ex;
 	}
 	return -1;

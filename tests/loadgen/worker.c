@@ -170,13 +170,11 @@ static int worker_order_pack(const loadgen_params *p, uint64_t i,
 	Dropnet__OrderLine line = DROPNET__ORDER_LINE__INIT;
 	Dropnet__OrderLine *lines[1] = { &line };
 	char key[WORKER_KEY_MAX];
-	size_t ncities = 0;
-	const sample_city *cities = sample_uk_cities(&ncities);
 	sample_rng rng;
 	double lat = 0.0, lon = 0.0;
 
 	sample_rng_seed_stream(&rng, p->seed, i);
-	sample_ship_to(cities, ncities, LOADGEN_SCATTER_KM, &rng, &lat, &lon,
+	sample_ship_to(p->cities, p->ncities, LOADGEN_SCATTER_KM, &rng, &lat, &lon,
 	    NULL);
 	if (p->ship_to_fixed) {
 		lat = p->ship_lat;
