@@ -12,7 +12,7 @@ net_setup "$1"
 # ---- tmux driving (a private server per test: tmux -L) --------------------
 TMUX_SOCK="dn-pt-$$-$RANDOM"
 tm() { tmux -L "$TMUX_SOCK" "$@"; }
-trap 'rc=$?; tm kill-server >/dev/null 2>&1; (exit $rc); net_cleanup' EXIT
+trap 'rc=$?; set +e; tm kill-server >/dev/null 2>&1; (exit $rc); net_cleanup' EXIT
 SCREENS="$T/screens"
 mkdir -p "$SCREENS"
 # term_start NAME OPERATOR [COLS ROWS]: the real full-screen pickterm in tmux.
