@@ -292,12 +292,14 @@ static int rebal_plan_table(const Dropnet__RebalancePlan *p, bool applied)
 		       "is worth its cost\n");
 	} else {
 		dropctl_table t;
+		bool star = false;
 		dropctl_table_init(&t, 10, ahead, "llllrrrrrr");
 		for (size_t k = 0; k < p->n_actions; k++) {
 			const Dropnet__PlanAction *a = p->actions[k];
 			bool tr = strcmp(a->kind, "transfer") == 0;
 			dropctl_table_cell(&t, "%s%s", a->kind,
 			    tr && a->from_holdback ? "*" : "");
+			star = star || (tr && a->from_holdback);
 			dropctl_table_cell(&t, "%s", a->sku);
 			dropctl_table_cell(&t, "%s", tr ? a->from_hub : "-");
 			dropctl_table_cell(&t, "%s", a->to_hub);
@@ -311,7 +313,9 @@ static int rebal_plan_table(const Dropnet__RebalancePlan *p, bool applied)
 		int e2 = dropctl_table_print(&t);
 		dropctl_table_fini(&t);
 		ex = ex != DROPCTL_EXIT_OK ? ex : e2;
-		printf("(* taken from the source's holdback)\n");
+		if (star) {
+			printf("* the source's holdback goes first\n");
+		}
 	}
 	printf("total: %" PRId64 " released, %" PRId64 " moved in %u trips, "
 	       "value %.1f, cost %.1f\n", p->units_released, p->units_moved,
@@ -423,7 +427,7 @@ static void rebal_help_transfers(void)
 	       "\n"
 	       "Hub-to-hub transfers, newest first: picking (pick work at the\n"
 	       "source), in_transit (shipped), received (at the destination).\n"
-	       "Times are UTC.\n"
+	       "SINCE: when it entered that state (UTC).\n"
 	       "--json: {\"transfers\":[{id,sku,from_hub,to_hub,qty,state,\n"
 	       "         created_ms,shipped_ms,received_ms}]}\n");
 }
@@ -448,29 +452,29 @@ static int rebal_transfers_json(const Dropnet__OpsReply *r)
 static int rebal_transfers_table(const Dropnet__OpsReply *r)
 {
 	static const char *const head[] = { "ID", "SKU", "FROM", "TO", "QTY",
-		"STATE", "CREATED", "SHIPPED", "RECEIVED" };
+		"STATE", "SINCE" };
 	dropctl_table t;
 
 	if (r->n_transfers == 0) {
 		printf("no transfers\n");
 		return DROPCTL_EXIT_OK;
 	}
-	dropctl_table_init(&t, 9, head, "llllrllll");
+	/* One time column keeps the table at 80 columns: when the transfer
+	 * entered its current state (--json has all three). */
+	dropctl_table_init(&t, 7, head, "llllrll");
 	for (size_t k = 0; k < r->n_transfers; k++) {
 		const Dropnet__Transfer *x = r->transfers[k];
-		char c[16], s[16], v[16];
-		rebal_fmt_clock(x->created_ms, c, sizeof(c));
-		rebal_fmt_clock(x->shipped_ms, s, sizeof(s));
-		rebal_fmt_clock(x->received_ms, v, sizeof(v));
+		int64_t since = x->received_ms > 0 ? x->received_ms :
+		    x->shipped_ms > 0 ? x->shipped_ms : x->created_ms;
+		char when[16];
+		rebal_fmt_clock(since, when, sizeof(when));
 		dropctl_table_cell(&t, "%s", x->id);
 		dropctl_table_cell(&t, "%s", x->sku);
 		dropctl_table_cell(&t, "%s", x->from_hub);
 		dropctl_table_cell(&t, "%s", x->to_hub);
 		dropctl_table_cell(&t, "%" PRId64, x->qty);
 		dropctl_table_cell(&t, "%s", x->state);
-		dropctl_table_cell(&t, "%s", c);
-		dropctl_table_cell(&t, "%s", s);
-		dropctl_table_cell(&t, "%s", v);
+		dropctl_table_cell(&t, "%s", when);
 	}
 	int ex = dropctl_table_print(&t);
 	dropctl_table_fini(&t);
