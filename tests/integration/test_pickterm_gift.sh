@@ -8,6 +8,8 @@
 source "$(dirname "$0")/lib/net.sh"
 net_setup "$1"
 # ---- tmux driving (a private server per test: tmux -L) --------------------
+# The server's socket lives in the test's temp folder, removed with it.
+export TMUX_TMPDIR="$T"
 TMUX_SOCK="dn-pt-$$-$RANDOM"
 tm() { tmux -L "$TMUX_SOCK" "$@"; }
 trap 'rc=$?; set +e; tm kill-server >/dev/null 2>&1; (exit $rc); net_cleanup' EXIT
