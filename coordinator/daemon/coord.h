@@ -33,6 +33,7 @@ typedef struct {
 	long long hub_timeout_ms;
 	long long ingest_contexts;
 	long long test_clock;
+	long long ship_promise_ms;
 	char signal_url[DN_CONF_STR_MAX];
 	long long bucket_ms;
 	long long history_buckets;

@@ -223,6 +223,8 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 	}
 	case DROPNET__EVENT_KIND__EV_MOVED:
 	case DROPNET__EVENT_KIND__EV_CLAIMED:
+	case DROPNET__EVENT_KIND__EV_PACKED:
+	case DROPNET__EVENT_KIND__EV_UNCLAIMED:
 		return 0; /* hub-internal work: no ledger effect */
 	default:
 		log_warn("hubsync.unknown_event", "hub=%s seq=%llu kind=%d", hid,

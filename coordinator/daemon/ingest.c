@@ -94,7 +94,7 @@ int coord_placement_send(coord *c, int64_t pid, int64_t now_wall)
 	store *s = c->store;
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(c->db, "SELECT p.hub, o.order_key, o.customer, l.sku, l.qty,"
-	    " l.gift FROM placements p JOIN orders o ON o.id = p.order_id JOIN"
+	    " l.gift, o.tier, o.received_ms FROM placements p JOIN orders o ON o.id = p.order_id JOIN"
 	    " placement_lines l ON l.placement_id = p.id WHERE p.id = ?1", -1, &st,
 	    NULL) != SQLITE_OK) {
 		return DN_EIO;
@@ -104,7 +104,8 @@ int coord_placement_send(coord *c, int64_t pid, int64_t now_wall)
 	Dropnet__OrderLine cl[LINES];
 	Dropnet__OrderLine *clp[LINES];
 	char skus[LINES][DN_ID_MAX + 1];
-	char key[DN_ID_MAX + 1] = "", customer[DN_ID_MAX + 1] = "";
+	char key[DN_ID_MAX + 1] = "", customer[DN_ID_MAX + 1] = "", tier[DN_ID_MAX + 1] = "";
+	int64_t received_ms = now_wall;
 	int hub = -1;
 	size_t ncl = 0;
 	while (ncl < LINES && sqlite3_step(st) == SQLITE_ROW) {
@@ -112,6 +113,8 @@ int coord_placement_send(coord *c, int64_t pid, int64_t now_wall)
 			hub = coord_hub_find(c, db_col_text(st, 0));
 			snprintf(key, sizeof(key), "%s", db_col_text(st, 1));
 			snprintf(customer, sizeof(customer), "%s", db_col_text(st, 2));
+			snprintf(tier, sizeof(tier), "%s", db_col_text(st, 6));
+			received_ms = sqlite3_column_int64(st, 7);
 		}
 		dropnet__order_line__init(&cl[ncl]);
 		snprintf(skus[ncl], sizeof(skus[ncl]), "%s", db_col_text(st, 3));
@@ -131,6 +134,8 @@ int coord_placement_send(coord *c, int64_t pid, int64_t now_wall)
 	cmd.order_id = (uint64_t)pid;
 	cmd.order_key = key;
 	cmd.customer = customer;
+	cmd.tier = tier;
+	cmd.promised_ms = received_ms + c->cfg.ship_promise_ms;
 	cmd.n_lines = ncl;
 	cmd.lines = clp;
 	cmd.time_ms = now_wall;

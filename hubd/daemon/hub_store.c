@@ -152,7 +152,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	    " shipped_ms = ?3, packed_ms = coalesce(packed_ms, ?3)"
 	    " WHERE order_id = ?1 AND state IN ('picked', 'packed')",
 	[ST_ORDER_INSERT] = "INSERT INTO orders(order_id, order_key, customer,"
-	    " state, received_ms) VALUES (?1, ?2, ?3, 'queued', ?4)"
+	    " state, received_ms, tier, promised_ms)"
+	    " VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6)"
 	    " ON CONFLICT(order_id) DO NOTHING",
 	[ST_LINE_INSERT] = "INSERT INTO order_lines(order_id, line, sku, qty,"
 	    " gift) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -606,7 +607,8 @@ int hub_store_order_ship(hub_store *s, uint64_t order_id, const char *tracking,
 
 int hub_store_order_insert(hub_store *s, uint64_t order_id,
     const char *order_key, const char *customer, int64_t received_ms,
-    const pick_line_in *lines, size_t nlines)
+    const char *tier, int64_t promised_ms, const pick_line_in *lines,
+    size_t nlines)
 {
 	sqlite3_stmt *st = s->st[ST_ORDER_INSERT];
 	int rv;
@@ -615,6 +617,8 @@ int hub_store_order_insert(hub_store *s, uint64_t order_id,
 	db_bind_text(st, 2, order_key);
 	db_bind_text(st, 3, customer);
 	db_bind_i64(st, 4, received_ms);
+	db_bind_text(st, 5, tier != NULL ? tier : "");
+	db_bind_i64(st, 6, promised_ms);
 	if ((rv = step_done(s, ST_ORDER_INSERT)) != 0) {
 		return rv;
 	}

@@ -83,7 +83,8 @@ int hub_store_order_ship(hub_store *s, uint64_t order_id, const char *tracking,
 /* Inserts a queued order; DN_EEXIST when the id is present (no change). */
 int hub_store_order_insert(hub_store *s, uint64_t order_id,
     const char *order_key, const char *customer, int64_t received_ms,
-    const pick_line_in *lines, size_t nlines);
+    const char *tier, int64_t promised_ms, const pick_line_in *lines,
+    size_t nlines);
 /* Removes an order that has not shipped; DN_ENOENT / DN_ESTATE. */
 int hub_store_order_delete(hub_store *s, uint64_t order_id);
 

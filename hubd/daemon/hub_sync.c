@@ -217,7 +217,8 @@ static int command_place(hub *h, const Dropnet__HubCommand *c)
 		return 0;
 	}
 	rv = hub_store_order_insert(h->store, c->order_id, c->order_key,
-	    c->customer, c->time_ms > 0 ? c->time_ms : hub_now_ms(), lines, n);
+	    c->customer, c->time_ms > 0 ? c->time_ms : hub_now_ms(), c->tier,
+	    c->promised_ms, lines, n);
 	if (rv == DN_EEXIST) {
 		log_info("hub.command_duplicate", "seq=%" PRIu64 " order_id=%"
 		    PRIu64, c->seq, c->order_id);

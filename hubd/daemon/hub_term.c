@@ -559,10 +559,11 @@ free_set:
 }
 
 static Dropnet__Status term_release(hub *h, const Dropnet__TermRequest *req,
-    char *msg)
+    int64_t now, char *msg)
 {
 	pick_order o;
 	Dropnet__Status st = order_get(h, req, &o, msg);
+	Dropnet__HubEvent ev;
 	int rv;
 
 	if (st != DROPNET__STATUS__OK) {
@@ -575,6 +576,12 @@ static Dropnet__Status term_release(hub *h, const Dropnet__TermRequest *req,
 	if ((rv = hub_store_order_claim_set(h->store, o.order_id, "")) != 0) {
 		return store_status(rv, msg);
 	}
+	/* Who let go of which order is part of the shift's record. */
+	event_init(&ev, req, DROPNET__EVENT_KIND__EV_UNCLAIMED, now);
+	ev.order_id = o.order_id;
+	if ((rv = hub_store_event_append(h->store, &ev)) != 0) {
+		return store_status(rv, msg);
+	}
 	log_info("hub.released", "order_id=%" PRIu64 " operator=%s", o.order_id,
 	    operator_of(req));
 	return DROPNET__STATUS__OK;
@@ -585,6 +592,7 @@ static Dropnet__Status term_pack(hub *h, const Dropnet__TermRequest *req,
 {
 	pick_order o;
 	Dropnet__Status st = order_get(h, req, &o, msg);
+	Dropnet__HubEvent ev;
 	int rv;
 
 	if (st != DROPNET__STATUS__OK) {
@@ -600,6 +608,11 @@ static Dropnet__Status term_pack(hub *h, const Dropnet__TermRequest *req,
 		return verdict_status(v);
 	}
 	if ((rv = hub_store_order_save(h->store, &o, now)) != 0) {
+		return store_status(rv, msg);
+	}
+	event_init(&ev, req, DROPNET__EVENT_KIND__EV_PACKED, now);
+	ev.order_id = o.order_id;
+	if ((rv = hub_store_event_append(h->store, &ev)) != 0) {
 		return store_status(rv, msg);
 	}
 	log_info("hub.packed", "order_id=%" PRIu64 " lines=%zu operator=%s",
@@ -787,7 +800,7 @@ static Dropnet__Status term_dispatch(hub *h, const Dropnet__TermRequest *req,
 	case DROPNET__TERM_KIND__TERM_STATUS: return term_status(h, now, msg, l);
 	case DROPNET__TERM_KIND__TERM_STOCK: return term_stock_list(h, msg, l);
 	case DROPNET__TERM_KIND__TERM_CLAIM: return term_claim(h, req, now, msg, l);
-	case DROPNET__TERM_KIND__TERM_RELEASE: return term_release(h, req, msg);
+	case DROPNET__TERM_KIND__TERM_RELEASE: return term_release(h, req, now, msg);
 	case DROPNET__TERM_KIND__TERM_PACK: return term_pack(h, req, now, msg);
 	case DROPNET__TERM_KIND__TERM_MOVE: return term_move(h, req, now, msg);
 	case DROPNET__TERM_KIND__TERM_COUNT: return term_count(h, req, now, msg);
