@@ -37,6 +37,7 @@ CODEC_DECLARE(hub_event, Dropnet__HubEvent)
 CODEC_DECLARE(hub_command, Dropnet__HubCommand)
 CODEC_DECLARE(order_info, Dropnet__OrderInfo)
 CODEC_DECLARE(drop, Dropnet__Drop)
+CODEC_DECLARE(region_signal, Dropnet__RegionSignal)
 
 /* Name of a status ("ACCEPTED"), as in the .proto; "UNKNOWN" if out of range. */
 const char *codec_status_name(Dropnet__Status s);

@@ -655,14 +655,20 @@ static void rebal_publish(coord *c, const Dropnet__RegionSignal *sig)
 	if (!s->pub_open) {
 		return;
 	}
-	size_t n = dropnet__region_signal__get_packed_size(sig);
+	uint8_t *buf = NULL;
+	size_t n = 0;
+	if (codec_region_signal_pack(sig, &buf, &n) != 0) {
+		return;
+	}
 	size_t tl = strlen(REBAL_TOPIC);
 	nng_msg *m = NULL;
 	if (nng_msg_alloc(&m, tl + n) != 0) {
+		free(buf);
 		return;
 	}
 	memcpy(nng_msg_body(m), REBAL_TOPIC, tl);
-	dropnet__region_signal__pack(sig, (uint8_t *)nng_msg_body(m) + tl);
+	memcpy((uint8_t *)nng_msg_body(m) + tl, buf, n);
+	free(buf);
 	/* pub never blocks; with no subscriber the message is dropped. */
 	if (nng_sendmsg(s->pub, m, NNG_FLAG_NONBLOCK) != 0) {
 		nng_msg_free(m);
