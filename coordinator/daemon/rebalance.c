@@ -292,6 +292,8 @@ static int rebal_transfer(coord *c, int src, int dst, const char *sku, int64_t q
 	snprintf(to, sizeof(to), "to:%s", c->hubs[dst].id);
 	Dropnet__HubCommand cmd = DROPNET__HUB_COMMAND__INIT;
 	cmd.kind = DROPNET__COMMAND_KIND__CMD_TRANSFER_OUT;
+	/* A transfer answers demand that is arriving now: due at once. */
+	cmd.promised_ms = now;
 	cmd.order_id = (uint64_t)pid;
 	cmd.order_key = id;
 	cmd.customer = to;
