@@ -10,11 +10,8 @@
  * it comes, one line (or one JSON object per line), until it has --count of
  * them or --timeout-ms has passed.
  *
- * A signal is the 6 topic bytes followed by a packed dropnet.RegionSignal.
- * io/codec.h has no codec for RegionSignal, so this file calls the
- * generated dropnet__region_signal__unpack itself and checks the version
- * the way codec.c does: the one place outside common/io/codec.c that calls
- * protobuf-c (reported to the lead; a codec_region_signal_* would replace it).
+ * A signal is the 6 topic bytes followed by a packed dropnet.RegionSignal,
+ * decoded with codec_region_signal_unpack.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,6 +20,7 @@
 #include <time.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
+#include "core/err.h"
 #include "core/forecast.h"
 #include "core/limits.h"
 #include "dropctl.h"
@@ -536,9 +534,12 @@ static void rebal_help_signals(void)
 	    REBAL_CMD_ENV_SIGNAL, DROPCTL_TIMEOUT_MS_DEFAULT);
 }
 
+/* A declared spike. RegionSignal has no flag of its own: the statistic of
+ * a declared spike is at its threshold, and core/spike.c declares within a
+ * relative 1e-12 of it, so the comparison allows for that rounding. */
 static bool rebal_signal_spike(const Dropnet__RegionSignal *s)
 {
-	return s->threshold > 0 && s->statistic >= s->threshold;
+	return s->threshold > 0 && s->statistic >= s->threshold * (1 - 1e-9);
 }
 
 static int rebal_signal_print(const Dropnet__RegionSignal *s, bool json)
@@ -619,7 +620,7 @@ int dropctl_signals(dropctl_opts *o, int argc, char **argv)
 	 * coordinator that comes up during the wait is still heard. */
 	rv = nng_dial(sock, url, NULL, NNG_FLAG_NONBLOCK);
 	if (rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP) {
-		nng_close(sock);
+		nng_close(sock); /* no pipe yet: closing cannot hang */
 		fprintf(stderr, "dropctl: bad signal address '%s'\n", url);
 		return DROPCTL_EXIT_USAGE;
 	}
@@ -646,23 +647,22 @@ int dropctl_signals(dropctl_opts *o, int argc, char **argv)
 		size_t len = nng_msg_len(m);
 		const uint8_t *body = nng_msg_body(m);
 		Dropnet__RegionSignal *s = NULL;
-		if (len >= REBAL_CMD_TOPIC_LEN) {
-			s = dropnet__region_signal__unpack(NULL,
-			    len - REBAL_CMD_TOPIC_LEN, body + REBAL_CMD_TOPIC_LEN);
-		}
+		int cr = len >= REBAL_CMD_TOPIC_LEN ?
+		    codec_region_signal_unpack(body + REBAL_CMD_TOPIC_LEN,
+			len - REBAL_CMD_TOPIC_LEN, &s) : DN_EPROTO;
 		nng_msg_free(m);
-		if (s == NULL) {
-			fprintf(stderr, "dropctl: signals: a message did not "
-					"decode as RegionSignal (skipped)\n");
-			continue;
-		}
-		if (s->version != DN_PROTO_VERSION) {
+		if (cr == DN_ERANGE) {
 			fprintf(stderr, "dropctl: signals: coordinator speaks "
 			    "protocol version %u, this dropctl speaks %u\n",
 			    s->version, DN_PROTO_VERSION);
-			dropnet__region_signal__free_unpacked(s, NULL);
+			codec_region_signal_free(s);
 			ex = DROPCTL_EXIT_FAIL;
 			break;
+		}
+		if (cr != 0) {
+			fprintf(stderr, "dropctl: signals: a message did not "
+					"decode as RegionSignal (skipped)\n");
+			continue;
 		}
 		bool keep = (!spikes || rebal_signal_spike(s)) &&
 		    (hub == NULL || strcmp(hub, s->hub) == 0) &&
@@ -671,9 +671,12 @@ int dropctl_signals(dropctl_opts *o, int argc, char **argv)
 			ex = rebal_signal_print(s, o->json);
 			got++;
 		}
-		dropnet__region_signal__free_unpacked(s, NULL);
+		codec_region_signal_free(s);
 	}
-	nng_close(sock);
+	/* No nng_close: libnng 1.5.2 can deadlock closing a socket whose pipe
+	 * is still receiving (nanomsg/nng#1543, fixed after 1.5.2), and a
+	 * busy pub socket makes that likely here. The process ends right
+	 * after; exit releases the socket. */
 	if (ex == DROPCTL_EXIT_OK && got < want) {
 		fprintf(stderr, "dropctl: signals: %" PRId64 " of %" PRId64
 		    " signals from %s within %d ms\n", got, want, url,
