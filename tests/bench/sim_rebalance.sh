@@ -111,13 +111,14 @@ run() {
 	tr=$(dc --json transfers) || fail "transfers"
 	audit=$(audit_clean && echo clean || echo FINDINGS)
 	spikes=$(grep -c "demand.spike" "$NET_DIR/log/coordinator.log" || true)
-	rel=$(grep "holdback.released" "$NET_DIR/log/coordinator.log" | grep "reason=rebalance" |
-		sed -n 's/.* qty=\([0-9]*\).*/\1/p' | awk '{s += $1} END {print s + 0}')
+	rel=$(awk '/holdback.released/ && /reason=rebalance/ {
+		for (i = 1; i <= NF; i++) if ($i ~ /^qty=/) s += substr($i, 5) } END {print s + 0}' \
+		"$NET_DIR/log/coordinator.log")
 	python3 - "$name" "$lg1" "$lg2" "$kpi" "$tr" "$audit" "$spikes" "$rel" "$(stock_sum "$SKU" holdback)" <<'PY'
 import json, sys
 name, lg1, lg2, kpi, tr, audit, spikes, rel, hold = sys.argv[1:]
 lg = [json.loads(lg1), json.loads(lg2)]
-kpi, tr = json.loads(kpi), json.loads(tr)["transfers"]
+kpi, tr = json.loads(kpi)["kpi"], json.loads(tr)["transfers"]
 lost = [l["by_status"].get("SOLD_OUT", 0) for l in lg]
 acc = [l["accepted"] for l in lg]
 print(json.dumps({
