@@ -464,7 +464,7 @@ static int rebal_transfers_table(const Dropnet__OpsReply *r)
 		const Dropnet__Transfer *x = r->transfers[k];
 		int64_t since = x->received_ms > 0 ? x->received_ms :
 		    x->shipped_ms > 0 ? x->shipped_ms : x->created_ms;
-		char when[16];
+		char when[32];
 		rebal_fmt_clock(since, when, sizeof(when));
 		dropctl_table_cell(&t, "%s", x->id);
 		dropctl_table_cell(&t, "%s", x->sku);
@@ -554,7 +554,7 @@ static int rebal_signal_print(const Dropnet__RegionSignal *s, bool json)
 		    (json_int_t)s->time_ms, "spike",
 		    (int)rebal_signal_spike(s)));
 	}
-	char when[16];
+	char when[32];
 	rebal_fmt_clock(s->time_ms, when, sizeof(when));
 	/* One line of at most ~80 columns for typical ids. */
 	printf("%s %-10s %-10s %6.1f/min (fc %5.1f) sellable %4" PRId64
