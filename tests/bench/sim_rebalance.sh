@@ -31,7 +31,7 @@
 source "$(dirname "$0")/../integration/lib/net.sh"
 [[ $# -ge 1 ]] || { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 net_setup "$1"; shift
-UNITS=600; HOLDBACK=40; BOOST=manchester:8; BUYERS=(400 900); SECS=(20 40); JSON=0
+UNITS=600; HOLDBACK=40; BOOST=manchester:8; BUYERS=(200 450); SECS=(20 40); JSON=0
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--units) UNITS=$2; shift 2 ;;
