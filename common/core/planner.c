@@ -237,7 +237,8 @@ static int hub_ok(const planner_hub *h)
 	    qty_ok(h->allocated) && qty_ok(h->holdback) &&
 	    qty_ok(h->holdback_keep) && qty_ok(h->cover) &&
 	    h->allocated + h->holdback <= h->on_hand &&
-	    h->holdback_keep <= h->holdback && isfinite(h->mean) &&
+	    h->holdback_keep <= h->holdback && qty_ok(h->incoming) &&
+	    isfinite(h->mean) &&
 	    h->mean >= 0 && h->mean <= (double)PLANNER_QTY_MAX;
 }
 
@@ -493,7 +494,7 @@ static void plan_transfers(const planner_hub *hubs, work_hub *w, size_t n,
 		assert(s->sell + s->hb_free + hubs[best.src].holdback_keep +
 		    hubs[best.src].allocated <= hubs[best.src].on_hand);
 		assert(w[best.hub].sell + w[best.hub].incoming <=
-		    hubs[best.hub].cover);
+		    hubs[best.hub].cover || best.qty == 0);
 		out->trips++;
 		out->moved += best.qty;
 		plan_add(out, &best);
@@ -522,7 +523,7 @@ int planner_plan_sku(const planner_hub *hubs, size_t n,
 		}
 		w[i].sell = h->on_hand - h->allocated - h->holdback;
 		w[i].hb_free = h->holdback - h->holdback_keep;
-		w[i].incoming = 0;
+		w[i].incoming = h->incoming;
 		/* Ties are broken by id, so ids must be unique. */
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(hubs[j].id, h->id) == 0) {

@@ -100,6 +100,9 @@ typedef struct {
 	double mean;           /* forecast demand over the horizon, hub region */
 	int64_t cover;         /* service-level stock for the horizon (the
 	                        * forecaster's `stock`) */
+	int64_t incoming;      /* units already on their way here (open
+	                        * transfers): they count toward cover, and are
+	                        * never a source */
 } planner_hub;
 
 typedef struct {

@@ -43,6 +43,7 @@ typedef struct {
 	long long trips_max, transfer_min;
 	long long auto_ms;
 	long long spike_bucket_ms;
+	long long on_spike;
 	char log_level[DN_CONF_STR_MAX];
 } coord_config;
 

@@ -165,6 +165,24 @@ static void rebal_opts_of(coord *c, const Dropnet__OpsRequest *q, rebal_opts *o)
 	    q->service <= FORECAST_SERVICE_MAX ? q->service : c->cfg.service;
 }
 
+/* Units of sku on open transfers to hub (picking or in transit). */
+static int64_t rebal_incoming(coord *c, int hub, const char *sku)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t n = 0;
+	if (sqlite3_prepare_v2(c->db, "SELECT COALESCE(SUM(qty - received), 0) FROM"
+	    " transfers WHERE to_hub=?1 AND sku=?2 AND state IN ('picking', 'in_transit')",
+	    -1, &st, NULL) == SQLITE_OK) {
+		db_bind_text(st, 1, c->hubs[hub].id);
+		db_bind_text(st, 2, sku);
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			n = sqlite3_column_int64(st, 0);
+		}
+	}
+	sqlite3_finalize(st);
+	return n;
+}
+
 /* Plans one sku. hubs_out/idx map planner indices to coordinator hubs. */
 static int rebal_plan_sku(coord *c, const char *sku, const rebal_opts *o,
     planner_plan *plan, planner_hub *ph, int *idx, size_t *nph)
@@ -202,6 +220,17 @@ static int rebal_plan_sku(coord *c, const char *sku, const rebal_opts *o,
 		p->holdback = s != NULL ? s->row.holdback : 0;
 		p->mean = fr.mean_total;
 		p->cover = (int64_t)ceil(fr.stock);
+		/* Units already on their way here count: without them every new
+		 * plan would send another van for the same gap. */
+		p->incoming = rebal_incoming(c, (int)h, sku);
+		if (p->allocated + p->holdback > p->on_hand) {
+			/* A count took stock below what is promised: this hub can
+			 * neither give nor be planned for until audit is resolved. */
+			log_warn("rebalance.hub_skipped", "hub=%s sku=%s on_hand=%lld"
+			    " allocated=%lld holdback=%lld", p->id, sku, (long long)p->on_hand,
+			    (long long)p->allocated, (long long)p->holdback);
+			continue;
+		}
 		idx[*nph] = (int)h;
 		(*nph)++;
 	}
@@ -749,6 +778,7 @@ static void rebal_spikes(coord *c, int64_t now)
 				sig.threshold = spike_threshold(&s->sp);
 				sig.time_ms = bucket;
 				sig.drop_id = d->id;
+				sig.spike = sp == 1;
 				if (sp == 1) {
 					sig.statistic = ev.stat;
 					log_warn("demand.spike", "hub=%s sku=%s drop=%s rate_per_min=%.1f"
@@ -758,9 +788,12 @@ static void rebal_spikes(coord *c, int64_t now)
 					    ev.run_buckets);
 				}
 				rebal_publish(c, &sig);
-				if (sp == 1) {
+				if (sp == 1 && c->cfg.on_spike) {
+					/* Plan on the spike's own time scale, so the burst
+					 * weighs in the forecast. */
 					rebal_opts o;
 					rebal_opts_of(c, NULL, &o);
+					o.bucket_ms = c->cfg.spike_bucket_ms;
 					Dropnet__RebalancePlan plan = DROPNET__REBALANCE_PLAN__INIT;
 					rebal_run(c, sku, &o, true, &plan);
 				}

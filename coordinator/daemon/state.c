@@ -66,7 +66,9 @@ const conf_key coord_config_keys[] = {
         "plan and apply automatically this often while a drop is open (0: off)"},
     {"rebalance.spike_bucket_ms", CONF_INT, 1000, 3600000, "60000",
         offsetof(coord_config, spike_bucket_ms),
-        "bucket of the live spike test; a spike also triggers a rebalance"},
+        "bucket of the live spike test"},
+    {"rebalance.on_spike", CONF_INT, 0, 1, "1", offsetof(coord_config, on_spike),
+        "1: a declared spike triggers a rebalance of its SKU at once"},
     {"log.level", CONF_STR, 0, 0, "info", offsetof(coord_config, log_level),
         "debug, info, warn or error"},
 };

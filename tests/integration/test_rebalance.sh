@@ -34,7 +34,6 @@ LDS=53.7997,-1.5492   # central Leeds
 clock_now() { jget "$(dc --json clock)" 'j["clock_ms"]'; }
 audit_ok() { audit_clean || fail "audit not clean after $1: $(dc audit 2>&1)"; ok "audit clean after $1"; }
 stock_json() { dc --json stock --sku "$1"; }
-known_bug() { log "KNOWN BUG (coordinator): $*"; }
 
 # ---- setup: a drop with 40% holdback placed evenly --------------------------
 NOW=$(clock_now)
@@ -138,12 +137,9 @@ wait_until 10 "manchester holdback down by $rel" stock_is manchester rb-tee hold
 # Units already on their way count: planning again right away must not
 # send a second van for the same shortfall.
 again=$(dc --json rebalance plan --sku rb-tee --horizon 120 --bucket 1m) || fail "plan after apply"
-# KNOWN COORDINATOR BUG (reported to the lead): rebal_plan_sku gives the
-# planner the destination's ledger only, not its transfers still picking or
-# in transit, so this plan sends a second van. Turn known_bug into fail
-# once the coordinator counts pending arrivals.
+# (The coordinator takes open transfers off the destination's cover.)
 if [[ $(jget "$again" 'j["plan"]["units_moved"]') != 0 ]]; then
-	known_bug "plan right after apply moves $(jget "$again" 'j["plan"]["units_moved"]') units to manchester again while the first transfer is pending"
+	fail "plan right after apply moves $(jget "$again" 'j["plan"]["units_moved"]') units to manchester again while the first transfer is pending"
 fi
 audit_ok "apply (release $rel at manchester)"
 grep -q "rebalance.applied" "$COORD_LOG" || fail "no rebalance.applied log line"

@@ -25,9 +25,10 @@ static planner_hub hub(const char *id, double lat, int64_t on_hand,
     int64_t allocated, int64_t holdback, double mean, int64_t cover)
 {
 	planner_hub h = { id, lat, 0.0, on_hand, allocated, holdback, 0, mean,
-	    cover };
+	    cover, 0 };
 	return h;
 }
+
 
 /* Parameters where any sensible transfer pays: a sale is worth 100, a trip
  * costs 10 + 0.1/km. */
@@ -587,6 +588,7 @@ static void test_planner_random_invariants(void **state)
 			    sample_rng_unit(&r);
 			x->cover = (int64_t)ceil(x->mean * (1 +
 			    sample_rng_unit(&r)));
+			x->incoming = 0;
 			rev[n - 1 - i] = *x;
 		}
 		assert_int_equal(planner_plan_sku(h, n, &p, &pl), 0);
@@ -640,6 +642,34 @@ static void test_planner_random_invariants(void **state)
 	assert_true(transfers > 100);
 }
 
+/* Goal: units already on their way count toward the destination's cover,
+ * so a plan made while a transfer is open sends no second van for the same
+ * gap, and incoming units are never a source. */
+static void test_planner_incoming_counts(void **state)
+{
+	(void)state;
+	static planner_plan plan;
+	planner_params p = generous();
+	planner_hub h[2] = {
+	    hub("dst", 53.0, 0, 0, 0, 40.0, 50),
+	    hub("src", 52.0, 200, 0, 0, 5.0, 10),
+	};
+	assert_int_equal(planner_plan_sku(h, 2, &p, &plan), 0);
+	assert_int_equal(plan.moved, 50);
+	h[0].incoming = 50;
+	assert_int_equal(planner_plan_sku(h, 2, &p, &plan), 0);
+	assert_int_equal(plan.moved, 0);
+	h[0].incoming = 30;
+	assert_int_equal(planner_plan_sku(h, 2, &p, &plan), 0);
+	assert_int_equal(plan.moved, 20);
+	/* Incoming at a would-be source adds nothing it could send. */
+	h[0].incoming = 0;
+	h[1].on_hand = 10;
+	h[1].incoming = 500;
+	assert_int_equal(planner_plan_sku(h, 2, &p, &plan), 0);
+	assert_int_equal(plan.moved, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -662,6 +692,7 @@ int main(void)
 		cmocka_unit_test(test_planner_transfer_min),
 		cmocka_unit_test(test_planner_invalid),
 		cmocka_unit_test(test_planner_random_invariants),
+	    cmocka_unit_test(test_planner_incoming_counts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
