@@ -492,7 +492,7 @@ static int rebal_run(coord *c, const char *only, const rebal_opts *o, bool apply
 			}
 			Dropnet__HubForecast *f = &fc[out->n_forecasts];
 			dropnet__hub_forecast__init(f);
-			snprintf(fskus[out->n_forecasts], DN_ID_MAX + 1, "%s", skus[k]);
+			snprintf(fskus[out->n_forecasts], DN_ID_MAX + 1, "%.64s", skus[k]);
 			f->hub = (char *)ph[h].id;
 			f->sku = fskus[out->n_forecasts];
 			f->mean = ph[h].mean;
@@ -509,7 +509,7 @@ static int rebal_run(coord *c, const char *only, const rebal_opts *o, bool apply
 			size_t i = out->n_actions++;
 			Dropnet__PlanAction *x = &acts[i];
 			dropnet__plan_action__init(x);
-			snprintf(askus[i], DN_ID_MAX + 1, "%s", skus[k]);
+			snprintf(askus[i], DN_ID_MAX + 1, "%.64s", skus[k]);
 			x->kind = (char *)planner_kind_name(pa->kind);
 			x->sku = askus[i];
 			x->from_hub = pa->kind == PLANNER_TRANSFER ? c->hubs[idx[pa->src]].id : "";
