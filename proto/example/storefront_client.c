@@ -12,6 +12,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "proto/dropnet.pb-c.h"
 
 /* Attempts before giving up; every retry reuses the key, so a retry can
@@ -21,6 +22,12 @@
 
 int main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
+		printf("usage: storefront_example URL KEY CUSTOMER SKU QTY LAT LON\n"
+		    "Submits one order to the coordinator's ingest socket URL and prints\n"
+		    "the answer, retrying with the same key (see proto/STOREFRONT.md).\n");
+		return 0;
+	}
 	if (argc != 8) {
 		fprintf(stderr, "usage: storefront_example URL KEY CUSTOMER SKU QTY LAT LON\n");
 		return 2;
