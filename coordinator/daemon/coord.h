@@ -112,6 +112,7 @@ typedef struct coord {
 	size_t ndrops;
 	int64_t clock_offset_ms;      /* test clock (coordinator.test_clock) */
 	struct coord_signals *signals; /* spike detection and the pub socket */
+	bool degraded;                /* the last reload failed: serve nothing */
 	uint64_t orders_seen;
 	uint64_t ingest_batches;
 	uint64_t commit_failures;
@@ -125,8 +126,12 @@ bool coord_hub_healthy(const coord *c, const coord_hub *h, uint64_t now_mono);
 int coord_hub_find(const coord *c, const char *id);
 /* Finds or inserts the (hub, sku) row; NULL on out-of-memory. */
 coord_stock *coord_stock_get(coord *c, int hub, const char *sku, bool create);
-/* Reloads hubs' stream positions and the stock table from the store. */
+/* Rebuilds the hub registry, the stock table and the drops from the store
+ * (after any failed transaction). On failure the coordinator is degraded. */
 int coord_reload(coord *c);
+/* False while degraded and a fresh reload still fails: the caller answers
+ * UNAVAILABLE instead of routing on a partial ledger. */
+bool coord_ready(coord *c);
 void coord_stock_clear(coord *c);
 
 /* ---- request handlers (ingest.c, hubsync.c, ops.c) ---- */
@@ -188,10 +193,16 @@ int coord_rebalance_init(coord *c);
 void coord_rebalance_fini(coord *c);
 /* The source hub shipped transfer pick pid: units leave on the van. */
 int coord_transfer_shipped(coord *c, int hub, int64_t pid, int64_t now);
-/* qty of sku arrived at hub on transfer id; DN_ENOENT if no such transfer
- * is in transit to that hub. */
+/* qty of sku arrived at hub on transfer id (before or after the source's
+ * shipment reached us: the two hubs' streams are not ordered). Books up to
+ * what the transfer still expects and sets *surplus to the rest (a plain
+ * receipt for the caller). DN_ENOENT if no open transfer matches. */
 int coord_transfer_received(coord *c, int hub, const char *id, const char *sku,
-    int64_t qty, int64_t now);
+    int64_t qty, int64_t now, int64_t *surplus);
+/* The source could not find qty of a transfer's units: they are lost, and
+ * the transfer carries that many fewer (cancelled at zero). */
+int coord_transfer_shorted(coord *c, int hub, int64_t pid, const char *sku,
+    int64_t qty);
 /* Ops kinds 30..33. */
 void coord_ops_rebalance(coord *c, const Dropnet__OpsRequest *q, bridge_req *r);
 /* Per-bucket spike detection and signals; automatic rebalancing. */

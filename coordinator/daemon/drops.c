@@ -363,7 +363,7 @@ static bool drops_tick_due(coord *c, int64_t now)
 void coord_drops_tick(coord *c)
 {
 	int64_t now = coord_now_wall_ms(c);
-	if (!drops_tick_due(c, now) || db_begin(c->db) != 0) {
+	if (!coord_ready(c) || !drops_tick_due(c, now) || db_begin(c->db) != 0) {
 		return;
 	}
 	int rv = 0;
@@ -588,18 +588,18 @@ static void drops_create(coord *c, Dropnet__Drop *spec, bridge_req *r)
 	}
 	static Dropnet__HubUnits hu[DROP_SKUS_MAX][DN_HUBS_MAX];
 	static Dropnet__HubUnits *hup[DROP_SKUS_MAX][DN_HUBS_MAX];
-	for (size_t i = 0; i < spec->n_skus; i++) {
+	bool placed = true;
+	for (size_t i = 0; placed && i < spec->n_skus; i++) {
 		if (spec->skus[i]->placement_proportional && spec->skus[i]->n_placement == 0 &&
 		    drops_proportional(c, spec->skus[i], hu[i], hup[i]) != 0) {
-			drops_answer(r, DROPNET__STATUS__CONFLICT, "no hubs to place units at");
-			return;
+			placed = false;
 		}
 	}
 	int64_t now = coord_now_wall_ms(c);
 	spec->created_ms = now;
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int prv = codec_drop_pack(spec, &buf, &len);
+	int prv = placed ? codec_drop_pack(spec, &buf, &len) : DN_ESTATE;
 	/* The request owns spec and frees it with protobuf-c: take the static
 	 * proportional placements back out before it does. */
 	for (size_t i = 0; i < spec->n_skus; i++) {
@@ -607,6 +607,10 @@ static void drops_create(coord *c, Dropnet__Drop *spec, bridge_req *r)
 			spec->skus[i]->n_placement = 0;
 			spec->skus[i]->placement = NULL;
 		}
+	}
+	if (!placed) {
+		drops_answer(r, DROPNET__STATUS__CONFLICT, "no hubs to place units at");
+		return;
 	}
 	if (prv != 0) {
 		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "out of memory");

@@ -76,22 +76,29 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 		if (row == NULL) {
 			return DN_ENOMEM;
 		}
+		int64_t plain = e->qty;
 		if (e->kind == DROPNET__EVENT_KIND__EV_RECEIVED && e->transfer_id[0]) {
 			int trv = coord_transfer_received(c, hub, e->transfer_id, e->sku, e->qty,
-			    now_wall);
-			if (trv != DN_ENOENT) {
+			    now_wall, &plain);
+			if (trv != 0 && trv != DN_ENOENT) {
 				return trv;
 			}
-			log_warn("hubsync.unknown_transfer", "hub=%s transfer=%s sku=%s: counted"
-			    " as a plain receipt", hid, e->transfer_id, e->sku);
+			if (trv == DN_ENOENT || plain > 0) {
+				log_warn("hubsync.unmatched_transfer", "hub=%s transfer=%s sku=%s"
+				    " units=%lld: counted as a plain receipt", hid, e->transfer_id,
+				    e->sku, (long long)plain);
+			}
+			if (plain == 0) {
+				return 0;
+			}
 		}
 		if (e->kind == DROPNET__EVENT_KIND__EV_RECEIVED) {
-			ledger_receive(&row->row, e->qty);
-			row->received += e->qty;
+			ledger_receive(&row->row, plain);
+			row->received += plain;
 			if (coord_stock_save(c, row) != 0) {
 				return DN_EIO;
 			}
-			return coord_drops_on_receive(c, hub, e->sku, e->qty, now_wall);
+			return coord_drops_on_receive(c, hub, e->sku, plain, now_wall);
 		} else {
 			/* A count can only take away what is there. */
 			int64_t d = e->qty;
@@ -158,6 +165,11 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 		return store_step_done(s->placement_shipped);
 	}
 	case DROPNET__EVENT_KIND__EV_SHORT: {
+		bool transfer = false;
+		if (e->qty > 0 && hubsync_placement_kind(c, hub, e->order_id, &order_id,
+		    &transfer) == 0 && transfer) {
+			return coord_transfer_shorted(c, hub, (int64_t)e->order_id, e->sku, e->qty);
+		}
 		if (hubsync_placement(c, hub, e->order_id, &order_id) != 0 || e->qty <= 0) {
 			log_warn("hubsync.bad_short", "hub=%s seq=%llu order=%llu", hid,
 			    (unsigned long long)e->seq, (unsigned long long)e->order_id);
@@ -166,13 +178,15 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 		int64_t open = hubsync_open_qty(c, e->order_id, e->sku);
 		int64_t q = e->qty < open ? e->qty : open;
 		coord_stock *row = coord_stock_get(c, hub, e->sku, false);
+		/* Only what was on the books can go missing from them. */
+		int64_t gone = row != NULL && q > row->row.on_hand ? row->row.on_hand : q;
 		if (q <= 0 || row == NULL || ledger_short(&row->row, q) != 0) {
 			log_warn("hubsync.bad_short", "hub=%s order=%llu sku=%s qty=%lld open=%lld",
 			    hid, (unsigned long long)e->order_id, e->sku, (long long)e->qty,
 			    (long long)open);
 			return 0;
 		}
-		row->lost += q;
+		row->lost += gone;
 		db_bind_i64(s->pline_short, 1, (int64_t)e->order_id);
 		db_bind_text(s->pline_short, 2, e->sku);
 		db_bind_i64(s->pline_short, 3, q);
@@ -330,7 +344,7 @@ void coord_hubsync_batch(void *arg, bridge_req **reqs, size_t n)
 	int hub_of[DN_SERVER_CTX_MAX];
 	int64_t now_wall = coord_now_wall_ms(c);
 	uint64_t now_mono = coord_now_mono_ms(c);
-	int rv = db_begin(c->db);
+	int rv = coord_ready(c) ? db_begin(c->db) : DN_EIO;
 	for (size_t i = 0; i < n; i++) {
 		hub_of[i] = -1;
 		size_t len = 0;

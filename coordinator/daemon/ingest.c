@@ -740,7 +740,7 @@ void coord_ingest_batch(void *arg, bridge_req **reqs, size_t n)
 	memset(outs, 0, n * sizeof(outs[0]));
 	int64_t now_wall = coord_now_wall_ms(c);
 	uint64_t now_mono = coord_now_mono_ms(c);
-	int rv = db_begin(c->db);
+	int rv = coord_ready(c) ? db_begin(c->db) : DN_EIO;
 	bool in_tx = rv == 0;
 	for (size_t i = 0; i < n && rv == 0; i++) {
 		size_t len = 0;

@@ -330,7 +330,7 @@ static void ops_audit(coord *c, bridge_req *r)
 	    "SELECT 'sku=' || s.sku || ' out-in=' || (s.o - s.i) || ' in_transit='"
 	    " || COALESCE(t.n, 0) FROM (SELECT sku, SUM(transfer_out) AS o,"
 	    " SUM(transfer_in) AS i FROM stock GROUP BY sku) s LEFT JOIN"
-	    " (SELECT sku, SUM(CASE WHEN state = 'picking' THEN 0 ELSE qty - received END)"
+	    " (SELECT sku, SUM(CASE WHEN state = 'picking' THEN 0 ELSE qty END - received)"
 	    "  AS n FROM transfers GROUP BY sku) t ON t.sku = s.sku"
 	    " WHERE s.o - s.i <> COALESCE(t.n, 0)");
 	/* Holdback equals the sum of its logged holds and releases. */
@@ -409,7 +409,11 @@ void coord_ops_batch(void *arg, bridge_req **reqs, size_t n)
 		Dropnet__OpsRequest *q = NULL;
 		int urv = codec_ops_request_unpack(body, len, &q);
 		Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
-		if (urv == DN_EPROTO) {
+		if (urv == 0 && !coord_ready(c)) {
+			rep.status = DROPNET__STATUS__UNAVAILABLE;
+			rep.message = "storage failed; the coordinator is reloading its ledger";
+			coord_ops_send(reqs[i], &rep);
+		} else if (urv == DN_EPROTO) {
 			log_warn("ops.malformed", "bytes=%zu", len);
 			rep.status = DROPNET__STATUS__MALFORMED;
 			rep.message = "bytes are not an OpsRequest";

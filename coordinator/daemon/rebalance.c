@@ -256,8 +256,17 @@ static int rebal_transfer(coord *c, int src, int dst, const char *sku, int64_t q
     int64_t from_holdback, char *id, size_t idlen, int64_t now)
 {
 	store *s = c->store;
-	snprintf(id, idlen, "T%llu-%s", (unsigned long long)++c->signals->transfers_made,
-	    c->hubs[dst].id);
+	/* Numbered inside the transaction: a rolled-back transfer leaves no gap
+	 * that a later id could collide with. */
+	sqlite3_stmt *cnt = NULL;
+	int64_t nth = 0;
+	if (sqlite3_prepare_v2(c->db, "SELECT COUNT(*) FROM transfers", -1, &cnt, NULL) ==
+	    SQLITE_OK && sqlite3_step(cnt) == SQLITE_ROW) {
+		nth = sqlite3_column_int64(cnt, 0);
+	}
+	sqlite3_finalize(cnt);
+	snprintf(id, idlen, "T%lld-%s", (long long)(nth + 1), c->hubs[dst].id);
+	c->signals->transfers_made = (uint64_t)(nth + 1);
 	char reason[DN_ID_MAX + 16];
 	snprintf(reason, sizeof(reason), "transfer:%s", id);
 	if (from_holdback > 0) {
@@ -358,15 +367,19 @@ int coord_transfer_shipped(coord *c, int hub, int64_t pid, int64_t now)
 	int64_t qty = sqlite3_column_int64(st, 2);
 	sqlite3_finalize(st);
 	coord_stock *row = coord_stock_get(c, hub, sku, false);
+	if (qty <= 0) {
+		return 0; /* every unit was shorted: nothing leaves */
+	}
 	if (row == NULL || ledger_ship(&row->row, qty) != 0) {
-		log_error("transfer.ship_failed", "id=%s hub=%s", id, c->hubs[hub].id);
-		return 0;
+		log_error("transfer.ship_failed", "id=%s hub=%s qty=%lld", id, c->hubs[hub].id,
+		    (long long)qty);
+		return DN_ESTATE;
 	}
 	row->transfer_out += qty;
 	if (coord_stock_save(c, row) != 0) {
 		return DN_EIO;
 	}
-	if (sqlite3_prepare_v2(c->db, "UPDATE placement_lines SET shipped=qty WHERE"
+	if (sqlite3_prepare_v2(c->db, "UPDATE placement_lines SET shipped=qty-shorted WHERE"
 	    " placement_id=?1", -1, &st, NULL) != SQLITE_OK) {
 		return DN_EIO;
 	}
@@ -374,7 +387,8 @@ int coord_transfer_shipped(coord *c, int hub, int64_t pid, int64_t now)
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE || sqlite3_prepare_v2(c->db, "UPDATE transfers SET"
-	    " state='in_transit', shipped_ms=?2 WHERE id=?1", -1, &st, NULL) != SQLITE_OK) {
+	    " state=CASE WHEN received >= qty THEN 'received' ELSE 'in_transit' END,"
+	    " shipped_ms=?2 WHERE id=?1", -1, &st, NULL) != SQLITE_OK) {
 		return DN_EIO;
 	}
 	db_bind_text(st, 1, id);
@@ -394,11 +408,13 @@ int coord_transfer_shipped(coord *c, int hub, int64_t pid, int64_t now)
 }
 
 int coord_transfer_received(coord *c, int hub, const char *id, const char *sku,
-    int64_t qty, int64_t now)
+    int64_t qty, int64_t now, int64_t *surplus)
 {
 	sqlite3_stmt *st = NULL;
+	*surplus = qty;
 	if (sqlite3_prepare_v2(c->db, "SELECT qty - received FROM transfers WHERE id=?1"
-	    " AND to_hub=?2 AND sku=?3 AND state='in_transit'", -1, &st, NULL) != SQLITE_OK) {
+	    " AND to_hub=?2 AND sku=?3 AND state IN ('picking', 'in_transit')", -1, &st,
+	    NULL) != SQLITE_OK) {
 		return DN_EIO;
 	}
 	db_bind_text(st, 1, id);
@@ -409,28 +425,82 @@ int coord_transfer_received(coord *c, int hub, const char *id, const char *sku,
 		open = sqlite3_column_int64(st, 0);
 	}
 	sqlite3_finalize(st);
-	if (open <= 0 || qty > open) {
+	if (open <= 0) {
 		return DN_ENOENT;
 	}
+	int64_t q = qty < open ? qty : open;
+	*surplus = qty - q;
 	coord_stock *row = coord_stock_get(c, hub, sku, true);
 	if (row == NULL) {
 		return DN_ENOMEM;
 	}
-	ledger_receive(&row->row, qty);
-	row->transfer_in += qty;
+	ledger_receive(&row->row, q);
+	row->transfer_in += q;
+	/* 'received' only once the source's shipment is booked too. */
 	if (coord_stock_save(c, row) != 0 ||
 	    sqlite3_prepare_v2(c->db, "UPDATE transfers SET received=received+?2,"
-	    " state=CASE WHEN received+?2 >= qty THEN 'received' ELSE state END,"
-	    " received_ms=?3 WHERE id=?1", -1, &st, NULL) != SQLITE_OK) {
+	    " state=CASE WHEN state='in_transit' AND received+?2 >= qty THEN 'received'"
+	    " ELSE state END, received_ms=?3 WHERE id=?1", -1, &st, NULL) != SQLITE_OK) {
 		return DN_EIO;
 	}
 	db_bind_text(st, 1, id);
-	db_bind_i64(st, 2, qty);
+	db_bind_i64(st, 2, q);
 	db_bind_i64(st, 3, now);
 	int rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	log_info("transfer.received", "id=%s hub=%s qty=%lld", id, c->hubs[hub].id,
-	    (long long)qty);
+	    (long long)q);
+	return rc == SQLITE_DONE ? 0 : DN_EIO;
+}
+
+int coord_transfer_shorted(coord *c, int hub, int64_t pid, const char *sku, int64_t qty)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(c->db, "SELECT id, qty FROM transfers WHERE placement_id=?1"
+	    " AND state='picking' AND sku=?2", -1, &st, NULL) != SQLITE_OK) {
+		return DN_EIO;
+	}
+	db_bind_i64(st, 1, pid);
+	db_bind_text(st, 2, sku);
+	char id[DN_ID_MAX + 1] = "";
+	int64_t tq = 0;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(id, sizeof(id), "%s", db_col_text(st, 0));
+		tq = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	int64_t q = qty < tq ? qty : tq;
+	coord_stock *row = coord_stock_get(c, hub, sku, false);
+	if (q <= 0 || row == NULL) {
+		log_warn("transfer.short_ignored", "hub=%s placement=%lld sku=%s", c->hubs[hub].id,
+		    (long long)pid, sku);
+		return 0;
+	}
+	int64_t gone = q > row->row.on_hand ? row->row.on_hand : q;
+	if (ledger_short(&row->row, q) != 0) {
+		log_error("transfer.short_failed", "id=%s qty=%lld", id, (long long)q);
+		return DN_ESTATE;
+	}
+	row->lost += gone;
+	if (coord_stock_save(c, row) != 0 ||
+	    sqlite3_prepare_v2(c->db, "UPDATE placement_lines SET shorted=shorted+?2 WHERE"
+	    " placement_id=?1", -1, &st, NULL) != SQLITE_OK) {
+		return DN_EIO;
+	}
+	db_bind_i64(st, 1, pid);
+	db_bind_i64(st, 2, q);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE || sqlite3_prepare_v2(c->db, "UPDATE transfers SET qty=qty-?2,"
+	    " state=CASE WHEN qty-?2 <= 0 THEN 'cancelled' ELSE state END WHERE id=?1", -1,
+	    &st, NULL) != SQLITE_OK) {
+		return DN_EIO;
+	}
+	db_bind_text(st, 1, id);
+	db_bind_i64(st, 2, q);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	log_info("transfer.shorted", "id=%s qty=%lld", id, (long long)q);
 	return rc == SQLITE_DONE ? 0 : DN_EIO;
 }
 
@@ -722,7 +792,10 @@ static void rebal_spikes(coord *c, int64_t now)
 			continue;
 		}
 		for (size_t k = 0; k < d->spec->n_skus; k++) {
-			const char *sku = d->spec->skus[k]->sku;
+			/* A copy: a failed rebalance below reloads the drops, which
+			 * frees the spec this name lives in. */
+			char sku[DN_ID_MAX + 1];
+			snprintf(sku, sizeof(sku), "%.64s", d->spec->skus[k]->sku);
 			/* Region counts in the bucket, and each region's share of
 			 * all demand for the sku before the drop (equal if none). */
 			double cnt[DN_HUBS_MAX] = {0}, share[DN_HUBS_MAX] = {0};
@@ -804,7 +877,7 @@ static void rebal_spikes(coord *c, int64_t now)
 
 void coord_rebalance_tick(coord *c)
 {
-	if (c->signals == NULL) {
+	if (c->signals == NULL || !coord_ready(c)) {
 		return;
 	}
 	int64_t now = coord_now_wall_ms(c);

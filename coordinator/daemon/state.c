@@ -177,63 +177,97 @@ void coord_stock_clear(coord *c)
 int coord_reload(coord *c)
 {
 	sqlite3_stmt *st = NULL;
-	/* Hubs: keep in-memory health, refresh durable fields. */
+	/* The registry is rebuilt from the file, so a hub registered by a
+	 * transaction that rolled back does not linger in memory; health (last
+	 * seen) and the last stock report carry over for hubs that remain. */
+	static coord_hub old[DN_HUBS_MAX];
+	size_t nold = c->nhubs;
+	memcpy(old, c->hubs, nold * sizeof(old[0]));
+	c->nhubs = 0;
+	int rc = SQLITE_ERROR;
 	if (sqlite3_prepare_v2(c->db, "SELECT id, name, lat, lon, radius_km, term_url,"
 	    " cmd_seq, cmd_acked, event_applied FROM hubs ORDER BY rowid", -1, &st,
-	    NULL) != SQLITE_OK) {
+	    NULL) == SQLITE_OK) {
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW && c->nhubs < DN_HUBS_MAX) {
+			const char *id = db_col_text(st, 0);
+			coord_hub *h = &c->hubs[c->nhubs++];
+			memset(h, 0, sizeof(*h));
+			for (size_t k = 0; k < nold; k++) {
+				if (strcmp(old[k].id, id) == 0) {
+					*h = old[k];
+					old[k].report = NULL; /* moved */
+					break;
+				}
+			}
+			snprintf(h->id, sizeof(h->id), "%s", id);
+			snprintf(h->name, sizeof(h->name), "%s", db_col_text(st, 1));
+			h->lat = sqlite3_column_double(st, 2);
+			h->lon = sqlite3_column_double(st, 3);
+			h->radius_km = sqlite3_column_double(st, 4);
+			snprintf(h->term_url, sizeof(h->term_url), "%s", db_col_text(st, 5));
+			h->cmd_seq = (uint64_t)sqlite3_column_int64(st, 6);
+			h->cmd_acked = (uint64_t)sqlite3_column_int64(st, 7);
+			h->event_applied = (uint64_t)sqlite3_column_int64(st, 8);
+		}
+	}
+	sqlite3_finalize(st);
+	for (size_t k = 0; k < nold; k++) {
+		free(old[k].report);
+	}
+	coord_stock_clear(c);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		c->degraded = true;
 		return DN_EIO;
 	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *id = db_col_text(st, 0);
-		int i = coord_hub_find(c, id);
-		if (i < 0) {
-			if (c->nhubs == DN_HUBS_MAX) {
+	rc = SQLITE_ERROR;
+	int rv = 0;
+	if (sqlite3_prepare_v2(c->db, "SELECT hub, sku, on_hand, allocated, holdback,"
+	    " received, shipped, lost, adjusted, returned, transfer_in, transfer_out"
+	    " FROM stock", -1, &st, NULL) == SQLITE_OK) {
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			int hub = coord_hub_find(c, db_col_text(st, 0));
+			if (hub < 0) {
+				log_error("coord.orphan_stock", "hub=%s sku=%s", db_col_text(st, 0),
+				    db_col_text(st, 1));
+				continue;
+			}
+			coord_stock *s = coord_stock_get(c, hub, db_col_text(st, 1), true);
+			if (s == NULL) {
+				rv = DN_ENOMEM;
 				break;
 			}
-			i = (int)c->nhubs++;
-			memset(&c->hubs[i], 0, sizeof(c->hubs[i]));
-			snprintf(c->hubs[i].id, sizeof(c->hubs[i].id), "%s", id);
+			s->row.on_hand = sqlite3_column_int64(st, 2);
+			s->row.allocated = sqlite3_column_int64(st, 3);
+			s->row.holdback = sqlite3_column_int64(st, 4);
+			s->received = sqlite3_column_int64(st, 5);
+			s->shipped = sqlite3_column_int64(st, 6);
+			s->lost = sqlite3_column_int64(st, 7);
+			s->adjusted = sqlite3_column_int64(st, 8);
+			s->returned = sqlite3_column_int64(st, 9);
+			s->transfer_in = sqlite3_column_int64(st, 10);
+			s->transfer_out = sqlite3_column_int64(st, 11);
 		}
-		coord_hub *h = &c->hubs[i];
-		snprintf(h->name, sizeof(h->name), "%s", db_col_text(st, 1));
-		h->lat = sqlite3_column_double(st, 2);
-		h->lon = sqlite3_column_double(st, 3);
-		h->radius_km = sqlite3_column_double(st, 4);
-		snprintf(h->term_url, sizeof(h->term_url), "%s", db_col_text(st, 5));
-		h->cmd_seq = (uint64_t)sqlite3_column_int64(st, 6);
-		h->cmd_acked = (uint64_t)sqlite3_column_int64(st, 7);
-		h->event_applied = (uint64_t)sqlite3_column_int64(st, 8);
 	}
 	sqlite3_finalize(st);
-	coord_stock_clear(c);
-	if (sqlite3_prepare_v2(c->db, "SELECT hub, sku, on_hand, allocated, holdback,"
-	    " received, shipped, lost, adjusted, returned, transfer_in, transfer_out FROM stock", -1, &st, NULL) != SQLITE_OK) {
-		return DN_EIO;
+	if (rv == 0 && rc != SQLITE_DONE) {
+		rv = DN_EIO;
 	}
-	int rv = 0;
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int hub = coord_hub_find(c, db_col_text(st, 0));
-		if (hub < 0) {
-			log_error("coord.orphan_stock", "hub=%s sku=%s", db_col_text(st, 0),
-			    db_col_text(st, 1));
-			continue;
-		}
-		coord_stock *s = coord_stock_get(c, hub, db_col_text(st, 1), true);
-		if (s == NULL) {
-			rv = DN_ENOMEM;
-			break;
-		}
-		s->row.on_hand = sqlite3_column_int64(st, 2);
-		s->row.allocated = sqlite3_column_int64(st, 3);
-		s->row.holdback = sqlite3_column_int64(st, 4);
-		s->received = sqlite3_column_int64(st, 5);
-		s->shipped = sqlite3_column_int64(st, 6);
-		s->lost = sqlite3_column_int64(st, 7);
-		s->adjusted = sqlite3_column_int64(st, 8);
-		s->returned = sqlite3_column_int64(st, 9);
-		s->transfer_in = sqlite3_column_int64(st, 10);
-		s->transfer_out = sqlite3_column_int64(st, 11);
+	if (rv == 0) {
+		rv = coord_drops_load(c);
 	}
-	sqlite3_finalize(st);
-	return rv != 0 ? rv : coord_drops_load(c);
+	/* A partial ledger must never route or be written back: until a reload
+	 * succeeds every batch is answered UNAVAILABLE (coord_ready). */
+	c->degraded = rv != 0;
+	if (rv != 0) {
+		log_error("coord.reload_failed", "err=%s", dn_strerror(rv));
+	}
+	return rv;
+}
+
+bool coord_ready(coord *c)
+{
+	if (c->degraded && coord_reload(c) != 0) {
+		return false;
+	}
+	return true;
 }
