@@ -469,6 +469,25 @@ int hub_store_stock_take(hub_store *s, const char *sku, int64_t qty,
 	return bins_take(s, sku, qty);
 }
 
+int hub_store_stock_get(hub_store *s, const char *sku, int64_t *on_hand)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	*on_hand = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT on_hand FROM stock WHERE sku = ?1", -1,
+	    &st, NULL) != SQLITE_OK) {
+		return DN_EIO;
+	}
+	db_bind_text(st, 1, sku);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*on_hand = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : DN_EIO;
+}
+
 int hub_store_stock_list(hub_store *s, size_t max, hub_store_stock_fn fn,
     void *arg)
 {

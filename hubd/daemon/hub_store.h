@@ -63,6 +63,9 @@ int hub_store_stock_add(hub_store *s, const char *sku, const char *bin,
 /* on_hand -= qty; takes the units out of the fullest bins first (a bin never
  * goes below 0). *on_hand_after returns the new on_hand (may be negative
  * when the book was wrong). */
+/* On-hand units of sku (0 when unknown). Returns 0 or DN_EIO. */
+int hub_store_stock_get(hub_store *s, const char *sku, int64_t *on_hand);
+
 int hub_store_stock_take(hub_store *s, const char *sku, int64_t qty,
     int64_t *on_hand_after);
 typedef int (*hub_store_stock_fn)(void *arg, const char *sku, int64_t on_hand);

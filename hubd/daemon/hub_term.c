@@ -342,8 +342,15 @@ static Dropnet__Status term_short(hub *h, const Dropnet__TermRequest *req,
 	if (v != PICK_OK) {
 		return verdict_status(v);
 	}
+	/* Units a count already took off the book are not lost twice: take
+	 * only what is still on it (the coordinator does the same). */
+	int64_t on_hand = 0;
 	if ((rv = hub_store_order_save(h->store, &o, now)) != 0
-	    || (rv = stock_take_logged(h, req->sku, req->qty)) != 0) {
+	    || (rv = hub_store_stock_get(h->store, req->sku, &on_hand)) != 0) {
+		return store_status(rv, msg);
+	}
+	int64_t take = req->qty < on_hand ? req->qty : (on_hand > 0 ? on_hand : 0);
+	if (take > 0 && (rv = stock_take_logged(h, req->sku, take)) != 0) {
 		return store_status(rv, msg);
 	}
 	event_init(&ev, req, DROPNET__EVENT_KIND__EV_SHORT, now);
