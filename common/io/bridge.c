@@ -315,11 +315,11 @@ void bridge_req_reply(bridge_req *r, const void *buf, size_t len)
 		bridge_req_recv(r);
 		return;
 	}
-	b->stats.replied++;
 	r->state = REQ_SEND;
 	nng_aio_set_msg(r->aio, m);
 	r->next = NULL;
 	nng_mtx_lock(b->send_mtx);
+	b->stats.replied++; /* under send_mtx, where bridge_get_stats reads it */
 	bool was_empty = b->send_head == NULL;
 	if (b->send_tail != NULL) {
 		b->send_tail->next = r;
@@ -338,6 +338,9 @@ void bridge_get_stats(const bridge *b, bridge_stats *out)
 	nng_mtx_lock(b->mtx);
 	*out = b->stats;
 	nng_mtx_unlock(b->mtx);
+	nng_mtx_lock(b->send_mtx);
+	out->replied = b->stats.replied;
+	nng_mtx_unlock(b->send_mtx);
 }
 
 /* ---- client ---------------------------------------------------------- */
@@ -506,7 +509,9 @@ int bridge_client_call(bridge_client *c, const void *buf, size_t len, int timeou
 	nng_msg *m = NULL;
 	if (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, buf, len) != 0) {
 		nng_msg_free(m);
+		nng_mtx_lock(c->mtx);
 		c->state = CALL_IDLE;
+		nng_mtx_unlock(c->mtx);
 		return DN_ENOMEM;
 	}
 	c->timeout_ms = timeout_ms;
