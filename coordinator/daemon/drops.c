@@ -51,8 +51,10 @@ int coord_drops_load(coord *c)
 {
 	coord_drops_free(c);
 	sqlite3_stmt *st = NULL;
+	/* Drops that are not closed first, then the newest: those are the
+	 * ones orders and ops can still name. */
 	if (sqlite3_prepare_v2(c->db, "SELECT id, state, spec, accepted, gifts FROM drops"
-	    " ORDER BY created_ms", -1, &st, NULL) != SQLITE_OK) {
+	    " ORDER BY state = 2, created_ms DESC", -1, &st, NULL) != SQLITE_OK) {
 		return DN_EIO;
 	}
 	while (sqlite3_step(st) == SQLITE_ROW) {
@@ -437,10 +439,6 @@ static int drops_validate(coord *c, const Dropnet__Drop *d, char *why, size_t le
 		snprintf(why, len, "drop %s already exists", d->id);
 		return DN_EEXIST;
 	}
-	if (c->ndrops == COORD_DROPS_MAX) {
-		snprintf(why, len, "too many drops (%d)", COORD_DROPS_MAX);
-		return DN_EFULL;
-	}
 	if (d->n_skus == 0 || d->n_skus > DROP_SKUS_MAX) {
 		snprintf(why, len, "a drop has 1..%u SKUs", DROP_SKUS_MAX);
 		return DN_EINVAL;
@@ -520,6 +518,24 @@ static int drops_validate(coord *c, const Dropnet__Drop *d, char *why, size_t le
 			snprintf(why, len, "insiders[%zu]: not a customer id", i);
 			return DN_EINVAL;
 		}
+	}
+	/* Last, once the spec is known to be good. */
+	if (c->ndrops == COORD_DROPS_MAX) {
+		/* Make room by forgetting (in memory only) the oldest closed drop. */
+		size_t oldest = COORD_DROPS_MAX;
+		for (size_t i = 0; i < c->ndrops; i++) {
+			if (c->drops[i].state == DROP_CLOSED && (oldest == COORD_DROPS_MAX ||
+			    c->drops[i].spec->created_ms < c->drops[oldest].spec->created_ms)) {
+				oldest = i;
+			}
+		}
+		if (oldest == COORD_DROPS_MAX) {
+			snprintf(why, len, "%d drops are open or in draft; close one first",
+			    COORD_DROPS_MAX);
+			return DN_EFULL;
+		}
+		codec_drop_free(c->drops[oldest].spec);
+		c->drops[oldest] = c->drops[--c->ndrops];
 	}
 	return 0;
 }
