@@ -18,10 +18,16 @@ int db_rc(int rc)
 
 int db_open(const char *path, const char *schema_sql, sqlite3 **out)
 {
+	return db_open_vfs(path, schema_sql, NULL, out);
+}
+
+int db_open_vfs(const char *path, const char *schema_sql, const char *vfs,
+    sqlite3 **out)
+{
 	sqlite3 *db = NULL;
 	*out = NULL;
 	int rc = sqlite3_open_v2(path, &db,
-	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs);
 	if (rc != SQLITE_OK) {
 		log_error("db.open_failed", "path=%s err=\"%s\"", path,
 		    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));

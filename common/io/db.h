@@ -16,6 +16,10 @@
 /* Opens (creating) path and executes schema_sql (may hold many statements).
  * Returns 0 or DN_EIO, logging the reason. */
 int db_open(const char *path, const char *schema_sql, sqlite3 **out);
+/* The same through a named VFS (NULL: the default); the simulator opens the
+ * daemons' real stores through its fault-injecting one. */
+int db_open_vfs(const char *path, const char *schema_sql, const char *vfs,
+    sqlite3 **out);
 void db_close(sqlite3 *db);
 
 /* Runs sql with no result rows. Returns 0 or DN_EIO (logged). */

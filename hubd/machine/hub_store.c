@@ -237,6 +237,11 @@ static int store_migrate(sqlite3 *db)
 
 int hub_store_open(hub_store **out, const char *path)
 {
+	return hub_store_open_vfs(out, path, NULL);
+}
+
+int hub_store_open_vfs(hub_store **out, const char *path, const char *vfs)
+{
 	hub_store *s = calloc(1, sizeof(*s));
 	int rv;
 
@@ -244,7 +249,7 @@ int hub_store_open(hub_store **out, const char *path)
 	if (s == NULL) {
 		return DN_ENOMEM;
 	}
-	if ((rv = db_open(path, schema_sql, &s->db)) != 0) {
+	if ((rv = db_open_vfs(path, schema_sql, vfs, &s->db)) != 0) {
 		free(s);
 		return rv;
 	}

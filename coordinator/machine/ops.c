@@ -43,16 +43,16 @@ static void ops_finding(ops_findings *f, const char *check, const char *fmt, ...
 	f->n++;
 }
 
-void coord_ops_send(bridge_req *r, Dropnet__OpsReply *rep)
+void coord_ops_send(mreq *r, Dropnet__OpsReply *rep)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	rep->version = DN_PROTO_VERSION;
 	if (codec_ops_reply_pack(rep, &buf, &len) != 0) {
-		bridge_req_reply(r, "", 0);
+		mreq_reply(r, "", 0);
 		return;
 	}
-	bridge_req_reply(r, buf, len);
+	mreq_reply(r, buf, len);
 	free(buf);
 }
 
@@ -88,7 +88,7 @@ static int ops_stock_cmp(const void *a, const void *b)
 	return d != 0 ? d : strcmp(x->hub, y->hub);
 }
 
-static void ops_stock(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
+static void ops_stock(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
 	Dropnet__StockRow *rows = calloc(c->stock_len + 1, sizeof(*rows));
@@ -129,7 +129,7 @@ static void ops_stock(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
 	free(ptrs);
 }
 
-static void ops_order_show(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
+static void ops_order_show(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
 	const char *storefront = q->storefront[0] ? q->storefront : "default";
@@ -256,7 +256,7 @@ static int ops_sql_check(coord *c, ops_findings *f, const char *check, const cha
 	return 0;
 }
 
-static void ops_audit(coord *c, bridge_req *r)
+static void ops_audit(coord *c, mreq *r)
 {
 	static ops_findings f;
 	memset(&f, 0, sizeof(f));
@@ -400,12 +400,11 @@ static void ops_audit(coord *c, bridge_req *r)
 	coord_ops_send(r, &rep);
 }
 
-void coord_ops_batch(void *arg, bridge_req **reqs, size_t n)
+void coord_ops_batch(coord *c, mreq **reqs, size_t n)
 {
-	coord *c = arg;
 	for (size_t i = 0; i < n; i++) {
 		size_t len = 0;
-		const uint8_t *body = bridge_req_body(reqs[i], &len);
+		const uint8_t *body = mreq_body(reqs[i], &len);
 		Dropnet__OpsRequest *q = NULL;
 		int urv = codec_ops_request_unpack(body, len, &q);
 		Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;

@@ -3,7 +3,9 @@
  * the ledger copy (open-addressing hash on (hub, sku)), and reload from the
  * store. Loop thread only.
  */
+#include <assert.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -77,16 +79,21 @@ const size_t coord_config_nkeys = sizeof(coord_config_keys) / sizeof(coord_confi
 /* Initial slots in the stock table; it doubles past 70% full. */
 #define STOCK_CAP_INITIAL 1024u
 
+void coord_clock_set(coord *c, uint64_t mono_ms, int64_t wall_ms)
+{
+	assert(mono_ms >= c->now_mono_ms);
+	c->now_mono_ms = mono_ms;
+	c->now_wall_ms = wall_ms;
+}
+
 uint64_t coord_now_mono_ms(const coord *c)
 {
-	return uv_now(c->loop);
+	return c->now_mono_ms;
 }
 
 int64_t coord_now_wall_ms(const coord *c)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + c->clock_offset_ms;
+	return c->now_wall_ms + c->clock_offset_ms;
 }
 
 bool coord_hub_healthy(const coord *c, const coord_hub *h, uint64_t now_mono)
@@ -270,4 +277,72 @@ bool coord_ready(coord *c)
 		return false;
 	}
 	return true;
+}
+
+void coord_tick(coord *c)
+{
+	uint64_t now = coord_now_mono_ms(c);
+	for (size_t i = 0; i < c->nhubs; i++) {
+		coord_hub *h = &c->hubs[i];
+		bool ok = coord_hub_healthy(c, h, now);
+		if (!ok && h->healthy_logged) {
+			log_warn("hub.down", "hub=%s silent_ms=%llu", h->id,
+			    (unsigned long long)(now - h->last_seen_mono_ms));
+		}
+		h->healthy_logged = ok;
+	}
+	coord_drops_tick(c);
+	coord_rebalance_tick(c);
+}
+
+int coord_open(coord *c, const char *db_path, const char *vfs)
+{
+	assert(c->db == NULL && c->store == NULL);
+	c->store = calloc(1, sizeof(*c->store));
+	if (c->store == NULL) {
+		return DN_ENOMEM;
+	}
+	int rv = db_open_vfs(db_path, store_schema_sql, vfs, &c->db);
+	if (rv == 0) {
+		rv = store_init(c->store, c->db);
+	}
+	if (rv == 0) {
+		rv = coord_reload(c);
+	}
+	if (rv == 0) {
+		rv = coord_rebalance_init(c);
+	}
+	if (rv != 0) {
+		coord_close(c);
+		return rv;
+	}
+	/* Hubs known from before a restart get one hub_timeout_ms of grace:
+	 * they sync within a heartbeat, and without it the first orders after
+	 * a restart would be journalled NO_HUB_IN_RANGE for good. A hub that
+	 * does not return is marked down when the grace runs out. */
+	for (size_t i = 0; i < c->nhubs; i++) {
+		c->hubs[i].last_seen_mono_ms = c->now_mono_ms ? c->now_mono_ms : 1;
+		c->hubs[i].healthy_logged = true;
+	}
+	return 0;
+}
+
+void coord_close(coord *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	coord_rebalance_fini(c);
+	db_close(c->db);   /* finalizes the store's statements */
+	c->db = NULL;
+	free(c->store);
+	c->store = NULL;
+	for (size_t i = 0; i < c->nhubs; i++) {
+		free(c->hubs[i].report);
+		c->hubs[i].report = NULL;
+	}
+	free(c->stock);
+	c->stock = NULL;
+	c->stock_cap = c->stock_len = 0;
+	coord_drops_free(c);
 }

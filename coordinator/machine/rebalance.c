@@ -23,7 +23,7 @@
  * region, the region's count is tested (Poisson CUSUM) against its expected
  * share of the network's count in that bucket: a network-wide opening rush
  * lifts every region alike and cancels out, a regional jump does not. Every
- * bucket's figures are published on the pub socket (topic "signal"); a
+ * bucket's figures are published through coord.publish (the shell's pub socket, topic "signal"); a
  * declared spike is logged with its evidence and triggers a rebalance of
  * that SKU.
  */
@@ -31,8 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <nng/nng.h>
-#include <nng/protocol/pubsub0/pub.h>
 #include "core/err.h"
 #include "core/forecast.h"
 #include "core/geo.h"
@@ -51,8 +49,6 @@
 #define REBAL_DEMAND_ROWS_MAX 20000
 /* Transfers listed by one OPS_TRANSFERS. */
 #define REBAL_TRANSFERS_MAX 500
-/* The pub topic; subscribers strip it before decoding. */
-#define REBAL_TOPIC "signal"
 
 typedef struct {
 	int hub;
@@ -61,8 +57,6 @@ typedef struct {
 } rebal_watch;
 
 typedef struct coord_signals {
-	nng_socket pub;
-	bool pub_open;
 	spike_params sp;
 	rebal_watch watch[REBAL_WATCH_MAX];
 	size_t nwatch;
@@ -86,18 +80,6 @@ int coord_rebalance_init(coord *c)
 		free(s);
 		return DN_EINVAL;
 	}
-	int rv = nng_pub0_open(&s->pub);
-	if (rv == 0) {
-		rv = nng_listen(s->pub, c->cfg.signal_url, NULL, 0);
-		if (rv != 0) {
-			log_error("signal.listen_failed", "url=%s err=\"%s\"", c->cfg.signal_url,
-			    nng_strerror(rv));
-			nng_close(s->pub);
-			free(s);
-			return DN_ENET;
-		}
-		s->pub_open = true;
-	}
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(c->db, "SELECT COUNT(*) FROM transfers", -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW) {
@@ -112,9 +94,6 @@ void coord_rebalance_fini(coord *c)
 {
 	if (c->signals == NULL) {
 		return;
-	}
-	if (c->signals->pub_open) {
-		nng_close(c->signals->pub);
 	}
 	free(c->signals);
 	c->signals = NULL;
@@ -626,7 +605,7 @@ static int rebal_run(coord *c, const char *only, const rebal_opts *o, bool apply
 }
 
 
-static void rebal_demand(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
+static void rebal_demand(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
 	int64_t bucket = q->bucket_ms > 0 ? q->bucket_ms : c->cfg.bucket_ms;
 	Dropnet__DemandRow *rows = calloc(REBAL_DEMAND_ROWS_MAX, sizeof(*rows));
@@ -668,7 +647,7 @@ static void rebal_demand(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
 	free(names);
 }
 
-static void rebal_transfers(coord *c, bridge_req *r)
+static void rebal_transfers(coord *c, mreq *r)
 {
 	static Dropnet__Transfer t[REBAL_TRANSFERS_MAX];
 	static Dropnet__Transfer *tp[REBAL_TRANSFERS_MAX];
@@ -703,7 +682,7 @@ static void rebal_transfers(coord *c, bridge_req *r)
 	coord_ops_send(r, &rep);
 }
 
-void coord_ops_rebalance(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
+void coord_ops_rebalance(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
 	if (q->kind == DROPNET__OPS_KIND__OPS_DEMAND) {
@@ -752,8 +731,7 @@ static rebal_watch *rebal_watch_get(coord_signals *s, int hub, const char *sku,
 
 static void rebal_publish(coord *c, const Dropnet__RegionSignal *sig)
 {
-	coord_signals *s = c->signals;
-	if (!s->pub_open) {
+	if (c->publish == NULL) {
 		return;
 	}
 	uint8_t *buf = NULL;
@@ -761,19 +739,8 @@ static void rebal_publish(coord *c, const Dropnet__RegionSignal *sig)
 	if (codec_region_signal_pack(sig, &buf, &n) != 0) {
 		return;
 	}
-	size_t tl = strlen(REBAL_TOPIC);
-	nng_msg *m = NULL;
-	if (nng_msg_alloc(&m, tl + n) != 0) {
-		free(buf);
-		return;
-	}
-	memcpy(nng_msg_body(m), REBAL_TOPIC, tl);
-	memcpy((uint8_t *)nng_msg_body(m) + tl, buf, n);
+	c->publish(c->publish_arg, buf, n);
 	free(buf);
-	/* pub never blocks; with no subscriber the message is dropped. */
-	if (nng_sendmsg(s->pub, m, NNG_FLAG_NONBLOCK) != 0) {
-		nng_msg_free(m);
-	}
 }
 
 /* Tests the last complete spike bucket of every open drop. */

@@ -2,10 +2,10 @@
  * hub_sync.c - both streams with the coordinator in one round trip
  * (SEMANTICS.md "hubsync").
  *
- * A uv_timer drives it: build a HubSyncRequest (hello, cmd_applied, the
- * outbox after event_acked, a stock snapshot when nothing is pending), send
- * it with bridge_client_call, and on the reply apply the acks and commands in
- * one transaction. Then sync again at once if the coordinator sent a full
+ * The shell drives it: hub_sync_build makes a HubSyncRequest (hello,
+ * cmd_applied, the outbox after event_acked, a stock snapshot when nothing
+ * is pending); the shell sends it, and hub_sync_on_reply applies the acks
+ * and commands of the reply in one transaction. Then sync again at once if the coordinator sent a full
  * batch of commands or acked events while more are pending, else after
  * sync_interval_ms. Only one request is ever in flight.
  *
@@ -13,7 +13,7 @@
  * the outbox. Its outage is logged once (hub.coordinator_down) and its
  * return once (hub.coordinator_up).
  *
- * Thread model: loop thread only (timer and bridge client callbacks).
+ * Thread model: the shell's thread only.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -32,16 +32,6 @@ typedef struct {
 	size_t nstock;
 	bool stock_over; /* more SKUs than DN_STOCK_REPORT_MAX */
 } sync_batch;
-
-static void sync_on_timer(uv_timer_t *t);
-
-static void sync_schedule(hub *h, uint64_t delay_ms)
-{
-	if (h->stopping || !h->sync_timer_init) {
-		return;
-	}
-	uv_timer_start(&h->sync_timer, sync_on_timer, delay_ms, 0);
-}
 
 static void coordinator_down(hub *h, const char *why)
 {
@@ -114,7 +104,7 @@ static void batch_free(sync_batch *b)
 }
 
 /* Packs the next HubSyncRequest into *buf. */
-static int sync_build(hub *h, uint8_t **buf, size_t *len)
+int hub_sync_build(hub *h, uint8_t **buf, size_t *len)
 {
 	Dropnet__HubSyncRequest req = DROPNET__HUB_SYNC_REQUEST__INIT;
 	Dropnet__HubHello hello = DROPNET__HUB_HELLO__INIT;
@@ -166,31 +156,6 @@ static int sync_build(hub *h, uint8_t **buf, size_t *len)
 	return rv;
 }
 
-static void sync_on_timer(uv_timer_t *t)
-{
-	hub *h = t->data;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	int rv;
-
-	if (h->stopping || h->sync_inflight) {
-		return;
-	}
-	if ((rv = sync_build(h, &buf, &len)) != 0) {
-		log_error("hub.sync_build_failed", "err=%s", dn_strerror(rv));
-		sync_schedule(h, (uint64_t)h->cfg.sync_interval_ms);
-		return;
-	}
-	rv = bridge_client_call(h->coord, buf, len, (int)h->cfg.sync_timeout_ms);
-	free(buf);
-	if (rv != 0) {
-		coordinator_down(h, dn_strerror(rv));
-		sync_schedule(h, (uint64_t)h->cfg.sync_interval_ms);
-		return;
-	}
-	h->sync_inflight = true;
-}
-
 /* One CMD_PLACE_ORDER: check, insert; an order id already present is a
  * no-op (the command was applied before under another seq, or replayed). */
 static int command_place(hub *h, const Dropnet__HubCommand *c)
@@ -217,7 +182,7 @@ static int command_place(hub *h, const Dropnet__HubCommand *c)
 		return 0;
 	}
 	rv = hub_store_order_insert(h->store, c->order_id, c->order_key,
-	    c->customer, c->time_ms > 0 ? c->time_ms : hub_now_ms(), c->tier,
+	    c->customer, c->time_ms > 0 ? c->time_ms : h->now_ms, c->tier,
 	    c->promised_ms, lines, n);
 	if (rv == DN_EEXIST) {
 		log_info("hub.command_duplicate", "seq=%" PRIu64 " order_id=%"
@@ -317,17 +282,12 @@ rollback:
 	return rv;
 }
 
-void hub_sync_reply(void *arg, int rv, const uint8_t *buf, size_t len)
+uint64_t hub_sync_on_reply(hub *h, int rv, const uint8_t *buf, size_t len)
 {
-	hub *h = arg;
 	Dropnet__HubSyncReply *rep = NULL;
 	uint64_t acked = 0;
 	bool pending = false, more = false;
 
-	h->sync_inflight = false;
-	if (h->stopping) {
-		return;
-	}
 	if (rv != 0) {
 		coordinator_down(h, dn_strerror(rv));
 		goto next;
@@ -356,26 +316,5 @@ void hub_sync_reply(void *arg, int rv, const uint8_t *buf, size_t len)
 	    || (pending && acked > h->sync_sent_acked);
 next:
 	codec_hub_sync_reply_free(rep);
-	sync_schedule(h, more ? 0 : (uint64_t)h->cfg.sync_interval_ms);
-}
-
-int hub_sync_start(hub *h)
-{
-	int rv = uv_timer_init(h->loop, &h->sync_timer);
-	if (rv != 0) {
-		return DN_ENOMEM;
-	}
-	h->sync_timer.data = h;
-	h->sync_timer_init = true;
-	uv_timer_start(&h->sync_timer, sync_on_timer, 0, 0);
-	return 0;
-}
-
-void hub_sync_stop(hub *h)
-{
-	if (h->sync_timer_init) {
-		uv_timer_stop(&h->sync_timer);
-		uv_close((uv_handle_t *)&h->sync_timer, NULL);
-		h->sync_timer_init = false;
-	}
+	return more ? 0 : (uint64_t)h->cfg.sync_interval_ms;
 }

@@ -733,9 +733,8 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 	return codec_order_ack_pack(&ack, &o->buf, &o->len);
 }
 
-void coord_ingest_batch(void *arg, bridge_req **reqs, size_t n)
+void coord_ingest_batch(coord *c, mreq **reqs, size_t n)
 {
-	coord *c = arg;
 	static ingest_out outs[DN_SERVER_CTX_MAX];
 	memset(outs, 0, n * sizeof(outs[0]));
 	int64_t now_wall = coord_now_wall_ms(c);
@@ -744,7 +743,7 @@ void coord_ingest_batch(void *arg, bridge_req **reqs, size_t n)
 	bool in_tx = rv == 0;
 	for (size_t i = 0; i < n && rv == 0; i++) {
 		size_t len = 0;
-		const uint8_t *body = bridge_req_body(reqs[i], &len);
+		const uint8_t *body = mreq_body(reqs[i], &len);
 		Dropnet__SubmitOrder *m = NULL;
 		int urv = codec_submit_order_unpack(body, len, &m);
 		if (urv == DN_EPROTO || (urv == DN_ERANGE && m->version == 0)) {
@@ -779,7 +778,7 @@ void coord_ingest_batch(void *arg, bridge_req **reqs, size_t n)
 			ingest_reply_simple(o, DROPNET__STATUS__UNAVAILABLE, "", "",
 			    "storage failed; retry with the same key");
 		}
-		bridge_req_reply(reqs[i], o->buf, o->len);
+		mreq_reply(reqs[i], o->buf, o->len);
 		free(o->buf);
 	}
 	c->orders_seen += n;

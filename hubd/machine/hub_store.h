@@ -31,6 +31,9 @@ typedef struct {
 /* Opens (creating) the database at path and prepares every statement.
  * Returns 0, DN_EIO or DN_ENOMEM. */
 int hub_store_open(hub_store **out, const char *path);
+/* The same through a named SQLite VFS (NULL: the default; the simulator's
+ * fault-injecting one). */
+int hub_store_open_vfs(hub_store **out, const char *path, const char *vfs);
 /* NULL-safe. Finalizes statements and closes the connection. */
 void hub_store_close(hub_store *s);
 

@@ -420,7 +420,7 @@ void coord_drops_tick(coord *c)
 /* ---- ops ------------------------------------------------------------- */
 
 
-static void drops_answer(bridge_req *r, Dropnet__Status st, const char *msg)
+static void drops_answer(mreq *r, Dropnet__Status st, const char *msg)
 {
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
 	rep.status = st;
@@ -590,7 +590,7 @@ static int drops_proportional(coord *c, Dropnet__DropSku *s, Dropnet__HubUnits *
 	return 0;
 }
 
-static void drops_create(coord *c, Dropnet__Drop *spec, bridge_req *r)
+static void drops_create(coord *c, Dropnet__Drop *spec, mreq *r)
 {
 	char why[200];
 	if (spec == NULL) {
@@ -691,7 +691,7 @@ static void drops_create(coord *c, Dropnet__Drop *spec, bridge_req *r)
 	drops_answer(r, DROPNET__STATUS__OK, "drop created (draft)");
 }
 
-static void drops_set_state(coord *c, const char *id, drop_state to, bridge_req *r)
+static void drops_set_state(coord *c, const char *id, drop_state to, mreq *r)
 {
 	coord_drop *d = coord_drop_find(c, id);
 	if (d == NULL) {
@@ -763,7 +763,7 @@ static void drops_view(coord *c, coord_drop *d, Dropnet__Drop *v, Dropnet__Tier 
 	sqlite3_finalize(st);
 }
 
-static void drops_show(coord *c, const Dropnet__OpsRequest *q, bridge_req *r, bool all)
+static void drops_show(coord *c, const Dropnet__OpsRequest *q, mreq *r, bool all)
 {
 	static Dropnet__Drop views[COORD_DROPS_MAX];
 	static Dropnet__Drop *vp[COORD_DROPS_MAX];
@@ -791,7 +791,7 @@ static void drops_show(coord *c, const Dropnet__OpsRequest *q, bridge_req *r, bo
 	coord_ops_send(r, &rep);
 }
 
-static void drops_release_op(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
+static void drops_release_op(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
 	coord_drop *d = coord_drop_find(c, q->drop_id);
 	if (d == NULL) {
@@ -865,7 +865,7 @@ static double drops_one_double(coord *c, const char *sql, const char *id)
 #define KPI_MINUTES_MAX 2880
 #define KPI_FULFIL_MAX 200000
 
-static void drops_kpi(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
+static void drops_kpi(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
 	coord_drop *d = coord_drop_find(c, q->drop_id);
 	if (d == NULL) {
@@ -971,7 +971,7 @@ static void drops_kpi(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
 	coord_ops_send(r, &rep);
 }
 
-static void drops_clock(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
+static void drops_clock(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
 	if (q->clock_ms != 0) {
 		if (!c->cfg.test_clock) {
@@ -991,7 +991,7 @@ static void drops_clock(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
 	coord_ops_send(r, &rep);
 }
 
-void coord_ops_drops(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
+void coord_ops_drops(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
 	switch (q->kind) {
 	case DROPNET__OPS_KIND__OPS_DROP_CREATE: drops_create(c, q->drop, r); break;

@@ -247,7 +247,7 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 	}
 }
 
-static void hubsync_reply_error(bridge_req *r, Dropnet__Status st, const char *msg)
+static void hubsync_reply_error(mreq *r, Dropnet__Status st, const char *msg)
 {
 	Dropnet__HubSyncReply rep = DROPNET__HUB_SYNC_REPLY__INIT;
 	rep.version = DN_PROTO_VERSION;
@@ -256,10 +256,10 @@ static void hubsync_reply_error(bridge_req *r, Dropnet__Status st, const char *m
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	if (codec_hub_sync_reply_pack(&rep, &buf, &len) == 0) {
-		bridge_req_reply(r, buf, len);
+		mreq_reply(r, buf, len);
 		free(buf);
 	} else {
-		bridge_req_reply(r, "", 0);
+		mreq_reply(r, "", 0);
 	}
 }
 
@@ -337,9 +337,8 @@ static void hubsync_report(coord_hub *h, const Dropnet__HubSyncRequest *m)
 	h->report_valid = true;
 }
 
-void coord_hubsync_batch(void *arg, bridge_req **reqs, size_t n)
+void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 {
-	coord *c = arg;
 	Dropnet__HubSyncRequest *msgs[DN_SERVER_CTX_MAX] = {0};
 	int hub_of[DN_SERVER_CTX_MAX];
 	int64_t now_wall = coord_now_wall_ms(c);
@@ -348,7 +347,7 @@ void coord_hubsync_batch(void *arg, bridge_req **reqs, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		hub_of[i] = -1;
 		size_t len = 0;
-		const uint8_t *body = bridge_req_body(reqs[i], &len);
+		const uint8_t *body = mreq_body(reqs[i], &len);
 		int urv = codec_hub_sync_request_unpack(body, len, &msgs[i]);
 		if (urv != 0 || rv != 0) {
 			continue;
@@ -459,7 +458,7 @@ void coord_hubsync_batch(void *arg, bridge_req **reqs, size_t n)
 			uint8_t *buf = NULL;
 			size_t len = 0;
 			if (codec_hub_sync_reply_pack(&rep, &buf, &len) == 0) {
-				bridge_req_reply(reqs[i], buf, len);
+				mreq_reply(reqs[i], buf, len);
 				free(buf);
 			} else {
 				hubsync_reply_error(reqs[i], DROPNET__STATUS__UNAVAILABLE, "out of memory");

@@ -15,12 +15,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sqlite3.h>
-#include <uv.h>
 #include "core/drop.h"
 #include "core/ledger.h"
 #include "core/limits.h"
 #include "core/route.h"
-#include "io/bridge.h"
+#include "io/mreq.h"
 #include "io/codec.h"
 #include "io/conf.h"
 
@@ -98,12 +97,16 @@ typedef struct {
 typedef struct coord {
 	coord_config cfg;
 	route_split_policy split;
-	uv_loop_t *loop;
 	sqlite3 *db;
 	struct store *store;
-	bridge *ingest, *ops, *hubsync;
-	uv_timer_t health_timer;
-	uv_signal_t sigint, sigterm;
+	/* The clock, set by the shell before every call into the machine
+	 * (coord_clock_set): the machine reads no clock of its own. */
+	uint64_t now_mono_ms;
+	int64_t now_wall_ms;
+	/* Where region signals go (the shell's pub socket, the simulator's
+	 * recorder); NULL drops them. Called on the machine's thread. */
+	void (*publish)(void *arg, const uint8_t *buf, size_t len);
+	void *publish_arg;
 	coord_hub hubs[DN_HUBS_MAX];
 	size_t nhubs;
 	coord_stock *stock;           /* open-addressing table */
@@ -118,7 +121,20 @@ typedef struct coord {
 	uint64_t commit_failures;
 } coord;
 
+/* ---- life (state.c) ----
+ * coord_open: cfg, split and the clock are set; opens the store at db_path
+ * through the SQLite VFS vfs (NULL: the default), loads the machine's memory
+ * from it and gives known hubs their grace. 0, DN_EIO or DN_ENOMEM (then
+ * everything is closed again). coord_close frees all the machine holds and
+ * accepts a machine that never opened; cfg and split survive it, so a
+ * simulated restart is coord_close + coord_open. */
+int coord_open(coord *c, const char *db_path, const char *vfs);
+void coord_close(coord *c);
+
 /* ---- state helpers (state.c) ---- */
+/* Sets the machine's clock: mono is a monotonic ms count (never goes back),
+ * wall is UTC ms. The shell calls it before each batch and tick. */
+void coord_clock_set(coord *c, uint64_t mono_ms, int64_t wall_ms);
 uint64_t coord_now_mono_ms(const coord *c);
 /* Wall-clock UTC ms, moved by the test clock when enabled. */
 int64_t coord_now_wall_ms(const coord *c);
@@ -134,12 +150,17 @@ int coord_reload(coord *c);
 bool coord_ready(coord *c);
 void coord_stock_clear(coord *c);
 
-/* ---- request handlers (ingest.c, hubsync.c, ops.c) ---- */
-void coord_ingest_batch(void *arg, bridge_req **reqs, size_t n);
-void coord_hubsync_batch(void *arg, bridge_req **reqs, size_t n);
-void coord_ops_batch(void *arg, bridge_req **reqs, size_t n);
+/* ---- request handlers (ingest.c, hubsync.c, ops.c) ----
+ * Each answers every request of the batch (mreq_reply) before it returns;
+ * the shell sends the replies afterwards. */
+void coord_ingest_batch(coord *c, mreq **reqs, size_t n);
+void coord_hubsync_batch(coord *c, mreq **reqs, size_t n);
+void coord_ops_batch(coord *c, mreq **reqs, size_t n);
+/* The periodic work: hub health logging, tier openings, lapsed holds,
+ * spike tests and automatic rebalancing. */
+void coord_tick(coord *c);
 /* Packs and sends an ops reply (version filled in). */
-void coord_ops_send(bridge_req *r, Dropnet__OpsReply *rep);
+void coord_ops_send(mreq *r, Dropnet__OpsReply *rep);
 /* Appends cmd to hub's command stream: assigns the next seq, journals it and
  * advances the hub's cmd_seq (inside a tx). */
 int coord_command_queue(coord *c, int hub, Dropnet__HubCommand *cmd);
@@ -182,7 +203,7 @@ void coord_drops_tick(coord *c);
 /* Lapses/releases one held order (inside a tx); status EXPIRED. */
 int coord_hold_lapse(coord *c, int64_t order_id, int64_t now_wall, const char *why);
 /* Ops kinds 10..17. */
-void coord_ops_drops(coord *c, const Dropnet__OpsRequest *q, bridge_req *r);
+void coord_ops_drops(coord *c, const Dropnet__OpsRequest *q, mreq *r);
 /* Moves holdback at (hub, sku) by delta (< 0 releases), logged with reason
  * against the SKU's drop (inside a tx). */
 int coord_holdback_adjust(coord *c, int hub, const char *sku, int64_t delta,
@@ -204,7 +225,7 @@ int coord_transfer_received(coord *c, int hub, const char *id, const char *sku,
 int coord_transfer_shorted(coord *c, int hub, int64_t pid, const char *sku,
     int64_t qty);
 /* Ops kinds 30..33. */
-void coord_ops_rebalance(coord *c, const Dropnet__OpsRequest *q, bridge_req *r);
+void coord_ops_rebalance(coord *c, const Dropnet__OpsRequest *q, mreq *r);
 /* Per-bucket spike detection and signals; automatic rebalancing. */
 void coord_rebalance_tick(coord *c);
 

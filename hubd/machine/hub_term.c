@@ -2,7 +2,7 @@
  * hub_term.c - the terminal socket: TermRequest in, TermReply out
  * (SEMANTICS.md "term").
  *
- * One batch from the bridge is one transaction (group commit): each request
+ * One batch from the shell is one transaction (group commit): each request
  * runs inside its own savepoint, so a refused request undoes only itself;
  * the replies go out only after COMMIT returned, which is what makes an OK
  * durable (kill -9 loses nothing acknowledged). Bad bytes get a protocol
@@ -14,7 +14,7 @@
  * the same transaction, and a retry with the key (the terminal resends after
  * a timeout or a hubd restart) gets that answer without doing it twice.
  *
- * Thread model: runs on the loop thread (bridge batch callback).
+ * Thread model: the shell's thread (its terminal socket's batch callback).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -883,7 +883,7 @@ static Dropnet__Status term_run_keyed(hub *h, const Dropnet__TermRequest *req,
 
 /* Decodes and runs one request inside its own savepoint; packs the reply
  * into out (sent by the caller after the batch commits). */
-static void term_one(hub *h, bridge_req *r, int64_t now, bool in_tx,
+static void term_one(hub *h, mreq *r, int64_t now, bool in_tx,
     term_out *out)
 {
 	Dropnet__TermReply rep = DROPNET__TERM_REPLY__INIT;
@@ -892,7 +892,7 @@ static void term_one(hub *h, bridge_req *r, int64_t now, bool in_tx,
 	char msg[TERM_MSG_MAX] = "";
 	Dropnet__Status st;
 	size_t len = 0;
-	const uint8_t *body = bridge_req_body(r, &len);
+	const uint8_t *body = mreq_body(r, &len);
 	int rv = codec_term_request_unpack(body, len, &req);
 
 	out->kind = -1;
@@ -939,7 +939,7 @@ static void term_one(hub *h, bridge_req *r, int64_t now, bool in_tx,
 }
 
 /* A minimal reply for when even packing the real one failed. */
-static void reply_unavailable(bridge_req *r, const char *why)
+static void reply_unavailable(mreq *r, const char *why)
 {
 	Dropnet__TermReply rep = DROPNET__TERM_REPLY__INIT;
 	uint8_t *buf = NULL;
@@ -948,17 +948,16 @@ static void reply_unavailable(bridge_req *r, const char *why)
 	rep.status = DROPNET__STATUS__UNAVAILABLE;
 	rep.message = (char *)why;
 	if (codec_term_reply_pack(&rep, &buf, &len) == 0) {
-		bridge_req_reply(r, buf, len);
+		mreq_reply(r, buf, len);
 		free(buf);
 	} else {
-		bridge_req_reply(r, "", 0); /* a reply the client reads as MALFORMED */
+		mreq_reply(r, "", 0); /* a reply the client reads as MALFORMED */
 	}
 }
 
-void hub_term_batch(void *arg, bridge_req **reqs, size_t n)
+void hub_term_batch(hub *h, mreq **reqs, size_t n)
 {
-	hub *h = arg;
-	int64_t now = hub_now_ms();
+	int64_t now = h->now_ms;
 	term_out *outs = calloc(n, sizeof(*outs));
 	bool in_tx, committed;
 
@@ -987,7 +986,7 @@ void hub_term_batch(void *arg, bridge_req **reqs, size_t n)
 			    : "storage commit failed; check stock/queue before "
 			      "retrying");
 		} else {
-			bridge_req_reply(reqs[i], outs[i].buf, outs[i].len);
+			mreq_reply(reqs[i], outs[i].buf, outs[i].len);
 		}
 		free(outs[i].buf);
 	}

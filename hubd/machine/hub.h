@@ -1,0 +1,39 @@
+/*
+ * hub.h - the hub daemon's state, owned by the libuv loop thread.
+ *
+ * The hub machine: its store, its config and the clock it is handed. It
+ * touches no socket, timer or clock; hubd/daemon/main.c (the shell) wires
+ * it to the terminal socket, the sync client and a timer, the simulator
+ * (tests/sim) to a simulated network. One thread at a time.
+ */
+#ifndef HUB_H
+#define HUB_H
+#include <stdbool.h>
+#include <stdint.h>
+#include "io/mreq.h"
+#include "hub_conf.h"
+#include "hub_store.h"
+
+typedef struct {
+	hub_conf cfg;
+	hub_store *store;
+	int64_t now_ms;         /* wall-clock UTC ms, set by the shell before
+	                         * every call: the machine reads no clock */
+	bool coordinator_up;    /* the last sync got an OK reply */
+	bool coordinator_known; /* at least one sync finished either way */
+	uint64_t sync_sent_acked; /* event_acked when the request was built */
+} hub;
+
+/* hub_term.c: answers every terminal request of the batch (one
+ * transaction) before it returns; the shell sends the replies. */
+void hub_term_batch(hub *h, mreq **reqs, size_t n);
+
+/* hub_sync.c: builds the next HubSyncRequest (caller frees *buf). 0 or a
+ * DN_E* code. */
+int hub_sync_build(hub *h, uint8_t **buf, size_t *len);
+/* Applies the outcome of a sync round trip: rv is 0 with the reply bytes,
+ * or the transport's DN_E* with buf NULL. Returns the delay in ms before
+ * the next sync (0: at once). */
+uint64_t hub_sync_on_reply(hub *h, int rv, const uint8_t *buf, size_t len);
+
+#endif
