@@ -81,15 +81,20 @@ int ledger_ship(ledger_row *r, int64_t qty)
 
 int ledger_short(ledger_row *r, int64_t qty)
 {
+	return ledger_short_lost(r, qty, qty);
+}
+
+int ledger_short_lost(ledger_row *r, int64_t qty, int64_t lost)
+{
 	int64_t gone;
 
 	assert(r != NULL);
-	if (qty <= 0 || qty > r->allocated) {
+	if (qty <= 0 || qty > r->allocated || lost < 0 || lost > qty) {
 		return DN_EINVAL;
 	}
 	/* The hub reports what it could not find; on_hand cannot go below
 	 * zero because those units were never counted twice. */
-	gone = qty < r->on_hand ? qty : r->on_hand;
+	gone = lost < r->on_hand ? lost : r->on_hand;
 	if (gone < 0) {
 		gone = 0;
 	}

@@ -43,6 +43,11 @@ int ledger_ship(ledger_row *r, int64_t qty);
  * allocated -= qty, on_hand -= min(qty, on_hand). DN_EINVAL if qty <= 0
  * or qty > allocated. */
 int ledger_short(ledger_row *r, int64_t qty);
+/* A short of qty allocated units of which only lost are gone from the
+ * building (the rest are in totes or still to pick): allocated -= qty,
+ * on_hand -= min(lost, on_hand). DN_EINVAL unless 0 <= lost <= qty and
+ * 0 < qty <= allocated. */
+int ledger_short_lost(ledger_row *r, int64_t qty, int64_t lost);
 
 /* Count correction: on_hand += delta. DN_ERANGE if on_hand would go below
  * zero (row untouched). */

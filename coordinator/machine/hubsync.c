@@ -178,9 +178,12 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 		int64_t open = hubsync_open_qty(c, e->order_id, e->sku);
 		int64_t q = e->qty < open ? e->qty : open;
 		coord_stock *row = coord_stock_get(c, hub, e->sku, false);
-		/* Only what was on the books can go missing from them. */
-		int64_t gone = row != NULL && q > row->row.on_hand ? row->row.on_hand : q;
-		if (q <= 0 || row == NULL || ledger_short(&row->row, q) != 0) {
+		/* The hub wrote off qty - kept (SEMANTICS.md, EV_SHORT); only
+		 * what was on the books can go missing from them. */
+		int64_t kept = e->kept > 0 && e->kept <= e->qty ? e->kept : 0;
+		int64_t lost = q - kept > 0 ? q - kept : 0;
+		int64_t gone = row != NULL && lost > row->row.on_hand ? row->row.on_hand : lost;
+		if (q <= 0 || row == NULL || ledger_short_lost(&row->row, q, lost) != 0) {
 			log_warn("hubsync.bad_short", "hub=%s order=%llu sku=%s qty=%lld open=%lld",
 			    hid, (unsigned long long)e->order_id, e->sku, (long long)e->qty,
 			    (long long)open);

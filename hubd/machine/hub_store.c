@@ -104,6 +104,7 @@ enum {
 	ST_CLAIM_SET,
 	ST_COUNTS,
 	ST_BIN_QTY,
+	ST_SKU_IN_TOTES,
 	ST_BIN_LIST,
 	ST_QUARANTINE_ADD,
 	ST_KEY_GET,
@@ -171,6 +172,9 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	    " sum(state IN ('packed', 'shipped') AND packed_ms >= ?1)"
 	    " FROM orders",
 	[ST_BIN_QTY] = "SELECT qty FROM bins WHERE bin = ?1 AND sku = ?2",
+	[ST_SKU_IN_TOTES] = "SELECT COALESCE(SUM(l.picked), 0) FROM order_lines l"
+	    " JOIN orders o ON o.order_id = l.order_id WHERE l.sku = ?1"
+	    " AND o.state IN ('picking', 'picked', 'packed')",
 	[ST_BIN_LIST] = "SELECT sku, qty FROM bins WHERE bin = ?1 AND qty > 0"
 	    " ORDER BY sku LIMIT ?2",
 	[ST_QUARANTINE_ADD] = "INSERT INTO quarantine(sku, qty) VALUES (?1, ?2)"
@@ -756,6 +760,23 @@ int hub_store_bin_qty(hub_store *s, const char *bin, const char *sku,
 		*qty = sqlite3_column_int64(st, 0);
 	} else if (rc != SQLITE_DONE) {
 		return step_fail(s, ST_BIN_QTY, rc);
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+int hub_store_sku_in_totes(hub_store *s, const char *sku, int64_t *qty)
+{
+	sqlite3_stmt *st = s->st[ST_SKU_IN_TOTES];
+	int rc;
+
+	*qty = 0;
+	db_bind_text(st, 1, sku);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*qty = sqlite3_column_int64(st, 0);
+	} else {
+		return step_fail(s, ST_SKU_IN_TOTES, rc);
 	}
 	sqlite3_reset(st);
 	return 0;

@@ -128,6 +128,9 @@ int hub_store_bin_list(hub_store *s, const char *bin, size_t max,
     hub_store_stock_fn fn, void *arg);
 /* A cycle count: the bin holds counted units of sku, on_hand += delta
  * (counted - the bin's book). */
+/* Units of sku picked into totes and not yet shipped (orders picking,
+ * picked or packed): still on the books and in their bins until shipped. */
+int hub_store_sku_in_totes(hub_store *s, const char *sku, int64_t *qty);
 int hub_store_count_apply(hub_store *s, const char *sku, const char *bin,
     int64_t counted, int64_t delta);
 /* Returned units set aside (not on hand, not for sale). */

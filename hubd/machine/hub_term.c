@@ -342,14 +342,21 @@ static Dropnet__Status term_short(hub *h, const Dropnet__TermRequest *req,
 	if (v != PICK_OK) {
 		return verdict_status(v);
 	}
-	/* Units a count already took off the book are not lost twice: take
-	 * only what is still on it (the coordinator does the same). */
-	int64_t on_hand = 0;
+	/* Units a count already took off the book are not lost twice, and
+	 * units that are spoken for - in totes, or the ones this picker is
+	 * about to pick for the rest of the line - are not lost at all: write
+	 * off only what the book holds beyond them, and tell the coordinator
+	 * how many were kept (EV_SHORT.kept) so both books agree. Writing off
+	 * the whole short took the hub below zero when the picker then picked
+	 * the units it had found (found by dropsim). */
+	int64_t on_hand = 0, tote = 0;
 	if ((rv = hub_store_order_save(h->store, &o, now)) != 0
-	    || (rv = hub_store_stock_get(h->store, req->sku, &on_hand)) != 0) {
+	    || (rv = hub_store_stock_get(h->store, req->sku, &on_hand)) != 0
+	    || (rv = hub_store_sku_in_totes(h->store, req->sku, &tote)) != 0) {
 		return store_status(rv, msg);
 	}
-	int64_t take = req->qty < on_hand ? req->qty : (on_hand > 0 ? on_hand : 0);
+	int64_t free_units = on_hand - tote - pick_left(&o, req->sku);
+	int64_t take = req->qty < free_units ? req->qty : (free_units > 0 ? free_units : 0);
 	if (take > 0 && (rv = stock_take_logged(h, req->sku, take)) != 0) {
 		return store_status(rv, msg);
 	}
@@ -357,6 +364,7 @@ static Dropnet__Status term_short(hub *h, const Dropnet__TermRequest *req,
 	ev.order_id = o.order_id;
 	ev.sku = req->sku;
 	ev.qty = req->qty;
+	ev.kept = req->qty - take;
 	if ((rv = hub_store_event_append(h->store, &ev)) != 0) {
 		return store_status(rv, msg);
 	}
@@ -666,14 +674,25 @@ static Dropnet__Status term_count(hub *h, const Dropnet__TermRequest *req,
     int64_t now, char *msg)
 {
 	Dropnet__HubEvent ev;
-	int64_t book = 0, delta = 0;
+	int64_t book = 0, delta = 0, tote = 0;
 	int rv;
 
+	/* Units picked into a tote stay on the bin's book until they ship
+	 * (the ship takes them), but they are not on the shelf the counter
+	 * sees: compare the count with the shelf's share of the book, and
+	 * keep the tote's units on the bin. Counting them as lost and then
+	 * shipping them too took the hub below zero (found by dropsim). With
+	 * several bins of one SKU the tote is charged to the counted bin up
+	 * to its book: a later count of the other bin corrects the rest. */
 	if (validate_id(req->sku) && validate_id(req->bin)
-	    && (rv = hub_store_bin_qty(h->store, req->bin, req->sku, &book)) != 0) {
+	    && ((rv = hub_store_bin_qty(h->store, req->bin, req->sku, &book)) != 0
+	    || (rv = hub_store_sku_in_totes(h->store, req->sku, &tote)) != 0)) {
 		return store_status(rv, msg);
 	}
-	pick_verdict v = pick_count_check(req->sku, req->bin, req->qty, book,
+	if (tote > book) {
+		tote = book;
+	}
+	pick_verdict v = pick_count_check(req->sku, req->bin, req->qty, book - tote,
 	    &delta, msg, TERM_MSG_MAX);
 	if (v != PICK_OK) {
 		return verdict_status(v);
@@ -681,8 +700,8 @@ static Dropnet__Status term_count(hub *h, const Dropnet__TermRequest *req,
 	if (delta == 0) {
 		return DROPNET__STATUS__OK; /* the book was right: no event */
 	}
-	if ((rv = hub_store_count_apply(h->store, req->sku, req->bin, req->qty,
-	    delta)) != 0) {
+	if ((rv = hub_store_count_apply(h->store, req->sku, req->bin,
+	    req->qty + tote, delta)) != 0) {
 		return store_status(rv, msg);
 	}
 	event_init(&ev, req, DROPNET__EVENT_KIND__EV_ADJUSTED, now);

@@ -192,7 +192,7 @@ int main(int argc, char **argv)
 		}
 		a.p.dir = tmp;
 	}
-	log_set_level(a.p.verbose ? LOG_WARN : LOG_ERROR);
+	log_set_level(getenv("DROPSIM_LOG") ? LOG_DEBUG : a.p.verbose ? LOG_WARN : LOG_ERROR);
 	sim_result tot;
 	memset(&tot, 0, sizeof(tot));
 	double t0 = wall_s();
@@ -202,9 +202,13 @@ int main(int argc, char **argv)
 		rc = run_seed(&a, s, &tot);
 	}
 	double el = wall_s() - t0;
-	dir_clean(a.p.dir);
-	if (a.p.dir == tmp) {
-		rmdir(tmp);
+	if (rc == 0) {
+		dir_clean(a.p.dir);
+		if (a.p.dir == tmp) {
+			rmdir(tmp);
+		}
+	} else {
+		printf("dropsim: the failing seed's stores are kept in %s\n", a.p.dir);
 	}
 	printf("dropsim: %" PRIu64 " seed(s), %u orders (%u accepted, %u refused, %u gave up),"
 	    " %u shipped\n", ran, tot.orders, tot.accepted, tot.refused, tot.gave_up,

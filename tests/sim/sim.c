@@ -243,8 +243,9 @@ static bool coord_batch(world *w, sim_msg **box, size_t *n, size_t max,
 		rp[i] = &r[i];
 	}
 	coord_set_clock(w);
+	check_ledger_mark(w);
 	fn(&w->c, rp, k);
-	bool ok = true;
+	bool ok = check_no_oversell(w);
 	for (size_t i = 0; i < k && ok; i++) {
 		if (!r[i].replied) {
 			ok = check_fail(w, "coordinator left a request unanswered");
@@ -299,7 +300,7 @@ static bool coord_drain(world *w)
 	}
 	ok = ok && check_ledger(w);
 	if (ok && ++w->drains % SIM_AUDIT_EVERY == 0) {
-		ok = check_audit(w);
+		ok = check_audit(w, false);
 	}
 	if (w->n_ingest + w->n_sync > 0) {
 		coord_drain_schedule(w);
@@ -442,6 +443,17 @@ static Dropnet__TermReply *term_call(world *w, int i, Dropnet__TermRequest *q)
 		rep = NULL;
 	}
 	hash_bytes(w, r.reply, r.reply_len);
+	const char *trace = getenv("DROPSIM_TRACE");
+	if (trace != NULL && strcmp(trace, hb->h.cfg.id) == 0) {
+		fprintf(stderr, "trace t=%llu %s kind=%d order=%llu sku=%s qty=%lld n_scans=%zu"
+		    " -> %s %s | phys=%lld/%lld/%lld tote=%lld/%lld/%lld\n",
+		    (unsigned long long)w->now, hb->h.cfg.id, q->kind,
+		    (unsigned long long)q->order_id, q->sku ? q->sku : "", (long long)q->qty,
+		    q->n_scans, rep ? codec_status_name(rep->status) : "-",
+		    rep && rep->message ? rep->message : "",
+		    (long long)hb->phys[0], (long long)hb->phys[1], (long long)hb->phys[2],
+		    (long long)hb->tote[0], (long long)hb->tote[1], (long long)hb->tote[2]);
+	}
 	mreq_fini(&r);
 	free(buf);
 	return rep;
@@ -466,6 +478,7 @@ static bool staff_receive(world *w, int i)
 		Dropnet__TermReply *rep = term_call(w, i, &q);
 		if (rep != NULL && rep->status == DROPNET__STATUS__OK) {
 			hb->received[s] = q.qty;
+			hb->phys[s] += q.qty;
 		}
 		codec_term_reply_free(rep);
 	}
@@ -478,11 +491,47 @@ static bool staff_receive(world *w, int i)
 	return true;
 }
 
+static int sku_index(const char *sku)
+{
+	for (int s = 0; s < SIM_SKUS; s++) {
+		if (strcmp(sku, sim_sku_names[s]) == 0) {
+			return s;
+		}
+	}
+	return -1;
+}
+
+/* Units of sku on the shelf: in the building and not in a tote. */
+static int64_t shelf(const sim_hub *hb, int s)
+{
+	return s < 0 ? 0 : hb->phys[s] - hb->tote[s];
+}
+
+static void term_key(sim_hub *hb, char *key, const char *what)
+{
+	snprintf(key, DN_ID_MAX + 1, "%s-%llu", what, (unsigned long long)++hb->req_seq);
+}
+
+static void staff_take(sim_hub *hb, const Dropnet__QueueOrder *o)
+{
+	hb->cur_order = o->order_id;
+	snprintf(hb->cur_key, sizeof(hb->cur_key), "%s", o->order_key);
+	hb->nlines = 0;
+	for (size_t l = 0; l < o->n_lines && hb->nlines < DN_ORDER_LINES_MAX + 1; l++) {
+		sim_line *sl = &hb->lines[hb->nlines++];
+		snprintf(sl->sku, sizeof(sl->sku), "%s", o->lines[l]->sku);
+		sl->qty = o->lines[l]->qty;
+		sl->picked = o->lines[l]->picked;
+		sl->shorted = o->lines[l]->shorted;
+	}
+	hb->cur_step = 0;
+}
+
 static bool staff_claim(world *w, int i)
 {
 	sim_hub *hb = &w->hubs[i];
 	char key[DN_ID_MAX + 1];
-	snprintf(key, sizeof(key), "claim-%llu", (unsigned long long)++hb->req_seq);
+	term_key(hb, key, "claim");
 	Dropnet__TermRequest q = DROPNET__TERM_REQUEST__INIT;
 	q.kind = DROPNET__TERM_KIND__TERM_CLAIM;
 	q.batch = 1;
@@ -490,63 +539,197 @@ static bool staff_claim(world *w, int i)
 	q.request_key = key;
 	Dropnet__TermReply *rep = term_call(w, i, &q);
 	if (rep != NULL && rep->status == DROPNET__STATUS__OK && rep->n_orders > 0) {
-		Dropnet__QueueOrder *o = rep->orders[0];
-		hb->cur_order = o->order_id;
-		snprintf(hb->cur_key, sizeof(hb->cur_key), "%s", o->order_key);
-		hb->nscans = 0;
-		for (size_t l = 0; l < o->n_lines; l++) {
-			for (uint32_t u = o->lines[l]->picked; u < o->lines[l]->qty &&
-			    hb->nscans < 64; u++) {
-				snprintf(hb->scans[hb->nscans++], DN_ID_MAX + 1, "%s",
-				    o->lines[l]->sku);
-			}
-		}
-		hb->cur_step = 0;
+		staff_take(hb, rep->orders[0]);
 	}
 	codec_term_reply_free(rep);
 	return true;
 }
 
-static bool staff_work(world *w, int i)
+/* A unit of the held order cannot be found: short it. */
+static bool staff_short(world *w, int i, sim_line *sl)
 {
 	sim_hub *hb = &w->hubs[i];
-	char key[DN_ID_MAX + 1], tracking[DN_ID_MAX + 1];
-	char *scanp[64];
+	char key[DN_ID_MAX + 1];
+	term_key(hb, key, "short");
 	Dropnet__TermRequest q = DROPNET__TERM_REQUEST__INIT;
+	q.kind = DROPNET__TERM_KIND__TERM_SHORT;
 	q.operator_ = "staff";
 	q.order_id = hb->cur_order;
-	snprintf(key, sizeof(key), "w-%llu-%d", (unsigned long long)hb->cur_order,
-	    hb->cur_step);
+	q.sku = sl->sku;
+	q.qty = 1;
 	q.request_key = key;
-	if (hb->cur_step == 0) {
-		for (size_t s = 0; s < hb->nscans; s++) {
-			scanp[s] = hb->scans[s];
-		}
-		q.kind = DROPNET__TERM_KIND__TERM_PICK;
-		q.scans = scanp;
-		q.n_scans = hb->nscans;
-	} else {
-		snprintf(tracking, sizeof(tracking), "trk-%s-%llu", hb->h.cfg.id,
-		    (unsigned long long)hb->cur_order);
-		q.kind = DROPNET__TERM_KIND__TERM_SHIP;
-		q.tracking = tracking;
-	}
 	Dropnet__TermReply *rep = term_call(w, i, &q);
-	bool ok = true;
 	if (rep != NULL && rep->status == DROPNET__STATUS__OK) {
-		if (hb->cur_step == 0) {
-			hb->cur_step = 1;
-		} else {
-			w->res->shipped++;
-			ok = check_shipped(w, i, hb->cur_key);
-			hb->cur_order = 0;
+		sl->shorted++;
+		if (hb->cur_key[0] == 'o') {
+			unsigned long k = strtoul(hb->cur_key + 1, NULL, 10);
+			if (k < w->norders) {
+				w->orders[k].shorted = true;
+			}
 		}
 	} else if (rep != NULL && rep->status != DROPNET__STATUS__UNAVAILABLE) {
-		/* Cancelled, shorted or gone: drop it and take the next. */
 		hb->cur_order = 0;
 	}
 	codec_term_reply_free(rep);
+	return true;
+}
+
+static bool staff_pick(world *w, int i)
+{
+	sim_hub *hb = &w->hubs[i];
+	char key[DN_ID_MAX + 1];
+	char *scans[DN_SCANS_MAX];
+	size_t n = 0;
+	int64_t want[SIM_SKUS] = {0};
+	for (size_t l = 0; l < hb->nlines; l++) {
+		sim_line *sl = &hb->lines[l];
+		int s = sku_index(sl->sku);
+		uint32_t left = sl->qty - sl->picked - sl->shorted;
+		/* A unit that is not on the shelf cannot be scanned: short it
+		 * (and now and then one the picker simply cannot find). */
+		if (left > 0 && shelf(hb, s) - want[s < 0 ? 0 : s] < (int64_t)left) {
+			return staff_short(w, i, sl);
+		}
+		if (left > 0 && s >= 0 && sim_rng_chance(&w->rng, 0.02)) {
+			hb->phys[s]--; /* the unit is damaged or gone: it is lost */
+			return staff_short(w, i, sl);
+		}
+		for (uint32_t u = 0; u < left && n < DN_SCANS_MAX; u++) {
+			scans[n++] = sl->sku;
+		}
+		if (s >= 0) {
+			want[s] += left;
+		}
+	}
+	if (n == 0) {
+		hb->cur_step = 1;
+		return true;
+	}
+	term_key(hb, key, "pick");
+	Dropnet__TermRequest q = DROPNET__TERM_REQUEST__INIT;
+	q.kind = DROPNET__TERM_KIND__TERM_PICK;
+	q.operator_ = "staff";
+	q.order_id = hb->cur_order;
+	q.scans = scans;
+	q.n_scans = n;
+	q.request_key = key;
+	Dropnet__TermReply *rep = term_call(w, i, &q);
+	if (rep != NULL && rep->status == DROPNET__STATUS__OK) {
+		for (size_t l = 0; l < hb->nlines; l++) {
+			sim_line *sl = &hb->lines[l];
+			int s = sku_index(sl->sku);
+			if (s >= 0) {
+				hb->tote[s] += sl->qty - sl->shorted - sl->picked;
+			}
+			sl->picked = sl->qty - sl->shorted;
+		}
+		hb->cur_step = 1;
+	} else if (rep != NULL && rep->status != DROPNET__STATUS__UNAVAILABLE) {
+		hb->cur_order = 0;
+	}
+	codec_term_reply_free(rep);
+	return true;
+}
+
+static bool staff_ship(world *w, int i)
+{
+	sim_hub *hb = &w->hubs[i];
+	char key[DN_ID_MAX + 1], tracking[DN_ID_MAX + 1];
+	snprintf(key, sizeof(key), "ship-%llu", (unsigned long long)hb->cur_order);
+	snprintf(tracking, sizeof(tracking), "trk-%s-%llu", hb->h.cfg.id,
+	    (unsigned long long)hb->cur_order);
+	Dropnet__TermRequest q = DROPNET__TERM_REQUEST__INIT;
+	q.kind = DROPNET__TERM_KIND__TERM_SHIP;
+	q.operator_ = "staff";
+	q.order_id = hb->cur_order;
+	q.tracking = tracking;
+	q.request_key = key;
+	Dropnet__TermReply *rep = term_call(w, i, &q);
+	bool ok = true;
+	if (rep != NULL && rep->status == DROPNET__STATUS__OK) {
+		uint32_t units = 0;
+		for (size_t l = 0; l < hb->nlines; l++) {
+			int s = sku_index(hb->lines[l].sku);
+			units += hb->lines[l].picked;
+			if (s >= 0) {
+				hb->tote[s] -= hb->lines[l].picked;
+				hb->phys[s] -= hb->lines[l].picked;
+			}
+		}
+		w->res->shipped++;
+		ok = check_shipped(w, i, hb->cur_order, hb->cur_key, units);
+		hb->cur_order = 0;
+	} else if (rep != NULL && rep->status != DROPNET__STATUS__UNAVAILABLE) {
+		hb->cur_order = 0; /* cancelled or every unit shorted */
+	}
+	codec_term_reply_free(rep);
 	return ok;
+}
+
+/* A cycle count of one SKU in bin A1 that finds one unit more or less than
+ * the book (a unit found behind the shelf, one gone missing). */
+static bool staff_count(world *w, int i)
+{
+	sim_hub *hb = &w->hubs[i];
+	char key[DN_ID_MAX + 1];
+	Dropnet__TermRequest q = DROPNET__TERM_REQUEST__INIT;
+	q.kind = DROPNET__TERM_KIND__TERM_BIN;
+	q.bin = "A1";
+	Dropnet__TermReply *rep = term_call(w, i, &q);
+	if (rep != NULL && rep->status == DROPNET__STATUS__OK && rep->n_stock > 0) {
+		const Dropnet__StockLevel *sl = rep->stock[sim_rng_below(&w->rng, rep->n_stock)];
+		int s = sku_index(sl->sku);
+		if (s < 0) {
+			codec_term_reply_free(rep);
+			return true;
+		}
+		if (sim_rng_chance(&w->rng, 0.5)) {
+			hb->phys[s]++;          /* one found behind the shelf */
+		} else if (shelf(hb, s) > 0) {
+			hb->phys[s]--;          /* one gone missing */
+		}
+		int64_t counted = shelf(hb, s);
+		Dropnet__TermRequest c = DROPNET__TERM_REQUEST__INIT;
+		term_key(hb, key, "count");
+		c.kind = DROPNET__TERM_KIND__TERM_COUNT;
+		c.bin = "A1";
+		c.sku = sl->sku;
+		c.qty = counted < 0 ? 0 : counted;
+		c.operator_ = "staff";
+		c.request_key = key;
+		Dropnet__TermReply *r2 = term_call(w, i, &c);
+		if (r2 == NULL || r2->status != DROPNET__STATUS__OK) {
+			/* not counted after all: the unit is where it was */
+		}
+		codec_term_reply_free(r2);
+	}
+	codec_term_reply_free(rep);
+	return true;
+}
+
+/* A restock delivery: more units of one SKU arrive. */
+static bool staff_restock(world *w, int i)
+{
+	sim_hub *hb = &w->hubs[i];
+	char key[DN_ID_MAX + 1];
+	int s = (int)sim_rng_below(&w->rng, SIM_SKUS);
+	term_key(hb, key, "restock");
+	Dropnet__TermRequest q = DROPNET__TERM_REQUEST__INIT;
+	q.kind = DROPNET__TERM_KIND__TERM_RECEIVE;
+	q.sku = (char *)sim_sku_names[s];
+	q.qty = 1 + (int64_t)sim_rng_below(&w->rng, 10);
+	q.bin = "A1";
+	q.operator_ = "staff";
+	q.request_key = key;
+	/* Retried with the same key until the hub answers: an answer lost to
+	 * a crash must not receive the units twice. */
+	Dropnet__TermReply *rep = term_call(w, i, &q);
+	if (rep != NULL && rep->status == DROPNET__STATUS__OK) {
+		hb->received[s] += q.qty;
+		hb->phys[s] += q.qty;
+	}
+	codec_term_reply_free(rep);
+	return true;
 }
 
 static bool staff_step(world *w, int i)
@@ -559,9 +742,15 @@ static bool staff_step(world *w, int i)
 		return staff_receive(w, i);
 	}
 	if (hb->cur_order == 0) {
+		if (!w->healed && sim_rng_chance(&w->rng, 0.01)) {
+			return staff_count(w, i);
+		}
+		if (!w->healed && sim_rng_chance(&w->rng, 0.01)) {
+			return staff_restock(w, i);
+		}
 		return staff_claim(w, i);
 	}
-	return staff_work(w, i);
+	return hb->cur_step == 0 ? staff_pick(w, i) : staff_ship(w, i);
 }
 
 /* ---- storefronts ---- */
@@ -866,7 +1055,7 @@ static bool run_loop(world *w)
 		if (w->healed && w->now >= next_settle_check) {
 			next_settle_check = w->now + 500;
 			if (settled(w)) {
-				return check_audit(w) && check_final(w);
+				return check_audit(w, true) && check_final(w);
 			}
 			if (w->now > settle_deadline) {
 				return check_fail(w, "no convergence %llu ms after the drop",
@@ -894,6 +1083,7 @@ static void world_free(world *w)
 	}
 	free(w->heap);
 	free(w->orders);
+	free(w->shipped_ids);
 }
 
 int sim_run(const sim_params *p, sim_result *out)

@@ -25,6 +25,14 @@ typedef enum {
 	EV_FAULT, EV_HEAL,
 } ev_kind;
 
+/* A ledger row's allocation before a batch (check_ledger_mark). */
+#define SIM_MARKS_MAX 4096
+typedef struct {
+	int hub;
+	size_t slot;
+	int64_t allocated;
+} sim_mark;
+
 typedef struct {
 	uint64_t t, seq;
 	ev_kind kind;
@@ -44,9 +52,15 @@ typedef struct {
 	int status;             /* first final answer; 0: none yet */
 	uint64_t order_id;
 	bool done;              /* answered finally or gave up */
-	uint32_t shipped;       /* times a hub shipped it */
-	int shipped_hub;
+	uint32_t units_shipped; /* by every hub, all placements */
+	bool shorted;           /* a picker could not find a unit of it */
 } sim_order;
+
+/* The line of the order a picker holds. */
+typedef struct {
+	char sku[DN_ID_MAX + 1];
+	uint32_t qty, picked, shorted;
+} sim_line;
 
 typedef struct {
 	hub h;
@@ -62,10 +76,13 @@ typedef struct {
 	uint64_t cur_order;     /* hub order id being worked on; 0: none */
 	char cur_key[DN_ID_MAX + 1];
 	int cur_step;           /* 0 pick, 1 ship */
-	char scans[64][DN_ID_MAX + 1];
-	size_t nscans;
+	sim_line lines[DN_ORDER_LINES_MAX + 1];
+	size_t nlines;
 	uint64_t req_seq;       /* terminal request keys */
 	int64_t received[SIM_SKUS];
+	/* The physical truth the hub's book describes: units in the building
+	 * (shelf + totes), and units picked into totes not yet shipped. */
+	int64_t phys[SIM_SKUS], tote[SIM_SKUS];
 	bool stocked;
 } sim_hub;
 
@@ -98,19 +115,30 @@ typedef struct {
 	uint32_t norders;
 	uint64_t attempts;
 	uint32_t drains;
+	sim_mark marks[SIM_MARKS_MAX];
+	size_t nmarks;
+	uint8_t *shipped_ids;   /* placement (hub order) ids shipped: 0/1 */
+	size_t shipped_cap;
 } world;
 
 /* check.c */
 /* After every coordinator batch: the in-memory ledger. */
 bool check_ledger(world *w);
+/* Before an ingest batch: remember each row's allocation; after it: no row
+ * whose allocation grew may be below zero sellable. */
+void check_ledger_mark(world *w);
+bool check_no_oversell(world *w);
 /* An order's answer against its first one, and NO_HUB_IN_RANGE against the
  * hubs' own traffic. */
 bool check_answer(world *w, sim_order *o, int status, uint64_t order_id,
     bool duplicate);
-/* A hub shipped order key: never twice. */
-bool check_shipped(world *w, int hi, const char *key);
-/* The audit (every check of dropctl audit) through the ops socket. */
-bool check_audit(world *w);
+/* Hub hi shipped its order id (a coordinator placement) of order key with
+ * units: never one placement twice, never more units than ordered. */
+bool check_shipped(world *w, int hi, uint64_t id, const char *key,
+    uint32_t units);
+/* The audit (every check of dropctl audit) through the ops socket; unless
+ * strict, units lost below their allocation are tolerated (ledger.h). */
+bool check_audit(world *w, bool strict);
 /* After settling: streams drained, books equal, every ack in the journal,
  * every accepted order shipped exactly once, stock conserved. */
 bool check_final(world *w);

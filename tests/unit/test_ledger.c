@@ -129,6 +129,27 @@ static void test_ledger_ship(void **state)
 
 /* Goal: a short drops the missing units from allocated and from on_hand,
  * but on_hand never below zero; refuses qty <= 0 or > allocated. */
+/* A short whose units are partly spoken for (in totes, or the ones the
+ * picker is about to pick) unallocates the whole short but writes off only
+ * what the hub wrote off: both books keep the units that exist. */
+static void test_ledger_short_lost(void **state)
+{
+	(void)state;
+	ledger_row r = {1, 2, 0};
+	assert_int_equal(ledger_short_lost(&r, 1, 0), 0);
+	assert_int_equal(r.allocated, 1);
+	assert_int_equal(r.on_hand, 1);
+	r = (ledger_row){5, 3, 0};
+	assert_int_equal(ledger_short_lost(&r, 2, 1), 0);
+	assert_int_equal(r.allocated, 1);
+	assert_int_equal(r.on_hand, 4);
+	assert_int_equal(ledger_short_lost(&r, 1, 2), DN_EINVAL);
+	assert_int_equal(ledger_short_lost(&r, 1, -1), DN_EINVAL);
+	r = (ledger_row){0, 2, 0};
+	assert_int_equal(ledger_short_lost(&r, 2, 2), 0);
+	assert_int_equal(r.on_hand, 0);
+}
+
 static void test_ledger_short(void **state)
 {
 	(void)state;
@@ -261,6 +282,7 @@ int main(void)
 		cmocka_unit_test(test_ledger_adjust),
 		cmocka_unit_test(test_ledger_hold),
 		cmocka_unit_test(test_ledger_row_check),
+		cmocka_unit_test(test_ledger_short_lost),
 		cmocka_unit_test(test_ledger_lifecycle),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
