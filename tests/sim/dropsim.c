@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "io/log.h"
@@ -27,7 +28,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: dropsim [--seeds N] [--seed S] [--orders N] [--hubs N] [--no-faults]\n"
-	    "               [--twice] [--dir D] [--verbose] [--help]\n"
+	    "               [--twice] [--jobs N] [--dir D] [--verbose] [--help]\n"
 	    "\n"
 	    "Runs a whole dropnet network (the real coordinator and hub machines on\n"
 	    "their real SQLite stores) in one process under a seeded simulation of\n"
@@ -40,6 +41,7 @@ static void usage(FILE *f)
 	    "  --hubs N     hubs, 1-6 (default 6)\n"
 	    "  --no-faults  no network, crash, clock or stall faults\n"
 	    "  --twice      run each seed twice; the histories must be identical\n"
+	    "  --jobs N     run seeds in N processes at once (default 1)\n"
 	    "  --dir D      folder for the SQLite files (default: a new one in /tmp)\n"
 	    "  --verbose    one line per injected fault\n"
 	    "\n"
@@ -80,8 +82,11 @@ static int parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
+/* Processes one run may use: a bound, not a tuning knob. */
+#define DROPSIM_JOBS_MAX 64
+
 typedef struct {
-	uint64_t seeds, seed;
+	uint64_t seeds, seed, jobs;
 	bool twice;
 	sim_params p;
 } args;
@@ -105,9 +110,12 @@ static int args_parse(int argc, char **argv, args *a)
 			a->p.dir = argv[++i];
 		} else if (has && parse_u64(argv[i + 1], &v) == 0 &&
 		    (strcmp(k, "--seeds") == 0 || strcmp(k, "--seed") == 0 ||
-		    strcmp(k, "--orders") == 0 || strcmp(k, "--hubs") == 0)) {
+		    strcmp(k, "--orders") == 0 || strcmp(k, "--hubs") == 0 ||
+		    strcmp(k, "--jobs") == 0)) {
 			i++;
-			if (strcmp(k, "--seeds") == 0) {
+			if (strcmp(k, "--jobs") == 0) {
+				a->jobs = v;
+			} else if (strcmp(k, "--seeds") == 0) {
 				a->seeds = v;
 			} else if (strcmp(k, "--seed") == 0) {
 				a->seed = v;
@@ -122,13 +130,16 @@ static int args_parse(int argc, char **argv, args *a)
 		}
 	}
 	if (a->p.hubs < 1 || a->p.hubs > SIM_HUBS_MAX || a->p.orders < 1 ||
-	    a->p.orders > SIM_ORDERS_MAX || a->seeds < 1) {
-		fprintf(stderr, "dropsim: --hubs 1..%d, --orders 1..%d, --seeds >= 1\n",
-		    SIM_HUBS_MAX, SIM_ORDERS_MAX);
+	    a->p.orders > SIM_ORDERS_MAX || a->seeds < 1 || a->jobs < 1 ||
+	    a->jobs > DROPSIM_JOBS_MAX) {
+		fprintf(stderr, "dropsim: --hubs 1..%d, --orders 1..%d, --seeds >= 1,"
+		    " --jobs 1..%d\n", SIM_HUBS_MAX, SIM_ORDERS_MAX, DROPSIM_JOBS_MAX);
 		return 2;
 	}
 	return 0;
 }
+
+static void tot_add(sim_result *t, const sim_result *r);
 
 static void replay_line(const args *a, uint64_t seed)
 {
@@ -154,21 +165,7 @@ static int run_seed(const args *a, uint64_t seed, sim_result *tot)
 			    " then %016" PRIx64, r.hash, r2.hash);
 		}
 	}
-	tot->sim_ms += r.sim_ms;
-	tot->orders += r.orders;
-	tot->accepted += r.accepted;
-	tot->refused += r.refused;
-	tot->gave_up += r.gave_up;
-	tot->shipped += r.shipped;
-	tot->msgs += r.msgs;
-	tot->lost += r.lost;
-	tot->duplicated += r.duplicated;
-	tot->partitions += r.partitions;
-	tot->coord_crashes += r.coord_crashes;
-	tot->hub_crashes += r.hub_crashes;
-	tot->clock_steps += r.clock_steps;
-	tot->stalls += r.stalls;
-	tot->audits += r.audits;
+	tot_add(tot, &r);
 	if (r.failed) {
 		printf("dropsim: seed %" PRIu64 " FAILED: %s\n", seed, r.why);
 		replay_line(a, seed);
@@ -177,48 +174,135 @@ static int run_seed(const args *a, uint64_t seed, sim_result *tot)
 	return 0;
 }
 
+/* What one worker sends back through its pipe. */
+typedef struct {
+	sim_result tot;
+	uint64_t ran;
+	int rc;
+} worker_out;
+
+/* Runs every jobs-th seed from first, in dir. */
+static void run_share(const args *a, uint64_t first, uint64_t jobs, const char *dir,
+    worker_out *w)
+{
+	args mine = *a;
+	mine.p.dir = dir;
+	memset(w, 0, sizeof(*w));
+	for (uint64_t s = first; s < a->seed + a->seeds && w->rc == 0; s += jobs) {
+		w->rc = run_seed(&mine, s, &w->tot);
+		w->ran++;
+	}
+	if (w->rc == 0) {
+		dir_clean(dir);
+	} else {
+		printf("dropsim: the failing seed's stores are kept in %s\n", dir);
+	}
+	fflush(stdout);
+}
+
+static void tot_add(sim_result *t, const sim_result *r)
+{
+	t->sim_ms += r->sim_ms;
+	t->orders += r->orders;
+	t->accepted += r->accepted;
+	t->refused += r->refused;
+	t->gave_up += r->gave_up;
+	t->shipped += r->shipped;
+	t->msgs += r->msgs;
+	t->lost += r->lost;
+	t->duplicated += r->duplicated;
+	t->partitions += r->partitions;
+	t->coord_crashes += r->coord_crashes;
+	t->hub_crashes += r->hub_crashes;
+	t->clock_steps += r->clock_steps;
+	t->stalls += r->stalls;
+	t->audits += r->audits;
+}
+
+/* Forks one worker per job; each writes its worker_out to a pipe. */
+static int run_jobs(const args *a, const char *base, worker_out *all)
+{
+	int fds[DROPSIM_JOBS_MAX];
+	pid_t pids[DROPSIM_JOBS_MAX];
+	memset(all, 0, sizeof(*all));
+	for (uint64_t k = 0; k < a->jobs; k++) {
+		int p[2];
+		if (pipe(p) != 0) {
+			perror("dropsim: pipe");
+			return 1;
+		}
+		fflush(stdout);
+		pids[k] = fork();
+		if (pids[k] == 0) {
+			char dir[1100];
+			worker_out w;
+			close(p[0]);
+			snprintf(dir, sizeof(dir), "%s/job%llu", base, (unsigned long long)k);
+			mkdir(dir, 0700);
+			run_share(a, a->seed + k, a->jobs, dir, &w);
+			if (w.rc == 0) {
+				rmdir(dir);
+			}
+			_exit(write(p[1], &w, sizeof(w)) == (ssize_t)sizeof(w) ? 0 : 1);
+		}
+		close(p[1]);
+		fds[k] = p[0];
+	}
+	for (uint64_t k = 0; k < a->jobs; k++) {
+		worker_out w;
+		int st = 0;
+		if (read(fds[k], &w, sizeof(w)) != (ssize_t)sizeof(w)) {
+			memset(&w, 0, sizeof(w));
+			w.rc = 1;
+			printf("dropsim: worker %llu died\n", (unsigned long long)k);
+		}
+		close(fds[k]);
+		waitpid(pids[k], &st, 0);
+		tot_add(&all->tot, &w.tot);
+		all->ran += w.ran;
+		all->rc += w.rc;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	args a = {1, 1, false, {0, 1000, 6, true, false, NULL, 0}};
+	args a = {1, 1, 1, false, {0, 1000, 6, true, false, NULL, 0}};
 	if (args_parse(argc, argv, &a) != 0) {
 		usage(stderr);
 		return 2;
 	}
 	char tmp[] = "/tmp/dropsim.XXXXXX";
-	if (a.p.dir == NULL) {
+	const char *base = a.p.dir;
+	if (base == NULL) {
 		if (mkdtemp(tmp) == NULL) {
 			perror("dropsim: mkdtemp");
 			return 1;
 		}
-		a.p.dir = tmp;
+		base = tmp;
 	}
 	log_set_level(getenv("DROPSIM_LOG") ? LOG_DEBUG : a.p.verbose ? LOG_WARN : LOG_ERROR);
-	sim_result tot;
-	memset(&tot, 0, sizeof(tot));
+	worker_out all;
 	double t0 = wall_s();
-	int rc = 0;
-	uint64_t ran = 0;
-	for (uint64_t s = a.seed; s < a.seed + a.seeds && rc == 0; s++, ran++) {
-		rc = run_seed(&a, s, &tot);
+	if (a.jobs == 1) {
+		run_share(&a, a.seed, 1, base, &all);
+	} else if (run_jobs(&a, base, &all) != 0) {
+		return 1;
 	}
 	double el = wall_s() - t0;
-	if (rc == 0) {
-		dir_clean(a.p.dir);
-		if (a.p.dir == tmp) {
-			rmdir(tmp);
-		}
-	} else {
-		printf("dropsim: the failing seed's stores are kept in %s\n", a.p.dir);
+	if (all.rc == 0 && base == tmp) {
+		rmdir(tmp);
 	}
+	const sim_result *t = &all.tot;
 	printf("dropsim: %" PRIu64 " seed(s), %u orders (%u accepted, %u refused, %u gave up),"
-	    " %u shipped\n", ran, tot.orders, tot.accepted, tot.refused, tot.gave_up,
-	    tot.shipped);
+	    " %u shipped\n", all.ran, t->orders, t->accepted, t->refused, t->gave_up,
+	    t->shipped);
 	printf("dropsim: injected: %u messages (%u lost, %u duplicated), %u partitions,"
 	    " %u coordinator crashes, %u hub crashes, %u clock steps, %u loop stalls;"
-	    " %u audits\n", tot.msgs, tot.lost, tot.duplicated, tot.partitions,
-	    tot.coord_crashes, tot.hub_crashes, tot.clock_steps, tot.stalls, tot.audits);
-	printf("dropsim: %.1f simulated s in %.2f wall s (%.0fx)\n", (double)tot.sim_ms / 1000.0,
-	    el, el > 0 ? (double)tot.sim_ms / 1000.0 / el : 0.0);
-	printf("dropsim: %" PRIu64 " passed, %d failed\n", ran - (uint64_t)rc, rc);
-	return rc;
+	    " %u audits\n", t->msgs, t->lost, t->duplicated, t->partitions,
+	    t->coord_crashes, t->hub_crashes, t->clock_steps, t->stalls, t->audits);
+	printf("dropsim: %.1f simulated s in %.2f wall s (%.0fx)\n", (double)t->sim_ms / 1000.0,
+	    el, el > 0 ? (double)t->sim_ms / 1000.0 / el : 0.0);
+	printf("dropsim: %" PRIu64 " passed, %d failed\n", all.ran - (uint64_t)all.rc, all.rc);
+	return all.rc == 0 ? 0 : 1;
 }
