@@ -357,6 +357,131 @@ static void test_simvfs_journal_crash(void **state)
 	simvfs_destroy(v);
 }
 
+/* Raw VFS calls, below SQLite, to pin the storage model itself. */
+typedef struct raw_file {
+	sqlite3_vfs *vfs;
+	sqlite3_file *f;
+} raw_file;
+
+static raw_file raw_open(const char *path)
+{
+	raw_file r = { .vfs = sqlite3_vfs_find(VFS) };
+	assert_non_null(r.vfs);
+	r.f = calloc(1, (size_t)r.vfs->szOsFile);
+	assert_non_null(r.f);
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_MAIN_DB;
+	assert_int_equal(r.vfs->xOpen(r.vfs, path, r.f, flags, &flags), SQLITE_OK);
+	return r;
+}
+
+static void raw_close(raw_file *r)
+{
+	assert_int_equal(r->f->pMethods->xClose(r->f), SQLITE_OK);
+	free(r->f);
+}
+
+static void raw_write(raw_file *r, char c, size_t n, int64_t off)
+{
+	static char buf[3 * SIMVFS_SECTOR_BYTES];
+	assert_true(n <= sizeof(buf));
+	memset(buf, c, n);
+	assert_int_equal(r->f->pMethods->xWrite(r->f, buf, (int)n, off), SQLITE_OK);
+}
+
+static size_t file_len(simvfs *v, const char *path)
+{
+	const uint8_t *bytes;
+	size_t len;
+	return simvfs_file_get(v, path, &bytes, &len) == 0 ? len : (size_t)-1;
+}
+
+/* Goal: the model as specified in simvfs.h: a crash keeps synced bytes,
+ * drops or keeps unsynced ones per policy (whole sectors, so a write over
+ * three sectors can come back partly), makes a never-synced file vanish
+ * per policy, and makes an open handle dead (its I/O fails, its close is
+ * harmless); short reads zero-fill. */
+static void test_simvfs_model(void **state)
+{
+	(void)state;
+	simvfs *v = vfs_new(11);
+	simvfs_crash_policy keep_none = { 0.0, 0.0 }, keep_all = { 1.0, 1.0 };
+
+	raw_file r = raw_open("/m/a");
+	raw_write(&r, 'A', 100, 0);
+	assert_int_equal(r.f->pMethods->xSync(r.f, SQLITE_SYNC_FULL), SQLITE_OK);
+	raw_write(&r, 'B', 50, 0);
+	raw_write(&r, 'C', 3 * SIMVFS_SECTOR_BYTES, 100);
+	raw_close(&r);
+	assert_int_equal(simvfs_crash_policy_set(v, &keep_none), 0);
+	simvfs_crash(v, "/m/");
+	const uint8_t *bytes;
+	size_t len;
+	assert_int_equal(simvfs_file_get(v, "/m/a", &bytes, &len), 0);
+	assert_int_equal(len, 100);
+	assert_int_equal(bytes[0], 'A');
+	assert_int_equal(bytes[99], 'A');
+
+	/* Half the sectors: over many crashes some writes come back torn. */
+	simvfs_crash_policy half = { 0.5, 0.5 };
+	assert_int_equal(simvfs_crash_policy_set(v, &half), 0);
+	bool torn = false;
+	for (int i = 0; i < 20 && !torn; i++) {
+		r = raw_open("/m/a");
+		raw_write(&r, 'D', 3 * SIMVFS_SECTOR_BYTES, 0);
+		raw_close(&r);
+		simvfs_crash(v, "/m/");
+		assert_int_equal(simvfs_file_get(v, "/m/a", &bytes, &len), 0);
+		size_t d = 0;
+		for (size_t k = 0; k < len; k++) {
+			d += bytes[k] == 'D';
+		}
+		torn = d != 0 && d != 3 * SIMVFS_SECTOR_BYTES;
+		if (torn) {
+			assert_int_equal(d % SIMVFS_SECTOR_BYTES, 0);
+		}
+	}
+	assert_true(torn);
+
+	/* Never synced: gone, or kept with its unsynced bytes. */
+	r = raw_open("/m/new");
+	raw_write(&r, 'N', 10, 0);
+	raw_close(&r);
+	assert_int_equal(simvfs_crash_policy_set(v, &keep_all), 0);
+	simvfs_crash(v, "/m/new");
+	assert_int_equal(file_len(v, "/m/new"), 10);
+	assert_int_equal(simvfs_crash_policy_set(v, &keep_none), 0);
+	r = raw_open("/m/new2");
+	raw_write(&r, 'N', 10, 0);
+	raw_close(&r);
+	simvfs_crash(v, "/m/new2");
+	assert_int_equal(file_len(v, "/m/new2"), (size_t)-1);
+
+	/* A handle open at the crash is dead. */
+	r = raw_open("/m/a");
+	simvfs_crash(v, "/m/");
+	char buf[8] = { 1 };
+	assert_int_equal(r.f->pMethods->xRead(r.f, buf, 8, 0), SQLITE_IOERR_READ);
+	assert_int_equal(r.f->pMethods->xWrite(r.f, buf, 8, 0), SQLITE_IOERR_WRITE);
+	assert_int_equal(r.f->pMethods->xSync(r.f, 0), SQLITE_IOERR_FSYNC);
+	assert_int_equal(r.vfs->xDelete(r.vfs, "/m/a", 0), SQLITE_IOERR_DELETE);
+	raw_close(&r);
+	/* Short read past the end: zero-filled. */
+	r = raw_open("/m/a");
+	memset(buf, 1, sizeof(buf));
+	assert_int_equal(r.f->pMethods->xRead(r.f, buf, 8, (int64_t)len - 4),
+	    SQLITE_IOERR_SHORT_READ);
+	assert_int_equal(buf[4], 0);
+	assert_int_equal(buf[7], 0);
+	raw_close(&r);
+	assert_int_equal(r.vfs->xDelete(r.vfs, "/m/a", 0), SQLITE_OK);
+	assert_int_equal(file_len(v, "/m/a"), (size_t)-1);
+	simvfs_stats s;
+	simvfs_stats_get(v, &s);
+	assert_int_equal(s.files_vanished, 1);
+	assert_int_equal(s.handles_killed, 1);
+	simvfs_destroy(v);
+}
+
 /* Goal: committed transactions survive power loss, whether the crash cuts
  * the connection off (handles die, closed after) or follows a clean close;
  * the old connection's close after the crash changes nothing. */
@@ -672,6 +797,7 @@ int main(void)
 	 * cmocka's (errors still fail the asserts). */
 	log_set_level((log_level)(LOG_ERROR + 1));
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_simvfs_model),
 		cmocka_unit_test(test_simvfs_roundtrip),
 		cmocka_unit_test(test_simvfs_two_connections),
 		cmocka_unit_test(test_simvfs_lock_levels),
