@@ -8,7 +8,11 @@
  *   - the lock state (nshared, writer, shm locks) is the sum of the live
  *     handles' own state; a dead handle holds nothing and points at no file;
  *   - a file is in vfs->files (linked) or is unlinked and kept alive only by
- *     its open handles, freed at the last close.
+ *     its open handles, freed at the last close;
+ *   - the WAL index (sv_shm) lives while any handle maps it; a crash takes
+ *     it from the file but leaves it to the dead handles that still map it,
+ *     as SQLite keeps writing through the pointers it was given until it
+ *     closes them.
  * One thread; SQLite calls in here only from the sim's thread.
  */
 #include <assert.h>
@@ -40,6 +44,13 @@ typedef struct sv_op {
 
 typedef struct sv_handle sv_handle;
 
+/* One file's shared memory: heap regions and the handles mapping them. */
+typedef struct sv_shm {
+	uint8_t *region[SIMVFS_SHM_REGIONS_MAX];
+	uint32_t region_bytes;
+	uint32_t refs;
+} sv_shm;
+
 typedef struct sv_file {
 	char path[SIMVFS_PATH_MAX + 1];
 	sv_buf live;
@@ -52,9 +63,7 @@ typedef struct sv_file {
 	uint32_t nopen;   /* live handles on it */
 	uint32_t nshared; /* handles at SHARED or above */
 	sv_handle *writer; /* the handle at RESERVED or above, if any */
-	uint8_t *shm[SIMVFS_SHM_REGIONS_MAX];
-	uint32_t shm_region_bytes;
-	uint32_t shm_refs; /* handles that mapped the shm */
+	sv_shm *shm; /* NULL while no live handle maps it */
 	uint32_t shm_nshared[SQLITE_SHM_NLOCK];
 	sv_handle *shm_excl[SQLITE_SHM_NLOCK];
 } sv_file;
@@ -67,7 +76,7 @@ struct sv_handle {
 	int lock;
 	bool dead;
 	bool delete_on_close;
-	bool shm_mapped;
+	sv_shm *shm; /* mapped by this handle (kept when it dies) */
 	uint8_t shm_shared; /* bit i: shared shm lock i held */
 	uint8_t shm_excl;   /* bit i: exclusive shm lock i held */
 	sv_handle *prev;
@@ -197,14 +206,17 @@ static void file_ops_clear(sv_file *f)
 	f->nops = 0;
 }
 
-static void file_shm_free(sv_file *f)
+/* Drops one handle's mapping; the last one frees the regions. */
+static void shm_unref(sv_shm *m)
 {
-	assert(f->shm_refs == 0);
-	for (uint32_t i = 0; i < SIMVFS_SHM_REGIONS_MAX; i++) {
-		free(f->shm[i]);
-		f->shm[i] = NULL;
+	assert(m->refs > 0);
+	if (--m->refs > 0) {
+		return;
 	}
-	f->shm_region_bytes = 0;
+	for (uint32_t i = 0; i < SIMVFS_SHM_REGIONS_MAX; i++) {
+		free(m->region[i]);
+	}
+	free(m);
 }
 
 static void file_free(sv_file *f)
@@ -212,7 +224,7 @@ static void file_free(sv_file *f)
 	assert(f->nopen == 0 && !f->linked);
 	file_ops_clear(f);
 	free(f->ops);
-	file_shm_free(f);
+	assert(f->shm == NULL);
 	free(f->live.data);
 	free(f->durable.data);
 	free(f);
@@ -380,14 +392,15 @@ static void handle_shm_unmap(sv_handle *h)
 {
 	sv_file *f = h->file;
 	handle_shm_release(h);
-	if (h->shm_mapped) {
-		h->shm_mapped = false;
-		assert(f->shm_refs > 0);
-		if (--f->shm_refs == 0) {
+	if (h->shm != NULL) {
+		assert(f->shm == h->shm);
+		if (h->shm->refs == 1) {
 			/* The unix VFS truncates the -shm of a database nobody
 			 * has open; SQLite rebuilds it from the WAL. */
-			file_shm_free(f);
+			f->shm = NULL;
 		}
+		shm_unref(h->shm);
+		h->shm = NULL;
 	}
 }
 
@@ -410,7 +423,12 @@ static void handle_kill(simvfs *v, sv_handle *h)
 {
 	sv_file *f = h->file;
 	assert(f != NULL);
-	handle_shm_unmap(h);
+	handle_shm_release(h);
+	if (h->shm != NULL) {
+		/* The regions stay with the dead handles mapping them; the
+		 * file starts afresh (shm is not durable). */
+		f->shm = NULL;
+	}
 	handle_unlock_all(h);
 	h->file = NULL;
 	h->dead = true;
@@ -448,6 +466,10 @@ static int sv_close(sqlite3_file *pf)
 {
 	sv_handle *h = (sv_handle *)pf;
 	simvfs *v = h->vfs;
+	if (h->file == NULL && h->shm != NULL) {
+		shm_unref(h->shm); /* dead: its orphaned WAL index */
+		h->shm = NULL;
+	}
 	if (h->file != NULL) {
 		sv_file *f = h->file;
 		handle_shm_unmap(h);
@@ -683,25 +705,30 @@ static int sv_shm_map(sqlite3_file *pf, int region, int region_bytes, int extend
 	if (region < 0 || (uint32_t)region >= SIMVFS_SHM_REGIONS_MAX) {
 		return SQLITE_IOERR_SHMSIZE;
 	}
-	if (!h->shm_mapped) {
-		h->shm_mapped = true;
-		f->shm_refs++;
+	if (h->shm == NULL) {
+		if (f->shm == NULL) {
+			f->shm = calloc(1, sizeof(*f->shm));
+			if (f->shm == NULL) {
+				return SQLITE_IOERR_NOMEM;
+			}
+			f->shm->region_bytes = (uint32_t)region_bytes;
+		}
+		h->shm = f->shm;
+		h->shm->refs++;
 	}
-	if (f->shm_region_bytes == 0) {
-		f->shm_region_bytes = (uint32_t)region_bytes;
-	}
-	assert(f->shm_region_bytes == (uint32_t)region_bytes);
-	if (f->shm[region] == NULL && extend) {
+	sv_shm *m = h->shm;
+	assert(m->region_bytes == (uint32_t)region_bytes);
+	if (m->region[region] == NULL && extend) {
 		for (int i = 0; i <= region; i++) {
-			if (f->shm[i] == NULL) {
-				f->shm[i] = calloc(1, (size_t)region_bytes);
-				if (f->shm[i] == NULL) {
+			if (m->region[i] == NULL) {
+				m->region[i] = calloc(1, (size_t)region_bytes);
+				if (m->region[i] == NULL) {
 					return SQLITE_IOERR_NOMEM;
 				}
 			}
 		}
 	}
-	*pp = f->shm[region];
+	*pp = m->region[region];
 	return SQLITE_OK;
 }
 
@@ -763,6 +790,9 @@ static int sv_shm_unmap(sqlite3_file *pf, int delete_flag)
 	sv_handle *h = (sv_handle *)pf;
 	if (h->file != NULL) {
 		handle_shm_unmap(h);
+	} else if (h->shm != NULL) {
+		shm_unref(h->shm);
+		h->shm = NULL;
 	}
 	return SQLITE_OK;
 }
@@ -1066,8 +1096,7 @@ int simvfs_crash_policy_set(simvfs *v, const simvfs_crash_policy *p)
 /* Rebuilds one file after power loss from durable + surviving sectors. */
 static void crash_file(simvfs *v, sv_file *f)
 {
-	assert(f->nopen == 0 && f->shm_refs == 0);
-	file_shm_free(f);
+	assert(f->nopen == 0 && f->shm == NULL);
 	if (!f->synced_once && sv_unit(v) >= v->crash.new_file_survives) {
 		v->stats.files_vanished++;
 		file_unlink(v, f);
