@@ -22,7 +22,8 @@
  * its first successful xSync (as the unix VFS fsyncs the directory of a new
  * journal or WAL at its first sync). A file never synced may vanish at a
  * crash (seeded) or survive with whatever of its pending writes survive.
- * Deletes and truncates to zero by xDelete are durable at once.
+ * xDelete is durable at once (a crash never brings a deleted file back).
+ * xTruncate is pending like a write: a crash keeps it or not, as a whole.
  *
  * What it does not model: read errors, corruption of bytes that were
  * already durable (bit rot, misdirected writes), a torn write damaging

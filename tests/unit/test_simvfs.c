@@ -653,7 +653,10 @@ static void test_simvfs_time(void **state)
 }
 
 typedef struct torture_result {
+	uint64_t digest_wal; /* every file before the last crash, WAL included */
 	uint64_t digest;
+	uint8_t *db_bytes; /* DB_A at the end (after its last close), heap */
+	size_t db_len;
 	simvfs_stats stats;
 	int64_t rows;
 	int64_t acked;
@@ -734,6 +737,7 @@ static void torture(uint64_t seed, int64_t ntx, torture_result *res)
 			verify_quiet(v, db, fate, id);
 		}
 	}
+	res->digest_wal = simvfs_digest(v, "");
 	db = crash_reopen(v, db);
 	simvfs_faults_enable(v, false);
 	res->rows = verify(db, fate, ntx);
@@ -744,6 +748,11 @@ static void torture(uint64_t seed, int64_t ntx, torture_result *res)
 	}
 	free(fate);
 	res->digest = simvfs_digest(v, "");
+	const uint8_t *bytes;
+	assert_int_equal(simvfs_file_get(v, DB_A, &bytes, &res->db_len), 0);
+	res->db_bytes = malloc(res->db_len);
+	assert_non_null(res->db_bytes);
+	memcpy(res->db_bytes, bytes, res->db_len);
 	simvfs_stats_get(v, &res->stats);
 	simvfs_destroy(v);
 }
@@ -764,6 +773,7 @@ static void test_simvfs_torture(void **state)
 	assert_true(s->syncs_failed > 0 && s->syncs_landed > 0);
 	assert_true(s->crashes > 20);
 	assert_true(s->sectors_kept > 0 && s->sectors_lost > 0);
+	free(res.db_bytes);
 	print_message("torture: acked=%lld rows=%lld writes=%llu syncs=%llu "
 		      "wfail=%llu wfull=%llu wlanded=%llu sfail=%llu slanded=%llu "
 		      "crashes=%llu kept=%llu lost=%llu vanished=%llu\n",
@@ -785,10 +795,20 @@ static void test_simvfs_determinism(void **state)
 	torture(7, 300, &a);
 	torture(7, 300, &b);
 	torture(8, 300, &c);
+	/* The WAL holds SQLite's random salts: seeded too. */
+	assert_int_equal(a.digest_wal, b.digest_wal);
 	assert_int_equal(a.digest, b.digest);
+	assert_int_equal(a.db_len, b.db_len);
+	assert_memory_equal(a.db_bytes, b.db_bytes, a.db_len);
 	assert_memory_equal(&a.stats, &b.stats, sizeof(a.stats));
 	assert_int_equal(a.rows, b.rows);
+	assert_int_not_equal(a.digest_wal, c.digest_wal);
 	assert_int_not_equal(a.digest, c.digest);
+	assert_true(a.db_len != c.db_len ||
+	    memcmp(a.db_bytes, c.db_bytes, a.db_len) != 0);
+	free(a.db_bytes);
+	free(b.db_bytes);
+	free(c.db_bytes);
 }
 
 int main(void)
