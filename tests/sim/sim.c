@@ -316,8 +316,14 @@ static bool coord_start(world *w)
 	/* A new process: its monotonic clock starts anywhere. */
 	w->coord_mono_base = 1 + sim_rng_below(&w->rng, 1000000);
 	coord_set_clock(w);
-	if (coord_open(&w->c, w->coord_path, NULL) != 0) {
-		return check_fail(w, "coordinator could not open its store");
+	if (coord_open(&w->c, w->coord_path, SIM_VFS) != 0) {
+		/* An injected I/O error during start-up: try again, as systemd
+		 * would restart the daemon. */
+		if (!w->p.faults || w->healed) {
+			return check_fail(w, "coordinator could not open its store");
+		}
+		ev_push(w, w->now + 500, EV_COORD_UP, -1, 0, NULL);
+		return true;
 	}
 	w->coord_up = true;
 	return true;
@@ -329,6 +335,12 @@ static void coord_crash(world *w)
 		return;
 	}
 	w->res->coord_crashes++;
+	/* kill -9 keeps what reached the OS; a power loss drops what was not
+	 * synced. */
+	if (sim_rng_chance(&w->rng, 0.5)) {
+		w->res->power_losses++;
+		simvfs_crash(w->vfs, "/coordinator/");
+	}
 	coord_close(&w->c);
 	inbox_clear(w);
 	w->coord_up = false;
@@ -388,8 +400,12 @@ static void hub_sync_done(world *w, int i, uint64_t attempt, int rv,
 static bool hub_start(world *w, int i)
 {
 	sim_hub *hb = &w->hubs[i];
-	if (hub_store_open_vfs(&hb->h.store, hb->path, NULL) != 0) {
-		return check_fail(w, "hub %s could not open its store", hb->h.cfg.id);
+	if (hub_store_open_vfs(&hb->h.store, hb->path, SIM_VFS) != 0) {
+		if (!w->p.faults || w->healed) {
+			return check_fail(w, "hub %s could not open its store", hb->h.cfg.id);
+		}
+		ev_push(w, w->now + 500, EV_HUB_UP, i, 0, NULL);
+		return true;
 	}
 	hb->h.coordinator_up = hb->h.coordinator_known = false;
 	hb->up = true;
@@ -405,6 +421,12 @@ static void hub_crash(world *w, int i)
 		return;
 	}
 	w->res->hub_crashes++;
+	if (sim_rng_chance(&w->rng, 0.5)) {
+		char prefix[DN_ID_MAX + 4];
+		snprintf(prefix, sizeof(prefix), "/%s/", hb->h.cfg.id);
+		w->res->power_losses++;
+		simvfs_crash(w->vfs, prefix);
+	}
 	hub_store_close(hb->h.store);
 	hb->h.store = NULL;
 	hb->up = false;
@@ -636,7 +658,7 @@ static bool staff_ship(world *w, int i)
 	sim_hub *hb = &w->hubs[i];
 	char key[DN_ID_MAX + 1], tracking[DN_ID_MAX + 1];
 	snprintf(key, sizeof(key), "ship-%llu", (unsigned long long)hb->cur_order);
-	snprintf(tracking, sizeof(tracking), "trk-%s-%llu", hb->h.cfg.id,
+	snprintf(tracking, sizeof(tracking), "trk-%.16s-%llu", hb->h.cfg.id,
 	    (unsigned long long)hb->cur_order);
 	Dropnet__TermRequest q = DROPNET__TERM_REQUEST__INIT;
 	q.kind = DROPNET__TERM_KIND__TERM_SHIP;
@@ -897,7 +919,7 @@ static bool world_setup(world *w)
 		return check_fail(w, "coordinator config: %s", err);
 	}
 	w->split = ROUTE_SPLIT_NEVER;
-	snprintf(w->coord_path, sizeof(w->coord_path), "%s/coordinator.db", w->p.dir);
+	snprintf(w->coord_path, sizeof(w->coord_path), "/coordinator/coordinator.db");
 	for (uint32_t i = 0; i < w->p.hubs; i++) {
 		sim_hub *hb = &w->hubs[i];
 		char s_id[96], s_lat[64], s_lon[64];
@@ -908,7 +930,7 @@ static bool world_setup(world *w)
 		if (hub_conf_load(&hb->h.cfg, NULL, hs, 5, err, sizeof(err)) != 0) {
 			return check_fail(w, "hub config: %s", err);
 		}
-		snprintf(hb->path, sizeof(hb->path), "%s/%s.db", w->p.dir, sim_cities[i].id);
+		snprintf(hb->path, sizeof(hb->path), "/%s/hub.db", sim_cities[i].id);
 		if (!hub_start(w, (int)i)) {
 			return false;
 		}
@@ -916,6 +938,13 @@ static bool world_setup(world *w)
 	}
 	w->delay_max_ms = 5;
 	if (w->p.faults) {
+		/* Rare enough that a drop gets through, common enough that
+		 * every seed sees failed commits. */
+		simvfs_faults f = {0.0002, 0.0001, 0.0002, 0.0002, 0.0002};
+		if (simvfs_faults_set(w->vfs, "", &f) != 0) {
+			return check_fail(w, "simvfs: faults");
+		}
+		simvfs_faults_enable(w->vfs, true);
 		fault_network(w);
 		ev_push(w, 3000 + sim_rng_below(&w->rng, 2000), EV_FAULT, -1, 0, NULL);
 	}
@@ -939,6 +968,7 @@ static bool all_answered(world *w)
 static void heal(world *w)
 {
 	w->healed = true;
+	simvfs_faults_enable(w->vfs, false);
 	w->loss = w->dup = 0;
 	w->delay_max_ms = 5;
 	w->stall_until = 0;
@@ -1081,6 +1111,13 @@ static void world_free(world *w)
 			hub_store_close(w->hubs[i].h.store);
 		}
 	}
+	if (w->vfs != NULL) {
+		simvfs_stats st;
+		simvfs_stats_get(w->vfs, &st);
+		w->res->io_errors = st.writes_failed + st.writes_full + st.writes_landed +
+		    st.syncs_failed + st.syncs_landed;
+		simvfs_destroy(w->vfs);
+	}
 	free(w->heap);
 	free(w->orders);
 	free(w->shipped_ids);
@@ -1104,7 +1141,8 @@ int sim_run(const sim_params *p, sim_result *out)
 	w->norders = p->orders;
 	w->heap = calloc(SIM_EVENTS_MAX, sizeof(*w->heap));
 	w->orders = calloc(p->orders, sizeof(*w->orders));
-	if (w->heap == NULL || w->orders == NULL) {
+	if (w->heap == NULL || w->orders == NULL ||
+	    simvfs_create(SIM_VFS, p->seed ^ 0x5eedf00dULL, &w->vfs) != 0) {
 		world_free(w);
 		free(w);
 		return -1;

@@ -58,7 +58,7 @@ typedef struct {
 	uint32_t hubs;          /* hubs (<= SIM_HUBS_MAX) */
 	bool faults;            /* network, crash, clock and stall faults */
 	bool verbose;           /* one line per fault */
-	const char *dir;        /* folder for the SQLite files */
+	const char *dir;        /* unused: the stores live in simvfs memory */
 	int bug;                /* 0, or a deliberately broken invariant (tests) */
 } sim_params;
 
@@ -69,6 +69,8 @@ typedef struct {
 	uint32_t accepted, refused, gave_up, shipped, orders;
 	uint32_t msgs, lost, duplicated, partitions;
 	uint32_t coord_crashes, hub_crashes, clock_steps, stalls;
+	uint32_t power_losses;  /* crashes that also lost unsynced writes */
+	uint64_t io_errors;     /* write/sync errors and full disks injected */
 	uint32_t audits;
 	bool failed;
 	char why[512];          /* the first violation */

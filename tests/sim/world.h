@@ -5,6 +5,7 @@
 #ifndef DN_SIM_WORLD_H
 #define DN_SIM_WORLD_H
 #include "sim.h"
+#include "simvfs.h"
 
 typedef enum {
 	MSG_INGEST_REQ, MSG_INGEST_REP, MSG_SYNC_REQ, MSG_SYNC_REP,
@@ -86,10 +87,14 @@ typedef struct {
 	bool stocked;
 } sim_hub;
 
+/* The VFS every simulated store lives on (tests/sim/simvfs.h). */
+#define SIM_VFS "simvfs"
+
 typedef struct {
 	sim_params p;
 	sim_result *res;
 	sim_rng rng;
+	simvfs *vfs;
 	uint64_t now;           /* sim time, ms */
 	uint64_t seq;
 	sim_ev *heap;
