@@ -25,6 +25,8 @@
 
 /* Insiders listed on one drop: a creator's inner circle, not a mailing list. */
 #define DROPS_INSIDERS_MAX 10000u
+/* A drop's display name: a title, not a document; the spec is stored. */
+#define DROPS_NAME_MAX 128u
 /* Held orders lapsed per tick: bounds one transaction; the rest wait 250 ms. */
 #define DROPS_LAPSE_BATCH 256
 
@@ -439,6 +441,15 @@ static int drops_validate(coord *c, const Dropnet__Drop *d, char *why, size_t le
 		snprintf(why, len, "drop %s already exists", d->id);
 		return DN_EEXIST;
 	}
+	/* The spec is journalled as sent: every string in it is bounded. */
+	if (strnlen(d->name, DROPS_NAME_MAX + 1) > DROPS_NAME_MAX) {
+		snprintf(why, len, "name: at most %u bytes", DROPS_NAME_MAX);
+		return DN_EINVAL;
+	}
+	if (strnlen(d->state, DN_ID_MAX + 1) > DN_ID_MAX) {
+		snprintf(why, len, "state is set by the coordinator");
+		return DN_EINVAL;
+	}
 	if (d->n_skus == 0 || d->n_skus > DROP_SKUS_MAX) {
 		snprintf(why, len, "a drop has 1..%u SKUs", DROP_SKUS_MAX);
 		return DN_EINVAL;
@@ -459,6 +470,10 @@ static int drops_validate(coord *c, const Dropnet__Drop *d, char *why, size_t le
 		if (drops_active_for(c, s->sku) != NULL) {
 			snprintf(why, len, "sku %s is already in drop %s", s->sku,
 			    drops_active_for(c, s->sku)->id);
+			return DN_EINVAL;
+		}
+		if (s->n_placement > DN_HUBS_MAX) {
+			snprintf(why, len, "skus[%zu]: at most %u placements", i, DN_HUBS_MAX);
 			return DN_EINVAL;
 		}
 		uint64_t sum = 0;

@@ -504,6 +504,11 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 	} else if (m->drop_id[0] && !validate_id(m->drop_id)) {
 		snprintf(field, sizeof(field), "drop_id");
 		why = "drop_id must be 1..64 printable characters";
+	} else if (m->tier[0] && !validate_id(m->tier)) {
+		/* The tier is journalled with a refusal (TIER_NOT_ALLOWED): only
+		 * a bounded id may reach the file. */
+		snprintf(field, sizeof(field), "tier");
+		why = "tier must be 1..64 printable characters";
 	} else if (m->tier[0] && !m->drop_id[0]) {
 		snprintf(field, sizeof(field), "tier");
 		why = "a tier needs a drop_id";
