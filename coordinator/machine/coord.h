@@ -81,7 +81,10 @@ typedef struct {
 } coord_stock;
 
 /* Drops kept in memory: every drop ever created, up to this many (a
- * creator runs a few a month; older ones are closed and only in the file). */
+ * creator runs a few a month; older ones are closed and only in the file).
+ * Every drop that is not closed is in memory (creation refuses a 129th);
+ * a closed drop that is only in the file is read back on demand into one
+ * spare slot (coord_drop_get), so no decision depends on what memory holds. */
 #define COORD_DROPS_MAX 128
 
 typedef struct {
@@ -113,6 +116,8 @@ typedef struct coord {
 	size_t stock_cap, stock_len;
 	coord_drop drops[COORD_DROPS_MAX];
 	size_t ndrops;
+	coord_drop drop_cold;         /* the last closed drop read back from the
+	                               * file (coord_drop_get); spec NULL: none */
 	int64_t clock_offset_ms;      /* test clock (coordinator.test_clock) */
 	struct coord_signals *signals; /* spike detection and the pub socket */
 	bool degraded;                /* the last reload failed: serve nothing */
@@ -192,7 +197,15 @@ int coord_stock_save(coord *c, const coord_stock *s);
 /* ---- drops (drops.c) ---- */
 int coord_drops_load(coord *c);
 void coord_drops_free(coord *c);
+/* The drop id if it is in memory, else NULL (a closed drop may be only in
+ * the file: decisions use coord_drop_get). */
 coord_drop *coord_drop_find(coord *c, const char *id);
+/* The drop id, read back from the file into the spare slot when memory does
+ * not hold it. 0 with *out set; DN_ENOENT (no such drop), DN_EPROTO (its
+ * stored spec does not decode) or DN_EIO with *out NULL. A pointer to the
+ * spare slot stays valid until the next coord_drop_get of another drop that
+ * is not in memory, or a reload: callers hold one drop at a time. */
+int coord_drop_get(coord *c, const char *id, coord_drop **out);
 const Dropnet__DropSku *coord_drop_sku(const coord_drop *d, const char *sku);
 bool coord_drop_is_insider(const coord_drop *d, const char *customer);
 /* Holdback top-up after units of sku arrived at hub (inside a tx). */
