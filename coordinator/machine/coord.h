@@ -97,6 +97,15 @@ typedef struct {
 	uint64_t accepted, gifts;
 } coord_drop;
 
+/* The machine's time (state.c; proto/SEMANTICS.md "Time"). A wall reading
+ * further than this from where the monotonic clock says it should be is a
+ * step, not drift: uv's loop time and CLOCK_REALTIME agree to a few ms. */
+#define COORD_CLOCK_STEP_MS 1000
+/* A forward step is acted on only once the wall clock has stayed ahead for
+ * this long (monotonic): a glitch that steps back within it changes no
+ * window, a real correction opens them 10 s late. */
+#define COORD_CLOCK_CONFIRM_MS 10000
+
 typedef struct coord {
 	coord_config cfg;
 	route_split_policy split;
@@ -105,7 +114,18 @@ typedef struct coord {
 	/* The clock, set by the shell before every call into the machine
 	 * (coord_clock_set): the machine reads no clock of its own. */
 	uint64_t now_mono_ms;
-	int64_t now_wall_ms;
+	int64_t now_wall_ms;          /* the shell's last wall reading, raw */
+	/* The machine's wall time: windows (tier opens/closes) and records.
+	 * It never goes back, also across restarts (kept in the file); a
+	 * forward step is followed only after COORD_CLOCK_CONFIRM_MS. */
+	int64_t wall_ms;
+	/* The duration clock: hold lifetimes. It moves by the monotonic
+	 * clock only (and by `dropctl clock set`), never by a wall step;
+	 * kept in the file, it counts a restart's downtime by the wall. */
+	int64_t elapsed_ms;
+	uint64_t step_since_mono_ms;  /* a forward step pending since; 0: none */
+	bool clock_started;           /* wall_ms and elapsed_ms are set */
+	bool step_back_logged;        /* the current backward step is logged */
 	/* Where region signals go (the shell's pub socket, the simulator's
 	 * recorder); NULL drops them. Called on the machine's thread. */
 	void (*publish)(void *arg, const uint8_t *buf, size_t len);
@@ -141,8 +161,19 @@ void coord_close(coord *c);
  * wall is UTC ms. The shell calls it before each batch and tick. */
 void coord_clock_set(coord *c, uint64_t mono_ms, int64_t wall_ms);
 uint64_t coord_now_mono_ms(const coord *c);
-/* Wall-clock UTC ms, moved by the test clock when enabled. */
+/* The machine's wall time, UTC ms: the shell's reading (moved by the test
+ * clock when enabled) with steps filtered: never below a time already acted
+ * on, a forward step only once confirmed (proto/SEMANTICS.md "Time"). */
 int64_t coord_now_wall_ms(const coord *c);
+/* The duration clock, ms: hold expiries are stored on it. */
+int64_t coord_now_elapsed_ms(const coord *c);
+/* `dropctl clock set` (test_clock only): the machine's wall time becomes
+ * wall_ms at once, backwards too; the duration clock moves forward by the
+ * same amount (never back). */
+void coord_clock_move(coord *c, int64_t wall_ms);
+/* Writes both clocks to the file (inside the caller's transaction): every
+ * transaction that acts on the wall time calls it. 0 or DN_EIO. */
+int coord_clock_save(coord *c);
 bool coord_hub_healthy(const coord *c, const coord_hub *h, uint64_t now_mono);
 int coord_hub_find(const coord *c, const char *id);
 /* Finds or inserts the (hub, sku) row; NULL on out-of-memory. */

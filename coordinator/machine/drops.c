@@ -424,8 +424,10 @@ int coord_hold_lapse(coord *c, int64_t order_id, int64_t now, const char *why)
 	return rv;
 }
 
-/* True when the tick has something to do, so idle ticks open no transaction. */
-static bool drops_tick_due(coord *c, int64_t now)
+/* True when the tick has something to do, so idle ticks open no transaction:
+ * a tier opening by the wall time now, a hold lapsed by the duration clock
+ * now_e. */
+static bool drops_tick_due(coord *c, int64_t now, int64_t now_e)
 {
 	for (size_t i = 0; i < c->ndrops; i++) {
 		coord_drop *d = &c->drops[i];
@@ -439,7 +441,7 @@ static bool drops_tick_due(coord *c, int64_t now)
 	bool any = false;
 	if (sqlite3_prepare_v2(c->db, "SELECT 1 FROM orders WHERE status = 16 AND"
 	    " hold_expires_ms <= ?1 LIMIT 1", -1, &st, NULL) == SQLITE_OK) {
-		db_bind_i64(st, 1, now);
+		db_bind_i64(st, 1, now_e);
 		any = sqlite3_step(st) == SQLITE_ROW;
 	}
 	sqlite3_finalize(st);
@@ -449,7 +451,8 @@ static bool drops_tick_due(coord *c, int64_t now)
 void coord_drops_tick(coord *c)
 {
 	int64_t now = coord_now_wall_ms(c);
-	if (!coord_ready(c) || !drops_tick_due(c, now) || db_begin(c->db) != 0) {
+	int64_t now_e = coord_now_elapsed_ms(c);
+	if (!coord_ready(c) || !drops_tick_due(c, now, now_e) || db_begin(c->db) != 0) {
 		return;
 	}
 	int rv = 0;
@@ -483,7 +486,7 @@ void coord_drops_tick(coord *c)
 	if (rv == 0 && sqlite3_prepare_v2(c->db, "SELECT id FROM orders WHERE status = 16"
 	    " AND hold_expires_ms <= ?1 ORDER BY hold_expires_ms LIMIT ?2", -1, &st,
 	    NULL) == SQLITE_OK) {
-		db_bind_i64(st, 1, now);
+		db_bind_i64(st, 1, now_e);
 		db_bind_i64(st, 2, DROPS_LAPSE_BATCH);
 		while (nids < DROPS_LAPSE_BATCH && sqlite3_step(st) == SQLITE_ROW) {
 			ids[nids++] = sqlite3_column_int64(st, 0);
@@ -492,6 +495,9 @@ void coord_drops_tick(coord *c)
 	sqlite3_finalize(st);
 	for (size_t i = 0; i < nids && rv == 0; i++) {
 		rv = coord_hold_lapse(c, ids[i], now, "lapsed");
+	}
+	if (rv == 0) {
+		rv = coord_clock_save(c);
 	}
 	rv = rv == 0 ? db_commit(c->db) : (db_rollback(c->db), rv);
 	if (rv != 0) {
@@ -1100,8 +1106,7 @@ static void drops_clock(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 			    "the clock moves only with coordinator.test_clock = 1");
 			return;
 		}
-		c->clock_offset_ms = 0;
-		c->clock_offset_ms = q->clock_ms - coord_now_wall_ms(c);
+		coord_clock_move(c, q->clock_ms);
 		log_info("clock.set", "clock_ms=%lld offset_ms=%lld", (long long)q->clock_ms,
 		    (long long)c->clock_offset_ms);
 		coord_drops_tick(c);

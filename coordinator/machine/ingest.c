@@ -420,7 +420,9 @@ static int ingest_hold_action(coord *c, const Dropnet__SubmitOrder *m,
 	if (drop_id[0] && coord_drop_get(c, drop_id, &d) == DN_EIO) {
 		return DN_EIO;
 	}
-	bool lapse = m->action == DROPNET__ORDER_ACTION__ACTION_RELEASE || now_wall >= expires;
+	/* Hold lifetimes are durations: the duration clock, not the wall. */
+	bool lapse = m->action == DROPNET__ORDER_ACTION__ACTION_RELEASE ||
+	    coord_now_elapsed_ms(c) >= expires;
 	if (!lapse && drop_id[0] && (d == NULL || d->state == DROP_CLOSED)) {
 		/* A drop closed mid-flight gives its holds back; so does one whose
 		 * spec cannot be read (logged): it cannot be checked. */
@@ -710,7 +712,10 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 	db_bind_text(s->order_insert, 12, m->tier);
 	db_bind_text(s->order_insert, 13, nearest);
 	db_bind_text(s->order_insert, 14, ack.gift_sku);
-	db_bind_i64(s->order_insert, 15, ack.hold_expires_ms);
+	/* The ack tells the buyer a UTC time; the journal keeps the expiry on
+	 * the duration clock, which no wall step moves. */
+	db_bind_i64(s->order_insert, 15, held ? coord_now_elapsed_ms(c) +
+	    (int64_t)m->hold_seconds * 1000 : 0);
 	db_bind_i64(s->order_insert, 16, units);
 	int rv = store_step_done(s->order_insert);
 	free(route_buf);
@@ -790,6 +795,9 @@ void coord_ingest_batch(coord *c, mreq **reqs, size_t n)
 			rv = ingest_one(c, m, &outs[i], now_wall, now_mono);
 		}
 		codec_submit_order_free(m);
+	}
+	if (rv == 0 && in_tx) {
+		rv = coord_clock_save(c);
 	}
 	if (rv == 0 && in_tx) {
 		rv = db_commit(c->db);
