@@ -196,7 +196,7 @@ static inline Dropnet__OrderAck *mt_order(mt *m, const char *key, const char *cu
 static inline Dropnet__Status mt_submit(mt *m, const char *key, const char *drop,
     const char *sku, uint32_t qty)
 {
-	Dropnet__OrderAck *a = mt_order(m, key, key, drop, "pub", sku, qty, 0,
+	Dropnet__OrderAck *a = mt_order(m, key, key, drop, drop != NULL ? "pub" : "", sku, qty, 0,
 	    DROPNET__ORDER_ACTION__ACTION_SUBMIT);
 	Dropnet__Status st = a->status;
 	codec_order_ack_free(a);
