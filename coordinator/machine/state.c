@@ -117,6 +117,8 @@ static void clock_follow(coord *c, int64_t r, uint64_t dm)
 	}
 }
 
+static int clock_load(coord *c);
+
 void coord_clock_set(coord *c, uint64_t mono_ms, int64_t wall_ms)
 {
 	assert(mono_ms >= c->now_mono_ms);
@@ -130,6 +132,10 @@ void coord_clock_set(coord *c, uint64_t mono_ms, int64_t wall_ms)
 		c->wall_ms = r;
 		c->elapsed_ms = r;
 		c->clock_started = true;
+		/* Opened before the first reading: the file's clocks now. */
+		if (c->db != NULL && clock_load(c) != 0) {
+			log_error("clock.load_failed", "%s", "");
+		}
 		return;
 	}
 	c->elapsed_ms += (int64_t)dm;
@@ -409,10 +415,8 @@ int coord_open(coord *c, const char *db_path, const char *vfs)
 	if (rv == 0) {
 		rv = coord_reload(c);
 	}
-	if (rv == 0) {
-		if (!c->clock_started) {
-			coord_clock_set(c, c->now_mono_ms, c->now_wall_ms);
-		}
+	if (rv == 0 && c->clock_started) {
+		/* Else the first coord_clock_set loads it. */
 		rv = clock_load(c);
 	}
 	if (rv == 0) {
