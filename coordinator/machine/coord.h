@@ -81,7 +81,10 @@ typedef struct {
 } coord_stock;
 
 /* Drops kept in memory: every drop ever created, up to this many (a
- * creator runs a few a month; older ones are closed and only in the file). */
+ * creator runs a few a month; older ones are closed and only in the file).
+ * Every drop that is not closed is in memory (creation refuses a 129th);
+ * a closed drop that is only in the file is read back on demand into one
+ * spare slot (coord_drop_get), so no decision depends on what memory holds. */
 #define COORD_DROPS_MAX 128
 
 typedef struct {
@@ -94,6 +97,15 @@ typedef struct {
 	uint64_t accepted, gifts;
 } coord_drop;
 
+/* The machine's time (state.c; proto/SEMANTICS.md "Time"). A wall reading
+ * further than this from where the monotonic clock says it should be is a
+ * step, not drift: uv's loop time and CLOCK_REALTIME agree to a few ms. */
+#define COORD_CLOCK_STEP_MS 1000
+/* A forward step is acted on only once the wall clock has stayed ahead for
+ * this long (monotonic): a glitch that steps back within it changes no
+ * window, a real correction opens them 10 s late. */
+#define COORD_CLOCK_CONFIRM_MS 10000
+
 typedef struct coord {
 	coord_config cfg;
 	route_split_policy split;
@@ -102,7 +114,18 @@ typedef struct coord {
 	/* The clock, set by the shell before every call into the machine
 	 * (coord_clock_set): the machine reads no clock of its own. */
 	uint64_t now_mono_ms;
-	int64_t now_wall_ms;
+	int64_t now_wall_ms;          /* the shell's last wall reading, raw */
+	/* The machine's wall time: windows (tier opens/closes) and records.
+	 * It never goes back, also across restarts (kept in the file); a
+	 * forward step is followed only after COORD_CLOCK_CONFIRM_MS. */
+	int64_t wall_ms;
+	/* The duration clock: hold lifetimes. It moves by the monotonic
+	 * clock only (and by `dropctl clock set`), never by a wall step;
+	 * kept in the file, it counts a restart's downtime by the wall. */
+	int64_t elapsed_ms;
+	uint64_t step_since_mono_ms;  /* a forward step pending since; 0: none */
+	bool clock_started;           /* wall_ms and elapsed_ms are set */
+	bool step_back_logged;        /* the current backward step is logged */
 	/* Where region signals go (the shell's pub socket, the simulator's
 	 * recorder); NULL drops them. Called on the machine's thread. */
 	void (*publish)(void *arg, const uint8_t *buf, size_t len);
@@ -113,6 +136,8 @@ typedef struct coord {
 	size_t stock_cap, stock_len;
 	coord_drop drops[COORD_DROPS_MAX];
 	size_t ndrops;
+	coord_drop drop_cold;         /* the last closed drop read back from the
+	                               * file (coord_drop_get); spec NULL: none */
 	int64_t clock_offset_ms;      /* test clock (coordinator.test_clock) */
 	struct coord_signals *signals; /* spike detection and the pub socket */
 	bool degraded;                /* the last reload failed: serve nothing */
@@ -136,8 +161,19 @@ void coord_close(coord *c);
  * wall is UTC ms. The shell calls it before each batch and tick. */
 void coord_clock_set(coord *c, uint64_t mono_ms, int64_t wall_ms);
 uint64_t coord_now_mono_ms(const coord *c);
-/* Wall-clock UTC ms, moved by the test clock when enabled. */
+/* The machine's wall time, UTC ms: the shell's reading (moved by the test
+ * clock when enabled) with steps filtered: never below a time already acted
+ * on, a forward step only once confirmed (proto/SEMANTICS.md "Time"). */
 int64_t coord_now_wall_ms(const coord *c);
+/* The duration clock, ms: hold expiries are stored on it. */
+int64_t coord_now_elapsed_ms(const coord *c);
+/* `dropctl clock set` (test_clock only): the machine's wall time becomes
+ * wall_ms at once, backwards too; the duration clock moves forward by the
+ * same amount (never back). */
+void coord_clock_move(coord *c, int64_t wall_ms);
+/* Writes both clocks to the file (inside the caller's transaction): every
+ * transaction that acts on the wall time calls it. 0 or DN_EIO. */
+int coord_clock_save(coord *c);
 bool coord_hub_healthy(const coord *c, const coord_hub *h, uint64_t now_mono);
 int coord_hub_find(const coord *c, const char *id);
 /* Finds or inserts the (hub, sku) row; NULL on out-of-memory. */
@@ -192,7 +228,15 @@ int coord_stock_save(coord *c, const coord_stock *s);
 /* ---- drops (drops.c) ---- */
 int coord_drops_load(coord *c);
 void coord_drops_free(coord *c);
+/* The drop id if it is in memory, else NULL (a closed drop may be only in
+ * the file: decisions use coord_drop_get). */
 coord_drop *coord_drop_find(coord *c, const char *id);
+/* The drop id, read back from the file into the spare slot when memory does
+ * not hold it. 0 with *out set; DN_ENOENT (no such drop), DN_EPROTO (its
+ * stored spec does not decode) or DN_EIO with *out NULL. A pointer to the
+ * spare slot stays valid until the next coord_drop_get of another drop that
+ * is not in memory, or a reload: callers hold one drop at a time. */
+int coord_drop_get(coord *c, const char *id, coord_drop **out);
 const Dropnet__DropSku *coord_drop_sku(const coord_drop *d, const char *sku);
 bool coord_drop_is_insider(const coord_drop *d, const char *customer);
 /* Holdback top-up after units of sku arrived at hub (inside a tx). */

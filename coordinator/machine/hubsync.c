@@ -161,7 +161,13 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 		}
 		db_bind_i64(s->placement_shipped, 1, (int64_t)e->order_id);
 		db_bind_i64(s->placement_shipped, 2, e->time_ms ? e->time_ms : now_wall);
-		db_bind_text(s->placement_shipped, 3, e->tracking);
+		/* Journalled: a tracking id that is not an id is not kept. */
+		if (e->tracking[0] && !validate_id(e->tracking)) {
+			log_warn("hubsync.bad_tracking", "hub=%s order=%llu", hid,
+			    (unsigned long long)e->order_id);
+		}
+		db_bind_text(s->placement_shipped, 3,
+		    validate_id(e->tracking) ? e->tracking : "");
 		return store_step_done(s->placement_shipped);
 	}
 	case DROPNET__EVENT_KIND__EV_SHORT: {

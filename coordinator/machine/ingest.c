@@ -427,10 +427,18 @@ static int ingest_hold_action(coord *c, const Dropnet__SubmitOrder *m,
 		return rv;
 	}
 	sqlite3_finalize(st);
-	coord_drop *d = drop_id[0] ? coord_drop_find(c, drop_id) : NULL;
-	bool lapse = m->action == DROPNET__ORDER_ACTION__ACTION_RELEASE || now_wall >= expires;
-	if (!lapse && d != NULL && d->state == DROP_CLOSED) {
-		lapse = true; /* a drop closed mid-flight gives its holds back */
+	/* The drop's real state, from the file if memory no longer holds it. */
+	coord_drop *d = NULL;
+	if (drop_id[0] && coord_drop_get(c, drop_id, &d) == DN_EIO) {
+		return DN_EIO;
+	}
+	/* Hold lifetimes are durations: the duration clock, not the wall. */
+	bool lapse = m->action == DROPNET__ORDER_ACTION__ACTION_RELEASE ||
+	    coord_now_elapsed_ms(c) >= expires;
+	if (!lapse && drop_id[0] && (d == NULL || d->state == DROP_CLOSED)) {
+		/* A drop closed mid-flight gives its holds back; so does one whose
+		 * spec cannot be read (logged): it cannot be checked. */
+		lapse = true;
 	}
 	int rv = 0;
 	if (lapse) {
@@ -477,6 +485,16 @@ static int ingest_hold_action(coord *c, const Dropnet__SubmitOrder *m,
 	return rv;
 }
 
+/* Answers INVALID (not journalled: a corrected retry may reuse the key). */
+static int ingest_invalid(ingest_out *o, const char *storefront, const char *key,
+    const char *field, const char *why)
+{
+	log_info("order.invalid", "storefront=%.64s key=%.64s field=%s why=\"%s\"",
+	    storefront, key, field, why);
+	ingest_reply_simple(o, DROPNET__STATUS__INVALID, key, field, why);
+	return 0;
+}
+
 /* Handles one decoded, version-checked order inside the open transaction.
  * Returns 0 with o filled, or DN_EIO/DN_ENOMEM/DN_ESTATE (batch must fail). */
 static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
@@ -516,34 +534,24 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 	} else if (m->drop_id[0] && !validate_id(m->drop_id)) {
 		snprintf(field, sizeof(field), "drop_id");
 		why = "drop_id must be 1..64 printable characters";
+	} else if (m->tier[0] && !validate_id(m->tier)) {
+		/* The tier is journalled with a refusal (TIER_NOT_ALLOWED): only
+		 * a bounded id may reach the file. */
+		snprintf(field, sizeof(field), "tier");
+		why = "tier must be 1..64 printable characters";
 	} else if (m->tier[0] && !m->drop_id[0]) {
 		snprintf(field, sizeof(field), "tier");
 		why = "a tier needs a drop_id";
 	} else {
 		field[0] = '\0';
 	}
-	coord_drop *d = NULL;
-	if (field[0] == '\0' && m->drop_id[0]) {
-		d = coord_drop_find(c, m->drop_id);
-		if (d == NULL) {
-			snprintf(field, sizeof(field), "drop_id");
-			why = "unknown drop";
-		}
-		for (size_t i = 0; d != NULL && i < nlines; i++) {
-			if (coord_drop_sku(d, lines[i].sku) == NULL) {
-				snprintf(field, sizeof(field), "lines[%zu].sku", i);
-				why = "this SKU is not part of the drop";
-				break;
-			}
-		}
-	}
 	if (field[0] != '\0') {
-		log_info("order.invalid", "storefront=%.64s key=%.64s field=%s why=\"%s\"",
-		    storefront, m->order_key, field, why);
-		ingest_reply_simple(o, DROPNET__STATUS__INVALID, m->order_key, field, why);
-		return 0;
+		return ingest_invalid(o, storefront, m->order_key, field, why);
 	}
-	/* Idempotency: the journal (our own uncommitted rows included). */
+	/* Idempotency: the journal (our own uncommitted rows included). It
+	 * answers a retry before anything else is looked up, so the answer
+	 * never depends on what memory holds (an old drop may be only in the
+	 * file). */
 	db_bind_text(s->order_find, 1, storefront);
 	db_bind_text(s->order_find, 2, m->order_key);
 	int rc = sqlite3_step(s->order_find);
@@ -557,6 +565,31 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 	sqlite3_reset(s->order_find);
 	if (rc != SQLITE_DONE) {
 		return DN_EIO;
+	}
+	coord_drop *d = NULL;
+	if (m->drop_id[0]) {
+		int grv = coord_drop_get(c, m->drop_id, &d);
+		if (grv == DN_EIO) {
+			return DN_EIO;
+		}
+		if (grv == DN_EPROTO) {
+			/* Logged by the read; not journalled: a retry may succeed
+			 * once the drop is repaired. */
+			ingest_reply_simple(o, DROPNET__STATUS__UNAVAILABLE, m->order_key,
+			    "drop_id", "the drop cannot be read");
+			return 0;
+		}
+		if (grv == DN_ENOENT) {
+			return ingest_invalid(o, storefront, m->order_key, "drop_id",
+			    "unknown drop");
+		}
+		for (size_t i = 0; i < nlines; i++) {
+			if (coord_drop_sku(d, lines[i].sku) == NULL) {
+				snprintf(field, sizeof(field), "lines[%zu].sku", i);
+				return ingest_invalid(o, storefront, m->order_key, field,
+				    "this SKU is not part of the drop");
+			}
+		}
 	}
 	uint32_t units = 0;
 	for (size_t i = 0; i < nlines; i++) {
@@ -691,7 +724,10 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 	db_bind_text(s->order_insert, 12, m->tier);
 	db_bind_text(s->order_insert, 13, nearest);
 	db_bind_text(s->order_insert, 14, ack.gift_sku);
-	db_bind_i64(s->order_insert, 15, ack.hold_expires_ms);
+	/* The ack tells the buyer a UTC time; the journal keeps the expiry on
+	 * the duration clock, which no wall step moves. */
+	db_bind_i64(s->order_insert, 15, held ? coord_now_elapsed_ms(c) +
+	    (int64_t)m->hold_seconds * 1000 : 0);
 	db_bind_i64(s->order_insert, 16, units);
 	int rv = store_step_done(s->order_insert);
 	free(route_buf);
@@ -771,6 +807,9 @@ void coord_ingest_batch(coord *c, mreq **reqs, size_t n)
 			rv = ingest_one(c, m, &outs[i], now_wall, now_mono);
 		}
 		codec_submit_order_free(m);
+	}
+	if (rv == 0 && in_tx) {
+		rv = coord_clock_save(c);
 	}
 	if (rv == 0 && in_tx) {
 		rv = db_commit(c->db);

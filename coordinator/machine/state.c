@@ -79,11 +79,78 @@ const size_t coord_config_nkeys = sizeof(coord_config_keys) / sizeof(coord_confi
 /* Initial slots in the stock table; it doubles past 70% full. */
 #define STOCK_CAP_INITIAL 1024u
 
+/* Moves the machine's wall time after a reading r, dm monotonic ms after
+ * the last one (proto/SEMANTICS.md "Time"): time passing and small drift
+ * are followed; a forward step is followed at the monotonic rate until it
+ * has held for COORD_CLOCK_CONFIRM_MS, then taken; a reading below the
+ * machine's wall time (a backward step) is never taken: the machine waits
+ * for the wall clock to catch up. */
+static void clock_follow(coord *c, int64_t r, uint64_t dm)
+{
+	int64_t predicted = c->wall_ms + (int64_t)dm;
+	if (r > predicted + COORD_CLOCK_STEP_MS) {
+		if (c->step_since_mono_ms == 0) {
+			c->step_since_mono_ms = c->now_mono_ms;
+			log_warn("clock.step", "dir=forward step_ms=%lld confirm_ms=%d",
+			    (long long)(r - predicted), COORD_CLOCK_CONFIRM_MS);
+		}
+		if (c->now_mono_ms - c->step_since_mono_ms >= COORD_CLOCK_CONFIRM_MS) {
+			log_warn("clock.step_taken", "dir=forward step_ms=%lld",
+			    (long long)(r - predicted));
+			c->step_since_mono_ms = 0;
+			c->wall_ms = r;
+		} else {
+			c->wall_ms = predicted;
+		}
+		return;
+	}
+	if (c->step_since_mono_ms != 0) {
+		log_warn("clock.step_gone", "dir=forward");
+		c->step_since_mono_ms = 0;
+	}
+	if (r >= c->wall_ms) {
+		c->wall_ms = r;
+		c->step_back_logged = false;
+	} else if (c->wall_ms - r > COORD_CLOCK_STEP_MS && !c->step_back_logged) {
+		log_warn("clock.step", "dir=back step_ms=%lld", (long long)(c->wall_ms - r));
+		c->step_back_logged = true;
+	}
+}
+
+static int clock_load(coord *c);
+
 void coord_clock_set(coord *c, uint64_t mono_ms, int64_t wall_ms)
 {
 	assert(mono_ms >= c->now_mono_ms);
+	uint64_t dm = mono_ms - c->now_mono_ms;
 	c->now_mono_ms = mono_ms;
 	c->now_wall_ms = wall_ms;
+	int64_t r = wall_ms + c->clock_offset_ms;
+	if (!c->clock_started) {
+		/* The duration clock starts at the wall time, so expiries in a
+		 * file from before it existed keep their meaning. */
+		c->wall_ms = r;
+		c->elapsed_ms = r;
+		c->clock_started = true;
+		/* Opened before the first reading: the file's clocks now. */
+		if (c->db != NULL && clock_load(c) != 0) {
+			log_error("clock.load_failed", "%s", "");
+		}
+		return;
+	}
+	c->elapsed_ms += (int64_t)dm;
+	clock_follow(c, r, dm);
+}
+
+void coord_clock_move(coord *c, int64_t wall_ms)
+{
+	c->clock_offset_ms = wall_ms - c->now_wall_ms;
+	if (wall_ms > c->wall_ms) {
+		c->elapsed_ms += wall_ms - c->wall_ms;
+	}
+	c->wall_ms = wall_ms;
+	c->step_since_mono_ms = 0;
+	c->step_back_logged = false;
 }
 
 uint64_t coord_now_mono_ms(const coord *c)
@@ -93,7 +160,46 @@ uint64_t coord_now_mono_ms(const coord *c)
 
 int64_t coord_now_wall_ms(const coord *c)
 {
-	return c->now_wall_ms + c->clock_offset_ms;
+	return c->wall_ms;
+}
+
+int64_t coord_now_elapsed_ms(const coord *c)
+{
+	return c->elapsed_ms;
+}
+
+int coord_clock_save(coord *c)
+{
+	db_bind_i64(c->store->clock_save, 1, c->wall_ms);
+	db_bind_i64(c->store->clock_save, 2, c->elapsed_ms);
+	return store_step_done(c->store->clock_save);
+}
+
+/* At open: the machine never acts below the wall time it reached before
+ * the restart, and the downtime counts on the duration clock as the wall
+ * clock measured it (never negative). */
+static int clock_load(coord *c)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(c->db, "SELECT wall_ms, elapsed_ms FROM coord_clock"
+	    " WHERE id = 1", -1, &st, NULL) != SQLITE_OK) {
+		return DN_EIO;
+	}
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		int64_t wall = sqlite3_column_int64(st, 0);
+		int64_t elapsed = sqlite3_column_int64(st, 1);
+		int64_t r = c->now_wall_ms + c->clock_offset_ms;
+		c->elapsed_ms = elapsed + (r > wall ? r - wall : 0);
+		c->wall_ms = r > wall ? r : wall;
+		if (wall - r > COORD_CLOCK_STEP_MS) {
+			log_warn("clock.behind", "wall_ms=%lld file_wall_ms=%lld",
+			    (long long)r, (long long)wall);
+		}
+	}
+	sqlite3_finalize(st);
+	c->step_since_mono_ms = 0;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : DN_EIO;
 }
 
 bool coord_hub_healthy(const coord *c, const coord_hub *h, uint64_t now_mono)
@@ -308,6 +414,10 @@ int coord_open(coord *c, const char *db_path, const char *vfs)
 	}
 	if (rv == 0) {
 		rv = coord_reload(c);
+	}
+	if (rv == 0 && c->clock_started) {
+		/* Else the first coord_clock_set loads it. */
+		rv = clock_load(c);
 	}
 	if (rv == 0) {
 		rv = coord_rebalance_init(c);

@@ -76,7 +76,10 @@ const char store_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS customers("
     " customer TEXT PRIMARY KEY, first_order_id INTEGER NOT NULL,"
     " first_drop TEXT NOT NULL, gifted INTEGER NOT NULL, orders INTEGER NOT NULL)"
-    " WITHOUT ROWID;";
+    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS coord_clock("
+    " id INTEGER PRIMARY KEY CHECK (id = 1), wall_ms INTEGER NOT NULL,"
+    " elapsed_ms INTEGER NOT NULL);";
 
 int store_step_done(sqlite3_stmt *st)
 {
@@ -146,6 +149,9 @@ int store_init(store *s, sqlite3 *db)
 	    {&s->hold_log, "INSERT INTO holdback_log(drop_id, hub, sku, qty, reason, time_ms)"
 	        " VALUES(?1,?2,?3,?4,?5,?6)"},
 	    {&s->placement_state, "UPDATE placements SET state=?2 WHERE id=?1"},
+	    {&s->clock_save, "INSERT INTO coord_clock(id, wall_ms, elapsed_ms)"
+	        " VALUES(1, ?1, ?2) ON CONFLICT(id) DO UPDATE SET wall_ms=?1,"
+	        " elapsed_ms=?2"},
 	    {&s->line_backorder, "UPDATE order_lines SET backordered=backordered+?3"
 	        " WHERE order_id=?1 AND sku=?2"},
 	    {&s->placement_close, "UPDATE placements SET state='shorted' WHERE id=?1"

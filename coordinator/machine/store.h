@@ -38,6 +38,12 @@
  * orders also carry drop_id, tier, nearest_hub (nearest healthy hub in
  * range: the region the demand belongs to), gift_sku, hold_expires_ms and
  * units; placements.state is held|open|picked|shipped|shorted|lapsed.
+ * orders.hold_expires_ms is on the duration clock (coord_now_elapsed_ms),
+ * the ack's on the wall clock.
+ *   coord_clock(id = 1, wall_ms, elapsed_ms)   the machine's wall time
+ *                                          (highest acted on) and duration
+ *                                          clock, saved by each transaction
+ *                                          that acts on time
  */
 #ifndef DN_COORD_STORE_H
 #define DN_COORD_STORE_H
@@ -51,6 +57,7 @@ typedef struct store {
 	    *pline_short, *order_get, *line_backorder, *placement_close,
 	    *order_set_status, *buyer_get, *buyer_add, *tier_sold, *drop_counts,
 	    *customer_get, *customer_add, *hold_log, *placement_state;
+	sqlite3_stmt *clock_save;
 } store;
 
 extern const char store_schema_sql[];

@@ -19,6 +19,14 @@ typedef struct {
 	hub_store *store;
 	int64_t now_ms;         /* wall-clock UTC ms, set by the shell before
 	                         * every call: the machine reads no clock */
+	uint64_t now_mono_ms;   /* monotonic ms (never goes back, not moved by
+	                         * wall-clock steps), set with now_ms: the
+	                         * clock of durations (SEMANTICS.md "Time") */
+	/* The request-key clock (hub_term.c): resumes from the newest stored
+	 * key at the first keyed write, then moves with now_mono_ms. */
+	bool key_clock_started;
+	int64_t key_clock_ms;         /* the key clock's time */
+	uint64_t key_clock_mono_ms;   /* now_mono_ms when it was last moved */
 	bool coordinator_up;    /* the last sync got an OK reply */
 	bool coordinator_known; /* at least one sync finished either way */
 	uint64_t sync_sent_acked; /* event_acked when the request was built */

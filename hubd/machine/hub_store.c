@@ -13,7 +13,9 @@
  *   stream(id = 1, cmd_applied, event_seq, event_acked)
  *   quarantine(sku, qty)                returned units not for sale
  *   term_keys(key, status, message, at_ms)  first answer per request_key,
- *                                       kept HUB_TERM_KEY_KEEP_MS
+ *                                       kept HUB_TERM_KEY_KEEP_MS; at_ms
+ *                                       is on the key clock (hub_term.c),
+ *                                       not the wall clock
  *
  * Columns added after the first release (claimed_by ... gift) are added to
  * an older file by store_migrate at open; nothing is ever dropped.
@@ -111,6 +113,7 @@ enum {
 	ST_KEY_PUT,
 	ST_KEY_TRIM,
 	ST_BIN_SET,
+	ST_KEY_LATEST,
 	ST_COUNT_
 };
 
@@ -185,6 +188,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_KEY_TRIM] = "DELETE FROM term_keys WHERE at_ms < ?1",
 	[ST_BIN_SET] = "INSERT INTO bins(bin, sku, qty) VALUES (?1, ?2, ?3)"
 	    " ON CONFLICT(bin, sku) DO UPDATE SET qty = excluded.qty",
+	[ST_KEY_LATEST] = "SELECT COALESCE(MAX(at_ms), 0) FROM term_keys",
 };
 
 struct hub_store {
@@ -858,6 +862,18 @@ int hub_store_key_get(hub_store *s, const char *key, int *status, char *msg,
 	}
 	*status = (int)sqlite3_column_int64(st, 0);
 	snprintf(msg, msg_len, "%s", db_col_text(st, 1));
+	sqlite3_reset(st);
+	return 0;
+}
+
+int hub_store_key_latest(hub_store *s, int64_t *at_ms)
+{
+	sqlite3_stmt *st = s->st[ST_KEY_LATEST];
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		return step_fail(s, ST_KEY_LATEST, rc);
+	}
+	*at_ms = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	return 0;
 }

@@ -142,8 +142,11 @@ int hub_store_quarantine_add(hub_store *s, const char *sku, int64_t qty);
 /* DN_ENOENT when the key is unknown. */
 int hub_store_key_get(hub_store *s, const char *key, int *status, char *msg,
     size_t msg_len);
-/* Records key's answer and forgets keys older than HUB_TERM_KEY_KEEP_MS. */
+/* Records key's answer and forgets keys older than HUB_TERM_KEY_KEEP_MS.
+ * now_ms is the key clock's time (hub_term.c), not the wall clock. */
 int hub_store_key_put(hub_store *s, const char *key, int status,
     const char *msg, int64_t now_ms);
+/* The newest key's time (0 when there is none). 0 or DN_EIO. */
+int hub_store_key_latest(hub_store *s, int64_t *at_ms);
 
 #endif

@@ -865,6 +865,34 @@ static bool kind_writes(int kind)
 	}
 }
 
+/* The request-key clock: keys are kept HUB_TERM_KEY_KEEP_MS of monotonic
+ * time, so a wall-clock step can neither forget a key early (and let a
+ * retry do the work twice) nor keep it for ever. It resumes from the newest
+ * stored key at the first keyed write after start (a file from before it
+ * holds wall times: those carry on), then moves with now_mono_ms. A
+ * restart's downtime is not counted: keys live longer, never shorter. */
+static int term_key_clock(hub *h, int64_t *now)
+{
+	if (!h->key_clock_started) {
+		int64_t latest = 0;
+		int rv = hub_store_key_latest(h->store, &latest);
+		if (rv != 0) {
+			return rv;
+		}
+		h->key_clock_ms = latest;
+		h->key_clock_mono_ms = h->now_mono_ms;
+		h->key_clock_started = true;
+	}
+	/* A shell whose monotonic count restarted (a new process on the same
+	 * hub struct) only stops the key clock for a moment. */
+	if (h->now_mono_ms > h->key_clock_mono_ms) {
+		h->key_clock_ms += (int64_t)(h->now_mono_ms - h->key_clock_mono_ms);
+	}
+	h->key_clock_mono_ms = h->now_mono_ms;
+	*now = h->key_clock_ms;
+	return 0;
+}
+
 /* Runs a request, or replays the first answer to its request_key. A new
  * OK answer is stored with the request's own writes (same savepoint). */
 static Dropnet__Status term_run_keyed(hub *h, const Dropnet__TermRequest *req,
@@ -893,8 +921,9 @@ static Dropnet__Status term_run_keyed(hub *h, const Dropnet__TermRequest *req,
 		return store_status(rv, msg);
 	}
 	st = term_dispatch(h, req, now, msg, l);
-	if (st == DROPNET__STATUS__OK
-	    && (rv = hub_store_key_put(h->store, key, (int)st, msg, now)) != 0) {
+	int64_t key_now = 0;
+	if (st == DROPNET__STATUS__OK && ((rv = term_key_clock(h, &key_now)) != 0
+	    || (rv = hub_store_key_put(h->store, key, (int)st, msg, key_now)) != 0)) {
 		return store_status(rv, msg);
 	}
 	return st;
