@@ -358,6 +358,7 @@ static void coord_crash(world *w)
 static void hub_set_clock(world *w, sim_hub *hb)
 {
 	hb->h.now_ms = SIM_EPOCH_MS + (int64_t)w->now + hb->wall_skew_ms;
+	hb->h.now_mono_ms = w->now + hb->mono_base;
 }
 
 static void hub_sync_at(world *w, int i, uint64_t delay)
@@ -400,6 +401,10 @@ static void hub_sync_done(world *w, int i, uint64_t attempt, int rv,
 static bool hub_start(world *w, int i)
 {
 	sim_hub *hb = &w->hubs[i];
+	/* A new process: nothing of the old one's memory but its config. */
+	hub_conf cfg = hb->h.cfg;
+	memset(&hb->h, 0, sizeof(hb->h));
+	hb->h.cfg = cfg;
 	if (hub_store_open_vfs(&hb->h.store, hb->path, SIM_VFS) != 0) {
 		if (!w->p.faults || w->healed) {
 			return check_fail(w, "hub %s could not open its store", hb->h.cfg.id);
@@ -407,7 +412,8 @@ static bool hub_start(world *w, int i)
 		ev_push(w, w->now + 500, EV_HUB_UP, i, 0, NULL);
 		return true;
 	}
-	hb->h.coordinator_up = hb->h.coordinator_known = false;
+	/* A new process: its monotonic clock starts anywhere. */
+	hb->mono_base = 1 + sim_rng_below(&w->rng, 1000000);
 	hb->up = true;
 	hb->sync_attempt = 0;
 	hub_sync_at(w, i, 0);

@@ -68,6 +68,7 @@ typedef struct {
 	bool up;
 	char path[512];
 	int64_t wall_skew_ms;
+	uint64_t mono_base;     /* this process's monotonic clock at sim time 0 */
 	uint64_t sync_attempt;  /* in flight; 0: none */
 	uint64_t next_sync_ms;
 	bool partitioned;
