@@ -1102,6 +1102,38 @@ static bool run_loop(world *w)
 	return check_fail(w, "event queue ran dry");
 }
 
+/* Writes one simulated file to dir for sqlite3 to open. */
+static void dump_file(world *w, const char *path, const char *name, const char *sfx)
+{
+	const uint8_t *data = NULL;
+	size_t len = 0;
+	char src[600], dst[1200];
+	snprintf(src, sizeof(src), "%s%s", path, sfx);
+	snprintf(dst, sizeof(dst), "%s/%s.db%s", w->p.dir, name, sfx);
+	if (simvfs_file_get(w->vfs, src, &data, &len) != 0) {
+		return;
+	}
+	FILE *f = fopen(dst, "wb");
+	if (f != NULL) {
+		fwrite(data, 1, len, f);
+		fclose(f);
+	}
+}
+
+/* A failed seed leaves its stores (as the processes see them) in dir. */
+static void dump_stores(world *w)
+{
+	if (w->p.dir == NULL || w->vfs == NULL) {
+		return;
+	}
+	dump_file(w, w->coord_path, "coordinator", "");
+	dump_file(w, w->coord_path, "coordinator", "-wal");
+	for (uint32_t i = 0; i < w->p.hubs; i++) {
+		dump_file(w, w->hubs[i].path, w->hubs[i].h.cfg.id, "");
+		dump_file(w, w->hubs[i].path, w->hubs[i].h.cfg.id, "-wal");
+	}
+}
+
 static void world_free(world *w)
 {
 	while (w->nheap > 0) {
@@ -1155,6 +1187,9 @@ int sim_run(const sim_params *p, sim_result *out)
 	}
 	if (world_setup(w)) {
 		(void)run_loop(w);
+	}
+	if (out->failed) {
+		dump_stores(w);
 	}
 	out->sim_ms = w->now;
 	out->orders = w->norders;
