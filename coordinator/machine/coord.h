@@ -140,7 +140,10 @@ uint64_t coord_now_mono_ms(const coord *c);
 int64_t coord_now_wall_ms(const coord *c);
 bool coord_hub_healthy(const coord *c, const coord_hub *h, uint64_t now_mono);
 int coord_hub_find(const coord *c, const char *id);
-/* Finds or inserts the (hub, sku) row; NULL on out-of-memory. */
+/* Finds or inserts the (hub, sku) row; NULL on out-of-memory. Only an
+ * insert of a new row can grow the table, and growing moves every row: a
+ * row pointer must not be held across any call that may insert one (look
+ * the row up again after it). */
 coord_stock *coord_stock_get(coord *c, int hub, const char *sku, bool create);
 /* Rebuilds the hub registry, the stock table and the drops from the store
  * (after any failed transaction). On failure the coordinator is degraded. */
@@ -212,6 +215,12 @@ int coord_holdback_adjust(coord *c, int hub, const char *sku, int64_t delta,
 /* ---- forecast, rebalancing, transfers, signals (rebalance.c) ---- */
 int coord_rebalance_init(coord *c);
 void coord_rebalance_fini(coord *c);
+/* Creates transfer `T<n>-<dst>` (written into id) of qty sku from src to
+ * dst: allocates at src (taking from_holdback of its holdback first), writes
+ * the transfer and its placement and queues CMD_TRANSFER_OUT at src. Inside
+ * the caller's transaction; what OPS_REBALANCE_APPLY does per transfer. */
+int coord_transfer_create(coord *c, int src, int dst, const char *sku, int64_t qty,
+    int64_t from_holdback, char *id, size_t idlen, int64_t now);
 /* The source hub shipped transfer pick pid: units leave on the van. */
 int coord_transfer_shipped(coord *c, int hub, int64_t pid, int64_t now);
 /* qty of sku arrived at hub on transfer id (before or after the source's

@@ -72,10 +72,6 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 			    (unsigned long long)e->seq, e->kind);
 			return 0;
 		}
-		coord_stock *row = coord_stock_get(c, hub, e->sku, true);
-		if (row == NULL) {
-			return DN_ENOMEM;
-		}
 		int64_t plain = e->qty;
 		if (e->kind == DROPNET__EVENT_KIND__EV_RECEIVED && e->transfer_id[0]) {
 			int trv = coord_transfer_received(c, hub, e->transfer_id, e->sku, e->qty,
@@ -91,6 +87,12 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 			if (plain == 0) {
 				return 0;
 			}
+		}
+		/* Looked up only now: coord_transfer_received may have inserted
+		 * rows, and an insert can move the whole table. */
+		coord_stock *row = coord_stock_get(c, hub, e->sku, true);
+		if (row == NULL) {
+			return DN_ENOMEM;
 		}
 		if (e->kind == DROPNET__EVENT_KIND__EV_RECEIVED) {
 			ledger_receive(&row->row, plain);

@@ -866,3 +866,9 @@ void coord_rebalance_tick(coord *c)
 		}
 	}
 }
+
+int coord_transfer_create(coord *c, int src, int dst, const char *sku, int64_t qty,
+    int64_t from_holdback, char *id, size_t idlen, int64_t now)
+{
+	return rebal_transfer(c, src, dst, sku, qty, from_holdback, id, idlen, now);
+}

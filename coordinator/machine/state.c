@@ -148,22 +148,46 @@ static int stock_grow(coord *c)
 	return 0;
 }
 
+/* The slot of (hub, sku), or of the empty slot where it would go. The table
+ * always has an empty slot (it is at most 70% full), so the probe ends. */
+static size_t stock_slot(const coord *c, int hub, const char *sku)
+{
+	size_t j = stock_hash(hub, sku) & (c->stock_cap - 1);
+	while (c->stock[j].hub >= 0) {
+		if (c->stock[j].hub == hub && strcmp(c->stock[j].sku, sku) == 0) {
+			return j;
+		}
+		j = (j + 1) & (c->stock_cap - 1);
+	}
+	return j;
+}
+
 coord_stock *coord_stock_get(coord *c, int hub, const char *sku, bool create)
 {
-	if (c->stock_cap == 0 || (create && (c->stock_len + 1) * 10 > c->stock_cap * 7)) {
+	if (c->stock_cap == 0) {
+		if (!create) {
+			return NULL;
+		}
 		if (stock_grow(c) != 0) {
 			return NULL;
 		}
 	}
-	size_t j = stock_hash(hub, sku) & (c->stock_cap - 1);
-	while (c->stock[j].hub >= 0) {
-		if (c->stock[j].hub == hub && strcmp(c->stock[j].sku, sku) == 0) {
-			return &c->stock[j];
-		}
-		j = (j + 1) & (c->stock_cap - 1);
+	size_t j = stock_slot(c, hub, sku);
+	if (c->stock[j].hub >= 0) {
+		/* Found: the table never moves on a lookup, so a row pointer
+		 * stays valid until the next insert of a new row. */
+		return &c->stock[j];
 	}
 	if (!create) {
 		return NULL;
+	}
+	/* Grow only on an insert: growing frees the old array, and with it
+	 * every row pointer a caller still holds. */
+	if ((c->stock_len + 1) * 10 > c->stock_cap * 7) {
+		if (stock_grow(c) != 0) {
+			return NULL;
+		}
+		j = stock_slot(c, hub, sku);
 	}
 	coord_stock *s = &c->stock[j];
 	memset(s, 0, sizeof(*s));
