@@ -293,16 +293,22 @@ static void ops_audit(coord *c, mreq *r)
 	if (rows != c->stock_len) {
 		ops_finding(&f, "ledger_cache_mismatch", "rows=%zu in memory=%zu", rows, c->stock_len);
 	}
-	/* 3. Allocated equals what open placements still need. */
+	/* 3. Allocated equals what open placements still need, in both
+	 * directions: every (hub, sku) of a stock row or of a placement line,
+	 * so a placement whose hub has no stock row at all is checked too. */
 	checks++;
 	ops_sql_check(c, &f, "allocation_mismatch",
-	    "SELECT 'hub=' || s.hub || ' sku=' || s.sku || ' allocated=' || s.allocated"
-	    " || ' open=' || COALESCE(o.open, 0) FROM stock s LEFT JOIN"
+	    "SELECT 'hub=' || k.hub || ' sku=' || k.sku || ' allocated='"
+	    " || COALESCE(s.allocated, 0) || ' open=' || COALESCE(o.open, 0)"
+	    " || CASE WHEN s.hub IS NULL THEN ' (no stock row)' ELSE '' END"
+	    " FROM (SELECT hub, sku FROM stock UNION SELECT p.hub, l.sku FROM placements p"
+	    "  JOIN placement_lines l ON l.placement_id = p.id) k"
+	    " LEFT JOIN stock s ON s.hub = k.hub AND s.sku = k.sku LEFT JOIN"
 	    " (SELECT p.hub, l.sku, SUM(l.qty - l.shipped - l.shorted) AS open"
 	    "  FROM placements p JOIN placement_lines l ON l.placement_id = p.id"
-	    "  WHERE p.state <> 'lapsed'"
-	    "  GROUP BY p.hub, l.sku) o ON o.hub = s.hub AND o.sku = s.sku"
-	    " WHERE s.allocated <> COALESCE(o.open, 0)");
+	    "  WHERE p.state NOT IN ('lapsed', 'refused')"
+	    "  GROUP BY p.hub, l.sku) o ON o.hub = k.hub AND o.sku = k.sku"
+	    " WHERE COALESCE(s.allocated, 0) <> COALESCE(o.open, 0)");
 	/* 4. Every accepted order line is allocated exactly once: placed units
 	 * minus shorted ones plus backordered ones equal what was ordered. */
 	checks++;
