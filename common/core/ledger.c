@@ -98,6 +98,43 @@ int ledger_short(ledger_row *r, int64_t qty)
 	return 0;
 }
 
+int ledger_ship_force(ledger_row *r, int64_t qty, ledger_gap *gap)
+{
+	assert(r != NULL && gap != NULL);
+	assert(r->on_hand >= 0 && r->allocated >= 0);
+	gap->found = gap->unallocated = 0;
+	if (qty <= 0) {
+		return DN_EINVAL;
+	}
+	if (qty > r->on_hand) {
+		gap->found = qty - r->on_hand;
+	}
+	if (qty > r->allocated) {
+		gap->unallocated = qty - r->allocated;
+	}
+	r->on_hand -= qty - gap->found;
+	r->allocated -= qty - gap->unallocated;
+	return 0;
+}
+
+int ledger_short_force(ledger_row *r, int64_t qty, int64_t *gone, ledger_gap *gap)
+{
+	assert(r != NULL && gap != NULL && gone != NULL);
+	assert(r->on_hand >= 0 && r->allocated >= 0);
+	gap->found = gap->unallocated = 0;
+	*gone = 0;
+	if (qty <= 0) {
+		return DN_EINVAL;
+	}
+	if (qty > r->allocated) {
+		gap->unallocated = qty - r->allocated;
+	}
+	*gone = qty < r->on_hand ? qty : r->on_hand;
+	r->on_hand -= *gone;
+	r->allocated -= qty - gap->unallocated;
+	return 0;
+}
+
 int ledger_adjust(ledger_row *r, int64_t delta)
 {
 	int64_t n;

@@ -44,6 +44,27 @@ int ledger_ship(ledger_row *r, int64_t qty);
  * or qty > allocated. */
 int ledger_short(ledger_row *r, int64_t qty);
 
+/* What the books lacked when a physical fact had to be booked anyway. */
+typedef struct {
+	int64_t found;        /* units on_hand lacked: the books had counted
+	                       * them gone, yet they left; the caller books them
+	                       * as a count correction (adjusted) */
+	int64_t unallocated;  /* units allocated lacked (a book error) */
+} ledger_gap;
+
+/* Units left the hub whatever the books say (a shipment is a physical
+ * fact, and refusing it would wedge the stream): on_hand is first raised by
+ * what it lacks (gap->found), then on_hand -= qty and allocated -= the
+ * part of qty it covers (gap->unallocated: the rest). Equals ledger_ship
+ * when the books cover qty. DN_EINVAL if qty <= 0 (row untouched). */
+int ledger_ship_force(ledger_row *r, int64_t qty, ledger_gap *gap);
+
+/* The hub could not find qty units, whatever the books say: allocated -=
+ * the part of qty it covers (gap->unallocated: the rest), on_hand -=
+ * min(qty, on_hand) (*gone). Equals ledger_short when allocated covers qty.
+ * DN_EINVAL if qty <= 0 (row untouched). */
+int ledger_short_force(ledger_row *r, int64_t qty, int64_t *gone, ledger_gap *gap);
+
 /* Count correction: on_hand += delta. DN_ERANGE if on_hand would go below
  * zero (row untouched). */
 int ledger_adjust(ledger_row *r, int64_t delta);

@@ -119,6 +119,13 @@ typedef struct coord {
 	uint64_t orders_seen;
 	uint64_t ingest_batches;
 	uint64_t commit_failures;
+	/* Hub events the books could not cover, booked by a defined rule
+	 * (coord_gap_note), and hub events rejected outright (bounds). */
+	uint64_t stream_discrepancies;
+	uint64_t events_rejected;
+	/* Hub sync requests rolled back alone (their savepoint), the rest of
+	 * their batch committed. */
+	uint64_t sync_requests_failed;
 } coord;
 
 /* ---- life (state.c) ----
@@ -152,6 +159,11 @@ int coord_reload(coord *c);
  * UNAVAILABLE instead of routing on a partial ledger. */
 bool coord_ready(coord *c);
 void coord_stock_clear(coord *c);
+/* Logs (stream.books_uncovered) and counts a hub event that the books of
+ * (hub, sku) could not cover (what: "ship", "transfer_ship", "short"...,
+ * ref: the placement), when gap has anything in it. */
+void coord_gap_note(coord *c, int hub, const char *sku, const char *what, int64_t ref,
+    const ledger_gap *gap);
 
 /* ---- request handlers (ingest.c, hubsync.c, ops.c) ----
  * Each answers every request of the batch (mreq_reply) before it returns;

@@ -1,10 +1,16 @@
 /*
  * hubsync.c - both streams with the hubs, one round trip each (see
  * proto/SEMANTICS.md "hubsync"). Hubs dial in; a batch of sync requests is
- * applied in one transaction. Events at or below the hub's event_applied
- * are ignored (they are re-sends); a gap stops that hub's batch, since
- * applying out of order could ship stock that was never received.
+ * applied in one transaction, each request in its own savepoint: a request
+ * that fails (storage) is rolled back alone and answered UNAVAILABLE, and
+ * memory is reloaded from the file the rest of the batch committed. Events
+ * at or below the hub's event_applied are ignored (they are re-sends); a
+ * gap stops that hub's batch, since applying out of order could ship stock
+ * that was never received. An event the books cannot cover is booked by a
+ * defined rule (ledger_ship_force, ledger_short_force) and counted, never
+ * refused: the hub would send it again for ever.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,13 +153,18 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 			if (q <= 0) {
 				continue;
 			}
-			coord_stock *row = coord_stock_get(c, hub, l->sku, false);
-			if (row == NULL || ledger_ship(&row->row, q) != 0) {
-				log_error("hubsync.ship_failed", "hub=%s sku=%s qty=%lld", hid,
-				    l->sku, (long long)q);
-				continue;
+			/* The units left: booked whatever the books say, so the
+			 * line and its allocation close (coord_gap_note says what
+			 * the books lacked). */
+			coord_stock *row = coord_stock_get(c, hub, l->sku, true);
+			if (row == NULL) {
+				return DN_ENOMEM;
 			}
+			ledger_gap gap;
+			ledger_ship_force(&row->row, q, &gap);
+			row->adjusted += gap.found;
 			row->shipped += q;
+			coord_gap_note(c, hub, l->sku, "ship", (int64_t)e->order_id, &gap);
 			db_bind_i64(s->pline_ship, 1, (int64_t)e->order_id);
 			db_bind_text(s->pline_ship, 2, l->sku);
 			db_bind_i64(s->pline_ship, 3, q);
@@ -179,15 +190,22 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 		}
 		int64_t open = hubsync_open_qty(c, e->order_id, e->sku);
 		int64_t q = e->qty < open ? e->qty : open;
-		coord_stock *row = coord_stock_get(c, hub, e->sku, false);
-		/* Only what was on the books can go missing from them. */
-		int64_t gone = row != NULL && q > row->row.on_hand ? row->row.on_hand : q;
-		if (q <= 0 || row == NULL || ledger_short(&row->row, q) != 0) {
+		if (q <= 0) {
 			log_warn("hubsync.bad_short", "hub=%s order=%llu sku=%s qty=%lld open=%lld",
 			    hid, (unsigned long long)e->order_id, e->sku, (long long)e->qty,
 			    (long long)open);
 			return 0;
 		}
+		coord_stock *row = coord_stock_get(c, hub, e->sku, true);
+		if (row == NULL) {
+			return DN_ENOMEM;
+		}
+		/* Only what was on the books can go missing from them; the line's
+		 * allocation is released whatever the books say. */
+		int64_t gone = 0;
+		ledger_gap gap;
+		ledger_short_force(&row->row, q, &gone, &gap);
+		coord_gap_note(c, hub, e->sku, "short", (int64_t)e->order_id, &gap);
 		row->lost += gone;
 		db_bind_i64(s->pline_short, 1, (int64_t)e->order_id);
 		db_bind_text(s->pline_short, 2, e->sku);
@@ -339,12 +357,102 @@ static void hubsync_report(coord_hub *h, const Dropnet__HubSyncRequest *m)
 	h->report_valid = true;
 }
 
+/* Applies one sync request: hello, events, command ack and stream
+ * positions. *hub_out is the hub's index, or -1 for a bad hello. Returns 0
+ * or a DN_E* code (storage); the caller then rolls the request back. */
+static int hubsync_request(coord *c, const Dropnet__HubSyncRequest *m, int64_t now_wall,
+    int *hub_out)
+{
+	const char *why = "";
+	int h = hubsync_hello(c, m->hello, &why);
+	*hub_out = -1;
+	if (h == -2) {
+		return DN_EIO;
+	}
+	if (h < 0) {
+		log_warn("hubsync.bad_hello", "why=\"%s\"", why);
+		return 0;
+	}
+	*hub_out = h;
+	coord_hub *hub = &c->hubs[h];
+	int rv = 0;
+	for (size_t e = 0; e < m->n_events && rv == 0; e++) {
+		const Dropnet__HubEvent *ev = m->events[e];
+		if (ev->seq <= hub->event_applied) {
+			continue;
+		}
+		if (ev->seq != hub->event_applied + 1) {
+			log_warn("hubsync.gap", "hub=%s have=%llu got=%llu", hub->id,
+			    (unsigned long long)hub->event_applied,
+			    (unsigned long long)ev->seq);
+			break;
+		}
+		rv = hubsync_event(c, h, ev, now_wall);
+		if (rv == 0) {
+			hub->event_applied = ev->seq;
+		}
+	}
+	if (rv != 0) {
+		return rv;
+	}
+	if (m->cmd_applied > hub->cmd_seq) {
+		log_warn("hubsync.ack_ahead", "hub=%s acked=%llu seq=%llu", hub->id,
+		    (unsigned long long)m->cmd_applied, (unsigned long long)hub->cmd_seq);
+	} else if (m->cmd_applied > hub->cmd_acked) {
+		hub->cmd_acked = m->cmd_applied;
+		db_bind_text(c->store->cmd_delete_acked, 1, hub->id);
+		db_bind_i64(c->store->cmd_delete_acked, 2, (int64_t)hub->cmd_acked);
+		if ((rv = store_step_done(c->store->cmd_delete_acked)) != 0) {
+			return rv;
+		}
+	}
+	db_bind_text(c->store->hub_stream, 1, hub->id);
+	db_bind_i64(c->store->hub_stream, 2, (int64_t)hub->cmd_acked);
+	db_bind_i64(c->store->hub_stream, 3, (int64_t)hub->event_applied);
+	return store_step_done(c->store->hub_stream);
+}
+
+/* Runs one request inside its own savepoint of the batch's transaction, so
+ * that one hub's failure never rolls back another hub's events. Returns 0
+ * when the batch's transaction goes on (*failed says whether this request
+ * was rolled back), or a DN_E* code when the whole transaction is lost. */
+static int hubsync_isolated(coord *c, const Dropnet__HubSyncRequest *m, int64_t now_wall,
+    int *hub_out, bool *failed)
+{
+	*failed = false;
+	*hub_out = -1;
+	int rv = db_exec(c->db, "SAVEPOINT hubsync_request");
+	if (rv != 0) {
+		return rv;
+	}
+	rv = hubsync_request(c, m, now_wall, hub_out);
+	if (rv == 0) {
+		return db_exec(c->db, "RELEASE hubsync_request");
+	}
+	*failed = true;
+	c->sync_requests_failed++;
+	log_error("hubsync.request_failed", "hub=%s err=%s count=%llu",
+	    m->hello != NULL && m->hello->id != NULL ? m->hello->id : "?", dn_strerror(rv),
+	    (unsigned long long)c->sync_requests_failed);
+	/* Some errors (I/O, full disk) end the whole transaction in SQLite;
+	 * then nothing of the batch can commit. */
+	if (sqlite3_get_autocommit(c->db) ||
+	    db_exec(c->db, "ROLLBACK TO hubsync_request") != 0 ||
+	    db_exec(c->db, "RELEASE hubsync_request") != 0) {
+		return rv;
+	}
+	return 0;
+}
+
 void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 {
 	Dropnet__HubSyncRequest *msgs[DN_SERVER_CTX_MAX] = {0};
 	int hub_of[DN_SERVER_CTX_MAX];
+	bool failed[DN_SERVER_CTX_MAX] = {false};
+	bool any_failed = false;
 	int64_t now_wall = coord_now_wall_ms(c);
 	uint64_t now_mono = coord_now_mono_ms(c);
+	assert(n <= DN_SERVER_CTX_MAX);
 	int rv = coord_ready(c) ? db_begin(c->db) : DN_EIO;
 	for (size_t i = 0; i < n; i++) {
 		hub_of[i] = -1;
@@ -354,52 +462,8 @@ void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 		if (urv != 0 || rv != 0) {
 			continue;
 		}
-		const char *why = "";
-		int h = hubsync_hello(c, msgs[i]->hello, &why);
-		if (h == -2) {
-			rv = DN_EIO;
-			continue;
-		}
-		if (h < 0) {
-			log_warn("hubsync.bad_hello", "why=\"%s\"", why);
-			continue;
-		}
-		hub_of[i] = h;
-		coord_hub *hub = &c->hubs[h];
-		for (size_t e = 0; e < msgs[i]->n_events && rv == 0; e++) {
-			const Dropnet__HubEvent *ev = msgs[i]->events[e];
-			if (ev->seq <= hub->event_applied) {
-				continue;
-			}
-			if (ev->seq != hub->event_applied + 1) {
-				log_warn("hubsync.gap", "hub=%s have=%llu got=%llu", hub->id,
-				    (unsigned long long)hub->event_applied,
-				    (unsigned long long)ev->seq);
-				break;
-			}
-			rv = hubsync_event(c, h, ev, now_wall);
-			if (rv == 0) {
-				hub->event_applied = ev->seq;
-			}
-		}
-		if (msgs[i]->cmd_applied > hub->cmd_seq) {
-			log_warn("hubsync.ack_ahead", "hub=%s acked=%llu seq=%llu", hub->id,
-			    (unsigned long long)msgs[i]->cmd_applied,
-			    (unsigned long long)hub->cmd_seq);
-		} else if (msgs[i]->cmd_applied > hub->cmd_acked) {
-			hub->cmd_acked = msgs[i]->cmd_applied;
-			db_bind_text(c->store->cmd_delete_acked, 1, hub->id);
-			db_bind_i64(c->store->cmd_delete_acked, 2, (int64_t)hub->cmd_acked);
-			if (rv == 0) {
-				rv = store_step_done(c->store->cmd_delete_acked);
-			}
-		}
-		db_bind_text(c->store->hub_stream, 1, hub->id);
-		db_bind_i64(c->store->hub_stream, 2, (int64_t)hub->cmd_acked);
-		db_bind_i64(c->store->hub_stream, 3, (int64_t)hub->event_applied);
-		if (rv == 0) {
-			rv = store_step_done(c->store->hub_stream);
-		}
+		rv = hubsync_isolated(c, msgs[i], now_wall, &hub_of[i], &failed[i]);
+		any_failed = any_failed || failed[i];
 	}
 	if (rv == 0) {
 		rv = db_commit(c->db);
@@ -409,6 +473,10 @@ void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 	if (rv != 0) {
 		c->commit_failures++;
 		log_error("hubsync.batch_failed", "requests=%zu err=%s", n, dn_strerror(rv));
+		coord_reload(c);
+	} else if (any_failed) {
+		/* The rolled-back requests' changes to memory are undone by
+		 * reading back the file the rest of the batch committed to. */
 		coord_reload(c);
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -421,7 +489,7 @@ void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 		if (m->version != DN_PROTO_VERSION) {
 			hubsync_reply_error(reqs[i], DROPNET__STATUS__UNSUPPORTED_VERSION,
 			    "this coordinator speaks version 1");
-		} else if (rv != 0) {
+		} else if (rv != 0 || failed[i]) {
 			hubsync_reply_error(reqs[i], DROPNET__STATUS__UNAVAILABLE, "storage failed");
 		} else if (hub_of[i] < 0) {
 			hubsync_reply_error(reqs[i], DROPNET__STATUS__INVALID, "bad hello");

@@ -197,6 +197,19 @@ coord_stock *coord_stock_get(coord *c, int hub, const char *sku, bool create)
 	return s;
 }
 
+void coord_gap_note(coord *c, int hub, const char *sku, const char *what, int64_t ref,
+    const ledger_gap *gap)
+{
+	if (gap->found == 0 && gap->unallocated == 0) {
+		return;
+	}
+	c->stream_discrepancies++;
+	log_warn("stream.books_uncovered", "hub=%s sku=%s event=%s placement=%lld"
+	    " found=%lld unallocated=%lld count=%llu", c->hubs[hub].id, sku, what,
+	    (long long)ref, (long long)gap->found, (long long)gap->unallocated,
+	    (unsigned long long)c->stream_discrepancies);
+}
+
 void coord_stock_clear(coord *c)
 {
 	for (size_t i = 0; i < c->stock_cap; i++) {

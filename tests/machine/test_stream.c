@@ -121,7 +121,7 @@ static Dropnet__HubEvent *t_received(t_net *n, int hi, const char *sku, int64_t 
 	return e;
 }
 
-static __attribute__((unused)) Dropnet__HubEvent *t_adjusted(t_net *n, int hi, const char *sku, int64_t delta)
+static Dropnet__HubEvent *t_adjusted(t_net *n, int hi, const char *sku, int64_t delta)
 {
 	Dropnet__HubEvent *e = t_ev(n, hi, DROPNET__EVENT_KIND__EV_ADJUSTED);
 	e->sku = strdup(sku);
@@ -130,7 +130,7 @@ static __attribute__((unused)) Dropnet__HubEvent *t_adjusted(t_net *n, int hi, c
 	return e;
 }
 
-static __attribute__((unused)) Dropnet__HubEvent *t_shipped(t_net *n, int hi, uint64_t order_id, const char *sku,
+static Dropnet__HubEvent *t_shipped(t_net *n, int hi, uint64_t order_id, const char *sku,
     uint32_t qty)
 {
 	Dropnet__HubEvent *e = t_ev(n, hi, DROPNET__EVENT_KIND__EV_SHIPPED);
@@ -301,7 +301,7 @@ static int64_t t_sql_i64(t_net *n, const char *sql)
 	return v;
 }
 
-static __attribute__((unused)) void t_sql_text(t_net *n, const char *sql, char *out, size_t len)
+static void t_sql_text(t_net *n, const char *sql, char *out, size_t len)
 {
 	sqlite3_stmt *st = NULL;
 	assert_int_equal(sqlite3_prepare_v2(n->c.db, sql, -1, &st, NULL), SQLITE_OK);
@@ -374,6 +374,157 @@ static void test_receive_uaf(void **state)
 	t_close(n);
 }
 
+/* Submits one order of qty sku shipped to hub hi's own location; returns
+ * its placement id (the hub's order id), asserting ACCEPTED. */
+static int64_t t_order(t_net *n, int hi, const char *key, const char *sku, uint32_t qty)
+{
+	Dropnet__OrderLine line = DROPNET__ORDER_LINE__INIT;
+	line.sku = (char *)sku;
+	line.qty = qty;
+	Dropnet__OrderLine *lp = &line;
+	Dropnet__SubmitOrder o = DROPNET__SUBMIT_ORDER__INIT;
+	o.version = DN_PROTO_VERSION;
+	o.order_key = (char *)key;
+	o.customer = "buyer";
+	o.lines = &lp;
+	o.n_lines = 1;
+	o.lat = n->hubs[hi].lat;
+	o.lon = n->hubs[hi].lon;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	assert_int_equal(codec_submit_order_pack(&o, &buf, &len), 0);
+	mreq r;
+	mreq_init(&r, buf, len);
+	mreq *rp = &r;
+	t_clock(n);
+	coord_ingest_batch(&n->c, &rp, 1);
+	Dropnet__OrderAck *ack = NULL;
+	assert_true(r.replied);
+	assert_int_equal(codec_order_ack_unpack(r.reply, r.reply_len, &ack), 0);
+	assert_int_equal(ack->status, DROPNET__STATUS__ACCEPTED);
+	char sql[128];
+	snprintf(sql, sizeof(sql), "SELECT id FROM placements WHERE order_id=%llu",
+	    (unsigned long long)ack->order_id);
+	codec_order_ack_free(ack);
+	mreq_fini(&r);
+	free(buf);
+	return t_sql_i64(n, sql);
+}
+
+/* ---- defect: a shipment the source's books cannot cover ----
+ * A cycle count taken while a transfer's units sat in a tote took them off
+ * london's books; the transfer's EV_SHIPPED then failed ledger_ship, which
+ * returned an error that rolled back the whole sync batch - leeds' receipt
+ * in the same batch too - and london re-sent it for ever. The shipment
+ * must be booked (what the books lacked counted as found), every other
+ * request of the batch applied, and the audit stay clean. */
+static void test_ship_uncovered_transfer(void **state)
+{
+	(void)state;
+	t_net *n = t_open();
+	t_hello_all(n);
+	t_receive(n, 0, "tee", 20);
+	char id[DN_ID_MAX + 1];
+	int64_t pid = t_transfer(n, 0, 1, "tee", 10, id, sizeof(id));
+	t_sync s = {.hub = 0};
+	s.ev[s.nev++] = t_adjusted(n, 0, "tee", -15);
+	t_sync_ok(n, &s);
+	t_sync b[2] = {{.hub = 0}, {.hub = 2}};
+	b[0].ev[b[0].nev++] = t_shipped(n, 0, (uint64_t)pid, "tee", 10);
+	b[1].ev[b[1].nev++] = t_received(n, 2, "mug", 7, NULL);
+	Dropnet__HubSyncReply *rep[2];
+	t_sync_batch(n, b, 2, rep);
+	assert_int_equal(rep[0]->status, DROPNET__STATUS__OK);
+	assert_int_equal(rep[0]->event_applied, n->hubs[0].seq);
+	assert_int_equal(rep[1]->status, DROPNET__STATUS__OK);
+	assert_int_equal(rep[1]->event_applied, n->hubs[2].seq);
+	codec_hub_sync_reply_free(rep[0]);
+	codec_hub_sync_reply_free(rep[1]);
+	Dropnet__StockRow r;
+	t_stock(n, 0, "tee", &r);
+	assert_int_equal(r.on_hand, 0);
+	assert_int_equal(r.allocated, 0);
+	t_stock(n, 2, "mug", &r);
+	assert_int_equal(r.on_hand, 7);
+	char st[32];
+	t_sql_text(n, "SELECT state FROM transfers", st, sizeof(st));
+	assert_string_equal(st, "in_transit");
+	assert_int_equal(n->c.stream_discrepancies, 1);
+	/* The destination receives all 10. */
+	s.hub = 1;
+	s.ev[s.nev++] = t_received(n, 1, "tee", 10, id);
+	t_sync_ok(n, &s);
+	t_sql_text(n, "SELECT state FROM transfers", st, sizeof(st));
+	assert_string_equal(st, "received");
+	assert_int_equal(t_audit(n, ""), 0);
+	t_close(n);
+}
+
+/* The same for a plain order: the line was skipped and its allocation
+ * leaked for good (allocated stayed up, the placement 'shipped'). */
+static void test_ship_uncovered_order(void **state)
+{
+	(void)state;
+	t_net *n = t_open();
+	t_hello_all(n);
+	t_receive(n, 2, "mug", 7);
+	int64_t pid = t_order(n, 2, "o1", "mug", 3);
+	t_sync s = {.hub = 2};
+	s.ev[s.nev++] = t_adjusted(n, 2, "mug", -7);
+	t_sync_ok(n, &s);
+	s.ev[s.nev++] = t_shipped(n, 2, (uint64_t)pid, "mug", 3);
+	t_sync_ok(n, &s);
+	Dropnet__StockRow r;
+	t_stock(n, 2, "mug", &r);
+	assert_int_equal(r.allocated, 0);
+	assert_int_equal(r.on_hand, 0);
+	assert_int_equal(r.shipped, 3);
+	char sql[128];
+	snprintf(sql, sizeof(sql), "SELECT shipped FROM placement_lines WHERE"
+	    " placement_id=%lld", (long long)pid);
+	assert_int_equal(t_sql_i64(n, sql), 3);
+	assert_int_equal(t_audit(n, ""), 0);
+	t_close(n);
+}
+
+/* One hub's failing request must not roll back another hub's: london's
+ * ledger write fails (a trigger stands in for a storage error on that one
+ * row), leeds' receipt in the same batch commits. london is answered
+ * UNAVAILABLE, its memory matches the file, and its re-send applies once the
+ * fault is gone. */
+static void test_sync_isolated(void **state)
+{
+	(void)state;
+	t_net *n = t_open();
+	t_hello_all(n);
+	t_receive(n, 0, "tee", 20);
+	assert_int_equal(db_exec(n->c.db, "CREATE TEMP TRIGGER t_fail BEFORE UPDATE ON stock"
+	    " WHEN NEW.hub = 'london' BEGIN SELECT RAISE(ABORT, 'injected'); END"), 0);
+	t_sync b[2] = {{.hub = 0}, {.hub = 2}};
+	b[0].ev[b[0].nev++] = t_received(n, 0, "tee", 5, NULL);
+	b[1].ev[b[1].nev++] = t_received(n, 2, "mug", 7, NULL);
+	Dropnet__HubSyncReply *rep[2];
+	t_sync_batch(n, b, 2, rep);
+	assert_int_equal(rep[0]->status, DROPNET__STATUS__UNAVAILABLE);
+	assert_int_equal(rep[1]->status, DROPNET__STATUS__OK);
+	assert_int_equal(rep[1]->event_applied, n->hubs[2].seq);
+	codec_hub_sync_reply_free(rep[0]);
+	codec_hub_sync_reply_free(rep[1]);
+	Dropnet__StockRow r;
+	t_stock(n, 0, "tee", &r);
+	assert_int_equal(r.on_hand, 20);
+	t_stock(n, 2, "mug", &r);
+	assert_int_equal(r.on_hand, 7);
+	assert_int_equal(t_audit(n, ""), 0);
+	assert_int_equal(db_exec(n->c.db, "DROP TRIGGER t_fail"), 0);
+	n->hubs[0].seq--; /* the hub sends the same event again */
+	t_receive(n, 0, "tee", 5);
+	t_stock(n, 0, "tee", &r);
+	assert_int_equal(r.on_hand, 25);
+	assert_int_equal(t_audit(n, ""), 0);
+	t_close(n);
+}
+
 /* ---- defect: the audit's allocation check started from `stock` ----
  * A placement still needing units at a (hub, sku) with no stock row was
  * never compared with anything. The audit must start from the placements
@@ -398,6 +549,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_receive_uaf),
 	    cmocka_unit_test(test_audit_placement_without_stock),
+	    cmocka_unit_test(test_ship_uncovered_transfer),
+	    cmocka_unit_test(test_ship_uncovered_order),
+	    cmocka_unit_test(test_sync_isolated),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

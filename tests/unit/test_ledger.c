@@ -247,6 +247,50 @@ static void test_ledger_lifecycle(void **state)
 	assert_true(ledger_row_check(&r));
 }
 
+/* Goal: a shipment the books cannot cover is booked anyway, by a defined
+ * rule: on_hand lacked -> found, allocated lacked -> unallocated; covered
+ * shipments equal ledger_ship; qty <= 0 refused with the row untouched. */
+static void test_ledger_ship_force(void **state)
+{
+	(void)state;
+	ledger_gap g;
+	ledger_row r = row(10, 4, 0);
+	assert_int_equal(ledger_ship_force(&r, 4, &g), 0);
+	assert_row(&r, 6, 0, 0);
+	assert_int_equal(g.found, 0);
+	assert_int_equal(g.unallocated, 0);
+	r = row(5, 10, 0);  /* a count took 15 of 20 while 10 sat in a tote */
+	assert_int_equal(ledger_ship_force(&r, 10, &g), 0);
+	assert_row(&r, 0, 0, 0);
+	assert_int_equal(g.found, 5);
+	assert_int_equal(g.unallocated, 0);
+	r = row(10, 2, 1);
+	assert_int_equal(ledger_ship_force(&r, 3, &g), 0);
+	assert_row(&r, 7, 0, 1);
+	assert_int_equal(g.unallocated, 1);
+	assert_int_equal(ledger_ship_force(&r, 0, &g), DN_EINVAL);
+	assert_row(&r, 7, 0, 1);
+}
+
+/* Goal: a short the allocation cannot cover releases what is allocated and
+ * reports the rest; units gone never exceed on_hand. */
+static void test_ledger_short_force(void **state)
+{
+	(void)state;
+	ledger_gap g;
+	int64_t gone = -1;
+	ledger_row r = row(2, 5, 0);
+	assert_int_equal(ledger_short_force(&r, 3, &gone, &g), 0);
+	assert_row(&r, 0, 2, 0);
+	assert_int_equal(gone, 2);
+	assert_int_equal(g.unallocated, 0);
+	assert_int_equal(ledger_short_force(&r, 4, &gone, &g), 0);
+	assert_row(&r, 0, 0, 0);
+	assert_int_equal(gone, 0);
+	assert_int_equal(g.unallocated, 2);
+	assert_int_equal(ledger_short_force(&r, -1, &gone, &g), DN_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -262,6 +306,8 @@ int main(void)
 		cmocka_unit_test(test_ledger_hold),
 		cmocka_unit_test(test_ledger_row_check),
 		cmocka_unit_test(test_ledger_lifecycle),
+		cmocka_unit_test(test_ledger_ship_force),
+		cmocka_unit_test(test_ledger_short_force),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
