@@ -11,6 +11,7 @@
  * refused: the hub would send it again for ever.
  */
 #include <assert.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,132 @@ static int64_t hubsync_open_qty(coord *c, uint64_t pid, const char *sku)
 	}
 	sqlite3_reset(st);
 	return open;
+}
+
+/* One line of a placement the hub refused. */
+typedef struct {
+	char sku[DN_ID_MAX + 1];
+	int64_t open;
+	bool gift;
+} refused_line;
+
+/* Gives back what the lines of placement pid at hub still hold allocated
+ * and marks the placement 'refused'. *n lines are returned in lines. */
+static int hubsync_refused_release(coord *c, int hub, int64_t pid, refused_line *lines,
+    size_t *n)
+{
+	sqlite3_stmt *st = NULL;
+	enum { LINES = DN_ORDER_LINES_MAX + 1 };
+	*n = 0;
+	if (sqlite3_prepare_v2(c->db, "SELECT sku, qty - shipped - shorted, gift FROM"
+	    " placement_lines WHERE placement_id=?1", -1, &st, NULL) != SQLITE_OK) {
+		return DN_EIO;
+	}
+	db_bind_i64(st, 1, pid);
+	while (*n < LINES && sqlite3_step(st) == SQLITE_ROW) {
+		refused_line *l = &lines[(*n)++];
+		snprintf(l->sku, sizeof(l->sku), "%s", db_col_text(st, 0));
+		l->open = sqlite3_column_int64(st, 1);
+		l->gift = sqlite3_column_int(st, 2) != 0;
+	}
+	sqlite3_finalize(st);
+	for (size_t i = 0; i < *n; i++) {
+		if (lines[i].open <= 0) {
+			continue;
+		}
+		coord_stock *row = coord_stock_get(c, hub, lines[i].sku, true);
+		if (row == NULL) {
+			return DN_ENOMEM;
+		}
+		ledger_gap gap = {0, 0};
+		int64_t q = lines[i].open;
+		if (q > row->row.allocated) {
+			gap.unallocated = q - row->row.allocated;
+			q = row->row.allocated;
+		}
+		if (q > 0 && ledger_unallocate(&row->row, q) != 0) {
+			return DN_ESTATE;
+		}
+		coord_gap_note(c, hub, lines[i].sku, "refused", pid, &gap);
+		if (coord_stock_save(c, row) != 0) {
+			return DN_EIO;
+		}
+	}
+	db_bind_i64(c->store->placement_state, 1, pid);
+	db_bind_text(c->store->placement_state, 2, "refused");
+	return store_step_done(c->store->placement_state);
+}
+
+/* The hub refused the command of placement e->order_id: none of it will be
+ * picked there. Its allocation is released; a transfer is cancelled, an
+ * order's lines are re-routed to another hub or backordered (its gift
+ * line is only released). Refusals of anything but an open placement are
+ * logged and skipped. */
+static int hubsync_refused(coord *c, int hub, const Dropnet__HubEvent *e, int64_t now_wall)
+{
+	const char *hid = c->hubs[hub].id;
+	sqlite3_stmt *st = c->store->placement_get;
+	db_bind_i64(st, 1, (int64_t)(e->order_id > INT64_MAX ? 0 : e->order_id));
+	int64_t order_id = 0;
+	bool mine = false, open = false, transfer = false;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		order_id = sqlite3_column_int64(st, 0);
+		mine = strcmp(db_col_text(st, 1), hid) == 0;
+		open = strcmp(db_col_text(st, 2), "open") == 0;
+		transfer = strcmp(db_col_text(st, 3), "transfer") == 0;
+	}
+	sqlite3_reset(st);
+	if (!mine || !open) {
+		log_warn("hubsync.refusal_ignored", "hub=%s seq=%llu placement=%llu reason=%s",
+		    hid, (unsigned long long)e->seq, (unsigned long long)e->order_id,
+		    mine ? "not open" : "unknown placement");
+		return 0;
+	}
+	log_warn(transfer ? "transfer.refused" : "order.refused", "hub=%s placement=%llu"
+	    " command=%llu why=\"%.200s\"", hid, (unsigned long long)e->order_id,
+	    (unsigned long long)e->command_seq, e->reason);
+	refused_line lines[DN_ORDER_LINES_MAX + 1];
+	size_t n = 0;
+	int rv = hubsync_refused_release(c, hub, (int64_t)e->order_id, lines, &n);
+	if (rv != 0) {
+		return rv;
+	}
+	if (transfer) {
+		if (sqlite3_prepare_v2(c->db, "UPDATE transfers SET state='cancelled' WHERE"
+		    " placement_id=?1 AND state='picking'", -1, &st, NULL) != SQLITE_OK) {
+			return DN_EIO;
+		}
+		db_bind_i64(st, 1, (int64_t)e->order_id);
+		int rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		return rc == SQLITE_DONE ? 0 : DN_EIO;
+	}
+	st = c->store->order_get;
+	db_bind_i64(st, 1, order_id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return DN_EIO;
+	}
+	char key[DN_ID_MAX + 1], customer[DN_ID_MAX + 1];
+	snprintf(key, sizeof(key), "%s", db_col_text(st, 0));
+	snprintf(customer, sizeof(customer), "%s", db_col_text(st, 1));
+	double lat = sqlite3_column_double(st, 2);
+	double lon = sqlite3_column_double(st, 3);
+	sqlite3_reset(st);
+	for (size_t i = 0; i < n; i++) {
+		if (lines[i].gift || lines[i].open <= 0) {
+			continue;
+		}
+		rv = coord_reroute(c, order_id, key, customer, lat, lon, lines[i].sku,
+		    (uint32_t)lines[i].open, hub, now_wall);
+		if (rv < 0) {
+			return rv;
+		}
+		log_info("order.refused_rerouted", "hub=%s order=%lld sku=%s qty=%lld outcome=%s",
+		    hid, (long long)order_id, lines[i].sku, (long long)lines[i].open,
+		    rv == 1 ? "rerouted" : "backordered");
+	}
+	return 0;
 }
 
 /* Applies one event. Physical facts always apply; an event that names
@@ -255,6 +382,8 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 		row->returned += e->qty;
 		return coord_stock_save(c, row);
 	}
+	case DROPNET__EVENT_KIND__EV_COMMAND_REFUSED:
+		return hubsync_refused(c, hub, e, now_wall);
 	case DROPNET__EVENT_KIND__EV_MOVED:
 	case DROPNET__EVENT_KIND__EV_CLAIMED:
 	case DROPNET__EVENT_KIND__EV_PACKED:

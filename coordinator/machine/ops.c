@@ -215,7 +215,7 @@ static void ops_order_show(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 		if (pk > picked_ms) {
 			picked_ms = pk;
 		}
-		if (strcmp(state, "shorted") != 0) {
+		if (strcmp(state, "shorted") != 0 && strcmp(state, "refused") != 0) {
 			any = true;
 			if (sh == 0) {
 				all_shipped = false;
@@ -317,7 +317,8 @@ static void ops_audit(coord *c, mreq *r)
 	    " || ' ordered=' || ol.qty || ' placed=' || COALESCE(p.placed, 0)"
 	    " FROM orders o JOIN order_lines ol ON ol.order_id = o.id LEFT JOIN"
 	    " (SELECT p.order_id, l.sku, SUM(l.qty - l.shorted) AS placed FROM placements p"
-	    "  JOIN placement_lines l ON l.placement_id = p.id WHERE p.state <> 'lapsed'"
+	    "  JOIN placement_lines l ON l.placement_id = p.id"
+	    "  WHERE p.state NOT IN ('lapsed', 'refused')"
 	    "  GROUP BY p.order_id, l.sku) p"
 	    " ON p.order_id = o.id AND p.sku = ol.sku"
 	    " WHERE (o.status IN (1, 16) AND COALESCE(p.placed, 0) + ol.backordered <> ol.qty)"
@@ -336,7 +337,8 @@ static void ops_audit(coord *c, mreq *r)
 	    "SELECT 'sku=' || s.sku || ' out-in=' || (s.o - s.i) || ' in_transit='"
 	    " || COALESCE(t.n, 0) FROM (SELECT sku, SUM(transfer_out) AS o,"
 	    " SUM(transfer_in) AS i FROM stock GROUP BY sku) s LEFT JOIN"
-	    " (SELECT sku, SUM(CASE WHEN state = 'picking' THEN 0 ELSE qty END - received)"
+	    " (SELECT sku, SUM(CASE WHEN state IN ('picking', 'cancelled') THEN 0 ELSE qty END"
+	    "  - received)"
 	    "  AS n FROM transfers GROUP BY sku) t ON t.sku = s.sku"
 	    " WHERE s.o - s.i <> COALESCE(t.n, 0)");
 	/* Holdback equals the sum of its logged holds and releases. */

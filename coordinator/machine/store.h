@@ -37,7 +37,8 @@
  * returned + transfer_in - shipped - transfer_out - lost + adjusted.
  * orders also carry drop_id, tier, nearest_hub (nearest healthy hub in
  * range: the region the demand belongs to), gift_sku, hold_expires_ms and
- * units; placements.state is held|open|picked|shipped|shorted|lapsed.
+ * units; placements.state is held|open|picked|shipped|shorted|lapsed|
+ * refused (the hub refused its command: nothing allocated any more).
  */
 #ifndef DN_COORD_STORE_H
 #define DN_COORD_STORE_H

@@ -316,7 +316,10 @@ static int64_t t_transfer(t_net *n, int src, int dst, const char *sku, int64_t q
 {
 	t_clock(n);
 	assert_int_equal(db_begin(n->c.db), 0);
-	assert_int_equal(coord_transfer_create(&n->c, src, dst, sku, qty, 0, id, idlen,
+	int cs = coord_hub_find(&n->c, n->hubs[src].id);
+	int cd = coord_hub_find(&n->c, n->hubs[dst].id);
+	assert_true(cs >= 0 && cd >= 0);
+	assert_int_equal(coord_transfer_create(&n->c, cs, cd, sku, qty, 0, id, idlen,
 	    n->wall), 0);
 	assert_int_equal(db_commit(n->c.db), 0);
 	char sql[256];
@@ -525,6 +528,148 @@ static void test_sync_isolated(void **state)
 	t_close(n);
 }
 
+/* ---- a real hub machine beside the coordinator ---- */
+
+typedef struct {
+	hub h;
+} t_realhub;
+
+/* Starts the hub machine for n->hubs[hi] on its own file. */
+static t_realhub *t_hub_open(t_net *n, int hi)
+{
+	t_realhub *r = calloc(1, sizeof(*r));
+	assert_non_null(r);
+	char sets[4][96], err[256], path[256];
+	const t_hub *th = &n->hubs[hi];
+	snprintf(sets[0], sizeof(sets[0]), "hub.id=%s", th->id);
+	snprintf(sets[1], sizeof(sets[1]), "hub.lat=%.4f", th->lat);
+	snprintf(sets[2], sizeof(sets[2]), "hub.lon=%.4f", th->lon);
+	snprintf(sets[3], sizeof(sets[3]), "hub.radius_km=20");
+	const char *sp[4] = {sets[0], sets[1], sets[2], sets[3]};
+	assert_int_equal(hub_conf_load(&r->h.cfg, NULL, sp, 4, err, sizeof(err)), 0);
+	snprintf(path, sizeof(path), "%s/hub-%s.db", n->dir, th->id);
+	assert_int_equal(hub_store_open(&r->h.store, path), 0);
+	r->h.now_ms = n->wall;
+	return r;
+}
+
+static void t_hub_close(t_realhub *r)
+{
+	hub_store_close(r->h.store);
+	free(r);
+}
+
+/* One sync round trip of the real hub through the coordinator machine. */
+static void t_hub_sync(t_net *n, t_realhub *r)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	r->h.now_ms = n->wall;
+	assert_int_equal(hub_sync_build(&r->h, &buf, &len), 0);
+	mreq q;
+	mreq_init(&q, buf, len);
+	mreq *qp = &q;
+	t_clock(n);
+	coord_hubsync_batch(&n->c, &qp, 1);
+	assert_true(q.replied);
+	r->h.now_ms = n->wall;
+	hub_sync_on_reply(&r->h, 0, q.reply, q.reply_len);
+	assert_true(r->h.coordinator_up);
+	mreq_fini(&q);
+	free(buf);
+}
+
+/* A terminal receipt at the real hub; asserts OK. */
+static void t_hub_receive(t_net *n, t_realhub *r, const char *sku, int64_t qty)
+{
+	Dropnet__TermRequest q = DROPNET__TERM_REQUEST__INIT;
+	q.version = DN_PROTO_VERSION;
+	q.kind = DROPNET__TERM_KIND__TERM_RECEIVE;
+	q.sku = (char *)sku;
+	q.qty = qty;
+	q.bin = "MAIN";
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	assert_int_equal(codec_term_request_pack(&q, &buf, &len), 0);
+	mreq m;
+	mreq_init(&m, buf, len);
+	mreq *mp = &m;
+	r->h.now_ms = n->wall;
+	hub_term_batch(&r->h, &mp, 1);
+	Dropnet__TermReply *rep = NULL;
+	assert_int_equal(codec_term_reply_unpack(m.reply, m.reply_len, &rep), 0);
+	assert_int_equal(rep->status, DROPNET__STATUS__OK);
+	codec_term_reply_free(rep);
+	mreq_fini(&m);
+	free(buf);
+}
+
+/* ---- defect: commands the hub refuses were skipped as if applied ----
+ * A transfer over the hub's line cap (DN_LINE_QTY_MAX) was skipped by the
+ * hub: its units stayed allocated at the source and the transfer stayed
+ * 'picking' for ever. The hub must answer with EV_COMMAND_REFUSED, and the
+ * coordinator release the allocation and cancel the transfer. */
+static void test_transfer_refused(void **state)
+{
+	(void)state;
+	t_net *n = t_open();
+	t_realhub *leeds = t_hub_open(n, 2);
+	t_hub_receive(n, leeds, "tee", 30000);
+	t_hub_sync(n, leeds);
+	t_sync s = {.hub = 3};
+	t_sync_ok(n, &s);           /* manchester registers */
+	Dropnet__StockRow r;
+	t_stock(n, 2, "tee", &r);
+	assert_int_equal(r.on_hand, 30000);
+	char id[DN_ID_MAX + 1];
+	t_transfer(n, 2, 3, "tee", 20000, id, sizeof(id));
+	t_stock(n, 2, "tee", &r);
+	assert_int_equal(r.allocated, 20000);
+	t_hub_sync(n, leeds);       /* the command; the hub refuses it */
+	t_hub_sync(n, leeds);       /* the refusal */
+	t_hub_sync(n, leeds);
+	char st[32];
+	t_sql_text(n, "SELECT state FROM transfers", st, sizeof(st));
+	assert_string_equal(st, "cancelled");
+	t_stock(n, 2, "tee", &r);
+	assert_int_equal(r.allocated, 0);
+	assert_int_equal(r.on_hand, 30000);
+	assert_int_equal(t_audit(n, ""), 0);
+	t_hub_close(leeds);
+	t_close(n);
+}
+
+/* A refused CMD_PLACE_ORDER (no hub of this build refuses a valid order,
+ * so the event is sent by hand): the placement's allocation is released
+ * and its lines re-routed elsewhere, or backordered when no other hub is in
+ * range; the audit stays clean. */
+static void test_order_refused(void **state)
+{
+	(void)state;
+	t_net *n = t_open();
+	t_hello_all(n);
+	t_receive(n, 0, "mug", 9);
+	int64_t pid = t_order(n, 0, "o1", "mug", 4);
+	t_sync s = {.hub = 0};
+	Dropnet__HubEvent *e = t_ev(n, 0, DROPNET__EVENT_KIND__EV_COMMAND_REFUSED);
+	e->order_id = (uint64_t)pid;
+	e->command_seq = 1;
+	e->reason = "lines[0].qty out of range";
+	s.ev[s.nev++] = e;
+	t_sync_ok(n, &s);
+	Dropnet__StockRow r;
+	t_stock(n, 0, "mug", &r);
+	assert_int_equal(r.allocated, 0);
+	char st[32];
+	char sql[128];
+	snprintf(sql, sizeof(sql), "SELECT state FROM placements WHERE id=%lld", (long long)pid);
+	t_sql_text(n, sql, st, sizeof(st));
+	assert_string_equal(st, "refused");
+	assert_int_equal(t_sql_i64(n, "SELECT backordered FROM order_lines"), 4);
+	assert_int_equal(t_audit(n, ""), 0);
+	t_close(n);
+}
+
 /* ---- defect: the audit's allocation check started from `stock` ----
  * A placement still needing units at a (hub, sku) with no stock row was
  * never compared with anything. The audit must start from the placements
@@ -552,6 +697,8 @@ int main(void)
 	    cmocka_unit_test(test_ship_uncovered_transfer),
 	    cmocka_unit_test(test_ship_uncovered_order),
 	    cmocka_unit_test(test_sync_isolated),
+	    cmocka_unit_test(test_transfer_refused),
+	    cmocka_unit_test(test_order_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
