@@ -32,7 +32,8 @@ int ledger_allocate(ledger_row *r, int64_t qty);
  * qty > allocated. */
 int ledger_unallocate(ledger_row *r, int64_t qty);
 
-/* Units arrived. DN_EINVAL if qty <= 0. */
+/* Units arrived. DN_EINVAL if qty <= 0; DN_ERANGE if on_hand would pass
+ * DN_STOCK_ROW_UNITS_MAX (row untouched). */
 int ledger_receive(ledger_row *r, int64_t qty);
 
 /* Allocated units left the hub: allocated -= qty, on_hand -= qty.
@@ -66,8 +67,12 @@ int ledger_ship_force(ledger_row *r, int64_t qty, ledger_gap *gap);
 int ledger_short_force(ledger_row *r, int64_t qty, int64_t *gone, ledger_gap *gap);
 
 /* Count correction: on_hand += delta. DN_ERANGE if on_hand would go below
- * zero (row untouched). */
+ * zero or past DN_STOCK_ROW_UNITS_MAX (row untouched). */
 int ledger_adjust(ledger_row *r, int64_t delta);
+
+/* A lifetime counter (received, shipped, ...) += delta, checked: DN_ERANGE
+ * on int64 overflow (counter untouched). */
+int ledger_count_add(int64_t *counter, int64_t delta);
 
 /* Move between sellable and holdback: holdback += delta. DN_ERANGE if
  * holdback would go negative or (delta > 0) exceed sellable. */

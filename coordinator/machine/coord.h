@@ -69,6 +69,7 @@ typedef struct {
 	coord_report *report;         /* last consistent stock snapshot */
 	size_t nreport;
 	bool report_valid;
+	uint32_t nskus;               /* stock rows of this hub in memory */
 } coord_hub;
 
 /* One (hub, sku) row of the ledger plus its lifetime counters. */

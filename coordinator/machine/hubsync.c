@@ -63,6 +63,45 @@ static int64_t hubsync_open_qty(coord *c, uint64_t pid, const char *sku)
 	return open;
 }
 
+/* Rejects an event outside the bounds: logged and counted, and it still
+ * counts as applied, so the stream moves on and no other event fails. */
+static int hubsync_reject(coord *c, int hub, const Dropnet__HubEvent *e, const char *why)
+{
+	c->events_rejected++;
+	log_warn("hubsync.event_rejected", "hub=%s seq=%llu kind=%d sku=%.64s qty=%lld"
+	    " reason=%s count=%llu", c->hubs[hub].id, (unsigned long long)e->seq, e->kind,
+	    e->sku, (long long)e->qty, why, (unsigned long long)c->events_rejected);
+	return 0;
+}
+
+/* Checks an event that moves units onto or off the books (a receipt, a
+ * count's delta, a return to stock) before anything is written: the SKU an
+ * id, the units within DN_EVENT_UNITS_MAX (a receipt or return > 0), a new
+ * SKU within the hub's DN_HUB_SKUS_MAX, on_hand after it within
+ * DN_STOCK_ROW_UNITS_MAX. NULL when it may apply, else the reason. */
+static const char *hubsync_units_check(coord *c, int hub, const Dropnet__HubEvent *e)
+{
+	if (!validate_id(e->sku)) {
+		return "sku";
+	}
+	if (e->kind == DROPNET__EVENT_KIND__EV_ADJUSTED) {
+		if (e->qty < -DN_EVENT_UNITS_MAX || e->qty > DN_EVENT_UNITS_MAX) {
+			return "units";
+		}
+	} else if (e->qty <= 0 || e->qty > DN_EVENT_UNITS_MAX) {
+		return "units";
+	}
+	const coord_stock *row = coord_stock_get(c, hub, e->sku, false);
+	if (row == NULL && c->hubs[hub].nskus >= DN_HUB_SKUS_MAX) {
+		return "skus";
+	}
+	int64_t on_hand = row != NULL ? row->row.on_hand : 0;
+	if (e->qty > 0 && on_hand > DN_STOCK_ROW_UNITS_MAX - e->qty) {
+		return "row_units";
+	}
+	return NULL;
+}
+
 /* One line of a placement the hub refused. */
 typedef struct {
 	char sku[DN_ID_MAX + 1];
@@ -200,10 +239,9 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 	switch (e->kind) {
 	case DROPNET__EVENT_KIND__EV_RECEIVED:
 	case DROPNET__EVENT_KIND__EV_ADJUSTED: {
-		if (!validate_id(e->sku) || (e->kind == DROPNET__EVENT_KIND__EV_RECEIVED && e->qty <= 0)) {
-			log_warn("hubsync.bad_event", "hub=%s seq=%llu kind=%d", hid,
-			    (unsigned long long)e->seq, e->kind);
-			return 0;
+		const char *why = hubsync_units_check(c, hub, e);
+		if (why != NULL) {
+			return hubsync_reject(c, hub, e, why);
 		}
 		int64_t plain = e->qty;
 		if (e->kind == DROPNET__EVENT_KIND__EV_RECEIVED && e->transfer_id[0]) {
@@ -228,22 +266,25 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 			return DN_ENOMEM;
 		}
 		if (e->kind == DROPNET__EVENT_KIND__EV_RECEIVED) {
-			ledger_receive(&row->row, plain);
-			row->received += plain;
+			/* Inside the bounds checked above: a refusal here is a bug,
+			 * and fails this request alone. */
+			if (ledger_receive(&row->row, plain) != 0 ||
+			    ledger_count_add(&row->received, plain) != 0) {
+				return DN_ERANGE;
+			}
 			if (coord_stock_save(c, row) != 0) {
 				return DN_EIO;
 			}
 			return coord_drops_on_receive(c, hub, e->sku, plain, now_wall);
-		} else {
-			/* A count can only take away what is there. */
-			int64_t d = e->qty;
-			if (row->row.on_hand + d < 0) {
-				d = -row->row.on_hand;
-			}
-			if (d != 0) {
-				ledger_adjust(&row->row, d);
-			}
-			row->adjusted += d;
+		}
+		/* A count can only take away what is there. */
+		int64_t d = e->qty;
+		if (row->row.on_hand + d < 0) {
+			d = -row->row.on_hand;
+		}
+		if (d != 0 && (ledger_adjust(&row->row, d) != 0 ||
+		    ledger_count_add(&row->adjusted, d) != 0)) {
+			return DN_ERANGE;
 		}
 		return coord_stock_save(c, row);
 	}
@@ -366,20 +407,21 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 		return 0;
 	}
 	case DROPNET__EVENT_KIND__EV_RETURNED: {
-		if (!validate_id(e->sku) || e->qty <= 0) {
-			log_warn("hubsync.bad_event", "hub=%s seq=%llu kind=%d", hid,
-			    (unsigned long long)e->seq, e->kind);
-			return 0;
-		}
 		if (!e->to_stock) {
 			return 0; /* quarantined: never back on sale */
+		}
+		const char *why = hubsync_units_check(c, hub, e);
+		if (why != NULL) {
+			return hubsync_reject(c, hub, e, why);
 		}
 		coord_stock *row = coord_stock_get(c, hub, e->sku, true);
 		if (row == NULL) {
 			return DN_ENOMEM;
 		}
-		ledger_receive(&row->row, e->qty);
-		row->returned += e->qty;
+		if (ledger_receive(&row->row, e->qty) != 0 ||
+		    ledger_count_add(&row->returned, e->qty) != 0) {
+			return DN_ERANGE;
+		}
 		return coord_stock_save(c, row);
 	}
 	case DROPNET__EVENT_KIND__EV_COMMAND_REFUSED:

@@ -419,8 +419,10 @@ int coord_transfer_received(coord *c, int hub, const char *id, const char *sku,
 	if (row == NULL) {
 		return DN_ENOMEM;
 	}
-	ledger_receive(&row->row, q);
-	row->transfer_in += q;
+	/* The caller checked the bounds of the whole receipt. */
+	if (ledger_receive(&row->row, q) != 0 || ledger_count_add(&row->transfer_in, q) != 0) {
+		return DN_ERANGE;
+	}
 	/* 'received' only once the source's shipment is booked too. */
 	if (coord_stock_save(c, row) != 0 ||
 	    sqlite3_prepare_v2(c->db, "UPDATE transfers SET received=received+?2,"

@@ -164,6 +164,7 @@ static size_t stock_slot(const coord *c, int hub, const char *sku)
 
 coord_stock *coord_stock_get(coord *c, int hub, const char *sku, bool create)
 {
+	assert(hub >= 0 && (size_t)hub < c->nhubs);
 	if (c->stock_cap == 0) {
 		if (!create) {
 			return NULL;
@@ -194,6 +195,7 @@ coord_stock *coord_stock_get(coord *c, int hub, const char *sku, bool create)
 	s->hub = hub;
 	snprintf(s->sku, sizeof(s->sku), "%s", sku);
 	c->stock_len++;
+	c->hubs[hub].nskus++;
 	return s;
 }
 
@@ -216,6 +218,9 @@ void coord_stock_clear(coord *c)
 		c->stock[i].hub = -1;
 	}
 	c->stock_len = 0;
+	for (size_t i = 0; i < c->nhubs; i++) {
+		c->hubs[i].nskus = 0;
+	}
 }
 
 int coord_reload(coord *c)

@@ -579,8 +579,9 @@ static void t_hub_sync(t_net *n, t_realhub *r)
 	free(buf);
 }
 
-/* A terminal receipt at the real hub; asserts OK. */
-static void t_hub_receive(t_net *n, t_realhub *r, const char *sku, int64_t qty)
+/* A terminal receipt at the real hub; returns its status. */
+static Dropnet__Status t_hub_receive_status(t_net *n, t_realhub *r, const char *sku,
+    int64_t qty)
 {
 	Dropnet__TermRequest q = DROPNET__TERM_REQUEST__INIT;
 	q.version = DN_PROTO_VERSION;
@@ -598,10 +599,16 @@ static void t_hub_receive(t_net *n, t_realhub *r, const char *sku, int64_t qty)
 	hub_term_batch(&r->h, &mp, 1);
 	Dropnet__TermReply *rep = NULL;
 	assert_int_equal(codec_term_reply_unpack(m.reply, m.reply_len, &rep), 0);
-	assert_int_equal(rep->status, DROPNET__STATUS__OK);
+	Dropnet__Status st = rep->status;
 	codec_term_reply_free(rep);
 	mreq_fini(&m);
 	free(buf);
+	return st;
+}
+
+static void t_hub_receive(t_net *n, t_realhub *r, const char *sku, int64_t qty)
+{
+	assert_int_equal(t_hub_receive_status(n, r, sku, qty), DROPNET__STATUS__OK);
 }
 
 /* ---- defect: commands the hub refuses were skipped as if applied ----
@@ -670,6 +677,86 @@ static void test_order_refused(void **state)
 	t_close(n);
 }
 
+/* ---- defect: hub quantities could overflow; forged events made rows ----
+ * A receipt or count of INT64_MAX units was booked (or half booked: the
+ * count's ledger_adjust refused, its counter moved anyway), and every new
+ * SKU a hub named made a row, without bound. Each is now rejected with a
+ * log line and a counter, counts as applied, and the rest of the batch
+ * applies; the books stay conserved. */
+static void test_event_bounds(void **state)
+{
+	(void)state;
+	t_net *n = t_open();
+	t_hello_all(n);
+	t_receive(n, 0, "tee", 10);
+	t_sync s = {.hub = 0};
+	s.ev[s.nev++] = t_received(n, 0, "forged", INT64_MAX, NULL);
+	s.ev[s.nev++] = t_adjusted(n, 0, "tee", INT64_MAX);
+	s.ev[s.nev++] = t_adjusted(n, 0, "tee", INT64_MIN);
+	s.ev[s.nev++] = t_received(n, 0, "tee", DN_EVENT_UNITS_MAX + 1, NULL);
+	s.ev[s.nev++] = t_received(n, 0, "mug", 5, NULL);
+	t_sync_ok(n, &s);
+	assert_int_equal(n->c.events_rejected, 4);
+	assert_null(coord_stock_get(&n->c, coord_hub_find(&n->c, "london"), "forged", false));
+	Dropnet__StockRow r;
+	t_stock(n, 0, "tee", &r);
+	assert_int_equal(r.on_hand, 10);
+	t_stock(n, 0, "mug", &r);
+	assert_int_equal(r.on_hand, 5);
+	assert_int_equal(t_audit(n, ""), 0);
+	/* A row holds at most DN_STOCK_ROW_UNITS_MAX. */
+	int64_t per = DN_EVENT_UNITS_MAX;
+	int64_t k = DN_STOCK_ROW_UNITS_MAX / per;
+	for (int64_t i = 0; i < k; i++) {
+		s.ev[s.nev++] = t_received(n, 1, "bulk", per, NULL);
+	}
+	s.hub = 1;
+	s.ev[s.nev++] = t_received(n, 1, "bulk", 1, NULL);
+	t_sync_ok(n, &s);
+	t_stock(n, 1, "bulk", &r);
+	assert_int_equal(r.on_hand, DN_STOCK_ROW_UNITS_MAX);
+	assert_int_equal(n->c.events_rejected, 5);
+	/* A hub's rows cover at most DN_HUB_SKUS_MAX SKUs. */
+	int made = 0;
+	while (made <= (int)DN_HUB_SKUS_MAX) {
+		s.hub = 2;
+		while (s.nev < DN_STREAM_BATCH_MAX && made <= (int)DN_HUB_SKUS_MAX) {
+			char sku[32];
+			snprintf(sku, sizeof(sku), "sku-%d", made++);
+			s.ev[s.nev++] = t_received(n, 2, sku, 1, NULL);
+		}
+		t_sync_ok(n, &s);
+	}
+	assert_int_equal(n->c.hubs[coord_hub_find(&n->c, "leeds")].nskus, DN_HUB_SKUS_MAX);
+	assert_int_equal(n->c.events_rejected, 6);
+	assert_int_equal(t_audit(n, ""), 0);
+	t_close(n);
+}
+
+/* The hub refuses a receipt its own row cannot hold (the coordinator's
+ * books would reject the event and the books would differ). The row is
+ * brought near the bound by hand, through a second connection. */
+static void test_hub_receive_bound(void **state)
+{
+	(void)state;
+	t_net *n = t_open();
+	t_realhub *leeds = t_hub_open(n, 2);
+	t_hub_receive(n, leeds, "tee", 10);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/hub-leeds.db", n->dir);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	char sql[128];
+	snprintf(sql, sizeof(sql), "UPDATE stock SET on_hand=%lld WHERE sku='tee'",
+	    (long long)DN_STOCK_ROW_UNITS_MAX - 5);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(t_hub_receive_status(n, leeds, "tee", 6), DROPNET__STATUS__INVALID);
+	assert_int_equal(t_hub_receive_status(n, leeds, "tee", 5), DROPNET__STATUS__OK);
+	t_hub_close(leeds);
+	t_close(n);
+}
+
 /* ---- defect: the audit's allocation check started from `stock` ----
  * A placement still needing units at a (hub, sku) with no stock row was
  * never compared with anything. The audit must start from the placements
@@ -699,6 +786,8 @@ int main(void)
 	    cmocka_unit_test(test_sync_isolated),
 	    cmocka_unit_test(test_transfer_refused),
 	    cmocka_unit_test(test_order_refused),
+	    cmocka_unit_test(test_event_bounds),
+	    cmocka_unit_test(test_hub_receive_bound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

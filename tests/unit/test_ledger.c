@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include "core/err.h"
 #include "core/ledger.h"
+#include "core/limits.h"
 
 static ledger_row row(int64_t on_hand, int64_t allocated, int64_t holdback)
 {
@@ -291,6 +292,24 @@ static void test_ledger_short_force(void **state)
 	assert_int_equal(ledger_short_force(&r, -1, &gone, &g), DN_EINVAL);
 }
 
+/* Goal: a row never holds more than DN_STOCK_ROW_UNITS_MAX (receive and
+ * adjust refuse, row untouched); counters add with an overflow check. */
+static void test_ledger_bounds(void **state)
+{
+	(void)state;
+	ledger_row r = row(DN_STOCK_ROW_UNITS_MAX - 1, 0, 0);
+	assert_int_equal(ledger_receive(&r, 2), DN_ERANGE);
+	assert_int_equal(ledger_adjust(&r, 2), DN_ERANGE);
+	assert_row(&r, DN_STOCK_ROW_UNITS_MAX - 1, 0, 0);
+	assert_int_equal(ledger_receive(&r, 1), 0);
+	assert_row(&r, DN_STOCK_ROW_UNITS_MAX, 0, 0);
+	int64_t c = INT64_MAX - 1;
+	assert_int_equal(ledger_count_add(&c, 2), DN_ERANGE);
+	assert_int_equal(c, INT64_MAX - 1);
+	assert_int_equal(ledger_count_add(&c, -5), 0);
+	assert_int_equal(c, INT64_MAX - 6);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -308,6 +327,7 @@ int main(void)
 		cmocka_unit_test(test_ledger_lifecycle),
 		cmocka_unit_test(test_ledger_ship_force),
 		cmocka_unit_test(test_ledger_short_force),
+		cmocka_unit_test(test_ledger_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
