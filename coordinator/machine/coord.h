@@ -160,6 +160,13 @@ int coord_reload(coord *c);
  * UNAVAILABLE instead of routing on a partial ledger. */
 bool coord_ready(coord *c);
 void coord_stock_clear(coord *c);
+/* Stops the process (log line, abort) when row s breaks the ledger's
+ * invariants: on_hand, allocated, holdback >= 0, its hub registered, and
+ * stock conserved (on_hand = received + returned + transfer_in - shipped -
+ * transfer_out - lost + adjusted). sellable may be negative (a short or a
+ * count can leave it so; audit reports it). Called after every load and
+ * before every write (coord_stock_save). */
+void coord_stock_assert(const coord *c, const coord_stock *s, const char *when);
 /* Logs (stream.books_uncovered) and counts a hub event that the books of
  * (hub, sku) could not cover (what: "ship", "transfer_ship", "short"...,
  * ref: the placement), when gap has anything in it. */

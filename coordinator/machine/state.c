@@ -199,6 +199,28 @@ coord_stock *coord_stock_get(coord *c, int hub, const char *sku, bool create)
 	return s;
 }
 
+void coord_stock_assert(const coord *c, const coord_stock *s, const char *when)
+{
+	/* Wide arithmetic: a corrupt row must not wrap into a plausible sum. */
+	__int128 expect = (__int128)s->received + s->returned + s->transfer_in - s->shipped -
+	    s->transfer_out - s->lost + s->adjusted;
+	bool ok = s->hub >= 0 && (size_t)s->hub < c->nhubs && s->row.on_hand >= 0 &&
+	    s->row.allocated >= 0 && s->row.holdback >= 0 && expect == s->row.on_hand;
+	if (ok) {
+		return;
+	}
+	log_error("ledger.invariant_broken", "when=%s hub=%s sku=%s on_hand=%lld"
+	    " allocated=%lld holdback=%lld received=%lld returned=%lld transfer_in=%lld"
+	    " shipped=%lld transfer_out=%lld lost=%lld adjusted=%lld: stopping rather than"
+	    " keep a wrong book", when,
+	    s->hub >= 0 && (size_t)s->hub < c->nhubs ? c->hubs[s->hub].id : "?", s->sku,
+	    (long long)s->row.on_hand, (long long)s->row.allocated,
+	    (long long)s->row.holdback, (long long)s->received, (long long)s->returned,
+	    (long long)s->transfer_in, (long long)s->shipped, (long long)s->transfer_out,
+	    (long long)s->lost, (long long)s->adjusted);
+	abort();
+}
+
 void coord_gap_note(coord *c, int hub, const char *sku, const char *what, int64_t ref,
     const ledger_gap *gap)
 {
@@ -295,6 +317,7 @@ int coord_reload(coord *c)
 			s->returned = sqlite3_column_int64(st, 9);
 			s->transfer_in = sqlite3_column_int64(st, 10);
 			s->transfer_out = sqlite3_column_int64(st, 11);
+			coord_stock_assert(c, s, "load");
 		}
 	}
 	sqlite3_finalize(st);

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -757,6 +759,40 @@ static void test_hub_receive_bound(void **state)
 	t_close(n);
 }
 
+/* ---- ledger invariants: a broken row stops the process ----
+ * A row whose on_hand disagrees with its own counters (conservation) is
+ * not loaded and served: the coordinator stops with a message. Run in a
+ * child process, which must die by abort. */
+static void test_invariant_on_load(void **state)
+{
+	(void)state;
+	t_net *n = t_open();
+	t_hello_all(n);
+	t_receive(n, 0, "tee", 10);
+	coord_close(&n->c);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(n->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE stock SET on_hand = 11", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+	fflush(NULL);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		coord_open(&n->c, n->path, NULL);
+		_exit(0);
+	}
+	int status = 0;
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGABRT);
+	assert_int_equal(db_open(n->path, NULL, &db), 0);
+	db_exec(db, "UPDATE stock SET on_hand = 10");
+	db_close(db);
+	assert_int_equal(coord_open(&n->c, n->path, NULL), 0);
+	t_close(n);
+}
+
 /* ---- defect: the audit's allocation check started from `stock` ----
  * A placement still needing units at a (hub, sku) with no stock row was
  * never compared with anything. The audit must start from the placements
@@ -788,6 +824,7 @@ int main(void)
 	    cmocka_unit_test(test_order_refused),
 	    cmocka_unit_test(test_event_bounds),
 	    cmocka_unit_test(test_hub_receive_bound),
+	    cmocka_unit_test(test_invariant_on_load),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
