@@ -68,9 +68,10 @@ static int64_t hubsync_open_qty(coord *c, uint64_t pid, const char *sku)
 static int hubsync_reject(coord *c, int hub, const Dropnet__HubEvent *e, const char *why)
 {
 	c->events_rejected++;
-	log_warn("hubsync.event_rejected", "hub=%s seq=%llu kind=%d sku=%.64s qty=%lld"
+	log_warn("hubsync.event_rejected", "hub=%s seq=%llu kind=%d sku=%s qty=%lld"
 	    " reason=%s count=%llu", c->hubs[hub].id, (unsigned long long)e->seq, e->kind,
-	    e->sku, (long long)e->qty, why, (unsigned long long)c->events_rejected);
+	    validate_id(e->sku) ? e->sku : "(not an id)", (long long)e->qty, why,
+	    (unsigned long long)c->events_rejected);
 	return 0;
 }
 
@@ -181,9 +182,16 @@ static int hubsync_refused(coord *c, int hub, const Dropnet__HubEvent *e, int64_
 		    mine ? "not open" : "unknown placement");
 		return 0;
 	}
+	/* The reason is the hub's text: bounded, and kept to one log line. */
+	char why[201];
+	size_t k = 0;
+	for (const char *p = e->reason; *p && k < sizeof(why) - 1; p++) {
+		why[k++] = *p >= 0x20 && *p < 0x7f && *p != '"' ? *p : '?';
+	}
+	why[k] = '\0';
 	log_warn(transfer ? "transfer.refused" : "order.refused", "hub=%s placement=%llu"
-	    " command=%llu why=\"%.200s\"", hid, (unsigned long long)e->order_id,
-	    (unsigned long long)e->command_seq, e->reason);
+	    " command=%llu why=\"%s\"", hid, (unsigned long long)e->order_id,
+	    (unsigned long long)e->command_seq, why);
 	refused_line lines[DN_ORDER_LINES_MAX + 1];
 	size_t n = 0;
 	int rv = hubsync_refused_release(c, hub, (int64_t)e->order_id, lines, &n);
