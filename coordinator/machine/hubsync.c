@@ -236,6 +236,205 @@ static int hubsync_refused(coord *c, int hub, const Dropnet__HubEvent *e, int64_
 	return 0;
 }
 
+/* EV_RECEIVED (a transfer's units first, the rest a plain receipt) and
+ * EV_ADJUSTED (a count's delta), inside the bounds. */
+static int hubsync_units(coord *c, int hub, const Dropnet__HubEvent *e, int64_t now_wall)
+{
+	const char *hid = c->hubs[hub].id;
+	const char *why = hubsync_units_check(c, hub, e);
+	if (why != NULL) {
+		return hubsync_reject(c, hub, e, why);
+	}
+	int64_t plain = e->qty;
+	if (e->kind == DROPNET__EVENT_KIND__EV_RECEIVED && e->transfer_id[0]) {
+		int trv = coord_transfer_received(c, hub, e->transfer_id, e->sku, e->qty,
+		    now_wall, &plain);
+		if (trv != 0 && trv != DN_ENOENT) {
+			return trv;
+		}
+		if (trv == DN_ENOENT || plain > 0) {
+			log_warn("hubsync.unmatched_transfer", "hub=%s transfer=%s sku=%s"
+			    " units=%lld: counted as a plain receipt", hid, e->transfer_id,
+			    e->sku, (long long)plain);
+		}
+		if (plain == 0) {
+			return 0;
+		}
+	}
+	/* Looked up only now: coord_transfer_received may have inserted
+	 * rows, and an insert can move the whole table. */
+	coord_stock *row = coord_stock_get(c, hub, e->sku, true);
+	if (row == NULL) {
+		return DN_ENOMEM;
+	}
+	if (e->kind == DROPNET__EVENT_KIND__EV_RECEIVED) {
+		/* Inside the bounds checked above: a refusal here is a bug,
+		 * and fails this request alone. */
+		if (ledger_receive(&row->row, plain) != 0 ||
+		    ledger_count_add(&row->received, plain) != 0) {
+			return DN_ERANGE;
+		}
+		if (coord_stock_save(c, row) != 0) {
+			return DN_EIO;
+		}
+		return coord_drops_on_receive(c, hub, e->sku, plain, now_wall);
+	}
+	/* A count can only take away what is there. */
+	int64_t d = e->qty;
+	if (row->row.on_hand + d < 0) {
+		d = -row->row.on_hand;
+	}
+	if (d != 0 && (ledger_adjust(&row->row, d) != 0 ||
+	    ledger_count_add(&row->adjusted, d) != 0)) {
+		return DN_ERANGE;
+	}
+	return coord_stock_save(c, row);
+}
+
+/* EV_SHIPPED: a transfer's pick leaves for the van, or an order's lines
+ * ship (at most what the placement still needs). */
+static int hubsync_shipped(coord *c, int hub, const Dropnet__HubEvent *e, int64_t now_wall)
+{
+	store *s = c->store;
+	const char *hid = c->hubs[hub].id;
+	int64_t order_id = 0;
+	bool transfer = false;
+	if (hubsync_placement_kind(c, hub, e->order_id, &order_id, &transfer) == 0 &&
+	    transfer) {
+		return coord_transfer_shipped(c, hub, (int64_t)e->order_id, now_wall);
+	}
+	if (hubsync_placement(c, hub, e->order_id, &order_id) != 0) {
+		log_warn("hubsync.unknown_order", "hub=%s seq=%llu order=%llu", hid,
+		    (unsigned long long)e->seq, (unsigned long long)e->order_id);
+		return 0;
+	}
+	for (size_t i = 0; i < e->n_lines; i++) {
+		const Dropnet__OrderLine *l = e->lines[i];
+		int64_t open = hubsync_open_qty(c, e->order_id, l->sku);
+		int64_t q = l->qty;
+		if (q > open) {
+			log_warn("hubsync.overship", "hub=%s order=%llu sku=%s qty=%lld open=%lld",
+			    hid, (unsigned long long)e->order_id, l->sku,
+			    (long long)q, (long long)open);
+			q = open;
+		}
+		if (q <= 0) {
+			continue;
+		}
+		/* The units left: booked whatever the books say, so the
+		 * line and its allocation close (coord_gap_note says what
+		 * the books lacked). */
+		coord_stock *row = coord_stock_get(c, hub, l->sku, true);
+		if (row == NULL) {
+			return DN_ENOMEM;
+		}
+		ledger_gap gap;
+		ledger_ship_force(&row->row, q, &gap);
+		row->adjusted += gap.found;
+		row->shipped += q;
+		coord_gap_note(c, hub, l->sku, "ship", (int64_t)e->order_id, &gap);
+		db_bind_i64(s->pline_ship, 1, (int64_t)e->order_id);
+		db_bind_text(s->pline_ship, 2, l->sku);
+		db_bind_i64(s->pline_ship, 3, q);
+		if (store_step_done(s->pline_ship) != 0 || coord_stock_save(c, row) != 0) {
+			return DN_EIO;
+		}
+	}
+	db_bind_i64(s->placement_shipped, 1, (int64_t)e->order_id);
+	db_bind_i64(s->placement_shipped, 2, e->time_ms ? e->time_ms : now_wall);
+	db_bind_text(s->placement_shipped, 3, e->tracking);
+	return store_step_done(s->placement_shipped);
+}
+
+/* EV_SHORT: units of a transfer or an order the hub could not find; an
+ * order's are re-routed or backordered. */
+static int hubsync_short(coord *c, int hub, const Dropnet__HubEvent *e, int64_t now_wall)
+{
+	store *s = c->store;
+	const char *hid = c->hubs[hub].id;
+	int64_t order_id = 0;
+	bool transfer = false;
+	if (e->qty > 0 && hubsync_placement_kind(c, hub, e->order_id, &order_id,
+	    &transfer) == 0 && transfer) {
+		return coord_transfer_shorted(c, hub, (int64_t)e->order_id, e->sku, e->qty);
+	}
+	if (hubsync_placement(c, hub, e->order_id, &order_id) != 0 || e->qty <= 0) {
+		log_warn("hubsync.bad_short", "hub=%s seq=%llu order=%llu", hid,
+		    (unsigned long long)e->seq, (unsigned long long)e->order_id);
+		return 0;
+	}
+	int64_t open = hubsync_open_qty(c, e->order_id, e->sku);
+	int64_t q = e->qty < open ? e->qty : open;
+	if (q <= 0) {
+		log_warn("hubsync.bad_short", "hub=%s order=%llu sku=%s qty=%lld open=%lld",
+		    hid, (unsigned long long)e->order_id, e->sku, (long long)e->qty,
+		    (long long)open);
+		return 0;
+	}
+	coord_stock *row = coord_stock_get(c, hub, e->sku, true);
+	if (row == NULL) {
+		return DN_ENOMEM;
+	}
+	/* Only what was on the books can go missing from them; the line's
+	 * allocation is released whatever the books say. */
+	int64_t gone = 0;
+	ledger_gap gap;
+	ledger_short_force(&row->row, q, &gone, &gap);
+	coord_gap_note(c, hub, e->sku, "short", (int64_t)e->order_id, &gap);
+	row->lost += gone;
+	db_bind_i64(s->pline_short, 1, (int64_t)e->order_id);
+	db_bind_text(s->pline_short, 2, e->sku);
+	db_bind_i64(s->pline_short, 3, q);
+	if (store_step_done(s->pline_short) != 0 || coord_stock_save(c, row) != 0) {
+		return DN_EIO;
+	}
+	db_bind_i64(s->placement_close, 1, (int64_t)e->order_id);
+	if (store_step_done(s->placement_close) != 0) {
+		return DN_EIO;
+	}
+	/* Re-route what is missing, or backorder it. */
+	db_bind_i64(s->order_get, 1, order_id);
+	if (sqlite3_step(s->order_get) != SQLITE_ROW) {
+		sqlite3_reset(s->order_get);
+		return DN_EIO;
+	}
+	char key[DN_ID_MAX + 1], customer[DN_ID_MAX + 1];
+	snprintf(key, sizeof(key), "%s", db_col_text(s->order_get, 0));
+	snprintf(customer, sizeof(customer), "%s", db_col_text(s->order_get, 1));
+	double lat = sqlite3_column_double(s->order_get, 2);
+	double lon = sqlite3_column_double(s->order_get, 3);
+	sqlite3_reset(s->order_get);
+	int rr = coord_reroute(c, order_id, key, customer, lat, lon, e->sku,
+	    (uint32_t)q, hub, now_wall);
+	if (rr < 0) {
+		return rr;
+	}
+	log_info("order.short", "hub=%s order=%lld sku=%s qty=%lld outcome=%s", hid,
+	    (long long)order_id, e->sku, (long long)q, rr == 1 ? "rerouted" : "backordered");
+	return 0;
+}
+
+/* EV_RETURNED: back on hand when to_stock, else quarantined (nothing). */
+static int hubsync_returned(coord *c, int hub, const Dropnet__HubEvent *e)
+{
+	if (!e->to_stock) {
+		return 0; /* quarantined: never back on sale */
+	}
+	const char *why = hubsync_units_check(c, hub, e);
+	if (why != NULL) {
+		return hubsync_reject(c, hub, e, why);
+	}
+	coord_stock *row = coord_stock_get(c, hub, e->sku, true);
+	if (row == NULL) {
+		return DN_ENOMEM;
+	}
+	if (ledger_receive(&row->row, e->qty) != 0 ||
+	    ledger_count_add(&row->returned, e->qty) != 0) {
+		return DN_ERANGE;
+	}
+	return coord_stock_save(c, row);
+}
+
 /* Applies one event. Physical facts always apply; an event that names
  * something unknown is logged and skipped (it still counts as applied, so
  * the stream cannot wedge on it). Returns 0 or DN_EIO. */
@@ -246,56 +445,8 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 	int64_t order_id = 0;
 	switch (e->kind) {
 	case DROPNET__EVENT_KIND__EV_RECEIVED:
-	case DROPNET__EVENT_KIND__EV_ADJUSTED: {
-		const char *why = hubsync_units_check(c, hub, e);
-		if (why != NULL) {
-			return hubsync_reject(c, hub, e, why);
-		}
-		int64_t plain = e->qty;
-		if (e->kind == DROPNET__EVENT_KIND__EV_RECEIVED && e->transfer_id[0]) {
-			int trv = coord_transfer_received(c, hub, e->transfer_id, e->sku, e->qty,
-			    now_wall, &plain);
-			if (trv != 0 && trv != DN_ENOENT) {
-				return trv;
-			}
-			if (trv == DN_ENOENT || plain > 0) {
-				log_warn("hubsync.unmatched_transfer", "hub=%s transfer=%s sku=%s"
-				    " units=%lld: counted as a plain receipt", hid, e->transfer_id,
-				    e->sku, (long long)plain);
-			}
-			if (plain == 0) {
-				return 0;
-			}
-		}
-		/* Looked up only now: coord_transfer_received may have inserted
-		 * rows, and an insert can move the whole table. */
-		coord_stock *row = coord_stock_get(c, hub, e->sku, true);
-		if (row == NULL) {
-			return DN_ENOMEM;
-		}
-		if (e->kind == DROPNET__EVENT_KIND__EV_RECEIVED) {
-			/* Inside the bounds checked above: a refusal here is a bug,
-			 * and fails this request alone. */
-			if (ledger_receive(&row->row, plain) != 0 ||
-			    ledger_count_add(&row->received, plain) != 0) {
-				return DN_ERANGE;
-			}
-			if (coord_stock_save(c, row) != 0) {
-				return DN_EIO;
-			}
-			return coord_drops_on_receive(c, hub, e->sku, plain, now_wall);
-		}
-		/* A count can only take away what is there. */
-		int64_t d = e->qty;
-		if (row->row.on_hand + d < 0) {
-			d = -row->row.on_hand;
-		}
-		if (d != 0 && (ledger_adjust(&row->row, d) != 0 ||
-		    ledger_count_add(&row->adjusted, d) != 0)) {
-			return DN_ERANGE;
-		}
-		return coord_stock_save(c, row);
-	}
+	case DROPNET__EVENT_KIND__EV_ADJUSTED:
+		return hubsync_units(c, hub, e, now_wall);
 	case DROPNET__EVENT_KIND__EV_PICKED:
 		if (hubsync_placement(c, hub, e->order_id, &order_id) != 0) {
 			log_warn("hubsync.unknown_order", "hub=%s seq=%llu order=%llu", hid,
@@ -305,133 +456,12 @@ static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 		db_bind_i64(s->placement_picked, 1, (int64_t)e->order_id);
 		db_bind_i64(s->placement_picked, 2, e->time_ms ? e->time_ms : now_wall);
 		return store_step_done(s->placement_picked);
-	case DROPNET__EVENT_KIND__EV_SHIPPED: {
-		bool transfer = false;
-		if (hubsync_placement_kind(c, hub, e->order_id, &order_id, &transfer) == 0 &&
-		    transfer) {
-			return coord_transfer_shipped(c, hub, (int64_t)e->order_id, now_wall);
-		}
-		if (hubsync_placement(c, hub, e->order_id, &order_id) != 0) {
-			log_warn("hubsync.unknown_order", "hub=%s seq=%llu order=%llu", hid,
-			    (unsigned long long)e->seq, (unsigned long long)e->order_id);
-			return 0;
-		}
-		for (size_t i = 0; i < e->n_lines; i++) {
-			const Dropnet__OrderLine *l = e->lines[i];
-			int64_t open = hubsync_open_qty(c, e->order_id, l->sku);
-			int64_t q = l->qty;
-			if (q > open) {
-				log_warn("hubsync.overship", "hub=%s order=%llu sku=%s qty=%lld open=%lld",
-				    hid, (unsigned long long)e->order_id, l->sku,
-				    (long long)q, (long long)open);
-				q = open;
-			}
-			if (q <= 0) {
-				continue;
-			}
-			/* The units left: booked whatever the books say, so the
-			 * line and its allocation close (coord_gap_note says what
-			 * the books lacked). */
-			coord_stock *row = coord_stock_get(c, hub, l->sku, true);
-			if (row == NULL) {
-				return DN_ENOMEM;
-			}
-			ledger_gap gap;
-			ledger_ship_force(&row->row, q, &gap);
-			row->adjusted += gap.found;
-			row->shipped += q;
-			coord_gap_note(c, hub, l->sku, "ship", (int64_t)e->order_id, &gap);
-			db_bind_i64(s->pline_ship, 1, (int64_t)e->order_id);
-			db_bind_text(s->pline_ship, 2, l->sku);
-			db_bind_i64(s->pline_ship, 3, q);
-			if (store_step_done(s->pline_ship) != 0 || coord_stock_save(c, row) != 0) {
-				return DN_EIO;
-			}
-		}
-		db_bind_i64(s->placement_shipped, 1, (int64_t)e->order_id);
-		db_bind_i64(s->placement_shipped, 2, e->time_ms ? e->time_ms : now_wall);
-		db_bind_text(s->placement_shipped, 3, e->tracking);
-		return store_step_done(s->placement_shipped);
-	}
-	case DROPNET__EVENT_KIND__EV_SHORT: {
-		bool transfer = false;
-		if (e->qty > 0 && hubsync_placement_kind(c, hub, e->order_id, &order_id,
-		    &transfer) == 0 && transfer) {
-			return coord_transfer_shorted(c, hub, (int64_t)e->order_id, e->sku, e->qty);
-		}
-		if (hubsync_placement(c, hub, e->order_id, &order_id) != 0 || e->qty <= 0) {
-			log_warn("hubsync.bad_short", "hub=%s seq=%llu order=%llu", hid,
-			    (unsigned long long)e->seq, (unsigned long long)e->order_id);
-			return 0;
-		}
-		int64_t open = hubsync_open_qty(c, e->order_id, e->sku);
-		int64_t q = e->qty < open ? e->qty : open;
-		if (q <= 0) {
-			log_warn("hubsync.bad_short", "hub=%s order=%llu sku=%s qty=%lld open=%lld",
-			    hid, (unsigned long long)e->order_id, e->sku, (long long)e->qty,
-			    (long long)open);
-			return 0;
-		}
-		coord_stock *row = coord_stock_get(c, hub, e->sku, true);
-		if (row == NULL) {
-			return DN_ENOMEM;
-		}
-		/* Only what was on the books can go missing from them; the line's
-		 * allocation is released whatever the books say. */
-		int64_t gone = 0;
-		ledger_gap gap;
-		ledger_short_force(&row->row, q, &gone, &gap);
-		coord_gap_note(c, hub, e->sku, "short", (int64_t)e->order_id, &gap);
-		row->lost += gone;
-		db_bind_i64(s->pline_short, 1, (int64_t)e->order_id);
-		db_bind_text(s->pline_short, 2, e->sku);
-		db_bind_i64(s->pline_short, 3, q);
-		if (store_step_done(s->pline_short) != 0 || coord_stock_save(c, row) != 0) {
-			return DN_EIO;
-		}
-		db_bind_i64(s->placement_close, 1, (int64_t)e->order_id);
-		if (store_step_done(s->placement_close) != 0) {
-			return DN_EIO;
-		}
-		/* Re-route what is missing, or backorder it. */
-		db_bind_i64(s->order_get, 1, order_id);
-		if (sqlite3_step(s->order_get) != SQLITE_ROW) {
-			sqlite3_reset(s->order_get);
-			return DN_EIO;
-		}
-		char key[DN_ID_MAX + 1], customer[DN_ID_MAX + 1];
-		snprintf(key, sizeof(key), "%s", db_col_text(s->order_get, 0));
-		snprintf(customer, sizeof(customer), "%s", db_col_text(s->order_get, 1));
-		double lat = sqlite3_column_double(s->order_get, 2);
-		double lon = sqlite3_column_double(s->order_get, 3);
-		sqlite3_reset(s->order_get);
-		int rr = coord_reroute(c, order_id, key, customer, lat, lon, e->sku,
-		    (uint32_t)q, hub, now_wall);
-		if (rr < 0) {
-			return rr;
-		}
-		log_info("order.short", "hub=%s order=%lld sku=%s qty=%lld outcome=%s", hid,
-		    (long long)order_id, e->sku, (long long)q, rr == 1 ? "rerouted" : "backordered");
-		return 0;
-	}
-	case DROPNET__EVENT_KIND__EV_RETURNED: {
-		if (!e->to_stock) {
-			return 0; /* quarantined: never back on sale */
-		}
-		const char *why = hubsync_units_check(c, hub, e);
-		if (why != NULL) {
-			return hubsync_reject(c, hub, e, why);
-		}
-		coord_stock *row = coord_stock_get(c, hub, e->sku, true);
-		if (row == NULL) {
-			return DN_ENOMEM;
-		}
-		if (ledger_receive(&row->row, e->qty) != 0 ||
-		    ledger_count_add(&row->returned, e->qty) != 0) {
-			return DN_ERANGE;
-		}
-		return coord_stock_save(c, row);
-	}
+	case DROPNET__EVENT_KIND__EV_SHIPPED:
+		return hubsync_shipped(c, hub, e, now_wall);
+	case DROPNET__EVENT_KIND__EV_SHORT:
+		return hubsync_short(c, hub, e, now_wall);
+	case DROPNET__EVENT_KIND__EV_RETURNED:
+		return hubsync_returned(c, hub, e);
 	case DROPNET__EVENT_KIND__EV_COMMAND_REFUSED:
 		return hubsync_refused(c, hub, e, now_wall);
 	case DROPNET__EVENT_KIND__EV_MOVED:
