@@ -51,6 +51,21 @@
 /* SKUs reported in one stock snapshot from a hub. */
 #define DN_STOCK_REPORT_MAX 2048u
 
+/* Units one hub event may carry (a receipt, a return, a count's delta): a
+ * whole drop is at most 10,000,000 units (OPS_DROP_CREATE), so a larger
+ * event is forged or a bug; the coordinator rejects it (logged, counted). */
+#define DN_EVENT_UNITS_MAX 10000000LL
+
+/* Units of one (hub, sku) ledger row: far above any hub's shelves, far
+ * below int64 overflow when every hub's rows and counters are summed. An
+ * event that would take on_hand past it is rejected. */
+#define DN_STOCK_ROW_UNITS_MAX 1000000000LL
+
+/* SKUs one hub's ledger rows may cover: a hub with more could not send a
+ * consistent stock snapshot (DN_STOCK_REPORT_MAX), and every row costs the
+ * coordinator memory. An event naming one SKU more is rejected. */
+#define DN_HUB_SKUS_MAX DN_STOCK_REPORT_MAX
+
 /* Scans in one pick request. */
 #define DN_SCANS_MAX 1024u
 

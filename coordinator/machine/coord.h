@@ -69,6 +69,7 @@ typedef struct {
 	coord_report *report;         /* last consistent stock snapshot */
 	size_t nreport;
 	bool report_valid;
+	uint32_t nskus;               /* stock rows of this hub in memory */
 } coord_hub;
 
 /* One (hub, sku) row of the ledger plus its lifetime counters. */
@@ -144,6 +145,13 @@ typedef struct coord {
 	uint64_t orders_seen;
 	uint64_t ingest_batches;
 	uint64_t commit_failures;
+	/* Hub events the books could not cover, booked by a defined rule
+	 * (coord_gap_note), and hub events rejected outright (bounds). */
+	uint64_t stream_discrepancies;
+	uint64_t events_rejected;
+	/* Hub sync requests rolled back alone (their savepoint), the rest of
+	 * their batch committed. */
+	uint64_t sync_requests_failed;
 } coord;
 
 /* ---- life (state.c) ----
@@ -176,7 +184,10 @@ void coord_clock_move(coord *c, int64_t wall_ms);
 int coord_clock_save(coord *c);
 bool coord_hub_healthy(const coord *c, const coord_hub *h, uint64_t now_mono);
 int coord_hub_find(const coord *c, const char *id);
-/* Finds or inserts the (hub, sku) row; NULL on out-of-memory. */
+/* Finds or inserts the (hub, sku) row; NULL on out-of-memory. Only an
+ * insert of a new row can grow the table, and growing moves every row: a
+ * row pointer must not be held across any call that may insert one (look
+ * the row up again after it). */
 coord_stock *coord_stock_get(coord *c, int hub, const char *sku, bool create);
 /* Rebuilds the hub registry, the stock table and the drops from the store
  * (after any failed transaction). On failure the coordinator is degraded. */
@@ -185,6 +196,18 @@ int coord_reload(coord *c);
  * UNAVAILABLE instead of routing on a partial ledger. */
 bool coord_ready(coord *c);
 void coord_stock_clear(coord *c);
+/* Stops the process (log line, abort) when row s breaks the ledger's
+ * invariants: on_hand, allocated, holdback >= 0, its hub registered, and
+ * stock conserved (on_hand = received + returned + transfer_in - shipped -
+ * transfer_out - lost + adjusted). sellable may be negative (a short or a
+ * count can leave it so; audit reports it). Called after every load and
+ * before every write (coord_stock_save). */
+void coord_stock_assert(const coord *c, const coord_stock *s, const char *when);
+/* Logs (stream.books_uncovered) and counts a hub event that the books of
+ * (hub, sku) could not cover (what: "ship", "transfer_ship", "short"...,
+ * ref: the placement), when gap has anything in it. */
+void coord_gap_note(coord *c, int hub, const char *sku, const char *what, int64_t ref,
+    const ledger_gap *gap);
 
 /* ---- request handlers (ingest.c, hubsync.c, ops.c) ----
  * Each answers every request of the batch (mreq_reply) before it returns;
@@ -256,6 +279,12 @@ int coord_holdback_adjust(coord *c, int hub, const char *sku, int64_t delta,
 /* ---- forecast, rebalancing, transfers, signals (rebalance.c) ---- */
 int coord_rebalance_init(coord *c);
 void coord_rebalance_fini(coord *c);
+/* Creates transfer `T<n>-<dst>` (written into id) of qty sku from src to
+ * dst: allocates at src (taking from_holdback of its holdback first), writes
+ * the transfer and its placement and queues CMD_TRANSFER_OUT at src. Inside
+ * the caller's transaction; what OPS_REBALANCE_APPLY does per transfer. */
+int coord_transfer_create(coord *c, int src, int dst, const char *sku, int64_t qty,
+    int64_t from_holdback, char *id, size_t idlen, int64_t now);
 /* The source hub shipped transfer pick pid: units leave on the van. */
 int coord_transfer_shipped(coord *c, int hub, int64_t pid, int64_t now);
 /* qty of sku arrived at hub on transfer id (before or after the source's

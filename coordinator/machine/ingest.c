@@ -31,6 +31,7 @@ typedef struct {
 
 int coord_stock_save(coord *c, const coord_stock *s)
 {
+	coord_stock_assert(c, s, "write");
 	sqlite3_stmt *st = c->store->stock_upsert;
 	db_bind_text(st, 1, c->hubs[s->hub].id);
 	db_bind_text(st, 2, s->sku);

@@ -215,7 +215,7 @@ static void ops_order_show(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 		if (pk > picked_ms) {
 			picked_ms = pk;
 		}
-		if (strcmp(state, "shorted") != 0) {
+		if (strcmp(state, "shorted") != 0 && strcmp(state, "refused") != 0) {
 			any = true;
 			if (sh == 0) {
 				all_shipped = false;
@@ -293,16 +293,22 @@ static void ops_audit(coord *c, mreq *r)
 	if (rows != c->stock_len) {
 		ops_finding(&f, "ledger_cache_mismatch", "rows=%zu in memory=%zu", rows, c->stock_len);
 	}
-	/* 3. Allocated equals what open placements still need. */
+	/* 3. Allocated equals what open placements still need, in both
+	 * directions: every (hub, sku) of a stock row or of a placement line,
+	 * so a placement whose hub has no stock row at all is checked too. */
 	checks++;
 	ops_sql_check(c, &f, "allocation_mismatch",
-	    "SELECT 'hub=' || s.hub || ' sku=' || s.sku || ' allocated=' || s.allocated"
-	    " || ' open=' || COALESCE(o.open, 0) FROM stock s LEFT JOIN"
+	    "SELECT 'hub=' || k.hub || ' sku=' || k.sku || ' allocated='"
+	    " || COALESCE(s.allocated, 0) || ' open=' || COALESCE(o.open, 0)"
+	    " || CASE WHEN s.hub IS NULL THEN ' (no stock row)' ELSE '' END"
+	    " FROM (SELECT hub, sku FROM stock UNION SELECT p.hub, l.sku FROM placements p"
+	    "  JOIN placement_lines l ON l.placement_id = p.id) k"
+	    " LEFT JOIN stock s ON s.hub = k.hub AND s.sku = k.sku LEFT JOIN"
 	    " (SELECT p.hub, l.sku, SUM(l.qty - l.shipped - l.shorted) AS open"
 	    "  FROM placements p JOIN placement_lines l ON l.placement_id = p.id"
-	    "  WHERE p.state <> 'lapsed'"
-	    "  GROUP BY p.hub, l.sku) o ON o.hub = s.hub AND o.sku = s.sku"
-	    " WHERE s.allocated <> COALESCE(o.open, 0)");
+	    "  WHERE p.state NOT IN ('lapsed', 'refused')"
+	    "  GROUP BY p.hub, l.sku) o ON o.hub = k.hub AND o.sku = k.sku"
+	    " WHERE COALESCE(s.allocated, 0) <> COALESCE(o.open, 0)");
 	/* 4. Every accepted order line is allocated exactly once: placed units
 	 * minus shorted ones plus backordered ones equal what was ordered. */
 	checks++;
@@ -311,7 +317,8 @@ static void ops_audit(coord *c, mreq *r)
 	    " || ' ordered=' || ol.qty || ' placed=' || COALESCE(p.placed, 0)"
 	    " FROM orders o JOIN order_lines ol ON ol.order_id = o.id LEFT JOIN"
 	    " (SELECT p.order_id, l.sku, SUM(l.qty - l.shorted) AS placed FROM placements p"
-	    "  JOIN placement_lines l ON l.placement_id = p.id WHERE p.state <> 'lapsed'"
+	    "  JOIN placement_lines l ON l.placement_id = p.id"
+	    "  WHERE p.state NOT IN ('lapsed', 'refused')"
 	    "  GROUP BY p.order_id, l.sku) p"
 	    " ON p.order_id = o.id AND p.sku = ol.sku"
 	    " WHERE (o.status IN (1, 16) AND COALESCE(p.placed, 0) + ol.backordered <> ol.qty)"
@@ -330,7 +337,8 @@ static void ops_audit(coord *c, mreq *r)
 	    "SELECT 'sku=' || s.sku || ' out-in=' || (s.o - s.i) || ' in_transit='"
 	    " || COALESCE(t.n, 0) FROM (SELECT sku, SUM(transfer_out) AS o,"
 	    " SUM(transfer_in) AS i FROM stock GROUP BY sku) s LEFT JOIN"
-	    " (SELECT sku, SUM(CASE WHEN state = 'picking' THEN 0 ELSE qty END - received)"
+	    " (SELECT sku, SUM(CASE WHEN state IN ('picking', 'cancelled') THEN 0 ELSE qty END"
+	    "  - received)"
 	    "  AS n FROM transfers GROUP BY sku) t ON t.sku = s.sku"
 	    " WHERE s.o - s.i <> COALESCE(t.n, 0)");
 	/* Holdback equals the sum of its logged holds and releases. */

@@ -345,15 +345,21 @@ int coord_transfer_shipped(coord *c, int hub, int64_t pid, int64_t now)
 	snprintf(sku, sizeof(sku), "%s", db_col_text(st, 1));
 	int64_t qty = sqlite3_column_int64(st, 2);
 	sqlite3_finalize(st);
-	coord_stock *row = coord_stock_get(c, hub, sku, false);
 	if (qty <= 0) {
 		return 0; /* every unit was shorted: nothing leaves */
 	}
-	if (row == NULL || ledger_ship(&row->row, qty) != 0) {
-		log_error("transfer.ship_failed", "id=%s hub=%s qty=%lld", id, c->hubs[hub].id,
-		    (long long)qty);
-		return DN_ESTATE;
+	/* The units are on the van whatever the source's books say (a count
+	 * taken while they sat in a tote took them off): booked by the rule of
+	 * ledger_ship_force, never refused - a refusal would fail the hub's
+	 * sync for good, since the hub sends the same event again. */
+	coord_stock *row = coord_stock_get(c, hub, sku, true);
+	if (row == NULL) {
+		return DN_ENOMEM;
 	}
+	ledger_gap gap;
+	ledger_ship_force(&row->row, qty, &gap);
+	row->adjusted += gap.found;
+	coord_gap_note(c, hub, sku, "transfer_ship", pid, &gap);
 	row->transfer_out += qty;
 	if (coord_stock_save(c, row) != 0) {
 		return DN_EIO;
@@ -413,8 +419,10 @@ int coord_transfer_received(coord *c, int hub, const char *id, const char *sku,
 	if (row == NULL) {
 		return DN_ENOMEM;
 	}
-	ledger_receive(&row->row, q);
-	row->transfer_in += q;
+	/* The caller checked the bounds of the whole receipt. */
+	if (ledger_receive(&row->row, q) != 0 || ledger_count_add(&row->transfer_in, q) != 0) {
+		return DN_ERANGE;
+	}
 	/* 'received' only once the source's shipment is booked too. */
 	if (coord_stock_save(c, row) != 0 ||
 	    sqlite3_prepare_v2(c->db, "UPDATE transfers SET received=received+?2,"
@@ -449,17 +457,19 @@ int coord_transfer_shorted(coord *c, int hub, int64_t pid, const char *sku, int6
 	}
 	sqlite3_finalize(st);
 	int64_t q = qty < tq ? qty : tq;
-	coord_stock *row = coord_stock_get(c, hub, sku, false);
-	if (q <= 0 || row == NULL) {
+	if (q <= 0) {
 		log_warn("transfer.short_ignored", "hub=%s placement=%lld sku=%s", c->hubs[hub].id,
 		    (long long)pid, sku);
 		return 0;
 	}
-	int64_t gone = q > row->row.on_hand ? row->row.on_hand : q;
-	if (ledger_short(&row->row, q) != 0) {
-		log_error("transfer.short_failed", "id=%s qty=%lld", id, (long long)q);
-		return DN_ESTATE;
+	coord_stock *row = coord_stock_get(c, hub, sku, true);
+	if (row == NULL) {
+		return DN_ENOMEM;
 	}
+	int64_t gone = 0;
+	ledger_gap gap;
+	ledger_short_force(&row->row, q, q, &gone, &gap);
+	coord_gap_note(c, hub, sku, "transfer_short", pid, &gap);
 	row->lost += gone;
 	if (coord_stock_save(c, row) != 0 ||
 	    sqlite3_prepare_v2(c->db, "UPDATE placement_lines SET shorted=shorted+?2 WHERE"
@@ -865,4 +875,10 @@ void coord_rebalance_tick(coord *c)
 			}
 		}
 	}
+}
+
+int coord_transfer_create(coord *c, int src, int dst, const char *sku, int64_t qty,
+    int64_t from_holdback, char *id, size_t idlen, int64_t now)
+{
+	return rebal_transfer(c, src, dst, sku, qty, from_holdback, id, idlen, now);
 }

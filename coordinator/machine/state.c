@@ -254,29 +254,90 @@ static int stock_grow(coord *c)
 	return 0;
 }
 
+/* The slot of (hub, sku), or of the empty slot where it would go. The table
+ * always has an empty slot (it is at most 70% full), so the probe ends. */
+static size_t stock_slot(const coord *c, int hub, const char *sku)
+{
+	size_t j = stock_hash(hub, sku) & (c->stock_cap - 1);
+	while (c->stock[j].hub >= 0) {
+		if (c->stock[j].hub == hub && strcmp(c->stock[j].sku, sku) == 0) {
+			return j;
+		}
+		j = (j + 1) & (c->stock_cap - 1);
+	}
+	return j;
+}
+
 coord_stock *coord_stock_get(coord *c, int hub, const char *sku, bool create)
 {
-	if (c->stock_cap == 0 || (create && (c->stock_len + 1) * 10 > c->stock_cap * 7)) {
+	assert(hub >= 0 && (size_t)hub < c->nhubs);
+	if (c->stock_cap == 0) {
+		if (!create) {
+			return NULL;
+		}
 		if (stock_grow(c) != 0) {
 			return NULL;
 		}
 	}
-	size_t j = stock_hash(hub, sku) & (c->stock_cap - 1);
-	while (c->stock[j].hub >= 0) {
-		if (c->stock[j].hub == hub && strcmp(c->stock[j].sku, sku) == 0) {
-			return &c->stock[j];
-		}
-		j = (j + 1) & (c->stock_cap - 1);
+	size_t j = stock_slot(c, hub, sku);
+	if (c->stock[j].hub >= 0) {
+		/* Found: the table never moves on a lookup, so a row pointer
+		 * stays valid until the next insert of a new row. */
+		return &c->stock[j];
 	}
 	if (!create) {
 		return NULL;
+	}
+	/* Grow only on an insert: growing frees the old array, and with it
+	 * every row pointer a caller still holds. */
+	if ((c->stock_len + 1) * 10 > c->stock_cap * 7) {
+		if (stock_grow(c) != 0) {
+			return NULL;
+		}
+		j = stock_slot(c, hub, sku);
 	}
 	coord_stock *s = &c->stock[j];
 	memset(s, 0, sizeof(*s));
 	s->hub = hub;
 	snprintf(s->sku, sizeof(s->sku), "%s", sku);
 	c->stock_len++;
+	c->hubs[hub].nskus++;
 	return s;
+}
+
+void coord_stock_assert(const coord *c, const coord_stock *s, const char *when)
+{
+	/* Wide arithmetic: a corrupt row must not wrap into a plausible sum. */
+	__int128 expect = (__int128)s->received + s->returned + s->transfer_in - s->shipped -
+	    s->transfer_out - s->lost + s->adjusted;
+	bool ok = s->hub >= 0 && (size_t)s->hub < c->nhubs && s->row.on_hand >= 0 &&
+	    s->row.allocated >= 0 && s->row.holdback >= 0 && expect == s->row.on_hand;
+	if (ok) {
+		return;
+	}
+	log_error("ledger.invariant_broken", "when=%s hub=%s sku=%s on_hand=%lld"
+	    " allocated=%lld holdback=%lld received=%lld returned=%lld transfer_in=%lld"
+	    " shipped=%lld transfer_out=%lld lost=%lld adjusted=%lld: stopping rather than"
+	    " keep a wrong book", when,
+	    s->hub >= 0 && (size_t)s->hub < c->nhubs ? c->hubs[s->hub].id : "?", s->sku,
+	    (long long)s->row.on_hand, (long long)s->row.allocated,
+	    (long long)s->row.holdback, (long long)s->received, (long long)s->returned,
+	    (long long)s->transfer_in, (long long)s->shipped, (long long)s->transfer_out,
+	    (long long)s->lost, (long long)s->adjusted);
+	abort();
+}
+
+void coord_gap_note(coord *c, int hub, const char *sku, const char *what, int64_t ref,
+    const ledger_gap *gap)
+{
+	if (gap->found == 0 && gap->unallocated == 0) {
+		return;
+	}
+	c->stream_discrepancies++;
+	log_warn("stream.books_uncovered", "hub=%s sku=%s event=%s placement=%lld"
+	    " found=%lld unallocated=%lld count=%llu", c->hubs[hub].id, sku, what,
+	    (long long)ref, (long long)gap->found, (long long)gap->unallocated,
+	    (unsigned long long)c->stream_discrepancies);
 }
 
 void coord_stock_clear(coord *c)
@@ -285,6 +346,9 @@ void coord_stock_clear(coord *c)
 		c->stock[i].hub = -1;
 	}
 	c->stock_len = 0;
+	for (size_t i = 0; i < c->nhubs; i++) {
+		c->hubs[i].nskus = 0;
+	}
 }
 
 int coord_reload(coord *c)
@@ -359,6 +423,7 @@ int coord_reload(coord *c)
 			s->returned = sqlite3_column_int64(st, 9);
 			s->transfer_in = sqlite3_column_int64(st, 10);
 			s->transfer_out = sqlite3_column_int64(st, 11);
+			coord_stock_assert(c, s, "load");
 		}
 	}
 	sqlite3_finalize(st);

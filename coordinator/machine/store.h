@@ -37,7 +37,8 @@
  * returned + transfer_in - shipped - transfer_out - lost + adjusted.
  * orders also carry drop_id, tier, nearest_hub (nearest healthy hub in
  * range: the region the demand belongs to), gift_sku, hold_expires_ms and
- * units; placements.state is held|open|picked|shipped|shorted|lapsed.
+ * units; placements.state is held|open|picked|shipped|shorted|lapsed|
+ * refused (the hub refused its command: nothing allocated any more).
  * orders.hold_expires_ms is on the duration clock (coord_now_elapsed_ms),
  * the ack's on the wall clock.
  *   coord_clock(id = 1, wall_ms, elapsed_ms)   the machine's wall time

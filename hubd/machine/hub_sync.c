@@ -21,6 +21,7 @@
 #include <string.h>
 #include "core/err.h"
 #include "core/limits.h"
+#include "core/validate.h"
 #include "io/codec.h"
 #include "io/log.h"
 #include "hub.h"
@@ -156,6 +157,25 @@ int hub_sync_build(hub *h, uint8_t **buf, size_t *len)
 	return rv;
 }
 
+/* Appends EV_COMMAND_REFUSED for command c with reason why (inside the
+ * sync transaction). */
+static int command_refuse(hub *h, const Dropnet__HubCommand *c,
+    const char *why)
+{
+	Dropnet__HubEvent ev = DROPNET__HUB_EVENT__INIT;
+	ev.kind = DROPNET__EVENT_KIND__EV_COMMAND_REFUSED;
+	ev.time_ms = h->now_ms;
+	ev.order_id = c->order_id;
+	ev.command_seq = c->seq;
+	ev.reason = (char *)why;
+	/* The transfer id only when it is one we could have stored. */
+	if (c->kind == DROPNET__COMMAND_KIND__CMD_TRANSFER_OUT
+	    && validate_id(c->order_key)) {
+		ev.transfer_id = c->order_key;
+	}
+	return hub_store_event_append(h->store, &ev);
+}
+
 /* One CMD_PLACE_ORDER: check, insert; an order id already present is a
  * no-op (the command was applied before under another seq, or replayed). */
 static int command_place(hub *h, const Dropnet__HubCommand *c)
@@ -175,11 +195,12 @@ static int command_place(hub *h, const Dropnet__HubCommand *c)
 	}
 	if (pick_place_check(c->order_id, c->order_key, c->customer, lines,
 	    n, msg, sizeof(msg)) != PICK_OK) {
-		/* Skipping keeps the stream moving; the coordinator still
-		 * holds the allocation and audit will show it. */
-		log_error("hub.command_invalid", "seq=%" PRIu64 " order_id=%"
+		/* Refused, never skipped in silence: the refusal goes back as an
+		 * event (same transaction as the command's seq), so the
+		 * coordinator releases what it allocated for the command. */
+		log_error("hub.command_refused", "seq=%" PRIu64 " order_id=%"
 		    PRIu64 " msg=\"%s\"", c->seq, c->order_id, msg);
-		return 0;
+		return command_refuse(h, c, msg);
 	}
 	rv = hub_store_order_insert(h->store, c->order_id, c->order_key,
 	    c->customer, c->time_ms > 0 ? c->time_ms : h->now_ms, c->tier,

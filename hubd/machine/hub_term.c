@@ -117,6 +117,24 @@ static int stock_take_logged(hub *h, const char *sku, int64_t qty)
 	return rv;
 }
 
+/* 1 (msg says why) when qty more of sku would take on_hand past
+ * DN_STOCK_ROW_UNITS_MAX, which the coordinator's books refuse; 0 when it
+ * fits, or a negative DN_E* code. */
+static int stock_room(hub *h, const char *sku, int64_t qty, char *msg)
+{
+	int64_t on_hand = 0;
+	int rv = hub_store_stock_get(h->store, sku, &on_hand);
+	if (rv != 0) {
+		return rv;
+	}
+	if (on_hand > DN_STOCK_ROW_UNITS_MAX - qty) {
+		snprintf(msg, TERM_MSG_MAX, "%s would hold more than %lld units", sku,
+		    (long long)DN_STOCK_ROW_UNITS_MAX);
+		return 1;
+	}
+	return 0;
+}
+
 static Dropnet__Status term_receive(hub *h, const Dropnet__TermRequest *req,
     int64_t now, char *msg)
 {
@@ -132,6 +150,9 @@ static Dropnet__Status term_receive(hub *h, const Dropnet__TermRequest *req,
 	if (req->transfer_id[0] != '\0' && !validate_id(req->transfer_id)) {
 		snprintf(msg, TERM_MSG_MAX, "transfer_id is not a valid id");
 		return DROPNET__STATUS__INVALID;
+	}
+	if ((rv = stock_room(h, req->sku, req->qty, msg)) != 0) {
+		return rv < 0 ? store_status(rv, msg) : DROPNET__STATUS__INVALID;
 	}
 	if ((rv = hub_store_stock_add(h->store, req->sku, bin, req->qty)) != 0) {
 		return store_status(rv, msg);
@@ -730,6 +751,9 @@ static Dropnet__Status term_return(hub *h, const Dropnet__TermRequest *req,
 	    TERM_MSG_MAX);
 	if (v != PICK_OK) {
 		return verdict_status(v);
+	}
+	if (req->to_stock && (rv = stock_room(h, req->sku, req->qty, msg)) != 0) {
+		return rv < 0 ? store_status(rv, msg) : DROPNET__STATUS__INVALID;
 	}
 	/* Quarantined units are not on hand: they are kept apart so nobody
 	 * picks them, and the coordinator never sells them. */
