@@ -57,4 +57,11 @@
 /* Orders returned by one queue listing. */
 #define DN_QUEUE_LIST_MAX 500u
 
+/* Hub health (proto/SEMANTICS.md "Hub health").
+ * DN_COORD_STALL_MS: the coordinator's shell calls the machine at least
+ * every 250 ms (its tick), so a longer gap in the machine's clock is time it
+ * did not run (a stall): hub silence is not counted for the part of a gap
+ * beyond this bound. */
+#define DN_COORD_STALL_MS 1000u
+
 #endif

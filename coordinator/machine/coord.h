@@ -60,7 +60,10 @@ typedef struct {
 	char name[DN_ID_MAX + 1];
 	char term_url[DN_CONF_STR_MAX];
 	double lat, lon, radius_km;
-	uint64_t last_seen_mono_ms;   /* 0: not seen since start */
+	/* Last sync, on the machine's clock, moved forward by the machine's
+	 * own stalls (coord_clock_set): silence counts only while the
+	 * coordinator listened. 0: not seen since start. */
+	uint64_t last_seen_mono_ms;
 	int64_t last_seen_wall_ms;
 	bool healthy_logged;          /* health as last logged */
 	uint64_t cmd_seq;             /* last command queued */
@@ -133,7 +136,10 @@ void coord_close(coord *c);
 
 /* ---- state helpers (state.c) ---- */
 /* Sets the machine's clock: mono is a monotonic ms count (never goes back),
- * wall is UTC ms. The shell calls it before each batch and tick. */
+ * wall is UTC ms. The shell calls it before each batch and tick, and ticks
+ * at least every DN_COORD_STALL_MS: a longer gap is a stall (the machine
+ * did not run), and the part of it beyond DN_COORD_STALL_MS is credited to
+ * every hub's last_seen, so a stall never makes a hub look silent. */
 void coord_clock_set(coord *c, uint64_t mono_ms, int64_t wall_ms);
 uint64_t coord_now_mono_ms(const coord *c);
 /* Wall-clock UTC ms, moved by the test clock when enabled. */

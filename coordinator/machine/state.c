@@ -82,6 +82,20 @@ const size_t coord_config_nkeys = sizeof(coord_config_keys) / sizeof(coord_confi
 void coord_clock_set(coord *c, uint64_t mono_ms, int64_t wall_ms)
 {
 	assert(mono_ms >= c->now_mono_ms);
+	uint64_t gap = mono_ms - c->now_mono_ms;
+	if (c->now_mono_ms != 0 && gap > DN_COORD_STALL_MS) {
+		/* The machine did not run for this gap, so the hubs' syncs of
+		 * that time may still wait in the shell's queues: silence counts
+		 * only while the coordinator listened. */
+		uint64_t credit = gap - DN_COORD_STALL_MS;
+		for (size_t i = 0; i < c->nhubs; i++) {
+			if (c->hubs[i].last_seen_mono_ms != 0) {
+				c->hubs[i].last_seen_mono_ms += credit;
+			}
+		}
+		log_warn("coord.stall", "gap_ms=%llu credited_ms=%llu",
+		    (unsigned long long)gap, (unsigned long long)credit);
+	}
 	c->now_mono_ms = mono_ms;
 	c->now_wall_ms = wall_ms;
 }
