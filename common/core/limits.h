@@ -72,4 +72,18 @@
 /* Orders returned by one queue listing. */
 #define DN_QUEUE_LIST_MAX 500u
 
+/* Hub health and the claim lease (proto/SEMANTICS.md "Hub health").
+ * DN_COORD_STALL_MS: the coordinator's shell calls the machine at least
+ * every 250 ms (its tick), so a longer gap in the machine's clock is time it
+ * did not run (a stall): hub silence is not counted for the part of a gap
+ * beyond this bound. DN_LEASE_MAX_MS: the longest claim lease a hub accepts,
+ * so a wrong coordinator config cannot fence re-brokering for hours.
+ * DN_LEASE_SKEW_MS: what the coordinator waits beyond a lease before it
+ * counts it as surely run out - the hub's and the coordinator's monotonic
+ * clocks may differ in rate (NTP slews up to 0.05%, far less than this over
+ * DN_LEASE_MAX_MS) and the hub starts its lease before the reply left. */
+#define DN_COORD_STALL_MS 1000u
+#define DN_LEASE_MAX_MS 60000u
+#define DN_LEASE_SKEW_MS 2000u
+
 #endif

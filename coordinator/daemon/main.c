@@ -25,8 +25,12 @@
 #include "io/log.h"
 #include "coord.h"
 
-/* How often hub health is re-evaluated for logging. */
+/* How often hub health is re-evaluated for logging. It also bounds the gap
+ * between two clock settings of the machine while the loop runs: a gap over
+ * DN_COORD_STALL_MS is taken for a stall (coord_clock_set). */
 #define COORD_HEALTH_TICK_MS 250
+_Static_assert(COORD_HEALTH_TICK_MS * 2 <= DN_COORD_STALL_MS,
+    "the tick must be well inside the stall bound");
 /* Contexts for the hub and ops sockets: few peers, short requests. */
 #define COORD_HUB_CTX 32
 #define COORD_OPS_CTX 8

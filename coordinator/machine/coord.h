@@ -30,6 +30,8 @@ typedef struct {
 	char hub_url[DN_CONF_STR_MAX];
 	char split_policy[DN_CONF_STR_MAX];
 	long long hub_timeout_ms;
+	long long hub_grace_ms;
+	long long hub_lease_ms;
 	long long ingest_contexts;
 	long long test_clock;
 	long long ship_promise_ms;
@@ -60,9 +62,18 @@ typedef struct {
 	char name[DN_ID_MAX + 1];
 	char term_url[DN_CONF_STR_MAX];
 	double lat, lon, radius_km;
-	uint64_t last_seen_mono_ms;   /* 0: not seen since start */
+	/* Last sync, on the machine's clock, moved forward by the machine's
+	 * own stalls (coord_clock_set): silence counts only while the
+	 * coordinator listened. 0: not seen since start. */
+	uint64_t last_seen_mono_ms;
 	int64_t last_seen_wall_ms;
-	bool healthy_logged;          /* health as last logged */
+	int health_logged;            /* coord_hub_health as last logged */
+	/* The last claim lease granted (an OK reply): when it was sent, on the
+	 * machine's clock (never moved by stalls: the hub's lease ran on), and
+	 * how long. After coord_open an unknown lease may be out: as if one
+	 * of DN_LEASE_MAX_MS had been granted at open. */
+	uint64_t lease_sent_mono_ms;
+	uint64_t lease_granted_ms;
 	uint64_t cmd_seq;             /* last command queued */
 	uint64_t cmd_acked;           /* last command the hub applied */
 	uint64_t event_applied;       /* last hub event applied here */
@@ -166,7 +177,10 @@ void coord_close(coord *c);
 
 /* ---- state helpers (state.c) ---- */
 /* Sets the machine's clock: mono is a monotonic ms count (never goes back),
- * wall is UTC ms. The shell calls it before each batch and tick. */
+ * wall is UTC ms. The shell calls it before each batch and tick, and ticks
+ * at least every DN_COORD_STALL_MS: a longer gap is a stall (the machine
+ * did not run), and the part of it beyond DN_COORD_STALL_MS is credited to
+ * every hub's last_seen, so a stall never makes a hub look silent. */
 void coord_clock_set(coord *c, uint64_t mono_ms, int64_t wall_ms);
 uint64_t coord_now_mono_ms(const coord *c);
 /* The machine's wall time, UTC ms: the shell's reading (moved by the test
@@ -182,7 +196,19 @@ void coord_clock_move(coord *c, int64_t wall_ms);
 /* Writes both clocks to the file (inside the caller's transaction): every
  * transaction that acts on the wall time calls it. 0 or DN_EIO. */
 int coord_clock_save(coord *c);
+/* Hub health (proto/SEMANTICS.md "Hub health"), judged from the hub's own
+ * traffic: OK (synced within hub_timeout_ms), SILENT (not, but within the
+ * routing grace: still routed to, its commands wait in its stream) or DOWN
+ * (silent past the grace, or never seen: routing skips it). */
+enum { COORD_HUB_OK = 0, COORD_HUB_SILENT = 1, COORD_HUB_DOWN = 2 };
+int coord_hub_health(const coord *c, const coord_hub *h, uint64_t now_mono);
+/* Health OK: synced within hub_timeout_ms (transfers, demand regions). */
 bool coord_hub_healthy(const coord *c, const coord_hub *h, uint64_t now_mono);
+/* Routing may still place orders at the hub: not DOWN. */
+bool coord_hub_routable(const coord *c, const coord_hub *h, uint64_t now_mono);
+/* The hub's last claim lease has surely run out (lease + DN_LEASE_SKEW_MS
+ * since the reply that granted it): it starts no new pick until it syncs. */
+bool coord_hub_lease_expired(const coord *c, const coord_hub *h, uint64_t now_mono);
 int coord_hub_find(const coord *c, const char *id);
 /* Finds or inserts the (hub, sku) row; NULL on out-of-memory. Only an
  * insert of a new row can grow the table, and growing moves every row: a

@@ -712,10 +712,10 @@ void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 			hubsync_reply_error(reqs[i], DROPNET__STATUS__INVALID, "bad hello");
 		} else {
 			coord_hub *hub = &c->hubs[hub_of[i]];
-			if (!coord_hub_healthy(c, hub, now_mono)) {
+			if (coord_hub_health(c, hub, now_mono) != COORD_HUB_OK) {
 				log_info("hub.up", "hub=%s", hub->id);
-				hub->healthy_logged = true;
 			}
+			hub->health_logged = COORD_HUB_OK;
 			hub->last_seen_mono_ms = now_mono ? now_mono : 1;
 			hub->last_seen_wall_ms = now_wall;
 			hubsync_report(hub, m);
@@ -725,6 +725,17 @@ void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 			rep.status = DROPNET__STATUS__OK;
 			rep.event_applied = hub->event_applied;
 			rep.message = "";
+			/* The claim lease: the hub counts it from when it sent this
+			 * request, which was before now_mono, so it runs out before
+			 * lease_sent_mono_ms + lease_ms on this clock (SEMANTICS.md
+			 * "Hub health"). A hub may already hold a longer one (after
+			 * a restart, or a lower config): keep the later end. */
+			rep.lease_ms = (uint32_t)c->cfg.hub_lease_ms;
+			if (now_mono + (uint64_t)rep.lease_ms >=
+			    hub->lease_sent_mono_ms + hub->lease_granted_ms) {
+				hub->lease_sent_mono_ms = now_mono;
+				hub->lease_granted_ms = rep.lease_ms;
+			}
 			Dropnet__HubCommand *cmds[DN_STREAM_BATCH_MAX];
 			size_t ncmd = 0;
 			sqlite3_stmt *st = c->store->cmd_select;

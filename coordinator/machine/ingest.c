@@ -194,7 +194,9 @@ static void ingest_route_view(coord *c, const route_line *lines, size_t nlines,
 		hubs[i].lat = h->lat;
 		hubs[i].lon = h->lon;
 		hubs[i].radius_km = h->radius_km;
-		hubs[i].healthy = coord_hub_healthy(c, h, now_mono) && (int)i != exclude;
+		/* Routable, not merely healthy: a hub silent for less than the
+		 * grace still takes orders (SEMANTICS.md "Hub health"). */
+		hubs[i].healthy = coord_hub_routable(c, h, now_mono) && (int)i != exclude;
 		hubs[i].sellable = &sellable[i * nlines];
 		for (size_t l = 0; l < nlines; l++) {
 			coord_stock *s = coord_stock_get(c, (int)i, lines[l].sku, false);

@@ -69,6 +69,7 @@ static void ops_hubs(coord *c, Dropnet__OpsReply *rep, Dropnet__HubInfo *info,
 		info[i].lon = h->lon;
 		info[i].radius_km = h->radius_km;
 		info[i].healthy = coord_hub_healthy(c, h, now);
+		info[i].routable = coord_hub_routable(c, h, now);
 		info[i].last_seen_ms = h->last_seen_wall_ms;
 		info[i].cmd_seq = h->cmd_seq;
 		info[i].cmd_acked = h->cmd_acked;

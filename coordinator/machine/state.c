@@ -30,7 +30,14 @@ const conf_key coord_config_keys[] = {
         "never: one hub fills a whole order; allowed: split over nearest hubs"},
     {"coordinator.hub_timeout_ms", CONF_INT, 100, 600000, "1500",
         offsetof(coord_config, hub_timeout_ms),
-        "a hub silent this long is unhealthy and routing skips it"},
+        "a hub silent this long is shown silent (dropctl hubs, hub.silent)"},
+    {"coordinator.hub_grace_ms", CONF_INT, 0, 600000, "10000",
+        offsetof(coord_config, hub_grace_ms),
+        "a silent hub is still routed to until silent this long (at least"
+        " hub_timeout_ms); its commands wait in its stream"},
+    {"coordinator.hub_lease_ms", CONF_INT, 1000, DN_LEASE_MAX_MS, "10000",
+        offsetof(coord_config, hub_lease_ms),
+        "claim lease granted on every sync: a hub starts no new pick without one"},
     {"coordinator.ingest_contexts", CONF_INT, 1, DN_SERVER_CTX_MAX, "128",
         offsetof(coord_config, ingest_contexts),
         "storefront requests served at once (nng contexts)"},
@@ -122,7 +129,22 @@ static int clock_load(coord *c);
 void coord_clock_set(coord *c, uint64_t mono_ms, int64_t wall_ms)
 {
 	assert(mono_ms >= c->now_mono_ms);
-	uint64_t dm = mono_ms - c->now_mono_ms;
+	uint64_t gap = mono_ms - c->now_mono_ms;
+	if (c->now_mono_ms != 0 && gap > DN_COORD_STALL_MS) {
+		/* The machine did not run for this gap, so the hubs' syncs of
+		 * that time may still wait in the shell's queues: silence counts
+		 * only while the coordinator listened. The lease clock
+		 * (lease_sent_mono_ms) is not moved: the hubs' leases ran on. */
+		uint64_t credit = gap - DN_COORD_STALL_MS;
+		for (size_t i = 0; i < c->nhubs; i++) {
+			if (c->hubs[i].last_seen_mono_ms != 0) {
+				c->hubs[i].last_seen_mono_ms += credit;
+			}
+		}
+		log_warn("coord.stall", "gap_ms=%llu credited_ms=%llu",
+		    (unsigned long long)gap, (unsigned long long)credit);
+	}
+	uint64_t dm = gap;
 	c->now_mono_ms = mono_ms;
 	c->now_wall_ms = wall_ms;
 	int64_t r = wall_ms + c->clock_offset_ms;
@@ -202,10 +224,38 @@ static int clock_load(coord *c)
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : DN_EIO;
 }
 
+int coord_hub_health(const coord *c, const coord_hub *h, uint64_t now_mono)
+{
+	if (h->last_seen_mono_ms == 0) {
+		return COORD_HUB_DOWN;
+	}
+	/* Seen "after now" only when the machine opened before its clock was
+	 * first set (last_seen 1 at clock 0): not silent. */
+	uint64_t silent = now_mono > h->last_seen_mono_ms ?
+	    now_mono - h->last_seen_mono_ms : 0;
+	uint64_t timeout = (uint64_t)c->cfg.hub_timeout_ms;
+	uint64_t grace = (uint64_t)c->cfg.hub_grace_ms;
+	if (silent < timeout) {
+		return COORD_HUB_OK;
+	}
+	return silent < (grace > timeout ? grace : timeout) ? COORD_HUB_SILENT
+	    : COORD_HUB_DOWN;
+}
+
 bool coord_hub_healthy(const coord *c, const coord_hub *h, uint64_t now_mono)
 {
-	return h->last_seen_mono_ms != 0 &&
-	    now_mono - h->last_seen_mono_ms < (uint64_t)c->cfg.hub_timeout_ms;
+	return coord_hub_health(c, h, now_mono) == COORD_HUB_OK;
+}
+
+bool coord_hub_routable(const coord *c, const coord_hub *h, uint64_t now_mono)
+{
+	return coord_hub_health(c, h, now_mono) != COORD_HUB_DOWN;
+}
+
+bool coord_hub_lease_expired(const coord *c, const coord_hub *h, uint64_t now_mono)
+{
+	(void)c;
+	return now_mono - h->lease_sent_mono_ms >= h->lease_granted_ms + DN_LEASE_SKEW_MS;
 }
 
 int coord_hub_find(const coord *c, const char *id)
@@ -455,12 +505,15 @@ void coord_tick(coord *c)
 	uint64_t now = coord_now_mono_ms(c);
 	for (size_t i = 0; i < c->nhubs; i++) {
 		coord_hub *h = &c->hubs[i];
-		bool ok = coord_hub_healthy(c, h, now);
-		if (!ok && h->healthy_logged) {
-			log_warn("hub.down", "hub=%s silent_ms=%llu", h->id,
-			    (unsigned long long)(now - h->last_seen_mono_ms));
+		int health = coord_hub_health(c, h, now);
+		if (health > h->health_logged) {
+			/* hub.silent: past hub_timeout_ms, still routed to;
+			 * hub.down: past the grace, routing skips it. */
+			log_warn(health == COORD_HUB_SILENT ? "hub.silent" : "hub.down",
+			    "hub=%s silent_ms=%llu", h->id, h->last_seen_mono_ms != 0 ?
+			    (unsigned long long)(now - h->last_seen_mono_ms) : 0ULL);
 		}
-		h->healthy_logged = ok;
+		h->health_logged = health;
 	}
 	coord_drops_tick(c);
 	coord_rebalance_tick(c);
@@ -491,13 +544,17 @@ int coord_open(coord *c, const char *db_path, const char *vfs)
 		coord_close(c);
 		return rv;
 	}
-	/* Hubs known from before a restart get one hub_timeout_ms of grace:
-	 * they sync within a heartbeat, and without it the first orders after
-	 * a restart would be journalled NO_HUB_IN_RANGE for good. A hub that
-	 * does not return is marked down when the grace runs out. */
+	/* Hubs known from before a restart count as seen now: they sync
+	 * within a heartbeat, and without it the first orders after a restart
+	 * would be journalled NO_HUB_IN_RANGE for good. A hub that does not
+	 * return is silent, then down, as if it had synced at the restart. A
+	 * lease the last incarnation granted may still run: assume the longest
+	 * one a hub accepts, granted now. */
 	for (size_t i = 0; i < c->nhubs; i++) {
 		c->hubs[i].last_seen_mono_ms = c->now_mono_ms ? c->now_mono_ms : 1;
-		c->hubs[i].healthy_logged = true;
+		c->hubs[i].health_logged = COORD_HUB_OK;
+		c->hubs[i].lease_sent_mono_ms = c->now_mono_ms;
+		c->hubs[i].lease_granted_ms = DN_LEASE_MAX_MS;
 	}
 	return 0;
 }

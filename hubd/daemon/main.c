@@ -54,13 +54,15 @@ static int64_t hub_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Hands the machine both clocks: wall time for records and windows, the
- * loop's monotonic time for durations (request-key retention). */
-static void hub_clock(hub_main *m)
+/* Sets the machine's clocks. The lease clock is CLOCK_BOOTTIME: it keeps
+ * running while the machine is suspended, so a lease never outlives its
+ * real length at the hub (CLOCK_MONOTONIC stops in suspend). */
+static void hub_clock(hub *h)
 {
-	uv_update_time(m->loop);
-	m->h->now_mono_ms = uv_now(m->loop);
-	m->h->now_ms = hub_now_ms();
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	h->now_ms = hub_now_ms();
+	h->now_mono_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void usage(FILE *f)
@@ -123,7 +125,7 @@ static void on_term(void *arg, bridge_req **reqs, size_t n)
 		mreq_init(&mr[i], body, len);
 		mp[i] = &mr[i];
 	}
-	hub_clock(m);
+	hub_clock(m->h);
 	hub_term_batch(m->h, mp, n);
 	for (size_t i = 0; i < n; i++) {
 		bridge_req_reply(reqs[i], mr[i].reply, mr[i].reply_len);
@@ -153,7 +155,7 @@ static void sync_on_timer(uv_timer_t *t)
 	if (m->stopping || m->sync_inflight) {
 		return;
 	}
-	hub_clock(m);
+	hub_clock(m->h);
 	if ((rv = hub_sync_build(m->h, &buf, &len)) != 0) {
 		log_error("hub.sync_build_failed", "err=%s", dn_strerror(rv));
 		sync_schedule(m, (uint64_t)m->h->cfg.sync_interval_ms);
@@ -175,7 +177,7 @@ static void on_sync_reply(void *arg, int rv, const uint8_t *buf, size_t len)
 	if (m->stopping) {
 		return;
 	}
-	hub_clock(m);
+	hub_clock(m->h);
 	sync_schedule(m, hub_sync_on_reply(m->h, rv, buf, len));
 }
 

@@ -19,9 +19,10 @@ typedef struct {
 	hub_store *store;
 	int64_t now_ms;         /* wall-clock UTC ms, set by the shell before
 	                         * every call: the machine reads no clock */
-	uint64_t now_mono_ms;   /* monotonic ms (never goes back, not moved by
-	                         * wall-clock steps), set with now_ms: the
-	                         * clock of durations (SEMANTICS.md "Time") */
+	/* Monotonic ms, set with now_ms: a clock that never goes back and runs
+	 * at least as fast as real time, suspend included (CLOCK_BOOTTIME).
+	 * The claim lease is counted on it. */
+	uint64_t now_mono_ms;
 	/* The request-key clock (hub_term.c): resumes from the newest stored
 	 * key at the first keyed write, then moves with now_mono_ms. */
 	bool key_clock_started;
@@ -30,7 +31,15 @@ typedef struct {
 	bool coordinator_up;    /* the last sync got an OK reply */
 	bool coordinator_known; /* at least one sync finished either way */
 	uint64_t sync_sent_acked; /* event_acked when the request was built */
+	uint64_t sync_sent_mono_ms; /* now_mono_ms when the request was built */
+	/* The claim lease (SEMANTICS.md "Hub health"): no new pick starts at
+	 * or after this now_mono_ms. Kept in memory only: after a restart the
+	 * hub has none until its first sync. */
+	uint64_t lease_until_mono_ms;
 } hub;
+
+/* True while the hub holds a claim lease from the coordinator. */
+bool hub_lease_valid(const hub *h);
 
 /* hub_term.c: answers every terminal request of the batch (one
  * transaction) before it returns; the shell sends the replies. */

@@ -11,7 +11,10 @@
  *
  * A dead coordinator only delays: the terminal keeps working, events wait in
  * the outbox. Its outage is logged once (hub.coordinator_down) and its
- * return once (hub.coordinator_up).
+ * return once (hub.coordinator_up). Every OK reply renews the claim lease,
+ * counted from when its request was built: without a lease the terminal
+ * starts no new pick (hub_term.c), so the coordinator can tell when a
+ * silent hub has surely stopped taking work (SEMANTICS.md "Hub health").
  *
  * Thread model: the shell's thread only.
  */
@@ -51,6 +54,29 @@ static void coordinator_back(hub *h)
 	}
 	h->coordinator_up = true;
 	h->coordinator_known = true;
+}
+
+bool hub_lease_valid(const hub *h)
+{
+	return h->now_mono_ms < h->lease_until_mono_ms;
+}
+
+/* An OK reply granted lease_ms: it runs from when the request was built
+ * (before the coordinator's clock read for the reply), capped at
+ * DN_LEASE_MAX_MS whatever the coordinator says. */
+static void lease_renew(hub *h, uint32_t lease_ms)
+{
+	uint64_t ms = lease_ms < DN_LEASE_MAX_MS ? lease_ms : DN_LEASE_MAX_MS;
+	uint64_t until = h->sync_sent_mono_ms + ms;
+	if (ms == 0) {
+		return;
+	}
+	if (!hub_lease_valid(h) && h->now_mono_ms < until) {
+		log_info("hub.lease_granted", "lease_ms=%" PRIu64, ms);
+	}
+	if (until > h->lease_until_mono_ms) {
+		h->lease_until_mono_ms = until;
+	}
 }
 
 static int batch_add_event(void *arg, uint64_t seq, const uint8_t *buf,
@@ -150,6 +176,7 @@ int hub_sync_build(hub *h, uint8_t **buf, size_t *len)
 		req.stock_valid = true;
 	}
 	h->sync_sent_acked = sp.event_acked;
+	h->sync_sent_mono_ms = h->now_mono_ms;
 	rv = codec_hub_sync_request_pack(&req, buf, len);
 	log_debug("hub.sync_sent", "cmd_applied=%" PRIu64 " events=%zu "
 	    "stock=%zu", sp.cmd_applied, b.nevents, req.n_stock);
@@ -327,6 +354,7 @@ uint64_t hub_sync_on_reply(hub *h, int rv, const uint8_t *buf, size_t len)
 		goto next;
 	}
 	coordinator_back(h);
+	lease_renew(h, rep->lease_ms);
 	if ((rv = sync_apply(h, rep, &acked, &pending)) != 0) {
 		log_error("hub.sync_apply_failed", "err=%s", dn_strerror(rv));
 		goto next;

@@ -14,6 +14,11 @@
  * the same transaction, and a retry with the key (the terminal resends after
  * a timeout or a hubd restart) gets that answer without doing it twice.
  *
+ * The lease fence (SEMANTICS.md "Hub health"): a new pick - a claim, or a
+ * scan into an order nobody has claimed or started - needs a valid claim
+ * lease from the coordinator, else NO_LEASE. Work already started goes on
+ * offline: the coordinator counts it as the hub's for good.
+ *
  * Thread model: the shell's thread (its terminal socket's batch callback).
  */
 #include <inttypes.h>
@@ -294,6 +299,25 @@ static Dropnet__Status order_get(hub *h, const Dropnet__TermRequest *req,
 	return DROPNET__STATUS__OK;
 }
 
+/* The fence before a new pick: NO_LEASE with a message saying why. */
+static Dropnet__Status lease_check(hub *h, char *msg)
+{
+	if (hub_lease_valid(h)) {
+		return DROPNET__STATUS__OK;
+	}
+	if (h->lease_until_mono_ms == 0) {
+		snprintf(msg, TERM_MSG_MAX, "no lease from the coordinator since "
+		    "hubd started: no new pick until it answers a sync");
+	} else {
+		snprintf(msg, TERM_MSG_MAX, "lease from the coordinator ran out "
+		    "%" PRIu64 " ms ago: no new pick until it answers a sync; "
+		    "orders already started can be finished",
+		    h->now_mono_ms - h->lease_until_mono_ms);
+	}
+	log_warn("hub.no_lease", "msg=\"%s\"", msg);
+	return DROPNET__STATUS__NO_LEASE;
+}
+
 static Dropnet__Status picked_event(hub *h, const Dropnet__TermRequest *req,
     int64_t now, char *msg)
 {
@@ -324,6 +348,10 @@ static Dropnet__Status term_pick(hub *h, const Dropnet__TermRequest *req,
 	    TERM_MSG_MAX);
 	if (v != PICK_OK) {
 		return verdict_status(v);
+	}
+	if (o.state == PICK_ORDER_QUEUED && o.claimed_by[0] == '\0'
+	    && (st = lease_check(h, msg)) != DROPNET__STATUS__OK) {
+		return st; /* the first scan of an unclaimed order starts it */
 	}
 	v = pick_scan(&o, (const char *const *)req->scans,
 	    req->n_scans, &done, msg, TERM_MSG_MAX);
@@ -491,10 +519,19 @@ static Dropnet__Status claim_one(hub *h, const Dropnet__TermRequest *req,
 	Dropnet__HubEvent ev;
 	hub_store_queue_row qrow = { .order = r->order, .order_key = r->key,
 	    .customer = r->customer, .received_ms = r->order.received_ms };
+	/* Claiming a free order nobody started is a new pick: fenced. Taking
+	 * over a started one, or one's own claim again, is not. */
+	bool fresh = r->order.state == PICK_ORDER_QUEUED
+	    && r->order.claimed_by[0] == '\0';
 	pick_verdict v = pick_claim(&r->order, operator_of(req), msg,
 	    TERM_MSG_MAX);
+	Dropnet__Status st;
 	int rv;
 
+	if (v == PICK_OK && fresh
+	    && (st = lease_check(h, msg)) != DROPNET__STATUS__OK) {
+		return st;
+	}
 	if (v != PICK_OK) {
 		if (v == PICK_CLAIMED) {
 			snprintf(l->claimed_by, sizeof(l->claimed_by), "%s",
@@ -822,6 +859,8 @@ static Dropnet__Status term_status(hub *h, int64_t now, char *msg,
 	l->rep->event_seq = sp.event_seq;
 	l->rep->event_acked = sp.event_acked;
 	l->rep->coordinator_up = h->coordinator_up;
+	l->rep->lease_left_ms = hub_lease_valid(h) ?
+	    h->lease_until_mono_ms - h->now_mono_ms : 0;
 	l->rep->queued = (uint32_t)t.queued;
 	l->rep->in_progress = (uint32_t)t.in_progress;
 	l->rep->packed = (uint32_t)t.packed;

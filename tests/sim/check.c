@@ -4,7 +4,7 @@
  *   - every answered order keeps its first answer, and an ACCEPTED order is
  *     in the journal exactly once with the same order id;
  *   - no NO_HUB_IN_RANGE while a hub in range was heard from (its own
- *     traffic reached the coordinator) within hub_timeout_ms;
+ *     traffic reached the coordinator) within the routing grace;
  *   - no order shipped twice, by one hub or two;
  *   - the audit (in-memory = file, allocation, conservation, transit,
  *     holdback, shipped, both books) finds nothing, every SIM_AUDIT_EVERY
@@ -93,7 +93,9 @@ bool check_ledger(world *w)
 	return true;
 }
 
-/* A hub in range of o whose own sync reached the coordinator lately. */
+/* A hub in range of o whose own sync reached the coordinator within the
+ * routing grace: the coordinator must still route to it (SEMANTICS.md,
+ * "Hub health"). */
 static int fresh_hub_in_range(world *w, const sim_order *o)
 {
 	for (uint32_t i = 0; i < w->p.hubs; i++) {
@@ -101,7 +103,7 @@ static int fresh_hub_in_range(world *w, const sim_order *o)
 		double km = geo_distance_km(o->lat, o->lon, hb->h.cfg.lat, hb->h.cfg.lon);
 		if (km <= hb->h.cfg.radius_km && hb->sync_arrived &&
 		    coord_hub_find(&w->c, hb->h.cfg.id) >= 0 &&
-		    w->now - hb->last_sync_arrived_ms < (uint64_t)w->cfg.hub_timeout_ms) {
+		    w->now - hb->last_sync_arrived_ms < (uint64_t)w->cfg.hub_grace_ms) {
 			return (int)i;
 		}
 	}
