@@ -341,11 +341,13 @@ void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 {
 	Dropnet__HubSyncRequest *msgs[DN_SERVER_CTX_MAX] = {0};
 	int hub_of[DN_SERVER_CTX_MAX];
+	coord_sync_verdict verdict[DN_SERVER_CTX_MAX];
 	int64_t now_wall = coord_now_wall_ms(c);
 	uint64_t now_mono = coord_now_mono_ms(c);
 	int rv = coord_ready(c) ? db_begin(c->db) : DN_EIO;
 	for (size_t i = 0; i < n; i++) {
 		hub_of[i] = -1;
+		verdict[i] = COORD_SYNC_OK;
 		size_t len = 0;
 		const uint8_t *body = mreq_body(reqs[i], &len);
 		int urv = codec_hub_sync_request_unpack(body, len, &msgs[i]);
@@ -364,6 +366,11 @@ void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 		}
 		hub_of[i] = h;
 		coord_hub *hub = &c->hubs[h];
+		/* Either store gone back in time: decided before any event. */
+		verdict[i] = coord_resync_check(c, h, msgs[i], now_wall, &rv);
+		if (rv != 0 || verdict[i] != COORD_SYNC_OK) {
+			continue;
+		}
 		for (size_t e = 0; e < msgs[i]->n_events && rv == 0; e++) {
 			const Dropnet__HubEvent *ev = msgs[i]->events[e];
 			if (ev->seq <= hub->event_applied) {
@@ -399,6 +406,13 @@ void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 			rv = store_step_done(c->store->hub_stream);
 		}
 	}
+	/* After every request: a later one may have queued commands for an
+	 * earlier hub (a re-route), and the replies carry them. */
+	for (size_t i = 0; i < n && rv == 0; i++) {
+		if (hub_of[i] >= 0 && verdict[i] != COORD_SYNC_REFUSE) {
+			rv = coord_resync_finish(c, hub_of[i], msgs[i]);
+		}
+	}
 	if (rv == 0) {
 		rv = db_commit(c->db);
 	} else {
@@ -423,6 +437,10 @@ void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 			hubsync_reply_error(reqs[i], DROPNET__STATUS__UNAVAILABLE, "storage failed");
 		} else if (hub_of[i] < 0) {
 			hubsync_reply_error(reqs[i], DROPNET__STATUS__INVALID, "bad hello");
+		} else if (verdict[i] == COORD_SYNC_REFUSE) {
+			hubsync_reply_error(reqs[i], DROPNET__STATUS__CONFLICT, "the hub's store and"
+			    " this coordinator's do not share a history (see the coordinator's"
+			    " log: hub.resync_refused)");
 		} else {
 			coord_hub *hub = &c->hubs[hub_of[i]];
 			if (!coord_hub_healthy(c, hub, now_mono)) {
@@ -438,12 +456,33 @@ void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 			rep.status = DROPNET__STATUS__OK;
 			rep.event_applied = hub->event_applied;
 			rep.message = "";
+			rep.incarnation = c->incarnation;
+			rep.hub_incarnation = hub->incarnation;
+			uint64_t after = m->cmd_applied > hub->cmd_acked ? m->cmd_applied :
+			    hub->cmd_acked;
+			if (verdict[i] == COORD_SYNC_REWIND) {
+				rep.rewind = true;
+				rep.cmd_base = hub->cmd_acked;
+				after = hub->cmd_acked;
+			}
+			Dropnet__StockLevel **seed = NULL;
+			size_t nseed = 0;
+			if (coord_resync_seed(c, hub_of[i], m, &seed, &nseed) != 0) {
+				/* Never answer a first contact without its seed: the hub
+				 * would confirm us with an empty book. */
+				log_error("hubsync.seed_failed", "hub=%s", hub->id);
+				hubsync_reply_error(reqs[i], DROPNET__STATUS__UNAVAILABLE,
+				    "storage failed");
+				codec_hub_sync_request_free(m);
+				continue;
+			}
+			rep.stock_seed = seed;
+			rep.n_stock_seed = nseed;
 			Dropnet__HubCommand *cmds[DN_STREAM_BATCH_MAX];
 			size_t ncmd = 0;
 			sqlite3_stmt *st = c->store->cmd_select;
 			db_bind_text(st, 1, hub->id);
-			db_bind_i64(st, 2, (int64_t)(m->cmd_applied > hub->cmd_acked ?
-			    m->cmd_applied : hub->cmd_acked));
+			db_bind_i64(st, 2, (int64_t)after);
 			db_bind_i64(st, 3, DN_STREAM_BATCH_MAX);
 			while (ncmd < DN_STREAM_BATCH_MAX && sqlite3_step(st) == SQLITE_ROW) {
 				const void *b = sqlite3_column_blob(st, 0);
@@ -466,6 +505,7 @@ void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 			for (size_t k = 0; k < ncmd; k++) {
 				codec_hub_command_free(cmds[k]);
 			}
+			coord_resync_seed_free(seed, nseed);
 		}
 		codec_hub_sync_request_free(m);
 	}
