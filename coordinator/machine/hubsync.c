@@ -449,7 +449,13 @@ void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 			}
 			hub->last_seen_mono_ms = now_mono ? now_mono : 1;
 			hub->last_seen_wall_ms = now_wall;
-			hubsync_report(hub, m);
+			/* A snapshot counts only from a book that follows ours: not
+			 * during a rewind, nor from a new book not yet seeded. */
+			if (verdict[i] == COORD_SYNC_OK && !hub->seed_pending) {
+				hubsync_report(hub, m);
+			} else {
+				hub->report_valid = false;
+			}
 			/* Commands after what the hub applied. */
 			Dropnet__HubSyncReply rep = DROPNET__HUB_SYNC_REPLY__INIT;
 			rep.version = DN_PROTO_VERSION;
