@@ -3,7 +3,10 @@
  * proto/SEMANTICS.md "hubsync"). Hubs dial in; a batch of sync requests is
  * applied in one transaction. Events at or below the hub's event_applied
  * are ignored (they are re-sends); a gap stops that hub's batch, since
- * applying out of order could ship stock that was never received.
+ * applying out of order could ship stock that was never received. Before
+ * any of a hub's events, resync.c checks that both stores still share one
+ * history (their incarnations and positions) and resynchronises or refuses
+ * when one went back in time.
  */
 #include <stdio.h>
 #include <stdlib.h>

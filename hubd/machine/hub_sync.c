@@ -9,6 +9,12 @@
  * batch of commands or acked events while more are pending, else after
  * sync_interval_ms. Only one request is ever in flight.
  *
+ * Every request carries this store's incarnation and the coordinator's it
+ * follows; a reply from another coordinator store is not applied, the
+ * first contact takes the coordinator's seed of an empty book, and a
+ * rewind moves both positions back to a restored coordinator's
+ * (SEMANTICS.md "Incarnations and resync").
+ *
  * A dead coordinator only delays: the terminal keeps working, events wait in
  * the outbox. Its outage is logged once (hub.coordinator_down) and its
  * return once (hub.coordinator_up).
