@@ -144,6 +144,24 @@ static int sync_once(net *n)
 	return st;
 }
 
+/* A round trip whose reply is lost on the way back: the coordinator
+ * committed, the hub learns nothing. */
+static void sync_lost(net *n)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	tick(n);
+	assert_int_equal(hub_sync_build(&n->h, &buf, &len), 0);
+	mreq r;
+	mreq_init(&r, buf, len);
+	mreq *rp = &r;
+	coord_hubsync_batch(&n->c, &rp, 1);
+	assert_true(r.replied);
+	hub_sync_on_reply(&n->h, DN_ETIMEDOUT, NULL, 0);
+	mreq_fini(&r);
+	free(buf);
+}
+
 static void sync_settle(net *n)
 {
 	for (int i = 0; i < 6; i++) {
@@ -405,6 +423,52 @@ static void test_coordinator_restored(void **state)
 	net_down(&n);
 }
 
+/* The replies that carry a resync are lost, twice each: the decision is
+ * taken again from the durable positions, the seed is taken once, events
+ * count once. */
+static void test_resync_replies_lost(void **state)
+{
+	(void)state;
+	net n;
+	net_up(&n);
+	char backup[320];
+	snprintf(backup, sizeof(backup), "%s/backup.db", n.dir);
+	receive(&n, "tee", 6);
+	sync_settle(&n);
+	submit(&n, "t1", "tee", 1);
+	sync_settle(&n);
+
+	hub_store_close(n.h.store);
+	rm_db(n.hub_db);
+	hub_up(&n);
+	receive(&n, "tee", 2);
+	sync_lost(&n);
+	sync_lost(&n);
+	sync_settle(&n);
+	assert_int_equal(ledger(&n, "tee")->row.on_hand, 8);
+	assert_int_equal(hub_on_hand(&n, "tee"), 8);
+	assert_true(hub_order(&n, "t1") != 0);
+	audit_clean(&n);
+
+	coord_close(&n.c);
+	copy_file(n.coord_db, backup);
+	coord_up(&n);
+	receive(&n, "tee", 1);
+	sync_settle(&n);
+	coord_close(&n.c);
+	rm_db(n.coord_db);
+	copy_file(backup, n.coord_db);
+	coord_up(&n);
+	sync_lost(&n);
+	sync_lost(&n);
+	sync_settle(&n);
+	assert_int_equal(ledger(&n, "tee")->row.on_hand, 9);
+	assert_int_equal(ledger(&n, "tee")->received, 9);
+	assert_int_equal(hub_on_hand(&n, "tee"), 9);
+	audit_clean(&n);
+	net_down(&n);
+}
+
 /* A hub that synced with one coordinator store and meets another. */
 static void test_foreign_coordinator(void **state)
 {
@@ -453,6 +517,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_hub_wiped),
 	    cmocka_unit_test(test_coordinator_restored),
+	    cmocka_unit_test(test_resync_replies_lost),
 	    cmocka_unit_test(test_foreign_coordinator),
 	    cmocka_unit_test(test_hub_restored_refused),
 	};
