@@ -48,6 +48,11 @@
  * (an order command is < 2 KiB, so 256 of them stay far below the cap). */
 #define DN_STREAM_BATCH_MAX 256u
 
+/* Events a hub keeps in its outbox below the coordinator's ack: how far
+ * back a coordinator restored from an older copy can be given them again
+ * (at ~100 bytes each, a few MiB). */
+#define DN_OUTBOX_KEEP 65536u
+
 /* SKUs reported in one stock snapshot from a hub. */
 #define DN_STOCK_REPORT_MAX 2048u
 

@@ -81,6 +81,9 @@ typedef struct {
 	size_t nreport;
 	bool report_valid;
 	uint32_t nskus;               /* stock rows of this hub in memory */
+	uint64_t incarnation;         /* hub store incarnation followed; 0: unknown */
+	uint64_t cmd_offered;         /* highest command seq a reply could carry */
+	bool seed_pending;            /* hub_seed rows wait for its confirmation */
 } coord_hub;
 
 /* One (hub, sku) row of the ledger plus its lifetime counters. */
@@ -123,6 +126,7 @@ typedef struct coord {
 	route_split_policy split;
 	sqlite3 *db;
 	struct store *store;
+	uint64_t incarnation;         /* this store's (meta), read at open */
 	/* The clock, set by the shell before every call into the machine
 	 * (coord_clock_set): the machine reads no clock of its own. */
 	uint64_t now_mono_ms;
@@ -273,6 +277,34 @@ int coord_placement_send(coord *c, int64_t pid, int64_t now_wall);
 
 /* Writes one ledger row through to the store. */
 int coord_stock_save(coord *c, const coord_stock *s);
+
+/* ---- store incarnations and resync (resync.c; SEMANTICS.md
+ * "Incarnations and resync") ---- */
+typedef enum {
+	COORD_SYNC_OK,      /* apply the request as usual */
+	COORD_SYNC_REWIND,  /* our books are behind the hub's: apply nothing,
+	                     * answer rewind (event_applied, cmd_base) */
+	COORD_SYNC_REFUSE,  /* answer CONFLICT: an operator must act */
+} coord_sync_verdict;
+/* Judges a hub's sync against the books, inside the batch transaction,
+ * before its events: adopts a hub's first incarnation; for a new one (the
+ * hub's store was wiped) resets that hub's streams, re-queues every open
+ * placement and keeps the on-hand seed; flags a rewind when the hub has
+ * applied or been acked more than this file knows (we were restored);
+ * refuses a hub that synced with another coordinator store or whose own
+ * store went back. Every decision but OK is logged loudly. *rv gets a DN_E*
+ * storage error (then the verdict is meaningless). */
+coord_sync_verdict coord_resync_check(coord *c, int hub,
+    const Dropnet__HubSyncRequest *m, int64_t now_wall, int *rv);
+/* Before the commit: records cmd_offered = cmd_seq for a hub synced in the
+ * batch, and drops its seed once the hub confirmed this coordinator. */
+int coord_resync_finish(coord *c, int hub, const Dropnet__HubSyncRequest *m);
+/* The seed rows a reply to m carries (none unless the hub has not yet
+ * confirmed this coordinator). *out is malloc'd, NULL when none; free each
+ * row's sku with the array: coord_resync_seed_free. 0 or DN_E*. */
+int coord_resync_seed(coord *c, int hub, const Dropnet__HubSyncRequest *m,
+    Dropnet__StockLevel ***out, size_t *n);
+void coord_resync_seed_free(Dropnet__StockLevel **rows, size_t n);
 
 /* ---- drops (drops.c) ---- */
 int coord_drops_load(coord *c);

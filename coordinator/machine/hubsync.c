@@ -9,6 +9,9 @@
  * that was never received. An event the books cannot cover is booked by a
  * defined rule (ledger_ship_force, ledger_short_force) and counted, never
  * refused: the hub would send it again for ever.
+ * Before any of a hub's events, resync.c checks that both stores still
+ * share one history (their incarnations and positions) and resynchronises
+ * or refuses when one went back in time.
  */
 #include <assert.h>
 #include <stdint.h>
@@ -574,15 +577,17 @@ static void hubsync_report(coord_hub *h, const Dropnet__HubSyncRequest *m)
 	h->report_valid = true;
 }
 
-/* Applies one sync request: hello, events, command ack and stream
- * positions. *hub_out is the hub's index, or -1 for a bad hello. Returns 0
- * or a DN_E* code (storage); the caller then rolls the request back. */
+/* Applies one sync request: hello, the resync check, events, command ack
+ * and stream positions. *hub_out is the hub's index, or -1 for a bad hello;
+ * *verdict is resync.c's. Returns 0 or a DN_E* code (storage); the caller
+ * then rolls the request back. */
 static int hubsync_request(coord *c, const Dropnet__HubSyncRequest *m, int64_t now_wall,
-    int *hub_out)
+    int *hub_out, coord_sync_verdict *verdict)
 {
 	const char *why = "";
 	int h = hubsync_hello(c, m->hello, &why);
 	*hub_out = -1;
+	*verdict = COORD_SYNC_OK;
 	if (h == -2) {
 		return DN_EIO;
 	}
@@ -593,6 +598,11 @@ static int hubsync_request(coord *c, const Dropnet__HubSyncRequest *m, int64_t n
 	*hub_out = h;
 	coord_hub *hub = &c->hubs[h];
 	int rv = 0;
+	/* Either store gone back in time: decided before any event. */
+	*verdict = coord_resync_check(c, h, m, now_wall, &rv);
+	if (rv != 0 || *verdict != COORD_SYNC_OK) {
+		return rv;
+	}
 	for (size_t e = 0; e < m->n_events && rv == 0; e++) {
 		const Dropnet__HubEvent *ev = m->events[e];
 		if (ev->seq <= hub->event_applied) {
@@ -634,15 +644,16 @@ static int hubsync_request(coord *c, const Dropnet__HubSyncRequest *m, int64_t n
  * when the batch's transaction goes on (*failed says whether this request
  * was rolled back), or a DN_E* code when the whole transaction is lost. */
 static int hubsync_isolated(coord *c, const Dropnet__HubSyncRequest *m, int64_t now_wall,
-    int *hub_out, bool *failed)
+    int *hub_out, coord_sync_verdict *verdict, bool *failed)
 {
 	*failed = false;
 	*hub_out = -1;
+	*verdict = COORD_SYNC_OK;
 	int rv = db_exec(c->db, "SAVEPOINT hubsync_request");
 	if (rv != 0) {
 		return rv;
 	}
-	rv = hubsync_request(c, m, now_wall, hub_out);
+	rv = hubsync_request(c, m, now_wall, hub_out, verdict);
 	if (rv == 0) {
 		return db_exec(c->db, "RELEASE hubsync_request");
 	}
@@ -661,10 +672,111 @@ static int hubsync_isolated(coord *c, const Dropnet__HubSyncRequest *m, int64_t 
 	return 0;
 }
 
+/* Reads the commands after `after` for the hub into cmds (at most
+ * DN_STREAM_BATCH_MAX); the caller frees each. */
+static size_t hubsync_commands(coord *c, const coord_hub *hub, uint64_t after,
+    Dropnet__HubCommand **cmds)
+{
+	size_t ncmd = 0;
+	sqlite3_stmt *st = c->store->cmd_select;
+	db_bind_text(st, 1, hub->id);
+	db_bind_i64(st, 2, (int64_t)after);
+	db_bind_i64(st, 3, DN_STREAM_BATCH_MAX);
+	while (ncmd < DN_STREAM_BATCH_MAX && sqlite3_step(st) == SQLITE_ROW) {
+		const void *b = sqlite3_column_blob(st, 0);
+		int bl = sqlite3_column_bytes(st, 0);
+		if (codec_hub_command_unpack(b, (size_t)bl, &cmds[ncmd]) == 0) {
+			ncmd++;
+		}
+	}
+	sqlite3_reset(st);
+	return ncmd;
+}
+
+/* The hub was heard from: its health, its snapshot and its claim lease. */
+static void hubsync_heard(coord *c, coord_hub *hub, const Dropnet__HubSyncRequest *m,
+    coord_sync_verdict verdict, uint64_t now_mono, int64_t now_wall,
+    Dropnet__HubSyncReply *rep)
+{
+	if (coord_hub_health(c, hub, now_mono) != COORD_HUB_OK) {
+		log_info("hub.up", "hub=%s", hub->id);
+	}
+	hub->health_logged = COORD_HUB_OK;
+	hub->last_seen_mono_ms = now_mono ? now_mono : 1;
+	hub->last_seen_wall_ms = now_wall;
+	/* A snapshot counts only from a book that follows ours: not during a
+	 * rewind, nor from a new book not yet seeded. */
+	if (verdict == COORD_SYNC_OK && !hub->seed_pending) {
+		hubsync_report(hub, m);
+	} else {
+		hub->report_valid = false;
+	}
+	/* The claim lease: the hub counts it from when it sent this request,
+	 * which was before now_mono, so it runs out before lease_sent_mono_ms
+	 * + lease_ms on this clock (SEMANTICS.md "Hub health"). A hub may
+	 * already hold a longer one (after a restart, or a lower config): keep
+	 * the later end. */
+	rep->lease_ms = (uint32_t)c->cfg.hub_lease_ms;
+	if (now_mono + (uint64_t)rep->lease_ms >=
+	    hub->lease_sent_mono_ms + hub->lease_granted_ms) {
+		hub->lease_sent_mono_ms = now_mono;
+		hub->lease_granted_ms = rep->lease_ms;
+	}
+}
+
+/* Answers an applied request: positions, lease, incarnations, a rewind or
+ * a seed when resync.c asked for one, and the next commands. */
+static void hubsync_reply_ok(coord *c, mreq *r, const Dropnet__HubSyncRequest *m, int h,
+    coord_sync_verdict verdict, uint64_t now_mono, int64_t now_wall)
+{
+	coord_hub *hub = &c->hubs[h];
+	Dropnet__HubSyncReply rep = DROPNET__HUB_SYNC_REPLY__INIT;
+	rep.version = DN_PROTO_VERSION;
+	rep.status = DROPNET__STATUS__OK;
+	rep.event_applied = hub->event_applied;
+	rep.message = "";
+	hubsync_heard(c, hub, m, verdict, now_mono, now_wall, &rep);
+	rep.incarnation = c->incarnation;
+	rep.hub_incarnation = hub->incarnation;
+	uint64_t after = m->cmd_applied > hub->cmd_acked ? m->cmd_applied : hub->cmd_acked;
+	if (verdict == COORD_SYNC_REWIND) {
+		rep.rewind = true;
+		rep.cmd_base = hub->cmd_acked;
+		after = hub->cmd_acked;
+	}
+	Dropnet__StockLevel **seed = NULL;
+	size_t nseed = 0;
+	if (coord_resync_seed(c, h, m, &seed, &nseed) != 0) {
+		/* Never answer a first contact without its seed: the hub would
+		 * confirm us with an empty book. */
+		log_error("hubsync.seed_failed", "hub=%s", hub->id);
+		hubsync_reply_error(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
+		return;
+	}
+	rep.stock_seed = seed;
+	rep.n_stock_seed = nseed;
+	Dropnet__HubCommand *cmds[DN_STREAM_BATCH_MAX];
+	rep.n_commands = hubsync_commands(c, hub, after, cmds);
+	rep.commands = cmds;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	if (codec_hub_sync_reply_pack(&rep, &buf, &len) == 0) {
+		mreq_reply(r, buf, len);
+		free(buf);
+	} else {
+		hubsync_reply_error(r, DROPNET__STATUS__UNAVAILABLE, "out of memory");
+	}
+	for (size_t k = 0; k < rep.n_commands; k++) {
+		codec_hub_command_free(cmds[k]);
+	}
+	coord_resync_seed_free(seed, nseed);
+}
+
 void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 {
 	Dropnet__HubSyncRequest *msgs[DN_SERVER_CTX_MAX] = {0};
 	int hub_of[DN_SERVER_CTX_MAX];
+	coord_sync_verdict verdict[DN_SERVER_CTX_MAX];
 	bool failed[DN_SERVER_CTX_MAX] = {false};
 	bool any_failed = false;
 	int64_t now_wall = coord_now_wall_ms(c);
@@ -673,14 +785,22 @@ void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 	int rv = coord_ready(c) ? db_begin(c->db) : DN_EIO;
 	for (size_t i = 0; i < n; i++) {
 		hub_of[i] = -1;
+		verdict[i] = COORD_SYNC_OK;
 		size_t len = 0;
 		const uint8_t *body = mreq_body(reqs[i], &len);
 		int urv = codec_hub_sync_request_unpack(body, len, &msgs[i]);
 		if (urv != 0 || rv != 0) {
 			continue;
 		}
-		rv = hubsync_isolated(c, msgs[i], now_wall, &hub_of[i], &failed[i]);
+		rv = hubsync_isolated(c, msgs[i], now_wall, &hub_of[i], &verdict[i], &failed[i]);
 		any_failed = any_failed || failed[i];
+	}
+	/* After every request: a later one may have queued commands for an
+	 * earlier hub (a re-route), and the replies carry them. */
+	for (size_t i = 0; i < n && rv == 0; i++) {
+		if (hub_of[i] >= 0 && !failed[i] && verdict[i] != COORD_SYNC_REFUSE) {
+			rv = coord_resync_finish(c, hub_of[i], msgs[i]);
+		}
 	}
 	if (rv == 0) {
 		rv = db_commit(c->db);
@@ -710,60 +830,12 @@ void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 			hubsync_reply_error(reqs[i], DROPNET__STATUS__UNAVAILABLE, "storage failed");
 		} else if (hub_of[i] < 0) {
 			hubsync_reply_error(reqs[i], DROPNET__STATUS__INVALID, "bad hello");
+		} else if (verdict[i] == COORD_SYNC_REFUSE) {
+			hubsync_reply_error(reqs[i], DROPNET__STATUS__CONFLICT, "the hub's store and"
+			    " this coordinator's do not share a history (see the coordinator's"
+			    " log: hub.resync_refused)");
 		} else {
-			coord_hub *hub = &c->hubs[hub_of[i]];
-			if (coord_hub_health(c, hub, now_mono) != COORD_HUB_OK) {
-				log_info("hub.up", "hub=%s", hub->id);
-			}
-			hub->health_logged = COORD_HUB_OK;
-			hub->last_seen_mono_ms = now_mono ? now_mono : 1;
-			hub->last_seen_wall_ms = now_wall;
-			hubsync_report(hub, m);
-			/* Commands after what the hub applied. */
-			Dropnet__HubSyncReply rep = DROPNET__HUB_SYNC_REPLY__INIT;
-			rep.version = DN_PROTO_VERSION;
-			rep.status = DROPNET__STATUS__OK;
-			rep.event_applied = hub->event_applied;
-			rep.message = "";
-			/* The claim lease: the hub counts it from when it sent this
-			 * request, which was before now_mono, so it runs out before
-			 * lease_sent_mono_ms + lease_ms on this clock (SEMANTICS.md
-			 * "Hub health"). A hub may already hold a longer one (after
-			 * a restart, or a lower config): keep the later end. */
-			rep.lease_ms = (uint32_t)c->cfg.hub_lease_ms;
-			if (now_mono + (uint64_t)rep.lease_ms >=
-			    hub->lease_sent_mono_ms + hub->lease_granted_ms) {
-				hub->lease_sent_mono_ms = now_mono;
-				hub->lease_granted_ms = rep.lease_ms;
-			}
-			Dropnet__HubCommand *cmds[DN_STREAM_BATCH_MAX];
-			size_t ncmd = 0;
-			sqlite3_stmt *st = c->store->cmd_select;
-			db_bind_text(st, 1, hub->id);
-			db_bind_i64(st, 2, (int64_t)(m->cmd_applied > hub->cmd_acked ?
-			    m->cmd_applied : hub->cmd_acked));
-			db_bind_i64(st, 3, DN_STREAM_BATCH_MAX);
-			while (ncmd < DN_STREAM_BATCH_MAX && sqlite3_step(st) == SQLITE_ROW) {
-				const void *b = sqlite3_column_blob(st, 0);
-				int bl = sqlite3_column_bytes(st, 0);
-				if (codec_hub_command_unpack(b, (size_t)bl, &cmds[ncmd]) == 0) {
-					ncmd++;
-				}
-			}
-			sqlite3_reset(st);
-			rep.n_commands = ncmd;
-			rep.commands = cmds;
-			uint8_t *buf = NULL;
-			size_t len = 0;
-			if (codec_hub_sync_reply_pack(&rep, &buf, &len) == 0) {
-				mreq_reply(reqs[i], buf, len);
-				free(buf);
-			} else {
-				hubsync_reply_error(reqs[i], DROPNET__STATUS__UNAVAILABLE, "out of memory");
-			}
-			for (size_t k = 0; k < ncmd; k++) {
-				codec_hub_command_free(cmds[k]);
-			}
+			hubsync_reply_ok(c, reqs[i], m, hub_of[i], verdict[i], now_mono, now_wall);
 		}
 		codec_hub_sync_request_free(m);
 	}

@@ -264,8 +264,9 @@ static int rebal_transfer(coord *c, int src, int dst, const char *sku, int64_t q
 		return DN_EIO;
 	}
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(c->db, "INSERT INTO placements(order_id, hub, state, placed_ms,"
-	    " kind) VALUES(0, ?1, 'open', ?2, 'transfer')", -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(c->db, "INSERT INTO placements(id, order_id, hub, state,"
+	    " placed_ms, kind) VALUES(" STORE_PLACEMENT_NEXT_ID ", 0, ?1, 'open', ?2,"
+	    " 'transfer')", -1, &st, NULL) != SQLITE_OK) {
 		return DN_EIO;
 	}
 	db_bind_text(st, 1, c->hubs[src].id);

@@ -413,8 +413,9 @@ int coord_reload(coord *c)
 	c->nhubs = 0;
 	int rc = SQLITE_ERROR;
 	if (sqlite3_prepare_v2(c->db, "SELECT id, name, lat, lon, radius_km, term_url,"
-	    " cmd_seq, cmd_acked, event_applied FROM hubs ORDER BY rowid", -1, &st,
-	    NULL) == SQLITE_OK) {
+	    " cmd_seq, cmd_acked, event_applied, incarnation, cmd_offered,"
+	    " EXISTS(SELECT 1 FROM hub_seed WHERE hub_seed.hub = hubs.id)"
+	    " FROM hubs ORDER BY rowid", -1, &st, NULL) == SQLITE_OK) {
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW && c->nhubs < DN_HUBS_MAX) {
 			const char *id = db_col_text(st, 0);
 			coord_hub *h = &c->hubs[c->nhubs++];
@@ -435,6 +436,9 @@ int coord_reload(coord *c)
 			h->cmd_seq = (uint64_t)sqlite3_column_int64(st, 6);
 			h->cmd_acked = (uint64_t)sqlite3_column_int64(st, 7);
 			h->event_applied = (uint64_t)sqlite3_column_int64(st, 8);
+			h->incarnation = (uint64_t)sqlite3_column_int64(st, 9);
+			h->cmd_offered = (uint64_t)sqlite3_column_int64(st, 10);
+			h->seed_pending = sqlite3_column_int(st, 11) != 0;
 		}
 	}
 	sqlite3_finalize(st);
@@ -526,7 +530,13 @@ int coord_open(coord *c, const char *db_path, const char *vfs)
 	if (c->store == NULL) {
 		return DN_ENOMEM;
 	}
-	int rv = db_open_vfs(db_path, store_schema_sql, vfs, &c->db);
+	int rv = db_open_vfs(db_path, NULL, vfs, &c->db);
+	if (rv == 0) {
+		rv = store_migrate(c->db);
+	}
+	if (rv == 0) {
+		rv = store_incarnation_get(c->db, &c->incarnation);
+	}
 	if (rv == 0) {
 		rv = store_init(c->store, c->db);
 	}

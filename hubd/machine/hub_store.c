@@ -16,9 +16,18 @@
  *                                       kept HUB_TERM_KEY_KEEP_MS; at_ms
  *                                       is on the key clock (hub_term.c),
  *                                       not the wall clock
+ *   meta(key, value)                    'incarnation': random id made once
+ *                                       with the file; 'coordinator': the
+ *                                       coordinator incarnation this book
+ *                                       follows (0: none yet)
  *
- * Columns added after the first release (claimed_by ... gift) are added to
- * an older file by store_migrate at open; nothing is ever dropped.
+ * Versions (PRAGMA user_version, numbered migrations below): 1 = the schema
+ * before versioning, with the columns added after the first release
+ * (claimed_by ... gift) added to an older file; 2 = meta. Nothing is ever
+ * dropped; a file from newer code is refused.
+ *
+ * The outbox keeps DN_OUTBOX_KEEP events below event_acked, so a
+ * coordinator restored from an older copy can be given them again.
  *
  * Every statement is prepared once (db_prepare) and reset after use.
  */
@@ -27,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/err.h"
+#include "core/limits.h"
 #include "io/db.h"
 #include "io/log.h"
 #include "hub_store.h"
@@ -78,6 +88,21 @@ static const char *const migrations[][3] = {
 	{ "order_lines", "gift", "INTEGER NOT NULL DEFAULT 0" },
 };
 
+/* Adds the columns an older hub.db lacks (version 1 on a file made before
+ * versioning). A column exists when a SELECT naming it prepares. */
+static int store_migrate_columns(sqlite3 *db);
+
+static const db_migration store_migrations[] = {
+	{ "base schema", schema_sql, store_migrate_columns },
+	/* The incarnation is SQLite's randomness, made once here; odd, so
+	 * never 0 (= unknown). */
+	{ "meta: incarnation, coordinator",
+	    "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+	    " WITHOUT ROWID;"
+	    "INSERT INTO meta(key, value) VALUES ('incarnation', random() | 1),"
+	    " ('coordinator', 0);", NULL },
+};
+
 enum {
 	ST_STREAM_GET,
 	ST_CMD_APPLIED_SET,
@@ -114,6 +139,12 @@ enum {
 	ST_KEY_TRIM,
 	ST_BIN_SET,
 	ST_KEY_LATEST,
+	ST_META_GET,
+	ST_COORDINATOR_SET,
+	ST_ORDER_ID_MAX,
+	ST_OUTBOX_FIRST,
+	ST_STREAM_REWIND,
+	ST_ORDER_KEY,
 	ST_COUNT_
 };
 
@@ -122,7 +153,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	    " WHERE id = 1",
 	[ST_CMD_APPLIED_SET] = "UPDATE stream SET cmd_applied = ?1 WHERE id = 1",
 	[ST_EVENT_ACKED_SET] = "UPDATE stream SET event_acked = ?1 WHERE id = 1",
-	[ST_OUTBOX_TRIM] = "DELETE FROM outbox WHERE seq <= ?1",
+	[ST_OUTBOX_TRIM] = "DELETE FROM outbox WHERE seq <= ?1 - ?2",
 	[ST_EVENT_SEQ_NEXT] = "UPDATE stream SET event_seq = event_seq + 1"
 	    " WHERE id = 1 RETURNING event_seq",
 	[ST_OUTBOX_INSERT] = "INSERT INTO outbox(seq, payload) VALUES (?1, ?2)",
@@ -189,6 +220,14 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_BIN_SET] = "INSERT INTO bins(bin, sku, qty) VALUES (?1, ?2, ?3)"
 	    " ON CONFLICT(bin, sku) DO UPDATE SET qty = excluded.qty",
 	[ST_KEY_LATEST] = "SELECT COALESCE(MAX(at_ms), 0) FROM term_keys",
+	[ST_META_GET] = "SELECT (SELECT value FROM meta WHERE key = 'incarnation'),"
+	    " (SELECT value FROM meta WHERE key = 'coordinator')",
+	[ST_COORDINATOR_SET] = "UPDATE meta SET value = ?1 WHERE key = 'coordinator'",
+	[ST_ORDER_ID_MAX] = "SELECT COALESCE(max(order_id), 0) FROM orders",
+	[ST_OUTBOX_FIRST] = "SELECT min(seq) FROM outbox",
+	[ST_STREAM_REWIND] = "UPDATE stream SET event_acked = ?1, cmd_applied = ?2"
+	    " WHERE id = 1",
+	[ST_ORDER_KEY] = "SELECT order_key FROM orders WHERE order_id = ?1",
 };
 
 struct hub_store {
@@ -218,9 +257,7 @@ static int step_fail(hub_store *s, int which, int rc)
 	return DN_EIO;
 }
 
-/* Adds the columns an older hub.db lacks. A column exists when a SELECT
- * naming it prepares. */
-static int store_migrate(sqlite3 *db)
+static int store_migrate_columns(sqlite3 *db)
 {
 	for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++) {
 		char sql[256];
@@ -257,11 +294,12 @@ int hub_store_open_vfs(hub_store **out, const char *path, const char *vfs)
 	if (s == NULL) {
 		return DN_ENOMEM;
 	}
-	if ((rv = db_open_vfs(path, schema_sql, vfs, &s->db)) != 0) {
+	if ((rv = db_open_vfs(path, NULL, vfs, &s->db)) != 0) {
 		free(s);
 		return rv;
 	}
-	if ((rv = store_migrate(s->db)) != 0) {
+	if ((rv = db_migrate(s->db, "hub.db", store_migrations,
+	    sizeof(store_migrations) / sizeof(store_migrations[0]))) != 0) {
 		db_close(s->db);
 		free(s);
 		return rv;
@@ -348,7 +386,84 @@ int hub_store_event_acked_set(hub_store *s, uint64_t seq)
 		return rv;
 	}
 	db_bind_i64(s->st[ST_OUTBOX_TRIM], 1, (int64_t)seq);
+	db_bind_i64(s->st[ST_OUTBOX_TRIM], 2, (int64_t)DN_OUTBOX_KEEP);
 	return step_done(s, ST_OUTBOX_TRIM);
+}
+
+int hub_store_meta_get(hub_store *s, hub_meta *out)
+{
+	sqlite3_stmt *st = s->st[ST_META_GET];
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		return step_fail(s, ST_META_GET, rc);
+	}
+	out->incarnation = (uint64_t)sqlite3_column_int64(st, 0);
+	out->coordinator = (uint64_t)sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	return 0;
+}
+
+int hub_store_coordinator_set(hub_store *s, uint64_t incarnation)
+{
+	db_bind_i64(s->st[ST_COORDINATOR_SET], 1, (int64_t)incarnation);
+	return step_done(s, ST_COORDINATOR_SET);
+}
+
+int hub_store_order_id_max(hub_store *s, uint64_t *out)
+{
+	sqlite3_stmt *st = s->st[ST_ORDER_ID_MAX];
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		return step_fail(s, ST_ORDER_ID_MAX, rc);
+	}
+	*out = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return 0;
+}
+
+int hub_store_stream_rewind(hub_store *s, uint64_t event_acked,
+    uint64_t cmd_applied)
+{
+	hub_stream sp;
+	int rv;
+
+	if ((rv = hub_store_stream_get(s, &sp)) != 0) {
+		return rv;
+	}
+	if (event_acked < sp.event_seq) {
+		/* Every event after event_acked must still be in the outbox. */
+		sqlite3_stmt *st = s->st[ST_OUTBOX_FIRST];
+		int rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			return step_fail(s, ST_OUTBOX_FIRST, rc);
+		}
+		uint64_t first = (uint64_t)sqlite3_column_int64(st, 0);
+		bool none = sqlite3_column_type(st, 0) == SQLITE_NULL;
+		sqlite3_reset(st);
+		if (none || first > event_acked + 1) {
+			return DN_ERANGE;
+		}
+	}
+	db_bind_i64(s->st[ST_STREAM_REWIND], 1, (int64_t)event_acked);
+	db_bind_i64(s->st[ST_STREAM_REWIND], 2, (int64_t)cmd_applied);
+	return step_done(s, ST_STREAM_REWIND);
+}
+
+int hub_store_order_key(hub_store *s, uint64_t order_id, char *key, size_t len)
+{
+	sqlite3_stmt *st = s->st[ST_ORDER_KEY];
+	db_bind_i64(st, 1, (int64_t)order_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(st);
+		return DN_ENOENT;
+	}
+	if (rc != SQLITE_ROW) {
+		return step_fail(s, ST_ORDER_KEY, rc);
+	}
+	snprintf(key, len, "%s", db_col_text(st, 0));
+	sqlite3_reset(st);
+	return 0;
 }
 
 int hub_store_event_append(hub_store *s, Dropnet__HubEvent *ev)

@@ -6,7 +6,9 @@
  *  - every state change a terminal action makes and its outbox event commit
  *    together (one transaction), before the reply is sent;
  *  - per sku, stock.on_hand == sum(bins.qty) while on_hand >= 0;
- *  - outbox rows exist exactly for seq in (event_acked, event_seq];
+ *  - outbox rows exist for every seq in (event_acked, event_seq], and are
+ *    kept down to event_acked - DN_OUTBOX_KEEP (a restored coordinator may
+ *    ask for them again: SEMANTICS.md "Incarnations and resync");
  *  - a command with seq <= cmd_applied has been applied, once.
  *
  * Thread model: the loop thread owns the store and its sqlite3 *.
@@ -47,6 +49,25 @@ int hub_store_release(hub_store *s);
 void hub_store_rollback_to(hub_store *s);
 
 int hub_store_stream_get(hub_store *s, hub_stream *out);
+
+/* The store's identity (meta): its own incarnation, made once with the
+ * file, and the coordinator incarnation it follows (0: none yet). */
+typedef struct {
+	uint64_t incarnation;
+	uint64_t coordinator;
+} hub_meta;
+int hub_store_meta_get(hub_store *s, hub_meta *out);
+int hub_store_coordinator_set(hub_store *s, uint64_t incarnation);
+/* Highest order id held (0: none). */
+int hub_store_order_id_max(hub_store *s, uint64_t *out);
+/* Moves both positions back to a restored coordinator's: event_acked (the
+ * outbox after it is sent again) and cmd_applied. DN_ERANGE when events
+ * after event_acked were already trimmed from the outbox (nothing
+ * changed). */
+int hub_store_stream_rewind(hub_store *s, uint64_t event_acked,
+    uint64_t cmd_applied);
+/* The order_key of an order; DN_ENOENT when unknown. */
+int hub_store_order_key(hub_store *s, uint64_t order_id, char *key, size_t len);
 int hub_store_cmd_applied_set(hub_store *s, uint64_t seq);
 /* Records the coordinator's ack and deletes the outbox up to seq. */
 int hub_store_event_acked_set(hub_store *s, uint64_t seq);

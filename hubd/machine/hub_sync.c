@@ -9,6 +9,12 @@
  * batch of commands or acked events while more are pending, else after
  * sync_interval_ms. Only one request is ever in flight.
  *
+ * Every request carries this store's incarnation and the coordinator's it
+ * follows; a reply from another coordinator store is not applied, the
+ * first contact takes the coordinator's seed of an empty book, and a
+ * rewind moves both positions back to a restored coordinator's
+ * (SEMANTICS.md "Incarnations and resync").
+ *
  * A dead coordinator only delays: the terminal keeps working, events wait in
  * the outbox. Its outage is logged once (hub.coordinator_down) and its
  * return once (hub.coordinator_up). Every OK reply renews the claim lease,
@@ -137,9 +143,13 @@ int hub_sync_build(hub *h, uint8_t **buf, size_t *len)
 	Dropnet__HubHello hello = DROPNET__HUB_HELLO__INIT;
 	sync_batch b = { 0 };
 	hub_stream sp;
+	hub_meta meta;
+	uint64_t order_id_max = 0;
 	int rv;
 
-	if ((rv = hub_store_stream_get(h->store, &sp)) != 0) {
+	if ((rv = hub_store_stream_get(h->store, &sp)) != 0 ||
+	    (rv = hub_store_meta_get(h->store, &meta)) != 0 ||
+	    (rv = hub_store_order_id_max(h->store, &order_id_max)) != 0) {
 		return rv;
 	}
 	b.events = calloc(DN_STREAM_BATCH_MAX, sizeof(*b.events));
@@ -165,9 +175,13 @@ int hub_sync_build(hub *h, uint8_t **buf, size_t *len)
 	hello.lon = h->cfg.lon;
 	hello.radius_km = h->cfg.radius_km;
 	hello.term_url = h->cfg.term_url;
+	hello.incarnation = meta.incarnation;
+	hello.coordinator_incarnation = meta.coordinator;
 	req.version = DN_PROTO_VERSION;
 	req.hello = &hello;
 	req.cmd_applied = sp.cmd_applied;
+	req.event_acked = sp.event_acked;
+	req.order_id_max = order_id_max;
 	req.events = b.events;
 	req.n_events = b.nevents;
 	if (sp.event_seq == sp.event_acked && !b.stock_over) {
@@ -233,6 +247,22 @@ static int command_place(hub *h, const Dropnet__HubCommand *c)
 	    c->customer, c->time_ms > 0 ? c->time_ms : h->now_ms, c->tier,
 	    c->promised_ms, lines, n);
 	if (rv == DN_EEXIST) {
+		char key[DN_ID_MAX + 1] = "";
+		if ((rv = hub_store_order_key(h->store, c->order_id, key,
+		    sizeof(key))) != 0) {
+			return rv;
+		}
+		if (strcmp(key, c->order_key) != 0) {
+			/* The same id for another order: a coordinator restored
+			 * from a copy reused an id it had lost (SEMANTICS.md
+			 * "Incarnations and resync"). Never take it for a
+			 * re-send. */
+			log_error("hub.command_conflict", "seq=%" PRIu64
+			    " order_id=%" PRIu64 " order_key=%s held_key=%s: the"
+			    " command is not applied; the order needs an operator",
+			    c->seq, c->order_id, c->order_key, key);
+			return 0;
+		}
 		log_info("hub.command_duplicate", "seq=%" PRIu64 " order_id=%"
 		    PRIu64, c->seq, c->order_id);
 		return 0;
@@ -261,10 +291,104 @@ static int command_cancel(hub *h, const Dropnet__HubCommand *c)
 	return rv;
 }
 
+/* Bounds a seeded on-hand: more than any hub shelves (a damaged or forged
+ * reply must not make unbounded stock). */
+#define HUB_SEED_QTY_MAX 1000000000LL
+
+/* First contact with a coordinator (SEMANTICS.md "Incarnations and
+ * resync"): an empty book takes the on-hand the coordinator's ledger had
+ * here, in bin MAIN, and follows that coordinator from now on. */
+static int sync_first_contact(hub *h, const Dropnet__HubSyncReply *rep)
+{
+	int64_t units = 0;
+	size_t skus = 0;
+	int rv;
+
+	for (size_t i = 0; i < rep->n_stock_seed && i < DN_STOCK_REPORT_MAX; i++) {
+		const Dropnet__StockLevel *l = rep->stock_seed[i];
+		if (!validate_id(l->sku) || l->on_hand <= 0 ||
+		    l->on_hand > HUB_SEED_QTY_MAX) {
+			log_error("hub.seed_invalid", "sku=%.64s on_hand=%" PRId64,
+			    l->sku, l->on_hand);
+			continue;
+		}
+		if ((rv = hub_store_stock_add(h->store, l->sku, "MAIN",
+		    l->on_hand)) != 0) {
+			return rv;
+		}
+		units += l->on_hand;
+		skus++;
+	}
+	if ((rv = hub_store_coordinator_set(h->store, rep->incarnation)) != 0) {
+		return rv;
+	}
+	if (skus > 0) {
+		log_warn("hub.seeded", "coordinator=%016" PRIx64 " skus=%zu units=%"
+		    PRId64 ": this new book took the coordinator's on-hand, in bin"
+		    " MAIN; count the shelves", rep->incarnation, skus, units);
+	} else {
+		log_info("hub.coordinator_joined", "coordinator=%016" PRIx64,
+		    rep->incarnation);
+	}
+	return 0;
+}
+
+/* Checks the reply's incarnations against this store's and does the
+ * first-contact seed or a rewind. *rewound is set after a rewind. */
+static int sync_incarnations(hub *h, const Dropnet__HubSyncReply *rep,
+    hub_stream *sp, bool *rewound)
+{
+	hub_meta meta;
+	int rv;
+
+	if (rep->incarnation == 0) {
+		return 0; /* a coordinator from before incarnations */
+	}
+	if ((rv = hub_store_meta_get(h->store, &meta)) != 0) {
+		return rv;
+	}
+	if (meta.coordinator != 0 && meta.coordinator != rep->incarnation) {
+		log_error("hub.coordinator_foreign", "follows=%016" PRIx64
+		    " reply_from=%016" PRIx64 ": reply not applied", meta.coordinator,
+		    rep->incarnation);
+		return DN_ESTATE;
+	}
+	if (rep->hub_incarnation != 0 && rep->hub_incarnation != meta.incarnation) {
+		log_error("hub.incarnation_mismatch", "ours=%016" PRIx64
+		    " coordinator_follows=%016" PRIx64 ": reply not applied",
+		    meta.incarnation, rep->hub_incarnation);
+		return DN_ESTATE;
+	}
+	if (meta.coordinator == 0 && (rv = sync_first_contact(h, rep)) != 0) {
+		return rv;
+	}
+	if (!rep->rewind) {
+		return 0;
+	}
+	rv = hub_store_stream_rewind(h->store, rep->event_applied, rep->cmd_base);
+	if (rv == DN_ERANGE) {
+		log_error("hub.rewind_impossible", "event_applied=%" PRIu64
+		    " event_acked=%" PRIu64 ": the coordinator went back further"
+		    " than the outbox keeps; a count must rebuild its books",
+		    rep->event_applied, sp->event_acked);
+	}
+	if (rv != 0) {
+		return rv;
+	}
+	log_error("hub.rewind", "event_acked=%" PRIu64 "->%" PRIu64
+	    " cmd_applied=%" PRIu64 "->%" PRIu64 ": the coordinator's books went"
+	    " back; re-sending events and re-applying commands from its position",
+	    sp->event_acked, rep->event_applied, sp->cmd_applied, rep->cmd_base);
+	sp->event_acked = rep->event_applied;
+	sp->cmd_applied = rep->cmd_base;
+	*rewound = true;
+	return 0;
+}
+
 /* Applies the ack and the commands of one reply in one transaction.
  * *acked_out returns the event_acked now stored. */
 static int sync_apply(hub *h, const Dropnet__HubSyncReply *rep,
-    uint64_t *acked_out, bool *pending_out)
+    uint64_t *acked_out, bool *pending_out, bool *rewound)
 {
 	hub_stream sp;
 	uint64_t applied;
@@ -276,10 +400,14 @@ static int sync_apply(hub *h, const Dropnet__HubSyncReply *rep,
 	if ((rv = hub_store_stream_get(h->store, &sp)) != 0) {
 		goto rollback;
 	}
-	if (rep->event_applied > sp.event_seq) {
+	if ((rv = sync_incarnations(h, rep, &sp, rewound)) != 0) {
+		goto rollback;
+	}
+	/* After a rewind the positions are the coordinator's already. */
+	if (!*rewound && rep->event_applied > sp.event_seq) {
 		log_warn("hub.ack_ahead", "event_applied=%" PRIu64 " event_seq=%"
 		    PRIu64, rep->event_applied, sp.event_seq);
-	} else if (rep->event_applied > sp.event_acked) {
+	} else if (!*rewound && rep->event_applied > sp.event_acked) {
 		if ((rv = hub_store_event_acked_set(h->store,
 		    rep->event_applied)) != 0) {
 			goto rollback;
@@ -334,7 +462,7 @@ uint64_t hub_sync_on_reply(hub *h, int rv, const uint8_t *buf, size_t len)
 {
 	Dropnet__HubSyncReply *rep = NULL;
 	uint64_t acked = 0;
-	bool pending = false, more = false;
+	bool pending = false, more = false, rewound = false;
 
 	if (rv != 0) {
 		coordinator_down(h, dn_strerror(rv));
@@ -355,13 +483,13 @@ uint64_t hub_sync_on_reply(hub *h, int rv, const uint8_t *buf, size_t len)
 	}
 	coordinator_back(h);
 	lease_renew(h, rep->lease_ms);
-	if ((rv = sync_apply(h, rep, &acked, &pending)) != 0) {
+	if ((rv = sync_apply(h, rep, &acked, &pending, &rewound)) != 0) {
 		log_error("hub.sync_apply_failed", "err=%s", dn_strerror(rv));
 		goto next;
 	}
 	/* More at once when a full batch came, or when the coordinator made
 	 * progress on our events and more wait (no progress: no busy loop). */
-	more = rep->n_commands >= DN_STREAM_BATCH_MAX
+	more = rep->n_commands >= DN_STREAM_BATCH_MAX || rewound
 	    || (pending && acked > h->sync_sent_acked);
 next:
 	codec_hub_sync_reply_free(rep);
