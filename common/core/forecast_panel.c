@@ -1,0 +1,725 @@
+/*
+ * forecast_panel.c - the adaptive restock model: candidates, clusters,
+ * rolling-origin validation and the calibration of the stock's level. See
+ * forecast_panel.h for the contract and docs/forecast.md for the reasons.
+ *
+ * Invariants: a fitted panel names a valid candidate, a scale from scales[]
+ * and a level in [PANEL_LEVEL_MIN, FORECAST_SERVICE_MAX] for every cluster;
+ * cluster 0 (no demand in the history) always forecasts 0.
+ */
+#include "core/forecast_panel.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+
+static const char *const cand_names[FORECAST_PANEL_CANDIDATES] = {
+	[FORECAST_CAND_ZERO] = "zero",
+	[FORECAST_CAND_MEAN] = "mean",
+	[FORECAST_CAND_SES] = "ses",
+	[FORECAST_CAND_SES_FAST] = "ses_fast",
+	[FORECAST_CAND_SBA] = "sba",
+	[FORECAST_CAND_TSB] = "tsb",
+	[FORECAST_CAND_TSB_FAST] = "tsb_fast",
+	[FORECAST_CAND_IMAPA] = "imapa",
+	[FORECAST_CAND_RECENT] = "recent",
+	[FORECAST_CAND_MODEL] = "model",
+};
+
+/* Scale factors on the point candidate; index SCALE_ONE is 1. */
+static const double scales[FORECAST_PANEL_SCALES] = { 0, 0.25, 0.5, 0.7,
+	0.85, 1, 1.15, 1.3, 1.5 };
+#define SCALE_ONE 5u
+
+/* Fast smoothing constants: 0.3 is the usual "reactive" end of the range
+ * quoted for SES and TSB (the slow end, 0.1, is FORECAST_ALPHA). */
+#define PANEL_ALPHA_FAST 0.3
+
+/* Weight, in validation cases, of a parent's loss in a cluster's: a
+ * cluster with 20 cases of its own trusts them half. */
+#define PANEL_PRIOR_CASES 20.0
+
+/* Cases a cluster needs to calibrate its own level (else its parent's):
+ * with 50 the share covered is known to about +-0.04 at 0.9. */
+#define PANEL_CAL_MIN 50u
+
+/* Resolution of the calibration: levels are found to 0.001. */
+#define PANEL_BINS 1000u
+
+/* Lowest calibrated level: a cluster where almost nothing sells may need a
+ * quantile far below the median of a distribution fitted to its sales. */
+#define PANEL_LEVEL_MIN 0.01
+
+/* Longest aggregation level of iMAPA: a year of months. */
+#define PANEL_IMAPA_LEVELS_MAX 12u
+
+/* The demand probability stays inside (0, 1) (the Beta's parameters). */
+#define PANEL_P_MAX (1 - 1e-6)
+
+const char *forecast_panel_candidate_name(unsigned cand)
+{
+	return cand < FORECAST_PANEL_CANDIDATES ? cand_names[cand] : "?";
+}
+
+typedef struct {
+	size_t nz;   /* periods with demand */
+	size_t last; /* index of the last demand */
+	double sum;
+} shape;
+
+static void shape_of(const double *y, size_t n, shape *s)
+{
+	memset(s, 0, sizeof(*s));
+	for (size_t i = 0; i < n; i++) {
+		if (y[i] > 0) {
+			s->nz++;
+			s->last = i;
+			s->sum += y[i];
+		}
+	}
+}
+
+/* Cluster index: 1 + ((recency * 2 + density) * 2 + evidence) * 3 + trend,
+ * 0 for no demand. The parent of cluster c > 0 is (c - 1) / 6. */
+unsigned forecast_panel_cluster_of(const double *y, size_t n)
+{
+	shape s;
+
+	if (y == NULL || n == 0) {
+		return 0;
+	}
+	shape_of(y, n, &s);
+	if (s.nz == 0) {
+		return 0;
+	}
+	double adi = (double)n / (double)s.nz;
+	double gap = (double)(n - 1 - s.last);
+	/* Recency in units of the series' own mean interval: "due", "late",
+	 * "stale" (three intervals without the demand it usually has). */
+	unsigned rec = gap <= adi ? 0 : gap <= 3 * adi ? 1 : 2;
+	/* Syntetos-Boylan's ADI cut-off. */
+	unsigned dens = adi < 1.32 ? 0 : 1;
+	/* Fewer than 4 demands: too little to trust a size or an interval. */
+	unsigned evid = s.nz <= 3 ? 0 : 1;
+	/* Trend: the rate over the last third against the whole history. */
+	unsigned trend = 1;
+	size_t L = n / 3;
+
+	if (L >= 1) {
+		double recent = 0;
+
+		for (size_t i = n - L; i < n; i++) {
+			recent += y[i];
+		}
+		double ratio = (recent / (double)L) / (s.sum / (double)n);
+
+		trend = ratio < 0.5 ? 0 : ratio > 1.5 ? 2 : 1;
+	}
+	return 1 + ((rec * 2 + dens) * 2 + evid) * 3 + trend;
+}
+
+char *forecast_panel_cluster_name(unsigned c, char *buf, size_t len)
+{
+	static const char *const rec[] = { "due", "late", "stale" };
+	static const char *const dens[] = { "dense", "sparse" };
+	static const char *const evid[] = { "thin", "rich" };
+	static const char *const trend[] = { "down", "flat", "up" };
+
+	if (buf == NULL || len == 0) {
+		return buf;
+	}
+	if (c == 0) {
+		snprintf(buf, len, "none");
+	} else if (c >= FORECAST_PANEL_CLUSTERS) {
+		snprintf(buf, len, "?");
+	} else {
+		unsigned i = c - 1;
+
+		snprintf(buf, len, "%s/%s/%s/%s", rec[i / 12], dens[(i / 6) % 2],
+		    evid[(i / 3) % 2], trend[i % 3]);
+	}
+	return buf;
+}
+
+/* SES level started at y[0]. */
+static double ses(const double *y, size_t n, double alpha)
+{
+	double l = y[0];
+
+	for (size_t i = 1; i < n; i++) {
+		l += alpha * (y[i] - l);
+	}
+	return l;
+}
+
+/* TSB with its own beta, started at the history's means. */
+static double tsb(const double *y, size_t n, double alpha, double beta,
+    const shape *s)
+{
+	if (s->nz == 0) {
+		return 0;
+	}
+	double pr = (double)s->nz / (double)n;
+	double z = s->sum / (double)s->nz;
+
+	for (size_t i = 0; i < n; i++) {
+		if (y[i] > 0) {
+			pr += beta * (1 - pr);
+			z += alpha * (y[i] - z);
+		} else {
+			pr -= beta * pr;
+		}
+	}
+	return pr * z;
+}
+
+/*
+ * iMAPA (Petropoulos & Kourentzes 2015): for every aggregation level k = 1
+ * .. K (K = the mean interval between demands, rounded, at most 12 and at
+ * most n), SES on the totals of buckets of k periods counted back from the
+ * newest period, divided by k; the average over the levels.
+ */
+static double imapa(const double *y, size_t n, const shape *s)
+{
+	if (s->nz == 0) {
+		return 0;
+	}
+	size_t K = (size_t)floor((double)n / (double)s->nz + 0.5);
+
+	if (K < 1) {
+		K = 1;
+	}
+	if (K > PANEL_IMAPA_LEVELS_MAX) {
+		K = PANEL_IMAPA_LEVELS_MAX;
+	}
+	if (K > n) {
+		K = n;
+	}
+	double acc = 0;
+
+	for (size_t k = 1; k <= K; k++) {
+		size_t nb = n / k, start = n - nb * k;
+		double l = 0;
+
+		for (size_t b = 0; b < nb; b++) {
+			double tot = 0;
+
+			for (size_t j = 0; j < k; j++) {
+				tot += y[start + b * k + j];
+			}
+			l = b == 0 ? tot : l + FORECAST_ALPHA * (tot - l);
+		}
+		acc += l / (double)k;
+	}
+	return acc / (double)K;
+}
+
+static double recent_mean(const double *y, size_t n, unsigned horizon)
+{
+	size_t L = horizon > 6 ? horizon : 6;
+	double t = 0;
+
+	if (L > n) {
+		L = n;
+	}
+	for (size_t i = n - L; i < n; i++) {
+		t += y[i];
+	}
+	return t / (double)L;
+}
+
+static double cand_rate(unsigned cand, const double *y, size_t n,
+    unsigned horizon, const shape *s)
+{
+	switch (cand) {
+	case FORECAST_CAND_ZERO:
+		return 0;
+	case FORECAST_CAND_MEAN:
+		return s->sum / (double)n;
+	case FORECAST_CAND_SES:
+		return ses(y, n, FORECAST_ALPHA);
+	case FORECAST_CAND_SES_FAST:
+		return ses(y, n, PANEL_ALPHA_FAST);
+	case FORECAST_CAND_SBA:
+		return forecast_point(FORECAST_SBA, y, n, horizon);
+	case FORECAST_CAND_TSB:
+		return tsb(y, n, FORECAST_ALPHA, FORECAST_ALPHA, s);
+	case FORECAST_CAND_TSB_FAST:
+		return tsb(y, n, FORECAST_ALPHA, PANEL_ALPHA_FAST, s);
+	case FORECAST_CAND_IMAPA:
+		return imapa(y, n, s);
+	case FORECAST_CAND_RECENT:
+		return recent_mean(y, n, horizon);
+	case FORECAST_CAND_MODEL:
+		return forecast_point(FORECAST_MODEL, y, n, horizon);
+	}
+	return 0;
+}
+
+double forecast_panel_candidate_rate(unsigned cand, const double *y, size_t n,
+    unsigned horizon)
+{
+	shape s;
+
+	if (y == NULL || n == 0 || cand >= FORECAST_PANEL_CANDIDATES) {
+		return 0;
+	}
+	shape_of(y, n, &s);
+	return cand_rate(cand, y, n, horizon, &s);
+}
+
+static void cand_rates(const double *y, size_t n, unsigned horizon,
+    const shape *s, double *r)
+{
+	for (unsigned k = 0; k < FORECAST_PANEL_CANDIDATES; k++) {
+		r[k] = s->nz == 0 ? 0 : cand_rate(k, y, n, horizon, s);
+	}
+}
+
+/* The compound distribution for a rate: p = rate / mean size, sizes 1 +
+ * Poisson(mean size - 1); a rate above the mean size (a smoother that
+ * overshoots) keeps p just below 1 and grows the sizes instead. */
+static int compound_params(double rate, const shape *s, double *p,
+    double *m1)
+{
+	if (!(rate > 0) || s->nz == 0) {
+		return 0;
+	}
+	double mz = s->sum / (double)s->nz;
+
+	*p = rate / mz;
+	*m1 = mz - 1;
+	if (*p > PANEL_P_MAX) {
+		*p = PANEL_P_MAX;
+		*m1 = rate / *p - 1;
+	}
+	if (*m1 < 0) {
+		*m1 = 0;
+	}
+	return 1;
+}
+
+static double stock_quantile(double rate, const shape *s, size_t n,
+    unsigned H, double level)
+{
+	double p, m1;
+
+	if (!compound_params(rate, s, &p, &m1)) {
+		return 0;
+	}
+	return forecast_compound_quantile(p, m1, (double)n, H, level);
+}
+
+/* P(total <= x) under the candidate's distribution. */
+static double stock_cdf(double rate, const shape *s, size_t n, unsigned H,
+    double x)
+{
+	double p, m1;
+
+	if (x < 0) {
+		return 0;
+	}
+	if (!compound_params(rate, s, &p, &m1)) {
+		return 1;
+	}
+	return forecast_compound_cdf(p, m1, (double)n, H, x);
+}
+
+/* ---- fitting ---- */
+
+typedef struct {
+	double pt[FORECAST_PANEL_CANDIDATES][FORECAST_PANEL_SCALES];
+	double npt;
+	double st[FORECAST_PANEL_CANDIDATES];
+	double nst;
+	unsigned hist[PANEL_BINS];
+	double nhist;
+} panel_acc;
+
+#define COARSE 6u
+#define ACC_FINE 0u
+#define ACC_COARSE FORECAST_PANEL_CLUSTERS
+#define ACC_GLOBAL (FORECAST_PANEL_CLUSTERS + COARSE)
+#define ACC_COUNT (ACC_GLOBAL + 1)
+
+static unsigned parent_of(unsigned c)
+{
+	return c == 0 ? ACC_GLOBAL : ACC_COARSE + (c - 1) / 6;
+}
+
+/* Squared scale of RMSSE: mean squared one-step difference from the first
+ * demand on; 0 when undefined. */
+static double rmsse_scale2(const double *y, size_t n)
+{
+	size_t first = 0, k = 0;
+	double ss = 0;
+
+	while (first < n && y[first] <= 0) {
+		first++;
+	}
+	for (size_t i = first + 1; i < n; i++) {
+		double d = y[i] - y[i - 1];
+
+		ss += d * d;
+		k++;
+	}
+	return k > 0 ? ss / (double)k : 0;
+}
+
+/* A validation case: history y[0..o-1], target y[o..o+hv-1]. */
+typedef struct {
+	unsigned cluster;
+	shape s;
+	double r[FORECAST_PANEL_CANDIDATES];
+	double a1, a2; /* sum and sum of squares of the target */
+} vcase;
+
+static void vcase_make(vcase *v, const double *y, size_t o, unsigned hv,
+    unsigned horizon)
+{
+	v->cluster = forecast_panel_cluster_of(y, o);
+	shape_of(y, o, &v->s);
+	cand_rates(y, o, horizon, &v->s, v->r);
+	v->a1 = v->a2 = 0;
+	for (unsigned h = 0; h < hv; h++) {
+		v->a1 += y[o + h];
+		v->a2 += y[o + h] * y[o + h];
+	}
+}
+
+static void acc_losses(panel_acc *a, const vcase *v, const double *y,
+    size_t o, unsigned hv, double service)
+{
+	double sc2 = rmsse_scale2(y, o);
+
+	if (sc2 > 0) {
+		for (unsigned k = 0; k < FORECAST_PANEL_CANDIDATES; k++) {
+			for (unsigned j = 0; j < FORECAST_PANEL_SCALES; j++) {
+				double f = scales[j] * v->r[k];
+				double mse = (v->a2 - 2 * f * v->a1 + hv * f * f) / hv;
+
+				a->pt[k][j] += sqrt((mse > 0 ? mse : 0) / sc2);
+			}
+		}
+		a->npt += 1;
+	}
+	for (unsigned k = 0; k < FORECAST_PANEL_CANDIDATES; k++) {
+		double q = stock_quantile(v->r[k], &v->s, o, hv, service);
+		double d = v->a1;
+
+		a->st[k] += d > q ? service * (d - q) : (1 - service) * (q - d);
+	}
+	a->nst += 1;
+}
+
+/* Calls fn for every validation case of every span. */
+typedef void (*case_fn)(void *ctx, const double *y, size_t o, unsigned hv);
+
+static void each_case(const forecast_span *spans, size_t count, unsigned H,
+    case_fn fn, void *ctx)
+{
+	for (size_t i = 0; i < count; i++) {
+		size_t n = spans[i].n;
+
+		if (n <= FORECAST_PANEL_TRAIN_MIN) {
+			continue;
+		}
+		size_t room = n - FORECAST_PANEL_TRAIN_MIN;
+		unsigned hv = room < H ? (unsigned)room : H;
+		size_t step = hv / 2 >= 1 ? hv / 2 : 1;
+
+		for (size_t j = 0; j < FORECAST_PANEL_ORIGINS; j++) {
+			if (n < hv + j * step + FORECAST_PANEL_TRAIN_MIN) {
+				break;
+			}
+			fn(ctx, spans[i].y, n - hv - j * step, hv);
+		}
+	}
+}
+
+typedef struct {
+	panel_acc *acc;
+	forecast_panel *m;
+} fit_ctx;
+
+static void pass_losses(void *ctx, const double *y, size_t o, unsigned hv)
+{
+	fit_ctx *f = ctx;
+	vcase v;
+
+	vcase_make(&v, y, o, hv, f->m->horizon);
+	acc_losses(&f->acc[v.cluster], &v, y, o, hv, f->m->service);
+	f->m->cases++;
+}
+
+static void pass_calibrate(void *ctx, const double *y, size_t o, unsigned hv)
+{
+	fit_ctx *f = ctx;
+	vcase v;
+
+	vcase_make(&v, y, o, hv, f->m->horizon);
+	const forecast_panel_choice *ch = &f->m->cluster[v.cluster];
+	/* Covered at level s iff the total <= Q(s) iff F(total - 1) < s. */
+	double u = stock_cdf(v.r[ch->stock], &v.s, o, hv, v.a1 - 1);
+	unsigned bin = (unsigned)(u * PANEL_BINS);
+
+	if (bin >= PANEL_BINS) {
+		bin = PANEL_BINS - 1;
+	}
+	f->acc[v.cluster].hist[bin]++;
+	f->acc[v.cluster].nhist += 1;
+}
+
+static void acc_add(panel_acc *dst, const panel_acc *src)
+{
+	for (unsigned k = 0; k < FORECAST_PANEL_CANDIDATES; k++) {
+		for (unsigned j = 0; j < FORECAST_PANEL_SCALES; j++) {
+			dst->pt[k][j] += src->pt[k][j];
+		}
+		dst->st[k] += src->st[k];
+	}
+	dst->npt += src->npt;
+	dst->nst += src->nst;
+	for (unsigned b = 0; b < PANEL_BINS; b++) {
+		dst->hist[b] += src->hist[b];
+	}
+	dst->nhist += src->nhist;
+}
+
+/* Shrunk losses: a node's mean loss pulled towards its parent's by
+ * PANEL_PRIOR_CASES pseudo-cases. parent_pt/st NULL at the root. */
+static void shrink(const panel_acc *a, const double *parent_pt,
+    const double *parent_st, double *pt, double *st)
+{
+	for (unsigned k = 0; k < FORECAST_PANEL_CANDIDATES; k++) {
+		for (unsigned j = 0; j < FORECAST_PANEL_SCALES; j++) {
+			size_t i = k * FORECAST_PANEL_SCALES + j;
+
+			if (parent_pt == NULL) {
+				pt[i] = a->npt > 0 ? a->pt[k][j] / a->npt : 0;
+			} else {
+				pt[i] = (a->pt[k][j] + PANEL_PRIOR_CASES * parent_pt[i]) /
+				    (a->npt + PANEL_PRIOR_CASES);
+			}
+		}
+		if (parent_st == NULL) {
+			st[k] = a->nst > 0 ? a->st[k] / a->nst : 0;
+		} else {
+			st[k] = (a->st[k] + PANEL_PRIOR_CASES * parent_st[k]) /
+			    (a->nst + PANEL_PRIOR_CASES);
+		}
+	}
+}
+
+#define NPT (FORECAST_PANEL_CANDIDATES * FORECAST_PANEL_SCALES)
+
+static void choose(forecast_panel_choice *ch, const double *pt,
+    const double *st)
+{
+	unsigned best = FORECAST_CAND_MODEL * FORECAST_PANEL_SCALES + SCALE_ONE;
+
+	for (unsigned i = 0; i < NPT; i++) {
+		if (pt[i] < pt[best]) {
+			best = i;
+		}
+	}
+	ch->point = best / FORECAST_PANEL_SCALES;
+	ch->scale = scales[best % FORECAST_PANEL_SCALES];
+	ch->point_loss = pt[best];
+	ch->plain_loss = pt[FORECAST_CAND_MEAN * FORECAST_PANEL_SCALES + SCALE_ONE];
+	unsigned bs = FORECAST_CAND_MODEL;
+
+	for (unsigned k = 0; k < FORECAST_PANEL_CANDIDATES; k++) {
+		if (st[k] < st[bs]) {
+			bs = k;
+		}
+	}
+	ch->stock = bs;
+	ch->stock_loss = st[bs];
+}
+
+/* Smallest level s (to 1 / PANEL_BINS) covering >= service of the cases. */
+static double level_of(const panel_acc *a, double service)
+{
+	double need = service * a->nhist, cum = 0;
+
+	for (unsigned b = 0; b < PANEL_BINS; b++) {
+		cum += a->hist[b];
+		if (cum >= need - 1e-9) {
+			double s = (double)(b + 1) / PANEL_BINS;
+
+			return s < PANEL_LEVEL_MIN ? PANEL_LEVEL_MIN :
+			    s > FORECAST_SERVICE_MAX ? FORECAST_SERVICE_MAX : s;
+		}
+	}
+	return FORECAST_SERVICE_MAX;
+}
+
+static void defaults(forecast_panel *m)
+{
+	for (unsigned c = 0; c < FORECAST_PANEL_CLUSTERS; c++) {
+		forecast_panel_choice *ch = &m->cluster[c];
+
+		memset(ch, 0, sizeof(*ch));
+		ch->point = c == 0 ? FORECAST_CAND_ZERO : FORECAST_CAND_MODEL;
+		ch->stock = ch->point;
+		ch->scale = 1;
+		ch->level = m->service;
+		ch->level_from = 3;
+	}
+}
+
+int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
+    const forecast_span *spans, size_t count)
+{
+	if (m == NULL || (spans == NULL && count > 0) || horizon < 1 ||
+	    horizon > FORECAST_HORIZON_MAX || !(service >= FORECAST_SERVICE_MIN) ||
+	    !(service <= FORECAST_SERVICE_MAX)) {
+		return DN_EINVAL;
+	}
+	for (size_t i = 0; i < count; i++) {
+		if (spans[i].y == NULL || spans[i].n == 0 ||
+		    spans[i].n > FORECAST_PERIODS_MAX) {
+			return DN_EINVAL;
+		}
+		for (size_t t = 0; t < spans[i].n; t++) {
+			double v = spans[i].y[t];
+
+			if (!(v >= 0) || !(v <= FORECAST_DEMAND_MAX)) {
+				return DN_EINVAL;
+			}
+		}
+	}
+	panel_acc *acc = calloc(ACC_COUNT, sizeof(*acc));
+	double *pt = malloc(sizeof(double) * NPT * ACC_COUNT);
+	double *st = malloc(sizeof(double) * FORECAST_PANEL_CANDIDATES * ACC_COUNT);
+
+	if (acc == NULL || pt == NULL || st == NULL) {
+		free(acc);
+		free(pt);
+		free(st);
+		return DN_ENOMEM;
+	}
+	memset(m, 0, sizeof(*m));
+	m->horizon = horizon;
+	m->service = service;
+	m->series = count;
+	defaults(m);
+
+	fit_ctx ctx = { acc, m };
+
+	each_case(spans, count, horizon, pass_losses, &ctx);
+	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+		acc_add(&acc[parent_of(c)], &acc[c]);
+	}
+	for (unsigned p = ACC_COARSE; p < ACC_GLOBAL; p++) {
+		acc_add(&acc[ACC_GLOBAL], &acc[p]);
+	}
+	acc_add(&acc[ACC_GLOBAL], &acc[0]);
+	if (acc[ACC_GLOBAL].npt > 0 && acc[ACC_GLOBAL].nst > 0) {
+		double *gpt = pt + ACC_GLOBAL * NPT;
+		double *gst = st + ACC_GLOBAL * FORECAST_PANEL_CANDIDATES;
+
+		shrink(&acc[ACC_GLOBAL], NULL, NULL, gpt, gst);
+		for (unsigned p = ACC_COARSE; p < ACC_GLOBAL; p++) {
+			shrink(&acc[p], gpt, gst, pt + p * NPT,
+			    st + p * FORECAST_PANEL_CANDIDATES);
+		}
+		for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+			unsigned p = parent_of(c);
+
+			shrink(&acc[c], pt + p * NPT,
+			    st + p * FORECAST_PANEL_CANDIDATES, pt + c * NPT,
+			    st + c * FORECAST_PANEL_CANDIDATES);
+			choose(&m->cluster[c], pt + c * NPT,
+			    st + c * FORECAST_PANEL_CANDIDATES);
+			m->cluster[c].cases = acc[c].nst;
+		}
+		m->cluster[0].cases = acc[0].nst;
+	}
+	/* Calibration: the histograms are rebuilt from the chosen stocks. */
+	for (unsigned i = 0; i < ACC_COUNT; i++) {
+		memset(acc[i].hist, 0, sizeof(acc[i].hist));
+		acc[i].nhist = 0;
+	}
+	each_case(spans, count, horizon, pass_calibrate, &ctx);
+	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+		unsigned p = parent_of(c);
+
+		for (unsigned b = 0; b < PANEL_BINS; b++) {
+			acc[p].hist[b] += acc[c].hist[b];
+			acc[ACC_GLOBAL].hist[b] += acc[c].hist[b];
+		}
+		acc[p].nhist += acc[c].nhist;
+		acc[ACC_GLOBAL].nhist += acc[c].nhist;
+	}
+	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+		forecast_panel_choice *ch = &m->cluster[c];
+		unsigned p = parent_of(c);
+
+		if (acc[c].nhist >= PANEL_CAL_MIN) {
+			ch->level = level_of(&acc[c], service);
+			ch->level_from = 0;
+		} else if (acc[p].nhist >= PANEL_CAL_MIN) {
+			ch->level = level_of(&acc[p], service);
+			ch->level_from = 1;
+		} else if (acc[ACC_GLOBAL].nhist > 0) {
+			ch->level = level_of(&acc[ACC_GLOBAL], service);
+			ch->level_from = 2;
+		}
+		assert(ch->point < FORECAST_PANEL_CANDIDATES);
+		assert(ch->stock < FORECAST_PANEL_CANDIDATES);
+		assert(ch->level >= PANEL_LEVEL_MIN &&
+		    ch->level <= FORECAST_SERVICE_MAX);
+	}
+	free(acc);
+	free(pt);
+	free(st);
+	return 0;
+}
+
+int forecast_panel_series(const forecast_panel *m, const double *y, size_t n,
+    double *mean, forecast_result *res, forecast_panel_why *why)
+{
+	if (m == NULL || y == NULL || mean == NULL || res == NULL || n == 0 ||
+	    n > FORECAST_PERIODS_MAX || m->horizon < 1 ||
+	    m->horizon > FORECAST_HORIZON_MAX) {
+		return DN_EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!(y[i] >= 0) || !(y[i] <= FORECAST_DEMAND_MAX)) {
+			return DN_EINVAL;
+		}
+	}
+	unsigned c = forecast_panel_cluster_of(y, n);
+	const forecast_panel_choice *ch = &m->cluster[c];
+	shape s;
+
+	shape_of(y, n, &s);
+	double rate = 0, stock = 0;
+
+	if (s.nz > 0) {
+		rate = ch->scale * cand_rate(ch->point, y, n, m->horizon, &s);
+		stock = stock_quantile(cand_rate(ch->stock, y, n, m->horizon, &s),
+		    &s, n, m->horizon, ch->level);
+	}
+	res->mean_total = 0;
+	for (unsigned h = 0; h < m->horizon; h++) {
+		mean[h] = rate;
+		res->mean_total += rate;
+	}
+	res->stock = stock > 0 ? stock : 0;
+	res->cls = forecast_class_of(y, n, NULL, NULL);
+	if (why != NULL) {
+		why->cluster = c;
+		why->point = ch->point;
+		why->stock = ch->stock;
+		why->scale = ch->scale;
+		why->level = ch->level;
+	}
+	return 0;
+}
