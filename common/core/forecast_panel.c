@@ -28,11 +28,12 @@ static const char *const cand_names[FORECAST_PANEL_CANDIDATES] = {
 	[FORECAST_CAND_IMAPA] = "imapa",
 	[FORECAST_CAND_RECENT] = "recent",
 	[FORECAST_CAND_MODEL] = "model",
+	[FORECAST_CAND_NAIVE] = "naive",
 };
 
 /* Scale factors on the point candidate; index SCALE_ONE is 1. */
-static const double scales[FORECAST_PANEL_SCALES] = { 0, 0.25, 0.5, 0.7,
-	0.85, 1, 1.15, 1.3, 1.5 };
+static const double scales[FORECAST_PANEL_SCALES] = { 0.5, 0.6, 0.7, 0.8,
+	0.9, 1, 1.15, 1.3, 1.5 };
 #define SCALE_ONE 5u
 
 /* Fast smoothing constants: 0.3 is the usual "reactive" end of the range
@@ -57,8 +58,9 @@ static const double scales[FORECAST_PANEL_SCALES] = { 0, 0.25, 0.5, 0.7,
 /* Longest aggregation level of iMAPA: a year of months. */
 #define PANEL_IMAPA_LEVELS_MAX 12u
 
-/* The demand probability stays inside (0, 1) (the Beta's parameters). */
-#define PANEL_P_MAX (1 - 1e-6)
+/* Floor of a candidate's horizon mean inside the deviance: a forecast of
+ * nothing for a total that sold is a very large, finite loss. */
+#define PANEL_MU_MIN 1e-6
 
 const char *forecast_panel_candidate_name(unsigned cand)
 {
@@ -256,6 +258,8 @@ static double cand_rate(unsigned cand, const double *y, size_t n,
 		return recent_mean(y, n, horizon);
 	case FORECAST_CAND_MODEL:
 		return forecast_point(FORECAST_MODEL, y, n, horizon);
+	case FORECAST_CAND_NAIVE:
+		return y[n - 1];
 	}
 	return 0;
 }
@@ -280,54 +284,66 @@ static void cand_rates(const double *y, size_t n, unsigned horizon,
 	}
 }
 
-/* The compound distribution for a rate: p = rate / mean size, sizes 1 +
- * Poisson(mean size - 1); a rate above the mean size (a smoother that
- * overshoots) keeps p just below 1 and grows the sizes instead. */
-static int compound_params(double rate, const shape *s, double *p,
-    double *m1)
+/* Standard normal CDF. */
+static double norm_cdf(double z)
 {
-	if (!(rate > 0) || s->nz == 0) {
-		return 0;
-	}
-	double mz = s->sum / (double)s->nz;
-
-	*p = rate / mz;
-	*m1 = mz - 1;
-	if (*p > PANEL_P_MAX) {
-		*p = PANEL_P_MAX;
-		*m1 = rate / *p - 1;
-	}
-	if (*m1 < 0) {
-		*m1 = 0;
-	}
-	return 1;
+	return 0.5 * erfc(-z / sqrt(2));
 }
 
-static double stock_quantile(double rate, const shape *s, size_t n,
-    unsigned H, double level)
+/* Above this mean the NB is treated as normal (as forecast_nbinom_quantile
+ * does above its own threshold). */
+#define PANEL_NB_EXACT_MEAN_MAX 2000.0
+
+/* P(X <= x), X negative binomial with this mean and variance (Poisson when
+ * var <= mean); 1 when mean <= 0 and x >= 0. */
+static double nb_cdf(double mean, double var, double x)
 {
-	double p, m1;
-
-	if (!compound_params(rate, s, &p, &m1)) {
-		return 0;
-	}
-	return forecast_compound_quantile(p, m1, (double)n, H, level);
-}
-
-/* P(total <= x) under the candidate's distribution. */
-static double stock_cdf(double rate, const shape *s, size_t n, unsigned H,
-    double x)
-{
-	double p, m1;
-
 	if (x < 0) {
 		return 0;
 	}
-	if (!compound_params(rate, s, &p, &m1)) {
+	if (!(mean > 0)) {
 		return 1;
 	}
-	return forecast_compound_cdf(p, m1, (double)n, H, x);
+	if (var < mean) {
+		var = mean;
+	}
+	if (mean > PANEL_NB_EXACT_MEAN_MAX) {
+		return norm_cdf((floor(x) + 0.5 - mean) / sqrt(var));
+	}
+	double pmf, ratio, r = 0;
+	int poisson = var <= mean * (1 + 1e-9);
+
+	if (poisson) {
+		pmf = exp(-mean);
+		ratio = mean;
+	} else {
+		r = mean * mean / (var - mean);
+		double pr = r / (r + mean);
+
+		pmf = exp(r * log(pr));
+		ratio = 1 - pr;
+	}
+	double cdf = pmf;
+
+	/* The walk stops where the tail no longer matters, so a surprise
+	 * far above the mean costs no more than the distribution's bulk. */
+	for (double k = 0; k < floor(x) && cdf < 1 - 1e-12; k += 1) {
+		if (poisson) {
+			pmf *= ratio / (k + 1);
+		} else {
+			pmf *= (k + r) / (k + 1) * ratio;
+		}
+		cdf += pmf;
+	}
+	return cdf > 1 ? 1 : cdf;
 }
+
+/* Variance of a horizon total with mean mu: NB2, mu + disp mu^2. */
+static double nb_var(double mu, double disp)
+{
+	return mu + disp * mu * mu;
+}
+
 
 /* ---- fitting ---- */
 
@@ -336,6 +352,7 @@ typedef struct {
 	double npt;
 	double st[FORECAST_PANEL_CANDIDATES];
 	double nst;
+	double d1, d2, nd; /* dispersion: sums of (D - mu)^2 - mu and mu^2 */
 	unsigned hist[PANEL_BINS];
 	double nhist;
 } panel_acc;
@@ -392,7 +409,7 @@ static void vcase_make(vcase *v, const double *y, size_t o, unsigned hv,
 }
 
 static void acc_losses(panel_acc *a, const vcase *v, const double *y,
-    size_t o, unsigned hv, double service)
+    size_t o, unsigned hv)
 {
 	double sc2 = rmsse_scale2(y, o);
 
@@ -408,10 +425,15 @@ static void acc_losses(panel_acc *a, const vcase *v, const double *y,
 		a->npt += 1;
 	}
 	for (unsigned k = 0; k < FORECAST_PANEL_CANDIDATES; k++) {
-		double q = stock_quantile(v->r[k], &v->s, o, hv, service);
-		double d = v->a1;
+		/* Poisson deviance of the total, in units: proper for the
+		 * mean, and a candidate that gives a selling series nothing
+		 * pays dearly (a placement that misses a buyer loses units). */
+		double mu = hv * v->r[k], d = v->a1;
 
-		a->st[k] += d > q ? service * (d - q) : (1 - service) * (q - d);
+		if (mu < PANEL_MU_MIN) {
+			mu = PANEL_MU_MIN;
+		}
+		a->st[k] += 2 * ((d > 0 ? d * log(d / mu) : 0) - (d - mu));
 	}
 	a->nst += 1;
 }
@@ -430,7 +452,9 @@ static void each_case(const forecast_span *spans, size_t count, unsigned H,
 		}
 		size_t room = n - FORECAST_PANEL_TRAIN_MIN;
 		unsigned hv = room < H ? (unsigned)room : H;
-		size_t step = hv / 2 >= 1 ? hv / 2 : 1;
+		/* Adjacent origins: the cuts nearest the end are the most
+		 * like the history the forecast will be made from. */
+		size_t step = 1;
 
 		for (size_t j = 0; j < FORECAST_PANEL_ORIGINS; j++) {
 			if (n < hv + j * step + FORECAST_PANEL_TRAIN_MIN) {
@@ -452,8 +476,26 @@ static void pass_losses(void *ctx, const double *y, size_t o, unsigned hv)
 	vcase v;
 
 	vcase_make(&v, y, o, hv, f->m->horizon);
-	acc_losses(&f->acc[v.cluster], &v, y, o, hv, f->m->service);
+	acc_losses(&f->acc[v.cluster], &v, y, o, hv);
 	f->m->cases++;
+}
+
+static void pass_dispersion(void *ctx, const double *y, size_t o, unsigned hv)
+{
+	fit_ctx *f = ctx;
+	vcase v;
+
+	vcase_make(&v, y, o, hv, f->m->horizon);
+	double mu = hv * v.r[f->m->cluster[v.cluster].stock];
+
+	if (mu > 0) {
+		double e = v.a1 - mu;
+		panel_acc *a = &f->acc[v.cluster];
+
+		a->d1 += e * e - mu;
+		a->d2 += mu * mu;
+		a->nd += 1;
+	}
 }
 
 static void pass_calibrate(void *ctx, const double *y, size_t o, unsigned hv)
@@ -463,8 +505,9 @@ static void pass_calibrate(void *ctx, const double *y, size_t o, unsigned hv)
 
 	vcase_make(&v, y, o, hv, f->m->horizon);
 	const forecast_panel_choice *ch = &f->m->cluster[v.cluster];
+	double mu = hv * v.r[ch->stock];
 	/* Covered at level s iff the total <= Q(s) iff F(total - 1) < s. */
-	double u = stock_cdf(v.r[ch->stock], &v.s, o, hv, v.a1 - 1);
+	double u = nb_cdf(mu, nb_var(mu, ch->dispersion), v.a1 - 1);
 	unsigned bin = (unsigned)(u * PANEL_BINS);
 
 	if (bin >= PANEL_BINS) {
@@ -488,6 +531,9 @@ static void acc_add(panel_acc *dst, const panel_acc *src)
 		dst->hist[b] += src->hist[b];
 	}
 	dst->nhist += src->nhist;
+	dst->d1 += src->d1;
+	dst->d2 += src->d2;
+	dst->nd += src->nd;
 }
 
 /* Shrunk losses: a node's mean loss pulled towards its parent's by
@@ -522,7 +568,8 @@ static void choose(forecast_panel_choice *ch, const double *pt,
 {
 	unsigned best = FORECAST_CAND_MODEL * FORECAST_PANEL_SCALES + SCALE_ONE;
 
-	for (unsigned i = 0; i < NPT; i++) {
+	/* Zero is never the point forecast of a series that has sold. */
+	for (unsigned i = FORECAST_PANEL_SCALES; i < NPT; i++) {
 		if (pt[i] < pt[best]) {
 			best = i;
 		}
@@ -641,6 +688,32 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 		}
 		m->cluster[0].cases = acc[0].nst;
 	}
+	/* Dispersion of the chosen stock candidate's totals (NB2, method of
+	 * moments), per cluster or from its parent when it has few cases. */
+	for (unsigned i = 0; i < ACC_COUNT; i++) {
+		acc[i].d1 = acc[i].d2 = acc[i].nd = 0;
+	}
+	each_case(spans, count, horizon, pass_dispersion, &ctx);
+	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+		acc[parent_of(c)].d1 += acc[c].d1;
+		acc[parent_of(c)].d2 += acc[c].d2;
+		acc[parent_of(c)].nd += acc[c].nd;
+		acc[ACC_GLOBAL].d1 += acc[c].d1;
+		acc[ACC_GLOBAL].d2 += acc[c].d2;
+		acc[ACC_GLOBAL].nd += acc[c].nd;
+	}
+	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+		const panel_acc *a = &acc[c];
+
+		if (a->nd < PANEL_CAL_MIN) {
+			a = &acc[parent_of(c)];
+		}
+		if (a->nd < PANEL_CAL_MIN) {
+			a = &acc[ACC_GLOBAL];
+		}
+		m->cluster[c].dispersion = a->d2 > 0 && a->d1 > 0 ?
+		    a->d1 / a->d2 : 0;
+	}
 	/* Calibration: the histograms are rebuilt from the chosen stocks. */
 	for (unsigned i = 0; i < ACC_COUNT; i++) {
 		memset(acc[i].hist, 0, sizeof(acc[i].hist));
@@ -704,8 +777,10 @@ int forecast_panel_series(const forecast_panel *m, const double *y, size_t n,
 
 	if (s.nz > 0) {
 		rate = ch->scale * cand_rate(ch->point, y, n, m->horizon, &s);
-		stock = stock_quantile(cand_rate(ch->stock, y, n, m->horizon, &s),
-		    &s, n, m->horizon, ch->level);
+		double mu = m->horizon * cand_rate(ch->stock, y, n, m->horizon, &s);
+
+		stock = forecast_nbinom_quantile(mu, nb_var(mu, ch->dispersion),
+		    ch->level);
 	}
 	res->mean_total = 0;
 	for (unsigned h = 0; h < m->horizon; h++) {

@@ -12,12 +12,13 @@
  *   2. each training history falls in a cluster by its shape (recency of its
  *      last demand, density, evidence, trend: forecast_panel_cluster_name);
  *   3. per cluster, the point forecast is the candidate x scale factor with
- *      the lowest validation RMSSE, and the stock's distribution is the
- *      candidate whose service quantile has the lowest pinball loss (units);
+ *      the lowest validation RMSSE, and the stock's mean is the candidate
+ *      with the lowest Poisson deviance of the horizon total (units);
  *      clusters with few cases lean on their parent (shrinkage);
- *   4. per cluster, the quantile level is calibrated on the validation
- *      targets: the level at which the share of targets covered equals the
- *      service level.
+ *   4. per cluster, the stock's distribution is a negative binomial around
+ *      that mean whose dispersion is fitted to the validation errors, and
+ *      its quantile level is calibrated on the validation targets: the
+ *      level at which the share of targets covered equals the service.
  * Forecasting a series then applies its cluster's choice to its whole
  * history. docs/forecast.md has the reasons and the measurements.
  *
@@ -45,11 +46,12 @@ enum {
 	FORECAST_CAND_IMAPA,    /* SES averaged over aggregation levels */
 	FORECAST_CAND_RECENT,   /* mean of the last max(H, 6) periods */
 	FORECAST_CAND_MODEL,    /* the issue-5 model's rate (forecast.h) */
+	FORECAST_CAND_NAIVE,    /* the last period: a burst still under way */
 	FORECAST_PANEL_CANDIDATES
 };
 
-/* Scale factors tried on the point candidate: a cluster whose demand is
- * dying learns to forecast less than any smoother says (0 = zero). */
+/* Scale factors tried on the point candidate (0.5 .. 1.5): a cluster whose
+ * demand is dying learns to forecast less than any smoother says. */
 #define FORECAST_PANEL_SCALES 9
 
 /* Clusters: 0 holds histories with no demand at all; the others are
@@ -69,12 +71,13 @@ typedef struct {
 /* What one cluster learned. */
 typedef struct {
 	double cases;       /* validation cases that fell in this cluster */
-	unsigned point;     /* candidate of the point forecast */
+	unsigned point;     /* candidate of the point forecast (never zero) */
 	double scale;       /* factor on it */
 	double point_loss;  /* its validation RMSSE (shrunk towards the parent) */
 	double plain_loss;  /* the same for the mean (scale 1), for comparison */
-	unsigned stock;     /* candidate of the stock's distribution */
-	double stock_loss;  /* its pinball loss, units per case (shrunk) */
+	unsigned stock;     /* candidate of the stock's mean */
+	double stock_loss;  /* its Poisson deviance of totals per case (shrunk) */
+	double dispersion;  /* NB2: variance of a total = mu + dispersion mu^2 */
 	double level;       /* calibrated quantile level of the stock */
 	unsigned level_from; /* 0 this cluster, 1 its parent, 2 the panel, 3 none */
 } forecast_panel_choice;

@@ -465,9 +465,11 @@ static void print_explain(const forecast_panel *panel, const why_tally *t)
 
 	printf("\nadaptive model: %zu validation cases; per cluster (series "
 	    "forecast): point candidate x scale (validation RMSSE; mean's), "
-	    "stock candidate (pinball), level\n\n", panel->cases);
+	    "stock candidate (deviance per case), NB2 dispersion, level, level "
+	    "from (0 own, 1 parent, 2 panel)\n\n", panel->cases);
 	printf("| cluster | series | cases | point | RMSSE | mean's | stock | "
-	    "pinball | level | from |\n|---|---|---|---|---|---|---|---|---|---|\n");
+	    "deviance | dispersion | level | from |\n"
+	    "|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (unsigned c = 0; c < FORECAST_PANEL_CLUSTERS; c++) {
 		const forecast_panel_choice *ch = &panel->cluster[c];
 
@@ -475,12 +477,12 @@ static void print_explain(const forecast_panel *panel, const why_tally *t)
 			continue;
 		}
 		printf("| %s | %zu | %.0f | %s x %.2f | %.3f | %.3f | %s | %.3f | "
-		    "%.3f | %u |\n", forecast_panel_cluster_name(c, name,
+		    "%.3f | %.3f | %u |\n", forecast_panel_cluster_name(c, name,
 		    sizeof(name)), t->cluster[c], ch->cases,
 		    forecast_panel_candidate_name(ch->point), ch->scale,
 		    ch->point_loss, ch->plain_loss,
 		    forecast_panel_candidate_name(ch->stock), ch->stock_loss,
-		    ch->level, ch->level_from);
+		    ch->dispersion, ch->level, ch->level_from);
 	}
 	printf("\nseries by point candidate:");
 	for (unsigned k = 0; k < FORECAST_PANEL_CANDIDATES; k++) {
