@@ -58,9 +58,6 @@ static const double scales[FORECAST_PANEL_SCALES] = { 0.5, 0.6, 0.7, 0.8,
 /* Longest aggregation level of iMAPA: a year of months. */
 #define PANEL_IMAPA_LEVELS_MAX 12u
 
-/* Floor of a candidate's horizon mean inside the deviance: a forecast of
- * nothing for a total that sold is a very large, finite loss. */
-#define PANEL_MU_MIN 1e-6
 
 const char *forecast_panel_candidate_name(unsigned cand)
 {
@@ -347,11 +344,22 @@ static double nb_var(double mu, double disp)
 
 /* ---- fitting ---- */
 
+/* Budget factors g = 2^(i/2 - 4), i = 0..16 (1/16 .. 16): the fill of a
+ * candidate's means scaled to the demand is interpolated between them. */
+#define PANEL_BUDGET_GRID 17u
+
+static double budget_factor(unsigned i)
+{
+	return pow(2, (double)i / 2 - 4);
+}
+
 typedef struct {
 	double pt[FORECAST_PANEL_CANDIDATES][FORECAST_PANEL_SCALES];
 	double npt;
-	double st[FORECAST_PANEL_CANDIDATES];
 	double nst;
+	double bf[FORECAST_PANEL_CANDIDATES][PANEL_BUDGET_GRID]; /* sum min(g mu, D) */
+	double bs[FORECAST_PANEL_CANDIDATES]; /* sum mu */
+	double bd; /* sum D */
 	double d1, d2, nd; /* dispersion: sums of (D - mu)^2 - mu and mu^2 */
 	unsigned hist[PANEL_BINS];
 	double nhist;
@@ -425,16 +433,17 @@ static void acc_losses(panel_acc *a, const vcase *v, const double *y,
 		a->npt += 1;
 	}
 	for (unsigned k = 0; k < FORECAST_PANEL_CANDIDATES; k++) {
-		/* Poisson deviance of the total, in units: proper for the
-		 * mean, and a candidate that gives a selling series nothing
-		 * pays dearly (a placement that misses a buyer loses units). */
+		/* The fill this candidate's means would buy if its stock
+		 * were scaled to the demand: decomposable per case at each
+		 * fixed factor, interpolated at the right one after. */
 		double mu = hv * v->r[k], d = v->a1;
 
-		if (mu < PANEL_MU_MIN) {
-			mu = PANEL_MU_MIN;
+		for (unsigned g = 0; g < PANEL_BUDGET_GRID; g++) {
+			a->bf[k][g] += fmin(budget_factor(g) * mu, d);
 		}
-		a->st[k] += 2 * ((d > 0 ? d * log(d / mu) : 0) - (d - mu));
+		a->bs[k] += mu;
 	}
+	a->bd += v->a1;
 	a->nst += 1;
 }
 
@@ -446,18 +455,22 @@ static void each_case(const forecast_span *spans, size_t count, unsigned H,
 {
 	for (size_t i = 0; i < count; i++) {
 		size_t n = spans[i].n;
+		/* A short history (a new product, a short dataset) still
+		 * validates on its second half: a weak signal beats none. */
+		size_t tmin = n >= 2 * FORECAST_PANEL_TRAIN_MIN ?
+		    FORECAST_PANEL_TRAIN_MIN : n / 2 > 2 ? n / 2 : 2;
 
-		if (n <= FORECAST_PANEL_TRAIN_MIN) {
+		if (n <= tmin) {
 			continue;
 		}
-		size_t room = n - FORECAST_PANEL_TRAIN_MIN;
+		size_t room = n - tmin;
 		unsigned hv = room < H ? (unsigned)room : H;
 		/* Adjacent origins: the cuts nearest the end are the most
 		 * like the history the forecast will be made from. */
 		size_t step = 1;
 
 		for (size_t j = 0; j < FORECAST_PANEL_ORIGINS; j++) {
-			if (n < hv + j * step + FORECAST_PANEL_TRAIN_MIN) {
+			if (n < hv + j * step + tmin) {
 				break;
 			}
 			fn(ctx, spans[i].y, n - hv - j * step, hv);
@@ -523,10 +536,14 @@ static void acc_add(panel_acc *dst, const panel_acc *src)
 		for (unsigned j = 0; j < FORECAST_PANEL_SCALES; j++) {
 			dst->pt[k][j] += src->pt[k][j];
 		}
-		dst->st[k] += src->st[k];
+		for (unsigned g = 0; g < PANEL_BUDGET_GRID; g++) {
+			dst->bf[k][g] += src->bf[k][g];
+		}
+		dst->bs[k] += src->bs[k];
 	}
 	dst->npt += src->npt;
 	dst->nst += src->nst;
+	dst->bd += src->bd;
 	for (unsigned b = 0; b < PANEL_BINS; b++) {
 		dst->hist[b] += src->hist[b];
 	}
@@ -534,6 +551,28 @@ static void acc_add(panel_acc *dst, const panel_acc *src)
 	dst->d1 += src->d1;
 	dst->d2 += src->d2;
 	dst->nd += src->nd;
+}
+
+/* Fill of candidate k's means scaled to the node's demand; fallback when
+ * the node has no demand or the candidate no mean. */
+static double budget_fill(const panel_acc *a, unsigned k, double fallback)
+{
+	if (!(a->bd > 0) || !(a->bs[k] > 0)) {
+		return fallback;
+	}
+	double g = a->bd / a->bs[k];
+	double x = (log2(g) + 4) * 2;
+
+	if (x <= 0) {
+		return a->bf[k][0] / a->bd;
+	}
+	if (x >= PANEL_BUDGET_GRID - 1) {
+		return a->bf[k][PANEL_BUDGET_GRID - 1] / a->bd;
+	}
+	unsigned i = (unsigned)x;
+	double w = x - i;
+
+	return ((1 - w) * a->bf[k][i] + w * a->bf[k][i + 1]) / a->bd;
 }
 
 /* Shrunk losses: a node's mean loss pulled towards its parent's by
@@ -552,10 +591,13 @@ static void shrink(const panel_acc *a, const double *parent_pt,
 				    (a->npt + PANEL_PRIOR_CASES);
 			}
 		}
+		/* Loss = minus the fill at a budget equal to the demand. */
+		double own = -budget_fill(a, k, parent_st ? -parent_st[k] : 0);
+
 		if (parent_st == NULL) {
-			st[k] = a->nst > 0 ? a->st[k] / a->nst : 0;
+			st[k] = own;
 		} else {
-			st[k] = (a->st[k] + PANEL_PRIOR_CASES * parent_st[k]) /
+			st[k] = (a->nst * own + PANEL_PRIOR_CASES * parent_st[k]) /
 			    (a->nst + PANEL_PRIOR_CASES);
 		}
 	}
@@ -586,7 +628,7 @@ static void choose(forecast_panel_choice *ch, const double *pt,
 		}
 	}
 	ch->stock = bs;
-	ch->stock_loss = st[bs];
+	ch->stock_fill = -st[bs];
 }
 
 /* Smallest level s (to 1 / PANEL_BINS) covering >= service of the cases. */

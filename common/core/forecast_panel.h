@@ -13,7 +13,8 @@
  *      last demand, density, evidence, trend: forecast_panel_cluster_name);
  *   3. per cluster, the point forecast is the candidate x scale factor with
  *      the lowest validation RMSSE, and the stock's mean is the candidate
- *      with the lowest Poisson deviance of the horizon total (units);
+ *      whose horizon means, scaled to the cluster's validation demand,
+ *      would have filled the most units (the placement of a fixed stock);
  *      clusters with few cases lean on their parent (shrinkage);
  *   4. per cluster, the stock's distribution is a negative binomial around
  *      that mean whose dispersion is fitted to the validation errors, and
@@ -59,7 +60,8 @@ enum {
 #define FORECAST_PANEL_CLUSTERS 37
 
 /* Rolling origins per series, and the shortest training history a cut may
- * leave: fewer than 6 periods say nothing about a series' shape. */
+ * leave: fewer than 6 periods say little about a series' shape (a history
+ * shorter than 12 is cut at its half, and never below 2 periods). */
 #define FORECAST_PANEL_ORIGINS 3
 #define FORECAST_PANEL_TRAIN_MIN 6
 
@@ -76,7 +78,7 @@ typedef struct {
 	double point_loss;  /* its validation RMSSE (shrunk towards the parent) */
 	double plain_loss;  /* the same for the mean (scale 1), for comparison */
 	unsigned stock;     /* candidate of the stock's mean */
-	double stock_loss;  /* its Poisson deviance of totals per case (shrunk) */
+	double stock_fill;  /* its validation fill at a 1.0x budget (shrunk) */
 	double dispersion;  /* NB2: variance of a total = mu + dispersion mu^2 */
 	double level;       /* calibrated quantile level of the stock */
 	unsigned level_from; /* 0 this cluster, 1 its parent, 2 the panel, 3 none */

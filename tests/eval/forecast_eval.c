@@ -465,10 +465,10 @@ static void print_explain(const forecast_panel *panel, const why_tally *t)
 
 	printf("\nadaptive model: %zu validation cases; per cluster (series "
 	    "forecast): point candidate x scale (validation RMSSE; mean's), "
-	    "stock candidate (deviance per case), NB2 dispersion, level, level "
+	    "stock candidate (validation fill @ 1.0x), NB2 dispersion, level, level "
 	    "from (0 own, 1 parent, 2 panel)\n\n", panel->cases);
 	printf("| cluster | series | cases | point | RMSSE | mean's | stock | "
-	    "deviance | dispersion | level | from |\n"
+	    "fill | dispersion | level | from |\n"
 	    "|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (unsigned c = 0; c < FORECAST_PANEL_CLUSTERS; c++) {
 		const forecast_panel_choice *ch = &panel->cluster[c];
@@ -481,7 +481,7 @@ static void print_explain(const forecast_panel *panel, const why_tally *t)
 		    sizeof(name)), t->cluster[c], ch->cases,
 		    forecast_panel_candidate_name(ch->point), ch->scale,
 		    ch->point_loss, ch->plain_loss,
-		    forecast_panel_candidate_name(ch->stock), ch->stock_loss,
+		    forecast_panel_candidate_name(ch->stock), ch->stock_fill,
 		    ch->dispersion, ch->level, ch->level_from);
 	}
 	printf("\nseries by point candidate:");
