@@ -481,6 +481,11 @@ static void each_case(const forecast_span *spans, size_t count, unsigned H,
 typedef struct {
 	panel_acc *acc;
 	forecast_panel *m;
+	/* The two calibrations and the validation fill each would buy. */
+	double own[FORECAST_PANEL_CLUSTERS];
+	unsigned own_from[FORECAST_PANEL_CLUSTERS];
+	double panel_level;
+	double sf[2][PANEL_BUDGET_GRID], ss[2], sd;
 } fit_ctx;
 
 static void pass_losses(void *ctx, const double *y, size_t o, unsigned hv)
@@ -631,6 +636,50 @@ static void choose(forecast_panel_choice *ch, const double *pt,
 	ch->stock_fill = -st[bs];
 }
 
+static void pass_scheme(void *ctx, const double *y, size_t o, unsigned hv)
+{
+	fit_ctx *f = ctx;
+	vcase v;
+
+	vcase_make(&v, y, o, hv, f->m->horizon);
+	const forecast_panel_choice *ch = &f->m->cluster[v.cluster];
+	double mu = hv * v.r[ch->stock], var = nb_var(mu, ch->dispersion);
+
+	for (unsigned s = 0; s < 2; s++) {
+		double q = 0;
+
+		if (v.cluster > 0) {
+			q = forecast_nbinom_quantile(mu, var, s ? f->panel_level :
+			    f->own[v.cluster]);
+		}
+		for (unsigned g = 0; g < PANEL_BUDGET_GRID; g++) {
+			f->sf[s][g] += fmin(budget_factor(g) * q, v.a1);
+		}
+		f->ss[s] += q;
+	}
+	f->sd += v.a1;
+}
+
+/* Validation fill of a calibration's stocks scaled to the demand. */
+static double scheme_fill(const fit_ctx *f, unsigned s)
+{
+	if (!(f->sd > 0) || !(f->ss[s] > 0)) {
+		return 0;
+	}
+	double x = (log2(f->sd / f->ss[s]) + 4) * 2;
+
+	if (x <= 0) {
+		return f->sf[s][0] / f->sd;
+	}
+	if (x >= PANEL_BUDGET_GRID - 1) {
+		return f->sf[s][PANEL_BUDGET_GRID - 1] / f->sd;
+	}
+	unsigned i = (unsigned)x;
+	double w = x - i;
+
+	return ((1 - w) * f->sf[s][i] + w * f->sf[s][i + 1]) / f->sd;
+}
+
 /* Smallest level s (to 1 / PANEL_BINS) covering >= service of the cases. */
 static double level_of(const panel_acc *a, double service)
 {
@@ -699,7 +748,11 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 	m->series = count;
 	defaults(m);
 
-	fit_ctx ctx = { acc, m };
+	fit_ctx ctx;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.acc = acc;
+	ctx.m = m;
 
 	each_case(spans, count, horizon, pass_losses, &ctx);
 	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
@@ -762,30 +815,55 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 		acc[i].nhist = 0;
 	}
 	each_case(spans, count, horizon, pass_calibrate, &ctx);
-	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
-		unsigned p = parent_of(c);
-
+	for (unsigned c = 0; c < FORECAST_PANEL_CLUSTERS; c++) {
 		for (unsigned b = 0; b < PANEL_BINS; b++) {
-			acc[p].hist[b] += acc[c].hist[b];
+			if (c > 0) {
+				acc[parent_of(c)].hist[b] += acc[c].hist[b];
+			}
 			acc[ACC_GLOBAL].hist[b] += acc[c].hist[b];
 		}
-		acc[p].nhist += acc[c].nhist;
+		if (c > 0) {
+			acc[parent_of(c)].nhist += acc[c].nhist;
+		}
 		acc[ACC_GLOBAL].nhist += acc[c].nhist;
 	}
+	/* Two calibrations: each cluster covers the service level of its own
+	 * cases (or its parent's when it has few), or one level for the whole
+	 * panel covers it overall. The second is the optimal placement of a
+	 * fixed stock when the distributions are right (equal quantile levels
+	 * equalise the marginal unit's chance of selling); the first is safer
+	 * when they are not. The validation cases choose. */
 	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
-		forecast_panel_choice *ch = &m->cluster[c];
 		unsigned p = parent_of(c);
 
 		if (acc[c].nhist >= PANEL_CAL_MIN) {
-			ch->level = level_of(&acc[c], service);
-			ch->level_from = 0;
+			ctx.own[c] = level_of(&acc[c], service);
+			ctx.own_from[c] = 0;
 		} else if (acc[p].nhist >= PANEL_CAL_MIN) {
-			ch->level = level_of(&acc[p], service);
-			ch->level_from = 1;
+			ctx.own[c] = level_of(&acc[p], service);
+			ctx.own_from[c] = 1;
 		} else if (acc[ACC_GLOBAL].nhist > 0) {
-			ch->level = level_of(&acc[ACC_GLOBAL], service);
-			ch->level_from = 2;
+			ctx.own[c] = level_of(&acc[ACC_GLOBAL], service);
+			ctx.own_from[c] = 2;
+		} else {
+			ctx.own[c] = service;
+			ctx.own_from[c] = 3;
 		}
+	}
+	ctx.panel_level = acc[ACC_GLOBAL].nhist > 0 ?
+	    level_of(&acc[ACC_GLOBAL], service) : service;
+	memset(ctx.sf, 0, sizeof(ctx.sf));
+	memset(ctx.ss, 0, sizeof(ctx.ss));
+	ctx.sd = 0;
+	each_case(spans, count, horizon, pass_scheme, &ctx);
+	m->scheme_fill[0] = scheme_fill(&ctx, 0);
+	m->scheme_fill[1] = scheme_fill(&ctx, 1);
+	m->scheme = m->scheme_fill[1] > m->scheme_fill[0] ? 1 : 0;
+	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+		forecast_panel_choice *ch = &m->cluster[c];
+
+		ch->level = m->scheme ? ctx.panel_level : ctx.own[c];
+		ch->level_from = m->scheme ? 2 : ctx.own_from[c];
 		assert(ch->point < FORECAST_PANEL_CANDIDATES);
 		assert(ch->stock < FORECAST_PANEL_CANDIDATES);
 		assert(ch->level >= PANEL_LEVEL_MIN &&

@@ -17,9 +17,11 @@
  *      would have filled the most units (the placement of a fixed stock);
  *      clusters with few cases lean on their parent (shrinkage);
  *   4. per cluster, the stock's distribution is a negative binomial around
- *      that mean whose dispersion is fitted to the validation errors, and
- *      its quantile level is calibrated on the validation targets: the
- *      level at which the share of targets covered equals the service.
+ *      that mean whose dispersion is fitted to the validation errors; its
+ *      quantile level is calibrated on the validation targets so that the
+ *      share covered equals the service level, either per cluster or with
+ *      one level for the whole panel, whichever would have placed a fixed
+ *      stock better on the validation targets.
  * Forecasting a series then applies its cluster's choice to its whole
  * history. docs/forecast.md has the reasons and the measurements.
  *
@@ -89,6 +91,8 @@ typedef struct {
 	double service;
 	size_t series;      /* series in the panel */
 	size_t cases;       /* validation cases over all clusters */
+	unsigned scheme;    /* levels: 0 calibrated per cluster, 1 one level */
+	double scheme_fill[2]; /* validation fill @ 1.0x of each scheme */
 	forecast_panel_choice cluster[FORECAST_PANEL_CLUSTERS];
 } forecast_panel;
 

@@ -463,10 +463,13 @@ static void print_explain(const forecast_panel *panel, const why_tally *t)
 {
 	char name[64];
 
-	printf("\nadaptive model: %zu validation cases; per cluster (series "
-	    "forecast): point candidate x scale (validation RMSSE; mean's), "
-	    "stock candidate (validation fill @ 1.0x), NB2 dispersion, level, level "
-	    "from (0 own, 1 parent, 2 panel)\n\n", panel->cases);
+	printf("\nadaptive model: %zu validation cases; levels %s (validation "
+	    "fill @ 1.0x: per cluster %.3f, one level %.3f); per cluster "
+	    "(series forecast): point candidate x scale (validation RMSSE; "
+	    "mean's), stock candidate (validation fill @ 1.0x), NB2 dispersion, "
+	    "level, level from (0 own, 1 parent, 2 panel)\n\n", panel->cases,
+	    panel->scheme ? "one for the panel" : "per cluster",
+	    panel->scheme_fill[0], panel->scheme_fill[1]);
 	printf("| cluster | series | cases | point | RMSSE | mean's | stock | "
 	    "fill | dispersion | level | from |\n"
 	    "|---|---|---|---|---|---|---|---|---|---|---|\n");
