@@ -469,7 +469,9 @@ static void each_case(const forecast_span *spans, size_t count, unsigned H,
 		 * like the history the forecast will be made from. */
 		size_t step = 1;
 
-		for (size_t j = 0; j < FORECAST_PANEL_ORIGINS; j++) {
+		size_t origins = forecast_panel_origins(H);
+
+		for (size_t j = 0; j < origins; j++) {
 			if (n < hv + j * step + tmin) {
 				break;
 			}
@@ -478,15 +480,84 @@ static void each_case(const forecast_span *spans, size_t count, unsigned H,
 	}
 }
 
+unsigned forecast_panel_origins(unsigned horizon)
+{
+	return horizon + FORECAST_PANEL_ORIGINS_MIN >= FORECAST_PANEL_TARGET_SPAN ?
+	    FORECAST_PANEL_ORIGINS_MIN :
+	    FORECAST_PANEL_TARGET_SPAN - horizon;
+}
+
+/* What the later passes need of a case, kept from the first pass so the
+ * candidates are computed once per case (64 bytes). */
 typedef struct {
+	float r[FORECAST_PANEL_CANDIDATES];
+	double a1;
+	unsigned cluster;
+	unsigned hv;
+} pcase;
+
+/* Cases kept in memory at most (64 MB); a larger panel recomputes them in
+ * each pass instead, slower but the same result. */
+#define PANEL_CACHE_MAX (1u << 20)
+
+typedef struct fit_ctx fit_ctx;
+typedef void (*pcase_fn)(fit_ctx *f, const pcase *c);
+
+struct fit_ctx {
 	panel_acc *acc;
 	forecast_panel *m;
+	pcase *cache;
+	size_t ncache, cache_cap;
+	pcase_fn fn; /* the pass run on a recomputed case */
 	/* The two calibrations and the validation fill each would buy. */
 	double own[FORECAST_PANEL_CLUSTERS];
 	unsigned own_from[FORECAST_PANEL_CLUSTERS];
 	double panel_level;
 	double sf[2][PANEL_BUDGET_GRID], ss[2], sd;
-} fit_ctx;
+};
+
+static void pcase_of(pcase *c, const vcase *v, unsigned hv)
+{
+	for (unsigned k = 0; k < FORECAST_PANEL_CANDIDATES; k++) {
+		c->r[k] = (float)v->r[k];
+	}
+	c->a1 = v->a1;
+	c->cluster = v->cluster;
+	c->hv = hv;
+}
+
+static void count_case(void *ctx, const double *y, size_t o, unsigned hv)
+{
+	(void)y;
+	(void)o;
+	(void)hv;
+	(*(size_t *)ctx)++;
+}
+
+static void recompute_case(void *ctx, const double *y, size_t o, unsigned hv)
+{
+	fit_ctx *f = ctx;
+	vcase v;
+	pcase c;
+
+	vcase_make(&v, y, o, hv, f->m->horizon);
+	pcase_of(&c, &v, hv);
+	f->fn(f, &c);
+}
+
+/* Runs a later pass over every case: from the cache when there is one. */
+static void each_pcase(fit_ctx *f, const forecast_span *spans, size_t count,
+    pcase_fn fn)
+{
+	if (f->cache != NULL) {
+		for (size_t i = 0; i < f->ncache; i++) {
+			fn(f, &f->cache[i]);
+		}
+		return;
+	}
+	f->fn = fn;
+	each_case(spans, count, f->m->horizon, recompute_case, f);
+}
 
 static void pass_losses(void *ctx, const double *y, size_t o, unsigned hv)
 {
@@ -496,19 +567,18 @@ static void pass_losses(void *ctx, const double *y, size_t o, unsigned hv)
 	vcase_make(&v, y, o, hv, f->m->horizon);
 	acc_losses(&f->acc[v.cluster], &v, y, o, hv);
 	f->m->cases++;
+	if (f->cache != NULL && f->ncache < f->cache_cap) {
+		pcase_of(&f->cache[f->ncache++], &v, hv);
+	}
 }
 
-static void pass_dispersion(void *ctx, const double *y, size_t o, unsigned hv)
+static void pass_dispersion(fit_ctx *f, const pcase *v)
 {
-	fit_ctx *f = ctx;
-	vcase v;
-
-	vcase_make(&v, y, o, hv, f->m->horizon);
-	double mu = hv * v.r[f->m->cluster[v.cluster].stock];
+	double mu = v->hv * (double)v->r[f->m->cluster[v->cluster].stock];
 
 	if (mu > 0) {
-		double e = v.a1 - mu;
-		panel_acc *a = &f->acc[v.cluster];
+		double e = v->a1 - mu;
+		panel_acc *a = &f->acc[v->cluster];
 
 		a->d1 += e * e - mu;
 		a->d2 += mu * mu;
@@ -516,23 +586,19 @@ static void pass_dispersion(void *ctx, const double *y, size_t o, unsigned hv)
 	}
 }
 
-static void pass_calibrate(void *ctx, const double *y, size_t o, unsigned hv)
+static void pass_calibrate(fit_ctx *f, const pcase *v)
 {
-	fit_ctx *f = ctx;
-	vcase v;
-
-	vcase_make(&v, y, o, hv, f->m->horizon);
-	const forecast_panel_choice *ch = &f->m->cluster[v.cluster];
-	double mu = hv * v.r[ch->stock];
+	const forecast_panel_choice *ch = &f->m->cluster[v->cluster];
+	double mu = v->hv * (double)v->r[ch->stock];
 	/* Covered at level s iff the total <= Q(s) iff F(total - 1) < s. */
-	double u = nb_cdf(mu, nb_var(mu, ch->dispersion), v.a1 - 1);
+	double u = nb_cdf(mu, nb_var(mu, ch->dispersion), v->a1 - 1);
 	unsigned bin = (unsigned)(u * PANEL_BINS);
 
 	if (bin >= PANEL_BINS) {
 		bin = PANEL_BINS - 1;
 	}
-	f->acc[v.cluster].hist[bin]++;
-	f->acc[v.cluster].nhist += 1;
+	f->acc[v->cluster].hist[bin]++;
+	f->acc[v->cluster].nhist += 1;
 }
 
 static void acc_add(panel_acc *dst, const panel_acc *src)
@@ -636,28 +702,25 @@ static void choose(forecast_panel_choice *ch, const double *pt,
 	ch->stock_fill = -st[bs];
 }
 
-static void pass_scheme(void *ctx, const double *y, size_t o, unsigned hv)
+static void pass_scheme(fit_ctx *f, const pcase *v)
 {
-	fit_ctx *f = ctx;
-	vcase v;
-
-	vcase_make(&v, y, o, hv, f->m->horizon);
-	const forecast_panel_choice *ch = &f->m->cluster[v.cluster];
-	double mu = hv * v.r[ch->stock], var = nb_var(mu, ch->dispersion);
+	const forecast_panel_choice *ch = &f->m->cluster[v->cluster];
+	double mu = v->hv * (double)v->r[ch->stock];
+	double var = nb_var(mu, ch->dispersion);
 
 	for (unsigned s = 0; s < 2; s++) {
 		double q = 0;
 
-		if (v.cluster > 0) {
+		if (v->cluster > 0) {
 			q = forecast_nbinom_quantile(mu, var, s ? f->panel_level :
-			    f->own[v.cluster]);
+			    f->own[v->cluster]);
 		}
 		for (unsigned g = 0; g < PANEL_BUDGET_GRID; g++) {
-			f->sf[s][g] += fmin(budget_factor(g) * q, v.a1);
+			f->sf[s][g] += fmin(budget_factor(g) * q, v->a1);
 		}
 		f->ss[s] += q;
 	}
-	f->sd += v.a1;
+	f->sd += v->a1;
 }
 
 /* Validation fill of a calibration's stocks scaled to the demand. */
@@ -750,9 +813,16 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 
 	fit_ctx ctx;
 
+	size_t ncases = 0;
+
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.acc = acc;
 	ctx.m = m;
+	each_case(spans, count, horizon, count_case, &ncases);
+	if (ncases > 0 && ncases <= PANEL_CACHE_MAX) {
+		ctx.cache = malloc(sizeof(pcase) * ncases);
+		ctx.cache_cap = ctx.cache != NULL ? ncases : 0;
+	}
 
 	each_case(spans, count, horizon, pass_losses, &ctx);
 	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
@@ -788,7 +858,7 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 	for (unsigned i = 0; i < ACC_COUNT; i++) {
 		acc[i].d1 = acc[i].d2 = acc[i].nd = 0;
 	}
-	each_case(spans, count, horizon, pass_dispersion, &ctx);
+	each_pcase(&ctx, spans, count, pass_dispersion);
 	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
 		acc[parent_of(c)].d1 += acc[c].d1;
 		acc[parent_of(c)].d2 += acc[c].d2;
@@ -814,7 +884,7 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 		memset(acc[i].hist, 0, sizeof(acc[i].hist));
 		acc[i].nhist = 0;
 	}
-	each_case(spans, count, horizon, pass_calibrate, &ctx);
+	each_pcase(&ctx, spans, count, pass_calibrate);
 	for (unsigned c = 0; c < FORECAST_PANEL_CLUSTERS; c++) {
 		for (unsigned b = 0; b < PANEL_BINS; b++) {
 			if (c > 0) {
@@ -855,7 +925,7 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 	memset(ctx.sf, 0, sizeof(ctx.sf));
 	memset(ctx.ss, 0, sizeof(ctx.ss));
 	ctx.sd = 0;
-	each_case(spans, count, horizon, pass_scheme, &ctx);
+	each_pcase(&ctx, spans, count, pass_scheme);
 	m->scheme_fill[0] = scheme_fill(&ctx, 0);
 	m->scheme_fill[1] = scheme_fill(&ctx, 1);
 	m->scheme = m->scheme_fill[1] > m->scheme_fill[0] ? 1 : 0;
@@ -869,6 +939,7 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 		assert(ch->level >= PANEL_LEVEL_MIN &&
 		    ch->level <= FORECAST_SERVICE_MAX);
 	}
+	free(ctx.cache);
 	free(acc);
 	free(pt);
 	free(st);

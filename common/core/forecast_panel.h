@@ -6,7 +6,7 @@
  *
  * A panel is many series observed over the same kind of period (a dataset,
  * or the network's whole demand history: every region and SKU). Fitting:
- *   1. every series is cut at up to FORECAST_PANEL_ORIGINS origins in its own
+ *   1. every series is cut at up to forecast_panel_origins(H) origins in its own
  *      last periods (rolling origin); the part before a cut is a training
  *      history, the next periods its validation target;
  *   2. each training history falls in a cluster by its shape (recency of its
@@ -64,7 +64,11 @@ enum {
 /* Rolling origins per series, and the shortest training history a cut may
  * leave: fewer than 6 periods say little about a series' shape (a history
  * shorter than 12 is cut at its half, and never below 2 periods). */
-#define FORECAST_PANEL_ORIGINS 3
+#define FORECAST_PANEL_ORIGINS_MIN 3u
+/* Adjacent origins are added until the targets span 12 periods (9 origins
+ * at H = 3, 6 at H = 6, 3 from H = 9 on): a short horizon's windows are
+ * few periods each and need more of them to say anything. */
+#define FORECAST_PANEL_TARGET_SPAN 12u
 #define FORECAST_PANEL_TRAIN_MIN 6
 
 typedef struct {
@@ -116,6 +120,9 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
  * may be NULL. Returns 0 or DN_EINVAL (nothing written). */
 int forecast_panel_series(const forecast_panel *m, const double *y, size_t n,
     double *mean, forecast_result *res, forecast_panel_why *why);
+
+/* Rolling origins per series for a horizon (forecast_panel.h's rule). */
+unsigned forecast_panel_origins(unsigned horizon);
 
 /* The cluster a history falls in (0..FORECAST_PANEL_CLUSTERS-1). */
 unsigned forecast_panel_cluster_of(const double *y, size_t n);

@@ -181,7 +181,10 @@ static void test_panel_steady_calibrated(void **state)
 		sp[i].n = NT - H;
 	}
 	assert_int_equal(forecast_panel_fit(m, H, 0.9, sp, NS), 0);
-	assert_true(m->cases == (size_t)NS * FORECAST_PANEL_ORIGINS);
+	assert_true(m->cases == (size_t)NS * forecast_panel_origins(H));
+	assert_int_equal(forecast_panel_origins(6), 6);
+	assert_int_equal(forecast_panel_origins(3), 9);
+	assert_int_equal(forecast_panel_origins(12), 3);
 	for (size_t i = 0; i < NS; i++) {
 		forecast_result r;
 		forecast_panel_why why;
