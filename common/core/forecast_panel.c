@@ -470,9 +470,14 @@ static void each_case(const forecast_span *spans, size_t count, unsigned H,
 		size_t step = 1;
 
 		size_t origins = forecast_panel_origins(H);
+		/* Later origins keep at least two thirds of the history, so
+		 * the validation errors are those of histories about as long
+		 * as the one the forecast will come from (the first origin is
+		 * always taken). */
+		size_t omin = (2 * n + 2) / 3 > tmin ? (2 * n + 2) / 3 : tmin;
 
 		for (size_t j = 0; j < origins; j++) {
-			if (n < hv + j * step + tmin) {
+			if (n < hv + j * step + (j == 0 ? tmin : omin)) {
 				break;
 			}
 			fn(ctx, spans[i].y, n - hv - j * step, hv);
