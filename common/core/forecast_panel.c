@@ -41,8 +41,11 @@ static const double scales[FORECAST_PANEL_SCALES] = { 0.5, 0.6, 0.7, 0.8,
 #define PANEL_ALPHA_FAST 0.3
 
 /* Weight, in validation cases, of a parent's loss in a cluster's: a
- * cluster with 20 cases of its own trusts them half. */
-#define PANEL_PRIOR_CASES 20.0
+ * cluster with 200 cases trusts them half. A cluster's validation fill is
+ * a noisy figure (a few heavy series move it), so its own choice needs a
+ * few hundred cases to overrule its parent's (20 was measured too: one more
+ * cell of the harder evaluation lost, docs/forecast.md). */
+#define PANEL_PRIOR_CASES 200.0
 
 /* Cases a cluster needs to calibrate its own level (else its parent's):
  * with 50 the share covered is known to about +-0.04 at 0.9. */
