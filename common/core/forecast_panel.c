@@ -344,16 +344,20 @@ static double nb_var(double mu, double disp)
 	return mu + disp * mu * mu;
 }
 
-
 /* ---- fitting ---- */
 
 /* Budget factors g = 2^(i/2 - 4), i = 0..16 (1/16 .. 16): the fill of a
  * candidate's means scaled to the demand is interpolated between them. */
 #define PANEL_BUDGET_GRID 17u
 
+static const double budget_factors[PANEL_BUDGET_GRID] = { 1.0 / 16,
+	M_SQRT2 / 16, 1.0 / 8, M_SQRT2 / 8, 1.0 / 4, M_SQRT2 / 4, 1.0 / 2,
+	M_SQRT2 / 2, 1, M_SQRT2, 2, 2 * M_SQRT2, 4, 4 * M_SQRT2, 8, 8 * M_SQRT2,
+	16 };
+
 static double budget_factor(unsigned i)
 {
-	return pow(2, (double)i / 2 - 4);
+	return budget_factors[i];
 }
 
 typedef struct {
@@ -369,7 +373,6 @@ typedef struct {
 } panel_acc;
 
 #define COARSE 6u
-#define ACC_FINE 0u
 #define ACC_COARSE FORECAST_PANEL_CLUSTERS
 #define ACC_GLOBAL (FORECAST_PANEL_CLUSTERS + COARSE)
 #define ACC_COUNT (ACC_GLOBAL + 1)
