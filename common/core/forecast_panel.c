@@ -524,7 +524,8 @@ struct fit_ctx {
 	double own[FORECAST_PANEL_CLUSTERS];
 	unsigned own_from[FORECAST_PANEL_CLUSTERS];
 	double panel_level;
-	double sf[2][PANEL_BUDGET_GRID], ss[2], sd;
+	double sf[FORECAST_PANEL_SCHEMES][PANEL_BUDGET_GRID];
+	double ss[FORECAST_PANEL_SCHEMES], sd;
 };
 
 static void pcase_of(pcase *c, const vcase *v, unsigned hv)
@@ -713,18 +714,27 @@ static void choose(forecast_panel_choice *ch, const double *pt,
 	ch->stock_fill = -st[bs];
 }
 
+/* Scheme s's level for a cluster: a blend of the cluster's own level and
+ * the panel's, from all own (s = 0) to all panel (the last). */
+static double scheme_level(double own, double panel, unsigned s)
+{
+	double t = (double)s / (FORECAST_PANEL_SCHEMES - 1);
+
+	return (1 - t) * own + t * panel;
+}
+
 static void pass_scheme(fit_ctx *f, const pcase *v)
 {
 	const forecast_panel_choice *ch = &f->m->cluster[v->cluster];
 	double mu = v->hv * (double)v->r[ch->stock];
 	double var = nb_var(mu, ch->dispersion);
 
-	for (unsigned s = 0; s < 2; s++) {
+	for (unsigned s = 0; s < FORECAST_PANEL_SCHEMES; s++) {
 		double q = 0;
 
 		if (v->cluster > 0) {
-			q = forecast_nbinom_quantile(mu, var, s ? f->panel_level :
-			    f->own[v->cluster]);
+			q = forecast_nbinom_quantile(mu, var,
+			    scheme_level(f->own[v->cluster], f->panel_level, s));
 		}
 		for (unsigned g = 0; g < PANEL_BUDGET_GRID; g++) {
 			f->sf[s][g] += fmin(budget_factor(g) * q, v->a1);
@@ -937,14 +947,19 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 	memset(ctx.ss, 0, sizeof(ctx.ss));
 	ctx.sd = 0;
 	each_pcase(&ctx, spans, count, pass_scheme);
-	m->scheme_fill[0] = scheme_fill(&ctx, 0);
-	m->scheme_fill[1] = scheme_fill(&ctx, 1);
-	m->scheme = m->scheme_fill[1] > m->scheme_fill[0] ? 1 : 0;
+	m->scheme = 0;
+	for (unsigned k = 0; k < FORECAST_PANEL_SCHEMES; k++) {
+		m->scheme_fill[k] = scheme_fill(&ctx, k);
+		if (m->scheme_fill[k] > m->scheme_fill[m->scheme]) {
+			m->scheme = k;
+		}
+	}
 	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
 		forecast_panel_choice *ch = &m->cluster[c];
 
-		ch->level = m->scheme ? ctx.panel_level : ctx.own[c];
-		ch->level_from = m->scheme ? 2 : ctx.own_from[c];
+		ch->level = scheme_level(ctx.own[c], ctx.panel_level, m->scheme);
+		ch->level_from = m->scheme == FORECAST_PANEL_SCHEMES - 1 ? 2 :
+		    ctx.own_from[c];
 		assert(ch->point < FORECAST_PANEL_CANDIDATES);
 		assert(ch->stock < FORECAST_PANEL_CANDIDATES);
 		assert(ch->level >= PANEL_LEVEL_MIN &&

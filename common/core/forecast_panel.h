@@ -71,6 +71,10 @@ enum {
 #define FORECAST_PANEL_TARGET_SPAN 12u
 #define FORECAST_PANEL_TRAIN_MIN 6
 
+/* Calibrations of the stock's level tried: blends of each cluster's own
+ * level and one level for the panel, in steps of a quarter. */
+#define FORECAST_PANEL_SCHEMES 5u
+
 typedef struct {
 	const double *y; /* oldest first, values as forecast_series accepts */
 	size_t n;        /* 1..FORECAST_PERIODS_MAX */
@@ -95,8 +99,8 @@ typedef struct {
 	double service;
 	size_t series;      /* series in the panel */
 	size_t cases;       /* validation cases over all clusters */
-	unsigned scheme;    /* levels: 0 calibrated per cluster, 1 one level */
-	double scheme_fill[2]; /* validation fill @ 1.0x of each scheme */
+	unsigned scheme;    /* levels: 0 per cluster .. SCHEMES-1 one level */
+	double scheme_fill[FORECAST_PANEL_SCHEMES]; /* validation fill @ 1.0x */
 	forecast_panel_choice cluster[FORECAST_PANEL_CLUSTERS];
 } forecast_panel;
 

@@ -476,13 +476,16 @@ static void print_explain(const forecast_panel *panel, const why_tally *t)
 {
 	char name[64];
 
-	printf("\nadaptive model: %zu validation cases; levels %s (validation "
-	    "fill @ 1.0x: per cluster %.3f, one level %.3f); per cluster "
+	printf("\nadaptive model: %zu validation cases; levels: scheme %u of "
+	    "0 (per cluster) .. %u (one for the panel), validation fill @ 1.0x",
+	    panel->cases, panel->scheme, FORECAST_PANEL_SCHEMES - 1);
+	for (unsigned k = 0; k < FORECAST_PANEL_SCHEMES; k++) {
+		printf(" %.3f", panel->scheme_fill[k]);
+	}
+	printf("; per cluster "
 	    "(series forecast): point candidate x scale (validation RMSSE; "
 	    "mean's), stock candidate (validation fill @ 1.0x), NB2 dispersion, "
-	    "level, level from (0 own, 1 parent, 2 panel)\n\n", panel->cases,
-	    panel->scheme ? "one for the panel" : "per cluster",
-	    panel->scheme_fill[0], panel->scheme_fill[1]);
+	    "level, level from (0 own, 1 parent, 2 panel)\n\n");
 	printf("| cluster | series | cases | point | RMSSE | mean's | stock | "
 	    "fill | dispersion | level | from |\n"
 	    "|---|---|---|---|---|---|---|---|---|---|---|\n");
