@@ -19,9 +19,9 @@
  *   4. per cluster, the stock's distribution is a negative binomial around
  *      that mean whose dispersion is fitted to the validation errors; its
  *      quantile level is calibrated on the validation targets so that the
- *      share covered equals the service level, either per cluster or with
- *      one level for the whole panel, whichever would have placed a fixed
- *      stock better on the validation targets.
+ *      share covered equals the service level, per cluster, for the whole
+ *      panel, or a blend of the two: whichever would have placed a fixed
+ *      stock best on the validation targets.
  * Forecasting a series then applies its cluster's choice to its whole
  * history. docs/forecast.md has the reasons and the measurements.
  *
