@@ -990,11 +990,11 @@ int forecast_panel_series(const forecast_panel *m, const double *y, size_t n,
 	shape s;
 
 	shape_of(y, n, &s);
-	double rate = 0, stock = 0;
+	double rate = 0, stock = 0, mu = 0;
 
 	if (s.nz > 0) {
 		rate = ch->scale * cand_rate(ch->point, y, n, m->horizon, &s);
-		double mu = m->horizon * cand_rate(ch->stock, y, n, m->horizon, &s);
+		mu = m->horizon * cand_rate(ch->stock, y, n, m->horizon, &s);
 
 		stock = forecast_nbinom_quantile(mu, nb_var(mu, ch->dispersion),
 		    ch->level);
@@ -1012,6 +1012,8 @@ int forecast_panel_series(const forecast_panel *m, const double *y, size_t n,
 		why->stock = ch->stock;
 		why->scale = ch->scale;
 		why->level = ch->level;
+		why->stock_mean = mu;
+		why->stock_var = nb_var(mu, ch->dispersion);
 	}
 	return 0;
 }

@@ -104,11 +104,15 @@ typedef struct {
 	forecast_panel_choice cluster[FORECAST_PANEL_CLUSTERS];
 } forecast_panel;
 
-/* Why a series got its forecast. */
+/* Why a series got its forecast, and the stock's distribution: the point
+ * forecast (mean[]) is chosen for RMSSE and is shrunk on sparse data; a
+ * planner that needs the expected horizon total should read stock_mean. */
 typedef struct {
 	unsigned cluster;
 	unsigned point, stock; /* candidates */
 	double scale, level;
+	double stock_mean;     /* mean of the horizon total behind the stock */
+	double stock_var;      /* its variance (NB2) */
 } forecast_panel_why;
 
 /* Fits *m on spans[0..count-1] for the given horizon (1..FORECAST_

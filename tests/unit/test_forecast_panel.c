@@ -194,6 +194,10 @@ static void test_panel_steady_calibrated(void **state)
 		    &r, &why), 0);
 		assert_true(r.stock == floor(r.stock) && r.stock >= 0);
 		assert_true(why.level >= 0.01 && why.level <= 0.999);
+		/* The stock is the NB quantile of the distribution it reports. */
+		assert_true(r.stock == forecast_nbinom_quantile(why.stock_mean,
+		    why.stock_var, why.level));
+		assert_true(why.stock_var >= why.stock_mean);
 		for (unsigned h = 0; h < H; h++) {
 			tot += sp[i].y[NT - H + h];
 		}
