@@ -764,6 +764,73 @@ static double scheme_fill(const fit_ctx *f, unsigned s)
 	return ((1 - w) * f->sf[s][i] + w * f->sf[s][i + 1]) / f->sd;
 }
 
+/*
+ * Fill of the panel's validation demand by the candidates' means, one
+ * candidate per cluster (cand[c]), all scaled by one factor so that their
+ * total equals the demand: the cross-cluster placement that a choice
+ * within each cluster cannot see.
+ */
+static double panel_fill(const panel_acc *acc, const unsigned *cand)
+{
+	double f[PANEL_BUDGET_GRID] = { 0 }, S = 0, D = acc[0].bd;
+
+	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+		for (unsigned g = 0; g < PANEL_BUDGET_GRID; g++) {
+			f[g] += acc[c].bf[cand[c]][g];
+		}
+		S += acc[c].bs[cand[c]];
+		D += acc[c].bd;
+	}
+	if (!(D > 0) || !(S > 0)) {
+		return 0;
+	}
+	double x = (log2(D / S) + 4) * 2;
+
+	if (x <= 0) {
+		return f[0] / D;
+	}
+	if (x >= PANEL_BUDGET_GRID - 1) {
+		return f[PANEL_BUDGET_GRID - 1] / D;
+	}
+	unsigned i = (unsigned)x;
+	double w = x - i;
+
+	return ((1 - w) * f[i] + w * f[i + 1]) / D;
+}
+
+/* The stock candidates chosen per cluster, or one for the whole panel if
+ * that would have placed the panel's validation demand better. */
+static void stock_scope(forecast_panel *m, const panel_acc *acc)
+{
+	unsigned cand[FORECAST_PANEL_CLUSTERS] = { 0 };
+
+	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+		cand[c] = m->cluster[c].stock;
+	}
+	m->stock_fill[0] = panel_fill(acc, cand);
+	m->stock_fill[1] = 0;
+	m->stock_panel = 0;
+	unsigned best = 0;
+
+	for (unsigned k = 0; k < FORECAST_PANEL_CANDIDATES; k++) {
+		for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+			cand[c] = k;
+		}
+		double f = panel_fill(acc, cand);
+
+		if (f > m->stock_fill[1]) {
+			m->stock_fill[1] = f;
+			best = k;
+		}
+	}
+	if (m->stock_fill[1] > m->stock_fill[0]) {
+		m->stock_panel = 1;
+		for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+			m->cluster[c].stock = best;
+		}
+	}
+}
+
 /* Smallest level s (to 1 / PANEL_BINS) covering >= service of the cases. */
 static double level_of(const panel_acc *a, double service)
 {
@@ -873,6 +940,7 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 			m->cluster[c].cases = acc[c].nst;
 		}
 		m->cluster[0].cases = acc[0].nst;
+		stock_scope(m, acc);
 	}
 	/* Dispersion of the chosen stock candidate's totals (NB2, method of
 	 * moments), per cluster or from its parent when it has few cases. */

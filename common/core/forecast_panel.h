@@ -99,6 +99,8 @@ typedef struct {
 	double service;
 	size_t series;      /* series in the panel */
 	size_t cases;       /* validation cases over all clusters */
+	unsigned stock_panel; /* 1: one stock candidate for every cluster */
+	double stock_fill[2]; /* validation fill of the means: per cluster, one */
 	unsigned scheme;    /* levels: 0 per cluster .. SCHEMES-1 one level */
 	double scheme_fill[FORECAST_PANEL_SCHEMES]; /* validation fill @ 1.0x */
 	forecast_panel_choice cluster[FORECAST_PANEL_CLUSTERS];

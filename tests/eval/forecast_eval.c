@@ -482,6 +482,10 @@ static void print_explain(const forecast_panel *panel, const why_tally *t)
 	for (unsigned k = 0; k < FORECAST_PANEL_SCHEMES; k++) {
 		printf(" %.3f", panel->scheme_fill[k]);
 	}
+	printf("; stock candidates %s (validation fill of their means: "
+	    "per cluster %.3f, one for the panel %.3f)",
+	    panel->stock_panel ? "one for the panel" : "per cluster",
+	    panel->stock_fill[0], panel->stock_fill[1]);
 	printf("; per cluster "
 	    "(series forecast): point candidate x scale (validation RMSSE; "
 	    "mean's), stock candidate (validation fill @ 1.0x), NB2 dispersion, "
