@@ -61,7 +61,6 @@ static const double scales[FORECAST_PANEL_SCALES] = { 0.5, 0.6, 0.7, 0.8,
 /* Longest aggregation level of iMAPA: a year of months. */
 #define PANEL_IMAPA_LEVELS_MAX 12u
 
-
 const char *forecast_panel_candidate_name(unsigned cand)
 {
 	return cand < FORECAST_PANEL_CANDIDATES ? cand_names[cand] : "?";
@@ -862,57 +861,31 @@ static void defaults(forecast_panel *m)
 	}
 }
 
-int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
-    const forecast_span *spans, size_t count)
+static int spans_valid(const forecast_span *spans, size_t count)
 {
-	if (m == NULL || (spans == NULL && count > 0) || horizon < 1 ||
-	    horizon > FORECAST_HORIZON_MAX || !(service >= FORECAST_SERVICE_MIN) ||
-	    !(service <= FORECAST_SERVICE_MAX)) {
-		return DN_EINVAL;
-	}
 	for (size_t i = 0; i < count; i++) {
 		if (spans[i].y == NULL || spans[i].n == 0 ||
 		    spans[i].n > FORECAST_PERIODS_MAX) {
-			return DN_EINVAL;
+			return 0;
 		}
 		for (size_t t = 0; t < spans[i].n; t++) {
 			double v = spans[i].y[t];
 
 			if (!(v >= 0) || !(v <= FORECAST_DEMAND_MAX)) {
-				return DN_EINVAL;
+				return 0;
 			}
 		}
 	}
-	panel_acc *acc = calloc(ACC_COUNT, sizeof(*acc));
-	double *pt = malloc(sizeof(double) * NPT * ACC_COUNT);
-	double *st = malloc(sizeof(double) * FORECAST_PANEL_CANDIDATES * ACC_COUNT);
+	return 1;
+}
 
-	if (acc == NULL || pt == NULL || st == NULL) {
-		free(acc);
-		free(pt);
-		free(st);
-		return DN_ENOMEM;
-	}
-	memset(m, 0, sizeof(*m));
-	m->horizon = horizon;
-	m->service = service;
-	m->series = count;
-	defaults(m);
+/* Step 1: losses of every candidate per cluster (and the case cache). */
+static void fit_losses(fit_ctx *ctx, const forecast_span *spans,
+    size_t count)
+{
+	panel_acc *acc = ctx->acc;
 
-	fit_ctx ctx;
-
-	size_t ncases = 0;
-
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.acc = acc;
-	ctx.m = m;
-	each_case(spans, count, horizon, count_case, &ncases);
-	if (ncases > 0 && ncases <= PANEL_CACHE_MAX) {
-		ctx.cache = malloc(sizeof(pcase) * ncases);
-		ctx.cache_cap = ctx.cache != NULL ? ncases : 0;
-	}
-
-	each_case(spans, count, horizon, pass_losses, &ctx);
+	each_case(spans, count, ctx->m->horizon, pass_losses, ctx);
 	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
 		acc_add(&acc[parent_of(c)], &acc[c]);
 	}
@@ -920,34 +893,50 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 		acc_add(&acc[ACC_GLOBAL], &acc[p]);
 	}
 	acc_add(&acc[ACC_GLOBAL], &acc[0]);
-	if (acc[ACC_GLOBAL].npt > 0 && acc[ACC_GLOBAL].nst > 0) {
-		double *gpt = pt + ACC_GLOBAL * NPT;
-		double *gst = st + ACC_GLOBAL * FORECAST_PANEL_CANDIDATES;
+}
 
-		shrink(&acc[ACC_GLOBAL], NULL, NULL, gpt, gst);
-		for (unsigned p = ACC_COARSE; p < ACC_GLOBAL; p++) {
-			shrink(&acc[p], gpt, gst, pt + p * NPT,
-			    st + p * FORECAST_PANEL_CANDIDATES);
-		}
-		for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
-			unsigned p = parent_of(c);
-
-			shrink(&acc[c], pt + p * NPT,
-			    st + p * FORECAST_PANEL_CANDIDATES, pt + c * NPT,
-			    st + c * FORECAST_PANEL_CANDIDATES);
-			choose(&m->cluster[c], pt + c * NPT,
-			    st + c * FORECAST_PANEL_CANDIDATES);
-			m->cluster[c].cases = acc[c].nst;
-		}
-		m->cluster[0].cases = acc[0].nst;
-		stock_scope(m, acc);
+/* Step 2: the point and stock candidates per cluster, the losses shrunk
+ * down the hierarchy panel -> parent -> cluster; pt and st are scratch
+ * (NPT and FORECAST_PANEL_CANDIDATES per node). */
+static void fit_choices(forecast_panel *m, const panel_acc *acc, double *pt,
+    double *st)
+{
+	if (!(acc[ACC_GLOBAL].npt > 0) || !(acc[ACC_GLOBAL].nst > 0)) {
+		return; /* nothing to learn from: the defaults stay */
 	}
-	/* Dispersion of the chosen stock candidate's totals (NB2, method of
-	 * moments), per cluster or from its parent when it has few cases. */
+	double *gpt = pt + ACC_GLOBAL * NPT;
+	double *gst = st + ACC_GLOBAL * FORECAST_PANEL_CANDIDATES;
+
+	shrink(&acc[ACC_GLOBAL], NULL, NULL, gpt, gst);
+	for (unsigned p = ACC_COARSE; p < ACC_GLOBAL; p++) {
+		shrink(&acc[p], gpt, gst, pt + p * NPT,
+		    st + p * FORECAST_PANEL_CANDIDATES);
+	}
+	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+		unsigned p = parent_of(c);
+
+		shrink(&acc[c], pt + p * NPT, st + p * FORECAST_PANEL_CANDIDATES,
+		    pt + c * NPT, st + c * FORECAST_PANEL_CANDIDATES);
+		choose(&m->cluster[c], pt + c * NPT,
+		    st + c * FORECAST_PANEL_CANDIDATES);
+		m->cluster[c].cases = acc[c].nst;
+	}
+	m->cluster[0].cases = acc[0].nst;
+	stock_scope(m, acc);
+}
+
+/* Step 3: the NB2 dispersion of the chosen stock candidate's validation
+ * totals (method of moments), per cluster or from its parent or the panel
+ * when it has few cases. */
+static void fit_dispersion(fit_ctx *ctx, const forecast_span *spans,
+    size_t count)
+{
+	panel_acc *acc = ctx->acc;
+
 	for (unsigned i = 0; i < ACC_COUNT; i++) {
 		acc[i].d1 = acc[i].d2 = acc[i].nd = 0;
 	}
-	each_pcase(&ctx, spans, count, pass_dispersion);
+	each_pcase(ctx, spans, count, pass_dispersion);
 	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
 		acc[parent_of(c)].d1 += acc[c].d1;
 		acc[parent_of(c)].d2 += acc[c].d2;
@@ -965,15 +954,31 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 		if (a->nd < PANEL_CAL_MIN) {
 			a = &acc[ACC_GLOBAL];
 		}
-		m->cluster[c].dispersion = a->d2 > 0 && a->d1 > 0 ?
+		ctx->m->cluster[c].dispersion = a->d2 > 0 && a->d1 > 0 ?
 		    a->d1 / a->d2 : 0;
 	}
-	/* Calibration: the histograms are rebuilt from the chosen stocks. */
+}
+
+/*
+ * Step 4: the levels. Each cluster's own level covers the service level of
+ * its cases (its parent's or the panel's when it has few); one level for
+ * the panel covers it overall. One common level is the optimal placement
+ * of a fixed stock when the distributions are right (equal quantile levels
+ * equalise the marginal unit's chance of selling); per-cluster levels are
+ * safer when they are not. FORECAST_PANEL_SCHEMES blends of the two are
+ * tried and the validation fill of their stocks chooses.
+ */
+static void fit_levels(fit_ctx *ctx, const forecast_span *spans, size_t count)
+{
+	panel_acc *acc = ctx->acc;
+	forecast_panel *m = ctx->m;
+	double service = m->service;
+
 	for (unsigned i = 0; i < ACC_COUNT; i++) {
 		memset(acc[i].hist, 0, sizeof(acc[i].hist));
 		acc[i].nhist = 0;
 	}
-	each_pcase(&ctx, spans, count, pass_calibrate);
+	each_pcase(ctx, spans, count, pass_calibrate);
 	for (unsigned c = 0; c < FORECAST_PANEL_CLUSTERS; c++) {
 		for (unsigned b = 0; b < PANEL_BINS; b++) {
 			if (c > 0) {
@@ -986,38 +991,32 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 		}
 		acc[ACC_GLOBAL].nhist += acc[c].nhist;
 	}
-	/* Two calibrations: each cluster covers the service level of its own
-	 * cases (or its parent's when it has few), or one level for the whole
-	 * panel covers it overall. The second is the optimal placement of a
-	 * fixed stock when the distributions are right (equal quantile levels
-	 * equalise the marginal unit's chance of selling); the first is safer
-	 * when they are not. The validation cases choose. */
 	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
 		unsigned p = parent_of(c);
 
 		if (acc[c].nhist >= PANEL_CAL_MIN) {
-			ctx.own[c] = level_of(&acc[c], service);
-			ctx.own_from[c] = 0;
+			ctx->own[c] = level_of(&acc[c], service);
+			ctx->own_from[c] = 0;
 		} else if (acc[p].nhist >= PANEL_CAL_MIN) {
-			ctx.own[c] = level_of(&acc[p], service);
-			ctx.own_from[c] = 1;
+			ctx->own[c] = level_of(&acc[p], service);
+			ctx->own_from[c] = 1;
 		} else if (acc[ACC_GLOBAL].nhist > 0) {
-			ctx.own[c] = level_of(&acc[ACC_GLOBAL], service);
-			ctx.own_from[c] = 2;
+			ctx->own[c] = level_of(&acc[ACC_GLOBAL], service);
+			ctx->own_from[c] = 2;
 		} else {
-			ctx.own[c] = service;
-			ctx.own_from[c] = 3;
+			ctx->own[c] = service;
+			ctx->own_from[c] = 3;
 		}
 	}
-	ctx.panel_level = acc[ACC_GLOBAL].nhist > 0 ?
+	ctx->panel_level = acc[ACC_GLOBAL].nhist > 0 ?
 	    level_of(&acc[ACC_GLOBAL], service) : service;
-	memset(ctx.sf, 0, sizeof(ctx.sf));
-	memset(ctx.ss, 0, sizeof(ctx.ss));
-	ctx.sd = 0;
-	each_pcase(&ctx, spans, count, pass_scheme);
+	memset(ctx->sf, 0, sizeof(ctx->sf));
+	memset(ctx->ss, 0, sizeof(ctx->ss));
+	ctx->sd = 0;
+	each_pcase(ctx, spans, count, pass_scheme);
 	m->scheme = 0;
 	for (unsigned k = 0; k < FORECAST_PANEL_SCHEMES; k++) {
-		m->scheme_fill[k] = scheme_fill(&ctx, k);
+		m->scheme_fill[k] = scheme_fill(ctx, k);
 		if (m->scheme_fill[k] > m->scheme_fill[m->scheme]) {
 			m->scheme = k;
 		}
@@ -1025,13 +1024,60 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
 		forecast_panel_choice *ch = &m->cluster[c];
 
-		ch->level = scheme_level(ctx.own[c], ctx.panel_level, m->scheme);
+		ch->level = scheme_level(ctx->own[c], ctx->panel_level, m->scheme);
 		ch->level_from = m->scheme == FORECAST_PANEL_SCHEMES - 1 ? 2 :
-		    ctx.own_from[c];
+		    ctx->own_from[c];
+	}
+}
+
+int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
+    const forecast_span *spans, size_t count)
+{
+	if (m == NULL || (spans == NULL && count > 0) || horizon < 1 ||
+	    horizon > FORECAST_HORIZON_MAX || !(service >= FORECAST_SERVICE_MIN) ||
+	    !(service <= FORECAST_SERVICE_MAX) || !spans_valid(spans, count)) {
+		return DN_EINVAL;
+	}
+	panel_acc *acc = calloc(ACC_COUNT, sizeof(*acc));
+	double *pt = malloc(sizeof(double) * NPT * ACC_COUNT);
+	double *st = malloc(sizeof(double) * FORECAST_PANEL_CANDIDATES * ACC_COUNT);
+	fit_ctx ctx;
+	size_t ncases = 0;
+
+	if (acc == NULL || pt == NULL || st == NULL) {
+		free(acc);
+		free(pt);
+		free(st);
+		return DN_ENOMEM;
+	}
+	memset(m, 0, sizeof(*m));
+	m->horizon = horizon;
+	m->service = service;
+	m->series = count;
+	defaults(m);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.acc = acc;
+	ctx.m = m;
+	/* The cache is an optimisation only: without it (too many cases, or
+	 * no memory) the passes recompute each case, to the same result. */
+	each_case(spans, count, horizon, count_case, &ncases);
+	if (ncases > 0 && ncases <= PANEL_CACHE_MAX) {
+		ctx.cache = malloc(sizeof(pcase) * ncases);
+		ctx.cache_cap = ctx.cache != NULL ? ncases : 0;
+	}
+	fit_losses(&ctx, spans, count);
+	fit_choices(m, acc, pt, st);
+	fit_dispersion(&ctx, spans, count);
+	fit_levels(&ctx, spans, count);
+	for (unsigned c = 0; c < FORECAST_PANEL_CLUSTERS; c++) {
+		const forecast_panel_choice *ch = &m->cluster[c];
+
 		assert(ch->point < FORECAST_PANEL_CANDIDATES);
 		assert(ch->stock < FORECAST_PANEL_CANDIDATES);
 		assert(ch->level >= PANEL_LEVEL_MIN &&
 		    ch->level <= FORECAST_SERVICE_MAX);
+		assert(c > 0 || (ch->point == FORECAST_CAND_ZERO &&
+		    ch->stock == FORECAST_CAND_ZERO));
 	}
 	free(ctx.cache);
 	free(acc);
