@@ -34,6 +34,8 @@
 /* Audit every this many coordinator batches (it scans the whole book). */
 #define SIM_AUDIT_EVERY 64
 
+static void trace_books(world *w, int i, const char *what);
+
 const char *const sim_sku_names[SIM_SKUS] = {"tee-black", "hoodie-grey", "cap-red"};
 
 static const struct {
@@ -404,6 +406,7 @@ static void hub_sync_done(world *w, int i, uint64_t attempt, int rv,
 	hb->sync_attempt = 0;
 	hub_set_clock(w, hb);
 	hub_sync_at(w, i, hub_sync_on_reply(&hb->h, rv, buf, len));
+	trace_books(w, i, "sync");
 }
 
 static bool hub_start(world *w, int i)
@@ -425,6 +428,7 @@ static bool hub_start(world *w, int i)
 	hb->up = true;
 	hb->sync_attempt = 0;
 	hub_sync_at(w, i, 0);
+	trace_books(w, i, "start");
 	return true;
 }
 
@@ -501,6 +505,33 @@ static Dropnet__TermReply *term_call(world *w, int i, Dropnet__TermRequest *q)
 	mreq_fini(&r);
 	free(buf);
 	return rep;
+}
+
+/* DROPSIM_TRACE=hub: after each step of that hub, its stock book against
+ * its bins (a debugging aid; reads only). */
+static void trace_books(world *w, int i, const char *what)
+{
+	sim_hub *hb = &w->hubs[i];
+	const char *trace = getenv("DROPSIM_TRACE");
+	if (trace == NULL || strcmp(trace, hb->h.cfg.id) != 0 || !hb->up) {
+		return;
+	}
+	for (int s = 0; s < SIM_SKUS; s++) {
+		int64_t stock = 0, a1 = 0, main_bin = 0;
+		hub_store_stock_get(hb->h.store, sim_sku_names[s], &stock);
+		hub_store_bin_qty(hb->h.store, "A1", sim_sku_names[s], &a1);
+		hub_store_bin_qty(hb->h.store, "MAIN", sim_sku_names[s], &main_bin);
+		if (stock != hb->phys[s]) {
+			fprintf(stderr, "trace t=%llu %s BOOK != TRUTH after %s: %s stock=%lld phys=%lld\n",
+			    (unsigned long long)w->now, hb->h.cfg.id, what, sim_sku_names[s],
+			    (long long)stock, (long long)hb->phys[s]);
+		}
+		if (stock != a1 + main_bin) {
+			fprintf(stderr, "trace t=%llu %s BOOKS APART after %s: %s stock=%lld bins=%lld\n",
+			    (unsigned long long)w->now, hb->h.cfg.id, what, sim_sku_names[s],
+			    (long long)stock, (long long)(a1 + main_bin));
+		}
+	}
 }
 
 static bool staff_receive(world *w, int i)
@@ -1123,6 +1154,7 @@ static bool step(world *w, sim_ev *e)
 		return hub_start(w, e->node);
 	case EV_STAFF: {
 		bool ok = staff_step(w, e->node);
+		trace_books(w, e->node, "staff");
 		ev_push(w, w->now + 10 + sim_rng_below(&w->rng, 60), EV_STAFF, e->node, 0, NULL);
 		return ok;
 	}
