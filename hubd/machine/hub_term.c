@@ -612,6 +612,7 @@ static Dropnet__Status term_claim(hub *h, const Dropnet__TermRequest *req,
 			goto free_set;
 		}
 		pick_claim_choose(c.orders, c.n, req->batch > 0 ? req->batch : 1,
+		    operator_of(req),
 		    chosen, &nchosen);
 		if (nchosen == 0) {
 			snprintf(msg, TERM_MSG_MAX, "nothing to claim%s",

@@ -1088,26 +1088,36 @@ static void heal(world *w)
 	}
 }
 
-/* Settled: every node up, every stream drained both ways, no work left. */
-static bool settled(world *w)
+/* Settled: every node up, every stream drained both ways, no work left.
+ * When not, why says what is still moving. */
+static bool settled(world *w, char *why, size_t len)
 {
 	if (!w->coord_up) {
+		snprintf(why, len, "coordinator down");
 		return false;
 	}
 	for (uint32_t i = 0; i < w->p.hubs; i++) {
 		sim_hub *hb = &w->hubs[i];
 		hub_stream sp;
 		int ci = coord_hub_find(&w->c, hb->h.cfg.id);
+		int64_t queued = 0;
 		if (!hb->up || hb->cur_order != 0 || hb->recount || ci < 0 ||
-		    hub_store_stream_get(hb->h.store, &sp) != 0) {
+		    hub_store_stream_get(hb->h.store, &sp) != 0 ||
+		    hub_store_order_count(hb->h.store, PICK_ORDER_QUEUED, &queued) != 0) {
+			snprintf(why, len, "hub %s: up=%d holding order %llu recount=%d known=%d",
+			    hb->h.cfg.id, hb->up, (unsigned long long)hb->cur_order, hb->recount,
+			    ci >= 0);
 			return false;
 		}
 		const coord_hub *ch = &w->c.hubs[ci];
-		int64_t queued = 0;
 		if (sp.event_acked != sp.event_seq || ch->event_applied != sp.event_seq ||
-		    ch->cmd_acked != ch->cmd_seq || sp.cmd_applied != ch->cmd_seq ||
-		    hub_store_order_count(hb->h.store, PICK_ORDER_QUEUED, &queued) != 0 ||
-		    queued != 0) {
+		    ch->cmd_acked != ch->cmd_seq || sp.cmd_applied != ch->cmd_seq || queued != 0) {
+			snprintf(why, len, "hub %s: events %llu acked %llu applied %llu; commands"
+			    " %llu acked %llu applied %llu; queued %lld", hb->h.cfg.id,
+			    (unsigned long long)sp.event_seq, (unsigned long long)sp.event_acked,
+			    (unsigned long long)ch->event_applied, (unsigned long long)ch->cmd_seq,
+			    (unsigned long long)ch->cmd_acked, (unsigned long long)sp.cmd_applied,
+			    (long long)queued);
 			return false;
 		}
 	}
@@ -1196,12 +1206,13 @@ static bool run_loop(world *w)
 		}
 		if (w->healed && w->now >= next_settle_check) {
 			next_settle_check = w->now + 500;
-			if (settled(w)) {
+			char why[256];
+			if (settled(w, why, sizeof(why))) {
 				return check_audit(w, true) && check_final(w);
 			}
 			if (w->now > settle_deadline) {
-				return check_fail(w, "no convergence %llu ms after the drop",
-				    (unsigned long long)SIM_SETTLE_MS);
+				return check_fail(w, "no convergence %llu ms after the drop: %s",
+				    (unsigned long long)SIM_SETTLE_MS, why);
 			}
 		}
 	}
