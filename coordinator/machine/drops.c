@@ -19,7 +19,6 @@
 #include <string.h>
 #include "core/err.h"
 #include "core/validate.h"
-#include "io/db.h"
 #include "io/log.h"
 #include "coord.h"
 #include "store.h"
@@ -52,51 +51,60 @@ static void drops_fill_tiers(coord_drop *d)
 	}
 }
 
+/* Fills d (zeroed) from a drops row: decodes its spec. 0 or DN_EPROTO
+ * (logged: the spec does not decode; d->spec stays NULL). */
+static int drops_from_row(coord_drop *d, const coord_store_drop_row *row)
+{
+	memset(d, 0, sizeof(*d));
+	if (codec_drop_unpack(row->spec, row->spec_len, &d->spec) != 0) {
+		codec_drop_free(d->spec);
+		d->spec = NULL;
+		log_error("drops.spec_corrupt", "drop=%s", row->id);
+		return DN_EPROTO;
+	}
+	snprintf(d->id, sizeof(d->id), "%s", row->id);
+	d->state = (drop_state)row->state;
+	d->accepted = row->accepted;
+	d->gifts = row->gifts;
+	drops_fill_tiers(d);
+	return 0;
+}
+
+/* coord_drops_load's row: the next slot, or the end when memory is full;
+ * a drop whose spec does not decode is skipped. */
+static int drops_load_one(void *arg, const coord_store_drop_row *row)
+{
+	coord *c = arg;
+	if (c->ndrops == COORD_DROPS_MAX) {
+		log_warn("drops.too_many", "max=%d", COORD_DROPS_MAX);
+		return COORD_STORE_STOP;
+	}
+	if (drops_from_row(&c->drops[c->ndrops], row) == 0) {
+		c->ndrops++;
+	}
+	return 0;
+}
+
+/* Sets a tier's sold and released from its row; d NULL: look it up. */
+static void drops_tier_apply(coord_drop *d, const coord_store_tier_row *row)
+{
+	if (d != NULL && row->idx >= 0 && (size_t)row->idx < d->ntiers) {
+		d->tiers[row->idx].sold = row->sold;
+		d->released[row->idx] = row->released;
+	}
+}
+
+static int drops_load_tier(void *arg, const coord_store_tier_row *row)
+{
+	drops_tier_apply(coord_drop_find(arg, row->drop_id), row);
+	return 0;
+}
+
 int coord_drops_load(coord *c)
 {
 	coord_drops_free(c);
-	sqlite3_stmt *st = NULL;
-	/* Drops that are not closed first, then the newest: those are the
-	 * ones orders and ops can still name. */
-	if (sqlite3_prepare_v2(c->db, "SELECT id, state, spec, accepted, gifts FROM drops"
-	    " ORDER BY state = 2, created_ms DESC", -1, &st, NULL) != SQLITE_OK) {
-		return DN_EIO;
-	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (c->ndrops == COORD_DROPS_MAX) {
-			log_warn("drops.too_many", "max=%d", COORD_DROPS_MAX);
-			break;
-		}
-		coord_drop *d = &c->drops[c->ndrops];
-		memset(d, 0, sizeof(*d));
-		if (codec_drop_unpack(sqlite3_column_blob(st, 2),
-		    (size_t)sqlite3_column_bytes(st, 2), &d->spec) != 0) {
-			codec_drop_free(d->spec);
-			log_error("drops.spec_corrupt", "drop=%s", db_col_text(st, 0));
-			continue;
-		}
-		snprintf(d->id, sizeof(d->id), "%s", db_col_text(st, 0));
-		d->state = (drop_state)sqlite3_column_int(st, 1);
-		d->accepted = (uint64_t)sqlite3_column_int64(st, 3);
-		d->gifts = (uint64_t)sqlite3_column_int64(st, 4);
-		drops_fill_tiers(d);
-		c->ndrops++;
-	}
-	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(c->db, "SELECT drop_id, idx, sold, released FROM drop_tiers",
-	    -1, &st, NULL) != SQLITE_OK) {
-		return DN_EIO;
-	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		coord_drop *d = coord_drop_find(c, db_col_text(st, 0));
-		int idx = sqlite3_column_int(st, 1);
-		if (d != NULL && idx >= 0 && (size_t)idx < d->ntiers) {
-			d->tiers[idx].sold = (uint32_t)sqlite3_column_int64(st, 2);
-			d->released[idx] = sqlite3_column_int(st, 3) != 0;
-		}
-	}
-	sqlite3_finalize(st);
-	return 0;
+	int rv = coord_store_drop_list(c->store, drops_load_one, c);
+	return rv != 0 ? rv : coord_store_drop_tier_list(c->store, NULL, drops_load_tier, c);
 }
 
 coord_drop *coord_drop_find(coord *c, const char *id)
@@ -109,49 +117,26 @@ coord_drop *coord_drop_find(coord *c, const char *id)
 	return NULL;
 }
 
+static int drops_read_one(void *arg, const coord_store_drop_row *row)
+{
+	return drops_from_row(arg, row);
+}
+
+static int drops_read_tier(void *arg, const coord_store_tier_row *row)
+{
+	drops_tier_apply(arg, row);
+	return 0;
+}
+
 /* Reads drop id (row, spec and tiers) from the file into d. 0, DN_ENOENT,
  * DN_EPROTO (the spec does not decode) or DN_EIO. */
 static int drops_read(coord *c, const char *id, coord_drop *d)
 {
-	sqlite3_stmt *st = NULL;
 	memset(d, 0, sizeof(*d));
-	if (sqlite3_prepare_v2(c->db, "SELECT state, spec, accepted, gifts FROM drops"
-	    " WHERE id=?1", -1, &st, NULL) != SQLITE_OK) {
-		return DN_EIO;
-	}
-	db_bind_text(st, 1, id);
-	int rc = sqlite3_step(st);
-	int rv = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? DN_ENOENT : DN_EIO;
-	if (rv == 0 && codec_drop_unpack(sqlite3_column_blob(st, 1),
-	    (size_t)sqlite3_column_bytes(st, 1), &d->spec) != 0) {
-		log_error("drops.spec_corrupt", "drop=%s", id);
-		rv = DN_EPROTO;
-	}
+	int rv = coord_store_drop_get(c->store, id, drops_read_one, d);
 	if (rv == 0) {
-		snprintf(d->id, sizeof(d->id), "%s", id);
-		d->state = (drop_state)sqlite3_column_int(st, 0);
-		d->accepted = (uint64_t)sqlite3_column_int64(st, 2);
-		d->gifts = (uint64_t)sqlite3_column_int64(st, 3);
-		drops_fill_tiers(d);
+		rv = coord_store_drop_tier_list(c->store, id, drops_read_tier, d);
 	}
-	sqlite3_finalize(st);
-	st = NULL;
-	if (rv == 0 && sqlite3_prepare_v2(c->db, "SELECT idx, sold, released FROM"
-	    " drop_tiers WHERE drop_id=?1", -1, &st, NULL) != SQLITE_OK) {
-		rv = DN_EIO;
-	}
-	if (rv == 0) {
-		db_bind_text(st, 1, id);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			int idx = sqlite3_column_int(st, 0);
-			if (idx >= 0 && (size_t)idx < d->ntiers) {
-				d->tiers[idx].sold = (uint32_t)sqlite3_column_int64(st, 1);
-				d->released[idx] = sqlite3_column_int(st, 2) != 0;
-			}
-		}
-		rv = rc == SQLITE_DONE ? 0 : DN_EIO;
-	}
-	sqlite3_finalize(st);
 	if (rv != 0) {
 		codec_drop_free(d->spec);
 		memset(d, 0, sizeof(*d));
@@ -234,37 +219,23 @@ static int drops_hold(coord *c, const coord_drop *d, int hub, const char *sku,
 	if (coord_stock_save(c, row) != 0) {
 		return DN_EIO;
 	}
-	sqlite3_stmt *st = c->store->hold_log;
-	db_bind_text(st, 1, d->id);
-	db_bind_text(st, 2, c->hubs[hub].id);
-	db_bind_text(st, 3, sku);
-	db_bind_i64(st, 4, qty);
-	db_bind_text(st, 5, reason);
-	db_bind_i64(st, 6, now);
 	log_info(qty > 0 ? "holdback.held" : "holdback.released",
 	    "drop=%s hub=%s sku=%s qty=%lld reason=%s", d->id, c->hubs[hub].id, sku,
 	    (long long)(qty > 0 ? qty : -qty), reason);
-	return store_step_done(st);
+	coord_store_holdback_log_row log = {d->id, c->hubs[hub].id, sku, qty, reason, now};
+	return coord_store_holdback_log_add(c->store, &log);
 }
 
 /* Adds basis units at (drop, hub, sku) and holds back up to the target. */
 static int drops_hold_basis(coord *c, const coord_drop *d, const Dropnet__DropSku *ds,
     int hub, int64_t add_basis, int64_t now)
 {
-	sqlite3_stmt *st = NULL;
 	int64_t basis = 0, held = 0;
-	if (sqlite3_prepare_v2(c->db, "SELECT basis, held FROM drop_holdback WHERE"
-	    " drop_id=?1 AND hub=?2 AND sku=?3", -1, &st, NULL) != SQLITE_OK) {
-		return DN_EIO;
+	int rv = coord_store_holdback_get(c->store, d->id, c->hubs[hub].id, ds->sku, &basis,
+	    &held);
+	if (rv != 0) {
+		return rv;
 	}
-	db_bind_text(st, 1, d->id);
-	db_bind_text(st, 2, c->hubs[hub].id);
-	db_bind_text(st, 3, ds->sku);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		basis = sqlite3_column_int64(st, 0);
-		held = sqlite3_column_int64(st, 1);
-	}
-	sqlite3_finalize(st);
 	basis += add_basis;
 	int64_t want = drop_holdback_units(basis, ds->holdback_pct) - held;
 	coord_stock *row = coord_stock_get(c, hub, ds->sku, true);
@@ -274,25 +245,14 @@ static int drops_hold_basis(coord *c, const coord_drop *d, const Dropnet__DropSk
 	int64_t can = ledger_sellable(&row->row);
 	int64_t q = want < can ? want : can;
 	if (q > 0) {
-		int rv = drops_hold(c, d, hub, ds->sku, q, "drop_holdback", now);
+		rv = drops_hold(c, d, hub, ds->sku, q, "drop_holdback", now);
 		if (rv != 0) {
 			return rv;
 		}
 		held += q;
 	}
-	if (sqlite3_prepare_v2(c->db, "INSERT INTO drop_holdback(drop_id, hub, sku, basis,"
-	    " held) VALUES(?1,?2,?3,?4,?5) ON CONFLICT(drop_id, hub, sku) DO UPDATE"
-	    " SET basis=?4, held=?5", -1, &st, NULL) != SQLITE_OK) {
-		return DN_EIO;
-	}
-	db_bind_text(st, 1, d->id);
-	db_bind_text(st, 2, c->hubs[hub].id);
-	db_bind_text(st, 3, ds->sku);
-	db_bind_i64(st, 4, basis);
-	db_bind_i64(st, 5, held);
-	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : DN_EIO;
+	return coord_store_holdback_set(c->store, d->id, c->hubs[hub].id, ds->sku, basis,
+	    held);
 }
 
 int coord_drops_on_receive(coord *c, int hub, const char *sku, int64_t qty, int64_t now)
@@ -343,75 +303,64 @@ static int64_t drops_release(coord *c, const coord_drop *d, int hub, const char 
 	return done;
 }
 
-int coord_hold_lapse(coord *c, int64_t order_id, int64_t now, const char *why)
+/* coord_hold_lapse's walk over the order's held lines. */
+typedef struct {
+	coord *c;
+	int64_t order_id;
+	int64_t last_pid;             /* the placement last marked lapsed */
+} drops_lapse;
+
+/* Takes a held line's units off allocated, and marks its placement lapsed. */
+static int drops_lapse_line(void *arg, const coord_store_hold_line *l)
 {
-	store *s = c->store;
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(c->db, "SELECT p.id, p.hub, l.sku, l.qty, l.gift FROM"
-	    " placements p JOIN placement_lines l ON l.placement_id = p.id WHERE"
-	    " p.order_id=?1 AND p.state='held'", -1, &st, NULL) != SQLITE_OK) {
-		return DN_EIO;
+	drops_lapse *lp = arg;
+	coord *c = lp->c;
+	int hub = coord_hub_find(c, l->hub);
+	coord_stock *row = hub >= 0 ? coord_stock_get(c, hub, l->sku, false) : NULL;
+	if (row == NULL || ledger_unallocate(&row->row, l->qty) != 0) {
+		log_error("hold.unallocate_failed", "order=%lld sku=%s", (long long)lp->order_id,
+		    l->sku);
+		return DN_ESTATE;
 	}
-	db_bind_i64(st, 1, order_id);
-	int rv = 0;
-	int64_t last_pid = -1;
-	while (rv == 0 && sqlite3_step(st) == SQLITE_ROW) {
-		int64_t pid = sqlite3_column_int64(st, 0);
-		int hub = coord_hub_find(c, db_col_text(st, 1));
-		coord_stock *row = hub >= 0 ? coord_stock_get(c, hub, db_col_text(st, 2), false) : NULL;
-		if (row == NULL || ledger_unallocate(&row->row, sqlite3_column_int64(st, 3)) != 0) {
-			log_error("hold.unallocate_failed", "order=%lld sku=%s", (long long)order_id,
-			    db_col_text(st, 2));
-			rv = DN_ESTATE;
-			break;
-		}
-		rv = coord_stock_save(c, row);
-		if (rv == 0 && pid != last_pid) {
-			db_bind_i64(s->placement_state, 1, pid);
-			db_bind_text(s->placement_state, 2, "lapsed");
-			rv = store_step_done(s->placement_state);
-			last_pid = pid;
-		}
+	int rv = coord_stock_save(c, row);
+	if (rv == 0 && l->placement_id != lp->last_pid) {
+		rv = coord_store_hold_placement_lapse(c->store, l->placement_id);
+		lp->last_pid = l->placement_id;
 	}
-	sqlite3_finalize(st);
-	if (rv != 0) {
+	return rv;
+}
+
+/* Gives an order line's units back to its tier and to the buyer's limit. */
+static int drops_lapse_give_back(void *arg, const coord_store_hold_order_line *l)
+{
+	coord *c = arg;
+	coord_drop *d = NULL;
+	int rv = coord_drop_get(c, l->drop_id, &d);
+	if (rv == DN_EIO) {
 		return rv;
 	}
-	/* Give the units back to the tier and to the buyer's limit. */
-	if (sqlite3_prepare_v2(c->db, "SELECT o.drop_id, o.tier, o.customer, l.sku, l.qty"
-	    " FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE o.id=?1", -1,
-	    &st, NULL) != SQLITE_OK) {
-		return DN_EIO;
+	if (d == NULL) {
+		return 0; /* not in a drop, or its spec is corrupt (logged) */
 	}
-	db_bind_i64(st, 1, order_id);
-	while (rv == 0 && sqlite3_step(st) == SQLITE_ROW) {
-		coord_drop *d = NULL;
-		int grv = coord_drop_get(c, db_col_text(st, 0), &d);
-		if (grv == DN_EIO) {
-			rv = grv;
-			break;
-		}
-		if (d == NULL) {
-			continue; /* not in a drop, or its spec is corrupt (logged) */
-		}
-		int t = drop_tier_find(d->tiers, d->ntiers, db_col_text(st, 1));
-		int64_t q = sqlite3_column_int64(st, 4);
-		if (t >= 0) {
-			d->tiers[t].sold -= (uint32_t)q;
-			db_bind_text(s->tier_sold, 1, d->id);
-			db_bind_i64(s->tier_sold, 2, t);
-			db_bind_i64(s->tier_sold, 3, -q);
-			rv = store_step_done(s->tier_sold);
-		}
-		if (rv == 0) {
-			db_bind_text(s->buyer_add, 1, d->id);
-			db_bind_text(s->buyer_add, 2, db_col_text(st, 2));
-			db_bind_text(s->buyer_add, 3, db_col_text(st, 3));
-			db_bind_i64(s->buyer_add, 4, -q);
-			rv = store_step_done(s->buyer_add);
-		}
+	int t = drop_tier_find(d->tiers, d->ntiers, l->tier);
+	rv = 0;
+	if (t >= 0) {
+		d->tiers[t].sold -= (uint32_t)l->qty;
+		rv = coord_store_drop_tier_sold_add(c->store, d->id, t, -l->qty);
 	}
-	sqlite3_finalize(st);
+	if (rv == 0) {
+		rv = coord_store_drop_buyer_add(c->store, d->id, l->customer, l->sku, -l->qty);
+	}
+	return rv;
+}
+
+int coord_hold_lapse(coord *c, int64_t order_id, int64_t now, const char *why)
+{
+	drops_lapse lp = {c, order_id, -1};
+	int rv = coord_store_hold_lines(c->store, order_id, drops_lapse_line, &lp);
+	if (rv == 0) {
+		rv = coord_store_hold_order_lines(c->store, order_id, drops_lapse_give_back, c);
+	}
 	if (rv == 0) {
 		rv = coord_order_set_status(c, order_id, DROPNET__STATUS__EXPIRED,
 		    strcmp(why, "released") == 0 ? "hold released; units returned to sale" :
@@ -437,24 +386,15 @@ static bool drops_tick_due(coord *c, int64_t now, int64_t now_e)
 			return true;
 		}
 	}
-	sqlite3_stmt *st = NULL;
-	bool any = false;
-	if (sqlite3_prepare_v2(c->db, "SELECT 1 FROM orders WHERE status = 16 AND"
-	    " hold_expires_ms <= ?1 LIMIT 1", -1, &st, NULL) == SQLITE_OK) {
-		db_bind_i64(st, 1, now_e);
-		any = sqlite3_step(st) == SQLITE_ROW;
-	}
-	sqlite3_finalize(st);
-	return any;
+	int64_t id;
+	size_t n = 0;
+	return coord_store_hold_expired(c->store, now_e, &id, 1, &n) == 0 && n > 0;
 }
 
-void coord_drops_tick(coord *c)
+/* Releases the holdback of every drop tier that opened by now (the wall
+ * time), once per tier. Inside the tick's transaction. */
+static int drops_tick_releases(coord *c, int64_t now)
 {
-	int64_t now = coord_now_wall_ms(c);
-	int64_t now_e = coord_now_elapsed_ms(c);
-	if (!coord_ready(c) || !drops_tick_due(c, now, now_e) || db_begin(c->db) != 0) {
-		return;
-	}
 	int rv = 0;
 	for (size_t i = 0; i < c->ndrops && rv == 0; i++) {
 		coord_drop *d = &c->drops[i];
@@ -470,36 +410,35 @@ void coord_drops_tick(coord *c)
 				rv = r < 0 ? (int)r : 0;
 			}
 			d->released[due[k]] = true;
-			sqlite3_stmt *st = NULL;
-			if (rv == 0 && sqlite3_prepare_v2(c->db, "UPDATE drop_tiers SET released=1"
-			    " WHERE drop_id=?1 AND idx=?2", -1, &st, NULL) == SQLITE_OK) {
-				db_bind_text(st, 1, d->id);
-				db_bind_i64(st, 2, (int64_t)due[k]);
-				rv = sqlite3_step(st) == SQLITE_DONE ? 0 : DN_EIO;
+			if (rv == 0) {
+				rv = coord_store_drop_tier_released_set(c->store, d->id, due[k]);
 			}
-			sqlite3_finalize(st);
 		}
 	}
-	sqlite3_stmt *st = NULL;
+	return rv;
+}
+
+void coord_drops_tick(coord *c)
+{
+	int64_t now = coord_now_wall_ms(c);
+	int64_t now_e = coord_now_elapsed_ms(c);
+	if (!coord_ready(c) || !drops_tick_due(c, now, now_e) ||
+	    coord_store_begin(c->store) != 0) {
+		return;
+	}
+	int rv = drops_tick_releases(c, now);
 	int64_t ids[DROPS_LAPSE_BATCH];
 	size_t nids = 0;
-	if (rv == 0 && sqlite3_prepare_v2(c->db, "SELECT id FROM orders WHERE status = 16"
-	    " AND hold_expires_ms <= ?1 ORDER BY hold_expires_ms LIMIT ?2", -1, &st,
-	    NULL) == SQLITE_OK) {
-		db_bind_i64(st, 1, now_e);
-		db_bind_i64(st, 2, DROPS_LAPSE_BATCH);
-		while (nids < DROPS_LAPSE_BATCH && sqlite3_step(st) == SQLITE_ROW) {
-			ids[nids++] = sqlite3_column_int64(st, 0);
-		}
+	if (rv == 0) {
+		rv = coord_store_hold_expired(c->store, now_e, ids, DROPS_LAPSE_BATCH, &nids);
 	}
-	sqlite3_finalize(st);
 	for (size_t i = 0; i < nids && rv == 0; i++) {
 		rv = coord_hold_lapse(c, ids[i], now, "lapsed");
 	}
 	if (rv == 0) {
 		rv = coord_clock_save(c);
 	}
-	rv = rv == 0 ? db_commit(c->db) : (db_rollback(c->db), rv);
+	rv = rv == 0 ? coord_store_commit(c->store) : (coord_store_rollback(c->store), rv);
 	if (rv != 0) {
 		c->commit_failures++;
 		log_error("drops.tick_failed", "err=%s", dn_strerror(rv));
@@ -518,15 +457,17 @@ static void drops_answer(mreq *r, Dropnet__Status st, const char *msg)
 	coord_ops_send(r, &rep);
 }
 
-/* Checks a drop spec; writes the reason into why. */
-static int drops_validate(coord *c, const Dropnet__Drop *d, char *why, size_t len)
+/* drops_validate's parts: each checks one part of a drop spec, and writes
+ * the reason into why when it is refused. */
+
+/* The id, new (the file, not memory, says which ids exist: an old closed
+ * drop may be only there), and the spec's bounded strings. */
+static int drops_validate_id(coord *c, const Dropnet__Drop *d, char *why, size_t len)
 {
 	if (!validate_id(d->id)) {
 		snprintf(why, len, "id must be 1..64 printable characters");
 		return DN_EINVAL;
 	}
-	/* The file, not memory, says which ids exist: an old closed drop may
-	 * be only there. */
 	coord_drop *old = NULL;
 	int grv = coord_drop_get(c, d->id, &old);
 	if (grv == DN_EIO) {
@@ -546,6 +487,37 @@ static int drops_validate(coord *c, const Dropnet__Drop *d, char *why, size_t le
 		snprintf(why, len, "state is set by the coordinator");
 		return DN_EINVAL;
 	}
+	return 0;
+}
+
+/* A SKU's static placement: known hubs, summing to its units. */
+static int drops_validate_placement(coord *c, const Dropnet__DropSku *s, size_t i,
+    char *why, size_t len)
+{
+	if (s->n_placement > DN_HUBS_MAX) {
+		snprintf(why, len, "skus[%zu]: at most %u placements", i, DN_HUBS_MAX);
+		return DN_EINVAL;
+	}
+	uint64_t sum = 0;
+	for (size_t p = 0; p < s->n_placement; p++) {
+		if (coord_hub_find(c, s->placement[p]->hub) < 0) {
+			snprintf(why, len, "skus[%zu]: unknown hub %s", i, s->placement[p]->hub);
+			return DN_EINVAL;
+		}
+		sum += s->placement[p]->units;
+	}
+	if (s->n_placement > 0 && sum != s->units) {
+		snprintf(why, len, "skus[%zu]: placement sums to %llu, units are %u", i,
+		    (unsigned long long)sum, s->units);
+		return DN_EINVAL;
+	}
+	return 0;
+}
+
+/* 1..DROP_SKUS_MAX SKUs, each listed once and in no other drop that is
+ * not closed. */
+static int drops_validate_skus(coord *c, const Dropnet__Drop *d, char *why, size_t len)
+{
 	if (d->n_skus == 0 || d->n_skus > DROP_SKUS_MAX) {
 		snprintf(why, len, "a drop has 1..%u SKUs", DROP_SKUS_MAX);
 		return DN_EINVAL;
@@ -568,24 +540,17 @@ static int drops_validate(coord *c, const Dropnet__Drop *d, char *why, size_t le
 			    drops_active_for(c, s->sku)->id);
 			return DN_EINVAL;
 		}
-		if (s->n_placement > DN_HUBS_MAX) {
-			snprintf(why, len, "skus[%zu]: at most %u placements", i, DN_HUBS_MAX);
-			return DN_EINVAL;
-		}
-		uint64_t sum = 0;
-		for (size_t p = 0; p < s->n_placement; p++) {
-			if (coord_hub_find(c, s->placement[p]->hub) < 0) {
-				snprintf(why, len, "skus[%zu]: unknown hub %s", i, s->placement[p]->hub);
-				return DN_EINVAL;
-			}
-			sum += s->placement[p]->units;
-		}
-		if (s->n_placement > 0 && sum != s->units) {
-			snprintf(why, len, "skus[%zu]: placement sums to %llu, units are %u", i,
-			    (unsigned long long)sum, s->units);
-			return DN_EINVAL;
+		int rv = drops_validate_placement(c, s, i, why, len);
+		if (rv != 0) {
+			return rv;
 		}
 	}
+	return 0;
+}
+
+/* 1..DROP_TIERS_MAX tiers, named once each, in window order. */
+static int drops_validate_tiers(const Dropnet__Drop *d, char *why, size_t len)
+{
 	if (d->n_tiers == 0 || d->n_tiers > DROP_TIERS_MAX) {
 		snprintf(why, len, "a drop has 1..%u tiers", DROP_TIERS_MAX);
 		return DN_EINVAL;
@@ -607,6 +572,12 @@ static int drops_validate(coord *c, const Dropnet__Drop *d, char *why, size_t le
 			}
 		}
 	}
+	return 0;
+}
+
+/* The gift (if any): a SKU that is not one of the drop's, and the insiders. */
+static int drops_validate_gift(const Dropnet__Drop *d, char *why, size_t len)
+{
 	if (d->gift != NULL && d->gift->kind != DROPNET__GIFT_KIND__GIFT_NONE) {
 		if (!validate_id(d->gift->sku) || d->gift->kind > DROPNET__GIFT_KIND__GIFT_MIN_QTY ||
 		    (d->gift->kind != DROPNET__GIFT_KIND__GIFT_FIRST_ORDER && d->gift->n == 0)) {
@@ -630,23 +601,64 @@ static int drops_validate(coord *c, const Dropnet__Drop *d, char *why, size_t le
 			return DN_EINVAL;
 		}
 	}
-	/* Last, once the spec is known to be good. */
-	if (c->ndrops == COORD_DROPS_MAX) {
-		/* Make room by forgetting (in memory only) the oldest closed drop. */
-		size_t oldest = COORD_DROPS_MAX;
-		for (size_t i = 0; i < c->ndrops; i++) {
-			if (c->drops[i].state == DROP_CLOSED && (oldest == COORD_DROPS_MAX ||
-			    c->drops[i].spec->created_ms < c->drops[oldest].spec->created_ms)) {
-				oldest = i;
-			}
+	return 0;
+}
+
+/* A free slot in memory for a new drop: when memory is full, forgets (in
+ * memory only) the oldest closed drop. DN_EFULL when none is closed. */
+static int drops_make_room(coord *c, char *why, size_t len)
+{
+	if (c->ndrops < COORD_DROPS_MAX) {
+		return 0;
+	}
+	size_t oldest = COORD_DROPS_MAX;
+	for (size_t i = 0; i < c->ndrops; i++) {
+		if (c->drops[i].state == DROP_CLOSED && (oldest == COORD_DROPS_MAX ||
+		    c->drops[i].spec->created_ms < c->drops[oldest].spec->created_ms)) {
+			oldest = i;
 		}
-		if (oldest == COORD_DROPS_MAX) {
-			snprintf(why, len, "%d drops are open or in draft; close one first",
-			    COORD_DROPS_MAX);
-			return DN_EFULL;
-		}
-		codec_drop_free(c->drops[oldest].spec);
-		c->drops[oldest] = c->drops[--c->ndrops];
+	}
+	if (oldest == COORD_DROPS_MAX) {
+		snprintf(why, len, "%d drops are open or in draft; close one first",
+		    COORD_DROPS_MAX);
+		return DN_EFULL;
+	}
+	codec_drop_free(c->drops[oldest].spec);
+	c->drops[oldest] = c->drops[--c->ndrops];
+	return 0;
+}
+
+/* Checks a drop spec; writes the reason into why. Last, once the spec is
+ * known to be good, makes room for it in memory. */
+static int drops_validate(coord *c, const Dropnet__Drop *d, char *why, size_t len)
+{
+	int rv = drops_validate_id(c, d, why, len);
+	if (rv == 0) {
+		rv = drops_validate_skus(c, d, why, len);
+	}
+	if (rv == 0) {
+		rv = drops_validate_tiers(d, why, len);
+	}
+	if (rv == 0) {
+		rv = drops_validate_gift(d, why, len);
+	}
+	return rv != 0 ? rv : drops_make_room(c, why, len);
+}
+
+/* Past demand per hub index, and its total (drops_proportional). */
+typedef struct {
+	coord *c;
+	uint64_t demand[DN_HUBS_MAX];
+	uint64_t total;
+} drops_demand;
+
+static int drops_demand_add(void *arg, const char *hub, uint64_t n)
+{
+	drops_demand *dd = arg;
+	int h = coord_hub_find(dd->c, hub);
+	if (h >= 0) {
+		dd->demand[h] = n;
+		dd->total += n;
 	}
 	return 0;
 }
@@ -656,20 +668,12 @@ static int drops_validate(coord *c, const Dropnet__Drop *d, char *why, size_t le
 static int drops_proportional(coord *c, Dropnet__DropSku *s, Dropnet__HubUnits *hu,
     Dropnet__HubUnits **hup)
 {
-	uint64_t demand[DN_HUBS_MAX] = {0}, total = 0;
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(c->db, "SELECT nearest_hub, COUNT(*) FROM orders WHERE"
-	    " nearest_hub <> '' GROUP BY nearest_hub", -1, &st, NULL) != SQLITE_OK) {
-		return DN_EIO;
+	drops_demand dd = {.c = c};
+	int rv = coord_store_drop_demand_list(c->store, drops_demand_add, &dd);
+	if (rv != 0) {
+		return rv;
 	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int h = coord_hub_find(c, db_col_text(st, 0));
-		if (h >= 0) {
-			demand[h] = (uint64_t)sqlite3_column_int64(st, 1);
-			total += demand[h];
-		}
-	}
-	sqlite3_finalize(st);
+	const uint64_t *demand = dd.demand, total = dd.total;
 	if (c->nhubs == 0) {
 		return DN_ESTATE;
 	}
@@ -701,45 +705,108 @@ static int drops_proportional(coord *c, Dropnet__DropSku *s, Dropnet__HubUnits *
 	return 0;
 }
 
-static void drops_create(coord *c, Dropnet__Drop *spec, mreq *r)
+/* Answers a drop spec that is missing or refused; true when it is good
+ * (and memory has room for it). */
+static bool drops_create_valid(coord *c, const Dropnet__Drop *spec, mreq *r)
 {
 	char why[200];
 	if (spec == NULL) {
 		drops_answer(r, DROPNET__STATUS__INVALID, "missing drop");
-		return;
+		return false;
 	}
 	int vrv = drops_validate(c, spec, why, sizeof(why));
 	if (vrv == DN_EIO) {
 		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
-		return;
+		return false;
 	}
 	if (vrv != 0) {
 		log_info("drop.invalid", "drop=%.64s why=\"%s\"", spec->id, why);
 		drops_answer(r, DROPNET__STATUS__INVALID, why);
-		return;
+		return false;
 	}
-	static Dropnet__HubUnits hu[DROP_SKUS_MAX][DN_HUBS_MAX];
-	static Dropnet__HubUnits *hup[DROP_SKUS_MAX][DN_HUBS_MAX];
-	bool placed = true;
-	for (size_t i = 0; placed && i < spec->n_skus; i++) {
+	return true;
+}
+
+/* The proportional placements drops_create fills in, per SKU and hub. */
+static Dropnet__HubUnits drops_hu[DROP_SKUS_MAX][DN_HUBS_MAX];
+static Dropnet__HubUnits *drops_hup[DROP_SKUS_MAX][DN_HUBS_MAX];
+
+/* Places every SKU that asks for a proportional placement and has none
+ * (into drops_hu). false when one could not be placed. */
+static bool drops_place(coord *c, Dropnet__Drop *spec)
+{
+	for (size_t i = 0; i < spec->n_skus; i++) {
 		if (spec->skus[i]->placement_proportional && spec->skus[i]->n_placement == 0 &&
-		    drops_proportional(c, spec->skus[i], hu[i], hup[i]) != 0) {
-			placed = false;
+		    drops_proportional(c, spec->skus[i], drops_hu[i], drops_hup[i]) != 0) {
+			return false;
 		}
 	}
+	return true;
+}
+
+/* The request owns spec and frees it with protobuf-c: take the static
+ * proportional placements back out before it does. */
+static void drops_unplace(Dropnet__Drop *spec)
+{
+	for (size_t i = 0; i < spec->n_skus; i++) {
+		if (spec->skus[i]->n_placement > 0 && spec->skus[i]->placement == drops_hup[i]) {
+			spec->skus[i]->n_placement = 0;
+			spec->skus[i]->placement = NULL;
+		}
+	}
+}
+
+/* Adds the drop just written to memory, from its packed spec as a reload
+ * would, and holds back what its SKUs already have on hand. */
+static int drops_register(coord *c, const char *id, const uint8_t *buf, size_t len,
+    int64_t now)
+{
+	coord_drop *d = &c->drops[c->ndrops];
+	memset(d, 0, sizeof(*d));
+	if (buf == NULL || codec_drop_unpack(buf, len, &d->spec) != 0) {
+		return DN_ENOMEM;
+	}
+	snprintf(d->id, sizeof(d->id), "%s", id);
+	d->state = DROP_DRAFT;
+	drops_fill_tiers(d);
+	c->ndrops++;
+	int rv = 0;
+	for (size_t i = 0; rv == 0 && i < d->spec->n_skus; i++) {
+		const Dropnet__DropSku *ds = d->spec->skus[i];
+		for (size_t h = 0; rv == 0 && ds->holdback_pct > 0 && h < c->nhubs; h++) {
+			coord_stock *s = coord_stock_get(c, (int)h, ds->sku, false);
+			if (s != NULL && s->row.on_hand > 0) {
+				rv = drops_hold_basis(c, d, ds, (int)h, s->row.on_hand, now);
+			}
+		}
+	}
+	return rv;
+}
+
+/* Writes a new drop (its packed spec buf and a row per tier) and registers
+ * it; inside a transaction. */
+static int drops_insert(coord *c, const Dropnet__Drop *spec, const uint8_t *buf,
+    size_t len, int64_t now)
+{
+	int rv = coord_store_drop_insert(c->store, spec->id, now, buf, len);
+	for (size_t t = 0; rv == 0 && t < spec->n_tiers; t++) {
+		rv = coord_store_drop_tier_insert(c->store, spec->id, t);
+	}
+	return rv != 0 ? rv : drops_register(c, spec->id, buf, len, now);
+}
+
+static void drops_create(coord *c, Dropnet__Drop *spec, mreq *r)
+{
+	if (!drops_create_valid(c, spec, r)) {
+		return;
+	}
+	bool placed = drops_place(c, spec);
 	int64_t now = coord_now_wall_ms(c);
 	spec->created_ms = now;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	int prv = placed ? codec_drop_pack(spec, &buf, &len) : DN_ESTATE;
-	/* The request owns spec and frees it with protobuf-c: take the static
-	 * proportional placements back out before it does. */
-	for (size_t i = 0; i < spec->n_skus; i++) {
-		if (spec->skus[i]->n_placement > 0 && spec->skus[i]->placement == hup[i]) {
-			spec->skus[i]->n_placement = 0;
-			spec->skus[i]->placement = NULL;
-		}
-	}
+	drops_unplace(spec);
 	if (!placed) {
 		drops_answer(r, DROPNET__STATUS__CONFLICT, "no hubs to place units at");
 		return;
@@ -748,54 +815,12 @@ static void drops_create(coord *c, Dropnet__Drop *spec, mreq *r)
 		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "out of memory");
 		return;
 	}
-	int rv = db_begin(c->db);
-	sqlite3_stmt *st = NULL;
-	if (rv == 0 && sqlite3_prepare_v2(c->db, "INSERT INTO drops(id, state, created_ms,"
-	    " spec) VALUES(?1, 0, ?2, ?3)", -1, &st, NULL) == SQLITE_OK) {
-		db_bind_text(st, 1, spec->id);
-		db_bind_i64(st, 2, now);
-		sqlite3_bind_blob(st, 3, buf, (int)len, SQLITE_TRANSIENT);
-		rv = sqlite3_step(st) == SQLITE_DONE ? 0 : DN_EIO;
-	}
-	sqlite3_finalize(st);
-	for (size_t t = 0; rv == 0 && t < spec->n_tiers; t++) {
-		if (sqlite3_prepare_v2(c->db, "INSERT INTO drop_tiers(drop_id, idx) VALUES(?1,?2)",
-		    -1, &st, NULL) != SQLITE_OK) {
-			rv = DN_EIO;
-			break;
-		}
-		db_bind_text(st, 1, spec->id);
-		db_bind_i64(st, 2, (int64_t)t);
-		rv = sqlite3_step(st) == SQLITE_DONE ? 0 : DN_EIO;
-		sqlite3_finalize(st);
-	}
-	/* Register in memory, then hold back what is already on hand. */
+	int rv = coord_store_begin(c->store);
 	if (rv == 0) {
-		coord_drop *d = &c->drops[c->ndrops];
-		memset(d, 0, sizeof(*d));
-		uint8_t *b2 = buf;
-		buf = NULL;
-		if (b2 == NULL || codec_drop_unpack(b2, len, &d->spec) != 0) {
-			rv = DN_ENOMEM;
-		} else {
-			snprintf(d->id, sizeof(d->id), "%s", spec->id);
-			d->state = DROP_DRAFT;
-			drops_fill_tiers(d);
-			c->ndrops++;
-			for (size_t i = 0; rv == 0 && i < d->spec->n_skus; i++) {
-				const Dropnet__DropSku *ds = d->spec->skus[i];
-				for (size_t h = 0; rv == 0 && ds->holdback_pct > 0 && h < c->nhubs; h++) {
-					coord_stock *s = coord_stock_get(c, (int)h, ds->sku, false);
-					if (s != NULL && s->row.on_hand > 0) {
-						rv = drops_hold_basis(c, d, ds, (int)h, s->row.on_hand, now);
-					}
-				}
-			}
-		}
-		free(b2);
+		rv = drops_insert(c, spec, buf, len, now);
 	}
-	free(buf); /* NULL when the in-memory copy took it */
-	rv = rv == 0 ? db_commit(c->db) : (db_rollback(c->db), rv);
+	free(buf);
+	rv = rv == 0 ? coord_store_commit(c->store) : (coord_store_rollback(c->store), rv);
 	if (rv != 0) {
 		c->commit_failures++;
 		coord_reload(c);
@@ -832,16 +857,7 @@ static void drops_set_state(coord *c, const char *id, drop_state to, mreq *r)
 		    "drop is already in that state" : "a closed drop stays closed");
 		return;
 	}
-	sqlite3_stmt *st = NULL;
-	int rv = DN_EIO;
-	if (sqlite3_prepare_v2(c->db, "UPDATE drops SET state=?2 WHERE id=?1", -1, &st,
-	    NULL) == SQLITE_OK) {
-		db_bind_text(st, 1, id);
-		db_bind_i64(st, 2, to);
-		rv = sqlite3_step(st) == SQLITE_DONE ? 0 : DN_EIO;
-	}
-	sqlite3_finalize(st);
-	if (rv != 0) {
+	if (coord_store_drop_state_set(c->store, id, to) != 0) {
 		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
 		return;
 	}
@@ -856,8 +872,9 @@ static const char *drops_state_name(drop_state s)
 	return s == DROP_DRAFT ? "draft" : s == DROP_OPEN ? "open" : "closed";
 }
 
-/* Fills a reply copy of d (shallow: points into d->spec) with live figures. */
-static void drops_view(coord *c, coord_drop *d, Dropnet__Drop *v, Dropnet__Tier *tv,
+/* Fills a reply copy of d (shallow: points into d->spec) with live figures.
+ * 0 or DN_EIO. */
+static int drops_view(coord *c, coord_drop *d, Dropnet__Drop *v, Dropnet__Tier *tv,
     Dropnet__Tier **tvp, int64_t now)
 {
 	*v = *d->spec;
@@ -880,16 +897,7 @@ static void drops_view(coord *c, coord_drop *d, Dropnet__Drop *v, Dropnet__Tier 
 			v->held_back += s != NULL ? s->row.holdback : 0;
 		}
 	}
-	sqlite3_stmt *st = NULL;
-	v->released = 0;
-	if (sqlite3_prepare_v2(c->db, "SELECT COALESCE(-SUM(qty), 0) FROM holdback_log"
-	    " WHERE drop_id=?1 AND qty < 0", -1, &st, NULL) == SQLITE_OK) {
-		db_bind_text(st, 1, d->id);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			v->released = sqlite3_column_int64(st, 0);
-		}
-	}
-	sqlite3_finalize(st);
+	return coord_store_holdback_released_sum(c->store, d->id, &v->released);
 }
 
 static void drops_show(coord *c, const Dropnet__OpsRequest *q, mreq *r, bool all)
@@ -908,7 +916,10 @@ static void drops_show(coord *c, const Dropnet__OpsRequest *q, mreq *r, bool all
 	 * closed ones; one drop is shown from the file too. */
 	for (size_t i = 0; i < (all ? c->ndrops : 1); i++) {
 		coord_drop *d = all ? &c->drops[i] : one;
-		drops_view(c, d, &views[n], tv[n], tvp[n], now);
+		if (drops_view(c, d, &views[n], tv[n], tvp[n], now) != 0) {
+			drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
+			return;
+		}
 		vp[n] = &views[n];
 		n++;
 	}
@@ -952,10 +963,10 @@ static void drops_release_op(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 		return;
 	}
 	int64_t now = coord_now_wall_ms(c);
-	int rv = db_begin(c->db);
+	int rv = coord_store_begin(c->store);
 	int64_t done = rv == 0 ? drops_release(c, d, hub, q->sku, q->qty, "manual", now) : rv;
 	rv = done < 0 ? (int)done : 0;
-	rv = rv == 0 ? db_commit(c->db) : (db_rollback(c->db), rv);
+	rv = rv == 0 ? coord_store_commit(c->store) : (coord_store_rollback(c->store), rv);
 	if (rv != 0) {
 		c->commit_failures++;
 		coord_reload(c);
@@ -975,23 +986,117 @@ static int64_t drops_pct(int64_t *v, size_t n, double p)
 	return v[i < n ? i : n - 1];
 }
 
-static double drops_one_double(coord *c, const char *sql, const char *id)
-{
-	sqlite3_stmt *st = NULL;
-	double v = 0;
-	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) == SQLITE_OK) {
-		db_bind_text(st, 1, id);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			v = sqlite3_column_double(st, 0);
-		}
-	}
-	sqlite3_finalize(st);
-	return v;
-}
-
 /* Largest KPI lists: a drop's minutes, hubs, reasons. */
 #define KPI_MINUTES_MAX 2880
 #define KPI_FULFIL_MAX 200000
+#define KPI_REASONS_MAX 32
+
+/* The KPI reply's lists; static: they are large, and the reply is packed
+ * before the next request. */
+static Dropnet__MinuteCount kpi_mc[KPI_MINUTES_MAX];
+static Dropnet__MinuteCount *kpi_mcp[KPI_MINUTES_MAX];
+static Dropnet__HubFill kpi_hf[DN_HUBS_MAX];
+static Dropnet__HubFill *kpi_hfp[DN_HUBS_MAX];
+static char kpi_hubnames[DN_HUBS_MAX][DN_ID_MAX + 1];
+static int64_t kpi_times[KPI_FULFIL_MAX];
+static Dropnet__ReasonCount kpi_rc[KPI_REASONS_MAX];
+static Dropnet__ReasonCount *kpi_rcp[KPI_REASONS_MAX];
+
+static int drops_kpi_minute(void *arg, int64_t minute_ms, uint64_t units)
+{
+	Dropnet__DropKpi *k = arg;
+	size_t i = k->n_sell_through++;
+	dropnet__minute_count__init(&kpi_mc[i]);
+	kpi_mc[i].minute_ms = minute_ms;
+	kpi_mc[i].units = (uint32_t)units;
+	kpi_mcp[i] = &kpi_mc[i];
+	return k->n_sell_through < KPI_MINUTES_MAX ? 0 : COORD_STORE_STOP;
+}
+
+/* Fill: of the orders that passed the drop's rules and had a hub in
+ * range, how many were filled - per nearest hub (and, summed by the
+ * caller, overall). */
+static int drops_kpi_fill(void *arg, const coord_store_kpi_fill_row *row)
+{
+	Dropnet__DropKpi *k = arg;
+	size_t i = k->n_fill++;
+	dropnet__hub_fill__init(&kpi_hf[i]);
+	snprintf(kpi_hubnames[i], sizeof(kpi_hubnames[i]), "%s", row->hub);
+	kpi_hf[i].hub = kpi_hubnames[i];
+	kpi_hf[i].orders = (uint32_t)row->orders;
+	kpi_hf[i].filled = (uint32_t)row->filled;
+	kpi_hf[i].filled_here = (uint32_t)row->filled_here;
+	kpi_hfp[i] = &kpi_hf[i];
+	return k->n_fill < DN_HUBS_MAX ? 0 : COORD_STORE_STOP;
+}
+
+static int drops_kpi_reason(void *arg, int status, uint64_t orders)
+{
+	Dropnet__DropKpi *k = arg;
+	size_t i = k->n_rejections++;
+	dropnet__reason_count__init(&kpi_rc[i]);
+	kpi_rc[i].reason = (char *)codec_status_name((Dropnet__Status)status);
+	kpi_rc[i].orders = (uint32_t)orders;
+	kpi_rcp[i] = &kpi_rc[i];
+	return k->n_rejections < KPI_REASONS_MAX ? 0 : COORD_STORE_STOP;
+}
+
+/* Sell-through per minute, fill per hub, and time to fulfil (accept ->
+ * ship, per shipped placement). */
+static int drops_kpi_orders(coord *c, const char *id, Dropnet__DropKpi *k)
+{
+	k->sell_through = kpi_mcp;
+	k->fill = kpi_hfp;
+	int rv = coord_store_kpi_sell_through(c->store, id, drops_kpi_minute, k);
+	if (rv == 0) {
+		rv = coord_store_kpi_fill(c->store, id, drops_kpi_fill, k);
+	}
+	uint64_t in_range = 0, filled = 0;
+	for (size_t i = 0; i < k->n_fill; i++) {
+		in_range += kpi_hf[i].orders;
+		filled += kpi_hf[i].filled;
+	}
+	k->fill_within_radius = in_range > 0 ? (double)filled / (double)in_range : 0;
+	size_t nt = 0;
+	if (rv == 0) {
+		rv = coord_store_kpi_fulfil_times(c->store, id, kpi_times, KPI_FULFIL_MAX, &nt);
+	}
+	k->shipped_orders = (uint32_t)nt;
+	k->fulfil_p50_ms = drops_pct(kpi_times, nt, 0.5);
+	k->fulfil_p90_ms = drops_pct(kpi_times, nt, 0.9);
+	return rv;
+}
+
+/* Buyers acquired by the drop and whether they came back; rejections;
+ * holdback; acceptances. */
+static int drops_kpi_totals(coord *c, const char *id, Dropnet__DropKpi *k)
+{
+	coord_store_kpi_buyers b;
+	int rv = coord_store_kpi_buyers_get(c->store, id, &b);
+	k->buyers_acquired = (uint32_t)b.acquired;
+	k->repeat_rate = b.repeat_rate;
+	k->gift_buyers = (uint32_t)b.gift_buyers;
+	k->gift_repeat_rate = b.gift_repeat_rate;
+	k->nongift_first_buyers = (uint32_t)b.nongift_buyers;
+	k->nongift_repeat_rate = b.nongift_repeat_rate;
+	k->rejections = kpi_rcp;
+	if (rv == 0) {
+		rv = coord_store_kpi_rejections(c->store, id, drops_kpi_reason, k);
+	}
+	if (rv == 0) {
+		rv = coord_store_holdback_held_sum(c->store, id, &k->held_back);
+	}
+	if (rv == 0) {
+		rv = coord_store_holdback_released_sum(c->store, id, &k->released);
+	}
+	uint64_t orders = 0, units = 0;
+	if (rv == 0) {
+		rv = coord_store_kpi_accepted(c->store, id, &orders, &units);
+	}
+	k->accepted_orders = (uint32_t)orders;
+	k->accepted_units = (uint32_t)units;
+	return rv;
+}
 
 static void drops_kpi(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
@@ -1001,96 +1106,10 @@ static void drops_kpi(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 	}
 	Dropnet__DropKpi k = DROPNET__DROP_KPI__INIT;
 	k.drop_id = d->id;
-	static Dropnet__MinuteCount mc[KPI_MINUTES_MAX];
-	static Dropnet__MinuteCount *mcp[KPI_MINUTES_MAX];
-	sqlite3_stmt *st = NULL;
-	sqlite3_prepare_v2(c->db, "SELECT received_ms / 60000 * 60000, SUM(units) FROM orders"
-	    " WHERE drop_id=?1 AND status=1 GROUP BY 1 ORDER BY 1", -1, &st, NULL);
-	db_bind_text(st, 1, d->id);
-	while (k.n_sell_through < KPI_MINUTES_MAX && sqlite3_step(st) == SQLITE_ROW) {
-		size_t i = k.n_sell_through++;
-		dropnet__minute_count__init(&mc[i]);
-		mc[i].minute_ms = sqlite3_column_int64(st, 0);
-		mc[i].units = (uint32_t)sqlite3_column_int64(st, 1);
-		mcp[i] = &mc[i];
+	if (drops_kpi_orders(c, d->id, &k) != 0 || drops_kpi_totals(c, d->id, &k) != 0) {
+		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
+		return;
 	}
-	k.sell_through = mcp;
-	sqlite3_finalize(st);
-	/* Fill: of the orders that passed the drop's rules and had a hub in
-	 * range, how many were filled - per nearest hub and overall. */
-	static Dropnet__HubFill hf[DN_HUBS_MAX];
-	static Dropnet__HubFill *hfp[DN_HUBS_MAX];
-	static char hubnames[DN_HUBS_MAX][DN_ID_MAX + 1];
-	uint64_t in_range = 0, filled = 0;
-	sqlite3_prepare_v2(c->db, "SELECT nearest_hub, COUNT(*), SUM(status=1),"
-	    " SUM(status=1 AND hub=nearest_hub) FROM orders WHERE drop_id=?1 AND"
-	    " nearest_hub <> '' AND status IN (1, 2) GROUP BY nearest_hub ORDER BY 1", -1,
-	    &st, NULL);
-	db_bind_text(st, 1, d->id);
-	while (k.n_fill < DN_HUBS_MAX && sqlite3_step(st) == SQLITE_ROW) {
-		size_t i = k.n_fill++;
-		dropnet__hub_fill__init(&hf[i]);
-		snprintf(hubnames[i], sizeof(hubnames[i]), "%s", db_col_text(st, 0));
-		hf[i].hub = hubnames[i];
-		hf[i].orders = (uint32_t)sqlite3_column_int64(st, 1);
-		hf[i].filled = (uint32_t)sqlite3_column_int64(st, 2);
-		hf[i].filled_here = (uint32_t)sqlite3_column_int64(st, 3);
-		in_range += hf[i].orders;
-		filled += hf[i].filled;
-		hfp[i] = &hf[i];
-	}
-	k.fill = hfp;
-	sqlite3_finalize(st);
-	k.fill_within_radius = in_range > 0 ? (double)filled / (double)in_range : 0;
-	/* Time to fulfil, accept -> ship, per shipped placement. */
-	static int64_t times[KPI_FULFIL_MAX];
-	size_t nt = 0;
-	sqlite3_prepare_v2(c->db, "SELECT p.shipped_ms - o.received_ms FROM placements p"
-	    " JOIN orders o ON o.id = p.order_id WHERE o.drop_id=?1 AND p.state='shipped'"
-	    " ORDER BY 1", -1, &st, NULL);
-	db_bind_text(st, 1, d->id);
-	while (nt < KPI_FULFIL_MAX && sqlite3_step(st) == SQLITE_ROW) {
-		times[nt++] = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_finalize(st);
-	k.shipped_orders = (uint32_t)nt;
-	k.fulfil_p50_ms = drops_pct(times, nt, 0.5);
-	k.fulfil_p90_ms = drops_pct(times, nt, 0.9);
-	/* Buyers acquired by this drop, and whether they came back. */
-	k.buyers_acquired = (uint32_t)drops_one_double(c,
-	    "SELECT COUNT(*) FROM customers WHERE first_drop=?1", d->id);
-	k.repeat_rate = drops_one_double(c, "SELECT COALESCE(AVG(orders > 1), 0) FROM"
-	    " customers WHERE first_drop=?1", d->id);
-	k.gift_buyers = (uint32_t)drops_one_double(c,
-	    "SELECT COUNT(*) FROM customers WHERE first_drop=?1 AND gifted=1", d->id);
-	k.gift_repeat_rate = drops_one_double(c, "SELECT COALESCE(AVG(orders > 1), 0) FROM"
-	    " customers WHERE first_drop=?1 AND gifted=1", d->id);
-	k.nongift_first_buyers = (uint32_t)drops_one_double(c,
-	    "SELECT COUNT(*) FROM customers WHERE first_drop=?1 AND gifted=0", d->id);
-	k.nongift_repeat_rate = drops_one_double(c, "SELECT COALESCE(AVG(orders > 1), 0)"
-	    " FROM customers WHERE first_drop=?1 AND gifted=0", d->id);
-	static Dropnet__ReasonCount rc[32];
-	static Dropnet__ReasonCount *rcp[32];
-	sqlite3_prepare_v2(c->db, "SELECT status, COUNT(*) FROM orders WHERE drop_id=?1"
-	    " AND status NOT IN (1, 16) GROUP BY status ORDER BY 2 DESC", -1, &st, NULL);
-	db_bind_text(st, 1, d->id);
-	while (k.n_rejections < 32 && sqlite3_step(st) == SQLITE_ROW) {
-		size_t i = k.n_rejections++;
-		dropnet__reason_count__init(&rc[i]);
-		rc[i].reason = (char *)codec_status_name((Dropnet__Status)sqlite3_column_int(st, 0));
-		rc[i].orders = (uint32_t)sqlite3_column_int64(st, 1);
-		rcp[i] = &rc[i];
-	}
-	k.rejections = rcp;
-	sqlite3_finalize(st);
-	k.held_back = (int64_t)drops_one_double(c, "SELECT COALESCE(SUM(qty), 0) FROM"
-	    " holdback_log WHERE drop_id=?1 AND qty > 0", d->id);
-	k.released = (int64_t)drops_one_double(c, "SELECT COALESCE(-SUM(qty), 0) FROM"
-	    " holdback_log WHERE drop_id=?1 AND qty < 0", d->id);
-	k.accepted_orders = (uint32_t)drops_one_double(c, "SELECT COUNT(*) FROM orders"
-	    " WHERE drop_id=?1 AND status=1", d->id);
-	k.accepted_units = (uint32_t)drops_one_double(c, "SELECT COALESCE(SUM(units), 0)"
-	    " FROM orders WHERE drop_id=?1 AND status=1", d->id);
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
 	rep.status = DROPNET__STATUS__OK;
 	rep.kpi = &k;
