@@ -81,7 +81,8 @@ static int drops_load_one(void *arg, const coord_store_drop_row *row)
 	return 0;
 }
 
-/* Sets a tier's sold and released from its row; d NULL: look it up. */
+/* Sets a tier's sold and released from its row (d NULL: a drop not in
+ * memory, nothing to set). */
 static void drops_tier_apply(coord_drop *d, const coord_store_tier_row *row)
 {
 	if (d != NULL && row->idx >= 0 && (size_t)row->idx < d->ntiers) {
