@@ -27,6 +27,10 @@
 #define SIM_TICK_MS 250
 /* A storefront waits this long for an ack before it retries. */
 #define SIM_ORDER_TIMEOUT_MS 3000
+/* Wiped hub disks among the faults: 0 until a re-sent order that was
+ * shipped before the wipe can be told from one that was not (the hub
+ * would ship it twice: the simulator's finding, being fixed). */
+#define SIM_WIPES 0
 /* Audit every this many coordinator batches (it scans the whole book). */
 #define SIM_AUDIT_EVERY 64
 
@@ -424,16 +428,23 @@ static bool hub_start(world *w, int i)
 	return true;
 }
 
-static void hub_crash(world *w, int i)
+/* kill -9 of hubd (power loss on half of them); with wipe, its disk is
+ * gone too and it restarts on an empty store (SEMANTICS.md "Incarnations
+ * and resync"); its staff then count every bin. */
+static void hub_crash(world *w, int i, bool wipe)
 {
 	sim_hub *hb = &w->hubs[i];
 	if (!hb->up) {
 		return;
 	}
+	char prefix[DN_CONF_STR_MAX + 4];
+	snprintf(prefix, sizeof(prefix), "/%s/", hb->h.cfg.id);
 	w->res->hub_crashes++;
-	if (sim_rng_chance(&w->rng, 0.5)) {
-		char prefix[DN_CONF_STR_MAX + 4];
-		snprintf(prefix, sizeof(prefix), "/%s/", hb->h.cfg.id);
+	if (wipe) {
+		w->res->wipes++;
+		simvfs_wipe(w->vfs, prefix);
+		hb->recount = true;
+	} else if (sim_rng_chance(&w->rng, 0.5)) {
 		w->res->power_losses++;
 		simvfs_crash(w->vfs, prefix);
 	}
@@ -444,8 +455,9 @@ static void hub_crash(world *w, int i)
 	uint64_t down = 50 + sim_rng_below(&w->rng, 3000);
 	ev_push(w, w->now + down, EV_HUB_UP, i, 0, NULL);
 	if (w->p.verbose) {
-		fprintf(stderr, "sim: t=%llu hub %s crash down_ms=%llu\n",
-		    (unsigned long long)w->now, hb->h.cfg.id, (unsigned long long)down);
+		fprintf(stderr, "sim: t=%llu hub %s %s down_ms=%llu\n",
+		    (unsigned long long)w->now, hb->h.cfg.id, wipe ? "wiped" : "crash",
+		    (unsigned long long)down);
 	}
 }
 
@@ -539,6 +551,27 @@ static int64_t shelf(const sim_hub *hb, int s)
 	return s < 0 ? 0 : hb->phys[s] - hb->tote[s];
 }
 
+/* The picker gives the held order up (cancelled, refused, gone with a
+ * wiped disk): what it put in the tote goes back on the shelf. */
+static void staff_abandon(sim_hub *hb)
+{
+	for (size_t l = 0; l < hb->nlines; l++) {
+		int s = sku_index(hb->lines[l].sku);
+		if (s >= 0) {
+			hb->tote[s] -= hb->lines[l].in_tote;
+		}
+		hb->lines[l].in_tote = 0;
+	}
+	hb->cur_order = 0;
+}
+
+/* Statuses after which the picker keeps the order and tries again. */
+static bool term_retry(const Dropnet__TermReply *rep)
+{
+	return rep == NULL || rep->status == DROPNET__STATUS__UNAVAILABLE ||
+	    rep->status == DROPNET__STATUS__NO_LEASE;
+}
+
 static void term_key(sim_hub *hb, char *key, const char *what)
 {
 	snprintf(key, DN_ID_MAX + 1, "%s-%llu", what, (unsigned long long)++hb->req_seq);
@@ -555,6 +588,7 @@ static void staff_take(sim_hub *hb, const Dropnet__QueueOrder *o)
 		sl->qty = o->lines[l]->qty;
 		sl->picked = o->lines[l]->picked;
 		sl->shorted = o->lines[l]->shorted;
+		sl->in_tote = 0;
 	}
 	hb->cur_step = 0;
 }
@@ -599,8 +633,8 @@ static bool staff_short(world *w, int i, sim_line *sl)
 				w->orders[k].shorted = true;
 			}
 		}
-	} else if (rep != NULL && rep->status != DROPNET__STATUS__UNAVAILABLE) {
-		hb->cur_order = 0;
+	} else if (!term_retry(rep)) {
+		staff_abandon(hb);
 	}
 	codec_term_reply_free(rep);
 	return true;
@@ -650,14 +684,16 @@ static bool staff_pick(world *w, int i)
 		for (size_t l = 0; l < hb->nlines; l++) {
 			sim_line *sl = &hb->lines[l];
 			int s = sku_index(sl->sku);
+			uint32_t add = sl->qty - sl->shorted - sl->picked;
 			if (s >= 0) {
-				hb->tote[s] += sl->qty - sl->shorted - sl->picked;
+				hb->tote[s] += add;
+				sl->in_tote += add;
 			}
 			sl->picked = sl->qty - sl->shorted;
 		}
 		hb->cur_step = 1;
-	} else if (rep != NULL && rep->status != DROPNET__STATUS__UNAVAILABLE) {
-		hb->cur_order = 0;
+	} else if (!term_retry(rep)) {
+		staff_abandon(hb);
 	}
 	codec_term_reply_free(rep);
 	return true;
@@ -684,15 +720,16 @@ static bool staff_ship(world *w, int i)
 			int s = sku_index(hb->lines[l].sku);
 			units += hb->lines[l].picked;
 			if (s >= 0) {
-				hb->tote[s] -= hb->lines[l].picked;
+				hb->tote[s] -= hb->lines[l].in_tote;
 				hb->phys[s] -= hb->lines[l].picked;
 			}
+			hb->lines[l].in_tote = 0;
 		}
 		w->res->shipped++;
 		ok = check_shipped(w, i, hb->cur_order, hb->cur_key, units);
 		hb->cur_order = 0;
-	} else if (rep != NULL && rep->status != DROPNET__STATUS__UNAVAILABLE) {
-		hb->cur_order = 0; /* cancelled or every unit shorted */
+	} else if (!term_retry(rep)) {
+		staff_abandon(hb); /* cancelled or every unit shorted */
 	}
 	codec_term_reply_free(rep);
 	return ok;
@@ -764,6 +801,33 @@ static bool staff_restock(world *w, int i)
 	return true;
 }
 
+/* Counts every SKU: bin A1 holds all of it (receipts go there), and MAIN
+ * (where a wiped hub's seeded book puts it) holds none. */
+static bool staff_recount(world *w, int i)
+{
+	sim_hub *hb = &w->hubs[i];
+	static const char *const bins[] = {"MAIN", "A1"};
+	char key[DN_ID_MAX + 1];
+	bool all = true;
+	for (int s = 0; s < SIM_SKUS; s++) {
+		for (int b = 0; b < 2; b++) {
+			Dropnet__TermRequest q = DROPNET__TERM_REQUEST__INIT;
+			term_key(hb, key, "recount");
+			q.kind = DROPNET__TERM_KIND__TERM_COUNT;
+			q.bin = (char *)bins[b];
+			q.sku = (char *)sim_sku_names[s];
+			q.qty = b == 0 ? 0 : shelf(hb, s);
+			q.operator_ = "staff";
+			q.request_key = key;
+			Dropnet__TermReply *rep = term_call(w, i, &q);
+			all = all && rep != NULL && rep->status == DROPNET__STATUS__OK;
+			codec_term_reply_free(rep);
+		}
+	}
+	hb->recount = !all;
+	return true;
+}
+
 static bool staff_step(world *w, int i)
 {
 	sim_hub *hb = &w->hubs[i];
@@ -774,6 +838,9 @@ static bool staff_step(world *w, int i)
 		return staff_receive(w, i);
 	}
 	if (hb->cur_order == 0) {
+		if (hb->recount) {
+			return staff_recount(w, i);
+		}
 		if (!w->healed && sim_rng_chance(&w->rng, 0.01)) {
 			return staff_count(w, i);
 		}
@@ -899,8 +966,10 @@ static void fault_one(world *w)
 		ev_push(w, w->now + len, EV_HEAL, i, 0, NULL);
 	} else if (pick < 42) {
 		coord_crash(w);
+	} else if (pick < 56) {
+		hub_crash(w, i, false);
 	} else if (pick < 60) {
-		hub_crash(w, i);
+		hub_crash(w, i, SIM_WIPES != 0);
 	} else if (pick < 72) {
 		int64_t step = (int64_t)sim_rng_below(&w->rng, 120001) - 60000;
 		w->res->clock_steps++;
@@ -984,6 +1053,7 @@ static void heal(world *w)
 	w->stall_until = 0;
 	for (uint32_t i = 0; i < w->p.hubs; i++) {
 		w->hubs[i].partitioned = false;
+		w->hubs[i].recount = true; /* the end of the drop: a full count */
 	}
 }
 
@@ -997,7 +1067,7 @@ static bool settled(world *w)
 		sim_hub *hb = &w->hubs[i];
 		hub_stream sp;
 		int ci = coord_hub_find(&w->c, hb->h.cfg.id);
-		if (!hb->up || hb->cur_order != 0 || ci < 0 ||
+		if (!hb->up || hb->cur_order != 0 || hb->recount || ci < 0 ||
 		    hub_store_stream_get(hb->h.store, &sp) != 0) {
 			return false;
 		}

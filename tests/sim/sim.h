@@ -70,6 +70,7 @@ typedef struct {
 	uint32_t msgs, lost, duplicated, partitions;
 	uint32_t coord_crashes, hub_crashes, clock_steps, stalls;
 	uint32_t power_losses;  /* crashes that also lost unsynced writes */
+	uint32_t wipes;         /* hub disks wiped */
 	uint64_t io_errors;     /* write/sync errors and full disks injected */
 	uint32_t audits;
 	bool failed;

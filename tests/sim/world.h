@@ -61,6 +61,7 @@ typedef struct {
 typedef struct {
 	char sku[DN_ID_MAX + 1];
 	uint32_t qty, picked, shorted;
+	uint32_t in_tote;       /* units this picker put in the tote for it */
 } sim_line;
 
 typedef struct {
@@ -86,6 +87,7 @@ typedef struct {
 	 * (shelf + totes), and units picked into totes not yet shipped. */
 	int64_t phys[SIM_SKUS], tote[SIM_SKUS];
 	bool stocked;
+	bool recount;           /* count every SKU before taking more work */
 } sim_hub;
 
 /* The VFS every simulated store lives on (tests/sim/simvfs.h). */
