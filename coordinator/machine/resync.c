@@ -251,8 +251,13 @@ int coord_resync_finish(coord *c, int hub, const Dropnet__HubSyncRequest *m)
 {
 	coord_hub *h = &c->hubs[hub];
 	store *s = c->store;
+	/* Only the new store confirms: a request of the lost one (sent before
+	 * the wipe, delivered late, in the same batch) also names us, and
+	 * taking it for the confirmation dropped the seed before the new book
+	 * had it (found by dropsim with wipes). */
 	if (h->seed_pending && m->hello != NULL &&
-	    m->hello->coordinator_incarnation == c->incarnation) {
+	    m->hello->coordinator_incarnation == c->incarnation &&
+	    m->hello->incarnation == h->incarnation) {
 		db_bind_text(s->seed_delete, 1, h->id);
 		if (store_step_done(s->seed_delete) != 0) {
 			return DN_EIO;

@@ -432,7 +432,11 @@ static Dropnet__Status term_short(hub *h, const Dropnet__TermRequest *req,
  * EV_SHIPPED lost with it. Nothing is picked: the order's full lines are
  * taken off the book (the seed counted them) and reported shipped, so it
  * ships once. Only a resent order still queued; a claim held by another
- * refuses it, and an unclaimed one needs the lease like a first pick. */
+ * refuses it, and an unclaimed one needs the lease like a first pick.
+ * Never below zero: units the book no longer holds were taken off by a
+ * count after the wipe, and the coordinator's ship books the same gap as
+ * found (its on-hand stops at 0 too), so both books stay equal; a book
+ * that went negative could not be counted back (dropsim). */
 static Dropnet__Status term_ship_already(hub *h, const Dropnet__TermRequest *req,
     pick_order *o, const char *tracking, int64_t now, char *msg)
 {
@@ -456,8 +460,20 @@ static Dropnet__Status term_ship_already(hub *h, const Dropnet__TermRequest *req
 	ev.lines = lineptr;
 	for (size_t i = 0; i < o->nlines; i++) {
 		Dropnet__OrderLine init = DROPNET__ORDER_LINE__INIT;
-		if ((rv = stock_take_logged(h, o->lines[i].sku,
-		    o->lines[i].qty)) != 0) {
+		int64_t on_hand = 0, take = o->lines[i].qty;
+		if ((rv = hub_store_stock_get(h->store, o->lines[i].sku,
+		    &on_hand)) != 0) {
+			return store_status(rv, msg);
+		}
+		if (take > on_hand) {
+			log_warn("hub.shipped_already_uncovered", "order_id=%" PRIu64
+			    " sku=%s qty=%" PRId64 " on_hand=%" PRId64 ": a count"
+			    " since the data loss took these units off already",
+			    o->order_id, o->lines[i].sku, take, on_hand);
+			take = on_hand > 0 ? on_hand : 0;
+		}
+		if (take > 0 && (rv = stock_take_logged(h, o->lines[i].sku,
+		    take)) != 0) {
 			return store_status(rv, msg);
 		}
 		lines[ev.n_lines] = init;

@@ -471,12 +471,117 @@ static void test_resent_not_shipped(void **state)
 	net_down(&n);
 }
 
+static void count(net *n, const char *bin, const char *sku, int64_t qty)
+{
+	Dropnet__TermRequest q = DROPNET__TERM_REQUEST__INIT;
+	q.kind = DROPNET__TERM_KIND__TERM_COUNT;
+	q.bin = (char *)bin;
+	q.sku = (char *)sku;
+	q.qty = qty;
+	term_ok(n, &q);
+}
+
+/* Staff count the shelves after the wipe before they resolve the resent
+ * orders: the count already took the shipped units off both books. The
+ * mark then takes what the book still holds, never below zero, as the
+ * coordinator's ship does; both books stay equal, and a count after the
+ * marks gives the truth. */
+static void test_resent_counted_first(void **state)
+{
+	(void)state;
+	net n;
+	net_up(&n);
+	receive(&n, "mug", 3);
+	receive(&n, "tee", 10);
+	sync_settle(&n);
+	submit(&n, "m1", "mug", 3); /* every mug */
+	submit(&n, "t1", "tee", 4);
+	sync_settle(&n);
+	do_pick_ship(&n, hub_order(&n, "m1"), "mug", 3);
+	do_pick_ship(&n, hub_order(&n, "t1"), "tee", 4);
+	/* The truth: 0 mugs, 6 tees. The wipe loses both shipments. */
+	hub_store_close(n.h.store);
+	rm_db(n.hub_db);
+	hub_up(&n);
+	sync_settle(&n);
+	assert_int_equal(hub_on_hand(&n, "mug"), 3);
+	assert_int_equal(hub_on_hand(&n, "tee"), 10);
+	count(&n, "MAIN", "mug", 0);
+	count(&n, "MAIN", "tee", 6);
+	sync_settle(&n);
+	assert_int_equal(ledger(&n, "mug")->row.on_hand, 0);
+	assert_int_equal(ledger(&n, "tee")->row.on_hand, 6);
+
+	assert_int_equal(ship_already(&n, hub_order(&n, "m1"), "", "TM"), DROPNET__STATUS__OK);
+	assert_int_equal(ship_already(&n, hub_order(&n, "t1"), "", "TT"), DROPNET__STATUS__OK);
+	sync_settle(&n);
+	/* Never below zero, and equal on both books. */
+	assert_int_equal(hub_on_hand(&n, "mug"), 0);
+	assert_int_equal(ledger(&n, "mug")->row.on_hand, 0);
+	assert_int_equal(ledger(&n, "mug")->row.allocated, 0);
+	assert_int_equal(ledger(&n, "mug")->shipped, 3);
+	/* Taken twice (count and mark), on both books alike ... */
+	assert_int_equal(hub_on_hand(&n, "tee"), 2);
+	assert_int_equal(ledger(&n, "tee")->row.on_hand, 2);
+	assert_int_equal(ledger(&n, "tee")->shipped, 4);
+	/* ... until the count after the marks. */
+	count(&n, "MAIN", "tee", 6);
+	count(&n, "MAIN", "mug", 0);
+	sync_settle(&n);
+	assert_int_equal(hub_on_hand(&n, "tee"), 6);
+	assert_int_equal(ledger(&n, "tee")->row.on_hand, 6);
+	assert_int_equal(hub_on_hand(&n, "mug"), 0);
+	assert_int_equal(ledger(&n, "mug")->row.on_hand, 0);
+	audit_clean(&n);
+	net_down(&n);
+}
+
+/* A sync request of the lost store, sent before the wipe and delivered
+ * late, shares a batch with the new store's first one: it names the
+ * coordinator too, but it must not count as the new book confirming its
+ * seed (the seed was dropped before the new book took it). */
+static void test_stale_request_keeps_seed(void **state)
+{
+	(void)state;
+	net n;
+	net_up(&n);
+	receive(&n, "hoodie", 10);
+	sync_settle(&n);
+	uint8_t *old = NULL, *neu = NULL;
+	size_t old_len = 0, neu_len = 0;
+	tick(&n);
+	assert_int_equal(hub_sync_build(&n.h, &old, &old_len), 0);
+	hub_store_close(n.h.store);
+	rm_db(n.hub_db);
+	hub_up(&n);
+	tick(&n);
+	assert_int_equal(hub_sync_build(&n.h, &neu, &neu_len), 0);
+	mreq r[2];
+	mreq_init(&r[0], old, old_len);
+	mreq_init(&r[1], neu, neu_len);
+	mreq *rp[2] = { &r[0], &r[1] };
+	coord_hubsync_batch(&n.c, rp, 2);
+	assert_true(r[1].replied);
+	hub_sync_on_reply(&n.h, 0, r[1].reply, r[1].reply_len);
+	mreq_fini(&r[0]);
+	mreq_fini(&r[1]);
+	free(old);
+	free(neu);
+	sync_settle(&n);
+	assert_int_equal(ledger(&n, "hoodie")->row.on_hand, 10);
+	assert_int_equal(hub_on_hand(&n, "hoodie"), 10);
+	audit_clean(&n);
+	net_down(&n);
+}
+
 int main(void)
 {
 	log_set_level(LOG_WARN);
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_resent_already_shipped),
 	    cmocka_unit_test(test_resent_not_shipped),
+	    cmocka_unit_test(test_resent_counted_first),
+	    cmocka_unit_test(test_stale_request_keeps_seed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
