@@ -29,8 +29,8 @@
 
 /* Queues the command that puts what placement pid still needs at the hub
  * (CMD_PLACE_ORDER, or CMD_TRANSFER_OUT for a transfer's pick): the lines'
- * open quantities, the original key, customer, tier and promised time. A
- * placement with nothing left open queues nothing. */
+ * open quantities, the original key, customer, tier and promised time,
+ * flagged resent. A placement with nothing left open queues nothing. */
 static int resync_resend(coord *c, int hub, int64_t pid, int64_t now_wall)
 {
 	enum { LINES = DN_ORDER_LINES_MAX + 1 };
@@ -80,6 +80,9 @@ static int resync_resend(coord *c, int hub, int64_t pid, int64_t now_wall)
 	cmd.n_lines = n;
 	cmd.lines = clp;
 	cmd.time_ms = now_wall;
+	/* The lost store may have shipped it with the event unsent: the hub
+	 * shows it as re-sent, for staff to check before picking it again. */
+	cmd.resent = true;
 	return coord_command_queue(c, hub, &cmd);
 }
 
@@ -248,8 +251,13 @@ int coord_resync_finish(coord *c, int hub, const Dropnet__HubSyncRequest *m)
 {
 	coord_hub *h = &c->hubs[hub];
 	store *s = c->store;
+	/* Only the new store confirms: a request of the lost one (sent before
+	 * the wipe, delivered late, in the same batch) also names us, and
+	 * taking it for the confirmation dropped the seed before the new book
+	 * had it (found by dropsim with wipes). */
 	if (h->seed_pending && m->hello != NULL &&
-	    m->hello->coordinator_incarnation == c->incarnation) {
+	    m->hello->coordinator_incarnation == c->incarnation &&
+	    m->hello->incarnation == h->incarnation) {
 		db_bind_text(s->seed_delete, 1, h->id);
 		if (store_step_done(s->seed_delete) != 0) {
 			return DN_EIO;
