@@ -27,10 +27,10 @@
 #define SIM_TICK_MS 250
 /* A storefront waits this long for an ack before it retries. */
 #define SIM_ORDER_TIMEOUT_MS 3000
-/* Wiped hub disks among the faults: 0 until a re-sent order that was
- * shipped before the wipe can be told from one that was not (the hub
- * would ship it twice: the simulator's finding, being fixed). */
-#define SIM_WIPES 0
+/* Wiped hub disks among the faults (SEMANTICS.md "Incarnations and
+ * resync": the staff resolve re-sent orders from the carrier log, then
+ * count). */
+#define SIM_WIPES 1
 /* Audit every this many coordinator batches (it scans the whole book). */
 #define SIM_AUDIT_EVERY 64
 
@@ -637,6 +637,39 @@ static bool staff_claim(world *w, int i)
 	Dropnet__TermReply *rep = term_call(w, i, &q);
 	if (rep != NULL && rep->status == DROPNET__STATUS__OK && rep->n_orders > 0) {
 		staff_take(hb, rep->orders[0]);
+		/* RESENT after a wipe: the carrier log says whether it left. */
+		uint64_t id = rep->orders[0]->order_id;
+		if (rep->orders[0]->resent && id < w->shipped_cap && w->shipped_ids[id] != 0) {
+			hb->cur_step = 2;
+		}
+	}
+	codec_term_reply_free(rep);
+	return true;
+}
+
+/* A resent order the carrier log shows shipped before the wipe: record it
+ * (TERM_SHIP already_shipped), nothing picked, nothing leaves now; then
+ * count again (a count taken before the mark had taken its units off). */
+static bool staff_ship_already(world *w, int i)
+{
+	sim_hub *hb = &w->hubs[i];
+	char key[DN_ID_MAX + 1], tracking[DN_ID_MAX + 1];
+	snprintf(key, sizeof(key), "shipped-%llu", (unsigned long long)hb->cur_order);
+	snprintf(tracking, sizeof(tracking), "trk-%.16s-%llu", hb->h.cfg.id,
+	    (unsigned long long)hb->cur_order);
+	Dropnet__TermRequest q = DROPNET__TERM_REQUEST__INIT;
+	q.kind = DROPNET__TERM_KIND__TERM_SHIP;
+	q.already_shipped = true;
+	q.operator_ = "staff";
+	q.order_id = hb->cur_order;
+	q.tracking = tracking;
+	q.request_key = key;
+	Dropnet__TermReply *rep = term_call(w, i, &q);
+	if (rep != NULL && rep->status == DROPNET__STATUS__OK) {
+		hb->cur_order = 0;
+		hb->recount = true;
+	} else if (!term_retry(rep)) {
+		staff_abandon(hb);
 	}
 	codec_term_reply_free(rep);
 	return true;
@@ -880,7 +913,8 @@ static bool staff_step(world *w, int i)
 		}
 		return staff_claim(w, i);
 	}
-	return hb->cur_step == 0 ? staff_pick(w, i) : staff_ship(w, i);
+	return hb->cur_step == 2 ? staff_ship_already(w, i)
+	    : hb->cur_step == 0 ? staff_pick(w, i) : staff_ship(w, i);
 }
 
 /* ---- storefronts ---- */
