@@ -229,5 +229,5 @@ int store_init(store *s, sqlite3 *db)
 			return DN_EIO;
 		}
 	}
-	return 0;
+	return store_stream_init(s, db);
 }
