@@ -745,34 +745,40 @@ static void hubsync_reply_ok(coord *c, mreq *r, const Dropnet__HubSyncRequest *m
 	coord_resync_seed_free(seed, nseed);
 }
 
-void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
-{
-	Dropnet__HubSyncRequest *msgs[DN_SERVER_CTX_MAX] = {0};
-	int hub_of[DN_SERVER_CTX_MAX];
+/* One batch of sync requests and what became of each. */
+typedef struct {
+	Dropnet__HubSyncRequest *msgs[DN_SERVER_CTX_MAX]; /* NULL: malformed */
+	int hub_of[DN_SERVER_CTX_MAX];                     /* -1: bad hello */
 	coord_sync_verdict verdict[DN_SERVER_CTX_MAX];
-	bool failed[DN_SERVER_CTX_MAX] = {false};
-	bool any_failed = false;
-	int64_t now_wall = coord_now_wall_ms(c);
-	uint64_t now_mono = coord_now_mono_ms(c);
-	assert(n <= DN_SERVER_CTX_MAX);
+	bool failed[DN_SERVER_CTX_MAX];                    /* rolled back alone */
+	bool any_failed;
+} hubsync_batch;
+
+/* Unpacks and applies every request of the batch in one transaction, each
+ * in its own savepoint, then commits. Returns 0, or the DN_E* code that
+ * lost the whole transaction (nothing of it committed, or unknown). */
+static int hubsync_batch_apply(coord *c, mreq **reqs, size_t n, hubsync_batch *b,
+    int64_t now_wall)
+{
 	int rv = coord_ready(c) ? store_stream_batch_begin(c->store) : DN_EIO;
 	for (size_t i = 0; i < n; i++) {
-		hub_of[i] = -1;
-		verdict[i] = COORD_SYNC_OK;
+		b->hub_of[i] = -1;
+		b->verdict[i] = COORD_SYNC_OK;
 		size_t len = 0;
 		const uint8_t *body = mreq_body(reqs[i], &len);
-		int urv = codec_hub_sync_request_unpack(body, len, &msgs[i]);
+		int urv = codec_hub_sync_request_unpack(body, len, &b->msgs[i]);
 		if (urv != 0 || rv != 0) {
 			continue;
 		}
-		rv = hubsync_isolated(c, msgs[i], now_wall, &hub_of[i], &verdict[i], &failed[i]);
-		any_failed = any_failed || failed[i];
+		rv = hubsync_isolated(c, b->msgs[i], now_wall, &b->hub_of[i], &b->verdict[i],
+		    &b->failed[i]);
+		b->any_failed = b->any_failed || b->failed[i];
 	}
 	/* After every request: a later one may have queued commands for an
 	 * earlier hub (a re-route), and the replies carry them. */
 	for (size_t i = 0; i < n && rv == 0; i++) {
-		if (hub_of[i] >= 0 && !failed[i] && verdict[i] != COORD_SYNC_REFUSE) {
-			rv = coord_resync_finish(c, hub_of[i], msgs[i]);
+		if (b->hub_of[i] >= 0 && !b->failed[i] && b->verdict[i] != COORD_SYNC_REFUSE) {
+			rv = coord_resync_finish(c, b->hub_of[i], b->msgs[i]);
 		}
 	}
 	if (rv == 0) {
@@ -780,36 +786,51 @@ void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 	} else {
 		store_stream_batch_rollback(c->store);
 	}
+	return rv;
+}
+
+/* Answers request i of the batch; rv is the batch's outcome. */
+static void hubsync_batch_reply(coord *c, mreq *r, const hubsync_batch *b, size_t i,
+    int rv, uint64_t now_mono, int64_t now_wall)
+{
+	const Dropnet__HubSyncRequest *m = b->msgs[i];
+	if (m == NULL) {
+		log_warn("hubsync.malformed", "request=%zu", i);
+		hubsync_reply_error(r, DROPNET__STATUS__MALFORMED, "not a HubSyncRequest");
+	} else if (m->version != DN_PROTO_VERSION) {
+		hubsync_reply_error(r, DROPNET__STATUS__UNSUPPORTED_VERSION,
+		    "this coordinator speaks version 1");
+	} else if (rv != 0 || b->failed[i]) {
+		hubsync_reply_error(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
+	} else if (b->hub_of[i] < 0) {
+		hubsync_reply_error(r, DROPNET__STATUS__INVALID, "bad hello");
+	} else if (b->verdict[i] == COORD_SYNC_REFUSE) {
+		hubsync_reply_error(r, DROPNET__STATUS__CONFLICT, "the hub's store and"
+		    " this coordinator's do not share a history (see the coordinator's"
+		    " log: hub.resync_refused)");
+	} else {
+		hubsync_reply_ok(c, r, m, b->hub_of[i], b->verdict[i], now_mono, now_wall);
+	}
+}
+
+void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
+{
+	hubsync_batch b = {0};
+	int64_t now_wall = coord_now_wall_ms(c);
+	uint64_t now_mono = coord_now_mono_ms(c);
+	assert(n <= DN_SERVER_CTX_MAX);
+	int rv = hubsync_batch_apply(c, reqs, n, &b, now_wall);
 	if (rv != 0) {
 		c->commit_failures++;
 		log_error("hubsync.batch_failed", "requests=%zu err=%s", n, dn_strerror(rv));
 		coord_reload(c);
-	} else if (any_failed) {
+	} else if (b.any_failed) {
 		/* The rolled-back requests' changes to memory are undone by
 		 * reading back the file the rest of the batch committed to. */
 		coord_reload(c);
 	}
 	for (size_t i = 0; i < n; i++) {
-		Dropnet__HubSyncRequest *m = msgs[i];
-		if (m == NULL) {
-			log_warn("hubsync.malformed", "request=%zu", i);
-			hubsync_reply_error(reqs[i], DROPNET__STATUS__MALFORMED, "not a HubSyncRequest");
-			continue;
-		}
-		if (m->version != DN_PROTO_VERSION) {
-			hubsync_reply_error(reqs[i], DROPNET__STATUS__UNSUPPORTED_VERSION,
-			    "this coordinator speaks version 1");
-		} else if (rv != 0 || failed[i]) {
-			hubsync_reply_error(reqs[i], DROPNET__STATUS__UNAVAILABLE, "storage failed");
-		} else if (hub_of[i] < 0) {
-			hubsync_reply_error(reqs[i], DROPNET__STATUS__INVALID, "bad hello");
-		} else if (verdict[i] == COORD_SYNC_REFUSE) {
-			hubsync_reply_error(reqs[i], DROPNET__STATUS__CONFLICT, "the hub's store and"
-			    " this coordinator's do not share a history (see the coordinator's"
-			    " log: hub.resync_refused)");
-		} else {
-			hubsync_reply_ok(c, reqs[i], m, hub_of[i], verdict[i], now_mono, now_wall);
-		}
-		codec_hub_sync_request_free(m);
+		hubsync_batch_reply(c, reqs[i], &b, i, rv, now_mono, now_wall);
+		codec_hub_sync_request_free(b.msgs[i]);
 	}
 }

@@ -152,6 +152,28 @@ static int resync_new_incarnation(coord *c, int hub, uint64_t inc, int64_t now_w
 	return rv;
 }
 
+/* We were acked/acknowledged further than this file knows: it was restored
+ * from an older copy. Keep every placement id above the ones the hub holds,
+ * and have the hub re-send from our positions (REWIND; OK with *rv set
+ * when the floor could not be written). */
+static coord_sync_verdict resync_behind(coord *c, const coord_hub *h,
+    const Dropnet__HubSyncRequest *m, int *rv)
+{
+	*rv = store_stream_placement_floor_raise(c->store, m->order_id_max);
+	if (*rv != 0) {
+		return COORD_SYNC_OK;
+	}
+	log_error("hub.resync", "hub=%s reason=coordinator_behind hub_event_acked=%llu"
+	    " event_applied=%llu hub_cmd_applied=%llu cmd_offered=%llu cmd_base=%llu"
+	    " placement_floor=%llu: this store is older than the hub's view of it"
+	    " (restored?); the hub re-sends its events after event_applied and"
+	    " re-applies commands after cmd_base", h->id,
+	    (unsigned long long)m->event_acked, (unsigned long long)h->event_applied,
+	    (unsigned long long)m->cmd_applied, (unsigned long long)h->cmd_offered,
+	    (unsigned long long)h->cmd_acked, (unsigned long long)m->order_id_max);
+	return COORD_SYNC_REWIND;
+}
+
 coord_sync_verdict coord_resync_check(coord *c, int hub,
     const Dropnet__HubSyncRequest *m, int64_t now_wall, int *rv)
 {
@@ -199,22 +221,7 @@ coord_sync_verdict coord_resync_check(coord *c, int hub,
 		return COORD_SYNC_REFUSE;
 	}
 	if (m->event_acked > h->event_applied || m->cmd_applied > h->cmd_offered) {
-		/* We were acked/acknowledged further than this file knows: it was
-		 * restored from an older copy. Keep every placement id above the
-		 * ones the hub holds, and have the hub re-send from our positions. */
-		*rv = store_stream_placement_floor_raise(c->store, m->order_id_max);
-		if (*rv != 0) {
-			return COORD_SYNC_OK;
-		}
-		log_error("hub.resync", "hub=%s reason=coordinator_behind hub_event_acked=%llu"
-		    " event_applied=%llu hub_cmd_applied=%llu cmd_offered=%llu cmd_base=%llu"
-		    " placement_floor=%llu: this store is older than the hub's view of it"
-		    " (restored?); the hub re-sends its events after event_applied and"
-		    " re-applies commands after cmd_base", h->id,
-		    (unsigned long long)m->event_acked, (unsigned long long)h->event_applied,
-		    (unsigned long long)m->cmd_applied, (unsigned long long)h->cmd_offered,
-		    (unsigned long long)h->cmd_acked, (unsigned long long)m->order_id_max);
-		return COORD_SYNC_REWIND;
+		return resync_behind(c, h, m, rv);
 	}
 	return COORD_SYNC_OK;
 }
