@@ -79,6 +79,7 @@ typedef struct store {
 	    *seed_delete, *seed_fill, *seed_select, *placements_live, *resend_lines,
 	    *placement_floor;
 	sqlite3_stmt *drops[32];      /* drops (store_drops.c) */
+	sqlite3_stmt *stream[32]; /* store_stream.c's, by its SS_* index */
 } store;
 
 /* The id a new placement takes: above every placement and above the floor
@@ -249,5 +250,117 @@ int coord_store_kpi_rejections(store *s, const char *drop_id,
 /* Accepted orders and their units. */
 int coord_store_kpi_accepted(store *s, const char *drop_id, uint64_t *orders,
     uint64_t *units);
+/* ---- stream (store_stream.c) ---- */
+/* The hub streams' SQL (hubsync.c, resync.c). Each call returns 0 or
+ * DN_EIO (logged) unless it says otherwise; hub is a hub id. */
+#include <stdbool.h>
+#include <stddef.h>
+#include "core/limits.h"
+
+/* Prepares the statements below into s->stream (from store_init). */
+int store_stream_init(store *s, sqlite3 *db);
+
+/* The hubsync batch's transaction (BEGIN IMMEDIATE; commit DN_EIO = the
+ * outcome is unknown; rollback when one is open), and the savepoint each
+ * request of the batch runs in. request_undo rolls the request back and
+ * closes its savepoint; DN_EIO when the whole transaction was lost (some
+ * errors end it in SQLite), and then nothing of the batch can commit. */
+int store_stream_batch_begin(store *s);
+int store_stream_batch_commit(store *s);
+void store_stream_batch_rollback(store *s);
+int store_stream_request_open(store *s);
+int store_stream_request_close(store *s);
+int store_stream_request_undo(store *s);
+
+/* hubs: the registry row a hello writes, and the stream positions. */
+typedef struct {
+	const char *id, *name, *term_url;
+	double lat, lon, radius_km;
+} store_stream_hub;
+int store_stream_hub_upsert(store *s, const store_stream_hub *h);
+int store_stream_hub_positions_set(store *s, const char *hub, uint64_t cmd_acked,
+    uint64_t event_applied);
+int store_stream_hub_offered_set(store *s, const char *hub, uint64_t cmd_offered);
+int store_stream_hub_incarnation_set(store *s, const char *hub, uint64_t incarnation);
+/* A new hub incarnation: incarnation set, every position back to 0. */
+int store_stream_hub_reset(store *s, const char *hub, uint64_t incarnation);
+
+/* commands: fn gets each packed HubCommand with seq > after, by seq, at
+ * most max; the bytes live only during the call; a non-zero return from fn
+ * stops the walk and is returned. trim deletes seq <= acked; clear all. */
+typedef int (*store_stream_cmd_fn)(void *arg, const uint8_t *payload, size_t len);
+int store_stream_cmds_list(store *s, const char *hub, uint64_t after, size_t max,
+    store_stream_cmd_fn fn, void *arg);
+int store_stream_cmds_trim(store *s, const char *hub, uint64_t acked);
+int store_stream_cmds_clear(store *s, const char *hub);
+
+/* placements as hub events touch them. get: 0, DN_ENOENT or DN_EIO. */
+typedef struct {
+	int64_t order_id;             /* 0 for a transfer's pick */
+	char hub[DN_ID_MAX + 1];
+	char state[16];               /* held|open|picked|shipped|... (store.h) */
+	bool transfer;                /* kind 'transfer' */
+} store_stream_placement;
+int store_stream_placement_get(store *s, int64_t id, store_stream_placement *out);
+/* picked_ms = time_ms; an open placement becomes picked. */
+int store_stream_placement_picked(store *s, int64_t id, int64_t time_ms);
+int store_stream_placement_shipped(store *s, int64_t id, int64_t time_ms,
+    const char *tracking);
+/* 'shorted' when no line is left open and it has not shipped. */
+int store_stream_placement_close(store *s, int64_t id);
+int store_stream_placement_refused(store *s, int64_t id);
+/* fn gets the id of each placement at hub still open or picked, by id; a
+ * non-zero return from fn stops the walk and is returned. */
+typedef int (*store_stream_id_fn)(void *arg, int64_t id);
+int store_stream_placements_live(store *s, const char *hub, store_stream_id_fn fn,
+    void *arg);
+/* meta 'placement_floor' = max(itself, floor) (STORE_PLACEMENT_NEXT_ID). */
+int store_stream_placement_floor_raise(store *s, uint64_t floor);
+
+/* placement_lines: open = qty - shipped - shorted. */
+typedef struct {
+	char sku[DN_ID_MAX + 1];
+	int64_t open;
+	bool gift;
+} store_stream_pline;
+/* The open units of one line; 0 when there is no such line. */
+int store_stream_pline_open(store *s, int64_t placement, const char *sku,
+    int64_t *open);
+/* The placement's lines (at most max, any order) into lines[0..*n). */
+int store_stream_plines_get(store *s, int64_t placement, store_stream_pline *lines,
+    size_t max, size_t *n);
+int store_stream_pline_ship(store *s, int64_t placement, const char *sku, int64_t qty);
+int store_stream_pline_short(store *s, int64_t placement, const char *sku, int64_t qty);
+
+/* What a placement still needs, to queue its command again: its lines with
+ * units open (by sku; n = 0 when none), the order's key, customer and tier
+ * (a transfer's id, "to:" + its destination, ""), and since_ms: an order's
+ * acceptance, a transfer's creation. */
+typedef struct {
+	bool transfer;
+	char key[DN_ID_MAX + 1], customer[DN_ID_MAX + 8], tier[DN_ID_MAX + 1];
+	int64_t since_ms;
+	size_t n;
+	store_stream_pline lines[DN_ORDER_LINES_MAX + 1];
+} store_stream_resend;
+int store_stream_resend_get(store *s, int64_t placement, store_stream_resend *out);
+
+/* The order a placement serves (DN_EIO when it is missing). */
+typedef struct {
+	char key[DN_ID_MAX + 1], customer[DN_ID_MAX + 1];
+	double lat, lon;
+} store_stream_order;
+int store_stream_order_get(store *s, int64_t id, store_stream_order *out);
+/* The transfer picked by this placement, if still picking, is cancelled. */
+int store_stream_transfer_cancel(store *s, int64_t placement);
+
+/* hub_seed: clear; fill from the hub's ledger rows with on_hand > 0 (the
+ * first max by sku; *seeded rows); list them (by sku, at most max; a
+ * non-zero return from fn stops the walk and is returned). */
+int store_stream_seed_clear(store *s, const char *hub);
+int store_stream_seed_fill(store *s, const char *hub, size_t max, size_t *seeded);
+typedef int (*store_stream_seed_fn)(void *arg, const char *sku, int64_t on_hand);
+int store_stream_seed_list(store *s, const char *hub, size_t max,
+    store_stream_seed_fn fn, void *arg);
 
 #endif
