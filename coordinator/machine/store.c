@@ -229,5 +229,5 @@ int store_init(store *s, sqlite3 *db)
 			return DN_EIO;
 		}
 	}
-	return 0;
+	return coord_store_ingest_init(s, db);
 }
