@@ -811,7 +811,23 @@ static Dropnet__Status term_count(hub *h, const Dropnet__TermRequest *req,
 {
 	Dropnet__HubEvent ev;
 	int64_t book = 0, delta = 0, tote = 0;
+	hub_meta meta;
 	int rv;
+
+	/* A count is absolute: its delta is taken against this book. A new
+	 * or wiped store's book is empty until the coordinator seeds it at
+	 * first contact, and the seed is added on top of whatever the book
+	 * holds then - a count taken before it would be counted twice (found
+	 * by dropsim, seed 2083). Receipts and ships are deltas and may go
+	 * on. */
+	if ((rv = hub_store_meta_get(h->store, &meta)) != 0) {
+		return store_status(rv, msg);
+	}
+	if (meta.coordinator == 0) {
+		snprintf(msg, TERM_MSG_MAX, "this hub's store has not met the coordinator"
+		    " yet (new or wiped): count after its first sync");
+		return DROPNET__STATUS__CONFLICT;
+	}
 
 	/* Units picked into a tote stay on the bin's book until they ship
 	 * (the ship takes them), but they are not on the shelf the counter

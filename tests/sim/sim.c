@@ -840,26 +840,34 @@ static bool staff_count(world *w, int i)
 	return true;
 }
 
-/* A restock delivery: more units of one SKU arrive. */
+/* A restock delivery: more units of one SKU arrive (they are in the
+ * building at once), and the staff receive them with one request key,
+ * retried until the hub answers: an answer lost to a crash, or a commit
+ * reported failed that landed, must not book the units twice. */
 static bool staff_restock(world *w, int i)
 {
 	sim_hub *hb = &w->hubs[i];
-	char key[DN_ID_MAX + 1];
-	int s = (int)sim_rng_below(&w->rng, SIM_SKUS);
-	term_key(hb, key, "restock");
+	if (hb->restock_sku < 0) {
+		hb->restock_sku = (int)sim_rng_below(&w->rng, SIM_SKUS);
+		hb->restock_qty = 1 + (int64_t)sim_rng_below(&w->rng, 10);
+		term_key(hb, hb->restock_key, "restock");
+		hb->phys[hb->restock_sku] += hb->restock_qty;
+	}
 	Dropnet__TermRequest q = DROPNET__TERM_REQUEST__INIT;
 	q.kind = DROPNET__TERM_KIND__TERM_RECEIVE;
-	q.sku = (char *)sim_sku_names[s];
-	q.qty = 1 + (int64_t)sim_rng_below(&w->rng, 10);
+	q.sku = (char *)sim_sku_names[hb->restock_sku];
+	q.qty = hb->restock_qty;
 	q.bin = "A1";
 	q.operator_ = "staff";
-	q.request_key = key;
-	/* Retried with the same key until the hub answers: an answer lost to
-	 * a crash must not receive the units twice. */
+	q.request_key = hb->restock_key;
 	Dropnet__TermReply *rep = term_call(w, i, &q);
 	if (rep != NULL && rep->status == DROPNET__STATUS__OK) {
-		hb->received[s] += q.qty;
-		hb->phys[s] += q.qty;
+		hb->received[hb->restock_sku] += hb->restock_qty;
+		hb->restock_sku = -1;
+	} else if (!term_retry(rep)) {
+		/* Refused for good (a bound): the units stay unbooked until a
+		 * count finds them. */
+		hb->restock_sku = -1;
 	}
 	codec_term_reply_free(rep);
 	return true;
@@ -902,6 +910,9 @@ static bool staff_step(world *w, int i)
 		return staff_receive(w, i);
 	}
 	if (hb->cur_order == 0) {
+		if (hb->restock_sku >= 0) {
+			return staff_restock(w, i);
+		}
 		if (hb->recount) {
 			return staff_recount(w, i);
 		}
@@ -1075,6 +1086,7 @@ static bool world_setup(world *w)
 			return check_fail(w, "hub config: %s", err);
 		}
 		snprintf(hb->path, sizeof(hb->path), "/%s/hub.db", sim_cities[i].id);
+		hb->restock_sku = -1;
 		if (!hub_start(w, (int)i)) {
 			return false;
 		}
@@ -1135,7 +1147,8 @@ static bool settled(world *w, char *why, size_t len)
 		hub_stream sp;
 		int ci = coord_hub_find(&w->c, hb->h.cfg.id);
 		int64_t queued = 0;
-		if (!hb->up || hb->cur_order != 0 || hb->recount || ci < 0 ||
+		if (!hb->up || hb->cur_order != 0 || hb->recount || hb->restock_sku >= 0 ||
+		    ci < 0 ||
 		    hub_store_stream_get(hb->h.store, &sp) != 0 ||
 		    hub_store_order_count(hb->h.store, PICK_ORDER_QUEUED, &queued) != 0) {
 			snprintf(why, len, "hub %s: up=%d holding order %llu recount=%d known=%d",
