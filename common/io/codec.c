@@ -1,12 +1,98 @@
 /*
  * codec.c - protobuf-c behind one wall (see codec.h). The generated C lives
  * in the build tree (proto/dropnet.pb-c.[ch], made by protoc-c).
+ *
+ * Unpacking allocates through a budgeted allocator: one message may take
+ * at most DN_UNPACK_MAX_BYTES, and all unpacked messages alive in the
+ * process together at most DN_UNPACK_LIVE_MAX. Each block carries its size
+ * in a header so that free (codec_M_free, or protobuf-c's own clean-up of
+ * a failed unpack) returns it to the live count. The live count is an
+ * atomic: codecs run on the loop thread and on client threads (loadgen).
  */
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/err.h"
 #include "core/limits.h"
 #include "io/codec.h"
+#include "io/log.h"
+
+/* The size header keeps the block after it aligned for any type. */
+typedef union {
+	size_t size;
+	max_align_t align;
+} codec_hdr;
+
+typedef struct {
+	size_t used;   /* bytes taken by this unpack so far, headers included */
+	size_t max;
+	bool over;     /* a request was refused: the budget, not the bytes */
+	bool live_full;
+} codec_budget;
+
+static atomic_size_t codec_live_bytes;
+static atomic_ullong codec_refusals;
+
+static void *codec_budget_alloc(void *data, size_t size)
+{
+	codec_budget *b = data;
+	if (size > b->max || sizeof(codec_hdr) + size > b->max - b->used) {
+		b->over = true;
+		return NULL;
+	}
+	size_t total = sizeof(codec_hdr) + size;
+	size_t before = atomic_fetch_add(&codec_live_bytes, total);
+	if (before + total > DN_UNPACK_LIVE_MAX) {
+		atomic_fetch_sub(&codec_live_bytes, total);
+		b->over = b->live_full = true;
+		return NULL;
+	}
+	codec_hdr *h = malloc(total);
+	if (h == NULL) {
+		atomic_fetch_sub(&codec_live_bytes, total);
+		return NULL;
+	}
+	h->size = total;
+	b->used += total;
+	return h + 1;
+}
+
+static void codec_budget_free(void *data, void *ptr)
+{
+	(void)data;
+	if (ptr == NULL) {
+		return;
+	}
+	codec_hdr *h = (codec_hdr *)ptr - 1;
+	atomic_fetch_sub(&codec_live_bytes, h->size);
+	free(h);
+}
+
+/* Frees what codec_budget_alloc gave (no budget needed to give back). */
+static ProtobufCAllocator codec_free_allocator = {
+	.alloc = NULL, .free = codec_budget_free, .allocator_data = NULL,
+};
+
+static void codec_budget_log(const char *msg, size_t len, const codec_budget *b)
+{
+	unsigned long long n = atomic_fetch_add(&codec_refusals, 1) + 1;
+	log_warn("codec.unpack_refused", "msg=%s len=%zu reason=%s used=%zu max=%zu"
+	    " live=%zu refusals=%llu", msg, len, b->live_full ? "live_budget" : "budget",
+	    b->used, b->max, atomic_load(&codec_live_bytes), n);
+}
+
+size_t codec_live_bytes_get(void)
+{
+	return atomic_load(&codec_live_bytes);
+}
+
+unsigned long long codec_refusals_get(void)
+{
+	return atomic_load(&codec_refusals);
+}
 
 #define CODEC_DEFINE(name, T, fn)                                            \
 	int codec_##name##_unpack(const uint8_t *buf, size_t len, T **out)     \
@@ -15,8 +101,14 @@
 		if (len > DN_MSG_MAX_BYTES || (buf == NULL && len > 0)) {      \
 			return DN_EPROTO;                                      \
 		}                                                              \
-		T *m = fn##__unpack(NULL, len, buf);                           \
+		codec_budget bud = {0, DN_UNPACK_MAX_BYTES, false, false};     \
+		ProtobufCAllocator al = {codec_budget_alloc,                   \
+		    codec_budget_free, &bud};                                  \
+		T *m = fn##__unpack(&al, len, buf);                            \
 		if (m == NULL) {                                               \
+			if (bud.over) {                                        \
+				codec_budget_log(#name, len, &bud);            \
+			}                                                      \
 			return DN_EPROTO;                                      \
 		}                                                              \
 		*out = m;                                                      \
@@ -25,7 +117,7 @@
 	void codec_##name##_free(T *m)                                         \
 	{                                                                      \
 		if (m != NULL) {                                               \
-			fn##__free_unpacked(m, NULL);                          \
+			fn##__free_unpacked(m, &codec_free_allocator);         \
 		}                                                              \
 	}                                                                      \
 	int codec_##name##_pack(const T *m, uint8_t **buf, size_t *len)        \
@@ -50,8 +142,14 @@
 		if (len > DN_MSG_MAX_BYTES || (buf == NULL && len > 0)) {      \
 			return DN_EPROTO;                                      \
 		}                                                              \
-		T *m = fn##__unpack(NULL, len, buf);                           \
+		codec_budget bud = {0, DN_UNPACK_MAX_BYTES, false, false};     \
+		ProtobufCAllocator al = {codec_budget_alloc,                   \
+		    codec_budget_free, &bud};                                  \
+		T *m = fn##__unpack(&al, len, buf);                            \
 		if (m == NULL) {                                               \
+			if (bud.over) {                                        \
+				codec_budget_log(#name, len, &bud);            \
+			}                                                      \
 			return DN_EPROTO;                                      \
 		}                                                              \
 		*out = m;                                                      \
@@ -60,7 +158,7 @@
 	void codec_##name##_free(T *m)                                         \
 	{                                                                      \
 		if (m != NULL) {                                               \
-			fn##__free_unpacked(m, NULL);                          \
+			fn##__free_unpacked(m, &codec_free_allocator);         \
 		}                                                              \
 	}                                                                      \
 	int codec_##name##_pack(const T *m, uint8_t **buf, size_t *len)        \

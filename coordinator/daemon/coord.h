@@ -45,10 +45,34 @@ typedef struct {
 	long long spike_bucket_ms;
 	long long on_spike;
 	char log_level[DN_CONF_STR_MAX];
+	/* TLS (common/io/nettls.h): one CA by default, or one per role. */
+	char tls_ca_file[DN_CONF_STR_MAX];
+	char tls_crl_file[DN_CONF_STR_MAX];
+	char tls_cert_file[DN_CONF_STR_MAX];
+	char tls_key_file[DN_CONF_STR_MAX];
+	char tls_storefront_ca_file[DN_CONF_STR_MAX];
+	char tls_hub_ca_file[DN_CONF_STR_MAX];
+	char tls_operator_ca_file[DN_CONF_STR_MAX];
+	long long tls_allow_plaintext;
 } coord_config;
 
 extern const conf_key coord_config_keys[];
 extern const size_t coord_config_nkeys;
+
+/* TLS files of a listener whose peers hold certificates of one role:
+ * role_ca if set (a CA per role), else the network's tls.ca_file. */
+static inline nettls_files coord_tls_files(const coord_config *cfg,
+    const char *role_ca)
+{
+	nettls_files f = {
+		.ca_file = role_ca[0] != '\0' ? role_ca : cfg->tls_ca_file,
+		.crl_file = cfg->tls_crl_file,
+		.cert_file = cfg->tls_cert_file,
+		.key_file = cfg->tls_key_file,
+		.allow_plaintext = cfg->tls_allow_plaintext != 0,
+	};
+	return f;
+}
 
 /* Stock SKUs a hub may report in one snapshot, kept for audit. */
 typedef struct {

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "core/err.h"
+#include "core/limits.h"
 #include "io/db.h"
 #include "io/log.h"
 #include "coord.h"
@@ -34,6 +35,30 @@ static void usage(FILE *f)
 	    "nearest hub in range that can fill it, never oversells, and keeps the\n"
 	    "command/event streams with every hub. Logs go to stderr; it prints a\n"
 	    "line with 'coordinator.ready' once every socket is listening.\n\n");
+}
+
+/* Every socket URL against the TLS policy (nettls.h), before anything
+ * starts: a plaintext tcp:// without tls.allow_plaintext, or TLS without
+ * its files, is a config error. */
+static int coord_tls_check(const coord_config *cfg)
+{
+	const struct {
+		const char *key, *url, *role_ca;
+	} socks[] = {
+		{"coordinator.ingest_url", cfg->ingest_url, cfg->tls_storefront_ca_file},
+		{"coordinator.hub_url", cfg->hub_url, cfg->tls_hub_ca_file},
+		{"coordinator.ops_url", cfg->ops_url, cfg->tls_operator_ca_file},
+		{"coordinator.signal_url", cfg->signal_url, cfg->tls_operator_ca_file},
+	};
+	char err[512];
+	for (size_t i = 0; i < sizeof(socks) / sizeof(socks[0]); i++) {
+		nettls_files f = coord_tls_files(cfg, socks[i].role_ca);
+		if (nettls_check(socks[i].url, &f, err, sizeof(err)) != 0) {
+			fprintf(stderr, "coordinator: config: %s: %s\n", socks[i].key, err);
+			return DN_EINVAL;
+		}
+	}
+	return 0;
 }
 
 static void coord_health_tick(uv_timer_t *t)
@@ -140,6 +165,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "coordinator: config: coordinator.split_policy must be never or allowed\n");
 		return 2;
 	}
+	if (coord_tls_check(&c.cfg) != 0) {
+		return 2;
+	}
 	log_set_level(lvl);
 	conf_log(coord_config_keys, coord_config_nkeys, &c.cfg);
 	if (mkdir_p(c.cfg.data_dir) != 0) {
@@ -165,15 +193,18 @@ int main(int argc, char **argv)
 		c.hubs[i].last_seen_mono_ms = uv_now(c.loop) ? uv_now(c.loop) : 1;
 		c.hubs[i].healthy_logged = true;
 	}
-	int rv = bridge_create(&c.ingest, c.loop, c.cfg.ingest_url,
-	    (size_t)c.cfg.ingest_contexts, coord_ingest_batch, &c);
+	nettls_files tls_store = coord_tls_files(&c.cfg, c.cfg.tls_storefront_ca_file);
+	nettls_files tls_hub = coord_tls_files(&c.cfg, c.cfg.tls_hub_ca_file);
+	nettls_files tls_op = coord_tls_files(&c.cfg, c.cfg.tls_operator_ca_file);
+	int rv = bridge_create(&c.ingest, c.loop, c.cfg.ingest_url, &tls_store,
+	    DN_INGEST_MSG_MAX, (size_t)c.cfg.ingest_contexts, coord_ingest_batch, &c);
 	if (rv == 0) {
-		rv = bridge_create(&c.hubsync, c.loop, c.cfg.hub_url, COORD_HUB_CTX,
-		    coord_hubsync_batch, &c);
+		rv = bridge_create(&c.hubsync, c.loop, c.cfg.hub_url, &tls_hub,
+		    DN_HUBSYNC_MSG_MAX, COORD_HUB_CTX, coord_hubsync_batch, &c);
 	}
 	if (rv == 0) {
-		rv = bridge_create(&c.ops, c.loop, c.cfg.ops_url, COORD_OPS_CTX,
-		    coord_ops_batch, &c);
+		rv = bridge_create(&c.ops, c.loop, c.cfg.ops_url, &tls_op, DN_OPS_MSG_MAX,
+		    COORD_OPS_CTX, coord_ops_batch, &c);
 	}
 	if (rv == 0) {
 		rv = coord_rebalance_init(&c);

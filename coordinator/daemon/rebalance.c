@@ -88,10 +88,11 @@ int coord_rebalance_init(coord *c)
 	}
 	int rv = nng_pub0_open(&s->pub);
 	if (rv == 0) {
-		rv = nng_listen(s->pub, c->cfg.signal_url, NULL, 0);
+		nettls_files tls = coord_tls_files(&c->cfg, c->cfg.tls_operator_ca_file);
+		rv = nettls_listen(s->pub, c->cfg.signal_url, &tls);
 		if (rv != 0) {
-			log_error("signal.listen_failed", "url=%s err=\"%s\"", c->cfg.signal_url,
-			    nng_strerror(rv));
+			log_error("signal.listen_failed", "url=%s err=%s", c->cfg.signal_url,
+			    dn_strerror(rv));
 			nng_close(s->pub);
 			free(s);
 			return DN_ENET;

@@ -156,14 +156,18 @@ static int hub_start(hub_main *m)
 		    dn_strerror(rv));
 		return rv;
 	}
-	rv = bridge_create(&h->term, h->loop, h->cfg.term_url, HUB_TERM_CTX_MAX,
-	    hub_term_batch, h);
+	/* The terminal socket is normally ipc:// (same machine, no TLS); a
+	 * tls+tcp:// term_url would serve with the hub's own certificate, a
+	 * tcp:// one needs tls.allow_plaintext. */
+	nettls_files tls = hub_conf_tls(&h->cfg);
+	rv = bridge_create(&h->term, h->loop, h->cfg.term_url, &tls,
+	    DN_TERM_MSG_MAX, HUB_TERM_CTX_MAX, hub_term_batch, h);
 	if (rv != 0) {
 		log_error("hubd.term_listen_failed", "url=%s err=%s",
 		    h->cfg.term_url, dn_strerror(rv));
 		return rv;
 	}
-	rv = bridge_client_create(&h->coord, h->loop, h->cfg.coordinator_url,
+	rv = bridge_client_create(&h->coord, h->loop, h->cfg.coordinator_url, &tls,
 	    hub_sync_reply, h);
 	if (rv != 0) {
 		log_error("hubd.coordinator_dial_failed", "url=%s err=%s",
