@@ -50,15 +50,19 @@ nettls_url_kind nettls_url_classify(const char *url)
 int nettls_check(const char *url, const nettls_files *f, char *err,
     size_t err_len)
 {
+	if (url == NULL) {
+		snprintf(err, err_len, "no URL");
+		return DN_EINVAL;
+	}
 	switch (nettls_url_classify(url)) {
 	case NETTLS_URL_LOCAL:
-	case NETTLS_URL_UNKNOWN:
 		return 0;
 	case NETTLS_URL_PLAIN:
+	case NETTLS_URL_UNKNOWN: /* ws://, wss:// ...: not configured for TLS here */
 		if (f != NULL && f->allow_plaintext) {
 			return 0;
 		}
-		snprintf(err, err_len, "%s is plaintext TCP: use tls+tcp:// or allow "
+		snprintf(err, err_len, "%s is not TLS-protected: use tls+tcp:// or allow "
 		    "plaintext explicitly (tls.allow_plaintext=1, DROPNET_PLAINTEXT=1)",
 		    url);
 		return DN_EINVAL;
@@ -194,13 +198,14 @@ int nettls_listen(nng_socket s, const char *url, const nettls_files *f)
 	case NETTLS_URL_TLS:
 		break;
 	case NETTLS_URL_PLAIN:
+	case NETTLS_URL_UNKNOWN:
 		if (nettls_check(url, f, why, sizeof(why)) != 0) {
 			log_error("tls.plaintext_refused", "url=%s reason=\"%s\"", url, why);
 			return DN_EINVAL;
 		}
 		log_warn("tls.plaintext", "url=%s reason=allow_plaintext", url);
 		/* fall through */
-	default:
+	case NETTLS_URL_LOCAL:
 		rv = nng_listen(s, url, NULL, 0);
 		if (rv != 0) {
 			log_error("net.listen_failed", "url=%s err=\"%s\"", url, nng_strerror(rv));
@@ -241,12 +246,13 @@ int nettls_dial(nng_socket s, const char *url, const nettls_files *f, int flags)
 	case NETTLS_URL_TLS:
 		break;
 	case NETTLS_URL_PLAIN:
+	case NETTLS_URL_UNKNOWN:
 		if (nettls_check(url, f, why, sizeof(why)) != 0) {
 			log_error("tls.plaintext_refused", "url=%s reason=\"%s\"", url, why);
 			return DN_EINVAL;
 		}
 		/* fall through */
-	default:
+	case NETTLS_URL_LOCAL:
 		return nng_to_dn(nng_dial(s, url, NULL, flags));
 	}
 	if ((rv = config_build(&cfg, NNG_TLS_MODE_CLIENT, url, f)) != 0) {

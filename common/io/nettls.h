@@ -10,8 +10,9 @@
  *        (the URL's host) against its certificate.
  *   ipc://, inproc://  plaintext, same machine only (file permissions guard
  *        it); always allowed.
- *   tcp:// (tcp4://, tcp6://)  plaintext over a network: refused unless
- *        allow_plaintext is set - the operator must ask for it.
+ *   tcp:// (tcp4://, tcp6://), and any other scheme (ws://, wss://: not
+ *        configured for TLS here)  treated as plaintext over a network:
+ *        refused unless allow_plaintext is set - the operator must ask.
  *
  * libnng 1.5.2 (mbedtls) fixes a TLS config once an endpoint uses it, so
  * the files are read when the endpoint is created: a new CRL or certificate
@@ -42,15 +43,15 @@ typedef enum {
 	NETTLS_URL_LOCAL,     /* ipc://, inproc:// */
 	NETTLS_URL_PLAIN,     /* tcp:// */
 	NETTLS_URL_TLS,       /* tls+tcp:// */
-	NETTLS_URL_UNKNOWN,   /* anything else: nng decides (usually ENOTSUP) */
+	NETTLS_URL_UNKNOWN,   /* anything else: treated as plaintext */
 } nettls_url_kind;
 
 nettls_url_kind nettls_url_classify(const char *url);
 
 /* Checks url against the policy above without touching the network or the
  * files' contents: 0, or DN_EINVAL with a one-line reason in err (a
- * plaintext tcp:// without allow_plaintext, a tls+tcp:// with a file
- * missing). For config validation at start. */
+ * plaintext tcp:// or unknown scheme without allow_plaintext, a tls+tcp://
+ * with a file missing). For config validation at start. */
 int nettls_check(const char *url, const nettls_files *f, char *err,
     size_t err_len);
 
