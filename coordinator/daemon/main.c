@@ -34,7 +34,10 @@ static void usage(FILE *f)
 	    "The dropnet coordinator: takes storefront orders, routes each to the\n"
 	    "nearest hub in range that can fill it, never oversells, and keeps the\n"
 	    "command/event streams with every hub. Logs go to stderr; it prints a\n"
-	    "line with 'coordinator.ready' once every socket is listening.\n\n");
+	    "line with 'coordinator.ready' once every socket is listening.\n"
+	    "Every TCP socket is tls+tcp:// and requires a client certificate of\n"
+	    "its role's CA (tls.* keys below; deploy/pki.sh makes them); tcp://\n"
+	    "only with tls.allow_plaintext=1.\n\n");
 }
 
 /* Every socket URL against the TLS policy (nettls.h), before anything

@@ -49,6 +49,8 @@ static void usage(FILE *f)
 	    "\n"
 	    "The hub daemon: physical stock, bins and the pick queue of one\n"
 	    "regional hub; syncs with the coordinator and serves pickterm.\n"
+	    "It dials the coordinator over tls+tcp:// with this hub's certificate\n"
+	    "(tls.* keys below; deploy/pki.sh issue --dir PKI hub ID).\n"
 	    "\n");
 }
 
