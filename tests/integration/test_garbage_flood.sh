@@ -9,11 +9,16 @@
 # flood request is answered MALFORMED or dropped, never served; afterwards
 # a valid order is ACCEPTED by the same processes and the audit is clean.
 # The refusals are visible: the coordinator logs codec.unpack_refused.
+# Under the sanitizers (./tests/run.sh --sanitize) the floods run the same
+# and every other check holds, but RSS is ASan's (quarantine, shadow
+# memory: ~580 MB), so the 64 MB bound is checked only in normal builds.
 source "$(dirname "$0")/lib/net.sh"
 net_setup "$1"
 PB="python3 $NET_LIB_DIR/pb.py"
 RAWSEND=$(net_prog rawsend)
 LIMIT_KB=$((64 * 1024))
+SANITIZED=0
+grep -q '^DROPNET_SANITIZE:BOOL=ON' "$BUILD/CMakeCache.txt" 2>/dev/null && SANITIZED=1
 PEERS=32
 
 net_start "london"
@@ -67,14 +72,18 @@ flood ingest "$DROPNET_INGEST" "$DROPNET_STOREFRONT_TLS_CERT" "$DROPNET_STOREFRO
 flood ops "$DROPNET_COORDINATOR" "$DROPNET_TLS_CERT" "$DROPNET_TLS_KEY" "$T/random.bin" "$T/bomb-sync.bin"
 peak=$(hwm_kb "$cpid")
 log "coordinator VmHWM: ${base} kB before, ${peak} kB after the floods (limit ${LIMIT_KB} kB)"
-(( peak < LIMIT_KB )) || fail "coordinator peak RSS ${peak} kB >= ${LIMIT_KB} kB"
+if (( SANITIZED )); then
+	log "sanitizer build: RSS bound not checked (ASan's own memory dominates)"
+else
+	(( peak < LIMIT_KB )) || fail "coordinator peak RSS ${peak} kB >= ${LIMIT_KB} kB"
+fi
 grep -q "codec.unpack_refused" "$NET_DIR/log/coordinator.log" || fail "no codec.unpack_refused logged"
 
 hbase=$(hwm_kb "$hpid")
 flood term "$(hub_url london)" "" "" "$T/bomb-term.bin" "$T/random.bin"
 hpeak=$(hwm_kb "$hpid")
 log "hubd VmHWM: ${hbase} kB before, ${hpeak} kB after the flood"
-(( hpeak < LIMIT_KB )) || fail "hubd peak RSS ${hpeak} kB >= ${LIMIT_KB} kB"
+(( SANITIZED )) || (( hpeak < LIMIT_KB )) || fail "hubd peak RSS ${hpeak} kB >= ${LIMIT_KB} kB"
 
 # Still serving, same processes, books intact.
 out=$(as_storefront "$DROPCTL" --ingest "$DROPNET_INGEST" --json order submit --key flood-ok \
