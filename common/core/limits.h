@@ -36,10 +36,16 @@
  * 32 lines, 2048 stock levels), unpacks into ~1.5 MiB. */
 #define DN_UNPACK_MAX_BYTES (4u * 1024u * 1024u)
 
-/* Bytes of unpacked messages alive at once in one process, over every
+/* Bytes one reply from our own (authenticated) server, or one of the
+ * process's own stored messages, may unpack into: a sanity bound only -
+ * a 1 MiB ops reply of short rows unpacks into ~5 MiB. */
+#define DN_UNPACK_TRUSTED_MAX_BYTES (64u * 1024u * 1024u)
+
+/* Bytes of unpacked peer requests alive at once in one process, over every
  * socket and thread: a batch of 32 hub syncs may hold 32 messages while it
  * is served. Beyond this an unpack fails (the peer gets MALFORMED and
- * retries) instead of the process growing. */
+ * retries) instead of the process growing. Replies and stored messages
+ * count towards it but are never refused by it. */
 #define DN_UNPACK_LIVE_MAX (16u * 1024u * 1024u)
 
 /* Largest PEM file (CA chain, CRL, certificate, key) read for TLS. */

@@ -3,8 +3,13 @@
  * in the build tree (proto/dropnet.pb-c.[ch], made by protoc-c).
  *
  * Unpacking allocates through a budgeted allocator: one message may take
- * at most DN_UNPACK_MAX_BYTES, and all unpacked messages alive in the
- * process together at most DN_UNPACK_LIVE_MAX. Each block carries its size
+ * at most DN_UNPACK_MAX_BYTES, and the requests servers receive from peers
+ * (SubmitOrder, HubSyncRequest, OpsRequest, TermRequest) may only be
+ * unpacked while all unpacked messages alive in the process stay under
+ * DN_UNPACK_LIVE_MAX. Internal unpacks (outbox commands and events, stored
+ * acks, drops, replies) are not held back by the live budget: failing to
+ * read the process's own data under a peer's pressure would turn a flood
+ * into storage errors. Each block carries its size
  * in a header so that free (codec_M_free, or protobuf-c's own clean-up of
  * a failed unpack) returns it to the live count. The live count is an
  * atomic: codecs run on the loop thread and on client threads (loadgen).
@@ -13,12 +18,20 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/err.h"
 #include "core/limits.h"
 #include "io/codec.h"
 #include "io/log.h"
+
+/* Requests from peers (the four server-side request types) get
+ * DN_UNPACK_MAX_BYTES and the live budget; replies from our own
+ * authenticated coordinator or hub and the process's own stored messages
+ * get DN_UNPACK_TRUSTED_MAX_BYTES and no live budget (a large `dropctl
+ * stock` listing must not fail, and a flood must never make a daemon's
+ * own data unreadable). */
 
 /* The size header keeps the block after it aligned for any type. */
 typedef union {
@@ -29,6 +42,7 @@ typedef union {
 typedef struct {
 	size_t used;   /* bytes taken by this unpack so far, headers included */
 	size_t max;
+	size_t live_max; /* SIZE_MAX: not subject to the live budget */
 	bool over;     /* a request was refused: the budget, not the bytes */
 	bool live_full;
 } codec_budget;
@@ -45,7 +59,7 @@ static void *codec_budget_alloc(void *data, size_t size)
 	}
 	size_t total = sizeof(codec_hdr) + size;
 	size_t before = atomic_fetch_add(&codec_live_bytes, total);
-	if (before + total > DN_UNPACK_LIVE_MAX) {
+	if (b->live_max != SIZE_MAX && before + total > b->live_max) {
 		atomic_fetch_sub(&codec_live_bytes, total);
 		b->over = b->live_full = true;
 		return NULL;
@@ -94,14 +108,15 @@ unsigned long long codec_refusals_get(void)
 	return atomic_load(&codec_refusals);
 }
 
-#define CODEC_DEFINE(name, T, fn)                                            \
+#define CODEC_DEFINE(name, T, fn, max, live)                                   \
 	int codec_##name##_unpack(const uint8_t *buf, size_t len, T **out)     \
 	{                                                                      \
 		*out = NULL;                                                   \
 		if (len > DN_MSG_MAX_BYTES || (buf == NULL && len > 0)) {      \
 			return DN_EPROTO;                                      \
 		}                                                              \
-		codec_budget bud = {0, DN_UNPACK_MAX_BYTES, false, false};     \
+		codec_budget bud = {0, max, live, false,                       \
+		    false};                                                    \
 		ProtobufCAllocator al = {codec_budget_alloc,                   \
 		    codec_budget_free, &bud};                                  \
 		T *m = fn##__unpack(&al, len, buf);                            \
@@ -135,14 +150,15 @@ unsigned long long codec_refusals_get(void)
 /* Events and commands carry no version of their own (they travel inside a
  * versioned batch, or sit in an outbox written by this build); give them a
  * version-free unpack. */
-#define CODEC_DEFINE_INNER(name, T, fn)                                      \
+#define CODEC_DEFINE_INNER(name, T, fn, max, live)                             \
 	int codec_##name##_unpack(const uint8_t *buf, size_t len, T **out)     \
 	{                                                                      \
 		*out = NULL;                                                   \
 		if (len > DN_MSG_MAX_BYTES || (buf == NULL && len > 0)) {      \
 			return DN_EPROTO;                                      \
 		}                                                              \
-		codec_budget bud = {0, DN_UNPACK_MAX_BYTES, false, false};     \
+		codec_budget bud = {0, max, live, false,                       \
+		    false};                                                    \
 		ProtobufCAllocator al = {codec_budget_alloc,                   \
 		    codec_budget_free, &bud};                                  \
 		T *m = fn##__unpack(&al, len, buf);                            \
@@ -173,19 +189,32 @@ unsigned long long codec_refusals_get(void)
 		return 0;                                                      \
 	}
 
-CODEC_DEFINE(submit_order, Dropnet__SubmitOrder, dropnet__submit_order)
-CODEC_DEFINE(order_ack, Dropnet__OrderAck, dropnet__order_ack)
-CODEC_DEFINE(hub_sync_request, Dropnet__HubSyncRequest, dropnet__hub_sync_request)
-CODEC_DEFINE(hub_sync_reply, Dropnet__HubSyncReply, dropnet__hub_sync_reply)
-CODEC_DEFINE(ops_request, Dropnet__OpsRequest, dropnet__ops_request)
-CODEC_DEFINE(ops_reply, Dropnet__OpsReply, dropnet__ops_reply)
-CODEC_DEFINE(term_request, Dropnet__TermRequest, dropnet__term_request)
-CODEC_DEFINE(term_reply, Dropnet__TermReply, dropnet__term_reply)
-CODEC_DEFINE(region_signal, Dropnet__RegionSignal, dropnet__region_signal)
-CODEC_DEFINE_INNER(hub_event, Dropnet__HubEvent, dropnet__hub_event)
-CODEC_DEFINE_INNER(hub_command, Dropnet__HubCommand, dropnet__hub_command)
-CODEC_DEFINE_INNER(order_info, Dropnet__OrderInfo, dropnet__order_info)
-CODEC_DEFINE_INNER(drop, Dropnet__Drop, dropnet__drop)
+CODEC_DEFINE(submit_order, Dropnet__SubmitOrder, dropnet__submit_order,
+    DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
+CODEC_DEFINE(order_ack, Dropnet__OrderAck, dropnet__order_ack,
+    DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
+CODEC_DEFINE(hub_sync_request, Dropnet__HubSyncRequest, dropnet__hub_sync_request,
+    DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
+CODEC_DEFINE(hub_sync_reply, Dropnet__HubSyncReply, dropnet__hub_sync_reply,
+    DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
+CODEC_DEFINE(ops_request, Dropnet__OpsRequest, dropnet__ops_request,
+    DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
+CODEC_DEFINE(ops_reply, Dropnet__OpsReply, dropnet__ops_reply,
+    DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
+CODEC_DEFINE(term_request, Dropnet__TermRequest, dropnet__term_request,
+    DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
+CODEC_DEFINE(term_reply, Dropnet__TermReply, dropnet__term_reply,
+    DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
+CODEC_DEFINE(region_signal, Dropnet__RegionSignal, dropnet__region_signal,
+    DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
+CODEC_DEFINE_INNER(hub_event, Dropnet__HubEvent, dropnet__hub_event,
+    DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
+CODEC_DEFINE_INNER(hub_command, Dropnet__HubCommand, dropnet__hub_command,
+    DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
+CODEC_DEFINE_INNER(order_info, Dropnet__OrderInfo, dropnet__order_info,
+    DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
+CODEC_DEFINE_INNER(drop, Dropnet__Drop, dropnet__drop,
+    DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
 
 const char *codec_status_name(Dropnet__Status s)
 {
