@@ -6,9 +6,11 @@
  * For each top-level message M (see proto/dropnet.proto) there are:
  *   int  codec_M_unpack(const uint8_t *buf, size_t len, T **out);
  *        0; DN_EPROTO when the bytes are not a valid M, len exceeds
- *        DN_MSG_MAX_BYTES, or unpacking would take more than
- *        DN_UNPACK_MAX_BYTES (or the process's DN_UNPACK_LIVE_MAX) -
- *        logged as codec.unpack_refused; DN_ERANGE when version != DN_PROTO_VERSION
+ *        DN_MSG_MAX_BYTES, or unpacking would take more than its budget -
+ *        for the requests servers take from peers (SubmitOrder,
+ *        HubSyncRequest, OpsRequest, TermRequest) DN_UNPACK_MAX_BYTES and
+ *        the process's DN_UNPACK_LIVE_MAX, for replies and inner messages
+ *        DN_UNPACK_TRUSTED_MAX_BYTES - logged as codec.unpack_refused; DN_ERANGE when version != DN_PROTO_VERSION
  *        (the message is still returned in *out so the caller can read
  *        its fields for the error reply, and must free it).
  *   void codec_M_free(T *m);            NULL-safe
