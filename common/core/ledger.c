@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include "core/err.h"
 #include "core/ledger.h"
+#include "core/limits.h"
 
 int64_t ledger_sellable(const ledger_row *r)
 {
@@ -61,7 +62,7 @@ int ledger_receive(ledger_row *r, int64_t qty)
 	if (qty <= 0) {
 		return DN_EINVAL;
 	}
-	if (__builtin_add_overflow(r->on_hand, qty, &n)) {
+	if (__builtin_add_overflow(r->on_hand, qty, &n) || n > DN_STOCK_ROW_UNITS_MAX) {
 		return DN_ERANGE;
 	}
 	r->on_hand = n;
@@ -81,15 +82,20 @@ int ledger_ship(ledger_row *r, int64_t qty)
 
 int ledger_short(ledger_row *r, int64_t qty)
 {
+	return ledger_short_lost(r, qty, qty);
+}
+
+int ledger_short_lost(ledger_row *r, int64_t qty, int64_t lost)
+{
 	int64_t gone;
 
 	assert(r != NULL);
-	if (qty <= 0 || qty > r->allocated) {
+	if (qty <= 0 || qty > r->allocated || lost < 0 || lost > qty) {
 		return DN_EINVAL;
 	}
 	/* The hub reports what it could not find; on_hand cannot go below
 	 * zero because those units were never counted twice. */
-	gone = qty < r->on_hand ? qty : r->on_hand;
+	gone = lost < r->on_hand ? lost : r->on_hand;
 	if (gone < 0) {
 		gone = 0;
 	}
@@ -98,15 +104,66 @@ int ledger_short(ledger_row *r, int64_t qty)
 	return 0;
 }
 
+int ledger_ship_force(ledger_row *r, int64_t qty, ledger_gap *gap)
+{
+	assert(r != NULL && gap != NULL);
+	assert(r->on_hand >= 0 && r->allocated >= 0);
+	gap->found = gap->unallocated = 0;
+	if (qty <= 0) {
+		return DN_EINVAL;
+	}
+	if (qty > r->on_hand) {
+		gap->found = qty - r->on_hand;
+	}
+	if (qty > r->allocated) {
+		gap->unallocated = qty - r->allocated;
+	}
+	r->on_hand -= qty - gap->found;
+	r->allocated -= qty - gap->unallocated;
+	return 0;
+}
+
+int ledger_short_force(ledger_row *r, int64_t qty, int64_t lost, int64_t *gone,
+    ledger_gap *gap)
+{
+	assert(r != NULL && gap != NULL && gone != NULL);
+	assert(r->on_hand >= 0 && r->allocated >= 0);
+	gap->found = gap->unallocated = 0;
+	*gone = 0;
+	if (qty <= 0 || lost < 0 || lost > qty) {
+		return DN_EINVAL;
+	}
+	if (qty > r->allocated) {
+		gap->unallocated = qty - r->allocated;
+	}
+	*gone = lost < r->on_hand ? lost : r->on_hand;
+	r->on_hand -= *gone;
+	r->allocated -= qty - gap->unallocated;
+	return 0;
+}
+
 int ledger_adjust(ledger_row *r, int64_t delta)
 {
 	int64_t n;
 
 	assert(r != NULL);
-	if (__builtin_add_overflow(r->on_hand, delta, &n) || n < 0) {
+	if (__builtin_add_overflow(r->on_hand, delta, &n) || n < 0 ||
+	    n > DN_STOCK_ROW_UNITS_MAX) {
 		return DN_ERANGE;
 	}
 	r->on_hand = n;
+	return 0;
+}
+
+int ledger_count_add(int64_t *counter, int64_t delta)
+{
+	int64_t n;
+
+	assert(counter != NULL);
+	if (__builtin_add_overflow(*counter, delta, &n)) {
+		return DN_ERANGE;
+	}
+	*counter = n;
 	return 0;
 }
 

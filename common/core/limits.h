@@ -85,13 +85,47 @@
  * (an order command is < 2 KiB, so 256 of them stay far below the cap). */
 #define DN_STREAM_BATCH_MAX 256u
 
+/* Events a hub keeps in its outbox below the coordinator's ack: how far
+ * back a coordinator restored from an older copy can be given them again
+ * (at ~100 bytes each, a few MiB). */
+#define DN_OUTBOX_KEEP 65536u
+
 /* SKUs reported in one stock snapshot from a hub. */
 #define DN_STOCK_REPORT_MAX 2048u
+
+/* Units one hub event may carry (a receipt, a return, a count's delta): a
+ * whole drop is at most 10,000,000 units (OPS_DROP_CREATE), so a larger
+ * event is forged or a bug; the coordinator rejects it (logged, counted). */
+#define DN_EVENT_UNITS_MAX 10000000LL
+
+/* Units of one (hub, sku) ledger row: far above any hub's shelves, far
+ * below int64 overflow when every hub's rows and counters are summed. An
+ * event that would take on_hand past it is rejected. */
+#define DN_STOCK_ROW_UNITS_MAX 1000000000LL
+
+/* SKUs one hub's ledger rows may cover: a hub with more could not send a
+ * consistent stock snapshot (DN_STOCK_REPORT_MAX), and every row costs the
+ * coordinator memory. An event naming one SKU more is rejected. */
+#define DN_HUB_SKUS_MAX DN_STOCK_REPORT_MAX
 
 /* Scans in one pick request. */
 #define DN_SCANS_MAX 1024u
 
 /* Orders returned by one queue listing. */
 #define DN_QUEUE_LIST_MAX 500u
+
+/* Hub health and the claim lease (proto/SEMANTICS.md "Hub health").
+ * DN_COORD_STALL_MS: the coordinator's shell calls the machine at least
+ * every 250 ms (its tick), so a longer gap in the machine's clock is time it
+ * did not run (a stall): hub silence is not counted for the part of a gap
+ * beyond this bound. DN_LEASE_MAX_MS: the longest claim lease a hub accepts,
+ * so a wrong coordinator config cannot fence re-brokering for hours.
+ * DN_LEASE_SKEW_MS: what the coordinator waits beyond a lease before it
+ * counts it as surely run out - the hub's and the coordinator's monotonic
+ * clocks may differ in rate (NTP slews up to 0.05%, far less than this over
+ * DN_LEASE_MAX_MS) and the hub starts its lease before the reply left. */
+#define DN_COORD_STALL_MS 1000u
+#define DN_LEASE_MAX_MS 60000u
+#define DN_LEASE_SKEW_MS 2000u
 
 #endif

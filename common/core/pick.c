@@ -621,3 +621,15 @@ void pick_age_format(int64_t age_ms, char *buf, size_t len)
 		snprintf(buf, len, "%" PRId64 "d", s / 86400);
 	}
 }
+
+int64_t pick_left(const pick_order *o, const char *sku)
+{
+	int64_t left = 0;
+	for (size_t i = 0; i < o->nlines; i++) {
+		const pick_line *l = &o->lines[i];
+		if (strcmp(l->sku, sku) == 0) {
+			left += (int64_t)l->qty - l->picked - l->shorted;
+		}
+	}
+	return left;
+}

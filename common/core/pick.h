@@ -95,6 +95,9 @@ int pick_state_parse(const char *name, pick_order_state *out);
 /* Queued or picking: scans and shorts are still possible. */
 bool pick_state_open(pick_order_state s);
 
+/* Units of sku the order's lines still need (qty - picked - shorted). */
+int64_t pick_left(const pick_order *o, const char *sku);
+
 /* The state an order's lines imply: queued (nothing done), picking (some
  * done), picked (all done, at least one unit picked) or shorted (all done,
  * nothing picked). Never returns shipped or packed. */

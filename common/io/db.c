@@ -2,6 +2,7 @@
  * db.c - SQLite helpers (see db.h). Every failure is logged here with the
  * SQLite message, so callers only decide what to undo.
  */
+#include <stdio.h>
 #include <string.h>
 #include "core/err.h"
 #include "io/db.h"
@@ -18,10 +19,16 @@ int db_rc(int rc)
 
 int db_open(const char *path, const char *schema_sql, sqlite3 **out)
 {
+	return db_open_vfs(path, schema_sql, NULL, out);
+}
+
+int db_open_vfs(const char *path, const char *schema_sql, const char *vfs,
+    sqlite3 **out)
+{
 	sqlite3 *db = NULL;
 	*out = NULL;
 	int rc = sqlite3_open_v2(path, &db,
-	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs);
 	if (rc != SQLITE_OK) {
 		log_error("db.open_failed", "path=%s err=\"%s\"", path,
 		    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -113,6 +120,58 @@ void db_rollback(sqlite3 *db)
 	if (!sqlite3_get_autocommit(db)) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	}
+}
+
+int db_migrate(sqlite3 *db, const char *store, const db_migration *m, size_t n)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t version = -1;
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW) {
+		version = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (version < 0) {
+		log_error("db.version_unreadable", "store=%s err=\"%s\"", store,
+		    sqlite3_errmsg(db));
+		return DN_EIO;
+	}
+	if ((uint64_t)version > n) {
+		log_error("db.version_too_new", "store=%s version=%lld known=%zu:"
+		    " written by newer code; refusing to open it", store,
+		    (long long)version, n);
+		return DN_ERANGE;
+	}
+	for (size_t i = (size_t)version; i < n; i++) {
+		char set[64];
+		snprintf(set, sizeof(set), "PRAGMA user_version = %zu", i + 1);
+		if (db_begin(db) != 0) {
+			return DN_EIO;
+		}
+		int rv = 0;
+		if (m[i].sql != NULL) {
+			rv = db_exec(db, m[i].sql);
+		}
+		if (rv == 0 && m[i].fn != NULL) {
+			rv = m[i].fn(db);
+		}
+		if (rv == 0) {
+			rv = db_exec(db, set);
+		}
+		if (rv == 0) {
+			rv = db_commit(db);
+		} else {
+			db_rollback(db);
+		}
+		if (rv != 0) {
+			log_error("db.migration_failed", "store=%s version=%zu what=\"%s\"",
+			    store, i + 1, m[i].what);
+			return rv == DN_ERANGE ? rv : DN_EIO;
+		}
+		log_info("db.migrated", "store=%s version=%zu what=\"%s\"", store, i + 1,
+		    m[i].what);
+	}
+	return 0;
 }
 
 void db_bind_text(sqlite3_stmt *st, int i, const char *s)

@@ -11,11 +11,16 @@
 #ifndef DN_DB_H
 #define DN_DB_H
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Opens (creating) path and executes schema_sql (may hold many statements).
  * Returns 0 or DN_EIO, logging the reason. */
 int db_open(const char *path, const char *schema_sql, sqlite3 **out);
+/* The same through a named VFS (NULL: the default); the simulator opens the
+ * daemons' real stores through its fault-injecting one. */
+int db_open_vfs(const char *path, const char *schema_sql, const char *vfs,
+    sqlite3 **out);
 void db_close(sqlite3 *db);
 
 /* Runs sql with no result rows. Returns 0 or DN_EIO (logged). */
@@ -30,6 +35,24 @@ int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out);
 int db_begin(sqlite3 *db);
 int db_commit(sqlite3 *db);
 void db_rollback(sqlite3 *db);
+
+/* One numbered schema migration: version N (1-based: entry i of the
+ * array makes version i + 1) upgrades version N - 1 to N. sql (may hold
+ * many statements) runs first, then fn, both inside one transaction that
+ * also sets PRAGMA user_version = N; either may be NULL. */
+typedef struct {
+	const char *what;              /* one line for the log */
+	const char *sql;
+	int (*fn)(sqlite3 *db);        /* 0 or DN_E* */
+} db_migration;
+
+/* Brings the file to version n: reads PRAGMA user_version (0 for a new file
+ * and for files made before versioning) and runs every later migration in
+ * order, each in its own transaction. A file whose version is above n was
+ * written by newer code: DN_ERANGE and an error log naming both versions,
+ * nothing changed. Returns 0, DN_ERANGE or DN_EIO. store names the file in
+ * logs. */
+int db_migrate(sqlite3 *db, const char *store, const db_migration *m, size_t n);
 
 /* Translate a SQLite result code: OK/DONE/ROW -> 0, else DN_EIO. */
 int db_rc(int sqlite_rc);

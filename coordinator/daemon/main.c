@@ -1,43 +1,139 @@
 /*
- * main.c - the coordinator daemon: arguments, config, signals, wiring.
+ * main.c - the coordinator daemon: the shell around the coordinator machine
+ * (coordinator/machine): arguments, config, signals, sockets, the clock.
  *
- * One libuv loop owns everything (coord.h). Three nng REP sockets feed it
+ * One libuv loop owns everything. Three nng REP sockets feed the machine
  * through common/io/bridge: ingest (storefronts), hubsync (hubd), ops
- * (dropctl). A timer logs hub health transitions. SIGINT/SIGTERM close every
- * handle, run the loop until it is empty, and close the database.
+ * (dropctl); a pub socket carries its region signals. For each batch the
+ * shell sets the machine's clock, turns the bridge's requests into mreqs,
+ * calls the machine (which commits before it returns) and only then sends
+ * the replies. A timer drives coord_tick. SIGINT/SIGTERM close every handle,
+ * run the loop until it is empty, and close the database.
  */
+#include <assert.h>
 #include <errno.h>
+#include <time.h>
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include "core/err.h"
 #include "core/limits.h"
+#include "io/bridge.h"
+#include "io/nettls.h"
 #include "io/db.h"
 #include "io/log.h"
 #include "coord.h"
-#include "store.h"
 
-/* How often hub health is re-evaluated for logging. */
+/* How often hub health is re-evaluated for logging. It also bounds the gap
+ * between two clock settings of the machine while the loop runs: a gap over
+ * DN_COORD_STALL_MS is taken for a stall (coord_clock_set). */
 #define COORD_HEALTH_TICK_MS 250
+_Static_assert(COORD_HEALTH_TICK_MS * 2 <= DN_COORD_STALL_MS,
+    "the tick must be well inside the stall bound");
 /* Contexts for the hub and ops sockets: few peers, short requests. */
 #define COORD_HUB_CTX 32
 #define COORD_OPS_CTX 8
 /* Most --set overrides on one command line. */
 #define COORD_SETS_MAX 64
+/* The pub topic of region signals; subscribers strip it before decoding. */
+#define COORD_SIGNAL_TOPIC "signal"
 
-static void usage(FILE *f)
+/* The shell: what the machine must not see. */
+typedef struct {
+	coord c;
+	uv_loop_t *loop;
+	bridge *ingest, *ops, *hubsync;
+	uv_timer_t health_timer;
+	uv_signal_t sigint, sigterm;
+	nng_socket pub;
+	bool pub_open;
+} shell;
+
+static int64_t wall_now_ms(void)
 {
-	fprintf(f,
-	    "usage: coordinator [--config FILE] [--set section.key=value]... [--help]\n"
-	    "\n"
-	    "The dropnet coordinator: takes storefront orders, routes each to the\n"
-	    "nearest hub in range that can fill it, never oversells, and keeps the\n"
-	    "command/event streams with every hub. Logs go to stderr; it prints a\n"
-	    "line with 'coordinator.ready' once every socket is listening.\n"
-	    "Every TCP socket is tls+tcp:// and requires a client certificate of\n"
-	    "its role's CA (tls.* keys below; deploy/pki.sh makes them); tcp://\n"
-	    "only with tls.allow_plaintext=1.\n\n");
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void shell_clock(shell *sh)
+{
+	uv_update_time(sh->loop);
+	uint64_t mono = uv_now(sh->loop);
+	/* uv_now starts near 0 at loop start; 0 means "never seen" to the
+	 * machine's hub table, so the machine's clock starts at 1. */
+	coord_clock_set(&sh->c, mono + 1, wall_now_ms());
+}
+
+typedef void (*machine_batch_fn)(coord *c, mreq **reqs, size_t n);
+
+/* Runs one machine batch over bridge requests and sends its replies. */
+static void shell_run(shell *sh, machine_batch_fn fn, bridge_req **reqs, size_t n)
+{
+	mreq m[DN_SERVER_CTX_MAX];
+	mreq *mp[DN_SERVER_CTX_MAX];
+	assert(n <= DN_SERVER_CTX_MAX);
+	for (size_t i = 0; i < n; i++) {
+		size_t len = 0;
+		const uint8_t *body = bridge_req_body(reqs[i], &len);
+		mreq_init(&m[i], body, len);
+		mp[i] = &m[i];
+	}
+	shell_clock(sh);
+	fn(&sh->c, mp, n);
+	for (size_t i = 0; i < n; i++) {
+		assert(m[i].replied);
+		bridge_req_reply(reqs[i], m[i].reply, m[i].reply_len);
+		mreq_fini(&m[i]);
+	}
+}
+
+static void on_ingest(void *arg, bridge_req **reqs, size_t n)
+{
+	shell_run(arg, coord_ingest_batch, reqs, n);
+}
+
+static void on_hubsync(void *arg, bridge_req **reqs, size_t n)
+{
+	shell_run(arg, coord_hubsync_batch, reqs, n);
+}
+
+static void on_ops(void *arg, bridge_req **reqs, size_t n)
+{
+	shell_run(arg, coord_ops_batch, reqs, n);
+}
+
+static void on_publish(void *arg, const uint8_t *buf, size_t len)
+{
+	shell *sh = arg;
+	size_t tl = strlen(COORD_SIGNAL_TOPIC);
+	nng_msg *m = NULL;
+	if (!sh->pub_open || nng_msg_alloc(&m, tl + len) != 0) {
+		return;
+	}
+	memcpy(nng_msg_body(m), COORD_SIGNAL_TOPIC, tl);
+	memcpy((uint8_t *)nng_msg_body(m) + tl, buf, len);
+	/* pub never blocks; with no subscriber the message is dropped. */
+	if (nng_sendmsg(sh->pub, m, NNG_FLAG_NONBLOCK) != 0) {
+		nng_msg_free(m);
+	}
+}
+
+/* TLS files of a listener whose peers hold certificates of one role:
+ * role_ca if set (a CA per role), else the network's tls.ca_file. */
+static nettls_files coord_tls_files(const coord_config *cfg, const char *role_ca)
+{
+	nettls_files f = {
+		.ca_file = role_ca[0] != '\0' ? role_ca : cfg->tls_ca_file,
+		.crl_file = cfg->tls_crl_file,
+		.cert_file = cfg->tls_cert_file,
+		.key_file = cfg->tls_key_file,
+		.allow_plaintext = cfg->tls_allow_plaintext != 0,
+	};
+	return f;
 }
 
 /* Every socket URL against the TLS policy (nettls.h), before anything
@@ -64,21 +160,44 @@ static int coord_tls_check(const coord_config *cfg)
 	return 0;
 }
 
+static int shell_pub_open(shell *sh)
+{
+	int rv = nng_pub0_open(&sh->pub);
+	if (rv == 0) {
+		nettls_files tls = coord_tls_files(&sh->c.cfg, sh->c.cfg.tls_operator_ca_file);
+		rv = nettls_listen(sh->pub, sh->c.cfg.signal_url, &tls);
+		if (rv != 0) {
+			log_error("signal.listen_failed", "url=%s err=%s", sh->c.cfg.signal_url,
+			    dn_strerror(rv));
+			nng_close(sh->pub);
+			return DN_ENET;
+		}
+		sh->pub_open = true;
+	}
+	sh->c.publish = on_publish;
+	sh->c.publish_arg = sh;
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: coordinator [--config FILE] [--set section.key=value]... [--help]\n"
+	    "\n"
+	    "The dropnet coordinator: takes storefront orders, routes each to the\n"
+	    "nearest hub in range that can fill it, never oversells, and keeps the\n"
+	    "command/event streams with every hub. Logs go to stderr; it prints a\n"
+	    "line with 'coordinator.ready' once every socket is listening.\n"
+	    "Every TCP socket is tls+tcp:// and requires a client certificate of\n"
+	    "its role's CA (tls.* keys below; deploy/pki.sh makes them); tcp://\n"
+	    "only with tls.allow_plaintext=1.\n\n");
+}
+
 static void coord_health_tick(uv_timer_t *t)
 {
-	coord *c = t->data;
-	uint64_t now = coord_now_mono_ms(c);
-	for (size_t i = 0; i < c->nhubs; i++) {
-		coord_hub *h = &c->hubs[i];
-		bool ok = coord_hub_healthy(c, h, now);
-		if (!ok && h->healthy_logged) {
-			log_warn("hub.down", "hub=%s silent_ms=%llu", h->id,
-			    (unsigned long long)(now - h->last_seen_mono_ms));
-		}
-		h->healthy_logged = ok;
-	}
-	coord_drops_tick(c);
-	coord_rebalance_tick(c);
+	shell *sh = t->data;
+	shell_clock(sh);
+	coord_tick(&sh->c);
 }
 
 static void coord_close_walk(uv_handle_t *h, void *arg)
@@ -89,26 +208,27 @@ static void coord_close_walk(uv_handle_t *h, void *arg)
 	}
 }
 
-static void coord_stop(coord *c)
+static void coord_stop(shell *sh)
 {
+	coord *c = &sh->c;
 	log_info("coordinator.stopping", "orders_seen=%llu batches=%llu commit_failures=%llu",
 	    (unsigned long long)c->orders_seen, (unsigned long long)c->ingest_batches,
 	    (unsigned long long)c->commit_failures);
-	bridge_destroy(c->ingest);
-	bridge_destroy(c->hubsync);
-	bridge_destroy(c->ops);
-	c->ingest = c->hubsync = c->ops = NULL;
-	uv_timer_stop(&c->health_timer);
-	uv_close((uv_handle_t *)&c->health_timer, NULL);
-	uv_close((uv_handle_t *)&c->sigint, NULL);
-	uv_close((uv_handle_t *)&c->sigterm, NULL);
+	bridge_destroy(sh->ingest);
+	bridge_destroy(sh->hubsync);
+	bridge_destroy(sh->ops);
+	sh->ingest = sh->hubsync = sh->ops = NULL;
+	uv_timer_stop(&sh->health_timer);
+	uv_close((uv_handle_t *)&sh->health_timer, NULL);
+	uv_close((uv_handle_t *)&sh->sigint, NULL);
+	uv_close((uv_handle_t *)&sh->sigterm, NULL);
 }
 
 static void coord_on_signal(uv_signal_t *s, int signum)
 {
-	coord *c = s->data;
+	shell *sh = s->data;
 	log_info("coordinator.signal", "signal=%d", signum);
-	coord_stop(c);
+	coord_stop(sh);
 }
 
 static int mkdir_p(const char *path)
@@ -147,103 +267,90 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	static coord c;
+	static shell sh;
+	coord *c = &sh.c;
 	char err[512];
-	if (conf_load(coord_config_keys, coord_config_nkeys, &c.cfg, config, sets, nsets,
+	if (conf_load(coord_config_keys, coord_config_nkeys, &c->cfg, config, sets, nsets,
 	    err, sizeof(err)) != 0) {
 		fprintf(stderr, "coordinator: config: %s\n", err);
 		return 2;
 	}
 	log_level lvl;
-	if (log_level_parse(c.cfg.log_level, &lvl) != 0) {
+	if (log_level_parse(c->cfg.log_level, &lvl) != 0) {
 		fprintf(stderr, "coordinator: config: log.level '%s' is not debug|info|warn|error\n",
-		    c.cfg.log_level);
+		    c->cfg.log_level);
 		return 2;
 	}
-	if (strcmp(c.cfg.split_policy, "never") == 0) {
-		c.split = ROUTE_SPLIT_NEVER;
-	} else if (strcmp(c.cfg.split_policy, "allowed") == 0) {
-		c.split = ROUTE_SPLIT_ALLOWED;
+	if (strcmp(c->cfg.split_policy, "never") == 0) {
+		c->split = ROUTE_SPLIT_NEVER;
+	} else if (strcmp(c->cfg.split_policy, "allowed") == 0) {
+		c->split = ROUTE_SPLIT_ALLOWED;
 	} else {
 		fprintf(stderr, "coordinator: config: coordinator.split_policy must be never or allowed\n");
 		return 2;
 	}
-	if (coord_tls_check(&c.cfg) != 0) {
+	if (coord_tls_check(&c->cfg) != 0) {
 		return 2;
 	}
 	log_set_level(lvl);
-	conf_log(coord_config_keys, coord_config_nkeys, &c.cfg);
-	if (mkdir_p(c.cfg.data_dir) != 0) {
-		log_error("coordinator.data_dir", "path=%s err=\"%s\"", c.cfg.data_dir, strerror(errno));
+	conf_log(coord_config_keys, coord_config_nkeys, &c->cfg);
+	if (mkdir_p(c->cfg.data_dir) != 0) {
+		log_error("coordinator.data_dir", "path=%s err=\"%s\"", c->cfg.data_dir, strerror(errno));
 		return 1;
 	}
 	char path[DN_CONF_STR_MAX + 32];
-	snprintf(path, sizeof(path), "%s/coordinator.db", c.cfg.data_dir);
-	static store st;
-	c.store = &st;
-	if (db_open(path, store_schema_sql, &c.db) != 0 || store_init(&st, c.db) != 0 ||
-	    coord_reload(&c) != 0) {
+	snprintf(path, sizeof(path), "%s/coordinator.db", c->cfg.data_dir);
+	sh.loop = uv_default_loop();
+	shell_clock(&sh);
+	if (coord_open(c, path, NULL) != 0) {
 		log_error("coordinator.db_failed", "path=%s", path);
-		db_close(c.db);
 		return 1;
 	}
-	c.loop = uv_default_loop();
-	/* Hubs known from before a restart get one hub_timeout_ms of grace:
-	 * they sync within a heartbeat, and without it the first orders after
-	 * a restart would be journalled NO_HUB_IN_RANGE for good. A hub that
-	 * does not return is marked down when the grace runs out. */
-	for (size_t i = 0; i < c.nhubs; i++) {
-		c.hubs[i].last_seen_mono_ms = uv_now(c.loop) ? uv_now(c.loop) : 1;
-		c.hubs[i].healthy_logged = true;
-	}
-	nettls_files tls_store = coord_tls_files(&c.cfg, c.cfg.tls_storefront_ca_file);
-	nettls_files tls_hub = coord_tls_files(&c.cfg, c.cfg.tls_hub_ca_file);
-	nettls_files tls_op = coord_tls_files(&c.cfg, c.cfg.tls_operator_ca_file);
-	int rv = bridge_create(&c.ingest, c.loop, c.cfg.ingest_url, &tls_store,
-	    DN_INGEST_MSG_MAX, (size_t)c.cfg.ingest_contexts, coord_ingest_batch, &c);
+	nettls_files tls_store = coord_tls_files(&c->cfg, c->cfg.tls_storefront_ca_file);
+	nettls_files tls_hub = coord_tls_files(&c->cfg, c->cfg.tls_hub_ca_file);
+	nettls_files tls_op = coord_tls_files(&c->cfg, c->cfg.tls_operator_ca_file);
+	int rv = bridge_create(&sh.ingest, sh.loop, c->cfg.ingest_url, &tls_store,
+	    DN_INGEST_MSG_MAX, (size_t)c->cfg.ingest_contexts, on_ingest, &sh);
 	if (rv == 0) {
-		rv = bridge_create(&c.hubsync, c.loop, c.cfg.hub_url, &tls_hub,
-		    DN_HUBSYNC_MSG_MAX, COORD_HUB_CTX, coord_hubsync_batch, &c);
+		rv = bridge_create(&sh.hubsync, sh.loop, c->cfg.hub_url, &tls_hub,
+		    DN_HUBSYNC_MSG_MAX, COORD_HUB_CTX, on_hubsync, &sh);
 	}
 	if (rv == 0) {
-		rv = bridge_create(&c.ops, c.loop, c.cfg.ops_url, &tls_op, DN_OPS_MSG_MAX,
-		    COORD_OPS_CTX, coord_ops_batch, &c);
+		rv = bridge_create(&sh.ops, sh.loop, c->cfg.ops_url, &tls_op, DN_OPS_MSG_MAX,
+		    COORD_OPS_CTX, on_ops, &sh);
 	}
 	if (rv == 0) {
-		rv = coord_rebalance_init(&c);
+		rv = shell_pub_open(&sh);
 	}
 	if (rv != 0) {
 		log_error("coordinator.listen_failed", "err=%s", dn_strerror(rv));
-		bridge_destroy(c.ops);
-		bridge_destroy(c.ingest);
-		bridge_destroy(c.hubsync);
-		uv_run(c.loop, UV_RUN_DEFAULT);
-		db_close(c.db);
+		bridge_destroy(sh.ops);
+		bridge_destroy(sh.ingest);
+		bridge_destroy(sh.hubsync);
+		uv_run(sh.loop, UV_RUN_DEFAULT);
+		coord_close(c);
 		return 1;
 	}
-	uv_timer_init(c.loop, &c.health_timer);
-	c.health_timer.data = &c;
-	uv_timer_start(&c.health_timer, coord_health_tick, COORD_HEALTH_TICK_MS,
+	uv_timer_init(sh.loop, &sh.health_timer);
+	sh.health_timer.data = &sh;
+	uv_timer_start(&sh.health_timer, coord_health_tick, COORD_HEALTH_TICK_MS,
 	    COORD_HEALTH_TICK_MS);
-	uv_signal_init(c.loop, &c.sigint);
-	uv_signal_init(c.loop, &c.sigterm);
-	c.sigint.data = c.sigterm.data = &c;
-	uv_signal_start(&c.sigint, coord_on_signal, SIGINT);
-	uv_signal_start(&c.sigterm, coord_on_signal, SIGTERM);
+	uv_signal_init(sh.loop, &sh.sigint);
+	uv_signal_init(sh.loop, &sh.sigterm);
+	sh.sigint.data = sh.sigterm.data = &sh;
+	uv_signal_start(&sh.sigint, coord_on_signal, SIGINT);
+	uv_signal_start(&sh.sigterm, coord_on_signal, SIGTERM);
 	log_info("coordinator.ready", "ingest=%s ops=%s hub=%s signal=%s hubs=%zu"
-	    " stock_rows=%zu db=%s", c.cfg.ingest_url, c.cfg.ops_url, c.cfg.hub_url,
-	    c.cfg.signal_url, c.nhubs, c.stock_len, path);
-	uv_run(c.loop, UV_RUN_DEFAULT);
-	uv_walk(c.loop, coord_close_walk, NULL);
-	uv_run(c.loop, UV_RUN_DEFAULT);
-	uv_loop_close(c.loop);
-	db_close(c.db);
-	for (size_t i = 0; i < c.nhubs; i++) {
-		free(c.hubs[i].report);
+	    " stock_rows=%zu db=%s", c->cfg.ingest_url, c->cfg.ops_url, c->cfg.hub_url,
+	    c->cfg.signal_url, c->nhubs, c->stock_len, path);
+	uv_run(sh.loop, UV_RUN_DEFAULT);
+	uv_walk(sh.loop, coord_close_walk, NULL);
+	uv_run(sh.loop, UV_RUN_DEFAULT);
+	uv_loop_close(sh.loop);
+	if (sh.pub_open) {
+		nng_close(sh.pub);
 	}
-	free(c.stock);
-	coord_drops_free(&c);
-	coord_rebalance_fini(&c);
+	coord_close(c);
 	log_info("coordinator.stopped", "clean=1");
 	return 0;
 }

@@ -206,10 +206,10 @@ static const char *drop_tier_phase(const Dropnet__Tier *t, int64_t now)
 	return now < t->closes_ms ? "OPEN" : "over";
 }
 
-static int drop_text(const Dropnet__Drop *d, int64_t now)
+/* The lines above the tables: id, name, state, times, counters, gift. */
+static void drop_text_summary(const Dropnet__Drop *d, int64_t now)
 {
 	char a[48];
-	int ex;
 
 	printf("drop        %s", d->id);
 	if (d->name[0] != '\0') {
@@ -234,103 +234,140 @@ static int drop_text(const Dropnet__Drop *d, int64_t now)
 		}
 		printf("\n");
 	}
-	if (d->n_insiders > 0) {
-		printf("insiders    %zu:", d->n_insiders);
-		size_t col = 17;
-		for (size_t k = 0; k < d->n_insiders; k++) {
-			size_t w = strlen(d->insiders[k]) + 1;
-			if (col + w > 74 && k > 0) {
-				printf(" ... (%zu more)", d->n_insiders - k);
-				break;
-			}
-			printf(" %s", d->insiders[k]);
-			col += w;
-		}
-		printf("\n");
-	}
+}
 
+/* The insider list on one line: as many ids as fit, then a count of the
+ * rest. Nothing when the drop has no insiders. */
+static void drop_text_insiders(const Dropnet__Drop *d)
+{
+	if (d->n_insiders == 0) {
+		return;
+	}
+	printf("insiders    %zu:", d->n_insiders);
+	size_t col = 17;
+	for (size_t k = 0; k < d->n_insiders; k++) {
+		size_t w = strlen(d->insiders[k]) + 1;
+		if (col + w > 74 && k > 0) {
+			printf(" ... (%zu more)", d->n_insiders - k);
+			break;
+		}
+		printf(" %s", d->insiders[k]);
+		col += w;
+	}
+	printf("\n");
+}
+
+/* One tier's row: window, quotas ("-" for none), sold, flags, phase. */
+static void drop_tier_row(dropctl_table *t, const Dropnet__Tier *tr,
+    int64_t now)
+{
+	char o[24], c[24], f[24];
+
+	drop_fmt_short(tr->opens_ms, o, sizeof(o));
+	drop_fmt_short(tr->closes_ms, c, sizeof(c));
+	drop_tier_flags(tr, f, sizeof(f));
+	dropctl_table_cell(t, "%s", tr->name);
+	dropctl_table_cell(t, "%s", o);
+	dropctl_table_cell(t, "%s", c);
+	if (tr->quota == 0) {
+		dropctl_table_cell(t, "-");
+	} else {
+		dropctl_table_cell(t, "%u", tr->quota);
+	}
+	if (tr->quota_effective == 0 || tr->quota_effective == UINT32_MAX) {
+		dropctl_table_cell(t, "-");
+	} else {
+		dropctl_table_cell(t, "%u", tr->quota_effective);
+	}
+	dropctl_table_cell(t, "%u", tr->sold);
+	dropctl_table_cell(t, "%s", f);
+	dropctl_table_cell(t, "%s", drop_tier_phase(tr, now));
+}
+
+/* The tiers table, headed by the year of the first tier's opening (the
+ * rows show month and day only). Nothing when the drop has no tiers. */
+static int drop_text_tiers(const Dropnet__Drop *d, int64_t now)
+{
 	static const char *const th[] = { "TIER", "OPENS", "CLOSES", "QUOTA",
 		"EFFECTIVE", "SOLD", "FLAGS", "NOW" };
 	dropctl_table t;
-	if (d->n_tiers > 0) {
-		char y[16] = "UTC";
-		time_t secs = (time_t)(d->tiers[0]->opens_ms / 1000);
-		struct tm tm;
-		if (gmtime_r(&secs, &tm) != NULL) {
-			snprintf(y, sizeof(y), "%04d", tm.tm_year + 1900);
-		}
-		printf("\ntiers (UTC, %s)\n", y);
+	char y[16] = "UTC";
+	int ex;
+
+	if (d->n_tiers == 0) {
+		return DROPCTL_EXIT_OK;
 	}
+	time_t secs = (time_t)(d->tiers[0]->opens_ms / 1000);
+	struct tm tm;
+	if (gmtime_r(&secs, &tm) != NULL) {
+		snprintf(y, sizeof(y), "%04d", tm.tm_year + 1900);
+	}
+	printf("\ntiers (UTC, %s)\n", y);
 	dropctl_table_init(&t, 8, th, "lllrrrll");
 	for (size_t k = 0; k < d->n_tiers; k++) {
-		const Dropnet__Tier *tr = d->tiers[k];
-		char o[24], c[24], f[24];
-		drop_fmt_short(tr->opens_ms, o, sizeof(o));
-		drop_fmt_short(tr->closes_ms, c, sizeof(c));
-		drop_tier_flags(tr, f, sizeof(f));
-		dropctl_table_cell(&t, "%s", tr->name);
-		dropctl_table_cell(&t, "%s", o);
-		dropctl_table_cell(&t, "%s", c);
-		if (tr->quota == 0) {
-			dropctl_table_cell(&t, "-");
-		} else {
-			dropctl_table_cell(&t, "%u", tr->quota);
-		}
-		if (tr->quota_effective == 0 || tr->quota_effective == UINT32_MAX) {
-			dropctl_table_cell(&t, "-");
-		} else {
-			dropctl_table_cell(&t, "%u", tr->quota_effective);
-		}
-		dropctl_table_cell(&t, "%u", tr->sold);
-		dropctl_table_cell(&t, "%s", f);
-		dropctl_table_cell(&t, "%s", drop_tier_phase(tr, now));
-	}
-	if (d->n_tiers > 0 && (ex = dropctl_table_print(&t)) != 0) {
-		dropctl_table_fini(&t);
-		return ex;
-	}
-	dropctl_table_fini(&t);
-
-	static const char *const sh[] = { "SKU", "UNITS", "HOLDBACK", "LIMIT",
-		"PLACEMENT" };
-	printf("\nskus\n");
-	dropctl_table_init(&t, 5, sh, "lrrrl");
-	for (size_t k = 0; k < d->n_skus; k++) {
-		const Dropnet__DropSku *s = d->skus[k];
-		char pl[64];
-		if (s->n_placement > 0) {
-			snprintf(pl, sizeof(pl), "%zu hub%s%s", s->n_placement,
-			    s->n_placement == 1 ? "" : "s",
-			    s->placement_proportional ? " (proportional)" : "");
-		} else {
-			snprintf(pl, sizeof(pl), "%s",
-			    s->placement_proportional ? "proportional" : "-");
-		}
-		dropctl_table_cell(&t, "%s", s->sku);
-		dropctl_table_cell(&t, "%u", s->units);
-		dropctl_table_cell(&t, "%g%%", s->holdback_pct);
-		if (s->limit_per_buyer == 0) {
-			dropctl_table_cell(&t, "-");
-		} else {
-			dropctl_table_cell(&t, "%u", s->limit_per_buyer);
-		}
-		dropctl_table_cell(&t, "%s", pl);
+		drop_tier_row(&t, d->tiers[k], now);
 	}
 	ex = dropctl_table_print(&t);
 	dropctl_table_fini(&t);
-	if (ex != 0) {
-		return ex;
-	}
+	return ex;
+}
 
-	/* Placement as one table of hub rows: readable however many SKUs. */
+/* One SKU's row; its placement is summarised as a hub count here and
+ * listed in full by drop_text_placement. */
+static void drop_sku_row(dropctl_table *t, const Dropnet__DropSku *s)
+{
+	char pl[64];
+
+	if (s->n_placement > 0) {
+		snprintf(pl, sizeof(pl), "%zu hub%s%s", s->n_placement,
+		    s->n_placement == 1 ? "" : "s",
+		    s->placement_proportional ? " (proportional)" : "");
+	} else {
+		snprintf(pl, sizeof(pl), "%s",
+		    s->placement_proportional ? "proportional" : "-");
+	}
+	dropctl_table_cell(t, "%s", s->sku);
+	dropctl_table_cell(t, "%u", s->units);
+	dropctl_table_cell(t, "%g%%", s->holdback_pct);
+	if (s->limit_per_buyer == 0) {
+		dropctl_table_cell(t, "-");
+	} else {
+		dropctl_table_cell(t, "%u", s->limit_per_buyer);
+	}
+	dropctl_table_cell(t, "%s", pl);
+}
+
+/* The skus table, printed even when empty (a draft may have no SKU yet). */
+static int drop_text_skus(const Dropnet__Drop *d)
+{
+	static const char *const sh[] = { "SKU", "UNITS", "HOLDBACK", "LIMIT",
+		"PLACEMENT" };
+	dropctl_table t;
+
+	printf("\nskus\n");
+	dropctl_table_init(&t, 5, sh, "lrrrl");
+	for (size_t k = 0; k < d->n_skus; k++) {
+		drop_sku_row(&t, d->skus[k]);
+	}
+	int ex = dropctl_table_print(&t);
+	dropctl_table_fini(&t);
+	return ex;
+}
+
+/* Placement as one table of hub rows: readable however many SKUs. Nothing
+ * when no SKU has a placement. */
+static int drop_text_placement(const Dropnet__Drop *d)
+{
+	static const char *const ph[] = { "HUB", "SKU", "UNITS" };
+	dropctl_table t;
 	size_t rows = 0;
+
 	for (size_t k = 0; k < d->n_skus; k++) {
 		rows += d->skus[k]->n_placement;
 	}
 	if (rows == 0) {
 		return DROPCTL_EXIT_OK;
 	}
-	static const char *const ph[] = { "HUB", "SKU", "UNITS" };
 	printf("\nplacement\n");
 	dropctl_table_init(&t, 3, ph, "llr");
 	for (size_t k = 0; k < d->n_skus; k++) {
@@ -341,9 +378,26 @@ static int drop_text(const Dropnet__Drop *d, int64_t now)
 			dropctl_table_cell(&t, "%u", s->placement[h]->units);
 		}
 	}
-	ex = dropctl_table_print(&t);
+	int ex = dropctl_table_print(&t);
 	dropctl_table_fini(&t);
 	return ex;
+}
+
+/* `drop show` for humans: the summary lines, then the tiers, skus and
+ * placement tables. Returns an exit code (tables can run out of memory). */
+static int drop_text(const Dropnet__Drop *d, int64_t now)
+{
+	int ex;
+
+	drop_text_summary(d, now);
+	drop_text_insiders(d);
+	if ((ex = drop_text_tiers(d, now)) != 0) {
+		return ex;
+	}
+	if ((ex = drop_text_skus(d)) != 0) {
+		return ex;
+	}
+	return drop_text_placement(d);
 }
 
 static int drop_list_text(const Dropnet__OpsReply *r)

@@ -135,10 +135,12 @@ static int forecast_write(FILE *out, const forecast_csv_history *h,
 	return 0;
 }
 
-int dropctl_forecast(int argc, char **argv)
+/* Parses the flags into *input, *output and *p (p->horizon set from
+ * --horizon). Returns -1 to go on, else an exit code. */
+static int forecast_args(int argc, char **argv, const char **input,
+    const char **output, forecast_params *p)
 {
-	const char *input = NULL, *output = NULL, *v = NULL;
-	forecast_params p = { FORECAST_MODEL, 0, 0.9 };
+	const char *v = NULL;
 	int64_t horizon = 0;
 	int r;
 
@@ -151,12 +153,12 @@ int dropctl_forecast(int argc, char **argv)
 			if (r < 0) {
 				return DROPCTL_EXIT_USAGE;
 			}
-			input = v;
+			*input = v;
 		} else if ((r = dropctl_flag(argc, argv, &i, "--output", &v)) != 0) {
 			if (r < 0) {
 				return DROPCTL_EXIT_USAGE;
 			}
-			output = v;
+			*output = v;
 		} else if ((r = dropctl_flag(argc, argv, &i, "--horizon", &v)) != 0) {
 			if (r < 0 || dropctl_parse_i64(v, 1, FORECAST_HORIZON_MAX,
 			    &horizon) != 0) {
@@ -164,15 +166,15 @@ int dropctl_forecast(int argc, char **argv)
 				    "be an integer 1..%u", FORECAST_HORIZON_MAX);
 			}
 		} else if ((r = dropctl_flag(argc, argv, &i, "--service", &v)) != 0) {
-			if (r < 0 || dropctl_parse_double(v, &p.service) != 0 ||
-			    !(p.service >= FORECAST_SERVICE_MIN &&
-			    p.service <= FORECAST_SERVICE_MAX)) {
+			if (r < 0 || dropctl_parse_double(v, &p->service) != 0 ||
+			    !(p->service >= FORECAST_SERVICE_MIN &&
+			    p->service <= FORECAST_SERVICE_MAX)) {
 				return dropctl_usage_error("forecast", "--service must "
 				    "be a number %.1f..%.3f", FORECAST_SERVICE_MIN,
 				    FORECAST_SERVICE_MAX);
 			}
 		} else if ((r = dropctl_flag(argc, argv, &i, "--method", &v)) != 0) {
-			if (r < 0 || forecast_method_parse(v, &p.method) != 0) {
+			if (r < 0 || forecast_method_parse(v, &p->method) != 0) {
 				return dropctl_usage_error("forecast", "unknown --method "
 				    "'%s' (model, naive, mean, ses, croston, sba, tsb, "
 				    "adida)", r < 0 ? "" : v);
@@ -182,74 +184,116 @@ int dropctl_forecast(int argc, char **argv)
 			    argv[i]);
 		}
 	}
-	if (input == NULL || output == NULL || horizon == 0) {
+	if (*input == NULL || *output == NULL || horizon == 0) {
 		return dropctl_usage_error("forecast", "--input, --horizon and "
 		    "--output are required");
 	}
-	p.horizon = (unsigned)horizon;
+	p->horizon = (unsigned)horizon;
+	return -1;
+}
 
+/* Reads and parses the history at path into *h, which the caller releases
+ * with forecast_csv_fini after DROPCTL_EXIT_OK. Returns DROPCTL_EXIT_OK, or
+ * DROPCTL_EXIT_FAIL after printing why (nothing left to release). */
+static int forecast_load(const char *path, forecast_csv_history *h)
+{
 	char *buf = NULL, why[256];
 	size_t len = 0, line = 0;
-	forecast_csv_history h;
+	int r;
 
-	if (forecast_read(input, &buf, &len) != 0) {
+	if (forecast_read(path, &buf, &len) != 0) {
 		return DROPCTL_EXIT_FAIL;
 	}
-	r = forecast_csv_parse(buf, len, &h, &line, why, sizeof(why));
+	r = forecast_csv_parse(buf, len, h, &line, why, sizeof(why));
 	free(buf);
-	if (r != 0) {
-		if (r == DN_ENOMEM) {
-			fprintf(stderr, "dropctl: forecast: %s: out of memory\n", input);
-		} else if (line > 0) {
-			fprintf(stderr, "dropctl: forecast: %s:%zu: %s\n", input, line, why);
-		} else {
-			fprintf(stderr, "dropctl: forecast: %s: %s\n", input, why);
-		}
-		forecast_csv_fini(&h);
+	if (r == 0) {
+		return DROPCTL_EXIT_OK;
+	}
+	if (r == DN_ENOMEM) {
+		fprintf(stderr, "dropctl: forecast: %s: out of memory\n", path);
+	} else if (line > 0) {
+		fprintf(stderr, "dropctl: forecast: %s:%zu: %s\n", path, line, why);
+	} else {
+		fprintf(stderr, "dropctl: forecast: %s: %s\n", path, why);
+	}
+	forecast_csv_fini(h);
+	return DROPCTL_EXIT_FAIL;
+}
+
+/* Writes the forecasts to OUT.tmp and renames it to OUT, so a failed run
+ * never leaves a half-written OUT behind (the temp file is removed).
+ * Returns DROPCTL_EXIT_OK, or DROPCTL_EXIT_FAIL after printing why. */
+static int forecast_output_file(const char *output,
+    const forecast_csv_history *h, const forecast_params *p)
+{
+	size_t tlen = strlen(output) + sizeof(".tmp");
+	char *tmp = malloc(tlen);
+	FILE *out;
+	int r;
+
+	if (tmp == NULL) {
+		fprintf(stderr, "dropctl: forecast: out of memory\n");
 		return DROPCTL_EXIT_FAIL;
 	}
-
-	int to_stdout = strcmp(output, "-") == 0;
-	size_t tlen = strlen(output) + sizeof(".tmp");
-	char *tmp = to_stdout ? NULL : malloc(tlen);
-	FILE *out = stdout;
-
-	if (!to_stdout) {
-		if (tmp == NULL) {
-			forecast_csv_fini(&h);
-			fprintf(stderr, "dropctl: forecast: out of memory\n");
-			return DROPCTL_EXIT_FAIL;
-		}
-		snprintf(tmp, tlen, "%s.tmp", output);
-		out = fopen(tmp, "w");
-		if (out == NULL) {
-			fprintf(stderr, "dropctl: forecast: %s: %s\n", tmp,
-			    strerror(errno));
-			free(tmp);
-			forecast_csv_fini(&h);
-			return DROPCTL_EXIT_FAIL;
-		}
+	snprintf(tmp, tlen, "%s.tmp", output);
+	out = fopen(tmp, "w");
+	if (out == NULL) {
+		fprintf(stderr, "dropctl: forecast: %s: %s\n", tmp,
+		    strerror(errno));
+		free(tmp);
+		return DROPCTL_EXIT_FAIL;
 	}
-	r = forecast_write(out, &h, &p);
+	r = forecast_write(out, h, p);
 	if (fflush(out) != 0 && r == 0) {
 		r = DN_EIO;
 	}
-	if (!to_stdout) {
-		if (fclose(out) != 0 && r == 0) {
-			r = DN_EIO;
-		}
-		if (r == 0 && rename(tmp, output) != 0) {
-			fprintf(stderr, "dropctl: forecast: %s: %s\n", output,
-			    strerror(errno));
-			r = DN_EIO;
-		} else if (r == DN_EIO) {
-			fprintf(stderr, "dropctl: forecast: %s: write error\n", tmp);
-		}
-		if (r != 0) {
-			remove(tmp);
-		}
-		free(tmp);
+	if (fclose(out) != 0 && r == 0) {
+		r = DN_EIO;
 	}
-	forecast_csv_fini(&h);
+	if (r == 0 && rename(tmp, output) != 0) {
+		fprintf(stderr, "dropctl: forecast: %s: %s\n", output,
+		    strerror(errno));
+		r = DN_EIO;
+	} else if (r == DN_EIO) {
+		fprintf(stderr, "dropctl: forecast: %s: write error\n", tmp);
+	}
+	if (r != 0) {
+		remove(tmp);
+	}
+	free(tmp);
 	return r == 0 ? DROPCTL_EXIT_OK : DROPCTL_EXIT_FAIL;
+}
+
+/* Writes the forecasts to output, "-" meaning stdout. A write error on
+ * stdout shows in the exit code only. Returns DROPCTL_EXIT_OK or
+ * DROPCTL_EXIT_FAIL. */
+static int forecast_output(const char *output, const forecast_csv_history *h,
+    const forecast_params *p)
+{
+	if (strcmp(output, "-") != 0) {
+		return forecast_output_file(output, h, p);
+	}
+	int r = forecast_write(stdout, h, p);
+	if (fflush(stdout) != 0 && r == 0) {
+		r = DN_EIO;
+	}
+	return r == 0 ? DROPCTL_EXIT_OK : DROPCTL_EXIT_FAIL;
+}
+
+int dropctl_forecast(int argc, char **argv)
+{
+	const char *input = NULL, *output = NULL;
+	forecast_params p = { FORECAST_MODEL, 0, 0.9 };
+	forecast_csv_history h;
+	int ex;
+
+	if ((ex = forecast_args(argc, argv, &input, &output, &p)) >= 0) {
+		return ex;
+	}
+	if ((ex = forecast_load(input, &h)) != DROPCTL_EXIT_OK) {
+		return ex;
+	}
+	ex = forecast_output(output, &h, &p);
+	forecast_csv_fini(&h);
+	return ex;
 }

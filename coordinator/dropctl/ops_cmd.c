@@ -18,7 +18,10 @@ static void ops_help_hubs(void)
 	       "\n"
 	       "Every registered hub: position, service radius, health, when it\n"
 	       "last synced, and how far each stream has got (commands queued /\n"
-	       "acked by the hub, events applied by the coordinator).\n");
+	       "acked by the hub, events applied by the coordinator). UP is\n"
+	       "yes, silent (no sync for coordinator.hub_timeout_ms, still\n"
+	       "routed to within coordinator.hub_grace_ms) or NO (down for\n"
+	       "routing).\n");
 }
 
 static void ops_help_stock(void)
@@ -88,10 +91,11 @@ static int ops_hubs_json(const Dropnet__OpsReply *r)
 	for (size_t k = 0; arr != NULL && k < r->n_hubs; k++) {
 		const Dropnet__HubInfo *h = r->hubs[k];
 		json_array_append_new(arr,
-		    json_pack("{s:s,s:s,s:f,s:f,s:f,s:b,s:I,s:I,s:I,s:I,s:s}",
+		    json_pack("{s:s,s:s,s:f,s:f,s:f,s:b,s:b,s:I,s:I,s:I,s:I,s:s}",
 			"id", h->id, "name", h->name, "lat", h->lat, "lon",
 			h->lon, "radius_km", h->radius_km, "healthy",
-			(int)h->healthy, "last_seen_ms",
+			(int)h->healthy, "routable", (int)h->routable,
+			"last_seen_ms",
 			(json_int_t)h->last_seen_ms, "cmd_seq",
 			(json_int_t)h->cmd_seq, "cmd_acked",
 			(json_int_t)h->cmd_acked, "event_applied",
@@ -129,7 +133,10 @@ static int ops_hubs_table(const Dropnet__OpsReply *r)
 		dropctl_table_cell(&t, "%.4f", h->lat);
 		dropctl_table_cell(&t, "%.4f", h->lon);
 		dropctl_table_cell(&t, "%.1f", h->radius_km);
-		dropctl_table_cell(&t, "%s", h->healthy ? "yes" : "NO");
+		/* silent: past hub_timeout_ms, still routed to (grace);
+		 * NO: down for routing. */
+		dropctl_table_cell(&t, "%s", h->healthy ? "yes"
+		    : h->routable ? "silent" : "NO");
 		dropctl_table_cell(&t, "%s", seen);
 		dropctl_table_cell(&t, "%" PRIu64 "/%" PRIu64, h->cmd_seq,
 		    h->cmd_acked);

@@ -568,11 +568,27 @@ static int rebal_signal_print(const Dropnet__RegionSignal *s, bool json)
 	return DROPCTL_EXIT_OK;
 }
 
-int dropctl_signals(dropctl_opts *o, int argc, char **argv)
+/* Which signals `signals` prints: --spikes, --hub, --sku. */
+typedef struct {
+	bool spikes;     /* declared spikes only */
+	const char *hub; /* one region, or NULL for all */
+	const char *sku; /* one SKU, or NULL for all */
+} rebal_signal_filter;
+
+static bool rebal_signal_keep(const rebal_signal_filter *f,
+    const Dropnet__RegionSignal *s)
 {
-	const char *url = NULL, *count = NULL, *hub = NULL, *sku = NULL;
-	bool spikes = false;
-	int64_t want = 1;
+	return (!f->spikes || rebal_signal_spike(s)) &&
+	    (f->hub == NULL || strcmp(f->hub, s->hub) == 0) &&
+	    (f->sku == NULL || strcmp(f->sku, s->sku) == 0);
+}
+
+/* Parses the flags into *f, *want (--count) and *url (--url, else
+ * $DROPNET_SIGNAL). Returns -1 to go on, else an exit code. */
+static int rebal_signals_args(dropctl_opts *o, int argc, char **argv,
+    rebal_signal_filter *f, int64_t *want, const char **url)
+{
+	const char *count = NULL;
 
 	for (int i = 1; i < argc; i++) {
 		int m;
@@ -581,13 +597,13 @@ int dropctl_signals(dropctl_opts *o, int argc, char **argv)
 			return DROPCTL_EXIT_OK;
 		}
 		if (strcmp(argv[i], "--spikes") == 0) {
-			spikes = true;
+			f->spikes = true;
 			continue;
 		}
-		if ((m = dropctl_flag(argc, argv, &i, "--url", &url)) == 0 &&
+		if ((m = dropctl_flag(argc, argv, &i, "--url", url)) == 0 &&
 		    (m = dropctl_flag(argc, argv, &i, "--count", &count)) == 0 &&
-		    (m = dropctl_flag(argc, argv, &i, "--hub", &hub)) == 0 &&
-		    (m = dropctl_flag(argc, argv, &i, "--sku", &sku)) == 0 &&
+		    (m = dropctl_flag(argc, argv, &i, "--hub", &f->hub)) == 0 &&
+		    (m = dropctl_flag(argc, argv, &i, "--sku", &f->sku)) == 0 &&
 		    (m = dropctl_global_flag(o, argc, argv, &i)) == 0) {
 			return dropctl_usage_error("signals",
 			    "unexpected argument '%s'", argv[i]);
@@ -597,22 +613,28 @@ int dropctl_signals(dropctl_opts *o, int argc, char **argv)
 		}
 	}
 	if (count != NULL && dropctl_parse_i64(count, 1,
-	    REBAL_CMD_SIGNALS_MAX, &want) != 0) {
+	    REBAL_CMD_SIGNALS_MAX, want) != 0) {
 		return dropctl_usage_error("signals", "--count wants 1..%u, "
 		    "not '%s'", REBAL_CMD_SIGNALS_MAX, count);
 	}
-	if (url == NULL) {
-		url = getenv(REBAL_CMD_ENV_SIGNAL);
+	if (*url == NULL) {
+		*url = getenv(REBAL_CMD_ENV_SIGNAL);
 	}
-	if (url == NULL || url[0] == '\0') {
+	if (*url == NULL || (*url)[0] == '\0') {
 		fprintf(stderr, "dropctl: signals: no signal socket: pass --url "
 				"URL or set %s\n", REBAL_CMD_ENV_SIGNAL);
 		return DROPCTL_EXIT_USAGE;
 	}
-	nng_socket sock;
-	int rv = nng_sub0_open(&sock);
+	return -1;
+}
+
+/* Opens a sub socket on the signal topic and starts dialling url. Returns
+ * DROPCTL_EXIT_OK with *sock set, or an exit code after printing why. */
+static int rebal_signals_open(const char *url, nng_socket *sock)
+{
+	int rv = nng_sub0_open(sock);
 	if (rv == 0) {
-		rv = nng_socket_set(sock, NNG_OPT_SUB_SUBSCRIBE,
+		rv = nng_socket_set(*sock, NNG_OPT_SUB_SUBSCRIBE,
 		    REBAL_CMD_TOPIC, REBAL_CMD_TOPIC_LEN);
 	}
 	if (rv != 0) {
@@ -621,65 +643,110 @@ int dropctl_signals(dropctl_opts *o, int argc, char **argv)
 	}
 	/* Non-blocking dial: nng keeps redialling in the background, so a
 	 * coordinator that comes up during the wait is still heard. */
-	nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, REBAL_CMD_SIGNAL_MSG_MAX);
+	nng_socket_set_size(*sock, NNG_OPT_RECVMAXSZ, REBAL_CMD_SIGNAL_MSG_MAX);
 	nettls_files tls;
 	nettls_files_from_env(&tls, NETTLS_AS_DEFAULT);
-	rv = nettls_dial(sock, url, &tls, NNG_FLAG_NONBLOCK);
+	rv = nettls_dial(*sock, url, &tls, NNG_FLAG_NONBLOCK);
 	if (rv != 0) {
-		nng_close(sock); /* no pipe yet: closing cannot hang */
+		nng_close(*sock); /* no pipe yet: closing cannot hang */
 		fprintf(stderr, "dropctl: bad signal address '%s' or TLS setup (%s)\n",
 		    url, dn_strerror(rv));
 		return DROPCTL_EXIT_USAGE;
 	}
-	int64_t deadline = dropctl_now_ms() + o->timeout_ms;
-	int64_t got = 0;
+	return DROPCTL_EXIT_OK;
+}
+
+/* Waits until deadline (wall-clock ms) for the next signal. Returns 0 with
+ * *out set (free it with codec_region_signal_free); DN_ETIMEDOUT when the
+ * deadline passed; DN_EPROTO for a message that did not decode (reported
+ * on stderr; skip it); DN_ENET or DN_ERANGE after printing why the run
+ * must stop (a socket error, another protocol version). */
+static int rebal_signal_recv(nng_socket sock, int64_t deadline,
+    Dropnet__RegionSignal **out)
+{
+	int64_t left = deadline - dropctl_now_ms();
+	if (left <= 0) {
+		return DN_ETIMEDOUT;
+	}
+	nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, (nng_duration)left);
+	nng_msg *m = NULL;
+	int rv = nng_recvmsg(sock, &m, 0);
+	if (rv == NNG_ETIMEDOUT) {
+		return DN_ETIMEDOUT;
+	}
+	if (rv != 0) {
+		fprintf(stderr, "dropctl: signals: %s\n", nng_strerror(rv));
+		return DN_ENET;
+	}
+	size_t len = nng_msg_len(m);
+	const uint8_t *body = nng_msg_body(m);
+	Dropnet__RegionSignal *s = NULL;
+	int cr = len >= REBAL_CMD_TOPIC_LEN ?
+	    codec_region_signal_unpack(body + REBAL_CMD_TOPIC_LEN,
+		len - REBAL_CMD_TOPIC_LEN, &s) : DN_EPROTO;
+	nng_msg_free(m);
+	if (cr == DN_ERANGE) {
+		fprintf(stderr, "dropctl: signals: coordinator speaks "
+		    "protocol version %u, this dropctl speaks %u\n",
+		    s->version, DN_PROTO_VERSION);
+		codec_region_signal_free(s);
+		return DN_ERANGE;
+	}
+	if (cr != 0) {
+		fprintf(stderr, "dropctl: signals: a message did not "
+				"decode as RegionSignal (skipped)\n");
+		return DN_EPROTO;
+	}
+	*out = s;
+	return 0;
+}
+
+/* Prints the signals that pass f as they arrive, until *got reaches want
+ * or the deadline passes. Returns DROPCTL_EXIT_OK (whatever *got is) or
+ * DROPCTL_EXIT_FAIL after printing why. */
+static int rebal_signals_follow(nng_socket sock, const rebal_signal_filter *f,
+    bool json, int64_t want, int64_t deadline, int64_t *got)
+{
 	int ex = DROPCTL_EXIT_OK;
-	while (got < want && ex == DROPCTL_EXIT_OK) {
-		int64_t left = deadline - dropctl_now_ms();
-		if (left <= 0) {
-			break;
-		}
-		nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, (nng_duration)left);
-		nng_msg *m = NULL;
-		rv = nng_recvmsg(sock, &m, 0);
-		if (rv == NNG_ETIMEDOUT) {
-			break;
-		}
-		if (rv != 0) {
-			fprintf(stderr, "dropctl: signals: %s\n",
-			    nng_strerror(rv));
-			ex = DROPCTL_EXIT_FAIL;
-			break;
-		}
-		size_t len = nng_msg_len(m);
-		const uint8_t *body = nng_msg_body(m);
+
+	while (*got < want && ex == DROPCTL_EXIT_OK) {
 		Dropnet__RegionSignal *s = NULL;
-		int cr = len >= REBAL_CMD_TOPIC_LEN ?
-		    codec_region_signal_unpack(body + REBAL_CMD_TOPIC_LEN,
-			len - REBAL_CMD_TOPIC_LEN, &s) : DN_EPROTO;
-		nng_msg_free(m);
-		if (cr == DN_ERANGE) {
-			fprintf(stderr, "dropctl: signals: coordinator speaks "
-			    "protocol version %u, this dropctl speaks %u\n",
-			    s->version, DN_PROTO_VERSION);
-			codec_region_signal_free(s);
-			ex = DROPCTL_EXIT_FAIL;
+		int rv = rebal_signal_recv(sock, deadline, &s);
+		if (rv == DN_ETIMEDOUT) {
 			break;
 		}
-		if (cr != 0) {
-			fprintf(stderr, "dropctl: signals: a message did not "
-					"decode as RegionSignal (skipped)\n");
+		if (rv == DN_EPROTO) {
 			continue;
 		}
-		bool keep = (!spikes || rebal_signal_spike(s)) &&
-		    (hub == NULL || strcmp(hub, s->hub) == 0) &&
-		    (sku == NULL || strcmp(sku, s->sku) == 0);
-		if (keep) {
-			ex = rebal_signal_print(s, o->json);
-			got++;
+		if (rv != 0) {
+			ex = DROPCTL_EXIT_FAIL;
+			break;
+		}
+		if (rebal_signal_keep(f, s)) {
+			ex = rebal_signal_print(s, json);
+			*got += 1;
 		}
 		codec_region_signal_free(s);
 	}
+	return ex;
+}
+
+int dropctl_signals(dropctl_opts *o, int argc, char **argv)
+{
+	rebal_signal_filter f = { false, NULL, NULL };
+	const char *url = NULL;
+	int64_t want = 1, got = 0;
+	nng_socket sock;
+	int ex;
+
+	if ((ex = rebal_signals_args(o, argc, argv, &f, &want, &url)) >= 0) {
+		return ex;
+	}
+	if ((ex = rebal_signals_open(url, &sock)) != DROPCTL_EXIT_OK) {
+		return ex;
+	}
+	int64_t deadline = dropctl_now_ms() + o->timeout_ms;
+	ex = rebal_signals_follow(sock, &f, o->json, want, deadline, &got);
 	/* No nng_close: libnng 1.5.2 can deadlock closing a socket whose pipe
 	 * is still receiving (nanomsg/nng#1543, fixed after 1.5.2), and a
 	 * busy pub socket makes that likely here. The process ends right

@@ -10,7 +10,11 @@
  * closes the database and exits 0. Exit 2 on a bad config or command line,
  * 1 when start-up fails.
  *
- * Thread model: one libuv loop owns everything (hub.h).
+ * This file is the shell around the hub machine (hubd/machine): it owns the
+ * loop, the sockets, the sync timer and the clock, sets the machine's clock
+ * before each call, and sends replies only after the machine returned.
+ *
+ * Thread model: one libuv loop owns everything.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,6 +23,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "core/err.h"
+#include "io/bridge.h"
 #include "io/log.h"
 #include "hub.h"
 
@@ -31,15 +36,33 @@
 
 typedef struct {
 	hub *h;
+	uv_loop_t *loop;
+	bridge *term;           /* REP: pickterm requests */
+	bridge_client *coord;   /* REQ: hubsync to the coordinator */
+	uv_timer_t sync_timer;
+	bool sync_timer_init;
+	bool sync_inflight;     /* a HubSyncRequest awaits its reply */
+	bool stopping;
 	uv_signal_t sigint, sigterm;
 	bool sig_init;
 } hub_main;
 
-int64_t hub_now_ms(void)
+static int64_t hub_now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sets the machine's clocks. The lease clock is CLOCK_BOOTTIME: it keeps
+ * running while the machine is suspended, so a lease never outlives its
+ * real length at the hub (CLOCK_MONOTONIC stops in suspend). */
+static void hub_clock(hub *h)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	h->now_ms = hub_now_ms();
+	h->now_mono_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void usage(FILE *f)
@@ -84,18 +107,108 @@ static void on_close_noop(uv_handle_t *hd)
 	(void)hd;
 }
 
-static void hub_shutdown(hub_main *m)
+static void on_term(void *arg, bridge_req **reqs, size_t n)
 {
-	hub *h = m->h;
-	if (h->stopping) {
+	hub_main *m = arg;
+	mreq *mr = calloc(n, sizeof(*mr));
+	mreq **mp = calloc(n, sizeof(*mp));
+	if (mr == NULL || mp == NULL) {
+		free(mr);
+		free(mp);
+		log_error("hub.term_nomem", "batch=%zu", n);
+		for (size_t i = 0; i < n; i++) {
+			bridge_req_reply(reqs[i], "", 0); /* read as MALFORMED: retry */
+		}
 		return;
 	}
-	h->stopping = true;
-	hub_sync_stop(h);
-	bridge_destroy(h->term);
-	h->term = NULL;
-	bridge_client_destroy(h->coord);
-	h->coord = NULL;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = 0;
+		const uint8_t *body = bridge_req_body(reqs[i], &len);
+		mreq_init(&mr[i], body, len);
+		mp[i] = &mr[i];
+	}
+	hub_clock(m->h);
+	hub_term_batch(m->h, mp, n);
+	for (size_t i = 0; i < n; i++) {
+		bridge_req_reply(reqs[i], mr[i].reply, mr[i].reply_len);
+		mreq_fini(&mr[i]);
+	}
+	free(mr);
+	free(mp);
+}
+
+static void sync_on_timer(uv_timer_t *t);
+
+static void sync_schedule(hub_main *m, uint64_t delay_ms)
+{
+	if (m->stopping || !m->sync_timer_init) {
+		return;
+	}
+	uv_timer_start(&m->sync_timer, sync_on_timer, delay_ms, 0);
+}
+
+static void sync_on_timer(uv_timer_t *t)
+{
+	hub_main *m = t->data;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rv;
+
+	if (m->stopping || m->sync_inflight) {
+		return;
+	}
+	hub_clock(m->h);
+	if ((rv = hub_sync_build(m->h, &buf, &len)) != 0) {
+		log_error("hub.sync_build_failed", "err=%s", dn_strerror(rv));
+		sync_schedule(m, (uint64_t)m->h->cfg.sync_interval_ms);
+		return;
+	}
+	rv = bridge_client_call(m->coord, buf, len, (int)m->h->cfg.sync_timeout_ms);
+	free(buf);
+	if (rv != 0) {
+		sync_schedule(m, hub_sync_on_reply(m->h, rv, NULL, 0));
+		return;
+	}
+	m->sync_inflight = true;
+}
+
+static void on_sync_reply(void *arg, int rv, const uint8_t *buf, size_t len)
+{
+	hub_main *m = arg;
+	m->sync_inflight = false;
+	if (m->stopping) {
+		return;
+	}
+	hub_clock(m->h);
+	sync_schedule(m, hub_sync_on_reply(m->h, rv, buf, len));
+}
+
+static int sync_start(hub_main *m)
+{
+	if (uv_timer_init(m->loop, &m->sync_timer) != 0) {
+		return DN_ENOMEM;
+	}
+	m->sync_timer.data = m;
+	m->sync_timer_init = true;
+	uv_timer_start(&m->sync_timer, sync_on_timer, 0, 0);
+	return 0;
+}
+
+static void hub_shutdown(hub_main *m)
+{
+	if (m->stopping) {
+		return;
+	}
+	m->stopping = true;
+	if (m->sync_timer_init) {
+		uv_timer_stop(&m->sync_timer);
+		uv_close((uv_handle_t *)&m->sync_timer, NULL);
+		m->sync_timer_init = false;
+	}
+	bridge_destroy(m->term);
+	m->term = NULL;
+	bridge_client_destroy(m->coord);
+	m->coord = NULL;
 	if (m->sig_init) {
 		uv_close((uv_handle_t *)&m->sigint, on_close_noop);
 		uv_close((uv_handle_t *)&m->sigterm, on_close_noop);
@@ -162,25 +275,25 @@ static int hub_start(hub_main *m)
 	 * tls+tcp:// term_url would serve with the hub's own certificate, a
 	 * tcp:// one needs tls.allow_plaintext. */
 	nettls_files tls = hub_conf_tls(&h->cfg);
-	rv = bridge_create(&h->term, h->loop, h->cfg.term_url, &tls,
-	    DN_TERM_MSG_MAX, HUB_TERM_CTX_MAX, hub_term_batch, h);
+	rv = bridge_create(&m->term, m->loop, h->cfg.term_url, &tls,
+	    DN_TERM_MSG_MAX, HUB_TERM_CTX_MAX, on_term, m);
 	if (rv != 0) {
 		log_error("hubd.term_listen_failed", "url=%s err=%s",
 		    h->cfg.term_url, dn_strerror(rv));
 		return rv;
 	}
-	rv = bridge_client_create(&h->coord, h->loop, h->cfg.coordinator_url, &tls,
-	    hub_sync_reply, h);
+	rv = bridge_client_create(&m->coord, m->loop, h->cfg.coordinator_url, &tls,
+	    on_sync_reply, m);
 	if (rv != 0) {
 		log_error("hubd.coordinator_dial_failed", "url=%s err=%s",
 		    h->cfg.coordinator_url, dn_strerror(rv));
 		return rv;
 	}
-	if ((rv = hub_sync_start(h)) != 0) {
+	if ((rv = sync_start(m)) != 0) {
 		return rv;
 	}
-	if (uv_signal_init(h->loop, &m->sigint) != 0
-	    || uv_signal_init(h->loop, &m->sigterm) != 0) {
+	if (uv_signal_init(m->loop, &m->sigint) != 0
+	    || uv_signal_init(m->loop, &m->sigterm) != 0) {
 		return DN_ENOMEM;
 	}
 	m->sig_init = true;
@@ -228,7 +341,7 @@ int main(int argc, char **argv)
 		log_error("hubd.loop_failed", "%s", "");
 		return 1;
 	}
-	h.loop = &loop;
+	m.loop = &loop;
 	rv = hub_start(&m);
 	if (rv == 0) {
 		log_info("hubd.ready", "hub=%s term=%s coordinator=%s",

@@ -445,6 +445,8 @@ static int cmd_status(const pickterm_opts *o, int argc, char **argv)
 		    json_integer((json_int_t)rep->event_acked));
 		json_object_set_new(j, "coordinator_up",
 		    json_boolean(rep->coordinator_up));
+		json_object_set_new(j, "lease_left_ms",
+		    json_integer((json_int_t)rep->lease_left_ms));
 		json_object_set_new(j, "queued", json_integer(rep->queued));
 		json_object_set_new(j, "in_progress",
 		    json_integer(rep->in_progress));
@@ -455,6 +457,13 @@ static int cmd_status(const pickterm_opts *o, int argc, char **argv)
 	} else {
 		printf("hub          %s\n", rep->hub);
 		printf("coordinator  %s\n", rep->coordinator_up ? "up" : "down");
+		if (rep->lease_left_ms > 0) {
+			printf("lease        %" PRIu64 " ms left\n",
+			    rep->lease_left_ms);
+		} else {
+			printf("lease        none: no new picks until the "
+			    "coordinator answers\n");
+		}
 		printf("cmd_applied  %" PRIu64 "\n", rep->cmd_applied);
 		printf("event_seq    %" PRIu64 "\n", rep->event_seq);
 		printf("event_acked  %" PRIu64 "\n", rep->event_acked);

@@ -5,9 +5,11 @@
 # deadline `dropctl hubs` shows it unhealthy, an order from Leeds city goes
 # to Manchester (order show names leeds "unhealthy") and an order from York
 # gets NO_HUB_IN_RANGE. After SIGCONT Leeds is healthy again and takes both.
+# coordinator.hub_grace_ms=0: a silent hub is down for routing at once (the
+# grace itself is tested on the machines, tests/machine/test_hub_health.c).
 source "$(dirname "$0")/lib/net.sh"
 net_setup "$1"
-net_start "manchester leeds"
+net_start "manchester leeds" --coord-set coordinator.hub_grace_ms=0
 
 SKU=hb-sku
 receive_and_wait manchester "$SKU" 20

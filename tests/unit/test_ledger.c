@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include "core/err.h"
 #include "core/ledger.h"
+#include "core/limits.h"
 
 static ledger_row row(int64_t on_hand, int64_t allocated, int64_t holdback)
 {
@@ -129,6 +130,27 @@ static void test_ledger_ship(void **state)
 
 /* Goal: a short drops the missing units from allocated and from on_hand,
  * but on_hand never below zero; refuses qty <= 0 or > allocated. */
+/* A short whose units are partly spoken for (in totes, or the ones the
+ * picker is about to pick) unallocates the whole short but writes off only
+ * what the hub wrote off: both books keep the units that exist. */
+static void test_ledger_short_lost(void **state)
+{
+	(void)state;
+	ledger_row r = {1, 2, 0};
+	assert_int_equal(ledger_short_lost(&r, 1, 0), 0);
+	assert_int_equal(r.allocated, 1);
+	assert_int_equal(r.on_hand, 1);
+	r = (ledger_row){5, 3, 0};
+	assert_int_equal(ledger_short_lost(&r, 2, 1), 0);
+	assert_int_equal(r.allocated, 1);
+	assert_int_equal(r.on_hand, 4);
+	assert_int_equal(ledger_short_lost(&r, 1, 2), DN_EINVAL);
+	assert_int_equal(ledger_short_lost(&r, 1, -1), DN_EINVAL);
+	r = (ledger_row){0, 2, 0};
+	assert_int_equal(ledger_short_lost(&r, 2, 2), 0);
+	assert_int_equal(r.on_hand, 0);
+}
+
 static void test_ledger_short(void **state)
 {
 	(void)state;
@@ -247,6 +269,68 @@ static void test_ledger_lifecycle(void **state)
 	assert_true(ledger_row_check(&r));
 }
 
+/* Goal: a shipment the books cannot cover is booked anyway, by a defined
+ * rule: on_hand lacked -> found, allocated lacked -> unallocated; covered
+ * shipments equal ledger_ship; qty <= 0 refused with the row untouched. */
+static void test_ledger_ship_force(void **state)
+{
+	(void)state;
+	ledger_gap g;
+	ledger_row r = row(10, 4, 0);
+	assert_int_equal(ledger_ship_force(&r, 4, &g), 0);
+	assert_row(&r, 6, 0, 0);
+	assert_int_equal(g.found, 0);
+	assert_int_equal(g.unallocated, 0);
+	r = row(5, 10, 0);  /* a count took 15 of 20 while 10 sat in a tote */
+	assert_int_equal(ledger_ship_force(&r, 10, &g), 0);
+	assert_row(&r, 0, 0, 0);
+	assert_int_equal(g.found, 5);
+	assert_int_equal(g.unallocated, 0);
+	r = row(10, 2, 1);
+	assert_int_equal(ledger_ship_force(&r, 3, &g), 0);
+	assert_row(&r, 7, 0, 1);
+	assert_int_equal(g.unallocated, 1);
+	assert_int_equal(ledger_ship_force(&r, 0, &g), DN_EINVAL);
+	assert_row(&r, 7, 0, 1);
+}
+
+/* Goal: a short the allocation cannot cover releases what is allocated and
+ * reports the rest; units gone never exceed on_hand. */
+static void test_ledger_short_force(void **state)
+{
+	(void)state;
+	ledger_gap g;
+	int64_t gone = -1;
+	ledger_row r = row(2, 5, 0);
+	assert_int_equal(ledger_short_force(&r, 3, 3, &gone, &g), 0);
+	assert_row(&r, 0, 2, 0);
+	assert_int_equal(gone, 2);
+	assert_int_equal(g.unallocated, 0);
+	assert_int_equal(ledger_short_force(&r, 4, 4, &gone, &g), 0);
+	assert_row(&r, 0, 0, 0);
+	assert_int_equal(gone, 0);
+	assert_int_equal(g.unallocated, 2);
+	assert_int_equal(ledger_short_force(&r, -1, 0, &gone, &g), DN_EINVAL);
+}
+
+/* Goal: a row never holds more than DN_STOCK_ROW_UNITS_MAX (receive and
+ * adjust refuse, row untouched); counters add with an overflow check. */
+static void test_ledger_bounds(void **state)
+{
+	(void)state;
+	ledger_row r = row(DN_STOCK_ROW_UNITS_MAX - 1, 0, 0);
+	assert_int_equal(ledger_receive(&r, 2), DN_ERANGE);
+	assert_int_equal(ledger_adjust(&r, 2), DN_ERANGE);
+	assert_row(&r, DN_STOCK_ROW_UNITS_MAX - 1, 0, 0);
+	assert_int_equal(ledger_receive(&r, 1), 0);
+	assert_row(&r, DN_STOCK_ROW_UNITS_MAX, 0, 0);
+	int64_t c = INT64_MAX - 1;
+	assert_int_equal(ledger_count_add(&c, 2), DN_ERANGE);
+	assert_int_equal(c, INT64_MAX - 1);
+	assert_int_equal(ledger_count_add(&c, -5), 0);
+	assert_int_equal(c, INT64_MAX - 6);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -261,7 +345,11 @@ int main(void)
 		cmocka_unit_test(test_ledger_adjust),
 		cmocka_unit_test(test_ledger_hold),
 		cmocka_unit_test(test_ledger_row_check),
+		cmocka_unit_test(test_ledger_short_lost),
 		cmocka_unit_test(test_ledger_lifecycle),
+		cmocka_unit_test(test_ledger_ship_force),
+		cmocka_unit_test(test_ledger_short_force),
+		cmocka_unit_test(test_ledger_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,16 +43,16 @@ static void ops_finding(ops_findings *f, const char *check, const char *fmt, ...
 	f->n++;
 }
 
-void coord_ops_send(bridge_req *r, Dropnet__OpsReply *rep)
+void coord_ops_send(mreq *r, Dropnet__OpsReply *rep)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	rep->version = DN_PROTO_VERSION;
 	if (codec_ops_reply_pack(rep, &buf, &len) != 0) {
-		bridge_req_reply(r, "", 0);
+		mreq_reply(r, "", 0);
 		return;
 	}
-	bridge_req_reply(r, buf, len);
+	mreq_reply(r, buf, len);
 	free(buf);
 }
 
@@ -69,6 +69,7 @@ static void ops_hubs(coord *c, Dropnet__OpsReply *rep, Dropnet__HubInfo *info,
 		info[i].lon = h->lon;
 		info[i].radius_km = h->radius_km;
 		info[i].healthy = coord_hub_healthy(c, h, now);
+		info[i].routable = coord_hub_routable(c, h, now);
 		info[i].last_seen_ms = h->last_seen_wall_ms;
 		info[i].cmd_seq = h->cmd_seq;
 		info[i].cmd_acked = h->cmd_acked;
@@ -88,7 +89,7 @@ static int ops_stock_cmp(const void *a, const void *b)
 	return d != 0 ? d : strcmp(x->hub, y->hub);
 }
 
-static void ops_stock(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
+static void ops_stock(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
 	Dropnet__StockRow *rows = calloc(c->stock_len + 1, sizeof(*rows));
@@ -129,7 +130,7 @@ static void ops_stock(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
 	free(ptrs);
 }
 
-static void ops_order_show(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
+static void ops_order_show(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
 	const char *storefront = q->storefront[0] ? q->storefront : "default";
@@ -215,7 +216,7 @@ static void ops_order_show(coord *c, const Dropnet__OpsRequest *q, bridge_req *r
 		if (pk > picked_ms) {
 			picked_ms = pk;
 		}
-		if (strcmp(state, "shorted") != 0) {
+		if (strcmp(state, "shorted") != 0 && strcmp(state, "refused") != 0) {
 			any = true;
 			if (sh == 0) {
 				all_shipped = false;
@@ -256,7 +257,7 @@ static int ops_sql_check(coord *c, ops_findings *f, const char *check, const cha
 	return 0;
 }
 
-static void ops_audit(coord *c, bridge_req *r)
+static void ops_audit(coord *c, mreq *r)
 {
 	static ops_findings f;
 	memset(&f, 0, sizeof(f));
@@ -293,16 +294,22 @@ static void ops_audit(coord *c, bridge_req *r)
 	if (rows != c->stock_len) {
 		ops_finding(&f, "ledger_cache_mismatch", "rows=%zu in memory=%zu", rows, c->stock_len);
 	}
-	/* 3. Allocated equals what open placements still need. */
+	/* 3. Allocated equals what open placements still need, in both
+	 * directions: every (hub, sku) of a stock row or of a placement line,
+	 * so a placement whose hub has no stock row at all is checked too. */
 	checks++;
 	ops_sql_check(c, &f, "allocation_mismatch",
-	    "SELECT 'hub=' || s.hub || ' sku=' || s.sku || ' allocated=' || s.allocated"
-	    " || ' open=' || COALESCE(o.open, 0) FROM stock s LEFT JOIN"
+	    "SELECT 'hub=' || k.hub || ' sku=' || k.sku || ' allocated='"
+	    " || COALESCE(s.allocated, 0) || ' open=' || COALESCE(o.open, 0)"
+	    " || CASE WHEN s.hub IS NULL THEN ' (no stock row)' ELSE '' END"
+	    " FROM (SELECT hub, sku FROM stock UNION SELECT p.hub, l.sku FROM placements p"
+	    "  JOIN placement_lines l ON l.placement_id = p.id) k"
+	    " LEFT JOIN stock s ON s.hub = k.hub AND s.sku = k.sku LEFT JOIN"
 	    " (SELECT p.hub, l.sku, SUM(l.qty - l.shipped - l.shorted) AS open"
 	    "  FROM placements p JOIN placement_lines l ON l.placement_id = p.id"
-	    "  WHERE p.state <> 'lapsed'"
-	    "  GROUP BY p.hub, l.sku) o ON o.hub = s.hub AND o.sku = s.sku"
-	    " WHERE s.allocated <> COALESCE(o.open, 0)");
+	    "  WHERE p.state NOT IN ('lapsed', 'refused')"
+	    "  GROUP BY p.hub, l.sku) o ON o.hub = k.hub AND o.sku = k.sku"
+	    " WHERE COALESCE(s.allocated, 0) <> COALESCE(o.open, 0)");
 	/* 4. Every accepted order line is allocated exactly once: placed units
 	 * minus shorted ones plus backordered ones equal what was ordered. */
 	checks++;
@@ -311,7 +318,8 @@ static void ops_audit(coord *c, bridge_req *r)
 	    " || ' ordered=' || ol.qty || ' placed=' || COALESCE(p.placed, 0)"
 	    " FROM orders o JOIN order_lines ol ON ol.order_id = o.id LEFT JOIN"
 	    " (SELECT p.order_id, l.sku, SUM(l.qty - l.shorted) AS placed FROM placements p"
-	    "  JOIN placement_lines l ON l.placement_id = p.id WHERE p.state <> 'lapsed'"
+	    "  JOIN placement_lines l ON l.placement_id = p.id"
+	    "  WHERE p.state NOT IN ('lapsed', 'refused')"
 	    "  GROUP BY p.order_id, l.sku) p"
 	    " ON p.order_id = o.id AND p.sku = ol.sku"
 	    " WHERE (o.status IN (1, 16) AND COALESCE(p.placed, 0) + ol.backordered <> ol.qty)"
@@ -330,7 +338,8 @@ static void ops_audit(coord *c, bridge_req *r)
 	    "SELECT 'sku=' || s.sku || ' out-in=' || (s.o - s.i) || ' in_transit='"
 	    " || COALESCE(t.n, 0) FROM (SELECT sku, SUM(transfer_out) AS o,"
 	    " SUM(transfer_in) AS i FROM stock GROUP BY sku) s LEFT JOIN"
-	    " (SELECT sku, SUM(CASE WHEN state = 'picking' THEN 0 ELSE qty END - received)"
+	    " (SELECT sku, SUM(CASE WHEN state IN ('picking', 'cancelled') THEN 0 ELSE qty END"
+	    "  - received)"
 	    "  AS n FROM transfers GROUP BY sku) t ON t.sku = s.sku"
 	    " WHERE s.o - s.i <> COALESCE(t.n, 0)");
 	/* Holdback equals the sum of its logged holds and releases. */
@@ -400,12 +409,11 @@ static void ops_audit(coord *c, bridge_req *r)
 	coord_ops_send(r, &rep);
 }
 
-void coord_ops_batch(void *arg, bridge_req **reqs, size_t n)
+void coord_ops_batch(coord *c, mreq **reqs, size_t n)
 {
-	coord *c = arg;
 	for (size_t i = 0; i < n; i++) {
 		size_t len = 0;
-		const uint8_t *body = bridge_req_body(reqs[i], &len);
+		const uint8_t *body = mreq_body(reqs[i], &len);
 		Dropnet__OpsRequest *q = NULL;
 		int urv = codec_ops_request_unpack(body, len, &q);
 		Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;

@@ -6,7 +6,9 @@
  *  - every state change a terminal action makes and its outbox event commit
  *    together (one transaction), before the reply is sent;
  *  - per sku, stock.on_hand == sum(bins.qty) while on_hand >= 0;
- *  - outbox rows exist exactly for seq in (event_acked, event_seq];
+ *  - outbox rows exist for every seq in (event_acked, event_seq], and are
+ *    kept down to event_acked - DN_OUTBOX_KEEP (a restored coordinator may
+ *    ask for them again: SEMANTICS.md "Incarnations and resync");
  *  - a command with seq <= cmd_applied has been applied, once.
  *
  * Thread model: the loop thread owns the store and its sqlite3 *.
@@ -31,6 +33,9 @@ typedef struct {
 /* Opens (creating) the database at path and prepares every statement.
  * Returns 0, DN_EIO or DN_ENOMEM. */
 int hub_store_open(hub_store **out, const char *path);
+/* The same through a named SQLite VFS (NULL: the default; the simulator's
+ * fault-injecting one). */
+int hub_store_open_vfs(hub_store **out, const char *path, const char *vfs);
 /* NULL-safe. Finalizes statements and closes the connection. */
 void hub_store_close(hub_store *s);
 
@@ -44,6 +49,25 @@ int hub_store_release(hub_store *s);
 void hub_store_rollback_to(hub_store *s);
 
 int hub_store_stream_get(hub_store *s, hub_stream *out);
+
+/* The store's identity (meta): its own incarnation, made once with the
+ * file, and the coordinator incarnation it follows (0: none yet). */
+typedef struct {
+	uint64_t incarnation;
+	uint64_t coordinator;
+} hub_meta;
+int hub_store_meta_get(hub_store *s, hub_meta *out);
+int hub_store_coordinator_set(hub_store *s, uint64_t incarnation);
+/* Highest order id held (0: none). */
+int hub_store_order_id_max(hub_store *s, uint64_t *out);
+/* Moves both positions back to a restored coordinator's: event_acked (the
+ * outbox after it is sent again) and cmd_applied. DN_ERANGE when events
+ * after event_acked were already trimmed from the outbox (nothing
+ * changed). */
+int hub_store_stream_rewind(hub_store *s, uint64_t event_acked,
+    uint64_t cmd_applied);
+/* The order_key of an order; DN_ENOENT when unknown. */
+int hub_store_order_key(hub_store *s, uint64_t order_id, char *key, size_t len);
 int hub_store_cmd_applied_set(hub_store *s, uint64_t seq);
 /* Records the coordinator's ack and deletes the outbox up to seq. */
 int hub_store_event_acked_set(hub_store *s, uint64_t seq);
@@ -125,6 +149,9 @@ int hub_store_bin_list(hub_store *s, const char *bin, size_t max,
     hub_store_stock_fn fn, void *arg);
 /* A cycle count: the bin holds counted units of sku, on_hand += delta
  * (counted - the bin's book). */
+/* Units of sku picked into totes and not yet shipped (orders picking,
+ * picked or packed): still on the books and in their bins until shipped. */
+int hub_store_sku_in_totes(hub_store *s, const char *sku, int64_t *qty);
 int hub_store_count_apply(hub_store *s, const char *sku, const char *bin,
     int64_t counted, int64_t delta);
 /* Returned units set aside (not on hand, not for sale). */
@@ -136,8 +163,11 @@ int hub_store_quarantine_add(hub_store *s, const char *sku, int64_t qty);
 /* DN_ENOENT when the key is unknown. */
 int hub_store_key_get(hub_store *s, const char *key, int *status, char *msg,
     size_t msg_len);
-/* Records key's answer and forgets keys older than HUB_TERM_KEY_KEEP_MS. */
+/* Records key's answer and forgets keys older than HUB_TERM_KEY_KEEP_MS.
+ * now_ms is the key clock's time (hub_term.c), not the wall clock. */
 int hub_store_key_put(hub_store *s, const char *key, int status,
     const char *msg, int64_t now_ms);
+/* The newest key's time (0 when there is none). 0 or DN_EIO. */
+int hub_store_key_latest(hub_store *s, int64_t *at_ms);
 
 #endif

@@ -78,6 +78,53 @@ const char store_schema_sql[] =
     " first_drop TEXT NOT NULL, gifted INTEGER NOT NULL, orders INTEGER NOT NULL)"
     " WITHOUT ROWID;";
 
+/* Numbered migrations (PRAGMA user_version). Version 1 is the schema as it
+ * stood before versioning, in CREATE ... IF NOT EXISTS form, so a file made
+ * by that code (version 0, every table present) passes through it unchanged
+ * and a new file is created by it. Never edit a migration that has shipped:
+ * add the next one. */
+static const db_migration store_migrations[] = {
+    {"base schema", store_schema_sql, NULL},
+    {"incarnations: meta, hubs.incarnation, hubs.cmd_offered, hub_seed",
+        /* The incarnation is SQLite's randomness, made once here: the
+         * decision code only compares it. Odd, so never 0 (= unknown). */
+        "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;"
+        "INSERT INTO meta(key, value) VALUES('incarnation', random() | 1);"
+        "ALTER TABLE hubs ADD COLUMN incarnation INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE hubs ADD COLUMN cmd_offered INTEGER NOT NULL DEFAULT 0;"
+        "UPDATE hubs SET cmd_offered = cmd_seq;"
+        "CREATE TABLE hub_seed(hub TEXT NOT NULL, sku TEXT NOT NULL,"
+        " on_hand INTEGER NOT NULL, PRIMARY KEY(hub, sku)) WITHOUT ROWID;",
+        NULL},
+    {"time: coord_clock (SEMANTICS.md \"Time\")",
+        "CREATE TABLE coord_clock(id INTEGER PRIMARY KEY CHECK (id = 1),"
+        " wall_ms INTEGER NOT NULL, elapsed_ms INTEGER NOT NULL);",
+        NULL},
+};
+
+int store_migrate(sqlite3 *db)
+{
+	return db_migrate(db, "coordinator.db", store_migrations,
+	    sizeof(store_migrations) / sizeof(store_migrations[0]));
+}
+
+int store_incarnation_get(sqlite3 *db, uint64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rv = DN_EIO;
+	*out = 0;
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'incarnation'", -1,
+	    &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+		*out = (uint64_t)sqlite3_column_int64(st, 0);
+		rv = *out != 0 ? 0 : DN_EIO;
+	}
+	sqlite3_finalize(st);
+	if (rv != 0) {
+		log_error("store.no_incarnation", "err=\"%s\"", sqlite3_errmsg(db));
+	}
+	return rv;
+}
+
 int store_step_done(sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
@@ -103,8 +150,8 @@ int store_init(store *s, sqlite3 *db)
 	        " hold_expires_ms, units)"
 	        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"},
 	    {&s->line_insert, "INSERT INTO order_lines(order_id, sku, qty) VALUES(?1,?2,?3)"},
-	    {&s->placement_insert, "INSERT INTO placements(order_id, hub, state, placed_ms)"
-	        " VALUES(?1,?2,?4,?3)"},
+	    {&s->placement_insert, "INSERT INTO placements(id, order_id, hub, state, placed_ms)"
+	        " VALUES(" STORE_PLACEMENT_NEXT_ID ",?1,?2,?4,?3)"},
 	    {&s->pline_insert, "INSERT INTO placement_lines(placement_id, sku, qty, gift)"
 	        " VALUES(?1,?2,?3,?4)"},
 	    {&s->cmd_insert, "INSERT INTO commands(hub, seq, payload) VALUES(?1,?2,?3)"},
@@ -146,11 +193,36 @@ int store_init(store *s, sqlite3 *db)
 	    {&s->hold_log, "INSERT INTO holdback_log(drop_id, hub, sku, qty, reason, time_ms)"
 	        " VALUES(?1,?2,?3,?4,?5,?6)"},
 	    {&s->placement_state, "UPDATE placements SET state=?2 WHERE id=?1"},
+	    {&s->clock_save, "INSERT INTO coord_clock(id, wall_ms, elapsed_ms)"
+	        " VALUES(1, ?1, ?2) ON CONFLICT(id) DO UPDATE SET wall_ms=?1,"
+	        " elapsed_ms=?2"},
 	    {&s->line_backorder, "UPDATE order_lines SET backordered=backordered+?3"
 	        " WHERE order_id=?1 AND sku=?2"},
 	    {&s->placement_close, "UPDATE placements SET state='shorted' WHERE id=?1"
 	        " AND NOT EXISTS (SELECT 1 FROM placement_lines WHERE placement_id=?1"
 	        " AND qty > shipped + shorted) AND state <> 'shipped'"},
+	    {&s->hub_offered, "UPDATE hubs SET cmd_offered=?2 WHERE id=?1"},
+	    {&s->hub_incarnation, "UPDATE hubs SET incarnation=?2 WHERE id=?1"},
+	    {&s->hub_reset, "UPDATE hubs SET incarnation=?2, cmd_seq=0, cmd_acked=0,"
+	        " cmd_offered=0, event_applied=0 WHERE id=?1"},
+	    {&s->cmd_delete_hub, "DELETE FROM commands WHERE hub=?1"},
+	    {&s->seed_delete, "DELETE FROM hub_seed WHERE hub=?1"},
+	    {&s->seed_fill, "INSERT INTO hub_seed(hub, sku, on_hand) SELECT hub, sku, on_hand"
+	        " FROM stock WHERE hub=?1 AND on_hand > 0 ORDER BY sku LIMIT ?2"},
+	    {&s->seed_select, "SELECT sku, on_hand FROM hub_seed WHERE hub=?1 ORDER BY sku"
+	        " LIMIT ?2"},
+	    {&s->placements_live, "SELECT id FROM placements WHERE hub=?1"
+	        " AND state IN ('open', 'picked') ORDER BY id"},
+	    {&s->resend_lines, "SELECT l.sku, l.qty - l.shipped - l.shorted, l.gift,"
+	        " p.kind, p.placed_ms, COALESCE(o.order_key, t.id, ''),"
+	        " COALESCE(o.customer, 'to:' || t.to_hub, ''), COALESCE(o.tier, ''),"
+	        " COALESCE(o.received_ms, p.placed_ms)"
+	        " FROM placements p JOIN placement_lines l ON l.placement_id = p.id"
+	        " LEFT JOIN orders o ON o.id = p.order_id AND p.kind = 'order'"
+	        " LEFT JOIN transfers t ON t.placement_id = p.id AND p.kind = 'transfer'"
+	        " WHERE p.id = ?1 AND l.qty - l.shipped - l.shorted > 0 ORDER BY l.sku"},
+	    {&s->placement_floor, "INSERT INTO meta(key, value) VALUES('placement_floor', ?1)"
+	        " ON CONFLICT(key) DO UPDATE SET value = max(value, ?1)"},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		if (db_prepare(db, t[i].sql, t[i].st) != 0) {

@@ -37,10 +37,32 @@
  * returned + transfer_in - shipped - transfer_out - lost + adjusted.
  * orders also carry drop_id, tier, nearest_hub (nearest healthy hub in
  * range: the region the demand belongs to), gift_sku, hold_expires_ms and
- * units; placements.state is held|open|picked|shipped|shorted|lapsed.
+ * units; placements.state is held|open|picked|shipped|shorted|lapsed|
+ * refused (the hub refused its command: nothing allocated any more).
+ * orders.hold_expires_ms is on the duration clock (coord_now_elapsed_ms),
+ * the ack's on the wall clock.
+ *   coord_clock(id = 1, wall_ms, elapsed_ms)   the machine's wall time
+ *                                          (highest acted on) and duration
+ *                                          clock, saved by each transaction
+ *                                          that acts on time
+ *
+ * Versions (PRAGMA user_version, store.c store_migrations): 1 = the schema
+ * above as it stood before versioning; 2 adds
+ *   meta(key, value)                       'incarnation': random id made
+ *                                          once (SEMANTICS.md "Incarnations
+ *                                          and resync"); 'placement_floor':
+ *                                          new placement ids stay above it
+ *   hubs.incarnation                       the hub store incarnation these
+ *                                          books follow (0: not known yet)
+ *   hubs.cmd_offered                       highest command seq any sync reply
+ *                                          could have carried to the hub
+ *   hub_seed(hub, sku, on_hand)            on-hand given to a new hub
+ *                                          incarnation, until it confirms
+ * 3 adds coord_clock (above).
  */
 #ifndef DN_COORD_STORE_H
 #define DN_COORD_STORE_H
+#include <stdint.h>
 #include <sqlite3.h>
 
 typedef struct store {
@@ -51,7 +73,25 @@ typedef struct store {
 	    *pline_short, *order_get, *line_backorder, *placement_close,
 	    *order_set_status, *buyer_get, *buyer_add, *tier_sold, *drop_counts,
 	    *customer_get, *customer_add, *hold_log, *placement_state;
+	sqlite3_stmt *clock_save;
+	/* incarnations and resync (resync.c) */
+	sqlite3_stmt *hub_offered, *hub_incarnation, *hub_reset, *cmd_delete_hub,
+	    *seed_delete, *seed_fill, *seed_select, *placements_live, *resend_lines,
+	    *placement_floor;
 } store;
+
+/* The id a new placement takes: above every placement and above the floor
+ * a coordinator restored from backup raised past the ids its hubs had seen
+ * (a hub's order id is the placement id, so one must never be reused). */
+#define STORE_PLACEMENT_NEXT_ID \
+	"(SELECT max(COALESCE(max(id), 0), COALESCE((SELECT value FROM meta" \
+	" WHERE key = 'placement_floor'), 0)) + 1 FROM placements)"
+
+/* Brings the file to the current schema version (store_migrations); a
+ * file from newer code is DN_ERANGE. 0, DN_ERANGE or DN_EIO. */
+int store_migrate(sqlite3 *db);
+/* The file's incarnation id (meta). 0 or DN_EIO. */
+int store_incarnation_get(sqlite3 *db, uint64_t *out);
 
 extern const char store_schema_sql[];
 

@@ -23,7 +23,7 @@
  * region, the region's count is tested (Poisson CUSUM) against its expected
  * share of the network's count in that bucket: a network-wide opening rush
  * lifts every region alike and cancels out, a regional jump does not. Every
- * bucket's figures are published on the pub socket (topic "signal"); a
+ * bucket's figures are published through coord.publish (the shell's pub socket, topic "signal"); a
  * declared spike is logged with its evidence and triggers a rebalance of
  * that SKU.
  */
@@ -31,8 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <nng/nng.h>
-#include <nng/protocol/pubsub0/pub.h>
 #include "core/err.h"
 #include "core/forecast.h"
 #include "core/geo.h"
@@ -51,8 +49,6 @@
 #define REBAL_DEMAND_ROWS_MAX 20000
 /* Transfers listed by one OPS_TRANSFERS. */
 #define REBAL_TRANSFERS_MAX 500
-/* The pub topic; subscribers strip it before decoding. */
-#define REBAL_TOPIC "signal"
 
 typedef struct {
 	int hub;
@@ -61,8 +57,6 @@ typedef struct {
 } rebal_watch;
 
 typedef struct coord_signals {
-	nng_socket pub;
-	bool pub_open;
 	spike_params sp;
 	rebal_watch watch[REBAL_WATCH_MAX];
 	size_t nwatch;
@@ -86,19 +80,6 @@ int coord_rebalance_init(coord *c)
 		free(s);
 		return DN_EINVAL;
 	}
-	int rv = nng_pub0_open(&s->pub);
-	if (rv == 0) {
-		nettls_files tls = coord_tls_files(&c->cfg, c->cfg.tls_operator_ca_file);
-		rv = nettls_listen(s->pub, c->cfg.signal_url, &tls);
-		if (rv != 0) {
-			log_error("signal.listen_failed", "url=%s err=%s", c->cfg.signal_url,
-			    dn_strerror(rv));
-			nng_close(s->pub);
-			free(s);
-			return DN_ENET;
-		}
-		s->pub_open = true;
-	}
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(c->db, "SELECT COUNT(*) FROM transfers", -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW) {
@@ -113,9 +94,6 @@ void coord_rebalance_fini(coord *c)
 {
 	if (c->signals == NULL) {
 		return;
-	}
-	if (c->signals->pub_open) {
-		nng_close(c->signals->pub);
 	}
 	free(c->signals);
 	c->signals = NULL;
@@ -286,8 +264,9 @@ static int rebal_transfer(coord *c, int src, int dst, const char *sku, int64_t q
 		return DN_EIO;
 	}
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(c->db, "INSERT INTO placements(order_id, hub, state, placed_ms,"
-	    " kind) VALUES(0, ?1, 'open', ?2, 'transfer')", -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(c->db, "INSERT INTO placements(id, order_id, hub, state,"
+	    " placed_ms, kind) VALUES(" STORE_PLACEMENT_NEXT_ID ", 0, ?1, 'open', ?2,"
+	    " 'transfer')", -1, &st, NULL) != SQLITE_OK) {
 		return DN_EIO;
 	}
 	db_bind_text(st, 1, c->hubs[src].id);
@@ -367,15 +346,21 @@ int coord_transfer_shipped(coord *c, int hub, int64_t pid, int64_t now)
 	snprintf(sku, sizeof(sku), "%s", db_col_text(st, 1));
 	int64_t qty = sqlite3_column_int64(st, 2);
 	sqlite3_finalize(st);
-	coord_stock *row = coord_stock_get(c, hub, sku, false);
 	if (qty <= 0) {
 		return 0; /* every unit was shorted: nothing leaves */
 	}
-	if (row == NULL || ledger_ship(&row->row, qty) != 0) {
-		log_error("transfer.ship_failed", "id=%s hub=%s qty=%lld", id, c->hubs[hub].id,
-		    (long long)qty);
-		return DN_ESTATE;
+	/* The units are on the van whatever the source's books say (a count
+	 * taken while they sat in a tote took them off): booked by the rule of
+	 * ledger_ship_force, never refused - a refusal would fail the hub's
+	 * sync for good, since the hub sends the same event again. */
+	coord_stock *row = coord_stock_get(c, hub, sku, true);
+	if (row == NULL) {
+		return DN_ENOMEM;
 	}
+	ledger_gap gap;
+	ledger_ship_force(&row->row, qty, &gap);
+	row->adjusted += gap.found;
+	coord_gap_note(c, hub, sku, "transfer_ship", pid, &gap);
 	row->transfer_out += qty;
 	if (coord_stock_save(c, row) != 0) {
 		return DN_EIO;
@@ -435,8 +420,10 @@ int coord_transfer_received(coord *c, int hub, const char *id, const char *sku,
 	if (row == NULL) {
 		return DN_ENOMEM;
 	}
-	ledger_receive(&row->row, q);
-	row->transfer_in += q;
+	/* The caller checked the bounds of the whole receipt. */
+	if (ledger_receive(&row->row, q) != 0 || ledger_count_add(&row->transfer_in, q) != 0) {
+		return DN_ERANGE;
+	}
 	/* 'received' only once the source's shipment is booked too. */
 	if (coord_stock_save(c, row) != 0 ||
 	    sqlite3_prepare_v2(c->db, "UPDATE transfers SET received=received+?2,"
@@ -471,17 +458,19 @@ int coord_transfer_shorted(coord *c, int hub, int64_t pid, const char *sku, int6
 	}
 	sqlite3_finalize(st);
 	int64_t q = qty < tq ? qty : tq;
-	coord_stock *row = coord_stock_get(c, hub, sku, false);
-	if (q <= 0 || row == NULL) {
+	if (q <= 0) {
 		log_warn("transfer.short_ignored", "hub=%s placement=%lld sku=%s", c->hubs[hub].id,
 		    (long long)pid, sku);
 		return 0;
 	}
-	int64_t gone = q > row->row.on_hand ? row->row.on_hand : q;
-	if (ledger_short(&row->row, q) != 0) {
-		log_error("transfer.short_failed", "id=%s qty=%lld", id, (long long)q);
-		return DN_ESTATE;
+	coord_stock *row = coord_stock_get(c, hub, sku, true);
+	if (row == NULL) {
+		return DN_ENOMEM;
 	}
+	int64_t gone = 0;
+	ledger_gap gap;
+	ledger_short_force(&row->row, q, q, &gone, &gap);
+	coord_gap_note(c, hub, sku, "transfer_short", pid, &gap);
 	row->lost += gone;
 	if (coord_stock_save(c, row) != 0 ||
 	    sqlite3_prepare_v2(c->db, "UPDATE placement_lines SET shorted=shorted+?2 WHERE"
@@ -627,7 +616,7 @@ static int rebal_run(coord *c, const char *only, const rebal_opts *o, bool apply
 }
 
 
-static void rebal_demand(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
+static void rebal_demand(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
 	int64_t bucket = q->bucket_ms > 0 ? q->bucket_ms : c->cfg.bucket_ms;
 	Dropnet__DemandRow *rows = calloc(REBAL_DEMAND_ROWS_MAX, sizeof(*rows));
@@ -669,7 +658,7 @@ static void rebal_demand(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
 	free(names);
 }
 
-static void rebal_transfers(coord *c, bridge_req *r)
+static void rebal_transfers(coord *c, mreq *r)
 {
 	static Dropnet__Transfer t[REBAL_TRANSFERS_MAX];
 	static Dropnet__Transfer *tp[REBAL_TRANSFERS_MAX];
@@ -704,7 +693,7 @@ static void rebal_transfers(coord *c, bridge_req *r)
 	coord_ops_send(r, &rep);
 }
 
-void coord_ops_rebalance(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
+void coord_ops_rebalance(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
 	if (q->kind == DROPNET__OPS_KIND__OPS_DEMAND) {
@@ -753,8 +742,7 @@ static rebal_watch *rebal_watch_get(coord_signals *s, int hub, const char *sku,
 
 static void rebal_publish(coord *c, const Dropnet__RegionSignal *sig)
 {
-	coord_signals *s = c->signals;
-	if (!s->pub_open) {
+	if (c->publish == NULL) {
 		return;
 	}
 	uint8_t *buf = NULL;
@@ -762,19 +750,8 @@ static void rebal_publish(coord *c, const Dropnet__RegionSignal *sig)
 	if (codec_region_signal_pack(sig, &buf, &n) != 0) {
 		return;
 	}
-	size_t tl = strlen(REBAL_TOPIC);
-	nng_msg *m = NULL;
-	if (nng_msg_alloc(&m, tl + n) != 0) {
-		free(buf);
-		return;
-	}
-	memcpy(nng_msg_body(m), REBAL_TOPIC, tl);
-	memcpy((uint8_t *)nng_msg_body(m) + tl, buf, n);
+	c->publish(c->publish_arg, buf, n);
 	free(buf);
-	/* pub never blocks; with no subscriber the message is dropped. */
-	if (nng_sendmsg(s->pub, m, NNG_FLAG_NONBLOCK) != 0) {
-		nng_msg_free(m);
-	}
 }
 
 /* Tests the last complete spike bucket of every open drop. */
@@ -899,4 +876,10 @@ void coord_rebalance_tick(coord *c)
 			}
 		}
 	}
+}
+
+int coord_transfer_create(coord *c, int src, int dst, const char *sku, int64_t qty,
+    int64_t from_holdback, char *id, size_t idlen, int64_t now)
+{
+	return rebal_transfer(c, src, dst, sku, qty, from_holdback, id, idlen, now);
 }

@@ -13,6 +13,7 @@
  *
  * Loop thread only, like the rest of the coordinator.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,8 @@
 
 /* Insiders listed on one drop: a creator's inner circle, not a mailing list. */
 #define DROPS_INSIDERS_MAX 10000u
+/* A drop's display name: a title, not a document; the spec is stored. */
+#define DROPS_NAME_MAX 128u
 /* Held orders lapsed per tick: bounds one transaction; the rest wait 250 ms. */
 #define DROPS_LAPSE_BATCH 256
 
@@ -34,6 +37,8 @@ void coord_drops_free(coord *c)
 		codec_drop_free(c->drops[i].spec);
 	}
 	c->ndrops = 0;
+	codec_drop_free(c->drop_cold.spec);
+	memset(&c->drop_cold, 0, sizeof(c->drop_cold));
 }
 
 static void drops_fill_tiers(coord_drop *d)
@@ -102,6 +107,80 @@ coord_drop *coord_drop_find(coord *c, const char *id)
 		}
 	}
 	return NULL;
+}
+
+/* Reads drop id (row, spec and tiers) from the file into d. 0, DN_ENOENT,
+ * DN_EPROTO (the spec does not decode) or DN_EIO. */
+static int drops_read(coord *c, const char *id, coord_drop *d)
+{
+	sqlite3_stmt *st = NULL;
+	memset(d, 0, sizeof(*d));
+	if (sqlite3_prepare_v2(c->db, "SELECT state, spec, accepted, gifts FROM drops"
+	    " WHERE id=?1", -1, &st, NULL) != SQLITE_OK) {
+		return DN_EIO;
+	}
+	db_bind_text(st, 1, id);
+	int rc = sqlite3_step(st);
+	int rv = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? DN_ENOENT : DN_EIO;
+	if (rv == 0 && codec_drop_unpack(sqlite3_column_blob(st, 1),
+	    (size_t)sqlite3_column_bytes(st, 1), &d->spec) != 0) {
+		log_error("drops.spec_corrupt", "drop=%s", id);
+		rv = DN_EPROTO;
+	}
+	if (rv == 0) {
+		snprintf(d->id, sizeof(d->id), "%s", id);
+		d->state = (drop_state)sqlite3_column_int(st, 0);
+		d->accepted = (uint64_t)sqlite3_column_int64(st, 2);
+		d->gifts = (uint64_t)sqlite3_column_int64(st, 3);
+		drops_fill_tiers(d);
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rv == 0 && sqlite3_prepare_v2(c->db, "SELECT idx, sold, released FROM"
+	    " drop_tiers WHERE drop_id=?1", -1, &st, NULL) != SQLITE_OK) {
+		rv = DN_EIO;
+	}
+	if (rv == 0) {
+		db_bind_text(st, 1, id);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			int idx = sqlite3_column_int(st, 0);
+			if (idx >= 0 && (size_t)idx < d->ntiers) {
+				d->tiers[idx].sold = (uint32_t)sqlite3_column_int64(st, 1);
+				d->released[idx] = sqlite3_column_int(st, 2) != 0;
+			}
+		}
+		rv = rc == SQLITE_DONE ? 0 : DN_EIO;
+	}
+	sqlite3_finalize(st);
+	if (rv != 0) {
+		codec_drop_free(d->spec);
+		memset(d, 0, sizeof(*d));
+	}
+	return rv;
+}
+
+int coord_drop_get(coord *c, const char *id, coord_drop **out)
+{
+	*out = coord_drop_find(c, id);
+	if (*out != NULL) {
+		return 0;
+	}
+	if (c->drop_cold.spec != NULL && strcmp(c->drop_cold.id, id) == 0) {
+		*out = &c->drop_cold;
+		return 0;
+	}
+	coord_drop d;
+	int rv = drops_read(c, id, &d);
+	if (rv != 0) {
+		return rv;
+	}
+	/* Only closed drops ever leave memory (drops_validate): a drop read
+	 * back is closed, so nothing iterating the live drops misses it. */
+	assert(d.state == DROP_CLOSED);
+	codec_drop_free(c->drop_cold.spec);
+	c->drop_cold = d;
+	*out = &c->drop_cold;
+	return 0;
 }
 
 const Dropnet__DropSku *coord_drop_sku(const coord_drop *d, const char *sku)
@@ -306,9 +385,14 @@ int coord_hold_lapse(coord *c, int64_t order_id, int64_t now, const char *why)
 	}
 	db_bind_i64(st, 1, order_id);
 	while (rv == 0 && sqlite3_step(st) == SQLITE_ROW) {
-		coord_drop *d = coord_drop_find(c, db_col_text(st, 0));
+		coord_drop *d = NULL;
+		int grv = coord_drop_get(c, db_col_text(st, 0), &d);
+		if (grv == DN_EIO) {
+			rv = grv;
+			break;
+		}
 		if (d == NULL) {
-			continue;
+			continue; /* not in a drop, or its spec is corrupt (logged) */
 		}
 		int t = drop_tier_find(d->tiers, d->ntiers, db_col_text(st, 1));
 		int64_t q = sqlite3_column_int64(st, 4);
@@ -340,8 +424,10 @@ int coord_hold_lapse(coord *c, int64_t order_id, int64_t now, const char *why)
 	return rv;
 }
 
-/* True when the tick has something to do, so idle ticks open no transaction. */
-static bool drops_tick_due(coord *c, int64_t now)
+/* True when the tick has something to do, so idle ticks open no transaction:
+ * a tier opening by the wall time now, a hold lapsed by the duration clock
+ * now_e. */
+static bool drops_tick_due(coord *c, int64_t now, int64_t now_e)
 {
 	for (size_t i = 0; i < c->ndrops; i++) {
 		coord_drop *d = &c->drops[i];
@@ -355,7 +441,7 @@ static bool drops_tick_due(coord *c, int64_t now)
 	bool any = false;
 	if (sqlite3_prepare_v2(c->db, "SELECT 1 FROM orders WHERE status = 16 AND"
 	    " hold_expires_ms <= ?1 LIMIT 1", -1, &st, NULL) == SQLITE_OK) {
-		db_bind_i64(st, 1, now);
+		db_bind_i64(st, 1, now_e);
 		any = sqlite3_step(st) == SQLITE_ROW;
 	}
 	sqlite3_finalize(st);
@@ -365,7 +451,8 @@ static bool drops_tick_due(coord *c, int64_t now)
 void coord_drops_tick(coord *c)
 {
 	int64_t now = coord_now_wall_ms(c);
-	if (!coord_ready(c) || !drops_tick_due(c, now) || db_begin(c->db) != 0) {
+	int64_t now_e = coord_now_elapsed_ms(c);
+	if (!coord_ready(c) || !drops_tick_due(c, now, now_e) || db_begin(c->db) != 0) {
 		return;
 	}
 	int rv = 0;
@@ -399,7 +486,7 @@ void coord_drops_tick(coord *c)
 	if (rv == 0 && sqlite3_prepare_v2(c->db, "SELECT id FROM orders WHERE status = 16"
 	    " AND hold_expires_ms <= ?1 ORDER BY hold_expires_ms LIMIT ?2", -1, &st,
 	    NULL) == SQLITE_OK) {
-		db_bind_i64(st, 1, now);
+		db_bind_i64(st, 1, now_e);
 		db_bind_i64(st, 2, DROPS_LAPSE_BATCH);
 		while (nids < DROPS_LAPSE_BATCH && sqlite3_step(st) == SQLITE_ROW) {
 			ids[nids++] = sqlite3_column_int64(st, 0);
@@ -408,6 +495,9 @@ void coord_drops_tick(coord *c)
 	sqlite3_finalize(st);
 	for (size_t i = 0; i < nids && rv == 0; i++) {
 		rv = coord_hold_lapse(c, ids[i], now, "lapsed");
+	}
+	if (rv == 0) {
+		rv = coord_clock_save(c);
 	}
 	rv = rv == 0 ? db_commit(c->db) : (db_rollback(c->db), rv);
 	if (rv != 0) {
@@ -420,7 +510,7 @@ void coord_drops_tick(coord *c)
 /* ---- ops ------------------------------------------------------------- */
 
 
-static void drops_answer(bridge_req *r, Dropnet__Status st, const char *msg)
+static void drops_answer(mreq *r, Dropnet__Status st, const char *msg)
 {
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
 	rep.status = st;
@@ -435,9 +525,26 @@ static int drops_validate(coord *c, const Dropnet__Drop *d, char *why, size_t le
 		snprintf(why, len, "id must be 1..64 printable characters");
 		return DN_EINVAL;
 	}
-	if (coord_drop_find(c, d->id) != NULL) {
+	/* The file, not memory, says which ids exist: an old closed drop may
+	 * be only there. */
+	coord_drop *old = NULL;
+	int grv = coord_drop_get(c, d->id, &old);
+	if (grv == DN_EIO) {
+		snprintf(why, len, "storage failed");
+		return DN_EIO;
+	}
+	if (grv != DN_ENOENT) {
 		snprintf(why, len, "drop %s already exists", d->id);
 		return DN_EEXIST;
+	}
+	/* The spec is journalled as sent: every string in it is bounded. */
+	if (strnlen(d->name, DROPS_NAME_MAX + 1) > DROPS_NAME_MAX) {
+		snprintf(why, len, "name: at most %u bytes", DROPS_NAME_MAX);
+		return DN_EINVAL;
+	}
+	if (strnlen(d->state, DN_ID_MAX + 1) > DN_ID_MAX) {
+		snprintf(why, len, "state is set by the coordinator");
+		return DN_EINVAL;
 	}
 	if (d->n_skus == 0 || d->n_skus > DROP_SKUS_MAX) {
 		snprintf(why, len, "a drop has 1..%u SKUs", DROP_SKUS_MAX);
@@ -459,6 +566,10 @@ static int drops_validate(coord *c, const Dropnet__Drop *d, char *why, size_t le
 		if (drops_active_for(c, s->sku) != NULL) {
 			snprintf(why, len, "sku %s is already in drop %s", s->sku,
 			    drops_active_for(c, s->sku)->id);
+			return DN_EINVAL;
+		}
+		if (s->n_placement > DN_HUBS_MAX) {
+			snprintf(why, len, "skus[%zu]: at most %u placements", i, DN_HUBS_MAX);
 			return DN_EINVAL;
 		}
 		uint64_t sum = 0;
@@ -590,14 +701,19 @@ static int drops_proportional(coord *c, Dropnet__DropSku *s, Dropnet__HubUnits *
 	return 0;
 }
 
-static void drops_create(coord *c, Dropnet__Drop *spec, bridge_req *r)
+static void drops_create(coord *c, Dropnet__Drop *spec, mreq *r)
 {
 	char why[200];
 	if (spec == NULL) {
 		drops_answer(r, DROPNET__STATUS__INVALID, "missing drop");
 		return;
 	}
-	if (drops_validate(c, spec, why, sizeof(why)) != 0) {
+	int vrv = drops_validate(c, spec, why, sizeof(why));
+	if (vrv == DN_EIO) {
+		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
+		return;
+	}
+	if (vrv != 0) {
 		log_info("drop.invalid", "drop=%.64s why=\"%s\"", spec->id, why);
 		drops_answer(r, DROPNET__STATUS__INVALID, why);
 		return;
@@ -691,11 +807,24 @@ static void drops_create(coord *c, Dropnet__Drop *spec, bridge_req *r)
 	drops_answer(r, DROPNET__STATUS__OK, "drop created (draft)");
 }
 
-static void drops_set_state(coord *c, const char *id, drop_state to, bridge_req *r)
+/* The drop an ops request names, from memory or the file; answers
+ * NOT_FOUND or UNAVAILABLE itself and returns non-zero when there is none. */
+static int drops_lookup(coord *c, const char *id, mreq *r, coord_drop **d)
 {
-	coord_drop *d = coord_drop_find(c, id);
-	if (d == NULL) {
+	int rv = coord_drop_get(c, id, d);
+	if (rv == DN_ENOENT) {
 		drops_answer(r, DROPNET__STATUS__NOT_FOUND, "no such drop");
+	} else if (rv != 0) {
+		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, rv == DN_EIO ?
+		    "storage failed" : "the drop's stored spec is corrupt");
+	}
+	return rv;
+}
+
+static void drops_set_state(coord *c, const char *id, drop_state to, mreq *r)
+{
+	coord_drop *d = NULL;
+	if (drops_lookup(c, id, r, &d) != 0) {
 		return;
 	}
 	if (d->state == DROP_CLOSED || d->state == to) {
@@ -763,7 +892,7 @@ static void drops_view(coord *c, coord_drop *d, Dropnet__Drop *v, Dropnet__Tier 
 	sqlite3_finalize(st);
 }
 
-static void drops_show(coord *c, const Dropnet__OpsRequest *q, bridge_req *r, bool all)
+static void drops_show(coord *c, const Dropnet__OpsRequest *q, mreq *r, bool all)
 {
 	static Dropnet__Drop views[COORD_DROPS_MAX];
 	static Dropnet__Drop *vp[COORD_DROPS_MAX];
@@ -771,17 +900,17 @@ static void drops_show(coord *c, const Dropnet__OpsRequest *q, bridge_req *r, bo
 	static Dropnet__Tier *tvp[COORD_DROPS_MAX][DROP_TIERS_MAX];
 	int64_t now = coord_now_wall_ms(c);
 	size_t n = 0;
-	for (size_t i = 0; i < c->ndrops; i++) {
-		if (!all && strcmp(c->drops[i].id, q->drop_id) != 0) {
-			continue;
-		}
-		drops_view(c, &c->drops[i], &views[n], tv[n], tvp[n], now);
+	coord_drop *one = NULL;
+	if (!all && drops_lookup(c, q->drop_id, r, &one) != 0) {
+		return;
+	}
+	/* The list is what memory holds: every drop not closed and the newest
+	 * closed ones; one drop is shown from the file too. */
+	for (size_t i = 0; i < (all ? c->ndrops : 1); i++) {
+		coord_drop *d = all ? &c->drops[i] : one;
+		drops_view(c, d, &views[n], tv[n], tvp[n], now);
 		vp[n] = &views[n];
 		n++;
-	}
-	if (!all && n == 0) {
-		drops_answer(r, DROPNET__STATUS__NOT_FOUND, "no such drop");
-		return;
 	}
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
 	rep.status = DROPNET__STATUS__OK;
@@ -791,11 +920,10 @@ static void drops_show(coord *c, const Dropnet__OpsRequest *q, bridge_req *r, bo
 	coord_ops_send(r, &rep);
 }
 
-static void drops_release_op(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
+static void drops_release_op(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
-	coord_drop *d = coord_drop_find(c, q->drop_id);
-	if (d == NULL) {
-		drops_answer(r, DROPNET__STATUS__NOT_FOUND, "no such drop");
+	coord_drop *d = NULL;
+	if (drops_lookup(c, q->drop_id, r, &d) != 0) {
 		return;
 	}
 	if (coord_drop_sku(d, q->sku) == NULL || q->qty <= 0) {
@@ -865,11 +993,10 @@ static double drops_one_double(coord *c, const char *sql, const char *id)
 #define KPI_MINUTES_MAX 2880
 #define KPI_FULFIL_MAX 200000
 
-static void drops_kpi(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
+static void drops_kpi(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
-	coord_drop *d = coord_drop_find(c, q->drop_id);
-	if (d == NULL) {
-		drops_answer(r, DROPNET__STATUS__NOT_FOUND, "no such drop");
+	coord_drop *d = NULL;
+	if (drops_lookup(c, q->drop_id, r, &d) != 0) {
 		return;
 	}
 	Dropnet__DropKpi k = DROPNET__DROP_KPI__INIT;
@@ -971,7 +1098,7 @@ static void drops_kpi(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
 	coord_ops_send(r, &rep);
 }
 
-static void drops_clock(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
+static void drops_clock(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
 	if (q->clock_ms != 0) {
 		if (!c->cfg.test_clock) {
@@ -979,8 +1106,7 @@ static void drops_clock(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
 			    "the clock moves only with coordinator.test_clock = 1");
 			return;
 		}
-		c->clock_offset_ms = 0;
-		c->clock_offset_ms = q->clock_ms - coord_now_wall_ms(c);
+		coord_clock_move(c, q->clock_ms);
 		log_info("clock.set", "clock_ms=%lld offset_ms=%lld", (long long)q->clock_ms,
 		    (long long)c->clock_offset_ms);
 		coord_drops_tick(c);
@@ -991,7 +1117,7 @@ static void drops_clock(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
 	coord_ops_send(r, &rep);
 }
 
-void coord_ops_drops(coord *c, const Dropnet__OpsRequest *q, bridge_req *r)
+void coord_ops_drops(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
 	switch (q->kind) {
 	case DROPNET__OPS_KIND__OPS_DROP_CREATE: drops_create(c, q->drop, r); break;

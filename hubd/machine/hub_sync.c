@@ -2,18 +2,27 @@
  * hub_sync.c - both streams with the coordinator in one round trip
  * (SEMANTICS.md "hubsync").
  *
- * A uv_timer drives it: build a HubSyncRequest (hello, cmd_applied, the
- * outbox after event_acked, a stock snapshot when nothing is pending), send
- * it with bridge_client_call, and on the reply apply the acks and commands in
- * one transaction. Then sync again at once if the coordinator sent a full
+ * The shell drives it: hub_sync_build makes a HubSyncRequest (hello,
+ * cmd_applied, the outbox after event_acked, a stock snapshot when nothing
+ * is pending); the shell sends it, and hub_sync_on_reply applies the acks
+ * and commands of the reply in one transaction. Then sync again at once if the coordinator sent a full
  * batch of commands or acked events while more are pending, else after
  * sync_interval_ms. Only one request is ever in flight.
  *
+ * Every request carries this store's incarnation and the coordinator's it
+ * follows; a reply from another coordinator store is not applied, the
+ * first contact takes the coordinator's seed of an empty book, and a
+ * rewind moves both positions back to a restored coordinator's
+ * (SEMANTICS.md "Incarnations and resync").
+ *
  * A dead coordinator only delays: the terminal keeps working, events wait in
  * the outbox. Its outage is logged once (hub.coordinator_down) and its
- * return once (hub.coordinator_up).
+ * return once (hub.coordinator_up). Every OK reply renews the claim lease,
+ * counted from when its request was built: without a lease the terminal
+ * starts no new pick (hub_term.c), so the coordinator can tell when a
+ * silent hub has surely stopped taking work (SEMANTICS.md "Hub health").
  *
- * Thread model: loop thread only (timer and bridge client callbacks).
+ * Thread model: the shell's thread only.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,6 +30,7 @@
 #include <string.h>
 #include "core/err.h"
 #include "core/limits.h"
+#include "core/validate.h"
 #include "io/codec.h"
 #include "io/log.h"
 #include "hub.h"
@@ -32,16 +42,6 @@ typedef struct {
 	size_t nstock;
 	bool stock_over; /* more SKUs than DN_STOCK_REPORT_MAX */
 } sync_batch;
-
-static void sync_on_timer(uv_timer_t *t);
-
-static void sync_schedule(hub *h, uint64_t delay_ms)
-{
-	if (h->stopping || !h->sync_timer_init) {
-		return;
-	}
-	uv_timer_start(&h->sync_timer, sync_on_timer, delay_ms, 0);
-}
 
 static void coordinator_down(hub *h, const char *why)
 {
@@ -60,6 +60,29 @@ static void coordinator_back(hub *h)
 	}
 	h->coordinator_up = true;
 	h->coordinator_known = true;
+}
+
+bool hub_lease_valid(const hub *h)
+{
+	return h->now_mono_ms < h->lease_until_mono_ms;
+}
+
+/* An OK reply granted lease_ms: it runs from when the request was built
+ * (before the coordinator's clock read for the reply), capped at
+ * DN_LEASE_MAX_MS whatever the coordinator says. */
+static void lease_renew(hub *h, uint32_t lease_ms)
+{
+	uint64_t ms = lease_ms < DN_LEASE_MAX_MS ? lease_ms : DN_LEASE_MAX_MS;
+	uint64_t until = h->sync_sent_mono_ms + ms;
+	if (ms == 0) {
+		return;
+	}
+	if (!hub_lease_valid(h) && h->now_mono_ms < until) {
+		log_info("hub.lease_granted", "lease_ms=%" PRIu64, ms);
+	}
+	if (until > h->lease_until_mono_ms) {
+		h->lease_until_mono_ms = until;
+	}
 }
 
 static int batch_add_event(void *arg, uint64_t seq, const uint8_t *buf,
@@ -114,15 +137,19 @@ static void batch_free(sync_batch *b)
 }
 
 /* Packs the next HubSyncRequest into *buf. */
-static int sync_build(hub *h, uint8_t **buf, size_t *len)
+int hub_sync_build(hub *h, uint8_t **buf, size_t *len)
 {
 	Dropnet__HubSyncRequest req = DROPNET__HUB_SYNC_REQUEST__INIT;
 	Dropnet__HubHello hello = DROPNET__HUB_HELLO__INIT;
 	sync_batch b = { 0 };
 	hub_stream sp;
+	hub_meta meta;
+	uint64_t order_id_max = 0;
 	int rv;
 
-	if ((rv = hub_store_stream_get(h->store, &sp)) != 0) {
+	if ((rv = hub_store_stream_get(h->store, &sp)) != 0 ||
+	    (rv = hub_store_meta_get(h->store, &meta)) != 0 ||
+	    (rv = hub_store_order_id_max(h->store, &order_id_max)) != 0) {
 		return rv;
 	}
 	b.events = calloc(DN_STREAM_BATCH_MAX, sizeof(*b.events));
@@ -148,9 +175,13 @@ static int sync_build(hub *h, uint8_t **buf, size_t *len)
 	hello.lon = h->cfg.lon;
 	hello.radius_km = h->cfg.radius_km;
 	hello.term_url = h->cfg.term_url;
+	hello.incarnation = meta.incarnation;
+	hello.coordinator_incarnation = meta.coordinator;
 	req.version = DN_PROTO_VERSION;
 	req.hello = &hello;
 	req.cmd_applied = sp.cmd_applied;
+	req.event_acked = sp.event_acked;
+	req.order_id_max = order_id_max;
 	req.events = b.events;
 	req.n_events = b.nevents;
 	if (sp.event_seq == sp.event_acked && !b.stock_over) {
@@ -159,6 +190,7 @@ static int sync_build(hub *h, uint8_t **buf, size_t *len)
 		req.stock_valid = true;
 	}
 	h->sync_sent_acked = sp.event_acked;
+	h->sync_sent_mono_ms = h->now_mono_ms;
 	rv = codec_hub_sync_request_pack(&req, buf, len);
 	log_debug("hub.sync_sent", "cmd_applied=%" PRIu64 " events=%zu "
 	    "stock=%zu", sp.cmd_applied, b.nevents, req.n_stock);
@@ -166,29 +198,23 @@ static int sync_build(hub *h, uint8_t **buf, size_t *len)
 	return rv;
 }
 
-static void sync_on_timer(uv_timer_t *t)
+/* Appends EV_COMMAND_REFUSED for command c with reason why (inside the
+ * sync transaction). */
+static int command_refuse(hub *h, const Dropnet__HubCommand *c,
+    const char *why)
 {
-	hub *h = t->data;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	int rv;
-
-	if (h->stopping || h->sync_inflight) {
-		return;
+	Dropnet__HubEvent ev = DROPNET__HUB_EVENT__INIT;
+	ev.kind = DROPNET__EVENT_KIND__EV_COMMAND_REFUSED;
+	ev.time_ms = h->now_ms;
+	ev.order_id = c->order_id;
+	ev.command_seq = c->seq;
+	ev.reason = (char *)why;
+	/* The transfer id only when it is one we could have stored. */
+	if (c->kind == DROPNET__COMMAND_KIND__CMD_TRANSFER_OUT
+	    && validate_id(c->order_key)) {
+		ev.transfer_id = c->order_key;
 	}
-	if ((rv = sync_build(h, &buf, &len)) != 0) {
-		log_error("hub.sync_build_failed", "err=%s", dn_strerror(rv));
-		sync_schedule(h, (uint64_t)h->cfg.sync_interval_ms);
-		return;
-	}
-	rv = bridge_client_call(h->coord, buf, len, (int)h->cfg.sync_timeout_ms);
-	free(buf);
-	if (rv != 0) {
-		coordinator_down(h, dn_strerror(rv));
-		sync_schedule(h, (uint64_t)h->cfg.sync_interval_ms);
-		return;
-	}
-	h->sync_inflight = true;
+	return hub_store_event_append(h->store, &ev);
 }
 
 /* One CMD_PLACE_ORDER: check, insert; an order id already present is a
@@ -210,16 +236,33 @@ static int command_place(hub *h, const Dropnet__HubCommand *c)
 	}
 	if (pick_place_check(c->order_id, c->order_key, c->customer, lines,
 	    n, msg, sizeof(msg)) != PICK_OK) {
-		/* Skipping keeps the stream moving; the coordinator still
-		 * holds the allocation and audit will show it. */
-		log_error("hub.command_invalid", "seq=%" PRIu64 " order_id=%"
+		/* Refused, never skipped in silence: the refusal goes back as an
+		 * event (same transaction as the command's seq), so the
+		 * coordinator releases what it allocated for the command. */
+		log_error("hub.command_refused", "seq=%" PRIu64 " order_id=%"
 		    PRIu64 " msg=\"%s\"", c->seq, c->order_id, msg);
-		return 0;
+		return command_refuse(h, c, msg);
 	}
 	rv = hub_store_order_insert(h->store, c->order_id, c->order_key,
-	    c->customer, c->time_ms > 0 ? c->time_ms : hub_now_ms(), c->tier,
+	    c->customer, c->time_ms > 0 ? c->time_ms : h->now_ms, c->tier,
 	    c->promised_ms, lines, n);
 	if (rv == DN_EEXIST) {
+		char key[DN_ID_MAX + 1] = "";
+		if ((rv = hub_store_order_key(h->store, c->order_id, key,
+		    sizeof(key))) != 0) {
+			return rv;
+		}
+		if (strcmp(key, c->order_key) != 0) {
+			/* The same id for another order: a coordinator restored
+			 * from a copy reused an id it had lost (SEMANTICS.md
+			 * "Incarnations and resync"). Never take it for a
+			 * re-send. */
+			log_error("hub.command_conflict", "seq=%" PRIu64
+			    " order_id=%" PRIu64 " order_key=%s held_key=%s: the"
+			    " command is not applied; the order needs an operator",
+			    c->seq, c->order_id, c->order_key, key);
+			return 0;
+		}
 		log_info("hub.command_duplicate", "seq=%" PRIu64 " order_id=%"
 		    PRIu64, c->seq, c->order_id);
 		return 0;
@@ -248,10 +291,104 @@ static int command_cancel(hub *h, const Dropnet__HubCommand *c)
 	return rv;
 }
 
+/* Bounds a seeded on-hand: more than any hub shelves (a damaged or forged
+ * reply must not make unbounded stock). */
+#define HUB_SEED_QTY_MAX 1000000000LL
+
+/* First contact with a coordinator (SEMANTICS.md "Incarnations and
+ * resync"): an empty book takes the on-hand the coordinator's ledger had
+ * here, in bin MAIN, and follows that coordinator from now on. */
+static int sync_first_contact(hub *h, const Dropnet__HubSyncReply *rep)
+{
+	int64_t units = 0;
+	size_t skus = 0;
+	int rv;
+
+	for (size_t i = 0; i < rep->n_stock_seed && i < DN_STOCK_REPORT_MAX; i++) {
+		const Dropnet__StockLevel *l = rep->stock_seed[i];
+		if (!validate_id(l->sku) || l->on_hand <= 0 ||
+		    l->on_hand > HUB_SEED_QTY_MAX) {
+			log_error("hub.seed_invalid", "sku=%.64s on_hand=%" PRId64,
+			    l->sku, l->on_hand);
+			continue;
+		}
+		if ((rv = hub_store_stock_add(h->store, l->sku, "MAIN",
+		    l->on_hand)) != 0) {
+			return rv;
+		}
+		units += l->on_hand;
+		skus++;
+	}
+	if ((rv = hub_store_coordinator_set(h->store, rep->incarnation)) != 0) {
+		return rv;
+	}
+	if (skus > 0) {
+		log_warn("hub.seeded", "coordinator=%016" PRIx64 " skus=%zu units=%"
+		    PRId64 ": this new book took the coordinator's on-hand, in bin"
+		    " MAIN; count the shelves", rep->incarnation, skus, units);
+	} else {
+		log_info("hub.coordinator_joined", "coordinator=%016" PRIx64,
+		    rep->incarnation);
+	}
+	return 0;
+}
+
+/* Checks the reply's incarnations against this store's and does the
+ * first-contact seed or a rewind. *rewound is set after a rewind. */
+static int sync_incarnations(hub *h, const Dropnet__HubSyncReply *rep,
+    hub_stream *sp, bool *rewound)
+{
+	hub_meta meta;
+	int rv;
+
+	if (rep->incarnation == 0) {
+		return 0; /* a coordinator from before incarnations */
+	}
+	if ((rv = hub_store_meta_get(h->store, &meta)) != 0) {
+		return rv;
+	}
+	if (meta.coordinator != 0 && meta.coordinator != rep->incarnation) {
+		log_error("hub.coordinator_foreign", "follows=%016" PRIx64
+		    " reply_from=%016" PRIx64 ": reply not applied", meta.coordinator,
+		    rep->incarnation);
+		return DN_ESTATE;
+	}
+	if (rep->hub_incarnation != 0 && rep->hub_incarnation != meta.incarnation) {
+		log_error("hub.incarnation_mismatch", "ours=%016" PRIx64
+		    " coordinator_follows=%016" PRIx64 ": reply not applied",
+		    meta.incarnation, rep->hub_incarnation);
+		return DN_ESTATE;
+	}
+	if (meta.coordinator == 0 && (rv = sync_first_contact(h, rep)) != 0) {
+		return rv;
+	}
+	if (!rep->rewind) {
+		return 0;
+	}
+	rv = hub_store_stream_rewind(h->store, rep->event_applied, rep->cmd_base);
+	if (rv == DN_ERANGE) {
+		log_error("hub.rewind_impossible", "event_applied=%" PRIu64
+		    " event_acked=%" PRIu64 ": the coordinator went back further"
+		    " than the outbox keeps; a count must rebuild its books",
+		    rep->event_applied, sp->event_acked);
+	}
+	if (rv != 0) {
+		return rv;
+	}
+	log_error("hub.rewind", "event_acked=%" PRIu64 "->%" PRIu64
+	    " cmd_applied=%" PRIu64 "->%" PRIu64 ": the coordinator's books went"
+	    " back; re-sending events and re-applying commands from its position",
+	    sp->event_acked, rep->event_applied, sp->cmd_applied, rep->cmd_base);
+	sp->event_acked = rep->event_applied;
+	sp->cmd_applied = rep->cmd_base;
+	*rewound = true;
+	return 0;
+}
+
 /* Applies the ack and the commands of one reply in one transaction.
  * *acked_out returns the event_acked now stored. */
 static int sync_apply(hub *h, const Dropnet__HubSyncReply *rep,
-    uint64_t *acked_out, bool *pending_out)
+    uint64_t *acked_out, bool *pending_out, bool *rewound)
 {
 	hub_stream sp;
 	uint64_t applied;
@@ -263,10 +400,14 @@ static int sync_apply(hub *h, const Dropnet__HubSyncReply *rep,
 	if ((rv = hub_store_stream_get(h->store, &sp)) != 0) {
 		goto rollback;
 	}
-	if (rep->event_applied > sp.event_seq) {
+	if ((rv = sync_incarnations(h, rep, &sp, rewound)) != 0) {
+		goto rollback;
+	}
+	/* After a rewind the positions are the coordinator's already. */
+	if (!*rewound && rep->event_applied > sp.event_seq) {
 		log_warn("hub.ack_ahead", "event_applied=%" PRIu64 " event_seq=%"
 		    PRIu64, rep->event_applied, sp.event_seq);
-	} else if (rep->event_applied > sp.event_acked) {
+	} else if (!*rewound && rep->event_applied > sp.event_acked) {
 		if ((rv = hub_store_event_acked_set(h->store,
 		    rep->event_applied)) != 0) {
 			goto rollback;
@@ -317,17 +458,12 @@ rollback:
 	return rv;
 }
 
-void hub_sync_reply(void *arg, int rv, const uint8_t *buf, size_t len)
+uint64_t hub_sync_on_reply(hub *h, int rv, const uint8_t *buf, size_t len)
 {
-	hub *h = arg;
 	Dropnet__HubSyncReply *rep = NULL;
 	uint64_t acked = 0;
-	bool pending = false, more = false;
+	bool pending = false, more = false, rewound = false;
 
-	h->sync_inflight = false;
-	if (h->stopping) {
-		return;
-	}
 	if (rv != 0) {
 		coordinator_down(h, dn_strerror(rv));
 		goto next;
@@ -346,36 +482,16 @@ void hub_sync_reply(void *arg, int rv, const uint8_t *buf, size_t len)
 		goto next;
 	}
 	coordinator_back(h);
-	if ((rv = sync_apply(h, rep, &acked, &pending)) != 0) {
+	lease_renew(h, rep->lease_ms);
+	if ((rv = sync_apply(h, rep, &acked, &pending, &rewound)) != 0) {
 		log_error("hub.sync_apply_failed", "err=%s", dn_strerror(rv));
 		goto next;
 	}
 	/* More at once when a full batch came, or when the coordinator made
 	 * progress on our events and more wait (no progress: no busy loop). */
-	more = rep->n_commands >= DN_STREAM_BATCH_MAX
+	more = rep->n_commands >= DN_STREAM_BATCH_MAX || rewound
 	    || (pending && acked > h->sync_sent_acked);
 next:
 	codec_hub_sync_reply_free(rep);
-	sync_schedule(h, more ? 0 : (uint64_t)h->cfg.sync_interval_ms);
-}
-
-int hub_sync_start(hub *h)
-{
-	int rv = uv_timer_init(h->loop, &h->sync_timer);
-	if (rv != 0) {
-		return DN_ENOMEM;
-	}
-	h->sync_timer.data = h;
-	h->sync_timer_init = true;
-	uv_timer_start(&h->sync_timer, sync_on_timer, 0, 0);
-	return 0;
-}
-
-void hub_sync_stop(hub *h)
-{
-	if (h->sync_timer_init) {
-		uv_timer_stop(&h->sync_timer);
-		uv_close((uv_handle_t *)&h->sync_timer, NULL);
-		h->sync_timer_init = false;
-	}
+	return more ? 0 : (uint64_t)h->cfg.sync_interval_ms;
 }

@@ -13,10 +13,21 @@
  *   stream(id = 1, cmd_applied, event_seq, event_acked)
  *   quarantine(sku, qty)                returned units not for sale
  *   term_keys(key, status, message, at_ms)  first answer per request_key,
- *                                       kept HUB_TERM_KEY_KEEP_MS
+ *                                       kept HUB_TERM_KEY_KEEP_MS; at_ms
+ *                                       is on the key clock (hub_term.c),
+ *                                       not the wall clock
+ *   meta(key, value)                    'incarnation': random id made once
+ *                                       with the file; 'coordinator': the
+ *                                       coordinator incarnation this book
+ *                                       follows (0: none yet)
  *
- * Columns added after the first release (claimed_by ... gift) are added to
- * an older file by store_migrate at open; nothing is ever dropped.
+ * Versions (PRAGMA user_version, numbered migrations below): 1 = the schema
+ * before versioning, with the columns added after the first release
+ * (claimed_by ... gift) added to an older file; 2 = meta. Nothing is ever
+ * dropped; a file from newer code is refused.
+ *
+ * The outbox keeps DN_OUTBOX_KEEP events below event_acked, so a
+ * coordinator restored from an older copy can be given them again.
  *
  * Every statement is prepared once (db_prepare) and reset after use.
  */
@@ -25,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/err.h"
+#include "core/limits.h"
 #include "io/db.h"
 #include "io/log.h"
 #include "hub_store.h"
@@ -76,6 +88,21 @@ static const char *const migrations[][3] = {
 	{ "order_lines", "gift", "INTEGER NOT NULL DEFAULT 0" },
 };
 
+/* Adds the columns an older hub.db lacks (version 1 on a file made before
+ * versioning). A column exists when a SELECT naming it prepares. */
+static int store_migrate_columns(sqlite3 *db);
+
+static const db_migration store_migrations[] = {
+	{ "base schema", schema_sql, store_migrate_columns },
+	/* The incarnation is SQLite's randomness, made once here; odd, so
+	 * never 0 (= unknown). */
+	{ "meta: incarnation, coordinator",
+	    "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+	    " WITHOUT ROWID;"
+	    "INSERT INTO meta(key, value) VALUES ('incarnation', random() | 1),"
+	    " ('coordinator', 0);", NULL },
+};
+
 enum {
 	ST_STREAM_GET,
 	ST_CMD_APPLIED_SET,
@@ -104,12 +131,20 @@ enum {
 	ST_CLAIM_SET,
 	ST_COUNTS,
 	ST_BIN_QTY,
+	ST_SKU_IN_TOTES,
 	ST_BIN_LIST,
 	ST_QUARANTINE_ADD,
 	ST_KEY_GET,
 	ST_KEY_PUT,
 	ST_KEY_TRIM,
 	ST_BIN_SET,
+	ST_KEY_LATEST,
+	ST_META_GET,
+	ST_COORDINATOR_SET,
+	ST_ORDER_ID_MAX,
+	ST_OUTBOX_FIRST,
+	ST_STREAM_REWIND,
+	ST_ORDER_KEY,
 	ST_COUNT_
 };
 
@@ -118,7 +153,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	    " WHERE id = 1",
 	[ST_CMD_APPLIED_SET] = "UPDATE stream SET cmd_applied = ?1 WHERE id = 1",
 	[ST_EVENT_ACKED_SET] = "UPDATE stream SET event_acked = ?1 WHERE id = 1",
-	[ST_OUTBOX_TRIM] = "DELETE FROM outbox WHERE seq <= ?1",
+	[ST_OUTBOX_TRIM] = "DELETE FROM outbox WHERE seq <= ?1 - ?2",
 	[ST_EVENT_SEQ_NEXT] = "UPDATE stream SET event_seq = event_seq + 1"
 	    " WHERE id = 1 RETURNING event_seq",
 	[ST_OUTBOX_INSERT] = "INSERT INTO outbox(seq, payload) VALUES (?1, ?2)",
@@ -128,8 +163,11 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	    " ON CONFLICT(sku) DO UPDATE SET on_hand = on_hand + excluded.on_hand",
 	[ST_BIN_ADD] = "INSERT INTO bins(bin, sku, qty) VALUES (?1, ?2, ?3)"
 	    " ON CONFLICT(bin, sku) DO UPDATE SET qty = qty + excluded.qty",
-	[ST_STOCK_SUB] = "INSERT INTO stock(sku, on_hand) VALUES (?1, -?2)"
-	    " ON CONFLICT(sku) DO UPDATE SET on_hand = on_hand - ?2"
+	/* Units shipped beyond the book were in the building after all:
+	 * found, so the book stops at 0 (the coordinator's rule too,
+	 * SEMANTICS.md "hubsync": both books stay equal). */
+	[ST_STOCK_SUB] = "INSERT INTO stock(sku, on_hand) VALUES (?1, 0)"
+	    " ON CONFLICT(sku) DO UPDATE SET on_hand = max(on_hand - ?2, 0)"
 	    " RETURNING on_hand",
 	[ST_BINS_OF_SKU] = "SELECT bin, qty FROM bins WHERE sku = ?1 AND qty > 0"
 	    " ORDER BY qty DESC, bin",
@@ -171,6 +209,9 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	    " sum(state IN ('packed', 'shipped') AND packed_ms >= ?1)"
 	    " FROM orders",
 	[ST_BIN_QTY] = "SELECT qty FROM bins WHERE bin = ?1 AND sku = ?2",
+	[ST_SKU_IN_TOTES] = "SELECT COALESCE(SUM(l.picked), 0) FROM order_lines l"
+	    " JOIN orders o ON o.order_id = l.order_id WHERE l.sku = ?1"
+	    " AND o.state IN ('picking', 'picked', 'packed')",
 	[ST_BIN_LIST] = "SELECT sku, qty FROM bins WHERE bin = ?1 AND qty > 0"
 	    " ORDER BY sku LIMIT ?2",
 	[ST_QUARANTINE_ADD] = "INSERT INTO quarantine(sku, qty) VALUES (?1, ?2)"
@@ -181,6 +222,15 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_KEY_TRIM] = "DELETE FROM term_keys WHERE at_ms < ?1",
 	[ST_BIN_SET] = "INSERT INTO bins(bin, sku, qty) VALUES (?1, ?2, ?3)"
 	    " ON CONFLICT(bin, sku) DO UPDATE SET qty = excluded.qty",
+	[ST_KEY_LATEST] = "SELECT COALESCE(MAX(at_ms), 0) FROM term_keys",
+	[ST_META_GET] = "SELECT (SELECT value FROM meta WHERE key = 'incarnation'),"
+	    " (SELECT value FROM meta WHERE key = 'coordinator')",
+	[ST_COORDINATOR_SET] = "UPDATE meta SET value = ?1 WHERE key = 'coordinator'",
+	[ST_ORDER_ID_MAX] = "SELECT COALESCE(max(order_id), 0) FROM orders",
+	[ST_OUTBOX_FIRST] = "SELECT min(seq) FROM outbox",
+	[ST_STREAM_REWIND] = "UPDATE stream SET event_acked = ?1, cmd_applied = ?2"
+	    " WHERE id = 1",
+	[ST_ORDER_KEY] = "SELECT order_key FROM orders WHERE order_id = ?1",
 };
 
 struct hub_store {
@@ -210,9 +260,7 @@ static int step_fail(hub_store *s, int which, int rc)
 	return DN_EIO;
 }
 
-/* Adds the columns an older hub.db lacks. A column exists when a SELECT
- * naming it prepares. */
-static int store_migrate(sqlite3 *db)
+static int store_migrate_columns(sqlite3 *db)
 {
 	for (size_t i = 0; i < sizeof(migrations) / sizeof(migrations[0]); i++) {
 		char sql[256];
@@ -237,6 +285,11 @@ static int store_migrate(sqlite3 *db)
 
 int hub_store_open(hub_store **out, const char *path)
 {
+	return hub_store_open_vfs(out, path, NULL);
+}
+
+int hub_store_open_vfs(hub_store **out, const char *path, const char *vfs)
+{
 	hub_store *s = calloc(1, sizeof(*s));
 	int rv;
 
@@ -244,11 +297,12 @@ int hub_store_open(hub_store **out, const char *path)
 	if (s == NULL) {
 		return DN_ENOMEM;
 	}
-	if ((rv = db_open(path, schema_sql, &s->db)) != 0) {
+	if ((rv = db_open_vfs(path, NULL, vfs, &s->db)) != 0) {
 		free(s);
 		return rv;
 	}
-	if ((rv = store_migrate(s->db)) != 0) {
+	if ((rv = db_migrate(s->db, "hub.db", store_migrations,
+	    sizeof(store_migrations) / sizeof(store_migrations[0]))) != 0) {
 		db_close(s->db);
 		free(s);
 		return rv;
@@ -335,7 +389,84 @@ int hub_store_event_acked_set(hub_store *s, uint64_t seq)
 		return rv;
 	}
 	db_bind_i64(s->st[ST_OUTBOX_TRIM], 1, (int64_t)seq);
+	db_bind_i64(s->st[ST_OUTBOX_TRIM], 2, (int64_t)DN_OUTBOX_KEEP);
 	return step_done(s, ST_OUTBOX_TRIM);
+}
+
+int hub_store_meta_get(hub_store *s, hub_meta *out)
+{
+	sqlite3_stmt *st = s->st[ST_META_GET];
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		return step_fail(s, ST_META_GET, rc);
+	}
+	out->incarnation = (uint64_t)sqlite3_column_int64(st, 0);
+	out->coordinator = (uint64_t)sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	return 0;
+}
+
+int hub_store_coordinator_set(hub_store *s, uint64_t incarnation)
+{
+	db_bind_i64(s->st[ST_COORDINATOR_SET], 1, (int64_t)incarnation);
+	return step_done(s, ST_COORDINATOR_SET);
+}
+
+int hub_store_order_id_max(hub_store *s, uint64_t *out)
+{
+	sqlite3_stmt *st = s->st[ST_ORDER_ID_MAX];
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		return step_fail(s, ST_ORDER_ID_MAX, rc);
+	}
+	*out = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return 0;
+}
+
+int hub_store_stream_rewind(hub_store *s, uint64_t event_acked,
+    uint64_t cmd_applied)
+{
+	hub_stream sp;
+	int rv;
+
+	if ((rv = hub_store_stream_get(s, &sp)) != 0) {
+		return rv;
+	}
+	if (event_acked < sp.event_seq) {
+		/* Every event after event_acked must still be in the outbox. */
+		sqlite3_stmt *st = s->st[ST_OUTBOX_FIRST];
+		int rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			return step_fail(s, ST_OUTBOX_FIRST, rc);
+		}
+		uint64_t first = (uint64_t)sqlite3_column_int64(st, 0);
+		bool none = sqlite3_column_type(st, 0) == SQLITE_NULL;
+		sqlite3_reset(st);
+		if (none || first > event_acked + 1) {
+			return DN_ERANGE;
+		}
+	}
+	db_bind_i64(s->st[ST_STREAM_REWIND], 1, (int64_t)event_acked);
+	db_bind_i64(s->st[ST_STREAM_REWIND], 2, (int64_t)cmd_applied);
+	return step_done(s, ST_STREAM_REWIND);
+}
+
+int hub_store_order_key(hub_store *s, uint64_t order_id, char *key, size_t len)
+{
+	sqlite3_stmt *st = s->st[ST_ORDER_KEY];
+	db_bind_i64(st, 1, (int64_t)order_id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(st);
+		return DN_ENOENT;
+	}
+	if (rc != SQLITE_ROW) {
+		return step_fail(s, ST_ORDER_KEY, rc);
+	}
+	snprintf(key, len, "%s", db_col_text(st, 0));
+	sqlite3_reset(st);
+	return 0;
 }
 
 int hub_store_event_append(hub_store *s, Dropnet__HubEvent *ev)
@@ -756,6 +887,23 @@ int hub_store_bin_qty(hub_store *s, const char *bin, const char *sku,
 	return 0;
 }
 
+int hub_store_sku_in_totes(hub_store *s, const char *sku, int64_t *qty)
+{
+	sqlite3_stmt *st = s->st[ST_SKU_IN_TOTES];
+	int rc;
+
+	*qty = 0;
+	db_bind_text(st, 1, sku);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*qty = sqlite3_column_int64(st, 0);
+	} else {
+		return step_fail(s, ST_SKU_IN_TOTES, rc);
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
 int hub_store_bin_move(hub_store *s, const char *sku, const char *from,
     const char *to, int64_t qty)
 {
@@ -832,6 +980,18 @@ int hub_store_key_get(hub_store *s, const char *key, int *status, char *msg,
 	}
 	*status = (int)sqlite3_column_int64(st, 0);
 	snprintf(msg, msg_len, "%s", db_col_text(st, 1));
+	sqlite3_reset(st);
+	return 0;
+}
+
+int hub_store_key_latest(hub_store *s, int64_t *at_ms)
+{
+	sqlite3_stmt *st = s->st[ST_KEY_LATEST];
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		return step_fail(s, ST_KEY_LATEST, rc);
+	}
+	*at_ms = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	return 0;
 }

@@ -31,6 +31,7 @@ typedef struct {
 
 int coord_stock_save(coord *c, const coord_stock *s)
 {
+	coord_stock_assert(c, s, "write");
 	sqlite3_stmt *st = c->store->stock_upsert;
 	db_bind_text(st, 1, c->hubs[s->hub].id);
 	db_bind_text(st, 2, s->sku);
@@ -70,8 +71,15 @@ int coord_place(coord *c, int64_t order_id, const char *order_key,
 			continue;
 		}
 		coord_stock *row = coord_stock_get(c, hub, sku, false);
+#ifdef DROPNET_SIM_BUG
+		if (row != NULL) {
+			row->row.allocated += q; /* dropsim's own test: no check */
+		}
+		if (row == NULL) {
+#else
 		/* Routing (and the gift check) only offer what sellable covers. */
 		if (row == NULL || ledger_allocate(&row->row, q) != 0) {
+#endif
 			log_error("coord.allocate_failed", "hub=%s sku=%s qty=%u", h->id, sku, q);
 			return DN_ESTATE;
 		}
@@ -186,11 +194,18 @@ static void ingest_route_view(coord *c, const route_line *lines, size_t nlines,
 		hubs[i].lat = h->lat;
 		hubs[i].lon = h->lon;
 		hubs[i].radius_km = h->radius_km;
-		hubs[i].healthy = coord_hub_healthy(c, h, now_mono) && (int)i != exclude;
+		/* Routable, not merely healthy: a hub silent for less than the
+		 * grace still takes orders (SEMANTICS.md "Hub health"). */
+		hubs[i].healthy = coord_hub_routable(c, h, now_mono) && (int)i != exclude;
 		hubs[i].sellable = &sellable[i * nlines];
 		for (size_t l = 0; l < nlines; l++) {
 			coord_stock *s = coord_stock_get(c, (int)i, lines[l].sku, false);
 			sellable[i * nlines + l] = s != NULL ? ledger_sellable(&s->row) : 0;
+#ifdef DROPNET_SIM_BUG
+			/* dropsim's own test (tests/sim): a coordinator that skips
+			 * the sellable check must be caught. Never in a product. */
+			sellable[i * nlines + l] += s != NULL ? 1 : 0;
+#endif
 		}
 	}
 }
@@ -415,10 +430,18 @@ static int ingest_hold_action(coord *c, const Dropnet__SubmitOrder *m,
 		return rv;
 	}
 	sqlite3_finalize(st);
-	coord_drop *d = drop_id[0] ? coord_drop_find(c, drop_id) : NULL;
-	bool lapse = m->action == DROPNET__ORDER_ACTION__ACTION_RELEASE || now_wall >= expires;
-	if (!lapse && d != NULL && d->state == DROP_CLOSED) {
-		lapse = true; /* a drop closed mid-flight gives its holds back */
+	/* The drop's real state, from the file if memory no longer holds it. */
+	coord_drop *d = NULL;
+	if (drop_id[0] && coord_drop_get(c, drop_id, &d) == DN_EIO) {
+		return DN_EIO;
+	}
+	/* Hold lifetimes are durations: the duration clock, not the wall. */
+	bool lapse = m->action == DROPNET__ORDER_ACTION__ACTION_RELEASE ||
+	    coord_now_elapsed_ms(c) >= expires;
+	if (!lapse && drop_id[0] && (d == NULL || d->state == DROP_CLOSED)) {
+		/* A drop closed mid-flight gives its holds back; so does one whose
+		 * spec cannot be read (logged): it cannot be checked. */
+		lapse = true;
 	}
 	int rv = 0;
 	if (lapse) {
@@ -465,6 +488,16 @@ static int ingest_hold_action(coord *c, const Dropnet__SubmitOrder *m,
 	return rv;
 }
 
+/* Answers INVALID (not journalled: a corrected retry may reuse the key). */
+static int ingest_invalid(ingest_out *o, const char *storefront, const char *key,
+    const char *field, const char *why)
+{
+	log_info("order.invalid", "storefront=%.64s key=%.64s field=%s why=\"%s\"",
+	    storefront, key, field, why);
+	ingest_reply_simple(o, DROPNET__STATUS__INVALID, key, field, why);
+	return 0;
+}
+
 /* Handles one decoded, version-checked order inside the open transaction.
  * Returns 0 with o filled, or DN_EIO/DN_ENOMEM/DN_ESTATE (batch must fail). */
 static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
@@ -504,34 +537,24 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 	} else if (m->drop_id[0] && !validate_id(m->drop_id)) {
 		snprintf(field, sizeof(field), "drop_id");
 		why = "drop_id must be 1..64 printable characters";
+	} else if (m->tier[0] && !validate_id(m->tier)) {
+		/* The tier is journalled with a refusal (TIER_NOT_ALLOWED): only
+		 * a bounded id may reach the file. */
+		snprintf(field, sizeof(field), "tier");
+		why = "tier must be 1..64 printable characters";
 	} else if (m->tier[0] && !m->drop_id[0]) {
 		snprintf(field, sizeof(field), "tier");
 		why = "a tier needs a drop_id";
 	} else {
 		field[0] = '\0';
 	}
-	coord_drop *d = NULL;
-	if (field[0] == '\0' && m->drop_id[0]) {
-		d = coord_drop_find(c, m->drop_id);
-		if (d == NULL) {
-			snprintf(field, sizeof(field), "drop_id");
-			why = "unknown drop";
-		}
-		for (size_t i = 0; d != NULL && i < nlines; i++) {
-			if (coord_drop_sku(d, lines[i].sku) == NULL) {
-				snprintf(field, sizeof(field), "lines[%zu].sku", i);
-				why = "this SKU is not part of the drop";
-				break;
-			}
-		}
-	}
 	if (field[0] != '\0') {
-		log_info("order.invalid", "storefront=%.64s key=%.64s field=%s why=\"%s\"",
-		    storefront, m->order_key, field, why);
-		ingest_reply_simple(o, DROPNET__STATUS__INVALID, m->order_key, field, why);
-		return 0;
+		return ingest_invalid(o, storefront, m->order_key, field, why);
 	}
-	/* Idempotency: the journal (our own uncommitted rows included). */
+	/* Idempotency: the journal (our own uncommitted rows included). It
+	 * answers a retry before anything else is looked up, so the answer
+	 * never depends on what memory holds (an old drop may be only in the
+	 * file). */
 	db_bind_text(s->order_find, 1, storefront);
 	db_bind_text(s->order_find, 2, m->order_key);
 	int rc = sqlite3_step(s->order_find);
@@ -545,6 +568,31 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 	sqlite3_reset(s->order_find);
 	if (rc != SQLITE_DONE) {
 		return DN_EIO;
+	}
+	coord_drop *d = NULL;
+	if (m->drop_id[0]) {
+		int grv = coord_drop_get(c, m->drop_id, &d);
+		if (grv == DN_EIO) {
+			return DN_EIO;
+		}
+		if (grv == DN_EPROTO) {
+			/* Logged by the read; not journalled: a retry may succeed
+			 * once the drop is repaired. */
+			ingest_reply_simple(o, DROPNET__STATUS__UNAVAILABLE, m->order_key,
+			    "drop_id", "the drop cannot be read");
+			return 0;
+		}
+		if (grv == DN_ENOENT) {
+			return ingest_invalid(o, storefront, m->order_key, "drop_id",
+			    "unknown drop");
+		}
+		for (size_t i = 0; i < nlines; i++) {
+			if (coord_drop_sku(d, lines[i].sku) == NULL) {
+				snprintf(field, sizeof(field), "lines[%zu].sku", i);
+				return ingest_invalid(o, storefront, m->order_key, field,
+				    "this SKU is not part of the drop");
+			}
+		}
 	}
 	uint32_t units = 0;
 	for (size_t i = 0; i < nlines; i++) {
@@ -679,7 +727,10 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 	db_bind_text(s->order_insert, 12, m->tier);
 	db_bind_text(s->order_insert, 13, nearest);
 	db_bind_text(s->order_insert, 14, ack.gift_sku);
-	db_bind_i64(s->order_insert, 15, ack.hold_expires_ms);
+	/* The ack tells the buyer a UTC time; the journal keeps the expiry on
+	 * the duration clock, which no wall step moves. */
+	db_bind_i64(s->order_insert, 15, held ? coord_now_elapsed_ms(c) +
+	    (int64_t)m->hold_seconds * 1000 : 0);
 	db_bind_i64(s->order_insert, 16, units);
 	int rv = store_step_done(s->order_insert);
 	free(route_buf);
@@ -733,9 +784,8 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 	return codec_order_ack_pack(&ack, &o->buf, &o->len);
 }
 
-void coord_ingest_batch(void *arg, bridge_req **reqs, size_t n)
+void coord_ingest_batch(coord *c, mreq **reqs, size_t n)
 {
-	coord *c = arg;
 	static ingest_out outs[DN_SERVER_CTX_MAX];
 	memset(outs, 0, n * sizeof(outs[0]));
 	int64_t now_wall = coord_now_wall_ms(c);
@@ -744,7 +794,7 @@ void coord_ingest_batch(void *arg, bridge_req **reqs, size_t n)
 	bool in_tx = rv == 0;
 	for (size_t i = 0; i < n && rv == 0; i++) {
 		size_t len = 0;
-		const uint8_t *body = bridge_req_body(reqs[i], &len);
+		const uint8_t *body = mreq_body(reqs[i], &len);
 		Dropnet__SubmitOrder *m = NULL;
 		int urv = codec_submit_order_unpack(body, len, &m);
 		if (urv == DN_EPROTO || (urv == DN_ERANGE && m->version == 0)) {
@@ -760,6 +810,9 @@ void coord_ingest_batch(void *arg, bridge_req **reqs, size_t n)
 			rv = ingest_one(c, m, &outs[i], now_wall, now_mono);
 		}
 		codec_submit_order_free(m);
+	}
+	if (rv == 0 && in_tx) {
+		rv = coord_clock_save(c);
 	}
 	if (rv == 0 && in_tx) {
 		rv = db_commit(c->db);
@@ -779,7 +832,7 @@ void coord_ingest_batch(void *arg, bridge_req **reqs, size_t n)
 			ingest_reply_simple(o, DROPNET__STATUS__UNAVAILABLE, "", "",
 			    "storage failed; retry with the same key");
 		}
-		bridge_req_reply(reqs[i], o->buf, o->len);
+		mreq_reply(reqs[i], o->buf, o->len);
 		free(o->buf);
 	}
 	c->orders_seen += n;

@@ -1,0 +1,373 @@
+/*
+ * coord.h - the coordinator's state, owned by the libuv loop thread.
+ *
+ * The coordinator is the book of record for allocation (DESIGN.md). Its
+ * durable state is the SQLite file (store.c); `stock` below is an in-memory
+ * copy of the ledger table, written through inside the same transaction and
+ * reloaded from the file whenever a transaction fails, so it can never drift
+ * from what is durable. Hubs are registered by their first hello.
+ *
+ * Thread model: everything here is touched only on the loop thread. nng's
+ * threads reach it only through common/io/bridge.
+ */
+#ifndef DN_COORD_H
+#define DN_COORD_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <sqlite3.h>
+#include "core/drop.h"
+#include "core/ledger.h"
+#include "core/limits.h"
+#include "core/route.h"
+#include "io/mreq.h"
+#include "io/codec.h"
+#include "io/conf.h"
+
+typedef struct {
+	char data_dir[DN_CONF_STR_MAX];
+	char ingest_url[DN_CONF_STR_MAX];
+	char ops_url[DN_CONF_STR_MAX];
+	char hub_url[DN_CONF_STR_MAX];
+	char split_policy[DN_CONF_STR_MAX];
+	long long hub_timeout_ms;
+	long long hub_grace_ms;
+	long long hub_lease_ms;
+	long long ingest_contexts;
+	long long test_clock;
+	long long ship_promise_ms;
+	char signal_url[DN_CONF_STR_MAX];
+	long long bucket_ms;
+	long long history_buckets;
+	long long horizon;
+	double service;
+	double unit_value, trip_cost, km_cost, km_max;
+	long long trips_max, transfer_min;
+	long long auto_ms;
+	long long spike_bucket_ms;
+	long long on_spike;
+	char log_level[DN_CONF_STR_MAX];
+	/* TLS (common/io/nettls.h, used by the shell in daemon/main.c): one
+	 * CA by default, or one per role. */
+	char tls_ca_file[DN_CONF_STR_MAX];
+	char tls_crl_file[DN_CONF_STR_MAX];
+	char tls_cert_file[DN_CONF_STR_MAX];
+	char tls_key_file[DN_CONF_STR_MAX];
+	char tls_storefront_ca_file[DN_CONF_STR_MAX];
+	char tls_hub_ca_file[DN_CONF_STR_MAX];
+	char tls_operator_ca_file[DN_CONF_STR_MAX];
+	long long tls_allow_plaintext;
+} coord_config;
+
+extern const conf_key coord_config_keys[];
+extern const size_t coord_config_nkeys;
+
+/* Stock SKUs a hub may report in one snapshot, kept for audit. */
+typedef struct {
+	char sku[DN_ID_MAX + 1];
+	int64_t on_hand;
+} coord_report;
+
+typedef struct {
+	char id[DN_ID_MAX + 1];
+	char name[DN_ID_MAX + 1];
+	char term_url[DN_CONF_STR_MAX];
+	double lat, lon, radius_km;
+	/* Last sync, on the machine's clock, moved forward by the machine's
+	 * own stalls (coord_clock_set): silence counts only while the
+	 * coordinator listened. 0: not seen since start. */
+	uint64_t last_seen_mono_ms;
+	int64_t last_seen_wall_ms;
+	int health_logged;            /* coord_hub_health as last logged */
+	/* The last claim lease granted (an OK reply): when it was sent, on the
+	 * machine's clock (never moved by stalls: the hub's lease ran on), and
+	 * how long. After coord_open an unknown lease may be out: as if one
+	 * of DN_LEASE_MAX_MS had been granted at open. */
+	uint64_t lease_sent_mono_ms;
+	uint64_t lease_granted_ms;
+	uint64_t cmd_seq;             /* last command queued */
+	uint64_t cmd_acked;           /* last command the hub applied */
+	uint64_t event_applied;       /* last hub event applied here */
+	coord_report *report;         /* last consistent stock snapshot */
+	size_t nreport;
+	bool report_valid;
+	uint32_t nskus;               /* stock rows of this hub in memory */
+	uint64_t incarnation;         /* hub store incarnation followed; 0: unknown */
+	uint64_t cmd_offered;         /* highest command seq a reply could carry */
+	bool seed_pending;            /* hub_seed rows wait for its confirmation */
+} coord_hub;
+
+/* One (hub, sku) row of the ledger plus its lifetime counters. */
+typedef struct {
+	int hub;                      /* index into hubs; -1: empty slot */
+	char sku[DN_ID_MAX + 1];
+	ledger_row row;
+	int64_t received, shipped, lost, adjusted, returned;
+	int64_t transfer_in, transfer_out;
+} coord_stock;
+
+/* Drops kept in memory: every drop ever created, up to this many (a
+ * creator runs a few a month; older ones are closed and only in the file).
+ * Every drop that is not closed is in memory (creation refuses a 129th);
+ * a closed drop that is only in the file is read back on demand into one
+ * spare slot (coord_drop_get), so no decision depends on what memory holds. */
+#define COORD_DROPS_MAX 128
+
+typedef struct {
+	char id[DN_ID_MAX + 1];
+	drop_state state;
+	Dropnet__Drop *spec;          /* as created (placement filled in); owned */
+	drop_tier tiers[DROP_TIERS_MAX];
+	size_t ntiers;
+	bool released[DROP_TIERS_MAX];
+	uint64_t accepted, gifts;
+} coord_drop;
+
+/* The machine's time (state.c; proto/SEMANTICS.md "Time"). A wall reading
+ * further than this from where the monotonic clock says it should be is a
+ * step, not drift: uv's loop time and CLOCK_REALTIME agree to a few ms. */
+#define COORD_CLOCK_STEP_MS 1000
+/* A forward step is acted on only once the wall clock has stayed ahead for
+ * this long (monotonic): a glitch that steps back within it changes no
+ * window, a real correction opens them 10 s late. */
+#define COORD_CLOCK_CONFIRM_MS 10000
+
+typedef struct coord {
+	coord_config cfg;
+	route_split_policy split;
+	sqlite3 *db;
+	struct store *store;
+	uint64_t incarnation;         /* this store's (meta), read at open */
+	/* The clock, set by the shell before every call into the machine
+	 * (coord_clock_set): the machine reads no clock of its own. */
+	uint64_t now_mono_ms;
+	int64_t now_wall_ms;          /* the shell's last wall reading, raw */
+	/* The machine's wall time: windows (tier opens/closes) and records.
+	 * It never goes back, also across restarts (kept in the file); a
+	 * forward step is followed only after COORD_CLOCK_CONFIRM_MS. */
+	int64_t wall_ms;
+	/* The duration clock: hold lifetimes. It moves by the monotonic
+	 * clock only (and by `dropctl clock set`), never by a wall step;
+	 * kept in the file, it counts a restart's downtime by the wall. */
+	int64_t elapsed_ms;
+	uint64_t step_since_mono_ms;  /* a forward step pending since; 0: none */
+	bool clock_started;           /* wall_ms and elapsed_ms are set */
+	bool step_back_logged;        /* the current backward step is logged */
+	/* Where region signals go (the shell's pub socket, the simulator's
+	 * recorder); NULL drops them. Called on the machine's thread. */
+	void (*publish)(void *arg, const uint8_t *buf, size_t len);
+	void *publish_arg;
+	coord_hub hubs[DN_HUBS_MAX];
+	size_t nhubs;
+	coord_stock *stock;           /* open-addressing table */
+	size_t stock_cap, stock_len;
+	coord_drop drops[COORD_DROPS_MAX];
+	size_t ndrops;
+	coord_drop drop_cold;         /* the last closed drop read back from the
+	                               * file (coord_drop_get); spec NULL: none */
+	int64_t clock_offset_ms;      /* test clock (coordinator.test_clock) */
+	struct coord_signals *signals; /* spike detection and the pub socket */
+	bool degraded;                /* the last reload failed: serve nothing */
+	uint64_t orders_seen;
+	uint64_t ingest_batches;
+	uint64_t commit_failures;
+	/* Hub events the books could not cover, booked by a defined rule
+	 * (coord_gap_note), and hub events rejected outright (bounds). */
+	uint64_t stream_discrepancies;
+	uint64_t events_rejected;
+	/* Hub sync requests rolled back alone (their savepoint), the rest of
+	 * their batch committed. */
+	uint64_t sync_requests_failed;
+} coord;
+
+/* ---- life (state.c) ----
+ * coord_open: cfg, split and the clock are set; opens the store at db_path
+ * through the SQLite VFS vfs (NULL: the default), loads the machine's memory
+ * from it and gives known hubs their grace. 0, DN_EIO or DN_ENOMEM (then
+ * everything is closed again). coord_close frees all the machine holds and
+ * accepts a machine that never opened; cfg and split survive it, so a
+ * simulated restart is coord_close + coord_open. */
+int coord_open(coord *c, const char *db_path, const char *vfs);
+void coord_close(coord *c);
+
+/* ---- state helpers (state.c) ---- */
+/* Sets the machine's clock: mono is a monotonic ms count (never goes back),
+ * wall is UTC ms. The shell calls it before each batch and tick, and ticks
+ * at least every DN_COORD_STALL_MS: a longer gap is a stall (the machine
+ * did not run), and the part of it beyond DN_COORD_STALL_MS is credited to
+ * every hub's last_seen, so a stall never makes a hub look silent. */
+void coord_clock_set(coord *c, uint64_t mono_ms, int64_t wall_ms);
+uint64_t coord_now_mono_ms(const coord *c);
+/* The machine's wall time, UTC ms: the shell's reading (moved by the test
+ * clock when enabled) with steps filtered: never below a time already acted
+ * on, a forward step only once confirmed (proto/SEMANTICS.md "Time"). */
+int64_t coord_now_wall_ms(const coord *c);
+/* The duration clock, ms: hold expiries are stored on it. */
+int64_t coord_now_elapsed_ms(const coord *c);
+/* `dropctl clock set` (test_clock only): the machine's wall time becomes
+ * wall_ms at once, backwards too; the duration clock moves forward by the
+ * same amount (never back). */
+void coord_clock_move(coord *c, int64_t wall_ms);
+/* Writes both clocks to the file (inside the caller's transaction): every
+ * transaction that acts on the wall time calls it. 0 or DN_EIO. */
+int coord_clock_save(coord *c);
+/* Hub health (proto/SEMANTICS.md "Hub health"), judged from the hub's own
+ * traffic: OK (synced within hub_timeout_ms), SILENT (not, but within the
+ * routing grace: still routed to, its commands wait in its stream) or DOWN
+ * (silent past the grace, or never seen: routing skips it). */
+enum { COORD_HUB_OK = 0, COORD_HUB_SILENT = 1, COORD_HUB_DOWN = 2 };
+int coord_hub_health(const coord *c, const coord_hub *h, uint64_t now_mono);
+/* Health OK: synced within hub_timeout_ms (transfers, demand regions). */
+bool coord_hub_healthy(const coord *c, const coord_hub *h, uint64_t now_mono);
+/* Routing may still place orders at the hub: not DOWN. */
+bool coord_hub_routable(const coord *c, const coord_hub *h, uint64_t now_mono);
+/* The hub's last claim lease has surely run out (lease + DN_LEASE_SKEW_MS
+ * since the reply that granted it): it starts no new pick until it syncs. */
+bool coord_hub_lease_expired(const coord *c, const coord_hub *h, uint64_t now_mono);
+int coord_hub_find(const coord *c, const char *id);
+/* Finds or inserts the (hub, sku) row; NULL on out-of-memory. Only an
+ * insert of a new row can grow the table, and growing moves every row: a
+ * row pointer must not be held across any call that may insert one (look
+ * the row up again after it). */
+coord_stock *coord_stock_get(coord *c, int hub, const char *sku, bool create);
+/* Rebuilds the hub registry, the stock table and the drops from the store
+ * (after any failed transaction). On failure the coordinator is degraded. */
+int coord_reload(coord *c);
+/* False while degraded and a fresh reload still fails: the caller answers
+ * UNAVAILABLE instead of routing on a partial ledger. */
+bool coord_ready(coord *c);
+void coord_stock_clear(coord *c);
+/* Stops the process (log line, abort) when row s breaks the ledger's
+ * invariants: on_hand, allocated, holdback >= 0, its hub registered, and
+ * stock conserved (on_hand = received + returned + transfer_in - shipped -
+ * transfer_out - lost + adjusted). sellable may be negative (a short or a
+ * count can leave it so; audit reports it). Called after every load and
+ * before every write (coord_stock_save). */
+void coord_stock_assert(const coord *c, const coord_stock *s, const char *when);
+/* Logs (stream.books_uncovered) and counts a hub event that the books of
+ * (hub, sku) could not cover (what: "ship", "transfer_ship", "short"...,
+ * ref: the placement), when gap has anything in it. */
+void coord_gap_note(coord *c, int hub, const char *sku, const char *what, int64_t ref,
+    const ledger_gap *gap);
+
+/* ---- request handlers (ingest.c, hubsync.c, ops.c) ----
+ * Each answers every request of the batch (mreq_reply) before it returns;
+ * the shell sends the replies afterwards. */
+void coord_ingest_batch(coord *c, mreq **reqs, size_t n);
+void coord_hubsync_batch(coord *c, mreq **reqs, size_t n);
+void coord_ops_batch(coord *c, mreq **reqs, size_t n);
+/* The periodic work: hub health logging, tier openings, lapsed holds,
+ * spike tests and automatic rebalancing. */
+void coord_tick(coord *c);
+/* Packs and sends an ops reply (version filled in). */
+void coord_ops_send(mreq *r, Dropnet__OpsReply *rep);
+/* Appends cmd to hub's command stream: assigns the next seq, journals it and
+ * advances the hub's cmd_seq (inside a tx). */
+int coord_command_queue(coord *c, int hub, Dropnet__HubCommand *cmd);
+
+/* Places `qty` more of one line for an existing order (re-route after a
+ * short), excluding hub `exclude`. Returns 1 if placed, 0 if backordered,
+ * or a DN_E* code. Runs inside the caller's transaction. */
+int coord_reroute(coord *c, int64_t order_id, const char *order_key,
+    const char *customer, double lat, double lon, const char *sku,
+    uint32_t qty, int exclude, int64_t now_wall);
+
+/* Creates a placement of `takes` at hub `hub` for an order: allocates in the
+ * ledger, writes placement rows and the hub command. Inside a transaction. */
+int coord_place(coord *c, int64_t order_id, const char *order_key,
+    const char *customer, int hub, const route_line *lines,
+    const uint32_t *qty, size_t nlines, const char *gift_sku, bool held,
+    int64_t now_wall);
+
+/* Rewrites a journalled order's status and ack (confirm, lapse). */
+int coord_order_set_status(coord *c, int64_t id, Dropnet__Status status,
+    const char *message);
+
+/* Queues the hub command for placement pid (state becomes open). */
+int coord_placement_send(coord *c, int64_t pid, int64_t now_wall);
+
+/* Writes one ledger row through to the store. */
+int coord_stock_save(coord *c, const coord_stock *s);
+
+/* ---- store incarnations and resync (resync.c; SEMANTICS.md
+ * "Incarnations and resync") ---- */
+typedef enum {
+	COORD_SYNC_OK,      /* apply the request as usual */
+	COORD_SYNC_REWIND,  /* our books are behind the hub's: apply nothing,
+	                     * answer rewind (event_applied, cmd_base) */
+	COORD_SYNC_REFUSE,  /* answer CONFLICT: an operator must act */
+} coord_sync_verdict;
+/* Judges a hub's sync against the books, inside the batch transaction,
+ * before its events: adopts a hub's first incarnation; for a new one (the
+ * hub's store was wiped) resets that hub's streams, re-queues every open
+ * placement and keeps the on-hand seed; flags a rewind when the hub has
+ * applied or been acked more than this file knows (we were restored);
+ * refuses a hub that synced with another coordinator store or whose own
+ * store went back. Every decision but OK is logged loudly. *rv gets a DN_E*
+ * storage error (then the verdict is meaningless). */
+coord_sync_verdict coord_resync_check(coord *c, int hub,
+    const Dropnet__HubSyncRequest *m, int64_t now_wall, int *rv);
+/* Before the commit: records cmd_offered = cmd_seq for a hub synced in the
+ * batch, and drops its seed once the hub confirmed this coordinator. */
+int coord_resync_finish(coord *c, int hub, const Dropnet__HubSyncRequest *m);
+/* The seed rows a reply to m carries (none unless the hub has not yet
+ * confirmed this coordinator). *out is malloc'd, NULL when none; free each
+ * row's sku with the array: coord_resync_seed_free. 0 or DN_E*. */
+int coord_resync_seed(coord *c, int hub, const Dropnet__HubSyncRequest *m,
+    Dropnet__StockLevel ***out, size_t *n);
+void coord_resync_seed_free(Dropnet__StockLevel **rows, size_t n);
+
+/* ---- drops (drops.c) ---- */
+int coord_drops_load(coord *c);
+void coord_drops_free(coord *c);
+/* The drop id if it is in memory, else NULL (a closed drop may be only in
+ * the file: decisions use coord_drop_get). */
+coord_drop *coord_drop_find(coord *c, const char *id);
+/* The drop id, read back from the file into the spare slot when memory does
+ * not hold it. 0 with *out set; DN_ENOENT (no such drop), DN_EPROTO (its
+ * stored spec does not decode) or DN_EIO with *out NULL. A pointer to the
+ * spare slot stays valid until the next coord_drop_get of another drop that
+ * is not in memory, or a reload: callers hold one drop at a time. */
+int coord_drop_get(coord *c, const char *id, coord_drop **out);
+const Dropnet__DropSku *coord_drop_sku(const coord_drop *d, const char *sku);
+bool coord_drop_is_insider(const coord_drop *d, const char *customer);
+/* Holdback top-up after units of sku arrived at hub (inside a tx). */
+int coord_drops_on_receive(coord *c, int hub, const char *sku, int64_t qty,
+    int64_t now_wall);
+/* Tier-opening releases and lapsed holds; runs its own transaction. */
+void coord_drops_tick(coord *c);
+/* Lapses/releases one held order (inside a tx); status EXPIRED. */
+int coord_hold_lapse(coord *c, int64_t order_id, int64_t now_wall, const char *why);
+/* Ops kinds 10..17. */
+void coord_ops_drops(coord *c, const Dropnet__OpsRequest *q, mreq *r);
+/* Moves holdback at (hub, sku) by delta (< 0 releases), logged with reason
+ * against the SKU's drop (inside a tx). */
+int coord_holdback_adjust(coord *c, int hub, const char *sku, int64_t delta,
+    const char *reason, int64_t now);
+
+/* ---- forecast, rebalancing, transfers, signals (rebalance.c) ---- */
+int coord_rebalance_init(coord *c);
+void coord_rebalance_fini(coord *c);
+/* Creates transfer `T<n>-<dst>` (written into id) of qty sku from src to
+ * dst: allocates at src (taking from_holdback of its holdback first), writes
+ * the transfer and its placement and queues CMD_TRANSFER_OUT at src. Inside
+ * the caller's transaction; what OPS_REBALANCE_APPLY does per transfer. */
+int coord_transfer_create(coord *c, int src, int dst, const char *sku, int64_t qty,
+    int64_t from_holdback, char *id, size_t idlen, int64_t now);
+/* The source hub shipped transfer pick pid: units leave on the van. */
+int coord_transfer_shipped(coord *c, int hub, int64_t pid, int64_t now);
+/* qty of sku arrived at hub on transfer id (before or after the source's
+ * shipment reached us: the two hubs' streams are not ordered). Books up to
+ * what the transfer still expects and sets *surplus to the rest (a plain
+ * receipt for the caller). DN_ENOENT if no open transfer matches. */
+int coord_transfer_received(coord *c, int hub, const char *id, const char *sku,
+    int64_t qty, int64_t now, int64_t *surplus);
+/* The source could not find qty of a transfer's units: they are lost, and
+ * the transfer carries that many fewer (cancelled at zero). */
+int coord_transfer_shorted(coord *c, int hub, int64_t pid, const char *sku,
+    int64_t qty);
+/* Ops kinds 30..33. */
+void coord_ops_rebalance(coord *c, const Dropnet__OpsRequest *q, mreq *r);
+/* Per-bucket spike detection and signals; automatic rebalancing. */
+void coord_rebalance_tick(coord *c);
+
+#endif

@@ -1,0 +1,609 @@
+/*
+ * state.c - the coordinator's in-memory state: config table, hub registry,
+ * the ledger copy (open-addressing hash on (hub, sku)), and reload from the
+ * store. Loop thread only.
+ */
+#include <assert.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "core/err.h"
+#include "io/db.h"
+#include "io/log.h"
+#include "coord.h"
+#include "store.h"
+
+const conf_key coord_config_keys[] = {
+    {"coordinator.data_dir", CONF_STR, 0, 0, "var/coordinator",
+        offsetof(coord_config, data_dir),
+        "folder for coordinator.db (created if missing)"},
+    {"coordinator.ingest_url", CONF_STR, 0, 0, "tls+tcp://127.0.0.1:7400",
+        offsetof(coord_config, ingest_url), "storefront socket (SubmitOrder)"},
+    {"coordinator.ops_url", CONF_STR, 0, 0, "tls+tcp://127.0.0.1:7401",
+        offsetof(coord_config, ops_url), "operations socket (dropctl)"},
+    {"coordinator.hub_url", CONF_STR, 0, 0, "tls+tcp://127.0.0.1:7402",
+        offsetof(coord_config, hub_url), "hub sync socket (hubd dials it)"},
+    {"coordinator.split_policy", CONF_STR, 0, 0, "never",
+        offsetof(coord_config, split_policy),
+        "never: one hub fills a whole order; allowed: split over nearest hubs"},
+    {"coordinator.hub_timeout_ms", CONF_INT, 100, 600000, "1500",
+        offsetof(coord_config, hub_timeout_ms),
+        "a hub silent this long is shown silent (dropctl hubs, hub.silent)"},
+    {"coordinator.hub_grace_ms", CONF_INT, 0, 600000, "10000",
+        offsetof(coord_config, hub_grace_ms),
+        "a silent hub is still routed to until silent this long (at least"
+        " hub_timeout_ms); its commands wait in its stream"},
+    {"coordinator.hub_lease_ms", CONF_INT, 1000, DN_LEASE_MAX_MS, "10000",
+        offsetof(coord_config, hub_lease_ms),
+        "claim lease granted on every sync: a hub starts no new pick without one"},
+    {"coordinator.ingest_contexts", CONF_INT, 1, DN_SERVER_CTX_MAX, "128",
+        offsetof(coord_config, ingest_contexts),
+        "storefront requests served at once (nng contexts)"},
+    {"coordinator.test_clock", CONF_INT, 0, 1, "0",
+        offsetof(coord_config, test_clock),
+        "1 lets `dropctl clock set` move this coordinator's clock (tests, demos)"},
+    {"coordinator.ship_promise_ms", CONF_INT, 60000, 30LL * 86400000, "86400000",
+        offsetof(coord_config, ship_promise_ms),
+        "promised ship time after acceptance; hubs pick the earliest first"},
+    {"coordinator.signal_url", CONF_STR, 0, 0, "tls+tcp://127.0.0.1:7403",
+        offsetof(coord_config, signal_url),
+        "pub socket for regional demand signals (topic \"signal\")"},
+    {"rebalance.bucket_ms", CONF_INT, 1000, 86400000, "60000",
+        offsetof(coord_config, bucket_ms),
+        "demand history bucket: minutes during a live drop, days between drops"},
+    {"rebalance.history_buckets", CONF_INT, 1, 20160, "120",
+        offsetof(coord_config, history_buckets), "buckets of history the forecast reads"},
+    {"rebalance.horizon", CONF_INT, 1, 366, "30", offsetof(coord_config, horizon),
+        "buckets ahead the stock must cover"},
+    {"rebalance.service", CONF_DOUBLE, 0.5, 0.999, "0.9", offsetof(coord_config, service),
+        "service level the cover quantity meets"},
+    {"rebalance.unit_value", CONF_DOUBLE, 0, 1e9, "10",
+        offsetof(coord_config, unit_value), "value of one protected sale"},
+    {"rebalance.trip_cost", CONF_DOUBLE, 0, 1e9, "20",
+        offsetof(coord_config, trip_cost), "fixed cost of one van trip"},
+    {"rebalance.km_cost", CONF_DOUBLE, 0, 1e6, "0.5",
+        offsetof(coord_config, km_cost), "van cost per km"},
+    {"rebalance.km_max", CONF_DOUBLE, 0, 2000, "300", offsetof(coord_config, km_max),
+        "no transfer between hubs farther apart, km"},
+    {"rebalance.trips_max", CONF_INT, 0, 64, "8", offsetof(coord_config, trips_max),
+        "van trips one plan may use, per SKU"},
+    {"rebalance.transfer_min", CONF_INT, 1, 1000000, "5",
+        offsetof(coord_config, transfer_min), "smallest transfer worth a van, units"},
+    {"rebalance.auto_ms", CONF_INT, 0, 86400000, "0", offsetof(coord_config, auto_ms),
+        "plan and apply automatically this often while a drop is open (0: off)"},
+    {"rebalance.spike_bucket_ms", CONF_INT, 1000, 3600000, "60000",
+        offsetof(coord_config, spike_bucket_ms),
+        "bucket of the live spike test"},
+    {"rebalance.on_spike", CONF_INT, 0, 1, "1", offsetof(coord_config, on_spike),
+        "1: a declared spike triggers a rebalance of its SKU at once"},
+    {"log.level", CONF_STR, 0, 0, "info", offsetof(coord_config, log_level),
+        "debug, info, warn or error"},
+    {"tls.ca_file", CONF_STR, 0, 0, "", offsetof(coord_config, tls_ca_file),
+        "PEM CA certificate(s) every peer's certificate must chain to"},
+    {"tls.crl_file", CONF_STR, 0, 0, "", offsetof(coord_config, tls_crl_file),
+        "PEM CRL(s) of those CAs: revoked peers are refused (read at start)"},
+    {"tls.cert_file", CONF_STR, 0, 0, "", offsetof(coord_config, tls_cert_file),
+        "this coordinator's PEM certificate (its name in a SAN)"},
+    {"tls.key_file", CONF_STR, 0, 0, "", offsetof(coord_config, tls_key_file),
+        "PEM private key of tls.cert_file (unencrypted; mode 0600)"},
+    {"tls.storefront_ca_file", CONF_STR, 0, 0, "",
+        offsetof(coord_config, tls_storefront_ca_file),
+        "CA for the ingest socket only (storefronts); empty: tls.ca_file"},
+    {"tls.hub_ca_file", CONF_STR, 0, 0, "", offsetof(coord_config, tls_hub_ca_file),
+        "CA for the hub sync socket only (hubs); empty: tls.ca_file"},
+    {"tls.operator_ca_file", CONF_STR, 0, 0, "",
+        offsetof(coord_config, tls_operator_ca_file),
+        "CA for the ops and signal sockets only (operators); empty: tls.ca_file"},
+    {"tls.allow_plaintext", CONF_INT, 0, 1, "0",
+        offsetof(coord_config, tls_allow_plaintext),
+        "1 allows plaintext tcp:// URLs (a private network only); ipc:// always is"},
+};
+const size_t coord_config_nkeys = sizeof(coord_config_keys) / sizeof(coord_config_keys[0]);
+
+/* Initial slots in the stock table; it doubles past 70% full. */
+#define STOCK_CAP_INITIAL 1024u
+
+/* Moves the machine's wall time after a reading r, dm monotonic ms after
+ * the last one (proto/SEMANTICS.md "Time"): time passing and small drift
+ * are followed; a forward step is followed at the monotonic rate until it
+ * has held for COORD_CLOCK_CONFIRM_MS, then taken; a reading below the
+ * machine's wall time (a backward step) is never taken: the machine waits
+ * for the wall clock to catch up. */
+static void clock_follow(coord *c, int64_t r, uint64_t dm)
+{
+	int64_t predicted = c->wall_ms + (int64_t)dm;
+	if (r > predicted + COORD_CLOCK_STEP_MS) {
+		if (c->step_since_mono_ms == 0) {
+			c->step_since_mono_ms = c->now_mono_ms;
+			log_warn("clock.step", "dir=forward step_ms=%lld confirm_ms=%d",
+			    (long long)(r - predicted), COORD_CLOCK_CONFIRM_MS);
+		}
+		if (c->now_mono_ms - c->step_since_mono_ms >= COORD_CLOCK_CONFIRM_MS) {
+			log_warn("clock.step_taken", "dir=forward step_ms=%lld",
+			    (long long)(r - predicted));
+			c->step_since_mono_ms = 0;
+			c->wall_ms = r;
+		} else {
+			c->wall_ms = predicted;
+		}
+		return;
+	}
+	if (c->step_since_mono_ms != 0) {
+		log_warn("clock.step_gone", "dir=forward");
+		c->step_since_mono_ms = 0;
+	}
+	if (r >= c->wall_ms) {
+		c->wall_ms = r;
+		c->step_back_logged = false;
+	} else if (c->wall_ms - r > COORD_CLOCK_STEP_MS && !c->step_back_logged) {
+		log_warn("clock.step", "dir=back step_ms=%lld", (long long)(c->wall_ms - r));
+		c->step_back_logged = true;
+	}
+}
+
+static int clock_load(coord *c);
+
+void coord_clock_set(coord *c, uint64_t mono_ms, int64_t wall_ms)
+{
+	assert(mono_ms >= c->now_mono_ms);
+	uint64_t gap = mono_ms - c->now_mono_ms;
+	if (c->now_mono_ms != 0 && gap > DN_COORD_STALL_MS) {
+		/* The machine did not run for this gap, so the hubs' syncs of
+		 * that time may still wait in the shell's queues: silence counts
+		 * only while the coordinator listened. The lease clock
+		 * (lease_sent_mono_ms) is not moved: the hubs' leases ran on. */
+		uint64_t credit = gap - DN_COORD_STALL_MS;
+		for (size_t i = 0; i < c->nhubs; i++) {
+			if (c->hubs[i].last_seen_mono_ms != 0) {
+				c->hubs[i].last_seen_mono_ms += credit;
+			}
+		}
+		log_warn("coord.stall", "gap_ms=%llu credited_ms=%llu",
+		    (unsigned long long)gap, (unsigned long long)credit);
+	}
+	uint64_t dm = gap;
+	c->now_mono_ms = mono_ms;
+	c->now_wall_ms = wall_ms;
+	int64_t r = wall_ms + c->clock_offset_ms;
+	if (!c->clock_started) {
+		/* The duration clock starts at the wall time, so expiries in a
+		 * file from before it existed keep their meaning. */
+		c->wall_ms = r;
+		c->elapsed_ms = r;
+		c->clock_started = true;
+		/* Opened before the first reading: the file's clocks now. */
+		if (c->db != NULL && clock_load(c) != 0) {
+			log_error("clock.load_failed", "%s", "");
+		}
+		return;
+	}
+	c->elapsed_ms += (int64_t)dm;
+	clock_follow(c, r, dm);
+}
+
+void coord_clock_move(coord *c, int64_t wall_ms)
+{
+	c->clock_offset_ms = wall_ms - c->now_wall_ms;
+	if (wall_ms > c->wall_ms) {
+		c->elapsed_ms += wall_ms - c->wall_ms;
+	}
+	c->wall_ms = wall_ms;
+	c->step_since_mono_ms = 0;
+	c->step_back_logged = false;
+}
+
+uint64_t coord_now_mono_ms(const coord *c)
+{
+	return c->now_mono_ms;
+}
+
+int64_t coord_now_wall_ms(const coord *c)
+{
+	return c->wall_ms;
+}
+
+int64_t coord_now_elapsed_ms(const coord *c)
+{
+	return c->elapsed_ms;
+}
+
+int coord_clock_save(coord *c)
+{
+	db_bind_i64(c->store->clock_save, 1, c->wall_ms);
+	db_bind_i64(c->store->clock_save, 2, c->elapsed_ms);
+	return store_step_done(c->store->clock_save);
+}
+
+/* At open: the machine never acts below the wall time it reached before
+ * the restart, and the downtime counts on the duration clock as the wall
+ * clock measured it (never negative). */
+static int clock_load(coord *c)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(c->db, "SELECT wall_ms, elapsed_ms FROM coord_clock"
+	    " WHERE id = 1", -1, &st, NULL) != SQLITE_OK) {
+		return DN_EIO;
+	}
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		int64_t wall = sqlite3_column_int64(st, 0);
+		int64_t elapsed = sqlite3_column_int64(st, 1);
+		int64_t r = c->now_wall_ms + c->clock_offset_ms;
+		c->elapsed_ms = elapsed + (r > wall ? r - wall : 0);
+		c->wall_ms = r > wall ? r : wall;
+		if (wall - r > COORD_CLOCK_STEP_MS) {
+			log_warn("clock.behind", "wall_ms=%lld file_wall_ms=%lld",
+			    (long long)r, (long long)wall);
+		}
+	}
+	sqlite3_finalize(st);
+	c->step_since_mono_ms = 0;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : DN_EIO;
+}
+
+int coord_hub_health(const coord *c, const coord_hub *h, uint64_t now_mono)
+{
+	if (h->last_seen_mono_ms == 0) {
+		return COORD_HUB_DOWN;
+	}
+	/* Seen "after now" only when the machine opened before its clock was
+	 * first set (last_seen 1 at clock 0): not silent. */
+	uint64_t silent = now_mono > h->last_seen_mono_ms ?
+	    now_mono - h->last_seen_mono_ms : 0;
+	uint64_t timeout = (uint64_t)c->cfg.hub_timeout_ms;
+	uint64_t grace = (uint64_t)c->cfg.hub_grace_ms;
+	if (silent < timeout) {
+		return COORD_HUB_OK;
+	}
+	return silent < (grace > timeout ? grace : timeout) ? COORD_HUB_SILENT
+	    : COORD_HUB_DOWN;
+}
+
+bool coord_hub_healthy(const coord *c, const coord_hub *h, uint64_t now_mono)
+{
+	return coord_hub_health(c, h, now_mono) == COORD_HUB_OK;
+}
+
+bool coord_hub_routable(const coord *c, const coord_hub *h, uint64_t now_mono)
+{
+	return coord_hub_health(c, h, now_mono) != COORD_HUB_DOWN;
+}
+
+bool coord_hub_lease_expired(const coord *c, const coord_hub *h, uint64_t now_mono)
+{
+	(void)c;
+	return now_mono - h->lease_sent_mono_ms >= h->lease_granted_ms + DN_LEASE_SKEW_MS;
+}
+
+int coord_hub_find(const coord *c, const char *id)
+{
+	for (size_t i = 0; i < c->nhubs; i++) {
+		if (strcmp(c->hubs[i].id, id) == 0) {
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+static uint64_t stock_hash(int hub, const char *sku)
+{
+	uint64_t h = 1469598103934665603ull ^ (uint64_t)(hub + 1);
+	for (const unsigned char *p = (const unsigned char *)sku; *p; p++) {
+		h = (h ^ *p) * 1099511628211ull;
+	}
+	return h;
+}
+
+static int stock_grow(coord *c)
+{
+	size_t ncap = c->stock_cap ? c->stock_cap * 2 : STOCK_CAP_INITIAL;
+	coord_stock *n = malloc(ncap * sizeof(*n));
+	if (n == NULL) {
+		return DN_ENOMEM;
+	}
+	for (size_t i = 0; i < ncap; i++) {
+		n[i].hub = -1;
+	}
+	for (size_t i = 0; i < c->stock_cap; i++) {
+		coord_stock *o = &c->stock[i];
+		if (o->hub < 0) {
+			continue;
+		}
+		size_t j = stock_hash(o->hub, o->sku) & (ncap - 1);
+		while (n[j].hub >= 0) {
+			j = (j + 1) & (ncap - 1);
+		}
+		n[j] = *o;
+	}
+	free(c->stock);
+	c->stock = n;
+	c->stock_cap = ncap;
+	return 0;
+}
+
+/* The slot of (hub, sku), or of the empty slot where it would go. The table
+ * always has an empty slot (it is at most 70% full), so the probe ends. */
+static size_t stock_slot(const coord *c, int hub, const char *sku)
+{
+	size_t j = stock_hash(hub, sku) & (c->stock_cap - 1);
+	while (c->stock[j].hub >= 0) {
+		if (c->stock[j].hub == hub && strcmp(c->stock[j].sku, sku) == 0) {
+			return j;
+		}
+		j = (j + 1) & (c->stock_cap - 1);
+	}
+	return j;
+}
+
+coord_stock *coord_stock_get(coord *c, int hub, const char *sku, bool create)
+{
+	assert(hub >= 0 && (size_t)hub < c->nhubs);
+	if (c->stock_cap == 0) {
+		if (!create) {
+			return NULL;
+		}
+		if (stock_grow(c) != 0) {
+			return NULL;
+		}
+	}
+	size_t j = stock_slot(c, hub, sku);
+	if (c->stock[j].hub >= 0) {
+		/* Found: the table never moves on a lookup, so a row pointer
+		 * stays valid until the next insert of a new row. */
+		return &c->stock[j];
+	}
+	if (!create) {
+		return NULL;
+	}
+	/* Grow only on an insert: growing frees the old array, and with it
+	 * every row pointer a caller still holds. */
+	if ((c->stock_len + 1) * 10 > c->stock_cap * 7) {
+		if (stock_grow(c) != 0) {
+			return NULL;
+		}
+		j = stock_slot(c, hub, sku);
+	}
+	coord_stock *s = &c->stock[j];
+	memset(s, 0, sizeof(*s));
+	s->hub = hub;
+	snprintf(s->sku, sizeof(s->sku), "%s", sku);
+	c->stock_len++;
+	c->hubs[hub].nskus++;
+	return s;
+}
+
+void coord_stock_assert(const coord *c, const coord_stock *s, const char *when)
+{
+	/* Wide arithmetic: a corrupt row must not wrap into a plausible sum. */
+	__int128 expect = (__int128)s->received + s->returned + s->transfer_in - s->shipped -
+	    s->transfer_out - s->lost + s->adjusted;
+	bool ok = s->hub >= 0 && (size_t)s->hub < c->nhubs && s->row.on_hand >= 0 &&
+	    s->row.allocated >= 0 && s->row.holdback >= 0 && expect == s->row.on_hand;
+	if (ok) {
+		return;
+	}
+	log_error("ledger.invariant_broken", "when=%s hub=%s sku=%s on_hand=%lld"
+	    " allocated=%lld holdback=%lld received=%lld returned=%lld transfer_in=%lld"
+	    " shipped=%lld transfer_out=%lld lost=%lld adjusted=%lld: stopping rather than"
+	    " keep a wrong book", when,
+	    s->hub >= 0 && (size_t)s->hub < c->nhubs ? c->hubs[s->hub].id : "?", s->sku,
+	    (long long)s->row.on_hand, (long long)s->row.allocated,
+	    (long long)s->row.holdback, (long long)s->received, (long long)s->returned,
+	    (long long)s->transfer_in, (long long)s->shipped, (long long)s->transfer_out,
+	    (long long)s->lost, (long long)s->adjusted);
+	abort();
+}
+
+void coord_gap_note(coord *c, int hub, const char *sku, const char *what, int64_t ref,
+    const ledger_gap *gap)
+{
+	if (gap->found == 0 && gap->unallocated == 0) {
+		return;
+	}
+	c->stream_discrepancies++;
+	log_warn("stream.books_uncovered", "hub=%s sku=%s event=%s placement=%lld"
+	    " found=%lld unallocated=%lld count=%llu", c->hubs[hub].id, sku, what,
+	    (long long)ref, (long long)gap->found, (long long)gap->unallocated,
+	    (unsigned long long)c->stream_discrepancies);
+}
+
+void coord_stock_clear(coord *c)
+{
+	for (size_t i = 0; i < c->stock_cap; i++) {
+		c->stock[i].hub = -1;
+	}
+	c->stock_len = 0;
+	for (size_t i = 0; i < c->nhubs; i++) {
+		c->hubs[i].nskus = 0;
+	}
+}
+
+int coord_reload(coord *c)
+{
+	sqlite3_stmt *st = NULL;
+	/* The registry is rebuilt from the file, so a hub registered by a
+	 * transaction that rolled back does not linger in memory; health (last
+	 * seen) and the last stock report carry over for hubs that remain. */
+	static coord_hub old[DN_HUBS_MAX];
+	size_t nold = c->nhubs;
+	memcpy(old, c->hubs, nold * sizeof(old[0]));
+	c->nhubs = 0;
+	int rc = SQLITE_ERROR;
+	if (sqlite3_prepare_v2(c->db, "SELECT id, name, lat, lon, radius_km, term_url,"
+	    " cmd_seq, cmd_acked, event_applied, incarnation, cmd_offered,"
+	    " EXISTS(SELECT 1 FROM hub_seed WHERE hub_seed.hub = hubs.id)"
+	    " FROM hubs ORDER BY rowid", -1, &st, NULL) == SQLITE_OK) {
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW && c->nhubs < DN_HUBS_MAX) {
+			const char *id = db_col_text(st, 0);
+			coord_hub *h = &c->hubs[c->nhubs++];
+			memset(h, 0, sizeof(*h));
+			for (size_t k = 0; k < nold; k++) {
+				if (strcmp(old[k].id, id) == 0) {
+					*h = old[k];
+					old[k].report = NULL; /* moved */
+					break;
+				}
+			}
+			snprintf(h->id, sizeof(h->id), "%s", id);
+			snprintf(h->name, sizeof(h->name), "%s", db_col_text(st, 1));
+			h->lat = sqlite3_column_double(st, 2);
+			h->lon = sqlite3_column_double(st, 3);
+			h->radius_km = sqlite3_column_double(st, 4);
+			snprintf(h->term_url, sizeof(h->term_url), "%s", db_col_text(st, 5));
+			h->cmd_seq = (uint64_t)sqlite3_column_int64(st, 6);
+			h->cmd_acked = (uint64_t)sqlite3_column_int64(st, 7);
+			h->event_applied = (uint64_t)sqlite3_column_int64(st, 8);
+			h->incarnation = (uint64_t)sqlite3_column_int64(st, 9);
+			h->cmd_offered = (uint64_t)sqlite3_column_int64(st, 10);
+			h->seed_pending = sqlite3_column_int(st, 11) != 0;
+		}
+	}
+	sqlite3_finalize(st);
+	for (size_t k = 0; k < nold; k++) {
+		free(old[k].report);
+	}
+	coord_stock_clear(c);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		c->degraded = true;
+		return DN_EIO;
+	}
+	rc = SQLITE_ERROR;
+	int rv = 0;
+	if (sqlite3_prepare_v2(c->db, "SELECT hub, sku, on_hand, allocated, holdback,"
+	    " received, shipped, lost, adjusted, returned, transfer_in, transfer_out"
+	    " FROM stock", -1, &st, NULL) == SQLITE_OK) {
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			int hub = coord_hub_find(c, db_col_text(st, 0));
+			if (hub < 0) {
+				log_error("coord.orphan_stock", "hub=%s sku=%s", db_col_text(st, 0),
+				    db_col_text(st, 1));
+				continue;
+			}
+			coord_stock *s = coord_stock_get(c, hub, db_col_text(st, 1), true);
+			if (s == NULL) {
+				rv = DN_ENOMEM;
+				break;
+			}
+			s->row.on_hand = sqlite3_column_int64(st, 2);
+			s->row.allocated = sqlite3_column_int64(st, 3);
+			s->row.holdback = sqlite3_column_int64(st, 4);
+			s->received = sqlite3_column_int64(st, 5);
+			s->shipped = sqlite3_column_int64(st, 6);
+			s->lost = sqlite3_column_int64(st, 7);
+			s->adjusted = sqlite3_column_int64(st, 8);
+			s->returned = sqlite3_column_int64(st, 9);
+			s->transfer_in = sqlite3_column_int64(st, 10);
+			s->transfer_out = sqlite3_column_int64(st, 11);
+			coord_stock_assert(c, s, "load");
+		}
+	}
+	sqlite3_finalize(st);
+	if (rv == 0 && rc != SQLITE_DONE) {
+		rv = DN_EIO;
+	}
+	if (rv == 0) {
+		rv = coord_drops_load(c);
+	}
+	/* A partial ledger must never route or be written back: until a reload
+	 * succeeds every batch is answered UNAVAILABLE (coord_ready). */
+	c->degraded = rv != 0;
+	if (rv != 0) {
+		log_error("coord.reload_failed", "err=%s", dn_strerror(rv));
+	}
+	return rv;
+}
+
+bool coord_ready(coord *c)
+{
+	if (c->degraded && coord_reload(c) != 0) {
+		return false;
+	}
+	return true;
+}
+
+void coord_tick(coord *c)
+{
+	uint64_t now = coord_now_mono_ms(c);
+	for (size_t i = 0; i < c->nhubs; i++) {
+		coord_hub *h = &c->hubs[i];
+		int health = coord_hub_health(c, h, now);
+		if (health > h->health_logged) {
+			/* hub.silent: past hub_timeout_ms, still routed to;
+			 * hub.down: past the grace, routing skips it. */
+			log_warn(health == COORD_HUB_SILENT ? "hub.silent" : "hub.down",
+			    "hub=%s silent_ms=%llu", h->id, h->last_seen_mono_ms != 0 ?
+			    (unsigned long long)(now - h->last_seen_mono_ms) : 0ULL);
+		}
+		h->health_logged = health;
+	}
+	coord_drops_tick(c);
+	coord_rebalance_tick(c);
+}
+
+int coord_open(coord *c, const char *db_path, const char *vfs)
+{
+	assert(c->db == NULL && c->store == NULL);
+	c->store = calloc(1, sizeof(*c->store));
+	if (c->store == NULL) {
+		return DN_ENOMEM;
+	}
+	int rv = db_open_vfs(db_path, NULL, vfs, &c->db);
+	if (rv == 0) {
+		rv = store_migrate(c->db);
+	}
+	if (rv == 0) {
+		rv = store_incarnation_get(c->db, &c->incarnation);
+	}
+	if (rv == 0) {
+		rv = store_init(c->store, c->db);
+	}
+	if (rv == 0) {
+		rv = coord_reload(c);
+	}
+	if (rv == 0 && c->clock_started) {
+		/* Else the first coord_clock_set loads it. */
+		rv = clock_load(c);
+	}
+	if (rv == 0) {
+		rv = coord_rebalance_init(c);
+	}
+	if (rv != 0) {
+		coord_close(c);
+		return rv;
+	}
+	/* Hubs known from before a restart count as seen now: they sync
+	 * within a heartbeat, and without it the first orders after a restart
+	 * would be journalled NO_HUB_IN_RANGE for good. A hub that does not
+	 * return is silent, then down, as if it had synced at the restart. A
+	 * lease the last incarnation granted may still run: assume the longest
+	 * one a hub accepts, granted now. */
+	for (size_t i = 0; i < c->nhubs; i++) {
+		c->hubs[i].last_seen_mono_ms = c->now_mono_ms ? c->now_mono_ms : 1;
+		c->hubs[i].health_logged = COORD_HUB_OK;
+		c->hubs[i].lease_sent_mono_ms = c->now_mono_ms;
+		c->hubs[i].lease_granted_ms = DN_LEASE_MAX_MS;
+	}
+	return 0;
+}
+
+void coord_close(coord *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	coord_rebalance_fini(c);
+	db_close(c->db);   /* finalizes the store's statements */
+	c->db = NULL;
+	free(c->store);
+	c->store = NULL;
+	for (size_t i = 0; i < c->nhubs; i++) {
+		free(c->hubs[i].report);
+		c->hubs[i].report = NULL;
+	}
+	free(c->stock);
+	c->stock = NULL;
+	c->stock_cap = c->stock_len = 0;
+	coord_drops_free(c);
+}

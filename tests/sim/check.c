@@ -1,0 +1,306 @@
+/*
+ * check.c - the invariants dropsim holds the network to (DESIGN.md):
+ *   - no unit sold twice: every ledger row valid after every batch;
+ *   - every answered order keeps its first answer, and an ACCEPTED order is
+ *     in the journal exactly once with the same order id;
+ *   - no NO_HUB_IN_RANGE while a hub in range was heard from (its own
+ *     traffic reached the coordinator) within the routing grace;
+ *   - no order shipped twice, by one hub or two;
+ *   - the audit (in-memory = file, allocation, conservation, transit,
+ *     holdback, shipped, both books) finds nothing, every SIM_AUDIT_EVERY
+ *     batches and at the end;
+ *   - after the faults heal and the staff count every bin: every stream
+ *     drained both ways (every event applied exactly once), every answered
+ *     order in the journal with its first answer, every accepted order
+ *     shipped in full unless a unit of it was shorted, and both books (the
+ *     hub's and the coordinator's) equal to the units physically in each
+ *     hub, SKU by SKU.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/geo.h"
+#include "core/limits.h"
+#include "io/codec.h"
+#include "world.h"
+
+bool check_fail(world *w, const char *fmt, ...)
+{
+	if (w->res->failed) {
+		return false;
+	}
+	w->res->failed = true;
+	int n = snprintf(w->res->why, sizeof(w->res->why), "t=%llu ",
+	    (unsigned long long)w->now);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(w->res->why + n, sizeof(w->res->why) - (size_t)n, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+/* Hub events are physical facts: a count that finds fewer units than are
+ * allocated leaves sellable below zero until the missing units are shorted
+ * (ledger.h). What must never happen is a sale on such a row, or a negative
+ * field. */
+static bool row_fields_ok(const ledger_row *r)
+{
+	return r->on_hand >= 0 && r->allocated >= 0 && r->holdback >= 0;
+}
+
+void check_ledger_mark(world *w)
+{
+	const coord *c = &w->c;
+	w->nmarks = 0;
+	for (size_t i = 0; i < c->stock_cap && w->nmarks < SIM_MARKS_MAX; i++) {
+		if (c->stock[i].hub >= 0) {
+			w->marks[w->nmarks++] = (sim_mark){c->stock[i].hub, i,
+			    c->stock[i].row.allocated};
+		}
+	}
+}
+
+bool check_no_oversell(world *w)
+{
+	const coord *c = &w->c;
+	for (size_t k = 0; k < w->nmarks; k++) {
+		const sim_mark *m = &w->marks[k];
+		if (m->slot >= c->stock_cap || c->stock[m->slot].hub != m->hub) {
+			continue; /* the table was rebuilt */
+		}
+		const coord_stock *s = &c->stock[m->slot];
+		if (s->row.allocated > m->allocated && ledger_sellable(&s->row) < 0) {
+			return check_fail(w, "oversold: hub=%s sku=%s on_hand=%lld"
+			    " allocated=%lld (was %lld) holdback=%lld", c->hubs[s->hub].id,
+			    s->sku, (long long)s->row.on_hand, (long long)s->row.allocated,
+			    (long long)m->allocated, (long long)s->row.holdback);
+		}
+	}
+	return true;
+}
+
+bool check_ledger(world *w)
+{
+	const coord *c = &w->c;
+	for (size_t i = 0; i < c->stock_cap; i++) {
+		const coord_stock *s = &c->stock[i];
+		if (s->hub >= 0 && !row_fields_ok(&s->row)) {
+			return check_fail(w, "ledger row invalid: hub=%s sku=%s on_hand=%lld"
+			    " allocated=%lld holdback=%lld", c->hubs[s->hub].id, s->sku,
+			    (long long)s->row.on_hand, (long long)s->row.allocated,
+			    (long long)s->row.holdback);
+		}
+	}
+	return true;
+}
+
+/* A hub in range of o whose own sync reached the coordinator within the
+ * routing grace: the coordinator must still route to it (SEMANTICS.md,
+ * "Hub health"). */
+static int fresh_hub_in_range(world *w, const sim_order *o)
+{
+	for (uint32_t i = 0; i < w->p.hubs; i++) {
+		const sim_hub *hb = &w->hubs[i];
+		double km = geo_distance_km(o->lat, o->lon, hb->h.cfg.lat, hb->h.cfg.lon);
+		if (km <= hb->h.cfg.radius_km && hb->sync_arrived &&
+		    coord_hub_find(&w->c, hb->h.cfg.id) >= 0 &&
+		    w->now - hb->last_sync_arrived_ms < (uint64_t)w->cfg.hub_grace_ms) {
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+bool check_answer(world *w, sim_order *o, int status, uint64_t order_id,
+    bool duplicate)
+{
+	if (o->status == 0) {
+		o->status = status;
+		o->order_id = order_id;
+		int h = -1;
+		if (status == DROPNET__STATUS__NO_HUB_IN_RANGE && !duplicate &&
+		    (h = fresh_hub_in_range(w, o)) >= 0) {
+			return check_fail(w, "order %s refused NO_HUB_IN_RANGE while %s, in"
+			    " range, was heard from %llu ms ago", o->key,
+			    w->hubs[h].h.cfg.id,
+			    (unsigned long long)(w->now - w->hubs[h].last_sync_arrived_ms));
+		}
+		return true;
+	}
+	if (status != o->status || (status == DROPNET__STATUS__ACCEPTED &&
+	    order_id != o->order_id)) {
+		return check_fail(w, "order %s answered %s (id %llu), first answer %s"
+		    " (id %llu)", o->key, codec_status_name((Dropnet__Status)status),
+		    (unsigned long long)order_id,
+		    codec_status_name((Dropnet__Status)o->status),
+		    (unsigned long long)o->order_id);
+	}
+	return true;
+}
+
+bool check_shipped(world *w, int hi, uint64_t id, const char *key,
+    uint32_t units)
+{
+	if (id >= w->shipped_cap) {
+		size_t cap = w->shipped_cap ? w->shipped_cap : 4096;
+		while (cap <= id) {
+			cap *= 2;
+		}
+		uint8_t *n = realloc(w->shipped_ids, cap);
+		if (n == NULL) {
+			return check_fail(w, "out of memory");
+		}
+		memset(n + w->shipped_cap, 0, cap - w->shipped_cap);
+		w->shipped_ids = n;
+		w->shipped_cap = cap;
+	}
+	if (w->shipped_ids[id]++ != 0) {
+		return check_fail(w, "placement %llu (order %s) shipped twice, last by %s",
+		    (unsigned long long)id, key, w->hubs[hi].h.cfg.id);
+	}
+	if (key[0] != 'o') {
+		return true; /* a transfer's pick, not a buyer's order */
+	}
+	unsigned long k = strtoul(key + 1, NULL, 10);
+	if (k >= w->norders) {
+		return check_fail(w, "hub %s shipped unknown order %s",
+		    w->hubs[hi].h.cfg.id, key);
+	}
+	sim_order *o = &w->orders[k];
+	uint32_t ordered = 0;
+	for (uint32_t i = 0; i < o->nlines; i++) {
+		ordered += o->qty[i];
+	}
+	o->units_shipped += units;
+	if (o->units_shipped > ordered) {
+		return check_fail(w, "order %s: %u units shipped of %u ordered (last by %s)",
+		    key, o->units_shipped, ordered, w->hubs[hi].h.cfg.id);
+	}
+	if (o->status != 0 && o->status != DROPNET__STATUS__ACCEPTED) {
+		return check_fail(w, "order %s shipped by %s but answered %s", key,
+		    w->hubs[hi].h.cfg.id, codec_status_name((Dropnet__Status)o->status));
+	}
+	return true;
+}
+
+/* True when every finding is sellable_negative: units lost below what is
+ * allocated, which shorts resolve (ledger.h); check_ledger holds the rest. */
+static bool audit_only_losses(const Dropnet__OpsReply *rep)
+{
+	for (size_t i = 0; i < rep->n_findings; i++) {
+		if (strcmp(rep->findings[i]->check, "sellable_negative") != 0) {
+			return false;
+		}
+	}
+	return true;
+}
+
+bool check_audit(world *w, bool strict)
+{
+	if (!w->coord_up) {
+		return true;
+	}
+	Dropnet__OpsRequest q = DROPNET__OPS_REQUEST__INIT;
+	q.kind = DROPNET__OPS_KIND__OPS_AUDIT;
+	Dropnet__OpsReply *rep = world_ops(w, &q);
+	w->res->audits++;
+	if (rep == NULL) {
+		return check_fail(w, "audit: no reply");
+	}
+	bool ok = true;
+	if (rep->status == DROPNET__STATUS__UNAVAILABLE) {
+		ok = true; /* the store failed under an injected fault: not a finding */
+	} else if (rep->n_findings > 0 && !strict && audit_only_losses(rep)) {
+		ok = true;
+	} else if (rep->n_findings > 0) {
+		size_t f = 0;
+		while (f + 1 < rep->n_findings &&
+		    strcmp(rep->findings[f]->check, "sellable_negative") == 0) {
+			f++; /* name the finding that is not a loss */
+		}
+		ok = check_fail(w, "audit: %s: %s (%zu findings)", rep->findings[f]->check,
+		    rep->findings[f]->detail, rep->n_findings);
+	} else if (rep->status != DROPNET__STATUS__OK) {
+		ok = check_fail(w, "audit: %s %s", codec_status_name(rep->status),
+		    rep->message != NULL ? rep->message : "");
+	}
+	codec_ops_reply_free(rep);
+	return ok;
+}
+
+/* The journal row of an accepted order: its status and id. */
+static bool journal_get(world *w, const char *key, int *status, int64_t *id)
+{
+	sqlite3_stmt *st = NULL;
+	bool found = false;
+	if (sqlite3_prepare_v2(w->c.db, "SELECT status, id FROM orders WHERE"
+	    " storefront='shop' AND order_key=?1", -1, &st, NULL) != SQLITE_OK) {
+		return false;
+	}
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*status = sqlite3_column_int(st, 0);
+		*id = sqlite3_column_int64(st, 1);
+		found = sqlite3_step(st) == SQLITE_DONE;
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
+/* Both books against the physical truth: after the final count, every
+ * hub's book and the coordinator's say, for every SKU, exactly the units in
+ * the building. */
+static bool check_conservation(world *w)
+{
+	for (uint32_t i = 0; i < w->p.hubs; i++) {
+		const sim_hub *hb = &w->hubs[i];
+		int ci = coord_hub_find(&w->c, hb->h.cfg.id);
+		for (int s = 0; s < SIM_SKUS; s++) {
+			int64_t hub_book = 0;
+			const coord_stock *row = ci >= 0 ?
+			    coord_stock_get(&w->c, ci, sim_sku_names[s], false) : NULL;
+			int64_t coord_book = row != NULL ? row->row.on_hand : 0;
+			if (hub_store_stock_get(hb->h.store, sim_sku_names[s], &hub_book) != 0) {
+				return check_fail(w, "hub %s: stock unreadable", hb->h.cfg.id);
+			}
+			if (hub_book != hb->phys[s] || coord_book != hb->phys[s]) {
+				return check_fail(w, "hub %s sku %s: %lld units in the building,"
+				    " hub book %lld, coordinator book %lld", hb->h.cfg.id,
+				    sim_sku_names[s], (long long)hb->phys[s], (long long)hub_book,
+				    (long long)coord_book);
+			}
+		}
+	}
+	return true;
+}
+
+bool check_final(world *w)
+{
+	for (uint32_t k = 0; k < w->norders; k++) {
+		sim_order *o = &w->orders[k];
+		int status = 0;
+		int64_t id = 0;
+		bool in_journal = journal_get(w, o->key, &status, &id);
+		if (o->status != 0 && !in_journal) {
+			return check_fail(w, "order %s answered %s is not in the journal",
+			    o->key, codec_status_name((Dropnet__Status)o->status));
+		}
+		if (o->status != 0 && (status != o->status || (uint64_t)id != o->order_id)) {
+			return check_fail(w, "order %s: journal says %s id %lld, first answer"
+			    " %s id %llu", o->key, codec_status_name((Dropnet__Status)status),
+			    (long long)id, codec_status_name((Dropnet__Status)o->status),
+			    (unsigned long long)o->order_id);
+		}
+		uint32_t ordered = 0;
+		for (uint32_t i = 0; i < o->nlines; i++) {
+			ordered += o->qty[i];
+		}
+		if (in_journal && status == DROPNET__STATUS__ACCEPTED && !o->shorted &&
+		    o->units_shipped != ordered) {
+			return check_fail(w, "accepted order %s: %u of %u units shipped after"
+			    " settling", o->key, o->units_shipped, ordered);
+		}
+	}
+	return check_conservation(w);
+}
