@@ -25,6 +25,7 @@
 #include "core/err.h"
 #include "io/bridge.h"
 #include "io/log.h"
+#include "io/nettls.h"
 #include "hub.h"
 
 /* nng contexts on the terminal socket: a hub has a handful of terminals,
@@ -256,6 +257,19 @@ static int args_parse(int argc, char **argv, const char **path,
 	return 0;
 }
 
+/* The TLS files for dialling the coordinator (common/io/nettls.h). */
+static nettls_files hub_tls_files(const hub_conf *cfg)
+{
+	nettls_files f = {
+		.ca_file = cfg->tls_ca_file,
+		.crl_file = cfg->tls_crl_file,
+		.cert_file = cfg->tls_cert_file,
+		.key_file = cfg->tls_key_file,
+		.allow_plaintext = cfg->tls_allow_plaintext != 0,
+	};
+	return f;
+}
+
 static int hub_start(hub_main *m)
 {
 	hub *h = m->h;
@@ -274,7 +288,7 @@ static int hub_start(hub_main *m)
 	/* The terminal socket is normally ipc:// (same machine, no TLS); a
 	 * tls+tcp:// term_url would serve with the hub's own certificate, a
 	 * tcp:// one needs tls.allow_plaintext. */
-	nettls_files tls = hub_conf_tls(&h->cfg);
+	nettls_files tls = hub_tls_files(&h->cfg);
 	rv = bridge_create(&m->term, m->loop, h->cfg.term_url, &tls,
 	    DN_TERM_MSG_MAX, HUB_TERM_CTX_MAX, on_term, m);
 	if (rv != 0) {
@@ -331,6 +345,13 @@ int main(int argc, char **argv)
 	memset(&h, 0, sizeof(h));
 	if (hub_conf_load(&h.cfg, path, sets, nsets, err, sizeof(err)) != 0) {
 		fprintf(stderr, "hubd: config: %s\n", err);
+		return 2;
+	}
+	/* The TLS policy is the shell's: a plaintext tcp:// coordinator_url
+	 * without tls.allow_plaintext, or TLS without its files, stops here. */
+	nettls_files tls = hub_tls_files(&h.cfg);
+	if (nettls_check(h.cfg.coordinator_url, &tls, err, sizeof(err)) != 0) {
+		fprintf(stderr, "hubd: config: hub.coordinator_url: %s\n", err);
 		return 2;
 	}
 	(void)log_level_parse(h.cfg.log_level, &lvl);

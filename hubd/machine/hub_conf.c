@@ -81,12 +81,6 @@ int hub_conf_load(hub_conf *cfg, const char *path, const char *const *sets,
 		    "or error", cfg->log_level);
 		return DN_EINVAL;
 	}
-	nettls_files tls = hub_conf_tls(cfg);
-	char tls_why[384];
-	if (nettls_check(cfg->coordinator_url, &tls, tls_why, sizeof(tls_why)) != 0) {
-		snprintf(err, err_len, "hub.coordinator_url: %s", tls_why);
-		return DN_EINVAL;
-	}
 	if (cfg->name[0] == '\0') {
 		snprintf(cfg->name, sizeof(cfg->name), "%s", cfg->id);
 	}

@@ -24,20 +24,6 @@ typedef struct {
 	long long tls_allow_plaintext;
 } hub_conf;
 
-/* The TLS files for dialling the coordinator (common/io/nettls.h). */
-#include "io/nettls.h"
-static inline nettls_files hub_conf_tls(const hub_conf *cfg)
-{
-	nettls_files f = {
-		.ca_file = cfg->tls_ca_file,
-		.crl_file = cfg->tls_crl_file,
-		.cert_file = cfg->tls_cert_file,
-		.key_file = cfg->tls_key_file,
-		.allow_plaintext = cfg->tls_allow_plaintext != 0,
-	};
-	return f;
-}
-
 extern const conf_key hub_conf_keys[];
 extern const size_t hub_conf_nkeys;
 
