@@ -46,6 +46,16 @@ typedef struct {
 	long long spike_bucket_ms;
 	long long on_spike;
 	char log_level[DN_CONF_STR_MAX];
+	/* TLS (common/io/nettls.h, used by the shell in daemon/main.c): one
+	 * CA by default, or one per role. */
+	char tls_ca_file[DN_CONF_STR_MAX];
+	char tls_crl_file[DN_CONF_STR_MAX];
+	char tls_cert_file[DN_CONF_STR_MAX];
+	char tls_key_file[DN_CONF_STR_MAX];
+	char tls_storefront_ca_file[DN_CONF_STR_MAX];
+	char tls_hub_ca_file[DN_CONF_STR_MAX];
+	char tls_operator_ca_file[DN_CONF_STR_MAX];
+	long long tls_allow_plaintext;
 } coord_config;
 
 extern const conf_key coord_config_keys[];

@@ -304,7 +304,7 @@ int app_init(app *a, const pickterm_opts *o, int64_t now_ms)
 	if (a->queue == NULL) {
 		return PICKTERM_EXIT_USAGE;
 	}
-	if ((rv = rpc_open(&a->conn, o->hub)) != 0) {
+	if ((rv = rpc_open(&a->conn, o->hub, NETTLS_AS_DEFAULT)) != 0) {
 		fprintf(stderr, "pickterm: cannot use hub endpoint %s (%s)\n",
 		    o->hub, dn_strerror(rv));
 		free(a->queue);

@@ -96,7 +96,7 @@ int pickterm_call(const pickterm_opts *o, Dropnet__TermRequest *req,
 		fprintf(stderr, "pickterm: out of memory\n");
 		return PICKTERM_EXIT_STATUS;
 	}
-	if ((rv = rpc_open(&c, o->hub)) != 0) {
+	if ((rv = rpc_open(&c, o->hub, NETTLS_AS_DEFAULT)) != 0) {
 		fprintf(stderr, "pickterm: cannot reach hub at %s (%s)\n", o->hub,
 		    dn_strerror(rv));
 		free(out);

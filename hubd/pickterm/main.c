@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "io/rpc.h"
+#include "io/nettls.h"
 #include "pickterm.h"
 #include "tui.h"
 
@@ -62,6 +63,9 @@ void pickterm_usage(FILE *f)
 	    "  --plain          line mode instead of full screen\n"
 	    "  --mono           full screen without colour (also $NO_COLOR)\n"
 	    "  --help           this text; 'pickterm COMMAND --help' for one\n"
+	    "\n"
+	    "The hub socket is normally ipc:// (same machine, no TLS).\n"
+	    NETTLS_ENV_HELP
 	    "\n"
 	    "exit codes: 0 OK, 1 the hub refused (reason on stderr), 2 usage,\n"
 	    "            3 hub unreachable\n",
