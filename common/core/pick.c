@@ -448,7 +448,12 @@ static void claim_pass(const pick_order *orders, size_t n, size_t want, const ch
 	for (size_t i = 0; i < n && m < DN_QUEUE_LIST_MAX; i++) {
 		const pick_order *o = &orders[i];
 		bool mine = op != NULL && op[0] != '\0' && strcmp(o->claimed_by, op) == 0;
-		if (!pick_state_open(o->state) || (own ? !mine : o->claimed_by[0] != '\0')) {
+		/* Their own unfinished work, picked or packed too, comes back
+		 * to them; free work only while open. */
+		bool unfinished = pick_state_open(o->state) || o->state == PICK_ORDER_PICKED ||
+		    o->state == PICK_ORDER_PACKED;
+		if (own ? !(mine && unfinished) :
+		    (!pick_state_open(o->state) || o->claimed_by[0] != '\0')) {
 			continue;
 		}
 		if (want > 1 && !pick_is_small(o)) {

@@ -184,8 +184,9 @@ bool pick_is_small(const pick_order *o);
  * equal keys by construction (the compare is total). */
 void pick_priority_sort(const pick_order *orders, size_t *idx, size_t n);
 
-/* Chooses what a claim by operator op takes: the open orders op already
- * holds, then the first open unclaimed ones, each in priority order, up to
+/* Chooses what a claim by operator op takes: the unfinished orders op
+ * already holds (open, picked or packed), then the first open unclaimed
+ * ones, each in priority order, up to
  * want; when want > 1 (a batch) only small orders. Writes indexes into out (capacity want), *nout the
  * count. want is clamped to 1..PICK_BATCH_MAX. */
 void pick_claim_choose(const pick_order *orders, size_t n, size_t want, const char *op,

@@ -680,7 +680,10 @@ static bool staff_short(world *w, int i, sim_line *sl)
 {
 	sim_hub *hb = &w->hubs[i];
 	char key[DN_ID_MAX + 1];
-	term_key(hb, key, "short");
+	/* One key per short of this line: a retry after a lost or failed
+	 * answer gets the first answer back instead of shorting twice. */
+	snprintf(key, sizeof(key), "short-%llu-%.20s-%u", (unsigned long long)hb->cur_order,
+	    sl->sku, sl->shorted);
 	Dropnet__TermRequest q = DROPNET__TERM_REQUEST__INIT;
 	q.kind = DROPNET__TERM_KIND__TERM_SHORT;
 	q.operator_ = "staff";
@@ -735,7 +738,16 @@ static bool staff_pick(world *w, int i)
 		hb->cur_step = 1;
 		return true;
 	}
-	term_key(hb, key, "pick");
+	/* One key per pick of what is left: a retry after an answer lost to a
+	 * crash, or a commit reported failed that landed, gets the first
+	 * answer (OK) instead of CONFLICT "already picked" (dropsim seed 716
+	 * with a fresh key each try). */
+	uint32_t done_units = 0;
+	for (size_t l = 0; l < hb->nlines; l++) {
+		done_units += hb->lines[l].picked + hb->lines[l].shorted;
+	}
+	snprintf(key, sizeof(key), "pick-%llu-%u", (unsigned long long)hb->cur_order,
+	    done_units);
 	Dropnet__TermRequest q = DROPNET__TERM_REQUEST__INIT;
 	q.kind = DROPNET__TERM_KIND__TERM_PICK;
 	q.operator_ = "staff";

@@ -244,6 +244,11 @@ static void test_claim_choose(void **st)
 	pick_claim_choose(o, 6, 1, "bob", out, &n);
 	assert_int_equal(n, 1);
 	assert_int_equal(o[out[0]].order_id, 3); /* bob's own claim first */
+	snprintf(o[4].claimed_by, sizeof(o[4].claimed_by), "cy");
+	pick_claim_choose(o, 6, 1, "cy", out, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(o[out[0]].order_id, 5); /* cy's picked order too */
+	o[4].claimed_by[0] = '\0';
 	pick_claim_choose(o, 6, 5, "amy", out, &n);
 	assert_int_equal(n, 3);                  /* 4, 6, 1: small ones only */
 	assert_int_equal(o[out[0]].order_id, 4);
