@@ -162,6 +162,47 @@ static void rebal_opts_of(coord *c, const Dropnet__OpsRequest *q, rebal_opts *o)
 	    q->service <= FORECAST_SERVICE_MAX ? q->service : c->cfg.service;
 }
 
+/* Fills p with hub h's side of sku's plan: its books, its forecast from
+ * its region's history y (nb buckets; mean: scratch for the horizon) and
+ * the units already on their way to it. *usable is false when the hub's
+ * books cannot take part. */
+static int rebal_plan_hub(coord *c, size_t h, const char *sku, const rebal_opts *o,
+    const double *y, size_t nb, double *mean, planner_hub *p, bool *usable)
+{
+	*usable = false;
+	forecast_params fp = {FORECAST_MODEL, o->horizon, o->service};
+	forecast_result fr;
+	if (forecast_series(&fp, y, nb, mean, &fr) != 0) {
+		return DN_EINVAL;
+	}
+	coord_stock *s = coord_stock_get(c, (int)h, sku, false);
+	memset(p, 0, sizeof(*p));
+	p->id = c->hubs[h].id;
+	p->lat = c->hubs[h].lat;
+	p->lon = c->hubs[h].lon;
+	p->on_hand = s != NULL ? s->row.on_hand : 0;
+	p->allocated = s != NULL ? s->row.allocated : 0;
+	p->holdback = s != NULL ? s->row.holdback : 0;
+	p->mean = fr.mean_total;
+	p->cover = (int64_t)ceil(fr.stock);
+	/* Units already on their way here count: without them every new plan
+	 * would send another van for the same gap. */
+	int rv = coord_store_transfer_incoming(c->store, c->hubs[h].id, sku, &p->incoming);
+	if (rv != 0) {
+		return rv;
+	}
+	if (p->allocated + p->holdback > p->on_hand) {
+		/* A count took stock below what is promised: this hub can
+		 * neither give nor be planned for until audit is resolved. */
+		log_warn("rebalance.hub_skipped", "hub=%s sku=%s on_hand=%lld"
+		    " allocated=%lld holdback=%lld", p->id, sku, (long long)p->on_hand,
+		    (long long)p->allocated, (long long)p->holdback);
+		return 0;
+	}
+	*usable = true;
+	return 0;
+}
+
 /* Plans one sku. hubs_out/idx map planner indices to coordinator hubs. */
 static int rebal_plan_sku(coord *c, const char *sku, const rebal_opts *o,
     planner_plan *plan, planner_hub *ph, int *idx, size_t *nph)
@@ -182,39 +223,12 @@ static int rebal_plan_sku(coord *c, const char *sku, const rebal_opts *o,
 		if (!coord_hub_healthy(c, &c->hubs[h], mono)) {
 			continue; /* neither a source nor a destination while down */
 		}
-		forecast_params fp = {FORECAST_MODEL, o->horizon, o->service};
-		forecast_result fr;
-		if (forecast_series(&fp, &y[h * nb], nb, mean, &fr) != 0) {
-			rv = DN_EINVAL;
-			break;
+		bool usable = false;
+		rv = rebal_plan_hub(c, h, sku, o, &y[h * nb], nb, mean, &ph[*nph], &usable);
+		if (rv == 0 && usable) {
+			idx[*nph] = (int)h;
+			(*nph)++;
 		}
-		coord_stock *s = coord_stock_get(c, (int)h, sku, false);
-		planner_hub *p = &ph[*nph];
-		memset(p, 0, sizeof(*p));
-		p->id = c->hubs[h].id;
-		p->lat = c->hubs[h].lat;
-		p->lon = c->hubs[h].lon;
-		p->on_hand = s != NULL ? s->row.on_hand : 0;
-		p->allocated = s != NULL ? s->row.allocated : 0;
-		p->holdback = s != NULL ? s->row.holdback : 0;
-		p->mean = fr.mean_total;
-		p->cover = (int64_t)ceil(fr.stock);
-		/* Units already on their way here count: without them every new
-		 * plan would send another van for the same gap. */
-		rv = coord_store_transfer_incoming(c->store, c->hubs[h].id, sku, &p->incoming);
-		if (rv != 0) {
-			break;
-		}
-		if (p->allocated + p->holdback > p->on_hand) {
-			/* A count took stock below what is promised: this hub can
-			 * neither give nor be planned for until audit is resolved. */
-			log_warn("rebalance.hub_skipped", "hub=%s sku=%s on_hand=%lld"
-			    " allocated=%lld holdback=%lld", p->id, sku, (long long)p->on_hand,
-			    (long long)p->allocated, (long long)p->holdback);
-			continue;
-		}
-		idx[*nph] = (int)h;
-		(*nph)++;
 	}
 	free(y);
 	free(mean);

@@ -8,6 +8,7 @@
  * stepped before it returns, so no read stays open across calls.
  * Thread model: the loop thread owns the store and its sqlite3 *.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +98,101 @@ static const char *const audit_sql[OPS_AUDIT_CHECKS] = {
  * lapsed (17) with a region: demand turned away is demand too. */
 #define OPS_DEMAND_STATUSES "(1, 2, 16, 17)"
 
+/* Every statement but the audit's: where it goes in store_ops_stmts, and
+ * its SQL (the column numbers its call reads are next to that call). */
+static const struct {
+	size_t at;
+	const char *sql;
+} ops_sql[] = {
+    {offsetof(struct store_ops_stmts, clock_save),
+        "INSERT INTO coord_clock(id, wall_ms, elapsed_ms)"
+        " VALUES(1, ?1, ?2) ON CONFLICT(id) DO UPDATE SET wall_ms=?1,"
+        " elapsed_ms=?2"},
+    {offsetof(struct store_ops_stmts, clock_load),
+        "SELECT wall_ms, elapsed_ms FROM coord_clock WHERE id = 1"},
+    {offsetof(struct store_ops_stmts, hubs_list),
+        "SELECT id, name, lat, lon, radius_km, term_url,"
+        " cmd_seq, cmd_acked, event_applied, incarnation, cmd_offered,"
+        " EXISTS(SELECT 1 FROM hub_seed WHERE hub_seed.hub = hubs.id)"
+        " FROM hubs ORDER BY rowid"},
+    {offsetof(struct store_ops_stmts, stock_list),
+        "SELECT hub, sku, on_hand, allocated, holdback,"
+        " received, shipped, lost, adjusted, returned, transfer_in, transfer_out"
+        " FROM stock"},
+    {offsetof(struct store_ops_stmts, order_by_key),
+        "SELECT id, customer, status, hub, lat, lon,"
+        " received_ms, route FROM orders WHERE storefront=?1 AND order_key=?2"},
+    {offsetof(struct store_ops_stmts, order_lines),
+        "SELECT sku, qty, backordered FROM order_lines"
+        " WHERE order_id=?1"},
+    {offsetof(struct store_ops_stmts, order_placements),
+        "SELECT p.hub, l.sku, l.qty, l.shipped, l.shorted,"
+        " p.picked_ms, p.shipped_ms, p.tracking, p.state FROM placements p JOIN"
+        " placement_lines l ON l.placement_id = p.id WHERE p.order_id=?1"
+        " ORDER BY p.id"},
+    {offsetof(struct store_ops_stmts, demand_buckets),
+        "SELECT o.nearest_hub, (o.received_ms - ?2) / ?3,"
+        " SUM(l.qty) FROM orders o JOIN order_lines l ON l.order_id = o.id"
+        " WHERE l.sku = ?1 AND o.received_ms >= ?2 AND o.received_ms < ?4 AND"
+        " o.nearest_hub <> '' AND o.status IN " OPS_DEMAND_STATUSES " GROUP BY 1, 2"},
+    {offsetof(struct store_ops_stmts, demand_regions),
+        "SELECT o.nearest_hub, SUM(l.qty) FROM orders o"
+        " JOIN order_lines l ON l.order_id = o.id WHERE l.sku = ?1 AND"
+        " o.received_ms >= ?2 AND o.received_ms < ?3 AND o.nearest_hub <> '' AND"
+        " o.status IN " OPS_DEMAND_STATUSES " GROUP BY 1"},
+    {offsetof(struct store_ops_stmts, demand_list),
+        "SELECT o.nearest_hub, l.sku, o.received_ms / ?2 * ?2,"
+        " SUM(CASE WHEN o.status = 2 THEN 0 ELSE l.qty END),"
+        " SUM(CASE WHEN o.status = 2 THEN l.qty ELSE 0 END)"
+        " FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE"
+        " o.nearest_hub <> '' AND o.status IN " OPS_DEMAND_STATUSES
+        " AND (?1 = '' OR l.sku = ?1) GROUP BY 1, 2, 3 ORDER BY 2, 1, 3"},
+    {offsetof(struct store_ops_stmts, transfer_count),
+        "SELECT COUNT(*) FROM transfers"},
+    {offsetof(struct store_ops_stmts, transfer_incoming),
+        "SELECT COALESCE(SUM(qty - received), 0) FROM"
+        " transfers WHERE to_hub=?1 AND sku=?2 AND state IN ('picking', 'in_transit')"},
+    {offsetof(struct store_ops_stmts, transfer_placement),
+        "INSERT INTO placements(id, order_id, hub, state,"
+        " placed_ms, kind) VALUES(" STORE_PLACEMENT_NEXT_ID ", 0, ?1, 'open', ?2,"
+        " 'transfer')"},
+    {offsetof(struct store_ops_stmts, transfer_pline),
+        "INSERT INTO placement_lines(placement_id, sku, qty, gift)"
+        " VALUES(?1,?2,?3,0)"},
+    {offsetof(struct store_ops_stmts, transfer_insert),
+        "INSERT INTO transfers(id, sku, from_hub, to_hub, qty,"
+        " state, placement_id, created_ms) VALUES(?1,?2,?3,?4,?5,'picking',?6,?7)"},
+    {offsetof(struct store_ops_stmts, transfer_by_placement),
+        "SELECT id, sku, qty, state FROM transfers WHERE"
+        " placement_id=?1"},
+    {offsetof(struct store_ops_stmts, transfer_open),
+        "SELECT qty - received FROM transfers WHERE id=?1"
+        " AND to_hub=?2 AND sku=?3 AND state IN ('picking', 'in_transit')"},
+    {offsetof(struct store_ops_stmts, transfer_ship_lines),
+        "UPDATE placement_lines SET shipped=qty-shorted WHERE"
+        " placement_id=?1"},
+    {offsetof(struct store_ops_stmts, transfer_ship),
+        "UPDATE transfers SET"
+        " state=CASE WHEN received >= qty THEN 'received' ELSE 'in_transit' END,"
+        " shipped_ms=?2 WHERE id=?1"},
+    {offsetof(struct store_ops_stmts, transfer_ship_placement),
+        "UPDATE placements SET"
+        " state='shipped', shipped_ms=?2 WHERE id=?1"},
+    {offsetof(struct store_ops_stmts, transfer_receive),
+        "UPDATE transfers SET received=received+?2,"
+        " state=CASE WHEN state='in_transit' AND received+?2 >= qty THEN 'received'"
+        " ELSE state END, received_ms=?3 WHERE id=?1"},
+    {offsetof(struct store_ops_stmts, transfer_short_line),
+        "UPDATE placement_lines SET shorted=shorted+?2 WHERE"
+        " placement_id=?1"},
+    {offsetof(struct store_ops_stmts, transfer_short),
+        "UPDATE transfers SET qty=qty-?2,"
+        " state=CASE WHEN qty-?2 <= 0 THEN 'cancelled' ELSE state END WHERE id=?1"},
+    {offsetof(struct store_ops_stmts, transfers_list),
+        "SELECT id, sku, from_hub, to_hub, qty, state, created_ms,"
+        " shipped_ms, received_ms FROM transfers ORDER BY created_ms DESC LIMIT ?1"},
+};
+
 int store_ops_init(store *s, sqlite3 *db)
 {
 	struct store_ops_stmts *o = calloc(1, sizeof(*o));
@@ -105,76 +201,9 @@ int store_ops_init(store *s, sqlite3 *db)
 	}
 	s->ops = o;
 	o->db = db;
-	struct {
-		sqlite3_stmt **st;
-		const char *sql;
-	} t[] = {
-	    {&o->clock_save, "INSERT INTO coord_clock(id, wall_ms, elapsed_ms)"
-	        " VALUES(1, ?1, ?2) ON CONFLICT(id) DO UPDATE SET wall_ms=?1,"
-	        " elapsed_ms=?2"},
-	    {&o->clock_load, "SELECT wall_ms, elapsed_ms FROM coord_clock WHERE id = 1"},
-	    {&o->hubs_list, "SELECT id, name, lat, lon, radius_km, term_url,"
-	        " cmd_seq, cmd_acked, event_applied, incarnation, cmd_offered,"
-	        " EXISTS(SELECT 1 FROM hub_seed WHERE hub_seed.hub = hubs.id)"
-	        " FROM hubs ORDER BY rowid"},
-	    {&o->stock_list, "SELECT hub, sku, on_hand, allocated, holdback,"
-	        " received, shipped, lost, adjusted, returned, transfer_in, transfer_out"
-	        " FROM stock"},
-	    {&o->order_by_key, "SELECT id, customer, status, hub, lat, lon,"
-	        " received_ms, route FROM orders WHERE storefront=?1 AND order_key=?2"},
-	    {&o->order_lines, "SELECT sku, qty, backordered FROM order_lines"
-	        " WHERE order_id=?1"},
-	    {&o->order_placements, "SELECT p.hub, l.sku, l.qty, l.shipped, l.shorted,"
-	        " p.picked_ms, p.shipped_ms, p.tracking, p.state FROM placements p JOIN"
-	        " placement_lines l ON l.placement_id = p.id WHERE p.order_id=?1"
-	        " ORDER BY p.id"},
-	    {&o->demand_buckets, "SELECT o.nearest_hub, (o.received_ms - ?2) / ?3,"
-	        " SUM(l.qty) FROM orders o JOIN order_lines l ON l.order_id = o.id"
-	        " WHERE l.sku = ?1 AND o.received_ms >= ?2 AND o.received_ms < ?4 AND"
-	        " o.nearest_hub <> '' AND o.status IN " OPS_DEMAND_STATUSES " GROUP BY 1, 2"},
-	    {&o->demand_regions, "SELECT o.nearest_hub, SUM(l.qty) FROM orders o"
-	        " JOIN order_lines l ON l.order_id = o.id WHERE l.sku = ?1 AND"
-	        " o.received_ms >= ?2 AND o.received_ms < ?3 AND o.nearest_hub <> '' AND"
-	        " o.status IN " OPS_DEMAND_STATUSES " GROUP BY 1"},
-	    {&o->demand_list, "SELECT o.nearest_hub, l.sku, o.received_ms / ?2 * ?2,"
-	        " SUM(CASE WHEN o.status = 2 THEN 0 ELSE l.qty END),"
-	        " SUM(CASE WHEN o.status = 2 THEN l.qty ELSE 0 END)"
-	        " FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE"
-	        " o.nearest_hub <> '' AND o.status IN " OPS_DEMAND_STATUSES
-	        " AND (?1 = '' OR l.sku = ?1) GROUP BY 1, 2, 3 ORDER BY 2, 1, 3"},
-	    {&o->transfer_count, "SELECT COUNT(*) FROM transfers"},
-	    {&o->transfer_incoming, "SELECT COALESCE(SUM(qty - received), 0) FROM"
-	        " transfers WHERE to_hub=?1 AND sku=?2 AND state IN ('picking', 'in_transit')"},
-	    {&o->transfer_placement, "INSERT INTO placements(id, order_id, hub, state,"
-	        " placed_ms, kind) VALUES(" STORE_PLACEMENT_NEXT_ID ", 0, ?1, 'open', ?2,"
-	        " 'transfer')"},
-	    {&o->transfer_pline, "INSERT INTO placement_lines(placement_id, sku, qty, gift)"
-	        " VALUES(?1,?2,?3,0)"},
-	    {&o->transfer_insert, "INSERT INTO transfers(id, sku, from_hub, to_hub, qty,"
-	        " state, placement_id, created_ms) VALUES(?1,?2,?3,?4,?5,'picking',?6,?7)"},
-	    {&o->transfer_by_placement, "SELECT id, sku, qty, state FROM transfers WHERE"
-	        " placement_id=?1"},
-	    {&o->transfer_open, "SELECT qty - received FROM transfers WHERE id=?1"
-	        " AND to_hub=?2 AND sku=?3 AND state IN ('picking', 'in_transit')"},
-	    {&o->transfer_ship_lines, "UPDATE placement_lines SET shipped=qty-shorted WHERE"
-	        " placement_id=?1"},
-	    {&o->transfer_ship, "UPDATE transfers SET"
-	        " state=CASE WHEN received >= qty THEN 'received' ELSE 'in_transit' END,"
-	        " shipped_ms=?2 WHERE id=?1"},
-	    {&o->transfer_ship_placement, "UPDATE placements SET"
-	        " state='shipped', shipped_ms=?2 WHERE id=?1"},
-	    {&o->transfer_receive, "UPDATE transfers SET received=received+?2,"
-	        " state=CASE WHEN state='in_transit' AND received+?2 >= qty THEN 'received'"
-	        " ELSE state END, received_ms=?3 WHERE id=?1"},
-	    {&o->transfer_short_line, "UPDATE placement_lines SET shorted=shorted+?2 WHERE"
-	        " placement_id=?1"},
-	    {&o->transfer_short, "UPDATE transfers SET qty=qty-?2,"
-	        " state=CASE WHEN qty-?2 <= 0 THEN 'cancelled' ELSE state END WHERE id=?1"},
-	    {&o->transfers_list, "SELECT id, sku, from_hub, to_hub, qty, state, created_ms,"
-	        " shipped_ms, received_ms FROM transfers ORDER BY created_ms DESC LIMIT ?1"},
-	};
-	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		if (db_prepare(db, t[i].sql, t[i].st) != 0) {
+	for (size_t i = 0; i < sizeof(ops_sql) / sizeof(ops_sql[0]); i++) {
+		sqlite3_stmt **st = (sqlite3_stmt **)((char *)o + ops_sql[i].at);
+		if (db_prepare(db, ops_sql[i].sql, st) != 0) {
 			return DN_EIO;
 		}
 	}
