@@ -425,26 +425,18 @@ double forecast_nbinom_quantile(double mean, double var, double service)
 #define MODEL_EXACT_TOTAL_MAX 500.0
 
 /*
- * Service quantile of the horizon total T: K ~ BetaBinomial(H, a, b) with
- * a = p w, b = (1 - p) w (w = history length), and given K = k, T = k +
- * Poisson(k m1). Walks x = 0, 1, ... with each k's Poisson pmf kept by its
- * recurrence: O(H x quantile), bounded by MODEL_EXACT_TOTAL_MAX.
+ * The horizon total T of the compound model: K ~ BetaBinomial(H, a, b) with
+ * a = p w, b = (1 - p) w (w = the Beta's weight, the history's length), and
+ * given K = k, T = k + Poisson(k m1). compound_walk walks x = 0, 1, ... with
+ * each k's Poisson pmf kept by its recurrence, until P(T <= x) >= stop_cdf or
+ * x = stop_x: O(H x), bounded by MODEL_EXACT_TOTAL_MAX in the callers.
+ * Returns x and writes P(T <= x) to *cdf_out.
  */
-static double model_quantile(const model_fit *f, unsigned H, double service)
+static double compound_walk(double p, double m1, double w, unsigned H,
+    double stop_cdf, double stop_x, double *cdf_out)
 {
-	if (f->p <= 0) {
-		return 0;
-	}
-	double a = f->p * f->nobs, b = (1 - f->p) * f->nobs;
-	double mz = f->m1 + 1;
-
-	if ((double)H * mz > MODEL_EXACT_TOTAL_MAX) {
-		double ek = H * f->p;
-		double vk = H * f->p * (1 - f->p) * (a + b + H) / (a + b + 1);
-
-		return forecast_nbinom_quantile(ek * mz, ek * f->m1 + vk * mz * mz,
-		    service);
-	}
+	double a = p * w, b = (1 - p) * w;
+	double mz = m1 + 1;
 	double pk[FORECAST_HORIZON_MAX + 1];
 	double pmf[FORECAST_HORIZON_MAX + 1]; /* P(Poisson(k m1) = x - k) */
 	double cum[FORECAST_HORIZON_MAX + 1]; /* P(Poisson(k m1) <= x - k) */
@@ -458,7 +450,7 @@ static double model_quantile(const model_fit *f, unsigned H, double service)
 		if (k < H) {
 			c *= (double)(H - k) / (k + 1) * (a + k) / (b + H - k - 1);
 		}
-		pmf[k] = exp(-(double)k * f->m1);
+		pmf[k] = exp(-(double)k * m1);
 		cum[k] = 0;
 	}
 	double cdf = pk[0];
@@ -467,7 +459,10 @@ static double model_quantile(const model_fit *f, unsigned H, double service)
 	 * against rounding keeping cdf a hair below service. */
 	double xmax = ceil(H * mz + 20 * sqrt(H * mz * mz) + 10);
 
-	while (cdf < service && x < xmax) {
+	if (stop_x > xmax) {
+		stop_x = xmax;
+	}
+	while (cdf < stop_cdf && x < stop_x) {
 		x += 1;
 		cdf = pk[0];
 		for (unsigned k = 1; k <= H; k++) {
@@ -477,13 +472,85 @@ static double model_quantile(const model_fit *f, unsigned H, double service)
 				break;
 			}
 			if (j > 0) {
-				pmf[k] *= (double)k * f->m1 / j;
+				pmf[k] *= (double)k * m1 / j;
 			}
 			cum[k] += pmf[k];
 			cdf += pk[k] * cum[k];
 		}
 	}
+	*cdf_out = cdf > 1 ? 1 : cdf;
 	return x;
+}
+
+/* Mean and variance of the horizon total (for the large-total branch). */
+static void compound_moments(double p, double m1, double w, unsigned H,
+    double *mean, double *var)
+{
+	double a = p * w, b = (1 - p) * w;
+	double mz = m1 + 1;
+	double ek = H * p;
+	double vk = H * p * (1 - p) * (a + b + H) / (a + b + 1);
+
+	*mean = ek * mz;
+	*var = ek * m1 + vk * mz * mz;
+}
+
+/* Checks the compound's parameters; 0 when the total is surely 0. */
+static int compound_ok(double p, double m1, double w, unsigned H)
+{
+	return p > 0 && p < 1 && m1 >= 0 && w > 0 && H >= 1 &&
+	    H <= FORECAST_HORIZON_MAX && isfinite(m1);
+}
+
+double forecast_compound_quantile(double p, double m1, double weight,
+    unsigned horizon, double service)
+{
+	double cdf;
+
+	if (!compound_ok(p, m1, weight, horizon) || !(service > 0)) {
+		return 0;
+	}
+	if (service > FORECAST_SERVICE_MAX) {
+		service = FORECAST_SERVICE_MAX;
+	}
+	if ((double)horizon * (m1 + 1) > MODEL_EXACT_TOTAL_MAX) {
+		double mu, var;
+
+		compound_moments(p, m1, weight, horizon, &mu, &var);
+		return forecast_nbinom_quantile(mu, var, service);
+	}
+	return compound_walk(p, m1, weight, horizon, service, HUGE_VAL, &cdf);
+}
+
+double forecast_compound_cdf(double p, double m1, double weight,
+    unsigned horizon, double x)
+{
+	double cdf;
+
+	if (!(x >= 0)) {
+		return 0;
+	}
+	if (!compound_ok(p, m1, weight, horizon)) {
+		return 1;
+	}
+	if ((double)horizon * (m1 + 1) > MODEL_EXACT_TOTAL_MAX) {
+		double mu, var;
+
+		/* Normal with a continuity correction: the calibration that
+		 * uses this only needs the CDF to a percent or so. */
+		compound_moments(p, m1, weight, horizon, &mu, &var);
+		return 0.5 * erfc(-(floor(x) + 0.5 - mu) / sqrt(2 * var));
+	}
+	compound_walk(p, m1, weight, horizon, HUGE_VAL, floor(x), &cdf);
+	return cdf;
+}
+
+static double model_quantile(const model_fit *f, unsigned H, double service)
+{
+	if (f->p <= 0) {
+		return 0;
+	}
+	return forecast_compound_quantile(f->p, f->m1, f->nobs, H, service);
 }
 
 int forecast_series(const forecast_params *p, const double *y, size_t n,

@@ -115,4 +115,18 @@ double forecast_point(forecast_method m, const double *y, size_t n,
  * (Cornish-Fisher), exact enough at that size and bounded in time. */
 double forecast_nbinom_quantile(double mean, double var, double service);
 
+/* The model's distribution of a horizon total, public for the adaptive
+ * panel model (forecast_panel.h) and for tests: over H periods each has a
+ * demand with probability P, P ~ Beta(p w, (1 - p) w) shared by the H
+ * periods (so the number of demands K is beta-binomial), and a demand's
+ * size is 1 + Poisson(m1). 0 < p < 1, m1 >= 0, w > 0; any other p gives a
+ * total of 0 (quantile 0, CDF 1 at x >= 0).
+ * forecast_compound_quantile: smallest integer x with P(T <= x) >= service.
+ * forecast_compound_cdf: P(T <= x) (0 for x < 0); exact below 500 units of
+ * mean-size x H, a continuity-corrected normal above. */
+double forecast_compound_quantile(double p, double m1, double weight,
+    unsigned horizon, double service);
+double forecast_compound_cdf(double p, double m1, double weight,
+    unsigned horizon, double x);
+
 #endif

@@ -418,22 +418,17 @@ void pick_priority_sort(const pick_order *orders, size_t *idx, size_t n)
 	}
 }
 
-void pick_claim_choose(const pick_order *orders, size_t n, size_t want,
-    size_t *out, size_t *nout)
+/* Adds to out the open orders of orders[0..n) that pass keep, in priority
+ * order, while *nout < want. */
+static void claim_pass(const pick_order *orders, size_t n, size_t want, const char *op,
+    bool own, size_t *out, size_t *nout)
 {
 	size_t idx[DN_QUEUE_LIST_MAX];
 	size_t m = 0;
-
-	*nout = 0;
-	if (want < 1) {
-		want = 1;
-	}
-	if (want > PICK_BATCH_MAX) {
-		want = PICK_BATCH_MAX;
-	}
 	for (size_t i = 0; i < n && m < DN_QUEUE_LIST_MAX; i++) {
 		const pick_order *o = &orders[i];
-		if (!pick_state_open(o->state) || o->claimed_by[0] != '\0') {
+		bool mine = op != NULL && op[0] != '\0' && strcmp(o->claimed_by, op) == 0;
+		if (!pick_state_open(o->state) || (own ? !mine : o->claimed_by[0] != '\0')) {
 			continue;
 		}
 		if (want > 1 && !pick_is_small(o)) {
@@ -445,6 +440,24 @@ void pick_claim_choose(const pick_order *orders, size_t n, size_t want,
 	for (size_t i = 0; i < m && *nout < want; i++) {
 		out[(*nout)++] = idx[i];
 	}
+}
+
+void pick_claim_choose(const pick_order *orders, size_t n, size_t want, const char *op,
+    size_t *out, size_t *nout)
+{
+	*nout = 0;
+	if (want < 1) {
+		want = 1;
+	}
+	if (want > PICK_BATCH_MAX) {
+		want = PICK_BATCH_MAX;
+	}
+	/* The operator's own open claims first: a claim whose answer was
+	 * lost (a reply that never came, a commit reported failed that
+	 * landed) comes back to them instead of staying claimed and out of
+	 * everyone's reach (found by dropsim, seed 1166). */
+	claim_pass(orders, n, want, op, true, out, nout);
+	claim_pass(orders, n, want, op, false, out, nout);
 }
 
 /* ---- the walk ----------------------------------------------------------- */

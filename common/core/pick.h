@@ -177,11 +177,11 @@ bool pick_is_small(const pick_order *o);
  * equal keys by construction (the compare is total). */
 void pick_priority_sort(const pick_order *orders, size_t *idx, size_t n);
 
-/* Chooses what a claim takes: the first up to want orders of orders[0..n)
- * in priority order that are open and unclaimed; when want > 1 (a batch)
- * only small orders. Writes indexes into out (capacity want), *nout the
+/* Chooses what a claim by operator op takes: the open orders op already
+ * holds, then the first open unclaimed ones, each in priority order, up to
+ * want; when want > 1 (a batch) only small orders. Writes indexes into out (capacity want), *nout the
  * count. want is clamped to 1..PICK_BATCH_MAX. */
-void pick_claim_choose(const pick_order *orders, size_t n, size_t want,
+void pick_claim_choose(const pick_order *orders, size_t n, size_t want, const char *op,
     size_t *out, size_t *nout);
 
 /* ---- the pick walk: lines of one or more orders along the pick path -- */

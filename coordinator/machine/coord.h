@@ -329,7 +329,7 @@ int coord_drops_on_receive(coord *c, int hub, const char *sku, int64_t qty,
 void coord_drops_tick(coord *c);
 /* Lapses/releases one held order (inside a tx); status EXPIRED. */
 int coord_hold_lapse(coord *c, int64_t order_id, int64_t now_wall, const char *why);
-/* Ops kinds 10..17. */
+/* Ops kinds 10..17 (drops_ops.c). */
 void coord_ops_drops(coord *c, const Dropnet__OpsRequest *q, mreq *r);
 /* Moves holdback at (hub, sku) by delta (< 0 releases), logged with reason
  * against the SKU's drop (inside a tx). */

@@ -226,5 +226,6 @@ int store_init(store *s, sqlite3 *db)
 			return DN_EIO;
 		}
 	}
-	return store_ops_init(s, db);
+	int rv = store_drops_init(s, db);
+	return rv != 0 ? rv : store_ops_init(s, db);
 }

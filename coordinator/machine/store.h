@@ -77,6 +77,7 @@ typedef struct store {
 	sqlite3_stmt *hub_offered, *hub_incarnation, *hub_reset, *cmd_delete_hub,
 	    *seed_delete, *seed_fill, *seed_select, *placements_live, *resend_lines,
 	    *placement_floor;
+	sqlite3_stmt *drops[32];      /* drops (store_drops.c) */
 	struct store_ops_stmts *ops;   /* store_ops.c */
 } store;
 
@@ -101,17 +102,167 @@ int store_init(store *s, sqlite3 *db);
 /* Steps a statement that returns no row, then resets it. 0 or DN_EIO. */
 int store_step_done(sqlite3_stmt *st);
 
+/* ---- drops (store_drops.c) ---- */
+/* The drops, drop_tiers, drop_holdback, holdback_log and buyer_counts
+ * tables, the reads of orders, placements and customers that cart holds,
+ * placement and the KPIs need, and the transaction calls. Every call
+ * returns 0 or a DN_E* code (DN_EIO when SQLite failed, logged). A scan
+ * calls fn once per row; the row's pointers are valid only during the call;
+ * fn returns 0 to go on, COORD_STORE_STOP to end the scan early (the scan
+ * then returns 0) or a DN_E* code, which the scan returns. */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Prepares the statements of store_drops.c (store_init calls it). */
+int store_drops_init(store *s, sqlite3 *db);
+
+#define COORD_STORE_STOP 1
+
+/* BEGIN IMMEDIATE / COMMIT (DN_EIO: the outcome is unknown, the
+ * transaction is over either way) / ROLLBACK (a no-op outside one). */
+int coord_store_begin(store *s);
+int coord_store_commit(store *s);
+void coord_store_rollback(store *s);
+
+/* A drops row; spec is the packed Drop as created. */
+typedef struct {
+	const char *id;
+	int state;                    /* drop_state */
+	const uint8_t *spec;
+	size_t spec_len;
+	uint64_t accepted, gifts;
+} coord_store_drop_row;
+typedef int (*coord_store_drop_fn)(void *arg, const coord_store_drop_row *row);
+/* Every drop: those not closed first, then the newest. */
+int coord_store_drop_list(store *s, coord_store_drop_fn fn, void *arg);
+/* Calls fn with drop id and returns what fn returned; DN_ENOENT (fn not
+ * called) when there is no such drop. */
+int coord_store_drop_get(store *s, const char *id, coord_store_drop_fn fn, void *arg);
+/* A new drop in state 0 (draft), its spec packed. */
+int coord_store_drop_insert(store *s, const char *id, int64_t created_ms,
+    const uint8_t *spec, size_t len);
+int coord_store_drop_state_set(store *s, const char *id, int state);
+
+/* A drop_tiers row: the tier at idx of the drop's spec. */
+typedef struct {
+	const char *drop_id;
+	int64_t idx;
+	uint32_t sold;
+	bool released;                /* its holdback release has run */
+} coord_store_tier_row;
+typedef int (*coord_store_tier_fn)(void *arg, const coord_store_tier_row *row);
+/* The tiers of drop_id, or of every drop when drop_id is NULL. */
+int coord_store_drop_tier_list(store *s, const char *drop_id, coord_store_tier_fn fn,
+    void *arg);
+/* A tier row with nothing sold, not released. */
+int coord_store_drop_tier_insert(store *s, const char *drop_id, size_t idx);
+int coord_store_drop_tier_released_set(store *s, const char *drop_id, size_t idx);
+/* sold += delta (delta < 0 gives units back). */
+int coord_store_drop_tier_sold_add(store *s, const char *drop_id, int64_t idx,
+    int64_t delta);
+/* The units a buyer has of sku in the drop (per-buyer limits) += delta. */
+int coord_store_drop_buyer_add(store *s, const char *drop_id, const char *customer,
+    const char *sku, int64_t delta);
+
+/* The holdback basis and units held of (drop, hub, sku); 0 and 0 when it
+ * has no row. */
+int coord_store_holdback_get(store *s, const char *drop_id, const char *hub,
+    const char *sku, int64_t *basis, int64_t *held);
+int coord_store_holdback_set(store *s, const char *drop_id, const char *hub,
+    const char *sku, int64_t basis, int64_t held);
+/* One holdback_log row: qty > 0 held, qty < 0 released, with its reason. */
+typedef struct {
+	const char *drop_id, *hub, *sku;
+	int64_t qty;
+	const char *reason;
+	int64_t time_ms;
+} coord_store_holdback_log_row;
+int coord_store_holdback_log_add(store *s, const coord_store_holdback_log_row *row);
+/* Units ever held back (the sum of holds) and released (of releases, > 0)
+ * by a drop, from holdback_log. */
+int coord_store_holdback_held_sum(store *s, const char *drop_id, int64_t *out);
+int coord_store_holdback_released_sum(store *s, const char *drop_id, int64_t *out);
+
+/* A line of a held placement (state 'held') of an order in a cart hold. */
+typedef struct {
+	int64_t placement_id;
+	const char *hub, *sku;
+	int64_t qty;
+	bool gift;
+} coord_store_hold_line;
+typedef int (*coord_store_hold_line_fn)(void *arg, const coord_store_hold_line *row);
+int coord_store_hold_lines(store *s, int64_t order_id, coord_store_hold_line_fn fn,
+    void *arg);
+/* placements.state = 'lapsed'. */
+int coord_store_hold_placement_lapse(store *s, int64_t placement_id);
+/* A line an order asked for, with the order's drop, tier and buyer. */
+typedef struct {
+	const char *drop_id, *tier, *customer, *sku;
+	int64_t qty;
+} coord_store_hold_order_line;
+typedef int (*coord_store_hold_order_line_fn)(void *arg,
+    const coord_store_hold_order_line *row);
+int coord_store_hold_order_lines(store *s, int64_t order_id,
+    coord_store_hold_order_line_fn fn, void *arg);
+/* Fills ids with at most max orders on hold whose hold expired by
+ * now_elapsed_ms (the duration clock), soonest expiry first; *n of them. */
+int coord_store_hold_expired(store *s, int64_t now_elapsed_ms, int64_t *ids,
+    size_t max, size_t *n);
+
+typedef int (*coord_store_hub_count_fn)(void *arg, const char *hub, uint64_t n);
+/* Past demand: orders per nearest hub in range (turned-away ones too). */
+int coord_store_drop_demand_list(store *s, coord_store_hub_count_fn fn, void *arg);
+
+/* KPIs of one drop (proto OpsReply.kpi). Units accepted per minute of
+ * receipt, ascending. */
+typedef int (*coord_store_kpi_minute_fn)(void *arg, int64_t minute_ms, uint64_t units);
+int coord_store_kpi_sell_through(store *s, const char *drop_id,
+    coord_store_kpi_minute_fn fn, void *arg);
+/* Per nearest hub (by name), of the orders accepted or refused with a hub
+ * in range: how many, how many accepted, how many accepted at that hub. */
+typedef struct {
+	const char *hub;
+	uint64_t orders, filled, filled_here;
+} coord_store_kpi_fill_row;
+typedef int (*coord_store_kpi_fill_fn)(void *arg, const coord_store_kpi_fill_row *row);
+int coord_store_kpi_fill(store *s, const char *drop_id, coord_store_kpi_fill_fn fn,
+    void *arg);
+/* Accept-to-ship times of shipped placements, ascending, at most max. */
+int coord_store_kpi_fulfil_times(store *s, const char *drop_id, int64_t *ms,
+    size_t max, size_t *n);
+/* Buyers whose first order was in the drop, and the share that ordered
+ * again: all of them, those given a gift, the others. */
+typedef struct {
+	uint64_t acquired;
+	double repeat_rate;
+	uint64_t gift_buyers;
+	double gift_repeat_rate;
+	uint64_t nongift_buyers;
+	double nongift_repeat_rate;
+} coord_store_kpi_buyers;
+int coord_store_kpi_buyers_get(store *s, const char *drop_id, coord_store_kpi_buyers *out);
+/* Orders neither accepted nor on hold, per status, most first. */
+typedef int (*coord_store_kpi_reason_fn)(void *arg, int status, uint64_t orders);
+int coord_store_kpi_rejections(store *s, const char *drop_id,
+    coord_store_kpi_reason_fn fn, void *arg);
+/* Accepted orders and their units. */
+int coord_store_kpi_accepted(store *s, const char *drop_id, uint64_t *orders,
+    uint64_t *units);
+
 /* ---- ops (store_ops.c) ----
- * The typed calls of the ops area: transactions, the machine's clock, the
+ * The typed calls of the ops area: the machine's clock, the
  * loads coord_reload makes (hub registry, ledger), the ops reads (one
  * order's journey, the audit's ledger checks), demand history and
  * transfers. Their SQL, and the column numbers that go with it, live in
  * store_ops.c; every statement is prepared once by store_ops_init (called
  * from store_init) and reset after every call, so no call leaves a read
- * open. Scans call fn once per row; text and bytes in a row are valid only
- * during that call; fn returns 0 to go on, anything else stops the scan
- * and is returned as is. Errors: DN_EIO (logged with the statement),
- * DN_ENOENT where a single row is looked up and none matches. */
+ * open. Transactions: coord_store_begin/commit/rollback (drops, above).
+ * Scans call fn once per row; text and bytes in a row are valid only
+ * during that call; fn returns 0 to go on, COORD_STORE_STOP to end the
+ * scan early (the scan returns 0) or a DN_E* code, which the scan returns.
+ * Errors: DN_EIO (logged with the statement), DN_ENOENT where a single row
+ * is looked up and none matches. */
 #include <stdbool.h>
 #include <stddef.h>
 #include "core/limits.h"
@@ -122,11 +273,6 @@ struct store_ops_stmts;
  * themselves are finalized by db_close. */
 int store_ops_init(store *s, sqlite3 *db);
 void store_ops_fini(store *s);
-
-/* BEGIN IMMEDIATE / COMMIT (DN_EIO: outcome unknown) / ROLLBACK. */
-int coord_store_begin(store *s);
-int coord_store_commit(store *s);
-void coord_store_rollback(store *s);
 
 /* The machine's clocks (coord_clock). load: DN_ENOENT when never saved. */
 int coord_store_clock_save(store *s, int64_t wall_ms, int64_t elapsed_ms);

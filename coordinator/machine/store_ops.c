@@ -225,13 +225,14 @@ void store_ops_fini(store *s)
 }
 
 /* Ends a scan of st: resets it and turns the last step's code (rc) into
- * 0 or DN_EIO, unless fn stopped it (stop != 0, returned as is). */
+ * 0 or DN_EIO, unless fn stopped it (stop != 0: COORD_STORE_STOP ends the
+ * scan with 0, any other code is returned as is). */
 static int scan_end(sqlite3_stmt *st, int rc, int stop)
 {
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	if (stop != 0) {
-		return stop;
+		return stop == COORD_STORE_STOP ? 0 : stop;
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		log_error("store.step_failed", "rc=%d err=\"%s\" sql=\"%.80s\"", rc,
@@ -248,22 +249,7 @@ static int lookup_end(sqlite3_stmt *st, int rc)
 	return rv == 0 ? DN_ENOENT : rv;
 }
 
-/* ---- transactions and the clock ---- */
-
-int coord_store_begin(store *s)
-{
-	return db_begin(s->ops->db);
-}
-
-int coord_store_commit(store *s)
-{
-	return db_commit(s->ops->db);
-}
-
-void coord_store_rollback(store *s)
-{
-	db_rollback(s->ops->db);
-}
+/* ---- the clock ---- */
 
 int coord_store_clock_save(store *s, int64_t wall_ms, int64_t elapsed_ms)
 {

@@ -163,8 +163,11 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	    " ON CONFLICT(sku) DO UPDATE SET on_hand = on_hand + excluded.on_hand",
 	[ST_BIN_ADD] = "INSERT INTO bins(bin, sku, qty) VALUES (?1, ?2, ?3)"
 	    " ON CONFLICT(bin, sku) DO UPDATE SET qty = qty + excluded.qty",
-	[ST_STOCK_SUB] = "INSERT INTO stock(sku, on_hand) VALUES (?1, -?2)"
-	    " ON CONFLICT(sku) DO UPDATE SET on_hand = on_hand - ?2"
+	/* Units shipped beyond the book were in the building after all:
+	 * found, so the book stops at 0 (the coordinator's rule too,
+	 * SEMANTICS.md "hubsync": both books stay equal). */
+	[ST_STOCK_SUB] = "INSERT INTO stock(sku, on_hand) VALUES (?1, 0)"
+	    " ON CONFLICT(sku) DO UPDATE SET on_hand = max(on_hand - ?2, 0)"
 	    " RETURNING on_hand",
 	[ST_BINS_OF_SKU] = "SELECT bin, qty FROM bins WHERE sku = ?1 AND qty > 0"
 	    " ORDER BY qty DESC, bin",

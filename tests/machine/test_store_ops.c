@@ -9,8 +9,8 @@
  * on the way of a request. A trace callback counts every statement run that
  * coord_open did not prepare, while the ops reads (order show, audit,
  * demand, transfers, a rebalance plan), the transfer writes and a reload
- * run: it must see none (a reload's drops aside, drops.c's area). With the
- * ad-hoc sqlite3_prepare_v2 calls this replaced, it sees one per query. The replies are checked too, so the typed calls read what the SQL
+ * run: it must see none. With the ad-hoc sqlite3_prepare_v2 calls this
+ * replaced, it sees one per query. The replies are checked too, so the typed calls read what the SQL
  * read.
  */
 #include <stdarg.h>
@@ -345,11 +345,10 @@ static void test_ops_paths_prepare_nothing(void **state)
 	t_check_rebalance_reads(n, tid);
 	t_check_transfer_writes(n, tid);
 	assert_int_equal(n->prepares, 0);
-	/* A reload also reads the drops (drops.c, not this store's area yet):
-	 * none of what it compiles may read the registry or the ledger. */
 	assert_int_equal(coord_reload(&n->c), 0);
 	assert_int_equal(n->c.nhubs, 2);
 	assert_int_equal(n->ledger_reads, 0);
+	assert_int_equal(n->prepares, 0);
 	n->counting = false;
 	t_close(n);
 }

@@ -34,6 +34,8 @@
 /* Audit every this many coordinator batches (it scans the whole book). */
 #define SIM_AUDIT_EVERY 64
 
+static void trace_books(world *w, int i, const char *what);
+
 const char *const sim_sku_names[SIM_SKUS] = {"tee-black", "hoodie-grey", "cap-red"};
 
 static const struct {
@@ -404,6 +406,7 @@ static void hub_sync_done(world *w, int i, uint64_t attempt, int rv,
 	hb->sync_attempt = 0;
 	hub_set_clock(w, hb);
 	hub_sync_at(w, i, hub_sync_on_reply(&hb->h, rv, buf, len));
+	trace_books(w, i, "sync");
 }
 
 static bool hub_start(world *w, int i)
@@ -425,6 +428,7 @@ static bool hub_start(world *w, int i)
 	hb->up = true;
 	hb->sync_attempt = 0;
 	hub_sync_at(w, i, 0);
+	trace_books(w, i, "start");
 	return true;
 }
 
@@ -501,6 +505,33 @@ static Dropnet__TermReply *term_call(world *w, int i, Dropnet__TermRequest *q)
 	mreq_fini(&r);
 	free(buf);
 	return rep;
+}
+
+/* DROPSIM_TRACE=hub: after each step of that hub, its stock book against
+ * its bins (a debugging aid; reads only). */
+static void trace_books(world *w, int i, const char *what)
+{
+	sim_hub *hb = &w->hubs[i];
+	const char *trace = getenv("DROPSIM_TRACE");
+	if (trace == NULL || strcmp(trace, hb->h.cfg.id) != 0 || !hb->up) {
+		return;
+	}
+	for (int s = 0; s < SIM_SKUS; s++) {
+		int64_t stock = 0, a1 = 0, main_bin = 0;
+		hub_store_stock_get(hb->h.store, sim_sku_names[s], &stock);
+		hub_store_bin_qty(hb->h.store, "A1", sim_sku_names[s], &a1);
+		hub_store_bin_qty(hb->h.store, "MAIN", sim_sku_names[s], &main_bin);
+		if (stock != hb->phys[s]) {
+			fprintf(stderr, "trace t=%llu %s BOOK != TRUTH after %s: %s stock=%lld phys=%lld\n",
+			    (unsigned long long)w->now, hb->h.cfg.id, what, sim_sku_names[s],
+			    (long long)stock, (long long)hb->phys[s]);
+		}
+		if (stock != a1 + main_bin) {
+			fprintf(stderr, "trace t=%llu %s BOOKS APART after %s: %s stock=%lld bins=%lld\n",
+			    (unsigned long long)w->now, hb->h.cfg.id, what, sim_sku_names[s],
+			    (long long)stock, (long long)(a1 + main_bin));
+		}
+	}
 }
 
 static bool staff_receive(world *w, int i)
@@ -1057,26 +1088,36 @@ static void heal(world *w)
 	}
 }
 
-/* Settled: every node up, every stream drained both ways, no work left. */
-static bool settled(world *w)
+/* Settled: every node up, every stream drained both ways, no work left.
+ * When not, why says what is still moving. */
+static bool settled(world *w, char *why, size_t len)
 {
 	if (!w->coord_up) {
+		snprintf(why, len, "coordinator down");
 		return false;
 	}
 	for (uint32_t i = 0; i < w->p.hubs; i++) {
 		sim_hub *hb = &w->hubs[i];
 		hub_stream sp;
 		int ci = coord_hub_find(&w->c, hb->h.cfg.id);
+		int64_t queued = 0;
 		if (!hb->up || hb->cur_order != 0 || hb->recount || ci < 0 ||
-		    hub_store_stream_get(hb->h.store, &sp) != 0) {
+		    hub_store_stream_get(hb->h.store, &sp) != 0 ||
+		    hub_store_order_count(hb->h.store, PICK_ORDER_QUEUED, &queued) != 0) {
+			snprintf(why, len, "hub %s: up=%d holding order %llu recount=%d known=%d",
+			    hb->h.cfg.id, hb->up, (unsigned long long)hb->cur_order, hb->recount,
+			    ci >= 0);
 			return false;
 		}
 		const coord_hub *ch = &w->c.hubs[ci];
-		int64_t queued = 0;
 		if (sp.event_acked != sp.event_seq || ch->event_applied != sp.event_seq ||
-		    ch->cmd_acked != ch->cmd_seq || sp.cmd_applied != ch->cmd_seq ||
-		    hub_store_order_count(hb->h.store, PICK_ORDER_QUEUED, &queued) != 0 ||
-		    queued != 0) {
+		    ch->cmd_acked != ch->cmd_seq || sp.cmd_applied != ch->cmd_seq || queued != 0) {
+			snprintf(why, len, "hub %s: events %llu acked %llu applied %llu; commands"
+			    " %llu acked %llu applied %llu; queued %lld", hb->h.cfg.id,
+			    (unsigned long long)sp.event_seq, (unsigned long long)sp.event_acked,
+			    (unsigned long long)ch->event_applied, (unsigned long long)ch->cmd_seq,
+			    (unsigned long long)ch->cmd_acked, (unsigned long long)sp.cmd_applied,
+			    (long long)queued);
 			return false;
 		}
 	}
@@ -1123,6 +1164,7 @@ static bool step(world *w, sim_ev *e)
 		return hub_start(w, e->node);
 	case EV_STAFF: {
 		bool ok = staff_step(w, e->node);
+		trace_books(w, e->node, "staff");
 		ev_push(w, w->now + 10 + sim_rng_below(&w->rng, 60), EV_STAFF, e->node, 0, NULL);
 		return ok;
 	}
@@ -1164,12 +1206,13 @@ static bool run_loop(world *w)
 		}
 		if (w->healed && w->now >= next_settle_check) {
 			next_settle_check = w->now + 500;
-			if (settled(w)) {
+			char why[256];
+			if (settled(w, why, sizeof(why))) {
 				return check_audit(w, true) && check_final(w);
 			}
 			if (w->now > settle_deadline) {
-				return check_fail(w, "no convergence %llu ms after the drop",
-				    (unsigned long long)SIM_SETTLE_MS);
+				return check_fail(w, "no convergence %llu ms after the drop: %s",
+				    (unsigned long long)SIM_SETTLE_MS, why);
 			}
 		}
 	}

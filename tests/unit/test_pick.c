@@ -200,7 +200,7 @@ static void test_priority(void **st)
 
 /* Goal: a claim takes free open orders in priority order; a batch takes
  * only small orders, at most PICK_BATCH_MAX; claimed and closed ones are
- * skipped. */
+ * skipped, except that an operator's own open claim comes back first. */
 static void test_claim_choose(void **st)
 {
 	(void)st;
@@ -214,17 +214,20 @@ static void test_claim_choose(void **st)
 	o[4].state = PICK_ORDER_PICKED;   /* not open */
 	o[5] = one(6, 30, "a", 4);
 	size_t out[PICK_BATCH_MAX], n = 0;
-	pick_claim_choose(o, 6, 1, out, &n);
+	pick_claim_choose(o, 6, 1, "amy", out, &n);
 	assert_int_equal(n, 1);
 	assert_int_equal(o[out[0]].order_id, 4); /* oldest free open */
-	pick_claim_choose(o, 6, 5, out, &n);
+	pick_claim_choose(o, 6, 1, "bob", out, &n);
+	assert_int_equal(n, 1);
+	assert_int_equal(o[out[0]].order_id, 3); /* bob's own claim first */
+	pick_claim_choose(o, 6, 5, "amy", out, &n);
 	assert_int_equal(n, 3);                  /* 4, 6, 1: small ones only */
 	assert_int_equal(o[out[0]].order_id, 4);
 	assert_int_equal(o[out[1]].order_id, 6);
 	assert_int_equal(o[out[2]].order_id, 1);
-	pick_claim_choose(o, 6, 1000, out, &n);  /* clamped, no overflow */
+	pick_claim_choose(o, 6, 1000, "amy", out, &n);  /* clamped, no overflow */
 	assert_true(n <= PICK_BATCH_MAX);
-	pick_claim_choose(o, 0, 1, out, &n);
+	pick_claim_choose(o, 0, 1, "amy", out, &n);
 	assert_int_equal(n, 0);
 }
 

@@ -1,0 +1,726 @@
+/*
+ * drops_ops.c - the ops requests about drops (coord_ops_drops): create
+ * (validated, placed, written with the holdback of what is on hand), open
+ * and close, show and list, manual holdback releases, the KPIs and the test
+ * clock. The life of a drop (load, holdback, tier releases, holds) is in
+ * drops.c; this file calls it, never the other way round.
+ *
+ * Loop thread only, like the rest of the coordinator.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/err.h"
+#include "core/validate.h"
+#include "io/log.h"
+#include "coord.h"
+#include "store.h"
+#include "drops.h"
+
+/* Insiders listed on one drop: a creator's inner circle, not a mailing list. */
+#define DROPS_INSIDERS_MAX 10000u
+/* A drop's display name: a title, not a document; the spec is stored. */
+#define DROPS_NAME_MAX 128u
+
+static void drops_answer(mreq *r, Dropnet__Status st, const char *msg)
+{
+	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
+	rep.status = st;
+	rep.message = (char *)msg;
+	coord_ops_send(r, &rep);
+}
+
+/* drops_validate's parts: each checks one part of a drop spec, and writes
+ * the reason into why when it is refused. */
+
+/* The id, new (the file, not memory, says which ids exist: an old closed
+ * drop may be only there), and the spec's bounded strings. */
+static int drops_validate_id(coord *c, const Dropnet__Drop *d, char *why, size_t len)
+{
+	if (!validate_id(d->id)) {
+		snprintf(why, len, "id must be 1..64 printable characters");
+		return DN_EINVAL;
+	}
+	coord_drop *old = NULL;
+	int grv = coord_drop_get(c, d->id, &old);
+	if (grv == DN_EIO) {
+		snprintf(why, len, "storage failed");
+		return DN_EIO;
+	}
+	if (grv != DN_ENOENT) {
+		snprintf(why, len, "drop %s already exists", d->id);
+		return DN_EEXIST;
+	}
+	/* The spec is journalled as sent: every string in it is bounded. */
+	if (strnlen(d->name, DROPS_NAME_MAX + 1) > DROPS_NAME_MAX) {
+		snprintf(why, len, "name: at most %u bytes", DROPS_NAME_MAX);
+		return DN_EINVAL;
+	}
+	if (strnlen(d->state, DN_ID_MAX + 1) > DN_ID_MAX) {
+		snprintf(why, len, "state is set by the coordinator");
+		return DN_EINVAL;
+	}
+	return 0;
+}
+
+/* A SKU's static placement: known hubs, summing to its units. */
+static int drops_validate_placement(coord *c, const Dropnet__DropSku *s, size_t i,
+    char *why, size_t len)
+{
+	if (s->n_placement > DN_HUBS_MAX) {
+		snprintf(why, len, "skus[%zu]: at most %u placements", i, DN_HUBS_MAX);
+		return DN_EINVAL;
+	}
+	uint64_t sum = 0;
+	for (size_t p = 0; p < s->n_placement; p++) {
+		if (coord_hub_find(c, s->placement[p]->hub) < 0) {
+			snprintf(why, len, "skus[%zu]: unknown hub %s", i, s->placement[p]->hub);
+			return DN_EINVAL;
+		}
+		sum += s->placement[p]->units;
+	}
+	if (s->n_placement > 0 && sum != s->units) {
+		snprintf(why, len, "skus[%zu]: placement sums to %llu, units are %u", i,
+		    (unsigned long long)sum, s->units);
+		return DN_EINVAL;
+	}
+	return 0;
+}
+
+/* 1..DROP_SKUS_MAX SKUs, each listed once and in no other drop that is
+ * not closed. */
+static int drops_validate_skus(coord *c, const Dropnet__Drop *d, char *why, size_t len)
+{
+	if (d->n_skus == 0 || d->n_skus > DROP_SKUS_MAX) {
+		snprintf(why, len, "a drop has 1..%u SKUs", DROP_SKUS_MAX);
+		return DN_EINVAL;
+	}
+	for (size_t i = 0; i < d->n_skus; i++) {
+		const Dropnet__DropSku *s = d->skus[i];
+		if (!validate_id(s->sku) || s->units == 0 || s->units > 10000000 ||
+		    !(s->holdback_pct >= 0 && s->holdback_pct <= 100)) {
+			snprintf(why, len, "skus[%zu]: sku id, units 1..10000000, holdback_pct 0..100", i);
+			return DN_EINVAL;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(d->skus[j]->sku, s->sku) == 0) {
+				snprintf(why, len, "skus[%zu]: %s listed twice", i, s->sku);
+				return DN_EINVAL;
+			}
+		}
+		if (drops_active_for(c, s->sku) != NULL) {
+			snprintf(why, len, "sku %s is already in drop %s", s->sku,
+			    drops_active_for(c, s->sku)->id);
+			return DN_EINVAL;
+		}
+		int rv = drops_validate_placement(c, s, i, why, len);
+		if (rv != 0) {
+			return rv;
+		}
+	}
+	return 0;
+}
+
+/* 1..DROP_TIERS_MAX tiers, named once each, in window order. */
+static int drops_validate_tiers(const Dropnet__Drop *d, char *why, size_t len)
+{
+	if (d->n_tiers == 0 || d->n_tiers > DROP_TIERS_MAX) {
+		snprintf(why, len, "a drop has 1..%u tiers", DROP_TIERS_MAX);
+		return DN_EINVAL;
+	}
+	for (size_t i = 0; i < d->n_tiers; i++) {
+		const Dropnet__Tier *t = d->tiers[i];
+		if (!validate_id(t->name) || t->opens_ms <= 0 || t->closes_ms <= t->opens_ms) {
+			snprintf(why, len, "tiers[%zu]: name id, 0 < opens < closes", i);
+			return DN_EINVAL;
+		}
+		if (i > 0 && t->opens_ms < d->tiers[i - 1]->opens_ms) {
+			snprintf(why, len, "tiers[%zu]: tiers must be in window order", i);
+			return DN_EINVAL;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(d->tiers[j]->name, t->name) == 0) {
+				snprintf(why, len, "tiers[%zu]: %s listed twice", i, t->name);
+				return DN_EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+/* The gift (if any): a SKU that is not one of the drop's, and the insiders. */
+static int drops_validate_gift(const Dropnet__Drop *d, char *why, size_t len)
+{
+	if (d->gift != NULL && d->gift->kind != DROPNET__GIFT_KIND__GIFT_NONE) {
+		if (!validate_id(d->gift->sku) || d->gift->kind > DROPNET__GIFT_KIND__GIFT_MIN_QTY ||
+		    (d->gift->kind != DROPNET__GIFT_KIND__GIFT_FIRST_ORDER && d->gift->n == 0)) {
+			snprintf(why, len, "gift: sku id, kind, and n > 0 for every_nth/min_qty");
+			return DN_EINVAL;
+		}
+		for (size_t i = 0; i < d->n_skus; i++) {
+			if (strcmp(d->skus[i]->sku, d->gift->sku) == 0) {
+				snprintf(why, len, "gift: the gift cannot be a drop SKU");
+				return DN_EINVAL;
+			}
+		}
+	}
+	if (d->n_insiders > DROPS_INSIDERS_MAX) {
+		snprintf(why, len, "at most %u insiders", DROPS_INSIDERS_MAX);
+		return DN_EINVAL;
+	}
+	for (size_t i = 0; i < d->n_insiders; i++) {
+		if (!validate_id(d->insiders[i])) {
+			snprintf(why, len, "insiders[%zu]: not a customer id", i);
+			return DN_EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* A free slot in memory for a new drop: when memory is full, forgets (in
+ * memory only) the oldest closed drop. DN_EFULL when none is closed. */
+static int drops_make_room(coord *c, char *why, size_t len)
+{
+	if (c->ndrops < COORD_DROPS_MAX) {
+		return 0;
+	}
+	size_t oldest = COORD_DROPS_MAX;
+	for (size_t i = 0; i < c->ndrops; i++) {
+		if (c->drops[i].state == DROP_CLOSED && (oldest == COORD_DROPS_MAX ||
+		    c->drops[i].spec->created_ms < c->drops[oldest].spec->created_ms)) {
+			oldest = i;
+		}
+	}
+	if (oldest == COORD_DROPS_MAX) {
+		snprintf(why, len, "%d drops are open or in draft; close one first",
+		    COORD_DROPS_MAX);
+		return DN_EFULL;
+	}
+	codec_drop_free(c->drops[oldest].spec);
+	c->drops[oldest] = c->drops[--c->ndrops];
+	return 0;
+}
+
+/* Checks a drop spec; writes the reason into why. Last, once the spec is
+ * known to be good, makes room for it in memory. */
+static int drops_validate(coord *c, const Dropnet__Drop *d, char *why, size_t len)
+{
+	int rv = drops_validate_id(c, d, why, len);
+	if (rv == 0) {
+		rv = drops_validate_skus(c, d, why, len);
+	}
+	if (rv == 0) {
+		rv = drops_validate_tiers(d, why, len);
+	}
+	if (rv == 0) {
+		rv = drops_validate_gift(d, why, len);
+	}
+	return rv != 0 ? rv : drops_make_room(c, why, len);
+}
+
+/* Past demand per hub index, and its total (drops_proportional). */
+typedef struct {
+	coord *c;
+	uint64_t demand[DN_HUBS_MAX];
+	uint64_t total;
+} drops_demand;
+
+static int drops_demand_add(void *arg, const char *hub, uint64_t n)
+{
+	drops_demand *dd = arg;
+	int h = coord_hub_find(dd->c, hub);
+	if (h >= 0) {
+		dd->demand[h] = n;
+		dd->total += n;
+	}
+	return 0;
+}
+
+/* Fills placement from each hub's share of past demand (orders by nearest
+ * hub in range), largest remainder; equal shares when there is no history. */
+static int drops_proportional(coord *c, Dropnet__DropSku *s, Dropnet__HubUnits *hu,
+    Dropnet__HubUnits **hup)
+{
+	drops_demand dd = {.c = c};
+	int rv = coord_store_drop_demand_list(c->store, drops_demand_add, &dd);
+	if (rv != 0) {
+		return rv;
+	}
+	const uint64_t *demand = dd.demand, total = dd.total;
+	if (c->nhubs == 0) {
+		return DN_ESTATE;
+	}
+	uint32_t given = 0;
+	double rem[DN_HUBS_MAX];
+	for (size_t h = 0; h < c->nhubs; h++) {
+		double share = total > 0 ? (double)demand[h] / (double)total : 1.0 / (double)c->nhubs;
+		double exact = share * s->units;
+		dropnet__hub_units__init(&hu[h]);
+		hu[h].hub = c->hubs[h].id;
+		hu[h].units = (uint32_t)exact;
+		rem[h] = exact - hu[h].units;
+		given += hu[h].units;
+		hup[h] = &hu[h];
+	}
+	while (given < s->units) {
+		size_t best = 0;
+		for (size_t h = 1; h < c->nhubs; h++) {
+			if (rem[h] > rem[best]) {
+				best = h;
+			}
+		}
+		hu[best].units++;
+		rem[best] = -1;
+		given++;
+	}
+	s->n_placement = c->nhubs;
+	s->placement = hup;
+	return 0;
+}
+
+/* Answers a drop spec that is missing or refused; true when it is good
+ * (and memory has room for it). */
+static bool drops_create_valid(coord *c, const Dropnet__Drop *spec, mreq *r)
+{
+	char why[200];
+	if (spec == NULL) {
+		drops_answer(r, DROPNET__STATUS__INVALID, "missing drop");
+		return false;
+	}
+	int vrv = drops_validate(c, spec, why, sizeof(why));
+	if (vrv == DN_EIO) {
+		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
+		return false;
+	}
+	if (vrv != 0) {
+		log_info("drop.invalid", "drop=%.64s why=\"%s\"", spec->id, why);
+		drops_answer(r, DROPNET__STATUS__INVALID, why);
+		return false;
+	}
+	return true;
+}
+
+/* The proportional placements drops_create fills in, per SKU and hub. */
+static Dropnet__HubUnits drops_hu[DROP_SKUS_MAX][DN_HUBS_MAX];
+static Dropnet__HubUnits *drops_hup[DROP_SKUS_MAX][DN_HUBS_MAX];
+
+/* Places every SKU that asks for a proportional placement and has none
+ * (into drops_hu). false when one could not be placed. */
+static bool drops_place(coord *c, Dropnet__Drop *spec)
+{
+	for (size_t i = 0; i < spec->n_skus; i++) {
+		if (spec->skus[i]->placement_proportional && spec->skus[i]->n_placement == 0 &&
+		    drops_proportional(c, spec->skus[i], drops_hu[i], drops_hup[i]) != 0) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The request owns spec and frees it with protobuf-c: take the static
+ * proportional placements back out before it does. */
+static void drops_unplace(Dropnet__Drop *spec)
+{
+	for (size_t i = 0; i < spec->n_skus; i++) {
+		if (spec->skus[i]->n_placement > 0 && spec->skus[i]->placement == drops_hup[i]) {
+			spec->skus[i]->n_placement = 0;
+			spec->skus[i]->placement = NULL;
+		}
+	}
+}
+
+/* Adds the drop just written to memory, from its packed spec as a reload
+ * would, and holds back what its SKUs already have on hand. */
+static int drops_register(coord *c, const char *id, const uint8_t *buf, size_t len,
+    int64_t now)
+{
+	coord_drop *d = &c->drops[c->ndrops];
+	memset(d, 0, sizeof(*d));
+	if (buf == NULL || codec_drop_unpack(buf, len, &d->spec) != 0) {
+		return DN_ENOMEM;
+	}
+	snprintf(d->id, sizeof(d->id), "%s", id);
+	d->state = DROP_DRAFT;
+	drops_fill_tiers(d);
+	c->ndrops++;
+	int rv = 0;
+	for (size_t i = 0; rv == 0 && i < d->spec->n_skus; i++) {
+		const Dropnet__DropSku *ds = d->spec->skus[i];
+		for (size_t h = 0; rv == 0 && ds->holdback_pct > 0 && h < c->nhubs; h++) {
+			coord_stock *s = coord_stock_get(c, (int)h, ds->sku, false);
+			if (s != NULL && s->row.on_hand > 0) {
+				rv = drops_hold_basis(c, d, ds, (int)h, s->row.on_hand, now);
+			}
+		}
+	}
+	return rv;
+}
+
+/* Writes a new drop (its packed spec buf and a row per tier) and registers
+ * it; inside a transaction. */
+static int drops_insert(coord *c, const Dropnet__Drop *spec, const uint8_t *buf,
+    size_t len, int64_t now)
+{
+	int rv = coord_store_drop_insert(c->store, spec->id, now, buf, len);
+	for (size_t t = 0; rv == 0 && t < spec->n_tiers; t++) {
+		rv = coord_store_drop_tier_insert(c->store, spec->id, t);
+	}
+	return rv != 0 ? rv : drops_register(c, spec->id, buf, len, now);
+}
+
+static void drops_create(coord *c, Dropnet__Drop *spec, mreq *r)
+{
+	if (!drops_create_valid(c, spec, r)) {
+		return;
+	}
+	bool placed = drops_place(c, spec);
+	int64_t now = coord_now_wall_ms(c);
+	spec->created_ms = now;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int prv = placed ? codec_drop_pack(spec, &buf, &len) : DN_ESTATE;
+	drops_unplace(spec);
+	if (!placed) {
+		drops_answer(r, DROPNET__STATUS__CONFLICT, "no hubs to place units at");
+		return;
+	}
+	if (prv != 0) {
+		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "out of memory");
+		return;
+	}
+	int rv = coord_store_begin(c->store);
+	if (rv == 0) {
+		rv = drops_insert(c, spec, buf, len, now);
+	}
+	free(buf);
+	rv = rv == 0 ? coord_store_commit(c->store) : (coord_store_rollback(c->store), rv);
+	if (rv != 0) {
+		c->commit_failures++;
+		coord_reload(c);
+		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
+		return;
+	}
+	log_info("drop.created", "drop=%s skus=%zu tiers=%zu", spec->id, spec->n_skus,
+	    spec->n_tiers);
+	drops_answer(r, DROPNET__STATUS__OK, "drop created (draft)");
+}
+
+/* The drop an ops request names, from memory or the file; answers
+ * NOT_FOUND or UNAVAILABLE itself and returns non-zero when there is none. */
+static int drops_lookup(coord *c, const char *id, mreq *r, coord_drop **d)
+{
+	int rv = coord_drop_get(c, id, d);
+	if (rv == DN_ENOENT) {
+		drops_answer(r, DROPNET__STATUS__NOT_FOUND, "no such drop");
+	} else if (rv != 0) {
+		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, rv == DN_EIO ?
+		    "storage failed" : "the drop's stored spec is corrupt");
+	}
+	return rv;
+}
+
+static void drops_set_state(coord *c, const char *id, drop_state to, mreq *r)
+{
+	coord_drop *d = NULL;
+	if (drops_lookup(c, id, r, &d) != 0) {
+		return;
+	}
+	if (d->state == DROP_CLOSED || d->state == to) {
+		drops_answer(r, DROPNET__STATUS__CONFLICT, d->state == to ?
+		    "drop is already in that state" : "a closed drop stays closed");
+		return;
+	}
+	if (coord_store_drop_state_set(c->store, id, to) != 0) {
+		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
+		return;
+	}
+	d->state = to;
+	log_info(to == DROP_OPEN ? "drop.opened" : "drop.closed", "drop=%s", id);
+	coord_drops_tick(c);
+	drops_answer(r, DROPNET__STATUS__OK, to == DROP_OPEN ? "drop open" : "drop closed");
+}
+
+static const char *drops_state_name(drop_state s)
+{
+	return s == DROP_DRAFT ? "draft" : s == DROP_OPEN ? "open" : "closed";
+}
+
+/* Fills a reply copy of d (shallow: points into d->spec) with live figures.
+ * 0 or DN_EIO. */
+static int drops_view(coord *c, coord_drop *d, Dropnet__Drop *v, Dropnet__Tier *tv,
+    Dropnet__Tier **tvp, int64_t now)
+{
+	*v = *d->spec;
+	v->state = (char *)drops_state_name(d->state);
+	v->accepted_orders = (uint32_t)d->accepted;
+	v->gifts_given = (uint32_t)d->gifts;
+	for (size_t t = 0; t < d->ntiers; t++) {
+		tv[t] = *d->spec->tiers[t];
+		tv[t].sold = d->tiers[t].sold;
+		uint32_t q = drop_tier_quota(d->tiers, d->ntiers, t, now);
+		tv[t].quota_effective = q == UINT32_MAX ? 0 : q;
+		tvp[t] = &tv[t];
+	}
+	v->n_tiers = d->ntiers;
+	v->tiers = tvp;
+	v->held_back = 0;
+	for (size_t i = 0; i < d->spec->n_skus; i++) {
+		for (size_t h = 0; h < c->nhubs; h++) {
+			coord_stock *s = coord_stock_get(c, (int)h, d->spec->skus[i]->sku, false);
+			v->held_back += s != NULL ? s->row.holdback : 0;
+		}
+	}
+	return coord_store_holdback_released_sum(c->store, d->id, &v->released);
+}
+
+static void drops_show(coord *c, const Dropnet__OpsRequest *q, mreq *r, bool all)
+{
+	static Dropnet__Drop views[COORD_DROPS_MAX];
+	static Dropnet__Drop *vp[COORD_DROPS_MAX];
+	static Dropnet__Tier tv[COORD_DROPS_MAX][DROP_TIERS_MAX];
+	static Dropnet__Tier *tvp[COORD_DROPS_MAX][DROP_TIERS_MAX];
+	int64_t now = coord_now_wall_ms(c);
+	size_t n = 0;
+	coord_drop *one = NULL;
+	if (!all && drops_lookup(c, q->drop_id, r, &one) != 0) {
+		return;
+	}
+	/* The list is what memory holds: every drop not closed and the newest
+	 * closed ones; one drop is shown from the file too. */
+	for (size_t i = 0; i < (all ? c->ndrops : 1); i++) {
+		coord_drop *d = all ? &c->drops[i] : one;
+		if (drops_view(c, d, &views[n], tv[n], tvp[n], now) != 0) {
+			drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
+			return;
+		}
+		vp[n] = &views[n];
+		n++;
+	}
+	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
+	rep.status = DROPNET__STATUS__OK;
+	rep.n_drops = n;
+	rep.drops = vp;
+	rep.clock_ms = now;
+	coord_ops_send(r, &rep);
+}
+
+static void drops_release_op(coord *c, const Dropnet__OpsRequest *q, mreq *r)
+{
+	coord_drop *d = NULL;
+	if (drops_lookup(c, q->drop_id, r, &d) != 0) {
+		return;
+	}
+	if (coord_drop_sku(d, q->sku) == NULL || q->qty <= 0) {
+		drops_answer(r, DROPNET__STATUS__INVALID, "sku must be in the drop and qty > 0");
+		return;
+	}
+	int hub = -1;
+	if (q->hub[0]) {
+		hub = coord_hub_find(c, q->hub);
+		if (hub < 0) {
+			drops_answer(r, DROPNET__STATUS__NOT_FOUND, "no such hub");
+			return;
+		}
+	}
+	int64_t held = 0;
+	for (size_t h = 0; h < c->nhubs; h++) {
+		coord_stock *s = coord_stock_get(c, (int)h, q->sku, false);
+		if (s != NULL && (hub < 0 || (int)h == hub)) {
+			held += s->row.holdback;
+		}
+	}
+	char msg[160];
+	if (held < q->qty) {
+		snprintf(msg, sizeof(msg), "only %lld held back", (long long)held);
+		drops_answer(r, DROPNET__STATUS__CONFLICT, msg);
+		return;
+	}
+	int64_t now = coord_now_wall_ms(c);
+	int rv = coord_store_begin(c->store);
+	int64_t done = rv == 0 ? drops_release(c, d, hub, q->sku, q->qty, "manual", now) : rv;
+	rv = done < 0 ? (int)done : 0;
+	rv = rv == 0 ? coord_store_commit(c->store) : (coord_store_rollback(c->store), rv);
+	if (rv != 0) {
+		c->commit_failures++;
+		coord_reload(c);
+		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
+		return;
+	}
+	snprintf(msg, sizeof(msg), "released %lld", (long long)done);
+	drops_answer(r, DROPNET__STATUS__OK, msg);
+}
+
+static int64_t drops_pct(int64_t *v, size_t n, double p)
+{
+	if (n == 0) {
+		return 0;
+	}
+	size_t i = (size_t)(p * (double)(n - 1) + 0.5);
+	return v[i < n ? i : n - 1];
+}
+
+/* Largest KPI lists: a drop's minutes, hubs, reasons. */
+#define KPI_MINUTES_MAX 2880
+#define KPI_FULFIL_MAX 200000
+#define KPI_REASONS_MAX 32
+
+/* The KPI reply's lists; static: they are large, and the reply is packed
+ * before the next request. */
+static Dropnet__MinuteCount kpi_mc[KPI_MINUTES_MAX];
+static Dropnet__MinuteCount *kpi_mcp[KPI_MINUTES_MAX];
+static Dropnet__HubFill kpi_hf[DN_HUBS_MAX];
+static Dropnet__HubFill *kpi_hfp[DN_HUBS_MAX];
+static char kpi_hubnames[DN_HUBS_MAX][DN_ID_MAX + 1];
+static int64_t kpi_times[KPI_FULFIL_MAX];
+static Dropnet__ReasonCount kpi_rc[KPI_REASONS_MAX];
+static Dropnet__ReasonCount *kpi_rcp[KPI_REASONS_MAX];
+
+static int drops_kpi_minute(void *arg, int64_t minute_ms, uint64_t units)
+{
+	Dropnet__DropKpi *k = arg;
+	size_t i = k->n_sell_through++;
+	dropnet__minute_count__init(&kpi_mc[i]);
+	kpi_mc[i].minute_ms = minute_ms;
+	kpi_mc[i].units = (uint32_t)units;
+	kpi_mcp[i] = &kpi_mc[i];
+	return k->n_sell_through < KPI_MINUTES_MAX ? 0 : COORD_STORE_STOP;
+}
+
+/* Fill: of the orders that passed the drop's rules and had a hub in
+ * range, how many were filled - per nearest hub (and, summed by the
+ * caller, overall). */
+static int drops_kpi_fill(void *arg, const coord_store_kpi_fill_row *row)
+{
+	Dropnet__DropKpi *k = arg;
+	size_t i = k->n_fill++;
+	dropnet__hub_fill__init(&kpi_hf[i]);
+	snprintf(kpi_hubnames[i], sizeof(kpi_hubnames[i]), "%s", row->hub);
+	kpi_hf[i].hub = kpi_hubnames[i];
+	kpi_hf[i].orders = (uint32_t)row->orders;
+	kpi_hf[i].filled = (uint32_t)row->filled;
+	kpi_hf[i].filled_here = (uint32_t)row->filled_here;
+	kpi_hfp[i] = &kpi_hf[i];
+	return k->n_fill < DN_HUBS_MAX ? 0 : COORD_STORE_STOP;
+}
+
+static int drops_kpi_reason(void *arg, int status, uint64_t orders)
+{
+	Dropnet__DropKpi *k = arg;
+	size_t i = k->n_rejections++;
+	dropnet__reason_count__init(&kpi_rc[i]);
+	kpi_rc[i].reason = (char *)codec_status_name((Dropnet__Status)status);
+	kpi_rc[i].orders = (uint32_t)orders;
+	kpi_rcp[i] = &kpi_rc[i];
+	return k->n_rejections < KPI_REASONS_MAX ? 0 : COORD_STORE_STOP;
+}
+
+/* Sell-through per minute, fill per hub, and time to fulfil (accept ->
+ * ship, per shipped placement). */
+static int drops_kpi_orders(coord *c, const char *id, Dropnet__DropKpi *k)
+{
+	k->sell_through = kpi_mcp;
+	k->fill = kpi_hfp;
+	int rv = coord_store_kpi_sell_through(c->store, id, drops_kpi_minute, k);
+	if (rv == 0) {
+		rv = coord_store_kpi_fill(c->store, id, drops_kpi_fill, k);
+	}
+	uint64_t in_range = 0, filled = 0;
+	for (size_t i = 0; i < k->n_fill; i++) {
+		in_range += kpi_hf[i].orders;
+		filled += kpi_hf[i].filled;
+	}
+	k->fill_within_radius = in_range > 0 ? (double)filled / (double)in_range : 0;
+	size_t nt = 0;
+	if (rv == 0) {
+		rv = coord_store_kpi_fulfil_times(c->store, id, kpi_times, KPI_FULFIL_MAX, &nt);
+	}
+	k->shipped_orders = (uint32_t)nt;
+	k->fulfil_p50_ms = drops_pct(kpi_times, nt, 0.5);
+	k->fulfil_p90_ms = drops_pct(kpi_times, nt, 0.9);
+	return rv;
+}
+
+/* Buyers acquired by the drop and whether they came back; rejections;
+ * holdback; acceptances. */
+static int drops_kpi_totals(coord *c, const char *id, Dropnet__DropKpi *k)
+{
+	coord_store_kpi_buyers b;
+	int rv = coord_store_kpi_buyers_get(c->store, id, &b);
+	k->buyers_acquired = (uint32_t)b.acquired;
+	k->repeat_rate = b.repeat_rate;
+	k->gift_buyers = (uint32_t)b.gift_buyers;
+	k->gift_repeat_rate = b.gift_repeat_rate;
+	k->nongift_first_buyers = (uint32_t)b.nongift_buyers;
+	k->nongift_repeat_rate = b.nongift_repeat_rate;
+	k->rejections = kpi_rcp;
+	if (rv == 0) {
+		rv = coord_store_kpi_rejections(c->store, id, drops_kpi_reason, k);
+	}
+	if (rv == 0) {
+		rv = coord_store_holdback_held_sum(c->store, id, &k->held_back);
+	}
+	if (rv == 0) {
+		rv = coord_store_holdback_released_sum(c->store, id, &k->released);
+	}
+	uint64_t orders = 0, units = 0;
+	if (rv == 0) {
+		rv = coord_store_kpi_accepted(c->store, id, &orders, &units);
+	}
+	k->accepted_orders = (uint32_t)orders;
+	k->accepted_units = (uint32_t)units;
+	return rv;
+}
+
+static void drops_kpi(coord *c, const Dropnet__OpsRequest *q, mreq *r)
+{
+	coord_drop *d = NULL;
+	if (drops_lookup(c, q->drop_id, r, &d) != 0) {
+		return;
+	}
+	Dropnet__DropKpi k = DROPNET__DROP_KPI__INIT;
+	k.drop_id = d->id;
+	if (drops_kpi_orders(c, d->id, &k) != 0 || drops_kpi_totals(c, d->id, &k) != 0) {
+		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
+		return;
+	}
+	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
+	rep.status = DROPNET__STATUS__OK;
+	rep.kpi = &k;
+	rep.clock_ms = coord_now_wall_ms(c);
+	coord_ops_send(r, &rep);
+}
+
+static void drops_clock(coord *c, const Dropnet__OpsRequest *q, mreq *r)
+{
+	if (q->clock_ms != 0) {
+		if (!c->cfg.test_clock) {
+			drops_answer(r, DROPNET__STATUS__CONFLICT,
+			    "the clock moves only with coordinator.test_clock = 1");
+			return;
+		}
+		coord_clock_move(c, q->clock_ms);
+		log_info("clock.set", "clock_ms=%lld offset_ms=%lld", (long long)q->clock_ms,
+		    (long long)c->clock_offset_ms);
+		coord_drops_tick(c);
+	}
+	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
+	rep.status = DROPNET__STATUS__OK;
+	rep.clock_ms = coord_now_wall_ms(c);
+	coord_ops_send(r, &rep);
+}
+
+void coord_ops_drops(coord *c, const Dropnet__OpsRequest *q, mreq *r)
+{
+	switch (q->kind) {
+	case DROPNET__OPS_KIND__OPS_DROP_CREATE: drops_create(c, q->drop, r); break;
+	case DROPNET__OPS_KIND__OPS_DROP_SHOW: drops_show(c, q, r, false); break;
+	case DROPNET__OPS_KIND__OPS_DROP_LIST: drops_show(c, q, r, true); break;
+	case DROPNET__OPS_KIND__OPS_DROP_OPEN: drops_set_state(c, q->drop_id, DROP_OPEN, r); break;
+	case DROPNET__OPS_KIND__OPS_DROP_CLOSE: drops_set_state(c, q->drop_id, DROP_CLOSED, r); break;
+	case DROPNET__OPS_KIND__OPS_HOLDBACK_RELEASE: drops_release_op(c, q, r); break;
+	case DROPNET__OPS_KIND__OPS_KPI: drops_kpi(c, q, r); break;
+	case DROPNET__OPS_KIND__OPS_CLOCK: drops_clock(c, q, r); break;
+	default: drops_answer(r, DROPNET__STATUS__INVALID, "unknown ops kind"); break;
+	}
+}
+

@@ -1,0 +1,347 @@
+/*
+ * test_forecast_panel.c - unit tests for common/core/forecast_panel.c (the
+ * adaptive model of issue 11) and the compound distribution it shares with
+ * forecast.c: clusters and candidates against hand-worked values, what a
+ * fit learns on panels whose truth is known (a dying panel is forecast low,
+ * a steady one near its mean, the stock covers about the service level),
+ * determinism, and the argument checks. Links the core library only.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/err.h"
+#include "core/forecast.h"
+#include "core/forecast_panel.h"
+
+#define EPS 1e-9
+
+static const double y5[] = { 0, 3, 0, 0, 2 };
+
+/* Goal: clusters by hand. Every cluster name is distinct. */
+static void test_panel_clusters(void **state)
+{
+	(void)state;
+	char name[64];
+	const double ones[] = { 1, 1, 1, 1, 1, 1 };
+	const double zeros[] = { 0, 0, 0 };
+	/* One demand in 12 periods: ADI 12, gap 8 <= 12 (due), sparse,
+	 * thin, nothing in the last third (down). */
+	const double one[] = { 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0 };
+	/* Four demands then 36 zeros: ADI 10, gap 36 > 30: stale. */
+	double stale[40] = { 1, 1, 1, 1 };
+	/* Dense, and the last third at 4x the history's rate: up. */
+	const double up[] = { 1, 1, 1, 1, 1, 1, 6, 6, 6 };
+
+	assert_int_equal(forecast_panel_cluster_of(zeros, 3), 0);
+	assert_string_equal(forecast_panel_cluster_name(0, name, sizeof(name)),
+	    "none");
+	assert_string_equal(forecast_panel_cluster_name(
+	    forecast_panel_cluster_of(ones, 6), name, sizeof(name)),
+	    "due/dense/rich/flat");
+	assert_string_equal(forecast_panel_cluster_name(
+	    forecast_panel_cluster_of(one, 12), name, sizeof(name)),
+	    "due/sparse/thin/down");
+	assert_string_equal(forecast_panel_cluster_name(
+	    forecast_panel_cluster_of(stale, 40), name, sizeof(name)),
+	    "stale/sparse/rich/down");
+	assert_string_equal(forecast_panel_cluster_name(
+	    forecast_panel_cluster_of(up, 9), name, sizeof(name)),
+	    "due/dense/rich/up");
+	for (unsigned a = 0; a < FORECAST_PANEL_CLUSTERS; a++) {
+		char na[64], nb[64];
+
+		forecast_panel_cluster_name(a, na, sizeof(na));
+		assert_string_not_equal(na, "?");
+		for (unsigned b = a + 1; b < FORECAST_PANEL_CLUSTERS; b++) {
+			assert_string_not_equal(na,
+			    forecast_panel_cluster_name(b, nb, sizeof(nb)));
+		}
+	}
+	assert_string_equal(forecast_panel_cluster_name(FORECAST_PANEL_CLUSTERS,
+	    name, sizeof(name)), "?");
+}
+
+/* Goal: the candidates new to the panel, by hand on 0,3,0,0,2:
+ *   ses_fast (0.3): 0 -> 0.9 -> 0.63 -> 0.441 -> 0.9087;
+ *   tsb_fast (alpha 0.1, beta 0.3; p 0.4, z 2.5): p 0.28, 0.496 (z 2.55),
+ *     0.3472, 0.24304, 0.470128 (z 2.495) -> 1.17296936;
+ *   recent (H 3: last max(3, 6) periods, all 5 here): 1;
+ *   imapa: ADI 2.5 -> levels 1..3: SES 0.4187; buckets of 2 from the end
+ *     (3, 2): 2.9 / 2 = 1.45; one bucket of 3 (2): 2/3; mean 0.845122...;
+ *   naive 2, zero 0, and the shared ones equal forecast_point's. */
+static void test_panel_candidates(void **state)
+{
+	(void)state;
+	assert_true(fabs(forecast_panel_candidate_rate(FORECAST_CAND_SES_FAST,
+	    y5, 5, 3) - 0.9087) < EPS);
+	assert_true(fabs(forecast_panel_candidate_rate(FORECAST_CAND_TSB_FAST,
+	    y5, 5, 3) - 0.470128 * 2.495) < 1e-8);
+	assert_true(fabs(forecast_panel_candidate_rate(FORECAST_CAND_RECENT,
+	    y5, 5, 3) - 1) < EPS);
+	assert_true(fabs(forecast_panel_candidate_rate(FORECAST_CAND_IMAPA,
+	    y5, 5, 3) - (0.4187 + 1.45 + 2.0 / 3) / 3) < EPS);
+	assert_true(fabs(forecast_panel_candidate_rate(FORECAST_CAND_NAIVE,
+	    y5, 5, 3) - 2) < EPS);
+	assert_true(forecast_panel_candidate_rate(FORECAST_CAND_ZERO, y5, 5,
+	    3) == 0);
+	assert_true(fabs(forecast_panel_candidate_rate(FORECAST_CAND_TSB, y5, 5,
+	    3) - forecast_point(FORECAST_TSB, y5, 5, 3)) < EPS);
+	assert_true(fabs(forecast_panel_candidate_rate(FORECAST_CAND_MODEL, y5,
+	    5, 3) - forecast_point(FORECAST_MODEL, y5, 5, 3)) < EPS);
+	assert_string_equal(forecast_panel_candidate_name(FORECAST_CAND_TSB_FAST),
+	    "tsb_fast");
+	assert_string_equal(forecast_panel_candidate_name(
+	    FORECAST_PANEL_CANDIDATES), "?");
+}
+
+/* Goal: the compound total's CDF and quantile agree with each other and,
+ * on 1,1,1,1 (forecast.c's hand-worked case: p 0.65, sizes 1, weight 4,
+ * H 2), with the beta-binomial by hand: CDF 0.168, 0.532, 1. */
+static void test_compound(void **state)
+{
+	(void)state;
+	assert_true(fabs(forecast_compound_cdf(0.65, 0, 4, 2, 0) - 0.168) < 1e-12);
+	assert_true(fabs(forecast_compound_cdf(0.65, 0, 4, 2, 1) - 0.532) < 1e-12);
+	assert_true(fabs(forecast_compound_cdf(0.65, 0, 4, 2, 2) - 1) < 1e-12);
+	assert_true(forecast_compound_cdf(0.65, 0, 4, 2, -1) == 0);
+	assert_true(forecast_compound_quantile(0.65, 0, 4, 2, 0.6) == 2);
+	assert_true(forecast_compound_quantile(0, 3, 4, 2, 0.9) == 0);
+	for (double s = 0.5; s < 0.999; s += 0.07) {
+		double q = forecast_compound_quantile(0.2, 2.5, 30, 6, s);
+
+		assert_true(q >= 1);
+		assert_true(forecast_compound_cdf(0.2, 2.5, 30, 6, q) >= s - 1e-12);
+		assert_true(forecast_compound_cdf(0.2, 2.5, 30, 6, q - 1) < s);
+	}
+}
+
+/* A seeded LCG: the panels below are the same on every machine. */
+static double unif(uint64_t *s)
+{
+	*s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (double)(*s >> 11) * 0x1.0p-53;
+}
+
+static double poisson(uint64_t *s, double m)
+{
+	double L = exp(-m), p = 1, k = 0;
+
+	do {
+		k += 1;
+		p *= unif(s);
+	} while (p > L);
+	return k - 1;
+}
+
+#define NS 2000u
+#define NT 48u
+#define H 6u
+
+/* Steady panel: each series Poisson with its own rate U(0.2, 4). */
+static void make_steady(double *y, forecast_span *sp, uint64_t seed)
+{
+	uint64_t s = seed;
+
+	for (size_t i = 0; i < NS; i++) {
+		double l = 0.2 + 3.8 * unif(&s);
+
+		for (size_t t = 0; t < NT; t++) {
+			y[i * NT + t] = poisson(&s, l);
+		}
+		sp[i].y = y + i * NT;
+		sp[i].n = NT;
+	}
+}
+
+/* Goal: on a steady panel the stock, fitted on the first NT - H periods,
+ * covers the next H periods' total for 0.85..0.95 of the series at
+ * service 0.9, and the point forecast is within 15 % of the long-run mean
+ * on average (nothing in the data says to move away from it). */
+static void test_panel_steady_calibrated(void **state)
+{
+	(void)state;
+	double *y = malloc(sizeof(double) * NS * NT);
+	forecast_span *sp = malloc(sizeof(*sp) * NS);
+	forecast_panel *m = malloc(sizeof(*m));
+	double mean[H];
+	size_t covered = 0;
+	double ratio = 0;
+
+	assert_non_null(y);
+	assert_non_null(sp);
+	assert_non_null(m);
+	make_steady(y, sp, 7);
+	for (size_t i = 0; i < NS; i++) {
+		sp[i].n = NT - H;
+	}
+	assert_int_equal(forecast_panel_fit(m, H, 0.9, sp, NS), 0);
+	assert_true(m->cases == (size_t)NS * forecast_panel_origins(H));
+	assert_int_equal(forecast_panel_origins(6), 6);
+	assert_int_equal(forecast_panel_origins(3), 9);
+	assert_int_equal(forecast_panel_origins(12), 3);
+	for (size_t i = 0; i < NS; i++) {
+		forecast_result r;
+		forecast_panel_why why;
+		double tot = 0;
+
+		assert_int_equal(forecast_panel_series(m, sp[i].y, NT - H, mean,
+		    &r, &why), 0);
+		assert_true(r.stock == floor(r.stock) && r.stock >= 0);
+		assert_true(why.level >= 0.01 && why.level <= 0.999);
+		/* The stock is the NB quantile of the distribution it reports. */
+		assert_true(r.stock == forecast_nbinom_quantile(why.stock_mean,
+		    why.stock_var, why.level));
+		assert_true(why.stock_var >= why.stock_mean);
+		for (unsigned h = 0; h < H; h++) {
+			tot += sp[i].y[NT - H + h];
+		}
+		covered += tot <= r.stock;
+		ratio += mean[0] / forecast_point(FORECAST_MEAN, sp[i].y, NT - H, H);
+	}
+	double cover = (double)covered / NS;
+
+	assert_true(cover >= 0.85 && cover <= 0.95);
+	assert_true(fabs(ratio / NS - 1) < 0.15);
+	free(y);
+	free(sp);
+	free(m);
+}
+
+/* Goal: a panel where demand dies out (half the series stop selling for
+ * good somewhere in periods 12..35 of 48) learns from its own validation
+ * cuts that a series silent for long stays silent: the dead ones are
+ * forecast well below their long-run mean and stocked far less than the
+ * live ones, which keep a forecast near their mean. */
+static void test_panel_dying_learned(void **state)
+{
+	(void)state;
+	double *y = malloc(sizeof(double) * NS * NT);
+	forecast_span *sp = malloc(sizeof(*sp) * NS);
+	forecast_panel *m = malloc(sizeof(*m));
+	uint64_t s = 99;
+	double mean[H];
+	double dead_ratio = 0, live_ratio = 0, dead_stock = 0, live_stock = 0;
+
+	assert_non_null(y);
+	assert_non_null(sp);
+	assert_non_null(m);
+	for (size_t i = 0; i < NS; i++) {
+		size_t end = i % 2 ? NT : 12 + (size_t)(24 * unif(&s));
+
+		for (size_t t = 0; t < NT; t++) {
+			y[i * NT + t] = t < end && unif(&s) < 0.5 ? 2 : 0;
+		}
+		sp[i].y = y + i * NT;
+		sp[i].n = NT;
+	}
+	assert_int_equal(forecast_panel_fit(m, H, 0.9, sp, NS), 0);
+	for (size_t i = 0; i < NS; i++) {
+		forecast_result r;
+		double lr = forecast_point(FORECAST_MEAN, sp[i].y, NT, H);
+
+		assert_int_equal(forecast_panel_series(m, sp[i].y, NT, mean, &r,
+		    NULL), 0);
+		if (i % 2) {
+			live_ratio += mean[0] / lr;
+			live_stock += r.stock;
+		} else {
+			dead_ratio += mean[0] / lr;
+			dead_stock += r.stock;
+		}
+	}
+	dead_ratio /= NS / 2;
+	live_ratio /= NS / 2;
+	assert_true(dead_ratio < 0.5);
+	assert_true(live_ratio > 0.8 && live_ratio < 1.2);
+	assert_true(dead_stock < 0.5 * live_stock);
+	free(y);
+	free(sp);
+	free(m);
+}
+
+/* Goal: the fit is a pure function of its input: twice the same panel
+ * gives byte-identical models and forecasts. */
+static void test_panel_deterministic(void **state)
+{
+	(void)state;
+	double *y = malloc(sizeof(double) * NS * NT);
+	forecast_span *sp = malloc(sizeof(*sp) * NS);
+	forecast_panel *a = calloc(1, sizeof(*a)), *b = calloc(1, sizeof(*b));
+
+	assert_non_null(y);
+	assert_non_null(sp);
+	assert_non_null(a);
+	assert_non_null(b);
+	make_steady(y, sp, 3);
+	assert_int_equal(forecast_panel_fit(a, 3, 0.95, sp, NS), 0);
+	assert_int_equal(forecast_panel_fit(b, 3, 0.95, sp, NS), 0);
+	assert_memory_equal(a, b, sizeof(*a));
+	free(y);
+	free(sp);
+	free(a);
+	free(b);
+}
+
+/* Goal: bad arguments are refused with DN_EINVAL and nothing learned from
+ * an empty panel: defaults (issue-5 model at the nominal level). */
+static void test_panel_bad_args_and_empty(void **state)
+{
+	(void)state;
+	forecast_panel m;
+	forecast_span sp = { y5, 5 };
+	const double neg[] = { 1, -1, 2 };
+	forecast_span bad = { neg, 3 };
+	double mean[4];
+	forecast_result r;
+	forecast_panel_why why;
+
+	assert_int_equal(forecast_panel_fit(NULL, 3, 0.9, &sp, 1), DN_EINVAL);
+	assert_int_equal(forecast_panel_fit(&m, 0, 0.9, &sp, 1), DN_EINVAL);
+	assert_int_equal(forecast_panel_fit(&m, FORECAST_HORIZON_MAX + 1, 0.9,
+	    &sp, 1), DN_EINVAL);
+	assert_int_equal(forecast_panel_fit(&m, 3, 0.3, &sp, 1), DN_EINVAL);
+	assert_int_equal(forecast_panel_fit(&m, 3, NAN, &sp, 1), DN_EINVAL);
+	assert_int_equal(forecast_panel_fit(&m, 3, 0.9, NULL, 1), DN_EINVAL);
+	assert_int_equal(forecast_panel_fit(&m, 3, 0.9, &bad, 1), DN_EINVAL);
+	sp.n = 0;
+	assert_int_equal(forecast_panel_fit(&m, 3, 0.9, &sp, 1), DN_EINVAL);
+
+	assert_int_equal(forecast_panel_fit(&m, 4, 0.9, NULL, 0), 0);
+	assert_int_equal(forecast_panel_series(&m, y5, 5, mean, &r, &why), 0);
+	assert_int_equal(why.point, FORECAST_CAND_MODEL);
+	assert_true(why.level == 0.9 && why.scale == 1);
+	assert_true(fabs(mean[0] - forecast_point(FORECAST_MODEL, y5, 5, 4)) <
+	    EPS);
+	assert_int_equal(forecast_panel_series(&m, neg, 3, mean, &r, NULL),
+	    DN_EINVAL);
+	assert_int_equal(forecast_panel_series(&m, y5, 0, mean, &r, NULL),
+	    DN_EINVAL);
+	assert_int_equal(forecast_panel_series(NULL, y5, 5, mean, &r, NULL),
+	    DN_EINVAL);
+	/* No demand: nothing forecast, nothing stocked. */
+	const double z[] = { 0, 0, 0, 0 };
+
+	assert_int_equal(forecast_panel_series(&m, z, 4, mean, &r, &why), 0);
+	assert_true(r.stock == 0 && r.mean_total == 0 && why.cluster == 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_panel_clusters),
+		cmocka_unit_test(test_panel_candidates),
+		cmocka_unit_test(test_compound),
+		cmocka_unit_test(test_panel_steady_calibrated),
+		cmocka_unit_test(test_panel_dying_learned),
+		cmocka_unit_test(test_panel_deterministic),
+		cmocka_unit_test(test_panel_bad_args_and_empty),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
