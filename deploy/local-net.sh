@@ -17,6 +17,16 @@
 # exports DROPNET_INGEST, DROPNET_COORDINATOR, DROPNET_HUBSYNC,
 # DROPNET_HUB_<ID> for every hub, DROPNET_HUBS, DROPNET_BIN and DROPNET_DIR.
 #
+# TLS is on by default: every TCP socket is tls+tcp:// with client
+# certificates required. The network's PKI (deploy/pki.sh: a root CA, one CA
+# per role, a certificate per hub, the coordinator's, an admin operator
+# "ops" and a storefront "shop") is made in DIR/pki on the first start, or
+# taken from --pki DIR. net.env then also exports DROPNET_TLS_CA (the
+# server CA), DROPNET_TLS_CERT/_KEY (operator ops), DROPNET_TLS_CRL,
+# DROPNET_STOREFRONT_TLS_CERT/_KEY (storefront shop) and DROPNET_PKI.
+# --plaintext runs tcp:// with tls.allow_plaintext=1 instead (benchmarks
+# comparing the two; never across a network).
+#
 # Readiness is probed, never slept for: each process must log its `*.ready`
 # line before a deadline, then `dropctl hubs --json` must show every hub
 # healthy. Ports (defaults 7400-7402, the example's) can be moved with
@@ -52,6 +62,8 @@ options (start):
   --coord-set K=V     extra --set for the coordinator (repeatable)
   --hub-set K=V       extra --set for every hub (repeatable)
   --no-wait-healthy   do not wait for the hubs to be healthy
+  --pki DIR           use this PKI (deploy/pki.sh layout) instead of DIR/pki
+  --plaintext         no TLS: tcp:// everywhere, plaintext allowed explicitly
 options (all):
   --timeout S         deadline for each wait (default 20)
   --signal SIG        stop-proc: signal to send (default TERM, with a deadline)
@@ -74,7 +86,7 @@ fi
 DIR=""; BIN="${DROPNET_BIN:-}"; HUBS="${DROPNET_HUBS:-$ALL_HUBS}"
 CONFIG_DIR="$SCRIPT_DIR/net"; PORT_BASE="${DROPNET_PORT_BASE:-7400}"
 INGEST_PORT=""; OPS_PORT=""; HUB_PORT=""; TIMEOUT_S=20; SIGNAL=TERM
-WAIT_HEALTHY=1
+WAIT_HEALTHY=1; PLAINTEXT=0; PKI=""
 COORD_SETS=(); HUB_SETS=()
 while [[ $# -gt 0 ]]; do
 	case $1 in
@@ -91,6 +103,8 @@ while [[ $# -gt 0 ]]; do
 	--timeout) TIMEOUT_S=$2; shift 2 ;;
 	--signal) SIGNAL=$2; shift 2 ;;
 	--no-wait-healthy) WAIT_HEALTHY=0; shift ;;
+	--pki) PKI=$2; shift 2 ;;
+	--plaintext) PLAINTEXT=1; shift ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -247,6 +261,31 @@ load_conf() {
 	# shellcheck disable=SC1091
 	source "$DIR/net.conf"
 	DROPCTL=$(find_bin dropctl 2>/dev/null || true)
+	tls_env
+}
+
+# The client side of TLS for our own dropctl calls (wait_healthy).
+tls_env() {
+	if (( PLAINTEXT )); then
+		export DROPNET_PLAINTEXT=1
+	else
+		export DROPNET_TLS_CA="$PKI/ca/server.crt" DROPNET_TLS_CRL="$PKI/crl.pem"
+		export DROPNET_TLS_CERT="$PKI/operator/ops.crt" DROPNET_TLS_KEY="$PKI/operator/ops.key"
+	fi
+}
+
+# Makes the PKI on first use: CAs, the coordinator's certificate (its
+# names on this machine), one per hub, operator ops (admin), storefront shop.
+pki_make() {
+	local pki="$SCRIPT_DIR/pki.sh" h
+	[[ -f $PKI/ca/root.crt ]] || "$pki" init --dir "$PKI" >/dev/null
+	[[ -f $PKI/server/coordinator.crt ]] || "$pki" issue --dir "$PKI" server coordinator \
+		--san DNS:localhost,DNS:127.0.0.1,IP:127.0.0.1 >/dev/null
+	[[ -f $PKI/operator/ops.crt ]] || "$pki" issue --dir "$PKI" operator ops --op-role admin >/dev/null
+	[[ -f $PKI/storefront/shop.crt ]] || "$pki" issue --dir "$PKI" storefront shop >/dev/null
+	for h in $HUBS; do
+		[[ -f $PKI/hub/$h.crt ]] || "$pki" issue --dir "$PKI" hub "$h" >/dev/null
+	done
 }
 
 # ---- commands --------------------------------------------------------------
@@ -257,10 +296,20 @@ cmd_start() {
 	OPS_PORT=${OPS_PORT:-$((PORT_BASE + 1))}
 	HUB_PORT=${HUB_PORT:-$((PORT_BASE + 2))}
 	SIGNAL_PORT=$((${HUB_PORT} + 1))
-	INGEST_URL="tcp://127.0.0.1:$INGEST_PORT"
-	OPS_URL="tcp://127.0.0.1:$OPS_PORT"
-	HUBSYNC_URL="tcp://127.0.0.1:$HUB_PORT"
-	SIGNAL_URL="tcp://127.0.0.1:$SIGNAL_PORT"
+	local scheme=tls+tcp
+	if (( PLAINTEXT )); then
+		scheme=tcp
+	else
+		PKI=${PKI:-$DIR/pki}
+		mkdir -p "$PKI"
+		PKI=$(cd "$PKI" && pwd)
+		pki_make
+	fi
+	INGEST_URL="$scheme://127.0.0.1:$INGEST_PORT"
+	OPS_URL="$scheme://127.0.0.1:$OPS_PORT"
+	HUBSYNC_URL="$scheme://127.0.0.1:$HUB_PORT"
+	SIGNAL_URL="$scheme://127.0.0.1:$SIGNAL_PORT"
+	tls_env
 	local coord hubd h f name pid
 	coord=$(find_bin coordinator); hubd=$(find_bin hubd); DROPCTL=$(find_bin dropctl)
 	mkdir -p "$DIR/log" "$DIR/run" "$DIR/coordinator"
@@ -271,7 +320,7 @@ cmd_start() {
 	# Plain assignments: `declare` lines would make locals when sourced
 	# inside load_conf.
 	local v
-	for v in BIN HUBS INGEST_URL OPS_URL HUBSYNC_URL; do
+	for v in BIN HUBS INGEST_URL OPS_URL HUBSYNC_URL PLAINTEXT PKI; do
 		printf '%s=%q\n' "$v" "${!v}"
 	done >"$DIR/net.conf"
 
@@ -283,6 +332,16 @@ cmd_start() {
 		--set "coordinator.ops_url=$OPS_URL"
 		--set "coordinator.hub_url=$HUBSYNC_URL"
 		--set "coordinator.signal_url=$SIGNAL_URL")
+	if (( PLAINTEXT )); then
+		argv+=(--set tls.allow_plaintext=1)
+	else
+		argv+=(--set "tls.storefront_ca_file=$PKI/ca/storefront.crt"
+			--set "tls.hub_ca_file=$PKI/ca/hub.crt"
+			--set "tls.operator_ca_file=$PKI/ca/operator.crt"
+			--set "tls.crl_file=$PKI/crl.pem"
+			--set "tls.cert_file=$PKI/server/coordinator.crt"
+			--set "tls.key_file=$PKI/server/coordinator.key")
+	fi
 	local s
 	for s in "${COORD_SETS[@]}"; do argv+=(--set "$s"); done
 	printf '%s\0' "${argv[@]}" >"$DIR/run/coordinator.argv"
@@ -298,6 +357,14 @@ cmd_start() {
 			--set "hub.data_dir=$DIR/$h"
 			--set "hub.term_url=$term"
 			--set "hub.coordinator_url=$HUBSYNC_URL")
+		if (( PLAINTEXT )); then
+			argv+=(--set tls.allow_plaintext=1)
+		else
+			argv+=(--set "tls.ca_file=$PKI/ca/server.crt"
+				--set "tls.crl_file=$PKI/crl.pem"
+				--set "tls.cert_file=$PKI/hub/$h.crt"
+				--set "tls.key_file=$PKI/hub/$h.key")
+		fi
 		for s in "${HUB_SETS[@]}"; do argv+=(--set "$s"); done
 		printf '%s\0' "${argv[@]}" >"$DIR/run/$h.argv"
 	done
@@ -311,6 +378,17 @@ cmd_start() {
 		echo "export DROPNET_HUBSYNC=$HUBSYNC_URL"
 		echo "export DROPNET_SIGNAL=$SIGNAL_URL"
 		echo "export DROPNET_HUBS=\"$HUBS\""
+		if (( PLAINTEXT )); then
+			echo "export DROPNET_PLAINTEXT=1"
+		else
+			echo "export DROPNET_PKI=$(printf %q "$PKI")"
+			echo "export DROPNET_TLS_CA=$(printf %q "$PKI/ca/server.crt")"
+			echo "export DROPNET_TLS_CRL=$(printf %q "$PKI/crl.pem")"
+			echo "export DROPNET_TLS_CERT=$(printf %q "$PKI/operator/ops.crt")"
+			echo "export DROPNET_TLS_KEY=$(printf %q "$PKI/operator/ops.key")"
+			echo "export DROPNET_STOREFRONT_TLS_CERT=$(printf %q "$PKI/storefront/shop.crt")"
+			echo "export DROPNET_STOREFRONT_TLS_KEY=$(printf %q "$PKI/storefront/shop.key")"
+		fi
 		for h in $HUBS; do
 			echo "export DROPNET_HUB_$(echo "$h" | tr '[:lower:]-' '[:upper:]_')=$(printf %q "ipc://$DIR/run/$h.term")"
 		done

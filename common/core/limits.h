@@ -14,6 +14,43 @@
  * from making a server allocate hundreds of MiB. */
 #define DN_MSG_MAX_BYTES (1024u * 1024u)
 
+/* Per-socket receive caps (NNG_OPT_RECVMAXSZ), each sized from the largest
+ * valid message that socket takes; a bigger message closes the connection
+ * before anything is unpacked.
+ * Ingest: one SubmitOrder is at most DN_ORDER_LINES_MAX lines of a
+ * DN_ID_MAX sku (~75 B each with framing) plus six DN_ID_MAX strings and two
+ * doubles: under 3 KiB. 16 KiB leaves room for new fields. */
+#define DN_INGEST_MSG_MAX (16u * 1024u)
+/* Hub sync: DN_STREAM_BATCH_MAX events of < 2 KiB plus a stock report of
+ * DN_STOCK_REPORT_MAX levels (~75 B each): ~670 KiB, under the global cap. */
+#define DN_HUBSYNC_MSG_MAX DN_MSG_MAX_BYTES
+/* Ops: a drop spec with its insider list is the largest request. */
+#define DN_OPS_MSG_MAX DN_MSG_MAX_BYTES
+/* Hub terminal: DN_SCANS_MAX scans of a DN_ID_MAX code: ~68 KiB. */
+#define DN_TERM_MSG_MAX (256u * 1024u)
+
+/* Bytes protobuf-c may allocate to unpack one message. Unpacked structs are
+ * bigger than their wire form (an empty sub-message is 2 wire bytes and a
+ * ~100-byte struct), so without this a 1 MiB message could unpack into
+ * ~80 MiB. The largest valid message, a full hub sync batch (256 events of
+ * 32 lines, 2048 stock levels), unpacks into ~1.5 MiB. */
+#define DN_UNPACK_MAX_BYTES (4u * 1024u * 1024u)
+
+/* Bytes one reply from our own (authenticated) server, or one of the
+ * process's own stored messages, may unpack into: a sanity bound only -
+ * a 1 MiB ops reply of short rows unpacks into ~5 MiB. */
+#define DN_UNPACK_TRUSTED_MAX_BYTES (64u * 1024u * 1024u)
+
+/* Bytes of unpacked peer requests alive at once in one process, over every
+ * socket and thread: a batch of 32 hub syncs may hold 32 messages while it
+ * is served. Beyond this an unpack fails (the peer gets MALFORMED and
+ * retries) instead of the process growing. Replies and stored messages
+ * count towards it but are never refused by it. */
+#define DN_UNPACK_LIVE_MAX (16u * 1024u * 1024u)
+
+/* Largest PEM file (CA chain, CRL, certificate, key) read for TLS. */
+#define DN_TLS_FILE_MAX (1024u * 1024u)
+
 /* Lines per order: creators' carts are small; bounds routing work. */
 #define DN_ORDER_LINES_MAX 32u
 

@@ -313,6 +313,26 @@ pick_verdict pick_ship(pick_order *o, char *msg, size_t msg_len)
 	return PICK_OK;
 }
 
+pick_verdict pick_ship_already(pick_order *o, char *msg, size_t msg_len)
+{
+	if (!o->resent) {
+		snprintf(msg, msg_len, "order %" PRIu64 " was not re-sent after a "
+		    "data loss; only a resent order can be recorded as already "
+		    "shipped", o->order_id);
+		return PICK_CONFLICT;
+	}
+	if (o->state != PICK_ORDER_QUEUED) {
+		snprintf(msg, msg_len, "order %" PRIu64 " is %s; only a resent "
+		    "order with nothing picked or shorted can be recorded as "
+		    "already shipped", o->order_id, pick_state_name(o->state));
+		return PICK_CONFLICT;
+	}
+	o->state = PICK_ORDER_SHIPPED;
+	snprintf(msg, msg_len, "order %" PRIu64 " recorded as shipped before "
+	    "the data loss", o->order_id);
+	return PICK_OK;
+}
+
 pick_verdict pick_place_check(uint64_t order_id, const char *order_key,
     const char *customer, const pick_line_in *lines, size_t nlines,
     char *msg, size_t msg_len)

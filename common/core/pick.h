@@ -84,6 +84,7 @@ typedef struct {
 	char claimed_by[DN_ID_MAX + 1]; /* "" when free */
 	char tier[DN_ID_MAX + 1];       /* "" when unknown */
 	int64_t received_ms, promised_ms; /* promised 0: none */
+	bool resent; /* sent again after the hub's store was lost */
 	size_t nlines;
 	pick_line lines[DN_ORDER_LINES_MAX];
 } pick_order;
@@ -143,6 +144,12 @@ pick_verdict pick_pack(pick_order *o, const char *const *scans, size_t nscans,
 
 /* Ship: only a picked or packed order. On OK o->state becomes shipped. */
 pick_verdict pick_ship(pick_order *o, char *msg, size_t msg_len);
+
+/* Already shipped: a resent order (sent again after the hub's store was
+ * lost) that left the building before the loss is recorded as shipped
+ * without a pick. Only a resent order still queued (nothing picked or
+ * shorted); otherwise PICK_CONFLICT. On OK o->state becomes shipped. */
+pick_verdict pick_ship_already(pick_order *o, char *msg, size_t msg_len);
 
 /* Checks an order arriving in a CMD_PLACE_ORDER command: 1..DN_ORDER_LINES_MAX
  * lines, valid distinct SKUs, qty 1..DN_LINE_QTY_MAX. */

@@ -162,11 +162,13 @@ static void bridge_sender(void *arg)
 	nng_mtx_unlock(b->send_mtx);
 }
 
-int bridge_create(bridge **out, uv_loop_t *loop, const char *url, size_t nctx,
+int bridge_create(bridge **out, uv_loop_t *loop, const char *url,
+    const nettls_files *tls, size_t recv_max, size_t nctx,
     bridge_batch_fn fn, void *arg)
 {
 	*out = NULL;
 	if (loop == NULL || url == NULL || fn == NULL || nctx == 0 ||
+	    recv_max == 0 || recv_max > DN_MSG_MAX_BYTES ||
 	    nctx > DN_SERVER_CTX_MAX || strlen(url) >= sizeof(((bridge *)0)->url)) {
 		return DN_EINVAL;
 	}
@@ -198,10 +200,10 @@ int bridge_create(bridge **out, uv_loop_t *loop, const char *url, size_t nctx,
 		goto fail_mtx;
 	}
 	b->sock_open = true;
-	nng_setopt_size(b->sock, NNG_OPT_RECVMAXSZ, DN_MSG_MAX_BYTES);
-	rv = nng_listen(b->sock, url, NULL, 0);
+	nng_socket_set_size(b->sock, NNG_OPT_RECVMAXSZ, recv_max);
+	rv = nettls_listen(b->sock, url, tls);
 	if (rv != 0) {
-		log_error("bridge.listen_failed", "url=%s err=\"%s\"", url, nng_strerror(rv));
+		log_error("bridge.listen_failed", "url=%s err=%s", url, dn_strerror(rv));
 		nng_close(b->sock);
 		nng_cv_free(b->send_cv);
 		nng_mtx_free(b->send_mtx);
@@ -209,7 +211,7 @@ int bridge_create(bridge **out, uv_loop_t *loop, const char *url, size_t nctx,
 		free(b->batch);
 		free(b->reqs);
 		free(b);
-		return rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ? DN_EINVAL : DN_ENET;
+		return rv;
 	}
 	for (size_t i = 0; i < nctx; i++) {
 		bridge_req *r = &b->reqs[i];
@@ -430,7 +432,7 @@ static void bridge_client_async_cb(uv_async_t *h)
 }
 
 int bridge_client_create(bridge_client **out, uv_loop_t *loop, const char *url,
-    bridge_reply_fn fn, void *arg)
+    const nettls_files *tls, bridge_reply_fn fn, void *arg)
 {
 	*out = NULL;
 	if (loop == NULL || url == NULL || fn == NULL) {
@@ -456,16 +458,17 @@ int bridge_client_create(bridge_client **out, uv_loop_t *loop, const char *url,
 	/* Retries are ours (same batch, resent on the next sync); nng must not
 	 * resend on its own. */
 	nng_setopt_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-	int rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK);
+	int rv = nettls_dial(c->sock, url, tls, NNG_FLAG_NONBLOCK);
 	if (rv != 0 || nng_ctx_open(&c->ctx, c->sock) != 0 ||
 	    nng_aio_alloc(&c->aio, bridge_client_aio_cb, c) != 0 ||
 	    uv_async_init(loop, &c->async, bridge_client_async_cb) != 0) {
-		log_error("bridge.dial_failed", "url=%s err=\"%s\"", url, nng_strerror(rv));
+		log_error("bridge.dial_failed", "url=%s err=%s", url,
+		    dn_strerror(rv != 0 ? rv : DN_ENOMEM));
 		nng_close(c->sock);
 		nng_aio_free(c->aio);
 		nng_mtx_free(c->mtx);
 		free(c);
-		return rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ? DN_EINVAL : DN_ENET;
+		return rv != 0 ? rv : DN_ENOMEM;
 	}
 	c->async.data = c;
 	*out = c;

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+#include "io/nettls.h"
 
 typedef struct bridge bridge;
 typedef struct bridge_req bridge_req;
@@ -28,11 +29,15 @@ typedef struct bridge_req bridge_req;
  * is only valid during the call; the requests stay valid until replied. */
 typedef void (*bridge_batch_fn)(void *arg, bridge_req **reqs, size_t n);
 
-/* Listens on url (tcp://, ipc://) with nctx contexts and a receive cap of
- * DN_MSG_MAX_BYTES. Returns 0, DN_EINVAL, DN_ENET (bind failed; logged) or
+/* Listens on url (tls+tcp://, ipc://; tcp:// only if tls allows
+ * plaintext - see nettls.h) with nctx contexts. recv_max is the socket's
+ * NNG_OPT_RECVMAXSZ, the largest valid request it takes (1..
+ * DN_MSG_MAX_BYTES): a bigger one closes that connection unread. tls may be
+ * NULL for ipc://. Returns 0, DN_EINVAL, DN_ENET (bind failed; logged) or
  * DN_ENOMEM. */
 int bridge_create(bridge **out, uv_loop_t *loop, const char *url,
-    size_t nctx, bridge_batch_fn fn, void *arg);
+    const nettls_files *tls, size_t recv_max, size_t nctx,
+    bridge_batch_fn fn, void *arg);
 
 /* Stops receiving, closes the socket and the async handle. Requests not yet
  * replied are dropped (the client retries). Safe with NULL. After this,
@@ -60,9 +65,10 @@ typedef struct bridge_client bridge_client;
 typedef void (*bridge_reply_fn)(void *arg, int rv, const uint8_t *buf,
     size_t len);
 
-/* A REQ socket dialling url (non-blocking dial: it reconnects by itself). */
+/* A REQ socket dialling url (non-blocking dial: it reconnects by itself),
+ * with TLS as nettls_dial (tls may be NULL for ipc://). */
 int bridge_client_create(bridge_client **out, uv_loop_t *loop,
-    const char *url, bridge_reply_fn fn, void *arg);
+    const char *url, const nettls_files *tls, bridge_reply_fn fn, void *arg);
 void bridge_client_destroy(bridge_client *c);
 
 /* Sends one request; fn is called once with its outcome. Only one request

@@ -5,8 +5,12 @@
  *
  * For each top-level message M (see proto/dropnet.proto) there are:
  *   int  codec_M_unpack(const uint8_t *buf, size_t len, T **out);
- *        0; DN_EPROTO when the bytes are not a valid M or len exceeds
- *        DN_MSG_MAX_BYTES; DN_ERANGE when version != DN_PROTO_VERSION
+ *        0; DN_EPROTO when the bytes are not a valid M, len exceeds
+ *        DN_MSG_MAX_BYTES, or unpacking would take more than its budget -
+ *        for the requests servers take from peers (SubmitOrder,
+ *        HubSyncRequest, OpsRequest, TermRequest) DN_UNPACK_MAX_BYTES and
+ *        the process's DN_UNPACK_LIVE_MAX, for replies and inner messages
+ *        DN_UNPACK_TRUSTED_MAX_BYTES - logged as codec.unpack_refused; DN_ERANGE when version != DN_PROTO_VERSION
  *        (the message is still returned in *out so the caller can read
  *        its fields for the error reply, and must free it).
  *   void codec_M_free(T *m);            NULL-safe
@@ -38,6 +42,11 @@ CODEC_DECLARE(hub_command, Dropnet__HubCommand)
 CODEC_DECLARE(order_info, Dropnet__OrderInfo)
 CODEC_DECLARE(drop, Dropnet__Drop)
 CODEC_DECLARE(region_signal, Dropnet__RegionSignal)
+
+/* Bytes of unpacked messages alive now (all threads), and how many unpacks
+ * the budgets refused since start: for tests and ops counters. */
+size_t codec_live_bytes_get(void);
+unsigned long long codec_refusals_get(void);
 
 /* Name of a status ("ACCEPTED"), as in the .proto; "UNKNOWN" if out of range. */
 const char *codec_status_name(Dropnet__Status s);

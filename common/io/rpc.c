@@ -7,6 +7,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include "core/err.h"
 #include "core/limits.h"
+#include "io/nettls.h"
 #include "io/rpc.h"
 
 struct rpc_conn {
@@ -18,7 +19,7 @@ struct rpc_conn {
  * (the caller's retry uses the same idempotency key instead). */
 #define RPC_RESEND_MS (10 * 60 * 1000)
 
-int rpc_open(rpc_conn **out, const char *url)
+int rpc_open(rpc_conn **out, const char *url, nettls_as as)
 {
 	*out = NULL;
 	if (url == NULL || url[0] == '\0') {
@@ -34,11 +35,13 @@ int rpc_open(rpc_conn **out, const char *url)
 	}
 	nng_setopt_size(c->sock, NNG_OPT_RECVMAXSZ, DN_MSG_MAX_BYTES);
 	nng_setopt_ms(c->sock, NNG_OPT_REQ_RESENDTIME, RPC_RESEND_MS);
-	int rv = nng_dial(c->sock, url, NULL, NNG_FLAG_NONBLOCK);
+	nettls_files tls;
+	nettls_files_from_env(&tls, as);
+	int rv = nettls_dial(c->sock, url, &tls, NNG_FLAG_NONBLOCK);
 	if (rv != 0) {
 		nng_close(c->sock);
 		free(c);
-		return rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP ? DN_EINVAL : DN_ENET;
+		return rv == DN_ENOMEM ? DN_ENOMEM : rv == DN_EINVAL ? DN_EINVAL : DN_ENET;
 	}
 	*out = c;
 	return 0;

@@ -8,12 +8,17 @@
 #define DN_RPC_H
 #include <stddef.h>
 #include <stdint.h>
+#include "io/nettls.h"
 
 typedef struct rpc_conn rpc_conn;
 
 /* Dials url. The dial is retried in the background by nng; a dead server
- * shows up as DN_ETIMEDOUT from rpc_call. Returns 0, DN_EINVAL or DN_ENET. */
-int rpc_open(rpc_conn **out, const char *url);
+ * (or one that refuses our certificate) shows up as DN_ETIMEDOUT from
+ * rpc_call. TLS material for tls+tcp:// comes from the environment
+ * (nettls_files_from_env(as): DROPNET_TLS_CA, _CERT, _KEY, _CRL); a plaintext
+ * tcp:// needs DROPNET_PLAINTEXT=1. Returns 0, DN_EINVAL (bad URL, TLS
+ * files missing or invalid - logged) or DN_ENET. */
+int rpc_open(rpc_conn **out, const char *url, nettls_as as);
 void rpc_close(rpc_conn *c);
 
 /* Sends req and waits up to timeout_ms for the reply. On 0, *reply is a

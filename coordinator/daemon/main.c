@@ -20,7 +20,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "core/err.h"
+#include "core/limits.h"
 #include "io/bridge.h"
+#include "io/nettls.h"
 #include "io/db.h"
 #include "io/log.h"
 #include "coord.h"
@@ -120,14 +122,53 @@ static void on_publish(void *arg, const uint8_t *buf, size_t len)
 	}
 }
 
+/* TLS files of a listener whose peers hold certificates of one role:
+ * role_ca if set (a CA per role), else the network's tls.ca_file. */
+static nettls_files coord_tls_files(const coord_config *cfg, const char *role_ca)
+{
+	nettls_files f = {
+		.ca_file = role_ca[0] != '\0' ? role_ca : cfg->tls_ca_file,
+		.crl_file = cfg->tls_crl_file,
+		.cert_file = cfg->tls_cert_file,
+		.key_file = cfg->tls_key_file,
+		.allow_plaintext = cfg->tls_allow_plaintext != 0,
+	};
+	return f;
+}
+
+/* Every socket URL against the TLS policy (nettls.h), before anything
+ * starts: a plaintext tcp:// without tls.allow_plaintext, or TLS without
+ * its files, is a config error. */
+static int coord_tls_check(const coord_config *cfg)
+{
+	const struct {
+		const char *key, *url, *role_ca;
+	} socks[] = {
+		{"coordinator.ingest_url", cfg->ingest_url, cfg->tls_storefront_ca_file},
+		{"coordinator.hub_url", cfg->hub_url, cfg->tls_hub_ca_file},
+		{"coordinator.ops_url", cfg->ops_url, cfg->tls_operator_ca_file},
+		{"coordinator.signal_url", cfg->signal_url, cfg->tls_operator_ca_file},
+	};
+	char err[512];
+	for (size_t i = 0; i < sizeof(socks) / sizeof(socks[0]); i++) {
+		nettls_files f = coord_tls_files(cfg, socks[i].role_ca);
+		if (nettls_check(socks[i].url, &f, err, sizeof(err)) != 0) {
+			fprintf(stderr, "coordinator: config: %s: %s\n", socks[i].key, err);
+			return DN_EINVAL;
+		}
+	}
+	return 0;
+}
+
 static int shell_pub_open(shell *sh)
 {
 	int rv = nng_pub0_open(&sh->pub);
 	if (rv == 0) {
-		rv = nng_listen(sh->pub, sh->c.cfg.signal_url, NULL, 0);
+		nettls_files tls = coord_tls_files(&sh->c.cfg, sh->c.cfg.tls_operator_ca_file);
+		rv = nettls_listen(sh->pub, sh->c.cfg.signal_url, &tls);
 		if (rv != 0) {
-			log_error("signal.listen_failed", "url=%s err=\"%s\"", sh->c.cfg.signal_url,
-			    nng_strerror(rv));
+			log_error("signal.listen_failed", "url=%s err=%s", sh->c.cfg.signal_url,
+			    dn_strerror(rv));
 			nng_close(sh->pub);
 			return DN_ENET;
 		}
@@ -146,7 +187,10 @@ static void usage(FILE *f)
 	    "The dropnet coordinator: takes storefront orders, routes each to the\n"
 	    "nearest hub in range that can fill it, never oversells, and keeps the\n"
 	    "command/event streams with every hub. Logs go to stderr; it prints a\n"
-	    "line with 'coordinator.ready' once every socket is listening.\n\n");
+	    "line with 'coordinator.ready' once every socket is listening.\n"
+	    "Every TCP socket is tls+tcp:// and requires a client certificate of\n"
+	    "its role's CA (tls.* keys below; deploy/pki.sh makes them); tcp://\n"
+	    "only with tls.allow_plaintext=1.\n\n");
 }
 
 static void coord_health_tick(uv_timer_t *t)
@@ -245,6 +289,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "coordinator: config: coordinator.split_policy must be never or allowed\n");
 		return 2;
 	}
+	if (coord_tls_check(&c->cfg) != 0) {
+		return 2;
+	}
 	log_set_level(lvl);
 	conf_log(coord_config_keys, coord_config_nkeys, &c->cfg);
 	if (mkdir_p(c->cfg.data_dir) != 0) {
@@ -259,14 +306,18 @@ int main(int argc, char **argv)
 		log_error("coordinator.db_failed", "path=%s", path);
 		return 1;
 	}
-	int rv = bridge_create(&sh.ingest, sh.loop, c->cfg.ingest_url,
-	    (size_t)c->cfg.ingest_contexts, on_ingest, &sh);
+	nettls_files tls_store = coord_tls_files(&c->cfg, c->cfg.tls_storefront_ca_file);
+	nettls_files tls_hub = coord_tls_files(&c->cfg, c->cfg.tls_hub_ca_file);
+	nettls_files tls_op = coord_tls_files(&c->cfg, c->cfg.tls_operator_ca_file);
+	int rv = bridge_create(&sh.ingest, sh.loop, c->cfg.ingest_url, &tls_store,
+	    DN_INGEST_MSG_MAX, (size_t)c->cfg.ingest_contexts, on_ingest, &sh);
 	if (rv == 0) {
-		rv = bridge_create(&sh.hubsync, sh.loop, c->cfg.hub_url, COORD_HUB_CTX,
-		    on_hubsync, &sh);
+		rv = bridge_create(&sh.hubsync, sh.loop, c->cfg.hub_url, &tls_hub,
+		    DN_HUBSYNC_MSG_MAX, COORD_HUB_CTX, on_hubsync, &sh);
 	}
 	if (rv == 0) {
-		rv = bridge_create(&sh.ops, sh.loop, c->cfg.ops_url, COORD_OPS_CTX, on_ops, &sh);
+		rv = bridge_create(&sh.ops, sh.loop, c->cfg.ops_url, &tls_op, DN_OPS_MSG_MAX,
+		    COORD_OPS_CTX, on_ops, &sh);
 	}
 	if (rv == 0) {
 		rv = shell_pub_open(&sh);

@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include "io/nettls.h"
 #include "dropctl.h"
 #include "forecast_cmd.h"
 
@@ -49,7 +50,12 @@ static void main_help(void)
 	    "                      (default $%s)\n"
 	    "  --json              one JSON object on stdout instead of tables\n"
 	    "  --timeout-ms N      wait this long for an answer (default %d)\n"
+	    "  --tls-ca F, --tls-cert F, --tls-key F, --tls-crl F\n"
+	    "                      TLS files for tls+tcp:// addresses (default\n"
+	    "                      $DROPNET_TLS_CA, _CERT, _KEY, _CRL)\n"
 	    "  --help              this text; 'dropctl COMMAND --help' for one\n"
+	    "\n"
+	    NETTLS_ENV_HELP
 	    "\n"
 	    "exit codes: 0 ok, 1 error answer or audit findings, 2 usage,\n"
 	    "            3 coordinator unreachable\n",

@@ -23,12 +23,15 @@
 #include "core/err.h"
 #include "core/forecast.h"
 #include "core/limits.h"
+#include "io/nettls.h"
 #include "dropctl.h"
 #include "drop_spec.h"
 
 /* The pub socket's topic: every message starts with these bytes. */
 #define REBAL_CMD_TOPIC "signal"
 #define REBAL_CMD_TOPIC_LEN 6u
+/* A signal message is one small RegionSignal: refuse anything bigger. */
+#define REBAL_CMD_SIGNAL_MSG_MAX (64u * 1024u)
 
 /* Most signals one `signals` run waits for: a storefront keeps its own
  * subscription; this is an operator's look (and a test's probe). */
@@ -640,10 +643,14 @@ static int rebal_signals_open(const char *url, nng_socket *sock)
 	}
 	/* Non-blocking dial: nng keeps redialling in the background, so a
 	 * coordinator that comes up during the wait is still heard. */
-	rv = nng_dial(*sock, url, NULL, NNG_FLAG_NONBLOCK);
-	if (rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP) {
+	nng_socket_set_size(*sock, NNG_OPT_RECVMAXSZ, REBAL_CMD_SIGNAL_MSG_MAX);
+	nettls_files tls;
+	nettls_files_from_env(&tls, NETTLS_AS_DEFAULT);
+	rv = nettls_dial(*sock, url, &tls, NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
 		nng_close(*sock); /* no pipe yet: closing cannot hang */
-		fprintf(stderr, "dropctl: bad signal address '%s'\n", url);
+		fprintf(stderr, "dropctl: bad signal address '%s' or TLS setup (%s)\n",
+		    url, dn_strerror(rv));
 		return DROPCTL_EXIT_USAGE;
 	}
 	return DROPCTL_EXIT_OK;

@@ -65,6 +65,25 @@ int dropctl_global_flag(dropctl_opts *o, int argc, char **argv, int *i)
 		o->ingest = v;
 		return rv;
 	}
+	/* TLS flags override the DROPNET_TLS_* variables that rpc_open and
+	 * the signal subscriber read (common/io/nettls.h). */
+	static const struct {
+		const char *flag, *env;
+	} tls_flags[] = {
+		{"--tls-ca", "DROPNET_TLS_CA"},
+		{"--tls-cert", "DROPNET_TLS_CERT"},
+		{"--tls-key", "DROPNET_TLS_KEY"},
+		{"--tls-crl", "DROPNET_TLS_CRL"},
+	};
+	for (size_t k = 0; k < sizeof(tls_flags) / sizeof(tls_flags[0]); k++) {
+		if ((rv = dropctl_flag(argc, argv, i, tls_flags[k].flag, &v)) != 0) {
+			if (rv > 0 && setenv(tls_flags[k].env, v, 1) != 0) {
+				fprintf(stderr, "dropctl: %s: out of memory\n", tls_flags[k].flag);
+				return -1;
+			}
+			return rv;
+		}
+	}
 	if ((rv = dropctl_flag(argc, argv, i, "--timeout-ms", &v)) != 0) {
 		if (rv < 0) {
 			return rv;
@@ -150,7 +169,10 @@ int dropctl_call(const char *url, const char *what, int timeout_ms,
     const uint8_t *req, size_t req_len, uint8_t **reply, size_t *reply_len)
 {
 	rpc_conn *c = NULL;
-	int rv = rpc_open(&c, url);
+	/* The ingest socket is the storefronts': present the storefront
+	 * certificate there when the environment names one. */
+	int rv = rpc_open(&c, url, strcmp(what, "ingest socket") == 0 ?
+	    NETTLS_AS_STOREFRONT : NETTLS_AS_DEFAULT);
 
 	if (rv == DN_EINVAL) {
 		fprintf(stderr, "dropctl: bad %s address '%s'\n", what, url);

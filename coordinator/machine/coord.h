@@ -46,6 +46,16 @@ typedef struct {
 	long long spike_bucket_ms;
 	long long on_spike;
 	char log_level[DN_CONF_STR_MAX];
+	/* TLS (common/io/nettls.h, used by the shell in daemon/main.c): one
+	 * CA by default, or one per role. */
+	char tls_ca_file[DN_CONF_STR_MAX];
+	char tls_crl_file[DN_CONF_STR_MAX];
+	char tls_cert_file[DN_CONF_STR_MAX];
+	char tls_key_file[DN_CONF_STR_MAX];
+	char tls_storefront_ca_file[DN_CONF_STR_MAX];
+	char tls_hub_ca_file[DN_CONF_STR_MAX];
+	char tls_operator_ca_file[DN_CONF_STR_MAX];
+	long long tls_allow_plaintext;
 } coord_config;
 
 extern const conf_key coord_config_keys[];
@@ -269,6 +279,18 @@ int coord_place(coord *c, int64_t order_id, const char *order_key,
     const char *customer, int hub, const route_line *lines,
     const uint32_t *qty, size_t nlines, const char *gift_sku, bool held,
     int64_t now_wall);
+
+/* Builds the route_hub view of every hub for the given lines (placement.c):
+ * sellable is nhubs * nlines, row-major by hub; hub `exclude` (or -1) is
+ * offered as unhealthy. */
+void coord_route_view(coord *c, const route_line *lines, size_t nlines,
+    route_hub *hubs, int64_t *sellable, uint64_t now_mono, int exclude);
+
+/* Places every take of a routing result, one placement per hub (the gift
+ * with the first). Inside a transaction. */
+int coord_place_takes(coord *c, const route_result *rr, int64_t order_id,
+    const char *key, const char *customer, const route_line *lines,
+    size_t nlines, const char *gift_sku, bool held, int64_t now_wall);
 
 /* Rewrites a journalled order's status and ack (confirm, lapse). */
 int coord_order_set_status(coord *c, int64_t id, Dropnet__Status status,

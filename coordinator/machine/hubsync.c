@@ -21,49 +21,34 @@
 #include "core/err.h"
 #include "core/validate.h"
 #include "io/codec.h"
-#include "io/db.h"
 #include "io/log.h"
 #include "coord.h"
 #include "store.h"
 
-/* Looks a placement up; it must belong to hub. Returns 0 or DN_ENOENT;
- * *transfer is set when it is the pick of a hub-to-hub transfer. */
+/* Looks a placement up; it must belong to hub. Returns 0, DN_ENOENT or
+ * DN_EIO; *transfer is set when it is the pick of a hub-to-hub transfer. */
 static int hubsync_placement_kind(coord *c, int hub, uint64_t pid, int64_t *order_id,
     bool *transfer)
 {
-	sqlite3_stmt *st = c->store->placement_get;
-	db_bind_i64(st, 1, (int64_t)pid);
-	int rc = sqlite3_step(st);
-	int rv = DN_ENOENT;
-	if (rc == SQLITE_ROW && strcmp(db_col_text(st, 1), c->hubs[hub].id) == 0) {
-		*order_id = sqlite3_column_int64(st, 0);
-		*transfer = strcmp(db_col_text(st, 3), "transfer") == 0;
-		rv = 0;
+	store_stream_placement p;
+	int rv = store_stream_placement_get(c->store, (int64_t)pid, &p);
+	if (rv == 0 && strcmp(p.hub, c->hubs[hub].id) != 0) {
+		rv = DN_ENOENT;
 	}
-	sqlite3_reset(st);
+	if (rv == 0) {
+		*order_id = p.order_id;
+		*transfer = p.transfer;
+	}
 	return rv;
 }
 
+/* An order's placement at hub: 0, DN_ENOENT (unknown, another hub's or a
+ * transfer's) or DN_EIO. */
 static int hubsync_placement(coord *c, int hub, uint64_t pid, int64_t *order_id)
 {
 	bool transfer = false;
 	int rv = hubsync_placement_kind(c, hub, pid, order_id, &transfer);
 	return rv == 0 && transfer ? DN_ENOENT : rv;
-}
-
-/* Units of sku a placement still needs (qty - shipped - shorted); 0 if none. */
-static int64_t hubsync_open_qty(coord *c, uint64_t pid, const char *sku)
-{
-	sqlite3_stmt *st = c->store->pline_get;
-	db_bind_i64(st, 1, (int64_t)pid);
-	db_bind_text(st, 2, sku);
-	int64_t open = 0;
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		open = sqlite3_column_int64(st, 0) - sqlite3_column_int64(st, 1) -
-		    sqlite3_column_int64(st, 2);
-	}
-	sqlite3_reset(st);
-	return open;
 }
 
 /* Rejects an event outside the bounds: logged and counted, and it still
@@ -106,33 +91,16 @@ static const char *hubsync_units_check(coord *c, int hub, const Dropnet__HubEven
 	return NULL;
 }
 
-/* One line of a placement the hub refused. */
-typedef struct {
-	char sku[DN_ID_MAX + 1];
-	int64_t open;
-	bool gift;
-} refused_line;
-
 /* Gives back what the lines of placement pid at hub still hold allocated
- * and marks the placement 'refused'. *n lines are returned in lines. */
-static int hubsync_refused_release(coord *c, int hub, int64_t pid, refused_line *lines,
-    size_t *n)
+ * and marks the placement 'refused'. *n lines are returned in lines (room
+ * for DN_ORDER_LINES_MAX + 1). */
+static int hubsync_refused_release(coord *c, int hub, int64_t pid,
+    store_stream_pline *lines, size_t *n)
 {
-	sqlite3_stmt *st = NULL;
-	enum { LINES = DN_ORDER_LINES_MAX + 1 };
-	*n = 0;
-	if (sqlite3_prepare_v2(c->db, "SELECT sku, qty - shipped - shorted, gift FROM"
-	    " placement_lines WHERE placement_id=?1", -1, &st, NULL) != SQLITE_OK) {
-		return DN_EIO;
+	int rv = store_stream_plines_get(c->store, pid, lines, DN_ORDER_LINES_MAX + 1, n);
+	if (rv != 0) {
+		return rv;
 	}
-	db_bind_i64(st, 1, pid);
-	while (*n < LINES && sqlite3_step(st) == SQLITE_ROW) {
-		refused_line *l = &lines[(*n)++];
-		snprintf(l->sku, sizeof(l->sku), "%s", db_col_text(st, 0));
-		l->open = sqlite3_column_int64(st, 1);
-		l->gift = sqlite3_column_int(st, 2) != 0;
-	}
-	sqlite3_finalize(st);
 	for (size_t i = 0; i < *n; i++) {
 		if (lines[i].open <= 0) {
 			continue;
@@ -155,9 +123,49 @@ static int hubsync_refused_release(coord *c, int hub, int64_t pid, refused_line 
 			return DN_EIO;
 		}
 	}
-	db_bind_i64(c->store->placement_state, 1, pid);
-	db_bind_text(c->store->placement_state, 2, "refused");
-	return store_step_done(c->store->placement_state);
+	return store_stream_placement_refused(c->store, pid);
+}
+
+/* Logs the refusal of an open placement. The reason is the hub's text:
+ * bounded, and kept to one log line. */
+static void hubsync_refused_log(coord *c, int hub, const Dropnet__HubEvent *e,
+    bool transfer)
+{
+	char why[201];
+	size_t k = 0;
+	for (const char *p = e->reason; *p && k < sizeof(why) - 1; p++) {
+		why[k++] = *p >= 0x20 && *p < 0x7f && *p != '"' ? *p : '?';
+	}
+	why[k] = '\0';
+	log_warn(transfer ? "transfer.refused" : "order.refused", "hub=%s placement=%llu"
+	    " command=%llu why=\"%s\"", c->hubs[hub].id, (unsigned long long)e->order_id,
+	    (unsigned long long)e->command_seq, why);
+}
+
+/* Re-routes to another hub, or backorders, the open lines of an order's
+ * refused placement; its gift line is only released. */
+static int hubsync_refused_reroute(coord *c, int hub, int64_t order_id,
+    const store_stream_pline *lines, size_t n, int64_t now_wall)
+{
+	store_stream_order o;
+	int rv = store_stream_order_get(c->store, order_id, &o);
+	if (rv != 0) {
+		return rv;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (lines[i].gift || lines[i].open <= 0) {
+			continue;
+		}
+		rv = coord_reroute(c, order_id, o.key, o.customer, o.lat, o.lon, lines[i].sku,
+		    (uint32_t)lines[i].open, hub, now_wall);
+		if (rv < 0) {
+			return rv;
+		}
+		log_info("order.refused_rerouted", "hub=%s order=%lld sku=%s qty=%lld outcome=%s",
+		    c->hubs[hub].id, (long long)order_id, lines[i].sku,
+		    (long long)lines[i].open, rv == 1 ? "rerouted" : "backordered");
+	}
+	return 0;
 }
 
 /* The hub refused the command of placement e->order_id: none of it will be
@@ -168,75 +176,31 @@ static int hubsync_refused_release(coord *c, int hub, int64_t pid, refused_line 
 static int hubsync_refused(coord *c, int hub, const Dropnet__HubEvent *e, int64_t now_wall)
 {
 	const char *hid = c->hubs[hub].id;
-	sqlite3_stmt *st = c->store->placement_get;
-	db_bind_i64(st, 1, (int64_t)(e->order_id > INT64_MAX ? 0 : e->order_id));
-	int64_t order_id = 0;
-	bool mine = false, open = false, transfer = false;
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		order_id = sqlite3_column_int64(st, 0);
-		mine = strcmp(db_col_text(st, 1), hid) == 0;
-		open = strcmp(db_col_text(st, 2), "open") == 0;
-		transfer = strcmp(db_col_text(st, 3), "transfer") == 0;
+	int64_t pid = (int64_t)(e->order_id > INT64_MAX ? 0 : e->order_id);
+	store_stream_placement p;
+	int rv = store_stream_placement_get(c->store, pid, &p);
+	if (rv == DN_EIO) {
+		return rv;
 	}
-	sqlite3_reset(st);
+	bool mine = rv == 0 && strcmp(p.hub, hid) == 0;
+	bool open = rv == 0 && strcmp(p.state, "open") == 0;
 	if (!mine || !open) {
 		log_warn("hubsync.refusal_ignored", "hub=%s seq=%llu placement=%llu reason=%s",
 		    hid, (unsigned long long)e->seq, (unsigned long long)e->order_id,
 		    mine ? "not open" : "unknown placement");
 		return 0;
 	}
-	/* The reason is the hub's text: bounded, and kept to one log line. */
-	char why[201];
-	size_t k = 0;
-	for (const char *p = e->reason; *p && k < sizeof(why) - 1; p++) {
-		why[k++] = *p >= 0x20 && *p < 0x7f && *p != '"' ? *p : '?';
-	}
-	why[k] = '\0';
-	log_warn(transfer ? "transfer.refused" : "order.refused", "hub=%s placement=%llu"
-	    " command=%llu why=\"%s\"", hid, (unsigned long long)e->order_id,
-	    (unsigned long long)e->command_seq, why);
-	refused_line lines[DN_ORDER_LINES_MAX + 1];
+	hubsync_refused_log(c, hub, e, p.transfer);
+	store_stream_pline lines[DN_ORDER_LINES_MAX + 1];
 	size_t n = 0;
-	int rv = hubsync_refused_release(c, hub, (int64_t)e->order_id, lines, &n);
+	rv = hubsync_refused_release(c, hub, (int64_t)e->order_id, lines, &n);
 	if (rv != 0) {
 		return rv;
 	}
-	if (transfer) {
-		if (sqlite3_prepare_v2(c->db, "UPDATE transfers SET state='cancelled' WHERE"
-		    " placement_id=?1 AND state='picking'", -1, &st, NULL) != SQLITE_OK) {
-			return DN_EIO;
-		}
-		db_bind_i64(st, 1, (int64_t)e->order_id);
-		int rc = sqlite3_step(st);
-		sqlite3_finalize(st);
-		return rc == SQLITE_DONE ? 0 : DN_EIO;
+	if (p.transfer) {
+		return store_stream_transfer_cancel(c->store, (int64_t)e->order_id);
 	}
-	st = c->store->order_get;
-	db_bind_i64(st, 1, order_id);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return DN_EIO;
-	}
-	char key[DN_ID_MAX + 1], customer[DN_ID_MAX + 1];
-	snprintf(key, sizeof(key), "%s", db_col_text(st, 0));
-	snprintf(customer, sizeof(customer), "%s", db_col_text(st, 1));
-	double lat = sqlite3_column_double(st, 2);
-	double lon = sqlite3_column_double(st, 3);
-	sqlite3_reset(st);
-	for (size_t i = 0; i < n; i++) {
-		if (lines[i].gift || lines[i].open <= 0) {
-			continue;
-		}
-		rv = coord_reroute(c, order_id, key, customer, lat, lon, lines[i].sku,
-		    (uint32_t)lines[i].open, hub, now_wall);
-		if (rv < 0) {
-			return rv;
-		}
-		log_info("order.refused_rerouted", "hub=%s order=%lld sku=%s qty=%lld outcome=%s",
-		    hid, (long long)order_id, lines[i].sku, (long long)lines[i].open,
-		    rv == 1 ? "rerouted" : "backordered");
-	}
-	return 0;
+	return hubsync_refused_reroute(c, hub, p.order_id, lines, n, now_wall);
 }
 
 /* EV_RECEIVED (a transfer's units first, the rest a plain receipt) and
@@ -294,98 +258,86 @@ static int hubsync_units(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 	return coord_stock_save(c, row);
 }
 
+/* Ships one line of an order's placement: at most what it still needs. */
+static int hubsync_ship_line(coord *c, int hub, const Dropnet__HubEvent *e,
+    const Dropnet__OrderLine *l)
+{
+	int64_t open = 0;
+	int rv = store_stream_pline_open(c->store, (int64_t)e->order_id, l->sku, &open);
+	if (rv != 0) {
+		return rv;
+	}
+	int64_t q = l->qty;
+	if (q > open) {
+		log_warn("hubsync.overship", "hub=%s order=%llu sku=%s qty=%lld open=%lld",
+		    c->hubs[hub].id, (unsigned long long)e->order_id, l->sku,
+		    (long long)q, (long long)open);
+		q = open;
+	}
+	if (q <= 0) {
+		return 0;
+	}
+	/* The units left: booked whatever the books say, so the line and its
+	 * allocation close (coord_gap_note says what the books lacked). */
+	coord_stock *row = coord_stock_get(c, hub, l->sku, true);
+	if (row == NULL) {
+		return DN_ENOMEM;
+	}
+	ledger_gap gap;
+	ledger_ship_force(&row->row, q, &gap);
+	row->adjusted += gap.found;
+	row->shipped += q;
+	coord_gap_note(c, hub, l->sku, "ship", (int64_t)e->order_id, &gap);
+	if (store_stream_pline_ship(c->store, (int64_t)e->order_id, l->sku, q) != 0 ||
+	    coord_stock_save(c, row) != 0) {
+		return DN_EIO;
+	}
+	return 0;
+}
+
 /* EV_SHIPPED: a transfer's pick leaves for the van, or an order's lines
  * ship (at most what the placement still needs). */
 static int hubsync_shipped(coord *c, int hub, const Dropnet__HubEvent *e, int64_t now_wall)
 {
-	store *s = c->store;
 	const char *hid = c->hubs[hub].id;
 	int64_t order_id = 0;
 	bool transfer = false;
-	if (hubsync_placement_kind(c, hub, e->order_id, &order_id, &transfer) == 0 &&
-	    transfer) {
+	int rv = hubsync_placement_kind(c, hub, e->order_id, &order_id, &transfer);
+	if (rv == 0 && transfer) {
 		return coord_transfer_shipped(c, hub, (int64_t)e->order_id, now_wall);
 	}
-	if (hubsync_placement(c, hub, e->order_id, &order_id) != 0) {
+	if (rv != 0) {
+		if (rv != DN_ENOENT) {
+			return rv;
+		}
 		log_warn("hubsync.unknown_order", "hub=%s seq=%llu order=%llu", hid,
 		    (unsigned long long)e->seq, (unsigned long long)e->order_id);
 		return 0;
 	}
 	for (size_t i = 0; i < e->n_lines; i++) {
-		const Dropnet__OrderLine *l = e->lines[i];
-		int64_t open = hubsync_open_qty(c, e->order_id, l->sku);
-		int64_t q = l->qty;
-		if (q > open) {
-			log_warn("hubsync.overship", "hub=%s order=%llu sku=%s qty=%lld open=%lld",
-			    hid, (unsigned long long)e->order_id, l->sku,
-			    (long long)q, (long long)open);
-			q = open;
-		}
-		if (q <= 0) {
-			continue;
-		}
-		/* The units left: booked whatever the books say, so the
-		 * line and its allocation close (coord_gap_note says what
-		 * the books lacked). */
-		coord_stock *row = coord_stock_get(c, hub, l->sku, true);
-		if (row == NULL) {
-			return DN_ENOMEM;
-		}
-		ledger_gap gap;
-		ledger_ship_force(&row->row, q, &gap);
-		row->adjusted += gap.found;
-		row->shipped += q;
-		coord_gap_note(c, hub, l->sku, "ship", (int64_t)e->order_id, &gap);
-		db_bind_i64(s->pline_ship, 1, (int64_t)e->order_id);
-		db_bind_text(s->pline_ship, 2, l->sku);
-		db_bind_i64(s->pline_ship, 3, q);
-		if (store_step_done(s->pline_ship) != 0 || coord_stock_save(c, row) != 0) {
-			return DN_EIO;
+		if ((rv = hubsync_ship_line(c, hub, e, e->lines[i])) != 0) {
+			return rv;
 		}
 	}
-	db_bind_i64(s->placement_shipped, 1, (int64_t)e->order_id);
-	db_bind_i64(s->placement_shipped, 2, e->time_ms ? e->time_ms : now_wall);
 	/* Journalled: a tracking id that is not an id is not kept. */
 	if (e->tracking[0] && !validate_id(e->tracking)) {
 		log_warn("hubsync.bad_tracking", "hub=%s order=%llu", hid,
 		    (unsigned long long)e->order_id);
 	}
-	db_bind_text(s->placement_shipped, 3, validate_id(e->tracking) ? e->tracking : "");
-	return store_step_done(s->placement_shipped);
+	return store_stream_placement_shipped(c->store, (int64_t)e->order_id,
+	    e->time_ms ? e->time_ms : now_wall, validate_id(e->tracking) ? e->tracking : "");
 }
 
-/* EV_SHORT: units of a transfer or an order the hub could not find; an
- * order's are re-routed or backordered. */
-static int hubsync_short(coord *c, int hub, const Dropnet__HubEvent *e, int64_t now_wall)
+/* Books the units of an order's line the hub could not find: the hub
+ * wrote off q - kept (SEMANTICS.md, EV_SHORT); only what was on the books
+ * can go missing from them; the line's allocation is released whatever the
+ * books say, and the placement closes when nothing is left open. */
+static int hubsync_short_book(coord *c, int hub, const Dropnet__HubEvent *e, int64_t q)
 {
-	store *s = c->store;
-	const char *hid = c->hubs[hub].id;
-	int64_t order_id = 0;
-	bool transfer = false;
-	if (e->qty > 0 && hubsync_placement_kind(c, hub, e->order_id, &order_id,
-	    &transfer) == 0 && transfer) {
-		return coord_transfer_shorted(c, hub, (int64_t)e->order_id, e->sku, e->qty);
-	}
-	if (hubsync_placement(c, hub, e->order_id, &order_id) != 0 || e->qty <= 0) {
-		log_warn("hubsync.bad_short", "hub=%s seq=%llu order=%llu", hid,
-		    (unsigned long long)e->seq, (unsigned long long)e->order_id);
-		return 0;
-	}
-	int64_t open = hubsync_open_qty(c, e->order_id, e->sku);
-	int64_t q = e->qty < open ? e->qty : open;
-	if (q <= 0) {
-		log_warn("hubsync.bad_short", "hub=%s order=%llu sku=%s qty=%lld open=%lld",
-		    hid, (unsigned long long)e->order_id, e->sku, (long long)e->qty,
-		    (long long)open);
-		return 0;
-	}
 	coord_stock *row = coord_stock_get(c, hub, e->sku, true);
 	if (row == NULL) {
 		return DN_ENOMEM;
 	}
-	/* The hub wrote off qty - kept (SEMANTICS.md, EV_SHORT); only what
-	 * was on the books can go missing from them; the line's allocation is
-	 * released whatever the books say. */
 	int64_t kept = e->kept > 0 && e->kept <= e->qty ? e->kept : 0;
 	int64_t lost = q - kept > 0 ? q - kept : 0;
 	int64_t gone = 0;
@@ -393,29 +345,50 @@ static int hubsync_short(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 	ledger_short_force(&row->row, q, lost, &gone, &gap);
 	coord_gap_note(c, hub, e->sku, "short", (int64_t)e->order_id, &gap);
 	row->lost += gone;
-	db_bind_i64(s->pline_short, 1, (int64_t)e->order_id);
-	db_bind_text(s->pline_short, 2, e->sku);
-	db_bind_i64(s->pline_short, 3, q);
-	if (store_step_done(s->pline_short) != 0 || coord_stock_save(c, row) != 0) {
+	if (store_stream_pline_short(c->store, (int64_t)e->order_id, e->sku, q) != 0 ||
+	    coord_stock_save(c, row) != 0 ||
+	    store_stream_placement_close(c->store, (int64_t)e->order_id) != 0) {
 		return DN_EIO;
 	}
-	db_bind_i64(s->placement_close, 1, (int64_t)e->order_id);
-	if (store_step_done(s->placement_close) != 0) {
-		return DN_EIO;
+	return 0;
+}
+
+/* EV_SHORT: units of a transfer or an order the hub could not find; an
+ * order's are re-routed or backordered. */
+static int hubsync_short(coord *c, int hub, const Dropnet__HubEvent *e, int64_t now_wall)
+{
+	const char *hid = c->hubs[hub].id;
+	int64_t order_id = 0, open = 0;
+	bool transfer = false;
+	int rv = hubsync_placement_kind(c, hub, e->order_id, &order_id, &transfer);
+	if (rv == 0 && transfer && e->qty > 0) {
+		return coord_transfer_shorted(c, hub, (int64_t)e->order_id, e->sku, e->qty);
+	}
+	if (rv != 0 && rv != DN_ENOENT) {
+		return rv;
+	}
+	if (rv != 0 || transfer || e->qty <= 0) {
+		log_warn("hubsync.bad_short", "hub=%s seq=%llu order=%llu", hid,
+		    (unsigned long long)e->seq, (unsigned long long)e->order_id);
+		return 0;
+	}
+	if ((rv = store_stream_pline_open(c->store, (int64_t)e->order_id, e->sku, &open)) != 0) {
+		return rv;
+	}
+	int64_t q = e->qty < open ? e->qty : open;
+	if (q <= 0) {
+		log_warn("hubsync.bad_short", "hub=%s order=%llu sku=%s qty=%lld open=%lld",
+		    hid, (unsigned long long)e->order_id, e->sku, (long long)e->qty,
+		    (long long)open);
+		return 0;
+	}
+	store_stream_order o;
+	if ((rv = hubsync_short_book(c, hub, e, q)) != 0 ||
+	    (rv = store_stream_order_get(c->store, order_id, &o)) != 0) {
+		return rv;
 	}
 	/* Re-route what is missing, or backorder it. */
-	db_bind_i64(s->order_get, 1, order_id);
-	if (sqlite3_step(s->order_get) != SQLITE_ROW) {
-		sqlite3_reset(s->order_get);
-		return DN_EIO;
-	}
-	char key[DN_ID_MAX + 1], customer[DN_ID_MAX + 1];
-	snprintf(key, sizeof(key), "%s", db_col_text(s->order_get, 0));
-	snprintf(customer, sizeof(customer), "%s", db_col_text(s->order_get, 1));
-	double lat = sqlite3_column_double(s->order_get, 2);
-	double lon = sqlite3_column_double(s->order_get, 3);
-	sqlite3_reset(s->order_get);
-	int rr = coord_reroute(c, order_id, key, customer, lat, lon, e->sku,
+	int rr = coord_reroute(c, order_id, o.key, o.customer, o.lat, o.lon, e->sku,
 	    (uint32_t)q, hub, now_wall);
 	if (rr < 0) {
 		return rr;
@@ -423,6 +396,23 @@ static int hubsync_short(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 	log_info("order.short", "hub=%s order=%lld sku=%s qty=%lld outcome=%s", hid,
 	    (long long)order_id, e->sku, (long long)q, rr == 1 ? "rerouted" : "backordered");
 	return 0;
+}
+
+/* EV_PICKED: an order's placement was picked. */
+static int hubsync_picked(coord *c, int hub, const Dropnet__HubEvent *e, int64_t now_wall)
+{
+	int64_t order_id = 0;
+	int rv = hubsync_placement(c, hub, e->order_id, &order_id);
+	if (rv == DN_ENOENT) {
+		log_warn("hubsync.unknown_order", "hub=%s seq=%llu order=%llu", c->hubs[hub].id,
+		    (unsigned long long)e->seq, (unsigned long long)e->order_id);
+		return 0;
+	}
+	if (rv != 0) {
+		return rv;
+	}
+	return store_stream_placement_picked(c->store, (int64_t)e->order_id,
+	    e->time_ms ? e->time_ms : now_wall);
 }
 
 /* EV_RETURNED: back on hand when to_stock, else quarantined (nothing). */
@@ -451,22 +441,13 @@ static int hubsync_returned(coord *c, int hub, const Dropnet__HubEvent *e)
  * the stream cannot wedge on it). Returns 0 or DN_EIO. */
 static int hubsync_event(coord *c, int hub, const Dropnet__HubEvent *e, int64_t now_wall)
 {
-	store *s = c->store;
 	const char *hid = c->hubs[hub].id;
-	int64_t order_id = 0;
 	switch (e->kind) {
 	case DROPNET__EVENT_KIND__EV_RECEIVED:
 	case DROPNET__EVENT_KIND__EV_ADJUSTED:
 		return hubsync_units(c, hub, e, now_wall);
 	case DROPNET__EVENT_KIND__EV_PICKED:
-		if (hubsync_placement(c, hub, e->order_id, &order_id) != 0) {
-			log_warn("hubsync.unknown_order", "hub=%s seq=%llu order=%llu", hid,
-			    (unsigned long long)e->seq, (unsigned long long)e->order_id);
-			return 0;
-		}
-		db_bind_i64(s->placement_picked, 1, (int64_t)e->order_id);
-		db_bind_i64(s->placement_picked, 2, e->time_ms ? e->time_ms : now_wall);
-		return store_step_done(s->placement_picked);
+		return hubsync_picked(c, hub, e, now_wall);
 	case DROPNET__EVENT_KIND__EV_SHIPPED:
 		return hubsync_shipped(c, hub, e, now_wall);
 	case DROPNET__EVENT_KIND__EV_SHORT:
@@ -540,14 +521,8 @@ static int hubsync_hello(coord *c, const Dropnet__HubHello *hello, const char **
 	h->lat = hello->lat;
 	h->lon = hello->lon;
 	h->radius_km = hello->radius_km;
-	sqlite3_stmt *st = c->store->hub_upsert;
-	db_bind_text(st, 1, h->id);
-	db_bind_text(st, 2, h->name);
-	db_bind_double(st, 3, h->lat);
-	db_bind_double(st, 4, h->lon);
-	db_bind_double(st, 5, h->radius_km);
-	db_bind_text(st, 6, h->term_url);
-	if (store_step_done(st) != 0) {
+	store_stream_hub row = {h->id, h->name, h->term_url, h->lat, h->lon, h->radius_km};
+	if (store_stream_hub_upsert(c->store, &row) != 0) {
 		*why = "storage failed";
 		return -2;
 	}
@@ -627,16 +602,12 @@ static int hubsync_request(coord *c, const Dropnet__HubSyncRequest *m, int64_t n
 		    (unsigned long long)m->cmd_applied, (unsigned long long)hub->cmd_seq);
 	} else if (m->cmd_applied > hub->cmd_acked) {
 		hub->cmd_acked = m->cmd_applied;
-		db_bind_text(c->store->cmd_delete_acked, 1, hub->id);
-		db_bind_i64(c->store->cmd_delete_acked, 2, (int64_t)hub->cmd_acked);
-		if ((rv = store_step_done(c->store->cmd_delete_acked)) != 0) {
+		if ((rv = store_stream_cmds_trim(c->store, hub->id, hub->cmd_acked)) != 0) {
 			return rv;
 		}
 	}
-	db_bind_text(c->store->hub_stream, 1, hub->id);
-	db_bind_i64(c->store->hub_stream, 2, (int64_t)hub->cmd_acked);
-	db_bind_i64(c->store->hub_stream, 3, (int64_t)hub->event_applied);
-	return store_step_done(c->store->hub_stream);
+	return store_stream_hub_positions_set(c->store, hub->id, hub->cmd_acked,
+	    hub->event_applied);
 }
 
 /* Runs one request inside its own savepoint of the batch's transaction, so
@@ -649,13 +620,13 @@ static int hubsync_isolated(coord *c, const Dropnet__HubSyncRequest *m, int64_t 
 	*failed = false;
 	*hub_out = -1;
 	*verdict = COORD_SYNC_OK;
-	int rv = db_exec(c->db, "SAVEPOINT hubsync_request");
+	int rv = store_stream_request_open(c->store);
 	if (rv != 0) {
 		return rv;
 	}
 	rv = hubsync_request(c, m, now_wall, hub_out, verdict);
 	if (rv == 0) {
-		return db_exec(c->db, "RELEASE hubsync_request");
+		return store_stream_request_close(c->store);
 	}
 	*failed = true;
 	c->sync_requests_failed++;
@@ -664,33 +635,35 @@ static int hubsync_isolated(coord *c, const Dropnet__HubSyncRequest *m, int64_t 
 	    (unsigned long long)c->sync_requests_failed);
 	/* Some errors (I/O, full disk) end the whole transaction in SQLite;
 	 * then nothing of the batch can commit. */
-	if (sqlite3_get_autocommit(c->db) ||
-	    db_exec(c->db, "ROLLBACK TO hubsync_request") != 0 ||
-	    db_exec(c->db, "RELEASE hubsync_request") != 0) {
-		return rv;
+	return store_stream_request_undo(c->store) != 0 ? rv : 0;
+}
+
+/* The commands a reply carries (hubsync_commands). */
+typedef struct {
+	Dropnet__HubCommand **cmds;
+	size_t n;
+} hubsync_cmds;
+
+static int hubsync_command_add(void *arg, const uint8_t *payload, size_t len)
+{
+	hubsync_cmds *l = arg;
+	assert(l->n < DN_STREAM_BATCH_MAX);
+	if (codec_hub_command_unpack(payload, len, &l->cmds[l->n]) == 0) {
+		l->n++;
 	}
 	return 0;
 }
 
 /* Reads the commands after `after` for the hub into cmds (at most
- * DN_STREAM_BATCH_MAX); the caller frees each. */
+ * DN_STREAM_BATCH_MAX); the caller frees each. A read that fails part way
+ * gives the commands read so far: the rest are offered at the next sync. */
 static size_t hubsync_commands(coord *c, const coord_hub *hub, uint64_t after,
     Dropnet__HubCommand **cmds)
 {
-	size_t ncmd = 0;
-	sqlite3_stmt *st = c->store->cmd_select;
-	db_bind_text(st, 1, hub->id);
-	db_bind_i64(st, 2, (int64_t)after);
-	db_bind_i64(st, 3, DN_STREAM_BATCH_MAX);
-	while (ncmd < DN_STREAM_BATCH_MAX && sqlite3_step(st) == SQLITE_ROW) {
-		const void *b = sqlite3_column_blob(st, 0);
-		int bl = sqlite3_column_bytes(st, 0);
-		if (codec_hub_command_unpack(b, (size_t)bl, &cmds[ncmd]) == 0) {
-			ncmd++;
-		}
-	}
-	sqlite3_reset(st);
-	return ncmd;
+	hubsync_cmds l = {cmds, 0};
+	(void)store_stream_cmds_list(c->store, hub->id, after, DN_STREAM_BATCH_MAX,
+	    hubsync_command_add, &l);
+	return l.n;
 }
 
 /* The hub was heard from: its health, its snapshot and its claim lease. */
@@ -772,71 +745,92 @@ static void hubsync_reply_ok(coord *c, mreq *r, const Dropnet__HubSyncRequest *m
 	coord_resync_seed_free(seed, nseed);
 }
 
-void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
-{
-	Dropnet__HubSyncRequest *msgs[DN_SERVER_CTX_MAX] = {0};
-	int hub_of[DN_SERVER_CTX_MAX];
+/* One batch of sync requests and what became of each. */
+typedef struct {
+	Dropnet__HubSyncRequest *msgs[DN_SERVER_CTX_MAX]; /* NULL: malformed */
+	int hub_of[DN_SERVER_CTX_MAX];                     /* -1: bad hello */
 	coord_sync_verdict verdict[DN_SERVER_CTX_MAX];
-	bool failed[DN_SERVER_CTX_MAX] = {false};
-	bool any_failed = false;
-	int64_t now_wall = coord_now_wall_ms(c);
-	uint64_t now_mono = coord_now_mono_ms(c);
-	assert(n <= DN_SERVER_CTX_MAX);
-	int rv = coord_ready(c) ? db_begin(c->db) : DN_EIO;
+	bool failed[DN_SERVER_CTX_MAX];                    /* rolled back alone */
+	bool any_failed;
+} hubsync_batch;
+
+/* Unpacks and applies every request of the batch in one transaction, each
+ * in its own savepoint, then commits. Returns 0, or the DN_E* code that
+ * lost the whole transaction (nothing of it committed, or unknown). */
+static int hubsync_batch_apply(coord *c, mreq **reqs, size_t n, hubsync_batch *b,
+    int64_t now_wall)
+{
+	int rv = coord_ready(c) ? store_stream_batch_begin(c->store) : DN_EIO;
 	for (size_t i = 0; i < n; i++) {
-		hub_of[i] = -1;
-		verdict[i] = COORD_SYNC_OK;
+		b->hub_of[i] = -1;
+		b->verdict[i] = COORD_SYNC_OK;
 		size_t len = 0;
 		const uint8_t *body = mreq_body(reqs[i], &len);
-		int urv = codec_hub_sync_request_unpack(body, len, &msgs[i]);
+		int urv = codec_hub_sync_request_unpack(body, len, &b->msgs[i]);
 		if (urv != 0 || rv != 0) {
 			continue;
 		}
-		rv = hubsync_isolated(c, msgs[i], now_wall, &hub_of[i], &verdict[i], &failed[i]);
-		any_failed = any_failed || failed[i];
+		rv = hubsync_isolated(c, b->msgs[i], now_wall, &b->hub_of[i], &b->verdict[i],
+		    &b->failed[i]);
+		b->any_failed = b->any_failed || b->failed[i];
 	}
 	/* After every request: a later one may have queued commands for an
 	 * earlier hub (a re-route), and the replies carry them. */
 	for (size_t i = 0; i < n && rv == 0; i++) {
-		if (hub_of[i] >= 0 && !failed[i] && verdict[i] != COORD_SYNC_REFUSE) {
-			rv = coord_resync_finish(c, hub_of[i], msgs[i]);
+		if (b->hub_of[i] >= 0 && !b->failed[i] && b->verdict[i] != COORD_SYNC_REFUSE) {
+			rv = coord_resync_finish(c, b->hub_of[i], b->msgs[i]);
 		}
 	}
 	if (rv == 0) {
-		rv = db_commit(c->db);
+		rv = store_stream_batch_commit(c->store);
 	} else {
-		db_rollback(c->db);
+		store_stream_batch_rollback(c->store);
 	}
+	return rv;
+}
+
+/* Answers request i of the batch; rv is the batch's outcome. */
+static void hubsync_batch_reply(coord *c, mreq *r, const hubsync_batch *b, size_t i,
+    int rv, uint64_t now_mono, int64_t now_wall)
+{
+	const Dropnet__HubSyncRequest *m = b->msgs[i];
+	if (m == NULL) {
+		log_warn("hubsync.malformed", "request=%zu", i);
+		hubsync_reply_error(r, DROPNET__STATUS__MALFORMED, "not a HubSyncRequest");
+	} else if (m->version != DN_PROTO_VERSION) {
+		hubsync_reply_error(r, DROPNET__STATUS__UNSUPPORTED_VERSION,
+		    "this coordinator speaks version 1");
+	} else if (rv != 0 || b->failed[i]) {
+		hubsync_reply_error(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
+	} else if (b->hub_of[i] < 0) {
+		hubsync_reply_error(r, DROPNET__STATUS__INVALID, "bad hello");
+	} else if (b->verdict[i] == COORD_SYNC_REFUSE) {
+		hubsync_reply_error(r, DROPNET__STATUS__CONFLICT, "the hub's store and"
+		    " this coordinator's do not share a history (see the coordinator's"
+		    " log: hub.resync_refused)");
+	} else {
+		hubsync_reply_ok(c, r, m, b->hub_of[i], b->verdict[i], now_mono, now_wall);
+	}
+}
+
+void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
+{
+	hubsync_batch b = {0};
+	int64_t now_wall = coord_now_wall_ms(c);
+	uint64_t now_mono = coord_now_mono_ms(c);
+	assert(n <= DN_SERVER_CTX_MAX);
+	int rv = hubsync_batch_apply(c, reqs, n, &b, now_wall);
 	if (rv != 0) {
 		c->commit_failures++;
 		log_error("hubsync.batch_failed", "requests=%zu err=%s", n, dn_strerror(rv));
 		coord_reload(c);
-	} else if (any_failed) {
+	} else if (b.any_failed) {
 		/* The rolled-back requests' changes to memory are undone by
 		 * reading back the file the rest of the batch committed to. */
 		coord_reload(c);
 	}
 	for (size_t i = 0; i < n; i++) {
-		Dropnet__HubSyncRequest *m = msgs[i];
-		if (m == NULL) {
-			log_warn("hubsync.malformed", "request=%zu", i);
-			hubsync_reply_error(reqs[i], DROPNET__STATUS__MALFORMED, "not a HubSyncRequest");
-			continue;
-		}
-		if (m->version != DN_PROTO_VERSION) {
-			hubsync_reply_error(reqs[i], DROPNET__STATUS__UNSUPPORTED_VERSION,
-			    "this coordinator speaks version 1");
-		} else if (rv != 0 || failed[i]) {
-			hubsync_reply_error(reqs[i], DROPNET__STATUS__UNAVAILABLE, "storage failed");
-		} else if (hub_of[i] < 0) {
-			hubsync_reply_error(reqs[i], DROPNET__STATUS__INVALID, "bad hello");
-		} else if (verdict[i] == COORD_SYNC_REFUSE) {
-			hubsync_reply_error(reqs[i], DROPNET__STATUS__CONFLICT, "the hub's store and"
-			    " this coordinator's do not share a history (see the coordinator's"
-			    " log: hub.resync_refused)");
-		} else {
-			hubsync_reply_ok(c, reqs[i], m, hub_of[i], verdict[i], now_mono, now_wall);
-		}
-		codec_hub_sync_request_free(m);
+		hubsync_batch_reply(c, reqs[i], &b, i, rv, now_mono, now_wall);
+		codec_hub_sync_request_free(b.msgs[i]);
 	}
 }

@@ -147,7 +147,7 @@ typedef struct {
 	bool all_shipped, any;
 } ops_order_view;
 
-static int ops_order_row(void *arg, const coord_store_order_row *r)
+static int ops_order_row(void *arg, const coord_store_order_view *r)
 {
 	ops_order_view *v = arg;
 	Dropnet__OrderInfo *o = &v->o;

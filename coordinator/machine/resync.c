@@ -17,104 +17,93 @@
  * batch back and coord_reload restores memory from the file.
  * Thread model: the machine's thread only.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/err.h"
 #include "core/limits.h"
-#include "io/db.h"
 #include "io/log.h"
 #include "coord.h"
 #include "store.h"
 
 /* Queues the command that puts what placement pid still needs at the hub
  * (CMD_PLACE_ORDER, or CMD_TRANSFER_OUT for a transfer's pick): the lines'
- * open quantities, the original key, customer, tier and promised time. A
- * placement with nothing left open queues nothing. */
+ * open quantities, the original key, customer, tier and promised time,
+ * flagged resent. A placement with nothing left open queues nothing. */
 static int resync_resend(coord *c, int hub, int64_t pid, int64_t now_wall)
 {
 	enum { LINES = DN_ORDER_LINES_MAX + 1 };
 	Dropnet__OrderLine cl[LINES];
 	Dropnet__OrderLine *clp[LINES];
-	char skus[LINES][DN_ID_MAX + 1];
-	char key[DN_ID_MAX + 1] = "", customer[DN_ID_MAX + 8] = "", tier[DN_ID_MAX + 1] = "";
-	bool transfer = false;
-	int64_t since_ms = 0;
-	size_t n = 0;
-	sqlite3_stmt *st = c->store->resend_lines;
-	db_bind_i64(st, 1, pid);
-	int rc;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < LINES) {
-		if (n == 0) {
-			transfer = strcmp(db_col_text(st, 3), "transfer") == 0;
-			snprintf(key, sizeof(key), "%s", db_col_text(st, 5));
-			snprintf(customer, sizeof(customer), "%s", db_col_text(st, 6));
-			snprintf(tier, sizeof(tier), "%s", db_col_text(st, 7));
-			since_ms = transfer ? sqlite3_column_int64(st, 4) : sqlite3_column_int64(st, 8);
-		}
-		dropnet__order_line__init(&cl[n]);
-		snprintf(skus[n], sizeof(skus[n]), "%s", db_col_text(st, 0));
-		cl[n].sku = skus[n];
-		cl[n].qty = (uint32_t)sqlite3_column_int64(st, 1);
-		cl[n].gift = sqlite3_column_int(st, 2) != 0;
-		clp[n] = &cl[n];
-		n++;
+	store_stream_resend r;
+	int rv = store_stream_resend_get(c->store, pid, &r);
+	if (rv != 0 || r.n == 0) {
+		return rv;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		return DN_EIO;
-	}
-	if (n == 0) {
-		return 0;
+	assert(r.n <= LINES);
+	for (size_t i = 0; i < r.n; i++) {
+		dropnet__order_line__init(&cl[i]);
+		cl[i].sku = r.lines[i].sku;
+		cl[i].qty = (uint32_t)r.lines[i].open;
+		cl[i].gift = r.lines[i].gift;
+		clp[i] = &cl[i];
 	}
 	Dropnet__HubCommand cmd = DROPNET__HUB_COMMAND__INIT;
-	cmd.kind = transfer ? DROPNET__COMMAND_KIND__CMD_TRANSFER_OUT :
+	cmd.kind = r.transfer ? DROPNET__COMMAND_KIND__CMD_TRANSFER_OUT :
 	    DROPNET__COMMAND_KIND__CMD_PLACE_ORDER;
 	cmd.order_id = (uint64_t)pid;
-	cmd.order_key = key;
-	cmd.customer = customer;
-	cmd.tier = tier;
+	cmd.order_key = r.key;
+	cmd.customer = r.customer;
+	cmd.tier = r.tier;
 	/* As first sent: an order is promised from its acceptance, a transfer
 	 * is due from its creation. */
-	cmd.promised_ms = transfer ? since_ms : since_ms + c->cfg.ship_promise_ms;
-	cmd.n_lines = n;
+	cmd.promised_ms = r.transfer ? r.since_ms : r.since_ms + c->cfg.ship_promise_ms;
+	cmd.n_lines = r.n;
 	cmd.lines = clp;
 	cmd.time_ms = now_wall;
+	/* The lost store may have shipped it with the event unsent: the hub
+	 * shows it as re-sent, for staff to check before picking it again. */
+	cmd.resent = true;
 	return coord_command_queue(c, hub, &cmd);
 }
 
+/* A growing list of placement ids (resync_live_placements). */
+typedef struct {
+	int64_t *ids;
+	size_t n, cap;
+} resync_ids;
+
+static int resync_id_add(void *arg, int64_t id)
+{
+	resync_ids *l = arg;
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 64;
+		int64_t *p = realloc(l->ids, ncap * sizeof(*p));
+		if (p == NULL) {
+			return DN_ENOMEM;
+		}
+		l->ids = p;
+		l->cap = ncap;
+	}
+	l->ids[l->n++] = id;
+	return 0;
+}
+
 /* The placements at hub whose pick is not finished, by id. *out is
- * malloc'd (NULL when none). */
+ * malloc'd (NULL when none). Collected before any is queued again: queuing
+ * writes while the walk would still be reading. */
 static int resync_live_placements(coord *c, int hub, int64_t **out, size_t *n)
 {
-	sqlite3_stmt *st = c->store->placements_live;
-	size_t cap = 0;
-	int rc, rv = 0;
-	*out = NULL;
-	*n = 0;
-	db_bind_text(st, 1, c->hubs[hub].id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (*n == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			int64_t *p = realloc(*out, ncap * sizeof(*p));
-			if (p == NULL) {
-				rv = DN_ENOMEM;
-				break;
-			}
-			*out = p;
-			cap = ncap;
-		}
-		(*out)[(*n)++] = sqlite3_column_int64(st, 0);
-	}
-	sqlite3_reset(st);
-	if (rv == 0 && rc != SQLITE_DONE) {
-		rv = DN_EIO;
-	}
+	resync_ids l = {NULL, 0, 0};
+	int rv = store_stream_placements_live(c->store, c->hubs[hub].id, resync_id_add, &l);
 	if (rv != 0) {
-		free(*out);
-		*out = NULL;
-		*n = 0;
+		free(l.ids);
+		l.ids = NULL;
+		l.n = 0;
 	}
+	*out = l.ids;
+	*n = l.n;
 	return rv;
 }
 
@@ -134,28 +123,18 @@ static int resync_new_incarnation(coord *c, int hub, uint64_t inc, int64_t now_w
 	    (unsigned long long)h->incarnation, (unsigned long long)inc,
 	    (unsigned long long)h->event_applied, (unsigned long long)h->cmd_seq,
 	    (unsigned long long)h->cmd_acked);
-	db_bind_text(s->seed_delete, 1, h->id);
-	if (store_step_done(s->seed_delete) != 0) {
+	size_t seeded = 0;
+	if (store_stream_seed_clear(s, h->id) != 0 ||
+	    store_stream_seed_fill(s, h->id, DN_STOCK_REPORT_MAX, &seeded) != 0) {
 		return DN_EIO;
 	}
-	db_bind_text(s->seed_fill, 1, h->id);
-	db_bind_i64(s->seed_fill, 2, DN_STOCK_REPORT_MAX);
-	if (store_step_done(s->seed_fill) != 0) {
-		return DN_EIO;
-	}
-	int seeded = sqlite3_changes(c->db);
-	if (seeded >= (int)DN_STOCK_REPORT_MAX) {
-		log_error("hub.seed_truncated", "hub=%s skus=%d: SKUs past the first %u by"
+	if (seeded >= DN_STOCK_REPORT_MAX) {
+		log_error("hub.seed_truncated", "hub=%s skus=%zu: SKUs past the first %u by"
 		    " name are not seeded; count them at the hub", h->id, seeded,
 		    DN_STOCK_REPORT_MAX);
 	}
-	db_bind_text(s->cmd_delete_hub, 1, h->id);
-	if (store_step_done(s->cmd_delete_hub) != 0) {
-		return DN_EIO;
-	}
-	db_bind_text(s->hub_reset, 1, h->id);
-	db_bind_i64(s->hub_reset, 2, (int64_t)inc);
-	if (store_step_done(s->hub_reset) != 0) {
+	if (store_stream_cmds_clear(s, h->id) != 0 ||
+	    store_stream_hub_reset(s, h->id, inc) != 0) {
 		return DN_EIO;
 	}
 	h->incarnation = inc;
@@ -170,10 +149,32 @@ static int resync_new_incarnation(coord *c, int hub, uint64_t inc, int64_t now_w
 	}
 	free(pids);
 	if (rv == 0) {
-		log_warn("hub.resync_queued", "hub=%s placements=%zu commands=%llu seed_skus=%d",
+		log_warn("hub.resync_queued", "hub=%s placements=%zu commands=%llu seed_skus=%zu",
 		    h->id, npids, (unsigned long long)h->cmd_seq, seeded);
 	}
 	return rv;
+}
+
+/* We were acked/acknowledged further than this file knows: it was restored
+ * from an older copy. Keep every placement id above the ones the hub holds,
+ * and have the hub re-send from our positions (REWIND; OK with *rv set
+ * when the floor could not be written). */
+static coord_sync_verdict resync_behind(coord *c, const coord_hub *h,
+    const Dropnet__HubSyncRequest *m, int *rv)
+{
+	*rv = store_stream_placement_floor_raise(c->store, m->order_id_max);
+	if (*rv != 0) {
+		return COORD_SYNC_OK;
+	}
+	log_error("hub.resync", "hub=%s reason=coordinator_behind hub_event_acked=%llu"
+	    " event_applied=%llu hub_cmd_applied=%llu cmd_offered=%llu cmd_base=%llu"
+	    " placement_floor=%llu: this store is older than the hub's view of it"
+	    " (restored?); the hub re-sends its events after event_applied and"
+	    " re-applies commands after cmd_base", h->id,
+	    (unsigned long long)m->event_acked, (unsigned long long)h->event_applied,
+	    (unsigned long long)m->cmd_applied, (unsigned long long)h->cmd_offered,
+	    (unsigned long long)h->cmd_acked, (unsigned long long)m->order_id_max);
+	return COORD_SYNC_REWIND;
 }
 
 coord_sync_verdict coord_resync_check(coord *c, int hub,
@@ -196,9 +197,8 @@ coord_sync_verdict coord_resync_check(coord *c, int hub,
 	}
 	if (h->incarnation == 0) {
 		/* First sight (a new hub, or books from before incarnations). */
-		db_bind_text(c->store->hub_incarnation, 1, h->id);
-		db_bind_i64(c->store->hub_incarnation, 2, (int64_t)hello->incarnation);
-		if ((*rv = store_step_done(c->store->hub_incarnation)) != 0) {
+		*rv = store_stream_hub_incarnation_set(c->store, h->id, hello->incarnation);
+		if (*rv != 0) {
 			return COORD_SYNC_OK;
 		}
 		h->incarnation = hello->incarnation;
@@ -224,22 +224,7 @@ coord_sync_verdict coord_resync_check(coord *c, int hub,
 		return COORD_SYNC_REFUSE;
 	}
 	if (m->event_acked > h->event_applied || m->cmd_applied > h->cmd_offered) {
-		/* We were acked/acknowledged further than this file knows: it was
-		 * restored from an older copy. Keep every placement id above the
-		 * ones the hub holds, and have the hub re-send from our positions. */
-		db_bind_i64(c->store->placement_floor, 1, (int64_t)m->order_id_max);
-		if ((*rv = store_step_done(c->store->placement_floor)) != 0) {
-			return COORD_SYNC_OK;
-		}
-		log_error("hub.resync", "hub=%s reason=coordinator_behind hub_event_acked=%llu"
-		    " event_applied=%llu hub_cmd_applied=%llu cmd_offered=%llu cmd_base=%llu"
-		    " placement_floor=%llu: this store is older than the hub's view of it"
-		    " (restored?); the hub re-sends its events after event_applied and"
-		    " re-applies commands after cmd_base", h->id,
-		    (unsigned long long)m->event_acked, (unsigned long long)h->event_applied,
-		    (unsigned long long)m->cmd_applied, (unsigned long long)h->cmd_offered,
-		    (unsigned long long)h->cmd_acked, (unsigned long long)m->order_id_max);
-		return COORD_SYNC_REWIND;
+		return resync_behind(c, h, m, rv);
 	}
 	return COORD_SYNC_OK;
 }
@@ -248,19 +233,21 @@ int coord_resync_finish(coord *c, int hub, const Dropnet__HubSyncRequest *m)
 {
 	coord_hub *h = &c->hubs[hub];
 	store *s = c->store;
+	/* Only the new store confirms: a request of the lost one (sent before
+	 * the wipe, delivered late, in the same batch) also names us, and
+	 * taking it for the confirmation dropped the seed before the new book
+	 * had it (found by dropsim with wipes). */
 	if (h->seed_pending && m->hello != NULL &&
-	    m->hello->coordinator_incarnation == c->incarnation) {
-		db_bind_text(s->seed_delete, 1, h->id);
-		if (store_step_done(s->seed_delete) != 0) {
+	    m->hello->coordinator_incarnation == c->incarnation &&
+	    m->hello->incarnation == h->incarnation) {
+		if (store_stream_seed_clear(s, h->id) != 0) {
 			return DN_EIO;
 		}
 		h->seed_pending = false;
 		log_info("hub.seed_confirmed", "hub=%s", h->id);
 	}
 	if (h->cmd_offered != h->cmd_seq) {
-		db_bind_text(s->hub_offered, 1, h->id);
-		db_bind_i64(s->hub_offered, 2, (int64_t)h->cmd_seq);
-		if (store_step_done(s->hub_offered) != 0) {
+		if (store_stream_hub_offered_set(s, h->id, h->cmd_seq) != 0) {
 			return DN_EIO;
 		}
 		h->cmd_offered = h->cmd_seq;
@@ -276,6 +263,28 @@ void coord_resync_seed_free(Dropnet__StockLevel **rows, size_t n)
 	free(rows);
 }
 
+/* The seed rows a reply carries (coord_resync_seed). */
+typedef struct {
+	Dropnet__StockLevel **rows; /* room for DN_STOCK_REPORT_MAX */
+	size_t n;
+} resync_seed;
+
+static int resync_seed_add(void *arg, const char *sku, int64_t on_hand)
+{
+	resync_seed *l = arg;
+	assert(l->n < DN_STOCK_REPORT_MAX);
+	Dropnet__StockLevel *r = malloc(sizeof(*r) + strlen(sku) + 1);
+	if (r == NULL) {
+		return DN_ENOMEM;
+	}
+	dropnet__stock_level__init(r);
+	r->sku = (char *)(r + 1);
+	strcpy(r->sku, sku);
+	r->on_hand = on_hand;
+	l->rows[l->n++] = r;
+	return 0;
+}
+
 int coord_resync_seed(coord *c, int hub, const Dropnet__HubSyncRequest *m,
     Dropnet__StockLevel ***out, size_t *n)
 {
@@ -285,37 +294,17 @@ int coord_resync_seed(coord *c, int hub, const Dropnet__HubSyncRequest *m,
 	if (!h->seed_pending || m->hello->coordinator_incarnation != 0) {
 		return 0;
 	}
-	Dropnet__StockLevel **rows = calloc(DN_STOCK_REPORT_MAX, sizeof(*rows));
-	if (rows == NULL) {
+	resync_seed l = {calloc(DN_STOCK_REPORT_MAX, sizeof(*l.rows)), 0};
+	if (l.rows == NULL) {
 		return DN_ENOMEM;
 	}
-	sqlite3_stmt *st = c->store->seed_select;
-	db_bind_text(st, 1, h->id);
-	db_bind_i64(st, 2, DN_STOCK_REPORT_MAX);
-	int rc, rv = 0;
-	size_t k = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && k < DN_STOCK_REPORT_MAX) {
-		const char *sku = db_col_text(st, 0);
-		Dropnet__StockLevel *r = malloc(sizeof(*r) + strlen(sku) + 1);
-		if (r == NULL) {
-			rv = DN_ENOMEM;
-			break;
-		}
-		dropnet__stock_level__init(r);
-		r->sku = (char *)(r + 1);
-		strcpy(r->sku, sku);
-		r->on_hand = sqlite3_column_int64(st, 1);
-		rows[k++] = r;
-	}
-	sqlite3_reset(st);
-	if (rv == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		rv = DN_EIO;
-	}
+	int rv = store_stream_seed_list(c->store, h->id, DN_STOCK_REPORT_MAX, resync_seed_add,
+	    &l);
 	if (rv != 0) {
-		coord_resync_seed_free(rows, k);
+		coord_resync_seed_free(l.rows, l.n);
 		return rv;
 	}
-	*out = rows;
-	*n = k;
+	*out = l.rows;
+	*n = l.n;
 	return 0;
 }

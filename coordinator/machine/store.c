@@ -227,5 +227,11 @@ int store_init(store *s, sqlite3 *db)
 		}
 	}
 	int rv = store_drops_init(s, db);
+	if (rv == 0) {
+		rv = store_stream_init(s, db);
+	}
+	if (rv == 0) {
+		rv = coord_store_ingest_init(s, db);
+	}
 	return rv != 0 ? rv : store_ops_init(s, db);
 }

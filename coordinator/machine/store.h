@@ -62,8 +62,23 @@
  */
 #ifndef DN_COORD_STORE_H
 #define DN_COORD_STORE_H
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sqlite3.h>
+#include "core/limits.h"
+
+/* The ingest area's statements (store_ingest.c, prepared by
+ * coord_store_ingest_init; db_close finalizes them). */
+typedef struct store_ingest_stmts {
+	sqlite3 *db;
+	sqlite3_stmt *order_find, *order_ack, *order_status, *order_insert,
+	    *line_insert, *line_backorder, *placement_insert, *pline_insert,
+	    *placement_state, *placements_held, *placement_send, *cmd_insert,
+	    *hub_cmd_seq, *stock_upsert, *buyer_get, *buyer_add, *tier_sold,
+	    *drop_counts, *customer_get, *customer_add;
+} store_ingest_stmts;
+
 
 typedef struct store {
 	sqlite3_stmt *order_find, *order_insert, *line_insert, *placement_insert,
@@ -78,6 +93,8 @@ typedef struct store {
 	    *seed_delete, *seed_fill, *seed_select, *placements_live, *resend_lines,
 	    *placement_floor;
 	sqlite3_stmt *drops[32];      /* drops (store_drops.c) */
+	sqlite3_stmt *stream[32]; /* store_stream.c's, by its SS_* index */
+	store_ingest_stmts ingest;       /* store_ingest.c */
 	struct store_ops_stmts *ops;   /* store_ops.c */
 } store;
 
@@ -119,11 +136,7 @@ int store_drops_init(store *s, sqlite3 *db);
 
 #define COORD_STORE_STOP 1
 
-/* BEGIN IMMEDIATE / COMMIT (DN_EIO: the outcome is unknown, the
- * transaction is over either way) / ROLLBACK (a no-op outside one). */
-int coord_store_begin(store *s);
-int coord_store_commit(store *s);
-void coord_store_rollback(store *s);
+/* Transactions: coord_store_begin/commit/rollback (ingest block). */
 
 /* A drops row; spec is the packed Drop as created. */
 typedef struct {
@@ -249,6 +262,252 @@ int coord_store_kpi_rejections(store *s, const char *drop_id,
 /* Accepted orders and their units. */
 int coord_store_kpi_accepted(store *s, const char *drop_id, uint64_t *orders,
     uint64_t *units);
+/* ---- stream (store_stream.c) ---- */
+/* The hub streams' SQL (hubsync.c, resync.c). Each call returns 0 or
+ * DN_EIO (logged) unless it says otherwise; hub is a hub id. */
+#include <stdbool.h>
+#include <stddef.h>
+#include "core/limits.h"
+
+/* Prepares the statements below into s->stream (from store_init). */
+int store_stream_init(store *s, sqlite3 *db);
+
+/* The hubsync batch's transaction (BEGIN IMMEDIATE; commit DN_EIO = the
+ * outcome is unknown; rollback when one is open), and the savepoint each
+ * request of the batch runs in. request_undo rolls the request back and
+ * closes its savepoint; DN_EIO when the whole transaction was lost (some
+ * errors end it in SQLite), and then nothing of the batch can commit. */
+int store_stream_batch_begin(store *s);
+int store_stream_batch_commit(store *s);
+void store_stream_batch_rollback(store *s);
+int store_stream_request_open(store *s);
+int store_stream_request_close(store *s);
+int store_stream_request_undo(store *s);
+
+/* hubs: the registry row a hello writes, and the stream positions. */
+typedef struct {
+	const char *id, *name, *term_url;
+	double lat, lon, radius_km;
+} store_stream_hub;
+int store_stream_hub_upsert(store *s, const store_stream_hub *h);
+int store_stream_hub_positions_set(store *s, const char *hub, uint64_t cmd_acked,
+    uint64_t event_applied);
+int store_stream_hub_offered_set(store *s, const char *hub, uint64_t cmd_offered);
+int store_stream_hub_incarnation_set(store *s, const char *hub, uint64_t incarnation);
+/* A new hub incarnation: incarnation set, every position back to 0. */
+int store_stream_hub_reset(store *s, const char *hub, uint64_t incarnation);
+
+/* commands: fn gets each packed HubCommand with seq > after, by seq, at
+ * most max; the bytes live only during the call; a non-zero return from fn
+ * stops the walk and is returned. trim deletes seq <= acked; clear all. */
+typedef int (*store_stream_cmd_fn)(void *arg, const uint8_t *payload, size_t len);
+int store_stream_cmds_list(store *s, const char *hub, uint64_t after, size_t max,
+    store_stream_cmd_fn fn, void *arg);
+int store_stream_cmds_trim(store *s, const char *hub, uint64_t acked);
+int store_stream_cmds_clear(store *s, const char *hub);
+
+/* placements as hub events touch them. get: 0, DN_ENOENT or DN_EIO. */
+typedef struct {
+	int64_t order_id;             /* 0 for a transfer's pick */
+	char hub[DN_ID_MAX + 1];
+	char state[16];               /* held|open|picked|shipped|... (store.h) */
+	bool transfer;                /* kind 'transfer' */
+} store_stream_placement;
+int store_stream_placement_get(store *s, int64_t id, store_stream_placement *out);
+/* picked_ms = time_ms; an open placement becomes picked. */
+int store_stream_placement_picked(store *s, int64_t id, int64_t time_ms);
+int store_stream_placement_shipped(store *s, int64_t id, int64_t time_ms,
+    const char *tracking);
+/* 'shorted' when no line is left open and it has not shipped. */
+int store_stream_placement_close(store *s, int64_t id);
+int store_stream_placement_refused(store *s, int64_t id);
+/* fn gets the id of each placement at hub still open or picked, by id; a
+ * non-zero return from fn stops the walk and is returned. */
+typedef int (*store_stream_id_fn)(void *arg, int64_t id);
+int store_stream_placements_live(store *s, const char *hub, store_stream_id_fn fn,
+    void *arg);
+/* meta 'placement_floor' = max(itself, floor) (STORE_PLACEMENT_NEXT_ID). */
+int store_stream_placement_floor_raise(store *s, uint64_t floor);
+
+/* placement_lines: open = qty - shipped - shorted. */
+typedef struct {
+	char sku[DN_ID_MAX + 1];
+	int64_t open;
+	bool gift;
+} store_stream_pline;
+/* The open units of one line; 0 when there is no such line. */
+int store_stream_pline_open(store *s, int64_t placement, const char *sku,
+    int64_t *open);
+/* The placement's lines (at most max, any order) into lines[0..*n). */
+int store_stream_plines_get(store *s, int64_t placement, store_stream_pline *lines,
+    size_t max, size_t *n);
+int store_stream_pline_ship(store *s, int64_t placement, const char *sku, int64_t qty);
+int store_stream_pline_short(store *s, int64_t placement, const char *sku, int64_t qty);
+
+/* What a placement still needs, to queue its command again: its lines with
+ * units open (by sku; n = 0 when none), the order's key, customer and tier
+ * (a transfer's id, "to:" + its destination, ""), and since_ms: an order's
+ * acceptance, a transfer's creation. */
+typedef struct {
+	bool transfer;
+	char key[DN_ID_MAX + 1], customer[DN_ID_MAX + 8], tier[DN_ID_MAX + 1];
+	int64_t since_ms;
+	size_t n;
+	store_stream_pline lines[DN_ORDER_LINES_MAX + 1];
+} store_stream_resend;
+int store_stream_resend_get(store *s, int64_t placement, store_stream_resend *out);
+
+/* The order a placement serves (DN_EIO when it is missing). */
+typedef struct {
+	char key[DN_ID_MAX + 1], customer[DN_ID_MAX + 1];
+	double lat, lon;
+} store_stream_order;
+int store_stream_order_get(store *s, int64_t id, store_stream_order *out);
+/* The transfer picked by this placement, if still picking, is cancelled. */
+int store_stream_transfer_cancel(store *s, int64_t placement);
+
+/* hub_seed: clear; fill from the hub's ledger rows with on_hand > 0 (the
+ * first max by sku; *seeded rows); list them (by sku, at most max; a
+ * non-zero return from fn stops the walk and is returned). */
+int store_stream_seed_clear(store *s, const char *hub);
+int store_stream_seed_fill(store *s, const char *hub, size_t max, size_t *seeded);
+typedef int (*store_stream_seed_fn)(void *arg, const char *sku, int64_t on_hand);
+int store_stream_seed_list(store *s, const char *hub, size_t max,
+    store_stream_seed_fn fn, void *arg);
+
+/* ---- ingest (store_ingest.c) ----
+ * The storefront path and placements: orders, order_lines, placements,
+ * placement_lines, commands and hubs.cmd_seq, stock rows, buyer_counts,
+ * drop_tiers.sold, drops' counts and customers, as ingest and placement.c
+ * use them. Every call runs inside the caller's transaction unless it is
+ * one of the transaction calls; each returns 0 or a negative DN_E* (DN_EIO
+ * when SQLite failed, logged). Blobs handed out are malloc'd copies the
+ * caller frees. */
+
+/* Prepares the ingest statements into s->ingest (db_close finalizes
+ * them). 0 or DN_EIO. */
+int coord_store_ingest_init(store *s, sqlite3 *db);
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK on the store's file. commit returns
+ * DN_EIO when the outcome is unknown (the transaction is then closed). */
+int coord_store_begin(store *s);
+int coord_store_commit(store *s);
+void coord_store_rollback(store *s);
+
+/* One journalled order, as the storefront path reads it back. */
+typedef struct {
+	int64_t id;
+	int status;                     /* Dropnet__Status */
+	int64_t hold_expires_ms;        /* duration clock */
+	char drop_id[DN_ID_MAX + 1];
+	char customer[DN_ID_MAX + 1];
+	char gift_sku[DN_ID_MAX + 1];
+	uint8_t *ack;                   /* packed OrderAck; caller frees */
+	size_t ack_len;
+} coord_store_order;
+
+/* The order journalled under (storefront, order_key). 0, DN_ENOENT,
+ * DN_ENOMEM or DN_EIO. */
+int coord_store_order_find(store *s, const char *storefront, const char *key,
+    coord_store_order *out);
+/* The packed ack of order id (*ack malloc'd, caller frees). 0, DN_ENOENT,
+ * DN_ENOMEM or DN_EIO. */
+int coord_store_order_ack_get(store *s, int64_t id, uint8_t **ack, size_t *len);
+/* Rewrites order id's status and ack. */
+int coord_store_order_status_set(store *s, int64_t id, int status,
+    const uint8_t *ack, size_t ack_len);
+
+/* A new journal row (orders). */
+typedef struct {
+	const char *storefront, *order_key, *customer;
+	int status;                     /* Dropnet__Status */
+	const char *hub;                /* first hub, or "" */
+	double lat, lon;
+	int64_t received_ms;            /* wall clock */
+	const uint8_t *ack;             /* OrderAck without order_id */
+	size_t ack_len;
+	const uint8_t *route;           /* OrderInfo with candidates */
+	size_t route_len;
+	const char *drop_id, *tier, *nearest_hub, *gift_sku;
+	int64_t hold_expires_ms;        /* duration clock; 0: not held */
+	int64_t units;
+} coord_store_order_row;
+
+/* Inserts an order; *id gets its row id. */
+int coord_store_order_insert(store *s, const coord_store_order_row *o, int64_t *id);
+/* Inserts one order line (what was asked for). */
+int coord_store_order_line_insert(store *s, int64_t order_id, const char *sku,
+    int64_t qty);
+/* Adds qty to an order line's backordered count. */
+int coord_store_order_line_backorder(store *s, int64_t order_id, const char *sku,
+    int64_t qty);
+
+/* Inserts a placement of order_id at hub (state held or open, placed at
+ * placed_ms); *pid gets its id (STORE_PLACEMENT_NEXT_ID). */
+int coord_store_placement_insert(store *s, int64_t order_id, const char *hub,
+    bool held, int64_t placed_ms, int64_t *pid);
+/* Inserts one placement line. */
+int coord_store_placement_line_insert(store *s, int64_t pid, const char *sku,
+    int64_t qty, bool gift);
+/* Sets a placement's state (held, open, ...). */
+int coord_store_placement_state_set(store *s, int64_t pid, const char *state);
+/* Up to max ids of order_id's held placements, in id order. */
+int coord_store_placements_held(store *s, int64_t order_id, int64_t *pids,
+    size_t max, size_t *n);
+
+/* What a place-order command carries: placement pid joined with its order
+ * and its lines (at most COORD_STORE_SEND_LINES). */
+#define COORD_STORE_SEND_LINES (DN_ORDER_LINES_MAX + 1) /* lines + a gift */
+typedef struct {
+	char hub[DN_ID_MAX + 1];
+	char order_key[DN_ID_MAX + 1];
+	char customer[DN_ID_MAX + 1];
+	char tier[DN_ID_MAX + 1];
+	int64_t received_ms;
+	size_t nlines;
+	struct {
+		char sku[DN_ID_MAX + 1];
+		uint32_t qty;
+		bool gift;
+	} lines[COORD_STORE_SEND_LINES];
+} coord_store_send;
+/* Loads placement pid for its command. 0, DN_ENOENT (no order or no line)
+ * or DN_EIO. */
+int coord_store_placement_send_get(store *s, int64_t pid, coord_store_send *out);
+
+/* Appends a packed command at seq to hub's stream and sets hubs.cmd_seq. */
+int coord_store_command_append(store *s, const char *hub, uint64_t seq,
+    const uint8_t *buf, size_t len);
+
+/* One stock row with its lifetime counters. */
+typedef struct {
+	const char *hub, *sku;
+	int64_t on_hand, allocated, holdback;
+	int64_t received, shipped, lost, adjusted, returned;
+	int64_t transfer_in, transfer_out;
+} coord_store_stock_row;
+/* Inserts or overwrites a (hub, sku) stock row. */
+int coord_store_stock_upsert(store *s, const coord_store_stock_row *r);
+
+/* Units customer has bought of sku in drop_id (0 if none). */
+int coord_store_buyer_count_get(store *s, const char *drop_id,
+    const char *customer, const char *sku, uint32_t *bought);
+/* Adds qty to those units. */
+int coord_store_buyer_count_add(store *s, const char *drop_id,
+    const char *customer, const char *sku, int64_t qty);
+/* Adds units to tier idx's sold count. */
+int coord_store_tier_sold_add(store *s, const char *drop_id, int64_t idx,
+    int64_t units);
+/* Adds to a drop's accepted and gifts counts. */
+int coord_store_drop_counts_add(store *s, const char *drop_id, int64_t accepted,
+    int64_t gifts);
+/* Whether customer has a customers row. */
+int coord_store_customer_known(store *s, const char *customer, bool *known);
+/* Counts an accepted order for customer (first order, first drop and
+ * gifted are kept from the first). */
+int coord_store_customer_add(store *s, const char *customer, int64_t order_id,
+    const char *first_drop, bool gifted);
+
 
 /* ---- ops (store_ops.c) ----
  * The typed calls of the ops area: the machine's clock, the
@@ -257,7 +516,7 @@ int coord_store_kpi_accepted(store *s, const char *drop_id, uint64_t *orders,
  * transfers. Their SQL, and the column numbers that go with it, live in
  * store_ops.c; every statement is prepared once by store_ops_init (called
  * from store_init) and reset after every call, so no call leaves a read
- * open. Transactions: coord_store_begin/commit/rollback (drops, above).
+ * open. Transactions: coord_store_begin/commit/rollback (ingest, above).
  * Scans call fn once per row; text and bytes in a row are valid only
  * during that call; fn returns 0 to go on, COORD_STORE_STOP to end the
  * scan early (the scan returns 0) or a DN_E* code, which the scan returns.
@@ -288,12 +547,8 @@ typedef struct {
 typedef int (*coord_store_hub_fn)(void *arg, const coord_store_hub_row *row);
 int coord_store_hubs_list(store *s, size_t max, coord_store_hub_fn fn, void *arg);
 
-/* Every ledger row (stock), in the table's order. */
-typedef struct {
-	const char *hub, *sku;
-	int64_t on_hand, allocated, holdback;
-	int64_t received, shipped, lost, adjusted, returned, transfer_in, transfer_out;
-} coord_store_stock_row;
+/* Every ledger row (stock; coord_store_stock_row: ingest, above), in the
+ * table's order. */
 typedef int (*coord_store_stock_fn)(void *arg, const coord_store_stock_row *row);
 int coord_store_stock_list(store *s, coord_store_stock_fn fn, void *arg);
 
@@ -308,8 +563,8 @@ typedef struct {
 	int64_t received_ms;
 	const void *route;
 	size_t route_len;
-} coord_store_order_row;
-typedef int (*coord_store_order_fn)(void *arg, const coord_store_order_row *row);
+} coord_store_order_view;
+typedef int (*coord_store_order_fn)(void *arg, const coord_store_order_view *row);
 int coord_store_order_by_key(store *s, const char *storefront, const char *order_key,
     coord_store_order_fn fn, void *arg);
 /* The order's lines, at most max. */

@@ -187,25 +187,8 @@ static int sd_scan(sqlite3_stmt *st, sd_read_fn read, const sd_cb *cb)
 
 /* ---- transactions ---------------------------------------------------- */
 
-static sqlite3 *sd_db(store *s)
-{
-	return sqlite3_db_handle(s->drops[SD_DROP_LIST]);
-}
 
-int coord_store_begin(store *s)
-{
-	return db_begin(sd_db(s));
-}
-
-int coord_store_commit(store *s)
-{
-	return db_commit(sd_db(s));
-}
-
-void coord_store_rollback(store *s)
-{
-	db_rollback(sd_db(s));
-}
+/* coord_store_begin/commit/rollback: store_ingest.c. */
 
 /* ---- drops and tiers -------------------------------------------------- */
 

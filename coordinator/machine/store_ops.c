@@ -334,7 +334,7 @@ int coord_store_order_by_key(store *s, const char *storefront, const char *order
 	if (rc != SQLITE_ROW) {
 		return lookup_end(st, rc);
 	}
-	coord_store_order_row r = {
+	coord_store_order_view r = {
 	    .id = sqlite3_column_int64(st, 0),
 	    .customer = db_col_text(st, 1),
 	    .status = sqlite3_column_int(st, 2),

@@ -25,6 +25,7 @@
 #include "core/err.h"
 #include "io/bridge.h"
 #include "io/log.h"
+#include "io/nettls.h"
 #include "hub.h"
 
 /* nng contexts on the terminal socket: a hub has a handful of terminals,
@@ -72,6 +73,8 @@ static void usage(FILE *f)
 	    "\n"
 	    "The hub daemon: physical stock, bins and the pick queue of one\n"
 	    "regional hub; syncs with the coordinator and serves pickterm.\n"
+	    "It dials the coordinator over tls+tcp:// with this hub's certificate\n"
+	    "(tls.* keys below; deploy/pki.sh issue --dir PKI hub ID).\n"
 	    "\n");
 }
 
@@ -254,6 +257,19 @@ static int args_parse(int argc, char **argv, const char **path,
 	return 0;
 }
 
+/* The TLS files for dialling the coordinator (common/io/nettls.h). */
+static nettls_files hub_tls_files(const hub_conf *cfg)
+{
+	nettls_files f = {
+		.ca_file = cfg->tls_ca_file,
+		.crl_file = cfg->tls_crl_file,
+		.cert_file = cfg->tls_cert_file,
+		.key_file = cfg->tls_key_file,
+		.allow_plaintext = cfg->tls_allow_plaintext != 0,
+	};
+	return f;
+}
+
 static int hub_start(hub_main *m)
 {
 	hub *h = m->h;
@@ -269,14 +285,18 @@ static int hub_start(hub_main *m)
 		    dn_strerror(rv));
 		return rv;
 	}
-	rv = bridge_create(&m->term, m->loop, h->cfg.term_url, HUB_TERM_CTX_MAX,
-	    on_term, m);
+	/* The terminal socket is normally ipc:// (same machine, no TLS); a
+	 * tls+tcp:// term_url would serve with the hub's own certificate, a
+	 * tcp:// one needs tls.allow_plaintext. */
+	nettls_files tls = hub_tls_files(&h->cfg);
+	rv = bridge_create(&m->term, m->loop, h->cfg.term_url, &tls,
+	    DN_TERM_MSG_MAX, HUB_TERM_CTX_MAX, on_term, m);
 	if (rv != 0) {
 		log_error("hubd.term_listen_failed", "url=%s err=%s",
 		    h->cfg.term_url, dn_strerror(rv));
 		return rv;
 	}
-	rv = bridge_client_create(&m->coord, m->loop, h->cfg.coordinator_url,
+	rv = bridge_client_create(&m->coord, m->loop, h->cfg.coordinator_url, &tls,
 	    on_sync_reply, m);
 	if (rv != 0) {
 		log_error("hubd.coordinator_dial_failed", "url=%s err=%s",
@@ -325,6 +345,13 @@ int main(int argc, char **argv)
 	memset(&h, 0, sizeof(h));
 	if (hub_conf_load(&h.cfg, path, sets, nsets, err, sizeof(err)) != 0) {
 		fprintf(stderr, "hubd: config: %s\n", err);
+		return 2;
+	}
+	/* The TLS policy is the shell's: a plaintext tcp:// coordinator_url
+	 * without tls.allow_plaintext, or TLS without its files, stops here. */
+	nettls_files tls = hub_tls_files(&h.cfg);
+	if (nettls_check(h.cfg.coordinator_url, &tls, err, sizeof(err)) != 0) {
+		fprintf(stderr, "hubd: config: hub.coordinator_url: %s\n", err);
 		return 2;
 	}
 	(void)log_level_parse(h.cfg.log_level, &lvl);

@@ -30,9 +30,10 @@ const conf_key hub_conf_keys[] = {
 	{ "hub.term_url", CONF_STR, 1, STR_MAX, "ipc:///tmp/dropnet-hub.sock",
 	    offsetof(hub_conf, term_url),
 	    "where pickterm reaches this hub (nng REP listen address)" },
-	{ "hub.coordinator_url", CONF_STR, 1, STR_MAX, "tcp://127.0.0.1:7402",
+	{ "hub.coordinator_url", CONF_STR, 1, STR_MAX, "tls+tcp://127.0.0.1:7402",
 	    offsetof(hub_conf, coordinator_url),
-	    "the coordinator's hubsync socket (dialled)" },
+	    "the coordinator's hubsync socket (dialled; tls+tcp://, or tcp:// "
+	    "with tls.allow_plaintext=1)" },
 	{ "hub.sync_interval_ms", CONF_INT, 20, 10000, "200",
 	    offsetof(hub_conf, sync_interval_ms),
 	    "pause between syncs when neither side has more to send" },
@@ -41,6 +42,17 @@ const conf_key hub_conf_keys[] = {
 	    "a sync unanswered this long counts as the coordinator being down" },
 	{ "log.level", CONF_STR, 1, 16, "info", offsetof(hub_conf, log_level),
 	    "debug, info, warn or error" },
+	{ "tls.ca_file", CONF_STR, 0, STR_MAX, "", offsetof(hub_conf, tls_ca_file),
+	    "PEM CA certificate(s) the coordinator's certificate must chain to" },
+	{ "tls.crl_file", CONF_STR, 0, STR_MAX, "", offsetof(hub_conf, tls_crl_file),
+	    "PEM CRL(s) of that CA (optional)" },
+	{ "tls.cert_file", CONF_STR, 0, STR_MAX, "", offsetof(hub_conf, tls_cert_file),
+	    "this hub's PEM certificate, issued by the network's (hub) CA" },
+	{ "tls.key_file", CONF_STR, 0, STR_MAX, "", offsetof(hub_conf, tls_key_file),
+	    "PEM private key of tls.cert_file (unencrypted; mode 0600)" },
+	{ "tls.allow_plaintext", CONF_INT, 0, 1, "0",
+	    offsetof(hub_conf, tls_allow_plaintext),
+	    "1 allows a plaintext tcp:// coordinator_url (a private network only)" },
 };
 const size_t hub_conf_nkeys = sizeof(hub_conf_keys) / sizeof(hub_conf_keys[0]);
 

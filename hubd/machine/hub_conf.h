@@ -17,6 +17,11 @@ typedef struct {
 	long long sync_interval_ms;
 	long long sync_timeout_ms;
 	char log_level[DN_CONF_STR_MAX];
+	char tls_ca_file[DN_CONF_STR_MAX];
+	char tls_crl_file[DN_CONF_STR_MAX];
+	char tls_cert_file[DN_CONF_STR_MAX];
+	char tls_key_file[DN_CONF_STR_MAX];
+	long long tls_allow_plaintext;
 } hub_conf;
 
 extern const conf_key hub_conf_keys[];

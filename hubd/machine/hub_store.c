@@ -7,7 +7,9 @@
  *   orders(order_id, order_key, customer, state, received_ms, picked_ms,
  *          shipped_ms, tracking,        order_id = the coordinator's
  *          claimed_by, tier,            placement id; state as core/pick.h;
- *          promised_ms, packed_ms)      claimed_by "" when free
+ *          promised_ms, packed_ms,      claimed_by "" when free;
+ *          resent)                      resent 1: sent again after this
+ *                                       hub's store was lost
  *   order_lines(order_id, line, sku, qty, picked, shorted, gift)
  *   outbox(seq, payload)                codec_hub_event_pack bytes
  *   stream(id = 1, cmd_applied, event_seq, event_acked)
@@ -23,7 +25,8 @@
  *
  * Versions (PRAGMA user_version, numbered migrations below): 1 = the schema
  * before versioning, with the columns added after the first release
- * (claimed_by ... gift) added to an older file; 2 = meta. Nothing is ever
+ * (claimed_by ... gift) added to an older file; 2 = meta; 3 =
+ * orders.resent. Nothing is ever
  * dropped; a file from newer code is refused.
  *
  * The outbox keeps DN_OUTBOX_KEEP events below event_acked, so a
@@ -101,6 +104,10 @@ static const db_migration store_migrations[] = {
 	    " WITHOUT ROWID;"
 	    "INSERT INTO meta(key, value) VALUES ('incarnation', random() | 1),"
 	    " ('coordinator', 0);", NULL },
+	/* A command re-sent after the hub's store was lost (SEMANTICS.md
+	 * "Incarnations and resync"): the lost store may have shipped it. */
+	{ "orders.resent",
+	    "ALTER TABLE orders ADD COLUMN resent INTEGER NOT NULL DEFAULT 0;", NULL },
 };
 
 enum {
@@ -145,6 +152,7 @@ enum {
 	ST_OUTBOX_FIRST,
 	ST_STREAM_REWIND,
 	ST_ORDER_KEY,
+	ST_ORDER_SHIP_ALREADY,
 	ST_COUNT_
 };
 
@@ -176,7 +184,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_BIN_BEST] = "SELECT bin FROM bins WHERE sku = ?1 AND qty > 0"
 	    " ORDER BY qty DESC, bin LIMIT 1",
 	[ST_ORDER_GET] = "SELECT state, order_key, customer, received_ms,"
-	    " claimed_by, tier, promised_ms FROM orders WHERE order_id = ?1",
+	    " claimed_by, tier, promised_ms, resent FROM orders WHERE order_id = ?1",
 	[ST_LINES_GET] = "SELECT sku, qty, picked, shorted, gift FROM order_lines"
 	    " WHERE order_id = ?1 ORDER BY line",
 	[ST_ORDER_STATE_SET] = "UPDATE orders SET state = ?2,"
@@ -190,8 +198,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	    " shipped_ms = ?3, packed_ms = coalesce(packed_ms, ?3)"
 	    " WHERE order_id = ?1 AND state IN ('picked', 'packed')",
 	[ST_ORDER_INSERT] = "INSERT INTO orders(order_id, order_key, customer,"
-	    " state, received_ms, tier, promised_ms)"
-	    " VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6)"
+	    " state, received_ms, tier, promised_ms, resent)"
+	    " VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7)"
 	    " ON CONFLICT(order_id) DO NOTHING",
 	[ST_LINE_INSERT] = "INSERT INTO order_lines(order_id, line, sku, qty,"
 	    " gift) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -231,6 +239,9 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_STREAM_REWIND] = "UPDATE stream SET event_acked = ?1, cmd_applied = ?2"
 	    " WHERE id = 1",
 	[ST_ORDER_KEY] = "SELECT order_key FROM orders WHERE order_id = ?1",
+	[ST_ORDER_SHIP_ALREADY] = "UPDATE orders SET state = 'shipped',"
+	    " tracking = ?2, shipped_ms = ?3"
+	    " WHERE order_id = ?1 AND state = 'queued' AND resent = 1",
 };
 
 struct hub_store {
@@ -691,6 +702,7 @@ static int order_read(hub_store *s, uint64_t order_id, pick_order *o,
 	snprintf(o->claimed_by, sizeof(o->claimed_by), "%s", db_col_text(st, 4));
 	snprintf(o->tier, sizeof(o->tier), "%s", db_col_text(st, 5));
 	o->promised_ms = sqlite3_column_int64(st, 6);
+	o->resent = sqlite3_column_int64(st, 7) != 0;
 	sqlite3_reset(st);
 
 	st = s->st[ST_LINES_GET];
@@ -755,10 +767,25 @@ int hub_store_order_ship(hub_store *s, uint64_t order_id, const char *tracking,
 	return sqlite3_changes(s->db) == 1 ? 0 : DN_ESTATE;
 }
 
+int hub_store_order_ship_already(hub_store *s, uint64_t order_id,
+    const char *tracking, int64_t now_ms)
+{
+	sqlite3_stmt *st = s->st[ST_ORDER_SHIP_ALREADY];
+	int rv;
+
+	db_bind_i64(st, 1, (int64_t)order_id);
+	db_bind_text(st, 2, tracking);
+	db_bind_i64(st, 3, now_ms);
+	if ((rv = step_done(s, ST_ORDER_SHIP_ALREADY)) != 0) {
+		return rv;
+	}
+	return sqlite3_changes(s->db) == 1 ? 0 : DN_ESTATE;
+}
+
 int hub_store_order_insert(hub_store *s, uint64_t order_id,
     const char *order_key, const char *customer, int64_t received_ms,
-    const char *tier, int64_t promised_ms, const pick_line_in *lines,
-    size_t nlines)
+    const char *tier, int64_t promised_ms, bool resent,
+    const pick_line_in *lines, size_t nlines)
 {
 	sqlite3_stmt *st = s->st[ST_ORDER_INSERT];
 	int rv;
@@ -769,6 +796,7 @@ int hub_store_order_insert(hub_store *s, uint64_t order_id,
 	db_bind_i64(st, 4, received_ms);
 	db_bind_text(st, 5, tier != NULL ? tier : "");
 	db_bind_i64(st, 6, promised_ms);
+	db_bind_i64(st, 7, resent ? 1 : 0);
 	if ((rv = step_done(s, ST_ORDER_INSERT)) != 0) {
 		return rv;
 	}

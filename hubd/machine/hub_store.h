@@ -107,11 +107,17 @@ int hub_store_order_save(hub_store *s, const pick_order *o, int64_t now_ms);
 /* Marks a picked order shipped with tracking at now_ms. */
 int hub_store_order_ship(hub_store *s, uint64_t order_id, const char *tracking,
     int64_t now_ms);
-/* Inserts a queued order; DN_EEXIST when the id is present (no change). */
+/* Marks a resent order still queued shipped with tracking at now_ms, with
+ * nothing picked (it left before the hub's store was lost); DN_ESTATE when
+ * it is not a queued resent order. */
+int hub_store_order_ship_already(hub_store *s, uint64_t order_id,
+    const char *tracking, int64_t now_ms);
+/* Inserts a queued order (resent: sent again after this hub's store was
+ * lost); DN_EEXIST when the id is present (no change). */
 int hub_store_order_insert(hub_store *s, uint64_t order_id,
     const char *order_key, const char *customer, int64_t received_ms,
-    const char *tier, int64_t promised_ms, const pick_line_in *lines,
-    size_t nlines);
+    const char *tier, int64_t promised_ms, bool resent,
+    const pick_line_in *lines, size_t nlines);
 /* Removes an order that has not shipped; DN_ENOENT / DN_ESTATE. */
 int hub_store_order_delete(hub_store *s, uint64_t order_id);
 

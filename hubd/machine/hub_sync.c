@@ -245,7 +245,7 @@ static int command_place(hub *h, const Dropnet__HubCommand *c)
 	}
 	rv = hub_store_order_insert(h->store, c->order_id, c->order_key,
 	    c->customer, c->time_ms > 0 ? c->time_ms : h->now_ms, c->tier,
-	    c->promised_ms, lines, n);
+	    c->promised_ms, c->resent, lines, n);
 	if (rv == DN_EEXIST) {
 		char key[DN_ID_MAX + 1] = "";
 		if ((rv = hub_store_order_key(h->store, c->order_id, key,
@@ -269,8 +269,8 @@ static int command_place(hub *h, const Dropnet__HubCommand *c)
 	}
 	if (rv == 0) {
 		log_info("hub.order_queued", "seq=%" PRIu64 " order_id=%" PRIu64
-		    " order_key=%s lines=%zu", c->seq, c->order_id, c->order_key,
-		    n);
+		    " order_key=%s lines=%zu resent=%d", c->seq, c->order_id,
+		    c->order_key, n, c->resent ? 1 : 0);
 	}
 	return rv;
 }

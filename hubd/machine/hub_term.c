@@ -210,6 +210,7 @@ static int queue_add(void *arg, const hub_store_queue_row *row)
 	q->order.claimed_by = q->claimed_by;
 	q->order.tier = q->tier;
 	q->order.promised_ms = row->order.promised_ms;
+	q->order.resent = row->order.resent;
 	q->order.lines = q->lineptr;
 	q->order.n_lines = row->order.nlines;
 	for (size_t i = 0; i < row->order.nlines; i++) {
@@ -432,6 +433,73 @@ static Dropnet__Status term_short(hub *h, const Dropnet__TermRequest *req,
 	return DROPNET__STATUS__OK;
 }
 
+/* TERM_SHIP already_shipped (SEMANTICS.md "Incarnations and resync"): a
+ * resent order that left the building before the hub's store was lost, its
+ * EV_SHIPPED lost with it. Nothing is picked: the order's full lines are
+ * taken off the book (the seed counted them) and reported shipped, so it
+ * ships once. Only a resent order still queued; a claim held by another
+ * refuses it, and an unclaimed one needs the lease like a first pick.
+ * Never below zero: units the book no longer holds were taken off by a
+ * count after the wipe, and the coordinator's ship books the same gap as
+ * found (its on-hand stops at 0 too), so both books stay equal; a book
+ * that went negative could not be counted back (dropsim). */
+static Dropnet__Status term_ship_already(hub *h, const Dropnet__TermRequest *req,
+    pick_order *o, const char *tracking, int64_t now, char *msg)
+{
+	Dropnet__HubEvent ev;
+	Dropnet__OrderLine lines[DN_ORDER_LINES_MAX];
+	Dropnet__OrderLine *lineptr[DN_ORDER_LINES_MAX];
+	Dropnet__Status st;
+	int rv;
+
+	pick_verdict v = pick_ship_already(o, msg, TERM_MSG_MAX);
+	if (v != PICK_OK) {
+		return verdict_status(v);
+	}
+	if (o->claimed_by[0] == '\0'
+	    && (st = lease_check(h, msg)) != DROPNET__STATUS__OK) {
+		return st;
+	}
+	event_init(&ev, req, DROPNET__EVENT_KIND__EV_SHIPPED, now);
+	ev.order_id = o->order_id;
+	ev.tracking = (char *)tracking;
+	ev.lines = lineptr;
+	for (size_t i = 0; i < o->nlines; i++) {
+		Dropnet__OrderLine init = DROPNET__ORDER_LINE__INIT;
+		int64_t on_hand = 0, take = o->lines[i].qty;
+		if ((rv = hub_store_stock_get(h->store, o->lines[i].sku,
+		    &on_hand)) != 0) {
+			return store_status(rv, msg);
+		}
+		if (take > on_hand) {
+			log_warn("hub.shipped_already_uncovered", "order_id=%" PRIu64
+			    " sku=%s qty=%" PRId64 " on_hand=%" PRId64 ": a count"
+			    " since the data loss took these units off already",
+			    o->order_id, o->lines[i].sku, take, on_hand);
+			take = on_hand > 0 ? on_hand : 0;
+		}
+		if (take > 0 && (rv = stock_take_logged(h, o->lines[i].sku,
+		    take)) != 0) {
+			return store_status(rv, msg);
+		}
+		lines[ev.n_lines] = init;
+		lines[ev.n_lines].sku = o->lines[i].sku;
+		lines[ev.n_lines].qty = o->lines[i].qty;
+		lineptr[ev.n_lines] = &lines[ev.n_lines];
+		ev.n_lines++;
+	}
+	if ((rv = hub_store_order_ship_already(h->store, o->order_id, tracking,
+	    now)) != 0 || (rv = hub_store_event_append(h->store, &ev)) != 0) {
+		return store_status(rv, msg);
+	}
+	log_warn("hub.shipped_already", "order_id=%" PRIu64 " lines=%zu "
+	    "tracking=%s operator=%s event=%" PRIu64 ": a resent order recorded as"
+	    " shipped before the data loss, without a pick", o->order_id,
+	    ev.n_lines, tracking[0] != '\0' ? tracking : "-", operator_of(req),
+	    ev.seq);
+	return DROPNET__STATUS__OK;
+}
+
 static Dropnet__Status term_ship(hub *h, const Dropnet__TermRequest *req,
     int64_t now, char *msg)
 {
@@ -455,6 +523,9 @@ static Dropnet__Status term_ship(hub *h, const Dropnet__TermRequest *req,
 	    TERM_MSG_MAX);
 	if (v != PICK_OK) {
 		return verdict_status(v);
+	}
+	if (req->already_shipped) {
+		return term_ship_already(h, req, &o, tracking, now, msg);
 	}
 	v = pick_ship(&o, msg, TERM_MSG_MAX);
 	if (v != PICK_OK) {
@@ -740,7 +811,23 @@ static Dropnet__Status term_count(hub *h, const Dropnet__TermRequest *req,
 {
 	Dropnet__HubEvent ev;
 	int64_t book = 0, delta = 0, tote = 0;
+	hub_meta meta;
 	int rv;
+
+	/* A count is absolute: its delta is taken against this book. A new
+	 * or wiped store's book is empty until the coordinator seeds it at
+	 * first contact, and the seed is added on top of whatever the book
+	 * holds then - a count taken before it would be counted twice (found
+	 * by dropsim, seed 2083). Receipts and ships are deltas and may go
+	 * on. */
+	if ((rv = hub_store_meta_get(h->store, &meta)) != 0) {
+		return store_status(rv, msg);
+	}
+	if (meta.coordinator == 0) {
+		snprintf(msg, TERM_MSG_MAX, "this hub's store has not met the coordinator"
+		    " yet (new or wiped): count after its first sync");
+		return DROPNET__STATUS__CONFLICT;
+	}
 
 	/* Units picked into a tote stay on the bin's book until they ship
 	 * (the ship takes them), but they are not on the shelf the counter

@@ -122,6 +122,7 @@ static void order_from_wire(const Dropnet__QueueOrder *q, app_order *ao)
 	snprintf(o->tier, sizeof(o->tier), "%s", q->tier);
 	o->received_ms = q->received_ms;
 	o->promised_ms = q->promised_ms;
+	o->resent = q->resent;
 	snprintf(ao->key, sizeof(ao->key), "%s", q->order_key);
 	snprintf(ao->customer, sizeof(ao->customer), "%s", q->customer);
 	for (size_t i = 0; i < q->n_lines && i < DN_ORDER_LINES_MAX; i++) {
@@ -303,7 +304,7 @@ int app_init(app *a, const pickterm_opts *o, int64_t now_ms)
 	if (a->queue == NULL) {
 		return PICKTERM_EXIT_USAGE;
 	}
-	if ((rv = rpc_open(&a->conn, o->hub)) != 0) {
+	if ((rv = rpc_open(&a->conn, o->hub, NETTLS_AS_DEFAULT)) != 0) {
 		fprintf(stderr, "pickterm: cannot use hub endpoint %s (%s)\n",
 		    o->hub, dn_strerror(rv));
 		free(a->queue);
@@ -816,19 +817,24 @@ void app_prompt(const app *a, char *buf, size_t len)
 		snprintf(buf, len, "n next, b batch, Enter claims the selected "
 		    "order (%zu in queue)", a->nqueue);
 		return;
-	case APP_PICK:
+	case APP_PICK: {
 		l = app_cur_line(a, &oid);
+		const app_order *q = queue_find(a, oid);
+		/* A resent order may have left before the data loss. */
+		const char *re = q != NULL && q->o.resent ? " RESENT after data "
+		    "loss: check the carrier log before picking;" : "";
 		if (l == NULL) {
 			snprintf(buf, len, "every line done");
 		} else if (pick_bin_required(l->bin) && !bin_confirmed(a)) {
-			snprintf(buf, len, "order %" PRIu64 ": scan bin %s", oid,
-			    l->bin);
+			snprintf(buf, len, "order %" PRIu64 ":%s scan bin %s", oid,
+			    re, l->bin);
 		} else {
-			snprintf(buf, len, "order %" PRIu64 ": scan sku %s%s "
-			    "(%" PRIu32 "/%" PRIu32 ")", oid, l->gift ? "GIFT " : "",
+			snprintf(buf, len, "order %" PRIu64 ":%s scan sku %s%s "
+			    "(%" PRIu32 "/%" PRIu32 ")", oid, re, l->gift ? "GIFT " : "",
 			    l->sku, l->picked, l->qty);
 		}
 		return;
+	}
 	case APP_PACK:
 		snprintf(buf, len, "order %" PRIu64 ": scan each line into the "
 		    "parcel, GIFT lines too", a->pack_order);

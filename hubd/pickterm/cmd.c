@@ -96,7 +96,7 @@ int pickterm_call(const pickterm_opts *o, Dropnet__TermRequest *req,
 		fprintf(stderr, "pickterm: out of memory\n");
 		return PICKTERM_EXIT_STATUS;
 	}
-	if ((rv = rpc_open(&c, o->hub)) != 0) {
+	if ((rv = rpc_open(&c, o->hub, NETTLS_AS_DEFAULT)) != 0) {
 		fprintf(stderr, "pickterm: cannot reach hub at %s (%s)\n", o->hub,
 		    dn_strerror(rv));
 		free(out);
@@ -234,6 +234,11 @@ static int64_t wall_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* What a resent order (sent again after the hub's store was lost) asks of
+ * staff before anyone picks it (SEMANTICS.md "Incarnations and resync"). */
+#define RESENT_NOTE "RESENT after data loss: check the carrier log before " \
+    "picking; if it shipped: pickterm ship ORDER --tracking T --already-shipped"
+
 static void queue_json(const Dropnet__TermReply *rep)
 {
 	json_t *orders = json_array();
@@ -249,12 +254,13 @@ static void queue_json(const Dropnet__TermReply *rep)
 			    "gift", l->gift));
 		}
 		json_array_append_new(orders, json_pack(
-		    "{s:I, s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:o}",
+		    "{s:I, s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:b, s:o}",
 		    "order_id", (json_int_t)q->order_id, "order_key", q->order_key,
 		    "customer", q->customer, "state", q->state,
 		    "received_ms", (json_int_t)q->received_ms,
 		    "claimed_by", q->claimed_by, "tier", q->tier,
-		    "promised_ms", (json_int_t)q->promised_ms, "lines", lines));
+		    "promised_ms", (json_int_t)q->promised_ms, "resent", q->resent,
+		    "lines", lines));
 	}
 	json_print(json_pack("{s:o}", "orders", orders));
 }
@@ -262,6 +268,7 @@ static void queue_json(const Dropnet__TermReply *rep)
 static void queue_table(const Dropnet__TermReply *rep)
 {
 	int64_t now = wall_ms();
+	size_t resent = 0;
 	if (rep->n_orders == 0) {
 		printf("no open orders\n");
 		return;
@@ -284,7 +291,16 @@ static void queue_table(const Dropnet__TermReply *rep)
 				printf(" (short %" PRIu32 ")", l->shorted);
 			}
 		}
+		if (q->resent) {
+			printf("  [RESENT]");
+			resent++;
+		}
 		printf("\n");
+	}
+	if (resent > 0) {
+		printf("%zu order%s [RESENT] after data loss: check the carrier log "
+		    "before picking; if one shipped: pickterm ship ORDER --tracking "
+		    "T --already-shipped\n", resent, resent > 1 ? "s" : "");
 	}
 }
 
@@ -392,7 +408,7 @@ static int cmd_short(const pickterm_opts *o, int argc, char **argv)
 
 static int cmd_ship(const pickterm_opts *o, int argc, char **argv)
 {
-	static const char use[] = "ORDER [--tracking T]";
+	static const char use[] = "ORDER [--tracking T] [--already-shipped]";
 	Dropnet__TermRequest req = DROPNET__TERM_REQUEST__INIT;
 	Dropnet__TermReply *rep = NULL;
 	const char *order = NULL, *tracking = NULL;
@@ -403,6 +419,8 @@ static int cmd_ship(const pickterm_opts *o, int argc, char **argv)
 			if (rv < 0) {
 				return PICKTERM_EXIT_USAGE;
 			}
+		} else if (strcmp(argv[i], "--already-shipped") == 0) {
+			req.already_shipped = true;
 		} else if (order == NULL && strncmp(argv[i], "--", 2) != 0) {
 			order = argv[i];
 		} else {
@@ -557,14 +575,25 @@ static int cmd_claim(const pickterm_opts *o, int argc, char **argv)
 	}
 	if (o->json) {
 		json_t *j = json_status(rep), *ids = json_array();
+		json_t *resent = json_array();
 		for (size_t i = 0; i < rep->n_orders; i++) {
-			json_array_append_new(ids,
-			    json_integer((json_int_t)rep->orders[i]->order_id));
+			json_t *id = json_integer((json_int_t)rep->orders[i]->order_id);
+			if (rep->orders[i]->resent) {
+				json_array_append(resent, id);
+			}
+			json_array_append_new(ids, id);
 		}
 		json_object_set_new(j, "orders", ids);
+		json_object_set_new(j, "resent", resent);
 		json_print(j);
 	} else {
 		printf("OK %s\n", rep->message);
+		for (size_t i = 0; i < rep->n_orders; i++) {
+			if (rep->orders[i]->resent) {
+				printf("order %" PRIu64 ": " RESENT_NOTE "\n",
+				    rep->orders[i]->order_id);
+			}
+		}
 	}
 	codec_term_reply_free(rep);
 	return PICKTERM_EXIT_OK;
@@ -761,8 +790,11 @@ static const cmd_def cmds[] = {
 	{ "short", "ORDER SKU QTY",
 	    "QTY units of SKU for ORDER cannot be found (at most what the line\n"
 	    "still needs).", cmd_short },
-	{ "ship", "ORDER [--tracking T]",
-	    "Ship a picked order.", cmd_ship },
+	{ "ship", "ORDER [--tracking T] [--already-shipped]",
+	    "Ship a picked order. --already-shipped: a RESENT order (sent again\n"
+	    "after this hub's data was lost) that the carrier log shows left\n"
+	    "before the loss: recorded as shipped with T, nothing picked.",
+	    cmd_ship },
 	{ "status", "[--json]",
 	    "Hub id, stream positions, whether the coordinator answers.",
 	    cmd_status },

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "io/rpc.h"
+#include "io/nettls.h"
 #include "pickterm.h"
 #include "tui.h"
 
@@ -35,6 +36,9 @@ void pickterm_usage(FILE *f)
 	    "                                   confirm units (one scan each)\n"
 	    "  short ORDER SKU QTY              QTY units of SKU cannot be found\n"
 	    "  ship ORDER [--tracking T]        ship a picked order\n"
+	    "  ship ORDER --tracking T --already-shipped\n"
+	    "                                   a RESENT order that left before\n"
+	    "                                   the data loss: record, no pick\n"
 	    "  status                           hub id, stream positions, counts\n"
 	    "  stock                            on hand per SKU\n"
 	    "  claim [ORDER] [--batch N]        claim an order (default: next by\n"
@@ -59,6 +63,9 @@ void pickterm_usage(FILE *f)
 	    "  --plain          line mode instead of full screen\n"
 	    "  --mono           full screen without colour (also $NO_COLOR)\n"
 	    "  --help           this text; 'pickterm COMMAND --help' for one\n"
+	    "\n"
+	    "The hub socket is normally ipc:// (same machine, no TLS).\n"
+	    NETTLS_ENV_HELP
 	    "\n"
 	    "exit codes: 0 OK, 1 the hub refused (reason on stderr), 2 usage,\n"
 	    "            3 hub unreachable\n",

@@ -123,12 +123,16 @@ static void draw_queue(const app *a, int top, int rows, int64_t now)
 		pick_age_format(now - q->o.received_ms, age, sizeof(age));
 		lines_summary(&q->o, lines, sizeof(lines));
 		snprintf(buf, sizeof(buf), "%c %-6" PRIu64 " %-12.12s %-10.10s "
-		    "%-8.8s %-7.7s %4s  %-9.9s %s", i == a->sel ? '>' : ' ',
+		    "%-8.8s %-7.7s %4s  %-9.9s %s%s", i == a->sel ? '>' : ' ',
 		    q->o.order_id, q->key, q->customer,
 		    q->o.tier[0] != '\0' ? q->o.tier : "-",
 		    pick_state_name(q->o.state), age,
-		    q->o.claimed_by[0] != '\0' ? q->o.claimed_by : "-", lines);
-		attr_t at = i == a->sel ? attr_of(PAIR_SEL, A_REVERSE) : A_NORMAL;
+		    q->o.claimed_by[0] != '\0' ? q->o.claimed_by : "-",
+		    q->o.resent ? "RESENT after data loss, check the carrier log "
+		    "before picking: " : "", lines);
+		/* A resent order stands out: it may have shipped already. */
+		attr_t at = i == a->sel ? attr_of(PAIR_SEL, A_REVERSE)
+		    : q->o.resent ? A_BOLD : A_NORMAL;
 		attron(at);
 		put(top + 1 + (int)(i - first), 0, COLS, buf);
 		attroff(at);

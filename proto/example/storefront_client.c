@@ -7,9 +7,17 @@
  *
  * It uses nng and protobuf-c directly (not dropnet's internal libraries) so a
  * storefront developer can lift it as-is.
+ *
+ * TLS: a tls+tcp:// URL (the default of every dropnet network) needs the
+ * network's server CA (DROPNET_TLS_CA) and this storefront's certificate and
+ * key, issued by the network's storefront CA (`deploy/pki.sh issue --dir PKI
+ * storefront NAME`): DROPNET_STOREFRONT_TLS_CERT/_KEY, or DROPNET_TLS_CERT/
+ * _KEY. The coordinator refuses a client without one. tls_dial below is all
+ * it takes with nng.
  */
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,12 +28,85 @@
 #define EXAMPLE_ATTEMPTS 5
 #define EXAMPLE_TIMEOUT_MS 3000
 
+/* The first of two environment variables that is set and non-empty. */
+static const char *env2(const char *a, const char *b)
+{
+	const char *v = getenv(a);
+	if (v == NULL || v[0] == '\0') {
+		v = getenv(b);
+	}
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+static char *read_pem(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		return NULL;
+	}
+	char *buf = calloc(1, 65536);
+	if (buf != NULL) {
+		size_t n = fread(buf, 1, 65535, f);
+		buf[n] = '\0';
+	}
+	fclose(f);
+	return buf;
+}
+
+/* Dials url; for tls+tcp:// with the CA, certificate and key from the
+ * environment, verifying the coordinator's name and presenting ours. */
+static int tls_dial(nng_socket sock, const char *url)
+{
+	if (strncmp(url, "tls+", 4) != 0) {
+		return nng_dial(sock, url, NULL, NNG_FLAG_NONBLOCK);
+	}
+	const char *ca = getenv("DROPNET_TLS_CA");
+	const char *cert = env2("DROPNET_STOREFRONT_TLS_CERT", "DROPNET_TLS_CERT");
+	const char *key = env2("DROPNET_STOREFRONT_TLS_KEY", "DROPNET_TLS_KEY");
+	if (ca == NULL || cert == NULL || key == NULL) {
+		fprintf(stderr, "%s needs DROPNET_TLS_CA and a storefront certificate and key "
+		    "(DROPNET_STOREFRONT_TLS_CERT, DROPNET_STOREFRONT_TLS_KEY)\n", url);
+		return NNG_EINVAL;
+	}
+	char *ca_pem = read_pem(ca), *cert_pem = read_pem(cert), *key_pem = read_pem(key);
+	nng_tls_config *cfg = NULL;
+	nng_dialer d;
+	nng_url *u = NULL;
+	int rv = NNG_EINVAL;
+	if (ca_pem != NULL && cert_pem != NULL && key_pem != NULL &&
+	    (rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT)) == 0 &&
+	    (rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) == 0 &&
+	    (rv = nng_tls_config_ca_chain(cfg, ca_pem, NULL)) == 0 &&
+	    (rv = nng_tls_config_own_cert(cfg, cert_pem, key_pem, NULL)) == 0 &&
+	    (rv = nng_url_parse(&u, url)) == 0 &&
+	    (rv = nng_tls_config_server_name(cfg, u->u_hostname)) == 0 &&
+	    (rv = nng_dialer_create(&d, sock, url)) == 0 &&
+	    (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg)) == 0) {
+		rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
+	}
+	if (rv != 0) {
+		fprintf(stderr, "TLS setup for %s: %s\n", url, nng_strerror(rv));
+	}
+	if (u != NULL) {
+		nng_url_free(u);
+	}
+	if (cfg != NULL) {
+		nng_tls_config_free(cfg); /* the dialer holds its own reference */
+	}
+	free(ca_pem);
+	free(cert_pem);
+	free(key_pem);
+	return rv;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
 		printf("usage: storefront_example URL KEY CUSTOMER SKU QTY LAT LON\n"
 		    "Submits one order to the coordinator's ingest socket URL and prints\n"
-		    "the answer, retrying with the same key (see proto/STOREFRONT.md).\n");
+		    "the answer, retrying with the same key (see proto/STOREFRONT.md).\n"
+		    "tls+tcp:// URLs: DROPNET_TLS_CA (the network's server CA) and\n"
+		    "DROPNET_STOREFRONT_TLS_CERT/_KEY (or DROPNET_TLS_CERT/_KEY).\n");
 		return 0;
 	}
 	if (argc != 8) {
@@ -53,7 +134,7 @@ int main(int argc, char **argv)
 	dropnet__submit_order__pack(&order, buf);
 
 	nng_socket sock;
-	if (nng_req0_open(&sock) != 0 || nng_dial(sock, argv[1], NULL, NNG_FLAG_NONBLOCK) != 0) {
+	if (nng_req0_open(&sock) != 0 || tls_dial(sock, argv[1]) != 0) {
 		fprintf(stderr, "cannot dial %s\n", argv[1]);
 		return 1;
 	}

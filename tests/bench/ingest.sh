@@ -2,6 +2,7 @@
 # ingest.sh - the ingest benchmark (not part of the test suite):
 #
 #   ./tests/bench/ingest.sh [--bin BUILD_DIR] [--buyers N] [--concurrency C] [--units U]
+#                           [--plaintext]
 #
 # Starts the example network (coordinator + six hubs, deploy/local-net.sh) in
 # a temp folder on free-by-default ports 7400-7402 (DROPNET_PORT_BASE moves
@@ -9,20 +10,22 @@
 # runs loadgen (default 200,000 buyers over 64 concurrent connections; acks
 # are durable: WAL + synchronous=FULL), prints loadgen's JSON and each
 # daemon's RSS (from /proc/PID/status) before and after, and stops the
-# network. Build first (./tests/run.sh, or cmake into build/); use a Release
+# network. TLS is on, as local-net.sh runs it; --plaintext runs tcp:// (to
+# measure what TLS costs). Build first (./tests/run.sh, or cmake into build/); use a Release
 # or RelWithDebInfo build, not the sanitizer one.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$(pwd)
-BIN="$REPO/build"; BUYERS=200000; CONC=64; UNITS=50000
+BIN="$REPO/build"; BUYERS=200000; CONC=64; UNITS=50000; NETOPTS=()
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--bin) BIN=$(cd "$2" && pwd); shift 2 ;;
 	--buyers) BUYERS=$2; shift 2 ;;
 	--concurrency) CONC=$2; shift 2 ;;
 	--units) UNITS=$2; shift 2 ;;
-	-h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) echo "usage: $0 [--bin BUILD_DIR] [--buyers N] [--concurrency C] [--units U]" >&2; exit 2 ;;
+	--plaintext) NETOPTS+=(--plaintext); shift ;;
+	-h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "usage: $0 [--bin BUILD_DIR] [--buyers N] [--concurrency C] [--units U] [--plaintext]" >&2; exit 2 ;;
 	esac
 done
 for p in coordinator hubd dropctl pickterm loadgen; do
@@ -41,7 +44,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 now_ms() { date +%s%3N; }
 
-"$REPO/deploy/local-net.sh" start --dir "$NET" --bin "$BIN" --port-base "${DROPNET_PORT_BASE:-7400}" >&2
+"$REPO/deploy/local-net.sh" start --dir "$NET" --bin "$BIN" --port-base "${DROPNET_PORT_BASE:-7400}" "${NETOPTS[@]}" >&2
 # shellcheck disable=SC1091
 source "$NET/net.env"
 

@@ -29,7 +29,9 @@ send() {
 	# The outer timeout bounds the client tool itself: under load, closing a
 	# socket whose 10 MB write the server refused has been seen to stall
 	# the tool (not the daemon, whose liveness is checked below).
-	timeout 20 "$RAWSEND" "$1" --timeout-ms 3000 >"$rep" 2>"$T/rawsend.err" || rc=$?
+	local as=()
+	[[ $1 != "$DROPNET_INGEST" ]] || as=(as_storefront)
+	"${as[@]}" timeout 20 "$RAWSEND" "$1" --timeout-ms 3000 >"$rep" 2>"$T/rawsend.err" || rc=$?
 	if [[ $rc == 3 || $rc == 124 ]]; then echo '{"status": "NO_REPLY", "fields": {}}'; return 0; fi
 	[[ $rc == 0 ]] || fail "rawsend exit $rc: $(cat "$T/rawsend.err")"
 	$PB decode <"$rep"

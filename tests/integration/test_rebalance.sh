@@ -257,6 +257,6 @@ expect_exit 2 dc rebalance plan --horizon 0
 expect_exit 2 dc demand --bucket 5x
 expect_exit 2 dc demand --bucket 100
 expect_exit 2 dc signals --count 0
-expect_exit 1 dc --timeout-ms 300 signals --url tcp://127.0.0.1:1 --count 1
+expect_exit 1 dc --timeout-ms 300 signals --url tls+tcp://127.0.0.1:1 --count 1
 expect_exit 0 dc rebalance --help
 ok "usage errors exit 2, a silent signal socket exits 1"

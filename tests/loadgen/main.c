@@ -18,6 +18,7 @@
 #include "core/err.h"
 #include "core/sample.h"
 #include "io/codec.h"
+#include "io/nettls.h"
 #include "io/rpc.h"
 #include "loadgen.h"
 
@@ -73,6 +74,8 @@ static void lg_help(void)
 	    "\n"
 	    "defaults: --storefront loadgen, --key-prefix lg-<pid>-<time>,\n"
 	    "          --seed 1, --timeout-ms 5000, --retries 3\n"
+	    "\n"
+	    NETTLS_ENV_HELP
 	    "exit: 0 all answered, 1 some unanswered, 2 usage, 3 none answered\n",
 	    LG_ENV_INGEST, LOADGEN_SCATTER_KM, LOADGEN_BUYERS_MAX,
 	    LOADGEN_CONCURRENCY_MAX);

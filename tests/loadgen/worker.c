@@ -363,7 +363,7 @@ void *loadgen_worker_main(void *arg)
 	loadgen_run *run = w->run;
 	rpc_conn *c = NULL;
 
-	w->stats.open_error = rpc_open(&c, run->p->url);
+	w->stats.open_error = rpc_open(&c, run->p->url, NETTLS_AS_STOREFRONT);
 	for (;;) {
 		uint64_t i = atomic_fetch_add(&run->next, 1);
 		if (i >= run->p->buyers) {

@@ -27,10 +27,10 @@
 #define SIM_TICK_MS 250
 /* A storefront waits this long for an ack before it retries. */
 #define SIM_ORDER_TIMEOUT_MS 3000
-/* Wiped hub disks among the faults: 0 until a re-sent order that was
- * shipped before the wipe can be told from one that was not (the hub
- * would ship it twice: the simulator's finding, being fixed). */
-#define SIM_WIPES 0
+/* Wiped hub disks among the faults (SEMANTICS.md "Incarnations and
+ * resync": the staff resolve re-sent orders from the carrier log, then
+ * count). */
+#define SIM_WIPES 1
 /* Audit every this many coordinator batches (it scans the whole book). */
 #define SIM_AUDIT_EVERY 64
 
@@ -637,6 +637,39 @@ static bool staff_claim(world *w, int i)
 	Dropnet__TermReply *rep = term_call(w, i, &q);
 	if (rep != NULL && rep->status == DROPNET__STATUS__OK && rep->n_orders > 0) {
 		staff_take(hb, rep->orders[0]);
+		/* RESENT after a wipe: the carrier log says whether it left. */
+		uint64_t id = rep->orders[0]->order_id;
+		if (rep->orders[0]->resent && id < w->shipped_cap && w->shipped_ids[id] != 0) {
+			hb->cur_step = 2;
+		}
+	}
+	codec_term_reply_free(rep);
+	return true;
+}
+
+/* A resent order the carrier log shows shipped before the wipe: record it
+ * (TERM_SHIP already_shipped), nothing picked, nothing leaves now; then
+ * count again (a count taken before the mark had taken its units off). */
+static bool staff_ship_already(world *w, int i)
+{
+	sim_hub *hb = &w->hubs[i];
+	char key[DN_ID_MAX + 1], tracking[DN_ID_MAX + 1];
+	snprintf(key, sizeof(key), "shipped-%llu", (unsigned long long)hb->cur_order);
+	snprintf(tracking, sizeof(tracking), "trk-%.16s-%llu", hb->h.cfg.id,
+	    (unsigned long long)hb->cur_order);
+	Dropnet__TermRequest q = DROPNET__TERM_REQUEST__INIT;
+	q.kind = DROPNET__TERM_KIND__TERM_SHIP;
+	q.already_shipped = true;
+	q.operator_ = "staff";
+	q.order_id = hb->cur_order;
+	q.tracking = tracking;
+	q.request_key = key;
+	Dropnet__TermReply *rep = term_call(w, i, &q);
+	if (rep != NULL && rep->status == DROPNET__STATUS__OK) {
+		hb->cur_order = 0;
+		hb->recount = true;
+	} else if (!term_retry(rep)) {
+		staff_abandon(hb);
 	}
 	codec_term_reply_free(rep);
 	return true;
@@ -807,26 +840,34 @@ static bool staff_count(world *w, int i)
 	return true;
 }
 
-/* A restock delivery: more units of one SKU arrive. */
+/* A restock delivery: more units of one SKU arrive (they are in the
+ * building at once), and the staff receive them with one request key,
+ * retried until the hub answers: an answer lost to a crash, or a commit
+ * reported failed that landed, must not book the units twice. */
 static bool staff_restock(world *w, int i)
 {
 	sim_hub *hb = &w->hubs[i];
-	char key[DN_ID_MAX + 1];
-	int s = (int)sim_rng_below(&w->rng, SIM_SKUS);
-	term_key(hb, key, "restock");
+	if (hb->restock_sku < 0) {
+		hb->restock_sku = (int)sim_rng_below(&w->rng, SIM_SKUS);
+		hb->restock_qty = 1 + (int64_t)sim_rng_below(&w->rng, 10);
+		term_key(hb, hb->restock_key, "restock");
+		hb->phys[hb->restock_sku] += hb->restock_qty;
+	}
 	Dropnet__TermRequest q = DROPNET__TERM_REQUEST__INIT;
 	q.kind = DROPNET__TERM_KIND__TERM_RECEIVE;
-	q.sku = (char *)sim_sku_names[s];
-	q.qty = 1 + (int64_t)sim_rng_below(&w->rng, 10);
+	q.sku = (char *)sim_sku_names[hb->restock_sku];
+	q.qty = hb->restock_qty;
 	q.bin = "A1";
 	q.operator_ = "staff";
-	q.request_key = key;
-	/* Retried with the same key until the hub answers: an answer lost to
-	 * a crash must not receive the units twice. */
+	q.request_key = hb->restock_key;
 	Dropnet__TermReply *rep = term_call(w, i, &q);
 	if (rep != NULL && rep->status == DROPNET__STATUS__OK) {
-		hb->received[s] += q.qty;
-		hb->phys[s] += q.qty;
+		hb->received[hb->restock_sku] += hb->restock_qty;
+		hb->restock_sku = -1;
+	} else if (!term_retry(rep)) {
+		/* Refused for good (a bound): the units stay unbooked until a
+		 * count finds them. */
+		hb->restock_sku = -1;
 	}
 	codec_term_reply_free(rep);
 	return true;
@@ -869,6 +910,9 @@ static bool staff_step(world *w, int i)
 		return staff_receive(w, i);
 	}
 	if (hb->cur_order == 0) {
+		if (hb->restock_sku >= 0) {
+			return staff_restock(w, i);
+		}
 		if (hb->recount) {
 			return staff_recount(w, i);
 		}
@@ -880,7 +924,8 @@ static bool staff_step(world *w, int i)
 		}
 		return staff_claim(w, i);
 	}
-	return hb->cur_step == 0 ? staff_pick(w, i) : staff_ship(w, i);
+	return hb->cur_step == 2 ? staff_ship_already(w, i)
+	    : hb->cur_step == 0 ? staff_pick(w, i) : staff_ship(w, i);
 }
 
 /* ---- storefronts ---- */
@@ -1041,6 +1086,7 @@ static bool world_setup(world *w)
 			return check_fail(w, "hub config: %s", err);
 		}
 		snprintf(hb->path, sizeof(hb->path), "/%s/hub.db", sim_cities[i].id);
+		hb->restock_sku = -1;
 		if (!hub_start(w, (int)i)) {
 			return false;
 		}
@@ -1101,7 +1147,8 @@ static bool settled(world *w, char *why, size_t len)
 		hub_stream sp;
 		int ci = coord_hub_find(&w->c, hb->h.cfg.id);
 		int64_t queued = 0;
-		if (!hb->up || hb->cur_order != 0 || hb->recount || ci < 0 ||
+		if (!hb->up || hb->cur_order != 0 || hb->recount || hb->restock_sku >= 0 ||
+		    ci < 0 ||
 		    hub_store_stream_get(hb->h.store, &sp) != 0 ||
 		    hub_store_order_count(hb->h.store, PICK_ORDER_QUEUED, &queued) != 0) {
 			snprintf(why, len, "hub %s: up=%d holding order %llu recount=%d known=%d",

@@ -88,6 +88,11 @@ typedef struct {
 	int64_t phys[SIM_SKUS], tote[SIM_SKUS];
 	bool stocked;
 	bool recount;           /* count every SKU before taking more work */
+	/* A delivery on the dock: in the building, booked once the hub says
+	 * OK to its receipt (retried with the same key until then). */
+	int restock_sku;        /* -1: none */
+	int64_t restock_qty;
+	char restock_key[DN_ID_MAX + 1];
 } sim_hub;
 
 /* The VFS every simulated store lives on (tests/sim/simvfs.h). */

@@ -2,7 +2,9 @@
  * test_codec.c - unit tests for common/io/codec.c: round trips of the
  * ingest messages, refusal of garbage, truncated and oversized input with
  * DN_EPROTO, a wrong version as DN_ERANGE with the message still returned,
- * the version-free inner messages, and status names.
+ * the version-free inner messages, status names, and the unpack budgets
+ * (a bomb of empty sub-messages refused, the largest valid sync batch
+ * accepted, the process-wide live budget enforced and given back).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -309,6 +311,99 @@ static void test_codec_inner_messages(void **state)
 	codec_order_ack_free(NULL);
 }
 
+/* The largest valid hub sync request: DN_STREAM_BATCH_MAX events of
+ * DN_ORDER_LINES_MAX lines with DN_ID_MAX-long SKUs, DN_STOCK_REPORT_MAX
+ * stock levels. Packed into *buf (caller frees). */
+static void pack_full_sync(uint8_t **buf, size_t *len)
+{
+	static char sku[DN_ID_MAX + 1];
+	memset(sku, 's', DN_ID_MAX);
+	static Dropnet__OrderLine line;
+	static Dropnet__OrderLine *lines[DN_ORDER_LINES_MAX];
+	static Dropnet__HubEvent ev[DN_STREAM_BATCH_MAX];
+	static Dropnet__HubEvent *evp[DN_STREAM_BATCH_MAX];
+	static Dropnet__StockLevel st[DN_STOCK_REPORT_MAX];
+	static Dropnet__StockLevel *stp[DN_STOCK_REPORT_MAX];
+	line = (Dropnet__OrderLine)DROPNET__ORDER_LINE__INIT;
+	line.sku = sku;
+	line.qty = DN_LINE_QTY_MAX;
+	for (size_t i = 0; i < DN_ORDER_LINES_MAX; i++) {
+		lines[i] = &line;
+	}
+	for (size_t i = 0; i < DN_STREAM_BATCH_MAX; i++) {
+		ev[i] = (Dropnet__HubEvent)DROPNET__HUB_EVENT__INIT;
+		ev[i].seq = 1000000 + i;
+		ev[i].sku = sku;
+		ev[i].n_lines = DN_ORDER_LINES_MAX;
+		ev[i].lines = lines;
+		evp[i] = &ev[i];
+	}
+	for (size_t i = 0; i < DN_STOCK_REPORT_MAX; i++) {
+		st[i] = (Dropnet__StockLevel)DROPNET__STOCK_LEVEL__INIT;
+		st[i].sku = sku;
+		stp[i] = &st[i];
+	}
+	Dropnet__HubSyncRequest r = DROPNET__HUB_SYNC_REQUEST__INIT;
+	r.version = DN_PROTO_VERSION;
+	r.n_events = DN_STREAM_BATCH_MAX;
+	r.events = evp;
+	r.n_stock = DN_STOCK_REPORT_MAX;
+	r.stock = stp;
+	assert_int_equal(codec_hub_sync_request_pack(&r, buf, len), 0);
+}
+
+/* Goal: a small message cannot unpack into a huge one. 1 MiB of empty
+ * repeated events (protobuf-c would allocate ~80 MiB) is refused as
+ * DN_EPROTO and leaves nothing allocated; the largest valid sync batch
+ * still unpacks; holding such batches stops at DN_UNPACK_LIVE_MAX and
+ * works again once they are freed. */
+static void test_codec_unpack_budget(void **state)
+{
+	(void)state;
+	size_t bomb_len = DN_MSG_MAX_BYTES;
+	uint8_t *bomb = malloc(bomb_len);
+	assert_non_null(bomb);
+	bomb[0] = 0x08; /* version = 1 */
+	bomb[1] = 0x01;
+	for (size_t i = 2; i + 1 < bomb_len; i += 2) {
+		bomb[i] = 0x22; /* field 4 (events), length-delimited */
+		bomb[i + 1] = 0x00;
+	}
+	unsigned long long refused = codec_refusals_get();
+	Dropnet__HubSyncRequest *m = NULL;
+	assert_int_equal(codec_hub_sync_request_unpack(bomb, bomb_len, &m), DN_EPROTO);
+	assert_null(m);
+	assert_int_equal(codec_live_bytes_get(), 0);
+	assert_int_equal(codec_refusals_get(), refused + 1);
+	free(bomb);
+
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	pack_full_sync(&buf, &len);
+	assert_true(len <= DN_HUBSYNC_MSG_MAX);
+	enum { HELD_MAX = 64 };
+	Dropnet__HubSyncRequest *held[HELD_MAX] = { 0 };
+	size_t n = 0;
+	int rv = 0;
+	while (n < HELD_MAX && (rv = codec_hub_sync_request_unpack(buf, len, &held[n])) == 0) {
+		assert_int_equal(held[n]->n_events, DN_STREAM_BATCH_MAX);
+		n++;
+	}
+	/* At least one fits, and the live budget stops them well before 64. */
+	assert_true(n >= 1);
+	assert_true(n < HELD_MAX);
+	assert_int_equal(rv, DN_EPROTO);
+	assert_true(codec_live_bytes_get() <= DN_UNPACK_LIVE_MAX);
+	for (size_t i = 0; i < n; i++) {
+		codec_hub_sync_request_free(held[i]);
+	}
+	assert_int_equal(codec_live_bytes_get(), 0);
+	assert_int_equal(codec_hub_sync_request_unpack(buf, len, &held[0]), 0);
+	codec_hub_sync_request_free(held[0]);
+	assert_int_equal(codec_live_bytes_get(), 0);
+	free(buf);
+}
+
 /* Goal: status names are the .proto names, unknown values are "UNKNOWN",
  * and parse is the exact inverse (case-sensitive, no partial names). */
 static void test_codec_status_names(void **state)
@@ -348,6 +443,7 @@ int main(void)
 		cmocka_unit_test(test_codec_size_cap),
 		cmocka_unit_test(test_codec_inner_messages),
 		cmocka_unit_test(test_codec_status_names),
+		cmocka_unit_test(test_codec_unpack_budget),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -147,6 +147,30 @@ static void test_pack_gift_and_ship(void **st)
 	assert_int_equal(pick_ship(&p, msg, sizeof(msg)), PICK_OK);
 }
 
+/* Goal: already-shipped only for a resent order with nothing picked or
+ * shorted; it moves it to shipped. */
+static void test_ship_already(void **st)
+{
+	(void)st;
+	bool done;
+	pick_order o = one(6, 0, "tee", 2);
+	assert_int_equal(pick_ship_already(&o, msg, sizeof(msg)), PICK_CONFLICT);
+	o.resent = true;
+	assert_int_equal(pick_ship(&o, msg, sizeof(msg)), PICK_CONFLICT);
+	pick_order p = o;
+	assert_int_equal(pick_ship_already(&o, msg, sizeof(msg)), PICK_OK);
+	assert_int_equal(o.state, PICK_ORDER_SHIPPED);
+	assert_int_equal(pick_ship_already(&o, msg, sizeof(msg)), PICK_CONFLICT);
+	const char *s1[] = { "tee" };
+	assert_int_equal(pick_scan(&p, s1, 1, &done, msg, sizeof(msg)), PICK_OK);
+	assert_int_equal(pick_ship_already(&p, msg, sizeof(msg)), PICK_CONFLICT);
+	assert_int_equal(p.state, PICK_ORDER_PICKING);
+	pick_order q = one(7, 0, "tee", 2);
+	q.resent = true;
+	assert_int_equal(pick_short(&q, "tee", 1, &done, msg, sizeof(msg)), PICK_OK);
+	assert_int_equal(pick_ship_already(&q, msg, sizeof(msg)), PICK_CONFLICT);
+}
+
 /* Goal: two operators cannot hold one order: the second gets CLAIMED and
  * is refused picking too; the holder may re-claim and release; only the
  * holder releases; an unclaimed order is open to anyone. */
@@ -371,6 +395,7 @@ int main(void)
 		cmocka_unit_test(test_scan_wrong_then_right),
 		cmocka_unit_test(test_short),
 		cmocka_unit_test(test_pack_gift_and_ship),
+		cmocka_unit_test(test_ship_already),
 		cmocka_unit_test(test_claims),
 		cmocka_unit_test(test_priority),
 		cmocka_unit_test(test_claim_choose),

@@ -152,6 +152,16 @@ hub_url() { # id -> its terminal endpoint from net.env
 	echo "${!v}"
 }
 
+# Runs CMD presenting the storefront's certificate (the ingest socket
+# trusts the storefront CA only); as is when the network runs plaintext.
+as_storefront() {
+	if [[ -n ${DROPNET_STOREFRONT_TLS_CERT:-} ]]; then
+		DROPNET_TLS_CERT=$DROPNET_STOREFRONT_TLS_CERT DROPNET_TLS_KEY=$DROPNET_STOREFRONT_TLS_KEY "$@"
+	else
+		"$@"
+	fi
+}
+
 dc() { "$DROPCTL" --coordinator "$DROPNET_COORDINATOR" --ingest "$DROPNET_INGEST" "$@"; }
 pt() { local h=$1; shift; "$PICKTERM" --hub "$(hub_url "$h")" "$@"; }
 

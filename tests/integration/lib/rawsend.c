@@ -13,11 +13,17 @@
  * Exit: 0 a reply was written, 2 usage, 3 no reply (dial failed, timed out,
  * or the server dropped the connection - what an oversized message gets).
  *
+ * TLS (tls+tcp:// URLs): the server is verified against DROPNET_TLS_CA;
+ * DROPNET_TLS_CERT and DROPNET_TLS_KEY, when set, are the certificate this
+ * client presents - leave them unset to test a client without one. The
+ * dial is blocking, so a refused handshake is exit 3 with the reason.
+ *
  * Not part of any CMake target yet: tests/integration/test_bad_input.sh
  * uses BUILD/rawsend when present, else compiles this file with `cc -lnng`.
  */
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +68,72 @@ static int rawsend_input_read(char **out, size_t *len)
 	return 0;
 }
 
+static char *rawsend_file(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t n;
+
+	if (f == NULL) {
+		return NULL;
+	}
+	buf = calloc(1, 1u << 20);
+	if (buf != NULL) {
+		n = fread(buf, 1, (1u << 20) - 1, f);
+		buf[n] = '\0';
+	}
+	fclose(f);
+	return buf;
+}
+
+/* Dials url, with TLS from the environment for tls+tcp://. */
+static int rawsend_dial(nng_socket sock, const char *url)
+{
+	nng_tls_config *cfg = NULL;
+	nng_dialer d;
+	const char *ca = getenv("DROPNET_TLS_CA");
+	const char *cert = getenv("DROPNET_TLS_CERT");
+	const char *key = getenv("DROPNET_TLS_KEY");
+	char *ca_pem = NULL, *cert_pem = NULL, *key_pem = NULL;
+	int rv;
+
+	if (strncmp(url, "tls+", 4) != 0) {
+		return nng_dial(sock, url, NULL, 0);
+	}
+	if ((rv = nng_dialer_create(&d, sock, url)) != 0 ||
+	    (rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_CLIENT)) != 0) {
+		return rv;
+	}
+	nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED);
+	nng_tls_config_server_name(cfg, "127.0.0.1");
+	if (ca != NULL && ca[0] != '\0') {
+		if ((ca_pem = rawsend_file(ca)) == NULL ||
+		    (rv = nng_tls_config_ca_chain(cfg, ca_pem, NULL)) != 0) {
+			fprintf(stderr, "rawsend: CA %s unusable\n", ca);
+			rv = rv != 0 ? rv : NNG_EINVAL;
+			goto done;
+		}
+	}
+	if (cert != NULL && cert[0] != '\0' && key != NULL && key[0] != '\0') {
+		if ((cert_pem = rawsend_file(cert)) == NULL ||
+		    (key_pem = rawsend_file(key)) == NULL ||
+		    (rv = nng_tls_config_own_cert(cfg, cert_pem, key_pem, NULL)) != 0) {
+			fprintf(stderr, "rawsend: certificate %s / key %s unusable\n", cert, key);
+			rv = rv != 0 ? rv : NNG_EINVAL;
+			goto done;
+		}
+	}
+	if ((rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg)) == 0) {
+		rv = nng_dialer_start(d, 0);
+	}
+done:
+	nng_tls_config_free(cfg);
+	free(ca_pem);
+	free(cert_pem);
+	free(key_pem);
+	return rv;
+}
+
 int main(int argc, char **argv)
 {
 	nng_socket sock;
@@ -96,7 +168,7 @@ int main(int argc, char **argv)
 	/* One send only: a resend would hide whether the first one was dropped. */
 	nng_socket_set_ms(sock, NNG_OPT_REQ_RESENDTIME, 3600000);
 	nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, 0);
-	if ((rv = nng_dial(sock, argv[1], NULL, 0)) != 0) {
+	if ((rv = rawsend_dial(sock, argv[1])) != 0) {
 		fprintf(stderr, "rawsend: dial %s: %s\n", argv[1], nng_strerror(rv));
 		goto fail_sock;
 	}

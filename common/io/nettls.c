@@ -1,0 +1,289 @@
+/*
+ * nettls.c - the one place dropnet builds nng TLS configs (see nettls.h).
+ *
+ * The PEM files are read here (not with nng_tls_config_ca_file, which
+ * cannot take a separate CRL file) and handed to nng as strings; the
+ * config is given to the endpoint, which holds its own reference, and ours
+ * is dropped at once.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <nng/nng.h>
+#include <nng/supplemental/tls/tls.h>
+#include "core/err.h"
+#include "core/limits.h"
+#include "io/log.h"
+#include "io/nettls.h"
+
+static bool set(const char *s)
+{
+	return s != NULL && s[0] != '\0';
+}
+
+static bool prefix(const char *s, const char *p)
+{
+	return strncmp(s, p, strlen(p)) == 0;
+}
+
+nettls_url_kind nettls_url_classify(const char *url)
+{
+	if (url == NULL) {
+		return NETTLS_URL_UNKNOWN;
+	}
+	if (prefix(url, "ipc://") || prefix(url, "inproc://") ||
+	    prefix(url, "abstract://")) {
+		return NETTLS_URL_LOCAL;
+	}
+	if (prefix(url, "tls+tcp://") || prefix(url, "tls+tcp4://") ||
+	    prefix(url, "tls+tcp6://")) {
+		return NETTLS_URL_TLS;
+	}
+	if (prefix(url, "tcp://") || prefix(url, "tcp4://") ||
+	    prefix(url, "tcp6://")) {
+		return NETTLS_URL_PLAIN;
+	}
+	return NETTLS_URL_UNKNOWN;
+}
+
+int nettls_check(const char *url, const nettls_files *f, char *err,
+    size_t err_len)
+{
+	if (url == NULL) {
+		snprintf(err, err_len, "no URL");
+		return DN_EINVAL;
+	}
+	switch (nettls_url_classify(url)) {
+	case NETTLS_URL_LOCAL:
+		return 0;
+	case NETTLS_URL_PLAIN:
+	case NETTLS_URL_UNKNOWN: /* ws://, wss:// ...: not configured for TLS here */
+		if (f != NULL && f->allow_plaintext) {
+			return 0;
+		}
+		snprintf(err, err_len, "%s is not TLS-protected: use tls+tcp:// or allow "
+		    "plaintext explicitly (tls.allow_plaintext=1, DROPNET_PLAINTEXT=1)",
+		    url);
+		return DN_EINVAL;
+	case NETTLS_URL_TLS:
+		if (f == NULL || !set(f->ca_file) || !set(f->cert_file) ||
+		    !set(f->key_file)) {
+			snprintf(err, err_len, "%s needs a CA file, a certificate and a key "
+			    "(tls.ca_file, tls.cert_file, tls.key_file; DROPNET_TLS_CA, "
+			    "DROPNET_TLS_CERT, DROPNET_TLS_KEY)", url);
+			return DN_EINVAL;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+/* Reads a whole PEM file, NUL-terminated, into a malloc'd buffer. */
+static int pem_read(const char *path, char **out)
+{
+	*out = NULL;
+	FILE *fp = fopen(path, "rb");
+	if (fp == NULL) {
+		log_error("tls.file_unreadable", "path=%s err=\"%s\"", path, strerror(errno));
+		return DN_EINVAL;
+	}
+	char *buf = malloc(DN_TLS_FILE_MAX + 1);
+	if (buf == NULL) {
+		fclose(fp);
+		return DN_ENOMEM;
+	}
+	size_t n = fread(buf, 1, DN_TLS_FILE_MAX + 1, fp);
+	int bad = ferror(fp);
+	fclose(fp);
+	if (bad || n > DN_TLS_FILE_MAX || n == 0) {
+		log_error("tls.file_unreadable", "path=%s reason=%s", path,
+		    bad ? "read_error" : n == 0 ? "empty" : "too_big");
+		free(buf);
+		return DN_EINVAL;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	return 0;
+}
+
+/* Builds a config for one endpoint; *out holds one reference. */
+static int config_build(nng_tls_config **out, nng_tls_mode mode,
+    const char *url, const nettls_files *f)
+{
+	char why[256];
+	char *ca = NULL, *crl = NULL, *cert = NULL, *key = NULL;
+	nng_tls_config *cfg = NULL;
+	int rv;
+
+	*out = NULL;
+	if ((rv = nettls_check(url, f, why, sizeof(why))) != 0) {
+		log_error("tls.config_missing", "url=%s reason=\"%s\"", url, why);
+		return rv;
+	}
+	if ((rv = pem_read(f->ca_file, &ca)) != 0 ||
+	    (set(f->crl_file) && (rv = pem_read(f->crl_file, &crl)) != 0) ||
+	    (rv = pem_read(f->cert_file, &cert)) != 0 ||
+	    (rv = pem_read(f->key_file, &key)) != 0) {
+		goto free_pem;
+	}
+	if (nng_tls_config_alloc(&cfg, mode) != 0) {
+		rv = DN_ENOMEM;
+		goto free_pem;
+	}
+	const char *step = "version";
+	int nrv = nng_tls_config_version(cfg, NNG_TLS_1_2, NNG_TLS_1_3);
+	if (nrv == NNG_ENOTSUP) {
+		/* mbedtls 2.28 has no TLS 1.3: 1.2 only. */
+		nrv = nng_tls_config_version(cfg, NNG_TLS_1_2, NNG_TLS_1_2);
+	}
+	if (nrv == 0) {
+		step = "auth_mode";
+		nrv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED);
+	}
+	if (nrv == 0) {
+		step = "ca_or_crl";
+		nrv = nng_tls_config_ca_chain(cfg, ca, crl);
+	}
+	if (nrv == 0) {
+		step = "cert_or_key";
+		nrv = nng_tls_config_own_cert(cfg, cert, key, NULL);
+	}
+	if (nrv == 0 && mode == NNG_TLS_MODE_CLIENT) {
+		nng_url *u = NULL;
+		step = "server_name";
+		if ((nrv = nng_url_parse(&u, url)) == 0) {
+			nrv = nng_tls_config_server_name(cfg, u->u_hostname);
+			nng_url_free(u);
+		}
+	}
+	if (nrv != 0) {
+		log_error("tls.config_invalid", "url=%s step=%s ca=%s crl=%s cert=%s key=%s"
+		    " err=\"%s\"", url, step, f->ca_file, set(f->crl_file) ? f->crl_file : "-",
+		    f->cert_file, f->key_file, nng_strerror(nrv));
+		nng_tls_config_free(cfg);
+		rv = nrv == NNG_ENOMEM ? DN_ENOMEM : DN_EINVAL;
+		goto free_pem;
+	}
+	*out = cfg;
+	rv = 0;
+free_pem:
+	free(key);
+	free(cert);
+	free(crl);
+	free(ca);
+	return rv;
+}
+
+static int nng_to_dn(int rv)
+{
+	switch (rv) {
+	case 0: return 0;
+	case NNG_ENOMEM: return DN_ENOMEM;
+	case NNG_EADDRINVAL:
+	case NNG_ENOTSUP:
+	case NNG_EINVAL: return DN_EINVAL;
+	default: return DN_ENET;
+	}
+}
+
+int nettls_listen(nng_socket s, const char *url, const nettls_files *f)
+{
+	char why[256];
+	nng_tls_config *cfg = NULL;
+	nng_listener l;
+	int rv;
+
+	switch (nettls_url_classify(url)) {
+	case NETTLS_URL_TLS:
+		break;
+	case NETTLS_URL_PLAIN:
+	case NETTLS_URL_UNKNOWN:
+		if (nettls_check(url, f, why, sizeof(why)) != 0) {
+			log_error("tls.plaintext_refused", "url=%s reason=\"%s\"", url, why);
+			return DN_EINVAL;
+		}
+		log_warn("tls.plaintext", "url=%s reason=allow_plaintext", url);
+		/* fall through */
+	case NETTLS_URL_LOCAL:
+		rv = nng_listen(s, url, NULL, 0);
+		if (rv != 0) {
+			log_error("net.listen_failed", "url=%s err=\"%s\"", url, nng_strerror(rv));
+		}
+		return nng_to_dn(rv);
+	}
+	if ((rv = config_build(&cfg, NNG_TLS_MODE_SERVER, url, f)) != 0) {
+		return rv;
+	}
+	if ((rv = nng_listener_create(&l, s, url)) != 0) {
+		log_error("net.listen_failed", "url=%s err=\"%s\"", url, nng_strerror(rv));
+		nng_tls_config_free(cfg);
+		return nng_to_dn(rv);
+	}
+	rv = nng_listener_set_ptr(l, NNG_OPT_TLS_CONFIG, cfg);
+	nng_tls_config_free(cfg); /* the listener holds its own reference */
+	if (rv == 0) {
+		rv = nng_listener_start(l, 0);
+	}
+	if (rv != 0) {
+		log_error("net.listen_failed", "url=%s err=\"%s\"", url, nng_strerror(rv));
+		nng_listener_close(l);
+		return nng_to_dn(rv);
+	}
+	log_info("tls.listening", "url=%s ca=%s crl=%s cert=%s client_cert=required", url,
+	    f->ca_file, set(f->crl_file) ? f->crl_file : "-", f->cert_file);
+	return 0;
+}
+
+int nettls_dial(nng_socket s, const char *url, const nettls_files *f, int flags)
+{
+	char why[256];
+	nng_tls_config *cfg = NULL;
+	nng_dialer d;
+	int rv;
+
+	switch (nettls_url_classify(url)) {
+	case NETTLS_URL_TLS:
+		break;
+	case NETTLS_URL_PLAIN:
+	case NETTLS_URL_UNKNOWN:
+		if (nettls_check(url, f, why, sizeof(why)) != 0) {
+			log_error("tls.plaintext_refused", "url=%s reason=\"%s\"", url, why);
+			return DN_EINVAL;
+		}
+		/* fall through */
+	case NETTLS_URL_LOCAL:
+		return nng_to_dn(nng_dial(s, url, NULL, flags));
+	}
+	if ((rv = config_build(&cfg, NNG_TLS_MODE_CLIENT, url, f)) != 0) {
+		return rv;
+	}
+	if ((rv = nng_dialer_create(&d, s, url)) != 0) {
+		nng_tls_config_free(cfg);
+		return nng_to_dn(rv);
+	}
+	rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, cfg);
+	nng_tls_config_free(cfg); /* the dialer holds its own reference */
+	if (rv == 0) {
+		rv = nng_dialer_start(d, flags);
+	}
+	if (rv != 0) {
+		nng_dialer_close(d);
+		return nng_to_dn(rv);
+	}
+	return 0;
+}
+
+void nettls_files_from_env(nettls_files *f, nettls_as as)
+{
+	const char *p = getenv("DROPNET_PLAINTEXT");
+	f->ca_file = getenv("DROPNET_TLS_CA");
+	f->crl_file = getenv("DROPNET_TLS_CRL");
+	f->cert_file = getenv("DROPNET_TLS_CERT");
+	f->key_file = getenv("DROPNET_TLS_KEY");
+	if (as == NETTLS_AS_STOREFRONT && set(getenv("DROPNET_STOREFRONT_TLS_CERT"))) {
+		f->cert_file = getenv("DROPNET_STOREFRONT_TLS_CERT");
+		f->key_file = getenv("DROPNET_STOREFRONT_TLS_KEY");
+	}
+	f->allow_plaintext = p != NULL && strcmp(p, "1") == 0;
+}

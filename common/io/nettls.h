@@ -1,0 +1,88 @@
+/*
+ * nettls.h - TLS on every TCP socket, set up in one place.
+ *
+ * Every listener and dialer in dropnet goes through nettls_listen or
+ * nettls_dial, which apply one policy by URL scheme:
+ *   tls+tcp:// (tls+tcp4://, tls+tcp6://)  TLS 1.2+, both sides present a
+ *        certificate and verify the other's against ca_file (and crl_file);
+ *        a server refuses a client without a valid certificate
+ *        (NNG_TLS_AUTH_MODE_REQUIRED), a client checks the server's name
+ *        (the URL's host) against its certificate.
+ *   ipc://, inproc://  plaintext, same machine only (file permissions guard
+ *        it); always allowed.
+ *   tcp:// (tcp4://, tcp6://), and any other scheme (ws://, wss://: not
+ *        configured for TLS here)  treated as plaintext over a network:
+ *        refused unless allow_plaintext is set - the operator must ask.
+ *
+ * libnng 1.5.2 (mbedtls) fixes a TLS config once an endpoint uses it, so
+ * the files are read when the endpoint is created: a new CRL or certificate
+ * takes effect when the process re-creates its listeners (today: a restart).
+ *
+ * Thread model: call from the thread that owns the socket, before traffic.
+ * Failures are logged with the reason ("tls.*" events) and returned as DN_E*.
+ */
+#ifndef DN_NETTLS_H
+#define DN_NETTLS_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <nng/nng.h>
+
+/* Where one endpoint's TLS material lives (PEM files). Empty or NULL
+ * strings are "not set". ca_file: the CA certificate(s) a peer's
+ * certificate must chain to; crl_file: optional CRLs of those CAs;
+ * cert_file/key_file: this side's certificate and its unencrypted key. */
+typedef struct {
+	const char *ca_file;
+	const char *crl_file;
+	const char *cert_file;
+	const char *key_file;
+	bool allow_plaintext;
+} nettls_files;
+
+typedef enum {
+	NETTLS_URL_LOCAL,     /* ipc://, inproc:// */
+	NETTLS_URL_PLAIN,     /* tcp:// */
+	NETTLS_URL_TLS,       /* tls+tcp:// */
+	NETTLS_URL_UNKNOWN,   /* anything else: treated as plaintext */
+} nettls_url_kind;
+
+nettls_url_kind nettls_url_classify(const char *url);
+
+/* Checks url against the policy above without touching the network or the
+ * files' contents: 0, or DN_EINVAL with a one-line reason in err (a
+ * plaintext tcp:// or unknown scheme without allow_plaintext, a tls+tcp://
+ * with a file missing). For config validation at start. */
+int nettls_check(const char *url, const nettls_files *f, char *err,
+    size_t err_len);
+
+/* Listens on url with the policy above. Returns 0, DN_EINVAL (policy,
+ * unreadable or invalid PEM, bad URL), DN_ENET (bind failed) or DN_ENOMEM;
+ * each failure is logged. */
+int nettls_listen(nng_socket s, const char *url, const nettls_files *f);
+
+/* Dials url with the policy above; flags as nng_dial (NNG_FLAG_NONBLOCK:
+ * nng keeps redialling in the background). Returns as nettls_listen. */
+int nettls_dial(nng_socket s, const char *url, const nettls_files *f,
+    int flags);
+
+/* Which certificate a command-line client presents. One shell may hold an
+ * operator's certificate and a storefront's (dropctl order submit, loadgen
+ * speak on the ingest socket, which trusts the storefront CA only). */
+typedef enum {
+	NETTLS_AS_DEFAULT,     /* DROPNET_TLS_CERT, DROPNET_TLS_KEY */
+	NETTLS_AS_STOREFRONT,  /* DROPNET_STOREFRONT_TLS_CERT, _KEY if set, else default */
+} nettls_as;
+
+/* For command-line clients: fills f from DROPNET_TLS_CA, DROPNET_TLS_CRL,
+ * the certificate and key named by as, and DROPNET_PLAINTEXT=1 (any of them
+ * may be unset). The strings point into the environment. */
+void nettls_files_from_env(nettls_files *f, nettls_as as);
+
+/* One line for --help texts of the command-line clients. */
+#define NETTLS_ENV_HELP                                                     \
+	"TLS (for tls+tcp:// addresses): DROPNET_TLS_CA (CA file), DROPNET_TLS_CERT\n" \
+	"and DROPNET_TLS_KEY (this client's certificate and key), DROPNET_TLS_CRL\n" \
+	"(optional); on the ingest socket DROPNET_STOREFRONT_TLS_CERT and _KEY\n" \
+	"when set. A plaintext tcp:// address needs DROPNET_PLAINTEXT=1.\n"
+
+#endif

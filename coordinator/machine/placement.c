@@ -1,0 +1,205 @@
+/*
+ * placement.c - placing an order's units at hubs: the routing view of the
+ * in-memory ledger, allocation, placement rows, the hub command stream and
+ * the write-through of ledger rows. Used by the storefront path (ingest.c)
+ * and by hub syncs, drops and rebalancing (re-route after a short, hold
+ * confirmation, transfers). Every call runs inside the caller's
+ * transaction; the SQL is in store_ingest.c. Loop thread only.
+ */
+#include <stdlib.h>
+#include "core/err.h"
+#include "io/codec.h"
+#include "io/log.h"
+#include "coord.h"
+#include "store.h"
+
+int coord_stock_save(coord *c, const coord_stock *s)
+{
+	coord_stock_assert(c, s, "write");
+	coord_store_stock_row r = {
+	    .hub = c->hubs[s->hub].id, .sku = s->sku,
+	    .on_hand = s->row.on_hand, .allocated = s->row.allocated,
+	    .holdback = s->row.holdback, .received = s->received,
+	    .shipped = s->shipped, .lost = s->lost, .adjusted = s->adjusted,
+	    .returned = s->returned, .transfer_in = s->transfer_in,
+	    .transfer_out = s->transfer_out,
+	};
+	return coord_store_stock_upsert(c->store, &r);
+}
+
+/* Allocates q of sku at hub in the ledger and writes the row through. */
+static int placement_allocate(coord *c, int hub, const char *sku, uint32_t q)
+{
+	coord_stock *row = coord_stock_get(c, hub, sku, false);
+#ifdef DROPNET_SIM_BUG
+	if (row != NULL) {
+		row->row.allocated += q; /* dropsim's own test: no check */
+	}
+	if (row == NULL) {
+#else
+	/* Routing (and the gift check) only offer what sellable covers. */
+	if (row == NULL || ledger_allocate(&row->row, q) != 0) {
+#endif
+		log_error("coord.allocate_failed", "hub=%s sku=%s qty=%u", c->hubs[hub].id,
+		    sku, q);
+		return DN_ESTATE;
+	}
+	return coord_stock_save(c, row) != 0 ? DN_EIO : 0;
+}
+
+int coord_place(coord *c, int64_t order_id, const char *order_key,
+    const char *customer, int hub, const route_line *lines, const uint32_t *qty,
+    size_t nlines, const char *gift_sku, bool held, int64_t now_wall)
+{
+	(void)order_key;
+	(void)customer;
+	int64_t pid = 0;
+	if (coord_store_placement_insert(c->store, order_id, c->hubs[hub].id, held,
+	    now_wall, &pid) != 0) {
+		return DN_EIO;
+	}
+	for (size_t i = 0; i <= nlines; i++) {
+		const char *sku = i < nlines ? lines[i].sku : gift_sku;
+		uint32_t q = i < nlines ? qty[i] : 1;
+		if (q == 0 || sku == NULL) {
+			continue;
+		}
+		int rv = placement_allocate(c, hub, sku, q);
+		if (rv != 0) {
+			return rv;
+		}
+		if (coord_store_placement_line_insert(c->store, pid, sku, q, i == nlines) != 0) {
+			return DN_EIO;
+		}
+	}
+	return held ? 0 : coord_placement_send(c, pid, now_wall);
+}
+
+int coord_placement_send(coord *c, int64_t pid, int64_t now_wall)
+{
+	coord_store_send ps;
+	int rv = coord_store_placement_send_get(c->store, pid, &ps);
+	if (rv == DN_EIO) {
+		return DN_EIO;
+	}
+	int hub = rv == 0 ? coord_hub_find(c, ps.hub) : -1;
+	if (hub < 0) {
+		log_error("coord.placement_empty", "placement=%lld", (long long)pid);
+		return DN_ESTATE;
+	}
+	Dropnet__OrderLine cl[COORD_STORE_SEND_LINES];
+	Dropnet__OrderLine *clp[COORD_STORE_SEND_LINES];
+	for (size_t i = 0; i < ps.nlines; i++) {
+		dropnet__order_line__init(&cl[i]);
+		cl[i].sku = ps.lines[i].sku;
+		cl[i].qty = ps.lines[i].qty;
+		cl[i].gift = ps.lines[i].gift;
+		clp[i] = &cl[i];
+	}
+	Dropnet__HubCommand cmd = DROPNET__HUB_COMMAND__INIT;
+	cmd.kind = DROPNET__COMMAND_KIND__CMD_PLACE_ORDER;
+	cmd.order_id = (uint64_t)pid;
+	cmd.order_key = ps.order_key;
+	cmd.customer = ps.customer;
+	cmd.tier = ps.tier;
+	cmd.promised_ms = ps.received_ms + c->cfg.ship_promise_ms;
+	cmd.n_lines = ps.nlines;
+	cmd.lines = clp;
+	cmd.time_ms = now_wall;
+	rv = coord_command_queue(c, hub, &cmd);
+	if (rv != 0) {
+		return rv;
+	}
+	return coord_store_placement_state_set(c->store, pid, "open");
+}
+
+int coord_command_queue(coord *c, int hub, Dropnet__HubCommand *cmd)
+{
+	coord_hub *h = &c->hubs[hub];
+	cmd->seq = h->cmd_seq + 1;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	if (codec_hub_command_pack(cmd, &buf, &len) != 0) {
+		return DN_ENOMEM;
+	}
+	int rv = coord_store_command_append(c->store, h->id, cmd->seq, buf, len);
+	free(buf);
+	if (rv != 0) {
+		return DN_EIO;
+	}
+	h->cmd_seq = cmd->seq;
+	return 0;
+}
+
+void coord_route_view(coord *c, const route_line *lines, size_t nlines,
+    route_hub *hubs, int64_t *sellable, uint64_t now_mono, int exclude)
+{
+	for (size_t i = 0; i < c->nhubs; i++) {
+		coord_hub *h = &c->hubs[i];
+		hubs[i].id = h->id;
+		hubs[i].lat = h->lat;
+		hubs[i].lon = h->lon;
+		hubs[i].radius_km = h->radius_km;
+		/* Routable, not merely healthy: a hub silent for less than the
+		 * grace still takes orders (SEMANTICS.md "Hub health"). */
+		hubs[i].healthy = coord_hub_routable(c, h, now_mono) && (int)i != exclude;
+		hubs[i].sellable = &sellable[i * nlines];
+		for (size_t l = 0; l < nlines; l++) {
+			coord_stock *s = coord_stock_get(c, (int)i, lines[l].sku, false);
+			sellable[i * nlines + l] = s != NULL ? ledger_sellable(&s->row) : 0;
+#ifdef DROPNET_SIM_BUG
+			/* dropsim's own test (tests/sim): a coordinator that skips
+			 * the sellable check must be caught. Never in a product. */
+			sellable[i * nlines + l] += s != NULL ? 1 : 0;
+#endif
+		}
+	}
+}
+
+int coord_place_takes(coord *c, const route_result *rr, int64_t order_id,
+    const char *key, const char *customer, const route_line *lines,
+    size_t nlines, const char *gift_sku, bool held, int64_t now_wall)
+{
+	bool done[DN_HUBS_MAX] = {false};
+	for (size_t t = 0; t < rr->ntake; t++) {
+		size_t hub = rr->take[t].hub;
+		if (done[hub]) {
+			continue;
+		}
+		done[hub] = true;
+		uint32_t qty[DN_ORDER_LINES_MAX] = {0};
+		for (size_t u = t; u < rr->ntake; u++) {
+			if (rr->take[u].hub == hub) {
+				qty[rr->take[u].line] += rr->take[u].qty;
+			}
+		}
+		/* The gift rides with the first placement only. */
+		int rv = coord_place(c, order_id, key, customer, (int)hub, lines, qty,
+		    nlines, t == 0 ? gift_sku : NULL, held, now_wall);
+		if (rv != 0) {
+			return rv;
+		}
+	}
+	return 0;
+}
+
+int coord_reroute(coord *c, int64_t order_id, const char *order_key,
+    const char *customer, double lat, double lon, const char *sku, uint32_t qty,
+    int exclude, int64_t now_wall)
+{
+	route_line line = {sku, qty};
+	static route_hub hubs[DN_HUBS_MAX];
+	static int64_t sellable[DN_HUBS_MAX];
+	static route_result rr;
+	coord_route_view(c, &line, 1, hubs, sellable, coord_now_mono_ms(c), exclude);
+	if (route_order(hubs, c->nhubs, &line, 1, lat, lon, c->split, &rr) != 0) {
+		return DN_EINVAL;
+	}
+	if (rr.status != ROUTE_ACCEPTED) {
+		return coord_store_order_line_backorder(c->store, order_id, sku, qty) != 0 ?
+		    DN_EIO : 0;
+	}
+	int rv = coord_place_takes(c, &rr, order_id, order_key, customer, &line, 1,
+	    NULL, false, now_wall);
+	return rv != 0 ? rv : 1;
+}
