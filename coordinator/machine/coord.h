@@ -158,6 +158,8 @@ typedef struct coord {
 	void *publish_arg;
 	coord_hub hubs[DN_HUBS_MAX];
 	size_t nhubs;
+	coord_hub *reload_old;        /* coord_reload's copy of hubs
+	                               * (DN_HUBS_MAX, made by coord_open) */
 	coord_stock *stock;           /* open-addressing table */
 	size_t stock_cap, stock_len;
 	coord_drop drops[COORD_DROPS_MAX];

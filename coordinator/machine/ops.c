@@ -8,7 +8,6 @@
 #include <string.h>
 #include "core/err.h"
 #include "io/codec.h"
-#include "io/db.h"
 #include "io/log.h"
 #include "coord.h"
 #include "store.h"
@@ -130,270 +129,241 @@ static void ops_stock(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 	free(ptrs);
 }
 
+/* One order's journey as OPS_ORDER_SHOW shows it; the reply points into
+ * it. */
+enum { OPS_PLACED_MAX = DN_ORDER_LINES_MAX * DN_SPLIT_HUBS_MAX };
+typedef struct {
+	Dropnet__OrderInfo o;
+	Dropnet__OrderInfo *route;    /* unpacked; owns the candidates */
+	char customer[DN_ID_MAX + 1], hub[DN_ID_MAX + 1];
+	Dropnet__OrderLine lines[DN_ORDER_LINES_MAX];
+	Dropnet__OrderLine *lp[DN_ORDER_LINES_MAX];
+	char skus[DN_ORDER_LINES_MAX][DN_ID_MAX + 1];
+	Dropnet__Placement pl[OPS_PLACED_MAX];
+	Dropnet__Placement *plp[OPS_PLACED_MAX];
+	char plhub[OPS_PLACED_MAX][DN_ID_MAX + 1], plsku[OPS_PLACED_MAX][DN_ID_MAX + 1];
+	char tracking[DN_CONF_STR_MAX];
+	int64_t picked_ms, shipped_ms, shorted;
+	bool all_shipped, any;
+} ops_order_view;
+
+static int ops_order_row(void *arg, const coord_store_order_view *r)
+{
+	ops_order_view *v = arg;
+	Dropnet__OrderInfo *o = &v->o;
+	o->order_id = (uint64_t)r->id;
+	snprintf(v->customer, sizeof(v->customer), "%s", r->customer);
+	snprintf(v->hub, sizeof(v->hub), "%s", r->hub);
+	o->customer = v->customer;
+	o->status = (Dropnet__Status)r->status;
+	o->hub = v->hub;
+	o->lat = r->lat;
+	o->lon = r->lon;
+	o->received_ms = r->received_ms;
+	codec_order_info_unpack(r->route, r->route_len, &v->route);
+	if (v->route != NULL) {
+		o->n_candidates = v->route->n_candidates;
+		o->candidates = v->route->candidates;
+	}
+	return 0;
+}
+
+static int ops_order_line(void *arg, const coord_store_line_row *r)
+{
+	ops_order_view *v = arg;
+	size_t i = v->o.n_lines++;
+	dropnet__order_line__init(&v->lines[i]);
+	snprintf(v->skus[i], sizeof(v->skus[i]), "%s", r->sku);
+	v->lines[i].sku = v->skus[i];
+	v->lines[i].qty = (uint32_t)r->qty;
+	v->lp[i] = &v->lines[i];
+	return 0;
+}
+
+/* Placements: where each line went, and the hub's progress. */
+static int ops_order_placed(void *arg, const coord_store_placed_row *r)
+{
+	ops_order_view *v = arg;
+	size_t i = v->o.n_placements++;
+	dropnet__placement__init(&v->pl[i]);
+	snprintf(v->plhub[i], sizeof(v->plhub[i]), "%s", r->hub);
+	snprintf(v->plsku[i], sizeof(v->plsku[i]), "%s", r->sku);
+	v->pl[i].hub = v->plhub[i];
+	v->pl[i].sku = v->plsku[i];
+	v->pl[i].qty = (uint32_t)r->qty;
+	v->plp[i] = &v->pl[i];
+	v->shorted += r->shorted;
+	if (r->picked_ms > v->picked_ms) {
+		v->picked_ms = r->picked_ms;
+	}
+	if (strcmp(r->state, "shorted") != 0 && strcmp(r->state, "refused") != 0) {
+		v->any = true;
+		if (r->shipped_ms == 0) {
+			v->all_shipped = false;
+		} else if (r->shipped_ms > v->shipped_ms) {
+			v->shipped_ms = r->shipped_ms;
+		}
+	}
+	if (r->tracking[0]) {
+		snprintf(v->tracking, sizeof(v->tracking), "%s", r->tracking);
+	}
+	return 0;
+}
+
+/* Reads the order, its lines and its placements into v. 0, DN_ENOENT or
+ * DN_EIO. */
+static int ops_order_load(coord *c, const char *storefront, const char *order_key,
+    ops_order_view *v)
+{
+	dropnet__order_info__init(&v->o);
+	v->o.storefront = (char *)storefront;
+	v->o.order_key = (char *)order_key;
+	v->o.tracking = "";
+	v->o.field = "";
+	v->o.lines = v->lp;
+	v->o.placements = v->plp;
+	v->all_shipped = true;
+	int rv = coord_store_order_by_key(c->store, storefront, order_key, ops_order_row, v);
+	if (rv == 0) {
+		rv = coord_store_order_lines_list(c->store, (int64_t)v->o.order_id,
+		    DN_ORDER_LINES_MAX, ops_order_line, v);
+	}
+	if (rv == 0) {
+		rv = coord_store_order_placements_list(c->store, (int64_t)v->o.order_id,
+		    OPS_PLACED_MAX, ops_order_placed, v);
+	}
+	v->o.picked_ms = v->picked_ms;
+	/* Shipped means every live placement shipped. */
+	v->o.shipped_ms = v->any && v->all_shipped ? v->shipped_ms : 0;
+	v->o.tracking = v->tracking;
+	v->o.shorted = v->shorted;
+	return rv;
+}
+
 static void ops_order_show(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
 	const char *storefront = q->storefront[0] ? q->storefront : "default";
-	sqlite3_stmt *st = NULL;
-	sqlite3_prepare_v2(c->db, "SELECT id, customer, status, hub, lat, lon,"
-	    " received_ms, ack, route FROM orders WHERE storefront=?1 AND order_key=?2",
-	    -1, &st, NULL);
-	db_bind_text(st, 1, storefront);
-	db_bind_text(st, 2, q->order_key);
-	if (st == NULL || sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
+	ops_order_view *v = calloc(1, sizeof(*v));
+	int rv = v != NULL ? ops_order_load(c, storefront, q->order_key, v) : DN_ENOMEM;
+	if (rv == 0) {
+		rep.status = DROPNET__STATUS__OK;
+		rep.order = &v->o;
+	} else if (rv == DN_ENOENT) {
 		rep.status = DROPNET__STATUS__NOT_FOUND;
 		rep.message = "no order with that key";
-		coord_ops_send(r, &rep);
-		return;
+	} else {
+		rep.status = DROPNET__STATUS__UNAVAILABLE;
+		rep.message = "out of memory or storage";
 	}
-	Dropnet__OrderInfo o = DROPNET__ORDER_INFO__INIT;
-	o.order_id = (uint64_t)sqlite3_column_int64(st, 0);
-	o.storefront = (char *)storefront;
-	o.order_key = q->order_key;
-	char customer[DN_ID_MAX + 1], hub[DN_ID_MAX + 1];
-	snprintf(customer, sizeof(customer), "%s", db_col_text(st, 1));
-	snprintf(hub, sizeof(hub), "%s", db_col_text(st, 3));
-	o.customer = customer;
-	o.status = (Dropnet__Status)sqlite3_column_int(st, 2);
-	o.hub = hub;
-	o.lat = sqlite3_column_double(st, 4);
-	o.lon = sqlite3_column_double(st, 5);
-	o.received_ms = sqlite3_column_int64(st, 6);
-	o.tracking = "";
-	o.field = "";
-	Dropnet__OrderInfo *route = NULL;
-	codec_order_info_unpack(sqlite3_column_blob(st, 8),
-	    (size_t)sqlite3_column_bytes(st, 8), &route);
-	if (route != NULL) {
-		o.n_candidates = route->n_candidates;
-		o.candidates = route->candidates;
-	}
-	sqlite3_finalize(st);
-	/* Lines. */
-	Dropnet__OrderLine lines[DN_ORDER_LINES_MAX];
-	Dropnet__OrderLine *lp[DN_ORDER_LINES_MAX];
-	char skus[DN_ORDER_LINES_MAX][DN_ID_MAX + 1];
-	sqlite3_prepare_v2(c->db, "SELECT sku, qty, backordered FROM order_lines"
-	    " WHERE order_id=?1", -1, &st, NULL);
-	db_bind_i64(st, 1, (int64_t)o.order_id);
-	while (o.n_lines < DN_ORDER_LINES_MAX && sqlite3_step(st) == SQLITE_ROW) {
-		size_t i = o.n_lines++;
-		dropnet__order_line__init(&lines[i]);
-		snprintf(skus[i], sizeof(skus[i]), "%s", db_col_text(st, 0));
-		lines[i].sku = skus[i];
-		lines[i].qty = (uint32_t)sqlite3_column_int64(st, 1);
-		lp[i] = &lines[i];
-	}
-	o.lines = lp;
-	sqlite3_finalize(st);
-	/* Placements: where each line went, and the hub's progress. */
-	enum { PL_MAX = DN_ORDER_LINES_MAX * DN_SPLIT_HUBS_MAX };
-	Dropnet__Placement pl[PL_MAX];
-	Dropnet__Placement *plp[PL_MAX];
-	char plhub[PL_MAX][DN_ID_MAX + 1], plsku[PL_MAX][DN_ID_MAX + 1];
-	static char tracking[DN_CONF_STR_MAX];
-	tracking[0] = '\0';
-	int64_t picked_ms = 0, shipped_ms = 0, shorted = 0;
-	bool all_shipped = true, any = false;
-	sqlite3_prepare_v2(c->db, "SELECT p.hub, l.sku, l.qty, l.shipped, l.shorted,"
-	    " p.picked_ms, p.shipped_ms, p.tracking, p.state FROM placements p JOIN"
-	    " placement_lines l ON l.placement_id = p.id WHERE p.order_id=?1"
-	    " ORDER BY p.id", -1, &st, NULL);
-	db_bind_i64(st, 1, (int64_t)o.order_id);
-	while (o.n_placements < PL_MAX && sqlite3_step(st) == SQLITE_ROW) {
-		size_t i = o.n_placements++;
-		dropnet__placement__init(&pl[i]);
-		snprintf(plhub[i], sizeof(plhub[i]), "%s", db_col_text(st, 0));
-		snprintf(plsku[i], sizeof(plsku[i]), "%s", db_col_text(st, 1));
-		pl[i].hub = plhub[i];
-		pl[i].sku = plsku[i];
-		pl[i].qty = (uint32_t)sqlite3_column_int64(st, 2);
-		plp[i] = &pl[i];
-		shorted += sqlite3_column_int64(st, 4);
-		int64_t pk = sqlite3_column_int64(st, 5), sh = sqlite3_column_int64(st, 6);
-		const char *state = db_col_text(st, 8);
-		if (pk > picked_ms) {
-			picked_ms = pk;
-		}
-		if (strcmp(state, "shorted") != 0 && strcmp(state, "refused") != 0) {
-			any = true;
-			if (sh == 0) {
-				all_shipped = false;
-			} else if (sh > shipped_ms) {
-				shipped_ms = sh;
-			}
-		}
-		if (db_col_text(st, 7)[0]) {
-			snprintf(tracking, sizeof(tracking), "%s", db_col_text(st, 7));
-		}
-	}
-	sqlite3_finalize(st);
-	o.placements = plp;
-	o.picked_ms = picked_ms;
-	/* Shipped means every live placement shipped. */
-	o.shipped_ms = any && all_shipped ? shipped_ms : 0;
-	o.tracking = tracking;
-	o.shorted = shorted;
-	rep.status = DROPNET__STATUS__OK;
-	rep.order = &o;
 	coord_ops_send(r, &rep);
-	codec_order_info_free(route);
+	if (v != NULL) {
+		codec_order_info_free(v->route);
+	}
+	free(v);
 }
 
-/* Runs one SQL check whose rows are violations; column 0 is the detail. */
-static int ops_sql_check(coord *c, ops_findings *f, const char *check, const char *sql)
+static int ops_finding_add(void *arg, const char *check, const char *detail)
 {
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		log_error("audit.query_failed", "check=%s err=\"%s\"", check, sqlite3_errmsg(c->db));
-		ops_finding(f, "audit_error", "check %s could not run", check);
-		return DN_EIO;
-	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		ops_finding(f, check, "%s", db_col_text(st, 0));
-	}
-	sqlite3_finalize(st);
+	ops_finding(arg, check, "%s", detail);
 	return 0;
+}
+
+/* 1. No negative quantity, no negative sellable (in memory). */
+static void ops_audit_rows(coord *c, ops_findings *f)
+{
+	for (size_t i = 0; i < c->stock_cap; i++) {
+		coord_stock *s = &c->stock[i];
+		if (s->hub >= 0 && !ledger_row_check(&s->row)) {
+			ops_finding(f, "sellable_negative",
+			    "hub=%s sku=%s on_hand=%lld allocated=%lld holdback=%lld",
+			    c->hubs[s->hub].id, s->sku, (long long)s->row.on_hand,
+			    (long long)s->row.allocated, (long long)s->row.holdback);
+		}
+	}
+}
+
+typedef struct {
+	coord *c;
+	ops_findings *f;
+	size_t rows;
+} ops_cache_check;
+
+static int ops_audit_cache_row(void *arg, const coord_store_stock_row *r)
+{
+	ops_cache_check *k = arg;
+	k->rows++;
+	int h = coord_hub_find(k->c, r->hub);
+	coord_stock *s = h >= 0 ? coord_stock_get(k->c, h, r->sku, false) : NULL;
+	if (s == NULL || s->row.on_hand != r->on_hand || s->row.allocated != r->allocated ||
+	    s->row.holdback != r->holdback) {
+		ops_finding(k->f, "ledger_cache_mismatch", "hub=%s sku=%s", r->hub, r->sku);
+	}
+	return 0;
+}
+
+/* 2. The in-memory ledger equals the durable one. */
+static void ops_audit_cache(coord *c, ops_findings *f)
+{
+	ops_cache_check k = {c, f, 0};
+	if (coord_store_stock_list(c->store, ops_audit_cache_row, &k) != 0) {
+		log_error("audit.query_failed", "check=%s", "ledger_cache_mismatch");
+		ops_finding(f, "audit_error", "check %s could not run", "ledger_cache_mismatch");
+		return;
+	}
+	if (k.rows != c->stock_len) {
+		ops_finding(f, "ledger_cache_mismatch", "rows=%zu in memory=%zu", k.rows,
+		    c->stock_len);
+	}
+}
+
+/* Both books agree for hub h: its last consistent snapshot equals the
+ * coordinator's on_hand, both ways. */
+static void ops_audit_hub_books(coord *c, size_t h, ops_findings *f)
+{
+	coord_hub *hub = &c->hubs[h];
+	for (size_t k = 0; k < hub->nreport; k++) {
+		coord_stock *s = coord_stock_get(c, (int)h, hub->report[k].sku, false);
+		int64_t ours = s != NULL ? s->row.on_hand : 0;
+		if (ours != hub->report[k].on_hand) {
+			ops_finding(f, "hub_books_differ", "hub=%s sku=%s hub_on_hand=%lld"
+			    " coordinator_on_hand=%lld", hub->id, hub->report[k].sku,
+			    (long long)hub->report[k].on_hand, (long long)ours);
+		}
+	}
+	for (size_t i = 0; i < c->stock_cap; i++) {
+		coord_stock *s = &c->stock[i];
+		if (s->hub != (int)h || s->row.on_hand == 0) {
+			continue;
+		}
+		bool found = false;
+		for (size_t k = 0; k < hub->nreport && !found; k++) {
+			found = strcmp(hub->report[k].sku, s->sku) == 0;
+		}
+		if (!found) {
+			ops_finding(f, "hub_books_differ", "hub=%s sku=%s hub_on_hand=0"
+			    " coordinator_on_hand=%lld", hub->id, s->sku,
+			    (long long)s->row.on_hand);
+		}
+	}
 }
 
 static void ops_audit(coord *c, mreq *r)
 {
 	static ops_findings f;
 	memset(&f, 0, sizeof(f));
-	uint32_t checks = 0;
-	/* 1. No negative quantity, no negative sellable (in memory). */
-	checks++;
-	for (size_t i = 0; i < c->stock_cap; i++) {
-		coord_stock *s = &c->stock[i];
-		if (s->hub >= 0 && !ledger_row_check(&s->row)) {
-			ops_finding(&f, "sellable_negative",
-			    "hub=%s sku=%s on_hand=%lld allocated=%lld holdback=%lld",
-			    c->hubs[s->hub].id, s->sku, (long long)s->row.on_hand,
-			    (long long)s->row.allocated, (long long)s->row.holdback);
-		}
-	}
-	/* 2. The in-memory ledger equals the durable one. */
-	checks++;
-	sqlite3_stmt *st = NULL;
-	sqlite3_prepare_v2(c->db, "SELECT hub, sku, on_hand, allocated, holdback FROM stock",
-	    -1, &st, NULL);
-	size_t rows = 0;
-	while (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
-		rows++;
-		int h = coord_hub_find(c, db_col_text(st, 0));
-		coord_stock *s = h >= 0 ? coord_stock_get(c, h, db_col_text(st, 1), false) : NULL;
-		if (s == NULL || s->row.on_hand != sqlite3_column_int64(st, 2) ||
-		    s->row.allocated != sqlite3_column_int64(st, 3) ||
-		    s->row.holdback != sqlite3_column_int64(st, 4)) {
-			ops_finding(&f, "ledger_cache_mismatch", "hub=%s sku=%s",
-			    db_col_text(st, 0), db_col_text(st, 1));
-		}
-	}
-	sqlite3_finalize(st);
-	if (rows != c->stock_len) {
-		ops_finding(&f, "ledger_cache_mismatch", "rows=%zu in memory=%zu", rows, c->stock_len);
-	}
-	/* 3. Allocated equals what open placements still need, in both
-	 * directions: every (hub, sku) of a stock row or of a placement line,
-	 * so a placement whose hub has no stock row at all is checked too. */
-	checks++;
-	ops_sql_check(c, &f, "allocation_mismatch",
-	    "SELECT 'hub=' || k.hub || ' sku=' || k.sku || ' allocated='"
-	    " || COALESCE(s.allocated, 0) || ' open=' || COALESCE(o.open, 0)"
-	    " || CASE WHEN s.hub IS NULL THEN ' (no stock row)' ELSE '' END"
-	    " FROM (SELECT hub, sku FROM stock UNION SELECT p.hub, l.sku FROM placements p"
-	    "  JOIN placement_lines l ON l.placement_id = p.id) k"
-	    " LEFT JOIN stock s ON s.hub = k.hub AND s.sku = k.sku LEFT JOIN"
-	    " (SELECT p.hub, l.sku, SUM(l.qty - l.shipped - l.shorted) AS open"
-	    "  FROM placements p JOIN placement_lines l ON l.placement_id = p.id"
-	    "  WHERE p.state NOT IN ('lapsed', 'refused')"
-	    "  GROUP BY p.hub, l.sku) o ON o.hub = k.hub AND o.sku = k.sku"
-	    " WHERE COALESCE(s.allocated, 0) <> COALESCE(o.open, 0)");
-	/* 4. Every accepted order line is allocated exactly once: placed units
-	 * minus shorted ones plus backordered ones equal what was ordered. */
-	checks++;
-	ops_sql_check(c, &f, "order_allocation",
-	    "SELECT 'order=' || o.id || ' key=' || o.order_key || ' sku=' || ol.sku"
-	    " || ' ordered=' || ol.qty || ' placed=' || COALESCE(p.placed, 0)"
-	    " FROM orders o JOIN order_lines ol ON ol.order_id = o.id LEFT JOIN"
-	    " (SELECT p.order_id, l.sku, SUM(l.qty - l.shorted) AS placed FROM placements p"
-	    "  JOIN placement_lines l ON l.placement_id = p.id"
-	    "  WHERE p.state NOT IN ('lapsed', 'refused')"
-	    "  GROUP BY p.order_id, l.sku) p"
-	    " ON p.order_id = o.id AND p.sku = ol.sku"
-	    " WHERE (o.status IN (1, 16) AND COALESCE(p.placed, 0) + ol.backordered <> ol.qty)"
-	    " OR (o.status NOT IN (1, 16) AND COALESCE(p.placed, 0) <> 0)");
-	/* 5. Stock is conserved: on hand = received - shipped - lost + adjusted,
-	 * and shipped matches the shipped placement lines. */
-	checks++;
-	ops_sql_check(c, &f, "stock_not_conserved",
-	    "SELECT 'hub=' || hub || ' sku=' || sku || ' on_hand=' || on_hand ||"
-	    " ' expected=' || (received + returned + transfer_in - shipped - transfer_out"
-	    " - lost + adjusted) FROM stock WHERE on_hand <> received + returned"
-	    " + transfer_in - shipped - transfer_out - lost + adjusted");
-	/* Units in transit equal what left on transfers and has not arrived. */
-	checks++;
-	ops_sql_check(c, &f, "transit_mismatch",
-	    "SELECT 'sku=' || s.sku || ' out-in=' || (s.o - s.i) || ' in_transit='"
-	    " || COALESCE(t.n, 0) FROM (SELECT sku, SUM(transfer_out) AS o,"
-	    " SUM(transfer_in) AS i FROM stock GROUP BY sku) s LEFT JOIN"
-	    " (SELECT sku, SUM(CASE WHEN state IN ('picking', 'cancelled') THEN 0 ELSE qty END"
-	    "  - received)"
-	    "  AS n FROM transfers GROUP BY sku) t ON t.sku = s.sku"
-	    " WHERE s.o - s.i <> COALESCE(t.n, 0)");
-	/* Holdback equals the sum of its logged holds and releases. */
-	checks++;
-	ops_sql_check(c, &f, "holdback_unexplained",
-	    "SELECT 'hub=' || s.hub || ' sku=' || s.sku || ' holdback=' || s.holdback ||"
-	    " ' logged=' || COALESCE(x.n, 0) FROM stock s LEFT JOIN"
-	    " (SELECT hub, sku, SUM(qty) AS n FROM holdback_log GROUP BY hub, sku) x"
-	    " ON x.hub = s.hub AND x.sku = s.sku WHERE s.holdback <> COALESCE(x.n, 0)");
-	checks++;
-	ops_sql_check(c, &f, "shipped_mismatch",
-	    "SELECT 'hub=' || s.hub || ' sku=' || s.sku || ' shipped=' || s.shipped ||"
-	    " ' placements=' || COALESCE(x.n, 0) FROM stock s LEFT JOIN"
-	    " (SELECT p.hub, l.sku, SUM(l.shipped) AS n FROM placements p"
-	    "  JOIN placement_lines l ON l.placement_id = p.id WHERE p.kind = 'order'"
-	    "  GROUP BY p.hub, l.sku) x"
-	    " ON x.hub = s.hub AND x.sku = s.sku WHERE s.shipped <> COALESCE(x.n, 0)");
-	/* 6. Both books agree: each hub's last consistent snapshot equals the
-	 * coordinator's on_hand for that hub. */
+	uint32_t checks = 2, sql_checks = 0;
+	ops_audit_rows(c, &f);
+	ops_audit_cache(c, &f);
+	/* 3-8: the durable books (store_ops.c). */
+	coord_store_audit_ledger(c->store, ops_finding_add, &f, &sql_checks);
+	checks += sql_checks;
+	/* 9. Both books agree, for every hub with a consistent snapshot. */
 	checks++;
 	for (size_t h = 0; h < c->nhubs; h++) {
-		coord_hub *hub = &c->hubs[h];
-		if (!hub->report_valid) {
-			continue;
+		if (c->hubs[h].report_valid) {
+			ops_audit_hub_books(c, h, &f);
 		}
-		size_t matched = 0;
-		for (size_t k = 0; k < hub->nreport; k++) {
-			coord_stock *s = coord_stock_get(c, (int)h, hub->report[k].sku, false);
-			int64_t ours = s != NULL ? s->row.on_hand : 0;
-			if (s != NULL) {
-				matched++;
-			}
-			if (ours != hub->report[k].on_hand) {
-				ops_finding(&f, "hub_books_differ", "hub=%s sku=%s hub_on_hand=%lld"
-				    " coordinator_on_hand=%lld", hub->id, hub->report[k].sku,
-				    (long long)hub->report[k].on_hand, (long long)ours);
-			}
-		}
-		for (size_t i = 0; i < c->stock_cap; i++) {
-			coord_stock *s = &c->stock[i];
-			if (s->hub != (int)h || s->row.on_hand == 0) {
-				continue;
-			}
-			bool found = false;
-			for (size_t k = 0; k < hub->nreport && !found; k++) {
-				found = strcmp(hub->report[k].sku, s->sku) == 0;
-			}
-			if (!found) {
-				ops_finding(&f, "hub_books_differ", "hub=%s sku=%s hub_on_hand=0"
-				    " coordinator_on_hand=%lld", hub->id, s->sku,
-				    (long long)s->row.on_hand);
-			}
-		}
-		(void)matched;
 	}
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
 	rep.status = f.total == 0 ? DROPNET__STATUS__OK : DROPNET__STATUS__CONFLICT;

@@ -36,7 +36,6 @@
 #include "core/geo.h"
 #include "core/planner.h"
 #include "core/spike.h"
-#include "io/db.h"
 #include "io/log.h"
 #include "coord.h"
 #include "store.h"
@@ -56,6 +55,26 @@ typedef struct {
 	spike_state st;
 } rebal_watch;
 
+/* Plan actions and hub forecasts one plan reply lists, at most. */
+#define REBAL_ACTIONS_MAX (REBAL_SKUS_MAX * 8)
+#define REBAL_FORECASTS_MAX (DN_HUBS_MAX * 8)
+
+/* One rebalance run's working set and its reply's arrays: rebal_run fills
+ * them, and the plan it returns points into them until the next run. */
+typedef struct {
+	char skus[REBAL_SKUS_MAX][DN_ID_MAX + 1];
+	planner_plan plan;
+	planner_hub ph[DN_HUBS_MAX];
+	int idx[DN_HUBS_MAX];
+	Dropnet__PlanAction acts[REBAL_ACTIONS_MAX];
+	Dropnet__PlanAction *actp[REBAL_ACTIONS_MAX];
+	char tids[REBAL_ACTIONS_MAX][DN_ID_MAX + 1];
+	char askus[REBAL_ACTIONS_MAX][DN_ID_MAX + 1];
+	Dropnet__HubForecast fc[REBAL_FORECASTS_MAX];
+	Dropnet__HubForecast *fcp[REBAL_FORECASTS_MAX];
+	char fskus[REBAL_FORECASTS_MAX][DN_ID_MAX + 1];
+} rebal_scratch;
+
 typedef struct coord_signals {
 	spike_params sp;
 	rebal_watch watch[REBAL_WATCH_MAX];
@@ -63,6 +82,7 @@ typedef struct coord_signals {
 	int64_t last_bucket_ms;   /* start of the last spike bucket tested */
 	int64_t last_auto_ms;
 	uint64_t transfers_made;
+	rebal_scratch run;            /* rebal_run's */
 } coord_signals;
 
 int coord_rebalance_init(coord *c)
@@ -80,12 +100,12 @@ int coord_rebalance_init(coord *c)
 		free(s);
 		return DN_EINVAL;
 	}
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(c->db, "SELECT COUNT(*) FROM transfers", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW) {
-		s->transfers_made = (uint64_t)sqlite3_column_int64(st, 0);
+	int64_t made = 0;
+	if (coord_store_transfer_count(c->store, &made) != 0) {
+		free(s);
+		return DN_EIO;
 	}
-	sqlite3_finalize(st);
+	s->transfers_made = (uint64_t)made;
 	c->signals = s;
 	return 0;
 }
@@ -99,6 +119,22 @@ void coord_rebalance_fini(coord *c)
 	c->signals = NULL;
 }
 
+typedef struct {
+	coord *c;
+	size_t nb;
+	double *y;
+} rebal_history_arg;
+
+static int rebal_history_row(void *arg, const coord_store_region_units *r)
+{
+	rebal_history_arg *a = arg;
+	int h = coord_hub_find(a->c, r->hub);
+	if (h >= 0 && r->bucket >= 0 && (size_t)r->bucket < a->nb) {
+		a->y[(size_t)h * a->nb + (size_t)r->bucket] += (double)r->units;
+	}
+	return 0;
+}
+
 /* Fills y[h * nb + b] with the demand units of sku in hub h's region for
  * bucket b of the nb buckets ending at end_ms. */
 static int rebal_history(coord *c, const char *sku, int64_t end_ms, int64_t bucket_ms,
@@ -106,27 +142,9 @@ static int rebal_history(coord *c, const char *sku, int64_t end_ms, int64_t buck
 {
 	memset(y, 0, c->nhubs * nb * sizeof(*y));
 	int64_t start = end_ms - (int64_t)nb * bucket_ms;
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(c->db, "SELECT o.nearest_hub, (o.received_ms - ?2) / ?3,"
-	    " SUM(l.qty) FROM orders o JOIN order_lines l ON l.order_id = o.id"
-	    " WHERE l.sku = ?1 AND o.received_ms >= ?2 AND o.received_ms < ?4 AND"
-	    " o.nearest_hub <> '' AND o.status IN (1, 2, 16, 17) GROUP BY 1, 2", -1, &st,
-	    NULL) != SQLITE_OK) {
-		return DN_EIO;
-	}
-	db_bind_text(st, 1, sku);
-	db_bind_i64(st, 2, start);
-	db_bind_i64(st, 3, bucket_ms);
-	db_bind_i64(st, 4, end_ms);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int h = coord_hub_find(c, db_col_text(st, 0));
-		int64_t b = sqlite3_column_int64(st, 1);
-		if (h >= 0 && b >= 0 && (size_t)b < nb) {
-			y[(size_t)h * nb + (size_t)b] += (double)sqlite3_column_int64(st, 2);
-		}
-	}
-	sqlite3_finalize(st);
-	return 0;
+	rebal_history_arg a = {c, nb, y};
+	return coord_store_demand_buckets(c->store, sku, start, end_ms, bucket_ms,
+	    rebal_history_row, &a);
 }
 
 typedef struct {
@@ -144,22 +162,45 @@ static void rebal_opts_of(coord *c, const Dropnet__OpsRequest *q, rebal_opts *o)
 	    q->service <= FORECAST_SERVICE_MAX ? q->service : c->cfg.service;
 }
 
-/* Units of sku on open transfers to hub (picking or in transit). */
-static int64_t rebal_incoming(coord *c, int hub, const char *sku)
+/* Fills p with hub h's side of sku's plan: its books, its forecast from
+ * its region's history y (nb buckets; mean: scratch for the horizon) and
+ * the units already on their way to it. *usable is false when the hub's
+ * books cannot take part. */
+static int rebal_plan_hub(coord *c, size_t h, const char *sku, const rebal_opts *o,
+    const double *y, size_t nb, double *mean, planner_hub *p, bool *usable)
 {
-	sqlite3_stmt *st = NULL;
-	int64_t n = 0;
-	if (sqlite3_prepare_v2(c->db, "SELECT COALESCE(SUM(qty - received), 0) FROM"
-	    " transfers WHERE to_hub=?1 AND sku=?2 AND state IN ('picking', 'in_transit')",
-	    -1, &st, NULL) == SQLITE_OK) {
-		db_bind_text(st, 1, c->hubs[hub].id);
-		db_bind_text(st, 2, sku);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			n = sqlite3_column_int64(st, 0);
-		}
+	*usable = false;
+	forecast_params fp = {FORECAST_MODEL, o->horizon, o->service};
+	forecast_result fr;
+	if (forecast_series(&fp, y, nb, mean, &fr) != 0) {
+		return DN_EINVAL;
 	}
-	sqlite3_finalize(st);
-	return n;
+	coord_stock *s = coord_stock_get(c, (int)h, sku, false);
+	memset(p, 0, sizeof(*p));
+	p->id = c->hubs[h].id;
+	p->lat = c->hubs[h].lat;
+	p->lon = c->hubs[h].lon;
+	p->on_hand = s != NULL ? s->row.on_hand : 0;
+	p->allocated = s != NULL ? s->row.allocated : 0;
+	p->holdback = s != NULL ? s->row.holdback : 0;
+	p->mean = fr.mean_total;
+	p->cover = (int64_t)ceil(fr.stock);
+	/* Units already on their way here count: without them every new plan
+	 * would send another van for the same gap. */
+	int rv = coord_store_transfer_incoming(c->store, c->hubs[h].id, sku, &p->incoming);
+	if (rv != 0) {
+		return rv;
+	}
+	if (p->allocated + p->holdback > p->on_hand) {
+		/* A count took stock below what is promised: this hub can
+		 * neither give nor be planned for until audit is resolved. */
+		log_warn("rebalance.hub_skipped", "hub=%s sku=%s on_hand=%lld"
+		    " allocated=%lld holdback=%lld", p->id, sku, (long long)p->on_hand,
+		    (long long)p->allocated, (long long)p->holdback);
+		return 0;
+	}
+	*usable = true;
+	return 0;
 }
 
 /* Plans one sku. hubs_out/idx map planner indices to coordinator hubs. */
@@ -182,36 +223,12 @@ static int rebal_plan_sku(coord *c, const char *sku, const rebal_opts *o,
 		if (!coord_hub_healthy(c, &c->hubs[h], mono)) {
 			continue; /* neither a source nor a destination while down */
 		}
-		forecast_params fp = {FORECAST_MODEL, o->horizon, o->service};
-		forecast_result fr;
-		if (forecast_series(&fp, &y[h * nb], nb, mean, &fr) != 0) {
-			rv = DN_EINVAL;
-			break;
+		bool usable = false;
+		rv = rebal_plan_hub(c, h, sku, o, &y[h * nb], nb, mean, &ph[*nph], &usable);
+		if (rv == 0 && usable) {
+			idx[*nph] = (int)h;
+			(*nph)++;
 		}
-		coord_stock *s = coord_stock_get(c, (int)h, sku, false);
-		planner_hub *p = &ph[*nph];
-		memset(p, 0, sizeof(*p));
-		p->id = c->hubs[h].id;
-		p->lat = c->hubs[h].lat;
-		p->lon = c->hubs[h].lon;
-		p->on_hand = s != NULL ? s->row.on_hand : 0;
-		p->allocated = s != NULL ? s->row.allocated : 0;
-		p->holdback = s != NULL ? s->row.holdback : 0;
-		p->mean = fr.mean_total;
-		p->cover = (int64_t)ceil(fr.stock);
-		/* Units already on their way here count: without them every new
-		 * plan would send another van for the same gap. */
-		p->incoming = rebal_incoming(c, (int)h, sku);
-		if (p->allocated + p->holdback > p->on_hand) {
-			/* A count took stock below what is promised: this hub can
-			 * neither give nor be planned for until audit is resolved. */
-			log_warn("rebalance.hub_skipped", "hub=%s sku=%s on_hand=%lld"
-			    " allocated=%lld holdback=%lld", p->id, sku, (long long)p->on_hand,
-			    (long long)p->allocated, (long long)p->holdback);
-			continue;
-		}
-		idx[*nph] = (int)h;
-		(*nph)++;
 	}
 	free(y);
 	free(mean);
@@ -230,26 +247,46 @@ static int rebal_plan_sku(coord *c, const char *sku, const rebal_opts *o,
 	return planner_plan_sku(ph, *nph, &pp, plan);
 }
 
+/* Queues the source's pick work for transfer id (placement pid). */
+static int rebal_transfer_command(coord *c, int src, int dst, const char *sku,
+    int64_t qty, const char *id, int64_t pid, int64_t now)
+{
+	Dropnet__OrderLine line = DROPNET__ORDER_LINE__INIT;
+	line.sku = (char *)sku;
+	line.qty = (uint32_t)qty;
+	Dropnet__OrderLine *lp = &line;
+	char to[DN_ID_MAX + 8];
+	snprintf(to, sizeof(to), "to:%s", c->hubs[dst].id);
+	Dropnet__HubCommand cmd = DROPNET__HUB_COMMAND__INIT;
+	cmd.kind = DROPNET__COMMAND_KIND__CMD_TRANSFER_OUT;
+	/* A transfer answers demand that is arriving now: due at once. */
+	cmd.promised_ms = now;
+	cmd.order_id = (uint64_t)pid;
+	cmd.order_key = (char *)id;
+	cmd.customer = to;
+	cmd.n_lines = 1;
+	cmd.lines = &lp;
+	cmd.time_ms = now;
+	return coord_command_queue(c, src, &cmd);
+}
+
 /* Creates a transfer of qty sku from src to dst (inside a tx). */
 static int rebal_transfer(coord *c, int src, int dst, const char *sku, int64_t qty,
     int64_t from_holdback, char *id, size_t idlen, int64_t now)
 {
-	store *s = c->store;
 	/* Numbered inside the transaction: a rolled-back transfer leaves no gap
 	 * that a later id could collide with. */
-	sqlite3_stmt *cnt = NULL;
 	int64_t nth = 0;
-	if (sqlite3_prepare_v2(c->db, "SELECT COUNT(*) FROM transfers", -1, &cnt, NULL) ==
-	    SQLITE_OK && sqlite3_step(cnt) == SQLITE_ROW) {
-		nth = sqlite3_column_int64(cnt, 0);
+	int rv = coord_store_transfer_count(c->store, &nth);
+	if (rv != 0) {
+		return rv;
 	}
-	sqlite3_finalize(cnt);
 	snprintf(id, idlen, "T%lld-%s", (long long)(nth + 1), c->hubs[dst].id);
 	c->signals->transfers_made = (uint64_t)(nth + 1);
 	char reason[DN_ID_MAX + 16];
 	snprintf(reason, sizeof(reason), "transfer:%s", id);
 	if (from_holdback > 0) {
-		int rv = coord_holdback_adjust(c, src, sku, -from_holdback, reason, now);
+		rv = coord_holdback_adjust(c, src, sku, -from_holdback, reason, now);
 		if (rv != 0) {
 			return rv;
 		}
@@ -263,62 +300,15 @@ static int rebal_transfer(coord *c, int src, int dst, const char *sku, int64_t q
 	if (coord_stock_save(c, row) != 0) {
 		return DN_EIO;
 	}
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(c->db, "INSERT INTO placements(id, order_id, hub, state,"
-	    " placed_ms, kind) VALUES(" STORE_PLACEMENT_NEXT_ID ", 0, ?1, 'open', ?2,"
-	    " 'transfer')", -1, &st, NULL) != SQLITE_OK) {
+	coord_store_transfer_new t = {
+	    .id = id, .sku = sku, .from_hub = c->hubs[src].id, .to_hub = c->hubs[dst].id,
+	    .qty = qty, .created_ms = now,
+	};
+	int64_t pid = 0;
+	if (coord_store_transfer_insert(c->store, &t, &pid) != 0) {
 		return DN_EIO;
 	}
-	db_bind_text(st, 1, c->hubs[src].id);
-	db_bind_i64(st, 2, now);
-	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		return DN_EIO;
-	}
-	int64_t pid = sqlite3_last_insert_rowid(c->db);
-	db_bind_i64(s->pline_insert, 1, pid);
-	db_bind_text(s->pline_insert, 2, sku);
-	db_bind_i64(s->pline_insert, 3, qty);
-	db_bind_i64(s->pline_insert, 4, 0);
-	if (store_step_done(s->pline_insert) != 0) {
-		return DN_EIO;
-	}
-	if (sqlite3_prepare_v2(c->db, "INSERT INTO transfers(id, sku, from_hub, to_hub, qty,"
-	    " state, placement_id, created_ms) VALUES(?1,?2,?3,?4,?5,'picking',?6,?7)", -1,
-	    &st, NULL) != SQLITE_OK) {
-		return DN_EIO;
-	}
-	db_bind_text(st, 1, id);
-	db_bind_text(st, 2, sku);
-	db_bind_text(st, 3, c->hubs[src].id);
-	db_bind_text(st, 4, c->hubs[dst].id);
-	db_bind_i64(st, 5, qty);
-	db_bind_i64(st, 6, pid);
-	db_bind_i64(st, 7, now);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		return DN_EIO;
-	}
-	/* The source's pick work. */
-	Dropnet__OrderLine line = DROPNET__ORDER_LINE__INIT;
-	line.sku = (char *)sku;
-	line.qty = (uint32_t)qty;
-	Dropnet__OrderLine *lp = &line;
-	char to[DN_ID_MAX + 8];
-	snprintf(to, sizeof(to), "to:%s", c->hubs[dst].id);
-	Dropnet__HubCommand cmd = DROPNET__HUB_COMMAND__INIT;
-	cmd.kind = DROPNET__COMMAND_KIND__CMD_TRANSFER_OUT;
-	/* A transfer answers demand that is arriving now: due at once. */
-	cmd.promised_ms = now;
-	cmd.order_id = (uint64_t)pid;
-	cmd.order_key = id;
-	cmd.customer = to;
-	cmd.n_lines = 1;
-	cmd.lines = &lp;
-	cmd.time_ms = now;
-	int rv = coord_command_queue(c, src, &cmd);
+	rv = rebal_transfer_command(c, src, dst, sku, qty, id, pid, now);
 	if (rv != 0) {
 		return rv;
 	}
@@ -329,88 +319,49 @@ static int rebal_transfer(coord *c, int src, int dst, const char *sku, int64_t q
 
 int coord_transfer_shipped(coord *c, int hub, int64_t pid, int64_t now)
 {
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(c->db, "SELECT id, sku, qty, state FROM transfers WHERE"
-	    " placement_id=?1", -1, &st, NULL) != SQLITE_OK) {
-		return DN_EIO;
+	coord_store_transfer t;
+	int rv = coord_store_transfer_by_placement(c->store, pid, &t);
+	if (rv != 0 && rv != DN_ENOENT) {
+		return rv;
 	}
-	db_bind_i64(st, 1, pid);
-	if (sqlite3_step(st) != SQLITE_ROW || strcmp(db_col_text(st, 3), "picking") != 0) {
-		sqlite3_finalize(st);
+	if (rv == DN_ENOENT || strcmp(t.state, "picking") != 0) {
 		log_warn("transfer.ship_ignored", "hub=%s placement=%lld", c->hubs[hub].id,
 		    (long long)pid);
 		return 0;
 	}
-	char id[DN_ID_MAX + 1], sku[DN_ID_MAX + 1];
-	snprintf(id, sizeof(id), "%s", db_col_text(st, 0));
-	snprintf(sku, sizeof(sku), "%s", db_col_text(st, 1));
-	int64_t qty = sqlite3_column_int64(st, 2);
-	sqlite3_finalize(st);
-	if (qty <= 0) {
+	if (t.qty <= 0) {
 		return 0; /* every unit was shorted: nothing leaves */
 	}
 	/* The units are on the van whatever the source's books say (a count
 	 * taken while they sat in a tote took them off): booked by the rule of
 	 * ledger_ship_force, never refused - a refusal would fail the hub's
 	 * sync for good, since the hub sends the same event again. */
-	coord_stock *row = coord_stock_get(c, hub, sku, true);
+	coord_stock *row = coord_stock_get(c, hub, t.sku, true);
 	if (row == NULL) {
 		return DN_ENOMEM;
 	}
 	ledger_gap gap;
-	ledger_ship_force(&row->row, qty, &gap);
+	ledger_ship_force(&row->row, t.qty, &gap);
 	row->adjusted += gap.found;
-	coord_gap_note(c, hub, sku, "transfer_ship", pid, &gap);
-	row->transfer_out += qty;
+	coord_gap_note(c, hub, t.sku, "transfer_ship", pid, &gap);
+	row->transfer_out += t.qty;
 	if (coord_stock_save(c, row) != 0) {
 		return DN_EIO;
 	}
-	if (sqlite3_prepare_v2(c->db, "UPDATE placement_lines SET shipped=qty-shorted WHERE"
-	    " placement_id=?1", -1, &st, NULL) != SQLITE_OK) {
-		return DN_EIO;
-	}
-	db_bind_i64(st, 1, pid);
-	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE || sqlite3_prepare_v2(c->db, "UPDATE transfers SET"
-	    " state=CASE WHEN received >= qty THEN 'received' ELSE 'in_transit' END,"
-	    " shipped_ms=?2 WHERE id=?1", -1, &st, NULL) != SQLITE_OK) {
-		return DN_EIO;
-	}
-	db_bind_text(st, 1, id);
-	db_bind_i64(st, 2, now);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE || sqlite3_prepare_v2(c->db, "UPDATE placements SET"
-	    " state='shipped', shipped_ms=?2 WHERE id=?1", -1, &st, NULL) != SQLITE_OK) {
-		return DN_EIO;
-	}
-	db_bind_i64(st, 1, pid);
-	db_bind_i64(st, 2, now);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	log_info("transfer.shipped", "id=%s qty=%lld", id, (long long)qty);
-	return rc == SQLITE_DONE ? 0 : DN_EIO;
+	rv = coord_store_transfer_ship(c->store, t.id, pid, now);
+	log_info("transfer.shipped", "id=%s qty=%lld", t.id, (long long)t.qty);
+	return rv;
 }
 
 int coord_transfer_received(coord *c, int hub, const char *id, const char *sku,
     int64_t qty, int64_t now, int64_t *surplus)
 {
-	sqlite3_stmt *st = NULL;
 	*surplus = qty;
-	if (sqlite3_prepare_v2(c->db, "SELECT qty - received FROM transfers WHERE id=?1"
-	    " AND to_hub=?2 AND sku=?3 AND state IN ('picking', 'in_transit')", -1, &st,
-	    NULL) != SQLITE_OK) {
-		return DN_EIO;
-	}
-	db_bind_text(st, 1, id);
-	db_bind_text(st, 2, c->hubs[hub].id);
-	db_bind_text(st, 3, sku);
 	int64_t open = -1;
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		open = sqlite3_column_int64(st, 0);
+	int rv = coord_store_transfer_open_get(c->store, id, c->hubs[hub].id, sku, &open);
+	if (rv != 0) {
+		return rv;
 	}
-	sqlite3_finalize(st);
 	if (open <= 0) {
 		return DN_ENOENT;
 	}
@@ -425,38 +376,25 @@ int coord_transfer_received(coord *c, int hub, const char *id, const char *sku,
 		return DN_ERANGE;
 	}
 	/* 'received' only once the source's shipment is booked too. */
-	if (coord_stock_save(c, row) != 0 ||
-	    sqlite3_prepare_v2(c->db, "UPDATE transfers SET received=received+?2,"
-	    " state=CASE WHEN state='in_transit' AND received+?2 >= qty THEN 'received'"
-	    " ELSE state END, received_ms=?3 WHERE id=?1", -1, &st, NULL) != SQLITE_OK) {
+	if (coord_stock_save(c, row) != 0) {
 		return DN_EIO;
 	}
-	db_bind_text(st, 1, id);
-	db_bind_i64(st, 2, q);
-	db_bind_i64(st, 3, now);
-	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
+	rv = coord_store_transfer_receive(c->store, id, q, now);
 	log_info("transfer.received", "id=%s hub=%s qty=%lld", id, c->hubs[hub].id,
 	    (long long)q);
-	return rc == SQLITE_DONE ? 0 : DN_EIO;
+	return rv;
 }
 
 int coord_transfer_shorted(coord *c, int hub, int64_t pid, const char *sku, int64_t qty)
 {
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(c->db, "SELECT id, qty FROM transfers WHERE placement_id=?1"
-	    " AND state='picking' AND sku=?2", -1, &st, NULL) != SQLITE_OK) {
-		return DN_EIO;
+	coord_store_transfer t;
+	int rv = coord_store_transfer_by_placement(c->store, pid, &t);
+	if (rv != 0 && rv != DN_ENOENT) {
+		return rv;
 	}
-	db_bind_i64(st, 1, pid);
-	db_bind_text(st, 2, sku);
-	char id[DN_ID_MAX + 1] = "";
-	int64_t tq = 0;
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		snprintf(id, sizeof(id), "%s", db_col_text(st, 0));
-		tq = sqlite3_column_int64(st, 1);
-	}
-	sqlite3_finalize(st);
+	/* Only a transfer still being picked, and only its own sku. */
+	int64_t tq = rv == 0 && strcmp(t.state, "picking") == 0 &&
+	    strcmp(t.sku, sku) == 0 ? t.qty : 0;
 	int64_t q = qty < tq ? qty : tq;
 	if (q <= 0) {
 		log_warn("transfer.short_ignored", "hub=%s placement=%lld sku=%s", c->hubs[hub].id,
@@ -472,26 +410,12 @@ int coord_transfer_shorted(coord *c, int hub, int64_t pid, const char *sku, int6
 	ledger_short_force(&row->row, q, q, &gone, &gap);
 	coord_gap_note(c, hub, sku, "transfer_short", pid, &gap);
 	row->lost += gone;
-	if (coord_stock_save(c, row) != 0 ||
-	    sqlite3_prepare_v2(c->db, "UPDATE placement_lines SET shorted=shorted+?2 WHERE"
-	    " placement_id=?1", -1, &st, NULL) != SQLITE_OK) {
+	if (coord_stock_save(c, row) != 0) {
 		return DN_EIO;
 	}
-	db_bind_i64(st, 1, pid);
-	db_bind_i64(st, 2, q);
-	int rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE || sqlite3_prepare_v2(c->db, "UPDATE transfers SET qty=qty-?2,"
-	    " state=CASE WHEN qty-?2 <= 0 THEN 'cancelled' ELSE state END WHERE id=?1", -1,
-	    &st, NULL) != SQLITE_OK) {
-		return DN_EIO;
-	}
-	db_bind_text(st, 1, id);
-	db_bind_i64(st, 2, q);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	log_info("transfer.shorted", "id=%s qty=%lld", id, (long long)q);
-	return rc == SQLITE_DONE ? 0 : DN_EIO;
+	rv = coord_store_transfer_short(c->store, t.id, pid, q);
+	log_info("transfer.shorted", "id=%s qty=%lld", t.id, (long long)q);
+	return rv;
 }
 
 /* Distinct SKUs with stock anywhere (or just `only`). */
@@ -518,179 +442,201 @@ static size_t rebal_skus(coord *c, const char *only, char (*skus)[DN_ID_MAX + 1]
 	return n;
 }
 
-/* Plans (and with apply, carries out) every SKU; fills rep->plan. */
-static int rebal_run(coord *c, const char *only, const rebal_opts *o, bool apply,
+/* Lists the forecast of each of the nph planned hubs that has stock or
+ * demand for sku. */
+static void rebal_forecasts_add(rebal_scratch *w, const char *sku, size_t nph,
     Dropnet__RebalancePlan *out)
 {
-	static char skus[REBAL_SKUS_MAX][DN_ID_MAX + 1];
-	static planner_plan plan;
-	static planner_hub ph[DN_HUBS_MAX];
-	static int idx[DN_HUBS_MAX];
-	static Dropnet__PlanAction acts[REBAL_SKUS_MAX * 8];
-	static Dropnet__PlanAction *actp[REBAL_SKUS_MAX * 8];
-	static char tids[REBAL_SKUS_MAX * 8][DN_ID_MAX + 1];
-	static char askus[REBAL_SKUS_MAX * 8][DN_ID_MAX + 1];
-	static Dropnet__HubForecast fc[DN_HUBS_MAX * 8];
-	static Dropnet__HubForecast *fcp[DN_HUBS_MAX * 8];
-	static char fskus[DN_HUBS_MAX * 8][DN_ID_MAX + 1];
-	const size_t acts_max = sizeof(acts) / sizeof(acts[0]);
-	const size_t fc_max = sizeof(fc) / sizeof(fc[0]);
-	size_t nskus = rebal_skus(c, only, skus);
-	int64_t now = coord_now_wall_ms(c);
-	out->bucket_ms = o->bucket_ms;
-	out->horizon = o->horizon;
-	out->service = o->service;
-	out->actions = actp;
-	out->forecasts = fcp;
-	int rv = apply ? db_begin(c->db) : 0;
-	for (size_t k = 0; rv == 0 && k < nskus; k++) {
-		size_t nph = 0;
-		rv = rebal_plan_sku(c, skus[k], o, &plan, ph, idx, &nph);
-		for (size_t h = 0; rv == 0 && h < nph && out->n_forecasts < fc_max; h++) {
-			if (ph[h].on_hand == 0 && ph[h].mean == 0) {
-				continue;
-			}
-			Dropnet__HubForecast *f = &fc[out->n_forecasts];
-			dropnet__hub_forecast__init(f);
-			snprintf(fskus[out->n_forecasts], DN_ID_MAX + 1, "%.64s", skus[k]);
-			f->hub = (char *)ph[h].id;
-			f->sku = fskus[out->n_forecasts];
-			f->mean = ph[h].mean;
-			f->cover = ph[h].cover;
-			f->on_hand = ph[h].on_hand;
-			f->allocated = ph[h].allocated;
-			f->holdback = ph[h].holdback;
-			f->sellable = ph[h].on_hand - ph[h].allocated - ph[h].holdback;
-			fcp[out->n_forecasts] = f;
-			out->n_forecasts++;
+	for (size_t h = 0; h < nph && out->n_forecasts < REBAL_FORECASTS_MAX; h++) {
+		const planner_hub *ph = &w->ph[h];
+		if (ph->on_hand == 0 && ph->mean == 0) {
+			continue;
 		}
-		for (size_t a = 0; rv == 0 && a < plan.n && out->n_actions < acts_max; a++) {
-			const planner_action *pa = &plan.action[a];
-			size_t i = out->n_actions++;
-			Dropnet__PlanAction *x = &acts[i];
-			dropnet__plan_action__init(x);
-			snprintf(askus[i], DN_ID_MAX + 1, "%.64s", skus[k]);
-			x->kind = (char *)planner_kind_name(pa->kind);
-			x->sku = askus[i];
-			x->from_hub = pa->kind == PLANNER_TRANSFER ? c->hubs[idx[pa->src]].id : "";
-			x->to_hub = c->hubs[idx[pa->hub]].id;
-			x->qty = pa->qty;
-			x->km = pa->km;
-			x->gained = pa->gained;
-			x->lost = pa->lost;
-			x->value = pa->value;
-			x->cost = pa->cost;
-			x->from_holdback = pa->from_holdback > 0;
-			x->transfer_id = "";
-			actp[i] = x;
-			if (!apply) {
-				continue;
-			}
-			if (pa->kind == PLANNER_RELEASE) {
-				rv = coord_holdback_adjust(c, idx[pa->hub], skus[k], -pa->qty,
-				    "rebalance", now);
-			} else {
-				rv = rebal_transfer(c, idx[pa->src], idx[pa->hub], skus[k], pa->qty,
-				    pa->from_holdback, tids[i], sizeof(tids[i]), now);
-				x->transfer_id = tids[i];
-			}
-		}
-		out->trips += plan.trips;
-		out->units_released += plan.released;
-		out->units_moved += plan.moved;
-		out->value += plan.value;
-		out->cost += plan.cost;
+		Dropnet__HubForecast *f = &w->fc[out->n_forecasts];
+		dropnet__hub_forecast__init(f);
+		snprintf(w->fskus[out->n_forecasts], DN_ID_MAX + 1, "%.64s", sku);
+		f->hub = (char *)ph->id;
+		f->sku = w->fskus[out->n_forecasts];
+		f->mean = ph->mean;
+		f->cover = ph->cover;
+		f->on_hand = ph->on_hand;
+		f->allocated = ph->allocated;
+		f->holdback = ph->holdback;
+		f->sellable = ph->on_hand - ph->allocated - ph->holdback;
+		w->fcp[out->n_forecasts] = f;
+		out->n_forecasts++;
 	}
-	if (apply) {
-		rv = rv == 0 ? db_commit(c->db) : (db_rollback(c->db), rv);
-		if (rv != 0) {
-			c->commit_failures++;
-			coord_reload(c);
-		} else if (out->n_actions > 0) {
-			log_info("rebalance.applied", "actions=%zu released=%lld moved=%lld trips=%u",
-			    out->n_actions, (long long)out->units_released,
-			    (long long)out->units_moved, out->trips);
-		}
+}
+
+/* Lists action pa of sku's plan and, with apply, carries it out (inside
+ * the run's transaction). */
+static int rebal_action_add(coord *c, rebal_scratch *w, const char *sku,
+    const planner_action *pa, bool apply, int64_t now, Dropnet__RebalancePlan *out)
+{
+	size_t i = out->n_actions++;
+	Dropnet__PlanAction *x = &w->acts[i];
+	dropnet__plan_action__init(x);
+	snprintf(w->askus[i], DN_ID_MAX + 1, "%.64s", sku);
+	x->kind = (char *)planner_kind_name(pa->kind);
+	x->sku = w->askus[i];
+	x->from_hub = pa->kind == PLANNER_TRANSFER ? c->hubs[w->idx[pa->src]].id : "";
+	x->to_hub = c->hubs[w->idx[pa->hub]].id;
+	x->qty = pa->qty;
+	x->km = pa->km;
+	x->gained = pa->gained;
+	x->lost = pa->lost;
+	x->value = pa->value;
+	x->cost = pa->cost;
+	x->from_holdback = pa->from_holdback > 0;
+	x->transfer_id = "";
+	w->actp[i] = x;
+	if (!apply) {
+		return 0;
+	}
+	if (pa->kind == PLANNER_RELEASE) {
+		return coord_holdback_adjust(c, w->idx[pa->hub], sku, -pa->qty, "rebalance", now);
+	}
+	x->transfer_id = w->tids[i];
+	return rebal_transfer(c, w->idx[pa->src], w->idx[pa->hub], sku, pa->qty,
+	    pa->from_holdback, w->tids[i], sizeof(w->tids[i]), now);
+}
+
+/* Ends an applied run: commits, or rolls back and reloads memory. */
+static int rebal_apply_end(coord *c, int rv, const Dropnet__RebalancePlan *out)
+{
+	rv = rv == 0 ? coord_store_commit(c->store) : (coord_store_rollback(c->store), rv);
+	if (rv != 0) {
+		c->commit_failures++;
+		coord_reload(c);
+	} else if (out->n_actions > 0) {
+		log_info("rebalance.applied", "actions=%zu released=%lld moved=%lld trips=%u",
+		    out->n_actions, (long long)out->units_released,
+		    (long long)out->units_moved, out->trips);
 	}
 	return rv;
 }
 
+/* Plans (and with apply, carries out) every SKU; fills rep->plan. */
+static int rebal_run(coord *c, const char *only, const rebal_opts *o, bool apply,
+    Dropnet__RebalancePlan *out)
+{
+	rebal_scratch *w = &c->signals->run;
+	size_t nskus = rebal_skus(c, only, w->skus);
+	int64_t now = coord_now_wall_ms(c);
+	out->bucket_ms = o->bucket_ms;
+	out->horizon = o->horizon;
+	out->service = o->service;
+	out->actions = w->actp;
+	out->forecasts = w->fcp;
+	int rv = apply ? coord_store_begin(c->store) : 0;
+	for (size_t k = 0; rv == 0 && k < nskus; k++) {
+		const char *sku = w->skus[k];
+		size_t nph = 0;
+		rv = rebal_plan_sku(c, sku, o, &w->plan, w->ph, w->idx, &nph);
+		if (rv == 0) {
+			rebal_forecasts_add(w, sku, nph, out);
+		}
+		for (size_t a = 0; rv == 0 && a < w->plan.n && out->n_actions < REBAL_ACTIONS_MAX;
+		    a++) {
+			rv = rebal_action_add(c, w, sku, &w->plan.action[a], apply, now, out);
+		}
+		out->trips += w->plan.trips;
+		out->units_released += w->plan.released;
+		out->units_moved += w->plan.moved;
+		out->value += w->plan.value;
+		out->cost += w->plan.cost;
+	}
+	return apply ? rebal_apply_end(c, rv, out) : rv;
+}
+
+/* OPS_DEMAND's rows; the reply points into them. */
+typedef struct {
+	Dropnet__DemandRow rows[REBAL_DEMAND_ROWS_MAX];
+	Dropnet__DemandRow *rp[REBAL_DEMAND_ROWS_MAX];
+	char names[REBAL_DEMAND_ROWS_MAX][2][DN_ID_MAX + 1];
+	size_t n;
+} rebal_demand_rows;
+
+static int rebal_demand_row(void *arg, const coord_store_demand_row *r)
+{
+	rebal_demand_rows *d = arg;
+	size_t i = d->n++;
+	dropnet__demand_row__init(&d->rows[i]);
+	snprintf(d->names[i][0], DN_ID_MAX + 1, "%s", r->hub);
+	snprintf(d->names[i][1], DN_ID_MAX + 1, "%s", r->sku);
+	d->rows[i].hub = d->names[i][0];
+	d->rows[i].sku = d->names[i][1];
+	d->rows[i].bucket_ms = r->bucket_ms;
+	d->rows[i].sold = (uint32_t)r->sold;
+	d->rows[i].turned_away = (uint32_t)r->turned_away;
+	d->rp[i] = &d->rows[i];
+	return 0;
+}
 
 static void rebal_demand(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
 	int64_t bucket = q->bucket_ms > 0 ? q->bucket_ms : c->cfg.bucket_ms;
-	Dropnet__DemandRow *rows = calloc(REBAL_DEMAND_ROWS_MAX, sizeof(*rows));
-	Dropnet__DemandRow **rp = calloc(REBAL_DEMAND_ROWS_MAX, sizeof(*rp));
-	char (*names)[2][DN_ID_MAX + 1] = calloc(REBAL_DEMAND_ROWS_MAX, sizeof(*names));
+	rebal_demand_rows *d = calloc(1, sizeof(*d));
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
-	sqlite3_stmt *st = NULL;
-	if (rows == NULL || rp == NULL || names == NULL ||
-	    sqlite3_prepare_v2(c->db, "SELECT o.nearest_hub, l.sku, o.received_ms / ?2 * ?2,"
-	    " SUM(CASE WHEN o.status = 2 THEN 0 ELSE l.qty END),"
-	    " SUM(CASE WHEN o.status = 2 THEN l.qty ELSE 0 END)"
-	    " FROM orders o JOIN order_lines l ON l.order_id = o.id WHERE"
-	    " o.nearest_hub <> '' AND o.status IN (1, 2, 16, 17) AND (?1 = '' OR l.sku = ?1)"
-	    " GROUP BY 1, 2, 3 ORDER BY 2, 1, 3", -1, &st, NULL) != SQLITE_OK) {
+	if (d == NULL || coord_store_demand_list(c->store, q->sku, bucket,
+	    REBAL_DEMAND_ROWS_MAX, rebal_demand_row, d) != 0) {
 		rep.status = DROPNET__STATUS__UNAVAILABLE;
 		rep.message = "out of memory or storage";
 	} else {
-		db_bind_text(st, 1, q->sku);
-		db_bind_i64(st, 2, bucket);
-		while (rep.n_demand < REBAL_DEMAND_ROWS_MAX && sqlite3_step(st) == SQLITE_ROW) {
-			size_t i = rep.n_demand++;
-			dropnet__demand_row__init(&rows[i]);
-			snprintf(names[i][0], DN_ID_MAX + 1, "%s", db_col_text(st, 0));
-			snprintf(names[i][1], DN_ID_MAX + 1, "%s", db_col_text(st, 1));
-			rows[i].hub = names[i][0];
-			rows[i].sku = names[i][1];
-			rows[i].bucket_ms = sqlite3_column_int64(st, 2);
-			rows[i].sold = (uint32_t)sqlite3_column_int64(st, 3);
-			rows[i].turned_away = (uint32_t)sqlite3_column_int64(st, 4);
-			rp[i] = &rows[i];
-		}
 		rep.status = DROPNET__STATUS__OK;
-		rep.demand = rp;
+		rep.n_demand = d->n;
+		rep.demand = d->rp;
 	}
-	sqlite3_finalize(st);
 	coord_ops_send(r, &rep);
-	free(rows);
-	free(rp);
-	free(names);
+	free(d);
+}
+
+/* OPS_TRANSFERS' rows; the reply points into them. */
+typedef struct {
+	Dropnet__Transfer t[REBAL_TRANSFERS_MAX];
+	Dropnet__Transfer *tp[REBAL_TRANSFERS_MAX];
+	char txt[REBAL_TRANSFERS_MAX][5][DN_ID_MAX + 1];
+	size_t n;
+} rebal_transfer_rows;
+
+static int rebal_transfer_row(void *arg, const coord_store_transfer_row *r)
+{
+	rebal_transfer_rows *l = arg;
+	size_t i = l->n++;
+	Dropnet__Transfer *t = &l->t[i];
+	dropnet__transfer__init(t);
+	const char *txt[5] = {r->id, r->sku, r->from_hub, r->to_hub, r->state};
+	for (int k = 0; k < 5; k++) {
+		snprintf(l->txt[i][k], DN_ID_MAX + 1, "%s", txt[k]);
+	}
+	t->id = l->txt[i][0];
+	t->sku = l->txt[i][1];
+	t->from_hub = l->txt[i][2];
+	t->to_hub = l->txt[i][3];
+	t->qty = r->qty;
+	t->state = l->txt[i][4];
+	t->created_ms = r->created_ms;
+	t->shipped_ms = r->shipped_ms;
+	t->received_ms = r->received_ms;
+	l->tp[i] = t;
+	return 0;
 }
 
 static void rebal_transfers(coord *c, mreq *r)
 {
-	static Dropnet__Transfer t[REBAL_TRANSFERS_MAX];
-	static Dropnet__Transfer *tp[REBAL_TRANSFERS_MAX];
-	static char txt[REBAL_TRANSFERS_MAX][5][DN_ID_MAX + 1];
+	rebal_transfer_rows *l = calloc(1, sizeof(*l));
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
-	sqlite3_stmt *st = NULL;
-	sqlite3_prepare_v2(c->db, "SELECT id, sku, from_hub, to_hub, qty, state, created_ms,"
-	    " shipped_ms, received_ms FROM transfers ORDER BY created_ms DESC LIMIT ?1", -1,
-	    &st, NULL);
-	db_bind_i64(st, 1, REBAL_TRANSFERS_MAX);
-	while (st != NULL && rep.n_transfers < REBAL_TRANSFERS_MAX && sqlite3_step(st) == SQLITE_ROW) {
-		size_t i = rep.n_transfers++;
-		dropnet__transfer__init(&t[i]);
-		for (int k = 0; k < 4; k++) {
-			snprintf(txt[i][k], DN_ID_MAX + 1, "%s", db_col_text(st, k));
-		}
-		snprintf(txt[i][4], DN_ID_MAX + 1, "%s", db_col_text(st, 5));
-		t[i].id = txt[i][0];
-		t[i].sku = txt[i][1];
-		t[i].from_hub = txt[i][2];
-		t[i].to_hub = txt[i][3];
-		t[i].qty = sqlite3_column_int64(st, 4);
-		t[i].state = txt[i][4];
-		t[i].created_ms = sqlite3_column_int64(st, 6);
-		t[i].shipped_ms = sqlite3_column_int64(st, 7);
-		t[i].received_ms = sqlite3_column_int64(st, 8);
-		tp[i] = &t[i];
+	if (l == NULL || coord_store_transfers_list(c->store, REBAL_TRANSFERS_MAX,
+	    rebal_transfer_row, l) != 0) {
+		rep.status = DROPNET__STATUS__UNAVAILABLE;
+		rep.message = "out of memory or storage";
+	} else {
+		rep.status = DROPNET__STATUS__OK;
+		rep.n_transfers = l->n;
+		rep.transfers = l->tp;
 	}
-	sqlite3_finalize(st);
-	rep.status = DROPNET__STATUS__OK;
-	rep.transfers = tp;
 	coord_ops_send(r, &rep);
+	free(l);
 }
 
 void coord_ops_rebalance(coord *c, const Dropnet__OpsRequest *q, mreq *r)
@@ -754,6 +700,84 @@ static void rebal_publish(coord *c, const Dropnet__RegionSignal *sig)
 	free(buf);
 }
 
+typedef struct {
+	coord *c;
+	double *n;                    /* per hub index */
+	double total;
+} rebal_region_sum;
+
+static int rebal_region_row(void *arg, const coord_store_region_units *r)
+{
+	rebal_region_sum *a = arg;
+	int h = coord_hub_find(a->c, r->hub);
+	if (h >= 0) {
+		a->n[h] = (double)r->units;
+		a->total += a->n[h];
+	}
+	return 0;
+}
+
+/* Units of sku per region in [start_ms, end_ms) into n (zeroed by the
+ * caller); *total their sum. */
+static int rebal_region_units(coord *c, const char *sku, int64_t start_ms,
+    int64_t end_ms, double *n, double *total)
+{
+	rebal_region_sum a = {c, n, 0};
+	int rv = coord_store_demand_regions(c->store, sku, start_ms, end_ms,
+	    rebal_region_row, &a);
+	*total = a.total;
+	return rv;
+}
+
+/* Tests region h's count cnt (expected: expected) for sku of drop d in
+ * the spike bucket starting at bucket, publishes the region's signal and,
+ * on a declared spike, rebalances the sku. */
+static void rebal_spike_hub(coord *c, const coord_drop *d, const char *sku, size_t h,
+    int64_t bucket, double cnt, double expected)
+{
+	coord_signals *s = c->signals;
+	int64_t b = c->cfg.spike_bucket_ms;
+	rebal_watch *w = rebal_watch_get(s, (int)h, sku, d->tiers[0].opens_ms);
+	if (w == NULL) {
+		return;
+	}
+	spike_evidence ev;
+	memset(&ev, 0, sizeof(ev));
+	uint32_t obs = cnt > SPIKE_COUNT_MAX ? SPIKE_COUNT_MAX : (uint32_t)cnt;
+	int sp = spike_update(&w->st, &s->sp, bucket, obs, expected, &ev);
+	coord_stock *row = coord_stock_get(c, (int)h, sku, false);
+	Dropnet__RegionSignal sig = DROPNET__REGION_SIGNAL__INIT;
+	sig.version = DN_PROTO_VERSION;
+	sig.hub = c->hubs[h].id;
+	sig.sku = (char *)sku;
+	sig.rate_per_min = sp == 1 ? ev.observed_rate : cnt * 60000.0 / (double)b;
+	sig.forecast_per_min = sp == 1 ? ev.expected_rate : expected * 60000.0 / (double)b;
+	sig.sellable = row != NULL ? ledger_sellable(&row->row) : 0;
+	sig.statistic = w->st.stat;
+	sig.threshold = spike_threshold(&s->sp);
+	sig.time_ms = bucket;
+	sig.drop_id = (char *)d->id;
+	sig.spike = sp == 1;
+	if (sp == 1) {
+		sig.statistic = ev.stat;
+		log_warn("demand.spike", "hub=%s sku=%s drop=%s rate_per_min=%.1f"
+		    " forecast_per_min=%.1f statistic=%.2f threshold=%.2f since_ms=%lld"
+		    " buckets=%u", c->hubs[h].id, sku, d->id, ev.observed_rate,
+		    ev.expected_rate, ev.stat, ev.threshold, (long long)ev.since_ms,
+		    ev.run_buckets);
+	}
+	rebal_publish(c, &sig);
+	if (sp == 1 && c->cfg.on_spike) {
+		/* Plan on the spike's own time scale, so the burst weighs in the
+		 * forecast. */
+		rebal_opts o;
+		rebal_opts_of(c, NULL, &o);
+		o.bucket_ms = c->cfg.spike_bucket_ms;
+		Dropnet__RebalancePlan plan = DROPNET__REBALANCE_PLAN__INIT;
+		rebal_run(c, sku, &o, true, &plan);
+	}
+}
+
 /* Tests the last complete spike bucket of every open drop. */
 static void rebal_spikes(coord *c, int64_t now)
 {
@@ -778,76 +802,14 @@ static void rebal_spikes(coord *c, int64_t now)
 			 * all demand for the sku before the drop (equal if none). */
 			double cnt[DN_HUBS_MAX] = {0}, share[DN_HUBS_MAX] = {0};
 			double total = 0, share_total = 0;
-			sqlite3_stmt *st = NULL;
-			if (sqlite3_prepare_v2(c->db, "SELECT o.nearest_hub, SUM(l.qty) FROM orders o"
-			    " JOIN order_lines l ON l.order_id = o.id WHERE l.sku = ?1 AND"
-			    " o.received_ms >= ?2 AND o.received_ms < ?3 AND o.nearest_hub <> '' AND"
-			    " o.status IN (1, 2, 16, 17) GROUP BY 1", -1, &st, NULL) != SQLITE_OK) {
+			if (rebal_region_units(c, sku, bucket, bucket + b, cnt, &total) != 0 ||
+			    rebal_region_units(c, sku, 0, d->tiers[0].opens_ms, share,
+			    &share_total) != 0) {
 				return;
 			}
-			db_bind_text(st, 1, sku);
-			db_bind_i64(st, 2, bucket);
-			db_bind_i64(st, 3, bucket + b);
-			while (sqlite3_step(st) == SQLITE_ROW) {
-				int h = coord_hub_find(c, db_col_text(st, 0));
-				if (h >= 0) {
-					cnt[h] = (double)sqlite3_column_int64(st, 1);
-					total += cnt[h];
-				}
-			}
-			sqlite3_reset(st);
-			db_bind_i64(st, 2, 0);
-			db_bind_i64(st, 3, d->tiers[0].opens_ms);
-			while (sqlite3_step(st) == SQLITE_ROW) {
-				int h = coord_hub_find(c, db_col_text(st, 0));
-				if (h >= 0) {
-					share[h] = (double)sqlite3_column_int64(st, 1);
-					share_total += share[h];
-				}
-			}
-			sqlite3_finalize(st);
 			for (size_t h = 0; h < c->nhubs; h++) {
 				double sh = share_total > 0 ? share[h] / share_total : 1.0 / (double)c->nhubs;
-				double expected = total * sh;
-				rebal_watch *w = rebal_watch_get(s, (int)h, sku, d->tiers[0].opens_ms);
-				if (w == NULL) {
-					continue;
-				}
-				spike_evidence ev;
-				memset(&ev, 0, sizeof(ev));
-				uint32_t obs = cnt[h] > SPIKE_COUNT_MAX ? SPIKE_COUNT_MAX : (uint32_t)cnt[h];
-				int sp = spike_update(&w->st, &s->sp, bucket, obs, expected, &ev);
-				coord_stock *row = coord_stock_get(c, (int)h, sku, false);
-				Dropnet__RegionSignal sig = DROPNET__REGION_SIGNAL__INIT;
-				sig.version = DN_PROTO_VERSION;
-				sig.hub = c->hubs[h].id;
-				sig.sku = (char *)sku;
-				sig.rate_per_min = sp == 1 ? ev.observed_rate : cnt[h] * 60000.0 / (double)b;
-				sig.forecast_per_min = sp == 1 ? ev.expected_rate : expected * 60000.0 / (double)b;
-				sig.sellable = row != NULL ? ledger_sellable(&row->row) : 0;
-				sig.statistic = w->st.stat;
-				sig.threshold = spike_threshold(&s->sp);
-				sig.time_ms = bucket;
-				sig.drop_id = d->id;
-				sig.spike = sp == 1;
-				if (sp == 1) {
-					sig.statistic = ev.stat;
-					log_warn("demand.spike", "hub=%s sku=%s drop=%s rate_per_min=%.1f"
-					    " forecast_per_min=%.1f statistic=%.2f threshold=%.2f since_ms=%lld"
-					    " buckets=%u", c->hubs[h].id, sku, d->id, ev.observed_rate,
-					    ev.expected_rate, ev.stat, ev.threshold, (long long)ev.since_ms,
-					    ev.run_buckets);
-				}
-				rebal_publish(c, &sig);
-				if (sp == 1 && c->cfg.on_spike) {
-					/* Plan on the spike's own time scale, so the burst
-					 * weighs in the forecast. */
-					rebal_opts o;
-					rebal_opts_of(c, NULL, &o);
-					o.bucket_ms = c->cfg.spike_bucket_ms;
-					Dropnet__RebalancePlan plan = DROPNET__REBALANCE_PLAN__INIT;
-					rebal_run(c, sku, &o, true, &plan);
-				}
+				rebal_spike_hub(c, d, sku, h, bucket, cnt[h], total * sh);
 			}
 		}
 	}

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include "core/err.h"
-#include "io/db.h"
+#include "io/db.h"   /* db_open_vfs, db_close: the store's life */
 #include "io/log.h"
 #include "coord.h"
 #include "store.h"
@@ -211,9 +211,7 @@ int64_t coord_now_elapsed_ms(const coord *c)
 
 int coord_clock_save(coord *c)
 {
-	db_bind_i64(c->store->clock_save, 1, c->wall_ms);
-	db_bind_i64(c->store->clock_save, 2, c->elapsed_ms);
-	return store_step_done(c->store->clock_save);
+	return coord_store_clock_save(c->store, c->wall_ms, c->elapsed_ms);
 }
 
 /* At open: the machine never acts below the wall time it reached before
@@ -221,15 +219,9 @@ int coord_clock_save(coord *c)
  * clock measured it (never negative). */
 static int clock_load(coord *c)
 {
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(c->db, "SELECT wall_ms, elapsed_ms FROM coord_clock"
-	    " WHERE id = 1", -1, &st, NULL) != SQLITE_OK) {
-		return DN_EIO;
-	}
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		int64_t wall = sqlite3_column_int64(st, 0);
-		int64_t elapsed = sqlite3_column_int64(st, 1);
+	int64_t wall = 0, elapsed = 0;
+	int rv = coord_store_clock_load(c->store, &wall, &elapsed);
+	if (rv == 0) {
 		int64_t r = c->now_wall_ms + c->clock_offset_ms;
 		c->elapsed_ms = elapsed + (r > wall ? r - wall : 0);
 		c->wall_ms = r > wall ? r : wall;
@@ -238,9 +230,8 @@ static int clock_load(coord *c)
 			    (long long)r, (long long)wall);
 		}
 	}
-	sqlite3_finalize(st);
 	c->step_since_mono_ms = 0;
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : DN_EIO;
+	return rv == 0 || rv == DN_ENOENT ? 0 : DN_EIO;
 }
 
 int coord_hub_health(const coord *c, const coord_hub *h, uint64_t now_mono)
@@ -420,89 +411,91 @@ void coord_stock_clear(coord *c)
 	}
 }
 
-int coord_reload(coord *c)
+/* The registry as it was before a reload (c->reload_old, nold hubs). */
+typedef struct {
+	coord *c;
+	size_t nold;
+} reload_hubs_arg;
+
+static int reload_hub(void *arg, const coord_store_hub_row *r)
 {
-	sqlite3_stmt *st = NULL;
-	/* The registry is rebuilt from the file, so a hub registered by a
-	 * transaction that rolled back does not linger in memory; health (last
-	 * seen) and the last stock report carry over for hubs that remain. */
-	static coord_hub old[DN_HUBS_MAX];
-	size_t nold = c->nhubs;
-	memcpy(old, c->hubs, nold * sizeof(old[0]));
-	c->nhubs = 0;
-	int rc = SQLITE_ERROR;
-	if (sqlite3_prepare_v2(c->db, "SELECT id, name, lat, lon, radius_km, term_url,"
-	    " cmd_seq, cmd_acked, event_applied, incarnation, cmd_offered,"
-	    " EXISTS(SELECT 1 FROM hub_seed WHERE hub_seed.hub = hubs.id)"
-	    " FROM hubs ORDER BY rowid", -1, &st, NULL) == SQLITE_OK) {
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW && c->nhubs < DN_HUBS_MAX) {
-			const char *id = db_col_text(st, 0);
-			coord_hub *h = &c->hubs[c->nhubs++];
-			memset(h, 0, sizeof(*h));
-			for (size_t k = 0; k < nold; k++) {
-				if (strcmp(old[k].id, id) == 0) {
-					*h = old[k];
-					old[k].report = NULL; /* moved */
-					break;
-				}
-			}
-			snprintf(h->id, sizeof(h->id), "%s", id);
-			snprintf(h->name, sizeof(h->name), "%s", db_col_text(st, 1));
-			h->lat = sqlite3_column_double(st, 2);
-			h->lon = sqlite3_column_double(st, 3);
-			h->radius_km = sqlite3_column_double(st, 4);
-			snprintf(h->term_url, sizeof(h->term_url), "%s", db_col_text(st, 5));
-			h->cmd_seq = (uint64_t)sqlite3_column_int64(st, 6);
-			h->cmd_acked = (uint64_t)sqlite3_column_int64(st, 7);
-			h->event_applied = (uint64_t)sqlite3_column_int64(st, 8);
-			h->incarnation = (uint64_t)sqlite3_column_int64(st, 9);
-			h->cmd_offered = (uint64_t)sqlite3_column_int64(st, 10);
-			h->seed_pending = sqlite3_column_int(st, 11) != 0;
+	reload_hubs_arg *a = arg;
+	coord *c = a->c;
+	coord_hub *h = &c->hubs[c->nhubs++];
+	memset(h, 0, sizeof(*h));
+	for (size_t k = 0; k < a->nold; k++) {
+		if (strcmp(c->reload_old[k].id, r->id) == 0) {
+			*h = c->reload_old[k];
+			c->reload_old[k].report = NULL; /* moved */
+			break;
 		}
 	}
-	sqlite3_finalize(st);
-	for (size_t k = 0; k < nold; k++) {
-		free(old[k].report);
+	snprintf(h->id, sizeof(h->id), "%s", r->id);
+	snprintf(h->name, sizeof(h->name), "%s", r->name);
+	h->lat = r->lat;
+	h->lon = r->lon;
+	h->radius_km = r->radius_km;
+	snprintf(h->term_url, sizeof(h->term_url), "%s", r->term_url);
+	h->cmd_seq = r->cmd_seq;
+	h->cmd_acked = r->cmd_acked;
+	h->event_applied = r->event_applied;
+	h->incarnation = r->incarnation;
+	h->cmd_offered = r->cmd_offered;
+	h->seed_pending = r->seed_pending;
+	return 0;
+}
+
+/* The registry is rebuilt from the file, so a hub registered by a
+ * transaction that rolled back does not linger in memory; health (last
+ * seen) and the last stock report carry over for hubs that remain. */
+static int reload_hubs(coord *c)
+{
+	assert(c->reload_old != NULL);
+	reload_hubs_arg a = {c, c->nhubs};
+	memcpy(c->reload_old, c->hubs, a.nold * sizeof(c->hubs[0]));
+	c->nhubs = 0;
+	int rv = coord_store_hubs_list(c->store, DN_HUBS_MAX, reload_hub, &a);
+	for (size_t k = 0; k < a.nold; k++) {
+		free(c->reload_old[k].report);
 	}
+	return rv;
+}
+
+static int reload_stock_row(void *arg, const coord_store_stock_row *r)
+{
+	coord *c = arg;
+	int hub = coord_hub_find(c, r->hub);
+	if (hub < 0) {
+		log_error("coord.orphan_stock", "hub=%s sku=%s", r->hub, r->sku);
+		return 0;
+	}
+	coord_stock *s = coord_stock_get(c, hub, r->sku, true);
+	if (s == NULL) {
+		return DN_ENOMEM;
+	}
+	s->row.on_hand = r->on_hand;
+	s->row.allocated = r->allocated;
+	s->row.holdback = r->holdback;
+	s->received = r->received;
+	s->shipped = r->shipped;
+	s->lost = r->lost;
+	s->adjusted = r->adjusted;
+	s->returned = r->returned;
+	s->transfer_in = r->transfer_in;
+	s->transfer_out = r->transfer_out;
+	coord_stock_assert(c, s, "load");
+	return 0;
+}
+
+int coord_reload(coord *c)
+{
+	int rv = reload_hubs(c);
 	coord_stock_clear(c);
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+	if (rv != 0) {
 		c->degraded = true;
 		return DN_EIO;
 	}
-	rc = SQLITE_ERROR;
-	int rv = 0;
-	if (sqlite3_prepare_v2(c->db, "SELECT hub, sku, on_hand, allocated, holdback,"
-	    " received, shipped, lost, adjusted, returned, transfer_in, transfer_out"
-	    " FROM stock", -1, &st, NULL) == SQLITE_OK) {
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			int hub = coord_hub_find(c, db_col_text(st, 0));
-			if (hub < 0) {
-				log_error("coord.orphan_stock", "hub=%s sku=%s", db_col_text(st, 0),
-				    db_col_text(st, 1));
-				continue;
-			}
-			coord_stock *s = coord_stock_get(c, hub, db_col_text(st, 1), true);
-			if (s == NULL) {
-				rv = DN_ENOMEM;
-				break;
-			}
-			s->row.on_hand = sqlite3_column_int64(st, 2);
-			s->row.allocated = sqlite3_column_int64(st, 3);
-			s->row.holdback = sqlite3_column_int64(st, 4);
-			s->received = sqlite3_column_int64(st, 5);
-			s->shipped = sqlite3_column_int64(st, 6);
-			s->lost = sqlite3_column_int64(st, 7);
-			s->adjusted = sqlite3_column_int64(st, 8);
-			s->returned = sqlite3_column_int64(st, 9);
-			s->transfer_in = sqlite3_column_int64(st, 10);
-			s->transfer_out = sqlite3_column_int64(st, 11);
-			coord_stock_assert(c, s, "load");
-		}
-	}
-	sqlite3_finalize(st);
-	if (rv == 0 && rc != SQLITE_DONE) {
-		rv = DN_EIO;
-	}
+	rv = coord_store_stock_list(c->store, reload_stock_row, c);
 	if (rv == 0) {
 		rv = coord_drops_load(c);
 	}
@@ -546,7 +539,9 @@ int coord_open(coord *c, const char *db_path, const char *vfs)
 {
 	assert(c->db == NULL && c->store == NULL);
 	c->store = calloc(1, sizeof(*c->store));
-	if (c->store == NULL) {
+	c->reload_old = calloc(DN_HUBS_MAX, sizeof(*c->reload_old));
+	if (c->store == NULL || c->reload_old == NULL) {
+		coord_close(c);
 		return DN_ENOMEM;
 	}
 	int rv = db_open_vfs(db_path, NULL, vfs, &c->db);
@@ -596,8 +591,11 @@ void coord_close(coord *c)
 	coord_rebalance_fini(c);
 	db_close(c->db);   /* finalizes the store's statements */
 	c->db = NULL;
+	store_ops_fini(c->store);
 	free(c->store);
 	c->store = NULL;
+	free(c->reload_old);
+	c->reload_old = NULL;
 	for (size_t i = 0; i < c->nhubs; i++) {
 		free(c->hubs[i].report);
 		c->hubs[i].report = NULL;

@@ -193,9 +193,6 @@ int store_init(store *s, sqlite3 *db)
 	    {&s->hold_log, "INSERT INTO holdback_log(drop_id, hub, sku, qty, reason, time_ms)"
 	        " VALUES(?1,?2,?3,?4,?5,?6)"},
 	    {&s->placement_state, "UPDATE placements SET state=?2 WHERE id=?1"},
-	    {&s->clock_save, "INSERT INTO coord_clock(id, wall_ms, elapsed_ms)"
-	        " VALUES(1, ?1, ?2) ON CONFLICT(id) DO UPDATE SET wall_ms=?1,"
-	        " elapsed_ms=?2"},
 	    {&s->line_backorder, "UPDATE order_lines SET backordered=backordered+?3"
 	        " WHERE order_id=?1 AND sku=?2"},
 	    {&s->placement_close, "UPDATE placements SET state='shorted' WHERE id=?1"
@@ -233,5 +230,8 @@ int store_init(store *s, sqlite3 *db)
 	if (rv == 0) {
 		rv = store_stream_init(s, db);
 	}
-	return rv != 0 ? rv : coord_store_ingest_init(s, db);
+	if (rv == 0) {
+		rv = coord_store_ingest_init(s, db);
+	}
+	return rv != 0 ? rv : store_ops_init(s, db);
 }

@@ -88,7 +88,6 @@ typedef struct store {
 	    *pline_short, *order_get, *line_backorder, *placement_close,
 	    *order_set_status, *buyer_get, *buyer_add, *tier_sold, *drop_counts,
 	    *customer_get, *customer_add, *hold_log, *placement_state;
-	sqlite3_stmt *clock_save;
 	/* incarnations and resync (resync.c) */
 	sqlite3_stmt *hub_offered, *hub_incarnation, *hub_reset, *cmd_delete_hub,
 	    *seed_delete, *seed_fill, *seed_select, *placements_live, *resend_lines,
@@ -96,6 +95,7 @@ typedef struct store {
 	sqlite3_stmt *drops[32];      /* drops (store_drops.c) */
 	sqlite3_stmt *stream[32]; /* store_stream.c's, by its SS_* index */
 	store_ingest_stmts ingest;       /* store_ingest.c */
+	struct store_ops_stmts *ops;   /* store_ops.c */
 } store;
 
 /* The id a new placement takes: above every placement and above the floor
@@ -508,5 +508,159 @@ int coord_store_customer_known(store *s, const char *customer, bool *known);
 int coord_store_customer_add(store *s, const char *customer, int64_t order_id,
     const char *first_drop, bool gifted);
 
+
+/* ---- ops (store_ops.c) ----
+ * The typed calls of the ops area: the machine's clock, the
+ * loads coord_reload makes (hub registry, ledger), the ops reads (one
+ * order's journey, the audit's ledger checks), demand history and
+ * transfers. Their SQL, and the column numbers that go with it, live in
+ * store_ops.c; every statement is prepared once by store_ops_init (called
+ * from store_init) and reset after every call, so no call leaves a read
+ * open. Transactions: coord_store_begin/commit/rollback (ingest, above).
+ * Scans call fn once per row; text and bytes in a row are valid only
+ * during that call; fn returns 0 to go on, COORD_STORE_STOP to end the
+ * scan early (the scan returns 0) or a DN_E* code, which the scan returns.
+ * Errors: DN_EIO (logged with the statement), DN_ENOENT where a single row
+ * is looked up and none matches. */
+#include <stdbool.h>
+#include <stddef.h>
+#include "core/limits.h"
+
+struct store_ops_stmts;
+/* Prepares the ops statements (owned by s->ops). 0, DN_ENOMEM or DN_EIO.
+ * store_ops_fini frees what init made; NULL-safe, and the statements
+ * themselves are finalized by db_close. */
+int store_ops_init(store *s, sqlite3 *db);
+void store_ops_fini(store *s);
+
+/* The machine's clocks (coord_clock). load: DN_ENOENT when never saved. */
+int coord_store_clock_save(store *s, int64_t wall_ms, int64_t elapsed_ms);
+int coord_store_clock_load(store *s, int64_t *wall_ms, int64_t *elapsed_ms);
+
+/* The hub registry, in registration order, at most max hubs. */
+typedef struct {
+	const char *id, *name, *term_url;
+	double lat, lon, radius_km;
+	uint64_t cmd_seq, cmd_acked, event_applied, incarnation, cmd_offered;
+	bool seed_pending;            /* hub_seed rows wait for the hub */
+} coord_store_hub_row;
+typedef int (*coord_store_hub_fn)(void *arg, const coord_store_hub_row *row);
+int coord_store_hubs_list(store *s, size_t max, coord_store_hub_fn fn, void *arg);
+
+/* Every ledger row (stock; coord_store_stock_row: ingest, above), in the
+ * table's order. */
+typedef int (*coord_store_stock_fn)(void *arg, const coord_store_stock_row *row);
+int coord_store_stock_list(store *s, coord_store_stock_fn fn, void *arg);
+
+/* One journalled order by (storefront, order_key), for `dropctl order`:
+ * fn is called once; route is the packed OrderInfo with its candidates
+ * (NULL, 0 when none). DN_ENOENT when no such order. */
+typedef struct {
+	int64_t id;
+	const char *customer, *hub;
+	int status;                   /* Dropnet__Status */
+	double lat, lon;
+	int64_t received_ms;
+	const void *route;
+	size_t route_len;
+} coord_store_order_view;
+typedef int (*coord_store_order_fn)(void *arg, const coord_store_order_view *row);
+int coord_store_order_by_key(store *s, const char *storefront, const char *order_key,
+    coord_store_order_fn fn, void *arg);
+/* The order's lines, at most max. */
+typedef struct {
+	const char *sku;
+	int64_t qty, backordered;
+} coord_store_line_row;
+typedef int (*coord_store_line_fn)(void *arg, const coord_store_line_row *row);
+int coord_store_order_lines_list(store *s, int64_t order_id, size_t max,
+    coord_store_line_fn fn, void *arg);
+/* Each (placement, line) of the order, by placement id, at most max. */
+typedef struct {
+	const char *hub, *sku, *state, *tracking;
+	int64_t qty, shipped, shorted, picked_ms, shipped_ms;
+} coord_store_placed_row;
+typedef int (*coord_store_placed_fn)(void *arg, const coord_store_placed_row *row);
+int coord_store_order_placements_list(store *s, int64_t order_id, size_t max,
+    coord_store_placed_fn fn, void *arg);
+
+/* The audit's checks of the durable ledger and journal (allocation_mismatch,
+ * order_allocation, stock_not_conserved, transit_mismatch,
+ * holdback_unexplained, shipped_mismatch, in that order): fn gets one
+ * finding per violation, with a one-line detail. A check that fails to run
+ * is reported as an "audit_error" finding naming it, and the rest still
+ * run. *checks is the number of checks run. 0, or what fn returned. */
+typedef int (*coord_store_finding_fn)(void *arg, const char *check, const char *detail);
+int coord_store_audit_ledger(store *s, coord_store_finding_fn fn, void *arg,
+    uint32_t *checks);
+
+/* Demand history (orders accepted, refused SOLD_OUT, held or lapsed, with a
+ * nearest hub), units of sku ordered in [start_ms, end_ms) per region:
+ * _buckets per region and bucket (bucket = (received_ms - start_ms) /
+ * bucket_ms), _regions per region (bucket 0). */
+typedef struct {
+	const char *hub;              /* the region's nearest hub */
+	int64_t bucket;
+	int64_t units;
+} coord_store_region_units;
+typedef int (*coord_store_units_fn)(void *arg, const coord_store_region_units *row);
+int coord_store_demand_buckets(store *s, const char *sku, int64_t start_ms,
+    int64_t end_ms, int64_t bucket_ms, coord_store_units_fn fn, void *arg);
+int coord_store_demand_regions(store *s, const char *sku, int64_t start_ms,
+    int64_t end_ms, coord_store_units_fn fn, void *arg);
+/* OPS_DEMAND: per (sku, region, bucket start), sold and turned away
+ * (SOLD_OUT) units, of one sku ("" every sku), at most max rows. */
+typedef struct {
+	const char *hub, *sku;
+	int64_t bucket_ms, sold, turned_away;
+} coord_store_demand_row;
+typedef int (*coord_store_demand_fn)(void *arg, const coord_store_demand_row *row);
+int coord_store_demand_list(store *s, const char *sku, int64_t bucket_ms, size_t max,
+    coord_store_demand_fn fn, void *arg);
+
+/* Transfers (hub-to-hub moves; their source pick is a placement of kind
+ * 'transfer'). */
+int coord_store_transfer_count(store *s, int64_t *n);
+/* Units of sku still expected at to_hub on open transfers (picking or in
+ * transit). */
+int coord_store_transfer_incoming(store *s, const char *to_hub, const char *sku,
+    int64_t *n);
+typedef struct {
+	const char *id, *sku, *from_hub, *to_hub;
+	int64_t qty, created_ms;
+} coord_store_transfer_new;
+/* Writes the transfer ('picking'), its pick placement at from_hub ('open',
+ * a new placement id, returned) and the placement's one line. Inside a
+ * transaction. */
+int coord_store_transfer_insert(store *s, const coord_store_transfer_new *t,
+    int64_t *placement_id);
+typedef struct {
+	char id[DN_ID_MAX + 1], sku[DN_ID_MAX + 1];
+	char state[16];               /* picking|in_transit|received|cancelled */
+	int64_t qty;
+} coord_store_transfer;
+/* The transfer picked by placement pid. DN_ENOENT when none. */
+int coord_store_transfer_by_placement(store *s, int64_t pid, coord_store_transfer *out);
+/* Units transfer id (of sku, to to_hub, open) still expects. DN_ENOENT when
+ * no such open transfer. */
+int coord_store_transfer_open_get(store *s, const char *id, const char *to_hub,
+    const char *sku, int64_t *open);
+/* The pick (placement pid) left: its lines ship whole (less what was
+ * shorted), the transfer goes in transit (received if the destination
+ * already booked every unit), the placement is shipped. */
+int coord_store_transfer_ship(store *s, const char *id, int64_t pid, int64_t now_ms);
+/* qty units of transfer id arrived (received once in transit and whole). */
+int coord_store_transfer_receive(store *s, const char *id, int64_t qty, int64_t now_ms);
+/* The source could not find qty units: the pick's line shorts them and the
+ * transfer carries that many fewer (cancelled at zero). */
+int coord_store_transfer_short(store *s, const char *id, int64_t pid, int64_t qty);
+/* The newest transfers first, at most max. */
+typedef struct {
+	const char *id, *sku, *from_hub, *to_hub, *state;
+	int64_t qty, created_ms, shipped_ms, received_ms;
+} coord_store_transfer_row;
+typedef int (*coord_store_transfer_fn)(void *arg, const coord_store_transfer_row *row);
+int coord_store_transfers_list(store *s, size_t max, coord_store_transfer_fn fn,
+    void *arg);
 
 #endif
