@@ -247,7 +247,9 @@ static int mkdir_p(const char *path)
 	return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
 }
 
-int main(int argc, char **argv)
+/* Parses the command line and the config into c. Returns -1 to go on,
+ * else the exit code (0 after --help, 2 on a bad argument or config). */
+static int shell_config(int argc, char **argv, coord *c, log_level *lvl)
 {
 	const char *config = NULL;
 	const char *sets[COORD_SETS_MAX];
@@ -267,16 +269,13 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	static shell sh;
-	coord *c = &sh.c;
 	char err[512];
 	if (conf_load(coord_config_keys, coord_config_nkeys, &c->cfg, config, sets, nsets,
 	    err, sizeof(err)) != 0) {
 		fprintf(stderr, "coordinator: config: %s\n", err);
 		return 2;
 	}
-	log_level lvl;
-	if (log_level_parse(c->cfg.log_level, &lvl) != 0) {
+	if (log_level_parse(c->cfg.log_level, lvl) != 0) {
 		fprintf(stderr, "coordinator: config: log.level '%s' is not debug|info|warn|error\n",
 		    c->cfg.log_level);
 		return 2;
@@ -289,8 +288,62 @@ int main(int argc, char **argv)
 		fprintf(stderr, "coordinator: config: coordinator.split_policy must be never or allowed\n");
 		return 2;
 	}
-	if (coord_tls_check(&c->cfg) != 0) {
-		return 2;
+	return coord_tls_check(&c->cfg) != 0 ? 2 : -1;
+}
+
+/* Opens the three REP sockets and the pub socket. 0 or a DN_E* code
+ * (logged; what was opened is closed again). */
+static int shell_listen(shell *sh)
+{
+	coord *c = &sh->c;
+	nettls_files tls_store = coord_tls_files(&c->cfg, c->cfg.tls_storefront_ca_file);
+	nettls_files tls_hub = coord_tls_files(&c->cfg, c->cfg.tls_hub_ca_file);
+	nettls_files tls_op = coord_tls_files(&c->cfg, c->cfg.tls_operator_ca_file);
+	int rv = bridge_create(&sh->ingest, sh->loop, c->cfg.ingest_url, &tls_store,
+	    DN_INGEST_MSG_MAX, (size_t)c->cfg.ingest_contexts, on_ingest, sh);
+	if (rv == 0) {
+		rv = bridge_create(&sh->hubsync, sh->loop, c->cfg.hub_url, &tls_hub,
+		    DN_HUBSYNC_MSG_MAX, COORD_HUB_CTX, on_hubsync, sh);
+	}
+	if (rv == 0) {
+		rv = bridge_create(&sh->ops, sh->loop, c->cfg.ops_url, &tls_op, DN_OPS_MSG_MAX,
+		    COORD_OPS_CTX, on_ops, sh);
+	}
+	if (rv == 0) {
+		rv = shell_pub_open(sh);
+	}
+	if (rv != 0) {
+		log_error("coordinator.listen_failed", "err=%s", dn_strerror(rv));
+		bridge_destroy(sh->ops);
+		bridge_destroy(sh->ingest);
+		bridge_destroy(sh->hubsync);
+		sh->ops = sh->ingest = sh->hubsync = NULL;
+	}
+	return rv;
+}
+
+/* The tick timer and the signals. */
+static void shell_handles(shell *sh)
+{
+	uv_timer_init(sh->loop, &sh->health_timer);
+	sh->health_timer.data = sh;
+	uv_timer_start(&sh->health_timer, coord_health_tick, COORD_HEALTH_TICK_MS,
+	    COORD_HEALTH_TICK_MS);
+	uv_signal_init(sh->loop, &sh->sigint);
+	uv_signal_init(sh->loop, &sh->sigterm);
+	sh->sigint.data = sh->sigterm.data = sh;
+	uv_signal_start(&sh->sigint, coord_on_signal, SIGINT);
+	uv_signal_start(&sh->sigterm, coord_on_signal, SIGTERM);
+}
+
+int main(int argc, char **argv)
+{
+	static shell sh;
+	coord *c = &sh.c;
+	log_level lvl;
+	int rv = shell_config(argc, argv, c, &lvl);
+	if (rv >= 0) {
+		return rv;
 	}
 	log_set_level(lvl);
 	conf_log(coord_config_keys, coord_config_nkeys, &c->cfg);
@@ -306,40 +359,12 @@ int main(int argc, char **argv)
 		log_error("coordinator.db_failed", "path=%s", path);
 		return 1;
 	}
-	nettls_files tls_store = coord_tls_files(&c->cfg, c->cfg.tls_storefront_ca_file);
-	nettls_files tls_hub = coord_tls_files(&c->cfg, c->cfg.tls_hub_ca_file);
-	nettls_files tls_op = coord_tls_files(&c->cfg, c->cfg.tls_operator_ca_file);
-	int rv = bridge_create(&sh.ingest, sh.loop, c->cfg.ingest_url, &tls_store,
-	    DN_INGEST_MSG_MAX, (size_t)c->cfg.ingest_contexts, on_ingest, &sh);
-	if (rv == 0) {
-		rv = bridge_create(&sh.hubsync, sh.loop, c->cfg.hub_url, &tls_hub,
-		    DN_HUBSYNC_MSG_MAX, COORD_HUB_CTX, on_hubsync, &sh);
-	}
-	if (rv == 0) {
-		rv = bridge_create(&sh.ops, sh.loop, c->cfg.ops_url, &tls_op, DN_OPS_MSG_MAX,
-		    COORD_OPS_CTX, on_ops, &sh);
-	}
-	if (rv == 0) {
-		rv = shell_pub_open(&sh);
-	}
-	if (rv != 0) {
-		log_error("coordinator.listen_failed", "err=%s", dn_strerror(rv));
-		bridge_destroy(sh.ops);
-		bridge_destroy(sh.ingest);
-		bridge_destroy(sh.hubsync);
+	if (shell_listen(&sh) != 0) {
 		uv_run(sh.loop, UV_RUN_DEFAULT);
 		coord_close(c);
 		return 1;
 	}
-	uv_timer_init(sh.loop, &sh.health_timer);
-	sh.health_timer.data = &sh;
-	uv_timer_start(&sh.health_timer, coord_health_tick, COORD_HEALTH_TICK_MS,
-	    COORD_HEALTH_TICK_MS);
-	uv_signal_init(sh.loop, &sh.sigint);
-	uv_signal_init(sh.loop, &sh.sigterm);
-	sh.sigint.data = sh.sigterm.data = &sh;
-	uv_signal_start(&sh.sigint, coord_on_signal, SIGINT);
-	uv_signal_start(&sh.sigterm, coord_on_signal, SIGTERM);
+	shell_handles(&sh);
 	log_info("coordinator.ready", "ingest=%s ops=%s hub=%s signal=%s hubs=%zu"
 	    " stock_rows=%zu db=%s", c->cfg.ingest_url, c->cfg.ops_url, c->cfg.hub_url,
 	    c->cfg.signal_url, c->nhubs, c->stock_len, path);

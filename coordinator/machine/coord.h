@@ -212,6 +212,9 @@ void coord_clock_move(coord *c, int64_t wall_ms);
 /* Writes both clocks to the file (inside the caller's transaction): every
  * transaction that acts on the wall time calls it. 0 or DN_EIO. */
 int coord_clock_save(coord *c);
+/* Loads both clocks from the file at the current reading (coord_open, or
+ * the first coord_clock_set of a machine opened before it). 0 or DN_EIO. */
+int coord_clock_load(coord *c);
 /* Hub health (proto/SEMANTICS.md "Hub health"), judged from the hub's own
  * traffic: OK (synced within hub_timeout_ms), SILENT (not, but within the
  * routing grace: still routed to, its commands wait in its stream) or DOWN

@@ -42,19 +42,6 @@ static void ops_finding(ops_findings *f, const char *check, const char *fmt, ...
 	f->n++;
 }
 
-void coord_ops_send(mreq *r, Dropnet__OpsReply *rep)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	rep->version = DN_PROTO_VERSION;
-	if (codec_ops_reply_pack(rep, &buf, &len) != 0) {
-		mreq_reply(r, "", 0);
-		return;
-	}
-	mreq_reply(r, buf, len);
-	free(buf);
-}
-
 static void ops_hubs(coord *c, Dropnet__OpsReply *rep, Dropnet__HubInfo *info,
     Dropnet__HubInfo **ptrs)
 {

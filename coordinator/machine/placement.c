@@ -203,3 +203,34 @@ int coord_reroute(coord *c, int64_t order_id, const char *order_key,
 	    NULL, false, now_wall);
 	return rv != 0 ? rv : 1;
 }
+
+/* Rewrites a journalled order's status and ack (confirm, lapse). */
+int coord_order_set_status(coord *c, int64_t id, Dropnet__Status status,
+    const char *message)
+{
+	uint8_t *blob = NULL;
+	size_t blen = 0;
+	if (coord_store_order_ack_get(c->store, id, &blob, &blen) != 0) {
+		return DN_EIO;
+	}
+	Dropnet__OrderAck *ack = NULL;
+	codec_order_ack_unpack(blob, blen, &ack);
+	free(blob);
+	if (ack == NULL) {
+		return DN_EIO;
+	}
+	ack->status = status;
+	char *old_msg = ack->message;
+	ack->message = (char *)message;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rv = codec_order_ack_pack(ack, &buf, &len);
+	ack->message = old_msg;
+	codec_order_ack_free(ack);
+	if (rv != 0) {
+		return rv;
+	}
+	rv = coord_store_order_status_set(c->store, id, status, buf, len);
+	free(buf);
+	return rv;
+}

@@ -143,7 +143,7 @@ static void clock_follow(coord *c, int64_t r, uint64_t dm)
 	}
 }
 
-static int clock_load(coord *c);
+
 
 void coord_clock_set(coord *c, uint64_t mono_ms, int64_t wall_ms)
 {
@@ -174,7 +174,7 @@ void coord_clock_set(coord *c, uint64_t mono_ms, int64_t wall_ms)
 		c->elapsed_ms = r;
 		c->clock_started = true;
 		/* Opened before the first reading: the file's clocks now. */
-		if (c->db != NULL && clock_load(c) != 0) {
+		if (c->db != NULL && coord_clock_load(c) != 0) {
 			log_error("clock.load_failed", "%s", "");
 		}
 		return;
@@ -217,7 +217,7 @@ int coord_clock_save(coord *c)
 /* At open: the machine never acts below the wall time it reached before
  * the restart, and the downtime counts on the duration clock as the wall
  * clock measured it (never negative). */
-static int clock_load(coord *c)
+int coord_clock_load(coord *c)
 {
 	int64_t wall = 0, elapsed = 0;
 	int rv = coord_store_clock_load(c->store, &wall, &elapsed);
@@ -514,94 +514,4 @@ bool coord_ready(coord *c)
 		return false;
 	}
 	return true;
-}
-
-void coord_tick(coord *c)
-{
-	uint64_t now = coord_now_mono_ms(c);
-	for (size_t i = 0; i < c->nhubs; i++) {
-		coord_hub *h = &c->hubs[i];
-		int health = coord_hub_health(c, h, now);
-		if (health > h->health_logged) {
-			/* hub.silent: past hub_timeout_ms, still routed to;
-			 * hub.down: past the grace, routing skips it. */
-			log_warn(health == COORD_HUB_SILENT ? "hub.silent" : "hub.down",
-			    "hub=%s silent_ms=%llu", h->id, h->last_seen_mono_ms != 0 ?
-			    (unsigned long long)(now - h->last_seen_mono_ms) : 0ULL);
-		}
-		h->health_logged = health;
-	}
-	coord_drops_tick(c);
-	coord_rebalance_tick(c);
-}
-
-int coord_open(coord *c, const char *db_path, const char *vfs)
-{
-	assert(c->db == NULL && c->store == NULL);
-	c->store = calloc(1, sizeof(*c->store));
-	c->reload_old = calloc(DN_HUBS_MAX, sizeof(*c->reload_old));
-	if (c->store == NULL || c->reload_old == NULL) {
-		coord_close(c);
-		return DN_ENOMEM;
-	}
-	int rv = db_open_vfs(db_path, NULL, vfs, &c->db);
-	if (rv == 0) {
-		rv = store_migrate(c->db);
-	}
-	if (rv == 0) {
-		rv = store_incarnation_get(c->db, &c->incarnation);
-	}
-	if (rv == 0) {
-		rv = store_init(c->store, c->db);
-	}
-	if (rv == 0) {
-		rv = coord_reload(c);
-	}
-	if (rv == 0 && c->clock_started) {
-		/* Else the first coord_clock_set loads it. */
-		rv = clock_load(c);
-	}
-	if (rv == 0) {
-		rv = coord_rebalance_init(c);
-	}
-	if (rv != 0) {
-		coord_close(c);
-		return rv;
-	}
-	/* Hubs known from before a restart count as seen now: they sync
-	 * within a heartbeat, and without it the first orders after a restart
-	 * would be journalled NO_HUB_IN_RANGE for good. A hub that does not
-	 * return is silent, then down, as if it had synced at the restart. A
-	 * lease the last incarnation granted may still run: assume the longest
-	 * one a hub accepts, granted now. */
-	for (size_t i = 0; i < c->nhubs; i++) {
-		c->hubs[i].last_seen_mono_ms = c->now_mono_ms ? c->now_mono_ms : 1;
-		c->hubs[i].health_logged = COORD_HUB_OK;
-		c->hubs[i].lease_sent_mono_ms = c->now_mono_ms;
-		c->hubs[i].lease_granted_ms = DN_LEASE_MAX_MS;
-	}
-	return 0;
-}
-
-void coord_close(coord *c)
-{
-	if (c == NULL) {
-		return;
-	}
-	coord_rebalance_fini(c);
-	db_close(c->db);   /* finalizes the store's statements */
-	c->db = NULL;
-	store_ops_fini(c->store);
-	free(c->store);
-	c->store = NULL;
-	free(c->reload_old);
-	c->reload_old = NULL;
-	for (size_t i = 0; i < c->nhubs; i++) {
-		free(c->hubs[i].report);
-		c->hubs[i].report = NULL;
-	}
-	free(c->stock);
-	c->stock = NULL;
-	c->stock_cap = c->stock_len = 0;
-	coord_drops_free(c);
 }
