@@ -81,6 +81,7 @@ static int t_teardown(void **state)
 {
 	t_store *t = *state;
 	char cmd[128];
+	store_ops_fini(&t->s);   /* the heap part of store_init */
 	db_close(t->db);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
 	assert_int_equal(system(cmd), 0);
