@@ -81,17 +81,6 @@ typedef struct store_ingest_stmts {
 
 
 typedef struct store {
-	sqlite3_stmt *order_find, *order_insert, *line_insert, *placement_insert,
-	    *pline_insert, *cmd_insert, *hub_cmd_seq, *stock_upsert, *hub_upsert,
-	    *hub_stream, *cmd_select, *cmd_delete_acked, *placement_get,
-	    *placement_picked, *placement_shipped, *pline_get, *pline_ship,
-	    *pline_short, *order_get, *line_backorder, *placement_close,
-	    *order_set_status, *buyer_get, *buyer_add, *tier_sold, *drop_counts,
-	    *customer_get, *customer_add, *hold_log, *placement_state;
-	/* incarnations and resync (resync.c) */
-	sqlite3_stmt *hub_offered, *hub_incarnation, *hub_reset, *cmd_delete_hub,
-	    *seed_delete, *seed_fill, *seed_select, *placements_live, *resend_lines,
-	    *placement_floor;
 	sqlite3_stmt *drops[32];      /* drops (store_drops.c) */
 	sqlite3_stmt *stream[32]; /* store_stream.c's, by its SS_* index */
 	store_ingest_stmts ingest;       /* store_ingest.c */
