@@ -29,8 +29,8 @@
 /* One request of the wake-up and where its orders went. */
 typedef struct {
 	mreq *req;
-	uint32_t kind;   /* ENVELOPE_NONE, _ONE or _BATCH; answered: set early */
-	bool answered;   /* refused as a whole before the machine saw it */
+	uint32_t kind;   /* ENVELOPE_NONE, _ONE or _BATCH */
+	bool answered;   /* refused as a whole, or a bare order (answered in place) */
 	size_t first, n; /* its orders in env_subs */
 } env_req;
 
@@ -117,11 +117,6 @@ static bool env_classify(mreq *r, env_req *e, size_t *n)
 /* Answers request e from its orders' sub-requests. */
 static void env_answer(const env_req *e)
 {
-	if (e->kind == ENVELOPE_NONE) {
-		const mreq *s = &env_subs[e->first];
-		mreq_reply(e->req, s->reply, s->reply_len);
-		return;
-	}
 	envelope_slice acks[DN_INGEST_BATCH_MAX];
 	for (size_t k = 0; k < e->n; k++) {
 		const mreq *s = &env_subs[e->first + k];
@@ -149,7 +144,9 @@ static void env_flush(coord *c, env_req *er, size_t nreq, size_t nsub)
 		}
 	}
 	for (size_t k = 0; k < nsub; k++) {
-		mreq_fini(&env_subs[k]);
+		if (env_subp[k] == &env_subs[k]) {
+			mreq_fini(&env_subs[k]);
+		}
 	}
 }
 
@@ -172,6 +169,13 @@ void coord_ingest_request(coord *c, mreq **reqs, size_t n)
 		}
 		er[i].first = nsub;
 		er[i].n = k;
+		if (er[i].kind == ENVELOPE_NONE) {
+			/* A bare order is its own sub-request: the machine answers
+			 * it in place, with no copy of its reply. */
+			er[i].answered = true;
+			env_subp[nsub++] = reqs[i];
+			continue;
+		}
 		for (size_t j = 0; j < k; j++) {
 			mreq_init(&env_subs[nsub], env_items[j].buf, env_items[j].len);
 			env_subp[nsub] = &env_subs[nsub];
