@@ -5,6 +5,7 @@
 #include <string.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
 #include "core/err.h"
 #include "core/limits.h"
 #include "io/nettls.h"
@@ -12,7 +13,22 @@
 
 struct rpc_conn {
 	nng_socket sock;
+	nng_mtx *mtx;
+	nng_cv *cv;
+	int pipes;   /* connections up (TLS handshake done), under mtx */
 };
+
+/* nng's pipe notification (its own thread): a connection is up. */
+static void rpc_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	rpc_conn *c = arg;
+	(void)p;
+	(void)ev;
+	nng_mtx_lock(c->mtx);
+	c->pipes++;
+	nng_cv_wake(c->cv);
+	nng_mtx_unlock(c->mtx);
+}
 
 /* nng resends a request after this long on a REQ socket; longer than any
  * timeout we use, so a request is never silently sent twice by nng itself
@@ -29,10 +45,18 @@ int rpc_open(rpc_conn **out, const char *url, nettls_as as)
 	if (c == NULL) {
 		return DN_ENOMEM;
 	}
+	if (nng_mtx_alloc(&c->mtx) != 0 || nng_cv_alloc(&c->cv, c->mtx) != 0) {
+		nng_mtx_free(c->mtx);
+		free(c);
+		return DN_ENOMEM;
+	}
 	if (nng_req0_open(&c->sock) != 0) {
+		nng_cv_free(c->cv);
+		nng_mtx_free(c->mtx);
 		free(c);
 		return DN_ENET;
 	}
+	nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, rpc_pipe_added, c);
 	nng_setopt_size(c->sock, NNG_OPT_RECVMAXSZ, DN_MSG_MAX_BYTES);
 	nng_setopt_ms(c->sock, NNG_OPT_REQ_RESENDTIME, RPC_RESEND_MS);
 	nettls_files tls;
@@ -40,6 +64,8 @@ int rpc_open(rpc_conn **out, const char *url, nettls_as as)
 	int rv = nettls_dial(c->sock, url, &tls, NNG_FLAG_NONBLOCK);
 	if (rv != 0) {
 		nng_close(c->sock);
+		nng_cv_free(c->cv);
+		nng_mtx_free(c->mtx);
 		free(c);
 		return rv == DN_ENOMEM ? DN_ENOMEM : rv == DN_EINVAL ? DN_EINVAL : DN_ENET;
 	}
@@ -52,8 +78,23 @@ void rpc_close(rpc_conn *c)
 	if (c == NULL) {
 		return;
 	}
-	nng_close(c->sock);
+	nng_close(c->sock); /* waits for running pipe callbacks */
+	nng_cv_free(c->cv);
+	nng_mtx_free(c->mtx);
 	free(c);
+}
+
+int rpc_wait_connected(rpc_conn *c, int timeout_ms)
+{
+	nng_time until = nng_clock() + (nng_time)timeout_ms;
+	int rv = 0;
+	nng_mtx_lock(c->mtx);
+	while (c->pipes == 0 && rv == 0) {
+		rv = nng_cv_until(c->cv, until);
+	}
+	rv = c->pipes > 0 ? 0 : DN_ETIMEDOUT;
+	nng_mtx_unlock(c->mtx);
+	return rv;
 }
 
 int rpc_call(rpc_conn *c, const void *req, size_t req_len, int timeout_ms,

@@ -21,6 +21,11 @@ typedef struct rpc_conn rpc_conn;
 int rpc_open(rpc_conn **out, const char *url, nettls_as as);
 void rpc_close(rpc_conn *c);
 
+/* Waits up to timeout_ms until the connection is up (for tls+tcp://, the
+ * handshake done): lets a benchmark start its clock after the handshakes.
+ * Returns 0 or DN_ETIMEDOUT. Optional: rpc_call waits by itself. */
+int rpc_wait_connected(rpc_conn *c, int timeout_ms);
+
 /* Sends req and waits up to timeout_ms for the reply. On 0, *reply is a
  * malloc'd buffer of *reply_len bytes the caller frees. Returns 0,
  * DN_ETIMEDOUT, DN_ENET or DN_ENOMEM. */

@@ -33,6 +33,7 @@
  */
 #ifndef DN_LOADGEN_H
 #define DN_LOADGEN_H
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -192,6 +193,12 @@ typedef struct {
 	uint32_t *lat_us;          /* [buyers], slot i for buyer i */
 	double t0_s;               /* CLOCK_MONOTONIC start, for pacing */
 	struct dnclient *client;   /* --batch: the shared batching client */
+	/* Start line: workers connect (TLS handshakes included), count
+	 * themselves ready and wait for go; the clock starts at go. */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned ready;
+	bool go;
 } loadgen_run;
 
 typedef struct {

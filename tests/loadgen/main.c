@@ -809,6 +809,8 @@ static int lg_run(const loadgen_params *p, uint32_t *lat, lg_report *r)
 		return LG_EXIT_PARTIAL;
 	}
 	atomic_init(&run.next, 0);
+	pthread_mutex_init(&run.mu, NULL);
+	pthread_cond_init(&run.cv, NULL);
 	if (p->batch > 0) {
 		dnclient_opts o;
 		dnclient_opts_init(&o);
@@ -843,6 +845,16 @@ static int lg_run(const loadgen_params *p, uint32_t *lat, lg_report *r)
 		}
 	}
 	pthread_attr_destroy(&attr);
+	/* Every worker connected: start the clock. */
+	pthread_mutex_lock(&run.mu);
+	while (run.ready < started) {
+		pthread_cond_wait(&run.cv, &run.mu);
+	}
+	run.go = true;
+	t0 = lg_now_s();
+	run.t0_s = t0;
+	pthread_cond_broadcast(&run.cv);
+	pthread_mutex_unlock(&run.mu);
 	if (started == 0) {
 		dnclient_destroy(run.client);
 		free(w);
@@ -862,6 +874,8 @@ static int lg_run(const loadgen_params *p, uint32_t *lat, lg_report *r)
 			break;
 		}
 	}
+	pthread_cond_destroy(&run.cv);
+	pthread_mutex_destroy(&run.mu);
 	free(w);
 	free(th);
 	return 0;
