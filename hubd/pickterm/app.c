@@ -106,6 +106,13 @@ static int call(app *a, Dropnet__TermRequest *req, int timeout_ms,
 		}
 		a->connected = false;
 		a->view_seq++;
+		if (now - a->last_ok_ms >= APP_REDIAL_MS
+		    && now - a->last_redial_ms >= APP_REDIAL_MS) {
+			a->last_redial_ms = now;
+			/* A failed redial leaves a closed socket: the next
+			 * call fails fast and redials again. */
+			(void)rpc_redial(a->conn);
+		}
 	}
 	return rv;
 }

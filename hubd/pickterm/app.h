@@ -36,6 +36,10 @@
  * (then it is resent, same key). A local socket: more is a dead hubd. */
 #define APP_POLL_TIMEOUT_MS 700
 #define APP_ACTION_TIMEOUT_MS 2000
+/* While hubd does not answer, the terminal drops its socket and dials a new
+ * one this often, so nothing left in the old one after hubd died can keep it
+ * from reaching the new hubd (a pending action is resent with its key). */
+#define APP_REDIAL_MS 2000
 /* Orders the terminal keeps from one queue reply (hubd sends at most this). */
 #define APP_QUEUE_MAX DN_QUEUE_LIST_MAX
 /* Default orders in a batch claim ('b'). */
@@ -104,6 +108,7 @@ typedef struct {
 	bool connected, ever_connected, announced_down;
 	bool reconnected; /* since the last answered action */
 	int64_t next_poll_ms, last_ok_ms;
+	int64_t last_redial_ms; /* APP_REDIAL_MS */
 
 	/* the hub's view, from the last poll */
 	char hub[DN_ID_MAX + 1];
