@@ -86,6 +86,7 @@ typedef struct {
 	uint64_t order_id;
 	uint32_t batch;
 	bool to_stock;
+	bool already_shipped; /* TERM_SHIP of a RESENT order that left before */
 	size_t nscans;
 	char scans[DN_ORDER_LINES_MAX][DN_ID_MAX + 1];
 	char key[2 * DN_ID_MAX + 1];
@@ -126,6 +127,9 @@ typedef struct {
 	uint64_t pack_order;
 	bool pack_ok[DN_ORDER_LINES_MAX];
 	uint64_t ship_order;
+	/* 'x' in PICK: this RESENT order left before the data loss; the next
+	 * line is its tracking (0: not asking) */
+	uint64_t gone_order;
 
 	app_mode mode;
 	size_t sel;        /* queue selection */
