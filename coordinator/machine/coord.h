@@ -294,6 +294,10 @@ void coord_undo_spec_free(coord *c, Dropnet__Drop *spec);
  * Each answers every request of the batch (mreq_reply) before it returns;
  * the shell sends the replies afterwards. */
 void coord_ingest_batch(coord *c, mreq **reqs, size_t n);
+/* The ingest socket's requests (ingest_envelope.c): bare SubmitOrders,
+ * IngestRequests with one order or a batch; every order goes through
+ * coord_ingest_batch, at most DN_SERVER_CTX_MAX at a time. */
+void coord_ingest_request(coord *c, mreq **reqs, size_t n);
 void coord_hubsync_batch(coord *c, mreq **reqs, size_t n);
 void coord_ops_batch(coord *c, mreq **reqs, size_t n);
 /* The periodic work: hub health logging, tier openings, lapsed holds,
