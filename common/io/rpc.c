@@ -13,6 +13,8 @@
 
 struct rpc_conn {
 	nng_socket sock;
+	char *url;
+	nettls_as as;
 	nng_mtx *mtx;
 	nng_cv *cv;
 	int pipes;   /* connections up (TLS handshake done), under mtx */
@@ -35,6 +37,28 @@ static void rpc_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
  * (the caller's retry uses the same idempotency key instead). */
 #define RPC_RESEND_MS (10 * 60 * 1000)
 
+/* A REQ socket dialing c->url, in the background (nng redials). */
+static int rpc_dial(rpc_conn *c)
+{
+	if (nng_req0_open(&c->sock) != 0) {
+		return DN_ENET;
+	}
+	nng_mtx_lock(c->mtx);
+	c->pipes = 0;
+	nng_mtx_unlock(c->mtx);
+	nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, rpc_pipe_added, c);
+	nng_setopt_size(c->sock, NNG_OPT_RECVMAXSZ, DN_MSG_MAX_BYTES);
+	nng_setopt_ms(c->sock, NNG_OPT_REQ_RESENDTIME, RPC_RESEND_MS);
+	nettls_files tls;
+	nettls_files_from_env(&tls, c->as);
+	int rv = nettls_dial(c->sock, c->url, &tls, NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
+		nng_close(c->sock);
+		return rv == DN_ENOMEM ? DN_ENOMEM : rv == DN_EINVAL ? DN_EINVAL : DN_ENET;
+	}
+	return 0;
+}
+
 int rpc_open(rpc_conn **out, const char *url, nettls_as as)
 {
 	*out = NULL;
@@ -42,35 +66,33 @@ int rpc_open(rpc_conn **out, const char *url, nettls_as as)
 		return DN_EINVAL;
 	}
 	rpc_conn *c = calloc(1, sizeof(*c));
-	if (c == NULL) {
+	if (c == NULL || (c->url = strdup(url)) == NULL) {
+		free(c);
 		return DN_ENOMEM;
 	}
+	c->as = as;
 	if (nng_mtx_alloc(&c->mtx) != 0 || nng_cv_alloc(&c->cv, c->mtx) != 0) {
 		nng_mtx_free(c->mtx);
+		free(c->url);
 		free(c);
 		return DN_ENOMEM;
 	}
-	if (nng_req0_open(&c->sock) != 0) {
-		nng_cv_free(c->cv);
-		nng_mtx_free(c->mtx);
-		free(c);
-		return DN_ENET;
-	}
-	nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, rpc_pipe_added, c);
-	nng_setopt_size(c->sock, NNG_OPT_RECVMAXSZ, DN_MSG_MAX_BYTES);
-	nng_setopt_ms(c->sock, NNG_OPT_REQ_RESENDTIME, RPC_RESEND_MS);
-	nettls_files tls;
-	nettls_files_from_env(&tls, as);
-	int rv = nettls_dial(c->sock, url, &tls, NNG_FLAG_NONBLOCK);
+	int rv = rpc_dial(c);
 	if (rv != 0) {
-		nng_close(c->sock);
 		nng_cv_free(c->cv);
 		nng_mtx_free(c->mtx);
+		free(c->url);
 		free(c);
-		return rv == DN_ENOMEM ? DN_ENOMEM : rv == DN_EINVAL ? DN_EINVAL : DN_ENET;
+		return rv;
 	}
 	*out = c;
 	return 0;
+}
+
+int rpc_redial(rpc_conn *c)
+{
+	nng_close(c->sock);
+	return rpc_dial(c);
 }
 
 void rpc_close(rpc_conn *c)
@@ -78,9 +100,10 @@ void rpc_close(rpc_conn *c)
 	if (c == NULL) {
 		return;
 	}
-	nng_close(c->sock); /* waits for running pipe callbacks */
+	nng_close(c->sock); /* its pipes are gone before it returns */
 	nng_cv_free(c->cv);
 	nng_mtx_free(c->mtx);
+	free(c->url);
 	free(c);
 }
 
