@@ -201,6 +201,10 @@ CODEC_DEFINE(ops_request, Dropnet__OpsRequest, dropnet__ops_request,
     DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
 CODEC_DEFINE(ops_reply, Dropnet__OpsReply, dropnet__ops_reply,
     DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
+CODEC_DEFINE(ingest_request, Dropnet__IngestRequest, dropnet__ingest_request,
+    DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
+CODEC_DEFINE(ingest_reply, Dropnet__IngestReply, dropnet__ingest_reply,
+    DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
 CODEC_DEFINE(term_request, Dropnet__TermRequest, dropnet__term_request,
     DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
 CODEC_DEFINE(term_reply, Dropnet__TermReply, dropnet__term_reply,

@@ -31,6 +31,11 @@
 
 CODEC_DECLARE(submit_order, Dropnet__SubmitOrder)
 CODEC_DECLARE(order_ack, Dropnet__OrderAck)
+/* The ingest envelope (IngestRequest / IngestReply). A bare SubmitOrder
+ * unpacks as an IngestRequest with no kind set (its fields are 1-11, the
+ * envelope's kinds 16-18): the caller then reads it as a SubmitOrder. */
+CODEC_DECLARE(ingest_request, Dropnet__IngestRequest)
+CODEC_DECLARE(ingest_reply, Dropnet__IngestReply)
 CODEC_DECLARE(hub_sync_request, Dropnet__HubSyncRequest)
 CODEC_DECLARE(hub_sync_reply, Dropnet__HubSyncReply)
 CODEC_DECLARE(ops_request, Dropnet__OpsRequest)

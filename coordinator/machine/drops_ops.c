@@ -370,6 +370,14 @@ static int drops_insert(coord *c, const Dropnet__Drop *spec, const uint8_t *buf,
 
 static void drops_create(coord *c, Dropnet__Drop *spec, mreq *r)
 {
+	const char *pfield = "", *pwhy = "";
+	if (spec != NULL && coord_prices_prepare(spec, &pfield, &pwhy) != 0) {
+		char why[200];
+		snprintf(why, sizeof(why), "%s: %s", pfield, pwhy);
+		log_info("drop.invalid", "drop=%.64s why=\"%s\"", spec->id, why);
+		drops_answer(r, DROPNET__STATUS__INVALID, why);
+		return;
+	}
 	if (!drops_create_valid(c, spec, r)) {
 		return;
 	}

@@ -16,6 +16,7 @@
 #include <string.h>
 #include "core/err.h"
 #include "core/geo.h"
+#include "core/price.h"
 #include "core/validate.h"
 #include "io/codec.h"
 #include "io/log.h"
@@ -28,6 +29,8 @@ typedef struct {
 	size_t len;
 	bool journalled;   /* depends on the batch commit */
 	bool accepted;
+	bool done;         /* answered before the transaction (quote, batch) */
+	bool wrap;         /* came in an IngestRequest: answer an IngestReply */
 } ingest_out;
 
 /* One new order on its way through ingest_one: what was asked, then what
@@ -47,6 +50,12 @@ typedef struct {
 	Dropnet__Status status;
 	const char *gift_sku;         /* NULL: no gift */
 	int64_t now_wall;
+	int region;                   /* index of `nearest`, or -1 */
+	/* Prices (prices.c), when the drop is priced and the order routed. */
+	bool priced;
+	int64_t unit[DN_ORDER_LINES_MAX];
+	char rule[DN_ORDER_LINES_MAX][PRICE_RULE_NAME_MAX];
+	int64_t total;
 } ingest_order;
 
 static void ingest_reply_simple(ingest_out *o, Dropnet__Status status,
@@ -364,10 +373,12 @@ static int ingest_route(coord *c, ingest_order *io, uint64_t now_mono)
 		return DN_ESTATE;
 	}
 	io->nearest = "";
+	io->region = -1;
 	for (size_t i = 0; i < io->rr->ncand; i++) {
 		route_verdict v = io->rr->cand[i].verdict;
 		if (v != ROUTE_VERDICT_OUT_OF_RANGE && v != ROUTE_VERDICT_UNHEALTHY) {
 			io->nearest = c->hubs[io->rr->cand[i].hub].id;
+			io->region = (int)io->rr->cand[i].hub;
 			break;
 		}
 	}
@@ -406,6 +417,63 @@ static int ingest_gift(coord *c, ingest_order *io)
 		io->gift_sku = g->sku;
 	}
 	return 0;
+}
+
+/* Prices a routed order of a priced drop, line by line (prices.c): a
+ * line with a valid quote token pays the quote. Memory only; the prices
+ * are journalled with the ack. */
+static void ingest_price(coord *c, ingest_order *io)
+{
+	io->priced = io->routed && io->d != NULL && coord_drop_priced(io->d);
+	io->total = 0;
+	for (size_t i = 0; io->priced && i < io->nlines; i++) {
+		const char *tok = io->m->lines[i]->quote_token;
+		if (coord_price_line(c, io->d, io->tier_idx, io->lines[i].sku, io->region,
+		    io->m->customer, tok, io->now_wall, &io->unit[i], io->rule[i]) != 0) {
+			/* A priced drop prices every SKU in every tier (checked
+			 * at creation): this cannot happen. */
+			log_error("price.missing", "drop=%s sku=%s", io->d->id, io->lines[i].sku);
+			io->unit[i] = 0;
+			snprintf(io->rule[i], PRICE_RULE_NAME_MAX, "missing");
+		}
+		io->total += io->unit[i] * (int64_t)io->lines[i].qty;
+	}
+}
+
+/* The ack's prices (lp: DN_ORDER_LINES_MAX entries). */
+static void ingest_ack_prices(const ingest_order *io, Dropnet__OrderAck *ack,
+    Dropnet__LinePrice *lp, Dropnet__LinePrice **lpp)
+{
+	if (!io->priced) {
+		return;
+	}
+	for (size_t i = 0; i < io->nlines; i++) {
+		dropnet__line_price__init(&lp[i]);
+		lp[i].sku = (char *)io->lines[i].sku;
+		lp[i].qty = io->lines[i].qty;
+		lp[i].unit_minor = io->unit[i];
+		lp[i].rule = (char *)io->rule[i];
+		lpp[i] = &lp[i];
+	}
+	ack->n_prices = io->nlines;
+	ack->prices = lpp;
+	ack->total_minor = io->total;
+	ack->currency = io->d->spec->currency;
+}
+
+/* Journals the order's prices next to its lines. */
+static int ingest_journal_prices(coord *c, const ingest_order *io, int64_t order_id)
+{
+	int rv = 0;
+	for (size_t i = 0; io->priced && rv == 0 && i < io->nlines; i++) {
+		rv = coord_store_order_line_price(c->store, order_id, io->lines[i].sku,
+		    io->unit[i], io->rule[i]);
+	}
+	if (io->priced && rv == 0) {
+		rv = coord_store_order_price(c->store, order_id, io->total,
+		    io->d->spec->currency);
+	}
+	return rv;
 }
 
 /* Packs the routing candidates (for `dropctl order show`). */
@@ -576,12 +644,17 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 	    (rv = ingest_route(c, &io, now_mono)) != 0 || (rv = ingest_gift(c, &io)) != 0) {
 		return rv;
 	}
+	ingest_price(c, &io);
 	Dropnet__Placement pl[DN_ORDER_LINES_MAX * DN_SPLIT_HUBS_MAX];
 	Dropnet__Placement *plp[DN_ORDER_LINES_MAX * DN_SPLIT_HUBS_MAX];
+	Dropnet__LinePrice lp[DN_ORDER_LINES_MAX];
+	Dropnet__LinePrice *lpp[DN_ORDER_LINES_MAX];
 	Dropnet__OrderAck ack = DROPNET__ORDER_ACK__INIT;
 	ingest_ack_fill(c, &io, &ack, pl, plp);
+	ingest_ack_prices(&io, &ack, lp, lpp);
 	int64_t order_id = 0;
 	if ((rv = ingest_journal(c, &io, &ack, &order_id)) != 0 ||
+	    (rv = ingest_journal_prices(c, &io, order_id)) != 0 ||
 	    (io.routed && (rv = ingest_place(c, &io, order_id)) != 0)) {
 		return rv;
 	}
@@ -593,32 +666,150 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 	return codec_order_ack_pack(&ack, &o->buf, &o->len);
 }
 
+/* Packs an IngestReply around rep into o. */
+static void ingest_reply_env(ingest_out *o, Dropnet__IngestReply *rep)
+{
+	rep->version = DN_PROTO_VERSION;
+	if (codec_ingest_reply_pack(rep, &o->buf, &o->len) != 0) {
+		o->buf = NULL;
+		o->len = 0;
+	}
+	o->done = true;
+}
+
+/* A SubmitBatch: not served by this coordinator yet (issue 11 brings it);
+ * each order is answered INVALID, unjournalled, so it can be sent alone. */
+static void ingest_batch_refuse(const Dropnet__SubmitBatch *b, ingest_out *o)
+{
+	static Dropnet__OrderAck acks[DN_SERVER_CTX_MAX];
+	static Dropnet__OrderAck *ackp[DN_SERVER_CTX_MAX];
+	size_t n = b != NULL && b->n_orders < DN_SERVER_CTX_MAX ? b->n_orders : 0;
+	for (size_t i = 0; i < n; i++) {
+		dropnet__order_ack__init(&acks[i]);
+		acks[i].version = DN_PROTO_VERSION;
+		acks[i].status = DROPNET__STATUS__INVALID;
+		acks[i].order_key = b->orders[i]->order_key;
+		acks[i].field = "batch";
+		acks[i].message = "batches are not served here; send each order alone";
+		ackp[i] = &acks[i];
+	}
+	Dropnet__BatchAck ba = DROPNET__BATCH_ACK__INIT;
+	ba.n_acks = n;
+	ba.acks = ackp;
+	Dropnet__IngestReply rep = DROPNET__INGEST_REPLY__INIT;
+	rep.kind_case = DROPNET__INGEST_REPLY__KIND_BATCH;
+	rep.batch = &ba;
+	ingest_reply_env(o, &rep);
+}
+
+/* Reads the envelope, if the request has one: answers a quote (from
+ * memory, nothing written) or a batch at once (o->done); marks an order
+ * for an IngestReply (o->wrap) and gives it in *order. A bare SubmitOrder
+ * (no kind, or not an envelope at all) leaves o untouched. *env is the
+ * caller's to free. */
+static void ingest_envelope(coord *c, const uint8_t *body, size_t len, ingest_out *o,
+    Dropnet__IngestRequest **env, const Dropnet__SubmitOrder **order)
+{
+	*order = NULL;
+	if (codec_ingest_request_unpack(body, len, env) != 0) {
+		return;
+	}
+	Dropnet__IngestRequest *e = *env;
+	if (e->kind_case == DROPNET__INGEST_REQUEST__KIND_QUOTE) {
+		Dropnet__QuoteReply qr = DROPNET__QUOTE_REPLY__INIT;
+		coord_quote(c, e->quote, &qr);
+		Dropnet__IngestReply rep = DROPNET__INGEST_REPLY__INIT;
+		rep.kind_case = DROPNET__INGEST_REPLY__KIND_QUOTE;
+		rep.quote = &qr;
+		ingest_reply_env(o, &rep);
+	} else if (e->kind_case == DROPNET__INGEST_REQUEST__KIND_BATCH) {
+		ingest_batch_refuse(e->batch, o);
+	} else if (e->kind_case == DROPNET__INGEST_REQUEST__KIND_ORDER) {
+		o->wrap = true;
+		*order = e->order;
+	}
+}
+
+/* Turns o's OrderAck into an IngestReply carrying it. */
+static void ingest_wrap(ingest_out *o)
+{
+	Dropnet__OrderAck *ack = NULL;
+	if (o->buf == NULL || codec_order_ack_unpack(o->buf, o->len, &ack) != 0) {
+		codec_order_ack_free(ack);
+		return;
+	}
+	Dropnet__IngestReply rep = DROPNET__INGEST_REPLY__INIT;
+	rep.version = DN_PROTO_VERSION;
+	rep.kind_case = DROPNET__INGEST_REPLY__KIND_ACK;
+	rep.ack = ack;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	if (codec_ingest_reply_pack(&rep, &buf, &len) == 0) {
+		free(o->buf);
+		o->buf = buf;
+		o->len = len;
+	}
+	codec_order_ack_free(ack);
+}
+
+/* One order of the batch (bare, or from an envelope) inside the
+ * transaction. */
+static int ingest_request(coord *c, const uint8_t *body, size_t len,
+    const Dropnet__SubmitOrder *order, ingest_out *o, int64_t now_wall,
+    uint64_t now_mono)
+{
+	if (order != NULL) {
+		if (order->version != 0 && order->version != DN_PROTO_VERSION) {
+			ingest_reply_simple(o, DROPNET__STATUS__UNSUPPORTED_VERSION,
+			    order->order_key, "version", "this coordinator speaks version 1");
+			return 0;
+		}
+		return ingest_one(c, order, o, now_wall, now_mono);
+	}
+	int rv = 0;
+	Dropnet__SubmitOrder *m = NULL;
+	int urv = codec_submit_order_unpack(body, len, &m);
+	if (urv == DN_EPROTO || (urv == DN_ERANGE && m->version == 0)) {
+		/* No version at all (e.g. empty bytes) is not a newer peer. */
+		log_warn("order.malformed", "bytes=%zu", len);
+		ingest_reply_simple(o, DROPNET__STATUS__MALFORMED, "", "",
+		    "bytes are not a SubmitOrder");
+	} else if (urv == DN_ERANGE) {
+		log_warn("order.bad_version", "version=%u", m->version);
+		ingest_reply_simple(o, DROPNET__STATUS__UNSUPPORTED_VERSION,
+		    m->order_key, "version", "this coordinator speaks version 1");
+	} else {
+		rv = ingest_one(c, m, o, now_wall, now_mono);
+	}
+	codec_submit_order_free(m);
+	return rv;
+}
+
 void coord_ingest_batch(coord *c, mreq **reqs, size_t n)
 {
 	static ingest_out outs[DN_SERVER_CTX_MAX];
+	static Dropnet__IngestRequest *envs[DN_SERVER_CTX_MAX];
+	static const Dropnet__SubmitOrder *orders[DN_SERVER_CTX_MAX];
 	memset(outs, 0, n * sizeof(outs[0]));
 	int64_t now_wall = coord_now_wall_ms(c);
 	uint64_t now_mono = coord_now_mono_ms(c);
-	int rv = coord_ready(c) ? coord_store_begin(c->store) : DN_EIO;
-	bool in_tx = rv == 0;
+	size_t todo = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = 0;
+		const uint8_t *body = mreq_body(reqs[i], &len);
+		envs[i] = NULL;
+		ingest_envelope(c, body, len, &outs[i], &envs[i], &orders[i]);
+		todo += !outs[i].done;
+	}
+	/* Quotes alone write nothing: no transaction, no clock save. */
+	int rv = todo == 0 ? 0 : coord_ready(c) ? coord_store_begin(c->store) : DN_EIO;
+	bool in_tx = rv == 0 && todo > 0;
 	for (size_t i = 0; i < n && rv == 0; i++) {
 		size_t len = 0;
 		const uint8_t *body = mreq_body(reqs[i], &len);
-		Dropnet__SubmitOrder *m = NULL;
-		int urv = codec_submit_order_unpack(body, len, &m);
-		if (urv == DN_EPROTO || (urv == DN_ERANGE && m->version == 0)) {
-			/* No version at all (e.g. empty bytes) is not a newer peer. */
-			log_warn("order.malformed", "bytes=%zu", len);
-			ingest_reply_simple(&outs[i], DROPNET__STATUS__MALFORMED, "", "",
-			    "bytes are not a SubmitOrder");
-		} else if (urv == DN_ERANGE) {
-			log_warn("order.bad_version", "version=%u", m->version);
-			ingest_reply_simple(&outs[i], DROPNET__STATUS__UNSUPPORTED_VERSION,
-			    m->order_key, "version", "this coordinator speaks version 1");
-		} else {
-			rv = ingest_one(c, m, &outs[i], now_wall, now_mono);
+		if (!outs[i].done) {
+			rv = ingest_request(c, body, len, orders[i], &outs[i], now_wall, now_mono);
 		}
-		codec_submit_order_free(m);
 	}
 	if (rv == 0 && in_tx) {
 		rv = coord_clock_save(c);
@@ -635,14 +826,18 @@ void coord_ingest_batch(coord *c, mreq **reqs, size_t n)
 	}
 	for (size_t i = 0; i < n; i++) {
 		ingest_out *o = &outs[i];
-		if (rv != 0 && (o->journalled || o->buf == NULL)) {
+		if (rv != 0 && !o->done && (o->journalled || o->buf == NULL)) {
 			free(o->buf);
 			o->buf = NULL;
 			ingest_reply_simple(o, DROPNET__STATUS__UNAVAILABLE, "", "",
 			    "storage failed; retry with the same key");
 		}
+		if (o->wrap) {
+			ingest_wrap(o);
+		}
 		mreq_reply(reqs[i], o->buf, o->len);
 		free(o->buf);
+		codec_ingest_request_free(envs[i]);
 	}
 	c->orders_seen += n;
 	c->ingest_batches++;

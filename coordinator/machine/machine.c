@@ -57,6 +57,10 @@ int coord_open(coord *c, const char *db_path, const char *vfs)
 		rv = store_init(c->store, c->db);
 	}
 	if (rv == 0) {
+		rv = coord_store_secret_get(c->store, "quote", c->quote_secret,
+		    sizeof(c->quote_secret), &c->quote_secret_len);
+	}
+	if (rv == 0) {
 		rv = coord_reload(c);
 	}
 	if (rv == 0 && c->clock_started) {

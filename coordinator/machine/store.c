@@ -100,6 +100,20 @@ static const db_migration store_migrations[] = {
         "CREATE TABLE coord_clock(id INTEGER PRIMARY KEY CHECK (id = 1),"
         " wall_ms INTEGER NOT NULL, elapsed_ms INTEGER NOT NULL);",
         NULL},
+    {"prices: price_live, order prices, the quote secret (docs/prices.md)",
+        /* The secret is SQLite's randomness, made once here, like the
+         * incarnation: quote tokens made before a restart still verify. */
+        "CREATE TABLE price_live(drop_id TEXT NOT NULL, sku TEXT NOT NULL,"
+        " tier TEXT NOT NULL, price_minor INTEGER NOT NULL,"
+        " starts_ms INTEGER NOT NULL, ends_ms INTEGER NOT NULL,"
+        " PRIMARY KEY(drop_id, sku)) WITHOUT ROWID;"
+        "ALTER TABLE order_lines ADD COLUMN unit_minor INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE order_lines ADD COLUMN price_rule TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE orders ADD COLUMN total_minor INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE orders ADD COLUMN currency TEXT NOT NULL DEFAULT '';"
+        "CREATE TABLE secrets(name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;"
+        "INSERT INTO secrets(name, value) VALUES('quote', randomblob(32));",
+        NULL},
 };
 
 int store_migrate(sqlite3 *db)
@@ -147,6 +161,9 @@ int store_init(store *s, sqlite3 *db)
 	}
 	if (rv == 0) {
 		rv = coord_store_ingest_init(s, db);
+	}
+	if (rv == 0) {
+		rv = store_prices_init(s, db);
 	}
 	return rv != 0 ? rv : store_ops_init(s, db);
 }

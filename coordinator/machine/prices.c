@@ -1,0 +1,486 @@
+/*
+ * prices.c - prices in the coordinator machine (issue 12; docs/prices.md):
+ * the price of a line from the drop's rules (core/price.c) with the
+ * machine's clock, stock and demand signal; quote tokens (price locks);
+ * quotes answered from memory; live prices and `dropctl price show`.
+ *
+ * The same function, coord_price_line, prices a quote and an order, so
+ * both decide from the same inputs. It reads memory only: a quote writes
+ * nothing, and an order's price is journalled with its ack by ingest.c.
+ *
+ * The machine's thread only; the static buffers below are the replies'
+ * until the next call.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "core/err.h"
+#include "core/geo.h"
+#include "core/price.h"
+#include "core/validate.h"
+#include "io/log.h"
+#include "io/qtoken.h"
+#include "coord.h"
+#include "store.h"
+
+static int prices_sku_index(const coord_drop *d, const char *sku)
+{
+	for (size_t k = 0; k < d->spec->n_skus && k < DROP_SKUS_MAX; k++) {
+		if (strcmp(d->spec->skus[k]->sku, sku) == 0) {
+			return (int)k;
+		}
+	}
+	return -1;
+}
+
+/* ds's rules in tier `tier`; false when the SKU has no price there. */
+static bool prices_rules(const Dropnet__DropSku *ds, const char *tier, price_rules *r)
+{
+	for (size_t i = 0; i < ds->n_prices; i++) {
+		if (strcmp(ds->prices[i]->tier, tier) == 0) {
+			*r = (price_rules){.base_minor = ds->prices[i]->price_minor,
+			    .floor_minor = ds->floor_minor, .ceiling_minor = ds->ceiling_minor,
+			    .early_bird_minutes = ds->early_bird_minutes,
+			    .early_bird_off_pct = ds->early_bird_off_pct,
+			    .last_units = ds->last_units, .last_units_pct = ds->last_units_pct,
+			    .demand_max_pct = ds->demand_max_pct};
+			return price_rules_check(r, NULL) == 0;
+		}
+	}
+	return false;
+}
+
+/* Sellable units of sku over every hub (rows below zero count as none). */
+static int64_t prices_units_left(coord *c, const char *sku)
+{
+	int64_t n = 0;
+	for (size_t h = 0; h < c->nhubs; h++) {
+		coord_stock *s = coord_stock_get(c, (int)h, sku, false);
+		int64_t v = s != NULL ? ledger_sellable(&s->row) : 0;
+		n += v > 0 ? v : 0;
+	}
+	return n;
+}
+
+bool coord_drop_priced(const coord_drop *d)
+{
+	for (size_t k = 0; d->spec != NULL && k < d->spec->n_skus; k++) {
+		if (d->spec->skus[k]->n_prices > 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* A quote token for this line: 1 when it locks the price (*unit set), 0
+ * when absent or refused (logged: tampered or lapsed). */
+static int prices_token(coord *c, const coord_drop *d, const char *sku,
+    const char *tier, const char *customer, const char *tok, int64_t now,
+    int64_t *unit)
+{
+	if (tok == NULL || tok[0] == '\0') {
+		return 0;
+	}
+	qtoken_fields f = {d->id, sku, tier, customer, 0, 0};
+	int64_t price = 0, exp = 0;
+	int rv = qtoken_check(c->quote_secret, c->quote_secret_len, tok, &f, now, &price,
+	    &exp);
+	if (rv != 0) {
+		log_info("price.quote_refused", "drop=%s sku=%s customer=%.64s why=%s", d->id,
+		    sku, customer, rv == DN_ETIMEDOUT ? "lapsed" : "invalid");
+		return 0;
+	}
+	*unit = price;
+	return 1;
+}
+
+int coord_price_line(coord *c, const coord_drop *d, int tier_idx, const char *sku,
+    int region, const char *customer, const char *qtoken, int64_t now,
+    int64_t *unit_minor, char *rule)
+{
+	int k = prices_sku_index(d, sku);
+	price_rules r;
+	if (k < 0 || tier_idx < 0 || (size_t)tier_idx >= d->ntiers ||
+	    !prices_rules(d->spec->skus[k], d->tiers[tier_idx].name, &r)) {
+		return DN_ENOENT;
+	}
+	const char *tier = d->tiers[tier_idx].name;
+	if (prices_token(c, d, sku, tier, customer, qtoken, now, unit_minor) == 1) {
+		snprintf(rule, PRICE_RULE_NAME_MAX, "quote");
+		return 0;
+	}
+	price_input in = {.since_tier_open_ms = now - d->tiers[tier_idx].opens_ms,
+	    .units_left = prices_units_left(c, sku),
+	    .demand_ratio = region >= 0 ? coord_demand_ratio(c, region, sku) : 1.0};
+	in.live = d->live[k].starts_ms <= now && now < d->live[k].ends_ms &&
+	    (d->live[k].tier[0] == '\0' || strcmp(d->live[k].tier, tier) == 0);
+	in.live_minor = d->live[k].price_minor;
+	price_answer a = price_decide(&r, &in);
+	*unit_minor = a.price_minor;
+	price_rule_name(a.rules, rule, PRICE_RULE_NAME_MAX);
+	return 0;
+}
+
+/* One SKU's prices: one per tier, each tier once; the default bounds. */
+static int prices_prepare_sku(const Dropnet__Drop *d, Dropnet__DropSku *ds,
+    const char **why)
+{
+	if (ds->n_prices != d->n_tiers) {
+		*why = "give one price per tier of the drop";
+		return DN_EINVAL;
+	}
+	int64_t lo = PRICE_MINOR_MAX, hi = 0;
+	for (size_t t = 0; t < d->n_tiers; t++) {
+		size_t found = 0;
+		for (size_t i = 0; i < ds->n_prices; i++) {
+			found += strcmp(ds->prices[i]->tier, d->tiers[t]->name) == 0;
+		}
+		if (found != 1) {
+			*why = "each tier needs exactly one price";
+			return DN_EINVAL;
+		}
+	}
+	for (size_t i = 0; i < ds->n_prices; i++) {
+		int64_t p = ds->prices[i]->price_minor;
+		if (p < 0 || p > PRICE_MINOR_MAX) {
+			*why = "a price must be 0..100000000000 minor units";
+			return DN_EINVAL;
+		}
+		lo = p < lo ? p : lo;
+		hi = p > hi ? p : hi;
+	}
+	if (ds->floor_minor == 0 && ds->ceiling_minor == 0) {
+		ds->floor_minor = lo;
+		ds->ceiling_minor = hi;
+	}
+	for (size_t i = 0; i < ds->n_prices; i++) {
+		price_rules r;
+		if (!prices_rules(ds, ds->prices[i]->tier, &r)) {
+			price_rules_check(&r, why);
+			return DN_EINVAL;
+		}
+	}
+	ds->live_minor = ds->live_until_ms = 0;
+	ds->live_tier = (char *)"";
+	return 0;
+}
+
+int coord_prices_prepare(Dropnet__Drop *d, const char **field, const char **why)
+{
+	size_t priced = 0;
+	*field = "";
+	*why = "";
+	for (size_t k = 0; k < d->n_skus; k++) {
+		priced += d->skus[k]->n_prices > 0;
+	}
+	if (priced == 0) {
+		if (d->currency[0] != '\0') {
+			*field = "currency";
+			*why = "a currency needs prices";
+			return DN_EINVAL;
+		}
+		return 0;
+	}
+	if (!price_currency_valid(d->currency)) {
+		*field = "currency";
+		*why = "an ISO 4217 code of three capital letters (GBP) is required with prices";
+		return DN_EINVAL;
+	}
+	for (size_t k = 0; k < d->n_skus; k++) {
+		*field = d->skus[k]->sku;
+		if (d->skus[k]->n_prices == 0) {
+			*why = "a priced drop needs prices for every SKU";
+			return DN_EINVAL;
+		}
+		if (prices_prepare_sku(d, d->skus[k], why) != 0) {
+			return DN_EINVAL;
+		}
+	}
+	*field = "";
+	return 0;
+}
+
+static void prices_answer(mreq *r, Dropnet__Status st, const char *msg)
+{
+	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
+	rep.status = st;
+	rep.message = (char *)msg;
+	coord_ops_send(r, &rep);
+}
+
+/* The drop an ops request names, in memory and priced; answers itself and
+ * returns NULL when there is none. */
+static coord_drop *prices_drop(coord *c, const Dropnet__OpsRequest *q, mreq *r)
+{
+	coord_drop *d = coord_drop_find(c, q->drop_id);
+	if (d == NULL) {
+		prices_answer(r, DROPNET__STATUS__NOT_FOUND, "no such drop (or closed long ago)");
+	} else if (!coord_drop_priced(d)) {
+		prices_answer(r, DROPNET__STATUS__CONFLICT, "the drop has no prices");
+		d = NULL;
+	}
+	return d;
+}
+
+/* Checks a live price request against d; returns the SKU's index or -1
+ * after answering INVALID/CONFLICT. */
+static int prices_live_check(coord_drop *d, const Dropnet__OpsRequest *q, mreq *r)
+{
+	int k = prices_sku_index(d, q->sku);
+	const char *why = NULL;
+	Dropnet__Status st = DROPNET__STATUS__INVALID;
+	if (d->state == DROP_CLOSED) {
+		why = "the drop is closed";
+		st = DROPNET__STATUS__CONFLICT;
+	} else if (k < 0) {
+		why = "the SKU is not part of the drop";
+	} else if (q->tier[0] && drop_tier_find(d->tiers, d->ntiers, q->tier) < 0) {
+		why = "the drop has no such tier";
+	} else if (q->minutes > PRICE_MINUTES_MAX) {
+		why = "minutes must be 0..10080";
+	} else if (q->minutes > 0 && (q->price_minor < d->spec->skus[k]->floor_minor ||
+	    q->price_minor > d->spec->skus[k]->ceiling_minor)) {
+		why = "the live price must lie within the SKU's floor and ceiling";
+	}
+	if (why != NULL) {
+		prices_answer(r, st, why);
+		return -1;
+	}
+	return k;
+}
+
+/* `dropctl price live`: the SKU's live price from now for q->minutes (0:
+ * ends now), durable before the answer. */
+static void prices_live(coord *c, const Dropnet__OpsRequest *q, mreq *r)
+{
+	coord_drop *d = prices_drop(c, q, r);
+	int k = d != NULL ? prices_live_check(d, q, r) : -1;
+	if (k < 0) {
+		return;
+	}
+	int64_t now = coord_now_wall_ms(c);
+	coord_store_price_live row = {d->id, q->sku, q->tier, q->price_minor, now,
+	    now + (int64_t)q->minutes * 60000};
+	if (q->minutes == 0) {
+		row.price_minor = d->live[k].price_minor;
+		row.tier = d->live[k].tier;
+		row.starts_ms = d->live[k].starts_ms < now ? d->live[k].starts_ms : now;
+	}
+	int rv = coord_store_begin(c->store);
+	if (rv == 0 && (rv = coord_store_price_live_set(c->store, &row)) == 0) {
+		rv = coord_clock_save(c);
+	}
+	rv = rv == 0 ? coord_store_commit(c->store) : (coord_store_rollback(c->store), rv);
+	if (rv != 0) {
+		c->commit_failures++;
+		coord_reload(c);
+		prices_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
+		return;
+	}
+	snprintf(d->live[k].tier, sizeof(d->live[k].tier), "%s", row.tier);
+	d->live[k].price_minor = row.price_minor;
+	d->live[k].starts_ms = row.starts_ms;
+	d->live[k].ends_ms = row.ends_ms;
+	log_info("price.live", "drop=%s sku=%s tier=%s price_minor=%lld from_ms=%lld"
+	    " until_ms=%lld", d->id, q->sku, row.tier[0] ? row.tier : "*",
+	    (long long)row.price_minor, (long long)row.starts_ms, (long long)row.ends_ms);
+	prices_answer(r, DROPNET__STATUS__OK, q->minutes > 0 ? "live price on" :
+	    "live price ended");
+}
+
+/* `dropctl price show`: every SKU's price in every tier (or q->tier) now,
+ * for the region q->hub (none: no demand signal). */
+static void prices_show(coord *c, const Dropnet__OpsRequest *q, mreq *r)
+{
+	static Dropnet__PriceRow rows[DROP_SKUS_MAX * DROP_TIERS_MAX];
+	static Dropnet__PriceRow *rowp[DROP_SKUS_MAX * DROP_TIERS_MAX];
+	static char rules[DROP_SKUS_MAX * DROP_TIERS_MAX][PRICE_RULE_NAME_MAX];
+	coord_drop *d = prices_drop(c, q, r);
+	if (d == NULL) {
+		return;
+	}
+	int region = q->hub[0] ? coord_hub_find(c, q->hub) : -1;
+	int64_t now = coord_now_wall_ms(c);
+	size_t n = 0;
+	for (size_t k = 0; k < d->spec->n_skus && k < DROP_SKUS_MAX; k++) {
+		const Dropnet__DropSku *ds = d->spec->skus[k];
+		for (size_t t = 0; t < d->ntiers; t++) {
+			if (q->tier[0] && strcmp(q->tier, d->tiers[t].name) != 0) {
+				continue;
+			}
+			dropnet__price_row__init(&rows[n]);
+			if (coord_price_line(c, d, (int)t, ds->sku, region, "", NULL, now,
+			    &rows[n].unit_minor, rules[n]) != 0) {
+				continue;
+			}
+			rows[n].sku = ds->sku;
+			rows[n].tier = (char *)d->tiers[t].name;
+			rows[n].rule = rules[n];
+			rows[n].floor_minor = ds->floor_minor;
+			rows[n].ceiling_minor = ds->ceiling_minor;
+			rowp[n] = &rows[n];
+			n++;
+		}
+	}
+	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
+	rep.status = DROPNET__STATUS__OK;
+	rep.n_prices = n;
+	rep.prices = rowp;
+	rep.currency = d->spec->currency;
+	rep.clock_ms = now;
+	coord_ops_send(r, &rep);
+}
+
+void coord_ops_prices(coord *c, const Dropnet__OpsRequest *q, mreq *r)
+{
+	if (q->kind == DROPNET__OPS_KIND__OPS_PRICE_LIVE) {
+		prices_live(c, q, r);
+	} else {
+		prices_show(c, q, r);
+	}
+}
+
+/* The quote's region and what hubs in range of (lat, lon) may still sell of
+ * sku: *region the nearest routable hub in range (-1: none). */
+static int64_t prices_in_range(coord *c, double lat, double lon, const char *sku,
+    int *region)
+{
+	uint64_t now = coord_now_mono_ms(c);
+	double best = 0;
+	int64_t n = 0;
+	*region = -1;
+	for (size_t h = 0; h < c->nhubs; h++) {
+		coord_hub *hub = &c->hubs[h];
+		double km = geo_distance_km(lat, lon, hub->lat, hub->lon);
+		if (km > hub->radius_km || !coord_hub_routable(c, hub, now)) {
+			continue;
+		}
+		if (*region < 0 || km < best) {
+			*region = (int)h;
+			best = km;
+		}
+		coord_stock *s = coord_stock_get(c, (int)h, sku, false);
+		int64_t v = s != NULL ? ledger_sellable(&s->row) : 0;
+		n += v > 0 ? v : 0;
+	}
+	return n;
+}
+
+/* Fields of a quote request; returns the field at fault, or NULL. */
+static const char *prices_quote_check(const Dropnet__QuoteRequest *q, const char **why)
+{
+	*why = "must be 1..64 printable characters";
+	if (!validate_id(q->customer)) {
+		return "customer";
+	}
+	if (!validate_id(q->drop_id)) {
+		return "drop_id";
+	}
+	if (!validate_id(q->tier)) {
+		return "tier";
+	}
+	if (q->n_skus == 0 || q->n_skus > DN_ORDER_LINES_MAX) {
+		*why = "1..32 SKUs";
+		return "skus";
+	}
+	for (size_t i = 0; i < q->n_skus; i++) {
+		if (!validate_id(q->skus[i])) {
+			return "skus";
+		}
+	}
+	if (!geo_coord_valid(q->lat, q->lon)) {
+		*why = "ship-to must be valid WGS84 degrees";
+		return "lat";
+	}
+	return NULL;
+}
+
+/* Drop-level checks of a quote; DROPNET__STATUS__OK or the refusal. */
+static Dropnet__Status prices_quote_drop(coord *c, const Dropnet__QuoteRequest *q,
+    coord_drop *d, int *tier_idx, const char **why)
+{
+	if (d == NULL) {
+		*why = "unknown drop";
+		return DROPNET__STATUS__NOT_FOUND;
+	}
+	drop_verdict v = drop_check(d->state, d->tiers, d->ntiers, q->tier,
+	    coord_now_wall_ms(c), coord_drop_is_insider(d, q->customer), 0, tier_idx);
+	*why = drop_verdict_name(v);
+	switch (v) {
+	case DROP_OK: break;
+	case DROP_NOT_OPEN: return DROPNET__STATUS__NOT_OPEN;
+	case DROP_WINDOW_CLOSED: return DROPNET__STATUS__CLOSED;
+	case DROP_TIER_NOT_ALLOWED: return DROPNET__STATUS__TIER_NOT_ALLOWED;
+	default: return DROPNET__STATUS__SOLD_OUT;
+	}
+	for (size_t i = 0; i < q->n_skus; i++) {
+		if (prices_sku_index(d, q->skus[i]) < 0) {
+			*why = "a SKU is not part of the drop";
+			return DROPNET__STATUS__INVALID;
+		}
+	}
+	return DROPNET__STATUS__OK;
+}
+
+/* One SKU of a quote into qp (tok and rule: its buffers). */
+static void prices_quote_sku(coord *c, const Dropnet__QuoteRequest *q,
+    const coord_drop *d, int tier_idx, size_t i, Dropnet__QuotePrice *qp, char *tok,
+    char *rule)
+{
+	int64_t now = coord_now_wall_ms(c);
+	int region = -1;
+	int64_t left = prices_in_range(c, q->lat, q->lon, q->skus[i], &region);
+	dropnet__quote_price__init(qp);
+	qp->sku = q->skus[i];
+	qp->availability = left <= 0 ? DROPNET__AVAILABILITY__SOLD_OUT_HERE :
+	    left <= c->cfg.quote_low_units ? DROPNET__AVAILABILITY__LOW :
+	    DROPNET__AVAILABILITY__IN_STOCK;
+	qp->rule = (char *)"unpriced";
+	qp->token = (char *)"";
+	if (coord_price_line(c, d, tier_idx, q->skus[i], region, q->customer, NULL, now,
+	    &qp->unit_minor, rule) != 0) {
+		return;
+	}
+	qp->rule = rule;
+	qp->expires_ms = now + c->cfg.quote_ttl_ms;
+	qtoken_fields f = {d->id, q->skus[i], d->tiers[tier_idx].name, q->customer,
+	    qp->unit_minor, qp->expires_ms};
+	if (qtoken_make(c->quote_secret, c->quote_secret_len, &f, tok, QTOKEN_MAX) == 0) {
+		qp->token = tok;
+	}
+}
+
+void coord_quote(coord *c, const Dropnet__QuoteRequest *q, Dropnet__QuoteReply *rep)
+{
+	static Dropnet__QuotePrice qp[DN_ORDER_LINES_MAX];
+	static Dropnet__QuotePrice *qpp[DN_ORDER_LINES_MAX];
+	static char toks[DN_ORDER_LINES_MAX][QTOKEN_MAX];
+	static char rules[DN_ORDER_LINES_MAX][PRICE_RULE_NAME_MAX];
+	const char *why = "";
+	rep->version = DN_PROTO_VERSION;
+	if (c->degraded) {
+		rep->status = DROPNET__STATUS__UNAVAILABLE;
+		rep->message = "the coordinator is reloading its ledger";
+		return;
+	}
+	const char *field = prices_quote_check(q, &why);
+	if (field != NULL) {
+		rep->status = DROPNET__STATUS__INVALID;
+		rep->field = (char *)field;
+		rep->message = (char *)why;
+		return;
+	}
+	coord_drop *d = coord_drop_find(c, q->drop_id);
+	int tier_idx = -1;
+	rep->status = prices_quote_drop(c, q, d, &tier_idx, &why);
+	if (rep->status != DROPNET__STATUS__OK) {
+		rep->message = (char *)why;
+		return;
+	}
+	rep->currency = d->spec->currency;
+	for (size_t i = 0; i < q->n_skus; i++) {
+		prices_quote_sku(c, q, d, tier_idx, i, &qp[i], toks[i], rules[i]);
+		qpp[i] = &qp[i];
+	}
+	rep->n_prices = q->n_skus;
+	rep->prices = qpp;
+}

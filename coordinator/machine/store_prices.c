@@ -1,0 +1,122 @@
+/*
+ * store_prices.c - the prices area of the coordinator's file (store.h,
+ * version 4): live prices, the prices an order was charged, and the quote
+ * secret. Statements prepared once by store_prices_init; loop thread only.
+ */
+#include <string.h>
+#include "core/err.h"
+#include "io/db.h"
+#include "io/log.h"
+#include "store.h"
+
+enum {
+	SP_LIVE_SET,
+	SP_LIVE_LIST,
+	SP_LINE_PRICE,
+	SP_ORDER_PRICE,
+	SP_SECRET_GET,
+	SP_COUNT
+};
+
+static const char *const sp_sql[SP_COUNT] = {
+    [SP_LIVE_SET] = "INSERT INTO price_live(drop_id, sku, tier, price_minor,"
+        " starts_ms, ends_ms) VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT(drop_id, sku)"
+        " DO UPDATE SET tier=?3, price_minor=?4, starts_ms=?5, ends_ms=?6",
+    [SP_LIVE_LIST] = "SELECT drop_id, sku, tier, price_minor, starts_ms, ends_ms"
+        " FROM price_live",
+    [SP_LINE_PRICE] = "UPDATE order_lines SET unit_minor=?3, price_rule=?4"
+        " WHERE order_id=?1 AND sku=?2",
+    [SP_ORDER_PRICE] = "UPDATE orders SET total_minor=?2, currency=?3 WHERE id=?1",
+    [SP_SECRET_GET] = "SELECT value FROM secrets WHERE name=?1",
+};
+
+int store_prices_init(store *s, sqlite3 *db)
+{
+	_Static_assert(SP_COUNT <= sizeof(s->prices) / sizeof(s->prices[0]),
+	    "store.prices too small");
+	for (size_t i = 0; i < SP_COUNT; i++) {
+		if (db_prepare(db, sp_sql[i], &s->prices[i]) != 0) {
+			return DN_EIO;
+		}
+	}
+	return 0;
+}
+
+int coord_store_price_live_set(store *s, const coord_store_price_live *r)
+{
+	sqlite3_stmt *st = s->prices[SP_LIVE_SET];
+	db_bind_text(st, 1, r->drop_id);
+	db_bind_text(st, 2, r->sku);
+	db_bind_text(st, 3, r->tier);
+	db_bind_i64(st, 4, r->price_minor);
+	db_bind_i64(st, 5, r->starts_ms);
+	db_bind_i64(st, 6, r->ends_ms);
+	return store_step_done(st);
+}
+
+int coord_store_price_live_list(store *s, coord_store_price_live_fn fn, void *arg)
+{
+	sqlite3_stmt *st = s->prices[SP_LIVE_LIST];
+	int rc, rv = 0;
+	while (rv == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		coord_store_price_live r = {
+		    .drop_id = db_col_text(st, 0), .sku = db_col_text(st, 1),
+		    .tier = db_col_text(st, 2), .price_minor = sqlite3_column_int64(st, 3),
+		    .starts_ms = sqlite3_column_int64(st, 4),
+		    .ends_ms = sqlite3_column_int64(st, 5)};
+		rv = fn(arg, &r);
+	}
+	if (rv == 0 && rc != SQLITE_DONE) {
+		log_error("store.step_failed", "rc=%d err=\"%s\" sql=price_live", rc,
+		    sqlite3_errmsg(sqlite3_db_handle(st)));
+		rv = DN_EIO;
+	}
+	sqlite3_reset(st);
+	return rv == COORD_STORE_STOP ? 0 : rv;
+}
+
+int coord_store_order_line_price(store *s, int64_t order_id, const char *sku,
+    int64_t unit_minor, const char *rule)
+{
+	sqlite3_stmt *st = s->prices[SP_LINE_PRICE];
+	db_bind_i64(st, 1, order_id);
+	db_bind_text(st, 2, sku);
+	db_bind_i64(st, 3, unit_minor);
+	db_bind_text(st, 4, rule);
+	return store_step_done(st);
+}
+
+int coord_store_order_price(store *s, int64_t order_id, int64_t total_minor,
+    const char *currency)
+{
+	sqlite3_stmt *st = s->prices[SP_ORDER_PRICE];
+	db_bind_i64(st, 1, order_id);
+	db_bind_i64(st, 2, total_minor);
+	db_bind_text(st, 3, currency);
+	return store_step_done(st);
+}
+
+int coord_store_secret_get(store *s, const char *name, uint8_t *buf, size_t cap,
+    size_t *len)
+{
+	sqlite3_stmt *st = s->prices[SP_SECRET_GET];
+	db_bind_text(st, 1, name);
+	int rc = sqlite3_step(st);
+	int rv = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? DN_ENOENT : DN_EIO;
+	if (rv == 0) {
+		int n = sqlite3_column_bytes(st, 0);
+		const void *b = sqlite3_column_blob(st, 0);
+		if (n <= 0 || (size_t)n > cap || b == NULL) {
+			rv = DN_EIO;
+		} else {
+			memcpy(buf, b, (size_t)n);
+			*len = (size_t)n;
+		}
+	}
+	if (rv == DN_EIO) {
+		log_error("store.secret_unreadable", "name=%s", name);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rv;
+}
