@@ -160,7 +160,10 @@ static int prices_prepare_sku(const Dropnet__Drop *d, Dropnet__DropSku *ds,
 		}
 	}
 	ds->live_minor = ds->live_until_ms = 0;
-	ds->live_tier = (char *)"";
+	/* Truncated in place: the string belongs to the unpacked request. */
+	if (ds->live_tier[0] != '\0') {
+		ds->live_tier[0] = '\0';
+	}
 	return 0;
 }
 
