@@ -383,6 +383,10 @@ int coord_price_line(coord *c, const coord_drop *d, int tier_idx, const char *sk
     int64_t *unit_minor, char *rule);
 /* True when the drop sells at prices (its SKUs have them). */
 bool coord_drop_priced(const coord_drop *d);
+/* The money KPIs of drop d into k (currency, revenue, per tier and hub);
+ * k's arrays point into prices.c's static buffers until the next call. 0
+ * or DN_EIO. */
+int coord_kpi_money(coord *c, const coord_drop *d, Dropnet__DropKpi *k);
 /* Ops kinds 50..59 (prices and experiments). */
 void coord_ops_prices(coord *c, const Dropnet__OpsRequest *q, mreq *r);
 /* Answers a QuoteRequest from memory (no transaction, nothing written):

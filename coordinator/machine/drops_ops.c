@@ -687,7 +687,8 @@ static void drops_kpi(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 	}
 	Dropnet__DropKpi k = DROPNET__DROP_KPI__INIT;
 	k.drop_id = d->id;
-	if (drops_kpi_orders(c, d->id, &k) != 0 || drops_kpi_totals(c, d->id, &k) != 0) {
+	if (drops_kpi_orders(c, d->id, &k) != 0 || drops_kpi_totals(c, d->id, &k) != 0 ||
+	    coord_kpi_money(c, d, &k) != 0) {
 		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
 		return;
 	}

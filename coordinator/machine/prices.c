@@ -487,3 +487,56 @@ void coord_quote(coord *c, const Dropnet__QuoteRequest *q, Dropnet__QuoteReply *
 	rep->n_prices = q->n_skus;
 	rep->prices = qpp;
 }
+
+/* Money rows of one KPI reply, per grouping. */
+#define PRICES_MONEY_ROWS_MAX (DN_HUBS_MAX + DROP_TIERS_MAX)
+
+typedef struct {
+	Dropnet__MoneyRow *rows;
+	Dropnet__MoneyRow **ptrs;
+	char (*keys)[DN_ID_MAX + 1];
+	size_t n;
+	int64_t revenue;
+} prices_money;
+
+static int prices_money_row(void *arg, const coord_store_money_row *r)
+{
+	prices_money *pm = arg;
+	if (pm->n == PRICES_MONEY_ROWS_MAX) {
+		return COORD_STORE_STOP;
+	}
+	Dropnet__MoneyRow *m = &pm->rows[pm->n];
+	dropnet__money_row__init(m);
+	snprintf(pm->keys[pm->n], DN_ID_MAX + 1, "%s", r->key);
+	m->key = pm->keys[pm->n];
+	m->orders = (uint32_t)r->orders;
+	m->units = (uint32_t)r->units;
+	m->revenue_minor = r->revenue_minor;
+	m->aov_minor = r->orders > 0 ? r->revenue_minor / (int64_t)r->orders : 0;
+	pm->revenue += r->revenue_minor;
+	pm->ptrs[pm->n++] = m;
+	return 0;
+}
+
+int coord_kpi_money(coord *c, const coord_drop *d, Dropnet__DropKpi *k)
+{
+	static Dropnet__MoneyRow rows[2][PRICES_MONEY_ROWS_MAX];
+	static Dropnet__MoneyRow *ptrs[2][PRICES_MONEY_ROWS_MAX];
+	static char keys[2][PRICES_MONEY_ROWS_MAX][DN_ID_MAX + 1];
+	if (d->spec == NULL || !coord_drop_priced(d)) {
+		return 0;
+	}
+	prices_money tier = {rows[0], ptrs[0], keys[0], 0, 0};
+	prices_money hub = {rows[1], ptrs[1], keys[1], 0, 0};
+	if (coord_store_money_scan(c->store, d->id, false, prices_money_row, &tier) != 0 ||
+	    coord_store_money_scan(c->store, d->id, true, prices_money_row, &hub) != 0) {
+		return DN_EIO;
+	}
+	k->currency = d->spec->currency;
+	k->revenue_minor = tier.revenue;
+	k->n_money_by_tier = tier.n;
+	k->money_by_tier = tier.ptrs;
+	k->n_money_by_hub = hub.n;
+	k->money_by_hub = hub.ptrs;
+	return 0;
+}

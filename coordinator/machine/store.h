@@ -686,5 +686,15 @@ int coord_store_order_price(store *s, int64_t order_id, int64_t total_minor,
  * 0, DN_ENOENT or DN_EIO. */
 int coord_store_secret_get(store *s, const char *name, uint8_t *buf, size_t cap,
     size_t *len);
+/* Accepted orders of a drop grouped by tier (or by the hub that took
+ * them): orders, units and revenue (sum of totals, minor units). */
+typedef struct {
+	const char *key;
+	uint64_t orders, units;
+	int64_t revenue_minor;
+} coord_store_money_row;
+typedef int (*coord_store_money_fn)(void *arg, const coord_store_money_row *r);
+int coord_store_money_scan(store *s, const char *drop_id, bool by_hub,
+    coord_store_money_fn fn, void *arg);
 
 #endif

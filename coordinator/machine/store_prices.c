@@ -15,6 +15,8 @@ enum {
 	SP_LINE_PRICE,
 	SP_ORDER_PRICE,
 	SP_SECRET_GET,
+	SP_MONEY_TIER,
+	SP_MONEY_HUB,
 	SP_COUNT
 };
 
@@ -28,6 +30,10 @@ static const char *const sp_sql[SP_COUNT] = {
         " WHERE order_id=?1 AND sku=?2",
     [SP_ORDER_PRICE] = "UPDATE orders SET total_minor=?2, currency=?3 WHERE id=?1",
     [SP_SECRET_GET] = "SELECT value FROM secrets WHERE name=?1",
+    [SP_MONEY_TIER] = "SELECT tier, COUNT(*), SUM(units), SUM(total_minor) FROM orders"
+        " WHERE drop_id=?1 AND status=1 GROUP BY tier ORDER BY tier",
+    [SP_MONEY_HUB] = "SELECT hub, COUNT(*), SUM(units), SUM(total_minor) FROM orders"
+        " WHERE drop_id=?1 AND status=1 GROUP BY hub ORDER BY hub",
 };
 
 int store_prices_init(store *s, sqlite3 *db)
@@ -119,4 +125,26 @@ int coord_store_secret_get(store *s, const char *name, uint8_t *buf, size_t cap,
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	return rv;
+}
+
+int coord_store_money_scan(store *s, const char *drop_id, bool by_hub,
+    coord_store_money_fn fn, void *arg)
+{
+	sqlite3_stmt *st = s->prices[by_hub ? SP_MONEY_HUB : SP_MONEY_TIER];
+	db_bind_text(st, 1, drop_id);
+	int rc, rv = 0;
+	while (rv == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		coord_store_money_row r = {db_col_text(st, 0),
+		    (uint64_t)sqlite3_column_int64(st, 1), (uint64_t)sqlite3_column_int64(st, 2),
+		    sqlite3_column_int64(st, 3)};
+		rv = fn(arg, &r);
+	}
+	if (rv == 0 && rc != SQLITE_DONE) {
+		log_error("store.step_failed", "rc=%d err=\"%s\" sql=money", rc,
+		    sqlite3_errmsg(sqlite3_db_handle(st)));
+		rv = DN_EIO;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rv == COORD_STORE_STOP ? 0 : rv;
 }

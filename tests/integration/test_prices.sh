@@ -14,7 +14,8 @@
 #   F the last units are priced by their rule;
 #   G an unknown drop or a bad field gets a clear status; an address out
 #     of every hub's range is SOLD_OUT_HERE. (That a quote writes nothing
-#     is tests/machine/test_prices.c's: hubs write the file all the time.)
+#     is tests/machine/test_prices.c's: hubs write the file all the time);
+#   H money KPIs: revenue, units and AOV per tier and hub add up to the acks.
 source "$(dirname "$0")/lib/net.sh"
 net_setup "$1"
 net_start "london leeds" --coord-set coordinator.test_clock=1
@@ -142,6 +143,19 @@ q=$(dc --json quote --customer zed --drop px --tier public --sku px-cap --lat 91
 q=$(dc --json quote --customer zed --drop px --tier public --sku px-cap --lat 55.95 --lon -3.19)
 [[ $(jget "$q" 'j["prices"][0]["availability"]') == SOLD_OUT_HERE ]] || fail "Edinburgh should be out of range: $q"
 ok "quotes answer OK; unknown drop NOT_FOUND, bad lat INVALID, out of range SOLD_OUT_HERE"
+
+# ---- H: money KPIs ---------------------------------------------------------------
+# Every accepted order above: 5400 + 12000 + 5400 + 3 x 6000 + 2 x 5000 +
+# 6000 + 7000 + 6000 + 14000 + 3000 = 86800 over 13 orders of 20 units.
+k=$(dc --json kpi --drop px)
+[[ $(jget "$k" 'j["kpi"]["revenue_minor"]') == 86800 ]] || fail "revenue: $k"
+[[ $(jget "$k" 'j["kpi"]["currency"]') == GBP ]] || fail "kpi currency: $k"
+row=$(jget "$k" '"%(key)s %(orders)d %(units)d %(revenue_minor)d %(aov_minor)d" % j["kpi"]["money_by_tier"][0]')
+[[ $row == "public 13 20 86800 6676" ]] || fail "money by tier: $row"
+row=$(jget "$k" '"%(key)s %(revenue_minor)d" % j["kpi"]["money_by_hub"][0]')
+[[ $row == "london 86800" ]] || fail "money by hub: $row"
+dc kpi --drop px | grep -q "^revenue *86800 GBP" || fail "kpi text has no revenue"
+ok "kpi: revenue 86800 GBP; public tier 13 orders, 20 units, AOV 6676; london 86800"
 
 audit_clean || fail "audit: $(dc audit 2>&1)"
 ok "audit clean"
