@@ -92,7 +92,8 @@ char *price_rule_name(unsigned rules, char *buf, size_t len)
 		unsigned bit;
 		const char *name;
 	} names[] = {
-	    {PRICE_RULE_LIVE, "live"}, {PRICE_RULE_EARLY_BIRD, "early_bird"},
+	    {PRICE_RULE_ARM, "arm"}, {PRICE_RULE_LIVE, "live"},
+	    {PRICE_RULE_EARLY_BIRD, "early_bird"},
 	    {PRICE_RULE_LAST_UNITS, "last_units"}, {PRICE_RULE_DEMAND, "demand"},
 	    {PRICE_RULE_FLOOR, "floor"}, {PRICE_RULE_CEILING, "ceiling"},
 	};

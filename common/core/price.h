@@ -53,6 +53,8 @@ typedef enum {
 	PRICE_RULE_LIVE = 1u << 3,
 	PRICE_RULE_FLOOR = 1u << 4,   /* the result was clamped up to the floor */
 	PRICE_RULE_CEILING = 1u << 5, /* ... down to the ceiling */
+	PRICE_RULE_ARM = 1u << 6,     /* a price experiment's arm set the base
+	                               * (the caller's; price_decide never sets it) */
 } price_rule;
 
 /* One SKU's rules in one tier. A zero count or percent turns a rule off. */

@@ -219,6 +219,8 @@ CODEC_DEFINE_INNER(order_info, Dropnet__OrderInfo, dropnet__order_info,
     DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
 CODEC_DEFINE_INNER(drop, Dropnet__Drop, dropnet__drop,
     DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
+CODEC_DEFINE_INNER(experiment, Dropnet__Experiment, dropnet__experiment,
+    DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
 
 const char *codec_status_name(Dropnet__Status s)
 {

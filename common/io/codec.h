@@ -46,6 +46,7 @@ CODEC_DECLARE(hub_event, Dropnet__HubEvent)
 CODEC_DECLARE(hub_command, Dropnet__HubCommand)
 CODEC_DECLARE(order_info, Dropnet__OrderInfo)
 CODEC_DECLARE(drop, Dropnet__Drop)
+CODEC_DECLARE(experiment, Dropnet__Experiment)
 CODEC_DECLARE(region_signal, Dropnet__RegionSignal)
 
 /* Bytes of unpacked messages alive now (all threads), and how many unpacks

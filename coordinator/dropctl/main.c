@@ -38,7 +38,9 @@ static void main_help(void)
 	    "                               live prices; what SKUs cost now\n"
 	    "  quote --customer C --drop D --tier T --sku S --lat LAT --lon LON\n"
 	    "                               ask for a quote as a storefront\n"
-	    "  kpi --drop D                 a drop's KPIs\n"
+	    "  experiment create --id E --drop D --sku S --arm NAME:PRICE ...\n"
+	    "  experiment show|stop E       price experiments and their readout\n"
+	    "  kpi --drop D                 a drop's KPIs (and revenue)\n"
 	    "  clock [now | set TIME]       the coordinator's clock (tests)\n"
 	    "  demand [--sku S] [--bucket B]\n"
 	    "                               demand history: sold, turned away\n"
@@ -154,6 +156,9 @@ int main(int argc, char **argv)
 		}
 		if (strcmp(a, "price") == 0) {
 			return dropctl_price(&o, argc - i, argv + i);
+		}
+		if (strcmp(a, "experiment") == 0) {
+			return dropctl_experiment(&o, argc - i, argv + i);
 		}
 		if (strcmp(a, "quote") == 0) {
 			return dropctl_quote(&o, argc - i, argv + i);

@@ -179,10 +179,11 @@ static int quote_print(const dropctl_opts *o, const Dropnet__QuoteReply *q)
 		json_t *rows = json_array();
 		for (size_t i = 0; rows != NULL && i < q->n_prices; i++) {
 			const Dropnet__QuotePrice *p = q->prices[i];
-			json_array_append_new(rows, json_pack("{s:s,s:I,s:s,s:s,s:s,s:I}",
+			json_array_append_new(rows, json_pack("{s:s,s:I,s:s,s:s,s:s,s:I,s:s}",
 			    "sku", p->sku, "unit_minor", (json_int_t)p->unit_minor, "rule",
 			    p->rule, "availability", quote_avail_name(p->availability),
-			    "token", p->token, "expires_ms", (json_int_t)p->expires_ms));
+			    "token", p->token, "expires_ms", (json_int_t)p->expires_ms, "arm",
+			    p->arm));
 		}
 		return dropctl_json_emit(rows != NULL ? json_pack("{s:s,s:s,s:s,s:s,s:o}",
 		    "status", codec_status_name(q->status), "field", q->field, "message",
@@ -282,4 +283,175 @@ int dropctl_quote(dropctl_opts *o, int argc, char **argv)
 	}
 	q.skus = skus;
 	return quote_exchange(o, &q);
+}
+
+/* ---- experiments ---- */
+
+static void experiment_help(void)
+{
+	printf("usage: dropctl [global flags] experiment create --id E --drop D --sku S\n"
+	       "           --arm NAME:PRICE --arm NAME:PRICE [--arm ...]\n"
+	       "       dropctl [global flags] experiment show E\n"
+	       "       dropctl [global flags] experiment stop E\n"
+	       "\n"
+	       "A price experiment on one SKU of a priced drop: 2..8 arms, each a\n"
+	       "base price (minor units, within the SKU's floor and ceiling).\n"
+	       "Buyers are assigned by hash(E, customer): sticky across quotes,\n"
+	       "orders and retries. Quotes count as exposures, accepted orders\n"
+	       "as outcomes. show: per arm exposures, orders, conversion and\n"
+	       "revenue per exposure with 95%% intervals, and whether the best\n"
+	       "arm is significantly ahead (\"not significant yet\" until it is).\n");
+}
+
+static int experiment_print(const dropctl_opts *o, const Dropnet__Experiment *e)
+{
+	if (o->json) {
+		json_t *arms = json_array();
+		for (size_t a = 0; arms != NULL && a < e->n_arms; a++) {
+			const Dropnet__ExperimentArm *x = e->arms[a];
+			json_array_append_new(arms, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:f,s:f,s:f,"
+			    "s:f,s:f,s:f}", "name", x->name, "price_minor", (json_int_t)x->price_minor,
+			    "exposures", (json_int_t)x->exposures, "orders", (json_int_t)x->orders,
+			    "units", (json_int_t)x->units, "revenue_minor", (json_int_t)x->revenue_minor,
+			    "conversion", x->conversion, "conversion_lo", x->conversion_lo,
+			    "conversion_hi", x->conversion_hi, "rpe", x->rpe, "rpe_lo", x->rpe_lo,
+			    "rpe_hi", x->rpe_hi));
+		}
+		return dropctl_json_emit(arms != NULL ? json_pack("{s:{s:s,s:s,s:s,s:s,s:o,s:s,"
+		    "s:b,s:s,s:f}}", "experiment", "id", e->id, "drop_id", e->drop_id, "sku",
+		    e->sku, "state", e->state, "arms", arms, "verdict", e->verdict, "significant",
+		    (int)e->significant, "best_arm", e->best_arm, "z", e->z) : NULL);
+	}
+	printf("experiment  %s  (%s, drop %s, sku %s)\n", e->id, e->state, e->drop_id, e->sku);
+	static const char *const h[] = {"ARM", "PRICE", "EXPOSURES", "ORDERS", "CONVERSION",
+	    "95% CI", "REV/EXPOSURE", "95% CI"};
+	dropctl_table t;
+	dropctl_table_init(&t, 8, h, "lrrrrlrl");
+	for (size_t a = 0; a < e->n_arms; a++) {
+		const Dropnet__ExperimentArm *x = e->arms[a];
+		dropctl_table_cell(&t, "%s", x->name);
+		dropctl_table_cell(&t, "%" PRId64, x->price_minor);
+		dropctl_table_cell(&t, "%" PRIu64, x->exposures);
+		dropctl_table_cell(&t, "%" PRIu64, x->orders);
+		dropctl_table_cell(&t, "%.1f%%", x->conversion * 100);
+		dropctl_table_cell(&t, "%.1f-%.1f%%", x->conversion_lo * 100,
+		    x->conversion_hi * 100);
+		dropctl_table_cell(&t, "%.1f", x->rpe);
+		dropctl_table_cell(&t, "%.1f-%.1f", x->rpe_lo, x->rpe_hi);
+	}
+	int ex = dropctl_table_print(&t);
+	dropctl_table_fini(&t);
+	printf("readout     %s\n", e->verdict);
+	return ex;
+}
+
+/* --arm NAME:PRICE into arms[*n]. -1 to go on, or an exit code. */
+static int experiment_arm_flag(const char *v, Dropnet__ExperimentArm *arms, size_t *n,
+    char names[][DN_ID_MAX + 1])
+{
+	const char *colon = strrchr(v, ':');
+	if (*n >= 8 || colon == NULL || (size_t)(colon - v) > DN_ID_MAX) {
+		return dropctl_usage_error("experiment create", "--arm NAME:PRICE, at most 8");
+	}
+	dropnet__experiment_arm__init(&arms[*n]);
+	snprintf(names[*n], DN_ID_MAX + 1, "%.*s", (int)(colon - v), v);
+	arms[*n].name = names[*n];
+	if (dropctl_parse_i64(colon + 1, 0, INT64_MAX, &arms[*n].price_minor) != 0) {
+		return dropctl_usage_error("experiment create", "bad price in '%s'", v);
+	}
+	(*n)++;
+	return -1;
+}
+
+static int experiment_create_args(dropctl_opts *o, int argc, char **argv,
+    Dropnet__Experiment *e, Dropnet__ExperimentArm *arms, char names[][DN_ID_MAX + 1])
+{
+	size_t n = 0;
+	for (int i = 1; i < argc; i++) {
+		int m, ex;
+		const char *v = NULL;
+		if ((m = dropctl_flag(argc, argv, &i, "--arm", &v)) > 0) {
+			if ((ex = experiment_arm_flag(v, arms, &n, names)) >= 0) {
+				return ex;
+			}
+			continue;
+		}
+		if (m == 0 &&
+		    (m = dropctl_flag(argc, argv, &i, "--id", (const char **)&e->id)) == 0 &&
+		    (m = dropctl_flag(argc, argv, &i, "--drop", (const char **)&e->drop_id)) == 0 &&
+		    (m = dropctl_flag(argc, argv, &i, "--sku", (const char **)&e->sku)) == 0 &&
+		    (m = dropctl_global_flag(o, argc, argv, &i)) == 0) {
+			return dropctl_usage_error("experiment create", "unexpected argument '%s'",
+			    argv[i]);
+		}
+		if (m < 0) {
+			return DROPCTL_EXIT_USAGE;
+		}
+	}
+	e->n_arms = n;
+	return -1;
+}
+
+int dropctl_experiment(dropctl_opts *o, int argc, char **argv)
+{
+	if (argc < 2 || dropctl_is_help(argv[1])) {
+		experiment_help();
+		return argc < 2 ? DROPCTL_EXIT_USAGE : DROPCTL_EXIT_OK;
+	}
+	Dropnet__OpsRequest req = DROPNET__OPS_REQUEST__INIT;
+	Dropnet__Experiment e = DROPNET__EXPERIMENT__INIT;
+	Dropnet__ExperimentArm arms[8], *armp[8];
+	char names[8][DN_ID_MAX + 1];
+	int ex;
+	if (strcmp(argv[1], "create") == 0) {
+		if ((ex = experiment_create_args(o, argc - 1, argv + 1, &e, arms, names)) >= 0) {
+			return ex;
+		}
+		for (size_t a = 0; a < e.n_arms; a++) {
+			armp[a] = &arms[a];
+		}
+		e.arms = armp;
+		req.kind = DROPNET__OPS_KIND__OPS_EXPERIMENT_CREATE;
+		req.experiment = &e;
+	} else if (strcmp(argv[1], "show") == 0 || strcmp(argv[1], "stop") == 0) {
+		const char *id = NULL;
+		for (int i = 2; i < argc; i++) {
+			int m = dropctl_global_flag(o, argc, argv, &i);
+			if (m < 0) {
+				return DROPCTL_EXIT_USAGE;
+			}
+			if (m == 0 && id == NULL && argv[i][0] != '-') {
+				id = argv[i];
+			} else if (m == 0) {
+				return dropctl_usage_error("experiment", "unexpected argument '%s'",
+				    argv[i]);
+			}
+		}
+		if (id == NULL) {
+			return dropctl_usage_error("experiment", "missing the experiment id");
+		}
+		req.kind = argv[1][1] == 'h' ? DROPNET__OPS_KIND__OPS_EXPERIMENT_SHOW :
+		    DROPNET__OPS_KIND__OPS_EXPERIMENT_STOP;
+		req.experiment_id = (char *)id;
+	} else {
+		return dropctl_usage_error("experiment", "unknown subcommand '%s'", argv[1]);
+	}
+	Dropnet__OpsReply *r = NULL;
+	if ((ex = dropctl_ops_call(o, &req, &r)) != DROPCTL_EXIT_OK) {
+		return ex;
+	}
+	if (r->status != DROPNET__STATUS__OK) {
+		fprintf(stderr, "dropctl: experiment: %s: %s\n", codec_status_name(r->status),
+		    r->message);
+		ex = DROPCTL_EXIT_FAIL;
+	} else if (r->n_experiments == 1) {
+		ex = experiment_print(o, r->experiments[0]);
+	} else if (o->json) {
+		ex = dropctl_json_emit(json_pack("{s:s,s:s}", "status", "OK", "message",
+		    r->message));
+	} else {
+		printf("%s\n", r->message);
+	}
+	codec_ops_reply_free(r);
+	return ex;
 }

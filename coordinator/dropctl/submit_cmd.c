@@ -266,9 +266,9 @@ static json_t *submit_prices_json(const Dropnet__OrderAck *ack)
 	json_t *a = json_array();
 	for (size_t k = 0; a != NULL && k < ack->n_prices; k++) {
 		const Dropnet__LinePrice *p = ack->prices[k];
-		json_array_append_new(a, json_pack("{s:s,s:I,s:I,s:s}", "sku", p->sku,
+		json_array_append_new(a, json_pack("{s:s,s:I,s:I,s:s,s:s}", "sku", p->sku,
 		    "qty", (json_int_t)p->qty, "unit_minor", (json_int_t)p->unit_minor,
-		    "rule", p->rule));
+		    "rule", p->rule, "arm", p->arm));
 	}
 	return a;
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sqlite3.h>
 #include "core/drop.h"
+#include "core/experiment.h"
 #include "core/ledger.h"
 #include "core/limits.h"
 #include "core/route.h"
@@ -128,6 +129,15 @@ typedef struct {
 		char tier[DN_ID_MAX + 1];
 		int64_t price_minor, starts_ms, ends_ms;
 	} live[DROP_SKUS_MAX];
+	/* The running price experiment per SKU (id "": none), and its
+	 * exposures counted since the last group commit wrote them. */
+	struct {
+		char id[DN_ID_MAX + 1];
+		size_t narms;
+		char arm[EXPERIMENT_ARMS_MAX][DN_ID_MAX + 1];
+		int64_t price[EXPERIMENT_ARMS_MAX];
+		uint64_t pending[EXPERIMENT_ARMS_MAX];
+	} exp[DROP_SKUS_MAX];
 } coord_drop;
 
 /* The machine's time (state.c; proto/SEMANTICS.md "Time"). A wall reading
@@ -380,7 +390,16 @@ int coord_holdback_adjust(coord *c, int hub, const char *sku, int64_t delta,
  * SKU has no prices. */
 int coord_price_line(coord *c, const coord_drop *d, int tier_idx, const char *sku,
     int region, const char *customer, const char *qtoken, int64_t now,
-    int64_t *unit_minor, char *rule);
+    int64_t *unit_minor, char *rule, int *arm);
+/* (above) *arm (may be NULL) gets the experiment arm that priced the line,
+ * or -1. */
+/* Writes every running experiment's exposures counted in memory since the
+ * last call (inside the caller's transaction) and zeroes them. A crash or
+ * failed commit loses those counted since the last group commit. */
+int coord_experiments_flush(coord *c);
+/* Counts an accepted line of an experiment's SKU (inside a tx). */
+int coord_experiment_outcome(coord *c, const coord_drop *d, const char *sku, int arm,
+    uint32_t qty, int64_t unit_minor);
 /* True when the drop sells at prices (its SKUs have them). */
 bool coord_drop_priced(const coord_drop *d);
 /* The money KPIs of drop d into k (currency, revenue, per tier and hub);

@@ -54,6 +54,7 @@ typedef struct {
 	/* Prices (prices.c), when the drop is priced and the order routed. */
 	bool priced;
 	int64_t unit[DN_ORDER_LINES_MAX];
+	int arm[DN_ORDER_LINES_MAX];  /* experiment arm per line, or -1 */
 	char rule[DN_ORDER_LINES_MAX][PRICE_RULE_NAME_MAX];
 	int64_t total;
 } ingest_order;
@@ -429,7 +430,8 @@ static void ingest_price(coord *c, ingest_order *io)
 	for (size_t i = 0; io->priced && i < io->nlines; i++) {
 		const char *tok = io->m->lines[i]->quote_token;
 		if (coord_price_line(c, io->d, io->tier_idx, io->lines[i].sku, io->region,
-		    io->m->customer, tok, io->now_wall, &io->unit[i], io->rule[i]) != 0) {
+		    io->m->customer, tok, io->now_wall, &io->unit[i], io->rule[i],
+		    &io->arm[i]) != 0) {
 			/* A priced drop prices every SKU in every tier (checked
 			 * at creation): this cannot happen. */
 			log_error("price.missing", "drop=%s sku=%s", io->d->id, io->lines[i].sku);
@@ -453,6 +455,13 @@ static void ingest_ack_prices(const ingest_order *io, Dropnet__OrderAck *ack,
 		lp[i].qty = io->lines[i].qty;
 		lp[i].unit_minor = io->unit[i];
 		lp[i].rule = (char *)io->rule[i];
+		if (io->arm[i] >= 0) {
+			int k = -1;
+			for (size_t s = 0; s < io->d->spec->n_skus; s++) {
+				k = strcmp(io->d->spec->skus[s]->sku, io->lines[i].sku) == 0 ? (int)s : k;
+			}
+			lp[i].arm = k >= 0 ? (char *)io->d->exp[k].arm[io->arm[i]] : "";
+		}
 		lpp[i] = &lp[i];
 	}
 	ack->n_prices = io->nlines;
@@ -468,6 +477,10 @@ static int ingest_journal_prices(coord *c, const ingest_order *io, int64_t order
 	for (size_t i = 0; io->priced && rv == 0 && i < io->nlines; i++) {
 		rv = coord_store_order_line_price(c->store, order_id, io->lines[i].sku,
 		    io->unit[i], io->rule[i]);
+		if (rv == 0 && !io->held && io->arm[i] >= 0) {
+			rv = coord_experiment_outcome(c, io->d, io->lines[i].sku, io->arm[i],
+			    io->lines[i].qty, io->unit[i]);
+		}
 	}
 	if (io->priced && rv == 0) {
 		rv = coord_store_order_price(c->store, order_id, io->total,
@@ -810,6 +823,9 @@ void coord_ingest_batch(coord *c, mreq **reqs, size_t n)
 		if (!outs[i].done) {
 			rv = ingest_request(c, body, len, orders[i], &outs[i], now_wall, now_mono);
 		}
+	}
+	if (rv == 0 && in_tx) {
+		rv = coord_experiments_flush(c);
 	}
 	if (rv == 0 && in_tx) {
 		rv = coord_clock_save(c);

@@ -12,6 +12,7 @@
  * until the next call.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "core/err.h"
 #include "core/geo.h"
@@ -95,15 +96,27 @@ static int prices_token(coord *c, const coord_drop *d, const char *sku,
 
 int coord_price_line(coord *c, const coord_drop *d, int tier_idx, const char *sku,
     int region, const char *customer, const char *qtoken, int64_t now,
-    int64_t *unit_minor, char *rule)
+    int64_t *unit_minor, char *rule, int *arm)
 {
 	int k = prices_sku_index(d, sku);
 	price_rules r;
+	if (arm != NULL) {
+		*arm = -1;
+	}
 	if (k < 0 || tier_idx < 0 || (size_t)tier_idx >= d->ntiers ||
 	    !prices_rules(d->spec->skus[k], d->tiers[tier_idx].name, &r)) {
 		return DN_ENOENT;
 	}
 	const char *tier = d->tiers[tier_idx].name;
+	int ax = -1;
+	if (d->exp[k].id[0] != '\0' && customer[0] != '\0') {
+		/* Arm prices lie within the bounds (checked at creation). */
+		ax = (int)experiment_arm(d->exp[k].id, customer, d->exp[k].narms);
+		r.base_minor = d->exp[k].price[ax];
+	}
+	if (arm != NULL) {
+		*arm = ax;
+	}
 	if (prices_token(c, d, sku, tier, customer, qtoken, now, unit_minor) == 1) {
 		snprintf(rule, PRICE_RULE_NAME_MAX, "quote");
 		return 0;
@@ -115,6 +128,9 @@ int coord_price_line(coord *c, const coord_drop *d, int tier_idx, const char *sk
 	    (d->live[k].tier[0] == '\0' || strcmp(d->live[k].tier, tier) == 0);
 	in.live_minor = d->live[k].price_minor;
 	price_answer a = price_decide(&r, &in);
+	if (ax >= 0 && !in.live) {
+		a.rules |= PRICE_RULE_ARM;
+	}
 	*unit_minor = a.price_minor;
 	price_rule_name(a.rules, rule, PRICE_RULE_NAME_MAX);
 	return 0;
@@ -312,7 +328,7 @@ static void prices_show(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 			}
 			dropnet__price_row__init(&rows[n]);
 			if (coord_price_line(c, d, (int)t, ds->sku, region, "", NULL, now,
-			    &rows[n].unit_minor, rules[n]) != 0) {
+			    &rows[n].unit_minor, rules[n], NULL) != 0) {
 				continue;
 			}
 			rows[n].sku = ds->sku;
@@ -333,14 +349,6 @@ static void prices_show(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 	coord_ops_send(r, &rep);
 }
 
-void coord_ops_prices(coord *c, const Dropnet__OpsRequest *q, mreq *r)
-{
-	if (q->kind == DROPNET__OPS_KIND__OPS_PRICE_LIVE) {
-		prices_live(c, q, r);
-	} else {
-		prices_show(c, q, r);
-	}
-}
 
 /* The quote's region and what hubs in range of (lat, lon) may still sell of
  * sku: *region the nearest routable hub in range (-1: none). */
@@ -426,7 +434,7 @@ static Dropnet__Status prices_quote_drop(coord *c, const Dropnet__QuoteRequest *
 
 /* One SKU of a quote into qp (tok and rule: its buffers). */
 static void prices_quote_sku(coord *c, const Dropnet__QuoteRequest *q,
-    const coord_drop *d, int tier_idx, size_t i, Dropnet__QuotePrice *qp, char *tok,
+    coord_drop *d, int tier_idx, size_t i, Dropnet__QuotePrice *qp, char *tok,
     char *rule)
 {
 	int64_t now = coord_now_wall_ms(c);
@@ -439,9 +447,17 @@ static void prices_quote_sku(coord *c, const Dropnet__QuoteRequest *q,
 	    DROPNET__AVAILABILITY__IN_STOCK;
 	qp->rule = (char *)"unpriced";
 	qp->token = (char *)"";
+	int arm = -1;
 	if (coord_price_line(c, d, tier_idx, q->skus[i], region, q->customer, NULL, now,
-	    &qp->unit_minor, rule) != 0) {
+	    &qp->unit_minor, rule, &arm) != 0) {
 		return;
+	}
+	if (arm >= 0) {
+		/* An exposure: counted in memory, written by the next group
+		 * commit (coord_experiments_flush). */
+		int k = prices_sku_index(d, q->skus[i]);
+		d->exp[k].pending[arm]++;
+		qp->arm = d->exp[k].arm[arm];
 	}
 	qp->rule = rule;
 	qp->expires_ms = now + c->cfg.quote_ttl_ms;
@@ -539,4 +555,336 @@ int coord_kpi_money(coord *c, const coord_drop *d, Dropnet__DropKpi *k)
 	k->n_money_by_hub = hub.n;
 	k->money_by_hub = hub.ptrs;
 	return 0;
+}
+
+/* ---- experiments ---- */
+
+typedef struct prices_exp prices_exp;
+/* An experiment read back: its stored spec and row, and its arms' counts
+ * (the file's, plus exposures still in memory). */
+struct prices_exp {
+	coord *c;
+	Dropnet__Experiment *spec;
+	char state[16];
+	int64_t created_ms, stopped_ms;
+	experiment_counts n[EXPERIMENT_ARMS_MAX];
+	uint64_t units[EXPERIMENT_ARMS_MAX];
+};
+static int prices_exp_read(coord *c, const char *id, prices_exp *x);
+
+int coord_experiments_flush(coord *c)
+{
+	for (size_t i = 0; i < c->ndrops; i++) {
+		coord_drop *d = &c->drops[i];
+		for (size_t k = 0; k < DROP_SKUS_MAX; k++) {
+			for (size_t a = 0; d->exp[k].id[0] && a < d->exp[k].narms; a++) {
+				if (d->exp[k].pending[a] == 0) {
+					continue;
+				}
+				coord_store_arm_row row = {.idx = (int)a,
+				    .exposures = d->exp[k].pending[a]};
+				if (coord_store_arm_add(c->store, d->exp[k].id, &row) != 0) {
+					return DN_EIO;
+				}
+				d->exp[k].pending[a] = 0;
+			}
+		}
+	}
+	return 0;
+}
+
+int coord_experiment_outcome(coord *c, const coord_drop *d, const char *sku, int arm,
+    uint32_t qty, int64_t unit_minor)
+{
+	int k = prices_sku_index(d, sku);
+	if (k < 0 || d->exp[k].id[0] == '\0' || arm < 0 || (size_t)arm >= d->exp[k].narms) {
+		return 0;
+	}
+	double rev = (double)unit_minor * qty;
+	coord_store_arm_row row = {.idx = arm, .orders = 1, .units = qty,
+	    .revenue_minor = unit_minor * (int64_t)qty, .revenue_sq = rev * rev};
+	return coord_store_arm_add(c->store, d->exp[k].id, &row);
+}
+
+/* Runs fn's writes, the exposures and the clock in one transaction. */
+static int prices_tx(coord *c, int rv_in)
+{
+	int rv = rv_in;
+	if (rv == 0) {
+		rv = coord_experiments_flush(c);
+	}
+	if (rv == 0) {
+		rv = coord_clock_save(c);
+	}
+	rv = rv == 0 ? coord_store_commit(c->store) : (coord_store_rollback(c->store), rv);
+	if (rv != 0) {
+		c->commit_failures++;
+		coord_reload(c);
+	}
+	return rv;
+}
+
+/* An experiment to create: its fields and arms against drop d. NULL when
+ * good, else why. */
+static const char *prices_exp_check(coord *c, const Dropnet__Experiment *e,
+    coord_drop **dp, int *kp)
+{
+	coord_drop *d = coord_drop_find(c, e->drop_id);
+	*dp = d;
+	if (!validate_id(e->id)) {
+		return "the experiment id must be 1..64 printable characters";
+	}
+	if (d == NULL || d->state == DROP_CLOSED || !coord_drop_priced(d)) {
+		return "the drop must exist, have prices and not be closed";
+	}
+	int k = prices_sku_index(d, e->sku);
+	*kp = k;
+	if (k < 0) {
+		return "the SKU is not part of the drop";
+	}
+	if (d->exp[k].id[0] != '\0') {
+		return "the SKU already has a running experiment";
+	}
+	if (e->n_arms < 2 || e->n_arms > EXPERIMENT_ARMS_MAX) {
+		return "an experiment has 2..8 arms";
+	}
+	const Dropnet__DropSku *ds = d->spec->skus[k];
+	for (size_t a = 0; a < e->n_arms; a++) {
+		if (!validate_id(e->arms[a]->name)) {
+			return "arm names must be 1..64 printable characters";
+		}
+		for (size_t b = 0; b < a; b++) {
+			if (strcmp(e->arms[a]->name, e->arms[b]->name) == 0) {
+				return "arm names must differ";
+			}
+		}
+		if (e->arms[a]->price_minor < ds->floor_minor ||
+		    e->arms[a]->price_minor > ds->ceiling_minor) {
+			return "every arm's price must lie within the SKU's floor and ceiling";
+		}
+	}
+	return NULL;
+}
+
+/* A clean copy of e to store (arms' names and prices only). */
+static int prices_exp_pack(const Dropnet__Experiment *e, uint8_t **buf, size_t *len)
+{
+	Dropnet__ExperimentArm arms[EXPERIMENT_ARMS_MAX];
+	Dropnet__ExperimentArm *armp[EXPERIMENT_ARMS_MAX];
+	for (size_t a = 0; a < e->n_arms; a++) {
+		dropnet__experiment_arm__init(&arms[a]);
+		arms[a].name = e->arms[a]->name;
+		arms[a].price_minor = e->arms[a]->price_minor;
+		armp[a] = &arms[a];
+	}
+	Dropnet__Experiment x = DROPNET__EXPERIMENT__INIT;
+	x.id = e->id;
+	x.drop_id = e->drop_id;
+	x.sku = e->sku;
+	x.n_arms = e->n_arms;
+	x.arms = armp;
+	return codec_experiment_pack(&x, buf, len);
+}
+
+static void prices_exp_create(coord *c, const Dropnet__OpsRequest *q, mreq *r)
+{
+	const Dropnet__Experiment *e = q->experiment;
+	coord_drop *d = NULL;
+	int k = -1;
+	if (e == NULL || !validate_id(e->id)) {
+		prices_answer(r, DROPNET__STATUS__INVALID, "an experiment with an id of 1..64"
+		    " printable characters is required");
+		return;
+	}
+	prices_exp old;
+	int grv = prices_exp_read(c, e->id, &old);
+	codec_experiment_free(old.spec);
+	if (grv != DN_ENOENT) {
+		prices_answer(r, grv == 0 ? DROPNET__STATUS__CONFLICT : DROPNET__STATUS__UNAVAILABLE,
+		    grv == 0 ? "the experiment id is taken" : "storage failed");
+		return;
+	}
+	const char *why = prices_exp_check(c, e, &d, &k);
+	if (why != NULL) {
+		prices_answer(r, DROPNET__STATUS__INVALID, why);
+		return;
+	}
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	if (prices_exp_pack(e, &buf, &len) != 0) {
+		prices_answer(r, DROPNET__STATUS__UNAVAILABLE, "out of memory");
+		return;
+	}
+	int64_t now = coord_now_wall_ms(c);
+	coord_store_experiment_row row = {e->id, e->drop_id, e->sku, "running", now, 0, buf,
+	    len};
+	int rv = coord_store_begin(c->store);
+	if (rv == 0) {
+		rv = coord_store_experiment_insert(c->store, &row, e->n_arms);
+	}
+	free(buf);
+	if (prices_tx(c, rv) != 0) {
+		prices_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
+		return;
+	}
+	snprintf(d->exp[k].id, sizeof(d->exp[k].id), "%s", e->id);
+	d->exp[k].narms = e->n_arms;
+	for (size_t a = 0; a < e->n_arms; a++) {
+		snprintf(d->exp[k].arm[a], sizeof(d->exp[k].arm[a]), "%s", e->arms[a]->name);
+		d->exp[k].price[a] = e->arms[a]->price_minor;
+		d->exp[k].pending[a] = 0;
+	}
+	log_info("experiment.created", "id=%s drop=%s sku=%s arms=%zu", e->id, e->drop_id,
+	    e->sku, e->n_arms);
+	prices_answer(r, DROPNET__STATUS__OK, "experiment running");
+}
+
+
+static int prices_exp_row(void *arg, const coord_store_experiment_row *r)
+{
+	prices_exp *x = arg;
+	snprintf(x->state, sizeof(x->state), "%s", r->state);
+	x->created_ms = r->created_ms;
+	x->stopped_ms = r->stopped_ms;
+	return codec_experiment_unpack(r->spec, r->spec_len, &x->spec) == 0 ? 0 : DN_EIO;
+}
+
+static int prices_arm_row(void *arg, const coord_store_arm_row *r)
+{
+	prices_exp *x = arg;
+	if (r->idx >= 0 && r->idx < (int)EXPERIMENT_ARMS_MAX) {
+		x->n[r->idx] = (experiment_counts){r->exposures, r->orders, r->revenue_minor,
+		    r->revenue_sq};
+		x->units[r->idx] = r->units;
+	}
+	return 0;
+}
+
+/* Reads experiment id into x (x->spec to free). 0, DN_ENOENT or DN_EIO. */
+static int prices_exp_read(coord *c, const char *id, prices_exp *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->c = c;
+	int rv = coord_store_experiment_get(c->store, id, prices_exp_row, x);
+	if (rv == 0) {
+		rv = coord_store_arm_list(c->store, id, prices_arm_row, x);
+	}
+	coord_drop *d = rv == 0 ? coord_drop_find(c, x->spec->drop_id) : NULL;
+	int k = d != NULL ? prices_sku_index(d, x->spec->sku) : -1;
+	for (size_t a = 0; k >= 0 && strcmp(d->exp[k].id, id) == 0 && a < d->exp[k].narms;
+	    a++) {
+		x->n[a].exposures += d->exp[k].pending[a];
+	}
+	return rv;
+}
+
+/* Fills x->spec's reply fields from its counts and the readout. */
+static void prices_exp_fill(prices_exp *x, char *verdict, size_t vlen)
+{
+	Dropnet__Experiment *e = x->spec;
+	size_t narms = e->n_arms < EXPERIMENT_ARMS_MAX ? e->n_arms : EXPERIMENT_ARMS_MAX;
+	experiment_readout out;
+	experiment_read(x->n, narms > 0 ? narms : 1, &out);
+	for (size_t a = 0; a < narms; a++) {
+		Dropnet__ExperimentArm *arm = e->arms[a];
+		const experiment_arm_readout *ro = &out.arm[a];
+		arm->exposures = x->n[a].exposures;
+		arm->orders = x->n[a].orders;
+		arm->units = x->units[a];
+		arm->revenue_minor = x->n[a].revenue;
+		arm->conversion = ro->conversion;
+		arm->conversion_lo = ro->conversion_lo;
+		arm->conversion_hi = ro->conversion_hi;
+		arm->rpe = ro->rpe;
+		arm->rpe_lo = ro->rpe_lo;
+		arm->rpe_hi = ro->rpe_hi;
+	}
+	e->state = x->state;
+	e->created_ms = x->created_ms;
+	e->stopped_ms = x->stopped_ms;
+	e->significant = out.significant;
+	e->z = out.z;
+	e->best_arm = out.best >= 0 ? e->arms[out.best]->name : (char *)"";
+	if (out.significant) {
+		snprintf(verdict, vlen, "arm %s earns more per exposure than arm %s (z = %.2f)",
+		    e->arms[out.best]->name, e->arms[out.runner_up]->name, out.z);
+	} else {
+		snprintf(verdict, vlen, "not significant yet (z = %.2f; at least %u exposures per"
+		    " arm and z >= 1.96 needed)", out.z, EXPERIMENT_MIN_EXPOSURES);
+	}
+	e->verdict = verdict;
+}
+
+static void prices_exp_show(coord *c, const Dropnet__OpsRequest *q, mreq *r)
+{
+	static char verdict[200];
+	prices_exp x;
+	int rv = prices_exp_read(c, q->experiment_id, &x);
+	if (rv != 0) {
+		codec_experiment_free(x.spec);
+		prices_answer(r, rv == DN_ENOENT ? DROPNET__STATUS__NOT_FOUND :
+		    DROPNET__STATUS__UNAVAILABLE, rv == DN_ENOENT ? "no such experiment" :
+		    "storage failed");
+		return;
+	}
+	/* The reply points into x.spec's own strings: swap the verdict in
+	 * only for the pack, then give the spec its own fields back. */
+	char *vs = x.spec->verdict, *st = x.spec->state, *best = x.spec->best_arm;
+	prices_exp_fill(&x, verdict, sizeof(verdict));
+	Dropnet__Experiment *ep = x.spec;
+	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
+	rep.status = DROPNET__STATUS__OK;
+	rep.n_experiments = 1;
+	rep.experiments = &ep;
+	rep.clock_ms = coord_now_wall_ms(c);
+	coord_ops_send(r, &rep);
+	x.spec->verdict = vs;
+	x.spec->state = st;
+	x.spec->best_arm = best;
+	codec_experiment_free(x.spec);
+}
+
+static void prices_exp_stop(coord *c, const Dropnet__OpsRequest *q, mreq *r)
+{
+	prices_exp x;
+	int rv = prices_exp_read(c, q->experiment_id, &x);
+	const char *drop = rv == 0 ? x.spec->drop_id : "";
+	coord_drop *d = rv == 0 ? coord_drop_find(c, drop) : NULL;
+	int k = d != NULL ? prices_sku_index(d, x.spec->sku) : -1;
+	bool running = rv == 0 && strcmp(x.state, "running") == 0;
+	codec_experiment_free(x.spec);
+	if (rv != 0 || !running) {
+		prices_answer(r, rv == DN_ENOENT ? DROPNET__STATUS__NOT_FOUND :
+		    rv == 0 ? DROPNET__STATUS__CONFLICT : DROPNET__STATUS__UNAVAILABLE,
+		    rv == DN_ENOENT ? "no such experiment" : rv == 0 ?
+		    "the experiment is not running" : "storage failed");
+		return;
+	}
+	rv = coord_store_begin(c->store);
+	if (rv == 0) {
+		rv = coord_store_experiment_stop(c->store, q->experiment_id,
+		    coord_now_wall_ms(c));
+	}
+	/* The flush in prices_tx writes the arm's last exposures first. */
+	if (prices_tx(c, rv) != 0) {
+		prices_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
+		return;
+	}
+	if (k >= 0) {
+		memset(&d->exp[k], 0, sizeof(d->exp[k]));
+	}
+	log_info("experiment.stopped", "id=%s", q->experiment_id);
+	prices_answer(r, DROPNET__STATUS__OK, "experiment stopped");
+}
+
+void coord_ops_prices(coord *c, const Dropnet__OpsRequest *q, mreq *r)
+{
+	switch (q->kind) {
+	case DROPNET__OPS_KIND__OPS_PRICE_LIVE: prices_live(c, q, r); break;
+	case DROPNET__OPS_KIND__OPS_PRICE_SHOW: prices_show(c, q, r); break;
+	case DROPNET__OPS_KIND__OPS_EXPERIMENT_CREATE: prices_exp_create(c, q, r); break;
+	case DROPNET__OPS_KIND__OPS_EXPERIMENT_SHOW: prices_exp_show(c, q, r); break;
+	case DROPNET__OPS_KIND__OPS_EXPERIMENT_STOP: prices_exp_stop(c, q, r); break;
+	default: prices_answer(r, DROPNET__STATUS__INVALID, "unknown ops kind"); break;
+	}
 }

@@ -112,7 +112,15 @@ static const db_migration store_migrations[] = {
         "ALTER TABLE orders ADD COLUMN total_minor INTEGER NOT NULL DEFAULT 0;"
         "ALTER TABLE orders ADD COLUMN currency TEXT NOT NULL DEFAULT '';"
         "CREATE TABLE secrets(name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;"
-        "INSERT INTO secrets(name, value) VALUES('quote', randomblob(32));",
+        "INSERT INTO secrets(name, value) VALUES('quote', randomblob(32));"
+        "CREATE TABLE experiments(id TEXT PRIMARY KEY, drop_id TEXT NOT NULL,"
+        " sku TEXT NOT NULL, state TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+        " stopped_ms INTEGER NOT NULL DEFAULT 0, spec BLOB NOT NULL);"
+        "CREATE TABLE experiment_arms(experiment_id TEXT NOT NULL, idx INTEGER NOT NULL,"
+        " exposures INTEGER NOT NULL DEFAULT 0, orders INTEGER NOT NULL DEFAULT 0,"
+        " units INTEGER NOT NULL DEFAULT 0, revenue_minor INTEGER NOT NULL DEFAULT 0,"
+        " revenue_sq REAL NOT NULL DEFAULT 0,"
+        " PRIMARY KEY(experiment_id, idx)) WITHOUT ROWID;",
         NULL},
 };
 

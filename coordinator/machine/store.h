@@ -68,6 +68,11 @@
  *   orders.total_minor, .currency          the order's total, ISO 4217
  *   secrets(name, value)                   'quote': 32 random bytes, the
  *                                          quote tokens' HMAC key
+ *   experiments(id, drop_id, sku, state, created_ms, stopped_ms, spec)
+ *                                          price experiments; spec = packed
+ *                                          Experiment as created
+ *   experiment_arms(experiment_id, idx, exposures, orders, units,
+ *                   revenue_minor, revenue_sq)   counts per arm
  * A drop's price rules (per SKU and tier, floor, ceiling) are part of its
  * spec (drops.spec, the packed Drop).
  */
@@ -96,7 +101,7 @@ typedef struct store {
 	sqlite3_stmt *stream[32]; /* store_stream.c's, by its SS_* index */
 	store_ingest_stmts ingest;       /* store_ingest.c */
 	struct store_ops_stmts *ops;   /* store_ops.c */
-	sqlite3_stmt *prices[8];      /* store_prices.c, by its SP_* index */
+	sqlite3_stmt *prices[16];     /* store_prices.c, by its SP_* index */
 } store;
 
 /* The id a new placement takes: above every placement and above the floor
@@ -696,5 +701,29 @@ typedef struct {
 typedef int (*coord_store_money_fn)(void *arg, const coord_store_money_row *r);
 int coord_store_money_scan(store *s, const char *drop_id, bool by_hub,
     coord_store_money_fn fn, void *arg);
+/* Experiments: a row (spec = packed Experiment as created) and its arms. */
+typedef struct {
+	const char *id, *drop_id, *sku, *state;
+	int64_t created_ms, stopped_ms;
+	const uint8_t *spec;
+	size_t spec_len;
+} coord_store_experiment_row;
+typedef int (*coord_store_experiment_fn)(void *arg, const coord_store_experiment_row *r);
+int coord_store_experiment_insert(store *s, const coord_store_experiment_row *r,
+    size_t narms);
+int coord_store_experiment_stop(store *s, const char *id, int64_t stopped_ms);
+/* id NULL: every running experiment; else that one (DN_ENOENT if none). */
+int coord_store_experiment_get(store *s, const char *id, coord_store_experiment_fn fn,
+    void *arg);
+typedef struct {
+	int idx;
+	uint64_t exposures, orders, units;
+	int64_t revenue_minor;
+	double revenue_sq;
+} coord_store_arm_row;
+typedef int (*coord_store_arm_fn)(void *arg, const coord_store_arm_row *r);
+int coord_store_arm_list(store *s, const char *id, coord_store_arm_fn fn, void *arg);
+/* Adds r's counts to arm r->idx of experiment id. */
+int coord_store_arm_add(store *s, const char *id, const coord_store_arm_row *r);
 
 #endif

@@ -299,6 +299,109 @@ static void test_token_survives_restart(void **state)
 	mt_close(&m);
 }
 
+static Dropnet__Status experiment_op(mt *m, Dropnet__OpsKind kind, const char *id,
+    Dropnet__OpsReply **out)
+{
+	Dropnet__OpsRequest q = DROPNET__OPS_REQUEST__INIT;
+	q.kind = kind;
+	q.experiment_id = (char *)id;
+	Dropnet__OpsReply *rep = mt_ops(m, &q);
+	Dropnet__Status st = rep->status;
+	if (out != NULL) {
+		*out = rep;
+	} else {
+		codec_ops_reply_free(rep);
+	}
+	return st;
+}
+
+/* Goal: an experiment of two arms (5000, 7000) over 10,000 customers'
+ * quotes: exposures split 50/50 within 2 points (counted in memory, then
+ * written with the next group commit); a customer's arm is sticky from
+ * quote to order; outcomes counted per arm; arms outside the bounds are
+ * refused; after stop, quotes carry no arm. */
+static void test_experiment(void **state)
+{
+	(void)state;
+	mt m;
+	setup(&m);
+	Dropnet__ExperimentArm a0 = DROPNET__EXPERIMENT_ARM__INIT, a1 = a0;
+	Dropnet__ExperimentArm *arms[2] = {&a0, &a1};
+	a0.name = "low";
+	a0.price_minor = 5000;
+	a1.name = "high";
+	a1.price_minor = 9500;
+	Dropnet__Experiment e = DROPNET__EXPERIMENT__INIT;
+	e.id = "x1";
+	e.drop_id = "pd";
+	e.sku = "p-tee";
+	e.n_arms = 2;
+	e.arms = arms;
+	Dropnet__OpsRequest q = DROPNET__OPS_REQUEST__INIT;
+	q.kind = DROPNET__OPS_KIND__OPS_EXPERIMENT_CREATE;
+	q.experiment = &e;
+	Dropnet__OpsReply *rep = mt_ops(&m, &q);
+	assert_int_equal(rep->status, DROPNET__STATUS__INVALID); /* 9500 > ceiling */
+	codec_ops_reply_free(rep);
+	a1.price_minor = 7000;
+	rep = mt_ops(&m, &q);
+	assert_int_equal(rep->status, DROPNET__STATUS__OK);
+	codec_ops_reply_free(rep);
+	rep = mt_ops(&m, &q);
+	assert_int_equal(rep->status, DROPNET__STATUS__CONFLICT); /* id taken */
+	codec_ops_reply_free(rep);
+
+	char cust[32];
+	size_t low = 0;
+	for (int i = 0; i < 10000; i++) {
+		snprintf(cust, sizeof(cust), "c%d", i);
+		Dropnet__IngestReply *r = quote(&m, cust);
+		const Dropnet__QuotePrice *p = r->quote->prices[0];
+		bool is_low = strcmp(p->arm, "low") == 0;
+		assert_true(is_low || strcmp(p->arm, "high") == 0);
+		assert_int_equal(p->unit_minor, is_low ? 5000 : 7000);
+		assert_string_equal(p->rule, "arm");
+		low += is_low;
+		codec_ingest_reply_free(r);
+	}
+	assert_true(low >= 4800 && low <= 5200);
+	/* Sticky: c7's order pays its quote's arm price and counts for it. */
+	Dropnet__IngestReply *r = quote(&m, "c7");
+	int64_t c7 = r->quote->prices[0]->unit_minor;
+	char c7arm[16];
+	snprintf(c7arm, sizeof(c7arm), "%s", r->quote->prices[0]->arm);
+	codec_ingest_reply_free(r);
+	Dropnet__OrderAck *a = order_bare(&m, "c7", "", 2);
+	assert_int_equal(a->prices[0]->unit_minor, c7);
+	assert_string_equal(a->prices[0]->arm, c7arm);
+	codec_order_ack_free(a);
+	assert_int_equal(experiment_op(&m, DROPNET__OPS_KIND__OPS_EXPERIMENT_SHOW, "x1", &rep),
+	    DROPNET__STATUS__OK);
+	const Dropnet__Experiment *x = rep->experiments[0];
+	assert_int_equal(x->arms[0]->exposures + x->arms[1]->exposures, 10001);
+	assert_int_equal(x->arms[0]->exposures, low + (strcmp(c7arm, "low") == 0));
+	size_t won = strcmp(c7arm, "low") == 0 ? 0 : 1;
+	assert_int_equal(x->arms[won]->orders, 1);
+	assert_int_equal(x->arms[won]->units, 2);
+	assert_int_equal(x->arms[won]->revenue_minor, 2 * c7);
+	assert_int_equal(x->arms[1 - won]->orders, 0);
+	assert_false(x->significant);
+	assert_non_null(strstr(x->verdict, "not significant yet"));
+	codec_ops_reply_free(rep);
+	/* The exposures reached the file with the order's commit. */
+	assert_int_equal(mt_sql_int(&m, "SELECT SUM(exposures) FROM experiment_arms WHERE"
+	    " experiment_id=?1", "x1"), 10001);
+	assert_int_equal(experiment_op(&m, DROPNET__OPS_KIND__OPS_EXPERIMENT_STOP, "x1", NULL),
+	    DROPNET__STATUS__OK);
+	assert_int_equal(experiment_op(&m, DROPNET__OPS_KIND__OPS_EXPERIMENT_STOP, "x1", NULL),
+	    DROPNET__STATUS__CONFLICT);
+	r = quote(&m, "c7");
+	assert_string_equal(r->quote->prices[0]->arm, "");
+	assert_int_equal(r->quote->prices[0]->unit_minor, 6000);
+	codec_ingest_reply_free(r);
+	mt_close(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -306,6 +409,7 @@ int main(void)
 	    cmocka_unit_test(test_envelope),
 	    cmocka_unit_test(test_journal_and_retry),
 	    cmocka_unit_test(test_token_survives_restart),
+	    cmocka_unit_test(test_experiment),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
