@@ -15,7 +15,12 @@
 #   G an unknown drop or a bad field gets a clear status; an address out
 #     of every hub's range is SOLD_OUT_HERE. (That a quote writes nothing
 #     is tests/machine/test_prices.c's: hubs write the file all the time);
-#   H money KPIs: revenue, units and AOV per tier and hub add up to the acks.
+#   H money KPIs: revenue, units and AOV per tier and hub add up to the acks;
+#   I a price experiment: arms within the bounds only, a buyer sticks to one
+#     arm from quote to order, exposures and outcomes counted, the readout
+#     says "not significant yet" on a handful, stop returns the base price.
+#     (The 50/50 split over 10,000 customers is tests/machine/test_prices.c's
+#     and tests/unit/test_experiment.c's: 10,000 TLS quotes take minutes.)
 source "$(dirname "$0")/lib/net.sh"
 net_setup "$1"
 net_start "london leeds" --coord-set coordinator.test_clock=1
@@ -156,6 +161,43 @@ row=$(jget "$k" '"%(key)s %(revenue_minor)d" % j["kpi"]["money_by_hub"][0]')
 [[ $row == "london 86800" ]] || fail "money by hub: $row"
 dc kpi --drop px | grep -q "^revenue *86800 GBP" || fail "kpi text has no revenue"
 ok "kpi: revenue 86800 GBP; public tier 13 orders, 20 units, AOV 6676; london 86800"
+
+# ---- I: a price experiment ------------------------------------------------------
+dc drop create --id pe --sku pe-tee:100 --placement london:100 \
+	--tier "public:$(clock_now):+1d" --currency GBP --price pe-tee:public:6000 \
+	--bounds pe-tee:4000:8000 >/dev/null || fail "create pe"
+receive_and_wait london pe-tee 100
+dc drop open pe >/dev/null || fail "open pe"
+out=$(dc experiment create --id pe-x --drop pe --sku pe-tee --arm low:5000 --arm high:9000 2>&1) &&
+	fail "arm above the ceiling accepted"
+[[ $out == *"floor and ceiling"* ]] || fail "arm above ceiling refused without reason: $out"
+dc experiment create --id pe-x --drop pe --sku pe-tee --arm low:5000 --arm high:7000 >/dev/null ||
+	fail "experiment create"
+declare -A ARM
+for i in 1 2 3 4 5 6 7 8; do
+	q=$(dc --json quote --customer "ex$i" --drop pe --tier public --sku pe-tee "${LON[@]}")
+	ARM[ex$i]=$(jget "$q" '"%s %s" % (j["prices"][0]["arm"], j["prices"][0]["unit_minor"])')
+	[[ ${ARM[ex$i]} == "low 5000" || ${ARM[ex$i]} == "high 7000" ]] || fail "quote arm: $q"
+	q=$(dc --json quote --customer "ex$i" --drop pe --tier public --sku pe-tee "${LON[@]}")
+	[[ $(jget "$q" '"%s %s" % (j["prices"][0]["arm"], j["prices"][0]["unit_minor"])') == "${ARM[ex$i]}" ]] ||
+		fail "ex$i changed arm between quotes"
+done
+for i in 1 2 3; do
+	a=$(dc --json order submit --key "pe-$i" --customer "ex$i" --drop pe --tier public \
+		--sku pe-tee --qty 1 "${LON[@]}")
+	[[ $(jget "$a" '"%s %s" % (j["prices"][0]["arm"], j["prices"][0]["unit_minor"])') == "${ARM[ex$i]}" ]] ||
+		fail "ex$i's order left its arm: $a"
+done
+x=$(dc --json experiment show pe-x)
+[[ $(jget "$x" 'sum(a["exposures"] for a in j["experiment"]["arms"])') == 16 ]] || fail "exposures: $x"
+[[ $(jget "$x" 'sum(a["orders"] for a in j["experiment"]["arms"])') == 3 ]] || fail "orders: $x"
+[[ $(jget "$x" 'j["experiment"]["verdict"]') == "not significant yet"* ]] || fail "verdict: $x"
+dc experiment show pe-x | grep -q "^readout *not significant yet" || fail "experiment show text"
+dc experiment stop pe-x >/dev/null || fail "experiment stop"
+[[ $(jget "$(dc --json experiment show pe-x)" 'j["experiment"]["state"]') == stopped ]] || fail "not stopped"
+q=$(dc --json quote --customer ex1 --drop pe --tier public --sku pe-tee "${LON[@]}")
+[[ $(jget "$q" '"%s %s" % (j["prices"][0]["arm"], j["prices"][0]["unit_minor"])') == " 6000" ]] || fail "after stop: $q"
+ok "experiment: arms within bounds only; a buyer keeps one arm from quote to quote to order; 16 exposures, 3 orders, not significant yet; stopped -> base price"
 
 audit_clean || fail "audit: $(dc audit 2>&1)"
 ok "audit clean"
