@@ -142,6 +142,9 @@ typedef struct {
 	 * buyer quotes, and orders with the quote's token only when the
 	 * quoted price is at most that. */
 	bool quote_only;
+	char *quote_skus[DN_ORDER_LINES_MAX]; /* --quote-skus: ask these */
+	size_t nquote_skus;
+	char quote_skus_buf[DN_ORDER_LINES_MAX * (DN_ID_MAX + 1)];
 	bool wtp;
 	double wtp_mean, wtp_sd;
 } loadgen_params;

@@ -45,7 +45,7 @@ static void lg_help(void)
 	    "               [--lapse-share F] [--hold-seconds S]]\n"
 	    "               [--duration-s S [--burst-tau-s S]] [--ship-to LAT,LON]\n"
 	    "               [--region-boost CITY:FACTOR ...]\n"
-	    "               [--quote-only | --wtp MEAN:SD]\n"
+	    "               [--quote-only [--quote-skus S,...] | --wtp MEAN:SD]\n"
 	    "\n"
 	    "Runs a drop: N buyers, C concurrent workers, one order each on\n"
 	    "the ingest socket (--ingest or $%s). Buyer i (0..N-1) sends\n"
@@ -73,7 +73,8 @@ static void lg_help(void)
 	    "centre's weight (manchester:6: a regional spike; 0 removes it).\n"
 	    "The report adds answers by status, gifts, holds, repeats, tiers.\n"
 	    "prices (with --drop): --quote-only sends one quote per buyer and\n"
-	    "no order (quote throughput: orders_per_s counts quotes then).\n"
+	    "no order (quote throughput: orders_per_s counts quotes then);\n"
+	    "--quote-skus S,... asks those SKUs in each quote instead.\n"
 	    "--wtp MEAN:SD gives each buyer a willingness to pay drawn from\n"
 	    "normal(MEAN, SD) minor units (seeded per buyer): it quotes, and\n"
 	    "orders with the quote's token only if the price is at most that;\n"
@@ -155,7 +156,7 @@ typedef struct {
 	const char *ingest, *buyers, *conc, *sku, *qty, *storefront, *prefix,
 	    *seed, *timeout, *retries;
 	const char *drop, *tier, *tiers, *customer, *insiders, *repeat, *over,
-	    *limit, *hold, *lapse, *hold_s, *duration, *tau, *ship_to, *wtp;
+	    *limit, *hold, *lapse, *hold_s, *duration, *tau, *ship_to, *wtp, *qskus;
 	bool quote_only;
 	const char *boost[LOADGEN_CITIES_MAX]; /* --region-boost, repeatable */
 	size_t nboost;
@@ -182,7 +183,7 @@ static int lg_args_scan(int argc, char **argv, lg_raw *r, bool *json)
 		{ "--hold-seconds", &r->hold_s },
 		{ "--duration-s", &r->duration },
 		{ "--burst-tau-s", &r->tau }, { "--ship-to", &r->ship_to },
-		{ "--wtp", &r->wtp },
+		{ "--wtp", &r->wtp }, { "--quote-skus", &r->qskus },
 	};
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -373,6 +374,20 @@ static int lg_args_drop(lg_raw *r, loadgen_params *p)
 	}
 	if ((p->wtp || p->quote_only) && (p->drop == NULL || p->ntiers == 0)) {
 		return lg_usage("--wtp and --quote-only need --drop and a tier%s%s", "", "");
+	}
+	if (r->qskus != NULL) {
+		snprintf(p->quote_skus_buf, sizeof(p->quote_skus_buf), "%s", r->qskus);
+		char *save = NULL;
+		for (char *t = strtok_r(p->quote_skus_buf, ",", &save); t != NULL;
+		    t = strtok_r(NULL, ",", &save)) {
+			if (p->nquote_skus == DN_ORDER_LINES_MAX) {
+				return lg_usage("--quote-skus: at most 32 SKUs%s%s", "", "");
+			}
+			p->quote_skus[p->nquote_skus++] = t;
+		}
+		if (!p->quote_only) {
+			return lg_usage("--quote-skus needs --quote-only%s%s", "", "");
+		}
 	}
 	if (p->wtp && p->quote_only) {
 		return lg_usage("--wtp or --quote-only, not both%s%s", "", "");

@@ -303,6 +303,10 @@ static int worker_quote_pack(const loadgen_params *p, uint64_t i,
 	q.tier = (char *)(p->ntiers > 0 ? p->tiers[plan->tier].name : "");
 	q.n_skus = 1;
 	q.skus = skus;
+	if (p->nquote_skus > 0) {
+		q.n_skus = p->nquote_skus;
+		q.skus = (char **)p->quote_skus;
+	}
 	q.lat = lat;
 	q.lon = lon;
 	Dropnet__IngestRequest e = DROPNET__INGEST_REQUEST__INIT;
@@ -341,7 +345,7 @@ static const Dropnet__QuotePrice *worker_quote(loadgen_worker *w, rpc_conn *c,
 	free(req);
 	Dropnet__IngestReply *r = *env;
 	if (r == NULL || r->kind_case != DROPNET__INGEST_REPLY__KIND_QUOTE ||
-	    r->quote->status != DROPNET__STATUS__OK || r->quote->n_prices != 1) {
+	    r->quote->status != DROPNET__STATUS__OK || r->quote->n_prices < 1) {
 		return NULL;
 	}
 	w->stats.quotes++;
