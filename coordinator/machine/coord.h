@@ -129,16 +129,22 @@ typedef struct {
 		char tier[DN_ID_MAX + 1];
 		int64_t price_minor, starts_ms, ends_ms;
 	} live[DROP_SKUS_MAX];
-	/* The running price experiment per SKU (id "": none), and its
-	 * exposures counted since the last group commit wrote them. */
-	struct {
-		char id[DN_ID_MAX + 1];
-		size_t narms;
-		char arm[EXPERIMENT_ARMS_MAX][DN_ID_MAX + 1];
-		int64_t price[EXPERIMENT_ARMS_MAX];
-		uint64_t pending[EXPERIMENT_ARMS_MAX];
-	} exp[DROP_SKUS_MAX];
 } coord_drop;
+
+/* Running price experiments kept in memory (prices.c; at most one per
+ * drop and SKU): a handful run at once; creation refuses more. */
+#define COORD_EXPERIMENTS_MAX 64
+
+typedef struct {
+	char id[DN_ID_MAX + 1];
+	char drop_id[DN_ID_MAX + 1];
+	char sku[DN_ID_MAX + 1];
+	size_t narms;
+	char arm[EXPERIMENT_ARMS_MAX][DN_ID_MAX + 1];
+	int64_t price[EXPERIMENT_ARMS_MAX];
+	/* Exposures counted since the last group commit wrote them. */
+	uint64_t pending[EXPERIMENT_ARMS_MAX];
+} coord_experiment;
 
 /* The machine's time (state.c; proto/SEMANTICS.md "Time"). A wall reading
  * further than this from where the monotonic clock says it should be is a
@@ -184,6 +190,8 @@ typedef struct coord {
 	size_t stock_cap, stock_len;
 	coord_drop drops[COORD_DROPS_MAX];
 	size_t ndrops;
+	coord_experiment exps[COORD_EXPERIMENTS_MAX]; /* running ones */
+	size_t nexps;
 	coord_drop drop_cold;         /* the last closed drop read back from the
 	                               * file (coord_drop_get); spec NULL: none */
 	int64_t clock_offset_ms;      /* test clock (coordinator.test_clock) */
@@ -366,6 +374,8 @@ coord_drop *coord_drop_find(coord *c, const char *id);
  * is not in memory, or a reload: callers hold one drop at a time. */
 int coord_drop_get(coord *c, const char *id, coord_drop **out);
 const Dropnet__DropSku *coord_drop_sku(const coord_drop *d, const char *sku);
+/* The running experiment on (drop, sku), or NULL (drops_book.c). */
+coord_experiment *coord_experiment_find(coord *c, const char *drop_id, const char *sku);
 bool coord_drop_is_insider(const coord_drop *d, const char *customer);
 /* Holdback top-up after units of sku arrived at hub (inside a tx). */
 int coord_drops_on_receive(coord *c, int hub, const char *sku, int64_t qty,

@@ -103,26 +103,37 @@ static int drops_load_live(void *arg, const coord_store_price_live *r)
 	return 0;
 }
 
-/* A running experiment onto its drop's SKU in memory. */
+coord_experiment *coord_experiment_find(coord *c, const char *drop_id, const char *sku)
+{
+	for (size_t i = 0; i < c->nexps; i++) {
+		if (strcmp(c->exps[i].sku, sku) == 0 && strcmp(c->exps[i].drop_id, drop_id) == 0) {
+			return &c->exps[i];
+		}
+	}
+	return NULL;
+}
+
+/* A running experiment into memory (the file bounds them too: creation
+ * refuses beyond COORD_EXPERIMENTS_MAX). */
 static int drops_load_experiment(void *arg, const coord_store_experiment_row *r)
 {
-	coord_drop *d = coord_drop_find(arg, r->drop_id);
+	coord *c = arg;
 	Dropnet__Experiment *e = NULL;
-	if (d == NULL || codec_experiment_unpack(r->spec, r->spec_len, &e) != 0) {
+	if (c->nexps == COORD_EXPERIMENTS_MAX ||
+	    codec_experiment_unpack(r->spec, r->spec_len, &e) != 0) {
 		codec_experiment_free(e);
+		log_error("experiment.not_loaded", "id=%s", r->id);
 		return 0;
 	}
-	for (size_t k = 0; k < d->spec->n_skus && k < DROP_SKUS_MAX; k++) {
-		if (strcmp(d->spec->skus[k]->sku, r->sku) != 0) {
-			continue;
-		}
-		snprintf(d->exp[k].id, sizeof(d->exp[k].id), "%s", r->id);
-		d->exp[k].narms = e->n_arms < EXPERIMENT_ARMS_MAX ? e->n_arms : EXPERIMENT_ARMS_MAX;
-		for (size_t a = 0; a < d->exp[k].narms; a++) {
-			snprintf(d->exp[k].arm[a], sizeof(d->exp[k].arm[a]), "%s", e->arms[a]->name);
-			d->exp[k].price[a] = e->arms[a]->price_minor;
-			d->exp[k].pending[a] = 0;
-		}
+	coord_experiment *x = &c->exps[c->nexps++];
+	memset(x, 0, sizeof(*x));
+	snprintf(x->id, sizeof(x->id), "%s", r->id);
+	snprintf(x->drop_id, sizeof(x->drop_id), "%s", r->drop_id);
+	snprintf(x->sku, sizeof(x->sku), "%s", r->sku);
+	x->narms = e->n_arms < EXPERIMENT_ARMS_MAX ? e->n_arms : EXPERIMENT_ARMS_MAX;
+	for (size_t a = 0; a < x->narms; a++) {
+		snprintf(x->arm[a], sizeof(x->arm[a]), "%s", e->arms[a]->name);
+		x->price[a] = e->arms[a]->price_minor;
 	}
 	codec_experiment_free(e);
 	return 0;
@@ -138,6 +149,7 @@ int coord_drops_load(coord *c)
 	if (rv == 0) {
 		rv = coord_store_price_live_list(c->store, drops_load_live, c);
 	}
+	c->nexps = 0;
 	return rv != 0 ? rv : coord_store_experiment_get(c->store, NULL, drops_load_experiment, c);
 }
 

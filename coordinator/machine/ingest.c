@@ -443,7 +443,7 @@ static void ingest_price(coord *c, ingest_order *io)
 }
 
 /* The ack's prices (lp: DN_ORDER_LINES_MAX entries). */
-static void ingest_ack_prices(const ingest_order *io, Dropnet__OrderAck *ack,
+static void ingest_ack_prices(coord *c, const ingest_order *io, Dropnet__OrderAck *ack,
     Dropnet__LinePrice *lp, Dropnet__LinePrice **lpp)
 {
 	if (!io->priced) {
@@ -456,11 +456,8 @@ static void ingest_ack_prices(const ingest_order *io, Dropnet__OrderAck *ack,
 		lp[i].unit_minor = io->unit[i];
 		lp[i].rule = (char *)io->rule[i];
 		if (io->arm[i] >= 0) {
-			int k = -1;
-			for (size_t s = 0; s < io->d->spec->n_skus; s++) {
-				k = strcmp(io->d->spec->skus[s]->sku, io->lines[i].sku) == 0 ? (int)s : k;
-			}
-			lp[i].arm = k >= 0 ? (char *)io->d->exp[k].arm[io->arm[i]] : "";
+			coord_experiment *x = coord_experiment_find(c, io->d->id, io->lines[i].sku);
+			lp[i].arm = x != NULL ? x->arm[io->arm[i]] : "";
 		}
 		lpp[i] = &lp[i];
 	}
@@ -664,7 +661,7 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 	Dropnet__LinePrice *lpp[DN_ORDER_LINES_MAX];
 	Dropnet__OrderAck ack = DROPNET__ORDER_ACK__INIT;
 	ingest_ack_fill(c, &io, &ack, pl, plp);
-	ingest_ack_prices(&io, &ack, lp, lpp);
+	ingest_ack_prices(c, &io, &ack, lp, lpp);
 	int64_t order_id = 0;
 	if ((rv = ingest_journal(c, &io, &ack, &order_id)) != 0 ||
 	    (rv = ingest_journal_prices(c, &io, order_id)) != 0 ||

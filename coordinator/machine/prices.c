@@ -109,10 +109,12 @@ int coord_price_line(coord *c, const coord_drop *d, int tier_idx, const char *sk
 	}
 	const char *tier = d->tiers[tier_idx].name;
 	int ax = -1;
-	if (d->exp[k].id[0] != '\0' && customer[0] != '\0') {
+	const coord_experiment *x = customer[0] != '\0' ?
+	    coord_experiment_find(c, d->id, sku) : NULL;
+	if (x != NULL) {
 		/* Arm prices lie within the bounds (checked at creation). */
-		ax = (int)experiment_arm(d->exp[k].id, customer, d->exp[k].narms);
-		r.base_minor = d->exp[k].price[ax];
+		ax = (int)experiment_arm(x->id, customer, x->narms);
+		r.base_minor = x->price[ax];
 	}
 	if (arm != NULL) {
 		*arm = ax;
@@ -455,9 +457,9 @@ static void prices_quote_sku(coord *c, const Dropnet__QuoteRequest *q,
 	if (arm >= 0) {
 		/* An exposure: counted in memory, written by the next group
 		 * commit (coord_experiments_flush). */
-		int k = prices_sku_index(d, q->skus[i]);
-		d->exp[k].pending[arm]++;
-		qp->arm = d->exp[k].arm[arm];
+		coord_experiment *x = coord_experiment_find(c, d->id, q->skus[i]);
+		x->pending[arm]++;
+		qp->arm = x->arm[arm];
 	}
 	qp->rule = rule;
 	qp->expires_ms = now + c->cfg.quote_ttl_ms;
@@ -574,20 +576,17 @@ static int prices_exp_read(coord *c, const char *id, prices_exp *x);
 
 int coord_experiments_flush(coord *c)
 {
-	for (size_t i = 0; i < c->ndrops; i++) {
-		coord_drop *d = &c->drops[i];
-		for (size_t k = 0; k < DROP_SKUS_MAX; k++) {
-			for (size_t a = 0; d->exp[k].id[0] && a < d->exp[k].narms; a++) {
-				if (d->exp[k].pending[a] == 0) {
-					continue;
-				}
-				coord_store_arm_row row = {.idx = (int)a,
-				    .exposures = d->exp[k].pending[a]};
-				if (coord_store_arm_add(c->store, d->exp[k].id, &row) != 0) {
-					return DN_EIO;
-				}
-				d->exp[k].pending[a] = 0;
+	for (size_t i = 0; i < c->nexps; i++) {
+		coord_experiment *x = &c->exps[i];
+		for (size_t a = 0; a < x->narms; a++) {
+			if (x->pending[a] == 0) {
+				continue;
 			}
+			coord_store_arm_row row = {.idx = (int)a, .exposures = x->pending[a]};
+			if (coord_store_arm_add(c->store, x->id, &row) != 0) {
+				return DN_EIO;
+			}
+			x->pending[a] = 0;
 		}
 	}
 	return 0;
@@ -596,14 +595,14 @@ int coord_experiments_flush(coord *c)
 int coord_experiment_outcome(coord *c, const coord_drop *d, const char *sku, int arm,
     uint32_t qty, int64_t unit_minor)
 {
-	int k = prices_sku_index(d, sku);
-	if (k < 0 || d->exp[k].id[0] == '\0' || arm < 0 || (size_t)arm >= d->exp[k].narms) {
+	const coord_experiment *x = coord_experiment_find(c, d->id, sku);
+	if (x == NULL || arm < 0 || (size_t)arm >= x->narms) {
 		return 0;
 	}
 	double rev = (double)unit_minor * qty;
 	coord_store_arm_row row = {.idx = arm, .orders = 1, .units = qty,
 	    .revenue_minor = unit_minor * (int64_t)qty, .revenue_sq = rev * rev};
-	return coord_store_arm_add(c->store, d->exp[k].id, &row);
+	return coord_store_arm_add(c->store, x->id, &row);
 }
 
 /* Runs fn's writes, the exposures and the clock in one transaction. */
@@ -642,8 +641,11 @@ static const char *prices_exp_check(coord *c, const Dropnet__Experiment *e,
 	if (k < 0) {
 		return "the SKU is not part of the drop";
 	}
-	if (d->exp[k].id[0] != '\0') {
+	if (coord_experiment_find(c, d->id, e->sku) != NULL) {
 		return "the SKU already has a running experiment";
+	}
+	if (c->nexps == COORD_EXPERIMENTS_MAX) {
+		return "too many experiments running (64): stop one first";
 	}
 	if (e->n_arms < 2 || e->n_arms > EXPERIMENT_ARMS_MAX) {
 		return "an experiment has 2..8 arms";
@@ -727,12 +729,15 @@ static void prices_exp_create(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 		prices_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
 		return;
 	}
-	snprintf(d->exp[k].id, sizeof(d->exp[k].id), "%s", e->id);
-	d->exp[k].narms = e->n_arms;
+	coord_experiment *x = &c->exps[c->nexps++];
+	memset(x, 0, sizeof(*x));
+	snprintf(x->id, sizeof(x->id), "%s", e->id);
+	snprintf(x->drop_id, sizeof(x->drop_id), "%s", d->id);
+	snprintf(x->sku, sizeof(x->sku), "%s", e->sku);
+	x->narms = e->n_arms;
 	for (size_t a = 0; a < e->n_arms; a++) {
-		snprintf(d->exp[k].arm[a], sizeof(d->exp[k].arm[a]), "%s", e->arms[a]->name);
-		d->exp[k].price[a] = e->arms[a]->price_minor;
-		d->exp[k].pending[a] = 0;
+		snprintf(x->arm[a], sizeof(x->arm[a]), "%s", e->arms[a]->name);
+		x->price[a] = e->arms[a]->price_minor;
 	}
 	log_info("experiment.created", "id=%s drop=%s sku=%s arms=%zu", e->id, e->drop_id,
 	    e->sku, e->n_arms);
@@ -769,11 +774,10 @@ static int prices_exp_read(coord *c, const char *id, prices_exp *x)
 	if (rv == 0) {
 		rv = coord_store_arm_list(c->store, id, prices_arm_row, x);
 	}
-	coord_drop *d = rv == 0 ? coord_drop_find(c, x->spec->drop_id) : NULL;
-	int k = d != NULL ? prices_sku_index(d, x->spec->sku) : -1;
-	for (size_t a = 0; k >= 0 && strcmp(d->exp[k].id, id) == 0 && a < d->exp[k].narms;
-	    a++) {
-		x->n[a].exposures += d->exp[k].pending[a];
+	const coord_experiment *m = rv == 0 ?
+	    coord_experiment_find(c, x->spec->drop_id, x->spec->sku) : NULL;
+	for (size_t a = 0; m != NULL && strcmp(m->id, id) == 0 && a < m->narms; a++) {
+		x->n[a].exposures += m->pending[a];
 	}
 	return rv;
 }
@@ -848,9 +852,6 @@ static void prices_exp_stop(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
 	prices_exp x;
 	int rv = prices_exp_read(c, q->experiment_id, &x);
-	const char *drop = rv == 0 ? x.spec->drop_id : "";
-	coord_drop *d = rv == 0 ? coord_drop_find(c, drop) : NULL;
-	int k = d != NULL ? prices_sku_index(d, x.spec->sku) : -1;
 	bool running = rv == 0 && strcmp(x.state, "running") == 0;
 	codec_experiment_free(x.spec);
 	if (rv != 0 || !running) {
@@ -870,8 +871,11 @@ static void prices_exp_stop(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 		prices_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
 		return;
 	}
-	if (k >= 0) {
-		memset(&d->exp[k], 0, sizeof(d->exp[k]));
+	for (size_t i = 0; i < c->nexps; i++) {
+		if (strcmp(c->exps[i].id, q->experiment_id) == 0) {
+			c->exps[i] = c->exps[--c->nexps];
+			break;
+		}
 	}
 	log_info("experiment.stopped", "id=%s", q->experiment_id);
 	prices_answer(r, DROPNET__STATUS__OK, "experiment stopped");
