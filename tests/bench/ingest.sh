@@ -9,10 +9,9 @@
 # them), stocks one hot SKU (default 50,000 units spread over the hubs),
 # runs loadgen (default 200,000 buyers over 64 concurrent connections; acks
 # are durable: WAL + synchronous=FULL), prints loadgen's JSON and each
-# daemon's RSS (from /proc/PID/status) before and after, and stops the
-# network. Then the same buyers ask quotes instead (one SKU, then eight per
-# quote, in a priced drop): quotes_per_s next to orders_per_s, and the
-# coordinator's CPU per order and per quote (/proc/PID/stat).
+# daemon's RSS (from /proc/PID/status) before and after; then the same
+# buyers ask quotes (one SKU, then eight per quote, in a priced drop):
+# quotes_per_s next to orders_per_s, coordinator CPU per order and quote.
 # TLS is on, as local-net.sh runs it; --plaintext runs tcp:// (to
 # measure what TLS costs). Build first (./tests/run.sh, or cmake into build/); use a Release
 # or RelWithDebInfo build, not the sanitizer one.
@@ -27,7 +26,7 @@ while [[ $# -gt 0 ]]; do
 	--concurrency) CONC=$2; shift 2 ;;
 	--units) UNITS=$2; shift 2 ;;
 	--plaintext) NETOPTS+=(--plaintext); shift ;;
-	-h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "usage: $0 [--bin BUILD_DIR] [--buyers N] [--concurrency C] [--units U] [--plaintext]" >&2; exit 2 ;;
 	esac
 done
