@@ -222,6 +222,65 @@ CODEC_DEFINE_INNER(drop, Dropnet__Drop, dropnet__drop,
 CODEC_DEFINE_INNER(experiment, Dropnet__Experiment, dropnet__experiment,
     DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
 
+/* Reads a varint at *p (< end); false when it runs off the end or past
+ * ten bytes. */
+static bool codec_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+	uint64_t v = 0;
+	for (unsigned shift = 0; shift < 70 && *p < end; shift += 7) {
+		uint8_t b = *(*p)++;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if ((b & 0x80) == 0) {
+			*out = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool codec_ingest_is_envelope(const uint8_t *buf, size_t len)
+{
+	const uint8_t *p = buf, *end = buf + (buf != NULL ? len : 0);
+	while (p < end) {
+		uint64_t tag = 0, v = 0;
+		if (!codec_varint(&p, end, &tag)) {
+			return false;
+		}
+		uint64_t field = tag >> 3;
+		if (field >= 16 && field <= 18) {
+			return true;
+		}
+		switch (tag & 7) {
+		case 0:
+			if (!codec_varint(&p, end, &v)) {
+				return false;
+			}
+			break;
+		case 1:
+			if ((size_t)(end - p) < 8) {
+				return false;
+			}
+			p += 8;
+			break;
+		case 2:
+			if (!codec_varint(&p, end, &v) || v > (uint64_t)(end - p)) {
+				return false;
+			}
+			p += v;
+			break;
+		case 5:
+			if ((size_t)(end - p) < 4) {
+				return false;
+			}
+			p += 4;
+			break;
+		default:
+			return false;
+		}
+	}
+	return false;
+}
+
 const char *codec_status_name(Dropnet__Status s)
 {
 	const ProtobufCEnumValue *v =

@@ -20,6 +20,7 @@
  */
 #ifndef DN_CODEC_H
 #define DN_CODEC_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "proto/dropnet.pb-c.h"
@@ -36,6 +37,11 @@ CODEC_DECLARE(order_ack, Dropnet__OrderAck)
  * envelope's kinds 16-18): the caller then reads it as a SubmitOrder. */
 CODEC_DECLARE(ingest_request, Dropnet__IngestRequest)
 CODEC_DECLARE(ingest_reply, Dropnet__IngestReply)
+/* True when buf carries one of the envelope's kinds (a top-level field
+ * 16..18) - a walk over the top-level tags, no allocation - so a bare
+ * SubmitOrder is unpacked once, as before the envelope. False for bytes
+ * that do not parse (the caller's SubmitOrder unpack then says MALFORMED). */
+bool codec_ingest_is_envelope(const uint8_t *buf, size_t len);
 CODEC_DECLARE(hub_sync_request, Dropnet__HubSyncRequest)
 CODEC_DECLARE(hub_sync_reply, Dropnet__HubSyncReply)
 CODEC_DECLARE(ops_request, Dropnet__OpsRequest)

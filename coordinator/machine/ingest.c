@@ -721,7 +721,8 @@ static void ingest_envelope(coord *c, const uint8_t *body, size_t len, ingest_ou
     Dropnet__IngestRequest **env, const Dropnet__SubmitOrder **order)
 {
 	*order = NULL;
-	if (codec_ingest_request_unpack(body, len, env) != 0) {
+	if (!codec_ingest_is_envelope(body, len) ||
+	    codec_ingest_request_unpack(body, len, env) != 0) {
 		return;
 	}
 	Dropnet__IngestRequest *e = *env;
