@@ -197,6 +197,8 @@ CODEC_DEFINE(ingest_request, Dropnet__IngestRequest, dropnet__ingest_request,
     DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
 CODEC_DEFINE(ingest_reply, Dropnet__IngestReply, dropnet__ingest_reply,
     DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
+CODEC_DEFINE(quote_request, Dropnet__QuoteRequest, dropnet__quote_request,
+    DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
 CODEC_DEFINE(hub_sync_request, Dropnet__HubSyncRequest, dropnet__hub_sync_request,
     DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
 CODEC_DEFINE(hub_sync_reply, Dropnet__HubSyncReply, dropnet__hub_sync_reply,
@@ -218,6 +220,8 @@ CODEC_DEFINE_INNER(hub_command, Dropnet__HubCommand, dropnet__hub_command,
 CODEC_DEFINE_INNER(order_info, Dropnet__OrderInfo, dropnet__order_info,
     DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
 CODEC_DEFINE_INNER(drop, Dropnet__Drop, dropnet__drop,
+    DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
+CODEC_DEFINE_INNER(experiment, Dropnet__Experiment, dropnet__experiment,
     DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
 
 const char *codec_status_name(Dropnet__Status s)

@@ -88,11 +88,57 @@ static int drops_load_tier(void *arg, const coord_store_tier_row *row)
 	return 0;
 }
 
+/* A live price row onto its drop in memory (a closed drop's are moot). */
+static int drops_load_live(void *arg, const coord_store_price_live *r)
+{
+	coord_drop *d = coord_drop_find(arg, r->drop_id);
+	for (size_t k = 0; d != NULL && k < d->spec->n_skus && k < DROP_SKUS_MAX; k++) {
+		if (strcmp(d->spec->skus[k]->sku, r->sku) == 0) {
+			snprintf(d->live[k].tier, sizeof(d->live[k].tier), "%s", r->tier);
+			d->live[k].price_minor = r->price_minor;
+			d->live[k].starts_ms = r->starts_ms;
+			d->live[k].ends_ms = r->ends_ms;
+		}
+	}
+	return 0;
+}
+
+/* A running experiment onto its drop's SKU in memory. */
+static int drops_load_experiment(void *arg, const coord_store_experiment_row *r)
+{
+	coord_drop *d = coord_drop_find(arg, r->drop_id);
+	Dropnet__Experiment *e = NULL;
+	if (d == NULL || codec_experiment_unpack(r->spec, r->spec_len, &e) != 0) {
+		codec_experiment_free(e);
+		return 0;
+	}
+	for (size_t k = 0; k < d->spec->n_skus && k < DROP_SKUS_MAX; k++) {
+		if (strcmp(d->spec->skus[k]->sku, r->sku) != 0) {
+			continue;
+		}
+		snprintf(d->exp[k].id, sizeof(d->exp[k].id), "%s", r->id);
+		d->exp[k].narms = e->n_arms < EXPERIMENT_ARMS_MAX ? e->n_arms : EXPERIMENT_ARMS_MAX;
+		for (size_t a = 0; a < d->exp[k].narms; a++) {
+			snprintf(d->exp[k].arm[a], sizeof(d->exp[k].arm[a]), "%s", e->arms[a]->name);
+			d->exp[k].price[a] = e->arms[a]->price_minor;
+			d->exp[k].pending[a] = 0;
+		}
+	}
+	codec_experiment_free(e);
+	return 0;
+}
+
 int coord_drops_load(coord *c)
 {
 	coord_drops_free(c);
 	int rv = coord_store_drop_list(c->store, drops_load_one, c);
-	return rv != 0 ? rv : coord_store_drop_tier_list(c->store, NULL, drops_load_tier, c);
+	if (rv == 0) {
+		rv = coord_store_drop_tier_list(c->store, NULL, drops_load_tier, c);
+	}
+	if (rv == 0) {
+		rv = coord_store_price_live_list(c->store, drops_load_live, c);
+	}
+	return rv != 0 ? rv : coord_store_experiment_get(c->store, NULL, drops_load_experiment, c);
 }
 
 coord_drop *coord_drop_find(coord *c, const char *id)

@@ -60,6 +60,10 @@ int coord_open(coord *c, const char *db_path, const char *vfs)
 		rv = coord_undo_init(c);
 	}
 	if (rv == 0) {
+		rv = coord_store_secret_get(c->store, "quote", c->quote_secret,
+		    sizeof(c->quote_secret), &c->quote_secret_len);
+	}
+	if (rv == 0) {
 		rv = coord_reload(c);
 	}
 	if (rv == 0 && c->clock_started) {

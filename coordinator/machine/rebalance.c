@@ -53,6 +53,9 @@ typedef struct {
 	int hub;
 	char sku[DN_ID_MAX + 1];
 	spike_state st;
+	/* Observed over expected rate of the last declared spike: the demand
+	 * signal prices follow while the series cools down after it. */
+	double spike_ratio;
 } rebal_watch;
 
 /* Plan actions and hub forecasts one plan reply lists, at most. */
@@ -702,6 +705,18 @@ static rebal_watch *rebal_watch_get(coord_signals *s, int hub, const char *sku,
 	return w;
 }
 
+double coord_demand_ratio(coord *c, int hub, const char *sku)
+{
+	coord_signals *s = c->signals;
+	for (size_t i = 0; s != NULL && i < s->nwatch; i++) {
+		rebal_watch *w = &s->watch[i];
+		if (w->hub == hub && strcmp(w->sku, sku) == 0) {
+			return w->st.cooldown > 0 && w->spike_ratio > 1.0 ? w->spike_ratio : 1.0;
+		}
+	}
+	return 1.0;
+}
+
 static void rebal_publish(coord *c, const Dropnet__RegionSignal *sig)
 {
 	if (c->publish == NULL) {
@@ -776,6 +791,7 @@ static void rebal_spike_hub(coord *c, const coord_drop *d, const char *sku, size
 	sig.spike = sp == 1;
 	if (sp == 1) {
 		sig.statistic = ev.stat;
+		w->spike_ratio = ev.expected_rate > 0 ? ev.observed_rate / ev.expected_rate : 1.0;
 		log_warn("demand.spike", "hub=%s sku=%s drop=%s rate_per_min=%.1f"
 		    " forecast_per_min=%.1f statistic=%.2f threshold=%.2f since_ms=%lld"
 		    " buckets=%u", c->hubs[h].id, sku, d->id, ev.observed_rate,
