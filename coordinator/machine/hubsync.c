@@ -819,6 +819,7 @@ void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 	int64_t now_wall = coord_now_wall_ms(c);
 	uint64_t now_mono = coord_now_mono_ms(c);
 	assert(n <= DN_SERVER_CTX_MAX);
+	c->metrics.hubsync_requests += n;
 	int rv = hubsync_batch_apply(c, reqs, n, &b, now_wall);
 	if (rv != 0) {
 		c->commit_failures++;
