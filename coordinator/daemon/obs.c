@@ -175,8 +175,8 @@ static void render_hubs(metrics_text *t, const coord *c)
 		    "Seconds since the hub's last sync (-1: not seen since start)."},
 		{"dropnet_hub_commands_queued", "gauge",
 		    "Commands queued for the hub and not yet applied there (stream lag)."},
-		{"dropnet_hub_command_seq", "counter", "Last command queued for the hub."},
-		{"dropnet_hub_event_applied", "counter", "Last hub event applied here."},
+		{"dropnet_hub_command_seq", "gauge", "Last command queued for the hub."},
+		{"dropnet_hub_event_applied", "gauge", "Last hub event applied here."},
 	};
 	uint64_t now = coord_now_mono_ms(c);
 	for (size_t k = 0; k < sizeof(h) / sizeof(h[0]); k++) {
