@@ -33,6 +33,8 @@ static void main_help(void)
 	    "  holdback release --drop D --sku S --qty N [--hub H]\n"
 	    "                               make held-back units sellable\n"
 	    "  kpi --drop D                 a drop's KPIs\n"
+	    "  top [--metrics URL] [--plain] live view from /metrics: orders/s,\n"
+	    "                               acks, hubs, drops' sell-through\n"
 	    "  clock [now | set TIME]       the coordinator's clock (tests)\n"
 	    "  demand [--sku S] [--bucket B]\n"
 	    "                               demand history: sold, turned away\n"
@@ -148,6 +150,9 @@ int main(int argc, char **argv)
 		}
 		if (strcmp(a, "kpi") == 0) {
 			return dropctl_kpi(&o, argc - i, argv + i);
+		}
+		if (strcmp(a, "top") == 0) {
+			return dropctl_top(&o, argc - i, argv + i);
 		}
 		if (strcmp(a, "clock") == 0) {
 			return dropctl_clock(&o, argc - i, argv + i);
