@@ -494,7 +494,7 @@ static int top_screen(top_state *st)
 	return DROPCTL_EXIT_OK;
 }
 
-static int top_args(top_state *st, int argc, char **argv)
+static int top_args(top_state *st, dropctl_opts *o, int argc, char **argv)
 {
 	const char *v = NULL;
 	for (int i = 1; i < argc; i++) {
@@ -517,9 +517,17 @@ static int top_args(top_state *st, int argc, char **argv)
 			}
 			st->count = (long)n;
 		} else {
-			return dropctl_usage_error("top", "unknown argument '%s'", argv[i]);
+			/* Global flags (--timeout-ms...) after the command word. */
+			int g = dropctl_global_flag(o, argc, argv, &i);
+			if (g < 0) {
+				return DROPCTL_EXIT_USAGE;
+			}
+			if (g == 0) {
+				return dropctl_usage_error("top", "unknown argument '%s'", argv[i]);
+			}
 		}
 	}
+	st->timeout_ms = o->timeout_ms;
 	if (st->url == NULL && (st->url = getenv(TOP_ENV_METRICS)) == NULL) {
 		return dropctl_usage_error("top", "no --metrics URL and no $%s", TOP_ENV_METRICS);
 	}
@@ -531,8 +539,7 @@ int dropctl_top(dropctl_opts *o, int argc, char **argv)
 	static top_state st;
 	memset(&st, 0, sizeof(st));
 	st.interval_ms = 1000;
-	st.timeout_ms = o->timeout_ms;
-	int rv = top_args(&st, argc, argv);
+	int rv = top_args(&st, o, argc, argv);
 	if (rv != 0) {
 		return rv < 0 ? DROPCTL_EXIT_OK : rv;
 	}
