@@ -7,7 +7,8 @@
 # allocated/sellable gauges equal the ledger, the ack latency histogram
 # counted every order, and each hub's queue gauges add up to the accepted
 # orders once the streams caught up. Both daemons' output passes the format
-# checker (lib/promcheck.py, in place of promtool: docs/metrics.md), and a
+# checker (lib/promcheck.py, in place of promtool: docs/metrics.md), every
+# metric the Grafana dashboard and the alert rules query exists, and a
 # non-loopback metrics.listen is refused at start unless allow_public.
 source "$(dirname "$0")/lib/net.sh"
 net_setup "$1"
@@ -148,3 +149,10 @@ python3 "$PROMCHECK" "$T/after.txt" || fail "coordinator: /metrics fails the for
 (( $(metric "$T/after.txt" process_open_fds) > 0 )) || fail "no open fds"
 ok "hubs: queued orders add up to $accepted, coordinator up, fresh sync; both formats check"
 audit_clean || fail "audit not clean"
+
+# ---- the dashboard and the alert rules query only what exists ----------------
+python3 "$NET_LIB_DIR/metric_names.py" --scrape "$T/after.txt" \
+	$(for h in $HUBS; do printf -- '--scrape %s ' "$T/hub-$h.txt"; done) \
+	"$REPO_DIR/deploy/grafana/dropnet.json" "$REPO_DIR/deploy/prometheus/alerts.yml" ||
+	fail "a dashboard query or alert rule names a metric no daemon serves"
+ok "every metric in deploy/grafana/dropnet.json and deploy/prometheus/alerts.yml exists"
