@@ -13,9 +13,10 @@
 #include "io/metrics_http.h"
 #include "hub.h"
 
-/* Snapshot period, ms: the queue counts are store reads, a few a second
- * cost nothing; a scrape is at most this old. */
-#define HUB_OBS_PUBLISH_MS 500
+/* Snapshot period, ms: the queue counts are store reads (an index range
+ * as long as the queue); once a second costs nothing measurable and is
+ * finer than any scrape interval. A scrape is at most this old. */
+#define HUB_OBS_PUBLISH_MS 1000
 #define HUB_OBS_TEXT_MAX (64 * 1024)
 
 typedef struct {
