@@ -16,7 +16,9 @@
 #   3. hub staff pick and ship some orders (time to fulfil),
 #   4. day 2: the restock tier opens, the held-back units are released,
 #      insiders and a second public wave buy them, lapsed carts sell again,
-# and prints the KPI table, the audit and one order's journey, then stops
+# and prints the KPI table, the live view `dropctl top` shows (every daemon
+# serves /metrics on loopback, ports from the port base + 10), the audit and
+# one order's journey, then stops
 # the network (also on Ctrl-C or failure). --keep keeps the temp folder
 # (logs, SQLite files); --bin uses an existing build and skips installing
 # and building.
@@ -105,7 +107,8 @@ trap 'exit 130' INT TERM
 
 say "starting the example network in $NET"
 "$REPO/deploy/local-net.sh" start --dir "$NET" --bin "$BIN" \
-	--port-base "${DROPNET_PORT_BASE:-7400}" --coord-set coordinator.test_clock=1
+	--port-base "${DROPNET_PORT_BASE:-7400}" --coord-set coordinator.test_clock=1 \
+	--metrics-port-base "$(( ${DROPNET_PORT_BASE:-7400} + 10 ))"
 # shellcheck disable=SC1091
 source "$NET/net.env"
 DROPCTL="$BIN/dropctl"; PICKTERM="$BIN/pickterm"; LOADGEN="$BIN/loadgen"
@@ -217,6 +220,9 @@ st=$("$DROPCTL" --json stock --sku "$SKU")
 booked=$(json "$st" 'sum(r["allocated"] + r["shipped"] for r in j["stock"])')
 left=$(json "$st" 'sum(r["sellable"] + r["holdback"] for r in j["stock"])')
 "$DROPCTL" stock
+
+say "the live view: dropctl top --plain (full screen without --plain; $DROPNET_METRICS)"
+"$DROPCTL" top --plain --count 1 || true
 
 say "audit"
 audit_rc=0

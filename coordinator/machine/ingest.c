@@ -662,6 +662,7 @@ void coord_ingest_batch(coord *c, mreq **reqs, size_t n)
 			o->buf = NULL;
 			ingest_reply_simple(o, DROPNET__STATUS__UNAVAILABLE, "", "",
 			    "storage failed; retry with the same key");
+			o->replay = false;
 		}
 		mreq_reply(reqs[i], o->buf, o->len);
 		free(o->buf);
