@@ -108,7 +108,7 @@ static void shell_run(shell *sh, machine_batch_fn fn, obs_path path, bridge_req 
 
 static void on_ingest(void *arg, bridge_req **reqs, size_t n)
 {
-	shell_run(arg, coord_ingest_batch, OBS_INGEST, reqs, n);
+	shell_run(arg, coord_ingest_request, OBS_INGEST, reqs, n);
 }
 
 static void on_hubsync(void *arg, bridge_req **reqs, size_t n)
