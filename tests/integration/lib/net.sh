@@ -127,9 +127,11 @@ net_start() { # "hub ids" [local-net.sh options...]
 	local nhubs mbase
 	nhubs=$(wc -w <<<"$hubs")
 	while :; do
-		base=$(net_free_port_base) || fail "no free ports"
-		# Every daemon serves /metrics (the coordinator on mbase, hubs after).
-		mbase=$(net_free_port_base $((nhubs + 1))) || fail "no free metrics ports"
+		# One block: ingest, ops, hubsync, signals, then /metrics for the
+		# coordinator and every hub (two probes could overlap: a probe
+		# reserves nothing).
+		base=$(net_free_port_base $((4 + nhubs + 1))) || fail "no free ports"
+		mbase=$((base + 4))
 		if "$LOCAL_NET" start --dir "$NET_DIR" --bin "$BUILD" --hubs "$hubs" \
 			--port-base "$base" --metrics-port-base "$mbase" "$@" >"$T/local-net.out" 2>&1; then
 			break
