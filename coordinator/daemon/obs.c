@@ -140,10 +140,10 @@ static void render_machine(metrics_text *t, const coord *c)
 	    "Order requests received, by storefront (the first 16 seen; the rest as other).",
 	    "storefront", &m->storefronts);
 	metrics_text_head(t, "dropnet_ingest_batch_size", "histogram",
-	    "Storefront requests per ingest batch (one transaction: group commit).");
+	    "Orders per ingest batch (one transaction: group commit; an envelope's orders each count).");
 	metrics_text_hist(t, "dropnet_ingest_batch_size", NULL, &m->ingest_batch);
 	metrics_text_head(t, "dropnet_requests_total", "counter",
-	    "Requests the machine answered, by socket.");
+	    "Requests the machine answered, by socket (ingest: orders, an envelope's one by one).");
 	const char *li[] = {"path", "ingest", NULL}, *lh[] = {"path", "hubsync", NULL},
 		   *lo[] = {"path", "ops", NULL};
 	metrics_text_sample(t, "dropnet_requests_total", li, (double)c->orders_seen);
