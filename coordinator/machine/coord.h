@@ -19,6 +19,7 @@
 #include "core/experiment.h"
 #include "core/ledger.h"
 #include "core/limits.h"
+#include "core/metrics.h"
 #include "core/route.h"
 #include "io/mreq.h"
 #include "io/codec.h"
@@ -59,6 +60,9 @@ typedef struct {
 	char tls_hub_ca_file[DN_CONF_STR_MAX];
 	char tls_operator_ca_file[DN_CONF_STR_MAX];
 	long long tls_allow_plaintext;
+	/* /metrics (the shell; docs/metrics.md): empty listen is off. */
+	char metrics_listen[DN_CONF_STR_MAX];
+	long long metrics_allow_public;
 } coord_config;
 
 extern const conf_key coord_config_keys[];
@@ -141,6 +145,25 @@ typedef struct {
 	} exp[DROP_SKUS_MAX];
 } coord_drop;
 
+/* Status values an order answer can carry (Dropnet__Status < this). */
+#define COORD_METRICS_STATUS_MAX 32
+
+/* The machine's own counters, for /metrics (docs/metrics.md): written only
+ * by the machine on its thread; the shell renders them there into a text
+ * snapshot for the HTTP threads. They survive coord_close/coord_open (a
+ * counter restarts only with the process). Gauges (hub health and lag, the
+ * ledger per drop SKU) are read from the state at render time. */
+typedef struct {
+	/* Ingest answers that decided something (journal replays apart), by
+	 * status; of them the refusals (neither ACCEPTED nor HELD). */
+	uint64_t orders[COORD_METRICS_STATUS_MAX];
+	uint64_t refusals[COORD_METRICS_STATUS_MAX];
+	uint64_t replays;             /* answers repeated from the journal */
+	metrics_labels storefronts;   /* orders received, by storefront */
+	metrics_hist ingest_batch;    /* requests per ingest batch */
+	uint64_t hubsync_requests, ops_requests;
+} coord_metrics;
+
 /* The machine's time (state.c; proto/SEMANTICS.md "Time"). A wall reading
  * further than this from where the monotonic clock says it should be is a
  * step, not drift: uv's loop time and CLOCK_REALTIME agree to a few ms. */
@@ -201,6 +224,7 @@ typedef struct coord {
 	/* Hub sync requests rolled back alone (their savepoint), the rest of
 	 * their batch committed. */
 	uint64_t sync_requests_failed;
+	coord_metrics metrics;
 } coord;
 
 /* ---- life (state.c) ----

@@ -29,6 +29,8 @@ typedef struct {
 	size_t len;
 	bool journalled;   /* depends on the batch commit */
 	bool accepted;
+	bool replay;       /* a journalled first answer repeated (metrics) */
+	Dropnet__Status status; /* what the answer says (metrics) */
 } ingest_out;
 
 /* One new order on its way through ingest_one: what was asked, then what
@@ -66,6 +68,7 @@ static void ingest_reply_simple(ingest_out *o, Dropnet__Status status,
 	ack.order_key = (char *)(key ? key : "");
 	ack.field = (char *)(field ? field : "");
 	ack.message = (char *)(msg ? msg : "");
+	o->status = status;
 	if (codec_order_ack_pack(&ack, &o->buf, &o->len) != 0) {
 		o->buf = NULL;
 		o->len = 0;
@@ -126,6 +129,8 @@ static int ingest_reply_journal(const void *blob, size_t blen, int64_t id,
 	first->order_id = (uint64_t)id;
 	int rv = codec_order_ack_pack(first, &o->buf, &o->len);
 	o->accepted = first->status == DROPNET__STATUS__ACCEPTED;
+	o->status = first->status;
+	o->replay = duplicate;
 	o->journalled = true; /* the first answer may be uncommitted yet */
 	codec_order_ack_free(first);
 	return rv;
@@ -634,6 +639,7 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
     int64_t now_wall, uint64_t now_mono)
 {
 	const char *storefront = m->storefront[0] ? m->storefront : "default";
+	metrics_labels_add(&c->metrics.storefronts, storefront, 1);
 	if (m->action != DROPNET__ORDER_ACTION__ACTION_SUBMIT) {
 		return ingest_action(c, m, storefront, o, now_wall);
 	}
@@ -672,9 +678,25 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 	ack.order_id = (uint64_t)order_id;
 	o->journalled = true;
 	o->accepted = io.routed;
+	o->status = io.status;
 	log_debug("order.routed", "id=%lld key=%.64s status=%s hub=%s",
 	    (long long)order_id, m->order_key, codec_status_name(io.status), ack.hub);
 	return codec_order_ack_pack(&ack, &o->buf, &o->len);
+}
+
+/* Counts one answer as sent (c->metrics): by status, replays apart. */
+static void ingest_count(coord *c, const ingest_out *o)
+{
+	coord_metrics *mt = &c->metrics;
+	if (o->replay) {
+		mt->replays++;
+		return;
+	}
+	size_t st = (size_t)o->status < COORD_METRICS_STATUS_MAX ? (size_t)o->status : 0;
+	mt->orders[st]++;
+	if (o->status != DROPNET__STATUS__ACCEPTED && o->status != DROPNET__STATUS__HELD) {
+		mt->refusals[st]++;
+	}
 }
 
 /* One order batch, as coord_txn_run applies it. */
@@ -735,10 +757,13 @@ void coord_ingest_batch(coord *c, mreq **reqs, size_t n)
 			o->buf = NULL;
 			ingest_reply_simple(o, DROPNET__STATUS__UNAVAILABLE, "", "",
 			    "storage failed; retry with the same key");
+			o->replay = false;
 		}
 		mreq_reply(reqs[i], o->buf, o->len);
 		free(o->buf);
+		ingest_count(c, o);
 	}
+	metrics_hist_observe(&c->metrics.ingest_batch, (double)n);
 	c->orders_seen += n;
 	c->ingest_batches++;
 }

@@ -105,6 +105,11 @@ const conf_key coord_config_keys[] = {
     {"tls.allow_plaintext", CONF_INT, 0, 1, "0",
         offsetof(coord_config, tls_allow_plaintext),
         "1 allows plaintext tcp:// URLs (a private network only); ipc:// always is"},
+    {"metrics.listen", CONF_STR, 0, 0, "", offsetof(coord_config, metrics_listen),
+        "http://HOST:PORT serving GET /metrics (Prometheus text); empty: off"},
+    {"metrics.allow_public", CONF_INT, 0, 1, "0",
+        offsetof(coord_config, metrics_allow_public),
+        "1 allows metrics.listen on a non-loopback address (plain HTTP: a private network only)"},
 };
 const size_t coord_config_nkeys = sizeof(coord_config_keys) / sizeof(coord_config_keys[0]);
 
