@@ -27,7 +27,8 @@ _Static_assert(REPLICA_KIND_GENESIS == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA
     REPLICA_KIND_INGEST == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_INGEST &&
     REPLICA_KIND_HUBSYNC == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_HUBSYNC &&
     REPLICA_KIND_OPS == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_OPS &&
-    REPLICA_KIND_TICK == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_TICK,
+    REPLICA_KIND_TICK == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_TICK &&
+    REPLICA_KIND_REOPEN == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_REOPEN,
     "replica.h's kinds are proto ReplicaEntryKind's");
 
 /* Protobuf framing of one request inside an entry: tag + length varint. */
@@ -118,6 +119,7 @@ static bool replica_kind_valid(int kind, size_t n)
 	case REPLICA_KIND_OPS:
 		return n > 0 && n <= DN_SERVER_CTX_MAX;
 	case REPLICA_KIND_TICK:
+	case REPLICA_KIND_REOPEN:
 		return n == 0;
 	default:
 		return false;
@@ -337,6 +339,13 @@ static int replica_run(replica *r, const Dropnet__ReplicaEntry *e)
 	if ((int)e->kind == REPLICA_KIND_TICK) {
 		coord_tick(r->c);
 		return 0;
+	}
+	if ((int)e->kind == REPLICA_KIND_REOPEN) {
+		/* Hub health is not replicated state: a new leader gives every
+		 * hub its grace, and every replica does the same at this index,
+		 * so their memories stay equal. */
+		replica_machine_close(r);
+		return replica_machine_open(r) == 0 ? 0 : DN_EIO;
 	}
 	mreq m[DN_SERVER_CTX_MAX];
 	mreq *mp[DN_SERVER_CTX_MAX];

@@ -65,6 +65,7 @@ enum {
 	REPLICA_KIND_HUBSYNC = 3,
 	REPLICA_KIND_OPS = 4,
 	REPLICA_KIND_TICK = 5,
+	REPLICA_KIND_REOPEN = 6,
 };
 
 /* Starts a replica over machine c (cfg and split set, not open) whose store
@@ -97,7 +98,7 @@ void replica_stamp(replica *r, uint64_t local_mono, int64_t wall,
 size_t replica_batch_fit(const size_t *lens, size_t n);
 
 /* Packs one entry of kind (INGEST, HUBSYNC, OPS over n request bodies, or
- * TICK with n = 0) at group time (mono, wall) as this process's next
+ * TICK or REOPEN with n = 0; a new leader proposes REOPEN first) at group time (mono, wall) as this process's next
  * proposal (*proposal). *buf is malloc'd for the caller. 0, DN_EINVAL (n
  * too large for one entry, or a kind without requests given some) or
  * DN_ENOMEM. */
