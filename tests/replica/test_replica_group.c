@@ -36,12 +36,12 @@
 #include "io/codec.h"
 #include "io/log.h"
 #include "raft_glue.h"
+#include "books.h"
+#include "inputs.h"
 #include "replica.h"
 
 #define G_N 3
 #define G_WALL0 1800000000000LL
-#define G_LAT 51.5074
-#define G_LON -0.1278
 /* Simulated ms any one wait may take before the test fails. */
 #define G_WAIT_MS 20000
 #define G_PROPOSALS_MAX 256
@@ -251,61 +251,12 @@ static void g_settle(uint64_t index, unsigned mask)
 	}
 }
 
-/* A hub sync from "london" (registering it); qty > 0 also reports qty of
- * sku received. The body is malloc'd. */
-static uint8_t *g_hubsync(const char *sku, int64_t qty, size_t *len)
-{
-	Dropnet__HubHello hello = DROPNET__HUB_HELLO__INIT;
-	hello.id = "london";
-	hello.name = "london";
-	hello.lat = G_LAT;
-	hello.lon = G_LON;
-	hello.radius_km = 50;
-	Dropnet__HubEvent e = DROPNET__HUB_EVENT__INIT;
-	Dropnet__HubEvent *ep = &e;
-	Dropnet__HubSyncRequest q = DROPNET__HUB_SYNC_REQUEST__INIT;
-	q.version = DN_PROTO_VERSION;
-	q.hello = &hello;
-	if (qty > 0) {
-		e.seq = ++G->hub_seq;
-		e.kind = DROPNET__EVENT_KIND__EV_RECEIVED;
-		e.sku = (char *)sku;
-		e.qty = qty;
-		e.bin = "MAIN";
-		e.time_ms = g_wall();
-		q.n_events = 1;
-		q.events = &ep;
-	}
-	q.event_acked = G->hub_seq;
-	uint8_t *buf = NULL;
-	assert_int_equal(codec_hub_sync_request_pack(&q, &buf, len), 0);
-	return buf;
-}
-
-static uint8_t *g_order(const char *key, const char *sku, uint32_t qty, size_t *len)
-{
-	Dropnet__OrderLine l = DROPNET__ORDER_LINE__INIT;
-	Dropnet__OrderLine *lp = &l;
-	l.sku = (char *)sku;
-	l.qty = qty;
-	Dropnet__SubmitOrder o = DROPNET__SUBMIT_ORDER__INIT;
-	o.version = DN_PROTO_VERSION;
-	o.order_key = (char *)key;
-	o.customer = (char *)key;
-	o.n_lines = 1;
-	o.lines = &lp;
-	o.lat = G_LAT;
-	o.lon = G_LON;
-	uint8_t *buf = NULL;
-	assert_int_equal(codec_submit_order_pack(&o, &buf, len), 0);
-	return buf;
-}
-
 /* Proposes one hub sync; returns its index. */
 static uint64_t g_sync(unsigned leader, const char *sku, int64_t qty, g_prop **out)
 {
 	size_t len = 0;
-	uint8_t *b = g_hubsync(sku, qty, &len);
+	uint8_t *b = NULL;
+	assert_int_equal(in_hubsync(qty > 0 ? ++G->hub_seq : 0, sku, qty, g_wall(), &b, &len), 0);
 	uint64_t idx = g_propose(leader, REPLICA_KIND_HUBSYNC, &b, &len, 1, out);
 	free(b);
 	return idx;
@@ -321,7 +272,7 @@ static uint64_t g_orders(unsigned leader, const char *prefix, size_t n, g_prop *
 	assert_true(n <= 16);
 	for (size_t k = 0; k < n; k++) {
 		snprintf(key, sizeof(key), "%s-%zu", prefix, k);
-		b[k] = g_order(key, "hoodie", 1, &lens[k]);
+		assert_int_equal(in_order(key, "hoodie", 1, &b[k], &lens[k]), 0);
 	}
 	uint64_t idx = g_propose(leader, REPLICA_KIND_INGEST, b, lens, n, out);
 	for (size_t k = 0; k < n; k++) {
@@ -330,40 +281,13 @@ static uint64_t g_orders(unsigned leader, const char *prefix, size_t n, g_prop *
 	return idx;
 }
 
-/* FNV-1a over every row of the coordinator's tables (a replica's books):
- * equal digests mean equal ledgers, journals, command streams and clocks. */
+/* The books of replica i (books.h). */
 static uint64_t g_digest(unsigned i, int64_t *orders)
 {
-	static const char *const tables[] = {"meta", "hubs", "stock", "orders",
-	    "order_lines", "placements", "placement_lines", "commands", "drops",
-	    "drop_tiers", "drop_holdback", "holdback_log", "buyer_counts", "transfers",
-	    "customers", "hub_seed", "coord_clock"};
-	uint64_t h = 1469598103934665603ULL;
-	sqlite3 *db = G->n[i].c->db;
-	assert_non_null(db);
-	*orders = 0;
-	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
-		char sql[128];
-		snprintf(sql, sizeof(sql), "SELECT * FROM %s ORDER BY 1, 2", tables[t]);
-		if (strcmp(tables[t], "coord_clock") == 0 || strcmp(tables[t], "meta") == 0) {
-			snprintf(sql, sizeof(sql), "SELECT * FROM %s ORDER BY 1", tables[t]);
-		}
-		sqlite3_stmt *st = NULL;
-		assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			*orders += strcmp(tables[t], "orders") == 0;
-			for (int col = 0; col < sqlite3_column_count(st); col++) {
-				const uint8_t *p = sqlite3_column_blob(st, col);
-				int n = sqlite3_column_bytes(st, col);
-				for (int k = 0; k < n; k++) {
-					h = (h ^ p[k]) * 1099511628211ULL;
-				}
-				h = (h ^ 0xffu) * 1099511628211ULL;   /* column end */
-			}
-		}
-		sqlite3_finalize(st);
-	}
-	return h;
+	assert_non_null(G->n[i].c->db);
+	uint64_t d = books_digest(G->n[i].c->db, orders);
+	assert_int_not_equal(d, 0);
+	return d;
 }
 
 /* The books of every replica in mask are identical; returns the orders. */
