@@ -41,6 +41,8 @@
 #include "replica.h"
 
 #define G_N 3
+/* Replicas a test may grow the group to (test_replica_added). */
+#define G_MAX 4
 #define G_WALL0 1800000000000LL
 /* Simulated ms any one wait may take before the test fails. */
 #define G_WAIT_MS 20000
@@ -60,13 +62,13 @@ typedef struct {
 	int kind;
 	unsigned applied_mask;       /* replicas that applied it */
 	int status;                  /* the proposer's first reply status; -1: none */
-	int findings[G_N];           /* OPS: audit findings per replica; -1: none */
+	int findings[G_MAX];         /* OPS: audit findings per replica; -1: none */
 	int failed;                  /* DN_E* from the failed hook; 0: not failed */
 } g_prop;
 
 typedef struct {
 	struct raft_fixture f;
-	g_node n[G_N];
+	g_node n[G_MAX];
 	char dir[64];
 	g_prop props[G_PROPOSALS_MAX];
 	size_t nprops;
@@ -177,7 +179,10 @@ static int g_teardown(void **state)
 {
 	(void)state;
 	raft_fixture_close(&G->f);
-	for (unsigned i = 0; i < G_N; i++) {
+	for (unsigned i = 0; i < G_MAX; i++) {
+		if (G->n[i].c == NULL) {
+			continue;
+		}
 		replica_fini(&G->n[i].r);
 		free(G->n[i].c);
 		const char *sfx[] = {"", "-wal", "-shm", "-journal", ".tmp"};
@@ -212,7 +217,7 @@ static g_prop *g_prop_add(uint64_t origin, uint64_t proposal, int kind)
 	p->proposal = proposal;
 	p->kind = kind;
 	p->status = -1;
-	for (unsigned i = 0; i < G_N; i++) {
+	for (unsigned i = 0; i < G_MAX; i++) {
 		p->findings[i] = -1;
 	}
 	return p;
@@ -244,7 +249,7 @@ static uint64_t g_propose(unsigned leader, int kind, uint8_t **bodies, size_t *l
 /* Steps the group until every replica in mask applied index. */
 static void g_settle(uint64_t index, unsigned mask)
 {
-	for (unsigned i = 0; i < G_N; i++) {
+	for (unsigned i = 0; i < G_MAX; i++) {
 		if (mask & (1u << i)) {
 			assert_true(raft_fixture_step_until_applied(&G->f, i, index, G_WAIT_MS));
 		}
@@ -295,7 +300,7 @@ static int64_t g_assert_agree(unsigned mask)
 {
 	int64_t orders0 = -1, orders = 0;
 	uint64_t d0 = 0;
-	for (unsigned i = 0; i < G_N; i++) {
+	for (unsigned i = 0; i < G_MAX; i++) {
 		if (!(mask & (1u << i))) {
 			continue;
 		}
@@ -319,7 +324,7 @@ static int64_t g_assert_agree(unsigned mask)
 static void g_assert_memory_agree(unsigned mask)
 {
 	const coord *a = NULL;
-	for (unsigned i = 0; i < G_N; i++) {
+	for (unsigned i = 0; i < G_MAX; i++) {
 		if (!(mask & (1u << i))) {
 			continue;
 		}
@@ -370,7 +375,7 @@ static void g_audit_clean(unsigned leader, unsigned mask)
 	free(b);
 	g_settle(idx, mask);
 	assert_int_equal(p->status, DROPNET__STATUS__OK);
-	for (unsigned i = 0; i < G_N; i++) {
+	for (unsigned i = 0; i < G_MAX; i++) {
 		if (mask & (1u << i)) {
 			assert_int_equal(p->findings[i], 0);
 		}
@@ -554,6 +559,55 @@ static void test_partitioned_leader(void **state)
 	g_assert_memory_agree(7);
 }
 
+static void g_changed(struct raft_change *req, int status)
+{
+	*(int *)req->data = status == 0 ? 1 : -1;
+}
+
+static bool g_change_done(struct raft_fixture *f, void *arg)
+{
+	(void)f;
+	return *(int *)arg != 0;
+}
+
+/* Goal: a replica added online from nothing - an empty folder, no store -
+ * catches up from the leader's snapshot plus the log, becomes a voter and
+ * holds the same books (how a wiped replica rejoins, and the base of
+ * `dropctl replicas add`). */
+static void test_replica_added(void **state)
+{
+	(void)state;
+	g_start();
+	for (int k = 0; k < 6; k++) {
+		char prefix[32];
+		snprintf(prefix, sizeof(prefix), "early%d", k);
+		g_settle(g_orders(0, prefix, 2, NULL), 7);
+	}
+	raft_fixture_step_until_elapsed(&G->f, 200);
+	struct raft *leader = raft_fixture_get(&G->f, 0);
+	assert_true(leader->log.snapshot.last_index > 2);   /* the genesis is compacted */
+	g_node_init(&G->n[3], 3);
+	assert_int_equal(raft_fixture_grow(&G->f, &G->n[3].fsm), 0);
+	raft_glue_tune(raft_fixture_get(&G->f, 3), 8, 2);
+	assert_int_equal(raft_start(raft_fixture_get(&G->f, 3)), 0);
+	struct raft_change add = {0}, assign = {0};
+	int added = 0, assigned = 0;
+	add.data = &added;
+	assign.data = &assigned;
+	assert_int_equal(raft_add(leader, &add, 4, "4", g_changed), 0);
+	assert_true(raft_fixture_step_until(&G->f, g_change_done, &added, G_WAIT_MS));
+	assert_int_equal(added, 1);
+	assert_int_equal(raft_assign(leader, &assign, 4, RAFT_VOTER, g_changed), 0);
+	assert_true(raft_fixture_step_until(&G->f, g_change_done, &assigned, G_WAIT_MS));
+	assert_int_equal(assigned, 1);
+	g_settle(g_orders(0, "late", 3, NULL), 15);
+	assert_true(G->n[3].r.open);
+	assert_int_equal(G->n[3].r.restores, 1);        /* a snapshot, not the genesis entry */
+	assert_true(g_has_order(3, "early0-0"));
+	g_audit_clean(0, 15);
+	assert_int_equal(g_assert_agree(15), 12 + 3);
+}
+
 /* Goal: the group clock never goes back across leaders, and entries too
  * big for one entry are refused, never truncated. */
 static void test_clock_and_bounds(void **state)
@@ -605,6 +659,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_follower_restarts_from_snapshot, g_setup,
 		    g_teardown),
 		cmocka_unit_test_setup_teardown(test_partitioned_leader, g_setup, g_teardown),
+		cmocka_unit_test_setup_teardown(test_replica_added, g_setup, g_teardown),
 		cmocka_unit_test(test_clock_and_bounds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
