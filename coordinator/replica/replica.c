@@ -298,7 +298,9 @@ static int replica_replace_file(replica *r, const uint8_t *img, size_t len)
 
 int replica_restore(replica *r, const uint8_t *buf, size_t len)
 {
-	if (len < REPLICA_SNAPSHOT_HEADER + 100 || memcmp(buf, REPLICA_SNAPSHOT_MAGIC, 8) != 0) {
+	/* The header, then an SQLite file: its own 100-byte header first. */
+	if (len < REPLICA_SNAPSHOT_HEADER + 100 || memcmp(buf, REPLICA_SNAPSHOT_MAGIC, 8) != 0 ||
+	    memcmp(buf + REPLICA_SNAPSHOT_HEADER, "SQLite format 3", 16) != 0) {
 		log_error("replica.snapshot_bad", "len=%zu", len);
 		return DN_EPROTO;
 	}

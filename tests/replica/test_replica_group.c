@@ -650,6 +650,12 @@ static void test_clock_and_bounds(void **state)
 	assert_int_equal(replica_apply(&r, buf, len), DN_ESTATE);
 	free(buf);
 	assert_int_equal(replica_restore(&r, (const uint8_t *)"DNRSNAP0", 8), DN_EPROTO);
+	/* The right magic over something that is not an SQLite file. */
+	uint8_t fake[REPLICA_SNAPSHOT_HEADER + 200];
+	memset(fake, 'x', sizeof(fake));
+	memcpy(fake, REPLICA_SNAPSHOT_MAGIC, 8);
+	assert_int_equal(replica_restore(&r, fake, sizeof(fake)), DN_EPROTO);
+	assert_false(r.open);
 }
 
 int main(void)
