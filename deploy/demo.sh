@@ -54,7 +54,7 @@ done
 
 PACKAGES="libuv1-dev libnng-dev libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler
 libcmocka-dev libncurses-dev cmake pkg-config libinih-dev libjansson-dev python3 tmux
-build-essential openssl"
+build-essential openssl libraft-dev"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 die() { echo "demo: $*" >&2; exit 1; }
