@@ -50,6 +50,7 @@ enum {
 	FORECAST_CAND_RECENT,   /* mean of the last max(H, 6) periods */
 	FORECAST_CAND_MODEL,    /* the issue-5 model's rate (forecast.h) */
 	FORECAST_CAND_NAIVE,    /* the last period: a burst still under way */
+	FORECAST_CAND_COMBO,    /* mean of mean, SES, SBA, TSB, iMAPA, model */
 	FORECAST_PANEL_CANDIDATES
 };
 
@@ -75,6 +76,10 @@ enum {
  * level and one level for the panel, in steps of a quarter. */
 #define FORECAST_PANEL_SCHEMES 5u
 
+/* Placement levels tried for the budget-aware stock (0.20 .. 0.95 in steps
+ * of 0.05), raw and calibrated per cluster: forecast_panel.alloc. */
+#define FORECAST_PANEL_TAUS 16u
+
 typedef struct {
 	const double *y; /* oldest first, values as forecast_series accepts */
 	size_t n;        /* 1..FORECAST_PERIODS_MAX */
@@ -92,6 +97,7 @@ typedef struct {
 	double dispersion;  /* NB2: variance of a total = mu + dispersion mu^2 */
 	double level;       /* calibrated quantile level of the stock */
 	unsigned level_from; /* 0 this cluster, 1 its parent, 2 the panel, 3 none */
+	double alloc_level; /* placement quantile level (when alloc) */
 } forecast_panel_choice;
 
 typedef struct {
@@ -103,6 +109,14 @@ typedef struct {
 	double stock_fill[2]; /* validation fill of the means: per cluster, one */
 	unsigned scheme;    /* levels: 0 per cluster .. SCHEMES-1 one level */
 	double scheme_fill[FORECAST_PANEL_SCHEMES]; /* validation fill @ 1.0x */
+	/* Budget-aware stock: stock = round(alloc_k x the quantile at the
+	 * cluster's alloc_level), used when alloc is 1 (its validation fill
+	 * alloc_fill beat the scheme's at the same calibrated cover). */
+	unsigned alloc;
+	unsigned alloc_cal;  /* 1: levels calibrated per cluster, 0: raw */
+	double alloc_tau;    /* the common placement level */
+	double alloc_k;      /* factor that brings the cover to the service */
+	double alloc_fill;   /* its validation fill @ 1.0x */
 	forecast_panel_choice cluster[FORECAST_PANEL_CLUSTERS];
 } forecast_panel;
 
@@ -112,7 +126,10 @@ typedef struct {
 typedef struct {
 	unsigned cluster;
 	unsigned point, stock; /* candidates */
-	double scale, level;
+	double scale, level;   /* level: of the quantile behind the stock */
+	double factor;         /* stock = round(factor x that quantile) when
+	                        * > 0 (the budget-aware stock), else the
+	                        * quantile itself */
 	double stock_mean;     /* mean of the horizon total behind the stock */
 	double stock_var;      /* its variance (NB2) */
 } forecast_panel_why;

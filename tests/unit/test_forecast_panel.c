@@ -185,6 +185,13 @@ static void test_panel_steady_calibrated(void **state)
 	assert_int_equal(forecast_panel_origins(6), 6);
 	assert_int_equal(forecast_panel_origins(3), 9);
 	assert_int_equal(forecast_panel_origins(12), 3);
+	/* The budget-aware stock is used only when its validation fill beat
+	 * the calibrated quantiles', with a finite positive factor. */
+	assert_true(m->alloc_tau >= 0.2 && m->alloc_tau <= 0.95);
+	if (m->alloc) {
+		assert_true(isfinite(m->alloc_k) && m->alloc_k > 0);
+		assert_true(m->alloc_fill > m->scheme_fill[m->scheme]);
+	}
 	for (size_t i = 0; i < NS; i++) {
 		forecast_result r;
 		forecast_panel_why why;
@@ -194,9 +201,13 @@ static void test_panel_steady_calibrated(void **state)
 		    &r, &why), 0);
 		assert_true(r.stock == floor(r.stock) && r.stock >= 0);
 		assert_true(why.level >= 0.01 && why.level <= 0.999);
-		/* The stock is the NB quantile of the distribution it reports. */
-		assert_true(r.stock == forecast_nbinom_quantile(why.stock_mean,
-		    why.stock_var, why.level));
+		/* The stock is the NB quantile of the distribution it
+		 * reports, or that quantile times the panel's factor. */
+		double q = forecast_nbinom_quantile(why.stock_mean,
+		    why.stock_var, why.level);
+
+		assert_true(r.stock == (why.factor > 0 ?
+		    floor(why.factor * q + 0.5) : q));
 		assert_true(why.stock_var >= why.stock_mean);
 		for (unsigned h = 0; h < H; h++) {
 			tot += sp[i].y[NT - H + h];
