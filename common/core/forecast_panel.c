@@ -1320,10 +1320,13 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 		ctx.cache_cap = ctx.cache != NULL ? ncases : 0;
 	}
 	fit_losses(&ctx, spans, count);
-	fit_choices(m, acc, pt, st);
-	fit_dispersion(&ctx, spans, count);
-	fit_levels(&ctx, spans, count);
-	fit_alloc(&ctx, spans, count);
+	m->learned = m->cases >= FORECAST_PANEL_CASES_MIN;
+	if (m->learned) {
+		fit_choices(m, acc, pt, st);
+		fit_dispersion(&ctx, spans, count);
+		fit_levels(&ctx, spans, count);
+		fit_alloc(&ctx, spans, count);
+	}
 	for (unsigned c = 0; c < FORECAST_PANEL_CLUSTERS; c++) {
 		const forecast_panel_choice *ch = &m->cluster[c];
 
@@ -1339,6 +1342,27 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 	free(pt);
 	free(st);
 	return 0;
+}
+
+/* A panel that learned nothing: the issue-5 model, whole. */
+static int series_unlearned(const forecast_panel *m, unsigned c,
+    const double *y, size_t n, double *mean, forecast_result *res,
+    forecast_panel_why *why)
+{
+	forecast_params fp = { FORECAST_MODEL, m->horizon, m->service };
+	int rv = forecast_series(&fp, y, n, mean, res);
+
+	if (rv == 0 && why != NULL) {
+		memset(why, 0, sizeof(*why));
+		why->cluster = c;
+		why->point = why->stock = c == 0 ? FORECAST_CAND_ZERO :
+		    FORECAST_CAND_MODEL;
+		why->scale = 1;
+		why->level = m->service;
+		why->stock_mean = res->mean_total;
+		why->stock_var = res->mean_total;
+	}
+	return rv;
 }
 
 int forecast_panel_series(const forecast_panel *m, const double *y, size_t n,
@@ -1357,6 +1381,10 @@ int forecast_panel_series(const forecast_panel *m, const double *y, size_t n,
 	unsigned c = forecast_panel_cluster_of(y, n);
 	const forecast_panel_choice *ch = &m->cluster[c];
 	shape s;
+
+	if (!m->learned) {
+		return series_unlearned(m, c, y, n, mean, res, why);
+	}
 
 	shape_of(y, n, &s);
 	double rate = 0, stock = 0, mu = 0;

@@ -80,6 +80,11 @@ enum {
  * of 0.05), raw and calibrated per cluster: forecast_panel.alloc. */
 #define FORECAST_PANEL_TAUS 16u
 
+/* Validation cases a panel needs before it learns anything: with fewer
+ * (a network's first hours, a tiny test network) it forecasts with the
+ * issue-5 model whole, as the live system did before (learned = 0). */
+#define FORECAST_PANEL_CASES_MIN 50u
+
 typedef struct {
 	const double *y; /* oldest first, values as forecast_series accepts */
 	size_t n;        /* 1..FORECAST_PERIODS_MAX */
@@ -105,6 +110,7 @@ typedef struct {
 	double service;
 	size_t series;      /* series in the panel */
 	size_t cases;       /* validation cases over all clusters */
+	unsigned learned;   /* 1: cases >= FORECAST_PANEL_CASES_MIN */
 	unsigned stock_panel; /* 1: one stock candidate for every cluster */
 	double stock_fill[2]; /* validation fill of the means: per cluster, one */
 	unsigned scheme;    /* levels: 0 per cluster .. SCHEMES-1 one level */
@@ -135,10 +141,11 @@ typedef struct {
 } forecast_panel_why;
 
 /* Fits *m on spans[0..count-1] for the given horizon (1..FORECAST_
- * HORIZON_MAX) and service (FORECAST_SERVICE_MIN..MAX). count may be 0 or
- * every span too short to validate: then each cluster keeps the defaults
- * (the issue-5 model, level = service). Returns 0, DN_EINVAL on a bad
- * argument or value, DN_ENOMEM. */
+ * HORIZON_MAX) and service (FORECAST_SERVICE_MIN..MAX). count may be 0,
+ * or the spans too short or too few to give FORECAST_PANEL_CASES_MIN
+ * validation cases: then nothing is learned (m->learned 0) and every
+ * series gets the issue-5 model's forecast (forecast_series). Returns 0,
+ * DN_EINVAL on a bad argument or value, DN_ENOMEM. */
 int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
     const forecast_span *spans, size_t count);
 

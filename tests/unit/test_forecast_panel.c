@@ -182,6 +182,7 @@ static void test_panel_steady_calibrated(void **state)
 	}
 	assert_int_equal(forecast_panel_fit(m, H, 0.9, sp, NS), 0);
 	assert_true(m->cases == (size_t)NS * forecast_panel_origins(H));
+	assert_int_equal(m->learned, 1);
 	assert_int_equal(forecast_panel_origins(6), 6);
 	assert_int_equal(forecast_panel_origins(3), 9);
 	assert_int_equal(forecast_panel_origins(12), 3);
@@ -335,6 +336,25 @@ static void test_panel_bad_args_and_empty(void **state)
 	    DN_EINVAL);
 	assert_int_equal(forecast_panel_series(NULL, y5, 5, mean, &r, NULL),
 	    DN_EINVAL);
+	assert_int_equal(m.learned, 0);
+	/* Too few validation cases to learn from (a new network): the issue-5
+	 * model whole, stock included. */
+	double hist[40], mean2[4];
+	forecast_span few[2] = { { hist, 40 }, { hist, 40 } };
+	forecast_params fp = { FORECAST_MODEL, 4, 0.9 };
+	forecast_result r2;
+
+	for (size_t t = 0; t < 40; t++) {
+		hist[t] = (double)((t * 7) % 5 == 0 ? t % 4 : 0);
+	}
+	assert_int_equal(forecast_panel_fit(&m, 4, 0.9, few, 2), 0);
+	assert_true(m.cases > 0 && m.cases < FORECAST_PANEL_CASES_MIN);
+	assert_int_equal(m.learned, 0);
+	assert_int_equal(forecast_panel_series(&m, hist, 40, mean, &r, &why), 0);
+	assert_int_equal(forecast_series(&fp, hist, 40, mean2, &r2), 0);
+	assert_true(r.stock == r2.stock && r.stock > 0);
+	assert_true(fabs(why.stock_mean - r2.mean_total) < EPS);
+	assert_int_equal(why.stock, FORECAST_CAND_MODEL);
 	/* No demand: nothing forecast, nothing stocked. */
 	const double z[] = { 0, 0, 0, 0 };
 
