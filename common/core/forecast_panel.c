@@ -29,7 +29,6 @@ static const char *const cand_names[FORECAST_PANEL_CANDIDATES] = {
 	[FORECAST_CAND_RECENT] = "recent",
 	[FORECAST_CAND_MODEL] = "model",
 	[FORECAST_CAND_NAIVE] = "naive",
-	[FORECAST_CAND_COMBO] = "combo",
 };
 
 /* Scale factors on the point candidate; index SCALE_ONE is 1. */
@@ -235,27 +234,6 @@ static double recent_mean(const double *y, size_t n, unsigned horizon)
 }
 
 static double cand_rate(unsigned cand, const double *y, size_t n,
-    unsigned horizon, const shape *s);
-
-/* Members of the combination: the steady smoothers and the long-run mean
- * (an equal-weight combination: no weight is fitted). */
-static const unsigned combo_of[] = { FORECAST_CAND_MEAN, FORECAST_CAND_SES,
-	FORECAST_CAND_SBA, FORECAST_CAND_TSB, FORECAST_CAND_IMAPA,
-	FORECAST_CAND_MODEL };
-#define COMBO_N (sizeof(combo_of) / sizeof(combo_of[0]))
-
-static double combo(const double *y, size_t n, unsigned horizon,
-    const shape *s)
-{
-	double t = 0;
-
-	for (size_t i = 0; i < COMBO_N; i++) {
-		t += cand_rate(combo_of[i], y, n, horizon, s);
-	}
-	return t / (double)COMBO_N;
-}
-
-static double cand_rate(unsigned cand, const double *y, size_t n,
     unsigned horizon, const shape *s)
 {
 	switch (cand) {
@@ -281,8 +259,6 @@ static double cand_rate(unsigned cand, const double *y, size_t n,
 		return forecast_point(FORECAST_MODEL, y, n, horizon);
 	case FORECAST_CAND_NAIVE:
 		return y[n - 1];
-	case FORECAST_CAND_COMBO:
-		return combo(y, n, horizon, s);
 	}
 	return 0;
 }
@@ -302,12 +278,8 @@ double forecast_panel_candidate_rate(unsigned cand, const double *y, size_t n,
 static void cand_rates(const double *y, size_t n, unsigned horizon,
     const shape *s, double *r)
 {
-	for (unsigned k = 0; k < FORECAST_CAND_COMBO; k++) {
+	for (unsigned k = 0; k < FORECAST_PANEL_CANDIDATES; k++) {
 		r[k] = s->nz == 0 ? 0 : cand_rate(k, y, n, horizon, s);
-	}
-	r[FORECAST_CAND_COMBO] = 0;
-	for (size_t i = 0; i < COMBO_N; i++) {
-		r[FORECAST_CAND_COMBO] += r[combo_of[i]] / (double)COMBO_N;
 	}
 }
 

@@ -50,7 +50,6 @@ enum {
 	FORECAST_CAND_RECENT,   /* mean of the last max(H, 6) periods */
 	FORECAST_CAND_MODEL,    /* the issue-5 model's rate (forecast.h) */
 	FORECAST_CAND_NAIVE,    /* the last period: a burst still under way */
-	FORECAST_CAND_COMBO,    /* mean of mean, SES, SBA, TSB, iMAPA, model */
 	FORECAST_PANEL_CANDIDATES
 };
 

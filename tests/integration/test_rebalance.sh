@@ -259,7 +259,7 @@ python3 - "$learned" <<'PY' || fail "plan h1 does not say what the model learned
 import json, sys
 p = json.loads(sys.argv[1])["plan"]
 cands = {"mean", "ses", "ses_fast", "sba", "tsb", "tsb_fast", "imapa", "recent",
-         "model", "naive", "combo", "zero"}
+         "model", "naive", "zero"}
 assert p["panel_series"] == 6 and p["panel_cases"] == 66 and p["panel_learned"], p
 assert p["forecasts"], p
 for f in p["forecasts"]:
