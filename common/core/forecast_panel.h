@@ -21,9 +21,15 @@
  *      quantile level is calibrated on the validation targets so that the
  *      share covered equals the service level, per cluster, for the whole
  *      panel, or a blend of the two: whichever would have placed a fixed
- *      stock best on the validation targets.
- * Forecasting a series then applies its cluster's choice to its whole
- * history. docs/forecast.md has the reasons and the measurements.
+ *      stock best on the validation targets;
+ *   5. a budget-aware stock: the quantile at one common placement level
+ *      (raw or calibrated per cluster, chosen by validation fill at a 1.0x
+ *      budget) times the factor that brings the validation cover to the
+ *      service level; used when its validation fill beats step 4's.
+ * A panel with fewer than FORECAST_PANEL_CASES_MIN validation cases learns
+ * nothing and forecasts with the issue-5 model. Forecasting a series then
+ * applies its cluster's choice to its whole history. docs/forecast.md has
+ * the reasons and the measurements.
  *
  * Pure: no I/O, no clock, no randomness; the result is a deterministic
  * function of the panel, the horizon and the service level. Fitting
