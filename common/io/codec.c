@@ -193,6 +193,10 @@ CODEC_DEFINE(submit_order, Dropnet__SubmitOrder, dropnet__submit_order,
     DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
 CODEC_DEFINE(order_ack, Dropnet__OrderAck, dropnet__order_ack,
     DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
+CODEC_DEFINE(ingest_request, Dropnet__IngestRequest, dropnet__ingest_request,
+    DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
+CODEC_DEFINE(ingest_reply, Dropnet__IngestReply, dropnet__ingest_reply,
+    DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
 CODEC_DEFINE(hub_sync_request, Dropnet__HubSyncRequest, dropnet__hub_sync_request,
     DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
 CODEC_DEFINE(hub_sync_reply, Dropnet__HubSyncReply, dropnet__hub_sync_reply,

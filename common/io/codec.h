@@ -31,6 +31,8 @@
 
 CODEC_DECLARE(submit_order, Dropnet__SubmitOrder)
 CODEC_DECLARE(order_ack, Dropnet__OrderAck)
+CODEC_DECLARE(ingest_request, Dropnet__IngestRequest)
+CODEC_DECLARE(ingest_reply, Dropnet__IngestReply)
 CODEC_DECLARE(hub_sync_request, Dropnet__HubSyncRequest)
 CODEC_DECLARE(hub_sync_reply, Dropnet__HubSyncReply)
 CODEC_DECLARE(ops_request, Dropnet__OpsRequest)

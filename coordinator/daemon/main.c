@@ -93,7 +93,7 @@ static void shell_run(shell *sh, machine_batch_fn fn, bridge_req **reqs, size_t 
 
 static void on_ingest(void *arg, bridge_req **reqs, size_t n)
 {
-	shell_run(arg, coord_ingest_batch, reqs, n);
+	shell_run(arg, coord_ingest_request, reqs, n);
 }
 
 static void on_hubsync(void *arg, bridge_req **reqs, size_t n)

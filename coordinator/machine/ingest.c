@@ -6,7 +6,7 @@
  * A batch is every request the bridge had queued when the loop woke. If the
  * commit fails, its outcome is unknown (a failed fsync may still have
  * persisted it): every journalled request in the batch is answered
- * UNAVAILABLE, the in-memory ledger is reloaded from the file, and the
+ * UNAVAILABLE, memory is put back by the undo log (txn.c), and the
  * storefront's retry with the same key finds out what really happened.
  * Placing the units (routing view, allocation, commands) is placement.c;
  * the SQL is store_ingest.c.
@@ -593,48 +593,55 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 	return codec_order_ack_pack(&ack, &o->buf, &o->len);
 }
 
-void coord_ingest_batch(coord *c, mreq **reqs, size_t n)
+/* One order batch, as coord_txn_run applies it. */
+typedef struct {
+	mreq **reqs;
+	size_t n;
+	ingest_out *outs;
+	int64_t now_wall;
+	uint64_t now_mono;
+} ingest_batch;
+
+static int ingest_batch_apply(coord *c, void *arg)
 {
-	static ingest_out outs[DN_SERVER_CTX_MAX];
-	memset(outs, 0, n * sizeof(outs[0]));
-	int64_t now_wall = coord_now_wall_ms(c);
-	uint64_t now_mono = coord_now_mono_ms(c);
-	int rv = coord_ready(c) ? coord_store_begin(c->store) : DN_EIO;
-	bool in_tx = rv == 0;
-	for (size_t i = 0; i < n && rv == 0; i++) {
+	ingest_batch *b = arg;
+	int rv = 0;
+	for (size_t i = 0; i < b->n && rv == 0; i++) {
 		size_t len = 0;
-		const uint8_t *body = mreq_body(reqs[i], &len);
+		const uint8_t *body = mreq_body(b->reqs[i], &len);
 		Dropnet__SubmitOrder *m = NULL;
 		int urv = codec_submit_order_unpack(body, len, &m);
 		if (urv == DN_EPROTO || (urv == DN_ERANGE && m->version == 0)) {
 			/* No version at all (e.g. empty bytes) is not a newer peer. */
 			log_warn("order.malformed", "bytes=%zu", len);
-			ingest_reply_simple(&outs[i], DROPNET__STATUS__MALFORMED, "", "",
+			ingest_reply_simple(&b->outs[i], DROPNET__STATUS__MALFORMED, "", "",
 			    "bytes are not a SubmitOrder");
 		} else if (urv == DN_ERANGE) {
 			log_warn("order.bad_version", "version=%u", m->version);
-			ingest_reply_simple(&outs[i], DROPNET__STATUS__UNSUPPORTED_VERSION,
+			ingest_reply_simple(&b->outs[i], DROPNET__STATUS__UNSUPPORTED_VERSION,
 			    m->order_key, "version", "this coordinator speaks version 1");
 		} else {
-			rv = ingest_one(c, m, &outs[i], now_wall, now_mono);
+			rv = ingest_one(c, m, &b->outs[i], b->now_wall, b->now_mono);
 		}
 		codec_submit_order_free(m);
 	}
-	if (rv == 0 && in_tx) {
-		rv = coord_clock_save(c);
-	}
-	if (rv == 0 && in_tx) {
-		rv = coord_store_commit(c->store);
-	} else if (in_tx) {
-		coord_store_rollback(c->store);
-	}
+	return rv;
+}
+
+void coord_ingest_batch(coord *c, mreq **reqs, size_t n)
+{
+	static ingest_out outs[DN_SERVER_CTX_MAX];
+	memset(outs, 0, n * sizeof(outs[0]));
+	ingest_batch b = {reqs, n, outs, coord_now_wall_ms(c), coord_now_mono_ms(c)};
+	int rv = coord_txn_run(c, "orders", ingest_batch_apply, &b);
 	if (rv != 0) {
-		c->commit_failures++;
 		log_error("order.batch_failed", "orders=%zu err=%s", n, dn_strerror(rv));
-		coord_reload(c);
 	}
 	for (size_t i = 0; i < n; i++) {
 		ingest_out *o = &outs[i];
+		/* Failed: every answer that depended on the batch (and every
+		 * request not reached) becomes UNAVAILABLE; a malformed or
+		 * unsupported request keeps its answer, which no storage changes. */
 		if (rv != 0 && (o->journalled || o->buf == NULL)) {
 			free(o->buf);
 			o->buf = NULL;

@@ -57,6 +57,9 @@ int coord_open(coord *c, const char *db_path, const char *vfs)
 		rv = store_init(c->store, c->db);
 	}
 	if (rv == 0) {
+		rv = coord_undo_init(c);
+	}
+	if (rv == 0) {
 		rv = coord_reload(c);
 	}
 	if (rv == 0 && c->clock_started) {
@@ -106,4 +109,5 @@ void coord_close(coord *c)
 	c->stock = NULL;
 	c->stock_cap = c->stock_len = 0;
 	coord_drops_free(c);
+	coord_undo_fini(c);
 }

@@ -520,20 +520,13 @@ static int rebal_action_add(coord *c, rebal_scratch *w, const char *sku,
 	    pa->from_holdback, w->tids[i], sizeof(w->tids[i]), now);
 }
 
-/* Ends an applied run: commits, or rolls back and reloads memory. */
-static int rebal_apply_end(coord *c, int rv, const Dropnet__RebalancePlan *out)
-{
-	rv = rv == 0 ? coord_store_commit(c->store) : (coord_store_rollback(c->store), rv);
-	if (rv != 0) {
-		c->commit_failures++;
-		coord_reload(c);
-	} else if (out->n_actions > 0) {
-		log_info("rebalance.applied", "actions=%zu released=%lld moved=%lld trips=%u",
-		    out->n_actions, (long long)out->units_released,
-		    (long long)out->units_moved, out->trips);
-	}
-	return rv;
-}
+/* One run: the SKUs (only, or all), the options, apply or plan only. */
+typedef struct {
+	const char *only;
+	const rebal_opts *o;
+	bool apply;
+	Dropnet__RebalancePlan *out;
+} rebal_run_args;
 
 /*
  * Fits the run's model on the network's whole demand history: every hub
@@ -575,10 +568,15 @@ static int rebal_panel_fit(coord *c, rebal_scratch *w, const rebal_opts *o)
 	return rv;
 }
 
-/* Plans (and with apply, carries out) every SKU; fills rep->plan. */
-static int rebal_run(coord *c, const char *only, const rebal_opts *o, bool apply,
-    Dropnet__RebalancePlan *out)
+/* Plans (and with apply, carries out) every SKU; fills the plan. Applied,
+ * inside the transaction coord_txn_run runs. */
+static int rebal_run_body(coord *c, void *arg)
 {
+	const rebal_run_args *ra = arg;
+	const char *only = ra->only;
+	const rebal_opts *o = ra->o;
+	bool apply = ra->apply;
+	Dropnet__RebalancePlan *out = ra->out;
 	rebal_scratch *w = &c->signals->run;
 	size_t nskus = rebal_skus(c, only, w->skus);
 	int64_t now = coord_now_wall_ms(c);
@@ -594,7 +592,6 @@ static int rebal_run(coord *c, const char *only, const rebal_opts *o, bool apply
 	out->panel_series = (uint32_t)w->panel.series;
 	out->panel_cases = w->panel.cases;
 	out->panel_learned = w->panel.learned != 0;
-	rv = apply ? coord_store_begin(c->store) : 0;
 	for (size_t k = 0; rv == 0 && k < nskus; k++) {
 		const char *sku = w->skus[k];
 		size_t nph = 0;
@@ -612,7 +609,25 @@ static int rebal_run(coord *c, const char *only, const rebal_opts *o, bool apply
 		out->value += w->plan.value;
 		out->cost += w->plan.cost;
 	}
-	return apply ? rebal_apply_end(c, rv, out) : rv;
+	return rv;
+}
+
+/* Plans every SKU (or only); with apply, carries the plan out in one
+ * transaction (undone whole if it fails). Fills out. */
+static int rebal_run(coord *c, const char *only, const rebal_opts *o, bool apply,
+    Dropnet__RebalancePlan *out)
+{
+	rebal_run_args a = {only, o, apply, out};
+	if (!apply) {
+		return rebal_run_body(c, &a);
+	}
+	int rv = coord_txn_run(c, "rebalance", rebal_run_body, &a);
+	if (rv == 0 && out->n_actions > 0) {
+		log_info("rebalance.applied", "actions=%zu released=%lld moved=%lld trips=%u",
+		    out->n_actions, (long long)out->units_released,
+		    (long long)out->units_moved, out->trips);
+	}
+	return rv;
 }
 
 /* OPS_DEMAND's rows; the reply points into them. */

@@ -29,7 +29,7 @@
 #include "hub.h"
 
 /* The versions this build writes. */
-#define COORD_VERSION 3
+#define COORD_VERSION 4
 #define HUB_VERSION 3
 
 /* coordinator.db as the code before versioning made it (store.c at
@@ -230,6 +230,9 @@ static void test_coord_new_file(void **state)
 	assert_true(c.incarnation != 0);
 	coord_close(&c);
 	assert_int_equal(raw_int(t.path, "PRAGMA user_version"), COORD_VERSION);
+	/* Version 4: the demand reads' indexes. */
+	assert_int_equal(raw_int(t.path, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+	    " AND name IN ('order_lines_sku', 'orders_received')"), 2);
 	tmp_down(&t);
 }
 

@@ -175,9 +175,13 @@ print(json.dumps(v) if isinstance(v, (dict, list, bool)) or v is None else v)' "
 
 # wait_until SECONDS DESCRIPTION CMD...: polls CMD every 0.1 s until it
 # succeeds; fails the test at the deadline.
+# Deadlines are multiplied by DROPNET_WAIT_SCALE (run.sh --sanitize sets 3:
+# the sanitizers slow every process several times); a probe that succeeds
+# returns at once, so a longer deadline only removes false failures.
+wait_ms() { echo $(( $1 * 1000 * ${DROPNET_WAIT_SCALE:-1} )); }
 wait_until() {
 	local secs=$1 what=$2; shift 2
-	local deadline=$(( $(now_ms) + secs * 1000 ))
+	local deadline=$(( $(now_ms) + $(wait_ms "$secs") ))
 	while ! "$@" >/dev/null 2>&1; do
 		if (( $(now_ms) > deadline )); then
 			fail "timed out after ${secs}s waiting for: $what"
