@@ -19,7 +19,9 @@
 #   5. a price experiment (50.00 vs 70.00) on a second drop, with buyers
 #      whose willingness to pay is drawn from N(60, 10): the readout names
 #      the arm that earns more per exposure,
-# and prints the KPI table, the audit and one order's journey, then stops
+# and prints the KPI table, the live view `dropctl top` shows (every daemon
+# serves /metrics on loopback, ports from the port base + 10), the audit and
+# one order's journey, then stops
 # the network (also on Ctrl-C or failure). --keep keeps the temp folder
 # (logs, SQLite files); --bin uses an existing build and skips installing
 # and building.
@@ -52,7 +54,7 @@ done
 
 PACKAGES="libuv1-dev libnng-dev libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler
 libcmocka-dev libncurses-dev cmake pkg-config libinih-dev libjansson-dev python3 tmux
-build-essential openssl"
+build-essential openssl libraft-dev"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 die() { echo "demo: $*" >&2; exit 1; }
@@ -108,7 +110,8 @@ trap 'exit 130' INT TERM
 
 say "starting the example network in $NET"
 "$REPO/deploy/local-net.sh" start --dir "$NET" --bin "$BIN" \
-	--port-base "${DROPNET_PORT_BASE:-7400}" --coord-set coordinator.test_clock=1
+	--port-base "${DROPNET_PORT_BASE:-7400}" --coord-set coordinator.test_clock=1 \
+	--metrics-port-base "$(( ${DROPNET_PORT_BASE:-7400} + 10 ))"
 # shellcheck disable=SC1091
 source "$NET/net.env"
 DROPCTL="$BIN/dropctl"; PICKTERM="$BIN/pickterm"; LOADGEN="$BIN/loadgen"
@@ -240,6 +243,9 @@ st=$("$DROPCTL" --json stock --sku "$SKU")
 booked=$(json "$st" 'sum(r["allocated"] + r["shipped"] for r in j["stock"])')
 left=$(json "$st" 'sum(r["sellable"] + r["holdback"] for r in j["stock"])')
 "$DROPCTL" stock
+
+say "the live view: dropctl top --plain (full screen without --plain; $DROPNET_METRICS)"
+"$DROPCTL" top --plain --count 1 || true
 
 say "audit"
 audit_rc=0

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES="libuv1-dev libnng-dev libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler
 libcmocka-dev libncurses-dev cmake pkg-config libinih-dev libjansson-dev python3 tmux
-build-essential openssl"
+build-essential openssl libraft-dev"
 
 install_missing() {
 	local missing=() p
@@ -67,5 +67,7 @@ if (( SANITIZE )); then
 	# Leaks inside libnng's own reaper are nng's, not ours (tests/lsan.supp).
 	export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+	# Integration tests' readiness deadlines x3 (tests/integration/lib/net.sh).
+	export DROPNET_WAIT_SCALE=${DROPNET_WAIT_SCALE:-3}
 fi
 exec ctest --test-dir "$BUILD" --output-on-failure "${CTEST_ARGS[@]}"

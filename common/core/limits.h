@@ -14,13 +14,26 @@
  * from making a server allocate hundreds of MiB. */
 #define DN_MSG_MAX_BYTES (1024u * 1024u)
 
+/* Longest Raft log entry of a coordinator group (coordinator/replica/):
+ * the leader packs a machine batch into entries of at most this many bytes
+ * (one request is at most DN_MSG_MAX_BYTES, so one always fits); the store
+ * image of a genesis entry is far smaller. Bounds what a follower unpacks. */
+#define DN_REPLICA_ENTRY_MAX_BYTES (4u * 1024u * 1024u)
+
 /* Per-socket receive caps (NNG_OPT_RECVMAXSZ), each sized from the largest
  * valid message that socket takes; a bigger message closes the connection
  * before anything is unpacked.
  * Ingest: one SubmitOrder is at most DN_ORDER_LINES_MAX lines of a
  * DN_ID_MAX sku (~75 B each with framing) plus six DN_ID_MAX strings and two
- * doubles: under 3 KiB. 16 KiB leaves room for new fields. */
-#define DN_INGEST_MSG_MAX (16u * 1024u)
+ * doubles: under 3 KiB. A SubmitBatch carries up to DN_INGEST_BATCH_MAX
+ * orders; a storefront's typical order is ~100 B, so 256 KiB carries a full
+ * batch of orders up to ~1 KiB each (a client splits bigger ones by bytes),
+ * and 128 contexts hold at most 32 MiB of requests in flight. */
+#define DN_INGEST_MSG_MAX (256u * 1024u)
+/* Orders in one SubmitBatch: enough to fill a commit (the batching client
+ * coalesces up to this many), small enough that one batch's acks wait on
+ * one bounded piece of work. More is answered INVALID (field "batch"). */
+#define DN_INGEST_BATCH_MAX 256u
 /* Hub sync: DN_STREAM_BATCH_MAX events of < 2 KiB plus a stock report of
  * DN_STOCK_REPORT_MAX levels (~75 B each): ~670 KiB, under the global cap. */
 #define DN_HUBSYNC_MSG_MAX DN_MSG_MAX_BYTES

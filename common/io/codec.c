@@ -109,10 +109,13 @@ unsigned long long codec_refusals_get(void)
 }
 
 #define CODEC_DEFINE(name, T, fn, max, live)                                   \
+	CODEC_DEFINE_LEN(name, T, fn, DN_MSG_MAX_BYTES, max, live)
+/* The same with a longest wire form of lenmax bytes. */
+#define CODEC_DEFINE_LEN(name, T, fn, lenmax, max, live)                       \
 	int codec_##name##_unpack(const uint8_t *buf, size_t len, T **out)     \
 	{                                                                      \
 		*out = NULL;                                                   \
-		if (len > DN_MSG_MAX_BYTES || (buf == NULL && len > 0)) {      \
+		if (len > (lenmax) || (buf == NULL && len > 0)) {              \
 			return DN_EPROTO;                                      \
 		}                                                              \
 		codec_budget bud = {0, max, live, false,                       \
@@ -193,6 +196,12 @@ CODEC_DEFINE(submit_order, Dropnet__SubmitOrder, dropnet__submit_order,
     DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
 CODEC_DEFINE(order_ack, Dropnet__OrderAck, dropnet__order_ack,
     DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
+CODEC_DEFINE(ingest_request, Dropnet__IngestRequest, dropnet__ingest_request,
+    DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
+CODEC_DEFINE(ingest_reply, Dropnet__IngestReply, dropnet__ingest_reply,
+    DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
+CODEC_DEFINE(quote_request, Dropnet__QuoteRequest, dropnet__quote_request,
+    DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
 CODEC_DEFINE(hub_sync_request, Dropnet__HubSyncRequest, dropnet__hub_sync_request,
     DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
 CODEC_DEFINE(hub_sync_reply, Dropnet__HubSyncReply, dropnet__hub_sync_reply,
@@ -201,14 +210,15 @@ CODEC_DEFINE(ops_request, Dropnet__OpsRequest, dropnet__ops_request,
     DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
 CODEC_DEFINE(ops_reply, Dropnet__OpsReply, dropnet__ops_reply,
     DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
-CODEC_DEFINE(ingest_request, Dropnet__IngestRequest, dropnet__ingest_request,
-    DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
-CODEC_DEFINE(ingest_reply, Dropnet__IngestReply, dropnet__ingest_reply,
-    DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
 CODEC_DEFINE(term_request, Dropnet__TermRequest, dropnet__term_request,
     DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
 CODEC_DEFINE(term_reply, Dropnet__TermReply, dropnet__term_reply,
     DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
+/* Raft log entries of a coordinator group: written by the group's leader
+ * (a peer on the private replication network), larger than a socket
+ * message because one entry may carry several requests. */
+CODEC_DEFINE_LEN(replica_entry, Dropnet__ReplicaEntry, dropnet__replica_entry,
+    DN_REPLICA_ENTRY_MAX_BYTES, DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
 CODEC_DEFINE(region_signal, Dropnet__RegionSignal, dropnet__region_signal,
     DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
 CODEC_DEFINE_INNER(hub_event, Dropnet__HubEvent, dropnet__hub_event,
@@ -221,65 +231,6 @@ CODEC_DEFINE_INNER(drop, Dropnet__Drop, dropnet__drop,
     DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
 CODEC_DEFINE_INNER(experiment, Dropnet__Experiment, dropnet__experiment,
     DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
-
-/* Reads a varint at *p (< end); false when it runs off the end or past
- * ten bytes. */
-static bool codec_varint(const uint8_t **p, const uint8_t *end, uint64_t *out)
-{
-	uint64_t v = 0;
-	for (unsigned shift = 0; shift < 70 && *p < end; shift += 7) {
-		uint8_t b = *(*p)++;
-		v |= (uint64_t)(b & 0x7f) << shift;
-		if ((b & 0x80) == 0) {
-			*out = v;
-			return true;
-		}
-	}
-	return false;
-}
-
-bool codec_ingest_is_envelope(const uint8_t *buf, size_t len)
-{
-	const uint8_t *p = buf, *end = buf + (buf != NULL ? len : 0);
-	while (p < end) {
-		uint64_t tag = 0, v = 0;
-		if (!codec_varint(&p, end, &tag)) {
-			return false;
-		}
-		uint64_t field = tag >> 3;
-		if (field >= 16 && field <= 18) {
-			return true;
-		}
-		switch (tag & 7) {
-		case 0:
-			if (!codec_varint(&p, end, &v)) {
-				return false;
-			}
-			break;
-		case 1:
-			if ((size_t)(end - p) < 8) {
-				return false;
-			}
-			p += 8;
-			break;
-		case 2:
-			if (!codec_varint(&p, end, &v) || v > (uint64_t)(end - p)) {
-				return false;
-			}
-			p += v;
-			break;
-		case 5:
-			if ((size_t)(end - p) < 4) {
-				return false;
-			}
-			p += 4;
-			break;
-		default:
-			return false;
-		}
-	}
-	return false;
-}
 
 const char *codec_status_name(Dropnet__Status s)
 {

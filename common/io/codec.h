@@ -20,7 +20,6 @@
  */
 #ifndef DN_CODEC_H
 #define DN_CODEC_H
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "proto/dropnet.pb-c.h"
@@ -37,11 +36,7 @@ CODEC_DECLARE(order_ack, Dropnet__OrderAck)
  * envelope's kinds 16-18): the caller then reads it as a SubmitOrder. */
 CODEC_DECLARE(ingest_request, Dropnet__IngestRequest)
 CODEC_DECLARE(ingest_reply, Dropnet__IngestReply)
-/* True when buf carries one of the envelope's kinds (a top-level field
- * 16..18) - a walk over the top-level tags, no allocation - so a bare
- * SubmitOrder is unpacked once, as before the envelope. False for bytes
- * that do not parse (the caller's SubmitOrder unpack then says MALFORMED). */
-bool codec_ingest_is_envelope(const uint8_t *buf, size_t len);
+CODEC_DECLARE(quote_request, Dropnet__QuoteRequest)
 CODEC_DECLARE(hub_sync_request, Dropnet__HubSyncRequest)
 CODEC_DECLARE(hub_sync_reply, Dropnet__HubSyncReply)
 CODEC_DECLARE(ops_request, Dropnet__OpsRequest)
@@ -54,6 +49,9 @@ CODEC_DECLARE(order_info, Dropnet__OrderInfo)
 CODEC_DECLARE(drop, Dropnet__Drop)
 CODEC_DECLARE(experiment, Dropnet__Experiment)
 CODEC_DECLARE(region_signal, Dropnet__RegionSignal)
+/* A replicated coordinator group's log entry (coordinator/replica/): its
+ * wire form may be up to DN_REPLICA_ENTRY_MAX_BYTES long. */
+CODEC_DECLARE(replica_entry, Dropnet__ReplicaEntry)
 
 /* Bytes of unpacked messages alive now (all threads), and how many unpacks
  * the budgets refused since start: for tests and ops counters. */

@@ -237,6 +237,12 @@ int nettls_listen(nng_socket s, const char *url, const nettls_files *f)
 
 int nettls_dial(nng_socket s, const char *url, const nettls_files *f, int flags)
 {
+	return nettls_dial_dialer(s, url, f, flags, NULL);
+}
+
+int nettls_dial_dialer(nng_socket s, const char *url, const nettls_files *f,
+    int flags, nng_dialer *out)
+{
 	char why[256];
 	nng_tls_config *cfg = NULL;
 	nng_dialer d;
@@ -253,7 +259,7 @@ int nettls_dial(nng_socket s, const char *url, const nettls_files *f, int flags)
 		}
 		/* fall through */
 	case NETTLS_URL_LOCAL:
-		return nng_to_dn(nng_dial(s, url, NULL, flags));
+		return nng_to_dn(nng_dial(s, url, out, flags));
 	}
 	if ((rv = config_build(&cfg, NNG_TLS_MODE_CLIENT, url, f)) != 0) {
 		return rv;
@@ -270,6 +276,9 @@ int nettls_dial(nng_socket s, const char *url, const nettls_files *f, int flags)
 	if (rv != 0) {
 		nng_dialer_close(d);
 		return nng_to_dn(rv);
+	}
+	if (out != NULL) {
+		*out = d;
 	}
 	return 0;
 }

@@ -64,6 +64,10 @@ int nettls_listen(nng_socket s, const char *url, const nettls_files *f);
  * nng keeps redialling in the background). Returns as nettls_listen. */
 int nettls_dial(nng_socket s, const char *url, const nettls_files *f,
     int flags);
+/* nettls_dial that also gives back the dialer (*out, when not NULL), for a
+ * client that closes it to move to another address. */
+int nettls_dial_dialer(nng_socket s, const char *url, const nettls_files *f,
+    int flags, nng_dialer *out);
 
 /* Which certificate a command-line client presents. One shell may hold an
  * operator's certificate and a storefront's (dropctl order submit, loadgen

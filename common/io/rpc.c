@@ -12,12 +12,32 @@
 
 struct rpc_conn {
 	nng_socket sock;
+	char *url;
+	nettls_as as;
 };
 
 /* nng resends a request after this long on a REQ socket; longer than any
  * timeout we use, so a request is never silently sent twice by nng itself
  * (the caller's retry uses the same idempotency key instead). */
 #define RPC_RESEND_MS (10 * 60 * 1000)
+
+/* A REQ socket dialing c->url, in the background (nng redials). */
+static int rpc_dial(rpc_conn *c)
+{
+	if (nng_req0_open(&c->sock) != 0) {
+		return DN_ENET;
+	}
+	nng_setopt_size(c->sock, NNG_OPT_RECVMAXSZ, DN_MSG_MAX_BYTES);
+	nng_setopt_ms(c->sock, NNG_OPT_REQ_RESENDTIME, RPC_RESEND_MS);
+	nettls_files tls;
+	nettls_files_from_env(&tls, c->as);
+	int rv = nettls_dial(c->sock, c->url, &tls, NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
+		nng_close(c->sock);
+		return rv == DN_ENOMEM ? DN_ENOMEM : rv == DN_EINVAL ? DN_EINVAL : DN_ENET;
+	}
+	return 0;
+}
 
 int rpc_open(rpc_conn **out, const char *url, nettls_as as)
 {
@@ -26,25 +46,25 @@ int rpc_open(rpc_conn **out, const char *url, nettls_as as)
 		return DN_EINVAL;
 	}
 	rpc_conn *c = calloc(1, sizeof(*c));
-	if (c == NULL) {
+	if (c == NULL || (c->url = strdup(url)) == NULL) {
+		free(c);
 		return DN_ENOMEM;
 	}
-	if (nng_req0_open(&c->sock) != 0) {
-		free(c);
-		return DN_ENET;
-	}
-	nng_setopt_size(c->sock, NNG_OPT_RECVMAXSZ, DN_MSG_MAX_BYTES);
-	nng_setopt_ms(c->sock, NNG_OPT_REQ_RESENDTIME, RPC_RESEND_MS);
-	nettls_files tls;
-	nettls_files_from_env(&tls, as);
-	int rv = nettls_dial(c->sock, url, &tls, NNG_FLAG_NONBLOCK);
+	c->as = as;
+	int rv = rpc_dial(c);
 	if (rv != 0) {
-		nng_close(c->sock);
+		free(c->url);
 		free(c);
-		return rv == DN_ENOMEM ? DN_ENOMEM : rv == DN_EINVAL ? DN_EINVAL : DN_ENET;
+		return rv;
 	}
 	*out = c;
 	return 0;
+}
+
+int rpc_redial(rpc_conn *c)
+{
+	nng_close(c->sock);
+	return rpc_dial(c);
 }
 
 void rpc_close(rpc_conn *c)
@@ -53,6 +73,7 @@ void rpc_close(rpc_conn *c)
 		return;
 	}
 	nng_close(c->sock);
+	free(c->url);
 	free(c);
 }
 

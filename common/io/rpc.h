@@ -21,6 +21,14 @@ typedef struct rpc_conn rpc_conn;
 int rpc_open(rpc_conn **out, const char *url, nettls_as as);
 void rpc_close(rpc_conn *c);
 
+/* Closes the socket and dials the same URL on a new one: for a long-lived
+ * client whose server has been silent for a while, so that no state left in
+ * the old socket (a dialer or a request stuck after the server died) can
+ * keep it from reaching the server once it is back. A request in flight is
+ * abandoned; resend it with the same idempotency key. Returns as rpc_open;
+ * on an error the conn stays usable for rpc_close and later redials. */
+int rpc_redial(rpc_conn *c);
+
 /* Sends req and waits up to timeout_ms for the reply. On 0, *reply is a
  * malloc'd buffer of *reply_len bytes the caller frees. Returns 0,
  * DN_ETIMEDOUT, DN_ENET or DN_ENOMEM. */

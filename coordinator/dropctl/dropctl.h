@@ -163,6 +163,8 @@ int dropctl_kpi(dropctl_opts *o, int argc, char **argv);
 int dropctl_price(dropctl_opts *o, int argc, char **argv);
 int dropctl_quote(dropctl_opts *o, int argc, char **argv);
 int dropctl_experiment(dropctl_opts *o, int argc, char **argv);
+/* The live view from the coordinator's /metrics (top_cmd.c). */
+int dropctl_top(dropctl_opts *o, int argc, char **argv);
 int dropctl_clock(dropctl_opts *o, int argc, char **argv);
 
 /* ---- forecast and rebalancing (rebalance_cmd.c) ---- */

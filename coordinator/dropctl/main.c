@@ -41,6 +41,8 @@ static void main_help(void)
 	    "  experiment create --id E --drop D --sku S --arm NAME:PRICE ...\n"
 	    "  experiment show|stop E       price experiments and their readout\n"
 	    "  kpi --drop D                 a drop's KPIs (and revenue)\n"
+	    "  top [--metrics URL] [--plain] live view from /metrics: orders/s,\n"
+	    "                               acks, hubs, drops' sell-through\n"
 	    "  clock [now | set TIME]       the coordinator's clock (tests)\n"
 	    "  demand [--sku S] [--bucket B]\n"
 	    "                               demand history: sold, turned away\n"
@@ -165,6 +167,9 @@ int main(int argc, char **argv)
 		}
 		if (strcmp(a, "kpi") == 0) {
 			return dropctl_kpi(&o, argc - i, argv + i);
+		}
+		if (strcmp(a, "top") == 0) {
+			return dropctl_top(&o, argc - i, argv + i);
 		}
 		if (strcmp(a, "clock") == 0) {
 			return dropctl_clock(&o, argc - i, argv + i);

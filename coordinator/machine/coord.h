@@ -4,8 +4,8 @@
  * The coordinator is the book of record for allocation (DESIGN.md). Its
  * durable state is the SQLite file (store.c); `stock` below is an in-memory
  * copy of the ledger table, written through inside the same transaction and
- * reloaded from the file whenever a transaction fails, so it can never drift
- * from what is durable. Hubs are registered by their first hello.
+ * put back by the undo log whenever a transaction fails (txn.c), so it never
+ * drifts from what is durable. Hubs are registered by their first hello.
  *
  * Thread model: everything here is touched only on the loop thread. nng's
  * threads reach it only through common/io/bridge.
@@ -19,6 +19,7 @@
 #include "core/experiment.h"
 #include "core/ledger.h"
 #include "core/limits.h"
+#include "core/metrics.h"
 #include "core/route.h"
 #include "io/mreq.h"
 #include "io/codec.h"
@@ -59,6 +60,9 @@ typedef struct {
 	char tls_hub_ca_file[DN_CONF_STR_MAX];
 	char tls_operator_ca_file[DN_CONF_STR_MAX];
 	long long tls_allow_plaintext;
+	/* /metrics (the shell; docs/metrics.md): empty listen is off. */
+	char metrics_listen[DN_CONF_STR_MAX];
+	long long metrics_allow_public;
 } coord_config;
 
 extern const conf_key coord_config_keys[];
@@ -106,6 +110,7 @@ typedef struct {
 	ledger_row row;
 	int64_t received, shipped, lost, adjusted, returned;
 	int64_t transfer_in, transfer_out;
+	uint32_t undo_gen;            /* stock.c's undo log: noted at this level */
 } coord_stock;
 
 /* Drops kept in memory: every drop ever created, up to this many (a
@@ -145,6 +150,24 @@ typedef struct {
 	/* Exposures counted since the last group commit wrote them. */
 	uint64_t pending[EXPERIMENT_ARMS_MAX];
 } coord_experiment;
+/* Status values an order answer can carry (Dropnet__Status < this). */
+#define COORD_METRICS_STATUS_MAX 32
+
+/* The machine's own counters, for /metrics (docs/metrics.md): written only
+ * by the machine on its thread; the shell renders them there into a text
+ * snapshot for the HTTP threads. They survive coord_close/coord_open (a
+ * counter restarts only with the process). Gauges (hub health and lag, the
+ * ledger per drop SKU) are read from the state at render time. */
+typedef struct {
+	/* Ingest answers that decided something (journal replays apart), by
+	 * status; of them the refusals (neither ACCEPTED nor HELD). */
+	uint64_t orders[COORD_METRICS_STATUS_MAX];
+	uint64_t refusals[COORD_METRICS_STATUS_MAX];
+	uint64_t replays;             /* answers repeated from the journal */
+	metrics_labels storefronts;   /* orders received, by storefront */
+	metrics_hist ingest_batch;    /* requests per ingest batch */
+	uint64_t hubsync_requests, ops_requests;
+} coord_metrics;
 
 /* The machine's time (state.c; proto/SEMANTICS.md "Time"). A wall reading
  * further than this from where the monotonic clock says it should be is a
@@ -186,7 +209,8 @@ typedef struct coord {
 	size_t nhubs;
 	coord_hub *reload_old;        /* coord_reload's copy of hubs
 	                               * (DN_HUBS_MAX, made by coord_open) */
-	coord_stock *stock;           /* open-addressing table */
+	coord_stock *stock;           /* open-addressing table (stock.c) */
+	struct coord_undo *undo;      /* the running transaction's undo log */
 	size_t stock_cap, stock_len;
 	coord_drop drops[COORD_DROPS_MAX];
 	size_t ndrops;
@@ -207,6 +231,7 @@ typedef struct coord {
 	/* Hub sync requests rolled back alone (their savepoint), the rest of
 	 * their batch committed. */
 	uint64_t sync_requests_failed;
+	coord_metrics metrics;
 } coord;
 
 /* ---- life (state.c) ----
@@ -263,7 +288,7 @@ int coord_hub_find(const coord *c, const char *id);
  * the row up again after it). */
 coord_stock *coord_stock_get(coord *c, int hub, const char *sku, bool create);
 /* Rebuilds the hub registry, the stock table and the drops from the store
- * (after any failed transaction). On failure the coordinator is degraded. */
+ * (at open). On failure the coordinator is degraded. */
 int coord_reload(coord *c);
 /* False while degraded and a fresh reload still fails: the caller answers
  * UNAVAILABLE instead of routing on a partial ledger. */
@@ -282,10 +307,48 @@ void coord_stock_assert(const coord *c, const coord_stock *s, const char *when);
 void coord_gap_note(coord *c, int hub, const char *sku, const char *what, int64_t ref,
     const ledger_gap *gap);
 
+/* ---- the transaction runner (txn.c) ----
+ * Every input that writes (an order batch, a hub sync batch, an ops request
+ * that changes anything, a tick's work) runs through coord_txn_run: begin,
+ * apply (the caller's function: decisions, store writes, memory), the clock
+ * saved, commit; the caller answers its requests only after it returns. On
+ * any failure (apply's, the commit's, or the undo log's) the file is rolled
+ * back and so is memory, from the undo log (stock.c): memory equals the
+ * file again, nothing is read back, and the caller answers every request
+ * of the batch UNAVAILABLE (the outcome is unknown to the client: a failed
+ * commit may have landed, and a retry with the same key gets the journalled
+ * answer). Returns 0 or the DN_E* code; what names the input in the log. */
+typedef int (*coord_txn_fn)(coord *c, void *arg);
+int coord_txn_run(coord *c, const char *what, coord_txn_fn apply, void *arg);
+
+/* ---- the undo log (stock.c), driven by the runner ----
+ * A savepoint inside the transaction (a hub sync request's): mark_set
+ * before the request, to_mark undoes memory back to it when the request's
+ * savepoint is rolled back. coord_undo_hub notes hub i's identity before a
+ * hello changes it; coord_undo_spec_free frees a drop spec at commit (now
+ * when no transaction runs). */
+typedef struct {
+	size_t nrows, nident;
+} coord_undo_mark;
+int coord_undo_init(coord *c);
+void coord_undo_fini(coord *c);
+void coord_undo_begin(coord *c);
+void coord_undo_mark_set(coord *c, coord_undo_mark *m);
+void coord_undo_to_mark(coord *c, const coord_undo_mark *m);
+void coord_undo_rollback(coord *c);
+void coord_undo_commit(coord *c);
+bool coord_undo_failed(const coord *c);
+void coord_undo_hub(coord *c, int i);
+void coord_undo_spec_free(coord *c, Dropnet__Drop *spec);
+
 /* ---- request handlers (ingest.c, hubsync.c, ops.c) ----
  * Each answers every request of the batch (mreq_reply) before it returns;
  * the shell sends the replies afterwards. */
 void coord_ingest_batch(coord *c, mreq **reqs, size_t n);
+/* The ingest socket's requests (ingest_envelope.c): bare SubmitOrders,
+ * IngestRequests with one order or a batch; every order goes through
+ * coord_ingest_batch, at most DN_SERVER_CTX_MAX at a time. */
+void coord_ingest_request(coord *c, mreq **reqs, size_t n);
 void coord_hubsync_batch(coord *c, mreq **reqs, size_t n);
 void coord_ops_batch(coord *c, mreq **reqs, size_t n);
 /* The periodic work: hub health logging, tier openings, lapsed holds,

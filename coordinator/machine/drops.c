@@ -272,14 +272,12 @@ static int drops_tick_releases(coord *c, int64_t now)
 	return rv;
 }
 
-void coord_drops_tick(coord *c)
+/* A tick's releases and lapses (coord_txn_run's apply). */
+static int drops_tick_apply(coord *c, void *arg)
 {
+	(void)arg;
 	int64_t now = coord_now_wall_ms(c);
 	int64_t now_e = coord_now_elapsed_ms(c);
-	if (!coord_ready(c) || !drops_tick_due(c, now, now_e) ||
-	    coord_store_begin(c->store) != 0) {
-		return;
-	}
 	int rv = drops_tick_releases(c, now);
 	int64_t ids[DROPS_LAPSE_BATCH];
 	size_t nids = 0;
@@ -289,15 +287,17 @@ void coord_drops_tick(coord *c)
 	for (size_t i = 0; i < nids && rv == 0; i++) {
 		rv = coord_hold_lapse(c, ids[i], now, "lapsed");
 	}
-	if (rv == 0) {
-		rv = coord_clock_save(c);
+	return rv;
+}
+
+void coord_drops_tick(coord *c)
+{
+	if (!coord_ready(c) || !drops_tick_due(c, coord_now_wall_ms(c),
+	    coord_now_elapsed_ms(c))) {
+		return;
 	}
-	rv = rv == 0 ? coord_store_commit(c->store) : (coord_store_rollback(c->store), rv);
-	if (rv != 0) {
-		c->commit_failures++;
-		log_error("drops.tick_failed", "err=%s", dn_strerror(rv));
-		coord_reload(c);
-	}
+	/* A failure is logged and undone by the runner; the next tick retries. */
+	(void)coord_txn_run(c, "drops_tick", drops_tick_apply, NULL);
 }
 
 int coord_holdback_adjust(coord *c, int hub, const char *sku, int64_t delta,

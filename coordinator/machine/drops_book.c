@@ -1,6 +1,6 @@
 /*
  * drops_book.c - the drops the coordinator keeps in memory: loading them
- * from the store (at open and after a reload), finding one, and reading a
+ * from the store (at open), finding one, and reading a
  * closed one back from the file when it has left memory (COORD_DROPS_MAX).
  * It calls nothing of the machine's but the store, so state.c (reload) can
  * use it without a ring; drops.c and drops_ops.c build on it.

@@ -368,6 +368,20 @@ static int drops_insert(coord *c, const Dropnet__Drop *spec, const uint8_t *buf,
 	return rv != 0 ? rv : drops_register(c, spec->id, buf, len, now);
 }
 
+/* A drop create as coord_txn_run applies it. */
+typedef struct {
+	const Dropnet__Drop *spec;
+	const uint8_t *buf;
+	size_t len;
+	int64_t now;
+} drops_create_tx;
+
+static int drops_create_apply(coord *c, void *arg)
+{
+	const drops_create_tx *t = arg;
+	return drops_insert(c, t->spec, t->buf, t->len, t->now);
+}
+
 static void drops_create(coord *c, Dropnet__Drop *spec, mreq *r)
 {
 	const char *pfield = "", *pwhy = "";
@@ -396,15 +410,10 @@ static void drops_create(coord *c, Dropnet__Drop *spec, mreq *r)
 		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "out of memory");
 		return;
 	}
-	int rv = coord_store_begin(c->store);
-	if (rv == 0) {
-		rv = drops_insert(c, spec, buf, len, now);
-	}
+	drops_create_tx t = {spec, buf, len, now};
+	int rv = coord_txn_run(c, "drop_create", drops_create_apply, &t);
 	free(buf);
-	rv = rv == 0 ? coord_store_commit(c->store) : (coord_store_rollback(c->store), rv);
 	if (rv != 0) {
-		c->commit_failures++;
-		coord_reload(c);
 		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
 		return;
 	}
@@ -427,6 +436,22 @@ static int drops_lookup(coord *c, const char *id, mreq *r, coord_drop **d)
 	return rv;
 }
 
+/* A drop state change as coord_txn_run applies it. */
+typedef struct {
+	coord_drop *d;
+	drop_state to;
+} drops_state_tx;
+
+static int drops_state_apply(coord *c, void *arg)
+{
+	const drops_state_tx *t = arg;
+	int rv = coord_store_drop_state_set(c->store, t->d->id, t->to);
+	if (rv == 0) {
+		t->d->state = t->to;
+	}
+	return rv;
+}
+
 static void drops_set_state(coord *c, const char *id, drop_state to, mreq *r)
 {
 	coord_drop *d = NULL;
@@ -438,11 +463,11 @@ static void drops_set_state(coord *c, const char *id, drop_state to, mreq *r)
 		    "drop is already in that state" : "a closed drop stays closed");
 		return;
 	}
-	if (coord_store_drop_state_set(c->store, id, to) != 0) {
+	drops_state_tx t = {d, to};
+	if (coord_txn_run(c, "drop_state", drops_state_apply, &t) != 0) {
 		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
 		return;
 	}
-	d->state = to;
 	log_info(to == DROP_OPEN ? "drop.opened" : "drop.closed", "drop=%s", id);
 	coord_drops_tick(c);
 	drops_answer(r, DROPNET__STATUS__OK, to == DROP_OPEN ? "drop open" : "drop closed");
@@ -512,6 +537,21 @@ static void drops_show(coord *c, const Dropnet__OpsRequest *q, mreq *r, bool all
 	coord_ops_send(r, &rep);
 }
 
+/* A manual release as coord_txn_run applies it; done: units released. */
+typedef struct {
+	const coord_drop *d;
+	int hub;
+	const char *sku;
+	int64_t qty, now, done;
+} drops_release_tx;
+
+static int drops_release_apply(coord *c, void *arg)
+{
+	drops_release_tx *t = arg;
+	t->done = drops_release(c, t->d, t->hub, t->sku, t->qty, "manual", t->now);
+	return t->done < 0 ? (int)t->done : 0;
+}
+
 static void drops_release_op(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
 	coord_drop *d = NULL;
@@ -543,18 +583,12 @@ static void drops_release_op(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 		drops_answer(r, DROPNET__STATUS__CONFLICT, msg);
 		return;
 	}
-	int64_t now = coord_now_wall_ms(c);
-	int rv = coord_store_begin(c->store);
-	int64_t done = rv == 0 ? drops_release(c, d, hub, q->sku, q->qty, "manual", now) : rv;
-	rv = done < 0 ? (int)done : 0;
-	rv = rv == 0 ? coord_store_commit(c->store) : (coord_store_rollback(c->store), rv);
-	if (rv != 0) {
-		c->commit_failures++;
-		coord_reload(c);
+	drops_release_tx t = {d, hub, q->sku, q->qty, coord_now_wall_ms(c), 0};
+	if (coord_txn_run(c, "drop_release", drops_release_apply, &t) != 0) {
 		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
 		return;
 	}
-	snprintf(msg, sizeof(msg), "released %lld", (long long)done);
+	snprintf(msg, sizeof(msg), "released %lld", (long long)t.done);
 	drops_answer(r, DROPNET__STATUS__OK, msg);
 }
 

@@ -2,8 +2,8 @@
  * hubsync.c - both streams with the hubs, one round trip each (see
  * proto/SEMANTICS.md "hubsync"). Hubs dial in; a batch of sync requests is
  * applied in one transaction, each request in its own savepoint: a request
- * that fails (storage) is rolled back alone and answered UNAVAILABLE, and
- * memory is reloaded from the file the rest of the batch committed. Events
+ * that fails (storage) is rolled back alone, in the file and in memory (the
+ * undo log's mark, stock.c), and answered UNAVAILABLE. Events
  * at or below the hub's event_applied are ignored (they are re-sends); a
  * gap stops that hub's batch, since applying out of order could ship stock
  * that was never received. An event the books cannot cover is booked by a
@@ -515,6 +515,8 @@ static int hubsync_hello(coord *c, const Dropnet__HubHello *hello, const char **
 		snprintf(h->id, sizeof(h->id), "%s", hello->id);
 		log_info("hub.registered", "hub=%s lat=%.4f lon=%.4f radius_km=%.1f", h->id,
 		    hello->lat, hello->lon, hello->radius_km);
+	} else {
+		coord_undo_hub(c, i); /* a failed transaction puts it back */
 	}
 	snprintf(h->name, sizeof(h->name), "%s", hello->name[0] ? hello->name : hello->id);
 	snprintf(h->term_url, sizeof(h->term_url), "%s", hello->term_url);
@@ -624,7 +626,12 @@ static int hubsync_isolated(coord *c, const Dropnet__HubSyncRequest *m, int64_t 
 	if (rv != 0) {
 		return rv;
 	}
+	coord_undo_mark mark;
+	coord_undo_mark_set(c, &mark);
 	rv = hubsync_request(c, m, now_wall, hub_out, verdict);
+	if (rv == 0 && coord_undo_failed(c)) {
+		return DN_ENOMEM; /* the undo log is incomplete: lose the batch */
+	}
 	if (rv == 0) {
 		return store_stream_request_close(c->store);
 	}
@@ -634,8 +641,12 @@ static int hubsync_isolated(coord *c, const Dropnet__HubSyncRequest *m, int64_t 
 	    m->hello != NULL && m->hello->id != NULL ? m->hello->id : "?", dn_strerror(rv),
 	    (unsigned long long)c->sync_requests_failed);
 	/* Some errors (I/O, full disk) end the whole transaction in SQLite;
-	 * then nothing of the batch can commit. */
-	return store_stream_request_undo(c->store) != 0 ? rv : 0;
+	 * then nothing of the batch can commit (the runner undoes it all). */
+	if (store_stream_request_undo(c->store) != 0) {
+		return rv;
+	}
+	coord_undo_to_mark(c, &mark);
+	return 0;
 }
 
 /* The commands a reply carries (hubsync_commands). */
@@ -747,44 +758,34 @@ static void hubsync_reply_ok(coord *c, mreq *r, const Dropnet__HubSyncRequest *m
 
 /* One batch of sync requests and what became of each. */
 typedef struct {
+	mreq **reqs;
+	size_t n;
+	int64_t now_wall;
 	Dropnet__HubSyncRequest *msgs[DN_SERVER_CTX_MAX]; /* NULL: malformed */
 	int hub_of[DN_SERVER_CTX_MAX];                     /* -1: bad hello */
 	coord_sync_verdict verdict[DN_SERVER_CTX_MAX];
 	bool failed[DN_SERVER_CTX_MAX];                    /* rolled back alone */
-	bool any_failed;
 } hubsync_batch;
 
-/* Unpacks and applies every request of the batch in one transaction, each
- * in its own savepoint, then commits. Returns 0, or the DN_E* code that
- * lost the whole transaction (nothing of it committed, or unknown). */
-static int hubsync_batch_apply(coord *c, mreq **reqs, size_t n, hubsync_batch *b,
-    int64_t now_wall)
+/* Applies every request of the batch (unpacked), each in its own savepoint
+ * (coord_txn_run's apply). Returns 0, or the DN_E* code that loses the
+ * whole transaction. */
+static int hubsync_batch_apply(coord *c, void *arg)
 {
-	int rv = coord_ready(c) ? store_stream_batch_begin(c->store) : DN_EIO;
-	for (size_t i = 0; i < n; i++) {
-		b->hub_of[i] = -1;
-		b->verdict[i] = COORD_SYNC_OK;
-		size_t len = 0;
-		const uint8_t *body = mreq_body(reqs[i], &len);
-		int urv = codec_hub_sync_request_unpack(body, len, &b->msgs[i]);
-		if (urv != 0 || rv != 0) {
-			continue;
+	hubsync_batch *b = arg;
+	int rv = 0;
+	for (size_t i = 0; i < b->n && rv == 0; i++) {
+		if (b->msgs[i] != NULL && b->msgs[i]->version == DN_PROTO_VERSION) {
+			rv = hubsync_isolated(c, b->msgs[i], b->now_wall, &b->hub_of[i],
+			    &b->verdict[i], &b->failed[i]);
 		}
-		rv = hubsync_isolated(c, b->msgs[i], now_wall, &b->hub_of[i], &b->verdict[i],
-		    &b->failed[i]);
-		b->any_failed = b->any_failed || b->failed[i];
 	}
 	/* After every request: a later one may have queued commands for an
 	 * earlier hub (a re-route), and the replies carry them. */
-	for (size_t i = 0; i < n && rv == 0; i++) {
+	for (size_t i = 0; i < b->n && rv == 0; i++) {
 		if (b->hub_of[i] >= 0 && !b->failed[i] && b->verdict[i] != COORD_SYNC_REFUSE) {
 			rv = coord_resync_finish(c, b->hub_of[i], b->msgs[i]);
 		}
-	}
-	if (rv == 0) {
-		rv = store_stream_batch_commit(c->store);
-	} else {
-		store_stream_batch_rollback(c->store);
 	}
 	return rv;
 }
@@ -815,22 +816,28 @@ static void hubsync_batch_reply(coord *c, mreq *r, const hubsync_batch *b, size_
 
 void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 {
-	hubsync_batch b = {0};
-	int64_t now_wall = coord_now_wall_ms(c);
-	uint64_t now_mono = coord_now_mono_ms(c);
+	static hubsync_batch b;
 	assert(n <= DN_SERVER_CTX_MAX);
-	int rv = hubsync_batch_apply(c, reqs, n, &b, now_wall);
+	c->metrics.hubsync_requests += n;
+	memset(&b, 0, sizeof(b));
+	b.reqs = reqs;
+	b.n = n;
+	b.now_wall = coord_now_wall_ms(c);
+	uint64_t now_mono = coord_now_mono_ms(c);
+	for (size_t i = 0; i < n; i++) {
+		b.hub_of[i] = -1;
+		size_t len = 0;
+		const uint8_t *body = mreq_body(reqs[i], &len);
+		/* DN_ERANGE leaves the message (another version: answered
+		 * UNSUPPORTED_VERSION, never applied). */
+		(void)codec_hub_sync_request_unpack(body, len, &b.msgs[i]);
+	}
+	int rv = coord_txn_run(c, "hub_sync", hubsync_batch_apply, &b);
 	if (rv != 0) {
-		c->commit_failures++;
 		log_error("hubsync.batch_failed", "requests=%zu err=%s", n, dn_strerror(rv));
-		coord_reload(c);
-	} else if (b.any_failed) {
-		/* The rolled-back requests' changes to memory are undone by
-		 * reading back the file the rest of the batch committed to. */
-		coord_reload(c);
 	}
 	for (size_t i = 0; i < n; i++) {
-		hubsync_batch_reply(c, reqs[i], &b, i, rv, now_mono, now_wall);
+		hubsync_batch_reply(c, reqs[i], &b, i, rv, now_mono, b.now_wall);
 		codec_hub_sync_request_free(b.msgs[i]);
 	}
 }

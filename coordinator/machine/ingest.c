@@ -6,7 +6,7 @@
  * A batch is every request the bridge had queued when the loop woke. If the
  * commit fails, its outcome is unknown (a failed fsync may still have
  * persisted it): every journalled request in the batch is answered
- * UNAVAILABLE, the in-memory ledger is reloaded from the file, and the
+ * UNAVAILABLE, memory is put back by the undo log (txn.c), and the
  * storefront's retry with the same key finds out what really happened.
  * Placing the units (routing view, allocation, commands) is placement.c;
  * the SQL is store_ingest.c.
@@ -29,8 +29,8 @@ typedef struct {
 	size_t len;
 	bool journalled;   /* depends on the batch commit */
 	bool accepted;
-	bool done;         /* answered before the transaction (quote, batch) */
-	bool wrap;         /* came in an IngestRequest: answer an IngestReply */
+	bool replay;       /* a journalled first answer repeated (metrics) */
+	Dropnet__Status status; /* what the answer says (metrics) */
 } ingest_out;
 
 /* One new order on its way through ingest_one: what was asked, then what
@@ -68,6 +68,7 @@ static void ingest_reply_simple(ingest_out *o, Dropnet__Status status,
 	ack.order_key = (char *)(key ? key : "");
 	ack.field = (char *)(field ? field : "");
 	ack.message = (char *)(msg ? msg : "");
+	o->status = status;
 	if (codec_order_ack_pack(&ack, &o->buf, &o->len) != 0) {
 		o->buf = NULL;
 		o->len = 0;
@@ -128,6 +129,8 @@ static int ingest_reply_journal(const void *blob, size_t blen, int64_t id,
 	first->order_id = (uint64_t)id;
 	int rv = codec_order_ack_pack(first, &o->buf, &o->len);
 	o->accepted = first->status == DROPNET__STATUS__ACCEPTED;
+	o->status = first->status;
+	o->replay = duplicate;
 	o->journalled = true; /* the first answer may be uncommitted yet */
 	codec_order_ack_free(first);
 	return rv;
@@ -633,6 +636,7 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
     int64_t now_wall, uint64_t now_mono)
 {
 	const char *storefront = m->storefront[0] ? m->storefront : "default";
+	metrics_labels_add(&c->metrics.storefronts, storefront, 1);
 	if (m->action != DROPNET__ORDER_ACTION__ACTION_SUBMIT) {
 		return ingest_action(c, m, storefront, o, now_wall);
 	}
@@ -671,188 +675,92 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 	ack.order_id = (uint64_t)order_id;
 	o->journalled = true;
 	o->accepted = io.routed;
+	o->status = io.status;
 	log_debug("order.routed", "id=%lld key=%.64s status=%s hub=%s",
 	    (long long)order_id, m->order_key, codec_status_name(io.status), ack.hub);
 	return codec_order_ack_pack(&ack, &o->buf, &o->len);
 }
 
-/* Packs an IngestReply around rep into o. */
-static void ingest_reply_env(ingest_out *o, Dropnet__IngestReply *rep)
+/* Counts one answer as sent (c->metrics): by status, replays apart. */
+static void ingest_count(coord *c, const ingest_out *o)
 {
-	rep->version = DN_PROTO_VERSION;
-	if (codec_ingest_reply_pack(rep, &o->buf, &o->len) != 0) {
-		o->buf = NULL;
-		o->len = 0;
-	}
-	o->done = true;
-}
-
-/* A SubmitBatch: not served by this coordinator yet (issue 11 brings it);
- * each order is answered INVALID, unjournalled, so it can be sent alone. */
-static void ingest_batch_refuse(const Dropnet__SubmitBatch *b, ingest_out *o)
-{
-	static Dropnet__OrderAck acks[DN_SERVER_CTX_MAX];
-	static Dropnet__OrderAck *ackp[DN_SERVER_CTX_MAX];
-	size_t n = b != NULL && b->n_orders < DN_SERVER_CTX_MAX ? b->n_orders : 0;
-	for (size_t i = 0; i < n; i++) {
-		dropnet__order_ack__init(&acks[i]);
-		acks[i].version = DN_PROTO_VERSION;
-		acks[i].status = DROPNET__STATUS__INVALID;
-		acks[i].order_key = b->orders[i]->order_key;
-		acks[i].field = "batch";
-		acks[i].message = "batches are not served here; send each order alone";
-		ackp[i] = &acks[i];
-	}
-	Dropnet__BatchAck ba = DROPNET__BATCH_ACK__INIT;
-	ba.n_acks = n;
-	ba.acks = ackp;
-	Dropnet__IngestReply rep = DROPNET__INGEST_REPLY__INIT;
-	rep.kind_case = DROPNET__INGEST_REPLY__KIND_BATCH;
-	rep.batch = &ba;
-	ingest_reply_env(o, &rep);
-}
-
-/* Reads the envelope, if the request has one: answers a quote (from
- * memory, nothing written) or a batch at once (o->done); marks an order
- * for an IngestReply (o->wrap) and gives it in *order. A bare SubmitOrder
- * (no kind, or not an envelope at all) leaves o untouched. *env is the
- * caller's to free. */
-static void ingest_envelope(coord *c, const uint8_t *body, size_t len, ingest_out *o,
-    Dropnet__IngestRequest **env, const Dropnet__SubmitOrder **order)
-{
-	*order = NULL;
-	if (!codec_ingest_is_envelope(body, len) ||
-	    codec_ingest_request_unpack(body, len, env) != 0) {
+	coord_metrics *mt = &c->metrics;
+	if (o->replay) {
+		mt->replays++;
 		return;
 	}
-	Dropnet__IngestRequest *e = *env;
-	if (e->kind_case == DROPNET__INGEST_REQUEST__KIND_QUOTE) {
-		Dropnet__QuoteReply qr = DROPNET__QUOTE_REPLY__INIT;
-		coord_quote(c, e->quote, &qr);
-		Dropnet__IngestReply rep = DROPNET__INGEST_REPLY__INIT;
-		rep.kind_case = DROPNET__INGEST_REPLY__KIND_QUOTE;
-		rep.quote = &qr;
-		ingest_reply_env(o, &rep);
-	} else if (e->kind_case == DROPNET__INGEST_REQUEST__KIND_BATCH) {
-		ingest_batch_refuse(e->batch, o);
-	} else if (e->kind_case == DROPNET__INGEST_REQUEST__KIND_ORDER) {
-		o->wrap = true;
-		*order = e->order;
+	size_t st = (size_t)o->status < COORD_METRICS_STATUS_MAX ? (size_t)o->status : 0;
+	mt->orders[st]++;
+	if (o->status != DROPNET__STATUS__ACCEPTED && o->status != DROPNET__STATUS__HELD) {
+		mt->refusals[st]++;
 	}
 }
 
-/* Turns o's OrderAck into an IngestReply carrying it. */
-static void ingest_wrap(ingest_out *o)
-{
-	Dropnet__OrderAck *ack = NULL;
-	if (o->buf == NULL || codec_order_ack_unpack(o->buf, o->len, &ack) != 0) {
-		codec_order_ack_free(ack);
-		return;
-	}
-	Dropnet__IngestReply rep = DROPNET__INGEST_REPLY__INIT;
-	rep.version = DN_PROTO_VERSION;
-	rep.kind_case = DROPNET__INGEST_REPLY__KIND_ACK;
-	rep.ack = ack;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	if (codec_ingest_reply_pack(&rep, &buf, &len) == 0) {
-		free(o->buf);
-		o->buf = buf;
-		o->len = len;
-	}
-	codec_order_ack_free(ack);
-}
+/* One order batch, as coord_txn_run applies it. */
+typedef struct {
+	mreq **reqs;
+	size_t n;
+	ingest_out *outs;
+	int64_t now_wall;
+	uint64_t now_mono;
+} ingest_batch;
 
-/* One order of the batch (bare, or from an envelope) inside the
- * transaction. */
-static int ingest_request(coord *c, const uint8_t *body, size_t len,
-    const Dropnet__SubmitOrder *order, ingest_out *o, int64_t now_wall,
-    uint64_t now_mono)
+static int ingest_batch_apply(coord *c, void *arg)
 {
-	if (order != NULL) {
-		if (order->version != 0 && order->version != DN_PROTO_VERSION) {
-			ingest_reply_simple(o, DROPNET__STATUS__UNSUPPORTED_VERSION,
-			    order->order_key, "version", "this coordinator speaks version 1");
-			return 0;
-		}
-		return ingest_one(c, order, o, now_wall, now_mono);
-	}
+	ingest_batch *b = arg;
 	int rv = 0;
-	Dropnet__SubmitOrder *m = NULL;
-	int urv = codec_submit_order_unpack(body, len, &m);
-	if (urv == DN_EPROTO || (urv == DN_ERANGE && m->version == 0)) {
-		/* No version at all (e.g. empty bytes) is not a newer peer. */
-		log_warn("order.malformed", "bytes=%zu", len);
-		ingest_reply_simple(o, DROPNET__STATUS__MALFORMED, "", "",
-		    "bytes are not a SubmitOrder");
-	} else if (urv == DN_ERANGE) {
-		log_warn("order.bad_version", "version=%u", m->version);
-		ingest_reply_simple(o, DROPNET__STATUS__UNSUPPORTED_VERSION,
-		    m->order_key, "version", "this coordinator speaks version 1");
-	} else {
-		rv = ingest_one(c, m, o, now_wall, now_mono);
+	for (size_t i = 0; i < b->n && rv == 0; i++) {
+		size_t len = 0;
+		const uint8_t *body = mreq_body(b->reqs[i], &len);
+		Dropnet__SubmitOrder *m = NULL;
+		int urv = codec_submit_order_unpack(body, len, &m);
+		if (urv == DN_EPROTO || (urv == DN_ERANGE && m->version == 0)) {
+			/* No version at all (e.g. empty bytes) is not a newer peer. */
+			log_warn("order.malformed", "bytes=%zu", len);
+			ingest_reply_simple(&b->outs[i], DROPNET__STATUS__MALFORMED, "", "",
+			    "bytes are not a SubmitOrder");
+		} else if (urv == DN_ERANGE) {
+			log_warn("order.bad_version", "version=%u", m->version);
+			ingest_reply_simple(&b->outs[i], DROPNET__STATUS__UNSUPPORTED_VERSION,
+			    m->order_key, "version", "this coordinator speaks version 1");
+		} else {
+			rv = ingest_one(c, m, &b->outs[i], b->now_wall, b->now_mono);
+		}
+		codec_submit_order_free(m);
 	}
-	codec_submit_order_free(m);
+	/* Experiment exposures counted since the last commit ride this one. */
+	if (rv == 0) {
+		rv = coord_experiments_flush(c);
+	}
 	return rv;
 }
 
 void coord_ingest_batch(coord *c, mreq **reqs, size_t n)
 {
 	static ingest_out outs[DN_SERVER_CTX_MAX];
-	static Dropnet__IngestRequest *envs[DN_SERVER_CTX_MAX];
-	static const Dropnet__SubmitOrder *orders[DN_SERVER_CTX_MAX];
 	memset(outs, 0, n * sizeof(outs[0]));
-	int64_t now_wall = coord_now_wall_ms(c);
-	uint64_t now_mono = coord_now_mono_ms(c);
-	size_t todo = 0;
-	for (size_t i = 0; i < n; i++) {
-		size_t len = 0;
-		const uint8_t *body = mreq_body(reqs[i], &len);
-		envs[i] = NULL;
-		ingest_envelope(c, body, len, &outs[i], &envs[i], &orders[i]);
-		todo += !outs[i].done;
-	}
-	/* Quotes alone write nothing: no transaction, no clock save. */
-	int rv = todo == 0 ? 0 : coord_ready(c) ? coord_store_begin(c->store) : DN_EIO;
-	bool in_tx = rv == 0 && todo > 0;
-	for (size_t i = 0; i < n && rv == 0; i++) {
-		size_t len = 0;
-		const uint8_t *body = mreq_body(reqs[i], &len);
-		if (!outs[i].done) {
-			rv = ingest_request(c, body, len, orders[i], &outs[i], now_wall, now_mono);
-		}
-	}
-	if (rv == 0 && in_tx) {
-		rv = coord_experiments_flush(c);
-	}
-	if (rv == 0 && in_tx) {
-		rv = coord_clock_save(c);
-	}
-	if (rv == 0 && in_tx) {
-		rv = coord_store_commit(c->store);
-	} else if (in_tx) {
-		coord_store_rollback(c->store);
-	}
+	ingest_batch b = {reqs, n, outs, coord_now_wall_ms(c), coord_now_mono_ms(c)};
+	int rv = coord_txn_run(c, "orders", ingest_batch_apply, &b);
 	if (rv != 0) {
-		c->commit_failures++;
 		log_error("order.batch_failed", "orders=%zu err=%s", n, dn_strerror(rv));
-		coord_reload(c);
 	}
 	for (size_t i = 0; i < n; i++) {
 		ingest_out *o = &outs[i];
-		if (rv != 0 && !o->done && (o->journalled || o->buf == NULL)) {
+		/* Failed: every answer that depended on the batch (and every
+		 * request not reached) becomes UNAVAILABLE; a malformed or
+		 * unsupported request keeps its answer, which no storage changes. */
+		if (rv != 0 && (o->journalled || o->buf == NULL)) {
 			free(o->buf);
 			o->buf = NULL;
 			ingest_reply_simple(o, DROPNET__STATUS__UNAVAILABLE, "", "",
 			    "storage failed; retry with the same key");
-		}
-		if (o->wrap) {
-			ingest_wrap(o);
+			o->replay = false;
 		}
 		mreq_reply(reqs[i], o->buf, o->len);
 		free(o->buf);
-		codec_ingest_request_free(envs[i]);
+		ingest_count(c, o);
 	}
+	metrics_hist_observe(&c->metrics.ingest_batch, (double)n);
 	c->orders_seen += n;
 	c->ingest_batches++;
 }

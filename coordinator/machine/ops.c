@@ -368,6 +368,7 @@ static void ops_audit(coord *c, mreq *r)
 
 void coord_ops_batch(coord *c, mreq **reqs, size_t n)
 {
+	c->metrics.ops_requests += n;
 	for (size_t i = 0; i < n; i++) {
 		size_t len = 0;
 		const uint8_t *body = mreq_body(reqs[i], &len);

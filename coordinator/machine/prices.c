@@ -269,6 +269,14 @@ static int prices_live_check(coord_drop *d, const Dropnet__OpsRequest *q, mreq *
 	return k;
 }
 
+/* The live price row, with the exposures counted since the last commit
+ * (coord_txn_run's apply). Memory follows after the commit. */
+static int prices_live_apply(coord *c, void *arg)
+{
+	int rv = coord_store_price_live_set(c->store, arg);
+	return rv == 0 ? coord_experiments_flush(c) : rv;
+}
+
 /* `dropctl price live`: the SKU's live price from now for q->minutes (0:
  * ends now), durable before the answer. */
 static void prices_live(coord *c, const Dropnet__OpsRequest *q, mreq *r)
@@ -286,14 +294,7 @@ static void prices_live(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 		row.tier = d->live[k].tier;
 		row.starts_ms = d->live[k].starts_ms < now ? d->live[k].starts_ms : now;
 	}
-	int rv = coord_store_begin(c->store);
-	if (rv == 0 && (rv = coord_store_price_live_set(c->store, &row)) == 0) {
-		rv = coord_clock_save(c);
-	}
-	rv = rv == 0 ? coord_store_commit(c->store) : (coord_store_rollback(c->store), rv);
-	if (rv != 0) {
-		c->commit_failures++;
-		coord_reload(c);
+	if (coord_txn_run(c, "price_live", prices_live_apply, &row) != 0) {
 		prices_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
 		return;
 	}
@@ -605,22 +606,26 @@ int coord_experiment_outcome(coord *c, const coord_drop *d, const char *sku, int
 	return coord_store_arm_add(c->store, x->id, &row);
 }
 
-/* Runs fn's writes, the exposures and the clock in one transaction. */
-static int prices_tx(coord *c, int rv_in)
+/* An experiment's row and arms, then the exposures counted since the last
+ * commit (coord_txn_run's apply). */
+typedef struct {
+	const coord_store_experiment_row *row;
+	size_t narms;
+} prices_exp_new;
+
+static int prices_exp_insert_apply(coord *c, void *arg)
 {
-	int rv = rv_in;
-	if (rv == 0) {
-		rv = coord_experiments_flush(c);
-	}
-	if (rv == 0) {
-		rv = coord_clock_save(c);
-	}
-	rv = rv == 0 ? coord_store_commit(c->store) : (coord_store_rollback(c->store), rv);
-	if (rv != 0) {
-		c->commit_failures++;
-		coord_reload(c);
-	}
-	return rv;
+	const prices_exp_new *x = arg;
+	int rv = coord_store_experiment_insert(c->store, x->row, x->narms);
+	return rv == 0 ? coord_experiments_flush(c) : rv;
+}
+
+/* The arm's last exposures first (the flush), then the stop. */
+static int prices_exp_stop_apply(coord *c, void *arg)
+{
+	int rv = coord_experiments_flush(c);
+	return rv == 0 ? coord_store_experiment_stop(c->store, arg,
+	    coord_now_wall_ms(c)) : rv;
 }
 
 /* An experiment to create: its fields and arms against drop d. NULL when
@@ -720,12 +725,10 @@ static void prices_exp_create(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 	int64_t now = coord_now_wall_ms(c);
 	coord_store_experiment_row row = {e->id, e->drop_id, e->sku, "running", now, 0, buf,
 	    len};
-	int rv = coord_store_begin(c->store);
-	if (rv == 0) {
-		rv = coord_store_experiment_insert(c->store, &row, e->n_arms);
-	}
+	prices_exp_new xn = {&row, e->n_arms};
+	int rv = coord_txn_run(c, "experiment_create", prices_exp_insert_apply, &xn);
 	free(buf);
-	if (prices_tx(c, rv) != 0) {
+	if (rv != 0) {
 		prices_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
 		return;
 	}
@@ -861,13 +864,8 @@ static void prices_exp_stop(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 		    "the experiment is not running" : "storage failed");
 		return;
 	}
-	rv = coord_store_begin(c->store);
-	if (rv == 0) {
-		rv = coord_store_experiment_stop(c->store, q->experiment_id,
-		    coord_now_wall_ms(c));
-	}
-	/* The flush in prices_tx writes the arm's last exposures first. */
-	if (prices_tx(c, rv) != 0) {
+	if (coord_txn_run(c, "experiment_stop", prices_exp_stop_apply,
+	    q->experiment_id) != 0) {
 		prices_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
 		return;
 	}

@@ -14,7 +14,7 @@
  * below, decided once per sync request and logged loudly - never skipped.
  *
  * Runs inside the hubsync batch transaction: a failure rolls the whole
- * batch back and coord_reload restores memory from the file.
+ * batch back, in the file and (the undo log, stock.c) in memory.
  * Thread model: the machine's thread only.
  */
 #include <assert.h>

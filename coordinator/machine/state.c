@@ -1,6 +1,6 @@
 /*
  * state.c - the coordinator's in-memory state: config table, hub registry,
- * the ledger copy (open-addressing hash on (hub, sku)), and reload from the
+ * reload of the ledger copy (stock.c) from the
  * store. Loop thread only.
  */
 #include <assert.h>
@@ -105,11 +105,13 @@ const conf_key coord_config_keys[] = {
     {"tls.allow_plaintext", CONF_INT, 0, 1, "0",
         offsetof(coord_config, tls_allow_plaintext),
         "1 allows plaintext tcp:// URLs (a private network only); ipc:// always is"},
+    {"metrics.listen", CONF_STR, 0, 0, "", offsetof(coord_config, metrics_listen),
+        "http://HOST:PORT serving GET /metrics (Prometheus text); empty: off"},
+    {"metrics.allow_public", CONF_INT, 0, 1, "0",
+        offsetof(coord_config, metrics_allow_public),
+        "1 allows metrics.listen on a non-loopback address (plain HTTP: a private network only)"},
 };
 const size_t coord_config_nkeys = sizeof(coord_config_keys) / sizeof(coord_config_keys[0]);
-
-/* Initial slots in the stock table; it doubles past 70% full. */
-#define STOCK_CAP_INITIAL 1024u
 
 /* Moves the machine's wall time after a reading r, dm monotonic ms after
  * the last one (proto/SEMANTICS.md "Time"): time passing and small drift
@@ -284,93 +286,6 @@ int coord_hub_find(const coord *c, const char *id)
 	return -1;
 }
 
-static uint64_t stock_hash(int hub, const char *sku)
-{
-	uint64_t h = 1469598103934665603ull ^ (uint64_t)(hub + 1);
-	for (const unsigned char *p = (const unsigned char *)sku; *p; p++) {
-		h = (h ^ *p) * 1099511628211ull;
-	}
-	return h;
-}
-
-static int stock_grow(coord *c)
-{
-	size_t ncap = c->stock_cap ? c->stock_cap * 2 : STOCK_CAP_INITIAL;
-	coord_stock *n = malloc(ncap * sizeof(*n));
-	if (n == NULL) {
-		return DN_ENOMEM;
-	}
-	for (size_t i = 0; i < ncap; i++) {
-		n[i].hub = -1;
-	}
-	for (size_t i = 0; i < c->stock_cap; i++) {
-		coord_stock *o = &c->stock[i];
-		if (o->hub < 0) {
-			continue;
-		}
-		size_t j = stock_hash(o->hub, o->sku) & (ncap - 1);
-		while (n[j].hub >= 0) {
-			j = (j + 1) & (ncap - 1);
-		}
-		n[j] = *o;
-	}
-	free(c->stock);
-	c->stock = n;
-	c->stock_cap = ncap;
-	return 0;
-}
-
-/* The slot of (hub, sku), or of the empty slot where it would go. The table
- * always has an empty slot (it is at most 70% full), so the probe ends. */
-static size_t stock_slot(const coord *c, int hub, const char *sku)
-{
-	size_t j = stock_hash(hub, sku) & (c->stock_cap - 1);
-	while (c->stock[j].hub >= 0) {
-		if (c->stock[j].hub == hub && strcmp(c->stock[j].sku, sku) == 0) {
-			return j;
-		}
-		j = (j + 1) & (c->stock_cap - 1);
-	}
-	return j;
-}
-
-coord_stock *coord_stock_get(coord *c, int hub, const char *sku, bool create)
-{
-	assert(hub >= 0 && (size_t)hub < c->nhubs);
-	if (c->stock_cap == 0) {
-		if (!create) {
-			return NULL;
-		}
-		if (stock_grow(c) != 0) {
-			return NULL;
-		}
-	}
-	size_t j = stock_slot(c, hub, sku);
-	if (c->stock[j].hub >= 0) {
-		/* Found: the table never moves on a lookup, so a row pointer
-		 * stays valid until the next insert of a new row. */
-		return &c->stock[j];
-	}
-	if (!create) {
-		return NULL;
-	}
-	/* Grow only on an insert: growing frees the old array, and with it
-	 * every row pointer a caller still holds. */
-	if ((c->stock_len + 1) * 10 > c->stock_cap * 7) {
-		if (stock_grow(c) != 0) {
-			return NULL;
-		}
-		j = stock_slot(c, hub, sku);
-	}
-	coord_stock *s = &c->stock[j];
-	memset(s, 0, sizeof(*s));
-	s->hub = hub;
-	snprintf(s->sku, sizeof(s->sku), "%s", sku);
-	c->stock_len++;
-	c->hubs[hub].nskus++;
-	return s;
-}
-
 void coord_stock_assert(const coord *c, const coord_stock *s, const char *when)
 {
 	/* Wide arithmetic: a corrupt row must not wrap into a plausible sum. */
@@ -404,17 +319,6 @@ void coord_gap_note(coord *c, int hub, const char *sku, const char *what, int64_
 	    " found=%lld unallocated=%lld count=%llu", c->hubs[hub].id, sku, what,
 	    (long long)ref, (long long)gap->found, (long long)gap->unallocated,
 	    (unsigned long long)c->stream_discrepancies);
-}
-
-void coord_stock_clear(coord *c)
-{
-	for (size_t i = 0; i < c->stock_cap; i++) {
-		c->stock[i].hub = -1;
-	}
-	c->stock_len = 0;
-	for (size_t i = 0; i < c->nhubs; i++) {
-		c->hubs[i].nskus = 0;
-	}
 }
 
 /* The registry as it was before a reload (c->reload_old, nold hubs). */

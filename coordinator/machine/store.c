@@ -100,6 +100,14 @@ static const db_migration store_migrations[] = {
         "CREATE TABLE coord_clock(id INTEGER PRIMARY KEY CHECK (id = 1),"
         " wall_ms INTEGER NOT NULL, elapsed_ms INTEGER NOT NULL);",
         NULL},
+    {"indexes for demand reads: order_lines by sku, orders by received_ms",
+        /* The spike tick, demand history and KPIs read one SKU's orders in
+         * a time window; without these they scanned the whole journal.
+         * Both keys grow with the journal (order ids, arrival times), so
+         * an accepted order appends to them rather than splitting pages. */
+        "CREATE INDEX order_lines_sku ON order_lines(sku, order_id);"
+        "CREATE INDEX orders_received ON orders(received_ms);",
+        NULL},
     {"prices: price_live, order prices, the quote secret (docs/prices.md)",
         /* The secret is SQLite's randomness, made once here, like the
          * incarnation: quote tokens made before a restart still verify. */

@@ -25,6 +25,7 @@ const char app_help_text[] =
     "        what was expected.\n"
     "        s  short: the rest of this line cannot be found\n"
     "        l  release this order back to the queue\n"
+    "        x  a RESENT order that left before the data loss: its tracking\n"
     "PACK    scan every line's SKU (GIFT lines too), then it packs itself;\n"
     "        p  pack now (says which line is missing)\n"
     "SHIP    scan or type the tracking number, Enter\n"
@@ -106,6 +107,13 @@ static int call(app *a, Dropnet__TermRequest *req, int timeout_ms,
 		}
 		a->connected = false;
 		a->view_seq++;
+		if (now - a->last_ok_ms >= APP_REDIAL_MS
+		    && now - a->last_redial_ms >= APP_REDIAL_MS) {
+			a->last_redial_ms = now;
+			/* A failed redial leaves a closed socket: the next
+			 * call fails fast and redials again. */
+			(void)rpc_redial(a->conn);
+		}
 	}
 	return rv;
 }
@@ -242,6 +250,7 @@ static void pending_try(app *a, int64_t now)
 	req.order_id = p->order_id;
 	req.batch = p->batch;
 	req.to_stock = p->to_stock;
+	req.already_shipped = p->already_shipped;
 	req.request_key = p->key;
 	req.transfer_id = p->transfer;
 	for (size_t i = 0; i < p->nscans; i++) {
@@ -455,6 +464,47 @@ static uint64_t current_order(const app *a)
 	return oid;
 }
 
+/* 'x' on a RESENT order with nothing picked or shorted: it left before
+ * the hub's data loss (SEMANTICS.md "Resent orders"); the next line is the
+ * carrier's tracking, sent as TERM_SHIP already_shipped. hubd decides. */
+static void gone_start(app *a)
+{
+	uint64_t oid = 0;
+	(void)app_cur_line(a, &oid);
+	const app_order *q = queue_find(a, oid);
+	if (q == NULL || !q->o.resent) {
+		msg_set(a, APP_MSG_ERROR, "x is for a RESENT order only (sent "
+		    "again after the hub's data loss)");
+		return;
+	}
+	for (size_t i = 0; i < q->o.nlines; i++) {
+		if (q->o.lines[i].picked > 0 || q->o.lines[i].shorted > 0) {
+			msg_set(a, APP_MSG_ERROR, "order %" PRIu64 " has picks "
+			    "already: it did not leave; pick it to the end", oid);
+			return;
+		}
+	}
+	a->gone_order = oid;
+	msg_set(a, APP_MSG_INFO, "order %" PRIu64 ": scan the tracking it "
+	    "left with (from the carrier log); nothing is picked", oid);
+}
+
+static void gone_ship(app *a, const char *line, int64_t now)
+{
+	app_req r = { .kind = DROPNET__TERM_KIND__TERM_SHIP,
+	    .order_id = a->gone_order, .already_shipped = true };
+	if (!validate_id(line)) {
+		msg_set(a, APP_MSG_ERROR, "scan or type the tracking number "
+		    "(no spaces)");
+		return;
+	}
+	a->gone_order = 0;
+	snprintf(r.tracking, sizeof(r.tracking), "%s", line);
+	snprintf(r.what, sizeof(r.what), "order %" PRIu64 " shipped before "
+	    "the data loss with %s", r.order_id, line);
+	act(a, &r, now);
+}
+
 static void release(app *a, int64_t now)
 {
 	app_req r = { .kind = DROPNET__TERM_KIND__TERM_RELEASE,
@@ -653,7 +703,8 @@ static void form_line(app *a, const char *in, int64_t now)
 bool app_text_mode(const app *a)
 {
 	return a->mode == APP_LOGIN || a->mode == APP_FORM
-	    || a->mode == APP_SHIP;
+	    || a->mode == APP_SHIP
+	    || (a->mode == APP_PICK && a->gone_order != 0);
 }
 
 bool app_is_command(const app *a, int key)
@@ -666,7 +717,7 @@ bool app_is_command(const app *a, int key)
 	}
 	switch (a->mode) {
 	case APP_QUEUE: return strchr("nbjkrmcuq", key) != NULL;
-	case APP_PICK: return strchr("slq", key) != NULL;
+	case APP_PICK: return strchr("slxq", key) != NULL;
 	case APP_PACK: return strchr("plq", key) != NULL;
 	default: return false;
 	}
@@ -692,6 +743,9 @@ bool app_key(app *a, int key, int64_t now)
 		a->help = false;
 		if (a->mode == APP_FORM) {
 			form_close(a);
+			msg_set(a, APP_MSG_INFO, "cancelled");
+		} else if (a->gone_order != 0) {
+			a->gone_order = 0;
 			msg_set(a, APP_MSG_INFO, "cancelled");
 		}
 		a->view_seq++;
@@ -727,6 +781,10 @@ bool app_key(app *a, int key, int64_t now)
 		}
 		if (key == 'l') {
 			release(a, now);
+			return true;
+		}
+		if (key == 'x') {
+			gone_start(a);
 			return true;
 		}
 		return false;
@@ -778,6 +836,10 @@ void app_line(app *a, const char *line, int64_t now)
 		}
 		return;
 	case APP_PICK:
+		if (a->gone_order != 0) {
+			gone_ship(a, line, now);
+			return;
+		}
 		pick_line_scan(a, line, now);
 		return;
 	case APP_PACK:
@@ -823,7 +885,11 @@ void app_prompt(const app *a, char *buf, size_t len)
 		/* A resent order may have left before the data loss. */
 		const char *re = q != NULL && q->o.resent ? " RESENT after data "
 		    "loss: check the carrier log before picking;" : "";
-		if (l == NULL) {
+		if (a->gone_order != 0) {
+			snprintf(buf, len, "order %" PRIu64 " left before the data "
+			    "loss: scan or type its tracking (Esc cancels)",
+			    a->gone_order);
+		} else if (l == NULL) {
 			snprintf(buf, len, "every line done");
 		} else if (pick_bin_required(l->bin) && !bin_confirmed(a)) {
 			snprintf(buf, len, "order %" PRIu64 ":%s scan bin %s", oid,
@@ -869,7 +935,10 @@ const char *app_keys(const app *a)
 		return "n next  b batch  Enter claim  r receive  m move  c count  "
 		    "u return ?help q quit";
 	case APP_PICK:
-		return "scan bin/SKU + Enter  s short  l release  ? help  q quit";
+		return a->gone_order != 0
+		    ? "scan/type tracking + Enter  Esc cancel  F1 help  F10 quit"
+		    : "scan bin/SKU + Enter  s short  l release  x left already  "
+		    "? help  q quit";
 	case APP_PACK:
 		return "scan each SKU + Enter  p pack  l release  ? help  q quit";
 	case APP_SHIP:

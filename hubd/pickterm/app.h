@@ -36,6 +36,10 @@
  * (then it is resent, same key). A local socket: more is a dead hubd. */
 #define APP_POLL_TIMEOUT_MS 700
 #define APP_ACTION_TIMEOUT_MS 2000
+/* While hubd does not answer, the terminal drops its socket and dials a new
+ * one this often, so nothing left in the old one after hubd died can keep it
+ * from reaching the new hubd (a pending action is resent with its key). */
+#define APP_REDIAL_MS 2000
 /* Orders the terminal keeps from one queue reply (hubd sends at most this). */
 #define APP_QUEUE_MAX DN_QUEUE_LIST_MAX
 /* Default orders in a batch claim ('b'). */
@@ -82,6 +86,7 @@ typedef struct {
 	uint64_t order_id;
 	uint32_t batch;
 	bool to_stock;
+	bool already_shipped; /* TERM_SHIP of a RESENT order that left before */
 	size_t nscans;
 	char scans[DN_ORDER_LINES_MAX][DN_ID_MAX + 1];
 	char key[2 * DN_ID_MAX + 1];
@@ -104,6 +109,7 @@ typedef struct {
 	bool connected, ever_connected, announced_down;
 	bool reconnected; /* since the last answered action */
 	int64_t next_poll_ms, last_ok_ms;
+	int64_t last_redial_ms; /* APP_REDIAL_MS */
 
 	/* the hub's view, from the last poll */
 	char hub[DN_ID_MAX + 1];
@@ -121,6 +127,9 @@ typedef struct {
 	uint64_t pack_order;
 	bool pack_ok[DN_ORDER_LINES_MAX];
 	uint64_t ship_order;
+	/* 'x' in PICK: this RESENT order left before the data loss; the next
+	 * line is its tracking (0: not asking) */
+	uint64_t gone_order;
 
 	app_mode mode;
 	size_t sel;        /* queue selection */

@@ -2,7 +2,7 @@
 # ingest.sh - the ingest benchmark (not part of the test suite):
 #
 #   ./tests/bench/ingest.sh [--bin BUILD_DIR] [--buyers N] [--concurrency C] [--units U]
-#                           [--plaintext]
+#                           [--plaintext] [--metrics]
 #
 # Starts the example network (coordinator + six hubs, deploy/local-net.sh) in
 # a temp folder on free-by-default ports 7400-7402 (DROPNET_PORT_BASE moves
@@ -13,7 +13,10 @@
 # buyers ask quotes (one SKU, then eight per quote, in a priced drop):
 # quotes_per_s next to orders_per_s, coordinator CPU per order and quote.
 # TLS is on, as local-net.sh runs it; --plaintext runs tcp:// (to
-# measure what TLS costs). Build first (./tests/run.sh, or cmake into build/); use a Release
+# measure what TLS costs); --metrics turns on every daemon's /metrics
+# (ports from DROPNET_METRICS_PORT_BASE, default 7410) and scrapes the
+# coordinator's once a second during the run, as Prometheus would (to
+# measure what counting costs: run with and without). Build first (./tests/run.sh, or cmake into build/); use a Release
 # or RelWithDebInfo build, not the sanitizer one.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -26,8 +29,9 @@ while [[ $# -gt 0 ]]; do
 	--concurrency) CONC=$2; shift 2 ;;
 	--units) UNITS=$2; shift 2 ;;
 	--plaintext) NETOPTS+=(--plaintext); shift ;;
-	-h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) echo "usage: $0 [--bin BUILD_DIR] [--buyers N] [--concurrency C] [--units U] [--plaintext]" >&2; exit 2 ;;
+	--metrics) NETOPTS+=(--metrics-port-base "${DROPNET_METRICS_PORT_BASE:-7410}"); shift ;;
+	-h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "usage: $0 [--bin BUILD_DIR] [--buyers N] [--concurrency C] [--units U] [--plaintext] [--metrics]" >&2; exit 2 ;;
 	esac
 done
 for p in coordinator hubd dropctl pickterm loadgen; do
@@ -82,9 +86,18 @@ echo "bench: $UNITS x $SKU stocked; loadgen --buyers $BUYERS --concurrency $CONC
 TICKS=$(getconf CLK_TCK)
 coord_cpu_ms() { awk -v t="$TICKS" '{print int(($14 + $15) * 1000 / t)}' "/proc/$(cat "$NET/run/coordinator.pid")/stat"; }
 
+SCRAPER=""
+if [[ -n ${DROPNET_METRICS:-} ]]; then
+	python3 -c 'import sys, time, urllib.request
+while True:
+    urllib.request.urlopen(sys.argv[1], timeout=5).read()
+    time.sleep(1)' "$DROPNET_METRICS" &
+	SCRAPER=$!
+fi
 cpu0=$(coord_cpu_ms)
 lg=$("$BIN/loadgen" --sku "$SKU" --buyers "$BUYERS" --concurrency "$CONC" --seed 1 --key-prefix bench --json)
 cpu1=$(coord_cpu_ms)
+if [[ -n $SCRAPER ]]; then kill "$SCRAPER"; wait "$SCRAPER" 2>/dev/null || true; fi
 rss_after=$(rss)
 
 # Quotes (issue 12): the same buyers each ask one quote for the hot SKU in a

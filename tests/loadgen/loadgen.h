@@ -116,6 +116,9 @@ typedef struct {
 	int timeout_ms;
 	unsigned retries;
 	bool json;
+	unsigned batch;          /* 0: one order per request; else libdropnet's batch_max */
+	unsigned inflight;       /* with batch: messages in flight */
+	unsigned linger_us;      /* with batch: most an order waits for company */
 	/* drops (all optional) */
 	const char *drop;
 	loadgen_tier tiers[LOADGEN_TIERS_MAX];
@@ -203,6 +206,7 @@ typedef struct {
 	atomic_uint_fast64_t next; /* next buyer index to take, from 0 */
 	uint32_t *lat_us;          /* [buyers], slot i for buyer i */
 	double t0_s;               /* CLOCK_MONOTONIC start, for pacing */
+	struct dnclient *client;   /* --batch: the shared batching client */
 } loadgen_run;
 
 typedef struct {

@@ -17,6 +17,7 @@
 #include "core/sample.h"
 #include "io/codec.h"
 #include "io/rpc.h"
+#include "dnclient.h"
 #include "loadgen.h"
 
 /* Longest "<prefix>-<index>" / "buyer-<index>" we build: the prefix is
@@ -255,8 +256,10 @@ static Dropnet__OrderAck *worker_exchange(loadgen_worker *w, rpc_conn *c,
 		if (attempt > 0) {
 			s->retries++;
 		}
-		if (rpc_call(c, req, req_len, p->timeout_ms, &rep, &rep_len) !=
-		    0) {
+		int crv = w->run->client != NULL
+		    ? dnclient_submit(w->run->client, req, req_len, &rep, &rep_len)
+		    : rpc_call(c, req, req_len, p->timeout_ms, &rep, &rep_len);
+		if (crv != 0) {
 			continue;
 		}
 		int rv = codec_order_ack_unpack(rep, rep_len, &ack);
@@ -485,13 +488,15 @@ void *loadgen_worker_main(void *arg)
 	loadgen_run *run = w->run;
 	rpc_conn *c = NULL;
 
-	w->stats.open_error = rpc_open(&c, run->p->url, NETTLS_AS_STOREFRONT);
+	if (run->client == NULL) {
+		w->stats.open_error = rpc_open(&c, run->p->url, NETTLS_AS_STOREFRONT);
+	}
 	for (;;) {
 		uint64_t i = atomic_fetch_add(&run->next, 1);
 		if (i >= run->p->buyers) {
 			break;
 		}
-		if (c == NULL) {
+		if (c == NULL && run->client == NULL) {
 			/* Could not even open a socket: every buyer this
 			 * worker takes is an error, so the totals add up. */
 			run->lat_us[i] = LOADGEN_LAT_NONE;

@@ -36,6 +36,7 @@ typedef struct {
 	uint64_t mono;
 	int64_t wall;
 	uint64_t hub_seq;     /* last event seq sent by the test hub */
+	const char *vfs;      /* SQLite VFS of the store; NULL: the default */
 } mt;
 
 static inline void mt_clock(mt *m, uint64_t mono, int64_t wall)
@@ -53,12 +54,15 @@ static inline void mt_pass(mt *m, uint64_t ms)
 
 static inline void mt_open_at(mt *m)
 {
-	assert_int_equal(coord_open(m->c, m->path, NULL), 0);
+	assert_int_equal(coord_open(m->c, m->path, m->vfs), 0);
 }
 
-static inline void mt_open(mt *m)
+/* Opens the machine on a store in a fresh temp folder, through vfs (NULL:
+ * the default VFS). */
+static inline void mt_open_vfs(mt *m, const char *vfs)
 {
 	memset(m, 0, sizeof(*m));
+	m->vfs = vfs;
 	log_set_level(LOG_WARN);
 	snprintf(m->dir, sizeof(m->dir), "/tmp/dropnet-mt-XXXXXX");
 	assert_non_null(mkdtemp(m->dir));
@@ -71,6 +75,11 @@ static inline void mt_open(mt *m)
 	m->c->split = ROUTE_SPLIT_NEVER;
 	mt_clock(m, 1000, MT_WALL0);
 	mt_open_at(m);
+}
+
+static inline void mt_open(mt *m)
+{
+	mt_open_vfs(m, NULL);
 }
 
 static inline void mt_close(mt *m)

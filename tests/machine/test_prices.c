@@ -62,7 +62,7 @@ static uint8_t *ingest_raw(mt *m, const uint8_t *buf, size_t len, size_t *rlen)
 {
 	mreq r, *rp = &r;
 	mreq_init(&r, buf, len);
-	coord_ingest_batch(m->c, &rp, 1);
+	coord_ingest_request(m->c, &rp, 1);
 	assert_true(r.replied);
 	uint8_t *out = malloc(r.reply_len ? r.reply_len : 1);
 	assert_non_null(out);
@@ -171,8 +171,8 @@ static void test_quote_writes_nothing(void **state)
 }
 
 /* Goal: the envelope's shapes. An enveloped order gets an IngestReply with
- * its ack (and the price); a bare one a bare OrderAck; a batch INVALID per
- * order, nothing journalled; garbage MALFORMED. */
+ * its ack (and the price); a bare one a bare OrderAck; a batch's orders
+ * priced and journalled each; garbage MALFORMED. */
 static void test_envelope(void **state)
 {
 	(void)state;
@@ -209,11 +209,13 @@ static void test_envelope(void **state)
 	r = ingest_env(&m, &eb);
 	assert_int_equal(r->kind_case, DROPNET__INGEST_REPLY__KIND_BATCH);
 	assert_int_equal(r->batch->n_acks, 1);
-	assert_int_equal(r->batch->acks[0]->status, DROPNET__STATUS__INVALID);
+	assert_int_equal(r->batch->acks[0]->status, DROPNET__STATUS__ACCEPTED);
 	assert_string_equal(r->batch->acks[0]->order_key, "batch-1");
+	/* A batched order is priced and journalled like any other. */
+	assert_int_equal(r->batch->acks[0]->total_minor, 12000);
 	codec_ingest_reply_free(r);
 	assert_int_equal(mt_sql_int(&m, "SELECT COUNT(*) FROM orders WHERE order_key=?1",
-	    "batch-1"), 0);
+	    "batch-1"), 1);
 
 	const uint8_t junk[] = {0xff, 0xff, 0xff, 0x01};
 	size_t rlen = 0;

@@ -29,7 +29,7 @@
 #include "hub.h"
 
 /* The versions this build writes. */
-#define COORD_VERSION 4
+#define COORD_VERSION 5
 #define HUB_VERSION 3
 
 /* coordinator.db as the code before versioning made it (store.c at
@@ -210,7 +210,7 @@ static void test_coord_old_file_upgrades(void **state)
 	coord_close(&c);
 	assert_int_equal(raw_int(t.path, "PRAGMA user_version"), COORD_VERSION);
 	assert_int_equal(raw_int(t.path, "SELECT count(*) FROM commands"), 2);
-	/* Version 4: the quote secret, 32 random bytes, made once. */
+	/* Version 5: the quote secret, 32 random bytes, made once. */
 	assert_int_equal(raw_int(t.path, "SELECT length(value) FROM secrets WHERE name='quote'"),
 	    32);
 
@@ -233,6 +233,9 @@ static void test_coord_new_file(void **state)
 	assert_true(c.incarnation != 0);
 	coord_close(&c);
 	assert_int_equal(raw_int(t.path, "PRAGMA user_version"), COORD_VERSION);
+	/* Version 4: the demand reads' indexes. */
+	assert_int_equal(raw_int(t.path, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+	    " AND name IN ('order_lines_sku', 'orders_received')"), 2);
 	tmp_down(&t);
 }
 

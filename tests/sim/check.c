@@ -6,6 +6,8 @@
  *   - no NO_HUB_IN_RANGE while a hub in range was heard from (its own
  *     traffic reached the coordinator) within the routing grace;
  *   - no order shipped twice, by one hub or two;
+ *   - after every failed coordinator transaction, memory equals the file
+ *     (check_memory_file: the undo log put everything back);
  *   - the audit (in-memory = file, allocation, conservation, transit,
  *     holdback, shipped, both books) finds nothing, every SIM_AUDIT_EVERY
  *     batches and at the end;
@@ -24,6 +26,7 @@
 #include "core/limits.h"
 #include "io/codec.h"
 #include "world.h"
+#include "store.h"
 
 bool check_fail(world *w, const char *fmt, ...)
 {
@@ -303,4 +306,121 @@ bool check_final(world *w)
 		}
 	}
 	return check_conservation(w);
+}
+
+/* check_memory_file's walk over the file. */
+typedef struct {
+	world *w;
+	size_t n;
+	bool ok;
+} memfile;
+
+static int memfile_stock(void *arg, const coord_store_stock_row *r)
+{
+	memfile *m = arg;
+	coord *c = &m->w->c;
+	int hi = coord_hub_find(c, r->hub);
+	const coord_stock *s = hi >= 0 ? coord_stock_get(c, hi, r->sku, false) : NULL;
+	m->n++;
+	if (s == NULL || s->row.on_hand != r->on_hand || s->row.allocated != r->allocated ||
+	    s->row.holdback != r->holdback || s->received != r->received ||
+	    s->shipped != r->shipped || s->lost != r->lost || s->adjusted != r->adjusted ||
+	    s->returned != r->returned || s->transfer_in != r->transfer_in ||
+	    s->transfer_out != r->transfer_out) {
+		m->ok = check_fail(m->w, "memory != file after a failed transaction: stock"
+		    " hub=%s sku=%s file on_hand=%lld allocated=%lld holdback=%lld memory %s",
+		    r->hub, r->sku, (long long)r->on_hand, (long long)r->allocated,
+		    (long long)r->holdback, s == NULL ? "has no row" : "differs");
+		return COORD_STORE_STOP;
+	}
+	return 0;
+}
+
+static int memfile_hub(void *arg, const coord_store_hub_row *r)
+{
+	memfile *m = arg;
+	coord *c = &m->w->c;
+	int i = coord_hub_find(c, r->id);
+	const coord_hub *h = i >= 0 ? &c->hubs[i] : NULL;
+	m->n++;
+	if (h == NULL || (size_t)i != m->n - 1 || strcmp(h->name, r->name) != 0 ||
+	    strcmp(h->term_url, r->term_url) != 0 || h->lat != r->lat || h->lon != r->lon ||
+	    h->radius_km != r->radius_km || h->cmd_seq != r->cmd_seq ||
+	    h->cmd_acked != r->cmd_acked || h->event_applied != r->event_applied ||
+	    h->incarnation != r->incarnation || h->cmd_offered != r->cmd_offered ||
+	    h->seed_pending != r->seed_pending) {
+		m->ok = check_fail(m->w, "memory != file after a failed transaction: hub %s"
+		    " file cmd_seq=%llu event_applied=%llu memory %s", r->id,
+		    (unsigned long long)r->cmd_seq, (unsigned long long)r->event_applied,
+		    h == NULL ? "has no such hub" : "differs");
+		return COORD_STORE_STOP;
+	}
+	return 0;
+}
+
+static int memfile_drop(void *arg, const coord_store_drop_row *r)
+{
+	memfile *m = arg;
+	const coord_drop *d = coord_drop_find(&m->w->c, r->id);
+	if (d == NULL) {
+		return 0; /* closed and only in the file (COORD_DROPS_MAX) */
+	}
+	m->n++;
+	if ((int)d->state != r->state || d->accepted != r->accepted || d->gifts != r->gifts) {
+		m->ok = check_fail(m->w, "memory != file after a failed transaction: drop %s"
+		    " file state=%d accepted=%llu memory state=%d accepted=%llu", r->id,
+		    r->state, (unsigned long long)r->accepted, (int)d->state,
+		    (unsigned long long)d->accepted);
+		return COORD_STORE_STOP;
+	}
+	return 0;
+}
+
+static int memfile_tier(void *arg, const coord_store_tier_row *r)
+{
+	memfile *m = arg;
+	const coord_drop *d = coord_drop_find(&m->w->c, r->drop_id);
+	if (d == NULL || r->idx < 0 || (size_t)r->idx >= d->ntiers) {
+		return 0;
+	}
+	if (d->tiers[r->idx].sold != r->sold || d->released[r->idx] != r->released) {
+		m->ok = check_fail(m->w, "memory != file after a failed transaction: drop %s"
+		    " tier %lld file sold=%u memory sold=%u", r->drop_id, (long long)r->idx,
+		    r->sold, d->tiers[r->idx].sold);
+		return COORD_STORE_STOP;
+	}
+	return 0;
+}
+
+bool check_memory_file(world *w)
+{
+	coord *c = &w->c;
+	if (!w->coord_up || c->commit_failures == w->commit_failures_seen) {
+		return true;
+	}
+	w->commit_failures_seen = c->commit_failures;
+	/* A read the injected faults fail checks nothing (rv != 0). */
+	memfile m = {w, 0, true};
+	int rv = coord_store_stock_list(c->store, memfile_stock, &m);
+	if (rv == 0 && m.ok && m.n != c->stock_len) {
+		return check_fail(w, "memory != file after a failed transaction: %zu stock"
+		    " rows in the file, %zu in memory", m.n, c->stock_len);
+	}
+	m.n = 0;
+	rv = rv != 0 || !m.ok ? rv : coord_store_hubs_list(c->store, DN_HUBS_MAX, memfile_hub, &m);
+	if (rv == 0 && m.ok && m.n != c->nhubs) {
+		return check_fail(w, "memory != file after a failed transaction: %zu hubs"
+		    " in the file, %zu in memory", m.n, c->nhubs);
+	}
+	m.n = 0;
+	rv = rv != 0 || !m.ok ? rv : coord_store_drop_list(c->store, memfile_drop, &m);
+	if (rv == 0 && m.ok && m.n != c->ndrops) {
+		return check_fail(w, "memory != file after a failed transaction: %zu of the"
+		    " file's drops in memory, %zu in memory", m.n, c->ndrops);
+	}
+	if (rv == 0 && m.ok) {
+		(void)coord_store_drop_tier_list(c->store, NULL, memfile_tier, &m);
+	}
+	w->res->memfile_checks += rv == 0 && m.ok;
+	return m.ok;
 }

@@ -218,6 +218,7 @@ static void tot_add(sim_result *t, const sim_result *r)
 	t->clock_steps += r->clock_steps;
 	t->stalls += r->stalls;
 	t->audits += r->audits;
+	t->memfile_checks += r->memfile_checks;
 	t->power_losses += r->power_losses;
 	t->wipes += r->wipes;
 	t->io_errors += r->io_errors;
@@ -310,9 +311,11 @@ int main(int argc, char **argv)
 	    t->shipped);
 	printf("dropsim: injected: %u messages (%u lost, %u duplicated), %u partitions,"
 	    " %u coordinator crashes, %u hub crashes (%u with power loss, %u wiped), %" PRIu64
-	    " storage errors, %u clock steps, %u loop stalls; %u audits\n", t->msgs,
+	    " storage errors, %u clock steps, %u loop stalls; %u audits, %u memory = file"
+	    " checks after a failed transaction\n", t->msgs,
 	    t->lost, t->duplicated, t->partitions, t->coord_crashes, t->hub_crashes,
-	    t->power_losses, t->wipes, t->io_errors, t->clock_steps, t->stalls, t->audits);
+	    t->power_losses, t->wipes, t->io_errors, t->clock_steps, t->stalls, t->audits,
+	    t->memfile_checks);
 	printf("dropsim: %.1f simulated s in %.2f wall s (%.0fx)\n", (double)t->sim_ms / 1000.0,
 	    el, el > 0 ? (double)t->sim_ms / 1000.0 / el : 0.0);
 	printf("dropsim: %" PRIu64 " passed, %d failed\n", all.ran - (uint64_t)all.rc, all.rc);

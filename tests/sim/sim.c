@@ -308,7 +308,7 @@ static bool coord_drain(world *w)
 			    MSG_INGEST_REP);
 		}
 	}
-	ok = ok && check_ledger(w);
+	ok = ok && check_ledger(w) && check_memory_file(w);
 	if (ok && ++w->drains % SIM_AUDIT_EVERY == 0) {
 		ok = check_audit(w, false);
 	}
@@ -1210,7 +1210,7 @@ static bool step(world *w, sim_ev *e)
 			coord_tick(&w->c);
 		}
 		ev_push(w, w->now + SIM_TICK_MS, EV_COORD_TICK, -1, 0, NULL);
-		return w->coord_up ? check_ledger(w) : true;
+		return w->coord_up ? check_ledger(w) && check_memory_file(w) : true;
 	case EV_COORD_UP:
 		return coord_start(w);
 	case EV_HUB_SYNC:

@@ -73,6 +73,7 @@ typedef struct {
 	uint32_t wipes;         /* hub disks wiped */
 	uint64_t io_errors;     /* write/sync errors and full disks injected */
 	uint32_t audits;
+	uint32_t memfile_checks; /* memory = file checked after a failed tx */
 	bool failed;
 	char why[512];          /* the first violation */
 } sim_result;

@@ -128,6 +128,7 @@ typedef struct {
 	uint32_t norders;
 	uint64_t attempts;
 	uint32_t drains;
+	uint64_t commit_failures_seen; /* c.commit_failures at the last check */
 	sim_mark marks[SIM_MARKS_MAX];
 	size_t nmarks;
 	uint8_t *shipped_ids;   /* placement (hub order) ids shipped: 0/1 */
@@ -149,6 +150,10 @@ bool check_answer(world *w, sim_order *o, int status, uint64_t order_id,
  * units: never one placement twice, never more units than ordered. */
 bool check_shipped(world *w, int hi, uint64_t id, const char *key,
     uint32_t units);
+/* After a transaction of the coordinator failed (c.commit_failures moved):
+ * its memory (ledger rows, hub registry and stream positions, drops in
+ * memory and their tiers) equals its file, row by row. */
+bool check_memory_file(world *w);
 /* The audit (every check of dropctl audit) through the ops socket; unless
  * strict, units lost below their allocation are tolerated (ledger.h). */
 bool check_audit(world *w, bool strict);

@@ -432,54 +432,6 @@ static void test_codec_status_names(void **state)
 	assert_int_equal(s, DROPNET__STATUS__OK);
 }
 
-/* Goal: the envelope test sees a kind (16..18) in an IngestRequest, none
- * in a bare SubmitOrder (so it is unpacked once, as before), and says no
- * to empty, truncated and garbage bytes without reading past them. */
-static void test_codec_ingest_is_envelope(void **state)
-{
-	(void)state;
-	Dropnet__OrderLine l = DROPNET__ORDER_LINE__INIT;
-	Dropnet__OrderLine *lp = &l;
-	l.sku = "tee";
-	l.qty = 2;
-	l.quote_token = "1.5400.1.00";
-	Dropnet__SubmitOrder o = DROPNET__SUBMIT_ORDER__INIT;
-	o.version = 1;
-	o.order_key = "k";
-	o.customer = "c";
-	o.n_lines = 1;
-	o.lines = &lp;
-	o.lat = 51.5;
-	o.lon = -0.12;
-	o.hold_seconds = 30;
-	uint8_t *bare = NULL, *env = NULL;
-	size_t blen = 0, elen = 0;
-	assert_int_equal(codec_submit_order_pack(&o, &bare, &blen), 0);
-	assert_false(codec_ingest_is_envelope(bare, blen));
-	Dropnet__IngestRequest e = DROPNET__INGEST_REQUEST__INIT;
-	e.version = 1;
-	e.kind_case = DROPNET__INGEST_REQUEST__KIND_ORDER;
-	e.order = &o;
-	assert_int_equal(codec_ingest_request_pack(&e, &env, &elen), 0);
-	assert_true(codec_ingest_is_envelope(env, elen));
-	Dropnet__QuoteRequest q = DROPNET__QUOTE_REQUEST__INIT;
-	e.kind_case = DROPNET__INGEST_REQUEST__KIND_QUOTE;
-	e.quote = &q;
-	free(env);
-	assert_int_equal(codec_ingest_request_pack(&e, &env, &elen), 0);
-	assert_true(codec_ingest_is_envelope(env, elen));
-	for (size_t n = 0; n < blen; n++) {
-		assert_false(codec_ingest_is_envelope(bare, n)); /* every truncation */
-	}
-	const uint8_t junk[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
-	assert_false(codec_ingest_is_envelope(junk, sizeof(junk)));
-	const uint8_t group[] = {0x0b}; /* wire type 3: not ours */
-	assert_false(codec_ingest_is_envelope(group, sizeof(group)));
-	assert_false(codec_ingest_is_envelope(NULL, 0));
-	free(bare);
-	free(env);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -492,7 +444,6 @@ int main(void)
 		cmocka_unit_test(test_codec_inner_messages),
 		cmocka_unit_test(test_codec_status_names),
 		cmocka_unit_test(test_codec_unpack_budget),
-		cmocka_unit_test(test_codec_ingest_is_envelope),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

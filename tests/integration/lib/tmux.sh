@@ -34,7 +34,7 @@ screen_has() { screen "$1" | grep -qE -- "$2"; }
 # wait_screen SECS NAME REGEX: until the screen shows REGEX.
 wait_screen() {
 	local secs=$1 name=$2 re=$3
-	local deadline=$(( $(now_ms) + secs * 1000 ))
+	local deadline=$(( $(now_ms) + $(wait_ms "$secs") ))
 	until screen_has "$name" "$re"; do
 		if (( $(now_ms) > deadline )); then
 			echo "----- screen $name -----" >&2; screen "$name" >&2

@@ -1,0 +1,562 @@
+/*
+ * dnclient.c - libdropnet (dnclient.h): a queue of orders, a flusher thread
+ * that cuts it into messages, and inflight_max nng REQ contexts that carry
+ * them.
+ *
+ * Invariants: an order is in exactly one place - the queue, one slot's
+ * message, or handed to its callback (then freed); every order's callback
+ * is called exactly once. The mutex guards the queue, the slots' busy flags
+ * and the address; callbacks are always called without it.
+ * Threads: submitters append to the queue; the flusher thread takes up to
+ * batch_max orders into a free slot once the batch is full or its oldest
+ * order has waited linger_us, and does the failover (dialling is not for
+ * nng's callback threads); nng's aio threads complete sends and receives
+ * and answer the orders.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include "core/err.h"
+#include "core/limits.h"
+#include "io/codec.h"
+#include "io/envelope.h"
+#include "dnclient.h"
+
+/* nng's own resend on a REQ context: off in practice (longer than any
+ * timeout); the client's retry uses the same keys instead. */
+#define DNC_RESEND_MS (10 * 60 * 1000)
+
+typedef struct dnc_item {
+	struct dnc_item *next;
+	uint8_t *buf;
+	size_t len;
+	dnclient_cb cb;
+	void *arg;
+	unsigned attempts;
+	uint64_t queued_us;
+} dnc_item;
+
+typedef struct {
+	dnclient *c;
+	nng_ctx ctx;
+	nng_aio *aio;
+	dnc_item *items[DN_INGEST_BATCH_MAX];
+	size_t n;
+	bool busy, sending, bare;
+	uint64_t gen;            /* the address generation it was sent on */
+} dnc_slot;
+
+struct dnclient {
+	dnclient_opts o;
+	char *urls[DNCLIENT_URLS_MAX];
+	nng_socket sock;
+	nng_dialer dialer;
+	size_t cur;
+	uint64_t gen;
+	bool rotate;             /* the flusher should move to the next URL */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	dnc_item *head, *tail;
+	size_t queued;
+	dnc_slot slots[DNCLIENT_INFLIGHT_MAX];
+	size_t nfree;
+	bool closing;
+	pthread_t flusher;
+	dnclient_stats st;
+};
+
+static uint64_t dnc_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void dnclient_opts_init(dnclient_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	nettls_files_from_env(&o->tls, NETTLS_AS_STOREFRONT);
+	o->batch_max = 64;
+	o->linger_us = 200;
+	o->inflight_max = 4;
+	o->timeout_ms = 5000;
+	o->retries = 3;
+}
+
+static void dnc_item_done(dnc_item *it, int rv, const uint8_t *ack, size_t len)
+{
+	it->cb(it->arg, rv, ack, len);
+	free(it->buf);
+	free(it);
+}
+
+/* Puts items back at the queue's head (in their order) or answers them rv
+ * when out of retries or closing. Called without the mutex. */
+static void dnc_requeue(dnclient *c, dnc_item **items, size_t n, int rv)
+{
+	dnc_item *failed = NULL;
+	pthread_mutex_lock(&c->mu);
+	bool closing = c->closing;
+	for (size_t k = n; k-- > 0;) {
+		dnc_item *it = items[k];
+		if (closing || ++it->attempts > c->o.retries) {
+			it->next = failed;
+			failed = it;
+			continue;
+		}
+		c->st.retries++;
+		it->next = c->head;
+		c->head = it;
+		if (c->tail == NULL) {
+			c->tail = it;
+		}
+		c->queued++;
+	}
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	while (failed != NULL) {
+		dnc_item *nx = failed->next;
+		dnc_item_done(failed, closing ? DN_ECLOSED : rv, NULL, 0);
+		failed = nx;
+	}
+}
+
+/* Frees slot s for the next message. */
+static void dnc_slot_release(dnc_slot *s, bool failed)
+{
+	dnclient *c = s->c;
+	pthread_mutex_lock(&c->mu);
+	if (failed && s->gen == c->gen && c->o.nurls > 1) {
+		c->rotate = true;
+	}
+	s->busy = false;
+	s->n = 0;
+	c->nfree++;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Hands one order its answer, or queues it again for an UNAVAILABLE. */
+static void dnc_answer(dnclient *c, dnc_item *it, const uint8_t *ack, size_t len)
+{
+	Dropnet__OrderAck *a = NULL;
+	int rv = codec_order_ack_unpack(ack, len, &a);
+	bool again = rv == 0 && a->status == DROPNET__STATUS__UNAVAILABLE &&
+	    it->attempts < c->o.retries;
+	codec_order_ack_free(a);
+	if (rv != 0 && rv != DN_ERANGE) {
+		dnc_requeue(c, &it, 1, DN_EPROTO);
+	} else if (again) {
+		dnc_requeue(c, &it, 1, 0);
+	} else {
+		dnc_item_done(it, 0, ack, len);
+	}
+}
+
+/* Answers slot s's orders from reply bytes; false if they do not fit. */
+static bool dnc_answer_all(dnc_slot *s, const uint8_t *buf, size_t len)
+{
+	if (s->bare) {
+		dnc_answer(s->c, s->items[0], buf, len);
+		return true;
+	}
+	envelope e;
+	envelope_slice acks[DN_INGEST_BATCH_MAX];
+	size_t n = 0;
+	if (envelope_read(buf, len, &e) != 0) {
+		return false;
+	}
+	if (e.kind == ENVELOPE_ONE) {
+		/* The batch was refused whole: each order gets that answer. */
+		for (size_t k = 0; k < s->n; k++) {
+			dnc_answer(s->c, s->items[k], e.body.buf, e.body.len);
+		}
+		return true;
+	}
+	if (e.kind != ENVELOPE_BATCH ||
+	    envelope_items(e.body.buf, e.body.len, 1, acks, DN_INGEST_BATCH_MAX, &n) != 0 ||
+	    n != s->n) {
+		return false;
+	}
+	for (size_t k = 0; k < n; k++) {
+		dnc_answer(s->c, s->items[k], acks[k].buf, acks[k].len);
+	}
+	return true;
+}
+
+static void dnc_slot_cb(void *arg)
+{
+	dnc_slot *s = arg;
+	int r = nng_aio_result(s->aio);
+	if (r == 0 && s->sending) {
+		s->sending = false;
+		nng_ctx_recv(s->ctx, s->aio);
+		return;
+	}
+	if (r != 0) {
+		if (s->sending) {
+			nng_msg_free(nng_aio_get_msg(s->aio));
+		}
+		int rv = r == NNG_ETIMEDOUT ? DN_ETIMEDOUT :
+		    r == NNG_ECLOSED ? DN_ECLOSED : DN_ENET;
+		dnc_item *items[DN_INGEST_BATCH_MAX];
+		size_t n = s->n;
+		memcpy(items, s->items, n * sizeof(items[0]));
+		dnc_slot_release(s, true);
+		dnc_requeue(s->c, items, n, rv);
+		return;
+	}
+	nng_msg *m = nng_aio_get_msg(s->aio);
+	dnc_item *items[DN_INGEST_BATCH_MAX];
+	size_t n = s->n;
+	memcpy(items, s->items, n * sizeof(items[0]));
+	bool ok = dnc_answer_all(s, nng_msg_body(m), nng_msg_len(m));
+	nng_msg_free(m);
+	dnc_slot_release(s, !ok);
+	if (!ok) {
+		dnc_requeue(s->c, items, n, DN_EPROTO);
+	}
+}
+
+/* Sends slot s's orders (the flusher, without the mutex). */
+static void dnc_slot_send(dnclient *c, dnc_slot *s)
+{
+	uint8_t *out = NULL;
+	size_t olen = 0;
+	nng_msg *m = NULL;
+	int rv = 0;
+	s->bare = c->o.batch_max == 1;
+	if (s->bare) {
+		rv = nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, s->items[0]->buf,
+		    s->items[0]->len) != 0 ? DN_ENOMEM : 0;
+	} else {
+		envelope_slice it[DN_INGEST_BATCH_MAX];
+		for (size_t k = 0; k < s->n; k++) {
+			it[k] = (envelope_slice){s->items[k]->buf, s->items[k]->len};
+		}
+		rv = envelope_write(ENVELOPE_BATCH, it, s->n, &out, &olen);
+		if (rv == 0 && (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, out, olen) != 0)) {
+			rv = DN_ENOMEM;
+		}
+		free(out);
+	}
+	if (rv != 0) {
+		nng_msg_free(m);
+		dnc_item *items[DN_INGEST_BATCH_MAX];
+		size_t n = s->n;
+		memcpy(items, s->items, n * sizeof(items[0]));
+		dnc_slot_release(s, false);
+		dnc_requeue(c, items, n, DN_ENOMEM);
+		return;
+	}
+	s->sending = true;
+	nng_aio_set_msg(s->aio, m);
+	nng_ctx_send(s->ctx, s->aio);
+}
+
+/* Moves to the next address (the flusher, with the mutex held). */
+static void dnc_rotate(dnclient *c)
+{
+	c->rotate = false;
+	c->gen++;
+	c->cur = (c->cur + 1) % c->o.nurls;
+	c->st.failovers++;
+	nng_dialer old = c->dialer;
+	const char *url = c->urls[c->cur];
+	pthread_mutex_unlock(&c->mu);
+	nng_dialer_close(old);
+	nng_dialer d = NNG_DIALER_INITIALIZER;
+	/* A failure is logged by nettls; the next failed message moves on. */
+	(void)nettls_dial_dialer(c->sock, url, &c->o.tls, NNG_FLAG_NONBLOCK, &d);
+	pthread_mutex_lock(&c->mu);
+	c->dialer = d;
+}
+
+/* Takes up to batch_max queued orders into a free slot (mutex held). */
+static dnc_slot *dnc_take(dnclient *c)
+{
+	dnc_slot *s = NULL;
+	for (size_t k = 0; k < c->o.inflight_max && s == NULL; k++) {
+		if (!c->slots[k].busy) {
+			s = &c->slots[k];
+		}
+	}
+	assert(s != NULL);
+	s->busy = true;
+	s->gen = c->gen;
+	c->nfree--;
+	s->n = 0;
+	while (c->head != NULL && s->n < c->o.batch_max) {
+		dnc_item *it = c->head;
+		c->head = it->next;
+		s->items[s->n++] = it;
+	}
+	if (c->head == NULL) {
+		c->tail = NULL;
+	}
+	c->queued -= s->n;
+	c->st.messages++;
+	c->st.orders += s->n;
+	return s;
+}
+
+static void *dnc_flusher(void *arg)
+{
+	dnclient *c = arg;
+	pthread_mutex_lock(&c->mu);
+	while (!c->closing) {
+		if (c->rotate) {
+			dnc_rotate(c);
+			continue;
+		}
+		if (c->queued == 0 || c->nfree == 0) {
+			pthread_cond_wait(&c->cv, &c->mu);
+			continue;
+		}
+		uint64_t due = c->head->queued_us + c->o.linger_us;
+		uint64_t now = dnc_now_us();
+		if (c->queued < c->o.batch_max && now < due) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			uint64_t ns = (uint64_t)ts.tv_nsec + (due - now) * 1000u;
+			ts.tv_sec += (time_t)(ns / 1000000000u);
+			ts.tv_nsec = (long)(ns % 1000000000u);
+			pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+			continue;
+		}
+		dnc_slot *s = dnc_take(c);
+		pthread_mutex_unlock(&c->mu);
+		dnc_slot_send(c, s);
+		pthread_mutex_lock(&c->mu);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+static int dnc_opts_check(const dnclient_opts *o)
+{
+	if (o->nurls == 0 || o->nurls > DNCLIENT_URLS_MAX || o->batch_max == 0 ||
+	    o->batch_max > DN_INGEST_BATCH_MAX || o->linger_us > DNCLIENT_LINGER_US_MAX ||
+	    o->inflight_max == 0 || o->inflight_max > DNCLIENT_INFLIGHT_MAX ||
+	    o->timeout_ms <= 0) {
+		return DN_EINVAL;
+	}
+	for (size_t k = 0; k < o->nurls; k++) {
+		if (o->urls[k] == NULL || o->urls[k][0] == '\0') {
+			return DN_EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Opens the socket, its contexts and the first dialer. */
+static int dnc_open(dnclient *c)
+{
+	if (nng_req0_open(&c->sock) != 0) {
+		return DN_ENET;
+	}
+	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ, DN_MSG_MAX_BYTES);
+	for (size_t k = 0; k < c->o.inflight_max; k++) {
+		dnc_slot *s = &c->slots[k];
+		s->c = c;
+		if (nng_ctx_open(&s->ctx, c->sock) != 0 ||
+		    nng_aio_alloc(&s->aio, dnc_slot_cb, s) != 0) {
+			return DN_ENOMEM;
+		}
+		nng_ctx_set_ms(s->ctx, NNG_OPT_REQ_RESENDTIME, DNC_RESEND_MS);
+		nng_aio_set_timeout(s->aio, c->o.timeout_ms);
+	}
+	c->nfree = c->o.inflight_max;
+	return nettls_dial_dialer(c->sock, c->urls[0], &c->o.tls, NNG_FLAG_NONBLOCK,
+	    &c->dialer);
+}
+
+int dnclient_create(dnclient **out, const dnclient_opts *o)
+{
+	*out = NULL;
+	if (dnc_opts_check(o) != 0) {
+		return DN_EINVAL;
+	}
+	dnclient *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		return DN_ENOMEM;
+	}
+	c->o = *o;
+	for (size_t k = 0; k < o->nurls; k++) {
+		if ((c->urls[k] = strdup(o->urls[k])) == NULL) {
+			dnclient_destroy(c);
+			return DN_ENOMEM;
+		}
+	}
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	int rv = dnc_open(c);
+	if (rv == 0 && pthread_create(&c->flusher, NULL, dnc_flusher, c) != 0) {
+		rv = DN_ENOMEM;
+	}
+	if (rv != 0) {
+		c->closing = true;
+		dnclient_destroy(c);
+		return rv;
+	}
+	*out = c;
+	return 0;
+}
+
+void dnclient_destroy(dnclient *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&c->mu);
+	bool started = !c->closing;
+	c->closing = true;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	if (started) {
+		pthread_join(c->flusher, NULL);
+	}
+	nng_close(c->sock); /* in-flight messages complete NNG_ECLOSED */
+	for (size_t k = 0; k < DNCLIENT_INFLIGHT_MAX; k++) {
+		nng_aio_free(c->slots[k].aio); /* waits for its callback */
+	}
+	while (c->head != NULL) {
+		dnc_item *it = c->head;
+		c->head = it->next;
+		dnc_item_done(it, DN_ECLOSED, NULL, 0);
+	}
+	for (size_t k = 0; k < DNCLIENT_URLS_MAX; k++) {
+		free(c->urls[k]);
+	}
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+int dnclient_submit_async(dnclient *c, const void *order, size_t len,
+    dnclient_cb cb, void *arg)
+{
+	if (c == NULL || cb == NULL || (order == NULL && len > 0) || len > DN_INGEST_MSG_MAX) {
+		return DN_EINVAL;
+	}
+	dnc_item *it = calloc(1, sizeof(*it));
+	uint8_t *buf = malloc(len > 0 ? len : 1);
+	if (it == NULL || buf == NULL) {
+		free(it);
+		free(buf);
+		return DN_ENOMEM;
+	}
+	if (len > 0) {
+		memcpy(buf, order, len);
+	}
+	*it = (dnc_item){.buf = buf, .len = len, .cb = cb, .arg = arg,
+	    .queued_us = dnc_now_us()};
+	pthread_mutex_lock(&c->mu);
+	int rv = c->closing ? DN_ECLOSED : c->queued >= DNCLIENT_QUEUE_MAX ? DN_EFULL : 0;
+	if (rv == 0) {
+		if (c->tail != NULL) {
+			c->tail->next = it;
+		} else {
+			c->head = it;
+		}
+		c->tail = it;
+		/* The flusher sleeps untimed on an empty queue and until the
+		 * linger otherwise: wake it for a first order or a full batch. */
+		if (++c->queued == 1 || c->queued >= c->o.batch_max) {
+			pthread_cond_broadcast(&c->cv);
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (rv != 0) {
+		free(buf);
+		free(it);
+	}
+	return rv;
+}
+
+typedef struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+	int rv;
+	uint8_t *ack;
+	size_t len;
+} dnc_wait;
+
+static void dnc_wait_cb(void *arg, int rv, const uint8_t *ack, size_t len)
+{
+	dnc_wait *w = arg;
+	uint8_t *copy = NULL;
+	if (rv == 0 && (copy = malloc(len > 0 ? len : 1)) == NULL) {
+		rv = DN_ENOMEM;
+	} else if (rv == 0 && len > 0) {
+		memcpy(copy, ack, len);
+	}
+	pthread_mutex_lock(&w->mu);
+	w->rv = rv;
+	w->ack = copy;
+	w->len = len;
+	w->done = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+int dnclient_submit(dnclient *c, const void *order, size_t len,
+    uint8_t **ack, size_t *ack_len)
+{
+	dnc_wait w = {.done = false};
+	*ack = NULL;
+	*ack_len = 0;
+	pthread_mutex_init(&w.mu, NULL);
+	pthread_cond_init(&w.cv, NULL);
+	int rv = dnclient_submit_async(c, order, len, dnc_wait_cb, &w);
+	if (rv == 0) {
+		pthread_mutex_lock(&w.mu);
+		while (!w.done) {
+			pthread_cond_wait(&w.cv, &w.mu);
+		}
+		pthread_mutex_unlock(&w.mu);
+		rv = w.rv;
+		*ack = w.ack;
+		*ack_len = w.len;
+	}
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.mu);
+	return rv;
+}
+
+int dnclient_submit_order(dnclient *c, const Dropnet__SubmitOrder *o,
+    Dropnet__OrderAck **ack)
+{
+	uint8_t *buf = NULL, *rep = NULL;
+	size_t len = 0, rlen = 0;
+	*ack = NULL;
+	int rv = codec_submit_order_pack(o, &buf, &len);
+	if (rv == 0) {
+		rv = dnclient_submit(c, buf, len, &rep, &rlen);
+	}
+	free(buf);
+	if (rv == 0) {
+		rv = codec_order_ack_unpack(rep, rlen, ack);
+		rv = rv == DN_ERANGE ? 0 : rv;
+	}
+	free(rep);
+	return rv;
+}
+
+void dnclient_stats_get(dnclient *c, dnclient_stats *out)
+{
+	pthread_mutex_lock(&c->mu);
+	*out = c->st;
+	pthread_mutex_unlock(&c->mu);
+}

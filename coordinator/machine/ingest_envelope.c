@@ -1,0 +1,226 @@
+/*
+ * ingest_envelope.c - the ingest socket's requests as their envelope says
+ * (IngestRequest, proto/dropnet.proto; common/io/envelope.h): a bare
+ * SubmitOrder, one order in an envelope, a SubmitBatch of up to
+ * DN_INGEST_BATCH_MAX orders, or a QuoteRequest (answered from memory).
+ *
+ * Every order, whatever carried it, becomes one sub-request over its own
+ * bytes (borrowed from the request: nothing is unpacked or copied here) and
+ * goes through coord_ingest_batch with the others of the loop's wake-up, so
+ * it keeps its own key, journal row, answer and exactly-once retry, and
+ * shares the group commit. coord_ingest_batch is called with at most
+ * DN_SERVER_CTX_MAX orders at a time; a request's orders never straddle two
+ * calls, so a request is answered from one commit. The answers go back in
+ * the request's own shape: a bare OrderAck to a bare SubmitOrder (what
+ * storefronts written before the envelope expect), IngestReply.ack to an
+ * envelope's order, IngestReply.batch (acks[i] for orders[i]) to a batch.
+ * Thread model: the caller's (the loop thread), like every machine call.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/err.h"
+#include "core/limits.h"
+#include "io/codec.h"
+#include "io/envelope.h"
+#include "io/log.h"
+#include "coord.h"
+
+/* One request of the wake-up and where its orders went. */
+typedef struct {
+	mreq *req;
+	uint32_t kind;   /* ENVELOPE_NONE, _ONE or _BATCH */
+	bool answered;   /* refused as a whole, or a bare order (answered in place) */
+	size_t first, n; /* its orders in env_subs */
+} env_req;
+
+/* Loop thread only: scratch kept off the stack. */
+static mreq env_subs[DN_SERVER_CTX_MAX];
+static mreq *env_subp[DN_SERVER_CTX_MAX];
+static envelope_slice env_items[DN_INGEST_BATCH_MAX];
+
+/* Answers a whole request with one OrderAck in an IngestReply. */
+static void env_refuse(mreq *r, Dropnet__Status status, const char *field,
+    const char *msg)
+{
+	Dropnet__OrderAck ack = DROPNET__ORDER_ACK__INIT;
+	ack.version = DN_PROTO_VERSION;
+	ack.status = status;
+	ack.field = (char *)field;
+	ack.message = (char *)msg;
+	uint8_t *a = NULL, *out = NULL;
+	size_t alen = 0, olen = 0;
+	if (codec_order_ack_pack(&ack, &a, &alen) == 0) {
+		envelope_slice s = {a, alen};
+		if (envelope_write(ENVELOPE_ONE, &s, 1, &out, &olen) != 0) {
+			out = NULL;
+			olen = 0;
+		}
+	}
+	mreq_reply(r, out, olen); /* empty on out-of-memory: the client retries */
+	free(a);
+	free(out);
+}
+
+/* A QuoteRequest in the envelope: answered from memory at once (no
+ * transaction, nothing written; docs/prices.md), as IngestReply.quote. */
+static void env_quote(coord *c, mreq *r, envelope_slice body)
+{
+	Dropnet__QuoteRequest *q = NULL;
+	Dropnet__QuoteReply qr = DROPNET__QUOTE_REPLY__INIT;
+	int rv = codec_quote_request_unpack(body.buf, body.len, &q);
+	if (rv == DN_EPROTO || (rv == DN_ERANGE && q->version == 0)) {
+		log_warn("quote.malformed", "bytes=%zu", body.len);
+		qr.version = DN_PROTO_VERSION;
+		qr.status = DROPNET__STATUS__MALFORMED;
+		qr.message = "bytes are not a QuoteRequest";
+	} else if (rv == DN_ERANGE) {
+		qr.version = DN_PROTO_VERSION;
+		qr.status = DROPNET__STATUS__UNSUPPORTED_VERSION;
+		qr.field = "version";
+		qr.message = "this coordinator speaks version 1";
+	} else {
+		coord_quote(c, q, &qr);
+	}
+	Dropnet__IngestReply rep = DROPNET__INGEST_REPLY__INIT;
+	rep.version = DN_PROTO_VERSION;
+	rep.kind_case = DROPNET__INGEST_REPLY__KIND_QUOTE;
+	rep.quote = &qr;
+	uint8_t *out = NULL;
+	size_t olen = 0;
+	if (codec_ingest_reply_pack(&rep, &out, &olen) != 0) {
+		out = NULL;
+		olen = 0;
+	}
+	mreq_reply(r, out, olen); /* empty on out-of-memory: the client retries */
+	free(out);
+	codec_quote_request_free(q);
+}
+
+/* Reads request r's envelope: its orders into env_items (*n of them), or
+ * answers it at once (a quote, a refusal). Returns true if it has orders to
+ * run. */
+static bool env_classify(coord *c, mreq *r, env_req *e, size_t *n)
+{
+	size_t len = 0;
+	const uint8_t *body = mreq_body(r, &len);
+	envelope env;
+	e->req = r;
+	if (envelope_read(body, len, &env) != 0 || env.kind == ENVELOPE_NONE) {
+		/* A bare SubmitOrder, or bytes that are not protobuf: the order
+		 * path answers them (MALFORMED) as it always has. */
+		e->kind = ENVELOPE_NONE;
+		env_items[0] = (envelope_slice){body, len};
+		*n = 1;
+		return true;
+	}
+	e->kind = env.kind;
+	if (env.version != DN_PROTO_VERSION) {
+		log_warn("order.bad_version", "version=%u envelope=1", env.version);
+		env_refuse(r, env.version == 0 ? DROPNET__STATUS__MALFORMED :
+		    DROPNET__STATUS__UNSUPPORTED_VERSION, "version",
+		    "this coordinator speaks version 1");
+		return false;
+	}
+	if (env.kind == ENVELOPE_QUOTE) {
+		env_quote(c, r, env.body);
+		return false;
+	}
+	if (env.kind == ENVELOPE_ONE) {
+		env_items[0] = env.body;
+		*n = 1;
+		return true;
+	}
+	if (env.kind != ENVELOPE_BATCH) {
+		log_warn("order.unknown_kind", "kind=%u", env.kind);
+		env_refuse(r, DROPNET__STATUS__MALFORMED, "kind",
+		    "this coordinator does not serve that kind of request");
+		return false;
+	}
+	int rv = envelope_items(env.body.buf, env.body.len, 1, env_items,
+	    DN_INGEST_BATCH_MAX, n);
+	if (rv == DN_EPROTO) {
+		log_warn("order.malformed", "bytes=%zu batch=1", len);
+		env_refuse(r, DROPNET__STATUS__MALFORMED, "batch", "bytes are not a SubmitBatch");
+		return false;
+	}
+	if (rv != 0 || *n == 0) {
+		log_warn("order.batch_refused", "orders=%zu max=%u", *n, DN_INGEST_BATCH_MAX);
+		env_refuse(r, DROPNET__STATUS__INVALID, "batch",
+		    *n == 0 ? "a batch needs at least one order" :
+		    "a batch holds at most 256 orders");
+		return false;
+	}
+	return true;
+}
+
+/* Answers request e from its orders' sub-requests. */
+static void env_answer(const env_req *e)
+{
+	envelope_slice acks[DN_INGEST_BATCH_MAX];
+	for (size_t k = 0; k < e->n; k++) {
+		const mreq *s = &env_subs[e->first + k];
+		acks[k] = (envelope_slice){s->reply, s->reply_len};
+	}
+	uint8_t *out = NULL;
+	size_t olen = 0;
+	if (envelope_write(e->kind, acks, e->n, &out, &olen) != 0) {
+		out = NULL;
+		olen = 0;
+	}
+	mreq_reply(e->req, out, olen);
+	free(out);
+}
+
+/* Runs the nsub orders gathered so far and answers their requests. */
+static void env_flush(coord *c, env_req *er, size_t nreq, size_t nsub)
+{
+	if (nsub > 0) {
+		coord_ingest_batch(c, env_subp, nsub);
+	}
+	for (size_t i = 0; i < nreq; i++) {
+		if (!er[i].answered) {
+			env_answer(&er[i]);
+		}
+	}
+	for (size_t k = 0; k < nsub; k++) {
+		if (env_subp[k] == &env_subs[k]) {
+			mreq_fini(&env_subs[k]);
+		}
+	}
+}
+
+void coord_ingest_request(coord *c, mreq **reqs, size_t n)
+{
+	env_req er[DN_SERVER_CTX_MAX];
+	size_t nsub = 0, done = 0;
+	assert(n <= DN_SERVER_CTX_MAX);
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		memset(&er[i], 0, sizeof(er[i]));
+		if (!env_classify(c, reqs[i], &er[i], &k)) {
+			er[i].answered = true;
+			continue;
+		}
+		if (nsub + k > DN_SERVER_CTX_MAX) {
+			env_flush(c, &er[done], i - done, nsub);
+			nsub = 0;
+			done = i;
+		}
+		er[i].first = nsub;
+		er[i].n = k;
+		if (er[i].kind == ENVELOPE_NONE) {
+			/* A bare order is its own sub-request: the machine answers
+			 * it in place, with no copy of its reply. */
+			er[i].answered = true;
+			env_subp[nsub++] = reqs[i];
+			continue;
+		}
+		for (size_t j = 0; j < k; j++) {
+			mreq_init(&env_subs[nsub], env_items[j].buf, env_items[j].len);
+			env_subp[nsub] = &env_subs[nsub];
+			nsub++;
+		}
+	}
+	env_flush(c, &er[done], n - done, nsub);
+}

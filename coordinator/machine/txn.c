@@ -1,0 +1,46 @@
+/*
+ * txn.c - the transaction runner: the one place the machine begins and
+ * commits (coord.h, "the transaction runner"). Begin, apply, save the
+ * clock, commit; on any failure the store rolls back and the undo log
+ * (stock.c) puts memory back as it was at begin, so memory equals the file
+ * without reading it. The caller answers its requests after this returns.
+ *
+ * The machine's thread only.
+ */
+#include <assert.h>
+#include "core/err.h"
+#include "io/log.h"
+#include "coord.h"
+#include "store.h"
+
+int coord_txn_run(coord *c, const char *what, coord_txn_fn apply, void *arg)
+{
+	int rv = coord_ready(c) ? coord_store_begin(c->store) : DN_EIO;
+	if (rv != 0) {
+		c->commit_failures++;
+		log_error("txn.failed", "what=%s stage=begin err=%s", what, dn_strerror(rv));
+		return rv;
+	}
+	coord_undo_begin(c);
+	rv = apply(c, arg);
+	if (rv == 0 && coord_undo_failed(c)) {
+		rv = DN_ENOMEM;
+	}
+	if (rv == 0) {
+		rv = coord_clock_save(c);
+	}
+	if (rv == 0) {
+		/* A failed COMMIT rolls back itself (db_commit). */
+		rv = coord_store_commit(c->store);
+	} else {
+		coord_store_rollback(c->store);
+	}
+	if (rv == 0) {
+		coord_undo_commit(c);
+		return 0;
+	}
+	coord_undo_rollback(c);
+	c->commit_failures++;
+	log_error("txn.failed", "what=%s err=%s", what, dn_strerror(rv));
+	return rv;
+}

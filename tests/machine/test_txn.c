@@ -1,0 +1,281 @@
+/*
+ * test_txn.c - the transaction runner (coordinator/machine/txn.c) when the
+ * commit fails: the real coordinator machine on a real SQLite store opened
+ * through the fault-injecting VFS of the simulator (tests/sim/simvfs.h),
+ * every fsync failing for the length of one batch.
+ *
+ * Goals, for an order batch, a hub sync batch (a new hub, a new stock row)
+ * and an ops request (a drop create):
+ *  - every request of the failed batch is answered UNAVAILABLE;
+ *  - memory is put back by the undo log: ledger rows, the hub registry and
+ *    stream positions and the drops equal the file, row by row;
+ *  - nothing is read back from the file to get there: the ledger and the
+ *    hub registry are never listed after open (this test is linked with
+ *    -Wl,--wrap for both, and counts; the old runner rebuilt memory from
+ *    the file with coord_reload, which lists both);
+ *  - the same requests succeed once the disk is back, as if the failed
+ *    batch had never run.
+ */
+#include "drops_harness.h"
+#include "simvfs.h"
+#include "store.h"
+
+#define VFS_NAME "txn-simvfs"
+
+/* Calls of the store's full listings (coord_reload's reads). */
+static unsigned stock_lists, hub_lists;
+
+int __real_coord_store_stock_list(store *s, coord_store_stock_fn fn, void *arg);
+int __wrap_coord_store_stock_list(store *s, coord_store_stock_fn fn, void *arg);
+int __wrap_coord_store_stock_list(store *s, coord_store_stock_fn fn, void *arg)
+{
+	stock_lists++;
+	return __real_coord_store_stock_list(s, fn, arg);
+}
+
+int __real_coord_store_hubs_list(store *s, size_t max, coord_store_hub_fn fn, void *arg);
+int __wrap_coord_store_hubs_list(store *s, size_t max, coord_store_hub_fn fn, void *arg);
+int __wrap_coord_store_hubs_list(store *s, size_t max, coord_store_hub_fn fn, void *arg)
+{
+	hub_lists++;
+	return __real_coord_store_hubs_list(s, max, fn, arg);
+}
+
+static simvfs *vfs;
+
+/* Every fsync fails (on) or none (off). */
+static void disk_fails(bool on)
+{
+	simvfs_faults f = {0};
+	f.sync_error = 1.0;
+	assert_int_equal(simvfs_faults_set(vfs, "", &f), 0);
+	simvfs_faults_enable(vfs, on);
+}
+
+static void open_machine(mt *m)
+{
+	assert_int_equal(simvfs_create(VFS_NAME, 8, &vfs), 0);
+	mt_open_vfs(m, VFS_NAME);
+}
+
+static void close_machine(mt *m)
+{
+	mt_close(m);
+	simvfs_destroy(vfs);
+	vfs = NULL;
+}
+
+/* A sync from hub "london" receiving qty of sku; returns the reply status
+ * (the harness's mt_hub_sync asserts OK). */
+static Dropnet__Status hub_sync(mt *m, const char *sku, int64_t qty)
+{
+	Dropnet__HubHello hello = DROPNET__HUB_HELLO__INIT;
+	hello.id = "london";
+	hello.name = "london";
+	hello.lat = MT_LAT;
+	hello.lon = MT_LON;
+	hello.radius_km = 50;
+	Dropnet__HubEvent e = DROPNET__HUB_EVENT__INIT;
+	Dropnet__HubEvent *ep = &e;
+	e.seq = m->hub_seq + 1;
+	e.kind = DROPNET__EVENT_KIND__EV_RECEIVED;
+	e.sku = (char *)sku;
+	e.qty = qty;
+	e.bin = "MAIN";
+	e.time_ms = m->wall;
+	Dropnet__HubSyncRequest q = DROPNET__HUB_SYNC_REQUEST__INIT;
+	q.version = DN_PROTO_VERSION;
+	q.hello = &hello;
+	q.n_events = 1;
+	q.events = &ep;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	assert_int_equal(codec_hub_sync_request_pack(&q, &buf, &len), 0);
+	mreq r, *rp = &r;
+	mreq_init(&r, buf, len);
+	coord_hubsync_batch(m->c, &rp, 1);
+	assert_true(r.replied);
+	Dropnet__HubSyncReply *rep = NULL;
+	assert_int_equal(codec_hub_sync_reply_unpack(r.reply, r.reply_len, &rep), 0);
+	Dropnet__Status st = rep->status;
+	if (st == DROPNET__STATUS__OK) {
+		m->hub_seq++;
+	}
+	codec_hub_sync_reply_free(rep);
+	mreq_fini(&r);
+	free(buf);
+	return st;
+}
+
+/* A batch of n orders of 1 sku each (keys k0, k1, ...); statuses in st. */
+static void order_batch(mt *m, const char *sku, size_t n, Dropnet__Status *st)
+{
+	mreq r[4], *rp[4];
+	uint8_t *buf[4];
+	assert_true(n <= 4);
+	for (size_t i = 0; i < n; i++) {
+		char key[8];
+		snprintf(key, sizeof(key), "k%zu", i);
+		Dropnet__OrderLine l = DROPNET__ORDER_LINE__INIT;
+		Dropnet__OrderLine *lp = &l;
+		l.sku = (char *)sku;
+		l.qty = 1;
+		Dropnet__SubmitOrder o = DROPNET__SUBMIT_ORDER__INIT;
+		o.version = DN_PROTO_VERSION;
+		o.order_key = key;
+		o.customer = key;
+		o.n_lines = 1;
+		o.lines = &lp;
+		o.lat = MT_LAT;
+		o.lon = MT_LON;
+		size_t len = 0;
+		assert_int_equal(codec_submit_order_pack(&o, &buf[i], &len), 0);
+		mreq_init(&r[i], buf[i], len);
+		rp[i] = &r[i];
+	}
+	coord_ingest_batch(m->c, rp, n);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(r[i].replied);
+		Dropnet__OrderAck *a = NULL;
+		assert_int_equal(codec_order_ack_unpack(r[i].reply, r[i].reply_len, &a), 0);
+		st[i] = a->status;
+		codec_order_ack_free(a);
+		mreq_fini(&r[i]);
+		free(buf[i]);
+	}
+}
+
+/* Memory equals the file: every ledger row, every hub, every drop. Reads
+ * through the store without counting as the machine's reads. */
+static void assert_memory_is_file(mt *m)
+{
+	coord *c = m->c;
+	unsigned sl = stock_lists, hl = hub_lists;
+	assert_int_equal(mt_sql_int(m, "SELECT count(*) FROM stock", NULL), (int64_t)c->stock_len);
+	assert_int_equal(mt_sql_int(m, "SELECT count(*) FROM hubs", NULL), (int64_t)c->nhubs);
+	assert_int_equal(mt_sql_int(m, "SELECT count(*) FROM drops", NULL), (int64_t)c->ndrops);
+	for (size_t i = 0; i < c->stock_cap; i++) {
+		const coord_stock *s = &c->stock[i];
+		if (s->hub < 0) {
+			continue;
+		}
+		char q[256];
+		snprintf(q, sizeof(q), "SELECT on_hand * 1000000 + allocated * 1000 + holdback"
+		    " FROM stock WHERE hub = '%s' AND sku = ?1", c->hubs[s->hub].id);
+		assert_int_equal(mt_sql_int(m, q, s->sku), s->row.on_hand * 1000000 +
+		    s->row.allocated * 1000 + s->row.holdback);
+	}
+	for (size_t i = 0; i < c->nhubs; i++) {
+		const coord_hub *h = &c->hubs[i];
+		assert_int_equal(mt_sql_int(m, "SELECT cmd_seq FROM hubs WHERE id = ?1", h->id),
+		    (int64_t)h->cmd_seq);
+		assert_int_equal(mt_sql_int(m, "SELECT event_applied FROM hubs WHERE id = ?1",
+		    h->id), (int64_t)h->event_applied);
+	}
+	stock_lists = sl;
+	hub_lists = hl;
+}
+
+static void test_failed_hub_sync_is_undone(void **state)
+{
+	(void)state;
+	mt m;
+	open_machine(&m);
+	stock_lists = hub_lists = 0;
+	/* A new hub and its first stock row, in a batch whose commit fails. */
+	disk_fails(true);
+	assert_int_equal(hub_sync(&m, "TEE", 5), DROPNET__STATUS__UNAVAILABLE);
+	disk_fails(false);
+	assert_int_equal(m.c->nhubs, 0);
+	assert_int_equal(m.c->stock_len, 0);
+	assert_memory_is_file(&m);
+	/* Again, the disk back: as if the failed batch had never run. */
+	assert_int_equal(hub_sync(&m, "TEE", 5), DROPNET__STATUS__OK);
+	assert_int_equal(m.c->nhubs, 1);
+	coord_stock *s = coord_stock_get(m.c, 0, "TEE", false);
+	assert_non_null(s);
+	assert_int_equal(s->row.on_hand, 5);
+	/* A known hub's next receipt fails: its row and position go back. */
+	disk_fails(true);
+	assert_int_equal(hub_sync(&m, "TEE", 3), DROPNET__STATUS__UNAVAILABLE);
+	disk_fails(false);
+	s = coord_stock_get(m.c, 0, "TEE", false);
+	assert_int_equal(s->row.on_hand, 5);
+	assert_int_equal(s->received, 5);
+	assert_int_equal(m.c->hubs[0].event_applied, 1);
+	assert_memory_is_file(&m);
+	assert_int_equal(stock_lists, 0);
+	assert_int_equal(hub_lists, 0);
+	assert_true(m.c->commit_failures >= 2);
+	close_machine(&m);
+}
+
+static void test_failed_order_batch_is_undone(void **state)
+{
+	(void)state;
+	mt m;
+	open_machine(&m);
+	assert_int_equal(hub_sync(&m, "TEE", 10), DROPNET__STATUS__OK);
+	uint64_t cmd_seq = m.c->hubs[0].cmd_seq;
+	stock_lists = hub_lists = 0;
+	Dropnet__Status st[3];
+	disk_fails(true);
+	order_batch(&m, "TEE", 3, st);
+	disk_fails(false);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(st[i], DROPNET__STATUS__UNAVAILABLE);
+	}
+	coord_stock *s = coord_stock_get(m.c, 0, "TEE", false);
+	assert_int_equal(s->row.allocated, 0);
+	assert_int_equal(m.c->hubs[0].cmd_seq, cmd_seq);
+	assert_memory_is_file(&m);
+	assert_int_equal(stock_lists, 0);
+	assert_int_equal(hub_lists, 0);
+	/* The retries (same keys) are new orders: nothing of them landed. */
+	order_batch(&m, "TEE", 3, st);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(st[i], DROPNET__STATUS__ACCEPTED);
+	}
+	s = coord_stock_get(m.c, 0, "TEE", false);
+	assert_int_equal(s->row.allocated, 3);
+	assert_int_equal(m.c->hubs[0].cmd_seq, cmd_seq + 3);
+	assert_memory_is_file(&m);
+	close_machine(&m);
+}
+
+static void test_failed_drop_create_is_undone(void **state)
+{
+	(void)state;
+	mt m;
+	open_machine(&m);
+	assert_int_equal(hub_sync(&m, "TEE", 10), DROPNET__STATUS__OK);
+	stock_lists = hub_lists = 0;
+	char msg[160];
+	disk_fails(true);
+	assert_int_equal(mt_drop_create(&m, "d1", "one", "TEE", 10, 20, MT_WALL0 + 60000,
+	    MT_WALL0 + 3600000, false, msg, sizeof(msg)), DROPNET__STATUS__UNAVAILABLE);
+	disk_fails(false);
+	assert_int_equal(m.c->ndrops, 0);
+	coord_stock *s = coord_stock_get(m.c, 0, "TEE", false);
+	assert_int_equal(s->row.holdback, 0);
+	assert_memory_is_file(&m);
+	assert_int_equal(stock_lists, 0);
+	assert_int_equal(hub_lists, 0);
+	assert_int_equal(mt_drop_create(&m, "d1", "one", "TEE", 10, 20, MT_WALL0 + 60000,
+	    MT_WALL0 + 3600000, false, msg, sizeof(msg)), DROPNET__STATUS__OK);
+	assert_int_equal(m.c->ndrops, 1);
+	s = coord_stock_get(m.c, 0, "TEE", false);
+	assert_int_equal(s->row.holdback, 2);
+	assert_memory_is_file(&m);
+	close_machine(&m);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_failed_hub_sync_is_undone),
+		cmocka_unit_test(test_failed_order_batch_is_undone),
+		cmocka_unit_test(test_failed_drop_create_is_undone),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,365 @@
+/*
+ * test_dnclient.c - libdropnet (client/dnclient) against a scripted server
+ * in the same process (an nng REP socket on ipc:// in a temp folder, its
+ * own thread): orders submitted together are coalesced into SubmitBatch
+ * messages of at most batch_max, each answered with its own ack; a lost
+ * answer is retried with the same bytes (same key); an UNAVAILABLE is
+ * retried; a dead first address moves the client to the next; destroy
+ * answers what is pending DN_ECLOSED.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include "core/err.h"
+#include "core/limits.h"
+#include "io/codec.h"
+#include "io/envelope.h"
+#include "dnclient.h"
+
+/* What the scripted server does with the n-th message (from 0). */
+typedef enum { SRV_ANSWER, SRV_DROP_FIRST, SRV_UNAVAILABLE_FIRST, SRV_SILENT } srv_mode;
+
+typedef struct {
+	char dir[64];
+	char url[128];
+	nng_socket sock;
+	pthread_t th;
+	srv_mode mode;
+	atomic_int messages;
+	atomic_int orders;
+	atomic_int max_batch;
+	char first_key[64];
+	atomic_int first_key_seen; /* messages that carried first_key */
+} srv;
+
+/* The ack for one order's bytes: its key back, ACCEPTED or UNAVAILABLE. */
+static void srv_ack(const envelope_slice *o, Dropnet__Status st, uint8_t **out,
+    size_t *len, char *key, size_t key_len)
+{
+	Dropnet__SubmitOrder *m = NULL;
+	assert_int_equal(codec_submit_order_unpack(o->buf, o->len, &m), 0);
+	snprintf(key, key_len, "%s", m->order_key);
+	Dropnet__OrderAck a = DROPNET__ORDER_ACK__INIT;
+	a.version = DN_PROTO_VERSION;
+	a.status = st;
+	a.order_key = m->order_key;
+	assert_int_equal(codec_order_ack_pack(&a, out, len), 0);
+	codec_submit_order_free(m);
+}
+
+static void *srv_main(void *arg)
+{
+	srv *s = arg;
+	for (int k = 0;; k++) {
+		char *buf = NULL;
+		size_t len = 0;
+		if (nng_recv(s->sock, &buf, &len, NNG_FLAG_ALLOC) != 0) {
+			return NULL;
+		}
+		envelope e;
+		envelope_slice items[DN_INGEST_BATCH_MAX];
+		size_t n = 0;
+		assert_int_equal(envelope_read((uint8_t *)buf, len, &e), 0);
+		assert_int_equal(e.kind, ENVELOPE_BATCH);
+		assert_int_equal(envelope_items(e.body.buf, e.body.len, 1, items,
+		    DN_INGEST_BATCH_MAX, &n), 0);
+		atomic_fetch_add(&s->messages, 1);
+		atomic_fetch_add(&s->orders, (int)n);
+		if ((int)n > atomic_load(&s->max_batch)) {
+			atomic_store(&s->max_batch, (int)n);
+		}
+		uint8_t *acks[DN_INGEST_BATCH_MAX];
+		envelope_slice as[DN_INGEST_BATCH_MAX];
+		Dropnet__Status st = s->mode == SRV_UNAVAILABLE_FIRST && k == 0 ?
+		    DROPNET__STATUS__UNAVAILABLE : DROPNET__STATUS__ACCEPTED;
+		for (size_t i = 0; i < n; i++) {
+			char key[64];
+			srv_ack(&items[i], st, &acks[i], &as[i].len, key, sizeof(key));
+			as[i].buf = acks[i];
+			if (strcmp(key, s->first_key) == 0) {
+				atomic_fetch_add(&s->first_key_seen, 1);
+			}
+		}
+		uint8_t *rep = NULL;
+		size_t rlen = 0;
+		assert_int_equal(envelope_write(ENVELOPE_BATCH, as, n, &rep, &rlen), 0);
+		for (size_t i = 0; i < n; i++) {
+			free(acks[i]);
+		}
+		nng_free(buf, len);
+		bool answer = s->mode != SRV_SILENT && !(s->mode == SRV_DROP_FIRST && k == 0);
+		/* A REP socket that receives again without replying drops the
+		 * request: that is the lost answer. */
+		if (answer) {
+			nng_send(s->sock, rep, rlen, 0);
+		}
+		free(rep);
+	}
+}
+
+static void srv_start(srv *s, srv_mode mode)
+{
+	memset(s, 0, sizeof(*s));
+	s->mode = mode;
+	snprintf(s->dir, sizeof(s->dir), "/tmp/dropnet-dnc-XXXXXX");
+	assert_non_null(mkdtemp(s->dir));
+	snprintf(s->url, sizeof(s->url), "ipc://%s/ingest", s->dir);
+	snprintf(s->first_key, sizeof(s->first_key), "k-0");
+	assert_int_equal(nng_rep0_open(&s->sock), 0);
+	assert_int_equal(nng_listen(s->sock, s->url, NULL, 0), 0);
+	assert_int_equal(pthread_create(&s->th, NULL, srv_main, s), 0);
+}
+
+static void srv_stop(srv *s)
+{
+	nng_close(s->sock);
+	pthread_join(s->th, NULL);
+	char p[128];
+	snprintf(p, sizeof(p), "%s/ingest", s->dir);
+	unlink(p);
+	rmdir(s->dir);
+}
+
+static uint8_t *order(int i, size_t *len)
+{
+	char key[32];
+	snprintf(key, sizeof(key), "k-%d", i);
+	Dropnet__OrderLine l = DROPNET__ORDER_LINE__INIT;
+	Dropnet__OrderLine *lp = &l;
+	l.sku = "tee";
+	l.qty = 1;
+	Dropnet__SubmitOrder o = DROPNET__SUBMIT_ORDER__INIT;
+	o.version = DN_PROTO_VERSION;
+	o.order_key = key;
+	o.customer = "c";
+	o.n_lines = 1;
+	o.lines = &lp;
+	uint8_t *buf = NULL;
+	assert_int_equal(codec_submit_order_pack(&o, &buf, len), 0);
+	return buf;
+}
+
+typedef struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done, ok, closed;
+	int wrong_key;
+	char want[300][16];
+} tally;
+
+static void tally_cb(void *arg, int rv, const uint8_t *ack, size_t len)
+{
+	tally *t = ((void **)arg)[0];
+	int i = (int)(intptr_t)((void **)arg)[1];
+	pthread_mutex_lock(&t->mu);
+	if (rv == 0) {
+		Dropnet__OrderAck *a = NULL;
+		if (codec_order_ack_unpack(ack, len, &a) == 0 &&
+		    a->status == DROPNET__STATUS__ACCEPTED) {
+			t->ok++;
+			t->wrong_key += strcmp(a->order_key, t->want[i]) != 0;
+		}
+		codec_order_ack_free(a);
+	} else if (rv == DN_ECLOSED) {
+		t->closed++;
+	}
+	t->done++;
+	pthread_cond_broadcast(&t->cv);
+	pthread_mutex_unlock(&t->mu);
+}
+
+static void opts(dnclient_opts *o, const char *url, unsigned batch, unsigned inflight,
+    unsigned linger_us)
+{
+	dnclient_opts_init(o);
+	o->urls[0] = url;
+	o->nurls = 1;
+	o->batch_max = batch;
+	o->inflight_max = inflight;
+	o->linger_us = linger_us;
+	o->timeout_ms = 300;
+	o->retries = 3;
+}
+
+/* Goal: 100 orders submitted at once go as full batches of batch_max (one
+ * in flight, a long linger: only full batches and the last partial one
+ * leave), each order gets its own ack with its own key. */
+static void test_coalesces(void **state)
+{
+	(void)state;
+	srv s;
+	srv_start(&s, SRV_ANSWER);
+	dnclient_opts o;
+	opts(&o, s.url, 32, 1, DNCLIENT_LINGER_US_MAX);
+	o.timeout_ms = 5000;
+	dnclient *c = NULL;
+	assert_int_equal(dnclient_create(&c, &o), 0);
+	static tally t;
+	memset(&t, 0, sizeof(t));
+	pthread_mutex_init(&t.mu, NULL);
+	pthread_cond_init(&t.cv, NULL);
+	static void *args[100][2];
+	for (int i = 0; i < 100; i++) {
+		size_t len = 0;
+		uint8_t *b = order(i, &len);
+		snprintf(t.want[i], sizeof(t.want[i]), "k-%d", i);
+		args[i][0] = &t;
+		args[i][1] = (void *)(intptr_t)i;
+		assert_int_equal(dnclient_submit_async(c, b, len, tally_cb, args[i]), 0);
+		free(b);
+	}
+	pthread_mutex_lock(&t.mu);
+	while (t.done < 100) {
+		pthread_cond_wait(&t.cv, &t.mu);
+	}
+	pthread_mutex_unlock(&t.mu);
+	assert_int_equal(t.ok, 100);
+	assert_int_equal(t.wrong_key, 0);
+	assert_int_equal(atomic_load(&s.orders), 100);
+	assert_int_equal(atomic_load(&s.max_batch), 32);
+	/* 32 + 32 + 32 + 4; one more if a loaded host let the first order's
+	 * linger run out before 32 were queued. */
+	assert_in_range(atomic_load(&s.messages), 4, 5);
+	dnclient_destroy(c);
+	srv_stop(&s);
+}
+
+/* Goal: a lost answer is retried with the same key; the caller sees one
+ * answer. */
+static void test_lost_answer_retried_same_key(void **state)
+{
+	(void)state;
+	srv s;
+	srv_start(&s, SRV_DROP_FIRST);
+	dnclient_opts o;
+	opts(&o, s.url, 8, 1, 0);
+	dnclient *c = NULL;
+	assert_int_equal(dnclient_create(&c, &o), 0);
+	size_t len = 0, alen = 0;
+	uint8_t *b = order(0, &len), *ack = NULL;
+	assert_int_equal(dnclient_submit(c, b, len, &ack, &alen), 0);
+	Dropnet__OrderAck *a = NULL;
+	assert_int_equal(codec_order_ack_unpack(ack, alen, &a), 0);
+	assert_int_equal(a->status, DROPNET__STATUS__ACCEPTED);
+	assert_string_equal(a->order_key, "k-0");
+	assert_int_equal(atomic_load(&s.first_key_seen), 2);
+	dnclient_stats st;
+	dnclient_stats_get(c, &st);
+	assert_int_equal(st.retries, 1);
+	codec_order_ack_free(a);
+	free(ack);
+	free(b);
+	dnclient_destroy(c);
+	srv_stop(&s);
+}
+
+/* Goal: UNAVAILABLE is retried with the same key; the caller sees the
+ * answer that followed. */
+static void test_unavailable_retried(void **state)
+{
+	(void)state;
+	srv s;
+	srv_start(&s, SRV_UNAVAILABLE_FIRST);
+	dnclient_opts o;
+	opts(&o, s.url, 8, 1, 0);
+	dnclient *c = NULL;
+	assert_int_equal(dnclient_create(&c, &o), 0);
+	size_t len = 0;
+	uint8_t *b = order(0, &len);
+	Dropnet__SubmitOrder *m = NULL;
+	assert_int_equal(codec_submit_order_unpack(b, len, &m), 0);
+	Dropnet__OrderAck *a = NULL;
+	assert_int_equal(dnclient_submit_order(c, m, &a), 0);
+	assert_int_equal(a->status, DROPNET__STATUS__ACCEPTED);
+	assert_int_equal(atomic_load(&s.first_key_seen), 2);
+	codec_order_ack_free(a);
+	codec_submit_order_free(m);
+	free(b);
+	dnclient_destroy(c);
+	srv_stop(&s);
+}
+
+/* Goal: with a dead first address the client moves to the next and is
+ * answered there. */
+static void test_fails_over(void **state)
+{
+	(void)state;
+	srv s;
+	srv_start(&s, SRV_ANSWER);
+	char dead[160];
+	snprintf(dead, sizeof(dead), "ipc://%s/nobody", s.dir);
+	dnclient_opts o;
+	opts(&o, dead, 8, 2, 0);
+	o.urls[1] = s.url;
+	o.nurls = 2;
+	dnclient *c = NULL;
+	assert_int_equal(dnclient_create(&c, &o), 0);
+	size_t len = 0, alen = 0;
+	uint8_t *b = order(0, &len), *ack = NULL;
+	assert_int_equal(dnclient_submit(c, b, len, &ack, &alen), 0);
+	dnclient_stats st;
+	dnclient_stats_get(c, &st);
+	assert_true(st.failovers >= 1);
+	assert_int_equal(atomic_load(&s.orders), 1);
+	free(ack);
+	free(b);
+	dnclient_destroy(c);
+	srv_stop(&s);
+}
+
+/* Goal: destroy answers orders still waiting DN_ECLOSED, each once; bad
+ * options are refused. */
+static void test_destroy_answers_pending(void **state)
+{
+	(void)state;
+	srv s;
+	srv_start(&s, SRV_SILENT);
+	dnclient_opts o;
+	opts(&o, s.url, 4, 1, 0);
+	o.timeout_ms = 60000;
+	dnclient *c = NULL;
+	assert_int_equal(dnclient_create(&c, &o), 0);
+	static tally t;
+	memset(&t, 0, sizeof(t));
+	pthread_mutex_init(&t.mu, NULL);
+	pthread_cond_init(&t.cv, NULL);
+	static void *args[10][2];
+	for (int i = 0; i < 10; i++) {
+		size_t len = 0;
+		uint8_t *b = order(i, &len);
+		args[i][0] = &t;
+		args[i][1] = (void *)(intptr_t)i;
+		assert_int_equal(dnclient_submit_async(c, b, len, tally_cb, args[i]), 0);
+		free(b);
+	}
+	dnclient_destroy(c);
+	assert_int_equal(t.done, 10);
+	assert_int_equal(t.closed, 10);
+	srv_stop(&s);
+	opts(&o, "", 4, 1, 0);
+	assert_int_equal(dnclient_create(&c, &o), DN_EINVAL);
+	opts(&o, s.url, DN_INGEST_BATCH_MAX + 1, 1, 0);
+	assert_int_equal(dnclient_create(&c, &o), DN_EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_coalesces),
+		cmocka_unit_test(test_lost_answer_retried_same_key),
+		cmocka_unit_test(test_unavailable_retried),
+		cmocka_unit_test(test_fails_over),
+		cmocka_unit_test(test_destroy_answers_pending),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
