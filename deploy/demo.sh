@@ -16,7 +16,12 @@
 #   3. hub staff pick and ship some orders (time to fulfil),
 #   4. day 2: the restock tier opens, the held-back units are released,
 #      insiders and a second public wave buy them, lapsed carts sell again,
-# and prints the KPI table, the audit and one order's journey, then stops
+#   5. a price experiment (50.00 vs 70.00) on a second drop, with buyers
+#      whose willingness to pay is drawn from N(60, 10): the readout names
+#      the arm that earns more per exposure,
+# and prints the KPI table, the live view `dropctl top` shows (every daemon
+# serves /metrics on loopback, ports from the port base + 10), the audit and
+# one order's journey, then stops
 # the network (also on Ctrl-C or failure). --keep keeps the temp folder
 # (logs, SQLite files); --bin uses an existing build and skips installing
 # and building.
@@ -49,7 +54,7 @@ done
 
 PACKAGES="libuv1-dev libnng-dev libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler
 libcmocka-dev libncurses-dev cmake pkg-config libinih-dev libjansson-dev python3 tmux
-build-essential openssl"
+build-essential openssl libraft-dev"
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 die() { echo "demo: $*" >&2; exit 1; }
@@ -105,7 +110,8 @@ trap 'exit 130' INT TERM
 
 say "starting the example network in $NET"
 "$REPO/deploy/local-net.sh" start --dir "$NET" --bin "$BIN" \
-	--port-base "${DROPNET_PORT_BASE:-7400}" --coord-set coordinator.test_clock=1
+	--port-base "${DROPNET_PORT_BASE:-7400}" --coord-set coordinator.test_clock=1 \
+	--metrics-port-base "$(( ${DROPNET_PORT_BASE:-7400} + 10 ))"
 # shellcheck disable=SC1091
 source "$NET/net.env"
 DROPCTL="$BIN/dropctl"; PICKTERM="$BIN/pickterm"; LOADGEN="$BIN/loadgen"
@@ -210,6 +216,26 @@ out=$(lg --tier public --buyers 2000 --concurrency 32 --duration-s 2 --seed 44 -
 report "$out"
 "$DROPCTL" drop show "$DROP"
 
+say "5. a price experiment: 50.00 or 70.00 for a tee, 800 buyers willing to pay ~N(60, 10)"
+# A second drop (its own SKU, stocked at London) so the hoodie's 500 stay exact.
+"$PICKTERM" --hub "$(hub_url london)" receive demo-tee 1000 >/dev/null
+deadline=$(( $(now_ms) + 10000 ))
+until [[ $(json "$("$DROPCTL" --json stock --sku demo-tee)" 'sum(r["on_hand"] for r in j["stock"])') == 1000 ]]; do
+	(( $(now_ms) < deadline )) || die "demo-tee stock did not arrive"
+	sleep 0.1
+done
+"$DROPCTL" drop create --id demo-tees --sku demo-tee:1000 --placement london:1000 \
+	--tier public:now:+1d --currency GBP --price demo-tee:public:6000 \
+	--bounds demo-tee:4000:8000 >/dev/null
+"$DROPCTL" drop open demo-tees >/dev/null
+"$DROPCTL" experiment create --id tee-price --drop demo-tees --sku demo-tee \
+	--arm low:5000 --arm high:7000 >/dev/null
+out=$("$LOADGEN" --sku demo-tee --drop demo-tees --tier public --buyers 800 --concurrency 8 \
+	--seed 45 --key-prefix exp --wtp 6000:1000 --ship-to 51.50,-0.12 --json) || die "loadgen failed"
+echo "quotes $(json "$out" 'j["quotes"]'), bought $(json "$out" 'j["accepted"]'), declined $(json "$out" 'j["declined"]'), revenue $(json "$out" 'j["revenue_minor"]') pence"
+"$DROPCTL" experiment show tee-price
+"$DROPCTL" experiment stop tee-price >/dev/null
+
 say "KPIs"
 "$DROPCTL" kpi --drop "$DROP"
 sold=$(json "$("$DROPCTL" --json kpi --drop "$DROP")" 'j["kpi"]["accepted_units"]')
@@ -217,6 +243,9 @@ st=$("$DROPCTL" --json stock --sku "$SKU")
 booked=$(json "$st" 'sum(r["allocated"] + r["shipped"] for r in j["stock"])')
 left=$(json "$st" 'sum(r["sellable"] + r["holdback"] for r in j["stock"])')
 "$DROPCTL" stock
+
+say "the live view: dropctl top --plain (full screen without --plain; $DROPNET_METRICS)"
+"$DROPCTL" top --plain --count 1 || true
 
 say "audit"
 audit_rc=0

@@ -32,6 +32,11 @@
 # healthy. Ports (defaults 7400-7402, the example's) can be moved with
 # --port-base N (ingest N, ops N+1, hubsync N+2), the single-port flags, or
 # DROPNET_PORT_BASE, so tests run whole networks side by side.
+#
+# --metrics-port-base M turns on /metrics (metrics.listen): the coordinator
+# on http://127.0.0.1:M, the hubs on M+1, M+2, ... in --hubs order; net.env
+# then exports DROPNET_METRICS (the coordinator's URL, with /metrics) and
+# DROPNET_METRICS_<ID> for every hub. Off by default.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -59,6 +64,7 @@ options (start):
   --port-base N       ingest N, ops N+1, hubsync N+2, signals hubsync+1
                       (default 7400; \$DROPNET_PORT_BASE)
   --ingest-port N, --ops-port N, --hub-port N   set one port
+  --metrics-port-base M   serve /metrics: coordinator on M, hubs on M+1...
   --coord-set K=V     extra --set for the coordinator (repeatable)
   --hub-set K=V       extra --set for every hub (repeatable)
   --no-wait-healthy   do not wait for the hubs to be healthy
@@ -85,7 +91,7 @@ if [[ $CMD == start-proc || $CMD == stop-proc ]]; then
 fi
 DIR=""; BIN="${DROPNET_BIN:-}"; HUBS="${DROPNET_HUBS:-$ALL_HUBS}"
 CONFIG_DIR="$SCRIPT_DIR/net"; PORT_BASE="${DROPNET_PORT_BASE:-7400}"
-INGEST_PORT=""; OPS_PORT=""; HUB_PORT=""; TIMEOUT_S=20; SIGNAL=TERM
+INGEST_PORT=""; OPS_PORT=""; HUB_PORT=""; TIMEOUT_S=20; SIGNAL=TERM; METRICS_PORT_BASE=""
 WAIT_HEALTHY=1; PLAINTEXT=0; PKI=""
 COORD_SETS=(); HUB_SETS=()
 while [[ $# -gt 0 ]]; do
@@ -98,6 +104,7 @@ while [[ $# -gt 0 ]]; do
 	--ingest-port) INGEST_PORT=$2; shift 2 ;;
 	--ops-port) OPS_PORT=$2; shift 2 ;;
 	--hub-port) HUB_PORT=$2; shift 2 ;;
+	--metrics-port-base) METRICS_PORT_BASE=$2; shift 2 ;;
 	--coord-set) COORD_SETS+=("$2"); shift 2 ;;
 	--hub-set) HUB_SETS+=("$2"); shift 2 ;;
 	--timeout) TIMEOUT_S=$2; shift 2 ;;
@@ -342,10 +349,14 @@ cmd_start() {
 			--set "tls.cert_file=$PKI/server/coordinator.crt"
 			--set "tls.key_file=$PKI/server/coordinator.key")
 	fi
+	if [[ -n $METRICS_PORT_BASE ]]; then
+		argv+=(--set "metrics.listen=http://127.0.0.1:$METRICS_PORT_BASE")
+	fi
 	local s
 	for s in "${COORD_SETS[@]}"; do argv+=(--set "$s"); done
 	printf '%s\0' "${argv[@]}" >"$DIR/run/coordinator.argv"
 
+	local mport=$((${METRICS_PORT_BASE:-0} + 1))
 	for h in $HUBS; do
 		f="$CONFIG_DIR/$h.ini"
 		[[ -f $f ]] || die "no config $f for hub $h"
@@ -365,6 +376,10 @@ cmd_start() {
 				--set "tls.cert_file=$PKI/hub/$h.crt"
 				--set "tls.key_file=$PKI/hub/$h.key")
 		fi
+		if [[ -n $METRICS_PORT_BASE ]]; then
+			argv+=(--set "metrics.listen=http://127.0.0.1:$mport")
+		fi
+		mport=$((mport + 1))
 		for s in "${HUB_SETS[@]}"; do argv+=(--set "$s"); done
 		printf '%s\0' "${argv[@]}" >"$DIR/run/$h.argv"
 	done
@@ -392,6 +407,14 @@ cmd_start() {
 		for h in $HUBS; do
 			echo "export DROPNET_HUB_$(echo "$h" | tr '[:lower:]-' '[:upper:]_')=$(printf %q "ipc://$DIR/run/$h.term")"
 		done
+		if [[ -n $METRICS_PORT_BASE ]]; then
+			echo "export DROPNET_METRICS=http://127.0.0.1:$METRICS_PORT_BASE/metrics"
+			mport=$((METRICS_PORT_BASE + 1))
+			for h in $HUBS; do
+				echo "export DROPNET_METRICS_$(echo "$h" | tr '[:lower:]-' '[:upper:]_')=http://127.0.0.1:$mport/metrics"
+				mport=$((mport + 1))
+			done
+		fi
 	} >"$DIR/net.env"
 
 	# On any failure, do not leave half a network behind.

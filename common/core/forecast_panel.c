@@ -343,6 +343,52 @@ static double nb_var(double mu, double disp)
 	return mu + disp * mu * mu;
 }
 
+/*
+ * Quantiles of the NB (mean, var) at the ascending levels lv[0..nlv-1]
+ * into out[], in one walk: the same values forecast_nbinom_quantile gives
+ * level by level (which it calls above its exact range).
+ */
+static void nb_quantiles(double mean, double var, const double *lv,
+    unsigned nlv, double *out)
+{
+	unsigned j = 0;
+
+	if (!(mean > 0) || mean > PANEL_NB_EXACT_MEAN_MAX) {
+		for (; j < nlv; j++) {
+			out[j] = forecast_nbinom_quantile(mean, var, lv[j]);
+		}
+		return;
+	}
+	if (var < mean) {
+		var = mean;
+	}
+	double pmf, ratio, r = 0;
+	int poisson = var <= mean * (1 + 1e-9);
+
+	if (poisson) {
+		pmf = exp(-mean);
+		ratio = mean;
+	} else {
+		r = mean * mean / (var - mean);
+		double pr = r / (r + mean);
+
+		pmf = exp(r * log(pr));
+		ratio = 1 - pr;
+	}
+	double cdf = pmf, k = 0, kmax = mean + 50 * sqrt(var) + 10;
+
+	for (; j < nlv; j++) {
+		double want = lv[j] >= 1 ? FORECAST_SERVICE_MAX : lv[j];
+
+		while (cdf < want && k < kmax) {
+			pmf *= poisson ? ratio / (k + 1) : (k + r) / (k + 1) * ratio;
+			k += 1;
+			cdf += pmf;
+		}
+		out[j] = want > 0 ? k : 0;
+	}
+}
+
 /* ---- fitting ---- */
 
 /* Budget factors g = 2^(i/2 - 4), i = 0..16 (1/16 .. 16): the fill of a
@@ -525,6 +571,14 @@ struct fit_ctx {
 	double panel_level;
 	double sf[FORECAST_PANEL_SCHEMES][PANEL_BUDGET_GRID];
 	double ss[FORECAST_PANEL_SCHEMES], sd;
+	/* The budget-aware stock: levels per cluster and tau (calibrated),
+	 * the fills of both level sets, the factors each case needs. */
+	double lev[FORECAST_PANEL_CLUSTERS][FORECAST_PANEL_TAUS];
+	double af[2][FORECAST_PANEL_TAUS][PANEL_BUDGET_GRID];
+	double as[2][FORECAST_PANEL_TAUS];
+	double *kn;
+	size_t nk, kcap;
+	double kf[PANEL_BUDGET_GRID], ks;
 };
 
 static void pcase_of(pcase *c, const vcase *v, unsigned hv)
@@ -1030,6 +1084,178 @@ static void fit_levels(fit_ctx *ctx, const forecast_span *spans, size_t count)
 	}
 }
 
+/* ---- the budget-aware stock ---- */
+
+static double alloc_tau(unsigned j)
+{
+	return 0.2 + 0.05 * j;
+}
+
+/* Interpolated fill of stocks scaled to the demand (sums on the grid). */
+static double grid_fill(const double *f, double S, double D)
+{
+	if (!(D > 0) || !(S > 0)) {
+		return 0;
+	}
+	double x = (log2(D / S) + 4) * 2;
+
+	if (x <= 0) {
+		return f[0] / D;
+	}
+	if (x >= PANEL_BUDGET_GRID - 1) {
+		return f[PANEL_BUDGET_GRID - 1] / D;
+	}
+	unsigned i = (unsigned)x;
+	double w = x - i;
+
+	return ((1 - w) * f[i] + w * f[i + 1]) / D;
+}
+
+static void case_moments(const fit_ctx *f, const pcase *v, double *mu,
+    double *var)
+{
+	const forecast_panel_choice *ch = &f->m->cluster[v->cluster];
+
+	*mu = v->cluster > 0 ? v->hv * (double)v->r[ch->stock] : 0;
+	*var = nb_var(*mu, ch->dispersion);
+}
+
+/* Fill of the quantiles at every tau, raw (0) and calibrated (1). */
+static void pass_alloc(fit_ctx *f, const pcase *v)
+{
+	double mu, var, raw[FORECAST_PANEL_TAUS], q[2][FORECAST_PANEL_TAUS];
+
+	case_moments(f, v, &mu, &var);
+	for (unsigned j = 0; j < FORECAST_PANEL_TAUS; j++) {
+		raw[j] = alloc_tau(j);
+	}
+	nb_quantiles(mu, var, raw, FORECAST_PANEL_TAUS, q[0]);
+	nb_quantiles(mu, var, f->lev[v->cluster], FORECAST_PANEL_TAUS, q[1]);
+	for (unsigned c = 0; c < 2; c++) {
+		for (unsigned j = 0; j < FORECAST_PANEL_TAUS; j++) {
+			for (unsigned g = 0; g < PANEL_BUDGET_GRID; g++) {
+				f->af[c][j][g] += fmin(budget_factor(g) * q[c][j],
+				    v->a1);
+			}
+			f->as[c][j] += q[c][j];
+		}
+	}
+}
+
+static double alloc_q(const fit_ctx *f, const pcase *v)
+{
+	double mu, var, q;
+
+	case_moments(f, v, &mu, &var);
+	nb_quantiles(mu, var, &f->m->cluster[v->cluster].alloc_level, 1, &q);
+	return q;
+}
+
+/* The factor on the placement quantile this case needs to be covered:
+ * round(k q) >= D iff k >= (D - 0.5) / q. */
+static void pass_kneed(fit_ctx *f, const pcase *v)
+{
+	double q = alloc_q(f, v);
+	double k = v->a1 <= 0 ? 0 : q > 0 ? (v->a1 - 0.5) / q : HUGE_VAL;
+
+	if (f->nk < f->kcap) {
+		f->kn[f->nk++] = k;
+	}
+}
+
+static void pass_kfill(fit_ctx *f, const pcase *v)
+{
+	double st = floor(f->m->alloc_k * alloc_q(f, v) + 0.5);
+
+	for (unsigned g = 0; g < PANEL_BUDGET_GRID; g++) {
+		f->kf[g] += fmin(budget_factor(g) * st, v->a1);
+	}
+	f->ks += st;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The calibrated placement levels of each cluster (its parent's or the
+ * panel's when it has few cases), from the histograms fit_levels left. */
+static void alloc_levels(fit_ctx *ctx)
+{
+	const panel_acc *acc = ctx->acc;
+
+	for (unsigned c = 0; c < FORECAST_PANEL_CLUSTERS; c++) {
+		const panel_acc *a = &acc[c];
+
+		if (c == 0 || a->nhist < PANEL_CAL_MIN) {
+			a = &acc[c == 0 ? ACC_GLOBAL : parent_of(c)];
+		}
+		if (a->nhist < PANEL_CAL_MIN) {
+			a = &acc[ACC_GLOBAL];
+		}
+		for (unsigned j = 0; j < FORECAST_PANEL_TAUS; j++) {
+			ctx->lev[c][j] = a->nhist > 0 ? level_of(a, alloc_tau(j)) :
+			    alloc_tau(j);
+		}
+	}
+}
+
+/*
+ * Step 5: the budget-aware stock. The best placement of a fixed stock puts
+ * every series at one common quantile level of its distribution (the last
+ * unit then has the same chance of selling everywhere); which level, and
+ * whether the clusters' calibrated levels or the raw ones, the validation
+ * fill at a 1.0x budget decides. The stock is that quantile times one
+ * factor k, the smallest that covers the service level of the validation
+ * cases, so the cover stays calibrated while the stock is placed for the
+ * budget. Used when its validation fill beats step 4's.
+ */
+static void fit_alloc(fit_ctx *ctx, const forecast_span *spans, size_t count)
+{
+	forecast_panel *m = ctx->m;
+	unsigned bc = 0, bj = 0;
+	double best = -1;
+
+	alloc_levels(ctx);
+	each_pcase(ctx, spans, count, pass_alloc);
+	for (unsigned c = 0; c < 2; c++) {
+		for (unsigned j = 0; j < FORECAST_PANEL_TAUS; j++) {
+			double fl = grid_fill(ctx->af[c][j], ctx->as[c][j], ctx->sd);
+
+			if (fl > best) {
+				best = fl;
+				bc = c;
+				bj = j;
+			}
+		}
+	}
+	m->alloc_cal = bc;
+	m->alloc_tau = alloc_tau(bj);
+	for (unsigned c = 0; c < FORECAST_PANEL_CLUSTERS; c++) {
+		m->cluster[c].alloc_level = bc ? ctx->lev[c][bj] : alloc_tau(bj);
+	}
+	ctx->kcap = m->cases;
+	ctx->kn = ctx->kcap > 0 ? malloc(sizeof(double) * ctx->kcap) : NULL;
+	if (ctx->kn == NULL) {
+		return;
+	}
+	each_pcase(ctx, spans, count, pass_kneed);
+	qsort(ctx->kn, ctx->nk, sizeof(double), cmp_double);
+	size_t at = (size_t)ceil(m->service * (double)ctx->nk);
+
+	m->alloc_k = at > 0 && at <= ctx->nk ? ctx->kn[at - 1] : HUGE_VAL;
+	free(ctx->kn);
+	ctx->kn = NULL;
+	if (!isfinite(m->alloc_k) || !(m->alloc_k > 0)) {
+		return;
+	}
+	each_pcase(ctx, spans, count, pass_kfill);
+	m->alloc_fill = grid_fill(ctx->kf, ctx->ks, ctx->sd);
+	m->alloc = m->alloc_fill > m->scheme_fill[m->scheme];
+}
+
 int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
     const forecast_span *spans, size_t count)
 {
@@ -1066,9 +1292,13 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 		ctx.cache_cap = ctx.cache != NULL ? ncases : 0;
 	}
 	fit_losses(&ctx, spans, count);
-	fit_choices(m, acc, pt, st);
-	fit_dispersion(&ctx, spans, count);
-	fit_levels(&ctx, spans, count);
+	m->learned = m->cases >= FORECAST_PANEL_CASES_MIN;
+	if (m->learned) {
+		fit_choices(m, acc, pt, st);
+		fit_dispersion(&ctx, spans, count);
+		fit_levels(&ctx, spans, count);
+		fit_alloc(&ctx, spans, count);
+	}
 	for (unsigned c = 0; c < FORECAST_PANEL_CLUSTERS; c++) {
 		const forecast_panel_choice *ch = &m->cluster[c];
 
@@ -1084,6 +1314,27 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 	free(pt);
 	free(st);
 	return 0;
+}
+
+/* A panel that learned nothing: the issue-5 model, whole. */
+static int series_unlearned(const forecast_panel *m, unsigned c,
+    const double *y, size_t n, double *mean, forecast_result *res,
+    forecast_panel_why *why)
+{
+	forecast_params fp = { FORECAST_MODEL, m->horizon, m->service };
+	int rv = forecast_series(&fp, y, n, mean, res);
+
+	if (rv == 0 && why != NULL) {
+		memset(why, 0, sizeof(*why));
+		why->cluster = c;
+		why->point = why->stock = c == 0 ? FORECAST_CAND_ZERO :
+		    FORECAST_CAND_MODEL;
+		why->scale = 1;
+		why->level = m->service;
+		why->stock_mean = res->mean_total;
+		why->stock_var = res->mean_total;
+	}
+	return rv;
 }
 
 int forecast_panel_series(const forecast_panel *m, const double *y, size_t n,
@@ -1103,6 +1354,10 @@ int forecast_panel_series(const forecast_panel *m, const double *y, size_t n,
 	const forecast_panel_choice *ch = &m->cluster[c];
 	shape s;
 
+	if (!m->learned) {
+		return series_unlearned(m, c, y, n, mean, res, why);
+	}
+
 	shape_of(y, n, &s);
 	double rate = 0, stock = 0, mu = 0;
 
@@ -1110,8 +1365,16 @@ int forecast_panel_series(const forecast_panel *m, const double *y, size_t n,
 		rate = ch->scale * cand_rate(ch->point, y, n, m->horizon, &s);
 		mu = m->horizon * cand_rate(ch->stock, y, n, m->horizon, &s);
 
-		stock = forecast_nbinom_quantile(mu, nb_var(mu, ch->dispersion),
-		    ch->level);
+		if (m->alloc) {
+			double q;
+
+			nb_quantiles(mu, nb_var(mu, ch->dispersion),
+			    &ch->alloc_level, 1, &q);
+			stock = floor(m->alloc_k * q + 0.5);
+		} else {
+			stock = forecast_nbinom_quantile(mu,
+			    nb_var(mu, ch->dispersion), ch->level);
+		}
 	}
 	res->mean_total = 0;
 	for (unsigned h = 0; h < m->horizon; h++) {
@@ -1125,7 +1388,8 @@ int forecast_panel_series(const forecast_panel *m, const double *y, size_t n,
 		why->point = ch->point;
 		why->stock = ch->stock;
 		why->scale = ch->scale;
-		why->level = ch->level;
+		why->level = m->alloc ? ch->alloc_level : ch->level;
+		why->factor = m->alloc ? m->alloc_k : 0;
 		why->stock_mean = mu;
 		why->stock_var = nb_var(mu, ch->dispersion);
 	}

@@ -21,9 +21,15 @@
  *      quantile level is calibrated on the validation targets so that the
  *      share covered equals the service level, per cluster, for the whole
  *      panel, or a blend of the two: whichever would have placed a fixed
- *      stock best on the validation targets.
- * Forecasting a series then applies its cluster's choice to its whole
- * history. docs/forecast.md has the reasons and the measurements.
+ *      stock best on the validation targets;
+ *   5. a budget-aware stock: the quantile at one common placement level
+ *      (raw or calibrated per cluster, chosen by validation fill at a 1.0x
+ *      budget) times the factor that brings the validation cover to the
+ *      service level; used when its validation fill beats step 4's.
+ * A panel with fewer than FORECAST_PANEL_CASES_MIN validation cases learns
+ * nothing and forecasts with the issue-5 model. Forecasting a series then
+ * applies its cluster's choice to its whole history. docs/forecast.md has
+ * the reasons and the measurements.
  *
  * Pure: no I/O, no clock, no randomness; the result is a deterministic
  * function of the panel, the horizon and the service level. Fitting
@@ -75,6 +81,15 @@ enum {
  * level and one level for the panel, in steps of a quarter. */
 #define FORECAST_PANEL_SCHEMES 5u
 
+/* Placement levels tried for the budget-aware stock (0.20 .. 0.95 in steps
+ * of 0.05), raw and calibrated per cluster: forecast_panel.alloc. */
+#define FORECAST_PANEL_TAUS 16u
+
+/* Validation cases a panel needs before it learns anything: with fewer
+ * (a network's first hours, a tiny test network) it forecasts with the
+ * issue-5 model whole, as the live system did before (learned = 0). */
+#define FORECAST_PANEL_CASES_MIN 50u
+
 typedef struct {
 	const double *y; /* oldest first, values as forecast_series accepts */
 	size_t n;        /* 1..FORECAST_PERIODS_MAX */
@@ -92,6 +107,7 @@ typedef struct {
 	double dispersion;  /* NB2: variance of a total = mu + dispersion mu^2 */
 	double level;       /* calibrated quantile level of the stock */
 	unsigned level_from; /* 0 this cluster, 1 its parent, 2 the panel, 3 none */
+	double alloc_level; /* placement quantile level (when alloc) */
 } forecast_panel_choice;
 
 typedef struct {
@@ -99,10 +115,19 @@ typedef struct {
 	double service;
 	size_t series;      /* series in the panel */
 	size_t cases;       /* validation cases over all clusters */
+	unsigned learned;   /* 1: cases >= FORECAST_PANEL_CASES_MIN */
 	unsigned stock_panel; /* 1: one stock candidate for every cluster */
 	double stock_fill[2]; /* validation fill of the means: per cluster, one */
 	unsigned scheme;    /* levels: 0 per cluster .. SCHEMES-1 one level */
 	double scheme_fill[FORECAST_PANEL_SCHEMES]; /* validation fill @ 1.0x */
+	/* Budget-aware stock: stock = round(alloc_k x the quantile at the
+	 * cluster's alloc_level), used when alloc is 1 (its validation fill
+	 * alloc_fill beat the scheme's at the same calibrated cover). */
+	unsigned alloc;
+	unsigned alloc_cal;  /* 1: levels calibrated per cluster, 0: raw */
+	double alloc_tau;    /* the common placement level */
+	double alloc_k;      /* factor that brings the cover to the service */
+	double alloc_fill;   /* its validation fill @ 1.0x */
 	forecast_panel_choice cluster[FORECAST_PANEL_CLUSTERS];
 } forecast_panel;
 
@@ -112,16 +137,20 @@ typedef struct {
 typedef struct {
 	unsigned cluster;
 	unsigned point, stock; /* candidates */
-	double scale, level;
+	double scale, level;   /* level: of the quantile behind the stock */
+	double factor;         /* stock = round(factor x that quantile) when
+	                        * > 0 (the budget-aware stock), else the
+	                        * quantile itself */
 	double stock_mean;     /* mean of the horizon total behind the stock */
 	double stock_var;      /* its variance (NB2) */
 } forecast_panel_why;
 
 /* Fits *m on spans[0..count-1] for the given horizon (1..FORECAST_
- * HORIZON_MAX) and service (FORECAST_SERVICE_MIN..MAX). count may be 0 or
- * every span too short to validate: then each cluster keeps the defaults
- * (the issue-5 model, level = service). Returns 0, DN_EINVAL on a bad
- * argument or value, DN_ENOMEM. */
+ * HORIZON_MAX) and service (FORECAST_SERVICE_MIN..MAX). count may be 0,
+ * or the spans too short or too few to give FORECAST_PANEL_CASES_MIN
+ * validation cases: then nothing is learned (m->learned 0) and every
+ * series gets the issue-5 model's forecast (forecast_series). Returns 0,
+ * DN_EINVAL on a bad argument or value, DN_ENOMEM. */
 int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
     const forecast_span *spans, size_t count);
 

@@ -14,6 +14,12 @@
  * from making a server allocate hundreds of MiB. */
 #define DN_MSG_MAX_BYTES (1024u * 1024u)
 
+/* Longest Raft log entry of a coordinator group (coordinator/replica/):
+ * the leader packs a machine batch into entries of at most this many bytes
+ * (one request is at most DN_MSG_MAX_BYTES, so one always fits); the store
+ * image of a genesis entry is far smaller. Bounds what a follower unpacks. */
+#define DN_REPLICA_ENTRY_MAX_BYTES (4u * 1024u * 1024u)
+
 /* Per-socket receive caps (NNG_OPT_RECVMAXSZ), each sized from the largest
  * valid message that socket takes; a bigger message closes the connection
  * before anything is unpacked.

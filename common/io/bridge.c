@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -41,6 +42,7 @@ struct bridge_req {
 	nng_aio *aio;
 	req_state state;
 	nng_msg *msg;       /* the request while queued / being served */
+	uint64_t recv_ns;   /* CLOCK_MONOTONIC when it arrived (metrics) */
 	bridge_req *next;   /* queue link (to the loop, or to the sender) */
 };
 
@@ -99,6 +101,9 @@ static void bridge_aio_cb(void *arg)
 		return;
 	}
 	r->msg = nng_aio_get_msg(r->aio);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	r->recv_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 	nng_mtx_lock(b->mtx);
 	if (b->closing) {
 		nng_mtx_unlock(b->mtx);
@@ -127,6 +132,11 @@ static void bridge_aio_cb(void *arg)
 	if (was_empty) {
 		uv_async_send(&b->async);
 	}
+}
+
+uint64_t bridge_req_received_ns(const bridge_req *r)
+{
+	return r->recv_ns;
 }
 
 static void bridge_async_cb(uv_async_t *h)

@@ -47,6 +47,9 @@ void bridge_destroy(bridge *b);
 /* The request body. */
 const uint8_t *bridge_req_body(const bridge_req *r, size_t *len);
 
+/* When the request arrived: CLOCK_MONOTONIC in ns (ack latency). */
+uint64_t bridge_req_received_ns(const bridge_req *r);
+
 /* Sends the reply (copied) and frees the request. */
 void bridge_req_reply(bridge_req *r, const void *buf, size_t len);
 

@@ -109,10 +109,13 @@ unsigned long long codec_refusals_get(void)
 }
 
 #define CODEC_DEFINE(name, T, fn, max, live)                                   \
+	CODEC_DEFINE_LEN(name, T, fn, DN_MSG_MAX_BYTES, max, live)
+/* The same with a longest wire form of lenmax bytes. */
+#define CODEC_DEFINE_LEN(name, T, fn, lenmax, max, live)                       \
 	int codec_##name##_unpack(const uint8_t *buf, size_t len, T **out)     \
 	{                                                                      \
 		*out = NULL;                                                   \
-		if (len > DN_MSG_MAX_BYTES || (buf == NULL && len > 0)) {      \
+		if (len > (lenmax) || (buf == NULL && len > 0)) {              \
 			return DN_EPROTO;                                      \
 		}                                                              \
 		codec_budget bud = {0, max, live, false,                       \
@@ -197,6 +200,8 @@ CODEC_DEFINE(ingest_request, Dropnet__IngestRequest, dropnet__ingest_request,
     DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
 CODEC_DEFINE(ingest_reply, Dropnet__IngestReply, dropnet__ingest_reply,
     DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
+CODEC_DEFINE(quote_request, Dropnet__QuoteRequest, dropnet__quote_request,
+    DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
 CODEC_DEFINE(hub_sync_request, Dropnet__HubSyncRequest, dropnet__hub_sync_request,
     DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
 CODEC_DEFINE(hub_sync_reply, Dropnet__HubSyncReply, dropnet__hub_sync_reply,
@@ -209,6 +214,11 @@ CODEC_DEFINE(term_request, Dropnet__TermRequest, dropnet__term_request,
     DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
 CODEC_DEFINE(term_reply, Dropnet__TermReply, dropnet__term_reply,
     DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
+/* Raft log entries of a coordinator group: written by the group's leader
+ * (a peer on the private replication network), larger than a socket
+ * message because one entry may carry several requests. */
+CODEC_DEFINE_LEN(replica_entry, Dropnet__ReplicaEntry, dropnet__replica_entry,
+    DN_REPLICA_ENTRY_MAX_BYTES, DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
 CODEC_DEFINE(region_signal, Dropnet__RegionSignal, dropnet__region_signal,
     DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
 CODEC_DEFINE_INNER(hub_event, Dropnet__HubEvent, dropnet__hub_event,
@@ -218,6 +228,8 @@ CODEC_DEFINE_INNER(hub_command, Dropnet__HubCommand, dropnet__hub_command,
 CODEC_DEFINE_INNER(order_info, Dropnet__OrderInfo, dropnet__order_info,
     DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
 CODEC_DEFINE_INNER(drop, Dropnet__Drop, dropnet__drop,
+    DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
+CODEC_DEFINE_INNER(experiment, Dropnet__Experiment, dropnet__experiment,
     DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
 
 const char *codec_status_name(Dropnet__Status s)

@@ -31,8 +31,12 @@
 
 CODEC_DECLARE(submit_order, Dropnet__SubmitOrder)
 CODEC_DECLARE(order_ack, Dropnet__OrderAck)
+/* The ingest envelope (IngestRequest / IngestReply). A bare SubmitOrder
+ * unpacks as an IngestRequest with no kind set (its fields are 1-11, the
+ * envelope's kinds 16-18): the caller then reads it as a SubmitOrder. */
 CODEC_DECLARE(ingest_request, Dropnet__IngestRequest)
 CODEC_DECLARE(ingest_reply, Dropnet__IngestReply)
+CODEC_DECLARE(quote_request, Dropnet__QuoteRequest)
 CODEC_DECLARE(hub_sync_request, Dropnet__HubSyncRequest)
 CODEC_DECLARE(hub_sync_reply, Dropnet__HubSyncReply)
 CODEC_DECLARE(ops_request, Dropnet__OpsRequest)
@@ -43,7 +47,11 @@ CODEC_DECLARE(hub_event, Dropnet__HubEvent)
 CODEC_DECLARE(hub_command, Dropnet__HubCommand)
 CODEC_DECLARE(order_info, Dropnet__OrderInfo)
 CODEC_DECLARE(drop, Dropnet__Drop)
+CODEC_DECLARE(experiment, Dropnet__Experiment)
 CODEC_DECLARE(region_signal, Dropnet__RegionSignal)
+/* A replicated coordinator group's log entry (coordinator/replica/): its
+ * wire form may be up to DN_REPLICA_ENTRY_MAX_BYTES long. */
+CODEC_DECLARE(replica_entry, Dropnet__ReplicaEntry)
 
 /* Bytes of unpacked messages alive now (all threads), and how many unpacks
  * the budgets refused since start: for tests and ops counters. */

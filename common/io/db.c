@@ -3,6 +3,7 @@
  * SQLite message, so callers only decide what to undo.
  */
 #include <stdio.h>
+#include <time.h>
 #include <string.h>
 #include "core/err.h"
 #include "io/db.h"
@@ -103,9 +104,29 @@ int db_begin(sqlite3 *db)
 	return db_exec(db, "BEGIN IMMEDIATE");
 }
 
+static db_commit_observer commit_observer;
+static void *commit_observer_arg;
+
+void db_commit_observe(db_commit_observer fn, void *arg)
+{
+	commit_observer = fn;
+	commit_observer_arg = arg;
+}
+
+static uint64_t db_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 int db_commit(sqlite3 *db)
 {
+	uint64_t t0 = commit_observer != NULL ? db_mono_ns() : 0;
 	int rc = db_exec(db, "COMMIT");
+	if (commit_observer != NULL) {
+		commit_observer(commit_observer_arg, db_mono_ns() - t0);
+	}
 	if (rc != 0 && !sqlite3_get_autocommit(db)) {
 		/* Still inside the transaction: the commit did not happen. Roll
 		 * back so the connection is usable; the caller still treats the

@@ -34,6 +34,11 @@ int db_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **out);
  * commit's outcome is unknown. */
 int db_begin(sqlite3 *db);
 int db_commit(sqlite3 *db);
+/* The process's commit timer (/metrics: the shell sets it; NULL: off, and
+ * db_commit reads no clock). fn gets the duration of each COMMIT in ns
+ * (the WAL append and its fsync), on the thread that committed. */
+typedef void (*db_commit_observer)(void *arg, uint64_t ns);
+void db_commit_observe(db_commit_observer fn, void *arg);
 void db_rollback(sqlite3 *db);
 
 /* One numbered schema migration: version N (1-based: entry i of the

@@ -10,6 +10,8 @@
  *   field 1 (varint)        version
  *   field 16 (bytes)        one SubmitOrder / OrderAck
  *   field 17 (bytes)        SubmitBatch / BatchAck: field 1 repeated
+ *   field 18 (bytes)        QuoteRequest / QuoteReply (unpacked by the
+ *                           machine: a quote is answered from memory)
  * A bare SubmitOrder (fields 1..11) reads as an envelope with no kind: its
  * caller treats the whole bytes as the SubmitOrder they are.
  * tests/unit/test_envelope.c checks both directions against protobuf-c.
@@ -26,6 +28,7 @@
 #define ENVELOPE_NONE 0u   /* no kind field: a bare SubmitOrder */
 #define ENVELOPE_ONE 16u   /* IngestRequest.order / IngestReply.ack */
 #define ENVELOPE_BATCH 17u /* IngestRequest.batch / IngestReply.batch */
+#define ENVELOPE_QUOTE 18u /* IngestRequest.quote / IngestReply.quote */
 
 /* A borrowed run of bytes. */
 typedef struct {

@@ -26,6 +26,7 @@
 #include "io/db.h"
 #include "io/log.h"
 #include "coord.h"
+#include "obs.h"
 
 /* How often hub health is re-evaluated for logging. It also bounds the gap
  * between two clock settings of the machine while the loop runs: a gap over
@@ -50,6 +51,7 @@ typedef struct {
 	uv_signal_t sigint, sigterm;
 	nng_socket pub;
 	bool pub_open;
+	obs obs;                      /* /metrics and the shell's timings */
 } shell;
 
 static int64_t wall_now_ms(void)
@@ -70,40 +72,53 @@ static void shell_clock(shell *sh)
 
 typedef void (*machine_batch_fn)(coord *c, mreq **reqs, size_t n);
 
-/* Runs one machine batch over bridge requests and sends its replies. */
-static void shell_run(shell *sh, machine_batch_fn fn, bridge_req **reqs, size_t n)
+/* Runs one machine batch over bridge requests and sends its replies;
+ * with /metrics on, times the call and each request's ack, and publishes
+ * a snapshot (at most every OBS_PUBLISH_MS). */
+static void shell_run(shell *sh, machine_batch_fn fn, obs_path path, bridge_req **reqs,
+    size_t n)
 {
 	mreq m[DN_SERVER_CTX_MAX];
 	mreq *mp[DN_SERVER_CTX_MAX];
+	uint64_t recv_ns[DN_SERVER_CTX_MAX];
+	bool timed = obs_on(&sh->obs);
 	assert(n <= DN_SERVER_CTX_MAX);
 	for (size_t i = 0; i < n; i++) {
 		size_t len = 0;
 		const uint8_t *body = bridge_req_body(reqs[i], &len);
 		mreq_init(&m[i], body, len);
 		mp[i] = &m[i];
+		recv_ns[i] = timed ? bridge_req_received_ns(reqs[i]) : 0;
 	}
 	shell_clock(sh);
+	uint64_t t0 = timed ? obs_now_ns() : 0;
 	fn(&sh->c, mp, n);
+	uint64_t t1 = timed ? obs_now_ns() : 0;
 	for (size_t i = 0; i < n; i++) {
 		assert(m[i].replied);
 		bridge_req_reply(reqs[i], m[i].reply, m[i].reply_len);
 		mreq_fini(&m[i]);
 	}
+	if (timed) {
+		obs_batch(&sh->obs, path, t0, t1);
+		obs_acks(&sh->obs, path, recv_ns, n, obs_now_ns());
+		obs_publish(&sh->obs, &sh->c, false);
+	}
 }
 
 static void on_ingest(void *arg, bridge_req **reqs, size_t n)
 {
-	shell_run(arg, coord_ingest_request, reqs, n);
+	shell_run(arg, coord_ingest_request, OBS_INGEST, reqs, n);
 }
 
 static void on_hubsync(void *arg, bridge_req **reqs, size_t n)
 {
-	shell_run(arg, coord_hubsync_batch, reqs, n);
+	shell_run(arg, coord_hubsync_batch, OBS_HUBSYNC, reqs, n);
 }
 
 static void on_ops(void *arg, bridge_req **reqs, size_t n)
 {
-	shell_run(arg, coord_ops_batch, reqs, n);
+	shell_run(arg, coord_ops_batch, OBS_OPS, reqs, n);
 }
 
 static void on_publish(void *arg, const uint8_t *buf, size_t len)
@@ -198,6 +213,7 @@ static void coord_health_tick(uv_timer_t *t)
 	shell *sh = t->data;
 	shell_clock(sh);
 	coord_tick(&sh->c);
+	obs_publish(&sh->obs, &sh->c, true);
 }
 
 static void coord_close_walk(uv_handle_t *h, void *arg)
@@ -288,6 +304,9 @@ static int shell_config(int argc, char **argv, coord *c, log_level *lvl)
 		fprintf(stderr, "coordinator: config: coordinator.split_policy must be never or allowed\n");
 		return 2;
 	}
+	if (obs_config_check(&c->cfg) != 0) {
+		return 2;
+	}
 	return coord_tls_check(&c->cfg) != 0 ? 2 : -1;
 }
 
@@ -364,10 +383,23 @@ int main(int argc, char **argv)
 		coord_close(c);
 		return 1;
 	}
+	if (obs_open(&sh.obs, &c->cfg) != 0) {
+		bridge_destroy(sh.ingest);
+		bridge_destroy(sh.hubsync);
+		bridge_destroy(sh.ops);
+		if (sh.pub_open) {
+			nng_close(sh.pub);
+		}
+		uv_run(sh.loop, UV_RUN_DEFAULT);
+		coord_close(c);
+		return 1;
+	}
+	obs_publish(&sh.obs, c, true);
 	shell_handles(&sh);
-	log_info("coordinator.ready", "ingest=%s ops=%s hub=%s signal=%s hubs=%zu"
+	log_info("coordinator.ready", "ingest=%s ops=%s hub=%s signal=%s metrics=%s hubs=%zu"
 	    " stock_rows=%zu db=%s", c->cfg.ingest_url, c->cfg.ops_url, c->cfg.hub_url,
-	    c->cfg.signal_url, c->nhubs, c->stock_len, path);
+	    c->cfg.signal_url, c->cfg.metrics_listen[0] ? c->cfg.metrics_listen : "off",
+	    c->nhubs, c->stock_len, path);
 	uv_run(sh.loop, UV_RUN_DEFAULT);
 	uv_walk(sh.loop, coord_close_walk, NULL);
 	uv_run(sh.loop, UV_RUN_DEFAULT);
@@ -375,6 +407,7 @@ int main(int argc, char **argv)
 	if (sh.pub_open) {
 		nng_close(sh.pub);
 	}
+	obs_close(&sh.obs);
 	coord_close(c);
 	log_info("coordinator.stopped", "clean=1");
 	return 0;

@@ -40,6 +40,13 @@ static void drop_help(void)
 	    "                          order; FLAGS: rollover,insiders,release\n"
 	    "  --gift SKU:first_order | SKU:every_nth:N | SKU:min_qty:N\n"
 	    "  --insiders a,b,c\n"
+	    "  --currency GBP          ISO 4217; required with prices\n"
+	    "  --price SKU:TIER:MINOR  price in minor units (pence); one per\n"
+	    "                          tier for every SKU, or none at all\n"
+	    "  --bounds SKU:FLOOR:CEILING   no rule crosses them (default:\n"
+	    "                          the lowest and highest tier price)\n"
+	    "  --rule SKU:early_bird:MINUTES:PCT_OFF | SKU:last_units:N:PCT |\n"
+	    "         SKU:demand:MAX_PCT   price rules (docs/prices.md)\n"
 	    "  --dry-run               print the drop as JSON, send nothing\n"
 	    "\n"
 	    "times: 2026-11-27T18:00:00Z (UTC), epoch ms, now, +DUR (from the\n"
@@ -124,13 +131,30 @@ json_t *dropctl_drop_json(const Dropnet__Drop *d)
 		if (pl == NULL) {
 			goto oom;
 		}
+		json_t *pr = json_object();
+		for (size_t t = 0; pr != NULL && t < s->n_prices; t++) {
+			json_object_set_new(pr, s->prices[t]->tier,
+			    json_integer((json_int_t)s->prices[t]->price_minor));
+		}
+		if (pr == NULL) {
+			json_decref(pl);
+			goto oom;
+		}
 		json_array_append_new(skus,
-		    json_pack("{s:s,s:I,s:f,s:I,s:o,s:b}", "sku", s->sku,
+		    json_pack("{s:s,s:I,s:f,s:I,s:o,s:b,s:o,s:I,s:I,s:I,s:I,s:I,s:i,s:I}",
+			"sku", s->sku,
 			"units", (json_int_t)s->units, "holdback_pct",
 			s->holdback_pct, "limit_per_buyer",
 			(json_int_t)s->limit_per_buyer, "placement", pl,
 			"placement_proportional",
-			(int)s->placement_proportional));
+			(int)s->placement_proportional, "prices", pr,
+			"floor_minor", (json_int_t)s->floor_minor,
+			"ceiling_minor", (json_int_t)s->ceiling_minor,
+			"early_bird_minutes", (json_int_t)s->early_bird_minutes,
+			"early_bird_off_pct", (json_int_t)s->early_bird_off_pct,
+			"last_units", (json_int_t)s->last_units,
+			"last_units_pct", (int)s->last_units_pct,
+			"demand_max_pct", (json_int_t)s->demand_max_pct));
 	}
 	for (size_t k = 0; k < d->n_tiers; k++) {
 		const Dropnet__Tier *t = d->tiers[k];
@@ -152,7 +176,8 @@ json_t *dropctl_drop_json(const Dropnet__Drop *d)
 		  drop_spec_gift_kind_name(d->gift->kind), "n",
 		  (json_int_t)d->gift->n)
 	    : json_null();
-	return json_pack("{s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:I}",
+	return json_pack("{s:s,s:s,s:s,s:s,s:I,s:o,s:o,s:o,s:o,s:I,s:I,s:I,s:I}",
+	    "currency", d->currency,
 	    "id", d->id, "name", d->name, "state", d->state, "created_ms",
 	    (json_int_t)d->created_ms, "skus", skus, "tiers", tiers, "gift",
 	    gift, "insiders", ins, "held_back", (json_int_t)d->held_back,
@@ -383,6 +408,42 @@ static int drop_text_placement(const Dropnet__Drop *d)
 	return ex;
 }
 
+/* Prices as one table of (sku, tier) rows with the SKU's bounds and
+ * rules. Nothing when the drop has no prices. */
+static int drop_text_prices(const Dropnet__Drop *d)
+{
+	static const char *const ph[] = { "SKU", "TIER", "PRICE", "FLOOR", "CEILING",
+	    "RULES" };
+	dropctl_table t;
+	bool any = false;
+	for (size_t k = 0; k < d->n_skus; k++) {
+		any = any || d->skus[k]->n_prices > 0;
+	}
+	if (!any) {
+		return DROPCTL_EXIT_OK;
+	}
+	printf("\nprices (%s, minor units)\n", d->currency);
+	dropctl_table_init(&t, 6, ph, "llrrrl");
+	for (size_t k = 0; k < d->n_skus; k++) {
+		const Dropnet__DropSku *s = d->skus[k];
+		char rules[160];
+		snprintf(rules, sizeof(rules), "early_bird %um -%u%%, last_units %u %+d%%,"
+		    " demand <= +%u%%", s->early_bird_minutes, s->early_bird_off_pct,
+		    s->last_units, s->last_units_pct, s->demand_max_pct);
+		for (size_t p = 0; p < s->n_prices; p++) {
+			dropctl_table_cell(&t, "%s", s->sku);
+			dropctl_table_cell(&t, "%s", s->prices[p]->tier);
+			dropctl_table_cell(&t, "%lld", (long long)s->prices[p]->price_minor);
+			dropctl_table_cell(&t, "%lld", (long long)s->floor_minor);
+			dropctl_table_cell(&t, "%lld", (long long)s->ceiling_minor);
+			dropctl_table_cell(&t, "%s", rules);
+		}
+	}
+	int ex = dropctl_table_print(&t);
+	dropctl_table_fini(&t);
+	return ex;
+}
+
 /* `drop show` for humans: the summary lines, then the tiers, skus and
  * placement tables. Returns an exit code (tables can run out of memory). */
 static int drop_text(const Dropnet__Drop *d, int64_t now)
@@ -395,6 +456,9 @@ static int drop_text(const Dropnet__Drop *d, int64_t now)
 		return ex;
 	}
 	if ((ex = drop_text_skus(d)) != 0) {
+		return ex;
+	}
+	if ((ex = drop_text_prices(d)) != 0) {
 		return ex;
 	}
 	return drop_text_placement(d);
@@ -559,6 +623,31 @@ static int drop_open_close(dropctl_opts *o, int argc, char **argv, bool open)
 
 /* create: flags in argv order, --file first whatever its position so the
  * flags can override it. Returns -1 to go on, else an exit code. */
+
+/* The price flags of drop create: 1 with *rv the setter's answer when
+ * argv[*i] is one, 0 when not, < 0 on a usage error (dropctl_flag). */
+static int drop_price_flag(drop_spec *s, int argc, char **argv, int *i, int *rv)
+{
+	static const struct {
+		const char *flag;
+		int (*set)(drop_spec *, const char *);
+	} f[] = {
+	    {"--currency", drop_spec_set_currency}, {"--price", drop_spec_price_flag},
+	    {"--bounds", drop_spec_bounds_flag}, {"--rule", drop_spec_rule_flag},
+	};
+	for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
+		const char *v = NULL;
+		int m = dropctl_flag(argc, argv, i, f[k].flag, &v);
+		if (m > 0) {
+			*rv = f[k].set(s, v);
+		}
+		if (m != 0) {
+			return m;
+		}
+	}
+	return 0;
+}
+
 static int drop_create_args(dropctl_opts *o, int argc, char **argv,
     drop_spec *s, bool *dry_run)
 {
@@ -606,6 +695,8 @@ static int drop_create_args(dropctl_opts *o, int argc, char **argv,
 		} else if (m == 0 && (m = dropctl_flag(argc, argv, &i,
 		    "--insiders", &v)) > 0) {
 			rv = drop_spec_insiders_add(s, v);
+		} else if (m == 0 && (m = drop_price_flag(s, argc, argv, &i, &rv)) > 0) {
+			/* rv: drop_price_flag's setter */
 		} else if (m == 0 &&
 		    (m = dropctl_global_flag(o, argc, argv, &i)) == 0) {
 			return dropctl_usage_error("drop create",

@@ -688,6 +688,188 @@ typedef struct {
 	int line;
 } spec_ini;
 
+/* ---- prices ---- */
+
+int drop_spec_set_currency(drop_spec *s, const char *v)
+{
+	if (strlen(v) >= sizeof(s->currency)) {
+		return spec_err(s, DN_EINVAL, "currency '%s' is not an ISO 4217 code", v);
+	}
+	snprintf(s->currency, sizeof(s->currency), "%s", v);
+	s->drop.currency = s->currency;
+	return 0;
+}
+
+static int spec_i64(drop_spec *s, const char *what, const char *v, int64_t min,
+    int64_t max, int64_t *out)
+{
+	if (dropctl_parse_i64(v, min, max, out) != 0) {
+		return spec_err(s, DN_EINVAL, "%s '%s' is not a whole number %lld..%lld",
+		    what, v, (long long)min, (long long)max);
+	}
+	return 0;
+}
+
+/* Sets sk's price in tier (len bytes) to minor (text). */
+static int spec_price_set(drop_spec *s, Dropnet__DropSku *sk, const char *tier,
+    size_t len, const char *minor)
+{
+	size_t k = 0;
+	while (k < s->drop.n_skus && s->skus[k] != sk) {
+		k++;
+	}
+	int64_t p = 0;
+	int rv = spec_id_check(s, "tier", tier, len);
+	if (rv != 0 || (rv = spec_i64(s, "price", minor, 0, INT64_MAX, &p)) != 0) {
+		return rv;
+	}
+	size_t i = 0;
+	while (i < sk->n_prices && (strlen(sk->prices[i]->tier) != len ||
+	    strncmp(sk->prices[i]->tier, tier, len) != 0)) {
+		i++;
+	}
+	if (i == DROP_TIERS_MAX) {
+		return spec_err(s, DN_ERANGE, "more than %u prices for %s", DROP_TIERS_MAX,
+		    sk->sku);
+	}
+	if (i == sk->n_prices) {
+		Dropnet__TierPrice init = DROPNET__TIER_PRICE__INIT;
+		s->price_mem[k][i] = init;
+		snprintf(s->price_tier[k][i], sizeof(s->price_tier[k][i]), "%.*s", (int)len,
+		    tier);
+		s->price_mem[k][i].tier = s->price_tier[k][i];
+		s->price_ptr[k][i] = &s->price_mem[k][i];
+		sk->prices = s->price_ptr[k];
+		sk->n_prices++;
+	}
+	s->price_mem[k][i].price_minor = p;
+	return 0;
+}
+
+/* "TIER:MINOR,TIER:MINOR..." for sk. */
+static int spec_prices_set(drop_spec *s, Dropnet__DropSku *sk, const char *v)
+{
+	char buf[1024];
+	if (strlen(v) >= sizeof(buf)) {
+		return spec_err(s, DN_EINVAL, "prices value too long");
+	}
+	snprintf(buf, sizeof(buf), "%s", v);
+	char *save = NULL;
+	for (char *tok = strtok_r(buf, ", ", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", ", &save)) {
+		char *colon = strchr(tok, ':');
+		if (colon == NULL) {
+			return spec_err(s, DN_EINVAL, "prices want TIER:MINOR,..., not '%s'", tok);
+		}
+		int rv = spec_price_set(s, sk, tok, (size_t)(colon - tok), colon + 1);
+		if (rv != 0) {
+			return rv;
+		}
+	}
+	return 0;
+}
+
+int drop_spec_price_flag(drop_spec *s, const char *v)
+{
+	char buf[256];
+	char *f[4];
+	Dropnet__DropSku *sk = NULL;
+	if (strlen(v) >= sizeof(buf) || spec_split(buf, sizeof(buf), v, f, 4) != 3) {
+		return spec_err(s, DN_EINVAL, "--price wants SKU:TIER:MINOR, not '%s'", v);
+	}
+	int rv = spec_sku_get(s, f[0], strlen(f[0]), &sk);
+	return rv != 0 ? rv : spec_price_set(s, sk, f[1], strlen(f[1]), f[2]);
+}
+
+int drop_spec_bounds_flag(drop_spec *s, const char *v)
+{
+	char buf[256];
+	char *f[4];
+	Dropnet__DropSku *sk = NULL;
+	if (strlen(v) >= sizeof(buf) || spec_split(buf, sizeof(buf), v, f, 4) != 3) {
+		return spec_err(s, DN_EINVAL, "--bounds wants SKU:FLOOR:CEILING, not '%s'", v);
+	}
+	int rv = spec_sku_get(s, f[0], strlen(f[0]), &sk);
+	if (rv == 0) {
+		rv = spec_i64(s, "floor", f[1], 0, INT64_MAX, &sk->floor_minor);
+	}
+	return rv != 0 ? rv : spec_i64(s, "ceiling", f[2], 0, INT64_MAX, &sk->ceiling_minor);
+}
+
+/* "MINUTES:PCT" / "N:PCT" into two numbers. */
+static int spec_pair(drop_spec *s, const char *what, const char *v, uint32_t *a,
+    int32_t *pct, int32_t pct_min)
+{
+	char buf[64];
+	char *f[3];
+	int64_t p = 0;
+	if (strlen(v) >= sizeof(buf) || spec_split(buf, sizeof(buf), v, f, 3) != 2) {
+		return spec_err(s, DN_EINVAL, "%s wants N:PERCENT, not '%s'", what, v);
+	}
+	int rv = spec_u32(s, what, f[0], a);
+	if (rv == 0 && (rv = spec_i64(s, "percent", f[1], pct_min, 100, &p)) == 0) {
+		*pct = (int32_t)p;
+	}
+	return rv;
+}
+
+static int spec_rule_set(drop_spec *s, Dropnet__DropSku *sk, const char *rule,
+    const char *v)
+{
+	int32_t pct = 0;
+	int64_t p = 0;
+	int rv;
+	if (strcmp(rule, "early_bird") == 0) {
+		rv = spec_pair(s, "early_bird", v, &sk->early_bird_minutes, &pct, 0);
+		sk->early_bird_off_pct = (uint32_t)pct;
+		return rv;
+	}
+	if (strcmp(rule, "last_units") == 0) {
+		return spec_pair(s, "last_units", v, &sk->last_units, &sk->last_units_pct, -100);
+	}
+	if (strcmp(rule, "demand") == 0 || strcmp(rule, "demand_max_pct") == 0) {
+		rv = spec_i64(s, "demand percent", v, 0, 900, &p);
+		sk->demand_max_pct = (uint32_t)p;
+		return rv;
+	}
+	return spec_err(s, DN_EINVAL, "unknown price rule '%s' (early_bird, last_units,"
+	    " demand)", rule);
+}
+
+int drop_spec_rule_flag(drop_spec *s, const char *v)
+{
+	char buf[256];
+	const char *c1 = strchr(v, ':');
+	const char *c2 = c1 != NULL ? strchr(c1 + 1, ':') : NULL;
+	Dropnet__DropSku *sk = NULL;
+	if (c2 == NULL || strlen(v) >= sizeof(buf)) {
+		return spec_err(s, DN_EINVAL, "--rule wants SKU:RULE:VALUES, not '%s'", v);
+	}
+	snprintf(buf, sizeof(buf), "%.*s", (int)(c2 - c1 - 1), c1 + 1);
+	int rv = spec_sku_get(s, v, (size_t)(c1 - v), &sk);
+	return rv != 0 ? rv : spec_rule_set(s, sk, buf, c2 + 1);
+}
+
+/* The [sku NAME] keys of prices; 1 when key is none of them. */
+static int spec_ini_sku_price(drop_spec *s, Dropnet__DropSku *sk, const char *key,
+    const char *v)
+{
+	if (strcmp(key, "prices") == 0) {
+		return spec_prices_set(s, sk, v);
+	}
+	if (strcmp(key, "floor") == 0) {
+		return spec_i64(s, "floor", v, 0, INT64_MAX, &sk->floor_minor);
+	}
+	if (strcmp(key, "ceiling") == 0) {
+		return spec_i64(s, "ceiling", v, 0, INT64_MAX, &sk->ceiling_minor);
+	}
+	if (strcmp(key, "early_bird") == 0 || strcmp(key, "last_units") == 0 ||
+	    strcmp(key, "demand_max_pct") == 0) {
+		return spec_rule_set(s, sk, key, v);
+	}
+	return 1;
+}
+
 static int spec_ini_drop(drop_spec *s, const char *key, const char *v)
 {
 	if (strcmp(key, "id") == 0) {
@@ -698,6 +880,9 @@ static int spec_ini_drop(drop_spec *s, const char *key, const char *v)
 	}
 	if (strcmp(key, "insiders") == 0) {
 		return drop_spec_insiders_add(s, v);
+	}
+	if (strcmp(key, "currency") == 0) {
+		return drop_spec_set_currency(s, v);
 	}
 	return spec_err(s, DN_EINVAL, "unknown key '%s' in [drop]", key);
 }
@@ -721,6 +906,9 @@ static int spec_ini_sku(drop_spec *s, const char *sku, const char *key,
 	}
 	if (strcmp(key, "placement") == 0) {
 		return spec_placement_set(s, sk, v);
+	}
+	if ((rv = spec_ini_sku_price(s, sk, key, v)) != 1) {
+		return rv;
 	}
 	return spec_err(s, DN_EINVAL, "unknown key '%s' in [sku %s]", key, sku);
 }

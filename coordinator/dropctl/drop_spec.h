@@ -50,6 +50,11 @@ typedef struct {
 	char closes_s[DROP_TIERS_MAX][DROP_SPEC_TIME_MAX];
 	char **insiders;
 	size_t ninsiders;
+	/* Prices (issue 12): per SKU (index as in skus), per tier. */
+	Dropnet__TierPrice price_mem[DROP_SKUS_MAX][DROP_TIERS_MAX];
+	Dropnet__TierPrice *price_ptr[DROP_SKUS_MAX][DROP_TIERS_MAX];
+	char price_tier[DROP_SKUS_MAX][DROP_TIERS_MAX][DN_ID_MAX + 1];
+	char currency[16];
 	char err[DROP_SPEC_ERR_MAX];
 } drop_spec;
 
@@ -71,6 +76,17 @@ int drop_spec_gift_flag(drop_spec *s, const char *v);
 int drop_spec_insiders_add(drop_spec *s, const char *list);
 /* "HUB:UNITS,HUB:UNITS..." or "proportional", for the last SKU added. */
 int drop_spec_placement_flag(drop_spec *s, const char *v);
+
+/* Prices (docs/prices.md), in minor units of the drop's currency:
+ * "GBP" (three capital letters; the coordinator checks it). */
+int drop_spec_set_currency(drop_spec *s, const char *v);
+/* --price "SKU:TIER:MINOR" */
+int drop_spec_price_flag(drop_spec *s, const char *v);
+/* --bounds "SKU:FLOOR:CEILING" */
+int drop_spec_bounds_flag(drop_spec *s, const char *v);
+/* --rule "SKU:early_bird:MINUTES:PCT_OFF" | "SKU:last_units:N:PCT" |
+ * "SKU:demand:MAX_PCT" */
+int drop_spec_rule_flag(drop_spec *s, const char *v);
 
 /* Reads an INI drop file (sections [drop], [sku NAME], [tier NAME],
  * [gift]; see deploy/drops/hoodie.ini). Tiers keep the file's order. */

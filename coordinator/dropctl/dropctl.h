@@ -159,6 +159,12 @@ int dropctl_drop(dropctl_opts *o, int argc, char **argv);
 /* holdback release: argv[0] is "holdback". */
 int dropctl_holdback(dropctl_opts *o, int argc, char **argv);
 int dropctl_kpi(dropctl_opts *o, int argc, char **argv);
+/* price_cmd.c: `price live|show` (ops) and `quote` (ingest). */
+int dropctl_price(dropctl_opts *o, int argc, char **argv);
+int dropctl_quote(dropctl_opts *o, int argc, char **argv);
+int dropctl_experiment(dropctl_opts *o, int argc, char **argv);
+/* The live view from the coordinator's /metrics (top_cmd.c). */
+int dropctl_top(dropctl_opts *o, int argc, char **argv);
 int dropctl_clock(dropctl_opts *o, int argc, char **argv);
 
 /* ---- forecast and rebalancing (rebalance_cmd.c) ---- */

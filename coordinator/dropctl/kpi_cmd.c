@@ -28,12 +28,54 @@ static void kpi_help(void)
 	       "repeat purchase rate of buyers acquired by the drop, gift vs\n"
 	       "non-gift first-time buyers' repeat rate (retention lift),\n"
 	       "rejections by reason, units held back and released.\n"
+	       "A priced drop adds its revenue, and per tier and per hub the\n"
+	       "orders, units, revenue and average order value (minor units).\n"
 	       "--json prints every field; ratios with no base are null.\n");
 }
 
 static json_t *kpi_ratio(bool meaningful, double v)
 {
 	return meaningful ? json_real(v) : json_null();
+}
+
+static json_t *kpi_money_json(Dropnet__MoneyRow *const *rows, size_t n)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; a != NULL && i < n; i++) {
+		json_array_append_new(a, json_pack("{s:s,s:I,s:I,s:I,s:I}", "key", rows[i]->key,
+		    "orders", (json_int_t)rows[i]->orders, "units", (json_int_t)rows[i]->units,
+		    "revenue_minor", (json_int_t)rows[i]->revenue_minor, "aov_minor",
+		    (json_int_t)rows[i]->aov_minor));
+	}
+	return a;
+}
+
+/* Revenue, units and average order value per tier and per hub (priced
+ * drops only). */
+static int kpi_money(const Dropnet__DropKpi *k)
+{
+	static const char *const h[] = {"BY", "KEY", "ORDERS", "UNITS", "REVENUE", "AOV"};
+	if (k->currency[0] == '\0') {
+		return DROPCTL_EXIT_OK;
+	}
+	printf("revenue       %" PRId64 " %s (minor units)\n", k->revenue_minor, k->currency);
+	dropctl_table t;
+	dropctl_table_init(&t, 6, h, "llrrrr");
+	for (size_t g = 0; g < 2; g++) {
+		Dropnet__MoneyRow *const *rows = g == 0 ? k->money_by_tier : k->money_by_hub;
+		size_t n = g == 0 ? k->n_money_by_tier : k->n_money_by_hub;
+		for (size_t i = 0; i < n; i++) {
+			dropctl_table_cell(&t, "%s", g == 0 ? "tier" : "hub");
+			dropctl_table_cell(&t, "%s", rows[i]->key);
+			dropctl_table_cell(&t, "%u", rows[i]->orders);
+			dropctl_table_cell(&t, "%u", rows[i]->units);
+			dropctl_table_cell(&t, "%" PRId64, rows[i]->revenue_minor);
+			dropctl_table_cell(&t, "%" PRId64, rows[i]->aov_minor);
+		}
+	}
+	int ex = dropctl_table_print(&t);
+	dropctl_table_fini(&t);
+	return ex;
 }
 
 static json_t *kpi_json(const Dropnet__DropKpi *k)
@@ -71,7 +113,7 @@ static json_t *kpi_json(const Dropnet__DropKpi *k)
 	json_t *p90 = shipped ? json_integer((json_int_t)k->fulfil_p90_ms)
 			      : json_null();
 	return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:o,s:I,s:o,s:I,"
-			 "s:o,s:o,s:I,s:I,s:I,s:I}",
+			 "s:o,s:o,s:I,s:I,s:I,s:I,s:s,s:I,s:o,s:o}",
 	    "drop_id", k->drop_id, "sell_through", st, "fill", fill,
 	    "fill_within_radius", kpi_ratio(fill_orders > 0 ||
 		k->fill_within_radius > 0, k->fill_within_radius),
@@ -87,7 +129,10 @@ static json_t *kpi_json(const Dropnet__DropKpi *k)
 	    "rejections", rej, "held_back", (json_int_t)k->held_back,
 	    "released", (json_int_t)k->released, "accepted_orders",
 	    (json_int_t)k->accepted_orders, "accepted_units",
-	    (json_int_t)k->accepted_units);
+	    (json_int_t)k->accepted_units, "currency", k->currency, "revenue_minor",
+	    (json_int_t)k->revenue_minor, "money_by_tier",
+	    kpi_money_json(k->money_by_tier, k->n_money_by_tier), "money_by_hub",
+	    kpi_money_json(k->money_by_hub, k->n_money_by_hub));
 }
 
 /* "18:05", or "27 18:05" (day of month too) when the drop's sales span
@@ -224,6 +269,9 @@ static int kpi_text(const Dropnet__DropKpi *k)
 	printf("drop          %s\n", k->drop_id);
 	printf("accepted      %u orders, %u units\n", k->accepted_orders,
 	    k->accepted_units);
+	if ((ex = kpi_money(k)) != DROPCTL_EXIT_OK) {
+		return ex;
+	}
 	kpi_sell_through(k);
 	if ((ex = kpi_fill(k)) != DROPCTL_EXIT_OK) {
 		return ex;

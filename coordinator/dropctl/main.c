@@ -32,7 +32,17 @@ static void main_help(void)
 	    "                               drops: tiers, holdback, gifts\n"
 	    "  holdback release --drop D --sku S --qty N [--hub H]\n"
 	    "                               make held-back units sellable\n"
-	    "  kpi --drop D                 a drop's KPIs\n"
+	    "  price live --drop D --sku S --price MINOR --minutes M [--tier T]\n"
+	    "  price live --drop D --sku S --end\n"
+	    "  price show --drop D [--tier T] [--hub H]\n"
+	    "                               live prices; what SKUs cost now\n"
+	    "  quote --customer C --drop D --tier T --sku S --lat LAT --lon LON\n"
+	    "                               ask for a quote as a storefront\n"
+	    "  experiment create --id E --drop D --sku S --arm NAME:PRICE ...\n"
+	    "  experiment show|stop E       price experiments and their readout\n"
+	    "  kpi --drop D                 a drop's KPIs (and revenue)\n"
+	    "  top [--metrics URL] [--plain] live view from /metrics: orders/s,\n"
+	    "                               acks, hubs, drops' sell-through\n"
 	    "  clock [now | set TIME]       the coordinator's clock (tests)\n"
 	    "  demand [--sku S] [--bucket B]\n"
 	    "                               demand history: sold, turned away\n"
@@ -146,8 +156,20 @@ int main(int argc, char **argv)
 		if (strcmp(a, "holdback") == 0) {
 			return dropctl_holdback(&o, argc - i, argv + i);
 		}
+		if (strcmp(a, "price") == 0) {
+			return dropctl_price(&o, argc - i, argv + i);
+		}
+		if (strcmp(a, "experiment") == 0) {
+			return dropctl_experiment(&o, argc - i, argv + i);
+		}
+		if (strcmp(a, "quote") == 0) {
+			return dropctl_quote(&o, argc - i, argv + i);
+		}
 		if (strcmp(a, "kpi") == 0) {
 			return dropctl_kpi(&o, argc - i, argv + i);
+		}
+		if (strcmp(a, "top") == 0) {
+			return dropctl_top(&o, argc - i, argv + i);
 		}
 		if (strcmp(a, "clock") == 0) {
 			return dropctl_clock(&o, argc - i, argv + i);

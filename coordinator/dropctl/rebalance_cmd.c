@@ -203,7 +203,12 @@ static void rebal_help_rebalance(void)
 	       "level P), and shows the plan: holdback releases where a hub is\n"
 	       "below its cover, then hub-to-hub transfers from the nearest\n"
 	       "surplus, each only when the sales it protects are worth the van.\n"
-	       "Allocated units never move. apply: the same plan, carried out:\n"
+	       "Allocated units never move. The forecast is the adaptive model\n"
+	       "(docs/forecast.md), fitted at each plan on the network's whole\n"
+	       "demand history (every region and SKU): MODEL is the candidate\n"
+	       "that won by rolling-origin validation in the series' CLUSTER;\n"
+	       "with too little history it is the issue-5 model.\n"
+	       "apply: the same plan, carried out:\n"
 	       "releases at once, each transfer becomes pick work at the source\n"
 	       "(its id is the order key in the hub's queue), in transit once\n"
 	       "shipped, and is received at the destination with\n"
@@ -228,12 +233,13 @@ static json_t *rebal_plan_json(const Dropnet__RebalancePlan *p)
 	for (size_t k = 0; k < p->n_forecasts; k++) {
 		const Dropnet__HubForecast *f = p->forecasts[k];
 		json_array_append_new(fc, json_pack(
-		    "{s:s,s:s,s:f,s:I,s:I,s:I,s:I,s:I}", "hub", f->hub, "sku",
-		    f->sku, "mean", f->mean, "cover", (json_int_t)f->cover,
-		    "on_hand", (json_int_t)f->on_hand, "allocated",
-		    (json_int_t)f->allocated, "holdback",
-		    (json_int_t)f->holdback, "sellable",
-		    (json_int_t)f->sellable));
+		    "{s:s,s:s,s:f,s:I,s:I,s:I,s:I,s:I,s:s,s:s,s:f,s:f}", "hub",
+		    f->hub, "sku", f->sku, "mean", f->mean, "cover",
+		    (json_int_t)f->cover, "on_hand", (json_int_t)f->on_hand,
+		    "allocated", (json_int_t)f->allocated, "holdback",
+		    (json_int_t)f->holdback, "sellable", (json_int_t)f->sellable,
+		    "model", f->model, "cluster", f->cluster, "level", f->level,
+		    "factor", f->factor));
 	}
 	for (size_t k = 0; k < p->n_actions; k++) {
 		const Dropnet__PlanAction *a = p->actions[k];
@@ -245,9 +251,12 @@ static json_t *rebal_plan_json(const Dropnet__RebalancePlan *p)
 		    a->cost, "from_holdback", (int)a->from_holdback,
 		    "transfer_id", a->transfer_id));
 	}
-	return json_pack("{s:I,s:I,s:f,s:I,s:I,s:I,s:f,s:f,s:o,s:o}",
+	return json_pack("{s:I,s:I,s:f,s:I,s:b,s:I,s:I,s:I,s:I,s:f,s:f,s:o,s:o}",
 	    "bucket_ms", (json_int_t)p->bucket_ms, "horizon",
-	    (json_int_t)p->horizon, "service", p->service, "trips",
+	    (json_int_t)p->horizon, "service", p->service, "panel_series",
+	    (json_int_t)p->panel_series, "panel_learned",
+	    (int)p->panel_learned, "panel_cases",
+	    (json_int_t)p->panel_cases, "trips",
 	    (json_int_t)p->trips, "units_released",
 	    (json_int_t)p->units_released, "units_moved",
 	    (json_int_t)p->units_moved, "value", p->value, "cost", p->cost,
@@ -257,7 +266,7 @@ static json_t *rebal_plan_json(const Dropnet__RebalancePlan *p)
 static int rebal_plan_table(const Dropnet__RebalancePlan *p, bool applied)
 {
 	static const char *const fhead[] = { "HUB", "SKU", "MEAN", "COVER",
-		"ON_HAND", "ALLOC", "HOLD", "SELLABLE" };
+		"ON_HAND", "ALLOC", "HOLD", "SELLABLE", "MODEL", "CLUSTER" };
 	static const char *const ahead[] = { "ACTION", "SKU", "FROM", "TO",
 		"QTY", "KM", "GAINED", "LOST", "VALUE", "COST" };
 	char bucket[32];
@@ -267,12 +276,21 @@ static int rebal_plan_table(const Dropnet__RebalancePlan *p, bool applied)
 	printf("%s: horizon %u x %s buckets, service %.3g\n",
 	    applied ? "applied" : "plan (dry run)", p->horizon, bucket,
 	    p->service);
+	if (p->panel_learned) {
+		printf("model: adaptive, fitted on the network's %u series "
+		    "(%" PRIu64 " validation cases); MODEL won in its CLUSTER\n",
+		    p->panel_series, p->panel_cases);
+	} else {
+		printf("model: issue-5 (the network's %u series give %" PRIu64
+		    " validation cases, too few to learn from)\n",
+		    p->panel_series, p->panel_cases);
+	}
 	if (p->n_forecasts == 0) {
 		printf("\nno forecasts: no stock and no demand\n");
 	} else {
 		dropctl_table t;
 		printf("\n");
-		dropctl_table_init(&t, 8, fhead, "llrrrrrr");
+		dropctl_table_init(&t, 10, fhead, "llrrrrrrll");
 		for (size_t k = 0; k < p->n_forecasts; k++) {
 			const Dropnet__HubForecast *f = p->forecasts[k];
 			dropctl_table_cell(&t, "%s", f->hub);
@@ -283,6 +301,8 @@ static int rebal_plan_table(const Dropnet__RebalancePlan *p, bool applied)
 			dropctl_table_cell(&t, "%" PRId64, f->allocated);
 			dropctl_table_cell(&t, "%" PRId64, f->holdback);
 			dropctl_table_cell(&t, "%" PRId64, f->sellable);
+			dropctl_table_cell(&t, "%s", f->model);
+			dropctl_table_cell(&t, "%s", f->cluster);
 		}
 		ex = dropctl_table_print(&t);
 		dropctl_table_fini(&t);

@@ -28,6 +28,7 @@ static void submit_help(void)
 	       "           --sku S [--qty N] --lat LAT --lon LON\n"
 	       "           [--storefront F] [--line SKU:QTY ...]\n"
 	       "           [--drop D --tier T] [--hold SECONDS]\n"
+	       "           [--token SKU:TOKEN ...]\n"
 	       "\n"
 	       "Sends one order to the ingest socket (--ingest URL or\n"
 	       "$DROPNET_INGEST) as a storefront would, and prints the answer:\n"
@@ -40,7 +41,12 @@ static void submit_help(void)
 	       "NOT_OPEN, CLOSED, TIER_NOT_ALLOWED, LIMIT_REACHED, and an\n"
 	       "ACCEPTED order may carry a gift. --hold SECONDS holds the units\n"
 	       "for a cart (HELD, until hold_expires); then `order confirm` or\n"
-	       "`order release` with the same --key (and --storefront).\n");
+	       "`order release` with the same --key (and --storefront).\n"
+	       "\n"
+	       "In a priced drop the answer carries each line's unit price, the\n"
+	       "rule that set it, the total and the currency. --token SKU:TOKEN\n"
+	       "presents a quote token (`dropctl quote`) for that SKU's line: while\n"
+	       "valid, the line pays the quoted price (rule \"quote\").\n");
 }
 
 static void hold_help(void)
@@ -64,6 +70,8 @@ typedef struct {
 	Dropnet__OrderLine *lines[DROPCTL_LINES_MAX];
 	char *line_sku[DROPCTL_LINES_MAX]; /* heap copies from --line */
 	size_t nlines;
+	const char *tokens[DROPCTL_LINES_MAX]; /* --token SKU:TOKEN */
+	size_t ntokens;
 	double lat, lon;
 } submit_args;
 
@@ -161,6 +169,14 @@ static int submit_args_parse(dropctl_opts *o, int argc, char **argv,
 			line_vals[(*nline_vals)++] = v;
 			continue;
 		}
+		if (m == 0 && (m = dropctl_flag(argc, argv, &i, "--token", &v)) > 0) {
+			if (a->ntokens >= DROPCTL_LINES_MAX || strrchr(v, ':') == NULL) {
+				return dropctl_usage_error(SUBMIT_CMD,
+				    "--token SKU:TOKEN, at most one per line");
+			}
+			a->tokens[a->ntokens++] = v;
+			continue;
+		}
 		if (m == 0 &&
 		    (m = dropctl_flag(argc, argv, &i, "--key", &a->key)) == 0 &&
 		    (m = dropctl_flag(argc, argv, &i, "--customer",
@@ -229,6 +245,34 @@ static int submit_args_build(submit_args *a, const char **line_vals,
 	return -1;
 }
 
+/* Gives each line the token its --token names (the SKU before the last
+ * ':'). */
+static void submit_tokens(submit_args *a)
+{
+	for (size_t t = 0; t < a->ntokens; t++) {
+		const char *colon = strrchr(a->tokens[t], ':');
+		size_t n = (size_t)(colon - a->tokens[t]);
+		for (size_t k = 0; k < a->nlines; k++) {
+			if (strlen(a->line_mem[k].sku) == n &&
+			    strncmp(a->line_mem[k].sku, a->tokens[t], n) == 0) {
+				a->line_mem[k].quote_token = (char *)colon + 1;
+			}
+		}
+	}
+}
+
+static json_t *submit_prices_json(const Dropnet__OrderAck *ack)
+{
+	json_t *a = json_array();
+	for (size_t k = 0; a != NULL && k < ack->n_prices; k++) {
+		const Dropnet__LinePrice *p = ack->prices[k];
+		json_array_append_new(a, json_pack("{s:s,s:I,s:I,s:s,s:s}", "sku", p->sku,
+		    "qty", (json_int_t)p->qty, "unit_minor", (json_int_t)p->unit_minor,
+		    "rule", p->rule, "arm", p->arm));
+	}
+	return a;
+}
+
 static json_t *submit_ack_json(const Dropnet__OrderAck *ack)
 {
 	json_t *places = json_array();
@@ -241,12 +285,19 @@ static json_t *submit_ack_json(const Dropnet__OrderAck *ack)
 	if (places == NULL) {
 		return NULL;
 	}
-	return json_pack("{s:s,s:s,s:I,s:s,s:b,s:s,s:s,s:o,s:I,s:s}", "status",
-	    codec_status_name(ack->status), "hub", ack->hub, "order_id",
+	json_t *prices = submit_prices_json(ack);
+	if (prices == NULL) {
+		json_decref(places);
+		return NULL;
+	}
+	return json_pack("{s:s,s:s,s:I,s:s,s:b,s:s,s:s,s:o,s:I,s:s,s:o,s:I,s:s}",
+	    "status", codec_status_name(ack->status), "hub", ack->hub, "order_id",
 	    (json_int_t)ack->order_id, "order_key", ack->order_key,
 	    "duplicate", (int)ack->duplicate, "field", ack->field, "message",
 	    ack->message, "placements", places, "hold_expires_ms",
-	    (json_int_t)ack->hold_expires_ms, "gift_sku", ack->gift_sku);
+	    (json_int_t)ack->hold_expires_ms, "gift_sku", ack->gift_sku,
+	    "prices", prices, "total_minor", (json_int_t)ack->total_minor,
+	    "currency", ack->currency);
 }
 
 static void submit_ack_text(const Dropnet__OrderAck *ack)
@@ -279,6 +330,15 @@ static void submit_ack_text(const Dropnet__OrderAck *ack)
 	for (size_t k = 0; k < ack->n_placements; k++) {
 		const Dropnet__Placement *p = ack->placements[k];
 		printf("placement   %s  %s x%u\n", p->hub, p->sku, p->qty);
+	}
+	for (size_t k = 0; k < ack->n_prices; k++) {
+		const Dropnet__LinePrice *p = ack->prices[k];
+		printf("price       %s x%u at %" PRId64 " %s each (%s)\n", p->sku, p->qty,
+		    p->unit_minor, ack->currency, p->rule);
+	}
+	if (ack->n_prices > 0) {
+		printf("total       %" PRId64 " %s (minor units)\n", ack->total_minor,
+		    ack->currency);
 	}
 }
 
@@ -337,6 +397,7 @@ static int submit_send(const dropctl_opts *o, submit_args *a)
 	if (a->storefront != NULL) {
 		msg.storefront = (char *)a->storefront;
 	}
+	submit_tokens(a);
 	msg.n_lines = a->nlines;
 	msg.lines = a->lines;
 	msg.lat = a->lat;

@@ -16,8 +16,10 @@
 #include <stdint.h>
 #include <sqlite3.h>
 #include "core/drop.h"
+#include "core/experiment.h"
 #include "core/ledger.h"
 #include "core/limits.h"
+#include "core/metrics.h"
 #include "core/route.h"
 #include "io/mreq.h"
 #include "io/codec.h"
@@ -45,6 +47,8 @@ typedef struct {
 	long long auto_ms;
 	long long spike_bucket_ms;
 	long long on_spike;
+	long long quote_ttl_ms;       /* prices.quote_ttl_ms */
+	long long quote_low_units;    /* prices.low_units */
 	char log_level[DN_CONF_STR_MAX];
 	/* TLS (common/io/nettls.h, used by the shell in daemon/main.c): one
 	 * CA by default, or one per role. */
@@ -56,6 +60,9 @@ typedef struct {
 	char tls_hub_ca_file[DN_CONF_STR_MAX];
 	char tls_operator_ca_file[DN_CONF_STR_MAX];
 	long long tls_allow_plaintext;
+	/* /metrics (the shell; docs/metrics.md): empty listen is off. */
+	char metrics_listen[DN_CONF_STR_MAX];
+	long long metrics_allow_public;
 } coord_config;
 
 extern const conf_key coord_config_keys[];
@@ -121,7 +128,46 @@ typedef struct {
 	size_t ntiers;
 	bool released[DROP_TIERS_MAX];
 	uint64_t accepted, gifts;
+	/* The operator's live price per SKU (index as in spec->skus), on
+	 * while starts_ms <= now < ends_ms; tier "" is every tier. */
+	struct {
+		char tier[DN_ID_MAX + 1];
+		int64_t price_minor, starts_ms, ends_ms;
+	} live[DROP_SKUS_MAX];
 } coord_drop;
+
+/* Running price experiments kept in memory (prices.c; at most one per
+ * drop and SKU): a handful run at once; creation refuses more. */
+#define COORD_EXPERIMENTS_MAX 64
+
+typedef struct {
+	char id[DN_ID_MAX + 1];
+	char drop_id[DN_ID_MAX + 1];
+	char sku[DN_ID_MAX + 1];
+	size_t narms;
+	char arm[EXPERIMENT_ARMS_MAX][DN_ID_MAX + 1];
+	int64_t price[EXPERIMENT_ARMS_MAX];
+	/* Exposures counted since the last group commit wrote them. */
+	uint64_t pending[EXPERIMENT_ARMS_MAX];
+} coord_experiment;
+/* Status values an order answer can carry (Dropnet__Status < this). */
+#define COORD_METRICS_STATUS_MAX 32
+
+/* The machine's own counters, for /metrics (docs/metrics.md): written only
+ * by the machine on its thread; the shell renders them there into a text
+ * snapshot for the HTTP threads. They survive coord_close/coord_open (a
+ * counter restarts only with the process). Gauges (hub health and lag, the
+ * ledger per drop SKU) are read from the state at render time. */
+typedef struct {
+	/* Ingest answers that decided something (journal replays apart), by
+	 * status; of them the refusals (neither ACCEPTED nor HELD). */
+	uint64_t orders[COORD_METRICS_STATUS_MAX];
+	uint64_t refusals[COORD_METRICS_STATUS_MAX];
+	uint64_t replays;             /* answers repeated from the journal */
+	metrics_labels storefronts;   /* orders received, by storefront */
+	metrics_hist ingest_batch;    /* requests per ingest batch */
+	uint64_t hubsync_requests, ops_requests;
+} coord_metrics;
 
 /* The machine's time (state.c; proto/SEMANTICS.md "Time"). A wall reading
  * further than this from where the monotonic clock says it should be is a
@@ -138,6 +184,8 @@ typedef struct coord {
 	sqlite3 *db;
 	struct store *store;
 	uint64_t incarnation;         /* this store's (meta), read at open */
+	uint8_t quote_secret[32];     /* the quote tokens' HMAC key (secrets) */
+	size_t quote_secret_len;
 	/* The clock, set by the shell before every call into the machine
 	 * (coord_clock_set): the machine reads no clock of its own. */
 	uint64_t now_mono_ms;
@@ -166,6 +214,8 @@ typedef struct coord {
 	size_t stock_cap, stock_len;
 	coord_drop drops[COORD_DROPS_MAX];
 	size_t ndrops;
+	coord_experiment exps[COORD_EXPERIMENTS_MAX]; /* running ones */
+	size_t nexps;
 	coord_drop drop_cold;         /* the last closed drop read back from the
 	                               * file (coord_drop_get); spec NULL: none */
 	int64_t clock_offset_ms;      /* test clock (coordinator.test_clock) */
@@ -181,6 +231,7 @@ typedef struct coord {
 	/* Hub sync requests rolled back alone (their savepoint), the rest of
 	 * their batch committed. */
 	uint64_t sync_requests_failed;
+	coord_metrics metrics;
 } coord;
 
 /* ---- life (state.c) ----
@@ -386,6 +437,8 @@ coord_drop *coord_drop_find(coord *c, const char *id);
  * is not in memory, or a reload: callers hold one drop at a time. */
 int coord_drop_get(coord *c, const char *id, coord_drop **out);
 const Dropnet__DropSku *coord_drop_sku(const coord_drop *d, const char *sku);
+/* The running experiment on (drop, sku), or NULL (drops_book.c). */
+coord_experiment *coord_experiment_find(coord *c, const char *drop_id, const char *sku);
 bool coord_drop_is_insider(const coord_drop *d, const char *customer);
 /* Holdback top-up after units of sku arrived at hub (inside a tx). */
 int coord_drops_on_receive(coord *c, int hub, const char *sku, int64_t qty,
@@ -400,6 +453,48 @@ void coord_ops_drops(coord *c, const Dropnet__OpsRequest *q, mreq *r);
  * against the SKU's drop (inside a tx). */
 int coord_holdback_adjust(coord *c, int hub, const char *sku, int64_t delta,
     const char *reason, int64_t now);
+
+/* ---- prices (prices.c; docs/prices.md) ---- */
+/* One line's price: the drop d's rules for sku in tier tier_idx at now,
+ * for an address whose region is hub `region` (-1: none). qtoken (NULL or
+ * "": none) is a quote token: valid for (drop, sku, tier, customer) and
+ * unexpired, its price is charged (rule "quote"). Reads memory only. 0
+ * with *unit_minor and rule (PRICE_RULE_NAME_MAX) set; DN_ENOENT when the
+ * SKU has no prices. */
+int coord_price_line(coord *c, const coord_drop *d, int tier_idx, const char *sku,
+    int region, const char *customer, const char *qtoken, int64_t now,
+    int64_t *unit_minor, char *rule, int *arm);
+/* (above) *arm (may be NULL) gets the experiment arm that priced the line,
+ * or -1. */
+/* Writes every running experiment's exposures counted in memory since the
+ * last call (inside the caller's transaction) and zeroes them. A crash or
+ * failed commit loses those counted since the last group commit. */
+int coord_experiments_flush(coord *c);
+/* Counts an accepted line of an experiment's SKU (inside a tx). */
+int coord_experiment_outcome(coord *c, const coord_drop *d, const char *sku, int arm,
+    uint32_t qty, int64_t unit_minor);
+/* True when the drop sells at prices (its SKUs have them). */
+bool coord_drop_priced(const coord_drop *d);
+/* The money KPIs of drop d into k (currency, revenue, per tier and hub);
+ * k's arrays point into prices.c's static buffers until the next call. 0
+ * or DN_EIO. */
+int coord_kpi_money(coord *c, const coord_drop *d, Dropnet__DropKpi *k);
+/* Ops kinds 50..59 (prices and experiments). */
+void coord_ops_prices(coord *c, const Dropnet__OpsRequest *q, mreq *r);
+/* Answers a QuoteRequest from memory (no transaction, nothing written):
+ * rep gets the prices, availability and tokens. rep's strings point into
+ * q, d and the static buffers of prices.c until the next call. */
+void coord_quote(coord *c, const Dropnet__QuoteRequest *q, Dropnet__QuoteReply *rep);
+/* Checks a drop's prices at creation (currency, one price per tier, the
+ * rules within their bounds) and fills in the default floor and ceiling
+ * (both 0: the lowest and highest tier price) and clears the reply-only
+ * fields. 0, or DN_EINVAL with *field (the SKU or "currency") and *why. */
+int coord_prices_prepare(Dropnet__Drop *d, const char **field, const char **why);
+
+/* The spike detector's demand ratio for (hub, sku): observed over expected
+ * demand of the last spike bucket while the series is in a run of excess
+ * (its CUSUM statistic above 0), else 1 (rebalance.c). */
+double coord_demand_ratio(coord *c, int hub, const char *sku);
 
 /* ---- forecast, rebalancing, transfers, signals (rebalance.c) ---- */
 int coord_rebalance_init(coord *c);

@@ -88,11 +88,69 @@ static int drops_load_tier(void *arg, const coord_store_tier_row *row)
 	return 0;
 }
 
+/* A live price row onto its drop in memory (a closed drop's are moot). */
+static int drops_load_live(void *arg, const coord_store_price_live *r)
+{
+	coord_drop *d = coord_drop_find(arg, r->drop_id);
+	for (size_t k = 0; d != NULL && k < d->spec->n_skus && k < DROP_SKUS_MAX; k++) {
+		if (strcmp(d->spec->skus[k]->sku, r->sku) == 0) {
+			snprintf(d->live[k].tier, sizeof(d->live[k].tier), "%s", r->tier);
+			d->live[k].price_minor = r->price_minor;
+			d->live[k].starts_ms = r->starts_ms;
+			d->live[k].ends_ms = r->ends_ms;
+		}
+	}
+	return 0;
+}
+
+coord_experiment *coord_experiment_find(coord *c, const char *drop_id, const char *sku)
+{
+	for (size_t i = 0; i < c->nexps; i++) {
+		if (strcmp(c->exps[i].sku, sku) == 0 && strcmp(c->exps[i].drop_id, drop_id) == 0) {
+			return &c->exps[i];
+		}
+	}
+	return NULL;
+}
+
+/* A running experiment into memory (the file bounds them too: creation
+ * refuses beyond COORD_EXPERIMENTS_MAX). */
+static int drops_load_experiment(void *arg, const coord_store_experiment_row *r)
+{
+	coord *c = arg;
+	Dropnet__Experiment *e = NULL;
+	if (c->nexps == COORD_EXPERIMENTS_MAX ||
+	    codec_experiment_unpack(r->spec, r->spec_len, &e) != 0) {
+		codec_experiment_free(e);
+		log_error("experiment.not_loaded", "id=%s", r->id);
+		return 0;
+	}
+	coord_experiment *x = &c->exps[c->nexps++];
+	memset(x, 0, sizeof(*x));
+	snprintf(x->id, sizeof(x->id), "%s", r->id);
+	snprintf(x->drop_id, sizeof(x->drop_id), "%s", r->drop_id);
+	snprintf(x->sku, sizeof(x->sku), "%s", r->sku);
+	x->narms = e->n_arms < EXPERIMENT_ARMS_MAX ? e->n_arms : EXPERIMENT_ARMS_MAX;
+	for (size_t a = 0; a < x->narms; a++) {
+		snprintf(x->arm[a], sizeof(x->arm[a]), "%s", e->arms[a]->name);
+		x->price[a] = e->arms[a]->price_minor;
+	}
+	codec_experiment_free(e);
+	return 0;
+}
+
 int coord_drops_load(coord *c)
 {
 	coord_drops_free(c);
 	int rv = coord_store_drop_list(c->store, drops_load_one, c);
-	return rv != 0 ? rv : coord_store_drop_tier_list(c->store, NULL, drops_load_tier, c);
+	if (rv == 0) {
+		rv = coord_store_drop_tier_list(c->store, NULL, drops_load_tier, c);
+	}
+	if (rv == 0) {
+		rv = coord_store_price_live_list(c->store, drops_load_live, c);
+	}
+	c->nexps = 0;
+	return rv != 0 ? rv : coord_store_experiment_get(c->store, NULL, drops_load_experiment, c);
 }
 
 coord_drop *coord_drop_find(coord *c, const char *id)

@@ -384,6 +384,14 @@ static int drops_create_apply(coord *c, void *arg)
 
 static void drops_create(coord *c, Dropnet__Drop *spec, mreq *r)
 {
+	const char *pfield = "", *pwhy = "";
+	if (spec != NULL && coord_prices_prepare(spec, &pfield, &pwhy) != 0) {
+		char why[200];
+		snprintf(why, sizeof(why), "%s: %s", pfield, pwhy);
+		log_info("drop.invalid", "drop=%.64s why=\"%s\"", spec->id, why);
+		drops_answer(r, DROPNET__STATUS__INVALID, why);
+		return;
+	}
 	if (!drops_create_valid(c, spec, r)) {
 		return;
 	}
@@ -713,7 +721,8 @@ static void drops_kpi(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 	}
 	Dropnet__DropKpi k = DROPNET__DROP_KPI__INIT;
 	k.drop_id = d->id;
-	if (drops_kpi_orders(c, d->id, &k) != 0 || drops_kpi_totals(c, d->id, &k) != 0) {
+	if (drops_kpi_orders(c, d->id, &k) != 0 || drops_kpi_totals(c, d->id, &k) != 0 ||
+	    coord_kpi_money(c, d, &k) != 0) {
 		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
 		return;
 	}

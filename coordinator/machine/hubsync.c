@@ -818,6 +818,7 @@ void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 {
 	static hubsync_batch b;
 	assert(n <= DN_SERVER_CTX_MAX);
+	c->metrics.hubsync_requests += n;
 	memset(&b, 0, sizeof(b));
 	b.reqs = reqs;
 	b.n = n;

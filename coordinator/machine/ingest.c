@@ -16,6 +16,7 @@
 #include <string.h>
 #include "core/err.h"
 #include "core/geo.h"
+#include "core/price.h"
 #include "core/validate.h"
 #include "io/codec.h"
 #include "io/log.h"
@@ -28,6 +29,8 @@ typedef struct {
 	size_t len;
 	bool journalled;   /* depends on the batch commit */
 	bool accepted;
+	bool replay;       /* a journalled first answer repeated (metrics) */
+	Dropnet__Status status; /* what the answer says (metrics) */
 } ingest_out;
 
 /* One new order on its way through ingest_one: what was asked, then what
@@ -47,6 +50,13 @@ typedef struct {
 	Dropnet__Status status;
 	const char *gift_sku;         /* NULL: no gift */
 	int64_t now_wall;
+	int region;                   /* index of `nearest`, or -1 */
+	/* Prices (prices.c), when the drop is priced and the order routed. */
+	bool priced;
+	int64_t unit[DN_ORDER_LINES_MAX];
+	int arm[DN_ORDER_LINES_MAX];  /* experiment arm per line, or -1 */
+	char rule[DN_ORDER_LINES_MAX][PRICE_RULE_NAME_MAX];
+	int64_t total;
 } ingest_order;
 
 static void ingest_reply_simple(ingest_out *o, Dropnet__Status status,
@@ -58,6 +68,7 @@ static void ingest_reply_simple(ingest_out *o, Dropnet__Status status,
 	ack.order_key = (char *)(key ? key : "");
 	ack.field = (char *)(field ? field : "");
 	ack.message = (char *)(msg ? msg : "");
+	o->status = status;
 	if (codec_order_ack_pack(&ack, &o->buf, &o->len) != 0) {
 		o->buf = NULL;
 		o->len = 0;
@@ -118,6 +129,8 @@ static int ingest_reply_journal(const void *blob, size_t blen, int64_t id,
 	first->order_id = (uint64_t)id;
 	int rv = codec_order_ack_pack(first, &o->buf, &o->len);
 	o->accepted = first->status == DROPNET__STATUS__ACCEPTED;
+	o->status = first->status;
+	o->replay = duplicate;
 	o->journalled = true; /* the first answer may be uncommitted yet */
 	codec_order_ack_free(first);
 	return rv;
@@ -364,10 +377,12 @@ static int ingest_route(coord *c, ingest_order *io, uint64_t now_mono)
 		return DN_ESTATE;
 	}
 	io->nearest = "";
+	io->region = -1;
 	for (size_t i = 0; i < io->rr->ncand; i++) {
 		route_verdict v = io->rr->cand[i].verdict;
 		if (v != ROUTE_VERDICT_OUT_OF_RANGE && v != ROUTE_VERDICT_UNHEALTHY) {
 			io->nearest = c->hubs[io->rr->cand[i].hub].id;
+			io->region = (int)io->rr->cand[i].hub;
 			break;
 		}
 	}
@@ -406,6 +421,72 @@ static int ingest_gift(coord *c, ingest_order *io)
 		io->gift_sku = g->sku;
 	}
 	return 0;
+}
+
+/* Prices a routed order of a priced drop, line by line (prices.c): a
+ * line with a valid quote token pays the quote. Memory only; the prices
+ * are journalled with the ack. */
+static void ingest_price(coord *c, ingest_order *io)
+{
+	io->priced = io->routed && io->d != NULL && coord_drop_priced(io->d);
+	io->total = 0;
+	for (size_t i = 0; io->priced && i < io->nlines; i++) {
+		const char *tok = io->m->lines[i]->quote_token;
+		if (coord_price_line(c, io->d, io->tier_idx, io->lines[i].sku, io->region,
+		    io->m->customer, tok, io->now_wall, &io->unit[i], io->rule[i],
+		    &io->arm[i]) != 0) {
+			/* A priced drop prices every SKU in every tier (checked
+			 * at creation): this cannot happen. */
+			log_error("price.missing", "drop=%s sku=%s", io->d->id, io->lines[i].sku);
+			io->unit[i] = 0;
+			snprintf(io->rule[i], PRICE_RULE_NAME_MAX, "missing");
+		}
+		io->total += io->unit[i] * (int64_t)io->lines[i].qty;
+	}
+}
+
+/* The ack's prices (lp: DN_ORDER_LINES_MAX entries). */
+static void ingest_ack_prices(coord *c, const ingest_order *io, Dropnet__OrderAck *ack,
+    Dropnet__LinePrice *lp, Dropnet__LinePrice **lpp)
+{
+	if (!io->priced) {
+		return;
+	}
+	for (size_t i = 0; i < io->nlines; i++) {
+		dropnet__line_price__init(&lp[i]);
+		lp[i].sku = (char *)io->lines[i].sku;
+		lp[i].qty = io->lines[i].qty;
+		lp[i].unit_minor = io->unit[i];
+		lp[i].rule = (char *)io->rule[i];
+		if (io->arm[i] >= 0) {
+			coord_experiment *x = coord_experiment_find(c, io->d->id, io->lines[i].sku);
+			lp[i].arm = x != NULL ? x->arm[io->arm[i]] : "";
+		}
+		lpp[i] = &lp[i];
+	}
+	ack->n_prices = io->nlines;
+	ack->prices = lpp;
+	ack->total_minor = io->total;
+	ack->currency = io->d->spec->currency;
+}
+
+/* Journals the order's prices next to its lines. */
+static int ingest_journal_prices(coord *c, const ingest_order *io, int64_t order_id)
+{
+	int rv = 0;
+	for (size_t i = 0; io->priced && rv == 0 && i < io->nlines; i++) {
+		rv = coord_store_order_line_price(c->store, order_id, io->lines[i].sku,
+		    io->unit[i], io->rule[i]);
+		if (rv == 0 && !io->held && io->arm[i] >= 0) {
+			rv = coord_experiment_outcome(c, io->d, io->lines[i].sku, io->arm[i],
+			    io->lines[i].qty, io->unit[i]);
+		}
+	}
+	if (io->priced && rv == 0) {
+		rv = coord_store_order_price(c->store, order_id, io->total,
+		    io->d->spec->currency);
+	}
+	return rv;
 }
 
 /* Packs the routing candidates (for `dropctl order show`). */
@@ -555,6 +636,7 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
     int64_t now_wall, uint64_t now_mono)
 {
 	const char *storefront = m->storefront[0] ? m->storefront : "default";
+	metrics_labels_add(&c->metrics.storefronts, storefront, 1);
 	if (m->action != DROPNET__ORDER_ACTION__ACTION_SUBMIT) {
 		return ingest_action(c, m, storefront, o, now_wall);
 	}
@@ -576,21 +658,42 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 	    (rv = ingest_route(c, &io, now_mono)) != 0 || (rv = ingest_gift(c, &io)) != 0) {
 		return rv;
 	}
+	ingest_price(c, &io);
 	Dropnet__Placement pl[DN_ORDER_LINES_MAX * DN_SPLIT_HUBS_MAX];
 	Dropnet__Placement *plp[DN_ORDER_LINES_MAX * DN_SPLIT_HUBS_MAX];
+	Dropnet__LinePrice lp[DN_ORDER_LINES_MAX];
+	Dropnet__LinePrice *lpp[DN_ORDER_LINES_MAX];
 	Dropnet__OrderAck ack = DROPNET__ORDER_ACK__INIT;
 	ingest_ack_fill(c, &io, &ack, pl, plp);
+	ingest_ack_prices(c, &io, &ack, lp, lpp);
 	int64_t order_id = 0;
 	if ((rv = ingest_journal(c, &io, &ack, &order_id)) != 0 ||
+	    (rv = ingest_journal_prices(c, &io, order_id)) != 0 ||
 	    (io.routed && (rv = ingest_place(c, &io, order_id)) != 0)) {
 		return rv;
 	}
 	ack.order_id = (uint64_t)order_id;
 	o->journalled = true;
 	o->accepted = io.routed;
+	o->status = io.status;
 	log_debug("order.routed", "id=%lld key=%.64s status=%s hub=%s",
 	    (long long)order_id, m->order_key, codec_status_name(io.status), ack.hub);
 	return codec_order_ack_pack(&ack, &o->buf, &o->len);
+}
+
+/* Counts one answer as sent (c->metrics): by status, replays apart. */
+static void ingest_count(coord *c, const ingest_out *o)
+{
+	coord_metrics *mt = &c->metrics;
+	if (o->replay) {
+		mt->replays++;
+		return;
+	}
+	size_t st = (size_t)o->status < COORD_METRICS_STATUS_MAX ? (size_t)o->status : 0;
+	mt->orders[st]++;
+	if (o->status != DROPNET__STATUS__ACCEPTED && o->status != DROPNET__STATUS__HELD) {
+		mt->refusals[st]++;
+	}
 }
 
 /* One order batch, as coord_txn_run applies it. */
@@ -625,6 +728,10 @@ static int ingest_batch_apply(coord *c, void *arg)
 		}
 		codec_submit_order_free(m);
 	}
+	/* Experiment exposures counted since the last commit ride this one. */
+	if (rv == 0) {
+		rv = coord_experiments_flush(c);
+	}
 	return rv;
 }
 
@@ -647,10 +754,13 @@ void coord_ingest_batch(coord *c, mreq **reqs, size_t n)
 			o->buf = NULL;
 			ingest_reply_simple(o, DROPNET__STATUS__UNAVAILABLE, "", "",
 			    "storage failed; retry with the same key");
+			o->replay = false;
 		}
 		mreq_reply(reqs[i], o->buf, o->len);
 		free(o->buf);
+		ingest_count(c, o);
 	}
+	metrics_hist_observe(&c->metrics.ingest_batch, (double)n);
 	c->orders_seen += n;
 	c->ingest_batches++;
 }

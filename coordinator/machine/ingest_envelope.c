@@ -1,8 +1,8 @@
 /*
  * ingest_envelope.c - the ingest socket's requests as their envelope says
  * (IngestRequest, proto/dropnet.proto; common/io/envelope.h): a bare
- * SubmitOrder, one order in an envelope, or a SubmitBatch of up to
- * DN_INGEST_BATCH_MAX orders.
+ * SubmitOrder, one order in an envelope, a SubmitBatch of up to
+ * DN_INGEST_BATCH_MAX orders, or a QuoteRequest (answered from memory).
  *
  * Every order, whatever carried it, becomes one sub-request over its own
  * bytes (borrowed from the request: nothing is unpacked or copied here) and
@@ -62,9 +62,45 @@ static void env_refuse(mreq *r, Dropnet__Status status, const char *field,
 	free(out);
 }
 
+/* A QuoteRequest in the envelope: answered from memory at once (no
+ * transaction, nothing written; docs/prices.md), as IngestReply.quote. */
+static void env_quote(coord *c, mreq *r, envelope_slice body)
+{
+	Dropnet__QuoteRequest *q = NULL;
+	Dropnet__QuoteReply qr = DROPNET__QUOTE_REPLY__INIT;
+	int rv = codec_quote_request_unpack(body.buf, body.len, &q);
+	if (rv == DN_EPROTO || (rv == DN_ERANGE && q->version == 0)) {
+		log_warn("quote.malformed", "bytes=%zu", body.len);
+		qr.version = DN_PROTO_VERSION;
+		qr.status = DROPNET__STATUS__MALFORMED;
+		qr.message = "bytes are not a QuoteRequest";
+	} else if (rv == DN_ERANGE) {
+		qr.version = DN_PROTO_VERSION;
+		qr.status = DROPNET__STATUS__UNSUPPORTED_VERSION;
+		qr.field = "version";
+		qr.message = "this coordinator speaks version 1";
+	} else {
+		coord_quote(c, q, &qr);
+	}
+	Dropnet__IngestReply rep = DROPNET__INGEST_REPLY__INIT;
+	rep.version = DN_PROTO_VERSION;
+	rep.kind_case = DROPNET__INGEST_REPLY__KIND_QUOTE;
+	rep.quote = &qr;
+	uint8_t *out = NULL;
+	size_t olen = 0;
+	if (codec_ingest_reply_pack(&rep, &out, &olen) != 0) {
+		out = NULL;
+		olen = 0;
+	}
+	mreq_reply(r, out, olen); /* empty on out-of-memory: the client retries */
+	free(out);
+	codec_quote_request_free(q);
+}
+
 /* Reads request r's envelope: its orders into env_items (*n of them), or
- * answers it at once. Returns true if it has orders to run. */
-static bool env_classify(mreq *r, env_req *e, size_t *n)
+ * answers it at once (a quote, a refusal). Returns true if it has orders to
+ * run. */
+static bool env_classify(coord *c, mreq *r, env_req *e, size_t *n)
 {
 	size_t len = 0;
 	const uint8_t *body = mreq_body(r, &len);
@@ -84,6 +120,10 @@ static bool env_classify(mreq *r, env_req *e, size_t *n)
 		env_refuse(r, env.version == 0 ? DROPNET__STATUS__MALFORMED :
 		    DROPNET__STATUS__UNSUPPORTED_VERSION, "version",
 		    "this coordinator speaks version 1");
+		return false;
+	}
+	if (env.kind == ENVELOPE_QUOTE) {
+		env_quote(c, r, env.body);
 		return false;
 	}
 	if (env.kind == ENVELOPE_ONE) {
@@ -158,7 +198,7 @@ void coord_ingest_request(coord *c, mreq **reqs, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		size_t k = 0;
 		memset(&er[i], 0, sizeof(er[i]));
-		if (!env_classify(reqs[i], &er[i], &k)) {
+		if (!env_classify(c, reqs[i], &er[i], &k)) {
 			er[i].answered = true;
 			continue;
 		}

@@ -40,6 +40,11 @@ void coord_tick(coord *c)
 int coord_open(coord *c, const char *db_path, const char *vfs)
 {
 	assert(c->db == NULL && c->store == NULL);
+	if (c->metrics.ingest_batch.bounds == NULL) {
+		/* Counters outlive a close + open (a restart in the simulator). */
+		metrics_hist_init(&c->metrics.ingest_batch, metrics_batch_bounds,
+		    metrics_batch_nbounds);
+	}
 	c->store = calloc(1, sizeof(*c->store));
 	c->reload_old = calloc(DN_HUBS_MAX, sizeof(*c->reload_old));
 	if (c->store == NULL || c->reload_old == NULL) {
@@ -58,6 +63,10 @@ int coord_open(coord *c, const char *db_path, const char *vfs)
 	}
 	if (rv == 0) {
 		rv = coord_undo_init(c);
+	}
+	if (rv == 0) {
+		rv = coord_store_secret_get(c->store, "quote", c->quote_secret,
+		    sizeof(c->quote_secret), &c->quote_secret_len);
 	}
 	if (rv == 0) {
 		rv = coord_reload(c);

@@ -368,6 +368,7 @@ static void ops_audit(coord *c, mreq *r)
 
 void coord_ops_batch(coord *c, mreq **reqs, size_t n)
 {
+	c->metrics.ops_requests += n;
 	for (size_t i = 0; i < n; i++) {
 		size_t len = 0;
 		const uint8_t *body = mreq_body(reqs[i], &len);
@@ -405,6 +406,9 @@ void coord_ops_batch(coord *c, mreq **reqs, size_t n)
 		} else if (q->kind >= DROPNET__OPS_KIND__OPS_DEMAND &&
 		    q->kind <= DROPNET__OPS_KIND__OPS_TRANSFERS) {
 			coord_ops_rebalance(c, q, reqs[i]);
+		} else if (q->kind >= DROPNET__OPS_KIND__OPS_PRICE_LIVE &&
+		    q->kind <= DROPNET__OPS_KIND__OPS_EXPERIMENT_STOP) {
+			coord_ops_prices(c, q, reqs[i]);
 		} else {
 			rep.status = DROPNET__STATUS__INVALID;
 			rep.message = "unknown ops kind";

@@ -4,9 +4,12 @@
  * hub-to-hub transfers), transfers as hub work, live spike detection, and
  * the regional signals published for storefronts.
  *
- * The decisions are pure (common/core/forecast.c, planner.c, spike.c); this
- * file gathers their inputs from the ledger and the journal and carries out
- * what they return.
+ * The decisions are pure (common/core/forecast_panel.c, planner.c,
+ * spike.c); this file gathers their inputs from the ledger and the journal
+ * and carries out what they return. The forecasts come from the adaptive
+ * model fitted at each plan on the network's whole demand history (every
+ * hub region and SKU), so a SKU's forecast depends on the network's own
+ * data, the ledger and the coordinator's clock only.
  *
  * Demand history is the journal itself: each order's nearest healthy hub in
  * range (orders.nearest_hub) names its region; accepted, held, lapsed and
@@ -33,6 +36,7 @@
 #include <string.h>
 #include "core/err.h"
 #include "core/forecast.h"
+#include "core/forecast_panel.h"
 #include "core/geo.h"
 #include "core/planner.h"
 #include "core/spike.h"
@@ -53,7 +57,14 @@ typedef struct {
 	int hub;
 	char sku[DN_ID_MAX + 1];
 	spike_state st;
+	/* Observed over expected rate of the last declared spike: the demand
+	 * signal prices follow while the series cools down after it. */
+	double spike_ratio;
 } rebal_watch;
+
+/* History values one plan's model panel holds at most (16 MB): beyond,
+ * the SKUs after the first that fit are forecast, not learned from. */
+#define REBAL_PANEL_VALUES_MAX (2u << 20)
 
 /* Plan actions and hub forecasts one plan reply lists, at most. */
 #define REBAL_ACTIONS_MAX (REBAL_SKUS_MAX * 8)
@@ -63,8 +74,11 @@ typedef struct {
  * them, and the plan it returns points into them until the next run. */
 typedef struct {
 	char skus[REBAL_SKUS_MAX][DN_ID_MAX + 1];
+	char pskus[REBAL_SKUS_MAX][DN_ID_MAX + 1]; /* the model's panel */
+	forecast_panel panel;
 	planner_plan plan;
 	planner_hub ph[DN_HUBS_MAX];
+	forecast_panel_why why[DN_HUBS_MAX];
 	int idx[DN_HUBS_MAX];
 	Dropnet__PlanAction acts[REBAL_ACTIONS_MAX];
 	Dropnet__PlanAction *actp[REBAL_ACTIONS_MAX];
@@ -73,6 +87,7 @@ typedef struct {
 	Dropnet__HubForecast fc[REBAL_FORECASTS_MAX];
 	Dropnet__HubForecast *fcp[REBAL_FORECASTS_MAX];
 	char fskus[REBAL_FORECASTS_MAX][DN_ID_MAX + 1];
+	char fclus[REBAL_FORECASTS_MAX][32];
 } rebal_scratch;
 
 typedef struct coord_signals {
@@ -166,13 +181,12 @@ static void rebal_opts_of(coord *c, const Dropnet__OpsRequest *q, rebal_opts *o)
  * its region's history y (nb buckets; mean: scratch for the horizon) and
  * the units already on their way to it. *usable is false when the hub's
  * books cannot take part. */
-static int rebal_plan_hub(coord *c, size_t h, const char *sku, const rebal_opts *o,
-    const double *y, size_t nb, double *mean, planner_hub *p, bool *usable)
+static int rebal_plan_hub(coord *c, size_t h, const char *sku, const double *y,
+    size_t nb, double *mean, planner_hub *p, forecast_panel_why *why, bool *usable)
 {
 	*usable = false;
-	forecast_params fp = {FORECAST_MODEL, o->horizon, o->service};
 	forecast_result fr;
-	if (forecast_series(&fp, y, nb, mean, &fr) != 0) {
+	if (forecast_panel_series(&c->signals->run.panel, y, nb, mean, &fr, why) != 0) {
 		return DN_EINVAL;
 	}
 	coord_stock *s = coord_stock_get(c, (int)h, sku, false);
@@ -183,7 +197,9 @@ static int rebal_plan_hub(coord *c, size_t h, const char *sku, const rebal_opts 
 	p->on_hand = s != NULL ? s->row.on_hand : 0;
 	p->allocated = s != NULL ? s->row.allocated : 0;
 	p->holdback = s != NULL ? s->row.holdback : 0;
-	p->mean = fr.mean_total;
+	/* The stock's mean, not the point forecast (which may be shrunk for
+	 * accuracy on sparse series): the planner values expected units. */
+	p->mean = why->stock_mean;
 	p->cover = (int64_t)ceil(fr.stock);
 	/* Units already on their way here count: without them every new plan
 	 * would send another van for the same gap. */
@@ -205,7 +221,7 @@ static int rebal_plan_hub(coord *c, size_t h, const char *sku, const rebal_opts 
 
 /* Plans one sku. hubs_out/idx map planner indices to coordinator hubs. */
 static int rebal_plan_sku(coord *c, const char *sku, const rebal_opts *o,
-    planner_plan *plan, planner_hub *ph, int *idx, size_t *nph)
+    planner_plan *plan, planner_hub *ph, forecast_panel_why *why, int *idx, size_t *nph)
 {
 	size_t nb = (size_t)c->cfg.history_buckets;
 	double *y = malloc(c->nhubs * nb * sizeof(*y) + 1);
@@ -224,7 +240,8 @@ static int rebal_plan_sku(coord *c, const char *sku, const rebal_opts *o,
 			continue; /* neither a source nor a destination while down */
 		}
 		bool usable = false;
-		rv = rebal_plan_hub(c, h, sku, o, &y[h * nb], nb, mean, &ph[*nph], &usable);
+		rv = rebal_plan_hub(c, h, sku, &y[h * nb], nb, mean, &ph[*nph], &why[*nph],
+		    &usable);
 		if (rv == 0 && usable) {
 			idx[*nph] = (int)h;
 			(*nph)++;
@@ -463,6 +480,11 @@ static void rebal_forecasts_add(rebal_scratch *w, const char *sku, size_t nph,
 		f->allocated = ph->allocated;
 		f->holdback = ph->holdback;
 		f->sellable = ph->on_hand - ph->allocated - ph->holdback;
+		f->model = (char *)forecast_panel_candidate_name(w->why[h].stock);
+		f->cluster = forecast_panel_cluster_name(w->why[h].cluster,
+		    w->fclus[out->n_forecasts], sizeof(w->fclus[0]));
+		f->level = w->why[h].level;
+		f->factor = w->why[h].factor;
 		w->fcp[out->n_forecasts] = f;
 		out->n_forecasts++;
 	}
@@ -509,6 +531,46 @@ typedef struct {
 	Dropnet__RebalancePlan *out;
 } rebal_run_args;
 
+/*
+ * Fits the run's model on the network's whole demand history: every hub
+ * region's series of every SKU with stock (in the ledger's order, as many
+ * as REBAL_PANEL_VALUES_MAX holds), the buckets the plan forecasts from.
+ * A history the model refuses (a value out of bounds) is logged and
+ * leaves a panel that learned nothing: the issue-5 model, as before.
+ */
+static int rebal_panel_fit(coord *c, rebal_scratch *w, const rebal_opts *o)
+{
+	size_t nb = (size_t)c->cfg.history_buckets, per = c->nhubs * nb;
+	size_t nskus = rebal_skus(c, NULL, w->pskus);
+	if (per == 0) {
+		nskus = 0;
+	} else if (nskus > REBAL_PANEL_VALUES_MAX / per) {
+		nskus = REBAL_PANEL_VALUES_MAX / per;
+	}
+	double *y = malloc(nskus * per * sizeof(*y) + 1);
+	forecast_span *sp = malloc(nskus * c->nhubs * sizeof(*sp) + 1);
+	int rv = y != NULL && sp != NULL ? 0 : DN_ENOMEM;
+	int64_t now = coord_now_wall_ms(c);
+	for (size_t k = 0; rv == 0 && k < nskus; k++) {
+		rv = rebal_history(c, w->pskus[k], now, o->bucket_ms, nb, &y[k * per]);
+		for (size_t h = 0; h < c->nhubs; h++) {
+			sp[k * c->nhubs + h].y = &y[k * per + h * nb];
+			sp[k * c->nhubs + h].n = nb;
+		}
+	}
+	if (rv == 0) {
+		rv = forecast_panel_fit(&w->panel, o->horizon, o->service, sp, nskus * c->nhubs);
+		if (rv == DN_EINVAL) {
+			log_warn("rebalance.panel_refused", "skus=%zu hubs=%zu buckets=%zu",
+			    nskus, c->nhubs, nb);
+			rv = forecast_panel_fit(&w->panel, o->horizon, o->service, NULL, 0);
+		}
+	}
+	free(y);
+	free(sp);
+	return rv;
+}
+
 /* Plans (and with apply, carries out) every SKU; fills the plan. Applied,
  * inside the transaction coord_txn_run runs. */
 static int rebal_run_body(coord *c, void *arg)
@@ -526,11 +588,17 @@ static int rebal_run_body(coord *c, void *arg)
 	out->service = o->service;
 	out->actions = w->actp;
 	out->forecasts = w->fcp;
-	int rv = 0;
+	int rv = rebal_panel_fit(c, w, o);
+	if (rv != 0) {
+		return rv;
+	}
+	out->panel_series = (uint32_t)w->panel.series;
+	out->panel_cases = w->panel.cases;
+	out->panel_learned = w->panel.learned != 0;
 	for (size_t k = 0; rv == 0 && k < nskus; k++) {
 		const char *sku = w->skus[k];
 		size_t nph = 0;
-		rv = rebal_plan_sku(c, sku, o, &w->plan, w->ph, w->idx, &nph);
+		rv = rebal_plan_sku(c, sku, o, &w->plan, w->ph, w->why, w->idx, &nph);
 		if (rv == 0) {
 			rebal_forecasts_add(w, sku, nph, out);
 		}
@@ -702,6 +770,18 @@ static rebal_watch *rebal_watch_get(coord_signals *s, int hub, const char *sku,
 	return w;
 }
 
+double coord_demand_ratio(coord *c, int hub, const char *sku)
+{
+	coord_signals *s = c->signals;
+	for (size_t i = 0; s != NULL && i < s->nwatch; i++) {
+		rebal_watch *w = &s->watch[i];
+		if (w->hub == hub && strcmp(w->sku, sku) == 0) {
+			return w->st.cooldown > 0 && w->spike_ratio > 1.0 ? w->spike_ratio : 1.0;
+		}
+	}
+	return 1.0;
+}
+
 static void rebal_publish(coord *c, const Dropnet__RegionSignal *sig)
 {
 	if (c->publish == NULL) {
@@ -776,6 +856,7 @@ static void rebal_spike_hub(coord *c, const coord_drop *d, const char *sku, size
 	sig.spike = sp == 1;
 	if (sp == 1) {
 		sig.statistic = ev.stat;
+		w->spike_ratio = ev.expected_rate > 0 ? ev.observed_rate / ev.expected_rate : 1.0;
 		log_warn("demand.spike", "hub=%s sku=%s drop=%s rate_per_min=%.1f"
 		    " forecast_per_min=%.1f statistic=%.2f threshold=%.2f since_ms=%lld"
 		    " buckets=%u", c->hubs[h].id, sku, d->id, ev.observed_rate,

@@ -78,6 +78,12 @@ const conf_key coord_config_keys[] = {
         "bucket of the live spike test"},
     {"rebalance.on_spike", CONF_INT, 0, 1, "1", offsetof(coord_config, on_spike),
         "1: a declared spike triggers a rebalance of its SKU at once"},
+    {"prices.quote_ttl_ms", CONF_INT, 1000, 86400000, "600000",
+        offsetof(coord_config, quote_ttl_ms),
+        "how long a quote's price lock (its token) holds, ms"},
+    {"prices.low_units", CONF_INT, 0, 1000000, "5",
+        offsetof(coord_config, quote_low_units),
+        "a quote says LOW when hubs in range have this many units or fewer"},
     {"log.level", CONF_STR, 0, 0, "info", offsetof(coord_config, log_level),
         "debug, info, warn or error"},
     {"tls.ca_file", CONF_STR, 0, 0, "", offsetof(coord_config, tls_ca_file),
@@ -99,6 +105,11 @@ const conf_key coord_config_keys[] = {
     {"tls.allow_plaintext", CONF_INT, 0, 1, "0",
         offsetof(coord_config, tls_allow_plaintext),
         "1 allows plaintext tcp:// URLs (a private network only); ipc:// always is"},
+    {"metrics.listen", CONF_STR, 0, 0, "", offsetof(coord_config, metrics_listen),
+        "http://HOST:PORT serving GET /metrics (Prometheus text); empty: off"},
+    {"metrics.allow_public", CONF_INT, 0, 1, "0",
+        offsetof(coord_config, metrics_allow_public),
+        "1 allows metrics.listen on a non-loopback address (plain HTTP: a private network only)"},
 };
 const size_t coord_config_nkeys = sizeof(coord_config_keys) / sizeof(coord_config_keys[0]);
 

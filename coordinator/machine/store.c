@@ -108,6 +108,28 @@ static const db_migration store_migrations[] = {
         "CREATE INDEX order_lines_sku ON order_lines(sku, order_id);"
         "CREATE INDEX orders_received ON orders(received_ms);",
         NULL},
+    {"prices: price_live, order prices, the quote secret (docs/prices.md)",
+        /* The secret is SQLite's randomness, made once here, like the
+         * incarnation: quote tokens made before a restart still verify. */
+        "CREATE TABLE price_live(drop_id TEXT NOT NULL, sku TEXT NOT NULL,"
+        " tier TEXT NOT NULL, price_minor INTEGER NOT NULL,"
+        " starts_ms INTEGER NOT NULL, ends_ms INTEGER NOT NULL,"
+        " PRIMARY KEY(drop_id, sku)) WITHOUT ROWID;"
+        "ALTER TABLE order_lines ADD COLUMN unit_minor INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE order_lines ADD COLUMN price_rule TEXT NOT NULL DEFAULT '';"
+        "ALTER TABLE orders ADD COLUMN total_minor INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE orders ADD COLUMN currency TEXT NOT NULL DEFAULT '';"
+        "CREATE TABLE secrets(name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;"
+        "INSERT INTO secrets(name, value) VALUES('quote', randomblob(32));"
+        "CREATE TABLE experiments(id TEXT PRIMARY KEY, drop_id TEXT NOT NULL,"
+        " sku TEXT NOT NULL, state TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+        " stopped_ms INTEGER NOT NULL DEFAULT 0, spec BLOB NOT NULL);"
+        "CREATE TABLE experiment_arms(experiment_id TEXT NOT NULL, idx INTEGER NOT NULL,"
+        " exposures INTEGER NOT NULL DEFAULT 0, orders INTEGER NOT NULL DEFAULT 0,"
+        " units INTEGER NOT NULL DEFAULT 0, revenue_minor INTEGER NOT NULL DEFAULT 0,"
+        " revenue_sq REAL NOT NULL DEFAULT 0,"
+        " PRIMARY KEY(experiment_id, idx)) WITHOUT ROWID;",
+        NULL},
 };
 
 int store_migrate(sqlite3 *db)
@@ -155,6 +177,9 @@ int store_init(store *s, sqlite3 *db)
 	}
 	if (rv == 0) {
 		rv = coord_store_ingest_init(s, db);
+	}
+	if (rv == 0) {
+		rv = store_prices_init(s, db);
 	}
 	return rv != 0 ? rv : store_ops_init(s, db);
 }

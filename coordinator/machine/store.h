@@ -59,6 +59,22 @@
  *   hub_seed(hub, sku, on_hand)            on-hand given to a new hub
  *                                          incarnation, until it confirms
  * 3 adds coord_clock (above).
+ * 4 adds prices (store_prices.c, docs/prices.md):
+ *   price_live(drop_id, sku, tier, price_minor, starts_ms, ends_ms)   an
+ *                                          operator's live price per SKU
+ *                                          (tier '' = every tier)
+ *   order_lines.unit_minor, .price_rule    what one unit of the line cost
+ *                                          and the rules that set it
+ *   orders.total_minor, .currency          the order's total, ISO 4217
+ *   secrets(name, value)                   'quote': 32 random bytes, the
+ *                                          quote tokens' HMAC key
+ *   experiments(id, drop_id, sku, state, created_ms, stopped_ms, spec)
+ *                                          price experiments; spec = packed
+ *                                          Experiment as created
+ *   experiment_arms(experiment_id, idx, exposures, orders, units,
+ *                   revenue_minor, revenue_sq)   counts per arm
+ * A drop's price rules (per SKU and tier, floor, ceiling) are part of its
+ * spec (drops.spec, the packed Drop).
  */
 #ifndef DN_COORD_STORE_H
 #define DN_COORD_STORE_H
@@ -85,6 +101,7 @@ typedef struct store {
 	sqlite3_stmt *stream[32]; /* store_stream.c's, by its SS_* index */
 	store_ingest_stmts ingest;       /* store_ingest.c */
 	struct store_ops_stmts *ops;   /* store_ops.c */
+	sqlite3_stmt *prices[16];     /* store_prices.c, by its SP_* index */
 } store;
 
 /* The id a new placement takes: above every placement and above the floor
@@ -651,5 +668,62 @@ typedef struct {
 typedef int (*coord_store_transfer_fn)(void *arg, const coord_store_transfer_row *row);
 int coord_store_transfers_list(store *s, size_t max, coord_store_transfer_fn fn,
     void *arg);
+
+/* ---- prices (store_prices.c) ---- */
+int store_prices_init(store *s, sqlite3 *db);
+/* One price_live row. */
+typedef struct {
+	const char *drop_id, *sku, *tier;
+	int64_t price_minor, starts_ms, ends_ms;
+} coord_store_price_live;
+typedef int (*coord_store_price_live_fn)(void *arg, const coord_store_price_live *r);
+/* Sets (replaces) the live price of (drop, sku). */
+int coord_store_price_live_set(store *s, const coord_store_price_live *r);
+/* Every live price row. */
+int coord_store_price_live_list(store *s, coord_store_price_live_fn fn, void *arg);
+/* Records an accepted order's prices: one line's unit price and rule, then
+ * the order's total and currency. */
+int coord_store_order_line_price(store *s, int64_t order_id, const char *sku,
+    int64_t unit_minor, const char *rule);
+int coord_store_order_price(store *s, int64_t order_id, int64_t total_minor,
+    const char *currency);
+/* The secret called name (32 bytes at most) into buf; *len its length.
+ * 0, DN_ENOENT or DN_EIO. */
+int coord_store_secret_get(store *s, const char *name, uint8_t *buf, size_t cap,
+    size_t *len);
+/* Accepted orders of a drop grouped by tier (or by the hub that took
+ * them): orders, units and revenue (sum of totals, minor units). */
+typedef struct {
+	const char *key;
+	uint64_t orders, units;
+	int64_t revenue_minor;
+} coord_store_money_row;
+typedef int (*coord_store_money_fn)(void *arg, const coord_store_money_row *r);
+int coord_store_money_scan(store *s, const char *drop_id, bool by_hub,
+    coord_store_money_fn fn, void *arg);
+/* Experiments: a row (spec = packed Experiment as created) and its arms. */
+typedef struct {
+	const char *id, *drop_id, *sku, *state;
+	int64_t created_ms, stopped_ms;
+	const uint8_t *spec;
+	size_t spec_len;
+} coord_store_experiment_row;
+typedef int (*coord_store_experiment_fn)(void *arg, const coord_store_experiment_row *r);
+int coord_store_experiment_insert(store *s, const coord_store_experiment_row *r,
+    size_t narms);
+int coord_store_experiment_stop(store *s, const char *id, int64_t stopped_ms);
+/* id NULL: every running experiment; else that one (DN_ENOENT if none). */
+int coord_store_experiment_get(store *s, const char *id, coord_store_experiment_fn fn,
+    void *arg);
+typedef struct {
+	int idx;
+	uint64_t exposures, orders, units;
+	int64_t revenue_minor;
+	double revenue_sq;
+} coord_store_arm_row;
+typedef int (*coord_store_arm_fn)(void *arg, const coord_store_arm_row *r);
+int coord_store_arm_list(store *s, const char *id, coord_store_arm_fn fn, void *arg);
+/* Adds r's counts to arm r->idx of experiment id. */
+int coord_store_arm_add(store *s, const char *id, const coord_store_arm_row *r);
 
 #endif

@@ -27,6 +27,7 @@
 #include "io/log.h"
 #include "io/nettls.h"
 #include "hub.h"
+#include "hub_obs.h"
 
 /* nng contexts on the terminal socket: a hub has a handful of terminals,
  * each with one request in flight; more is a runaway script. */
@@ -46,6 +47,7 @@ typedef struct {
 	bool stopping;
 	uv_signal_t sigint, sigterm;
 	bool sig_init;
+	hub_obs obs;            /* /metrics (off unless metrics.listen) */
 } hub_main;
 
 static int64_t hub_now_ms(void)
@@ -122,17 +124,23 @@ static void on_term(void *arg, bridge_req **reqs, size_t n)
 		}
 		return;
 	}
+	uint64_t recv_ns[HUB_TERM_CTX_MAX];
 	for (size_t i = 0; i < n; i++) {
 		size_t len = 0;
 		const uint8_t *body = bridge_req_body(reqs[i], &len);
 		mreq_init(&mr[i], body, len);
 		mp[i] = &mr[i];
+		recv_ns[i < HUB_TERM_CTX_MAX ? i : 0] = bridge_req_received_ns(reqs[i]);
 	}
 	hub_clock(m->h);
 	hub_term_batch(m->h, mp, n);
 	for (size_t i = 0; i < n; i++) {
 		bridge_req_reply(reqs[i], mr[i].reply, mr[i].reply_len);
 		mreq_fini(&mr[i]);
+	}
+	if (m->obs.http != NULL) {
+		hub_obs_term(&m->obs, recv_ns, n < HUB_TERM_CTX_MAX ? n : HUB_TERM_CTX_MAX,
+		    hub_obs_now_ns());
 	}
 	free(mr);
 	free(mp);
@@ -171,6 +179,7 @@ static void sync_on_timer(uv_timer_t *t)
 		return;
 	}
 	m->sync_inflight = true;
+	hub_obs_sync_sent(&m->obs);
 }
 
 static void on_sync_reply(void *arg, int rv, const uint8_t *buf, size_t len)
@@ -181,7 +190,9 @@ static void on_sync_reply(void *arg, int rv, const uint8_t *buf, size_t len)
 		return;
 	}
 	hub_clock(m->h);
-	sync_schedule(m, hub_sync_on_reply(m->h, rv, buf, len));
+	uint64_t delay = hub_sync_on_reply(m->h, rv, buf, len);
+	hub_obs_sync_done(&m->obs, rv == 0 && m->h->coordinator_up);
+	sync_schedule(m, delay);
 }
 
 static int sync_start(hub_main *m)
@@ -201,6 +212,7 @@ static void hub_shutdown(hub_main *m)
 		return;
 	}
 	m->stopping = true;
+	hub_obs_stop(&m->obs);
 	if (m->sync_timer_init) {
 		uv_timer_stop(&m->sync_timer);
 		uv_close((uv_handle_t *)&m->sync_timer, NULL);
@@ -306,6 +318,9 @@ static int hub_start(hub_main *m)
 	if ((rv = sync_start(m)) != 0) {
 		return rv;
 	}
+	if ((rv = hub_obs_open(&m->obs, m->loop, h)) != 0) {
+		return rv;
+	}
 	if (uv_signal_init(m->loop, &m->sigint) != 0
 	    || uv_signal_init(m->loop, &m->sigterm) != 0) {
 		return DN_ENOMEM;
@@ -354,6 +369,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hubd: config: hub.coordinator_url: %s\n", err);
 		return 2;
 	}
+	if (hub_obs_config_check(&h.cfg) != 0) {
+		return 2;
+	}
 	(void)log_level_parse(h.cfg.log_level, &lvl);
 	log_set_level(lvl);
 	conf_log(hub_conf_keys, hub_conf_nkeys, &h.cfg);
@@ -379,6 +397,7 @@ int main(int argc, char **argv)
 	if (uv_loop_close(&loop) != 0) {
 		log_warn("hubd.loop_busy", "%s", "handles left open at exit");
 	}
+	hub_obs_close(&m.obs);
 	hub_store_close(h.store);
 	log_info("hubd.stopped", "hub=%s", h.cfg.id);
 	return rv == 0 ? 0 : 1;

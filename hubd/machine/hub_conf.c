@@ -53,6 +53,11 @@ const conf_key hub_conf_keys[] = {
 	{ "tls.allow_plaintext", CONF_INT, 0, 1, "0",
 	    offsetof(hub_conf, tls_allow_plaintext),
 	    "1 allows a plaintext tcp:// coordinator_url (a private network only)" },
+	{ "metrics.listen", CONF_STR, 0, STR_MAX, "", offsetof(hub_conf, metrics_listen),
+	    "http://HOST:PORT serving GET /metrics (Prometheus text); empty: off" },
+	{ "metrics.allow_public", CONF_INT, 0, 1, "0",
+	    offsetof(hub_conf, metrics_allow_public),
+	    "1 allows metrics.listen on a non-loopback address (plain HTTP: a private network only)" },
 };
 const size_t hub_conf_nkeys = sizeof(hub_conf_keys) / sizeof(hub_conf_keys[0]);
 

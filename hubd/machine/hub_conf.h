@@ -22,6 +22,9 @@ typedef struct {
 	char tls_cert_file[DN_CONF_STR_MAX];
 	char tls_key_file[DN_CONF_STR_MAX];
 	long long tls_allow_plaintext;
+	/* /metrics (the shell; docs/metrics.md): empty listen is off. */
+	char metrics_listen[DN_CONF_STR_MAX];
+	long long metrics_allow_public;
 } hub_conf;
 
 extern const conf_key hub_conf_keys[];

@@ -2,16 +2,21 @@
 # ingest.sh - the ingest benchmark (not part of the test suite):
 #
 #   ./tests/bench/ingest.sh [--bin BUILD_DIR] [--buyers N] [--concurrency C] [--units U]
-#                           [--plaintext]
+#                           [--plaintext] [--metrics]
 #
 # Starts the example network (coordinator + six hubs, deploy/local-net.sh) in
 # a temp folder on free-by-default ports 7400-7402 (DROPNET_PORT_BASE moves
 # them), stocks one hot SKU (default 50,000 units spread over the hubs),
 # runs loadgen (default 200,000 buyers over 64 concurrent connections; acks
 # are durable: WAL + synchronous=FULL), prints loadgen's JSON and each
-# daemon's RSS (from /proc/PID/status) before and after, and stops the
-# network. TLS is on, as local-net.sh runs it; --plaintext runs tcp:// (to
-# measure what TLS costs). Build first (./tests/run.sh, or cmake into build/); use a Release
+# daemon's RSS (from /proc/PID/status) before and after; then the same
+# buyers ask quotes (one SKU, then eight per quote, in a priced drop):
+# quotes_per_s next to orders_per_s, coordinator CPU per order and quote.
+# TLS is on, as local-net.sh runs it; --plaintext runs tcp:// (to
+# measure what TLS costs); --metrics turns on every daemon's /metrics
+# (ports from DROPNET_METRICS_PORT_BASE, default 7410) and scrapes the
+# coordinator's once a second during the run, as Prometheus would (to
+# measure what counting costs: run with and without). Build first (./tests/run.sh, or cmake into build/); use a Release
 # or RelWithDebInfo build, not the sanitizer one.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -24,8 +29,9 @@ while [[ $# -gt 0 ]]; do
 	--concurrency) CONC=$2; shift 2 ;;
 	--units) UNITS=$2; shift 2 ;;
 	--plaintext) NETOPTS+=(--plaintext); shift ;;
-	-h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) echo "usage: $0 [--bin BUILD_DIR] [--buyers N] [--concurrency C] [--units U] [--plaintext]" >&2; exit 2 ;;
+	--metrics) NETOPTS+=(--metrics-port-base "${DROPNET_METRICS_PORT_BASE:-7410}"); shift ;;
+	-h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "usage: $0 [--bin BUILD_DIR] [--buyers N] [--concurrency C] [--units U] [--plaintext] [--metrics]" >&2; exit 2 ;;
 	esac
 done
 for p in coordinator hubd dropctl pickterm loadgen; do
@@ -76,17 +82,64 @@ while :; do
 done
 echo "bench: $UNITS x $SKU stocked; loadgen --buyers $BUYERS --concurrency $CONC" >&2
 
+# The coordinator's CPU time so far, ms (utime + stime of /proc/PID/stat).
+TICKS=$(getconf CLK_TCK)
+coord_cpu_ms() { awk -v t="$TICKS" '{print int(($14 + $15) * 1000 / t)}' "/proc/$(cat "$NET/run/coordinator.pid")/stat"; }
+
+SCRAPER=""
+if [[ -n ${DROPNET_METRICS:-} ]]; then
+	python3 -c 'import sys, time, urllib.request
+while True:
+    urllib.request.urlopen(sys.argv[1], timeout=5).read()
+    time.sleep(1)' "$DROPNET_METRICS" &
+	SCRAPER=$!
+fi
+cpu0=$(coord_cpu_ms)
 lg=$("$BIN/loadgen" --sku "$SKU" --buyers "$BUYERS" --concurrency "$CONC" --seed 1 --key-prefix bench --json)
+cpu1=$(coord_cpu_ms)
+if [[ -n $SCRAPER ]]; then kill "$SCRAPER"; wait "$SCRAPER" 2>/dev/null || true; fi
 rss_after=$(rss)
-python3 - "$lg" "$rss_before" "$rss_after" <<'PY'
+
+# Quotes (issue 12): the same buyers each ask one quote for the hot SKU in a
+# priced drop, answered from memory; then the same with 8 SKUs per quote
+# (a product page listing variants): quote throughput next to orders', and
+# the coordinator's CPU per request.
+"$BIN/dropctl" drop create --id bench-drop --sku "$SKU:$UNITS" --placement london:$UNITS \
+	--sku bench-v1:1 --placement london:1 --sku bench-v2:1 --placement london:1 \
+	--sku bench-v3:1 --placement london:1 --sku bench-v4:1 --placement london:1 \
+	--sku bench-v5:1 --placement london:1 --sku bench-v6:1 --placement london:1 \
+	--sku bench-v7:1 --placement london:1 \
+	--tier public:now:+1d --currency GBP --price "$SKU:public:6000" \
+	--price bench-v1:public:6000 --price bench-v2:public:6000 --price bench-v3:public:6000 \
+	--price bench-v4:public:6000 --price bench-v5:public:6000 --price bench-v6:public:6000 \
+	--price bench-v7:public:6000 >&2
+"$BIN/dropctl" drop open bench-drop >&2
+cpu2=$(coord_cpu_ms)
+lgq=$("$BIN/loadgen" --sku "$SKU" --buyers "$BUYERS" --concurrency "$CONC" --seed 1 --key-prefix benchq \
+	--drop bench-drop --tier public --quote-only --json)
+cpu3=$(coord_cpu_ms)
+lgq8=$("$BIN/loadgen" --sku "$SKU" --buyers "$BUYERS" --concurrency "$CONC" --seed 1 --key-prefix benchq8 \
+	--drop bench-drop --tier public --quote-only --quote-skus "$SKU,bench-v1,bench-v2,bench-v3,bench-v4,bench-v5,bench-v6,bench-v7" --json)
+cpu4=$(coord_cpu_ms)
+python3 - "$lg" "$rss_before" "$rss_after" "$lgq" "$lgq8" "$cpu0 $cpu1 $cpu2 $cpu3 $cpu4" <<'PY'
 import json, sys
 lg = json.loads(sys.argv[1])
 before = dict(l.split() for l in sys.argv[2].splitlines())
 after = dict(l.split() for l in sys.argv[3].splitlines())
+lgq, lgq8 = json.loads(sys.argv[4]), json.loads(sys.argv[5])
+c = [int(x) for x in sys.argv[6].split()]
 answered = lg["accepted"] + lg["rejected"].get("SOLD_OUT", 0)
+per = lambda ms, n: round(ms * 1000.0 / n, 1) if n else None
 print(json.dumps({
     "loadgen": lg,
     "accepted_or_sold_out_per_s": round(answered / lg["elapsed_s"], 1) if lg["elapsed_s"] else None,
+    "orders_per_s": lg["orders_per_s"],
+    "quotes_per_s": lgq["orders_per_s"],
+    "quotes_8_skus_per_s": lgq8["orders_per_s"],
+    "coordinator_cpu_us_per_order": per(c[1] - c[0], lg["sent"]),
+    "coordinator_cpu_us_per_quote": per(c[3] - c[2], lgq["quotes"]),
+    "coordinator_cpu_us_per_quote_8_skus": per(c[4] - c[3], lgq8["quotes"]),
+    "quote_errors": lgq["errors"] + lgq8["errors"],
     "rss_kb_before": {k: int(v) for k, v in before.items()},
     "rss_kb_after": {k: int(v) for k, v in after.items()},
 }, indent=2))

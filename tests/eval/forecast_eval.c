@@ -486,6 +486,10 @@ static void print_explain(const forecast_panel *panel, const why_tally *t)
 	    "per cluster %.3f, one for the panel %.3f)",
 	    panel->stock_panel ? "one for the panel" : "per cluster",
 	    panel->stock_fill[0], panel->stock_fill[1]);
+	printf("; budget-aware stock %s (round(%.3f x the %s quantile at "
+	    "%.2f), validation fill @ 1.0x %.3f)", panel->alloc ? "used" :
+	    "not used", panel->alloc_k, panel->alloc_cal ? "calibrated" : "raw",
+	    panel->alloc_tau, panel->alloc_fill);
 	printf("; per cluster "
 	    "(series forecast): point candidate x scale (validation RMSSE; "
 	    "mean's), stock candidate (validation fill @ 1.0x), NB2 dispersion, "

@@ -19,6 +19,11 @@
 #     manchester:20) is declared a spike: the coordinator logs demand.spike
 #     for manchester (not the other regions) and `dropctl signals` receives
 #     the RegionSignal; every bucket's signal is published too;
+#   F the plan's model is fitted on the network's whole demand history
+#     (every region and SKU, whatever --sku): it learns with enough
+#     validation cases and says so, and each forecast row names the
+#     candidate that won and the series' cluster; with too few cases it
+#     says it kept the issue-5 model;
 #   E usage errors and an unreachable signal socket give the documented
 #     exit codes.
 source "$(dirname "$0")/lib/net.sh"
@@ -244,6 +249,33 @@ log "$(grep "demand.spike" "$COORD_LOG" | head -1)"
 ok "regional burst: demand.spike logged for manchester only, RegionSignal received ($(jget "$spike" 'j["rate_per_min"]')/min vs $(jget "$spike" 'j["forecast_per_min"]'))"
 wait_until 20 "streams caught up after the spike's rebalance" streams_caught_up
 audit_ok "spike and its rebalance"
+
+# ---- F: the model is fitted on the network's whole demand history -----------
+# Two SKUs x three regions = 6 series; at horizon 1 each gives 11 rolling
+# origins (docs/forecast.md): 66 validation cases, enough to learn from
+# (>= 50), whatever --sku the plan is for.
+learned=$(dc --json rebalance plan --sku rb-tee --horizon 1 --bucket 1m) || fail "plan h1: $learned"
+python3 - "$learned" <<'PY' || fail "plan h1 does not say what the model learned: $learned"
+import json, sys
+p = json.loads(sys.argv[1])["plan"]
+cands = {"mean", "ses", "ses_fast", "sba", "tsb", "tsb_fast", "imapa", "recent",
+         "model", "naive", "zero"}
+assert p["panel_series"] == 6 and p["panel_cases"] == 66 and p["panel_learned"], p
+assert p["forecasts"], p
+for f in p["forecasts"]:
+    assert f["sku"] == "rb-tee", f
+    assert f["model"] in cands and f["cluster"], f
+    assert 0 < f["level"] < 1 and f["factor"] >= 0 and f["cover"] >= 0, f
+PY
+tab=$(dc rebalance plan --sku rb-tee --horizon 1 --bucket 1m) || fail "plan h1 table"
+grep -q "^model: adaptive, fitted on the network's 6 series (66 validation cases)" <<<"$tab" \
+	|| fail "plan table does not name the model: $tab"
+grep -q "MODEL" <<<"$tab" && grep -q "CLUSTER" <<<"$tab" || fail "plan table has no MODEL/CLUSTER: $tab"
+# One SKU x three regions at horizon 120: 3 cases, too few: the issue-5 model.
+few=$(dc --json rebalance plan --sku rb-tee --horizon 120 --bucket 1h) || fail "plan h120: $few"
+[[ $(jget "$few" 'j["plan"]["panel_learned"] == False and j["plan"]["panel_cases"] < 50') == true ]] \
+	|| fail "a plan with too little history says it learned: $few"
+ok "plan: the adaptive model fitted on 6 series (66 cases), each forecast names its candidate and cluster"
 
 # ---- E: usage and exit codes -------------------------------------------------
 expect_exit() { # code cmd...

@@ -140,6 +140,17 @@ typedef struct {
 	sample_city cities[LOADGEN_CITIES_MAX];
 	size_t ncities;
 	double ship_lat, ship_lon;
+	/* prices (issue 12): --quote-only sends one quote per buyer and no
+	 * order (quote throughput); --wtp MEAN:SD gives buyer i a willingness
+	 * to pay ~ normal(MEAN, SD) minor units drawn from (seed, i): the
+	 * buyer quotes, and orders with the quote's token only when the
+	 * quoted price is at most that. */
+	bool quote_only;
+	char *quote_skus[DN_ORDER_LINES_MAX]; /* --quote-skus: ask these */
+	size_t nquote_skus;
+	char quote_skus_buf[DN_ORDER_LINES_MAX * (DN_ID_MAX + 1)];
+	bool wtp;
+	double wtp_mean, wtp_sd;
 } loadgen_params;
 
 /* What buyer i does (worker.c), from (seed, i) only. */
@@ -184,6 +195,10 @@ typedef struct {
 	uint64_t over_limit;     /* buyers that ordered limit + 1 */
 	uint64_t tier_sent[LOADGEN_TIERS_MAX];
 	uint64_t tier_accepted[LOADGEN_TIERS_MAX];
+	/* prices */
+	uint64_t quotes;         /* quotes answered OK */
+	uint64_t declined;       /* quoted above the buyer's willingness */
+	int64_t revenue_minor;   /* sum of accepted acks' totals */
 } loadgen_stats;
 
 /* Shared state of one run. */

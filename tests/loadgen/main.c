@@ -47,6 +47,7 @@ static void lg_help(void)
 	    "               [--lapse-share F] [--hold-seconds S]]\n"
 	    "               [--duration-s S [--burst-tau-s S]] [--ship-to LAT,LON]\n"
 	    "               [--region-boost CITY:FACTOR ...]\n"
+	    "               [--quote-only [--quote-skus S,...] | --wtp MEAN:SD]\n"
 	    "\n"
 	    "Runs a drop: N buyers, C concurrent workers, one order each on\n"
 	    "the ingest socket (--ingest or $%s). Buyer i (0..N-1) sends\n"
@@ -73,6 +74,13 @@ static void lg_help(void)
 	    "--region-boost CITY:FACTOR (repeatable) multiplies one population\n"
 	    "centre's weight (manchester:6: a regional spike; 0 removes it).\n"
 	    "The report adds answers by status, gifts, holds, repeats, tiers.\n"
+	    "prices (with --drop): --quote-only sends one quote per buyer and\n"
+	    "no order (quote throughput: orders_per_s counts quotes then);\n"
+	    "--quote-skus S,... asks those SKUs in each quote instead.\n"
+	    "--wtp MEAN:SD gives each buyer a willingness to pay drawn from\n"
+	    "normal(MEAN, SD) minor units (seeded per buyer): it quotes, and\n"
+	    "orders with the quote's token only if the price is at most that;\n"
+	    "the report adds quotes, declined buyers and revenue.\n"
 	    "\n"
 	    "batching: --batch N sends every worker's orders through one\n"
 	    "libdropnet client (client/dnclient.h), which coalesces them into\n"
@@ -158,7 +166,8 @@ typedef struct {
 	    *seed, *timeout, *retries;
 	const char *batch, *inflight, *linger;
 	const char *drop, *tier, *tiers, *customer, *insiders, *repeat, *over,
-	    *limit, *hold, *lapse, *hold_s, *duration, *tau, *ship_to;
+	    *limit, *hold, *lapse, *hold_s, *duration, *tau, *ship_to, *wtp, *qskus;
+	bool quote_only;
 	const char *boost[LOADGEN_CITIES_MAX]; /* --region-boost, repeatable */
 	size_t nboost;
 } lg_raw;
@@ -186,6 +195,7 @@ static int lg_args_scan(int argc, char **argv, lg_raw *r, bool *json)
 		{ "--hold-seconds", &r->hold_s },
 		{ "--duration-s", &r->duration },
 		{ "--burst-tau-s", &r->tau }, { "--ship-to", &r->ship_to },
+		{ "--wtp", &r->wtp }, { "--quote-skus", &r->qskus },
 	};
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -194,6 +204,10 @@ static int lg_args_scan(int argc, char **argv, lg_raw *r, bool *json)
 		}
 		if (strcmp(argv[i], "--json") == 0) {
 			*json = true;
+			continue;
+		}
+		if (strcmp(argv[i], "--quote-only") == 0) {
+			r->quote_only = true;
 			continue;
 		}
 		const char *bv = NULL;
@@ -359,6 +373,36 @@ static int lg_args_drop(lg_raw *r, loadgen_params *p)
 	if ((ex = lg_real(r->lapse, "--lapse-share", 0, 1, &p->lapse_share)) !=
 	    0) {
 		return ex;
+	}
+	p->quote_only = r->quote_only;
+	if (r->wtp != NULL) {
+		if (sscanf(r->wtp, "%lf:%lf", &p->wtp_mean, &p->wtp_sd) != 2 ||
+		    !(p->wtp_mean >= 0 && p->wtp_sd >= 0 && p->wtp_mean < 1e12 &&
+		    p->wtp_sd < 1e12)) {
+			return lg_usage("--wtp wants MEAN:SD in minor units, not '%s'%s",
+			    r->wtp, "");
+		}
+		p->wtp = true;
+	}
+	if ((p->wtp || p->quote_only) && (p->drop == NULL || p->ntiers == 0)) {
+		return lg_usage("--wtp and --quote-only need --drop and a tier%s%s", "", "");
+	}
+	if (r->qskus != NULL) {
+		snprintf(p->quote_skus_buf, sizeof(p->quote_skus_buf), "%s", r->qskus);
+		char *save = NULL;
+		for (char *t = strtok_r(p->quote_skus_buf, ",", &save); t != NULL;
+		    t = strtok_r(NULL, ",", &save)) {
+			if (p->nquote_skus == DN_ORDER_LINES_MAX) {
+				return lg_usage("--quote-skus: at most 32 SKUs%s%s", "", "");
+			}
+			p->quote_skus[p->nquote_skus++] = t;
+		}
+		if (!p->quote_only) {
+			return lg_usage("--quote-skus needs --quote-only%s%s", "", "");
+		}
+	}
+	if (p->wtp && p->quote_only) {
+		return lg_usage("--wtp or --quote-only, not both%s%s", "", "");
 	}
 	if (p->over_limit_share > 0.0 && r->limit == NULL) {
 		return lg_usage("--over-limit-share needs --limit L (the drop's "
@@ -580,6 +624,9 @@ static void lg_merge(const loadgen_worker *w, unsigned n, loadgen_stats *t)
 		t->lapsed += s->lapsed;
 		t->repeats += s->repeats;
 		t->over_limit += s->over_limit;
+		t->quotes += s->quotes;
+		t->declined += s->declined;
+		t->revenue_minor += s->revenue_minor;
 		for (size_t j = 0; j < LOADGEN_TIERS_MAX; j++) {
 			t->tier_sent[j] += s->tier_sent[j];
 			t->tier_accepted[j] += s->tier_accepted[j];
@@ -694,6 +741,10 @@ static int lg_print_json(const loadgen_params *p, const lg_report *r)
 	if (j != NULL) {
 		/* Flat keys, next to the old ones, so scripts read them alike. */
 		json_object_update(j, drop);
+		json_object_set_new(j, "quotes", json_integer((json_int_t)t->quotes));
+		json_object_set_new(j, "declined", json_integer((json_int_t)t->declined));
+		json_object_set_new(j, "revenue_minor",
+		    json_integer((json_int_t)t->revenue_minor));
 	}
 	json_decref(drop);
 	/* Nine significant digits: microsecond latencies and sub-millisecond
@@ -740,6 +791,11 @@ static void lg_print_text(const loadgen_params *p, const lg_report *r)
 	}
 	printf("%s\n", t->answered == 0 ? " -" : "");
 	printf("gifts        %" PRIu64 "\n", t->gifts);
+	if (p->quote_only || p->wtp) {
+		printf("quotes       %" PRIu64 " answered, %" PRIu64 " buyers declined the"
+		       " price; revenue %" PRId64 " (minor units)\n", t->quotes, t->declined,
+		    t->revenue_minor);
+	}
 	if (p->hold_share > 0.0) {
 		printf("holds        %" PRIu64 " held, %" PRIu64 " confirmed, %"
 		       PRIu64 " expired at confirm, %" PRIu64 " left to lapse\n",

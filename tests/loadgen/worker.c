@@ -164,8 +164,8 @@ void loadgen_stats_hub_add(loadgen_stats *s, const char *id, uint64_t n)
 /* Packs buyer i's order (action SUBMIT, or CONFIRM of its hold). Returns
  * 0 or DN_ENOMEM. */
 static int worker_order_pack(const loadgen_params *p, uint64_t i,
-    const loadgen_plan *plan, Dropnet__OrderAction action, uint8_t **buf,
-    size_t *len)
+    const loadgen_plan *plan, Dropnet__OrderAction action, const char *token,
+    uint8_t **buf, size_t *len)
 {
 	Dropnet__SubmitOrder msg = DROPNET__SUBMIT_ORDER__INIT;
 	Dropnet__OrderLine line = DROPNET__ORDER_LINE__INIT;
@@ -190,6 +190,7 @@ static int worker_order_pack(const loadgen_params *p, uint64_t i,
 	 * spreads demand evenly, like a drop page listing every variant. */
 	line.sku = (char *)p->skus[i % p->nskus];
 	line.qty = plan->qty;
+	line.quote_token = (char *)(token != NULL ? token : "");
 	msg.version = DN_PROTO_VERSION;
 	msg.storefront = (char *)p->storefront;
 	msg.order_key = key;
@@ -229,6 +230,7 @@ static void worker_count_answer(loadgen_stats *s, const Dropnet__OrderAck *a,
 		if (a->gift_sku[0] != '\0') {
 			s->gifts++;
 		}
+		s->revenue_minor += a->total_minor;
 		if (drop) {
 			s->tier_accepted[plan->tier]++;
 		}
@@ -282,6 +284,116 @@ static Dropnet__OrderAck *worker_exchange(loadgen_worker *w, rpc_conn *c,
 	return last;
 }
 
+/* Buyer i's quote (same ship-to, SKU, tier and customer as its order) in
+ * an IngestRequest. 0 or DN_ENOMEM. */
+static int worker_quote_pack(const loadgen_params *p, uint64_t i,
+    const loadgen_plan *plan, uint8_t **buf, size_t *len)
+{
+	sample_rng rng;
+	double lat = 0.0, lon = 0.0;
+	sample_rng_seed_stream(&rng, p->seed, i);
+	sample_ship_to(p->cities, p->ncities, LOADGEN_SCATTER_KM, &rng, &lat, &lon, NULL);
+	if (p->ship_to_fixed) {
+		lat = p->ship_lat;
+		lon = p->ship_lon;
+	}
+	char *skus[1] = {(char *)p->skus[i % p->nskus]};
+	Dropnet__QuoteRequest q = DROPNET__QUOTE_REQUEST__INIT;
+	q.version = DN_PROTO_VERSION;
+	q.storefront = (char *)p->storefront;
+	q.customer = (char *)plan->customer;
+	q.drop_id = (char *)(p->drop != NULL ? p->drop : "");
+	q.tier = (char *)(p->ntiers > 0 ? p->tiers[plan->tier].name : "");
+	q.n_skus = 1;
+	q.skus = skus;
+	if (p->nquote_skus > 0) {
+		q.n_skus = p->nquote_skus;
+		q.skus = (char **)p->quote_skus;
+	}
+	q.lat = lat;
+	q.lon = lon;
+	Dropnet__IngestRequest e = DROPNET__INGEST_REQUEST__INIT;
+	e.version = DN_PROTO_VERSION;
+	e.kind_case = DROPNET__INGEST_REQUEST__KIND_QUOTE;
+	e.quote = &q;
+	return codec_ingest_request_pack(&e, buf, len);
+}
+
+/* Asks buyer i's quote (retrying transport errors). Returns the reply's
+ * quote price (caller frees *env), or NULL when none came or it is not
+ * OK. */
+static const Dropnet__QuotePrice *worker_quote(loadgen_worker *w, rpc_conn *c,
+    uint64_t i, const loadgen_plan *plan, Dropnet__IngestReply **env)
+{
+	const loadgen_params *p = w->run->p;
+	uint8_t *req = NULL;
+	size_t len = 0;
+	*env = NULL;
+	if (worker_quote_pack(p, i, plan, &req, &len) != 0) {
+		return NULL;
+	}
+	for (unsigned attempt = 0; *env == NULL && attempt <= p->retries; attempt++) {
+		uint8_t *rep = NULL;
+		size_t rep_len = 0;
+		if (rpc_call(c, req, len, p->timeout_ms, &rep, &rep_len) != 0) {
+			w->stats.retries++;
+			continue;
+		}
+		if (codec_ingest_reply_unpack(rep, rep_len, env) != 0) {
+			codec_ingest_reply_free(*env);
+			*env = NULL;
+		}
+		free(rep);
+	}
+	free(req);
+	Dropnet__IngestReply *r = *env;
+	if (r == NULL || r->kind_case != DROPNET__INGEST_REPLY__KIND_QUOTE ||
+	    r->quote->status != DROPNET__STATUS__OK || r->quote->n_prices < 1) {
+		return NULL;
+	}
+	w->stats.quotes++;
+	return r->quote->prices[0];
+}
+
+/* Buyer i's willingness to pay (minor units), from its own stream. */
+static double worker_wtp(const loadgen_params *p, uint64_t i)
+{
+	sample_rng r;
+	sample_rng_seed_stream(&r, p->seed ^ 0x5757575757575757ULL, i);
+	return p->wtp_mean + p->wtp_sd * sample_gauss(&r);
+}
+
+/* The quote step of buyer i: 1 when it ends the buyer (quote-only, or the
+ * price is above its willingness to pay, or no quote), 0 to order (with
+ * *token, a copy, set). */
+static int worker_quote_step(loadgen_worker *w, rpc_conn *c, uint64_t i,
+    const loadgen_plan *plan, char *token, size_t cap, uint64_t t0)
+{
+	const loadgen_params *p = w->run->p;
+	Dropnet__IngestReply *env = NULL;
+	const Dropnet__QuotePrice *qp = worker_quote(w, c, i, plan, &env);
+	int done = 1;
+	if (qp == NULL) {
+		w->stats.errors++;
+	} else if (p->quote_only) {
+		w->stats.answered++;
+		w->stats.by_status[DROPNET__STATUS__OK]++;
+	} else if ((double)qp->unit_minor > worker_wtp(p, i)) {
+		w->stats.declined++;
+		w->stats.answered++;
+		w->stats.by_status[DROPNET__STATUS__OK]++;
+	} else {
+		snprintf(token, cap, "%s", qp->token);
+		done = 0;
+	}
+	if (done && qp != NULL) {
+		uint64_t dt = worker_now_us() - t0;
+		w->run->lat_us[i] = dt >= LOADGEN_LAT_NONE ? LOADGEN_LAT_NONE - 1 : (uint32_t)dt;
+	}
+	codec_ingest_reply_free(env);
+	return done;
+}
+
 /* Holds the start of buyer i until its arrival time (pacing). */
 static void worker_pace(const loadgen_run *run, uint64_t i)
 {
@@ -318,12 +430,22 @@ static void worker_buyer(loadgen_worker *w, rpc_conn *c, uint64_t i)
 	if (drop) {
 		s->tier_sent[plan.tier]++;
 	}
+	char token[256] = "";
+	if ((p->quote_only || p->wtp)) {
+		worker_pace(w->run, i);
+		if (worker_quote_step(w, c, i, &plan, token, sizeof(token),
+		    worker_now_us()) != 0) {
+			return;
+		}
+	}
 	if (worker_order_pack(p, i, &plan, DROPNET__ORDER_ACTION__ACTION_SUBMIT,
-		&req, &req_len) != 0) {
+		token, &req, &req_len) != 0) {
 		s->errors++;
 		return;
 	}
-	worker_pace(w->run, i);
+	if (!p->wtp) {
+		worker_pace(w->run, i);
+	}
 	uint64_t t0 = worker_now_us();
 	Dropnet__OrderAck *last = worker_exchange(w, c, req, req_len);
 	free(req);
@@ -333,7 +455,7 @@ static void worker_buyer(loadgen_worker *w, rpc_conn *c, uint64_t i)
 		if (plan.lapse) {
 			s->lapsed++;
 		} else if (worker_order_pack(p, i, &plan,
-			       DROPNET__ORDER_ACTION__ACTION_CONFIRM, &req,
+			       DROPNET__ORDER_ACTION__ACTION_CONFIRM, NULL, &req,
 			       &req_len) == 0) {
 			Dropnet__OrderAck *conf =
 			    worker_exchange(w, c, req, req_len);

@@ -29,7 +29,7 @@
 #include "hub.h"
 
 /* The versions this build writes. */
-#define COORD_VERSION 4
+#define COORD_VERSION 5
 #define HUB_VERSION 3
 
 /* coordinator.db as the code before versioning made it (store.c at
@@ -210,6 +210,9 @@ static void test_coord_old_file_upgrades(void **state)
 	coord_close(&c);
 	assert_int_equal(raw_int(t.path, "PRAGMA user_version"), COORD_VERSION);
 	assert_int_equal(raw_int(t.path, "SELECT count(*) FROM commands"), 2);
+	/* Version 5: the quote secret, 32 random bytes, made once. */
+	assert_int_equal(raw_int(t.path, "SELECT length(value) FROM secrets WHERE name='quote'"),
+	    32);
 
 	/* The incarnation was made once. */
 	coord_cfg(&c);

@@ -182,9 +182,17 @@ static void test_panel_steady_calibrated(void **state)
 	}
 	assert_int_equal(forecast_panel_fit(m, H, 0.9, sp, NS), 0);
 	assert_true(m->cases == (size_t)NS * forecast_panel_origins(H));
+	assert_int_equal(m->learned, 1);
 	assert_int_equal(forecast_panel_origins(6), 6);
 	assert_int_equal(forecast_panel_origins(3), 9);
 	assert_int_equal(forecast_panel_origins(12), 3);
+	/* The budget-aware stock is used only when its validation fill beat
+	 * the calibrated quantiles', with a finite positive factor. */
+	assert_true(m->alloc_tau >= 0.2 && m->alloc_tau <= 0.95);
+	if (m->alloc) {
+		assert_true(isfinite(m->alloc_k) && m->alloc_k > 0);
+		assert_true(m->alloc_fill > m->scheme_fill[m->scheme]);
+	}
 	for (size_t i = 0; i < NS; i++) {
 		forecast_result r;
 		forecast_panel_why why;
@@ -194,9 +202,13 @@ static void test_panel_steady_calibrated(void **state)
 		    &r, &why), 0);
 		assert_true(r.stock == floor(r.stock) && r.stock >= 0);
 		assert_true(why.level >= 0.01 && why.level <= 0.999);
-		/* The stock is the NB quantile of the distribution it reports. */
-		assert_true(r.stock == forecast_nbinom_quantile(why.stock_mean,
-		    why.stock_var, why.level));
+		/* The stock is the NB quantile of the distribution it
+		 * reports, or that quantile times the panel's factor. */
+		double q = forecast_nbinom_quantile(why.stock_mean,
+		    why.stock_var, why.level);
+
+		assert_true(r.stock == (why.factor > 0 ?
+		    floor(why.factor * q + 0.5) : q));
 		assert_true(why.stock_var >= why.stock_mean);
 		for (unsigned h = 0; h < H; h++) {
 			tot += sp[i].y[NT - H + h];
@@ -324,6 +336,25 @@ static void test_panel_bad_args_and_empty(void **state)
 	    DN_EINVAL);
 	assert_int_equal(forecast_panel_series(NULL, y5, 5, mean, &r, NULL),
 	    DN_EINVAL);
+	assert_int_equal(m.learned, 0);
+	/* Too few validation cases to learn from (a new network): the issue-5
+	 * model whole, stock included. */
+	double hist[40], mean2[4];
+	forecast_span few[2] = { { hist, 40 }, { hist, 40 } };
+	forecast_params fp = { FORECAST_MODEL, 4, 0.9 };
+	forecast_result r2;
+
+	for (size_t t = 0; t < 40; t++) {
+		hist[t] = (double)((t * 7) % 5 == 0 ? t % 4 : 0);
+	}
+	assert_int_equal(forecast_panel_fit(&m, 4, 0.9, few, 2), 0);
+	assert_true(m.cases > 0 && m.cases < FORECAST_PANEL_CASES_MIN);
+	assert_int_equal(m.learned, 0);
+	assert_int_equal(forecast_panel_series(&m, hist, 40, mean, &r, &why), 0);
+	assert_int_equal(forecast_series(&fp, hist, 40, mean2, &r2), 0);
+	assert_true(r.stock == r2.stock && r.stock > 0);
+	assert_true(fabs(why.stock_mean - r2.mean_total) < EPS);
+	assert_int_equal(why.stock, FORECAST_CAND_MODEL);
 	/* No demand: nothing forecast, nothing stocked. */
 	const double z[] = { 0, 0, 0, 0 };
 

@@ -93,17 +93,19 @@ net_cleanup() {
 	exit $rc
 }
 
-# A base port P in 20000-40000 with P..P+3 free (ingest, ops, hubsync, signals), starting from one
-# derived from our pid so parallel tests start apart, then probing upward.
+# A base port P in 20000-40000 with P..P+N-1 free (N = $1, default 4: ingest, ops, hubsync,
+# signals), starting from one derived from our pid (and N) so parallel tests start apart, then
+# probing upward.
 net_free_port_base() {
-	python3 - "$$" <<'PY'
+	python3 - "$$" "${1:-4}" <<'PY'
 import socket, sys
-start = 20000 + (int(sys.argv[1]) * 7) % 19000
+n = int(sys.argv[2])
+start = 20000 + (int(sys.argv[1]) * 7 + n * 977) % 19000
 for i in range(0, 2000):
-    base = 20000 + (start - 20000 + i * 4) % 19990
+    base = 20000 + (start - 20000 + i * n) % 19990
     socks = []
     try:
-        for p in range(base, base + 4):
+        for p in range(base, base + n):
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.bind(("127.0.0.1", p))
             socks.append(s)
@@ -122,10 +124,16 @@ PY
 net_start() { # "hub ids" [local-net.sh options...]
 	local hubs=$1; shift
 	local base tries=0
+	local nhubs mbase
+	nhubs=$(wc -w <<<"$hubs")
 	while :; do
-		base=$(net_free_port_base) || fail "no free ports"
+		# One block: ingest, ops, hubsync, signals, then /metrics for the
+		# coordinator and every hub (two probes could overlap: a probe
+		# reserves nothing).
+		base=$(net_free_port_base $((4 + nhubs + 1))) || fail "no free ports"
+		mbase=$((base + 4))
 		if "$LOCAL_NET" start --dir "$NET_DIR" --bin "$BUILD" --hubs "$hubs" \
-			--port-base "$base" "$@" >"$T/local-net.out" 2>&1; then
+			--port-base "$base" --metrics-port-base "$mbase" "$@" >"$T/local-net.out" 2>&1; then
 			break
 		fi
 		tries=$((tries + 1))

@@ -1,0 +1,340 @@
+/*
+ * raft_glue.c - libraft 0.15 behind one file (see raft_glue.h).
+ *
+ * libraft's FSM contract, as the 0.15 sources implement it:
+ * - apply(buf): buf is borrowed; *result goes to the proposer's raft_apply
+ *   callback only, and nobody frees it on a follower, so it stays NULL here
+ *   (replies travel through the replica's hook instead).
+ * - snapshot(bufs, n): version 1; the buffers are raft_malloc'd and libraft
+ *   frees them once stored.
+ * - restore(buf): on success the FSM owns buf->base (raft_free it).
+ *
+ * Entry framing. libraft 0.15's disk backend (raft/uv.h) pads an entry to
+ * 8 bytes when it writes a segment but, reading a finalized segment back,
+ * expects the next batch right after the unpadded payload: a group whose
+ * entries are not a multiple of 8 bytes long cannot restart ("read
+ * preamble: short read: 3 bytes instead of 8", measured with a 5-byte
+ * entry; an 8-byte one reloads). So every entry this glue proposes is
+ *
+ *   u64 payload length (little-endian) | payload | zeros to a multiple of 8
+ *
+ * and apply strips the frame. A frame that does not parse is a corrupt
+ * committed entry: the replica stops.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <raft.h>
+#include <raft/uv.h>
+#include <uv.h>
+#include "core/err.h"
+#include "io/log.h"
+#include "raft_glue.h"
+
+int raft_glue_err(int raft_rv)
+{
+	switch (raft_rv) {
+	case 0:
+		return 0;
+	case RAFT_NOMEM:
+		return DN_ENOMEM;
+	case RAFT_NOTLEADER:
+	case RAFT_LEADERSHIPLOST:
+	case RAFT_SHUTDOWN:
+	case RAFT_CANCELED:
+		return DN_ESTATE;
+	case RAFT_BUSY:
+	case RAFT_TOOMANY:
+		return DN_EFULL;
+	case RAFT_MALFORMED:
+	case RAFT_CORRUPT:
+		return DN_EPROTO;
+	default:
+		return DN_EIO;
+	}
+}
+
+#define GLUE_FRAME_HDR 8
+
+/* The payload inside a frame; DN_EPROTO if buf is no frame. */
+static int glue_unframe(const struct raft_buffer *buf, const uint8_t **p, size_t *len)
+{
+	const uint8_t *b = buf->base;
+	if (buf->len < GLUE_FRAME_HDR || buf->len % 8 != 0) {
+		return DN_EPROTO;
+	}
+	uint64_t n = 0;
+	for (int i = 0; i < 8; i++) {
+		n |= (uint64_t)b[i] << (8 * i);
+	}
+	if (n > buf->len - GLUE_FRAME_HDR || buf->len - GLUE_FRAME_HDR - n >= 8) {
+		return DN_EPROTO;
+	}
+	*p = b + GLUE_FRAME_HDR;
+	*len = (size_t)n;
+	return 0;
+}
+
+static int glue_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
+{
+	replica *r = fsm->data;
+	const uint8_t *p = NULL;
+	size_t len = 0;
+	*result = NULL;
+	int rv = glue_unframe(buf, &p, &len);
+	if (rv == 0) {
+		rv = replica_apply(r, p, len);
+	}
+	if (rv != 0) {
+		/* A committed entry cannot be discarded; this store can no
+		 * longer follow the group. Stop; the operator (later: the
+		 * replica itself) rebuilds it from a snapshot plus the log. */
+		log_error("replica.stopped", "err=%s applied=%llu path=%s", dn_strerror(rv),
+		    (unsigned long long)r->applied, r->path);
+		abort();
+	}
+	return 0;
+}
+
+static int glue_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n)
+{
+	replica *r = fsm->data;
+	uint8_t *snap = NULL;
+	size_t len = 0;
+	int rv = replica_snapshot(r, &snap, &len);
+	if (rv != 0) {
+		return RAFT_IOERR;
+	}
+	struct raft_buffer *b = raft_malloc(sizeof(*b));
+	void *copy = raft_malloc(len);
+	if (b == NULL || copy == NULL) {
+		raft_free(b);
+		raft_free(copy);
+		free(snap);
+		return RAFT_NOMEM;
+	}
+	memcpy(copy, snap, len);
+	free(snap);
+	b->base = copy;
+	b->len = len;
+	*bufs = b;
+	*n = 1;
+	return 0;
+}
+
+static int glue_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
+{
+	replica *r = fsm->data;
+	int rv = replica_restore(r, buf->base, buf->len);
+	if (rv != 0) {
+		return rv == DN_EPROTO ? RAFT_MALFORMED : RAFT_IOERR;
+	}
+	raft_free(buf->base);
+	return 0;
+}
+
+void raft_glue_fsm_init(struct raft_fsm *fsm, replica *r)
+{
+	memset(fsm, 0, sizeof(*fsm));
+	fsm->version = 1;
+	fsm->data = r;
+	fsm->apply = glue_apply;
+	fsm->snapshot = glue_snapshot;
+	fsm->restore = glue_restore;
+}
+
+void raft_glue_tune(struct raft *raft, unsigned snapshot_threshold, unsigned trailing)
+{
+	raft_set_pre_vote(raft, true);
+	raft_set_snapshot_threshold(raft, snapshot_threshold);
+	raft_set_snapshot_trailing(raft, trailing);
+}
+
+/* One proposal in flight: libraft holds req until its callback. */
+typedef struct {
+	struct raft_apply req;
+	uint64_t proposal;
+	raft_glue_failed_fn failed;
+	void *arg;
+} glue_apply_req;
+
+static void glue_applied(struct raft_apply *req, int status, void *result)
+{
+	glue_apply_req *g = req->data;
+	(void)result;
+	if (status != 0 && g->failed != NULL) {
+		g->failed(g->arg, g->proposal, raft_glue_err(status));
+	}
+	free(g);
+}
+
+int raft_glue_propose(struct raft *raft, const uint8_t *buf, size_t len,
+    uint64_t proposal, raft_glue_failed_fn failed, void *arg, uint64_t *index)
+{
+	if (raft_state(raft) != RAFT_LEADER) {
+		return DN_ESTATE;
+	}
+	size_t framed = GLUE_FRAME_HDR + (len + 7) / 8 * 8;
+	glue_apply_req *g = calloc(1, sizeof(*g));
+	uint8_t *copy = raft_calloc(1, framed);
+	if (g == NULL || copy == NULL) {
+		free(g);
+		raft_free(copy);
+		return DN_ENOMEM;
+	}
+	for (int i = 0; i < 8; i++) {
+		copy[i] = (uint8_t)((uint64_t)len >> (8 * i));
+	}
+	memcpy(copy + GLUE_FRAME_HDR, buf, len);
+	g->req.data = g;
+	g->proposal = proposal;
+	g->failed = failed;
+	g->arg = arg;
+	struct raft_buffer b = {.base = copy, .len = framed};
+	int rv = raft_apply(raft, &g->req, &b, 1, glue_applied);
+	if (rv != 0) {
+		log_warn("replica.propose_refused", "proposal=%llu err=\"%s\"",
+		    (unsigned long long)proposal, raft_strerror(rv));
+		raft_free(copy);
+		free(g);
+		return raft_glue_err(rv);
+	}
+	*index = g->req.index;
+	return 0;
+}
+
+/* ---- a member on raft/uv.h ---- */
+
+struct raft_glue_node {
+	struct raft raft;
+	struct raft_io io;
+	struct raft_uv_transport transport;
+	struct raft_fsm fsm;
+	bool transport_init, io_init, raft_init;
+	void (*closed)(void *arg);
+	void *closed_arg;
+};
+
+/* The group's configuration of n peers. 0 or a RAFT_* code. */
+static int glue_conf(struct raft_configuration *conf, const raft_glue_peer *peers, size_t n)
+{
+	raft_configuration_init(conf);
+	for (size_t i = 0; i < n; i++) {
+		int rv = raft_configuration_add(conf, peers[i].id, peers[i].address, RAFT_VOTER);
+		if (rv != 0) {
+			raft_configuration_close(conf);
+			return rv;
+		}
+	}
+	return 0;
+}
+
+/* Bootstraps a new dir (an existing one refuses, which is fine) and starts. */
+static int glue_node_start(raft_glue_node *g, const raft_glue_peer *peers, size_t n)
+{
+	struct raft_configuration conf;
+	int rv = glue_conf(&conf, peers, n);
+	if (rv != 0) {
+		return rv;
+	}
+	rv = raft_bootstrap(&g->raft, &conf);
+	raft_configuration_close(&conf);
+	if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) {
+		return rv;
+	}
+	raft_glue_tune(&g->raft, 1024, 128);
+	return raft_start(&g->raft);
+}
+
+int raft_glue_node_create(raft_glue_node **out, struct uv_loop_s *loop, const char *dir,
+    uint64_t self, const raft_glue_peer *peers, size_t n, replica *r)
+{
+	const char *address = NULL;
+	*out = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (peers[i].id == self) {
+			address = peers[i].address;
+		}
+	}
+	raft_glue_node *g = calloc(1, sizeof(*g));
+	if (address == NULL || g == NULL) {
+		free(g);
+		return address == NULL ? DN_EINVAL : DN_ENOMEM;
+	}
+	raft_glue_fsm_init(&g->fsm, r);
+	int rv = raft_uv_tcp_init(&g->transport, loop);
+	g->transport_init = rv == 0;
+	if (rv == 0) {
+		rv = raft_uv_init(&g->io, loop, dir, &g->transport);
+		g->io_init = rv == 0;
+	}
+	if (rv == 0) {
+		rv = raft_init(&g->raft, &g->io, &g->fsm, self, address);
+		g->raft_init = rv == 0;
+	}
+	if (rv == 0) {
+		rv = glue_node_start(g, peers, n);
+	}
+	if (rv != 0) {
+		log_error("replica.raft_start", "dir=%s id=%llu address=%s err=\"%s\" detail=\"%s\"",
+		    dir, (unsigned long long)self, address, raft_strerror(rv),
+		    g->raft_init ? raft_errmsg(&g->raft) : g->io.errmsg);
+		*out = g;      /* the caller closes what started */
+		return raft_glue_err(rv);
+	}
+	*out = g;
+	return 0;
+}
+
+struct raft *raft_glue_node_raft(raft_glue_node *node)
+{
+	return &node->raft;
+}
+
+bool raft_glue_node_leading(raft_glue_node *node)
+{
+	return raft_state(&node->raft) == RAFT_LEADER;
+}
+
+uint64_t raft_glue_node_leader(raft_glue_node *node, const char **address)
+{
+	raft_id id = 0;
+	const char *a = NULL;
+	raft_leader(&node->raft, &id, &a);
+	*address = a != NULL ? a : "";
+	return id;
+}
+
+static void glue_node_closed(struct raft *raft)
+{
+	raft_glue_node *g = (raft_glue_node *)((char *)raft - offsetof(raft_glue_node, raft));
+	if (g->closed != NULL) {
+		g->closed(g->closed_arg);
+	}
+}
+
+void raft_glue_node_close(raft_glue_node *node, void (*closed)(void *arg), void *arg)
+{
+	node->closed = closed;
+	node->closed_arg = arg;
+	if (node->raft_init) {
+		raft_close(&node->raft, glue_node_closed);
+	} else if (closed != NULL) {
+		closed(arg);
+	}
+}
+
+void raft_glue_node_destroy(raft_glue_node *node)
+{
+	if (node == NULL) {
+		return;
+	}
+	/* raft_close closed the io and the transport; these free memory. */
+	if (node->io_init) {
+		raft_uv_close(&node->io);
+	}
+	if (node->transport_init) {
+		raft_uv_tcp_close(&node->transport);
+	}
+	free(node);
+}

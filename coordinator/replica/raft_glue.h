@@ -1,0 +1,87 @@
+/*
+ * raft_glue.h - the only door to the consensus library (Debian's libraft
+ * 0.15, `raft.h`). Everything that knows libraft's types and rules is in
+ * raft_glue.c, so moving to its maintained fork (cowsql/raft) or another
+ * Raft library touches that one file (docs/replication.md).
+ *
+ * It adapts a replica (replica.h) to libraft's state-machine interface and
+ * proposes entries on a leader. Ownership: libraft owns every raft_* object
+ * handed to it; the glue copies entry bytes into libraft's allocator.
+ * Thread model: the raft instance's loop thread.
+ */
+#ifndef DN_RAFT_GLUE_H
+#define DN_RAFT_GLUE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "replica.h"
+
+struct raft;
+struct raft_fsm;
+
+/* Called when a proposal will never be applied through this process's
+ * request (leadership lost, shut down, refused): status is a DN_E* code.
+ * The entry may still be committed by a later leader (then its replies
+ * come through the replica's hook as usual, or, if nobody waits for them,
+ * the client's retry with the same key gets the journalled answer). */
+typedef void (*raft_glue_failed_fn)(void *arg, uint64_t proposal, int status);
+
+/* Fills fsm (caller's memory, alive as long as the raft instance) so that
+ * libraft applies, snapshots and restores through replica r. A replica
+ * that cannot apply a committed entry stops the process (log line, abort):
+ * libraft has no way to skip an entry, and skipping would fork the books. */
+void raft_glue_fsm_init(struct raft_fsm *fsm, replica *r);
+
+/* Proposes one packed entry (buf, len: copied) on raft, which must be the
+ * leader. On success *index is the entry's log index and failed (may be
+ * NULL) is called later if it will not commit under this leader. 0,
+ * DN_ESTATE (not the leader; the client is told to try the leader),
+ * DN_EFULL (libraft busy), DN_ENOMEM or DN_EIO. */
+int raft_glue_propose(struct raft *raft, const uint8_t *buf, size_t len,
+    uint64_t proposal, raft_glue_failed_fn failed, void *arg, uint64_t *index);
+
+/* The group's settings on a raft instance (before raft_start): pre-vote on
+ * (a replica cut off from the others, bumping its term in vain, must not
+ * depose the leader when it returns), a snapshot every snapshot_threshold
+ * applied entries keeping trailing entries after it (a replica that is
+ * behind by fewer gets entries, not a snapshot). */
+void raft_glue_tune(struct raft *raft, unsigned snapshot_threshold, unsigned trailing);
+
+/* ---- a replica on libraft's disk and TCP backend (raft/uv.h) ----
+ * One member of a group: its Raft log and snapshots in dir (a folder of its
+ * own, beside the store file), its TCP listener at address ("IP:port"),
+ * driven by loop. Peers replicate in plaintext: the network between them
+ * must be private (docs/replication.md). */
+typedef struct raft_glue_node raft_glue_node;
+
+typedef struct {
+	uint64_t id;                  /* > 0, unique in the group */
+	const char *address;          /* "IP:port" */
+} raft_glue_peer;
+
+struct uv_loop_s;
+
+/* Creates and starts member `self` of the group peers[0..n) (self among
+ * them). A new dir is bootstrapped with that configuration; an existing
+ * one is loaded, and libraft replays its snapshot and committed entries
+ * into r (whose machine must not be open: the genesis or the snapshot
+ * opens it). 0 or DN_EIO/DN_ENOMEM/DN_EINVAL (logged). */
+int raft_glue_node_create(raft_glue_node **out, struct uv_loop_s *loop, const char *dir,
+    uint64_t self, const raft_glue_peer *peers, size_t n, replica *r);
+/* The node's raft instance (for raft_glue_propose). */
+struct raft *raft_glue_node_raft(raft_glue_node *node);
+/* True while this member is the leader. */
+bool raft_glue_node_leading(raft_glue_node *node);
+/* The leader as this member knows it: its id (0: none known) and address
+ * (borrowed, valid until the next loop iteration; "" when none). */
+uint64_t raft_glue_node_leader(raft_glue_node *node, const char **address);
+/* Starts closing; closed(arg) runs on the loop once it is done. Then the
+ * loop may be run empty and the node destroyed. */
+void raft_glue_node_close(raft_glue_node *node, void (*closed)(void *arg), void *arg);
+/* Frees a closed node (or one whose create failed). NULL-safe. */
+void raft_glue_node_destroy(raft_glue_node *node);
+
+/* libraft's error code as a DN_E* code. */
+int raft_glue_err(int raft_rv);
+
+#endif

@@ -1,0 +1,403 @@
+/*
+ * replica.c - the coordinator machine driven by committed log entries (see
+ * replica.h for the model and the snapshot layout).
+ *
+ * Nothing here decides anything of the machine's: an entry is decoded and
+ * handed to the machine's public entry points exactly as the single node's
+ * shell (coordinator/daemon/main.c) hands it a socket batch. What this file
+ * adds is what a group needs on top: the group clock, the genesis and
+ * snapshot images, and the rule that a replica which cannot commit a
+ * committed entry stops instead of answering UNAVAILABLE.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sqlite3.h>
+#include "core/err.h"
+#include "core/limits.h"
+#include "io/codec.h"
+#include "io/log.h"
+#include "replica.h"
+
+_Static_assert(REPLICA_KIND_GENESIS == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_GENESIS &&
+    REPLICA_KIND_INGEST == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_INGEST &&
+    REPLICA_KIND_HUBSYNC == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_HUBSYNC &&
+    REPLICA_KIND_OPS == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_OPS &&
+    REPLICA_KIND_TICK == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_TICK &&
+    REPLICA_KIND_REOPEN == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_REOPEN,
+    "replica.h's kinds are proto ReplicaEntryKind's");
+
+/* Protobuf framing of one request inside an entry: tag + length varint. */
+#define REPLICA_REQ_OVERHEAD 16
+/* Room for the entry's own fields beside its requests. */
+#define REPLICA_ENTRY_OVERHEAD 128
+
+int replica_init(replica *r, coord *c, const char *path, uint64_t nonce)
+{
+	memset(r, 0, sizeof(*r));
+	if (c == NULL || path == NULL || nonce == 0 ||
+	    strlen(path) >= sizeof(r->path)) {
+		return DN_EINVAL;
+	}
+	r->c = c;
+	r->nonce = nonce;
+	snprintf(r->path, sizeof(r->path), "%s", path);
+	return 0;
+}
+
+void replica_machine_close(replica *r)
+{
+	if (r != NULL && r->open) {
+		coord_close(r->c);
+		r->open = false;
+	}
+}
+
+void replica_fini(replica *r)
+{
+	replica_machine_close(r);
+}
+
+int replica_machine_open(replica *r)
+{
+	assert(!r->open);
+	int rv = coord_open(r->c, r->path, NULL);
+	r->open = rv == 0;
+	return rv;
+}
+
+void replica_lead_begin(replica *r, uint64_t local_mono, int64_t wall)
+{
+	uint64_t base = r->applied_mono_ms > r->stamp_mono_ms ? r->applied_mono_ms :
+	    r->stamp_mono_ms;
+	/* The time an election took passes on the group clock too, by the
+	 * wall clock (the old leader's monotonic clock is gone with it). */
+	if (r->applied_wall_ms != 0 && wall > r->applied_wall_ms) {
+		base += (uint64_t)(wall - r->applied_wall_ms);
+	}
+	r->lead_offset_ms = (int64_t)(base - local_mono);
+}
+
+void replica_stamp(replica *r, uint64_t local_mono, int64_t wall,
+    uint64_t *mono_out, int64_t *wall_out)
+{
+	int64_t m = (int64_t)local_mono + r->lead_offset_ms;
+	uint64_t mono = m > 0 ? (uint64_t)m : 1;
+	if (mono < r->stamp_mono_ms) {
+		mono = r->stamp_mono_ms;
+	}
+	if (mono < r->applied_mono_ms) {
+		mono = r->applied_mono_ms;
+	}
+	r->stamp_mono_ms = mono;
+	*mono_out = mono;
+	*wall_out = wall;
+}
+
+size_t replica_batch_fit(const size_t *lens, size_t n)
+{
+	size_t total = REPLICA_ENTRY_OVERHEAD, i = 0;
+	for (; i < n; i++) {
+		size_t one = lens[i] + REPLICA_REQ_OVERHEAD;
+		if (i > 0 && one > DN_REPLICA_ENTRY_MAX_BYTES - total) {
+			break;
+		}
+		total += one;
+	}
+	return i;
+}
+
+static bool replica_kind_valid(int kind, size_t n)
+{
+	switch (kind) {
+	case REPLICA_KIND_INGEST:
+	case REPLICA_KIND_HUBSYNC:
+	case REPLICA_KIND_OPS:
+		return n > 0 && n <= DN_SERVER_CTX_MAX;
+	case REPLICA_KIND_TICK:
+	case REPLICA_KIND_REOPEN:
+		return n == 0;
+	default:
+		return false;
+	}
+}
+
+int replica_entry_pack(replica *r, int kind, const uint8_t *const *bodies,
+    const size_t *lens, size_t n, uint64_t mono, int64_t wall, uint64_t *proposal,
+    uint8_t **buf, size_t *len)
+{
+	*buf = NULL;
+	if (!replica_kind_valid(kind, n) || replica_batch_fit(lens, n) != n) {
+		return DN_EINVAL;
+	}
+	ProtobufCBinaryData reqs[DN_SERVER_CTX_MAX];
+	for (size_t i = 0; i < n; i++) {
+		reqs[i].data = (uint8_t *)bodies[i];
+		reqs[i].len = lens[i];
+	}
+	Dropnet__ReplicaEntry e = DROPNET__REPLICA_ENTRY__INIT;
+	e.version = DN_PROTO_VERSION;
+	e.kind = (Dropnet__ReplicaEntryKind)kind;
+	e.mono_ms = mono;
+	e.wall_ms = wall;
+	e.n_requests = n;
+	e.requests = n > 0 ? reqs : NULL;
+	e.origin = r->nonce;
+	e.proposal = ++r->proposal_last;
+	*proposal = e.proposal;
+	return codec_replica_entry_pack(&e, buf, len);
+}
+
+/* An image of the open store, taken with the backup API into memory and
+ * serialized: a consistent copy whatever the WAL holds. *img is
+ * sqlite3_malloc'd. */
+static int replica_image(replica *r, unsigned char **img, sqlite3_int64 *len)
+{
+	sqlite3 *mem = NULL;
+	*img = NULL;
+	if (sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		sqlite3_close(mem);
+		return DN_ENOMEM;
+	}
+	int rv = DN_EIO;
+	sqlite3_backup *b = sqlite3_backup_init(mem, "main", r->c->db, "main");
+	if (b != NULL) {
+		int rc = sqlite3_backup_step(b, -1);
+		if (sqlite3_backup_finish(b) == SQLITE_OK && rc == SQLITE_DONE) {
+			*img = sqlite3_serialize(mem, "main", len, 0);
+			rv = *img != NULL ? 0 : DN_ENOMEM;
+		}
+	}
+	if (rv != 0) {
+		log_error("replica.image_failed", "path=%s err=\"%s\"", r->path,
+		    sqlite3_errmsg(mem));
+	}
+	sqlite3_close(mem);
+	return rv;
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++) {
+		p[i] = (uint8_t)(v >> (8 * i));
+	}
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++) {
+		v |= (uint64_t)p[i] << (8 * i);
+	}
+	return v;
+}
+
+int replica_snapshot(replica *r, uint8_t **buf, size_t *len)
+{
+	*buf = NULL;
+	if (!r->open) {
+		return DN_ESTATE;
+	}
+	unsigned char *img = NULL;
+	sqlite3_int64 ilen = 0;
+	int rv = replica_image(r, &img, &ilen);
+	if (rv != 0) {
+		return rv;
+	}
+	uint8_t *b = malloc(REPLICA_SNAPSHOT_HEADER + (size_t)ilen);
+	if (b == NULL) {
+		sqlite3_free(img);
+		return DN_ENOMEM;
+	}
+	memcpy(b, REPLICA_SNAPSHOT_MAGIC, 8);
+	put_u64(b + 8, r->applied_mono_ms);
+	put_u64(b + 16, (uint64_t)r->applied_wall_ms);
+	memcpy(b + REPLICA_SNAPSHOT_HEADER, img, (size_t)ilen);
+	sqlite3_free(img);
+	*buf = b;
+	*len = REPLICA_SNAPSHOT_HEADER + (size_t)ilen;
+	return 0;
+}
+
+int replica_genesis_pack(replica *r, uint64_t mono, int64_t wall, uint8_t **buf,
+    size_t *len)
+{
+	uint8_t *snap = NULL;
+	size_t slen = 0;
+	r->applied_mono_ms = mono;
+	r->applied_wall_ms = wall;
+	int rv = replica_snapshot(r, &snap, &slen);
+	if (rv != 0) {
+		return rv;
+	}
+	Dropnet__ReplicaEntry e = DROPNET__REPLICA_ENTRY__INIT;
+	e.version = DN_PROTO_VERSION;
+	e.kind = DROPNET__REPLICA_ENTRY_KIND__REPLICA_GENESIS;
+	e.mono_ms = mono;
+	e.wall_ms = wall;
+	e.origin = r->nonce;
+	e.proposal = ++r->proposal_last;
+	e.genesis.data = snap;
+	e.genesis.len = slen;
+	rv = slen + REPLICA_ENTRY_OVERHEAD > DN_REPLICA_ENTRY_MAX_BYTES ? DN_ERANGE :
+	    codec_replica_entry_pack(&e, buf, len);
+	free(snap);
+	return rv;
+}
+
+/* Writes len bytes to path, durably. */
+static int write_file(const char *path, const uint8_t *buf, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		return DN_EIO;
+	}
+	size_t off = 0;
+	while (off < len) {
+		ssize_t w = write(fd, buf + off, len - off);
+		if (w < 0 && errno == EINTR) {
+			continue;
+		}
+		if (w <= 0) {
+			close(fd);
+			return DN_EIO;
+		}
+		off += (size_t)w;
+	}
+	int rv = fsync(fd) == 0 ? 0 : DN_EIO;
+	return close(fd) == 0 ? rv : DN_EIO;
+}
+
+/* Replaces the store file with image (the machine is closed): the old WAL
+ * and shared-memory files go first, or SQLite would replay them over it. */
+static int replica_replace_file(replica *r, const uint8_t *img, size_t len)
+{
+	char p[sizeof(r->path) + 8];
+	const char *sfx[] = {"-wal", "-shm", "-journal"};
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", r->path, sfx[i]);
+		if (unlink(p) != 0 && errno != ENOENT) {
+			return DN_EIO;
+		}
+	}
+	snprintf(p, sizeof(p), "%s.tmp", r->path);
+	int rv = write_file(p, img, len);
+	if (rv == 0 && rename(p, r->path) != 0) {
+		rv = DN_EIO;
+	}
+	if (rv != 0) {
+		log_error("replica.restore_write", "path=%s err=\"%s\"", r->path, strerror(errno));
+		unlink(p);
+	}
+	return rv;
+}
+
+int replica_restore(replica *r, const uint8_t *buf, size_t len)
+{
+	/* The header, then an SQLite file: its own 100-byte header first. */
+	if (len < REPLICA_SNAPSHOT_HEADER + 100 || memcmp(buf, REPLICA_SNAPSHOT_MAGIC, 8) != 0 ||
+	    memcmp(buf + REPLICA_SNAPSHOT_HEADER, "SQLite format 3", 16) != 0) {
+		log_error("replica.snapshot_bad", "len=%zu", len);
+		return DN_EPROTO;
+	}
+	uint64_t mono = get_u64(buf + 8);
+	int64_t wall = (int64_t)get_u64(buf + 16);
+	replica_machine_close(r);
+	int rv = replica_replace_file(r, buf + REPLICA_SNAPSHOT_HEADER,
+	    len - REPLICA_SNAPSHOT_HEADER);
+	if (rv != 0) {
+		return rv;
+	}
+	r->applied_mono_ms = mono;
+	r->applied_wall_ms = wall;
+	coord_clock_set(r->c, mono, wall);
+	rv = replica_machine_open(r);
+	if (rv != 0) {
+		log_error("replica.restore_open", "path=%s err=%s", r->path, dn_strerror(rv));
+		return rv;
+	}
+	r->restores++;
+	log_info("replica.restored", "path=%s bytes=%zu incarnation=%llu hubs=%zu",
+	    r->path, len, (unsigned long long)r->c->incarnation, r->c->nhubs);
+	return 0;
+}
+
+/* Runs the machine call of e and hands its replies to the hook. */
+static int replica_run(replica *r, const Dropnet__ReplicaEntry *e)
+{
+	static void (*const calls[])(coord *, mreq **, size_t) = {
+		[REPLICA_KIND_INGEST] = coord_ingest_request,
+		[REPLICA_KIND_HUBSYNC] = coord_hubsync_batch,
+		[REPLICA_KIND_OPS] = coord_ops_batch,
+	};
+	size_t n = e->n_requests;
+	if (!replica_kind_valid((int)e->kind, n)) {
+		return DN_EPROTO;
+	}
+	if ((int)e->kind == REPLICA_KIND_TICK) {
+		coord_tick(r->c);
+		return 0;
+	}
+	if ((int)e->kind == REPLICA_KIND_REOPEN) {
+		/* Hub health is not replicated state: a new leader gives every
+		 * hub its grace, and every replica does the same at this index,
+		 * so their memories stay equal. */
+		replica_machine_close(r);
+		return replica_machine_open(r) == 0 ? 0 : DN_EIO;
+	}
+	mreq m[DN_SERVER_CTX_MAX];
+	mreq *mp[DN_SERVER_CTX_MAX];
+	for (size_t i = 0; i < n; i++) {
+		mreq_init(&m[i], e->requests[i].data, e->requests[i].len);
+		mp[i] = &m[i];
+	}
+	calls[e->kind](r->c, mp, n);
+	if (r->on_replies != NULL) {
+		r->on_replies(r->replies_arg, e->origin, e->proposal, m, n);
+	}
+	for (size_t i = 0; i < n; i++) {
+		assert(m[i].replied);
+		mreq_fini(&m[i]);
+	}
+	return 0;
+}
+
+int replica_apply(replica *r, const uint8_t *buf, size_t len)
+{
+	Dropnet__ReplicaEntry *e = NULL;
+	int rv = codec_replica_entry_unpack(buf, len, &e);
+	if (rv != 0) {
+		log_error("replica.entry_bad", "len=%zu err=%s", len, dn_strerror(rv));
+		codec_replica_entry_free(e);
+		return DN_EPROTO;
+	}
+	if (e->kind == DROPNET__REPLICA_ENTRY_KIND__REPLICA_GENESIS) {
+		rv = replica_restore(r, e->genesis.data, e->genesis.len);
+	} else if (!r->open) {
+		log_error("replica.no_genesis", "kind=%d", (int)e->kind);
+		rv = DN_ESTATE;
+	} else {
+		uint64_t failures = r->c->commit_failures;
+		coord_clock_set(r->c, e->mono_ms, e->wall_ms);
+		r->applied_mono_ms = e->mono_ms;
+		r->applied_wall_ms = e->wall_ms;
+		rv = replica_run(r, e);
+		/* The single node discards a batch whose commit failed and
+		 * answers UNAVAILABLE; a replica that did so would hold other
+		 * books than the group's. It stops instead. */
+		if (rv == 0 && (r->c->commit_failures != failures || r->c->degraded)) {
+			log_error("replica.commit_failed", "kind=%d proposal=%llu", (int)e->kind,
+			    (unsigned long long)e->proposal);
+			rv = DN_EIO;
+		}
+	}
+	codec_replica_entry_free(e);
+	if (rv == 0) {
+		r->applied++;
+	}
+	return rv;
+}

@@ -1,0 +1,132 @@
+/*
+ * replica.h - one replica of a replicated coordinator group: the coordinator
+ * machine driven by committed log entries instead of by sockets
+ * (docs/replication.md).
+ *
+ * What is replicated is the machine's *inputs*, never its state: an entry
+ * (proto ReplicaEntry) is one machine call - a batch of ingest, hub sync or
+ * ops request bodies, or a tick - with the group's clock reading. Applying
+ * it on any replica is coord_clock_set(mono, wall) followed by that call,
+ * in log order, so every replica's store goes through the same
+ * transactions. The leader's replies are released only by the apply of its
+ * own entry, that is after the entry was committed on a majority.
+ *
+ * The first entry of a group is its genesis: a store image every replica
+ * adopts, so the store's incarnation id belongs to the group, not to one
+ * replica's file. A snapshot is the same kind of image (SQLite's backup
+ * API) behind a small header; a restore replaces the store file and reopens
+ * the machine.
+ *
+ * Consensus is not here: coordinator/replica/raft_glue.c adapts this to
+ * libraft, and is the only file that knows it.
+ *
+ * Thread model: the owner's loop thread (the raft instance's), like the
+ * machine it drives.
+ */
+#ifndef DN_REPLICA_H
+#define DN_REPLICA_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "coord.h"
+#include "io/mreq.h"
+
+/* Called for every applied entry that carried requests, on every replica:
+ * origin and proposal say who proposed it (replica.nonce, its counter);
+ * reqs[i] holds the machine's reply to request i. Only the proposer (origin
+ * == its own nonce) has clients to answer; the others ignore it. The mreqs
+ * and their replies are freed when the hook returns. */
+typedef void (*replica_replies_fn)(void *arg, uint64_t origin, uint64_t proposal,
+    mreq *reqs, size_t n);
+
+typedef struct replica {
+	coord *c;                 /* the machine; cfg and split set by the owner */
+	char path[DN_CONF_STR_MAX + 32]; /* the store file */
+	bool open;                /* c holds an open store */
+	uint64_t nonce;           /* this process's origin id, never 0 */
+	uint64_t proposal_last;   /* proposals made by this process */
+	/* The group clock as of the last applied entry. */
+	uint64_t applied_mono_ms;
+	int64_t applied_wall_ms;
+	/* Leading: group mono = local mono + offset, never below a stamp
+	 * already given (replica_lead_begin, replica_stamp). */
+	int64_t lead_offset_ms;
+	uint64_t stamp_mono_ms;
+	uint64_t applied;         /* entries applied since replica_init */
+	uint64_t restores;        /* genesis and snapshot images adopted */
+	replica_replies_fn on_replies;
+	void *replies_arg;
+} replica;
+
+/* Entry kinds (proto ReplicaEntryKind). */
+enum {
+	REPLICA_KIND_GENESIS = 1,
+	REPLICA_KIND_INGEST = 2,
+	REPLICA_KIND_HUBSYNC = 3,
+	REPLICA_KIND_OPS = 4,
+	REPLICA_KIND_TICK = 5,
+	REPLICA_KIND_REOPEN = 6,
+};
+
+/* Starts a replica over machine c (cfg and split set, not open) whose store
+ * lives at path; nonce identifies this process's proposals (the shell draws
+ * it at start; never 0). Opens nothing: the machine opens on a genesis or
+ * snapshot entry, or by replica_machine_open. 0 or DN_EINVAL. */
+int replica_init(replica *r, coord *c, const char *path, uint64_t nonce);
+/* Closes the machine (a process death keeps the file). NULL-safe. */
+void replica_fini(replica *r);
+
+/* Opens the machine on the store file as it is: a process that restarts
+ * with its file and the applied position the file stands at. 0 or the
+ * machine's DN_E* code. */
+int replica_machine_open(replica *r);
+/* Closes the machine, keeping the file (a process death, in tests). */
+void replica_machine_close(replica *r);
+
+/* The leader's side. replica_lead_begin: this replica became leader at
+ * local monotonic time local_mono and wall time wall; the group clock goes
+ * on from the last applied entry (plus the wall time that passed since,
+ * never less). replica_stamp: the group clock for a new entry, never below
+ * one given or applied before. */
+void replica_lead_begin(replica *r, uint64_t local_mono, int64_t wall);
+void replica_stamp(replica *r, uint64_t local_mono, int64_t wall,
+    uint64_t *mono_out, int64_t *wall_out);
+
+/* How many of the n requests (lens[i] bytes each) from the first fit in one
+ * entry of at most DN_REPLICA_ENTRY_MAX_BYTES: at least 1 when n > 0 (one
+ * request is at most DN_MSG_MAX_BYTES). */
+size_t replica_batch_fit(const size_t *lens, size_t n);
+
+/* Packs one entry of kind (INGEST, HUBSYNC, OPS over n request bodies, or
+ * TICK or REOPEN with n = 0; a new leader proposes REOPEN first) at group time (mono, wall) as this process's next
+ * proposal (*proposal). *buf is malloc'd for the caller. 0, DN_EINVAL (n
+ * too large for one entry, or a kind without requests given some) or
+ * DN_ENOMEM. */
+int replica_entry_pack(replica *r, int kind, const uint8_t *const *bodies,
+    const size_t *lens, size_t n, uint64_t mono, int64_t wall, uint64_t *proposal,
+    uint8_t **buf, size_t *len);
+/* Packs the genesis entry: an image of the machine's open store (the
+ * bootstrapping replica's, new or an existing single node's). */
+int replica_genesis_pack(replica *r, uint64_t mono, int64_t wall, uint8_t **buf,
+    size_t *len);
+
+/* Applies one committed entry. 0; DN_EPROTO when the bytes are not an entry
+ * of this version; DN_ESTATE for a machine entry before any genesis; DN_EIO
+ * when the machine could not commit it (its store refused a transaction).
+ * Any error means this replica can no longer follow the log: the caller
+ * stops it (docs/replication.md "A committed entry is never discarded"). */
+int replica_apply(replica *r, const uint8_t *buf, size_t len);
+
+/* A snapshot: header + an image of the store taken with SQLite's backup
+ * API. Layout (little-endian): "DNRSNAP1" (8 bytes), applied mono ms (u64),
+ * applied wall ms (i64), then the SQLite database image. *buf is malloc'd.
+ * 0, DN_ESTATE (machine not open), DN_EIO or DN_ENOMEM. */
+#define REPLICA_SNAPSHOT_MAGIC "DNRSNAP1"
+#define REPLICA_SNAPSHOT_HEADER 24
+int replica_snapshot(replica *r, uint8_t **buf, size_t *len);
+/* Replaces the store with a snapshot's image and reopens the machine on it.
+ * 0, DN_EPROTO (not a snapshot), DN_EIO or the machine's code (then the
+ * machine is closed). */
+int replica_restore(replica *r, const uint8_t *buf, size_t len);
+
+#endif
