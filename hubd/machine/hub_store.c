@@ -215,8 +215,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_QUEUE] = "SELECT order_id FROM orders"
 	    " WHERE state IN ('queued', 'picking', 'picked', 'packed')"
 	    " ORDER BY received_ms, order_id LIMIT ?1",
-	/* Of the orders ST_QUEUE lists, those a claim by ?2 may take (its own,
-	 * and the free open ones: a superset of what pick_claim_choose takes),
+	/* The oldest ?1 unshipped orders a claim by ?2 may take (its own, and
+	 * the free open ones: a superset of what pick_claim_choose takes),
 	 * summarised in one statement (hub_store_claim_candidates). */
 	[ST_CLAIM_CANDIDATES] = "SELECT o.order_id, o.state, o.claimed_by, o.tier,"
 	    " o.received_ms, o.promised_ms, count(l.line), coalesce(sum(l.qty), 0)"

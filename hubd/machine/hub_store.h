@@ -131,10 +131,10 @@ typedef int (*hub_store_queue_fn)(void *arg, const hub_store_queue_row *row);
  * max. */
 int hub_store_queue_list(hub_store *s, size_t max, hub_store_queue_fn fn,
     void *arg);
-/* A claim's candidates: of the orders hub_store_queue_list lists (at most
- * max <= DN_QUEUE_LIST_MAX), those a claim by op may take - op's own and
- * the free open ones, a superset of what pick_claim_choose takes - in no
- * set order (the chooser's order is total), read in one statement and
+/* A claim's candidates: the oldest unshipped orders (at most max <=
+ * DN_QUEUE_LIST_MAX) a claim by op may take - op's own and the free open
+ * ones, a superset of what pick_claim_choose takes; the chooser's order is
+ * total, so theirs does not matter - read in one statement and
  * summarised for the chooser: id, state, claim, tier, times, the number of
  * lines and, in lines[0].qty, all their units (nothing else of the lines:
  * load a chosen order with hub_store_order_load_keyed). *out is the

@@ -21,6 +21,7 @@
 #include "core/err.h"
 #include "io/codec.h"
 #include "io/log.h"
+#include <sqlite3.h>
 #include "coord.h"
 
 /* A UTC instant far from the epoch, as a real clock would give. */

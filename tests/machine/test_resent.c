@@ -27,6 +27,7 @@
 #include "core/err.h"
 #include "io/codec.h"
 #include "io/log.h"
+#include <sqlite3.h>
 #include "coord.h"
 #include "hub.h"
 

@@ -25,6 +25,7 @@
 #include "core/geo.h"
 #include "core/limits.h"
 #include "io/codec.h"
+#include <sqlite3.h>
 #include "world.h"
 #include "store.h"
 
