@@ -14,7 +14,6 @@
 #define DN_COORD_H
 #include <stdbool.h>
 #include <stdint.h>
-#include <sqlite3.h>
 #include "core/drop.h"
 #include "core/experiment.h"
 #include "core/ledger.h"
@@ -178,10 +177,32 @@ typedef struct {
  * window, a real correction opens them 10 s late. */
 #define COORD_CLOCK_CONFIRM_MS 10000
 
+/* The machine's scratch blocks (coord_scratch), one per user. */
+enum {
+	COORD_SCRATCH_ROUTE,          /* ingest.c: an order's routing */
+	COORD_SCRATCH_REROUTE,        /* placement.c: a re-route's */
+	COORD_SCRATCH_INGEST,         /* ingest.c: a batch's answers */
+	COORD_SCRATCH_HUBSYNC,        /* hubsync.c: a batch's requests */
+	COORD_SCRATCH_OPS_HUBS,       /* ops.c: OPS_HUBS's reply */
+	COORD_SCRATCH_AUDIT,          /* ops.c: the audit's findings */
+	COORD_SCRATCH_DROP_PLACE,     /* drops_ops.c: a new drop's placement */
+	COORD_SCRATCH_DROP_VIEWS,     /* drops_ops.c: OPS_DROP_SHOW's reply */
+	COORD_SCRATCH_DROP_KPI,       /* drops_ops.c: OPS_DROP_KPI's reply */
+	COORD_SCRATCH_N
+};
+
+/* Routing's working memory: the view of every hub (placement.c) and
+ * route_order's result. */
+typedef struct {
+	route_hub hubs[DN_HUBS_MAX];
+	int64_t sellable[DN_HUBS_MAX * DN_ORDER_LINES_MAX];
+	route_result rr;
+} coord_route_scratch;
+
 typedef struct coord {
 	coord_config cfg;
 	route_split_policy split;
-	sqlite3 *db;
+	struct sqlite3 *db;           /* the store's connection (store.h) */
 	struct store *store;
 	uint64_t incarnation;         /* this store's (meta), read at open */
 	uint8_t quote_secret[32];     /* the quote tokens' HMAC key (secrets) */
@@ -211,6 +232,8 @@ typedef struct coord {
 	                               * (DN_HUBS_MAX, made by coord_open) */
 	coord_stock *stock;           /* open-addressing table (stock.c) */
 	struct coord_undo *undo;      /* the running transaction's undo log */
+	void *scratch[COORD_SCRATCH_N]; /* coord_scratch's blocks */
+	size_t scratch_size[COORD_SCRATCH_N];
 	size_t stock_cap, stock_len;
 	coord_drop drops[COORD_DROPS_MAX];
 	size_t ndrops;
@@ -320,6 +343,15 @@ void coord_gap_note(coord *c, int hub, const char *sku, const char *what, int64_
  * answer). Returns 0 or the DN_E* code; what names the input in the log. */
 typedef int (*coord_txn_fn)(coord *c, void *arg);
 int coord_txn_run(coord *c, const char *what, coord_txn_fn apply, void *arg);
+
+/* ---- scratch (stock.c) ----
+ * A block of size bytes for user which (COORD_SCRATCH_*): large working
+ * memory of one call (routing views, a batch's answers, ops replies) that
+ * is neither static nor on the stack. Allocated zeroed at its first use,
+ * then the same block (contents as the last call left them) until
+ * coord_close frees it. NULL when out of memory. */
+void *coord_scratch(coord *c, int which, size_t size);
+void coord_scratch_free(coord *c);
 
 /* ---- the undo log (stock.c), driven by the runner ----
  * A savepoint inside the transaction (a hub sync request's): mark_set

@@ -304,7 +304,7 @@ int coord_holdback_adjust(coord *c, int hub, const char *sku, int64_t delta,
     const char *reason, int64_t now)
 {
 	coord_drop *d = drops_active_for(c, sku);
-	static coord_drop none;
+	static const coord_drop none; /* no drop: read only */
 	if (d == NULL) {
 		/* Holdback only comes from drops; a closed drop's still counts. */
 		for (size_t i = 0; i < c->ndrops && d == NULL; i++) {

@@ -300,29 +300,34 @@ static bool drops_create_valid(coord *c, const Dropnet__Drop *spec, mreq *r)
 	return true;
 }
 
-/* The proportional placements drops_create fills in, per SKU and hub. */
-static Dropnet__HubUnits drops_hu[DROP_SKUS_MAX][DN_HUBS_MAX];
-static Dropnet__HubUnits *drops_hup[DROP_SKUS_MAX][DN_HUBS_MAX];
+/* The proportional placements drops_create fills in, per SKU and hub (in
+ * the machine's scratch, COORD_SCRATCH_DROP_PLACE). */
+typedef struct {
+	Dropnet__HubUnits hu[DROP_SKUS_MAX][DN_HUBS_MAX];
+	Dropnet__HubUnits *hup[DROP_SKUS_MAX][DN_HUBS_MAX];
+} drops_place_rows;
 
 /* Places every SKU that asks for a proportional placement and has none
- * (into drops_hu). false when one could not be placed. */
+ * (into the scratch). false when one could not be placed. */
 static bool drops_place(coord *c, Dropnet__Drop *spec)
 {
+	drops_place_rows *w = coord_scratch(c, COORD_SCRATCH_DROP_PLACE, sizeof(*w));
 	for (size_t i = 0; i < spec->n_skus; i++) {
 		if (spec->skus[i]->placement_proportional && spec->skus[i]->n_placement == 0 &&
-		    drops_proportional(c, spec->skus[i], drops_hu[i], drops_hup[i]) != 0) {
+		    (w == NULL || drops_proportional(c, spec->skus[i], w->hu[i], w->hup[i]) != 0)) {
 			return false;
 		}
 	}
 	return true;
 }
 
-/* The request owns spec and frees it with protobuf-c: take the static
+/* The request owns spec and frees it with protobuf-c: take the scratch
  * proportional placements back out before it does. */
-static void drops_unplace(Dropnet__Drop *spec)
+static void drops_unplace(coord *c, Dropnet__Drop *spec)
 {
-	for (size_t i = 0; i < spec->n_skus; i++) {
-		if (spec->skus[i]->n_placement > 0 && spec->skus[i]->placement == drops_hup[i]) {
+	drops_place_rows *w = coord_scratch(c, COORD_SCRATCH_DROP_PLACE, sizeof(*w));
+	for (size_t i = 0; i < spec->n_skus && w != NULL; i++) {
+		if (spec->skus[i]->n_placement > 0 && spec->skus[i]->placement == w->hup[i]) {
 			spec->skus[i]->n_placement = 0;
 			spec->skus[i]->placement = NULL;
 		}
@@ -401,7 +406,7 @@ static void drops_create(coord *c, Dropnet__Drop *spec, mreq *r)
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	int prv = placed ? codec_drop_pack(spec, &buf, &len) : DN_ESTATE;
-	drops_unplace(spec);
+	drops_unplace(c, spec);
 	if (!placed) {
 		drops_answer(r, DROPNET__STATUS__CONFLICT, "no hubs to place units at");
 		return;
@@ -506,12 +511,22 @@ static int drops_view(coord *c, coord_drop *d, Dropnet__Drop *v, Dropnet__Tier *
 	return coord_store_holdback_released_sum(c->store, d->id, &v->released);
 }
 
+/* OPS_DROP_SHOW's reply: views of the drops (shallow copies of their
+ * specs with live figures), in the machine's scratch. */
+typedef struct {
+	Dropnet__Drop views[COORD_DROPS_MAX];
+	Dropnet__Drop *vp[COORD_DROPS_MAX];
+	Dropnet__Tier tv[COORD_DROPS_MAX][DROP_TIERS_MAX];
+	Dropnet__Tier *tvp[COORD_DROPS_MAX][DROP_TIERS_MAX];
+} drops_view_rows;
+
 static void drops_show(coord *c, const Dropnet__OpsRequest *q, mreq *r, bool all)
 {
-	static Dropnet__Drop views[COORD_DROPS_MAX];
-	static Dropnet__Drop *vp[COORD_DROPS_MAX];
-	static Dropnet__Tier tv[COORD_DROPS_MAX][DROP_TIERS_MAX];
-	static Dropnet__Tier *tvp[COORD_DROPS_MAX][DROP_TIERS_MAX];
+	drops_view_rows *w = coord_scratch(c, COORD_SCRATCH_DROP_VIEWS, sizeof(*w));
+	if (w == NULL) {
+		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "out of memory");
+		return;
+	}
 	int64_t now = coord_now_wall_ms(c);
 	size_t n = 0;
 	coord_drop *one = NULL;
@@ -522,17 +537,17 @@ static void drops_show(coord *c, const Dropnet__OpsRequest *q, mreq *r, bool all
 	 * closed ones; one drop is shown from the file too. */
 	for (size_t i = 0; i < (all ? c->ndrops : 1); i++) {
 		coord_drop *d = all ? &c->drops[i] : one;
-		if (drops_view(c, d, &views[n], tv[n], tvp[n], now) != 0) {
+		if (drops_view(c, d, &w->views[n], w->tv[n], w->tvp[n], now) != 0) {
 			drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
 			return;
 		}
-		vp[n] = &views[n];
+		w->vp[n] = &w->views[n];
 		n++;
 	}
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
 	rep.status = DROPNET__STATUS__OK;
 	rep.n_drops = n;
-	rep.drops = vp;
+	rep.drops = w->vp;
 	rep.clock_ms = now;
 	coord_ops_send(r, &rep);
 }
@@ -606,25 +621,29 @@ static int64_t drops_pct(int64_t *v, size_t n, double p)
 #define KPI_FULFIL_MAX 200000
 #define KPI_REASONS_MAX 32
 
-/* The KPI reply's lists; static: they are large, and the reply is packed
- * before the next request. */
-static Dropnet__MinuteCount kpi_mc[KPI_MINUTES_MAX];
-static Dropnet__MinuteCount *kpi_mcp[KPI_MINUTES_MAX];
-static Dropnet__HubFill kpi_hf[DN_HUBS_MAX];
-static Dropnet__HubFill *kpi_hfp[DN_HUBS_MAX];
-static char kpi_hubnames[DN_HUBS_MAX][DN_ID_MAX + 1];
-static int64_t kpi_times[KPI_FULFIL_MAX];
-static Dropnet__ReasonCount kpi_rc[KPI_REASONS_MAX];
-static Dropnet__ReasonCount *kpi_rcp[KPI_REASONS_MAX];
+/* The KPI reply and its lists: large, so in the machine's scratch
+ * (COORD_SCRATCH_DROP_KPI); the reply is packed before the next request. */
+typedef struct {
+	Dropnet__DropKpi k;
+	Dropnet__MinuteCount mc[KPI_MINUTES_MAX];
+	Dropnet__MinuteCount *mcp[KPI_MINUTES_MAX];
+	Dropnet__HubFill hf[DN_HUBS_MAX];
+	Dropnet__HubFill *hfp[DN_HUBS_MAX];
+	char hubnames[DN_HUBS_MAX][DN_ID_MAX + 1];
+	int64_t times[KPI_FULFIL_MAX];
+	Dropnet__ReasonCount rc[KPI_REASONS_MAX];
+	Dropnet__ReasonCount *rcp[KPI_REASONS_MAX];
+} drops_kpi_rows;
 
 static int drops_kpi_minute(void *arg, int64_t minute_ms, uint64_t units)
 {
-	Dropnet__DropKpi *k = arg;
+	drops_kpi_rows *w = arg;
+	Dropnet__DropKpi *k = &w->k;
 	size_t i = k->n_sell_through++;
-	dropnet__minute_count__init(&kpi_mc[i]);
-	kpi_mc[i].minute_ms = minute_ms;
-	kpi_mc[i].units = (uint32_t)units;
-	kpi_mcp[i] = &kpi_mc[i];
+	dropnet__minute_count__init(&w->mc[i]);
+	w->mc[i].minute_ms = minute_ms;
+	w->mc[i].units = (uint32_t)units;
+	w->mcp[i] = &w->mc[i];
 	return k->n_sell_through < KPI_MINUTES_MAX ? 0 : COORD_STORE_STOP;
 }
 
@@ -633,59 +652,63 @@ static int drops_kpi_minute(void *arg, int64_t minute_ms, uint64_t units)
  * caller, overall). */
 static int drops_kpi_fill(void *arg, const coord_store_kpi_fill_row *row)
 {
-	Dropnet__DropKpi *k = arg;
+	drops_kpi_rows *w = arg;
+	Dropnet__DropKpi *k = &w->k;
 	size_t i = k->n_fill++;
-	dropnet__hub_fill__init(&kpi_hf[i]);
-	snprintf(kpi_hubnames[i], sizeof(kpi_hubnames[i]), "%s", row->hub);
-	kpi_hf[i].hub = kpi_hubnames[i];
-	kpi_hf[i].orders = (uint32_t)row->orders;
-	kpi_hf[i].filled = (uint32_t)row->filled;
-	kpi_hf[i].filled_here = (uint32_t)row->filled_here;
-	kpi_hfp[i] = &kpi_hf[i];
+	dropnet__hub_fill__init(&w->hf[i]);
+	snprintf(w->hubnames[i], sizeof(w->hubnames[i]), "%s", row->hub);
+	w->hf[i].hub = w->hubnames[i];
+	w->hf[i].orders = (uint32_t)row->orders;
+	w->hf[i].filled = (uint32_t)row->filled;
+	w->hf[i].filled_here = (uint32_t)row->filled_here;
+	w->hfp[i] = &w->hf[i];
 	return k->n_fill < DN_HUBS_MAX ? 0 : COORD_STORE_STOP;
 }
 
 static int drops_kpi_reason(void *arg, int status, uint64_t orders)
 {
-	Dropnet__DropKpi *k = arg;
+	drops_kpi_rows *w = arg;
+	Dropnet__DropKpi *k = &w->k;
 	size_t i = k->n_rejections++;
-	dropnet__reason_count__init(&kpi_rc[i]);
-	kpi_rc[i].reason = (char *)codec_status_name((Dropnet__Status)status);
-	kpi_rc[i].orders = (uint32_t)orders;
-	kpi_rcp[i] = &kpi_rc[i];
+	dropnet__reason_count__init(&w->rc[i]);
+	w->rc[i].reason = (char *)codec_status_name((Dropnet__Status)status);
+	w->rc[i].orders = (uint32_t)orders;
+	w->rcp[i] = &w->rc[i];
 	return k->n_rejections < KPI_REASONS_MAX ? 0 : COORD_STORE_STOP;
 }
 
 /* Sell-through per minute, fill per hub, and time to fulfil (accept ->
  * ship, per shipped placement). */
-static int drops_kpi_orders(coord *c, const char *id, Dropnet__DropKpi *k)
+static int drops_kpi_orders(coord *c, const char *id, drops_kpi_rows *w)
 {
-	k->sell_through = kpi_mcp;
-	k->fill = kpi_hfp;
-	int rv = coord_store_kpi_sell_through(c->store, id, drops_kpi_minute, k);
+	Dropnet__DropKpi *k = &w->k;
+	k->sell_through = w->mcp;
+	k->fill = w->hfp;
+	int rv = coord_store_kpi_sell_through(c->store, id, drops_kpi_minute, w);
 	if (rv == 0) {
-		rv = coord_store_kpi_fill(c->store, id, drops_kpi_fill, k);
+		rv = coord_store_kpi_fill(c->store, id, drops_kpi_fill, w);
 	}
 	uint64_t in_range = 0, filled = 0;
 	for (size_t i = 0; i < k->n_fill; i++) {
-		in_range += kpi_hf[i].orders;
-		filled += kpi_hf[i].filled;
+		in_range += w->hf[i].orders;
+		filled += w->hf[i].filled;
 	}
 	k->fill_within_radius = in_range > 0 ? (double)filled / (double)in_range : 0;
 	size_t nt = 0;
 	if (rv == 0) {
-		rv = coord_store_kpi_fulfil_times(c->store, id, kpi_times, KPI_FULFIL_MAX, &nt);
+		rv = coord_store_kpi_fulfil_times(c->store, id, w->times, KPI_FULFIL_MAX, &nt);
 	}
 	k->shipped_orders = (uint32_t)nt;
-	k->fulfil_p50_ms = drops_pct(kpi_times, nt, 0.5);
-	k->fulfil_p90_ms = drops_pct(kpi_times, nt, 0.9);
+	k->fulfil_p50_ms = drops_pct(w->times, nt, 0.5);
+	k->fulfil_p90_ms = drops_pct(w->times, nt, 0.9);
 	return rv;
 }
 
 /* Buyers acquired by the drop and whether they came back; rejections;
  * holdback; acceptances. */
-static int drops_kpi_totals(coord *c, const char *id, Dropnet__DropKpi *k)
+static int drops_kpi_totals(coord *c, const char *id, drops_kpi_rows *w)
 {
+	Dropnet__DropKpi *k = &w->k;
 	coord_store_kpi_buyers b;
 	int rv = coord_store_kpi_buyers_get(c->store, id, &b);
 	k->buyers_acquired = (uint32_t)b.acquired;
@@ -694,9 +717,9 @@ static int drops_kpi_totals(coord *c, const char *id, Dropnet__DropKpi *k)
 	k->gift_repeat_rate = b.gift_repeat_rate;
 	k->nongift_first_buyers = (uint32_t)b.nongift_buyers;
 	k->nongift_repeat_rate = b.nongift_repeat_rate;
-	k->rejections = kpi_rcp;
+	k->rejections = w->rcp;
 	if (rv == 0) {
-		rv = coord_store_kpi_rejections(c->store, id, drops_kpi_reason, k);
+		rv = coord_store_kpi_rejections(c->store, id, drops_kpi_reason, w);
 	}
 	if (rv == 0) {
 		rv = coord_store_holdback_held_sum(c->store, id, &k->held_back);
@@ -719,16 +742,21 @@ static void drops_kpi(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 	if (drops_lookup(c, q->drop_id, r, &d) != 0) {
 		return;
 	}
-	Dropnet__DropKpi k = DROPNET__DROP_KPI__INIT;
-	k.drop_id = d->id;
-	if (drops_kpi_orders(c, d->id, &k) != 0 || drops_kpi_totals(c, d->id, &k) != 0 ||
-	    coord_kpi_money(c, d, &k) != 0) {
+	drops_kpi_rows *w = coord_scratch(c, COORD_SCRATCH_DROP_KPI, sizeof(*w));
+	if (w == NULL) {
+		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "out of memory");
+		return;
+	}
+	dropnet__drop_kpi__init(&w->k);
+	w->k.drop_id = d->id;
+	if (drops_kpi_orders(c, d->id, w) != 0 || drops_kpi_totals(c, d->id, w) != 0 ||
+	    coord_kpi_money(c, d, &w->k) != 0) {
 		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
 		return;
 	}
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
 	rep.status = DROPNET__STATUS__OK;
-	rep.kpi = &k;
+	rep.kpi = &w->k;
 	rep.clock_ms = coord_now_wall_ms(c);
 	coord_ops_send(r, &rep);
 }

@@ -816,28 +816,34 @@ static void hubsync_batch_reply(coord *c, mreq *r, const hubsync_batch *b, size_
 
 void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 {
-	static hubsync_batch b;
+	hubsync_batch *b = coord_scratch(c, COORD_SCRATCH_HUBSYNC, sizeof(*b));
 	assert(n <= DN_SERVER_CTX_MAX);
 	c->metrics.hubsync_requests += n;
-	memset(&b, 0, sizeof(b));
-	b.reqs = reqs;
-	b.n = n;
-	b.now_wall = coord_now_wall_ms(c);
+	if (b == NULL) {
+		for (size_t i = 0; i < n; i++) {
+			hubsync_reply_error(reqs[i], DROPNET__STATUS__UNAVAILABLE, "out of memory");
+		}
+		return;
+	}
+	memset(b, 0, sizeof(*b));
+	b->reqs = reqs;
+	b->n = n;
+	b->now_wall = coord_now_wall_ms(c);
 	uint64_t now_mono = coord_now_mono_ms(c);
 	for (size_t i = 0; i < n; i++) {
-		b.hub_of[i] = -1;
+		b->hub_of[i] = -1;
 		size_t len = 0;
 		const uint8_t *body = mreq_body(reqs[i], &len);
 		/* DN_ERANGE leaves the message (another version: answered
 		 * UNSUPPORTED_VERSION, never applied). */
-		(void)codec_hub_sync_request_unpack(body, len, &b.msgs[i]);
+		(void)codec_hub_sync_request_unpack(body, len, &b->msgs[i]);
 	}
-	int rv = coord_txn_run(c, "hub_sync", hubsync_batch_apply, &b);
+	int rv = coord_txn_run(c, "hub_sync", hubsync_batch_apply, b);
 	if (rv != 0) {
 		log_error("hubsync.batch_failed", "requests=%zu err=%s", n, dn_strerror(rv));
 	}
 	for (size_t i = 0; i < n; i++) {
-		hubsync_batch_reply(c, reqs[i], &b, i, rv, now_mono, b.now_wall);
-		codec_hub_sync_request_free(b.msgs[i]);
+		hubsync_batch_reply(c, reqs[i], b, i, rv, now_mono, b->now_wall);
+		codec_hub_sync_request_free(b->msgs[i]);
 	}
 }

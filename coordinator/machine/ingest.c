@@ -84,11 +84,6 @@ static Dropnet__Status route_status_wire(route_status s)
 	}
 }
 
-/* Routing scratch: big, so kept off the stack; loop thread only. */
-static route_hub ingest_hubs[DN_HUBS_MAX];
-static int64_t ingest_sellable[DN_HUBS_MAX * DN_ORDER_LINES_MAX];
-static route_result ingest_rr;
-
 static Dropnet__Status drop_status_wire(drop_verdict v)
 {
 	switch (v) {
@@ -369,10 +364,13 @@ static int ingest_drop_rules(coord *c, ingest_order *io)
 static int ingest_route(coord *c, ingest_order *io, uint64_t now_mono)
 {
 	const Dropnet__SubmitOrder *m = io->m;
-	coord_route_view(c, io->lines, io->nlines, ingest_hubs, ingest_sellable,
-	    now_mono, -1);
-	io->rr = &ingest_rr;
-	if (route_order(ingest_hubs, c->nhubs, io->lines, io->nlines, m->lat, m->lon,
+	coord_route_scratch *w = coord_scratch(c, COORD_SCRATCH_ROUTE, sizeof(*w));
+	if (w == NULL) {
+		return DN_ENOMEM;
+	}
+	coord_route_view(c, io->lines, io->nlines, w->hubs, w->sellable, now_mono, -1);
+	io->rr = &w->rr;
+	if (route_order(w->hubs, c->nhubs, io->lines, io->nlines, m->lat, m->lon,
 	    c->split, io->rr) != 0) {
 		return DN_ESTATE;
 	}
@@ -737,7 +735,15 @@ static int ingest_batch_apply(coord *c, void *arg)
 
 void coord_ingest_batch(coord *c, mreq **reqs, size_t n)
 {
-	static ingest_out outs[DN_SERVER_CTX_MAX];
+	assert(n <= DN_SERVER_CTX_MAX);
+	ingest_out *outs = coord_scratch(c, COORD_SCRATCH_INGEST,
+	    DN_SERVER_CTX_MAX * sizeof(*outs));
+	if (outs == NULL) {
+		for (size_t i = 0; i < n; i++) {
+			mreq_reply(reqs[i], NULL, 0); /* an empty reply: the client retries */
+		}
+		return;
+	}
 	memset(outs, 0, n * sizeof(outs[0]));
 	ingest_batch b = {reqs, n, outs, coord_now_wall_ms(c), coord_now_mono_ms(c)};
 	int rv = coord_txn_run(c, "orders", ingest_batch_apply, &b);

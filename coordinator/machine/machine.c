@@ -119,4 +119,5 @@ void coord_close(coord *c)
 	c->stock_cap = c->stock_len = 0;
 	coord_drops_free(c);
 	coord_undo_fini(c);
+	coord_scratch_free(c);
 }

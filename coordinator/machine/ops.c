@@ -337,31 +337,58 @@ static void ops_audit_hub_books(coord *c, size_t h, ops_findings *f)
 
 static void ops_audit(coord *c, mreq *r)
 {
-	static ops_findings f;
-	memset(&f, 0, sizeof(f));
+	ops_findings *f = coord_scratch(c, COORD_SCRATCH_AUDIT, sizeof(*f));
+	if (f == NULL) {
+		Dropnet__OpsReply err = DROPNET__OPS_REPLY__INIT;
+		err.status = DROPNET__STATUS__UNAVAILABLE;
+		err.message = "out of memory";
+		coord_ops_send(r, &err);
+		return;
+	}
+	memset(f, 0, sizeof(*f));
 	uint32_t checks = 2, sql_checks = 0;
-	ops_audit_rows(c, &f);
-	ops_audit_cache(c, &f);
+	ops_audit_rows(c, f);
+	ops_audit_cache(c, f);
 	/* 3-8: the durable books (store_ops.c). */
-	coord_store_audit_ledger(c->store, ops_finding_add, &f, &sql_checks);
+	coord_store_audit_ledger(c->store, ops_finding_add, f, &sql_checks);
 	checks += sql_checks;
 	/* 9. Both books agree, for every hub with a consistent snapshot. */
 	checks++;
 	for (size_t h = 0; h < c->nhubs; h++) {
 		if (c->hubs[h].report_valid) {
-			ops_audit_hub_books(c, h, &f);
+			ops_audit_hub_books(c, h, f);
 		}
 	}
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
-	rep.status = f.total == 0 ? DROPNET__STATUS__OK : DROPNET__STATUS__CONFLICT;
+	rep.status = f->total == 0 ? DROPNET__STATUS__OK : DROPNET__STATUS__CONFLICT;
 	rep.checks_run = checks;
-	rep.n_findings = f.n;
-	rep.findings = f.ptrs;
+	rep.n_findings = f->n;
+	rep.findings = f->ptrs;
 	char msg[96];
-	snprintf(msg, sizeof(msg), "%zu finding(s)", f.total);
+	snprintf(msg, sizeof(msg), "%zu finding(s)", f->total);
 	rep.message = msg;
-	if (f.total > 0) {
-		log_warn("audit.findings", "count=%zu first=%s", f.total, f.items[0].check);
+	if (f->total > 0) {
+		log_warn("audit.findings", "count=%zu first=%s", f->total, f->items[0].check);
+	}
+	coord_ops_send(r, &rep);
+}
+
+/* OPS_HUBS: every hub, its health and stream positions. */
+typedef struct {
+	Dropnet__HubInfo info[DN_HUBS_MAX];
+	Dropnet__HubInfo *ptrs[DN_HUBS_MAX];
+} ops_hubs_rows;
+
+static void ops_hubs_reply(coord *c, mreq *r)
+{
+	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
+	ops_hubs_rows *w = coord_scratch(c, COORD_SCRATCH_OPS_HUBS, sizeof(*w));
+	if (w == NULL) {
+		rep.status = DROPNET__STATUS__UNAVAILABLE;
+		rep.message = "out of memory";
+	} else {
+		rep.status = DROPNET__STATUS__OK;
+		ops_hubs(c, &rep, w->info, w->ptrs);
 	}
 	coord_ops_send(r, &rep);
 }
@@ -389,11 +416,7 @@ void coord_ops_batch(coord *c, mreq **reqs, size_t n)
 			rep.message = "this coordinator speaks version 1";
 			coord_ops_send(reqs[i], &rep);
 		} else if (q->kind == DROPNET__OPS_KIND__OPS_HUBS) {
-			static Dropnet__HubInfo info[DN_HUBS_MAX];
-			static Dropnet__HubInfo *ptrs[DN_HUBS_MAX];
-			rep.status = DROPNET__STATUS__OK;
-			ops_hubs(c, &rep, info, ptrs);
-			coord_ops_send(reqs[i], &rep);
+			ops_hubs_reply(c, reqs[i]);
 		} else if (q->kind == DROPNET__OPS_KIND__OPS_STOCK) {
 			ops_stock(c, q, reqs[i]);
 		} else if (q->kind == DROPNET__OPS_KIND__OPS_ORDER_SHOW) {

@@ -188,18 +188,20 @@ int coord_reroute(coord *c, int64_t order_id, const char *order_key,
     int exclude, int64_t now_wall)
 {
 	route_line line = {sku, qty};
-	static route_hub hubs[DN_HUBS_MAX];
-	static int64_t sellable[DN_HUBS_MAX];
-	static route_result rr;
-	coord_route_view(c, &line, 1, hubs, sellable, coord_now_mono_ms(c), exclude);
-	if (route_order(hubs, c->nhubs, &line, 1, lat, lon, c->split, &rr) != 0) {
+	coord_route_scratch *w = coord_scratch(c, COORD_SCRATCH_REROUTE, sizeof(*w));
+	if (w == NULL) {
+		return DN_ENOMEM;
+	}
+	route_result *rr = &w->rr;
+	coord_route_view(c, &line, 1, w->hubs, w->sellable, coord_now_mono_ms(c), exclude);
+	if (route_order(w->hubs, c->nhubs, &line, 1, lat, lon, c->split, rr) != 0) {
 		return DN_EINVAL;
 	}
-	if (rr.status != ROUTE_ACCEPTED) {
+	if (rr->status != ROUTE_ACCEPTED) {
 		return coord_store_order_line_backorder(c->store, order_id, sku, qty) != 0 ?
 		    DN_EIO : 0;
 	}
-	int rv = coord_place_takes(c, &rr, order_id, order_key, customer, &line, 1,
+	int rv = coord_place_takes(c, rr, order_id, order_key, customer, &line, 1,
 	    NULL, false, now_wall);
 	return rv != 0 ? rv : 1;
 }

@@ -212,6 +212,28 @@ void coord_stock_clear(coord *c)
 }
 
 
+/* ---- scratch ---- */
+
+void *coord_scratch(coord *c, int which, size_t size)
+{
+	assert(which >= 0 && which < COORD_SCRATCH_N);
+	if (c->scratch[which] == NULL) {
+		c->scratch[which] = calloc(1, size);
+		c->scratch_size[which] = c->scratch[which] != NULL ? size : 0;
+	}
+	assert(c->scratch[which] == NULL || c->scratch_size[which] == size);
+	return c->scratch[which];
+}
+
+void coord_scratch_free(coord *c)
+{
+	for (int i = 0; i < COORD_SCRATCH_N; i++) {
+		free(c->scratch[i]);
+		c->scratch[i] = NULL;
+		c->scratch_size[i] = 0;
+	}
+}
+
 /* ---- the undo log ---- */
 
 int coord_undo_init(coord *c)

@@ -108,6 +108,11 @@ static const db_migration store_migrations[] = {
 	 * "Incarnations and resync"): the lost store may have shipped it. */
 	{ "orders.resent",
 	    "ALTER TABLE orders ADD COLUMN resent INTEGER NOT NULL DEFAULT 0;", NULL },
+	/* The unshipped orders, oldest first, without the shipped history:
+	 * what a claim reads (ST_CLAIM_CANDIDATES), in index order, no sort. */
+	{ "orders_open index",
+	    "CREATE INDEX orders_open ON orders(received_ms, order_id)"
+	    " WHERE state IN ('queued', 'picking', 'picked', 'packed');", NULL },
 };
 
 enum {
@@ -124,6 +129,7 @@ enum {
 	ST_BINS_OF_SKU,
 	ST_BIN_SUB,
 	ST_STOCK_LIST,
+	ST_STOCK_GET,
 	ST_BIN_BEST,
 	ST_ORDER_GET,
 	ST_LINES_GET,
@@ -134,6 +140,7 @@ enum {
 	ST_LINE_INSERT,
 	ST_ORDER_DELETE,
 	ST_QUEUE,
+	ST_CLAIM_CANDIDATES,
 	ST_ORDER_COUNT,
 	ST_CLAIM_SET,
 	ST_COUNTS,
@@ -181,6 +188,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	    " ORDER BY qty DESC, bin",
 	[ST_BIN_SUB] = "UPDATE bins SET qty = qty - ?3 WHERE bin = ?1 AND sku = ?2",
 	[ST_STOCK_LIST] = "SELECT sku, on_hand FROM stock ORDER BY sku LIMIT ?1",
+	[ST_STOCK_GET] = "SELECT on_hand FROM stock WHERE sku = ?1",
 	[ST_BIN_BEST] = "SELECT bin FROM bins WHERE sku = ?1 AND qty > 0"
 	    " ORDER BY qty DESC, bin LIMIT 1",
 	[ST_ORDER_GET] = "SELECT state, order_key, customer, received_ms,"
@@ -207,6 +215,16 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_QUEUE] = "SELECT order_id FROM orders"
 	    " WHERE state IN ('queued', 'picking', 'picked', 'packed')"
 	    " ORDER BY received_ms, order_id LIMIT ?1",
+	/* The oldest ?1 unshipped orders a claim by ?2 may take (its own, and
+	 * the free open ones: a superset of what pick_claim_choose takes),
+	 * summarised in one statement (hub_store_claim_candidates). */
+	[ST_CLAIM_CANDIDATES] = "SELECT o.order_id, o.state, o.claimed_by, o.tier,"
+	    " o.received_ms, o.promised_ms, count(l.line), coalesce(sum(l.qty), 0)"
+	    " FROM orders o INDEXED BY orders_open"
+	    " LEFT JOIN order_lines l ON l.order_id = o.order_id"
+	    " WHERE o.state IN ('queued', 'picking', 'picked', 'packed')"
+	    " AND (o.claimed_by = ?2 OR (o.claimed_by = '' AND o.state IN ('queued', 'picking')))"
+	    " GROUP BY o.received_ms, o.order_id LIMIT ?1",
 	[ST_ORDER_COUNT] = "SELECT count(*) FROM orders WHERE state = ?1",
 	[ST_CLAIM_SET] = "UPDATE orders SET claimed_by = ?2 WHERE order_id = ?1",
 	[ST_COUNTS] = "SELECT"
@@ -247,6 +265,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 struct hub_store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT_];
+	pick_order *cand;       /* hub_store_claim_candidates' rows
+	                         * (DN_QUEUE_LIST_MAX, allocated on first use) */
 };
 
 /* Steps a statement that returns no row or one row we ignore, then resets. */
@@ -337,6 +357,7 @@ void hub_store_close(hub_store *s)
 		sqlite3_finalize(s->st[i]);
 	}
 	db_close(s->db);
+	free(s->cand);
 	free(s);
 }
 
@@ -613,21 +634,20 @@ int hub_store_stock_take(hub_store *s, const char *sku, int64_t qty,
 
 int hub_store_stock_get(hub_store *s, const char *sku, int64_t *on_hand)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st = s->st[ST_STOCK_GET];
 	int rc;
 
 	*on_hand = 0;
-	if (sqlite3_prepare_v2(s->db, "SELECT on_hand FROM stock WHERE sku = ?1", -1,
-	    &st, NULL) != SQLITE_OK) {
-		return DN_EIO;
-	}
 	db_bind_text(st, 1, sku);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		*on_hand = sqlite3_column_int64(st, 0);
 	}
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : DN_EIO;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		return step_fail(s, ST_STOCK_GET, rc);
+	}
+	sqlite3_reset(st);
+	return 0;
 }
 
 int hub_store_stock_list(hub_store *s, size_t max, hub_store_stock_fn fn,
@@ -853,6 +873,70 @@ int hub_store_queue_list(hub_store *s, size_t max, hub_store_queue_fn fn,
 	}
 	sqlite3_reset(st);
 	return rv;
+}
+
+/* One summarised candidate row into o: what pick_claim_choose reads. */
+static int candidate_read(sqlite3_stmt *st, pick_order *o)
+{
+	o->order_id = (uint64_t)sqlite3_column_int64(st, 0);
+	if (pick_state_parse(db_col_text(st, 1), &o->state) != 0) {
+		log_error("hub.db_corrupt", "order_id=%llu state=\"%s\"",
+		    (unsigned long long)o->order_id, db_col_text(st, 1));
+		return DN_EIO;
+	}
+	snprintf(o->claimed_by, sizeof(o->claimed_by), "%s", db_col_text(st, 2));
+	snprintf(o->tier, sizeof(o->tier), "%s", db_col_text(st, 3));
+	o->received_ms = sqlite3_column_int64(st, 4);
+	o->promised_ms = sqlite3_column_int64(st, 5);
+	int64_t nlines = sqlite3_column_int64(st, 6);
+	int64_t units = sqlite3_column_int64(st, 7);
+	o->nlines = nlines < (int64_t)DN_ORDER_LINES_MAX ? (size_t)nlines
+	    : DN_ORDER_LINES_MAX;
+	for (size_t i = 0; i < o->nlines; i++) {
+		o->lines[i].qty = 0;
+	}
+	if (o->nlines > 0) {
+		o->lines[0].qty = units < 0 ? 0 : units > UINT32_MAX ? UINT32_MAX
+		    : (uint32_t)units;
+	}
+	return 0;
+}
+
+int hub_store_claim_candidates(hub_store *s, size_t max, const char *op,
+    const pick_order **out, size_t *n)
+{
+	sqlite3_stmt *st = s->st[ST_CLAIM_CANDIDATES];
+	int rc, rv = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (max > DN_QUEUE_LIST_MAX) {
+		max = DN_QUEUE_LIST_MAX;
+	}
+	if (s->cand == NULL &&
+	    (s->cand = malloc(DN_QUEUE_LIST_MAX * sizeof(*s->cand))) == NULL) {
+		return DN_ENOMEM;
+	}
+	db_bind_i64(st, 1, (int64_t)max);
+	db_bind_text(st, 2, op);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
+		if ((rv = candidate_read(st, &s->cand[*n])) != 0) {
+			break;
+		}
+		(*n)++;
+	}
+	if (rv == 0 && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		return step_fail(s, ST_CLAIM_CANDIDATES, rc);
+	}
+	sqlite3_reset(st);
+	*out = s->cand;
+	return rv;
+}
+
+int hub_store_order_load_keyed(hub_store *s, uint64_t order_id, pick_order *o,
+    char *key, char *customer, size_t id_len)
+{
+	return order_read(s, order_id, o, key, customer, id_len, NULL);
 }
 
 int hub_store_order_count(hub_store *s, pick_order_state state, int64_t *out)

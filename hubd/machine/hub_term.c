@@ -560,34 +560,12 @@ static Dropnet__Status term_ship(hub *h, const Dropnet__TermRequest *req,
 	return DROPNET__STATUS__OK;
 }
 
-/* Candidates for a claim: the open queue, with key and customer kept for
+/* An order a claim takes, loaded in full, with key and customer kept for
  * the reply. */
 typedef struct {
 	pick_order order;
 	char key[DN_ID_MAX + 1], customer[DN_ID_MAX + 1];
 } claim_row;
-
-typedef struct {
-	claim_row *rows;
-	pick_order *orders; /* same orders, contiguous for core/pick.h */
-	size_t n;
-} claim_set;
-
-static int claim_collect(void *arg, const hub_store_queue_row *row)
-{
-	claim_set *c = arg;
-	if (c->n == DN_QUEUE_LIST_MAX) {
-		return 0;
-	}
-	c->rows[c->n].order = row->order;
-	snprintf(c->rows[c->n].key, sizeof(c->rows[c->n].key), "%s",
-	    row->order_key);
-	snprintf(c->rows[c->n].customer, sizeof(c->rows[c->n].customer), "%s",
-	    row->customer);
-	c->orders[c->n] = row->order;
-	c->n++;
-	return 0;
-}
 
 /* Claims one loaded order for the requester: store, event, reply line. */
 static Dropnet__Status claim_one(hub *h, const Dropnet__TermRequest *req,
@@ -635,11 +613,41 @@ static Dropnet__Status claim_one(hub *h, const Dropnet__TermRequest *req,
 	return DROPNET__STATUS__OK;
 }
 
+/* Chooses what a claim without an order id takes (pick_claim_choose over
+ * the queue's summaries) and loads those orders in full into rows. */
+static Dropnet__Status claim_choose(hub *h, const Dropnet__TermRequest *req,
+    char *msg, claim_row *rows, size_t *n)
+{
+	const pick_order *cand = NULL;
+	size_t ncand = 0, chosen[PICK_BATCH_MAX];
+	int rv = hub_store_claim_candidates(h->store, DN_QUEUE_LIST_MAX,
+	    operator_of(req), &cand, &ncand);
+
+	if (rv != 0) {
+		return store_status(rv, msg);
+	}
+	pick_claim_choose(cand, ncand, req->batch > 0 ? req->batch : 1,
+	    operator_of(req), chosen, n);
+	if (*n == 0) {
+		snprintf(msg, TERM_MSG_MAX, "nothing to claim%s",
+		    req->batch > 1 ? " (no small orders free)" : "");
+		return DROPNET__STATUS__NOT_FOUND;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		rv = hub_store_order_load_keyed(h->store, cand[chosen[i]].order_id,
+		    &rows[i].order, rows[i].key, rows[i].customer, sizeof(rows[i].key));
+		if (rv != 0) {
+			return store_status(rv, msg);
+		}
+	}
+	return DROPNET__STATUS__OK;
+}
+
 static Dropnet__Status term_claim(hub *h, const Dropnet__TermRequest *req,
     int64_t now, char *msg, term_lists *l)
 {
-	claim_set c = { 0 };
-	size_t chosen[PICK_BATCH_MAX], nchosen = 0;
+	claim_row *rows = NULL;
+	size_t n = 0;
 	Dropnet__Status st = DROPNET__STATUS__OK;
 	int rv;
 
@@ -653,16 +661,15 @@ static Dropnet__Status term_claim(hub *h, const Dropnet__TermRequest *req,
 		return DROPNET__STATUS__INVALID;
 	}
 	l->orders = calloc(PICK_BATCH_MAX, sizeof(*l->orders));
-	c.rows = malloc(DN_QUEUE_LIST_MAX * sizeof(*c.rows));
-	c.orders = malloc(DN_QUEUE_LIST_MAX * sizeof(*c.orders));
-	if (l->orders == NULL || c.rows == NULL || c.orders == NULL) {
+	rows = malloc(PICK_BATCH_MAX * sizeof(*rows));
+	if (l->orders == NULL || rows == NULL) {
 		st = store_status(DN_ENOMEM, msg);
 		goto free_set;
 	}
 	l->rep->orders = l->orders;
 	if (req->order_id != 0) {
-		c.n = 1;
-		rv = hub_store_order_load(h->store, req->order_id, &c.rows[0].order);
+		n = 1;
+		rv = hub_store_order_load(h->store, req->order_id, &rows[0].order);
 		if (rv == DN_ENOENT) {
 			snprintf(msg, TERM_MSG_MAX, "order %" PRIu64 " not found",
 			    req->order_id);
@@ -673,27 +680,12 @@ static Dropnet__Status term_claim(hub *h, const Dropnet__TermRequest *req,
 			st = store_status(rv, msg);
 			goto free_set;
 		}
-		c.rows[0].key[0] = c.rows[0].customer[0] = '\0';
-		chosen[nchosen++] = 0;
-	} else {
-		rv = hub_store_queue_list(h->store, DN_QUEUE_LIST_MAX,
-		    claim_collect, &c);
-		if (rv != 0) {
-			st = store_status(rv, msg);
-			goto free_set;
-		}
-		pick_claim_choose(c.orders, c.n, req->batch > 0 ? req->batch : 1,
-		    operator_of(req),
-		    chosen, &nchosen);
-		if (nchosen == 0) {
-			snprintf(msg, TERM_MSG_MAX, "nothing to claim%s",
-			    req->batch > 1 ? " (no small orders free)" : "");
-			st = DROPNET__STATUS__NOT_FOUND;
-			goto free_set;
-		}
+		rows[0].key[0] = rows[0].customer[0] = '\0';
+	} else if ((st = claim_choose(h, req, msg, rows, &n)) != DROPNET__STATUS__OK) {
+		goto free_set;
 	}
-	for (size_t i = 0; i < nchosen && st == DROPNET__STATUS__OK; i++) {
-		st = claim_one(h, req, &c.rows[chosen[i]], now, msg, l);
+	for (size_t i = 0; i < n && st == DROPNET__STATUS__OK; i++) {
+		st = claim_one(h, req, &rows[i], now, msg, l);
 	}
 	l->rep->n_orders = l->norders;
 	if (st == DROPNET__STATUS__OK) {
@@ -704,8 +696,7 @@ static Dropnet__Status term_claim(hub *h, const Dropnet__TermRequest *req,
 		}
 	}
 free_set:
-	free(c.rows);
-	free(c.orders);
+	free(rows);
 	return st;
 }
 

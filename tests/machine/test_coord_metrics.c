@@ -1,9 +1,9 @@
 /*
  * test_coord_metrics.c - the coordinator machine's own counters
  * (coord.metrics, read by /metrics: docs/metrics.md), driven in-process on
- * a real SQLite file (drops_harness.h).
+ * a real SQLite file (harness.h).
  */
-#include "drops_harness.h"
+#include "harness.h"
 
 /* Goal: every ingest answer is counted once by its status - accepted,
  * sold out, invalid, malformed - a retry with a known key is a replay (not

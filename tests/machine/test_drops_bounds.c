@@ -9,7 +9,7 @@
  * a 1 MiB name is refused and not stored; a hub's EV_SHIPPED with a 1 MiB
  * tracking id still ships the order but stores no tracking.
  */
-#include "drops_harness.h"
+#include "harness.h"
 
 /* Close to the 1 MiB message cap, so the SubmitOrder still decodes. */
 #define HUGE_LEN (1024u * 1024u - 4096u)

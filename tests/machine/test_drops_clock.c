@@ -17,14 +17,14 @@
  *  - a hold lapses after its lifetime of monotonic time even while the wall
  *    clock is stepped back.
  */
-#include "drops_harness.h"
+#include "harness.h"
 
 #define HOUR_MS 3600000LL
 #ifndef COORD_CLOCK_CONFIRM_MS
 #define COORD_CLOCK_CONFIRM_MS 10000 /* lets the test build with the fix reverted */
 #endif
 
-static void tick(mt *m)
+static void mt_tick(mt *m)
 {
 	coord_tick(m->c);
 }
@@ -88,7 +88,7 @@ static void test_backward_step_keeps_tier_closed(void **state)
 	/* The wall clock steps back an hour: the tier stays closed. */
 	mt_clock(&m, m.mono + 1000, m.wall - HOUR_MS);
 	mt_hub_sync(&m, NULL, 0);
-	tick(&m);
+	mt_tick(&m);
 	assert_int_equal(mt_submit(&m, "w-3", "win", "w-tee", 1), DROPNET__STATUS__CLOSED);
 	/* ... also across a restart on the clock that is behind. */
 	coord_config cfg = m.c->cfg;
@@ -114,13 +114,13 @@ static void test_forward_glitch_changes_nothing(void **state)
 	/* Two hours ahead for five seconds, then back where it was. */
 	int64_t real = m.wall;
 	mt_clock(&m, m.mono + 1000, real + 1000 + 2 * HOUR_MS);
-	tick(&m);
+	mt_tick(&m);
 	mt_clock(&m, m.mono + 4000, real + 5000 + 2 * HOUR_MS);
-	tick(&m);
+	mt_tick(&m);
 	assert_int_equal(mt_stock(&m, "f-tee", "holdback"), 5);
 	assert_int_equal(order_status(&m, "h-1"), DROPNET__STATUS__HELD);
 	mt_clock(&m, m.mono + 1000, real + 6000);
-	tick(&m);
+	mt_tick(&m);
 	assert_int_equal(mt_stock(&m, "f-tee", "holdback"), 5);
 	assert_int_equal(order_status(&m, "h-1"), DROPNET__STATUS__HELD);
 	assert_int_equal(confirm(&m, "h-1"), DROPNET__STATUS__ACCEPTED);
@@ -137,17 +137,17 @@ static void test_forward_step_taken_after_confirmation(void **state)
 	/* Two hours ahead, and it stays. */
 	int64_t stepped = m.wall + 2 * HOUR_MS;
 	mt_clock(&m, m.mono + 1000, stepped);
-	tick(&m);
+	mt_tick(&m);
 	assert_int_equal(mt_stock(&m, "f-tee", "holdback"), 5);
 	mt_clock(&m, m.mono + COORD_CLOCK_CONFIRM_MS, stepped + COORD_CLOCK_CONFIRM_MS);
-	tick(&m);
+	mt_tick(&m);
 	/* Taken: the tier's opening (an instant the creator set) is past. */
 	assert_int_equal(mt_stock(&m, "f-tee", "holdback"), 0);
 	assert_true(coord_now_wall_ms(m.c) >= stepped);
 	/* The hold has lived 11 of its 60 monotonic seconds. */
 	assert_int_equal(order_status(&m, "h-2"), DROPNET__STATUS__HELD);
 	mt_pass(&m, 50000);
-	tick(&m);
+	mt_tick(&m);
 	assert_int_equal(order_status(&m, "h-2"), DROPNET__STATUS__EXPIRED);
 	assert_int_equal(mt_stock(&m, "h-tee", "allocated"), 0);
 	mt_close(&m);
@@ -162,9 +162,9 @@ static void test_hold_lapses_by_monotonic_time(void **state)
 	assert_int_equal(hold(&m, "h-3", "hd", "h-tee", 60), DROPNET__STATUS__HELD);
 	/* The wall clock steps back an hour, then 61 s pass. */
 	mt_clock(&m, m.mono + 1000, m.wall - HOUR_MS);
-	tick(&m);
+	mt_tick(&m);
 	mt_clock(&m, m.mono + 60000, m.wall + 60000);
-	tick(&m);
+	mt_tick(&m);
 	assert_int_equal(order_status(&m, "h-3"), DROPNET__STATUS__EXPIRED);
 	assert_int_equal(confirm(&m, "h-3"), DROPNET__STATUS__EXPIRED);
 	assert_int_equal(mt_stock(&m, "h-tee", "allocated"), 0);

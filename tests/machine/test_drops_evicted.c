@@ -11,7 +11,7 @@
  *  - creating "old" again is INVALID "already exists" (not UNAVAILABLE);
  *  - a new order naming it is CLOSED, and `drop show old` finds it.
  */
-#include "drops_harness.h"
+#include "harness.h"
 
 static void evict_old(mt *m)
 {

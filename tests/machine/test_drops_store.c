@@ -15,7 +15,7 @@
  *  - a proportional placement from past demand.
  * The figures were taken from the code before the move and hold after it.
  */
-#include "drops_harness.h"
+#include "harness.h"
 
 #define HOUR_MS 3600000LL
 

@@ -8,7 +8,7 @@
  * and journals nothing; orders of several batches past one call's bound
  * are all answered.
  */
-#include "drops_harness.h"
+#include "harness.h"
 #include "core/limits.h"
 #include "io/envelope.h"
 

@@ -1,6 +1,6 @@
 /*
  * test_prices.c - prices in the coordinator machine (issue 12), driven
- * in-process on a real SQLite file (drops_harness.h):
+ * in-process on a real SQLite file (harness.h):
  *  - a quote is answered from memory: the coordinator's connection makes no
  *    change to the file (sqlite3_total_changes) and opens no transaction;
  *  - the ingest envelope: an order in an IngestRequest gets an IngestReply
@@ -11,7 +11,7 @@
  *  - a quote token survives a restart (its key is in the file) and locks
  *    the price across a live price change.
  */
-#include "drops_harness.h"
+#include "harness.h"
 #include "core/price.h"
 #include "io/qtoken.h"
 

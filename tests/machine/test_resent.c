@@ -15,267 +15,7 @@
  *    that was never re-sent, and a plain ship of an unpicked resent order
  *    stays refused.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include "core/err.h"
-#include "io/codec.h"
-#include "io/log.h"
-#include "coord.h"
-#include "hub.h"
-
-typedef struct {
-	char dir[256];
-	char coord_db[300];
-	char hub_db[300];
-	coord c;
-	hub h;
-	uint64_t mono;
-	int64_t wall;
-} net;
-
-static void tick(net *n)
-{
-	n->mono += 10;
-	n->wall += 10;
-	coord_clock_set(&n->c, n->mono, n->wall);
-	n->h.now_ms = n->wall;
-}
-
-static void rm_db(const char *path)
-{
-	char p[320];
-	unlink(path);
-	snprintf(p, sizeof(p), "%s-wal", path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", path);
-	unlink(p);
-}
-
-static void coord_up(net *n)
-{
-	char err[256];
-	memset(&n->c, 0, sizeof(n->c));
-	assert_int_equal(conf_load(coord_config_keys, coord_config_nkeys, &n->c.cfg, NULL,
-	    NULL, 0, err, sizeof(err)), 0);
-	n->c.split = ROUTE_SPLIT_NEVER;
-	coord_clock_set(&n->c, n->mono, n->wall);
-	assert_int_equal(coord_open(&n->c, n->coord_db, NULL), 0);
-}
-
-static void hub_up(net *n)
-{
-	static const char *const sets[] = {"hub.id=london", "hub.lat=51.5", "hub.lon=-0.12",
-	    "hub.radius_km=80"};
-	char err[256];
-	memset(&n->h, 0, sizeof(n->h));
-	assert_int_equal(hub_conf_load(&n->h.cfg, NULL, sets, 4, err, sizeof(err)), 0);
-	assert_int_equal(hub_store_open(&n->h.store, n->hub_db), 0);
-	n->h.now_ms = n->wall;
-}
-
-static void net_up(net *n)
-{
-	memset(n, 0, sizeof(*n));
-	snprintf(n->dir, sizeof(n->dir), "/tmp/dn_resent_XXXXXX");
-	assert_non_null(mkdtemp(n->dir));
-	snprintf(n->coord_db, sizeof(n->coord_db), "%s/coordinator.db", n->dir);
-	snprintf(n->hub_db, sizeof(n->hub_db), "%s/hub.db", n->dir);
-	n->mono = 1000;
-	n->wall = 1700000000000LL;
-	coord_up(n);
-	hub_up(n);
-}
-
-static void net_down(net *n)
-{
-	coord_close(&n->c);
-	hub_store_close(n->h.store);
-	rm_db(n->coord_db);
-	rm_db(n->hub_db);
-	rmdir(n->dir);
-}
-
-/* One sync round trip; returns the reply's status. */
-static int sync_once(net *n)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	tick(n);
-	assert_int_equal(hub_sync_build(&n->h, &buf, &len), 0);
-	mreq r;
-	mreq_init(&r, buf, len);
-	mreq *rp = &r;
-	coord_hubsync_batch(&n->c, &rp, 1);
-	assert_true(r.replied);
-	Dropnet__HubSyncReply *rep = NULL;
-	assert_int_equal(codec_hub_sync_reply_unpack(r.reply, r.reply_len, &rep), 0);
-	int st = rep->status;
-	codec_hub_sync_reply_free(rep);
-	hub_sync_on_reply(&n->h, 0, r.reply, r.reply_len);
-	mreq_fini(&r);
-	free(buf);
-	return st;
-}
-
-static void sync_settle(net *n)
-{
-	for (int i = 0; i < 6; i++) {
-		assert_int_equal(sync_once(n), DROPNET__STATUS__OK);
-	}
-}
-
-/* A terminal request; returns the reply (caller frees). */
-static Dropnet__TermReply *term(net *n, Dropnet__TermRequest *q)
-{
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	q->version = DN_PROTO_VERSION;
-	tick(n);
-	assert_int_equal(codec_term_request_pack(q, &buf, &len), 0);
-	mreq r;
-	mreq_init(&r, buf, len);
-	mreq *rp = &r;
-	hub_term_batch(&n->h, &rp, 1);
-	Dropnet__TermReply *rep = NULL;
-	assert_int_equal(codec_term_reply_unpack(r.reply, r.reply_len, &rep), 0);
-	mreq_fini(&r);
-	free(buf);
-	return rep;
-}
-
-static void term_ok(net *n, Dropnet__TermRequest *q)
-{
-	Dropnet__TermReply *rep = term(n, q);
-	if (rep->status != DROPNET__STATUS__OK) {
-		fail_msg("term kind %d: %s %s", q->kind, codec_status_name(rep->status),
-		    rep->message);
-	}
-	codec_term_reply_free(rep);
-}
-
-static void receive(net *n, const char *sku, int64_t qty)
-{
-	Dropnet__TermRequest q = DROPNET__TERM_REQUEST__INIT;
-	q.kind = DROPNET__TERM_KIND__TERM_RECEIVE;
-	q.sku = (char *)sku;
-	q.qty = qty;
-	term_ok(n, &q);
-}
-
-/* The hub's order id for order_key, 0 when not in its queue. */
-static uint64_t hub_order(net *n, const char *key)
-{
-	Dropnet__TermRequest q = DROPNET__TERM_REQUEST__INIT;
-	q.kind = DROPNET__TERM_KIND__TERM_QUEUE;
-	Dropnet__TermReply *rep = term(n, &q);
-	uint64_t id = 0;
-	for (size_t i = 0; i < rep->n_orders; i++) {
-		if (strcmp(rep->orders[i]->order_key, key) == 0) {
-			id = rep->orders[i]->order_id;
-		}
-	}
-	codec_term_reply_free(rep);
-	return id;
-}
-
-static void do_pick_ship(net *n, uint64_t id, const char *sku, int qty)
-{
-	char *scans[16];
-	assert_true(qty <= 16);
-	for (int i = 0; i < qty; i++) {
-		scans[i] = (char *)sku;
-	}
-	Dropnet__TermRequest q = DROPNET__TERM_REQUEST__INIT;
-	q.kind = DROPNET__TERM_KIND__TERM_PICK;
-	q.order_id = id;
-	q.scans = scans;
-	q.n_scans = (size_t)qty;
-	term_ok(n, &q);
-	Dropnet__TermRequest s = DROPNET__TERM_REQUEST__INIT;
-	s.kind = DROPNET__TERM_KIND__TERM_SHIP;
-	s.order_id = id;
-	s.tracking = "TRK";
-	term_ok(n, &s);
-}
-
-static void submit(net *n, const char *key, const char *sku, uint32_t qty)
-{
-	Dropnet__OrderLine line = DROPNET__ORDER_LINE__INIT;
-	line.sku = (char *)sku;
-	line.qty = qty;
-	Dropnet__OrderLine *lp = &line;
-	Dropnet__SubmitOrder o = DROPNET__SUBMIT_ORDER__INIT;
-	o.version = DN_PROTO_VERSION;
-	o.order_key = (char *)key;
-	o.customer = "alice";
-	o.lines = &lp;
-	o.n_lines = 1;
-	o.lat = 51.45;
-	o.lon = -0.2;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	tick(n);
-	assert_int_equal(codec_submit_order_pack(&o, &buf, &len), 0);
-	mreq r;
-	mreq_init(&r, buf, len);
-	mreq *rp = &r;
-	coord_ingest_batch(&n->c, &rp, 1);
-	Dropnet__OrderAck *ack = NULL;
-	assert_int_equal(codec_order_ack_unpack(r.reply, r.reply_len, &ack), 0);
-	if (ack->status != DROPNET__STATUS__ACCEPTED) {
-		fail_msg("order %s: %s %s", key, codec_status_name(ack->status), ack->message);
-	}
-	codec_order_ack_free(ack);
-	mreq_fini(&r);
-	free(buf);
-}
-
-static void audit_clean(net *n)
-{
-	Dropnet__OpsRequest q = DROPNET__OPS_REQUEST__INIT;
-	q.version = DN_PROTO_VERSION;
-	q.kind = DROPNET__OPS_KIND__OPS_AUDIT;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	assert_int_equal(codec_ops_request_pack(&q, &buf, &len), 0);
-	mreq r;
-	mreq_init(&r, buf, len);
-	mreq *rp = &r;
-	coord_ops_batch(&n->c, &rp, 1);
-	Dropnet__OpsReply *rep = NULL;
-	assert_int_equal(codec_ops_reply_unpack(r.reply, r.reply_len, &rep), 0);
-	for (size_t i = 0; i < rep->n_findings; i++) {
-		print_message("finding: %s %s\n", rep->findings[i]->check,
-		    rep->findings[i]->detail);
-	}
-	assert_int_equal(rep->status, DROPNET__STATUS__OK);
-	codec_ops_reply_free(rep);
-	mreq_fini(&r);
-	free(buf);
-}
-
-static coord_stock *ledger(net *n, const char *sku)
-{
-	int hi = coord_hub_find(&n->c, "london");
-	assert_true(hi >= 0);
-	coord_stock *s = coord_stock_get(&n->c, hi, sku, false);
-	assert_non_null(s);
-	return s;
-}
-
-static int64_t hub_on_hand(net *n, const char *sku)
-{
-	int64_t q = -1;
-	assert_int_equal(hub_store_stock_get(n->h.store, sku, &q), 0);
-	return q;
-}
+#include "harness.h"
 
 
 static Dropnet__QueueOrder *queue_find(Dropnet__TermReply *rep, const char *key)
@@ -355,7 +95,7 @@ static void test_resent_already_shipped(void **state)
 {
 	(void)state;
 	net n;
-	net_up(&n);
+	net_up_named(&n, "resent");
 	receive(&n, "hoodie", 10);
 	sync_settle(&n);
 	submit(&n, "x1", "hoodie", 2);
@@ -431,7 +171,7 @@ static void test_resent_not_shipped(void **state)
 {
 	(void)state;
 	net n;
-	net_up(&n);
+	net_up_named(&n, "resent");
 	receive(&n, "cap", 5);
 	sync_settle(&n);
 	submit(&n, "y1", "cap", 2);
@@ -490,7 +230,7 @@ static void test_resent_counted_first(void **state)
 {
 	(void)state;
 	net n;
-	net_up(&n);
+	net_up_named(&n, "resent");
 	receive(&n, "mug", 3);
 	receive(&n, "tee", 10);
 	sync_settle(&n);
@@ -544,7 +284,7 @@ static void test_stale_request_keeps_seed(void **state)
 {
 	(void)state;
 	net n;
-	net_up(&n);
+	net_up_named(&n, "resent");
 	receive(&n, "hoodie", 10);
 	sync_settle(&n);
 	uint8_t *old = NULL, *neu = NULL;

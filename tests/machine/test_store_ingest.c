@@ -12,7 +12,7 @@
  *  - coord_store_rollback discards what the transaction wrote and
  *    coord_store_commit keeps it.
  */
-#include "drops_harness.h"
+#include "harness.h"
 #include <sqlite3.h>
 #include "store.h"
 

@@ -30,7 +30,7 @@
 
 /* The versions this build writes. */
 #define COORD_VERSION 5
-#define HUB_VERSION 3
+#define HUB_VERSION 4
 
 /* coordinator.db as the code before versioning made it (store.c at
  * bdac461), with a registered hub, a ledger row and a queued command. */

@@ -16,7 +16,7 @@
  *  - the same requests succeed once the disk is back, as if the failed
  *    batch had never run.
  */
-#include "drops_harness.h"
+#include "harness.h"
 #include "simvfs.h"
 #include "store.h"
 

@@ -25,6 +25,7 @@
 #include "core/geo.h"
 #include "core/limits.h"
 #include "io/codec.h"
+#include <sqlite3.h>
 #include "world.h"
 #include "store.h"
 
@@ -232,22 +233,18 @@ bool check_audit(world *w, bool strict)
 	return ok;
 }
 
-/* The journal row of an accepted order: its status and id. */
-static bool journal_get(world *w, const char *key, int *status, int64_t *id)
+/* The journal row of an accepted order: its status and id (st: the
+ * lookup, prepared once by check_final). */
+static bool journal_get(sqlite3_stmt *st, const char *key, int *status, int64_t *id)
 {
-	sqlite3_stmt *st = NULL;
 	bool found = false;
-	if (sqlite3_prepare_v2(w->c.db, "SELECT status, id FROM orders WHERE"
-	    " storefront='shop' AND order_key=?1", -1, &st, NULL) != SQLITE_OK) {
-		return false;
-	}
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		*status = sqlite3_column_int(st, 0);
 		*id = sqlite3_column_int64(st, 1);
 		found = sqlite3_step(st) == SQLITE_DONE;
 	}
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	return found;
 }
 
@@ -278,13 +275,15 @@ static bool check_conservation(world *w)
 	return true;
 }
 
-bool check_final(world *w)
+/* Every answered order in the journal with its first answer; every
+ * accepted one shipped in full unless shorted. */
+static bool check_final_orders(world *w, sqlite3_stmt *st)
 {
 	for (uint32_t k = 0; k < w->norders; k++) {
 		sim_order *o = &w->orders[k];
 		int status = 0;
 		int64_t id = 0;
-		bool in_journal = journal_get(w, o->key, &status, &id);
+		bool in_journal = journal_get(st, o->key, &status, &id);
 		if (o->status != 0 && !in_journal) {
 			return check_fail(w, "order %s answered %s is not in the journal",
 			    o->key, codec_status_name((Dropnet__Status)o->status));
@@ -305,7 +304,19 @@ bool check_final(world *w)
 			    " settling", o->key, o->units_shipped, ordered);
 		}
 	}
-	return check_conservation(w);
+	return true;
+}
+
+bool check_final(world *w)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(w->c.db, "SELECT status, id FROM orders WHERE"
+	    " storefront='shop' AND order_key=?1", -1, &st, NULL) != SQLITE_OK) {
+		return check_fail(w, "journal lookup: %s", sqlite3_errmsg(w->c.db));
+	}
+	bool ok = check_final_orders(w, st);
+	sqlite3_finalize(st);
+	return ok && check_conservation(w);
 }
 
 /* check_memory_file's walk over the file. */

@@ -31,6 +31,9 @@
  * resync": the staff resolve re-sent orders from the carrier log, then
  * count). */
 #define SIM_WIPES 1
+/* A picker whose claim found nothing waits 10 ms + up to this long before
+ * the next step (a busy one: up to 60 ms). */
+#define SIM_STAFF_IDLE_MS 400
 /* Audit every this many coordinator batches (it scans the whole book). */
 #define SIM_AUDIT_EVERY 64
 
@@ -635,6 +638,7 @@ static bool staff_claim(world *w, int i)
 	q.operator_ = "staff";
 	q.request_key = key;
 	Dropnet__TermReply *rep = term_call(w, i, &q);
+	hb->idle = rep != NULL && rep->status == DROPNET__STATUS__NOT_FOUND;
 	if (rep != NULL && rep->status == DROPNET__STATUS__OK && rep->n_orders > 0) {
 		staff_take(hb, rep->orders[0]);
 		/* RESENT after a wipe: the carrier log says whether it left. */
@@ -1224,7 +1228,10 @@ static bool step(world *w, sim_ev *e)
 	case EV_STAFF: {
 		bool ok = staff_step(w, e->node);
 		trace_books(w, e->node, "staff");
-		ev_push(w, w->now + 10 + sim_rng_below(&w->rng, 60), EV_STAFF, e->node, 0, NULL);
+		/* A picker who found nothing to claim looks again a little later
+		 * (each claim is a durable keyed write at the hub). */
+		uint64_t gap = w->hubs[e->node].idle ? SIM_STAFF_IDLE_MS : 60;
+		ev_push(w, w->now + 10 + sim_rng_below(&w->rng, gap), EV_STAFF, e->node, 0, NULL);
 		return ok;
 	}
 	case EV_ORDER_SEND:

@@ -88,6 +88,7 @@ typedef struct {
 	int64_t phys[SIM_SKUS], tote[SIM_SKUS];
 	bool stocked;
 	bool recount;           /* count every SKU before taking more work */
+	bool idle;              /* the last claim found nothing to claim */
 	/* A delivery on the dock: in the building, booked once the hub says
 	 * OK to its receipt (retried with the same key until then). */
 	int restock_sku;        /* -1: none */
