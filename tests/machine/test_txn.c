@@ -114,7 +114,7 @@ static void order_batch(mt *m, const char *sku, size_t n, Dropnet__Status *st)
 	uint8_t *buf[4];
 	assert_true(n <= 4);
 	for (size_t i = 0; i < n; i++) {
-		char key[8];
+		char key[24];
 		snprintf(key, sizeof(key), "k%zu", i);
 		Dropnet__OrderLine l = DROPNET__ORDER_LINE__INIT;
 		Dropnet__OrderLine *lp = &l;
