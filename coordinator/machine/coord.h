@@ -79,8 +79,9 @@ typedef struct {
 	char term_url[DN_CONF_STR_MAX];
 	double lat, lon, radius_km;
 	/* Last sync, on the machine's clock, moved forward by the machine's
-	 * own stalls (coord_clock_set): silence counts only while the
-	 * coordinator listened. 0: not seen since start. */
+	 * own stalls (coord_clock_set: at least to when the machine stopped
+	 * listening): silence counts only while the coordinator listened.
+	 * 0: not seen since start. */
 	uint64_t last_seen_mono_ms;
 	int64_t last_seen_wall_ms;
 	int health_logged;            /* coord_hub_health as last logged */
@@ -271,8 +272,10 @@ void coord_close(coord *c);
 /* Sets the machine's clock: mono is a monotonic ms count (never goes back),
  * wall is UTC ms. The shell calls it before each batch and tick, and ticks
  * at least every DN_COORD_STALL_MS: a longer gap is a stall (the machine
- * did not run), and the part of it beyond DN_COORD_STALL_MS is credited to
- * every hub's last_seen, so a stall never makes a hub look silent. */
+ * did not run, the hubs' syncs may wait in the queues), and every hub's
+ * last_seen becomes at least the last setting before it, plus the part of
+ * the gap beyond DN_COORD_STALL_MS: a stall never makes a hub look silent,
+ * and a hub down before it counts as heard then (as after a restart). */
 void coord_clock_set(coord *c, uint64_t mono_ms, int64_t wall_ms);
 uint64_t coord_now_mono_ms(const coord *c);
 /* The machine's wall time, UTC ms: the shell's reading (moved by the test

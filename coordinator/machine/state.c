@@ -159,13 +159,20 @@ void coord_clock_set(coord *c, uint64_t mono_ms, int64_t wall_ms)
 	uint64_t gap = mono_ms - c->now_mono_ms;
 	if (c->now_mono_ms != 0 && gap > DN_COORD_STALL_MS) {
 		/* The machine did not run for this gap, so the hubs' syncs of
-		 * that time may still wait in the shell's queues: silence counts
-		 * only while the coordinator listened. The lease clock
-		 * (lease_sent_mono_ms) is not moved: the hubs' leases ran on. */
+		 * that time may still wait in the shell's queues, behind or
+		 * after the orders queued with them: silence counts only while
+		 * the coordinator listened. Any hub may have synced during the
+		 * stall, one that was down before it too, so, as after a
+		 * restart, every hub counts as heard when the machine stopped
+		 * listening (the first DN_COORD_STALL_MS of the gap count as
+		 * listening). The lease clock (lease_sent_mono_ms) is not
+		 * moved: the hubs' leases ran on. */
 		uint64_t credit = gap - DN_COORD_STALL_MS;
 		for (size_t i = 0; i < c->nhubs; i++) {
-			if (c->hubs[i].last_seen_mono_ms != 0) {
-				c->hubs[i].last_seen_mono_ms += credit;
+			coord_hub *h = &c->hubs[i];
+			if (h->last_seen_mono_ms != 0) {
+				h->last_seen_mono_ms = credit + (h->last_seen_mono_ms >
+				    c->now_mono_ms ? h->last_seen_mono_ms : c->now_mono_ms);
 			}
 		}
 		log_warn("coord.stall", "gap_ms=%llu credited_ms=%llu",

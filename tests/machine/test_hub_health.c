@@ -265,6 +265,60 @@ static void test_stall_does_not_silence_hubs(void **state)
 	assert_true(coord_hub_lease_expired(fx->c, london(fx), fx->now));
 }
 
+/* Goal: a hub already down for routing when the coordinator's loop stalls
+ * may come back during the stall; its sync then waits in the queue, and
+ * the orders queued with it may run first. Those orders are routed as if
+ * it had been heard (SEMANTICS.md "Hub health": a stall counts like a
+ * restart): after the stall london counts as heard when the coordinator
+ * stopped listening, so the first order is ACCEPTED, not journalled
+ * NO_HUB_IN_RANGE for good. A backward wall-clock step in the same gap
+ * changes nothing (health runs on the monotonic clock). If no sync comes,
+ * london is down again one grace after the stall began, and its waiting
+ * command reaches it when it syncs. (dropsim seed 56 at 17f08a1.) */
+static void test_stall_hears_down_hub(void **state)
+{
+	fixture *fx = *state;
+	int k = 0;
+	hub_stream sp;
+	receive(fx, "tee", 10);
+	sync_lost(fx);
+	tick_to(fx, fx->now + 10250);
+	assert_int_equal(coord_hub_health(fx->c, london(fx), fx->now),
+	    COORD_HUB_DOWN);
+	assert_int_equal(order(fx, "tee", NULL), DROPNET__STATUS__NO_HUB_IN_RANGE);
+	uint64_t t_stop = fx->now;
+	/* The stall: no call for 5.5 s; the wall clock was stepped 21 s back
+	 * meanwhile. */
+	fx->now += 5500;
+	coord_clock_set(fx->c, fx->now, (int64_t)fx->now + WALL_BASE - 21000);
+	fx->h.now_mono_ms = fx->now;
+	fx->h.now_ms = (int64_t)fx->now + WALL_BASE;
+	assert_int_equal(order(fx, "tee", &k), DROPNET__STATUS__ACCEPTED);
+	assert_true(coord_hub_routable(fx->c, london(fx), fx->now));
+	/* The queued sync is applied after the order: the command goes out. */
+	sync_once(fx);
+	assert_true(coord_hub_healthy(fx->c, london(fx), fx->now));
+	assert_int_equal(hub_store_stream_get(fx->h.store, &sp), 0);
+	assert_int_equal(sp.cmd_applied, 1);
+	assert_true(hub_order_id(fx, k) != 0);
+
+	/* Another stall, and this time london stays away: heard when the
+	 * coordinator stopped listening (the shell's first second counts as
+	 * listening), down one grace later. */
+	sync_lost(fx);
+	tick_to(fx, fx->now + 10250);
+	assert_int_equal(order(fx, "tee", NULL), DROPNET__STATUS__NO_HUB_IN_RANGE);
+	t_stop = fx->now;
+	clock_to(fx, t_stop + 3000);
+	assert_true(coord_hub_routable(fx->c, london(fx), fx->now));
+	tick_to(fx, t_stop + 2000 + 10000 - 250);
+	assert_int_equal(order(fx, "tee", NULL), DROPNET__STATUS__ACCEPTED);
+	tick_to(fx, t_stop + 2000 + 10000);
+	assert_int_equal(coord_hub_health(fx->c, london(fx), fx->now),
+	    COORD_HUB_DOWN);
+	assert_int_equal(order(fx, "tee", NULL), DROPNET__STATUS__NO_HUB_IN_RANGE);
+}
+
 /* Goal: a hub silent for less than hub_grace_ms (a link cut of a few
  * seconds) is still routed to - acceptance needs no round trip, its
  * command waits in its stream and reaches it when the link is back - but
@@ -449,6 +503,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_stall_does_not_silence_hubs,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stall_hears_down_hub,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grace_routes_to_silent_hub,
 		    setup, teardown),
