@@ -51,6 +51,18 @@
 /* Largest PEM file (CA chain, CRL, certificate, key) read for TLS. */
 #define DN_TLS_FILE_MAX (1024u * 1024u)
 
+/* Identity (io/auth.h, SEMANTICS.md "Transport and identity"). A peer's
+ * secret: 32 random bytes, the HMAC-SHA256 block's natural key size. */
+#define DN_AUTH_KEY_BYTES 32u
+/* Peers in one network's table (hubs, storefronts, operators): the
+ * coordinator holds it in memory and looks names up linearly per request. */
+#define DN_PEERS_MAX 4096u
+/* An operator request whose counter (the sender's UTC microseconds) is
+ * further than this from the coordinator's wall clock is refused: a
+ * request held back cannot be played later. Clocks agree to well under
+ * a second (NTP); a minute leaves room for a slow network. */
+#define DN_AUTH_WINDOW_MS 60000
+
 /* Lines per order: creators' carts are small; bounds routing work. */
 #define DN_ORDER_LINES_MAX 32u
 

@@ -83,6 +83,9 @@ void nettls_files_from_env(nettls_files *f, nettls_as as);
 	"TLS (for tls+tcp:// addresses): DROPNET_TLS_CA (CA file), DROPNET_TLS_CERT\n" \
 	"and DROPNET_TLS_KEY (this client's certificate and key), DROPNET_TLS_CRL\n" \
 	"(optional); on the ingest socket DROPNET_STOREFRONT_TLS_CERT and _KEY\n" \
-	"when set. A plaintext tcp:// address needs DROPNET_PLAINTEXT=1.\n"
+	"when set. A plaintext tcp:// address needs DROPNET_PLAINTEXT=1.\n"        \
+	"Identity (requests signed, SEMANTICS.md): DROPNET_AUTH_NAME and\n"       \
+	"DROPNET_AUTH_KEY (the operator's name and secret file) on ops,\n"        \
+	"DROPNET_STOREFRONT_AUTH_NAME and _KEY on ingest.\n"
 
 #endif

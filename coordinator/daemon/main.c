@@ -249,6 +249,26 @@ static int mkdir_p(const char *path)
 
 /* Parses the command line and the config into c. Returns -1 to go on,
  * else the exit code (0 after --help, 2 on a bad argument or config). */
+/* The peers table (auth.peers_file) into c->peers: required unless the
+ * operator asked for auth.anonymous. 0 or DN_EINVAL (said on stderr). */
+static int shell_peers_load(coord *c)
+{
+	char err[512];
+	if (c->cfg.auth_peers_file[0] == '\0') {
+		if (c->cfg.auth_anonymous) {
+			return 0;
+		}
+		fprintf(stderr, "coordinator: config: auth.peers_file is required (deploy/pki.sh"
+		    " writes PKI/peers), or auth.anonymous=1 on a private test network\n");
+		return DN_EINVAL;
+	}
+	if (auth_table_load(c->cfg.auth_peers_file, &c->peers, err, sizeof(err)) != 0) {
+		fprintf(stderr, "coordinator: config: auth.peers_file: %s\n", err);
+		return DN_EINVAL;
+	}
+	return 0;
+}
+
 static int shell_config(int argc, char **argv, coord *c, log_level *lvl)
 {
 	const char *config = NULL;
@@ -288,7 +308,10 @@ static int shell_config(int argc, char **argv, coord *c, log_level *lvl)
 		fprintf(stderr, "coordinator: config: coordinator.split_policy must be never or allowed\n");
 		return 2;
 	}
-	return coord_tls_check(&c->cfg) != 0 ? 2 : -1;
+	if (coord_tls_check(&c->cfg) != 0) {
+		return 2;
+	}
+	return shell_peers_load(c) != 0 ? 2 : -1;
 }
 
 /* Opens the three REP sockets and the pub socket. 0 or a DN_E* code
@@ -349,6 +372,7 @@ int main(int argc, char **argv)
 	conf_log(coord_config_keys, coord_config_nkeys, &c->cfg);
 	if (mkdir_p(c->cfg.data_dir) != 0) {
 		log_error("coordinator.data_dir", "path=%s err=\"%s\"", c->cfg.data_dir, strerror(errno));
+		auth_table_destroy(c->peers);
 		return 1;
 	}
 	char path[DN_CONF_STR_MAX + 32];
@@ -357,17 +381,20 @@ int main(int argc, char **argv)
 	shell_clock(&sh);
 	if (coord_open(c, path, NULL) != 0) {
 		log_error("coordinator.db_failed", "path=%s", path);
+		auth_table_destroy(c->peers);
 		return 1;
 	}
 	if (shell_listen(&sh) != 0) {
 		uv_run(sh.loop, UV_RUN_DEFAULT);
 		coord_close(c);
+		auth_table_destroy(c->peers);
 		return 1;
 	}
 	shell_handles(&sh);
 	log_info("coordinator.ready", "ingest=%s ops=%s hub=%s signal=%s hubs=%zu"
-	    " stock_rows=%zu db=%s", c->cfg.ingest_url, c->cfg.ops_url, c->cfg.hub_url,
-	    c->cfg.signal_url, c->nhubs, c->stock_len, path);
+	    " stock_rows=%zu db=%s peers=%zu%s", c->cfg.ingest_url, c->cfg.ops_url,
+	    c->cfg.hub_url, c->cfg.signal_url, c->nhubs, c->stock_len, path,
+	    c->peers != NULL ? c->peers->n : 0, c->peers == NULL ? " anonymous=1" : "");
 	uv_run(sh.loop, UV_RUN_DEFAULT);
 	uv_walk(sh.loop, coord_close_walk, NULL);
 	uv_run(sh.loop, UV_RUN_DEFAULT);
@@ -376,6 +403,8 @@ int main(int argc, char **argv)
 		nng_close(sh.pub);
 	}
 	coord_close(c);
+	auth_table_destroy(c->peers);
+	c->peers = NULL;
 	log_info("coordinator.stopped", "clean=1");
 	return 0;
 }

@@ -752,11 +752,37 @@ typedef struct {
 	coord_sync_verdict verdict[DN_SERVER_CTX_MAX];
 	bool failed[DN_SERVER_CTX_MAX];                    /* rolled back alone */
 	bool any_failed;
+	/* Refused by identity.c (0: not): nothing of it is applied. */
+	Dropnet__Status refused[DN_SERVER_CTX_MAX];
+	const char *refused_why[DN_SERVER_CTX_MAX];
 } hubsync_batch;
 
 /* Unpacks and applies every request of the batch in one transaction, each
  * in its own savepoint, then commits. Returns 0, or the DN_E* code that
  * lost the whole transaction (nothing of it committed, or unknown). */
+/* Opens request i: its envelope (a refusal goes to b->refused[i]), then
+ * its message, which must speak for the signing hub only. 0 with
+ * b->msgs[i] set, or nonzero (msgs[i] NULL: refused or malformed). */
+static int hubsync_open(coord *c, mreq *r, hubsync_batch *b, size_t i)
+{
+	coord_ident id;
+	if (coord_ident_open(c, AUTH_SOCKET_HUBSYNC, r, &id, &b->refused[i],
+	    &b->refused_why[i]) != 0) {
+		return DN_EPROTO;
+	}
+	int urv = codec_hub_sync_request_unpack(id.body, id.len, &b->msgs[i]);
+	if (urv == 0 && !coord_ident_speaks_for(c, &id, AUTH_SOCKET_HUBSYNC,
+	    b->msgs[i]->hello != NULL ? b->msgs[i]->hello->id : "")) {
+		codec_hub_sync_request_free(b->msgs[i]);
+		b->msgs[i] = NULL;
+		b->refused[i] = DROPNET__STATUS__FORBIDDEN;
+		b->refused_why[i] = "a hub speaks only as itself";
+		urv = DN_EPROTO;
+	}
+	coord_ident_close(&id);
+	return urv;
+}
+
 static int hubsync_batch_apply(coord *c, mreq **reqs, size_t n, hubsync_batch *b,
     int64_t now_wall)
 {
@@ -764,9 +790,7 @@ static int hubsync_batch_apply(coord *c, mreq **reqs, size_t n, hubsync_batch *b
 	for (size_t i = 0; i < n; i++) {
 		b->hub_of[i] = -1;
 		b->verdict[i] = COORD_SYNC_OK;
-		size_t len = 0;
-		const uint8_t *body = mreq_body(reqs[i], &len);
-		int urv = codec_hub_sync_request_unpack(body, len, &b->msgs[i]);
+		int urv = hubsync_open(c, reqs[i], b, i);
 		if (urv != 0 || rv != 0) {
 			continue;
 		}
@@ -794,7 +818,9 @@ static void hubsync_batch_reply(coord *c, mreq *r, const hubsync_batch *b, size_
     int rv, uint64_t now_mono, int64_t now_wall)
 {
 	const Dropnet__HubSyncRequest *m = b->msgs[i];
-	if (m == NULL) {
+	if (b->refused[i] != DROPNET__STATUS__STATUS_UNSPECIFIED) {
+		hubsync_reply_error(r, b->refused[i], b->refused_why[i]);
+	} else if (m == NULL) {
 		log_warn("hubsync.malformed", "request=%zu", i);
 		hubsync_reply_error(r, DROPNET__STATUS__MALFORMED, "not a HubSyncRequest");
 	} else if (m->version != DN_PROTO_VERSION) {

@@ -602,11 +602,21 @@ void coord_ingest_batch(coord *c, mreq **reqs, size_t n)
 	int rv = coord_ready(c) ? coord_store_begin(c->store) : DN_EIO;
 	bool in_tx = rv == 0;
 	for (size_t i = 0; i < n && rv == 0; i++) {
-		size_t len = 0;
-		const uint8_t *body = mreq_body(reqs[i], &len);
+		coord_ident id;
+		Dropnet__Status ast = DROPNET__STATUS__STATUS_UNSPECIFIED;
+		const char *why = "";
+		if (coord_ident_open(c, AUTH_SOCKET_INGEST, reqs[i], &id, &ast, &why) != 0) {
+			ingest_reply_simple(&outs[i], ast, "", "", why);
+			continue;
+		}
+		size_t len = id.len;
 		Dropnet__SubmitOrder *m = NULL;
-		int urv = codec_submit_order_unpack(body, len, &m);
-		if (urv == DN_EPROTO || (urv == DN_ERANGE && m->version == 0)) {
+		int urv = codec_submit_order_unpack(id.body, len, &m);
+		if (urv == 0 && !coord_ident_speaks_for(c, &id, AUTH_SOCKET_INGEST,
+		    m->storefront)) {
+			ingest_reply_simple(&outs[i], DROPNET__STATUS__FORBIDDEN, m->order_key,
+			    "storefront", "a storefront speaks only for its own orders");
+		} else if (urv == DN_EPROTO || (urv == DN_ERANGE && m->version == 0)) {
 			/* No version at all (e.g. empty bytes) is not a newer peer. */
 			log_warn("order.malformed", "bytes=%zu", len);
 			ingest_reply_simple(&outs[i], DROPNET__STATUS__MALFORMED, "", "",
@@ -619,6 +629,7 @@ void coord_ingest_batch(coord *c, mreq **reqs, size_t n)
 			rv = ingest_one(c, m, &outs[i], now_wall, now_mono);
 		}
 		codec_submit_order_free(m);
+		coord_ident_close(&id);
 	}
 	if (rv == 0 && in_tx) {
 		rv = coord_clock_save(c);

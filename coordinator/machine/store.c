@@ -100,6 +100,10 @@ static const db_migration store_migrations[] = {
         "CREATE TABLE coord_clock(id INTEGER PRIMARY KEY CHECK (id = 1),"
         " wall_ms INTEGER NOT NULL, elapsed_ms INTEGER NOT NULL);",
         NULL},
+    {"identity: peer_counters (SEMANTICS.md \"Transport and identity\")",
+        "CREATE TABLE peer_counters(peer TEXT PRIMARY KEY,"
+        " counter INTEGER NOT NULL) WITHOUT ROWID;",
+        NULL},
 };
 
 int store_migrate(sqlite3 *db)
@@ -147,6 +151,9 @@ int store_init(store *s, sqlite3 *db)
 	}
 	if (rv == 0) {
 		rv = coord_store_ingest_init(s, db);
+	}
+	if (rv == 0) {
+		rv = store_auth_init(s, db);
 	}
 	return rv != 0 ? rv : store_ops_init(s, db);
 }

@@ -59,6 +59,10 @@
  *   hub_seed(hub, sku, on_hand)            on-hand given to a new hub
  *                                          incarnation, until it confirms
  * 3 adds coord_clock (above).
+ * 4 adds
+ *   peer_counters(peer, counter)           each operator's highest accepted
+ *                                          request counter (replay, SEMANTICS.md
+ *                                          "Transport and identity")
  */
 #ifndef DN_COORD_STORE_H
 #define DN_COORD_STORE_H
@@ -85,6 +89,8 @@ typedef struct store {
 	sqlite3_stmt *stream[32]; /* store_stream.c's, by its SS_* index */
 	store_ingest_stmts ingest;       /* store_ingest.c */
 	struct store_ops_stmts *ops;   /* store_ops.c */
+	sqlite3 *auth_db;              /* store_auth.c: peer counters */
+	sqlite3_stmt *auth[2];
 } store;
 
 /* The id a new placement takes: above every placement and above the floor
@@ -107,6 +113,14 @@ int store_init(store *s, sqlite3 *db);
 
 /* Steps a statement that returns no row, then resets it. 0 or DN_EIO. */
 int store_step_done(sqlite3_stmt *st);
+
+/* ---- identity (store_auth.c) ---- */
+int store_auth_init(store *s, sqlite3 *db);
+/* The highest counter saved for peer; 0 when none. 0 or DN_EIO. */
+int coord_store_peer_counter_get(store *s, const char *peer, uint64_t *out);
+/* Saves counter for peer (never lowers it) in a transaction of its own:
+ * call with no transaction open. 0 or DN_EIO. */
+int coord_store_peer_counter_save(store *s, const char *peer, uint64_t counter);
 
 /* ---- drops (store_drops.c) ---- */
 /* The drops, drop_tiers, drop_holdback, holdback_log and buyer_counts

@@ -23,6 +23,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "core/err.h"
+#include "core/validate.h"
+#include "io/auth.h"
 #include "io/bridge.h"
 #include "io/log.h"
 #include "io/nettls.h"
@@ -46,7 +48,29 @@ typedef struct {
 	bool stopping;
 	uv_signal_t sigint, sigterm;
 	bool sig_init;
+	auth_client auth;       /* signs each sync (io/auth.h) */
+	bool auth_on;
 } hub_main;
+
+/* Wraps a sync in its Signed envelope when the hub has a secret: replaces
+ * *buf (freed) by the envelope. 0 or DN_ENOMEM. */
+static int hub_sync_seal(hub_main *m, uint8_t **buf, size_t *len)
+{
+	if (!m->auth_on) {
+		return 0;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t now_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	uint8_t *out = NULL;
+	size_t out_len = 0;
+	int rv = auth_seal(AUTH_SOCKET_HUBSYNC, m->auth.name, m->auth.key,
+	    auth_client_counter(&m->auth, now_us), *buf, *len, &out, &out_len);
+	free(*buf);
+	*buf = out;
+	*len = out_len;
+	return rv;
+}
 
 static int64_t hub_now_ms(void)
 {
@@ -159,7 +183,8 @@ static void sync_on_timer(uv_timer_t *t)
 		return;
 	}
 	hub_clock(m->h);
-	if ((rv = hub_sync_build(m->h, &buf, &len)) != 0) {
+	if ((rv = hub_sync_build(m->h, &buf, &len)) != 0 ||
+	    (rv = hub_sync_seal(m, &buf, &len)) != 0) {
 		log_error("hub.sync_build_failed", "err=%s", dn_strerror(rv));
 		sync_schedule(m, (uint64_t)m->h->cfg.sync_interval_ms);
 		return;
@@ -353,6 +378,16 @@ int main(int argc, char **argv)
 	if (nettls_check(h.cfg.coordinator_url, &tls, err, sizeof(err)) != 0) {
 		fprintf(stderr, "hubd: config: hub.coordinator_url: %s\n", err);
 		return 2;
+	}
+	if (h.cfg.auth_key_file[0] != '\0') {
+		const char *name = h.cfg.auth_name[0] ? h.cfg.auth_name : h.cfg.id;
+		if (!validate_id(name) || auth_key_load(h.cfg.auth_key_file, m.auth.key) != 0) {
+			fprintf(stderr, "hubd: config: auth.key_file %s: unreadable or not 64 hex"
+			    " digits (or a bad auth.name)\n", h.cfg.auth_key_file);
+			return 2;
+		}
+		snprintf(m.auth.name, sizeof(m.auth.name), "%.64s", name);
+		m.auth_on = true;
 	}
 	(void)log_level_parse(h.cfg.log_level, &lvl);
 	log_set_level(lvl);

@@ -72,7 +72,7 @@ static void lg_help(void)
 	    "centre's weight (manchester:6: a regional spike; 0 removes it).\n"
 	    "The report adds answers by status, gifts, holds, repeats, tiers.\n"
 	    "\n"
-	    "defaults: --storefront loadgen, --key-prefix lg-<pid>-<time>,\n"
+	    "defaults: --storefront $DROPNET_STOREFRONT_AUTH_NAME or loadgen, --key-prefix lg-<pid>-<time>,\n"
 	    "          --seed 1, --timeout-ms 5000, --retries 3\n"
 	    "\n"
 	    NETTLS_ENV_HELP
@@ -459,7 +459,10 @@ static int lg_args(int argc, char **argv, loadgen_params *p, char *prefix,
 		}
 		p->qty = (uint32_t)v;
 	}
-	p->storefront = r.storefront != NULL ? r.storefront : "loadgen";
+	/* A signing storefront speaks only for its own name. */
+	const char *signer = getenv("DROPNET_STOREFRONT_AUTH_NAME");
+	p->storefront = r.storefront != NULL ? r.storefront :
+	    signer != NULL && signer[0] ? signer : "loadgen";
 	if (r.prefix != NULL) {
 		p->key_prefix = r.prefix;
 	} else {

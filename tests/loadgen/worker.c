@@ -16,6 +16,7 @@
 #include "core/err.h"
 #include "core/sample.h"
 #include "io/codec.h"
+#include "io/auth.h"
 #include "io/rpc.h"
 #include "loadgen.h"
 
@@ -364,6 +365,10 @@ void *loadgen_worker_main(void *arg)
 	rpc_conn *c = NULL;
 
 	w->stats.open_error = rpc_open(&c, run->p->url, NETTLS_AS_STOREFRONT);
+	/* Signs as DROPNET_STOREFRONT_AUTH_NAME when set (main checked it). */
+	if (c != NULL) {
+		(void)rpc_sign_from_env(c, AUTH_SOCKET_INGEST);
+	}
 	for (;;) {
 		uint64_t i = atomic_fetch_add(&run->next, 1);
 		if (i >= run->p->buyers) {
