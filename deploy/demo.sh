@@ -223,7 +223,7 @@ audit_rc=0
 "$DROPCTL" audit || audit_rc=$?
 
 say "one order's journey"
-"$DROPCTL" order show "$SHIPPED_KEY" --storefront loadgen || true
+"$DROPCTL" order show "$SHIPPED_KEY" --storefront "${DROPNET_STOREFRONT_AUTH_NAME:-loadgen}" || true
 
 
 say "result"

@@ -29,7 +29,7 @@
 #include "hub.h"
 
 /* The versions this build writes. */
-#define COORD_VERSION 3
+#define COORD_VERSION 4
 #define HUB_VERSION 3
 
 /* coordinator.db as the code before versioning made it (store.c at
