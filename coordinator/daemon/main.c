@@ -8,7 +8,8 @@
  * shell sets the machine's clock, turns the bridge's requests into mreqs,
  * calls the machine (which commits before it returns) and only then sends
  * the replies. A timer drives coord_tick. SIGINT/SIGTERM close every handle,
- * run the loop until it is empty, and close the database.
+ * run the loop until it is empty, and close the database. SIGHUP re-reads
+ * the peers table and the listeners' TLS files (a revocation).
  */
 #include <assert.h>
 #include <errno.h>
@@ -47,7 +48,7 @@ typedef struct {
 	uv_loop_t *loop;
 	bridge *ingest, *ops, *hubsync;
 	uv_timer_t health_timer;
-	uv_signal_t sigint, sigterm;
+	uv_signal_t sigint, sigterm, sighup;
 	nng_socket pub;
 	bool pub_open;
 } shell;
@@ -190,7 +191,9 @@ static void usage(FILE *f)
 	    "line with 'coordinator.ready' once every socket is listening.\n"
 	    "Every TCP socket is tls+tcp:// and requires a client certificate of\n"
 	    "its role's CA (tls.* keys below; deploy/pki.sh makes them); tcp://\n"
-	    "only with tls.allow_plaintext=1.\n\n");
+	    "only with tls.allow_plaintext=1. Every request is signed by a peer of\n"
+	    "auth.peers_file (proto/SEMANTICS.md \"Transport and identity\").\n"
+	    "SIGHUP re-reads auth.peers_file and the TLS files (a revocation).\n\n");
 }
 
 static void coord_health_tick(uv_timer_t *t)
@@ -229,6 +232,48 @@ static void coord_on_signal(uv_signal_t *s, int signum)
 	shell *sh = s->data;
 	log_info("coordinator.signal", "signal=%d", signum);
 	coord_stop(sh);
+}
+
+/* Carries each operator's replay counter from the old table to the new
+ * one (by name), so a reload reopens no replay window. */
+static void shell_peers_carry(const auth_table *old, auth_table *fresh)
+{
+	for (size_t i = 0; fresh != NULL && i < fresh->n; i++) {
+		const auth_peer *o = auth_table_find(old, fresh->peers[i].name);
+		if (o != NULL) {
+			fresh->peers[i].counter = o->counter;
+			fresh->peers[i].counter_loaded = o->counter_loaded;
+		}
+	}
+}
+
+/* SIGHUP: re-reads the peers table and every listener's TLS files (a
+ * revocation: pki.sh revoke rewrites PKI/peers and PKI/crl.pem). A file
+ * that does not load keeps what was loaded before; both are logged. */
+static void coord_on_hup(uv_signal_t *s, int signum)
+{
+	shell *sh = s->data;
+	coord *c = &sh->c;
+	(void)signum;
+	if (c->cfg.auth_peers_file[0] != '\0') {
+		char err[512];
+		auth_table *fresh = NULL;
+		if (auth_table_load(c->cfg.auth_peers_file, &fresh, err, sizeof(err)) != 0) {
+			log_error("auth.reload_failed", "err=\"%s\" kept=old", err);
+		} else {
+			shell_peers_carry(c->peers, fresh);
+			auth_table_destroy(c->peers);
+			c->peers = fresh;
+			log_info("auth.reloaded", "peers=%zu", fresh->n);
+		}
+	}
+	nettls_files tls_store = coord_tls_files(&c->cfg, c->cfg.tls_storefront_ca_file);
+	nettls_files tls_hub = coord_tls_files(&c->cfg, c->cfg.tls_hub_ca_file);
+	nettls_files tls_op = coord_tls_files(&c->cfg, c->cfg.tls_operator_ca_file);
+	(void)bridge_relisten(sh->ingest, &tls_store);
+	(void)bridge_relisten(sh->hubsync, &tls_hub);
+	(void)bridge_relisten(sh->ops, &tls_op);
+	log_info("coordinator.reloaded", "signal=%d", SIGHUP);
 }
 
 static int mkdir_p(const char *path)
@@ -357,6 +402,9 @@ static void shell_handles(shell *sh)
 	sh->sigint.data = sh->sigterm.data = sh;
 	uv_signal_start(&sh->sigint, coord_on_signal, SIGINT);
 	uv_signal_start(&sh->sigterm, coord_on_signal, SIGTERM);
+	uv_signal_init(sh->loop, &sh->sighup);
+	sh->sighup.data = sh;
+	uv_signal_start(&sh->sighup, coord_on_hup, SIGHUP);
 }
 
 int main(int argc, char **argv)

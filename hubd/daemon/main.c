@@ -17,6 +17,8 @@
  * Thread model: one libuv loop owns everything.
  */
 #include <errno.h>
+#include <grp.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +53,25 @@ typedef struct {
 	auth_client auth;       /* signs each sync (io/auth.h) */
 	bool auth_on;
 } hub_main;
+
+/* Gives an ipc:// terminal socket file (mode 0660, nettls.h) to the group
+ * hub.term_group, so the staff's terminals (members of it) may connect and
+ * nobody else. Empty: the process's own group. 0 or DN_EINVAL (logged). */
+static int hub_term_group(const hub *h)
+{
+	const char *g = h->cfg.term_group;
+	if (g[0] == '\0' || strncmp(h->cfg.term_url, "ipc://", 6) != 0) {
+		return 0;
+	}
+	const struct group *gr = getgrnam(g);
+	if (gr == NULL || chown(h->cfg.term_url + 6, (uid_t)-1, gr->gr_gid) != 0) {
+		log_error("hubd.term_group_failed", "group=%s path=%s err=\"%s\"", g,
+		    h->cfg.term_url + 6, gr == NULL ? "no such group" : strerror(errno));
+		return DN_EINVAL;
+	}
+	log_info("hubd.term_group", "group=%s path=%s mode=0660", g, h->cfg.term_url + 6);
+	return 0;
+}
 
 /* Wraps a sync in its Signed envelope when the hub has a secret: replaces
  * *buf (freed) by the envelope. 0 or DN_ENOMEM. */
@@ -319,6 +340,9 @@ static int hub_start(hub_main *m)
 	if (rv != 0) {
 		log_error("hubd.term_listen_failed", "url=%s err=%s",
 		    h->cfg.term_url, dn_strerror(rv));
+		return rv;
+	}
+	if ((rv = hub_term_group(h)) != 0) {
 		return rv;
 	}
 	rv = bridge_client_create(&m->coord, m->loop, h->cfg.coordinator_url, &tls,
