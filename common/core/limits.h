@@ -63,6 +63,17 @@
  * a second (NTP); a minute leaves room for a slow network. */
 #define DN_AUTH_WINDOW_MS 60000
 
+/* Latest wall time the test clock may be set to (`dropctl clock set`),
+ * UTC ms: 9999-12-31. Far enough for any test, and the clock arithmetic
+ * (offsets, durations) stays well inside int64. */
+#define DN_TEST_CLOCK_MS_MAX 253402300799999LL
+
+/* A demand bucket a request may ask for (ops demand, rebalance), ms: the
+ * config's bounds for rebalance.bucket_ms (1 s .. 1 day); beyond them the
+ * history arithmetic (buckets x width) could leave int64. */
+#define DN_BUCKET_MS_MIN 1000
+#define DN_BUCKET_MS_MAX 86400000
+
 /* Lines per order: creators' carts are small; bounds routing work. */
 #define DN_ORDER_LINES_MAX 32u
 

@@ -39,13 +39,15 @@ static inline void fuzz_die(const char *what)
 	abort();
 }
 
+/* A new, empty in-memory disk (every connection on the old one is closed:
+ * one harness runs one machine). */
 static inline void fuzz_vfs_fresh(void)
 {
-	if (fuzz_vfs == NULL) {
-		log_set_level(LOG_OFF);
-		if (simvfs_create(FUZZ_VFS, 1, &fuzz_vfs) != 0) {
-			fuzz_die("simvfs");
-		}
+	log_set_level(LOG_OFF);
+	simvfs_destroy(fuzz_vfs);
+	fuzz_vfs = NULL;
+	if (simvfs_create(FUZZ_VFS, 1, &fuzz_vfs) != 0) {
+		fuzz_die("simvfs");
 	}
 	fuzz_generation++;
 }

@@ -158,6 +158,34 @@ grep -q "reason=replayed" "$NET_DIR/log/coordinator.log" || fail "no replayed re
 grep -q "reason=stale" "$NET_DIR/log/coordinator.log" || fail "no stale refusal logged"
 ok "a replayed operator write is refused, also after a restart; a 2-minute-old one too"
 
+# A peer issued while the coordinator runs is known after SIGHUP (which
+# re-reads PKI/peers), and a revoked one is refused after it.
+"$PKISH" issue --dir "$P" operator late --op-role operator >/dev/null
+as_late() {
+	DROPNET_AUTH_NAME=late DROPNET_AUTH_KEY="$P/operator/late.secret" \
+		DROPNET_TLS_CERT="$P/operator/late.crt" DROPNET_TLS_KEY="$P/operator/late.key" "$@"
+}
+set +e
+r=$(as_late dc --json hubs 2>&1)
+set -e
+echo "$r" | grep -q UNAUTHENTICATED || fail "late before SIGHUP: $r"
+"$PKISH" revoke --dir "$P" operator viewer >/dev/null
+cpid=$(pid_of coordinator)
+kill -HUP "$cpid"
+wait_until 20 "peers re-read" grep -q "auth.reloaded" "$NET_DIR/log/coordinator.log"
+as_late dc --json hubs >/dev/null || fail "late after SIGHUP"
+set +e
+r=$(DROPNET_AUTH_NAME=viewer DROPNET_AUTH_KEY="$P/operator/revoked/$(ls "$P/operator/revoked" | grep '^viewer.*secret$' | head -1)" dc --json hubs 2>&1)
+set -e
+echo "$r" | grep -q UNAUTHENTICATED || fail "revoked viewer after SIGHUP: $r"
+[[ $(send "$DROPNET_COORDINATOR" "$OPS_CERT" "$OPS_KEY" <"$T/w.bin") == UNAUTHENTICATED ]] ||
+	fail "replayed write after SIGHUP"
+ok "SIGHUP: a new operator is known, a revoked one refused, replay counters kept"
+
+# The hub terminal socket file is owner and group only.
+[[ $(stat -c %a "$NET_DIR/run/london.term") == 660 ]] || fail "term socket mode $(stat -c %a "$NET_DIR/run/london.term")"
+ok "hub terminal socket is mode 0660"
+
 # Control: the forged sync's bytes with london's real key are not refused.
 $PB seal --socket hubsync --peer london --key-file "$P/hub/london.secret" <"$T/forged.bin" >"$T/f3.bin"
 st=$(send "$DROPNET_HUBSYNC" "$HUB_CERT" "$HUB_KEY" <"$T/f3.bin")
