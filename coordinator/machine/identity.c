@@ -62,7 +62,8 @@ int coord_ident_open(coord *c, const char *socket, const mreq *r, coord_ident *i
 		ident_refuse(c, counters[v], socket, auth_verdict_name(v), NULL, NULL);
 		*status = v == AUTH_MALFORMED ? DROPNET__STATUS__MALFORMED :
 		    DROPNET__STATUS__UNAUTHENTICATED;
-		*why = v == AUTH_MALFORMED ? "bytes are not a Signed request" :
+		*why = v == AUTH_MALFORMED ? "bytes are not a Signed request (requests are signed:"
+		    " proto/SEMANTICS.md \"Transport and identity\")" :
 		    "request not signed by a known peer (see the peers table)";
 		return -1;
 	}

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Goal: bad input gets a clear reason and never hurts a daemon. On the
-# ingest socket (inside a valid Signed envelope; bare bytes -> MALFORMED or
-# UNAUTHENTICATED): garbage bytes and truncated protobuf -> MALFORMED, version 2
+# ingest socket (inside a valid Signed envelope; bare bytes -> MALFORMED, a
+# wrong key -> UNAUTHENTICATED): garbage bytes and truncated protobuf -> MALFORMED, version 2
 # -> UNSUPPORTED_VERSION, missing or absurd fields (no key, no lines, qty 0,
 # qty 10^9, latitude 91, longitude 181, empty SKU, a SKU twice) -> INVALID
 # naming the field, a 10 MB message -> refused (MALFORMED or the connection
@@ -62,7 +62,11 @@ expect() {
 valid=(--key ok-1 --customer c1 --line bad-sku:1 --lat 51.5 --lon -0.12)
 
 printf 'this is not protobuf \xff\xff\xff\xff\xff' | UNSIGNED=1 expect "garbage bytes, unsigned" MALFORMED
-$PB submit "${valid[@]}" | UNSIGNED=1 expect "a valid order, unsigned" UNAUTHENTICATED
+# An unsigned order is not a Signed envelope: MALFORMED, saying so.
+$PB submit "${valid[@]}" | UNSIGNED=1 expect "a valid order, unsigned" MALFORMED
+grep -q "Signed request" <<<"$(cat "$T/reply.bin")" || fail "unsigned: the reply does not say it wants a Signed request"
+$PB submit "${valid[@]}" | $PB seal --socket ingest --peer "$DROPNET_STOREFRONT_AUTH_NAME" --key-file "$DROPNET_AUTH_KEY" |
+	UNSIGNED=1 expect "an order signed with another key" UNAUTHENTICATED
 printf 'this is not protobuf \xff\xff\xff\xff\xff' | expect "garbage bytes" MALFORMED
 $PB submit "${valid[@]}" | head -c 17 | expect "truncated protobuf" MALFORMED
 $PB submit "${valid[@]}" --version 2 | expect "version 2" UNSUPPORTED_VERSION
