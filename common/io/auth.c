@@ -122,8 +122,10 @@ int auth_table_parse(const char *text, size_t len, auth_table **out, char *err,
 		if (end - pos < sizeof(line)) {
 			memcpy(line, text + pos, end - pos);
 			line[end - pos] = '\0';
-			rv = strlen(line) == end - pos ? auth_line_parse(line, &p, &why) : DN_EINVAL;
-			why = rv == DN_EINVAL && strlen(line) != end - pos ? "NUL byte" : why;
+			why = "NUL byte";
+			if (strlen(line) == end - pos) {
+				rv = auth_line_parse(line, &p, &why);
+			}
 		}
 		pos = end + 1;
 		if (rv == 1 && auth_table_find(t, p.name) != NULL) {
