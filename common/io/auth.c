@@ -322,6 +322,29 @@ auth_verdict auth_open(const auth_table *t, const char *socket, const uint8_t *b
 	return AUTH_OK;
 }
 
+bool auth_peer_counter_take(auth_peer *p, uint64_t c)
+{
+	if (c <= p->floor) {
+		return false;
+	}
+	size_t lo = 0;
+	for (size_t i = 0; i < p->nrecent; i++) {
+		if (p->recent[i] == c) {
+			return false;
+		}
+		lo = p->recent[i] < p->recent[lo] ? i : lo;
+	}
+	if (p->nrecent == AUTH_RECENT_MAX) {
+		/* The oldest leaves the set: from now on the floor refuses it. */
+		p->floor = p->recent[lo];
+		p->recent[lo] = c;
+	} else {
+		p->recent[p->nrecent++] = c;
+	}
+	p->max = c > p->max ? c : p->max;
+	return true;
+}
+
 const char *auth_verdict_name(auth_verdict v)
 {
 	switch (v) {

@@ -36,15 +36,29 @@ typedef enum {
 	AUTH_ROLE_ADMIN,
 } auth_role;
 
+/* Counters of one operator remembered above the floor: how many of its
+ * requests may be in flight at once and still arrive in any order. */
+#define AUTH_RECENT_MAX 16
+
 typedef struct {
 	char name[DN_ID_MAX + 1];
 	auth_role role;
 	uint8_t key[DN_AUTH_KEY_BYTES];
-	/* Replay state for counters (operators): the highest accepted, and
-	 * whether the persisted one has been read in yet. */
-	uint64_t counter;
+	/* Replay state for counters (operators): every counter <= floor is
+	 * refused, and so is one accepted lately (recent, up to
+	 * AUTH_RECENT_MAX: requests of one operator running at once may
+	 * arrive out of order); max is the highest accepted. counter_loaded:
+	 * the floor saved in the store has been read in. */
+	uint64_t floor, max;
+	uint64_t recent[AUTH_RECENT_MAX];
+	size_t nrecent;
 	bool counter_loaded;
 } auth_peer;
+
+/* Accepts counter c for p when it is above the floor and not accepted
+ * lately, and records it (the oldest of a full set raises the floor).
+ * false: a replay. */
+bool auth_peer_counter_take(auth_peer *p, uint64_t c);
 
 typedef struct auth_table {
 	auth_peer *peers;

@@ -241,8 +241,12 @@ static void shell_peers_carry(const auth_table *old, auth_table *fresh)
 	for (size_t i = 0; fresh != NULL && i < fresh->n; i++) {
 		const auth_peer *o = auth_table_find(old, fresh->peers[i].name);
 		if (o != NULL) {
-			fresh->peers[i].counter = o->counter;
-			fresh->peers[i].counter_loaded = o->counter_loaded;
+			auth_peer *p = &fresh->peers[i];
+			p->floor = o->floor;
+			p->max = o->max;
+			memcpy(p->recent, o->recent, sizeof(p->recent));
+			p->nrecent = o->nrecent;
+			p->counter_loaded = o->counter_loaded;
 		}
 	}
 }

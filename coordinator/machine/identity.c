@@ -133,8 +133,8 @@ static auth_role ident_ops_role(int kind)
 }
 
 /* The counter is fresh: within the window of the shell's raw wall clock
- * (not the test clock) and above every counter accepted from the peer,
- * the saved one included. */
+ * (not the test clock), above the peer's floor (the saved one included) and
+ * not accepted before (auth_peer_counter_take). */
 static int ident_ops_fresh(coord *c, auth_peer *p, uint64_t counter,
     Dropnet__Status *status, const char **why)
 {
@@ -156,14 +156,14 @@ static int ident_ops_fresh(coord *c, auth_peer *p, uint64_t counter,
 			*why = "storage failed";
 			return -1;
 		}
-		p->counter = saved > p->counter ? saved : p->counter;
+		p->floor = saved > p->floor ? saved : p->floor;
 		p->counter_loaded = true;
 	}
-	if (counter <= p->counter) {
+	if (!auth_peer_counter_take(p, counter)) {
 		ident_refuse(c, &c->refusals.replayed, AUTH_SOCKET_OPS, "replayed", p->name,
 		    NULL);
 		*status = DROPNET__STATUS__UNAUTHENTICATED;
-		*why = "request counter is not above the last one (replayed?)";
+		*why = "request counter already used (replayed?)";
 		return -1;
 	}
 	return 0;
@@ -191,15 +191,14 @@ int coord_ident_ops(coord *c, const coord_ident *id, int kind,
 	if (ident_ops_fresh(c, p, id->env->counter, status, why) != 0) {
 		return -1;
 	}
-	/* A write's counter is durable before the write acts: after a restart
-	 * the same request is still a replay. Reads keep it in memory only
-	 * (replaying a read changes nothing). */
+	/* A write saves the highest counter accepted before it acts: after a
+	 * restart that is the floor, so the same request is still a replay.
+	 * Reads keep it in memory only (replaying a read changes nothing). */
 	if (need >= AUTH_ROLE_OPERATOR &&
-	    coord_store_peer_counter_save(c->store, p->name, id->env->counter) != 0) {
+	    coord_store_peer_counter_save(c->store, p->name, p->max) != 0) {
 		*status = DROPNET__STATUS__UNAVAILABLE;
 		*why = "storage failed";
 		return -1;
 	}
-	p->counter = id->env->counter;
 	return 0;
 }

@@ -239,6 +239,14 @@ static void test_operator_role_and_replay(void **state)
 	assert_int_equal(t_ops(e, "op", DROPNET__OPS_KIND__OPS_DROP_OPEN, now_us + 3),
 	    DROPNET__STATUS__UNAUTHENTICATED);
 	assert_int_equal(e->c.refusals.replayed, 1);
+	/* Two requests of one operator at once, arriving out of order. */
+	assert_int_equal(t_ops(e, "op", DROPNET__OPS_KIND__OPS_HUBS, now_us + 20),
+	    DROPNET__STATUS__OK);
+	assert_int_equal(t_ops(e, "op", DROPNET__OPS_KIND__OPS_HUBS, now_us + 10),
+	    DROPNET__STATUS__OK);
+	assert_int_equal(t_ops(e, "op", DROPNET__OPS_KIND__OPS_HUBS, now_us + 10),
+	    DROPNET__STATUS__UNAUTHENTICATED);
+	assert_int_equal(e->c.refusals.replayed, 2);
 	assert_int_equal(t_ops(e, "op", DROPNET__OPS_KIND__OPS_HUBS, now_us - 61000000),
 	    DROPNET__STATUS__UNAUTHENTICATED);
 	assert_int_equal(t_ops(e, "op", DROPNET__OPS_KIND__OPS_HUBS, now_us + 61000000),
@@ -252,6 +260,8 @@ static void test_operator_role_and_replay(void **state)
 	assert_int_equal(coord_open(&e->c, e->path, NULL), 0);
 	assert_int_equal(t_ops(e, "op", DROPNET__OPS_KIND__OPS_DROP_OPEN, now_us + 3),
 	    DROPNET__STATUS__UNAUTHENTICATED);
+	/* The saved floor is the highest counter accepted before the last
+	 * write (now_us + 3): later ones pass. */
 	assert_int_equal(t_ops(e, "op", DROPNET__OPS_KIND__OPS_DROP_OPEN, now_us + 4),
 	    DROPNET__STATUS__NOT_FOUND);
 }

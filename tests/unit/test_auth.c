@@ -175,6 +175,32 @@ static void test_client_counter(void **state)
 	assert_int_equal(auth_client_counter(&a, 5000), 5000);
 }
 
+/* Goal: an operator's counters may arrive out of order (requests running
+ * at once), but none is taken twice, and none at or below the floor - also
+ * one pushed out of the recent set. */
+static void test_counter_take(void **state)
+{
+	(void)state;
+	auth_peer p;
+	memset(&p, 0, sizeof(p));
+	p.floor = 100;
+	assert_false(auth_peer_counter_take(&p, 100));
+	assert_true(auth_peer_counter_take(&p, 205));
+	assert_true(auth_peer_counter_take(&p, 203)); /* earlier, arrived later */
+	assert_false(auth_peer_counter_take(&p, 205));
+	assert_false(auth_peer_counter_take(&p, 203));
+	assert_int_equal(p.max, 205);
+	for (uint64_t c = 300; c < 300 + AUTH_RECENT_MAX; c++) {
+		assert_true(auth_peer_counter_take(&p, c));
+	}
+	/* 203 and 205 were pushed out: the floor now refuses them. */
+	assert_true(p.floor >= 205);
+	assert_false(auth_peer_counter_take(&p, 203));
+	assert_false(auth_peer_counter_take(&p, 204));
+	assert_false(auth_peer_counter_take(&p, 300));
+	assert_true(auth_peer_counter_take(&p, 1000));
+}
+
 /* Goal: constant-time compare still compares. */
 static void test_mac_equal(void **state)
 {
@@ -193,6 +219,7 @@ int main(void)
 	    cmocka_unit_test(test_mac_known_value),
 	    cmocka_unit_test(test_open),
 	    cmocka_unit_test(test_client_counter),
+	    cmocka_unit_test(test_counter_take),
 	    cmocka_unit_test(test_mac_equal),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
