@@ -213,6 +213,8 @@ CODEC_DEFINE(term_reply, Dropnet__TermReply, dropnet__term_reply,
     DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
 CODEC_DEFINE(region_signal, Dropnet__RegionSignal, dropnet__region_signal,
     DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
+CODEC_DEFINE(signed_req, Dropnet__Signed, dropnet__signed,
+    DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
 CODEC_DEFINE_INNER(hub_event, Dropnet__HubEvent, dropnet__hub_event,
     DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
 CODEC_DEFINE_INNER(hub_command, Dropnet__HubCommand, dropnet__hub_command,

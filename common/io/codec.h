@@ -49,6 +49,8 @@ CODEC_DECLARE(order_info, Dropnet__OrderInfo)
 CODEC_DECLARE(drop, Dropnet__Drop)
 CODEC_DECLARE(experiment, Dropnet__Experiment)
 CODEC_DECLARE(region_signal, Dropnet__RegionSignal)
+/* The identity envelope (io/auth.h): a peer request, budgeted as one. */
+CODEC_DECLARE(signed_req, Dropnet__Signed)
 
 /* Bytes of unpacked messages alive now (all threads), and how many unpacks
  * the budgets refused since start: for tests and ops counters. */

@@ -22,6 +22,9 @@ typedef struct {
 	char tls_cert_file[DN_CONF_STR_MAX];
 	char tls_key_file[DN_CONF_STR_MAX];
 	long long tls_allow_plaintext;
+	char auth_key_file[DN_CONF_STR_MAX];
+	char term_group[DN_CONF_STR_MAX];
+	char auth_name[DN_CONF_STR_MAX];
 } hub_conf;
 
 extern const conf_key hub_conf_keys[];

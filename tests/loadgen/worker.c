@@ -16,6 +16,7 @@
 #include "core/err.h"
 #include "core/sample.h"
 #include "io/codec.h"
+#include "io/auth.h"
 #include "io/rpc.h"
 #include "dnclient.h"
 #include "loadgen.h"
@@ -490,6 +491,10 @@ void *loadgen_worker_main(void *arg)
 
 	if (run->client == NULL) {
 		w->stats.open_error = rpc_open(&c, run->p->url, NETTLS_AS_STOREFRONT);
+		/* Signs as DROPNET_STOREFRONT_AUTH_NAME when set (main checked it). */
+		if (c != NULL) {
+			(void)rpc_sign_from_env(c, AUTH_SOCKET_INGEST);
+		}
 	}
 	for (;;) {
 		uint64_t i = atomic_fetch_add(&run->next, 1);
