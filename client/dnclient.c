@@ -89,6 +89,14 @@ void dnclient_opts_init(dnclient_opts *o)
 	o->retries = 3;
 }
 
+int dnclient_opts_sign_from_env(dnclient_opts *o)
+{
+	int rv = auth_client_from_env(&o->auth, "DROPNET_STOREFRONT_AUTH_NAME",
+	    "DROPNET_STOREFRONT_AUTH_KEY");
+	o->sign = rv == 0;
+	return rv;
+}
+
 static void dnc_item_done(dnc_item *it, int rv, const uint8_t *ack, size_t len)
 {
 	it->cb(it->arg, rv, ack, len);
@@ -224,6 +232,29 @@ static void dnc_slot_cb(void *arg)
 	}
 }
 
+/* A new message holding buf, in its Signed envelope when c signs (the
+ * flusher only: it alone moves the counter). 0 or DN_ENOMEM. */
+static int dnc_msg(dnclient *c, const uint8_t *buf, size_t len, nng_msg **m)
+{
+	uint8_t *sealed = NULL;
+	*m = NULL;
+	if (c->o.sign) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t now_us = (uint64_t)ts.tv_sec * 1000000u +
+		    (uint64_t)ts.tv_nsec / 1000u;
+		if (auth_seal(AUTH_SOCKET_INGEST, c->o.auth.name, c->o.auth.key,
+		    auth_client_counter(&c->o.auth, now_us), buf, len, &sealed, &len) != 0) {
+			return DN_ENOMEM;
+		}
+		buf = sealed;
+	}
+	int rv = nng_msg_alloc(m, 0) != 0 || nng_msg_append(*m, buf, len) != 0 ?
+	    DN_ENOMEM : 0;
+	free(sealed);
+	return rv;
+}
+
 /* Sends slot s's orders (the flusher, without the mutex). */
 static void dnc_slot_send(dnclient *c, dnc_slot *s)
 {
@@ -233,16 +264,15 @@ static void dnc_slot_send(dnclient *c, dnc_slot *s)
 	int rv = 0;
 	s->bare = c->o.batch_max == 1;
 	if (s->bare) {
-		rv = nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, s->items[0]->buf,
-		    s->items[0]->len) != 0 ? DN_ENOMEM : 0;
+		rv = dnc_msg(c, s->items[0]->buf, s->items[0]->len, &m);
 	} else {
 		envelope_slice it[DN_INGEST_BATCH_MAX];
 		for (size_t k = 0; k < s->n; k++) {
 			it[k] = (envelope_slice){s->items[k]->buf, s->items[k]->len};
 		}
 		rv = envelope_write(ENVELOPE_BATCH, it, s->n, &out, &olen);
-		if (rv == 0 && (nng_msg_alloc(&m, 0) != 0 || nng_msg_append(m, out, olen) != 0)) {
-			rv = DN_ENOMEM;
+		if (rv == 0) {
+			rv = dnc_msg(c, out, olen, &m);
 		}
 		free(out);
 	}

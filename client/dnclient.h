@@ -23,6 +23,7 @@
 #define DN_DNCLIENT_H
 #include <stddef.h>
 #include <stdint.h>
+#include "io/auth.h"
 #include "io/nettls.h"
 #include "proto/dropnet.pb-c.h"
 
@@ -44,11 +45,23 @@ typedef struct {
 	unsigned inflight_max;  /* 1..DNCLIENT_INFLIGHT_MAX */
 	int timeout_ms;         /* one attempt's wait for an answer */
 	unsigned retries;       /* attempts after the first, per order */
+	/* The storefront's identity (proto/SEMANTICS.md "Transport and
+	 * identity"): when sign is set, every message (a bare order or a
+	 * batch) goes out in a Signed envelope made with auth's name and key,
+	 * a fresh counter each send (a retry included). */
+	bool sign;
+	auth_client auth;
 } dnclient_opts;
 
 /* Defaults: no URLs, TLS from the environment (storefront certificate),
- * batch_max 64, linger_us 200, inflight_max 4, timeout_ms 5000, retries 3. */
+ * batch_max 64, linger_us 200, inflight_max 4, timeout_ms 5000, retries 3,
+ * unsigned. */
 void dnclient_opts_init(dnclient_opts *o);
+/* Signs with the identity in the environment, as rpc_sign_from_env does
+ * for the ingest socket: DROPNET_STOREFRONT_AUTH_NAME (the shop's name)
+ * and DROPNET_STOREFRONT_AUTH_KEY (its key file). 0 (sign set), DN_ENOENT
+ * (no name set: unsigned) or DN_EINVAL (a name set, its key unreadable). */
+int dnclient_opts_sign_from_env(dnclient_opts *o);
 
 typedef struct dnclient dnclient;
 

@@ -52,7 +52,7 @@ while [[ $# -gt 0 ]]; do
 	esac
 done
 
-PACKAGES="libuv1-dev libnng-dev libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler
+PACKAGES="libuv1-dev libnng-dev libmbedtls-dev libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler
 libcmocka-dev libncurses-dev cmake pkg-config libinih-dev libjansson-dev python3 tmux
 build-essential openssl libraft-dev"
 
@@ -252,7 +252,7 @@ audit_rc=0
 "$DROPCTL" audit || audit_rc=$?
 
 say "one order's journey"
-"$DROPCTL" order show "$SHIPPED_KEY" --storefront loadgen || true
+"$DROPCTL" order show "$SHIPPED_KEY" --storefront "${DROPNET_STOREFRONT_AUTH_NAME:-loadgen}" || true
 
 
 say "result"

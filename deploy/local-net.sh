@@ -23,9 +23,13 @@
 # "ops" and a storefront "shop") is made in DIR/pki on the first start, or
 # taken from --pki DIR. net.env then also exports DROPNET_TLS_CA (the
 # server CA), DROPNET_TLS_CERT/_KEY (operator ops), DROPNET_TLS_CRL,
-# DROPNET_STOREFRONT_TLS_CERT/_KEY (storefront shop) and DROPNET_PKI.
-# --plaintext runs tcp:// with tls.allow_plaintext=1 instead (benchmarks
-# comparing the two; never across a network).
+# DROPNET_STOREFRONT_TLS_CERT/_KEY (storefront shop) and DROPNET_PKI, and
+# the identities requests are signed with (SEMANTICS.md "Transport and
+# identity"): DROPNET_AUTH_NAME/_KEY (operator ops) and
+# DROPNET_STOREFRONT_AUTH_NAME/_KEY (storefront "default"); the coordinator
+# reads PKI/peers, each hub its PKI/hub/ID.secret.
+# --plaintext runs tcp:// with tls.allow_plaintext=1 and auth.anonymous=1
+# instead (benchmarks comparing the two; never across a network).
 #
 # Readiness is probed, never slept for: each process must log its `*.ready`
 # line before a deadline, then `dropctl hubs --json` must show every hub
@@ -278,11 +282,14 @@ tls_env() {
 	else
 		export DROPNET_TLS_CA="$PKI/ca/server.crt" DROPNET_TLS_CRL="$PKI/crl.pem"
 		export DROPNET_TLS_CERT="$PKI/operator/ops.crt" DROPNET_TLS_KEY="$PKI/operator/ops.key"
+		export DROPNET_AUTH_NAME=ops DROPNET_AUTH_KEY="$PKI/operator/ops.secret"
 	fi
 }
 
 # Makes the PKI on first use: CAs, the coordinator's certificate (its
-# names on this machine), one per hub, operator ops (admin), storefront shop.
+# names on this machine), one per hub, operator ops (admin), storefronts
+# shop, default and shop-b; each but the server's with its secret in
+# PKI/peers (the coordinator's auth.peers_file).
 pki_make() {
 	local pki="$SCRIPT_DIR/pki.sh" h
 	[[ -f $PKI/ca/root.crt ]] || "$pki" init --dir "$PKI" >/dev/null
@@ -290,6 +297,10 @@ pki_make() {
 		--san DNS:localhost,DNS:127.0.0.1,IP:127.0.0.1 >/dev/null
 	[[ -f $PKI/operator/ops.crt ]] || "$pki" issue --dir "$PKI" operator ops --op-role admin >/dev/null
 	[[ -f $PKI/storefront/shop.crt ]] || "$pki" issue --dir "$PKI" storefront shop >/dev/null
+	# Storefront identities the clients sign as: "default" (what an order
+	# without --storefront belongs to) and a second one for the tests.
+	[[ -f $PKI/storefront/default.crt ]] || "$pki" issue --dir "$PKI" storefront default >/dev/null
+	[[ -f $PKI/storefront/shop-b.crt ]] || "$pki" issue --dir "$PKI" storefront shop-b >/dev/null
 	for h in $HUBS; do
 		[[ -f $PKI/hub/$h.crt ]] || "$pki" issue --dir "$PKI" hub "$h" >/dev/null
 	done
@@ -340,9 +351,10 @@ cmd_start() {
 		--set "coordinator.hub_url=$HUBSYNC_URL"
 		--set "coordinator.signal_url=$SIGNAL_URL")
 	if (( PLAINTEXT )); then
-		argv+=(--set tls.allow_plaintext=1)
+		argv+=(--set tls.allow_plaintext=1 --set auth.anonymous=1)
 	else
-		argv+=(--set "tls.storefront_ca_file=$PKI/ca/storefront.crt"
+		argv+=(--set "auth.peers_file=$PKI/peers"
+			--set "tls.storefront_ca_file=$PKI/ca/storefront.crt"
 			--set "tls.hub_ca_file=$PKI/ca/hub.crt"
 			--set "tls.operator_ca_file=$PKI/ca/operator.crt"
 			--set "tls.crl_file=$PKI/crl.pem"
@@ -371,7 +383,8 @@ cmd_start() {
 		if (( PLAINTEXT )); then
 			argv+=(--set tls.allow_plaintext=1)
 		else
-			argv+=(--set "tls.ca_file=$PKI/ca/server.crt"
+			argv+=(--set "auth.key_file=$PKI/hub/$h.secret"
+				--set "tls.ca_file=$PKI/ca/server.crt"
 				--set "tls.crl_file=$PKI/crl.pem"
 				--set "tls.cert_file=$PKI/hub/$h.crt"
 				--set "tls.key_file=$PKI/hub/$h.key")
@@ -403,6 +416,10 @@ cmd_start() {
 			echo "export DROPNET_TLS_KEY=$(printf %q "$PKI/operator/ops.key")"
 			echo "export DROPNET_STOREFRONT_TLS_CERT=$(printf %q "$PKI/storefront/shop.crt")"
 			echo "export DROPNET_STOREFRONT_TLS_KEY=$(printf %q "$PKI/storefront/shop.key")"
+			echo "export DROPNET_AUTH_NAME=ops"
+			echo "export DROPNET_AUTH_KEY=$(printf %q "$PKI/operator/ops.secret")"
+			echo "export DROPNET_STOREFRONT_AUTH_NAME=default"
+			echo "export DROPNET_STOREFRONT_AUTH_KEY=$(printf %q "$PKI/storefront/default.secret")"
 		fi
 		for h in $HUBS; do
 			echo "export DROPNET_HUB_$(echo "$h" | tr '[:lower:]-' '[:upper:]_')=$(printf %q "ipc://$DIR/run/$h.term")"

@@ -19,6 +19,17 @@
 #                            (operators also OU=read-only|operator|admin),
 #                            SAN URI:dropnet:ROLE:NAME; servers get the SANs
 #                            given with --san (DNS:host, IP:addr)
+#   PKI/ROLE/NAME.secret     (not servers) the peer's 32-byte secret, 64 hex
+#                            digits, mode 0600: it signs every request
+#                            (hubd auth.key_file, DROPNET_AUTH_KEY,
+#                            DROPNET_STOREFRONT_AUTH_KEY)
+#   PKI/peers                every secret with its role and name, one
+#                            "ROLE NAME KEYHEX" a line (ROLE: hub,
+#                            storefront, read-only, operator, admin), mode
+#                            0600: the coordinator's auth.peers_file. A name
+#                            is unique across the network's roles. revoke
+#                            removes the line (the coordinator re-reads the
+#                            file on SIGHUP or restart)
 #
 # Why a CA per role: the coordinator trusts only the hub CA on its hub
 # socket, only the storefront CA on ingest, only the operator CA on ops and
@@ -35,7 +46,7 @@ set -euo pipefail
 
 ROLES="hub storefront operator server"
 die() { echo "pki: $*" >&2; exit 1; }
-usage() { sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,44p' "$0" | sed 's/^# \{0,1\}//'; }
 
 command -v openssl >/dev/null || die "openssl not found: apt-get install openssl"
 
@@ -148,6 +159,9 @@ cmd_issue() {
 	[[ -f $DIR/ca/$role.crt ]] || die "no $role CA in $DIR: run 'pki.sh init --dir $DIR' first"
 	mkdir -p "$DIR/$role"
 	[[ ! -f $DIR/$role/$name.crt ]] || die "$DIR/$role/$name.crt exists: revoke it first or choose another name"
+	if [[ $role != server && -f $DIR/peers ]] && awk -v n="$name" '$2 == n {f=1} END {exit !f}' "$DIR/peers"; then
+		die "name $name already has a secret in $DIR/peers (names are unique across roles)"
+	fi
 	ou="/OU=$role"
 	if [[ $role == operator ]]; then
 		case ${OPROLE:-read-only} in
@@ -181,7 +195,28 @@ cmd_issue() {
 		{ cat "$DIR/$role/.issue.err" >&2; rm -f "$DIR/$role/$name.key"; die "openssl ca failed"; }
 	rm -f "$DIR/$role/.issue.err"
 	chmod 644 "$DIR/$role/$name.crt"
+	[[ $role == server ]] || secret_make "$role" "$name"
 	echo "pki: $role $name: $DIR/$role/$name.crt $DIR/$role/$name.key"
+}
+
+# The peer's secret and its line in PKI/peers (the coordinator's table).
+secret_make() { # role name
+	local role=$1 name=$2 kind=$1 hex
+	[[ $role == operator ]] && kind=${OPROLE:-read-only}
+	hex=$(openssl rand -hex 32)
+	printf '%s\n' "$hex" >"$DIR/$role/$name.secret"
+	chmod 600 "$DIR/$role/$name.secret"
+	touch "$DIR/peers"; chmod 600 "$DIR/peers"
+	peers_drop "$name"
+	printf '%s %s %s\n' "$kind" "$name" "$hex" >>"$DIR/peers"
+}
+
+# Removes NAME's line from PKI/peers.
+peers_drop() { # name
+	[[ -f $DIR/peers ]] || return 0
+	awk -v n="$1" '$2 != n' "$DIR/peers" >"$DIR/peers.new"
+	chmod 600 "$DIR/peers.new"
+	mv "$DIR/peers.new" "$DIR/peers"
 }
 
 cmd_revoke() {
@@ -194,6 +229,10 @@ cmd_revoke() {
 	mkdir -p "$DIR/$role/revoked"
 	mv "$DIR/$role/$name.crt" "$DIR/$role/revoked/$name.$(date +%s).crt"
 	mv "$DIR/$role/$name.key" "$DIR/$role/revoked/$name.$(date +%s).key"
+	if [[ -f $DIR/$role/$name.secret ]]; then
+		mv "$DIR/$role/$name.secret" "$DIR/$role/revoked/$name.$(date +%s).secret"
+		peers_drop "$name"
+	fi
 	cmd_crl
 	echo "pki: revoked $role $name; restart the daemons that read $DIR/crl.pem"
 }

@@ -28,7 +28,8 @@
  * doubles: under 3 KiB. A SubmitBatch carries up to DN_INGEST_BATCH_MAX
  * orders; a storefront's typical order is ~100 B, so 256 KiB carries a full
  * batch of orders up to ~1 KiB each (a client splits bigger ones by bytes),
- * and 128 contexts hold at most 32 MiB of requests in flight. */
+ * and 128 contexts hold at most 32 MiB of requests in flight. The socket
+ * takes this plus DN_AUTH_ENVELOPE_MAX: the Signed envelope around it. */
 #define DN_INGEST_MSG_MAX (256u * 1024u)
 /* Orders in one SubmitBatch: enough to fill a commit (the batching client
  * coalesces up to this many), small enough that one batch's acks wait on
@@ -63,6 +64,33 @@
 
 /* Largest PEM file (CA chain, CRL, certificate, key) read for TLS. */
 #define DN_TLS_FILE_MAX (1024u * 1024u)
+
+/* Identity (io/auth.h, SEMANTICS.md "Transport and identity"). A peer's
+ * secret: 32 random bytes, the HMAC-SHA256 block's natural key size. */
+#define DN_AUTH_KEY_BYTES 32u
+/* Bytes a Signed envelope adds around a request's body at most: version,
+ * the body's tag and length, a DN_ID_MAX peer name, the counter and the
+ * 32-byte MAC, each with its tag (~120 B). */
+#define DN_AUTH_ENVELOPE_MAX 128u
+/* Peers in one network's table (hubs, storefronts, operators): the
+ * coordinator holds it in memory and looks names up linearly per request. */
+#define DN_PEERS_MAX 4096u
+/* An operator request whose counter (the sender's UTC microseconds) is
+ * further than this from the coordinator's wall clock is refused: a
+ * request held back cannot be played later. Clocks agree to well under
+ * a second (NTP); a minute leaves room for a slow network. */
+#define DN_AUTH_WINDOW_MS 60000
+
+/* Latest wall time the test clock may be set to (`dropctl clock set`),
+ * UTC ms: 9999-12-31. Far enough for any test, and the clock arithmetic
+ * (offsets, durations) stays well inside int64. */
+#define DN_TEST_CLOCK_MS_MAX 253402300799999LL
+
+/* A demand bucket a request may ask for (ops demand, rebalance), ms: the
+ * config's bounds for rebalance.bucket_ms (1 s .. 1 day); beyond them the
+ * history arithmetic (buckets x width) could leave int64. */
+#define DN_BUCKET_MS_MIN 1000
+#define DN_BUCKET_MS_MAX 86400000
 
 /* Lines per order: creators' carts are small; bounds routing work. */
 #define DN_ORDER_LINES_MAX 32u

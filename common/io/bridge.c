@@ -61,6 +61,7 @@ struct bridge {
 	bridge_req **batch;      /* scratch array for the batch callback */
 	bridge_stats stats;      /* received/backpressure under mtx */
 	char url[128];
+	nng_listener listener;
 	/* Reply sender: a queue of requests whose reply message is set. */
 	nng_mtx *send_mtx;
 	nng_cv *send_cv;
@@ -221,7 +222,7 @@ int bridge_create(bridge **out, uv_loop_t *loop, const char *url,
 	}
 	b->sock_open = true;
 	nng_socket_set_size(b->sock, NNG_OPT_RECVMAXSZ, recv_max);
-	rv = nettls_listen(b->sock, url, tls);
+	rv = nettls_listen_l(b->sock, url, tls, &b->listener);
 	if (rv != 0) {
 		log_error("bridge.listen_failed", "url=%s err=%s", url, dn_strerror(rv));
 		nng_close(b->sock);
@@ -315,6 +316,11 @@ void bridge_destroy(bridge *b)
 		nng_aio_free(r->aio);
 	}
 	uv_close((uv_handle_t *)&b->async, bridge_close_cb);
+}
+
+int bridge_relisten(bridge *b, const nettls_files *tls)
+{
+	return nettls_relisten(b->sock, b->url, tls, &b->listener);
 }
 
 const uint8_t *bridge_req_body(const bridge_req *r, size_t *len)

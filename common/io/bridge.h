@@ -44,6 +44,10 @@ int bridge_create(bridge **out, uv_loop_t *loop, const char *url,
  * run the loop until it is empty before freeing the loop. */
 void bridge_destroy(bridge *b);
 
+/* Re-reads the listener's TLS files (nettls_relisten): on the loop thread.
+ * 0, or DN_E* with the old listener kept or none (logged). */
+int bridge_relisten(bridge *b, const nettls_files *tls);
+
 /* The request body. */
 const uint8_t *bridge_req_body(const bridge_req *r, size_t *len);
 

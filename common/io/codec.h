@@ -52,6 +52,8 @@ CODEC_DECLARE(region_signal, Dropnet__RegionSignal)
 /* A replicated coordinator group's log entry (coordinator/replica/): its
  * wire form may be up to DN_REPLICA_ENTRY_MAX_BYTES long. */
 CODEC_DECLARE(replica_entry, Dropnet__ReplicaEntry)
+/* The identity envelope (io/auth.h): a peer request, budgeted as one. */
+CODEC_DECLARE(signed_req, Dropnet__Signed)
 
 /* Bytes of unpacked messages alive now (all threads), and how many unpacks
  * the budgets refused since start: for tests and ops counters. */

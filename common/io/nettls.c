@@ -12,6 +12,7 @@
 #include <string.h>
 #include <nng/nng.h>
 #include <nng/supplemental/tls/tls.h>
+#include <nng/supplemental/util/platform.h>
 #include "core/err.h"
 #include "core/limits.h"
 #include "io/log.h"
@@ -189,6 +190,42 @@ static int nng_to_dn(int rv)
 
 int nettls_listen(nng_socket s, const char *url, const nettls_files *f)
 {
+	nng_listener l;
+	return nettls_listen_l(s, url, f, &l);
+}
+
+int nettls_relisten(nng_socket s, const char *url, const nettls_files *f,
+    nng_listener *l)
+{
+	nng_tls_config *cfg = NULL;
+	int rv;
+
+	if (nettls_url_classify(url) != NETTLS_URL_TLS) {
+		return 0; /* no TLS config to re-read */
+	}
+	/* The new files first: a bad CRL or certificate keeps the old
+	 * listener serving. */
+	if ((rv = config_build(&cfg, NNG_TLS_MODE_SERVER, url, f)) != 0) {
+		log_error("tls.reload_failed", "url=%s err=%s kept=old", url, dn_strerror(rv));
+		return rv;
+	}
+	nng_tls_config_free(cfg);
+	/* Closing the listener closes the connections it accepted: every
+	 * peer reconnects through a handshake against the new files. */
+	nng_listener_close(*l);
+	for (int i = 0; i < NETTLS_RELISTEN_TRIES; i++) {
+		if ((rv = nettls_listen_l(s, url, f, l)) == 0) {
+			log_info("tls.reloaded", "url=%s", url);
+			return 0;
+		}
+		nng_msleep(NETTLS_RELISTEN_WAIT_MS);
+	}
+	return rv;
+}
+
+int nettls_listen_l(nng_socket s, const char *url, const nettls_files *f,
+    nng_listener *out)
+{
 	char why[256];
 	nng_tls_config *cfg = NULL;
 	nng_listener l;
@@ -206,11 +243,22 @@ int nettls_listen(nng_socket s, const char *url, const nettls_files *f)
 		log_warn("tls.plaintext", "url=%s reason=allow_plaintext", url);
 		/* fall through */
 	case NETTLS_URL_LOCAL:
-		rv = nng_listen(s, url, NULL, 0);
+		rv = nng_listener_create(&l, s, url);
+		/* An ipc:// socket file is the only guard of a plaintext local
+		 * socket: owner and group may connect, nobody else (0660,
+		 * whatever the umask). inproc:// has no file. */
+		if (rv == 0 && strncmp(url, "ipc://", 6) == 0) {
+			rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, NETTLS_IPC_MODE);
+		}
+		if (rv == 0) {
+			rv = nng_listener_start(l, 0);
+		}
 		if (rv != 0) {
 			log_error("net.listen_failed", "url=%s err=\"%s\"", url, nng_strerror(rv));
+			return nng_to_dn(rv);
 		}
-		return nng_to_dn(rv);
+		*out = l;
+		return 0;
 	}
 	if ((rv = config_build(&cfg, NNG_TLS_MODE_SERVER, url, f)) != 0) {
 		return rv;
@@ -232,6 +280,7 @@ int nettls_listen(nng_socket s, const char *url, const nettls_files *f)
 	}
 	log_info("tls.listening", "url=%s ca=%s crl=%s cert=%s client_cert=required", url,
 	    f->ca_file, set(f->crl_file) ? f->crl_file : "-", f->cert_file);
+	*out = l;
 	return 0;
 }
 

@@ -9,14 +9,15 @@
  *        (NNG_TLS_AUTH_MODE_REQUIRED), a client checks the server's name
  *        (the URL's host) against its certificate.
  *   ipc://, inproc://  plaintext, same machine only (file permissions guard
- *        it); always allowed.
+ *        it: the socket file is made NETTLS_IPC_MODE, 0660); always allowed.
  *   tcp:// (tcp4://, tcp6://), and any other scheme (ws://, wss://: not
  *        configured for TLS here)  treated as plaintext over a network:
  *        refused unless allow_plaintext is set - the operator must ask.
  *
  * libnng 1.5.2 (mbedtls) fixes a TLS config once an endpoint uses it, so
  * the files are read when the endpoint is created: a new CRL or certificate
- * takes effect when the process re-creates its listeners (today: a restart).
+ * takes effect when the process re-creates its listeners (nettls_relisten:
+ * the coordinator does it on SIGHUP).
  *
  * Thread model: call from the thread that owns the socket, before traffic.
  * Failures are logged with the reason ("tls.*" events) and returned as DN_E*.
@@ -60,6 +61,25 @@ int nettls_check(const char *url, const nettls_files *f, char *err,
  * each failure is logged. */
 int nettls_listen(nng_socket s, const char *url, const nettls_files *f);
 
+/* The mode of every ipc:// socket file a listener makes (rw for owner and
+ * group: a hub's staff terminals run in the hub's group). */
+#define NETTLS_IPC_MODE 0660
+
+/* nettls_listen that also gives back the listener (for nettls_relisten). */
+int nettls_listen_l(nng_socket s, const char *url, const nettls_files *f,
+    nng_listener *out);
+
+/* Re-reads the TLS files (a new CRL, certificate or CA) of a listener made
+ * by nettls_listen_l: the files are checked first (bad ones: logged, the old
+ * listener kept, DN_EINVAL); then the old listener and the connections it
+ * accepted are closed and a new one listens on url (retried a few times
+ * while the port is released). Peers reconnect by themselves; a revoked
+ * one is refused from then on. Not TLS: 0, nothing done. */
+#define NETTLS_RELISTEN_TRIES 20
+#define NETTLS_RELISTEN_WAIT_MS 50
+int nettls_relisten(nng_socket s, const char *url, const nettls_files *f,
+    nng_listener *l);
+
 /* Dials url with the policy above; flags as nng_dial (NNG_FLAG_NONBLOCK:
  * nng keeps redialling in the background). Returns as nettls_listen. */
 int nettls_dial(nng_socket s, const char *url, const nettls_files *f,
@@ -87,6 +107,9 @@ void nettls_files_from_env(nettls_files *f, nettls_as as);
 	"TLS (for tls+tcp:// addresses): DROPNET_TLS_CA (CA file), DROPNET_TLS_CERT\n" \
 	"and DROPNET_TLS_KEY (this client's certificate and key), DROPNET_TLS_CRL\n" \
 	"(optional); on the ingest socket DROPNET_STOREFRONT_TLS_CERT and _KEY\n" \
-	"when set. A plaintext tcp:// address needs DROPNET_PLAINTEXT=1.\n"
+	"when set. A plaintext tcp:// address needs DROPNET_PLAINTEXT=1.\n"        \
+	"Identity (requests signed, SEMANTICS.md): DROPNET_AUTH_NAME and\n"       \
+	"DROPNET_AUTH_KEY (the operator's name and secret file) on ops,\n"        \
+	"DROPNET_STOREFRONT_AUTH_NAME and _KEY on ingest.\n"
 
 #endif

@@ -3,11 +3,13 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
 #include "core/err.h"
 #include "core/limits.h"
+#include "io/auth.h"
 #include "io/nettls.h"
 #include "io/rpc.h"
 
@@ -18,6 +20,8 @@ struct rpc_conn {
 	nng_mtx *mtx;
 	nng_cv *cv;
 	int pipes;   /* connections up (TLS handshake done), under mtx */
+	auth_client auth;
+	const char *socket;   /* AUTH_SOCKET_*: sign for it; NULL: do not sign */
 };
 
 /* nng's pipe notification (its own thread): a connection is up. */
@@ -120,6 +124,36 @@ int rpc_wait_connected(rpc_conn *c, int timeout_ms)
 	return rv;
 }
 
+int rpc_sign_from_env(rpc_conn *c, const char *socket)
+{
+	bool ingest = strcmp(socket, AUTH_SOCKET_INGEST) == 0;
+	int rv = auth_client_from_env(&c->auth,
+	    ingest ? "DROPNET_STOREFRONT_AUTH_NAME" : "DROPNET_AUTH_NAME",
+	    ingest ? "DROPNET_STOREFRONT_AUTH_KEY" : "DROPNET_AUTH_KEY");
+	c->socket = rv == 0 ? (ingest ? AUTH_SOCKET_INGEST : AUTH_SOCKET_OPS) : NULL;
+	return rv;
+}
+
+/* Sends req (in its Signed envelope when c signs). */
+static int rpc_send(rpc_conn *c, const void *req, size_t req_len)
+{
+	if (c->socket == NULL) {
+		return nng_send(c->sock, (void *)req, req_len, 0);
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t now_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	if (auth_seal(c->socket, c->auth.name, c->auth.key,
+	    auth_client_counter(&c->auth, now_us), req, req_len, &buf, &len) != 0) {
+		return NNG_ENOMEM;
+	}
+	int rv = nng_send(c->sock, buf, len, 0);
+	free(buf);
+	return rv;
+}
+
 int rpc_call(rpc_conn *c, const void *req, size_t req_len, int timeout_ms,
     uint8_t **reply, size_t *reply_len)
 {
@@ -127,7 +161,10 @@ int rpc_call(rpc_conn *c, const void *req, size_t req_len, int timeout_ms,
 	*reply_len = 0;
 	nng_setopt_ms(c->sock, NNG_OPT_SENDTIMEO, timeout_ms);
 	nng_setopt_ms(c->sock, NNG_OPT_RECVTIMEO, timeout_ms);
-	int rv = nng_send(c->sock, (void *)req, req_len, 0);
+	int rv = rpc_send(c, req, req_len);
+	if (rv == NNG_ENOMEM) {
+		return DN_ENOMEM;
+	}
 	if (rv != 0) {
 		return rv == NNG_ETIMEDOUT ? DN_ETIMEDOUT : DN_ENET;
 	}

@@ -34,6 +34,13 @@ int rpc_wait_connected(rpc_conn *c, int timeout_ms);
  * on an error the conn stays usable for rpc_close and later redials. */
 int rpc_redial(rpc_conn *c);
 
+/* Signs every later request on c for socket (AUTH_SOCKET_INGEST or
+ * AUTH_SOCKET_OPS, io/auth.h) with the identity in the environment:
+ * DROPNET_STOREFRONT_AUTH_NAME and _KEY (a key file) on ingest,
+ * DROPNET_AUTH_NAME and _KEY on ops. 0 (signing), DN_ENOENT (no name set:
+ * requests go unsigned) or DN_EINVAL (a name set, its key unreadable). */
+int rpc_sign_from_env(rpc_conn *c, const char *socket);
+
 /* Sends req and waits up to timeout_ms for the reply. On 0, *reply is a
  * malloc'd buffer of *reply_len bytes the caller frees. Returns 0,
  * DN_ETIMEDOUT, DN_ENET or DN_ENOMEM. */

@@ -8,7 +8,8 @@
  * shell sets the machine's clock, turns the bridge's requests into mreqs,
  * calls the machine (which commits before it returns) and only then sends
  * the replies. A timer drives coord_tick. SIGINT/SIGTERM close every handle,
- * run the loop until it is empty, and close the database.
+ * run the loop until it is empty, and close the database. SIGHUP re-reads
+ * the peers table and the listeners' TLS files (a revocation).
  */
 #include <assert.h>
 #include <errno.h>
@@ -48,7 +49,7 @@ typedef struct {
 	uv_loop_t *loop;
 	bridge *ingest, *ops, *hubsync;
 	uv_timer_t health_timer;
-	uv_signal_t sigint, sigterm;
+	uv_signal_t sigint, sigterm, sighup;
 	nng_socket pub;
 	bool pub_open;
 	obs obs;                      /* /metrics and the shell's timings */
@@ -205,7 +206,9 @@ static void usage(FILE *f)
 	    "line with 'coordinator.ready' once every socket is listening.\n"
 	    "Every TCP socket is tls+tcp:// and requires a client certificate of\n"
 	    "its role's CA (tls.* keys below; deploy/pki.sh makes them); tcp://\n"
-	    "only with tls.allow_plaintext=1.\n\n");
+	    "only with tls.allow_plaintext=1. Every request is signed by a peer of\n"
+	    "auth.peers_file (proto/SEMANTICS.md \"Transport and identity\").\n"
+	    "SIGHUP re-reads auth.peers_file and the TLS files (a revocation).\n\n");
 }
 
 static void coord_health_tick(uv_timer_t *t)
@@ -247,6 +250,52 @@ static void coord_on_signal(uv_signal_t *s, int signum)
 	coord_stop(sh);
 }
 
+/* Carries each operator's replay counter from the old table to the new
+ * one (by name), so a reload reopens no replay window. */
+static void shell_peers_carry(const auth_table *old, auth_table *fresh)
+{
+	for (size_t i = 0; fresh != NULL && i < fresh->n; i++) {
+		const auth_peer *o = auth_table_find(old, fresh->peers[i].name);
+		if (o != NULL) {
+			auth_peer *p = &fresh->peers[i];
+			p->floor = o->floor;
+			p->max = o->max;
+			memcpy(p->recent, o->recent, sizeof(p->recent));
+			p->nrecent = o->nrecent;
+			p->counter_loaded = o->counter_loaded;
+		}
+	}
+}
+
+/* SIGHUP: re-reads the peers table and every listener's TLS files (a
+ * revocation: pki.sh revoke rewrites PKI/peers and PKI/crl.pem). A file
+ * that does not load keeps what was loaded before; both are logged. */
+static void coord_on_hup(uv_signal_t *s, int signum)
+{
+	shell *sh = s->data;
+	coord *c = &sh->c;
+	(void)signum;
+	if (c->cfg.auth_peers_file[0] != '\0') {
+		char err[512];
+		auth_table *fresh = NULL;
+		if (auth_table_load(c->cfg.auth_peers_file, &fresh, err, sizeof(err)) != 0) {
+			log_error("auth.reload_failed", "err=\"%s\" kept=old", err);
+		} else {
+			shell_peers_carry(c->peers, fresh);
+			auth_table_destroy(c->peers);
+			c->peers = fresh;
+			log_info("auth.reloaded", "peers=%zu", fresh->n);
+		}
+	}
+	nettls_files tls_store = coord_tls_files(&c->cfg, c->cfg.tls_storefront_ca_file);
+	nettls_files tls_hub = coord_tls_files(&c->cfg, c->cfg.tls_hub_ca_file);
+	nettls_files tls_op = coord_tls_files(&c->cfg, c->cfg.tls_operator_ca_file);
+	(void)bridge_relisten(sh->ingest, &tls_store);
+	(void)bridge_relisten(sh->hubsync, &tls_hub);
+	(void)bridge_relisten(sh->ops, &tls_op);
+	log_info("coordinator.reloaded", "signal=%d", SIGHUP);
+}
+
 static int mkdir_p(const char *path)
 {
 	char buf[DN_CONF_STR_MAX];
@@ -265,6 +314,26 @@ static int mkdir_p(const char *path)
 
 /* Parses the command line and the config into c. Returns -1 to go on,
  * else the exit code (0 after --help, 2 on a bad argument or config). */
+/* The peers table (auth.peers_file) into c->peers: required unless the
+ * operator asked for auth.anonymous. 0 or DN_EINVAL (said on stderr). */
+static int shell_peers_load(coord *c)
+{
+	char err[512];
+	if (c->cfg.auth_peers_file[0] == '\0') {
+		if (c->cfg.auth_anonymous) {
+			return 0;
+		}
+		fprintf(stderr, "coordinator: config: auth.peers_file is required (deploy/pki.sh"
+		    " writes PKI/peers), or auth.anonymous=1 on a private test network\n");
+		return DN_EINVAL;
+	}
+	if (auth_table_load(c->cfg.auth_peers_file, &c->peers, err, sizeof(err)) != 0) {
+		fprintf(stderr, "coordinator: config: auth.peers_file: %s\n", err);
+		return DN_EINVAL;
+	}
+	return 0;
+}
+
 static int shell_config(int argc, char **argv, coord *c, log_level *lvl)
 {
 	const char *config = NULL;
@@ -304,10 +373,10 @@ static int shell_config(int argc, char **argv, coord *c, log_level *lvl)
 		fprintf(stderr, "coordinator: config: coordinator.split_policy must be never or allowed\n");
 		return 2;
 	}
-	if (obs_config_check(&c->cfg) != 0) {
+	if (obs_config_check(&c->cfg) != 0 || coord_tls_check(&c->cfg) != 0) {
 		return 2;
 	}
-	return coord_tls_check(&c->cfg) != 0 ? 2 : -1;
+	return shell_peers_load(c) != 0 ? 2 : -1;
 }
 
 /* Opens the three REP sockets and the pub socket. 0 or a DN_E* code
@@ -319,7 +388,8 @@ static int shell_listen(shell *sh)
 	nettls_files tls_hub = coord_tls_files(&c->cfg, c->cfg.tls_hub_ca_file);
 	nettls_files tls_op = coord_tls_files(&c->cfg, c->cfg.tls_operator_ca_file);
 	int rv = bridge_create(&sh->ingest, sh->loop, c->cfg.ingest_url, &tls_store,
-	    DN_INGEST_MSG_MAX, (size_t)c->cfg.ingest_contexts, on_ingest, sh);
+	    DN_INGEST_MSG_MAX + DN_AUTH_ENVELOPE_MAX, (size_t)c->cfg.ingest_contexts,
+	    on_ingest, sh);
 	if (rv == 0) {
 		rv = bridge_create(&sh->hubsync, sh->loop, c->cfg.hub_url, &tls_hub,
 		    DN_HUBSYNC_MSG_MAX, COORD_HUB_CTX, on_hubsync, sh);
@@ -353,6 +423,9 @@ static void shell_handles(shell *sh)
 	sh->sigint.data = sh->sigterm.data = sh;
 	uv_signal_start(&sh->sigint, coord_on_signal, SIGINT);
 	uv_signal_start(&sh->sigterm, coord_on_signal, SIGTERM);
+	uv_signal_init(sh->loop, &sh->sighup);
+	sh->sighup.data = sh;
+	uv_signal_start(&sh->sighup, coord_on_hup, SIGHUP);
 }
 
 int main(int argc, char **argv)
@@ -368,6 +441,7 @@ int main(int argc, char **argv)
 	conf_log(coord_config_keys, coord_config_nkeys, &c->cfg);
 	if (mkdir_p(c->cfg.data_dir) != 0) {
 		log_error("coordinator.data_dir", "path=%s err=\"%s\"", c->cfg.data_dir, strerror(errno));
+		auth_table_destroy(c->peers);
 		return 1;
 	}
 	char path[DN_CONF_STR_MAX + 32];
@@ -376,11 +450,13 @@ int main(int argc, char **argv)
 	shell_clock(&sh);
 	if (coord_open(c, path, NULL) != 0) {
 		log_error("coordinator.db_failed", "path=%s", path);
+		auth_table_destroy(c->peers);
 		return 1;
 	}
 	if (shell_listen(&sh) != 0) {
 		uv_run(sh.loop, UV_RUN_DEFAULT);
 		coord_close(c);
+		auth_table_destroy(c->peers);
 		return 1;
 	}
 	if (obs_open(&sh.obs, &c->cfg) != 0) {
@@ -397,9 +473,11 @@ int main(int argc, char **argv)
 	obs_publish(&sh.obs, c, true);
 	shell_handles(&sh);
 	log_info("coordinator.ready", "ingest=%s ops=%s hub=%s signal=%s metrics=%s hubs=%zu"
-	    " stock_rows=%zu db=%s", c->cfg.ingest_url, c->cfg.ops_url, c->cfg.hub_url,
-	    c->cfg.signal_url, c->cfg.metrics_listen[0] ? c->cfg.metrics_listen : "off",
-	    c->nhubs, c->stock_len, path);
+	    " stock_rows=%zu db=%s peers=%zu%s", c->cfg.ingest_url, c->cfg.ops_url,
+	    c->cfg.hub_url, c->cfg.signal_url,
+	    c->cfg.metrics_listen[0] ? c->cfg.metrics_listen : "off", c->nhubs,
+	    c->stock_len, path, c->peers != NULL ? c->peers->n : 0,
+	    c->peers == NULL ? " anonymous=1" : "");
 	uv_run(sh.loop, UV_RUN_DEFAULT);
 	uv_walk(sh.loop, coord_close_walk, NULL);
 	uv_run(sh.loop, UV_RUN_DEFAULT);
@@ -409,6 +487,8 @@ int main(int argc, char **argv)
 	}
 	obs_close(&sh.obs);
 	coord_close(c);
+	auth_table_destroy(c->peers);
+	c->peers = NULL;
 	log_info("coordinator.stopped", "clean=1");
 	return 0;
 }

@@ -15,6 +15,7 @@
 #include <time.h>
 #include "core/err.h"
 #include "core/limits.h"
+#include "io/auth.h"
 #include "io/rpc.h"
 #include "dropctl.h"
 
@@ -182,6 +183,14 @@ int dropctl_call(const char *url, const char *what, int timeout_ms,
 		fprintf(stderr, "dropctl: cannot reach %s at %s (%s)\n", what,
 		    url, dn_strerror(rv));
 		return DROPCTL_EXIT_UNREACHABLE;
+	}
+	bool ingest = strcmp(what, "ingest socket") == 0;
+	if (rpc_sign_from_env(c, ingest ? AUTH_SOCKET_INGEST : AUTH_SOCKET_OPS) == DN_EINVAL) {
+		fprintf(stderr, "dropctl: %s is set but %s is not a readable 64-hex-digit"
+		    " key file\n", ingest ? "DROPNET_STOREFRONT_AUTH_NAME" : "DROPNET_AUTH_NAME",
+		    ingest ? "DROPNET_STOREFRONT_AUTH_KEY" : "DROPNET_AUTH_KEY");
+		rpc_close(c);
+		return DROPCTL_EXIT_USAGE;
 	}
 	rv = rpc_call(c, req, req_len, timeout_ms, reply, reply_len);
 	rpc_close(c);

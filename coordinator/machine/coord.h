@@ -62,6 +62,9 @@ typedef struct {
 	/* /metrics (the shell; docs/metrics.md): empty listen is off. */
 	char metrics_listen[DN_CONF_STR_MAX];
 	long long metrics_allow_public;
+	/* Identity (io/auth.h), loaded by the shell into coord.peers. */
+	char auth_peers_file[DN_CONF_STR_MAX];
+	long long auth_anonymous;
 } coord_config;
 
 extern const conf_key coord_config_keys[];
@@ -200,6 +203,21 @@ typedef struct {
 	route_result rr;
 } coord_route_scratch;
 
+/* Requests refused before a handler acted on them, per reason (identity.c;
+ * SEMANTICS.md "Transport and identity"). One struct so they can be shown
+ * and exported together. */
+typedef struct {
+	uint64_t malformed;     /* not a Signed envelope */
+	uint64_t unsigned_req;  /* no peer name or no 32-byte MAC */
+	uint64_t unknown_peer;  /* the name is not in the peers table */
+	uint64_t bad_mac;       /* the MAC does not match the name's key */
+	uint64_t wrong_role;    /* a peer of another role on this socket */
+	uint64_t wrong_name;    /* speaks for another hub or storefront */
+	uint64_t forbidden;     /* an operator's role is below the request's */
+	uint64_t replayed;      /* an operator counter not above the last */
+	uint64_t stale;         /* an operator counter outside the window */
+} coord_refusals;
+
 typedef struct coord {
 	coord_config cfg;
 	route_split_policy split;
@@ -256,6 +274,11 @@ typedef struct coord {
 	 * their batch committed. */
 	uint64_t sync_requests_failed;
 	coord_metrics metrics;
+	/* Who may speak (io/auth.h): set by the shell before coord_open and
+	 * owned by it; NULL runs anonymous (the simulator, machine tests):
+	 * requests are plain messages. */
+	struct auth_table *peers;
+	coord_refusals refusals;
 } coord;
 
 /* ---- life (state.c) ----
@@ -376,13 +399,61 @@ bool coord_undo_failed(const coord *c);
 void coord_undo_hub(coord *c, int i);
 void coord_undo_spec_free(coord *c, Dropnet__Drop *spec);
 
+/* ---- identity at the handlers' entry (identity.c) ---- */
+#include "io/auth.h"
+/* One request's opened envelope. */
+typedef struct {
+	Dropnet__Signed *env;         /* the unpacked envelope when body points
+	                               * into it; NULL when anonymous or when
+	                               * body is borrowed from the request */
+	auth_peer *peer;              /* NULL when anonymous */
+	uint64_t counter;             /* the envelope's counter (0: anonymous) */
+	const uint8_t *body;          /* the request message's bytes: valid
+	                               * while the request and id are */
+	size_t len;
+} coord_ident;
+/* Opens r for socket (AUTH_SOCKET_*): anonymous machines pass the bytes
+ * through; otherwise the envelope must verify and its peer's role suit the
+ * socket. 0 with *id set (coord_ident_close it), or -1 with the refusal
+ * counted and logged (auth.refused) and *status, *why for the reply. */
+int coord_ident_open(coord *c, const char *socket, const mreq *r, coord_ident *id,
+    Dropnet__Status *status, const char **why);
+void coord_ident_close(coord_ident *id);
+/* The peer may speak for name on socket (a hub for its own id, a storefront
+ * for its own orders; "" counts as "default"): true, or false counted and
+ * logged. Always true when anonymous. */
+bool coord_ident_speaks_for(coord *c, const coord_ident *id, const char *socket,
+    const char *name);
+/* The same for a peer already opened (NULL: anonymous, always true). */
+bool coord_peer_speaks_for(coord *c, const auth_peer *peer, const char *socket,
+    const char *name);
+/* An operator's request of kind: its role suffices and its counter is
+ * fresh (above the last, within DN_AUTH_WINDOW_MS of the wall clock);
+ * the counter of a write is saved before it acts (a transaction of its
+ * own through coord_txn_run, committed before the write's). 0, or -1 with
+ * *status (UNAUTHENTICATED, FORBIDDEN, UNAVAILABLE) and *why. Call with no
+ * transaction open. */
+int coord_ident_ops(coord *c, const coord_ident *id, int kind,
+    Dropnet__Status *status, const char **why);
+
 /* ---- request handlers (ingest.c, hubsync.c, ops.c) ----
  * Each answers every request of the batch (mreq_reply) before it returns;
  * the shell sends the replies afterwards. */
+/* Orders: each request's bytes are one bare SubmitOrder (no Signed
+ * envelope, no IngestRequest), all in one transaction. signers[i] is the
+ * peer that signed order i (coord_ingest_request opened its envelope): each
+ * order must speak for its signer's storefront. An anonymous machine
+ * (c->peers NULL) checks nothing; an authenticating one refuses an order
+ * with no signer (signers NULL: coord_ingest_batch). */
+void coord_ingest_orders(coord *c, mreq **reqs, auth_peer *const *signers, size_t n);
 void coord_ingest_batch(coord *c, mreq **reqs, size_t n);
-/* The ingest socket's requests (ingest_envelope.c): bare SubmitOrders,
- * IngestRequests with one order or a batch; every order goes through
- * coord_ingest_batch, at most DN_SERVER_CTX_MAX at a time. */
+/* The ingest socket's requests (ingest_envelope.c), the daemon's entry:
+ * each request's Signed envelope is opened first (coord_ident_open; none
+ * when anonymous), then what it carries is read: a bare SubmitOrder, an
+ * IngestRequest with one order, a batch or a quote. Every order goes
+ * through coord_ingest_orders with its signer, at most DN_SERVER_CTX_MAX
+ * at a time; a quote must speak for its signer too. Refusals are answered
+ * in the request's own shape. */
 void coord_ingest_request(coord *c, mreq **reqs, size_t n);
 void coord_hubsync_batch(coord *c, mreq **reqs, size_t n);
 void coord_ops_batch(coord *c, mreq **reqs, size_t n);

@@ -769,6 +769,11 @@ static void drops_clock(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 			    "the clock moves only with coordinator.test_clock = 1");
 			return;
 		}
+		if (q->clock_ms < 0 || q->clock_ms > DN_TEST_CLOCK_MS_MAX) {
+			drops_answer(r, DROPNET__STATUS__INVALID,
+			    "clock_ms must be in 0..253402300799999 (year 9999)");
+			return;
+		}
 		coord_clock_move(c, q->clock_ms);
 		log_info("clock.set", "clock_ms=%lld offset_ms=%lld", (long long)q->clock_ms,
 		    (long long)c->clock_offset_ms);

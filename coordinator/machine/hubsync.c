@@ -765,11 +765,37 @@ typedef struct {
 	int hub_of[DN_SERVER_CTX_MAX];                     /* -1: bad hello */
 	coord_sync_verdict verdict[DN_SERVER_CTX_MAX];
 	bool failed[DN_SERVER_CTX_MAX];                    /* rolled back alone */
+	/* Refused by identity.c (0: not): nothing of it is applied. */
+	Dropnet__Status refused[DN_SERVER_CTX_MAX];
+	const char *refused_why[DN_SERVER_CTX_MAX];
 } hubsync_batch;
 
-/* Applies every request of the batch (unpacked), each in its own savepoint
- * (coord_txn_run's apply). Returns 0, or the DN_E* code that loses the
- * whole transaction. */
+/* Opens request i: its envelope (a refusal goes to b->refused[i]), then
+ * its message, which must speak for the signing hub only. Before the
+ * transaction: a refused request never reaches hubsync_batch_apply.
+ * b->msgs[i] set (DN_ERANGE leaves it: another version, answered
+ * UNSUPPORTED_VERSION, never applied), or NULL: refused or malformed. */
+static void hubsync_open(coord *c, mreq *r, hubsync_batch *b, size_t i)
+{
+	coord_ident id;
+	if (coord_ident_open(c, AUTH_SOCKET_HUBSYNC, r, &id, &b->refused[i],
+	    &b->refused_why[i]) != 0) {
+		return;
+	}
+	int urv = codec_hub_sync_request_unpack(id.body, id.len, &b->msgs[i]);
+	if (urv == 0 && !coord_ident_speaks_for(c, &id, AUTH_SOCKET_HUBSYNC,
+	    b->msgs[i]->hello != NULL ? b->msgs[i]->hello->id : "")) {
+		codec_hub_sync_request_free(b->msgs[i]);
+		b->msgs[i] = NULL;
+		b->refused[i] = DROPNET__STATUS__FORBIDDEN;
+		b->refused_why[i] = "a hub speaks only as itself";
+	}
+	coord_ident_close(&id);
+}
+
+/* Applies every request of the batch (opened and unpacked), each in its own
+ * savepoint (coord_txn_run's apply). Returns 0, or the DN_E* code that
+ * loses the whole transaction. */
 static int hubsync_batch_apply(coord *c, void *arg)
 {
 	hubsync_batch *b = arg;
@@ -795,7 +821,9 @@ static void hubsync_batch_reply(coord *c, mreq *r, const hubsync_batch *b, size_
     int rv, uint64_t now_mono, int64_t now_wall)
 {
 	const Dropnet__HubSyncRequest *m = b->msgs[i];
-	if (m == NULL) {
+	if (b->refused[i] != DROPNET__STATUS__STATUS_UNSPECIFIED) {
+		hubsync_reply_error(r, b->refused[i], b->refused_why[i]);
+	} else if (m == NULL) {
 		log_warn("hubsync.malformed", "request=%zu", i);
 		hubsync_reply_error(r, DROPNET__STATUS__MALFORMED, "not a HubSyncRequest");
 	} else if (m->version != DN_PROTO_VERSION) {
@@ -832,11 +860,7 @@ void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 	uint64_t now_mono = coord_now_mono_ms(c);
 	for (size_t i = 0; i < n; i++) {
 		b->hub_of[i] = -1;
-		size_t len = 0;
-		const uint8_t *body = mreq_body(reqs[i], &len);
-		/* DN_ERANGE leaves the message (another version: answered
-		 * UNSUPPORTED_VERSION, never applied). */
-		(void)codec_hub_sync_request_unpack(body, len, &b->msgs[i]);
+		hubsync_open(c, reqs[i], b, i);
 	}
 	int rv = coord_txn_run(c, "hub_sync", hubsync_batch_apply, b);
 	if (rv != 0) {

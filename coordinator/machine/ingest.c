@@ -697,11 +697,39 @@ static void ingest_count(coord *c, const ingest_out *o)
 /* One order batch, as coord_txn_run applies it. */
 typedef struct {
 	mreq **reqs;
+	auth_peer *const *signers; /* per order, NULL: no signer known */
 	size_t n;
 	ingest_out *outs;
 	int64_t now_wall;
 	uint64_t now_mono;
 } ingest_batch;
+
+/* Whether order i of the batch may be taken for storefront: its signer
+ * speaks for it (an anonymous machine takes every order). An
+ * authenticating machine refuses an order that reached it with no signer (a
+ * caller that skipped coord_ingest_request): fail closed. 0 (STATUS_
+ * UNSPECIFIED) to take it, else the refusal's status with *why. */
+static Dropnet__Status ingest_refusal(coord *c, const ingest_batch *b, size_t i,
+    const char *storefront, const char **why)
+{
+	if (c->peers == NULL) {
+		return DROPNET__STATUS__STATUS_UNSPECIFIED;
+	}
+	const auth_peer *p = b->signers != NULL ? b->signers[i] : NULL;
+	if (p == NULL) {
+		c->refusals.unsigned_req++;
+		log_warn("auth.refused", "socket=%s reason=no_signer peer=-",
+		    AUTH_SOCKET_INGEST);
+		*why = "order not signed (requests are signed: proto/SEMANTICS.md"
+		    " \"Transport and identity\")";
+		return DROPNET__STATUS__UNAUTHENTICATED;
+	}
+	if (!coord_peer_speaks_for(c, p, AUTH_SOCKET_INGEST, storefront)) {
+		*why = "a storefront speaks only for its own orders";
+		return DROPNET__STATUS__FORBIDDEN;
+	}
+	return DROPNET__STATUS__STATUS_UNSPECIFIED;
+}
 
 static int ingest_batch_apply(coord *c, void *arg)
 {
@@ -711,8 +739,14 @@ static int ingest_batch_apply(coord *c, void *arg)
 		size_t len = 0;
 		const uint8_t *body = mreq_body(b->reqs[i], &len);
 		Dropnet__SubmitOrder *m = NULL;
+		const char *why = "";
 		int urv = codec_submit_order_unpack(body, len, &m);
-		if (urv == DN_EPROTO || (urv == DN_ERANGE && m->version == 0)) {
+		Dropnet__Status refused = urv == 0 ?
+		    ingest_refusal(c, b, i, m->storefront, &why) :
+		    DROPNET__STATUS__STATUS_UNSPECIFIED;
+		if (refused != DROPNET__STATUS__STATUS_UNSPECIFIED) {
+			ingest_reply_simple(&b->outs[i], refused, m->order_key, "storefront", why);
+		} else if (urv == DN_EPROTO || (urv == DN_ERANGE && m->version == 0)) {
 			/* No version at all (e.g. empty bytes) is not a newer peer. */
 			log_warn("order.malformed", "bytes=%zu", len);
 			ingest_reply_simple(&b->outs[i], DROPNET__STATUS__MALFORMED, "", "",
@@ -735,6 +769,11 @@ static int ingest_batch_apply(coord *c, void *arg)
 
 void coord_ingest_batch(coord *c, mreq **reqs, size_t n)
 {
+	coord_ingest_orders(c, reqs, NULL, n);
+}
+
+void coord_ingest_orders(coord *c, mreq **reqs, auth_peer *const *signers, size_t n)
+{
 	assert(n <= DN_SERVER_CTX_MAX);
 	ingest_out *outs = coord_scratch(c, COORD_SCRATCH_INGEST,
 	    DN_SERVER_CTX_MAX * sizeof(*outs));
@@ -745,7 +784,7 @@ void coord_ingest_batch(coord *c, mreq **reqs, size_t n)
 		return;
 	}
 	memset(outs, 0, n * sizeof(outs[0]));
-	ingest_batch b = {reqs, n, outs, coord_now_wall_ms(c), coord_now_mono_ms(c)};
+	ingest_batch b = {reqs, signers, n, outs, coord_now_wall_ms(c), coord_now_mono_ms(c)};
 	int rv = coord_txn_run(c, "orders", ingest_batch_apply, &b);
 	if (rv != 0) {
 		log_error("order.batch_failed", "orders=%zu err=%s", n, dn_strerror(rv));

@@ -4,16 +4,29 @@
  * SubmitOrder, one order in an envelope, a SubmitBatch of up to
  * DN_INGEST_BATCH_MAX orders, or a QuoteRequest (answered from memory).
  *
+ * Identity first (proto/SEMANTICS.md "Transport and identity"): a request
+ * is a Signed envelope around any of these, opened by coord_ident_open
+ * before its kind is read, so the MAC covers the whole request, batch and
+ * quote included; an anonymous machine (the simulator, machine tests)
+ * reads the bytes as they are. The signing peer goes with every order to
+ * coord_ingest_orders, which checks the order's storefront against it
+ * where it unpacks the order anyway; a quote's storefront is checked here.
+ *
  * Every order, whatever carried it, becomes one sub-request over its own
- * bytes (borrowed from the request: nothing is unpacked or copied here) and
- * goes through coord_ingest_batch with the others of the loop's wake-up, so
+ * bytes (borrowed from the request or its opened envelope: nothing is
+ * unpacked or copied here) and goes through coord_ingest_orders with the
+ * others of the loop's wake-up, so
  * it keeps its own key, journal row, answer and exactly-once retry, and
- * shares the group commit. coord_ingest_batch is called with at most
+ * shares the group commit. coord_ingest_orders is called with at most
  * DN_SERVER_CTX_MAX orders at a time; a request's orders never straddle two
  * calls, so a request is answered from one commit. The answers go back in
  * the request's own shape: a bare OrderAck to a bare SubmitOrder (what
  * storefronts written before the envelope expect), IngestReply.ack to an
  * envelope's order, IngestReply.batch (acks[i] for orders[i]) to a batch.
+ * A request refused before its kind is known (not signed, unknown peer,
+ * bad MAC) is answered in the shape its bytes have, read without trusting
+ * them: IngestReply.quote for a quote, IngestReply.ack for an envelope's
+ * order or batch, a bare OrderAck otherwise.
  * Thread model: the caller's (the loop thread), like every machine call.
  */
 #include <assert.h>
@@ -29,6 +42,7 @@
 /* One request of the wake-up and where its orders went. */
 typedef struct {
 	mreq *req;
+	coord_ident id;  /* its opened envelope: the orders' bytes live in it */
 	uint32_t kind;   /* ENVELOPE_NONE, _ONE or _BATCH */
 	bool answered;   /* refused as a whole, or a bare order (answered in place) */
 	size_t first, n; /* its orders in env_subs */
@@ -37,6 +51,7 @@ typedef struct {
 /* Loop thread only: scratch kept off the stack. */
 static mreq env_subs[DN_SERVER_CTX_MAX];
 static mreq *env_subp[DN_SERVER_CTX_MAX];
+static auth_peer *env_signer[DN_SERVER_CTX_MAX];
 static envelope_slice env_items[DN_INGEST_BATCH_MAX];
 
 /* Answers a whole request with one OrderAck in an IngestReply. */
@@ -62,14 +77,37 @@ static void env_refuse(mreq *r, Dropnet__Status status, const char *field,
 	free(out);
 }
 
-/* A QuoteRequest in the envelope: answered from memory at once (no
- * transaction, nothing written; docs/prices.md), as IngestReply.quote. */
-static void env_quote(coord *c, mreq *r, envelope_slice body)
+/* Answers r with IngestReply.quote = qr. */
+static void env_quote_reply(mreq *r, Dropnet__QuoteReply *qr)
+{
+	Dropnet__IngestReply rep = DROPNET__INGEST_REPLY__INIT;
+	rep.version = DN_PROTO_VERSION;
+	rep.kind_case = DROPNET__INGEST_REPLY__KIND_QUOTE;
+	rep.quote = qr;
+	uint8_t *out = NULL;
+	size_t olen = 0;
+	if (codec_ingest_reply_pack(&rep, &out, &olen) != 0) {
+		out = NULL;
+		olen = 0;
+	}
+	mreq_reply(r, out, olen); /* empty on out-of-memory: the client retries */
+	free(out);
+}
+
+/* A QuoteRequest in the envelope, signed by peer (NULL: anonymous):
+ * answered from memory at once (no transaction, nothing written;
+ * docs/prices.md), as IngestReply.quote. */
+static void env_quote(coord *c, mreq *r, envelope_slice body, const auth_peer *peer)
 {
 	Dropnet__QuoteRequest *q = NULL;
 	Dropnet__QuoteReply qr = DROPNET__QUOTE_REPLY__INIT;
 	int rv = codec_quote_request_unpack(body.buf, body.len, &q);
-	if (rv == DN_EPROTO || (rv == DN_ERANGE && q->version == 0)) {
+	if (rv == 0 && !coord_peer_speaks_for(c, peer, AUTH_SOCKET_INGEST, q->storefront)) {
+		qr.version = DN_PROTO_VERSION;
+		qr.status = DROPNET__STATUS__FORBIDDEN;
+		qr.field = "storefront";
+		qr.message = "a storefront speaks only for its own quotes";
+	} else if (rv == DN_EPROTO || (rv == DN_ERANGE && q->version == 0)) {
 		log_warn("quote.malformed", "bytes=%zu", body.len);
 		qr.version = DN_PROTO_VERSION;
 		qr.status = DROPNET__STATUS__MALFORMED;
@@ -82,19 +120,53 @@ static void env_quote(coord *c, mreq *r, envelope_slice body)
 	} else {
 		coord_quote(c, q, &qr);
 	}
-	Dropnet__IngestReply rep = DROPNET__INGEST_REPLY__INIT;
-	rep.version = DN_PROTO_VERSION;
-	rep.kind_case = DROPNET__INGEST_REPLY__KIND_QUOTE;
-	rep.quote = &qr;
-	uint8_t *out = NULL;
-	size_t olen = 0;
-	if (codec_ingest_reply_pack(&rep, &out, &olen) != 0) {
-		out = NULL;
-		olen = 0;
-	}
-	mreq_reply(r, out, olen); /* empty on out-of-memory: the client retries */
-	free(out);
+	env_quote_reply(r, &qr);
 	codec_quote_request_free(q);
+}
+
+/* Answers r, whose envelope did not open (status, why from
+ * coord_ident_open), in the shape of what it carries. The bytes are read
+ * only for that shape: the Signed envelope's body when they are one with a
+ * body (status MALFORMED: they are not), else as they came - an unsigned
+ * IngestRequest also reads as a Signed envelope with no peer and no
+ * body. */
+static void env_refuse_unopened(mreq *r, Dropnet__Status status, const char *why)
+{
+	size_t len = 0;
+	const uint8_t *body = mreq_body(r, &len);
+	Dropnet__Signed *s = NULL;
+	if (status != DROPNET__STATUS__MALFORMED &&
+	    codec_signed_req_unpack(body, len, &s) == 0 && s->body.len > 0) {
+		body = s->body.data;
+		len = s->body.len;
+	}
+	envelope env;
+	if (envelope_read(body, len, &env) != 0) {
+		env.kind = ENVELOPE_NONE;
+	}
+	if (env.kind == ENVELOPE_QUOTE) {
+		Dropnet__QuoteReply qr = DROPNET__QUOTE_REPLY__INIT;
+		qr.version = DN_PROTO_VERSION;
+		qr.status = status;
+		qr.message = (char *)why;
+		env_quote_reply(r, &qr);
+	} else if (env.kind != ENVELOPE_NONE) {
+		env_refuse(r, status, "", why);
+	} else {
+		Dropnet__OrderAck ack = DROPNET__ORDER_ACK__INIT;
+		ack.version = DN_PROTO_VERSION;
+		ack.status = status;
+		ack.message = (char *)why;
+		uint8_t *out = NULL;
+		size_t olen = 0;
+		if (codec_order_ack_pack(&ack, &out, &olen) != 0) {
+			out = NULL;
+			olen = 0;
+		}
+		mreq_reply(r, out, olen);
+		free(out);
+	}
+	codec_signed_req_free(s);
 }
 
 /* Reads request r's envelope: its orders into env_items (*n of them), or
@@ -102,10 +174,16 @@ static void env_quote(coord *c, mreq *r, envelope_slice body)
  * run. */
 static bool env_classify(coord *c, mreq *r, env_req *e, size_t *n)
 {
-	size_t len = 0;
-	const uint8_t *body = mreq_body(r, &len);
-	envelope env;
+	Dropnet__Status st = DROPNET__STATUS__STATUS_UNSPECIFIED;
+	const char *why = "";
 	e->req = r;
+	if (coord_ident_open(c, AUTH_SOCKET_INGEST, r, &e->id, &st, &why) != 0) {
+		env_refuse_unopened(r, st, why);
+		return false;
+	}
+	size_t len = e->id.len;
+	const uint8_t *body = e->id.body;
+	envelope env;
 	if (envelope_read(body, len, &env) != 0 || env.kind == ENVELOPE_NONE) {
 		/* A bare SubmitOrder, or bytes that are not protobuf: the order
 		 * path answers them (MALFORMED) as it always has. */
@@ -123,7 +201,7 @@ static bool env_classify(coord *c, mreq *r, env_req *e, size_t *n)
 		return false;
 	}
 	if (env.kind == ENVELOPE_QUOTE) {
-		env_quote(c, r, env.body);
+		env_quote(c, r, env.body, e->id.peer);
 		return false;
 	}
 	if (env.kind == ENVELOPE_ONE) {
@@ -154,9 +232,15 @@ static bool env_classify(coord *c, mreq *r, env_req *e, size_t *n)
 	return true;
 }
 
-/* Answers request e from its orders' sub-requests. */
+/* Answers request e from its orders' sub-requests: a signed bare order
+ * with its order's OrderAck as it is. */
 static void env_answer(const env_req *e)
 {
+	if (e->kind == ENVELOPE_NONE) {
+		const mreq *s = &env_subs[e->first];
+		mreq_reply(e->req, s->reply, s->reply_len);
+		return;
+	}
 	envelope_slice acks[DN_INGEST_BATCH_MAX];
 	for (size_t k = 0; k < e->n; k++) {
 		const mreq *s = &env_subs[e->first + k];
@@ -176,12 +260,13 @@ static void env_answer(const env_req *e)
 static void env_flush(coord *c, env_req *er, size_t nreq, size_t nsub)
 {
 	if (nsub > 0) {
-		coord_ingest_batch(c, env_subp, nsub);
+		coord_ingest_orders(c, env_subp, env_signer, nsub);
 	}
 	for (size_t i = 0; i < nreq; i++) {
 		if (!er[i].answered) {
 			env_answer(&er[i]);
 		}
+		coord_ident_close(&er[i].id);
 	}
 	for (size_t k = 0; k < nsub; k++) {
 		if (env_subp[k] == &env_subs[k]) {
@@ -209,16 +294,19 @@ void coord_ingest_request(coord *c, mreq **reqs, size_t n)
 		}
 		er[i].first = nsub;
 		er[i].n = k;
-		if (er[i].kind == ENVELOPE_NONE) {
-			/* A bare order is its own sub-request: the machine answers
-			 * it in place, with no copy of its reply. */
+		if (er[i].kind == ENVELOPE_NONE && er[i].id.peer == NULL) {
+			/* An unsigned bare order (anonymous machine) is its own
+			 * sub-request: the machine answers it in place, with no
+			 * copy of its reply. */
 			er[i].answered = true;
+			env_signer[nsub] = NULL;
 			env_subp[nsub++] = reqs[i];
 			continue;
 		}
 		for (size_t j = 0; j < k; j++) {
 			mreq_init(&env_subs[nsub], env_items[j].buf, env_items[j].len);
 			env_subp[nsub] = &env_subs[nsub];
+			env_signer[nsub] = er[i].id.peer;
 			nsub++;
 		}
 	}

@@ -397,12 +397,24 @@ void coord_ops_batch(coord *c, mreq **reqs, size_t n)
 {
 	c->metrics.ops_requests += n;
 	for (size_t i = 0; i < n; i++) {
-		size_t len = 0;
-		const uint8_t *body = mreq_body(reqs[i], &len);
-		Dropnet__OpsRequest *q = NULL;
-		int urv = codec_ops_request_unpack(body, len, &q);
 		Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
-		if (urv == 0 && !coord_ready(c)) {
+		coord_ident id;
+		Dropnet__Status ast = DROPNET__STATUS__STATUS_UNSPECIFIED;
+		const char *why = "";
+		if (coord_ident_open(c, AUTH_SOCKET_OPS, reqs[i], &id, &ast, &why) != 0) {
+			rep.status = ast;
+			rep.message = (char *)why;
+			coord_ops_send(reqs[i], &rep);
+			continue;
+		}
+		size_t len = id.len;
+		Dropnet__OpsRequest *q = NULL;
+		int urv = codec_ops_request_unpack(id.body, len, &q);
+		if (urv == 0 && coord_ident_ops(c, &id, (int)q->kind, &ast, &why) != 0) {
+			rep.status = ast;
+			rep.message = (char *)why;
+			coord_ops_send(reqs[i], &rep);
+		} else if (urv == 0 && !coord_ready(c)) {
 			rep.status = DROPNET__STATUS__UNAVAILABLE;
 			rep.message = "storage failed; the coordinator is reloading its ledger";
 			coord_ops_send(reqs[i], &rep);
@@ -438,5 +450,6 @@ void coord_ops_batch(coord *c, mreq **reqs, size_t n)
 			coord_ops_send(reqs[i], &rep);
 		}
 		codec_ops_request_free(q);
+		coord_ident_close(&id);
 	}
 }

@@ -170,7 +170,8 @@ typedef struct {
 
 static void rebal_opts_of(coord *c, const Dropnet__OpsRequest *q, rebal_opts *o)
 {
-	o->bucket_ms = q != NULL && q->bucket_ms > 0 ? q->bucket_ms : c->cfg.bucket_ms;
+	o->bucket_ms = q != NULL && q->bucket_ms >= DN_BUCKET_MS_MIN &&
+	    q->bucket_ms <= DN_BUCKET_MS_MAX ? q->bucket_ms : c->cfg.bucket_ms;
 	o->horizon = q != NULL && q->horizon > 0 && q->horizon <= FORECAST_HORIZON_MAX ?
 	    q->horizon : (unsigned)c->cfg.horizon;
 	o->service = q != NULL && q->service >= FORECAST_SERVICE_MIN &&
@@ -659,7 +660,8 @@ static int rebal_demand_row(void *arg, const coord_store_demand_row *r)
 
 static void rebal_demand(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
-	int64_t bucket = q->bucket_ms > 0 ? q->bucket_ms : c->cfg.bucket_ms;
+	int64_t bucket = q->bucket_ms >= DN_BUCKET_MS_MIN && q->bucket_ms <= DN_BUCKET_MS_MAX ?
+	    q->bucket_ms : c->cfg.bucket_ms;
 	rebal_demand_rows *d = calloc(1, sizeof(*d));
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
 	if (d == NULL || coord_store_demand_list(c->store, q->sku, bucket,

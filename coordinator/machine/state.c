@@ -102,6 +102,12 @@ const conf_key coord_config_keys[] = {
     {"tls.operator_ca_file", CONF_STR, 0, 0, "",
         offsetof(coord_config, tls_operator_ca_file),
         "CA for the ops and signal sockets only (operators); empty: tls.ca_file"},
+    {"auth.peers_file", CONF_STR, 0, 0, "", offsetof(coord_config, auth_peers_file),
+        "who may speak: ROLE NAME KEYHEX a line (deploy/pki.sh writes PKI/peers);"
+        " read at start and on SIGHUP"},
+    {"auth.anonymous", CONF_INT, 0, 1, "0", offsetof(coord_config, auth_anonymous),
+        "1 runs without auth.peers_file: any peer of a socket's role may speak"
+        " for any name (a private test network only)"},
     {"tls.allow_plaintext", CONF_INT, 0, 1, "0",
         offsetof(coord_config, tls_allow_plaintext),
         "1 allows plaintext tcp:// URLs (a private network only); ipc:// always is"},

@@ -130,6 +130,10 @@ static const db_migration store_migrations[] = {
         " revenue_sq REAL NOT NULL DEFAULT 0,"
         " PRIMARY KEY(experiment_id, idx)) WITHOUT ROWID;",
         NULL},
+    {"identity: peer_counters (SEMANTICS.md \"Transport and identity\")",
+        "CREATE TABLE peer_counters(peer TEXT PRIMARY KEY,"
+        " counter INTEGER NOT NULL) WITHOUT ROWID;",
+        NULL},
 };
 
 int store_migrate(sqlite3 *db)
@@ -180,6 +184,9 @@ int store_init(store *s, sqlite3 *db)
 	}
 	if (rv == 0) {
 		rv = store_prices_init(s, db);
+	}
+	if (rv == 0) {
+		rv = store_auth_init(s, db);
 	}
 	return rv != 0 ? rv : store_ops_init(s, db);
 }

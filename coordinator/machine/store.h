@@ -59,7 +59,9 @@
  *   hub_seed(hub, sku, on_hand)            on-hand given to a new hub
  *                                          incarnation, until it confirms
  * 3 adds coord_clock (above).
- * 4 adds prices (store_prices.c, docs/prices.md):
+ * 4 adds the demand indexes order_lines_sku(sku, order_id) and
+ * orders_received(received_ms).
+ * 5 adds prices (store_prices.c, docs/prices.md):
  *   price_live(drop_id, sku, tier, price_minor, starts_ms, ends_ms)   an
  *                                          operator's live price per SKU
  *                                          (tier '' = every tier)
@@ -75,6 +77,10 @@
  *                   revenue_minor, revenue_sq)   counts per arm
  * A drop's price rules (per SKU and tier, floor, ceiling) are part of its
  * spec (drops.spec, the packed Drop).
+ * 6 adds
+ *   peer_counters(peer, counter)           each operator's highest accepted
+ *                                          request counter (replay, SEMANTICS.md
+ *                                          "Transport and identity")
  */
 #ifndef DN_COORD_STORE_H
 #define DN_COORD_STORE_H
@@ -102,6 +108,8 @@ typedef struct store {
 	store_ingest_stmts ingest;       /* store_ingest.c */
 	struct store_ops_stmts *ops;   /* store_ops.c */
 	sqlite3_stmt *prices[16];     /* store_prices.c, by its SP_* index */
+	sqlite3 *auth_db;              /* store_auth.c: peer counters */
+	sqlite3_stmt *auth[2];
 } store;
 
 /* The id a new placement takes: above every placement and above the floor
@@ -124,6 +132,14 @@ int store_init(store *s, sqlite3 *db);
 
 /* Steps a statement that returns no row, then resets it. 0 or DN_EIO. */
 int store_step_done(sqlite3_stmt *st);
+
+/* ---- identity (store_auth.c) ---- */
+int store_auth_init(store *s, sqlite3 *db);
+/* The highest counter saved for peer; 0 when none. 0 or DN_EIO. */
+int coord_store_peer_counter_get(store *s, const char *peer, uint64_t *out);
+/* Saves counter for peer (never lowers it), inside the caller's
+ * transaction (coord_txn_run). 0 or DN_EIO. */
+int coord_store_peer_counter_save(store *s, const char *peer, uint64_t counter);
 
 /* ---- drops (store_drops.c) ---- */
 /* The drops, drop_tiers, drop_holdback, holdback_log and buyer_counts

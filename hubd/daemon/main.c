@@ -17,12 +17,16 @@
  * Thread model: one libuv loop owns everything.
  */
 #include <errno.h>
+#include <grp.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include "core/err.h"
+#include "core/validate.h"
+#include "io/auth.h"
 #include "io/bridge.h"
 #include "io/log.h"
 #include "io/nettls.h"
@@ -48,7 +52,48 @@ typedef struct {
 	uv_signal_t sigint, sigterm;
 	bool sig_init;
 	hub_obs obs;            /* /metrics (off unless metrics.listen) */
+	auth_client auth;       /* signs each sync (io/auth.h) */
+	bool auth_on;
 } hub_main;
+
+/* Gives an ipc:// terminal socket file (mode 0660, nettls.h) to the group
+ * hub.term_group, so the staff's terminals (members of it) may connect and
+ * nobody else. Empty: the process's own group. 0 or DN_EINVAL (logged). */
+static int hub_term_group(const hub *h)
+{
+	const char *g = h->cfg.term_group;
+	if (g[0] == '\0' || strncmp(h->cfg.term_url, "ipc://", 6) != 0) {
+		return 0;
+	}
+	const struct group *gr = getgrnam(g);
+	if (gr == NULL || chown(h->cfg.term_url + 6, (uid_t)-1, gr->gr_gid) != 0) {
+		log_error("hubd.term_group_failed", "group=%s path=%s err=\"%s\"", g,
+		    h->cfg.term_url + 6, gr == NULL ? "no such group" : strerror(errno));
+		return DN_EINVAL;
+	}
+	log_info("hubd.term_group", "group=%s path=%s mode=0660", g, h->cfg.term_url + 6);
+	return 0;
+}
+
+/* Wraps a sync in its Signed envelope when the hub has a secret: replaces
+ * *buf (freed) by the envelope. 0 or DN_ENOMEM. */
+static int hub_sync_seal(hub_main *m, uint8_t **buf, size_t *len)
+{
+	if (!m->auth_on) {
+		return 0;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	uint64_t now_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	uint8_t *out = NULL;
+	size_t out_len = 0;
+	int rv = auth_seal(AUTH_SOCKET_HUBSYNC, m->auth.name, m->auth.key,
+	    auth_client_counter(&m->auth, now_us), *buf, *len, &out, &out_len);
+	free(*buf);
+	*buf = out;
+	*len = out_len;
+	return rv;
+}
 
 static int64_t hub_now_ms(void)
 {
@@ -167,7 +212,8 @@ static void sync_on_timer(uv_timer_t *t)
 		return;
 	}
 	hub_clock(m->h);
-	if ((rv = hub_sync_build(m->h, &buf, &len)) != 0) {
+	if ((rv = hub_sync_build(m->h, &buf, &len)) != 0 ||
+	    (rv = hub_sync_seal(m, &buf, &len)) != 0) {
 		log_error("hub.sync_build_failed", "err=%s", dn_strerror(rv));
 		sync_schedule(m, (uint64_t)m->h->cfg.sync_interval_ms);
 		return;
@@ -308,6 +354,9 @@ static int hub_start(hub_main *m)
 		    h->cfg.term_url, dn_strerror(rv));
 		return rv;
 	}
+	if ((rv = hub_term_group(h)) != 0) {
+		return rv;
+	}
 	rv = bridge_client_create(&m->coord, m->loop, h->cfg.coordinator_url, &tls,
 	    on_sync_reply, m);
 	if (rv != 0) {
@@ -371,6 +420,16 @@ int main(int argc, char **argv)
 	}
 	if (hub_obs_config_check(&h.cfg) != 0) {
 		return 2;
+	}
+	if (h.cfg.auth_key_file[0] != '\0') {
+		const char *name = h.cfg.auth_name[0] ? h.cfg.auth_name : h.cfg.id;
+		if (!validate_id(name) || auth_key_load(h.cfg.auth_key_file, m.auth.key) != 0) {
+			fprintf(stderr, "hubd: config: auth.key_file %s: unreadable or not 64 hex"
+			    " digits (or a bad auth.name)\n", h.cfg.auth_key_file);
+			return 2;
+		}
+		snprintf(m.auth.name, sizeof(m.auth.name), "%.64s", name);
+		m.auth_on = true;
 	}
 	(void)log_level_parse(h.cfg.log_level, &lvl);
 	log_set_level(lvl);

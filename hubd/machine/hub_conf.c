@@ -50,6 +50,14 @@ const conf_key hub_conf_keys[] = {
 	    "this hub's PEM certificate, issued by the network's (hub) CA" },
 	{ "tls.key_file", CONF_STR, 0, STR_MAX, "", offsetof(hub_conf, tls_key_file),
 	    "PEM private key of tls.cert_file (unencrypted; mode 0600)" },
+	{ "hub.term_group", CONF_STR, 0, 64, "", offsetof(hub_conf, term_group),
+	    "OS group given the ipc:// terminal socket (mode 0660): the staff's"
+	    " terminals run in it; empty: hubd's own group" },
+	{ "auth.key_file", CONF_STR, 0, STR_MAX, "", offsetof(hub_conf, auth_key_file),
+	    "this hub's secret (64 hex digits, deploy/pki.sh: PKI/hub/ID.secret):"
+	    " signs every sync; empty: unsigned (an anonymous coordinator only)" },
+	{ "auth.name", CONF_STR, 0, 64, "", offsetof(hub_conf, auth_name),
+	    "the name the secret was issued to; empty: hub.id" },
 	{ "tls.allow_plaintext", CONF_INT, 0, 1, "0",
 	    offsetof(hub_conf, tls_allow_plaintext),
 	    "1 allows a plaintext tcp:// coordinator_url (a private network only)" },

@@ -25,6 +25,9 @@ typedef struct {
 	/* /metrics (the shell; docs/metrics.md): empty listen is off. */
 	char metrics_listen[DN_CONF_STR_MAX];
 	long long metrics_allow_public;
+	char auth_key_file[DN_CONF_STR_MAX];
+	char term_group[DN_CONF_STR_MAX];
+	char auth_name[DN_CONF_STR_MAX];
 } hub_conf;
 
 extern const conf_key hub_conf_keys[];

@@ -14,6 +14,13 @@
  * storefront NAME`): DROPNET_STOREFRONT_TLS_CERT/_KEY, or DROPNET_TLS_CERT/
  * _KEY. The coordinator refuses a client without one. tls_dial below is all
  * it takes with nng.
+ *
+ * Identity (proto/SEMANTICS.md "Transport and identity"): every request is
+ * wrapped in a Signed envelope with an HMAC-SHA256 under this storefront's
+ * secret (`pki.sh issue` writes PKI/storefront/NAME.secret): name and
+ * secret file from DROPNET_STOREFRONT_AUTH_NAME and _KEY; the order's
+ * storefront is that name. sign() below is all it takes (mbedtls here; any
+ * HMAC-SHA256 will do).
  */
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
@@ -21,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <mbedtls/md.h>
 #include "proto/dropnet.pb-c.h"
 
 /* Attempts before giving up; every retry reuses the key, so a retry can
@@ -99,6 +108,65 @@ static int tls_dial(nng_socket sock, const char *url)
 	return rv;
 }
 
+/* Wraps body in a Signed envelope as `name` with the 64-hex-digit secret in
+ * key_path: mac = HMAC-SHA256(key, "dropnet-auth-v1" 0 "ingest" 0 name 0
+ * counter (8 bytes big-endian) body). Returns a malloc'd buffer or NULL. */
+static uint8_t *sign(const char *name, const char *key_path, const uint8_t *body,
+    size_t len, size_t *out_len)
+{
+	uint8_t key[32], mac[32], ctr[8];
+	char hex[65] = "";
+	FILE *f = fopen(key_path, "rb");
+	if (f == NULL || fread(hex, 1, 64, f) != 64) {
+		if (f != NULL) {
+			fclose(f);
+		}
+		return NULL;
+	}
+	fclose(f);
+	for (int i = 0; i < 32; i++) {
+		unsigned v;
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
+			return NULL;
+		}
+		key[i] = (uint8_t)v;
+	}
+	uint64_t counter = (uint64_t)time(NULL) * 1000000u;
+	for (int i = 0; i < 8; i++) {
+		ctr[i] = (uint8_t)(counter >> (56 - 8 * i));
+	}
+	size_t nlen = strlen(name);
+	size_t mlen = 16 + 7 + nlen + 1 + 8 + len;
+	uint8_t *msg = malloc(mlen);
+	if (msg == NULL) {
+		return NULL;
+	}
+	memcpy(msg, "dropnet-auth-v1\0ingest\0", 23);
+	memcpy(msg + 23, name, nlen + 1);
+	memcpy(msg + 24 + nlen, ctr, 8);
+	memcpy(msg + 32 + nlen, body, len);
+	int rv = mbedtls_md_hmac(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), key,
+	    sizeof(key), msg, mlen, mac);
+	free(msg);
+	if (rv != 0) {
+		return NULL;
+	}
+	Dropnet__Signed s = DROPNET__SIGNED__INIT;
+	s.version = 1;
+	s.body.data = (uint8_t *)body;
+	s.body.len = len;
+	s.peer = (char *)name;
+	s.counter = counter;
+	s.mac.data = mac;
+	s.mac.len = sizeof(mac);
+	*out_len = dropnet__signed__get_packed_size(&s);
+	uint8_t *out = malloc(*out_len);
+	if (out != NULL) {
+		dropnet__signed__pack(&s, out);
+	}
+	return out;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
@@ -106,7 +174,9 @@ int main(int argc, char **argv)
 		    "Submits one order to the coordinator's ingest socket URL and prints\n"
 		    "the answer, retrying with the same key (see proto/STOREFRONT.md).\n"
 		    "tls+tcp:// URLs: DROPNET_TLS_CA (the network's server CA) and\n"
-		    "DROPNET_STOREFRONT_TLS_CERT/_KEY (or DROPNET_TLS_CERT/_KEY).\n");
+		    "DROPNET_STOREFRONT_TLS_CERT/_KEY (or DROPNET_TLS_CERT/_KEY).\n"
+		    "Signed as DROPNET_STOREFRONT_AUTH_NAME with the secret file\n"
+		    "DROPNET_STOREFRONT_AUTH_KEY (unsigned when the name is unset).\n");
 		return 0;
 	}
 	if (argc != 8) {
@@ -119,7 +189,8 @@ int main(int argc, char **argv)
 	Dropnet__OrderLine *lines[] = {&line};
 	Dropnet__SubmitOrder order = DROPNET__SUBMIT_ORDER__INIT;
 	order.version = 1;
-	order.storefront = "example-shop";
+	const char *me = getenv("DROPNET_STOREFRONT_AUTH_NAME");
+	order.storefront = me != NULL && me[0] ? (char *)me : "example-shop";
 	order.order_key = argv[2];
 	order.customer = argv[3];
 	order.n_lines = 1;
@@ -132,6 +203,19 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	dropnet__submit_order__pack(&order, buf);
+	if (me != NULL && me[0]) {
+		const char *kp = getenv("DROPNET_STOREFRONT_AUTH_KEY");
+		size_t slen = 0;
+		uint8_t *sealed = kp != NULL ? sign(me, kp, buf, len, &slen) : NULL;
+		free(buf);
+		if (sealed == NULL) {
+			fprintf(stderr, "cannot sign: DROPNET_STOREFRONT_AUTH_KEY must name a"
+			    " file of 64 hex digits\n");
+			return 1;
+		}
+		buf = sealed;
+		len = slen;
+	}
 
 	nng_socket sock;
 	if (nng_req0_open(&sock) != 0 || tls_dial(sock, argv[1]) != 0) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Goal: bad input gets a clear reason and never hurts a daemon. On the
-# ingest socket: garbage bytes and truncated protobuf -> MALFORMED, version 2
+# ingest socket (inside a valid Signed envelope; bare bytes -> MALFORMED, a
+# wrong key -> UNAUTHENTICATED): garbage bytes and truncated protobuf -> MALFORMED, version 2
 # -> UNSUPPORTED_VERSION, missing or absurd fields (no key, no lines, qty 0,
 # qty 10^9, latitude 91, longitude 181, empty SKU, a SKU twice) -> INVALID
 # naming the field, a 10 MB message -> refused (MALFORMED or the connection
@@ -29,9 +30,19 @@ send() {
 	# The outer timeout bounds the client tool itself: under load, closing a
 	# socket whose 10 MB write the server refused has been seen to stall
 	# the tool (not the daemon, whose liveness is checked below).
-	local as=()
-	[[ $1 != "$DROPNET_INGEST" ]] || as=(as_storefront)
-	"${as[@]}" timeout 20 "$RAWSEND" "$1" --timeout-ms 3000 >"$rep" 2>"$T/rawsend.err" || rc=$?
+	local as=() seal=(cat)
+	# The coordinator's sockets take Signed requests (SEMANTICS.md
+	# "Transport and identity"): the bad bytes go inside a valid envelope,
+	# so they reach the decoders behind it. UNSIGNED=1 sends them bare.
+	if [[ $1 == "$DROPNET_INGEST" ]]; then
+		as=(as_storefront)
+		seal=($PB seal --socket ingest --peer "$DROPNET_STOREFRONT_AUTH_NAME" --key-file "$DROPNET_STOREFRONT_AUTH_KEY")
+	elif [[ $1 == "$DROPNET_COORDINATOR" ]]; then
+		seal=($PB seal --socket ops --peer "$DROPNET_AUTH_NAME" --key-file "$DROPNET_AUTH_KEY")
+	fi
+	[[ ${UNSIGNED:-0} == 0 ]] || seal=(cat)
+	"${seal[@]}" >"$T/sealed.bin"
+	"${as[@]}" timeout 20 "$RAWSEND" "$1" --timeout-ms 3000 <"$T/sealed.bin" >"$rep" 2>"$T/rawsend.err" || rc=$?
 	if [[ $rc == 3 || $rc == 124 ]]; then echo '{"status": "NO_REPLY", "fields": {}}'; return 0; fi
 	[[ $rc == 0 ]] || fail "rawsend exit $rc: $(cat "$T/rawsend.err")"
 	$PB decode <"$rep"
@@ -50,6 +61,12 @@ expect() {
 }
 valid=(--key ok-1 --customer c1 --line bad-sku:1 --lat 51.5 --lon -0.12)
 
+printf 'this is not protobuf \xff\xff\xff\xff\xff' | UNSIGNED=1 expect "garbage bytes, unsigned" MALFORMED
+# An unsigned order is not a Signed envelope: MALFORMED, saying so.
+$PB submit "${valid[@]}" | UNSIGNED=1 expect "a valid order, unsigned" MALFORMED
+grep -q "Signed request" <<<"$(cat "$T/reply.bin")" || fail "unsigned: the reply does not say it wants a Signed request"
+$PB submit "${valid[@]}" | $PB seal --socket ingest --peer "$DROPNET_STOREFRONT_AUTH_NAME" --key-file "$DROPNET_AUTH_KEY" |
+	UNSIGNED=1 expect "an order signed with another key" UNAUTHENTICATED
 printf 'this is not protobuf \xff\xff\xff\xff\xff' | expect "garbage bytes" MALFORMED
 $PB submit "${valid[@]}" | head -c 17 | expect "truncated protobuf" MALFORMED
 $PB submit "${valid[@]}" --version 2 | expect "version 2" UNSUPPORTED_VERSION

@@ -39,19 +39,21 @@ ok "ledger: 500 allocated, nothing sellable left, nothing oversold"
 # Every buyer's order, checked against our own great-circle distances.
 hub_json=$(dc --json hubs)
 python3 - "$DROPCTL" "$DROPNET_COORDINATOR" "$PREFIX" 2000 "$hub_json" <<PY || fail "routing check"
-import json, subprocess, sys
+import json, os, subprocess, sys
 $HAVERSINE_PY
 dropctl, url, prefix, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 hubs = {h["id"]: h for h in json.loads(sys.argv[5])["hubs"]}
 assert set(hubs) == {"london", "birmingham", "manchester"}, hubs
 counts, bad, per_hub = {}, [], {}
 found = 0
-# loadgen's buyer i sends key PREFIX-i as storefront "loadgen"; i counts from
+# loadgen's buyer i sends key PREFIX-i as the storefront it signs as
+# (DROPNET_STOREFRONT_AUTH_NAME; "loadgen" when unsigned); i counts from
 # 1 (0 is tried too, in case it counts from 0).
 for i in range(0, n + 1):
     key = "%s-%d" % (prefix, i)
     r = subprocess.run([dropctl, "--coordinator", url, "--json", "order", "show", key,
-                        "--storefront", "loadgen"], capture_output=True, text=True)
+                        "--storefront", os.environ.get("DROPNET_STOREFRONT_AUTH_NAME", "loadgen")],
+                       capture_output=True, text=True)
     if r.returncode != 0 and i in (0, n):
         continue
     found += 1

@@ -57,8 +57,9 @@ PY
 [[ $(stock_field london "$SKU" allocated) == 3 ]] || fail "london allocated changed"
 ok "20 concurrent submits: one order_id, one original, allocated +4 once"
 
-# Same key, another storefront: a different order.
-d=$(dc --json order submit --key conc-1 --storefront shop-b --customer carol --sku "$SKU" --qty 1 --lat 52.45 --lon -1.93)
+# Same key, another storefront (signing as itself): a different order.
+d=$(DROPNET_STOREFRONT_AUTH_NAME=shop-b DROPNET_STOREFRONT_AUTH_KEY="$DROPNET_PKI/storefront/shop-b.secret" \
+	dc --json order submit --key conc-1 --storefront shop-b --customer carol --sku "$SKU" --qty 1 --lat 52.45 --lon -1.93)
 [[ $(jget "$d" 'j["status"]') == ACCEPTED && $(jget "$d" 'j["duplicate"]') == false ]] || fail "other storefront: $d"
 [[ $(jget "$d" 'j["order_id"]') != $(jget "$(cat "$T/conc/1.json")" 'j["order_id"]') ]] || fail "other storefront shares order_id"
 [[ $(stock_field birmingham "$SKU" allocated) == 5 ]] || fail "birmingham allocated not 5"

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "core/err.h"
 #include "core/sample.h"
+#include "io/auth.h"
 #include "io/codec.h"
 #include "io/nettls.h"
 #include "io/rpc.h"
@@ -89,8 +90,13 @@ static void lg_help(void)
 	    "at most U microseconds for company (--linger-us, default 200).\n"
 	    "Each order keeps its own key, answer and retry.\n"
 	    "\n"
-	    "defaults: --storefront loadgen, --key-prefix lg-<pid>-<time>,\n"
-	    "          --seed 1, --timeout-ms 5000, --retries 3\n"
+	    "identity: with DROPNET_STOREFRONT_AUTH_NAME and _KEY (a key file)\n"
+	    "set, every request (bare, batch or quote) is signed as that\n"
+	    "storefront (proto/SEMANTICS.md \"Transport and identity\").\n"
+	    "\n"
+	    "defaults: --storefront $DROPNET_STOREFRONT_AUTH_NAME or loadgen,\n"
+	    "          --key-prefix lg-<pid>-<time>, --seed 1, --timeout-ms 5000,\n"
+	    "          --retries 3\n"
 	    "\n"
 	    NETTLS_ENV_HELP
 	    "exit: 0 all answered, 1 some unanswered, 2 usage, 3 none answered\n",
@@ -551,7 +557,18 @@ static int lg_args(int argc, char **argv, loadgen_params *p, char *prefix,
 		}
 		p->qty = (uint32_t)v;
 	}
-	p->storefront = r.storefront != NULL ? r.storefront : "loadgen";
+	/* A signing storefront speaks only for its own name; its key must
+	 * load (the workers and the batching client sign with it). */
+	const char *signer = getenv("DROPNET_STOREFRONT_AUTH_NAME");
+	auth_client probe;
+	if (auth_client_from_env(&probe, "DROPNET_STOREFRONT_AUTH_NAME",
+	    "DROPNET_STOREFRONT_AUTH_KEY") == DN_EINVAL) {
+		return lg_usage("DROPNET_STOREFRONT_AUTH_NAME is set but %s is not a"
+		    " readable 64-hex-digit key file (or the name is bad)%s",
+		    "DROPNET_STOREFRONT_AUTH_KEY", "");
+	}
+	p->storefront = r.storefront != NULL ? r.storefront :
+	    signer != NULL && signer[0] ? signer : "loadgen";
 	if (r.prefix != NULL) {
 		p->key_prefix = r.prefix;
 	} else {
@@ -878,6 +895,8 @@ static int lg_run(const loadgen_params *p, uint32_t *lat, lg_report *r)
 		o.timeout_ms = p->timeout_ms;
 		/* loadgen's own loop retries (and counts retries). */
 		o.retries = 0;
+		/* Signs as DROPNET_STOREFRONT_AUTH_NAME when set (checked above). */
+		(void)dnclient_opts_sign_from_env(&o);
 		int crv = dnclient_create(&run.client, &o);
 		if (crv != 0) {
 			fprintf(stderr, "loadgen: cannot open %s (%s)\n", p->url, dn_strerror(crv));

@@ -16,6 +16,7 @@
 #include "core/err.h"
 #include "core/sample.h"
 #include "io/codec.h"
+#include "io/auth.h"
 #include "io/rpc.h"
 #include "dnclient.h"
 #include "loadgen.h"
@@ -490,10 +491,11 @@ void *loadgen_worker_main(void *arg)
 
 	if (run->client == NULL) {
 		w->stats.open_error = rpc_open(&c, run->p->url, NETTLS_AS_STOREFRONT);
-		/* Connected before the clock starts: the run measures orders,
-		 * not 64 TLS handshakes. A server that is not there shows up
-		 * as errors below, as before. */
+		/* Signs as DROPNET_STOREFRONT_AUTH_NAME when set (main checked it). */
 		if (c != NULL) {
+			(void)rpc_sign_from_env(c, AUTH_SOCKET_INGEST);
+			/* Connected before the clock starts: the run measures orders,
+			 * not 64 TLS handshakes. */
 			(void)rpc_wait_connected(c, run->p->timeout_ms);
 		}
 	}

@@ -5,7 +5,8 @@
  * messages of at most batch_max, each answered with its own ack; a lost
  * answer is retried with the same bytes (same key); an UNAVAILABLE is
  * retried; a dead first address moves the client to the next; destroy
- * answers what is pending DN_ECLOSED.
+ * answers what is pending DN_ECLOSED; a signing client's every message is a
+ * Signed envelope that verifies.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +23,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include "core/err.h"
 #include "core/limits.h"
+#include "io/auth.h"
 #include "io/codec.h"
 #include "io/envelope.h"
 #include "dnclient.h"
@@ -40,6 +42,8 @@ typedef struct {
 	atomic_int max_batch;
 	char first_key[64];
 	atomic_int first_key_seen; /* messages that carried first_key */
+	auth_table *peers;         /* set: every message must be Signed by one */
+	atomic_int signed_ok;      /* messages whose envelope verified */
 } srv;
 
 /* The ack for one order's bytes: its key back, ACCEPTED or UNAVAILABLE. */
@@ -69,7 +73,19 @@ static void *srv_main(void *arg)
 		envelope e;
 		envelope_slice items[DN_INGEST_BATCH_MAX];
 		size_t n = 0;
-		assert_int_equal(envelope_read((uint8_t *)buf, len, &e), 0);
+		const uint8_t *body = (const uint8_t *)buf;
+		size_t blen = len;
+		Dropnet__Signed *env = NULL;
+		if (s->peers != NULL) {
+			auth_peer *p = NULL;
+			assert_int_equal(auth_open(s->peers, AUTH_SOCKET_INGEST, body, blen,
+			    &env, &p), AUTH_OK);
+			assert_string_equal(p->name, "shop");
+			body = env->body.data;
+			blen = env->body.len;
+			atomic_fetch_add(&s->signed_ok, 1);
+		}
+		assert_int_equal(envelope_read(body, blen, &e), 0);
 		assert_int_equal(e.kind, ENVELOPE_BATCH);
 		assert_int_equal(envelope_items(e.body.buf, e.body.len, 1, items,
 		    DN_INGEST_BATCH_MAX, &n), 0);
@@ -96,6 +112,7 @@ static void *srv_main(void *arg)
 		for (size_t i = 0; i < n; i++) {
 			free(acks[i]);
 		}
+		codec_signed_req_free(env);
 		nng_free(buf, len);
 		bool answer = s->mode != SRV_SILENT && !(s->mode == SRV_DROP_FIRST && k == 0);
 		/* A REP socket that receives again without replying drops the
@@ -317,6 +334,53 @@ static void test_fails_over(void **state)
 	srv_stop(&s);
 }
 
+/* Goal: a client that signs (the storefront's name and key file from
+ * the environment) sends every batch in a Signed envelope that verifies
+ * against the peers table, a retry included; a name set with an
+ * unreadable key is refused. */
+static void test_signs_batches(void **state)
+{
+	(void)state;
+	static const char key_hex[] =
+	    "0303030303030303030303030303030303030303030303030303030303030303";
+	srv s;
+	srv_start(&s, SRV_DROP_FIRST);
+	char peers[128], kf[128], err[128];
+	snprintf(peers, sizeof(peers), "storefront shop %s\n", key_hex);
+	assert_int_equal(auth_table_parse(peers, strlen(peers), &s.peers, err, sizeof(err)), 0);
+	snprintf(kf, sizeof(kf), "%s/shop.secret", s.dir);
+	FILE *f = fopen(kf, "w");
+	assert_non_null(f);
+	fputs(key_hex, f);
+	fclose(f);
+	dnclient_opts o;
+	opts(&o, s.url, 8, 1, 0);
+	setenv("DROPNET_STOREFRONT_AUTH_NAME", "shop", 1);
+	setenv("DROPNET_STOREFRONT_AUTH_KEY", "/nonexistent/key", 1);
+	assert_int_equal(dnclient_opts_sign_from_env(&o), DN_EINVAL);
+	setenv("DROPNET_STOREFRONT_AUTH_KEY", kf, 1);
+	assert_int_equal(dnclient_opts_sign_from_env(&o), 0);
+	assert_true(o.sign);
+	dnclient *c = NULL;
+	assert_int_equal(dnclient_create(&c, &o), 0);
+	size_t len = 0, alen = 0;
+	uint8_t *b = order(0, &len), *ack = NULL;
+	assert_int_equal(dnclient_submit(c, b, len, &ack, &alen), 0);
+	/* The first message's answer was dropped: both were signed. */
+	assert_int_equal(atomic_load(&s.signed_ok), 2);
+	assert_int_equal(atomic_load(&s.first_key_seen), 2);
+	free(ack);
+	free(b);
+	dnclient_destroy(c);
+	unsetenv("DROPNET_STOREFRONT_AUTH_NAME");
+	unsetenv("DROPNET_STOREFRONT_AUTH_KEY");
+	assert_int_equal(dnclient_opts_sign_from_env(&o), DN_ENOENT);
+	assert_false(o.sign);
+	unlink(kf);
+	srv_stop(&s);
+	auth_table_destroy(s.peers);
+}
+
 /* Goal: destroy answers orders still waiting DN_ECLOSED, each once; bad
  * options are refused. */
 static void test_destroy_answers_pending(void **state)
@@ -360,6 +424,7 @@ int main(void)
 		cmocka_unit_test(test_unavailable_retried),
 		cmocka_unit_test(test_fails_over),
 		cmocka_unit_test(test_destroy_answers_pending),
+		cmocka_unit_test(test_signs_batches),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
