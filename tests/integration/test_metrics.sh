@@ -119,8 +119,10 @@ wait_until 10 "drop gauges to match the ledger" alloc_ok
 acks=$(metric "$T/after.txt" dropnet_ack_latency_seconds_count path=ingest)
 (( acks >= 800 )) || fail "ack latency counted $acks ingest requests, want >= 800"
 (( $(metric "$T/after.txt" dropnet_commit_seconds_count) > 0 )) || fail "no COMMIT timed"
-(( $(metric "$T/after.txt" dropnet_orders_received_total storefront=loadgen) == 800 )) ||
-	fail "orders_received_total{storefront=loadgen} $(metric "$T/after.txt" dropnet_orders_received_total storefront=loadgen)"
+# loadgen's storefront is the one it signs as (net.env), else "loadgen".
+sf=${DROPNET_STOREFRONT_AUTH_NAME:-loadgen}
+(( $(metric "$T/after.txt" dropnet_orders_received_total "storefront=$sf") == 800 )) ||
+	fail "orders_received_total{storefront=$sf} $(metric "$T/after.txt" dropnet_orders_received_total "storefront=$sf")"
 ok "drop gauges = ledger; $acks acks timed; storefront counted"
 
 # ---- the hubs --------------------------------------------------------------
