@@ -70,4 +70,6 @@ if (( SANITIZE )); then
 	# Integration tests' readiness deadlines x3 (tests/integration/lib/net.sh).
 	export DROPNET_WAIT_SCALE=${DROPNET_WAIT_SCALE:-3}
 fi
-exec ctest --test-dir "$BUILD" --output-on-failure "${CTEST_ARGS[@]}"
+# Tests run side by side, $JOBS at a time (each integration test has its own
+# folder, ports and tmux server; readiness deadlines, not sleeps).
+exec ctest --test-dir "$BUILD" --output-on-failure -j"$JOBS" "${CTEST_ARGS[@]}"
