@@ -88,12 +88,16 @@ int dropctl_parse_double(const char *s, double *out);
 
 /* ---- talking to the coordinator (util.c) ---- */
 
-/* Sends one request of req_len bytes to url and waits for the reply.
+/* Sends one request of req_len bytes to url and waits for the reply, over
+ * the run's one connection to that socket (dialled on first use).
  * Returns DROPCTL_EXIT_OK with a malloc'd *reply the caller frees, or an
  * exit code after printing why to stderr (what names the socket, e.g.
  * "coordinator"). */
 int dropctl_call(const char *url, const char *what, int timeout_ms,
     const uint8_t *req, size_t req_len, uint8_t **reply, size_t *reply_len);
+
+/* Closes the run's connections (main does, before exit). */
+void dropctl_disconnect(void);
 
 /* Sends an OpsRequest (version is filled in) to the ops socket and decodes
  * the reply. Returns DROPCTL_EXIT_OK with *out set (caller frees with

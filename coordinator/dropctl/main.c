@@ -19,7 +19,7 @@ static void main_help(void)
 	    "commands:\n"
 	    "  hubs                         hubs, health and stream positions\n"
 	    "  stock [--hub H] [--sku S]    the ledger per (hub, sku)\n"
-	    "  order show KEY [--storefront F]\n"
+	    "  order show KEY... [--storefront F]\n"
 	    "                               an order's journey, routing to ship\n"
 	    "  order submit --key K --customer C --sku S [--qty N]\n"
 	    "               --lat LAT --lon LON [--storefront F]\n"
@@ -75,7 +75,7 @@ static void main_help(void)
 
 static void main_help_order(void)
 {
-	printf("usage: dropctl [global flags] order show KEY [--storefront F]\n"
+	printf("usage: dropctl [global flags] order show KEY... [--storefront F]\n"
 	       "       dropctl [global flags] order submit --key K ...\n"
 	       "       dropctl [global flags] order confirm --key K [--storefront F]\n"
 	       "       dropctl [global flags] order release --key K [--storefront F]\n"
@@ -116,7 +116,7 @@ static int main_order(dropctl_opts *o, int argc, char **argv)
 	    "confirm, release)");
 }
 
-int main(int argc, char **argv)
+static int main_run(int argc, char **argv)
 {
 	dropctl_opts o = {
 		.coordinator = NULL,
@@ -196,4 +196,11 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "dropctl: missing command (see dropctl --help)\n");
 	return DROPCTL_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	int ex = main_run(argc, argv);
+	dropctl_disconnect();
+	return ex;
 }

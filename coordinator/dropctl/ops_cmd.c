@@ -44,12 +44,15 @@ static void ops_help_audit(void)
 
 static void ops_help_order_show(void)
 {
-	printf("usage: dropctl [global flags] order show KEY [--storefront F]\n"
+	printf("usage: dropctl [global flags] order show KEY... [--storefront F]\n"
 	       "\n"
 	       "An order's whole journey: when it arrived, how it was routed\n"
 	       "(every candidate hub with distance and verdict), where it was\n"
 	       "placed, when it was picked and shipped, time to fulfil.\n"
-	       "The storefront defaults to \"default\". Exit 1 if unknown.\n");
+	       "The storefront defaults to \"default\". Several keys are shown\n"
+	       "in turn over one connection (with --json: one line each;\n"
+	       "an unknown key prints {\"key\":K,\"error\":\"not_found\"}).\n"
+	       "Exit 1 if any key is unknown.\n");
 }
 
 /* Parses a command that takes only global flags plus the listed ones.
@@ -456,12 +459,57 @@ static int ops_order_text(const Dropnet__OrderInfo *oi)
 	return ex;
 }
 
-int dropctl_order_show(dropctl_opts *o, int argc, char **argv)
+/* One key's order: printed as text (a blank line between orders), or as
+ * one line of JSON: {"order": {...}}, or {"key": K, "error": "not_found"}
+ * when there are several keys and this one is unknown. */
+static int ops_order_show_one(dropctl_opts *o, const char *key,
+    const char *storefront, bool first, bool several)
 {
 	Dropnet__OpsRequest req = DROPNET__OPS_REQUEST__INIT;
 	Dropnet__OpsReply *r = NULL;
-	const char *key = NULL, *storefront = NULL;
 	int ex;
+
+	req.kind = DROPNET__OPS_KIND__OPS_ORDER_SHOW;
+	req.order_key = (char *)key;
+	if (storefront != NULL) {
+		req.storefront = (char *)storefront;
+	}
+	if ((ex = dropctl_ops_call(o, &req, &r)) != DROPCTL_EXIT_OK) {
+		return ex;
+	}
+	if (r->status == DROPNET__STATUS__NOT_FOUND) {
+		fprintf(stderr, "dropctl: order show: no order '%s' from "
+				"storefront '%s'\n",
+		    key, storefront != NULL && storefront[0] != '\0'
+			? storefront : "default");
+		if (o->json && several) {
+			dropctl_json_emit(json_pack("{s:s,s:s}", "key", key,
+			    "error", "not_found"));
+		}
+		ex = DROPCTL_EXIT_FAIL;
+	} else if (r->status != DROPNET__STATUS__OK) {
+		ex = ops_status_fail("order show", r);
+	} else if (r->order == NULL) {
+		fprintf(stderr, "dropctl: order show: reply carried no order\n");
+		ex = DROPCTL_EXIT_FAIL;
+	} else if (o->json) {
+		json_t *oj = ops_order_json(r->order);
+		ex = dropctl_json_emit(oj != NULL ? json_pack("{s:o}", "order", oj)
+						  : NULL);
+	} else {
+		if (!first) {
+			printf("\n");
+		}
+		ex = ops_order_text(r->order);
+	}
+	codec_ops_reply_free(r);
+	return ex;
+}
+
+int dropctl_order_show(dropctl_opts *o, int argc, char **argv)
+{
+	const char *storefront = NULL;
+	int nkeys = 0;
 
 	for (int i = 1; i < argc; i++) {
 		int m;
@@ -481,41 +529,29 @@ int dropctl_order_show(dropctl_opts *o, int argc, char **argv)
 			return dropctl_usage_error("order show",
 			    "unknown flag '%s'", argv[i]);
 		}
-		if (key != NULL) {
-			return dropctl_usage_error("order show",
-			    "one order key only ('%s' and '%s')", key, argv[i]);
-		}
-		key = argv[i];
+		nkeys++;
 	}
-	if (key == NULL) {
+	if (nkeys == 0) {
 		return dropctl_usage_error("order show", "missing order KEY");
 	}
-	req.kind = DROPNET__OPS_KIND__OPS_ORDER_SHOW;
-	req.order_key = (char *)key;
-	if (storefront != NULL) {
-		req.storefront = (char *)storefront;
+	/* Flags were checked above; now each key in order, over one
+	 * connection. An unreachable coordinator stops the run; an unknown
+	 * key is reported and the rest are still shown. */
+	int ex = DROPCTL_EXIT_OK, shown = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *v = NULL;
+		if (dropctl_flag(argc, argv, &i, "--storefront", &v) != 0 ||
+		    dropctl_global_flag(o, argc, argv, &i) != 0) {
+			continue;
+		}
+		int e = ops_order_show_one(o, argv[i], storefront, shown == 0,
+		    nkeys > 1);
+		shown++;
+		if (e == DROPCTL_EXIT_FAIL) {
+			ex = DROPCTL_EXIT_FAIL;
+		} else if (e != DROPCTL_EXIT_OK) {
+			return e;
+		}
 	}
-	if ((ex = dropctl_ops_call(o, &req, &r)) != DROPCTL_EXIT_OK) {
-		return ex;
-	}
-	if (r->status == DROPNET__STATUS__NOT_FOUND) {
-		fprintf(stderr, "dropctl: order show: no order '%s' from "
-				"storefront '%s'\n",
-		    key, storefront != NULL && storefront[0] != '\0'
-			? storefront : "default");
-		ex = DROPCTL_EXIT_FAIL;
-	} else if (r->status != DROPNET__STATUS__OK) {
-		ex = ops_status_fail("order show", r);
-	} else if (r->order == NULL) {
-		fprintf(stderr, "dropctl: order show: reply carried no order\n");
-		ex = DROPCTL_EXIT_FAIL;
-	} else if (o->json) {
-		json_t *oj = ops_order_json(r->order);
-		ex = dropctl_json_emit(oj != NULL ? json_pack("{s:o}", "order", oj)
-						  : NULL);
-	} else {
-		ex = ops_order_text(r->order);
-	}
-	codec_ops_reply_free(r);
 	return ex;
 }

@@ -1,6 +1,7 @@
 /*
  * util.c - dropctl's shared plumbing (see dropctl.h): flags, strict number
- * parsing, the one blocking call per run, tables and JSON output.
+ * parsing, blocking calls over one connection per run, tables and JSON
+ * output.
  *
  * Single-threaded. Everything printed for humans goes to stdout; every
  * complaint goes to stderr, so `--json` output on stdout stays parseable.
@@ -166,15 +167,47 @@ int dropctl_parse_double(const char *s, double *out)
 	return 0;
 }
 
-int dropctl_call(const char *url, const char *what, int timeout_ms,
-    const uint8_t *req, size_t req_len, uint8_t **reply, size_t *reply_len)
+/* One open connection per socket kind for the whole run: a command that
+ * makes several calls (drop show asks the clock first, order show KEY...,
+ * top's refreshes) pays for one dial and one TLS handshake, not one per
+ * call. A call that fails drops its connection; the next one dials anew.
+ * dropctl is single-threaded; dropctl_disconnect closes them at exit. */
+static struct dropctl_conn {
+	rpc_conn *c;
+	char *url;
+} dropctl_conns[2]; /* [0] ops socket, [1] ingest socket */
+
+static void dropctl_conn_drop(struct dropctl_conn *k)
 {
+	rpc_close(k->c);
+	free(k->url);
+	k->c = NULL;
+	k->url = NULL;
+}
+
+void dropctl_disconnect(void)
+{
+	for (size_t i = 0; i < sizeof(dropctl_conns) / sizeof(dropctl_conns[0]); i++) {
+		dropctl_conn_drop(&dropctl_conns[i]);
+	}
+}
+
+/* The run's connection to url (dialled and signing on first use), or an
+ * exit code after printing why. */
+static int dropctl_connect(const char *url, const char *what, rpc_conn **out)
+{
+	bool ingest = strcmp(what, "ingest socket") == 0;
+	struct dropctl_conn *k = &dropctl_conns[ingest ? 1 : 0];
 	rpc_conn *c = NULL;
+
+	if (k->c != NULL && strcmp(k->url, url) == 0) {
+		*out = k->c;
+		return DROPCTL_EXIT_OK;
+	}
+	dropctl_conn_drop(k);
 	/* The ingest socket is the storefronts': present the storefront
 	 * certificate there when the environment names one. */
-	int rv = rpc_open(&c, url, strcmp(what, "ingest socket") == 0 ?
-	    NETTLS_AS_STOREFRONT : NETTLS_AS_DEFAULT);
-
+	int rv = rpc_open(&c, url, ingest ? NETTLS_AS_STOREFRONT : NETTLS_AS_DEFAULT);
 	if (rv == DN_EINVAL) {
 		fprintf(stderr, "dropctl: bad %s address '%s'\n", what, url);
 		return DROPCTL_EXIT_USAGE;
@@ -184,7 +217,6 @@ int dropctl_call(const char *url, const char *what, int timeout_ms,
 		    url, dn_strerror(rv));
 		return DROPCTL_EXIT_UNREACHABLE;
 	}
-	bool ingest = strcmp(what, "ingest socket") == 0;
 	if (rpc_sign_from_env(c, ingest ? AUTH_SOCKET_INGEST : AUTH_SOCKET_OPS) == DN_EINVAL) {
 		fprintf(stderr, "dropctl: %s is set but %s is not a readable 64-hex-digit"
 		    " key file\n", ingest ? "DROPNET_STOREFRONT_AUTH_NAME" : "DROPNET_AUTH_NAME",
@@ -192,8 +224,29 @@ int dropctl_call(const char *url, const char *what, int timeout_ms,
 		rpc_close(c);
 		return DROPCTL_EXIT_USAGE;
 	}
-	rv = rpc_call(c, req, req_len, timeout_ms, reply, reply_len);
-	rpc_close(c);
+	if ((k->url = strdup(url)) == NULL) {
+		rpc_close(c);
+		fprintf(stderr, "dropctl: out of memory\n");
+		return DROPCTL_EXIT_FAIL;
+	}
+	k->c = c;
+	*out = c;
+	return DROPCTL_EXIT_OK;
+}
+
+int dropctl_call(const char *url, const char *what, int timeout_ms,
+    const uint8_t *req, size_t req_len, uint8_t **reply, size_t *reply_len)
+{
+	rpc_conn *c = NULL;
+	int ex = dropctl_connect(url, what, &c);
+
+	if (ex != DROPCTL_EXIT_OK) {
+		return ex;
+	}
+	int rv = rpc_call(c, req, req_len, timeout_ms, reply, reply_len);
+	if (rv != 0) {
+		dropctl_conn_drop(&dropctl_conns[strcmp(what, "ingest socket") == 0]);
+	}
 	if (rv == DN_ENOMEM) {
 		fprintf(stderr, "dropctl: out of memory\n");
 		return DROPCTL_EXIT_FAIL;

@@ -72,15 +72,24 @@ for f in glob.glob(t + "/answers.*"):
         key, st, hub, oid = line.split()
         answers[key] = (st, hub, int(oid))
 bad, final = [], {}
+# Journalled answers: order show must tell the same story (one dropctl run
+# for all of them, one JSON line per key).
+answered = [k for k, (st, _, _) in sorted(answers.items())
+            if st in ("ACCEPTED", "SOLD_OUT", "NO_HUB_IN_RANGE")]
+r = subprocess.run([dropctl, "--coordinator", ops, "--json", "order", "show", *answered],
+                   capture_output=True, text=True)
+shown = [json.loads(l) for l in r.stdout.splitlines()]
+if len(shown) != len(answered):
+    bad.append("order show printed %d lines for %d keys (exit %d)" % (len(shown), len(answered), r.returncode))
+    shown = [{}] * len(answered)
+for key, j in zip(answered, shown):
+    st, hub, oid = answers[key]
+    o = j.get("order") or {}
+    if o.get("order_key") != key or o.get("status") != st or (st == "ACCEPTED" and (o.get("hub") != hub or o.get("order_id") != oid)):
+        bad.append("answered %s %s (%s, %d), journal now: %s" % (key, st, hub, oid, j))
+    final[key] = st
 for key, (st, hub, oid) in sorted(answers.items()):
-    if st in ("ACCEPTED", "SOLD_OUT", "NO_HUB_IN_RANGE"):
-        # A journalled answer: order show must tell the same story.
-        rc, j = dc("order", "show", key)
-        o = (j or {}).get("order") or {}
-        if rc != 0 or o.get("status") != st or (st == "ACCEPTED" and (o.get("hub") != hub or o.get("order_id") != oid)):
-            bad.append("answered %s %s (%s, %d), journal now: rc %d %s" % (key, st, hub, oid, rc, o))
-        final[key] = st
-    else:
+    if key not in final:
         # The answer was lost: the same key resolves what happened.
         idx = int(key.split("-")[2])
         city = [("51.5074", "-0.1278"), ("52.4862", "-1.8904"), ("53.4808", "-2.2426")][(int(key.split("-")[1]) + idx) % 3]

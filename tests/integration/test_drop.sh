@@ -48,19 +48,28 @@ counts, bad, per_hub = {}, [], {}
 found = 0
 # loadgen's buyer i sends key PREFIX-i as the storefront it signs as
 # (DROPNET_STOREFRONT_AUTH_NAME; "loadgen" when unsigned); i counts from
-# 1 (0 is tried too, in case it counts from 0).
-for i in range(0, n + 1):
-    key = "%s-%d" % (prefix, i)
-    r = subprocess.run([dropctl, "--coordinator", url, "--json", "order", "show", key,
-                        "--storefront", os.environ.get("DROPNET_STOREFRONT_AUTH_NAME", "loadgen")],
-                       capture_output=True, text=True)
-    if r.returncode != 0 and i in (0, n):
+# 1 (0 is tried too, in case it counts from 0). One dropctl run shows every
+# key over one connection, one JSON line per key.
+keys = ["%s-%d" % (prefix, i) for i in range(0, n + 1)]
+r = subprocess.run([dropctl, "--coordinator", url, "--json", "order", "show", *keys,
+                    "--storefront", os.environ.get("DROPNET_STOREFRONT_AUTH_NAME", "loadgen")],
+                   capture_output=True, text=True)
+lines = r.stdout.splitlines()
+if len(lines) != len(keys):
+    print("BAD dropctl printed %d lines for %d keys (exit %d): %s"
+          % (len(lines), len(keys), r.returncode, r.stderr[-500:]), file=sys.stderr)
+    sys.exit(1)
+for i, (key, line) in enumerate(zip(keys, lines)):
+    j = json.loads(line)
+    if "order" not in j:
+        if i in (0, n):
+            continue
+        bad.append("%s: order show: %s" % (key, line))
         continue
     found += 1
-    if r.returncode != 0:
-        bad.append("%s: order show exit %d %s" % (key, r.returncode, r.stderr.strip()))
-        continue
-    o = json.loads(r.stdout)["order"]
+    o = j["order"]
+    if o["order_key"] != key:
+        bad.append("%s: order show answered for %s" % (key, o["order_key"]))
     st = o["status"]
     counts[st] = counts.get(st, 0) + 1
     d = {h: haversine_km(o["lat"], o["lon"], v["lat"], v["lon"]) for h, v in hubs.items()}
