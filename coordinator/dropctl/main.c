@@ -18,6 +18,7 @@ static void main_help(void)
 	    "\n"
 	    "commands:\n"
 	    "  hubs                         hubs, health and stream positions\n"
+	    "  hubs set ID [--lat --lon --radius-km]  move a hub (admin)\n"
 	    "  stock [--hub H] [--sku S]    the ledger per (hub, sku)\n"
 	    "  order show KEY... [--storefront F]\n"
 	    "                               an order's journey, routing to ship\n"

@@ -21,7 +21,10 @@ static void ops_help_hubs(void)
 	       "acked by the hub, events applied by the coordinator). UP is\n"
 	       "yes, silent (no sync for coordinator.hub_timeout_ms, still\n"
 	       "routed to within coordinator.hub_grace_ms) or NO (down for\n"
-	       "routing).\n");
+	       "routing).\n"
+	       "\n"
+	       "  dropctl hubs set ID [--lat X] [--lon Y] [--radius-km R]\n"
+	       "      moves a hub or changes its radius (admin; see --help)\n");
 }
 
 static void ops_help_stock(void)
@@ -150,10 +153,133 @@ static int ops_hubs_table(const Dropnet__OpsReply *r)
 	return ex;
 }
 
+static void ops_help_hubs_set(void)
+{
+	printf("usage: dropctl [global flags] hubs set ID [--lat X] [--lon Y]"
+	       " [--radius-km R]\n"
+	       "\n"
+	       "Moves a registered hub or changes its service radius (admin\n"
+	       "role). A hub registers itself with its first sync; after that\n"
+	       "its own hello cannot move it or widen its radius (the\n"
+	       "coordinator logs hub.position_ignored when the hub's config\n"
+	       "disagrees). Flags left out keep the hub's current value.\n"
+	       "Routing uses the new values from the next order on. Prints\n"
+	       "the hubs as 'dropctl hubs' does.\n");
+}
+
+/* Reads a hub's registry row into *lat, *lon, *radius. */
+static int ops_hub_current(dropctl_opts *o, const char *id, double *lat,
+    double *lon, double *radius)
+{
+	Dropnet__OpsRequest req = DROPNET__OPS_REQUEST__INIT;
+	Dropnet__OpsReply *r = NULL;
+	int ex;
+
+	req.kind = DROPNET__OPS_KIND__OPS_HUBS;
+	if ((ex = dropctl_ops_call(o, &req, &r)) != DROPCTL_EXIT_OK) {
+		return ex;
+	}
+	ex = r->status != DROPNET__STATUS__OK ? ops_status_fail("hubs set", r)
+					      : DROPCTL_EXIT_FAIL;
+	for (size_t k = 0; r->status == DROPNET__STATUS__OK && k < r->n_hubs; k++) {
+		if (strcmp(r->hubs[k]->id, id) == 0) {
+			*lat = r->hubs[k]->lat;
+			*lon = r->hubs[k]->lon;
+			*radius = r->hubs[k]->radius_km;
+			ex = DROPCTL_EXIT_OK;
+		}
+	}
+	if (r->status == DROPNET__STATUS__OK && ex != DROPCTL_EXIT_OK) {
+		fprintf(stderr, "dropctl: hubs set: no hub '%s'\n", id);
+	}
+	codec_ops_reply_free(r);
+	return ex;
+}
+
+/* `hubs set ID [--lat X] [--lon Y] [--radius-km R]`: argv[0] is "set". */
+static int ops_hubs_set(dropctl_opts *o, int argc, char **argv)
+{
+	Dropnet__OpsRequest req = DROPNET__OPS_REQUEST__INIT;
+	Dropnet__OpsReply *r = NULL;
+	const char *id = NULL, *v[3] = { NULL, NULL, NULL };
+	static const char *const flags[3] = { "--lat", "--lon", "--radius-km" };
+	double val[3];
+
+	for (int i = 1; i < argc; i++) {
+		int m = 0;
+		if (dropctl_is_help(argv[i])) {
+			ops_help_hubs_set();
+			return DROPCTL_EXIT_OK;
+		}
+		for (int f = 0; f < 3 && m == 0; f++) {
+			m = dropctl_flag(argc, argv, &i, flags[f], &v[f]);
+		}
+		if (m == 0) {
+			m = dropctl_global_flag(o, argc, argv, &i);
+		}
+		if (m < 0) {
+			return DROPCTL_EXIT_USAGE;
+		}
+		if (m > 0) {
+			continue;
+		}
+		if (argv[i][0] == '-' || id != NULL) {
+			return dropctl_usage_error("hubs set",
+			    "unexpected argument '%s'", argv[i]);
+		}
+		id = argv[i];
+	}
+	if (id == NULL) {
+		return dropctl_usage_error("hubs set", "missing hub ID");
+	}
+	if (v[0] == NULL && v[1] == NULL && v[2] == NULL) {
+		return dropctl_usage_error("hubs set",
+		    "nothing to change (--lat, --lon, --radius-km)");
+	}
+	int ex = ops_hub_current(o, id, &val[0], &val[1], &val[2]);
+	if (ex != DROPCTL_EXIT_OK) {
+		return ex;
+	}
+	for (int f = 0; f < 3; f++) {
+		if (v[f] != NULL && dropctl_parse_double(v[f], &val[f]) != 0) {
+			return dropctl_usage_error("hubs set",
+			    "%s: '%s' is not a number", flags[f], v[f]);
+		}
+	}
+	req.kind = DROPNET__OPS_KIND__OPS_HUB_SET;
+	req.hub = (char *)id;
+	req.lat = val[0];
+	req.lon = val[1];
+	req.radius_km = val[2];
+	if ((ex = dropctl_ops_call(o, &req, &r)) != DROPCTL_EXIT_OK) {
+		return ex;
+	}
+	if (r->status != DROPNET__STATUS__OK) {
+		ex = ops_status_fail("hubs set", r);
+	} else {
+		ex = o->json ? ops_hubs_json(r) : ops_hubs_table(r);
+	}
+	codec_ops_reply_free(r);
+	return ex;
+}
+
 int dropctl_hubs(dropctl_opts *o, int argc, char **argv)
 {
 	Dropnet__OpsRequest req = DROPNET__OPS_REQUEST__INIT;
 	Dropnet__OpsReply *r = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		int g = dropctl_is_help(argv[i]) ? 0 : dropctl_global_flag(o, argc, argv, &i);
+		if (g < 0) {
+			return DROPCTL_EXIT_USAGE;
+		}
+		if (g == 0 && strcmp(argv[i], "set") == 0) {
+			return ops_hubs_set(o, argc - i, argv + i);
+		}
+		if (g == 0) {
+			break;
+		}
+	}
 	int ex = ops_args_none(o, argc, argv, ops_help_hubs);
 
 	if (ex >= 0) {

@@ -104,6 +104,9 @@ typedef struct {
 	uint64_t incarnation;         /* hub store incarnation followed; 0: unknown */
 	uint64_t cmd_offered;         /* highest command seq a reply could carry */
 	bool seed_pending;            /* hub_seed rows wait for its confirmation */
+	/* Its hello declares another position or radius than the registry's
+	 * (which only OPS_HUB_SET changes): logged once per difference. */
+	bool hello_differs;
 } coord_hub;
 
 /* One (hub, sku) row of the ledger plus its lifetime counters. */

@@ -484,7 +484,28 @@ static void hubsync_reply_error(mreq *r, Dropnet__Status st, const char *msg)
 	}
 }
 
-/* Registers or refreshes a hub from its hello. Returns the index or -1. */
+/* A registered hub's hello names another position or radius than the
+ * registry's. Only an admin moves a hub (OPS_HUB_SET, `dropctl hubs set`):
+ * a hub's own credential must not widen its radius or move it next to a
+ * city to capture its orders. Logged once per difference. */
+static void hubsync_hello_differs(coord_hub *h, const Dropnet__HubHello *hello)
+{
+	bool differs = h->lat != hello->lat || h->lon != hello->lon ||
+	    h->radius_km != hello->radius_km;
+	if (differs && !h->hello_differs) {
+		log_warn("hub.position_ignored",
+		    "hub=%s hello_lat=%.4f hello_lon=%.4f hello_radius_km=%.1f "
+		    "registry_lat=%.4f registry_lon=%.4f registry_radius_km=%.1f "
+		    "hint=\"an admin moves a hub: dropctl hubs set\"",
+		    h->id, hello->lat, hello->lon, hello->radius_km, h->lat, h->lon, h->radius_km);
+	}
+	h->hello_differs = differs;
+}
+
+/* Registers a hub from its first hello (its credential was issued by the
+ * operator), or refreshes a known one's name and terminal address; a known
+ * hub's position and radius stay the registry's. Returns the index, -1 for
+ * a bad hello, -2 when storage failed. */
 static int hubsync_hello(coord *c, const Dropnet__HubHello *hello, const char **why)
 {
 	char field[64];
@@ -498,13 +519,14 @@ static int hubsync_hello(coord *c, const Dropnet__HubHello *hello, const char **
 	}
 	int i = coord_hub_find(c, hello->id);
 	coord_hub *h = i >= 0 ? &c->hubs[i] : NULL;
-	bool changed = h == NULL || h->lat != hello->lat || h->lon != hello->lon ||
-	    h->radius_km != hello->radius_km || strcmp(h->term_url, hello->term_url) != 0 ||
-	    strcmp(h->name, hello->name[0] ? hello->name : hello->id) != 0;
-	if (!changed) {
-		return i;
-	}
-	if (h == NULL) {
+	const char *name = hello->name[0] ? hello->name : hello->id;
+	if (h != NULL) {
+		hubsync_hello_differs(h, hello);
+		if (strcmp(h->term_url, hello->term_url) == 0 && strcmp(h->name, name) == 0) {
+			return i;
+		}
+		coord_undo_hub(c, i); /* a failed transaction puts it back */
+	} else {
 		if (c->nhubs == DN_HUBS_MAX) {
 			*why = "hub registry full";
 			return -1;
@@ -513,16 +535,14 @@ static int hubsync_hello(coord *c, const Dropnet__HubHello *hello, const char **
 		h = &c->hubs[i];
 		memset(h, 0, sizeof(*h));
 		snprintf(h->id, sizeof(h->id), "%s", hello->id);
+		h->lat = hello->lat;
+		h->lon = hello->lon;
+		h->radius_km = hello->radius_km;
 		log_info("hub.registered", "hub=%s lat=%.4f lon=%.4f radius_km=%.1f", h->id,
 		    hello->lat, hello->lon, hello->radius_km);
-	} else {
-		coord_undo_hub(c, i); /* a failed transaction puts it back */
 	}
-	snprintf(h->name, sizeof(h->name), "%s", hello->name[0] ? hello->name : hello->id);
+	snprintf(h->name, sizeof(h->name), "%s", name);
 	snprintf(h->term_url, sizeof(h->term_url), "%s", hello->term_url);
-	h->lat = hello->lat;
-	h->lon = hello->lon;
-	h->radius_km = hello->radius_km;
 	store_stream_hub row = {h->id, h->name, h->term_url, h->lat, h->lon, h->radius_km};
 	if (store_stream_hub_upsert(c->store, &row) != 0) {
 		*why = "storage failed";

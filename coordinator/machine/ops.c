@@ -1,12 +1,15 @@
 /*
  * ops.c - the operations socket (dropctl): hubs, stock, one order's
- * journey, and the audit of the ledger's invariants. Read-only.
+ * journey, and the audit of the ledger's invariants (read-only); and the
+ * hub registry's one write, OPS_HUB_SET (admin: a hub's position and
+ * radius, which its own hello cannot change).
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/err.h"
+#include "core/validate.h"
 #include "io/codec.h"
 #include "io/log.h"
 #include "coord.h"
@@ -393,6 +396,60 @@ static void ops_hubs_reply(coord *c, mreq *r)
 	coord_ops_send(r, &rep);
 }
 
+/* OPS_HUB_SET as coord_txn_run applies it. */
+static int ops_hub_set_apply(coord *c, void *arg)
+{
+	const Dropnet__OpsRequest *q = arg;
+	int i = coord_hub_find(c, q->hub);
+	coord_hub *h = &c->hubs[i];
+	coord_undo_hub(c, i); /* a failed transaction puts it back */
+	h->lat = q->lat;
+	h->lon = q->lon;
+	h->radius_km = q->radius_km;
+	h->hello_differs = false; /* its next hello is compared anew */
+	store_stream_hub row = {h->id, h->name, h->term_url, h->lat, h->lon, h->radius_km};
+	return store_stream_hub_upsert(c->store, &row) != 0 ? DN_EIO : 0;
+}
+
+/* OPS_HUB_SET: moves a registered hub or changes its radius (routing uses
+ * the new values from the next order on); answers with every hub. */
+static void ops_hub_set(coord *c, const Dropnet__OpsRequest *q, mreq *r)
+{
+	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
+	char field[64];
+	const char *why = "";
+
+	if (validate_hub(q->hub, q->lat, q->lon, q->radius_km, field, sizeof(field),
+	    &why) != 0) {
+		log_warn("ops.hub_set_invalid", "hub=\"%.64s\" field=%s why=\"%s\"",
+		    q->hub != NULL ? q->hub : "", field, why);
+		char msg[160];
+		snprintf(msg, sizeof(msg), "%s: %s", field, why);
+		rep.status = DROPNET__STATUS__INVALID;
+		rep.message = msg;
+		coord_ops_send(r, &rep);
+		return;
+	}
+	int i = coord_hub_find(c, q->hub);
+	if (i < 0) {
+		rep.status = DROPNET__STATUS__NOT_FOUND;
+		rep.message = "no such hub (a hub registers with its first sync)";
+		coord_ops_send(r, &rep);
+		return;
+	}
+	double lat = c->hubs[i].lat, lon = c->hubs[i].lon, radius = c->hubs[i].radius_km;
+	if (coord_txn_run(c, "hub_set", ops_hub_set_apply, (void *)q) != 0) {
+		rep.status = DROPNET__STATUS__UNAVAILABLE;
+		rep.message = "storage failed; nothing changed";
+		coord_ops_send(r, &rep);
+		return;
+	}
+	log_info("hub.moved", "hub=%s lat=%.4f lon=%.4f radius_km=%.1f "
+	    "was_lat=%.4f was_lon=%.4f was_radius_km=%.1f", q->hub, q->lat, q->lon,
+	    q->radius_km, lat, lon, radius);
+	ops_hubs_reply(c, r);
+}
+
 void coord_ops_batch(coord *c, mreq **reqs, size_t n)
 {
 	c->metrics.ops_requests += n;
@@ -435,6 +492,8 @@ void coord_ops_batch(coord *c, mreq **reqs, size_t n)
 			ops_order_show(c, q, reqs[i]);
 		} else if (q->kind == DROPNET__OPS_KIND__OPS_AUDIT) {
 			ops_audit(c, reqs[i]);
+		} else if (q->kind == DROPNET__OPS_KIND__OPS_HUB_SET) {
+			ops_hub_set(c, q, reqs[i]);
 		} else if (q->kind >= DROPNET__OPS_KIND__OPS_DROP_CREATE &&
 		    q->kind <= DROPNET__OPS_KIND__OPS_CLOCK) {
 			coord_ops_drops(c, q, reqs[i]);

@@ -16,6 +16,8 @@
 #  3. a read-only operator may read but not create a drop nor release
 #     holdback; an operator request replayed (same bytes) is refused, also
 #     after a coordinator restart, and so is one outside the 60 s window.
+#  4. a hub's position and radius change only by an admin's `hubs set`: not
+#     by the hub's own (validly signed) hello, not by an operator-role peer.
 # The MACs of the forged requests are made by lib/pb.py (Python's hmac),
 # independent of the daemons' mbedtls.
 source "$(dirname "$0")/lib/net.sh"
@@ -213,3 +215,19 @@ $PB seal --socket hubsync --peer london --key-file "$P/hub/london.secret" <"$T/f
 st=$(send "$DROPNET_HUBSYNC" "$HUB_CERT" "$HUB_KEY" <"$T/f3.bin")
 [[ $st != FORBIDDEN && $st != UNAUTHENTICATED && $st != NO_REPLY ]] || fail "control: $st"
 ok "control: the same sync signed with london's key is taken ($st)"
+
+# ---- 4. only an admin moves a hub ---------------------------------------------
+# The control sync above was london's own, and its hello said Manchester with
+# a 500 km radius: the registry kept london where it is.
+h=$(hub_row london)
+[[ $(jget "$h" '(round(j["lat"], 4), round(j["lon"], 4), j["radius_km"] < 500)') == "(51.5074, -0.1278, True)" ]] ||
+	fail "london's own hello moved it: $h"
+grep -q "hub.position_ignored hub=london" "$log" || fail "no hub.position_ignored in the log"
+set +e
+r=$(as_late dc --json hubs set london --radius-km 80 2>&1)
+set -e
+echo "$r" | grep -q FORBIDDEN || fail "operator-role hubs set: $r"
+r=$(dc --json hubs set london --radius-km 80) || fail "admin hubs set: $r"
+[[ $(jget "$(hub_row london)" 'j["radius_km"]') == 80.0 ]] || fail "radius not 80: $(hub_row london)"
+grep -q "hub.moved hub=london" "$log" || fail "no hub.moved in the log"
+ok "a hub's own hello cannot move it (logged); an operator-role peer cannot; an admin can (hubs set)"
