@@ -405,6 +405,41 @@ static double budget_factor(unsigned i)
 	return budget_factors[i];
 }
 
+/* Adds one case (its stock and its demand) to a fill grid f and the
+ * stock's total *S (the one place every fill of the fit is summed). */
+static void grid_add(double *f, double *S, double stock, double demand)
+{
+	for (unsigned g = 0; g < PANEL_BUDGET_GRID; g++) {
+		f[g] += fmin(budget_factor(g) * stock, demand);
+	}
+	*S += stock;
+}
+
+/*
+ * The validation fill of stocks scaled by one factor so that their total S
+ * equals the demand D: f[g] holds sum min(budget_factor(g) x stock, demand)
+ * over the cases, and the fill at the factor D / S is interpolated between
+ * the grid's points (the one place every fill of the fit is read).
+ */
+static double grid_fill(const double *f, double S, double D)
+{
+	if (!(D > 0) || !(S > 0)) {
+		return 0;
+	}
+	double x = (log2(D / S) + 4) * 2;
+
+	if (x <= 0) {
+		return f[0] / D;
+	}
+	if (x >= PANEL_BUDGET_GRID - 1) {
+		return f[PANEL_BUDGET_GRID - 1] / D;
+	}
+	unsigned i = (unsigned)x;
+	double w = x - i;
+
+	return ((1 - w) * f[i] + w * f[i + 1]) / D;
+}
+
 typedef struct {
 	double pt[FORECAST_PANEL_CANDIDATES][FORECAST_PANEL_SCALES];
 	double npt;
@@ -489,10 +524,7 @@ static void acc_losses(panel_acc *a, const vcase *v, const double *y,
 		 * fixed factor, interpolated at the right one after. */
 		double mu = hv * v->r[k], d = v->a1;
 
-		for (unsigned g = 0; g < PANEL_BUDGET_GRID; g++) {
-			a->bf[k][g] += fmin(budget_factor(g) * mu, d);
-		}
-		a->bs[k] += mu;
+		grid_add(a->bf[k], &a->bs[k], mu, d);
 	}
 	a->bd += v->a1;
 	a->nst += 1;
@@ -696,19 +728,7 @@ static double budget_fill(const panel_acc *a, unsigned k, double fallback)
 	if (!(a->bd > 0) || !(a->bs[k] > 0)) {
 		return fallback;
 	}
-	double g = a->bd / a->bs[k];
-	double x = (log2(g) + 4) * 2;
-
-	if (x <= 0) {
-		return a->bf[k][0] / a->bd;
-	}
-	if (x >= PANEL_BUDGET_GRID - 1) {
-		return a->bf[k][PANEL_BUDGET_GRID - 1] / a->bd;
-	}
-	unsigned i = (unsigned)x;
-	double w = x - i;
-
-	return ((1 - w) * a->bf[k][i] + w * a->bf[k][i + 1]) / a->bd;
+	return grid_fill(a->bf[k], a->bs[k], a->bd);
 }
 
 /* Shrunk losses: a node's mean loss pulled towards its parent's by
@@ -789,10 +809,7 @@ static void pass_scheme(fit_ctx *f, const pcase *v)
 			q = forecast_nbinom_quantile(mu, var,
 			    scheme_level(f->own[v->cluster], f->panel_level, s));
 		}
-		for (unsigned g = 0; g < PANEL_BUDGET_GRID; g++) {
-			f->sf[s][g] += fmin(budget_factor(g) * q, v->a1);
-		}
-		f->ss[s] += q;
+		grid_add(f->sf[s], &f->ss[s], q, v->a1);
 	}
 	f->sd += v->a1;
 }
@@ -800,21 +817,7 @@ static void pass_scheme(fit_ctx *f, const pcase *v)
 /* Validation fill of a calibration's stocks scaled to the demand. */
 static double scheme_fill(const fit_ctx *f, unsigned s)
 {
-	if (!(f->sd > 0) || !(f->ss[s] > 0)) {
-		return 0;
-	}
-	double x = (log2(f->sd / f->ss[s]) + 4) * 2;
-
-	if (x <= 0) {
-		return f->sf[s][0] / f->sd;
-	}
-	if (x >= PANEL_BUDGET_GRID - 1) {
-		return f->sf[s][PANEL_BUDGET_GRID - 1] / f->sd;
-	}
-	unsigned i = (unsigned)x;
-	double w = x - i;
-
-	return ((1 - w) * f->sf[s][i] + w * f->sf[s][i + 1]) / f->sd;
+	return grid_fill(f->sf[s], f->ss[s], f->sd);
 }
 
 /*
@@ -834,21 +837,7 @@ static double panel_fill(const panel_acc *acc, const unsigned *cand)
 		S += acc[c].bs[cand[c]];
 		D += acc[c].bd;
 	}
-	if (!(D > 0) || !(S > 0)) {
-		return 0;
-	}
-	double x = (log2(D / S) + 4) * 2;
-
-	if (x <= 0) {
-		return f[0] / D;
-	}
-	if (x >= PANEL_BUDGET_GRID - 1) {
-		return f[PANEL_BUDGET_GRID - 1] / D;
-	}
-	unsigned i = (unsigned)x;
-	double w = x - i;
-
-	return ((1 - w) * f[i] + w * f[i + 1]) / D;
+	return grid_fill(f, S, D);
 }
 
 /* The stock candidates chosen per cluster, or one for the whole panel if
@@ -1091,26 +1080,6 @@ static double alloc_tau(unsigned j)
 	return 0.2 + 0.05 * j;
 }
 
-/* Interpolated fill of stocks scaled to the demand (sums on the grid). */
-static double grid_fill(const double *f, double S, double D)
-{
-	if (!(D > 0) || !(S > 0)) {
-		return 0;
-	}
-	double x = (log2(D / S) + 4) * 2;
-
-	if (x <= 0) {
-		return f[0] / D;
-	}
-	if (x >= PANEL_BUDGET_GRID - 1) {
-		return f[PANEL_BUDGET_GRID - 1] / D;
-	}
-	unsigned i = (unsigned)x;
-	double w = x - i;
-
-	return ((1 - w) * f[i] + w * f[i + 1]) / D;
-}
-
 static void case_moments(const fit_ctx *f, const pcase *v, double *mu,
     double *var)
 {
@@ -1133,11 +1102,7 @@ static void pass_alloc(fit_ctx *f, const pcase *v)
 	nb_quantiles(mu, var, f->lev[v->cluster], FORECAST_PANEL_TAUS, q[1]);
 	for (unsigned c = 0; c < 2; c++) {
 		for (unsigned j = 0; j < FORECAST_PANEL_TAUS; j++) {
-			for (unsigned g = 0; g < PANEL_BUDGET_GRID; g++) {
-				f->af[c][j][g] += fmin(budget_factor(g) * q[c][j],
-				    v->a1);
-			}
-			f->as[c][j] += q[c][j];
+			grid_add(f->af[c][j], &f->as[c][j], q[c][j], v->a1);
 		}
 	}
 }
@@ -1167,10 +1132,7 @@ static void pass_kfill(fit_ctx *f, const pcase *v)
 {
 	double st = floor(f->m->alloc_k * alloc_q(f, v) + 0.5);
 
-	for (unsigned g = 0; g < PANEL_BUDGET_GRID; g++) {
-		f->kf[g] += fmin(budget_factor(g) * st, v->a1);
-	}
-	f->ks += st;
+	grid_add(f->kf, &f->ks, st, v->a1);
 }
 
 static int cmp_double(const void *a, const void *b)
