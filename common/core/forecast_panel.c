@@ -487,28 +487,14 @@ typedef struct {
 	shape s;
 	double r[FORECAST_PANEL_CANDIDATES];
 	double a1, a2; /* sum and sum of squares of the target */
-	double q5;     /* the issue-5 model's stock for the hv periods */
 } vcase;
 
-/* The issue-5 model's stock (forecast_series) for a history: the third
- * stock rule's shape (fit_rules). */
-static double model_stock(const double *y, size_t n, unsigned horizon,
-    double service)
-{
-	forecast_params fp = { FORECAST_MODEL, horizon, service };
-	double mean[FORECAST_HORIZON_MAX];
-	forecast_result res;
-
-	return forecast_series(&fp, y, n, mean, &res) == 0 ? res.stock : 0;
-}
-
 static void vcase_make(vcase *v, const double *y, size_t o, unsigned hv,
-    const forecast_panel *m)
+    unsigned horizon)
 {
 	v->cluster = forecast_panel_cluster_of(y, o);
 	shape_of(y, o, &v->s);
-	cand_rates(y, o, m->horizon, &v->s, v->r);
-	v->q5 = v->s.nz > 0 ? model_stock(y, o, hv, m->service) : 0;
+	cand_rates(y, o, horizon, &v->s, v->r);
 	v->a1 = v->a2 = 0;
 	for (unsigned h = 0; h < hv; h++) {
 		v->a1 += y[o + h];
@@ -593,7 +579,6 @@ unsigned forecast_panel_origins(unsigned horizon)
  * candidates are computed once per case (64 bytes). */
 typedef struct {
 	float r[FORECAST_PANEL_CANDIDATES];
-	float q5; /* the issue-5 model's stock (in the padding) */
 	double a1;
 	unsigned cluster;
 	unsigned hv;
@@ -626,8 +611,6 @@ struct fit_ctx {
 	double *kn;
 	size_t nk, kcap;
 	double kf[PANEL_BUDGET_GRID], ks;
-	unsigned rule; /* the stock rule being calibrated (FORECAST_RULE_*) */
-	double rule_k; /* its factor */
 };
 
 static void pcase_of(pcase *c, const vcase *v, unsigned hv)
@@ -636,7 +619,6 @@ static void pcase_of(pcase *c, const vcase *v, unsigned hv)
 		c->r[k] = (float)v->r[k];
 	}
 	c->a1 = v->a1;
-	c->q5 = (float)v->q5;
 	c->cluster = v->cluster;
 	c->hv = hv;
 }
@@ -655,7 +637,7 @@ static void recompute_case(void *ctx, const double *y, size_t o, unsigned hv)
 	vcase v;
 	pcase c;
 
-	vcase_make(&v, y, o, hv, f->m);
+	vcase_make(&v, y, o, hv, f->m->horizon);
 	pcase_of(&c, &v, hv);
 	f->fn(f, &c);
 }
@@ -679,7 +661,7 @@ static void pass_losses(void *ctx, const double *y, size_t o, unsigned hv)
 	fit_ctx *f = ctx;
 	vcase v;
 
-	vcase_make(&v, y, o, hv, f->m);
+	vcase_make(&v, y, o, hv, f->m->horizon);
 	acc_losses(&f->acc[v.cluster], &v, y, o, hv);
 	f->m->cases++;
 	if (f->cache != NULL && f->ncache < f->cache_cap) {
@@ -1134,17 +1116,11 @@ static double alloc_q(const fit_ctx *f, const pcase *v)
 	return q;
 }
 
-/* The shape of the stock rule being calibrated for a case, before k. */
-static double rule_q(const fit_ctx *f, const pcase *v)
-{
-	return f->rule == FORECAST_RULE_MODEL ? (double)v->q5 : alloc_q(f, v);
-}
-
-/* The factor on the rule's shape this case needs to be covered:
+/* The factor on the placement quantile this case needs to be covered:
  * round(k q) >= D iff k >= (D - 0.5) / q. */
 static void pass_kneed(fit_ctx *f, const pcase *v)
 {
-	double q = rule_q(f, v);
+	double q = alloc_q(f, v);
 	double k = v->a1 <= 0 ? 0 : q > 0 ? (v->a1 - 0.5) / q : HUGE_VAL;
 
 	if (f->nk < f->kcap) {
@@ -1154,7 +1130,7 @@ static void pass_kneed(fit_ctx *f, const pcase *v)
 
 static void pass_kfill(fit_ctx *f, const pcase *v)
 {
-	double st = floor(f->rule_k * rule_q(f, v) + 0.5);
+	double st = floor(f->m->alloc_k * alloc_q(f, v) + 0.5);
 
 	grid_add(f->kf, &f->ks, st, v->a1);
 }
@@ -1198,9 +1174,6 @@ static void alloc_levels(fit_ctx *ctx)
  * cases, so the cover stays calibrated while the stock is placed for the
  * budget. Used when its validation fill beats step 4's.
  */
-static double rule_calibrate(fit_ctx *ctx, const forecast_span *spans,
-    size_t count, unsigned rule, double *fill);
-
 static void fit_alloc(fit_ctx *ctx, const forecast_span *spans, size_t count)
 {
 	forecast_panel *m = ctx->m;
@@ -1225,71 +1198,24 @@ static void fit_alloc(fit_ctx *ctx, const forecast_span *spans, size_t count)
 	for (unsigned c = 0; c < FORECAST_PANEL_CLUSTERS; c++) {
 		m->cluster[c].alloc_level = bc ? ctx->lev[c][bj] : alloc_tau(bj);
 	}
-	m->alloc_k = rule_calibrate(ctx, spans, count, FORECAST_RULE_ALLOC,
-	    &m->alloc_fill);
-}
-
-/*
- * A stock rule's factor k: the smallest that covers the service level of
- * the validation cases (the service-quantile of the factors each case
- * needs), and the validation fill @ 1.0x of round(k x its shape) in *fill.
- * Returns k, or 0 (fill 0) when no finite factor covers the service.
- */
-static double rule_calibrate(fit_ctx *ctx, const forecast_span *spans,
-    size_t count, unsigned rule, double *fill)
-{
-	const forecast_panel *m = ctx->m;
-
-	*fill = 0;
-	ctx->rule = rule;
-	ctx->nk = 0;
 	ctx->kcap = m->cases;
 	ctx->kn = ctx->kcap > 0 ? malloc(sizeof(double) * ctx->kcap) : NULL;
 	if (ctx->kn == NULL) {
-		return 0;
+		return;
 	}
 	each_pcase(ctx, spans, count, pass_kneed);
 	qsort(ctx->kn, ctx->nk, sizeof(double), cmp_double);
 	size_t at = (size_t)ceil(m->service * (double)ctx->nk);
-	double k = at > 0 && at <= ctx->nk ? ctx->kn[at - 1] : HUGE_VAL;
 
+	m->alloc_k = at > 0 && at <= ctx->nk ? ctx->kn[at - 1] : HUGE_VAL;
 	free(ctx->kn);
 	ctx->kn = NULL;
-	if (!isfinite(k) || !(k > 0)) {
-		return 0;
+	if (!isfinite(m->alloc_k) || !(m->alloc_k > 0)) {
+		return;
 	}
-	ctx->rule_k = k;
-	memset(ctx->kf, 0, sizeof(ctx->kf));
-	ctx->ks = 0;
 	each_pcase(ctx, spans, count, pass_kfill);
-	*fill = grid_fill(ctx->kf, ctx->ks, ctx->sd);
-	return k;
-}
-
-/*
- * Step 6: the stock rule, by validation fill @ 1.0x: the calibrated
- * quantiles (step 4), the budget-aware stock (step 5), or the issue-5
- * model's stock times its own calibrated factor (its compound distribution
- * spreads a budget more evenly over thin series than an NB of the same
- * mean; a panel of thin, noisy series may place better with it).
- */
-static void fit_rules(fit_ctx *ctx, const forecast_span *spans, size_t count)
-{
-	forecast_panel *m = ctx->m;
-	double best = m->scheme_fill[m->scheme];
-
-	m->rule = FORECAST_RULE_LEVELS;
-	fit_alloc(ctx, spans, count);
-	if (m->alloc_k > 0 && m->alloc_fill > best) {
-		m->rule = FORECAST_RULE_ALLOC;
-		best = m->alloc_fill;
-	}
-	m->model_k = rule_calibrate(ctx, spans, count, FORECAST_RULE_MODEL,
-	    &m->model_fill);
-	if (m->model_k > 0 && m->model_fill > best) {
-		m->rule = FORECAST_RULE_MODEL;
-	}
-	m->alloc = m->rule == FORECAST_RULE_ALLOC;
+	m->alloc_fill = grid_fill(ctx->kf, ctx->ks, ctx->sd);
+	m->alloc = m->alloc_fill > m->scheme_fill[m->scheme];
 }
 
 int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
@@ -1333,7 +1259,7 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 		fit_choices(m, acc, pt, st);
 		fit_dispersion(&ctx, spans, count);
 		fit_levels(&ctx, spans, count);
-		fit_rules(&ctx, spans, count);
+		fit_alloc(&ctx, spans, count);
 	}
 	for (unsigned c = 0; c < FORECAST_PANEL_CLUSTERS; c++) {
 		const forecast_panel_choice *ch = &m->cluster[c];
@@ -1401,10 +1327,7 @@ int forecast_panel_series(const forecast_panel *m, const double *y, size_t n,
 		rate = ch->scale * cand_rate(ch->point, y, n, m->horizon, &s);
 		mu = m->horizon * cand_rate(ch->stock, y, n, m->horizon, &s);
 
-		if (m->rule == FORECAST_RULE_MODEL) {
-			stock = floor(m->model_k * model_stock(y, n, m->horizon,
-			    m->service) + 0.5);
-		} else if (m->rule == FORECAST_RULE_ALLOC) {
+		if (m->alloc) {
 			double q;
 
 			nb_quantiles(mu, nb_var(mu, ch->dispersion),
@@ -1427,11 +1350,8 @@ int forecast_panel_series(const forecast_panel *m, const double *y, size_t n,
 		why->point = ch->point;
 		why->stock = ch->stock;
 		why->scale = ch->scale;
-		why->rule = m->rule;
-		why->level = m->rule == FORECAST_RULE_ALLOC ? ch->alloc_level :
-		    m->rule == FORECAST_RULE_MODEL ? m->service : ch->level;
-		why->factor = m->rule == FORECAST_RULE_ALLOC ? m->alloc_k :
-		    m->rule == FORECAST_RULE_MODEL ? m->model_k : 0;
+		why->level = m->alloc ? ch->alloc_level : ch->level;
+		why->factor = m->alloc ? m->alloc_k : 0;
 		why->stock_mean = mu;
 		why->stock_var = nb_var(mu, ch->dispersion);
 	}

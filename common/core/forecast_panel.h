@@ -90,15 +90,6 @@ enum {
  * issue-5 model whole, as the live system did before (learned = 0). */
 #define FORECAST_PANEL_CASES_MIN 50u
 
-/* How the stock is made (forecast_panel.rule), chosen by validation fill
- * at a 1.0x budget; each keeps the share of validation cases covered at
- * the service level. */
-enum {
-	FORECAST_RULE_LEVELS = 0, /* NB quantile at the calibrated level */
-	FORECAST_RULE_ALLOC,      /* round(alloc_k x NB quantile at alloc_level) */
-	FORECAST_RULE_MODEL,      /* round(model_k x the issue-5 model's stock) */
-};
-
 typedef struct {
 	const double *y; /* oldest first, values as forecast_series accepts */
 	size_t n;        /* 1..FORECAST_PERIODS_MAX */
@@ -137,10 +128,6 @@ typedef struct {
 	double alloc_tau;    /* the common placement level */
 	double alloc_k;      /* factor that brings the cover to the service */
 	double alloc_fill;   /* its validation fill @ 1.0x */
-	/* The issue-5 model's stock (forecast_series) times model_k, the
-	 * factor that brings the validation cover to the service level. */
-	double model_k, model_fill;
-	unsigned rule;       /* FORECAST_RULE_*: the stock rule used */
 	forecast_panel_choice cluster[FORECAST_PANEL_CLUSTERS];
 } forecast_panel;
 
@@ -151,10 +138,9 @@ typedef struct {
 	unsigned cluster;
 	unsigned point, stock; /* candidates */
 	double scale, level;   /* level: of the quantile behind the stock */
-	unsigned rule;         /* FORECAST_RULE_* */
 	double factor;         /* stock = round(factor x that quantile) when
-	                        * > 0 (rule ALLOC, or MODEL: then of the
-	                        * issue-5 model's stock), else the quantile */
+	                        * > 0 (the budget-aware stock), else the
+	                        * quantile itself */
 	double stock_mean;     /* mean of the horizon total behind the stock */
 	double stock_var;      /* its variance (NB2) */
 } forecast_panel_why;

@@ -490,11 +490,6 @@ static void print_explain(const forecast_panel *panel, const why_tally *t)
 	    "%.2f), validation fill @ 1.0x %.3f)", panel->alloc ? "used" :
 	    "not used", panel->alloc_k, panel->alloc_cal ? "calibrated" : "raw",
 	    panel->alloc_tau, panel->alloc_fill);
-	printf("; issue-5 stock x %.3f: validation fill @ 1.0x %.3f; stock rule "
-	    "used: %s", panel->model_k, panel->model_fill,
-	    panel->rule == FORECAST_RULE_MODEL ? "issue-5 stock x k" :
-	    panel->rule == FORECAST_RULE_ALLOC ? "budget-aware" :
-	    "calibrated levels");
 	printf("; per cluster "
 	    "(series forecast): point candidate x scale (validation RMSSE; "
 	    "mean's), stock candidate (validation fill @ 1.0x), NB2 dispersion, "
