@@ -531,7 +531,8 @@ static void acc_losses(panel_acc *a, const vcase *v, const double *y,
 }
 
 /* Calls fn for every validation case of every span. */
-typedef void (*case_fn)(void *ctx, const double *y, size_t o, unsigned hv);
+typedef void (*case_fn)(void *ctx, const double *y, size_t o, unsigned hv,
+    size_t series);
 
 static void each_case(const forecast_span *spans, size_t count, unsigned H,
     case_fn fn, void *ctx)
@@ -563,7 +564,7 @@ static void each_case(const forecast_span *spans, size_t count, unsigned H,
 			if (n < hv + j * step + (j == 0 ? tmin : omin)) {
 				break;
 			}
-			fn(ctx, spans[i].y, n - hv - j * step, hv);
+			fn(ctx, spans[i].y, n - hv - j * step, hv, i);
 		}
 	}
 }
@@ -593,6 +594,9 @@ typedef void (*pcase_fn)(fit_ctx *f, const pcase *c);
 
 struct fit_ctx {
 	panel_acc *acc;
+	panel_acc *half; /* the same per half of the series (index & 1):
+	                  * 2 x ACC_COUNT, NULL when out of memory */
+	double *pt, *st;  /* fit_choices' scratch */
 	forecast_panel *m;
 	pcase *cache;
 	size_t ncache, cache_cap;
@@ -623,21 +627,25 @@ static void pcase_of(pcase *c, const vcase *v, unsigned hv)
 	c->hv = hv;
 }
 
-static void count_case(void *ctx, const double *y, size_t o, unsigned hv)
+static void count_case(void *ctx, const double *y, size_t o, unsigned hv,
+    size_t series)
 {
 	(void)y;
 	(void)o;
 	(void)hv;
+	(void)series;
 	(*(size_t *)ctx)++;
 }
 
-static void recompute_case(void *ctx, const double *y, size_t o, unsigned hv)
+static void recompute_case(void *ctx, const double *y, size_t o, unsigned hv,
+    size_t series)
 {
 	fit_ctx *f = ctx;
 	vcase v;
 	pcase c;
 
 	vcase_make(&v, y, o, hv, f->m->horizon);
+	(void)series;
 	pcase_of(&c, &v, hv);
 	f->fn(f, &c);
 }
@@ -656,13 +664,18 @@ static void each_pcase(fit_ctx *f, const forecast_span *spans, size_t count,
 	each_case(spans, count, f->m->horizon, recompute_case, f);
 }
 
-static void pass_losses(void *ctx, const double *y, size_t o, unsigned hv)
+static void pass_losses(void *ctx, const double *y, size_t o, unsigned hv,
+    size_t series)
 {
 	fit_ctx *f = ctx;
 	vcase v;
 
 	vcase_make(&v, y, o, hv, f->m->horizon);
 	acc_losses(&f->acc[v.cluster], &v, y, o, hv);
+	if (f->half != NULL) {
+		acc_losses(&f->half[(series & 1) * ACC_COUNT + v.cluster], &v, y,
+		    o, hv);
+	}
 	f->m->cases++;
 	if (f->cache != NULL && f->ncache < f->cache_cap) {
 		pcase_of(&f->cache[f->ncache++], &v, hv);
@@ -840,19 +853,12 @@ static double panel_fill(const panel_acc *acc, const unsigned *cand)
 	return grid_fill(f, S, D);
 }
 
-/* The stock candidates chosen per cluster, or one for the whole panel if
- * that would have placed the panel's validation demand better. */
-static void stock_scope(forecast_panel *m, const panel_acc *acc)
+/* The best single stock candidate for the whole panel on acc (its fill
+ * in *fill when not NULL). */
+static unsigned panel_best(const panel_acc *acc, double *fill)
 {
-	unsigned cand[FORECAST_PANEL_CLUSTERS] = { 0 };
-
-	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
-		cand[c] = m->cluster[c].stock;
-	}
-	m->stock_fill[0] = panel_fill(acc, cand);
-	m->stock_fill[1] = 0;
-	m->stock_panel = 0;
-	unsigned best = 0;
+	unsigned cand[FORECAST_PANEL_CLUSTERS] = { 0 }, best = 0;
+	double bf = 0;
 
 	for (unsigned k = 0; k < FORECAST_PANEL_CANDIDATES; k++) {
 		for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
@@ -860,12 +866,40 @@ static void stock_scope(forecast_panel *m, const panel_acc *acc)
 		}
 		double f = panel_fill(acc, cand);
 
-		if (f > m->stock_fill[1]) {
-			m->stock_fill[1] = f;
+		if (f > bf) {
+			bf = f;
 			best = k;
 		}
 	}
-	if (m->stock_fill[1] > m->stock_fill[0]) {
+	if (fill != NULL) {
+		*fill = bf;
+	}
+	return best;
+}
+
+/* The stock candidates chosen per cluster, or one for the whole panel if
+ * that would have placed the panel's validation demand better: by the
+ * cross-fit's held-out fills when there are (crossed, stock_crossed), else
+ * by the in-sample ones. */
+static void stock_scope(forecast_panel *m, const panel_acc *acc,
+    const double *crossed)
+{
+	unsigned cand[FORECAST_PANEL_CLUSTERS] = { 0 };
+
+	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+		cand[c] = m->cluster[c].stock;
+	}
+	m->stock_fill[0] = panel_fill(acc, cand);
+	unsigned best = panel_best(acc, &m->stock_fill[1]);
+
+	m->stock_panel = 0;
+	if (crossed != NULL) {
+		m->stock_crossed = 1;
+		m->stock_xfill[0] = crossed[0];
+		m->stock_xfill[1] = crossed[1];
+	}
+	if (crossed != NULL ? crossed[1] > crossed[0] :
+	    m->stock_fill[1] > m->stock_fill[0]) {
 		m->stock_panel = 1;
 		for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
 			m->cluster[c].stock = best;
@@ -965,7 +999,71 @@ static void fit_choices(forecast_panel *m, const panel_acc *acc, double *pt,
 		m->cluster[c].cases = acc[c].nst;
 	}
 	m->cluster[0].cases = acc[0].nst;
-	stock_scope(m, acc);
+}
+
+/* Sums a fit's per-cluster accumulators up the hierarchy (parents, panel). */
+static void acc_roll_up(panel_acc *acc)
+{
+	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+		acc_add(&acc[parent_of(c)], &acc[c]);
+	}
+	for (unsigned p = ACC_COARSE; p < ACC_GLOBAL; p++) {
+		acc_add(&acc[ACC_GLOBAL], &acc[p]);
+	}
+	acc_add(&acc[ACC_GLOBAL], &acc[0]);
+}
+
+/*
+ * Step 2b: one stock candidate per cluster, or one for the panel? Each
+ * cluster's choice is the best of eleven on its own cases, and the fill is
+ * weighted by units, so a few heavy series can decide it: the in-sample
+ * fill flatters the per-cluster choices. So each half of the series
+ * (by index) chooses both ways on its own cases and is scored on the other
+ * half's; crossed[0] (per cluster) and [1] (one for the panel) are the
+ * mean of the two held-out fills. Returns 0 (nothing written) when a half
+ * has fewer than FORECAST_PANEL_CASES_MIN cases.
+ */
+static int stock_crossed(fit_ctx *ctx, double *crossed)
+{
+	forecast_panel *tmp;
+	unsigned cand[FORECAST_PANEL_CLUSTERS] = { 0 };
+
+	crossed[0] = crossed[1] = 0;
+	if (ctx->half == NULL) {
+		return 0;
+	}
+	for (unsigned e = 0; e < 2; e++) {
+		acc_roll_up(ctx->half + e * ACC_COUNT);
+		if (ctx->half[e * ACC_COUNT + ACC_GLOBAL].nst <
+		    FORECAST_PANEL_CASES_MIN) {
+			return 0;
+		}
+	}
+	tmp = malloc(sizeof(*tmp));
+	if (tmp == NULL) {
+		return 0;
+	}
+	for (unsigned e = 0; e < 2; e++) {
+		const panel_acc *tr = ctx->half + (1 - e) * ACC_COUNT;
+		const panel_acc *te = ctx->half + e * ACC_COUNT;
+
+		memset(tmp, 0, sizeof(*tmp));
+		tmp->service = ctx->m->service;
+		defaults(tmp);
+		fit_choices(tmp, tr, ctx->pt, ctx->st);
+		for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+			cand[c] = tmp->cluster[c].stock;
+		}
+		crossed[0] += 0.5 * panel_fill(te, cand);
+		unsigned k = panel_best(tr, NULL);
+
+		for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+			cand[c] = k;
+		}
+		crossed[1] += 0.5 * panel_fill(te, cand);
+	}
+	free(tmp);
+	return 1;
 }
 
 /* Step 3: the NB2 dispersion of the chosen stock candidate's validation
@@ -1246,6 +1344,11 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.acc = acc;
 	ctx.m = m;
+	ctx.pt = pt;
+	ctx.st = st;
+	/* The halves only inform one choice (stock_crossed): without the
+	 * memory for them the in-sample fills decide it. */
+	ctx.half = calloc(2 * ACC_COUNT, sizeof(*ctx.half));
 	/* The cache is an optimisation only: without it (too many cases, or
 	 * no memory) the passes recompute each case, to the same result. */
 	each_case(spans, count, horizon, count_case, &ncases);
@@ -1256,7 +1359,11 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 	fit_losses(&ctx, spans, count);
 	m->learned = m->cases >= FORECAST_PANEL_CASES_MIN;
 	if (m->learned) {
+		double crossed[2];
+
 		fit_choices(m, acc, pt, st);
+		stock_scope(m, acc, stock_crossed(&ctx, crossed) ? crossed :
+		    NULL);
 		fit_dispersion(&ctx, spans, count);
 		fit_levels(&ctx, spans, count);
 		fit_alloc(&ctx, spans, count);
@@ -1272,6 +1379,7 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 		    ch->stock == FORECAST_CAND_ZERO));
 	}
 	free(ctx.cache);
+	free(ctx.half);
 	free(acc);
 	free(pt);
 	free(st);

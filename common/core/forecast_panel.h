@@ -118,6 +118,11 @@ typedef struct {
 	unsigned learned;   /* 1: cases >= FORECAST_PANEL_CASES_MIN */
 	unsigned stock_panel; /* 1: one stock candidate for every cluster */
 	double stock_fill[2]; /* validation fill of the means: per cluster, one */
+	/* 1: per cluster or one was chosen by cross-fit (each half of the
+	 * series chooses on its own cases, scored on the other half's):
+	 * stock_xfill holds those held-out fills; 0: by stock_fill. */
+	unsigned stock_crossed;
+	double stock_xfill[2];
 	unsigned scheme;    /* levels: 0 per cluster .. SCHEMES-1 one level */
 	double scheme_fill[FORECAST_PANEL_SCHEMES]; /* validation fill @ 1.0x */
 	/* Budget-aware stock: stock = round(alloc_k x the quantile at the
