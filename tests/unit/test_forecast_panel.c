@@ -193,6 +193,16 @@ static void test_panel_steady_calibrated(void **state)
 		assert_true(isfinite(m->alloc_k) && m->alloc_k > 0);
 		assert_true(m->alloc_fill > m->scheme_fill[m->scheme]);
 	}
+	/* Stock candidates per cluster or one for the panel: chosen by the
+	 * cross-fit's held-out fills (both halves have cases enough), and
+	 * one for the panel means the same candidate in every cluster. */
+	assert_int_equal(m->stock_crossed, 1);
+	assert_true(m->stock_xfill[0] > 0 && m->stock_xfill[0] <= 1);
+	assert_true(m->stock_xfill[1] > 0 && m->stock_xfill[1] <= 1);
+	assert_int_equal(m->stock_panel, m->stock_xfill[1] > m->stock_xfill[0]);
+	for (unsigned c = 2; m->stock_panel && c < FORECAST_PANEL_CLUSTERS; c++) {
+		assert_int_equal(m->cluster[c].stock, m->cluster[1].stock);
+	}
 	for (size_t i = 0; i < NS; i++) {
 		forecast_result r;
 		forecast_panel_why why;
@@ -355,6 +365,17 @@ static void test_panel_bad_args_and_empty(void **state)
 	assert_true(r.stock == r2.stock && r.stock > 0);
 	assert_true(fabs(why.stock_mean - r2.mean_total) < EPS);
 	assert_int_equal(why.stock, FORECAST_CAND_MODEL);
+	/* Enough to learn from (8 series x 8 origins) but not to split in
+	 * halves of 50 cases: the stock's scope is chosen in sample. */
+	forecast_span eight[8];
+
+	for (size_t i = 0; i < 8; i++) {
+		eight[i] = few[0];
+	}
+	assert_int_equal(forecast_panel_fit(&m, 4, 0.9, eight, 8), 0);
+	assert_true(m.cases == 64 && m.learned == 1);
+	assert_int_equal(m.stock_crossed, 0);
+	assert_int_equal(m.stock_panel, m.stock_fill[1] > m.stock_fill[0]);
 	/* No demand: nothing forecast, nothing stocked. */
 	const double z[] = { 0, 0, 0, 0 };
 
