@@ -902,7 +902,11 @@ static void stock_scope(forecast_panel *m, const panel_acc *acc,
 	    m->stock_fill[1] > m->stock_fill[0]) {
 		m->stock_panel = 1;
 		for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
-			m->cluster[c].stock = best;
+			forecast_panel_choice *ch = &m->cluster[c];
+
+			/* Its fill is now the panel candidate's (unshrunk). */
+			ch->stock = best;
+			ch->stock_fill = budget_fill(&acc[c], best, ch->stock_fill);
 		}
 	}
 }
