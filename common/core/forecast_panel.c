@@ -5,7 +5,8 @@
  *
  * Invariants: a fitted panel names a valid candidate, a scale from scales[]
  * and a level in [PANEL_LEVEL_MIN, FORECAST_SERVICE_MAX] for every cluster;
- * cluster 0 (no demand in the history) always forecasts 0.
+ * cluster 0 (no demand in the history) names the zero candidate: it
+ * forecasts the panel's learned none_rate (0 when unlearned).
  */
 #include "core/forecast_panel.h"
 
@@ -447,6 +448,7 @@ typedef struct {
 	double bf[FORECAST_PANEL_CANDIDATES][PANEL_BUDGET_GRID]; /* sum min(g mu, D) */
 	double bs[FORECAST_PANEL_CANDIDATES]; /* sum mu */
 	double bd; /* sum D */
+	double nh; /* sum of the targets' periods */
 	double d1, d2, nd; /* dispersion: sums of (D - mu)^2 - mu and mu^2 */
 	unsigned hist[PANEL_BINS];
 	double nhist;
@@ -527,6 +529,7 @@ static void acc_losses(panel_acc *a, const vcase *v, const double *y,
 		grid_add(a->bf[k], &a->bs[k], mu, d);
 	}
 	a->bd += v->a1;
+	a->nh += hv;
 	a->nst += 1;
 }
 
@@ -682,9 +685,17 @@ static void pass_losses(void *ctx, const double *y, size_t o, unsigned hv,
 	}
 }
 
+/* The mean of a case's horizon total behind its stock: its cluster's stock
+ * candidate, or for a history without demand the panel's learned rate. */
+static double case_mu(const forecast_panel *m, const pcase *v)
+{
+	return v->cluster == 0 ? v->hv * m->none_rate :
+	    v->hv * (double)v->r[m->cluster[v->cluster].stock];
+}
+
 static void pass_dispersion(fit_ctx *f, const pcase *v)
 {
-	double mu = v->hv * (double)v->r[f->m->cluster[v->cluster].stock];
+	double mu = case_mu(f->m, v);
 
 	if (mu > 0) {
 		double e = v->a1 - mu;
@@ -699,7 +710,7 @@ static void pass_dispersion(fit_ctx *f, const pcase *v)
 static void pass_calibrate(fit_ctx *f, const pcase *v)
 {
 	const forecast_panel_choice *ch = &f->m->cluster[v->cluster];
-	double mu = v->hv * (double)v->r[ch->stock];
+	double mu = case_mu(f->m, v);
 	/* Covered at level s iff the total <= Q(s) iff F(total - 1) < s. */
 	double u = nb_cdf(mu, nb_var(mu, ch->dispersion), v->a1 - 1);
 	unsigned bin = (unsigned)(u * PANEL_BINS);
@@ -725,6 +736,7 @@ static void acc_add(panel_acc *dst, const panel_acc *src)
 	dst->npt += src->npt;
 	dst->nst += src->nst;
 	dst->bd += src->bd;
+	dst->nh += src->nh;
 	for (unsigned b = 0; b < PANEL_BINS; b++) {
 		dst->hist[b] += src->hist[b];
 	}
@@ -812,16 +824,13 @@ static double scheme_level(double own, double panel, unsigned s)
 static void pass_scheme(fit_ctx *f, const pcase *v)
 {
 	const forecast_panel_choice *ch = &f->m->cluster[v->cluster];
-	double mu = v->hv * (double)v->r[ch->stock];
+	double mu = case_mu(f->m, v);
 	double var = nb_var(mu, ch->dispersion);
 
 	for (unsigned s = 0; s < FORECAST_PANEL_SCHEMES; s++) {
-		double q = 0;
+		double q = forecast_nbinom_quantile(mu, var,
+		    scheme_level(f->own[v->cluster], f->panel_level, s));
 
-		if (v->cluster > 0) {
-			q = forecast_nbinom_quantile(mu, var,
-			    scheme_level(f->own[v->cluster], f->panel_level, s));
-		}
 		grid_add(f->sf[s], &f->ss[s], q, v->a1);
 	}
 	f->sd += v->a1;
@@ -1070,6 +1079,20 @@ static int stock_crossed(fit_ctx *ctx, double *crossed)
 	return 1;
 }
 
+/*
+ * Step 2c: a history with no demand yet (cluster 0). Dead or not started?
+ * The panel's validation cases in the same state say: their targets' demand
+ * per period is the rate such a history is forecast (a catalogue of new
+ * products sells; a catalogue of retired parts does not). Its dispersion
+ * and level are fitted like any cluster's (the panel is its parent). Under
+ * PANEL_CAL_MIN such cases nothing is learned and the rate stays 0.
+ */
+static void fit_none(forecast_panel *m, const panel_acc *acc)
+{
+	m->none_rate = acc[0].nst >= PANEL_CAL_MIN && acc[0].nh > 0 ?
+	    acc[0].bd / acc[0].nh : 0;
+}
+
 /* Step 3: the NB2 dispersion of the chosen stock candidate's validation
  * totals (method of moments), per cluster or from its parent or the panel
  * when it has few cases. */
@@ -1082,15 +1105,18 @@ static void fit_dispersion(fit_ctx *ctx, const forecast_span *spans,
 		acc[i].d1 = acc[i].d2 = acc[i].nd = 0;
 	}
 	each_pcase(ctx, spans, count, pass_dispersion);
-	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
-		acc[parent_of(c)].d1 += acc[c].d1;
-		acc[parent_of(c)].d2 += acc[c].d2;
-		acc[parent_of(c)].nd += acc[c].nd;
+	for (unsigned c = 0; c < FORECAST_PANEL_CLUSTERS; c++) {
+		if (c > 0) {
+			acc[parent_of(c)].d1 += acc[c].d1;
+			acc[parent_of(c)].d2 += acc[c].d2;
+			acc[parent_of(c)].nd += acc[c].nd;
+		}
 		acc[ACC_GLOBAL].d1 += acc[c].d1;
 		acc[ACC_GLOBAL].d2 += acc[c].d2;
 		acc[ACC_GLOBAL].nd += acc[c].nd;
 	}
-	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+	/* Cluster 0 (no demand yet) has the panel as its parent. */
+	for (unsigned c = 0; c < FORECAST_PANEL_CLUSTERS; c++) {
 		const panel_acc *a = &acc[c];
 
 		if (a->nd < PANEL_CAL_MIN) {
@@ -1136,7 +1162,7 @@ static void fit_levels(fit_ctx *ctx, const forecast_span *spans, size_t count)
 		}
 		acc[ACC_GLOBAL].nhist += acc[c].nhist;
 	}
-	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+	for (unsigned c = 0; c < FORECAST_PANEL_CLUSTERS; c++) {
 		unsigned p = parent_of(c);
 
 		if (acc[c].nhist >= PANEL_CAL_MIN) {
@@ -1166,7 +1192,7 @@ static void fit_levels(fit_ctx *ctx, const forecast_span *spans, size_t count)
 			m->scheme = k;
 		}
 	}
-	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+	for (unsigned c = 0; c < FORECAST_PANEL_CLUSTERS; c++) {
 		forecast_panel_choice *ch = &m->cluster[c];
 
 		ch->level = scheme_level(ctx->own[c], ctx->panel_level, m->scheme);
@@ -1187,7 +1213,7 @@ static void case_moments(const fit_ctx *f, const pcase *v, double *mu,
 {
 	const forecast_panel_choice *ch = &f->m->cluster[v->cluster];
 
-	*mu = v->cluster > 0 ? v->hv * (double)v->r[ch->stock] : 0;
+	*mu = case_mu(f->m, v);
 	*var = nb_var(*mu, ch->dispersion);
 }
 
@@ -1253,8 +1279,8 @@ static void alloc_levels(fit_ctx *ctx)
 	for (unsigned c = 0; c < FORECAST_PANEL_CLUSTERS; c++) {
 		const panel_acc *a = &acc[c];
 
-		if (c == 0 || a->nhist < PANEL_CAL_MIN) {
-			a = &acc[c == 0 ? ACC_GLOBAL : parent_of(c)];
+		if (a->nhist < PANEL_CAL_MIN) {
+			a = &acc[parent_of(c)];
 		}
 		if (a->nhist < PANEL_CAL_MIN) {
 			a = &acc[ACC_GLOBAL];
@@ -1366,6 +1392,7 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 		double crossed[2];
 
 		fit_choices(m, acc, pt, st);
+		fit_none(m, acc);
 		stock_scope(m, acc, stock_crossed(&ctx, crossed) ? crossed :
 		    NULL);
 		fit_dispersion(&ctx, spans, count);
@@ -1438,6 +1465,11 @@ int forecast_panel_series(const forecast_panel *m, const double *y, size_t n,
 	if (s.nz > 0) {
 		rate = ch->scale * cand_rate(ch->point, y, n, m->horizon, &s);
 		mu = m->horizon * cand_rate(ch->stock, y, n, m->horizon, &s);
+	} else {
+		rate = m->none_rate;
+		mu = m->horizon * rate;
+	}
+	if (mu > 0) {
 
 		if (m->alloc) {
 			double q;

@@ -117,6 +117,10 @@ typedef struct {
 	size_t cases;       /* validation cases over all clusters */
 	unsigned learned;   /* 1: cases >= FORECAST_PANEL_CASES_MIN */
 	unsigned stock_panel; /* 1: one stock candidate for every cluster */
+	/* Demand per period of a history with no demand yet (cluster 0),
+	 * learned from the validation cases in that state (their targets'
+	 * demand over their periods; 0 under 50 such cases). */
+	double none_rate;
 	double stock_fill[2]; /* validation fill of the means: per cluster, one */
 	/* 1: per cluster or one was chosen by cross-fit (each half of the
 	 * series chooses on its own cases, scored on the other half's):

@@ -491,6 +491,8 @@ static void print_explain(const forecast_panel *panel, const why_tally *t)
 		    panel->stock_xfill[1]);
 	}
 	printf(")");
+	printf("; histories without demand: %.4f per period (from %.0f "
+	    "cases)", panel->none_rate, panel->cluster[0].cases);
 	printf("; budget-aware stock %s (round(%.3f x the %s quantile at "
 	    "%.2f), validation fill @ 1.0x %.3f)", panel->alloc ? "used" :
 	    "not used", panel->alloc_k, panel->alloc_cal ? "calibrated" : "raw",

@@ -235,6 +235,59 @@ static void test_panel_steady_calibrated(void **state)
 	free(m);
 }
 
+/* Goal: a history with no demand yet is forecast what the panel's own
+ * validation cases in that state went on to sell. In a catalogue of new
+ * products (each starts selling Poisson(2) at a period 0..29 of 36) a
+ * silent history learns a positive rate and gets a stock; in a catalogue
+ * where the silent series never sell, it learns 0 and stocks nothing. */
+static void test_panel_silent_learned(void **state)
+{
+	(void)state;
+	enum { N = 400, T = 36 };
+	double *y = calloc(N * T, sizeof(double));
+	forecast_span *sp = malloc(sizeof(*sp) * N);
+	forecast_panel *m = malloc(sizeof(*m));
+	const double silent[10] = { 0 };
+	double mean[H];
+	forecast_result r;
+	forecast_panel_why why;
+	uint64_t s = 5;
+
+	assert_non_null(y);
+	assert_non_null(sp);
+	assert_non_null(m);
+	for (size_t i = 0; i < N; i++) {
+		for (size_t t = i % 30; t < T; t++) {
+			y[i * T + t] = poisson(&s, 2);
+		}
+		sp[i].y = y + i * T;
+		sp[i].n = T;
+	}
+	assert_int_equal(forecast_panel_fit(m, H, 0.9, sp, N), 0);
+	assert_true(m->cluster[0].cases >= 50);
+	/* Some silent cases start within their target, some do not. */
+	assert_true(m->none_rate > 0.1 && m->none_rate < 2);
+	assert_int_equal(forecast_panel_series(m, silent, 10, mean, &r, &why), 0);
+	assert_int_equal(why.cluster, 0);
+	assert_true(r.stock > 0 && mean[0] == m->none_rate);
+	assert_true(fabs(why.stock_mean - H * m->none_rate) < EPS);
+	/* Half never sell, half sell Poisson(2) from the start. */
+	memset(y, 0, sizeof(double) * N * T);
+	for (size_t i = 0; i < N; i += 2) {
+		for (size_t t = 0; t < T; t++) {
+			y[i * T + t] = poisson(&s, 2);
+		}
+	}
+	assert_int_equal(forecast_panel_fit(m, H, 0.9, sp, N), 0);
+	assert_true(m->cluster[0].cases >= 50);
+	assert_true(m->none_rate == 0);
+	assert_int_equal(forecast_panel_series(m, silent, 10, mean, &r, &why), 0);
+	assert_true(r.stock == 0 && mean[0] == 0 && why.stock_mean == 0);
+	free(y);
+	free(sp);
+	free(m);
+}
+
 /* Goal: a panel where demand dies out (half the series stop selling for
  * good somewhere in periods 12..35 of 48) learns from its own validation
  * cuts that a series silent for long stays silent: the dead ones are
@@ -391,6 +444,7 @@ int main(void)
 		cmocka_unit_test(test_compound),
 		cmocka_unit_test(test_panel_steady_calibrated),
 		cmocka_unit_test(test_panel_dying_learned),
+		cmocka_unit_test(test_panel_silent_learned),
 		cmocka_unit_test(test_panel_deterministic),
 		cmocka_unit_test(test_panel_bad_args_and_empty),
 	};
