@@ -15,7 +15,12 @@
  *      the lowest validation RMSSE, and the stock's mean is the candidate
  *      whose horizon means, scaled to the cluster's validation demand,
  *      would have filled the most units (the placement of a fixed stock);
- *      clusters with few cases lean on their parent (shrinkage);
+ *      clusters with few cases lean on their parent (shrinkage); whether
+ *      each cluster keeps its own stock candidate or the panel's best one
+ *      serves all is decided by cross-fit (each half of the series chooses
+ *      on its own cases and is scored on the other half's); a history with
+ *      no demand yet is forecast the demand per period that the panel's
+ *      validation cases in that state went on to have (none_rate);
  *   4. per cluster, the stock's distribution is a negative binomial around
  *      that mean whose dispersion is fitted to the validation errors; its
  *      quantile level is calibrated on the validation targets so that the
