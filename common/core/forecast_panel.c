@@ -647,8 +647,8 @@ static void recompute_case(void *ctx, const double *y, size_t o, unsigned hv,
 	vcase v;
 	pcase c;
 
-	vcase_make(&v, y, o, hv, f->m->horizon);
 	(void)series;
+	vcase_make(&v, y, o, hv, f->m->horizon);
 	pcase_of(&c, &v, hv);
 	f->fn(f, &c);
 }
@@ -969,13 +969,9 @@ static int spans_valid(const forecast_span *spans, size_t count)
 	return 1;
 }
 
-/* Step 1: losses of every candidate per cluster (and the case cache). */
-static void fit_losses(fit_ctx *ctx, const forecast_span *spans,
-    size_t count)
+/* Sums a fit's per-cluster accumulators up the hierarchy (parents, panel). */
+static void acc_roll_up(panel_acc *acc)
 {
-	panel_acc *acc = ctx->acc;
-
-	each_case(spans, count, ctx->m->horizon, pass_losses, ctx);
 	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
 		acc_add(&acc[parent_of(c)], &acc[c]);
 	}
@@ -983,6 +979,16 @@ static void fit_losses(fit_ctx *ctx, const forecast_span *spans,
 		acc_add(&acc[ACC_GLOBAL], &acc[p]);
 	}
 	acc_add(&acc[ACC_GLOBAL], &acc[0]);
+}
+
+/* Step 1: losses of every candidate per cluster (and the case cache). */
+static void fit_losses(fit_ctx *ctx, const forecast_span *spans,
+    size_t count)
+{
+	panel_acc *acc = ctx->acc;
+
+	each_case(spans, count, ctx->m->horizon, pass_losses, ctx);
+	acc_roll_up(acc);
 }
 
 /* Step 2: the point and stock candidates per cluster, the losses shrunk
@@ -1012,18 +1018,6 @@ static void fit_choices(forecast_panel *m, const panel_acc *acc, double *pt,
 		m->cluster[c].cases = acc[c].nst;
 	}
 	m->cluster[0].cases = acc[0].nst;
-}
-
-/* Sums a fit's per-cluster accumulators up the hierarchy (parents, panel). */
-static void acc_roll_up(panel_acc *acc)
-{
-	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
-		acc_add(&acc[parent_of(c)], &acc[c]);
-	}
-	for (unsigned p = ACC_COARSE; p < ACC_GLOBAL; p++) {
-		acc_add(&acc[ACC_GLOBAL], &acc[p]);
-	}
-	acc_add(&acc[ACC_GLOBAL], &acc[0]);
 }
 
 /*
@@ -1470,7 +1464,6 @@ int forecast_panel_series(const forecast_panel *m, const double *y, size_t n,
 		mu = m->horizon * rate;
 	}
 	if (mu > 0) {
-
 		if (m->alloc) {
 			double q;
 
