@@ -5,7 +5,8 @@
  *
  * Invariants: a fitted panel names a valid candidate, a scale from scales[]
  * and a level in [PANEL_LEVEL_MIN, FORECAST_SERVICE_MAX] for every cluster;
- * cluster 0 (no demand in the history) always forecasts 0.
+ * cluster 0 (no demand in the history) names the zero candidate: it
+ * forecasts the panel's learned none_rate (0 when unlearned).
  */
 #include "core/forecast_panel.h"
 
@@ -405,6 +406,41 @@ static double budget_factor(unsigned i)
 	return budget_factors[i];
 }
 
+/* Adds one case (its stock and its demand) to a fill grid f and the
+ * stock's total *S (the one place every fill of the fit is summed). */
+static void grid_add(double *f, double *S, double stock, double demand)
+{
+	for (unsigned g = 0; g < PANEL_BUDGET_GRID; g++) {
+		f[g] += fmin(budget_factor(g) * stock, demand);
+	}
+	*S += stock;
+}
+
+/*
+ * The validation fill of stocks scaled by one factor so that their total S
+ * equals the demand D: f[g] holds sum min(budget_factor(g) x stock, demand)
+ * over the cases, and the fill at the factor D / S is interpolated between
+ * the grid's points (the one place every fill of the fit is read).
+ */
+static double grid_fill(const double *f, double S, double D)
+{
+	if (!(D > 0) || !(S > 0)) {
+		return 0;
+	}
+	double x = (log2(D / S) + 4) * 2;
+
+	if (x <= 0) {
+		return f[0] / D;
+	}
+	if (x >= PANEL_BUDGET_GRID - 1) {
+		return f[PANEL_BUDGET_GRID - 1] / D;
+	}
+	unsigned i = (unsigned)x;
+	double w = x - i;
+
+	return ((1 - w) * f[i] + w * f[i + 1]) / D;
+}
+
 typedef struct {
 	double pt[FORECAST_PANEL_CANDIDATES][FORECAST_PANEL_SCALES];
 	double npt;
@@ -412,6 +448,7 @@ typedef struct {
 	double bf[FORECAST_PANEL_CANDIDATES][PANEL_BUDGET_GRID]; /* sum min(g mu, D) */
 	double bs[FORECAST_PANEL_CANDIDATES]; /* sum mu */
 	double bd; /* sum D */
+	double nh; /* sum of the targets' periods */
 	double d1, d2, nd; /* dispersion: sums of (D - mu)^2 - mu and mu^2 */
 	unsigned hist[PANEL_BINS];
 	double nhist;
@@ -489,17 +526,16 @@ static void acc_losses(panel_acc *a, const vcase *v, const double *y,
 		 * fixed factor, interpolated at the right one after. */
 		double mu = hv * v->r[k], d = v->a1;
 
-		for (unsigned g = 0; g < PANEL_BUDGET_GRID; g++) {
-			a->bf[k][g] += fmin(budget_factor(g) * mu, d);
-		}
-		a->bs[k] += mu;
+		grid_add(a->bf[k], &a->bs[k], mu, d);
 	}
 	a->bd += v->a1;
+	a->nh += hv;
 	a->nst += 1;
 }
 
 /* Calls fn for every validation case of every span. */
-typedef void (*case_fn)(void *ctx, const double *y, size_t o, unsigned hv);
+typedef void (*case_fn)(void *ctx, const double *y, size_t o, unsigned hv,
+    size_t series);
 
 static void each_case(const forecast_span *spans, size_t count, unsigned H,
     case_fn fn, void *ctx)
@@ -531,7 +567,7 @@ static void each_case(const forecast_span *spans, size_t count, unsigned H,
 			if (n < hv + j * step + (j == 0 ? tmin : omin)) {
 				break;
 			}
-			fn(ctx, spans[i].y, n - hv - j * step, hv);
+			fn(ctx, spans[i].y, n - hv - j * step, hv, i);
 		}
 	}
 }
@@ -561,6 +597,9 @@ typedef void (*pcase_fn)(fit_ctx *f, const pcase *c);
 
 struct fit_ctx {
 	panel_acc *acc;
+	panel_acc *half; /* the same per half of the series (index & 1):
+	                  * 2 x ACC_COUNT, NULL when out of memory */
+	double *pt, *st;  /* fit_choices' scratch */
 	forecast_panel *m;
 	pcase *cache;
 	size_t ncache, cache_cap;
@@ -591,20 +630,24 @@ static void pcase_of(pcase *c, const vcase *v, unsigned hv)
 	c->hv = hv;
 }
 
-static void count_case(void *ctx, const double *y, size_t o, unsigned hv)
+static void count_case(void *ctx, const double *y, size_t o, unsigned hv,
+    size_t series)
 {
 	(void)y;
 	(void)o;
 	(void)hv;
+	(void)series;
 	(*(size_t *)ctx)++;
 }
 
-static void recompute_case(void *ctx, const double *y, size_t o, unsigned hv)
+static void recompute_case(void *ctx, const double *y, size_t o, unsigned hv,
+    size_t series)
 {
 	fit_ctx *f = ctx;
 	vcase v;
 	pcase c;
 
+	(void)series;
 	vcase_make(&v, y, o, hv, f->m->horizon);
 	pcase_of(&c, &v, hv);
 	f->fn(f, &c);
@@ -624,22 +667,35 @@ static void each_pcase(fit_ctx *f, const forecast_span *spans, size_t count,
 	each_case(spans, count, f->m->horizon, recompute_case, f);
 }
 
-static void pass_losses(void *ctx, const double *y, size_t o, unsigned hv)
+static void pass_losses(void *ctx, const double *y, size_t o, unsigned hv,
+    size_t series)
 {
 	fit_ctx *f = ctx;
 	vcase v;
 
 	vcase_make(&v, y, o, hv, f->m->horizon);
 	acc_losses(&f->acc[v.cluster], &v, y, o, hv);
+	if (f->half != NULL) {
+		acc_losses(&f->half[(series & 1) * ACC_COUNT + v.cluster], &v, y,
+		    o, hv);
+	}
 	f->m->cases++;
 	if (f->cache != NULL && f->ncache < f->cache_cap) {
 		pcase_of(&f->cache[f->ncache++], &v, hv);
 	}
 }
 
+/* The mean of a case's horizon total behind its stock: its cluster's stock
+ * candidate, or for a history without demand the panel's learned rate. */
+static double case_mu(const forecast_panel *m, const pcase *v)
+{
+	return v->cluster == 0 ? v->hv * m->none_rate :
+	    v->hv * (double)v->r[m->cluster[v->cluster].stock];
+}
+
 static void pass_dispersion(fit_ctx *f, const pcase *v)
 {
-	double mu = v->hv * (double)v->r[f->m->cluster[v->cluster].stock];
+	double mu = case_mu(f->m, v);
 
 	if (mu > 0) {
 		double e = v->a1 - mu;
@@ -654,7 +710,7 @@ static void pass_dispersion(fit_ctx *f, const pcase *v)
 static void pass_calibrate(fit_ctx *f, const pcase *v)
 {
 	const forecast_panel_choice *ch = &f->m->cluster[v->cluster];
-	double mu = v->hv * (double)v->r[ch->stock];
+	double mu = case_mu(f->m, v);
 	/* Covered at level s iff the total <= Q(s) iff F(total - 1) < s. */
 	double u = nb_cdf(mu, nb_var(mu, ch->dispersion), v->a1 - 1);
 	unsigned bin = (unsigned)(u * PANEL_BINS);
@@ -680,6 +736,7 @@ static void acc_add(panel_acc *dst, const panel_acc *src)
 	dst->npt += src->npt;
 	dst->nst += src->nst;
 	dst->bd += src->bd;
+	dst->nh += src->nh;
 	for (unsigned b = 0; b < PANEL_BINS; b++) {
 		dst->hist[b] += src->hist[b];
 	}
@@ -696,19 +753,7 @@ static double budget_fill(const panel_acc *a, unsigned k, double fallback)
 	if (!(a->bd > 0) || !(a->bs[k] > 0)) {
 		return fallback;
 	}
-	double g = a->bd / a->bs[k];
-	double x = (log2(g) + 4) * 2;
-
-	if (x <= 0) {
-		return a->bf[k][0] / a->bd;
-	}
-	if (x >= PANEL_BUDGET_GRID - 1) {
-		return a->bf[k][PANEL_BUDGET_GRID - 1] / a->bd;
-	}
-	unsigned i = (unsigned)x;
-	double w = x - i;
-
-	return ((1 - w) * a->bf[k][i] + w * a->bf[k][i + 1]) / a->bd;
+	return grid_fill(a->bf[k], a->bs[k], a->bd);
 }
 
 /* Shrunk losses: a node's mean loss pulled towards its parent's by
@@ -779,20 +824,14 @@ static double scheme_level(double own, double panel, unsigned s)
 static void pass_scheme(fit_ctx *f, const pcase *v)
 {
 	const forecast_panel_choice *ch = &f->m->cluster[v->cluster];
-	double mu = v->hv * (double)v->r[ch->stock];
+	double mu = case_mu(f->m, v);
 	double var = nb_var(mu, ch->dispersion);
 
 	for (unsigned s = 0; s < FORECAST_PANEL_SCHEMES; s++) {
-		double q = 0;
+		double q = forecast_nbinom_quantile(mu, var,
+		    scheme_level(f->own[v->cluster], f->panel_level, s));
 
-		if (v->cluster > 0) {
-			q = forecast_nbinom_quantile(mu, var,
-			    scheme_level(f->own[v->cluster], f->panel_level, s));
-		}
-		for (unsigned g = 0; g < PANEL_BUDGET_GRID; g++) {
-			f->sf[s][g] += fmin(budget_factor(g) * q, v->a1);
-		}
-		f->ss[s] += q;
+		grid_add(f->sf[s], &f->ss[s], q, v->a1);
 	}
 	f->sd += v->a1;
 }
@@ -800,21 +839,7 @@ static void pass_scheme(fit_ctx *f, const pcase *v)
 /* Validation fill of a calibration's stocks scaled to the demand. */
 static double scheme_fill(const fit_ctx *f, unsigned s)
 {
-	if (!(f->sd > 0) || !(f->ss[s] > 0)) {
-		return 0;
-	}
-	double x = (log2(f->sd / f->ss[s]) + 4) * 2;
-
-	if (x <= 0) {
-		return f->sf[s][0] / f->sd;
-	}
-	if (x >= PANEL_BUDGET_GRID - 1) {
-		return f->sf[s][PANEL_BUDGET_GRID - 1] / f->sd;
-	}
-	unsigned i = (unsigned)x;
-	double w = x - i;
-
-	return ((1 - w) * f->sf[s][i] + w * f->sf[s][i + 1]) / f->sd;
+	return grid_fill(f->sf[s], f->ss[s], f->sd);
 }
 
 /*
@@ -834,36 +859,15 @@ static double panel_fill(const panel_acc *acc, const unsigned *cand)
 		S += acc[c].bs[cand[c]];
 		D += acc[c].bd;
 	}
-	if (!(D > 0) || !(S > 0)) {
-		return 0;
-	}
-	double x = (log2(D / S) + 4) * 2;
-
-	if (x <= 0) {
-		return f[0] / D;
-	}
-	if (x >= PANEL_BUDGET_GRID - 1) {
-		return f[PANEL_BUDGET_GRID - 1] / D;
-	}
-	unsigned i = (unsigned)x;
-	double w = x - i;
-
-	return ((1 - w) * f[i] + w * f[i + 1]) / D;
+	return grid_fill(f, S, D);
 }
 
-/* The stock candidates chosen per cluster, or one for the whole panel if
- * that would have placed the panel's validation demand better. */
-static void stock_scope(forecast_panel *m, const panel_acc *acc)
+/* The best single stock candidate for the whole panel on acc (its fill
+ * in *fill when not NULL). */
+static unsigned panel_best(const panel_acc *acc, double *fill)
 {
-	unsigned cand[FORECAST_PANEL_CLUSTERS] = { 0 };
-
-	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
-		cand[c] = m->cluster[c].stock;
-	}
-	m->stock_fill[0] = panel_fill(acc, cand);
-	m->stock_fill[1] = 0;
-	m->stock_panel = 0;
-	unsigned best = 0;
+	unsigned cand[FORECAST_PANEL_CLUSTERS] = { 0 }, best = 0;
+	double bf = 0;
 
 	for (unsigned k = 0; k < FORECAST_PANEL_CANDIDATES; k++) {
 		for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
@@ -871,15 +875,47 @@ static void stock_scope(forecast_panel *m, const panel_acc *acc)
 		}
 		double f = panel_fill(acc, cand);
 
-		if (f > m->stock_fill[1]) {
-			m->stock_fill[1] = f;
+		if (f > bf) {
+			bf = f;
 			best = k;
 		}
 	}
-	if (m->stock_fill[1] > m->stock_fill[0]) {
+	if (fill != NULL) {
+		*fill = bf;
+	}
+	return best;
+}
+
+/* The stock candidates chosen per cluster, or one for the whole panel if
+ * that would have placed the panel's validation demand better: by the
+ * cross-fit's held-out fills when there are (crossed, stock_crossed), else
+ * by the in-sample ones. */
+static void stock_scope(forecast_panel *m, const panel_acc *acc,
+    const double *crossed)
+{
+	unsigned cand[FORECAST_PANEL_CLUSTERS] = { 0 };
+
+	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+		cand[c] = m->cluster[c].stock;
+	}
+	m->stock_fill[0] = panel_fill(acc, cand);
+	unsigned best = panel_best(acc, &m->stock_fill[1]);
+
+	m->stock_panel = 0;
+	if (crossed != NULL) {
+		m->stock_crossed = 1;
+		m->stock_xfill[0] = crossed[0];
+		m->stock_xfill[1] = crossed[1];
+	}
+	if (crossed != NULL ? crossed[1] > crossed[0] :
+	    m->stock_fill[1] > m->stock_fill[0]) {
 		m->stock_panel = 1;
 		for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
-			m->cluster[c].stock = best;
+			forecast_panel_choice *ch = &m->cluster[c];
+
+			/* Its fill is now the panel candidate's (unshrunk). */
+			ch->stock = best;
+			ch->stock_fill = budget_fill(&acc[c], best, ch->stock_fill);
 		}
 	}
 }
@@ -933,13 +969,9 @@ static int spans_valid(const forecast_span *spans, size_t count)
 	return 1;
 }
 
-/* Step 1: losses of every candidate per cluster (and the case cache). */
-static void fit_losses(fit_ctx *ctx, const forecast_span *spans,
-    size_t count)
+/* Sums a fit's per-cluster accumulators up the hierarchy (parents, panel). */
+static void acc_roll_up(panel_acc *acc)
 {
-	panel_acc *acc = ctx->acc;
-
-	each_case(spans, count, ctx->m->horizon, pass_losses, ctx);
 	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
 		acc_add(&acc[parent_of(c)], &acc[c]);
 	}
@@ -947,6 +979,16 @@ static void fit_losses(fit_ctx *ctx, const forecast_span *spans,
 		acc_add(&acc[ACC_GLOBAL], &acc[p]);
 	}
 	acc_add(&acc[ACC_GLOBAL], &acc[0]);
+}
+
+/* Step 1: losses of every candidate per cluster (and the case cache). */
+static void fit_losses(fit_ctx *ctx, const forecast_span *spans,
+    size_t count)
+{
+	panel_acc *acc = ctx->acc;
+
+	each_case(spans, count, ctx->m->horizon, pass_losses, ctx);
+	acc_roll_up(acc);
 }
 
 /* Step 2: the point and stock candidates per cluster, the losses shrunk
@@ -976,7 +1018,73 @@ static void fit_choices(forecast_panel *m, const panel_acc *acc, double *pt,
 		m->cluster[c].cases = acc[c].nst;
 	}
 	m->cluster[0].cases = acc[0].nst;
-	stock_scope(m, acc);
+}
+
+/*
+ * Step 2b: one stock candidate per cluster, or one for the panel? Each
+ * cluster's choice is the best of eleven on its own cases, and the fill is
+ * weighted by units, so a few heavy series can decide it: the in-sample
+ * fill flatters the per-cluster choices. So each half of the series
+ * (by index) chooses both ways on its own cases and is scored on the other
+ * half's; crossed[0] (per cluster) and [1] (one for the panel) are the
+ * mean of the two held-out fills. Returns 0 (nothing written) when a half
+ * has fewer than FORECAST_PANEL_CASES_MIN cases.
+ */
+static int stock_crossed(fit_ctx *ctx, double *crossed)
+{
+	forecast_panel *tmp;
+	unsigned cand[FORECAST_PANEL_CLUSTERS] = { 0 };
+
+	crossed[0] = crossed[1] = 0;
+	if (ctx->half == NULL) {
+		return 0;
+	}
+	for (unsigned e = 0; e < 2; e++) {
+		acc_roll_up(ctx->half + e * ACC_COUNT);
+		if (ctx->half[e * ACC_COUNT + ACC_GLOBAL].nst <
+		    FORECAST_PANEL_CASES_MIN) {
+			return 0;
+		}
+	}
+	tmp = malloc(sizeof(*tmp));
+	if (tmp == NULL) {
+		return 0;
+	}
+	for (unsigned e = 0; e < 2; e++) {
+		const panel_acc *tr = ctx->half + (1 - e) * ACC_COUNT;
+		const panel_acc *te = ctx->half + e * ACC_COUNT;
+
+		memset(tmp, 0, sizeof(*tmp));
+		tmp->service = ctx->m->service;
+		defaults(tmp);
+		fit_choices(tmp, tr, ctx->pt, ctx->st);
+		for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+			cand[c] = tmp->cluster[c].stock;
+		}
+		crossed[0] += 0.5 * panel_fill(te, cand);
+		unsigned k = panel_best(tr, NULL);
+
+		for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+			cand[c] = k;
+		}
+		crossed[1] += 0.5 * panel_fill(te, cand);
+	}
+	free(tmp);
+	return 1;
+}
+
+/*
+ * Step 2c: a history with no demand yet (cluster 0). Dead or not started?
+ * The panel's validation cases in the same state say: their targets' demand
+ * per period is the rate such a history is forecast (a catalogue of new
+ * products sells; a catalogue of retired parts does not). Its dispersion
+ * and level are fitted like any cluster's (the panel is its parent). Under
+ * PANEL_CAL_MIN such cases nothing is learned and the rate stays 0.
+ */
+static void fit_none(forecast_panel *m, const panel_acc *acc)
+{
+	m->none_rate = acc[0].nst >= PANEL_CAL_MIN && acc[0].nh > 0 ?
+	    acc[0].bd / acc[0].nh : 0;
 }
 
 /* Step 3: the NB2 dispersion of the chosen stock candidate's validation
@@ -991,15 +1099,18 @@ static void fit_dispersion(fit_ctx *ctx, const forecast_span *spans,
 		acc[i].d1 = acc[i].d2 = acc[i].nd = 0;
 	}
 	each_pcase(ctx, spans, count, pass_dispersion);
-	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
-		acc[parent_of(c)].d1 += acc[c].d1;
-		acc[parent_of(c)].d2 += acc[c].d2;
-		acc[parent_of(c)].nd += acc[c].nd;
+	for (unsigned c = 0; c < FORECAST_PANEL_CLUSTERS; c++) {
+		if (c > 0) {
+			acc[parent_of(c)].d1 += acc[c].d1;
+			acc[parent_of(c)].d2 += acc[c].d2;
+			acc[parent_of(c)].nd += acc[c].nd;
+		}
 		acc[ACC_GLOBAL].d1 += acc[c].d1;
 		acc[ACC_GLOBAL].d2 += acc[c].d2;
 		acc[ACC_GLOBAL].nd += acc[c].nd;
 	}
-	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+	/* Cluster 0 (no demand yet) has the panel as its parent. */
+	for (unsigned c = 0; c < FORECAST_PANEL_CLUSTERS; c++) {
 		const panel_acc *a = &acc[c];
 
 		if (a->nd < PANEL_CAL_MIN) {
@@ -1045,7 +1156,7 @@ static void fit_levels(fit_ctx *ctx, const forecast_span *spans, size_t count)
 		}
 		acc[ACC_GLOBAL].nhist += acc[c].nhist;
 	}
-	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+	for (unsigned c = 0; c < FORECAST_PANEL_CLUSTERS; c++) {
 		unsigned p = parent_of(c);
 
 		if (acc[c].nhist >= PANEL_CAL_MIN) {
@@ -1075,7 +1186,7 @@ static void fit_levels(fit_ctx *ctx, const forecast_span *spans, size_t count)
 			m->scheme = k;
 		}
 	}
-	for (unsigned c = 1; c < FORECAST_PANEL_CLUSTERS; c++) {
+	for (unsigned c = 0; c < FORECAST_PANEL_CLUSTERS; c++) {
 		forecast_panel_choice *ch = &m->cluster[c];
 
 		ch->level = scheme_level(ctx->own[c], ctx->panel_level, m->scheme);
@@ -1091,32 +1202,12 @@ static double alloc_tau(unsigned j)
 	return 0.2 + 0.05 * j;
 }
 
-/* Interpolated fill of stocks scaled to the demand (sums on the grid). */
-static double grid_fill(const double *f, double S, double D)
-{
-	if (!(D > 0) || !(S > 0)) {
-		return 0;
-	}
-	double x = (log2(D / S) + 4) * 2;
-
-	if (x <= 0) {
-		return f[0] / D;
-	}
-	if (x >= PANEL_BUDGET_GRID - 1) {
-		return f[PANEL_BUDGET_GRID - 1] / D;
-	}
-	unsigned i = (unsigned)x;
-	double w = x - i;
-
-	return ((1 - w) * f[i] + w * f[i + 1]) / D;
-}
-
 static void case_moments(const fit_ctx *f, const pcase *v, double *mu,
     double *var)
 {
 	const forecast_panel_choice *ch = &f->m->cluster[v->cluster];
 
-	*mu = v->cluster > 0 ? v->hv * (double)v->r[ch->stock] : 0;
+	*mu = case_mu(f->m, v);
 	*var = nb_var(*mu, ch->dispersion);
 }
 
@@ -1133,11 +1224,7 @@ static void pass_alloc(fit_ctx *f, const pcase *v)
 	nb_quantiles(mu, var, f->lev[v->cluster], FORECAST_PANEL_TAUS, q[1]);
 	for (unsigned c = 0; c < 2; c++) {
 		for (unsigned j = 0; j < FORECAST_PANEL_TAUS; j++) {
-			for (unsigned g = 0; g < PANEL_BUDGET_GRID; g++) {
-				f->af[c][j][g] += fmin(budget_factor(g) * q[c][j],
-				    v->a1);
-			}
-			f->as[c][j] += q[c][j];
+			grid_add(f->af[c][j], &f->as[c][j], q[c][j], v->a1);
 		}
 	}
 }
@@ -1167,10 +1254,7 @@ static void pass_kfill(fit_ctx *f, const pcase *v)
 {
 	double st = floor(f->m->alloc_k * alloc_q(f, v) + 0.5);
 
-	for (unsigned g = 0; g < PANEL_BUDGET_GRID; g++) {
-		f->kf[g] += fmin(budget_factor(g) * st, v->a1);
-	}
-	f->ks += st;
+	grid_add(f->kf, &f->ks, st, v->a1);
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -1189,8 +1273,8 @@ static void alloc_levels(fit_ctx *ctx)
 	for (unsigned c = 0; c < FORECAST_PANEL_CLUSTERS; c++) {
 		const panel_acc *a = &acc[c];
 
-		if (c == 0 || a->nhist < PANEL_CAL_MIN) {
-			a = &acc[c == 0 ? ACC_GLOBAL : parent_of(c)];
+		if (a->nhist < PANEL_CAL_MIN) {
+			a = &acc[parent_of(c)];
 		}
 		if (a->nhist < PANEL_CAL_MIN) {
 			a = &acc[ACC_GLOBAL];
@@ -1284,6 +1368,11 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.acc = acc;
 	ctx.m = m;
+	ctx.pt = pt;
+	ctx.st = st;
+	/* The halves only inform one choice (stock_crossed): without the
+	 * memory for them the in-sample fills decide it. */
+	ctx.half = calloc(2 * ACC_COUNT, sizeof(*ctx.half));
 	/* The cache is an optimisation only: without it (too many cases, or
 	 * no memory) the passes recompute each case, to the same result. */
 	each_case(spans, count, horizon, count_case, &ncases);
@@ -1294,7 +1383,12 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 	fit_losses(&ctx, spans, count);
 	m->learned = m->cases >= FORECAST_PANEL_CASES_MIN;
 	if (m->learned) {
+		double crossed[2];
+
 		fit_choices(m, acc, pt, st);
+		fit_none(m, acc);
+		stock_scope(m, acc, stock_crossed(&ctx, crossed) ? crossed :
+		    NULL);
 		fit_dispersion(&ctx, spans, count);
 		fit_levels(&ctx, spans, count);
 		fit_alloc(&ctx, spans, count);
@@ -1310,6 +1404,7 @@ int forecast_panel_fit(forecast_panel *m, unsigned horizon, double service,
 		    ch->stock == FORECAST_CAND_ZERO));
 	}
 	free(ctx.cache);
+	free(ctx.half);
 	free(acc);
 	free(pt);
 	free(st);
@@ -1364,7 +1459,11 @@ int forecast_panel_series(const forecast_panel *m, const double *y, size_t n,
 	if (s.nz > 0) {
 		rate = ch->scale * cand_rate(ch->point, y, n, m->horizon, &s);
 		mu = m->horizon * cand_rate(ch->stock, y, n, m->horizon, &s);
-
+	} else {
+		rate = m->none_rate;
+		mu = m->horizon * rate;
+	}
+	if (mu > 0) {
 		if (m->alloc) {
 			double q;
 

@@ -15,7 +15,12 @@
  *      the lowest validation RMSSE, and the stock's mean is the candidate
  *      whose horizon means, scaled to the cluster's validation demand,
  *      would have filled the most units (the placement of a fixed stock);
- *      clusters with few cases lean on their parent (shrinkage);
+ *      clusters with few cases lean on their parent (shrinkage); whether
+ *      each cluster keeps its own stock candidate or the panel's best one
+ *      serves all is decided by cross-fit (each half of the series chooses
+ *      on its own cases and is scored on the other half's); a history with
+ *      no demand yet is forecast the demand per period that the panel's
+ *      validation cases in that state went on to have (none_rate);
  *   4. per cluster, the stock's distribution is a negative binomial around
  *      that mean whose dispersion is fitted to the validation errors; its
  *      quantile level is calibrated on the validation targets so that the
@@ -117,7 +122,16 @@ typedef struct {
 	size_t cases;       /* validation cases over all clusters */
 	unsigned learned;   /* 1: cases >= FORECAST_PANEL_CASES_MIN */
 	unsigned stock_panel; /* 1: one stock candidate for every cluster */
+	/* Demand per period of a history with no demand yet (cluster 0),
+	 * learned from the validation cases in that state (their targets'
+	 * demand over their periods; 0 under 50 such cases). */
+	double none_rate;
 	double stock_fill[2]; /* validation fill of the means: per cluster, one */
+	/* 1: per cluster or one was chosen by cross-fit (each half of the
+	 * series chooses on its own cases, scored on the other half's):
+	 * stock_xfill holds those held-out fills; 0: by stock_fill. */
+	unsigned stock_crossed;
+	double stock_xfill[2];
 	unsigned scheme;    /* levels: 0 per cluster .. SCHEMES-1 one level */
 	double scheme_fill[FORECAST_PANEL_SCHEMES]; /* validation fill @ 1.0x */
 	/* Budget-aware stock: stock = round(alloc_k x the quantile at the

@@ -483,9 +483,16 @@ static void print_explain(const forecast_panel *panel, const why_tally *t)
 		printf(" %.3f", panel->scheme_fill[k]);
 	}
 	printf("; stock candidates %s (validation fill of their means: "
-	    "per cluster %.3f, one for the panel %.3f)",
+	    "per cluster %.3f, one for the panel %.3f",
 	    panel->stock_panel ? "one for the panel" : "per cluster",
 	    panel->stock_fill[0], panel->stock_fill[1]);
+	if (panel->stock_crossed) {
+		printf("; cross-fit, held out: %.3f, %.3f", panel->stock_xfill[0],
+		    panel->stock_xfill[1]);
+	}
+	printf(")");
+	printf("; histories without demand: %.4f per period (from %.0f "
+	    "cases)", panel->none_rate, panel->cluster[0].cases);
 	printf("; budget-aware stock %s (round(%.3f x the %s quantile at "
 	    "%.2f), validation fill @ 1.0x %.3f)", panel->alloc ? "used" :
 	    "not used", panel->alloc_k, panel->alloc_cal ? "calibrated" : "raw",

@@ -193,6 +193,16 @@ static void test_panel_steady_calibrated(void **state)
 		assert_true(isfinite(m->alloc_k) && m->alloc_k > 0);
 		assert_true(m->alloc_fill > m->scheme_fill[m->scheme]);
 	}
+	/* Stock candidates per cluster or one for the panel: chosen by the
+	 * cross-fit's held-out fills (both halves have cases enough), and
+	 * one for the panel means the same candidate in every cluster. */
+	assert_int_equal(m->stock_crossed, 1);
+	assert_true(m->stock_xfill[0] > 0 && m->stock_xfill[0] <= 1);
+	assert_true(m->stock_xfill[1] > 0 && m->stock_xfill[1] <= 1);
+	assert_int_equal(m->stock_panel, m->stock_xfill[1] > m->stock_xfill[0]);
+	for (unsigned c = 2; m->stock_panel && c < FORECAST_PANEL_CLUSTERS; c++) {
+		assert_int_equal(m->cluster[c].stock, m->cluster[1].stock);
+	}
 	for (size_t i = 0; i < NS; i++) {
 		forecast_result r;
 		forecast_panel_why why;
@@ -220,6 +230,59 @@ static void test_panel_steady_calibrated(void **state)
 
 	assert_true(cover >= 0.85 && cover <= 0.95);
 	assert_true(fabs(ratio / NS - 1) < 0.15);
+	free(y);
+	free(sp);
+	free(m);
+}
+
+/* Goal: a history with no demand yet is forecast what the panel's own
+ * validation cases in that state went on to sell. In a catalogue of new
+ * products (each starts selling Poisson(2) at a period 0..29 of 36) a
+ * silent history learns a positive rate and gets a stock; in a catalogue
+ * where the silent series never sell, it learns 0 and stocks nothing. */
+static void test_panel_silent_learned(void **state)
+{
+	(void)state;
+	enum { N = 400, T = 36 };
+	double *y = calloc(N * T, sizeof(double));
+	forecast_span *sp = malloc(sizeof(*sp) * N);
+	forecast_panel *m = malloc(sizeof(*m));
+	const double silent[10] = { 0 };
+	double mean[H];
+	forecast_result r;
+	forecast_panel_why why;
+	uint64_t s = 5;
+
+	assert_non_null(y);
+	assert_non_null(sp);
+	assert_non_null(m);
+	for (size_t i = 0; i < N; i++) {
+		for (size_t t = i % 30; t < T; t++) {
+			y[i * T + t] = poisson(&s, 2);
+		}
+		sp[i].y = y + i * T;
+		sp[i].n = T;
+	}
+	assert_int_equal(forecast_panel_fit(m, H, 0.9, sp, N), 0);
+	assert_true(m->cluster[0].cases >= 50);
+	/* Some silent cases start within their target, some do not. */
+	assert_true(m->none_rate > 0.1 && m->none_rate < 2);
+	assert_int_equal(forecast_panel_series(m, silent, 10, mean, &r, &why), 0);
+	assert_int_equal(why.cluster, 0);
+	assert_true(r.stock > 0 && mean[0] == m->none_rate);
+	assert_true(fabs(why.stock_mean - H * m->none_rate) < EPS);
+	/* Half never sell, half sell Poisson(2) from the start. */
+	memset(y, 0, sizeof(double) * N * T);
+	for (size_t i = 0; i < N; i += 2) {
+		for (size_t t = 0; t < T; t++) {
+			y[i * T + t] = poisson(&s, 2);
+		}
+	}
+	assert_int_equal(forecast_panel_fit(m, H, 0.9, sp, N), 0);
+	assert_true(m->cluster[0].cases >= 50);
+	assert_true(m->none_rate == 0);
+	assert_int_equal(forecast_panel_series(m, silent, 10, mean, &r, &why), 0);
+	assert_true(r.stock == 0 && mean[0] == 0 && why.stock_mean == 0);
 	free(y);
 	free(sp);
 	free(m);
@@ -355,6 +418,17 @@ static void test_panel_bad_args_and_empty(void **state)
 	assert_true(r.stock == r2.stock && r.stock > 0);
 	assert_true(fabs(why.stock_mean - r2.mean_total) < EPS);
 	assert_int_equal(why.stock, FORECAST_CAND_MODEL);
+	/* Enough to learn from (8 series x 8 origins) but not to split in
+	 * halves of 50 cases: the stock's scope is chosen in sample. */
+	forecast_span eight[8];
+
+	for (size_t i = 0; i < 8; i++) {
+		eight[i] = few[0];
+	}
+	assert_int_equal(forecast_panel_fit(&m, 4, 0.9, eight, 8), 0);
+	assert_true(m.cases == 64 && m.learned == 1);
+	assert_int_equal(m.stock_crossed, 0);
+	assert_int_equal(m.stock_panel, m.stock_fill[1] > m.stock_fill[0]);
 	/* No demand: nothing forecast, nothing stocked. */
 	const double z[] = { 0, 0, 0, 0 };
 
@@ -370,6 +444,7 @@ int main(void)
 		cmocka_unit_test(test_compound),
 		cmocka_unit_test(test_panel_steady_calibrated),
 		cmocka_unit_test(test_panel_dying_learned),
+		cmocka_unit_test(test_panel_silent_learned),
 		cmocka_unit_test(test_panel_deterministic),
 		cmocka_unit_test(test_panel_bad_args_and_empty),
 	};
