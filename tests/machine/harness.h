@@ -31,14 +31,12 @@
 #include "io/log.h"
 #include "coord.h"
 #include "hub.h"
+#include "pack.h"
 
 /* ---- mt: one coordinator ---- */
 
 /* A UTC instant far from the epoch, as a real clock would give. */
 #define MT_WALL0 1800000000000LL
-/* Where the test hub sits, and a ship-to inside its radius. */
-#define MT_LAT 51.5074
-#define MT_LON -0.1278
 
 typedef struct {
 	coord *c;
@@ -176,38 +174,44 @@ static inline Dropnet__Status mt_drop_create(mt *m, const char *id, const char *
 	return st;
 }
 
+/* The most orders a test hands over in one batch. */
+#define MT_INGEST_MAX 8u
+
+/* Hands n packed orders (bufs[i], lens[i]) to the machine as one ingest
+ * batch; acks[i] is order i's unpacked ack (free each with
+ * codec_order_ack_free). */
+static inline void mt_ingest(mt *m, uint8_t **bufs, const size_t *lens, size_t n,
+    Dropnet__OrderAck **acks)
+{
+	mreq r[MT_INGEST_MAX], *rp[MT_INGEST_MAX];
+	assert_true(n <= MT_INGEST_MAX);
+	for (size_t i = 0; i < n; i++) {
+		mreq_init(&r[i], bufs[i], lens[i]);
+		rp[i] = &r[i];
+	}
+	coord_ingest_batch(m->c, rp, n);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(r[i].replied);
+		acks[i] = NULL;
+		assert_int_equal(codec_order_ack_unpack(r[i].reply, r[i].reply_len, &acks[i]), 0);
+		mreq_fini(&r[i]);
+	}
+}
+
 /* One SubmitOrder (action, hold_seconds as given) of qty sku to the test
  * ship-to. Returns the unpacked ack; free it with codec_order_ack_free. */
 static inline Dropnet__OrderAck *mt_order(mt *m, const char *key, const char *customer,
     const char *drop, const char *tier, const char *sku, uint32_t qty,
     uint32_t hold_seconds, Dropnet__OrderAction action)
 {
-	Dropnet__OrderLine l = DROPNET__ORDER_LINE__INIT;
-	Dropnet__OrderLine *lp = &l;
-	l.sku = (char *)sku;
-	l.qty = qty;
-	Dropnet__SubmitOrder o = DROPNET__SUBMIT_ORDER__INIT;
-	o.version = DN_PROTO_VERSION;
-	o.order_key = (char *)key;
-	o.customer = (char *)customer;
-	o.n_lines = 1;
-	o.lines = &lp;
-	o.lat = MT_LAT;
-	o.lon = MT_LON;
-	o.drop_id = (char *)(drop != NULL ? drop : "");
-	o.tier = (char *)(tier != NULL ? tier : "");
-	o.hold_seconds = hold_seconds;
-	o.action = action;
+	const mt_order_spec spec = {.key = key, .customer = customer, .drop = drop,
+	    .tier = tier, .sku = sku, .qty = qty, .hold_seconds = hold_seconds,
+	    .action = action, .lat = MT_LAT, .lon = MT_LON};
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	assert_int_equal(codec_submit_order_pack(&o, &buf, &len), 0);
-	mreq r, *rp = &r;
-	mreq_init(&r, buf, len);
-	coord_ingest_batch(m->c, &rp, 1);
-	assert_true(r.replied);
+	assert_int_equal(mt_pack_order(&spec, &buf, &len), 0);
 	Dropnet__OrderAck *ack = NULL;
-	assert_int_equal(codec_order_ack_unpack(r.reply, r.reply_len, &ack), 0);
-	mreq_fini(&r);
+	mt_ingest(m, &buf, &len, 1, &ack);
 	free(buf);
 	return ack;
 }
@@ -223,45 +227,48 @@ static inline Dropnet__Status mt_submit(mt *m, const char *key, const char *drop
 	return st;
 }
 
-/* A sync from test hub "london" (registers it, keeps it healthy); with
- * qty > 0 it also reports qty of sku received. */
-static inline void mt_hub_sync(mt *m, const char *sku, int64_t qty)
+/* A sync from test hub "london" carrying events[0..n), whose seqs follow
+ * m->hub_seq. Returns the reply's status; when OK, the coordinator has
+ * applied every event and m->hub_seq moves on to the last. */
+static inline Dropnet__Status mt_hub_sync_events(mt *m, Dropnet__HubEvent **events, size_t n)
 {
-	Dropnet__HubHello hello = DROPNET__HUB_HELLO__INIT;
-	hello.id = "london";
-	hello.name = "london";
-	hello.lat = MT_LAT;
-	hello.lon = MT_LON;
-	hello.radius_km = 50;
-	Dropnet__HubEvent e = DROPNET__HUB_EVENT__INIT;
-	Dropnet__HubEvent *ep = &e;
-	Dropnet__HubSyncRequest q = DROPNET__HUB_SYNC_REQUEST__INIT;
-	q.version = DN_PROTO_VERSION;
-	q.hello = &hello;
-	if (qty > 0) {
-		e.seq = ++m->hub_seq;
-		e.kind = DROPNET__EVENT_KIND__EV_RECEIVED;
-		e.sku = (char *)sku;
-		e.qty = qty;
-		e.bin = "MAIN";
-		e.time_ms = m->wall;
-		q.n_events = 1;
-		q.events = &ep;
-	}
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	assert_int_equal(codec_hub_sync_request_pack(&q, &buf, &len), 0);
+	assert_int_equal(mt_pack_hub_sync(events, n, &buf, &len), 0);
 	mreq r, *rp = &r;
 	mreq_init(&r, buf, len);
 	coord_hubsync_batch(m->c, &rp, 1);
 	assert_true(r.replied);
 	Dropnet__HubSyncReply *rep = NULL;
 	assert_int_equal(codec_hub_sync_reply_unpack(r.reply, r.reply_len, &rep), 0);
-	assert_int_equal(rep->status, DROPNET__STATUS__OK);
-	assert_int_equal(rep->event_applied, m->hub_seq);
+	Dropnet__Status st = rep->status;
+	if (st == DROPNET__STATUS__OK) {
+		uint64_t last = n > 0 ? events[n - 1]->seq : m->hub_seq;
+		assert_int_equal(rep->event_applied, last);
+		m->hub_seq = last;
+	}
 	codec_hub_sync_reply_free(rep);
 	mreq_fini(&r);
 	free(buf);
+	return st;
+}
+
+/* A sync from test hub "london" (registers it, keeps it healthy); with
+ * qty > 0 it also reports qty of sku received. Returns the reply's status. */
+static inline Dropnet__Status mt_hub_sync_status(mt *m, const char *sku, int64_t qty)
+{
+	Dropnet__HubEvent e = DROPNET__HUB_EVENT__INIT;
+	Dropnet__HubEvent *ep = &e;
+	if (qty > 0) {
+		mt_event_received(&e, m->hub_seq + 1, sku, qty, m->wall);
+	}
+	return mt_hub_sync_events(m, &ep, qty > 0 ? 1 : 0);
+}
+
+/* As mt_hub_sync_status, and the sync must succeed. */
+static inline void mt_hub_sync(mt *m, const char *sku, int64_t qty)
+{
+	assert_int_equal(mt_hub_sync_status(m, sku, qty), DROPNET__STATUS__OK);
 }
 
 /* One integer from the coordinator's file (the first column of sql, with
@@ -479,22 +486,12 @@ static inline void do_pick_ship(net *n, uint64_t id, const char *sku, int qty)
 
 static inline void submit(net *n, const char *key, const char *sku, uint32_t qty)
 {
-	Dropnet__OrderLine line = DROPNET__ORDER_LINE__INIT;
-	line.sku = (char *)sku;
-	line.qty = qty;
-	Dropnet__OrderLine *lp = &line;
-	Dropnet__SubmitOrder o = DROPNET__SUBMIT_ORDER__INIT;
-	o.version = DN_PROTO_VERSION;
-	o.order_key = (char *)key;
-	o.customer = "alice";
-	o.lines = &lp;
-	o.n_lines = 1;
-	o.lat = 51.45;
-	o.lon = -0.2;
+	const mt_order_spec spec = {.key = key, .customer = "alice", .sku = sku, .qty = qty,
+	    .lat = 51.45, .lon = -0.2};
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	tick(n);
-	assert_int_equal(codec_submit_order_pack(&o, &buf, &len), 0);
+	assert_int_equal(mt_pack_order(&spec, &buf, &len), 0);
 	mreq r;
 	mreq_init(&r, buf, len);
 	mreq *rp = &r;
