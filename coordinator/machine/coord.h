@@ -192,6 +192,9 @@ enum {
 	COORD_SCRATCH_DROP_PLACE,     /* drops_ops.c: a new drop's placement */
 	COORD_SCRATCH_DROP_VIEWS,     /* drops_ops.c: OPS_DROP_SHOW's reply */
 	COORD_SCRATCH_DROP_KPI,       /* drops_ops.c: OPS_DROP_KPI's reply */
+	COORD_SCRATCH_QUOTE,          /* prices.c: a QuoteReply's prices and tokens */
+	COORD_SCRATCH_PRICE_SHOW,     /* prices.c: OPS_PRICE_SHOW's rows */
+	COORD_SCRATCH_KPI_MONEY,      /* prices.c: OPS_DROP_KPI's money rows */
 	COORD_SCRATCH_N
 };
 
@@ -582,14 +585,15 @@ int coord_experiment_outcome(coord *c, const coord_drop *d, const char *sku, int
 /* True when the drop sells at prices (its SKUs have them). */
 bool coord_drop_priced(const coord_drop *d);
 /* The money KPIs of drop d into k (currency, revenue, per tier and hub);
- * k's arrays point into prices.c's static buffers until the next call. 0
- * or DN_EIO. */
+ * k's arrays point into the machine's scratch (COORD_SCRATCH_KPI_MONEY)
+ * until the next call. 0, DN_ENOMEM or DN_EIO. */
 int coord_kpi_money(coord *c, const coord_drop *d, Dropnet__DropKpi *k);
 /* Ops kinds 50..59 (prices and experiments). */
 void coord_ops_prices(coord *c, const Dropnet__OpsRequest *q, mreq *r);
 /* Answers a QuoteRequest from memory (no transaction, nothing written):
  * rep gets the prices, availability and tokens. rep's strings point into
- * q, d and the static buffers of prices.c until the next call. */
+ * q, d and the machine's scratch (COORD_SCRATCH_QUOTE) until the next
+ * call; out of memory, rep is UNAVAILABLE. */
 void coord_quote(coord *c, const Dropnet__QuoteRequest *q, Dropnet__QuoteReply *rep);
 /* Checks a drop's prices at creation (currency, one price per tier, the
  * rules within their bounds) and fills in the default floor and ceiling
