@@ -156,6 +156,22 @@ typedef struct {
 /* Status values an order answer can carry (Dropnet__Status < this). */
 #define COORD_METRICS_STATUS_MAX 32
 
+/* Experiment counters are kept apart for the first this many (experiment,
+ * arm) pairs the process sees; later pairs count under ("other", "other"),
+ * so a scrape stays bounded whatever experiments operators create. */
+#define COORD_METRICS_ARMS_MAX 32
+
+/* One (experiment, arm) pair's counters in coord_metrics. */
+typedef struct {
+	char experiment[DN_ID_MAX + 1];
+	char arm[DN_ID_MAX + 1];
+	uint64_t exposures;           /* quote lines priced by the arm */
+	uint64_t outcomes;            /* orders placed at its price, committed */
+	uint64_t outcomes_txn;        /* of the running transaction: folded into
+	                               * outcomes at its commit, dropped at a
+	                               * rollback (txn.c) */
+} coord_metrics_arm;
+
 /* The machine's own counters, for /metrics (docs/metrics.md): written only
  * by the machine on its thread; the shell renders them there into a text
  * snapshot for the HTTP threads. They survive coord_close/coord_open (a
@@ -170,6 +186,15 @@ typedef struct {
 	metrics_labels storefronts;   /* orders received, by storefront */
 	metrics_hist ingest_batch;    /* requests per ingest batch */
 	uint64_t hubsync_requests, ops_requests;
+	/* Prices (prices.c): quotes answered by the price path, by status;
+	 * quote tokens an order carried that did not lock its price, counted
+	 * as checked (invalid: tampered or for another line, buyer or drop;
+	 * lapsed: past its expiry); experiment counts per (experiment, arm). */
+	uint64_t quotes[COORD_METRICS_STATUS_MAX];
+	uint64_t quote_tokens_invalid, quote_tokens_lapsed;
+	coord_metrics_arm arms[COORD_METRICS_ARMS_MAX + 1]; /* the last: "other" */
+	size_t narms;
+	bool arms_txn;                /* an arm has outcomes_txn (txn.c folds) */
 } coord_metrics;
 
 /* The machine's time (state.c; proto/SEMANTICS.md "Time"). A wall reading

@@ -87,6 +87,11 @@ static int prices_token(coord *c, const coord_drop *d, const char *sku,
 	int rv = qtoken_check(c->quote_secret, c->quote_secret_len, tok, &f, now, &price,
 	    &exp);
 	if (rv != 0) {
+		if (rv == DN_ETIMEDOUT) {
+			c->metrics.quote_tokens_lapsed++;
+		} else {
+			c->metrics.quote_tokens_invalid++;
+		}
 		log_info("price.quote_refused", "drop=%s sku=%s customer=%.64s why=%s", d->id,
 		    sku, customer, rv == DN_ETIMEDOUT ? "lapsed" : "invalid");
 		return 0;
@@ -446,6 +451,30 @@ static Dropnet__Status prices_quote_drop(coord *c, const Dropnet__QuoteRequest *
 	return DROPNET__STATUS__OK;
 }
 
+/* The metrics counters of arm of experiment x: its own pair's, or the
+ * shared "other" once COORD_METRICS_ARMS_MAX pairs are taken. */
+static coord_metrics_arm *prices_metrics_arm(coord *c, const coord_experiment *x, int arm)
+{
+	coord_metrics *m = &c->metrics;
+	for (size_t i = 0; i < m->narms; i++) {
+		if (strcmp(m->arms[i].experiment, x->id) == 0 &&
+		    strcmp(m->arms[i].arm, x->arm[arm]) == 0) {
+			return &m->arms[i];
+		}
+	}
+	coord_metrics_arm *a = &m->arms[m->narms < COORD_METRICS_ARMS_MAX ? m->narms :
+	    COORD_METRICS_ARMS_MAX];
+	if (m->narms < COORD_METRICS_ARMS_MAX) {
+		snprintf(a->experiment, sizeof(a->experiment), "%s", x->id);
+		snprintf(a->arm, sizeof(a->arm), "%s", x->arm[arm]);
+		m->narms++;
+	} else if (a->experiment[0] == '\0') {
+		snprintf(a->experiment, sizeof(a->experiment), "other");
+		snprintf(a->arm, sizeof(a->arm), "other");
+	}
+	return a;
+}
+
 /* One SKU of a quote into qp (tok and rule: its buffers). */
 static void prices_quote_sku(coord *c, const Dropnet__QuoteRequest *q,
     coord_drop *d, int tier_idx, size_t i, Dropnet__QuotePrice *qp, char *tok,
@@ -471,6 +500,7 @@ static void prices_quote_sku(coord *c, const Dropnet__QuoteRequest *q,
 		 * commit (coord_experiments_flush). */
 		coord_experiment *x = coord_experiment_find(c, d->id, q->skus[i]);
 		x->pending[arm]++;
+		prices_metrics_arm(c, x, arm)->exposures++;
 		qp->arm = x->arm[arm];
 	}
 	qp->rule = rule;
@@ -490,7 +520,7 @@ typedef struct {
 	char rules[DN_ORDER_LINES_MAX][PRICE_RULE_NAME_MAX];
 } prices_quote_rows;
 
-void coord_quote(coord *c, const Dropnet__QuoteRequest *q, Dropnet__QuoteReply *rep)
+static void prices_quote(coord *c, const Dropnet__QuoteRequest *q, Dropnet__QuoteReply *rep)
 {
 	const char *why = "";
 	rep->version = DN_PROTO_VERSION;
@@ -526,6 +556,13 @@ void coord_quote(coord *c, const Dropnet__QuoteRequest *q, Dropnet__QuoteReply *
 	}
 	rep->n_prices = q->n_skus;
 	rep->prices = w->qpp;
+}
+
+void coord_quote(coord *c, const Dropnet__QuoteRequest *q, Dropnet__QuoteReply *rep)
+{
+	prices_quote(c, q, rep);
+	size_t st = (size_t)rep->status < COORD_METRICS_STATUS_MAX ? (size_t)rep->status : 0;
+	c->metrics.quotes[st]++;
 }
 
 /* Money rows of one KPI reply, per grouping. */
@@ -633,7 +670,13 @@ int coord_experiment_outcome(coord *c, const coord_drop *d, const char *sku, int
 	double rev = (double)unit_minor * qty;
 	coord_store_arm_row row = {.idx = arm, .orders = 1, .units = qty,
 	    .revenue_minor = unit_minor * (int64_t)qty, .revenue_sq = rev * rev};
-	return coord_store_arm_add(c->store, x->id, &row);
+	int rv = coord_store_arm_add(c->store, x->id, &row);
+	if (rv == 0) {
+		/* Counted once the order's transaction commits (txn.c). */
+		prices_metrics_arm(c, x, arm)->outcomes_txn++;
+		c->metrics.arms_txn = true;
+	}
+	return rv;
 }
 
 /* An experiment's row and arms, then the exposures counted since the last

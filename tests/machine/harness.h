@@ -137,6 +137,25 @@ static inline Dropnet__Status mt_ops_drop(mt *m, Dropnet__OpsKind kind, const ch
 	return st;
 }
 
+/* OPS_DROP_CREATE of drop id (name and currency: NULL for none) selling
+ * one SKU in one tier; returns the reply (free with codec_ops_reply_free). */
+static inline Dropnet__OpsReply *mt_drop_send(mt *m, const char *id, const char *name,
+    const char *currency, Dropnet__DropSku *sku, Dropnet__Tier *tier)
+{
+	Dropnet__Drop d = DROPNET__DROP__INIT;
+	d.id = (char *)id;
+	d.name = (char *)(name != NULL ? name : "");
+	d.currency = (char *)(currency != NULL ? currency : "");
+	d.n_skus = 1;
+	d.skus = &sku;
+	d.n_tiers = 1;
+	d.tiers = &tier;
+	Dropnet__OpsRequest q = DROPNET__OPS_REQUEST__INIT;
+	q.kind = DROPNET__OPS_KIND__OPS_DROP_CREATE;
+	q.drop = &d;
+	return mt_ops(m, &q);
+}
+
 /* Creates drop id selling sku (units, holdback_pct) with one tier "pub"
  * open over [opens, closes), release_holdback as given. Returns the status;
  * the reply's message goes to msg. */
@@ -155,17 +174,7 @@ static inline Dropnet__Status mt_drop_create(mt *m, const char *id, const char *
 	t.opens_ms = opens;
 	t.closes_ms = closes;
 	t.release_holdback = release;
-	Dropnet__Drop d = DROPNET__DROP__INIT;
-	d.id = (char *)id;
-	d.name = (char *)(name != NULL ? name : "");
-	d.n_skus = 1;
-	d.skus = &sp;
-	d.n_tiers = 1;
-	d.tiers = &tp;
-	Dropnet__OpsRequest q = DROPNET__OPS_REQUEST__INIT;
-	q.kind = DROPNET__OPS_KIND__OPS_DROP_CREATE;
-	q.drop = &d;
-	Dropnet__OpsReply *rep = mt_ops(m, &q);
+	Dropnet__OpsReply *rep = mt_drop_send(m, id, name, NULL, sp, tp);
 	Dropnet__Status st = rep->status;
 	if (msg != NULL) {
 		snprintf(msg, msg_len, "%s", rep->message);
@@ -176,6 +185,59 @@ static inline Dropnet__Status mt_drop_create(mt *m, const char *id, const char *
 
 /* The most orders a test hands over in one batch. */
 #define MT_INGEST_MAX 8u
+
+/* Creates and opens drop id: units of sku at price_minor GBP in tier "pub"
+ * (open now, for an hour), floor 4000, ceiling 9000. */
+static inline void mt_drop_priced(mt *m, const char *id, const char *sku, uint32_t units,
+    int64_t price_minor)
+{
+	Dropnet__TierPrice tp = DROPNET__TIER_PRICE__INIT;
+	Dropnet__TierPrice *tpp = &tp;
+	tp.tier = "pub";
+	tp.price_minor = price_minor;
+	Dropnet__DropSku s = DROPNET__DROP_SKU__INIT;
+	s.sku = (char *)sku;
+	s.units = units;
+	s.n_prices = 1;
+	s.prices = &tpp;
+	s.floor_minor = 4000;
+	s.ceiling_minor = 9000;
+	Dropnet__Tier t = DROPNET__TIER__INIT;
+	t.name = "pub";
+	t.opens_ms = m->wall;
+	t.closes_ms = m->wall + 3600000;
+	Dropnet__OpsReply *rep = mt_drop_send(m, id, NULL, "GBP", &s, &t);
+	assert_int_equal(rep->status, DROPNET__STATUS__OK);
+	codec_ops_reply_free(rep);
+	assert_int_equal(mt_ops_drop(m, DROPNET__OPS_KIND__OPS_DROP_OPEN, id, NULL, 0),
+	    DROPNET__STATUS__OK);
+}
+
+/* Creates experiment id on (drop, sku) with arms "low" and "high" at
+ * those prices; returns the status. */
+static inline Dropnet__Status mt_experiment_create(mt *m, const char *id, const char *drop,
+    const char *sku, int64_t low, int64_t high)
+{
+	Dropnet__ExperimentArm a0 = DROPNET__EXPERIMENT_ARM__INIT, a1 = a0;
+	Dropnet__ExperimentArm *arms[2] = {&a0, &a1};
+	a0.name = "low";
+	a0.price_minor = low;
+	a1.name = "high";
+	a1.price_minor = high;
+	Dropnet__Experiment e = DROPNET__EXPERIMENT__INIT;
+	e.id = (char *)id;
+	e.drop_id = (char *)drop;
+	e.sku = (char *)sku;
+	e.n_arms = 2;
+	e.arms = arms;
+	Dropnet__OpsRequest q = DROPNET__OPS_REQUEST__INIT;
+	q.kind = DROPNET__OPS_KIND__OPS_EXPERIMENT_CREATE;
+	q.experiment = &e;
+	Dropnet__OpsReply *rep = mt_ops(m, &q);
+	Dropnet__Status st = rep->status;
+	codec_ops_reply_free(rep);
+	return st;
+}
 
 /* Hands n packed orders (bufs[i], lens[i]) to the machine as one ingest
  * batch; acks[i] is order i's unpacked ack (free each with

@@ -212,12 +212,46 @@ static void test_failed_drop_create_is_undone(void **state)
 	close_machine(&m);
 }
 
+/* Goal: an experiment outcome counted for /metrics by an order whose
+ * batch then fails to commit is not counted (the order is answered
+ * UNAVAILABLE); its retry counts once. */
+static void test_failed_outcome_not_counted(void **state)
+{
+	(void)state;
+	mt m;
+	open_machine(&m);
+	assert_int_equal(mt_hub_sync_status(&m, "TEE", 10), DROPNET__STATUS__OK);
+	mt_drop_priced(&m, "pd", "TEE", 10, 6000);
+	assert_int_equal(mt_experiment_create(&m, "x1", "pd", "TEE", 5000, 7000),
+	    DROPNET__STATUS__OK);
+	disk_fails(true);
+	Dropnet__OrderAck *a = mt_order(&m, "o1", "c1", "pd", "pub", "TEE", 1, 0,
+	    DROPNET__ORDER_ACTION__ACTION_SUBMIT);
+	disk_fails(false);
+	assert_int_equal(a->status, DROPNET__STATUS__UNAVAILABLE);
+	codec_order_ack_free(a);
+	const coord_metrics *mc = &m.c->metrics;
+	assert_int_equal(mc->narms, 1);
+	assert_int_equal(mc->arms[0].outcomes, 0);
+	assert_int_equal(mc->arms[0].outcomes_txn, 0);
+	assert_false(mc->arms_txn);
+	a = mt_order(&m, "o1", "c1", "pd", "pub", "TEE", 1, 0,
+	    DROPNET__ORDER_ACTION__ACTION_SUBMIT);
+	assert_int_equal(a->status, DROPNET__STATUS__ACCEPTED);
+	assert_string_equal(a->prices[0]->arm, mc->arms[0].arm);
+	codec_order_ack_free(a);
+	assert_int_equal(mc->arms[0].outcomes, 1);
+	assert_string_equal(mc->arms[0].experiment, "x1");
+	close_machine(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_failed_hub_sync_is_undone),
 		cmocka_unit_test(test_failed_order_batch_is_undone),
 		cmocka_unit_test(test_failed_drop_create_is_undone),
+		cmocka_unit_test(test_failed_outcome_not_counted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
