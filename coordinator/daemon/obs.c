@@ -230,6 +230,24 @@ static void render_prices(metrics_text *t, const coord *c)
 	}
 }
 
+/* The planner: spikes declared and plans carried out (rebalance.c). */
+static void render_planner(metrics_text *t, const coord *c)
+{
+	const coord_metrics *m = &c->metrics;
+	metrics_text_labels(t, "dropnet_demand_spikes_total",
+	    "Demand spikes declared, by hub (the first 16 seen; the rest as other).", "hub",
+	    &m->spikes);
+	counter(t, "dropnet_rebalance_plans_total",
+	    "Rebalance plans carried out (committed, at least one action).",
+	    (double)m->plans_applied);
+	metrics_text_head(t, "dropnet_rebalance_units_total", "counter",
+	    "Units the carried-out plans released from holdback or moved between hubs.");
+	const char *lr[] = {"action", "released", NULL}, *lm[] = {"action", "moved", NULL};
+	metrics_text_sample(t, "dropnet_rebalance_units_total", lr,
+	    (double)m->plan_units_released);
+	metrics_text_sample(t, "dropnet_rebalance_units_total", lm, (double)m->plan_units_moved);
+}
+
 static void render_hubs(metrics_text *t, const coord *c)
 {
 	static const struct {
@@ -362,6 +380,7 @@ void obs_publish(obs *o, const coord *c, bool force)
 	render_machine(&t, c);
 	render_peers(&t, c);
 	render_prices(&t, c);
+	render_planner(&t, c);
 	render_hubs(&t, c);
 	render_drops(&t, c);
 	render_shell(&t, o);

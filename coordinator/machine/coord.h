@@ -195,6 +195,10 @@ typedef struct {
 	coord_metrics_arm arms[COORD_METRICS_ARMS_MAX + 1]; /* the last: "other" */
 	size_t narms;
 	bool arms_txn;                /* an arm has outcomes_txn (txn.c folds) */
+	/* The planner (rebalance.c): demand spikes declared, by hub; plans
+	 * carried out (committed, at least one action) and their units. */
+	metrics_labels spikes;
+	uint64_t plans_applied, plan_units_released, plan_units_moved;
 } coord_metrics;
 
 /* The machine's time (state.c; proto/SEMANTICS.md "Time"). A wall reading
