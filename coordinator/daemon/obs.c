@@ -164,6 +164,90 @@ static void render_machine(metrics_text *t, const coord *c)
 	    c->degraded ? 1 : 0);
 }
 
+/* Requests refused before a handler acted on them (c->refusals; SEMANTICS.md
+ * "Transport and identity"): every reason always, with its kind. */
+static void render_peers(metrics_text *t, const coord *c)
+{
+	const coord_refusals *f = &c->refusals;
+	const struct {
+		const char *kind, *reason;
+		uint64_t n;
+	} r[] = {
+		{"unauthenticated", "malformed", f->malformed},
+		{"unauthenticated", "unsigned", f->unsigned_req},
+		{"unauthenticated", "unknown_peer", f->unknown_peer},
+		{"unauthenticated", "bad_mac", f->bad_mac},
+		{"forbidden", "wrong_role", f->wrong_role},
+		{"forbidden", "wrong_name", f->wrong_name},
+		{"forbidden", "forbidden", f->forbidden},
+		{"replay", "replayed", f->replayed},
+		{"replay", "stale", f->stale},
+	};
+	metrics_text_head(t, "dropnet_peer_refusals_total", "counter",
+	    "Requests refused by identity before any handler acted, by kind and reason.");
+	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
+		const char *lab[] = {"kind", r[i].kind, "reason", r[i].reason, NULL};
+		metrics_text_sample(t, "dropnet_peer_refusals_total", lab, (double)r[i].n);
+	}
+}
+
+/* Quotes, quote tokens and price experiments (c->metrics, prices.c). */
+static void render_prices(metrics_text *t, const coord *c)
+{
+	const coord_metrics *m = &c->metrics;
+	metrics_text_head(t, "dropnet_quotes_total", "counter",
+	    "Quote requests answered by the price path, by status.");
+	for (int s = 1; s < COORD_METRICS_STATUS_MAX; s++) {
+		if (m->quotes[s] == 0 && s != DROPNET__STATUS__OK) {
+			continue;
+		}
+		const char *lab[] = {"status", codec_status_name((Dropnet__Status)s), NULL};
+		metrics_text_sample(t, "dropnet_quotes_total", lab, (double)m->quotes[s]);
+	}
+	metrics_text_head(t, "dropnet_quote_tokens_refused_total", "counter",
+	    "Quote tokens on order lines that did not lock the price, by why.");
+	const char *li[] = {"why", "invalid", NULL}, *ll[] = {"why", "lapsed", NULL};
+	metrics_text_sample(t, "dropnet_quote_tokens_refused_total", li,
+	    (double)m->quote_tokens_invalid);
+	metrics_text_sample(t, "dropnet_quote_tokens_refused_total", ll,
+	    (double)m->quote_tokens_lapsed);
+	static const char *const names[] = {"dropnet_experiment_exposures_total",
+		"dropnet_experiment_outcomes_total"};
+	static const char *const helps[] = {"Quote lines priced by an experiment's arm"
+		" (the first 32 experiment/arm pairs; the rest as other).", "Orders placed at"
+		" an experiment arm's price, committed (pairs as exposures)."};
+	for (int k = 0; k < 2; k++) {
+		metrics_text_head(t, names[k], "counter", helps[k]);
+		for (size_t i = 0; i <= COORD_METRICS_ARMS_MAX; i++) {
+			const coord_metrics_arm *a = &m->arms[i];
+			if (a->experiment[0] == '\0') {
+				continue;
+			}
+			const char *lab[] = {"experiment", a->experiment, "arm", a->arm, NULL};
+			metrics_text_sample(t, names[k], lab,
+			    (double)(k == 0 ? a->exposures : a->outcomes));
+		}
+	}
+}
+
+/* The planner: spikes declared and plans carried out (rebalance.c). */
+static void render_planner(metrics_text *t, const coord *c)
+{
+	const coord_metrics *m = &c->metrics;
+	metrics_text_labels(t, "dropnet_demand_spikes_total",
+	    "Demand spikes declared, by hub (the first 16 seen; the rest as other).", "hub",
+	    &m->spikes);
+	counter(t, "dropnet_rebalance_plans_total",
+	    "Rebalance plans carried out (committed, at least one action).",
+	    (double)m->plans_applied);
+	metrics_text_head(t, "dropnet_rebalance_units_total", "counter",
+	    "Units the carried-out plans released from holdback or moved between hubs.");
+	const char *lr[] = {"action", "released", NULL}, *lm[] = {"action", "moved", NULL};
+	metrics_text_sample(t, "dropnet_rebalance_units_total", lr,
+	    (double)m->plan_units_released);
+	metrics_text_sample(t, "dropnet_rebalance_units_total", lm, (double)m->plan_units_moved);
+}
+
 static void render_hubs(metrics_text *t, const coord *c)
 {
 	static const struct {
@@ -294,6 +378,9 @@ void obs_publish(obs *o, const coord *c, bool force)
 	const char *lab[] = {"role", "coordinator", NULL};
 	metrics_text_sample(&t, "dropnet_up", lab, 1);
 	render_machine(&t, c);
+	render_peers(&t, c);
+	render_prices(&t, c);
+	render_planner(&t, c);
 	render_hubs(&t, c);
 	render_drops(&t, c);
 	render_shell(&t, o);

@@ -1,8 +1,8 @@
 /*
  * top_cmd.c - `dropctl top`: a live view of the network from the
  * coordinator's /metrics (docs/metrics.md): orders/s and refusals/s with a
- * sparkline, ack latency p50/p99, each hub's health and stream lag, each
- * open drop's sell-through. Full screen (ncurses) on a terminal; --plain
+ * sparkline, ack latency p50/p99, demand spikes and the planner's plans,
+ * each hub's health and stream lag, each open drop's sell-through. Full screen (ncurses) on a terminal; --plain
  * prints one text block per interval (pipes, logs, tests).
  *
  * One thread: scrape (nng's HTTP client, bounded by --timeout-ms), diff
@@ -65,8 +65,10 @@ static void top_help(void)
 	       "\n"
 	       "A live view of the network from the coordinator's /metrics\n"
 	       "(metrics.listen; docs/metrics.md): orders/s and refusals/s with a\n"
-	       "sparkline, ack latency p50/p99 over the last interval, each hub's\n"
-	       "health, stream lag and last sync, and each open drop's sell-through.\n"
+	       "sparkline, ack latency p50/p99 over the last interval, demand spikes\n"
+	       "by hub and the rebalance plans carried out (units released and moved),\n"
+	       "each hub's health, stream lag and last sync, and each open drop's\n"
+	       "sell-through.\n"
 	       "Full screen on a terminal (q quits); --plain prints one block per\n"
 	       "interval instead (for pipes).\n"
 	       "\n"
@@ -299,6 +301,22 @@ static void top_spark(const double *r, size_t n, char *out)
 	out[k] = '\0';
 }
 
+/* " value count" for every non-zero sample of counter name, by its label
+ * key, into by (TOP_COLS); " none" when there is none. Returns by. */
+static const char *top_by(const top_scrape *c, const char *name, const char *key, char *by)
+{
+	char lv[64];
+	size_t bl = 0;
+	by[0] = '\0';
+	for (size_t i = 0; i < c->n && bl < TOP_COLS - 40; i++) {
+		if (strcmp(c->s[i].name, name) == 0 && c->s[i].v > 0) {
+			top_label(c->s[i].labels, key, lv, sizeof(lv));
+			bl += (size_t)snprintf(by + bl, TOP_COLS - bl, " %s %.0f", lv, c->s[i].v);
+		}
+	}
+	return bl > 0 ? by : " none";
+}
+
 static void top_rates(top_state *st, double *orders, double *refusals)
 {
 	const top_scrape *c = &st->cur, *p = &st->prev;
@@ -336,15 +354,8 @@ static void top_render_head(top_state *st)
 	top_spark(st->refusals_rate, st->nspark, spark);
 	top_line(st, "refusals/s %8.1f |%s| total %.0f", refusals, spark,
 	    top_sum(c, "dropnet_refusals_total", NULL, NULL));
-	char by[TOP_COLS] = "", lv[64];
-	size_t bl = 0;
-	for (size_t i = 0; i < c->n && bl < sizeof(by) - 40; i++) {
-		if (strcmp(c->s[i].name, "dropnet_refusals_total") == 0 && c->s[i].v > 0) {
-			top_label(c->s[i].labels, "reason", lv, sizeof(lv));
-			bl += (size_t)snprintf(by + bl, sizeof(by) - bl, " %s %.0f", lv, c->s[i].v);
-		}
-	}
-	top_line(st, "refused by reason:%s", bl ? by : " none");
+	char by[TOP_COLS];
+	top_line(st, "refused by reason:%s", top_by(c, "dropnet_refusals_total", "reason", by));
 	metrics_hist h;
 	double bounds[METRICS_BUCKETS_MAX];
 	top_hist(c, st->have_prev ? &st->prev : NULL, "dropnet_ack_latency_seconds", &h, bounds);
@@ -412,10 +423,38 @@ static void top_render_drops(top_state *st)
 	}
 }
 
+/* A counter's sum now and what the last interval added (0 on the first
+ * scrape). */
+static double top_delta(const top_state *st, const char *name, const char *key,
+    const char *val, double *now)
+{
+	*now = top_sum(&st->cur, name, key, val);
+	return st->have_prev ? fmax(0, *now - top_sum(&st->prev, name, key, val)) : 0;
+}
+
+/* Spikes declared and plans carried out: totals, the last interval's part,
+ * and the hubs that have spiked. */
+static void top_render_planner(top_state *st)
+{
+	const top_scrape *c = &st->cur;
+	double n, d = top_delta(st, "dropnet_demand_spikes_total", NULL, NULL, &n);
+	char by[TOP_COLS];
+	top_line(st, "%s", "");
+	top_line(st, "spikes     total %.0f (+%.0f)  by hub:%s", n, d,
+	    top_by(c, "dropnet_demand_spikes_total", "hub", by));
+	double plans, rel, mov;
+	double dp = top_delta(st, "dropnet_rebalance_plans_total", NULL, NULL, &plans);
+	double dr = top_delta(st, "dropnet_rebalance_units_total", "action", "released", &rel);
+	double dm = top_delta(st, "dropnet_rebalance_units_total", "action", "moved", &mov);
+	top_line(st, "planner    plans %.0f (+%.0f)  released %.0f (+%.0f)  moved %.0f (+%.0f)"
+	    " units", plans, dp, rel, dr, mov, dm);
+}
+
 static void top_render(top_state *st)
 {
 	st->nlines = 0;
 	top_render_head(st);
+	top_render_planner(st);
 	top_render_hubs(st);
 	top_render_drops(st);
 }

@@ -159,6 +159,22 @@ typedef struct {
 /* Status values an order answer can carry (Dropnet__Status < this). */
 #define COORD_METRICS_STATUS_MAX 32
 
+/* Experiment counters are kept apart for the first this many (experiment,
+ * arm) pairs the process sees; later pairs count under ("other", "other"),
+ * so a scrape stays bounded whatever experiments operators create. */
+#define COORD_METRICS_ARMS_MAX 32
+
+/* One (experiment, arm) pair's counters in coord_metrics. */
+typedef struct {
+	char experiment[DN_ID_MAX + 1];
+	char arm[DN_ID_MAX + 1];
+	uint64_t exposures;           /* quote lines priced by the arm */
+	uint64_t outcomes;            /* orders placed at its price, committed */
+	uint64_t outcomes_txn;        /* of the running transaction: folded into
+	                               * outcomes at its commit, dropped at a
+	                               * rollback (txn.c) */
+} coord_metrics_arm;
+
 /* The machine's own counters, for /metrics (docs/metrics.md): written only
  * by the machine on its thread; the shell renders them there into a text
  * snapshot for the HTTP threads. They survive coord_close/coord_open (a
@@ -173,6 +189,19 @@ typedef struct {
 	metrics_labels storefronts;   /* orders received, by storefront */
 	metrics_hist ingest_batch;    /* requests per ingest batch */
 	uint64_t hubsync_requests, ops_requests;
+	/* Prices (prices.c): quotes answered by the price path, by status;
+	 * quote tokens an order carried that did not lock its price, counted
+	 * as checked (invalid: tampered or for another line, buyer or drop;
+	 * lapsed: past its expiry); experiment counts per (experiment, arm). */
+	uint64_t quotes[COORD_METRICS_STATUS_MAX];
+	uint64_t quote_tokens_invalid, quote_tokens_lapsed;
+	coord_metrics_arm arms[COORD_METRICS_ARMS_MAX + 1]; /* the last: "other" */
+	size_t narms;
+	bool arms_txn;                /* an arm has outcomes_txn (txn.c folds) */
+	/* The planner (rebalance.c): demand spikes declared, by hub; plans
+	 * carried out (committed, at least one action) and their units. */
+	metrics_labels spikes;
+	uint64_t plans_applied, plan_units_released, plan_units_moved;
 } coord_metrics;
 
 /* The machine's time (state.c; proto/SEMANTICS.md "Time"). A wall reading
@@ -195,6 +224,9 @@ enum {
 	COORD_SCRATCH_DROP_PLACE,     /* drops_ops.c: a new drop's placement */
 	COORD_SCRATCH_DROP_VIEWS,     /* drops_ops.c: OPS_DROP_SHOW's reply */
 	COORD_SCRATCH_DROP_KPI,       /* drops_ops.c: OPS_DROP_KPI's reply */
+	COORD_SCRATCH_QUOTE,          /* prices.c: a QuoteReply's prices and tokens */
+	COORD_SCRATCH_PRICE_SHOW,     /* prices.c: OPS_PRICE_SHOW's rows */
+	COORD_SCRATCH_KPI_MONEY,      /* prices.c: OPS_DROP_KPI's money rows */
 	COORD_SCRATCH_N
 };
 
@@ -585,14 +617,15 @@ int coord_experiment_outcome(coord *c, const coord_drop *d, const char *sku, int
 /* True when the drop sells at prices (its SKUs have them). */
 bool coord_drop_priced(const coord_drop *d);
 /* The money KPIs of drop d into k (currency, revenue, per tier and hub);
- * k's arrays point into prices.c's static buffers until the next call. 0
- * or DN_EIO. */
+ * k's arrays point into the machine's scratch (COORD_SCRATCH_KPI_MONEY)
+ * until the next call. 0, DN_ENOMEM or DN_EIO. */
 int coord_kpi_money(coord *c, const coord_drop *d, Dropnet__DropKpi *k);
 /* Ops kinds 50..59 (prices and experiments). */
 void coord_ops_prices(coord *c, const Dropnet__OpsRequest *q, mreq *r);
 /* Answers a QuoteRequest from memory (no transaction, nothing written):
  * rep gets the prices, availability and tokens. rep's strings point into
- * q, d and the static buffers of prices.c until the next call. */
+ * q, d and the machine's scratch (COORD_SCRATCH_QUOTE) until the next
+ * call; out of memory, rep is UNAVAILABLE. */
 void coord_quote(coord *c, const Dropnet__QuoteRequest *q, Dropnet__QuoteReply *rep);
 /* Checks a drop's prices at creation (currency, one price per tier, the
  * rules within their bounds) and fills in the default floor and ceiling

@@ -8,8 +8,9 @@
  * both decide from the same inputs. It reads memory only: a quote writes
  * nothing, and an order's price is journalled with its ack by ingest.c.
  *
- * The machine's thread only; the static buffers below are the replies'
- * until the next call.
+ * The machine's thread only. Replies are built in the machine's scratch
+ * (coord_scratch: COORD_SCRATCH_QUOTE, _PRICE_SHOW, _KPI_MONEY) and stay
+ * valid until the next call of the same kind; nothing here is static.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,11 @@ static int prices_token(coord *c, const coord_drop *d, const char *sku,
 	int rv = qtoken_check(c->quote_secret, c->quote_secret_len, tok, &f, now, &price,
 	    &exp);
 	if (rv != 0) {
+		if (rv == DN_ETIMEDOUT) {
+			c->metrics.quote_tokens_lapsed++;
+		} else {
+			c->metrics.quote_tokens_invalid++;
+		}
 		log_info("price.quote_refused", "drop=%s sku=%s customer=%.64s why=%s", d->id,
 		    sku, customer, rv == DN_ETIMEDOUT ? "lapsed" : "invalid");
 		return 0;
@@ -309,17 +315,27 @@ static void prices_live(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 	    "live price ended");
 }
 
+/* OPS_PRICE_SHOW's rows (COORD_SCRATCH_PRICE_SHOW). */
+typedef struct {
+	Dropnet__PriceRow rows[DROP_SKUS_MAX * DROP_TIERS_MAX];
+	Dropnet__PriceRow *rowp[DROP_SKUS_MAX * DROP_TIERS_MAX];
+	char rules[DROP_SKUS_MAX * DROP_TIERS_MAX][PRICE_RULE_NAME_MAX];
+} prices_show_rows;
+
 /* `dropctl price show`: every SKU's price in every tier (or q->tier) now,
  * for the region q->hub (none: no demand signal). */
 static void prices_show(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
-	static Dropnet__PriceRow rows[DROP_SKUS_MAX * DROP_TIERS_MAX];
-	static Dropnet__PriceRow *rowp[DROP_SKUS_MAX * DROP_TIERS_MAX];
-	static char rules[DROP_SKUS_MAX * DROP_TIERS_MAX][PRICE_RULE_NAME_MAX];
 	coord_drop *d = prices_drop(c, q, r);
 	if (d == NULL) {
 		return;
 	}
+	prices_show_rows *w = coord_scratch(c, COORD_SCRATCH_PRICE_SHOW, sizeof(*w));
+	if (w == NULL) {
+		prices_answer(r, DROPNET__STATUS__UNAVAILABLE, "out of memory");
+		return;
+	}
+	Dropnet__PriceRow *rows = w->rows;
 	int region = q->hub[0] ? coord_hub_find(c, q->hub) : -1;
 	int64_t now = coord_now_wall_ms(c);
 	size_t n = 0;
@@ -331,22 +347,22 @@ static void prices_show(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 			}
 			dropnet__price_row__init(&rows[n]);
 			if (coord_price_line(c, d, (int)t, ds->sku, region, "", NULL, now,
-			    &rows[n].unit_minor, rules[n], NULL) != 0) {
+			    &rows[n].unit_minor, w->rules[n], NULL) != 0) {
 				continue;
 			}
 			rows[n].sku = ds->sku;
 			rows[n].tier = (char *)d->tiers[t].name;
-			rows[n].rule = rules[n];
+			rows[n].rule = w->rules[n];
 			rows[n].floor_minor = ds->floor_minor;
 			rows[n].ceiling_minor = ds->ceiling_minor;
-			rowp[n] = &rows[n];
+			w->rowp[n] = &rows[n];
 			n++;
 		}
 	}
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
 	rep.status = DROPNET__STATUS__OK;
 	rep.n_prices = n;
-	rep.prices = rowp;
+	rep.prices = w->rowp;
 	rep.currency = d->spec->currency;
 	rep.clock_ms = now;
 	coord_ops_send(r, &rep);
@@ -435,6 +451,30 @@ static Dropnet__Status prices_quote_drop(coord *c, const Dropnet__QuoteRequest *
 	return DROPNET__STATUS__OK;
 }
 
+/* The metrics counters of arm of experiment x: its own pair's, or the
+ * shared "other" once COORD_METRICS_ARMS_MAX pairs are taken. */
+static coord_metrics_arm *prices_metrics_arm(coord *c, const coord_experiment *x, int arm)
+{
+	coord_metrics *m = &c->metrics;
+	for (size_t i = 0; i < m->narms; i++) {
+		if (strcmp(m->arms[i].experiment, x->id) == 0 &&
+		    strcmp(m->arms[i].arm, x->arm[arm]) == 0) {
+			return &m->arms[i];
+		}
+	}
+	coord_metrics_arm *a = &m->arms[m->narms < COORD_METRICS_ARMS_MAX ? m->narms :
+	    COORD_METRICS_ARMS_MAX];
+	if (m->narms < COORD_METRICS_ARMS_MAX) {
+		snprintf(a->experiment, sizeof(a->experiment), "%s", x->id);
+		snprintf(a->arm, sizeof(a->arm), "%s", x->arm[arm]);
+		m->narms++;
+	} else if (a->experiment[0] == '\0') {
+		snprintf(a->experiment, sizeof(a->experiment), "other");
+		snprintf(a->arm, sizeof(a->arm), "other");
+	}
+	return a;
+}
+
 /* One SKU of a quote into qp (tok and rule: its buffers). */
 static void prices_quote_sku(coord *c, const Dropnet__QuoteRequest *q,
     coord_drop *d, int tier_idx, size_t i, Dropnet__QuotePrice *qp, char *tok,
@@ -460,6 +500,7 @@ static void prices_quote_sku(coord *c, const Dropnet__QuoteRequest *q,
 		 * commit (coord_experiments_flush). */
 		coord_experiment *x = coord_experiment_find(c, d->id, q->skus[i]);
 		x->pending[arm]++;
+		prices_metrics_arm(c, x, arm)->exposures++;
 		qp->arm = x->arm[arm];
 	}
 	qp->rule = rule;
@@ -471,12 +512,16 @@ static void prices_quote_sku(coord *c, const Dropnet__QuoteRequest *q,
 	}
 }
 
-void coord_quote(coord *c, const Dropnet__QuoteRequest *q, Dropnet__QuoteReply *rep)
+/* A QuoteReply's prices, tokens and rule names (COORD_SCRATCH_QUOTE). */
+typedef struct {
+	Dropnet__QuotePrice qp[DN_ORDER_LINES_MAX];
+	Dropnet__QuotePrice *qpp[DN_ORDER_LINES_MAX];
+	char toks[DN_ORDER_LINES_MAX][QTOKEN_MAX];
+	char rules[DN_ORDER_LINES_MAX][PRICE_RULE_NAME_MAX];
+} prices_quote_rows;
+
+static void prices_quote(coord *c, const Dropnet__QuoteRequest *q, Dropnet__QuoteReply *rep)
 {
-	static Dropnet__QuotePrice qp[DN_ORDER_LINES_MAX];
-	static Dropnet__QuotePrice *qpp[DN_ORDER_LINES_MAX];
-	static char toks[DN_ORDER_LINES_MAX][QTOKEN_MAX];
-	static char rules[DN_ORDER_LINES_MAX][PRICE_RULE_NAME_MAX];
 	const char *why = "";
 	rep->version = DN_PROTO_VERSION;
 	if (c->degraded) {
@@ -498,13 +543,26 @@ void coord_quote(coord *c, const Dropnet__QuoteRequest *q, Dropnet__QuoteReply *
 		rep->message = (char *)why;
 		return;
 	}
+	prices_quote_rows *w = coord_scratch(c, COORD_SCRATCH_QUOTE, sizeof(*w));
+	if (w == NULL) {
+		rep->status = DROPNET__STATUS__UNAVAILABLE;
+		rep->message = "out of memory";
+		return;
+	}
 	rep->currency = d->spec->currency;
 	for (size_t i = 0; i < q->n_skus; i++) {
-		prices_quote_sku(c, q, d, tier_idx, i, &qp[i], toks[i], rules[i]);
-		qpp[i] = &qp[i];
+		prices_quote_sku(c, q, d, tier_idx, i, &w->qp[i], w->toks[i], w->rules[i]);
+		w->qpp[i] = &w->qp[i];
 	}
 	rep->n_prices = q->n_skus;
-	rep->prices = qpp;
+	rep->prices = w->qpp;
+}
+
+void coord_quote(coord *c, const Dropnet__QuoteRequest *q, Dropnet__QuoteReply *rep)
+{
+	prices_quote(c, q, rep);
+	size_t st = (size_t)rep->status < COORD_METRICS_STATUS_MAX ? (size_t)rep->status : 0;
+	c->metrics.quotes[st]++;
 }
 
 /* Money rows of one KPI reply, per grouping. */
@@ -517,6 +575,14 @@ typedef struct {
 	size_t n;
 	int64_t revenue;
 } prices_money;
+
+/* A KPI reply's money rows, [0] per tier and [1] per hub
+ * (COORD_SCRATCH_KPI_MONEY). */
+typedef struct {
+	Dropnet__MoneyRow rows[2][PRICES_MONEY_ROWS_MAX];
+	Dropnet__MoneyRow *ptrs[2][PRICES_MONEY_ROWS_MAX];
+	char keys[2][PRICES_MONEY_ROWS_MAX][DN_ID_MAX + 1];
+} prices_money_rows;
 
 static int prices_money_row(void *arg, const coord_store_money_row *r)
 {
@@ -539,14 +605,15 @@ static int prices_money_row(void *arg, const coord_store_money_row *r)
 
 int coord_kpi_money(coord *c, const coord_drop *d, Dropnet__DropKpi *k)
 {
-	static Dropnet__MoneyRow rows[2][PRICES_MONEY_ROWS_MAX];
-	static Dropnet__MoneyRow *ptrs[2][PRICES_MONEY_ROWS_MAX];
-	static char keys[2][PRICES_MONEY_ROWS_MAX][DN_ID_MAX + 1];
 	if (d->spec == NULL || !coord_drop_priced(d)) {
 		return 0;
 	}
-	prices_money tier = {rows[0], ptrs[0], keys[0], 0, 0};
-	prices_money hub = {rows[1], ptrs[1], keys[1], 0, 0};
+	prices_money_rows *w = coord_scratch(c, COORD_SCRATCH_KPI_MONEY, sizeof(*w));
+	if (w == NULL) {
+		return DN_ENOMEM;
+	}
+	prices_money tier = {w->rows[0], w->ptrs[0], w->keys[0], 0, 0};
+	prices_money hub = {w->rows[1], w->ptrs[1], w->keys[1], 0, 0};
 	if (coord_store_money_scan(c->store, d->id, false, prices_money_row, &tier) != 0 ||
 	    coord_store_money_scan(c->store, d->id, true, prices_money_row, &hub) != 0) {
 		return DN_EIO;
@@ -603,7 +670,13 @@ int coord_experiment_outcome(coord *c, const coord_drop *d, const char *sku, int
 	double rev = (double)unit_minor * qty;
 	coord_store_arm_row row = {.idx = arm, .orders = 1, .units = qty,
 	    .revenue_minor = unit_minor * (int64_t)qty, .revenue_sq = rev * rev};
-	return coord_store_arm_add(c->store, x->id, &row);
+	int rv = coord_store_arm_add(c->store, x->id, &row);
+	if (rv == 0) {
+		/* Counted once the order's transaction commits (txn.c). */
+		prices_metrics_arm(c, x, arm)->outcomes_txn++;
+		c->metrics.arms_txn = true;
+	}
+	return rv;
 }
 
 /* An experiment's row and arms, then the exposures counted since the last
@@ -824,7 +897,7 @@ static void prices_exp_fill(prices_exp *x, char *verdict, size_t vlen)
 
 static void prices_exp_show(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
-	static char verdict[200];
+	char verdict[200];
 	prices_exp x;
 	int rv = prices_exp_read(c, q->experiment_id, &x);
 	if (rv != 0) {

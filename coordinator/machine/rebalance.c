@@ -627,6 +627,9 @@ static int rebal_run(coord *c, const char *only, const rebal_opts *o, bool apply
 	}
 	int rv = coord_txn_run(c, "rebalance", rebal_run_body, &a);
 	if (rv == 0 && out->n_actions > 0) {
+		c->metrics.plans_applied++;
+		c->metrics.plan_units_released += (uint64_t)out->units_released;
+		c->metrics.plan_units_moved += (uint64_t)out->units_moved;
 		log_info("rebalance.applied", "actions=%zu released=%lld moved=%lld trips=%u",
 		    out->n_actions, (long long)out->units_released,
 		    (long long)out->units_moved, out->trips);
@@ -859,6 +862,7 @@ static void rebal_spike_hub(coord *c, const coord_drop *d, const char *sku, size
 	if (sp == 1) {
 		sig.statistic = ev.stat;
 		w->spike_ratio = ev.expected_rate > 0 ? ev.observed_rate / ev.expected_rate : 1.0;
+		metrics_labels_add(&c->metrics.spikes, c->hubs[h].id, 1);
 		log_warn("demand.spike", "hub=%s sku=%s drop=%s rate_per_min=%.1f"
 		    " forecast_per_min=%.1f statistic=%.2f threshold=%.2f since_ms=%lld"
 		    " buckets=%u", c->hubs[h].id, sku, d->id, ev.observed_rate,

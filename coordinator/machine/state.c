@@ -176,9 +176,19 @@ void coord_clock_set(coord *c, uint64_t mono_ms, int64_t wall_ms)
 		uint64_t credit = gap - DN_COORD_STALL_MS;
 		for (size_t i = 0; i < c->nhubs; i++) {
 			coord_hub *h = &c->hubs[i];
-			if (h->last_seen_mono_ms != 0) {
-				h->last_seen_mono_ms = credit + (h->last_seen_mono_ms >
-				    c->now_mono_ms ? h->last_seen_mono_ms : c->now_mono_ms);
+			if (h->last_seen_mono_ms == 0) {
+				continue;
+			}
+			bool was_down = coord_hub_health(c, h, c->now_mono_ms) == COORD_HUB_DOWN;
+			h->last_seen_mono_ms = credit + (h->last_seen_mono_ms >
+			    c->now_mono_ms ? h->last_seen_mono_ms : c->now_mono_ms);
+			int health = coord_hub_health(c, h, mono_ms);
+			if (was_down && health != COORD_HUB_DOWN) {
+				/* Routed to again without having been heard: say so,
+				 * and let the tick log it down again if it stays away. */
+				log_warn("hub.revived", "hub=%s by=stall health=%s", h->id,
+				    health == COORD_HUB_OK ? "ok" : "silent");
+				h->health_logged = health;
 			}
 		}
 		log_warn("coord.stall", "gap_ms=%llu credited_ms=%llu",

@@ -13,6 +13,23 @@
 #include "coord.h"
 #include "store.h"
 
+/* Experiment outcomes the transaction counted (coord_metrics_arm) count
+ * once it committed, and not at all when it rolled back: a retried order
+ * is then counted once. */
+static void txn_arms_settle(coord_metrics *m, bool committed)
+{
+	if (!m->arms_txn) {
+		return;
+	}
+	for (size_t i = 0; i <= COORD_METRICS_ARMS_MAX; i++) {
+		if (committed) {
+			m->arms[i].outcomes += m->arms[i].outcomes_txn;
+		}
+		m->arms[i].outcomes_txn = 0;
+	}
+	m->arms_txn = false;
+}
+
 int coord_txn_run(coord *c, const char *what, coord_txn_fn apply, void *arg)
 {
 	int rv = coord_ready(c) ? coord_store_begin(c->store) : DN_EIO;
@@ -35,6 +52,7 @@ int coord_txn_run(coord *c, const char *what, coord_txn_fn apply, void *arg)
 	} else {
 		coord_store_rollback(c->store);
 	}
+	txn_arms_settle(&c->metrics, rv == 0);
 	if (rv == 0) {
 		coord_undo_commit(c);
 		return 0;

@@ -89,7 +89,19 @@ log=$NET_DIR/log/coordinator.log
 for r in wrong_name bad_mac malformed unknown_peer; do
 	grep -q "auth.refused socket=hubsync reason=$r" "$log" || fail "no auth.refused reason=$r in the log"
 done
-ok "forged syncs refused (wrong_name, bad_mac, malformed, unknown_peer), logged; london's books unchanged"
+# /metrics counts each refusal by reason, and by kind.
+refusals_counted() {
+	scrape "$DROPNET_METRICS" >"$T/m-peers.txt" || return 1
+	local r
+	for r in wrong_name bad_mac malformed unknown_peer; do
+		[[ $(metric "$T/m-peers.txt" dropnet_peer_refusals_total "reason=$r") == 1 ]] || return 1
+	done
+	[[ $(metric "$T/m-peers.txt" dropnet_peer_refusals_total kind=unauthenticated) == 3 ]] &&
+		[[ $(metric "$T/m-peers.txt" dropnet_peer_refusals_total kind=forbidden) == 1 ]] &&
+		[[ $(metric "$T/m-peers.txt" dropnet_peer_refusals_total kind=replay) == 0 ]]
+}
+wait_until 10 "dropnet_peer_refusals_total to count the four forged syncs" refusals_counted
+ok "forged syncs refused (wrong_name, bad_mac, malformed, unknown_peer), logged, counted; london's books unchanged"
 
 net_ctl start-proc london
 wait_until 30 "london queues id-1" bash -c "\"$PICKTERM\" --hub \"$(hub_url london)\" queue --json | grep -q id-1"

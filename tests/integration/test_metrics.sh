@@ -18,31 +18,6 @@ HUBS="london birmingham"
 net_start "$HUBS"
 [[ -n ${DROPNET_METRICS:-} ]] || fail "net.env has no DROPNET_METRICS"
 
-scrape() { # URL -> the body on stdout (python3 urllib: curl is not a dependency)
-	python3 -c 'import sys, urllib.request
-with urllib.request.urlopen(sys.argv[1], timeout=10) as r:
-    assert r.status == 200, r.status
-    assert r.headers["Content-Type"].startswith("text/plain"), r.headers["Content-Type"]
-    sys.stdout.write(r.read().decode())' "$1"
-}
-# metric FILE NAME [LABEL=VALUE...] -> the sum of matching samples (0 if none)
-metric() {
-	python3 - "$@" <<'PY'
-import re, sys
-text = open(sys.argv[1]).read()
-name, want = sys.argv[2], dict(a.split("=", 1) for a in sys.argv[3:])
-total = 0.0
-for line in text.splitlines():
-    m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$', line)
-    if not m or m.group(1) != name:
-        continue
-    labels = dict(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', m.group(2) or ""))
-    if all(labels.get(k) == v for k, v in want.items()):
-        total += float(m.group(3))
-print(int(total) if total == int(total) else total)
-PY
-}
-
 # ---- the address policy ----------------------------------------------------
 set +e
 out=$("$COORDINATOR" --set "coordinator.data_dir=$T/refused" --set tls.allow_plaintext=1 \

@@ -46,7 +46,21 @@ ok "A: 50.00 vs 70.00 with WTP ~ N(60, 10): the readout names arm a (50.00), sig
 [[ $(jget "$x" 'sum(a["revenue_minor"] for a in j["experiment"]["arms"])') == $(jget "$lg" 'j["revenue_minor"]') ]] ||
 	fail "revenue vs loadgen: $x / $lg"
 [[ $(( $(jget "$lg" 'j["accepted"]') + $(jget "$lg" 'j["declined"]') )) == 800 ]] || fail "accepted + declined: $lg"
-ok "C: 800 exposures; orders and revenue per arm add up to loadgen's accepted and revenue"
+# /metrics counts the same per arm as the readout, and loadgen's quotes.
+arms_counted() {
+	scrape "$DROPNET_METRICS" >"$T/m-arms.txt" || return 1
+	[[ $(metric "$T/m-arms.txt" dropnet_quotes_total status=OK) == 800 ]] || return 1
+	local k arm
+	for k in 0 1; do
+		arm=$(jget "$x" "j['experiment']['arms'][$k]['name']")
+		[[ $(metric "$T/m-arms.txt" dropnet_experiment_exposures_total experiment=pa-x "arm=$arm") == \
+			$(jget "$x" "j['experiment']['arms'][$k]['exposures']") ]] || return 1
+		[[ $(metric "$T/m-arms.txt" dropnet_experiment_outcomes_total experiment=pa-x "arm=$arm") == \
+			$(jget "$x" "j['experiment']['arms'][$k]['orders']") ]] || return 1
+	done
+}
+wait_until 10 "/metrics' exposures and outcomes per arm to equal the readout's" arms_counted
+ok "C: 800 exposures; orders and revenue per arm add up to loadgen's accepted and revenue; /metrics agrees"
 
 lg=$(run_experiment pb 6000 6000 12) || fail "loadgen pb: $lg"
 x=$(dc --json experiment show pb-x)

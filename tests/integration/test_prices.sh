@@ -107,6 +107,13 @@ clock_set "$EXPIRES_ERIN"
 expect_price "ACCEPTED 6000 base 6000 GBP" "$(order c-4 erin px-hoodie 1 --token "px-hoodie:$TOKEN_ERIN")" "lapsed token"
 grep -q "price.quote_refused.*why=lapsed" "$NET_DIR/log/coordinator.log" || fail "lapsed token not logged"
 grep -q "price.quote_refused.*why=invalid" "$NET_DIR/log/coordinator.log" || fail "tampered token not logged"
+# /metrics: another buyer's and the tampered token invalid, erin's lapsed.
+tokens_counted() {
+	scrape "$DROPNET_METRICS" >"$T/m-tokens.txt" &&
+		[[ $(metric "$T/m-tokens.txt" dropnet_quote_tokens_refused_total why=invalid) == 2 ]] &&
+		[[ $(metric "$T/m-tokens.txt" dropnet_quote_tokens_refused_total why=lapsed) == 1 ]]
+}
+wait_until 10 "dropnet_quote_tokens_refused_total invalid 2, lapsed 1" tokens_counted
 ok "a valid token pays the quote (5400 after the move); tampered, lapsed or another buyer's pays 6000"
 
 # ---- D: a retry keeps its first price ----------------------------------------
@@ -147,7 +154,15 @@ q=$(dc --json quote --customer zed --drop px --tier public --sku px-cap --lat 91
 [[ $(jget "$q" 'j["status"]') == INVALID && $(jget "$q" 'j["field"]') == lat ]] || fail "bad lat: $q"
 q=$(dc --json quote --customer zed --drop px --tier public --sku px-cap --lat 55.95 --lon -3.19)
 [[ $(jget "$q" 'j["prices"][0]["availability"]') == SOLD_OUT_HERE ]] || fail "Edinburgh should be out of range: $q"
-ok "quotes answer OK; unknown drop NOT_FOUND, bad lat INVALID, out of range SOLD_OUT_HERE"
+# /metrics: carol's, dave's, erin's, ivan1..5's and Edinburgh's quotes OK.
+quotes_counted() {
+	scrape "$DROPNET_METRICS" >"$T/m-quotes.txt" &&
+		[[ $(metric "$T/m-quotes.txt" dropnet_quotes_total status=OK) == 9 ]] &&
+		[[ $(metric "$T/m-quotes.txt" dropnet_quotes_total status=NOT_FOUND) == 1 ]] &&
+		[[ $(metric "$T/m-quotes.txt" dropnet_quotes_total status=INVALID) == 1 ]]
+}
+wait_until 10 "dropnet_quotes_total OK 9, NOT_FOUND 1, INVALID 1" quotes_counted
+ok "quotes answer OK; unknown drop NOT_FOUND, bad lat INVALID, out of range SOLD_OUT_HERE; all counted"
 
 # ---- H: money KPIs ---------------------------------------------------------------
 # Every accepted order above: 5400 + 12000 + 5400 + 3 x 6000 + 2 x 5000 +

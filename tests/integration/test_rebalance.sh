@@ -148,6 +148,22 @@ if [[ $(jget "$again" 'j["plan"]["units_moved"]') != 0 ]]; then
 fi
 audit_ok "apply (release $rel at manchester)"
 grep -q "rebalance.applied" "$COORD_LOG" || fail "no rebalance.applied log line"
+# /metrics counts every plan carried out, and its units, as the log does.
+applied_sum() { # KEY -> the sum of KEY=N over the rebalance.applied log lines
+	grep "rebalance.applied" "$COORD_LOG" | awk -v k="$1=" '{ for (i = 1; i <= NF; i++)
+		if (index($i, k) == 1) s += substr($i, length(k) + 1) } END { print s + 0 }'
+}
+plans_counted() {
+	local n rel mov
+	n=$(grep -c "rebalance.applied" "$COORD_LOG" || true)
+	rel=$(applied_sum released)
+	mov=$(applied_sum moved)
+	scrape "$DROPNET_METRICS" >"$T/m-plans.txt" &&
+		[[ $(metric "$T/m-plans.txt" dropnet_rebalance_plans_total) == "$n" ]] &&
+		[[ $(metric "$T/m-plans.txt" dropnet_rebalance_units_total action=released) == "$rel" ]] &&
+		[[ $(metric "$T/m-plans.txt" dropnet_rebalance_units_total action=moved) == "$mov" ]]
+}
+wait_until 10 "dropnet_rebalance_plans_total and _units_total to match rebalance.applied" plans_counted
 after_apply=$(stock_json rb-tee)
 python3 - "$before" "$after_apply" <<'PY' || fail "apply moved on_hand or lost units: $before -> $after_apply"
 import json, sys
@@ -246,6 +262,23 @@ grep -q "demand.spike hub=manchester sku=sp-tee drop=sp" "$COORD_LOG" || fail "n
 grep "demand.spike" "$COORD_LOG" | tail -n +$((spikes_before + 1)) | grep -v "hub=manchester" \
 	&& fail "a spike declared outside manchester"
 log "$(grep "demand.spike" "$COORD_LOG" | head -1)"
+# /metrics counts each spike by hub as the log does, and `dropctl top`
+# shows them with the plans carried out.
+spikes_counted() {
+	local n nm
+	n=$(grep -c "demand.spike" "$COORD_LOG" || true)
+	nm=$(grep -c "demand.spike hub=manchester" "$COORD_LOG" || true)
+	scrape "$DROPNET_METRICS" >"$T/m-spikes.txt" &&
+		[[ $(metric "$T/m-spikes.txt" dropnet_demand_spikes_total) == "$n" ]] &&
+		[[ $(metric "$T/m-spikes.txt" dropnet_demand_spikes_total hub=manchester) == "$nm" ]] &&
+		plans_counted
+}
+wait_until 10 "dropnet_demand_spikes_total to match demand.spike" spikes_counted
+top=$("$DROPCTL" top --plain --count 1 --metrics "$DROPNET_METRICS") || fail "top --plain"
+grep -qE "^spikes +total [1-9][0-9]* \(\+[0-9]+\)  by hub: manchester [1-9]" <<<"$top" ||
+	fail "top shows no manchester spike: $top"
+grep -qE "^planner +plans [1-9][0-9]* \(\+[0-9]+\)  released [0-9]+ \(\+[0-9]+\)  moved [0-9]+" <<<"$top" ||
+	fail "top shows no planner line: $top"
 ok "regional burst: demand.spike logged for manchester only, RegionSignal received ($(jget "$spike" 'j["rate_per_min"]')/min vs $(jget "$spike" 'j["forecast_per_min"]'))"
 wait_until 20 "streams caught up after the spike's rebalance" streams_caught_up
 audit_ok "spike and its rebalance"

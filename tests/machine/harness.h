@@ -31,14 +31,12 @@
 #include "io/log.h"
 #include "coord.h"
 #include "hub.h"
+#include "pack.h"
 
 /* ---- mt: one coordinator ---- */
 
 /* A UTC instant far from the epoch, as a real clock would give. */
 #define MT_WALL0 1800000000000LL
-/* Where the test hub sits, and a ship-to inside its radius. */
-#define MT_LAT 51.5074
-#define MT_LON -0.1278
 
 typedef struct {
 	coord *c;
@@ -139,6 +137,25 @@ static inline Dropnet__Status mt_ops_drop(mt *m, Dropnet__OpsKind kind, const ch
 	return st;
 }
 
+/* OPS_DROP_CREATE of drop id (name and currency: NULL for none) selling
+ * one SKU in one tier; returns the reply (free with codec_ops_reply_free). */
+static inline Dropnet__OpsReply *mt_drop_send(mt *m, const char *id, const char *name,
+    const char *currency, Dropnet__DropSku *sku, Dropnet__Tier *tier)
+{
+	Dropnet__Drop d = DROPNET__DROP__INIT;
+	d.id = (char *)id;
+	d.name = (char *)(name != NULL ? name : "");
+	d.currency = (char *)(currency != NULL ? currency : "");
+	d.n_skus = 1;
+	d.skus = &sku;
+	d.n_tiers = 1;
+	d.tiers = &tier;
+	Dropnet__OpsRequest q = DROPNET__OPS_REQUEST__INIT;
+	q.kind = DROPNET__OPS_KIND__OPS_DROP_CREATE;
+	q.drop = &d;
+	return mt_ops(m, &q);
+}
+
 /* Creates drop id selling sku (units, holdback_pct) with one tier "pub"
  * open over [opens, closes), release_holdback as given. Returns the status;
  * the reply's message goes to msg. */
@@ -157,17 +174,7 @@ static inline Dropnet__Status mt_drop_create(mt *m, const char *id, const char *
 	t.opens_ms = opens;
 	t.closes_ms = closes;
 	t.release_holdback = release;
-	Dropnet__Drop d = DROPNET__DROP__INIT;
-	d.id = (char *)id;
-	d.name = (char *)(name != NULL ? name : "");
-	d.n_skus = 1;
-	d.skus = &sp;
-	d.n_tiers = 1;
-	d.tiers = &tp;
-	Dropnet__OpsRequest q = DROPNET__OPS_REQUEST__INIT;
-	q.kind = DROPNET__OPS_KIND__OPS_DROP_CREATE;
-	q.drop = &d;
-	Dropnet__OpsReply *rep = mt_ops(m, &q);
+	Dropnet__OpsReply *rep = mt_drop_send(m, id, name, NULL, sp, tp);
 	Dropnet__Status st = rep->status;
 	if (msg != NULL) {
 		snprintf(msg, msg_len, "%s", rep->message);
@@ -176,38 +183,97 @@ static inline Dropnet__Status mt_drop_create(mt *m, const char *id, const char *
 	return st;
 }
 
+/* The most orders a test hands over in one batch. */
+#define MT_INGEST_MAX 8u
+
+/* Creates and opens drop id: units of sku at price_minor GBP in tier "pub"
+ * (open now, for an hour), floor 4000, ceiling 9000. */
+static inline void mt_drop_priced(mt *m, const char *id, const char *sku, uint32_t units,
+    int64_t price_minor)
+{
+	Dropnet__TierPrice tp = DROPNET__TIER_PRICE__INIT;
+	Dropnet__TierPrice *tpp = &tp;
+	tp.tier = "pub";
+	tp.price_minor = price_minor;
+	Dropnet__DropSku s = DROPNET__DROP_SKU__INIT;
+	s.sku = (char *)sku;
+	s.units = units;
+	s.n_prices = 1;
+	s.prices = &tpp;
+	s.floor_minor = 4000;
+	s.ceiling_minor = 9000;
+	Dropnet__Tier t = DROPNET__TIER__INIT;
+	t.name = "pub";
+	t.opens_ms = m->wall;
+	t.closes_ms = m->wall + 3600000;
+	Dropnet__OpsReply *rep = mt_drop_send(m, id, NULL, "GBP", &s, &t);
+	assert_int_equal(rep->status, DROPNET__STATUS__OK);
+	codec_ops_reply_free(rep);
+	assert_int_equal(mt_ops_drop(m, DROPNET__OPS_KIND__OPS_DROP_OPEN, id, NULL, 0),
+	    DROPNET__STATUS__OK);
+}
+
+/* Creates experiment id on (drop, sku) with arms "low" and "high" at
+ * those prices; returns the status. */
+static inline Dropnet__Status mt_experiment_create(mt *m, const char *id, const char *drop,
+    const char *sku, int64_t low, int64_t high)
+{
+	Dropnet__ExperimentArm a0 = DROPNET__EXPERIMENT_ARM__INIT, a1 = a0;
+	Dropnet__ExperimentArm *arms[2] = {&a0, &a1};
+	a0.name = "low";
+	a0.price_minor = low;
+	a1.name = "high";
+	a1.price_minor = high;
+	Dropnet__Experiment e = DROPNET__EXPERIMENT__INIT;
+	e.id = (char *)id;
+	e.drop_id = (char *)drop;
+	e.sku = (char *)sku;
+	e.n_arms = 2;
+	e.arms = arms;
+	Dropnet__OpsRequest q = DROPNET__OPS_REQUEST__INIT;
+	q.kind = DROPNET__OPS_KIND__OPS_EXPERIMENT_CREATE;
+	q.experiment = &e;
+	Dropnet__OpsReply *rep = mt_ops(m, &q);
+	Dropnet__Status st = rep->status;
+	codec_ops_reply_free(rep);
+	return st;
+}
+
+/* Hands n packed orders (bufs[i], lens[i]) to the machine as one ingest
+ * batch; acks[i] is order i's unpacked ack (free each with
+ * codec_order_ack_free). */
+static inline void mt_ingest(mt *m, uint8_t **bufs, const size_t *lens, size_t n,
+    Dropnet__OrderAck **acks)
+{
+	mreq r[MT_INGEST_MAX], *rp[MT_INGEST_MAX];
+	assert_true(n <= MT_INGEST_MAX);
+	for (size_t i = 0; i < n; i++) {
+		mreq_init(&r[i], bufs[i], lens[i]);
+		rp[i] = &r[i];
+	}
+	coord_ingest_batch(m->c, rp, n);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(r[i].replied);
+		acks[i] = NULL;
+		assert_int_equal(codec_order_ack_unpack(r[i].reply, r[i].reply_len, &acks[i]), 0);
+		mreq_fini(&r[i]);
+	}
+}
+
 /* One SubmitOrder (action, hold_seconds as given) of qty sku to the test
  * ship-to. Returns the unpacked ack; free it with codec_order_ack_free. */
 static inline Dropnet__OrderAck *mt_order(mt *m, const char *key, const char *customer,
     const char *drop, const char *tier, const char *sku, uint32_t qty,
     uint32_t hold_seconds, Dropnet__OrderAction action)
 {
-	Dropnet__OrderLine l = DROPNET__ORDER_LINE__INIT;
-	Dropnet__OrderLine *lp = &l;
-	l.sku = (char *)sku;
-	l.qty = qty;
-	Dropnet__SubmitOrder o = DROPNET__SUBMIT_ORDER__INIT;
-	o.version = DN_PROTO_VERSION;
-	o.order_key = (char *)key;
-	o.customer = (char *)customer;
-	o.n_lines = 1;
-	o.lines = &lp;
-	o.lat = MT_LAT;
-	o.lon = MT_LON;
-	o.drop_id = (char *)(drop != NULL ? drop : "");
-	o.tier = (char *)(tier != NULL ? tier : "");
-	o.hold_seconds = hold_seconds;
-	o.action = action;
+	const mt_order_spec spec = {.key = key, .customer = customer, .drop = drop,
+	    .tier = tier, .sku = sku, .qty = qty, .hold_seconds = hold_seconds,
+	    .action = action, .lat = MT_LAT, .lon = MT_LON};
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	assert_int_equal(codec_submit_order_pack(&o, &buf, &len), 0);
-	mreq r, *rp = &r;
-	mreq_init(&r, buf, len);
-	coord_ingest_batch(m->c, &rp, 1);
-	assert_true(r.replied);
+	assert_int_equal(mt_pack_order(&spec, &buf, &len), 0);
 	Dropnet__OrderAck *ack = NULL;
-	assert_int_equal(codec_order_ack_unpack(r.reply, r.reply_len, &ack), 0);
-	mreq_fini(&r);
+	mt_ingest(m, &buf, &len, 1, &ack);
 	free(buf);
 	return ack;
 }
@@ -223,45 +289,48 @@ static inline Dropnet__Status mt_submit(mt *m, const char *key, const char *drop
 	return st;
 }
 
-/* A sync from test hub "london" (registers it, keeps it healthy); with
- * qty > 0 it also reports qty of sku received. */
-static inline void mt_hub_sync(mt *m, const char *sku, int64_t qty)
+/* A sync from test hub "london" carrying events[0..n), whose seqs follow
+ * m->hub_seq. Returns the reply's status; when OK, the coordinator has
+ * applied every event and m->hub_seq moves on to the last. */
+static inline Dropnet__Status mt_hub_sync_events(mt *m, Dropnet__HubEvent **events, size_t n)
 {
-	Dropnet__HubHello hello = DROPNET__HUB_HELLO__INIT;
-	hello.id = "london";
-	hello.name = "london";
-	hello.lat = MT_LAT;
-	hello.lon = MT_LON;
-	hello.radius_km = 50;
-	Dropnet__HubEvent e = DROPNET__HUB_EVENT__INIT;
-	Dropnet__HubEvent *ep = &e;
-	Dropnet__HubSyncRequest q = DROPNET__HUB_SYNC_REQUEST__INIT;
-	q.version = DN_PROTO_VERSION;
-	q.hello = &hello;
-	if (qty > 0) {
-		e.seq = ++m->hub_seq;
-		e.kind = DROPNET__EVENT_KIND__EV_RECEIVED;
-		e.sku = (char *)sku;
-		e.qty = qty;
-		e.bin = "MAIN";
-		e.time_ms = m->wall;
-		q.n_events = 1;
-		q.events = &ep;
-	}
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	assert_int_equal(codec_hub_sync_request_pack(&q, &buf, &len), 0);
+	assert_int_equal(mt_pack_hub_sync(events, n, &buf, &len), 0);
 	mreq r, *rp = &r;
 	mreq_init(&r, buf, len);
 	coord_hubsync_batch(m->c, &rp, 1);
 	assert_true(r.replied);
 	Dropnet__HubSyncReply *rep = NULL;
 	assert_int_equal(codec_hub_sync_reply_unpack(r.reply, r.reply_len, &rep), 0);
-	assert_int_equal(rep->status, DROPNET__STATUS__OK);
-	assert_int_equal(rep->event_applied, m->hub_seq);
+	Dropnet__Status st = rep->status;
+	if (st == DROPNET__STATUS__OK) {
+		uint64_t last = n > 0 ? events[n - 1]->seq : m->hub_seq;
+		assert_int_equal(rep->event_applied, last);
+		m->hub_seq = last;
+	}
 	codec_hub_sync_reply_free(rep);
 	mreq_fini(&r);
 	free(buf);
+	return st;
+}
+
+/* A sync from test hub "london" (registers it, keeps it healthy); with
+ * qty > 0 it also reports qty of sku received. Returns the reply's status. */
+static inline Dropnet__Status mt_hub_sync_status(mt *m, const char *sku, int64_t qty)
+{
+	Dropnet__HubEvent e = DROPNET__HUB_EVENT__INIT;
+	Dropnet__HubEvent *ep = &e;
+	if (qty > 0) {
+		mt_event_received(&e, m->hub_seq + 1, sku, qty, m->wall);
+	}
+	return mt_hub_sync_events(m, &ep, qty > 0 ? 1 : 0);
+}
+
+/* As mt_hub_sync_status, and the sync must succeed. */
+static inline void mt_hub_sync(mt *m, const char *sku, int64_t qty)
+{
+	assert_int_equal(mt_hub_sync_status(m, sku, qty), DROPNET__STATUS__OK);
 }
 
 /* One integer from the coordinator's file (the first column of sql, with
@@ -479,22 +548,12 @@ static inline void do_pick_ship(net *n, uint64_t id, const char *sku, int qty)
 
 static inline void submit(net *n, const char *key, const char *sku, uint32_t qty)
 {
-	Dropnet__OrderLine line = DROPNET__ORDER_LINE__INIT;
-	line.sku = (char *)sku;
-	line.qty = qty;
-	Dropnet__OrderLine *lp = &line;
-	Dropnet__SubmitOrder o = DROPNET__SUBMIT_ORDER__INIT;
-	o.version = DN_PROTO_VERSION;
-	o.order_key = (char *)key;
-	o.customer = "alice";
-	o.lines = &lp;
-	o.n_lines = 1;
-	o.lat = 51.45;
-	o.lon = -0.2;
+	const mt_order_spec spec = {.key = key, .customer = "alice", .sku = sku, .qty = qty,
+	    .lat = 51.45, .lon = -0.2};
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	tick(n);
-	assert_int_equal(codec_submit_order_pack(&o, &buf, &len), 0);
+	assert_int_equal(mt_pack_order(&spec, &buf, &len), 0);
 	mreq r;
 	mreq_init(&r, buf, len);
 	mreq *rp = &r;

@@ -85,43 +85,20 @@ static void test_huge_drop_name_refused(void **state)
 /* Hub london reports placement pid shipped (one line) with tracking. */
 static void ship(mt *m, int64_t pid, const char *sku, uint32_t qty, const char *tracking)
 {
-	Dropnet__HubHello hello = DROPNET__HUB_HELLO__INIT;
-	hello.id = "london";
-	hello.name = "london";
-	hello.lat = MT_LAT;
-	hello.lon = MT_LON;
-	hello.radius_km = 50;
 	Dropnet__OrderLine l = DROPNET__ORDER_LINE__INIT;
 	Dropnet__OrderLine *lp = &l;
 	l.sku = (char *)sku;
 	l.qty = qty;
 	Dropnet__HubEvent e = DROPNET__HUB_EVENT__INIT;
 	Dropnet__HubEvent *ep = &e;
-	e.seq = ++m->hub_seq;
+	e.seq = m->hub_seq + 1;
 	e.kind = DROPNET__EVENT_KIND__EV_SHIPPED;
 	e.order_id = (uint64_t)pid;
 	e.n_lines = 1;
 	e.lines = &lp;
 	e.tracking = (char *)tracking;
 	e.time_ms = m->wall;
-	Dropnet__HubSyncRequest q = DROPNET__HUB_SYNC_REQUEST__INIT;
-	q.version = DN_PROTO_VERSION;
-	q.hello = &hello;
-	q.n_events = 1;
-	q.events = &ep;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	assert_int_equal(codec_hub_sync_request_pack(&q, &buf, &len), 0);
-	mreq r, *rp = &r;
-	mreq_init(&r, buf, len);
-	coord_hubsync_batch(m->c, &rp, 1);
-	Dropnet__HubSyncReply *rep = NULL;
-	assert_int_equal(codec_hub_sync_reply_unpack(r.reply, r.reply_len, &rep), 0);
-	assert_int_equal(rep->status, DROPNET__STATUS__OK);
-	assert_int_equal(rep->event_applied, m->hub_seq);
-	codec_hub_sync_reply_free(rep);
-	mreq_fini(&r);
-	free(buf);
+	assert_int_equal(mt_hub_sync_events(m, &ep, 1), DROPNET__STATUS__OK);
 }
 
 static void test_huge_tracking_not_journalled(void **state)

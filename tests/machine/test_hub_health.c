@@ -265,6 +265,33 @@ static void test_stall_does_not_silence_hubs(void **state)
 	assert_true(coord_hub_lease_expired(fx->c, london(fx), fx->now));
 }
 
+/* stderr into a temp file until stderr_release, which puts what was
+ * written (cut to len) in out. */
+static int stderr_saved = -1;
+
+static FILE *stderr_catch(void)
+{
+	FILE *f = tmpfile();
+	assert_non_null(f);
+	fflush(stderr);
+	stderr_saved = dup(2);
+	assert_true(stderr_saved >= 0);
+	assert_true(dup2(fileno(f), 2) >= 0);
+	return f;
+}
+
+static void stderr_release(FILE *f, char *out, size_t len)
+{
+	fflush(stderr);
+	assert_true(dup2(stderr_saved, 2) >= 0);
+	close(stderr_saved);
+	stderr_saved = -1;
+	rewind(f);
+	size_t n = fread(out, 1, len - 1, f);
+	out[n] = '\0';
+	fclose(f);
+}
+
 /* Goal: a hub already down for routing when the coordinator's loop stalls
  * may come back during the stall; its sync then waits in the queue, and
  * the orders queued with it may run first. Those orders are routed as if
@@ -274,7 +301,8 @@ static void test_stall_does_not_silence_hubs(void **state)
  * NO_HUB_IN_RANGE for good. A backward wall-clock step in the same gap
  * changes nothing (health runs on the monotonic clock). If no sync comes,
  * london is down again one grace after the stall began, and its waiting
- * command reaches it when it syncs. (dropsim seed 56 at 17f08a1.) */
+ * command reaches it when it syncs. (dropsim seed 56 at 17f08a1.) The
+ * stall logs hub.revived for london. */
 static void test_stall_hears_down_hub(void **state)
 {
 	fixture *fx = *state;
@@ -288,9 +316,15 @@ static void test_stall_hears_down_hub(void **state)
 	assert_int_equal(order(fx, "tee", NULL), DROPNET__STATUS__NO_HUB_IN_RANGE);
 	uint64_t t_stop = fx->now;
 	/* The stall: no call for 5.5 s; the wall clock was stepped 21 s back
-	 * meanwhile. */
+	 * meanwhile. The revival is logged (stderr caught for the call). */
 	fx->now += 5500;
+	char logged[512];
+	FILE *cap = stderr_catch();
+	log_set_level(LOG_WARN);
 	coord_clock_set(fx->c, fx->now, (int64_t)fx->now + WALL_BASE - 21000);
+	log_set_level(LOG_ERROR);
+	stderr_release(cap, logged, sizeof(logged));
+	assert_non_null(strstr(logged, "WARN hub.revived hub=london by=stall health="));
 	fx->h.now_mono_ms = fx->now;
 	fx->h.now_ms = (int64_t)fx->now + WALL_BASE;
 	assert_int_equal(order(fx, "tee", &k), DROPNET__STATUS__ACCEPTED);

@@ -23,38 +23,7 @@ static void setup(mt *m)
 {
 	mt_open(m);
 	mt_hub_sync(m, "p-tee", 20);
-	Dropnet__TierPrice tp = DROPNET__TIER_PRICE__INIT;
-	Dropnet__TierPrice *tpp = &tp;
-	tp.tier = "pub";
-	tp.price_minor = 6000;
-	Dropnet__DropSku s = DROPNET__DROP_SKU__INIT;
-	Dropnet__DropSku *sp = &s;
-	s.sku = "p-tee";
-	s.units = 20;
-	s.n_prices = 1;
-	s.prices = &tpp;
-	s.floor_minor = 4000;
-	s.ceiling_minor = 9000;
-	Dropnet__Tier t = DROPNET__TIER__INIT;
-	Dropnet__Tier *tierp = &t;
-	t.name = "pub";
-	t.opens_ms = m->wall;
-	t.closes_ms = m->wall + 60 * MIN_MS;
-	Dropnet__Drop d = DROPNET__DROP__INIT;
-	d.id = "pd";
-	d.currency = "GBP";
-	d.n_skus = 1;
-	d.skus = &sp;
-	d.n_tiers = 1;
-	d.tiers = &tierp;
-	Dropnet__OpsRequest q = DROPNET__OPS_REQUEST__INIT;
-	q.kind = DROPNET__OPS_KIND__OPS_DROP_CREATE;
-	q.drop = &d;
-	Dropnet__OpsReply *rep = mt_ops(m, &q);
-	assert_int_equal(rep->status, DROPNET__STATUS__OK);
-	codec_ops_reply_free(rep);
-	assert_int_equal(mt_ops_drop(m, DROPNET__OPS_KIND__OPS_DROP_OPEN, "pd", NULL, 0),
-	    DROPNET__STATUS__OK);
+	mt_drop_priced(m, "pd", "p-tee", 20, 6000);
 }
 
 /* Sends raw bytes on the ingest path; returns the reply bytes (malloc'd). */
@@ -167,6 +136,9 @@ static void test_quote_writes_nothing(void **state)
 	assert_true(strlen(r->quote->prices[0]->token) > 64);
 	assert_int_equal(r->quote->prices[0]->expires_ms, m.wall + 600000);
 	codec_ingest_reply_free(r);
+	/* Counted for /metrics: one quote answered OK, no other status. */
+	assert_int_equal(m.c->metrics.quotes[DROPNET__STATUS__OK], 1);
+	assert_int_equal(m.c->metrics.quotes[DROPNET__STATUS__NOT_FOUND], 0);
 	mt_close(&m);
 }
 
@@ -294,10 +266,14 @@ static void test_token_survives_restart(void **state)
 	assert_int_equal(a->prices[0]->unit_minor, 6000);
 	assert_string_equal(a->prices[0]->rule, "quote");
 	codec_order_ack_free(a);
+	assert_int_equal(m.c->metrics.quote_tokens_invalid, 0);
 	a = order_bare(&m, "tok-2", token, 1);
 	assert_int_equal(a->prices[0]->unit_minor, 8000);
 	assert_string_equal(a->prices[0]->rule, "live");
 	codec_order_ack_free(a);
+	/* Another buyer's token is counted refused (invalid), not lapsed. */
+	assert_int_equal(m.c->metrics.quote_tokens_invalid, 1);
+	assert_int_equal(m.c->metrics.quote_tokens_lapsed, 0);
 	mt_close(&m);
 }
 
@@ -327,31 +303,14 @@ static void test_experiment(void **state)
 	(void)state;
 	mt m;
 	setup(&m);
-	Dropnet__ExperimentArm a0 = DROPNET__EXPERIMENT_ARM__INIT, a1 = a0;
-	Dropnet__ExperimentArm *arms[2] = {&a0, &a1};
-	a0.name = "low";
-	a0.price_minor = 5000;
-	a1.name = "high";
-	a1.price_minor = 9500;
-	Dropnet__Experiment e = DROPNET__EXPERIMENT__INIT;
-	e.id = "x1";
-	e.drop_id = "pd";
-	e.sku = "p-tee";
-	e.n_arms = 2;
-	e.arms = arms;
-	Dropnet__OpsRequest q = DROPNET__OPS_REQUEST__INIT;
-	q.kind = DROPNET__OPS_KIND__OPS_EXPERIMENT_CREATE;
-	q.experiment = &e;
-	Dropnet__OpsReply *rep = mt_ops(&m, &q);
-	assert_int_equal(rep->status, DROPNET__STATUS__INVALID); /* 9500 > ceiling */
-	codec_ops_reply_free(rep);
-	a1.price_minor = 7000;
-	rep = mt_ops(&m, &q);
-	assert_int_equal(rep->status, DROPNET__STATUS__OK);
-	codec_ops_reply_free(rep);
-	rep = mt_ops(&m, &q);
-	assert_int_equal(rep->status, DROPNET__STATUS__CONFLICT); /* id taken */
-	codec_ops_reply_free(rep);
+	/* 9500 is over the ceiling; then the id is taken. */
+	assert_int_equal(mt_experiment_create(&m, "x1", "pd", "p-tee", 5000, 9500),
+	    DROPNET__STATUS__INVALID);
+	assert_int_equal(mt_experiment_create(&m, "x1", "pd", "p-tee", 5000, 7000),
+	    DROPNET__STATUS__OK);
+	assert_int_equal(mt_experiment_create(&m, "x1", "pd", "p-tee", 5000, 7000),
+	    DROPNET__STATUS__CONFLICT);
+	Dropnet__OpsReply *rep = NULL;
 
 	char cust[32];
 	size_t low = 0;
@@ -389,6 +348,18 @@ static void test_experiment(void **state)
 	assert_int_equal(x->arms[1 - won]->orders, 0);
 	assert_false(x->significant);
 	assert_non_null(strstr(x->verdict, "not significant yet"));
+	/* /metrics counts the same per (experiment, arm), in the order seen. */
+	const coord_metrics *mc = &m.c->metrics;
+	assert_int_equal(mc->narms, 2);
+	for (size_t i = 0; i < 2; i++) {
+		const coord_metrics_arm *ma = &mc->arms[i];
+		size_t k = strcmp(ma->arm, x->arms[0]->name) == 0 ? 0 : 1;
+		assert_string_equal(ma->experiment, "x1");
+		assert_string_equal(ma->arm, x->arms[k]->name);
+		assert_int_equal(ma->exposures, x->arms[k]->exposures);
+		assert_int_equal(ma->outcomes, x->arms[k]->orders);
+		assert_int_equal(ma->outcomes_txn, 0);
+	}
 	codec_ops_reply_free(rep);
 	/* The exposures reached the file with the order's commit. */
 	assert_int_equal(mt_sql_int(&m, "SELECT SUM(exposures) FROM experiment_arms WHERE"

@@ -65,82 +65,24 @@ static void close_machine(mt *m)
 	vfs = NULL;
 }
 
-/* A sync from hub "london" receiving qty of sku; returns the reply status
- * (the harness's mt_hub_sync asserts OK). */
-static Dropnet__Status hub_sync(mt *m, const char *sku, int64_t qty)
-{
-	Dropnet__HubHello hello = DROPNET__HUB_HELLO__INIT;
-	hello.id = "london";
-	hello.name = "london";
-	hello.lat = MT_LAT;
-	hello.lon = MT_LON;
-	hello.radius_km = 50;
-	Dropnet__HubEvent e = DROPNET__HUB_EVENT__INIT;
-	Dropnet__HubEvent *ep = &e;
-	e.seq = m->hub_seq + 1;
-	e.kind = DROPNET__EVENT_KIND__EV_RECEIVED;
-	e.sku = (char *)sku;
-	e.qty = qty;
-	e.bin = "MAIN";
-	e.time_ms = m->wall;
-	Dropnet__HubSyncRequest q = DROPNET__HUB_SYNC_REQUEST__INIT;
-	q.version = DN_PROTO_VERSION;
-	q.hello = &hello;
-	q.n_events = 1;
-	q.events = &ep;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	assert_int_equal(codec_hub_sync_request_pack(&q, &buf, &len), 0);
-	mreq r, *rp = &r;
-	mreq_init(&r, buf, len);
-	coord_hubsync_batch(m->c, &rp, 1);
-	assert_true(r.replied);
-	Dropnet__HubSyncReply *rep = NULL;
-	assert_int_equal(codec_hub_sync_reply_unpack(r.reply, r.reply_len, &rep), 0);
-	Dropnet__Status st = rep->status;
-	if (st == DROPNET__STATUS__OK) {
-		m->hub_seq++;
-	}
-	codec_hub_sync_reply_free(rep);
-	mreq_fini(&r);
-	free(buf);
-	return st;
-}
-
 /* A batch of n orders of 1 sku each (keys k0, k1, ...); statuses in st. */
 static void order_batch(mt *m, const char *sku, size_t n, Dropnet__Status *st)
 {
-	mreq r[4], *rp[4];
 	uint8_t *buf[4];
+	size_t len[4];
+	Dropnet__OrderAck *ack[4];
 	assert_true(n <= 4);
 	for (size_t i = 0; i < n; i++) {
 		char key[24];
 		snprintf(key, sizeof(key), "k%zu", i);
-		Dropnet__OrderLine l = DROPNET__ORDER_LINE__INIT;
-		Dropnet__OrderLine *lp = &l;
-		l.sku = (char *)sku;
-		l.qty = 1;
-		Dropnet__SubmitOrder o = DROPNET__SUBMIT_ORDER__INIT;
-		o.version = DN_PROTO_VERSION;
-		o.order_key = key;
-		o.customer = key;
-		o.n_lines = 1;
-		o.lines = &lp;
-		o.lat = MT_LAT;
-		o.lon = MT_LON;
-		size_t len = 0;
-		assert_int_equal(codec_submit_order_pack(&o, &buf[i], &len), 0);
-		mreq_init(&r[i], buf[i], len);
-		rp[i] = &r[i];
+		const mt_order_spec spec = {.key = key, .customer = key, .sku = sku, .qty = 1,
+		    .lat = MT_LAT, .lon = MT_LON};
+		assert_int_equal(mt_pack_order(&spec, &buf[i], &len[i]), 0);
 	}
-	coord_ingest_batch(m->c, rp, n);
+	mt_ingest(m, buf, len, n, ack);
 	for (size_t i = 0; i < n; i++) {
-		assert_true(r[i].replied);
-		Dropnet__OrderAck *a = NULL;
-		assert_int_equal(codec_order_ack_unpack(r[i].reply, r[i].reply_len, &a), 0);
-		st[i] = a->status;
-		codec_order_ack_free(a);
-		mreq_fini(&r[i]);
+		st[i] = ack[i]->status;
+		codec_order_ack_free(ack[i]);
 		free(buf[i]);
 	}
 }
@@ -184,20 +126,20 @@ static void test_failed_hub_sync_is_undone(void **state)
 	stock_lists = hub_lists = 0;
 	/* A new hub and its first stock row, in a batch whose commit fails. */
 	disk_fails(true);
-	assert_int_equal(hub_sync(&m, "TEE", 5), DROPNET__STATUS__UNAVAILABLE);
+	assert_int_equal(mt_hub_sync_status(&m, "TEE", 5), DROPNET__STATUS__UNAVAILABLE);
 	disk_fails(false);
 	assert_int_equal(m.c->nhubs, 0);
 	assert_int_equal(m.c->stock_len, 0);
 	assert_memory_is_file(&m);
 	/* Again, the disk back: as if the failed batch had never run. */
-	assert_int_equal(hub_sync(&m, "TEE", 5), DROPNET__STATUS__OK);
+	assert_int_equal(mt_hub_sync_status(&m, "TEE", 5), DROPNET__STATUS__OK);
 	assert_int_equal(m.c->nhubs, 1);
 	coord_stock *s = coord_stock_get(m.c, 0, "TEE", false);
 	assert_non_null(s);
 	assert_int_equal(s->row.on_hand, 5);
 	/* A known hub's next receipt fails: its row and position go back. */
 	disk_fails(true);
-	assert_int_equal(hub_sync(&m, "TEE", 3), DROPNET__STATUS__UNAVAILABLE);
+	assert_int_equal(mt_hub_sync_status(&m, "TEE", 3), DROPNET__STATUS__UNAVAILABLE);
 	disk_fails(false);
 	s = coord_stock_get(m.c, 0, "TEE", false);
 	assert_int_equal(s->row.on_hand, 5);
@@ -215,7 +157,7 @@ static void test_failed_order_batch_is_undone(void **state)
 	(void)state;
 	mt m;
 	open_machine(&m);
-	assert_int_equal(hub_sync(&m, "TEE", 10), DROPNET__STATUS__OK);
+	assert_int_equal(mt_hub_sync_status(&m, "TEE", 10), DROPNET__STATUS__OK);
 	uint64_t cmd_seq = m.c->hubs[0].cmd_seq;
 	stock_lists = hub_lists = 0;
 	Dropnet__Status st[3];
@@ -248,7 +190,7 @@ static void test_failed_drop_create_is_undone(void **state)
 	(void)state;
 	mt m;
 	open_machine(&m);
-	assert_int_equal(hub_sync(&m, "TEE", 10), DROPNET__STATUS__OK);
+	assert_int_equal(mt_hub_sync_status(&m, "TEE", 10), DROPNET__STATUS__OK);
 	stock_lists = hub_lists = 0;
 	char msg[160];
 	disk_fails(true);
@@ -270,12 +212,46 @@ static void test_failed_drop_create_is_undone(void **state)
 	close_machine(&m);
 }
 
+/* Goal: an experiment outcome counted for /metrics by an order whose
+ * batch then fails to commit is not counted (the order is answered
+ * UNAVAILABLE); its retry counts once. */
+static void test_failed_outcome_not_counted(void **state)
+{
+	(void)state;
+	mt m;
+	open_machine(&m);
+	assert_int_equal(mt_hub_sync_status(&m, "TEE", 10), DROPNET__STATUS__OK);
+	mt_drop_priced(&m, "pd", "TEE", 10, 6000);
+	assert_int_equal(mt_experiment_create(&m, "x1", "pd", "TEE", 5000, 7000),
+	    DROPNET__STATUS__OK);
+	disk_fails(true);
+	Dropnet__OrderAck *a = mt_order(&m, "o1", "c1", "pd", "pub", "TEE", 1, 0,
+	    DROPNET__ORDER_ACTION__ACTION_SUBMIT);
+	disk_fails(false);
+	assert_int_equal(a->status, DROPNET__STATUS__UNAVAILABLE);
+	codec_order_ack_free(a);
+	const coord_metrics *mc = &m.c->metrics;
+	assert_int_equal(mc->narms, 1);
+	assert_int_equal(mc->arms[0].outcomes, 0);
+	assert_int_equal(mc->arms[0].outcomes_txn, 0);
+	assert_false(mc->arms_txn);
+	a = mt_order(&m, "o1", "c1", "pd", "pub", "TEE", 1, 0,
+	    DROPNET__ORDER_ACTION__ACTION_SUBMIT);
+	assert_int_equal(a->status, DROPNET__STATUS__ACCEPTED);
+	assert_string_equal(a->prices[0]->arm, mc->arms[0].arm);
+	codec_order_ack_free(a);
+	assert_int_equal(mc->arms[0].outcomes, 1);
+	assert_string_equal(mc->arms[0].experiment, "x1");
+	close_machine(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_failed_hub_sync_is_undone),
 		cmocka_unit_test(test_failed_order_batch_is_undone),
 		cmocka_unit_test(test_failed_drop_create_is_undone),
+		cmocka_unit_test(test_failed_outcome_not_counted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -208,6 +208,56 @@ static void opts(dnclient_opts *o, const char *url, unsigned batch, unsigned inf
 	o->retries = 3;
 }
 
+/* The scripted server in mode, and client options o for it (batch,
+ * inflight, linger_us as given; opts' defaults else). */
+static void srv_up(srv *s, srv_mode mode, dnclient_opts *o, unsigned batch,
+    unsigned inflight, unsigned linger_us)
+{
+	srv_start(s, mode);
+	opts(o, s->url, batch, inflight, linger_us);
+}
+
+static dnclient *client_new(const dnclient_opts *o)
+{
+	dnclient *c = NULL;
+	assert_int_equal(dnclient_create(&c, o), 0);
+	return c;
+}
+
+/* Sends order k-0 through c and waits: the call succeeds, and its ack is
+ * ACCEPTED with the key sent. */
+static void submit_first(dnclient *c)
+{
+	size_t len = 0, alen = 0;
+	uint8_t *b = order(0, &len), *ack = NULL;
+	assert_int_equal(dnclient_submit(c, b, len, &ack, &alen), 0);
+	Dropnet__OrderAck *a = NULL;
+	assert_int_equal(codec_order_ack_unpack(ack, alen, &a), 0);
+	assert_int_equal(a->status, DROPNET__STATUS__ACCEPTED);
+	assert_string_equal(a->order_key, "k-0");
+	codec_order_ack_free(a);
+	free(ack);
+	free(b);
+}
+
+/* Submits orders k-0 .. k-(n-1) through c without waiting, each answered
+ * into t (reset here; args holds each callback's (t, i)). */
+static void tally_submit(tally *t, dnclient *c, void *(*args)[2], int n)
+{
+	memset(t, 0, sizeof(*t));
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_cond_init(&t->cv, NULL);
+	for (int i = 0; i < n; i++) {
+		size_t len = 0;
+		uint8_t *b = order(i, &len);
+		snprintf(t->want[i], sizeof(t->want[i]), "k-%d", i);
+		args[i][0] = t;
+		args[i][1] = (void *)(intptr_t)i;
+		assert_int_equal(dnclient_submit_async(c, b, len, tally_cb, args[i]), 0);
+		free(b);
+	}
+}
+
 /* Goal: 100 orders submitted at once go as full batches of batch_max (one
  * in flight, a long linger: only full batches and the last partial one
  * leave), each order gets its own ack with its own key. */
@@ -215,26 +265,13 @@ static void test_coalesces(void **state)
 {
 	(void)state;
 	srv s;
-	srv_start(&s, SRV_ANSWER);
 	dnclient_opts o;
-	opts(&o, s.url, 32, 1, DNCLIENT_LINGER_US_MAX);
+	srv_up(&s, SRV_ANSWER, &o, 32, 1, DNCLIENT_LINGER_US_MAX);
 	o.timeout_ms = 5000;
-	dnclient *c = NULL;
-	assert_int_equal(dnclient_create(&c, &o), 0);
+	dnclient *c = client_new(&o);
 	static tally t;
-	memset(&t, 0, sizeof(t));
-	pthread_mutex_init(&t.mu, NULL);
-	pthread_cond_init(&t.cv, NULL);
 	static void *args[100][2];
-	for (int i = 0; i < 100; i++) {
-		size_t len = 0;
-		uint8_t *b = order(i, &len);
-		snprintf(t.want[i], sizeof(t.want[i]), "k-%d", i);
-		args[i][0] = &t;
-		args[i][1] = (void *)(intptr_t)i;
-		assert_int_equal(dnclient_submit_async(c, b, len, tally_cb, args[i]), 0);
-		free(b);
-	}
+	tally_submit(&t, c, args, 100);
 	pthread_mutex_lock(&t.mu);
 	while (t.done < 100) {
 		pthread_cond_wait(&t.cv, &t.mu);
@@ -257,25 +294,14 @@ static void test_lost_answer_retried_same_key(void **state)
 {
 	(void)state;
 	srv s;
-	srv_start(&s, SRV_DROP_FIRST);
 	dnclient_opts o;
-	opts(&o, s.url, 8, 1, 0);
-	dnclient *c = NULL;
-	assert_int_equal(dnclient_create(&c, &o), 0);
-	size_t len = 0, alen = 0;
-	uint8_t *b = order(0, &len), *ack = NULL;
-	assert_int_equal(dnclient_submit(c, b, len, &ack, &alen), 0);
-	Dropnet__OrderAck *a = NULL;
-	assert_int_equal(codec_order_ack_unpack(ack, alen, &a), 0);
-	assert_int_equal(a->status, DROPNET__STATUS__ACCEPTED);
-	assert_string_equal(a->order_key, "k-0");
+	srv_up(&s, SRV_DROP_FIRST, &o, 8, 1, 0);
+	dnclient *c = client_new(&o);
+	submit_first(c);
 	assert_int_equal(atomic_load(&s.first_key_seen), 2);
 	dnclient_stats st;
 	dnclient_stats_get(c, &st);
 	assert_int_equal(st.retries, 1);
-	codec_order_ack_free(a);
-	free(ack);
-	free(b);
 	dnclient_destroy(c);
 	srv_stop(&s);
 }
@@ -286,11 +312,9 @@ static void test_unavailable_retried(void **state)
 {
 	(void)state;
 	srv s;
-	srv_start(&s, SRV_UNAVAILABLE_FIRST);
 	dnclient_opts o;
-	opts(&o, s.url, 8, 1, 0);
-	dnclient *c = NULL;
-	assert_int_equal(dnclient_create(&c, &o), 0);
+	srv_up(&s, SRV_UNAVAILABLE_FIRST, &o, 8, 1, 0);
+	dnclient *c = client_new(&o);
 	size_t len = 0;
 	uint8_t *b = order(0, &len);
 	Dropnet__SubmitOrder *m = NULL;
@@ -312,24 +336,19 @@ static void test_fails_over(void **state)
 {
 	(void)state;
 	srv s;
-	srv_start(&s, SRV_ANSWER);
+	dnclient_opts o;
+	srv_up(&s, SRV_ANSWER, &o, 8, 2, 0);
 	char dead[160];
 	snprintf(dead, sizeof(dead), "ipc://%s/nobody", s.dir);
-	dnclient_opts o;
-	opts(&o, dead, 8, 2, 0);
+	o.urls[0] = dead;
 	o.urls[1] = s.url;
 	o.nurls = 2;
-	dnclient *c = NULL;
-	assert_int_equal(dnclient_create(&c, &o), 0);
-	size_t len = 0, alen = 0;
-	uint8_t *b = order(0, &len), *ack = NULL;
-	assert_int_equal(dnclient_submit(c, b, len, &ack, &alen), 0);
+	dnclient *c = client_new(&o);
+	submit_first(c);
 	dnclient_stats st;
 	dnclient_stats_get(c, &st);
 	assert_true(st.failovers >= 1);
 	assert_int_equal(atomic_load(&s.orders), 1);
-	free(ack);
-	free(b);
 	dnclient_destroy(c);
 	srv_stop(&s);
 }
@@ -344,7 +363,8 @@ static void test_signs_batches(void **state)
 	static const char key_hex[] =
 	    "0303030303030303030303030303030303030303030303030303030303030303";
 	srv s;
-	srv_start(&s, SRV_DROP_FIRST);
+	dnclient_opts o;
+	srv_up(&s, SRV_DROP_FIRST, &o, 8, 1, 0);
 	char peers[128], kf[128], err[128];
 	snprintf(peers, sizeof(peers), "storefront shop %s\n", key_hex);
 	assert_int_equal(auth_table_parse(peers, strlen(peers), &s.peers, err, sizeof(err)), 0);
@@ -353,24 +373,17 @@ static void test_signs_batches(void **state)
 	assert_non_null(f);
 	fputs(key_hex, f);
 	fclose(f);
-	dnclient_opts o;
-	opts(&o, s.url, 8, 1, 0);
 	setenv("DROPNET_STOREFRONT_AUTH_NAME", "shop", 1);
 	setenv("DROPNET_STOREFRONT_AUTH_KEY", "/nonexistent/key", 1);
 	assert_int_equal(dnclient_opts_sign_from_env(&o), DN_EINVAL);
 	setenv("DROPNET_STOREFRONT_AUTH_KEY", kf, 1);
 	assert_int_equal(dnclient_opts_sign_from_env(&o), 0);
 	assert_true(o.sign);
-	dnclient *c = NULL;
-	assert_int_equal(dnclient_create(&c, &o), 0);
-	size_t len = 0, alen = 0;
-	uint8_t *b = order(0, &len), *ack = NULL;
-	assert_int_equal(dnclient_submit(c, b, len, &ack, &alen), 0);
+	dnclient *c = client_new(&o);
+	submit_first(c);
 	/* The first message's answer was dropped: both were signed. */
 	assert_int_equal(atomic_load(&s.signed_ok), 2);
 	assert_int_equal(atomic_load(&s.first_key_seen), 2);
-	free(ack);
-	free(b);
 	dnclient_destroy(c);
 	unsetenv("DROPNET_STOREFRONT_AUTH_NAME");
 	unsetenv("DROPNET_STOREFRONT_AUTH_KEY");
@@ -387,25 +400,13 @@ static void test_destroy_answers_pending(void **state)
 {
 	(void)state;
 	srv s;
-	srv_start(&s, SRV_SILENT);
 	dnclient_opts o;
-	opts(&o, s.url, 4, 1, 0);
+	srv_up(&s, SRV_SILENT, &o, 4, 1, 0);
 	o.timeout_ms = 60000;
-	dnclient *c = NULL;
-	assert_int_equal(dnclient_create(&c, &o), 0);
+	dnclient *c = client_new(&o);
 	static tally t;
-	memset(&t, 0, sizeof(t));
-	pthread_mutex_init(&t.mu, NULL);
-	pthread_cond_init(&t.cv, NULL);
 	static void *args[10][2];
-	for (int i = 0; i < 10; i++) {
-		size_t len = 0;
-		uint8_t *b = order(i, &len);
-		args[i][0] = &t;
-		args[i][1] = (void *)(intptr_t)i;
-		assert_int_equal(dnclient_submit_async(c, b, len, tally_cb, args[i]), 0);
-		free(b);
-	}
+	tally_submit(&t, c, args, 10);
 	dnclient_destroy(c);
 	assert_int_equal(t.done, 10);
 	assert_int_equal(t.closed, 10);
