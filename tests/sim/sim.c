@@ -36,8 +36,10 @@
 /* A picker whose claim found nothing waits 10 ms + up to this long before
  * the next step (a busy one: up to 60 ms). */
 #define SIM_STAFF_IDLE_MS 400
-/* Audit every this many coordinator batches (it scans the whole book). */
-#define SIM_AUDIT_EVERY 64
+/* Audit every this many coordinator batches, besides before every
+ * coordinator crash and at the end (check.c says why that is enough; each
+ * audit scans the whole journal). */
+#define SIM_AUDIT_EVERY 256
 
 static void trace_books(world *w, int i, const char *what);
 
@@ -433,10 +435,16 @@ static bool coord_start(world *w)
 	return true;
 }
 
-static void coord_crash(world *w)
+/* kill -9 of the coordinator (power loss on half of them). Its memory is
+ * audited against its file first: a restart rebuilds memory from the file,
+ * so this is the last moment a difference between them can be seen. */
+static bool coord_crash(world *w)
 {
 	if (!w->coord_up) {
-		return;
+		return true;
+	}
+	if (!check_audit(w, false)) {
+		return false;
 	}
 	w->res->coord_crashes++;
 	/* kill -9 keeps what reached the OS; a power loss drops what was not
@@ -456,6 +464,7 @@ static void coord_crash(world *w)
 		fprintf(stderr, "sim: t=%llu coordinator crash down_ms=%llu\n",
 		    (unsigned long long)w->now, (unsigned long long)down);
 	}
+	return true;
 }
 
 /* ---- a hub's shell ---- */
@@ -586,7 +595,7 @@ static Dropnet__TermReply *term_call(world *w, int i, Dropnet__TermRequest *q)
 		rep = NULL;
 	}
 	hash_bytes(w, r.reply, r.reply_len);
-	const char *trace = getenv("DROPSIM_TRACE");
+	const char *trace = w->trace;
 	if (trace != NULL && strcmp(trace, hb->h.cfg.id) == 0) {
 		fprintf(stderr, "trace t=%llu %s kind=%d order=%llu sku=%s qty=%lld n_scans=%zu"
 		    " -> %s %s | phys=%lld/%lld/%lld tote=%lld/%lld/%lld\n",
@@ -607,7 +616,7 @@ static Dropnet__TermReply *term_call(world *w, int i, Dropnet__TermRequest *q)
 static void trace_books(world *w, int i, const char *what)
 {
 	sim_hub *hb = &w->hubs[i];
-	const char *trace = getenv("DROPSIM_TRACE");
+	const char *trace = w->trace;
 	if (trace == NULL || strcmp(trace, hb->h.cfg.id) != 0 || !hb->up) {
 		return;
 	}
@@ -1078,6 +1087,7 @@ static void order_send(world *w, uint32_t g)
 		}
 		if (++o->tries > SIM_TRIES_MAX) {
 			o->done = true;
+			w->ndone++;
 			w->res->gave_up++;
 			continue;
 		}
@@ -1139,6 +1149,7 @@ static bool order_answer(world *w, sim_msg *m)
 			}
 		} else if (!o->done) {
 			o->done = true;
+			w->ndone++;
 			o->attempt = 0;
 			if (a.acks[i]->status == DROPNET__STATUS__ACCEPTED) {
 				w->res->accepted++;
@@ -1248,7 +1259,7 @@ static void fault_stall(world *w)
 	}
 }
 
-static void fault_one(world *w)
+static bool fault_one(world *w)
 {
 	uint64_t pick = sim_rng_below(&w->rng, 100);
 	int i = (int)sim_rng_below(&w->rng, w->p.hubs);
@@ -1258,7 +1269,7 @@ static void fault_one(world *w)
 		w->res->partitions++;
 		ev_push(w, w->now + len, EV_HEAL, i, 0, NULL);
 	} else if (pick < 42) {
-		coord_crash(w);
+		return coord_crash(w);
 	} else if (pick < 56) {
 		hub_crash(w, i, false);
 	} else if (pick < 60) {
@@ -1276,6 +1287,7 @@ static void fault_one(world *w)
 	} else {
 		fault_network(w);
 	}
+	return true;
 }
 
 /* ---- set-up ---- */
@@ -1326,14 +1338,10 @@ static bool world_setup(world *w)
 
 /* ---- the run ---- */
 
-static bool all_answered(world *w)
+static bool all_answered(const world *w)
 {
-	for (uint32_t k = 0; k < w->norders; k++) {
-		if (!w->orders[k].done) {
-			return false;
-		}
-	}
-	return true;
+	assert(w->ndone <= w->norders);
+	return w->ndone == w->norders;
 }
 
 static void heal(world *w)
@@ -1441,8 +1449,9 @@ static bool step(world *w, sim_ev *e)
 		return true;
 	case EV_FAULT:
 		if (!w->healed) {
-			fault_one(w);
+			bool ok = fault_one(w);
 			ev_push(w, w->now + 200 + sim_rng_below(&w->rng, 1500), EV_FAULT, -1, 0, NULL);
+			return ok;
 		}
 		return true;
 	case EV_HEAL:
@@ -1554,6 +1563,7 @@ int sim_run(const sim_params *p, sim_result *out)
 	}
 	w->p = *p;
 	w->res = out;
+	w->trace = getenv("DROPSIM_TRACE");
 	w->rng.s = p->seed;
 	w->norders = p->orders;
 	w->heap = calloc(SIM_EVENTS_MAX, sizeof(*w->heap));

@@ -142,6 +142,8 @@ typedef struct {
 	sim_hub hubs[SIM_HUBS_MAX];
 	sim_order *orders;
 	uint32_t norders;
+	uint32_t ndone;         /* orders answered finally or given up */
+	const char *trace;      /* DROPSIM_TRACE: a hub to trace, or NULL */
 	uint64_t attempts;
 	uint32_t drains;
 	uint64_t commit_failures_seen; /* c.commit_failures at the last check */
