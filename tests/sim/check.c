@@ -1,16 +1,35 @@
 /*
- * check.c - the invariants dropsim holds the network to (DESIGN.md):
- *   - no unit sold twice: every ledger row valid after every batch;
- *   - every answered order keeps its first answer, and an ACCEPTED order is
- *     in the journal exactly once with the same order id;
+ * check.c - the invariants dropsim holds the network to (DESIGN.md), and
+ * when each is checked:
+ *   - no unit sold twice: after every coordinator batch (and tick), every
+ *     ledger row in memory has no negative field (check_ledger), and no row
+ *     whose allocation an ingest batch grew is below zero sellable
+ *     (check_no_oversell, against marks taken before the batch);
+ *   - every answered order keeps its first answer, checked at the
+ *     coordinator for every ack it sends (whatever the request's shape: a
+ *     bare order, an envelope, a SubmitBatch - one ack per order, each
+ *     final one naming its order), and at the end against the journal: an
+ *     ACCEPTED order is in it exactly once with the same order id;
  *   - no NO_HUB_IN_RANGE while a hub in range was heard from (its own
- *     traffic reached the coordinator) within the routing grace;
- *   - no order shipped twice, by one hub or two;
+ *     traffic reached the coordinator) within the routing grace, for every
+ *     first answer;
+ *   - no order shipped twice, by one hub or two, nor beyond what was
+ *     ordered, at every ship;
  *   - after every failed coordinator transaction, memory equals the file
- *     (check_memory_file: the undo log put everything back);
- *   - the audit (in-memory = file, allocation, conservation, transit,
- *     holdback, shipped, both books) finds nothing, every SIM_AUDIT_EVERY
- *     batches and at the end;
+ *     (check_memory_file: every stock row, hub, drop in memory and tier,
+ *     field by field; the undo log put everything back);
+ *   - the audit (in-memory ledger = file, allocation = open placements,
+ *     every accepted line allocated once, conservation, transit, holdback,
+ *     shipped, both books) finds nothing but units lost below their
+ *     allocation: before every coordinator crash, every SIM_AUDIT_EVERY
+ *     batches, and strictly at the end. Memory is rebuilt from the file
+ *     only when the coordinator restarts (coord_open; coord_ready after a
+ *     failed reload), so a difference between memory and file lasts until
+ *     the next crash or the end, and both are audited: the schedule sees
+ *     every difference that lasts, as the earlier every-64-batches one did,
+ *     with a third of the audits (each scans the whole journal). What it
+ *     may see later, or not at all, is a difference that a later write
+ *     happens to undo in both; the periodic audit is there for those;
  *   - after the faults heal and the staff count every bin: every stream
  *     drained both ways (every event applied exactly once), every answered
  *     order in the journal with its first answer, every accepted order

@@ -4,8 +4,9 @@
  *
  * Each actor does what its real counterpart does, through the same machine
  * calls the daemons' shells make: the coordinator drains its inboxes in
- * batches (coord_ingest_batch, coord_hubsync_batch) with its clock set
- * first; a hub builds a sync, waits for the reply or a timeout, and applies
+ * batches (coord_ingest_request, the daemon's ingest entry with its
+ * envelope; coord_hubsync_batch) with its clock set first; storefronts send
+ * bare SubmitOrders, single orders in an IngestRequest and SubmitBatches; a hub builds a sync, waits for the reply or a timeout, and applies
  * it (hub_sync_build, hub_sync_on_reply); staff talk to their hub through
  * hub_term_batch. Only the surroundings are simulated.
  */
@@ -18,6 +19,7 @@
 #include "core/err.h"
 #include "core/limits.h"
 #include "io/codec.h"
+#include "io/envelope.h"
 #include "io/log.h"
 #include "world.h"
 
@@ -34,8 +36,10 @@
 /* A picker whose claim found nothing waits 10 ms + up to this long before
  * the next step (a busy one: up to 60 ms). */
 #define SIM_STAFF_IDLE_MS 400
-/* Audit every this many coordinator batches (it scans the whole book). */
-#define SIM_AUDIT_EVERY 64
+/* Audit every this many coordinator batches, besides before every
+ * coordinator crash and at the end (check.c says why that is enough; each
+ * audit scans the whole journal). */
+#define SIM_AUDIT_EVERY 256
 
 static void trace_books(world *w, int i, const char *what);
 
@@ -140,7 +144,7 @@ static sim_msg *msg_new(msg_kind kind, int peer, uint64_t id, uint64_t now,
 {
 	sim_msg *m = calloc(1, sizeof(*m));
 	assert(m != NULL);
-	*m = (sim_msg){kind, peer, id, now, NULL, len};
+	*m = (sim_msg){.kind = kind, .peer = peer, .id = id, .sent_ms = now, .len = len};
 	if (len > 0) {
 		m->buf = malloc(len);
 		assert(m->buf != NULL);
@@ -176,6 +180,8 @@ static void net_send(world *w, sim_msg *m)
 	if (sim_rng_chance(&w->rng, w->dup)) {
 		w->res->duplicated++;
 		sim_msg *d = msg_new(m->kind, m->peer, m->id, m->sent_ms, m->buf, m->len);
+		d->shape = m->shape;
+		d->mask = m->mask;
 		ev_push(w, w->now + 1 + sim_rng_below(&w->rng, w->delay_max_ms + 1),
 		    EV_DELIVER, m->peer, 0, d);
 	}
@@ -238,6 +244,96 @@ static void coord_deliver(world *w, sim_msg *m)
 
 typedef void (*coord_batch_fn)(coord *c, mreq **reqs, size_t n);
 
+/* ---- ingest replies: a request's acks, in its orders' order ---- */
+
+/* The OrderAcks of one reply, borrowed from whichever message holds them. */
+typedef struct {
+	Dropnet__OrderAck *bare;
+	Dropnet__IngestReply *env;
+	Dropnet__OrderAck **acks;
+	size_t n;
+} sim_acks;
+
+static uint32_t mask_count(uint32_t mask)
+{
+	return (uint32_t)__builtin_popcount(mask);
+}
+
+/* Reads the reply to an ingest request of shape carrying norders orders:
+ * a bare OrderAck to a bare SubmitOrder, IngestReply.ack to one order in
+ * an envelope, IngestReply.batch to a SubmitBatch (proto/SEMANTICS.md).
+ * False when the bytes are not that shape or hold another count of acks;
+ * acks_free after either way. */
+static bool acks_read(uint32_t shape, size_t norders, const uint8_t *buf, size_t len,
+    sim_acks *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (shape == ENVELOPE_NONE) {
+		if (codec_order_ack_unpack(buf, len, &a->bare) != 0) {
+			return false;
+		}
+		a->acks = &a->bare;
+		a->n = 1;
+	} else if (codec_ingest_reply_unpack(buf, len, &a->env) != 0) {
+		return false;
+	} else if (shape == ENVELOPE_ONE &&
+	    a->env->kind_case == DROPNET__INGEST_REPLY__KIND_ACK) {
+		a->acks = &a->env->ack;
+		a->n = 1;
+	} else if (shape == ENVELOPE_BATCH &&
+	    a->env->kind_case == DROPNET__INGEST_REPLY__KIND_BATCH) {
+		a->acks = a->env->batch->acks;
+		a->n = a->env->batch->n_acks;
+	}
+	return a->n == norders && norders > 0;
+}
+
+static void acks_free(sim_acks *a)
+{
+	codec_order_ack_free(a->bare);
+	codec_ingest_reply_free(a->env);
+}
+
+/* The order the i-th ack of request m answers (bit i of its mask). */
+static sim_order *acks_order(world *w, const sim_msg *m, size_t i)
+{
+	uint32_t j = 0;
+	for (uint32_t mask = m->mask;; j++, mask >>= 1) {
+		if ((mask & 1u) != 0 && i-- == 0) {
+			break;
+		}
+	}
+	return &w->orders[(uint32_t)m->peer + j];
+}
+
+/* At the coordinator, where each answer was decided: one ack per order of
+ * request m, each final one for its own order key and checked against the
+ * order's first answer. */
+static bool ingest_check_reply(world *w, const sim_msg *m, const mreq *r)
+{
+	sim_acks a;
+	bool ok = acks_read(m->shape, mask_count(m->mask), r->reply, r->reply_len, &a) ||
+	    check_fail(w, "order %s: the reply to its request (envelope kind %u, %u orders)"
+	    " is not one ack per order", w->orders[m->peer].key, m->shape,
+	    mask_count(m->mask));
+	for (size_t i = 0; ok && i < a.n; i++) {
+		const Dropnet__OrderAck *ack = a.acks[i];
+		sim_order *o = acks_order(w, m, i);
+		/* A final answer names its order; UNAVAILABLE after a failed
+		 * commit may not (the batch's orders were never read back). */
+		bool unnamed = ack->order_key == NULL || ack->order_key[0] == '\0';
+		if (unnamed ? ack->status != DROPNET__STATUS__UNAVAILABLE :
+		    strcmp(ack->order_key, o->key) != 0) {
+			ok = check_fail(w, "order %s: ack %zu of its request is for '%s'", o->key,
+			    i, ack->order_key != NULL ? ack->order_key : "");
+		} else if (ack->status != DROPNET__STATUS__UNAVAILABLE) {
+			ok = check_answer(w, o, ack->status, ack->order_id, ack->duplicate);
+		}
+	}
+	acks_free(&a);
+	return ok;
+}
+
 /* Runs up to max requests of one inbox as one machine batch and sends the
  * replies; for ingest, checks each answer where it was decided. */
 static bool coord_batch(world *w, sim_msg **box, size_t *n, size_t max,
@@ -266,16 +362,13 @@ static bool coord_batch(world *w, sim_msg **box, size_t *n, size_t max,
 		}
 		hash_bytes(w, r[i].reply, r[i].reply_len);
 		if (rep_kind == MSG_INGEST_REP) {
-			Dropnet__OrderAck *a = NULL;
-			if (codec_order_ack_unpack(r[i].reply, r[i].reply_len, &a) == 0 &&
-			    a->status != DROPNET__STATUS__UNAVAILABLE) {
-				ok = check_answer(w, &w->orders[box[i]->peer], a->status,
-				    a->order_id, a->duplicate);
-			}
-			codec_order_ack_free(a);
+			ok = ingest_check_reply(w, box[i], &r[i]);
 		}
-		net_send(w, msg_new(rep_kind, box[i]->peer, box[i]->id, w->now,
-		    r[i].reply, r[i].reply_len));
+		sim_msg *rep = msg_new(rep_kind, box[i]->peer, box[i]->id, w->now,
+		    r[i].reply, r[i].reply_len);
+		rep->shape = box[i]->shape;
+		rep->mask = box[i]->mask;
+		net_send(w, rep);
 	}
 	for (size_t i = 0; i < k; i++) {
 		mreq_fini(&r[i]);
@@ -307,7 +400,7 @@ static bool coord_drain(world *w)
 			    coord_hubsync_batch, MSG_SYNC_REP);
 		} else {
 			ok = coord_batch(w, w->inbox_ingest, &w->n_ingest,
-			    (size_t)w->cfg.ingest_contexts, coord_ingest_batch,
+			    (size_t)w->cfg.ingest_contexts, coord_ingest_request,
 			    MSG_INGEST_REP);
 		}
 	}
@@ -342,10 +435,16 @@ static bool coord_start(world *w)
 	return true;
 }
 
-static void coord_crash(world *w)
+/* kill -9 of the coordinator (power loss on half of them). Its memory is
+ * audited against its file first: a restart rebuilds memory from the file,
+ * so this is the last moment a difference between them can be seen. */
+static bool coord_crash(world *w)
 {
 	if (!w->coord_up) {
-		return;
+		return true;
+	}
+	if (!check_audit(w, false)) {
+		return false;
 	}
 	w->res->coord_crashes++;
 	/* kill -9 keeps what reached the OS; a power loss drops what was not
@@ -357,6 +456,7 @@ static void coord_crash(world *w)
 	coord_close(&w->c);
 	inbox_clear(w);
 	w->coord_up = false;
+	w->stall_until = w->now; /* a stall ends with the process it stalled */
 	w->drain_pending = false;
 	uint64_t down = 50 + sim_rng_below(&w->rng, 3000);
 	ev_push(w, w->now + down, EV_COORD_UP, -1, 0, NULL);
@@ -364,6 +464,7 @@ static void coord_crash(world *w)
 		fprintf(stderr, "sim: t=%llu coordinator crash down_ms=%llu\n",
 		    (unsigned long long)w->now, (unsigned long long)down);
 	}
+	return true;
 }
 
 /* ---- a hub's shell ---- */
@@ -494,7 +595,7 @@ static Dropnet__TermReply *term_call(world *w, int i, Dropnet__TermRequest *q)
 		rep = NULL;
 	}
 	hash_bytes(w, r.reply, r.reply_len);
-	const char *trace = getenv("DROPSIM_TRACE");
+	const char *trace = w->trace;
 	if (trace != NULL && strcmp(trace, hb->h.cfg.id) == 0) {
 		fprintf(stderr, "trace t=%llu %s kind=%d order=%llu sku=%s qty=%lld n_scans=%zu"
 		    " -> %s %s | phys=%lld/%lld/%lld tote=%lld/%lld/%lld\n",
@@ -515,7 +616,7 @@ static Dropnet__TermReply *term_call(world *w, int i, Dropnet__TermRequest *q)
 static void trace_books(world *w, int i, const char *what)
 {
 	sim_hub *hb = &w->hubs[i];
-	const char *trace = getenv("DROPSIM_TRACE");
+	const char *trace = w->trace;
 	if (trace == NULL || strcmp(trace, hb->h.cfg.id) != 0 || !hb->up) {
 		return;
 	}
@@ -946,23 +1047,15 @@ static bool staff_step(world *w, int i)
 
 /* ---- storefronts ---- */
 
-static void order_send(world *w, uint32_t k)
+/* Packs order o's SubmitOrder into *buf (malloc'd). */
+static void order_pack(const sim_order *o, uint8_t **buf, size_t *len)
 {
-	sim_order *o = &w->orders[k];
-	if (o->done) {
-		return;
-	}
-	if (++o->tries > SIM_TRIES_MAX) {
-		o->done = true;
-		w->res->gave_up++;
-		return;
-	}
 	Dropnet__SubmitOrder s = DROPNET__SUBMIT_ORDER__INIT;
 	Dropnet__OrderLine l[2], *lp[2];
 	s.version = DN_PROTO_VERSION;
 	s.storefront = "shop";
-	s.order_key = o->key;
-	s.customer = o->customer;
+	s.order_key = (char *)o->key;
+	s.customer = (char *)o->customer;
 	s.lat = o->lat;
 	s.lon = o->lon;
 	for (uint32_t i = 0; i < o->nlines; i++) {
@@ -973,68 +1066,169 @@ static void order_send(world *w, uint32_t k)
 	}
 	s.lines = lp;
 	s.n_lines = o->nlines;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	if (codec_submit_order_pack(&s, &buf, &len) != 0) {
+	int rv = codec_submit_order_pack(&s, buf, len);
+	assert(rv == 0); /* only out of memory fails, and the sim asserts on that */
+	(void)rv;
+}
+
+/* Sends the open orders of order group g (sim_order.group) as one request
+ * of the group's shape, every one with the same attempt id; a storefront
+ * gives an order up after SIM_TRIES_MAX tries. */
+static void order_send(world *w, uint32_t g)
+{
+	const sim_order *lead = &w->orders[g];
+	envelope_slice items[SIM_GROUP_MAX];
+	uint8_t *bufs[SIM_GROUP_MAX];
+	uint32_t mask = 0, n = 0;
+	for (uint32_t j = 0; j < lead->gsize; j++) {
+		sim_order *o = &w->orders[g + j];
+		if (o->done) {
+			continue;
+		}
+		if (++o->tries > SIM_TRIES_MAX) {
+			o->done = true;
+			w->ndone++;
+			w->res->gave_up++;
+			continue;
+		}
+		size_t len = 0;
+		order_pack(o, &bufs[n], &len);
+		items[n] = (envelope_slice){bufs[n], len};
+		n++;
+		mask |= 1u << j;
+	}
+	if (n == 0) {
 		return;
 	}
-	o->attempt = ++w->attempts;
-	net_send(w, msg_new(MSG_INGEST_REQ, (int)k, o->attempt, w->now, buf, len));
-	free(buf);
-	ev_push(w, w->now + SIM_ORDER_TIMEOUT_MS, EV_ORDER_TIMEOUT, (int)k, o->attempt,
-	    NULL);
-}
-
-static bool order_answer(world *w, sim_msg *m)
-{
-	sim_order *o = &w->orders[m->peer];
-	Dropnet__OrderAck *a = NULL;
-	bool ok = true;
-	if (codec_order_ack_unpack(m->buf, m->len, &a) != 0) {
-		ok = check_fail(w, "order %s: undecodable ack", o->key);
-	} else if (a->status == DROPNET__STATUS__UNAVAILABLE) {
-		if (o->attempt == m->id && !o->done) {
-			o->attempt = 0;
-			ev_push(w, w->now + 20 + sim_rng_below(&w->rng, 500), EV_ORDER_SEND,
-			    m->peer, 0, NULL);
-		}
-	} else if (!o->done) {
-		o->done = true;
-		o->attempt = 0;
-		if (a->status == DROPNET__STATUS__ACCEPTED) {
-			w->res->accepted++;
-		} else {
-			w->res->refused++;
+	uint64_t attempt = ++w->attempts;
+	for (uint32_t j = 0; j < lead->gsize; j++) {
+		if ((mask >> j & 1u) != 0) {
+			w->orders[g + j].attempt = attempt;
 		}
 	}
-	codec_order_ack_free(a);
-	return ok;
+	uint8_t *out = NULL;
+	size_t olen = 0;
+	if (lead->shape == ENVELOPE_NONE) {
+		sim_msg *m = msg_new(MSG_INGEST_REQ, (int)g, attempt, w->now, bufs[0],
+		    items[0].len);
+		m->mask = mask;
+		net_send(w, m);
+	} else {
+		int rv = envelope_write(lead->shape, items, n, &out, &olen);
+		assert(rv == 0);
+		(void)rv;
+		sim_msg *m = msg_new(MSG_INGEST_REQ, (int)g, attempt, w->now, out, olen);
+		m->shape = lead->shape;
+		m->mask = mask;
+		net_send(w, m);
+	}
+	free(out);
+	for (uint32_t i = 0; i < n; i++) {
+		free(bufs[i]);
+	}
+	ev_push(w, w->now + SIM_ORDER_TIMEOUT_MS, EV_ORDER_TIMEOUT, (int)g, attempt, NULL);
 }
 
+/* A storefront reads the reply m to one of its requests: each order takes
+ * its first final answer; an order answered UNAVAILABLE on its current
+ * attempt is sent again (with the rest of its group) a little later. */
+static bool order_answer(world *w, sim_msg *m)
+{
+	sim_acks a;
+	if (!acks_read(m->shape, mask_count(m->mask), m->buf, m->len, &a)) {
+		acks_free(&a);
+		return check_fail(w, "order %s: undecodable reply", w->orders[m->peer].key);
+	}
+	bool again = false;
+	for (size_t i = 0; i < a.n; i++) {
+		sim_order *o = acks_order(w, m, i);
+		if (a.acks[i]->status == DROPNET__STATUS__UNAVAILABLE) {
+			if (o->attempt == m->id && !o->done) {
+				o->attempt = 0;
+				again = true;
+			}
+		} else if (!o->done) {
+			o->done = true;
+			w->ndone++;
+			o->attempt = 0;
+			if (a.acks[i]->status == DROPNET__STATUS__ACCEPTED) {
+				w->res->accepted++;
+			} else {
+				w->res->refused++;
+			}
+		}
+	}
+	acks_free(&a);
+	if (again) {
+		ev_push(w, w->now + 20 + sim_rng_below(&w->rng, 500), EV_ORDER_SEND,
+		    m->peer, 0, NULL);
+	}
+	return true;
+}
+
+/* A storefront's timer for attempt of group g: the orders still waiting on
+ * it are sent again. */
+static void order_timeout(world *w, uint32_t g, uint64_t attempt)
+{
+	bool again = false;
+	for (uint32_t j = 0; j < w->orders[g].gsize; j++) {
+		sim_order *o = &w->orders[g + j];
+		if (o->attempt == attempt && !o->done) {
+			o->attempt = 0;
+			again = true;
+		}
+	}
+	if (again) {
+		order_send(w, g);
+	}
+}
+
+/* Order k's content: key, customer, one or two lines, where the buyer is. */
+static void order_make(world *w, uint32_t k)
+{
+	sim_order *o = &w->orders[k];
+	snprintf(o->key, sizeof(o->key), "o%u", k);
+	snprintf(o->customer, sizeof(o->customer), "c%llu",
+	    (unsigned long long)sim_rng_below(&w->rng, w->norders));
+	o->nlines = 1 + (uint32_t)sim_rng_chance(&w->rng, 0.3);
+	for (uint32_t i = 0; i < o->nlines; i++) {
+		o->sku[i] = (int)((i + sim_rng_below(&w->rng, SIM_SKUS)) % SIM_SKUS);
+		o->qty[i] = 1 + (uint32_t)sim_rng_chance(&w->rng, 0.2);
+	}
+	if (o->nlines == 2 && o->sku[0] == o->sku[1]) {
+		o->nlines = 1;
+	}
+	/* Near a hub city (within ~100 km, so some fall outside every
+	 * radius), or anywhere in the UK box now and then. */
+	int city = (int)sim_rng_below(&w->rng, w->p.hubs);
+	o->lat = sim_cities[city].lat + ((double)sim_rng_below(&w->rng, 1601) - 800) / 1000.0;
+	o->lon = sim_cities[city].lon + ((double)sim_rng_below(&w->rng, 2001) - 1000) / 1000.0;
+}
+
+/* The drop's orders and when each group is first sent. Shapes: 4 in 10
+ * groups a bare SubmitOrder, 3 in 10 one order in an envelope, 3 in 10 a
+ * SubmitBatch of 2 to SIM_GROUP_MAX orders. */
 static void orders_make(world *w)
 {
 	uint64_t t = 0;
-	for (uint32_t k = 0; k < w->norders; k++) {
-		sim_order *o = &w->orders[k];
-		snprintf(o->key, sizeof(o->key), "o%u", k);
-		snprintf(o->customer, sizeof(o->customer), "c%llu",
-		    (unsigned long long)sim_rng_below(&w->rng, w->norders));
-		o->nlines = 1 + (uint32_t)sim_rng_chance(&w->rng, 0.3);
-		for (uint32_t i = 0; i < o->nlines; i++) {
-			o->sku[i] = (int)((i + sim_rng_below(&w->rng, SIM_SKUS)) % SIM_SKUS);
-			o->qty[i] = 1 + (uint32_t)sim_rng_chance(&w->rng, 0.2);
+	for (uint32_t k = 0; k < w->norders;) {
+		uint64_t pick = sim_rng_below(&w->rng, 10);
+		uint32_t shape = pick < 4 ? ENVELOPE_NONE : pick < 7 ? ENVELOPE_ONE : ENVELOPE_BATCH;
+		uint32_t size = shape != ENVELOPE_BATCH ? 1 :
+		    2 + (uint32_t)sim_rng_below(&w->rng, SIM_GROUP_MAX - 1);
+		if (size > w->norders - k) {
+			size = w->norders - k;
 		}
-		if (o->nlines == 2 && o->sku[0] == o->sku[1]) {
-			o->nlines = 1;
+		for (uint32_t j = 0; j < size; j++) {
+			order_make(w, k + j);
+			w->orders[k + j].shape = shape;
+			w->orders[k + j].group = k;
+			/* The drop's burst: most orders in the first seconds. */
+			t += sim_rng_below(&w->rng, k + j < w->norders / 2 ? 4 : 30);
 		}
-		/* Near a hub city (within ~100 km, so some fall outside every
-		 * radius), or anywhere in the UK box now and then. */
-		int city = (int)sim_rng_below(&w->rng, w->p.hubs);
-		o->lat = sim_cities[city].lat + ((double)sim_rng_below(&w->rng, 1601) - 800) / 1000.0;
-		o->lon = sim_cities[city].lon + ((double)sim_rng_below(&w->rng, 2001) - 1000) / 1000.0;
-		/* The drop's burst: most orders in the first seconds. */
-		t += sim_rng_below(&w->rng, k < w->norders / 2 ? 4 : 30);
+		w->orders[k].gsize = size;
 		ev_push(w, 2000 + t, EV_ORDER_SEND, (int)k, 0, NULL);
+		k += size;
 	}
 }
 
@@ -1047,7 +1241,26 @@ static void fault_network(world *w)
 	w->delay_max_ms = (uint32_t)sim_rng_below(&w->rng, 200);
 }
 
-static void fault_one(world *w)
+/* A loop stall of hub_timeout_ms to 3x that. The loop is one thread: a
+ * stall that strikes while it is already stalled (a slow audit behind an
+ * fsync stall) runs after it, so stalls add up and never cut one another
+ * short. */
+static void fault_stall(world *w)
+{
+	uint64_t len = (uint64_t)w->cfg.hub_timeout_ms +
+	    sim_rng_below(&w->rng, (uint64_t)w->cfg.hub_timeout_ms * 2);
+	uint64_t before = w->stall_until;
+	uint64_t from = before > w->now ? before : w->now;
+	w->res->stalls++;
+	w->stall_until = from + len;
+	assert(w->stall_until > before); /* never cuts a stall short */
+	if (w->p.verbose) {
+		fprintf(stderr, "sim: t=%llu loop stall until t=%llu\n",
+		    (unsigned long long)w->now, (unsigned long long)w->stall_until);
+	}
+}
+
+static bool fault_one(world *w)
 {
 	uint64_t pick = sim_rng_below(&w->rng, 100);
 	int i = (int)sim_rng_below(&w->rng, w->p.hubs);
@@ -1057,7 +1270,7 @@ static void fault_one(world *w)
 		w->res->partitions++;
 		ev_push(w, w->now + len, EV_HEAL, i, 0, NULL);
 	} else if (pick < 42) {
-		coord_crash(w);
+		return coord_crash(w);
 	} else if (pick < 56) {
 		hub_crash(w, i, false);
 	} else if (pick < 60) {
@@ -1071,12 +1284,11 @@ static void fault_one(world *w)
 			w->hubs[i].wall_skew_ms += step;
 		}
 	} else if (pick < 82) {
-		w->res->stalls++;
-		w->stall_until = w->now + (uint64_t)w->cfg.hub_timeout_ms +
-		    sim_rng_below(&w->rng, (uint64_t)w->cfg.hub_timeout_ms * 2);
+		fault_stall(w);
 	} else {
 		fault_network(w);
 	}
+	return true;
 }
 
 /* ---- set-up ---- */
@@ -1127,14 +1339,10 @@ static bool world_setup(world *w)
 
 /* ---- the run ---- */
 
-static bool all_answered(world *w)
+static bool all_answered(const world *w)
 {
-	for (uint32_t k = 0; k < w->norders; k++) {
-		if (!w->orders[k].done) {
-			return false;
-		}
-	}
-	return true;
+	assert(w->ndone <= w->norders);
+	return w->ndone == w->norders;
 }
 
 static void heal(world *w)
@@ -1238,15 +1446,13 @@ static bool step(world *w, sim_ev *e)
 		order_send(w, (uint32_t)e->node);
 		return true;
 	case EV_ORDER_TIMEOUT:
-		if (w->orders[e->node].attempt == e->arg && !w->orders[e->node].done) {
-			w->orders[e->node].attempt = 0;
-			order_send(w, (uint32_t)e->node);
-		}
+		order_timeout(w, (uint32_t)e->node, e->arg);
 		return true;
 	case EV_FAULT:
 		if (!w->healed) {
-			fault_one(w);
+			bool ok = fault_one(w);
 			ev_push(w, w->now + 200 + sim_rng_below(&w->rng, 1500), EV_FAULT, -1, 0, NULL);
+			return ok;
 		}
 		return true;
 	case EV_HEAL:
@@ -1358,6 +1564,7 @@ int sim_run(const sim_params *p, sim_result *out)
 	}
 	w->p = *p;
 	w->res = out;
+	w->trace = getenv("DROPSIM_TRACE");
 	w->rng.s = p->seed;
 	w->norders = p->orders;
 	w->heap = calloc(SIM_EVENTS_MAX, sizeof(*w->heap));

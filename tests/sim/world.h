@@ -13,7 +13,11 @@ typedef enum {
 
 typedef struct {
 	msg_kind kind;
-	int peer;               /* hub index, or order index for ingest */
+	int peer;               /* hub index, or for ingest the order group's
+				 * first order (sim_order.group) */
+	uint32_t shape;         /* ingest: ENVELOPE_NONE (a bare SubmitOrder),
+				 * _ONE or _BATCH (io/envelope.h) */
+	uint32_t mask;          /* ingest: bit j = order peer + j is in it */
 	uint64_t id;            /* attempt id: replies match their request */
 	uint64_t sent_ms;       /* when the sender sent it (sim time) */
 	uint8_t *buf;
@@ -42,8 +46,19 @@ typedef struct {
 	sim_msg *msg;
 } sim_ev;
 
+/* Orders a storefront sends in one SubmitBatch (an order group). */
+#define SIM_GROUP_MAX 8
+
 typedef struct {
 	char key[24], customer[24];
+	/* How the storefront sends it (io/envelope.h): ENVELOPE_NONE, a bare
+	 * SubmitOrder as storefronts written before the envelope do;
+	 * ENVELOPE_ONE, one order in an IngestRequest; ENVELOPE_BATCH, with
+	 * the other orders of its group in one SubmitBatch, retried together
+	 * (orders group .. group + gsize - 1; gsize 1 for the other shapes). */
+	uint32_t shape;
+	uint32_t group;
+	uint32_t gsize;         /* on the group's first order */
 	uint32_t nlines;
 	int sku[2];
 	uint32_t qty[2];
@@ -127,6 +142,8 @@ typedef struct {
 	sim_hub hubs[SIM_HUBS_MAX];
 	sim_order *orders;
 	uint32_t norders;
+	uint32_t ndone;         /* orders answered finally or given up */
+	const char *trace;      /* DROPSIM_TRACE: a hub to trace, or NULL */
 	uint64_t attempts;
 	uint32_t drains;
 	uint64_t commit_failures_seen; /* c.commit_failures at the last check */
