@@ -14,6 +14,7 @@
 #define DN_COORD_H
 #include <stdbool.h>
 #include <stdint.h>
+#include "core/bytes.h"
 #include "core/drop.h"
 #include "core/experiment.h"
 #include "core/ledger.h"
@@ -290,6 +291,18 @@ typedef struct coord {
  * simulated restart is coord_close + coord_open. */
 int coord_open(coord *c, const char *db_path, const char *vfs);
 void coord_close(coord *c);
+
+/* ---- the memory image (memory.c; docs/replication.md) ----
+ * coord_memory_pack: an image of the memory an open machine holds that
+ * coord_open cannot rebuild from its file (clocks, hub health and leases,
+ * stock reports, unwritten exposures, spike watch, rebalance timers).
+ * *buf is malloc'd. 0 or DN_ENOMEM (also over DN_COORD_MEMORY_MAX_BYTES).
+ * coord_memory_unpack: after coord_open on the file the image was taken
+ * with, makes the machine's memory the image's. 0 or DN_EPROTO (not an
+ * image, or one of another file: then the memory is partly set and the
+ * caller must close the machine) or DN_ENOMEM. */
+int coord_memory_pack(const coord *c, uint8_t **buf, size_t *len);
+int coord_memory_unpack(coord *c, const uint8_t *buf, size_t len);
 
 /* ---- state helpers (state.c) ---- */
 /* Sets the machine's clock: mono is a monotonic ms count (never goes back),
@@ -627,5 +640,9 @@ int coord_transfer_shorted(coord *c, int hub, int64_t pid, const char *sku,
 void coord_ops_rebalance(coord *c, const Dropnet__OpsRequest *q, mreq *r);
 /* Per-bucket spike detection and signals; automatic rebalancing. */
 void coord_rebalance_tick(coord *c);
+/* rebalance.c's part of the memory image (memory.c): the spike watch and
+ * the timers. get: 0 or DN_EPROTO (r bad, the watch emptied). */
+void coord_rebalance_memory_put(const coord *c, bytes_w *w);
+int coord_rebalance_memory_get(coord *c, bytes_r *r);
 
 #endif
