@@ -468,6 +468,12 @@ void coord_ingest_batch(coord *c, mreq **reqs, size_t n);
  * at a time; a quote must speak for its signer too. Refusals are answered
  * in the request's own shape. */
 void coord_ingest_request(coord *c, mreq **reqs, size_t n);
+/* Answers an ingest request r, without running it, with status and why in
+ * the shape of what it carries (a bare order, an envelope, a quote), and
+ * leader (NULL: "") in the reply's `leader` field: a follower of a group
+ * answers NOT_LEADER so (coordinator/daemon/group.c). Reads no state. */
+void coord_ingest_refuse(mreq *r, Dropnet__Status status, const char *why,
+    const char *leader);
 void coord_hubsync_batch(coord *c, mreq **reqs, size_t n);
 void coord_ops_batch(coord *c, mreq **reqs, size_t n);
 /* The periodic work: hub health logging, tier openings, lapsed holds,

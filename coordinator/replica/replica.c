@@ -340,12 +340,12 @@ int replica_restore(replica *r, const uint8_t *buf, size_t len)
 	}
 	r->applied_mono_ms = mono;
 	r->applied_wall_ms = wall;
-	if (mlen > 0) {
-		/* The image sets every clock: the one this replica stopped at
-		 * is history (no stall to credit, nothing to filter). */
-		r->c->now_mono_ms = 0;
-		r->c->clock_started = false;
-	}
+	/* The machine starts again on the group's clock (the image's, or the
+	 * genesis's): the one this replica ran on before is history - no
+	 * stall to credit, nothing to filter, and it may be ahead of the
+	 * group's (a bootstrapper opened its store on its local clock). */
+	r->c->now_mono_ms = 0;
+	r->c->clock_started = false;
 	coord_clock_set(r->c, mono, wall);
 	rv = replica_machine_open(r);
 	if (rv == 0 && mlen > 0 && (rv = coord_memory_unpack(r->c, mem, (size_t)mlen)) != 0) {
