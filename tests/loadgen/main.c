@@ -887,8 +887,20 @@ static int lg_run(const loadgen_params *p, uint32_t *lat, lg_report *r)
 	if (p->batch > 0) {
 		dnclient_opts o;
 		dnclient_opts_init(&o);
-		o.urls[0] = p->url;
-		o.nurls = 1;
+		/* --ingest may list a replicated group's replicas,
+		 * comma-separated: the client follows the leader. */
+		char urls[DNCLIENT_URLS_MAX][256];
+		o.nurls = 0;
+		for (const char *u = p->url; *u != '\0' && o.nurls < DNCLIENT_URLS_MAX;) {
+			size_t l = strcspn(u, ",");
+			if (l > 0 && l < sizeof(urls[0])) {
+				memcpy(urls[o.nurls], u, l);
+				urls[o.nurls][l] = '\0';
+				o.urls[o.nurls] = urls[o.nurls];
+				o.nurls++;
+			}
+			u += l + (u[l] == ',');
+		}
 		o.batch_max = p->batch;
 		o.inflight_max = p->inflight;
 		o.linger_us = p->linger_us;

@@ -272,7 +272,10 @@ static Dropnet__OrderAck *worker_exchange(loadgen_worker *w, rpc_conn *c,
 		}
 		codec_order_ack_free(last);
 		last = ack;
-		if (ack->status != DROPNET__STATUS__UNAVAILABLE) {
+		/* NOT_LEADER: a follower of a replicated group did nothing;
+		 * the client moved to the leader (dnclient): the same again. */
+		if (ack->status != DROPNET__STATUS__UNAVAILABLE &&
+		    ack->status != DROPNET__STATUS__NOT_LEADER) {
 			break;
 		}
 		if (attempt < p->retries) {
