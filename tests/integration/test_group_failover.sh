@@ -21,7 +21,7 @@ net_setup "$1"
 HUBS="london leeds"
 R=3
 KILLS=${DROPNET_GROUP_KILLS:-4}
-STOCK=2500
+STOCK=4000
 SKU=group-sku
 # Replicas need 5R ports: 4R client sockets and R for replication.
 NET_EXTRA_PORTS=$((5 * R - 4)) net_start "$HUBS" --replicas "$R"
@@ -44,8 +44,8 @@ leader() {
 has_leader() { leader >/dev/null; }
 acked() { [[ -f $T/acked ]] && wc -l <"$T/acked" || echo 0; }
 
-as_storefront "$BUILD/loadgen" --ingest "$DROPNET_INGEST" --buyers 3000 --concurrency 8 \
-	--batch 16 --sku "$SKU" --ship-to 51.5074,-0.1278 --key-prefix grp --duration-s 20 \
+as_storefront "$BUILD/loadgen" --ingest "$DROPNET_INGEST" --buyers 5000 --concurrency 8 \
+	--batch 16 --sku "$SKU" --ship-to 51.5074,-0.1278 --key-prefix grp --duration-s 20 --burst-tau-s 1000 \
 	--retries 40 --timeout-ms 2000 --acked-file "$T/acked" >"$T/loadgen.out" 2>&1 &
 LG=$!
 NET_BG_PIDS+=("$LG")
@@ -64,6 +64,9 @@ for k in $(seq 1 "$KILLS"); do
 	net_ctl start-proc "coordinator$l" >/dev/null
 done
 
+# The drop lasts 20 s; every order's retries are bounded, so loadgen ends.
+lg_done() { ! kill -0 "$LG" 2>/dev/null; }
+wait_until 90 "loadgen to finish" lg_done
 wait "$LG" || { cat "$T/loadgen.out" >&2; fail "loadgen failed"; }
 NET_BG_PIDS=()
 cat "$T/loadgen.out" >&2
