@@ -62,13 +62,14 @@ int group_replica_parse(const char *s, group_replica *m)
 		return DN_EINVAL;
 	}
 	snprintf(buf, sizeof(buf), "%s", s);
-	for (char *p = buf, *tok; nf < 5 && (tok = strsep(&p, ",")) != NULL;) {
+	char *p = buf, *tok;
+	while (nf < 5 && (tok = strsep(&p, ",")) != NULL) {
 		f[nf++] = tok;
 	}
 	char *end = NULL;
 	unsigned long long id = nf == 5 ? strtoull(f[0], &end, 10) : 0;
-	if (id == 0 || end == NULL || *end != '\0' || strchr(f[4], ',') != NULL) {
-		return DN_EINVAL;
+	if (id == 0 || end == NULL || *end != '\0' || p != NULL) {
+		return DN_EINVAL;   /* not five fields, or a bad id */
 	}
 	for (size_t i = 1; i < 5; i++) {
 		if (f[i][0] == '\0' || strlen(f[i]) >= DN_CONF_STR_MAX) {

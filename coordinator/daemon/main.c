@@ -481,8 +481,8 @@ static int shell_config(int argc, char **argv, shell *sh, log_level *lvl)
 		fprintf(stderr, "coordinator: config: coordinator.split_policy must be never or allowed\n");
 		return 2;
 	}
-	if (obs_config_check(&c->cfg) != 0 || coord_tls_check(&c->cfg) != 0 ||
-	    shell_group_check(sh) != 0) {
+	if (shell_group_check(sh) != 0 || obs_config_check(&c->cfg) != 0 ||
+	    coord_tls_check(&c->cfg) != 0) {
 		return 2;
 	}
 	return shell_peers_load(c) != 0 ? 2 : -1;

@@ -20,6 +20,19 @@ source "$(dirname "$0")/lib/net.sh"
 net_setup "$1"
 HUBS="london leeds"
 R=3
+
+# Bad group flags are refused before anything starts (exit 2, a reason).
+bad_flags() { # args... -> exit 2 and a line naming --replica
+	local rc=0 err
+	err=$("$COORDINATOR" --set coordinator.data_dir="$T/bad" "$@" 2>&1 >/dev/null) || rc=$?
+	[[ $rc == 2 && $err == *--replica* ]] || fail "coordinator $* exited $rc: $err"
+}
+bad_flags --replica-id 4 --replica 1,127.0.0.1:1,tcp://a:1,tcp://a:2,tcp://a:3
+bad_flags --replica-id 1 --replica 1,127.0.0.1:1,tcp://a:1,tcp://a:2
+bad_flags --replica-id 1 --replica 1,127.0.0.1:1,tcp://a:1,tcp://a:2,tcp://a:3,extra
+bad_flags --replica-id 1 --replica x,127.0.0.1:1,tcp://a:1,tcp://a:2,tcp://a:3
+ok "bad --replica flags refused"
+
 KILLS=${DROPNET_GROUP_KILLS:-4}
 STOCK=4000
 SKU=group-sku
