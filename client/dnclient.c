@@ -166,6 +166,7 @@ static void dnc_follow(dnclient *c, const char *leader)
 				c->leader = (int)k;
 			}
 		}
+		pthread_cond_broadcast(&c->cv);   /* the flusher moves now */
 	}
 	pthread_mutex_unlock(&c->mu);
 }
