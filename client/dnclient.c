@@ -60,6 +60,8 @@ struct dnclient {
 	size_t cur;
 	uint64_t gen;
 	bool rotate;             /* the flusher should move to the next URL */
+	int leader;              /* a group's leader named by a NOT_LEADER: the
+	                          * URL index rotate moves to; -1: the next */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	dnc_item *head, *tail;
@@ -150,12 +152,38 @@ static void dnc_slot_release(dnc_slot *s, bool failed)
 	pthread_mutex_unlock(&c->mu);
 }
 
-/* Hands one order its answer, or queues it again for an UNAVAILABLE. */
+/* A follower of a replicated group answered NOT_LEADER: the flusher moves
+ * to the leader it named when that is one of our URLs, else to the next
+ * (proto/SEMANTICS.md "Replicated groups"). Any thread. */
+static void dnc_follow(dnclient *c, const char *leader)
+{
+	pthread_mutex_lock(&c->mu);
+	if (c->o.nurls > 1 && !c->rotate) {
+		c->rotate = true;
+		c->leader = -1;
+		for (size_t k = 0; leader != NULL && k < c->o.nurls; k++) {
+			if (strcmp(c->urls[k], leader) == 0 && k != c->cur) {
+				c->leader = (int)k;
+			}
+		}
+		pthread_cond_broadcast(&c->cv);   /* the flusher moves now */
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Hands one order its answer, or queues it again for an UNAVAILABLE (and,
+ * after moving on, for a NOT_LEADER). */
 static void dnc_answer(dnclient *c, dnc_item *it, const uint8_t *ack, size_t len)
 {
 	Dropnet__OrderAck *a = NULL;
 	int rv = codec_order_ack_unpack(ack, len, &a);
-	bool again = rv == 0 && a->status == DROPNET__STATUS__UNAVAILABLE &&
+	bool follow = rv == 0 && a->status == DROPNET__STATUS__NOT_LEADER;
+	if (follow) {
+		/* Moves on even when the answer goes back to the caller: its
+		 * retry then reaches the leader. */
+		dnc_follow(c, a->leader);
+	}
+	bool again = rv == 0 && (a->status == DROPNET__STATUS__UNAVAILABLE || follow) &&
 	    it->attempts < c->o.retries;
 	codec_order_ack_free(a);
 	if (rv != 0 && rv != DN_ERANGE) {
@@ -295,7 +323,8 @@ static void dnc_rotate(dnclient *c)
 {
 	c->rotate = false;
 	c->gen++;
-	c->cur = (c->cur + 1) % c->o.nurls;
+	c->cur = c->leader >= 0 ? (size_t)c->leader : (c->cur + 1) % c->o.nurls;
+	c->leader = -1;
 	c->st.failovers++;
 	nng_dialer old = c->dialer;
 	const char *url = c->urls[c->cur];
@@ -418,6 +447,7 @@ int dnclient_create(dnclient **out, const dnclient_opts *o)
 		return DN_ENOMEM;
 	}
 	c->o = *o;
+	c->leader = -1;
 	for (size_t k = 0; k < o->nurls; k++) {
 		if ((c->urls[k] = strdup(o->urls[k])) == NULL) {
 			dnclient_destroy(c);

@@ -41,6 +41,15 @@
 # on http://127.0.0.1:M, the hubs on M+1, M+2, ... in --hubs order; net.env
 # then exports DROPNET_METRICS (the coordinator's URL, with /metrics) and
 # DROPNET_METRICS_<ID> for every hub. Off by default.
+#
+# --replicas N (N > 1) runs a replicated coordinator group (docs/
+# replication.md) instead of the single coordinator: processes coordinator1
+# .. coordinatorN, data in DIR/coordinatorR; replica R listens on ingest
+# N+4(R-1), ops +1, hubsync +2, signals +3, and replicates on port
+# base+4N+(R-1) (plaintext TCP on 127.0.0.1: a private network only).
+# DROPNET_INGEST, DROPNET_COORDINATOR and DROPNET_HUBSYNC then list every
+# replica's URL, comma-separated; dropctl, hubd and the batching client
+# follow the leader. /metrics: replica 1 only.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -74,6 +83,8 @@ options (start):
   --no-wait-healthy   do not wait for the hubs to be healthy
   --pki DIR           use this PKI (deploy/pki.sh layout) instead of DIR/pki
   --plaintext         no TLS: tcp:// everywhere, plaintext allowed explicitly
+  --replicas N        a replicated coordinator group of N (3 or 5) instead of
+                      one coordinator (processes coordinator1..N)
 options (all):
   --timeout S         deadline for each wait (default 20)
   --signal SIG        stop-proc: signal to send (default TERM, with a deadline)
@@ -96,7 +107,7 @@ fi
 DIR=""; BIN="${DROPNET_BIN:-}"; HUBS="${DROPNET_HUBS:-$ALL_HUBS}"
 CONFIG_DIR="$SCRIPT_DIR/net"; PORT_BASE="${DROPNET_PORT_BASE:-7400}"
 INGEST_PORT=""; OPS_PORT=""; HUB_PORT=""; TIMEOUT_S=20; SIGNAL=TERM; METRICS_PORT_BASE=""
-WAIT_HEALTHY=1; PLAINTEXT=0; PKI=""
+WAIT_HEALTHY=1; PLAINTEXT=0; PKI=""; REPLICAS=1
 COORD_SETS=(); HUB_SETS=()
 while [[ $# -gt 0 ]]; do
 	case $1 in
@@ -116,6 +127,7 @@ while [[ $# -gt 0 ]]; do
 	--no-wait-healthy) WAIT_HEALTHY=0; shift ;;
 	--pki) PKI=$2; shift 2 ;;
 	--plaintext) PLAINTEXT=1; shift ;;
+	--replicas) REPLICAS=$2; shift 2 ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -133,7 +145,10 @@ find_bin() { # name -> path of the program in the build dir
 	die "program $1 not found in $BIN (build first, or pass --bin BUILD_DIR)"
 }
 
-proc_names() { echo coordinator $HUBS; }
+coord_names() { # the coordinator process(es)
+	if (( REPLICAS > 1 )); then seq -f 'coordinator%g' 1 "$REPLICAS" | tr '\n' ' '; else echo coordinator; fi
+}
+proc_names() { echo $(coord_names) $HUBS; }
 
 pid_of() { # name -> pid from the pid file, or nothing
 	local f="$DIR/run/$1.pid"
@@ -145,7 +160,7 @@ pid_of() { # name -> pid from the pid file, or nothing
 is_ours() { # pid name
 	local pid=$1 prog
 	[[ -n $pid ]] || return 1
-	[[ $2 == coordinator ]] && prog=coordinator || prog=hubd
+	[[ $2 == coordinator* ]] && prog=coordinator || prog=hubd
 	[[ -r /proc/$pid/cmdline ]] || return 1
 	local state
 	state=$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
@@ -202,7 +217,7 @@ launch() { # name: starts it from run/NAME.argv, waits for its ready line
 	nohup "${argv[@]}" >>"$DIR/log/$name.log" 2>&1 </dev/null &
 	pid=$!
 	echo "$pid" >"$DIR/run/$name.pid"
-	[[ $name == coordinator ]] && ev=coordinator.ready || ev=hubd.ready
+	[[ $name == coordinator* ]] && ev=coordinator.ready || ev=hubd.ready
 	wait_ready "$name" "$pid" "$skip" "$ev"
 	echo "local-net: $name ready (pid $pid)"
 }
@@ -306,6 +321,41 @@ pki_make() {
 	done
 }
 
+# A group's replicas: run/coordinatorR.argv from the single coordinator's
+# argv (its URLs and data_dir replaced per replica, --replica flags added),
+# and INGEST_URL, OPS_URL, HUBSYNC_URL as lists of every replica's.
+group_argv() { # scheme argv...
+	local scheme=$1; shift
+	local base=$INGEST_PORT r p flags=() ing=() ops=() hs=()
+	for r in $(seq 1 "$REPLICAS"); do
+		p=$((base + 4 * (r - 1)))
+		ing+=("$scheme://127.0.0.1:$p"); ops+=("$scheme://127.0.0.1:$((p + 1))")
+		hs+=("$scheme://127.0.0.1:$((p + 2))")
+		flags+=(--replica "$r,127.0.0.1:$((base + 4 * REPLICAS + r - 1)),${ing[-1]},${hs[-1]},${ops[-1]}")
+	done
+	for r in $(seq 1 "$REPLICAS"); do
+		p=$((base + 4 * (r - 1)))
+		mkdir -p "$DIR/coordinator$r"
+		local a=() x
+		for x in "$@"; do
+			case $x in
+			coordinator.data_dir=*) x="coordinator.data_dir=$DIR/coordinator$r" ;;
+			coordinator.ingest_url=*) x="coordinator.ingest_url=${ing[r-1]}" ;;
+			coordinator.ops_url=*) x="coordinator.ops_url=${ops[r-1]}" ;;
+			coordinator.hub_url=*) x="coordinator.hub_url=${hs[r-1]}" ;;
+			coordinator.signal_url=*) x="coordinator.signal_url=$scheme://127.0.0.1:$((p + 3))" ;;
+			metrics.listen=*) (( r == 1 )) || x="metrics.listen=" ;;
+			esac
+			a+=("$x")
+		done
+		a+=(--replica-id "$r" "${flags[@]}")
+		printf '%s\0' "${a[@]}" >"$DIR/run/coordinator$r.argv"
+	done
+	INGEST_URL=$(IFS=,; echo "${ing[*]}")
+	OPS_URL=$(IFS=,; echo "${ops[*]}")
+	HUBSYNC_URL=$(IFS=,; echo "${hs[*]}")
+}
+
 # ---- commands --------------------------------------------------------------
 cmd_start() {
 	[[ -n $BIN ]] || BIN="$REPO_DIR/build"
@@ -338,7 +388,7 @@ cmd_start() {
 	# Plain assignments: `declare` lines would make locals when sourced
 	# inside load_conf.
 	local v
-	for v in BIN HUBS INGEST_URL OPS_URL HUBSYNC_URL PLAINTEXT PKI; do
+	for v in BIN HUBS INGEST_URL OPS_URL HUBSYNC_URL PLAINTEXT PKI REPLICAS; do
 		printf '%s=%q\n' "$v" "${!v}"
 	done >"$DIR/net.conf"
 
@@ -366,7 +416,14 @@ cmd_start() {
 	fi
 	local s
 	for s in "${COORD_SETS[@]}"; do argv+=(--set "$s"); done
-	printf '%s\0' "${argv[@]}" >"$DIR/run/coordinator.argv"
+	if (( REPLICAS > 1 )); then
+		group_argv "$scheme" "${argv[@]}"
+		for v in BIN HUBS INGEST_URL OPS_URL HUBSYNC_URL PLAINTEXT PKI REPLICAS; do
+			printf '%s=%q\n' "$v" "${!v}"
+		done >"$DIR/net.conf"
+	else
+		printf '%s\0' "${argv[@]}" >"$DIR/run/coordinator.argv"
+	fi
 
 	local mport=$((${METRICS_PORT_BASE:-0} + 1))
 	for h in $HUBS; do
@@ -436,7 +493,7 @@ cmd_start() {
 
 	# On any failure, do not leave half a network behind.
 	trap 'echo "local-net: start failed, stopping what started" >&2; for n in $(proc_names); do stop_one "$n" TERM; done; wait_gone $(proc_names)' ERR
-	launch coordinator
+	for name in $(coord_names); do launch "$name"; done
 	for h in $HUBS; do launch "$h"; done
 	if (( WAIT_HEALTHY )); then wait_healthy; fi
 	trap - ERR
@@ -450,8 +507,9 @@ cmd_stop() {
 	# coordinator last so hubs do not log a burst of failed syncs.
 	for name in $HUBS; do stop_one "$name" TERM; names+=("$name"); done
 	wait_gone "${names[@]}"
-	stop_one coordinator TERM
-	wait_gone coordinator
+	names=()
+	for name in $(coord_names); do stop_one "$name" TERM; names+=("$name"); done
+	wait_gone "${names[@]}"
 	echo "local-net: stopped"
 }
 

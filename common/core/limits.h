@@ -20,6 +20,11 @@
  * image of a genesis entry is far smaller. Bounds what a follower unpacks. */
 #define DN_REPLICA_ENTRY_MAX_BYTES (4u * 1024u * 1024u)
 
+/* Largest image of the coordinator machine's memory (memory.c) a snapshot
+ * carries: every hub's last stock report (DN_HUBS_MAX * DN_STOCK_REPORT_MAX
+ * rows of ~80 B, ~42 MiB) dominates; the rest is a few hundred KiB. */
+#define DN_COORD_MEMORY_MAX_BYTES (64u * 1024u * 1024u)
+
 /* Per-socket receive caps (NNG_OPT_RECVMAXSZ), each sized from the largest
  * valid message that socket takes; a bigger message closes the connection
  * before anything is unpacked.

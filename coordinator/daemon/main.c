@@ -12,6 +12,7 @@
  * the peers table and the listeners' TLS files (a revocation).
  */
 #include <assert.h>
+#include <signal.h>
 #include <errno.h>
 #include <time.h>
 #include <nng/nng.h>
@@ -27,6 +28,7 @@
 #include "io/db.h"
 #include "io/log.h"
 #include "coord.h"
+#include "group.h"
 #include "obs.h"
 
 /* How often hub health is re-evaluated for logging. It also bounds the gap
@@ -53,6 +55,12 @@ typedef struct {
 	nng_socket pub;
 	bool pub_open;
 	obs obs;                      /* /metrics and the shell's timings */
+	/* A replicated group (--replica-id): NULL runs the single node. */
+	group *grp;
+	bool grp_closing;             /* group_close called */
+	uint64_t replica_id;
+	group_replica reps[GROUP_MEMBERS_MAX];
+	size_t nreps;
 } shell;
 
 static int64_t wall_now_ms(void)
@@ -107,18 +115,35 @@ static void shell_run(shell *sh, machine_batch_fn fn, obs_path path, bridge_req 
 	}
 }
 
+/* In a group the batch becomes a log entry (group.c): the machine runs it
+ * when it is committed, on every replica. */
 static void on_ingest(void *arg, bridge_req **reqs, size_t n)
 {
+	shell *sh = arg;
+	if (sh->grp != NULL) {
+		group_submit(sh->grp, GROUP_INGEST, reqs, n);
+		return;
+	}
 	shell_run(arg, coord_ingest_request, OBS_INGEST, reqs, n);
 }
 
 static void on_hubsync(void *arg, bridge_req **reqs, size_t n)
 {
+	shell *sh = arg;
+	if (sh->grp != NULL) {
+		group_submit(sh->grp, GROUP_HUBSYNC, reqs, n);
+		return;
+	}
 	shell_run(arg, coord_hubsync_batch, OBS_HUBSYNC, reqs, n);
 }
 
 static void on_ops(void *arg, bridge_req **reqs, size_t n)
 {
+	shell *sh = arg;
+	if (sh->grp != NULL) {
+		group_submit(sh->grp, GROUP_OPS, reqs, n);
+		return;
+	}
 	shell_run(arg, coord_ops_batch, OBS_OPS, reqs, n);
 }
 
@@ -127,6 +152,10 @@ static void on_publish(void *arg, const uint8_t *buf, size_t len)
 	shell *sh = arg;
 	size_t tl = strlen(COORD_SIGNAL_TOPIC);
 	nng_msg *m = NULL;
+	/* Every replica runs the machine; only the leader speaks for it. */
+	if (sh->grp != NULL && !group_leading(sh->grp)) {
+		return;
+	}
 	if (!sh->pub_open || nng_msg_alloc(&m, tl + len) != 0) {
 		return;
 	}
@@ -208,12 +237,29 @@ static void usage(FILE *f)
 	    "its role's CA (tls.* keys below; deploy/pki.sh makes them); tcp://\n"
 	    "only with tls.allow_plaintext=1. Every request is signed by a peer of\n"
 	    "auth.peers_file (proto/SEMANTICS.md \"Transport and identity\").\n"
-	    "SIGHUP re-reads auth.peers_file and the TLS files (a revocation).\n\n");
+	    "SIGHUP re-reads auth.peers_file and the TLS files (a revocation).\n"
+	    "\n"
+	    "A replicated group (docs/replication.md; off by default):\n"
+	    "  --replica-id N      this process is replica N of the group\n"
+	    "  --replica ID,RAFT_ADDR,INGEST_URL,HUB_URL,OPS_URL\n"
+	    "                      one per replica, this one too: its replication\n"
+	    "                      address (IP:port, plaintext TCP: a private\n"
+	    "                      network only) and its client URLs, which a\n"
+	    "                      follower names in its NOT_LEADER answers.\n"
+	    "The Raft log lives in DATA_DIR/raft.\n\n");
 }
 
 static void coord_health_tick(uv_timer_t *t)
 {
 	shell *sh = t->data;
+	if (sh->grp != NULL) {
+		/* The group's clock and ticks come from the log. */
+		group_tick(sh->grp);
+		if (group_machine_open(sh->grp)) {
+			obs_publish(&sh->obs, &sh->c, true);
+		}
+		return;
+	}
 	shell_clock(sh);
 	coord_tick(&sh->c);
 	obs_publish(&sh->obs, &sh->c, true);
@@ -233,6 +279,10 @@ static void coord_stop(shell *sh)
 	log_info("coordinator.stopping", "orders_seen=%llu batches=%llu commit_failures=%llu",
 	    (unsigned long long)c->orders_seen, (unsigned long long)c->ingest_batches,
 	    (unsigned long long)c->commit_failures);
+	if (sh->grp != NULL) {
+		/* The bridges drop what waits (clients retry, same keys). */
+		group_forget(sh->grp);
+	}
 	bridge_destroy(sh->ingest);
 	bridge_destroy(sh->hubsync);
 	bridge_destroy(sh->ops);
@@ -241,6 +291,11 @@ static void coord_stop(shell *sh)
 	uv_close((uv_handle_t *)&sh->health_timer, NULL);
 	uv_close((uv_handle_t *)&sh->sigint, NULL);
 	uv_close((uv_handle_t *)&sh->sigterm, NULL);
+	uv_close((uv_handle_t *)&sh->sighup, NULL);
+	if (sh->grp != NULL) {
+		sh->grp_closing = true;
+		group_close(sh->grp, NULL, NULL);
+	}
 }
 
 static void coord_on_signal(uv_signal_t *s, int signum)
@@ -334,11 +389,58 @@ static int shell_peers_load(coord *c)
 	return 0;
 }
 
-static int shell_config(int argc, char **argv, coord *c, log_level *lvl)
+/* --replica-id and --replica: both or neither; this id among the replicas. */
+static int shell_group_check(shell *sh)
 {
+	if (sh->replica_id == 0 && sh->nreps == 0) {
+		return 0;
+	}
+	for (size_t i = 0; i < sh->nreps; i++) {
+		for (size_t k = 0; k < i; k++) {
+			if (sh->reps[k].id == sh->reps[i].id) {
+				fprintf(stderr, "coordinator: --replica: id %llu given twice\n",
+				    (unsigned long long)sh->reps[i].id);
+				return DN_EINVAL;
+			}
+		}
+		if (sh->reps[i].id == sh->replica_id) {
+			return 0;
+		}
+	}
+	fprintf(stderr, "coordinator: --replica-id %llu must be one of the --replica ids\n",
+	    (unsigned long long)sh->replica_id);
+	return DN_EINVAL;
+}
+
+/* A group flag at argv[*i] (consumed): 1, 0 (not one), or -1 (bad). */
+static int shell_group_arg(shell *sh, int argc, char **argv, int *i)
+{
+	if (*i + 1 >= argc) {
+		return 0;
+	}
+	if (strcmp(argv[*i], "--replica-id") == 0) {
+		char *end = NULL;
+		sh->replica_id = strtoull(argv[++*i], &end, 10);
+		return sh->replica_id > 0 && *end == '\0' ? 1 : -1;
+	}
+	if (strcmp(argv[*i], "--replica") == 0) {
+		if (sh->nreps == GROUP_MEMBERS_MAX ||
+		    group_replica_parse(argv[++*i], &sh->reps[sh->nreps]) != 0) {
+			return -1;
+		}
+		sh->nreps++;
+		return 1;
+	}
+	return 0;
+}
+
+static int shell_config(int argc, char **argv, shell *sh, log_level *lvl)
+{
+	coord *c = &sh->c;
 	const char *config = NULL;
 	const char *sets[COORD_SETS_MAX];
 	size_t nsets = 0;
+	int g;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
@@ -348,6 +450,12 @@ static int shell_config(int argc, char **argv, coord *c, log_level *lvl)
 			config = argv[++i];
 		} else if (strcmp(argv[i], "--set") == 0 && i + 1 < argc && nsets < COORD_SETS_MAX) {
 			sets[nsets++] = argv[++i];
+		} else if ((g = shell_group_arg(sh, argc, argv, &i)) != 0) {
+			if (g < 0) {
+				fprintf(stderr, "coordinator: bad %s '%s' (see --help)\n", argv[i - 1],
+				    argv[i]);
+				return 2;
+			}
 		} else {
 			fprintf(stderr, "coordinator: unknown argument '%s'\n", argv[i]);
 			usage(stderr);
@@ -373,7 +481,8 @@ static int shell_config(int argc, char **argv, coord *c, log_level *lvl)
 		fprintf(stderr, "coordinator: config: coordinator.split_policy must be never or allowed\n");
 		return 2;
 	}
-	if (obs_config_check(&c->cfg) != 0 || coord_tls_check(&c->cfg) != 0) {
+	if (shell_group_check(sh) != 0 || obs_config_check(&c->cfg) != 0 ||
+	    coord_tls_check(&c->cfg) != 0) {
 		return 2;
 	}
 	return shell_peers_load(c) != 0 ? 2 : -1;
@@ -411,6 +520,54 @@ static int shell_listen(shell *sh)
 	return rv;
 }
 
+/* Closes the machine (single node) or the group (its node closed first,
+ * unless coord_stop began that). */
+static void shell_close(shell *sh)
+{
+	if (sh->grp == NULL) {
+		coord_close(&sh->c);
+		return;
+	}
+	if (!sh->grp_closing) {
+		sh->grp_closing = true;
+		group_close(sh->grp, NULL, NULL);
+		uv_run(sh->loop, UV_RUN_DEFAULT);
+	}
+	group_destroy(sh->grp);
+	sh->grp = NULL;
+}
+
+/* The single node opens its store; a replica starts its group member (the
+ * genesis or a snapshot opens the machine). 0 or 1 (logged). */
+static int shell_open(shell *sh, const char *path)
+{
+	coord *c = &sh->c;
+	if (sh->replica_id == 0) {
+		shell_clock(sh);
+		if (coord_open(c, path, NULL) != 0) {
+			log_error("coordinator.db_failed", "path=%s", path);
+			return 1;
+		}
+		return 0;
+	}
+	/* libraft writes to its peers through libuv streams: a peer that died
+	 * mid-write must be an error on that stream, not SIGPIPE killing the
+	 * replica (measured: both followers died with the leader's kill -9). */
+	signal(SIGPIPE, SIG_IGN);
+	char raft_dir[DN_CONF_STR_MAX + 8];
+	snprintf(raft_dir, sizeof(raft_dir), "%s/raft", c->cfg.data_dir);
+	if (mkdir_p(raft_dir) != 0) {
+		log_error("coordinator.raft_dir", "path=%s err=\"%s\"", raft_dir, strerror(errno));
+		return 1;
+	}
+	if (group_create(&sh->grp, sh->loop, c, path, raft_dir, sh->replica_id, sh->reps,
+	    sh->nreps) != 0) {
+		shell_close(sh);
+		return 1;
+	}
+	return 0;
+}
+
 /* The tick timer and the signals. */
 static void shell_handles(shell *sh)
 {
@@ -433,7 +590,7 @@ int main(int argc, char **argv)
 	static shell sh;
 	coord *c = &sh.c;
 	log_level lvl;
-	int rv = shell_config(argc, argv, c, &lvl);
+	int rv = shell_config(argc, argv, &sh, &lvl);
 	if (rv >= 0) {
 		return rv;
 	}
@@ -447,15 +604,13 @@ int main(int argc, char **argv)
 	char path[DN_CONF_STR_MAX + 32];
 	snprintf(path, sizeof(path), "%s/coordinator.db", c->cfg.data_dir);
 	sh.loop = uv_default_loop();
-	shell_clock(&sh);
-	if (coord_open(c, path, NULL) != 0) {
-		log_error("coordinator.db_failed", "path=%s", path);
+	if (shell_open(&sh, path) != 0) {
 		auth_table_destroy(c->peers);
 		return 1;
 	}
 	if (shell_listen(&sh) != 0) {
 		uv_run(sh.loop, UV_RUN_DEFAULT);
-		coord_close(c);
+		shell_close(&sh);
 		auth_table_destroy(c->peers);
 		return 1;
 	}
@@ -467,10 +622,12 @@ int main(int argc, char **argv)
 			nng_close(sh.pub);
 		}
 		uv_run(sh.loop, UV_RUN_DEFAULT);
-		coord_close(c);
+		shell_close(&sh);
 		return 1;
 	}
-	obs_publish(&sh.obs, c, true);
+	if (sh.grp == NULL) {
+		obs_publish(&sh.obs, c, true);
+	}
 	shell_handles(&sh);
 	log_info("coordinator.ready", "ingest=%s ops=%s hub=%s signal=%s metrics=%s hubs=%zu"
 	    " stock_rows=%zu db=%s peers=%zu%s", c->cfg.ingest_url, c->cfg.ops_url,
@@ -478,6 +635,10 @@ int main(int argc, char **argv)
 	    c->cfg.metrics_listen[0] ? c->cfg.metrics_listen : "off", c->nhubs,
 	    c->stock_len, path, c->peers != NULL ? c->peers->n : 0,
 	    c->peers == NULL ? " anonymous=1" : "");
+	if (sh.grp != NULL) {
+		log_info("coordinator.group", "replica=%llu replicas=%zu",
+		    (unsigned long long)sh.replica_id, sh.nreps);
+	}
 	uv_run(sh.loop, UV_RUN_DEFAULT);
 	uv_walk(sh.loop, coord_close_walk, NULL);
 	uv_run(sh.loop, UV_RUN_DEFAULT);
@@ -486,7 +647,7 @@ int main(int argc, char **argv)
 		nng_close(sh.pub);
 	}
 	obs_close(&sh.obs);
-	coord_close(c);
+	shell_close(&sh);
 	auth_table_destroy(c->peers);
 	c->peers = NULL;
 	log_info("coordinator.stopped", "clean=1");

@@ -87,6 +87,11 @@ int dropctl_parse_u32(const char *s, uint32_t *out);
 int dropctl_parse_double(const char *s, double *out);
 
 /* ---- talking to the coordinator (util.c) ---- */
+/* Replicas --coordinator may list (comma-separated): a group's members. */
+#define DROPCTL_URLS_MAX 7
+/* Splits a comma-separated list into at most max URLs (< 256 bytes each;
+ * longer ones are skipped); returns how many. */
+size_t dropctl_url_split(const char *list, char (*urls)[256], size_t max);
 
 /* Sends one request of req_len bytes to url and waits for the reply, over
  * the run's one connection to that socket (dialled on first use).

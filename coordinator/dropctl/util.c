@@ -260,30 +260,14 @@ int dropctl_call(const char *url, const char *what, int timeout_ms,
 	return DROPCTL_EXIT_OK;
 }
 
-int dropctl_ops_call(const dropctl_opts *o, Dropnet__OpsRequest *req,
-    Dropnet__OpsReply **out)
+/* One ops call to url: 0 with *out set, or the exit code (said). */
+static int dropctl_ops_one(const dropctl_opts *o, const char *url, const uint8_t *buf,
+    size_t len, Dropnet__OpsReply **out)
 {
-	const char *url = rpc_endpoint(o->coordinator, DROPCTL_ENV_COORDINATOR);
-	uint8_t *buf = NULL, *rep = NULL;
-	size_t len = 0, rep_len = 0;
-	int ex;
-
+	uint8_t *rep = NULL;
+	size_t rep_len = 0;
 	*out = NULL;
-	if (url == NULL) {
-		fprintf(stderr,
-		    "dropctl: no coordinator: pass --coordinator URL or set "
-		    "%s\n",
-		    DROPCTL_ENV_COORDINATOR);
-		return DROPCTL_EXIT_USAGE;
-	}
-	req->version = DN_PROTO_VERSION;
-	if (codec_ops_request_pack(req, &buf, &len) != 0) {
-		fprintf(stderr, "dropctl: out of memory\n");
-		return DROPCTL_EXIT_FAIL;
-	}
-	ex = dropctl_call(url, "coordinator", o->timeout_ms, buf, len, &rep,
-	    &rep_len);
-	free(buf);
+	int ex = dropctl_call(url, "coordinator", o->timeout_ms, buf, len, &rep, &rep_len);
 	if (ex != DROPCTL_EXIT_OK) {
 		return ex;
 	}
@@ -303,6 +287,90 @@ int dropctl_ops_call(const dropctl_opts *o, Dropnet__OpsRequest *req,
 		return DROPCTL_EXIT_FAIL;
 	}
 	return DROPCTL_EXIT_OK;
+}
+
+/* A replicated group: a follower answers NOT_LEADER (with the leader's
+ * URL when it knows one), a new leader UNAVAILABLE while it takes over.
+ * dropctl follows for this many calls, DROPCTL_FOLLOW_WAIT_MS apart when
+ * no leader is named (an election takes a second or two). */
+#define DROPCTL_FOLLOW_TRIES 20
+#define DROPCTL_FOLLOW_WAIT_MS 250
+
+static bool dropctl_follow_again(const Dropnet__OpsReply *r)
+{
+	return r->status == DROPNET__STATUS__NOT_LEADER ||
+	    (r->status == DROPNET__STATUS__UNAVAILABLE && strstr(r->message, "taking over"));
+}
+
+int dropctl_ops_call(const dropctl_opts *o, Dropnet__OpsRequest *req,
+    Dropnet__OpsReply **out)
+{
+	const char *list = rpc_endpoint(o->coordinator, DROPCTL_ENV_COORDINATOR);
+	uint8_t *buf = NULL;
+	size_t len = 0;
+
+	*out = NULL;
+	if (list == NULL) {
+		fprintf(stderr,
+		    "dropctl: no coordinator: pass --coordinator URL or set "
+		    "%s\n",
+		    DROPCTL_ENV_COORDINATOR);
+		return DROPCTL_EXIT_USAGE;
+	}
+	req->version = DN_PROTO_VERSION;
+	if (codec_ops_request_pack(req, &buf, &len) != 0) {
+		fprintf(stderr, "dropctl: out of memory\n");
+		return DROPCTL_EXIT_FAIL;
+	}
+	/* --coordinator may list every replica of a group, comma-separated. */
+	char urls[DROPCTL_URLS_MAX][256];
+	size_t nurls = dropctl_url_split(list, urls, DROPCTL_URLS_MAX);
+	char next[256];
+	snprintf(next, sizeof(next), "%s", nurls > 0 ? urls[0] : list);
+	int ex = DROPCTL_EXIT_UNREACHABLE;
+	for (int t = 0, k = 0; t < DROPCTL_FOLLOW_TRIES; t++) {
+		ex = dropctl_ops_one(o, next, buf, len, out);
+		if (ex == DROPCTL_EXIT_OK && !dropctl_follow_again(*out)) {
+			break;
+		}
+		bool named = ex == DROPCTL_EXIT_OK && (*out)->leader[0] != '\0' &&
+		    strcmp((*out)->leader, next) != 0;
+		if (named) {
+			snprintf(next, sizeof(next), "%s", (*out)->leader);
+		} else if (nurls > 1 || ex == DROPCTL_EXIT_OK) {
+			k = nurls > 0 ? (k + 1) % (int)nurls : 0;
+			snprintf(next, sizeof(next), "%s", nurls > 0 ? urls[k] : list);
+			struct timespec ts = {0, DROPCTL_FOLLOW_WAIT_MS * 1000000L};
+			nanosleep(&ts, NULL);
+		} else {
+			break;      /* one address, unreachable: said */
+		}
+		if (t + 1 < DROPCTL_FOLLOW_TRIES && ex == DROPCTL_EXIT_OK) {
+			codec_ops_reply_free(*out);
+			*out = NULL;
+		}
+	}
+	free(buf);
+	return ex;
+}
+
+size_t dropctl_url_split(const char *list, char (*urls)[256], size_t max)
+{
+	size_t n = 0;
+	const char *p = list;
+	while (*p != '\0' && n < max) {
+		size_t l = strcspn(p, ",");
+		if (l > 0 && l < 256) {
+			memcpy(urls[n], p, l);
+			urls[n][l] = '\0';
+			n++;
+		}
+		p += l;
+		if (*p == ',') {
+			p++;
+		}
+	}
+	return n;
 }
 
 int dropctl_json_emit(json_t *j)

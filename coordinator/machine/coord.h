@@ -14,6 +14,7 @@
 #define DN_COORD_H
 #include <stdbool.h>
 #include <stdint.h>
+#include "core/bytes.h"
 #include "core/drop.h"
 #include "core/experiment.h"
 #include "core/ledger.h"
@@ -326,6 +327,18 @@ typedef struct coord {
 int coord_open(coord *c, const char *db_path, const char *vfs);
 void coord_close(coord *c);
 
+/* ---- the memory image (memory.c; docs/replication.md) ----
+ * coord_memory_pack: an image of the memory an open machine holds that
+ * coord_open cannot rebuild from its file (clocks, hub health and leases,
+ * stock reports, unwritten exposures, spike watch, rebalance timers).
+ * *buf is malloc'd. 0 or DN_ENOMEM (also over DN_COORD_MEMORY_MAX_BYTES).
+ * coord_memory_unpack: after coord_open on the file the image was taken
+ * with, makes the machine's memory the image's. 0 or DN_EPROTO (not an
+ * image, or one of another file: then the memory is partly set and the
+ * caller must close the machine) or DN_ENOMEM. */
+int coord_memory_pack(const coord *c, uint8_t **buf, size_t *len);
+int coord_memory_unpack(coord *c, const uint8_t *buf, size_t len);
+
 /* ---- state helpers (state.c) ---- */
 /* Sets the machine's clock: mono is a monotonic ms count (never goes back),
  * wall is UTC ms. The shell calls it before each batch and tick, and ticks
@@ -490,6 +503,12 @@ void coord_ingest_batch(coord *c, mreq **reqs, size_t n);
  * at a time; a quote must speak for its signer too. Refusals are answered
  * in the request's own shape. */
 void coord_ingest_request(coord *c, mreq **reqs, size_t n);
+/* Answers an ingest request r, without running it, with status and why in
+ * the shape of what it carries (a bare order, an envelope, a quote), and
+ * leader (NULL: "") in the reply's `leader` field: a follower of a group
+ * answers NOT_LEADER so (coordinator/daemon/group.c). Reads no state. */
+void coord_ingest_refuse(mreq *r, Dropnet__Status status, const char *why,
+    const char *leader);
 void coord_hubsync_batch(coord *c, mreq **reqs, size_t n);
 void coord_ops_batch(coord *c, mreq **reqs, size_t n);
 /* The periodic work: hub health logging, tier openings, lapsed holds,
@@ -663,5 +682,9 @@ int coord_transfer_shorted(coord *c, int hub, int64_t pid, const char *sku,
 void coord_ops_rebalance(coord *c, const Dropnet__OpsRequest *q, mreq *r);
 /* Per-bucket spike detection and signals; automatic rebalancing. */
 void coord_rebalance_tick(coord *c);
+/* rebalance.c's part of the memory image (memory.c): the spike watch and
+ * the timers. get: 0 or DN_EPROTO (r bad, the watch emptied). */
+void coord_rebalance_memory_put(const coord *c, bytes_w *w);
+int coord_rebalance_memory_get(coord *c, bytes_r *r);
 
 #endif

@@ -54,6 +54,9 @@ static mreq *env_subp[DN_SERVER_CTX_MAX];
 static auth_peer *env_signer[DN_SERVER_CTX_MAX];
 static envelope_slice env_items[DN_INGEST_BATCH_MAX];
 
+/* The leader a refusal names (coord_ingest_refuse, for its call only). */
+static const char *env_leader = "";
+
 /* Answers a whole request with one OrderAck in an IngestReply. */
 static void env_refuse(mreq *r, Dropnet__Status status, const char *field,
     const char *msg)
@@ -63,6 +66,7 @@ static void env_refuse(mreq *r, Dropnet__Status status, const char *field,
 	ack.status = status;
 	ack.field = (char *)field;
 	ack.message = (char *)msg;
+	ack.leader = (char *)env_leader;
 	uint8_t *a = NULL, *out = NULL;
 	size_t alen = 0, olen = 0;
 	if (codec_order_ack_pack(&ack, &a, &alen) == 0) {
@@ -149,6 +153,7 @@ static void env_refuse_unopened(mreq *r, Dropnet__Status status, const char *why
 		qr.version = DN_PROTO_VERSION;
 		qr.status = status;
 		qr.message = (char *)why;
+		qr.leader = (char *)env_leader;
 		env_quote_reply(r, &qr);
 	} else if (env.kind != ENVELOPE_NONE) {
 		env_refuse(r, status, "", why);
@@ -157,6 +162,7 @@ static void env_refuse_unopened(mreq *r, Dropnet__Status status, const char *why
 		ack.version = DN_PROTO_VERSION;
 		ack.status = status;
 		ack.message = (char *)why;
+		ack.leader = (char *)env_leader;
 		uint8_t *out = NULL;
 		size_t olen = 0;
 		if (codec_order_ack_pack(&ack, &out, &olen) != 0) {
@@ -167,6 +173,14 @@ static void env_refuse_unopened(mreq *r, Dropnet__Status status, const char *why
 		free(out);
 	}
 	codec_signed_req_free(s);
+}
+
+void coord_ingest_refuse(mreq *r, Dropnet__Status status, const char *why,
+    const char *leader)
+{
+	env_leader = leader != NULL ? leader : "";
+	env_refuse_unopened(r, status, why);
+	env_leader = "";
 }
 
 /* Reads request r's envelope: its orders into env_items (*n of them), or

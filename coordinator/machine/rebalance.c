@@ -948,3 +948,67 @@ int coord_transfer_create(coord *c, int src, int dst, const char *sku, int64_t q
 {
 	return rebal_transfer(c, src, dst, sku, qty, from_holdback, id, idlen, now);
 }
+
+/* The spike watch and the rebalancer's timers are memory the file cannot
+ * rebuild (coord_memory_pack, memory.c): every field of every watched
+ * series, its hub by id. A field added to spike_state must be added here. */
+_Static_assert(sizeof(spike_state) == 80, "coord_rebalance_memory_put writes every"
+    " spike_state field");
+void coord_rebalance_memory_put(const coord *c, bytes_w *w)
+{
+	const coord_signals *s = c->signals;
+	bytes_put_i64(w, s->last_bucket_ms);
+	bytes_put_i64(w, s->last_auto_ms);
+	bytes_put_u64(w, s->nwatch);
+	for (size_t i = 0; i < s->nwatch; i++) {
+		const rebal_watch *x = &s->watch[i];
+		bytes_put_str(w, c->hubs[x->hub].id);
+		bytes_put_str(w, x->sku);
+		bytes_put_i64(w, x->st.open_ms);
+		bytes_put_i64(w, x->st.last_ms);
+		bytes_put_u64(w, x->st.seen);
+		bytes_put_f64(w, x->st.stat);
+		bytes_put_i64(w, x->st.run_ms);
+		bytes_put_u64(w, x->st.run_buckets);
+		bytes_put_f64(w, x->st.run_observed);
+		bytes_put_f64(w, x->st.run_expected);
+		bytes_put_u64(w, x->st.cooldown);
+		bytes_put_u64(w, x->st.spikes);
+		bytes_put_f64(w, x->spike_ratio);
+	}
+}
+
+int coord_rebalance_memory_get(coord *c, bytes_r *r)
+{
+	coord_signals *s = c->signals;
+	char hub[DN_ID_MAX + 1];
+	s->last_bucket_ms = bytes_get_i64(r);
+	s->last_auto_ms = bytes_get_i64(r);
+	s->nwatch = (size_t)bytes_get_max(r, REBAL_WATCH_MAX);
+	for (size_t i = 0; i < s->nwatch && !r->bad; i++) {
+		rebal_watch *x = &s->watch[i];
+		memset(x, 0, sizeof(*x));
+		bytes_get_str(r, hub, sizeof(hub));
+		x->hub = coord_hub_find(c, hub);
+		bytes_get_str(r, x->sku, sizeof(x->sku));
+		x->st.open_ms = bytes_get_i64(r);
+		x->st.last_ms = bytes_get_i64(r);
+		x->st.seen = bytes_get_max(r, 1) != 0;
+		x->st.stat = bytes_get_f64(r);
+		x->st.run_ms = bytes_get_i64(r);
+		x->st.run_buckets = (unsigned)bytes_get_max(r, UINT32_MAX);
+		x->st.run_observed = bytes_get_f64(r);
+		x->st.run_expected = bytes_get_f64(r);
+		x->st.cooldown = (unsigned)bytes_get_max(r, UINT32_MAX);
+		x->st.spikes = bytes_get_u64(r);
+		x->spike_ratio = bytes_get_f64(r);
+		if (x->hub < 0) {
+			r->bad = true;
+		}
+	}
+	if (r->bad) {
+		s->nwatch = 0;
+		return DN_EPROTO;
+	}
+	return 0;
+}

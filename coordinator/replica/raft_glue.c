@@ -203,6 +203,36 @@ int raft_glue_propose(struct raft *raft, const uint8_t *buf, size_t len,
 	return 0;
 }
 
+typedef struct {
+	struct raft_barrier req;
+	raft_glue_barrier_fn cb;
+	void *arg;
+} glue_barrier;
+
+static void glue_barrier_done(struct raft_barrier *req, int status)
+{
+	glue_barrier *b = req->data;
+	b->cb(b->arg, status == 0 ? 0 : raft_glue_err(status));
+	free(b);
+}
+
+int raft_glue_barrier(struct raft *raft, raft_glue_barrier_fn cb, void *arg)
+{
+	glue_barrier *b = calloc(1, sizeof(*b));
+	if (b == NULL) {
+		return DN_ENOMEM;
+	}
+	b->req.data = b;
+	b->cb = cb;
+	b->arg = arg;
+	int rv = raft_barrier(raft, &b->req, glue_barrier_done);
+	if (rv != 0) {
+		free(b);
+		return raft_glue_err(rv);
+	}
+	return 0;
+}
+
 /* ---- a member on raft/uv.h ---- */
 
 struct raft_glue_node {

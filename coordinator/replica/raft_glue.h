@@ -40,6 +40,14 @@ void raft_glue_fsm_init(struct raft_fsm *fsm, replica *r);
 int raft_glue_propose(struct raft *raft, const uint8_t *buf, size_t len,
     uint64_t proposal, raft_glue_failed_fn failed, void *arg, uint64_t *index);
 
+/* A barrier on a leader: cb(arg, 0) once every entry before it is applied
+ * here (libraft 0.15 applies the previous terms' entries only after an
+ * entry of the new term commits: a new leader decides nothing before this),
+ * or cb(arg, DN_E*) if leadership is lost first. 0 or DN_ESTATE (not the
+ * leader), DN_ENOMEM. */
+typedef void (*raft_glue_barrier_fn)(void *arg, int status);
+int raft_glue_barrier(struct raft *raft, raft_glue_barrier_fn cb, void *arg);
+
 /* The group's settings on a raft instance (before raft_start): pre-vote on
  * (a replica cut off from the others, bumping its term in vain, must not
  * depose the leader when it returns), a snapshot every snapshot_threshold

@@ -196,31 +196,51 @@ static uint64_t get_u64(const uint8_t *p)
 	return v;
 }
 
-int replica_snapshot(replica *r, uint8_t **buf, size_t *len)
+/* The snapshot with (or, for a genesis, without) the machine's memory. */
+static int replica_snapshot_take(replica *r, bool memory, uint8_t **buf, size_t *len)
 {
 	*buf = NULL;
 	if (!r->open) {
 		return DN_ESTATE;
 	}
-	unsigned char *img = NULL;
-	sqlite3_int64 ilen = 0;
-	int rv = replica_image(r, &img, &ilen);
+	uint8_t *mem = NULL;
+	size_t mlen = 0;
+	int rv = memory ? coord_memory_pack(r->c, &mem, &mlen) : 0;
 	if (rv != 0) {
 		return rv;
 	}
-	uint8_t *b = malloc(REPLICA_SNAPSHOT_HEADER + (size_t)ilen);
+	unsigned char *img = NULL;
+	sqlite3_int64 ilen = 0;
+	rv = replica_image(r, &img, &ilen);
+	if (rv != 0) {
+		free(mem);
+		return rv;
+	}
+	size_t total = REPLICA_SNAPSHOT_HEADER + mlen + (size_t)ilen;
+	uint8_t *b = malloc(total);
 	if (b == NULL) {
+		free(mem);
 		sqlite3_free(img);
 		return DN_ENOMEM;
 	}
 	memcpy(b, REPLICA_SNAPSHOT_MAGIC, 8);
 	put_u64(b + 8, r->applied_mono_ms);
 	put_u64(b + 16, (uint64_t)r->applied_wall_ms);
-	memcpy(b + REPLICA_SNAPSHOT_HEADER, img, (size_t)ilen);
+	put_u64(b + 24, mlen);
+	if (mlen > 0) {
+		memcpy(b + REPLICA_SNAPSHOT_HEADER, mem, mlen);
+	}
+	memcpy(b + REPLICA_SNAPSHOT_HEADER + mlen, img, (size_t)ilen);
+	free(mem);
 	sqlite3_free(img);
 	*buf = b;
-	*len = REPLICA_SNAPSHOT_HEADER + (size_t)ilen;
+	*len = total;
 	return 0;
+}
+
+int replica_snapshot(replica *r, uint8_t **buf, size_t *len)
+{
+	return replica_snapshot_take(r, true, buf, len);
 }
 
 int replica_genesis_pack(replica *r, uint64_t mono, int64_t wall, uint8_t **buf,
@@ -230,7 +250,9 @@ int replica_genesis_pack(replica *r, uint64_t mono, int64_t wall, uint8_t **buf,
 	size_t slen = 0;
 	r->applied_mono_ms = mono;
 	r->applied_wall_ms = wall;
-	int rv = replica_snapshot(r, &snap, &slen);
+	/* No memory: the bootstrapper's is on its own clock, not the group's;
+	 * every replica starts from coord_open's at the genesis. */
+	int rv = replica_snapshot_take(r, false, &snap, &slen);
 	if (rv != 0) {
 		return rv;
 	}
@@ -298,31 +320,45 @@ static int replica_replace_file(replica *r, const uint8_t *img, size_t len)
 
 int replica_restore(replica *r, const uint8_t *buf, size_t len)
 {
-	/* The header, then an SQLite file: its own 100-byte header first. */
+	/* The header, the memory image, then an SQLite file: its own 100-byte
+	 * header first. */
+	uint64_t mlen = len >= REPLICA_SNAPSHOT_HEADER ? get_u64(buf + 24) : 0;
 	if (len < REPLICA_SNAPSHOT_HEADER + 100 || memcmp(buf, REPLICA_SNAPSHOT_MAGIC, 8) != 0 ||
-	    memcmp(buf + REPLICA_SNAPSHOT_HEADER, "SQLite format 3", 16) != 0) {
+	    mlen > len - REPLICA_SNAPSHOT_HEADER - 100 ||
+	    memcmp(buf + REPLICA_SNAPSHOT_HEADER + mlen, "SQLite format 3", 16) != 0) {
 		log_error("replica.snapshot_bad", "len=%zu", len);
 		return DN_EPROTO;
 	}
 	uint64_t mono = get_u64(buf + 8);
 	int64_t wall = (int64_t)get_u64(buf + 16);
+	const uint8_t *mem = buf + REPLICA_SNAPSHOT_HEADER;
+	size_t skip = REPLICA_SNAPSHOT_HEADER + (size_t)mlen;
 	replica_machine_close(r);
-	int rv = replica_replace_file(r, buf + REPLICA_SNAPSHOT_HEADER,
-	    len - REPLICA_SNAPSHOT_HEADER);
+	int rv = replica_replace_file(r, buf + skip, len - skip);
 	if (rv != 0) {
 		return rv;
 	}
 	r->applied_mono_ms = mono;
 	r->applied_wall_ms = wall;
+	/* The machine starts again on the group's clock (the image's, or the
+	 * genesis's): the one this replica ran on before is history - no
+	 * stall to credit, nothing to filter, and it may be ahead of the
+	 * group's (a bootstrapper opened its store on its local clock). */
+	r->c->now_mono_ms = 0;
+	r->c->clock_started = false;
 	coord_clock_set(r->c, mono, wall);
 	rv = replica_machine_open(r);
+	if (rv == 0 && mlen > 0 && (rv = coord_memory_unpack(r->c, mem, (size_t)mlen)) != 0) {
+		replica_machine_close(r);
+	}
 	if (rv != 0) {
 		log_error("replica.restore_open", "path=%s err=%s", r->path, dn_strerror(rv));
 		return rv;
 	}
 	r->restores++;
-	log_info("replica.restored", "path=%s bytes=%zu incarnation=%llu hubs=%zu",
-	    r->path, len, (unsigned long long)r->c->incarnation, r->c->nhubs);
+	log_info("replica.restored", "path=%s bytes=%zu memory_bytes=%llu incarnation=%llu"
+	    " hubs=%zu", r->path, len, (unsigned long long)mlen,
+	    (unsigned long long)r->c->incarnation, r->c->nhubs);
 	return 0;
 }
 

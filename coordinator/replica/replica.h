@@ -117,16 +117,20 @@ int replica_genesis_pack(replica *r, uint64_t mono, int64_t wall, uint8_t **buf,
  * stops it (docs/replication.md "A committed entry is never discarded"). */
 int replica_apply(replica *r, const uint8_t *buf, size_t len);
 
-/* A snapshot: header + an image of the store taken with SQLite's backup
- * API. Layout (little-endian): "DNRSNAP1" (8 bytes), applied mono ms (u64),
- * applied wall ms (i64), then the SQLite database image. *buf is malloc'd.
- * 0, DN_ESTATE (machine not open), DN_EIO or DN_ENOMEM. */
-#define REPLICA_SNAPSHOT_MAGIC "DNRSNAP1"
-#define REPLICA_SNAPSHOT_HEADER 24
+/* A snapshot: header + an image of the machine's memory (coord_memory_pack)
+ * + an image of the store taken with SQLite's backup API. Layout
+ * (little-endian): "DNRSNAP2" (8 bytes), applied mono ms (u64), applied
+ * wall ms (i64), memory image length (u64; 0: none, as in a genesis, whose
+ * replicas start from coord_open's memory), the memory image, then the
+ * SQLite database image. *buf is malloc'd. 0, DN_ESTATE (machine not open),
+ * DN_EIO or DN_ENOMEM. */
+#define REPLICA_SNAPSHOT_MAGIC "DNRSNAP2"
+#define REPLICA_SNAPSHOT_HEADER 32
 int replica_snapshot(replica *r, uint8_t **buf, size_t *len);
-/* Replaces the store with a snapshot's image and reopens the machine on it.
- * 0, DN_EPROTO (not a snapshot), DN_EIO or the machine's code (then the
- * machine is closed). */
+/* Replaces the store with a snapshot's image, reopens the machine on it and
+ * gives it the snapshot's memory. 0, DN_EPROTO (not a snapshot, or its
+ * memory image does not fit its store), DN_EIO or the machine's code (then
+ * the machine is closed). */
 int replica_restore(replica *r, const uint8_t *buf, size_t len);
 
 #endif

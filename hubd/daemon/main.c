@@ -37,6 +37,8 @@
  * each with one request in flight; more is a runaway script. */
 #define HUB_TERM_CTX_MAX 32u
 
+/* Replicas hub.coordinator_url may list (a group has 3 or 5). */
+#define HUB_COORD_URLS_MAX 7
 /* --set arguments accepted on one command line. */
 #define HUB_SETS_MAX 64
 
@@ -52,6 +54,12 @@ typedef struct {
 	uv_signal_t sigint, sigterm;
 	bool sig_init;
 	hub_obs obs;            /* /metrics (off unless metrics.listen) */
+	/* hub.coordinator_url may list a replicated group's replicas,
+	 * comma-separated: the hub syncs with one (cur) and moves on after a
+	 * failed sync or a NOT_LEADER (to the leader it names, when listed). */
+	char urls[HUB_COORD_URLS_MAX][DN_CONF_STR_MAX];
+	size_t nurls, cur;
+	int move_to;            /* -2: stay; -1: the next URL; else that index */
 	auth_client auth;       /* signs each sync (io/auth.h) */
 	bool auth_on;
 } hub_main;
@@ -192,6 +200,76 @@ static void on_term(void *arg, bridge_req **reqs, size_t n)
 }
 
 static void sync_on_timer(uv_timer_t *t);
+static void on_sync_reply(void *arg, int rv, const uint8_t *buf, size_t len);
+static nettls_files hub_tls_files(const hub_conf *cfg);
+
+/* Splits hub.coordinator_url into m->urls. 0 or DN_EINVAL. */
+static int hub_coord_urls(hub_main *m, const char *list)
+{
+	m->nurls = m->cur = 0;
+	m->move_to = -2;
+	for (const char *p = list; *p != '\0';) {
+		size_t l = strcspn(p, ",");
+		if (l == 0 || l >= DN_CONF_STR_MAX || m->nurls == HUB_COORD_URLS_MAX) {
+			return DN_EINVAL;
+		}
+		memcpy(m->urls[m->nurls], p, l);
+		m->urls[m->nurls++][l] = '\0';
+		p += l + (p[l] == ',');
+	}
+	return m->nurls > 0 ? 0 : DN_EINVAL;
+}
+
+/* Dials the coordinator URL cur. 0 or DN_E* (logged). */
+static int hub_coord_dial(hub_main *m)
+{
+	nettls_files tls = hub_tls_files(&m->h->cfg);
+	int rv = bridge_client_create(&m->coord, m->loop, m->urls[m->cur], &tls,
+	    on_sync_reply, m);
+	if (rv != 0) {
+		log_error("hubd.coordinator_dial_failed", "url=%s err=%s", m->urls[m->cur],
+		    dn_strerror(rv));
+	}
+	return rv;
+}
+
+/* Moves to another replica of the coordinator group (move_to). */
+static int hub_coord_move(hub_main *m)
+{
+	size_t to = m->move_to >= 0 ? (size_t)m->move_to : (m->cur + 1) % m->nurls;
+	m->move_to = -2;
+	if (to == m->cur) {
+		return 0;
+	}
+	bridge_client_destroy(m->coord);
+	m->coord = NULL;
+	m->cur = to;
+	log_info("hub.coordinator_moved", "url=%s", m->urls[m->cur]);
+	return hub_coord_dial(m);
+}
+
+/* After a sync: a failure or a NOT_LEADER moves to another replica. */
+static void hub_coord_follow(hub_main *m, int rv, const uint8_t *buf, size_t len)
+{
+	Dropnet__HubSyncReply *rep = NULL;
+	if (m->nurls < 2) {
+		return;
+	}
+	if (rv != 0) {
+		m->move_to = -1;
+		return;
+	}
+	if (codec_hub_sync_reply_unpack(buf, len, &rep) == 0 &&
+	    rep->status == DROPNET__STATUS__NOT_LEADER) {
+		m->move_to = -1;
+		for (size_t k = 0; k < m->nurls; k++) {
+			if (strcmp(m->urls[k], rep->leader) == 0) {
+				m->move_to = (int)k;
+			}
+		}
+	}
+	codec_hub_sync_reply_free(rep);
+}
 
 static void sync_schedule(hub_main *m, uint64_t delay_ms)
 {
@@ -212,6 +290,10 @@ static void sync_on_timer(uv_timer_t *t)
 		return;
 	}
 	hub_clock(m->h);
+	if (m->move_to != -2 && hub_coord_move(m) != 0) {
+		sync_schedule(m, (uint64_t)m->h->cfg.sync_interval_ms);
+		return;
+	}
 	if ((rv = hub_sync_build(m->h, &buf, &len)) != 0 ||
 	    (rv = hub_sync_seal(m, &buf, &len)) != 0) {
 		log_error("hub.sync_build_failed", "err=%s", dn_strerror(rv));
@@ -236,6 +318,7 @@ static void on_sync_reply(void *arg, int rv, const uint8_t *buf, size_t len)
 		return;
 	}
 	hub_clock(m->h);
+	hub_coord_follow(m, rv, buf, len);
 	uint64_t delay = hub_sync_on_reply(m->h, rv, buf, len);
 	hub_obs_sync_done(&m->obs, rv == 0 && m->h->coordinator_up);
 	sync_schedule(m, delay);
@@ -357,11 +440,7 @@ static int hub_start(hub_main *m)
 	if ((rv = hub_term_group(h)) != 0) {
 		return rv;
 	}
-	rv = bridge_client_create(&m->coord, m->loop, h->cfg.coordinator_url, &tls,
-	    on_sync_reply, m);
-	if (rv != 0) {
-		log_error("hubd.coordinator_dial_failed", "url=%s err=%s",
-		    h->cfg.coordinator_url, dn_strerror(rv));
+	if ((rv = hub_coord_dial(m)) != 0) {
 		return rv;
 	}
 	if ((rv = sync_start(m)) != 0) {
@@ -414,9 +493,16 @@ int main(int argc, char **argv)
 	/* The TLS policy is the shell's: a plaintext tcp:// coordinator_url
 	 * without tls.allow_plaintext, or TLS without its files, stops here. */
 	nettls_files tls = hub_tls_files(&h.cfg);
-	if (nettls_check(h.cfg.coordinator_url, &tls, err, sizeof(err)) != 0) {
-		fprintf(stderr, "hubd: config: hub.coordinator_url: %s\n", err);
+	if (hub_coord_urls(&m, h.cfg.coordinator_url) != 0) {
+		fprintf(stderr, "hubd: config: hub.coordinator_url: at most %d URLs,"
+		    " comma-separated\n", HUB_COORD_URLS_MAX);
 		return 2;
+	}
+	for (size_t k = 0; k < m.nurls; k++) {
+		if (nettls_check(m.urls[k], &tls, err, sizeof(err)) != 0) {
+			fprintf(stderr, "hubd: config: hub.coordinator_url: %s\n", err);
+			return 2;
+		}
 	}
 	if (hub_obs_config_check(&h.cfg) != 0) {
 		return 2;

@@ -33,7 +33,8 @@ const conf_key hub_conf_keys[] = {
 	{ "hub.coordinator_url", CONF_STR, 1, STR_MAX, "tls+tcp://127.0.0.1:7402",
 	    offsetof(hub_conf, coordinator_url),
 	    "the coordinator's hubsync socket (dialled; tls+tcp://, or tcp:// "
-	    "with tls.allow_plaintext=1)" },
+	    "with tls.allow_plaintext=1); a replicated group: every replica's, "
+	    "comma-separated (the hub follows the leader)" },
 	{ "hub.sync_interval_ms", CONF_INT, 20, 10000, "200",
 	    offsetof(hub_conf, sync_interval_ms),
 	    "pause between syncs when neither side has more to send" },

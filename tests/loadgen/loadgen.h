@@ -38,6 +38,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include "core/limits.h"
 #include "core/sample.h"
 
@@ -106,6 +107,7 @@ typedef struct {
 /* Run parameters, read-only once workers start. */
 typedef struct {
 	const char *url;
+	FILE *acked;             /* --acked-file: "KEY HUB ORDER_ID" per ACCEPTED answer */
 	uint64_t buyers;
 	unsigned concurrency;
 	const char *skus[LOADGEN_SKUS_MAX];

@@ -272,7 +272,10 @@ static Dropnet__OrderAck *worker_exchange(loadgen_worker *w, rpc_conn *c,
 		}
 		codec_order_ack_free(last);
 		last = ack;
-		if (ack->status != DROPNET__STATUS__UNAVAILABLE) {
+		/* NOT_LEADER: a follower of a replicated group did nothing;
+		 * the client moved to the leader (dnclient): the same again. */
+		if (ack->status != DROPNET__STATUS__UNAVAILABLE &&
+		    ack->status != DROPNET__STATUS__NOT_LEADER) {
 			break;
 		}
 		if (attempt < p->retries) {
@@ -480,6 +483,11 @@ static void worker_buyer(loadgen_worker *w, rpc_conn *c, uint64_t i)
 	w->run->lat_us[i] =
 	    dt >= LOADGEN_LAT_NONE ? LOADGEN_LAT_NONE - 1 : (uint32_t)dt;
 	worker_count_answer(s, last, &plan, drop);
+	if (p->acked != NULL && last->status == DROPNET__STATUS__ACCEPTED) {
+		/* One fprintf per line: stdio locks the stream per call. */
+		fprintf(p->acked, "%s %s %" PRIu64 "\n", last->order_key, last->hub,
+		    last->order_id);
+	}
 	codec_order_ack_free(last);
 }
 

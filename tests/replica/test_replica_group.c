@@ -15,7 +15,8 @@
  *   committed entry;
  * - a replica killed (its machine closed, file kept) while the others
  *   commit and compact their logs comes back through a snapshot (SQLite
- *   backup image) and ends identical;
+ *   backup image plus the machine's memory image) and ends identical, its
+ *   memory too, and routes the next order as the others do;
  * - a leader cut off from the majority keeps nothing it proposed alone:
  *   those entries are reported failed, applied nowhere, and the group,
  *   healed, agrees again.
@@ -62,6 +63,7 @@ typedef struct {
 	int kind;
 	unsigned applied_mask;       /* replicas that applied it */
 	int status;                  /* the proposer's first reply status; -1: none */
+	int statuses[G_MAX];         /* each replica's first reply status; -1: none */
 	int findings[G_MAX];         /* OPS: audit findings per replica; -1: none */
 	int failed;                  /* DN_E* from the failed hook; 0: not failed */
 } g_prop;
@@ -121,6 +123,7 @@ static void g_on_replies(void *arg, uint64_t origin, uint64_t proposal, mreq *re
 	int findings = -1;
 	int st = g_reply_status(p->kind, &reqs[0], &findings);
 	p->findings[nd->idx] = findings;
+	p->statuses[nd->idx] = st;
 	if (origin == nd->r.nonce) {
 		p->status = st;
 	}
@@ -219,6 +222,7 @@ static g_prop *g_prop_add(uint64_t origin, uint64_t proposal, int kind)
 	p->status = -1;
 	for (unsigned i = 0; i < G_MAX; i++) {
 		p->findings[i] = -1;
+		p->statuses[i] = -1;
 	}
 	return p;
 }
@@ -318,19 +322,28 @@ static int64_t g_assert_agree(unsigned mask)
 	return orders0;
 }
 
-/* The machine memory that is not in the file - hub health, leases, the
- * clocks - is equal on every replica in mask: what routes the next order
- * is the same everywhere. */
+/* The machine memory that is not in the file - hub health, leases, stock
+ * reports, the clocks, the spike watch and rebalance timers - is equal on
+ * every replica in mask: what routes the next order is the same
+ * everywhere. Checked field by field where it matters most and as a whole
+ * through the machine's own image of it (coord_memory_pack). */
 static void g_assert_memory_agree(unsigned mask)
 {
 	const coord *a = NULL;
+	uint8_t *img0 = NULL;
+	size_t len0 = 0;
 	for (unsigned i = 0; i < G_MAX; i++) {
 		if (!(mask & (1u << i))) {
 			continue;
 		}
 		const coord *c = G->n[i].c;
+		uint8_t *img = NULL;
+		size_t len = 0;
+		assert_int_equal(coord_memory_pack(c, &img, &len), 0);
 		if (a == NULL) {
 			a = c;
+			img0 = img;
+			len0 = len;
 			continue;
 		}
 		assert_int_equal(c->nhubs, a->nhubs);
@@ -343,9 +356,16 @@ static void g_assert_memory_agree(unsigned mask)
 			assert_int_equal(c->hubs[h].lease_sent_mono_ms, a->hubs[h].lease_sent_mono_ms);
 			assert_int_equal(c->hubs[h].lease_granted_ms, a->hubs[h].lease_granted_ms);
 			assert_int_equal(c->hubs[h].cmd_offered, a->hubs[h].cmd_offered);
+			assert_int_equal(c->hubs[h].health_logged, a->hubs[h].health_logged);
 		}
+		assert_int_equal(len, len0);
+		if (memcmp(img, img0, len) != 0) {
+			fail_msg("replica %u's memory image differs from the first's", i + 1);
+		}
+		free(img);
 	}
 	assert_non_null(a);
+	free(img0);
 }
 
 /* Whether replica i's journal holds an order with this key. */
@@ -483,8 +503,69 @@ static void test_follower_restarts_from_snapshot(void **state)
 	assert_true(g_has_order(2, "away5-1"));
 	g_audit_clean(0, 7);
 	assert_int_equal(g_assert_agree(7), 4 + 24 + 3);
-	/* Not asserted: the machine's memory (hub health, leases) of replica 3
-	 * is coord_open's, not the others' (docs/replication.md). */
+	/* Its memory came with the snapshot: the same as the others'. */
+	g_assert_memory_agree(7);
+}
+
+/* Goal: a replica restored from a snapshot holds the group's memory, not
+ * coord_open's, and so routes the next order as the others do. The hub
+ * falls silent while replica 3 is away, past its grace: the group's
+ * memory says DOWN. A restore that rebuilt memory from the file alone
+ * would give the hub a fresh grace and accept the order the others turn
+ * away (NO_HUB_IN_RANGE): the books would fork. */
+static void test_restored_memory_routes(void **state)
+{
+	(void)state;
+	g_start();
+	raft_fixture_kill(&G->f, 2);
+	replica_machine_close(&G->n[2].r);
+	const coord *c0 = G->n[0].c;
+	uint64_t grace = (uint64_t)c0->cfg.hub_grace_ms;
+	uint64_t seen = c0->hubs[0].last_seen_mono_ms;
+	/* Ticks inside DN_COORD_STALL_MS keep the machine listening: the
+	 * silence counts. */
+	while (coord_now_mono_ms(c0) < seen + grace + 2 * DN_COORD_STALL_MS) {
+		raft_fixture_step_until_elapsed(&G->f, DN_COORD_STALL_MS / 2);
+		g_settle(g_propose(0, REPLICA_KIND_TICK, NULL, NULL, 0, NULL), 3);
+	}
+	assert_int_equal(coord_hub_health(c0, &c0->hubs[0], coord_now_mono_ms(c0)),
+	    COORD_HUB_DOWN);
+	struct raft *leader = raft_fixture_get(&G->f, 0);
+	raft_fixture_step_until_elapsed(&G->f, 200);
+	assert_true(leader->log.snapshot.last_index > G->n[2].r.applied);
+	uint64_t restores = G->n[2].r.restores;
+	assert_int_equal(replica_machine_open(&G->n[2].r), 0);
+	raft_fixture_revive(&G->f, 2);
+	/* Ticks again until replica 3 is back (through the snapshot). */
+	while (G->n[2].r.restores == restores) {
+		raft_fixture_step_until_elapsed(&G->f, DN_COORD_STALL_MS / 2);
+		g_settle(g_propose(0, REPLICA_KIND_TICK, NULL, NULL, 0, NULL), 3);
+	}
+	g_settle(g_propose(0, REPLICA_KIND_TICK, NULL, NULL, 0, NULL), 7);
+	g_assert_memory_agree(7);
+	g_prop *p = NULL;
+	g_settle(g_orders(0, "late", 2, &p), 7);
+	for (unsigned i = 0; i < G_N; i++) {
+		assert_int_equal(p->statuses[i], DROPNET__STATUS__NO_HUB_IN_RANGE);
+	}
+	g_assert_memory_agree(7);
+	g_audit_clean(0, 7);
+	assert_int_equal(g_assert_agree(7), 2);
+	/* A damaged image is refused (truncated, wrong magic), never half
+	 * taken silently; the whole image puts the memory back. */
+	uint8_t *img = NULL;
+	size_t len = 0;
+	assert_int_equal(coord_memory_pack(G->n[0].c, &img, &len), 0);
+	assert_int_equal(coord_memory_unpack(G->n[1].c, img, len - 3), DN_EPROTO);
+	assert_int_equal(coord_memory_unpack(G->n[1].c, img + 1, len - 1), DN_EPROTO);
+	img[len - 1] ^= 1;
+	img[0] ^= 1;
+	assert_int_equal(coord_memory_unpack(G->n[1].c, img, len), DN_EPROTO);
+	img[0] ^= 1;
+	img[len - 1] ^= 1;
+	assert_int_equal(coord_memory_unpack(G->n[1].c, img, len), 0);
+	free(img);
+	g_assert_memory_agree(7);
 }
 
 /* The replica in [from, to) in leader state; to if none. (The fixture's
@@ -512,9 +593,8 @@ static bool g_leader_not_0(struct raft_fixture *f, void *arg)
 static void test_partitioned_leader(void **state)
 {
 	(void)state;
-	/* No compaction here: replica 1 must come back through entries, not a
-	 * snapshot (a snapshot restores the books but not the machine's
-	 * memory; docs/replication.md "What is left"). */
+	/* No compaction here: replica 1 comes back through entries (the
+	 * snapshot path is test_restored_memory_routes's). */
 	for (unsigned i = 0; i < G_N; i++) {
 		raft_glue_tune(raft_fixture_get(&G->f, i), 1024, 128);
 	}
@@ -662,6 +742,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_group_agrees, g_setup, g_teardown),
+		cmocka_unit_test_setup_teardown(test_restored_memory_routes, g_setup, g_teardown),
 		cmocka_unit_test_setup_teardown(test_follower_restarts_from_snapshot, g_setup,
 		    g_teardown),
 		cmocka_unit_test_setup_teardown(test_partitioned_leader, g_setup, g_teardown),

@@ -130,8 +130,11 @@ net_start() { # "hub ids" [local-net.sh options...]
 		# One block: ingest, ops, hubsync, signals, then /metrics for the
 		# coordinator and every hub (two probes could overlap: a probe
 		# reserves nothing).
-		base=$(net_free_port_base $((4 + nhubs + 1))) || fail "no free ports"
-		mbase=$((base + 4))
+		# NET_EXTRA_PORTS (a group's replicas: --replicas N needs 5N-4
+		# more) go between the coordinator's four and /metrics.
+		local extra=${NET_EXTRA_PORTS:-0}
+		base=$(net_free_port_base $((4 + extra + nhubs + 1))) || fail "no free ports"
+		mbase=$((base + 4 + extra))
 		if "$LOCAL_NET" start --dir "$NET_DIR" --bin "$BUILD" --hubs "$hubs" \
 			--port-base "$base" --metrics-port-base "$mbase" "$@" >"$T/local-net.out" 2>&1; then
 			break
@@ -139,7 +142,7 @@ net_start() { # "hub ids" [local-net.sh options...]
 		tries=$((tries + 1))
 		cat "$T/local-net.out" >&2
 		# A port taken between the probe and the bind is worth one more try.
-		if (( tries >= 2 )) || ! grep -qi 'addr\|in use' "$NET_DIR"/log/coordinator.log 2>/dev/null; then
+		if (( tries >= 2 )) || ! grep -qi 'addr\|in use' "$NET_DIR"/log/coordinator*.log 2>/dev/null; then
 			fail "network did not start"
 		fi
 		"$LOCAL_NET" stop --dir "$NET_DIR" >/dev/null 2>&1 || true

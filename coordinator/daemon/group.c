@@ -1,0 +1,427 @@
+/*
+ * group.c - the coordinator shell's side of a replicated group (group.h,
+ * docs/replication.md "The daemon in a group").
+ *
+ * Invariants: a request is in exactly one place - answered, or in one
+ * pending slot waiting for its proposal's apply (or failure); a pending
+ * slot is freed by the apply of its entry on this member (replies hook),
+ * by the proposal's failure (UNAVAILABLE: the outcome is unknown, the
+ * client's retry with the same key is answered once), or forgotten at
+ * shutdown. The machine is called only through replica_apply (libraft's
+ * apply): a request is never run before its entry is committed.
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include "core/err.h"
+#include "core/limits.h"
+#include "io/codec.h"
+#include "io/log.h"
+#include "group.h"
+#include "raft_glue.h"
+
+typedef struct {
+	bool used;
+	uint64_t proposal;
+	int socket;
+	size_t n;
+	bridge_req *reqs[DN_SERVER_CTX_MAX];
+} group_pending;
+
+struct group {
+	uv_loop_t *loop;
+	coord *c;
+	replica r;
+	raft_glue_node *node;
+	group_replica members[GROUP_MEMBERS_MAX];
+	size_t nmembers;
+	uint64_t self;
+	bool was_leading;        /* leader at the last group_tick */
+	bool barrier_pending;
+	bool ready;              /* leading, barrier done, genesis or reopen proposed */
+	uint64_t term_gen;       /* bumped at every leadership change */
+	group_pending pend[GROUP_PENDING_MAX];
+};
+
+static const int group_kind[GROUP_SOCKETS] = {
+	[GROUP_INGEST] = REPLICA_KIND_INGEST,
+	[GROUP_HUBSYNC] = REPLICA_KIND_HUBSYNC,
+	[GROUP_OPS] = REPLICA_KIND_OPS,
+};
+
+int group_replica_parse(const char *s, group_replica *m)
+{
+	char buf[5 * DN_CONF_STR_MAX];
+	char *f[5];
+	size_t nf = 0;
+	memset(m, 0, sizeof(*m));
+	if (strlen(s) >= sizeof(buf)) {
+		return DN_EINVAL;
+	}
+	snprintf(buf, sizeof(buf), "%s", s);
+	char *p = buf, *tok;
+	while (nf < 5 && (tok = strsep(&p, ",")) != NULL) {
+		f[nf++] = tok;
+	}
+	char *end = NULL;
+	unsigned long long id = nf == 5 ? strtoull(f[0], &end, 10) : 0;
+	if (id == 0 || end == NULL || *end != '\0' || p != NULL) {
+		return DN_EINVAL;   /* not five fields, or a bad id */
+	}
+	for (size_t i = 1; i < 5; i++) {
+		if (f[i][0] == '\0' || strlen(f[i]) >= DN_CONF_STR_MAX) {
+			return DN_EINVAL;
+		}
+	}
+	m->id = id;
+	snprintf(m->raft, sizeof(m->raft), "%s", f[1]);
+	for (int k = 0; k < GROUP_SOCKETS; k++) {
+		snprintf(m->url[k], sizeof(m->url[k]), "%s", f[2 + k]);
+	}
+	return 0;
+}
+
+static uint64_t group_mono(group *g)
+{
+	uv_update_time(g->loop);
+	return uv_now(g->loop) + 1;
+}
+
+static int64_t group_wall(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The leader's URL for socket, "" when no leader is known. */
+static const char *group_leader_url(group *g, int socket)
+{
+	const char *addr = NULL;
+	uint64_t id = raft_glue_node_leader(g->node, &addr);
+	for (size_t i = 0; id != 0 && i < g->nmembers; i++) {
+		if (g->members[i].id == id) {
+			return g->members[i].url[socket];
+		}
+	}
+	return "";
+}
+
+/* Answers req with status, why and leader in its socket's reply shape. */
+static void group_refuse(int socket, bridge_req *req, Dropnet__Status st, const char *why,
+    const char *leader)
+{
+	uint8_t *out = NULL;
+	size_t olen = 0;
+	if (socket == GROUP_INGEST) {
+		size_t len = 0;
+		const uint8_t *body = bridge_req_body(req, &len);
+		mreq m;
+		mreq_init(&m, body, len);
+		coord_ingest_refuse(&m, st, why, leader);
+		bridge_req_reply(req, m.reply, m.reply_len);
+		mreq_fini(&m);
+		return;
+	}
+	int rv;
+	if (socket == GROUP_HUBSYNC) {
+		Dropnet__HubSyncReply rep = DROPNET__HUB_SYNC_REPLY__INIT;
+		rep.version = DN_PROTO_VERSION;
+		rep.status = st;
+		rep.message = (char *)why;
+		rep.leader = (char *)leader;
+		rv = codec_hub_sync_reply_pack(&rep, &out, &olen);
+	} else {
+		Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
+		rep.version = DN_PROTO_VERSION;
+		rep.status = st;
+		rep.message = (char *)why;
+		rep.leader = (char *)leader;
+		rv = codec_ops_reply_pack(&rep, &out, &olen);
+	}
+	/* Empty on out-of-memory: the client retries. */
+	bridge_req_reply(req, rv == 0 ? out : NULL, rv == 0 ? olen : 0);
+	free(out);
+}
+
+static void group_refuse_all(int socket, bridge_req **reqs, size_t n, Dropnet__Status st,
+    const char *why, const char *leader)
+{
+	for (size_t i = 0; i < n; i++) {
+		group_refuse(socket, reqs[i], st, why, leader);
+	}
+}
+
+static group_pending *group_pending_find(group *g, uint64_t proposal)
+{
+	for (size_t i = 0; i < GROUP_PENDING_MAX; i++) {
+		if (g->pend[i].used && g->pend[i].proposal == proposal) {
+			return &g->pend[i];
+		}
+	}
+	return NULL;
+}
+
+/* The apply of an entry on this member: ours are answered now. */
+static void group_on_replies(void *arg, uint64_t origin, uint64_t proposal, mreq *reqs,
+    size_t n)
+{
+	group *g = arg;
+	if (origin != g->r.nonce) {
+		return;
+	}
+	group_pending *p = group_pending_find(g, proposal);
+	if (p == NULL) {
+		return;     /* forgotten, or failed here and committed later */
+	}
+	assert(p->n == n);
+	for (size_t i = 0; i < n; i++) {
+		bridge_req_reply(p->reqs[i], reqs[i].reply, reqs[i].reply_len);
+	}
+	p->used = false;
+}
+
+static void group_on_failed(void *arg, uint64_t proposal, int status)
+{
+	group *g = arg;
+	group_pending *p = group_pending_find(g, proposal);
+	if (p == NULL) {
+		return;
+	}
+	log_warn("group.proposal_failed", "proposal=%llu requests=%zu err=%s",
+	    (unsigned long long)proposal, p->n, dn_strerror(status));
+	group_refuse_all(p->socket, p->reqs, p->n, DROPNET__STATUS__UNAVAILABLE,
+	    "leadership changed; retry with the same key", group_leader_url(g, p->socket));
+	p->used = false;
+}
+
+/* Proposes one entry of kind over reqs (all fit one entry); the requests
+ * wait in a pending slot. Refuses them UNAVAILABLE when it cannot. */
+static void group_propose(group *g, int socket, bridge_req **reqs, size_t n)
+{
+	group_pending *p = NULL;
+	for (size_t i = 0; i < GROUP_PENDING_MAX && p == NULL; i++) {
+		p = g->pend[i].used ? NULL : &g->pend[i];
+	}
+	if (p == NULL) {
+		log_warn("group.pending_full", "requests=%zu max=%d", n, GROUP_PENDING_MAX);
+		group_refuse_all(socket, reqs, n, DROPNET__STATUS__UNAVAILABLE, "busy", "");
+		return;
+	}
+	const uint8_t *bodies[DN_SERVER_CTX_MAX];
+	size_t lens[DN_SERVER_CTX_MAX];
+	for (size_t i = 0; i < n; i++) {
+		bodies[i] = bridge_req_body(reqs[i], &lens[i]);
+	}
+	uint64_t mono, proposal = 0, index = 0;
+	int64_t wall;
+	replica_stamp(&g->r, group_mono(g), group_wall(), &mono, &wall);
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rv = replica_entry_pack(&g->r, group_kind[socket], bodies, lens, n, mono, wall,
+	    &proposal, &buf, &len);
+	if (rv == 0) {
+		p->used = true;
+		p->proposal = proposal;
+		p->socket = socket;
+		p->n = n;
+		memcpy(p->reqs, reqs, n * sizeof(reqs[0]));
+		rv = raft_glue_propose(raft_glue_node_raft(g->node), buf, len, proposal,
+		    group_on_failed, g, &index);
+		if (rv != 0) {
+			p->used = false;
+		}
+	}
+	free(buf);
+	if (rv != 0) {
+		group_refuse_all(socket, reqs, n, rv == DN_ESTATE ? DROPNET__STATUS__NOT_LEADER :
+		    DROPNET__STATUS__UNAVAILABLE, dn_strerror(rv), group_leader_url(g, socket));
+	}
+}
+
+void group_submit(group *g, int socket, bridge_req **reqs, size_t n)
+{
+	if (!raft_glue_node_leading(g->node)) {
+		group_refuse_all(socket, reqs, n, DROPNET__STATUS__NOT_LEADER,
+		    "not the leader of the coordinator group", group_leader_url(g, socket));
+		return;
+	}
+	if (!g->ready) {
+		group_refuse_all(socket, reqs, n, DROPNET__STATUS__UNAVAILABLE,
+		    "the new leader is taking over; retry with the same key", "");
+		return;
+	}
+	size_t lens[DN_SERVER_CTX_MAX];
+	for (size_t i = 0; i < n; i++) {
+		(void)bridge_req_body(reqs[i], &lens[i]);
+	}
+	for (size_t off = 0; off < n;) {
+		size_t k = replica_batch_fit(lens + off, n - off);
+		group_propose(g, socket, reqs + off, k);
+		off += k;
+	}
+}
+
+/* Proposes an entry with no requests (TICK, REOPEN) or the genesis. */
+static int group_propose_bare(group *g, int kind)
+{
+	uint64_t mono, proposal = 0, index = 0;
+	int64_t wall;
+	replica_stamp(&g->r, group_mono(g), group_wall(), &mono, &wall);
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int rv = kind == REPLICA_KIND_GENESIS ?
+	    replica_genesis_pack(&g->r, mono, wall, &buf, &len) :
+	    replica_entry_pack(&g->r, kind, NULL, NULL, 0, mono, wall, &proposal, &buf, &len);
+	if (rv == 0) {
+		rv = raft_glue_propose(raft_glue_node_raft(g->node), buf, len, proposal, NULL, NULL,
+		    &index);
+	}
+	free(buf);
+	if (rv != 0 && kind != REPLICA_KIND_TICK) {
+		log_warn("group.propose_failed", "kind=%d err=%s", kind, dn_strerror(rv));
+	}
+	return rv;
+}
+
+/* A new leader's barrier is done: every earlier entry is applied here. No
+ * genesis applied in this process's history (restores 0): the group has
+ * none, and this member's own store becomes the group's. */
+static void group_on_barrier(void *arg, int status)
+{
+	group *g = arg;
+	g->barrier_pending = false;
+	if (status != 0 || !raft_glue_node_leading(g->node)) {
+		log_info("group.barrier_lost", "err=%s", dn_strerror(status));
+		return;
+	}
+	int rv;
+	if (g->r.restores == 0) {
+		if (!g->r.open) {
+			coord_clock_set(g->c, group_mono(g), group_wall());
+			rv = replica_machine_open(&g->r);
+			if (rv != 0) {
+				log_error("group.genesis_open", "path=%s err=%s", g->r.path,
+				    dn_strerror(rv));
+				return;
+			}
+		}
+		replica_lead_begin(&g->r, group_mono(g), group_wall());
+		rv = group_propose_bare(g, REPLICA_KIND_GENESIS);
+		log_info("group.genesis", "incarnation=%llu hubs=%zu err=%s",
+		    (unsigned long long)g->c->incarnation, g->c->nhubs, dn_strerror(rv));
+	} else {
+		replica_lead_begin(&g->r, group_mono(g), group_wall());
+		rv = group_propose_bare(g, REPLICA_KIND_REOPEN);
+	}
+	g->ready = rv == 0;
+	if (g->ready) {
+		log_info("group.leading", "id=%llu applied=%llu", (unsigned long long)g->self,
+		    (unsigned long long)g->r.applied);
+	}
+}
+
+void group_tick(group *g)
+{
+	bool leading = raft_glue_node_leading(g->node);
+	if (leading != g->was_leading) {
+		g->was_leading = leading;
+		g->ready = false;
+		g->term_gen++;
+		const char *addr = NULL;
+		uint64_t id = raft_glue_node_leader(g->node, &addr);
+		log_info(leading ? "group.elected" : "group.follower", "id=%llu leader=%llu",
+		    (unsigned long long)g->self, (unsigned long long)id);
+	}
+	if (leading && !g->ready && !g->barrier_pending) {
+		g->barrier_pending = raft_glue_barrier(raft_glue_node_raft(g->node),
+		    group_on_barrier, g) == 0;
+	}
+	if (leading && g->ready) {
+		(void)group_propose_bare(g, REPLICA_KIND_TICK);
+	}
+}
+
+bool group_leading(const group *g)
+{
+	return g->ready && raft_glue_node_leading(g->node);
+}
+
+bool group_machine_open(const group *g)
+{
+	return g->r.open;
+}
+
+void group_forget(group *g)
+{
+	for (size_t i = 0; i < GROUP_PENDING_MAX; i++) {
+		g->pend[i].used = false;
+	}
+}
+
+int group_create(group **out, uv_loop_t *loop, coord *c, const char *db_path,
+    const char *raft_dir, uint64_t self, const group_replica *members, size_t n)
+{
+	*out = NULL;
+	if (n == 0 || n > GROUP_MEMBERS_MAX) {
+		return DN_EINVAL;
+	}
+	group *g = calloc(1, sizeof(*g));
+	if (g == NULL) {
+		return DN_ENOMEM;
+	}
+	g->loop = loop;
+	g->c = c;
+	g->self = self;
+	g->nmembers = n;
+	memcpy(g->members, members, n * sizeof(members[0]));
+	uint64_t nonce = 0;
+	while (nonce == 0) {
+		if (getrandom(&nonce, sizeof(nonce), 0) != (ssize_t)sizeof(nonce)) {
+			free(g);
+			return DN_EIO;
+		}
+	}
+	int rv = replica_init(&g->r, c, db_path, nonce);
+	if (rv != 0) {
+		free(g);
+		return rv;
+	}
+	g->r.on_replies = group_on_replies;
+	g->r.replies_arg = g;
+	raft_glue_peer peers[GROUP_MEMBERS_MAX];
+	for (size_t i = 0; i < n; i++) {
+		peers[i].id = members[i].id;
+		peers[i].address = members[i].raft;
+	}
+	*out = g;
+	rv = raft_glue_node_create(&g->node, loop, raft_dir, self, peers, n, &g->r);
+	if (rv == 0) {
+		log_info("group.started", "id=%llu members=%zu raft_dir=%s applied=%llu",
+		    (unsigned long long)self, n, raft_dir, (unsigned long long)g->r.applied);
+	}
+	return rv;
+}
+
+void group_close(group *g, void (*closed)(void *arg), void *arg)
+{
+	group_forget(g);
+	if (g->node != NULL) {
+		raft_glue_node_close(g->node, closed, arg);
+	} else if (closed != NULL) {
+		closed(arg);
+	}
+}
+
+void group_destroy(group *g)
+{
+	if (g == NULL) {
+		return;
+	}
+	raft_glue_node_destroy(g->node);
+	replica_fini(&g->r);
+	free(g);
+}

@@ -1,0 +1,69 @@
+/*
+ * group.h - the coordinator shell's side of a replicated group
+ * (docs/replication.md): one member, its libraft node (through
+ * coordinator/replica/raft_glue.h) and the machine it drives (replica.h).
+ *
+ * A leader proposes every socket batch as a log entry and answers each
+ * request only from the apply of its own entry, after the entry is
+ * committed on a majority; it proposes a TICK entry every tick. A new
+ * leader decides nothing until a barrier has applied every earlier entry;
+ * then it proposes the genesis (the group has none yet: its own store,
+ * new or an existing single node's, becomes the group's) or a REOPEN.
+ * Until then it answers UNAVAILABLE. A follower answers NOT_LEADER with
+ * the leader's URL for the socket asked (proto/SEMANTICS.md "Replicated
+ * groups").
+ *
+ * Thread model: the loop thread, like the machine.
+ */
+#ifndef DN_GROUP_H
+#define DN_GROUP_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+#include "io/bridge.h"
+#include "coord.h"
+#include "replica.h"
+
+/* Members of a group (3 or 5 in practice). */
+#define GROUP_MEMBERS_MAX 7
+/* Proposals a leader has in flight (each waits for its commit): beyond,
+ * a batch is answered UNAVAILABLE (backpressure; the client retries). */
+#define GROUP_PENDING_MAX 256
+
+/* Which socket a batch came on; each kind's URL a NOT_LEADER names. */
+enum { GROUP_INGEST, GROUP_HUBSYNC, GROUP_OPS, GROUP_SOCKETS };
+
+typedef struct {
+	uint64_t id;                          /* > 0, unique in the group */
+	char raft[DN_CONF_STR_MAX];           /* "IP:port", replication (plaintext) */
+	char url[GROUP_SOCKETS][DN_CONF_STR_MAX]; /* ingest, hub, ops URLs */
+} group_replica;
+
+typedef struct group group;
+
+/* Parses "ID,RAFT_ADDR,INGEST_URL,HUB_URL,OPS_URL" into m. 0 or DN_EINVAL. */
+int group_replica_parse(const char *s, group_replica *m);
+
+/* Starts member self of members[0..n) over machine c (cfg and split set,
+ * not open), its store at db_path and its Raft log in raft_dir. 0 or
+ * DN_E* (logged); on failure *out is still to be closed and destroyed. */
+int group_create(group **out, uv_loop_t *loop, coord *c, const char *db_path,
+    const char *raft_dir, uint64_t self, const group_replica *members, size_t n);
+/* A socket batch: proposed (leader), refused UNAVAILABLE (leader not ready,
+ * table full) or NOT_LEADER (follower). Every request is answered once. */
+void group_submit(group *g, int socket, bridge_req **reqs, size_t n);
+/* The periodic work: leadership changes, and a TICK entry while leading. */
+void group_tick(group *g);
+/* True while this member leads and has taken over (barrier done). */
+bool group_leading(const group *g);
+/* True while the machine holds an open store (a genesis was applied). */
+bool group_machine_open(const group *g);
+/* Forgets every waiting request without answering it (before the bridges
+ * are destroyed: they drop them; clients retry with the same keys). */
+void group_forget(group *g);
+/* Closes the node; closed(arg) on the loop when done. */
+void group_close(group *g, void (*closed)(void *arg), void *arg);
+/* Frees a closed group and closes its machine. NULL-safe. */
+void group_destroy(group *g);
+
+#endif
