@@ -57,6 +57,17 @@ uint64_t bridge_req_received_ns(const bridge_req *r);
 /* Sends the reply (copied) and frees the request. */
 void bridge_req_reply(bridge_req *r, const void *buf, size_t len);
 
+/* Called on the bridge's reply sender thread before it sends replies that
+ * carry a ticket: must return only once everything ticket stands for is
+ * durable (walsync_upto). Set once, on the loop thread, before any reply. */
+typedef void (*bridge_sync_fn)(void *arg, uint64_t ticket);
+void bridge_set_sync(bridge *b, bridge_sync_fn fn, void *arg);
+
+/* As bridge_req_reply, but the reply leaves only after sync_fn(ticket) has
+ * returned (ticket 0: no wait). Replies still leave in the order given. */
+void bridge_req_reply_after(bridge_req *r, const void *buf, size_t len,
+    uint64_t ticket);
+
 /* Counters for ops/logging. */
 typedef struct {
 	uint64_t received, replied, backpressure;
