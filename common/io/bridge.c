@@ -73,6 +73,8 @@ struct bridge {
 	bool send_stop;                    /* under send_mtx */
 	bridge_sync_fn sync_fn;            /* set before the first reply */
 	void *sync_arg;
+	bridge_gate_fn gate_fn;            /* loop thread */
+	void *gate_arg;
 };
 
 static void bridge_req_recv(bridge_req *r)
@@ -148,6 +150,9 @@ uint64_t bridge_req_received_ns(const bridge_req *r)
 static void bridge_async_cb(uv_async_t *h)
 {
 	bridge *b = h->data;
+	if (b->gate_fn != NULL && !b->gate_fn(b->gate_arg)) {
+		return; /* held: bridge_kick wakes us */
+	}
 	nng_mtx_lock(b->mtx);
 	bridge_req *r = b->head;
 	b->head = b->tail = NULL;
@@ -341,6 +346,27 @@ const uint8_t *bridge_req_body(const bridge_req *r, size_t *len)
 {
 	*len = nng_msg_len(r->msg);
 	return nng_msg_body(r->msg);
+}
+
+void bridge_set_gate(bridge *b, bridge_gate_fn fn, void *arg)
+{
+	b->gate_fn = fn;
+	b->gate_arg = arg;
+}
+
+void bridge_kick(bridge *b)
+{
+	if (b == NULL) {
+		return;
+	}
+	nng_mtx_lock(b->mtx);
+	bool wake = !b->closing && b->head != NULL;
+	nng_mtx_unlock(b->mtx);
+	/* As in bridge_aio_cb: the handle stays open until bridge_destroy,
+	 * which the caller does not overlap. */
+	if (wake) {
+		uv_async_send(&b->async);
+	}
 }
 
 void bridge_set_sync(bridge *b, bridge_sync_fn fn, void *arg)

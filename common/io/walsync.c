@@ -30,6 +30,8 @@ struct walsync {
 	uint64_t synced;      /* under mtx */
 	uint64_t syncs;       /* under mtx */
 	bool busy;            /* under mtx: a sync is running */
+	void (*done_fn)(void *arg);
+	void *done_arg;
 	char path[PATH_MAX];
 };
 
@@ -139,8 +141,27 @@ void walsync_upto(walsync *w, uint64_t ticket)
 			w->synced = covers;
 		}
 		pthread_cond_broadcast(&w->cv);
+		if (w->done_fn != NULL) {
+			pthread_mutex_unlock(&w->mtx);
+			w->done_fn(w->done_arg);
+			pthread_mutex_lock(&w->mtx);
+		}
 	}
 	pthread_mutex_unlock(&w->mtx);
+}
+
+bool walsync_busy(walsync *w)
+{
+	pthread_mutex_lock(&w->mtx);
+	bool busy = w->busy;
+	pthread_mutex_unlock(&w->mtx);
+	return busy;
+}
+
+void walsync_set_done(walsync *w, void (*fn)(void *arg), void *arg)
+{
+	w->done_fn = fn;
+	w->done_arg = arg;
 }
 
 uint64_t walsync_count(walsync *w)

@@ -27,6 +27,7 @@
 #ifndef DN_WALSYNC_H
 #define DN_WALSYNC_H
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct walsync walsync;
@@ -47,6 +48,13 @@ uint64_t walsync_mark(walsync *w);
  * at once if a sync that started after the ticket has finished, else after
  * one (its own, or one another thread started after the ticket). */
 void walsync_upto(walsync *w, uint64_t ticket);
+
+/* True while a sync runs: work committed now waits for the next one. */
+bool walsync_busy(walsync *w);
+
+/* fn(arg) is called on the syncing thread after each sync, outside the
+ * lock (the shell wakes its loop with it). Set before any walsync_upto. */
+void walsync_set_done(walsync *w, void (*fn)(void *arg), void *arg);
 
 /* Syncs done so far (each one fdatasync of the -wal file). */
 uint64_t walsync_count(walsync *w);

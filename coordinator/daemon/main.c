@@ -391,6 +391,20 @@ static void shell_sync(void *arg, uint64_t ticket)
 	walsync_upto(arg, ticket);
 }
 
+/* Ingest batches wait while the WAL sync runs (bridge_set_gate). */
+static bool shell_ingest_gate(void *arg)
+{
+	shell *sh = arg;
+	return !walsync_busy(sh->ws);
+}
+
+/* A sync ended (a sender thread): take what ingest held meanwhile. */
+static void shell_sync_done(void *arg)
+{
+	shell *sh = arg;
+	bridge_kick(sh->ingest);
+}
+
 /* Opens the three REP sockets and the pub socket. 0 or a DN_E* code
  * (logged; what was opened is closed again). */
 static int shell_listen(shell *sh)
@@ -417,6 +431,8 @@ static int shell_listen(shell *sh)
 		bridge_set_sync(sh->ingest, shell_sync, sh->ws);
 		bridge_set_sync(sh->hubsync, shell_sync, sh->ws);
 		bridge_set_sync(sh->ops, shell_sync, sh->ws);
+		bridge_set_gate(sh->ingest, shell_ingest_gate, sh);
+		walsync_set_done(sh->ws, shell_sync_done, sh);
 	}
 	if (rv != 0) {
 		log_error("coordinator.listen_failed", "err=%s", dn_strerror(rv));
