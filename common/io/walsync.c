@@ -22,6 +22,12 @@
 #include "io/log.h"
 #include "io/walsync.h"
 
+/* Pages in the WAL before a commit checkpoints it (SQLite's default is
+ * 1000). A checkpoint runs on the committing thread - the loop - and ends
+ * with an fsync of the database; the hot pages (the journal's indexes, the
+ * ledger, the streams) are in the WAL many times over and copied once. */
+#define WALSYNC_CKPT_PAGES_S "4000"
+
 struct walsync {
 	int fd;               /* the -wal file, read-only: fdatasync only */
 	pthread_mutex_t mtx;
@@ -81,7 +87,8 @@ int walsync_create(walsync **out, sqlite3 *db, const char *db_path)
 	}
 	pthread_mutex_init(&w->mtx, NULL);
 	pthread_cond_init(&w->cv, NULL);
-	if (db_exec(db, "PRAGMA synchronous=NORMAL") != 0) {
+	if (db_exec(db, "PRAGMA synchronous=NORMAL") != 0 ||
+	    db_exec(db, "PRAGMA wal_autocheckpoint=" WALSYNC_CKPT_PAGES_S) != 0) {
 		walsync_destroy(w, NULL);
 		return DN_EIO;
 	}
