@@ -248,6 +248,9 @@ static void coord_stop(shell *sh)
 	uv_close((uv_handle_t *)&sh->health_timer, NULL);
 	uv_close((uv_handle_t *)&sh->sigint, NULL);
 	uv_close((uv_handle_t *)&sh->sigterm, NULL);
+	/* An open SIGHUP handle kept the loop running after SIGTERM (local-net
+	 * had to SIGKILL the coordinator after 20 s). */
+	uv_close((uv_handle_t *)&sh->sighup, NULL);
 }
 
 static void coord_on_signal(uv_signal_t *s, int signum)

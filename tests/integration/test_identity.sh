@@ -16,6 +16,8 @@
 #  3. a read-only operator may read but not create a drop nor release
 #     holdback; an operator request replayed (same bytes) is refused, also
 #     after a coordinator restart, and so is one outside the 60 s window.
+#  4. SIGHUP re-reads the peers; a SIGTERM after it stops the coordinator
+#     cleanly and at once.
 # The MACs of the forged requests are made by lib/pb.py (Python's hmac),
 # independent of the daemons' mbedtls.
 source "$(dirname "$0")/lib/net.sh"
@@ -213,3 +215,12 @@ $PB seal --socket hubsync --peer london --key-file "$P/hub/london.secret" <"$T/f
 st=$(send "$DROPNET_HUBSYNC" "$HUB_CERT" "$HUB_KEY" <"$T/f3.bin")
 [[ $st != FORBIDDEN && $st != UNAUTHENTICATED && $st != NO_REPLY ]] || fail "control: $st"
 ok "control: the same sync signed with london's key is taken ($st)"
+
+# Last, since it stops the coordinator: SIGTERM after a SIGHUP stops it
+# cleanly (its SIGHUP handle once kept the loop running, and local-net had
+# to SIGKILL it after 20 s).
+kill -TERM "$cpid"
+wait_until 10 "the coordinator to exit on SIGTERM" bash -c "! kill -0 $cpid"
+grep -q "coordinator.stopped clean=1" "$NET_DIR/log/coordinator.log" ||
+	fail "coordinator did not log a clean stop"
+ok "SIGTERM after SIGHUP: the coordinator stops cleanly"
