@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "core/err.h"
 #include "io/db.h"
@@ -30,6 +31,8 @@
 
 struct walsync {
 	int fd;               /* the -wal file, read-only: fdatasync only */
+	dev_t dev;            /* which file fd is (walsync_reopen) */
+	ino_t ino;
 	pthread_mutex_t mtx;
 	pthread_cond_t cv;
 	uint64_t written;     /* under mtx */
@@ -65,6 +68,38 @@ static int walsync_dir(const char *path)
 	return rc;
 }
 
+/* Opens w->path as w->fd and makes its name durable. 0 or -1 (errno). */
+static int walsync_open(walsync *w)
+{
+	struct stat st;
+	w->fd = open(w->path, O_RDONLY | O_CLOEXEC);
+	if (w->fd < 0 || fstat(w->fd, &st) != 0 || walsync_dir(w->path) != 0) {
+		return -1;
+	}
+	w->dev = st.st_dev;
+	w->ino = st.st_ino;
+	return 0;
+}
+
+/* SQLite keeps the -wal file while a connection is open, but if it ever
+ * made a new one (another process's close, a journal mode change), an
+ * fdatasync of the old one would vouch for nothing: follow the name. Only
+ * the thread that holds `busy` calls this. */
+static void walsync_follow(walsync *w)
+{
+	struct stat st;
+	if (stat(w->path, &st) != 0 || (st.st_dev == w->dev && st.st_ino == w->ino)) {
+		return;
+	}
+	log_warn("walsync.reopen", "path=%s", w->path);
+	int old = w->fd;
+	if (walsync_open(w) != 0) {
+		log_error("walsync.reopen_failed", "path=%s err=\"%s\"", w->path, strerror(errno));
+		abort();
+	}
+	close(old);
+}
+
 int walsync_create(walsync **out, sqlite3 *db, const char *db_path)
 {
 	*out = NULL;
@@ -76,8 +111,7 @@ int walsync_create(walsync **out, sqlite3 *db, const char *db_path)
 		free(w);
 		return DN_EINVAL;
 	}
-	w->fd = open(w->path, O_RDONLY | O_CLOEXEC);
-	if (w->fd < 0 || fdatasync(w->fd) != 0 || walsync_dir(w->path) != 0) {
+	if (walsync_open(w) != 0 || fdatasync(w->fd) != 0) {
 		log_error("walsync.open_failed", "path=%s err=\"%s\"", w->path, strerror(errno));
 		if (w->fd >= 0) {
 			close(w->fd);
@@ -135,6 +169,7 @@ void walsync_upto(walsync *w, uint64_t ticket)
 		w->busy = true;
 		uint64_t covers = w->written;
 		pthread_mutex_unlock(&w->mtx);
+		walsync_follow(w);
 		if (fdatasync(w->fd) != 0) {
 			/* Not retried: a failed fsync may have dropped the pages. */
 			log_error("walsync.sync_failed", "path=%s err=\"%s\"", w->path,

@@ -5,17 +5,22 @@
  * after it, so waiting again for a covered ticket syncs nothing, and one
  * sync covers every ticket issued before it started; many threads waiting
  * for one ticket share one sync;
- * a database without a -wal file is refused and keeps FULL.
+ * a database without a -wal file is refused and keeps FULL; a -wal file
+ * made anew under the same name is the one synced from then on.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include "core/err.h"
@@ -148,6 +153,44 @@ static void test_no_wal_refused(void **state)
 	walsync_destroy(NULL, f->db); /* NULL is a no-op */
 }
 
+/* True if one of this process's descriptors is the file st describes. */
+static bool fd_open_on(const struct stat *want)
+{
+	DIR *d = opendir("/proc/self/fd");
+	assert_non_null(d);
+	bool found = false;
+	struct dirent *e;
+	while (!found && (e = readdir(d)) != NULL) {
+		char p[300];
+		struct stat st;
+		snprintf(p, sizeof(p), "/proc/self/fd/%s", e->d_name);
+		found = stat(p, &st) == 0 && st.st_dev == want->st_dev &&
+		    st.st_ino == want->st_ino;
+	}
+	closedir(d);
+	return found;
+}
+
+static void test_follows_a_new_wal(void **state)
+{
+	fixture *f = *state;
+	walsync *w = NULL;
+	assert_int_equal(walsync_create(&w, f->db, f->path), 0);
+	char wal[160];
+	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	assert_int_equal(unlink(wal), 0);
+	int fd = open(wal, O_CREAT | O_WRONLY, 0600);
+	assert_true(fd >= 0);
+	struct stat st;
+	assert_int_equal(fstat(fd, &st), 0);
+	close(fd);
+	assert_false(fd_open_on(&st)); /* nobody holds the new file yet */
+	walsync_upto(w, walsync_mark(w));
+	assert_int_equal(walsync_count(w), 1);
+	assert_true(fd_open_on(&st));  /* walsync followed the name */
+	walsync_destroy(w, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -155,6 +198,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_tickets, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_threads_share, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_wal_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_follows_a_new_wal, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
