@@ -8,6 +8,7 @@
  */
 #include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 #include "core/err.h"
 #include "io/codec.h"
 #include "io/log.h"
@@ -48,9 +49,10 @@ static int placement_allocate(coord *c, int hub, const char *sku, uint32_t q)
 	return coord_stock_save(c, row) != 0 ? DN_EIO : 0;
 }
 
-/* Queues the placement's hub command from lines known in memory (the
- * lines as coord_place wrote them, in the same order) and marks nothing:
- * the placement was inserted open. */
+/* Queues the placement's hub command from lines known in memory, as
+ * coord_placement_send would read them back: in placement_lines' key order
+ * (by SKU, byte order; the hub and pickterm show the first line first).
+ * Marks nothing: the placement was inserted open. */
 static int placement_send_known(coord *c, const coord_place_order *o, int64_t pid,
     int hub, const route_line *lines, const uint32_t *qty, size_t nlines,
     const char *gift_sku, int64_t now_wall)
@@ -69,7 +71,13 @@ static int placement_send_known(coord *c, const coord_place_order *o, int64_t pi
 		cl[n].sku = (char *)sku;
 		cl[n].qty = q;
 		cl[n].gift = i == nlines;
-		clp[n] = &cl[n];
+		/* Insertion sort: at most COORD_STORE_SEND_LINES lines. */
+		size_t k = n;
+		while (k > 0 && strcmp(clp[k - 1]->sku, sku) > 0) {
+			clp[k] = clp[k - 1];
+			k--;
+		}
+		clp[k] = &cl[n];
 		n++;
 	}
 	Dropnet__HubCommand cmd = DROPNET__HUB_COMMAND__INIT;
