@@ -12,7 +12,9 @@
  * threads; measured on the coordinator it took 55% of the loop thread. So
  * the loop only builds the reply message and queues it; a sender thread per
  * bridge makes the nng_ctx_send calls, overlapping with the loop's next
- * batch (and its fsync).
+ * batch. With a sync function set (bridge_set_sync), the sender first
+ * makes the replies' commits durable (walsync: the fsync moved off the loop),
+ * so replies leave in order and only after their commit is on disk.
  *
  * Shutdown (loop thread): mark closing under the mutex so no callback touches
  * the async handle any more, stop every aio (waits for running callbacks),
@@ -43,6 +45,7 @@ struct bridge_req {
 	req_state state;
 	nng_msg *msg;       /* the request while queued / being served */
 	uint64_t recv_ns;   /* CLOCK_MONOTONIC when it arrived (metrics) */
+	uint64_t ticket;    /* the reply waits for sync_fn(ticket); 0: no wait */
 	bridge_req *next;   /* queue link (to the loop, or to the sender) */
 };
 
@@ -68,6 +71,10 @@ struct bridge {
 	nng_thread *sender;
 	bridge_req *send_head, *send_tail; /* under send_mtx */
 	bool send_stop;                    /* under send_mtx */
+	bridge_sync_fn sync_fn;            /* set before the first reply */
+	void *sync_arg;
+	bridge_gate_fn gate_fn;            /* loop thread */
+	void *gate_arg;
 };
 
 static void bridge_req_recv(bridge_req *r)
@@ -143,6 +150,9 @@ uint64_t bridge_req_received_ns(const bridge_req *r)
 static void bridge_async_cb(uv_async_t *h)
 {
 	bridge *b = h->data;
+	if (b->gate_fn != NULL && !b->gate_fn(b->gate_arg)) {
+		return; /* held: bridge_kick wakes us */
+	}
 	nng_mtx_lock(b->mtx);
 	bridge_req *r = b->head;
 	b->head = b->tail = NULL;
@@ -173,6 +183,15 @@ static void bridge_sender(void *arg)
 		bridge_req *r = b->send_head;
 		b->send_head = b->send_tail = NULL;
 		nng_mtx_unlock(b->send_mtx);
+		/* Tickets grow with the queue, but take the largest anyway: one
+		 * sync then covers every reply taken. */
+		uint64_t ticket = 0;
+		for (bridge_req *q = r; q != NULL; q = q->next) {
+			ticket = q->ticket > ticket ? q->ticket : ticket;
+		}
+		if (ticket != 0 && b->sync_fn != NULL) {
+			b->sync_fn(b->sync_arg, ticket);
+		}
 		while (r != NULL) {
 			bridge_req *next = r->next;
 			nng_ctx_send(r->ctx, r->aio);
@@ -329,7 +348,39 @@ const uint8_t *bridge_req_body(const bridge_req *r, size_t *len)
 	return nng_msg_body(r->msg);
 }
 
+void bridge_set_gate(bridge *b, bridge_gate_fn fn, void *arg)
+{
+	b->gate_fn = fn;
+	b->gate_arg = arg;
+}
+
+void bridge_kick(bridge *b)
+{
+	if (b == NULL) {
+		return;
+	}
+	nng_mtx_lock(b->mtx);
+	bool wake = !b->closing && b->head != NULL;
+	nng_mtx_unlock(b->mtx);
+	/* As in bridge_aio_cb: the handle stays open until bridge_destroy,
+	 * which the caller does not overlap. */
+	if (wake) {
+		uv_async_send(&b->async);
+	}
+}
+
+void bridge_set_sync(bridge *b, bridge_sync_fn fn, void *arg)
+{
+	b->sync_fn = fn;
+	b->sync_arg = arg;
+}
+
 void bridge_req_reply(bridge_req *r, const void *buf, size_t len)
+{
+	bridge_req_reply_after(r, buf, len, 0);
+}
+
+void bridge_req_reply_after(bridge_req *r, const void *buf, size_t len, uint64_t ticket)
 {
 	bridge *b = r->b;
 	/* Reuse the request message for the reply: it already carries the
@@ -346,6 +397,7 @@ void bridge_req_reply(bridge_req *r, const void *buf, size_t len)
 	r->state = REQ_SEND;
 	nng_aio_set_msg(r->aio, m);
 	r->next = NULL;
+	r->ticket = ticket;
 	nng_mtx_lock(b->send_mtx);
 	b->stats.replied++; /* under send_mtx, where bridge_get_stats reads it */
 	bool was_empty = b->send_head == NULL;

@@ -17,6 +17,7 @@
  */
 #ifndef DN_BRIDGE_H
 #define DN_BRIDGE_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -56,6 +57,31 @@ uint64_t bridge_req_received_ns(const bridge_req *r);
 
 /* Sends the reply (copied) and frees the request. */
 void bridge_req_reply(bridge_req *r, const void *buf, size_t len);
+
+/* Called on the bridge's reply sender thread before it sends replies that
+ * carry a ticket: must return only once everything ticket stands for is
+ * durable (walsync_upto). Set once, on the loop thread, before any reply. */
+typedef void (*bridge_sync_fn)(void *arg, uint64_t ticket);
+void bridge_set_sync(bridge *b, bridge_sync_fn fn, void *arg);
+
+/* As bridge_req_reply, but the reply leaves only after sync_fn(ticket) has
+ * returned (ticket 0: no wait). Replies still leave in the order given. */
+void bridge_req_reply_after(bridge_req *r, const void *buf, size_t len,
+    uint64_t ticket);
+
+/* A gate on the loop's batches: before taking the queued requests the loop
+ * asks fn(arg); false leaves them queued, and then only bridge_kick wakes
+ * the loop for them again (arrivals do not). The shell holds ingest while
+ * the WAL sync runs and kicks when it ends: what it would commit now waits
+ * for the next sync anyway, so waiting grows the batch (one commit, one
+ * wake-up, one reply round for all) at no cost in ack time. Loop thread;
+ * set before requests arrive. */
+typedef bool (*bridge_gate_fn)(void *arg);
+void bridge_set_gate(bridge *b, bridge_gate_fn fn, void *arg);
+
+/* Wakes the loop for the queued requests, if any (any thread, until
+ * bridge_destroy has returned). */
+void bridge_kick(bridge *b);
 
 /* Counters for ops/logging. */
 typedef struct {

@@ -2,7 +2,9 @@
  * db.h - SQLite helpers shared by the daemons.
  *
  * db_open sets WAL mode, synchronous=FULL (an ack depends on the commit; in a
- * power-cut test WAL+NORMAL lost acked commits, WAL+FULL lost none), a busy
+ * power-cut test WAL+NORMAL lost acked commits, WAL+FULL lost none; the
+ * coordinator daemon goes to NORMAL only with walsync.h, which syncs the
+ * WAL itself before any reply), a busy
  * timeout and foreign keys, then runs the schema. SQLite codes are translated
  * to DN_E*: a failed COMMIT is DN_EIO and its outcome is unknown - callers
  * must resolve it by re-reading, never assume it did not happen.

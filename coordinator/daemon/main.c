@@ -6,8 +6,11 @@
  * through common/io/bridge: ingest (storefronts), hubsync (hubd), ops
  * (dropctl); a pub socket carries its region signals. For each batch the
  * shell sets the machine's clock, turns the bridge's requests into mreqs,
- * calls the machine (which commits before it returns) and only then sends
- * the replies. A timer drives coord_tick. SIGINT/SIGTERM close every handle,
+ * calls the machine (which commits before it returns) and only then queues
+ * the replies; each bridge's sender thread makes the commit durable
+ * (common/io/walsync: one fdatasync of the WAL for every commit made while
+ * the last one ran) before the replies leave, so the loop never waits for
+ * the disk and no reply leaves before its commit is on disk. A timer drives coord_tick. SIGINT/SIGTERM close every handle,
  * run the loop until it is empty, and close the database. SIGHUP re-reads
  * the peers table and the listeners' TLS files (a revocation).
  */
@@ -25,6 +28,7 @@
 #include "core/limits.h"
 #include "io/bridge.h"
 #include "io/nettls.h"
+#include "io/walsync.h"
 #include "io/db.h"
 #include "io/log.h"
 #include "coord.h"
@@ -61,6 +65,7 @@ typedef struct {
 	uint64_t replica_id;
 	group_replica reps[GROUP_MEMBERS_MAX];
 	size_t nreps;
+	walsync *ws;                  /* NULL: commits sync on the loop (FULL) */
 } shell;
 
 static int64_t wall_now_ms(void)
@@ -103,9 +108,11 @@ static void shell_run(shell *sh, machine_batch_fn fn, obs_path path, bridge_req 
 	uint64_t t0 = timed ? obs_now_ns() : 0;
 	fn(&sh->c, mp, n);
 	uint64_t t1 = timed ? obs_now_ns() : 0;
+	/* Whatever fn committed is durable once the ticket is synced. */
+	uint64_t ticket = sh->ws != NULL ? walsync_mark(sh->ws) : 0;
 	for (size_t i = 0; i < n; i++) {
 		assert(m[i].replied);
-		bridge_req_reply(reqs[i], m[i].reply, m[i].reply_len);
+		bridge_req_reply_after(reqs[i], m[i].reply, m[i].reply_len, ticket);
 		mreq_fini(&m[i]);
 	}
 	if (timed) {
@@ -488,6 +495,25 @@ static int shell_config(int argc, char **argv, shell *sh, log_level *lvl)
 	return shell_peers_load(c) != 0 ? 2 : -1;
 }
 
+static void shell_sync(void *arg, uint64_t ticket)
+{
+	walsync_upto(arg, ticket);
+}
+
+/* Ingest batches wait while the WAL sync runs (bridge_set_gate). */
+static bool shell_ingest_gate(void *arg)
+{
+	shell *sh = arg;
+	return !walsync_busy(sh->ws);
+}
+
+/* A sync ended (a sender thread): take what ingest held meanwhile. */
+static void shell_sync_done(void *arg)
+{
+	shell *sh = arg;
+	bridge_kick(sh->ingest);
+}
+
 /* Opens the three REP sockets and the pub socket. 0 or a DN_E* code
  * (logged; what was opened is closed again). */
 static int shell_listen(shell *sh)
@@ -510,6 +536,13 @@ static int shell_listen(shell *sh)
 	if (rv == 0) {
 		rv = shell_pub_open(sh);
 	}
+	if (rv == 0 && sh->ws != NULL) {
+		bridge_set_sync(sh->ingest, shell_sync, sh->ws);
+		bridge_set_sync(sh->hubsync, shell_sync, sh->ws);
+		bridge_set_sync(sh->ops, shell_sync, sh->ws);
+		bridge_set_gate(sh->ingest, shell_ingest_gate, sh);
+		walsync_set_done(sh->ws, shell_sync_done, sh);
+	}
 	if (rv != 0) {
 		log_error("coordinator.listen_failed", "err=%s", dn_strerror(rv));
 		bridge_destroy(sh->ops);
@@ -525,6 +558,9 @@ static int shell_listen(shell *sh)
 static void shell_close(shell *sh)
 {
 	if (sh->grp == NULL) {
+		/* The bridges' senders are gone (bridge_destroy joined them). */
+		walsync_destroy(sh->ws, sh->c.db);
+		sh->ws = NULL;
 		coord_close(&sh->c);
 		return;
 	}
@@ -607,6 +643,11 @@ int main(int argc, char **argv)
 	if (shell_open(&sh, path) != 0) {
 		auth_table_destroy(c->peers);
 		return 1;
+	}
+	/* The single node syncs its WAL off the loop; a replica's commits are
+	 * the group's (its store is rebuilt from the log and snapshots). */
+	if (sh.grp == NULL && walsync_create(&sh.ws, c->db, path) != 0) {
+		log_warn("coordinator.walsync_off", "path=%s commits=fsync_on_loop", path);
 	}
 	if (shell_listen(&sh) != 0) {
 		uv_run(sh.loop, UV_RUN_DEFAULT);

@@ -527,12 +527,20 @@ int coord_reroute(coord *c, int64_t order_id, const char *order_key,
     const char *customer, double lat, double lon, const char *sku,
     uint32_t qty, int exclude, int64_t now_wall);
 
+/* The order a placement is for. With tier set, the hub command is built
+ * from these fields (the journal row just written holds the same); with
+ * tier NULL it is read back from the journal (a re-route). */
+typedef struct {
+	int64_t id;
+	const char *key, *customer, *tier;
+	int64_t received_ms;
+} coord_place_order;
+
 /* Creates a placement of `takes` at hub `hub` for an order: allocates in the
  * ledger, writes placement rows and the hub command. Inside a transaction. */
-int coord_place(coord *c, int64_t order_id, const char *order_key,
-    const char *customer, int hub, const route_line *lines,
-    const uint32_t *qty, size_t nlines, const char *gift_sku, bool held,
-    int64_t now_wall);
+int coord_place(coord *c, const coord_place_order *o, int hub,
+    const route_line *lines, const uint32_t *qty, size_t nlines,
+    const char *gift_sku, bool held, int64_t now_wall);
 
 /* Builds the route_hub view of every hub for the given lines (placement.c):
  * sellable is nhubs * nlines, row-major by hub; hub `exclude` (or -1) is
@@ -542,9 +550,9 @@ void coord_route_view(coord *c, const route_line *lines, size_t nlines,
 
 /* Places every take of a routing result, one placement per hub (the gift
  * with the first). Inside a transaction. */
-int coord_place_takes(coord *c, const route_result *rr, int64_t order_id,
-    const char *key, const char *customer, const route_line *lines,
-    size_t nlines, const char *gift_sku, bool held, int64_t now_wall);
+int coord_place_takes(coord *c, const route_result *rr, const coord_place_order *o,
+    const route_line *lines, size_t nlines, const char *gift_sku, bool held,
+    int64_t now_wall);
 
 /* Rewrites a journalled order's status and ack (confirm, lapse). */
 int coord_order_set_status(coord *c, int64_t id, Dropnet__Status status,

@@ -585,8 +585,11 @@ static int ingest_place(coord *c, ingest_order *io, int64_t order_id)
 {
 	const Dropnet__SubmitOrder *m = io->m;
 	coord_drop *d = io->d;
-	int rv = coord_place_takes(c, io->rr, order_id, m->order_key, m->customer,
-	    io->lines, io->nlines, io->gift_sku, io->held, io->now_wall);
+	/* As ingest_journal wrote the order: the command needs no read-back. */
+	coord_place_order o = {.id = order_id, .key = m->order_key,
+	    .customer = m->customer, .tier = m->tier, .received_ms = io->now_wall};
+	int rv = coord_place_takes(c, io->rr, &o, io->lines, io->nlines, io->gift_sku,
+	    io->held, io->now_wall);
 	if (rv != 0) {
 		return rv;
 	}

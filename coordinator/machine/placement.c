@@ -6,7 +6,9 @@
  * confirmation, transfers). Every call runs inside the caller's
  * transaction; the SQL is in store_ingest.c. Loop thread only.
  */
+#include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 #include "core/err.h"
 #include "io/codec.h"
 #include "io/log.h"
@@ -47,14 +49,56 @@ static int placement_allocate(coord *c, int hub, const char *sku, uint32_t q)
 	return coord_stock_save(c, row) != 0 ? DN_EIO : 0;
 }
 
-int coord_place(coord *c, int64_t order_id, const char *order_key,
-    const char *customer, int hub, const route_line *lines, const uint32_t *qty,
-    size_t nlines, const char *gift_sku, bool held, int64_t now_wall)
+/* Queues the placement's hub command from lines known in memory, as
+ * coord_placement_send would read them back: in placement_lines' key order
+ * (by SKU, byte order; the hub and pickterm show the first line first).
+ * Marks nothing: the placement was inserted open. */
+static int placement_send_known(coord *c, const coord_place_order *o, int64_t pid,
+    int hub, const route_line *lines, const uint32_t *qty, size_t nlines,
+    const char *gift_sku, int64_t now_wall)
 {
-	(void)order_key;
-	(void)customer;
+	Dropnet__OrderLine cl[COORD_STORE_SEND_LINES];
+	Dropnet__OrderLine *clp[COORD_STORE_SEND_LINES];
+	size_t n = 0;
+	for (size_t i = 0; i <= nlines; i++) {
+		const char *sku = i < nlines ? lines[i].sku : gift_sku;
+		uint32_t q = i < nlines ? qty[i] : 1;
+		if (q == 0 || sku == NULL) {
+			continue;
+		}
+		assert(n < COORD_STORE_SEND_LINES);
+		dropnet__order_line__init(&cl[n]);
+		cl[n].sku = (char *)sku;
+		cl[n].qty = q;
+		cl[n].gift = i == nlines;
+		/* Insertion sort: at most COORD_STORE_SEND_LINES lines. */
+		size_t k = n;
+		while (k > 0 && strcmp(clp[k - 1]->sku, sku) > 0) {
+			clp[k] = clp[k - 1];
+			k--;
+		}
+		clp[k] = &cl[n];
+		n++;
+	}
+	Dropnet__HubCommand cmd = DROPNET__HUB_COMMAND__INIT;
+	cmd.kind = DROPNET__COMMAND_KIND__CMD_PLACE_ORDER;
+	cmd.order_id = (uint64_t)pid;
+	cmd.order_key = (char *)o->key;
+	cmd.customer = (char *)o->customer;
+	cmd.tier = (char *)o->tier;
+	cmd.promised_ms = o->received_ms + c->cfg.ship_promise_ms;
+	cmd.n_lines = n;
+	cmd.lines = clp;
+	cmd.time_ms = now_wall;
+	return coord_command_queue(c, hub, &cmd);
+}
+
+int coord_place(coord *c, const coord_place_order *o, int hub,
+    const route_line *lines, const uint32_t *qty, size_t nlines,
+    const char *gift_sku, bool held, int64_t now_wall)
+{
 	int64_t pid = 0;
-	if (coord_store_placement_insert(c->store, order_id, c->hubs[hub].id, held,
+	if (coord_store_placement_insert(c->store, o->id, c->hubs[hub].id, held,
 	    now_wall, &pid) != 0) {
 		return DN_EIO;
 	}
@@ -72,7 +116,13 @@ int coord_place(coord *c, int64_t order_id, const char *order_key,
 			return DN_EIO;
 		}
 	}
-	return held ? 0 : coord_placement_send(c, pid, now_wall);
+	if (held) {
+		return 0;
+	}
+	if (o->tier == NULL) {
+		return coord_placement_send(c, pid, now_wall);
+	}
+	return placement_send_known(c, o, pid, hub, lines, qty, nlines, gift_sku, now_wall);
 }
 
 int coord_placement_send(coord *c, int64_t pid, int64_t now_wall)
@@ -156,9 +206,9 @@ void coord_route_view(coord *c, const route_line *lines, size_t nlines,
 	}
 }
 
-int coord_place_takes(coord *c, const route_result *rr, int64_t order_id,
-    const char *key, const char *customer, const route_line *lines,
-    size_t nlines, const char *gift_sku, bool held, int64_t now_wall)
+int coord_place_takes(coord *c, const route_result *rr, const coord_place_order *o,
+    const route_line *lines, size_t nlines, const char *gift_sku, bool held,
+    int64_t now_wall)
 {
 	bool done[DN_HUBS_MAX] = {false};
 	for (size_t t = 0; t < rr->ntake; t++) {
@@ -174,8 +224,8 @@ int coord_place_takes(coord *c, const route_result *rr, int64_t order_id,
 			}
 		}
 		/* The gift rides with the first placement only. */
-		int rv = coord_place(c, order_id, key, customer, (int)hub, lines, qty,
-		    nlines, t == 0 ? gift_sku : NULL, held, now_wall);
+		int rv = coord_place(c, o, (int)hub, lines, qty, nlines,
+		    t == 0 ? gift_sku : NULL, held, now_wall);
 		if (rv != 0) {
 			return rv;
 		}
@@ -201,8 +251,8 @@ int coord_reroute(coord *c, int64_t order_id, const char *order_key,
 		return coord_store_order_line_backorder(c->store, order_id, sku, qty) != 0 ?
 		    DN_EIO : 0;
 	}
-	int rv = coord_place_takes(c, rr, order_id, order_key, customer, &line, 1,
-	    NULL, false, now_wall);
+	coord_place_order o = {.id = order_id, .key = order_key, .customer = customer};
+	int rv = coord_place_takes(c, rr, &o, &line, 1, NULL, false, now_wall);
 	return rv != 0 ? rv : 1;
 }
 

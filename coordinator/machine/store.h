@@ -2,7 +2,8 @@
  * store.h - the coordinator's SQLite file: schema and the statements the
  * hot paths use, prepared once at start.
  *
- * Disk format (coordinator.db, WAL, synchronous=FULL):
+ * Disk format (coordinator.db, WAL, synchronous=FULL; the daemon runs it at
+ * NORMAL and syncs the WAL before any reply: common/io/walsync.h):
  *   hubs(id, name, lat, lon, radius_km, term_url, cmd_seq, cmd_acked,
  *        event_applied)                    registry + stream positions
  *   stock(hub, sku, on_hand, allocated, holdback, received, shipped, lost,

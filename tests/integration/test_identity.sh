@@ -18,6 +18,8 @@
 #     after a coordinator restart, and so is one outside the 60 s window.
 #  4. a hub's position and radius change only by an admin's `hubs set`: not
 #     by the hub's own (validly signed) hello, not by an operator-role peer.
+#  5. SIGHUP re-reads the peers; a SIGTERM after it stops the coordinator
+#     cleanly and at once.
 # The MACs of the forged requests are made by lib/pb.py (Python's hmac),
 # independent of the daemons' mbedtls.
 source "$(dirname "$0")/lib/net.sh"
@@ -243,3 +245,12 @@ r=$(dc --json hubs set london --radius-km 80) || fail "admin hubs set: $r"
 [[ $(jget "$(hub_row london)" 'j["radius_km"]') == 80.0 ]] || fail "radius not 80: $(hub_row london)"
 grep -q "hub.moved hub=london" "$log" || fail "no hub.moved in the log"
 ok "a hub's own hello cannot move it (logged); an operator-role peer cannot; an admin can (hubs set)"
+
+# Last, since it stops the coordinator: SIGTERM after a SIGHUP stops it
+# cleanly (its SIGHUP handle once kept the loop running, and local-net had
+# to SIGKILL it after 20 s).
+kill -TERM "$cpid"
+wait_until 10 "the coordinator to exit on SIGTERM" bash -c "! kill -0 $cpid"
+grep -q "coordinator.stopped clean=1" "$NET_DIR/log/coordinator.log" ||
+	fail "coordinator did not log a clean stop"
+ok "SIGTERM after SIGHUP: the coordinator stops cleanly"

@@ -118,6 +118,7 @@ typedef struct {
 	uint64_t seed;
 	int timeout_ms;
 	unsigned retries;
+	int server_pid;          /* 0: none; else its CPU is reported (--server-pid) */
 	bool json;
 	unsigned batch;          /* 0: one order per request; else libdropnet's batch_max */
 	unsigned inflight;       /* with batch: messages in flight */

@@ -50,6 +50,7 @@ static void lg_help(void)
 	    "               [--region-boost CITY:FACTOR ...]\n"
 	    "               [--quote-only [--quote-skus S,...] | --wtp MEAN:SD]\n"
 	    "               [--acked-file PATH]\n"
+	    "               [--server-pid PID]\n"
 	    "\n"
 	    "Runs a drop: N buyers, C concurrent workers, one order each on\n"
 	    "the ingest socket (--ingest or $%s). Buyer i (0..N-1) sends\n"
@@ -98,6 +99,10 @@ static void lg_help(void)
 	    "identity: with DROPNET_STOREFRONT_AUTH_NAME and _KEY (a key file)\n"
 	    "set, every request (bare, batch or quote) is signed as that\n"
 	    "storefront (proto/SEMANTICS.md \"Transport and identity\").\n"
+	    "\n"
+	    "--server-pid PID (a server on this machine): reports its user +\n"
+	    "system CPU while the clock ran (server_cpu_s; connecting comes\n"
+	    "before the clock, so TLS handshakes are not in it).\n"
 	    "\n"
 	    "defaults: --storefront $DROPNET_STOREFRONT_AUTH_NAME or loadgen,\n"
 	    "          --key-prefix lg-<pid>-<time>, --seed 1, --timeout-ms 5000,\n"
@@ -179,6 +184,7 @@ typedef struct {
 	const char *drop, *tier, *tiers, *customer, *insiders, *repeat, *over,
 	    *limit, *hold, *lapse, *hold_s, *duration, *tau, *ship_to, *wtp, *qskus;
 	const char *acked;
+	const char *server_pid;
 	bool quote_only;
 	const char *boost[LOADGEN_CITIES_MAX]; /* --region-boost, repeatable */
 	size_t nboost;
@@ -209,6 +215,7 @@ static int lg_args_scan(int argc, char **argv, lg_raw *r, bool *json)
 		{ "--burst-tau-s", &r->tau }, { "--ship-to", &r->ship_to },
 		{ "--wtp", &r->wtp }, { "--quote-skus", &r->qskus },
 		{ "--acked-file", &r->acked },
+		{ "--server-pid", &r->server_pid },
 	};
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -599,6 +606,13 @@ static int lg_args(int argc, char **argv, loadgen_params *p, char *prefix,
 		}
 		p->timeout_ms = (int)v;
 	}
+	p->server_pid = 0;
+	if (r.server_pid != NULL) {
+		if ((ex = lg_num(r.server_pid, "--server-pid", 1, INT32_MAX, &v)) != 0) {
+			return ex;
+		}
+		p->server_pid = (int)v;
+	}
 	p->retries = 3;
 	if (r.retries != NULL) {
 		if ((ex = lg_num(r.retries, "--retries", 0, LOADGEN_RETRIES_MAX,
@@ -624,6 +638,7 @@ static int lg_args(int argc, char **argv, loadgen_params *p, char *prefix,
 typedef struct {
 	loadgen_stats tot;
 	double elapsed_s;
+	double server_cpu_s;  /* --server-pid's user+system CPU while the clock ran; <0: none */
 	bool have_lat;
 	double p50_ms, p90_ms, p99_ms, max_ms;
 } lg_report;
@@ -772,6 +787,9 @@ static int lg_print_json(const loadgen_params *p, const lg_report *r)
 		json_object_set_new(j, "declined", json_integer((json_int_t)t->declined));
 		json_object_set_new(j, "revenue_minor",
 		    json_integer((json_int_t)t->revenue_minor));
+		if (r->server_cpu_s >= 0) {
+			json_object_set_new(j, "server_cpu_s", json_real(r->server_cpu_s));
+		}
 	}
 	json_decref(drop);
 	/* Nine significant digits: microsecond latencies and sub-millisecond
@@ -852,6 +870,9 @@ static void lg_print_text(const loadgen_params *p, const lg_report *r)
 	}
 	printf("%s\n", t->nhubs == 0 && t->hub_other == 0 ? " -" : "");
 	printf("elapsed      %.3f s\n", r->elapsed_s);
+	if (r->server_cpu_s >= 0) {
+		printf("server CPU   %.3f s\n", r->server_cpu_s);
+	}
 	printf("orders/s     %.1f\n", lg_rate(r));
 	if (r->have_lat) {
 		printf("ack latency  p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  "
@@ -873,8 +894,36 @@ static double lg_now_s(void)
 
 /* Starts the workers, waits for them, fills r. Returns 0 or an exit code
  * for a failure to start. */
+/* User + system CPU seconds of process pid so far (/proc/PID/stat fields
+ * 14 and 15, after the parenthesised name), or -1 (no pid, or unreadable).
+ * Read when the clock starts and stops, so a server's figure per order
+ * leaves out the connection set-up (64 TLS handshakes) before it. */
+static double lg_server_cpu_s(int pid)
+{
+	if (pid <= 0) {
+		return -1;
+	}
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		return -1;
+	}
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *s = strrchr(buf, ')');
+	unsigned long long ut = 0, st = 0;
+	if (s == NULL || sscanf(s + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+	    &ut, &st) != 2) {
+		return -1;
+	}
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static int lg_run(const loadgen_params *p, uint32_t *lat, lg_report *r)
 {
+	r->server_cpu_s = -1;
 	unsigned n = p->concurrency;
 	if ((uint64_t)n > p->buyers) {
 		n = (unsigned)p->buyers;
@@ -948,6 +997,7 @@ static int lg_run(const loadgen_params *p, uint32_t *lat, lg_report *r)
 		pthread_cond_wait(&run.cv, &run.mu);
 	}
 	run.go = true;
+	double cpu0 = lg_server_cpu_s(p->server_pid);
 	t0 = lg_now_s();
 	run.t0_s = t0;
 	pthread_cond_broadcast(&run.cv);
@@ -962,6 +1012,8 @@ static int lg_run(const loadgen_params *p, uint32_t *lat, lg_report *r)
 		pthread_join(th[k], NULL);
 	}
 	r->elapsed_s = lg_now_s() - t0;
+	double cpu1 = lg_server_cpu_s(p->server_pid);
+	r->server_cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
 	if (p->acked != NULL) {
 		/* Every answer is in: tests may read the file and this line
 		 * before the client has closed (docs/replication.md: nng_close
