@@ -228,6 +228,7 @@ enum {
 	COORD_SCRATCH_QUOTE,          /* prices.c: a QuoteReply's prices and tokens */
 	COORD_SCRATCH_PRICE_SHOW,     /* prices.c: OPS_PRICE_SHOW's rows */
 	COORD_SCRATCH_KPI_MONEY,      /* prices.c: OPS_DROP_KPI's money rows */
+	COORD_SCRATCH_ENVELOPE,       /* ingest_envelope.c: a wake-up's orders */
 	COORD_SCRATCH_N
 };
 

@@ -45,28 +45,29 @@ typedef struct {
 	coord_ident id;  /* its opened envelope: the orders' bytes live in it */
 	uint32_t kind;   /* ENVELOPE_NONE, _ONE or _BATCH */
 	bool answered;   /* refused as a whole, or a bare order (answered in place) */
-	size_t first, n; /* its orders in env_subs */
+	size_t first, n; /* its orders in the scratch's subs */
 } env_req;
 
-/* Loop thread only: scratch kept off the stack. */
-static mreq env_subs[DN_SERVER_CTX_MAX];
-static mreq *env_subp[DN_SERVER_CTX_MAX];
-static auth_peer *env_signer[DN_SERVER_CTX_MAX];
-static envelope_slice env_items[DN_INGEST_BATCH_MAX];
+/* A wake-up's orders as sub-requests, in the machine's scratch
+ * (COORD_SCRATCH_ENVELOPE: too big for the stack). */
+typedef struct {
+	mreq subs[DN_SERVER_CTX_MAX];
+	mreq *subp[DN_SERVER_CTX_MAX];
+	auth_peer *signer[DN_SERVER_CTX_MAX];
+	envelope_slice items[DN_INGEST_BATCH_MAX];
+} env_scratch;
 
-/* The leader a refusal names (coord_ingest_refuse, for its call only). */
-static const char *env_leader = "";
-
-/* Answers a whole request with one OrderAck in an IngestReply. */
-static void env_refuse(mreq *r, Dropnet__Status status, const char *field,
-    const char *msg)
+/* Answers a whole request with one OrderAck in an IngestReply; leader
+ * names the group's leader in a NOT_LEADER answer ("" otherwise). */
+static void env_refuse_as(mreq *r, Dropnet__Status status, const char *field,
+    const char *msg, const char *leader)
 {
 	Dropnet__OrderAck ack = DROPNET__ORDER_ACK__INIT;
 	ack.version = DN_PROTO_VERSION;
 	ack.status = status;
 	ack.field = (char *)field;
 	ack.message = (char *)msg;
-	ack.leader = (char *)env_leader;
+	ack.leader = (char *)leader;
 	uint8_t *a = NULL, *out = NULL;
 	size_t alen = 0, olen = 0;
 	if (codec_order_ack_pack(&ack, &a, &alen) == 0) {
@@ -79,6 +80,12 @@ static void env_refuse(mreq *r, Dropnet__Status status, const char *field,
 	mreq_reply(r, out, olen); /* empty on out-of-memory: the client retries */
 	free(a);
 	free(out);
+}
+
+static void env_refuse(mreq *r, Dropnet__Status status, const char *field,
+    const char *msg)
+{
+	env_refuse_as(r, status, field, msg, "");
 }
 
 /* Answers r with IngestReply.quote = qr. */
@@ -134,7 +141,8 @@ static void env_quote(coord *c, mreq *r, envelope_slice body, const auth_peer *p
  * body (status MALFORMED: they are not), else as they came - an unsigned
  * IngestRequest also reads as a Signed envelope with no peer and no
  * body. */
-static void env_refuse_unopened(mreq *r, Dropnet__Status status, const char *why)
+static void env_refuse_unopened(mreq *r, Dropnet__Status status, const char *why,
+    const char *leader)
 {
 	size_t len = 0;
 	const uint8_t *body = mreq_body(r, &len);
@@ -153,16 +161,16 @@ static void env_refuse_unopened(mreq *r, Dropnet__Status status, const char *why
 		qr.version = DN_PROTO_VERSION;
 		qr.status = status;
 		qr.message = (char *)why;
-		qr.leader = (char *)env_leader;
+		qr.leader = (char *)leader;
 		env_quote_reply(r, &qr);
 	} else if (env.kind != ENVELOPE_NONE) {
-		env_refuse(r, status, "", why);
+		env_refuse_as(r, status, "", why, leader);
 	} else {
 		Dropnet__OrderAck ack = DROPNET__ORDER_ACK__INIT;
 		ack.version = DN_PROTO_VERSION;
 		ack.status = status;
 		ack.message = (char *)why;
-		ack.leader = (char *)env_leader;
+		ack.leader = (char *)leader;
 		uint8_t *out = NULL;
 		size_t olen = 0;
 		if (codec_order_ack_pack(&ack, &out, &olen) != 0) {
@@ -178,21 +186,19 @@ static void env_refuse_unopened(mreq *r, Dropnet__Status status, const char *why
 void coord_ingest_refuse(mreq *r, Dropnet__Status status, const char *why,
     const char *leader)
 {
-	env_leader = leader != NULL ? leader : "";
-	env_refuse_unopened(r, status, why);
-	env_leader = "";
+	env_refuse_unopened(r, status, why, leader != NULL ? leader : "");
 }
 
-/* Reads request r's envelope: its orders into env_items (*n of them), or
+/* Reads request r's envelope: its orders into w->items (*n of them), or
  * answers it at once (a quote, a refusal). Returns true if it has orders to
  * run. */
-static bool env_classify(coord *c, mreq *r, env_req *e, size_t *n)
+static bool env_classify(coord *c, env_scratch *w, mreq *r, env_req *e, size_t *n)
 {
 	Dropnet__Status st = DROPNET__STATUS__STATUS_UNSPECIFIED;
 	const char *why = "";
 	e->req = r;
 	if (coord_ident_open(c, AUTH_SOCKET_INGEST, r, &e->id, &st, &why) != 0) {
-		env_refuse_unopened(r, st, why);
+		env_refuse_unopened(r, st, why, "");
 		return false;
 	}
 	size_t len = e->id.len;
@@ -202,7 +208,7 @@ static bool env_classify(coord *c, mreq *r, env_req *e, size_t *n)
 		/* A bare SubmitOrder, or bytes that are not protobuf: the order
 		 * path answers them (MALFORMED) as it always has. */
 		e->kind = ENVELOPE_NONE;
-		env_items[0] = (envelope_slice){body, len};
+		w->items[0] = (envelope_slice){body, len};
 		*n = 1;
 		return true;
 	}
@@ -219,7 +225,7 @@ static bool env_classify(coord *c, mreq *r, env_req *e, size_t *n)
 		return false;
 	}
 	if (env.kind == ENVELOPE_ONE) {
-		env_items[0] = env.body;
+		w->items[0] = env.body;
 		*n = 1;
 		return true;
 	}
@@ -229,7 +235,7 @@ static bool env_classify(coord *c, mreq *r, env_req *e, size_t *n)
 		    "this coordinator does not serve that kind of request");
 		return false;
 	}
-	int rv = envelope_items(env.body.buf, env.body.len, 1, env_items,
+	int rv = envelope_items(env.body.buf, env.body.len, 1, w->items,
 	    DN_INGEST_BATCH_MAX, n);
 	if (rv == DN_EPROTO) {
 		log_warn("order.malformed", "bytes=%zu batch=1", len);
@@ -248,16 +254,16 @@ static bool env_classify(coord *c, mreq *r, env_req *e, size_t *n)
 
 /* Answers request e from its orders' sub-requests: a signed bare order
  * with its order's OrderAck as it is. */
-static void env_answer(const env_req *e)
+static void env_answer(const env_scratch *w, const env_req *e)
 {
 	if (e->kind == ENVELOPE_NONE) {
-		const mreq *s = &env_subs[e->first];
+		const mreq *s = &w->subs[e->first];
 		mreq_reply(e->req, s->reply, s->reply_len);
 		return;
 	}
 	envelope_slice acks[DN_INGEST_BATCH_MAX];
 	for (size_t k = 0; k < e->n; k++) {
-		const mreq *s = &env_subs[e->first + k];
+		const mreq *s = &w->subs[e->first + k];
 		acks[k] = (envelope_slice){s->reply, s->reply_len};
 	}
 	uint8_t *out = NULL;
@@ -271,20 +277,20 @@ static void env_answer(const env_req *e)
 }
 
 /* Runs the nsub orders gathered so far and answers their requests. */
-static void env_flush(coord *c, env_req *er, size_t nreq, size_t nsub)
+static void env_flush(coord *c, env_scratch *w, env_req *er, size_t nreq, size_t nsub)
 {
 	if (nsub > 0) {
-		coord_ingest_orders(c, env_subp, env_signer, nsub);
+		coord_ingest_orders(c, w->subp, w->signer, nsub);
 	}
 	for (size_t i = 0; i < nreq; i++) {
 		if (!er[i].answered) {
-			env_answer(&er[i]);
+			env_answer(w, &er[i]);
 		}
 		coord_ident_close(&er[i].id);
 	}
 	for (size_t k = 0; k < nsub; k++) {
-		if (env_subp[k] == &env_subs[k]) {
-			mreq_fini(&env_subs[k]);
+		if (w->subp[k] == &w->subs[k]) {
+			mreq_fini(&w->subs[k]);
 		}
 	}
 }
@@ -294,15 +300,23 @@ void coord_ingest_request(coord *c, mreq **reqs, size_t n)
 	env_req er[DN_SERVER_CTX_MAX];
 	size_t nsub = 0, done = 0;
 	assert(n <= DN_SERVER_CTX_MAX);
+	env_scratch *w = coord_scratch(c, COORD_SCRATCH_ENVELOPE, sizeof(*w));
+	if (w == NULL) {
+		for (size_t i = 0; i < n; i++) {
+			coord_ingest_refuse(reqs[i], DROPNET__STATUS__UNAVAILABLE,
+			    "out of memory; retry with the same key", "");
+		}
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		size_t k = 0;
 		memset(&er[i], 0, sizeof(er[i]));
-		if (!env_classify(c, reqs[i], &er[i], &k)) {
+		if (!env_classify(c, w, reqs[i], &er[i], &k)) {
 			er[i].answered = true;
 			continue;
 		}
 		if (nsub + k > DN_SERVER_CTX_MAX) {
-			env_flush(c, &er[done], i - done, nsub);
+			env_flush(c, w, &er[done], i - done, nsub);
 			nsub = 0;
 			done = i;
 		}
@@ -313,16 +327,16 @@ void coord_ingest_request(coord *c, mreq **reqs, size_t n)
 			 * sub-request: the machine answers it in place, with no
 			 * copy of its reply. */
 			er[i].answered = true;
-			env_signer[nsub] = NULL;
-			env_subp[nsub++] = reqs[i];
+			w->signer[nsub] = NULL;
+			w->subp[nsub++] = reqs[i];
 			continue;
 		}
 		for (size_t j = 0; j < k; j++) {
-			mreq_init(&env_subs[nsub], env_items[j].buf, env_items[j].len);
-			env_subp[nsub] = &env_subs[nsub];
-			env_signer[nsub] = er[i].id.peer;
+			mreq_init(&w->subs[nsub], w->items[j].buf, w->items[j].len);
+			w->subp[nsub] = &w->subs[nsub];
+			w->signer[nsub] = er[i].id.peer;
 			nsub++;
 		}
 	}
-	env_flush(c, &er[done], n - done, nsub);
+	env_flush(c, w, &er[done], n - done, nsub);
 }
