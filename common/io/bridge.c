@@ -22,6 +22,7 @@
  * free the bridge in its close callback.
  */
 #include <assert.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,10 @@
 #include "io/log.h"
 
 typedef enum { REQ_RECV, REQ_QUEUED, REQ_SEND } req_state;
+
+/* Closed pipes remembered for bridge_req_abandoned (more than the requests
+ * that can wait at once); older ones nng has forgotten anyway. */
+#define BRIDGE_CLOSED_RING 1024u
 
 struct bridge_req {
 	bridge *b;
@@ -75,6 +80,10 @@ struct bridge {
 	void *sync_arg;
 	bridge_gate_fn gate_fn;            /* loop thread */
 	void *gate_arg;
+	/* Pipes (client connections) closed lately, as nng reported them
+	 * (NNG_PIPE_EV_REM_POST), under mtx: a ring, newest at closed_next-1. */
+	uint32_t closed[BRIDGE_CLOSED_RING];
+	size_t closed_next;
 };
 
 static void bridge_req_recv(bridge_req *r)
@@ -147,6 +156,41 @@ uint64_t bridge_req_received_ns(const bridge_req *r)
 	return r->recv_ns;
 }
 
+/* nng's thread: a client connection is gone. */
+static void bridge_pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	bridge *b = arg;
+	(void)ev;
+	nng_mtx_lock(b->mtx);
+	b->closed[b->closed_next++ % BRIDGE_CLOSED_RING] = nng_pipe_id(p);
+	b->stats.pipes_closed++;
+	nng_mtx_unlock(b->mtx);
+}
+
+/* The client that sent r has gone (its connection closed while r waited
+ * in the queue): nobody would read the reply, so r is not executed (issue
+ * 9: abandoned requests - a dropctl audit that timed out - must not queue
+ * up and starve the live ones). A storefront that gave up resends with the
+ * same key and gets the order then. Known from nng's pipe-removed events,
+ * or from nng no longer knowing the pipe at all. Loop thread. */
+static bool bridge_req_abandoned(bridge *b, const bridge_req *r)
+{
+	nng_pipe p = nng_msg_get_pipe(r->msg);
+	uint32_t id = nng_pipe_id(p);
+	if ((int32_t)id <= 0) {
+		return false;
+	}
+	bool gone = false;
+	nng_mtx_lock(b->mtx);
+	size_t n = b->closed_next < BRIDGE_CLOSED_RING ? b->closed_next : BRIDGE_CLOSED_RING;
+	for (size_t i = 0; i < n && !gone; i++) {
+		gone = b->closed[i] == id;
+	}
+	nng_mtx_unlock(b->mtx);
+	nng_sockaddr sa;
+	return gone || nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) == NNG_ENOENT;
+}
+
 static void bridge_async_cb(uv_async_t *h)
 {
 	bridge *b = h->data;
@@ -157,12 +201,27 @@ static void bridge_async_cb(uv_async_t *h)
 	bridge_req *r = b->head;
 	b->head = b->tail = NULL;
 	nng_mtx_unlock(b->mtx);
-	size_t n = 0;
+	size_t n = 0, gone = 0;
 	while (r != NULL) {
+		bridge_req *next = r->next;
 		/* One queued request per context at most, so n <= nctx. */
 		assert(n < b->nctx);
-		b->batch[n++] = r;
-		r = r->next;
+		if (bridge_req_abandoned(b, r)) {
+			nng_msg_free(r->msg);
+			r->msg = NULL;
+			bridge_req_recv(r);
+			gone++;
+		} else {
+			b->batch[n++] = r;
+		}
+		r = next;
+	}
+	if (gone > 0) {
+		nng_mtx_lock(b->mtx);
+		b->stats.abandoned += gone;
+		uint64_t total = b->stats.abandoned;
+		nng_mtx_unlock(b->mtx);
+		log_warn("bridge.abandoned", "url=%s dropped=%zu total=%" PRIu64, b->url, gone, total);
 	}
 	if (n > 0) {
 		b->fn(b->arg, b->batch, n);
@@ -240,6 +299,7 @@ int bridge_create(bridge **out, uv_loop_t *loop, const char *url,
 		goto fail_mtx;
 	}
 	b->sock_open = true;
+	nng_pipe_notify(b->sock, NNG_PIPE_EV_REM_POST, bridge_pipe_removed, b);
 	nng_socket_set_size(b->sock, NNG_OPT_RECVMAXSZ, recv_max);
 	rv = nettls_listen_l(b->sock, url, tls, &b->listener);
 	if (rv != 0) {

@@ -11,6 +11,9 @@
  * Server: a socket with nctx contexts, each receiving one request at a time.
  * When the queue is full (DN_LOOP_QUEUE_MAX) the context is not re-armed
  * until the loop drains - backpressure, counted and logged.
+ * A queued request whose client's connection has closed (nng's pipe-removed
+ * event, or nng no longer knowing the pipe) is dropped when the loop takes
+ * the queue, never handed to it (stats.abandoned).
  * Ownership: the bridge owns each bridge_req until bridge_req_reply, which
  * the loop thread must call exactly once per request (in the batch callback
  * or later); the reply bytes are copied.
@@ -86,6 +89,10 @@ void bridge_kick(bridge *b);
 /* Counters for ops/logging. */
 typedef struct {
 	uint64_t received, replied, backpressure;
+	/* Dropped unexecuted: their client's connection closed while they
+	 * waited for the loop (logged bridge.abandoned). */
+	uint64_t abandoned;
+	uint64_t pipes_closed; /* client connections that went away */
 } bridge_stats;
 void bridge_get_stats(const bridge *b, bridge_stats *out);
 
