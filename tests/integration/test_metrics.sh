@@ -42,11 +42,15 @@ dc drop create --id met-drop --sku "$SKU:300" --placement london:180,birmingham:
 receive_and_wait london "$SKU" 180
 receive_and_wait birmingham "$SKU" 120
 dc drop open met-drop >/dev/null || fail "drop open"
-scrape "$DROPNET_METRICS" >"$T/before.txt" || fail "first scrape"
+# The loop publishes its snapshot at most every 100 ms: wait for the one
+# that has seen the stock received and the drop opened.
+sellable_published() {
+	scrape "$DROPNET_METRICS" >"$T/before.txt" &&
+		[[ $(metric "$T/before.txt" dropnet_drop_sellable drop=met-drop sku=$SKU) == 300 ]]
+}
+wait_until 10 "the sellable gauge at 300 in /metrics" sellable_published
 accepted0=$(metric "$T/before.txt" dropnet_orders_total status=ACCEPTED)
 [[ $accepted0 == 0 ]] || fail "ACCEPTED is $accepted0 before any order"
-[[ $(metric "$T/before.txt" dropnet_drop_sellable drop=met-drop sku=$SKU) == 300 ]] ||
-	fail "sellable gauge $(metric "$T/before.txt" dropnet_drop_sellable drop=met-drop sku=$SKU), want 300"
 ok "before the drop: 300 sellable, nothing accepted"
 
 lg=$("$LOADGEN" --ingest "$DROPNET_INGEST" --buyers 800 --concurrency 32 --sku "$SKU" --qty 1 \
