@@ -51,7 +51,13 @@ for n in "${NAMES[@]}"; do
 	log="$B/fuzz_$n.log"
 	if (cd "$B" && ASAN_OPTIONS=detect_leaks=1 "./fuzz_$n" -max_total_time="$SECONDS_EACH" \
 		-jobs="$JOBS" -workers="$JOBS" -max_len=65536 -print_final_stats=1 "$work" >"$log" 2>&1); then
-		runs=$(grep -h 'stat::number_of_executed_units' "$log" "$B"/fuzz-*.log 2>/dev/null | awk '{s += $2} END {print s + 0}')
+		# The harness's own log has the total when it ran one job (the
+		# worker's fuzz-0.log repeats it); with --jobs N, sum the workers'.
+		if (( JOBS > 1 )); then
+			runs=$(grep -h 'stat::number_of_executed_units' "$B"/fuzz-*.log 2>/dev/null | awk '{s += $2} END {print s + 0}')
+		else
+			runs=$(grep -h 'stat::number_of_executed_units' "$log" | awk '{s += $2} END {print s + 0}')
+		fi
 		echo "   fuzz_$n: clean, $runs executions"
 	else
 		status=1
