@@ -51,6 +51,7 @@ struct bridge_req {
 	nng_msg *msg;       /* the request while queued / being served */
 	uint64_t recv_ns;   /* CLOCK_MONOTONIC when it arrived (metrics) */
 	uint64_t ticket;    /* the reply waits for sync_fn(ticket); 0: no wait */
+	uint64_t closed_seen; /* stats.pipes_closed when it was queued */
 	bridge_req *next;   /* queue link (to the loop, or to the sender) */
 };
 
@@ -138,6 +139,7 @@ static void bridge_aio_cb(void *arg)
 	}
 	b->tail = r;
 	b->stats.received++;
+	r->closed_seen = b->stats.pipes_closed;
 	nng_mtx_unlock(b->mtx);
 	/* Only the request that finds the queue empty wakes the loop, and
 	 * outside the mutex: any later one joins a queue the loop has not
@@ -173,11 +175,13 @@ static void bridge_pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
  * up and starve the live ones). A storefront that gave up resends with the
  * same key and gets the order then. Known from nng's pipe-removed events,
  * or from nng no longer knowing the pipe at all. Loop thread. */
-static bool bridge_req_abandoned(bridge *b, const bridge_req *r)
+static bool bridge_req_abandoned(bridge *b, const bridge_req *r, uint64_t closed_now)
 {
 	nng_pipe p = nng_msg_get_pipe(r->msg);
 	uint32_t id = nng_pipe_id(p);
-	if ((int32_t)id <= 0) {
+	/* No connection closed since r was queued: the common case, and
+	 * nothing to look up on the hot path. */
+	if (closed_now == r->closed_seen || (int32_t)id <= 0) {
 		return false;
 	}
 	bool gone = false;
@@ -200,13 +204,14 @@ static void bridge_async_cb(uv_async_t *h)
 	nng_mtx_lock(b->mtx);
 	bridge_req *r = b->head;
 	b->head = b->tail = NULL;
+	uint64_t closed_now = b->stats.pipes_closed;
 	nng_mtx_unlock(b->mtx);
 	size_t n = 0, gone = 0;
 	while (r != NULL) {
 		bridge_req *next = r->next;
 		/* One queued request per context at most, so n <= nctx. */
 		assert(n < b->nctx);
-		if (bridge_req_abandoned(b, r)) {
+		if (bridge_req_abandoned(b, r, closed_now)) {
 			nng_msg_free(r->msg);
 			r->msg = NULL;
 			bridge_req_recv(r);

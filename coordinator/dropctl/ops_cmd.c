@@ -637,6 +637,8 @@ int dropctl_order_show(dropctl_opts *o, int argc, char **argv)
 	const char *storefront = NULL;
 	int nkeys = 0;
 
+	/* Keys are collected in place at the front of argv (flags are all
+	 * read before the first call goes out). */
 	for (int i = 1; i < argc; i++) {
 		int m;
 		if (dropctl_is_help(argv[i])) {
@@ -655,24 +657,17 @@ int dropctl_order_show(dropctl_opts *o, int argc, char **argv)
 			return dropctl_usage_error("order show",
 			    "unknown flag '%s'", argv[i]);
 		}
-		nkeys++;
+		argv[nkeys++] = argv[i];
 	}
 	if (nkeys == 0) {
 		return dropctl_usage_error("order show", "missing order KEY");
 	}
-	/* Flags were checked above; now each key in order, over one
-	 * connection. An unreachable coordinator stops the run; an unknown
-	 * key is reported and the rest are still shown. */
-	int ex = DROPCTL_EXIT_OK, shown = 0;
-	for (int i = 1; i < argc; i++) {
-		const char *v = NULL;
-		if (dropctl_flag(argc, argv, &i, "--storefront", &v) != 0 ||
-		    dropctl_global_flag(o, argc, argv, &i) != 0) {
-			continue;
-		}
-		int e = ops_order_show_one(o, argv[i], storefront, shown == 0,
-		    nkeys > 1);
-		shown++;
+	/* Each key in order, over one connection. An unreachable coordinator
+	 * stops the run; an unknown key is reported and the rest are still
+	 * shown. */
+	int ex = DROPCTL_EXIT_OK;
+	for (int k = 0; k < nkeys; k++) {
+		int e = ops_order_show_one(o, argv[k], storefront, k == 0, nkeys > 1);
 		if (e == DROPCTL_EXIT_FAIL) {
 			ex = DROPCTL_EXIT_FAIL;
 		} else if (e != DROPCTL_EXIT_OK) {
