@@ -26,11 +26,15 @@
 #include "core/limits.h"
 #include "io/codec.h"
 #include "io/envelope.h"
+#include "io/log.h"
+#include "io/netguard.h"
 #include "dnclient.h"
 
 /* nng's own resend on a REQ context: off in practice (longer than any
  * timeout); the client's retry uses the same keys instead. */
 #define DNC_RESEND_MS (10 * 60 * 1000)
+/* After failed messages, the dialer is looked at most this often. */
+#define DNC_RECHECK_US 1000000u
 
 typedef struct dnc_item {
 	struct dnc_item *next;
@@ -60,6 +64,9 @@ struct dnclient {
 	size_t cur;
 	uint64_t gen;
 	bool rotate;             /* the flusher should move to the next URL */
+	bool recheck;            /* a message failed: is the dialer still dialling? */
+	uint64_t recheck_us;     /* flusher: when it last looked */
+	uint64_t dial_other;     /* flusher: the dialer's "other" errors then */
 	int leader;              /* a group's leader named by a NOT_LEADER: the
 	                          * URL index rotate moves to; -1: the next */
 	pthread_mutex_t mu;
@@ -144,6 +151,8 @@ static void dnc_slot_release(dnc_slot *s, bool failed)
 	pthread_mutex_lock(&c->mu);
 	if (failed && s->gen == c->gen && c->o.nurls > 1) {
 		c->rotate = true;
+	} else if (failed) {
+		c->recheck = true;
 	}
 	s->busy = false;
 	s->n = 0;
@@ -372,6 +381,22 @@ static void *dnc_flusher(void *arg)
 	while (!c->closing) {
 		if (c->rotate) {
 			dnc_rotate(c);
+			continue;
+		}
+		if (c->recheck && dnc_now_us() - c->recheck_us >= DNC_RECHECK_US) {
+			/* libnng 1.5.2 may have stopped redialling (netguard.h):
+			 * then dial the same address again. */
+			c->recheck = false;
+			c->recheck_us = dnc_now_us();
+			nng_dialer d = c->dialer;
+			pthread_mutex_unlock(&c->mu);
+			bool stuck = netguard_dialer_stuck(d, &c->dial_other);
+			pthread_mutex_lock(&c->mu);
+			if (stuck && !c->rotate) {
+				log_warn("dnclient.redial", "url=%s reason=dial_stopped", c->urls[c->cur]);
+				c->rotate = true;
+				c->leader = (int)c->cur;
+			}
 			continue;
 		}
 		if (c->queued == 0 || c->nfree == 0) {

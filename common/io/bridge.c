@@ -36,12 +36,15 @@
 #include "core/limits.h"
 #include "io/bridge.h"
 #include "io/log.h"
+#include "io/netguard.h"
 
 typedef enum { REQ_RECV, REQ_QUEUED, REQ_SEND } req_state;
 
 /* Closed pipes remembered for bridge_req_abandoned (more than the requests
  * that can wait at once); older ones nng has forgotten anyway. */
 #define BRIDGE_CLOSED_RING 1024u
+/* How often the listener's guard looks at it (netguard.h). */
+#define BRIDGE_GUARD_MS 1000u
 
 struct bridge_req {
 	bridge *b;
@@ -70,7 +73,9 @@ struct bridge {
 	bridge_req **batch;      /* scratch array for the batch callback */
 	bridge_stats stats;      /* received/backpressure under mtx */
 	char url[128];
-	nng_listener listener;
+	netguard *guard;         /* the listener, kept alive (netguard.h) */
+	uv_timer_t guard_timer;  /* ticks the guard, loop thread */
+	int handles_open;        /* async + guard_timer, until both close */
 	/* Reply sender: a queue of requests whose reply message is set. */
 	nng_mtx *send_mtx;
 	nng_cv *send_cv;
@@ -158,11 +163,17 @@ uint64_t bridge_req_received_ns(const bridge_req *r)
 	return r->recv_ns;
 }
 
-/* nng's thread: a client connection is gone. */
-static void bridge_pipe_removed(nng_pipe p, nng_pipe_ev ev, void *arg)
+/* Loop thread: is the listener still accepting? (netguard.h) */
+static void bridge_guard_tick(uv_timer_t *t)
+{
+	bridge *b = t->data;
+	(void)netguard_tick(b->guard, uv_now(b->loop));
+}
+
+/* nng's thread: a client connection is gone (netguard's pipe hook). */
+static void bridge_pipe_removed(void *arg, nng_pipe p)
 {
 	bridge *b = arg;
-	(void)ev;
 	nng_mtx_lock(b->mtx);
 	b->closed[b->closed_next++ % BRIDGE_CLOSED_RING] = nng_pipe_id(p);
 	b->stats.pipes_closed++;
@@ -304,10 +315,11 @@ int bridge_create(bridge **out, uv_loop_t *loop, const char *url,
 		goto fail_mtx;
 	}
 	b->sock_open = true;
-	nng_pipe_notify(b->sock, NNG_PIPE_EV_REM_POST, bridge_pipe_removed, b);
 	nng_socket_set_size(b->sock, NNG_OPT_RECVMAXSZ, recv_max);
-	rv = nettls_listen_l(b->sock, url, tls, &b->listener);
-	if (rv != 0) {
+	rv = netguard_listen(&b->guard, b->sock, url, tls);
+	if (rv == 0) {
+		netguard_set_pipe_hook(b->guard, bridge_pipe_removed, b);
+	} else {
 		log_error("bridge.listen_failed", "url=%s err=%s", url, dn_strerror(rv));
 		nng_close(b->sock);
 		nng_cv_free(b->send_cv);
@@ -340,6 +352,12 @@ int bridge_create(bridge **out, uv_loop_t *loop, const char *url,
 		goto fail_sock;
 	}
 	b->async.data = b;
+	/* uv_timer_init cannot fail on an initialised loop. */
+	(void)uv_timer_init(loop, &b->guard_timer);
+	b->guard_timer.data = b;
+	b->handles_open = 2;
+	uv_timer_start(&b->guard_timer, bridge_guard_tick, BRIDGE_GUARD_MS, BRIDGE_GUARD_MS);
+	uv_unref((uv_handle_t *)&b->guard_timer); /* never keeps a loop alive */
 	for (size_t i = 0; i < nctx; i++) {
 		bridge_req_recv(&b->reqs[i]);
 	}
@@ -351,6 +369,7 @@ fail_sock:
 		nng_aio_free(b->reqs[i].aio);
 	}
 	nng_close(b->sock);
+	netguard_destroy(b->guard);
 fail_mtx:
 	nng_cv_free(b->send_cv);
 	nng_mtx_free(b->send_mtx);
@@ -365,6 +384,10 @@ fail_alloc:
 static void bridge_close_cb(uv_handle_t *h)
 {
 	bridge *b = h->data;
+	if (--b->handles_open > 0) {
+		return;
+	}
+	netguard_destroy(b->guard); /* the socket is closed: no pipe callback left */
 	nng_cv_free(b->send_cv);
 	nng_mtx_free(b->send_mtx);
 	nng_mtx_free(b->mtx);
@@ -400,11 +423,17 @@ void bridge_destroy(bridge *b)
 		nng_aio_free(r->aio);
 	}
 	uv_close((uv_handle_t *)&b->async, bridge_close_cb);
+	uv_close((uv_handle_t *)&b->guard_timer, bridge_close_cb);
 }
 
 int bridge_relisten(bridge *b, const nettls_files *tls)
 {
-	return nettls_relisten(b->sock, b->url, tls, &b->listener);
+	return netguard_restart(b->guard, tls, "reload");
+}
+
+uint64_t bridge_listener_restarts(const bridge *b)
+{
+	return netguard_restarts(b->guard);
 }
 
 const uint8_t *bridge_req_body(const bridge_req *r, size_t *len)
@@ -496,6 +525,7 @@ struct bridge_client {
 	uv_loop_t *loop;
 	uv_async_t async;
 	nng_socket sock;
+	netguard *guard;    /* the dialer, kept redialling (netguard.h) */
 	nng_ctx ctx;
 	nng_aio *aio;
 	nng_mtx *mtx;
@@ -601,13 +631,14 @@ int bridge_client_create(bridge_client **out, uv_loop_t *loop, const char *url,
 	/* Retries are ours (same batch, resent on the next sync); nng must not
 	 * resend on its own. */
 	nng_setopt_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
-	int rv = nettls_dial(c->sock, url, tls, NNG_FLAG_NONBLOCK);
+	int rv = netguard_dial(&c->guard, c->sock, url, tls);
 	if (rv != 0 || nng_ctx_open(&c->ctx, c->sock) != 0 ||
 	    nng_aio_alloc(&c->aio, bridge_client_aio_cb, c) != 0 ||
 	    uv_async_init(loop, &c->async, bridge_client_async_cb) != 0) {
 		log_error("bridge.dial_failed", "url=%s err=%s", url,
 		    dn_strerror(rv != 0 ? rv : DN_ENOMEM));
 		nng_close(c->sock);
+		netguard_destroy(c->guard);
 		nng_aio_free(c->aio);
 		nng_mtx_free(c->mtx);
 		free(c);
@@ -635,6 +666,8 @@ void bridge_client_destroy(bridge_client *c)
 	nng_mtx_unlock(c->mtx);
 	nng_aio_stop(c->aio);
 	nng_close(c->sock);
+	netguard_destroy(c->guard);
+	c->guard = NULL;
 	if (c->reply != NULL) {
 		nng_msg_free(c->reply);
 		c->reply = NULL;
@@ -645,6 +678,8 @@ void bridge_client_destroy(bridge_client *c)
 
 int bridge_client_call(bridge_client *c, const void *buf, size_t len, int timeout_ms)
 {
+	/* Still dialling? (netguard.h: libnng may have stopped redialling.) */
+	(void)netguard_tick(c->guard, uv_now(c->loop));
 	nng_mtx_lock(c->mtx);
 	if (c->state != CALL_IDLE || c->closing) {
 		nng_mtx_unlock(c->mtx);

@@ -52,6 +52,11 @@ void bridge_destroy(bridge *b);
  * 0, or DN_E* with the old listener kept or none (logged). */
 int bridge_relisten(bridge *b, const nettls_files *tls);
 
+/* The listener is guarded (netguard.h): once a second the loop checks it
+ * is still accepting and makes it again if libnng stopped it. How many
+ * times that happened. */
+uint64_t bridge_listener_restarts(const bridge *b);
+
 /* The request body. */
 const uint8_t *bridge_req_body(const bridge_req *r, size_t *len);
 

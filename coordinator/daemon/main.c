@@ -28,6 +28,7 @@
 #include "core/limits.h"
 #include "io/bridge.h"
 #include "io/nettls.h"
+#include "io/netguard.h"
 #include "io/walsync.h"
 #include "io/db.h"
 #include "io/log.h"
@@ -58,6 +59,8 @@ typedef struct {
 	uv_signal_t sigint, sigterm, sighup;
 	nng_socket pub;
 	bool pub_open;
+	netguard *pub_guard;     /* the signal listener, kept alive (netguard.h) */
+	unsigned health_ticks;
 	obs obs;                      /* /metrics and the shell's timings */
 	/* A replicated group (--replica-id): NULL runs the single node. */
 	group *grp;
@@ -217,7 +220,7 @@ static int shell_pub_open(shell *sh)
 	int rv = nng_pub0_open(&sh->pub);
 	if (rv == 0) {
 		nettls_files tls = coord_tls_files(&sh->c.cfg, sh->c.cfg.tls_operator_ca_file);
-		rv = nettls_listen(sh->pub, sh->c.cfg.signal_url, &tls);
+		rv = netguard_listen(&sh->pub_guard, sh->pub, sh->c.cfg.signal_url, &tls);
 		if (rv != 0) {
 			log_error("signal.listen_failed", "url=%s err=%s", sh->c.cfg.signal_url,
 			    dn_strerror(rv));
@@ -259,6 +262,11 @@ static void usage(FILE *f)
 static void coord_health_tick(uv_timer_t *t)
 {
 	shell *sh = t->data;
+	/* The bridges guard their own listeners; the signal listener's guard
+	 * looks about once a second. */
+	if (++sh->health_ticks % (1000 / COORD_HEALTH_TICK_MS) == 0) {
+		(void)netguard_tick(sh->pub_guard, uv_now(sh->loop));
+	}
 	if (sh->grp != NULL) {
 		/* The group's clock and ticks come from the log. */
 		group_tick(sh->grp);
@@ -355,6 +363,9 @@ static void coord_on_hup(uv_signal_t *s, int signum)
 	(void)bridge_relisten(sh->ingest, &tls_store);
 	(void)bridge_relisten(sh->hubsync, &tls_hub);
 	(void)bridge_relisten(sh->ops, &tls_op);
+	if (sh->pub_open) {
+		(void)netguard_restart(sh->pub_guard, &tls_op, "reload");
+	}
 	log_info("coordinator.reloaded", "signal=%d", SIGHUP);
 }
 
@@ -661,6 +672,7 @@ int main(int argc, char **argv)
 		bridge_destroy(sh.ops);
 		if (sh.pub_open) {
 			nng_close(sh.pub);
+			netguard_destroy(sh.pub_guard);
 		}
 		uv_run(sh.loop, UV_RUN_DEFAULT);
 		shell_close(&sh);
@@ -686,6 +698,7 @@ int main(int argc, char **argv)
 	uv_loop_close(sh.loop);
 	if (sh.pub_open) {
 		nng_close(sh.pub);
+		netguard_destroy(sh.pub_guard);
 	}
 	obs_close(&sh.obs);
 	shell_close(&sh);
