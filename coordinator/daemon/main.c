@@ -678,6 +678,7 @@ int main(int argc, char **argv)
 		shell_close(&sh);
 		return 1;
 	}
+	obs_set_sockets(&sh.obs, sh.ingest, sh.hubsync, sh.ops, sh.pub_guard);
 	if (sh.grp == NULL) {
 		obs_publish(&sh.obs, c, true);
 	}

@@ -328,8 +328,48 @@ static void render_drops(metrics_text *t, const coord *c)
 	}
 }
 
+void obs_set_sockets(obs *o, const bridge *ingest, const bridge *hubsync, const bridge *ops,
+    const netguard *signal)
+{
+	o->socks[OBS_INGEST] = ingest;
+	o->socks[OBS_HUBSYNC] = hubsync;
+	o->socks[OBS_OPS] = ops;
+	o->signal = signal;
+}
+
+/* Listener restarts (netguard.h) and abandoned requests, by socket. */
+static void render_sockets(metrics_text *t, const obs *o)
+{
+	metrics_text_head(t, "dropnet_listener_restarts_total", "counter",
+	    "Listeners made again after libnng stopped accepting on them (a peer "
+	    "reset its connection mid-handshake; common/io/netguard.h), by socket.");
+	for (int p = 0; p < OBS_PATHS; p++) {
+		if (o->socks[p] != NULL) {
+			const char *lab[] = {"socket", path_names[p], NULL};
+			metrics_text_sample(t, "dropnet_listener_restarts_total", lab,
+			    (double)bridge_listener_restarts(o->socks[p]));
+		}
+	}
+	const char *sig[] = {"socket", "signal", NULL};
+	metrics_text_sample(t, "dropnet_listener_restarts_total", sig,
+	    (double)netguard_restarts(o->signal));
+	metrics_text_head(t, "dropnet_requests_abandoned_total", "counter",
+	    "Requests dropped unexecuted: their client's connection closed while "
+	    "they waited for the loop, by socket.");
+	for (int p = 0; p < OBS_PATHS; p++) {
+		if (o->socks[p] != NULL) {
+			bridge_stats st;
+			bridge_get_stats(o->socks[p], &st);
+			const char *lab[] = {"socket", path_names[p], NULL};
+			metrics_text_sample(t, "dropnet_requests_abandoned_total", lab,
+			    (double)st.abandoned);
+		}
+	}
+}
+
 static void render_shell(metrics_text *t, const obs *o)
 {
+	render_sockets(t, o);
 	metrics_text_head(t, "dropnet_ack_latency_seconds", "histogram",
 	    "From a request's arrival to its reply leaving, by socket.");
 	for (int p = 0; p < OBS_PATHS; p++) {

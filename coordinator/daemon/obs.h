@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include "core/metrics.h"
 #include "io/bridge.h"
+#include "io/netguard.h"
 #include "io/metrics_http.h"
 #include "coord.h"
 
@@ -36,6 +37,8 @@ typedef struct {
 	uint64_t truncated;       /* snapshots cut short (OBS_TEXT_MAX) */
 	char *text;               /* OBS_TEXT_MAX */
 	char data_dir[DN_CONF_STR_MAX];
+	const bridge *socks[OBS_PATHS]; /* obs_set_sockets: counted per socket */
+	const netguard *signal;
 } obs;
 
 /* Starts /metrics when cfg->metrics_listen is set. 0 (on or off), or
@@ -50,6 +53,11 @@ static inline bool obs_on(const obs *o)
 {
 	return o->http != NULL;
 }
+
+/* The sockets whose counters /metrics shows (listener restarts, abandoned
+ * requests): set once they are open; NULL ones are skipped. */
+void obs_set_sockets(obs *o, const bridge *ingest, const bridge *hubsync, const bridge *ops,
+    const netguard *signal);
 
 /* CLOCK_MONOTONIC in ns. */
 uint64_t obs_now_ns(void);

@@ -98,6 +98,12 @@ static void render_shell(metrics_text *t, const hub_obs *o, const char *const *l
 	metrics_text_sample(t, "dropnet_hub_syncs_total", lfail, (double)o->syncs_failed);
 	counter(t, "dropnet_hub_terminal_requests_total", "Terminal (pickterm) requests "
 	    "answered.", lab, (double)o->term_requests);
+	metrics_text_head(t, "dropnet_listener_restarts_total", "counter",
+	    "Listeners made again after libnng stopped accepting on them "
+	    "(common/io/netguard.h), by socket.");
+	const char *lterm[] = {"hub", o->h->cfg.id, "socket", "terminal", NULL};
+	metrics_text_sample(t, "dropnet_listener_restarts_total", lterm,
+	    o->term != NULL ? (double)bridge_listener_restarts(o->term) : 0);
 	metrics_text_head(t, "dropnet_hub_terminal_latency_seconds", "histogram",
 	    "A terminal request from arrival to reply.");
 	metrics_text_hist(t, "dropnet_hub_terminal_latency_seconds", lab, &o->term_ack);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <uv.h>
 #include "core/metrics.h"
+#include "io/bridge.h"
 #include "io/metrics_http.h"
 #include "hub.h"
 
@@ -32,6 +33,7 @@ typedef struct {
 	uint64_t last_ok_ns;      /* CLOCK_MONOTONIC of the last OK sync; 0 none */
 	uint64_t sync_sent_ns;
 	uint64_t truncated;
+	const bridge *term;       /* the terminal socket (listener restarts) */
 	char *text;
 } hub_obs;
 

@@ -449,6 +449,7 @@ static int hub_start(hub_main *m)
 	if ((rv = hub_obs_open(&m->obs, m->loop, h)) != 0) {
 		return rv;
 	}
+	m->obs.term = m->term;
 	if (uv_signal_init(m->loop, &m->sigint) != 0
 	    || uv_signal_init(m->loop, &m->sigterm) != 0) {
 		return DN_ENOMEM;

@@ -46,7 +46,12 @@ while :; do
 	(( round < 10 )) || fail "10 rounds of resets and nng never stopped the ingest listener"
 done
 ok "$round round(s) of resets (80 on each coordinator socket, 300 on london's terminal); an order ACCEPTED after each"
-ok "the coordinator made its ingest listener again (logged)"
+restarts_metric() {
+	scrape "$DROPNET_METRICS" >"$T/metrics.txt" &&
+		(( $(metric "$T/metrics.txt" dropnet_listener_restarts_total socket=ingest) >= 1 ))
+}
+wait_until 10 "dropnet_listener_restarts_total{socket=\"ingest\"} >= 1 on /metrics" restarts_metric
+ok "the coordinator made its ingest listener again (logged, and counted on /metrics)"
 wait_until 30 "ops answer after the resets" dc hubs
 
 # A new connection on the hub sync socket: restart the hub.
