@@ -60,6 +60,10 @@ typedef struct {
 	char urls[HUB_COORD_URLS_MAX][DN_CONF_STR_MAX];
 	size_t nurls, cur;
 	int move_to;            /* -2: stay; -1: the next URL; else that index */
+	/* One URL: syncs failing for HUB_REDIAL_MS mean a dead connection
+	 * (a partition: TCP retransmits back off to minutes) - dial again. */
+	uint64_t failing_since; /* uv_now of the first failure since an OK; 0 */
+	bool redial;
 	auth_client auth;       /* signs each sync (io/auth.h) */
 	bool auth_on;
 } hub_main;
@@ -248,11 +252,33 @@ static int hub_coord_move(hub_main *m)
 	return hub_coord_dial(m);
 }
 
-/* After a sync: a failure or a NOT_LEADER moves to another replica. */
+/* How long syncs to a single coordinator URL fail before the hub closes
+ * the connection and dials again: twice the sync timeout, at least 3 s. */
+static uint64_t hub_redial_ms(const hub_main *m)
+{
+	uint64_t t = 2u * (uint64_t)m->h->cfg.sync_timeout_ms;
+	return t < 3000u ? 3000u : t;
+}
+
+/* After a sync: a failure or a NOT_LEADER moves to another replica; with
+ * one URL, failures that last hub_redial_ms make the hub dial again. After
+ * a network partition heals, an old TCP connection waits out its
+ * retransmission back-off (49 s measured after a 60 s cut) and a dial
+ * begun during the cut its SYN back-off; a fresh dial every few seconds
+ * gets through as soon as the link is back. */
 static void hub_coord_follow(hub_main *m, int rv, const uint8_t *buf, size_t len)
 {
 	Dropnet__HubSyncReply *rep = NULL;
 	if (m->nurls < 2) {
+		uint64_t now = uv_now(m->loop);
+		if (rv == 0) {
+			m->failing_since = 0;
+		} else if (m->failing_since == 0) {
+			m->failing_since = now;
+		} else if (now - m->failing_since >= hub_redial_ms(m)) {
+			m->redial = true;
+			m->failing_since = now;
+		}
 		return;
 	}
 	if (rv != 0) {
@@ -290,7 +316,19 @@ static void sync_on_timer(uv_timer_t *t)
 		return;
 	}
 	hub_clock(m->h);
+	if (m->redial) {
+		m->redial = false;
+		log_warn("hub.coordinator_redial", "url=%s reason=\"syncs failing for %llu ms\"",
+		    m->urls[m->cur], (unsigned long long)hub_redial_ms(m));
+		bridge_client_destroy(m->coord);
+		m->coord = NULL; /* dialled again below */
+	}
 	if (m->move_to != -2 && hub_coord_move(m) != 0) {
+		sync_schedule(m, (uint64_t)m->h->cfg.sync_interval_ms);
+		return;
+	}
+	/* Dial (again): after a redial, or a dial that failed (logged). */
+	if (m->coord == NULL && hub_coord_dial(m) != 0) {
 		sync_schedule(m, (uint64_t)m->h->cfg.sync_interval_ms);
 		return;
 	}
