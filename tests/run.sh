@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES="libuv1-dev libnng-dev libmbedtls-dev libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler
 libcmocka-dev libncurses-dev cmake pkg-config libinih-dev libjansson-dev python3 tmux
-build-essential openssl libraft-dev"
+build-essential openssl libraft-dev iproute2"
 
 install_missing() {
 	local missing=() p
