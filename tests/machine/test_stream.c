@@ -726,7 +726,7 @@ static void test_transfer_refused(void **state)
 	Dropnet__HubEvent *e = t_ev(n, 0, DROPNET__EVENT_KIND__EV_COMMAND_REFUSED);
 	e->order_id = (uint64_t)pid;
 	e->command_seq = 1;
-	e->transfer_id = id;
+	e->transfer_id = strdup(id);
 	e->reason = "lines[0].qty out of range";
 	s.ev[s.nev++] = e;
 	t_sync_ok(n, &s);
