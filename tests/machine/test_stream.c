@@ -659,6 +659,61 @@ static void test_transfer_split(void **state)
 	t_close(n);
 }
 
+/* ---- the same through the planner: a trip over DN_LINE_QTY_MAX ----
+ * Manchester sells 100,000 units in a few minutes and is empty; Leeds has
+ * 500,000 nobody buys. OPS_REBALANCE_APPLY plans one trip of more than
+ * DN_LINE_QTY_MAX units: it must go out as transfers of at most
+ * DN_LINE_QTY_MAX each (consecutive ids, the action naming the first and
+ * the last), every unit allocated at Leeds, the audit clean. */
+static void test_rebalance_split(void **state)
+{
+	(void)state;
+	t_net *n = t_open();
+	t_hello_all(n);
+	t_receive(n, 2, "tee", 500000);
+	t_receive(n, 3, "tee", 100000);
+	for (int i = 0; i < 10; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "big-%d", i);
+		n->mono += 20000;
+		n->wall += 20000;
+		t_order(n, 3, key, "tee", DN_LINE_QTY_MAX);
+	}
+	t_hello_all(n);
+	Dropnet__OpsRequest q = DROPNET__OPS_REQUEST__INIT;
+	q.kind = DROPNET__OPS_KIND__OPS_REBALANCE_APPLY;
+	q.sku = "tee";
+	Dropnet__OpsReply *rep = t_ops(n, &q);
+	assert_int_equal(rep->status, DROPNET__STATUS__OK);
+	assert_non_null(rep->plan);
+	const Dropnet__PlanAction *a = NULL;
+	for (size_t i = 0; i < rep->plan->n_actions; i++) {
+		if (strcmp(rep->plan->actions[i]->kind, "transfer") == 0) {
+			assert_null(a); /* one trip */
+			a = rep->plan->actions[i];
+		}
+	}
+	assert_non_null(a);
+	assert_string_equal(a->from_hub, "leeds");
+	assert_string_equal(a->to_hub, "manchester");
+	assert_true(a->qty > (int64_t)DN_LINE_QTY_MAX);
+	assert_true(a->qty <= DN_TRIP_UNITS_MAX);
+	int64_t pieces = (a->qty + DN_LINE_QTY_MAX - 1) / DN_LINE_QTY_MAX;
+	assert_string_equal(a->transfer_id, "T1-manchester");
+	char last[DN_ID_MAX + 1];
+	snprintf(last, sizeof(last), "T%lld-manchester", (long long)pieces);
+	assert_string_equal(a->transfer_id_last, last);
+	assert_int_equal(t_sql_i64(n, "SELECT count(*) FROM transfers"), pieces);
+	assert_int_equal(t_sql_i64(n, "SELECT sum(qty) FROM transfers"), a->qty);
+	assert_int_equal(t_sql_i64(n, "SELECT max(qty) FROM transfers"), DN_LINE_QTY_MAX);
+	Dropnet__StockRow r;
+	t_stock(n, 2, "tee", &r);
+	assert_int_equal(r.allocated, a->qty);
+	codec_ops_reply_free(rep);
+	assert_int_equal(t_audit(n, ""), 0);
+	t_close(n);
+}
+
 /* ---- defect: commands the hub refuses were skipped as if applied ----
  * A command the hub's own checks refuse (here a line over DN_LINE_QTY_MAX,
  * queued by hand: the coordinator no longer makes one) was skipped by the
@@ -913,6 +968,7 @@ int main(void)
 	    cmocka_unit_test(test_ship_uncovered_order),
 	    cmocka_unit_test(test_sync_isolated),
 	    cmocka_unit_test(test_transfer_split),
+	    cmocka_unit_test(test_rebalance_split),
 	    cmocka_unit_test(test_command_refused_stream),
 	    cmocka_unit_test(test_transfer_refused),
 	    cmocka_unit_test(test_order_refused),
