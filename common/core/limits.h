@@ -103,6 +103,16 @@
 /* Units of one line: no drop sells more than this to one buyer. */
 #define DN_LINE_QTY_MAX 10000u
 
+/* Transfers one planned van trip is split into. A hub takes no command
+ * line over DN_LINE_QTY_MAX units, so a hub-to-hub transfer is at most
+ * that many units and a trip carrying more becomes several transfers;
+ * this bounds the transfers (rows and commands) one rebalance action
+ * writes. 16 x 10,000 units is far above any micro-drop's van. */
+#define DN_TRIP_TRANSFERS_MAX 16u
+
+/* Units one van trip may carry: what its transfers can hold. */
+#define DN_TRIP_UNITS_MAX ((int64_t)DN_TRIP_TRANSFERS_MAX * DN_LINE_QTY_MAX)
+
 /* Longest id-like string (sku, key, customer, hub id, bin, tracking). */
 #define DN_ID_MAX 64u
 

@@ -177,6 +177,7 @@ void planner_params_default(planner_params *p)
 	p->trips_max = 8;
 	p->km_max = 150;
 	p->transfer_min = 5;
+	p->trip_max = PLANNER_QTY_MAX;
 	p->service = 0.9;
 }
 
@@ -211,7 +212,8 @@ static int params_ok(const planner_params *p)
 	    isfinite(p->km_cost) && p->km_cost >= 0 &&
 	    p->trips_max <= PLANNER_TRIPS_MAX && p->km_max >= 0 &&
 	    p->km_max <= PLANNER_KM_MAX && p->transfer_min >= 1 &&
-	    p->transfer_min <= PLANNER_QTY_MAX &&
+	    p->transfer_min <= PLANNER_QTY_MAX && p->trip_max >= 1 &&
+	    p->trip_max <= PLANNER_QTY_MAX &&
 	    p->service >= FORECAST_SERVICE_MIN &&
 	    p->service <= FORECAST_SERVICE_MAX;
 }
@@ -258,7 +260,8 @@ static int64_t surplus_of(const planner_hub *h, const work_hub *w)
 	return w->hb_free + (above > 0 ? above : 0);
 }
 
-/* Prices the transfer of min(deficit, surplus) units from s to d into *a.
+/* Prices the transfer of min(deficit, surplus, trip_max) units from s to d
+ * into *a.
  * Returns 1 when it is a transfer to plan (size and worth), else 0. */
 static int price_transfer(const planner_hub *hubs, const work_hub *w,
     const planner_params *p, size_t s, size_t d, double km,
@@ -268,6 +271,7 @@ static int price_transfer(const planner_hub *hubs, const work_hub *w,
 	int64_t sur = surplus_of(&hubs[s], &w[s]);
 	int64_t q = def < sur ? def : sur;
 
+	q = q < p->trip_max ? q : p->trip_max;
 	if (q < p->transfer_min) {
 		return 0;
 	}

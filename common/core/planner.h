@@ -27,8 +27,8 @@
  *  2. Then transfers, one van trip each, at most trips_max. Each round looks
  *     at every hub still short by >= transfer_min and, for it, at sources
  *     with surplus, NEAREST FIRST (ties: smaller id), within km_max; the
- *     first source whose transfer of q = min(deficit, surplus) units (q >=
- *     transfer_min) is worth its cost becomes that hub's candidate. Of all
+ *     first source whose transfer of q = min(deficit, surplus, trip_max)
+ *     units (q >= transfer_min) is worth its cost becomes that hub's candidate. Of all
  *     candidates, the one with the largest value - cost is planned (ties:
  *     smaller destination id); repeat until no candidate or no trips left.
  *     A destination is filled up to its cover, never beyond, and a hub that
@@ -113,6 +113,9 @@ typedef struct {
 	double km_max;       /* no transfer between hubs farther apart,
 	                      * 0..PLANNER_KM_MAX */
 	int64_t transfer_min; /* smallest transfer, units, 1..PLANNER_QTY_MAX */
+	int64_t trip_max;     /* most units one van trip carries,
+	                       * 1..PLANNER_QTY_MAX: a larger deficit takes
+	                       * more trips */
 	double service;      /* the service level the covers were computed at,
 	                      * FORECAST_SERVICE_MIN..MAX (used to fit D) */
 } planner_params;
@@ -154,7 +157,8 @@ typedef struct {
 } planner_plan;
 
 /* Fills params with defaults meant as a starting point: unit value 10, trip
- * 25 + 0.5/km, 8 trips, 150 km, min 5 units, service 0.9. */
+ * 25 + 0.5/km, 8 trips, 150 km, min 5 units, no trip cap (PLANNER_QTY_MAX),
+ * service 0.9. */
 void planner_params_default(planner_params *p);
 
 /* Plans one sku over hubs[0..n-1] (n <= DN_HUBS_MAX; 0 gives an empty plan).

@@ -244,12 +244,13 @@ static json_t *rebal_plan_json(const Dropnet__RebalancePlan *p)
 	for (size_t k = 0; k < p->n_actions; k++) {
 		const Dropnet__PlanAction *a = p->actions[k];
 		json_array_append_new(acts, json_pack(
-		    "{s:s,s:s,s:s,s:s,s:I,s:f,s:f,s:f,s:f,s:f,s:b,s:s}", "kind",
+		    "{s:s,s:s,s:s,s:s,s:I,s:f,s:f,s:f,s:f,s:f,s:b,s:s,s:s}", "kind",
 		    a->kind, "sku", a->sku, "from_hub", a->from_hub, "to_hub",
 		    a->to_hub, "qty", (json_int_t)a->qty, "km", a->km, "gained",
 		    a->gained, "lost", a->lost, "value", a->value, "cost",
 		    a->cost, "from_holdback", (int)a->from_holdback,
-		    "transfer_id", a->transfer_id));
+		    "transfer_id", a->transfer_id, "transfer_id_last",
+		    a->transfer_id_last));
 	}
 	return json_pack("{s:I,s:I,s:f,s:I,s:b,s:I,s:I,s:I,s:I,s:f,s:f,s:o,s:o}",
 	    "bucket_ms", (json_int_t)p->bucket_ms, "horizon",
@@ -344,9 +345,12 @@ static int rebal_plan_table(const Dropnet__RebalancePlan *p, bool applied)
 	for (size_t k = 0; applied && k < p->n_actions; k++) {
 		const Dropnet__PlanAction *a = p->actions[k];
 		if (a->transfer_id[0] != '\0') {
-			printf("transfer %s: %" PRId64 " %s %s -> %s (pick at "
-			       "%s)\n", a->transfer_id, a->qty, a->sku,
-			    a->from_hub, a->to_hub, a->from_hub);
+			/* A trip over 10,000 units went out as several. */
+			bool split = a->transfer_id_last[0] != '\0';
+			printf("transfer %s%s%s: %" PRId64 " %s %s -> %s (pick at "
+			       "%s)\n", a->transfer_id, split ? ".." : "",
+			    a->transfer_id_last, a->qty, a->sku, a->from_hub,
+			    a->to_hub, a->from_hub);
 		}
 	}
 	return ex;

@@ -670,9 +670,12 @@ double coord_demand_ratio(coord *c, int hub, const char *sku);
 int coord_rebalance_init(coord *c);
 void coord_rebalance_fini(coord *c);
 /* Creates transfer `T<n>-<dst>` (written into id) of qty sku from src to
- * dst: allocates at src (taking from_holdback of its holdback first), writes
- * the transfer and its placement and queues CMD_TRANSFER_OUT at src. Inside
- * the caller's transaction; what OPS_REBALANCE_APPLY does per transfer. */
+ * dst, qty 1..DN_TRIP_UNITS_MAX: allocates at src (taking from_holdback of
+ * its holdback first), writes the transfer and its placement and queues
+ * CMD_TRANSFER_OUT at src; over DN_LINE_QTY_MAX units it is split into
+ * consecutively numbered transfers of at most DN_LINE_QTY_MAX (id names the
+ * first). Inside the caller's transaction; what OPS_REBALANCE_APPLY does
+ * per planned trip. */
 int coord_transfer_create(coord *c, int src, int dst, const char *sku, int64_t qty,
     int64_t from_holdback, char *id, size_t idlen, int64_t now);
 /* The source hub shipped transfer pick pid: units leave on the van. */

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/drop.h"
 #include "core/err.h"
 #include "core/geo.h"
 #include "core/price.h"
@@ -395,7 +396,11 @@ static int ingest_route(coord *c, ingest_order *io, uint64_t now_mono)
 }
 
 /* The micro-gift: same hub, only while it has gift stock, never blocking
- * the order. */
+ * the order. The hub takes at most DN_ORDER_LINES_MAX distinct SKUs in one
+ * command: a drop order's lines are the drop's SKUs, and the gift is not
+ * one of them, so the order and its gift always fit. */
+_Static_assert(DROP_SKUS_MAX < DN_ORDER_LINES_MAX, "a drop order plus its gift is one"
+    " hub command of at most DN_ORDER_LINES_MAX lines");
 static int ingest_gift(coord *c, ingest_order *io)
 {
 	coord_drop *d = io->d;

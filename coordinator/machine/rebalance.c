@@ -30,6 +30,7 @@
  * declared spike is logged with its evidence and triggers a rebalance of
  * that SKU.
  */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,7 @@ typedef struct {
 	Dropnet__PlanAction acts[REBAL_ACTIONS_MAX];
 	Dropnet__PlanAction *actp[REBAL_ACTIONS_MAX];
 	char tids[REBAL_ACTIONS_MAX][DN_ID_MAX + 1];
+	char tlast[REBAL_ACTIONS_MAX][DN_ID_MAX + 1]; /* a split trip's last */
 	char askus[REBAL_ACTIONS_MAX][DN_ID_MAX + 1];
 	Dropnet__HubForecast fc[REBAL_FORECASTS_MAX];
 	Dropnet__HubForecast *fcp[REBAL_FORECASTS_MAX];
@@ -261,6 +263,8 @@ static int rebal_plan_sku(coord *c, const char *sku, const rebal_opts *o,
 	pp.trips_max = (unsigned)c->cfg.trips_max;
 	pp.km_max = c->cfg.km_max;
 	pp.transfer_min = c->cfg.transfer_min;
+	/* What one trip's transfers can hold (rebal_transfer splits it). */
+	pp.trip_max = DN_TRIP_UNITS_MAX;
 	pp.service = o->service;
 	return planner_plan_sku(ph, *nph, &pp, plan);
 }
@@ -269,6 +273,8 @@ static int rebal_plan_sku(coord *c, const char *sku, const rebal_opts *o,
 static int rebal_transfer_command(coord *c, int src, int dst, const char *sku,
     int64_t qty, const char *id, int64_t pid, int64_t now)
 {
+	/* The hub refuses a line over DN_LINE_QTY_MAX: rebal_transfer split. */
+	assert(qty >= 1 && qty <= (int64_t)DN_LINE_QTY_MAX);
 	Dropnet__OrderLine line = DROPNET__ORDER_LINE__INIT;
 	line.sku = (char *)sku;
 	line.qty = (uint32_t)qty;
@@ -288,27 +294,13 @@ static int rebal_transfer_command(coord *c, int src, int dst, const char *sku,
 	return coord_command_queue(c, src, &cmd);
 }
 
-/* Creates a transfer of qty sku from src to dst (inside a tx). */
-static int rebal_transfer(coord *c, int src, int dst, const char *sku, int64_t qty,
-    int64_t from_holdback, char *id, size_t idlen, int64_t now)
+/* Creates transfer number nth (id T<nth>-<dst>, written to id) of qty sku
+ * from src to dst, qty in 1..DN_LINE_QTY_MAX (inside a tx). */
+static int rebal_transfer_one(coord *c, int src, int dst, const char *sku, int64_t qty,
+    int64_t nth, char *id, size_t idlen, int64_t now)
 {
-	/* Numbered inside the transaction: a rolled-back transfer leaves no gap
-	 * that a later id could collide with. */
-	int64_t nth = 0;
-	int rv = coord_store_transfer_count(c->store, &nth);
-	if (rv != 0) {
-		return rv;
-	}
-	snprintf(id, idlen, "T%lld-%s", (long long)(nth + 1), c->hubs[dst].id);
-	c->signals->transfers_made = (uint64_t)(nth + 1);
-	char reason[DN_ID_MAX + 16];
-	snprintf(reason, sizeof(reason), "transfer:%s", id);
-	if (from_holdback > 0) {
-		rv = coord_holdback_adjust(c, src, sku, -from_holdback, reason, now);
-		if (rv != 0) {
-			return rv;
-		}
-	}
+	snprintf(id, idlen, "T%lld-%s", (long long)nth, c->hubs[dst].id);
+	c->signals->transfers_made = (uint64_t)nth;
 	coord_stock *row = coord_stock_get(c, src, sku, false);
 	if (row == NULL || ledger_allocate(&row->row, qty) != 0) {
 		log_error("transfer.allocate_failed", "src=%s sku=%s qty=%lld", c->hubs[src].id,
@@ -326,13 +318,58 @@ static int rebal_transfer(coord *c, int src, int dst, const char *sku, int64_t q
 	if (coord_store_transfer_insert(c->store, &t, &pid) != 0) {
 		return DN_EIO;
 	}
-	rv = rebal_transfer_command(c, src, dst, sku, qty, id, pid, now);
+	int rv = rebal_transfer_command(c, src, dst, sku, qty, id, pid, now);
 	if (rv != 0) {
 		return rv;
 	}
 	log_info("transfer.created", "id=%s sku=%s from=%s to=%s qty=%lld", id, sku,
 	    c->hubs[src].id, c->hubs[dst].id, (long long)qty);
 	return 0;
+}
+
+/*
+ * Creates the transfers of one van trip of qty sku from src to dst (inside
+ * a tx): one per DN_LINE_QTY_MAX units, since the hub takes no command line
+ * over that (the last holds the rest), numbered consecutively; id gets the
+ * first's id and last the last's ("" when there is one). The planner caps a
+ * trip at DN_TRIP_UNITS_MAX, so there are at most DN_TRIP_TRANSFERS_MAX.
+ */
+static int rebal_transfer(coord *c, int src, int dst, const char *sku, int64_t qty,
+    int64_t from_holdback, char *id, size_t idlen, char *last, size_t lastlen,
+    int64_t now)
+{
+	assert(qty >= 1 && qty <= DN_TRIP_UNITS_MAX);
+	assert(from_holdback >= 0 && from_holdback <= qty);
+	/* Numbered inside the transaction: a rolled-back transfer leaves no gap
+	 * that a later id could collide with. */
+	int64_t nth = 0;
+	int rv = coord_store_transfer_count(c->store, &nth);
+	if (rv != 0) {
+		return rv;
+	}
+	if (from_holdback > 0) {
+		char reason[DN_ID_MAX + 16];
+		snprintf(reason, sizeof(reason), "transfer:T%lld-%s", (long long)(nth + 1),
+		    c->hubs[dst].id);
+		rv = coord_holdback_adjust(c, src, sku, -from_holdback, reason, now);
+		if (rv != 0) {
+			return rv;
+		}
+	}
+	last[0] = '\0';
+	int64_t left = qty;
+	for (unsigned k = 0; rv == 0 && left > 0 && k < DN_TRIP_TRANSFERS_MAX; k++) {
+		int64_t q = left < (int64_t)DN_LINE_QTY_MAX ? left : (int64_t)DN_LINE_QTY_MAX;
+		rv = k == 0 ? rebal_transfer_one(c, src, dst, sku, q, nth + 1, id, idlen, now) :
+		    rebal_transfer_one(c, src, dst, sku, q, nth + 1 + k, last, lastlen, now);
+		left -= q;
+	}
+	assert(rv != 0 || left == 0);
+	if (rv == 0 && last[0] != '\0') {
+		log_info("transfer.split", "first=%s last=%s qty=%lld per_max=%u", id, last,
+		    (long long)qty, DN_LINE_QTY_MAX);
+	}
+	return rv;
 }
 
 int coord_transfer_shipped(coord *c, int hub, int64_t pid, int64_t now)
@@ -512,6 +549,7 @@ static int rebal_action_add(coord *c, rebal_scratch *w, const char *sku,
 	x->cost = pa->cost;
 	x->from_holdback = pa->from_holdback > 0;
 	x->transfer_id = "";
+	x->transfer_id_last = "";
 	w->actp[i] = x;
 	if (!apply) {
 		return 0;
@@ -520,8 +558,10 @@ static int rebal_action_add(coord *c, rebal_scratch *w, const char *sku,
 		return coord_holdback_adjust(c, w->idx[pa->hub], sku, -pa->qty, "rebalance", now);
 	}
 	x->transfer_id = w->tids[i];
+	x->transfer_id_last = w->tlast[i];
 	return rebal_transfer(c, w->idx[pa->src], w->idx[pa->hub], sku, pa->qty,
-	    pa->from_holdback, w->tids[i], sizeof(w->tids[i]), now);
+	    pa->from_holdback, w->tids[i], sizeof(w->tids[i]), w->tlast[i],
+	    sizeof(w->tlast[i]), now);
 }
 
 /* One run: the SKUs (only, or all), the options, apply or plan only. */
@@ -946,7 +986,9 @@ void coord_rebalance_tick(coord *c)
 int coord_transfer_create(coord *c, int src, int dst, const char *sku, int64_t qty,
     int64_t from_holdback, char *id, size_t idlen, int64_t now)
 {
-	return rebal_transfer(c, src, dst, sku, qty, from_holdback, id, idlen, now);
+	char last[DN_ID_MAX + 1];
+	return rebal_transfer(c, src, dst, sku, qty, from_holdback, id, idlen, last,
+	    sizeof(last), now);
 }
 
 /* The spike watch and the rebalancer's timers are memory the file cannot

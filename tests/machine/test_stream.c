@@ -613,12 +613,21 @@ static void t_hub_receive(t_net *n, t_realhub *r, const char *sku, int64_t qty)
 	assert_int_equal(t_hub_receive_status(n, r, sku, qty), DROPNET__STATUS__OK);
 }
 
-/* ---- defect: commands the hub refuses were skipped as if applied ----
- * A transfer over the hub's line cap (DN_LINE_QTY_MAX) was skipped by the
- * hub: its units stayed allocated at the source and the transfer stayed
- * 'picking' for ever. The hub must answer with EV_COMMAND_REFUSED, and the
- * coordinator release the allocation and cancel the transfer. */
-static void test_transfer_refused(void **state)
+/* Counts the real hub's pick queue and returns its cmd_applied. */
+static uint64_t t_hub_queue(t_realhub *r, int64_t *queued)
+{
+	assert_int_equal(hub_store_order_count(r->h.store, PICK_ORDER_QUEUED, queued), 0);
+	hub_stream sp;
+	assert_int_equal(hub_store_stream_get(r->h.store, &sp), 0);
+	return sp.cmd_applied;
+}
+
+/* ---- defect: a transfer over the hub's line cap was refused ----
+ * The coordinator sent a transfer of more than DN_LINE_QTY_MAX units as one
+ * CMD_TRANSFER_OUT line; the hub refuses such a line, so the transfer was
+ * cancelled and the stock never moved. It must be split into transfers of
+ * at most DN_LINE_QTY_MAX units each, all of which the hub queues. */
+static void test_transfer_split(void **state)
 {
 	(void)state;
 	t_net *n = t_open();
@@ -627,24 +636,162 @@ static void test_transfer_refused(void **state)
 	t_hub_sync(n, leeds);
 	t_sync s = {.hub = 3};
 	t_sync_ok(n, &s);           /* manchester registers */
+	char id[DN_ID_MAX + 1];
+	t_transfer(n, 2, 3, "tee", 25000, id, sizeof(id));
+	assert_string_equal(id, "T1-manchester");
+	assert_int_equal(t_sql_i64(n, "SELECT count(*) FROM transfers"), 3);
+	assert_int_equal(t_sql_i64(n, "SELECT sum(qty) FROM transfers"), 25000);
+	assert_int_equal(t_sql_i64(n, "SELECT max(qty) FROM transfers"), DN_LINE_QTY_MAX);
 	Dropnet__StockRow r;
 	t_stock(n, 2, "tee", &r);
-	assert_int_equal(r.on_hand, 30000);
-	char id[DN_ID_MAX + 1];
-	t_transfer(n, 2, 3, "tee", 20000, id, sizeof(id));
+	assert_int_equal(r.allocated, 25000);
+	t_hub_sync(n, leeds);       /* the commands */
+	t_hub_sync(n, leeds);       /* nothing refused */
+	int64_t queued = 0;
+	assert_int_equal(t_hub_queue(leeds, &queued), 3);
+	assert_int_equal(queued, 3);
+	assert_int_equal(t_sql_i64(n, "SELECT count(*) FROM transfers WHERE state='picking'"), 3);
 	t_stock(n, 2, "tee", &r);
-	assert_int_equal(r.allocated, 20000);
-	t_hub_sync(n, leeds);       /* the command; the hub refuses it */
-	t_hub_sync(n, leeds);       /* the refusal */
-	t_hub_sync(n, leeds);
-	char st[32];
-	t_sql_text(n, "SELECT state FROM transfers", st, sizeof(st));
-	assert_string_equal(st, "cancelled");
-	t_stock(n, 2, "tee", &r);
-	assert_int_equal(r.allocated, 0);
+	assert_int_equal(r.allocated, 25000);
 	assert_int_equal(r.on_hand, 30000);
 	assert_int_equal(t_audit(n, ""), 0);
 	t_hub_close(leeds);
+	t_close(n);
+}
+
+/* ---- the same through the planner: a trip over DN_LINE_QTY_MAX ----
+ * Manchester sells 100,000 units in a few minutes and is empty; Leeds has
+ * 500,000 nobody buys. OPS_REBALANCE_APPLY plans one trip of more than
+ * DN_LINE_QTY_MAX units: it must go out as transfers of at most
+ * DN_LINE_QTY_MAX each (consecutive ids, the action naming the first and
+ * the last), every unit allocated at Leeds, the audit clean. */
+static void test_rebalance_split(void **state)
+{
+	(void)state;
+	t_net *n = t_open();
+	t_hello_all(n);
+	t_receive(n, 2, "tee", 500000);
+	t_receive(n, 3, "tee", 100000);
+	for (int i = 0; i < 10; i++) {
+		char key[16];
+		snprintf(key, sizeof(key), "big-%d", i);
+		n->mono += 20000;
+		n->wall += 20000;
+		t_order(n, 3, key, "tee", DN_LINE_QTY_MAX);
+	}
+	t_hello_all(n);
+	Dropnet__OpsRequest q = DROPNET__OPS_REQUEST__INIT;
+	q.kind = DROPNET__OPS_KIND__OPS_REBALANCE_APPLY;
+	q.sku = "tee";
+	Dropnet__OpsReply *rep = t_ops(n, &q);
+	assert_int_equal(rep->status, DROPNET__STATUS__OK);
+	assert_non_null(rep->plan);
+	const Dropnet__PlanAction *a = NULL;
+	for (size_t i = 0; i < rep->plan->n_actions; i++) {
+		if (strcmp(rep->plan->actions[i]->kind, "transfer") == 0) {
+			assert_null(a); /* one trip */
+			a = rep->plan->actions[i];
+		}
+	}
+	assert_non_null(a);
+	assert_string_equal(a->from_hub, "leeds");
+	assert_string_equal(a->to_hub, "manchester");
+	assert_true(a->qty > (int64_t)DN_LINE_QTY_MAX);
+	assert_true(a->qty <= DN_TRIP_UNITS_MAX);
+	int64_t pieces = (a->qty + DN_LINE_QTY_MAX - 1) / DN_LINE_QTY_MAX;
+	assert_string_equal(a->transfer_id, "T1-manchester");
+	char last[DN_ID_MAX + 1];
+	snprintf(last, sizeof(last), "T%lld-manchester", (long long)pieces);
+	assert_string_equal(a->transfer_id_last, last);
+	assert_int_equal(t_sql_i64(n, "SELECT count(*) FROM transfers"), pieces);
+	assert_int_equal(t_sql_i64(n, "SELECT sum(qty) FROM transfers"), a->qty);
+	assert_int_equal(t_sql_i64(n, "SELECT max(qty) FROM transfers"), DN_LINE_QTY_MAX);
+	Dropnet__StockRow r;
+	t_stock(n, 2, "tee", &r);
+	assert_int_equal(r.allocated, a->qty);
+	codec_ops_reply_free(rep);
+	assert_int_equal(t_audit(n, ""), 0);
+	t_close(n);
+}
+
+/* ---- defect: commands the hub refuses were skipped as if applied ----
+ * A command the hub's own checks refuse (here a line over DN_LINE_QTY_MAX,
+ * queued by hand: the coordinator no longer makes one) was skipped by the
+ * hub in silence. The hub must answer it with EV_COMMAND_REFUSED and go on
+ * with the next command; the coordinator skips the refusal of a placement
+ * it does not know, so neither stream wedges. */
+static void test_command_refused_stream(void **state)
+{
+	(void)state;
+	t_net *n = t_open();
+	t_realhub *leeds = t_hub_open(n, 2);
+	t_hub_receive(n, leeds, "tee", 100);
+	t_hub_sync(n, leeds);
+	t_sync s = {.hub = 3};
+	t_sync_ok(n, &s);
+	char id[DN_ID_MAX + 1];
+	t_transfer(n, 2, 3, "tee", 10, id, sizeof(id));
+	Dropnet__OrderLine line = DROPNET__ORDER_LINE__INIT;
+	line.sku = "tee";
+	line.qty = DN_LINE_QTY_MAX + 1;
+	Dropnet__OrderLine *lp = &line;
+	Dropnet__HubCommand cmd = DROPNET__HUB_COMMAND__INIT;
+	cmd.kind = DROPNET__COMMAND_KIND__CMD_TRANSFER_OUT;
+	cmd.order_id = 999999;
+	cmd.order_key = "T-forged";
+	cmd.customer = "to:manchester";
+	cmd.n_lines = 1;
+	cmd.lines = &lp;
+	cmd.time_ms = n->wall;
+	assert_int_equal(db_begin(n->c.db), 0);
+	assert_int_equal(coord_command_queue(&n->c, coord_hub_find(&n->c, "leeds"), &cmd), 0);
+	assert_int_equal(db_commit(n->c.db), 0);
+	t_transfer(n, 2, 3, "tee", 20, id, sizeof(id));
+	t_hub_sync(n, leeds);       /* three commands; the second refused */
+	t_hub_sync(n, leeds);       /* the refusal */
+	t_hub_sync(n, leeds);
+	int64_t queued = 0;
+	assert_int_equal(t_hub_queue(leeds, &queued), 3);
+	assert_int_equal(queued, 2);
+	assert_int_equal(t_sql_i64(n, "SELECT count(*) FROM transfers WHERE state='picking'"), 2);
+	assert_int_equal(t_sql_i64(n, "SELECT cmd_acked FROM hubs WHERE id='leeds'"), 3);
+	assert_int_equal(t_sql_i64(n, "SELECT event_applied FROM hubs WHERE id='leeds'"), 2);
+	Dropnet__StockRow r;
+	t_stock(n, 2, "tee", &r);
+	assert_int_equal(r.allocated, 30);
+	assert_int_equal(t_audit(n, ""), 0);
+	t_hub_close(leeds);
+	t_close(n);
+}
+
+/* A refused CMD_TRANSFER_OUT (the event sent by hand): the allocation at
+ * the source is released and the transfer cancelled. */
+static void test_transfer_refused(void **state)
+{
+	(void)state;
+	t_net *n = t_open();
+	t_hello_all(n);
+	t_receive(n, 0, "tee", 30);
+	char id[DN_ID_MAX + 1];
+	int64_t pid = t_transfer(n, 0, 1, "tee", 20, id, sizeof(id));
+	Dropnet__StockRow r;
+	t_stock(n, 0, "tee", &r);
+	assert_int_equal(r.allocated, 20);
+	t_sync s = {.hub = 0};
+	Dropnet__HubEvent *e = t_ev(n, 0, DROPNET__EVENT_KIND__EV_COMMAND_REFUSED);
+	e->order_id = (uint64_t)pid;
+	e->command_seq = 1;
+	e->transfer_id = strdup(id);
+	e->reason = "lines[0].qty out of range";
+	s.ev[s.nev++] = e;
+	t_sync_ok(n, &s);
+	char st[32];
+	t_sql_text(n, "SELECT state FROM transfers", st, sizeof(st));
+	assert_string_equal(st, "cancelled");
+	t_stock(n, 0, "tee", &r);
+	assert_int_equal(r.allocated, 0);
+	assert_int_equal(r.on_hand, 30);
+	assert_int_equal(t_audit(n, ""), 0);
 	t_close(n);
 }
 
@@ -820,6 +967,9 @@ int main(void)
 	    cmocka_unit_test(test_ship_uncovered_transfer),
 	    cmocka_unit_test(test_ship_uncovered_order),
 	    cmocka_unit_test(test_sync_isolated),
+	    cmocka_unit_test(test_transfer_split),
+	    cmocka_unit_test(test_rebalance_split),
+	    cmocka_unit_test(test_command_refused_stream),
 	    cmocka_unit_test(test_transfer_refused),
 	    cmocka_unit_test(test_order_refused),
 	    cmocka_unit_test(test_event_bounds),

@@ -476,6 +476,43 @@ static void test_planner_transfer_min(void **state)
 	assert_int_equal(pl.action[0].qty, 5);
 }
 
+/* Goal: trip_max caps one trip; the destination still short takes another
+ * trip (same source) while trips remain, and the units planned stay the
+ * same as without the cap. */
+static void test_planner_trip_max(void **state)
+{
+	(void)state;
+	planner_hub h[2] = {
+		hub("s", 52.1, 100, 0, 0, 10, 15),
+		hub("d", 52.0, 0, 0, 0, 40, 50),
+	};
+	planner_params p = generous();
+	planner_plan pl;
+
+	assert_int_equal(planner_plan_sku(h, 2, &p, &pl), 0);
+	assert_int_equal(pl.n, 1);
+	int64_t whole = pl.action[0].qty;
+	assert_true(whole > 20);
+	p.trip_max = 20;
+	assert_int_equal(planner_plan_sku(h, 2, &p, &pl), 0);
+	assert_true(pl.n >= 2);
+	int64_t moved = 0;
+	for (size_t i = 0; i < pl.n; i++) {
+		assert_int_equal(pl.action[i].kind, PLANNER_TRANSFER);
+		assert_int_equal(pl.action[i].src, 0);
+		assert_true(pl.action[i].qty >= 1 && pl.action[i].qty <= 20);
+		moved += pl.action[i].qty;
+	}
+	assert_int_equal(moved, whole);
+	assert_int_equal(pl.moved, whole);
+	/* One trip allowed: 20 units go, the rest stays short. */
+	p.trips_max = 1;
+	assert_int_equal(planner_plan_sku(h, 2, &p, &pl), 0);
+	assert_int_equal(pl.n, 1);
+	assert_int_equal(pl.action[0].qty, 20);
+	assert_int_equal(pl.short_after, 50 - 20);
+}
+
 /* Goal: bad input is refused with DN_EINVAL and an empty plan. */
 static void test_planner_invalid(void **state)
 {
@@ -533,6 +570,8 @@ static void test_planner_invalid(void **state)
 	BAD_PARAM(q.km_max = PLANNER_KM_MAX + 1);
 	BAD_PARAM(q.km_max = NAN);
 	BAD_PARAM(q.transfer_min = 0);
+	BAD_PARAM(q.trip_max = 0);
+	BAD_PARAM(q.trip_max = PLANNER_QTY_MAX + 1);
 	BAD_PARAM(q.service = 0.3);
 	BAD_PARAM(q.service = 1.0);
 #undef BAD_PARAM
@@ -571,6 +610,9 @@ static void test_planner_random_invariants(void **state)
 		p.trips_max = (unsigned)sample_rng_below(&r, 10);
 		p.km_max = 300 * sample_rng_unit(&r);
 		p.transfer_min = 1 + (int64_t)sample_rng_below(&r, 8);
+		/* Every third network caps its trips (no draw: the rest of
+		 * the stream is as before). */
+		p.trip_max = it % 3 == 0 ? 1 + it % 20 : PLANNER_QTY_MAX;
 		for (size_t i = 0; i < n; i++) {
 			planner_hub *x = &h[i];
 
@@ -609,6 +651,7 @@ static void test_planner_random_invariants(void **state)
 			}
 			transfers++;
 			assert_true(a->qty >= p.transfer_min);
+			assert_true(a->qty <= p.trip_max);
 			assert_true(a->km <= p.km_max);
 			assert_true(a->value > 0 && a->value >= a->cost);
 			out_hb[a->src] += a->from_holdback;
@@ -690,6 +733,7 @@ int main(void)
 		cmocka_unit_test(test_planner_trips_bounded),
 		cmocka_unit_test(test_planner_ties),
 		cmocka_unit_test(test_planner_transfer_min),
+		cmocka_unit_test(test_planner_trip_max),
 		cmocka_unit_test(test_planner_invalid),
 		cmocka_unit_test(test_planner_random_invariants),
 	    cmocka_unit_test(test_planner_incoming_counts),
