@@ -100,9 +100,19 @@ net_free_port_base() {
 	python3 - "$$" "${1:-4}" <<'PY'
 import socket, sys
 n = int(sys.argv[2])
-start = 20000 + (int(sys.argv[1]) * 7 + n * 977) % 19000
+# Below the kernel's ephemeral range: a port there is never an outgoing
+# connection's (another test's client) between this probe and the bind.
+lo, hi = 10000, 39990
+try:
+    eph = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    if eph - 1 - n > lo + 4000:
+        hi = eph - 1 - n
+except (OSError, ValueError, IndexError):
+    pass
+span = hi - lo
+start = lo + (int(sys.argv[1]) * 7 + n * 977) % span
 for i in range(0, 2000):
-    base = 20000 + (start - 20000 + i * n) % 19990
+    base = lo + (start - lo + i * n) % span
     socks = []
     try:
         for p in range(base, base + n):
@@ -142,7 +152,7 @@ net_start() { # "hub ids" [local-net.sh options...]
 		tries=$((tries + 1))
 		cat "$T/local-net.out" >&2
 		# A port taken between the probe and the bind is worth one more try.
-		if (( tries >= 2 )) || ! grep -qi 'addr\|in use' "$NET_DIR"/log/coordinator*.log 2>/dev/null; then
+		if (( tries >= 2 )) || ! grep -qi 'addr\|in use' "$NET_DIR"/log/*.log 2>/dev/null; then
 			fail "network did not start"
 		fi
 		"$LOCAL_NET" stop --dir "$NET_DIR" >/dev/null 2>&1 || true
