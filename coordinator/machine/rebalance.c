@@ -643,15 +643,23 @@ static int rebal_run_body(coord *c, void *arg)
 		if (rv == 0) {
 			rebal_forecasts_add(w, sku, nph, out);
 		}
-		for (size_t a = 0; rv == 0 && a < w->plan.n && out->n_actions < REBAL_ACTIONS_MAX;
-		    a++) {
-			rv = rebal_action_add(c, w, sku, &w->plan.action[a], apply, now, out);
+		/* The totals count what the plan carries: only the actions that
+		 * fit the reply (REBAL_ACTIONS_MAX) are listed and applied. */
+		size_t a = 0;
+		for (; rv == 0 && a < w->plan.n && out->n_actions < REBAL_ACTIONS_MAX; a++) {
+			const planner_action *pa = &w->plan.action[a];
+			rv = rebal_action_add(c, w, sku, pa, apply, now, out);
+			bool move = pa->kind == PLANNER_TRANSFER;
+			out->trips += move ? 1u : 0u;
+			out->units_released += move ? 0 : pa->qty;
+			out->units_moved += move ? pa->qty : 0;
+			out->value += pa->value;
+			out->cost += pa->cost;
 		}
-		out->trips += w->plan.trips;
-		out->units_released += w->plan.released;
-		out->units_moved += w->plan.moved;
-		out->value += w->plan.value;
-		out->cost += w->plan.cost;
+		if (rv == 0 && a < w->plan.n) {
+			log_warn("rebalance.actions_capped", "sku=%s planned=%zu listed=%zu max=%u", sku,
+			    w->plan.n, a, (unsigned)REBAL_ACTIONS_MAX);
+		}
 	}
 	return rv;
 }
