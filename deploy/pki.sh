@@ -5,7 +5,9 @@
 #   deploy/pki.sh issue  --dir PKI ROLE NAME [--san SAN,...] [--op-role R]
 #                        [--days N] [--not-before T --not-after T]
 #   deploy/pki.sh revoke --dir PKI ROLE NAME
-#   deploy/pki.sh crl    --dir PKI            (re-sign every CRL: they expire)
+#   deploy/pki.sh crl    --dir PKI [--crl-days N]  (re-sign every CRL: they
+#                        expire; N days, default 365; init and revoke sign
+#                        them for as long)
 #   deploy/pki.sh show   --dir PKI ROLE NAME
 #
 # Layout (all PEM; keys are EC P-256, unencrypted, mode 0600):
@@ -38,6 +40,11 @@
 # socket, and a stolen hub key cannot pose as the coordinator
 # (proto/SEMANTICS.md, "Identity").
 #
+# An expired CRL makes mbedtls refuse every peer of its CA: re-sign before
+# then (a yearly cron job: pki.sh crl, copy crl.pem to the daemons, SIGHUP).
+# The daemons log tls.crl_expiring 30 days ahead (tls.cert_expiring for
+# their own certificate), and tls.crl_expired / tls.cert_expired after.
+#
 # ROLE is hub, storefront, operator or server. T is openssl's date form
 # YYYYMMDDHHMMSSZ (tests use it for an expired certificate). Every command
 # is idempotent on what exists: init keeps an existing root, issue refuses
@@ -46,18 +53,19 @@ set -euo pipefail
 
 ROLES="hub storefront operator server"
 die() { echo "pki: $*" >&2; exit 1; }
-usage() { sed -n '2,44p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,51p' "$0" | sed 's/^# \{0,1\}//'; }
 
 command -v openssl >/dev/null || die "openssl not found: apt-get install openssl"
 
 [[ $# -ge 1 ]] || { usage >&2; exit 2; }
 CMD=$1; shift
 case $CMD in -h|--help|help) usage; exit 0 ;; esac
-DIR=""; DAYS=825; NET=dropnet; SAN=""; OPROLE=""; NB=""; NA=""; ARGS=()
+DIR=""; DAYS=825; CRLDAYS=365; NET=dropnet; SAN=""; OPROLE=""; NB=""; NA=""; ARGS=()
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--dir) DIR=$2; shift 2 ;;
 	--days) DAYS=$2; shift 2 ;;
+	--crl-days) CRLDAYS=$2; shift 2 ;;
 	--name) NET=$2; shift 2 ;;
 	--san) SAN=$2; shift 2 ;;
 	--op-role) OPROLE=$2; shift 2 ;;
@@ -70,6 +78,7 @@ while [[ $# -gt 0 ]]; do
 done
 [[ -n $DIR ]] || die "--dir PKI is required"
 [[ $DAYS =~ ^[0-9]+$ && $DAYS -ge 1 ]] || die "--days wants a positive integer"
+[[ $CRLDAYS =~ ^[0-9]+$ && $CRLDAYS -ge 1 ]] || die "--crl-days wants a positive integer"
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 umask 077
@@ -144,12 +153,13 @@ cmd_crl() {
 	local r
 	: >"$DIR/crl.pem.new"
 	for r in $ROLES; do
-		openssl ca -config "$DIR/ca/$r.d/ca.cnf" -gencrl -out "$DIR/ca/$r.crl" 2>/dev/null
+		openssl ca -config "$DIR/ca/$r.d/ca.cnf" -gencrl -crldays "$CRLDAYS" \
+			-out "$DIR/ca/$r.crl" 2>/dev/null
 		cat "$DIR/ca/$r.crl" >>"$DIR/crl.pem.new"
 	done
 	chmod 644 "$DIR/crl.pem.new"
 	mv "$DIR/crl.pem.new" "$DIR/crl.pem"
-	echo "pki: CRLs $DIR/crl.pem (valid 30 days: re-run 'pki.sh crl' before then)"
+	echo "pki: CRLs $DIR/crl.pem (valid $CRLDAYS days: re-run 'pki.sh crl' before then)"
 }
 
 cmd_issue() {

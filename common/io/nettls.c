@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <mbedtls/x509_crl.h>
+#include <mbedtls/x509_crt.h>
 #include <nng/nng.h>
 #include <nng/supplemental/tls/tls.h>
 #include <nng/supplemental/util/platform.h>
@@ -108,6 +111,63 @@ static int pem_read(const char *path, char **out)
 	return 0;
 }
 
+/* An mbedtls time as seconds since the epoch (UTC). */
+static int64_t x509_epoch(const mbedtls_x509_time *t)
+{
+	struct tm tm = {.tm_year = t->year - 1900, .tm_mon = t->mon - 1, .tm_mday = t->day,
+	    .tm_hour = t->hour, .tm_min = t->min, .tm_sec = t->sec};
+	return (int64_t)timegm(&tm);
+}
+
+/* Logs a CRL (next update) or certificate (not after) that has expired,
+ * or expires within NETTLS_EXPIRY_WARN_DAYS: an expired CRL makes mbedtls
+ * refuse every peer of its CA, an expired certificate every handshake. */
+static void expiry_log(const char *what, const char *path, int64_t until, int64_t now)
+{
+	char when[32];
+	time_t tt = (time_t)until;
+	struct tm tm;
+	gmtime_r(&tt, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (until <= now) {
+		log_error(strcmp(what, "crl") == 0 ? "tls.crl_expired" : "tls.cert_expired",
+		    "path=%s expired=%s fix=\"%s\"", path, when,
+		    strcmp(what, "crl") == 0 ? "deploy/pki.sh crl, then SIGHUP"
+		                             : "issue a new certificate, then restart");
+	} else if (until - now <= (int64_t)NETTLS_EXPIRY_WARN_DAYS * 86400) {
+		log_warn(strcmp(what, "crl") == 0 ? "tls.crl_expiring" : "tls.cert_expiring",
+		    "path=%s expires=%s days_left=%lld", path, when,
+		    (long long)((until - now) / 86400));
+	}
+}
+
+/* Checks the expiry of the CRLs in crl_pem and of the certificate in
+ * cert_pem (NUL-terminated PEM); logs only (nettls_expiry_warn). */
+static void expiry_check(const nettls_files *f, const char *crl_pem, const char *cert_pem)
+{
+	int64_t now = (int64_t)time(NULL);
+	if (crl_pem != NULL) {
+		mbedtls_x509_crl crl;
+		mbedtls_x509_crl_init(&crl);
+		if (mbedtls_x509_crl_parse(&crl, (const unsigned char *)crl_pem,
+		        strlen(crl_pem) + 1) == 0) {
+			for (const mbedtls_x509_crl *c = &crl; c != NULL && c->version != 0; c = c->next) {
+				expiry_log("crl", f->crl_file, x509_epoch(&c->next_update), now);
+			}
+		}
+		mbedtls_x509_crl_free(&crl);
+	}
+	if (cert_pem != NULL) {
+		mbedtls_x509_crt crt;
+		mbedtls_x509_crt_init(&crt);
+		if (mbedtls_x509_crt_parse(&crt, (const unsigned char *)cert_pem,
+		        strlen(cert_pem) + 1) == 0) {
+			expiry_log("cert", f->cert_file, x509_epoch(&crt.valid_to), now);
+		}
+		mbedtls_x509_crt_free(&crt);
+	}
+}
+
 /* Builds a config for one endpoint; *out holds one reference. */
 static int config_build(nng_tls_config **out, nng_tls_mode mode,
     const char *url, const nettls_files *f)
@@ -166,6 +226,7 @@ static int config_build(nng_tls_config **out, nng_tls_mode mode,
 		rv = nrv == NNG_ENOMEM ? DN_ENOMEM : DN_EINVAL;
 		goto free_pem;
 	}
+	expiry_check(f, crl, cert);
 	*out = cfg;
 	rv = 0;
 free_pem:

@@ -56,6 +56,11 @@ nettls_url_kind nettls_url_classify(const char *url);
 int nettls_check(const char *url, const nettls_files *f, char *err,
     size_t err_len);
 
+/* Every endpoint's config logs a CRL or its own certificate that has
+ * expired (tls.crl_expired, tls.cert_expired) or expires within this many
+ * days (tls.crl_expiring, tls.cert_expiring): at start and at each reload. */
+#define NETTLS_EXPIRY_WARN_DAYS 30
+
 /* Listens on url with the policy above. Returns 0, DN_EINVAL (policy,
  * unreadable or invalid PEM, bad URL), DN_ENET (bind failed) or DN_ENOMEM;
  * each failure is logged. */

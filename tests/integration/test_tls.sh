@@ -127,3 +127,13 @@ journalled k-good || fail "k-good not journalled"
 audit_clean || fail "audit not clean"
 [[ $(pid_of coordinator) == "$cpid" ]] && kill -0 "$cpid" || fail "coordinator died"
 ok "valid storefront accepted; allocated=3; audit clean"
+
+# 10. CRLs that expire soon: every daemon says so when it reads them (an
+# expired CRL would make mbedtls refuse every peer of its CA).
+! grep -q tls.crl_expiring "$NET_DIR/log/coordinator.log" || fail "tls.crl_expiring logged for a CRL valid 365 days"
+"$PKISH" crl --dir "$P" --crl-days 10 >/dev/null
+kill -HUP "$cpid"
+wait_until 20 "the coordinator warns that the CRLs expire in 10 days" \
+	grep -qE "tls.crl_expiring path=$P/crl.pem expires=.* days_left=(9|10)( |$)" "$NET_DIR/log/coordinator.log"
+wait_until 20 "london healthy after the reload" hub_healthy london
+ok "CRLs re-signed for 10 days: $(grep -m1 -o 'tls.crl_expiring.*' "$NET_DIR/log/coordinator.log")"
