@@ -20,9 +20,7 @@
  * it (nng reads a connection it negotiates as soon as bytes arrive; these
  * are the peers that negotiated and are left unaccepted). */
 #define NETGUARD_UNREAD_MS 2000u
-/* A suspect ipc:// listener is made again after this long without an
- * accepted connection. */
-#define NETGUARD_IPC_GRACE_MS 2000u
+
 /* netguard_tick does nothing when called sooner than this after the last
  * look (callers may tick on every request). */
 #define NETGUARD_TICK_MIN_MS 900u
@@ -48,11 +46,13 @@ struct netguard {
 	char *url, *ca, *crl, *cert, *key;
 	bool allow_plaintext;
 	uint16_t port;          /* listening TCP port; 0: not TCP */
+	char ipc_path[128];     /* ipc:// listener: its socket file; "" none */
+	uint64_t excess_ms;     /* ipc: since when it has had more connections
+	                         * than pipes; 0: not now */
 	bool stats_ok;
 	uint64_t other;         /* the endpoint's "other" errors, last tick */
 	uint64_t accepted;      /* "accept" when the suspicion began or last moved */
 	bool suspect;
-	uint64_t suspect_ms;
 	uint64_t restarts;
 	uint64_t last_tick_ms;
 	guard_conn track[NETGUARD_TRACK_MAX];
@@ -209,6 +209,39 @@ static void guard_baseline(netguard *g)
 	}
 	g->suspect = false;
 	g->ntrack = 0;
+	g->excess_ms = 0;
+}
+
+/* Reads /proc/self/net/unix: true if the ipc listener has had more
+ * connections (accepted sockets: its path, state connected) than pipes
+ * for NETGUARD_STUCK_MS without a break. A Unix socket has no peer
+ * address to match, so this counts. */
+static bool guard_scan_unix(netguard *g, uint64_t pipes, uint64_t now_ms)
+{
+	FILE *fp = fopen("/proc/self/net/unix", "r");
+	if (fp == NULL) {
+		return false;
+	}
+	uint64_t conns = 0;
+	char line[512];
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		unsigned st = 0;
+		char path[256] = "";
+		/* Num RefCount Protocol Flags Type St Inode Path */
+		if (sscanf(line, "%*s %*s %*s %*s %*s %x %*s %255s", &st, path) == 2 && st == 0x03 &&
+		    strcmp(path, g->ipc_path) == 0) {
+			conns++;
+		}
+	}
+	fclose(fp);
+	if (conns <= pipes) {
+		g->excess_ms = 0;
+		return false;
+	}
+	if (g->excess_ms == 0) {
+		g->excess_ms = now_ms;
+	}
+	return now_ms - g->excess_ms >= NETGUARD_STUCK_MS;
 }
 
 static uint16_t guard_port(const netguard *g)
@@ -259,6 +292,9 @@ int netguard_listen(netguard **out, nng_socket s, const char *url, const nettls_
 		return rv;
 	}
 	g->port = guard_port(g);
+	if (strncmp(url, "ipc://", 6) == 0) {
+		snprintf(g->ipc_path, sizeof(g->ipc_path), "%s", url + 6);
+	}
 	guard_baseline(g);
 	*out = g;
 	return 0;
@@ -443,21 +479,17 @@ bool netguard_tick(netguard *g, uint64_t now_ms)
 		}
 	} else {
 		if (moved) {
-			if (!g->suspect) {
-				g->suspect = true;
-				g->suspect_ms = now_ms;
-			}
+			g->suspect = true;
 			g->accepted = accepted;
 		} else if (g->suspect && accepted != g->accepted) {
 			g->suspect = false; /* accepting again */
 			g->ntrack = 0;
+			g->excess_ms = 0;
 		}
-		if (g->suspect) {
-			if (g->port != 0) {
-				why = guard_scan(g, now_ms) ? "unaccepted_connection" : NULL;
-			} else if (now_ms - g->suspect_ms >= NETGUARD_IPC_GRACE_MS) {
-				why = "accept_stopped";
-			}
+		if (g->suspect && g->port != 0) {
+			why = guard_scan(g, now_ms) ? "unaccepted_connection" : NULL;
+		} else if (g->suspect && g->ipc_path[0] != '\0') {
+			why = guard_scan_unix(g, pipes, now_ms) ? "unaccepted_connection" : NULL;
 		}
 	}
 	if (why == NULL) {

@@ -29,9 +29,10 @@
  *     listener has stopped, and is made again (its open connections close;
  *     peers reconnect and resend, requests are idempotent). An accepted
  *     connection clears the suspicion. A slow handshake under suspicion
- *     costs at worst one needless reconnect of every peer. ipc:// has no
- *     such view: a suspect ipc listener is made again after 2 s without
- *     an accepted connection (only local terminals use it).
+ *     costs at worst one needless reconnect of every peer. An ipc://
+ *     listener's connections have no peer address: a suspect one is made
+ *     again when it has had more connections (/proc/self/net/unix: its
+ *     path, connected) than pipes for 6 s without a break.
  * Every re-creation is logged (net.endpoint_restarted) and counted.
  *
  * Thread model: create, tick and destroy on the thread that owns the
