@@ -348,7 +348,7 @@ static int rebal_transfer(coord *c, int src, int dst, const char *sku, int64_t q
 		return rv;
 	}
 	if (from_holdback > 0) {
-		char reason[DN_ID_MAX + 16];
+		char reason[DN_ID_MAX + 40]; /* "transfer:T" + an int64 + "-" + a hub id */
 		snprintf(reason, sizeof(reason), "transfer:T%lld-%s", (long long)(nth + 1),
 		    c->hubs[dst].id);
 		rv = coord_holdback_adjust(c, src, sku, -from_holdback, reason, now);
