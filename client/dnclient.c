@@ -395,8 +395,12 @@ static void dnc_wait_idle(dnclient *c, int wait_ms, bool draining)
  * arrives, see the top of the file); nothing new is sent meanwhile. */
 static void dnc_rotate(dnclient *c)
 {
-	/* A send may wait timeout_ms for a connection, its answer as long. */
-	dnc_wait_idle(c, 2 * c->o.timeout_ms + 100, false);
+	/* A send may wait timeout_ms for a connection, its answer as long.
+	 * No connection (a dead address, a stopped dialer): nothing to wait
+	 * for. */
+	if (netguard_dialer_pipes(c->dialer) != 0) {
+		dnc_wait_idle(c, 2 * c->o.timeout_ms + 100, false);
+	}
 	if (c->closing) {
 		return; /* destroy closes the socket */
 	}
