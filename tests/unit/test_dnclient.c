@@ -6,7 +6,10 @@
  * answer is retried with the same bytes (same key); an UNAVAILABLE is
  * retried; a dead first address moves the client to the next; destroy
  * answers what is pending DN_ECLOSED; a signing client's every message is a
- * Signed envelope that verifies.
+ * Signed envelope that verifies; and destroy at any moment (orders queued,
+ * in flight, answers arriving, the server gone, mid fail-over) returns,
+ * answers every order exactly once and leaves no callback running (200
+ * rounds, a watchdog turns a hang into a failure).
  */
 #include <stdarg.h>
 #include <stddef.h>
