@@ -12,6 +12,28 @@
  * order has waited linger_us, and does the failover (dialling is not for
  * nng's callback threads); nng's aio threads complete sends and receives
  * and answer the orders.
+ *
+ * Shutdown (dnclient_destroy), in this order: closing is set under the
+ * mutex (submits are refused, the flusher ends) and the flusher is joined,
+ * so nothing new is sent; the messages in flight are given a bounded time
+ * to be answered (the drain); then stopping is set and every slot's aio is
+ * stopped with nng_aio_stop - a callback that sees stopping never starts
+ * another operation, and one that raced the stop is answered by destroy -
+ * and only then is the socket closed (bounded, see dnc_close_socket), the
+ * aios freed and the mutex destroyed. No nng callback runs after the aios
+ * are stopped, so none can touch a context, slot or mutex being freed.
+ *
+ * libnng 1.5.2 (Debian 12's) wedges for good when a pipe is closed while a
+ * message is arriving on it: the transport's receive callback (ipc, tcp and
+ * tls alike) starts the body read on an aio the close already stopped;
+ * nni_aio_begin drops it without a callback, so the protocol's receive aio
+ * stays queued forever, the reaper thread waits on it in pipe_destroy, and
+ * every later nng_close in the process (which waits for its pipes to be
+ * reaped) hangs. So the client closes a connection only when nothing is in
+ * flight on it: dnc_rotate waits for the slots to be idle before it closes
+ * the old dialer, destroy drains first, and a close that still does not
+ * return is abandoned after DNC_CLOSE_WAIT_MS (logged) rather than hang the
+ * caller.
  */
 #include <assert.h>
 #include <errno.h>
@@ -35,6 +57,13 @@
 #define DNC_RESEND_MS (10 * 60 * 1000)
 /* After failed messages, the dialer is looked at most this often. */
 #define DNC_RECHECK_US 1000000u
+/* Most destroy waits for the messages in flight to be answered (never more
+ * than timeout_ms): closing a connection while an answer arrives wedges
+ * libnng 1.5.2 (above). */
+#define DNC_DRAIN_MS 1000
+/* Most destroy waits for nng_close before it abandons the socket (libnng's
+ * reaper wedged: the socket cannot be freed any more). */
+#define DNC_CLOSE_WAIT_MS 5000
 
 typedef struct dnc_item {
 	struct dnc_item *next;
@@ -75,7 +104,10 @@ struct dnclient {
 	size_t queued;
 	dnc_slot slots[DNCLIENT_INFLIGHT_MAX];
 	size_t nfree;
-	bool closing;
+	bool closing;            /* destroy began: no submit, no send */
+	bool stopping;           /* the aios are being stopped: no callback
+	                          * starts another operation */
+	bool flusher_started;
 	pthread_t flusher;
 	dnclient_stats st;
 };
@@ -240,9 +272,19 @@ static void dnc_slot_cb(void *arg)
 	dnc_slot *s = arg;
 	int r = nng_aio_result(s->aio);
 	if (r == 0 && s->sending) {
+		/* The message went out (nng has it): wait for the answer, unless
+		 * destroy is stopping the aios - then nng would drop the
+		 * receive without a callback and the orders would wait for
+		 * ever; they are answered DN_ECLOSED below instead. */
 		s->sending = false;
-		nng_ctx_recv(s->ctx, s->aio);
-		return;
+		pthread_mutex_lock(&s->c->mu);
+		bool stopping = s->c->stopping;
+		pthread_mutex_unlock(&s->c->mu);
+		if (!stopping) {
+			nng_ctx_recv(s->ctx, s->aio);
+			return;
+		}
+		r = NNG_ECLOSED;
 	}
 	if (r != 0) {
 		if (s->sending) {
@@ -327,9 +369,41 @@ static void dnc_slot_send(dnclient *c, dnc_slot *s)
 	nng_ctx_send(s->ctx, s->aio);
 }
 
-/* Moves to the next address (the flusher, with the mutex held). */
+/* Waits (mutex held) until no message is in flight or wait_ms passed
+ * (or, unless draining, closing is set): a message in flight ends within
+ * twice timeout_ms (an answer, an error or a timeout). */
+static void dnc_wait_idle(dnclient *c, int wait_ms, bool draining)
+{
+	uint64_t deadline = dnc_now_us() + (uint64_t)wait_ms * 1000u;
+	while ((draining || !c->closing) && c->nfree < c->o.inflight_max) {
+		uint64_t now = dnc_now_us();
+		if (now >= deadline) {
+			return;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		uint64_t ns = (uint64_t)ts.tv_nsec + (deadline - now) * 1000u;
+		ts.tv_sec += (time_t)(ns / 1000000000u);
+		ts.tv_nsec = (long)(ns % 1000000000u);
+		pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+	}
+}
+
+/* Moves to the next address (the flusher, with the mutex held). The old
+ * dialer (and its connection) is closed only once nothing is in flight on
+ * it (libnng 1.5.2 wedges when a connection is closed while an answer
+ * arrives, see the top of the file); nothing new is sent meanwhile. */
 static void dnc_rotate(dnclient *c)
 {
+	/* A send may wait timeout_ms for a connection, its answer as long.
+	 * No connection (a dead address, a stopped dialer): nothing to wait
+	 * for. */
+	if (netguard_dialer_pipes(c->dialer) != 0) {
+		dnc_wait_idle(c, 2 * c->o.timeout_ms + 100, false);
+	}
+	if (c->closing) {
+		return; /* destroy closes the socket */
+	}
 	c->rotate = false;
 	c->gen++;
 	c->cur = c->leader >= 0 ? (size_t)c->leader : (c->cur + 1) % c->o.nurls;
@@ -473,29 +547,130 @@ int dnclient_create(dnclient **out, const dnclient_opts *o)
 	}
 	c->o = *o;
 	c->leader = -1;
-	for (size_t k = 0; k < o->nurls; k++) {
-		if ((c->urls[k] = strdup(o->urls[k])) == NULL) {
-			dnclient_destroy(c);
-			return DN_ENOMEM;
-		}
-	}
+	/* Before anything that may fail: destroy uses them. */
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->cv, &ca);
 	pthread_condattr_destroy(&ca);
+	for (size_t k = 0; k < o->nurls; k++) {
+		if ((c->urls[k] = strdup(o->urls[k])) == NULL) {
+			dnclient_destroy(c);
+			return DN_ENOMEM;
+		}
+	}
 	int rv = dnc_open(c);
 	if (rv == 0 && pthread_create(&c->flusher, NULL, dnc_flusher, c) != 0) {
 		rv = DN_ENOMEM;
 	}
+	c->flusher_started = rv == 0;
 	if (rv != 0) {
-		c->closing = true;
 		dnclient_destroy(c);
 		return rv;
 	}
 	*out = c;
 	return 0;
+}
+
+/* Stops every slot's aio (closing set, the flusher joined): when this
+ * returns no callback runs or will run. A slot still busy then lost its
+ * receive to the stop (dnc_slot_cb's re-arm raced it: nng dropped it
+ * without a callback): its orders are answered DN_ECLOSED here. */
+static void dnc_stop(dnclient *c)
+{
+	pthread_mutex_lock(&c->mu);
+	c->stopping = true;
+	pthread_mutex_unlock(&c->mu);
+	for (size_t k = 0; k < c->o.inflight_max; k++) {
+		nng_aio_stop(c->slots[k].aio); /* NULL-safe; waits for its callback */
+	}
+	for (size_t k = 0; k < c->o.inflight_max; k++) {
+		dnc_slot *s = &c->slots[k];
+		pthread_mutex_lock(&c->mu);
+		bool lost = s->busy;
+		pthread_mutex_unlock(&c->mu);
+		if (lost) {
+			dnc_item *items[DN_INGEST_BATCH_MAX];
+			size_t n = s->n;
+			memcpy(items, s->items, n * sizeof(items[0]));
+			dnc_slot_release(s, false);
+			dnc_requeue(c, items, n, DN_ECLOSED);
+		}
+	}
+}
+
+typedef struct {
+	nng_socket sock;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done, abandoned;
+} dnc_closer;
+
+static void dnc_closer_free(dnc_closer *k)
+{
+	pthread_cond_destroy(&k->cv);
+	pthread_mutex_destroy(&k->mu);
+	free(k);
+}
+
+static void *dnc_closer_main(void *arg)
+{
+	dnc_closer *k = arg;
+	nng_close(k->sock);
+	pthread_mutex_lock(&k->mu);
+	k->done = true;
+	bool abandoned = k->abandoned;
+	pthread_cond_signal(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+	if (abandoned) {
+		dnc_closer_free(k);
+	}
+	return NULL;
+}
+
+/* nng_close(sock), waiting at most DNC_CLOSE_WAIT_MS: past that libnng's
+ * reaper is wedged (see the top of the file) and the close never returns;
+ * its thread is left to it (the socket is lost, the caller is not). Only
+ * after every aio was stopped: nng holds nothing of ours any more. */
+static void dnc_close_socket(nng_socket sock)
+{
+	dnc_closer *k = calloc(1, sizeof(*k));
+	pthread_t th;
+	if (k == NULL) {
+		nng_close(sock);
+		return;
+	}
+	k->sock = sock;
+	pthread_mutex_init(&k->mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&k->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&th, NULL, dnc_closer_main, k) != 0) {
+		nng_close(sock);
+		dnc_closer_free(k);
+		return;
+	}
+	pthread_detach(th);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += DNC_CLOSE_WAIT_MS / 1000;
+	pthread_mutex_lock(&k->mu);
+	int rv = 0;
+	while (!k->done && rv == 0) {
+		rv = pthread_cond_timedwait(&k->cv, &k->mu, &ts);
+	}
+	bool done = k->done;
+	k->abandoned = !done;
+	pthread_mutex_unlock(&k->mu);
+	if (done) {
+		dnc_closer_free(k);
+	} else {
+		log_error("dnclient.close_stuck", "waited_ms=%d reason=\"libnng reaper wedged\"",
+		    DNC_CLOSE_WAIT_MS);
+	}
 }
 
 void dnclient_destroy(dnclient *c)
@@ -504,16 +679,24 @@ void dnclient_destroy(dnclient *c)
 		return;
 	}
 	pthread_mutex_lock(&c->mu);
-	bool started = !c->closing;
 	c->closing = true;
 	pthread_cond_broadcast(&c->cv);
 	pthread_mutex_unlock(&c->mu);
-	if (started) {
+	if (c->flusher_started) {
 		pthread_join(c->flusher, NULL);
 	}
-	nng_close(c->sock); /* in-flight messages complete NNG_ECLOSED */
+	if (c->flusher_started && netguard_dialer_pipes(c->dialer) != 0) {
+		/* Nothing new goes out; what is in flight may still be
+		 * answered (and its connection is then quiet to close). */
+		pthread_mutex_lock(&c->mu);
+		int drain_ms = 2 * c->o.timeout_ms < DNC_DRAIN_MS ? 2 * c->o.timeout_ms : DNC_DRAIN_MS;
+		dnc_wait_idle(c, drain_ms, true);
+		pthread_mutex_unlock(&c->mu);
+	}
+	dnc_stop(c);
+	dnc_close_socket(c->sock);
 	for (size_t k = 0; k < DNCLIENT_INFLIGHT_MAX; k++) {
-		nng_aio_free(c->slots[k].aio); /* waits for its callback */
+		nng_aio_free(c->slots[k].aio);
 	}
 	while (c->head != NULL) {
 		dnc_item *it = c->head;

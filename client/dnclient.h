@@ -16,8 +16,12 @@
  * callback are valid only during the call. Thread model: every function
  * but dnclient_destroy may be called from any thread; callbacks run on
  * nng's threads or the client's flusher thread and must not block long
- * (they may submit again). dnclient_destroy answers every order still
- * pending DN_ECLOSED before it returns.
+ * (they may submit again). dnclient_destroy sends nothing more, gives the
+ * messages in flight up to 1 s (at most twice timeout_ms) to be answered,
+ * and answers every order still pending DN_ECLOSED before it returns; no
+ * callback runs after it returns. A move to the next address waits for
+ * the messages in flight on the old one to end (answer or timeout) before
+ * it closes that connection.
  */
 #ifndef DN_DNCLIENT_H
 #define DN_DNCLIENT_H

@@ -521,6 +521,19 @@ bool netguard_dialer_stuck(nng_dialer d, uint64_t *other)
 	return stuck;
 }
 
+int netguard_dialer_pipes(nng_dialer d)
+{
+	nng_stat *all = NULL;
+	if (nng_stats_get(&all) != 0) {
+		return -1;
+	}
+	nng_stat *ep = guard_find_scope(all, "dialer", nng_dialer_id(d));
+	nng_stat *p = ep != NULL ? nng_stat_find(ep, "pipes") : NULL;
+	int n = p != NULL ? (int)nng_stat_value(p) : -1;
+	nng_stats_free(all);
+	return n;
+}
+
 uint64_t netguard_restarts(const netguard *g)
 {
 	return g != NULL ? g->restarts : 0;

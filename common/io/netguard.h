@@ -76,6 +76,10 @@ int netguard_restart(netguard *g, const nettls_files *f, const char *why);
  * libnng may have stopped redialling it; the caller dials again. */
 bool netguard_dialer_stuck(nng_dialer d, uint64_t *other);
 
+/* The connections (pipes) dialer d has now; -1 if nng keeps no statistics
+ * of it. */
+int netguard_dialer_pipes(nng_dialer d);
+
 /* How many times the endpoint was made again by netguard_tick. */
 uint64_t netguard_restarts(const netguard *g);
 

@@ -1016,8 +1016,7 @@ static int lg_run(const loadgen_params *p, uint32_t *lat, lg_report *r)
 	r->server_cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
 	if (p->acked != NULL) {
 		/* Every answer is in: tests may read the file and this line
-		 * before the client has closed (docs/replication.md: nng_close
-		 * has been seen to hang after several fail-overs). */
+		 * before the client has closed. */
 		uint64_t errors = 0, answered = 0;
 		for (unsigned k = 0; k < started; k++) {
 			errors += w[k].stats.errors;
