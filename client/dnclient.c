@@ -96,6 +96,12 @@ struct dnclient {
 	bool recheck;            /* a message failed: is the dialer still dialling? */
 	uint64_t recheck_us;     /* flusher: when it last looked */
 	uint64_t dial_other;     /* flusher: the dialer's "other" errors then */
+	/* One URL: since when messages have failed with no answer at all (0:
+	 * the last one was answered). After dnc_redial_us the flusher dials
+	 * again: after a partition heals, an old TCP connection waits out its
+	 * retransmission back-off (49 s measured after a 60 s cut) while a
+	 * fresh one gets through at once (as hubd does, SEMANTICS.md). */
+	uint64_t failing_since_us;
 	int leader;              /* a group's leader named by a NOT_LEADER: the
 	                          * URL index rotate moves to; -1: the next */
 	pthread_mutex_t mu;
@@ -177,10 +183,15 @@ static void dnc_requeue(dnclient *c, dnc_item **items, size_t n, int rv)
 }
 
 /* Frees slot s for the next message. */
-static void dnc_slot_release(dnc_slot *s, bool failed)
+static void dnc_slot_release(dnc_slot *s, bool failed, bool answered)
 {
 	dnclient *c = s->c;
 	pthread_mutex_lock(&c->mu);
+	if (answered) {
+		c->failing_since_us = 0;
+	} else if (failed && c->failing_since_us == 0) {
+		c->failing_since_us = dnc_now_us();
+	}
 	if (failed && s->gen == c->gen && c->o.nurls > 1) {
 		c->rotate = true;
 	} else if (failed) {
@@ -295,7 +306,7 @@ static void dnc_slot_cb(void *arg)
 		dnc_item *items[DN_INGEST_BATCH_MAX];
 		size_t n = s->n;
 		memcpy(items, s->items, n * sizeof(items[0]));
-		dnc_slot_release(s, true);
+		dnc_slot_release(s, true, false);
 		dnc_requeue(s->c, items, n, rv);
 		return;
 	}
@@ -305,7 +316,7 @@ static void dnc_slot_cb(void *arg)
 	memcpy(items, s->items, n * sizeof(items[0]));
 	bool ok = dnc_answer_all(s, nng_msg_body(m), nng_msg_len(m));
 	nng_msg_free(m);
-	dnc_slot_release(s, !ok);
+	dnc_slot_release(s, !ok, true);
 	if (!ok) {
 		dnc_requeue(s->c, items, n, DN_EPROTO);
 	}
@@ -360,7 +371,7 @@ static void dnc_slot_send(dnclient *c, dnc_slot *s)
 		dnc_item *items[DN_INGEST_BATCH_MAX];
 		size_t n = s->n;
 		memcpy(items, s->items, n * sizeof(items[0]));
-		dnc_slot_release(s, false);
+		dnc_slot_release(s, false, false);
 		dnc_requeue(c, items, n, DN_ENOMEM);
 		return;
 	}
@@ -448,6 +459,14 @@ static dnc_slot *dnc_take(dnclient *c)
 	return s;
 }
 
+/* How long messages to a single URL may fail unanswered before the client
+ * dials again: twice the timeout, at least 3 s. */
+static uint64_t dnc_redial_us(const dnclient *c)
+{
+	uint64_t t = 2u * (uint64_t)c->o.timeout_ms * 1000u;
+	return t < 3000000u ? 3000000u : t;
+}
+
 static void *dnc_flusher(void *arg)
 {
 	dnclient *c = arg;
@@ -471,6 +490,15 @@ static void *dnc_flusher(void *arg)
 				c->rotate = true;
 				c->leader = (int)c->cur;
 			}
+			continue;
+		}
+		if (c->o.nurls == 1 && c->failing_since_us != 0 &&
+		    dnc_now_us() - c->failing_since_us >= dnc_redial_us(c)) {
+			log_warn("dnclient.redial", "url=%s reason=\"no answer for %llu ms\"",
+			    c->urls[c->cur], (unsigned long long)(dnc_redial_us(c) / 1000u));
+			c->failing_since_us = dnc_now_us();
+			c->rotate = true;
+			c->leader = (int)c->cur;
 			continue;
 		}
 		if (c->queued == 0 || c->nfree == 0) {
@@ -594,7 +622,7 @@ static void dnc_stop(dnclient *c)
 			dnc_item *items[DN_INGEST_BATCH_MAX];
 			size_t n = s->n;
 			memcpy(items, s->items, n * sizeof(items[0]));
-			dnc_slot_release(s, false);
+			dnc_slot_release(s, false, false);
 			dnc_requeue(c, items, n, DN_ECLOSED);
 		}
 	}
