@@ -383,20 +383,27 @@ static void dnc_slot_send(dnclient *c, dnc_slot *s)
 /* Waits (mutex held) until no message is in flight or wait_ms passed
  * (or, unless draining, closing is set): a message in flight ends within
  * twice timeout_ms (an answer, an error or a timeout). */
+/* Waits on c->cv (mutex held) until signalled or deadline_us
+ * (dnc_now_us's clock). */
+static void dnc_wait_until(dnclient *c, uint64_t deadline_us)
+{
+	uint64_t now = dnc_now_us();
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t ns = (uint64_t)ts.tv_nsec + (deadline_us > now ? deadline_us - now : 0) * 1000u;
+	ts.tv_sec += (time_t)(ns / 1000000000u);
+	ts.tv_nsec = (long)(ns % 1000000000u);
+	pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+}
+
 static void dnc_wait_idle(dnclient *c, int wait_ms, bool draining)
 {
 	uint64_t deadline = dnc_now_us() + (uint64_t)wait_ms * 1000u;
 	while ((draining || !c->closing) && c->nfree < c->o.inflight_max) {
-		uint64_t now = dnc_now_us();
-		if (now >= deadline) {
+		if (dnc_now_us() >= deadline) {
 			return;
 		}
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		uint64_t ns = (uint64_t)ts.tv_nsec + (deadline - now) * 1000u;
-		ts.tv_sec += (time_t)(ns / 1000000000u);
-		ts.tv_nsec = (long)(ns % 1000000000u);
-		pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+		dnc_wait_until(c, deadline);
 	}
 }
 
@@ -508,12 +515,7 @@ static void *dnc_flusher(void *arg)
 		uint64_t due = c->head->queued_us + c->o.linger_us;
 		uint64_t now = dnc_now_us();
 		if (c->queued < c->o.batch_max && now < due) {
-			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			uint64_t ns = (uint64_t)ts.tv_nsec + (due - now) * 1000u;
-			ts.tv_sec += (time_t)(ns / 1000000000u);
-			ts.tv_nsec = (long)(ns % 1000000000u);
-			pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+			dnc_wait_until(c, due);
 			continue;
 		}
 		dnc_slot *s = dnc_take(c);

@@ -175,19 +175,19 @@ static nng_stat *guard_find_scope(nng_stat *st, const char *kind, int id)
 	return NULL;
 }
 
-/* The endpoint's counters from one snapshot: "other" errors, accepted (or
- * connected) and open pipes. false if nng keeps no statistics. */
-static bool guard_stats(const netguard *g, uint64_t *other, uint64_t *accepted,
+/* One endpoint's counters from one snapshot: "other" errors, accepted (or
+ * connected) and open pipes. false if nng keeps no statistics or has no
+ * such endpoint. */
+static bool ep_stats(bool dialer, int id, uint64_t *other, uint64_t *accepted,
     uint64_t *pipes)
 {
 	nng_stat *all = NULL;
 	if (nng_stats_get(&all) != 0) {
 		return false;
 	}
-	nng_stat *ep = g->dialer ? guard_find_scope(all, "dialer", nng_dialer_id(g->d))
-	                         : guard_find_scope(all, "listener", nng_listener_id(g->l));
+	nng_stat *ep = guard_find_scope(all, dialer ? "dialer" : "listener", id);
 	nng_stat *o = ep != NULL ? nng_stat_find(ep, "other") : NULL;
-	nng_stat *a = ep != NULL ? nng_stat_find(ep, g->dialer ? "connect" : "accept") : NULL;
+	nng_stat *a = ep != NULL ? nng_stat_find(ep, dialer ? "connect" : "accept") : NULL;
 	nng_stat *p = ep != NULL ? nng_stat_find(ep, "pipes") : NULL;
 	bool ok = o != NULL && a != NULL && p != NULL;
 	if (ok) {
@@ -197,6 +197,13 @@ static bool guard_stats(const netguard *g, uint64_t *other, uint64_t *accepted,
 	}
 	nng_stats_free(all);
 	return ok;
+}
+
+static bool guard_stats(const netguard *g, uint64_t *other, uint64_t *accepted,
+    uint64_t *pipes)
+{
+	return ep_stats(g->dialer, g->dialer ? nng_dialer_id(g->d) : nng_listener_id(g->l),
+	    other, accepted, pipes);
 }
 
 static void guard_baseline(netguard *g)
@@ -504,34 +511,19 @@ bool netguard_tick(netguard *g, uint64_t now_ms)
 
 bool netguard_dialer_stuck(nng_dialer d, uint64_t *other)
 {
-	nng_stat *all = NULL;
-	if (nng_stats_get(&all) != 0) {
+	uint64_t now = 0, connected = 0, pipes = 0;
+	if (!ep_stats(true, nng_dialer_id(d), &now, &connected, &pipes)) {
 		return false;
 	}
-	nng_stat *ep = guard_find_scope(all, "dialer", nng_dialer_id(d));
-	nng_stat *o = ep != NULL ? nng_stat_find(ep, "other") : NULL;
-	nng_stat *p = ep != NULL ? nng_stat_find(ep, "pipes") : NULL;
-	bool stuck = false;
-	if (o != NULL && p != NULL) {
-		uint64_t now = nng_stat_value(o);
-		stuck = now != *other && nng_stat_value(p) == 0;
-		*other = now;
-	}
-	nng_stats_free(all);
+	bool stuck = now != *other && pipes == 0;
+	*other = now;
 	return stuck;
 }
 
 int netguard_dialer_pipes(nng_dialer d)
 {
-	nng_stat *all = NULL;
-	if (nng_stats_get(&all) != 0) {
-		return -1;
-	}
-	nng_stat *ep = guard_find_scope(all, "dialer", nng_dialer_id(d));
-	nng_stat *p = ep != NULL ? nng_stat_find(ep, "pipes") : NULL;
-	int n = p != NULL ? (int)nng_stat_value(p) : -1;
-	nng_stats_free(all);
-	return n;
+	uint64_t other = 0, connected = 0, pipes = 0;
+	return ep_stats(true, nng_dialer_id(d), &other, &connected, &pipes) ? (int)pipes : -1;
 }
 
 uint64_t netguard_restarts(const netguard *g)
