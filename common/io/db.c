@@ -136,6 +136,75 @@ int db_commit(sqlite3 *db)
 	return rc;
 }
 
+int db_txn_init(db_txn *t, sqlite3 *db, const char *savepoint)
+{
+	char sp[3][96];
+	memset(t, 0, sizeof(*t));
+	t->db = db;
+	if (db_prepare(db, "BEGIN IMMEDIATE", &t->begin) != 0 ||
+	    db_prepare(db, "COMMIT", &t->commit) != 0) {
+		return DN_EIO;
+	}
+	if (savepoint == NULL) {
+		return 0;
+	}
+	snprintf(sp[0], sizeof(sp[0]), "SAVEPOINT %s", savepoint);
+	snprintf(sp[1], sizeof(sp[1]), "RELEASE %s", savepoint);
+	snprintf(sp[2], sizeof(sp[2]), "ROLLBACK TO %s", savepoint);
+	if (db_prepare(db, sp[0], &t->savepoint) != 0 ||
+	    db_prepare(db, sp[1], &t->release) != 0 ||
+	    db_prepare(db, sp[2], &t->rollback_to) != 0) {
+		return DN_EIO;
+	}
+	return 0;
+}
+
+/* Steps a statement with no rows and resets it; 0 or DN_EIO (logged). */
+static int txn_step(sqlite3 *db, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		log_error("db.exec_failed", "rc=%d err=\"%s\" sql=\"%.80s\"", rc,
+		    sqlite3_errmsg(db), sqlite3_sql(st));
+		return DN_EIO;
+	}
+	return 0;
+}
+
+int db_txn_begin(db_txn *t)
+{
+	return txn_step(t->db, t->begin);
+}
+
+int db_txn_commit(db_txn *t)
+{
+	uint64_t t0 = commit_observer != NULL ? db_mono_ns() : 0;
+	int rc = txn_step(t->db, t->commit);
+	if (commit_observer != NULL) {
+		commit_observer(commit_observer_arg, db_mono_ns() - t0);
+	}
+	if (rc != 0 && !sqlite3_get_autocommit(t->db)) {
+		db_rollback(t->db); /* as db_commit */
+	}
+	return rc;
+}
+
+int db_txn_savepoint(db_txn *t)
+{
+	return txn_step(t->db, t->savepoint);
+}
+
+int db_txn_release(db_txn *t)
+{
+	return txn_step(t->db, t->release);
+}
+
+int db_txn_rollback_to(db_txn *t)
+{
+	return txn_step(t->db, t->rollback_to);
+}
+
 void db_rollback(sqlite3 *db)
 {
 	if (!sqlite3_get_autocommit(db)) {

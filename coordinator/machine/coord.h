@@ -409,7 +409,8 @@ void coord_gap_note(coord *c, int hub, const char *sku, const char *what, int64_
  * Every input that writes (an order batch, a hub sync batch, an ops request
  * that changes anything, a tick's work) runs through coord_txn_run: begin,
  * apply (the caller's function: decisions, store writes, memory), the clock
- * saved, commit; the caller answers its requests only after it returns. On
+ * saved (when apply wrote anything: an idle hub's sync writes nothing),
+ * commit; the caller answers its requests only after it returns. On
  * any failure (apply's, the commit's, or the undo log's) the file is rolled
  * back and so is memory, from the undo log (stock.c): memory equals the
  * file again, nothing is read back, and the caller answers every request
@@ -418,6 +419,9 @@ void coord_gap_note(coord *c, int hub, const char *sku, const char *what, int64_
  * answer). Returns 0 or the DN_E* code; what names the input in the log. */
 typedef int (*coord_txn_fn)(coord *c, void *arg);
 int coord_txn_run(coord *c, const char *what, coord_txn_fn apply, void *arg);
+/* Rows written to the store since it opened (only grows; a reopened store
+ * counts from 0): unchanged across an input that wrote nothing. */
+int64_t coord_rows_written(coord *c);
 
 /* ---- scratch (stock.c) ----
  * A block of size bytes for user which (COORD_SCRATCH_*): large working

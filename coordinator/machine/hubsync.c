@@ -600,6 +600,8 @@ static int hubsync_request(coord *c, const Dropnet__HubSyncRequest *m, int64_t n
 	if (rv != 0 || *verdict != COORD_SYNC_OK) {
 		return rv;
 	}
+	/* The file's positions (a new incarnation rewrote them above). */
+	const uint64_t was_acked = hub->cmd_acked, was_applied = hub->event_applied;
 	for (size_t e = 0; e < m->n_events && rv == 0; e++) {
 		const Dropnet__HubEvent *ev = m->events[e];
 		if (ev->seq <= hub->event_applied) {
@@ -627,6 +629,11 @@ static int hubsync_request(coord *c, const Dropnet__HubSyncRequest *m, int64_t n
 		if ((rv = store_stream_cmds_trim(c->store, hub->id, hub->cmd_acked)) != 0) {
 			return rv;
 		}
+	}
+	/* A sync that moved neither position writes nothing (an idle hub's
+	 * syncs cost no commit). A resync above rewrote the row itself. */
+	if (hub->cmd_acked == was_acked && hub->event_applied == was_applied) {
+		return 0;
 	}
 	return store_stream_hub_positions_set(c->store, hub->id, hub->cmd_acked,
 	    hub->event_applied);

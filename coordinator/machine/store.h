@@ -90,6 +90,7 @@
 #include <stdint.h>
 #include <sqlite3.h>
 #include "core/limits.h"
+#include "io/db.h"
 
 /* The ingest area's statements (store_ingest.c, prepared by
  * coord_store_ingest_init; db_close finalizes them). */
@@ -100,6 +101,7 @@ typedef struct store_ingest_stmts {
 	    *placement_state, *placements_held, *placement_send, *cmd_insert,
 	    *hub_cmd_seq, *stock_upsert, *buyer_get, *buyer_add, *tier_sold,
 	    *drop_counts, *customer_get, *customer_add;
+	db_txn txn;                    /* BEGIN / COMMIT, prepared once */
 } store_ingest_stmts;
 
 
@@ -416,6 +418,10 @@ int coord_store_ingest_init(store *s, sqlite3 *db);
 int coord_store_begin(store *s);
 int coord_store_commit(store *s);
 void coord_store_rollback(store *s);
+/* Rows changed on the store's connection since it opened (a counter that
+ * only grows): equal before and after a transaction's work when it wrote
+ * nothing. */
+int64_t coord_store_changes(store *s);
 
 /* One journalled order, as the storefront path reads it back. */
 typedef struct {

@@ -70,22 +70,27 @@ int coord_store_ingest_init(store *s, sqlite3 *db)
 			return DN_EIO;
 		}
 	}
-	return 0;
+	return db_txn_init(&q->txn, db, NULL);
 }
 
 int coord_store_begin(store *s)
 {
-	return db_begin(s->ingest.db);
+	return db_txn_begin(&s->ingest.txn);
 }
 
 int coord_store_commit(store *s)
 {
-	return db_commit(s->ingest.db);
+	return db_txn_commit(&s->ingest.txn);
 }
 
 void coord_store_rollback(store *s)
 {
 	db_rollback(s->ingest.db);
+}
+
+int64_t coord_store_changes(store *s)
+{
+	return (int64_t)sqlite3_total_changes64(s->ingest.db);
 }
 
 /* Ends a read: resets st; a step result that is neither a row nor the end

@@ -1,7 +1,7 @@
 /*
  * txn.c - the transaction runner: the one place the machine begins and
  * commits (coord.h, "the transaction runner"). Begin, apply, save the
- * clock, commit; on any failure the store rolls back and the undo log
+ * clock (when apply wrote anything), commit; on any failure the store rolls back and the undo log
  * (stock.c) puts memory back as it was at begin, so memory equals the file
  * without reading it. The caller answers its requests after this returns.
  *
@@ -39,11 +39,15 @@ int coord_txn_run(coord *c, const char *what, coord_txn_fn apply, void *arg)
 		return rv;
 	}
 	coord_undo_begin(c);
+	const int64_t changes = coord_store_changes(c->store);
 	rv = apply(c, arg);
 	if (rv == 0 && coord_undo_failed(c)) {
 		rv = DN_ENOMEM;
 	}
-	if (rv == 0) {
+	/* The clock goes with every transaction that wrote (SEMANTICS.md:
+	 * W is written by every transaction that acts on time); one that
+	 * wrote nothing (an idle hub's sync) commits nothing. */
+	if (rv == 0 && coord_store_changes(c->store) != changes) {
 		rv = coord_clock_save(c);
 	}
 	if (rv == 0) {
@@ -61,4 +65,9 @@ int coord_txn_run(coord *c, const char *what, coord_txn_fn apply, void *arg)
 	c->commit_failures++;
 	log_error("txn.failed", "what=%s err=%s", what, dn_strerror(rv));
 	return rv;
+}
+
+int64_t coord_rows_written(coord *c)
+{
+	return c->store != NULL ? coord_store_changes(c->store) : 0;
 }

@@ -265,6 +265,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 struct hub_store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT_];
+	db_txn txn;             /* BEGIN / COMMIT / the request savepoint */
 	pick_order *cand;       /* hub_store_claim_candidates' rows
 	                         * (DN_QUEUE_LIST_MAX, allocated on first use) */
 };
@@ -344,6 +345,10 @@ int hub_store_open_vfs(hub_store **out, const char *path, const char *vfs)
 			return rv;
 		}
 	}
+	if ((rv = db_txn_init(&s->txn, s->db, "req")) != 0) {
+		hub_store_close(s);
+		return rv;
+	}
 	*out = s;
 	return 0;
 }
@@ -363,12 +368,12 @@ void hub_store_close(hub_store *s)
 
 int hub_store_begin(hub_store *s)
 {
-	return db_begin(s->db);
+	return db_txn_begin(&s->txn);
 }
 
 int hub_store_commit(hub_store *s)
 {
-	return db_commit(s->db);
+	return db_txn_commit(&s->txn);
 }
 
 void hub_store_rollback(hub_store *s)
@@ -378,19 +383,19 @@ void hub_store_rollback(hub_store *s)
 
 int hub_store_savepoint(hub_store *s)
 {
-	return db_exec(s->db, "SAVEPOINT req");
+	return db_txn_savepoint(&s->txn);
 }
 
 int hub_store_release(hub_store *s)
 {
-	return db_exec(s->db, "RELEASE req");
+	return db_txn_release(&s->txn);
 }
 
 void hub_store_rollback_to(hub_store *s)
 {
 	/* ROLLBACK TO keeps the savepoint open; RELEASE closes it. */
-	(void)db_exec(s->db, "ROLLBACK TO req");
-	(void)db_exec(s->db, "RELEASE req");
+	(void)db_txn_rollback_to(&s->txn);
+	(void)db_txn_release(&s->txn);
 }
 
 int hub_store_stream_get(hub_store *s, hub_stream *out)

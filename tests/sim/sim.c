@@ -33,10 +33,30 @@
  * resync": the staff resolve re-sent orders from the carrier log, then
  * count). */
 #define SIM_WIPES 1
-/* A picker whose claim found nothing waits 10 ms + up to this long before
- * the next step (a busy one: up to 60 ms). */
-#define SIM_STAFF_IDLE_MS 400
-/* Audit every this many coordinator batches, besides before every
+/* The staff's pace (staff_gap). One seed in SIM_REAL_PACE_ONE_IN runs at
+ * a hub's real pace, the others compressed (every ingest and fault path in
+ * a few simulated seconds, cheap: most seeds). At the real pace, in real
+ * minutes: a picker walks the bins
+ * for an order's units (20-90 s), packs and ships it (10-40 s), and
+ * glances at the queue every few seconds when it is empty. A drop's
+ * timers (claim leases, hub health and grace, request keys, the
+ * coordinator's tick) then run at their real lengths against work that
+ * takes as long as it does in a hub, and one seed is hours of a hub's
+ * day, not seconds. */
+#define SIM_REAL_PACE_ONE_IN 16
+#define SIM_PICK_MS 20000
+#define SIM_PICK_SPREAD_MS 70000
+#define SIM_PACK_MS 10000
+#define SIM_PACK_SPREAD_MS 30000
+#define SIM_GLANCE_MS 2000
+#define SIM_GLANCE_SPREAD_MS 6000
+/* After every order is answered the hubs still pick for hours: faults go
+ * on, sparser (one every SIM_TAIL_FAULT_MS + up to as long again), and
+ * partitions may outlast the routing grace and the lease. The network
+ * heals when every hub is idle, or SIM_TAIL_MAX_MS after the last answer. */
+#define SIM_TAIL_FAULT_MS 30000
+#define SIM_TAIL_MAX_MS (8 * 3600 * 1000ULL)
+/* Audit every this many coordinator batches that wrote, besides before every
  * coordinator crash and at the end (check.c says why that is enough; each
  * audit scans the whole journal). */
 #define SIM_AUDIT_EVERY 256
@@ -405,7 +425,14 @@ static bool coord_drain(world *w)
 		}
 	}
 	ok = ok && check_ledger(w) && check_memory_file(w);
-	if (ok && ++w->drains % SIM_AUDIT_EVERY == 0) {
+	/* Only batches that wrote count: an idle hub's syncs change nothing. */
+	int64_t changes = coord_rows_written(&w->c);
+	if (changes != w->drain_changes) {
+		w->drain_changes = changes;
+		w->drains++;
+	}
+	if (ok && w->drains >= w->drains_audited + SIM_AUDIT_EVERY) {
+		w->drains_audited = w->drains;
 		ok = check_audit(w, false);
 	}
 	if (w->n_ingest + w->n_sync > 0) {
@@ -1017,6 +1044,26 @@ static bool staff_recount(world *w, int i)
 	return true;
 }
 
+/* How long the staff take before their next step (SIM_PICK_MS). A seed
+ * at the compressed pace (w->real_pace false) steps every 10-70 ms, or
+ * 10-410 ms after a claim found nothing: the whole drop in seconds. */
+static uint64_t staff_gap(world *w, const sim_hub *hb)
+{
+	if (!w->real_pace) {
+		return 10 + sim_rng_below(&w->rng, hb->idle ? 400 : 60);
+	}
+	if (hb->cur_order != 0) {
+		return hb->cur_step == 0
+		    ? SIM_PICK_MS + sim_rng_below(&w->rng, SIM_PICK_SPREAD_MS)
+		    : SIM_PACK_MS + sim_rng_below(&w->rng, SIM_PACK_SPREAD_MS);
+	}
+	if (hb->idle || !hb->up || !hb->stocked) {
+		return SIM_GLANCE_MS + sim_rng_below(&w->rng, SIM_GLANCE_SPREAD_MS);
+	}
+	/* The next claim, a count or a delivery: at once, as staff do. */
+	return 200 + sim_rng_below(&w->rng, 1000);
+}
+
 static bool staff_step(world *w, int i)
 {
 	sim_hub *hb = &w->hubs[i];
@@ -1265,7 +1312,8 @@ static bool fault_one(world *w)
 	uint64_t pick = sim_rng_below(&w->rng, 100);
 	int i = (int)sim_rng_below(&w->rng, w->p.hubs);
 	if (pick < 30) {
-		uint64_t len = 500 + sim_rng_below(&w->rng, 5000);
+		/* In the tail, up to three minutes: past the grace and the lease. */
+		uint64_t len = 500 + sim_rng_below(&w->rng, w->answered ? 180000 : 5000);
 		w->hubs[i].partitioned = true;
 		w->res->partitions++;
 		ev_push(w, w->now + len, EV_HEAL, i, 0, NULL);
@@ -1321,6 +1369,8 @@ static bool world_setup(world *w)
 		ev_push(w, 10 + i, EV_STAFF, (int)i, 0, NULL);
 	}
 	w->delay_max_ms = 5;
+	w->real_pace = sim_rng_below(&w->rng, SIM_REAL_PACE_ONE_IN) == 0;
+	w->res->real_paced = w->real_pace ? 1 : 0;
 	if (w->p.faults) {
 		/* Rare enough that a drop gets through, common enough that
 		 * every seed sees failed commits. */
@@ -1438,8 +1488,7 @@ static bool step(world *w, sim_ev *e)
 		trace_books(w, e->node, "staff");
 		/* A picker who found nothing to claim looks again a little later
 		 * (each claim is a durable keyed write at the hub). */
-		uint64_t gap = w->hubs[e->node].idle ? SIM_STAFF_IDLE_MS : 60;
-		ev_push(w, w->now + 10 + sim_rng_below(&w->rng, gap), EV_STAFF, e->node, 0, NULL);
+		ev_push(w, w->now + staff_gap(w, &w->hubs[e->node]), EV_STAFF, e->node, 0, NULL);
 		return ok;
 	}
 	case EV_ORDER_SEND:
@@ -1451,7 +1500,10 @@ static bool step(world *w, sim_ev *e)
 	case EV_FAULT:
 		if (!w->healed) {
 			bool ok = fault_one(w);
-			ev_push(w, w->now + 200 + sim_rng_below(&w->rng, 1500), EV_FAULT, -1, 0, NULL);
+			uint64_t gap = w->answered ? SIM_TAIL_FAULT_MS +
+			    sim_rng_below(&w->rng, SIM_TAIL_FAULT_MS) :
+			    200 + sim_rng_below(&w->rng, 1500);
+			ev_push(w, w->now + gap, EV_FAULT, -1, 0, NULL);
 			return ok;
 		}
 		return true;
@@ -1462,9 +1514,23 @@ static bool step(world *w, sim_ev *e)
 	return true;
 }
 
+/* The tail is over: every hub up, connected and out of work (its last
+ * claim found nothing). */
+static bool hubs_idle(const world *w)
+{
+	for (uint32_t i = 0; i < w->p.hubs; i++) {
+		const sim_hub *hb = &w->hubs[i];
+		if (!hb->up || hb->partitioned || !hb->idle || hb->cur_order != 0 ||
+		    hb->restock_sku >= 0 || hb->recount) {
+			return false;
+		}
+	}
+	return true;
+}
+
 static bool run_loop(world *w)
 {
-	uint64_t settle_deadline = 0, next_settle_check = 0;
+	uint64_t settle_deadline = 0, next_settle_check = 0, shipped = 0;
 	while (w->nheap > 0) {
 		sim_ev e = ev_pop(w);
 		assert(e.t >= w->now);
@@ -1472,8 +1538,18 @@ static bool run_loop(world *w)
 		if (!step(w, &e)) {
 			return false;
 		}
-		if (!w->healed && all_answered(w)) {
+		if (!w->answered && all_answered(w)) {
+			w->answered = true;
+			w->answered_ms = w->now;
+		}
+		if (!w->healed && w->answered &&
+		    (hubs_idle(w) || w->now >= w->answered_ms + SIM_TAIL_MAX_MS)) {
 			heal(w);
+		}
+		/* Settling may take the staff hours: the deadline is for
+		 * progress (an order shipped), not for the whole. */
+		if (w->healed && (settle_deadline == 0 || w->res->shipped != shipped)) {
+			shipped = w->res->shipped;
 			settle_deadline = w->now + SIM_SETTLE_MS;
 		}
 		if (w->healed && w->now >= next_settle_check) {
@@ -1483,7 +1559,7 @@ static bool run_loop(world *w)
 				return check_audit(w, true) && check_final(w);
 			}
 			if (w->now > settle_deadline) {
-				return check_fail(w, "no convergence %llu ms after the drop: %s",
+				return check_fail(w, "no convergence: nothing shipped for %llu ms after the drop: %s",
 				    (unsigned long long)SIM_SETTLE_MS, why);
 			}
 		}
@@ -1583,6 +1659,7 @@ int sim_run(const sim_params *p, sim_result *out)
 	}
 	out->sim_ms = w->now;
 	out->orders = w->norders;
+
 	world_free(w);
 	free(w);
 	return 0;

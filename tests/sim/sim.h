@@ -39,7 +39,8 @@
 #define SIM_INBOX_MAX 4096
 /* Attempts of one order before the storefront gives up. */
 #define SIM_TRIES_MAX 30
-/* Simulated time allowed to settle after the drop before "no convergence". */
+/* Simulated time the network may go without shipping an order once the
+ * drop is over before "no convergence". */
 #define SIM_SETTLE_MS (10 * 60 * 1000)
 
 /* ---- the PRNG (splitmix64): the only source of chance ---- */
@@ -73,6 +74,8 @@ typedef struct {
 	uint32_t wipes;         /* hub disks wiped */
 	uint64_t io_errors;     /* write/sync errors and full disks injected */
 	uint32_t audits;
+	uint32_t real_paced;    /* 1: staff at a hub's real pace (hours),
+				 * not compressed into seconds (sums: seeds) */
 	uint32_t memfile_checks; /* memory = file checked after a failed tx */
 	bool failed;
 	char why[512];          /* the first violation */

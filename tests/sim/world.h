@@ -138,6 +138,9 @@ typedef struct {
 	/* network faults */
 	double loss, dup;
 	uint32_t delay_max_ms;
+	bool real_pace;         /* staff at a hub's real pace (SIM_PICK_MS) */
+	bool answered;          /* every order answered: the tail (SIM_TAIL_*) */
+	uint64_t answered_ms;
 	bool healed;            /* the drop is over: no more faults */
 	sim_hub hubs[SIM_HUBS_MAX];
 	sim_order *orders;
@@ -145,7 +148,9 @@ typedef struct {
 	uint32_t ndone;         /* orders answered finally or given up */
 	const char *trace;      /* DROPSIM_TRACE: a hub to trace, or NULL */
 	uint64_t attempts;
-	uint32_t drains;
+	uint32_t drains;        /* coordinator batches that wrote */
+	uint32_t drains_audited; /* drains at the last periodic audit */
+	int64_t drain_changes;  /* coord_store_changes after the last batch */
 	uint64_t commit_failures_seen; /* c.commit_failures at the last check */
 	sim_mark marks[SIM_MARKS_MAX];
 	size_t nmarks;
