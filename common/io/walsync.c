@@ -158,6 +158,14 @@ uint64_t walsync_mark(walsync *w)
 	return t;
 }
 
+uint64_t walsync_last(walsync *w)
+{
+	pthread_mutex_lock(&w->mtx);
+	uint64_t t = w->written;
+	pthread_mutex_unlock(&w->mtx);
+	return t;
+}
+
 void walsync_upto(walsync *w, uint64_t ticket)
 {
 	pthread_mutex_lock(&w->mtx);

@@ -43,6 +43,10 @@ void walsync_destroy(walsync *w, sqlite3 *db);
 
 /* A ticket for everything committed so far (loop thread). */
 uint64_t walsync_mark(walsync *w);
+/* The last ticket issued (loop thread): for a batch that wrote nothing but
+ * may reply with what earlier commits decided. Waiting for it costs no
+ * fdatasync when those are on disk already. */
+uint64_t walsync_last(walsync *w);
 
 /* Returns once everything committed before ticket was issued is on disk:
  * at once if a sync that started after the ticket has finished, else after

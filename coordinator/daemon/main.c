@@ -109,10 +109,15 @@ static void shell_run(shell *sh, machine_batch_fn fn, obs_path path, bridge_req 
 	}
 	shell_clock(sh);
 	uint64_t t0 = timed ? obs_now_ns() : 0;
+	int64_t written = coord_rows_written(&sh->c);
 	fn(&sh->c, mp, n);
 	uint64_t t1 = timed ? obs_now_ns() : 0;
-	/* Whatever fn committed is durable once the ticket is synced. */
-	uint64_t ticket = sh->ws != NULL ? walsync_mark(sh->ws) : 0;
+	/* Whatever fn committed is durable once the ticket is synced. A batch
+	 * that wrote nothing (idle hubs' syncs) waits only for the commits
+	 * before it, whose commands its replies may carry: no fdatasync of
+	 * its own. */
+	uint64_t ticket = sh->ws == NULL ? 0 : coord_rows_written(&sh->c) != written
+	    ? walsync_mark(sh->ws) : walsync_last(sh->ws);
 	for (size_t i = 0; i < n; i++) {
 		assert(m[i].replied);
 		bridge_req_reply_after(reqs[i], m[i].reply, m[i].reply_len, ticket);
