@@ -53,6 +53,8 @@ struct netguard {
 	uint64_t other;         /* the endpoint's "other" errors, last tick */
 	uint64_t accepted;      /* "accept" when the suspicion began or last moved */
 	bool suspect;
+	bool gone;              /* a listener that could not be made again:
+	                         * netguard_tick tries once a tick */
 	uint64_t restarts;
 	uint64_t last_tick_ms;
 	guard_conn track[NETGUARD_TRACK_MAX];
@@ -455,13 +457,33 @@ int netguard_restart(netguard *g, const nettls_files *f, const char *why)
 	if (rv != 0) {
 		log_error("net.endpoint_restart_failed", "url=%s kind=%s reason=%s err=%s", g->url,
 		    g->dialer ? "dialer" : "listener", why, dn_strerror(rv));
+		/* Closed and not made again (its address taken meanwhile):
+		 * every later tick tries again. A SIGHUP's bad files keep the
+		 * old listener, which still serves. */
+		g->gone = !g->dialer && f == NULL;
 		return rv;
 	}
+	g->gone = false;
 	if (!g->dialer) {
 		g->port = guard_port(g);
 	}
 	guard_baseline(g);
 	return 0;
+}
+
+/* A listener netguard_restart could not make again: one try a tick. */
+static bool guard_relisten(netguard *g)
+{
+	nettls_files files = guard_files(g);
+	int rv = nettls_listen_l(g->sock, g->url, &files, &g->l);
+	if (rv != 0) {
+		return false;
+	}
+	g->gone = false;
+	g->port = guard_port(g);
+	guard_baseline(g);
+	log_warn("net.endpoint_restored", "url=%s restarts=%" PRIu64, g->url, g->restarts);
+	return true;
 }
 
 bool netguard_tick(netguard *g, uint64_t now_ms)
@@ -472,6 +494,9 @@ bool netguard_tick(netguard *g, uint64_t now_ms)
 		return false;
 	}
 	g->last_tick_ms = now_ms;
+	if (g->gone) {
+		return guard_relisten(g);
+	}
 	if (!guard_stats(g, &other, &accepted, &pipes)) {
 		return false;
 	}

@@ -63,12 +63,15 @@ void netguard_set_pipe_hook(netguard *g, netguard_pipe_fn removed, void *arg);
 
 /* Looks at the endpoint (see above); about once a second (a sooner call
  * does nothing, so a caller may tick on every request). Returns true if
- * it made the endpoint again. */
+ * it made the endpoint again. A listener netguard_restart could not make
+ * again (its address taken meanwhile) is tried again on every tick until
+ * it listens (net.endpoint_restored). */
 bool netguard_tick(netguard *g, uint64_t now_ms);
 
 /* Closes the listener or dialer and makes it again now (a listener: with
  * the files f, e.g. a new CRL; NULL keeps the old ones). 0 or DN_E*: with a
- * listener that cannot be made again, the old one is gone (logged). */
+ * listener that cannot be made again, the old one is gone (logged) until
+ * a later netguard_tick makes it. */
 int netguard_restart(netguard *g, const nettls_files *f, const char *why);
 
 /* For a client that manages its own dialer d (dnclient): true if d's

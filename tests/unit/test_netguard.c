@@ -18,10 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
 #include <uv.h>
@@ -162,11 +164,51 @@ static void test_stopped_ipc_listener_comes_back(void **state)
 	rmdir(dir);
 }
 
+/* A listener that cannot be made again at once (here: its directory moved
+ * away while it restarted) is tried again on every tick, and listens once
+ * it can. Before, it stayed gone for good. */
+static void test_gone_listener_is_retried(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/dn-guard-XXXXXX", sub[64], moved[64], url[128];
+	assert_non_null(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	snprintf(moved, sizeof(moved), "%s/moved", dir);
+	snprintf(url, sizeof(url), "ipc://%s/s.ipc", sub);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	nng_socket s;
+	assert_int_equal(nng_rep0_open(&s), 0);
+	netguard *g = NULL;
+	assert_int_equal(netguard_listen(&g, s, url, NULL), 0);
+
+	assert_int_equal(rename(sub, moved), 0);
+	assert_int_not_equal(netguard_restart(g, NULL, "test"), 0);
+	assert_false(netguard_tick(g, 10000)); /* still no directory */
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_true(netguard_tick(g, 20000));
+
+	nng_socket c;
+	assert_int_equal(nng_req0_open(&c), 0);
+	assert_int_equal(nng_dial(c, url, NULL, 0), 0); /* someone listens */
+	nng_close(c);
+	nng_close(s);
+	netguard_destroy(g);
+	char path[160];
+	snprintf(path, sizeof(path), "%s/s.ipc", sub);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/s.ipc", moved);
+	unlink(path);
+	rmdir(sub);
+	rmdir(moved);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_tcp_lines),
 		cmocka_unit_test(test_stopped_ipc_listener_comes_back),
+		cmocka_unit_test(test_gone_listener_is_retried),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
