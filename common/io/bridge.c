@@ -4,7 +4,12 @@
  * Server: each nng context is one bridge_req that cycles RECV -> (queued to
  * the loop) -> SEND -> RECV. So requests in flight are bounded by the number
  * of contexts (<= DN_SERVER_CTX_MAX): when every context is busy, nng stops
- * reading from the pipes and TCP pushes back on the clients. The queue to the
+ * reading from the pipes and TCP pushes back on the clients. One pipe may
+ * hold at most peer_max of them (bridge_set_peer_max): the count per pipe
+ * (core/peercount.h, under mtx) is taken when a request arrives and given
+ * back when its context returns to RECV; a request over the cap goes to
+ * the loop marked `over` and is answered by refuse_fn there, unexecuted,
+ * so its context is free again after one reply. The queue to the
  * loop is an intrusive list under a mutex; nng threads only push and call
  * uv_async_send (the one libuv call that is thread-safe).
  *
