@@ -635,6 +635,7 @@ void bridge_get_stats(const bridge *b, bridge_stats *out)
 {
 	nng_mtx_lock(b->mtx);
 	*out = b->stats;
+	out->peer_inflight = b->inflight.held;
 	nng_mtx_unlock(b->mtx);
 	nng_mtx_lock(b->send_mtx);
 	out->replied = b->stats.replied;

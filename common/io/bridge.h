@@ -114,6 +114,9 @@ typedef struct {
 	/* Refused unexecuted: their connection had the cap in flight
 	 * (bridge_set_peer_max; logged bridge.peer_busy). */
 	uint64_t peer_busy;
+	/* Requests counted under the caps now (all connections): from
+	 * arrival until the reply has been sent. 0 without a cap. */
+	uint64_t peer_inflight;
 } bridge_stats;
 void bridge_get_stats(const bridge *b, bridge_stats *out);
 
