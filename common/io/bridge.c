@@ -549,6 +549,20 @@ uint64_t bridge_listener_restarts(const bridge *b)
 	return netguard_restarts(b->guard);
 }
 
+int bridge_req_peer_uid(const bridge_req *r, uint64_t *uid)
+{
+	*uid = 0;
+	if (nng_pipe_get_uint64(nng_msg_get_pipe(r->msg), NNG_OPT_IPC_PEER_UID, uid) != 0) {
+		return DN_ENOENT;
+	}
+	return 0;
+}
+
+uint32_t bridge_req_pipe(const bridge_req *r)
+{
+	return nng_pipe_id(nng_msg_get_pipe(r->msg));
+}
+
 const uint8_t *bridge_req_body(const bridge_req *r, size_t *len)
 {
 	*len = nng_msg_len(r->msg);

@@ -60,6 +60,14 @@ uint64_t bridge_listener_restarts(const bridge *b);
 /* The request body. */
 const uint8_t *bridge_req_body(const bridge_req *r, size_t *len);
 
+/* The OS user of the process that sent r, as the kernel saw it at
+ * connect() (nng's NNG_OPT_IPC_PEER_UID): 0 with *uid set, or DN_ENOENT
+ * (not an ipc:// connection, or the platform cannot tell). Loop thread. */
+int bridge_req_peer_uid(const bridge_req *r, uint64_t *uid);
+
+/* The id of the connection (nng pipe) r came on, > 0; for log lines. */
+uint32_t bridge_req_pipe(const bridge_req *r);
+
 /* When the request arrived: CLOCK_MONOTONIC in ns (ack latency). */
 uint64_t bridge_req_received_ns(const bridge_req *r);
 
