@@ -26,6 +26,7 @@
  * close the socket, free queued messages, then uv_close the async handle and
  * free the bridge in its close callback.
  */
+#include <arpa/inet.h>
 #include <assert.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -260,26 +261,15 @@ static bool bridge_req_abandoned(bridge *b, const bridge_req *r, uint64_t closed
 static void bridge_pipe_addr(nng_pipe p, char *buf, size_t size)
 {
 	nng_sockaddr sa;
+	char ip[INET6_ADDRSTRLEN] = "?";
 	if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0) {
 		snprintf(buf, size, "unknown");
-		return;
-	}
-	if (sa.s_family == NNG_AF_INET) {
-		const uint8_t *a = (const uint8_t *)&sa.s_in.sa_addr;
-		const uint8_t *pt = (const uint8_t *)&sa.s_in.sa_port;
-		snprintf(buf, size, "%u.%u.%u.%u:%u", a[0], a[1], a[2], a[3],
-		    (unsigned)(pt[0] << 8 | pt[1]));
+	} else if (sa.s_family == NNG_AF_INET) {
+		(void)inet_ntop(AF_INET, &sa.s_in.sa_addr, ip, sizeof(ip));
+		snprintf(buf, size, "%s:%u", ip, (unsigned)ntohs(sa.s_in.sa_port));
 	} else if (sa.s_family == NNG_AF_INET6) {
-		const uint8_t *a = sa.s_in6.sa_addr;
-		const uint8_t *pt = (const uint8_t *)&sa.s_in6.sa_port;
-		size_t o = (size_t)snprintf(buf, size, "[");
-		for (int i = 0; i < 16 && o < size; i += 2) {
-			o += (size_t)snprintf(buf + o, size - o, "%s%x", i > 0 ? ":" : "",
-			    (unsigned)(a[i] << 8 | a[i + 1]));
-		}
-		if (o < size) {
-			snprintf(buf + o, size - o, "]:%u", (unsigned)(pt[0] << 8 | pt[1]));
-		}
+		(void)inet_ntop(AF_INET6, sa.s_in6.sa_addr, ip, sizeof(ip));
+		snprintf(buf, size, "[%s]:%u", ip, (unsigned)ntohs(sa.s_in6.sa_port));
 	} else {
 		snprintf(buf, size, "ipc");
 	}
