@@ -4,7 +4,12 @@
  * Server: each nng context is one bridge_req that cycles RECV -> (queued to
  * the loop) -> SEND -> RECV. So requests in flight are bounded by the number
  * of contexts (<= DN_SERVER_CTX_MAX): when every context is busy, nng stops
- * reading from the pipes and TCP pushes back on the clients. The queue to the
+ * reading from the pipes and TCP pushes back on the clients. One pipe may
+ * hold at most peer_max of them (bridge_set_peer_max): the count per pipe
+ * (core/peercount.h, under mtx) is taken when a request arrives and given
+ * back when its context returns to RECV; a request over the cap goes to
+ * the loop marked `over` and is answered by refuse_fn there, unexecuted,
+ * so its context is free again after one reply. The queue to the
  * loop is an intrusive list under a mutex; nng threads only push and call
  * uv_async_send (the one libuv call that is thread-safe).
  *
@@ -21,6 +26,7 @@
  * close the socket, free queued messages, then uv_close the async handle and
  * free the bridge in its close callback.
  */
+#include <arpa/inet.h>
 #include <assert.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -34,6 +40,7 @@
 #include <nng/supplemental/util/platform.h>
 #include "core/err.h"
 #include "core/limits.h"
+#include "core/peercount.h"
 #include "io/bridge.h"
 #include "io/log.h"
 #include "io/netguard.h"
@@ -45,6 +52,10 @@ typedef enum { REQ_RECV, REQ_QUEUED, REQ_SEND } req_state;
 #define BRIDGE_CLOSED_RING 1024u
 /* How often the listener's guard looks at it (netguard.h). */
 #define BRIDGE_GUARD_MS 1000u
+/* At most one bridge.peer_busy line per socket this often (a flood of
+ * refusals must not become a flood of log lines); the line counts what it
+ * stood for. */
+#define BRIDGE_BUSY_LOG_MS 1000u
 
 struct bridge_req {
 	bridge *b;
@@ -55,6 +66,8 @@ struct bridge_req {
 	uint64_t recv_ns;   /* CLOCK_MONOTONIC when it arrived (metrics) */
 	uint64_t ticket;    /* the reply waits for sync_fn(ticket); 0: no wait */
 	uint64_t closed_seen; /* stats.pipes_closed when it was queued */
+	uint32_t peer;      /* pipe id counted in b->inflight; 0: not counted */
+	bool over;          /* its pipe was at the cap: refuse, not serve */
 	bridge_req *next;   /* queue link (to the loop, or to the sender) */
 };
 
@@ -90,10 +103,36 @@ struct bridge {
 	 * (NNG_PIPE_EV_REM_POST), under mtx: a ring, newest at closed_next-1. */
 	uint32_t closed[BRIDGE_CLOSED_RING];
 	size_t closed_next;
+	/* Requests in flight per pipe, from receipt until the reply is sent
+	 * (or the request dropped), under mtx; capped at peer_max
+	 * (bridge_set_peer_max; 0: no cap, nothing counted). */
+	peercount inflight;
+	peercount_slot *inflight_slots;
+	uint32_t peer_max;
+	bridge_refuse_fn refuse_fn;        /* loop thread */
+	void *refuse_arg;
+	uint64_t busy_log_ms;              /* loop thread: last peer_busy line */
+	uint64_t busy_unlogged;            /* refusals since that line */
 };
+
+/* r is done with (replied, or dropped): its place under its pipe's cap is
+ * free again. Any thread; takes mtx only for a counted request. */
+static void bridge_req_release(bridge_req *r)
+{
+	r->over = false;
+	if (r->peer == 0) {
+		return;
+	}
+	bridge *b = r->b;
+	nng_mtx_lock(b->mtx);
+	peercount_put(&b->inflight, r->peer);
+	nng_mtx_unlock(b->mtx);
+	r->peer = 0;
+}
 
 static void bridge_req_recv(bridge_req *r)
 {
+	bridge_req_release(r);
 	r->state = REQ_RECV;
 	nng_ctx_recv(r->ctx, r->aio);
 }
@@ -145,6 +184,17 @@ static void bridge_aio_cb(void *arg)
 	b->tail = r;
 	b->stats.received++;
 	r->closed_seen = b->stats.pipes_closed;
+	if (b->peer_max != 0) {
+		/* Its connection's share of the contexts (issue 9): over the
+		 * cap it is answered by refuse_fn, not served. */
+		uint32_t id = nng_pipe_id(nng_msg_get_pipe(r->msg));
+		if ((int32_t)id > 0 && peercount_take(&b->inflight, id)) {
+			r->peer = id;
+		} else if ((int32_t)id > 0) {
+			r->over = true;
+			b->stats.peer_busy++;
+		}
+	}
 	nng_mtx_unlock(b->mtx);
 	/* Only the request that finds the queue empty wakes the loop, and
 	 * outside the mutex: any later one joins a queue the loop has not
@@ -206,6 +256,49 @@ static bool bridge_req_abandoned(bridge *b, const bridge_req *r, uint64_t closed
 	return gone || nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) == NNG_ENOENT;
 }
 
+/* The peer's address for a log line: "IP:port", "[IPv6]:port", or the
+ * transport's name when it has no address to show (ipc). */
+static void bridge_pipe_addr(nng_pipe p, char *buf, size_t size)
+{
+	nng_sockaddr sa;
+	char ip[INET6_ADDRSTRLEN] = "?";
+	if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0) {
+		snprintf(buf, size, "unknown");
+	} else if (sa.s_family == NNG_AF_INET) {
+		(void)inet_ntop(AF_INET, &sa.s_in.sa_addr, ip, sizeof(ip));
+		snprintf(buf, size, "%s:%u", ip, (unsigned)ntohs(sa.s_in.sa_port));
+	} else if (sa.s_family == NNG_AF_INET6) {
+		(void)inet_ntop(AF_INET6, sa.s_in6.sa_addr, ip, sizeof(ip));
+		snprintf(buf, size, "[%s]:%u", ip, (unsigned)ntohs(sa.s_in6.sa_port));
+	} else {
+		snprintf(buf, size, "ipc");
+	}
+}
+
+/* Answers r, whose connection is at its cap, through refuse_fn; one
+ * bridge.peer_busy line a second at most (BRIDGE_BUSY_LOG_MS), naming
+ * the last peer refused and counting every refusal since the last line.
+ * Loop thread. */
+static void bridge_refuse(bridge *b, bridge_req *r)
+{
+	nng_pipe p = nng_msg_get_pipe(r->msg);
+	uint64_t now = uv_now(b->loop);
+	b->busy_unlogged++;
+	if (b->busy_log_ms == 0 || now - b->busy_log_ms >= BRIDGE_BUSY_LOG_MS) {
+		char addr[64];
+		bridge_pipe_addr(p, addr, sizeof(addr));
+		nng_mtx_lock(b->mtx);
+		uint64_t total = b->stats.peer_busy;
+		nng_mtx_unlock(b->mtx);
+		log_warn("bridge.peer_busy", "url=%s peer=%s pipe=%" PRIu32 " inflight_max=%" PRIu32
+		    " refused=%" PRIu64 " total=%" PRIu64, b->url, addr, nng_pipe_id(p),
+		    b->peer_max, b->busy_unlogged, total);
+		b->busy_log_ms = now == 0 ? 1 : now;
+		b->busy_unlogged = 0;
+	}
+	b->refuse_fn(b->refuse_arg, r, b->peer_max);
+}
+
 static void bridge_async_cb(uv_async_t *h)
 {
 	bridge *b = h->data;
@@ -227,6 +320,8 @@ static void bridge_async_cb(uv_async_t *h)
 			r->msg = NULL;
 			bridge_req_recv(r);
 			gone++;
+		} else if (r->over) {
+			bridge_refuse(b, r);
 		} else {
 			b->batch[n++] = r;
 		}
@@ -298,7 +393,12 @@ int bridge_create(bridge **out, uv_loop_t *loop, const char *url,
 	snprintf(b->url, sizeof(b->url), "%s", url);
 	b->reqs = calloc(nctx, sizeof(*b->reqs));
 	b->batch = calloc(nctx, sizeof(*b->batch));
-	if (b->reqs == NULL || b->batch == NULL || nng_mtx_alloc(&b->mtx) != 0) {
+	/* Each context holds at most one counted request. */
+	size_t nslots = peercount_slots(nctx);
+	b->inflight_slots = calloc(nslots, sizeof(*b->inflight_slots));
+	peercount_init(&b->inflight, b->inflight_slots, nslots, 0);
+	if (b->reqs == NULL || b->batch == NULL || b->inflight_slots == NULL ||
+	    nng_mtx_alloc(&b->mtx) != 0) {
 		goto fail_alloc;
 	}
 	if (nng_mtx_alloc(&b->send_mtx) != 0) {
@@ -325,6 +425,7 @@ int bridge_create(bridge **out, uv_loop_t *loop, const char *url,
 		nng_cv_free(b->send_cv);
 		nng_mtx_free(b->send_mtx);
 		nng_mtx_free(b->mtx);
+		free(b->inflight_slots);
 		free(b->batch);
 		free(b->reqs);
 		free(b);
@@ -375,6 +476,7 @@ fail_mtx:
 	nng_mtx_free(b->send_mtx);
 	nng_mtx_free(b->mtx);
 fail_alloc:
+	free(b->inflight_slots);
 	free(b->batch);
 	free(b->reqs);
 	free(b);
@@ -391,6 +493,7 @@ static void bridge_close_cb(uv_handle_t *h)
 	nng_cv_free(b->send_cv);
 	nng_mtx_free(b->send_mtx);
 	nng_mtx_free(b->mtx);
+	free(b->inflight_slots);
 	free(b->batch);
 	free(b->reqs);
 	free(b);
@@ -436,10 +539,35 @@ uint64_t bridge_listener_restarts(const bridge *b)
 	return netguard_restarts(b->guard);
 }
 
+int bridge_req_peer_uid(const bridge_req *r, uint64_t *uid)
+{
+	*uid = 0;
+	if (nng_pipe_get_uint64(nng_msg_get_pipe(r->msg), NNG_OPT_IPC_PEER_UID, uid) != 0) {
+		return DN_ENOENT;
+	}
+	return 0;
+}
+
+uint32_t bridge_req_pipe(const bridge_req *r)
+{
+	return nng_pipe_id(nng_msg_get_pipe(r->msg));
+}
+
 const uint8_t *bridge_req_body(const bridge_req *r, size_t *len)
 {
 	*len = nng_msg_len(r->msg);
 	return nng_msg_body(r->msg);
+}
+
+void bridge_set_peer_max(bridge *b, uint32_t max, bridge_refuse_fn fn, void *arg)
+{
+	assert(max == 0 || fn != NULL);
+	b->refuse_fn = fn;
+	b->refuse_arg = arg;
+	nng_mtx_lock(b->mtx);
+	b->peer_max = max;
+	b->inflight.max = max;
+	nng_mtx_unlock(b->mtx);
 }
 
 void bridge_set_gate(bridge *b, bridge_gate_fn fn, void *arg)
@@ -511,6 +639,7 @@ void bridge_get_stats(const bridge *b, bridge_stats *out)
 {
 	nng_mtx_lock(b->mtx);
 	*out = b->stats;
+	out->peer_inflight = b->inflight.held;
 	nng_mtx_unlock(b->mtx);
 	nng_mtx_lock(b->send_mtx);
 	out->replied = b->stats.replied;

@@ -60,6 +60,14 @@ uint64_t bridge_listener_restarts(const bridge *b);
 /* The request body. */
 const uint8_t *bridge_req_body(const bridge_req *r, size_t *len);
 
+/* The OS user of the process that sent r, as the kernel saw it at
+ * connect() (nng's NNG_OPT_IPC_PEER_UID): 0 with *uid set, or DN_ENOENT
+ * (not an ipc:// connection, or the platform cannot tell). Loop thread. */
+int bridge_req_peer_uid(const bridge_req *r, uint64_t *uid);
+
+/* The id of the connection (nng pipe) r came on, > 0; for log lines. */
+uint32_t bridge_req_pipe(const bridge_req *r);
+
 /* When the request arrived: CLOCK_MONOTONIC in ns (ack latency). */
 uint64_t bridge_req_received_ns(const bridge_req *r);
 
@@ -87,6 +95,19 @@ void bridge_req_reply_after(bridge_req *r, const void *buf, size_t len,
 typedef bool (*bridge_gate_fn)(void *arg);
 void bridge_set_gate(bridge *b, bridge_gate_fn fn, void *arg);
 
+/* A cap on the requests one client connection (nng pipe) has in flight,
+ * from receipt until its reply has been sent (issue 9: one peer must not
+ * hold every context, and so every place in the loop's batches, while the
+ * others starve). A request beyond max is not handed to the batch
+ * callback: fn(arg, r, max) gets it instead, on the loop thread, and must
+ * answer it at once (bridge_req_reply: a busy status in the socket's
+ * reply shape). Logged bridge.peer_busy (at most once a second per
+ * socket, with the peer's address and the count since the last line);
+ * counted in stats.peer_busy. max 0: no cap. Set on the loop thread,
+ * before requests arrive (one that arrived earlier is not counted). */
+typedef void (*bridge_refuse_fn)(void *arg, bridge_req *r, uint32_t max);
+void bridge_set_peer_max(bridge *b, uint32_t max, bridge_refuse_fn fn, void *arg);
+
 /* Wakes the loop for the queued requests, if any (any thread, until
  * bridge_destroy has returned). */
 void bridge_kick(bridge *b);
@@ -98,6 +119,12 @@ typedef struct {
 	 * waited for the loop (logged bridge.abandoned). */
 	uint64_t abandoned;
 	uint64_t pipes_closed; /* client connections that went away */
+	/* Refused unexecuted: their connection had the cap in flight
+	 * (bridge_set_peer_max; logged bridge.peer_busy). */
+	uint64_t peer_busy;
+	/* Requests counted under the caps now (all connections): from
+	 * arrival until the reply has been sent. 0 without a cap. */
+	uint64_t peer_inflight;
 } bridge_stats;
 void bridge_get_stats(const bridge *b, bridge_stats *out);
 

@@ -110,8 +110,7 @@ static const char *group_leader_url(group *g, int socket)
 	return "";
 }
 
-/* Answers req with status, why and leader in its socket's reply shape. */
-static void group_refuse(int socket, bridge_req *req, Dropnet__Status st, const char *why,
+void group_refuse(int socket, bridge_req *req, Dropnet__Status st, const char *why,
     const char *leader)
 {
 	uint8_t *out = NULL;

@@ -49,6 +49,13 @@ int group_replica_parse(const char *s, group_replica *m);
  * DN_E* (logged); on failure *out is still to be closed and destroyed. */
 int group_create(group **out, uv_loop_t *loop, coord *c, const char *db_path,
     const char *raft_dir, uint64_t self, const group_replica *members, size_t n);
+/* Answers req at once with status st, why and leader ("" when none) in
+ * socket's reply shape (an OrderAck/IngestReply, HubSyncReply or
+ * OpsReply): nothing reaches the machine. The single node's shell uses it
+ * too (a connection over its in-flight cap). Loop thread. */
+void group_refuse(int socket, bridge_req *req, Dropnet__Status st, const char *why,
+    const char *leader);
+
 /* A socket batch: proposed (leader), refused UNAVAILABLE (leader not ready,
  * table full) or NOT_LEADER (follower). Every request is answered once. */
 void group_submit(group *g, int socket, bridge_req **reqs, size_t n);

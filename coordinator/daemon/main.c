@@ -17,6 +17,7 @@
 #include <assert.h>
 #include <signal.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <time.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
@@ -42,9 +43,6 @@
 #define COORD_HEALTH_TICK_MS 250
 _Static_assert(COORD_HEALTH_TICK_MS * 2 <= DN_COORD_STALL_MS,
     "the tick must be well inside the stall bound");
-/* Contexts for the hub and ops sockets: few peers, short requests. */
-#define COORD_HUB_CTX 32
-#define COORD_OPS_CTX 8
 /* Most --set overrides on one command line. */
 #define COORD_SETS_MAX 64
 /* The pub topic of region signals; subscribers strip it before decoding. */
@@ -128,6 +126,35 @@ static void shell_run(shell *sh, machine_batch_fn fn, obs_path path, bridge_req 
 		obs_acks(&sh->obs, path, recv_ns, n, obs_now_ns());
 		obs_publish(&sh->obs, &sh->c, false);
 	}
+}
+
+/* A request over its connection's in-flight cap (bridge_set_peer_max):
+ * UNAVAILABLE in its socket's reply shape, before any machine or group
+ * sees it, counted as refusal peer_inflight (the bridge logs
+ * bridge.peer_busy). */
+static void shell_refuse_busy(shell *sh, int socket, bridge_req *r, uint32_t max,
+    const char *key)
+{
+	char why[192];
+	snprintf(why, sizeof(why), "busy: this connection already has %" PRIu32
+	    " requests in flight (%s); retry once one is answered", max, key);
+	sh->c.refusals.peer_inflight++;
+	group_refuse(socket, r, DROPNET__STATUS__UNAVAILABLE, why, "");
+}
+
+static void on_ingest_busy(void *arg, bridge_req *r, uint32_t max)
+{
+	shell_refuse_busy(arg, GROUP_INGEST, r, max, "coordinator.ingest_peer_inflight_max");
+}
+
+static void on_hubsync_busy(void *arg, bridge_req *r, uint32_t max)
+{
+	shell_refuse_busy(arg, GROUP_HUBSYNC, r, max, "coordinator.hub_peer_inflight_max");
+}
+
+static void on_ops_busy(void *arg, bridge_req *r, uint32_t max)
+{
+	shell_refuse_busy(arg, GROUP_OPS, r, max, "coordinator.ops_peer_inflight_max");
 }
 
 /* In a group the batch becomes a log entry (group.c): the machine runs it
@@ -551,6 +578,14 @@ static int shell_listen(shell *sh)
 	}
 	if (rv == 0) {
 		rv = shell_pub_open(sh);
+	}
+	if (rv == 0) {
+		bridge_set_peer_max(sh->ingest, (uint32_t)c->cfg.ingest_peer_inflight_max,
+		    on_ingest_busy, sh);
+		bridge_set_peer_max(sh->hubsync, (uint32_t)c->cfg.hub_peer_inflight_max,
+		    on_hubsync_busy, sh);
+		bridge_set_peer_max(sh->ops, (uint32_t)c->cfg.ops_peer_inflight_max,
+		    on_ops_busy, sh);
 	}
 	if (rv == 0 && sh->ws != NULL) {
 		bridge_set_sync(sh->ingest, shell_sync, sh->ws);

@@ -182,9 +182,10 @@ static void render_peers(metrics_text *t, const coord *c)
 		{"forbidden", "forbidden", f->forbidden},
 		{"replay", "replayed", f->replayed},
 		{"replay", "stale", f->stale},
+		{"overload", "peer_inflight", f->peer_inflight},
 	};
 	metrics_text_head(t, "dropnet_peer_refusals_total", "counter",
-	    "Requests refused by identity before any handler acted, by kind and reason.");
+	    "Requests refused before any handler acted (identity, a connection's in-flight cap).");
 	for (size_t i = 0; i < sizeof(r) / sizeof(r[0]); i++) {
 		const char *lab[] = {"kind", r[i].kind, "reason", r[i].reason, NULL};
 		metrics_text_sample(t, "dropnet_peer_refusals_total", lab, (double)r[i].n);

@@ -25,6 +25,11 @@
 #include "io/codec.h"
 #include "io/conf.h"
 
+/* Contexts for the hub and ops sockets (the shell's): few peers, short
+ * requests. The per-connection caps on them are at most these. */
+#define COORD_HUB_CTX 32
+#define COORD_OPS_CTX 8
+
 typedef struct {
 	char data_dir[DN_CONF_STR_MAX];
 	char ingest_url[DN_CONF_STR_MAX];
@@ -35,6 +40,11 @@ typedef struct {
 	long long hub_grace_ms;
 	long long hub_lease_ms;
 	long long ingest_contexts;
+	/* Per-connection caps on each socket (common/io/bridge.h,
+	 * bridge_set_peer_max; the shell applies them). */
+	long long ingest_peer_inflight_max;
+	long long hub_peer_inflight_max;
+	long long ops_peer_inflight_max;
 	long long test_clock;
 	long long ship_promise_ms;
 	char signal_url[DN_CONF_STR_MAX];
@@ -253,6 +263,9 @@ typedef struct {
 	uint64_t forbidden;     /* an operator's role is below the request's */
 	uint64_t replayed;      /* an operator counter not above the last */
 	uint64_t stale;         /* an operator counter outside the window */
+	/* A request over its connection's in-flight cap, refused by the
+	 * shell before the machine saw it (daemon/main.c). */
+	uint64_t peer_inflight;
 } coord_refusals;
 
 typedef struct coord {

@@ -17,6 +17,7 @@
  * Thread model: one libuv loop owns everything.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <grp.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -30,12 +31,9 @@
 #include "io/bridge.h"
 #include "io/log.h"
 #include "io/nettls.h"
+#include "io/peeruid.h"
 #include "hub.h"
 #include "hub_obs.h"
-
-/* nng contexts on the terminal socket: a hub has a handful of terminals,
- * each with one request in flight; more is a runaway script. */
-#define HUB_TERM_CTX_MAX 32u
 
 /* Replicas hub.coordinator_url may list (a group has 3 or 5). */
 #define HUB_COORD_URLS_MAX 7
@@ -66,7 +64,17 @@ typedef struct {
 	bool redial;
 	auth_client auth;       /* signs each sync (io/auth.h) */
 	bool auth_on;
+	/* hub.term_allowed_uids, checked on an ipc:// terminal socket only. */
+	peeruid_list term_uids;
+	bool term_uid_check;
+	uint64_t uid_log_ms;     /* last hub.term_uid_refused line (uv_now) */
+	uint64_t uid_unlogged;   /* refusals since that line */
+	uint64_t uid_refused;    /* all refusals since start */
 } hub_main;
+
+/* At most one hub.term_uid_refused line this often: a refused account's
+ * terminal retries every 500 ms and must not fill the journal. */
+#define HUB_UID_LOG_MS 1000u
 
 /* Gives an ipc:// terminal socket file (mode 0660, nettls.h) to the group
  * hub.term_group, so the staff's terminals (members of it) may connect and
@@ -84,6 +92,29 @@ static int hub_term_group(const hub *h)
 		return DN_EINVAL;
 	}
 	log_info("hubd.term_group", "group=%s path=%s mode=0660", g, h->cfg.term_url + 6);
+	return 0;
+}
+
+/* Reads hub.term_allowed_uids for an ipc:// term_url (the only transport
+ * that tells a peer's uid). 0, or -1 with the reason on stderr. */
+static int hub_term_uids_load(hub_main *m)
+{
+	const hub_conf *cfg = &m->h->cfg;
+	char err[160];
+	if (strncmp(cfg->term_url, "ipc://", 6) != 0) {
+		if (cfg->term_allowed_uids[0] != '\0') {
+			fprintf(stderr, "hubd: config: hub.term_allowed_uids needs an ipc://"
+			    " hub.term_url (a peer's uid is known only there)\n");
+			return -1;
+		}
+		return 0;
+	}
+	if (peeruid_list_parse(cfg->term_allowed_uids, (uint64_t)geteuid(), &m->term_uids,
+	    err, sizeof(err)) != 0) {
+		fprintf(stderr, "hubd: config: hub.term_allowed_uids: %s\n", err);
+		return -1;
+	}
+	m->term_uid_check = true;
 	return 0;
 }
 
@@ -167,9 +198,79 @@ static void on_close_noop(uv_handle_t *hd)
 	(void)hd;
 }
 
+/* Answers r at once with a TermReply (status st, message why) without the
+ * machine. */
+static void hub_term_answer(bridge_req *r, int st, const char *why)
+{
+	size_t len = 0;
+	const uint8_t *body = bridge_req_body(r, &len);
+	mreq mr;
+	mreq_init(&mr, body, len);
+	hub_term_refuse(&mr, st, why);
+	bridge_req_reply(r, mr.reply, mr.reply_len);
+	mreq_fini(&mr);
+}
+
+/* True if r's terminal runs as an OS user hub.term_allowed_uids names;
+ * otherwise answers it FORBIDDEN, logs hub.term_uid_refused (at most once
+ * a second, with the count since the last line) and returns false. */
+static bool hub_term_uid_ok(hub_main *m, bridge_req *r)
+{
+	uint64_t uid = 0;
+	if (!m->term_uid_check) {
+		return true;
+	}
+	bool known = bridge_req_peer_uid(r, &uid) == 0;
+	if (known && peeruid_allowed(&m->term_uids, uid)) {
+		return true;
+	}
+	m->uid_refused++;
+	m->uid_unlogged++;
+	uint64_t now = uv_now(m->loop);
+	if (m->uid_log_ms == 0 || now - m->uid_log_ms >= HUB_UID_LOG_MS) {
+		log_warn("hub.term_uid_refused", "uid=%s%" PRIu64 " pipe=%" PRIu32
+		    " allowed=\"%s\" refused=%" PRIu64 " total=%" PRIu64, known ? "" : "unknown:",
+		    uid, bridge_req_pipe(r), m->h->cfg.term_allowed_uids, m->uid_unlogged,
+		    m->uid_refused);
+		m->uid_log_ms = now == 0 ? 1 : now;
+		m->uid_unlogged = 0;
+	}
+	char why[160];
+	if (known) {
+		snprintf(why, sizeof(why), "OS user %" PRIu64 " may not use this hub's terminal"
+		    " socket (hub.term_allowed_uids)", uid);
+	} else {
+		snprintf(why, sizeof(why), "the terminal's OS user is unknown"
+		    " (hub.term_allowed_uids)");
+	}
+	hub_term_answer(r, DROPNET__STATUS__FORBIDDEN, why);
+	return false;
+}
+
+/* A terminal connection over hub.term_peer_inflight_max (bridge.h). */
+static void on_term_busy(void *arg, bridge_req *r, uint32_t max)
+{
+	(void)arg;
+	char why[160];
+	snprintf(why, sizeof(why), "busy: this terminal already has %" PRIu32 " requests in"
+	    " flight (hub.term_peer_inflight_max); retry once one is answered", max);
+	hub_term_answer(r, DROPNET__STATUS__UNAVAILABLE, why);
+}
+
 static void on_term(void *arg, bridge_req **reqs, size_t n)
 {
 	hub_main *m = arg;
+	/* Only allowed OS users reach the machine (kept in order). */
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (hub_term_uid_ok(m, reqs[i])) {
+			reqs[kept++] = reqs[i];
+		}
+	}
+	n = kept;
+	if (n == 0) {
+		return;
+	}
 	mreq *mr = calloc(n, sizeof(*mr));
 	mreq **mp = calloc(n, sizeof(*mp));
 	if (mr == NULL || mp == NULL) {
@@ -475,6 +576,7 @@ static int hub_start(hub_main *m)
 		    h->cfg.term_url, dn_strerror(rv));
 		return rv;
 	}
+	bridge_set_peer_max(m->term, (uint32_t)h->cfg.term_peer_inflight_max, on_term_busy, m);
 	if ((rv = hub_term_group(h)) != 0) {
 		return rv;
 	}
@@ -543,7 +645,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (hub_obs_config_check(&h.cfg) != 0) {
+	if (hub_obs_config_check(&h.cfg) != 0 || hub_term_uids_load(&m) != 0) {
 		return 2;
 	}
 	if (h.cfg.auth_key_file[0] != '\0') {

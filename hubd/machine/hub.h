@@ -45,6 +45,11 @@ bool hub_lease_valid(const hub *h);
  * transaction) before it returns; the shell sends the replies. */
 void hub_term_batch(hub *h, mreq **reqs, size_t n);
 
+/* hub_term.c: answers r at once with a TermReply of status st and message
+ * why (the shell's refusals before the machine: a terminal's OS user not
+ * allowed, a connection over its in-flight cap). Touches no state. */
+void hub_term_refuse(mreq *r, int st, const char *why);
+
 /* hub_sync.c: builds the next HubSyncRequest (caller frees *buf). 0 or a
  * DN_E* code. */
 int hub_sync_build(hub *h, uint8_t **buf, size_t *len);

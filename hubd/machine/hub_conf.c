@@ -54,6 +54,15 @@ const conf_key hub_conf_keys[] = {
 	{ "hub.term_group", CONF_STR, 0, 64, "", offsetof(hub_conf, term_group),
 	    "OS group given the ipc:// terminal socket (mode 0660): the staff's"
 	    " terminals run in it; empty: hubd's own group" },
+	{ "hub.term_allowed_uids", CONF_STR, 0, STR_MAX, "",
+	    offsetof(hub_conf, term_allowed_uids),
+	    "OS users (uids or names, comma-separated) whose terminals may use an"
+	    " ipc:// terminal socket; others are refused FORBIDDEN. Empty: hubd's"
+	    " own user and root; *: anyone the socket file lets in" },
+	{ "hub.term_peer_inflight_max", CONF_INT, 0, HUB_TERM_CTX_MAX, "4",
+	    offsetof(hub_conf, term_peer_inflight_max),
+	    "requests one terminal connection may have in flight (0: no cap); more"
+	    " are answered UNAVAILABLE at once (pickterm sends one at a time)" },
 	{ "auth.key_file", CONF_STR, 0, STR_MAX, "", offsetof(hub_conf, auth_key_file),
 	    "this hub's secret (64 hex digits, deploy/pki.sh: PKI/hub/ID.secret):"
 	    " signs every sync; empty: unsigned (an anonymous coordinator only)" },

@@ -28,7 +28,14 @@ typedef struct {
 	char auth_key_file[DN_CONF_STR_MAX];
 	char term_group[DN_CONF_STR_MAX];
 	char auth_name[DN_CONF_STR_MAX];
+	/* The terminal socket's peers (the shell: hubd/daemon/main.c). */
+	char term_allowed_uids[DN_CONF_STR_MAX];
+	long long term_peer_inflight_max;
 } hub_conf;
+
+/* nng contexts on the terminal socket: a hub has a handful of terminals,
+ * each with one request in flight; more is a runaway script. */
+#define HUB_TERM_CTX_MAX 32u
 
 extern const conf_key hub_conf_keys[];
 extern const size_t hub_conf_nkeys;

@@ -1134,14 +1134,13 @@ static void term_one(hub *h, mreq *r, int64_t now, bool in_tx,
 	codec_term_request_free(req);
 }
 
-/* A minimal reply for when even packing the real one failed. */
-static void reply_unavailable(mreq *r, const char *why)
+void hub_term_refuse(mreq *r, int st, const char *why)
 {
 	Dropnet__TermReply rep = DROPNET__TERM_REPLY__INIT;
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	rep.version = DN_PROTO_VERSION;
-	rep.status = DROPNET__STATUS__UNAVAILABLE;
+	rep.status = (Dropnet__Status)st;
 	rep.message = (char *)why;
 	if (codec_term_reply_pack(&rep, &buf, &len) == 0) {
 		mreq_reply(r, buf, len);
@@ -1149,6 +1148,12 @@ static void reply_unavailable(mreq *r, const char *why)
 	} else {
 		mreq_reply(r, "", 0); /* a reply the client reads as MALFORMED */
 	}
+}
+
+/* A minimal reply for when even packing the real one failed. */
+static void reply_unavailable(mreq *r, const char *why)
+{
+	hub_term_refuse(r, DROPNET__STATUS__UNAVAILABLE, why);
 }
 
 void hub_term_batch(hub *h, mreq **reqs, size_t n)
