@@ -629,6 +629,12 @@ bool coord_drop_is_insider(const coord_drop *d, const char *customer);
 /* Holdback top-up after units of sku arrived at hub (inside a tx). */
 int coord_drops_on_receive(coord *c, int hub, const char *sku, int64_t qty,
     int64_t now_wall);
+/* After units of sku left hub's books by a physical fact (a count found
+ * fewer, a short wrote units off): holdback above what is still there and
+ * unallocated is released with reason "lost" (inside a tx). Without it the
+ * row's sellable stayed below zero for good, as no short resolves a hold
+ * (found by dropsim with a drop: a count below the holdback). */
+int coord_drops_on_loss(coord *c, int hub, const char *sku, int64_t now_wall);
 /* Tier-opening releases and lapsed holds; runs its own transaction. */
 void coord_drops_tick(coord *c);
 /* Lapses/releases one held order (inside a tx); status EXPIRED. */

@@ -124,6 +124,22 @@ int coord_drops_on_receive(coord *c, int hub, const char *sku, int64_t qty, int6
 	return drops_hold_basis(c, d, ds, hub, qty, now);
 }
 
+int coord_drops_on_loss(coord *c, int hub, const char *sku, int64_t now)
+{
+	const coord_stock *row = coord_stock_get(c, hub, sku, false);
+	if (row == NULL || row->row.holdback == 0) {
+		return 0;
+	}
+	int64_t free = row->row.on_hand - row->row.allocated;
+	int64_t excess = row->row.holdback - (free > 0 ? free : 0);
+	coord_drop *d = drops_active_for(c, sku);
+	if (excess <= 0 || d == NULL) {
+		return 0;
+	}
+	int64_t done = drops_release(c, d, hub, sku, excess, "lost", now);
+	return done < 0 ? (int)done : 0;
+}
+
 int64_t drops_release(coord *c, const coord_drop *d, int hub, const char *sku,
     int64_t qty, const char *reason, int64_t now)
 {

@@ -255,7 +255,8 @@ static int hubsync_units(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 	    ledger_count_add(&row->adjusted, d) != 0)) {
 		return DN_ERANGE;
 	}
-	return coord_stock_save(c, row);
+	int rv = coord_stock_save(c, row);
+	return rv != 0 || d >= 0 ? rv : coord_drops_on_loss(c, hub, e->sku, now_wall);
 }
 
 /* Ships one line of an order's placement: at most what it still needs. */
@@ -332,7 +333,8 @@ static int hubsync_shipped(coord *c, int hub, const Dropnet__HubEvent *e, int64_
  * wrote off q - kept (SEMANTICS.md, EV_SHORT); only what was on the books
  * can go missing from them; the line's allocation is released whatever the
  * books say, and the placement closes when nothing is left open. */
-static int hubsync_short_book(coord *c, int hub, const Dropnet__HubEvent *e, int64_t q)
+static int hubsync_short_book(coord *c, int hub, const Dropnet__HubEvent *e, int64_t q,
+    int64_t now_wall)
 {
 	coord_stock *row = coord_stock_get(c, hub, e->sku, true);
 	if (row == NULL) {
@@ -350,7 +352,7 @@ static int hubsync_short_book(coord *c, int hub, const Dropnet__HubEvent *e, int
 	    store_stream_placement_close(c->store, (int64_t)e->order_id) != 0) {
 		return DN_EIO;
 	}
-	return 0;
+	return gone > 0 ? coord_drops_on_loss(c, hub, e->sku, now_wall) : 0;
 }
 
 /* EV_SHORT: units of a transfer or an order the hub could not find; an
@@ -383,7 +385,7 @@ static int hubsync_short(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 		return 0;
 	}
 	store_stream_order o;
-	if ((rv = hubsync_short_book(c, hub, e, q)) != 0 ||
+	if ((rv = hubsync_short_book(c, hub, e, q, now_wall)) != 0 ||
 	    (rv = store_stream_order_get(c->store, order_id, &o)) != 0) {
 		return rv;
 	}

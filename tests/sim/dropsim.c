@@ -215,6 +215,7 @@ static void tot_add(sim_result *t, const sim_result *r)
 	t->sim_ms += r->sim_ms;
 	t->orders += r->orders;
 	t->accepted += r->accepted;
+	t->drop_accepted += r->drop_accepted;
 	t->refused += r->refused;
 	t->gave_up += r->gave_up;
 	t->shipped += r->shipped;
@@ -323,9 +324,9 @@ int main(int argc, char **argv)
 		rmdir(tmp);
 	}
 	const sim_result *t = &all.tot;
-	printf("dropsim: %" PRIu64 " seed(s), %u orders (%u accepted, %u refused, %u gave up),"
-	    " %u shipped\n", all.ran, t->orders, t->accepted, t->refused, t->gave_up,
-	    t->shipped);
+	printf("dropsim: %" PRIu64 " seed(s), %u orders (%u accepted - %u of them in the seed's"
+	    " drop - %u refused, %u gave up), %u shipped\n", all.ran, t->orders, t->accepted,
+	    t->drop_accepted, t->refused, t->gave_up, t->shipped);
 	printf("dropsim: injected: %u messages (%u lost, %u duplicated), %u partitions,"
 	    " %u coordinator crashes, %u hub crashes (%u with power loss, %u wiped), %" PRIu64
 	    " storage errors, %u clock steps, %u loop stalls; %u audits, %u memory = file"

@@ -44,6 +44,9 @@
  * takes as long as it does in a hub, and one seed is hours of a hub's
  * day, not seconds. */
 #define SIM_REAL_PACE_ONE_IN 16
+/* When the creator makes the drop (simdrop.c): after the hubs' first
+ * stock reached the books, before the first order (2 s). */
+#define SIM_DROP_AT_MS 1500
 #define SIM_PICK_MS 20000
 #define SIM_PICK_SPREAD_MS 70000
 #define SIM_PACK_MS 10000
@@ -376,7 +379,7 @@ static bool coord_batch(world *w, sim_msg **box, size_t *n, size_t max,
 	 * made must still be covered when it returns. (A hub sync may
 	 * re-route a short to a hub and then apply that hub's count in the
 	 * same batch: a later physical fact, not a sale beyond the book.) */
-	bool ok = rep_kind != MSG_INGEST_REP || check_no_oversell(w);
+	bool ok = rep_kind != MSG_INGEST_REP || (check_no_oversell(w) && sim_drop_check(w));
 	for (size_t i = 0; i < k && ok; i++) {
 		if (!r[i].replied) {
 			ok = check_fail(w, "coordinator left a request unanswered");
@@ -1111,6 +1114,10 @@ static void order_pack(const sim_order *o, uint8_t **buf, size_t *len)
 	s.customer = (char *)o->customer;
 	s.lat = o->lat;
 	s.lon = o->lon;
+	if (o->in_drop) {
+		s.drop_id = (char *)sim_drop_id();
+		s.tier = (char *)o->tier;
+	}
 	for (uint32_t i = 0; i < o->nlines; i++) {
 		dropnet__order_line__init(&l[i]);
 		l[i].sku = (char *)sim_sku_names[o->sku[i]];
@@ -1243,6 +1250,7 @@ static void order_make(world *w, uint32_t k)
 	snprintf(o->key, sizeof(o->key), "o%u", k);
 	snprintf(o->customer, sizeof(o->customer), "c%llu",
 	    (unsigned long long)sim_rng_below(&w->rng, w->norders));
+	o->in_drop = sim_rng_chance(&w->rng, 0.5);
 	o->nlines = 1 + (uint32_t)sim_rng_chance(&w->rng, 0.3);
 	for (uint32_t i = 0; i < o->nlines; i++) {
 		o->sku[i] = (int)((i + sim_rng_below(&w->rng, SIM_SKUS)) % SIM_SKUS);
@@ -1278,6 +1286,8 @@ static void orders_make(world *w)
 			w->orders[k + j].group = k;
 			/* The drop's burst: most orders in the first seconds. */
 			t += sim_rng_below(&w->rng, k + j < w->norders / 2 ? 4 : 30);
+			sim_order *o = &w->orders[k + j];
+			o->tier = o->in_drop ? sim_drop_tier(w, 2000 + t) : NULL;
 		}
 		w->orders[k].gsize = size;
 		ev_push(w, 2000 + t, EV_ORDER_SEND, (int)k, 0, NULL);
@@ -1392,6 +1402,7 @@ static bool world_setup(world *w)
 		ev_push(w, 3000 + sim_rng_below(&w->rng, 2000), EV_FAULT, -1, 0, NULL);
 	}
 	ev_push(w, SIM_TICK_MS, EV_COORD_TICK, -1, 0, NULL);
+	ev_push(w, SIM_DROP_AT_MS, EV_DROP, -1, 0, NULL);
 	orders_make(w);
 	return coord_start(w);
 }
@@ -1519,6 +1530,15 @@ static bool step(world *w, sim_ev *e)
 	case EV_HEAL:
 		w->hubs[e->node].partitioned = false;
 		return true;
+	case EV_DROP: {
+		/* The creator makes and opens the drop (dropctl, the ops
+		 * socket), again until it is open. */
+		bool ok = !w->coord_up || w->now < w->stall_until || sim_drop_step(w, SIM_EPOCH_MS);
+		if (ok && !w->drop_open) {
+			ev_push(w, w->now + 500, EV_DROP, -1, 0, NULL);
+		}
+		return ok;
+	}
 	}
 	return true;
 }
@@ -1670,6 +1690,7 @@ int sim_run(const sim_params *p, sim_result *out)
 	}
 	out->sim_ms = w->now;
 	out->orders = w->norders;
+	out->drop_accepted = (uint32_t)w->drop_accepted;
 
 	world_free(w);
 	free(w);

@@ -68,6 +68,7 @@ typedef struct {
 	uint64_t hash;          /* history hash */
 	uint64_t sim_ms;        /* simulated time run */
 	uint32_t accepted, refused, gave_up, shipped, orders;
+	uint32_t drop_accepted;  /* of accepted: orders of the seed's drop */
 	uint32_t msgs, lost, duplicated, partitions;
 	uint32_t coord_crashes, hub_crashes, clock_steps, stalls;
 	uint32_t power_losses;  /* crashes that also lost unsynced writes */

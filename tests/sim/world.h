@@ -27,7 +27,7 @@ typedef struct {
 typedef enum {
 	EV_DELIVER, EV_COORD_DRAIN, EV_COORD_TICK, EV_COORD_UP, EV_HUB_SYNC,
 	EV_HUB_TIMEOUT, EV_HUB_UP, EV_STAFF, EV_ORDER_SEND, EV_ORDER_TIMEOUT,
-	EV_FAULT, EV_HEAL,
+	EV_FAULT, EV_HEAL, EV_DROP,
 } ev_kind;
 
 /* A ledger row's allocation before a batch (check_ledger_mark). */
@@ -70,6 +70,8 @@ typedef struct {
 	bool done;              /* answered finally or gave up */
 	uint32_t units_shipped; /* by every hub, all placements */
 	bool shorted;           /* a picker could not find a unit of it */
+	bool in_drop;           /* an order of the seed's drop (simdrop.c) */
+	const char *tier;       /* its tier, as the storefront's clock says */
 } sim_order;
 
 /* The line of the order a picker holds. */
@@ -139,6 +141,8 @@ typedef struct {
 	double loss, dup;
 	uint32_t delay_max_ms;
 	bool real_pace;         /* staff at a hub's real pace (SIM_PICK_MS) */
+	bool drop_open;         /* the seed's drop is open (simdrop.c) */
+	uint64_t drop_accepted; /* its accepted orders, last seen */
 	bool answered;          /* every order answered: the tail (SIM_TAIL_*) */
 	uint64_t answered_ms;
 	bool healed;            /* the drop is over: no more faults */
@@ -186,6 +190,15 @@ bool check_final(world *w);
 /* Records the first violation; returns false. */
 bool check_fail(world *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* simdrop.c: the seed's drop. sim_drop_step makes and opens it (true
+ * unless refused; w->drop_open once open), sim_drop_check holds its
+ * invariants, sim_drop_tier is the tier a storefront sends an order to at
+ * sim time send_ms. */
+bool sim_drop_step(world *w, int64_t epoch_ms);
+bool sim_drop_check(world *w);
+const char *sim_drop_tier(const world *w, uint64_t send_ms);
+const char *sim_drop_id(void);
 
 /* sim.c: runs one ops request against the coordinator machine; returns the
  * unpacked reply (caller frees) or NULL. */
