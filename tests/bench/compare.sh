@@ -138,12 +138,17 @@ fi
 # (a scrape that fails stops it: the run would not measure what it says).
 scraper_start() {
 	python3 - $METRICS_URLS <<'PY' >&2 &
-import os, sys, time, urllib.request
-parent = os.getppid()
+import os, signal, sys, time, urllib.request
+parent, n = os.getppid(), 0
+def done(*_):
+    print(f"compare: scraped {n} times ({len(sys.argv) - 1} endpoints)", file=sys.stderr)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, done)
 while os.getppid() == parent:
     t = time.monotonic()
     for u in sys.argv[1:]:
         urllib.request.urlopen(u, timeout=5).read()
+        n += 1
     time.sleep(max(0.0, 1.0 - (time.monotonic() - t)))
 PY
 	SCRAPER_PID=$!
