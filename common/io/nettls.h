@@ -66,6 +66,17 @@ int nettls_check(const char *url, const nettls_files *f, char *err,
  * each failure is logged. */
 int nettls_listen(nng_socket s, const char *url, const nettls_files *f);
 
+/* A server TLS config, for a server that is not an nng socket (the
+ * https:// /metrics server, metrics_http.h), under the tls+tcp:// policy:
+ * TLS 1.2+, this side's cert_file/key_file, and a client certificate
+ * required and verified against ca_file (and crl_file). ca_file, cert_file
+ * and key_file must be set; url only names it in the logs. 0 with *out
+ * holding one reference (nng_tls_config_free), DN_EINVAL (a file missing,
+ * unreadable or invalid; logged) or DN_ENOMEM. */
+struct nng_tls_config;
+int nettls_server_config(const char *url, const nettls_files *f,
+    struct nng_tls_config **out);
+
 /* The mode of every ipc:// socket file a listener makes (rw for owner and
  * group: a hub's staff terminals run in the hub's group). */
 #define NETTLS_IPC_MODE 0660
