@@ -183,7 +183,7 @@ static int metrics_http_tls_set(metrics_http *m, const char *url,
 	const nettls_files f = {.ca_file = tls->client_ca_file, .crl_file = tls->crl_file,
 	    .cert_file = tls->cert_file, .key_file = tls->key_file};
 	nng_tls_config *cfg = NULL;
-	int rv = nettls_server_config(url, &f, &cfg);
+	int rv = nettls_http_config(url, &f, true, &cfg);
 	if (rv != 0) {
 		return rv;
 	}

@@ -248,7 +248,7 @@ static int config_build(nng_tls_config **out, nng_tls_mode mode,
 	return config_make(out, mode, url, f);
 }
 
-int nettls_server_config(const char *url, const nettls_files *f,
+int nettls_http_config(const char *url, const nettls_files *f, bool server,
     struct nng_tls_config **out)
 {
 	*out = NULL;
@@ -257,7 +257,7 @@ int nettls_server_config(const char *url, const nettls_files *f,
 		    "certificate and a key\"", url);
 		return DN_EINVAL;
 	}
-	return config_make(out, NNG_TLS_MODE_SERVER, url, f);
+	return config_make(out, server ? NNG_TLS_MODE_SERVER : NNG_TLS_MODE_CLIENT, url, f);
 }
 
 static int nng_to_dn(int rv)

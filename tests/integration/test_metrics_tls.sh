@@ -7,15 +7,16 @@
 # (metrics.cert_file, metrics.client_ca_file). A scraper with an operator
 # certificate gets the metrics over a verified TLS connection; one with no
 # client certificate, one with a hub's certificate (another CA) and plain
-# http:// to the same port get nothing. https:// without its files is
+# http:// to the same port get nothing; `dropctl top` reads it with the
+# operator's files. https:// without its files is
 # refused at start (exit 2) with the keys to set.
 source "$(dirname "$0")/lib/net.sh"
 net_setup "$1"
 PKI="$T/pki"
 PKISH="$REPO_DIR/deploy/pki.sh"
 "$PKISH" init --dir "$PKI" >/dev/null
-"$PKISH" issue --dir "$PKI" server coordinator --san IP:127.0.0.1,DNS:localhost >/dev/null
-"$PKISH" issue --dir "$PKI" server london-metrics --san IP:127.0.0.1 >/dev/null
+"$PKISH" issue --dir "$PKI" server coordinator --san DNS:localhost,DNS:127.0.0.1,IP:127.0.0.1 >/dev/null
+"$PKISH" issue --dir "$PKI" server london-metrics --san DNS:127.0.0.1,IP:127.0.0.1 >/dev/null
 "$PKISH" issue --dir "$PKI" operator prom --op-role read-only >/dev/null
 "$PKISH" issue --dir "$PKI" hub london >/dev/null
 cat "$PKI/ca/root.crt" "$PKI/ca/server.crt" >"$T/server-chain.crt"
@@ -94,3 +95,14 @@ done
 kill -0 "${NET_BG_PIDS[0]}" && kill -0 "${NET_BG_PIDS[1]}" || fail "a daemon died of a refused scrape"
 body_has_up "$CM" 'dropnet_up{role="coordinator"} 1' || fail "coordinator stopped serving after the refusals"
 ok "refused: no client certificate, a hub's certificate, plain http (both daemons still serve)"
+
+# dropctl top reads an https:// /metrics with the operator's files.
+out=$(DROPNET_TLS_CA="$PKI/ca/server.crt" DROPNET_TLS_CERT="$OPC" DROPNET_TLS_KEY="$OPK" \
+	"$DROPCTL" top --metrics "$CM/metrics" --plain --count 1 2>&1) || fail "dropctl top over https: $out"
+[[ $out == *"dropnet top"*"HUB"*"london"* ]] || fail "dropctl top over https shows no hub: $out"
+set +e
+out=$(DROPNET_TLS_CA="$PKI/ca/server.crt" DROPNET_TLS_CERT="$PKI/hub/london.crt" \
+	DROPNET_TLS_KEY="$PKI/hub/london.key" "$DROPCTL" top --metrics "$CM/metrics" --plain --count 1 2>&1); rc=$?
+set -e
+[[ $rc == 3 ]] || fail "dropctl top with a hub certificate: exit $rc (want 3): $out"
+ok "dropctl top --metrics https://...: shows the network with an operator certificate, exit 3 with a hub's"
