@@ -14,9 +14,11 @@
 #include <unistd.h>
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
+#include <nng/supplemental/tls/tls.h>
 #include "core/err.h"
 #include "core/metrics.h"
 #include "io/metrics_http.h"
+#include "io/nettls.h"
 
 /* Room for the process figures appended to every scrape. */
 #define METRICS_HTTP_PROC_MAX 2048
@@ -36,7 +38,13 @@ static bool host_loopback(const char *host)
 	    strncmp(host, "127.", 4) == 0;
 }
 
-int metrics_http_check(const char *url, bool allow_public, char *err, size_t err_len)
+static bool set(const char *s)
+{
+	return s != NULL && s[0] != '\0';
+}
+
+int metrics_http_check(const char *url, bool allow_public, const metrics_http_tls *tls,
+    char *err, size_t err_len)
 {
 	nng_url *u = NULL;
 	if (nng_url_parse(&u, url) != 0) {
@@ -44,14 +52,21 @@ int metrics_http_check(const char *url, bool allow_public, char *err, size_t err
 		return DN_EINVAL;
 	}
 	int rv = 0;
-	if (strcmp(u->u_scheme, "http") != 0) {
-		snprintf(err, err_len, "'%s': only http:// is served", url);
+	bool https = strcmp(u->u_scheme, "https") == 0;
+	if (!https && strcmp(u->u_scheme, "http") != 0) {
+		snprintf(err, err_len, "'%s': only http:// and https:// are served", url);
 		rv = DN_EINVAL;
 	} else if (u->u_hostname[0] == '\0' || strcmp(u->u_port, "0") == 0 ||
 	    (u->u_path[0] != '\0' && strcmp(u->u_path, "/") != 0)) {
-		snprintf(err, err_len, "'%s': want http://HOST:PORT (no path)", url);
+		snprintf(err, err_len, "'%s': want %s://HOST:PORT (no path)", url, u->u_scheme);
 		rv = DN_EINVAL;
-	} else if (!allow_public && !host_loopback(u->u_hostname)) {
+	} else if (https && (tls == NULL || !set(tls->cert_file) || !set(tls->key_file) ||
+	    !set(tls->client_ca_file))) {
+		snprintf(err, err_len, "'%s' needs a certificate, its key and the CA of the "
+		    "scrapers' client certificates (metrics.cert_file, metrics.key_file, "
+		    "metrics.client_ca_file)", url);
+		rv = DN_EINVAL;
+	} else if (!https && !allow_public && !host_loopback(u->u_hostname)) {
 		snprintf(err, err_len, "'%s' is not a loopback address: metrics are plain "
 		    "HTTP; set metrics.allow_public = 1 to serve them on a private network",
 		    url);
@@ -160,13 +175,42 @@ static void metrics_http_handle(nng_aio *aio)
 	nng_aio_finish(aio, 0);
 }
 
-static int metrics_http_start(metrics_http *m, const char *url, char *err, size_t err_len)
+/* https: the server's TLS config (nettls.h policy: client certificate
+ * required). 0, or DN_EINVAL / DN_ENOMEM (logged by nettls). */
+static int metrics_http_tls_set(metrics_http *m, const char *url,
+    const metrics_http_tls *tls)
+{
+	const nettls_files f = {.ca_file = tls->client_ca_file, .crl_file = tls->crl_file,
+	    .cert_file = tls->cert_file, .key_file = tls->key_file};
+	nng_tls_config *cfg = NULL;
+	int rv = nettls_http_config(url, &f, true, &cfg);
+	if (rv != 0) {
+		return rv;
+	}
+	/* The server holds its own reference. */
+	rv = nng_http_server_set_tls(m->srv, cfg) == 0 ? 0 : DN_ENOMEM;
+	nng_tls_config_free(cfg);
+	return rv;
+}
+
+static int metrics_http_start(metrics_http *m, const char *url,
+    const metrics_http_tls *tls, char *err, size_t err_len)
 {
 	nng_url *u = NULL;
+	bool https = false;
 	int rv = nng_url_parse(&u, url);
 	if (rv == 0) {
+		https = strcmp(u->u_scheme, "https") == 0;
 		rv = nng_http_server_hold(&m->srv, u);
 		nng_url_free(u);
+	}
+	if (rv == 0 && https) {
+		int trv = metrics_http_tls_set(m, url, tls);
+		if (trv != 0) {
+			snprintf(err, err_len, "%s: the TLS files could not be used (see the "
+			    "tls.* log line)", url);
+			return trv;
+		}
 	}
 	if (rv == 0) {
 		rv = nng_http_handler_alloc(&m->h, "/metrics", metrics_http_handle);
@@ -193,10 +237,10 @@ static int metrics_http_start(metrics_http *m, const char *url, char *err, size_
 }
 
 int metrics_http_create(metrics_http **out, const char *url, bool allow_public,
-    char *err, size_t err_len)
+    const metrics_http_tls *tls, char *err, size_t err_len)
 {
 	*out = NULL;
-	int rv = metrics_http_check(url, allow_public, err, err_len);
+	int rv = metrics_http_check(url, allow_public, tls, err, err_len);
 	if (rv != 0) {
 		return rv;
 	}
@@ -205,7 +249,7 @@ int metrics_http_create(metrics_http **out, const char *url, bool allow_public,
 		return DN_ENOMEM;
 	}
 	pthread_mutex_init(&m->mu, NULL);
-	rv = metrics_http_start(m, url, err, err_len);
+	rv = metrics_http_start(m, url, tls, err, err_len);
 	if (rv != 0) {
 		if (m->srv != NULL) {
 			nng_http_server_release(m->srv);

@@ -9,9 +9,13 @@
  * open files, CPU time, read from /proc at scrape time). The handler never
  * reads the loop's state.
  *
- * Exposure: plain HTTP, so by default only a loopback address is accepted
- * (127.0.0.0/8, ::1, localhost); any other needs allow_public (a private
- * network the operator controls: DESIGN.md "Trust").
+ * Exposure: http:// is plain HTTP, so by default only a loopback address
+ * is accepted (127.0.0.0/8, ::1, localhost); any other needs allow_public
+ * (a private network the operator controls: DESIGN.md "Trust"). https://
+ * is TLS with the network's certificates (common/io/nettls.h policy): the
+ * daemon's certificate, and a client certificate required of every
+ * scraper, verified against a CA the operator names; it may listen on any
+ * address.
  */
 #ifndef DN_METRICS_HTTP_H
 #define DN_METRICS_HTTP_H
@@ -20,15 +24,26 @@
 
 typedef struct metrics_http metrics_http;
 
-/* Checks a listen URL: http://HOST:PORT with a loopback HOST unless
- * allow_public. 0, or DN_EINVAL with a one-line reason in err. */
-int metrics_http_check(const char *url, bool allow_public, char *err, size_t err_len);
+/* The PEM files of an https:// server: its certificate and key, the CA
+ * every scraper's client certificate must chain to, and optional CRLs.
+ * Empty or NULL strings are "not set". */
+typedef struct {
+	const char *cert_file, *key_file, *client_ca_file, *crl_file;
+} metrics_http_tls;
 
-/* Starts serving GET /metrics on url (checked as above). Until the first
- * publish a scrape carries the process figures only. 0, DN_EINVAL (the
- * URL; reason in err), DN_ENET (bind failed; reason in err) or DN_ENOMEM. */
-int metrics_http_create(metrics_http **out, const char *url, bool allow_public,
+/* Checks a listen URL: http://HOST:PORT with a loopback HOST unless
+ * allow_public, or https://HOST:PORT with tls's cert_file, key_file and
+ * client_ca_file set (tls may be NULL for http). 0, or DN_EINVAL with a
+ * one-line reason in err. */
+int metrics_http_check(const char *url, bool allow_public, const metrics_http_tls *tls,
     char *err, size_t err_len);
+
+/* Starts serving GET /metrics on url (checked as above; for https the
+ * files are read now). Until the first publish a scrape carries the
+ * process figures only. 0, DN_EINVAL (the URL or a TLS file; reason in
+ * err), DN_ENET (bind failed; reason in err) or DN_ENOMEM. */
+int metrics_http_create(metrics_http **out, const char *url, bool allow_public,
+    const metrics_http_tls *tls, char *err, size_t err_len);
 
 /* Replaces the published text with a copy of text[0..len). Any thread;
  * the daemon calls it from its loop. On out-of-memory the old text stays. */

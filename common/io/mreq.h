@@ -25,6 +25,11 @@ typedef struct mreq {
 	uint8_t *reply;       /* malloc'd copy; NULL with replied for an empty reply */
 	size_t reply_len;
 	bool replied;
+	/* When the request reached the daemon's socket: wall-clock UTC ms,
+	 * set by the shell after mreq_init; 0 when not known (a replicated
+	 * group's log entries and the simulator carry none). Only the order
+	 * trace reads it (`dropctl order show`): no decision depends on it. */
+	int64_t arrived_ms;
 } mreq;
 
 /* Starts an mreq over borrowed bytes. */

@@ -168,20 +168,16 @@ static void expiry_check(const nettls_files *f, const char *crl_pem, const char 
 	}
 }
 
-/* Builds a config for one endpoint; *out holds one reference. */
-static int config_build(nng_tls_config **out, nng_tls_mode mode,
+/* Builds a config for one endpoint from files every one of which is set
+ * (crl_file optional); *out holds one reference. */
+static int config_make(nng_tls_config **out, nng_tls_mode mode,
     const char *url, const nettls_files *f)
 {
-	char why[256];
 	char *ca = NULL, *crl = NULL, *cert = NULL, *key = NULL;
 	nng_tls_config *cfg = NULL;
 	int rv;
 
 	*out = NULL;
-	if ((rv = nettls_check(url, f, why, sizeof(why))) != 0) {
-		log_error("tls.config_missing", "url=%s reason=\"%s\"", url, why);
-		return rv;
-	}
 	if ((rv = pem_read(f->ca_file, &ca)) != 0 ||
 	    (set(f->crl_file) && (rv = pem_read(f->crl_file, &crl)) != 0) ||
 	    (rv = pem_read(f->cert_file, &cert)) != 0 ||
@@ -235,6 +231,33 @@ free_pem:
 	free(crl);
 	free(ca);
 	return rv;
+}
+
+/* Checks url's policy, then builds its config (config_make). */
+static int config_build(nng_tls_config **out, nng_tls_mode mode,
+    const char *url, const nettls_files *f)
+{
+	char why[256];
+	int rv;
+
+	*out = NULL;
+	if ((rv = nettls_check(url, f, why, sizeof(why))) != 0) {
+		log_error("tls.config_missing", "url=%s reason=\"%s\"", url, why);
+		return rv;
+	}
+	return config_make(out, mode, url, f);
+}
+
+int nettls_http_config(const char *url, const nettls_files *f, bool server,
+    struct nng_tls_config **out)
+{
+	*out = NULL;
+	if (f == NULL || !set(f->ca_file) || !set(f->cert_file) || !set(f->key_file)) {
+		log_error("tls.config_missing", "url=%s reason=\"needs a CA file, a "
+		    "certificate and a key\"", url);
+		return DN_EINVAL;
+	}
+	return config_make(out, server ? NNG_TLS_MODE_SERVER : NNG_TLS_MODE_CLIENT, url, f);
 }
 
 static int nng_to_dn(int rv)

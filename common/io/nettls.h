@@ -66,6 +66,18 @@ int nettls_check(const char *url, const nettls_files *f, char *err,
  * each failure is logged. */
 int nettls_listen(nng_socket s, const char *url, const nettls_files *f);
 
+/* A TLS config for HTTPS, which is not an nng socket (the https://
+ * /metrics server, metrics_http.h, and `dropctl top`'s client), under the
+ * tls+tcp:// policy: TLS 1.2+, this side's cert_file/key_file, the peer's
+ * certificate required and verified against ca_file (and crl_file); a
+ * client also checks the server's name (url's host). ca_file, cert_file
+ * and key_file must be set. 0 with *out holding one reference
+ * (nng_tls_config_free), DN_EINVAL (a file missing, unreadable or invalid;
+ * logged) or DN_ENOMEM. */
+struct nng_tls_config;
+int nettls_http_config(const char *url, const nettls_files *f, bool server,
+    struct nng_tls_config **out);
+
 /* The mode of every ipc:// socket file a listener makes (rw for owner and
  * group: a hub's staff terminals run in the hub's group). */
 #define NETTLS_IPC_MODE 0660

@@ -98,14 +98,20 @@ static void shell_run(shell *sh, machine_batch_fn fn, obs_path path, bridge_req 
 	uint64_t recv_ns[DN_SERVER_CTX_MAX];
 	bool timed = obs_on(&sh->obs);
 	assert(n <= DN_SERVER_CTX_MAX);
+	shell_clock(sh);
+	/* Arrival on the wall clock: the wall now less how long ago on the
+	 * monotonic clock the bridge took the request (the order trace). */
+	int64_t wall = wall_now_ms();
+	uint64_t mono_ns = obs_now_ns();
 	for (size_t i = 0; i < n; i++) {
 		size_t len = 0;
 		const uint8_t *body = bridge_req_body(reqs[i], &len);
 		mreq_init(&m[i], body, len);
 		mp[i] = &m[i];
-		recv_ns[i] = timed ? bridge_req_received_ns(reqs[i]) : 0;
+		recv_ns[i] = bridge_req_received_ns(reqs[i]);
+		uint64_t ago_ns = mono_ns > recv_ns[i] ? mono_ns - recv_ns[i] : 0;
+		m[i].arrived_ms = wall - (int64_t)(ago_ns / 1000000u);
 	}
-	shell_clock(sh);
 	uint64_t t0 = timed ? obs_now_ns() : 0;
 	int64_t written = coord_rows_written(&sh->c);
 	fn(&sh->c, mp, n);

@@ -29,12 +29,31 @@ static void obs_on_commit(void *arg, uint64_t ns)
 	metrics_hist_observe(&o->commit, (double)ns / 1e9);
 }
 
+static const char *or_else(const char *a, const char *b)
+{
+	return a[0] != '\0' ? a : b;
+}
+
+/* The https:// files: metrics.* keys, else the network's (tls.*). */
+static metrics_http_tls obs_tls(const coord_config *cfg)
+{
+	metrics_http_tls t = {
+	    .cert_file = or_else(cfg->metrics_cert_file, cfg->tls_cert_file),
+	    .key_file = or_else(cfg->metrics_key_file, cfg->tls_key_file),
+	    .client_ca_file = or_else(cfg->metrics_client_ca_file,
+		or_else(cfg->tls_operator_ca_file, cfg->tls_ca_file)),
+	    .crl_file = cfg->tls_crl_file,
+	};
+	return t;
+}
+
 int obs_config_check(const coord_config *cfg)
 {
 	char err[512];
+	metrics_http_tls tls = obs_tls(cfg);
 	if (cfg->metrics_listen[0] != '\0' &&
-	    metrics_http_check(cfg->metrics_listen, cfg->metrics_allow_public != 0, err,
-	    sizeof(err)) != 0) {
+	    metrics_http_check(cfg->metrics_listen, cfg->metrics_allow_public != 0, &tls,
+	    err, sizeof(err)) != 0) {
 		fprintf(stderr, "coordinator: config: metrics.listen: %s\n", err);
 		return DN_EINVAL;
 	}
@@ -58,8 +77,9 @@ int obs_open(obs *o, const coord_config *cfg)
 		return DN_ENOMEM;
 	}
 	char err[512];
+	metrics_http_tls tls = obs_tls(cfg);
 	int rv = metrics_http_create(&o->http, cfg->metrics_listen,
-	    cfg->metrics_allow_public != 0, err, sizeof(err));
+	    cfg->metrics_allow_public != 0, &tls, err, sizeof(err));
 	if (rv != 0) {
 		log_error("metrics.listen_failed", "url=%s err=\"%s\"", cfg->metrics_listen, err);
 		free(o->text);

@@ -49,9 +49,14 @@ static void ops_help_order_show(void)
 {
 	printf("usage: dropctl [global flags] order show KEY... [--storefront F]\n"
 	       "\n"
-	       "An order's whole journey: when it arrived, how it was routed\n"
-	       "(every candidate hub with distance and verdict), where it was\n"
-	       "placed, when it was picked and shipped, time to fulfil.\n"
+	       "An order's whole journey: how it was routed (every candidate\n"
+	       "hub with distance and verdict), where it was placed, time to\n"
+	       "fulfil, and its trace: the time of each step and how long\n"
+	       "after it was received - received (at the coordinator's\n"
+	       "socket), journalled (the coordinator's transaction), queued\n"
+	       "(in the hub's pick queue, on the hub's clock), delivered (the\n"
+	       "hub's ack back at the coordinator), picked and shipped (the\n"
+	       "hub's event times); '-' = not yet or not known.\n"
 	       "The storefront defaults to \"default\". Several keys are shown\n"
 	       "in turn over one connection (with --json: one line each;\n"
 	       "an unknown key prints {\"key\":K,\"error\":\"not_found\"}).\n"
@@ -449,6 +454,69 @@ int dropctl_audit(dropctl_opts *o, int argc, char **argv)
 
 /* ---- order show ---- */
 
+/* The order's trace: each step, its time (0: not known or not yet) and
+ * whose clock it is on, in the order they happen. */
+enum { OPS_STEPS = 6 };
+typedef struct {
+	const char *name, *what;
+	int64_t ms;
+} ops_step;
+
+static void ops_order_steps(const Dropnet__OrderInfo *oi, ops_step st[OPS_STEPS])
+{
+	/* An order journalled before arrival times were kept (or by a
+	 * replicated group, whose log carries none): it arrived as its
+	 * transaction ran. */
+	int64_t arrived = oi->arrived_ms > 0 ? oi->arrived_ms : oi->received_ms;
+	const ops_step s[OPS_STEPS] = {
+		{"received", "request at the coordinator", arrived},
+		{"journalled", "coordinator transaction", oi->received_ms},
+		{"queued", "in the hub's pick queue, hub clock", oi->queued_ms},
+		{"delivered", "hub's ack at the coordinator", oi->delivered_ms},
+		{"picked", "hub clock", oi->picked_ms},
+		{"shipped", "hub clock", oi->shipped_ms},
+	};
+	memcpy(st, s, sizeof(s));
+}
+
+/* "2026-11-26T18:00:00.123Z  (+1.2s)": a step's time and how long after
+ * the order was received it happened (a hub clock behind ours: "-5ms"). */
+static void ops_step_time(int64_t ms, int64_t received_ms, char *buf,
+    size_t len)
+{
+	char t[48], d[32];
+	if (ms <= 0) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	dropctl_fmt_time(ms, t, sizeof(t));
+	if (received_ms <= 0) {
+		snprintf(buf, len, "%s", t);
+		return;
+	}
+	int64_t after = ms - received_ms;
+	dropctl_fmt_duration(after < 0 ? -after : after, d, sizeof(d));
+	snprintf(buf, len, "%s  (%s%s)", t, after < 0 ? "-" : "+", d);
+}
+
+/* The trace as JSON: [{"step", "ms", "after_ms"}], ms and after_ms null
+ * when not known or not yet. */
+static json_t *ops_trace_json(const Dropnet__OrderInfo *oi)
+{
+	ops_step st[OPS_STEPS];
+	ops_order_steps(oi, st);
+	json_t *a = json_array();
+	for (size_t k = 0; a != NULL && k < OPS_STEPS; k++) {
+		bool known = st[k].ms > 0;
+		json_array_append_new(a, json_pack("{s:s,s:o,s:o,s:s}", "step", st[k].name,
+		    "ms", known ? json_integer((json_int_t)st[k].ms) : json_null(),
+		    "after_ms", known && st[0].ms > 0
+			? json_integer((json_int_t)(st[k].ms - st[0].ms)) : json_null(),
+		    "clock", st[k].what));
+	}
+	return a;
+}
+
 static json_t *ops_order_json(const Dropnet__OrderInfo *oi)
 {
 	json_t *lines = json_array();
@@ -480,7 +548,7 @@ static json_t *ops_order_json(const Dropnet__OrderInfo *oi)
 	json_t *ttf = oi->shipped_ms > 0 && oi->received_ms > 0
 	    ? json_integer((json_int_t)(oi->shipped_ms - oi->received_ms))
 	    : json_null();
-	return json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:o,s:o,s:o,"
+	json_t *o = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:f,s:f,s:o,s:o,s:o,"
 			 "s:I,s:I,s:I,s:o,s:s,s:I,s:s}",
 	    "order_id", (json_int_t)oi->order_id, "storefront",
 	    oi->storefront, "order_key", oi->order_key, "customer",
@@ -492,25 +560,14 @@ static json_t *ops_order_json(const Dropnet__OrderInfo *oi)
 	    (json_int_t)oi->shipped_ms, "time_to_fulfil_ms", ttf, "tracking",
 	    oi->tracking, "shorted", (json_int_t)oi->shorted, "field",
 	    oi->field);
-}
-
-/* "2026-11-26T18:00:00.123Z (+1.2s)": a step's time and how long after
- * the order arrived it happened. */
-static void ops_step_time(int64_t ms, int64_t received_ms, char *buf,
-    size_t len)
-{
-	char t[48], d[32];
-	if (ms <= 0) {
-		snprintf(buf, len, "-");
-		return;
+	if (o != NULL) {
+		json_object_set_new(o, "arrived_ms", json_integer((json_int_t)oi->arrived_ms));
+		json_object_set_new(o, "queued_ms", json_integer((json_int_t)oi->queued_ms));
+		json_object_set_new(o, "delivered_ms",
+		    json_integer((json_int_t)oi->delivered_ms));
+		json_object_set_new(o, "trace", ops_trace_json(oi));
 	}
-	dropctl_fmt_time(ms, t, sizeof(t));
-	if (received_ms <= 0) {
-		snprintf(buf, len, "%s", t);
-		return;
-	}
-	dropctl_fmt_duration(ms - received_ms, d, sizeof(d));
-	snprintf(buf, len, "%s  (+%s)", t, d);
+	return o;
 }
 
 static int ops_order_text(const Dropnet__OrderInfo *oi)
@@ -535,12 +592,12 @@ static int ops_order_text(const Dropnet__OrderInfo *oi)
 		    k + 1 < oi->n_lines ? "," : "");
 	}
 	printf("\n");
-	dropctl_fmt_time(oi->received_ms, buf, sizeof(buf));
-	printf("received    %s\n", buf);
-	ops_step_time(oi->picked_ms, oi->received_ms, buf, sizeof(buf));
-	printf("picked      %s\n", buf);
-	ops_step_time(oi->shipped_ms, oi->received_ms, buf, sizeof(buf));
-	printf("shipped     %s\n", buf);
+	ops_step st[OPS_STEPS];
+	ops_order_steps(oi, st);
+	for (size_t k = 0; k < OPS_STEPS; k++) {
+		ops_step_time(st[k].ms, st[0].ms, buf, sizeof(buf));
+		printf("%-11s %-36s %s\n", st[k].name, buf, st[k].ms > 0 ? st[k].what : "");
+	}
 	if (oi->shipped_ms > 0 && oi->received_ms > 0) {
 		dropctl_fmt_duration(oi->shipped_ms - oi->received_ms, buf,
 		    sizeof(buf));

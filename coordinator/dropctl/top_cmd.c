@@ -18,7 +18,9 @@
 #include <time.h>
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
+#include <nng/supplemental/tls/tls.h>
 #include "core/metrics.h"
+#include "io/nettls.h"
 #include "dropctl.h"
 
 /* Samples kept from one scrape: a coordinator with 64 hubs and a few open
@@ -72,7 +74,9 @@ static void top_help(void)
 	       "Full screen on a terminal (q quits); --plain prints one block per\n"
 	       "interval instead (for pipes).\n"
 	       "\n"
-	       "  --metrics URL      the coordinator's /metrics (default $%s)\n"
+	       "  --metrics URL      the coordinator's /metrics (default $%s); an\n"
+	       "                     https:// one is read with DROPNET_TLS_CERT/_KEY\n"
+	       "                     (an operator's) and checked against DROPNET_TLS_CA\n"
 	       "  --interval-ms N    refresh period (100..60000, default 1000)\n"
 	       "  --plain            text blocks on stdout, no screen handling\n"
 	       "  --count N          stop after N snapshots (default: run until q)\n"
@@ -150,6 +154,25 @@ static void top_parse(top_scrape *sc, const char *body, size_t len)
 	}
 }
 
+/* An https:// URL: the client presents the operator's certificate and
+ * checks the daemon's (DROPNET_TLS_*, --tls-*; nettls.h). 0 or an nng
+ * error (NNG_EINVAL: the files are missing or bad, logged). */
+static int top_tls(nng_http_client *cli, const nng_url *u, const char *url)
+{
+	if (strcmp(u->u_scheme, "https") != 0) {
+		return 0;
+	}
+	nettls_files f;
+	nettls_files_from_env(&f, NETTLS_AS_DEFAULT);
+	struct nng_tls_config *cfg = NULL;
+	if (nettls_http_config(url, &f, false, &cfg) != 0) {
+		return NNG_EINVAL;
+	}
+	int rv = nng_http_client_set_tls(cli, cfg);
+	nng_tls_config_free(cfg);
+	return rv;
+}
+
 /* GET url into sc. 0, or an nng error / HTTP status with a message. */
 static int top_fetch(top_state *st, top_scrape *sc)
 {
@@ -160,6 +183,7 @@ static int top_fetch(top_state *st, top_scrape *sc)
 	nng_aio *aio = NULL;
 	int rv = nng_url_parse(&u, st->url);
 	if (rv == 0 && (rv = nng_http_client_alloc(&cli, u)) == 0 &&
+	    (rv = top_tls(cli, u, st->url)) == 0 &&
 	    (rv = nng_http_req_alloc(&req, u)) == 0 && (rv = nng_http_res_alloc(&res)) == 0 &&
 	    (rv = nng_aio_alloc(&aio, NULL, NULL)) == 0) {
 		nng_aio_set_timeout(aio, st->timeout_ms);

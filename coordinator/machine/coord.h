@@ -73,6 +73,11 @@ typedef struct {
 	/* /metrics (the shell; docs/metrics.md): empty listen is off. */
 	char metrics_listen[DN_CONF_STR_MAX];
 	long long metrics_allow_public;
+	/* https:// only (metrics_http.h): empty files default as each key's
+	 * help says. */
+	char metrics_cert_file[DN_CONF_STR_MAX];
+	char metrics_key_file[DN_CONF_STR_MAX];
+	char metrics_client_ca_file[DN_CONF_STR_MAX];
 	/* Identity (io/auth.h), loaded by the shell into coord.peers. */
 	char auth_peers_file[DN_CONF_STR_MAX];
 	long long auth_anonymous;

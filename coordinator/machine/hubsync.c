@@ -628,7 +628,11 @@ static int hubsync_request(coord *c, const Dropnet__HubSyncRequest *m, int64_t n
 		    (unsigned long long)m->cmd_applied, (unsigned long long)hub->cmd_seq);
 	} else if (m->cmd_applied > hub->cmd_acked) {
 		hub->cmd_acked = m->cmd_applied;
-		if ((rv = store_stream_cmds_trim(c->store, hub->id, hub->cmd_acked)) != 0) {
+		/* The hub's clock, shown as it is (like its event times). */
+		int64_t queued = m->cmd_applied_ms > 0 ? m->cmd_applied_ms : 0;
+		if ((rv = store_stream_cmds_delivered(c->store, hub->id, hub->cmd_acked,
+		    now_wall, queued)) != 0 ||
+		    (rv = store_stream_cmds_trim(c->store, hub->id, hub->cmd_acked)) != 0) {
 			return rv;
 		}
 	}

@@ -51,6 +51,7 @@ typedef struct {
 	Dropnet__Status status;
 	const char *gift_sku;         /* NULL: no gift */
 	int64_t now_wall;
+	int64_t arrived_ms;           /* at the socket (mreq), <= now_wall; 0 */
 	int region;                   /* index of `nearest`, or -1 */
 	/* Prices (prices.c), when the drop is priced and the order routed. */
 	bool priced;
@@ -555,7 +556,7 @@ static int ingest_journal(coord *c, const ingest_order *io,
 	    .storefront = io->storefront, .order_key = m->order_key,
 	    .customer = m->customer, .status = io->status, .hub = ack->hub,
 	    .lat = m->lat, .lon = m->lon, .received_ms = io->now_wall,
-	    .drop_id = m->drop_id, .tier = m->tier, .nearest_hub = io->nearest,
+	    .arrived_ms = io->arrived_ms, .drop_id = m->drop_id, .tier = m->tier, .nearest_hub = io->nearest,
 	    .gift_sku = ack->gift_sku, .units = io->units,
 	};
 	/* The ack tells the buyer a UTC time; the journal keeps the expiry on
@@ -639,7 +640,7 @@ static int ingest_admit(coord *c, ingest_order *io, ingest_out *o)
 /* Handles one decoded, version-checked order inside the open transaction.
  * Returns 0 with o filled, or DN_EIO/DN_ENOMEM/DN_ESTATE (batch must fail). */
 static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
-    int64_t now_wall, uint64_t now_mono)
+    int64_t now_wall, uint64_t now_mono, int64_t arrived_ms)
 {
 	const char *storefront = m->storefront[0] ? m->storefront : "default";
 	metrics_labels_add(&c->metrics.storefronts, storefront, 1);
@@ -647,7 +648,8 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 		return ingest_action(c, m, storefront, o, now_wall);
 	}
 	ingest_order io = {.m = m, .storefront = storefront, .verdict = DROP_OK,
-	    .tier_idx = -1, .now_wall = now_wall};
+	    .tier_idx = -1, .now_wall = now_wall,
+	    .arrived_ms = arrived_ms < now_wall ? arrived_ms : now_wall};
 	io.nlines = m->n_lines <= DN_ORDER_LINES_MAX ? m->n_lines : DN_ORDER_LINES_MAX + 1;
 	for (size_t i = 0; i < io.nlines && i < DN_ORDER_LINES_MAX; i++) {
 		io.lines[i].sku = m->lines[i]->sku;
@@ -764,7 +766,8 @@ static int ingest_batch_apply(coord *c, void *arg)
 			ingest_reply_simple(&b->outs[i], DROPNET__STATUS__UNSUPPORTED_VERSION,
 			    m->order_key, "version", "this coordinator speaks version 1");
 		} else {
-			rv = ingest_one(c, m, &b->outs[i], b->now_wall, b->now_mono);
+			rv = ingest_one(c, m, &b->outs[i], b->now_wall, b->now_mono,
+			    b->reqs[i]->arrived_ms);
 		}
 		codec_submit_order_free(m);
 	}

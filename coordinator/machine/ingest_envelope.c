@@ -333,6 +333,7 @@ void coord_ingest_request(coord *c, mreq **reqs, size_t n)
 		}
 		for (size_t j = 0; j < k; j++) {
 			mreq_init(&w->subs[nsub], w->items[j].buf, w->items[j].len);
+			w->subs[nsub].arrived_ms = reqs[i]->arrived_ms;
 			w->subp[nsub] = &w->subs[nsub];
 			w->signer[nsub] = er[i].id.peer;
 			nsub++;

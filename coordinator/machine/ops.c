@@ -134,7 +134,8 @@ typedef struct {
 	char plhub[OPS_PLACED_MAX][DN_ID_MAX + 1], plsku[OPS_PLACED_MAX][DN_ID_MAX + 1];
 	char tracking[DN_CONF_STR_MAX];
 	int64_t picked_ms, shipped_ms, shorted;
-	bool all_shipped, any;
+	int64_t queued_ms, delivered_ms;
+	bool all_shipped, all_delivered, any;
 } ops_order_view;
 
 static int ops_order_row(void *arg, const coord_store_order_view *r)
@@ -150,6 +151,7 @@ static int ops_order_row(void *arg, const coord_store_order_view *r)
 	o->lat = r->lat;
 	o->lon = r->lon;
 	o->received_ms = r->received_ms;
+	o->arrived_ms = r->arrived_ms;
 	codec_order_info_unpack(r->route, r->route_len, &v->route);
 	if (v->route != NULL) {
 		o->n_candidates = v->route->n_candidates;
@@ -188,6 +190,15 @@ static int ops_order_placed(void *arg, const coord_store_placed_row *r)
 	}
 	if (strcmp(r->state, "shorted") != 0 && strcmp(r->state, "refused") != 0) {
 		v->any = true;
+		/* Delivered and queued: when the last live placement was. */
+		if (r->delivered_ms == 0) {
+			v->all_delivered = false;
+		} else if (r->delivered_ms > v->delivered_ms) {
+			v->delivered_ms = r->delivered_ms;
+		}
+		if (r->queued_ms > v->queued_ms) {
+			v->queued_ms = r->queued_ms;
+		}
 		if (r->shipped_ms == 0) {
 			v->all_shipped = false;
 		} else if (r->shipped_ms > v->shipped_ms) {
@@ -213,6 +224,7 @@ static int ops_order_load(coord *c, const char *storefront, const char *order_ke
 	v->o.lines = v->lp;
 	v->o.placements = v->plp;
 	v->all_shipped = true;
+	v->all_delivered = true;
 	int rv = coord_store_order_by_key(c->store, storefront, order_key, ops_order_row, v);
 	if (rv == 0) {
 		rv = coord_store_order_lines_list(c->store, (int64_t)v->o.order_id,
@@ -225,6 +237,8 @@ static int ops_order_load(coord *c, const char *storefront, const char *order_ke
 	v->o.picked_ms = v->picked_ms;
 	/* Shipped means every live placement shipped. */
 	v->o.shipped_ms = v->any && v->all_shipped ? v->shipped_ms : 0;
+	v->o.delivered_ms = v->any && v->all_delivered ? v->delivered_ms : 0;
+	v->o.queued_ms = v->o.delivered_ms != 0 ? v->queued_ms : 0;
 	v->o.tracking = v->tracking;
 	v->o.shorted = v->shorted;
 	return rv;

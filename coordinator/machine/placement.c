@@ -172,7 +172,11 @@ int coord_command_queue(coord *c, int hub, Dropnet__HubCommand *cmd)
 	if (codec_hub_command_pack(cmd, &buf, &len) != 0) {
 		return DN_ENOMEM;
 	}
-	int rv = coord_store_command_append(c->store, h->id, cmd->seq, buf, len);
+	/* A place or transfer command carries placement order_id (traced
+	 * until the hub acks it); a cancel only refers to one. */
+	int64_t pid = cmd->kind != DROPNET__COMMAND_KIND__CMD_CANCEL_ORDER
+	    ? (int64_t)cmd->order_id : 0;
+	int rv = coord_store_command_append(c->store, h->id, cmd->seq, pid, buf, len);
 	free(buf);
 	if (rv != 0) {
 		return DN_EIO;

@@ -122,10 +122,20 @@ const conf_key coord_config_keys[] = {
         offsetof(coord_config, tls_allow_plaintext),
         "1 allows plaintext tcp:// URLs (a private network only); ipc:// always is"},
     {"metrics.listen", CONF_STR, 0, 0, "", offsetof(coord_config, metrics_listen),
-        "http://HOST:PORT serving GET /metrics (Prometheus text); empty: off"},
+        "http://HOST:PORT or https://HOST:PORT serving GET /metrics (Prometheus"
+        " text); empty: off"},
     {"metrics.allow_public", CONF_INT, 0, 1, "0",
         offsetof(coord_config, metrics_allow_public),
-        "1 allows metrics.listen on a non-loopback address (plain HTTP: a private network only)"},
+        "1 allows an http:// metrics.listen on a non-loopback address (plain HTTP:"
+        " a private network only); https:// may listen anywhere"},
+    {"metrics.cert_file", CONF_STR, 0, 0, "", offsetof(coord_config, metrics_cert_file),
+        "https: the PEM certificate /metrics presents; empty: tls.cert_file"},
+    {"metrics.key_file", CONF_STR, 0, 0, "", offsetof(coord_config, metrics_key_file),
+        "https: PEM private key of metrics.cert_file; empty: tls.key_file"},
+    {"metrics.client_ca_file", CONF_STR, 0, 0, "",
+        offsetof(coord_config, metrics_client_ca_file),
+        "https: CA every scraper's client certificate must chain to; empty:"
+        " tls.operator_ca_file, else tls.ca_file"},
 };
 const size_t coord_config_nkeys = sizeof(coord_config_keys) / sizeof(coord_config_keys[0]);
 

@@ -134,6 +134,15 @@ static const db_migration store_migrations[] = {
         "CREATE TABLE peer_counters(peer TEXT PRIMARY KEY,"
         " counter INTEGER NOT NULL) WITHOUT ROWID;",
         NULL},
+    {"order trace: orders.arrived_ms, commands.placement_id,"
+     " placements.delivered_ms and queued_ms",
+        /* Rows from before stay 0 (not known); commands already queued
+         * carry no placement, so their delivery is not traced. */
+        "ALTER TABLE orders ADD COLUMN arrived_ms INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE commands ADD COLUMN placement_id INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE placements ADD COLUMN delivered_ms INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE placements ADD COLUMN queued_ms INTEGER NOT NULL DEFAULT 0;",
+        NULL},
 };
 
 int store_migrate(sqlite3 *db)

@@ -82,6 +82,15 @@
  *   peer_counters(peer, counter)           each operator's highest accepted
  *                                          request counter (replay, SEMANTICS.md
  *                                          "Transport and identity")
+ * 7 adds the order trace (`dropctl order show`; 0 = not known):
+ *   orders.arrived_ms                      when the order's request reached
+ *                                          the socket (wall; received_ms is
+ *                                          the journalling transaction's)
+ *   commands.placement_id                  the placement a command carries
+ *                                          (0: none, e.g. a cancel)
+ *   placements.delivered_ms, .queued_ms    when the hub's ack of its command
+ *                                          arrived (coordinator's clock), and
+ *                                          when the hub queued it (the hub's)
  */
 #ifndef DN_COORD_STORE_H
 #define DN_COORD_STORE_H
@@ -107,7 +116,7 @@ typedef struct store_ingest_stmts {
 
 typedef struct store {
 	sqlite3_stmt *drops[32];      /* drops (store_drops.c) */
-	sqlite3_stmt *stream[32]; /* store_stream.c's, by its SS_* index */
+	sqlite3_stmt *stream[40]; /* store_stream.c's, by its SS_* index */
 	store_ingest_stmts ingest;       /* store_ingest.c */
 	struct store_ops_stmts *ops;   /* store_ops.c */
 	sqlite3_stmt *prices[16];     /* store_prices.c, by its SP_* index */
@@ -329,6 +338,12 @@ typedef int (*store_stream_cmd_fn)(void *arg, const uint8_t *payload, size_t len
 int store_stream_cmds_list(store *s, const char *hub, uint64_t after, size_t max,
     store_stream_cmd_fn fn, void *arg);
 int store_stream_cmds_trim(store *s, const char *hub, uint64_t acked);
+/* The hub acked every command up to acked (call before trimming them): the
+ * placements those commands carry (commands.placement_id) that had no
+ * delivery yet get delivered_ms (the coordinator's clock) and queued_ms
+ * (the hub's, HubSyncRequest.cmd_applied_ms; 0 when not known). */
+int store_stream_cmds_delivered(store *s, const char *hub, uint64_t acked,
+    int64_t delivered_ms, int64_t queued_ms);
 int store_stream_cmds_clear(store *s, const char *hub);
 
 /* placements as hub events touch them. get: 0, DN_ENOENT or DN_EIO. */
@@ -453,6 +468,7 @@ typedef struct {
 	const char *hub;                /* first hub, or "" */
 	double lat, lon;
 	int64_t received_ms;            /* wall clock */
+	int64_t arrived_ms;             /* at the socket (wall); 0: not known */
 	const uint8_t *ack;             /* OrderAck without order_id */
 	size_t ack_len;
 	const uint8_t *route;           /* OrderInfo with candidates */
@@ -504,9 +520,11 @@ typedef struct {
  * or DN_EIO. */
 int coord_store_placement_send_get(store *s, int64_t pid, coord_store_send *out);
 
-/* Appends a packed command at seq to hub's stream and sets hubs.cmd_seq. */
+/* Appends a packed command at seq to hub's stream and sets hubs.cmd_seq;
+ * placement_id is the placement the command carries to the hub (its
+ * delivery is traced: store_stream_cmds_delivered), 0 for none. */
 int coord_store_command_append(store *s, const char *hub, uint64_t seq,
-    const uint8_t *buf, size_t len);
+    int64_t placement_id, const uint8_t *buf, size_t len);
 
 /* One stock row with its lifetime counters. */
 typedef struct {
@@ -589,9 +607,10 @@ typedef struct {
 	const char *customer, *hub;
 	int status;                   /* Dropnet__Status */
 	double lat, lon;
-	int64_t received_ms;
+	int64_t received_ms;          /* the journalling transaction's clock */
 	const void *route;
 	size_t route_len;
+	int64_t arrived_ms;           /* at the socket; 0: not known */
 } coord_store_order_view;
 typedef int (*coord_store_order_fn)(void *arg, const coord_store_order_view *row);
 int coord_store_order_by_key(store *s, const char *storefront, const char *order_key,
@@ -608,6 +627,7 @@ int coord_store_order_lines_list(store *s, int64_t order_id, size_t max,
 typedef struct {
 	const char *hub, *sku, *state, *tracking;
 	int64_t qty, shipped, shorted, picked_ms, shipped_ms;
+	int64_t queued_ms, delivered_ms;  /* store_stream_cmds_delivered; 0 */
 } coord_store_placed_row;
 typedef int (*coord_store_placed_fn)(void *arg, const coord_store_placed_row *row);
 int coord_store_order_placements_list(store *s, int64_t order_id, size_t max,

@@ -29,8 +29,8 @@ int coord_store_ingest_init(store *s, sqlite3 *db)
 	    {&q->order_status, "UPDATE orders SET status=?2, ack=?3 WHERE id=?1"},
 	    {&q->order_insert, "INSERT INTO orders(storefront, order_key, customer, status,"
 	        " hub, lat, lon, received_ms, ack, route, drop_id, tier, nearest_hub, gift_sku,"
-	        " hold_expires_ms, units)"
-	        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"},
+	        " hold_expires_ms, units, arrived_ms)"
+	        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"},
 	    {&q->line_insert, "INSERT INTO order_lines(order_id, sku, qty) VALUES(?1,?2,?3)"},
 	    {&q->line_backorder, "UPDATE order_lines SET backordered=backordered+?3"
 	        " WHERE order_id=?1 AND sku=?2"},
@@ -44,7 +44,8 @@ int coord_store_ingest_init(store *s, sqlite3 *db)
 	    {&q->placement_send, "SELECT p.hub, o.order_key, o.customer, l.sku, l.qty,"
 	        " l.gift, o.tier, o.received_ms FROM placements p JOIN orders o ON o.id ="
 	        " p.order_id JOIN placement_lines l ON l.placement_id = p.id WHERE p.id = ?1"},
-	    {&q->cmd_insert, "INSERT INTO commands(hub, seq, payload) VALUES(?1,?2,?3)"},
+	    {&q->cmd_insert, "INSERT INTO commands(hub, seq, payload, placement_id)"
+	        " VALUES(?1,?2,?3,?4)"},
 	    {&q->hub_cmd_seq, "UPDATE hubs SET cmd_seq=?2 WHERE id=?1"},
 	    {&q->stock_upsert, "INSERT INTO stock(hub, sku, on_hand, allocated, holdback,"
 	        " received, shipped, lost, adjusted, returned, transfer_in, transfer_out)"
@@ -197,6 +198,7 @@ int coord_store_order_insert(store *s, const coord_store_order_row *o, int64_t *
 	db_bind_text(st, 14, o->gift_sku);
 	db_bind_i64(st, 15, o->hold_expires_ms);
 	db_bind_i64(st, 16, o->units);
+	db_bind_i64(st, 17, o->arrived_ms);
 	int rv = store_step_done(st);
 	*id = rv == 0 ? sqlite3_last_insert_rowid(s->ingest.db) : 0;
 	return rv;
@@ -295,12 +297,13 @@ int coord_store_placement_send_get(store *s, int64_t pid, coord_store_send *out)
 }
 
 int coord_store_command_append(store *s, const char *hub, uint64_t seq,
-    const uint8_t *buf, size_t len)
+    int64_t placement_id, const uint8_t *buf, size_t len)
 {
 	sqlite3_stmt *st = s->ingest.cmd_insert;
 	db_bind_text(st, 1, hub);
 	db_bind_i64(st, 2, (int64_t)seq);
 	sqlite3_bind_blob(st, 3, buf, (int)len, SQLITE_TRANSIENT);
+	db_bind_i64(st, 4, placement_id);
 	int rv = store_step_done(st);
 	if (rv != 0) {
 		return rv;

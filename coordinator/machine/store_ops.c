@@ -121,13 +121,15 @@ static const struct {
         " FROM stock"},
     {offsetof(struct store_ops_stmts, order_by_key),
         "SELECT id, customer, status, hub, lat, lon,"
-        " received_ms, route FROM orders WHERE storefront=?1 AND order_key=?2"},
+        " received_ms, route, arrived_ms FROM orders"
+        " WHERE storefront=?1 AND order_key=?2"},
     {offsetof(struct store_ops_stmts, order_lines),
         "SELECT sku, qty, backordered FROM order_lines"
         " WHERE order_id=?1"},
     {offsetof(struct store_ops_stmts, order_placements),
         "SELECT p.hub, l.sku, l.qty, l.shipped, l.shorted,"
-        " p.picked_ms, p.shipped_ms, p.tracking, p.state FROM placements p JOIN"
+        " p.picked_ms, p.shipped_ms, p.tracking, p.state, p.queued_ms,"
+        " p.delivered_ms FROM placements p JOIN"
         " placement_lines l ON l.placement_id = p.id WHERE p.order_id=?1"
         " ORDER BY p.id"},
     {offsetof(struct store_ops_stmts, demand_buckets),
@@ -344,6 +346,7 @@ int coord_store_order_by_key(store *s, const char *storefront, const char *order
 	    .received_ms = sqlite3_column_int64(st, 6),
 	    .route = sqlite3_column_blob(st, 7),
 	    .route_len = (size_t)sqlite3_column_bytes(st, 7),
+	    .arrived_ms = sqlite3_column_int64(st, 8),
 	};
 	return scan_end(st, rc, fn(arg, &r));
 }
@@ -384,6 +387,8 @@ int coord_store_order_placements_list(store *s, int64_t order_id, size_t max,
 		    .shipped_ms = sqlite3_column_int64(st, 6),
 		    .tracking = db_col_text(st, 7),
 		    .state = db_col_text(st, 8),
+		    .queued_ms = sqlite3_column_int64(st, 9),
+		    .delivered_ms = sqlite3_column_int64(st, 10),
 		};
 		stop = fn(arg, &r);
 	}

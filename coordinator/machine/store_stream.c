@@ -32,6 +32,7 @@ enum {
 	SS_CMD_LIST,
 	SS_CMD_TRIM,
 	SS_CMD_CLEAR,
+	SS_CMD_DELIVERED,
 	SS_PLACEMENT_GET,
 	SS_PLACEMENT_PICKED,
 	SS_PLACEMENT_SHIPPED,
@@ -75,6 +76,11 @@ static const char *const stream_sql[SS_COUNT] = {
         " ORDER BY seq LIMIT ?3",
     [SS_CMD_TRIM] = "DELETE FROM commands WHERE hub=?1 AND seq<=?2",
     [SS_CMD_CLEAR] = "DELETE FROM commands WHERE hub=?1",
+    /* The first ack of a placement's command is its delivery; a command
+     * sent again (resync) keeps the first times. */
+    [SS_CMD_DELIVERED] = "UPDATE placements SET delivered_ms=?3, queued_ms=?4"
+        " WHERE id IN (SELECT placement_id FROM commands WHERE hub=?1 AND seq<=?2"
+        " AND placement_id > 0) AND delivered_ms = 0",
     /* 0 order_id, 1 hub, 2 state, 3 kind */
     [SS_PLACEMENT_GET] = "SELECT order_id, hub, state, kind FROM placements WHERE id=?1",
     [SS_PLACEMENT_PICKED] = "UPDATE placements SET picked_ms=?2,"
@@ -274,6 +280,17 @@ int store_stream_cmds_trim(store *s, const char *hub, uint64_t acked)
 	db_bind_text(st, 1, hub);
 	db_bind_i64(st, 2, (int64_t)acked);
 	return stream_done(s, SS_CMD_TRIM);
+}
+
+int store_stream_cmds_delivered(store *s, const char *hub, uint64_t acked,
+    int64_t delivered_ms, int64_t queued_ms)
+{
+	sqlite3_stmt *st = s->stream[SS_CMD_DELIVERED];
+	db_bind_text(st, 1, hub);
+	db_bind_i64(st, 2, (int64_t)acked);
+	db_bind_i64(st, 3, delivered_ms);
+	db_bind_i64(st, 4, queued_ms);
+	return stream_done(s, SS_CMD_DELIVERED);
 }
 
 int store_stream_cmds_clear(store *s, const char *hub)

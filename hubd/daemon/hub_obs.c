@@ -19,12 +19,26 @@ uint64_t hub_obs_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The https:// files: the metrics.* keys only (the hub's own certificate
+ * is a client certificate, and it has no operator CA). */
+static metrics_http_tls hub_obs_tls(const hub_conf *cfg)
+{
+	metrics_http_tls t = {
+	    .cert_file = cfg->metrics_cert_file,
+	    .key_file = cfg->metrics_key_file,
+	    .client_ca_file = cfg->metrics_client_ca_file,
+	    .crl_file = cfg->tls_crl_file,
+	};
+	return t;
+}
+
 int hub_obs_config_check(const hub_conf *cfg)
 {
 	char err[512];
+	metrics_http_tls tls = hub_obs_tls(cfg);
 	if (cfg->metrics_listen[0] != '\0' &&
-	    metrics_http_check(cfg->metrics_listen, cfg->metrics_allow_public != 0, err,
-	    sizeof(err)) != 0) {
+	    metrics_http_check(cfg->metrics_listen, cfg->metrics_allow_public != 0, &tls,
+	    err, sizeof(err)) != 0) {
 		fprintf(stderr, "hubd: config: metrics.listen: %s\n", err);
 		return DN_EINVAL;
 	}
@@ -156,8 +170,9 @@ int hub_obs_open(hub_obs *o, uv_loop_t *loop, const hub *h)
 		return DN_ENOMEM;
 	}
 	char err[512];
+	metrics_http_tls tls = hub_obs_tls(&h->cfg);
 	int rv = metrics_http_create(&o->http, h->cfg.metrics_listen,
-	    h->cfg.metrics_allow_public != 0, err, sizeof(err));
+	    h->cfg.metrics_allow_public != 0, &tls, err, sizeof(err));
 	if (rv != 0) {
 		log_error("metrics.listen_failed", "url=%s err=\"%s\"", h->cfg.metrics_listen, err);
 		free(o->text);

@@ -36,6 +36,11 @@ typedef struct {
 	 * or after this now_mono_ms. Kept in memory only: after a restart the
 	 * hub has none until its first sync. */
 	uint64_t lease_until_mono_ms;
+	/* When (now_ms) this process applied command cmd_applied_seq: sent as
+	 * HubSyncRequest.cmd_applied_ms while cmd_applied is still that seq
+	 * (the order trace). Memory only: 0 after a restart. */
+	uint64_t cmd_applied_seq;
+	int64_t cmd_applied_ms;
 } hub;
 
 /* True while the hub holds a claim lease from the coordinator. */

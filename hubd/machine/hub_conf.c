@@ -72,10 +72,21 @@ const conf_key hub_conf_keys[] = {
 	    offsetof(hub_conf, tls_allow_plaintext),
 	    "1 allows a plaintext tcp:// coordinator_url (a private network only)" },
 	{ "metrics.listen", CONF_STR, 0, STR_MAX, "", offsetof(hub_conf, metrics_listen),
-	    "http://HOST:PORT serving GET /metrics (Prometheus text); empty: off" },
+	    "http://HOST:PORT or https://HOST:PORT serving GET /metrics (Prometheus"
+	    " text); empty: off" },
 	{ "metrics.allow_public", CONF_INT, 0, 1, "0",
 	    offsetof(hub_conf, metrics_allow_public),
-	    "1 allows metrics.listen on a non-loopback address (plain HTTP: a private network only)" },
+	    "1 allows an http:// metrics.listen on a non-loopback address (plain HTTP:"
+	    " a private network only); https:// may listen anywhere" },
+	{ "metrics.cert_file", CONF_STR, 0, STR_MAX, "", offsetof(hub_conf, metrics_cert_file),
+	    "https: the PEM server certificate /metrics presents (deploy/pki.sh"
+	    " server NAME: the hub's own is a client certificate)" },
+	{ "metrics.key_file", CONF_STR, 0, STR_MAX, "", offsetof(hub_conf, metrics_key_file),
+	    "https: PEM private key of metrics.cert_file" },
+	{ "metrics.client_ca_file", CONF_STR, 0, STR_MAX, "",
+	    offsetof(hub_conf, metrics_client_ca_file),
+	    "https: CA every scraper's client certificate must chain to (e.g. the"
+	    " operator CA)" },
 };
 const size_t hub_conf_nkeys = sizeof(hub_conf_keys) / sizeof(hub_conf_keys[0]);
 

@@ -180,6 +180,7 @@ int hub_sync_build(hub *h, uint8_t **buf, size_t *len)
 	req.version = DN_PROTO_VERSION;
 	req.hello = &hello;
 	req.cmd_applied = sp.cmd_applied;
+	req.cmd_applied_ms = h->cmd_applied_seq == sp.cmd_applied ? h->cmd_applied_ms : 0;
 	req.event_acked = sp.event_acked;
 	req.order_id_max = order_id_max;
 	req.events = b.events;
@@ -449,6 +450,10 @@ static int sync_apply(hub *h, const Dropnet__HubSyncReply *rep,
 	}
 	if ((rv = hub_store_commit(h->store)) != 0) {
 		goto rollback;
+	}
+	if (applied != sp.cmd_applied) {
+		h->cmd_applied_seq = applied;
+		h->cmd_applied_ms = h->now_ms;
 	}
 	*acked_out = sp.event_acked;
 	*pending_out = sp.event_seq > sp.event_acked;

@@ -160,12 +160,12 @@ static void counters_and_rows(void **state)
 	    "INSERT INTO drop_tiers(drop_id, idx) VALUES('d1', 0)");
 	assert_int_equal(coord_store_begin(s), 0);
 	const uint8_t cmd[] = {7, 7, 7};
-	assert_int_equal(coord_store_command_append(s, "h1", 5, cmd, 3), 0);
+	assert_int_equal(coord_store_command_append(s, "h1", 5, 0, cmd, 3), 0);
 	assert_int_equal(raw_int(&m, "SELECT cmd_seq FROM hubs WHERE id='h1'"), 5);
 	assert_int_equal(raw_int(&m, "SELECT length(payload) FROM commands"
 	    " WHERE hub='h1' AND seq=5"), 3);
 	/* The same seq twice is a storage error, not a silent overwrite. */
-	assert_int_equal(coord_store_command_append(s, "h1", 5, cmd, 3), DN_EIO);
+	assert_int_equal(coord_store_command_append(s, "h1", 5, 0, cmd, 3), DN_EIO);
 
 	coord_store_stock_row r = {.hub = "h1", .sku = "tee", .on_hand = 10,
 	    .allocated = 3, .holdback = 2, .received = 11, .shipped = 1, .lost = 0,

@@ -30,7 +30,7 @@
 
 /* The versions this build writes: the coordinator's 4 = demand indexes,
  * 5 = prices, 6 = peer_counters (identity); the hub's 4 = orders_open. */
-#define COORD_VERSION 6
+#define COORD_VERSION 7
 #define HUB_VERSION 4
 
 /* coordinator.db as the code before versioning made it (store.c at

@@ -6,6 +6,11 @@ usage: metric_names.py --scrape F [--scrape F...] FILE...
 FILE: deploy/grafana/dropnet.json (every target's expr) or a Prometheus rule
 file (deploy/prometheus/alerts.yml: every `expr:`). A name counts as present
 when a scrape declares it (# TYPE) or it is a histogram's _bucket/_sum/_count.
+Labels too, where the scrapes show the metric's samples: a matcher
+(`name{label="..."}`) must name a label the metric's samples carry, and a
+`by (...)` label one that some metric of the expression carries (or job,
+instance: Prometheus's own), so a typo in a label is caught like one in a
+name. A metric with no samples in the scrapes has its labels unchecked.
 For a rule file it also checks the shape promtool would reject (in place of
 `promtool check rules`, see docs/metrics.md): each rule has `alert:`, a
 one-line `expr:` with balanced brackets, `for:` a duration, and labels and
@@ -26,6 +31,47 @@ def families(paths):
             if m:
                 fams[m.group(1)] = m.group(2)
     return fams
+
+
+SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? ")
+LABEL = re.compile(r"([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)")
+TARGET_LABELS = {"job", "instance"}
+
+
+def sample_labels(paths, fams):
+    """family -> label names its samples carry (histograms: their series')."""
+    out = {}
+    for p in paths:
+        for line in open(p):
+            m = SAMPLE.match(line)
+            if not m or line.startswith("#"):
+                continue
+            name = m.group(1)
+            for suf in ("_bucket", "_sum", "_count"):
+                if name.endswith(suf) and fams.get(name[: -len(suf)]) == "histogram":
+                    out.setdefault(name, set()).update(LABEL.findall(m.group(2) or ""))
+                    name = name[: -len(suf)]
+            out.setdefault(name, set()).update(LABEL.findall(m.group(2) or ""))
+    return out
+
+
+def label_errors(e, labels):
+    """The label typos of one expression (see the module's doc)."""
+    errs, names = [], TOKEN.findall(e)
+    for name, matchers in re.findall(r"\b((?:dropnet|process)_[a-zA-Z0-9_]+)\{([^}]*)\}", e):
+        for lab in LABEL.findall(matchers):
+            if name in labels and lab not in labels[name] | TARGET_LABELS:
+                errs.append("%s has no label %r (it has %s)" % (name, lab, sorted(labels[name])))
+    if not any(n in labels for n in names):
+        return errs
+    have = set(TARGET_LABELS)
+    for n in names:
+        have |= labels.get(n, set())
+    for group in re.findall(r"\b(?:by|without)\s*\(([^)]*)\)", e):
+        for lab in [x.strip() for x in group.split(",") if x.strip()]:
+            if lab not in have:
+                errs.append("by (%s): no metric of the expression has that label: %s" % (lab, e))
+    return errs
 
 
 def present(name, fams):
@@ -111,6 +157,7 @@ def main():
         else:
             files.append(args.pop(0))
     fams, errs, checked = families(scrapes), [], set()
+    labels = sample_labels(scrapes, fams)
     for f in files:
         exprs = dash_exprs(f, errs) if f.endswith(".json") else rule_exprs(f, errs)
         for e in exprs:
@@ -118,6 +165,7 @@ def main():
                 checked.add(name)
                 if not present(name, fams):
                     errs.append("%s: %s is not in any /metrics scraped" % (f, name))
+            errs.extend("%s: %s" % (f, x) for x in label_errors(e, labels))
     for e in errs:
         print("metric_names:", e, file=sys.stderr)
     print("metric_names: %d names checked in %d files" % (len(checked), len(files)))
