@@ -1587,7 +1587,7 @@ static bool run_loop(world *w)
 			next_settle_check = w->now + 500;
 			char why[256];
 			if (settled(w, why, sizeof(why))) {
-				return check_audit(w, true) && check_final(w);
+				return check_audit(w, true) && check_final(w) && sim_drop_final(w);
 			}
 			if (w->now > settle_deadline) {
 				return check_fail(w, "no convergence: nothing shipped for %llu ms after the drop: %s",

@@ -18,8 +18,10 @@
  * injected storage error, a crashed or stalled coordinator) until it is
  * open.
  *
- * Invariants (sim_drop_check, after every ingest batch and at the end): no
- * tier sells beyond its quota; the drop's accepted orders never go down.
+ * Invariants (sim_drop_check, after every ingest batch): no tier sells
+ * beyond its quota; the drop's accepted orders never go down. At the end
+ * (sim_drop_final): every tier's sold count equals the units of the orders
+ * the storefronts were told ACCEPTED in that tier.
  */
 #include <stdio.h>
 #include <string.h>
@@ -160,6 +162,32 @@ bool sim_drop_check(world *w)
 			    (unsigned long long)w->drop_accepted);
 		}
 		w->drop_accepted = d->accepted;
+	}
+	return true;
+}
+
+bool sim_drop_final(world *w)
+{
+	const coord_drop *d = drop_find(w);
+	if (d == NULL || w->res->gave_up > 0) {
+		return true; /* an order given up on may have been accepted */
+	}
+	for (size_t t = 0; t < d->ntiers; t++) {
+		uint64_t units = 0;
+		for (uint32_t k = 0; k < w->norders; k++) {
+			const sim_order *o = &w->orders[k];
+			if (!o->in_drop || o->status != DROPNET__STATUS__ACCEPTED ||
+			    strcmp(o->tier, d->tiers[t].name) != 0) {
+				continue;
+			}
+			for (uint32_t l = 0; l < o->nlines; l++) {
+				units += o->qty[l];
+			}
+		}
+		if (units != d->tiers[t].sold) {
+			return check_fail(w, "drop tier %s sold %u, its accepted orders hold %llu"
+			    " units", d->tiers[t].name, d->tiers[t].sold, (unsigned long long)units);
+		}
 	}
 	return true;
 }

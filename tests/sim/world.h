@@ -197,6 +197,9 @@ bool check_fail(world *w, const char *fmt, ...)
  * sim time send_ms. */
 bool sim_drop_step(world *w, int64_t epoch_ms);
 bool sim_drop_check(world *w);
+/* At the end: each tier sold exactly the units of the drop's orders the
+ * storefronts were told ACCEPTED in it. */
+bool sim_drop_final(world *w);
 const char *sim_drop_tier(const world *w, uint64_t send_ms);
 const char *sim_drop_id(void);
 
