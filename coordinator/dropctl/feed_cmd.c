@@ -191,7 +191,9 @@ static int feed_print_json(const Dropnet__FeedChange *f, bool gap)
 static int feed_print(const Dropnet__FeedChange *f, bool gap, bool json)
 {
 	if (json) {
-		return feed_print_json(f, gap);
+		int ex = feed_print_json(f, gap);
+		fflush(stdout); /* a follower's reader sees each line at once */
+		return ex;
 	}
 	time_t secs = (time_t)(f->time_ms / 1000);
 	struct tm tm;
