@@ -11,6 +11,8 @@
  *  - selling down crosses IN_STOCK -> LOW -> SOLD_OUT_HERE, one message
  *    each, price untouched;
  *  - closing the drop says closed once, then nothing more;
+ *  - a hub that goes down takes its units out of its region's class
+ *    (SOLD_OUT_HERE at the tick that sees it down) and back when it syncs;
  *  - the first scan after a restart only records (no message).
  */
 #include "harness.h"
@@ -198,6 +200,38 @@ static void test_sell_out_and_close(void **state)
 	teardown(&m, &g);
 }
 
+/* Goal: a hub down past its grace (coordinator.hub_grace_ms, ticking as
+ * the shell does) is SOLD_OUT_HERE for its region, once; its next sync
+ * brings IN_STOCK back at the next tick. */
+static void test_hub_down(void **state)
+{
+	(void)state;
+	mt m;
+	feed_got g = {0};
+	setup(&m, &g);
+	size_t said = 0;
+	for (int i = 0; i < 60; i++) {
+		mt_pass(&m, 250);
+		mt_tick(&m);
+		take(&m, &g);
+		assert_true(said + g.n <= 1);
+		if (g.n == 1) {
+			assert_int_equal(g.m[0]->availability, DROPNET__AVAILABILITY__SOLD_OUT_HERE);
+			assert_true(g.m[0]->availability_changed);
+			assert_int_equal(g.m[0]->prices[0]->unit_minor, 6000);
+		}
+		said += g.n;
+	}
+	assert_int_equal(said, 1);
+	mt_hub_sync(&m, "f-tee", 0);
+	mt_tick(&m);
+	take(&m, &g);
+	assert_int_equal(g.n, 1);
+	assert_int_equal(g.m[0]->availability, DROPNET__AVAILABILITY__IN_STOCK);
+	assert_int_equal(g.m[0]->seq, 3);
+	teardown(&m, &g);
+}
+
 /* Goal: after a restart the first scan records the state it finds and
  * says nothing; a change after it is said again from seq 1. */
 static void test_restart_baseline(void **state)
@@ -226,6 +260,7 @@ int main(void)
 		cmocka_unit_test(test_quiet),
 		cmocka_unit_test(test_live_price),
 		cmocka_unit_test(test_sell_out_and_close),
+		cmocka_unit_test(test_hub_down),
 		cmocka_unit_test(test_restart_baseline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
