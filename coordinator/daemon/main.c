@@ -50,8 +50,26 @@ _Static_assert(COORD_HEALTH_TICK_MS * 2 <= DN_COORD_STALL_MS,
 /* Most --set overrides on one command line. */
 #define COORD_SETS_MAX 64
 
+/* Pub batches (one machine call's outbox each) waiting for their commits
+ * to be durable; past this many the loop waits for the sync itself (a
+ * disk that slow is slowing every reply anyway). */
+#define SHELL_PUB_BATCHES_MAX 64
+
+struct shell;
+/* One machine call's pub messages, published in call order once a
+ * threadpool worker saw its walsync ticket durable. */
+typedef struct shell_pub_batch {
+	uv_work_t work;
+	struct shell *sh;
+	uint64_t ticket;
+	bool synced;
+	size_t n;
+	nng_msg **msgs;
+	struct shell_pub_batch *next;
+} shell_pub_batch;
+
 /* The shell: what the machine must not see. */
-typedef struct {
+typedef struct shell {
 	coord c;
 	uv_loop_t *loop;
 	bridge *ingest, *ops, *hubsync;
@@ -69,6 +87,8 @@ typedef struct {
 	group_replica reps[GROUP_MEMBERS_MAX];
 	size_t nreps;
 	walsync *ws;                  /* NULL: commits sync on the loop (FULL) */
+	shell_pub_batch *pub_head, *pub_tail; /* waiting to publish, in order */
+	size_t pub_batches;
 } shell;
 
 static int64_t wall_now_ms(void)
@@ -179,21 +199,98 @@ static void on_publish(void *arg, const uint8_t *buf, size_t len)
 	}
 }
 
+/* Sends every batch at the head of the queue whose commits are durable,
+ * in call order (a later batch waits for an earlier one). */
+static void shell_pub_flush(shell *sh)
+{
+	while (sh->pub_head != NULL && sh->pub_head->synced) {
+		shell_pub_batch *b = sh->pub_head;
+		bool send = sh->pub_open && (sh->grp == NULL || group_leading(sh->grp));
+		for (size_t i = 0; i < b->n; i++) {
+			/* pub never blocks; with no subscriber the message is dropped. */
+			if (!send || nng_sendmsg(sh->pub, b->msgs[i], NNG_FLAG_NONBLOCK) != 0) {
+				nng_msg_free(b->msgs[i]);
+			}
+		}
+		sh->pub_head = b->next;
+		if (sh->pub_head == NULL) {
+			sh->pub_tail = NULL;
+		}
+		sh->pub_batches--;
+		free(b->msgs);
+		free(b);
+	}
+}
+
+/* A threadpool worker: waits until the batch's commits are on disk. */
+static void shell_pub_work(uv_work_t *w)
+{
+	shell_pub_batch *b = w->data;
+	walsync_upto(b->sh->ws, b->ticket);
+}
+
+static void shell_pub_after(uv_work_t *w, int status)
+{
+	shell_pub_batch *b = w->data;
+	(void)status; /* cancelled only at shutdown: nothing left to wait for */
+	b->synced = true;
+	shell_pub_flush(b->sh);
+}
+
+/* One outbox message into the batch being filled. */
+static void shell_pub_collect(void *arg, const uint8_t *buf, size_t len)
+{
+	shell_pub_batch *b = arg;
+	nng_msg *m = NULL;
+	if (nng_msg_alloc(&m, len) == 0) {
+		memcpy(nng_msg_body(m), buf, len);
+		b->msgs[b->n++] = m;
+	}
+}
+
 /* Publishes what the last machine call queued (region signals, feed
- * changes) once everything it committed is durable: ticket is the
- * walsync mark taken after the call. The loop waits for that sync only
- * when there is something to publish, which is only on a change (a class
- * or a price crossing a line, a spike bucket), never per order. In a
- * group the entries were committed by the log before they were applied. */
+ * changes) once everything it committed is durable: ticket is the walsync
+ * mark taken after the call. The loop never waits for the disk: a
+ * threadpool worker waits for the ticket and the loop then sends, batches
+ * in call order. Without walsync (a group: entries were committed by the
+ * log before they were applied; or commits synced on the loop) it sends
+ * at once. */
 static void shell_outbox(shell *sh, uint64_t ticket)
 {
-	if (coord_outbox_len(&sh->c) == 0) {
+	size_t n = coord_outbox_len(&sh->c);
+	if (n == 0) {
 		return;
 	}
-	if (sh->ws != NULL) {
-		walsync_upto(sh->ws, ticket);
+	if (sh->ws == NULL) {
+		coord_outbox_take(&sh->c, on_publish, sh);
+		return;
 	}
-	coord_outbox_take(&sh->c, on_publish, sh);
+	shell_pub_batch *b = calloc(1, sizeof(*b));
+	nng_msg **msgs = calloc(n, sizeof(*msgs));
+	if (b == NULL || msgs == NULL || sh->pub_batches == SHELL_PUB_BATCHES_MAX) {
+		free(b);
+		free(msgs);
+		walsync_upto(sh->ws, ticket);
+		coord_outbox_take(&sh->c, on_publish, sh);
+		return;
+	}
+	b->sh = sh;
+	b->ticket = ticket;
+	b->msgs = msgs;
+	b->work.data = b;
+	coord_outbox_take(&sh->c, shell_pub_collect, b);
+	if (sh->pub_tail != NULL) {
+		sh->pub_tail->next = b;
+	} else {
+		sh->pub_head = b;
+	}
+	sh->pub_tail = b;
+	sh->pub_batches++;
+	if (uv_queue_work(sh->loop, &b->work, shell_pub_work, shell_pub_after) != 0) {
+		walsync_upto(sh->ws, ticket);
+		b->synced = true;
+		shell_pub_flush(sh);
+	}
 }
 
 /* TLS files of a listener whose peers hold certificates of one role:
