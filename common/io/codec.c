@@ -221,6 +221,8 @@ CODEC_DEFINE_LEN(replica_entry, Dropnet__ReplicaEntry, dropnet__replica_entry,
     DN_REPLICA_ENTRY_MAX_BYTES, DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
 CODEC_DEFINE(region_signal, Dropnet__RegionSignal, dropnet__region_signal,
     DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
+CODEC_DEFINE(feed_change, Dropnet__FeedChange, dropnet__feed_change,
+    DN_UNPACK_TRUSTED_MAX_BYTES, SIZE_MAX)
 CODEC_DEFINE(signed_req, Dropnet__Signed, dropnet__signed,
     DN_UNPACK_MAX_BYTES, DN_UNPACK_LIVE_MAX)
 CODEC_DEFINE_INNER(hub_event, Dropnet__HubEvent, dropnet__hub_event,

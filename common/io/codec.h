@@ -49,6 +49,7 @@ CODEC_DECLARE(order_info, Dropnet__OrderInfo)
 CODEC_DECLARE(drop, Dropnet__Drop)
 CODEC_DECLARE(experiment, Dropnet__Experiment)
 CODEC_DECLARE(region_signal, Dropnet__RegionSignal)
+CODEC_DECLARE(feed_change, Dropnet__FeedChange)
 /* A replicated coordinator group's log entry (coordinator/replica/): its
  * wire form may be up to DN_REPLICA_ENTRY_MAX_BYTES long. */
 CODEC_DECLARE(replica_entry, Dropnet__ReplicaEntry)

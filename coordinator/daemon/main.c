@@ -4,7 +4,9 @@
  *
  * One libuv loop owns everything. Three nng REP sockets feed the machine
  * through common/io/bridge: ingest (storefronts), hubsync (hubd), ops
- * (dropctl); a pub socket carries its region signals. For each batch the
+ * (dropctl); a pub socket carries its region signals and the price and
+ * availability feed (what the machine queued in its outbox, published
+ * once the commits that decided it are durable). For each batch the
  * shell sets the machine's clock, turns the bridge's requests into mreqs,
  * calls the machine (which commits before it returns) and only then queues
  * the replies; each bridge's sender thread makes the commit durable
@@ -45,11 +47,27 @@ _Static_assert(COORD_HEALTH_TICK_MS * 2 <= DN_COORD_STALL_MS,
     "the tick must be well inside the stall bound");
 /* Most --set overrides on one command line. */
 #define COORD_SETS_MAX 64
-/* The pub topic of region signals; subscribers strip it before decoding. */
-#define COORD_SIGNAL_TOPIC "signal"
+
+/* Pub batches (one machine call's outbox each) waiting for their commits
+ * to be durable; past this many the loop waits for the sync itself (a
+ * disk that slow is slowing every reply anyway). */
+#define SHELL_PUB_BATCHES_MAX 64
+
+struct shell;
+/* One machine call's pub messages, published in call order once a
+ * threadpool worker saw its walsync ticket durable. */
+typedef struct shell_pub_batch {
+	uv_work_t work;
+	struct shell *sh;
+	uint64_t ticket;
+	bool synced;
+	size_t n;
+	nng_msg **msgs;
+	struct shell_pub_batch *next;
+} shell_pub_batch;
 
 /* The shell: what the machine must not see. */
-typedef struct {
+typedef struct shell {
 	coord c;
 	uv_loop_t *loop;
 	bridge *ingest, *ops, *hubsync;
@@ -67,6 +85,8 @@ typedef struct {
 	group_replica reps[GROUP_MEMBERS_MAX];
 	size_t nreps;
 	walsync *ws;                  /* NULL: commits sync on the loop (FULL) */
+	shell_pub_batch *pub_head, *pub_tail; /* waiting to publish, in order */
+	size_t pub_batches;
 } shell;
 
 static int64_t wall_now_ms(void)
@@ -86,6 +106,7 @@ static void shell_clock(shell *sh)
 }
 
 typedef void (*machine_batch_fn)(coord *c, mreq **reqs, size_t n);
+static void shell_outbox(shell *sh, uint64_t ticket);
 
 /* Runs one machine batch over bridge requests and sends its replies;
  * with /metrics on, times the call and each request's ack, and publishes
@@ -127,6 +148,7 @@ static void shell_run(shell *sh, machine_batch_fn fn, obs_path path, bridge_req 
 		bridge_req_reply_after(reqs[i], m[i].reply, m[i].reply_len, ticket);
 		mreq_fini(&m[i]);
 	}
+	shell_outbox(sh, ticket);
 	if (timed) {
 		obs_batch(&sh->obs, path, t0, t1);
 		obs_acks(&sh->obs, path, recv_ns, n, obs_now_ns());
@@ -195,23 +217,117 @@ static void on_ops(void *arg, bridge_req **reqs, size_t n)
 	shell_run(arg, coord_ops_batch, OBS_OPS, reqs, n);
 }
 
+/* One outbox message (topic and body, built by the machine) on the pub
+ * socket. */
 static void on_publish(void *arg, const uint8_t *buf, size_t len)
 {
 	shell *sh = arg;
-	size_t tl = strlen(COORD_SIGNAL_TOPIC);
 	nng_msg *m = NULL;
 	/* Every replica runs the machine; only the leader speaks for it. */
 	if (sh->grp != NULL && !group_leading(sh->grp)) {
 		return;
 	}
-	if (!sh->pub_open || nng_msg_alloc(&m, tl + len) != 0) {
+	if (!sh->pub_open || nng_msg_alloc(&m, len) != 0) {
 		return;
 	}
-	memcpy(nng_msg_body(m), COORD_SIGNAL_TOPIC, tl);
-	memcpy((uint8_t *)nng_msg_body(m) + tl, buf, len);
+	memcpy(nng_msg_body(m), buf, len);
 	/* pub never blocks; with no subscriber the message is dropped. */
 	if (nng_sendmsg(sh->pub, m, NNG_FLAG_NONBLOCK) != 0) {
 		nng_msg_free(m);
+	}
+}
+
+/* Sends every batch at the head of the queue whose commits are durable,
+ * in call order (a later batch waits for an earlier one). */
+static void shell_pub_flush(shell *sh)
+{
+	while (sh->pub_head != NULL && sh->pub_head->synced) {
+		shell_pub_batch *b = sh->pub_head;
+		bool send = sh->pub_open && (sh->grp == NULL || group_leading(sh->grp));
+		for (size_t i = 0; i < b->n; i++) {
+			/* pub never blocks; with no subscriber the message is dropped. */
+			if (!send || nng_sendmsg(sh->pub, b->msgs[i], NNG_FLAG_NONBLOCK) != 0) {
+				nng_msg_free(b->msgs[i]);
+			}
+		}
+		sh->pub_head = b->next;
+		if (sh->pub_head == NULL) {
+			sh->pub_tail = NULL;
+		}
+		sh->pub_batches--;
+		free(b->msgs);
+		free(b);
+	}
+}
+
+/* A threadpool worker: waits until the batch's commits are on disk. */
+static void shell_pub_work(uv_work_t *w)
+{
+	shell_pub_batch *b = w->data;
+	walsync_upto(b->sh->ws, b->ticket);
+}
+
+static void shell_pub_after(uv_work_t *w, int status)
+{
+	shell_pub_batch *b = w->data;
+	(void)status; /* cancelled only at shutdown: nothing left to wait for */
+	b->synced = true;
+	shell_pub_flush(b->sh);
+}
+
+/* One outbox message into the batch being filled. */
+static void shell_pub_collect(void *arg, const uint8_t *buf, size_t len)
+{
+	shell_pub_batch *b = arg;
+	nng_msg *m = NULL;
+	if (nng_msg_alloc(&m, len) == 0) {
+		memcpy(nng_msg_body(m), buf, len);
+		b->msgs[b->n++] = m;
+	}
+}
+
+/* Publishes what the last machine call queued (region signals, feed
+ * changes) once everything it committed is durable: ticket is the walsync
+ * mark taken after the call. The loop never waits for the disk: a
+ * threadpool worker waits for the ticket and the loop then sends, batches
+ * in call order. Without walsync (a group: entries were committed by the
+ * log before they were applied; or commits synced on the loop) it sends
+ * at once. */
+static void shell_outbox(shell *sh, uint64_t ticket)
+{
+	size_t n = coord_outbox_len(&sh->c);
+	if (n == 0) {
+		return;
+	}
+	if (sh->ws == NULL) {
+		coord_outbox_take(&sh->c, on_publish, sh);
+		return;
+	}
+	shell_pub_batch *b = calloc(1, sizeof(*b));
+	nng_msg **msgs = calloc(n, sizeof(*msgs));
+	if (b == NULL || msgs == NULL || sh->pub_batches == SHELL_PUB_BATCHES_MAX) {
+		free(b);
+		free(msgs);
+		walsync_upto(sh->ws, ticket);
+		coord_outbox_take(&sh->c, on_publish, sh);
+		return;
+	}
+	b->sh = sh;
+	b->ticket = ticket;
+	b->msgs = msgs;
+	b->work.data = b;
+	coord_outbox_take(&sh->c, shell_pub_collect, b);
+	if (sh->pub_tail != NULL) {
+		sh->pub_tail->next = b;
+	} else {
+		sh->pub_head = b;
+	}
+	sh->pub_tail = b;
+	sh->pub_batches++;
+	if (uv_queue_work(sh->loop, &b->work, shell_pub_work, shell_pub_after) != 0) {
+		walsync_upto(sh->ws, ticket);
+		b->synced = true;
+		shell_pub_flush(sh);
 	}
 }
 
@@ -267,8 +383,6 @@ static int shell_pub_open(shell *sh)
 		}
 		sh->pub_open = true;
 	}
-	sh->c.publish = on_publish;
-	sh->c.publish_arg = sh;
 	return 0;
 }
 
@@ -309,12 +423,14 @@ static void coord_health_tick(uv_timer_t *t)
 		/* The group's clock and ticks come from the log. */
 		group_tick(sh->grp);
 		if (group_machine_open(sh->grp)) {
+			shell_outbox(sh, 0);
 			obs_publish(&sh->obs, &sh->c, true);
 		}
 		return;
 	}
 	shell_clock(sh);
 	coord_tick(&sh->c);
+	shell_outbox(sh, sh->ws != NULL ? walsync_mark(sh->ws) : 0);
 	obs_publish(&sh->obs, &sh->c, true);
 }
 
@@ -697,6 +813,9 @@ int main(int argc, char **argv)
 	char path[DN_CONF_STR_MAX + 32];
 	snprintf(path, sizeof(path), "%s/coordinator.db", c->cfg.data_dir);
 	sh.loop = uv_default_loop();
+	/* The feed's epoch: one per process, so a subscriber of the feed sees
+	 * every seq start again after a restart (proto/STOREFRONT.md). */
+	c->feed_epoch = (uint64_t)wall_now_ms();
 	if (shell_open(&sh, path) != 0) {
 		auth_table_destroy(c->peers);
 		return 1;
@@ -730,11 +849,11 @@ int main(int argc, char **argv)
 	}
 	shell_handles(&sh);
 	log_info("coordinator.ready", "ingest=%s ops=%s hub=%s signal=%s metrics=%s hubs=%zu"
-	    " stock_rows=%zu db=%s peers=%zu%s", c->cfg.ingest_url, c->cfg.ops_url,
+	    " stock_rows=%zu db=%s peers=%zu feed_epoch=%llu%s", c->cfg.ingest_url, c->cfg.ops_url,
 	    c->cfg.hub_url, c->cfg.signal_url,
 	    c->cfg.metrics_listen[0] ? c->cfg.metrics_listen : "off", c->nhubs,
 	    c->stock_len, path, c->peers != NULL ? c->peers->n : 0,
-	    c->peers == NULL ? " anonymous=1" : "");
+	    (unsigned long long)c->feed_epoch, c->peers == NULL ? " anonymous=1" : "");
 	if (sh.grp != NULL) {
 		log_info("coordinator.group", "replica=%llu replicas=%zu",
 		    (unsigned long long)sh.replica_id, sh.nreps);

@@ -267,6 +267,12 @@ static void render_planner(metrics_text *t, const coord *c)
 	metrics_text_sample(t, "dropnet_rebalance_units_total", lr,
 	    (double)m->plan_units_released);
 	metrics_text_sample(t, "dropnet_rebalance_units_total", lm, (double)m->plan_units_moved);
+	counter(t, "dropnet_feed_changes_total",
+	    "Price and availability feed messages decided (feed.c), published or not.",
+	    (double)m->feed_changes);
+	counter(t, "dropnet_pub_dropped_total",
+	    "Pub messages (feed changes, region signals) dropped: the outbox was full.",
+	    (double)m->outbox_dropped);
 }
 
 static void render_hubs(metrics_text *t, const coord *c)

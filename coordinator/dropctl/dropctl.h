@@ -184,6 +184,8 @@ int dropctl_rebalance(dropctl_opts *o, int argc, char **argv);
 int dropctl_transfers(dropctl_opts *o, int argc, char **argv);
 /* Subscribes to the coordinator's signal socket (not the ops socket). */
 int dropctl_signals(dropctl_opts *o, int argc, char **argv);
+/* The price and availability feed on the same socket (feed_cmd.c). */
+int dropctl_feed(dropctl_opts *o, int argc, char **argv);
 
 /* The coordinator's wall clock (OPS_CLOCK with clock_ms 0), the base of
  * relative times; falls back to our own clock when the coordinator does not

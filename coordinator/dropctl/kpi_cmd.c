@@ -28,8 +28,12 @@ static void kpi_help(void)
 	       "repeat purchase rate of buyers acquired by the drop, gift vs\n"
 	       "non-gift first-time buyers' repeat rate (retention lift),\n"
 	       "rejections by reason, units held back and released.\n"
-	       "A priced drop adds its revenue, and per tier and per hub the\n"
-	       "orders, units, revenue and average order value (minor units).\n"
+	       "A priced drop adds its revenue, and per tier, per hub that took\n"
+	       "the order and per region (the order's nearest hub in range) the\n"
+	       "orders, units, revenue and average order value (minor units);\n"
+	       "per price experiment arm (experiment/arm) the exposures and the\n"
+	       "orders, units and revenue of the experiment SKU at the arm's\n"
+	       "price, and revenue per exposure.\n"
 	       "--json prints every field; ratios with no base are null.\n");
 }
 
@@ -38,14 +42,21 @@ static json_t *kpi_ratio(bool meaningful, double v)
 	return meaningful ? json_real(v) : json_null();
 }
 
-static json_t *kpi_money_json(Dropnet__MoneyRow *const *rows, size_t n)
+static json_t *kpi_money_json(Dropnet__MoneyRow *const *rows, size_t n, bool arms)
 {
 	json_t *a = json_array();
 	for (size_t i = 0; a != NULL && i < n; i++) {
-		json_array_append_new(a, json_pack("{s:s,s:I,s:I,s:I,s:I}", "key", rows[i]->key,
+		json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:I}", "key", rows[i]->key,
 		    "orders", (json_int_t)rows[i]->orders, "units", (json_int_t)rows[i]->units,
 		    "revenue_minor", (json_int_t)rows[i]->revenue_minor, "aov_minor",
-		    (json_int_t)rows[i]->aov_minor));
+		    (json_int_t)rows[i]->aov_minor);
+		if (o != NULL && arms) {
+			json_object_set_new(o, "exposures", json_integer((json_int_t)rows[i]->exposures));
+			json_object_set_new(o, "revenue_per_exposure", rows[i]->exposures > 0 ?
+			    json_real((double)rows[i]->revenue_minor / (double)rows[i]->exposures) :
+			    json_null());
+		}
+		json_array_append_new(a, o);
 	}
 	return a;
 }
@@ -54,23 +65,42 @@ static json_t *kpi_money_json(Dropnet__MoneyRow *const *rows, size_t n)
  * drops only). */
 static int kpi_money(const Dropnet__DropKpi *k)
 {
-	static const char *const h[] = {"BY", "KEY", "ORDERS", "UNITS", "REVENUE", "AOV"};
+	static const char *const h[] = {"BY", "KEY", "ORDERS", "UNITS", "REVENUE", "AOV",
+	    "EXPOSURES", "REV/EXP"};
 	if (k->currency[0] == '\0') {
 		return DROPCTL_EXIT_OK;
 	}
 	printf("revenue       %" PRId64 " %s (minor units)\n", k->revenue_minor, k->currency);
+	const struct {
+		const char *by;
+		Dropnet__MoneyRow *const *rows;
+		size_t n;
+	} g[] = {
+		{"tier", k->money_by_tier, k->n_money_by_tier},
+		{"hub", k->money_by_hub, k->n_money_by_hub},
+		{"region", k->money_by_region, k->n_money_by_region},
+		{"arm", k->money_by_arm, k->n_money_by_arm},
+	};
 	dropctl_table t;
-	dropctl_table_init(&t, 6, h, "llrrrr");
-	for (size_t g = 0; g < 2; g++) {
-		Dropnet__MoneyRow *const *rows = g == 0 ? k->money_by_tier : k->money_by_hub;
-		size_t n = g == 0 ? k->n_money_by_tier : k->n_money_by_hub;
-		for (size_t i = 0; i < n; i++) {
-			dropctl_table_cell(&t, "%s", g == 0 ? "tier" : "hub");
-			dropctl_table_cell(&t, "%s", rows[i]->key);
-			dropctl_table_cell(&t, "%u", rows[i]->orders);
-			dropctl_table_cell(&t, "%u", rows[i]->units);
-			dropctl_table_cell(&t, "%" PRId64, rows[i]->revenue_minor);
-			dropctl_table_cell(&t, "%" PRId64, rows[i]->aov_minor);
+	dropctl_table_init(&t, 8, h, "llrrrrrr");
+	for (size_t x = 0; x < sizeof(g) / sizeof(g[0]); x++) {
+		bool arm = strcmp(g[x].by, "arm") == 0;
+		for (size_t i = 0; i < g[x].n; i++) {
+			const Dropnet__MoneyRow *r = g[x].rows[i];
+			dropctl_table_cell(&t, "%s", g[x].by);
+			dropctl_table_cell(&t, "%s", r->key[0] ? r->key : "(none)");
+			dropctl_table_cell(&t, "%u", r->orders);
+			dropctl_table_cell(&t, "%u", r->units);
+			dropctl_table_cell(&t, "%" PRId64, r->revenue_minor);
+			dropctl_table_cell(&t, "%" PRId64, r->aov_minor);
+			if (arm) {
+				dropctl_table_cell(&t, "%" PRIu64, r->exposures);
+				dropctl_table_cell(&t, "%.1f", r->exposures > 0 ?
+				    (double)r->revenue_minor / (double)r->exposures : 0.0);
+			} else {
+				dropctl_table_cell(&t, "-");
+				dropctl_table_cell(&t, "-");
+			}
 		}
 	}
 	int ex = dropctl_table_print(&t);
@@ -113,7 +143,7 @@ static json_t *kpi_json(const Dropnet__DropKpi *k)
 	json_t *p90 = shipped ? json_integer((json_int_t)k->fulfil_p90_ms)
 			      : json_null();
 	return json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:I,s:I,s:o,s:I,s:o,s:I,"
-			 "s:o,s:o,s:I,s:I,s:I,s:I,s:s,s:I,s:o,s:o}",
+			 "s:o,s:o,s:I,s:I,s:I,s:I,s:s,s:I,s:o,s:o,s:o,s:o}",
 	    "drop_id", k->drop_id, "sell_through", st, "fill", fill,
 	    "fill_within_radius", kpi_ratio(fill_orders > 0 ||
 		k->fill_within_radius > 0, k->fill_within_radius),
@@ -131,8 +161,10 @@ static json_t *kpi_json(const Dropnet__DropKpi *k)
 	    (json_int_t)k->accepted_orders, "accepted_units",
 	    (json_int_t)k->accepted_units, "currency", k->currency, "revenue_minor",
 	    (json_int_t)k->revenue_minor, "money_by_tier",
-	    kpi_money_json(k->money_by_tier, k->n_money_by_tier), "money_by_hub",
-	    kpi_money_json(k->money_by_hub, k->n_money_by_hub));
+	    kpi_money_json(k->money_by_tier, k->n_money_by_tier, false), "money_by_hub",
+	    kpi_money_json(k->money_by_hub, k->n_money_by_hub, false), "money_by_region",
+	    kpi_money_json(k->money_by_region, k->n_money_by_region, false), "money_by_arm",
+	    kpi_money_json(k->money_by_arm, k->n_money_by_arm, true));
 }
 
 /* "18:05", or "27 18:05" (day of month too) when the drop's sales span

@@ -52,6 +52,8 @@ static void main_help(void)
 	    "  transfers                    hub-to-hub transfers and state\n"
 	    "  signals [--url URL] [--count N] [--spikes]\n"
 	    "                               regional demand signals (pub)\n"
+	    "  feed [--sku S [--region H]] [--count N]\n"
+	    "                               price and availability changes (pub)\n"
 	    "  audit                        run the invariant checks\n"
 	    "  forecast ...                 forecast demand from a CSV history\n"
 	    "\n"
@@ -186,6 +188,9 @@ static int main_run(int argc, char **argv)
 		}
 		if (strcmp(a, "signals") == 0) {
 			return dropctl_signals(&o, argc - i, argv + i);
+		}
+		if (strcmp(a, "feed") == 0) {
+			return dropctl_feed(&o, argc - i, argv + i);
 		}
 		if (strcmp(a, "forecast") == 0) {
 			return dropctl_forecast(argc - i, argv + i);

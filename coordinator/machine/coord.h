@@ -218,6 +218,9 @@ typedef struct {
 	 * carried out (committed, at least one action) and their units. */
 	metrics_labels spikes;
 	uint64_t plans_applied, plan_units_released, plan_units_moved;
+	/* The pub socket (outbox.c, feed.c): feed changes decided, and
+	 * messages dropped because the outbox was full. */
+	uint64_t feed_changes, outbox_dropped;
 } coord_metrics;
 
 /* The machine's time (state.c; proto/SEMANTICS.md "Time"). A wall reading
@@ -228,6 +231,19 @@ typedef struct {
  * this long (monotonic): a glitch that steps back within it changes no
  * window, a real correction opens them 10 s late. */
 #define COORD_CLOCK_CONFIRM_MS 10000
+
+/* Messages waiting in the outbox for the shell (coord_outbox_take runs
+ * after every machine call, so this holds one call's worth): a bound on
+ * memory when no shell drains it (the simulator, a follower's ticks); a
+ * message past it is dropped and counted, and a feed subscriber sees the
+ * gap in seq. */
+#define COORD_OUTBOX_MAX 4096
+/* The pub topic of region signals (rebalance.c); subscribers strip it
+ * before decoding. Feed changes have "feed <sku> <region> " (feed.c). */
+#define COORD_SIGNAL_TOPIC "signal"
+/* SKUs a feed scan looks at after a batch before it looks at all of them
+ * (a batch of 256 orders touches few SKUs of one drop). */
+#define COORD_FEED_DIRTY_MAX 64
 
 /* The machine's scratch blocks (coord_scratch), one per user. */
 enum {
@@ -296,10 +312,24 @@ typedef struct coord {
 	uint64_t step_since_mono_ms;  /* a forward step pending since; 0: none */
 	bool clock_started;           /* wall_ms and elapsed_ms are set */
 	bool step_back_logged;        /* the current backward step is logged */
-	/* Where region signals go (the shell's pub socket, the simulator's
-	 * recorder); NULL drops them. Called on the machine's thread. */
-	void (*publish)(void *arg, const uint8_t *buf, size_t len);
-	void *publish_arg;
+	/* What the machine has decided to publish on the pub socket (region
+	 * signals, feed changes), each message its topic and packed bytes:
+	 * the shell takes them after the call that decided them, once its
+	 * commits are durable (coord_outbox_take; outbox.c). */
+	struct coord_outbox *outbox;
+	/* The price and availability feed's change detection (feed.c). */
+	struct coord_feed *feed;
+	/* The feed's epoch, set by the shell before coord_open (a new one per
+	 * process, so a subscriber sees every seq restart); survives close. */
+	uint64_t feed_epoch;
+	/* SKUs whose ledger rows were looked up inside a transaction since
+	 * the last feed scan (stock.c notes them, feed.c reads and clears):
+	 * the SKUs a batch may have moved. all: more than fit. */
+	struct {
+		char sku[COORD_FEED_DIRTY_MAX][DN_ID_MAX + 1];
+		size_t n;
+		bool all;
+	} feed_dirty;
 	coord_hub hubs[DN_HUBS_MAX];
 	size_t nhubs;
 	coord_hub *reload_old;        /* coord_reload's copy of hubs
@@ -693,6 +723,35 @@ int coord_prices_prepare(Dropnet__Drop *d, const char **field, const char **why)
  * demand of the last spike bucket while the series is in a run of excess
  * (its CUSUM statistic above 0), else 1 (rebalance.c). */
 double coord_demand_ratio(coord *c, int hub, const char *sku);
+
+/* ---- the pub socket's outbox (outbox.c) and the feed (feed.c;
+ * proto/STOREFRONT.md "The feed") ---- */
+/* Appends topic followed by body[0..len) to the outbox (copied). Counted
+ * and dropped when the outbox is full or memory is short: a pub message
+ * is at most once anyway. */
+void coord_outbox_push(coord *c, const char *topic, const uint8_t *body, size_t len);
+/* Messages waiting. */
+size_t coord_outbox_len(const coord *c);
+/* Calls fn(arg, msg, len) for every waiting message, oldest first, then
+ * empties the outbox; msg is valid during the call only. The shell calls
+ * it after a machine call, once that call's commits are durable: nothing
+ * leaves before the commit that decided it. */
+void coord_outbox_take(coord *c, void (*fn)(void *arg, const uint8_t *msg, size_t len),
+    void *arg);
+void coord_outbox_free(coord *c);
+/* Notes that a transaction looked up sku's ledger rows (stock.c). */
+void coord_feed_touch(coord *c, const char *sku);
+
+/* Compares each (drop, SKU, region)'s price answers and availability
+ * class now with what the feed last said, and queues a FeedChange in the
+ * outbox for each that differs (topic "feed <sku> <region> "). all: every
+ * SKU of every drop in memory (the tick, ops); else only the SKUs touched
+ * since the last scan (an ingest or hub sync batch). Runs after the
+ * batch's commits, on memory that equals the file. The first scan after
+ * coord_open only records (no message). Reads memory only. */
+void coord_feed_scan(coord *c, bool all);
+int coord_feed_init(coord *c);
+void coord_feed_fini(coord *c);
 
 /* ---- forecast, rebalancing, transfers, signals (rebalance.c) ---- */
 int coord_rebalance_init(coord *c);

@@ -903,4 +903,6 @@ void coord_hubsync_batch(coord *c, mreq **reqs, size_t n)
 		hubsync_batch_reply(c, reqs[i], b, i, rv, now_mono, b->now_wall);
 		codec_hub_sync_request_free(b->msgs[i]);
 	}
+	/* Receipts, shipments, shorts and transfers move sellable units. */
+	coord_feed_scan(c, false);
 }

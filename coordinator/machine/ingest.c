@@ -819,4 +819,6 @@ void coord_ingest_orders(coord *c, mreq **reqs, auth_peer *const *signers, size_
 	metrics_hist_observe(&c->metrics.ingest_batch, (double)n);
 	c->orders_seen += n;
 	c->ingest_batches++;
+	/* The batch's SKUs: a class or a units-left price may have crossed. */
+	coord_feed_scan(c, false);
 }

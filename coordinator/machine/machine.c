@@ -35,6 +35,9 @@ void coord_tick(coord *c)
 	}
 	coord_drops_tick(c);
 	coord_rebalance_tick(c);
+	/* Windows, live prices, the demand signal and hub health move with
+	 * time: the feed looks at everything. */
+	coord_feed_scan(c, true);
 }
 
 int coord_open(coord *c, const char *db_path, const char *vfs)
@@ -78,6 +81,9 @@ int coord_open(coord *c, const char *db_path, const char *vfs)
 	if (rv == 0) {
 		rv = coord_rebalance_init(c);
 	}
+	if (rv == 0) {
+		rv = coord_feed_init(c);
+	}
 	if (rv != 0) {
 		coord_close(c);
 		return rv;
@@ -94,6 +100,8 @@ int coord_open(coord *c, const char *db_path, const char *vfs)
 		c->hubs[i].lease_sent_mono_ms = c->now_mono_ms;
 		c->hubs[i].lease_granted_ms = DN_LEASE_MAX_MS;
 	}
+	/* The feed's baseline: what the file says now is not news. */
+	coord_feed_scan(c, true);
 	return 0;
 }
 
@@ -103,6 +111,8 @@ void coord_close(coord *c)
 		return;
 	}
 	coord_rebalance_fini(c);
+	coord_feed_fini(c);
+	coord_outbox_free(c);
 	db_close(c->db);   /* finalizes the store's statements */
 	c->db = NULL;
 	store_ops_fini(c->store);

@@ -525,4 +525,7 @@ void coord_ops_batch(coord *c, mreq **reqs, size_t n)
 		codec_ops_request_free(q);
 		coord_ident_close(&id);
 	}
+	/* Live prices, drops opened or closed, experiments, hubs moved, the
+	 * test clock: the feed looks at everything. */
+	coord_feed_scan(c, true);
 }

@@ -565,41 +565,82 @@ void coord_quote(coord *c, const Dropnet__QuoteRequest *q, Dropnet__QuoteReply *
 	c->metrics.quotes[st]++;
 }
 
-/* Money rows of one KPI reply, per grouping. */
+/* Money rows of one KPI reply, per grouping: every hub and the "" region,
+ * every tier; arm rows past it are left out (33 experiments of 8 arms). */
 #define PRICES_MONEY_ROWS_MAX (DN_HUBS_MAX + DROP_TIERS_MAX)
+/* A row's key: an id, or "experiment/arm". */
+#define PRICES_MONEY_KEY_MAX (2 * (DN_ID_MAX + 1))
+
+enum { PRICES_MONEY_TIER, PRICES_MONEY_HUB, PRICES_MONEY_REGION, PRICES_MONEY_ARM,
+	PRICES_MONEY_GROUPS };
 
 typedef struct {
+	coord *c;
 	Dropnet__MoneyRow *rows;
 	Dropnet__MoneyRow **ptrs;
-	char (*keys)[DN_ID_MAX + 1];
+	char (*keys)[PRICES_MONEY_KEY_MAX];
 	size_t n;
 	int64_t revenue;
 } prices_money;
 
-/* A KPI reply's money rows, [0] per tier and [1] per hub
- * (COORD_SCRATCH_KPI_MONEY). */
+/* A KPI reply's money rows per grouping (COORD_SCRATCH_KPI_MONEY). */
 typedef struct {
-	Dropnet__MoneyRow rows[2][PRICES_MONEY_ROWS_MAX];
-	Dropnet__MoneyRow *ptrs[2][PRICES_MONEY_ROWS_MAX];
-	char keys[2][PRICES_MONEY_ROWS_MAX][DN_ID_MAX + 1];
+	Dropnet__MoneyRow rows[PRICES_MONEY_GROUPS][PRICES_MONEY_ROWS_MAX];
+	Dropnet__MoneyRow *ptrs[PRICES_MONEY_GROUPS][PRICES_MONEY_ROWS_MAX];
+	char keys[PRICES_MONEY_GROUPS][PRICES_MONEY_ROWS_MAX][PRICES_MONEY_KEY_MAX];
 } prices_money_rows;
 
-static int prices_money_row(void *arg, const coord_store_money_row *r)
+/* The next row of pm (NULL when full), its key and counts set. */
+static Dropnet__MoneyRow *prices_money_add(prices_money *pm, const char *key,
+    uint64_t orders, uint64_t units, int64_t revenue)
 {
-	prices_money *pm = arg;
 	if (pm->n == PRICES_MONEY_ROWS_MAX) {
-		return COORD_STORE_STOP;
+		return NULL;
 	}
 	Dropnet__MoneyRow *m = &pm->rows[pm->n];
 	dropnet__money_row__init(m);
-	snprintf(pm->keys[pm->n], DN_ID_MAX + 1, "%s", r->key);
+	snprintf(pm->keys[pm->n], PRICES_MONEY_KEY_MAX, "%s", key);
 	m->key = pm->keys[pm->n];
-	m->orders = (uint32_t)r->orders;
-	m->units = (uint32_t)r->units;
-	m->revenue_minor = r->revenue_minor;
-	m->aov_minor = r->orders > 0 ? r->revenue_minor / (int64_t)r->orders : 0;
-	pm->revenue += r->revenue_minor;
+	m->orders = (uint32_t)orders;
+	m->units = (uint32_t)units;
+	m->revenue_minor = revenue;
+	m->aov_minor = orders > 0 ? revenue / (int64_t)orders : 0;
+	pm->revenue += revenue;
 	pm->ptrs[pm->n++] = m;
+	return m;
+}
+
+static int prices_money_row(void *arg, const coord_store_money_row *r)
+{
+	return prices_money_add(arg, r->key, r->orders, r->units, r->revenue_minor) != NULL ?
+	    0 : COORD_STORE_STOP;
+}
+
+/* One arm: its name from the experiment's spec, its exposures with those
+ * counted in memory since the last commit (a running experiment's). */
+static int prices_money_arm(void *arg, const coord_store_money_arm *r)
+{
+	prices_money *pm = arg;
+	Dropnet__Experiment *e = NULL;
+	if (codec_experiment_unpack(r->spec, r->spec_len, &e) != 0) {
+		return DN_EIO;
+	}
+	char key[PRICES_MONEY_KEY_MAX];
+	snprintf(key, sizeof(key), "%.64s/%.64s", r->experiment,
+	    r->idx >= 0 && (size_t)r->idx < e->n_arms ? e->arms[r->idx]->name : "?");
+	uint64_t exposures = r->exposures;
+	for (size_t i = 0; i < pm->c->nexps; i++) {
+		const coord_experiment *x = &pm->c->exps[i];
+		if (strcmp(x->id, r->experiment) == 0 && r->idx >= 0 && (size_t)r->idx < x->narms) {
+			exposures += x->pending[r->idx];
+		}
+	}
+	codec_experiment_free(e);
+	Dropnet__MoneyRow *m = prices_money_add(pm, key, r->orders, r->units, r->revenue_minor);
+	if (m == NULL) {
+		return COORD_STORE_STOP;
+	}
+	m->exposures = exposures;
 	return 0;
 }
 
@@ -612,18 +653,29 @@ int coord_kpi_money(coord *c, const coord_drop *d, Dropnet__DropKpi *k)
 	if (w == NULL) {
 		return DN_ENOMEM;
 	}
-	prices_money tier = {w->rows[0], w->ptrs[0], w->keys[0], 0, 0};
-	prices_money hub = {w->rows[1], w->ptrs[1], w->keys[1], 0, 0};
-	if (coord_store_money_scan(c->store, d->id, false, prices_money_row, &tier) != 0 ||
-	    coord_store_money_scan(c->store, d->id, true, prices_money_row, &hub) != 0) {
+	prices_money g[PRICES_MONEY_GROUPS];
+	for (size_t i = 0; i < PRICES_MONEY_GROUPS; i++) {
+		g[i] = (prices_money){c, w->rows[i], w->ptrs[i], w->keys[i], 0, 0};
+	}
+	if (coord_store_money_scan(c->store, d->id, COORD_MONEY_TIER, prices_money_row,
+	    &g[PRICES_MONEY_TIER]) != 0 ||
+	    coord_store_money_scan(c->store, d->id, COORD_MONEY_HUB, prices_money_row,
+	    &g[PRICES_MONEY_HUB]) != 0 ||
+	    coord_store_money_scan(c->store, d->id, COORD_MONEY_REGION, prices_money_row,
+	    &g[PRICES_MONEY_REGION]) != 0 ||
+	    coord_store_money_arms(c->store, d->id, prices_money_arm, &g[PRICES_MONEY_ARM]) != 0) {
 		return DN_EIO;
 	}
 	k->currency = d->spec->currency;
-	k->revenue_minor = tier.revenue;
-	k->n_money_by_tier = tier.n;
-	k->money_by_tier = tier.ptrs;
-	k->n_money_by_hub = hub.n;
-	k->money_by_hub = hub.ptrs;
+	k->revenue_minor = g[PRICES_MONEY_TIER].revenue;
+	k->n_money_by_tier = g[PRICES_MONEY_TIER].n;
+	k->money_by_tier = g[PRICES_MONEY_TIER].ptrs;
+	k->n_money_by_hub = g[PRICES_MONEY_HUB].n;
+	k->money_by_hub = g[PRICES_MONEY_HUB].ptrs;
+	k->n_money_by_region = g[PRICES_MONEY_REGION].n;
+	k->money_by_region = g[PRICES_MONEY_REGION].ptrs;
+	k->n_money_by_arm = g[PRICES_MONEY_ARM].n;
+	k->money_by_arm = g[PRICES_MONEY_ARM].ptrs;
 	return 0;
 }
 

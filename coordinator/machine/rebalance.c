@@ -26,7 +26,8 @@
  * region, the region's count is tested (Poisson CUSUM) against its expected
  * share of the network's count in that bucket: a network-wide opening rush
  * lifts every region alike and cancels out, a regional jump does not. Every
- * bucket's figures are published through coord.publish (the shell's pub socket, topic "signal"); a
+ * bucket's figures go to the outbox (the shell publishes them on its pub socket, topic
+ * "signal", after the tick's commits are durable); a
  * declared spike is logged with its evidence and triggers a rebalance of
  * that SKU.
  */
@@ -837,15 +838,14 @@ double coord_demand_ratio(coord *c, int hub, const char *sku)
 
 static void rebal_publish(coord *c, const Dropnet__RegionSignal *sig)
 {
-	if (c->publish == NULL) {
-		return;
-	}
 	uint8_t *buf = NULL;
 	size_t n = 0;
 	if (codec_region_signal_pack(sig, &buf, &n) != 0) {
+		c->metrics.outbox_dropped++;
 		return;
 	}
-	c->publish(c->publish_arg, buf, n);
+	/* Published by the shell after this tick's commits (outbox.c). */
+	coord_outbox_push(c, COORD_SIGNAL_TOPIC, buf, n);
 	free(buf);
 }
 

@@ -75,6 +75,8 @@ static bool undo_row_note(coord *c, coord_stock *s, bool created)
 	if (u == NULL || !u->open || s->undo_gen == u->gen) {
 		return true;
 	}
+	/* The feed looks at this SKU after the batch (feed.c). */
+	coord_feed_touch(c, s->sku);
 	if (u->nrows == u->caprows) {
 		size_t ncap = u->caprows ? u->caprows * 2 : UNDO_ROWS_INITIAL;
 		undo_row *n = realloc(u->rows, ncap * sizeof(*n));

@@ -734,16 +734,32 @@ int coord_store_order_price(store *s, int64_t order_id, int64_t total_minor,
  * 0, DN_ENOENT or DN_EIO. */
 int coord_store_secret_get(store *s, const char *name, uint8_t *buf, size_t cap,
     size_t *len);
-/* Accepted orders of a drop grouped by tier (or by the hub that took
- * them): orders, units and revenue (sum of totals, minor units). */
+/* Accepted orders of a drop grouped by tier, by the hub that took them,
+ * or by their region (orders.nearest_hub; "" for none): orders, units and
+ * revenue (sum of totals, minor units). */
+typedef enum { COORD_MONEY_TIER, COORD_MONEY_HUB, COORD_MONEY_REGION } coord_store_money_by;
 typedef struct {
 	const char *key;
 	uint64_t orders, units;
 	int64_t revenue_minor;
 } coord_store_money_row;
 typedef int (*coord_store_money_fn)(void *arg, const coord_store_money_row *r);
-int coord_store_money_scan(store *s, const char *drop_id, bool by_hub,
+int coord_store_money_scan(store *s, const char *drop_id, coord_store_money_by by,
     coord_store_money_fn fn, void *arg);
+/* Every arm of every experiment of a drop, oldest experiment first, arms
+ * by index: the arm's counters and its experiment's spec (packed
+ * Experiment, for the arm's name); pointers valid during fn only. */
+typedef struct {
+	const char *experiment;
+	int idx;
+	uint64_t exposures, orders, units;
+	int64_t revenue_minor;
+	const uint8_t *spec;
+	size_t spec_len;
+} coord_store_money_arm;
+typedef int (*coord_store_money_arm_fn)(void *arg, const coord_store_money_arm *r);
+int coord_store_money_arms(store *s, const char *drop_id, coord_store_money_arm_fn fn,
+    void *arg);
 /* Experiments: a row (spec = packed Experiment as created) and its arms. */
 typedef struct {
 	const char *id, *drop_id, *sku, *state;

@@ -17,6 +17,8 @@ enum {
 	SP_SECRET_GET,
 	SP_MONEY_TIER,
 	SP_MONEY_HUB,
+	SP_MONEY_REGION,
+	SP_MONEY_ARMS,
 	SP_EXP_INSERT,
 	SP_ARM_INSERT,
 	SP_EXP_STOP,
@@ -41,6 +43,11 @@ static const char *const sp_sql[SP_COUNT] = {
         " WHERE drop_id=?1 AND status=1 GROUP BY tier ORDER BY tier",
     [SP_MONEY_HUB] = "SELECT hub, COUNT(*), SUM(units), SUM(total_minor) FROM orders"
         " WHERE drop_id=?1 AND status=1 GROUP BY hub ORDER BY hub",
+    [SP_MONEY_REGION] = "SELECT nearest_hub, COUNT(*), SUM(units), SUM(total_minor)"
+        " FROM orders WHERE drop_id=?1 AND status=1 GROUP BY nearest_hub ORDER BY 1",
+    [SP_MONEY_ARMS] = "SELECT e.id, a.idx, a.exposures, a.orders, a.units, a.revenue_minor,"
+        " e.spec FROM experiments e JOIN experiment_arms a ON a.experiment_id = e.id"
+        " WHERE e.drop_id=?1 ORDER BY e.created_ms, e.id, a.idx",
     [SP_EXP_INSERT] = "INSERT INTO experiments(id, drop_id, sku, state, created_ms, spec)"
         " VALUES(?1,?2,?3,'running',?4,?5)",
     [SP_ARM_INSERT] = "INSERT INTO experiment_arms(experiment_id, idx) VALUES(?1,?2)",
@@ -147,10 +154,11 @@ int coord_store_secret_get(store *s, const char *name, uint8_t *buf, size_t cap,
 	return rv;
 }
 
-int coord_store_money_scan(store *s, const char *drop_id, bool by_hub,
+int coord_store_money_scan(store *s, const char *drop_id, coord_store_money_by by,
     coord_store_money_fn fn, void *arg)
 {
-	sqlite3_stmt *st = s->prices[by_hub ? SP_MONEY_HUB : SP_MONEY_TIER];
+	sqlite3_stmt *st = s->prices[by == COORD_MONEY_HUB ? SP_MONEY_HUB :
+	    by == COORD_MONEY_REGION ? SP_MONEY_REGION : SP_MONEY_TIER];
 	db_bind_text(st, 1, drop_id);
 	int rc, rv = 0;
 	while (rv == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -161,6 +169,29 @@ int coord_store_money_scan(store *s, const char *drop_id, bool by_hub,
 	}
 	if (rv == 0 && rc != SQLITE_DONE) {
 		log_error("store.step_failed", "rc=%d err=\"%s\" sql=money", rc,
+		    sqlite3_errmsg(sqlite3_db_handle(st)));
+		rv = DN_EIO;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rv == COORD_STORE_STOP ? 0 : rv;
+}
+
+int coord_store_money_arms(store *s, const char *drop_id, coord_store_money_arm_fn fn,
+    void *arg)
+{
+	sqlite3_stmt *st = s->prices[SP_MONEY_ARMS];
+	db_bind_text(st, 1, drop_id);
+	int rc, rv = 0;
+	while (rv == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		coord_store_money_arm r = {db_col_text(st, 0), sqlite3_column_int(st, 1),
+		    (uint64_t)sqlite3_column_int64(st, 2), (uint64_t)sqlite3_column_int64(st, 3),
+		    (uint64_t)sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5),
+		    sqlite3_column_blob(st, 6), (size_t)sqlite3_column_bytes(st, 6)};
+		rv = fn(arg, &r);
+	}
+	if (rv == 0 && rc != SQLITE_DONE) {
+		log_error("store.step_failed", "rc=%d err=\"%s\" sql=money_arms", rc,
 		    sqlite3_errmsg(sqlite3_db_handle(st)));
 		rv = DN_EIO;
 	}

@@ -174,8 +174,12 @@ row=$(jget "$k" '"%(key)s %(orders)d %(units)d %(revenue_minor)d %(aov_minor)d" 
 [[ $row == "public 13 20 86800 6676" ]] || fail "money by tier: $row"
 row=$(jget "$k" '"%(key)s %(revenue_minor)d" % j["kpi"]["money_by_hub"][0]')
 [[ $row == "london 86800" ]] || fail "money by hub: $row"
+# Every order came from London, nearest to the london hub: its region.
+row=$(jget "$k" '" ".join("%(key)s %(orders)d %(units)d %(revenue_minor)d" % r for r in j["kpi"]["money_by_region"])')
+[[ $row == "london 13 20 86800" ]] || fail "money by region: $row"
 dc kpi --drop px | grep -q "^revenue *86800 GBP" || fail "kpi text has no revenue"
-ok "kpi: revenue 86800 GBP; public tier 13 orders, 20 units, AOV 6676; london 86800"
+dc kpi --drop px | grep -Eq "^region +london +13 +20 +86800 +6676" || fail "kpi text has no region row"
+ok "kpi: revenue 86800 GBP; public tier 13 orders, 20 units, AOV 6676; london 86800 by hub and by region"
 
 # ---- I: a price experiment ------------------------------------------------------
 dc drop create --id pe --sku pe-tee:100 --placement london:100 \
@@ -213,6 +217,20 @@ dc experiment stop pe-x >/dev/null || fail "experiment stop"
 q=$(dc --json quote --customer ex1 --drop pe --tier public --sku pe-tee "${LON[@]}")
 [[ $(jget "$q" '"%s %s" % (j["prices"][0]["arm"], j["prices"][0]["unit_minor"])') == " 6000" ]] || fail "after stop: $q"
 ok "experiment: arms within bounds only; a buyer keeps one arm from quote to quote to order; 16 exposures, 3 orders, not significant yet; stopped -> base price"
+
+# Money per arm in `kpi`: what each arm earned from the experiment's SKU,
+# from the acks above (ex1..ex3 ordered one unit each at their arm's price).
+LOW_N=0; HIGH_N=0
+for i in 1 2 3; do [[ ${ARM[ex$i]} == "low 5000" ]] && LOW_N=$((LOW_N + 1)) || HIGH_N=$((HIGH_N + 1)); done
+k=$(dc --json kpi --drop pe)
+row=$(jget "$k" '" ".join("%(key)s %(orders)d %(units)d %(revenue_minor)d" % r for r in j["kpi"]["money_by_arm"])')
+[[ $row == "pe-x/low $LOW_N $LOW_N $((LOW_N * 5000)) pe-x/high $HIGH_N $HIGH_N $((HIGH_N * 7000))" ]] \
+	|| fail "money by arm (low $LOW_N, high $HIGH_N): $row"
+[[ $(jget "$k" 'sum(r["exposures"] for r in j["kpi"]["money_by_arm"])') == 16 ]] || fail "arm exposures: $k"
+[[ $(jget "$k" '" ".join("%(key)s %(revenue_minor)d" % r for r in j["kpi"]["money_by_region"])') == "london $((LOW_N * 5000 + HIGH_N * 7000))" ]] \
+	|| fail "pe money by region: $k"
+dc kpi --drop pe | grep -Eq "^arm +pe-x/low +$LOW_N +$LOW_N +$((LOW_N * 5000)) " || fail "kpi text has no arm row: $(dc kpi --drop pe)"
+ok "kpi per arm: low $LOW_N orders at 5000, high $HIGH_N at 7000, 16 exposures; per region london"
 
 audit_clean || fail "audit: $(dc audit 2>&1)"
 ok "audit clean"
