@@ -433,18 +433,25 @@ static bool guard_scan(netguard *g, uint64_t now_ms)
 int netguard_restart(netguard *g, const nettls_files *f, const char *why)
 {
 	int rv;
+	bool closed = true; /* on failure: nothing listens any more */
 	if (g->dialer) {
 		nng_dialer_close(g->d);
 		nettls_files files = guard_files(g);
 		rv = nettls_dial_dialer(g->sock, g->url, &files, NNG_FLAG_NONBLOCK, &g->d);
-	} else if (f != NULL) {
+	} else if (f != NULL && !g->gone) {
 		/* New files (SIGHUP): checked first, the old listener kept if bad. */
-		rv = nettls_relisten(g->sock, g->url, f, &g->l);
+		rv = nettls_relisten(g->sock, g->url, f, &g->l, &closed);
 		if (rv == 0) {
 			guard_set_files(g, f);
 		}
 	} else {
-		nng_listener_close(g->l);
+		/* A gone listener is made anew, with the new files if any. */
+		if (f != NULL) {
+			guard_set_files(g, f);
+		}
+		if (!g->gone) {
+			nng_listener_close(g->l);
+		}
 		nettls_files files = guard_files(g);
 		rv = DN_ENET;
 		for (int i = 0; i < NETTLS_RELISTEN_TRIES && rv != 0; i++) {
@@ -460,7 +467,7 @@ int netguard_restart(netguard *g, const nettls_files *f, const char *why)
 		/* Closed and not made again (its address taken meanwhile):
 		 * every later tick tries again. A SIGHUP's bad files keep the
 		 * old listener, which still serves. */
-		g->gone = !g->dialer && f == NULL;
+		g->gone = !g->dialer && (g->gone || closed);
 		return rv;
 	}
 	g->gone = false;

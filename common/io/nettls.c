@@ -279,11 +279,12 @@ int nettls_listen(nng_socket s, const char *url, const nettls_files *f)
 }
 
 int nettls_relisten(nng_socket s, const char *url, const nettls_files *f,
-    nng_listener *l)
+    nng_listener *l, bool *closed)
 {
 	nng_tls_config *cfg = NULL;
 	int rv;
 
+	*closed = false;
 	if (nettls_url_classify(url) != NETTLS_URL_TLS) {
 		return 0; /* no TLS config to re-read */
 	}
@@ -297,6 +298,7 @@ int nettls_relisten(nng_socket s, const char *url, const nettls_files *f,
 	/* Closing the listener closes the connections it accepted: every
 	 * peer reconnects through a handshake against the new files. */
 	nng_listener_close(*l);
+	*closed = true;
 	for (int i = 0; i < NETTLS_RELISTEN_TRIES; i++) {
 		if ((rv = nettls_listen_l(s, url, f, l)) == 0) {
 			log_info("tls.reloaded", "url=%s", url);
@@ -328,6 +330,7 @@ int nettls_listen_l(nng_socket s, const char *url, const nettls_files *f,
 		/* fall through */
 	case NETTLS_URL_LOCAL:
 		rv = nng_listener_create(&l, s, url);
+		bool made = rv == 0;
 		/* An ipc:// socket file is the only guard of a plaintext local
 		 * socket: owner and group may connect, nobody else (0660,
 		 * whatever the umask). inproc:// has no file. */
@@ -338,6 +341,9 @@ int nettls_listen_l(nng_socket s, const char *url, const nettls_files *f,
 			rv = nng_listener_start(l, 0);
 		}
 		if (rv != 0) {
+			if (made) {
+				nng_listener_close(l); /* else every failed try kept one */
+			}
 			log_error("net.listen_failed", "url=%s err=\"%s\"", url, nng_strerror(rv));
 			return nng_to_dn(rv);
 		}

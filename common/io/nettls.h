@@ -91,11 +91,13 @@ int nettls_listen_l(nng_socket s, const char *url, const nettls_files *f,
  * listener kept, DN_EINVAL); then the old listener and the connections it
  * accepted are closed and a new one listens on url (retried a few times
  * while the port is released). Peers reconnect by themselves; a revoked
- * one is refused from then on. Not TLS: 0, nothing done. */
+ * one is refused from then on. Not TLS: 0, nothing done. *closed says
+ * whether the old listener was closed: on a failure after that, nothing
+ * listens on url. */
 #define NETTLS_RELISTEN_TRIES 20
 #define NETTLS_RELISTEN_WAIT_MS 50
 int nettls_relisten(nng_socket s, const char *url, const nettls_files *f,
-    nng_listener *l);
+    nng_listener *l, bool *closed);
 
 /* Dials url with the policy above; flags as nng_dial (NNG_FLAG_NONBLOCK:
  * nng keeps redialling in the background). Returns as nettls_listen. */

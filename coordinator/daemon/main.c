@@ -85,6 +85,7 @@ typedef struct shell {
 	group_replica reps[GROUP_MEMBERS_MAX];
 	size_t nreps;
 	walsync *ws;                  /* NULL: commits sync on the loop (FULL) */
+	int64_t rows_marked;          /* coord_rows_written at the last ticket */
 	shell_pub_batch *pub_head, *pub_tail; /* waiting to publish, in order */
 	size_t pub_batches;
 } shell;
@@ -107,6 +108,25 @@ static void shell_clock(shell *sh)
 
 typedef void (*machine_batch_fn)(coord *c, mreq **reqs, size_t n);
 static void shell_outbox(shell *sh, uint64_t ticket);
+
+/* The walsync ticket for everything the machine committed so far, taken
+ * after each batch and tick: a new one when rows were written since the
+ * last (its fdatasync covers them, the tick's commits too), else the last
+ * one - an idle network's batches and ticks wait for no fdatasync of their
+ * own, yet never reply before an earlier commit (whose commands or answer
+ * they may carry) is on disk. */
+static uint64_t shell_ticket(shell *sh)
+{
+	if (sh->ws == NULL) {
+		return 0;
+	}
+	int64_t rows = coord_rows_written(&sh->c);
+	if (rows != sh->rows_marked) {
+		sh->rows_marked = rows;
+		return walsync_mark(sh->ws);
+	}
+	return walsync_last(sh->ws);
+}
 
 /* Runs one machine batch over bridge requests and sends its replies;
  * with /metrics on, times the call and each request's ack, and publishes
@@ -134,15 +154,10 @@ static void shell_run(shell *sh, machine_batch_fn fn, obs_path path, bridge_req 
 		m[i].arrived_ms = wall - (int64_t)(ago_ns / 1000000u);
 	}
 	uint64_t t0 = timed ? obs_now_ns() : 0;
-	int64_t written = coord_rows_written(&sh->c);
 	fn(&sh->c, mp, n);
 	uint64_t t1 = timed ? obs_now_ns() : 0;
-	/* Whatever fn committed is durable once the ticket is synced. A batch
-	 * that wrote nothing (idle hubs' syncs) waits only for the commits
-	 * before it, whose commands its replies may carry: no fdatasync of
-	 * its own. */
-	uint64_t ticket = sh->ws == NULL ? 0 : coord_rows_written(&sh->c) != written
-	    ? walsync_mark(sh->ws) : walsync_last(sh->ws);
+	/* Whatever fn committed is durable once the ticket is synced. */
+	uint64_t ticket = shell_ticket(sh);
 	for (size_t i = 0; i < n; i++) {
 		assert(m[i].replied);
 		bridge_req_reply_after(reqs[i], m[i].reply, m[i].reply_len, ticket);
@@ -430,7 +445,7 @@ static void coord_health_tick(uv_timer_t *t)
 	}
 	shell_clock(sh);
 	coord_tick(&sh->c);
-	shell_outbox(sh, sh->ws != NULL ? walsync_mark(sh->ws) : 0);
+	shell_outbox(sh, shell_ticket(sh));
 	obs_publish(&sh->obs, &sh->c, true);
 }
 

@@ -311,6 +311,11 @@ typedef struct coord {
 	int64_t elapsed_ms;
 	uint64_t step_since_mono_ms;  /* a forward step pending since; 0: none */
 	bool clock_started;           /* wall_ms and elapsed_ms are set */
+	/* The wall time the file holds (the last clock save that committed,
+	 * or the load), and whether `dropctl clock set` moved the clock since:
+	 * coord_clock_save_due. */
+	int64_t clock_saved_ms;
+	bool clock_moved;
 	bool step_back_logged;        /* the current backward step is logged */
 	/* What the machine has decided to publish on the pub socket (region
 	 * signals, feed changes), each message its topic and packed bytes:
@@ -411,6 +416,18 @@ void coord_clock_move(coord *c, int64_t wall_ms);
 /* Writes both clocks to the file (inside the caller's transaction): every
  * transaction that acts on the wall time calls it. 0 or DN_EIO. */
 int coord_clock_save(coord *c);
+/* A transaction must save the clock even if it writes nothing else: the
+ * clock was moved (OPS_CLOCK), a tier window opened or closed since the
+ * file's wall time (a restart below it would reopen a closed tier), or
+ * the file is COORD_CLOCK_SAVE_LAG_MS behind (what a restart after a
+ * backward step can lose of the duration clock). The tick runs such a
+ * transaction when nothing else did. */
+#define COORD_CLOCK_SAVE_LAG_MS 60000
+bool coord_clock_save_due(const coord *c);
+/* On every tick, after its other work: the clock save when due. */
+void coord_clock_tick(coord *c);
+/* The clock saved by a transaction has committed. */
+void coord_clock_saved(coord *c);
 /* Loads both clocks from the file at the current reading (coord_open, or
  * the first coord_clock_set of a machine opened before it). 0 or DN_EIO. */
 int coord_clock_load(coord *c);

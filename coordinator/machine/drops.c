@@ -132,12 +132,8 @@ int coord_drops_on_loss(coord *c, int hub, const char *sku, int64_t now)
 	}
 	int64_t free = row->row.on_hand - row->row.allocated;
 	int64_t excess = row->row.holdback - (free > 0 ? free : 0);
-	coord_drop *d = drops_active_for(c, sku);
-	if (excess <= 0 || d == NULL) {
-		return 0;
-	}
-	int64_t done = drops_release(c, d, hub, sku, excess, "lost", now);
-	return done < 0 ? (int)done : 0;
+	/* Whichever drop's it is, a closed one's too (coord_holdback_adjust). */
+	return excess > 0 ? coord_holdback_adjust(c, hub, sku, -excess, "lost", now) : 0;
 }
 
 int64_t drops_release(coord *c, const coord_drop *d, int hub, const char *sku,

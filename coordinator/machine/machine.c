@@ -35,6 +35,7 @@ void coord_tick(coord *c)
 	}
 	coord_drops_tick(c);
 	coord_rebalance_tick(c);
+	coord_clock_tick(c);
 	/* Windows, live prices, the demand signal and hub health move with
 	 * time: the feed looks at everything. */
 	coord_feed_scan(c, true);

@@ -243,6 +243,7 @@ void coord_clock_move(coord *c, int64_t wall_ms)
 	c->wall_ms = wall_ms;
 	c->step_since_mono_ms = 0;
 	c->step_back_logged = false;
+	c->clock_moved = true;
 }
 
 uint64_t coord_now_mono_ms(const coord *c)
@@ -265,6 +266,30 @@ int coord_clock_save(coord *c)
 	return coord_store_clock_save(c->store, c->wall_ms, c->elapsed_ms);
 }
 
+void coord_clock_saved(coord *c)
+{
+	c->clock_saved_ms = c->wall_ms;
+	c->clock_moved = false;
+}
+
+bool coord_clock_save_due(const coord *c)
+{
+	int64_t from = c->clock_saved_ms, to = c->wall_ms;
+	if (c->clock_moved || to - from >= COORD_CLOCK_SAVE_LAG_MS) {
+		return true;
+	}
+	for (size_t i = 0; i < c->ndrops && to > from; i++) {
+		const coord_drop *d = &c->drops[i];
+		for (size_t t = 0; d->state != DROP_CLOSED && t < d->ntiers; t++) {
+			int64_t o = d->tiers[t].opens_ms, e = d->tiers[t].closes_ms;
+			if ((o > from && o <= to) || (e > from && e <= to)) {
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
 /* At open: the machine never acts below the wall time it reached before
  * the restart, and the downtime counts on the duration clock as the wall
  * clock measured it (never negative). */
@@ -276,6 +301,7 @@ int coord_clock_load(coord *c)
 		int64_t r = c->now_wall_ms + c->clock_offset_ms;
 		c->elapsed_ms = elapsed + (r > wall ? r - wall : 0);
 		c->wall_ms = r > wall ? r : wall;
+		c->clock_saved_ms = wall;
 		if (wall - r > COORD_CLOCK_STEP_MS) {
 			log_warn("clock.behind", "wall_ms=%lld file_wall_ms=%lld",
 			    (long long)r, (long long)wall);

@@ -45,9 +45,12 @@ int coord_txn_run(coord *c, const char *what, coord_txn_fn apply, void *arg)
 		rv = DN_ENOMEM;
 	}
 	/* The clock goes with every transaction that wrote (SEMANTICS.md:
-	 * W is written by every transaction that acts on time); one that
-	 * wrote nothing (an idle hub's sync) commits nothing. */
-	if (rv == 0 && coord_store_changes(c->store) != changes) {
+	 * W is written by every transaction that acts on time), and with any
+	 * once it is due (coord_clock_save_due); one that wrote nothing (an
+	 * idle hub's sync) otherwise commits nothing. */
+	bool clock = rv == 0 && (coord_store_changes(c->store) != changes ||
+	    coord_clock_save_due(c));
+	if (clock) {
 		rv = coord_clock_save(c);
 	}
 	if (rv == 0) {
@@ -59,6 +62,9 @@ int coord_txn_run(coord *c, const char *what, coord_txn_fn apply, void *arg)
 	txn_arms_settle(&c->metrics, rv == 0);
 	if (rv == 0) {
 		coord_undo_commit(c);
+		if (clock) {
+			coord_clock_saved(c);
+		}
 		return 0;
 	}
 	coord_undo_rollback(c);
@@ -70,4 +76,19 @@ int coord_txn_run(coord *c, const char *what, coord_txn_fn apply, void *arg)
 int64_t coord_rows_written(coord *c)
 {
 	return c->store != NULL ? coord_store_changes(c->store) : 0;
+}
+
+/* coord_tick's clock save: a transaction with nothing else in it. */
+static int txn_clock_only(coord *c, void *arg)
+{
+	(void)c;
+	(void)arg;
+	return 0;
+}
+
+void coord_clock_tick(coord *c)
+{
+	if (coord_ready(c) && coord_clock_save_due(c)) {
+		(void)coord_txn_run(c, "clock", txn_clock_only, NULL);
+	}
 }

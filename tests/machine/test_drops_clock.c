@@ -175,12 +175,16 @@ static void test_hold_lapses_by_monotonic_time(void **state)
  * what is still there goes (reason lost), so sellable is never left below
  * zero with nothing to resolve it (found by dropsim; the audit reported
  * sellable_negative for good). */
-static void test_count_below_holdback_releases_it(void **state)
+static void count_below_holdback(bool closed)
 {
-	(void)state;
 	mt m;
 	mt_open(&m);
 	setup_drops(&m); /* f-tee: 10 on hand, 5 held back */
+	if (closed) { /* closing keeps the holdback (review finding) */
+		assert_int_equal(mt_ops_drop(&m, DROPNET__OPS_KIND__OPS_DROP_CLOSE, "fw", NULL, 0),
+		    DROPNET__STATUS__OK);
+		assert_int_equal(mt_stock(&m, "f-tee", "holdback"), 5);
+	}
 	Dropnet__HubEvent e = DROPNET__HUB_EVENT__INIT;
 	Dropnet__HubEvent *ep = &e;
 	e.seq = m.hub_seq + 1;
@@ -201,6 +205,100 @@ static void test_count_below_holdback_releases_it(void **state)
 	mt_close(&m);
 }
 
+static void test_count_below_holdback_releases_it(void **state)
+{
+	(void)state;
+	count_below_holdback(false);
+}
+
+static void test_count_below_closed_drops_holdback(void **state)
+{
+	(void)state;
+	count_below_holdback(true);
+}
+
+/* A restart of the same machine at wall time wall (the file kept). */
+static void restart_at(mt *m, int64_t wall)
+{
+	coord_config cfg = m->c->cfg;
+	coord_close(m->c);
+	memset(m->c, 0, sizeof(*m->c));
+	m->c->cfg = cfg;
+	m->c->split = ROUTE_SPLIT_NEVER;
+	mt_clock(m, 5, wall);
+	mt_open_at(m);
+}
+
+/* A tier that closed while only idle syncs came in stays closed after a
+ * backward step and a restart: the transaction after the close saved the
+ * clock although it wrote nothing else (review finding: only transactions
+ * that wrote rows saved it, so the file's W was from before the close). */
+static void test_tier_stays_closed_after_idle_restart(void **state)
+{
+	(void)state;
+	mt m;
+	mt_open(&m);
+	assert_int_equal(mt_drop_create(&m, "win", NULL, "w-tee", 10, 0, MT_WALL0 - 1000,
+	    MT_WALL0 + 60000, false, NULL, 0), DROPNET__STATUS__OK);
+	mt_hub_sync(&m, "w-tee", 10);
+	assert_int_equal(mt_ops_drop(&m, DROPNET__OPS_KIND__OPS_DROP_OPEN, "win", NULL, 0),
+	    DROPNET__STATUS__OK);
+	assert_int_equal(mt_submit(&m, "w-1", "win", "w-tee", 1), DROPNET__STATUS__ACCEPTED);
+	mt_pass(&m, 30000);
+	mt_hub_sync(&m, NULL, 0); /* acks the order's command: writes */
+	mt_pass(&m, 31000);
+	mt_hub_sync(&m, NULL, 0); /* idle: past the tier's close */
+	mt_clock(&m, m.mono + 1000, m.wall - HOUR_MS);
+	mt_hub_sync(&m, NULL, 0);
+	restart_at(&m, m.wall + 1000);
+	mt_hub_sync(&m, NULL, 0);
+	assert_int_equal(mt_submit(&m, "w-4", "win", "w-tee", 1), DROPNET__STATUS__CLOSED);
+	mt_close(&m);
+}
+
+/* `dropctl clock set` survives a restart with only idle syncs after it. */
+static void test_clock_set_survives_idle_restart(void **state)
+{
+	(void)state;
+	mt m;
+	mt_open(&m);
+	m.c->cfg.test_clock = 1;
+	mt_hub_sync(&m, "x-tee", 10);
+	int64_t set = MT_WALL0 + 24 * HOUR_MS;
+	Dropnet__OpsRequest q = DROPNET__OPS_REQUEST__INIT;
+	q.kind = DROPNET__OPS_KIND__OPS_CLOCK;
+	q.clock_ms = set;
+	Dropnet__OpsReply *rep = mt_ops(&m, &q);
+	assert_int_equal(rep->status, DROPNET__STATUS__OK);
+	codec_ops_reply_free(rep);
+	mt_pass(&m, 1000);
+	mt_hub_sync(&m, NULL, 0);
+	mt_pass(&m, 1000);
+	mt_hub_sync(&m, NULL, 0);
+	restart_at(&m, m.wall + 1000);
+	assert_true(coord_now_wall_ms(m.c) >= set);
+	mt_close(&m);
+}
+
+/* Idle for ten minutes: the tick saves the clock once a minute
+ * (COORD_CLOCK_SAVE_LAG_MS), with nothing else to write. */
+static void test_idle_clock_saved_every_minute(void **state)
+{
+	(void)state;
+	mt m;
+	mt_open(&m);
+	mt_hub_sync(&m, "y-tee", 10);
+	for (int i = 0; i < 600; i++) {
+		mt_pass(&m, 1000);
+		mt_hub_sync(&m, NULL, 0);
+		coord_tick(m.c);
+	}
+	int64_t saved = mt_sql_int(&m, "SELECT wall_ms FROM coord_clock WHERE id=1", NULL);
+	assert_true(m.wall - saved <= COORD_CLOCK_SAVE_LAG_MS);
+	assert_true(m.wall - saved >= 0);
+	mt_close(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -209,6 +307,10 @@ int main(void)
 	    cmocka_unit_test(test_forward_step_taken_after_confirmation),
 	    cmocka_unit_test(test_hold_lapses_by_monotonic_time),
 	    cmocka_unit_test(test_count_below_holdback_releases_it),
+	    cmocka_unit_test(test_count_below_closed_drops_holdback),
+	    cmocka_unit_test(test_tier_stays_closed_after_idle_restart),
+	    cmocka_unit_test(test_clock_set_survives_idle_restart),
+	    cmocka_unit_test(test_idle_clock_saved_every_minute),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

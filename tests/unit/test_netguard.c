@@ -184,6 +184,10 @@ static void test_gone_listener_is_retried(void **state)
 	assert_int_equal(rename(sub, moved), 0);
 	assert_int_not_equal(netguard_restart(g, NULL, "test"), 0);
 	assert_false(netguard_tick(g, 10000)); /* still no directory */
+	/* A reload (SIGHUP) meanwhile must not take it for made again. */
+	nettls_files files = {0};
+	assert_int_not_equal(netguard_restart(g, &files, "reload"), 0);
+	assert_false(netguard_tick(g, 15000));
 	assert_int_equal(mkdir(sub, 0700), 0);
 	assert_true(netguard_tick(g, 20000));
 
