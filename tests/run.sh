@@ -18,6 +18,11 @@ PACKAGES="libuv1-dev libnng-dev libmbedtls-dev libsqlite3-dev libprotobuf-c-dev 
 libcmocka-dev libncurses-dev cmake pkg-config libinih-dev libjansson-dev python3 tmux
 build-essential openssl libraft-dev iproute2"
 
+# Test tools with no build use, installed without their recommends:
+# promtool (Debian's prometheus package) checks both daemons' /metrics and
+# the alert rules (integration.test_metrics).
+TEST_TOOLS="prometheus"
+
 install_missing() {
 	local missing=() p
 	for p in $PACKAGES; do
@@ -34,6 +39,36 @@ install_missing() {
 	fi
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+}
+
+# promtool comes with a Prometheus server that the package would start
+# where systemd runs: a test run must not leave one behind, so the
+# install's service starts are refused (policy-rc.d, Debian's own switch).
+install_test_tools() {
+	local missing=() p
+	for p in $TEST_TOOLS; do
+		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+			missing+=("$p")
+		fi
+	done
+	[[ ${#missing[@]} -eq 0 ]] && return 0
+	echo "run.sh: installing ${missing[*]} (no recommends, no service start)"
+	local sudo=()
+	if [[ $(id -u) -ne 0 ]]; then
+		command -v sudo >/dev/null || { echo "run.sh: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+		sudo=(sudo)
+	fi
+	local policy=/usr/sbin/policy-rc.d made=0
+	if [[ ! -e $policy ]]; then
+		printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null
+		"${sudo[@]}" chmod 755 "$policy"
+		made=1
+	fi
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends "${missing[@]}" || { [[ $made == 1 ]] && "${sudo[@]}" rm -f "$policy"; exit 1; }
+	if [[ $made == 1 ]]; then
+		"${sudo[@]}" rm -f "$policy"
+	fi
 }
 
 SANITIZE=0
@@ -57,6 +92,7 @@ else
 	CMAKE_ARGS=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DDROPNET_SANITIZE=OFF -DDROPNET_SIM_SEEDS=1000)
 fi
 install_missing
+install_test_tools
 # Two jobs by default: the reference machine has 2 cores; DROPNET_JOBS=N for more.
 JOBS=${DROPNET_JOBS:-2}
 cmake -S . -B "$BUILD" "${CMAKE_ARGS[@]}" >/dev/null

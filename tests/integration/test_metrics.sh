@@ -7,7 +7,8 @@
 # allocated/sellable gauges equal the ledger, the ack latency histogram
 # counted every order, and each hub's queue gauges add up to the accepted
 # orders once the streams caught up. Both daemons' output passes the format
-# checker (lib/promcheck.py, in place of promtool: docs/metrics.md), every
+# checker (lib/promcheck.py) and `promtool check metrics`, the alert rules
+# `promtool check rules`, every
 # metric the Grafana dashboard and the alert rules query exists, and a
 # non-loopback metrics.listen is refused at start unless allow_public.
 source "$(dirname "$0")/lib/net.sh"
@@ -126,6 +127,13 @@ for h in $HUBS; do
 	python3 "$PROMCHECK" "$f" || fail "$h: /metrics fails the format check"
 done
 python3 "$PROMCHECK" "$T/after.txt" || fail "coordinator: /metrics fails the format check"
+# And promtool itself (Debian's prometheus package; tests/run.sh installs it).
+command -v promtool >/dev/null || fail "promtool missing: run tests/run.sh, or apt-get install prometheus"
+for f in "$T/after.txt" $(for h in $HUBS; do printf '%s ' "$T/hub-$h.txt"; done); do
+	promtool check metrics < "$f" || fail "promtool check metrics: $f"
+done
+promtool check rules "$REPO_DIR/deploy/prometheus/alerts.yml" >/dev/null ||
+	fail "promtool check rules deploy/prometheus/alerts.yml"
 (( $(metric "$T/after.txt" process_resident_memory_bytes) > 0 )) || fail "no RSS"
 (( $(metric "$T/after.txt" process_open_fds) > 0 )) || fail "no open fds"
 ok "hubs: queued orders add up to $accepted, coordinator up, fresh sync; both formats check"
