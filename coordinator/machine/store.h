@@ -91,6 +91,10 @@
  *   placements.delivered_ms, .queued_ms    when the hub's ack of its command
  *                                          arrived (coordinator's clock), and
  *                                          when the hub queued it (the hub's)
+ * 8 adds activations (store_activations.c, docs/prices.md "Activations"):
+ *   activations(drop_id, name, kind, cost_minor, from_ms, to_ms,
+ *               created_ms)                what the operator paid to sell
+ *                                          a drop, window [from_ms, to_ms)
  */
 #ifndef DN_COORD_STORE_H
 #define DN_COORD_STORE_H
