@@ -142,7 +142,9 @@ static int act_insert_apply(coord *c, void *arg)
 
 static void act_refuse(mreq *r, Dropnet__Status st, const char *drop, const char *why)
 {
-	log_warn("activation.refused", "drop=%.64s why=\"%s\"", drop, why);
+	/* The drop id is the peer's: logged only when it is a valid id. */
+	log_warn("activation.refused", "drop=%s why=\"%s\"", validate_id(drop) ? drop : "?",
+	    why);
 	act_answer(r, st, why);
 }
 
