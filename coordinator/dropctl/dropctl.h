@@ -172,6 +172,12 @@ int dropctl_kpi(dropctl_opts *o, int argc, char **argv);
 int dropctl_price(dropctl_opts *o, int argc, char **argv);
 int dropctl_quote(dropctl_opts *o, int argc, char **argv);
 int dropctl_experiment(dropctl_opts *o, int argc, char **argv);
+/* `activation add|list` (activation_cmd.c). */
+int dropctl_activation(dropctl_opts *o, int argc, char **argv);
+/* Activations as a JSON array (NULL out of memory) and as a text table
+ * (returns an exit code); kpi_cmd.c shows them too. */
+json_t *dropctl_activations_json(Dropnet__Activation *const *a, size_t n);
+int dropctl_activations_print(Dropnet__Activation *const *a, size_t n);
 /* The live view from the coordinator's /metrics (top_cmd.c). */
 int dropctl_top(dropctl_opts *o, int argc, char **argv);
 int dropctl_clock(dropctl_opts *o, int argc, char **argv);

@@ -33,7 +33,10 @@ static void kpi_help(void)
 	       "orders, units, revenue and average order value (minor units);\n"
 	       "per price experiment arm (experiment/arm) the exposures and the\n"
 	       "orders, units and revenue of the experiment SKU at the arm's\n"
-	       "price, and revenue per exposure.\n"
+	       "price, and revenue per exposure; per activation (`dropctl\n"
+	       "activation add`) its cost, the orders received in its window,\n"
+	       "their revenue and revenue per unit of cost (ROI), and the total\n"
+	       "cost of the drop's activations.\n"
 	       "--json prints every field; ratios with no base are null.\n");
 }
 
@@ -105,7 +108,12 @@ static int kpi_money(const Dropnet__DropKpi *k)
 	}
 	int ex = dropctl_table_print(&t);
 	dropctl_table_fini(&t);
-	return ex;
+	if (ex != DROPCTL_EXIT_OK || k->n_activations == 0) {
+		return ex;
+	}
+	printf("\nactivations   cost %" PRId64 " %s in all (minor units)\n",
+	    k->activation_cost_minor, k->currency);
+	return dropctl_activations_print(k->activations, k->n_activations);
 }
 
 static json_t *kpi_json(const Dropnet__DropKpi *k)
@@ -165,6 +173,20 @@ static json_t *kpi_json(const Dropnet__DropKpi *k)
 	    kpi_money_json(k->money_by_hub, k->n_money_by_hub, false), "money_by_region",
 	    kpi_money_json(k->money_by_region, k->n_money_by_region, false), "money_by_arm",
 	    kpi_money_json(k->money_by_arm, k->n_money_by_arm, true));
+}
+
+/* kpi_json plus the activations (jansson's pack has a bound on its
+ * format's length, so they go in after). */
+static json_t *kpi_json_all(const Dropnet__DropKpi *k)
+{
+	json_t *j = kpi_json(k);
+	if (j != NULL) {
+		json_object_set_new(j, "activations",
+		    dropctl_activations_json(k->activations, k->n_activations));
+		json_object_set_new(j, "activation_cost_minor",
+		    json_integer((json_int_t)k->activation_cost_minor));
+	}
+	return j;
 }
 
 /* "18:05", or "27 18:05" (day of month too) when the drop's sales span
@@ -373,7 +395,7 @@ int dropctl_kpi(dropctl_opts *o, int argc, char **argv)
 		fprintf(stderr, "dropctl: kpi: reply carried no kpi\n");
 		ex = DROPCTL_EXIT_FAIL;
 	} else if (o->json) {
-		json_t *k = kpi_json(r->kpi);
+		json_t *k = kpi_json_all(r->kpi);
 		ex = dropctl_json_emit(k != NULL ? json_pack("{s:o}", "kpi", k)
 						 : NULL);
 	} else {

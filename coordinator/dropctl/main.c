@@ -41,6 +41,9 @@ static void main_help(void)
 	    "                               ask for a quote as a storefront\n"
 	    "  experiment create --id E --drop D --sku S --arm NAME:PRICE ...\n"
 	    "  experiment show|stop E       price experiments and their readout\n"
+	    "  activation add|list --drop D ...\n"
+	    "                               what a livestream, pop-up, van cost;\n"
+	    "                               revenue in its window, ROI\n"
 	    "  kpi --drop D                 a drop's KPIs (and revenue)\n"
 	    "  top [--metrics URL] [--plain] live view from /metrics: orders/s,\n"
 	    "                               acks, hubs, drops' sell-through\n"
@@ -164,6 +167,9 @@ static int main_run(int argc, char **argv)
 		}
 		if (strcmp(a, "experiment") == 0) {
 			return dropctl_experiment(&o, argc - i, argv + i);
+		}
+		if (strcmp(a, "activation") == 0) {
+			return dropctl_activation(&o, argc - i, argv + i);
 		}
 		if (strcmp(a, "quote") == 0) {
 			return dropctl_quote(&o, argc - i, argv + i);

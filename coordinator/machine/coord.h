@@ -260,6 +260,7 @@ enum {
 	COORD_SCRATCH_PRICE_SHOW,     /* prices.c: OPS_PRICE_SHOW's rows */
 	COORD_SCRATCH_KPI_MONEY,      /* prices.c: OPS_DROP_KPI's money rows */
 	COORD_SCRATCH_ENVELOPE,       /* ingest_envelope.c: a wake-up's orders */
+	COORD_SCRATCH_ACTIVATIONS,    /* activations.c: list and KPI rows */
 	COORD_SCRATCH_N
 };
 
@@ -723,6 +724,20 @@ bool coord_drop_priced(const coord_drop *d);
  * k's arrays point into the machine's scratch (COORD_SCRATCH_KPI_MONEY)
  * until the next call. 0, DN_ENOMEM or DN_EIO. */
 int coord_kpi_money(coord *c, const coord_drop *d, Dropnet__DropKpi *k);
+/* The most activations one drop records: each is a row in `dropctl kpi`
+ * and its list, both one ops reply (DN_OPS_MSG_MAX). */
+#define COORD_ACTIVATIONS_MAX 256u
+/* The most an activation may cost, minor units (10^12: 10 billion in a
+ * two-decimal currency; the sum of 256 stays far inside int64). */
+#define COORD_ACTIVATION_COST_MAX 1000000000000LL
+/* Revenue per unit of cost; false (and *roi 0) when the cost is 0. */
+bool coord_activation_roi(int64_t revenue_minor, int64_t cost_minor, double *roi);
+/* The activations of drop d into k (rows with revenue and ROI, total
+ * cost); k's arrays point into the machine's scratch
+ * (COORD_SCRATCH_ACTIVATIONS) until the next call. 0, DN_ENOMEM or DN_EIO. */
+int coord_kpi_activations(coord *c, const coord_drop *d, Dropnet__DropKpi *k);
+/* Ops kinds OPS_ACTIVATION_ADD and OPS_ACTIVATION_LIST. */
+void coord_ops_activations(coord *c, const Dropnet__OpsRequest *q, mreq *r);
 /* Ops kinds 50..59 (prices and experiments). */
 void coord_ops_prices(coord *c, const Dropnet__OpsRequest *q, mreq *r);
 /* Answers a QuoteRequest from memory (no transaction, nothing written):

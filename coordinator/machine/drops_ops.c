@@ -750,7 +750,7 @@ static void drops_kpi(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 	dropnet__drop_kpi__init(&w->k);
 	w->k.drop_id = d->id;
 	if (drops_kpi_orders(c, d->id, w) != 0 || drops_kpi_totals(c, d->id, w) != 0 ||
-	    coord_kpi_money(c, d, &w->k) != 0) {
+	    coord_kpi_money(c, d, &w->k) != 0 || coord_kpi_activations(c, d, &w->k) != 0) {
 		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
 		return;
 	}

@@ -514,6 +514,9 @@ void coord_ops_batch(coord *c, mreq **reqs, size_t n)
 		} else if (q->kind >= DROPNET__OPS_KIND__OPS_DEMAND &&
 		    q->kind <= DROPNET__OPS_KIND__OPS_TRANSFERS) {
 			coord_ops_rebalance(c, q, reqs[i]);
+		} else if (q->kind == DROPNET__OPS_KIND__OPS_ACTIVATION_ADD ||
+		    q->kind == DROPNET__OPS_KIND__OPS_ACTIVATION_LIST) {
+			coord_ops_activations(c, q, reqs[i]);
 		} else if (q->kind >= DROPNET__OPS_KIND__OPS_PRICE_LIVE &&
 		    q->kind <= DROPNET__OPS_KIND__OPS_EXPERIMENT_STOP) {
 			coord_ops_prices(c, q, reqs[i]);

@@ -143,6 +143,12 @@ static const db_migration store_migrations[] = {
         "ALTER TABLE placements ADD COLUMN delivered_ms INTEGER NOT NULL DEFAULT 0;"
         "ALTER TABLE placements ADD COLUMN queued_ms INTEGER NOT NULL DEFAULT 0;",
         NULL},
+    {"activations: what the operator paid to sell a drop (docs/prices.md)",
+        "CREATE TABLE activations(drop_id TEXT NOT NULL, name TEXT NOT NULL,"
+        " kind TEXT NOT NULL, cost_minor INTEGER NOT NULL, from_ms INTEGER NOT NULL,"
+        " to_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
+        " PRIMARY KEY(drop_id, name)) WITHOUT ROWID;",
+        NULL},
 };
 
 int store_migrate(sqlite3 *db)
@@ -196,6 +202,9 @@ int store_init(store *s, sqlite3 *db)
 	}
 	if (rv == 0) {
 		rv = store_auth_init(s, db);
+	}
+	if (rv == 0) {
+		rv = store_activations_init(s, db);
 	}
 	return rv != 0 ? rv : store_ops_init(s, db);
 }

@@ -91,6 +91,10 @@
  *   placements.delivered_ms, .queued_ms    when the hub's ack of its command
  *                                          arrived (coordinator's clock), and
  *                                          when the hub queued it (the hub's)
+ * 8 adds activations (store_activations.c, docs/prices.md "Activations"):
+ *   activations(drop_id, name, kind, cost_minor, from_ms, to_ms,
+ *               created_ms)                what the operator paid to sell
+ *                                          a drop, window [from_ms, to_ms)
  */
 #ifndef DN_COORD_STORE_H
 #define DN_COORD_STORE_H
@@ -122,6 +126,7 @@ typedef struct store {
 	sqlite3_stmt *prices[16];     /* store_prices.c, by its SP_* index */
 	sqlite3 *auth_db;              /* store_auth.c: peer counters */
 	sqlite3_stmt *auth[2];
+	sqlite3_stmt *activations[4]; /* store_activations.c, by its SA_* index */
 } store;
 
 /* The id a new placement takes: above every placement and above the floor
@@ -144,6 +149,27 @@ int store_init(store *s, sqlite3 *db);
 
 /* Steps a statement that returns no row, then resets it. 0 or DN_EIO. */
 int store_step_done(sqlite3_stmt *st);
+
+/* ---- activations (store_activations.c, version 8) ---- */
+int store_activations_init(store *s, sqlite3 *db);
+/* An activation as stored; the list adds its window's accepted orders of
+ * the drop, their revenue (minor units) and, for kind "van", the transfers
+ * shipped in the window. Strings are valid during the callback only. */
+typedef struct coord_store_activation {
+	const char *drop_id, *name, *kind;
+	int64_t cost_minor, from_ms, to_ms, created_ms;
+	uint64_t orders;
+	int64_t revenue_minor;
+	uint64_t transfers;
+} coord_store_activation;
+typedef int (*coord_store_activation_fn)(void *arg, const coord_store_activation *r);
+/* Inserts r (its counts are ignored); the caller has checked that the
+ * drop has no activation of that name. 0 or DN_EIO. */
+int coord_store_activation_insert(store *s, const coord_store_activation *r);
+/* drop_id's activations in window order (from_ms, then name), with their
+ * counts; fn may return COORD_STORE_STOP. 0, fn's error or DN_EIO. */
+int coord_store_activation_list(store *s, const char *drop_id,
+    coord_store_activation_fn fn, void *arg);
 
 /* ---- identity (store_auth.c) ---- */
 int store_auth_init(store *s, sqlite3 *db);

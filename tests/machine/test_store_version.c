@@ -29,8 +29,9 @@
 #include "hub.h"
 
 /* The versions this build writes: the coordinator's 4 = demand indexes,
- * 5 = prices, 6 = peer_counters (identity); the hub's 4 = orders_open. */
-#define COORD_VERSION 7
+ * 5 = prices, 6 = peer_counters (identity), 7 = order trace,
+ * 8 = activations; the hub's 4 = orders_open. */
+#define COORD_VERSION 8
 #define HUB_VERSION 4
 
 /* coordinator.db as the code before versioning made it (store.c at
