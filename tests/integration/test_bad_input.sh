@@ -88,11 +88,23 @@ ok "10 MB message -> $st"
 # Nothing above allocated anything.
 [[ $(stock_field london bad-sku allocated) == 0 ]] || fail "a bad order allocated stock"
 
-# The same through dropctl, the way an operator would meet it.
-set +e
-o=$(dc --json order submit --key d1 --customer c1 --sku bad-sku --qty 0 --lat 51.5 --lon -0.12)
-set -e
-[[ $(jget "$o" 'j["status"]') == INVALID ]] || fail "dropctl qty 0: $o"
+# The same through dropctl, the way an operator would meet it. The first
+# request after the 10 MB message is retried, as a storefront does, for up
+# to 30 s: with libnng 1.5.2 a peer that drops its connection while the
+# server still negotiates it can stop the listener until netguard makes it
+# again (2-6 s; common/io/netguard.h). A clean-clone CI run under full load
+# once saw the 5 s dropctl deadline pass here; the coordinator must answer
+# within the bound, and the log says whether the guard acted.
+t0=$SECONDS
+for try in 1 2 3 4 5 6; do
+	set +e
+	o=$(dc --json order submit --key d1 --customer c1 --sku bad-sku --qty 0 --lat 51.5 --lon -0.12 2>"$T/dc.err")
+	set -e
+	st=$(jget "$o" 'j["status"]' 2>/dev/null || echo NONE)
+	[[ $st == NONE ]] || break
+	echo "[test_bad_input] dropctl got no answer ($(head -c 200 "$T/dc.err")); try $try at $((SECONDS - t0)) s"
+done
+[[ $st == INVALID ]] || fail "dropctl qty 0: $o (after $((SECONDS - t0)) s; restarts logged: $(grep -c endpoint_restarted "$NET_DIR/log/coordinator.log" || true))"
 set +e
 o=$(dc --json order submit --key d2 --customer c1 --sku bad-sku --qty 1 --lat 91 --lon -0.12)
 set -e
