@@ -120,10 +120,10 @@ static uint64_t db_mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int db_commit(sqlite3 *db)
+/* After a COMMIT that started at t0 (0: untimed) returned rc: the timer,
+ * and a connection left inside the transaction rolled back. */
+static int commit_done(sqlite3 *db, int rc, uint64_t t0)
 {
-	uint64_t t0 = commit_observer != NULL ? db_mono_ns() : 0;
-	int rc = db_exec(db, "COMMIT");
 	if (commit_observer != NULL) {
 		commit_observer(commit_observer_arg, db_mono_ns() - t0);
 	}
@@ -134,6 +134,12 @@ int db_commit(sqlite3 *db)
 		db_rollback(db);
 	}
 	return rc;
+}
+
+int db_commit(sqlite3 *db)
+{
+	uint64_t t0 = commit_observer != NULL ? db_mono_ns() : 0;
+	return commit_done(db, db_exec(db, "COMMIT"), t0);
 }
 
 int db_txn_init(db_txn *t, sqlite3 *db, const char *savepoint)
@@ -180,14 +186,7 @@ int db_txn_begin(db_txn *t)
 int db_txn_commit(db_txn *t)
 {
 	uint64_t t0 = commit_observer != NULL ? db_mono_ns() : 0;
-	int rc = txn_step(t->db, t->commit);
-	if (commit_observer != NULL) {
-		commit_observer(commit_observer_arg, db_mono_ns() - t0);
-	}
-	if (rc != 0 && !sqlite3_get_autocommit(t->db)) {
-		db_rollback(t->db); /* as db_commit */
-	}
-	return rc;
+	return commit_done(t->db, txn_step(t->db, t->commit), t0);
 }
 
 int db_txn_savepoint(db_txn *t)

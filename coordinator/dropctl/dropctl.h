@@ -12,6 +12,7 @@
  */
 #ifndef DN_DROPCTL_H
 #define DN_DROPCTL_H
+#include <nng/nng.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -120,6 +121,11 @@ int dropctl_json_emit(json_t *j);
 /* Current wall-clock time in ms since the epoch (the coordinator's time
  * stamps are wall-clock ms). */
 int64_t dropctl_now_ms(void);
+
+/* One message from a SUB socket by deadline (wall ms; <= 0: none): 0 with
+ * *m set (caller frees), DN_ETIMEDOUT, or DN_ENET after printing why,
+ * prefixed "dropctl: what: ". `feed` and `signals` read with it. */
+int dropctl_sub_recv(nng_socket sock, int64_t deadline, const char *what, nng_msg **m);
 
 /* "2026-11-26T18:00:00.123Z", or "-" for ms <= 0. */
 void dropctl_fmt_time(int64_t ms, char *buf, size_t len);

@@ -219,20 +219,10 @@ static int feed_print(const Dropnet__FeedChange *f, bool gap, bool json)
  * DN_ENET or DN_ERANGE when the run must stop (said). */
 static int feed_recv(nng_socket sock, int64_t deadline, Dropnet__FeedChange **out)
 {
-	int64_t left = deadline > 0 ? deadline - dropctl_now_ms() : -1;
-	if (deadline > 0 && left <= 0) {
-		return DN_ETIMEDOUT;
-	}
-	nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, deadline > 0 ? (nng_duration)left :
-	    NNG_DURATION_INFINITE);
 	nng_msg *m = NULL;
-	int rv = nng_recvmsg(sock, &m, 0);
-	if (rv == NNG_ETIMEDOUT) {
-		return DN_ETIMEDOUT;
-	}
+	int rv = dropctl_sub_recv(sock, deadline, "feed", &m);
 	if (rv != 0) {
-		fprintf(stderr, "dropctl: feed: %s\n", nng_strerror(rv));
-		return DN_ENET;
+		return rv;
 	}
 	size_t len = nng_msg_len(m), i = 0, spaces = 0;
 	const uint8_t *body = nng_msg_body(m);

@@ -688,19 +688,10 @@ static int rebal_signals_open(const char *url, nng_socket *sock)
 static int rebal_signal_recv(nng_socket sock, int64_t deadline,
     Dropnet__RegionSignal **out)
 {
-	int64_t left = deadline - dropctl_now_ms();
-	if (left <= 0) {
-		return DN_ETIMEDOUT;
-	}
-	nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, (nng_duration)left);
 	nng_msg *m = NULL;
-	int rv = nng_recvmsg(sock, &m, 0);
-	if (rv == NNG_ETIMEDOUT) {
-		return DN_ETIMEDOUT;
-	}
+	int rv = dropctl_sub_recv(sock, deadline, "signals", &m);
 	if (rv != 0) {
-		fprintf(stderr, "dropctl: signals: %s\n", nng_strerror(rv));
-		return DN_ENET;
+		return rv;
 	}
 	size_t len = nng_msg_len(m);
 	const uint8_t *body = nng_msg_body(m);

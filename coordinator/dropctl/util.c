@@ -400,6 +400,25 @@ int64_t dropctl_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int dropctl_sub_recv(nng_socket sock, int64_t deadline, const char *what, nng_msg **m)
+{
+	int64_t left = deadline > 0 ? deadline - dropctl_now_ms() : -1;
+	if (deadline > 0 && left <= 0) {
+		return DN_ETIMEDOUT;
+	}
+	nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, deadline > 0 ? (nng_duration)left :
+	    NNG_DURATION_INFINITE);
+	int rv = nng_recvmsg(sock, m, 0);
+	if (rv == NNG_ETIMEDOUT) {
+		return DN_ETIMEDOUT;
+	}
+	if (rv != 0) {
+		fprintf(stderr, "dropctl: %s: %s\n", what, nng_strerror(rv));
+		return DN_ENET;
+	}
+	return 0;
+}
+
 void dropctl_fmt_time(int64_t ms, char *buf, size_t len)
 {
 	if (ms <= 0) {

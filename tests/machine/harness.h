@@ -568,28 +568,36 @@ static inline void submit(net *n, const char *key, const char *sku, uint32_t qty
 	free(buf);
 }
 
-static inline void audit_clean(net *n)
+/* One ops request q against the net's coordinator machine; the unpacked
+ * reply (caller frees). */
+static inline Dropnet__OpsReply *net_ops(net *n, Dropnet__OpsRequest *q)
 {
-	Dropnet__OpsRequest q = DROPNET__OPS_REQUEST__INIT;
-	q.version = DN_PROTO_VERSION;
-	q.kind = DROPNET__OPS_KIND__OPS_AUDIT;
+	q->version = DN_PROTO_VERSION;
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	assert_int_equal(codec_ops_request_pack(&q, &buf, &len), 0);
+	assert_int_equal(codec_ops_request_pack(q, &buf, &len), 0);
 	mreq r;
 	mreq_init(&r, buf, len);
 	mreq *rp = &r;
 	coord_ops_batch(&n->c, &rp, 1);
 	Dropnet__OpsReply *rep = NULL;
 	assert_int_equal(codec_ops_reply_unpack(r.reply, r.reply_len, &rep), 0);
+	mreq_fini(&r);
+	free(buf);
+	return rep;
+}
+
+static inline void audit_clean(net *n)
+{
+	Dropnet__OpsRequest q = DROPNET__OPS_REQUEST__INIT;
+	q.kind = DROPNET__OPS_KIND__OPS_AUDIT;
+	Dropnet__OpsReply *rep = net_ops(n, &q);
 	for (size_t i = 0; i < rep->n_findings; i++) {
 		print_message("finding: %s %s\n", rep->findings[i]->check,
 		    rep->findings[i]->detail);
 	}
 	assert_int_equal(rep->status, DROPNET__STATUS__OK);
 	codec_ops_reply_free(rep);
-	mreq_fini(&r);
-	free(buf);
 }
 
 static inline coord_stock *ledger(net *n, const char *sku)

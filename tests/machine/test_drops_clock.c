@@ -71,17 +71,24 @@ static void setup_drops(mt *m)
 	assert_int_equal(mt_stock(m, "f-tee", "holdback"), 5);
 }
 
+/* Drop "win": w-tee, its only tier open until MT_WALL0 + 60 s; open, 10
+ * units at london, order w-1 accepted. */
+static void setup_win(mt *m)
+{
+	assert_int_equal(mt_drop_create(m, "win", NULL, "w-tee", 10, 0, MT_WALL0 - 1000,
+	    MT_WALL0 + 60000, false, NULL, 0), DROPNET__STATUS__OK);
+	mt_hub_sync(m, "w-tee", 10);
+	assert_int_equal(mt_ops_drop(m, DROPNET__OPS_KIND__OPS_DROP_OPEN, "win", NULL, 0),
+	    DROPNET__STATUS__OK);
+	assert_int_equal(mt_submit(m, "w-1", "win", "w-tee", 1), DROPNET__STATUS__ACCEPTED);
+}
+
 static void test_backward_step_keeps_tier_closed(void **state)
 {
 	(void)state;
 	mt m;
 	mt_open(&m);
-	assert_int_equal(mt_drop_create(&m, "win", NULL, "w-tee", 10, 0, MT_WALL0 - 1000,
-	    MT_WALL0 + 60000, false, NULL, 0), DROPNET__STATUS__OK);
-	mt_hub_sync(&m, "w-tee", 10);
-	assert_int_equal(mt_ops_drop(&m, DROPNET__OPS_KIND__OPS_DROP_OPEN, "win", NULL, 0),
-	    DROPNET__STATUS__OK);
-	assert_int_equal(mt_submit(&m, "w-1", "win", "w-tee", 1), DROPNET__STATUS__ACCEPTED);
+	setup_win(&m);
 	mt_pass(&m, 61000);
 	mt_hub_sync(&m, NULL, 0);
 	assert_int_equal(mt_submit(&m, "w-2", "win", "w-tee", 1), DROPNET__STATUS__CLOSED);
@@ -238,12 +245,7 @@ static void test_tier_stays_closed_after_idle_restart(void **state)
 	(void)state;
 	mt m;
 	mt_open(&m);
-	assert_int_equal(mt_drop_create(&m, "win", NULL, "w-tee", 10, 0, MT_WALL0 - 1000,
-	    MT_WALL0 + 60000, false, NULL, 0), DROPNET__STATUS__OK);
-	mt_hub_sync(&m, "w-tee", 10);
-	assert_int_equal(mt_ops_drop(&m, DROPNET__OPS_KIND__OPS_DROP_OPEN, "win", NULL, 0),
-	    DROPNET__STATUS__OK);
-	assert_int_equal(mt_submit(&m, "w-1", "win", "w-tee", 1), DROPNET__STATUS__ACCEPTED);
+	setup_win(&m);
 	mt_pass(&m, 30000);
 	mt_hub_sync(&m, NULL, 0); /* acks the order's command: writes */
 	mt_pass(&m, 31000);

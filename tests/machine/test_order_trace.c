@@ -46,22 +46,11 @@ static int64_t submit_arrived(net *n, const char *key, int64_t arrived_ms)
 static Dropnet__OpsReply *order_show(net *n, const char *key)
 {
 	Dropnet__OpsRequest q = DROPNET__OPS_REQUEST__INIT;
-	q.version = DN_PROTO_VERSION;
 	q.kind = DROPNET__OPS_KIND__OPS_ORDER_SHOW;
 	q.order_key = (char *)key;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	assert_int_equal(codec_ops_request_pack(&q, &buf, &len), 0);
-	mreq r;
-	mreq_init(&r, buf, len);
-	mreq *rp = &r;
-	coord_ops_batch(&n->c, &rp, 1);
-	Dropnet__OpsReply *rep = NULL;
-	assert_int_equal(codec_ops_reply_unpack(r.reply, r.reply_len, &rep), 0);
+	Dropnet__OpsReply *rep = net_ops(n, &q);
 	assert_int_equal(rep->status, DROPNET__STATUS__OK);
 	assert_non_null(rep->order);
-	mreq_fini(&r);
-	free(buf);
 	return rep;
 }
 

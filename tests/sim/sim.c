@@ -1115,7 +1115,7 @@ static void order_pack(const sim_order *o, uint8_t **buf, size_t *len)
 	s.lat = o->lat;
 	s.lon = o->lon;
 	if (o->in_drop) {
-		s.drop_id = (char *)sim_drop_id();
+		s.drop_id = SIM_DROP_ID;
 		s.tier = (char *)o->tier;
 	}
 	for (uint32_t i = 0; i < o->nlines; i++) {
@@ -1287,7 +1287,7 @@ static void orders_make(world *w)
 			/* The drop's burst: most orders in the first seconds. */
 			t += sim_rng_below(&w->rng, k + j < w->norders / 2 ? 4 : 30);
 			sim_order *o = &w->orders[k + j];
-			o->tier = o->in_drop ? sim_drop_tier(w, 2000 + t) : NULL;
+			o->tier = o->in_drop ? sim_drop_tier(2000 + t) : NULL;
 		}
 		w->orders[k].gsize = size;
 		ev_push(w, 2000 + t, EV_ORDER_SEND, (int)k, 0, NULL);

@@ -27,7 +27,6 @@
 #include <string.h>
 #include "world.h"
 
-#define SIM_DROP_ID "sim-drop"
 #define SIM_DROP_INSIDERS 300
 #define SIM_DROP_INSIDER_QUOTA 400
 #define SIM_DROP_HOLDBACK_PCT 20.0
@@ -35,15 +34,9 @@
 #define SIM_DROP_INSIDER_MS 6000
 #define SIM_DROP_PUBLIC_MS (10LL * 24 * 3600 * 1000)
 
-const char *sim_drop_tier(const world *w, uint64_t send_ms)
+const char *sim_drop_tier(uint64_t send_ms)
 {
-	(void)w;
 	return send_ms < SIM_DROP_INSIDER_MS ? "insider" : "public";
-}
-
-const char *sim_drop_id(void)
-{
-	return SIM_DROP_ID;
 }
 
 /* One ops request; its status, or UNAVAILABLE when there was no reply. */

@@ -194,14 +194,14 @@ bool check_fail(world *w, const char *fmt, ...)
 /* simdrop.c: the seed's drop. sim_drop_step makes and opens it (true
  * unless refused; w->drop_open once open), sim_drop_check holds its
  * invariants, sim_drop_tier is the tier a storefront sends an order to at
- * sim time send_ms. */
+ * sim time send_ms; SIM_DROP_ID is its id. */
 bool sim_drop_step(world *w, int64_t epoch_ms);
 bool sim_drop_check(world *w);
 /* At the end: each tier sold exactly the units of the drop's orders the
  * storefronts were told ACCEPTED in it. */
 bool sim_drop_final(world *w);
-const char *sim_drop_tier(const world *w, uint64_t send_ms);
-const char *sim_drop_id(void);
+const char *sim_drop_tier(uint64_t send_ms);
+#define SIM_DROP_ID "sim-drop"
 
 /* sim.c: runs one ops request against the coordinator machine; returns the
  * unpacked reply (caller frees) or NULL. */
