@@ -11,6 +11,7 @@ void mreq_init(mreq *r, const uint8_t *body, size_t len)
 	memset(r, 0, sizeof(*r));
 	r->body = body;
 	r->len = len;
+	r->peer_uid = -1;
 }
 
 void mreq_fini(mreq *r)

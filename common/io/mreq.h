@@ -30,6 +30,10 @@ typedef struct mreq {
 	 * group's log entries and the simulator carry none). Only the order
 	 * trace reads it (`dropctl order show`): no decision depends on it. */
 	int64_t arrived_ms;
+	/* The client's OS user (an ipc:// peer's SO_PEERCRED uid), set by the
+	 * shell; -1 when not known (tcp://, log entries, the simulator). hubd
+	 * records it next to the terminal operator's name. */
+	int64_t peer_uid;
 } mreq;
 
 /* Starts an mreq over borrowed bytes. */

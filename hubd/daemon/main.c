@@ -287,6 +287,10 @@ static void on_term(void *arg, bridge_req **reqs, size_t n)
 		size_t len = 0;
 		const uint8_t *body = bridge_req_body(reqs[i], &len);
 		mreq_init(&mr[i], body, len);
+		uint64_t uid = 0;
+		if (bridge_req_peer_uid(reqs[i], &uid) == 0 && uid <= UINT32_MAX) {
+			mr[i].peer_uid = (int64_t)uid;
+		}
 		mp[i] = &mr[i];
 		recv_ns[i < HUB_TERM_CTX_MAX ? i : 0] = bridge_req_received_ns(reqs[i]);
 	}

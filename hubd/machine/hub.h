@@ -41,6 +41,13 @@ typedef struct {
 	 * (the order trace). Memory only: 0 after a restart. */
 	uint64_t cmd_applied_seq;
 	int64_t cmd_applied_ms;
+	/* The OS user of the terminal whose request is being answered
+	 * (mreq.peer_uid, from the ipc:// socket's SO_PEERCRED), recorded
+	 * next to the operator name in its HubEvent and log lines; -1 and
+	 * "unknown" when the shell could not tell (tcp://, the simulator).
+	 * Set by hub_term_batch per request. */
+	int64_t term_uid;
+	char term_uid_s[24];
 } hub;
 
 /* True while the hub holds a claim lease from the coordinator. */

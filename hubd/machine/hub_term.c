@@ -99,14 +99,29 @@ static const char *operator_of(const Dropnet__TermRequest *req)
 	return req->operator_ != NULL ? req->operator_ : "";
 }
 
-static void event_init(Dropnet__HubEvent *ev, const Dropnet__TermRequest *req,
-    Dropnet__EventKind kind, int64_t now)
+static void event_init(Dropnet__HubEvent *ev, const hub *h,
+    const Dropnet__TermRequest *req, Dropnet__EventKind kind, int64_t now)
 {
 	Dropnet__HubEvent init = DROPNET__HUB_EVENT__INIT;
 	*ev = init;
 	ev->kind = kind;
 	ev->time_ms = now;
 	ev->operator_ = (char *)operator_of(req);
+	if (h->term_uid >= 0) {
+		ev->term_uid_known = true;
+		ev->term_uid = (uint32_t)h->term_uid;
+	}
+}
+
+/* Sets h->term_uid from the request's peer uid (see hub.h). */
+static void term_uid_set(hub *h, const mreq *r)
+{
+	h->term_uid = r->peer_uid >= 0 && r->peer_uid <= UINT32_MAX ? r->peer_uid : -1;
+	if (h->term_uid >= 0) {
+		snprintf(h->term_uid_s, sizeof(h->term_uid_s), "%" PRId64, h->term_uid);
+	} else {
+		snprintf(h->term_uid_s, sizeof(h->term_uid_s), "unknown");
+	}
 }
 
 static int stock_take_logged(hub *h, const char *sku, int64_t qty)
@@ -168,7 +183,7 @@ static Dropnet__Status term_receive(hub *h, const Dropnet__TermRequest *req,
 	if ((rv = hub_store_stock_add(h->store, req->sku, bin, req->qty)) != 0) {
 		return store_status(rv, msg);
 	}
-	event_init(&ev, req, DROPNET__EVENT_KIND__EV_RECEIVED, now);
+	event_init(&ev, h, req, DROPNET__EVENT_KIND__EV_RECEIVED, now);
 	ev.sku = req->sku;
 	ev.qty = req->qty;
 	ev.bin = (char *)bin;
@@ -177,9 +192,9 @@ static Dropnet__Status term_receive(hub *h, const Dropnet__TermRequest *req,
 		return store_status(rv, msg);
 	}
 	log_info("hub.received", "sku=%s qty=%" PRId64 " bin=%s transfer=%s "
-	    "operator=%s event=%" PRIu64, req->sku, req->qty, bin,
+	    "operator=%s uid=%s event=%" PRIu64, req->sku, req->qty, bin,
 	    req->transfer_id[0] != '\0' ? req->transfer_id : "-",
-	    operator_of(req), ev.seq);
+	    operator_of(req), h->term_uid_s, ev.seq);
 	snprintf(msg, TERM_MSG_MAX, "received %" PRId64 " x %s into %s",
 	    req->qty, req->sku, bin);
 	return DROPNET__STATUS__OK;
@@ -330,13 +345,13 @@ static Dropnet__Status picked_event(hub *h, const Dropnet__TermRequest *req,
 {
 	Dropnet__HubEvent ev;
 	int rv;
-	event_init(&ev, req, DROPNET__EVENT_KIND__EV_PICKED, now);
+	event_init(&ev, h, req, DROPNET__EVENT_KIND__EV_PICKED, now);
 	ev.order_id = req->order_id;
 	if ((rv = hub_store_event_append(h->store, &ev)) != 0) {
 		return store_status(rv, msg);
 	}
-	log_info("hub.order_picked", "order_id=%" PRIu64 " operator=%s "
-	    "event=%" PRIu64, req->order_id, operator_of(req), ev.seq);
+	log_info("hub.order_picked", "order_id=%" PRIu64 " operator=%s uid=%s "
+	    "event=%" PRIu64, req->order_id, operator_of(req), h->term_uid_s, ev.seq);
 	return DROPNET__STATUS__OK;
 }
 
@@ -369,8 +384,8 @@ static Dropnet__Status term_pick(hub *h, const Dropnet__TermRequest *req,
 		return store_status(rv, msg);
 	}
 	log_info("hub.scanned", "order_id=%" PRIu64 " scans=%zu state=%s "
-	    "operator=%s", o.order_id, req->n_scans,
-	    pick_state_name(o.state), operator_of(req));
+	    "operator=%s uid=%s", o.order_id, req->n_scans,
+	    pick_state_name(o.state), operator_of(req), h->term_uid_s);
 	if (done) {
 		return picked_event(h, req, now, msg);
 	}
@@ -416,7 +431,7 @@ static Dropnet__Status term_short(hub *h, const Dropnet__TermRequest *req,
 	if (take > 0 && (rv = stock_take_logged(h, req->sku, take)) != 0) {
 		return store_status(rv, msg);
 	}
-	event_init(&ev, req, DROPNET__EVENT_KIND__EV_SHORT, now);
+	event_init(&ev, h, req, DROPNET__EVENT_KIND__EV_SHORT, now);
 	ev.order_id = o.order_id;
 	ev.sku = req->sku;
 	ev.qty = req->qty;
@@ -425,8 +440,8 @@ static Dropnet__Status term_short(hub *h, const Dropnet__TermRequest *req,
 		return store_status(rv, msg);
 	}
 	log_info("hub.shorted", "order_id=%" PRIu64 " sku=%s qty=%" PRId64
-	    " state=%s operator=%s event=%" PRIu64, o.order_id, req->sku,
-	    req->qty, pick_state_name(o.state), operator_of(req), ev.seq);
+	    " state=%s operator=%s uid=%s event=%" PRIu64, o.order_id, req->sku,
+	    req->qty, pick_state_name(o.state), operator_of(req), h->term_uid_s, ev.seq);
 	if (done && o.state == PICK_ORDER_PICKED) {
 		return picked_event(h, req, now, msg);
 	}
@@ -460,7 +475,7 @@ static Dropnet__Status term_ship_already(hub *h, const Dropnet__TermRequest *req
 	    && (st = lease_check(h, msg)) != DROPNET__STATUS__OK) {
 		return st;
 	}
-	event_init(&ev, req, DROPNET__EVENT_KIND__EV_SHIPPED, now);
+	event_init(&ev, h, req, DROPNET__EVENT_KIND__EV_SHIPPED, now);
 	ev.order_id = o->order_id;
 	ev.tracking = (char *)tracking;
 	ev.lines = lineptr;
@@ -493,9 +508,9 @@ static Dropnet__Status term_ship_already(hub *h, const Dropnet__TermRequest *req
 		return store_status(rv, msg);
 	}
 	log_warn("hub.shipped_already", "order_id=%" PRIu64 " lines=%zu "
-	    "tracking=%s operator=%s event=%" PRIu64 ": a resent order recorded as"
+	    "tracking=%s operator=%s uid=%s event=%" PRIu64 ": a resent order recorded as"
 	    " shipped before the data loss, without a pick", o->order_id,
-	    ev.n_lines, tracking[0] != '\0' ? tracking : "-", operator_of(req),
+	    ev.n_lines, tracking[0] != '\0' ? tracking : "-", operator_of(req), h->term_uid_s,
 	    ev.seq);
 	return DROPNET__STATUS__OK;
 }
@@ -531,7 +546,7 @@ static Dropnet__Status term_ship(hub *h, const Dropnet__TermRequest *req,
 	if (v != PICK_OK) {
 		return verdict_status(v);
 	}
-	event_init(&ev, req, DROPNET__EVENT_KIND__EV_SHIPPED, now);
+	event_init(&ev, h, req, DROPNET__EVENT_KIND__EV_SHIPPED, now);
 	ev.order_id = o.order_id;
 	ev.tracking = (char *)tracking;
 	ev.lines = lineptr;
@@ -555,8 +570,8 @@ static Dropnet__Status term_ship(hub *h, const Dropnet__TermRequest *req,
 		return store_status(rv, msg);
 	}
 	log_info("hub.shipped", "order_id=%" PRIu64 " lines=%zu tracking=%s "
-	    "operator=%s event=%" PRIu64, o.order_id, ev.n_lines,
-	    tracking[0] != '\0' ? tracking : "-", operator_of(req), ev.seq);
+	    "operator=%s uid=%s event=%" PRIu64, o.order_id, ev.n_lines,
+	    tracking[0] != '\0' ? tracking : "-", operator_of(req), h->term_uid_s, ev.seq);
 	return DROPNET__STATUS__OK;
 }
 
@@ -599,7 +614,7 @@ static Dropnet__Status claim_one(hub *h, const Dropnet__TermRequest *req,
 	    operator_of(req))) != 0) {
 		return store_status(rv, msg);
 	}
-	event_init(&ev, req, DROPNET__EVENT_KIND__EV_CLAIMED, now);
+	event_init(&ev, h, req, DROPNET__EVENT_KIND__EV_CLAIMED, now);
 	ev.order_id = r->order.order_id;
 	if ((rv = hub_store_event_append(h->store, &ev)) != 0) {
 		return store_status(rv, msg);
@@ -608,8 +623,8 @@ static Dropnet__Status claim_one(hub *h, const Dropnet__TermRequest *req,
 	if ((rv = queue_add(l, &qrow)) != 0) {
 		return store_status(rv, msg);
 	}
-	log_info("hub.claimed", "order_id=%" PRIu64 " operator=%s event=%" PRIu64,
-	    r->order.order_id, operator_of(req), ev.seq);
+	log_info("hub.claimed", "order_id=%" PRIu64 " operator=%s uid=%s event=%" PRIu64,
+	    r->order.order_id, operator_of(req), h->term_uid_s, ev.seq);
 	return DROPNET__STATUS__OK;
 }
 
@@ -719,13 +734,13 @@ static Dropnet__Status term_release(hub *h, const Dropnet__TermRequest *req,
 		return store_status(rv, msg);
 	}
 	/* Who let go of which order is part of the shift's record. */
-	event_init(&ev, req, DROPNET__EVENT_KIND__EV_UNCLAIMED, now);
+	event_init(&ev, h, req, DROPNET__EVENT_KIND__EV_UNCLAIMED, now);
 	ev.order_id = o.order_id;
 	if ((rv = hub_store_event_append(h->store, &ev)) != 0) {
 		return store_status(rv, msg);
 	}
-	log_info("hub.released", "order_id=%" PRIu64 " operator=%s", o.order_id,
-	    operator_of(req));
+	log_info("hub.released", "order_id=%" PRIu64 " operator=%s uid=%s", o.order_id,
+	    operator_of(req), h->term_uid_s);
 	return DROPNET__STATUS__OK;
 }
 
@@ -752,13 +767,13 @@ static Dropnet__Status term_pack(hub *h, const Dropnet__TermRequest *req,
 	if ((rv = hub_store_order_save(h->store, &o, now)) != 0) {
 		return store_status(rv, msg);
 	}
-	event_init(&ev, req, DROPNET__EVENT_KIND__EV_PACKED, now);
+	event_init(&ev, h, req, DROPNET__EVENT_KIND__EV_PACKED, now);
 	ev.order_id = o.order_id;
 	if ((rv = hub_store_event_append(h->store, &ev)) != 0) {
 		return store_status(rv, msg);
 	}
-	log_info("hub.packed", "order_id=%" PRIu64 " lines=%zu operator=%s",
-	    o.order_id, req->n_scans, operator_of(req));
+	log_info("hub.packed", "order_id=%" PRIu64 " lines=%zu operator=%s uid=%s",
+	    o.order_id, req->n_scans, operator_of(req), h->term_uid_s);
 	return DROPNET__STATUS__OK;
 }
 
@@ -783,7 +798,7 @@ static Dropnet__Status term_move(hub *h, const Dropnet__TermRequest *req,
 	    req->qty)) != 0) {
 		return store_status(rv, msg);
 	}
-	event_init(&ev, req, DROPNET__EVENT_KIND__EV_MOVED, now);
+	event_init(&ev, h, req, DROPNET__EVENT_KIND__EV_MOVED, now);
 	ev.sku = req->sku;
 	ev.qty = req->qty;
 	ev.bin = req->bin;
@@ -792,8 +807,8 @@ static Dropnet__Status term_move(hub *h, const Dropnet__TermRequest *req,
 		return store_status(rv, msg);
 	}
 	log_info("hub.moved", "sku=%s qty=%" PRId64 " bin=%s to_bin=%s "
-	    "operator=%s event=%" PRIu64, req->sku, req->qty, req->bin, to,
-	    operator_of(req), ev.seq);
+	    "operator=%s uid=%s event=%" PRIu64, req->sku, req->qty, req->bin, to,
+	    operator_of(req), h->term_uid_s, ev.seq);
 	return DROPNET__STATUS__OK;
 }
 
@@ -847,7 +862,7 @@ static Dropnet__Status term_count(hub *h, const Dropnet__TermRequest *req,
 	    req->qty + tote, delta)) != 0) {
 		return store_status(rv, msg);
 	}
-	event_init(&ev, req, DROPNET__EVENT_KIND__EV_ADJUSTED, now);
+	event_init(&ev, h, req, DROPNET__EVENT_KIND__EV_ADJUSTED, now);
 	ev.sku = req->sku;
 	ev.qty = delta;
 	ev.bin = req->bin;
@@ -855,8 +870,8 @@ static Dropnet__Status term_count(hub *h, const Dropnet__TermRequest *req,
 		return store_status(rv, msg);
 	}
 	log_info("hub.counted", "sku=%s bin=%s counted=%" PRId64 " delta=%"
-	    PRId64 " operator=%s event=%" PRIu64, req->sku, req->bin, req->qty,
-	    delta, operator_of(req), ev.seq);
+	    PRId64 " operator=%s uid=%s event=%" PRIu64, req->sku, req->bin, req->qty,
+	    delta, operator_of(req), h->term_uid_s, ev.seq);
 	return DROPNET__STATUS__OK;
 }
 
@@ -884,7 +899,7 @@ static Dropnet__Status term_return(hub *h, const Dropnet__TermRequest *req,
 	if (rv != 0) {
 		return store_status(rv, msg);
 	}
-	event_init(&ev, req, DROPNET__EVENT_KIND__EV_RETURNED, now);
+	event_init(&ev, h, req, DROPNET__EVENT_KIND__EV_RETURNED, now);
 	ev.sku = req->sku;
 	ev.qty = req->qty;
 	ev.bin = (char *)(req->to_stock ? bin : TERM_BIN_QUARANTINE);
@@ -893,8 +908,8 @@ static Dropnet__Status term_return(hub *h, const Dropnet__TermRequest *req,
 		return store_status(rv, msg);
 	}
 	log_info("hub.returned", "sku=%s qty=%" PRId64 " to_stock=%d bin=%s "
-	    "operator=%s event=%" PRIu64, req->sku, req->qty, req->to_stock,
-	    ev.bin, operator_of(req), ev.seq);
+	    "operator=%s uid=%s event=%" PRIu64, req->sku, req->qty, req->to_stock,
+	    ev.bin, operator_of(req), h->term_uid_s, ev.seq);
 	snprintf(msg, TERM_MSG_MAX, "returned %" PRId64 " x %s to %s", req->qty,
 	    req->sku, req->to_stock ? bin : "quarantine");
 	return DROPNET__STATUS__OK;
@@ -1171,8 +1186,10 @@ void hub_term_batch(hub *h, mreq **reqs, size_t n)
 	}
 	in_tx = hub_store_begin(h->store) == 0;
 	for (size_t i = 0; i < n; i++) {
+		term_uid_set(h, reqs[i]);
 		term_one(h, reqs[i], now, in_tx, &outs[i]);
 	}
+	h->term_uid = -1;
 	committed = in_tx && hub_store_commit(h->store) == 0;
 	if (in_tx && !committed) {
 		/* The outcome is unknown (db.h): the writes of this batch may or

@@ -54,3 +54,15 @@ out=$("$PICKTERM" --hub "$URL" --json stock) || fail "stock: $out"
 [[ $(jget "$out" 'sum(s["on_hand"] for s in j.get("stock", []) if s["sku"] == "'"$SKU"'")') == 5 ]] ||
 	fail "root's receive did not land: $out"
 ok "the same receive as root lands: 5 on hand"
+
+# The OS user is recorded next to the operator name (the name is what the
+# operator typed; the uid is what the kernel says ran the terminal): in the
+# hub's log line and in the HubEvent (term_uid) the write made.
+NOBODY=$(id -u nobody)
+out=$(as_user nobody "$PICKTERM" --hub "$URL" --operator alice --json receive "$SKU" 2) ||
+	fail "nobody's receive: $out"
+grep -Eq "hub.received sku=$SKU qty=2 .*operator=alice uid=$NOBODY " "$NET_DIR/log/london.log" ||
+	fail "no hub.received line with operator=alice uid=$NOBODY: $(grep hub.received "$NET_DIR/log/london.log" | tail -3)"
+grep -Eq "hub.received sku=$SKU qty=5 .*uid=0 " "$NET_DIR/log/london.log" ||
+	fail "root's receive is not logged with uid=0"
+ok "each write is logged with the operator's name and the terminal's OS user"

@@ -473,7 +473,8 @@ static inline void sync_settle(net *n)
 }
 
 /* A terminal request; returns the reply (caller frees). */
-static inline Dropnet__TermReply *term(net *n, Dropnet__TermRequest *q)
+/* One terminal request from OS user uid (mreq.peer_uid; -1: unknown). */
+static inline Dropnet__TermReply *term_as(net *n, Dropnet__TermRequest *q, int64_t uid)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
@@ -482,6 +483,7 @@ static inline Dropnet__TermReply *term(net *n, Dropnet__TermRequest *q)
 	assert_int_equal(codec_term_request_pack(q, &buf, &len), 0);
 	mreq r;
 	mreq_init(&r, buf, len);
+	r.peer_uid = uid;
 	mreq *rp = &r;
 	hub_term_batch(&n->h, &rp, 1);
 	Dropnet__TermReply *rep = NULL;
@@ -489,6 +491,11 @@ static inline Dropnet__TermReply *term(net *n, Dropnet__TermRequest *q)
 	mreq_fini(&r);
 	free(buf);
 	return rep;
+}
+
+static inline Dropnet__TermReply *term(net *n, Dropnet__TermRequest *q)
+{
+	return term_as(n, q, -1);
 }
 
 static inline void term_ok(net *n, Dropnet__TermRequest *q)
