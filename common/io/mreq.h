@@ -34,6 +34,10 @@ typedef struct mreq {
 	 * shell; -1 when not known (tcp://, log entries, the simulator). hubd
 	 * records it next to the terminal operator's name. */
 	int64_t peer_uid;
+	/* Set by a machine that left the request unanswered on purpose: the
+	 * work it still needs runs elsewhere (the coordinator's audit reads,
+	 * coord_read_job_*), and that work answers it. NULL otherwise. */
+	void *deferred;
 } mreq;
 
 /* Starts an mreq over borrowed bytes. */

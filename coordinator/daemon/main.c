@@ -37,6 +37,7 @@
 #include "io/log.h"
 #include "coord.h"
 #include "group.h"
+#include "reads.h"
 #include "obs.h"
 
 /* How often hub health is re-evaluated for logging. It also bounds the gap
@@ -87,6 +88,7 @@ typedef struct shell {
 	walsync *ws;                  /* NULL: commits sync on the loop (FULL) */
 	int64_t rows_marked;          /* coord_rows_written at the last ticket */
 	shell_pub_batch *pub_head, *pub_tail; /* waiting to publish, in order */
+	reads *reads;                 /* audits' durable reads off the loop (single node) */
 	size_t pub_batches;
 } shell;
 
@@ -159,8 +161,13 @@ static void shell_run(shell *sh, machine_batch_fn fn, obs_path path, bridge_req 
 	/* Whatever fn committed is durable once the ticket is synced. */
 	uint64_t ticket = shell_ticket(sh);
 	for (size_t i = 0; i < n; i++) {
-		assert(m[i].replied);
-		bridge_req_reply_after(reqs[i], m[i].reply, m[i].reply_len, ticket);
+		if (!m[i].replied) {
+			/* An audit whose durable checks run off the loop (reads.h). */
+			assert(m[i].deferred != NULL && sh->reads != NULL);
+			reads_submit(sh->reads, reqs[i], m[i].deferred);
+		} else {
+			bridge_req_reply_after(reqs[i], m[i].reply, m[i].reply_len, ticket);
+		}
 		mreq_fini(&m[i]);
 	}
 	shell_outbox(sh, ticket);
@@ -169,6 +176,18 @@ static void shell_run(shell *sh, machine_batch_fn fn, obs_path path, bridge_req 
 		obs_acks(&sh->obs, path, recv_ns, n, obs_now_ns());
 		obs_publish(&sh->obs, &sh->c, false);
 	}
+}
+
+/* A deferred read is done (reads.h): answer it once what it read is
+ * durable, like any reply. */
+static void shell_read_done(void *arg, bridge_req *req, coord_read_job *job)
+{
+	shell *sh = arg;
+	mreq m;
+	mreq_init(&m, NULL, 0);
+	coord_read_job_reply(job, &m);
+	bridge_req_reply_after(req, m.reply, m.reply_len, shell_ticket(sh));
+	mreq_fini(&m);
 }
 
 /* A request over its connection's in-flight cap (bridge_set_peer_max):
@@ -467,6 +486,8 @@ static void coord_stop(shell *sh)
 		/* The bridges drop what waits (clients retry, same keys). */
 		group_forget(sh->grp);
 	}
+	reads_close(sh->reads); /* before the ops bridge drops its requests */
+	sh->reads = NULL;
 	bridge_destroy(sh->ingest);
 	bridge_destroy(sh->hubsync);
 	bridge_destroy(sh->ops);
@@ -745,6 +766,8 @@ static int shell_listen(shell *sh)
  * unless coord_stop began that). */
 static void shell_close(shell *sh)
 {
+	reads_close(sh->reads); /* no request reached it (a failed start) */
+	sh->reads = NULL;
 	if (sh->grp == NULL) {
 		/* The bridges' senders are gone (bridge_destroy joined them). */
 		walsync_destroy(sh->ws, sh->c.db);
@@ -839,6 +862,11 @@ int main(int argc, char **argv)
 	 * the group's (its store is rebuilt from the log and snapshots). */
 	if (sh.grp == NULL && walsync_create(&sh.ws, c->db, path) != 0) {
 		log_warn("coordinator.walsync_off", "path=%s commits=fsync_on_loop", path);
+	}
+	/* The single node's audits read the journal off the loop; a replica
+	 * answers them in its apply, from its own store. */
+	if (sh.grp == NULL && reads_create(&sh.reads, sh.loop, path, shell_read_done, &sh) == 0) {
+		coord_set_deferred_reads(c, true);
 	}
 	if (shell_listen(&sh) != 0) {
 		uv_run(sh.loop, UV_RUN_DEFAULT);

@@ -82,9 +82,10 @@ static int act_row(void *arg, const coord_store_activation *s)
 
 /* Reads drop d's activations into the scratch rows (drop_id pointing at
  * d's); dup: a name to look for, or NULL. NULL out of memory or storage. */
-static act_rows *act_read(coord *c, const coord_drop *d, const char *dup, int *rv)
+/* The drop's activations from store s into w (NULL: DN_ENOMEM). */
+static act_rows *act_read_into(struct store *s, const char *drop_id, act_rows *w,
+    const char *dup, int *rv)
 {
-	act_rows *w = coord_scratch(c, COORD_SCRATCH_ACTIVATIONS, sizeof(*w));
 	if (w == NULL) {
 		*rv = DN_ENOMEM;
 		return NULL;
@@ -93,17 +94,28 @@ static act_rows *act_read(coord *c, const coord_drop *d, const char *dup, int *r
 	w->cost = 0;
 	w->dup = dup;
 	w->found = false;
-	*rv = coord_store_activation_list(c->store, d->id, act_row, w);
+	*rv = coord_store_activation_list(s, drop_id, act_row, w);
 	for (size_t i = 0; i < w->n; i++) {
-		w->rows[i].drop_id = (char *)d->id;
+		w->rows[i].drop_id = (char *)drop_id;
 	}
 	return *rv == 0 ? w : NULL;
 }
 
-int coord_kpi_activations(coord *c, const coord_drop *d, Dropnet__DropKpi *k)
+static act_rows *act_read(coord *c, const coord_drop *d, const char *dup, int *rv)
+{
+	act_rows *w = coord_scratch(c, COORD_SCRATCH_ACTIVATIONS, sizeof(*w));
+	return act_read_into(c->store, d->id, w, dup, rv);
+}
+
+size_t coord_kpi_activations_size(void)
+{
+	return sizeof(act_rows);
+}
+
+int coord_kpi_activations(const coord_kpi_src *src, Dropnet__DropKpi *k)
 {
 	int rv = 0;
-	act_rows *w = act_read(c, d, NULL, &rv);
+	act_rows *w = act_read_into(src->s, src->drop_id, src->acts, NULL, &rv);
 	if (w == NULL) {
 		return rv;
 	}

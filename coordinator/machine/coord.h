@@ -295,6 +295,7 @@ typedef struct coord {
 	route_split_policy split;
 	struct sqlite3 *db;           /* the store's connection (store.h) */
 	struct store *store;
+	bool reads_deferred;          /* coord_set_deferred_reads (ops.c) */
 	uint64_t incarnation;         /* this store's (meta), read at open */
 	uint8_t quote_secret[32];     /* the quote tokens' HMAC key (secrets) */
 	size_t quote_secret_len;
@@ -582,6 +583,38 @@ void coord_ingest_refuse(mreq *r, Dropnet__Status status, const char *why,
     const char *leader);
 void coord_hubsync_batch(coord *c, mreq **reqs, size_t n);
 void coord_ops_batch(coord *c, mreq **reqs, size_t n);
+
+/* ---- reads off the loop (ops.c; the single node's shell) ----
+ * The audit's durable checks (3-8 in ops.c) scan the whole journal, which
+ * grows with every order: run on the loop they would stall every order
+ * for as long. With coord_set_deferred_reads(c, true) (the single node's
+ * shell; a replica, the simulator and the machine tests leave it off and
+ * get the answer at once), OPS_AUDIT runs its in-memory checks (1, 2 and 9)
+ * in the batch, then leaves the request unanswered with r->deferred set to
+ * a coord_read_job. The shell runs coord_read_job_run on a worker thread
+ * against a read-only connection (coord_store_reader_open) - a WAL reader
+ * sees the last commit and never blocks the writer - and answers with
+ * coord_read_job_reply on the loop. Each check is consistent on its own:
+ * the memory checks at the batch, the durable ones at the reader's
+ * snapshot (one transaction for all six). */
+struct coord_kpi_job;
+struct coord_audit_job;
+typedef struct coord_read_job {
+	struct coord_kpi_job *kpi;     /* a drop's KPIs (drops_ops.c), or */
+	struct coord_audit_job *audit; /* the audit's durable checks (ops.c) */
+} coord_read_job;
+void coord_set_deferred_reads(coord *c, bool on);
+/* Any thread; touches only the job and reader (a store from
+ * coord_store_reader_open; NULL: the checks are reported as not run). */
+void coord_read_job_run(coord_read_job *j, struct store *reader);
+/* Loop thread: answers r with the audit and frees the job. */
+void coord_read_job_reply(coord_read_job *j, mreq *r);
+/* Frees a job never answered (its request was dropped). NULL-safe. */
+void coord_read_job_free(coord_read_job *j);
+/* The KPI kind's steps (drops_ops.c); coord_read_job_* call them. */
+void coord_kpi_job_run(struct coord_kpi_job *j, struct store *reader);
+void coord_kpi_job_reply(struct coord_kpi_job *j, mreq *r);
+void coord_kpi_job_free(struct coord_kpi_job *j);
 /* The periodic work: hub health logging, tier openings, lapsed holds,
  * spike tests and automatic rebalancing. */
 void coord_tick(coord *c);
@@ -720,10 +753,27 @@ int coord_experiment_outcome(coord *c, const coord_drop *d, const char *sku, int
     uint32_t qty, int64_t unit_minor);
 /* True when the drop sells at prices (its SKUs have them). */
 bool coord_drop_priced(const coord_drop *d);
-/* The money KPIs of drop d into k (currency, revenue, per tier and hub);
- * k's arrays point into the machine's scratch (COORD_SCRATCH_KPI_MONEY)
- * until the next call. 0, DN_ENOMEM or DN_EIO. */
-int coord_kpi_money(coord *c, const coord_drop *d, Dropnet__DropKpi *k);
+/* What a drop's KPIs read besides the file, so that they can be read on
+ * the machine's own store in its batch or off the loop on a reader
+ * (coord.h "reads off the loop"): the drop's id, currency and whether it
+ * is priced, the running experiments (exposures still in memory), and the
+ * working memory the lists are built in. Off the loop, every field is a
+ * copy the job owns. */
+typedef struct coord_kpi_src {
+	struct store *s;              /* the machine's store, or a reader */
+	const char *drop_id;
+	const char *currency;
+	bool priced;
+	const coord_experiment *exps;
+	size_t nexps;
+	void *money;                  /* coord_kpi_money_size() bytes */
+	void *acts;                   /* coord_kpi_activations_size() bytes */
+} coord_kpi_src;
+size_t coord_kpi_money_size(void);
+size_t coord_kpi_activations_size(void);
+/* The money KPIs of src's drop into k (currency, revenue, per tier and
+ * hub); k's arrays point into src->money. 0, DN_ENOMEM or DN_EIO. */
+int coord_kpi_money(const coord_kpi_src *src, Dropnet__DropKpi *k);
 /* The most activations one drop records: each is a row in `dropctl kpi`
  * and its list, both one ops reply (DN_OPS_MSG_MAX). */
 #define COORD_ACTIVATIONS_MAX 256u
@@ -732,10 +782,9 @@ int coord_kpi_money(coord *c, const coord_drop *d, Dropnet__DropKpi *k);
 #define COORD_ACTIVATION_COST_MAX 1000000000000LL
 /* Revenue per unit of cost; false (and *roi 0) when the cost is 0. */
 bool coord_activation_roi(int64_t revenue_minor, int64_t cost_minor, double *roi);
-/* The activations of drop d into k (rows with revenue and ROI, total
- * cost); k's arrays point into the machine's scratch
- * (COORD_SCRATCH_ACTIVATIONS) until the next call. 0, DN_ENOMEM or DN_EIO. */
-int coord_kpi_activations(coord *c, const coord_drop *d, Dropnet__DropKpi *k);
+/* The activations of src's drop into k (rows with revenue and ROI, total
+ * cost); k's arrays point into src->acts. 0, DN_ENOMEM or DN_EIO. */
+int coord_kpi_activations(const coord_kpi_src *src, Dropnet__DropKpi *k);
 /* Ops kinds OPS_ACTIVATION_ADD and OPS_ACTIVATION_LIST. */
 void coord_ops_activations(coord *c, const Dropnet__OpsRequest *q, mreq *r);
 /* Ops kinds 50..59 (prices and experiments). */

@@ -679,14 +679,14 @@ static int drops_kpi_reason(void *arg, int status, uint64_t orders)
 
 /* Sell-through per minute, fill per hub, and time to fulfil (accept ->
  * ship, per shipped placement). */
-static int drops_kpi_orders(coord *c, const char *id, drops_kpi_rows *w)
+static int drops_kpi_orders(struct store *s, const char *id, drops_kpi_rows *w)
 {
 	Dropnet__DropKpi *k = &w->k;
 	k->sell_through = w->mcp;
 	k->fill = w->hfp;
-	int rv = coord_store_kpi_sell_through(c->store, id, drops_kpi_minute, w);
+	int rv = coord_store_kpi_sell_through(s, id, drops_kpi_minute, w);
 	if (rv == 0) {
-		rv = coord_store_kpi_fill(c->store, id, drops_kpi_fill, w);
+		rv = coord_store_kpi_fill(s, id, drops_kpi_fill, w);
 	}
 	uint64_t in_range = 0, filled = 0;
 	for (size_t i = 0; i < k->n_fill; i++) {
@@ -696,7 +696,7 @@ static int drops_kpi_orders(coord *c, const char *id, drops_kpi_rows *w)
 	k->fill_within_radius = in_range > 0 ? (double)filled / (double)in_range : 0;
 	size_t nt = 0;
 	if (rv == 0) {
-		rv = coord_store_kpi_fulfil_times(c->store, id, w->times, KPI_FULFIL_MAX, &nt);
+		rv = coord_store_kpi_fulfil_times(s, id, w->times, KPI_FULFIL_MAX, &nt);
 	}
 	k->shipped_orders = (uint32_t)nt;
 	k->fulfil_p50_ms = drops_pct(w->times, nt, 0.5);
@@ -706,11 +706,11 @@ static int drops_kpi_orders(coord *c, const char *id, drops_kpi_rows *w)
 
 /* Buyers acquired by the drop and whether they came back; rejections;
  * holdback; acceptances. */
-static int drops_kpi_totals(coord *c, const char *id, drops_kpi_rows *w)
+static int drops_kpi_totals(struct store *s, const char *id, drops_kpi_rows *w)
 {
 	Dropnet__DropKpi *k = &w->k;
 	coord_store_kpi_buyers b;
-	int rv = coord_store_kpi_buyers_get(c->store, id, &b);
+	int rv = coord_store_kpi_buyers_get(s, id, &b);
 	k->buyers_acquired = (uint32_t)b.acquired;
 	k->repeat_rate = b.repeat_rate;
 	k->gift_buyers = (uint32_t)b.gift_buyers;
@@ -719,21 +719,118 @@ static int drops_kpi_totals(coord *c, const char *id, drops_kpi_rows *w)
 	k->nongift_repeat_rate = b.nongift_repeat_rate;
 	k->rejections = w->rcp;
 	if (rv == 0) {
-		rv = coord_store_kpi_rejections(c->store, id, drops_kpi_reason, w);
+		rv = coord_store_kpi_rejections(s, id, drops_kpi_reason, w);
 	}
 	if (rv == 0) {
-		rv = coord_store_holdback_held_sum(c->store, id, &k->held_back);
+		rv = coord_store_holdback_held_sum(s, id, &k->held_back);
 	}
 	if (rv == 0) {
-		rv = coord_store_holdback_released_sum(c->store, id, &k->released);
+		rv = coord_store_holdback_released_sum(s, id, &k->released);
 	}
 	uint64_t orders = 0, units = 0;
 	if (rv == 0) {
-		rv = coord_store_kpi_accepted(c->store, id, &orders, &units);
+		rv = coord_store_kpi_accepted(s, id, &orders, &units);
 	}
 	k->accepted_orders = (uint32_t)orders;
 	k->accepted_units = (uint32_t)units;
 	return rv;
+}
+
+/* Every KPI of src's drop into w, in one read snapshot. 0 or DN_E*. */
+static int drops_kpi_build(const coord_kpi_src *src, drops_kpi_rows *w)
+{
+	dropnet__drop_kpi__init(&w->k);
+	w->k.drop_id = (char *)src->drop_id;
+	if (coord_store_read_begin(src->s) != 0) {
+		return DN_EIO;
+	}
+	int rv = drops_kpi_orders(src->s, src->drop_id, w);
+	if (rv == 0) {
+		rv = drops_kpi_totals(src->s, src->drop_id, w);
+	}
+	if (rv == 0) {
+		rv = coord_kpi_money(src, &w->k);
+	}
+	if (rv == 0) {
+		rv = coord_kpi_activations(src, &w->k);
+	}
+	coord_store_read_end(src->s);
+	return rv;
+}
+
+static void drops_kpi_reply(int rv, drops_kpi_rows *w, int64_t clock_ms, mreq *r)
+{
+	if (rv != 0) {
+		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
+		return;
+	}
+	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
+	rep.status = DROPNET__STATUS__OK;
+	rep.kpi = &w->k;
+	rep.clock_ms = clock_ms;
+	coord_ops_send(r, &rep);
+}
+
+/* A drop's KPIs read off the loop (coord.h "reads off the loop"): the
+ * memory they need, copied when the request was taken, and the lists. */
+struct coord_kpi_job {
+	coord_kpi_src src;
+	char drop_id[DN_ID_MAX + 1];
+	char currency[16];
+	coord_experiment *exps;
+	int64_t clock_ms;
+	int rv;
+	drops_kpi_rows w;
+};
+
+void coord_kpi_job_free(struct coord_kpi_job *j)
+{
+	if (j != NULL) {
+		free(j->exps);
+		free(j->src.money);
+		free(j->src.acts);
+		free(j);
+	}
+}
+
+static struct coord_kpi_job *drops_kpi_job(coord *c, const coord_drop *d)
+{
+	struct coord_kpi_job *j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		return NULL;
+	}
+	snprintf(j->drop_id, sizeof(j->drop_id), "%s", d->id);
+	snprintf(j->currency, sizeof(j->currency), "%s",
+	    d->spec != NULL && d->spec->currency != NULL ? d->spec->currency : "");
+	j->src.drop_id = j->drop_id;
+	j->src.currency = j->currency;
+	j->src.priced = d->spec != NULL && coord_drop_priced(d);
+	j->src.money = calloc(1, coord_kpi_money_size());
+	j->src.acts = calloc(1, coord_kpi_activations_size());
+	j->exps = c->nexps > 0 ? malloc(c->nexps * sizeof(*j->exps)) : NULL;
+	if (j->src.money == NULL || j->src.acts == NULL || (c->nexps > 0 && j->exps == NULL)) {
+		coord_kpi_job_free(j);
+		return NULL;
+	}
+	if (c->nexps > 0) {
+		memcpy(j->exps, c->exps, c->nexps * sizeof(*j->exps));
+	}
+	j->src.exps = j->exps;
+	j->src.nexps = c->nexps;
+	j->clock_ms = coord_now_wall_ms(c);
+	return j;
+}
+
+void coord_kpi_job_run(struct coord_kpi_job *j, struct store *reader)
+{
+	j->src.s = reader;
+	j->rv = reader != NULL ? drops_kpi_build(&j->src, &j->w) : DN_EIO;
+}
+
+void coord_kpi_job_reply(struct coord_kpi_job *j, mreq *r)
+{
+	drops_kpi_reply(j->rv, &j->w, j->clock_ms, r);
+	coord_kpi_job_free(j);
 }
 
 static void drops_kpi(coord *c, const Dropnet__OpsRequest *q, mreq *r)
@@ -742,23 +839,32 @@ static void drops_kpi(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 	if (drops_lookup(c, q->drop_id, r, &d) != 0) {
 		return;
 	}
+	if (c->reads_deferred) {
+		struct coord_kpi_job *j = drops_kpi_job(c, d);
+		coord_read_job *job = j != NULL ? calloc(1, sizeof(*job)) : NULL;
+		if (job != NULL) {
+			job->kpi = j;
+		} else {
+			coord_kpi_job_free(j);
+			drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "out of memory");
+			return;
+		}
+		r->deferred = job;
+		return;
+	}
 	drops_kpi_rows *w = coord_scratch(c, COORD_SCRATCH_DROP_KPI, sizeof(*w));
+	coord_kpi_src src = {
+	    .s = c->store, .drop_id = d->id,
+	    .currency = d->spec != NULL && d->spec->currency != NULL ? d->spec->currency : "",
+	    .priced = d->spec != NULL && coord_drop_priced(d), .exps = c->exps, .nexps = c->nexps,
+	    .money = coord_scratch(c, COORD_SCRATCH_KPI_MONEY, coord_kpi_money_size()),
+	    .acts = coord_scratch(c, COORD_SCRATCH_ACTIVATIONS, coord_kpi_activations_size()),
+	};
 	if (w == NULL) {
 		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "out of memory");
 		return;
 	}
-	dropnet__drop_kpi__init(&w->k);
-	w->k.drop_id = d->id;
-	if (drops_kpi_orders(c, d->id, w) != 0 || drops_kpi_totals(c, d->id, w) != 0 ||
-	    coord_kpi_money(c, d, &w->k) != 0 || coord_kpi_activations(c, d, &w->k) != 0) {
-		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
-		return;
-	}
-	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
-	rep.status = DROPNET__STATUS__OK;
-	rep.kpi = &w->k;
-	rep.clock_ms = coord_now_wall_ms(c);
-	coord_ops_send(r, &rep);
+	drops_kpi_reply(drops_kpi_build(&src, w), w, coord_now_wall_ms(c), r);
 }
 
 static void drops_clock(coord *c, const Dropnet__OpsRequest *q, mreq *r)

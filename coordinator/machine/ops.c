@@ -352,30 +352,14 @@ static void ops_audit_hub_books(coord *c, size_t h, ops_findings *f)
 	}
 }
 
-static void ops_audit(coord *c, mreq *r)
+/* An audit whose durable checks run later (coord.h "reads off the loop"). */
+struct coord_audit_job {
+	ops_findings f;
+	uint32_t checks;              /* run so far */
+};
+
+static void ops_audit_reply(ops_findings *f, uint32_t checks, mreq *r)
 {
-	ops_findings *f = coord_scratch(c, COORD_SCRATCH_AUDIT, sizeof(*f));
-	if (f == NULL) {
-		Dropnet__OpsReply err = DROPNET__OPS_REPLY__INIT;
-		err.status = DROPNET__STATUS__UNAVAILABLE;
-		err.message = "out of memory";
-		coord_ops_send(r, &err);
-		return;
-	}
-	memset(f, 0, sizeof(*f));
-	uint32_t checks = 2, sql_checks = 0;
-	ops_audit_rows(c, f);
-	ops_audit_cache(c, f);
-	/* 3-8: the durable books (store_ops.c). */
-	coord_store_audit_ledger(c->store, ops_finding_add, f, &sql_checks);
-	checks += sql_checks;
-	/* 9. Both books agree, for every hub with a consistent snapshot. */
-	checks++;
-	for (size_t h = 0; h < c->nhubs; h++) {
-		if (c->hubs[h].report_valid) {
-			ops_audit_hub_books(c, h, f);
-		}
-	}
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
 	rep.status = f->total == 0 ? DROPNET__STATUS__OK : DROPNET__STATUS__CONFLICT;
 	rep.checks_run = checks;
@@ -388,6 +372,96 @@ static void ops_audit(coord *c, mreq *r)
 		log_warn("audit.findings", "count=%zu first=%s", f->total, f->items[0].check);
 	}
 	coord_ops_send(r, &rep);
+}
+
+/* 3-8: the durable books (store_ops.c), in one read transaction. */
+static uint32_t ops_audit_durable(struct store *s, ops_findings *f)
+{
+	uint32_t sql_checks = 0;
+	if (s == NULL || coord_store_read_begin(s) != 0) {
+		ops_finding(f, "audit_error", "the durable checks could not open the store");
+		return 0;
+	}
+	coord_store_audit_ledger(s, ops_finding_add, f, &sql_checks);
+	coord_store_read_end(s);
+	return sql_checks;
+}
+
+/* The checks: 1-2 and 9 from memory, 3-8 from the file - here, or off the
+ * loop when reads are deferred. */
+static void ops_audit(coord *c, mreq *r)
+{
+	coord_read_job *job = NULL;
+	ops_findings *f;
+	if (c->reads_deferred) {
+		job = calloc(1, sizeof(*job));
+		if (job != NULL && (job->audit = malloc(sizeof(*job->audit))) == NULL) {
+			free(job);
+			job = NULL;
+		}
+		f = job != NULL ? &job->audit->f : NULL;
+	} else {
+		f = coord_scratch(c, COORD_SCRATCH_AUDIT, sizeof(*f));
+	}
+	if (f == NULL) {
+		Dropnet__OpsReply err = DROPNET__OPS_REPLY__INIT;
+		err.status = DROPNET__STATUS__UNAVAILABLE;
+		err.message = "out of memory";
+		coord_ops_send(r, &err);
+		return;
+	}
+	memset(f, 0, sizeof(*f));
+	uint32_t checks = 3;
+	ops_audit_rows(c, f);
+	ops_audit_cache(c, f);
+	/* 9. Both books agree, for every hub with a consistent snapshot. */
+	for (size_t h = 0; h < c->nhubs; h++) {
+		if (c->hubs[h].report_valid) {
+			ops_audit_hub_books(c, h, f);
+		}
+	}
+	if (job != NULL) {
+		job->audit->checks = checks;
+		r->deferred = job;
+		return;
+	}
+	/* The machine's own connection: no write is open between inputs. */
+	checks += ops_audit_durable(c->store, f);
+	ops_audit_reply(f, checks, r);
+}
+
+void coord_set_deferred_reads(coord *c, bool on)
+{
+	c->reads_deferred = on;
+}
+
+void coord_read_job_run(coord_read_job *j, struct store *reader)
+{
+	if (j->kpi != NULL) {
+		coord_kpi_job_run(j->kpi, reader);
+	} else {
+		j->audit->checks += ops_audit_durable(reader, &j->audit->f);
+	}
+}
+
+void coord_read_job_reply(coord_read_job *j, mreq *r)
+{
+	if (j->kpi != NULL) {
+		coord_kpi_job_reply(j->kpi, r);
+	} else {
+		ops_audit_reply(&j->audit->f, j->audit->checks, r);
+		free(j->audit);
+	}
+	free(j);
+}
+
+void coord_read_job_free(coord_read_job *j)
+{
+	if (j != NULL) {
+		coord_kpi_job_free(j->kpi);
+		free(j->audit);
+		free(j);
+	}
 }
 
 /* OPS_HUBS: every hub, its health and stream positions. */

@@ -575,7 +575,7 @@ enum { PRICES_MONEY_TIER, PRICES_MONEY_HUB, PRICES_MONEY_REGION, PRICES_MONEY_AR
 	PRICES_MONEY_GROUPS };
 
 typedef struct {
-	coord *c;
+	const coord_kpi_src *src;
 	Dropnet__MoneyRow *rows;
 	Dropnet__MoneyRow **ptrs;
 	char (*keys)[PRICES_MONEY_KEY_MAX];
@@ -629,8 +629,8 @@ static int prices_money_arm(void *arg, const coord_store_money_arm *r)
 	snprintf(key, sizeof(key), "%.64s/%.64s", r->experiment,
 	    r->idx >= 0 && (size_t)r->idx < e->n_arms ? e->arms[r->idx]->name : "?");
 	uint64_t exposures = r->exposures;
-	for (size_t i = 0; i < pm->c->nexps; i++) {
-		const coord_experiment *x = &pm->c->exps[i];
+	for (size_t i = 0; i < pm->src->nexps; i++) {
+		const coord_experiment *x = &pm->src->exps[i];
 		if (strcmp(x->id, r->experiment) == 0 && r->idx >= 0 && (size_t)r->idx < x->narms) {
 			exposures += x->pending[r->idx];
 		}
@@ -644,29 +644,35 @@ static int prices_money_arm(void *arg, const coord_store_money_arm *r)
 	return 0;
 }
 
-int coord_kpi_money(coord *c, const coord_drop *d, Dropnet__DropKpi *k)
+size_t coord_kpi_money_size(void)
 {
-	if (d->spec == NULL || !coord_drop_priced(d)) {
+	return sizeof(prices_money_rows);
+}
+
+int coord_kpi_money(const coord_kpi_src *src, Dropnet__DropKpi *k)
+{
+	if (!src->priced) {
 		return 0;
 	}
-	prices_money_rows *w = coord_scratch(c, COORD_SCRATCH_KPI_MONEY, sizeof(*w));
+	prices_money_rows *w = src->money;
 	if (w == NULL) {
 		return DN_ENOMEM;
 	}
 	prices_money g[PRICES_MONEY_GROUPS];
 	for (size_t i = 0; i < PRICES_MONEY_GROUPS; i++) {
-		g[i] = (prices_money){c, w->rows[i], w->ptrs[i], w->keys[i], 0, 0};
+		g[i] = (prices_money){src, w->rows[i], w->ptrs[i], w->keys[i], 0, 0};
 	}
-	if (coord_store_money_scan(c->store, d->id, COORD_MONEY_TIER, prices_money_row,
+	const char *id = src->drop_id;
+	if (coord_store_money_scan(src->s, id, COORD_MONEY_TIER, prices_money_row,
 	    &g[PRICES_MONEY_TIER]) != 0 ||
-	    coord_store_money_scan(c->store, d->id, COORD_MONEY_HUB, prices_money_row,
+	    coord_store_money_scan(src->s, id, COORD_MONEY_HUB, prices_money_row,
 	    &g[PRICES_MONEY_HUB]) != 0 ||
-	    coord_store_money_scan(c->store, d->id, COORD_MONEY_REGION, prices_money_row,
+	    coord_store_money_scan(src->s, id, COORD_MONEY_REGION, prices_money_row,
 	    &g[PRICES_MONEY_REGION]) != 0 ||
-	    coord_store_money_arms(c->store, d->id, prices_money_arm, &g[PRICES_MONEY_ARM]) != 0) {
+	    coord_store_money_arms(src->s, id, prices_money_arm, &g[PRICES_MONEY_ARM]) != 0) {
 		return DN_EIO;
 	}
-	k->currency = d->spec->currency;
+	k->currency = (char *)src->currency;
 	k->revenue_minor = g[PRICES_MONEY_TIER].revenue;
 	k->n_money_by_tier = g[PRICES_MONEY_TIER].n;
 	k->money_by_tier = g[PRICES_MONEY_TIER].ptrs;

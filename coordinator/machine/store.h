@@ -669,6 +669,19 @@ typedef int (*coord_store_finding_fn)(void *arg, const char *check, const char *
 int coord_store_audit_ledger(store *s, coord_store_finding_fn fn, void *arg,
     uint32_t *checks);
 
+/* A read-only store on the file at path, for reads off the loop thread
+ * (coord.h "reads off the loop"): its own connection (SQLITE_OPEN_READONLY:
+ * a WAL reader, it never blocks the writer nor waits for it) with only
+ * the ops statements of this area prepared. One thread at a time. 0,
+ * DN_ENOMEM or DN_EIO (logged). */
+int coord_store_reader_open(const char *path, store **out);
+/* NULL-safe. */
+void coord_store_reader_close(store *s);
+/* One snapshot for several reads: a SAVEPOINT, so it nests inside a
+ * transaction already open on the connection. 0 or DN_EIO. */
+int coord_store_read_begin(store *s);
+void coord_store_read_end(store *s);
+
 /* Demand history (orders accepted, refused SOLD_OUT, held or lapsed, with a
  * nearest hub), units of sku ordered in [start_ms, end_ms) per region:
  * _buckets per region and bucket (bucket = (received_ms - start_ms) /

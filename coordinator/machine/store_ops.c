@@ -217,6 +217,53 @@ int store_ops_init(store *s, sqlite3 *db)
 	return 0;
 }
 
+int coord_store_reader_open(const char *path, store **out)
+{
+	sqlite3 *db = NULL;
+	*out = NULL;
+	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		log_error("store.reader_open_failed", "path=%s err=\"%s\"", path,
+		    db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+		sqlite3_close(db);
+		return DN_EIO;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	store *s = calloc(1, sizeof(*s));
+	/* Every area's statements: the KPIs read through several. Preparing
+	 * a write on a read-only connection is allowed; running it is not. */
+	int rv = s == NULL ? DN_ENOMEM : store_init(s, db);
+	if (rv != 0) {
+		store_ops_fini(s);
+		free(s);
+		db_close(db);
+		return rv;
+	}
+	*out = s;
+	return 0;
+}
+
+void coord_store_reader_close(store *s)
+{
+	if (s == NULL) {
+		return;
+	}
+	sqlite3 *db = s->ops != NULL ? s->ops->db : NULL;
+	store_ops_fini(s);
+	db_close(db);
+	free(s);
+}
+
+int coord_store_read_begin(store *s)
+{
+	return db_exec(s->ops->db, "SAVEPOINT ops_read");
+}
+
+void coord_store_read_end(store *s)
+{
+	(void)db_exec(s->ops->db, "RELEASE ops_read");
+}
+
 void store_ops_fini(store *s)
 {
 	if (s == NULL) {

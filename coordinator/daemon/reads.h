@@ -1,0 +1,44 @@
+/*
+ * reads.h - the ops reads that scan the journal, run off the loop thread
+ * (the single node's shell; coord.h "reads off the loop").
+ *
+ * A dropctl audit reads every order ever journalled: on the loop it would
+ * stall every order behind it for as long (about 1 s per 100,000 orders on
+ * a 2-core host). The machine answers what memory knows in its batch and
+ * leaves the rest as a coord_read_job; reads runs the jobs one at a time on
+ * libuv's threadpool against its own read-only connection (opened at the
+ * first job), and calls done on the loop thread with the request and the
+ * job, which the shell answers.
+ *
+ * Thread model: reads_submit, reads_close and done on the loop thread;
+ * the job's durable reads on one threadpool worker at a time.
+ * Ownership: a submitted job and its request are the module's until done
+ * is called (done answers the request and frees the job) or, after
+ * reads_close, until the job is freed unanswered: the bridge that owned
+ * its request is gone then (bridge_destroy drops unanswered requests).
+ */
+#ifndef DN_COORD_READS_H
+#define DN_COORD_READS_H
+#include <uv.h>
+#include "coord.h"
+#include "io/bridge.h"
+
+typedef struct reads reads;
+
+/* Called on the loop thread once the job's reads are done: answer req
+ * (coord_read_job_reply) and free the job. */
+typedef void (*reads_done_fn)(void *arg, bridge_req *req, coord_read_job *job);
+
+/* 0 or DN_ENOMEM. db_path is the coordinator's file (copied). */
+int reads_create(reads **out, uv_loop_t *loop, const char *db_path, reads_done_fn done,
+    void *arg);
+
+/* Queues a job (run after those before it). */
+void reads_submit(reads *r, bridge_req *req, coord_read_job *job);
+
+/* Jobs waiting are freed unanswered; a running one is freed when its
+ * worker returns, and the module with it. Call before the bridge whose
+ * requests were submitted is destroyed. NULL-safe. */
+void reads_close(reads *r);
+
+#endif
