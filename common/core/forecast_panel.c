@@ -483,12 +483,16 @@ static double rmsse_scale2(const double *y, size_t n)
 	return k > 0 ? ss / (double)k : 0;
 }
 
-/* A validation case: history y[0..o-1], target y[o..o+hv-1]. */
+/* A validation case: history y[0..o-1], target y[o..o+hv-1]. A target
+ * shorter than the horizon (a short history) is completed for the point
+ * loss: its wm = horizon - hv missing periods are taken to scatter around
+ * a forecast as the history's own periods do (mean m1, mean square m2). */
 typedef struct {
 	unsigned cluster;
 	shape s;
 	double r[FORECAST_PANEL_CANDIDATES];
 	double a1, a2; /* sum and sum of squares of the target */
+	double wm, m1, m2;
 } vcase;
 
 static void vcase_make(vcase *v, const double *y, size_t o, unsigned hv,
@@ -502,6 +506,12 @@ static void vcase_make(vcase *v, const double *y, size_t o, unsigned hv,
 		v->a1 += y[o + h];
 		v->a2 += y[o + h] * y[o + h];
 	}
+	v->wm = hv < horizon ? (double)(horizon - hv) : 0;
+	v->m1 = v->m2 = 0;
+	for (size_t t = 0; v->wm > 0 && t < o; t++) {
+		v->m1 += y[t] / (double)o;
+		v->m2 += y[t] * y[t] / (double)o;
+	}
 }
 
 static void acc_losses(panel_acc *a, const vcase *v, const double *y,
@@ -513,7 +523,9 @@ static void acc_losses(panel_acc *a, const vcase *v, const double *y,
 		for (unsigned k = 0; k < FORECAST_PANEL_CANDIDATES; k++) {
 			for (unsigned j = 0; j < FORECAST_PANEL_SCALES; j++) {
 				double f = scales[j] * v->r[k];
-				double mse = (v->a2 - 2 * f * v->a1 + hv * f * f) / hv;
+				double mse = (v->a2 - 2 * f * v->a1 + hv * f * f +
+				    v->wm * (v->m2 - 2 * f * v->m1 + f * f)) /
+				    (hv + v->wm);
 
 				a->pt[k][j] += sqrt((mse > 0 ? mse : 0) / sc2);
 			}
