@@ -55,6 +55,12 @@ static const double scales[FORECAST_PANEL_SCALES] = { 0.5, 0.6, 0.7, 0.8,
 /* Resolution of the calibration: levels are found to 0.001. */
 #define PANEL_BINS 1000u
 
+/* When no level reaches the service share of a node's validation cases, the
+ * level aims at the best cover reachable less this share of the cases: the
+ * last few tenths of a percent of cover would cost a stock of 10-20x the
+ * demand (the highest level) and buy nothing a planner can use. */
+#define PANEL_REACH_TOL 0.005
+
 /* Lowest calibrated level: a cluster where almost nothing sells may need a
  * quantile far below the median of a distribution fitted to its sales. */
 #define PANEL_LEVEL_MIN 0.01
@@ -935,7 +941,18 @@ static void stock_scope(forecast_panel *m, const panel_acc *acc,
 /* Smallest level s (to 1 / PANEL_BINS) covering >= service of the cases. */
 static double level_of(const panel_acc *a, double service)
 {
-	double need = service * a->nhist, cum = 0;
+	double need = service * a->nhist, cum = 0, reach = 0;
+
+	/* Cases in the top bin are covered by no level below 1 (a stock
+	 * mean of 0 and a demand, or nearly): when they put the service
+	 * share out of reach, aim at the cover that can be reached, less
+	 * PANEL_REACH_TOL of the cases, not at the highest level. */
+	for (unsigned b = 0; b + 1 < PANEL_BINS; b++) {
+		reach += a->hist[b];
+	}
+	if (need > reach - PANEL_REACH_TOL * a->nhist) {
+		need = reach - PANEL_REACH_TOL * a->nhist;
+	}
 
 	for (unsigned b = 0; b < PANEL_BINS; b++) {
 		cum += a->hist[b];
