@@ -55,6 +55,12 @@ static const double scales[FORECAST_PANEL_SCALES] = { 0.5, 0.6, 0.7, 0.8,
 /* Resolution of the calibration: levels are found to 0.001. */
 #define PANEL_BINS 1000u
 
+/* When no level reaches the service share of a node's validation cases, the
+ * level aims at the best cover reachable less this share of the cases: the
+ * last few tenths of a percent of cover would cost a stock of 10-20x the
+ * demand (the highest level) and buy nothing a planner can use. */
+#define PANEL_REACH_TOL 0.005
+
 /* Lowest calibrated level: a cluster where almost nothing sells may need a
  * quantile far below the median of a distribution fitted to its sales. */
 #define PANEL_LEVEL_MIN 0.01
@@ -483,12 +489,16 @@ static double rmsse_scale2(const double *y, size_t n)
 	return k > 0 ? ss / (double)k : 0;
 }
 
-/* A validation case: history y[0..o-1], target y[o..o+hv-1]. */
+/* A validation case: history y[0..o-1], target y[o..o+hv-1]. A target
+ * shorter than the horizon (a short history) is completed for the point
+ * loss: its wm = horizon - hv missing periods are taken to scatter around
+ * a forecast as the history's own periods do (mean m1, mean square m2). */
 typedef struct {
 	unsigned cluster;
 	shape s;
 	double r[FORECAST_PANEL_CANDIDATES];
 	double a1, a2; /* sum and sum of squares of the target */
+	double wm, m1, m2;
 } vcase;
 
 static void vcase_make(vcase *v, const double *y, size_t o, unsigned hv,
@@ -502,6 +512,12 @@ static void vcase_make(vcase *v, const double *y, size_t o, unsigned hv,
 		v->a1 += y[o + h];
 		v->a2 += y[o + h] * y[o + h];
 	}
+	v->wm = hv < horizon ? (double)(horizon - hv) : 0;
+	v->m1 = v->m2 = 0;
+	for (size_t t = 0; v->wm > 0 && t < o; t++) {
+		v->m1 += y[t] / (double)o;
+		v->m2 += y[t] * y[t] / (double)o;
+	}
 }
 
 static void acc_losses(panel_acc *a, const vcase *v, const double *y,
@@ -513,7 +529,9 @@ static void acc_losses(panel_acc *a, const vcase *v, const double *y,
 		for (unsigned k = 0; k < FORECAST_PANEL_CANDIDATES; k++) {
 			for (unsigned j = 0; j < FORECAST_PANEL_SCALES; j++) {
 				double f = scales[j] * v->r[k];
-				double mse = (v->a2 - 2 * f * v->a1 + hv * f * f) / hv;
+				double mse = (v->a2 - 2 * f * v->a1 + hv * f * f +
+				    v->wm * (v->m2 - 2 * f * v->m1 + f * f)) /
+				    (hv + v->wm);
 
 				a->pt[k][j] += sqrt((mse > 0 ? mse : 0) / sc2);
 			}
@@ -923,7 +941,18 @@ static void stock_scope(forecast_panel *m, const panel_acc *acc,
 /* Smallest level s (to 1 / PANEL_BINS) covering >= service of the cases. */
 static double level_of(const panel_acc *a, double service)
 {
-	double need = service * a->nhist, cum = 0;
+	double need = service * a->nhist, cum = 0, reach = 0;
+
+	/* Cases in the top bin are covered by no level below 1 (a stock
+	 * mean of 0 and a demand, or nearly): when they put the service
+	 * share out of reach, aim at the cover that can be reached, less
+	 * PANEL_REACH_TOL of the cases, not at the highest level. */
+	for (unsigned b = 0; b + 1 < PANEL_BINS; b++) {
+		reach += a->hist[b];
+	}
+	if (need > reach - PANEL_REACH_TOL * a->nhist) {
+		need = reach - PANEL_REACH_TOL * a->nhist;
+	}
 
 	for (unsigned b = 0; b < PANEL_BINS; b++) {
 		cum += a->hist[b];

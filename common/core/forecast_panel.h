@@ -12,7 +12,9 @@
  *   2. each training history falls in a cluster by its shape (recency of its
  *      last demand, density, evidence, trend: forecast_panel_cluster_name);
  *   3. per cluster, the point forecast is the candidate x scale factor with
- *      the lowest validation RMSSE, and the stock's mean is the candidate
+ *      the lowest validation RMSSE (a target cut shorter than the horizon
+ *      by the history is completed with the history's own scatter around
+ *      the forecast), and the stock's mean is the candidate
  *      whose horizon means, scaled to the cluster's validation demand,
  *      would have filled the most units (the placement of a fixed stock);
  *      clusters with few cases lean on their parent (shrinkage); whether
@@ -26,7 +28,9 @@
  *      quantile level is calibrated on the validation targets so that the
  *      share covered equals the service level, per cluster, for the whole
  *      panel, or a blend of the two: whichever would have placed a fixed
- *      stock best on the validation targets;
+ *      stock best on the validation targets; where no level reaches the
+ *      service share (cases no stock covers), the reachable cover less
+ *      0.5 % of the cases;
  *   5. a budget-aware stock: the quantile at one common placement level
  *      (raw or calibrated per cluster, chosen by validation fill at a 1.0x
  *      budget) times the factor that brings the validation cover to the
