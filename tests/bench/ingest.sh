@@ -2,7 +2,7 @@
 # ingest.sh - the ingest benchmark (not part of the test suite):
 #
 #   ./tests/bench/ingest.sh [--bin BUILD_DIR] [--buyers N] [--concurrency C] [--units U]
-#                           [--plaintext] [--metrics]
+#                           [--plaintext] [--metrics] [--orders-only]
 #
 # Starts the example network (coordinator + six hubs, deploy/local-net.sh) in
 # a temp folder on free-by-default ports 7400-7402 (DROPNET_PORT_BASE moves
@@ -16,12 +16,13 @@
 # measure what TLS costs); --metrics turns on every daemon's /metrics
 # (ports from DROPNET_METRICS_PORT_BASE, default 7410) and scrapes the
 # coordinator's once a second during the run, as Prometheus would (to
-# measure what counting costs: run with and without). Build first (./tests/run.sh, or cmake into build/); use a Release
+# measure what counting costs: run with and without); --orders-only skips
+# the quotes (for interleaved TLS/plaintext runs). Build first (./tests/run.sh, or cmake into build/); use a Release
 # or RelWithDebInfo build, not the sanitizer one.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$(pwd)
-BIN="$REPO/build"; BUYERS=200000; CONC=64; UNITS=50000; NETOPTS=()
+BIN="$REPO/build"; BUYERS=200000; CONC=64; UNITS=50000; NETOPTS=(); QUOTES=1
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--bin) BIN=$(cd "$2" && pwd); shift 2 ;;
@@ -30,8 +31,9 @@ while [[ $# -gt 0 ]]; do
 	--units) UNITS=$2; shift 2 ;;
 	--plaintext) NETOPTS+=(--plaintext); shift ;;
 	--metrics) NETOPTS+=(--metrics-port-base "${DROPNET_METRICS_PORT_BASE:-7410}"); shift ;;
-	-h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) echo "usage: $0 [--bin BUILD_DIR] [--buyers N] [--concurrency C] [--units U] [--plaintext] [--metrics]" >&2; exit 2 ;;
+	--orders-only) QUOTES=0; shift ;;
+	-h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "usage: $0 [--bin BUILD_DIR] [--buyers N] [--concurrency C] [--units U] [--plaintext] [--metrics] [--orders-only]" >&2; exit 2 ;;
 	esac
 done
 for p in coordinator hubd dropctl pickterm loadgen; do
@@ -104,23 +106,28 @@ rss_after=$(rss)
 # priced drop, answered from memory; then the same with 8 SKUs per quote
 # (a product page listing variants): quote throughput next to orders', and
 # the coordinator's CPU per request.
-"$BIN/dropctl" drop create --id bench-drop --sku "$SKU:$UNITS" --placement london:$UNITS \
-	--sku bench-v1:1 --placement london:1 --sku bench-v2:1 --placement london:1 \
-	--sku bench-v3:1 --placement london:1 --sku bench-v4:1 --placement london:1 \
-	--sku bench-v5:1 --placement london:1 --sku bench-v6:1 --placement london:1 \
-	--sku bench-v7:1 --placement london:1 \
-	--tier public:now:+1d --currency GBP --price "$SKU:public:6000" \
-	--price bench-v1:public:6000 --price bench-v2:public:6000 --price bench-v3:public:6000 \
-	--price bench-v4:public:6000 --price bench-v5:public:6000 --price bench-v6:public:6000 \
-	--price bench-v7:public:6000 >&2
-"$BIN/dropctl" drop open bench-drop >&2
-cpu2=$(coord_cpu_ms)
-lgq=$("$BIN/loadgen" --sku "$SKU" --buyers "$BUYERS" --concurrency "$CONC" --seed 1 --key-prefix benchq \
-	--drop bench-drop --tier public --quote-only --json)
-cpu3=$(coord_cpu_ms)
-lgq8=$("$BIN/loadgen" --sku "$SKU" --buyers "$BUYERS" --concurrency "$CONC" --seed 1 --key-prefix benchq8 \
-	--drop bench-drop --tier public --quote-only --quote-skus "$SKU,bench-v1,bench-v2,bench-v3,bench-v4,bench-v5,bench-v6,bench-v7" --json)
-cpu4=$(coord_cpu_ms)
+if (( QUOTES )); then
+	"$BIN/dropctl" drop create --id bench-drop --sku "$SKU:$UNITS" --placement london:$UNITS \
+		--sku bench-v1:1 --placement london:1 --sku bench-v2:1 --placement london:1 \
+		--sku bench-v3:1 --placement london:1 --sku bench-v4:1 --placement london:1 \
+		--sku bench-v5:1 --placement london:1 --sku bench-v6:1 --placement london:1 \
+		--sku bench-v7:1 --placement london:1 \
+		--tier public:now:+1d --currency GBP --price "$SKU:public:6000" \
+		--price bench-v1:public:6000 --price bench-v2:public:6000 --price bench-v3:public:6000 \
+		--price bench-v4:public:6000 --price bench-v5:public:6000 --price bench-v6:public:6000 \
+		--price bench-v7:public:6000 >&2
+	"$BIN/dropctl" drop open bench-drop >&2
+	cpu2=$(coord_cpu_ms)
+	lgq=$("$BIN/loadgen" --sku "$SKU" --buyers "$BUYERS" --concurrency "$CONC" --seed 1 --key-prefix benchq \
+		--drop bench-drop --tier public --quote-only --json)
+	cpu3=$(coord_cpu_ms)
+	lgq8=$("$BIN/loadgen" --sku "$SKU" --buyers "$BUYERS" --concurrency "$CONC" --seed 1 --key-prefix benchq8 \
+		--drop bench-drop --tier public --quote-only --quote-skus "$SKU,bench-v1,bench-v2,bench-v3,bench-v4,bench-v5,bench-v6,bench-v7" --json)
+	cpu4=$(coord_cpu_ms)
+else
+	lgq='{"orders_per_s": null, "quotes": 0, "errors": 0}'; lgq8=$lgq
+	cpu2=$cpu1; cpu3=$cpu1; cpu4=$cpu1
+fi
 python3 - "$lg" "$rss_before" "$rss_after" "$lgq" "$lgq8" "$cpu0 $cpu1 $cpu2 $cpu3 $cpu4" <<'PY'
 import json, sys
 lg = json.loads(sys.argv[1])
