@@ -89,6 +89,7 @@ typedef struct shell {
 	int64_t rows_marked;          /* coord_rows_written at the last ticket */
 	shell_pub_batch *pub_head, *pub_tail; /* waiting to publish, in order */
 	reads *reads;                 /* audits' durable reads off the loop (single node) */
+	uint64_t ckpt_asked_ms;       /* uv_now of the last checkpoint asked for */
 	size_t pub_batches;
 } shell;
 
@@ -160,20 +161,23 @@ static void shell_run(shell *sh, machine_batch_fn fn, obs_path path, bridge_req 
 	uint64_t t1 = timed ? obs_now_ns() : 0;
 	/* Whatever fn committed is durable once the ticket is synced. */
 	uint64_t ticket = shell_ticket(sh);
+	size_t acked = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!m[i].replied) {
-			/* An audit whose durable checks run off the loop (reads.h). */
+			/* Reads that run off the loop (reads.h); their ack is
+			 * timed when they are answered (shell_read_done). */
 			assert(m[i].deferred != NULL && sh->reads != NULL);
 			reads_submit(sh->reads, reqs[i], m[i].deferred);
 		} else {
 			bridge_req_reply_after(reqs[i], m[i].reply, m[i].reply_len, ticket);
+			recv_ns[acked++] = recv_ns[i];
 		}
 		mreq_fini(&m[i]);
 	}
 	shell_outbox(sh, ticket);
 	if (timed) {
 		obs_batch(&sh->obs, path, t0, t1);
-		obs_acks(&sh->obs, path, recv_ns, n, obs_now_ns());
+		obs_acks(&sh->obs, path, recv_ns, acked, obs_now_ns());
 		obs_publish(&sh->obs, &sh->c, false);
 	}
 }
@@ -184,10 +188,33 @@ static void shell_read_done(void *arg, bridge_req *req, coord_read_job *job)
 {
 	shell *sh = arg;
 	mreq m;
+	uint64_t recv_ns = bridge_req_received_ns(req);
 	mreq_init(&m, NULL, 0);
 	coord_read_job_reply(job, &m);
 	bridge_req_reply_after(req, m.reply, m.reply_len, shell_ticket(sh));
 	mreq_fini(&m);
+	if (obs_on(&sh->obs)) {
+		obs_acks(&sh->obs, OBS_OPS, &recv_ns, 1, obs_now_ns());
+	}
+}
+
+/* SQLite calls this on the loop after each commit with the WAL's size in
+ * pages: past SHELL_CKPT_PAGES it asks for a checkpoint off the loop
+ * (reads_checkpoint), at most every SHELL_CKPT_GAP_MS while it stays
+ * there (a long read keeps what it needs in the WAL). */
+#define SHELL_CKPT_PAGES 4000
+#define SHELL_CKPT_GAP_MS 100
+static int shell_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	(void)db;
+	(void)name;
+	shell *sh = arg;
+	uint64_t now = uv_now(sh->loop);
+	if (pages >= SHELL_CKPT_PAGES && now - sh->ckpt_asked_ms >= SHELL_CKPT_GAP_MS) {
+		sh->ckpt_asked_ms = now;
+		reads_checkpoint(sh->reads);
+	}
+	return SQLITE_OK;
 }
 
 /* A request over its connection's in-flight cap (bridge_set_peer_max):
@@ -867,6 +894,13 @@ int main(int argc, char **argv)
 	 * answers them in its apply, from its own store. */
 	if (sh.grp == NULL && reads_create(&sh.reads, sh.loop, path, shell_read_done, &sh) == 0) {
 		coord_set_deferred_reads(c, true);
+		/* Checkpoints off the loop too (reads.h), with walsync's NORMAL. */
+		if (sh.ws != NULL && db_exec(c->db, "PRAGMA wal_autocheckpoint=0") == 0) {
+			sqlite3_wal_hook(c->db, shell_wal_hook, &sh);
+			/* A long read lets the WAL grow past the checkpoint's
+			 * threshold; once it starts over it goes back to this. */
+			(void)db_exec(c->db, "PRAGMA journal_size_limit=67108864");
+		}
 	}
 	if (shell_listen(&sh) != 0) {
 		uv_run(sh.loop, UV_RUN_DEFAULT);

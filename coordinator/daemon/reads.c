@@ -1,8 +1,10 @@
 /*
- * reads.c - the journal-scanning ops reads off the loop (see reads.h).
+ * reads.c - the journal-scanning ops reads, and the WAL's checkpoints, off
+ * the loop (see reads.h).
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sqlite3.h>
 #include "core/err.h"
 #include "io/log.h"
 #include "reads.h"
@@ -19,27 +21,52 @@ struct reads {
 	char *db_path;
 	reads_done_fn done;
 	void *arg;
-	store *reader;        /* opened by the first job's worker */
+	store *reader;        /* opened and closed on the loop, used by the worker */
 	uv_work_t work;
 	reads_item *head, *tail;  /* head runs while running is true */
 	bool running, closed;
+	/* Checkpoints (reads_checkpoint): their own read-write connection,
+	 * opened and used only on the worker. */
+	uv_work_t ckpt_work;
+	sqlite3 *ckpt_db;
+	bool ckpt_running;
+	int ckpt_log, ckpt_done;  /* the last checkpoint's frames: in the WAL, copied */
 };
 
 static void reads_start(reads *r);
 
-/* Worker thread: the job's durable reads. */
+/* The reader, opened on the loop when none is open (the first job, or
+ * after one that left it unusable). NULL when it cannot open (logged). */
+static store *reads_reader(reads *r)
+{
+	if (r->reader != NULL && !coord_store_reader_ok(r->reader)) {
+		log_warn("reads.reader_reopened", "why=%s", "left inside a transaction");
+		coord_store_reader_close(r->reader);
+		r->reader = NULL;
+	}
+	if (r->reader == NULL && coord_store_reader_open(r->db_path, &r->reader) != 0) {
+		r->reader = NULL;
+	}
+	return r->reader;
+}
+
+/* Worker thread: the job's durable reads (a NULL reader: reported as not
+ * run by the job itself). */
 static void reads_work(uv_work_t *w)
 {
 	reads *r = w->data;
-	if (r->reader == NULL && coord_store_reader_open(r->db_path, &r->reader) != 0) {
-		r->reader = NULL; /* the job reports its checks as not run */
-	}
 	coord_read_job_run(r->head->job, r->reader);
 }
 
 static void reads_free(reads *r)
 {
+	if (r->running || r->ckpt_running) {
+		return; /* the last after-callback frees it */
+	}
 	coord_store_reader_close(r->reader);
+	if (r->ckpt_db != NULL) {
+		sqlite3_close_v2(r->ckpt_db);
+	}
 	free(r->db_path);
 	free(r);
 }
@@ -71,11 +98,12 @@ static void reads_start(reads *r)
 	if (r->running || r->head == NULL) {
 		return;
 	}
+	(void)reads_reader(r);
 	r->work.data = r;
 	if (uv_queue_work(r->loop, &r->work, reads_work, reads_after) != 0) {
-		/* Cannot happen with a valid loop and callbacks; answer from
-		 * memory rather than leave the request waiting. */
-		log_error("reads.queue_failed", "jobs=%s", "answered without durable checks");
+		/* Cannot happen with a valid loop and callbacks; answer rather
+		 * than leave the request waiting. */
+		log_error("reads.queue_failed", "jobs=%s", "answered without durable reads");
 		reads_item *it = r->head;
 		r->head = it->next;
 		if (r->head == NULL) {
@@ -110,7 +138,7 @@ void reads_submit(reads *r, bridge_req *req, coord_read_job *job)
 {
 	reads_item *it = calloc(1, sizeof(*it));
 	if (it == NULL) {
-		/* Out of memory: the durable checks are reported as not run. */
+		/* Out of memory: the durable reads are reported as not run. */
 		coord_read_job_run(job, NULL);
 		r->done(r->arg, req, job);
 		return;
@@ -124,6 +152,62 @@ void reads_submit(reads *r, bridge_req *req, coord_read_job *job)
 	}
 	r->tail = it;
 	reads_start(r);
+}
+
+/* Worker thread: one PASSIVE checkpoint - it copies what no reader still
+ * needs and never waits for a reader or blocks the writer. */
+static void ckpt_work(uv_work_t *w)
+{
+	reads *r = w->data;
+	if (r->ckpt_db == NULL) {
+		if (sqlite3_open_v2(r->db_path, &r->ckpt_db, SQLITE_OPEN_READWRITE |
+		    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+			log_error("reads.checkpoint_open_failed", "path=%s err=\"%s\"", r->db_path,
+			    r->ckpt_db != NULL ? sqlite3_errmsg(r->ckpt_db) : "out of memory");
+			sqlite3_close_v2(r->ckpt_db);
+			r->ckpt_db = NULL;
+			return;
+		}
+		sqlite3_busy_timeout(r->ckpt_db, 1000);
+		/* A new connection knows it is in WAL mode only once it has read
+		 * the file: until then a checkpoint does nothing (and says -1). */
+		if (sqlite3_exec(r->ckpt_db, "PRAGMA journal_mode", NULL, NULL, NULL) != SQLITE_OK) {
+			log_error("reads.checkpoint_open_failed", "path=%s err=\"%s\"", r->db_path,
+			    sqlite3_errmsg(r->ckpt_db));
+			sqlite3_close_v2(r->ckpt_db);
+			r->ckpt_db = NULL;
+			return;
+		}
+	}
+	int rc = sqlite3_wal_checkpoint_v2(r->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+	    &r->ckpt_log, &r->ckpt_done);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+		log_error("reads.checkpoint_failed", "rc=%d err=\"%s\"", rc,
+		    sqlite3_errmsg(r->ckpt_db));
+	}
+}
+
+static void ckpt_after(uv_work_t *w, int status)
+{
+	(void)status;
+	reads *r = w->data;
+	r->ckpt_running = false;
+	if (r->closed) {
+		reads_free(r);
+		return;
+	}
+	log_debug("reads.checkpoint", "wal_frames=%d copied=%d", r->ckpt_log, r->ckpt_done);
+}
+
+void reads_checkpoint(reads *r)
+{
+	if (r == NULL || r->closed || r->ckpt_running) {
+		return;
+	}
+	r->ckpt_work.data = r;
+	if (uv_queue_work(r->loop, &r->ckpt_work, ckpt_work, ckpt_after) == 0) {
+		r->ckpt_running = true;
+	}
 }
 
 void reads_close(reads *r)
@@ -143,7 +227,8 @@ void reads_close(reads *r)
 	if (r->running) {
 		r->head->next = NULL;
 		r->tail = r->head;
-		return; /* reads_after frees the rest */
+		/* A long audit ends at once (its answer is not sent). */
+		coord_store_reader_interrupt(r->reader);
 	}
 	reads_free(r);
 }

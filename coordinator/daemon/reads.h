@@ -36,8 +36,17 @@ int reads_create(reads **out, uv_loop_t *loop, const char *db_path, reads_done_f
 /* Queues a job (run after those before it). */
 void reads_submit(reads *r, bridge_req *req, coord_read_job *job);
 
-/* Jobs waiting are freed unanswered; a running one is freed when its
- * worker returns, and the module with it. Call before the bridge whose
+/* Asks for a PASSIVE checkpoint of the WAL on a worker, with a read-write
+ * connection of its own (none if one runs already). The shell turns off
+ * SQLite's automatic checkpoint, which runs inside the COMMIT that crosses
+ * the threshold, on the loop, and asks for one here instead: a checkpoint
+ * copies pages and syncs the database (tens of ms, hundreds after a long
+ * read held the WAL), and no order waits for it now. Loop thread. */
+void reads_checkpoint(reads *r);
+
+/* Jobs waiting are freed unanswered; a running one is interrupted
+ * (sqlite3_interrupt) and freed when its worker returns, and the module
+ * with it (after a running checkpoint too). Call before the bridge whose
  * requests were submitted is destroyed. NULL-safe. */
 void reads_close(reads *r);
 

@@ -772,12 +772,14 @@ static void drops_kpi_reply(int rv, drops_kpi_rows *w, int64_t clock_ms, mreq *r
 }
 
 /* A drop's KPIs read off the loop (coord.h "reads off the loop"): the
- * memory they need, copied when the request was taken, and the lists. */
+ * memory they need, copied when the request was taken, and the lists.
+ * No experiment exposures are copied: drops_kpi writes those still in
+ * memory first, so the reader's snapshot (taken later) holds them all -
+ * a copy would count twice every exposure a commit in between wrote. */
 struct coord_kpi_job {
 	coord_kpi_src src;
 	char drop_id[DN_ID_MAX + 1];
 	char currency[16];
-	coord_experiment *exps;
 	int64_t clock_ms;
 	int rv;
 	drops_kpi_rows w;
@@ -786,7 +788,6 @@ struct coord_kpi_job {
 void coord_kpi_job_free(struct coord_kpi_job *j)
 {
 	if (j != NULL) {
-		free(j->exps);
 		free(j->src.money);
 		free(j->src.acts);
 		free(j);
@@ -807,16 +808,12 @@ static struct coord_kpi_job *drops_kpi_job(coord *c, const coord_drop *d)
 	j->src.priced = d->spec != NULL && coord_drop_priced(d);
 	j->src.money = calloc(1, coord_kpi_money_size());
 	j->src.acts = calloc(1, coord_kpi_activations_size());
-	j->exps = c->nexps > 0 ? malloc(c->nexps * sizeof(*j->exps)) : NULL;
-	if (j->src.money == NULL || j->src.acts == NULL || (c->nexps > 0 && j->exps == NULL)) {
+	if (j->src.money == NULL || j->src.acts == NULL) {
 		coord_kpi_job_free(j);
 		return NULL;
 	}
-	if (c->nexps > 0) {
-		memcpy(j->exps, c->exps, c->nexps * sizeof(*j->exps));
-	}
-	j->src.exps = j->exps;
-	j->src.nexps = c->nexps;
+	j->src.exps = NULL; /* every exposure is in the file (drops_kpi) */
+	j->src.nexps = 0;
 	j->clock_ms = coord_now_wall_ms(c);
 	return j;
 }
@@ -833,6 +830,25 @@ void coord_kpi_job_reply(struct coord_kpi_job *j, mreq *r)
 	coord_kpi_job_free(j);
 }
 
+static int drops_kpi_flush_apply(coord *c, void *arg)
+{
+	(void)arg;
+	return coord_experiments_flush(c);
+}
+
+/* True when an experiment has exposures counted in memory only. */
+static bool drops_exposures_pending(const coord *c)
+{
+	for (size_t i = 0; i < c->nexps; i++) {
+		for (size_t a = 0; a < c->exps[i].narms; a++) {
+			if (c->exps[i].pending[a] != 0) {
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
 static void drops_kpi(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
 	coord_drop *d = NULL;
@@ -840,6 +856,13 @@ static void drops_kpi(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 		return;
 	}
 	if (c->reads_deferred) {
+		/* Exposures counted in memory go to the file first: the reader
+		 * then sees all of them, once (struct coord_kpi_job). */
+		if (drops_exposures_pending(c) &&
+		    coord_txn_run(c, "kpi_exposures", drops_kpi_flush_apply, NULL) != 0) {
+			drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
+			return;
+		}
 		struct coord_kpi_job *j = drops_kpi_job(c, d);
 		coord_read_job *job = j != NULL ? calloc(1, sizeof(*job)) : NULL;
 		if (job != NULL) {

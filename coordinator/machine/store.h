@@ -677,6 +677,12 @@ int coord_store_audit_ledger(store *s, coord_store_finding_fn fn, void *arg,
 int coord_store_reader_open(const char *path, store **out);
 /* NULL-safe. */
 void coord_store_reader_close(store *s);
+/* False when the reader is stuck inside a transaction (a RELEASE that
+ * failed): every later read would see that old snapshot and pin the WAL,
+ * so the caller closes it and opens another. */
+bool coord_store_reader_ok(store *s);
+/* Stops the reader's running statement (SQLITE_INTERRUPT): any thread. */
+void coord_store_reader_interrupt(store *s);
 /* One snapshot for several reads: a SAVEPOINT, so it nests inside a
  * transaction already open on the connection. 0 or DN_EIO. */
 int coord_store_read_begin(store *s);

@@ -264,6 +264,18 @@ void coord_store_read_end(store *s)
 	(void)db_exec(s->ops->db, "RELEASE ops_read");
 }
 
+bool coord_store_reader_ok(store *s)
+{
+	return s != NULL && sqlite3_get_autocommit(s->ops->db) != 0;
+}
+
+void coord_store_reader_interrupt(store *s)
+{
+	if (s != NULL) {
+		sqlite3_interrupt(s->ops->db);
+	}
+}
+
 void store_ops_fini(store *s)
 {
 	if (s == NULL) {

@@ -49,6 +49,43 @@ static coord_read_job *audit_deferred(net *n)
 	return ops_deferred(&n->c, &q);
 }
 
+static uint8_t *ingest_raw(mt *m, const uint8_t *buf, size_t len, size_t *rlen)
+{
+	mreq r, *rp = &r;
+	mreq_init(&r, buf, len);
+	coord_ingest_request(m->c, &rp, 1);
+	assert_true(r.replied);
+	uint8_t *out = malloc(r.reply_len ? r.reply_len : 1);
+	memcpy(out, r.reply, r.reply_len);
+	*rlen = r.reply_len;
+	mreq_fini(&r);
+	return out;
+}
+
+static void quote(mt *m, const char *customer)
+{
+	char *skus[1] = {"p-tee"};
+	Dropnet__QuoteRequest q = DROPNET__QUOTE_REQUEST__INIT;
+	q.version = DN_PROTO_VERSION;
+	q.customer = (char *)customer;
+	q.drop_id = "pd";
+	q.tier = "pub";
+	q.n_skus = 1;
+	q.skus = skus;
+	q.lat = MT_LAT;
+	q.lon = MT_LON;
+	Dropnet__IngestRequest e = DROPNET__INGEST_REQUEST__INIT;
+	e.kind_case = DROPNET__INGEST_REQUEST__KIND_QUOTE;
+	e.quote = &q;
+	e.version = DN_PROTO_VERSION;
+	uint8_t *buf = NULL, *rep = NULL;
+	size_t len = 0, rlen = 0;
+	assert_int_equal(codec_ingest_request_pack(&e, &buf, &len), 0);
+	rep = ingest_raw(m, buf, len, &rlen);
+	free(buf);
+	free(rep);
+}
+
 static Dropnet__OpsReply *job_answer(coord_read_job *job)
 {
 	mreq r;
@@ -205,12 +242,63 @@ static void test_deferred_kpi_same_answer(void **state)
 	mt_close(&m);
 }
 
+static uint64_t exposures(const Dropnet__OpsReply *rep)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < rep->kpi->n_money_by_arm; i++) {
+		n += rep->kpi->money_by_arm[i]->exposures;
+	}
+	return n;
+}
+
+/* Exposures an experiment counted in memory are in a deferred KPI once:
+ * an order's group commit between the request and the job writes them to
+ * the file the job reads (the review's case: they were counted twice). */
+static void test_deferred_kpi_exposures_once(void **state)
+{
+	(void)state;
+	mt m;
+	mt_open(&m);
+	mt_hub_sync(&m, "p-tee", 20);
+	mt_drop_priced(&m, "pd", "p-tee", 20, 6000);
+	assert_int_equal(mt_experiment_create(&m, "x1", "pd", "p-tee", 5000, 7000),
+	    DROPNET__STATUS__OK);
+	quote(&m, "c1");
+	quote(&m, "c2");
+	quote(&m, "c3");
+	Dropnet__OpsRequest q = DROPNET__OPS_REQUEST__INIT;
+	q.kind = DROPNET__OPS_KIND__OPS_KPI;
+	q.drop_id = "pd";
+	Dropnet__OpsReply *now = mt_ops(&m, &q);
+	assert_int_equal(now->status, DROPNET__STATUS__OK);
+	assert_int_equal(exposures(now), 3);
+	store *reader = NULL;
+	assert_int_equal(coord_store_reader_open(m.path, &reader), 0);
+	coord_read_job *job = ops_deferred(m.c, &q);
+	quote(&m, "c4"); /* after the request: not in its answer */
+	assert_int_equal(mt_submit(&m, "k1", "pd", "p-tee", 1), DROPNET__STATUS__ACCEPTED);
+	coord_read_job_run(job, reader);
+	Dropnet__OpsReply *later = job_answer(job);
+	assert_int_equal(later->status, DROPNET__STATUS__OK);
+	/* The reader runs after c4's exposure was committed with k1: 4, each
+	 * once (a copy of the 3 pending at the request made it 7). */
+	assert_int_equal(exposures(later), 4);
+	Dropnet__OpsReply *after = mt_ops(&m, &q);
+	assert_int_equal(exposures(after), 4);
+	codec_ops_reply_free(now);
+	codec_ops_reply_free(later);
+	codec_ops_reply_free(after);
+	coord_store_reader_close(reader);
+	mt_close(&m);
+}
+
 int main(void)
 {
 	log_set_level(LOG_ERROR);
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_deferred_audit_same_answer),
 	    cmocka_unit_test(test_deferred_kpi_same_answer),
+	    cmocka_unit_test(test_deferred_kpi_exposures_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
