@@ -262,6 +262,59 @@ static inline void mt_ingest(mt *m, uint8_t **bufs, const size_t *lens, size_t n
 
 /* One SubmitOrder (action, hold_seconds as given) of qty sku to the test
  * ship-to. Returns the unpacked ack; free it with codec_order_ack_free. */
+/* Sends raw bytes on the ingest path; returns the reply bytes (malloc'd). */
+static inline uint8_t *mt_ingest_raw(mt *m, const uint8_t *buf, size_t len, size_t *rlen)
+{
+	mreq r, *rp = &r;
+	mreq_init(&r, buf, len);
+	coord_ingest_request(m->c, &rp, 1);
+	assert_true(r.replied);
+	uint8_t *out = malloc(r.reply_len ? r.reply_len : 1);
+	assert_non_null(out);
+	memcpy(out, r.reply, r.reply_len);
+	*rlen = r.reply_len;
+	mreq_fini(&r);
+	return out;
+}
+
+/* An IngestRequest envelope on the ingest path; its reply (free with
+ * codec_ingest_reply_free). */
+static inline Dropnet__IngestReply *mt_ingest_env(mt *m, Dropnet__IngestRequest *e)
+{
+	uint8_t *buf = NULL, *rep = NULL;
+	size_t len = 0, rlen = 0;
+	e->version = DN_PROTO_VERSION;
+	assert_int_equal(codec_ingest_request_pack(e, &buf, &len), 0);
+	rep = mt_ingest_raw(m, buf, len, &rlen);
+	Dropnet__IngestReply *r = NULL;
+	assert_int_equal(codec_ingest_reply_unpack(rep, rlen, &r), 0);
+	free(buf);
+	free(rep);
+	return r;
+}
+
+/* A quote of sku in drop/tier for customer at MT_LAT/MT_LON; its reply. */
+static inline Dropnet__IngestReply *mt_quote(mt *m, const char *drop, const char *tier,
+    const char *sku, const char *customer)
+{
+	char *skus[1] = {(char *)sku};
+	Dropnet__QuoteRequest q = DROPNET__QUOTE_REQUEST__INIT;
+	q.version = DN_PROTO_VERSION;
+	q.customer = (char *)customer;
+	q.drop_id = (char *)drop;
+	q.tier = (char *)tier;
+	q.n_skus = 1;
+	q.skus = skus;
+	q.lat = MT_LAT;
+	q.lon = MT_LON;
+	Dropnet__IngestRequest e = DROPNET__INGEST_REQUEST__INIT;
+	e.kind_case = DROPNET__INGEST_REQUEST__KIND_QUOTE;
+	e.quote = &q;
+	Dropnet__IngestReply *r = mt_ingest_env(m, &e);
+	assert_int_equal(r->kind_case, DROPNET__INGEST_REPLY__KIND_QUOTE);
+	return r;
+}
+
 static inline Dropnet__OrderAck *mt_order(mt *m, const char *key, const char *customer,
     const char *drop, const char *tier, const char *sku, uint32_t qty,
     uint32_t hold_seconds, Dropnet__OrderAction action)

@@ -49,41 +49,9 @@ static coord_read_job *audit_deferred(net *n)
 	return ops_deferred(&n->c, &q);
 }
 
-static uint8_t *ingest_raw(mt *m, const uint8_t *buf, size_t len, size_t *rlen)
-{
-	mreq r, *rp = &r;
-	mreq_init(&r, buf, len);
-	coord_ingest_request(m->c, &rp, 1);
-	assert_true(r.replied);
-	uint8_t *out = malloc(r.reply_len ? r.reply_len : 1);
-	memcpy(out, r.reply, r.reply_len);
-	*rlen = r.reply_len;
-	mreq_fini(&r);
-	return out;
-}
-
 static void quote(mt *m, const char *customer)
 {
-	char *skus[1] = {"p-tee"};
-	Dropnet__QuoteRequest q = DROPNET__QUOTE_REQUEST__INIT;
-	q.version = DN_PROTO_VERSION;
-	q.customer = (char *)customer;
-	q.drop_id = "pd";
-	q.tier = "pub";
-	q.n_skus = 1;
-	q.skus = skus;
-	q.lat = MT_LAT;
-	q.lon = MT_LON;
-	Dropnet__IngestRequest e = DROPNET__INGEST_REQUEST__INIT;
-	e.kind_case = DROPNET__INGEST_REQUEST__KIND_QUOTE;
-	e.quote = &q;
-	e.version = DN_PROTO_VERSION;
-	uint8_t *buf = NULL, *rep = NULL;
-	size_t len = 0, rlen = 0;
-	assert_int_equal(codec_ingest_request_pack(&e, &buf, &len), 0);
-	rep = ingest_raw(m, buf, len, &rlen);
-	free(buf);
-	free(rep);
+	codec_ingest_reply_free(mt_quote(m, "pd", "pub", "p-tee", customer));
 }
 
 static Dropnet__OpsReply *job_answer(coord_read_job *job)

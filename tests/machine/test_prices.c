@@ -26,55 +26,11 @@ static void setup(mt *m)
 	mt_drop_priced(m, "pd", "p-tee", 20, 6000);
 }
 
-/* Sends raw bytes on the ingest path; returns the reply bytes (malloc'd). */
-static uint8_t *ingest_raw(mt *m, const uint8_t *buf, size_t len, size_t *rlen)
-{
-	mreq r, *rp = &r;
-	mreq_init(&r, buf, len);
-	coord_ingest_request(m->c, &rp, 1);
-	assert_true(r.replied);
-	uint8_t *out = malloc(r.reply_len ? r.reply_len : 1);
-	assert_non_null(out);
-	memcpy(out, r.reply, r.reply_len);
-	*rlen = r.reply_len;
-	mreq_fini(&r);
-	return out;
-}
-
-static Dropnet__IngestReply *ingest_env(mt *m, Dropnet__IngestRequest *e)
-{
-	uint8_t *buf = NULL, *rep = NULL;
-	size_t len = 0, rlen = 0;
-	e->version = DN_PROTO_VERSION;
-	assert_int_equal(codec_ingest_request_pack(e, &buf, &len), 0);
-	rep = ingest_raw(m, buf, len, &rlen);
-	Dropnet__IngestReply *r = NULL;
-	assert_int_equal(codec_ingest_reply_unpack(rep, rlen, &r), 0);
-	free(buf);
-	free(rep);
-	return r;
-}
-
 /* A quote of p-tee for customer; the reply (free with
  * codec_ingest_reply_free). */
 static Dropnet__IngestReply *quote(mt *m, const char *customer)
 {
-	char *skus[1] = {"p-tee"};
-	Dropnet__QuoteRequest q = DROPNET__QUOTE_REQUEST__INIT;
-	q.version = DN_PROTO_VERSION;
-	q.customer = (char *)customer;
-	q.drop_id = "pd";
-	q.tier = "pub";
-	q.n_skus = 1;
-	q.skus = skus;
-	q.lat = MT_LAT;
-	q.lon = MT_LON;
-	Dropnet__IngestRequest e = DROPNET__INGEST_REQUEST__INIT;
-	e.kind_case = DROPNET__INGEST_REQUEST__KIND_QUOTE;
-	e.quote = &q;
-	Dropnet__IngestReply *r = ingest_env(m, &e);
-	assert_int_equal(r->kind_case, DROPNET__INGEST_REPLY__KIND_QUOTE);
-	return r;
+	return mt_quote(m, "pd", "pub", "p-tee", customer);
 }
 
 /* A SubmitOrder of qty p-tee for key/customer with token (may be ""). */
@@ -108,7 +64,7 @@ static Dropnet__OrderAck *order_bare(mt *m, const char *key, const char *token,
 	uint8_t *buf = NULL, *rep = NULL;
 	size_t len = 0, rlen = 0;
 	assert_int_equal(codec_submit_order_pack(&o, &buf, &len), 0);
-	rep = ingest_raw(m, buf, len, &rlen);
+	rep = mt_ingest_raw(m, buf, len, &rlen);
 	Dropnet__OrderAck *ack = NULL;
 	assert_int_equal(codec_order_ack_unpack(rep, rlen, &ack), 0);
 	free(buf);
@@ -156,7 +112,7 @@ static void test_envelope(void **state)
 	Dropnet__IngestRequest e = DROPNET__INGEST_REQUEST__INIT;
 	e.kind_case = DROPNET__INGEST_REQUEST__KIND_ORDER;
 	e.order = &o;
-	Dropnet__IngestReply *r = ingest_env(&m, &e);
+	Dropnet__IngestReply *r = mt_ingest_env(&m, &e);
 	assert_int_equal(r->kind_case, DROPNET__INGEST_REPLY__KIND_ACK);
 	assert_int_equal(r->ack->status, DROPNET__STATUS__ACCEPTED);
 	assert_int_equal(r->ack->n_prices, 1);
@@ -178,7 +134,7 @@ static void test_envelope(void **state)
 	Dropnet__IngestRequest eb = DROPNET__INGEST_REQUEST__INIT;
 	eb.kind_case = DROPNET__INGEST_REQUEST__KIND_BATCH;
 	eb.batch = &b;
-	r = ingest_env(&m, &eb);
+	r = mt_ingest_env(&m, &eb);
 	assert_int_equal(r->kind_case, DROPNET__INGEST_REPLY__KIND_BATCH);
 	assert_int_equal(r->batch->n_acks, 1);
 	assert_int_equal(r->batch->acks[0]->status, DROPNET__STATUS__ACCEPTED);
@@ -191,7 +147,7 @@ static void test_envelope(void **state)
 
 	const uint8_t junk[] = {0xff, 0xff, 0xff, 0x01};
 	size_t rlen = 0;
-	uint8_t *rep = ingest_raw(&m, junk, sizeof(junk), &rlen);
+	uint8_t *rep = mt_ingest_raw(&m, junk, sizeof(junk), &rlen);
 	a = NULL;
 	assert_int_equal(codec_order_ack_unpack(rep, rlen, &a), 0);
 	assert_int_equal(a->status, DROPNET__STATUS__MALFORMED);
