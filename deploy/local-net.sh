@@ -50,6 +50,13 @@
 # DROPNET_INGEST, DROPNET_COORDINATOR and DROPNET_HUBSYNC then list every
 # replica's URL, comma-separated; dropctl, hubd and the batching client
 # follow the leader. /metrics: replica 1 only.
+#
+# --replica-hosts IP1,IP2,... puts replica R's sockets and its replication
+# address on IP_R instead of 127.0.0.1 (the server certificate then names
+# those addresses too), and --netns NAME=PATH runs process NAME inside the
+# network namespace PATH (nsenter --net=PATH; /proc/PID/ns/net or
+# /run/netns/X), also on start-proc: the partition tests give every
+# replica and hub a namespace of its own (tests/integration/lib/netns.sh).
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -85,6 +92,10 @@ options (start):
   --plaintext         no TLS: tcp:// everywhere, plaintext allowed explicitly
   --replicas N        a replicated coordinator group of N (3 or 5) instead of
                       one coordinator (processes coordinator1..N)
+  --replica-hosts A,B,...  replica R listens and replicates on the R-th
+                      address instead of 127.0.0.1
+  --netns NAME=PATH   run process NAME in the network namespace PATH
+                      (nsenter --net=PATH; repeatable)
 options (all):
   --timeout S         deadline for each wait (default 20)
   --signal SIG        stop-proc: signal to send (default TERM, with a deadline)
@@ -107,8 +118,8 @@ fi
 DIR=""; BIN="${DROPNET_BIN:-}"; HUBS="${DROPNET_HUBS:-$ALL_HUBS}"
 CONFIG_DIR="$SCRIPT_DIR/net"; PORT_BASE="${DROPNET_PORT_BASE:-7400}"
 INGEST_PORT=""; OPS_PORT=""; HUB_PORT=""; TIMEOUT_S=20; SIGNAL=TERM; METRICS_PORT_BASE=""
-WAIT_HEALTHY=1; PLAINTEXT=0; PKI=""; REPLICAS=1
-COORD_SETS=(); HUB_SETS=()
+WAIT_HEALTHY=1; PLAINTEXT=0; PKI=""; REPLICAS=1; REPLICA_HOSTS=""
+COORD_SETS=(); HUB_SETS=(); declare -A NETNS=()
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--dir) DIR=$2; shift 2 ;;
@@ -128,6 +139,8 @@ while [[ $# -gt 0 ]]; do
 	--pki) PKI=$2; shift 2 ;;
 	--plaintext) PLAINTEXT=1; shift ;;
 	--replicas) REPLICAS=$2; shift 2 ;;
+	--replica-hosts) REPLICA_HOSTS=$2; shift 2 ;;
+	--netns) [[ $2 == ?*=/?* ]] || die "--netns wants NAME=PATH, not $2"; NETNS[${2%%=*}]=${2#*=}; shift 2 ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage >&2; exit 2 ;;
 	esac
@@ -175,6 +188,21 @@ is_alive() { # pid
 	kill -0 "$1" 2>/dev/null || return 1
 	state=$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null || true)
 	[[ $state != Z ]]
+}
+
+# Replica R's address (--replica-hosts, else 127.0.0.1).
+replica_host() { # r
+	local hosts=()
+	IFS=, read -r -a hosts <<<"$REPLICA_HOSTS"
+	echo "${hosts[$1 - 1]:-127.0.0.1}"
+}
+
+# Writes run/NAME.argv: ARGV, run inside NAME's network namespace (--netns).
+write_argv() { # name argv...
+	local name=$1; shift
+	local pre=()
+	[[ -z ${NETNS[$name]:-} ]] || pre=(nsenter "--net=${NETNS[$name]}" --)
+	printf '%s\0' "${pre[@]}" "$@" >"$DIR/run/$name.argv"
 }
 
 log_lines() { # name -> lines in its log so far
@@ -306,10 +334,16 @@ tls_env() {
 # shop, default and shop-b; each but the server's with its secret in
 # PKI/peers (the coordinator's auth.peers_file).
 pki_make() {
-	local pki="$SCRIPT_DIR/pki.sh" h
+	local pki="$SCRIPT_DIR/pki.sh" h r san=DNS:localhost,DNS:127.0.0.1,IP:127.0.0.1
+	# A replica's own address too (--replica-hosts). mbedTLS 2.28 checks
+	# the name against DNS entries only, so an address is one of those too.
+	for r in $(seq 1 "$REPLICAS"); do
+		h=$(replica_host "$r")
+		[[ $h == 127.0.0.1 ]] || san+=",DNS:$h,IP:$h"
+	done
 	[[ -f $PKI/ca/root.crt ]] || "$pki" init --dir "$PKI" >/dev/null
 	[[ -f $PKI/server/coordinator.crt ]] || "$pki" issue --dir "$PKI" server coordinator \
-		--san DNS:localhost,DNS:127.0.0.1,IP:127.0.0.1 >/dev/null
+		--san "$san" >/dev/null
 	[[ -f $PKI/operator/ops.crt ]] || "$pki" issue --dir "$PKI" operator ops --op-role admin >/dev/null
 	[[ -f $PKI/storefront/shop.crt ]] || "$pki" issue --dir "$PKI" storefront shop >/dev/null
 	# Storefront identities the clients sign as: "default" (what an order
@@ -326,12 +360,13 @@ pki_make() {
 # and INGEST_URL, OPS_URL, HUBSYNC_URL as lists of every replica's.
 group_argv() { # scheme argv...
 	local scheme=$1; shift
-	local base=$INGEST_PORT r p flags=() ing=() ops=() hs=()
+	local base=$INGEST_PORT r p h flags=() ing=() ops=() hs=()
 	for r in $(seq 1 "$REPLICAS"); do
 		p=$((base + 4 * (r - 1)))
-		ing+=("$scheme://127.0.0.1:$p"); ops+=("$scheme://127.0.0.1:$((p + 1))")
-		hs+=("$scheme://127.0.0.1:$((p + 2))")
-		flags+=(--replica "$r,127.0.0.1:$((base + 4 * REPLICAS + r - 1)),${ing[-1]},${hs[-1]},${ops[-1]}")
+		h=$(replica_host "$r")
+		ing+=("$scheme://$h:$p"); ops+=("$scheme://$h:$((p + 1))")
+		hs+=("$scheme://$h:$((p + 2))")
+		flags+=(--replica "$r,$h:$((base + 4 * REPLICAS + r - 1)),${ing[-1]},${hs[-1]},${ops[-1]}")
 	done
 	for r in $(seq 1 "$REPLICAS"); do
 		p=$((base + 4 * (r - 1)))
@@ -343,13 +378,13 @@ group_argv() { # scheme argv...
 			coordinator.ingest_url=*) x="coordinator.ingest_url=${ing[r-1]}" ;;
 			coordinator.ops_url=*) x="coordinator.ops_url=${ops[r-1]}" ;;
 			coordinator.hub_url=*) x="coordinator.hub_url=${hs[r-1]}" ;;
-			coordinator.signal_url=*) x="coordinator.signal_url=$scheme://127.0.0.1:$((p + 3))" ;;
+			coordinator.signal_url=*) x="coordinator.signal_url=$scheme://$(replica_host "$r"):$((p + 3))" ;;
 			metrics.listen=*) (( r == 1 )) || x="metrics.listen=" ;;
 			esac
 			a+=("$x")
 		done
 		a+=(--replica-id "$r" "${flags[@]}")
-		printf '%s\0' "${a[@]}" >"$DIR/run/coordinator$r.argv"
+		write_argv "coordinator$r" "${a[@]}"
 	done
 	INGEST_URL=$(IFS=,; echo "${ing[*]}")
 	OPS_URL=$(IFS=,; echo "${ops[*]}")
@@ -422,7 +457,7 @@ cmd_start() {
 			printf '%s=%q\n' "$v" "${!v}"
 		done >"$DIR/net.conf"
 	else
-		printf '%s\0' "${argv[@]}" >"$DIR/run/coordinator.argv"
+		write_argv coordinator "${argv[@]}"
 	fi
 
 	local mport=$((${METRICS_PORT_BASE:-0} + 1))
@@ -451,7 +486,7 @@ cmd_start() {
 		fi
 		mport=$((mport + 1))
 		for s in "${HUB_SETS[@]}"; do argv+=(--set "$s"); done
-		printf '%s\0' "${argv[@]}" >"$DIR/run/$h.argv"
+		write_argv "$h" "${argv[@]}"
 	done
 
 	{

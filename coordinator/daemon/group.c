@@ -43,6 +43,8 @@ struct group {
 	bool barrier_pending;
 	bool ready;              /* leading, barrier done, genesis or reopen proposed */
 	uint64_t term_gen;       /* bumped at every leadership change */
+	uint64_t known_leader;   /* the leader's id at the last group_tick, 0: none */
+	int64_t last_ack_wall_ms; /* wall time of the last reply from an apply here */
 	group_pending pend[GROUP_PENDING_MAX];
 };
 
@@ -181,6 +183,7 @@ static void group_on_replies(void *arg, uint64_t origin, uint64_t proposal, mreq
 		bridge_req_reply(p->reqs[i], reqs[i].reply, reqs[i].reply_len);
 	}
 	p->used = false;
+	g->last_ack_wall_ms = group_wall();
 }
 
 static void group_on_failed(void *arg, uint64_t proposal, int status)
@@ -323,18 +326,38 @@ static void group_on_barrier(void *arg, int status)
 	}
 }
 
-void group_tick(group *g)
+/* Logs leadership changes as this member sees them. A leader that steps
+ * down (another leader, or libraft's check that it still reaches a
+ * majority every election timeout) says when it last answered a client
+ * from an apply: the partition tests hold that against the cut. */
+static void group_watch(group *g, bool leading)
 {
-	bool leading = raft_glue_node_leading(g->node);
+	const char *addr = NULL;
+	uint64_t id = raft_glue_node_leader(g->node, &addr);
 	if (leading != g->was_leading) {
 		g->was_leading = leading;
 		g->ready = false;
 		g->term_gen++;
-		const char *addr = NULL;
-		uint64_t id = raft_glue_node_leader(g->node, &addr);
-		log_info(leading ? "group.elected" : "group.follower", "id=%llu leader=%llu",
-		    (unsigned long long)g->self, (unsigned long long)id);
+		if (leading) {
+			log_info("group.elected", "id=%llu leader=%llu", (unsigned long long)g->self,
+			    (unsigned long long)id);
+		} else {
+			log_info("group.follower", "id=%llu leader=%llu last_ack_wall_ms=%lld",
+			    (unsigned long long)g->self, (unsigned long long)id,
+			    (long long)g->last_ack_wall_ms);
+		}
 	}
+	if (id != g->known_leader) {
+		g->known_leader = id;
+		log_info("group.leader_known", "id=%llu leader=%llu", (unsigned long long)g->self,
+		    (unsigned long long)id);
+	}
+}
+
+void group_tick(group *g)
+{
+	bool leading = raft_glue_node_leading(g->node);
+	group_watch(g, leading);
 	if (leading && !g->ready && !g->barrier_pending) {
 		g->barrier_pending = raft_glue_barrier(raft_glue_node_raft(g->node),
 		    group_on_barrier, g) == 0;

@@ -94,7 +94,8 @@ static void lg_help(void)
 	    "coordinator group: --ingest lists every replica, comma-separated,\n"
 	    "and the client follows the leader (NOT_LEADER is re-sent).\n"
 	    "--acked-file PATH writes 'KEY HUB ORDER_ID' for every ACCEPTED\n"
-	    "answer (tests check each against the journal).\n"
+	    "answer as it arrives, a line at a time (tests check each against\n"
+	    "the journal).\n"
 	    "\n"
 	    "identity: with DROPNET_STOREFRONT_AUTH_NAME and _KEY (a key file)\n"
 	    "set, every request (bare, batch or quote) is signed as that\n"
@@ -541,6 +542,12 @@ static int lg_args(int argc, char **argv, loadgen_params *p, char *prefix,
 	}
 	if (r.acked != NULL && (p->acked = fopen(r.acked, "w")) == NULL) {
 		return lg_usage("--acked-file %s: cannot write it%s", r.acked, "");
+	}
+	/* Line-buffered: a test watching the file sees each ack when it
+	 * arrives (the partition test times the last ack of a cut-off
+	 * leader), never a line cut in two. */
+	if (p->acked != NULL) {
+		(void)setvbuf(p->acked, NULL, _IOLBF, 0);
 	}
 	p->url = rpc_endpoint(r.ingest, LG_ENV_INGEST);
 	if (p->url == NULL) {

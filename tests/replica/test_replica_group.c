@@ -19,7 +19,11 @@
  *   memory too, and routes the next order as the others do;
  * - a leader cut off from the majority keeps nothing it proposed alone:
  *   those entries are reported failed, applied nowhere, and the group,
- *   healed, agrees again.
+ *   healed, agrees again;
+ * - under seeded schedules of partitions (leader or follower, random
+ *   moments) with orders to whoever leads and retries by key, every
+ *   answer is the journal's, every order journalled once everywhere, and
+ *   the healed group agrees (test_random_partitions).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -738,6 +742,270 @@ static void test_clock_and_bounds(void **state)
 	assert_false(r.open);
 }
 
+/* ---- a seeded schedule of partitions (test_random_partitions) ---- */
+
+#define R_STEPS 80
+#define R_KEYS 64
+
+typedef struct {
+	uint64_t s;
+} r_rng;
+
+static uint64_t r_next(r_rng *r)
+{
+	uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static unsigned r_below(r_rng *r, unsigned n)
+{
+	return (unsigned)(r_next(r) % n);
+}
+
+/* What the storefront of one key saw. */
+typedef struct {
+	int first;          /* the first answer's status; -1: none yet */
+	unsigned sent;      /* proposals carrying the key */
+	g_prop *last;       /* the latest of them */
+} r_key;
+
+typedef struct {
+	uint64_t led_term[G_N];     /* the term each replica last took over in */
+	bool barrier[G_N];          /* a barrier pending on it */
+	bool cut[G_N];
+	r_key keys[R_KEYS];
+	unsigned nkeys;
+	unsigned cuts, cut_leaders, takeovers, retries;
+} r_world;
+
+static r_world *W;
+
+/* The shell's take-over (group.c): barrier, then the clock and REOPEN. */
+static void r_on_barrier(void *arg, int status)
+{
+	unsigned i = (unsigned)(uintptr_t)arg;
+	W->barrier[i] = false;
+	struct raft *r = raft_fixture_get(&G->f, i);
+	if (status != 0 || raft_state(r) != RAFT_LEADER) {
+		return;
+	}
+	replica_lead_begin(&G->n[i].r, g_mono(), g_wall());
+	g_propose(i, REPLICA_KIND_REOPEN, NULL, NULL, 0, NULL);
+	W->led_term[i] = r->current_term;
+	W->takeovers++;
+}
+
+/* A replica leading and taken over in its term; G_N if none. */
+static unsigned r_ready_leader(void)
+{
+	for (unsigned i = 0; i < G_N; i++) {
+		struct raft *r = raft_fixture_get(&G->f, i);
+		if (raft_state(r) != RAFT_LEADER) {
+			continue;
+		}
+		if (W->led_term[i] == r->current_term) {
+			return i;
+		}
+		if (!W->barrier[i]) {
+			W->barrier[i] = raft_glue_barrier(r, r_on_barrier, (void *)(uintptr_t)i) == 0;
+		}
+	}
+	return G_N;
+}
+
+static void r_step(unsigned ms)
+{
+	for (unsigned t = 0; t < ms; t += 50) {
+		raft_fixture_step_until_elapsed(&G->f, 50);
+		(void)r_ready_leader();
+	}
+}
+
+static void r_connect(unsigned i, bool on)
+{
+	for (unsigned j = 0; j < G_N; j++) {
+		if (j == i) {
+			continue;
+		}
+		if (on) {
+			raft_fixture_reconnect(&G->f, i, j);
+			raft_fixture_reconnect(&G->f, j, i);
+		} else {
+			raft_fixture_disconnect(&G->f, i, j);
+			raft_fixture_disconnect(&G->f, j, i);
+		}
+	}
+	W->cut[i] = !on;
+}
+
+/* A storefront sends key k (a new one, or the retry of one whose answer
+ * it does not have) to replica l, one order per entry. */
+static void r_send(unsigned l, unsigned k)
+{
+	char key[32];
+	snprintf(key, sizeof(key), "rnd-%u", k);
+	uint8_t *b = NULL;
+	size_t len = 0;
+	assert_int_equal(in_order(key, "hoodie", 1, &b, &len), 0);
+	g_prop *p = NULL;
+	g_propose(l, REPLICA_KIND_INGEST, &b, &len, 1, &p);
+	free(b);
+	W->retries += W->keys[k].sent > 0;
+	W->keys[k].sent++;
+	W->keys[k].last = p;
+}
+
+/* Every answer a storefront got: the first is the journal's, a retry's is
+ * the same (exactly once). */
+static void r_collect(void)
+{
+	for (unsigned k = 0; k < W->nkeys; k++) {
+		r_key *rk = &W->keys[k];
+		if (rk->last == NULL || rk->last->status < 0) {
+			continue;
+		}
+		if (rk->first < 0) {
+			rk->first = rk->last->status;
+		}
+		assert_int_equal(rk->last->status, rk->first);
+	}
+}
+
+static bool r_unanswered(unsigned k)
+{
+	return W->keys[k].first < 0 && W->keys[k].last != NULL && W->keys[k].last->status < 0;
+}
+
+static void r_round(r_rng *rng)
+{
+	unsigned what = r_below(rng, 10), l = r_ready_leader();
+	if (what < 6 && l < G_N) {
+		/* Half of the sends retry a key whose proposal failed. */
+		unsigned k = W->nkeys;
+		for (unsigned j = 0; j < W->nkeys && r_below(rng, 2) == 0 && k == W->nkeys; j++) {
+			if (r_unanswered(j) && W->keys[j].last->failed != 0) {
+				k = j;
+			}
+		}
+		if (k == W->nkeys && W->nkeys < R_KEYS) {
+			W->keys[W->nkeys++].first = -1;
+		}
+		if (k < W->nkeys) {
+			r_send(l, k);
+		}
+	} else if (what == 6 || what == 7) {
+		/* One replica cut off at a time: the leader or a follower. */
+		unsigned i = what == 6 && l < G_N ? l : r_below(rng, G_N);
+		bool any = false;
+		for (unsigned j = 0; j < G_N; j++) {
+			any = any || W->cut[j];
+		}
+		if (!any) {
+			W->cuts++;
+			W->cut_leaders += i == l;
+			r_connect(i, false);
+		}
+	} else if (what == 8) {
+		for (unsigned j = 0; j < G_N; j++) {
+			if (W->cut[j]) {
+				r_connect(j, true);
+			}
+		}
+	}
+	r_step(50 + 50 * r_below(rng, 30));
+	r_collect();
+}
+
+/* Goal: under a seeded schedule of partitions - the leader or a follower
+ * cut off and healed at random moments, orders sent to whoever leads and
+ * retried with the same key when their proposal failed, every new leader
+ * taking over as the shell does (barrier, then REOPEN) - every answer a
+ * storefront got is the journal's (a retry gets the first answer), every
+ * accepted order is journalled once on every replica, and once healed the
+ * three books and memories are identical and the audit is clean. A first
+ * mode of "the simulator driving a group": the machine's own simulator
+ * (tests/sim) does not drive a group yet. */
+static void test_random_partitions(void **state)
+{
+	(void)state;
+	for (uint64_t seed = 1; seed <= 4; seed++) {
+		if (seed > 1) {
+			g_teardown(NULL);
+			g_setup(NULL);
+		}
+		W = calloc(1, sizeof(*W));
+		assert_non_null(W);
+		/* No compaction: with snapshots on (8/2) this schedule makes
+		 * libraft 0.15's fixture read past an array (valgrind) and
+		 * crash in raft_fixture_close; the snapshot path is the other
+		 * tests'. */
+		for (unsigned i = 0; i < G_N; i++) {
+			raft_glue_tune(raft_fixture_get(&G->f, i), 1024, 128);
+		}
+		g_start();
+		for (unsigned j = 0; j < G_N; j++) {
+			raft_fixture_set_randomized_election_timeout(&G->f, j, 1000 + j * 300);
+		}
+		W->led_term[0] = raft_fixture_get(&G->f, 0)->current_term;
+		r_rng rng = {.s = seed};
+		for (unsigned step = 0; step < R_STEPS; step++) {
+			r_round(&rng);
+		}
+		for (unsigned j = 0; j < G_N; j++) {
+			if (W->cut[j]) {
+				r_connect(j, true);
+			}
+		}
+		unsigned l = G_N;
+		for (unsigned t = 0; t < 200 && (l = r_ready_leader()) == G_N; t++) {
+			r_step(100);
+		}
+		assert_true(l < G_N);
+		g_settle(g_sync(l, NULL, 0, NULL), 7);
+		r_collect();
+		/* Every storefront retries until it has its answer. */
+		for (unsigned k = 0; k < W->nkeys; k++) {
+			if (r_unanswered(k)) {
+				r_send(l, k);
+			}
+		}
+		g_settle(g_sync(l, NULL, 0, NULL), 7);
+		r_collect();
+		unsigned accepted = 0;
+		for (unsigned k = 0; k < W->nkeys; k++) {
+			char key[32];
+			snprintf(key, sizeof(key), "rnd-%u", k);
+			for (unsigned i = 0; i < G_N; i++) {
+				if (W->keys[k].first == DROPNET__STATUS__ACCEPTED) {
+					assert_true(g_has_order(i, key));
+				}
+			}
+			accepted += W->keys[k].first == DROPNET__STATUS__ACCEPTED;
+			assert_true(W->keys[k].first >= 0);
+		}
+		g_audit_clean(l, 7);
+		int64_t orders = g_assert_agree(7);
+		g_assert_memory_agree(7);
+		/* 100 hoodies, at most R_KEYS orders: every key accepted, once. */
+		assert_int_equal(accepted, W->nkeys);
+		assert_int_equal(orders, (int64_t)W->nkeys);
+		print_message("seed %llu: %u cuts (%u of the leader), %u take-overs, %u keys "
+		    "(%u retries), %u acked ACCEPTED, %lld journalled\n", (unsigned long long)seed,
+		    W->cuts, W->cut_leaders, W->takeovers, W->nkeys, W->retries, accepted,
+		    (long long)orders);
+		/* The schedule did what it is for: leaders were cut off and
+		 * replaced, and storefronts retried. */
+		assert_true(W->cut_leaders > 0 && W->takeovers > 0);
+		/* Quiet before the fixture closes: raft_fixture_close crashes
+		 * (0.15) on a message or write still in flight. */
+		r_step(1000);
+		free(W);
+		W = NULL;
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -748,6 +1016,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_partitioned_leader, g_setup, g_teardown),
 		cmocka_unit_test_setup_teardown(test_replica_added, g_setup, g_teardown),
 		cmocka_unit_test(test_clock_and_bounds),
+		cmocka_unit_test_setup_teardown(test_random_partitions, g_setup, g_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
