@@ -1,0 +1,209 @@
+/*
+ * books.c - a replica's books checksum and the group's members in its store
+ * (replica.h, docs/replication.md "Members and checksums").
+ *
+ * The checksum is taken inside the apply of one entry, chosen by the group
+ * clock every replica gets from the log (the first entry of every
+ * REPLICA_SUM_MS period), so two replicas hold a checksum of the same
+ * books at the same Raft index: equal when their books are equal.
+ *
+ * The members (ids, replication addresses, client URLs) live in the store's
+ * group_members table, written only by REPLICA_MEMBERS entries: a snapshot
+ * or a genesis image carries them, so a replica restored from empty knows
+ * the URLs of members added after the daemon's flags were written.
+ *
+ * Thread model: the replica's loop thread.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <sqlite3.h>
+#include "core/err.h"
+#include "io/codec.h"
+#include "io/log.h"
+#include "replica.h"
+
+#define FNV_OFFSET 1469598103934665603ULL
+#define FNV_PRIME 1099511628211ULL
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t k = 0; k < n; k++) {
+		h = (h ^ b[k]) * FNV_PRIME;
+	}
+	return h;
+}
+
+/* Every row of table, ordered by all its columns, into *h. */
+static int books_table(sqlite3 *db, const char *table, uint64_t *h)
+{
+	char sql[512];
+	sqlite3_stmt *st = NULL;
+	snprintf(sql, sizeof(sql), "SELECT * FROM \"%s\" LIMIT 0", table);
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		return DN_EIO;
+	}
+	int ncol = sqlite3_column_count(st);
+	sqlite3_finalize(st);
+	int off = snprintf(sql, sizeof(sql), "SELECT * FROM \"%s\" ORDER BY 1", table);
+	for (int col = 2; col <= ncol && off < (int)sizeof(sql) - 8; col++) {
+		off += snprintf(sql + off, sizeof(sql) - (size_t)off, ",%d", col);
+	}
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		return DN_EIO;
+	}
+	*h = fnv(*h, table, strlen(table) + 1);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int col = 0; col < ncol; col++) {
+			uint8_t type = (uint8_t)sqlite3_column_type(st, col);
+			const void *p = sqlite3_column_blob(st, col);
+			int n = sqlite3_column_bytes(st, col);
+			*h = fnv(*h, &type, 1);
+			*h = fnv(*h, p, p != NULL ? (size_t)n : 0);
+			*h = (*h ^ 0xffu) * FNV_PRIME;   /* column end */
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : DN_EIO;
+}
+
+int replica_books_sum(coord *c, uint64_t *sum)
+{
+	sqlite3_stmt *st = NULL;
+	uint64_t h = FNV_OFFSET;
+	*sum = 0;
+	if (c->db == NULL || sqlite3_prepare_v2(c->db, "SELECT name FROM sqlite_master WHERE"
+	    " type = 'table' AND name NOT IN ('coord_clock', 'peer_counters') AND name NOT LIKE"
+	    " 'sqlite_%' ORDER BY name", -1, &st, NULL) != SQLITE_OK) {
+		return DN_EIO;
+	}
+	int rv = 0, rc;
+	while (rv == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		rv = books_table(c->db, (const char *)sqlite3_column_text(st, 0), &h);
+	}
+	sqlite3_finalize(st);
+	if (rv == 0) {
+		*sum = h;
+	}
+	return rv;
+}
+
+int replica_sum_maybe(replica *r, uint64_t prev_mono, uint64_t mono)
+{
+	if (prev_mono / REPLICA_SUM_MS == mono / REPLICA_SUM_MS) {
+		return 0;
+	}
+	uint64_t sum = 0;
+	int rv = replica_books_sum(r->c, &sum);
+	if (rv != 0) {
+		log_error("replica.sum_failed", "index=%llu err=\"%s\"",
+		    (unsigned long long)r->index, sqlite3_errmsg(r->c->db));
+		return rv;
+	}
+	r->sum = sum;
+	r->sum_index = r->index;
+	r->sum_mono_ms = mono;
+	log_debug("replica.sum", "index=%llu mono_ms=%llu sum=%016llx",
+	    (unsigned long long)r->index, (unsigned long long)mono, (unsigned long long)sum);
+	return 0;
+}
+
+int replica_members_pack(replica *r, const replica_member *m, size_t n, uint64_t mono,
+    int64_t wall, uint8_t **buf, size_t *len)
+{
+	Dropnet__ReplicaInfo info[REPLICA_MEMBERS_MAX];
+	Dropnet__ReplicaInfo *ip[REPLICA_MEMBERS_MAX];
+	*buf = NULL;
+	if (n == 0 || n > REPLICA_MEMBERS_MAX) {
+		return DN_EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		dropnet__replica_info__init(&info[i]);
+		info[i].id = m[i].id;
+		info[i].raft = (char *)m[i].raft;
+		info[i].ingest = (char *)m[i].url[0];
+		info[i].hub = (char *)m[i].url[1];
+		info[i].ops = (char *)m[i].url[2];
+		ip[i] = &info[i];
+	}
+	Dropnet__ReplicaEntry e = DROPNET__REPLICA_ENTRY__INIT;
+	e.version = DN_PROTO_VERSION;
+	e.kind = DROPNET__REPLICA_ENTRY_KIND__REPLICA_MEMBERS;
+	e.mono_ms = mono;
+	e.wall_ms = wall;
+	e.origin = r->nonce;
+	e.proposal = ++r->proposal_last;
+	e.n_members = n;
+	e.members = ip;
+	return codec_replica_entry_pack(&e, buf, len);
+}
+
+static int members_exec(sqlite3 *db, const char *sql)
+{
+	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : DN_EIO;
+}
+
+static int members_insert(sqlite3 *db, const Dropnet__ReplicaInfo *m)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db, "INSERT INTO group_members (id, raft, ingest, hub, ops)"
+	    " VALUES (?, ?, ?, ?, ?)", -1, &st, NULL) != SQLITE_OK) {
+		return DN_EIO;
+	}
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)m->id);
+	sqlite3_bind_text(st, 2, m->raft, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, m->ingest, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, m->hub, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, m->ops, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : DN_EIO;
+}
+
+int replica_members_apply(replica *r, const Dropnet__ReplicaEntry *e)
+{
+	sqlite3 *db = r->c->db;
+	if (e->n_members == 0 || e->n_members > REPLICA_MEMBERS_MAX) {
+		return DN_EPROTO;
+	}
+	int rv = members_exec(db, "BEGIN IMMEDIATE");
+	if (rv == 0) {
+		rv = members_exec(db, "CREATE TABLE IF NOT EXISTS group_members (id INTEGER"
+		    " PRIMARY KEY, raft TEXT NOT NULL, ingest TEXT NOT NULL, hub TEXT NOT NULL,"
+		    " ops TEXT NOT NULL); DELETE FROM group_members");
+		for (size_t i = 0; rv == 0 && i < e->n_members; i++) {
+			rv = members_insert(db, e->members[i]);
+		}
+		rv = rv == 0 ? members_exec(db, "COMMIT") : rv;
+		if (rv != 0) {
+			log_error("replica.members_failed", "err=\"%s\"", sqlite3_errmsg(db));
+			(void)members_exec(db, "ROLLBACK");
+		}
+	}
+	r->members_gen++;
+	log_info("replica.members", "members=%zu err=%s", e->n_members, dn_strerror(rv));
+	return rv;
+}
+
+size_t replica_members_get(replica *r, replica_member *out, size_t max)
+{
+	sqlite3_stmt *st = NULL;
+	size_t n = 0;
+	if (!r->open || sqlite3_prepare_v2(r->c->db, "SELECT id, raft, ingest, hub, ops FROM"
+	    " group_members ORDER BY id", -1, &st, NULL) != SQLITE_OK) {
+		return 0;      /* none recorded: no table yet */
+	}
+	while (n < max && sqlite3_step(st) == SQLITE_ROW) {
+		replica_member *m = &out[n++];
+		memset(m, 0, sizeof(*m));
+		m->id = (uint64_t)sqlite3_column_int64(st, 0);
+		snprintf(m->raft, sizeof(m->raft), "%s", (const char *)sqlite3_column_text(st, 1));
+		for (int k = 0; k < REPLICA_URLS; k++) {
+			snprintf(m->url[k], sizeof(m->url[k]), "%s",
+			    (const char *)sqlite3_column_text(st, 2 + k));
+		}
+	}
+	sqlite3_finalize(st);
+	return n;
+}
