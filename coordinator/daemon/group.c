@@ -418,6 +418,8 @@ int group_create(group **out, uv_loop_t *loop, coord *c, const char *db_path,
 	*out = g;
 	rv = raft_glue_node_create(&g->node, loop, raft_dir, self, peers, n, join, &g->r);
 	if (rv == 0) {
+		unsigned every = (unsigned)c->cfg.group_snapshot_entries;
+		raft_glue_tune(raft_glue_node_raft(g->node), every, every / 4 < 128 ? every / 4 : 128);
 		log_info("group.started", "id=%llu members=%zu raft_dir=%s applied=%llu",
 		    (unsigned long long)self, n, raft_dir, (unsigned long long)g->r.applied);
 	}
