@@ -12,11 +12,15 @@
  * or a genesis image carries them, so a replica restored from empty knows
  * the URLs of members added after the daemon's flags were written.
  *
- * Thread model: the replica's loop thread.
+ * Thread model: the replica's loop thread; a checksum's scan runs on
+ * libuv's thread pool over a connection of its own (books_job).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sqlite3.h>
+#include <uv.h>
 #include "core/err.h"
 #include "io/codec.h"
 #include "io/log.h"
@@ -34,53 +38,74 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
-/* Every row of table, ordered by all its columns, into *h. */
+/* One value with its type: integers and reals by their 8 bytes (no
+ * conversion to text), text and blobs by their bytes. */
+static uint64_t books_value(sqlite3_stmt *st, int col, uint64_t r)
+{
+	uint8_t type = (uint8_t)sqlite3_column_type(st, col);
+	r = fnv(r, &type, 1);
+	if (type == SQLITE_INTEGER) {
+		int64_t v = sqlite3_column_int64(st, col);
+		r = fnv(r, &v, sizeof(v));
+	} else if (type == SQLITE_FLOAT) {
+		double v = sqlite3_column_double(st, col);
+		r = fnv(r, &v, sizeof(v));
+	} else if (type != SQLITE_NULL) {
+		const void *p = sqlite3_column_blob(st, col);
+		int n = sqlite3_column_bytes(st, col);
+		r = fnv(r, p, p != NULL ? (size_t)n : 0);
+	}
+	return (r ^ 0xffu) * FNV_PRIME;   /* column end */
+}
+
+/* Every row of table into *h: each row hashed on its own (every column,
+ * with its SQLite type), the rows combined by a sum, so the scan order
+ * does not matter and nothing is sorted; then the row count. */
 static int books_table(sqlite3 *db, const char *table, uint64_t *h)
 {
-	char sql[512];
+	char sql[320];
 	sqlite3_stmt *st = NULL;
-	snprintf(sql, sizeof(sql), "SELECT * FROM \"%s\" LIMIT 0", table);
+	snprintf(sql, sizeof(sql), "SELECT * FROM \"%s\"", table);
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
 		return DN_EIO;
 	}
 	int ncol = sqlite3_column_count(st);
-	sqlite3_finalize(st);
-	int off = snprintf(sql, sizeof(sql), "SELECT * FROM \"%s\" ORDER BY 1", table);
-	for (int col = 2; col <= ncol && off < (int)sizeof(sql) - 8; col++) {
-		off += snprintf(sql + off, sizeof(sql) - (size_t)off, ",%d", col);
-	}
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-		return DN_EIO;
-	}
-	*h = fnv(*h, table, strlen(table) + 1);
+	uint64_t rows = 0, acc = 0;
 	int rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		uint64_t r = FNV_OFFSET;
 		for (int col = 0; col < ncol; col++) {
-			uint8_t type = (uint8_t)sqlite3_column_type(st, col);
-			const void *p = sqlite3_column_blob(st, col);
-			int n = sqlite3_column_bytes(st, col);
-			*h = fnv(*h, &type, 1);
-			*h = fnv(*h, p, p != NULL ? (size_t)n : 0);
-			*h = (*h ^ 0xffu) * FNV_PRIME;   /* column end */
+			r = books_value(st, col, r);
 		}
+		/* A final mix, so that sums of rows differing in one byte
+		 * differ in many bits. */
+		r ^= r >> 33;
+		r *= 0xff51afd7ed558ccdULL;
+		r ^= r >> 33;
+		acc += r;
+		rows++;
 	}
 	sqlite3_finalize(st);
+	*h = fnv(*h, table, strlen(table) + 1);
+	*h = fnv(*h, &rows, sizeof(rows));
+	*h = fnv(*h, &acc, sizeof(acc));
 	return rc == SQLITE_DONE ? 0 : DN_EIO;
 }
 
-int replica_books_sum(coord *c, uint64_t *sum)
+/* The checksum over db's tables (see replica.h). */
+static int books_sum_db(sqlite3 *db, uint64_t *sum)
 {
 	sqlite3_stmt *st = NULL;
 	uint64_t h = FNV_OFFSET;
 	*sum = 0;
-	if (c->db == NULL || sqlite3_prepare_v2(c->db, "SELECT name FROM sqlite_master WHERE"
+	if (db == NULL || sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE"
 	    " type = 'table' AND name NOT IN ('coord_clock', 'peer_counters') AND name NOT LIKE"
 	    " 'sqlite_%' ORDER BY name", -1, &st, NULL) != SQLITE_OK) {
 		return DN_EIO;
 	}
-	int rv = 0, rc;
-	while (rv == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		rv = books_table(c->db, (const char *)sqlite3_column_text(st, 0), &h);
+	int rv = 0;
+	while (rv == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		rv = books_table(db, (const char *)sqlite3_column_text(st, 0), &h);
 	}
 	sqlite3_finalize(st);
 	if (rv == 0) {
@@ -89,24 +114,119 @@ int replica_books_sum(coord *c, uint64_t *sum)
 	return rv;
 }
 
-int replica_sum_maybe(replica *r, uint64_t prev_mono, uint64_t mono)
+int replica_books_sum(coord *c, uint64_t *sum)
 {
-	if (prev_mono / REPLICA_SUM_MS == mono / REPLICA_SUM_MS) {
-		return 0;
-	}
-	uint64_t sum = 0;
-	int rv = replica_books_sum(r->c, &sum);
-	if (rv != 0) {
-		log_error("replica.sum_failed", "index=%llu err=\"%s\"",
-		    (unsigned long long)r->index, sqlite3_errmsg(r->c->db));
-		return rv;
-	}
+	return books_sum_db(c->db, sum);
+}
+
+static void books_set(replica *r, uint64_t sum, uint64_t index, uint64_t mono)
+{
 	r->sum = sum;
-	r->sum_index = r->index;
+	r->sum_index = index;
 	r->sum_mono_ms = mono;
 	log_debug("replica.sum", "index=%llu mono_ms=%llu sum=%016llx",
-	    (unsigned long long)r->index, (unsigned long long)mono, (unsigned long long)sum);
-	return 0;
+	    (unsigned long long)index, (unsigned long long)mono, (unsigned long long)sum);
+}
+
+/* One scan off the loop thread: its own connection, in a read
+ * transaction opened at the checksum's entry. */
+typedef struct {
+	uv_work_t work;
+	replica *r;
+	sqlite3 *db;
+	uint64_t index, mono, restores, sum;
+	uint64_t started_ns, took_ns;
+	int rv;
+} books_job;
+
+static uint64_t books_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void books_job_run(uv_work_t *w)
+{
+	books_job *j = w->data;
+	uint64_t t0 = books_now_ns();
+	j->rv = books_sum_db(j->db, &j->sum);
+	j->took_ns = books_now_ns() - t0;
+}
+
+static void books_job_done(uv_work_t *w, int status)
+{
+	books_job *j = w->data;
+	replica *r = j->r;
+	(void)sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(j->db);
+	r->sum_busy = false;
+	/* A restore since: that store is gone, and so is this index's view. */
+	if (status == 0 && j->rv == 0 && j->restores == r->restores) {
+		books_set(r, j->sum, j->index, j->mono);
+		log_debug("replica.sum_scan", "index=%llu ms=%.1f", (unsigned long long)j->index,
+		    (double)j->took_ns / 1e6);
+	} else if (j->restores == r->restores) {
+		log_warn("replica.sum_failed", "index=%llu err=%s", (unsigned long long)j->index,
+		    dn_strerror(j->rv != 0 ? j->rv : DN_ECLOSED));
+	}
+	free(j);
+}
+
+/* Opens a read connection pinned at the store's current state. */
+static sqlite3 *books_pin(replica *r)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_open_v2(r->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+	    NULL) != SQLITE_OK || sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) !=
+	    SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+		log_warn("replica.sum_failed", "index=%llu err=\"%s\"", (unsigned long long)r->index,
+		    db != NULL ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_finalize(st);
+	return db;
+}
+
+void replica_sum_maybe(replica *r, uint64_t prev_mono, uint64_t mono)
+{
+	if (prev_mono / REPLICA_SUM_MS == mono / REPLICA_SUM_MS) {
+		return;
+	}
+	if (r->loop == NULL) {
+		uint64_t sum = 0;
+		if (replica_books_sum(r->c, &sum) == 0) {
+			books_set(r, sum, r->index, mono);
+		} else {
+			log_warn("replica.sum_failed", "index=%llu", (unsigned long long)r->index);
+		}
+		return;
+	}
+	if (r->sum_busy) {
+		log_warn("replica.sum_skipped", "index=%llu reason=\"the previous scan still runs\"",
+		    (unsigned long long)r->index);
+		return;
+	}
+	books_job *j = calloc(1, sizeof(*j));
+	if (j == NULL || (j->db = books_pin(r)) == NULL) {
+		free(j);
+		return;
+	}
+	j->work.data = j;
+	j->r = r;
+	j->index = r->index;
+	j->mono = mono;
+	j->restores = r->restores;
+	if (uv_queue_work(r->loop, &j->work, books_job_run, books_job_done) != 0) {
+		sqlite3_close(j->db);
+		free(j);
+		return;
+	}
+	r->sum_busy = true;
 }
 
 int replica_members_pack(replica *r, const replica_member *m, size_t n, uint64_t mono,

@@ -438,7 +438,7 @@ int replica_apply(replica *r, const uint8_t *buf, size_t len)
 			rv = DN_EIO;
 		}
 		if (rv == 0) {
-			rv = replica_sum_maybe(r, prev_mono, e->mono_ms);
+			replica_sum_maybe(r, prev_mono, e->mono_ms);
 		}
 	}
 	codec_replica_entry_free(e);

@@ -80,6 +80,10 @@ typedef struct replica {
 	uint64_t sum_index;
 	uint64_t sum_mono_ms;
 	uint64_t members_gen;     /* bumped when group_members may have changed */
+	/* The libuv loop (a uv_loop_t) the checksum's scan is queued on, off
+	 * the loop thread; NULL (the tests' fixture): scanned in the apply. */
+	void *loop;
+	bool sum_busy;            /* a scan is running */
 } replica;
 
 /* Entry kinds (proto ReplicaEntryKind). */
@@ -167,8 +171,13 @@ int replica_restore(replica *r, const uint8_t *buf, size_t len);
 int replica_books_sum(coord *c, uint64_t *sum);
 /* After an entry at group time mono was applied (prev: the group time of
  * the entry before): takes the checksum when mono starts a new
- * REPLICA_SUM_MS period. 0 or DN_EIO. */
-int replica_sum_maybe(replica *r, uint64_t prev_mono, uint64_t mono);
+ * REPLICA_SUM_MS period. With a loop: pins the store as it is now (a read
+ * transaction on a connection of its own; WAL keeps that view while the
+ * machine writes on) and scans it on libuv's thread pool; r->sum and
+ * r->sum_index are set when the scan is done. A checksum that cannot be
+ * taken is logged and skipped (replica.sum_failed, replica.sum_skipped:
+ * the previous scan still runs); it never stops the replica. */
+void replica_sum_maybe(replica *r, uint64_t prev_mono, uint64_t mono);
 /* Packs a REPLICA_MEMBERS entry of members[0..n). */
 int replica_members_pack(replica *r, const replica_member *m, size_t n, uint64_t mono,
     int64_t wall, uint8_t **buf, size_t *len);
