@@ -411,6 +411,7 @@ int group_create(group **out, uv_loop_t *loop, coord *c, const char *db_path,
 	g->r.on_replies = group_on_replies;
 	g->r.replies_arg = g;
 	g->r.loop = loop;
+	g->r.sum_ms = (uint64_t)c->cfg.group_checksum_ms;
 	raft_glue_peer peers[GROUP_MEMBERS_MAX];
 	for (size_t i = 0; i < n; i++) {
 		peers[i].id = members[i].id;

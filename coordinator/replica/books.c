@@ -4,7 +4,7 @@
  *
  * The checksum is taken inside the apply of one entry, chosen by the group
  * clock every replica gets from the log (the first entry of every
- * REPLICA_SUM_MS period), so two replicas hold a checksum of the same
+ * sum_ms period, group.checksum_ms), so two replicas hold a checksum of the same
  * books at the same Raft index: equal when their books are equal.
  *
  * The members (ids, replication addresses, client URLs) live in the store's
@@ -194,7 +194,7 @@ static sqlite3 *books_pin(replica *r)
 
 void replica_sum_maybe(replica *r, uint64_t prev_mono, uint64_t mono)
 {
-	if (prev_mono / REPLICA_SUM_MS == mono / REPLICA_SUM_MS) {
+	if (r->sum_ms == 0 || prev_mono / r->sum_ms == mono / r->sum_ms) {
 		return;
 	}
 	if (r->loop == NULL) {

@@ -46,6 +46,7 @@ int replica_init(replica *r, coord *c, const char *path, uint64_t nonce)
 	}
 	r->c = c;
 	r->nonce = nonce;
+	r->sum_ms = REPLICA_SUM_MS;
 	snprintf(r->path, sizeof(r->path), "%s", path);
 	return 0;
 }

@@ -50,8 +50,9 @@ typedef struct {
 } replica_member;
 
 /* The books checksum is taken at the first entry whose group clock is in a
- * new period of this many ms (books.c): at the same entry on every
- * replica, so replicas that agree at one index print one checksum. */
+ * new period of sum_ms (books.c; default this, group.checksum_ms): at the
+ * same entry on every replica of one config, so replicas that agree at one
+ * index print one checksum. */
 #define REPLICA_SUM_MS 5000
 
 typedef struct replica {
@@ -84,6 +85,7 @@ typedef struct replica {
 	 * the loop thread; NULL (the tests' fixture): scanned in the apply. */
 	void *loop;
 	bool sum_busy;            /* a scan is running */
+	uint64_t sum_ms;          /* checksum period, group clock ms (0: none) */
 } replica;
 
 /* Entry kinds (proto ReplicaEntryKind). */
@@ -171,7 +173,7 @@ int replica_restore(replica *r, const uint8_t *buf, size_t len);
 int replica_books_sum(coord *c, uint64_t *sum);
 /* After an entry at group time mono was applied (prev: the group time of
  * the entry before): takes the checksum when mono starts a new
- * REPLICA_SUM_MS period. With a loop: pins the store as it is now (a read
+ * r->sum_ms period (0: never). With a loop: pins the store as it is now (a read
  * transaction on a connection of its own; WAL keeps that view while the
  * machine writes on) and scans it on libuv's thread pool; r->sum and
  * r->sum_index are set when the scan is done. A checksum that cannot be
