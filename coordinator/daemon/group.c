@@ -19,6 +19,7 @@
 #include "core/err.h"
 #include "core/limits.h"
 #include "io/codec.h"
+#include "io/envelope.h"
 #include "io/log.h"
 #include "group.h"
 #include "raft_glue.h"
@@ -46,6 +47,11 @@ struct group {
 	uint64_t known_leader;   /* the leader's id at the last group_tick, 0: none */
 	int64_t last_ack_wall_ms; /* wall time of the last reply from an apply here */
 	group_pending pend[GROUP_PENDING_MAX];
+	uint64_t members_gen;    /* replica.members_gen as last read */
+	/* The one membership change in progress (dropctl replicas add/remove). */
+	bridge_req *change_req;
+	int change_op;           /* RAFT_GLUE_ADD, _VOTER, _REMOVE */
+	group_replica change_m;
 };
 
 static const int group_kind[GROUP_SOCKETS] = {
@@ -246,6 +252,14 @@ static void group_propose(group *g, int socket, bridge_req **reqs, size_t n)
 
 void group_submit(group *g, int socket, bridge_req **reqs, size_t n)
 {
+	bridge_req *rest[DN_SERVER_CTX_MAX];
+	if (socket == GROUP_OPS) {
+		n = group_ops_local(g, g->c, reqs, n, rest);
+		reqs = rest;
+		if (n == 0) {
+			return;
+		}
+	}
 	if (!raft_glue_node_leading(g->node)) {
 		group_refuse_all(socket, reqs, n, DROPNET__STATUS__NOT_LEADER,
 		    "not the leader of the coordinator group", group_leader_url(g, socket));
@@ -326,6 +340,8 @@ static void group_on_barrier(void *arg, int status)
 	}
 }
 
+static void group_members_reload(group *g);
+
 /* Logs leadership changes as this member sees them. A leader that steps
  * down (another leader, or libraft's check that it still reaches a
  * majority every election timeout) says when it last answered a client
@@ -356,6 +372,7 @@ static void group_watch(group *g, bool leading)
 
 void group_tick(group *g)
 {
+	group_members_reload(g);
 	bool leading = raft_glue_node_leading(g->node);
 	group_watch(g, leading);
 	if (leading && !g->ready && !g->barrier_pending) {
@@ -379,13 +396,15 @@ bool group_machine_open(const group *g)
 
 void group_forget(group *g)
 {
+	g->change_req = NULL;
 	for (size_t i = 0; i < GROUP_PENDING_MAX; i++) {
 		g->pend[i].used = false;
 	}
 }
 
 int group_create(group **out, uv_loop_t *loop, coord *c, const char *db_path,
-    const char *raft_dir, uint64_t self, const group_replica *members, size_t n)
+    const char *raft_dir, uint64_t self, const group_replica *members, size_t n,
+    bool join)
 {
 	*out = NULL;
 	if (n == 0 || n > GROUP_MEMBERS_MAX) {
@@ -414,14 +433,18 @@ int group_create(group **out, uv_loop_t *loop, coord *c, const char *db_path,
 	}
 	g->r.on_replies = group_on_replies;
 	g->r.replies_arg = g;
+	g->r.loop = loop;
+	g->r.sum_ms = (uint64_t)c->cfg.group_checksum_ms;
 	raft_glue_peer peers[GROUP_MEMBERS_MAX];
 	for (size_t i = 0; i < n; i++) {
 		peers[i].id = members[i].id;
 		peers[i].address = members[i].raft;
 	}
 	*out = g;
-	rv = raft_glue_node_create(&g->node, loop, raft_dir, self, peers, n, &g->r);
+	rv = raft_glue_node_create(&g->node, loop, raft_dir, self, peers, n, join, &g->r);
 	if (rv == 0) {
+		unsigned every = (unsigned)c->cfg.group_snapshot_entries;
+		raft_glue_tune(raft_glue_node_raft(g->node), every, every / 4 < 128 ? every / 4 : 128);
 		log_info("group.started", "id=%llu members=%zu raft_dir=%s applied=%llu",
 		    (unsigned long long)self, n, raft_dir, (unsigned long long)g->r.applied);
 	}
@@ -446,4 +469,324 @@ void group_destroy(group *g)
 	raft_glue_node_destroy(g->node);
 	replica_fini(&g->r);
 	free(g);
+}
+
+/* ---- members and checksums (OPS_REPLICAS, OPS_REPLICA_ADD/REMOVE) ----
+ * docs/replication.md "Members and checksums". The members' URLs are
+ * replicated state (REPLICA_MEMBERS entries into the store's
+ * group_members); until one is applied the --replica flags stand. */
+
+static void group_members_reload(group *g)
+{
+	if (g->members_gen == g->r.members_gen) {
+		return;
+	}
+	g->members_gen = g->r.members_gen;
+	group_replica m[GROUP_MEMBERS_MAX];
+	size_t n = replica_members_get(&g->r, m, GROUP_MEMBERS_MAX);
+	if (n > 0) {
+		memcpy(g->members, m, n * sizeof(m[0]));
+		g->nmembers = n;
+		log_info("group.members", "id=%llu members=%zu", (unsigned long long)g->self, n);
+	}
+}
+
+/* The OpsRequest kind in req's bytes, nothing verified (0: none read):
+ * only to pick the requests the shell answers itself. */
+static int group_ops_peek(const coord *c, bridge_req *req)
+{
+	size_t len = 0;
+	const uint8_t *b = bridge_req_body(req, &len);
+	envelope_slice s = {.buf = b, .len = len};
+	size_t n = 0;
+	if (c->peers != NULL && (envelope_items(b, len, 2, &s, 1, &n) != 0 || n != 1)) {
+		return 0;
+	}
+	Dropnet__OpsRequest *q = NULL;
+	int kind = codec_ops_request_unpack(s.buf, s.len, &q) == 0 ? (int)q->kind : 0;
+	codec_ops_request_free(q);
+	return kind;
+}
+
+/* req's OpsRequest once its envelope verifies and its peer has role need;
+ * NULL when refused (answered, logged auth.refused). The operator's
+ * counter is not taken: that is the machine's state, and these requests
+ * never reach the machine (a replayed add or remove of a member that is
+ * already in or out is refused). */
+static Dropnet__OpsRequest *group_ops_open(coord *c, bridge_req *req, auth_role need)
+{
+	size_t len = 0;
+	const uint8_t *b = bridge_req_body(req, &len);
+	mreq m;
+	mreq_init(&m, b, len);
+	coord_ident id;
+	Dropnet__Status st = DROPNET__STATUS__MALFORMED;
+	const char *why = "bytes are not an OpsRequest";
+	Dropnet__OpsRequest *q = NULL;
+	if (coord_ident_open(c, AUTH_SOCKET_OPS, &m, &id, &st, &why) == 0) {
+		if (id.peer != NULL && id.peer->role < need) {
+			log_warn("auth.refused", "socket=ops reason=forbidden peer=%s role=%s",
+			    id.peer->name, auth_role_name(id.peer->role));
+			st = DROPNET__STATUS__FORBIDDEN;
+			why = "needs the admin role";
+		} else if (codec_ops_request_unpack(id.body, id.len, &q) != 0) {
+			codec_ops_request_free(q);
+			q = NULL;
+			st = DROPNET__STATUS__MALFORMED;
+		}
+		coord_ident_close(&id);
+	}
+	mreq_fini(&m);
+	if (q == NULL) {
+		group_refuse(GROUP_OPS, req, st, why, "");
+	}
+	return q;
+}
+
+static void group_info_member(const group_replica *m, Dropnet__ReplicaInfo *i)
+{
+	dropnet__replica_info__init(i);
+	i->id = m->id;
+	i->raft = (char *)m->raft;
+	i->ingest = (char *)m->url[GROUP_INGEST];
+	i->hub = (char *)m->url[GROUP_HUBSYNC];
+	i->ops = (char *)m->url[GROUP_OPS];
+}
+
+/* This replica's own row: role, term, applied index, latest checksum. */
+static void group_info_self(group *g, coord *c, Dropnet__ReplicaInfo *i)
+{
+	dropnet__replica_info__init(i);
+	i->self = true;
+	if (g == NULL) {
+		/* The single node: its books now; it has no log. */
+		i->ingest = c->cfg.ingest_url;
+		i->hub = c->cfg.hub_url;
+		i->ops = c->cfg.ops_url;
+		i->role = "single";
+		(void)replica_books_sum(c, &i->sum);
+		return;
+	}
+	for (size_t k = 0; k < g->nmembers; k++) {
+		if (g->members[k].id == g->self) {
+			group_info_member(&g->members[k], i);
+			i->self = true;
+		}
+	}
+	i->id = g->self;
+	const char *role = "", *addr = "";
+	raft_glue_node_info(g->node, &role, &i->term, &i->applied);
+	i->role = (char *)role;
+	i->leader = raft_glue_node_leader(g->node, &addr);
+	i->sum = g->r.sum;
+	i->sum_index = g->r.sum_index;
+	i->sum_mono_ms = g->r.sum_mono_ms;
+}
+
+static void group_ops_replicas(group *g, coord *c, bridge_req *req)
+{
+	Dropnet__ReplicaInfo info[GROUP_MEMBERS_MAX + 1];
+	Dropnet__ReplicaInfo *ip[GROUP_MEMBERS_MAX + 1];
+	size_t n = 1;
+	if (g != NULL) {
+		group_members_reload(g);
+	}
+	group_info_self(g, c, &info[0]);
+	for (size_t k = 0; g != NULL && k < g->nmembers; k++) {
+		group_info_member(&g->members[k], &info[n++]);
+	}
+	for (size_t k = 0; k < n; k++) {
+		ip[k] = &info[k];
+	}
+	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
+	rep.version = DN_PROTO_VERSION;
+	rep.status = DROPNET__STATUS__OK;
+	rep.n_replicas = n;
+	rep.replicas = ip;
+	uint8_t *out = NULL;
+	size_t olen = 0;
+	int rv = codec_ops_reply_pack(&rep, &out, &olen);
+	bridge_req_reply(req, rv == 0 ? out : NULL, rv == 0 ? olen : 0);
+	free(out);
+}
+
+static void group_change_answer(group *g, Dropnet__Status st, const char *why)
+{
+	if (g->change_req != NULL) {
+		group_refuse(GROUP_OPS, g->change_req, st, why, "");
+		g->change_req = NULL;
+	}
+	log_info("group.change_done", "op=%d id=%llu status=%d why=\"%s\"", g->change_op,
+	    (unsigned long long)g->change_m.id, (int)st, why);
+}
+
+/* Proposes the members with change_m added (add) or without it. */
+static int group_members_propose(group *g, bool add)
+{
+	group_replica m[GROUP_MEMBERS_MAX];
+	size_t n = 0;
+	for (size_t k = 0; k < g->nmembers; k++) {
+		if (g->members[k].id != g->change_m.id) {
+			m[n++] = g->members[k];
+		}
+	}
+	if (add && n < GROUP_MEMBERS_MAX) {
+		m[n++] = g->change_m;
+	}
+	uint64_t mono;
+	int64_t wall;
+	replica_stamp(&g->r, group_mono(g), group_wall(), &mono, &wall);
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	uint64_t index = 0;
+	int rv = replica_members_pack(&g->r, m, n, mono, wall, &buf, &len);
+	if (rv == 0) {
+		rv = raft_glue_propose(raft_glue_node_raft(g->node), buf, len, 0, NULL, NULL,
+		    &index);
+	}
+	free(buf);
+	return rv;
+}
+
+/* A step of the change is committed (or failed): the next one. */
+static void group_change_step(void *arg, int status)
+{
+	group *g = arg;
+	char why[160];
+	if (status != 0) {
+		snprintf(why, sizeof(why), "membership change failed: %s; see `dropctl replicas`",
+		    dn_strerror(status));
+		group_change_answer(g, DROPNET__STATUS__UNAVAILABLE, why);
+		return;
+	}
+	int rv = 0;
+	if (g->change_op == RAFT_GLUE_ADD) {
+		/* In the configuration as a spare: record its URLs, then make it
+		 * a voter (libraft catches it up first: snapshot, then log). */
+		rv = group_members_propose(g, true);
+		g->change_op = RAFT_GLUE_VOTER;
+		rv = rv != 0 ? rv : raft_glue_change(raft_glue_node_raft(g->node), RAFT_GLUE_VOTER,
+		    g->change_m.id, g->change_m.raft, group_change_step, g);
+	} else if (g->change_op == RAFT_GLUE_REMOVE) {
+		rv = group_members_propose(g, false);
+		snprintf(why, sizeof(why), "replica %llu removed", (unsigned long long)g->change_m.id);
+		group_change_answer(g, rv == 0 ? DROPNET__STATUS__OK :
+		    DROPNET__STATUS__UNAVAILABLE, rv == 0 ? why : dn_strerror(rv));
+		return;
+	} else {
+		snprintf(why, sizeof(why), "replica %llu added: a voter, caught up",
+		    (unsigned long long)g->change_m.id);
+		group_change_answer(g, DROPNET__STATUS__OK, why);
+		return;
+	}
+	if (rv != 0) {
+		group_change_step(g, rv);
+	}
+}
+
+/* dropctl replicas add / remove on this member: checks, then the first
+ * step (the request is answered when the last one is committed). */
+static void group_change_begin(group *g, bridge_req *req, const Dropnet__OpsRequest *q)
+{
+	bool add = q->kind == DROPNET__OPS_KIND__OPS_REPLICA_ADD;
+	const Dropnet__ReplicaInfo *in = q->replica;
+	group_replica m;
+	memset(&m, 0, sizeof(m));
+	const char *bad = NULL;
+	if (in == NULL || in->id == 0) {
+		bad = "replica.id is required";
+	} else if (add) {
+		const char *f[] = {in->raft, in->ingest, in->hub, in->ops};
+		for (size_t k = 0; k < 4 && bad == NULL; k++) {
+			if (f[k][0] == '\0' || strlen(f[k]) >= DN_CONF_STR_MAX) {
+				bad = "replica add needs ID,RAFT_ADDR,INGEST,HUB,OPS";
+			}
+		}
+	}
+	if (bad == NULL) {
+		m.id = in->id;
+		if (add) {
+			snprintf(m.raft, sizeof(m.raft), "%s", in->raft);
+			snprintf(m.url[GROUP_INGEST], DN_CONF_STR_MAX, "%s", in->ingest);
+			snprintf(m.url[GROUP_HUBSYNC], DN_CONF_STR_MAX, "%s", in->hub);
+			snprintf(m.url[GROUP_OPS], DN_CONF_STR_MAX, "%s", in->ops);
+		}
+		bool known = false;
+		for (size_t k = 0; k < g->nmembers; k++) {
+			known = known || g->members[k].id == m.id;
+		}
+		bad = add && (known || g->nmembers == GROUP_MEMBERS_MAX) ?
+		    "that id is a member already, or the group is full" :
+		    !add && !known ? "no member has that id" :
+		    !add && m.id == g->self ? "this replica leads: stop it (another one takes "
+		    "over) and remove it there" : NULL;
+	}
+	if (bad != NULL) {
+		group_refuse(GROUP_OPS, req, DROPNET__STATUS__INVALID, bad, "");
+		return;
+	}
+	if (g->change_req != NULL) {
+		group_refuse(GROUP_OPS, req, DROPNET__STATUS__UNAVAILABLE,
+		    "another membership change is in progress", "");
+		return;
+	}
+	int op = add ? RAFT_GLUE_ADD : RAFT_GLUE_REMOVE;
+	int rv = raft_glue_change(raft_glue_node_raft(g->node), op, m.id, m.raft,
+	    group_change_step, g);
+	if (rv != 0) {
+		group_refuse(GROUP_OPS, req, rv == DN_EINVAL ? DROPNET__STATUS__INVALID :
+		    DROPNET__STATUS__UNAVAILABLE, dn_strerror(rv), "");
+		return;
+	}
+	g->change_req = req;
+	g->change_op = op;
+	g->change_m = m;
+	log_info("group.change", "op=%s id=%llu raft=%s", add ? "add" : "remove",
+	    (unsigned long long)m.id, m.raft);
+}
+
+/* Add or remove: the leader, taken over, does it; others say who does. */
+static void group_ops_change(group *g, coord *c, bridge_req *req)
+{
+	if (g == NULL) {
+		group_refuse(GROUP_OPS, req, DROPNET__STATUS__INVALID,
+		    "a single coordinator has no replicas to change (docs/replication.md)", "");
+		return;
+	}
+	Dropnet__OpsRequest *q = group_ops_open(c, req, AUTH_ROLE_ADMIN);
+	if (q == NULL) {
+		return;
+	}
+	if (!raft_glue_node_leading(g->node)) {
+		group_refuse(GROUP_OPS, req, DROPNET__STATUS__NOT_LEADER,
+		    "not the leader of the coordinator group", group_leader_url(g, GROUP_OPS));
+	} else if (!g->ready) {
+		group_refuse(GROUP_OPS, req, DROPNET__STATUS__UNAVAILABLE,
+		    "the new leader is taking over; retry", "");
+	} else {
+		group_members_reload(g);
+		group_change_begin(g, req, q);
+	}
+	codec_ops_request_free(q);
+}
+
+size_t group_ops_local(group *g, coord *c, bridge_req **reqs, size_t n, bridge_req **rest)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		int kind = group_ops_peek(c, reqs[i]);
+		if (kind == DROPNET__OPS_KIND__OPS_REPLICAS) {
+			Dropnet__OpsRequest *q = group_ops_open(c, reqs[i], AUTH_ROLE_READ_ONLY);
+			if (q != NULL) {
+				group_ops_replicas(g, c, reqs[i]);
+			}
+			codec_ops_request_free(q);
+		} else if (kind == DROPNET__OPS_KIND__OPS_REPLICA_ADD ||
+		    kind == DROPNET__OPS_KIND__OPS_REPLICA_REMOVE) {
+			group_ops_change(g, c, reqs[i]);
+		} else {
+			rest[k++] = reqs[i];
+		}
+	}
+	return k;
 }

@@ -25,7 +25,7 @@
 #include "replica.h"
 
 /* Members of a group (3 or 5 in practice). */
-#define GROUP_MEMBERS_MAX 7
+#define GROUP_MEMBERS_MAX REPLICA_MEMBERS_MAX
 /* Proposals a leader has in flight (each waits for its commit): beyond,
  * a batch is answered UNAVAILABLE (backpressure; the client retries). */
 #define GROUP_PENDING_MAX 256
@@ -33,11 +33,9 @@
 /* Which socket a batch came on; each kind's URL a NOT_LEADER names. */
 enum { GROUP_INGEST, GROUP_HUBSYNC, GROUP_OPS, GROUP_SOCKETS };
 
-typedef struct {
-	uint64_t id;                          /* > 0, unique in the group */
-	char raft[DN_CONF_STR_MAX];           /* "IP:port", replication (plaintext) */
-	char url[GROUP_SOCKETS][DN_CONF_STR_MAX]; /* ingest, hub, ops URLs */
-} group_replica;
+/* id, raft ("IP:port", replication, plaintext), url[GROUP_SOCKETS]. */
+typedef replica_member group_replica;
+_Static_assert(GROUP_SOCKETS == REPLICA_URLS, "a member has one URL per socket");
 
 typedef struct group group;
 
@@ -45,10 +43,13 @@ typedef struct group group;
 int group_replica_parse(const char *s, group_replica *m);
 
 /* Starts member self of members[0..n) over machine c (cfg and split set,
- * not open), its store at db_path and its Raft log in raft_dir. 0 or
- * DN_E* (logged); on failure *out is still to be closed and destroyed. */
+ * not open), its store at db_path and its Raft log in raft_dir (join: a
+ * new member that waits to be added, `dropctl replicas add`; its log is
+ * not bootstrapped). 0 or DN_E* (logged); on failure *out is still to be
+ * closed and destroyed. */
 int group_create(group **out, uv_loop_t *loop, coord *c, const char *db_path,
-    const char *raft_dir, uint64_t self, const group_replica *members, size_t n);
+    const char *raft_dir, uint64_t self, const group_replica *members, size_t n,
+    bool join);
 /* Answers req at once with status st, why and leader ("" when none) in
  * socket's reply shape (an OrderAck/IngestReply, HubSyncReply or
  * OpsReply): nothing reaches the machine. The single node's shell uses it
@@ -59,6 +60,12 @@ void group_refuse(int socket, bridge_req *req, Dropnet__Status st, const char *w
 /* A socket batch: proposed (leader), refused UNAVAILABLE (leader not ready,
  * table full) or NOT_LEADER (follower). Every request is answered once. */
 void group_submit(group *g, int socket, bridge_req **reqs, size_t n);
+/* The ops kinds the shell answers itself (docs/replication.md "Members and
+ * checksums"): OPS_REPLICAS on every replica and on the single node (g
+ * NULL; machine c), OPS_REPLICA_ADD and _REMOVE on a group's leader. Those
+ * of reqs[0..n) are answered; the others go to rest[], in order; returns
+ * how many. Loop thread. */
+size_t group_ops_local(group *g, coord *c, bridge_req **reqs, size_t n, bridge_req **rest);
 /* The periodic work: leadership changes, and a TICK entry while leading. */
 void group_tick(group *g);
 /* True while this member leads and has taken over (barrier done). */

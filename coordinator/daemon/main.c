@@ -84,6 +84,7 @@ typedef struct shell {
 	bool grp_closing;             /* group_close called */
 	uint64_t replica_id;
 	group_replica reps[GROUP_MEMBERS_MAX];
+	bool join;                    /* --join: a new member, not bootstrapped */
 	size_t nreps;
 	walsync *ws;                  /* NULL: commits sync on the loop (FULL) */
 	int64_t rows_marked;          /* coord_rows_written at the last ticket */
@@ -275,7 +276,11 @@ static void on_ops(void *arg, bridge_req **reqs, size_t n)
 		group_submit(sh->grp, GROUP_OPS, reqs, n);
 		return;
 	}
-	shell_run(arg, coord_ops_batch, OBS_OPS, reqs, n);
+	bridge_req *rest[DN_SERVER_CTX_MAX];
+	n = group_ops_local(NULL, &sh->c, reqs, n, rest);
+	if (n > 0) {
+		shell_run(arg, coord_ops_batch, OBS_OPS, rest, n);
+	}
 }
 
 /* One outbox message (topic and body, built by the machine) on the pub
@@ -469,7 +474,13 @@ static void usage(FILE *f)
 	    "                      address (IP:port, plaintext TCP: a private\n"
 	    "                      network only) and its client URLs, which a\n"
 	    "                      follower names in its NOT_LEADER answers.\n"
-	    "The Raft log lives in DATA_DIR/raft.\n\n");
+	    "  --join              a new member (empty DATA_DIR) joining a running\n"
+	    "                      group: its log is not bootstrapped; it waits for\n"
+	    "                      `dropctl replicas add` on the leader, then catches\n"
+	    "                      up (snapshot, then log). --replica lists every\n"
+	    "                      member and itself.\n"
+	    "The Raft log lives in DATA_DIR/raft. `dropctl replicas` prints every\n"
+	    "replica's role, term, applied index and books checksum.\n\n");
 }
 
 static void coord_health_tick(uv_timer_t *t)
@@ -627,7 +638,7 @@ static int shell_peers_load(coord *c)
 /* --replica-id and --replica: both or neither; this id among the replicas. */
 static int shell_group_check(shell *sh)
 {
-	if (sh->replica_id == 0 && sh->nreps == 0) {
+	if (sh->replica_id == 0 && sh->nreps == 0 && !sh->join) {
 		return 0;
 	}
 	for (size_t i = 0; i < sh->nreps; i++) {
@@ -650,6 +661,10 @@ static int shell_group_check(shell *sh)
 /* A group flag at argv[*i] (consumed): 1, 0 (not one), or -1 (bad). */
 static int shell_group_arg(shell *sh, int argc, char **argv, int *i)
 {
+	if (strcmp(argv[*i], "--join") == 0) {
+		sh->join = true;
+		return 1;
+	}
 	if (*i + 1 >= argc) {
 		return 0;
 	}
@@ -835,7 +850,7 @@ static int shell_open(shell *sh, const char *path)
 		return 1;
 	}
 	if (group_create(&sh->grp, sh->loop, c, path, raft_dir, sh->replica_id, sh->reps,
-	    sh->nreps) != 0) {
+	    sh->nreps, sh->join) != 0) {
 		shell_close(sh);
 		return 1;
 	}

@@ -112,6 +112,11 @@ void dropctl_disconnect(void);
 int dropctl_ops_call(const dropctl_opts *o, Dropnet__OpsRequest *req,
     Dropnet__OpsReply **out);
 
+/* The same, to url only (no leader following): `replicas` asks each
+ * replica of a group in turn. */
+int dropctl_ops_at(const dropctl_opts *o, const char *url, Dropnet__OpsRequest *req,
+    Dropnet__OpsReply **out);
+
 /* ---- output (util.c) ---- */
 
 /* Prints j as one line of JSON on stdout and releases it. Returns
@@ -184,6 +189,8 @@ int dropctl_activation(dropctl_opts *o, int argc, char **argv);
  * (returns an exit code); kpi_cmd.c shows them too. */
 json_t *dropctl_activations_json(Dropnet__Activation *const *a, size_t n);
 int dropctl_activations_print(Dropnet__Activation *const *a, size_t n);
+/* `replicas [add SPEC | remove ID]` (replicas_cmd.c). */
+int dropctl_replicas(dropctl_opts *o, int argc, char **argv);
 /* The live view from the coordinator's /metrics (top_cmd.c). */
 int dropctl_top(dropctl_opts *o, int argc, char **argv);
 int dropctl_clock(dropctl_opts *o, int argc, char **argv);

@@ -58,10 +58,18 @@ static void main_help(void)
 	    "  feed [--sku S [--region H]] [--count N]\n"
 	    "                               price and availability changes (pub)\n"
 	    "  audit                        run the invariant checks\n"
+	    "  replicas                     every replica of a group (each URL of\n"
+	    "                               --coordinator, and the members they\n"
+	    "                               know): role, term, applied index,\n"
+	    "                               books checksum at an index\n"
+	    "  replicas add ID,RAFT_ADDR,INGEST,HUB,OPS   a member online (admin)\n"
+	    "  replicas remove ID           a member out, online (admin)\n"
 	    "  forecast ...                 forecast demand from a CSV history\n"
 	    "\n"
 	    "global flags:\n"
-	    "  --coordinator URL   ops socket (default $%s)\n"
+	    "  --coordinator URL   ops socket (default $%s); a group: every\n"
+	    "                      replica's, comma-separated (the leader is\n"
+	    "                      followed)\n"
 	    "  --ingest URL        storefront socket for order submit\n"
 	    "                      (default $%s)\n"
 	    "  --json              one JSON object on stdout instead of tables\n"
@@ -194,6 +202,9 @@ static int main_run(int argc, char **argv)
 		}
 		if (strcmp(a, "signals") == 0) {
 			return dropctl_signals(&o, argc - i, argv + i);
+		}
+		if (strcmp(a, "replicas") == 0) {
+			return dropctl_replicas(&o, argc - i, argv + i);
 		}
 		if (strcmp(a, "feed") == 0) {
 			return dropctl_feed(&o, argc - i, argv + i);

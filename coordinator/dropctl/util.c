@@ -289,6 +289,22 @@ static int dropctl_ops_one(const dropctl_opts *o, const char *url, const uint8_t
 	return DROPCTL_EXIT_OK;
 }
 
+int dropctl_ops_at(const dropctl_opts *o, const char *url, Dropnet__OpsRequest *req,
+    Dropnet__OpsReply **out)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	*out = NULL;
+	req->version = DN_PROTO_VERSION;
+	if (codec_ops_request_pack(req, &buf, &len) != 0) {
+		fprintf(stderr, "dropctl: out of memory\n");
+		return DROPCTL_EXIT_FAIL;
+	}
+	int ex = dropctl_ops_one(o, url, buf, len, out);
+	free(buf);
+	return ex;
+}
+
 /* A replicated group: a follower answers NOT_LEADER (with the leader's
  * URL when it knows one), a new leader UNAVAILABLE while it takes over.
  * dropctl follows for this many calls, DROPCTL_FOLLOW_WAIT_MS apart when

@@ -59,6 +59,8 @@ typedef struct {
 	long long on_spike;
 	long long quote_ttl_ms;       /* prices.quote_ttl_ms */
 	long long quote_low_units;    /* prices.low_units */
+	long long group_snapshot_entries; /* group.snapshot_entries (a group only) */
+	long long group_checksum_ms;      /* group.checksum_ms */
 	char log_level[DN_CONF_STR_MAX];
 	/* TLS (common/io/nettls.h, used by the shell in daemon/main.c): one
 	 * CA by default, or one per role. */

@@ -94,6 +94,14 @@ const conf_key coord_config_keys[] = {
     {"prices.low_units", CONF_INT, 0, 1000000, "5",
         offsetof(coord_config, quote_low_units),
         "a quote says LOW when hubs in range have this many units or fewer"},
+    {"group.snapshot_entries", CONF_INT, 16, 100000000, "1024",
+        offsetof(coord_config, group_snapshot_entries),
+        "a replicated group's replica snapshots its store every this many applied"
+        " log entries and compacts its log (keeping a quarter of them, at most 128)"},
+    {"group.checksum_ms", CONF_INT, 0, 86400000, "5000",
+        offsetof(coord_config, group_checksum_ms),
+        "a replica takes its books checksum (dropctl replicas) at the first entry of"
+        " every this many ms of the group clock (0: none); the same on every replica"},
     {"log.level", CONF_STR, 0, 0, "info", offsetof(coord_config, log_level),
         "debug, info, warn or error"},
     {"tls.ca_file", CONF_STR, 0, 0, "", offsetof(coord_config, tls_ca_file),

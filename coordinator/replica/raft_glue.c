@@ -81,6 +81,10 @@ static int glue_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void 
 	const uint8_t *p = NULL;
 	size_t len = 0;
 	*result = NULL;
+	if (r->glue != NULL) {
+		/* libraft sets last_applied after each apply returns. */
+		r->index = raft_last_applied(r->glue) + 1;
+	}
 	int rv = glue_unframe(buf, &p, &len);
 	if (rv == 0) {
 		rv = replica_apply(r, p, len);
@@ -233,6 +237,49 @@ int raft_glue_barrier(struct raft *raft, raft_glue_barrier_fn cb, void *arg)
 	return 0;
 }
 
+typedef struct {
+	struct raft_change req;
+	raft_glue_change_fn cb;
+	void *arg;
+} glue_change;
+
+static void glue_change_done(struct raft_change *req, int status)
+{
+	glue_change *c = req->data;
+	c->cb(c->arg, status == 0 ? 0 : raft_glue_err(status));
+	free(c);
+}
+
+int raft_glue_change(struct raft *raft, int op, uint64_t id, const char *address,
+    raft_glue_change_fn cb, void *arg)
+{
+	glue_change *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		return DN_ENOMEM;
+	}
+	c->req.data = c;
+	c->cb = cb;
+	c->arg = arg;
+	int rv;
+	if (op == RAFT_GLUE_ADD) {
+		rv = raft_add(raft, &c->req, id, address, glue_change_done);
+	} else if (op == RAFT_GLUE_VOTER) {
+		rv = raft_assign(raft, &c->req, id, RAFT_VOTER, glue_change_done);
+	} else {
+		rv = raft_remove(raft, &c->req, id, glue_change_done);
+	}
+	if (rv != 0) {
+		log_warn("replica.change_refused", "op=%d id=%llu err=\"%s\"", op,
+		    (unsigned long long)id, raft_errmsg(raft));
+		free(c);
+		if (rv == RAFT_BADID || rv == RAFT_DUPLICATEID || rv == RAFT_DUPLICATEADDRESS) {
+			return DN_EINVAL;
+		}
+		return rv == RAFT_CANTCHANGE ? DN_EFULL : raft_glue_err(rv);
+	}
+	return 0;
+}
+
 /* ---- a member on raft/uv.h ---- */
 
 struct raft_glue_node {
@@ -259,16 +306,21 @@ static int glue_conf(struct raft_configuration *conf, const raft_glue_peer *peer
 	return 0;
 }
 
-/* Bootstraps a new dir (an existing one refuses, which is fine) and starts. */
-static int glue_node_start(raft_glue_node *g, const raft_glue_peer *peers, size_t n)
+/* Bootstraps a new dir (an existing one refuses, which is fine) and
+ * starts. A joining member does not bootstrap: it waits, with an empty
+ * configuration, for the leader that adds it. */
+static int glue_node_start(raft_glue_node *g, const raft_glue_peer *peers, size_t n,
+    bool join)
 {
 	struct raft_configuration conf;
-	int rv = glue_conf(&conf, peers, n);
+	int rv = join ? 0 : glue_conf(&conf, peers, n);
 	if (rv != 0) {
 		return rv;
 	}
-	rv = raft_bootstrap(&g->raft, &conf);
-	raft_configuration_close(&conf);
+	if (!join) {
+		rv = raft_bootstrap(&g->raft, &conf);
+		raft_configuration_close(&conf);
+	}
 	if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) {
 		return rv;
 	}
@@ -277,7 +329,7 @@ static int glue_node_start(raft_glue_node *g, const raft_glue_peer *peers, size_
 }
 
 int raft_glue_node_create(raft_glue_node **out, struct uv_loop_s *loop, const char *dir,
-    uint64_t self, const raft_glue_peer *peers, size_t n, replica *r)
+    uint64_t self, const raft_glue_peer *peers, size_t n, bool join, replica *r)
 {
 	const char *address = NULL;
 	*out = NULL;
@@ -303,7 +355,8 @@ int raft_glue_node_create(raft_glue_node **out, struct uv_loop_s *loop, const ch
 		g->raft_init = rv == 0;
 	}
 	if (rv == 0) {
-		rv = glue_node_start(g, peers, n);
+		r->glue = &g->raft;
+		rv = glue_node_start(g, peers, n, join);
 	}
 	if (rv != 0) {
 		log_error("replica.raft_start", "dir=%s id=%llu address=%s err=\"%s\" detail=\"%s\"",
@@ -333,6 +386,27 @@ uint64_t raft_glue_node_leader(raft_glue_node *node, const char **address)
 	raft_leader(&node->raft, &id, &a);
 	*address = a != NULL ? a : "";
 	return id;
+}
+
+void raft_glue_node_info(raft_glue_node *node, const char **role, uint64_t *term,
+    uint64_t *applied)
+{
+	switch (raft_state(&node->raft)) {
+	case RAFT_LEADER:
+		*role = "leader";
+		break;
+	case RAFT_CANDIDATE:
+		*role = "candidate";
+		break;
+	case RAFT_FOLLOWER:
+		*role = "follower";
+		break;
+	default:
+		*role = "unavailable";
+		break;
+	}
+	*term = node->raft.current_term;
+	*applied = raft_last_applied(&node->raft);
 }
 
 static void glue_node_closed(struct raft *raft)

@@ -48,6 +48,17 @@ int raft_glue_propose(struct raft *raft, const uint8_t *buf, size_t len,
 typedef void (*raft_glue_barrier_fn)(void *arg, int status);
 int raft_glue_barrier(struct raft *raft, raft_glue_barrier_fn cb, void *arg);
 
+/* A membership change on a leader: RAFT_GLUE_ADD (id at address joins as
+ * a spare: it gets the log, has no vote), RAFT_GLUE_VOTER (id becomes a
+ * voter once libraft has caught it up) or RAFT_GLUE_REMOVE. cb(arg, 0) once
+ * the new configuration is committed, cb(arg, DN_E*) if it is not. 0,
+ * DN_ESTATE (not the leader), DN_EINVAL (unknown or duplicate id or
+ * address), DN_EFULL (another change is in progress), DN_ENOMEM. */
+enum { RAFT_GLUE_ADD, RAFT_GLUE_VOTER, RAFT_GLUE_REMOVE };
+typedef void (*raft_glue_change_fn)(void *arg, int status);
+int raft_glue_change(struct raft *raft, int op, uint64_t id, const char *address,
+    raft_glue_change_fn cb, void *arg);
+
 /* The group's settings on a raft instance (before raft_start): pre-vote on
  * (a replica cut off from the others, bumping its term in vain, must not
  * depose the leader when it returns), a snapshot every snapshot_threshold
@@ -70,12 +81,13 @@ typedef struct {
 struct uv_loop_s;
 
 /* Creates and starts member `self` of the group peers[0..n) (self among
- * them). A new dir is bootstrapped with that configuration; an existing
+ * them). A new dir is bootstrapped with that configuration (join: not
+ * bootstrapped; the member waits for a leader's raft_add); an existing
  * one is loaded, and libraft replays its snapshot and committed entries
  * into r (whose machine must not be open: the genesis or the snapshot
  * opens it). 0 or DN_EIO/DN_ENOMEM/DN_EINVAL (logged). */
 int raft_glue_node_create(raft_glue_node **out, struct uv_loop_s *loop, const char *dir,
-    uint64_t self, const raft_glue_peer *peers, size_t n, replica *r);
+    uint64_t self, const raft_glue_peer *peers, size_t n, bool join, replica *r);
 /* The node's raft instance (for raft_glue_propose). */
 struct raft *raft_glue_node_raft(raft_glue_node *node);
 /* True while this member is the leader. */
@@ -83,6 +95,10 @@ bool raft_glue_node_leading(raft_glue_node *node);
 /* The leader as this member knows it: its id (0: none known) and address
  * (borrowed, valid until the next loop iteration; "" when none). */
 uint64_t raft_glue_node_leader(raft_glue_node *node, const char **address);
+/* This member's Raft role ("leader", "follower", "candidate",
+ * "unavailable"; static strings), current term and last applied index. */
+void raft_glue_node_info(raft_glue_node *node, const char **role, uint64_t *term,
+    uint64_t *applied);
 /* Starts closing; closed(arg) runs on the loop once it is done. Then the
  * loop may be run empty and the node destroyed. */
 void raft_glue_node_close(raft_glue_node *node, void (*closed)(void *arg), void *arg);

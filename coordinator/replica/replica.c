@@ -28,7 +28,8 @@ _Static_assert(REPLICA_KIND_GENESIS == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA
     REPLICA_KIND_HUBSYNC == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_HUBSYNC &&
     REPLICA_KIND_OPS == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_OPS &&
     REPLICA_KIND_TICK == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_TICK &&
-    REPLICA_KIND_REOPEN == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_REOPEN,
+    REPLICA_KIND_REOPEN == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_REOPEN &&
+    REPLICA_KIND_MEMBERS == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_MEMBERS,
     "replica.h's kinds are proto ReplicaEntryKind's");
 
 /* Protobuf framing of one request inside an entry: tag + length varint. */
@@ -45,6 +46,7 @@ int replica_init(replica *r, coord *c, const char *path, uint64_t nonce)
 	}
 	r->c = c;
 	r->nonce = nonce;
+	r->sum_ms = REPLICA_SUM_MS;
 	snprintf(r->path, sizeof(r->path), "%s", path);
 	return 0;
 }
@@ -120,6 +122,7 @@ static bool replica_kind_valid(int kind, size_t n)
 		return n > 0 && n <= DN_SERVER_CTX_MAX;
 	case REPLICA_KIND_TICK:
 	case REPLICA_KIND_REOPEN:
+	case REPLICA_KIND_MEMBERS:
 		return n == 0;
 	default:
 		return false;
@@ -356,6 +359,7 @@ int replica_restore(replica *r, const uint8_t *buf, size_t len)
 		return rv;
 	}
 	r->restores++;
+	r->members_gen++;
 	log_info("replica.restored", "path=%s bytes=%zu memory_bytes=%llu incarnation=%llu"
 	    " hubs=%zu", r->path, len, (unsigned long long)mlen,
 	    (unsigned long long)r->c->incarnation, r->c->nhubs);
@@ -377,6 +381,9 @@ static int replica_run(replica *r, const Dropnet__ReplicaEntry *e)
 	if ((int)e->kind == REPLICA_KIND_TICK) {
 		coord_tick(r->c);
 		return 0;
+	}
+	if ((int)e->kind == REPLICA_KIND_MEMBERS) {
+		return replica_members_apply(r, e);
 	}
 	if ((int)e->kind == REPLICA_KIND_REOPEN) {
 		/* Hub health is not replicated state: a new leader gives every
@@ -418,6 +425,7 @@ int replica_apply(replica *r, const uint8_t *buf, size_t len)
 		rv = DN_ESTATE;
 	} else {
 		uint64_t failures = r->c->commit_failures;
+		uint64_t prev_mono = r->applied_mono_ms;
 		coord_clock_set(r->c, e->mono_ms, e->wall_ms);
 		r->applied_mono_ms = e->mono_ms;
 		r->applied_wall_ms = e->wall_ms;
@@ -429,6 +437,9 @@ int replica_apply(replica *r, const uint8_t *buf, size_t len)
 			log_error("replica.commit_failed", "kind=%d proposal=%llu", (int)e->kind,
 			    (unsigned long long)e->proposal);
 			rv = DN_EIO;
+		}
+		if (rv == 0) {
+			replica_sum_maybe(r, prev_mono, e->mono_ms);
 		}
 	}
 	codec_replica_entry_free(e);

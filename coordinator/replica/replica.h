@@ -39,6 +39,22 @@
 typedef void (*replica_replies_fn)(void *arg, uint64_t origin, uint64_t proposal,
     mreq *reqs, size_t n);
 
+/* One member of the group and its URLs (ingest, hub sync, ops), as the
+ * daemon's --replica flags and REPLICA_MEMBERS entries carry them. */
+#define REPLICA_URLS 3
+#define REPLICA_MEMBERS_MAX 7
+typedef struct {
+	uint64_t id;                          /* > 0, unique in the group */
+	char raft[DN_CONF_STR_MAX];           /* "IP:port", replication (plaintext) */
+	char url[REPLICA_URLS][DN_CONF_STR_MAX]; /* ingest, hub, ops URLs */
+} replica_member;
+
+/* The books checksum is taken at the first entry whose group clock is in a
+ * new period of sum_ms (books.c; default this, group.checksum_ms): at the
+ * same entry on every replica of one config, so replicas that agree at one
+ * index print one checksum. */
+#define REPLICA_SUM_MS 5000
+
 typedef struct replica {
 	coord *c;                 /* the machine; cfg and split set by the owner */
 	char path[DN_CONF_STR_MAX + 32]; /* the store file */
@@ -56,6 +72,20 @@ typedef struct replica {
 	uint64_t restores;        /* genesis and snapshot images adopted */
 	replica_replies_fn on_replies;
 	void *replies_arg;
+	/* The consensus library's instance (raft_glue.c sets it; NULL: the
+	 * Raft index is not known, index stays 0). */
+	void *glue;
+	uint64_t index;           /* Raft index of the entry applied last */
+	/* The latest books checksum (books.c) and where it was taken. */
+	uint64_t sum;
+	uint64_t sum_index;
+	uint64_t sum_mono_ms;
+	uint64_t members_gen;     /* bumped when group_members may have changed */
+	/* The libuv loop (a uv_loop_t) the checksum's scan is queued on, off
+	 * the loop thread; NULL (the tests' fixture): scanned in the apply. */
+	void *loop;
+	bool sum_busy;            /* a scan is running */
+	uint64_t sum_ms;          /* checksum period, group clock ms (0: none) */
 } replica;
 
 /* Entry kinds (proto ReplicaEntryKind). */
@@ -66,6 +96,7 @@ enum {
 	REPLICA_KIND_OPS = 4,
 	REPLICA_KIND_TICK = 5,
 	REPLICA_KIND_REOPEN = 6,
+	REPLICA_KIND_MEMBERS = 7,
 };
 
 /* Starts a replica over machine c (cfg and split set, not open) whose store
@@ -132,5 +163,31 @@ int replica_snapshot(replica *r, uint8_t **buf, size_t *len);
  * memory image does not fit its store), DN_EIO or the machine's code (then
  * the machine is closed). */
 int replica_restore(replica *r, const uint8_t *buf, size_t len);
+
+/* ---- books checksum and members (books.c) ---- */
+
+/* The books checksum of machine c's open store: FNV-1a 64 over every row
+ * (all columns, in full column order) of every table but the clock and
+ * the operators' counters (coord_clock, peer_counters: written outside
+ * the log), tables by name. 0 or DN_EIO. */
+int replica_books_sum(coord *c, uint64_t *sum);
+/* After an entry at group time mono was applied (prev: the group time of
+ * the entry before): takes the checksum when mono starts a new
+ * r->sum_ms period (0: never). With a loop: pins the store as it is now (a read
+ * transaction on a connection of its own; WAL keeps that view while the
+ * machine writes on) and scans it on libuv's thread pool; r->sum and
+ * r->sum_index are set when the scan is done. A checksum that cannot be
+ * taken is logged and skipped (replica.sum_failed, replica.sum_skipped:
+ * the previous scan still runs); it never stops the replica. */
+void replica_sum_maybe(replica *r, uint64_t prev_mono, uint64_t mono);
+/* Packs a REPLICA_MEMBERS entry of members[0..n). */
+int replica_members_pack(replica *r, const replica_member *m, size_t n, uint64_t mono,
+    int64_t wall, uint8_t **buf, size_t *len);
+/* Applies one (records the members in the store's group_members). 0 or
+ * DN_EIO. */
+int replica_members_apply(replica *r, const Dropnet__ReplicaEntry *e);
+/* The members recorded in the store (0: none recorded yet, or no store:
+ * the daemon's flags stand). */
+size_t replica_members_get(replica *r, replica_member *out, size_t max);
 
 #endif

@@ -171,6 +171,7 @@ static int g_setup(void **state)
 	for (unsigned i = 0; i < G_N; i++) {
 		g_node_init(&G->n[i], i);
 		assert_int_equal(raft_fixture_grow(&G->f, &G->n[i].fsm), 0);
+		G->n[i].r.glue = raft_fixture_get(&G->f, i);   /* Raft indexes */
 		/* Compact early, so a replica that was away needs a snapshot. */
 		raft_glue_tune(raft_fixture_get(&G->f, i), 8, 2);
 	}
@@ -471,6 +472,36 @@ static void test_group_agrees(void **state)
 	assert_non_null(s);
 	assert_int_equal(s->row.on_hand, 100);
 	assert_int_equal(s->row.allocated, 12);
+}
+
+/* Goal: the books checksum `dropctl replicas` prints is taken at the same
+ * entry on every replica (the first of a REPLICA_SUM_MS period of the group
+ * clock) and is equal there; it covers the books (one changed row changes
+ * it). */
+static void test_books_sum(void **state)
+{
+	(void)state;
+	g_start();
+	g_settle(g_orders(0, "sum", 5, NULL), 7);
+	raft_fixture_step_until_elapsed(&G->f, REPLICA_SUM_MS);
+	uint64_t idx = g_propose(0, REPLICA_KIND_TICK, NULL, NULL, 0, NULL);
+	g_settle(idx, 7);
+	g_assert_agree(7);
+	uint64_t now = 0;
+	assert_int_equal(replica_books_sum(G->n[0].c, &now), 0);
+	for (unsigned i = 0; i < G_N; i++) {
+		const replica *r = &G->n[i].r;
+		assert_int_equal(r->sum_index, idx);
+		assert_int_equal(r->sum_mono_ms, G->n[0].r.sum_mono_ms);
+		assert_int_equal(r->sum, G->n[0].r.sum);
+		assert_int_equal(r->sum, now);
+	}
+	/* One row changed behind the machine's back: another checksum. */
+	assert_int_equal(sqlite3_exec(G->n[2].c->db, "UPDATE stock SET on_hand = on_hand + 1",
+	    NULL, NULL, NULL), SQLITE_OK);
+	uint64_t other = 0;
+	assert_int_equal(replica_books_sum(G->n[2].c, &other), 0);
+	assert_int_not_equal(other, now);
 }
 
 /* Goal: a replica that was down (process gone, file kept) while the
@@ -1015,6 +1046,7 @@ int main(void)
 		    g_teardown),
 		cmocka_unit_test_setup_teardown(test_partitioned_leader, g_setup, g_teardown),
 		cmocka_unit_test_setup_teardown(test_replica_added, g_setup, g_teardown),
+		cmocka_unit_test_setup_teardown(test_books_sum, g_setup, g_teardown),
 		cmocka_unit_test(test_clock_and_bounds),
 		cmocka_unit_test_setup_teardown(test_random_partitions, g_setup, g_teardown),
 	};

@@ -119,7 +119,7 @@ static void u_start(u_world *w, uint64_t nonce)
 	w->r.on_replies = u_on_replies;
 	w->r.replies_arg = w;
 	raft_glue_peer self = {.id = 1, .address = w->address};
-	assert_int_equal(raft_glue_node_create(&w->node, &w->loop, w->raft_dir, 1, &self, 1,
+	assert_int_equal(raft_glue_node_create(&w->node, &w->loop, w->raft_dir, 1, &self, 1, false,
 	    &w->r), 0);
 	assert_true(u_wait(w, u_leading, 0));
 	uv_update_time(&w->loop);
