@@ -43,6 +43,8 @@ struct group {
 	bool barrier_pending;
 	bool ready;              /* leading, barrier done, genesis or reopen proposed */
 	uint64_t term_gen;       /* bumped at every leadership change */
+	uv_timer_t role_timer;   /* group_role every GROUP_ROLE_MS */
+	bool role_timer_on;
 	group_pending pend[GROUP_PENDING_MAX];
 };
 
@@ -323,8 +325,12 @@ static void group_on_barrier(void *arg, int status)
 	}
 }
 
-void group_tick(group *g)
+/* Notices a leadership change (log line) and starts a new leader's
+ * barrier. Runs every GROUP_ROLE_MS and from group_tick: a new leader
+ * takes over within a few ms of its election, not at the next tick. */
+static void group_role(group *g)
 {
+	raft_glue_node_poll(g->node);
 	bool leading = raft_glue_node_leading(g->node);
 	if (leading != g->was_leading) {
 		g->was_leading = leading;
@@ -339,7 +345,17 @@ void group_tick(group *g)
 		g->barrier_pending = raft_glue_barrier(raft_glue_node_raft(g->node),
 		    group_on_barrier, g) == 0;
 	}
-	if (leading && g->ready) {
+}
+
+static void group_on_role_timer(uv_timer_t *t)
+{
+	group_role(t->data);
+}
+
+void group_tick(group *g)
+{
+	group_role(g);
+	if (raft_glue_node_leading(g->node) && g->ready) {
 		(void)group_propose_bare(g, REPLICA_KIND_TICK);
 	}
 }
@@ -399,6 +415,10 @@ int group_create(group **out, uv_loop_t *loop, coord *c, const char *db_path,
 	*out = g;
 	rv = raft_glue_node_create(&g->node, loop, raft_dir, self, peers, n, &g->r);
 	if (rv == 0) {
+		uv_timer_init(loop, &g->role_timer);
+		g->role_timer.data = g;
+		uv_timer_start(&g->role_timer, group_on_role_timer, GROUP_ROLE_MS, GROUP_ROLE_MS);
+		g->role_timer_on = true;
 		log_info("group.started", "id=%llu members=%zu raft_dir=%s applied=%llu",
 		    (unsigned long long)self, n, raft_dir, (unsigned long long)g->r.applied);
 	}
@@ -408,6 +428,11 @@ int group_create(group **out, uv_loop_t *loop, coord *c, const char *db_path,
 void group_close(group *g, void (*closed)(void *arg), void *arg)
 {
 	group_forget(g);
+	if (g->role_timer_on) {
+		g->role_timer_on = false;
+		uv_timer_stop(&g->role_timer);
+		uv_close((uv_handle_t *)&g->role_timer, NULL);
+	}
 	if (g->node != NULL) {
 		raft_glue_node_close(g->node, closed, arg);
 	} else if (closed != NULL) {
