@@ -74,6 +74,10 @@
  * where it is - the next URL may be the dead one - unless such answers go
  * on for this long (a follower cut off from its group). */
 #define DNC_LEADERLESS_US 1000000u
+/* An address the watchdog found dead is neither followed to (a follower
+ * may name its dead leader until its own election timeout) nor rotated to
+ * for this long; a restarted replica comes back, busy replaying its log. */
+#define DNC_DOWN_US 2000000u
 
 typedef struct dnc_item {
 	struct dnc_item *next;
@@ -118,6 +122,8 @@ struct dnclient {
 	uint64_t leaderless_since_us; /* first NOT_LEADER naming no leader (0: none) */
 	uint64_t watch_us;       /* flusher: when it last looked for a connection */
 	uint64_t nopipe_since_us; /* flusher: in flight with no connection since */
+	uint64_t down_until_us[DNCLIENT_URLS_MAX]; /* found dead (watchdog): not
+	                          * followed to, nor rotated to, before then */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	dnc_item *head, *tail;
@@ -228,8 +234,18 @@ static void dnc_slot_release(dnc_slot *s, bool failed, bool answered)
 static void dnc_follow(dnclient *c, const char *leader)
 {
 	pthread_mutex_lock(&c->mu);
-	bool named = leader != NULL && leader[0] != '\0';
 	uint64_t now = dnc_now_us();
+	int at = -1;
+	for (size_t k = 0; leader != NULL && k < c->o.nurls; k++) {
+		if (strcmp(c->urls[k], leader) == 0 && k != c->cur) {
+			at = (int)k;
+		}
+	}
+	/* A leader named at an address this client just found dead is the
+	 * follower's stale view (it learns of the death only at its own
+	 * election timeout): as if none were named. */
+	bool named = leader != NULL && leader[0] != '\0' &&
+	    !(at >= 0 && c->down_until_us[at] > now);
 	if (named) {
 		c->leaderless_since_us = 0;
 	} else if (c->leaderless_since_us == 0) {
@@ -239,12 +255,7 @@ static void dnc_follow(dnclient *c, const char *leader)
 	    (named || now - c->leaderless_since_us >= DNC_LEADERLESS_US)) {
 		c->leaderless_since_us = 0;
 		c->rotate = true;
-		c->leader = -1;
-		for (size_t k = 0; leader != NULL && k < c->o.nurls; k++) {
-			if (strcmp(c->urls[k], leader) == 0 && k != c->cur) {
-				c->leader = (int)k;
-			}
-		}
+		c->leader = named ? at : -1;
 		pthread_cond_broadcast(&c->cv);   /* the flusher moves now */
 	}
 	pthread_mutex_unlock(&c->mu);
@@ -437,6 +448,20 @@ static void dnc_wait_idle(dnclient *c, int wait_ms, bool draining)
 	}
 }
 
+/* The next URL after the current one that was not found dead lately (or
+ * simply the next, when all were). Mutex held. */
+static size_t dnc_next_url(const dnclient *c)
+{
+	uint64_t now = dnc_now_us();
+	for (size_t k = 1; k < c->o.nurls; k++) {
+		size_t u = (c->cur + k) % c->o.nurls;
+		if (c->down_until_us[u] <= now) {
+			return u;
+		}
+	}
+	return (c->cur + 1) % c->o.nurls;
+}
+
 /* Moves to the next address (the flusher, with the mutex held). The old
  * dialer (and its connection) is closed only once nothing is in flight on
  * it (libnng 1.5.2 wedges when a connection is closed while an answer
@@ -454,7 +479,7 @@ static void dnc_rotate(dnclient *c)
 	}
 	c->rotate = false;
 	c->gen++;
-	c->cur = c->leader >= 0 ? (size_t)c->leader : (c->cur + 1) % c->o.nurls;
+	c->cur = c->leader >= 0 ? (size_t)c->leader : dnc_next_url(c);
 	c->leader = -1;
 	c->st.failovers++;
 	nng_dialer old = c->dialer;
@@ -532,6 +557,7 @@ static bool dnc_watch(dnclient *c)
 		return false;
 	}
 	c->nopipe_since_us = 0;
+	c->down_until_us[c->cur] = now + DNC_DOWN_US;
 	nng_aio *aios[DNCLIENT_INFLIGHT_MAX];
 	size_t n = 0;
 	for (size_t k = 0; k < c->o.inflight_max; k++) {

@@ -50,7 +50,7 @@ done
 for p in coordinator hubd dropctl pickterm loadgen; do
 	[[ -x $BIN/$p ]] || { echo "group.sh: $BIN/$p missing; build first" >&2; exit 1; }
 done
-"$BIN/loadgen" --help 2>&1 | grep -q -- '--answers-file' ||
+[[ $("$BIN/loadgen" --help 2>&1) == *--answers-file* ]] ||
 	{ echo "group.sh: this loadgen has no --answers-file" >&2; exit 1; }
 
 SKU=hot-sku; UNITS=2000000; R=3

@@ -151,7 +151,7 @@ grep 'ack latency' "$T/loadgen.out" >&2 || true
 ok "storefront-visible fail-over p99 <= $FAILOVER_P99_MS ms"
 
 for r in $(seq 1 "$R"); do
-	out=$("$DROPCTL" --coordinator "${OPS[$((r - 1))]}" audit) || fail "audit via replica $r: $out"
+	out=$("$DROPCTL" --coordinator "${OPS[$((r - 1))]}" audit 2>&1) || fail "audit via replica $r: $out"
 	[[ $out == "audit clean"* ]] || fail "audit via replica $r not clean: $out"
 done
 ok "audit clean (asked through each of the $R replicas)"

@@ -238,23 +238,27 @@ static void worker_count_answer(loadgen_stats *s, const Dropnet__OrderAck *a,
 	}
 }
 
-/* The pause before re-sending after ack (UNAVAILABLE or NOT_LEADER).
- * UNAVAILABLE (busy, storage failing, a new leader taking over) backs off,
- * doubling to LOADGEN_BACKOFF_MS_MAX. NOT_LEADER cost the follower nothing:
- * one naming the leader is re-sent at once (the client moved there); one
- * with no leader known (an election is on) is re-sent every
+/* The pause before re-sending after ack (UNAVAILABLE or NOT_LEADER);
+ * *follows counts NOT_LEADER answers in a row. UNAVAILABLE (busy, storage
+ * failing, a new leader taking over) backs off, doubling to
+ * LOADGEN_BACKOFF_MS_MAX. NOT_LEADER cost the follower nothing: the first
+ * one naming a leader is re-sent at once (the client moved there); one
+ * naming none (an election is on), or a repeat (the named leader may be
+ * the dead one, which the client does not follow), is re-sent after
  * LOADGEN_BACKOFF_FOLLOW_MS, so the buyer reaches the new leader within
  * that of its election. */
-static void worker_backoff(const Dropnet__OrderAck *ack, unsigned *backoff)
+static void worker_backoff(const Dropnet__OrderAck *ack, unsigned *backoff, unsigned *follows)
 {
 	if (ack->status == DROPNET__STATUS__NOT_LEADER) {
 		/* The backoff does not grow: the new leader's first answers
 		 * ("taking over", UNAVAILABLE) start it from the bottom. */
-		if (ack->leader == NULL || ack->leader[0] == '\0') {
+		bool named = ack->leader != NULL && ack->leader[0] != '\0';
+		if (!named || ++*follows > 1) {
 			worker_sleep_ms(LOADGEN_BACKOFF_FOLLOW_MS);
 		}
 		return;
 	}
+	*follows = 0;
 	worker_sleep_ms(*backoff);
 	*backoff = *backoff * 2 > LOADGEN_BACKOFF_MS_MAX ? LOADGEN_BACKOFF_MS_MAX : *backoff * 2;
 }
@@ -268,7 +272,7 @@ static Dropnet__OrderAck *worker_exchange(loadgen_worker *w, rpc_conn *c,
 	const loadgen_params *p = w->run->p;
 	loadgen_stats *s = &w->stats;
 	Dropnet__OrderAck *last = NULL;
-	unsigned backoff = LOADGEN_BACKOFF_MS;
+	unsigned backoff = LOADGEN_BACKOFF_MS, follows = 0;
 
 	for (unsigned attempt = 0; attempt <= p->retries; attempt++) {
 		uint8_t *rep = NULL;
@@ -300,7 +304,7 @@ static Dropnet__OrderAck *worker_exchange(loadgen_worker *w, rpc_conn *c,
 			break;
 		}
 		if (attempt < p->retries) {
-			worker_backoff(ack, &backoff);
+			worker_backoff(ack, &backoff, &follows);
 		}
 	}
 	return last;
