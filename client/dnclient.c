@@ -70,6 +70,10 @@
  * than left to wait out timeout_ms; the flusher looks every DNC_WATCH_US. */
 #define DNC_NOPIPE_US 300000u
 #define DNC_WATCH_US 50000u
+/* The same for an address dialled but never connected yet: a TLS handshake
+ * on a busy machine takes longer than DNC_NOPIPE_US (measured: a new
+ * leader taken for dead while its handshake ran). */
+#define DNC_DIAL_GRACE_US 1000000u
 /* A NOT_LEADER that names no leader (an election is on) keeps the client
  * where it is - the next URL may be the dead one - unless such answers go
  * on for this long (a follower cut off from its group). */
@@ -122,6 +126,7 @@ struct dnclient {
 	uint64_t leaderless_since_us; /* first NOT_LEADER naming no leader (0: none) */
 	uint64_t watch_us;       /* flusher: when it last looked for a connection */
 	uint64_t nopipe_since_us; /* flusher: in flight with no connection since */
+	bool connected;          /* flusher: the current dialer had a connection */
 	uint64_t down_until_us[DNCLIENT_URLS_MAX]; /* found dead (watchdog): not
 	                          * followed to, nor rotated to, before then */
 	pthread_mutex_t mu;
@@ -478,6 +483,8 @@ static void dnc_rotate(dnclient *c)
 		return; /* destroy closes the socket */
 	}
 	c->rotate = false;
+	c->connected = false;
+	c->nopipe_since_us = 0;
 	c->gen++;
 	c->cur = c->leader >= 0 ? (size_t)c->leader : dnc_next_url(c);
 	c->leader = -1;
@@ -530,7 +537,8 @@ static uint64_t dnc_redial_us(const dnclient *c)
 }
 
 /* A group's watchdog (the flusher, mutex held): messages in flight on an
- * address with no connection for DNC_NOPIPE_US are cancelled (their
+ * address with no connection for DNC_NOPIPE_US (DNC_DIAL_GRACE_US if it
+ * never connected since the client moved there) are cancelled (their
  * orders fail over like a timeout: sent again, same keys, elsewhere). True
  * when it cancelled. */
 static bool dnc_watch(dnclient *c)
@@ -550,9 +558,11 @@ static bool dnc_watch(dnclient *c)
 	pthread_mutex_lock(&c->mu);
 	if (pipes != 0 || c->closing || c->rotate) {
 		c->nopipe_since_us = 0;   /* connected, or no figure (-1) */
+		c->connected |= pipes > 0;
 		return false;
 	}
-	if (c->nopipe_since_us == 0 || now - c->nopipe_since_us < DNC_NOPIPE_US) {
+	uint64_t limit = c->connected ? DNC_NOPIPE_US : DNC_DIAL_GRACE_US;
+	if (c->nopipe_since_us == 0 || now - c->nopipe_since_us < limit) {
 		c->nopipe_since_us = c->nopipe_since_us == 0 ? now : c->nopipe_since_us;
 		return false;
 	}
@@ -565,8 +575,8 @@ static bool dnc_watch(dnclient *c)
 			aios[n++] = c->slots[k].aio;
 		}
 	}
-	log_warn("dnclient.no_connection", "url=%s messages=%zu ms=%u", c->urls[c->cur], n,
-	    DNC_NOPIPE_US / 1000u);
+	log_warn("dnclient.no_connection", "url=%s messages=%zu ms=%llu", c->urls[c->cur], n,
+	    (unsigned long long)(limit / 1000u));
 	pthread_mutex_unlock(&c->mu);
 	for (size_t k = 0; k < n; k++) {
 		nng_aio_cancel(aios[k]);  /* the slot's callback fails it over */

@@ -243,6 +243,8 @@ struct raft_glue_node {
 	struct raft_fsm fsm;
 	bool transport_init, io_init, raft_init;
 	bool holding;            /* restarted: not standing for election yet */
+	int last_state;          /* raft_state at the last poll (log lines) */
+	uint64_t last_term;
 	void (*closed)(void *arg);
 	void *closed_arg;
 };
@@ -346,10 +348,31 @@ uint64_t raft_glue_node_leader(raft_glue_node *node, const char **address)
 	return id;
 }
 
+/* One line per change of libraft's state or term (elections, seen from
+ * each member: when a follower stood, for which term, and who won). */
+static void glue_node_trace(raft_glue_node *node)
+{
+	int st = raft_state(&node->raft);
+	uint64_t term = node->raft.current_term;
+	if (st == node->last_state && term == node->last_term) {
+		return;
+	}
+	raft_id id = 0;
+	const char *a = NULL;
+	raft_leader(&node->raft, &id, &a);
+	log_info("replica.raft_state", "state=%s term=%llu leader=%llu",
+	    st == RAFT_LEADER ? "leader" : st == RAFT_CANDIDATE ? "candidate" :
+	    st == RAFT_FOLLOWER ? "follower" : "unavailable",
+	    (unsigned long long)term, (unsigned long long)id);
+	node->last_state = st;
+	node->last_term = term;
+}
+
 void raft_glue_node_poll(raft_glue_node *node)
 {
 	raft_id id = 0;
 	const char *a = NULL;
+	glue_node_trace(node);
 	if (!node->holding) {
 		return;
 	}
