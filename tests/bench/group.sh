@@ -23,7 +23,7 @@
 # Fail-over (--kills K, default 10; 0 skips it): on the group, loadgen
 # sends paced buyers (--answers-file) while the leader is killed -9 K
 # times, each time restarted at once, after 20 answers since the last
-# restart. Storefront-visible fail-over per kill: from the kill (the
+# restart and once the restarted replica rejoined (as test_group_kills.sh). Storefront-visible fail-over per kill: from the kill (the
 # process gone) to the first answer after it; printed: p50, p99 and max
 # over the kills, and the longest any single order waited.
 #
@@ -168,9 +168,15 @@ if (( KILLS > 0 )); then
 		more() { (( $(answers) >= before + 20 )); }
 		wait_for 30 "answers before kill $k" more
 		l=$(leader)
+		lines=$(wc -l <"$W/group/log/coordinator$l.log")
 		"$REPO/deploy/local-net.sh" stop-proc "coordinator$l" --dir "$W/group" --signal KILL >/dev/null
 		echo "$(now_ms)" >>"$FO"
 		"$REPO/deploy/local-net.sh" start-proc "coordinator$l" --dir "$W/group" >/dev/null
+		# As the test does: the next kill waits for the restarted
+		# replica to rejoin (replica.standing), so each kill hits a
+		# whole group.
+		rejoined() { tail -n +"$((lines + 1))" "$W/group/log/coordinator$l.log" | grep -q replica.standing; }
+		wait_for 30 "replica $l to rejoin" rejoined
 		echo "group.sh: kill $k of $KILLS: replica $l" >&2
 	done
 	more() { (( $(answers) >= before + 20 )); }
