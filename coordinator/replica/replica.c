@@ -77,10 +77,9 @@ int replica_machine_open(replica *r)
  * it with the last snapshot (or the genesis) and replays the Raft log,
  * whose entries libraft made durable before they were committed
  * (docs/replication.md "Durability"). At FULL every applied entry waited
- * for an fsync on the loop: a third of the group's throughput, and a
- * restarted member replayed its log at that pace. (A bootstrapper's own
- * file, perhaps an existing single node's, is opened by
- * replica_machine_open at FULL.) */
+ * for an fsync on the loop thread (a restarted member replaying its log
+ * too). (A bootstrapper's own file, perhaps an existing single node's, is
+ * opened by replica_machine_open at FULL.) */
 static int replica_machine_open_group(replica *r)
 {
 	int rv = replica_machine_open(r);
