@@ -64,6 +64,24 @@
 /* Most destroy waits for nng_close before it abandons the socket (libnng's
  * reaper wedged: the socket cannot be freed any more). */
 #define DNC_CLOSE_WAIT_MS 5000
+/* A group (several URLs): with messages in flight and no connection to the
+ * current address for DNC_NOPIPE_US (its replica died, or a NOT_LEADER
+ * named a dead leader), they are cancelled and sent again elsewhere rather
+ * than left to wait out timeout_ms; the flusher looks every DNC_WATCH_US. */
+#define DNC_NOPIPE_US 300000u
+#define DNC_WATCH_US 50000u
+/* The same for an address dialled but never connected yet: a TLS handshake
+ * on a busy machine takes longer than DNC_NOPIPE_US (measured: a new
+ * leader taken for dead while its handshake ran). */
+#define DNC_DIAL_GRACE_US 1000000u
+/* A NOT_LEADER that names no leader (an election is on) keeps the client
+ * where it is - the next URL may be the dead one - unless such answers go
+ * on for this long (a follower cut off from its group). */
+#define DNC_LEADERLESS_US 1000000u
+/* An address the watchdog found dead is neither followed to (a follower
+ * may name its dead leader until its own election timeout) nor rotated to
+ * for this long; a restarted replica comes back, busy replaying its log. */
+#define DNC_DOWN_US 2000000u
 
 typedef struct dnc_item {
 	struct dnc_item *next;
@@ -82,6 +100,7 @@ typedef struct {
 	dnc_item *items[DN_INGEST_BATCH_MAX];
 	size_t n;
 	bool busy, sending, bare;
+	bool served;             /* an answer other than NOT_LEADER came back */
 	uint64_t gen;            /* the address generation it was sent on */
 } dnc_slot;
 
@@ -104,6 +123,12 @@ struct dnclient {
 	uint64_t failing_since_us;
 	int leader;              /* a group's leader named by a NOT_LEADER: the
 	                          * URL index rotate moves to; -1: the next */
+	uint64_t leaderless_since_us; /* first NOT_LEADER naming no leader (0: none) */
+	uint64_t watch_us;       /* flusher: when it last looked for a connection */
+	uint64_t nopipe_since_us; /* flusher: in flight with no connection since */
+	bool connected;          /* flusher: the current dialer had a connection */
+	uint64_t down_until_us[DNCLIENT_URLS_MAX]; /* found dead (watchdog): not
+	                          * followed to, nor rotated to, before then */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	dnc_item *head, *tail;
@@ -187,6 +212,10 @@ static void dnc_slot_release(dnc_slot *s, bool failed, bool answered)
 {
 	dnclient *c = s->c;
 	pthread_mutex_lock(&c->mu);
+	if (s->served) {
+		c->leaderless_since_us = 0;
+		s->served = false;
+	}
 	if (answered) {
 		c->failing_since_us = 0;
 	} else if (failed && c->failing_since_us == 0) {
@@ -210,22 +239,37 @@ static void dnc_slot_release(dnc_slot *s, bool failed, bool answered)
 static void dnc_follow(dnclient *c, const char *leader)
 {
 	pthread_mutex_lock(&c->mu);
-	if (c->o.nurls > 1 && !c->rotate) {
-		c->rotate = true;
-		c->leader = -1;
-		for (size_t k = 0; leader != NULL && k < c->o.nurls; k++) {
-			if (strcmp(c->urls[k], leader) == 0 && k != c->cur) {
-				c->leader = (int)k;
-			}
+	uint64_t now = dnc_now_us();
+	int at = -1;
+	for (size_t k = 0; leader != NULL && k < c->o.nurls; k++) {
+		if (strcmp(c->urls[k], leader) == 0 && k != c->cur) {
+			at = (int)k;
 		}
+	}
+	/* A leader named at an address this client just found dead is the
+	 * follower's stale view (it learns of the death only at its own
+	 * election timeout): as if none were named. */
+	bool named = leader != NULL && leader[0] != '\0' &&
+	    !(at >= 0 && c->down_until_us[at] > now);
+	if (named) {
+		c->leaderless_since_us = 0;
+	} else if (c->leaderless_since_us == 0) {
+		c->leaderless_since_us = now;
+	}
+	if (c->o.nurls > 1 && !c->rotate &&
+	    (named || now - c->leaderless_since_us >= DNC_LEADERLESS_US)) {
+		c->leaderless_since_us = 0;
+		c->rotate = true;
+		c->leader = named ? at : -1;
 		pthread_cond_broadcast(&c->cv);   /* the flusher moves now */
 	}
 	pthread_mutex_unlock(&c->mu);
 }
 
 /* Hands one order its answer, or queues it again for an UNAVAILABLE (and,
- * after moving on, for a NOT_LEADER). */
-static void dnc_answer(dnclient *c, dnc_item *it, const uint8_t *ack, size_t len)
+ * after moving on, for a NOT_LEADER). True when the answer came from a
+ * leader (not NOT_LEADER). */
+static bool dnc_answer(dnclient *c, dnc_item *it, const uint8_t *ack, size_t len)
 {
 	Dropnet__OrderAck *a = NULL;
 	int rv = codec_order_ack_unpack(ack, len, &a);
@@ -237,6 +281,7 @@ static void dnc_answer(dnclient *c, dnc_item *it, const uint8_t *ack, size_t len
 	}
 	bool again = rv == 0 && (a->status == DROPNET__STATUS__UNAVAILABLE || follow) &&
 	    it->attempts < c->o.retries;
+	bool served = rv == 0 && !follow;
 	codec_order_ack_free(a);
 	if (rv != 0 && rv != DN_ERANGE) {
 		dnc_requeue(c, &it, 1, DN_EPROTO);
@@ -245,13 +290,14 @@ static void dnc_answer(dnclient *c, dnc_item *it, const uint8_t *ack, size_t len
 	} else {
 		dnc_item_done(it, 0, ack, len);
 	}
+	return served;
 }
 
 /* Answers slot s's orders from reply bytes; false if they do not fit. */
 static bool dnc_answer_all(dnc_slot *s, const uint8_t *buf, size_t len)
 {
 	if (s->bare) {
-		dnc_answer(s->c, s->items[0], buf, len);
+		s->served = dnc_answer(s->c, s->items[0], buf, len);
 		return true;
 	}
 	envelope e;
@@ -263,7 +309,7 @@ static bool dnc_answer_all(dnc_slot *s, const uint8_t *buf, size_t len)
 	if (e.kind == ENVELOPE_ONE) {
 		/* The batch was refused whole: each order gets that answer. */
 		for (size_t k = 0; k < s->n; k++) {
-			dnc_answer(s->c, s->items[k], e.body.buf, e.body.len);
+			s->served |= dnc_answer(s->c, s->items[k], e.body.buf, e.body.len);
 		}
 		return true;
 	}
@@ -273,7 +319,7 @@ static bool dnc_answer_all(dnc_slot *s, const uint8_t *buf, size_t len)
 		return false;
 	}
 	for (size_t k = 0; k < n; k++) {
-		dnc_answer(s->c, s->items[k], acks[k].buf, acks[k].len);
+		s->served |= dnc_answer(s->c, s->items[k], acks[k].buf, acks[k].len);
 	}
 	return true;
 }
@@ -407,6 +453,20 @@ static void dnc_wait_idle(dnclient *c, int wait_ms, bool draining)
 	}
 }
 
+/* The next URL after the current one that was not found dead lately (or
+ * simply the next, when all were). Mutex held. */
+static size_t dnc_next_url(const dnclient *c)
+{
+	uint64_t now = dnc_now_us();
+	for (size_t k = 1; k < c->o.nurls; k++) {
+		size_t u = (c->cur + k) % c->o.nurls;
+		if (c->down_until_us[u] <= now) {
+			return u;
+		}
+	}
+	return (c->cur + 1) % c->o.nurls;
+}
+
 /* Moves to the next address (the flusher, with the mutex held). The old
  * dialer (and its connection) is closed only once nothing is in flight on
  * it (libnng 1.5.2 wedges when a connection is closed while an answer
@@ -423,8 +483,10 @@ static void dnc_rotate(dnclient *c)
 		return; /* destroy closes the socket */
 	}
 	c->rotate = false;
+	c->connected = false;
+	c->nopipe_since_us = 0;
 	c->gen++;
-	c->cur = c->leader >= 0 ? (size_t)c->leader : (c->cur + 1) % c->o.nurls;
+	c->cur = c->leader >= 0 ? (size_t)c->leader : dnc_next_url(c);
 	c->leader = -1;
 	c->st.failovers++;
 	nng_dialer old = c->dialer;
@@ -474,6 +536,55 @@ static uint64_t dnc_redial_us(const dnclient *c)
 	return t < 3000000u ? 3000000u : t;
 }
 
+/* A group's watchdog (the flusher, mutex held): messages in flight on an
+ * address with no connection for DNC_NOPIPE_US (DNC_DIAL_GRACE_US if it
+ * never connected since the client moved there) are cancelled (their
+ * orders fail over like a timeout: sent again, same keys, elsewhere). True
+ * when it cancelled. */
+static bool dnc_watch(dnclient *c)
+{
+	uint64_t now = dnc_now_us();
+	if (c->o.nurls < 2 || c->nfree == c->o.inflight_max || c->rotate) {
+		c->nopipe_since_us = 0;
+		return false;
+	}
+	if (now - c->watch_us < DNC_WATCH_US) {
+		return false;
+	}
+	c->watch_us = now;
+	nng_dialer d = c->dialer;
+	pthread_mutex_unlock(&c->mu);
+	int pipes = netguard_dialer_pipes(d);
+	pthread_mutex_lock(&c->mu);
+	if (pipes != 0 || c->closing || c->rotate) {
+		c->nopipe_since_us = 0;   /* connected, or no figure (-1) */
+		c->connected |= pipes > 0;
+		return false;
+	}
+	uint64_t limit = c->connected ? DNC_NOPIPE_US : DNC_DIAL_GRACE_US;
+	if (c->nopipe_since_us == 0 || now - c->nopipe_since_us < limit) {
+		c->nopipe_since_us = c->nopipe_since_us == 0 ? now : c->nopipe_since_us;
+		return false;
+	}
+	c->nopipe_since_us = 0;
+	c->down_until_us[c->cur] = now + DNC_DOWN_US;
+	nng_aio *aios[DNCLIENT_INFLIGHT_MAX];
+	size_t n = 0;
+	for (size_t k = 0; k < c->o.inflight_max; k++) {
+		if (c->slots[k].busy && c->slots[k].gen == c->gen) {
+			aios[n++] = c->slots[k].aio;
+		}
+	}
+	log_warn("dnclient.no_connection", "url=%s messages=%zu ms=%llu", c->urls[c->cur], n,
+	    (unsigned long long)(limit / 1000u));
+	pthread_mutex_unlock(&c->mu);
+	for (size_t k = 0; k < n; k++) {
+		nng_aio_cancel(aios[k]);  /* the slot's callback fails it over */
+	}
+	pthread_mutex_lock(&c->mu);
+	return n > 0;
+}
+
 static void *dnc_flusher(void *arg)
 {
 	dnclient *c = arg;
@@ -508,8 +619,15 @@ static void *dnc_flusher(void *arg)
 			c->leader = (int)c->cur;
 			continue;
 		}
+		if (dnc_watch(c)) {
+			continue;
+		}
 		if (c->queued == 0 || c->nfree == 0) {
-			pthread_cond_wait(&c->cv, &c->mu);
+			if (c->o.nurls > 1 && c->nfree < c->o.inflight_max) {
+				dnc_wait_until(c, dnc_now_us() + DNC_WATCH_US);
+			} else {
+				pthread_cond_wait(&c->cv, &c->mu);
+			}
 			continue;
 		}
 		uint64_t due = c->head->queued_us + c->o.linger_us;

@@ -105,6 +105,8 @@ if (( SANITIZE )); then
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 	# Integration tests' readiness deadlines x3 (tests/integration/lib/net.sh).
 	export DROPNET_WAIT_SCALE=${DROPNET_WAIT_SCALE:-3}
+	# test_group_kills: 12 leader kills in its drop instead of 50.
+	export DROPNET_DROP_KILLS=${DROPNET_DROP_KILLS:-12}
 fi
 # Tests run side by side, $JOBS at a time (each integration test has its own
 # folder, ports and tmux server; readiness deadlines, not sleeps).

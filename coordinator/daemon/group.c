@@ -32,6 +32,13 @@ typedef struct {
 	bridge_req *reqs[DN_SERVER_CTX_MAX];
 } group_pending;
 
+/* Requests that came while their socket had GROUP_PIPELINE proposals in
+ * flight: proposed together, as one entry, when one of those is applied. */
+typedef struct {
+	size_t n;
+	bridge_req *reqs[DN_SERVER_CTX_MAX];
+} group_stage;
+
 struct group {
 	uv_loop_t *loop;
 	coord *c;
@@ -46,7 +53,12 @@ struct group {
 	uint64_t term_gen;       /* bumped at every leadership change */
 	uint64_t known_leader;   /* the leader's id at the last group_tick, 0: none */
 	int64_t last_ack_wall_ms; /* wall time of the last reply from an apply here */
+	uv_timer_t role_timer;   /* group_role every GROUP_ROLE_MS */
+	uv_timer_t flush_timer;  /* the stages, on the next loop turn */
+	bool role_timer_on;
 	group_pending pend[GROUP_PENDING_MAX];
+	size_t inflight[GROUP_SOCKETS];   /* proposals waiting, per socket */
+	group_stage stage[GROUP_SOCKETS];
 	uint64_t members_gen;    /* replica.members_gen as last read */
 	/* The one membership change in progress (dropctl replicas add/remove). */
 	bridge_req *change_req;
@@ -172,6 +184,20 @@ static group_pending *group_pending_find(group *g, uint64_t proposal)
 	return NULL;
 }
 
+static void group_on_flush_timer(uv_timer_t *t);
+
+/* Frees slot p (answered or failed); the requests staged behind it go on
+ * the next loop turn (not from inside libraft's apply or its callback). */
+static void group_pending_done(group *g, group_pending *p)
+{
+	p->used = false;
+	assert(g->inflight[p->socket] > 0);
+	g->inflight[p->socket]--;
+	if (g->stage[p->socket].n > 0 && g->role_timer_on) {
+		uv_timer_start(&g->flush_timer, group_on_flush_timer, 0, 0);
+	}
+}
+
 /* The apply of an entry on this member: ours are answered now. */
 static void group_on_replies(void *arg, uint64_t origin, uint64_t proposal, mreq *reqs,
     size_t n)
@@ -188,8 +214,8 @@ static void group_on_replies(void *arg, uint64_t origin, uint64_t proposal, mreq
 	for (size_t i = 0; i < n; i++) {
 		bridge_req_reply(p->reqs[i], reqs[i].reply, reqs[i].reply_len);
 	}
-	p->used = false;
 	g->last_ack_wall_ms = group_wall();
+	group_pending_done(g, p);
 }
 
 static void group_on_failed(void *arg, uint64_t proposal, int status)
@@ -203,7 +229,7 @@ static void group_on_failed(void *arg, uint64_t proposal, int status)
 	    (unsigned long long)proposal, p->n, dn_strerror(status));
 	group_refuse_all(p->socket, p->reqs, p->n, DROPNET__STATUS__UNAVAILABLE,
 	    "leadership changed; retry with the same key", group_leader_url(g, p->socket));
-	p->used = false;
+	group_pending_done(g, p);
 }
 
 /* Proposes one entry of kind over reqs (all fit one entry); the requests
@@ -241,12 +267,46 @@ static void group_propose(group *g, int socket, bridge_req **reqs, size_t n)
 		    group_on_failed, g, &index);
 		if (rv != 0) {
 			p->used = false;
+		} else {
+			g->inflight[socket]++;
 		}
 	}
 	free(buf);
 	if (rv != 0) {
 		group_refuse_all(socket, reqs, n, rv == DN_ESTATE ? DROPNET__STATUS__NOT_LEADER :
 		    DROPNET__STATUS__UNAVAILABLE, dn_strerror(rv), group_leader_url(g, socket));
+	}
+}
+
+/* Proposes what is staged for socket (several entries if it does not fit
+ * one), unless GROUP_PIPELINE proposals of it are still in flight and not
+ * forced. */
+static void group_flush(group *g, int socket, bool force)
+{
+	group_stage *st = &g->stage[socket];
+	if (st->n == 0 || (!force && g->inflight[socket] >= GROUP_PIPELINE)) {
+		return;
+	}
+	size_t lens[DN_SERVER_CTX_MAX];
+	for (size_t i = 0; i < st->n; i++) {
+		(void)bridge_req_body(st->reqs[i], &lens[i]);
+	}
+	bridge_req *reqs[DN_SERVER_CTX_MAX];
+	size_t n = st->n;
+	memcpy(reqs, st->reqs, n * sizeof(reqs[0]));
+	st->n = 0;
+	for (size_t off = 0; off < n;) {
+		size_t k = replica_batch_fit(lens + off, n - off);
+		group_propose(g, socket, reqs + off, k);
+		off += k;
+	}
+}
+
+static void group_on_flush_timer(uv_timer_t *t)
+{
+	group *g = t->data;
+	for (int k = 0; k < GROUP_SOCKETS; k++) {
+		group_flush(g, k, false);
 	}
 }
 
@@ -270,15 +330,17 @@ void group_submit(group *g, int socket, bridge_req **reqs, size_t n)
 		    "the new leader is taking over; retry with the same key", "");
 		return;
 	}
-	size_t lens[DN_SERVER_CTX_MAX];
+	/* Staged behind the proposals in flight: what comes while an entry
+	 * commits goes out as one entry after it (one log write per replica
+	 * for many socket batches). A full stage goes out at once. */
+	group_stage *st = &g->stage[socket];
 	for (size_t i = 0; i < n; i++) {
-		(void)bridge_req_body(reqs[i], &lens[i]);
+		if (st->n == DN_SERVER_CTX_MAX) {
+			group_flush(g, socket, true);
+		}
+		st->reqs[st->n++] = reqs[i];
 	}
-	for (size_t off = 0; off < n;) {
-		size_t k = replica_batch_fit(lens + off, n - off);
-		group_propose(g, socket, reqs + off, k);
-		off += k;
-	}
+	group_flush(g, socket, false);
 }
 
 /* Proposes an entry with no requests (TICK, REOPEN) or the genesis. */
@@ -342,12 +404,17 @@ static void group_on_barrier(void *arg, int status)
 
 static void group_members_reload(group *g);
 
-/* Logs leadership changes as this member sees them. A leader that steps
- * down (another leader, or libraft's check that it still reaches a
- * majority every election timeout) says when it last answered a client
- * from an apply: the partition tests hold that against the cut. */
-static void group_watch(group *g, bool leading)
+/* Notices a leadership change and starts a new leader's barrier. Runs
+ * every GROUP_ROLE_MS and from group_tick: a new leader takes over within
+ * a few ms of its election, not at the next tick. Logs the changes as
+ * this member sees them; a leader that steps down (another leader, or
+ * libraft's check that it still reaches a majority every election
+ * timeout) says when it last answered a client from an apply: the
+ * partition tests hold that against the cut. */
+static void group_role(group *g)
 {
+	raft_glue_node_poll(g->node);
+	bool leading = raft_glue_node_leading(g->node);
 	const char *addr = NULL;
 	uint64_t id = raft_glue_node_leader(g->node, &addr);
 	if (leading != g->was_leading) {
@@ -362,24 +429,34 @@ static void group_watch(group *g, bool leading)
 			    (unsigned long long)g->self, (unsigned long long)id,
 			    (long long)g->last_ack_wall_ms);
 		}
+		for (int k = 0; k < GROUP_SOCKETS; k++) {
+			group_refuse_all(k, g->stage[k].reqs, g->stage[k].n,
+			    DROPNET__STATUS__NOT_LEADER, "leadership changed; retry with the same key",
+			    group_leader_url(g, k));
+			g->stage[k].n = 0;
+		}
 	}
 	if (id != g->known_leader) {
 		g->known_leader = id;
 		log_info("group.leader_known", "id=%llu leader=%llu", (unsigned long long)g->self,
 		    (unsigned long long)id);
 	}
+	if (leading && !g->ready && !g->barrier_pending) {
+		g->barrier_pending = raft_glue_barrier(raft_glue_node_raft(g->node),
+		    group_on_barrier, g) == 0;
+	}
+}
+
+static void group_on_role_timer(uv_timer_t *t)
+{
+	group_role(t->data);
 }
 
 void group_tick(group *g)
 {
 	group_members_reload(g);
-	bool leading = raft_glue_node_leading(g->node);
-	group_watch(g, leading);
-	if (leading && !g->ready && !g->barrier_pending) {
-		g->barrier_pending = raft_glue_barrier(raft_glue_node_raft(g->node),
-		    group_on_barrier, g) == 0;
-	}
-	if (leading && g->ready) {
+	group_role(g);
+	if (raft_glue_node_leading(g->node) && g->ready) {
 		(void)group_propose_bare(g, REPLICA_KIND_TICK);
 	}
 }
@@ -399,6 +476,10 @@ void group_forget(group *g)
 	g->change_req = NULL;
 	for (size_t i = 0; i < GROUP_PENDING_MAX; i++) {
 		g->pend[i].used = false;
+	}
+	for (int k = 0; k < GROUP_SOCKETS; k++) {
+		g->stage[k].n = 0;
+		g->inflight[k] = 0;
 	}
 }
 
@@ -445,6 +526,12 @@ int group_create(group **out, uv_loop_t *loop, coord *c, const char *db_path,
 	if (rv == 0) {
 		unsigned every = (unsigned)c->cfg.group_snapshot_entries;
 		raft_glue_tune(raft_glue_node_raft(g->node), every, every / 4 < 128 ? every / 4 : 128);
+		uv_timer_init(loop, &g->role_timer);
+		g->role_timer.data = g;
+		uv_timer_init(loop, &g->flush_timer);
+		g->flush_timer.data = g;
+		uv_timer_start(&g->role_timer, group_on_role_timer, GROUP_ROLE_MS, GROUP_ROLE_MS);
+		g->role_timer_on = true;
 		log_info("group.started", "id=%llu members=%zu raft_dir=%s applied=%llu",
 		    (unsigned long long)self, n, raft_dir, (unsigned long long)g->r.applied);
 	}
@@ -454,6 +541,13 @@ int group_create(group **out, uv_loop_t *loop, coord *c, const char *db_path,
 void group_close(group *g, void (*closed)(void *arg), void *arg)
 {
 	group_forget(g);
+	if (g->role_timer_on) {
+		g->role_timer_on = false;
+		uv_timer_stop(&g->role_timer);
+		uv_close((uv_handle_t *)&g->role_timer, NULL);
+		uv_timer_stop(&g->flush_timer);
+		uv_close((uv_handle_t *)&g->flush_timer, NULL);
+	}
 	if (g->node != NULL) {
 		raft_glue_node_close(g->node, closed, arg);
 	} else if (closed != NULL) {

@@ -30,6 +30,18 @@
  * a batch is answered UNAVAILABLE (backpressure; the client retries). */
 #define GROUP_PENDING_MAX 256
 
+/* How often a member looks whether it was elected or deposed: a new
+ * leader starts its barrier within this of its election (group_tick's
+ * COORD_HEALTH_TICK_MS would add up to 250 ms to every fail-over). */
+#define GROUP_ROLE_MS 10
+
+/* Proposals of one socket in flight before the next batches wait to go
+ * together as one entry (group.c, "stage"): a log write per replica is the
+ * group's cost per entry, so fewer, fuller entries under load. */
+#ifndef GROUP_PIPELINE
+#define GROUP_PIPELINE 1
+#endif
+
 /* Which socket a batch came on; each kind's URL a NOT_LEADER names. */
 enum { GROUP_INGEST, GROUP_HUBSYNC, GROUP_OPS, GROUP_SOCKETS };
 

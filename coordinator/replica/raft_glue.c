@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <raft.h>
 #include <raft/uv.h>
 #include <uv.h>
@@ -288,6 +289,9 @@ struct raft_glue_node {
 	struct raft_uv_transport transport;
 	struct raft_fsm fsm;
 	bool transport_init, io_init, raft_init;
+	bool holding;            /* restarted: not standing for election yet */
+	int last_state;          /* raft_state at the last poll (log lines) */
+	uint64_t last_term;
 	void (*closed)(void *arg);
 	void *closed_arg;
 };
@@ -324,7 +328,13 @@ static int glue_node_start(raft_glue_node *g, const raft_glue_peer *peers, size_
 	if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) {
 		return rv;
 	}
+	/* A restarted member (its dir existed) holds back from elections until
+	 * it has heard of a leader (raft_glue_node_poll): see raft_glue.h. */
+	g->holding = rv == RAFT_CANTBOOTSTRAP;
 	raft_glue_tune(&g->raft, 1024, 128);
+	raft_set_election_timeout(&g->raft, g->holding ?
+	    RAFT_GLUE_ELECTION_MS * RAFT_GLUE_RESTART_HOLD : RAFT_GLUE_ELECTION_MS);
+	raft_set_heartbeat_timeout(&g->raft, RAFT_GLUE_HEARTBEAT_MS);
 	return raft_start(&g->raft);
 }
 
@@ -349,6 +359,9 @@ int raft_glue_node_create(raft_glue_node **out, struct uv_loop_s *loop, const ch
 	if (rv == 0) {
 		rv = raft_uv_init(&g->io, loop, dir, &g->transport);
 		g->io_init = rv == 0;
+	}
+	if (rv == 0) {
+		raft_uv_set_connect_retry_delay(&g->io, RAFT_GLUE_CONNECT_RETRY_MS);
 	}
 	if (rv == 0) {
 		rv = raft_init(&g->raft, &g->io, &g->fsm, self, address);
@@ -407,6 +420,52 @@ void raft_glue_node_info(raft_glue_node *node, const char **role, uint64_t *term
 	}
 	*term = node->raft.current_term;
 	*applied = raft_last_applied(&node->raft);
+}
+
+/* One line per change of libraft's state or term (elections, seen from
+ * each member: when a follower stood, for which term, and who won). */
+static void glue_node_trace(raft_glue_node *node)
+{
+	int st = raft_state(&node->raft);
+	uint64_t term = node->raft.current_term;
+	if (st == node->last_state && term == node->last_term) {
+		return;
+	}
+	raft_id id = 0;
+	const char *a = NULL;
+	raft_leader(&node->raft, &id, &a);
+	log_info("replica.raft_state", "state=%s term=%llu leader=%llu",
+	    st == RAFT_LEADER ? "leader" : st == RAFT_CANDIDATE ? "candidate" :
+	    st == RAFT_FOLLOWER ? "follower" : "unavailable",
+	    (unsigned long long)term, (unsigned long long)id);
+	node->last_state = st;
+	node->last_term = term;
+}
+
+void raft_glue_node_poll(raft_glue_node *node)
+{
+	raft_id id = 0;
+	const char *a = NULL;
+	glue_node_trace(node);
+	if (!node->holding) {
+		return;
+	}
+	raft_leader(&node->raft, &id, &a);
+	if (id != 0) {
+		node->holding = false;
+		raft_set_election_timeout(&node->raft, RAFT_GLUE_ELECTION_MS);
+		/* libraft 0.15 draws a follower's timer from the timeout only when
+		 * it converts (measured: the held-back 2-4 s stayed in force), so
+		 * the draw in [E, 2E) is made here (the field is public). */
+		uint32_t r = 0;
+		(void)getrandom(&r, sizeof(r), 0);
+		if (raft_state(&node->raft) == RAFT_FOLLOWER) {
+			node->raft.follower_state.randomized_election_timeout =
+			    RAFT_GLUE_ELECTION_MS + r % RAFT_GLUE_ELECTION_MS;
+		}
+		log_info("replica.standing", "leader=%llu election_timeout_ms=%u",
+		    (unsigned long long)id, RAFT_GLUE_ELECTION_MS);
+	}
 }
 
 static void glue_node_closed(struct raft *raft)

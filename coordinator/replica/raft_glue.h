@@ -73,6 +73,29 @@ void raft_glue_tune(struct raft *raft, unsigned snapshot_threshold, unsigned tra
  * must be private (docs/replication.md). */
 typedef struct raft_glue_node raft_glue_node;
 
+/* A member's timing (docs/replication.md "Fail-over timing"). A follower
+ * that hears nothing from its leader for a random time in [E, 2E] starts an
+ * election (libraft's randomized election timeout), so a dead leader is
+ * replaced within about 2E plus two round trips; the leader sends a
+ * heartbeat every H (libraft's default ratio E/H = 10 kept: a follower
+ * misses ten heartbeats before it stands; a leader that cannot reach a
+ * majority for E steps down). A peer that refused a connection is dialled
+ * again after R: a restarted member hears its leader within R. libraft's
+ * defaults (1000, 100, 1000 ms) made a storefront wait up to ~3 s. */
+#define RAFT_GLUE_ELECTION_MS 500u
+#define RAFT_GLUE_HEARTBEAT_MS 50u
+#define RAFT_GLUE_CONNECT_RETRY_MS 100u
+/* A restarted member stands for election only after RESTART_HOLD times the
+ * election timeout until it has heard of a leader (raft_glue_node_poll). A
+ * leader killed with entries it had appended but not yet replicated comes
+ * back with the longest log: its votes go to nobody else, and every member
+ * without a leader votes for it, so it used to win the election right after
+ * its restart - and then, as leader, first replay its whole log since its
+ * snapshot before it could answer (measured: a second election 70 ms
+ * after the first, fail-overs of 2-3 s). Held back, the two members that
+ * stayed up elect one of themselves; if they cannot, it stands later. */
+#define RAFT_GLUE_RESTART_HOLD 4u
+
 typedef struct {
 	uint64_t id;                  /* > 0, unique in the group */
 	const char *address;          /* "IP:port" */
@@ -99,6 +122,9 @@ uint64_t raft_glue_node_leader(raft_glue_node *node, const char **address);
  * "unavailable"; static strings), current term and last applied index. */
 void raft_glue_node_info(raft_glue_node *node, const char **role, uint64_t *term,
     uint64_t *applied);
+/* Call often (every few ms): a restarted member that has heard of a
+ * leader goes back to the normal election timeout. */
+void raft_glue_node_poll(raft_glue_node *node);
 /* Starts closing; closed(arg) runs on the loop once it is done. Then the
  * loop may be run empty and the node destroyed. */
 void raft_glue_node_close(raft_glue_node *node, void (*closed)(void *arg), void *arg);

@@ -20,6 +20,7 @@
 #include "core/err.h"
 #include "core/limits.h"
 #include "io/codec.h"
+#include "io/db.h"
 #include "io/log.h"
 #include "replica.h"
 
@@ -69,6 +70,24 @@ int replica_machine_open(replica *r)
 	assert(!r->open);
 	int rv = coord_open(r->c, r->path, NULL);
 	r->open = rv == 0;
+	return rv;
+}
+
+/* Opens the machine on a file the group wrote (a snapshot's or the
+ * genesis's image, or the same file again at a REOPEN) with no fsync per
+ * commit: such a file is never reopened after a crash - a restart replaces
+ * it with the last snapshot (or the genesis) and replays the Raft log,
+ * whose entries libraft made durable before they were committed
+ * (docs/replication.md "Durability"). At FULL every applied entry waited
+ * for an fsync on the loop thread (a restarted member replaying its log
+ * too). (A bootstrapper's own file, perhaps an existing single node's, is
+ * opened by replica_machine_open at FULL.) */
+static int replica_machine_open_group(replica *r)
+{
+	int rv = replica_machine_open(r);
+	if (rv == 0 && db_exec(r->c->db, "PRAGMA synchronous=OFF") != 0) {
+		log_warn("replica.sync_full", "path=%s", r->path);
+	}
 	return rv;
 }
 
@@ -350,7 +369,7 @@ int replica_restore(replica *r, const uint8_t *buf, size_t len)
 	r->c->now_mono_ms = 0;
 	r->c->clock_started = false;
 	coord_clock_set(r->c, mono, wall);
-	rv = replica_machine_open(r);
+	rv = replica_machine_open_group(r);
 	if (rv == 0 && mlen > 0 && (rv = coord_memory_unpack(r->c, mem, (size_t)mlen)) != 0) {
 		replica_machine_close(r);
 	}
@@ -390,7 +409,7 @@ static int replica_run(replica *r, const Dropnet__ReplicaEntry *e)
 		 * hub its grace, and every replica does the same at this index,
 		 * so their memories stay equal. */
 		replica_machine_close(r);
-		return replica_machine_open(r) == 0 ? 0 : DN_EIO;
+		return replica_machine_open_group(r) == 0 ? 0 : DN_EIO;
 	}
 	mreq m[DN_SERVER_CTX_MAX];
 	mreq *mp[DN_SERVER_CTX_MAX];

@@ -49,7 +49,7 @@ leader() {
 	local r line
 	for r in $(seq 1 "$R"); do
 		kill -0 "$(pid_of "coordinator$r")" 2>/dev/null || continue
-		line=$(grep -E 'group\.(leading|follower)' "$NET_DIR/log/coordinator$r.log" | tail -n 1 || true)
+		line=$(grep -E 'group\.(started|leading|follower|elected)' "$NET_DIR/log/coordinator$r.log" | tail -n 1 || true)
 		if [[ $line == *group.leading* ]]; then echo "$r"; return 0; fi
 	done
 	return 1

@@ -34,6 +34,7 @@
 #ifndef DN_LOADGEN_H
 #define DN_LOADGEN_H
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -68,6 +69,8 @@
  * once because the timeout already waited. */
 #define LOADGEN_BACKOFF_MS 10
 #define LOADGEN_BACKOFF_MS_MAX 1000
+/* Pause after a NOT_LEADER naming no leader (an election is on). */
+#define LOADGEN_BACKOFF_FOLLOW_MS 50
 
 /* Standard deviation of the ship-to scatter around a city centre, km:
  * about the radius of a metropolitan area. */
@@ -108,6 +111,7 @@ typedef struct {
 typedef struct {
 	const char *url;
 	FILE *acked;             /* --acked-file: "KEY HUB ORDER_ID" per ACCEPTED answer */
+	FILE *answers;           /* --answers-file: "WALL_MS LATENCY_US STATUS" per answer */
 	uint64_t buyers;
 	unsigned concurrency;
 	const char *skus[LOADGEN_SKUS_MAX];
@@ -182,6 +186,7 @@ typedef struct {
 	uint64_t answered;
 	uint64_t by_status[LOADGEN_STATUS_SLOTS];
 	uint64_t errors;
+	uint64_t skipped;        /* buyers not sent: the run was stopped (SIGUSR1) */
 	uint64_t retries;
 	uint64_t duplicates;
 	loadgen_hub_count hubs[DN_HUBS_MAX];
@@ -223,6 +228,11 @@ typedef struct {
 	loadgen_run *run;
 	loadgen_stats stats;
 } loadgen_worker;
+
+/* Set (by main's SIGUSR1 handler) to end the run early: workers send no
+ * new buyer (the ones not yet sent count as skipped) and finish the ones
+ * they hold. A test ends an open-ended drop this way. */
+extern volatile sig_atomic_t loadgen_stopping;
 
 /* Thread entry (worker.c): takes buyers until none are left. arg is a
  * loadgen_worker. Returns NULL. */

@@ -49,7 +49,7 @@ static void lg_help(void)
 	    "               [--duration-s S [--burst-tau-s S]] [--ship-to LAT,LON]\n"
 	    "               [--region-boost CITY:FACTOR ...]\n"
 	    "               [--quote-only [--quote-skus S,...] | --wtp MEAN:SD]\n"
-	    "               [--acked-file PATH]\n"
+	    "               [--acked-file PATH] [--answers-file PATH]\n"
 	    "               [--server-pid PID]\n"
 	    "\n"
 	    "Runs a drop: N buyers, C concurrent workers, one order each on\n"
@@ -96,6 +96,12 @@ static void lg_help(void)
 	    "--acked-file PATH writes 'KEY HUB ORDER_ID' for every ACCEPTED\n"
 	    "answer as it arrives, a line at a time (tests check each against\n"
 	    "the journal).\n"
+	    "--answers-file PATH writes 'WALL_MS LATENCY_US STATUS' for every\n"
+	    "answer: when it came (ms since the epoch), how long the buyer\n"
+	    "waited (retries included) and the Status number (fail-over tests).\n"
+	    "SIGUSR1 ends the run early: no new buyer is sent (those left are\n"
+	    "counted as skipped, not as errors), the ones in flight finish, and\n"
+	    "the report covers the buyers sent.\n"
 	    "\n"
 	    "identity: with DROPNET_STOREFRONT_AUTH_NAME and _KEY (a key file)\n"
 	    "set, every request (bare, batch or quote) is signed as that\n"
@@ -184,7 +190,7 @@ typedef struct {
 	const char *batch, *inflight, *linger;
 	const char *drop, *tier, *tiers, *customer, *insiders, *repeat, *over,
 	    *limit, *hold, *lapse, *hold_s, *duration, *tau, *ship_to, *wtp, *qskus;
-	const char *acked;
+	const char *acked, *answers;
 	const char *server_pid;
 	bool quote_only;
 	const char *boost[LOADGEN_CITIES_MAX]; /* --region-boost, repeatable */
@@ -215,7 +221,7 @@ static int lg_args_scan(int argc, char **argv, lg_raw *r, bool *json)
 		{ "--duration-s", &r->duration },
 		{ "--burst-tau-s", &r->tau }, { "--ship-to", &r->ship_to },
 		{ "--wtp", &r->wtp }, { "--quote-skus", &r->qskus },
-		{ "--acked-file", &r->acked },
+		{ "--acked-file", &r->acked }, { "--answers-file", &r->answers },
 		{ "--server-pid", &r->server_pid },
 	};
 	for (int i = 1; i < argc; i++) {
@@ -549,6 +555,13 @@ static int lg_args(int argc, char **argv, loadgen_params *p, char *prefix,
 	if (p->acked != NULL) {
 		(void)setvbuf(p->acked, NULL, _IOLBF, 0);
 	}
+	if (r.answers != NULL && (p->answers = fopen(r.answers, "w")) == NULL) {
+		return lg_usage("--answers-file %s: cannot write it%s", r.answers, "");
+	}
+	if (p->answers != NULL) {
+		/* Line by line: a test watches it grow while the run goes on. */
+		setvbuf(p->answers, NULL, _IOLBF, 0);
+	}
 	p->url = rpc_endpoint(r.ingest, LG_ENV_INGEST);
 	if (p->url == NULL) {
 		return lg_usage("no ingest socket: pass --ingest URL or set %s%s",
@@ -663,6 +676,7 @@ static void lg_merge(const loadgen_worker *w, unsigned n, loadgen_stats *t)
 		const loadgen_stats *s = &w[k].stats;
 		t->answered += s->answered;
 		t->errors += s->errors;
+		t->skipped += s->skipped;
 		t->retries += s->retries;
 		t->duplicates += s->duplicates;
 		t->hub_other += s->hub_other;
@@ -778,7 +792,7 @@ static int lg_print_json(const loadgen_params *p, const lg_report *r)
 		  (json_int_t)t->over_limit, "by_tier", tiers);
 	json_t *j = (rej == NULL || hubs == NULL || drop == NULL) ? NULL
 	    : json_pack("{s:I,s:I,s:o,s:I,s:I,s:I,s:o,s:f,s:f,s:o,s:o,s:o,s:o}",
-		  "sent", (json_int_t)p->buyers, "accepted",
+		  "sent", (json_int_t)(p->buyers - t->skipped), "accepted",
 		  (json_int_t)t->by_status[DROPNET__STATUS__ACCEPTED],
 		  "rejected", rej, "errors", (json_int_t)t->errors,
 		  "retries", (json_int_t)t->retries, "duplicates",
@@ -819,7 +833,10 @@ static void lg_print_text(const loadgen_params *p, const lg_report *r)
 	const loadgen_stats *t = &r->tot;
 	uint64_t rejected = t->answered - t->by_status[DROPNET__STATUS__ACCEPTED];
 
-	printf("sent         %" PRIu64 "\n", p->buyers);
+	printf("sent         %" PRIu64 "\n", p->buyers - t->skipped);
+	if (t->skipped > 0) {
+		printf("skipped      %" PRIu64 " (stopped by SIGUSR1)\n", t->skipped);
+	}
 	printf("accepted     %" PRIu64 "\n",
 	    t->by_status[DROPNET__STATUS__ACCEPTED]);
 	printf("rejected     %" PRIu64, rejected);
@@ -1021,15 +1038,24 @@ static int lg_run(const loadgen_params *p, uint32_t *lat, lg_report *r)
 	r->elapsed_s = lg_now_s() - t0;
 	double cpu1 = lg_server_cpu_s(p->server_pid);
 	r->server_cpu_s = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
-	if (p->acked != NULL) {
+	if (p->acked != NULL || p->answers != NULL) {
 		/* Every answer is in: tests may read the file and this line
 		 * before the client has closed. */
-		uint64_t errors = 0, answered = 0;
+		uint64_t errors = 0, answered = 0, skipped = 0;
 		for (unsigned k = 0; k < started; k++) {
 			errors += w[k].stats.errors;
 			answered += w[k].stats.answered;
+			skipped += w[k].stats.skipped;
 		}
-		fflush(p->acked);
+		if (p->acked != NULL) {
+			fflush(p->acked);
+		}
+		if (p->answers != NULL) {
+			fflush(p->answers);
+		}
+		if (skipped > 0) {
+			fprintf(stderr, "loadgen: stopped: %" PRIu64 " buyers not sent\n", skipped);
+		}
 		fprintf(stderr, "loadgen: workers done answered=%" PRIu64 " errors=%" PRIu64 "\n",
 		    answered, errors);
 	}
@@ -1047,6 +1073,12 @@ static int lg_run(const loadgen_params *p, uint32_t *lat, lg_report *r)
 	free(w);
 	free(th);
 	return 0;
+}
+
+static void lg_on_usr1(int sig)
+{
+	(void)sig;
+	loadgen_stopping = 1;
 }
 
 int main(int argc, char **argv)
@@ -1071,9 +1103,18 @@ int main(int argc, char **argv)
 				"prefix %s, seed %" PRIu64 " -> %s\n",
 		    p.buyers, p.concurrency, p.key_prefix, p.seed, p.url);
 	}
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = lg_on_usr1;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
 	ex = lg_run(&p, lat, &r);
 	if (p.acked != NULL && fclose(p.acked) != 0 && ex == 0) {
 		fprintf(stderr, "loadgen: --acked-file: write failed\n");
+		ex = LG_EXIT_PARTIAL;
+	}
+	if (p.answers != NULL && fclose(p.answers) != 0 && ex == 0) {
+		fprintf(stderr, "loadgen: --answers-file: write failed\n");
 		ex = LG_EXIT_PARTIAL;
 	}
 	if (ex != 0) {

@@ -238,6 +238,31 @@ static void worker_count_answer(loadgen_stats *s, const Dropnet__OrderAck *a,
 	}
 }
 
+/* The pause before re-sending after ack (UNAVAILABLE or NOT_LEADER);
+ * *follows counts NOT_LEADER answers in a row. UNAVAILABLE (busy, storage
+ * failing, a new leader taking over) backs off, doubling to
+ * LOADGEN_BACKOFF_MS_MAX. NOT_LEADER cost the follower nothing: the first
+ * one naming a leader is re-sent at once (the client moved there); one
+ * naming none (an election is on), or a repeat (the named leader may be
+ * the dead one, which the client does not follow), is re-sent after
+ * LOADGEN_BACKOFF_FOLLOW_MS, so the buyer reaches the new leader within
+ * that of its election. */
+static void worker_backoff(const Dropnet__OrderAck *ack, unsigned *backoff, unsigned *follows)
+{
+	if (ack->status == DROPNET__STATUS__NOT_LEADER) {
+		/* The backoff does not grow: the new leader's first answers
+		 * ("taking over", UNAVAILABLE) start it from the bottom. */
+		bool named = ack->leader != NULL && ack->leader[0] != '\0';
+		if (!named || ++*follows > 1) {
+			worker_sleep_ms(LOADGEN_BACKOFF_FOLLOW_MS);
+		}
+		return;
+	}
+	*follows = 0;
+	worker_sleep_ms(*backoff);
+	*backoff = *backoff * 2 > LOADGEN_BACKOFF_MS_MAX ? LOADGEN_BACKOFF_MS_MAX : *backoff * 2;
+}
+
 /* Sends req with retries (same bytes, so the key makes them safe) until
  * an answer other than UNAVAILABLE or the retries run out. Returns the
  * last answer (caller frees) or NULL. */
@@ -247,7 +272,7 @@ static Dropnet__OrderAck *worker_exchange(loadgen_worker *w, rpc_conn *c,
 	const loadgen_params *p = w->run->p;
 	loadgen_stats *s = &w->stats;
 	Dropnet__OrderAck *last = NULL;
-	unsigned backoff = LOADGEN_BACKOFF_MS;
+	unsigned backoff = LOADGEN_BACKOFF_MS, follows = 0;
 
 	for (unsigned attempt = 0; attempt <= p->retries; attempt++) {
 		uint8_t *rep = NULL;
@@ -279,10 +304,7 @@ static Dropnet__OrderAck *worker_exchange(loadgen_worker *w, rpc_conn *c,
 			break;
 		}
 		if (attempt < p->retries) {
-			worker_sleep_ms(backoff);
-			backoff = backoff * 2 > LOADGEN_BACKOFF_MS_MAX
-			    ? LOADGEN_BACKOFF_MS_MAX
-			    : backoff * 2;
+			worker_backoff(ack, &backoff, &follows);
 		}
 	}
 	return last;
@@ -398,7 +420,10 @@ static int worker_quote_step(loadgen_worker *w, rpc_conn *c, uint64_t i,
 	return done;
 }
 
-/* Holds the start of buyer i until its arrival time (pacing). */
+volatile sig_atomic_t loadgen_stopping;
+
+/* Holds the start of buyer i until its arrival time (pacing), in steps of
+ * at most 100 ms so that a stop (SIGUSR1) ends the wait. */
 static void worker_pace(const loadgen_run *run, uint64_t i)
 {
 	double at = loadgen_arrival_s(run->p, i);
@@ -409,9 +434,10 @@ static void worker_pace(const loadgen_run *run, uint64_t i)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 	double wait = run->t0_s + at - now;
-	if (wait > 0.0) {
-		struct timespec d = { .tv_sec = (time_t)wait,
-			.tv_nsec = (long)((wait - (double)(time_t)wait) * 1e9) };
+	while (wait > 0.0 && !loadgen_stopping) {
+		double step = wait > 0.1 ? 0.1 : wait;
+		wait -= step;
+		struct timespec d = { .tv_sec = 0, .tv_nsec = (long)(step * 1e9) };
 		nanosleep(&d, NULL);
 	}
 }
@@ -450,6 +476,12 @@ static void worker_buyer(loadgen_worker *w, rpc_conn *c, uint64_t i)
 	if (!p->wtp) {
 		worker_pace(w->run, i);
 	}
+	if (loadgen_stopping) {
+		s->skipped++;
+		s->tier_sent[plan.tier] -= drop;
+		free(req);
+		return;
+	}
 	uint64_t t0 = worker_now_us();
 	Dropnet__OrderAck *last = worker_exchange(w, c, req, req_len);
 	free(req);
@@ -483,6 +515,12 @@ static void worker_buyer(loadgen_worker *w, rpc_conn *c, uint64_t i)
 	w->run->lat_us[i] =
 	    dt >= LOADGEN_LAT_NONE ? LOADGEN_LAT_NONE - 1 : (uint32_t)dt;
 	worker_count_answer(s, last, &plan, drop);
+	if (p->answers != NULL) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		fprintf(p->answers, "%lld %" PRIu64 " %d\n",
+		    (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000, dt, (int)last->status);
+	}
 	if (p->acked != NULL && last->status == DROPNET__STATUS__ACCEPTED) {
 		/* One fprintf per line: stdio locks the stream per call. */
 		fprintf(p->acked, "%s %s %" PRIu64 "\n", last->order_key, last->hub,
@@ -518,6 +556,11 @@ void *loadgen_worker_main(void *arg)
 		uint64_t i = atomic_fetch_add(&run->next, 1);
 		if (i >= run->p->buyers) {
 			break;
+		}
+		if (loadgen_stopping) {
+			run->lat_us[i] = LOADGEN_LAT_NONE;
+			w->stats.skipped++;
+			continue;
 		}
 		if (c == NULL && run->client == NULL) {
 			/* Could not even open a socket: every buyer this
