@@ -131,16 +131,18 @@ typedef int (*hub_store_queue_fn)(void *arg, const hub_store_queue_row *row);
  * max. */
 int hub_store_queue_list(hub_store *s, size_t max, hub_store_queue_fn fn,
     void *arg);
-/* A claim's candidates: the oldest unshipped orders (at most max <=
- * DN_QUEUE_LIST_MAX) a claim by op may take - op's own and the free open
- * ones, a superset of what pick_claim_choose takes; the chooser's order is
- * total, so theirs does not matter - read in one statement and
- * summarised for the chooser: id, state, claim, tier, times, the number of
- * lines and, in lines[0].qty, all their units (nothing else of the lines:
- * load a chosen order with hub_store_order_load_keyed). *out is the
- * store's own array, valid until the next call. 0 or DN_E*. */
+/* A claim's candidates, at most max <= DN_QUEUE_LIST_MAX, summarised for
+ * pick_claim_choose: id, state, claim, tier, times, the number of lines
+ * and, in lines[0].qty, all their units (nothing else of the lines: load
+ * a chosen order with hub_store_order_load_keyed). First op's own
+ * unfinished orders (queued to packed), then the free open ones in pick
+ * priority (pick_priority_cmp) until want of them a claim of want orders
+ * could take (pick_is_small ones when want > 1): a superset of what
+ * pick_claim_choose takes from all the open orders, read through two
+ * indexes without a scan. *out is the store's own array, valid until the
+ * next call. 0 or DN_E*. */
 int hub_store_claim_candidates(hub_store *s, size_t max, const char *op,
-    const pick_order **out, size_t *n);
+    size_t want, const pick_order **out, size_t *n);
 /* hub_store_order_load, with the order's key and customer (id_len bytes
  * each). */
 int hub_store_order_load_keyed(hub_store *s, uint64_t order_id, pick_order *o,
