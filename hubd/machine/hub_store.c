@@ -183,6 +183,8 @@ enum {
 	ST_STREAM_REWIND,
 	ST_ORDER_KEY,
 	ST_ORDER_SHIP_ALREADY,
+	ST_READ_BEGIN,
+	ST_READ_END,
 	ST_COUNT_
 };
 
@@ -292,6 +294,8 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_ORDER_SHIP_ALREADY] = "UPDATE orders SET state = 'shipped',"
 	    " tracking = ?2, shipped_ms = ?3"
 	    " WHERE order_id = ?1 AND state = 'queued' AND resent = 1",
+	[ST_READ_BEGIN] = "BEGIN",
+	[ST_READ_END] = "COMMIT",
 };
 
 struct hub_store {
@@ -411,6 +415,18 @@ int hub_store_commit(hub_store *s)
 void hub_store_rollback(hub_store *s)
 {
 	db_rollback(s->db);
+}
+
+int hub_store_read_begin(hub_store *s)
+{
+	return step_done(s, ST_READ_BEGIN);
+}
+
+void hub_store_read_end(hub_store *s)
+{
+	if (step_done(s, ST_READ_END) != 0 && !sqlite3_get_autocommit(s->db)) {
+		db_rollback(s->db);
+	}
 }
 
 int hub_store_savepoint(hub_store *s)

@@ -44,6 +44,11 @@ void hub_store_close(hub_store *s);
 int hub_store_begin(hub_store *s);
 int hub_store_commit(hub_store *s);
 void hub_store_rollback(hub_store *s);
+/* A read transaction (BEGIN, no lock until the first read): the reads
+ * between see one snapshot and share one read lock instead of taking one
+ * each. read_end ends it (COMMIT; ROLLBACK should that fail). */
+int hub_store_read_begin(hub_store *s);
+void hub_store_read_end(hub_store *s);
 int hub_store_savepoint(hub_store *s);
 int hub_store_release(hub_store *s);
 void hub_store_rollback_to(hub_store *s);

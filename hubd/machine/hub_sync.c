@@ -136,6 +136,34 @@ static void batch_free(sync_batch *b)
 	free(b->stock);
 }
 
+/* What a sync request says, read in one read transaction (the caller's):
+ * the stream positions, the incarnations, the highest order id, the
+ * outbox after event_acked and, when nothing is pending, the stock. */
+static int sync_read(hub *h, hub_stream *sp, hub_meta *meta,
+    uint64_t *order_id_max, sync_batch *b)
+{
+	int rv;
+
+	if ((rv = hub_store_stream_get(h->store, sp)) != 0 ||
+	    (rv = hub_store_meta_get(h->store, meta)) != 0 ||
+	    (rv = hub_store_order_id_max(h->store, order_id_max)) != 0) {
+		return rv;
+	}
+	b->events = calloc(DN_STREAM_BATCH_MAX, sizeof(*b->events));
+	b->stock = calloc(DN_STOCK_REPORT_MAX, sizeof(*b->stock));
+	if (b->events == NULL || b->stock == NULL) {
+		return DN_ENOMEM;
+	}
+	rv = hub_store_events_list(h->store, sp->event_acked,
+	    DN_STREAM_BATCH_MAX, batch_add_event, b);
+	if (rv == 0 && sp->event_seq == sp->event_acked) {
+		rv = hub_store_stock_list(h->store, DN_STOCK_REPORT_MAX + 1,
+		    batch_add_stock, b);
+		rv = rv == 1 ? 0 : rv;
+	}
+	return rv;
+}
+
 /* Packs the next HubSyncRequest into *buf. */
 int hub_sync_build(hub *h, uint8_t **buf, size_t *len)
 {
@@ -147,24 +175,11 @@ int hub_sync_build(hub *h, uint8_t **buf, size_t *len)
 	uint64_t order_id_max = 0;
 	int rv;
 
-	if ((rv = hub_store_stream_get(h->store, &sp)) != 0 ||
-	    (rv = hub_store_meta_get(h->store, &meta)) != 0 ||
-	    (rv = hub_store_order_id_max(h->store, &order_id_max)) != 0) {
+	if ((rv = hub_store_read_begin(h->store)) != 0) {
 		return rv;
 	}
-	b.events = calloc(DN_STREAM_BATCH_MAX, sizeof(*b.events));
-	b.stock = calloc(DN_STOCK_REPORT_MAX, sizeof(*b.stock));
-	if (b.events == NULL || b.stock == NULL) {
-		batch_free(&b);
-		return DN_ENOMEM;
-	}
-	rv = hub_store_events_list(h->store, sp.event_acked, DN_STREAM_BATCH_MAX,
-	    batch_add_event, &b);
-	if (rv == 0 && sp.event_seq == sp.event_acked) {
-		rv = hub_store_stock_list(h->store, DN_STOCK_REPORT_MAX + 1,
-		    batch_add_stock, &b);
-		rv = rv == 1 ? 0 : rv;
-	}
+	rv = sync_read(h, &sp, &meta, &order_id_max, &b);
+	hub_store_read_end(h->store);
 	if (rv != 0) {
 		batch_free(&b);
 		return rv;
