@@ -226,13 +226,20 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	    " claimed_by, tier, promised_ms, resent FROM orders WHERE order_id = ?1",
 	[ST_LINES_GET] = "SELECT sku, qty, picked, shorted, gift FROM order_lines"
 	    " WHERE order_id = ?1 ORDER BY line",
+	/* The same state again changes nothing but the stamps of picked,
+	 * shorted and packed: otherwise the row and its four indexes on
+	 * state are left alone. */
 	[ST_ORDER_STATE_SET] = "UPDATE orders SET state = ?2,"
 	    " picked_ms = CASE WHEN ?2 IN ('picked', 'shorted')"
 	    " THEN ?3 ELSE picked_ms END,"
 	    " packed_ms = CASE WHEN ?2 = 'packed' THEN ?3 ELSE packed_ms END"
-	    " WHERE order_id = ?1",
+	    " WHERE order_id = ?1"
+	    " AND (state <> ?2 OR ?2 IN ('picked', 'shorted', 'packed'))",
+	/* A save rewrites only the lines that changed (a pick changes one):
+	 * an UPDATE that matches no row writes nothing. */
 	[ST_LINE_SET] = "UPDATE order_lines SET picked = ?3, shorted = ?4"
-	    " WHERE order_id = ?1 AND line = ?2",
+	    " WHERE order_id = ?1 AND line = ?2"
+	    " AND (picked <> ?3 OR shorted <> ?4)",
 	[ST_ORDER_SHIP] = "UPDATE orders SET state = 'shipped', tracking = ?2,"
 	    " shipped_ms = ?3, packed_ms = coalesce(packed_ms, ?3)"
 	    " WHERE order_id = ?1 AND state IN ('picked', 'packed')",
