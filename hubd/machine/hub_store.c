@@ -185,6 +185,7 @@ enum {
 	ST_ORDER_SHIP_ALREADY,
 	ST_READ_BEGIN,
 	ST_READ_END,
+	ST_SYNC_HEAD,
 	ST_COUNT_
 };
 
@@ -301,6 +302,11 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_ORDER_SHIP_ALREADY] = "UPDATE orders SET state = 'shipped',"
 	    " tracking = ?2, shipped_ms = ?3"
 	    " WHERE order_id = ?1 AND state = 'queued' AND resent = 1",
+	[ST_SYNC_HEAD] = "SELECT cmd_applied, event_seq, event_acked,"
+	    " (SELECT value FROM meta WHERE key = 'incarnation'),"
+	    " (SELECT value FROM meta WHERE key = 'coordinator'),"
+	    " CASE WHEN ?1 THEN (SELECT COALESCE(max(order_id), 0) FROM orders)"
+	    " ELSE 0 END FROM stream WHERE id = 1",
 	[ST_READ_BEGIN] = "BEGIN",
 	[ST_READ_END] = "COMMIT",
 };
@@ -494,6 +500,29 @@ int hub_store_meta_get(hub_store *s, hub_meta *out)
 	}
 	out->incarnation = (uint64_t)sqlite3_column_int64(st, 0);
 	out->coordinator = (uint64_t)sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	return 0;
+}
+
+int hub_store_sync_head(hub_store *s, hub_stream *sp, hub_meta *meta,
+    uint64_t *order_id_max)
+{
+	sqlite3_stmt *st = s->st[ST_SYNC_HEAD];
+	int rc;
+
+	db_bind_i64(st, 1, order_id_max != NULL ? 1 : 0);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		return step_fail(s, ST_SYNC_HEAD, rc);
+	}
+	sp->cmd_applied = (uint64_t)sqlite3_column_int64(st, 0);
+	sp->event_seq = (uint64_t)sqlite3_column_int64(st, 1);
+	sp->event_acked = (uint64_t)sqlite3_column_int64(st, 2);
+	meta->incarnation = (uint64_t)sqlite3_column_int64(st, 3);
+	meta->coordinator = (uint64_t)sqlite3_column_int64(st, 4);
+	if (order_id_max != NULL) {
+		*order_id_max = (uint64_t)sqlite3_column_int64(st, 5);
+	}
 	sqlite3_reset(st);
 	return 0;
 }

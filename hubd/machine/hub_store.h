@@ -65,6 +65,10 @@ int hub_store_meta_get(hub_store *s, hub_meta *out);
 int hub_store_coordinator_set(hub_store *s, uint64_t incarnation);
 /* Highest order id held (0: none). */
 int hub_store_order_id_max(hub_store *s, uint64_t *out);
+/* hub_store_stream_get, hub_store_meta_get and, when order_id_max is not
+ * NULL, hub_store_order_id_max in one statement: what every sync reads. */
+int hub_store_sync_head(hub_store *s, hub_stream *sp, hub_meta *meta,
+    uint64_t *order_id_max);
 /* Moves both positions back to a restored coordinator's: event_acked (the
  * outbox after it is sent again) and cmd_applied. DN_ERANGE when events
  * after event_acked were already trimmed from the outbox (nothing
