@@ -26,8 +26,10 @@
  * Versions (PRAGMA user_version, numbered migrations below): 1 = the schema
  * before versioning, with the columns added after the first release
  * (claimed_by ... gift) added to an older file; 2 = meta; 3 =
- * orders.resent. Nothing is ever
- * dropped; a file from newer code is refused.
+ * orders.resent; 4 = index orders_open (the unshipped orders by age);
+ * 5 = indexes orders_free (free open orders in pick priority) and
+ * orders_claimed (each operator's unfinished orders), what a claim
+ * reads. Nothing is ever dropped; a file from newer code is refused.
  *
  * The outbox keeps DN_OUTBOX_KEEP events below event_acked, so a
  * coordinator restored from an older copy can be given them again.
