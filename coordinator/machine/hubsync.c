@@ -705,6 +705,9 @@ static size_t hubsync_commands(coord *c, const coord_hub *hub, uint64_t after,
     Dropnet__HubCommand **cmds)
 {
 	hubsync_cmds l = {cmds, 0};
+	if (after >= hub->cmd_seq) {
+		return 0; /* none queued after it (an idle hub's every sync) */
+	}
 	(void)store_stream_cmds_list(c->store, hub->id, after, DN_STREAM_BATCH_MAX,
 	    hubsync_command_add, &l);
 	return l.n;

@@ -132,14 +132,19 @@ static const struct {
         " p.delivered_ms FROM placements p JOIN"
         " placement_lines l ON l.placement_id = p.id WHERE p.order_id=?1"
         " ORDER BY p.id"},
+    /* Demand in a time window: the orders received in it (index
+     * orders_received), then each one's line of the sku by primary key.
+     * CROSS JOIN keeps that order: without statistics the planner read
+     * every line of the sku ever sold instead (order_lines_sku), for
+     * every spike bucket of a drop. */
     {offsetof(struct store_ops_stmts, demand_buckets),
         "SELECT o.nearest_hub, (o.received_ms - ?2) / ?3,"
-        " SUM(l.qty) FROM orders o JOIN order_lines l ON l.order_id = o.id"
+        " SUM(l.qty) FROM orders o CROSS JOIN order_lines l ON l.order_id = o.id"
         " WHERE l.sku = ?1 AND o.received_ms >= ?2 AND o.received_ms < ?4 AND"
         " o.nearest_hub <> '' AND o.status IN " OPS_DEMAND_STATUSES " GROUP BY 1, 2"},
     {offsetof(struct store_ops_stmts, demand_regions),
         "SELECT o.nearest_hub, SUM(l.qty) FROM orders o"
-        " JOIN order_lines l ON l.order_id = o.id WHERE l.sku = ?1 AND"
+        " CROSS JOIN order_lines l ON l.order_id = o.id WHERE l.sku = ?1 AND"
         " o.received_ms >= ?2 AND o.received_ms < ?3 AND o.nearest_hub <> '' AND"
         " o.status IN " OPS_DEMAND_STATUSES " GROUP BY 1"},
     {offsetof(struct store_ops_stmts, demand_list),

@@ -26,8 +26,10 @@
  * Versions (PRAGMA user_version, numbered migrations below): 1 = the schema
  * before versioning, with the columns added after the first release
  * (claimed_by ... gift) added to an older file; 2 = meta; 3 =
- * orders.resent. Nothing is ever
- * dropped; a file from newer code is refused.
+ * orders.resent; 4 = index orders_open (the unshipped orders by age);
+ * 5 = indexes orders_free (free open orders in pick priority) and
+ * orders_claimed (each operator's unfinished orders), what a claim
+ * reads. Nothing is ever dropped; a file from newer code is refused.
  *
  * The outbox keeps DN_OUTBOX_KEEP events below event_acked, so a
  * coordinator restored from an older copy can be given them again.
@@ -43,6 +45,17 @@
 #include "io/db.h"
 #include "io/log.h"
 #include "hub_store.h"
+
+/* pick_tier_rank and pick_due_ms (core/pick.c) in SQL, the keys of the
+ * orders_free index (migration 5): a query orders by these very
+ * expressions to read the index in order. The index is on disk, so a new
+ * rank or default promise needs a new index in a new migration. */
+#define TIER_RANK_SQL "CASE tier WHEN 'insider' THEN 0 WHEN 'restock' THEN 2" \
+    " ELSE 1 END"
+#define DUE_SQL "CASE WHEN promised_ms > 0 THEN promised_ms" \
+    " ELSE received_ms + 86400000 END"
+_Static_assert(PICK_PROMISE_DEFAULT_MS == 86400000,
+    "DUE_SQL and the orders_free index (hub store migration 5) add 86400000");
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS stock("
@@ -109,10 +122,21 @@ static const db_migration store_migrations[] = {
 	{ "orders.resent",
 	    "ALTER TABLE orders ADD COLUMN resent INTEGER NOT NULL DEFAULT 0;", NULL },
 	/* The unshipped orders, oldest first, without the shipped history:
-	 * what a claim reads (ST_CLAIM_CANDIDATES), in index order, no sort. */
+	 * the queue listing (ST_QUEUE), in index order, no sort. */
 	{ "orders_open index",
 	    "CREATE INDEX orders_open ON orders(received_ms, order_id)"
 	    " WHERE state IN ('queued', 'picking', 'picked', 'packed');", NULL },
+	/* What a claim reads (hub_store_claim_candidates) without a scan:
+	 * the free open orders in pick priority (pick_priority_cmp: tier
+	 * rank, due, received, id), so a claim reads the first few; and
+	 * each operator's unfinished claims. */
+	{ "orders_free and orders_claimed indexes",
+	    "CREATE INDEX orders_free ON orders(" TIER_RANK_SQL ", " DUE_SQL ","
+	    " received_ms, order_id)"
+	    " WHERE state IN ('queued', 'picking') AND claimed_by = '';"
+	    "CREATE INDEX orders_claimed ON orders(claimed_by)"
+	    " WHERE claimed_by <> ''"
+	    " AND state IN ('queued', 'picking', 'picked', 'packed');", NULL },
 };
 
 enum {
@@ -140,7 +164,8 @@ enum {
 	ST_LINE_INSERT,
 	ST_ORDER_DELETE,
 	ST_QUEUE,
-	ST_CLAIM_CANDIDATES,
+	ST_CLAIM_OWN,
+	ST_CLAIM_FREE,
 	ST_ORDER_COUNT,
 	ST_CLAIM_SET,
 	ST_COUNTS,
@@ -160,8 +185,17 @@ enum {
 	ST_STREAM_REWIND,
 	ST_ORDER_KEY,
 	ST_ORDER_SHIP_ALREADY,
+	ST_READ_BEGIN,
+	ST_READ_END,
+	ST_SYNC_HEAD,
 	ST_COUNT_
 };
+
+/* A candidate's lines: how many, and all their units. */
+#define LINES_SQL "(SELECT count(*) FROM order_lines l" \
+    " WHERE l.order_id = orders.order_id)," \
+    " (SELECT coalesce(sum(l.qty), 0) FROM order_lines l" \
+    " WHERE l.order_id = orders.order_id)"
 
 static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_STREAM_GET] = "SELECT cmd_applied, event_seq, event_acked FROM stream"
@@ -195,13 +229,20 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	    " claimed_by, tier, promised_ms, resent FROM orders WHERE order_id = ?1",
 	[ST_LINES_GET] = "SELECT sku, qty, picked, shorted, gift FROM order_lines"
 	    " WHERE order_id = ?1 ORDER BY line",
+	/* The same state again changes nothing but the stamps of picked,
+	 * shorted and packed: otherwise the row and its four indexes on
+	 * state are left alone. */
 	[ST_ORDER_STATE_SET] = "UPDATE orders SET state = ?2,"
 	    " picked_ms = CASE WHEN ?2 IN ('picked', 'shorted')"
 	    " THEN ?3 ELSE picked_ms END,"
 	    " packed_ms = CASE WHEN ?2 = 'packed' THEN ?3 ELSE packed_ms END"
-	    " WHERE order_id = ?1",
+	    " WHERE order_id = ?1"
+	    " AND (state <> ?2 OR ?2 IN ('picked', 'shorted', 'packed'))",
+	/* A save rewrites only the lines that changed (a pick changes one):
+	 * an UPDATE that matches no row writes nothing. */
 	[ST_LINE_SET] = "UPDATE order_lines SET picked = ?3, shorted = ?4"
-	    " WHERE order_id = ?1 AND line = ?2",
+	    " WHERE order_id = ?1 AND line = ?2"
+	    " AND (picked <> ?3 OR shorted <> ?4)",
 	[ST_ORDER_SHIP] = "UPDATE orders SET state = 'shipped', tracking = ?2,"
 	    " shipped_ms = ?3, packed_ms = coalesce(packed_ms, ?3)"
 	    " WHERE order_id = ?1 AND state IN ('picked', 'packed')",
@@ -212,19 +253,22 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_LINE_INSERT] = "INSERT INTO order_lines(order_id, line, sku, qty,"
 	    " gift) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[ST_ORDER_DELETE] = "DELETE FROM orders WHERE order_id = ?1",
-	[ST_QUEUE] = "SELECT order_id FROM orders"
+	[ST_QUEUE] = "SELECT order_id FROM orders INDEXED BY orders_open"
 	    " WHERE state IN ('queued', 'picking', 'picked', 'packed')"
 	    " ORDER BY received_ms, order_id LIMIT ?1",
-	/* The oldest ?1 unshipped orders a claim by ?2 may take (its own, and
-	 * the free open ones: a superset of what pick_claim_choose takes),
-	 * summarised in one statement (hub_store_claim_candidates). */
-	[ST_CLAIM_CANDIDATES] = "SELECT o.order_id, o.state, o.claimed_by, o.tier,"
-	    " o.received_ms, o.promised_ms, count(l.line), coalesce(sum(l.qty), 0)"
-	    " FROM orders o INDEXED BY orders_open"
-	    " LEFT JOIN order_lines l ON l.order_id = o.order_id"
-	    " WHERE o.state IN ('queued', 'picking', 'picked', 'packed')"
-	    " AND (o.claimed_by = ?2 OR (o.claimed_by = '' AND o.state IN ('queued', 'picking')))"
-	    " GROUP BY o.received_ms, o.order_id LIMIT ?1",
+	/* A claim's candidates (hub_store_claim_candidates), summarised:
+	 * id, state, claim, tier, times, lines, units. First the unfinished
+	 * orders claimed by ?2 (at most ?1), then the free open ones in
+	 * pick priority, each statement read through its own index. */
+	[ST_CLAIM_OWN] = "SELECT order_id, state, claimed_by, tier, received_ms,"
+	    " promised_ms, " LINES_SQL " FROM orders INDEXED BY orders_claimed"
+	    " WHERE claimed_by = ?2 AND claimed_by <> ''"
+	    " AND state IN ('queued', 'picking', 'picked', 'packed') LIMIT ?1",
+	[ST_CLAIM_FREE] = "SELECT order_id, state, claimed_by, tier, received_ms,"
+	    " promised_ms, " LINES_SQL " FROM orders INDEXED BY orders_free"
+	    " WHERE state IN ('queued', 'picking') AND claimed_by = ''"
+	    " ORDER BY " TIER_RANK_SQL ", " DUE_SQL ", received_ms, order_id"
+	    " LIMIT ?1",
 	[ST_ORDER_COUNT] = "SELECT count(*) FROM orders WHERE state = ?1",
 	[ST_CLAIM_SET] = "UPDATE orders SET claimed_by = ?2 WHERE order_id = ?1",
 	[ST_COUNTS] = "SELECT"
@@ -260,6 +304,13 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_ORDER_SHIP_ALREADY] = "UPDATE orders SET state = 'shipped',"
 	    " tracking = ?2, shipped_ms = ?3"
 	    " WHERE order_id = ?1 AND state = 'queued' AND resent = 1",
+	[ST_SYNC_HEAD] = "SELECT cmd_applied, event_seq, event_acked,"
+	    " (SELECT value FROM meta WHERE key = 'incarnation'),"
+	    " (SELECT value FROM meta WHERE key = 'coordinator'),"
+	    " CASE WHEN ?1 THEN (SELECT COALESCE(max(order_id), 0) FROM orders)"
+	    " ELSE 0 END FROM stream WHERE id = 1",
+	[ST_READ_BEGIN] = "BEGIN",
+	[ST_READ_END] = "COMMIT",
 };
 
 struct hub_store {
@@ -381,6 +432,18 @@ void hub_store_rollback(hub_store *s)
 	db_rollback(s->db);
 }
 
+int hub_store_read_begin(hub_store *s)
+{
+	return step_done(s, ST_READ_BEGIN);
+}
+
+void hub_store_read_end(hub_store *s)
+{
+	if (step_done(s, ST_READ_END) != 0 && !sqlite3_get_autocommit(s->db)) {
+		db_rollback(s->db);
+	}
+}
+
 int hub_store_savepoint(hub_store *s)
 {
 	return db_txn_savepoint(&s->txn);
@@ -439,6 +502,29 @@ int hub_store_meta_get(hub_store *s, hub_meta *out)
 	}
 	out->incarnation = (uint64_t)sqlite3_column_int64(st, 0);
 	out->coordinator = (uint64_t)sqlite3_column_int64(st, 1);
+	sqlite3_reset(st);
+	return 0;
+}
+
+int hub_store_sync_head(hub_store *s, hub_stream *sp, hub_meta *meta,
+    uint64_t *order_id_max)
+{
+	sqlite3_stmt *st = s->st[ST_SYNC_HEAD];
+	int rc;
+
+	db_bind_i64(st, 1, order_id_max != NULL ? 1 : 0);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		return step_fail(s, ST_SYNC_HEAD, rc);
+	}
+	sp->cmd_applied = (uint64_t)sqlite3_column_int64(st, 0);
+	sp->event_seq = (uint64_t)sqlite3_column_int64(st, 1);
+	sp->event_acked = (uint64_t)sqlite3_column_int64(st, 2);
+	meta->incarnation = (uint64_t)sqlite3_column_int64(st, 3);
+	meta->coordinator = (uint64_t)sqlite3_column_int64(st, 4);
+	if (order_id_max != NULL) {
+		*order_id_max = (uint64_t)sqlite3_column_int64(st, 5);
+	}
 	sqlite3_reset(st);
 	return 0;
 }
@@ -907,35 +993,56 @@ static int candidate_read(sqlite3_stmt *st, pick_order *o)
 	return 0;
 }
 
-int hub_store_claim_candidates(hub_store *s, size_t max, const char *op,
-    const pick_order **out, size_t *n)
+/* Appends the rows of statement which (bound but ?1 = the room left) to
+ * s->cand until *n reaches max, or, when want > 0, until want rows a claim
+ * of want orders could take (any for one, small ones for more) were read. */
+static int candidates_add(hub_store *s, int which, size_t max, size_t want,
+    size_t *n)
 {
-	sqlite3_stmt *st = s->st[ST_CLAIM_CANDIDATES];
-	int rc, rv = 0;
+	sqlite3_stmt *st = s->st[which];
+	size_t fit = 0;
+	int rc = SQLITE_DONE, rv = 0;
+
+	db_bind_i64(st, 1, (int64_t)(max - *n));
+	while (*n < max && (want == 0 || fit < want)
+	    && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if ((rv = candidate_read(st, &s->cand[*n])) != 0) {
+			break;
+		}
+		fit += want == 1 || pick_is_small(&s->cand[*n]) ? 1 : 0;
+		(*n)++;
+	}
+	if (rv == 0 && rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		return step_fail(s, which, rc);
+	}
+	sqlite3_reset(st);
+	return rv;
+}
+
+int hub_store_claim_candidates(hub_store *s, size_t max, const char *op,
+    size_t want, const pick_order **out, size_t *n)
+{
+	int rv;
 
 	*out = NULL;
 	*n = 0;
 	if (max > DN_QUEUE_LIST_MAX) {
 		max = DN_QUEUE_LIST_MAX;
 	}
+	if (want < 1) {
+		want = 1;
+	}
 	if (s->cand == NULL &&
 	    (s->cand = malloc(DN_QUEUE_LIST_MAX * sizeof(*s->cand))) == NULL) {
 		return DN_ENOMEM;
 	}
-	db_bind_i64(st, 1, (int64_t)max);
-	db_bind_text(st, 2, op);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max) {
-		if ((rv = candidate_read(st, &s->cand[*n])) != 0) {
-			break;
-		}
-		(*n)++;
+	db_bind_text(s->st[ST_CLAIM_OWN], 2, op);
+	if ((rv = candidates_add(s, ST_CLAIM_OWN, max, 0, n)) != 0 ||
+	    (rv = candidates_add(s, ST_CLAIM_FREE, max, want, n)) != 0) {
+		return rv;
 	}
-	if (rv == 0 && rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		return step_fail(s, ST_CLAIM_CANDIDATES, rc);
-	}
-	sqlite3_reset(st);
 	*out = s->cand;
-	return rv;
+	return 0;
 }
 
 int hub_store_order_load_keyed(hub_store *s, uint64_t order_id, pick_order *o,

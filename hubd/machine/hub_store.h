@@ -44,6 +44,11 @@ void hub_store_close(hub_store *s);
 int hub_store_begin(hub_store *s);
 int hub_store_commit(hub_store *s);
 void hub_store_rollback(hub_store *s);
+/* A read transaction (BEGIN, no lock until the first read): the reads
+ * between see one snapshot and share one read lock instead of taking one
+ * each. read_end ends it (COMMIT; ROLLBACK should that fail). */
+int hub_store_read_begin(hub_store *s);
+void hub_store_read_end(hub_store *s);
 int hub_store_savepoint(hub_store *s);
 int hub_store_release(hub_store *s);
 void hub_store_rollback_to(hub_store *s);
@@ -60,6 +65,10 @@ int hub_store_meta_get(hub_store *s, hub_meta *out);
 int hub_store_coordinator_set(hub_store *s, uint64_t incarnation);
 /* Highest order id held (0: none). */
 int hub_store_order_id_max(hub_store *s, uint64_t *out);
+/* hub_store_stream_get, hub_store_meta_get and, when order_id_max is not
+ * NULL, hub_store_order_id_max in one statement: what every sync reads. */
+int hub_store_sync_head(hub_store *s, hub_stream *sp, hub_meta *meta,
+    uint64_t *order_id_max);
 /* Moves both positions back to a restored coordinator's: event_acked (the
  * outbox after it is sent again) and cmd_applied. DN_ERANGE when events
  * after event_acked were already trimmed from the outbox (nothing
@@ -131,16 +140,18 @@ typedef int (*hub_store_queue_fn)(void *arg, const hub_store_queue_row *row);
  * max. */
 int hub_store_queue_list(hub_store *s, size_t max, hub_store_queue_fn fn,
     void *arg);
-/* A claim's candidates: the oldest unshipped orders (at most max <=
- * DN_QUEUE_LIST_MAX) a claim by op may take - op's own and the free open
- * ones, a superset of what pick_claim_choose takes; the chooser's order is
- * total, so theirs does not matter - read in one statement and
- * summarised for the chooser: id, state, claim, tier, times, the number of
- * lines and, in lines[0].qty, all their units (nothing else of the lines:
- * load a chosen order with hub_store_order_load_keyed). *out is the
- * store's own array, valid until the next call. 0 or DN_E*. */
+/* A claim's candidates, at most max <= DN_QUEUE_LIST_MAX, summarised for
+ * pick_claim_choose: id, state, claim, tier, times, the number of lines
+ * and, in lines[0].qty, all their units (nothing else of the lines: load
+ * a chosen order with hub_store_order_load_keyed). First op's own
+ * unfinished orders (queued to packed), then the free open ones in pick
+ * priority (pick_priority_cmp) until want of them a claim of want orders
+ * could take (pick_is_small ones when want > 1): a superset of what
+ * pick_claim_choose takes from all the open orders, read through two
+ * indexes without a scan. *out is the store's own array, valid until the
+ * next call. 0 or DN_E*. */
 int hub_store_claim_candidates(hub_store *s, size_t max, const char *op,
-    const pick_order **out, size_t *n);
+    size_t want, const pick_order **out, size_t *n);
 /* hub_store_order_load, with the order's key and customer (id_len bytes
  * each). */
 int hub_store_order_load_keyed(hub_store *s, uint64_t order_id, pick_order *o,

@@ -136,6 +136,32 @@ static void batch_free(sync_batch *b)
 	free(b->stock);
 }
 
+/* What a sync request says, read in one read transaction (the caller's):
+ * the stream positions, the incarnations, the highest order id, the
+ * outbox after event_acked and, when nothing is pending, the stock. */
+static int sync_read(hub *h, hub_stream *sp, hub_meta *meta,
+    uint64_t *order_id_max, sync_batch *b)
+{
+	int rv;
+
+	if ((rv = hub_store_sync_head(h->store, sp, meta, order_id_max)) != 0) {
+		return rv;
+	}
+	b->events = calloc(DN_STREAM_BATCH_MAX, sizeof(*b->events));
+	b->stock = calloc(DN_STOCK_REPORT_MAX, sizeof(*b->stock));
+	if (b->events == NULL || b->stock == NULL) {
+		return DN_ENOMEM;
+	}
+	rv = hub_store_events_list(h->store, sp->event_acked,
+	    DN_STREAM_BATCH_MAX, batch_add_event, b);
+	if (rv == 0 && sp->event_seq == sp->event_acked) {
+		rv = hub_store_stock_list(h->store, DN_STOCK_REPORT_MAX + 1,
+		    batch_add_stock, b);
+		rv = rv == 1 ? 0 : rv;
+	}
+	return rv;
+}
+
 /* Packs the next HubSyncRequest into *buf. */
 int hub_sync_build(hub *h, uint8_t **buf, size_t *len)
 {
@@ -147,24 +173,11 @@ int hub_sync_build(hub *h, uint8_t **buf, size_t *len)
 	uint64_t order_id_max = 0;
 	int rv;
 
-	if ((rv = hub_store_stream_get(h->store, &sp)) != 0 ||
-	    (rv = hub_store_meta_get(h->store, &meta)) != 0 ||
-	    (rv = hub_store_order_id_max(h->store, &order_id_max)) != 0) {
+	if ((rv = hub_store_read_begin(h->store)) != 0) {
 		return rv;
 	}
-	b.events = calloc(DN_STREAM_BATCH_MAX, sizeof(*b.events));
-	b.stock = calloc(DN_STOCK_REPORT_MAX, sizeof(*b.stock));
-	if (b.events == NULL || b.stock == NULL) {
-		batch_free(&b);
-		return DN_ENOMEM;
-	}
-	rv = hub_store_events_list(h->store, sp.event_acked, DN_STREAM_BATCH_MAX,
-	    batch_add_event, &b);
-	if (rv == 0 && sp.event_seq == sp.event_acked) {
-		rv = hub_store_stock_list(h->store, DN_STOCK_REPORT_MAX + 1,
-		    batch_add_stock, &b);
-		rv = rv == 1 ? 0 : rv;
-	}
+	rv = sync_read(h, &sp, &meta, &order_id_max, &b);
+	hub_store_read_end(h->store);
 	if (rv != 0) {
 		batch_free(&b);
 		return rv;
@@ -337,30 +350,26 @@ static int sync_first_contact(hub *h, const Dropnet__HubSyncReply *rep)
 /* Checks the reply's incarnations against this store's and does the
  * first-contact seed or a rewind. *rewound is set after a rewind. */
 static int sync_incarnations(hub *h, const Dropnet__HubSyncReply *rep,
-    hub_stream *sp, bool *rewound)
+    hub_stream *sp, const hub_meta *meta, bool *rewound)
 {
-	hub_meta meta;
 	int rv;
 
 	if (rep->incarnation == 0) {
 		return 0; /* a coordinator from before incarnations */
 	}
-	if ((rv = hub_store_meta_get(h->store, &meta)) != 0) {
-		return rv;
-	}
-	if (meta.coordinator != 0 && meta.coordinator != rep->incarnation) {
+	if (meta->coordinator != 0 && meta->coordinator != rep->incarnation) {
 		log_error("hub.coordinator_foreign", "follows=%016" PRIx64
-		    " reply_from=%016" PRIx64 ": reply not applied", meta.coordinator,
+		    " reply_from=%016" PRIx64 ": reply not applied", meta->coordinator,
 		    rep->incarnation);
 		return DN_ESTATE;
 	}
-	if (rep->hub_incarnation != 0 && rep->hub_incarnation != meta.incarnation) {
+	if (rep->hub_incarnation != 0 && rep->hub_incarnation != meta->incarnation) {
 		log_error("hub.incarnation_mismatch", "ours=%016" PRIx64
 		    " coordinator_follows=%016" PRIx64 ": reply not applied",
-		    meta.incarnation, rep->hub_incarnation);
+		    meta->incarnation, rep->hub_incarnation);
 		return DN_ESTATE;
 	}
-	if (meta.coordinator == 0 && (rv = sync_first_contact(h, rep)) != 0) {
+	if (meta->coordinator == 0 && (rv = sync_first_contact(h, rep)) != 0) {
 		return rv;
 	}
 	if (!rep->rewind) {
@@ -392,16 +401,17 @@ static int sync_apply(hub *h, const Dropnet__HubSyncReply *rep,
     uint64_t *acked_out, bool *pending_out, bool *rewound)
 {
 	hub_stream sp;
+	hub_meta meta;
 	uint64_t applied;
 	int rv;
 
 	if ((rv = hub_store_begin(h->store)) != 0) {
 		return rv;
 	}
-	if ((rv = hub_store_stream_get(h->store, &sp)) != 0) {
+	if ((rv = hub_store_sync_head(h->store, &sp, &meta, NULL)) != 0) {
 		goto rollback;
 	}
-	if ((rv = sync_incarnations(h, rep, &sp, rewound)) != 0) {
+	if ((rv = sync_incarnations(h, rep, &sp, &meta, rewound)) != 0) {
 		goto rollback;
 	}
 	/* After a rewind the positions are the coordinator's already. */

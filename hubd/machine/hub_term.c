@@ -635,14 +635,14 @@ static Dropnet__Status claim_choose(hub *h, const Dropnet__TermRequest *req,
 {
 	const pick_order *cand = NULL;
 	size_t ncand = 0, chosen[PICK_BATCH_MAX];
+	size_t want = req->batch > 0 ? req->batch : 1;
 	int rv = hub_store_claim_candidates(h->store, DN_QUEUE_LIST_MAX,
-	    operator_of(req), &cand, &ncand);
+	    operator_of(req), want, &cand, &ncand);
 
 	if (rv != 0) {
 		return store_status(rv, msg);
 	}
-	pick_claim_choose(cand, ncand, req->batch > 0 ? req->batch : 1,
-	    operator_of(req), chosen, n);
+	pick_claim_choose(cand, ncand, want, operator_of(req), chosen, n);
 	if (*n == 0) {
 		snprintf(msg, TERM_MSG_MAX, "nothing to claim%s",
 		    req->batch > 1 ? " (no small orders free)" : "");

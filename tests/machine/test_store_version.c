@@ -30,9 +30,10 @@
 
 /* The versions this build writes: the coordinator's 4 = demand indexes,
  * 5 = prices, 6 = peer_counters (identity), 7 = order trace,
- * 8 = activations; the hub's 4 = orders_open. */
+ * 8 = activations; the hub's 4 = orders_open, 5 = orders_free and
+ * orders_claimed. */
 #define COORD_VERSION 8
-#define HUB_VERSION 4
+#define HUB_VERSION 5
 
 /* coordinator.db as the code before versioning made it (store.c at
  * bdac461), with a registered hub, a ledger row and a queued command. */

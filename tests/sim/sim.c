@@ -363,6 +363,9 @@ static bool coord_batch(world *w, sim_msg **box, size_t *n, size_t max,
     coord_batch_fn fn, msg_kind rep_kind)
 {
 	size_t k = *n < max ? *n : max;
+	if (k == 0) {
+		return true; /* the daemon's loop runs no empty batch either */
+	}
 	mreq *r = calloc(k, sizeof(*r));
 	mreq **rp = calloc(k, sizeof(*rp));
 	assert(r != NULL && rp != NULL);
