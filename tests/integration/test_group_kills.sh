@@ -35,10 +35,12 @@
 #   fewer than 100 kills it is the worst kill). Also printed: the worst
 #   single order's wait (retries included) and loadgen's ack p99.
 source "$(dirname "$0")/lib/net.sh"
+source "$(dirname "$0")/lib/group.sh"
 net_setup "$1"
 LOADGEN=$(net_prog loadgen)
 HUBS="london leeds"
 R=3
+GROUP_R=$R
 KILLS=${DROPNET_DROP_KILLS:-50}
 FAILOVER_P99_MS=$((3000 * ${DROPNET_WAIT_SCALE:-1}))
 CAP=kd-cap
@@ -170,25 +172,8 @@ done
 ok "audit clean on every replica (the leader's answer; no replica logged a finding)"
 
 for h in $HUBS; do net_ctl stop-proc "$h" >/dev/null; done
-books() { # -> one "digest orders" line per replica's file
-	python3 - "$NET_DIR" "$R" <<'PY'
-import hashlib, sqlite3, sys
-d, r = sys.argv[1], int(sys.argv[2])
-for i in range(1, r + 1):
-    c = sqlite3.connect("file:%s/coordinator%d/coordinator.db?mode=ro" % (d, i), uri=True)
-    h = hashlib.sha256()
-    for (t,) in c.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT IN"
-                          " ('coord_clock', 'peer_counters') AND name NOT LIKE 'sqlite_%' ORDER BY name"):
-        for row in c.execute('SELECT * FROM "%s" ORDER BY 1' % t):
-            h.update(repr(row).encode())
-    n = c.execute("SELECT count(*) FROM orders").fetchone()[0]
-    print(h.hexdigest()[:16], n)
-    c.close()
-PY
-}
-same_books() { [[ $(books | sort -u | wc -l) == 1 ]]; }
-wait_until 30 "the replicas' books identical" same_books
-digests=$(books)
+wait_until 30 "the replicas' books identical" group_same_books
+digests=$(group_books)
 ok "books identical on all $R replicas: ${digests%%$'\n'*} (digest, orders)"
 
 python3 - "$NET_DIR" "$R" "$T/acked" "$DROP" "$CAP:$CAP_STOCK" "$TEE:$TEE_STOCK" <<'PY' || fail "journal check"
