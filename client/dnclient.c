@@ -82,6 +82,12 @@
  * may name its dead leader until its own election timeout) nor rotated to
  * for this long; a restarted replica comes back, busy replaying its log. */
 #define DNC_DOWN_US 2000000u
+/* An order answered UNAVAILABLE, or NOT_LEADER with no leader named (an
+ * election is on), is sent again no sooner than this times its attempt
+ * number: sent back at once it would meet the same answer and spend its
+ * retries in a few milliseconds. A NOT_LEADER naming the leader is
+ * followed at once. */
+#define DNC_RETRY_BACKOFF_US 50000u
 
 typedef struct dnc_item {
 	struct dnc_item *next;
@@ -91,6 +97,7 @@ typedef struct dnc_item {
 	void *arg;
 	unsigned attempts;
 	uint64_t queued_us;
+	uint64_t not_before_us;  /* a retry waits until then (0: none) */
 } dnc_item;
 
 typedef struct {
@@ -282,6 +289,9 @@ static bool dnc_answer(dnclient *c, dnc_item *it, const uint8_t *ack, size_t len
 	bool again = rv == 0 && (a->status == DROPNET__STATUS__UNAVAILABLE || follow) &&
 	    it->attempts < c->o.retries;
 	bool served = rv == 0 && !follow;
+	bool named = follow && a->leader != NULL && a->leader[0] != '\0';
+	it->not_before_us = again && !named ?
+	    dnc_now_us() + DNC_RETRY_BACKOFF_US * (it->attempts + 1u) : 0;
 	codec_order_ack_free(a);
 	if (rv != 0 && rv != DN_ERANGE) {
 		dnc_requeue(c, &it, 1, DN_EPROTO);
@@ -632,6 +642,10 @@ static void *dnc_flusher(void *arg)
 		}
 		uint64_t due = c->head->queued_us + c->o.linger_us;
 		uint64_t now = dnc_now_us();
+		if (c->head->not_before_us > now) {
+			dnc_wait_until(c, c->head->not_before_us);
+			continue;
+		}
 		if (c->queued < c->o.batch_max && now < due) {
 			dnc_wait_until(c, due);
 			continue;

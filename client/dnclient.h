@@ -71,8 +71,11 @@ typedef struct dnclient dnclient;
 
 /* Called once per submitted order: rv 0 with the bare OrderAck's bytes, or
  * rv < 0 (DN_ETIMEDOUT, DN_ENET, DN_EPROTO: no answer after every retry;
- * DN_ECLOSED: the client was destroyed) with NULL. An UNAVAILABLE answer is
- * retried with the same key while retries last, then passed on. */
+ * DN_ECLOSED: the client was destroyed) with NULL. An UNAVAILABLE answer, or
+ * a group follower's NOT_LEADER, is retried with the same key while retries
+ * last, then passed on: a NOT_LEADER naming the leader at once (there), an
+ * UNAVAILABLE or a NOT_LEADER during an election after 50 ms times the
+ * attempt number. */
 typedef void (*dnclient_cb)(void *arg, int rv, const uint8_t *ack, size_t ack_len);
 
 /* Creates a client and starts dialling urls[0]. Returns 0, DN_EINVAL (bad

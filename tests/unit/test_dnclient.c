@@ -34,7 +34,9 @@
 #include "dnclient.h"
 
 /* What the scripted server does with the n-th message (from 0). */
-typedef enum { SRV_ANSWER, SRV_DROP_FIRST, SRV_UNAVAILABLE_FIRST, SRV_SILENT } srv_mode;
+typedef enum {
+	SRV_ANSWER, SRV_DROP_FIRST, SRV_UNAVAILABLE_FIRST, SRV_UNAVAILABLE_ALL, SRV_SILENT
+} srv_mode;
 
 typedef struct {
 	char dir[64];
@@ -104,7 +106,8 @@ static void *srv_main(void *arg)
 		}
 		uint8_t *acks[DN_INGEST_BATCH_MAX];
 		envelope_slice as[DN_INGEST_BATCH_MAX];
-		Dropnet__Status st = s->mode == SRV_UNAVAILABLE_FIRST && k == 0 ?
+		Dropnet__Status st = (s->mode == SRV_UNAVAILABLE_FIRST && k == 0) ||
+		    s->mode == SRV_UNAVAILABLE_ALL ?
 		    DROPNET__STATUS__UNAVAILABLE : DROPNET__STATUS__ACCEPTED;
 		for (size_t i = 0; i < n; i++) {
 			char key[64];
@@ -357,6 +360,22 @@ static void test_coalesces(void **state)
 	srv_stop(&s);
 }
 
+/* Submits order 0 synchronously on c; returns its answer's status. */
+static int submit_one(dnclient *c)
+{
+	size_t len = 0;
+	uint8_t *b = order(0, &len);
+	Dropnet__SubmitOrder *m = NULL;
+	assert_int_equal(codec_submit_order_unpack(b, len, &m), 0);
+	Dropnet__OrderAck *a = NULL;
+	assert_int_equal(dnclient_submit_order(c, m, &a), 0);
+	int st = (int)a->status;
+	codec_order_ack_free(a);
+	codec_submit_order_free(m);
+	free(b);
+	return st;
+}
+
 /* Goal: a lost answer is retried with the same key; the caller sees one
  * answer. */
 static void test_lost_answer_retried_same_key(void **state)
@@ -384,17 +403,28 @@ static void test_unavailable_retried(void **state)
 	dnclient_opts o;
 	srv_up(&s, SRV_UNAVAILABLE_FIRST, &o, 8, 1, 0);
 	dnclient *c = client_new(&o);
-	size_t len = 0;
-	uint8_t *b = order(0, &len);
-	Dropnet__SubmitOrder *m = NULL;
-	assert_int_equal(codec_submit_order_unpack(b, len, &m), 0);
-	Dropnet__OrderAck *a = NULL;
-	assert_int_equal(dnclient_submit_order(c, m, &a), 0);
-	assert_int_equal(a->status, DROPNET__STATUS__ACCEPTED);
+	assert_int_equal(submit_one(c), DROPNET__STATUS__ACCEPTED);
 	assert_int_equal(atomic_load(&s.first_key_seen), 2);
-	codec_order_ack_free(a);
-	codec_submit_order_free(m);
-	free(b);
+	dnclient_destroy(c);
+	srv_stop(&s);
+}
+
+/* Goal: an order answered UNAVAILABLE every time is sent 1 + retries times,
+ * each retry after a growing pause (50, 100, 150 ms: at least 300 ms in
+ * all), not spent at once; then the caller sees UNAVAILABLE. */
+static void test_unavailable_backs_off(void **state)
+{
+	(void)state;
+	srv s;
+	dnclient_opts o;
+	srv_up(&s, SRV_UNAVAILABLE_ALL, &o, 8, 1, 0);
+	dnclient *c = client_new(&o);
+	nng_time t0 = nng_clock();
+	assert_int_equal(submit_one(c), DROPNET__STATUS__UNAVAILABLE);
+	nng_time took = nng_clock() - t0;
+	assert_int_equal(atomic_load(&s.first_key_seen), 1 + (int)o.retries);
+	assert_true(o.retries == 3);
+	assert_true(took >= 300);
 	dnclient_destroy(c);
 	srv_stop(&s);
 }
@@ -805,6 +835,7 @@ int main(void)
 		cmocka_unit_test(test_coalesces),
 		cmocka_unit_test(test_lost_answer_retried_same_key),
 		cmocka_unit_test(test_unavailable_retried),
+		cmocka_unit_test(test_unavailable_backs_off),
 		cmocka_unit_test(test_fails_over),
 		cmocka_unit_test(test_destroy_answers_pending),
 		cmocka_unit_test(test_signs_batches),
