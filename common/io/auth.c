@@ -378,3 +378,39 @@ uint64_t auth_client_counter(auth_client *a, uint64_t now_us)
 	a->last_counter = now_us > a->last_counter ? now_us : a->last_counter + 1;
 	return a->last_counter;
 }
+
+/* The least role an ops request needs: reads for read-only, the drop and
+ * stock moves, prices and experiments for operator, everything else (the
+ * test clock, kinds this build does not know, the hub registry when it gets
+ * ops) for admin. */
+auth_role auth_ops_role(int kind)
+{
+	switch (kind) {
+	case DROPNET__OPS_KIND__OPS_HUBS:
+	case DROPNET__OPS_KIND__OPS_STOCK:
+	case DROPNET__OPS_KIND__OPS_ORDER_SHOW:
+	case DROPNET__OPS_KIND__OPS_AUDIT:
+	case DROPNET__OPS_KIND__OPS_DROP_SHOW:
+	case DROPNET__OPS_KIND__OPS_DROP_LIST:
+	case DROPNET__OPS_KIND__OPS_KPI:
+	case DROPNET__OPS_KIND__OPS_DEMAND:
+	case DROPNET__OPS_KIND__OPS_REBALANCE_PLAN:
+	case DROPNET__OPS_KIND__OPS_TRANSFERS:
+	case DROPNET__OPS_KIND__OPS_PRICE_SHOW:
+	case DROPNET__OPS_KIND__OPS_EXPERIMENT_SHOW:
+	case DROPNET__OPS_KIND__OPS_ACTIVATION_LIST:
+		return AUTH_ROLE_READ_ONLY;
+	case DROPNET__OPS_KIND__OPS_DROP_CREATE:
+	case DROPNET__OPS_KIND__OPS_DROP_OPEN:
+	case DROPNET__OPS_KIND__OPS_DROP_CLOSE:
+	case DROPNET__OPS_KIND__OPS_HOLDBACK_RELEASE:
+	case DROPNET__OPS_KIND__OPS_REBALANCE_APPLY:
+	case DROPNET__OPS_KIND__OPS_PRICE_LIVE:
+	case DROPNET__OPS_KIND__OPS_EXPERIMENT_CREATE:
+	case DROPNET__OPS_KIND__OPS_EXPERIMENT_STOP:
+	case DROPNET__OPS_KIND__OPS_ACTIVATION_ADD:
+		return AUTH_ROLE_OPERATOR;
+	default:
+		return AUTH_ROLE_ADMIN;
+	}
+}

@@ -82,6 +82,9 @@ void auth_table_destroy(auth_table *t);
 auth_peer *auth_table_find(const auth_table *t, const char *name);
 /* "hub", "storefront", "read-only", "operator", "admin". */
 const char *auth_role_name(auth_role r);
+/* The least role an ops request of this kind (Dropnet__OpsKind) needs:
+ * read-only for reads; operator or admin for what changes the books. */
+auth_role auth_ops_role(int kind);
 
 /* Reads a key file: 0, DN_ENOENT (unreadable) or DN_EINVAL (not 64 hex). */
 int auth_key_load(const char *path, uint8_t key[DN_AUTH_KEY_BYTES]);

@@ -134,19 +134,28 @@ int rpc_sign_from_env(rpc_conn *c, const char *socket)
 	return rv;
 }
 
-/* Sends req (in its Signed envelope when c signs). */
-static int rpc_send(rpc_conn *c, const void *req, size_t req_len)
+/* Sends req (in its Signed envelope when c signs: with *counter when given
+ * and not 0, else a fresh counter, stored in *counter when given). */
+static int rpc_send(rpc_conn *c, uint64_t *counter, const void *req, size_t req_len)
 {
 	if (c->socket == NULL) {
 		return nng_send(c->sock, (void *)req, req_len, 0);
 	}
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	uint64_t now_us = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	uint64_t ctr = counter != NULL ? *counter : 0;
+	if (ctr == 0) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		uint64_t now_us = (uint64_t)ts.tv_sec * 1000000u +
+		    (uint64_t)ts.tv_nsec / 1000u;
+		ctr = auth_client_counter(&c->auth, now_us);
+		if (counter != NULL) {
+			*counter = ctr;
+		}
+	}
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	if (auth_seal(c->socket, c->auth.name, c->auth.key,
-	    auth_client_counter(&c->auth, now_us), req, req_len, &buf, &len) != 0) {
+	if (auth_seal(c->socket, c->auth.name, c->auth.key, ctr, req, req_len, &buf,
+	    &len) != 0) {
 		return NNG_ENOMEM;
 	}
 	int rv = nng_send(c->sock, buf, len, 0);
@@ -157,11 +166,17 @@ static int rpc_send(rpc_conn *c, const void *req, size_t req_len)
 int rpc_call(rpc_conn *c, const void *req, size_t req_len, int timeout_ms,
     uint8_t **reply, size_t *reply_len)
 {
+	return rpc_call_counter(c, NULL, req, req_len, timeout_ms, reply, reply_len);
+}
+
+int rpc_call_counter(rpc_conn *c, uint64_t *counter, const void *req, size_t req_len,
+    int timeout_ms, uint8_t **reply, size_t *reply_len)
+{
 	*reply = NULL;
 	*reply_len = 0;
 	nng_setopt_ms(c->sock, NNG_OPT_SENDTIMEO, timeout_ms);
 	nng_setopt_ms(c->sock, NNG_OPT_RECVTIMEO, timeout_ms);
-	int rv = rpc_send(c, req, req_len);
+	int rv = rpc_send(c, counter, req, req_len);
 	if (rv == NNG_ENOMEM) {
 		return DN_ENOMEM;
 	}

@@ -46,6 +46,14 @@ int rpc_sign_from_env(rpc_conn *c, const char *socket);
  * DN_ETIMEDOUT, DN_ENET or DN_ENOMEM. */
 int rpc_call(rpc_conn *c, const void *req, size_t req_len, int timeout_ms,
     uint8_t **reply, size_t *reply_len);
+/* As rpc_call, for a request that may be sent more than once: a signing c
+ * signs with *counter when it is not 0, else with a fresh counter that it
+ * stores in *counter. A request resent after an unknown outcome (no answer:
+ * the server died or a group failed over) then carries its first try's
+ * counter, so a coordinator that took the first try refuses the copy as a
+ * replay instead of acting twice. An unsigned c ignores counter. */
+int rpc_call_counter(rpc_conn *c, uint64_t *counter, const void *req, size_t req_len,
+    int timeout_ms, uint8_t **reply, size_t *reply_len);
 
 /* Endpoint lookup the way PGHOST works: flag if non-NULL and non-empty, else
  * getenv(env_name), else NULL. */

@@ -101,6 +101,11 @@ size_t dropctl_url_split(const char *list, char (*urls)[256], size_t max);
  * "coordinator"). */
 int dropctl_call(const char *url, const char *what, int timeout_ms,
     const uint8_t *req, size_t req_len, uint8_t **reply, size_t *reply_len);
+/* The same, signing with *counter (rpc_call_counter): for a request that
+ * may be resent to another replica after an unknown outcome. */
+int dropctl_call_counter(const char *url, const char *what, int timeout_ms,
+    uint64_t *counter, const uint8_t *req, size_t req_len, uint8_t **reply,
+    size_t *reply_len);
 
 /* Closes the run's connections (main does, before exit). */
 void dropctl_disconnect(void);
@@ -108,7 +113,11 @@ void dropctl_disconnect(void);
 /* Sends an OpsRequest (version is filled in) to the ops socket and decodes
  * the reply. Returns DROPCTL_EXIT_OK with *out set (caller frees with
  * codec_ops_reply_free), or an exit code after printing why. The reply's
- * status is not checked here. */
+ * status is not checked here. In a group it follows the leader; every try
+ * carries the first one's request counter, so a request whose answer was
+ * lost (its replica died, a fail-over) is taken at most once: a copy the
+ * group took before is refused as a replay, and dropctl says so and exits
+ * DROPCTL_EXIT_FAIL. */
 int dropctl_ops_call(const dropctl_opts *o, Dropnet__OpsRequest *req,
     Dropnet__OpsReply **out);
 

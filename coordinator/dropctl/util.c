@@ -237,13 +237,21 @@ static int dropctl_connect(const char *url, const char *what, rpc_conn **out)
 int dropctl_call(const char *url, const char *what, int timeout_ms,
     const uint8_t *req, size_t req_len, uint8_t **reply, size_t *reply_len)
 {
+	return dropctl_call_counter(url, what, timeout_ms, NULL, req, req_len, reply,
+	    reply_len);
+}
+
+int dropctl_call_counter(const char *url, const char *what, int timeout_ms,
+    uint64_t *counter, const uint8_t *req, size_t req_len, uint8_t **reply,
+    size_t *reply_len)
+{
 	rpc_conn *c = NULL;
 	int ex = dropctl_connect(url, what, &c);
 
 	if (ex != DROPCTL_EXIT_OK) {
 		return ex;
 	}
-	int rv = rpc_call(c, req, req_len, timeout_ms, reply, reply_len);
+	int rv = rpc_call_counter(c, counter, req, req_len, timeout_ms, reply, reply_len);
 	if (rv != 0) {
 		dropctl_conn_drop(&dropctl_conns[strcmp(what, "ingest socket") == 0]);
 	}
@@ -261,13 +269,14 @@ int dropctl_call(const char *url, const char *what, int timeout_ms,
 }
 
 /* One ops call to url: 0 with *out set, or the exit code (said). */
-static int dropctl_ops_one(const dropctl_opts *o, const char *url, const uint8_t *buf,
-    size_t len, Dropnet__OpsReply **out)
+static int dropctl_ops_one(const dropctl_opts *o, const char *url, uint64_t *counter,
+    const uint8_t *buf, size_t len, Dropnet__OpsReply **out)
 {
 	uint8_t *rep = NULL;
 	size_t rep_len = 0;
 	*out = NULL;
-	int ex = dropctl_call(url, "coordinator", o->timeout_ms, buf, len, &rep, &rep_len);
+	int ex = dropctl_call_counter(url, "coordinator", o->timeout_ms, counter, buf, len,
+	    &rep, &rep_len);
 	if (ex != DROPCTL_EXIT_OK) {
 		return ex;
 	}
@@ -300,7 +309,7 @@ int dropctl_ops_at(const dropctl_opts *o, const char *url, Dropnet__OpsRequest *
 		fprintf(stderr, "dropctl: out of memory\n");
 		return DROPCTL_EXIT_FAIL;
 	}
-	int ex = dropctl_ops_one(o, url, buf, len, out);
+	int ex = dropctl_ops_one(o, url, NULL, buf, len, out);
 	free(buf);
 	return ex;
 }
@@ -316,6 +325,14 @@ static bool dropctl_follow_again(const Dropnet__OpsReply *r)
 {
 	return r->status == DROPNET__STATUS__NOT_LEADER ||
 	    (r->status == DROPNET__STATUS__UNAVAILABLE && strstr(r->message, "taking over"));
+}
+
+/* The group refused a resent request's counter as used: an earlier try
+ * was taken (coordinator/machine/identity.c, ident_ops_fresh). */
+static bool dropctl_taken_before(const Dropnet__OpsReply *r)
+{
+	return r->status == DROPNET__STATUS__UNAUTHENTICATED &&
+	    strstr(r->message, "counter already used") != NULL;
 }
 
 int dropctl_ops_call(const dropctl_opts *o, Dropnet__OpsRequest *req,
@@ -344,11 +361,17 @@ int dropctl_ops_call(const dropctl_opts *o, Dropnet__OpsRequest *req,
 	char next[256];
 	snprintf(next, sizeof(next), "%s", nurls > 0 ? urls[0] : list);
 	int ex = DROPCTL_EXIT_UNREACHABLE;
+	/* A write's every try carries its first try's counter; a read needs
+	 * none of that (it changes nothing) and takes a fresh one each time. */
+	bool write = auth_ops_role((int)req->kind) >= AUTH_ROLE_OPERATOR;
+	uint64_t counter = 0;
+	bool unknown = false;   /* a try went unanswered: it may have been taken */
 	for (int t = 0, k = 0; t < DROPCTL_FOLLOW_TRIES; t++) {
-		ex = dropctl_ops_one(o, next, buf, len, out);
+		ex = dropctl_ops_one(o, next, write ? &counter : NULL, buf, len, out);
 		if (ex == DROPCTL_EXIT_OK && !dropctl_follow_again(*out)) {
 			break;
 		}
+		unknown |= ex == DROPCTL_EXIT_UNREACHABLE;
 		bool named = ex == DROPCTL_EXIT_OK && (*out)->leader[0] != '\0' &&
 		    strcmp((*out)->leader, next) != 0;
 		if (named) {
@@ -367,6 +390,16 @@ int dropctl_ops_call(const dropctl_opts *o, Dropnet__OpsRequest *req,
 		}
 	}
 	free(buf);
+	if (ex == DROPCTL_EXIT_OK && unknown && dropctl_taken_before(*out)) {
+		fprintf(stderr, "dropctl: an earlier try of this request reached the "
+		    "coordinator and its answer was lost (the replica died or the group "
+		    "failed over); the group refused this copy as a replay, so the request "
+		    "was acted on at most once. Read the state back (e.g. `dropctl drop "
+		    "show`, `dropctl stock`) to see whether it took effect.\n");
+		codec_ops_reply_free(*out);
+		*out = NULL;
+		return DROPCTL_EXIT_FAIL;
+	}
 	return ex;
 }
 

@@ -135,42 +135,6 @@ bool coord_ident_speaks_for(coord *c, const coord_ident *id, const char *socket,
 	return coord_peer_speaks_for(c, id->peer, socket, name);
 }
 
-/* The least role an ops request needs: reads for read-only, the drop and
- * stock moves, prices and experiments for operator, everything else (the
- * test clock, kinds this build does not know, the hub registry when it gets
- * ops) for admin. */
-static auth_role ident_ops_role(int kind)
-{
-	switch (kind) {
-	case DROPNET__OPS_KIND__OPS_HUBS:
-	case DROPNET__OPS_KIND__OPS_STOCK:
-	case DROPNET__OPS_KIND__OPS_ORDER_SHOW:
-	case DROPNET__OPS_KIND__OPS_AUDIT:
-	case DROPNET__OPS_KIND__OPS_DROP_SHOW:
-	case DROPNET__OPS_KIND__OPS_DROP_LIST:
-	case DROPNET__OPS_KIND__OPS_KPI:
-	case DROPNET__OPS_KIND__OPS_DEMAND:
-	case DROPNET__OPS_KIND__OPS_REBALANCE_PLAN:
-	case DROPNET__OPS_KIND__OPS_TRANSFERS:
-	case DROPNET__OPS_KIND__OPS_PRICE_SHOW:
-	case DROPNET__OPS_KIND__OPS_EXPERIMENT_SHOW:
-	case DROPNET__OPS_KIND__OPS_ACTIVATION_LIST:
-		return AUTH_ROLE_READ_ONLY;
-	case DROPNET__OPS_KIND__OPS_DROP_CREATE:
-	case DROPNET__OPS_KIND__OPS_DROP_OPEN:
-	case DROPNET__OPS_KIND__OPS_DROP_CLOSE:
-	case DROPNET__OPS_KIND__OPS_HOLDBACK_RELEASE:
-	case DROPNET__OPS_KIND__OPS_REBALANCE_APPLY:
-	case DROPNET__OPS_KIND__OPS_PRICE_LIVE:
-	case DROPNET__OPS_KIND__OPS_EXPERIMENT_CREATE:
-	case DROPNET__OPS_KIND__OPS_EXPERIMENT_STOP:
-	case DROPNET__OPS_KIND__OPS_ACTIVATION_ADD:
-		return AUTH_ROLE_OPERATOR;
-	default:
-		return AUTH_ROLE_ADMIN;
-	}
-}
-
 /* The counter is fresh: within the window of the shell's raw wall clock
  * (not the test clock), above the peer's floor (the saved one included) and
  * not accepted before (auth_peer_counter_take). */
@@ -222,7 +186,7 @@ int coord_ident_ops(coord *c, const coord_ident *id, int kind,
 	if (p == NULL) {
 		return 0;
 	}
-	auth_role need = ident_ops_role(kind);
+	auth_role need = auth_ops_role(kind);
 	if (p->role < need) {
 		char detail[64];
 		snprintf(detail, sizeof(detail), " role=%s kind=%d", auth_role_name(p->role),
