@@ -88,6 +88,14 @@ typedef struct {
 extern const conf_key coord_config_keys[];
 extern const size_t coord_config_nkeys;
 
+/* A digest (FNV-1a 64) of the keys that decide what the machine does:
+ * every key but those a replica sets for itself (coord_config_key_local:
+ * where it listens and stores, TLS, metrics, logging, socket capacity,
+ * when it snapshots). Every replica of a group must run the machine with
+ * the same config, or their books part. */
+uint64_t coord_config_digest(const coord_config *cfg);
+bool coord_config_key_local(const char *name);
+
 /* Stock SKUs a hub may report in one snapshot, kept for audit. */
 typedef struct {
 	char sku[DN_ID_MAX + 1];
@@ -435,6 +443,14 @@ void coord_clock_saved(coord *c);
 /* Loads both clocks from the file at the current reading (coord_open, or
  * the first coord_clock_set of a machine opened before it). 0 or DN_EIO. */
 int coord_clock_load(coord *c);
+/* A group's genesis: the bootstrapper writes its digest into the store
+ * (meta 'config_digest'), so the genesis and every later snapshot carry it.
+ * Each restore checks it against this replica's own: DN_EINVAL (logged
+ * replica.config_mismatch with the keys to compare) when they differ; 0
+ * when equal or the store carries none (a group made before digests: a
+ * warning). DN_EIO when the store cannot be read or written. */
+int coord_config_digest_save(coord *c);
+int coord_config_digest_check(coord *c);
 /* Hub health (proto/SEMANTICS.md "Hub health"), judged from the hub's own
  * traffic: OK (synced within hub_timeout_ms), SILENT (not, but within the
  * routing grace: still routed to, its commands wait in its stream) or DOWN

@@ -147,6 +147,77 @@ const conf_key coord_config_keys[] = {
 };
 const size_t coord_config_nkeys = sizeof(coord_config_keys) / sizeof(coord_config_keys[0]);
 
+bool coord_config_key_local(const char *name)
+{
+	static const char *const local[] = {
+		"coordinator.data_dir", "coordinator.ingest_url", "coordinator.ops_url",
+		"coordinator.hub_url", "coordinator.signal_url", "coordinator.ingest_contexts",
+		"coordinator.ingest_peer_inflight_max", "coordinator.hub_peer_inflight_max",
+		"coordinator.ops_peer_inflight_max", "group.snapshot_entries",
+		"auth.peers_file", "log.", "tls.", "metrics.",
+	};
+	for (size_t k = 0; k < sizeof(local) / sizeof(local[0]); k++) {
+		size_t n = strlen(local[k]);
+		if (local[k][n - 1] == '.' ? strncmp(name, local[k], n) == 0 :
+		    strcmp(name, local[k]) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+uint64_t coord_config_digest(const coord_config *cfg)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (size_t i = 0; i < coord_config_nkeys; i++) {
+		const conf_key *k = &coord_config_keys[i];
+		if (coord_config_key_local(k->name)) {
+			continue;
+		}
+		const char *field = (const char *)cfg + k->offset;
+		char line[DN_CONF_STR_MAX + 128];
+		int n = k->type == CONF_STR ? snprintf(line, sizeof(line), "%s=%s\n", k->name, field) :
+		    k->type == CONF_INT ? snprintf(line, sizeof(line), "%s=%lld\n", k->name,
+		    *(const long long *)(const void *)field) :
+		    snprintf(line, sizeof(line), "%s=%.17g\n", k->name,
+		    *(const double *)(const void *)field);
+		for (int b = 0; b < n && b < (int)sizeof(line); b++) {
+			h = (h ^ (uint8_t)line[b]) * 1099511628211ULL;
+		}
+	}
+	return h;
+}
+
+int coord_config_digest_save(coord *c)
+{
+	return store_meta_int_set(c->db, "config_digest",
+	    (int64_t)coord_config_digest(&c->cfg));
+}
+
+int coord_config_digest_check(coord *c)
+{
+	int64_t v = 0;
+	bool found = false;
+	if (store_meta_int_get(c->db, "config_digest", &v, &found) != 0) {
+		return DN_EIO;
+	}
+	uint64_t ours = coord_config_digest(&c->cfg);
+	if (!found) {
+		log_warn("replica.config_unchecked", "ours=%016llx reason=\"the group's genesis"
+		    " carries no config digest (made before digests)\"", (unsigned long long)ours);
+		return 0;
+	}
+	if ((uint64_t)v != ours) {
+		log_error("replica.config_mismatch", "ours=%016llx group=%016llx hint=\"every"
+		    " replica must run the machine with the same config: compare the"
+		    " config.value lines of the keys other than urls, data_dir, tls.*, metrics.*,"
+		    " log.*, *_contexts, *_inflight_max, group.snapshot_entries,"
+		    " auth.peers_file\"", (unsigned long long)ours, (unsigned long long)(uint64_t)v);
+		return DN_EINVAL;
+	}
+	return 0;
+}
+
 /* Moves the machine's wall time after a reading r, dm monotonic ms after
  * the last one (proto/SEMANTICS.md "Time"): time passing and small drift
  * are followed; a forward step is followed at the monotonic rate until it

@@ -174,6 +174,48 @@ int store_incarnation_get(sqlite3 *db, uint64_t *out)
 	return rv;
 }
 
+int store_meta_int_get(sqlite3 *db, const char *key, int64_t *out, bool *found)
+{
+	sqlite3_stmt *st = NULL;
+	*out = 0;
+	*found = false;
+	int rc = sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st,
+	    NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			*out = sqlite3_column_int64(st, 0);
+			*found = true;
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		log_error("store.meta_get_failed", "key=%s err=\"%s\"", key, sqlite3_errmsg(db));
+		return DN_EIO;
+	}
+	return 0;
+}
+
+int store_meta_int_set(sqlite3 *db, const char *key, int64_t value)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db,
+	    "INSERT INTO meta(key, value) VALUES(?1, ?2)"
+	    " ON CONFLICT(key) DO UPDATE SET value = excluded.value", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, value);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		log_error("store.meta_set_failed", "key=%s err=\"%s\"", key, sqlite3_errmsg(db));
+		return DN_EIO;
+	}
+	return 0;
+}
+
 int store_step_done(sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);

@@ -52,7 +52,9 @@
  *   meta(key, value)                       'incarnation': random id made
  *                                          once (SEMANTICS.md "Incarnations
  *                                          and resync"); 'placement_floor':
- *                                          new placement ids stay above it
+ *                                          new placement ids stay above it;
+ *                                          'config_digest': a group's machine
+ *                                          config (coord_config_digest)
  *   hubs.incarnation                       the hub store incarnation these
  *                                          books follow (0: not known yet)
  *   hubs.cmd_offered                       highest command seq any sync reply
@@ -141,6 +143,10 @@ typedef struct store {
 int store_migrate(sqlite3 *db);
 /* The file's incarnation id (meta). 0 or DN_EIO. */
 int store_incarnation_get(sqlite3 *db, uint64_t *out);
+/* An integer of meta by key (*found false, *out 0 when there is none), and
+ * its setting (in the caller's transaction, or on its own). 0 or DN_EIO. */
+int store_meta_int_get(sqlite3 *db, const char *key, int64_t *out, bool *found);
+int store_meta_int_set(sqlite3 *db, const char *key, int64_t value);
 
 extern const char store_schema_sql[];
 

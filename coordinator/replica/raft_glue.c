@@ -76,6 +76,17 @@ static int glue_unframe(const struct raft_buffer *buf, const uint8_t **p, size_t
 	return 0;
 }
 
+/* This replica's machine config is not the group's (the genesis's digest,
+ * replica.config_mismatch logged): no rebuild can fix that, so the process
+ * stops with EX_CONFIG (78) instead of crashing in a loop; fix the config
+ * and start it again. */
+static void glue_config_stop(const replica *r)
+{
+	log_error("replica.stopped", "reason=config_mismatch applied=%llu path=%s exit=78",
+	    (unsigned long long)r->applied, r->path);
+	exit(78);
+}
+
 static int glue_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
 	replica *r = fsm->data;
@@ -89,6 +100,9 @@ static int glue_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void 
 	int rv = glue_unframe(buf, &p, &len);
 	if (rv == 0) {
 		rv = replica_apply(r, p, len);
+	}
+	if (rv == DN_EINVAL) {
+		glue_config_stop(r);
 	}
 	if (rv != 0) {
 		/* A committed entry cannot be discarded; this store can no
@@ -131,6 +145,9 @@ static int glue_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
 	replica *r = fsm->data;
 	int rv = replica_restore(r, buf->base, buf->len);
+	if (rv == DN_EINVAL) {
+		glue_config_stop(r);
+	}
 	if (rv != 0) {
 		return rv == DN_EPROTO ? RAFT_MALFORMED : RAFT_IOERR;
 	}

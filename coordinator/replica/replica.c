@@ -272,9 +272,15 @@ int replica_genesis_pack(replica *r, uint64_t mono, int64_t wall, uint8_t **buf,
 	size_t slen = 0;
 	r->applied_mono_ms = mono;
 	r->applied_wall_ms = wall;
+	/* The machine config's digest goes into the image: every replica
+	 * checks it at each restore (coord_config_digest_check). */
+	int rv = r->open ? coord_config_digest_save(r->c) : DN_ESTATE;
+	if (rv != 0) {
+		return rv;
+	}
 	/* No memory: the bootstrapper's is on its own clock, not the group's;
 	 * every replica starts from coord_open's at the genesis. */
-	int rv = replica_snapshot_take(r, false, &snap, &slen);
+	rv = replica_snapshot_take(r, false, &snap, &slen);
 	if (rv != 0) {
 		return rv;
 	}
@@ -370,7 +376,10 @@ int replica_restore(replica *r, const uint8_t *buf, size_t len)
 	r->c->clock_started = false;
 	coord_clock_set(r->c, mono, wall);
 	rv = replica_machine_open_group(r);
-	if (rv == 0 && mlen > 0 && (rv = coord_memory_unpack(r->c, mem, (size_t)mlen)) != 0) {
+	if (rv == 0 && (rv = coord_config_digest_check(r->c)) != 0) {
+		replica_machine_close(r);
+	} else if (rv == 0 && mlen > 0 &&
+	    (rv = coord_memory_unpack(r->c, mem, (size_t)mlen)) != 0) {
 		replica_machine_close(r);
 	}
 	if (rv != 0) {

@@ -160,8 +160,9 @@ int replica_apply(replica *r, const uint8_t *buf, size_t len);
 int replica_snapshot(replica *r, uint8_t **buf, size_t *len);
 /* Replaces the store with a snapshot's image, reopens the machine on it and
  * gives it the snapshot's memory. 0, DN_EPROTO (not a snapshot, or its
- * memory image does not fit its store), DN_EIO or the machine's code (then
- * the machine is closed). */
+ * memory image does not fit its store), DN_EINVAL (the image carries another
+ * machine config digest than this replica's: replica.config_mismatch), DN_EIO
+ * or the machine's code (then the machine is closed). */
 int replica_restore(replica *r, const uint8_t *buf, size_t len);
 
 /* ---- books checksum and members (books.c) ---- */
