@@ -66,7 +66,7 @@ PY
 agree() { # a b [urls] -> waits for both at one checksum index, fails on a mismatch
 	local rc=0 out
 	check() { out=$(same_sum "$@"); rc=$?; (( rc != 1 )); }
-	wait_until 30 "replicas $1 and $2 at one checksum index" check "$@"
+	wait_until 90 "replicas $1 and $2 at one checksum index" check "$@"
 	(( rc == 0 )) || fail "books differ: $out"
 	echo "$out"
 }

@@ -438,6 +438,40 @@ static void g_start(void)
 	assert_int_equal(p->applied_mask, 7);
 }
 
+/* Goal: a replica whose machine config differs from the genesis's (a key
+ * that decides what the machine does) refuses the genesis, DN_EINVAL; one
+ * that differs only in a key of its own (where it listens) takes it. */
+static void test_config_digest(void **state)
+{
+	(void)state;
+	coord_config a = G->n[0].c->cfg;
+	coord_config b = a;
+	snprintf(b.ingest_url, sizeof(b.ingest_url), "tls+tcp://10.0.0.2:7400");
+	b.group_snapshot_entries = a.group_snapshot_entries + 1;
+	assert_true(coord_config_digest(&a) == coord_config_digest(&b));
+	b.hub_grace_ms = a.hub_grace_ms + 1;
+	assert_true(coord_config_digest(&a) != coord_config_digest(&b));
+	assert_true(coord_config_key_local("tls.cert_file"));
+	assert_false(coord_config_key_local("coordinator.hub_grace_ms"));
+
+	snprintf(G->n[1].c->cfg.ops_url, sizeof(G->n[1].c->cfg.ops_url), "tls+tcp://10.0.0.2:7401");
+	G->n[2].c->cfg.hub_grace_ms += 1;
+	g_node *l = &G->n[0];
+	assert_int_equal(replica_machine_open(&l->r), 0);
+	uint64_t mono;
+	int64_t wall;
+	replica_stamp(&l->r, g_mono(), g_wall(), &mono, &wall);
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	assert_int_equal(replica_genesis_pack(&l->r, mono, wall, &buf, &len), 0);
+	assert_int_equal(replica_apply(&G->n[0].r, buf, len), 0);
+	assert_int_equal(replica_apply(&G->n[1].r, buf, len), 0);
+	assert_true(G->n[1].r.open);
+	assert_int_equal(replica_apply(&G->n[2].r, buf, len), DN_EINVAL);
+	assert_false(G->n[2].r.open);
+	free(buf);
+}
+
 /* Goal: the same inputs through the log leave three identical books, and
  * the proposer's acks come from committed entries only. */
 static void test_group_agrees(void **state)
@@ -1048,6 +1082,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replica_added, g_setup, g_teardown),
 		cmocka_unit_test_setup_teardown(test_books_sum, g_setup, g_teardown),
 		cmocka_unit_test(test_clock_and_bounds),
+		cmocka_unit_test_setup_teardown(test_config_digest, g_setup, g_teardown),
 		cmocka_unit_test_setup_teardown(test_random_partitions, g_setup, g_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
