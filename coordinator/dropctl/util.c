@@ -335,6 +335,33 @@ static bool dropctl_taken_before(const Dropnet__OpsReply *r)
 	    strstr(r->message, "counter already used") != NULL;
 }
 
+/* A resend after a lost answer was refused as a replay: the group took
+ * the first try. Its first answer, when the refusal carries it (*out is
+ * replaced by it), else said: acted on at most once. */
+static int dropctl_first_answer(Dropnet__OpsReply **out)
+{
+	Dropnet__OpsReply *first = NULL;
+	if ((*out)->first_answer.len > 0 &&
+	    codec_ops_reply_unpack((*out)->first_answer.data, (*out)->first_answer.len,
+	    &first) == 0) {
+		fprintf(stderr, "dropctl: the answer to the first try was lost (a replica "
+		    "died or the group failed over); the coordinator kept it: this is that "
+		    "answer (the request was acted on once)\n");
+		codec_ops_reply_free(*out);
+		*out = first;
+		return DROPCTL_EXIT_OK;
+	}
+	codec_ops_reply_free(first);
+	fprintf(stderr, "dropctl: an earlier try of this request reached the "
+	    "coordinator and its answer was lost (the replica died or the group "
+	    "failed over); the group refused this copy as a replay, so the request "
+	    "was acted on at most once. Read the state back (e.g. `dropctl drop "
+	    "show`, `dropctl stock`) to see whether it took effect.\n");
+	codec_ops_reply_free(*out);
+	*out = NULL;
+	return DROPCTL_EXIT_FAIL;
+}
+
 int dropctl_ops_call(const dropctl_opts *o, Dropnet__OpsRequest *req,
     Dropnet__OpsReply **out)
 {
@@ -391,14 +418,7 @@ int dropctl_ops_call(const dropctl_opts *o, Dropnet__OpsRequest *req,
 	}
 	free(buf);
 	if (ex == DROPCTL_EXIT_OK && unknown && dropctl_taken_before(*out)) {
-		fprintf(stderr, "dropctl: an earlier try of this request reached the "
-		    "coordinator and its answer was lost (the replica died or the group "
-		    "failed over); the group refused this copy as a replay, so the request "
-		    "was acted on at most once. Read the state back (e.g. `dropctl drop "
-		    "show`, `dropctl stock`) to see whether it took effect.\n");
-		codec_ops_reply_free(*out);
-		*out = NULL;
-		return DROPCTL_EXIT_FAIL;
+		return dropctl_first_answer(out);
 	}
 	return ex;
 }

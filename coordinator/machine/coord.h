@@ -404,6 +404,11 @@ void coord_close(coord *c);
  * caller must close the machine) or DN_ENOMEM. */
 int coord_memory_pack(const coord *c, uint8_t **buf, size_t *len);
 int coord_memory_unpack(coord *c, const uint8_t *buf, size_t len);
+/* Forgets every operator's replay state (io/auth.h): each starts again
+ * from the floor saved in the file. A restore from an image without
+ * memory (a genesis) does it, as coord_memory_unpack does for the peers
+ * its image does not name. */
+void coord_memory_peers_reset(coord *c);
 
 /* ---- state helpers (state.c) ---- */
 /* Sets the machine's clock: mono is a monotonic ms count (never goes back),
@@ -573,6 +578,19 @@ bool coord_peer_speaks_for(coord *c, const auth_peer *peer, const char *socket,
  * transaction open. */
 int coord_ident_ops(coord *c, const coord_ident *id, int kind,
     Dropnet__Status *status, const char **why);
+/* An operator write's first answer, kept per (peer, counter): a write
+ * resent with a used counter is still refused as a replay (nothing
+ * changes), and the refusal carries that first answer (OpsReply
+ * .first_answer) for a client that lost it in a fail-over or a crash
+ * (proto/SEMANTICS.md "Transport and identity").
+ * coord_ops_first_answer: the kept answer of id's (peer, counter) in a
+ * malloc'd *out, or *out NULL. coord_ops_keep: keeps r's answer for id (a
+ * write that passed coord_ident_ops) unless it is UNAVAILABLE (nothing
+ * changed); a failure to keep it is logged (the resend then gets a bare
+ * refusal: at most once). Both no-ops when anonymous. Call with no
+ * transaction open. */
+void coord_ops_first_answer(coord *c, const coord_ident *id, uint8_t **out, size_t *len);
+void coord_ops_keep(coord *c, const coord_ident *id, const mreq *r);
 
 /* ---- request handlers (ingest.c, hubsync.c, ops.c) ----
  * Each answers every request of the batch (mreq_reply) before it returns;

@@ -214,3 +214,46 @@ int coord_ident_ops(coord *c, const coord_ident *id, int kind,
 	}
 	return 0;
 }
+
+void coord_ops_first_answer(coord *c, const coord_ident *id, uint8_t **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	if (id->peer != NULL &&
+	    coord_store_ops_reply_get(c->store, id->peer->name, id->counter, out, len) != 0) {
+		*out = NULL;   /* unreadable: a bare refusal */
+		*len = 0;
+	}
+}
+
+typedef struct {
+	const char *peer;
+	uint64_t counter;
+	const mreq *r;
+} ident_keep;
+
+static int ident_keep_apply(coord *c, void *arg)
+{
+	const ident_keep *k = arg;
+	return coord_store_ops_reply_put(c->store, k->peer, k->counter, k->r->reply,
+	    k->r->reply_len);
+}
+
+void coord_ops_keep(coord *c, const coord_ident *id, const mreq *r)
+{
+	if (id->peer == NULL || !r->replied || r->reply_len == 0) {
+		return;
+	}
+	Dropnet__OpsReply *rep = NULL;
+	if (codec_ops_reply_unpack(r->reply, r->reply_len, &rep) != 0) {
+		codec_ops_reply_free(rep);
+		return;
+	}
+	bool keep = rep->status != DROPNET__STATUS__UNAVAILABLE;
+	codec_ops_reply_free(rep);
+	ident_keep k = {id->peer->name, id->counter, r};
+	if (keep && coord_txn_run(c, "ops_reply", ident_keep_apply, &k) != 0) {
+		log_warn("ops.reply_not_kept", "peer=%s counter=%llu", id->peer->name,
+		    (unsigned long long)id->counter);
+	}
+}

@@ -20,7 +20,13 @@
  *          (sku on_hand) * nreport
  *   nexps, per running experiment: id narms pending * narms
  *   rebalance.c's part (coord_rebalance_memory_put)
- * A hub or experiment is named by id and must be one the file holds.
+ *   npeers, per operator whose replay state is in use: name floor max
+ *          nrecent recent * nrecent (io/auth.h): a replica restored from
+ *          the image must refuse and take the same request counters as the
+ *          replicas that applied the log ("DNMEM002"; an older "DNMEM001"
+ *          image has no such part: the state starts again from the file)
+ * A hub or experiment is named by id and must be one the file holds; a
+ * peer the peers table does not name is skipped.
  *
  * The machine's thread only; called between machine calls (no transaction
  * runs).
@@ -32,7 +38,8 @@
 #include "io/log.h"
 #include "coord.h"
 
-#define COORD_MEMORY_MAGIC "DNMEM001"
+#define COORD_MEMORY_MAGIC "DNMEM002"
+#define COORD_MEMORY_MAGIC_V1 "DNMEM001"
 
 static void memory_put_hub(bytes_w *w, const coord_hub *h)
 {
@@ -48,6 +55,69 @@ static void memory_put_hub(bytes_w *w, const coord_hub *h)
 		bytes_put_str(w, h->report[k].sku);
 		bytes_put_i64(w, h->report[k].on_hand);
 	}
+}
+
+/* The operators' replay state (auth_peer_counter_take). */
+static void memory_put_peers(const coord *c, bytes_w *w)
+{
+	const auth_table *t = c->peers;
+	size_t n = 0;
+	for (size_t i = 0; t != NULL && i < t->n; i++) {
+		n += t->peers[i].counter_loaded;
+	}
+	bytes_put_u64(w, n);
+	for (size_t i = 0; t != NULL && i < t->n; i++) {
+		const auth_peer *p = &t->peers[i];
+		if (!p->counter_loaded) {
+			continue;
+		}
+		bytes_put_str(w, p->name);
+		bytes_put_u64(w, p->floor);
+		bytes_put_u64(w, p->max);
+		bytes_put_u64(w, p->nrecent);
+		for (size_t k = 0; k < p->nrecent; k++) {
+			bytes_put_u64(w, p->recent[k]);
+		}
+	}
+}
+
+/* Every operator's replay state from the image; those it does not name
+ * start again from the file's floor (counter_loaded false). */
+void coord_memory_peers_reset(coord *c)
+{
+	auth_table *t = c->peers;
+	for (size_t i = 0; t != NULL && i < t->n; i++) {
+		auth_peer *p = &t->peers[i];
+		p->floor = p->max = 0;
+		p->nrecent = 0;
+		p->counter_loaded = false;
+	}
+}
+
+static int memory_get_peers(coord *c, bytes_r *r)
+{
+	auth_table *t = c->peers;
+	coord_memory_peers_reset(c);
+	size_t n = (size_t)bytes_get_max(r, DN_PEERS_MAX);
+	for (size_t i = 0; i < n && !r->bad; i++) {
+		char name[DN_ID_MAX + 1];
+		bytes_get_str(r, name, sizeof(name));
+		uint64_t floor = bytes_get_u64(r), max = bytes_get_u64(r);
+		size_t nrecent = (size_t)bytes_get_max(r, AUTH_RECENT_MAX);
+		uint64_t recent[AUTH_RECENT_MAX];
+		for (size_t k = 0; k < nrecent; k++) {
+			recent[k] = bytes_get_u64(r);
+		}
+		auth_peer *p = r->bad ? NULL : auth_table_find(t, name);
+		if (p != NULL) {
+			p->floor = floor;
+			p->max = max;
+			p->nrecent = nrecent;
+			memcpy(p->recent, recent, nrecent * sizeof(recent[0]));
+			p->counter_loaded = true;
+		}
+	}
+	return r->bad ? DN_EPROTO : 0;
 }
 
 int coord_memory_pack(const coord *c, uint8_t **buf, size_t *len)
@@ -77,6 +147,7 @@ int coord_memory_pack(const coord *c, uint8_t **buf, size_t *len)
 		}
 	}
 	coord_rebalance_memory_put(c, &w);
+	memory_put_peers(c, &w);
 	if (w.bad) {
 		bytes_w_fini(&w);
 		*buf = NULL;
@@ -150,10 +221,12 @@ int coord_memory_unpack(coord *c, const uint8_t *buf, size_t len)
 	bytes_r r;
 	bytes_r_init(&r, buf, len);
 	char magic[8];
-	if (!bytes_get(&r, magic, 8) || memcmp(magic, COORD_MEMORY_MAGIC, 8) != 0) {
+	if (!bytes_get(&r, magic, 8) || (memcmp(magic, COORD_MEMORY_MAGIC, 8) != 0 &&
+	    memcmp(magic, COORD_MEMORY_MAGIC_V1, 8) != 0)) {
 		log_error("memory.image_bad", "len=%zu why=magic", len);
 		return DN_EPROTO;
 	}
+	bool v1 = memcmp(magic, COORD_MEMORY_MAGIC_V1, 8) == 0;
 	c->now_mono_ms = bytes_get_u64(&r);
 	c->now_wall_ms = bytes_get_i64(&r);
 	c->wall_ms = bytes_get_i64(&r);
@@ -172,6 +245,11 @@ int coord_memory_unpack(coord *c, const uint8_t *buf, size_t len)
 	}
 	if (rv == 0) {
 		rv = coord_rebalance_memory_get(c, &r);
+	}
+	if (rv == 0 && v1) {
+		coord_memory_peers_reset(c);
+	} else if (rv == 0) {
+		rv = memory_get_peers(c, &r);
 	}
 	if (rv == 0 && r.off != r.len) {
 		rv = DN_EPROTO;

@@ -558,10 +558,18 @@ void coord_ops_batch(coord *c, mreq **reqs, size_t n)
 		size_t len = id.len;
 		Dropnet__OpsRequest *q = NULL;
 		int urv = codec_ops_request_unpack(id.body, len, &q);
+		bool write = urv == 0 && auth_ops_role((int)q->kind) >= AUTH_ROLE_OPERATOR;
+		uint64_t replays = c->refusals.replayed;
 		if (urv == 0 && coord_ident_ops(c, &id, (int)q->kind, &ast, &why) != 0) {
 			rep.status = ast;
 			rep.message = (char *)why;
+			uint8_t *first = NULL;
+			if (write && c->refusals.replayed != replays) {
+				coord_ops_first_answer(c, &id, &first, &rep.first_answer.len);
+				rep.first_answer.data = first;
+			}
 			coord_ops_send(reqs[i], &rep);
+			free(first);
 		} else if (urv == 0 && !coord_ready(c)) {
 			rep.status = DROPNET__STATUS__UNAVAILABLE;
 			rep.message = "storage failed; the coordinator is reloading its ledger";
@@ -601,6 +609,9 @@ void coord_ops_batch(coord *c, mreq **reqs, size_t n)
 			rep.status = DROPNET__STATUS__INVALID;
 			rep.message = "unknown ops kind";
 			coord_ops_send(reqs[i], &rep);
+		}
+		if (write && ast == DROPNET__STATUS__STATUS_UNSPECIFIED && coord_ready(c)) {
+			coord_ops_keep(c, &id, reqs[i]);  /* it passed coord_ident_ops */
 		}
 		codec_ops_request_free(q);
 		coord_ident_close(&id);

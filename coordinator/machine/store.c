@@ -149,6 +149,11 @@ static const db_migration store_migrations[] = {
         " to_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL,"
         " PRIMARY KEY(drop_id, name)) WITHOUT ROWID;",
         NULL},
+    {"identity: ops_replies, an operator write's first answer (SEMANTICS.md"
+     " \"Transport and identity\")",
+        "CREATE TABLE ops_replies(peer TEXT NOT NULL, counter INTEGER NOT NULL,"
+        " reply BLOB NOT NULL, PRIMARY KEY(peer, counter)) WITHOUT ROWID;",
+        NULL},
 };
 
 int store_migrate(sqlite3 *db)

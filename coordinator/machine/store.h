@@ -97,6 +97,12 @@
  *   activations(drop_id, name, kind, cost_minor, from_ms, to_ms,
  *               created_ms)                what the operator paid to sell
  *                                          a drop, window [from_ms, to_ms)
+ * 9 adds
+ *   ops_replies(peer, counter, reply)      an operator write's first answer
+ *                                          (the packed OpsReply), the last
+ *                                          STORE_OPS_REPLIES_KEEP per peer: a
+ *                                          resend with the same counter gets
+ *                                          it again (store_auth.c)
  */
 #ifndef DN_COORD_STORE_H
 #define DN_COORD_STORE_H
@@ -127,7 +133,7 @@ typedef struct store {
 	struct store_ops_stmts *ops;   /* store_ops.c */
 	sqlite3_stmt *prices[16];     /* store_prices.c, by its SP_* index */
 	sqlite3 *auth_db;              /* store_auth.c: peer counters */
-	sqlite3_stmt *auth[2];
+	sqlite3_stmt *auth[5];
 	sqlite3_stmt *activations[4]; /* store_activations.c, by its SA_* index */
 } store;
 
@@ -184,6 +190,15 @@ int coord_store_peer_counter_get(store *s, const char *peer, uint64_t *out);
 /* Saves counter for peer (never lowers it), inside the caller's
  * transaction (coord_txn_run). 0 or DN_EIO. */
 int coord_store_peer_counter_save(store *s, const char *peer, uint64_t counter);
+/* An operator write's first answer (ops_replies): get copies it into a
+ * malloc'd *out (*out NULL when there is none); put stores it and keeps the
+ * peer's last STORE_OPS_REPLIES_KEEP, inside the caller's transaction.
+ * 0, DN_ENOMEM or DN_EIO. */
+#define STORE_OPS_REPLIES_KEEP 32
+int coord_store_ops_reply_get(store *s, const char *peer, uint64_t counter,
+    uint8_t **out, size_t *len);
+int coord_store_ops_reply_put(store *s, const char *peer, uint64_t counter,
+    const uint8_t *reply, size_t len);
 
 /* ---- drops (store_drops.c) ---- */
 /* The drops, drop_tiers, drop_holdback, holdback_log and buyer_counts

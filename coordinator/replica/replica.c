@@ -376,6 +376,11 @@ int replica_restore(replica *r, const uint8_t *buf, size_t len)
 	r->c->clock_started = false;
 	coord_clock_set(r->c, mono, wall);
 	rv = replica_machine_open_group(r);
+	if (rv == 0) {
+		/* The request counters this process saw belong to the history
+		 * the image replaces (the image's own come with its memory). */
+		coord_memory_peers_reset(r->c);
+	}
 	if (rv == 0 && (rv = coord_config_digest_check(r->c)) != 0) {
 		replica_machine_close(r);
 	} else if (rv == 0 && mlen > 0 &&

@@ -471,6 +471,58 @@ static void test_operator_role_and_replay(void **state)
 	    DROPNET__STATUS__NOT_FOUND);
 }
 
+/* Goal: an operator write resent with its used counter is still refused
+ * (UNAUTHENTICATED, counted as a replay, nothing done twice) and the
+ * refusal carries the first answer (first_answer), also after a restart;
+ * a refused read carries none. */
+static void test_replayed_write_first_answer(void **state)
+{
+	t_env *e = *state;
+	uint64_t now_us = (uint64_t)T_WALL * 1000;
+	Dropnet__OpsRequest q = DROPNET__OPS_REQUEST__INIT;
+	q.version = 1;
+	q.kind = DROPNET__OPS_KIND__OPS_DROP_OPEN;
+	q.drop_id = "nope";
+	uint8_t *buf = NULL, *sealed = NULL;
+	size_t len = 0, slen = 0;
+	assert_int_equal(codec_ops_request_pack(&q, &buf, &len), 0);
+	assert_int_equal(auth_seal(AUTH_SOCKET_OPS, "op", auth_table_find(e->c.peers, "op")->key,
+	    now_us + 5, buf, len, &sealed, &slen), 0);
+	for (int round = 0; round < 3; round++) {
+		if (round == 2) {   /* a restart: the answer is in the file */
+			coord_close(&e->c);
+			assert_int_equal(coord_open(&e->c, e->path, NULL), 0);
+		}
+		mreq r;
+		mreq *rp = &r;
+		mreq_init(&r, sealed, slen);
+		coord_ops_batch(&e->c, &rp, 1);
+		Dropnet__OpsReply *rep = NULL;
+		assert_int_equal(codec_ops_reply_unpack(r.reply, r.reply_len, &rep), 0);
+		if (round == 0) {
+			assert_int_equal(rep->status, DROPNET__STATUS__NOT_FOUND);
+			assert_int_equal(rep->first_answer.len, 0);
+		} else {
+			assert_int_equal(rep->status, DROPNET__STATUS__UNAUTHENTICATED);
+			Dropnet__OpsReply *first = NULL;
+			assert_int_equal(codec_ops_reply_unpack(rep->first_answer.data,
+			    rep->first_answer.len, &first), 0);
+			assert_int_equal(first->status, DROPNET__STATUS__NOT_FOUND);
+			codec_ops_reply_free(first);
+		}
+		codec_ops_reply_free(rep);
+		mreq_fini(&r);
+	}
+	assert_int_equal(e->c.refusals.replayed, 2);
+	free(sealed);
+	free(buf);
+	/* A read's replay: refused, no first answer. */
+	assert_int_equal(t_ops(e, "op", DROPNET__OPS_KIND__OPS_HUBS, now_us + 9),
+	    DROPNET__STATUS__OK);
+	assert_int_equal(t_ops(e, "op", DROPNET__OPS_KIND__OPS_HUBS, now_us + 9),
+	    DROPNET__STATUS__UNAUTHENTICATED);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -480,6 +532,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unsigned_orders_fail_closed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ident_borrows_body, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_operator_role_and_replay, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replayed_write_first_answer, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

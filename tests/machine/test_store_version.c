@@ -30,9 +30,9 @@
 
 /* The versions this build writes: the coordinator's 4 = demand indexes,
  * 5 = prices, 6 = peer_counters (identity), 7 = order trace,
- * 8 = activations; the hub's 4 = orders_open, 5 = orders_free and
- * orders_claimed. */
-#define COORD_VERSION 8
+ * 8 = activations, 9 = ops_replies (an operator write's first answer);
+ * the hub's 4 = orders_open, 5 = orders_free and orders_claimed. */
+#define COORD_VERSION 9
 #define HUB_VERSION 5
 
 /* coordinator.db as the code before versioning made it (store.c at
@@ -236,6 +236,8 @@ static void test_coord_new_file(void **state)
 	assert_true(c.incarnation != 0);
 	coord_close(&c);
 	assert_int_equal(raw_int(t.path, "PRAGMA user_version"), COORD_VERSION);
+	/* Version 9: operators' first answers. */
+	assert_int_equal(raw_int(t.path, "SELECT count(*) FROM ops_replies"), 0);
 	/* Version 4: the demand reads' indexes. */
 	assert_int_equal(raw_int(t.path, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
 	    " AND name IN ('order_lines_sku', 'orders_received')"), 2);

@@ -39,6 +39,8 @@ typedef struct {
 	bool answer;              /* false: take the request, never answer */
 	Dropnet__Status status;   /* the answer's */
 	const char *message;
+	uint8_t first[256];       /* the answer's first_answer (0 bytes: none) */
+	size_t first_len;
 	uint8_t got[4096];
 	size_t got_len;
 	uint64_t counter;         /* the Signed envelope's */
@@ -67,6 +69,8 @@ static void *fake_main(void *arg)
 	r.version = DN_PROTO_VERSION;
 	r.status = f->status;
 	r.message = (char *)f->message;
+	r.first_answer.data = f->first;
+	r.first_answer.len = f->first_len;
 	uint8_t *out = NULL;
 	size_t olen = 0;
 	assert_int_equal(codec_ops_reply_pack(&r, &out, &olen), 0);
@@ -152,7 +156,8 @@ static int setup(void **state)
 
 /* Goal: a write whose first try went unanswered is resent with the same
  * counter (the same bytes); the group's replay refusal of the copy is said
- * as "acted on at most once", exit 1. */
+ * as "acted on at most once", exit 1 (the refusal carries no first
+ * answer: the coordinator could not keep it). */
 static void test_write_resent_same_counter(void **state)
 {
 	(void)state;
@@ -171,6 +176,33 @@ static void test_write_resent_same_counter(void **state)
 	assert_int_equal(b.got_len, a.got_len);
 	assert_memory_equal(b.got, a.got, a.got_len);
 	assert_non_null(strstr(err, "at most once"));
+}
+
+/* Goal: the same, when the refusal carries the first try's answer: dropctl
+ * hands on that answer (exit 0 for an OK) and says where it came from. */
+static void test_write_first_answer(void **state)
+{
+	(void)state;
+	fake a, b;
+	fake_start(&a, dir, "f-a", false, 0, NULL);
+	fake_start(&b, dir, "f-b", true, DROPNET__STATUS__UNAUTHENTICATED,
+	    "request counter already used (replayed?)");
+	Dropnet__OpsReply first = DROPNET__OPS_REPLY__INIT;
+	first.version = DN_PROTO_VERSION;
+	first.status = DROPNET__STATUS__OK;
+	first.message = "released";
+	b.first_len = dropnet__ops_reply__get_packed_size(&first);
+	assert_true(b.first_len <= sizeof(b.first));
+	dropnet__ops_reply__pack(&first, b.first);
+	const char *args[] = {"holdback", "release", "--drop", "d1", "--sku", "tee",
+	    "--qty", "3", "--hub", "london", NULL};
+	char err[4096];
+	int ex = run_dropctl(&a, &b, args, err, sizeof(err));
+	fake_stop(&a);
+	fake_stop(&b);
+	assert_int_equal(ex, 0);
+	assert_memory_equal(b.got, a.got, a.got_len);
+	assert_non_null(strstr(err, "kept it"));
 }
 
 /* Goal: a read is resent with a fresh counter (a used one would be
@@ -196,6 +228,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_write_resent_same_counter),
+		cmocka_unit_test(test_write_first_answer),
 		cmocka_unit_test(test_read_resent_fresh_counter),
 	};
 	return cmocka_run_group_tests(tests, setup, NULL);
