@@ -256,6 +256,28 @@ static bool bridge_req_abandoned(bridge *b, const bridge_req *r, uint64_t closed
 	return gone || nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) == NNG_ENOENT;
 }
 
+bool bridge_req_gone(bridge_req *r)
+{
+	bridge *b = r->b;
+	nng_mtx_lock(b->mtx);
+	uint64_t closed_now = b->stats.pipes_closed;
+	nng_mtx_unlock(b->mtx);
+	return r->msg != NULL && bridge_req_abandoned(b, r, closed_now);
+}
+
+void bridge_req_drop(bridge_req *r)
+{
+	bridge *b = r->b;
+	nng_msg_free(r->msg);
+	r->msg = NULL;
+	bridge_req_recv(r);
+	nng_mtx_lock(b->mtx);
+	uint64_t total = ++b->stats.abandoned;
+	nng_mtx_unlock(b->mtx);
+	log_warn("bridge.abandoned", "url=%s dropped=1 total=%" PRIu64 " at=deferred", b->url,
+	    total);
+}
+
 /* The peer's address for a log line: "IP:port", "[IPv6]:port", or the
  * transport's name when it has no address to show (ipc). */
 static void bridge_pipe_addr(nng_pipe p, char *buf, size_t size)

@@ -74,6 +74,14 @@ uint64_t bridge_req_received_ns(const bridge_req *r);
 /* Sends the reply (copied) and frees the request. */
 void bridge_req_reply(bridge_req *r, const void *buf, size_t len);
 
+/* For a request handed to fn and still unanswered (work that runs
+ * elsewhere, e.g. the coordinator's deferred reads): true when its client
+ * has gone (its connection closed), so nobody would read the reply; then
+ * bridge_req_drop frees it unanswered (counted and logged as abandoned) and
+ * its context takes the next request. Loop thread. */
+bool bridge_req_gone(bridge_req *r);
+void bridge_req_drop(bridge_req *r);
+
 /* Called on the bridge's reply sender thread before it sends replies that
  * carry a ticket: must return only once everything ticket stands for is
  * durable (walsync_upto). Set once, on the loop thread, before any reply. */

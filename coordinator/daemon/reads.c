@@ -24,6 +24,7 @@ struct reads {
 	store *reader;        /* opened and closed on the loop, used by the worker */
 	uv_work_t work;
 	reads_item *head, *tail;  /* head runs while running is true */
+	size_t queued;            /* items in the list, the running one included */
 	bool running, closed;
 	/* Checkpoints (reads_checkpoint): their own read-write connection,
 	 * opened and used only on the worker. */
@@ -81,6 +82,7 @@ static void reads_after(uv_work_t *w, int status)
 	if (r->head == NULL) {
 		r->tail = NULL;
 	}
+	r->queued--;
 	r->running = false;
 	if (r->closed) {
 		coord_read_job_free(it->job);
@@ -93,9 +95,34 @@ static void reads_after(uv_work_t *w, int status)
 	reads_start(r);
 }
 
+/* Drops the waiting jobs whose client has gone (a dropctl that timed
+ * out): nobody would read their answer, and each holds an ops context. */
+static void reads_drop_gone(reads *r)
+{
+	reads_item **pp = &r->head;
+	r->tail = NULL;
+	while (*pp != NULL) {
+		reads_item *it = *pp;
+		if (bridge_req_gone(it->req)) {
+			*pp = it->next;
+			coord_read_job_free(it->job);
+			bridge_req_drop(it->req);
+			free(it);
+			r->queued--;
+			continue;
+		}
+		r->tail = it;
+		pp = &it->next;
+	}
+}
+
 static void reads_start(reads *r)
 {
 	if (r->running || r->head == NULL) {
+		return;
+	}
+	reads_drop_gone(r);
+	if (r->head == NULL) {
 		return;
 	}
 	(void)reads_reader(r);
@@ -109,6 +136,7 @@ static void reads_start(reads *r)
 		if (r->head == NULL) {
 			r->tail = NULL;
 		}
+		r->queued--;
 		coord_read_job_run(it->job, NULL);
 		r->done(r->arg, it->req, it->job);
 		free(it);
@@ -137,12 +165,21 @@ int reads_create(reads **out, uv_loop_t *loop, const char *db_path, reads_done_f
 void reads_submit(reads *r, bridge_req *req, coord_read_job *job)
 {
 	reads_item *it = calloc(1, sizeof(*it));
-	if (it == NULL) {
-		/* Out of memory: the durable reads are reported as not run. */
-		coord_read_job_run(job, NULL);
+	if (it == NULL || r->queued >= READS_QUEUE_MAX) {
+		/* Out of memory, or READS_QUEUE_MAX jobs already wait: the
+		 * durable reads are reported as not run (the audit says
+		 * audit_error, a KPI UNAVAILABLE), at once. */
+		if (it != NULL) {
+			log_warn("reads.busy", "queued=%zu max=%d", r->queued, READS_QUEUE_MAX);
+			free(it);
+			coord_read_job_busy(job);
+		} else {
+			coord_read_job_run(job, NULL);
+		}
 		r->done(r->arg, req, job);
 		return;
 	}
+	r->queued++;
 	it->req = req;
 	it->job = job;
 	if (r->tail != NULL) {

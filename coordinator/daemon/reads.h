@@ -33,7 +33,13 @@ typedef void (*reads_done_fn)(void *arg, bridge_req *req, coord_read_job *job);
 int reads_create(reads **out, uv_loop_t *loop, const char *db_path, reads_done_fn done,
     void *arg);
 
-/* Queues a job (run after those before it). */
+/* Queues a job (run after those before it). At most READS_QUEUE_MAX jobs
+ * wait or run at once: each holds one of the ops socket's contexts (8), so
+ * the others stay free for the writes; one more is answered at once with
+ * its durable reads not run (busy, logged reads.busy). A job whose client
+ * has gone before it starts (a dropctl that timed out) is dropped
+ * unanswered (bridge.abandoned). */
+#define READS_QUEUE_MAX 3
 void reads_submit(reads *r, bridge_req *req, coord_read_job *job);
 
 /* Asks for a PASSIVE checkpoint of the WAL on a worker, with a read-write

@@ -643,12 +643,16 @@ void coord_set_deferred_reads(coord *c, bool on);
 /* Any thread; touches only the job and reader (a store from
  * coord_store_reader_open; NULL: the checks are reported as not run). */
 void coord_read_job_run(coord_read_job *j, struct store *reader);
+/* Instead of running it: too many reads wait (the shell's cap); the answer
+ * says busy (an audit_error finding, or a KPI's UNAVAILABLE). */
+void coord_read_job_busy(coord_read_job *j);
 /* Loop thread: answers r with the audit and frees the job. */
 void coord_read_job_reply(coord_read_job *j, mreq *r);
 /* Frees a job never answered (its request was dropped). NULL-safe. */
 void coord_read_job_free(coord_read_job *j);
 /* The KPI kind's steps (drops_ops.c); coord_read_job_* call them. */
 void coord_kpi_job_run(struct coord_kpi_job *j, struct store *reader);
+void coord_kpi_job_busy(struct coord_kpi_job *j);
 void coord_kpi_job_reply(struct coord_kpi_job *j, mreq *r);
 void coord_kpi_job_free(struct coord_kpi_job *j);
 /* The periodic work: hub health logging, tier openings, lapsed holds,

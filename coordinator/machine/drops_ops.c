@@ -760,6 +760,11 @@ static int drops_kpi_build(const coord_kpi_src *src, drops_kpi_rows *w)
 
 static void drops_kpi_reply(int rv, drops_kpi_rows *w, int64_t clock_ms, mreq *r)
 {
+	if (rv == DN_EFULL) {
+		drops_answer(r, DROPNET__STATUS__UNAVAILABLE,
+		    "busy: other journal reads (audits, KPIs) already wait; try again");
+		return;
+	}
 	if (rv != 0) {
 		drops_answer(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
 		return;
@@ -822,6 +827,11 @@ void coord_kpi_job_run(struct coord_kpi_job *j, struct store *reader)
 {
 	j->src.s = reader;
 	j->rv = reader != NULL ? drops_kpi_build(&j->src, &j->w) : DN_EIO;
+}
+
+void coord_kpi_job_busy(struct coord_kpi_job *j)
+{
+	j->rv = DN_EFULL;
 }
 
 void coord_kpi_job_reply(struct coord_kpi_job *j, mreq *r)

@@ -447,6 +447,16 @@ void coord_read_job_run(coord_read_job *j, struct store *reader)
 	}
 }
 
+void coord_read_job_busy(coord_read_job *j)
+{
+	if (j->kpi != NULL) {
+		coord_kpi_job_busy(j->kpi);
+	} else {
+		ops_finding(&j->audit->f, "audit_error", "busy: other journal reads (audits,"
+		    " KPIs) already wait; the durable checks were not run, try again");
+	}
+}
+
 void coord_read_job_reply(coord_read_job *j, mreq *r)
 {
 	if (j->kpi != NULL) {

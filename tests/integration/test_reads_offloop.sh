@@ -54,3 +54,23 @@ log "coordinator.db $db0 -> $db1 bytes; -wal $wal bytes"
 (( db1 > db0 )) || fail "the database file did not grow ($db0 -> $db1): no checkpoint ran"
 (( wal < 128 * 1024 * 1024 )) || fail "the WAL grew to $wal bytes: checkpoints do not keep up"
 ok "checkpoints off the loop: database $db0 -> $db1 bytes, WAL $wal bytes"
+
+# Many audits at once (a monitor and several operators): at most
+# READS_QUEUE_MAX (3) journal reads wait or run; any more is answered at
+# once, busy, instead of holding one of the ops socket's 8 contexts. Each
+# audit gets an answer - clean, or busy - and the socket goes on serving.
+pids=()
+for i in $(seq 1 12); do
+	dc --timeout-ms 60000 audit >"$T/par$i.out" 2>&1 &
+	pids+=($!)
+done
+clean=0; busy=0
+for i in $(seq 1 12); do
+	wait "${pids[$((i - 1))]}" && clean=$((clean + 1)) && continue
+	grep -q "busy: other journal reads" "$T/par$i.out" || fail "audit $i: $(cat "$T/par$i.out")"
+	busy=$((busy + 1))
+done
+(( clean >= 1 )) || fail "no audit of 12 ran"
+(( busy == 0 )) || grep -q "reads.busy" "$NET_DIR"/log/coordinator*.log || fail "busy answers but no reads.busy line"
+dc hubs >/dev/null || fail "the ops socket stopped serving after the audits"
+ok "12 audits at once: $clean ran clean, $busy answered busy at once; the ops socket still serves"
