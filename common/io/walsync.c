@@ -39,6 +39,10 @@ struct walsync {
 	uint64_t synced;      /* under mtx */
 	uint64_t syncs;       /* under mtx */
 	bool busy;            /* under mtx: a sync is running */
+	/* done_fn runs under cb_mtx, so walsync_set_done(NULL) returns only
+	 * once no call of the old one runs (the shell then frees what it
+	 * touches). */
+	pthread_mutex_t cb_mtx;
 	void (*done_fn)(void *arg);
 	void *done_arg;
 	char path[PATH_MAX];
@@ -120,6 +124,7 @@ int walsync_create(walsync **out, sqlite3 *db, const char *db_path)
 		return DN_EIO;
 	}
 	pthread_mutex_init(&w->mtx, NULL);
+	pthread_mutex_init(&w->cb_mtx, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	if (db_exec(db, "PRAGMA synchronous=NORMAL") != 0 ||
 	    db_exec(db, "PRAGMA wal_autocheckpoint=" WALSYNC_CKPT_PAGES_S) != 0) {
@@ -147,6 +152,7 @@ void walsync_destroy(walsync *w, sqlite3 *db)
 	close(w->fd);
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mtx);
+	pthread_mutex_destroy(&w->cb_mtx);
 	free(w);
 }
 
@@ -191,11 +197,13 @@ void walsync_upto(walsync *w, uint64_t ticket)
 			w->synced = covers;
 		}
 		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mtx);
+		pthread_mutex_lock(&w->cb_mtx);
 		if (w->done_fn != NULL) {
-			pthread_mutex_unlock(&w->mtx);
 			w->done_fn(w->done_arg);
-			pthread_mutex_lock(&w->mtx);
 		}
+		pthread_mutex_unlock(&w->cb_mtx);
+		pthread_mutex_lock(&w->mtx);
 	}
 	pthread_mutex_unlock(&w->mtx);
 }
@@ -210,8 +218,10 @@ bool walsync_busy(walsync *w)
 
 void walsync_set_done(walsync *w, void (*fn)(void *arg), void *arg)
 {
+	pthread_mutex_lock(&w->cb_mtx);
 	w->done_fn = fn;
 	w->done_arg = arg;
+	pthread_mutex_unlock(&w->cb_mtx);
 }
 
 uint64_t walsync_count(walsync *w)

@@ -57,7 +57,9 @@ void walsync_upto(walsync *w, uint64_t ticket);
 bool walsync_busy(walsync *w);
 
 /* fn(arg) is called on the syncing thread after each sync, outside the
- * lock (the shell wakes its loop with it). Set before any walsync_upto. */
+ * lock (the shell wakes its loop with it). Set before any walsync_upto;
+ * walsync_set_done(w, NULL, NULL) returns once no call of the old fn runs,
+ * and none starts after (the shell does it before freeing what fn uses). */
 void walsync_set_done(walsync *w, void (*fn)(void *arg), void *arg);
 
 /* Syncs done so far (each one fdatasync of the -wal file). */

@@ -526,6 +526,11 @@ static void coord_stop(shell *sh)
 	}
 	reads_close(sh->reads); /* before the ops bridge drops its requests */
 	sh->reads = NULL;
+	if (sh->ws != NULL) {
+		/* A sync ending on another sender's thread would kick the
+		 * ingest bridge being freed. */
+		walsync_set_done(sh->ws, NULL, NULL);
+	}
 	bridge_destroy(sh->ingest);
 	bridge_destroy(sh->hubsync);
 	bridge_destroy(sh->ops);
