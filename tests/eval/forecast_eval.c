@@ -394,7 +394,13 @@ static void usage(FILE *f)
 	    "[--json]\n"
 	    "       forecast_eval --bench [--holdout 6] [--service 0.9]\n"
 	    "       forecast_eval --synth FAMILY --dump\n"
-	    "families:");
+	    "  --change-hi X  latest change time of the shift_up, shift_down and "
+	    "burst\n"
+	    "                 families as a share of their 60 periods (0.5..3; "
+	    "default %.2f,\n"
+	    "                 the standard grid; above 1 some series never change "
+	    "in view)\n"
+	    "families:", SYNTH_CHANGE_HI);
 	for (unsigned i = 0; i < SYNTH_FAMILIES; i++) {
 		fprintf(f, " %s", synth_name((synth_family)i));
 	}
@@ -447,6 +453,9 @@ static int dataset_csv(dataset *d, const char *path)
 	return 0;
 }
 
+/* --change-hi: latest change time of the shift and burst families. */
+static double change_hi = SYNTH_CHANGE_HI;
+
 static int dataset_synth(dataset *d, synth_family f)
 {
 	memset(d, 0, sizeof(*d));
@@ -457,7 +466,7 @@ static int dataset_synth(dataset *d, synth_family f)
 	if (d->synth_y == NULL || d->spans == NULL) {
 		return -1;
 	}
-	synth_generate(f, SYNTH_SEED, d->synth_y, d->spans);
+	synth_generate(f, SYNTH_SEED, change_hi, d->synth_y, d->spans);
 	return 0;
 }
 
@@ -692,12 +701,18 @@ static int run_grid(const char *const *inputs, size_t ninputs,
 
 	memset(&g, 0, sizeof(g));
 	if (json) {
-		printf("{\"service\":%g,\"cells\":[", service);
+		printf("{\"service\":%g,\"change_hi\":%g,\"cells\":[", service,
+		    change_hi);
 	} else {
 		printf("Harder evaluation, service %.3g: Δ RMSSE = best baseline − "
 		    "adaptive, Δ fill = adaptive − best baseline (positive is a "
 		    "win; ✗ = worse by more than %.2f). Baselines: naive, mean, ses, "
-		    "croston, sba, tsb, adida.\n\n", service, GRID_TOL);
+		    "croston, sba, tsb, adida.\n", service, GRID_TOL);
+		if (change_hi != SYNTH_CHANGE_HI) {
+			printf("Not the standard grid: shift and burst changes "
+			    "drawn up to %.2f T (--change-hi).\n", change_hi);
+		}
+		printf("\n");
 	}
 	for (size_t i = 0; i <= ninputs + SYNTH_FAMILIES - 1 && rv == 0; i++) {
 		dataset d;
@@ -765,6 +780,8 @@ int main(int argc, char **argv)
 			origin = (unsigned)atoi(argv[++i]);
 		} else if (strcmp(argv[i], "--service") == 0 && i + 1 < argc) {
 			service = atof(argv[++i]);
+		} else if (strcmp(argv[i], "--change-hi") == 0 && i + 1 < argc) {
+			change_hi = atof(argv[++i]);
 		} else if (strcmp(argv[i], "--json") == 0) {
 			json = 1;
 		} else if (strcmp(argv[i], "--grid") == 0) {
@@ -782,6 +799,10 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (!(change_hi >= 0.5 && change_hi <= 3)) {
+		fprintf(stderr, "forecast_eval: --change-hi must be in 0.5..3\n");
+		return 2;
 	}
 	if (H < 1 || H > FORECAST_HORIZON_MAX ||
 	    !(service >= FORECAST_SERVICE_MIN && service <= FORECAST_SERVICE_MAX)) {

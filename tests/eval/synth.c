@@ -67,7 +67,7 @@ const char *synth_name(synth_family f)
 }
 
 /* One series of family f into y[0..T-1]; returns its length. */
-static size_t series(synth_family f, rng *r, double *y)
+static size_t series(synth_family f, rng *r, double hi, double *y)
 {
 	const double T = SYNTH_PERIODS;
 	size_t n = SYNTH_PERIODS;
@@ -109,11 +109,11 @@ static size_t series(synth_family f, rng *r, double *y)
 	}
 	case SYNTH_SHIFT_UP:
 	case SYNTH_SHIFT_DOWN: {
-		/* p0 ~ U(0.05, 0.4), m ~ U(1, 5); from tau ~ U(0.5T, 0.95T)
+		/* p0 ~ U(0.05, 0.4), m ~ U(1, 5); from tau ~ U(0.5T, hi T)
 		 * the rate is x k (up) or / k (down), k ~ U(2, 4), through
 		 * p while p <= 0.9, then through the size. */
 		double p0 = unif(r, 0.05, 0.4), m = unif(r, 1, 5);
-		double tau = unif(r, 0.5 * T, 0.95 * T), k = unif(r, 2, 4);
+		double tau = unif(r, 0.5 * T, hi * T), k = unif(r, 2, 4);
 		double f1 = f == SYNTH_SHIFT_UP ? k : 1 / k;
 		double p1 = p0 * f1, m1 = m;
 
@@ -160,10 +160,10 @@ static size_t series(synth_family f, rng *r, double *y)
 	}
 	case SYNTH_BURST: {
 		/* Before: B(b) x 1 unit, b ~ U(0, 0.1); a burst at tau ~
-		 * U(0.2T, 0.95T) of w ~ 1..3 periods, each Po(U(10, 50));
+		 * U(0.2T, hi T) of w ~ 1..3 periods, each Po(U(10, 50));
 		 * after: B(0.02) x 1 unit. */
 		double b = unif(r, 0, 0.1);
-		size_t tau = (size_t)unif(r, 0.2 * T, 0.95 * T);
+		size_t tau = (size_t)unif(r, 0.2 * T, hi * T);
 		size_t w = 1 + (size_t)(next(r) % 3);
 
 		for (size_t t = 0; t < n; t++) {
@@ -183,8 +183,8 @@ static size_t series(synth_family f, rng *r, double *y)
 	return n;
 }
 
-void synth_generate(synth_family f, unsigned long long seed, double *y,
-    forecast_span *spans)
+void synth_generate(synth_family f, unsigned long long seed, double change_hi,
+    double *y, forecast_span *spans)
 {
 	rng r = { seed * 1000003ULL + (unsigned long long)f };
 
@@ -192,6 +192,6 @@ void synth_generate(synth_family f, unsigned long long seed, double *y,
 		double *yi = y + i * SYNTH_PERIODS;
 
 		spans[i].y = yi;
-		spans[i].n = series(f, &r, yi);
+		spans[i].n = series(f, &r, change_hi, yi);
 	}
 }

@@ -12,6 +12,13 @@
 
 #define SYNTH_SERIES 1000u /* series per family */
 #define SYNTH_PERIODS 60u  /* periods per series (new products: fewer) */
+/* Latest change time of the shift and burst families, as a share of T, in
+ * the standard grid: every such series changes within its 60 periods, so
+ * the chance that a series not yet changed changes in the next periods
+ * rises to 1 towards the end (the dying family draws its start up to
+ * 1.2 T). forecast_eval --change-hi sets another value (docs/forecast.md,
+ * "the generators' deadline"). */
+#define SYNTH_CHANGE_HI 0.95
 
 typedef enum {
 	SYNTH_STEADY = 0, /* control: stationary Bernoulli x (1 + Poisson) */
@@ -28,8 +35,10 @@ typedef enum {
 const char *synth_name(synth_family f);
 
 /* Generates a family: fills y (room for SYNTH_SERIES x SYNTH_PERIODS) and
- * spans[0..SYNTH_SERIES-1] pointing into it. */
-void synth_generate(synth_family f, unsigned long long seed, double *y,
-    forecast_span *spans);
+ * spans[0..SYNTH_SERIES-1] pointing into it. change_hi is the latest change
+ * time of the shift and burst families as a share of T (SYNTH_CHANGE_HI in
+ * the standard grid; the random draws are the same whatever its value). */
+void synth_generate(synth_family f, unsigned long long seed, double change_hi,
+    double *y, forecast_span *spans);
 
 #endif
