@@ -11,8 +11,9 @@
  * rounding can never leave a covering hub out); a hub whose box touches
  * more than HUBINDEX_CELLS_PER_HUB_MAX cells (a cap over a pole, a huge or
  * infinite radius) is kept in a short list checked for every point
- * instead. A query looks at one cell and that list, and measures the
- * distance to those hubs only, with the exact test route.c uses
+ * instead. A query looks at one cell and that list, skips the hubs a dot
+ * product of unit vectors puts surely out of range, and measures the
+ * distance to the others only, with the exact test route.c uses
  * (geo_distance_km <= radius_km, a hub with impossible coordinates at an
  * infinite distance, a NaN radius never in range). So it answers exactly
  * the hubs the brute force finds in range, nearest first, ties by lower
@@ -47,6 +48,15 @@
  * checked once per query than copied into thousands of cells. */
 #define HUBINDEX_CELLS_PER_HUB_MAX 1024u
 
+/* What a query needs of one hub besides its cells: its unit vector and
+ * the least dot product with a point it may cover (a cheap test that
+ * only ever lets too many through, never too few), and the cosine of its
+ * latitude for geo_distance_km_cos (NaN: impossible coordinates). */
+typedef struct {
+	double x, y, z, dot_min, cos_lat;
+	double lat, lon, radius_km; /* as built: hubindex_matches */
+} hubindex_site;
+
 typedef struct hubindex {
 	size_t nhubs;        /* the hubs it was built over */
 	uint32_t *start;     /* per cell, where its hubs begin in entry[];
@@ -55,6 +65,8 @@ typedef struct hubindex {
 	size_t nentry, entry_cap;
 	uint32_t *global;    /* hubs checked for every point, ascending */
 	size_t nglobal, global_cap;
+	hubindex_site *site; /* nhubs of them */
+	size_t site_cap;
 } hubindex;
 
 /* Makes an empty index (no memory yet). */
@@ -62,6 +74,17 @@ void hubindex_init(hubindex *ix);
 
 /* Frees what the index holds; accepts NULL. The index is empty after. */
 void hubindex_fini(hubindex *ix);
+
+/* Allocates, once, all the memory builds over up to nhubs_max hubs can
+ * need (worst case: every hub in HUBINDEX_CELLS_PER_HUB_MAX cells; 1 MB of
+ * cell table plus 4 KB per hub), so those builds never allocate: for a
+ * caller that must not allocate per input. Returns 0, DN_EINVAL over
+ * HUBINDEX_HUBS_MAX, or DN_ENOMEM. */
+int hubindex_reserve(hubindex *ix, size_t nhubs_max);
+
+/* True when the index was built over n hubs with exactly these positions
+ * and radii (bit for bit), i.e. needs no rebuild. O(n), no distance. */
+bool hubindex_matches(const hubindex *ix, const route_hub *hubs, size_t n);
 
 /* (Re)builds the index over hubs[0..n-1]: only their lat, lon and
  * radius_km are read, and the index must be rebuilt whenever any of
@@ -78,5 +101,14 @@ int hubindex_build(hubindex *ix, const route_hub *hubs, size_t n);
  * allocates. */
 int hubindex_query(const hubindex *ix, const route_hub *hubs, size_t n,
     double lat, double lon, route_candidate *hit, size_t cap, size_t *nhit);
+
+/* The nearest hub whose radius covers (lat, lon), healthy ones only if
+ * healthy_only: *out gets its index and distance - exactly hit[0] of
+ * hubindex_query (of its healthy hits), ties by lower index - with one
+ * exact distance for only the few hubs a dot product cannot rule out.
+ * Returns 0; DN_ENOENT when no hub covers the point; DN_EINVAL as
+ * hubindex_query. Never allocates. */
+int hubindex_nearest(const hubindex *ix, const route_hub *hubs, size_t n,
+    double lat, double lon, bool healthy_only, route_candidate *out);
 
 #endif

@@ -172,6 +172,31 @@ static size_t brute(double lat, double lon, route_candidate *out)
 	return k;
 }
 
+/* hubindex_nearest against the brute force's list want[0..nw-1]: its
+ * first hub, and its first healthy one. */
+static void check_nearest(double lat, double lon, size_t nw)
+{
+	for (int healthy_only = 0; healthy_only <= 1; healthy_only++) {
+		size_t k = 0;
+		while (healthy_only && k < nw && !fx.hub[fx.want[k].hub].healthy) {
+			k++;
+		}
+		route_candidate c;
+		int rv = hubindex_nearest(&fx.ix, fx.hub, fx.n, lat, lon, healthy_only, &c);
+		if (k == nw) {
+			assert_int_equal(rv, DN_ENOENT);
+			continue;
+		}
+		if (rv != 0 || c.hub != fx.want[k].hub ||
+		    !(c.distance_km == fx.want[k].distance_km ||
+		    (isinf(c.distance_km) && isinf(fx.want[k].distance_km)))) {
+			fail_msg("nearest at (%.17g, %.17g) healthy_only %d: %d hub %zu,"
+			    " brute force hub %zu", lat, lon, healthy_only, rv, c.hub,
+			    fx.want[k].hub);
+		}
+	}
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -189,7 +214,8 @@ static int teardown(void **state)
 
 /* Goal: over many seeded hub sets and points, the index answers exactly
  * the brute force's hubs, distances and order: a covering hub the index
- * misses (or an extra one) fails here, with the seed and point. */
+ * misses (or an extra one) fails here, with the seed and point; and the
+ * nearest covering hub (healthy or any) is the brute force's first. */
 static void test_hubindex_matches_brute_force(void **state)
 {
 	(void)state;
@@ -208,6 +234,7 @@ static void test_hubindex_matches_brute_force(void **state)
 				    " brute force %zu", (unsigned long long)seed, p, lat, lon,
 				    rv, ng, nw);
 			}
+			check_nearest(lat, lon, nw);
 			checked++;
 			covered += nw > 0;
 		}
@@ -273,6 +300,7 @@ static void test_hubindex_cell_edges(void **state)
 				fail_msg("seed %llu hub %zu: index %zu hubs, brute force %zu",
 				    (unsigned long long)seed, i, ng, nw);
 			}
+			check_nearest(plat[i], plon[i], nw);
 			for (size_t k = 0; k < nw; k++) {
 				in_range += fx.want[k].hub == i;
 			}
@@ -422,6 +450,49 @@ static void test_hubindex_refusals(void **state)
 	assert_int_equal(fx.b.ncand, 0);
 }
 
+/* Goal: after hubindex_reserve, builds up to its count never allocate
+ * (the arrays stay where they are, even for hubs over a pole); and
+ * hubindex_matches says when a rebuild is due - a moved hub, a changed
+ * radius (also to NaN, or -0.0 from 0.0), another count. */
+static void test_hubindex_reserve_matches(void **state)
+{
+	(void)state;
+	rng = 99;
+	assert_int_equal(hubindex_reserve(&fx.ix, HUBINDEX_HUBS_MAX + 1), DN_EINVAL);
+	assert_int_equal(hubindex_reserve(&fx.ix, NHUB), 0);
+	uint32_t *start = fx.ix.start, *entry = fx.ix.entry, *global = fx.ix.global;
+	hubindex_site *site = fx.ix.site;
+	for (int round = 0; round < 20; round++) {
+		hubs_make(NHUB - (size_t)round);
+		for (size_t i = 0; round % 2 == 0 && i < fx.n; i++) {
+			fx.hub[i].lat = 89.0; /* many cells each: up to the global list */
+			fx.hub[i].radius_km = unif(1.0, 1000.0);
+		}
+		assert_int_equal(hubindex_build(&fx.ix, fx.hub, fx.n), 0);
+		assert_ptr_equal(fx.ix.start, start);
+		assert_ptr_equal(fx.ix.entry, entry);
+		assert_ptr_equal(fx.ix.global, global);
+		assert_ptr_equal(fx.ix.site, site);
+	}
+	assert_true(hubindex_matches(&fx.ix, fx.hub, fx.n));
+	assert_false(hubindex_matches(&fx.ix, fx.hub, fx.n - 1));
+	fx.hub[7].lon += 1e-12;
+	assert_false(hubindex_matches(&fx.ix, fx.hub, fx.n));
+	fx.hub[7].lon -= 1e-12;
+	fx.hub[7].lon = fx.ix.site[7].lon;
+	assert_true(hubindex_matches(&fx.ix, fx.hub, fx.n));
+	fx.hub[3].radius_km = 0.0;
+	assert_int_equal(hubindex_build(&fx.ix, fx.hub, fx.n), 0);
+	fx.hub[3].radius_km = -0.0;
+	assert_false(hubindex_matches(&fx.ix, fx.hub, fx.n));
+	fx.hub[3].radius_km = NAN;
+	assert_false(hubindex_matches(&fx.ix, fx.hub, fx.n));
+	assert_int_equal(hubindex_build(&fx.ix, fx.hub, fx.n), 0);
+	assert_true(hubindex_matches(&fx.ix, fx.hub, fx.n));
+	hubindex_fini(&fx.ix);
+	assert_false(hubindex_matches(&fx.ix, fx.hub, 0));
+}
+
 /* Goal: a network beyond DN_HUBS_MAX (what the brute force refuses) is
  * routed through the index: 10,000 hubs on a grid, the point's nearest
  * covering hub with stock takes the order. */
@@ -461,6 +532,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_route_indexed_matches_route, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hubindex_edges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hubindex_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hubindex_reserve_matches, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_route_indexed_many_hubs, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
