@@ -12,6 +12,15 @@
  * valid (geo_coord_valid); the result is in [0, pi * R]. */
 double geo_distance_km(double lat1, double lon1, double lat2, double lon2);
 
+/* cos of a latitude in degrees, as geo_distance_km computes it. */
+double geo_cos_lat(double lat);
+
+/* geo_distance_km with each point's geo_cos_lat given: the same result,
+ * bit for bit (geo_distance_km is this call), for a caller that measures
+ * many points against one and keeps the cosines. */
+double geo_distance_km_cos(double lat1, double lon1, double cos1, double lat2,
+    double lon2, double cos2);
+
 /* True when lat is in [-90, 90], lon in [-180, 180] and both are finite. */
 bool geo_coord_valid(double lat, double lon);
 

@@ -116,7 +116,9 @@
 /* Longest id-like string (sku, key, customer, hub id, bin, tracking). */
 #define DN_ID_MAX 64u
 
-/* Hubs in one network: routing scans them all per order. */
+/* Hubs in one network: the registry and the per-hub working arrays are
+ * fixed arrays of this size (routing itself finds the hubs in range
+ * through core/hubindex.h, which holds up to HUBINDEX_HUBS_MAX). */
 #define DN_HUBS_MAX 256u
 
 /* Service radius bounds, km: below 1 km is a typo, above 1000 is not local. */

@@ -2,7 +2,9 @@
  * route.c - choose the hub(s) that fill an order (see route.h).
  *
  * Invariants of a result:
- *   - cand[] lists every hub exactly once, nearest first, ties by lower index;
+ *   - cand[] lists every hub exactly once (route_order) or every hub whose
+ *     radius covers the ship-to exactly once (route_order_indexed), nearest
+ *     first, ties by lower index;
  *   - ACCEPTED: the takes sum to each line's qty, every take's hub is CHOSEN,
  *     no hub takes more of a line than its sellable, at most
  *     DN_SPLIT_HUBS_MAX hubs are CHOSEN (exactly one under SPLIT_NEVER);
@@ -18,6 +20,7 @@
 #include <string.h>
 #include "core/err.h"
 #include "core/geo.h"
+#include "core/hubindex.h"
 #include "core/route.h"
 
 const char *route_verdict_name(route_verdict v)
@@ -189,6 +192,32 @@ static bool route_fill_split(const route_hub *hubs, const route_line *lines,
 	return false;
 }
 
+/* The fill passes over a ranked result: status and takes. */
+static void route_fill(const route_hub *hubs, const route_line *lines,
+    size_t nlines, route_split_policy policy, route_result *out)
+{
+	if (route_fill_single(hubs, lines, nlines, out) ||
+	    (policy == ROUTE_SPLIT_ALLOWED &&
+	    route_fill_split(hubs, lines, nlines, out))) {
+		out->status = ROUTE_ACCEPTED;
+	} else {
+		out->status = ROUTE_SOLD_OUT;
+	}
+	assert(out->status == ROUTE_ACCEPTED || out->ntake == 0);
+}
+
+/* The arguments both entries share; out is reset first. */
+static bool route_args_ok(const route_hub *hubs, size_t nhubs,
+    const route_line *lines, size_t nlines, double lat, double lon,
+    route_result *out)
+{
+	out->status = ROUTE_NO_HUB_IN_RANGE;
+	out->ncand = 0;
+	out->ntake = 0;
+	return !((hubs == NULL && nhubs > 0) || lines == NULL || nlines == 0 ||
+	    nlines > DN_ORDER_LINES_MAX || !geo_coord_valid(lat, lon));
+}
+
 int route_order(const route_hub *hubs, size_t nhubs, const route_line *lines,
     size_t nlines, double lat, double lon, route_split_policy policy,
     route_result *out)
@@ -196,12 +225,8 @@ int route_order(const route_hub *hubs, size_t nhubs, const route_line *lines,
 	if (out == NULL) {
 		return DN_EINVAL;
 	}
-	out->status = ROUTE_NO_HUB_IN_RANGE;
-	out->ncand = 0;
-	out->ntake = 0;
-	if ((hubs == NULL && nhubs > 0) || lines == NULL || nlines == 0 ||
-	    nlines > DN_ORDER_LINES_MAX || nhubs > DN_HUBS_MAX ||
-	    !geo_coord_valid(lat, lon)) {
+	if (!route_args_ok(hubs, nhubs, lines, nlines, lat, lon, out) ||
+	    nhubs > DN_HUBS_MAX) {
 		return DN_EINVAL;
 	}
 	for (size_t i = 0; i < nhubs; i++) {
@@ -212,13 +237,43 @@ int route_order(const route_hub *hubs, size_t nhubs, const route_line *lines,
 	if (route_rank(hubs, nhubs, lat, lon, out) == 0) {
 		return 0;
 	}
-	if (route_fill_single(hubs, lines, nlines, out) ||
-	    (policy == ROUTE_SPLIT_ALLOWED &&
-	    route_fill_split(hubs, lines, nlines, out))) {
-		out->status = ROUTE_ACCEPTED;
-	} else {
-		out->status = ROUTE_SOLD_OUT;
+	route_fill(hubs, lines, nlines, policy, out);
+	return 0;
+}
+
+int route_order_indexed(const route_hub *hubs, size_t nhubs,
+    const struct hubindex *ix, const route_line *lines, size_t nlines,
+    double lat, double lon, route_split_policy policy, route_result *out)
+{
+	if (out == NULL || ix == NULL) {
+		return DN_EINVAL;
 	}
-	assert(out->status == ROUTE_ACCEPTED || out->ntake == 0);
+	if (!route_args_ok(hubs, nhubs, lines, nlines, lat, lon, out)) {
+		return DN_EINVAL;
+	}
+	int rv = hubindex_query(ix, hubs, nhubs, lat, lon, out->cand,
+	    DN_HUBS_MAX, &out->ncand);
+	if (rv != 0) {
+		out->ncand = 0;
+		return rv;
+	}
+	size_t n_in = 0;
+	for (size_t p = 0; p < out->ncand; p++) {
+		route_candidate *c = &out->cand[p];
+		if (hubs[c->hub].sellable == NULL) {
+			out->ncand = 0;
+			return DN_EINVAL;
+		}
+		/* Same precedence as route_rank: health first. */
+		if (!hubs[c->hub].healthy) {
+			c->verdict = ROUTE_VERDICT_UNHEALTHY;
+		} else {
+			c->verdict = ROUTE_VERDICT_NO_STOCK;
+			n_in++;
+		}
+	}
+	if (n_in > 0) {
+		route_fill(hubs, lines, nlines, policy, out);
+	}
 	return 0;
 }

@@ -68,7 +68,10 @@ typedef enum {
 
 typedef struct {
 	route_status status;
-	route_candidate cand[DN_HUBS_MAX]; /* every hub, nearest first */
+	/* route_order: every hub, nearest first. route_order_indexed: only
+	 * the hubs whose radius covers the ship-to (healthy or not), nearest
+	 * first; out-of-range hubs are not listed. */
+	route_candidate cand[DN_HUBS_MAX];
 	size_t ncand;
 	route_take take[DN_ORDER_LINES_MAX * DN_SPLIT_HUBS_MAX];
 	size_t ntake;        /* 0 unless ACCEPTED; sums to each line's qty */
@@ -80,5 +83,22 @@ typedef struct {
 int route_order(const route_hub *hubs, size_t nhubs, const route_line *lines,
     size_t nlines, double lat, double lon, route_split_policy policy,
     route_result *out);
+
+struct hubindex;
+
+/* Routes one order as route_order does, finding the candidates through ix
+ * (hubindex.h, built over these hubs' positions and radii): the same
+ * status, the same takes, and for every hub whose radius covers the
+ * ship-to the same verdict in the same order - but cand[] lists only those
+ * hubs (an unhealthy one among them as UNHEALTHY, so a trace still says
+ * why a near hub was passed over); the out-of-range ones, at thousands of
+ * hubs, would be noise. nhubs may be up to HUBINDEX_HUBS_MAX; only the
+ * listed hubs' sellable is read. Returns 0; DN_EINVAL as route_order (but
+ * for nhubs), also for an index built over another count or a listed hub
+ * without sellable; DN_ERANGE when more than DN_HUBS_MAX hubs cover the
+ * ship-to (no result then). Never allocates. */
+int route_order_indexed(const route_hub *hubs, size_t nhubs,
+    const struct hubindex *ix, const route_line *lines, size_t nlines,
+    double lat, double lon, route_split_policy policy, route_result *out);
 
 #endif

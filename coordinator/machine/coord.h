@@ -17,6 +17,7 @@
 #include "core/bytes.h"
 #include "core/drop.h"
 #include "core/experiment.h"
+#include "core/hubindex.h"
 #include "core/ledger.h"
 #include "core/limits.h"
 #include "core/metrics.h"
@@ -349,6 +350,12 @@ typedef struct coord {
 	} feed_dirty;
 	coord_hub hubs[DN_HUBS_MAX];
 	size_t nhubs;
+	/* The hubs' spatial index (core/hubindex.h), for routing: its memory
+	 * reserved for DN_HUBS_MAX hubs by coord_open, rebuilt (without
+	 * allocating) by coord_route_order when the registry's positions or
+	 * radii no longer match it. Derived: never in the file or a
+	 * snapshot. */
+	hubindex hubix;
 	coord_hub *reload_old;        /* coord_reload's copy of hubs
 	                               * (DN_HUBS_MAX, made by coord_open) */
 	coord_stock *stock;           /* open-addressing table (stock.c) */
@@ -689,6 +696,13 @@ int coord_place(coord *c, const coord_place_order *o, int hub,
 /* Builds the route_hub view of every hub for the given lines (placement.c):
  * sellable is nhubs * nlines, row-major by hub; hub `exclude` (or -1) is
  * offered as unhealthy. */
+/* Routes one order over w's view (coord_route_view) through c->hubix,
+ * rebuilt first if the view's positions or radii are not those it was
+ * built over: route_order_indexed's answer, which is route_order's with
+ * cand[] listing only the hubs whose radius covers the ship-to. Returns
+ * its code. */
+int coord_route_order(coord *c, coord_route_scratch *w, const route_line *lines,
+    size_t nlines, double lat, double lon, route_result *rr);
 void coord_route_view(coord *c, const route_line *lines, size_t nlines,
     route_hub *hubs, int64_t *sellable, uint64_t now_mono, int exclude);
 

@@ -372,8 +372,8 @@ static int ingest_route(coord *c, ingest_order *io, uint64_t now_mono)
 	}
 	coord_route_view(c, io->lines, io->nlines, w->hubs, w->sellable, now_mono, -1);
 	io->rr = &w->rr;
-	if (route_order(w->hubs, c->nhubs, io->lines, io->nlines, m->lat, m->lon,
-	    c->split, io->rr) != 0) {
+	if (coord_route_order(c, w, io->lines, io->nlines, m->lat, m->lon,
+	    io->rr) != 0) {
 		return DN_ESTATE;
 	}
 	io->nearest = "";
@@ -493,7 +493,8 @@ static int ingest_journal_prices(coord *c, const ingest_order *io, int64_t order
 	return rv;
 }
 
-/* Packs the routing candidates (for `dropctl order show`). */
+/* Packs the routing candidates (for `dropctl order show`): the hubs whose
+ * radius covers the ship-to, with their verdicts (route_order_indexed). */
 static int ingest_route_pack(coord *c, const route_result *rr, uint8_t **buf,
     size_t *len)
 {

@@ -51,7 +51,8 @@ int coord_open(coord *c, const char *db_path, const char *vfs)
 	}
 	c->store = calloc(1, sizeof(*c->store));
 	c->reload_old = calloc(DN_HUBS_MAX, sizeof(*c->reload_old));
-	if (c->store == NULL || c->reload_old == NULL) {
+	if (c->store == NULL || c->reload_old == NULL ||
+	    hubindex_reserve(&c->hubix, DN_HUBS_MAX) != 0) {
 		coord_close(c);
 		return DN_ENOMEM;
 	}
@@ -121,6 +122,7 @@ void coord_close(coord *c)
 	c->store = NULL;
 	free(c->reload_old);
 	c->reload_old = NULL;
+	hubindex_fini(&c->hubix);
 	for (size_t i = 0; i < c->nhubs; i++) {
 		free(c->hubs[i].report);
 		c->hubs[i].report = NULL;

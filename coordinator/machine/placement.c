@@ -210,6 +210,24 @@ void coord_route_view(coord *c, const route_line *lines, size_t nlines,
 	}
 }
 
+int coord_route_order(coord *c, coord_route_scratch *w, const route_line *lines,
+    size_t nlines, double lat, double lon, route_result *rr)
+{
+	/* Comparing the view with what the index was built over is O(hubs)
+	 * and cheap next to the view itself, and cannot miss a change (a
+	 * hello, `dropctl hub`, a reload, an undo, a restored snapshot) the
+	 * way marking each of those places could. The build allocates
+	 * nothing: coord_open reserved it for DN_HUBS_MAX hubs. */
+	if (!hubindex_matches(&c->hubix, w->hubs, c->nhubs)) {
+		int rv = hubindex_build(&c->hubix, w->hubs, c->nhubs);
+		if (rv != 0) {
+			return rv;
+		}
+	}
+	return route_order_indexed(w->hubs, c->nhubs, &c->hubix, lines, nlines, lat,
+	    lon, c->split, rr);
+}
+
 int coord_place_takes(coord *c, const route_result *rr, const coord_place_order *o,
     const route_line *lines, size_t nlines, const char *gift_sku, bool held,
     int64_t now_wall)
@@ -248,7 +266,7 @@ int coord_reroute(coord *c, int64_t order_id, const char *order_key,
 	}
 	route_result *rr = &w->rr;
 	coord_route_view(c, &line, 1, w->hubs, w->sellable, coord_now_mono_ms(c), exclude);
-	if (route_order(w->hubs, c->nhubs, &line, 1, lat, lon, c->split, rr) != 0) {
+	if (coord_route_order(c, w, &line, 1, lat, lon, rr) != 0) {
 		return DN_EINVAL;
 	}
 	if (rr->status != ROUTE_ACCEPTED) {

@@ -87,6 +87,73 @@ static void test_hello_cannot_move_a_hub(void **state)
 	mt_close(&m);
 }
 
+/* A one-tee order to (lat, lon); returns its status. */
+static Dropnet__Status submit_at(mt *m, const char *key, double lat, double lon)
+{
+	const mt_order_spec spec = {.key = key, .customer = key, .sku = "tee", .qty = 1,
+	    .action = DROPNET__ORDER_ACTION__ACTION_SUBMIT, .lat = lat, .lon = lon};
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	assert_int_equal(mt_pack_order(&spec, &buf, &len), 0);
+	Dropnet__OrderAck *ack = NULL;
+	mt_ingest(m, &buf, &len, 1, &ack);
+	free(buf);
+	Dropnet__Status st = ack->status;
+	codec_order_ack_free(ack);
+	return st;
+}
+
+/* How many routing candidates OPS_ORDER_SHOW lists for key; *first gets
+ * the first one's verdict ("" when none). */
+static size_t candidates(mt *m, const char *key, char *first, size_t len)
+{
+	Dropnet__OpsRequest q = DROPNET__OPS_REQUEST__INIT;
+	q.kind = DROPNET__OPS_KIND__OPS_ORDER_SHOW;
+	q.order_key = (char *)key;
+	Dropnet__OpsReply *r = mt_ops(m, &q);
+	assert_int_equal(r->status, DROPNET__STATUS__OK);
+	size_t n = r->order->n_candidates;
+	snprintf(first, len, "%s", n > 0 ? r->order->candidates[0]->verdict : "");
+	codec_ops_reply_free(r);
+	return n;
+}
+
+/* Goal: routing finds hubs through its spatial index, rebuilt when a hub
+ * moves - an order where the hub now is is accepted (a stale index would
+ * look for it where it was) - and the order trace lists only the hubs
+ * whose radius covers the ship-to: none for an order out of every range
+ * (route_order listed every hub, the far ones as out_of_range). */
+static void test_routing_follows_a_move(void **state)
+{
+	(void)state;
+	mt m;
+	mt_open(&m);
+	mt_hub_sync(&m, "tee", 10);
+	char v[32];
+	assert_int_equal(submit_at(&m, "i-1", MT_LAT, MT_LON), DROPNET__STATUS__ACCEPTED);
+	assert_int_equal(candidates(&m, "i-1", v, sizeof(v)), 1);
+	assert_string_equal(v, "chosen");
+	assert_int_equal(submit_at(&m, "i-2", MANC_LAT, MANC_LON),
+	    DROPNET__STATUS__NO_HUB_IN_RANGE);
+	assert_int_equal(candidates(&m, "i-2", v, sizeof(v)), 0);
+
+	assert_int_equal(hub_set(&m, "london", MANC_LAT, MANC_LON, 20), DROPNET__STATUS__OK);
+	assert_int_equal(submit_at(&m, "i-3", MANC_LAT + 0.1, MANC_LON),
+	    DROPNET__STATUS__ACCEPTED);
+	assert_int_equal(candidates(&m, "i-3", v, sizeof(v)), 1);
+	assert_string_equal(v, "chosen");
+	assert_int_equal(submit_at(&m, "i-4", MT_LAT, MT_LON), DROPNET__STATUS__NO_HUB_IN_RANGE);
+	assert_int_equal(candidates(&m, "i-4", v, sizeof(v)), 0);
+	/* Its radius alone changes too: 20 km no longer reach 30 km out. */
+	assert_int_equal(hub_set(&m, "london", MANC_LAT, MANC_LON, 40), DROPNET__STATUS__OK);
+	assert_int_equal(submit_at(&m, "i-5", MANC_LAT + 0.27, MANC_LON),
+	    DROPNET__STATUS__ACCEPTED);
+	assert_int_equal(hub_set(&m, "london", MANC_LAT, MANC_LON, 20), DROPNET__STATUS__OK);
+	assert_int_equal(submit_at(&m, "i-6", MANC_LAT + 0.27, MANC_LON),
+	    DROPNET__STATUS__NO_HUB_IN_RANGE);
+	mt_close(&m);
+}
+
 static void test_hub_set_refuses_bad_input(void **state)
 {
 	(void)state;
@@ -112,6 +179,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_hello_cannot_move_a_hub),
 	    cmocka_unit_test(test_hub_set_refuses_bad_input),
+	    cmocka_unit_test(test_routing_follows_a_move),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
