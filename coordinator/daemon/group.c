@@ -372,6 +372,9 @@ static void group_on_barrier(void *arg, int status)
 {
 	group *g = arg;
 	g->barrier_pending = false;
+	/* Every earlier entry is applied in libraft's count; run those still
+	 * queued here before the clock and the genesis are looked at. */
+	raft_glue_node_drain(g->node);
 	if (status != 0 || !raft_glue_node_leading(g->node)) {
 		log_info("group.barrier_lost", "err=%s", dn_strerror(status));
 		return;
