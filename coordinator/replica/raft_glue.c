@@ -318,6 +318,8 @@ struct raft_glue_node {
 	size_t queued, queued_bytes;
 	int closing;             /* close callbacks still to come */
 	replica_snap *snap;      /* the snapshot being taken, off the loop */
+	void (*on_commit)(void *arg, uint64_t index);
+	void *on_commit_arg;
 	void (*closed)(void *arg);
 	void *closed_arg;
 };
@@ -357,6 +359,13 @@ void raft_glue_node_drain(raft_glue_node *node)
 	}
 }
 
+void raft_glue_node_on_commit(raft_glue_node *node, void (*fn)(void *arg, uint64_t index),
+    void *arg)
+{
+	node->on_commit = fn;
+	node->on_commit_arg = arg;
+}
+
 static void glue_node_on_idle(uv_idle_t *h)
 {
 	raft_glue_node_drain(h->data);
@@ -386,6 +395,9 @@ static int glue_node_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, 
 	node->tail = e;
 	node->queued++;
 	node->queued_bytes += buf->len;
+	if (node->on_commit != NULL) {
+		node->on_commit(node->on_commit_arg, e->index);
+	}
 	if (node->queued > GLUE_DEFER_MAX_ENTRIES || node->queued_bytes > GLUE_DEFER_MAX_BYTES ||
 	    !node->idle_init || node->closing > 0) {
 		raft_glue_node_drain(node);
