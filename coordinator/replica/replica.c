@@ -174,6 +174,9 @@ int replica_entry_pack(replica *r, int kind, const uint8_t *const *bodies,
 	return codec_replica_entry_pack(&e, buf, len);
 }
 
+/* The largest store image a snapshot takes (memdb's own default is 1 GiB). */
+#define REPLICA_IMAGE_MAX_BYTES ((sqlite3_int64)1 << 40)
+
 /* An image of src's main database, taken with the backup API into memory:
  * a consistent copy whatever the WAL holds (src's read transaction, if it
  * has one open, is the view copied). *img points into *mem's memory
@@ -191,6 +194,9 @@ static int replica_image(sqlite3 *src, const char *path, sqlite3 **mem,
 		*mem = NULL;
 		return DN_ENOMEM;
 	}
+	/* memdb caps a database at 1 GiB by default; a store may be larger. */
+	sqlite3_int64 limit = REPLICA_IMAGE_MAX_BYTES;
+	(void)sqlite3_file_control(*mem, "main", SQLITE_FCNTL_SIZE_LIMIT, &limit);
 	int rv = DN_EIO;
 	sqlite3_backup *b = sqlite3_backup_init(*mem, "main", src, "main");
 	if (b != NULL) {
