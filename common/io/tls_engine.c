@@ -115,13 +115,14 @@ struct nng_tls_engine_conn {
 	uint8_t stage[TLS_REC_MAX];
 };
 
-static _Atomic uint64_t st_records, st_messages, st_fallbacks;
+static _Atomic uint64_t st_records, st_messages, st_fallbacks, st_held;
 
 void tls_engine_stats_get(tls_engine_stats *out)
 {
 	out->records = atomic_load_explicit(&st_records, memory_order_relaxed);
 	out->messages = atomic_load_explicit(&st_messages, memory_order_relaxed);
 	out->fallbacks = atomic_load_explicit(&st_fallbacks, memory_order_relaxed);
+	out->held = atomic_load_explicit(&st_held, memory_order_relaxed);
 }
 
 static void stat_add(_Atomic uint64_t *c)
@@ -320,6 +321,7 @@ static int rec_put(struct nng_tls_engine_conn *ec, const uint8_t *p, size_t n,
 	ec->pend_from = from;
 	ec->pend_take = take;
 	stat_add(&st_records);
+	stat_add(&st_held);
 	return REC_PENDING;
 }
 

@@ -41,11 +41,14 @@ int tls_engine_init(void);
 /* Counters over every connection of this process since start, for tests
  * and benchmarks. records: application-data records handed to mbedtls;
  * messages: SP messages sent whole (coalesced); fallbacks: connections that
- * left SP framing (a bad length) and send piece by piece. */
+ * left SP framing (a bad length) and send piece by piece; held: records
+ * mbedtls had to hold while nng's send buffer was full (flushed on nng's
+ * next call). */
 typedef struct {
 	uint64_t records;
 	uint64_t messages;
 	uint64_t fallbacks;
+	uint64_t held;
 } tls_engine_stats;
 
 void tls_engine_stats_get(tls_engine_stats *out);
