@@ -722,6 +722,8 @@ static const nng_tls_engine engine = {
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static int init_rv;
+static bool init_ours;
+static const char *init_why = "";
 
 static void init_run(void)
 {
@@ -735,23 +737,30 @@ static void init_run(void)
 		nng_tls_config_free(probe);
 	}
 	if (want != NULL && strcmp(want, "nng") == 0) {
-		log_info("tls.engine", "name=%s desc=\"%s\" one_record_per_message=no"
-		    " reason=DROPNET_TLS_ENGINE=nng", nng_tls_engine_name(),
-		    nng_tls_engine_description());
-		return;
-	}
-	if ((rv = nng_tls_engine_register(&engine)) != 0) {
+		init_why = " reason=DROPNET_TLS_ENGINE=nng";
+	} else if ((rv = nng_tls_engine_register(&engine)) != 0) {
 		log_error("tls.engine_refused", "name=%s err=\"%s\" using=%s", TLS_ENGINE_NAME,
 		    nng_strerror(rv), nng_tls_engine_name());
 		init_rv = DN_ENET;
-		return;
+		init_why = " reason=refused";
+	} else {
+		init_ours = true;
 	}
-	log_info("tls.engine", "name=%s desc=\"%s\" one_record_per_message=yes",
-	    nng_tls_engine_name(), nng_tls_engine_description());
+	log_debug("tls.engine", "name=%s desc=\"%s\" one_record_per_message=%s%s",
+	    nng_tls_engine_name(), nng_tls_engine_description(),
+	    init_ours ? "yes" : "no", init_why);
 }
 
 int tls_engine_init(void)
 {
 	pthread_once(&init_once, init_run);
 	return init_rv;
+}
+
+void tls_engine_announce(void)
+{
+	(void)tls_engine_init();
+	log_info("tls.engine", "name=%s desc=\"%s\" one_record_per_message=%s%s",
+	    nng_tls_engine_name(), nng_tls_engine_description(),
+	    init_ours ? "yes" : "no", init_why);
 }

@@ -33,10 +33,16 @@
 #define TLS_ENGINE_NAME "dropnet-mbedtls"
 
 /* Registers the engine once per process (later calls return the first
- * call's result) and logs which engine is in use (tls.engine name=...).
- * Returns 0, or DN_ENET if libnng refused the registration (logged; libnng's
- * stock engine then stays in use). */
+ * call's result) and logs which engine is in use at debug level (a
+ * command-line client's stderr stays quiet). Returns 0, or DN_ENET if libnng
+ * refused the registration (logged as an error; libnng's stock engine then
+ * stays in use). */
 int tls_engine_init(void);
+
+/* tls_engine_init, then one INFO line naming the engine in use
+ * (tls.engine name=... desc=... one_record_per_message=yes|no): the
+ * daemons call it at start, so an operator sees which engine runs. */
+void tls_engine_announce(void);
 
 /* Counters over every connection of this process since start, for tests
  * and benchmarks. records: application-data records handed to mbedtls;
