@@ -20,6 +20,7 @@
 #include "core/limits.h"
 #include "io/log.h"
 #include "io/nettls.h"
+#include "io/tls_engine.h"
 
 static bool set(const char *s)
 {
@@ -178,6 +179,9 @@ static int config_make(nng_tls_config **out, nng_tls_mode mode,
 	int rv;
 
 	*out = NULL;
+	/* Every config is made by dropnet's engine (tls_engine.h: one TLS
+	 * record per message); registered before the first one. */
+	(void)tls_engine_init();
 	if ((rv = pem_read(f->ca_file, &ca)) != 0 ||
 	    (set(f->crl_file) && (rv = pem_read(f->crl_file, &crl)) != 0) ||
 	    (rv = pem_read(f->cert_file, &cert)) != 0 ||

@@ -31,6 +31,7 @@
 #include "core/limits.h"
 #include "io/bridge.h"
 #include "io/nettls.h"
+#include "io/tls_engine.h"
 #include "io/netguard.h"
 #include "io/walsync.h"
 #include "io/db.h"
@@ -890,6 +891,7 @@ int main(int argc, char **argv)
 	}
 	log_set_level(lvl);
 	conf_log(coord_config_keys, coord_config_nkeys, &c->cfg);
+	tls_engine_announce(); /* which TLS engine every socket uses */
 	if (mkdir_p(c->cfg.data_dir) != 0) {
 		log_error("coordinator.data_dir", "path=%s err=\"%s\"", c->cfg.data_dir, strerror(errno));
 		auth_table_destroy(c->peers);

@@ -31,6 +31,7 @@
 #include "io/bridge.h"
 #include "io/log.h"
 #include "io/nettls.h"
+#include "io/tls_engine.h"
 #include "io/peeruid.h"
 #include "hub.h"
 #include "hub_obs.h"
@@ -665,6 +666,7 @@ int main(int argc, char **argv)
 	(void)log_level_parse(h.cfg.log_level, &lvl);
 	log_set_level(lvl);
 	conf_log(hub_conf_keys, hub_conf_nkeys, &h.cfg);
+	tls_engine_announce(); /* which TLS engine every socket uses */
 
 	if (uv_loop_init(&loop) != 0) {
 		log_error("hubd.loop_failed", "%s", "");
