@@ -225,8 +225,11 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_CMD_APPLIED_SET] = "UPDATE stream SET cmd_applied = ?1 WHERE id = 1",
 	[ST_EVENT_ACKED_SET] = "UPDATE stream SET event_acked = ?1 WHERE id = 1",
 	[ST_OUTBOX_TRIM] = "DELETE FROM outbox WHERE seq <= ?1 - ?2",
+	/* No RETURNING here and in ST_STOCK_SUB: SQLite collects a
+	 * RETURNING row in a temporary b-tree it opens and frees on every
+	 * run; a second statement reads the row for less. */
 	[ST_EVENT_SEQ_NEXT] = "UPDATE stream SET event_seq = event_seq + 1"
-	    " WHERE id = 1 RETURNING event_seq",
+	    " WHERE id = 1",
 	[ST_OUTBOX_INSERT] = "INSERT INTO outbox(seq, payload) VALUES (?1, ?2)",
 	[ST_OUTBOX_LIST] = "SELECT seq, payload FROM outbox WHERE seq > ?1"
 	    " ORDER BY seq LIMIT ?2",
@@ -238,8 +241,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	 * found, so the book stops at 0 (the coordinator's rule too,
 	 * SEMANTICS.md "hubsync": both books stay equal). */
 	[ST_STOCK_SUB] = "INSERT INTO stock(sku, on_hand) VALUES (?1, 0)"
-	    " ON CONFLICT(sku) DO UPDATE SET on_hand = max(on_hand - ?2, 0)"
-	    " RETURNING on_hand",
+	    " ON CONFLICT(sku) DO UPDATE SET on_hand = max(on_hand - ?2, 0)",
 	[ST_BINS_OF_SKU] = "SELECT bin, qty FROM bins WHERE sku = ?1 AND qty > 0"
 	    " ORDER BY qty DESC, bin",
 	[ST_BIN_SUB] = "UPDATE bins SET qty = qty - ?3 WHERE bin = ?1 AND sku = ?2",
@@ -618,23 +620,17 @@ int hub_store_order_key(hub_store *s, uint64_t order_id, char *key, size_t len)
 
 int hub_store_event_append(hub_store *s, Dropnet__HubEvent *ev)
 {
-	sqlite3_stmt *st = s->st[ST_EVENT_SEQ_NEXT];
+	sqlite3_stmt *st;
+	hub_stream sp;
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int rc, rv;
+	int rv;
 
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		return step_fail(s, ST_EVENT_SEQ_NEXT, rc);
+	if ((rv = step_done(s, ST_EVENT_SEQ_NEXT)) != 0 ||
+	    (rv = hub_store_stream_get(s, &sp)) != 0) {
+		return rv;
 	}
-	ev->seq = (uint64_t)sqlite3_column_int64(st, 0);
-	/* Drain RETURNING so the UPDATE completes before the reset. */
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		return step_fail(s, ST_EVENT_SEQ_NEXT, rc);
-	}
+	ev->seq = sp.event_seq;
 	if ((rv = codec_hub_event_pack(ev, &buf, &len)) != 0) {
 		return rv;
 	}
@@ -729,20 +725,13 @@ int hub_store_stock_take(hub_store *s, const char *sku, int64_t qty,
     int64_t *on_hand_after)
 {
 	sqlite3_stmt *st = s->st[ST_STOCK_SUB];
-	int rc;
+	int rv;
 
 	db_bind_text(st, 1, sku);
 	db_bind_i64(st, 2, qty);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		return step_fail(s, ST_STOCK_SUB, rc);
-	}
-	*on_hand_after = sqlite3_column_int64(st, 0);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		return step_fail(s, ST_STOCK_SUB, rc);
+	if ((rv = step_done(s, ST_STOCK_SUB)) != 0 ||
+	    (rv = hub_store_stock_get(s, sku, on_hand_after)) != 0) {
+		return rv;
 	}
 	return bins_take(s, sku, qty);
 }
