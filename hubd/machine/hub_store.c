@@ -54,9 +54,10 @@
  * rank or default promise needs a new index in a new migration. */
 #define TIER_RANK_SQL "CASE tier WHEN 'insider' THEN 0 WHEN 'restock' THEN 2" \
     " ELSE 1 END"
-/* An order not yet shipped (nor shorted): the predicate of the orders_open
- * and orders_claimed indexes (migration 6) and of the queries that read
- * them, which must say it in these very words for SQLite to use them.
+/* An open order (queued, picking, picked or packed): the predicate of
+ * the orders_open and orders_claimed indexes (migration 6) and of the
+ * queries that read them, which must say it in these very words for
+ * SQLite to use them.
  * Spelled as equalities: SQLite evaluates an IN list of three or more
  * constants by building a temporary b-tree of the list on every run of
  * the statement, and an index's predicate runs on every write of an
