@@ -62,12 +62,14 @@ struct coord_feed {
 	bool primed;                  /* the baseline scan ran */
 	bool full_logged;
 	/* A scan's view of the hubs: routable now, and cover[h * ncover + g]
-	 * when hub g's radius covers hub h's position (recomputed by every
-	 * full scan and whenever the registry grew). */
+	 * when hub g's radius covers hub h's position (recomputed whenever the
+	 * registry grew, and by a full scan when a hub's position or radius
+	 * differs from cover_of, what it was computed from). */
 	bool routable[DN_HUBS_MAX];
 	int64_t sellable[DN_HUBS_MAX];
 	uint8_t *cover;
 	size_t ncover;
+	double cover_of[DN_HUBS_MAX][3]; /* lat, lon, radius_km */
 };
 
 /* One region's prices as a message carries them. */
@@ -183,12 +185,28 @@ static feed_row *feed_row_get(coord *c, const char *drop, const char *sku,
 	return r;
 }
 
+/* Whether every hub's position and radius are those cover was computed
+ * from (a tick's full scan finds them so but for a hub's new hello). */
+static bool feed_cover_same(const coord *c)
+{
+	const struct coord_feed *f = c->feed;
+	for (size_t g = 0; g < c->nhubs; g++) {
+		const coord_hub *b = &c->hubs[g];
+		if (f->cover_of[g][0] != b->lat || f->cover_of[g][1] != b->lon ||
+		    f->cover_of[g][2] != b->radius_km) {
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Which hubs cover which hub's position (by their radius). */
 static int feed_cover(coord *c, bool full)
 {
 	struct coord_feed *f = c->feed;
 	size_t n = c->nhubs;
-	if (!full && f->ncover == n && (n == 0 || f->cover != NULL)) {
+	if (f->ncover == n && (n == 0 || f->cover != NULL) &&
+	    (!full || feed_cover_same(c))) {
 		return 0;
 	}
 	uint8_t *cv = realloc(f->cover, n * n + 1);
@@ -197,6 +215,11 @@ static int feed_cover(coord *c, bool full)
 	}
 	f->cover = cv;
 	f->ncover = n;
+	for (size_t g = 0; g < n; g++) {
+		f->cover_of[g][0] = c->hubs[g].lat;
+		f->cover_of[g][1] = c->hubs[g].lon;
+		f->cover_of[g][2] = c->hubs[g].radius_km;
+	}
 	for (size_t h = 0; h < n; h++) {
 		for (size_t g = 0; g < n; g++) {
 			const coord_hub *a = &c->hubs[h], *b = &c->hubs[g];

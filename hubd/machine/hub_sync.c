@@ -147,8 +147,9 @@ static int sync_read(hub *h, hub_stream *sp, hub_meta *meta,
 	if ((rv = hub_store_sync_head(h->store, sp, meta, order_id_max)) != 0) {
 		return rv;
 	}
-	b->events = calloc(DN_STREAM_BATCH_MAX, sizeof(*b->events));
-	b->stock = calloc(DN_STOCK_REPORT_MAX, sizeof(*b->stock));
+	/* Filled from 0 (nevents, nstock): no need to clear them. */
+	b->events = malloc(DN_STREAM_BATCH_MAX * sizeof(*b->events));
+	b->stock = malloc(DN_STOCK_REPORT_MAX * sizeof(*b->stock));
 	if (b->events == NULL || b->stock == NULL) {
 		return DN_ENOMEM;
 	}

@@ -31,9 +31,11 @@
 /* The versions this build writes: the coordinator's 4 = demand indexes,
  * 5 = prices, 6 = peer_counters (identity), 7 = order trace,
  * 8 = activations, 9 = ops_replies (an operator write's first answer);
- * the hub's 4 = orders_open, 5 = orders_free and orders_claimed. */
+ * the hub's 4 = orders_open, 5 = orders_free and orders_claimed, 6 =
+ * orders_open and orders_claimed with their state test spelled as
+ * equalities. */
 #define COORD_VERSION 9
-#define HUB_VERSION 5
+#define HUB_VERSION 6
 
 /* coordinator.db as the code before versioning made it (store.c at
  * bdac461), with a registered hub, a ledger row and a queued command. */
@@ -288,6 +290,11 @@ static void test_hub_old_file_upgrades(void **state)
 	assert_int_equal(on_hand, 7);
 	hub_store_close(s);
 	assert_int_equal(raw_int(t.path, "PRAGMA user_version"), HUB_VERSION);
+	/* Version 6: both open-order indexes are there, their predicate
+	 * without an IN list (the upgraded file as a new one). */
+	assert_int_equal(raw_int(t.path, "SELECT count(*) FROM sqlite_master"
+	    " WHERE name IN ('orders_open', 'orders_claimed')"
+	    " AND sql LIKE '%state = ''packed''%' AND sql NOT LIKE '% IN (%'"), 2);
 
 	assert_int_equal(hub_store_open(&s, t.path), 0);
 	assert_int_equal(hub_store_meta_get(s, &meta), 0);

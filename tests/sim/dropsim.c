@@ -308,9 +308,6 @@ int main(int argc, char **argv)
 	/* The run fails storage and links on purpose: the daemons' error lines
 	 * are noise here (DROPSIM_LOG=1 shows every line, --verbose warnings). */
 	log_set_level(getenv("DROPSIM_LOG") ? LOG_DEBUG : a.p.verbose ? LOG_WARN : LOG_OFF);
-	/* The hub's claim allocates its whole queue view (~2 MiB) per call;
-	 * glibc hands such blocks back to the kernel each time, and page
-	 * faults were a fifth of the run. Keep them in the heap instead. */
 	/* One thread per process: SQLite's mutexes and its memory
 	 * accounting (on by default: a mutex per allocation) cost CPU and
 	 * change nothing a store does. */
@@ -318,6 +315,15 @@ int main(int argc, char **argv)
 	    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK) {
 		fprintf(stderr, "dropsim: sqlite3_config refused; running as is\n");
 	}
+	/* Blocks past glibc's mmap threshold come and go with every seed
+	 * and every store open: the world (0.7 MB) and its event heap
+	 * (16 MB), each hub store's claim candidates (DN_QUEUE_LIST_MAX
+	 * orders, ~2.4 MiB, from its first claim to its close), the VFS's
+	 * file images (a few MiB, grown by realloc; simvfs.c keeps freed
+	 * ones for the next file). glibc would map each and unmap it at
+	 * free, so every reuse page-faults afresh (30 seeds, before the
+	 * VFS kept its buffers: 171,000 page faults without these two
+	 * lines, 22,600 with them). Keep them in the heap, never trimmed. */
 	mallopt(M_MMAP_THRESHOLD, 64 * 1024 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
 	worker_out all;

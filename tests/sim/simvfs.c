@@ -144,11 +144,45 @@ static bool sv_prefix_of(const char *prefix, const char *path)
 
 /* ---- byte buffers ---- */
 
+/* Freed file buffers, kept for the next new file: the simulator makes
+ * every store's files afresh at every seed (and wipe, and WAL reset), and
+ * a new file's buffer that grows from a sector by realloc copied ~24 MiB
+ * a seed. A new buffer takes the largest one kept instead (most reach
+ * MiBs). Bytes past a buffer's len are never read, so what a reused one
+ * held changes nothing. Shared by every simvfs of the process (one
+ * thread, simvfs.h); at most SIMVFS_POOL_MAX buffers. */
+#define SIMVFS_POOL_MAX 64u
+static sv_buf buf_pool[SIMVFS_POOL_MAX];
+static uint32_t buf_pool_n;
+
+/* Gives b's memory to the pool (or frees it when the pool is full). */
+static void buf_release(sv_buf *b)
+{
+	if (b->data != NULL && buf_pool_n < SIMVFS_POOL_MAX) {
+		uint32_t i = buf_pool_n++;
+		/* Kept sorted by cap, largest last. */
+		while (i > 0 && buf_pool[i - 1].cap > b->cap) {
+			buf_pool[i] = buf_pool[i - 1];
+			i--;
+		}
+		buf_pool[i] = (sv_buf){ b->data, 0, b->cap };
+	} else {
+		free(b->data);
+	}
+	*b = (sv_buf){ NULL, 0, 0 };
+}
+
 static int buf_reserve(sv_buf *b, size_t n)
 {
 	assert(n <= SIMVFS_FILE_BYTES_MAX);
 	if (n <= b->cap) {
 		return 0;
+	}
+	if (b->data == NULL && buf_pool_n > 0) {
+		*b = buf_pool[--buf_pool_n];
+		if (n <= b->cap) {
+			return 0;
+		}
 	}
 	/* x4 from 64 KiB: a store's files grow to a few MiB, and every
 	 * step copies the whole buffer (profiled: x2 copied 70 MB a seed). */
@@ -258,9 +292,9 @@ static void file_free(sv_file *f)
 	file_ops_clear(f);
 	free(f->ops);
 	assert(f->shm == NULL);
-	free(f->live.data);
-	free(f->durable.data);
-	free(f->pend.data);
+	buf_release(&f->live);
+	buf_release(&f->durable);
+	buf_release(&f->pend);
 	free(f);
 }
 
