@@ -21,16 +21,15 @@
 #include "core/hubindex.h"
 
 #define HUBINDEX_PI 3.14159265358979323846
-#define HUBINDEX_NROWS ((size_t)(180.0 / HUBINDEX_CELL_DEG))
-#define HUBINDEX_NCOLS ((size_t)(360.0 / HUBINDEX_CELL_DEG))
+#define HUBINDEX_NROWS ((size_t)180 * HUBINDEX_CELLS_PER_DEG)
+#define HUBINDEX_NCOLS ((size_t)360 * HUBINDEX_CELLS_PER_DEG)
 #define HUBINDEX_NCELLS (HUBINDEX_NROWS * HUBINDEX_NCOLS)
 /* Widening of a cap's box, in degrees: ~1 mm, some 10^6 times the
  * rounding error of the formulas below, and harmless (the exact test
  * follows). */
 #define HUBINDEX_MARGIN 1e-8
 
-_Static_assert(HUBINDEX_NROWS * HUBINDEX_CELL_DEG == 180.0, "whole rows");
-_Static_assert(HUBINDEX_NCOLS * HUBINDEX_CELL_DEG == 360.0, "whole columns");
+_Static_assert(HUBINDEX_CELLS_PER_DEG >= 1, "whole rows and columns");
 
 /* Where a hub goes: nowhere (never in range), global[], or the cells of
  * rows r0..r1 by columns x0..x1 (taken modulo HUBINDEX_NCOLS). */

@@ -36,7 +36,10 @@
 /* Cell edge, degrees: about 55 km of latitude, under the 50-100 km service
  * radius hubs typically have, so a cell lists few hubs a point is outside
  * of, while a hub of 100 km touches some 15-30 cells. */
-#define HUBINDEX_CELL_DEG 0.5
+/* Cells per degree (an integer, so the grid's size is a constant
+ * expression for every compiler); HUBINDEX_CELL_DEG is its inverse. */
+#define HUBINDEX_CELLS_PER_DEG 2
+#define HUBINDEX_CELL_DEG (1.0 / HUBINDEX_CELLS_PER_DEG)
 
 /* Hubs one index holds: entries are 32-bit hub indices, and 65,536 is
  * far above the 10,000 hubs the scale target names. */
