@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
-#include <uv.h>
 #include "core/err.h"
 #include "core/limits.h"
 #include "io/codec.h"
@@ -28,23 +27,10 @@
 typedef struct {
 	bool used;
 	uint64_t proposal;
-	uint64_t index;          /* its Raft index */
-	bool committed;          /* handed to apply by libraft (not yet run) */
 	int socket;
 	size_t n;
-	uint64_t t0_us;          /* proposed at (uv_hrtime, us) */
 	bridge_req *reqs[DN_SERVER_CTX_MAX];
 } group_pending;
-
-/* The leader's latency from proposing an entry of requests to answering
- * them from its apply here (commit on a majority + apply), logged as
- * percentiles every GROUP_LAT_SAMPLES entries (group.commit_latency). */
-#define GROUP_LAT_SAMPLES 1024
-typedef struct {
-	uint32_t us[GROUP_LAT_SAMPLES];
-	size_t n;
-	uint64_t requests;
-} group_lat;
 
 /* Requests that came while their socket had GROUP_PIPELINE proposals in
  * flight: proposed together, as one entry, when one of those is applied. */
@@ -71,9 +57,8 @@ struct group {
 	uv_timer_t flush_timer;  /* the stages, on the next loop turn */
 	bool role_timer_on;
 	group_pending pend[GROUP_PENDING_MAX];
-	size_t inflight[GROUP_SOCKETS];   /* proposals not yet committed, per socket */
+	size_t inflight[GROUP_SOCKETS];   /* proposals waiting, per socket */
 	group_stage stage[GROUP_SOCKETS];
-	group_lat lat;
 	uint64_t members_gen;    /* replica.members_gen as last read */
 	/* The one membership change in progress (dropctl replicas add/remove). */
 	bridge_req *change_req;
@@ -201,63 +186,16 @@ static group_pending *group_pending_find(group *g, uint64_t proposal)
 
 static void group_on_flush_timer(uv_timer_t *t);
 
-/* Slot p's entry is committed (or failed): the requests staged behind it
- * go on the next loop turn (not from inside libraft's apply or its
- * callback) - before this member runs p's entry (a timer runs before the
- * glue's idle handle), so the next entry is written and replicated while
- * this one is applied. */
-static void group_pending_committed(group *g, group_pending *p)
+/* Frees slot p (answered or failed); the requests staged behind it go on
+ * the next loop turn (not from inside libraft's apply or its callback). */
+static void group_pending_done(group *g, group_pending *p)
 {
-	if (p->committed) {
-		return;
-	}
-	p->committed = true;
+	p->used = false;
 	assert(g->inflight[p->socket] > 0);
 	g->inflight[p->socket]--;
 	if (g->stage[p->socket].n > 0 && g->role_timer_on) {
 		uv_timer_start(&g->flush_timer, group_on_flush_timer, 0, 0);
 	}
-}
-
-/* Frees slot p (answered or failed). */
-static void group_pending_done(group *g, group_pending *p)
-{
-	group_pending_committed(g, p);
-	p->used = false;
-}
-
-/* libraft committed the entry at index (this member runs it later). */
-static void group_on_commit(void *arg, uint64_t index)
-{
-	group *g = arg;
-	for (size_t i = 0; i < GROUP_PENDING_MAX; i++) {
-		group_pending *p = &g->pend[i];
-		if (p->used && !p->committed && p->index <= index) {
-			group_pending_committed(g, p);
-		}
-	}
-}
-
-static int group_lat_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-	return x < y ? -1 : x > y;
-}
-
-static void group_lat_add(group_lat *l, uint64_t us, size_t requests)
-{
-	l->us[l->n++] = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
-	l->requests += requests;
-	if (l->n < GROUP_LAT_SAMPLES) {
-		return;
-	}
-	qsort(l->us, l->n, sizeof(l->us[0]), group_lat_cmp);
-	log_info("group.commit_latency", "entries=%zu requests_per_entry=%.1f p10_us=%u p50_us=%u"
-	    " p90_us=%u p99_us=%u max_us=%u", l->n, (double)l->requests / (double)l->n,
-	    l->us[l->n / 10], l->us[l->n / 2], l->us[l->n * 9 / 10], l->us[l->n * 99 / 100],
-	    l->us[l->n - 1]);
-	l->n = 0;
-	l->requests = 0;
 }
 
 /* The apply of an entry on this member: ours are answered now. */
@@ -273,7 +211,6 @@ static void group_on_replies(void *arg, uint64_t origin, uint64_t proposal, mreq
 		return;     /* forgotten, or failed here and committed later */
 	}
 	assert(p->n == n);
-	group_lat_add(&g->lat, uv_hrtime() / 1000 - p->t0_us, n);
 	for (size_t i = 0; i < n; i++) {
 		bridge_req_reply(p->reqs[i], reqs[i].reply, reqs[i].reply_len);
 	}
@@ -322,18 +259,15 @@ static void group_propose(group *g, int socket, bridge_req **reqs, size_t n)
 	    &proposal, &buf, &len);
 	if (rv == 0) {
 		p->used = true;
-		p->committed = false;
 		p->proposal = proposal;
 		p->socket = socket;
 		p->n = n;
-		p->t0_us = uv_hrtime() / 1000;
 		memcpy(p->reqs, reqs, n * sizeof(reqs[0]));
 		rv = raft_glue_propose(raft_glue_node_raft(g->node), buf, len, proposal,
 		    group_on_failed, g, &index);
 		if (rv != 0) {
 			p->used = false;
 		} else {
-			p->index = index;
 			g->inflight[socket]++;
 		}
 	}
@@ -438,9 +372,6 @@ static void group_on_barrier(void *arg, int status)
 {
 	group *g = arg;
 	g->barrier_pending = false;
-	/* Every earlier entry is applied in libraft's count; run those still
-	 * queued here before the clock and the genesis are looked at. */
-	raft_glue_node_drain(g->node);
 	if (status != 0 || !raft_glue_node_leading(g->node)) {
 		log_info("group.barrier_lost", "err=%s", dn_strerror(status));
 		return;
@@ -593,7 +524,6 @@ int group_create(group **out, uv_loop_t *loop, coord *c, const char *db_path,
 	*out = g;
 	rv = raft_glue_node_create(&g->node, loop, raft_dir, self, peers, n, join, &g->r);
 	if (rv == 0) {
-		raft_glue_node_on_commit(g->node, group_on_commit, g);
 		unsigned every = (unsigned)c->cfg.group_snapshot_entries;
 		raft_glue_tune(raft_glue_node_raft(g->node), every, every / 4 < 128 ? every / 4 : 128);
 		uv_timer_init(loop, &g->role_timer);

@@ -174,7 +174,7 @@ static void books_job_done(uv_work_t *w, int status)
 }
 
 /* Opens a read connection pinned at the store's current state. */
-sqlite3 *replica_pin(replica *r, const char *what)
+static sqlite3 *books_pin(replica *r)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
@@ -182,7 +182,7 @@ sqlite3 *replica_pin(replica *r, const char *what)
 	    NULL) != SQLITE_OK || sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) !=
 	    SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
-		log_warn(what, "index=%llu err=\"%s\"", (unsigned long long)r->index,
+		log_warn("replica.sum_failed", "index=%llu err=\"%s\"", (unsigned long long)r->index,
 		    db != NULL ? sqlite3_errmsg(db) : "out of memory");
 		sqlite3_finalize(st);
 		sqlite3_close(db);
@@ -212,7 +212,7 @@ void replica_sum_maybe(replica *r, uint64_t prev_mono, uint64_t mono)
 		return;
 	}
 	books_job *j = calloc(1, sizeof(*j));
-	if (j == NULL || (j->db = replica_pin(r, "replica.sum_failed")) == NULL) {
+	if (j == NULL || (j->db = books_pin(r)) == NULL) {
 		free(j);
 		return;
 	}

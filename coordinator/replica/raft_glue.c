@@ -21,7 +21,6 @@
  * and apply strips the frame. A frame that does not parse is a corrupt
  * committed entry: the replica stops.
  */
-#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,14 +87,16 @@ static void glue_config_stop(const replica *r)
 	exit(78);
 }
 
-/* Runs the framed entry at Raft index `index` on r. A replica that cannot
- * apply a committed entry stops (log line, abort; exit 78 for a config
- * that is not the group's). */
-static void glue_run(replica *r, uint64_t index, const struct raft_buffer *buf)
+static int glue_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
 {
+	replica *r = fsm->data;
 	const uint8_t *p = NULL;
 	size_t len = 0;
-	r->index = index;
+	*result = NULL;
+	if (r->glue != NULL) {
+		/* libraft sets last_applied after each apply returns. */
+		r->index = raft_last_applied(r->glue) + 1;
+	}
 	int rv = glue_unframe(buf, &p, &len);
 	if (rv == 0) {
 		rv = replica_apply(r, p, len);
@@ -111,18 +112,9 @@ static void glue_run(replica *r, uint64_t index, const struct raft_buffer *buf)
 		    (unsigned long long)r->applied, r->path);
 		abort();
 	}
-}
-
-static int glue_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
-{
-	replica *r = fsm->data;
-	*result = NULL;
-	/* libraft sets last_applied after each apply returns. */
-	glue_run(r, r->glue != NULL ? raft_last_applied(r->glue) + 1 : 0, buf);
 	return 0;
 }
 
-/* The fixture's snapshot (fsm version 1): taken on the caller's thread. */
 static int glue_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n)
 {
 	replica *r = fsm->data;
@@ -149,8 +141,9 @@ static int glue_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsig
 	return 0;
 }
 
-static int glue_restore_to(replica *r, struct raft_buffer *buf)
+static int glue_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 {
+	replica *r = fsm->data;
 	int rv = replica_restore(r, buf->base, buf->len);
 	if (rv == DN_EINVAL) {
 		glue_config_stop(r);
@@ -160,11 +153,6 @@ static int glue_restore_to(replica *r, struct raft_buffer *buf)
 	}
 	raft_free(buf->base);
 	return 0;
-}
-
-static int glue_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
-{
-	return glue_restore_to(fsm->data, buf);
 }
 
 void raft_glue_fsm_init(struct raft_fsm *fsm, replica *r)
@@ -312,183 +300,18 @@ int raft_glue_change(struct raft *raft, int op, uint64_t id, const char *address
 
 /* ---- a member on raft/uv.h ---- */
 
-/* A committed entry libraft has handed to apply, not yet run (a copy: the
- * buffer is libraft's). */
-typedef struct glue_entry {
-	struct glue_entry *next;
-	uint64_t index;
-	struct raft_buffer buf;
-} glue_entry;
-
 struct raft_glue_node {
 	struct raft raft;
 	struct raft_io io;
 	struct raft_uv_transport transport;
 	struct raft_fsm fsm;
-	replica *r;
-	bool transport_init, io_init, raft_init, idle_init;
+	bool transport_init, io_init, raft_init;
 	bool holding;            /* restarted: not standing for election yet */
 	int last_state;          /* raft_state at the last poll (log lines) */
 	uint64_t last_term;
-	/* Deferred applies, oldest first; the idle handle runs them. */
-	uv_idle_t idle;
-	glue_entry *head, *tail;
-	size_t queued, queued_bytes;
-	int closing;             /* close callbacks still to come */
-	replica_snap *snap;      /* the snapshot being taken, off the loop */
-	void (*on_commit)(void *arg, uint64_t index);
-	void *on_commit_arg;
 	void (*closed)(void *arg);
 	void *closed_arg;
 };
-
-/* ---- deferred apply (a member on raft/uv.h) ----
- * libraft 0.15 runs a follower's applies inside the callback of its log
- * write, *before* it tells the leader the new entries are stored
- * (appendFollowerCb: replicationApply, then sendAppendEntriesResult): the
- * machine's work on entry N delayed the commit of entry N+1 by as long as
- * it ran. So a member's fsm->apply only queues a copy of the entry; the
- * loop runs the queue on its next turn (an idle handle), after libraft has
- * sent its answer. Nothing is acknowledged earlier for it: a leader
- * answers its clients from the run, not from libraft's apply. Whatever
- * reads the machine as of libraft's last applied index drains the queue
- * first: a snapshot, a restore, a new leader's barrier
- * (raft_glue_node_drain), close. The queue is bounded: past
- * GLUE_DEFER_MAX_ENTRIES or GLUE_DEFER_MAX_BYTES (a restarted member
- * replaying its log) it is run at once, in order. */
-#define GLUE_DEFER_MAX_ENTRIES 64u
-#define GLUE_DEFER_MAX_BYTES (16u * 1024u * 1024u)
-
-void raft_glue_node_drain(raft_glue_node *node)
-{
-	while (node->head != NULL) {
-		glue_entry *e = node->head;
-		node->head = e->next;
-		if (node->head == NULL) {
-			node->tail = NULL;
-		}
-		node->queued--;
-		node->queued_bytes -= e->buf.len;
-		glue_run(node->r, e->index, &e->buf);
-		free(e);
-	}
-	if (node->idle_init && node->closing == 0) {
-		uv_idle_stop(&node->idle);
-	}
-}
-
-void raft_glue_node_on_commit(raft_glue_node *node, void (*fn)(void *arg, uint64_t index),
-    void *arg)
-{
-	node->on_commit = fn;
-	node->on_commit_arg = arg;
-}
-
-static void glue_node_on_idle(uv_idle_t *h)
-{
-	raft_glue_node_drain(h->data);
-}
-
-static int glue_node_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void **result)
-{
-	raft_glue_node *node = fsm->data;
-	*result = NULL;
-	glue_entry *e = malloc(sizeof(*e) + buf->len);
-	if (e == NULL) {
-		/* No memory for the copy: run it now, as libraft expects. */
-		raft_glue_node_drain(node);
-		glue_run(node->r, raft_last_applied(&node->raft) + 1, buf);
-		return 0;
-	}
-	e->next = NULL;
-	e->index = raft_last_applied(&node->raft) + 1;
-	e->buf.base = e + 1;
-	e->buf.len = buf->len;
-	memcpy(e->buf.base, buf->base, buf->len);
-	if (node->tail != NULL) {
-		node->tail->next = e;
-	} else {
-		node->head = e;
-	}
-	node->tail = e;
-	node->queued++;
-	node->queued_bytes += buf->len;
-	if (node->on_commit != NULL) {
-		node->on_commit(node->on_commit_arg, e->index);
-	}
-	if (node->queued > GLUE_DEFER_MAX_ENTRIES || node->queued_bytes > GLUE_DEFER_MAX_BYTES ||
-	    !node->idle_init || node->closing > 0) {
-		raft_glue_node_drain(node);
-	} else {
-		uv_idle_start(&node->idle, glue_node_on_idle);
-	}
-	return 0;
-}
-
-/* ---- snapshots off the loop (fsm version 3) ----
- * libraft calls snapshot on the loop, then snapshot_async on its thread
- * pool (raft_io's async_work), then snapshot_finalize on the loop once the
- * snapshot is stored (or failed). The loop part only packs the machine's
- * memory and pins the store as of the last applied entry (a read
- * transaction, replica_snapshot_begin: a few hundred us); copying the store
- * (backup API) and building the bytes run on the pool while the loop goes
- * on applying. Before, the whole copy ran on the loop (measured: ~20 ms per
- * snapshot of a bench store, every 1024 entries, on every replica: the
- * loop answered nobody meanwhile). libraft starts no other snapshot and
- * installs none while one is taken (shouldTakeSnapshot,
- * replicationInstallSnapshot). */
-static int glue_node_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n)
-{
-	raft_glue_node *node = fsm->data;
-	raft_glue_node_drain(node);
-	*bufs = NULL;
-	*n = 0;
-	assert(node->snap == NULL);
-	int rv = replica_snapshot_begin(node->r, &node->snap);
-	return rv == 0 ? 0 : rv == DN_ENOMEM ? RAFT_NOMEM : RAFT_IOERR;
-}
-
-static int glue_node_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[],
-    unsigned *n)
-{
-	raft_glue_node *node = fsm->data;
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	struct raft_buffer *b = raft_malloc(sizeof(*b));
-	int rv = b == NULL ? DN_ENOMEM : replica_snapshot_build(node->snap, raft_malloc, &buf,
-	    &len);
-	if (rv != 0) {
-		raft_free(b);
-		return rv == DN_ENOMEM ? RAFT_NOMEM : RAFT_IOERR;
-	}
-	b->base = buf;
-	b->len = len;
-	*bufs = b;
-	*n = 1;
-	return 0;
-}
-
-static int glue_node_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[],
-    unsigned *n)
-{
-	raft_glue_node *node = fsm->data;
-	for (unsigned i = 0; *bufs != NULL && i < *n; i++) {
-		raft_free((*bufs)[i].base);
-	}
-	raft_free(*bufs);
-	*bufs = NULL;
-	*n = 0;
-	replica_snapshot_end(node->snap);
-	node->snap = NULL;
-	return 0;
-}
-
-static int glue_node_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
-{
-	raft_glue_node *node = fsm->data;
-	raft_glue_node_drain(node);
-	return glue_restore_to(node->r, buf);
-}
 
 /* The group's configuration of n peers. 0 or a RAFT_* code. */
 static int glue_conf(struct raft_configuration *conf, const raft_glue_peer *peers, size_t n)
@@ -548,16 +371,6 @@ int raft_glue_node_create(raft_glue_node **out, struct uv_loop_s *loop, const ch
 		return address == NULL ? DN_EINVAL : DN_ENOMEM;
 	}
 	raft_glue_fsm_init(&g->fsm, r);
-	g->fsm.data = g;
-	g->fsm.apply = glue_node_apply;
-	g->fsm.snapshot = glue_node_snapshot;
-	g->fsm.restore = glue_node_restore;
-	g->fsm.version = 3;
-	g->fsm.snapshot_async = glue_node_snapshot_async;
-	g->fsm.snapshot_finalize = glue_node_snapshot_finalize;
-	g->r = r;
-	g->idle_init = uv_idle_init(loop, &g->idle) == 0;
-	g->idle.data = g;
 	int rv = raft_uv_tcp_init(&g->transport, loop);
 	g->transport_init = rv == 0;
 	if (rv == 0) {
@@ -566,12 +379,6 @@ int raft_glue_node_create(raft_glue_node **out, struct uv_loop_s *loop, const ch
 	}
 	if (rv == 0) {
 		raft_uv_set_connect_retry_delay(&g->io, RAFT_GLUE_CONNECT_RETRY_MS);
-		/* 0.15's uv backend implements async_work (uv_work.c) but still
-		 * says version 1, and raft_init refuses an fsm with
-		 * snapshot_async on a version 1 io (ioFsmCompat). Upstream set it
-		 * to 2 right after 0.15 (canonical/raft 269e541, "uv: set io
-		 * version to 2"): nothing else changed with it. */
-		g->io.version = 2;
 	}
 	if (rv == 0) {
 		rv = raft_init(&g->raft, &g->io, &g->fsm, self, address);
@@ -678,37 +485,23 @@ void raft_glue_node_poll(raft_glue_node *node)
 	}
 }
 
-static void glue_node_close_step(raft_glue_node *g)
-{
-	if (--g->closing == 0 && g->closed != NULL) {
-		g->closed(g->closed_arg);
-	}
-}
-
 static void glue_node_closed(struct raft *raft)
 {
-	glue_node_close_step((raft_glue_node *)((char *)raft - offsetof(raft_glue_node, raft)));
-}
-
-static void glue_node_idle_closed(uv_handle_t *h)
-{
-	glue_node_close_step(h->data);
+	raft_glue_node *g = (raft_glue_node *)((char *)raft - offsetof(raft_glue_node, raft));
+	if (g->closed != NULL) {
+		g->closed(g->closed_arg);
+	}
 }
 
 void raft_glue_node_close(raft_glue_node *node, void (*closed)(void *arg), void *arg)
 {
 	node->closed = closed;
 	node->closed_arg = arg;
-	/* Entries libraft counts as applied are run before the store closes. */
-	raft_glue_node_drain(node);
-	node->closing = 1 + node->raft_init + node->idle_init;
-	if (node->idle_init) {
-		uv_close((uv_handle_t *)&node->idle, glue_node_idle_closed);
-	}
 	if (node->raft_init) {
 		raft_close(&node->raft, glue_node_closed);
+	} else if (closed != NULL) {
+		closed(arg);
 	}
-	glue_node_close_step(node);
 }
 
 void raft_glue_node_destroy(raft_glue_node *node)

@@ -125,18 +125,7 @@ void raft_glue_node_info(raft_glue_node *node, const char **role, uint64_t *term
 /* Call often (every few ms): a restarted member that has heard of a
  * leader goes back to the normal election timeout. */
 void raft_glue_node_poll(raft_glue_node *node);
-/* A member runs a committed entry on its loop's next turn, not inside
- * libraft's apply (raft_glue.c "deferred apply"). This runs every entry
- * libraft has applied and not yet run here: call it before reading the
- * machine as of libraft's last applied index (a new leader's barrier).
- * Snapshots, restores and close drain on their own. */
-void raft_glue_node_drain(raft_glue_node *node);
-/* fn(arg, index) when libraft hands this member the committed entry at
- * index (inside libraft's apply: fn must not call into libraft; the entry
- * is run on the loop's next turn). */
-void raft_glue_node_on_commit(raft_glue_node *node, void (*fn)(void *arg, uint64_t index),
-    void *arg);
-/* Starts closing (entries applied by libraft are run first); closed(arg) runs on the loop once it is done. Then the
+/* Starts closing; closed(arg) runs on the loop once it is done. Then the
  * loop may be run empty and the node destroyed. */
 void raft_glue_node_close(raft_glue_node *node, void (*closed)(void *arg), void *arg);
 /* Frees a closed node (or one whose create failed). NULL-safe. */

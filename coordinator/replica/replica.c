@@ -174,43 +174,31 @@ int replica_entry_pack(replica *r, int kind, const uint8_t *const *bodies,
 	return codec_replica_entry_pack(&e, buf, len);
 }
 
-/* The largest store image a snapshot takes (memdb's own default is 1 GiB). */
-#define REPLICA_IMAGE_MAX_BYTES ((sqlite3_int64)1 << 40)
-
-/* An image of src's main database, taken with the backup API into memory:
- * a consistent copy whatever the WAL holds (src's read transaction, if it
- * has one open, is the view copied). *img points into *mem's memory
- * (contiguous: the memdb VFS, serialized without a copy) until *mem is
- * closed. */
-static int replica_image(sqlite3 *src, const char *path, sqlite3 **mem,
-    const unsigned char **img, sqlite3_int64 *len)
+/* An image of the open store, taken with the backup API into memory and
+ * serialized: a consistent copy whatever the WAL holds. *img is
+ * sqlite3_malloc'd. */
+static int replica_image(replica *r, unsigned char **img, sqlite3_int64 *len)
 {
+	sqlite3 *mem = NULL;
 	*img = NULL;
-	*mem = NULL;
-	if (sqlite3_open_v2(":memory:", mem, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK ||
-	    sqlite3_deserialize(*mem, "main", NULL, 0, 0, SQLITE_DESERIALIZE_RESIZEABLE |
-	    SQLITE_DESERIALIZE_FREEONCLOSE) != SQLITE_OK) {
-		sqlite3_close(*mem);
-		*mem = NULL;
+	if (sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		sqlite3_close(mem);
 		return DN_ENOMEM;
 	}
-	/* memdb caps a database at 1 GiB by default; a store may be larger. */
-	sqlite3_int64 limit = REPLICA_IMAGE_MAX_BYTES;
-	(void)sqlite3_file_control(*mem, "main", SQLITE_FCNTL_SIZE_LIMIT, &limit);
 	int rv = DN_EIO;
-	sqlite3_backup *b = sqlite3_backup_init(*mem, "main", src, "main");
+	sqlite3_backup *b = sqlite3_backup_init(mem, "main", r->c->db, "main");
 	if (b != NULL) {
 		int rc = sqlite3_backup_step(b, -1);
 		if (sqlite3_backup_finish(b) == SQLITE_OK && rc == SQLITE_DONE) {
-			*img = sqlite3_serialize(*mem, "main", len, SQLITE_SERIALIZE_NOCOPY);
+			*img = sqlite3_serialize(mem, "main", len, 0);
 			rv = *img != NULL ? 0 : DN_ENOMEM;
 		}
 	}
 	if (rv != 0) {
-		log_error("replica.image_failed", "path=%s err=\"%s\"", path, sqlite3_errmsg(*mem));
-		sqlite3_close(*mem);
-		*mem = NULL;
+		log_error("replica.image_failed", "path=%s err=\"%s\"", r->path,
+		    sqlite3_errmsg(mem));
 	}
+	sqlite3_close(mem);
 	return rv;
 }
 
@@ -230,39 +218,6 @@ static uint64_t get_u64(const uint8_t *p)
 	return v;
 }
 
-/* The snapshot bytes: header, memory image (mem, mlen; may be empty), the
- * image of src's view, in one buffer from alloc. */
-static int replica_compose(sqlite3 *src, const char *path, const uint8_t *mem, size_t mlen,
-    uint64_t mono, int64_t wall, void *(*alloc)(size_t), uint8_t **buf, size_t *len)
-{
-	sqlite3 *mdb = NULL;
-	const unsigned char *img = NULL;
-	sqlite3_int64 ilen = 0;
-	*buf = NULL;
-	int rv = replica_image(src, path, &mdb, &img, &ilen);
-	if (rv != 0) {
-		return rv;
-	}
-	size_t total = REPLICA_SNAPSHOT_HEADER + mlen + (size_t)ilen;
-	uint8_t *b = alloc(total);
-	if (b == NULL) {
-		sqlite3_close(mdb);
-		return DN_ENOMEM;
-	}
-	memcpy(b, REPLICA_SNAPSHOT_MAGIC, 8);
-	put_u64(b + 8, mono);
-	put_u64(b + 16, (uint64_t)wall);
-	put_u64(b + 24, mlen);
-	if (mlen > 0) {
-		memcpy(b + REPLICA_SNAPSHOT_HEADER, mem, mlen);
-	}
-	memcpy(b + REPLICA_SNAPSHOT_HEADER + mlen, img, (size_t)ilen);
-	sqlite3_close(mdb);
-	*buf = b;
-	*len = total;
-	return 0;
-}
-
 /* The snapshot with (or, for a genesis, without) the machine's memory. */
 static int replica_snapshot_take(replica *r, bool memory, uint8_t **buf, size_t *len)
 {
@@ -273,62 +228,36 @@ static int replica_snapshot_take(replica *r, bool memory, uint8_t **buf, size_t 
 	uint8_t *mem = NULL;
 	size_t mlen = 0;
 	int rv = memory ? coord_memory_pack(r->c, &mem, &mlen) : 0;
-	if (rv == 0) {
-		rv = replica_compose(r->c->db, r->path, mem, mlen, r->applied_mono_ms,
-		    r->applied_wall_ms, malloc, buf, len);
-	}
-	free(mem);
-	return rv;
-}
-
-struct replica_snap {
-	sqlite3 *db;             /* pinned: the store as of begin */
-	char path[DN_CONF_STR_MAX + 32];
-	uint8_t *mem;            /* the machine's memory image */
-	size_t mlen;
-	uint64_t mono;
-	int64_t wall;
-};
-
-int replica_snapshot_begin(replica *r, replica_snap **out)
-{
-	*out = NULL;
-	if (!r->open) {
-		return DN_ESTATE;
-	}
-	replica_snap *s = calloc(1, sizeof(*s));
-	if (s == NULL) {
-		return DN_ENOMEM;
-	}
-	int rv = coord_memory_pack(r->c, &s->mem, &s->mlen);
-	if (rv == 0 && (s->db = replica_pin(r, "replica.snapshot_failed")) == NULL) {
-		rv = DN_EIO;
-	}
 	if (rv != 0) {
-		replica_snapshot_end(s);
 		return rv;
 	}
-	snprintf(s->path, sizeof(s->path), "%s", r->path);
-	s->mono = r->applied_mono_ms;
-	s->wall = r->applied_wall_ms;
-	*out = s;
-	return 0;
-}
-
-int replica_snapshot_build(replica_snap *s, void *(*alloc)(size_t), uint8_t **buf,
-    size_t *len)
-{
-	return replica_compose(s->db, s->path, s->mem, s->mlen, s->mono, s->wall, alloc, buf,
-	    len);
-}
-
-void replica_snapshot_end(replica_snap *s)
-{
-	if (s != NULL) {
-		sqlite3_close(s->db);
-		free(s->mem);
-		free(s);
+	unsigned char *img = NULL;
+	sqlite3_int64 ilen = 0;
+	rv = replica_image(r, &img, &ilen);
+	if (rv != 0) {
+		free(mem);
+		return rv;
 	}
+	size_t total = REPLICA_SNAPSHOT_HEADER + mlen + (size_t)ilen;
+	uint8_t *b = malloc(total);
+	if (b == NULL) {
+		free(mem);
+		sqlite3_free(img);
+		return DN_ENOMEM;
+	}
+	memcpy(b, REPLICA_SNAPSHOT_MAGIC, 8);
+	put_u64(b + 8, r->applied_mono_ms);
+	put_u64(b + 16, (uint64_t)r->applied_wall_ms);
+	put_u64(b + 24, mlen);
+	if (mlen > 0) {
+		memcpy(b + REPLICA_SNAPSHOT_HEADER, mem, mlen);
+	}
+	memcpy(b + REPLICA_SNAPSHOT_HEADER + mlen, img, (size_t)ilen);
+	free(mem);
+	sqlite3_free(img);
+	*buf = b;
+	*len = total;
+	return 0;
 }
 
 int replica_snapshot(replica *r, uint8_t **buf, size_t *len)

@@ -158,19 +158,6 @@ int replica_apply(replica *r, const uint8_t *buf, size_t len);
 #define REPLICA_SNAPSHOT_MAGIC "DNRSNAP2"
 #define REPLICA_SNAPSHOT_HEADER 32
 int replica_snapshot(replica *r, uint8_t **buf, size_t *len);
-/* The same snapshot, taken off the loop thread (docs/replication.md
- * "Snapshots and log compaction"). begin, on the loop thread: the memory
- * image and a read transaction of a connection of its own that pins the
- * store as of the last applied entry (WAL keeps that view while the machine
- * writes on); 0, DN_ESTATE, DN_EIO or DN_ENOMEM. build, on any one thread:
- * the snapshot bytes of that view into *buf from alloc (the caller frees
- * them); 0, DN_EIO or DN_ENOMEM. end (NULL-safe) closes the connection and
- * frees s. */
-typedef struct replica_snap replica_snap;
-int replica_snapshot_begin(replica *r, replica_snap **out);
-int replica_snapshot_build(replica_snap *s, void *(*alloc)(size_t), uint8_t **buf,
-    size_t *len);
-void replica_snapshot_end(replica_snap *s);
 /* Replaces the store with a snapshot's image, reopens the machine on it and
  * gives it the snapshot's memory. 0, DN_EPROTO (not a snapshot, or its
  * memory image does not fit its store), DN_EINVAL (the image carries another
@@ -179,12 +166,6 @@ void replica_snapshot_end(replica_snap *s);
 int replica_restore(replica *r, const uint8_t *buf, size_t len);
 
 /* ---- books checksum and members (books.c) ---- */
-
-/* A read-only connection of its own on r's store with a read transaction
- * open: the store as it is now, kept while the machine writes on (WAL).
- * NULL on failure (logged as `what`, e.g. "replica.sum_failed"). */
-struct sqlite3;
-struct sqlite3 *replica_pin(replica *r, const char *what);
 
 /* The books checksum of machine c's open store: FNV-1a 64 over every row
  * (all columns, in full column order) of every table but the clock and

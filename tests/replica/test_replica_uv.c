@@ -122,7 +122,6 @@ static void u_start(u_world *w, uint64_t nonce)
 	assert_int_equal(raft_glue_node_create(&w->node, &w->loop, w->raft_dir, 1, &self, 1, false,
 	    &w->r), 0);
 	assert_true(u_wait(w, u_leading, 0));
-	raft_glue_node_drain(w->node);
 	uv_update_time(&w->loop);
 	replica_lead_begin(&w->r, uv_now(&w->loop), U_WALL0 + (int64_t)uv_now(&w->loop));
 }
@@ -235,90 +234,10 @@ static void test_restart_replays(void **state)
 	free(w);
 }
 
-static bool u_snapshot_stored(u_world *w, uint64_t arg)
-{
-	(void)arg;
-	char cmd[256];
-	snprintf(cmd, sizeof(cmd), "ls '%s' | grep -q '^snapshot-.*\\.meta$'", w->raft_dir);
-	return system(cmd) == 0;
-}
-
-static uint64_t u_want_digest;
-
-static bool u_books_are(u_world *w, uint64_t arg)
-{
-	int64_t orders = 0;
-	return w->r.open && books_digest(w->c->db, &orders) == u_want_digest &&
-	    orders == (int64_t)arg;
-}
-
-/* Snapshots are taken off the loop (fsm version 3: the store is pinned on
- * the loop, copied on libuv's pool) and a restart restores the latest one
- * and replays the log after it: the same books and the same memory image
- * as before the stop. */
-static void test_snapshot_off_loop(void **state)
-{
-	(void)state;
-	log_set_level(LOG_WARN);
-	u_world *w = calloc(1, sizeof(*w));
-	assert_non_null(w);
-	assert_int_equal(uv_loop_init(&w->loop), 0);
-	snprintf(w->dir, sizeof(w->dir), "/tmp/dropnet-replica-uv-XXXXXX");
-	assert_non_null(mkdtemp(w->dir));
-	snprintf(w->raft_dir, sizeof(w->raft_dir), "%s/raft", w->dir);
-	assert_int_equal(mkdir(w->raft_dir, 0700), 0);
-	snprintf(w->path, sizeof(w->path), "%s/coordinator.db", w->dir);
-	snprintf(w->address, sizeof(w->address), "127.0.0.1:%d", u_free_port());
-
-	u_start(w, 21);
-	raft_glue_tune(raft_glue_node_raft(w->node), 4, 2);
-	assert_int_equal(replica_machine_open(&w->r), 0);
-	u_commit(w, 0, NULL, NULL, 0);
-	uint8_t *b = NULL;
-	size_t len = 0;
-	assert_int_equal(in_hubsync(1, "hoodie", 50, U_WALL0, &b, &len), 0);
-	u_commit(w, REPLICA_KIND_HUBSYNC, &b, &len, 1);
-	free(b);
-	char key[16];
-	for (int k = 0; k < 12; k++) {
-		snprintf(key, sizeof(key), "snap-%d", k);
-		u_order(w, key);
-	}
-	assert_true(u_wait(w, u_snapshot_stored, 0));
-	int64_t orders = 0, orders2 = 0;
-	uint64_t before = books_digest(w->c->db, &orders);
-	assert_int_equal(orders, 12);
-	uint8_t *mem = NULL, *mem2 = NULL;
-	size_t mlen = 0, mlen2 = 0;
-	assert_int_equal(coord_memory_pack(w->c, &mem, &mlen), 0);
-	u_stop(w);
-
-	u_start(w, 22);
-	u_want_digest = before;
-	assert_true(u_wait(w, u_books_are, 12));
-	assert_int_equal(w->r.restores, 1);            /* the snapshot, not the genesis */
-	assert_int_equal(books_digest(w->c->db, &orders2), before);
-	assert_int_equal(orders2, 12);
-	assert_int_equal(coord_memory_pack(w->c, &mem2, &mlen2), 0);
-	assert_int_equal(mlen2, mlen);
-	assert_memory_equal(mem2, mem, mlen);
-	free(mem);
-	free(mem2);
-	u_order(w, "after-snapshot");
-	u_stop(w);
-
-	uv_loop_close(&w->loop);
-	char cmd[160];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", w->dir);
-	assert_int_equal(system(cmd), 0);
-	free(w);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_restart_replays),
-		cmocka_unit_test(test_snapshot_off_loop),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
