@@ -550,7 +550,11 @@ static int conn_send(struct nng_tls_engine_conn *ec, const uint8_t *buf, size_t 
 		} else if (ec->fr.mode == FRAME_NEGO) {
 			rv = put_nego(ec, buf + took, len - took, rec_max, &used);
 		} else {
+			/* One write per call, as the stock engine: nng comes back
+			 * for the rest. */
 			rv = put_raw(ec, buf + took, len - took, rec_max, &used);
+			took += rv == 0 ? used : 0;
+			break;
 		}
 		if (rv != 0) {
 			break;
@@ -747,8 +751,12 @@ static void init_run(void)
 	if (nng_tls_config_alloc(&probe, NNG_TLS_MODE_CLIENT) == 0) {
 		nng_tls_config_free(probe);
 	}
-	if (want != NULL && strcmp(want, "nng") == 0) {
-		init_why = " reason=DROPNET_TLS_ENGINE=nng";
+	/* Opt-in (DROPNET_TLS_ENGINE=dropnet): in CI an HTTPS /metrics body
+	 * over 16 KiB lost its last record with this engine in 3 of 8 runs
+	 * (never with the stock engine), cause not found; until it is, the
+	 * stock engine is the default. */
+	if (want == NULL || strcmp(want, "dropnet") != 0) {
+		init_why = " reason=default (DROPNET_TLS_ENGINE=dropnet selects dropnet-mbedtls)";
 	} else if ((rv = nng_tls_engine_register(&engine)) != 0) {
 		log_error("tls.engine_refused", "name=%s err=\"%s\" using=%s", TLS_ENGINE_NAME,
 		    nng_strerror(rv), nng_tls_engine_name());

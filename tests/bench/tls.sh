@@ -33,7 +33,7 @@ base=${DROPNET_PORT_BASE:-7480}
 for r in $(seq "$RUNS"); do
 	for mode in "${MODES[@]}"; do
 		opt=(); [[ $mode == plain ]] && opt=(--plaintext)
-		eng=; [[ $mode == tls-nng ]] && eng=nng
+		eng=dropnet; [[ $mode == tls-nng ]] && eng=nng
 		echo "tls.sh: run $r of $RUNS, $mode" >&2
 		js=$(DROPNET_TLS_ENGINE=$eng DROPNET_PORT_BASE=$base ./tests/bench/ingest.sh --bin "$BIN" --buyers "$BUYERS" \
 			--orders-only "${opt[@]}" 2>/dev/null)
