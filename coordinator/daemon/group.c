@@ -365,6 +365,27 @@ static int group_propose_bare(group *g, int kind)
 	return rv;
 }
 
+int group_peers_propose(group *g, const char *text, size_t len)
+{
+	if (!g->ready || !raft_glue_node_leading(g->node)) {
+		return DN_ESTATE;
+	}
+	uint64_t mono, proposal = 0, index = 0;
+	int64_t wall;
+	replica_stamp(&g->r, group_mono(g), group_wall(), &mono, &wall);
+	uint8_t *buf = NULL;
+	size_t blen = 0;
+	int rv = replica_peers_pack(&g->r, text, len, mono, wall, &proposal, &buf, &blen);
+	if (rv == 0) {
+		rv = raft_glue_propose(raft_glue_node_raft(g->node), buf, blen, proposal, NULL,
+		    NULL, &index);
+	}
+	free(buf);
+	log_info("group.peers_proposed", "bytes=%zu index=%llu err=%s", len,
+	    (unsigned long long)index, dn_strerror(rv));
+	return rv;
+}
+
 /* A new leader's barrier is done: every earlier entry is applied here. No
  * genesis applied in this process's history (restores 0): the group has
  * none, and this member's own store becomes the group's. */

@@ -30,7 +30,8 @@ _Static_assert(REPLICA_KIND_GENESIS == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA
     REPLICA_KIND_OPS == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_OPS &&
     REPLICA_KIND_TICK == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_TICK &&
     REPLICA_KIND_REOPEN == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_REOPEN &&
-    REPLICA_KIND_MEMBERS == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_MEMBERS,
+    REPLICA_KIND_MEMBERS == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_MEMBERS &&
+    REPLICA_KIND_PEERS == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_PEERS,
     "replica.h's kinds are proto ReplicaEntryKind's");
 
 /* Protobuf framing of one request inside an entry: tag + length varint. */
@@ -142,6 +143,7 @@ static bool replica_kind_valid(int kind, size_t n)
 	case REPLICA_KIND_TICK:
 	case REPLICA_KIND_REOPEN:
 	case REPLICA_KIND_MEMBERS:
+	case REPLICA_KIND_PEERS:
 		return n == 0;
 	default:
 		return false;
@@ -153,7 +155,9 @@ int replica_entry_pack(replica *r, int kind, const uint8_t *const *bodies,
     uint8_t **buf, size_t *len)
 {
 	*buf = NULL;
-	if (!replica_kind_valid(kind, n) || replica_batch_fit(lens, n) != n) {
+	/* PEERS and MEMBERS carry a payload: their own pack functions. */
+	if (kind == REPLICA_KIND_PEERS || kind == REPLICA_KIND_MEMBERS ||
+	    !replica_kind_valid(kind, n) || replica_batch_fit(lens, n) != n) {
 		return DN_EINVAL;
 	}
 	ProtobufCBinaryData reqs[DN_SERVER_CTX_MAX];
@@ -275,6 +279,10 @@ int replica_genesis_pack(replica *r, uint64_t mono, int64_t wall, uint8_t **buf,
 	/* The machine config's digest goes into the image: every replica
 	 * checks it at each restore (coord_config_digest_check). */
 	int rv = r->open ? coord_config_digest_save(r->c) : DN_ESTATE;
+	/* So is who may speak: the group's from here on (peers.c). */
+	if (rv == 0) {
+		rv = replica_peers_save(r);
+	}
 	if (rv != 0) {
 		return rv;
 	}
@@ -376,6 +384,11 @@ int replica_restore(replica *r, const uint8_t *buf, size_t len)
 	r->c->clock_started = false;
 	coord_clock_set(r->c, mono, wall);
 	rv = replica_machine_open_group(r);
+	/* Who may speak is the image's (peers.c), before the replay state
+	 * below is set on it. */
+	if (rv == 0 && (rv = replica_peers_load(r)) != 0) {
+		replica_machine_close(r);
+	}
 	if (rv == 0) {
 		/* The request counters this process saw belong to the history
 		 * the image replaces (the image's own come with its memory). */
@@ -417,6 +430,9 @@ static int replica_run(replica *r, const Dropnet__ReplicaEntry *e)
 	}
 	if ((int)e->kind == REPLICA_KIND_MEMBERS) {
 		return replica_members_apply(r, e);
+	}
+	if ((int)e->kind == REPLICA_KIND_PEERS) {
+		return replica_peers_apply(r, e);
 	}
 	if ((int)e->kind == REPLICA_KIND_REOPEN) {
 		/* Hub health is not replicated state: a new leader gives every
