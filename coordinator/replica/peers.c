@@ -39,13 +39,8 @@ int replica_peers_pack(replica *r, const char *text, size_t len, uint64_t mono,
 	if (rv != 0) {
 		return rv;
 	}
-	Dropnet__ReplicaEntry e = DROPNET__REPLICA_ENTRY__INIT;
-	e.version = DN_PROTO_VERSION;
-	e.kind = DROPNET__REPLICA_ENTRY_KIND__REPLICA_PEERS;
-	e.mono_ms = mono;
-	e.wall_ms = wall;
-	e.origin = r->nonce;
-	e.proposal = ++r->proposal_last;
+	Dropnet__ReplicaEntry e;
+	replica_entry_head(r, &e, REPLICA_KIND_PEERS, mono, wall);
 	e.peers.data = (uint8_t *)text;
 	e.peers.len = len;
 	*proposal = e.proposal;

@@ -150,6 +150,18 @@ static bool replica_kind_valid(int kind, size_t n)
 	}
 }
 
+void replica_entry_head(replica *r, Dropnet__ReplicaEntry *e, int kind, uint64_t mono,
+    int64_t wall)
+{
+	dropnet__replica_entry__init(e);
+	e->version = DN_PROTO_VERSION;
+	e->kind = (Dropnet__ReplicaEntryKind)kind;
+	e->mono_ms = mono;
+	e->wall_ms = wall;
+	e->origin = r->nonce;
+	e->proposal = ++r->proposal_last;
+}
+
 int replica_entry_pack(replica *r, int kind, const uint8_t *const *bodies,
     const size_t *lens, size_t n, uint64_t mono, int64_t wall, uint64_t *proposal,
     uint8_t **buf, size_t *len)
@@ -165,15 +177,10 @@ int replica_entry_pack(replica *r, int kind, const uint8_t *const *bodies,
 		reqs[i].data = (uint8_t *)bodies[i];
 		reqs[i].len = lens[i];
 	}
-	Dropnet__ReplicaEntry e = DROPNET__REPLICA_ENTRY__INIT;
-	e.version = DN_PROTO_VERSION;
-	e.kind = (Dropnet__ReplicaEntryKind)kind;
-	e.mono_ms = mono;
-	e.wall_ms = wall;
+	Dropnet__ReplicaEntry e;
+	replica_entry_head(r, &e, kind, mono, wall);
 	e.n_requests = n;
 	e.requests = n > 0 ? reqs : NULL;
-	e.origin = r->nonce;
-	e.proposal = ++r->proposal_last;
 	*proposal = e.proposal;
 	return codec_replica_entry_pack(&e, buf, len);
 }
@@ -292,13 +299,8 @@ int replica_genesis_pack(replica *r, uint64_t mono, int64_t wall, uint8_t **buf,
 	if (rv != 0) {
 		return rv;
 	}
-	Dropnet__ReplicaEntry e = DROPNET__REPLICA_ENTRY__INIT;
-	e.version = DN_PROTO_VERSION;
-	e.kind = DROPNET__REPLICA_ENTRY_KIND__REPLICA_GENESIS;
-	e.mono_ms = mono;
-	e.wall_ms = wall;
-	e.origin = r->nonce;
-	e.proposal = ++r->proposal_last;
+	Dropnet__ReplicaEntry e;
+	replica_entry_head(r, &e, REPLICA_KIND_GENESIS, mono, wall);
 	e.genesis.data = snap;
 	e.genesis.len = slen;
 	rv = slen + REPLICA_ENTRY_OVERHEAD > DN_REPLICA_ENTRY_MAX_BYTES ? DN_ERANGE :

@@ -129,6 +129,10 @@ void replica_stamp(replica *r, uint64_t local_mono, int64_t wall,
  * request is at most DN_MSG_MAX_BYTES). */
 size_t replica_batch_fit(const size_t *lens, size_t n);
 
+/* Starts entry e of kind at group time (mono, wall) as this process's next
+ * proposal (e->proposal): the fields every entry carries. */
+void replica_entry_head(replica *r, Dropnet__ReplicaEntry *e, int kind, uint64_t mono,
+    int64_t wall);
 /* Packs one entry of kind (INGEST, HUBSYNC, OPS over n request bodies, or
  * TICK or REOPEN with n = 0; a new leader proposes REOPEN first) at group time (mono, wall) as this process's next
  * proposal (*proposal). *buf is malloc'd for the caller. 0, DN_EINVAL (n
