@@ -198,6 +198,7 @@ int auth_table_load(const char *path, auth_table **out, char *err, size_t err_le
 			snprintf(err, err_len, "%s: %s", path, why);
 		}
 	}
+	memset(buf, 0, n < max + 1 ? n : max + 1);   /* every peer's secret */
 	free(buf);
 	return rv;
 }

@@ -2,7 +2,9 @@
  * db.c - SQLite helpers (see db.h). Every failure is logged here with the
  * SQLite message, so callers only decide what to undo.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <string.h>
 #include "core/err.h"
@@ -71,6 +73,18 @@ int db_open_vfs(const char *path, const char *schema_sql, const char *vfs,
 	sqlite3_finalize(st);
 	*out = db;
 	return 0;
+}
+
+void db_files_private(const char *path)
+{
+	const char *sfx[] = {"", "-wal", "-shm"};
+	char p[4096];
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
+		if (chmod(p, 0600) != 0 && errno != ENOENT) {
+			log_warn("db.chmod_failed", "path=%s err=\"%s\"", p, strerror(errno));
+		}
+	}
 }
 
 void db_close(sqlite3 *db)

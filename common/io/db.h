@@ -16,6 +16,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Makes path and its -wal and -shm files readable by their owner only
+ * (0600; SQLite creates them 0644): the coordinator's store holds the
+ * network's secrets (the quote secret, a group's peers table). Files not
+ * there yet are skipped; a failure is logged, not fatal. */
+void db_files_private(const char *path);
 /* Opens (creating) path and executes schema_sql (may hold many statements).
  * Returns 0 or DN_EIO, logging the reason. */
 int db_open(const char *path, const char *schema_sql, sqlite3 **out);

@@ -561,13 +561,49 @@ static void coord_on_signal(uv_signal_t *s, int signum)
  * replica that holds no group state yet (a --join before its first
  * snapshot) has nothing to keep in step: it reloads its file as a single
  * node does, and the snapshot it restores from brings the group's. */
+/* Logs what fresh changes against old: how many peers are added, removed
+ * or change role or key, and the first names of each (auth.peers_diff). */
+static void shell_peers_diff(const auth_table *old, const auth_table *fresh)
+{
+	char names[3][160] = {"", "", ""};
+	size_t n[3] = {0, 0, 0};   /* added, removed, changed */
+	const auth_table *from[3] = {fresh, old, fresh};
+	const auth_table *to[3] = {old, fresh, old};
+	for (int k = 0; k < 3; k++) {
+		for (size_t i = 0; from[k] != NULL && i < from[k]->n; i++) {
+			const auth_peer *p = &from[k]->peers[i];
+			const auth_peer *q = auth_table_find(to[k], p->name);
+			bool hit = k < 2 ? q == NULL : q != NULL && (q->role != p->role ||
+			    memcmp(q->key, p->key, sizeof(p->key)) != 0);
+			if (hit && n[k]++ < 4) {
+				size_t at = strlen(names[k]);
+				snprintf(names[k] + at, sizeof(names[k]) - at, "%s%s", at ? "," : "",
+				    p->name);
+			}
+		}
+	}
+	log_info("auth.peers_diff", "added=%zu removed=%zu changed=%zu added_names=%s"
+	    " removed_names=%s changed_names=%s", n[0], n[1], n[2], names[0][0] ? names[0] : "-",
+	    names[1][0] ? names[1] : "-", names[2][0] ? names[2] : "-");
+}
+
 static void shell_peers_propose(shell *sh, auth_table *fresh)
 {
-	int rv = group_peers_propose(sh->grp, fresh->text, fresh->text_len);
-	if (rv == DN_ESTATE) {
+	const auth_table *now = sh->c.peers;
+	int rv = 0;
+	if (fresh->n == 0) {
+		/* A truncated or emptied file would lock out every peer of
+		 * the group, admins included. */
+		log_error("auth.reload_refused", "reason=\"the peers file names no peer\" kept=old");
+	} else if (now != NULL && now->text_len == fresh->text_len &&
+	    memcmp(now->text, fresh->text, now->text_len) == 0) {
+		log_info("auth.reload_same", "peers=%zu", fresh->n);   /* a TLS-only SIGHUP */
+	} else if ((rv = group_peers_propose(sh->grp, fresh->text, fresh->text_len)) == 0) {
+		shell_peers_diff(now, fresh);
+	} else if (rv == DN_ESTATE) {
 		log_info("auth.reload_follower", "peers=%zu hint=\"a group's peers table is the"
 		    " leader's: send SIGHUP to the leader (dropctl replicas)\"", fresh->n);
-	} else if (rv != 0) {
+	} else {
 		log_error("auth.reload_failed", "err=%s kept=old", dn_strerror(rv));
 	}
 	auth_table_destroy(fresh);

@@ -76,13 +76,16 @@ static int glue_unframe(const struct raft_buffer *buf, const uint8_t **p, size_t
 	return 0;
 }
 
-/* This replica's machine config is not the group's (the genesis's digest,
- * replica.config_mismatch logged): no rebuild can fix that, so the process
- * stops with EX_CONFIG (78) instead of crashing in a loop; fix the config
- * and start it again. */
+/* This replica cannot take the group's store as it is (DN_EINVAL): its
+ * machine config is not the group's (the genesis's digest,
+ * replica.config_mismatch logged), or its file holds books of another
+ * store that a genesis would replace (replica.genesis_refused). No rebuild
+ * can fix either, so the process stops with EX_CONFIG (78) instead of
+ * crashing in a loop; the operator fixes it and starts it again. */
 static void glue_config_stop(const replica *r)
 {
-	log_error("replica.stopped", "reason=config_mismatch applied=%llu path=%s exit=78",
+	log_error("replica.stopped", "reason=refused applied=%llu path=%s exit=78"
+	    " see=\"replica.config_mismatch or replica.genesis_refused above\"",
 	    (unsigned long long)r->applied, r->path);
 	exit(78);
 }

@@ -312,7 +312,7 @@ int replica_genesis_pack(replica *r, uint64_t mono, int64_t wall, uint8_t **buf,
 /* Writes len bytes to path, durably. */
 static int write_file(const char *path, const uint8_t *buf, size_t len)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		return DN_EIO;
 	}
@@ -460,6 +460,78 @@ static int replica_run(replica *r, const Dropnet__ReplicaEntry *e)
 	return 0;
 }
 
+/* A store's incarnation and how many orders and hubs it holds (0 each
+ * when it has no such table yet). */
+static void store_peek(sqlite3 *db, int64_t *incarnation, int64_t *orders, int64_t *hubs)
+{
+	sqlite3_stmt *st = NULL;
+	*incarnation = *orders = *hubs = 0;
+	if (sqlite3_prepare_v2(db, "SELECT (SELECT value FROM meta WHERE key = 'incarnation'),"
+	    " (SELECT count(*) FROM orders), (SELECT count(*) FROM hubs)", -1, &st,
+	    NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+		*incarnation = sqlite3_column_int64(st, 0);
+		*orders = sqlite3_column_int64(st, 1);
+		*hubs = sqlite3_column_int64(st, 2);
+	}
+	sqlite3_finalize(st);
+}
+
+/* The incarnation of a genesis's store image (0: unreadable). */
+static int64_t genesis_incarnation(const uint8_t *buf, size_t len)
+{
+	uint64_t mlen = len >= REPLICA_SNAPSHOT_HEADER ? get_u64(buf + 24) : 0;
+	if (len < REPLICA_SNAPSHOT_HEADER + 100 || mlen > len - REPLICA_SNAPSHOT_HEADER - 100) {
+		return 0;
+	}
+	size_t off = REPLICA_SNAPSHOT_HEADER + (size_t)mlen, n = len - off;
+	unsigned char *img = sqlite3_malloc64(n);
+	sqlite3 *db = NULL;
+	int64_t inc = 0, orders, hubs;
+	if (img == NULL || sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE,
+	    NULL) != SQLITE_OK) {
+		sqlite3_free(img);
+		sqlite3_close(db);
+		return 0;
+	}
+	memcpy(img, buf + off, n);
+	img[18] = img[19] = 1;   /* a rollback-journal header: memdb has no WAL */
+	if (sqlite3_deserialize(db, "main", img, (sqlite3_int64)n, (sqlite3_int64)n,
+	    SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY) == SQLITE_OK) {
+		store_peek(db, &inc, &orders, &hubs);
+	}
+	sqlite3_close(db);
+	return inc;
+}
+
+/* A genesis replaces this replica's store file. Refused (DN_EINVAL: the
+ * process stops, exit 78) when that file holds books of another store -
+ * orders or hubs under another incarnation: a single node's being turned
+ * into a group, whose group was started from another member's (empty)
+ * store. Replacing it would lose every order it acknowledged. */
+static int replica_genesis_check(replica *r, const uint8_t *buf, size_t len)
+{
+	sqlite3 *db = NULL;
+	if (r->open || sqlite3_open_v2(r->path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return 0;    /* no file: nothing to lose (open: the bootstrapper's own) */
+	}
+	int64_t own, orders, hubs;
+	store_peek(db, &own, &orders, &hubs);
+	sqlite3_close(db);
+	int64_t group = genesis_incarnation(buf, len);
+	if ((orders == 0 && hubs == 0) || own == 0 || own == group) {
+		return 0;
+	}
+	log_error("replica.genesis_refused", "path=%s orders=%lld hubs=%lld incarnation=%lld"
+	    " group_incarnation=%lld hint=\"this file holds another store's books (a single"
+	    " node's?): the group was started from another member's store. Nothing was"
+	    " replaced. Start the group from this store: wipe the other members' data dirs"
+	    " and start this member first (docs/replication.md, 'A single node becomes a"
+	    " group'); or move this file away to join the group as it is\"", r->path,
+	    (long long)orders, (long long)hubs, (long long)own, (long long)group);
+	return DN_EINVAL;
+}
+
 int replica_apply(replica *r, const uint8_t *buf, size_t len)
 {
 	Dropnet__ReplicaEntry *e = NULL;
@@ -470,7 +542,8 @@ int replica_apply(replica *r, const uint8_t *buf, size_t len)
 		return DN_EPROTO;
 	}
 	if (e->kind == DROPNET__REPLICA_ENTRY_KIND__REPLICA_GENESIS) {
-		rv = replica_restore(r, e->genesis.data, e->genesis.len);
+		rv = replica_genesis_check(r, e->genesis.data, e->genesis.len);
+		rv = rv != 0 ? rv : replica_restore(r, e->genesis.data, e->genesis.len);
 	} else if (!r->open) {
 		log_error("replica.no_genesis", "kind=%d", (int)e->kind);
 		rv = DN_ESTATE;
@@ -492,6 +565,9 @@ int replica_apply(replica *r, const uint8_t *buf, size_t len)
 		if (rv == 0) {
 			replica_sum_maybe(r, prev_mono, e->mono_ms);
 		}
+	}
+	if (e->peers.len > 0) {
+		memset(e->peers.data, 0, e->peers.len);   /* every peer's secret */
 	}
 	codec_replica_entry_free(e);
 	if (rv == 0) {

@@ -219,6 +219,25 @@ for r in 1 2 3; do   # the members (replica 4 joins below)
 	grep -q 'replica.peers peers=' "$log" || fail "replica $r: no replica.peers line"
 done
 ok "viewer revoked with SIGHUP to the leader ($L) alone: every follower refuses it (the group's peers table)"
+# A truncated (emptied) peers file is not proposed: it would lock every
+# peer out of the group, admins included.
+cp "$P/peers" "$T/peers.keep"
+: >"$P/peers"
+kill -HUP "$(pid_of "coordinator$L")"
+wait_until 10 "the leader to refuse an empty peers file" \
+	grep -q 'auth.reload_refused' "$NET_DIR/log/coordinator$L.log"
+cp "$T/peers.keep" "$P/peers"
+"$DROPCTL" --coordinator "$DROPNET_COORDINATOR" --timeout-ms 5000 replicas >/dev/null ||
+	fail "the operator was locked out after an empty peers file"
+ok "an emptied peers file is refused at SIGHUP (auth.reload_refused); operators still speak"
+
+# The store holds the peers' secrets now (and the quote secret): owner only.
+for r in 1 2 3; do
+	for f in "$NET_DIR/coordinator$r"/coordinator.db*; do
+		[[ $(stat -c %a "$f") == 600 ]] || fail "$f is mode $(stat -c %a "$f"), not 600"
+	done
+done
+ok "every replica's store files are mode 600"
 
 # More orders while replica 4 joins.
 DROPNET_TLS_CERT=$DROPNET_STOREFRONT_TLS_CERT DROPNET_TLS_KEY=$DROPNET_STOREFRONT_TLS_KEY \

@@ -1288,6 +1288,64 @@ static void test_peers_genesis(void **state)
 	g_assert_agree(7);
 }
 
+/* Goal: a genesis never replaces a store that holds another store's books.
+ * Turning a single node into a group, a member with an empty data dir may
+ * win the first election and propose its empty store as the genesis; the
+ * single node's replica then refuses it (DN_EINVAL: its process stops,
+ * exit 78) and its file keeps every order; moved away, the same genesis is
+ * taken. (Found by review: the file was replaced and its orders lost.) */
+static void test_genesis_keeps_books(void **state)
+{
+	(void)state;
+	g_genesis();
+	g_node *x = &G->n[3];
+	g_node_init(x, 3);
+	/* A single node's store with a hub on it. */
+	assert_int_equal(replica_machine_open(&x->r), 0);
+	uint64_t own = x->c->incarnation;
+	uint8_t *b = NULL;
+	size_t l = 0;
+	assert_int_equal(in_hubsync(0, NULL, 0, g_wall(), &b, &l), 0);
+	mreq m;
+	mreq *mp = &m;
+	mreq_init(&m, b, l);
+	coord_clock_set(x->c, g_mono(), g_wall());
+	coord_hubsync_batch(x->c, &mp, 1);
+	mreq_fini(&m);
+	free(b);
+	assert_int_equal(x->c->nhubs, 1);
+	replica_machine_close(&x->r);
+	/* The group's genesis: replica 1's store (no hub yet). */
+	uint64_t mono;
+	int64_t wall;
+	replica_stamp(&G->n[0].r, g_mono(), g_wall(), &mono, &wall);
+	uint8_t *gen = NULL;
+	size_t glen = 0;
+	assert_int_equal(replica_genesis_pack(&G->n[0].r, mono, wall, &gen, &glen), 0);
+	assert_true(G->n[0].c->incarnation != own);
+	assert_int_equal(replica_apply(&x->r, gen, glen), DN_EINVAL);
+	assert_false(x->r.open);
+	assert_int_equal(replica_machine_open(&x->r), 0);
+	assert_int_equal(x->c->incarnation, own);
+	assert_int_equal(x->c->nhubs, 1);
+	replica_machine_close(&x->r);
+	/* Moved away: the genesis is taken. */
+	char p[160];
+	const char *sfx[] = {"", "-wal", "-shm"};
+	for (size_t k = 0; k < 3; k++) {
+		snprintf(p, sizeof(p), "%s%s", x->path, sfx[k]);
+		unlink(p);
+	}
+	assert_int_equal(replica_apply(&x->r, gen, glen), 0);
+	assert_true(x->r.open);
+	assert_int_equal(x->c->incarnation, G->n[0].c->incarnation);
+	assert_int_equal(x->c->nhubs, 0);
+	/* A replica replaying the genesis over the group's own file takes it. */
+	replica_machine_close(&x->r);
+	assert_int_equal(replica_apply(&x->r, gen, glen), 0);
+	free(gen);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1299,6 +1357,7 @@ int main(void)
 		    g_teardown),
 		cmocka_unit_test_setup_teardown(test_peers_entry, g_setup, g_teardown),
 		cmocka_unit_test_setup_teardown(test_peers_genesis, g_setup, g_teardown),
+		cmocka_unit_test_setup_teardown(test_genesis_keeps_books, g_setup, g_teardown),
 		cmocka_unit_test_setup_teardown(test_partitioned_leader, g_setup, g_teardown),
 		cmocka_unit_test_setup_teardown(test_replica_added, g_setup, g_teardown),
 		cmocka_unit_test_setup_teardown(test_books_sum, g_setup, g_teardown),
