@@ -631,6 +631,17 @@ int group_create(group **out, uv_loop_t *loop, coord *c, const char *db_path,
 	g->r.replies_arg = g;
 	g->r.loop = loop;
 	g->r.sum_ms = (uint64_t)c->cfg.group_checksum_ms;
+	if (c->cfg.group_secret_file[0] != '\0') {
+		rv = auth_key_load(c->cfg.group_secret_file, g->r.raft_key);
+		if (rv != 0) {
+			log_error("group.secret_bad", "path=%s err=%s hint=\"64 hex digits"
+			    " (deploy/pki.sh group-secret)\"", c->cfg.group_secret_file,
+			    dn_strerror(rv));
+			free(g);
+			return DN_EINVAL;
+		}
+		g->r.raft_key_set = true;
+	}
 	raft_glue_peer peers[GROUP_MEMBERS_MAX];
 	for (size_t i = 0; i < n; i++) {
 		peers[i].id = members[i].id;

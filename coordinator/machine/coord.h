@@ -62,6 +62,7 @@ typedef struct {
 	long long quote_low_units;    /* prices.low_units */
 	long long group_snapshot_entries; /* group.snapshot_entries (a group only) */
 	long long group_checksum_ms;      /* group.checksum_ms */
+	char group_secret_file[DN_CONF_STR_MAX]; /* group.secret_file (a group only) */
 	char log_level[DN_CONF_STR_MAX];
 	/* TLS (common/io/nettls.h, used by the shell in daemon/main.c): one
 	 * CA by default, or one per role. */

@@ -31,6 +31,7 @@
 #include "core/err.h"
 #include "io/log.h"
 #include "raft_glue.h"
+#include "raft_transport.h"
 
 int raft_glue_err(int raft_rv)
 {
@@ -309,6 +310,7 @@ struct raft_glue_node {
 	struct raft_uv_transport transport;
 	struct raft_fsm fsm;
 	bool transport_init, io_init, raft_init;
+	bool own_transport;      /* raft_transport.c's (the group's secret) */
 	bool holding;            /* restarted: not standing for election yet */
 	int last_state;          /* raft_state at the last poll (log lines) */
 	uint64_t last_term;
@@ -374,7 +376,18 @@ int raft_glue_node_create(raft_glue_node **out, struct uv_loop_s *loop, const ch
 		return address == NULL ? DN_EINVAL : DN_ENOMEM;
 	}
 	raft_glue_fsm_init(&g->fsm, r);
-	int rv = raft_uv_tcp_init(&g->transport, loop);
+	/* With the group's secret, libraft reads only connections whose peer
+	 * proved it holds it (raft_transport.c); without, its own plaintext
+	 * transport (a warning: any process that reaches the port can crash
+	 * the replica). */
+	g->own_transport = r->raft_key_set;
+	int rv = g->own_transport ? raft_transport_init(&g->transport, loop, r->raft_key) :
+	    raft_uv_tcp_init(&g->transport, loop);
+	if (!g->own_transport) {
+		log_warn("group.replication_unauthenticated", "hint=\"set group.secret_file on"
+		    " every replica (deploy/pki.sh group-secret): without it any process that"
+		    " reaches the replication port can crash this replica\"");
+	}
 	g->transport_init = rv == 0;
 	if (rv == 0) {
 		rv = raft_uv_init(&g->io, loop, dir, &g->transport);
@@ -516,7 +529,9 @@ void raft_glue_node_destroy(raft_glue_node *node)
 	if (node->io_init) {
 		raft_uv_close(&node->io);
 	}
-	if (node->transport_init) {
+	if (node->transport_init && node->own_transport) {
+		raft_transport_fini(&node->transport);
+	} else if (node->transport_init) {
 		raft_uv_tcp_close(&node->transport);
 	}
 	free(node);

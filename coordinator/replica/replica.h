@@ -86,6 +86,11 @@ typedef struct replica {
 	void *loop;
 	bool sum_busy;            /* a scan is running */
 	uint64_t sum_ms;          /* checksum period, group clock ms (0: none) */
+	/* The group's secret (group.secret_file): replication connections are
+	 * authenticated with it (raft_transport.c). Unset: libraft's own
+	 * plaintext transport. */
+	uint8_t raft_key[DN_AUTH_KEY_BYTES];
+	bool raft_key_set;
 } replica;
 
 /* Entry kinds (proto ReplicaEntryKind). */
