@@ -311,6 +311,7 @@ struct raft_glue_node {
 	struct raft_fsm fsm;
 	bool transport_init, io_init, raft_init;
 	bool own_transport;      /* raft_transport.c's (the group's secret) */
+	bool closing;            /* raft_glue_node_close called */
 	bool holding;            /* restarted: not standing for election yet */
 	int last_state;          /* raft_state at the last poll (log lines) */
 	uint64_t last_term;
@@ -480,6 +481,19 @@ void raft_glue_node_poll(raft_glue_node *node)
 	raft_id id = 0;
 	const char *a = NULL;
 	glue_node_trace(node);
+	if (!node->closing && node->raft_init && raft_state(&node->raft) == RAFT_UNAVAILABLE) {
+		/* libraft stopped for good: an I/O error, or an entry it
+		 * applied that a later leader replaces (0.15's Figure-8 defect,
+		 * docs/replication.md). A member that stays up this way holds
+		 * its vote and answers nothing. A restart reloads the last
+		 * snapshot and the log - the store is rebuilt from them, so what
+		 * it applied wrongly is gone - and follows the leader again. */
+		log_error("replica.raft_unavailable", "term=%llu applied=%llu exit=75 hint=\"the"
+		    " supervisor restarts it (systemd Restart=on-failure); it rebuilds from its"
+		    " snapshot and log\"", (unsigned long long)node->raft.current_term,
+		    (unsigned long long)raft_last_applied(&node->raft));
+		exit(75);
+	}
 	if (!node->holding) {
 		return;
 	}
@@ -513,6 +527,7 @@ void raft_glue_node_close(raft_glue_node *node, void (*closed)(void *arg), void 
 {
 	node->closed = closed;
 	node->closed_arg = arg;
+	node->closing = true;
 	if (node->raft_init) {
 		raft_close(&node->raft, glue_node_closed);
 	} else if (closed != NULL) {
