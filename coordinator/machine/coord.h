@@ -122,6 +122,9 @@ typedef struct {
 	uint64_t lease_sent_mono_ms;
 	uint64_t lease_granted_ms;
 	uint64_t cmd_seq;             /* last command queued */
+	/* cmd_seq moved in the open transaction: hubs.cmd_seq is written once,
+	 * just before the commit (txn.c), not once per command. */
+	bool cmd_seq_dirty;
 	uint64_t cmd_acked;           /* last command the hub applied */
 	uint64_t event_applied;       /* last hub event applied here */
 	coord_report *report;         /* last consistent stock snapshot */
