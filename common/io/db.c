@@ -22,6 +22,12 @@ int db_rc(int rc)
 	return (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : DN_EIO;
 }
 
+void db_lib_init(void)
+{
+	/* SQLITE_MISUSE once SQLite is initialised: then it stays as it is. */
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int db_open(const char *path, const char *schema_sql, sqlite3 **out)
 {
 	return db_open_vfs(path, schema_sql, NULL, out);
@@ -291,6 +297,16 @@ int db_migrate(sqlite3 *db, const char *store, const db_migration *m, size_t n)
 void db_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
 	sqlite3_bind_text(st, i, s != NULL ? s : "", -1, SQLITE_TRANSIENT);
+}
+
+void db_bind_text_ref(sqlite3_stmt *st, int i, const char *s)
+{
+	sqlite3_bind_text(st, i, s != NULL ? s : "", -1, SQLITE_STATIC);
+}
+
+void db_bind_blob_ref(sqlite3_stmt *st, int i, const void *b, size_t len)
+{
+	sqlite3_bind_blob(st, i, b, (int)len, SQLITE_STATIC);
 }
 
 void db_bind_i64(sqlite3_stmt *st, int i, int64_t v)

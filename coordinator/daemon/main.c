@@ -925,6 +925,7 @@ int main(int argc, char **argv)
 	static shell sh;
 	coord *c = &sh.c;
 	log_level lvl;
+	db_lib_init(); /* before the first SQLite call */
 	int rv = shell_config(argc, argv, &sh, &lvl);
 	if (rv >= 0) {
 		return rv;
