@@ -289,13 +289,37 @@ stop_one() { # name sig
 	kill "-$sig" "$pid" 2>/dev/null || true
 }
 
+# A process that is exiting: its memory gone (no command line) or its main
+# thread already a zombie, while some thread has not finished exiting - the
+# last one to exit closes the process's files, so its sockets may still be
+# open, and a restart that binds the same port fails (a replica's
+# raft_start gave "I/O error" that way right after kill -9, twice in
+# test_group_kills). A live process (a reused pid) has a command line and
+# a live main thread: never "dying".
+dying() { # pid
+	local st t ppid alive=0
+	[[ -n $1 && -d /proc/$1/task ]] || return 1
+	# Kernel threads (parent 0 or kthreadd, 2) have no command line either.
+	ppid=$(awk '/^PPid:/ {print $2}' "/proc/$1/status" 2>/dev/null || true)
+	[[ -n $ppid && $ppid != 0 && $ppid != 2 ]] || return 1
+	st=$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null || true)
+	if [[ $st != Z && -n $(tr -d '\0' <"/proc/$1/cmdline" 2>/dev/null) ]]; then
+		return 1
+	fi
+	for t in /proc/"$1"/task/*; do
+		st=$(awk '/^State:/ {print $2}' "$t/status" 2>/dev/null || true)
+		[[ -n $st && $st != Z ]] && alive=1
+	done
+	(( alive ))
+}
+
 wait_gone() { # names...: waits for exit, SIGKILL after the deadline
 	local deadline=$(( $(now_ms) + TIMEOUT_S * 1000 )) name pid left
 	while :; do
 		left=()
 		for name in "$@"; do
 			pid=$(pid_of "$name")
-			if is_ours "$pid" "$name"; then left+=("$name"); fi
+			if is_ours "$pid" "$name" || dying "$pid"; then left+=("$name"); fi
 		done
 		[[ ${#left[@]} -eq 0 ]] && return 0
 		if (( $(now_ms) > deadline )); then

@@ -406,9 +406,12 @@ int raft_glue_node_create(raft_glue_node **out, struct uv_loop_s *loop, const ch
 		rv = glue_node_start(g, peers, n, join);
 	}
 	if (rv != 0) {
-		log_error("replica.raft_start", "dir=%s id=%llu address=%s err=\"%s\" detail=\"%s\"",
-		    dir, (unsigned long long)self, address, raft_strerror(rv),
-		    g->raft_init ? raft_errmsg(&g->raft) : g->io.errmsg);
+		/* raft_start leaves io->start's failures (a listen that cannot
+		 * bind) in the io's or the transport's message, not in raft's. */
+		log_error("replica.raft_start", "dir=%s id=%llu address=%s err=\"%s\" detail=\"%s\""
+		    " io=\"%s\" transport=\"%s\"", dir, (unsigned long long)self, address,
+		    raft_strerror(rv), g->raft_init ? raft_errmsg(&g->raft) : "", g->io.errmsg,
+		    g->transport.errmsg);
 		*out = g;      /* the caller closes what started */
 		return raft_glue_err(rv);
 	}

@@ -402,9 +402,15 @@ static int rt_listen(struct raft_uv_transport *t, raft_uv_accept_cb cb)
 	r->listening = true;
 	r->handles++;
 	r->listener.data = r;
-	if (uv_tcp_bind(&r->listener, (struct sockaddr *)&sa, 0) != 0 ||
-	    uv_listen((uv_stream_t *)&r->listener, 128, rt_on_conn) != 0) {
-		log_error("raft_transport.listen_failed", "address=%s", r->address);
+	int uv = uv_tcp_bind(&r->listener, (struct sockaddr *)&sa, 0);
+	if (uv == 0) {
+		uv = uv_listen((uv_stream_t *)&r->listener, 128, rt_on_conn);
+	}
+	if (uv != 0) {
+		snprintf(t->errmsg, sizeof(t->errmsg), "listen on %s: %s", r->address,
+		    uv_strerror(uv));
+		log_error("raft_transport.listen_failed", "address=%s err=\"%s\"", r->address,
+		    uv_strerror(uv));
 		return RAFT_IOERR;
 	}
 	if (uv_timer_init(r->loop, &r->timer) == 0) {
