@@ -115,7 +115,7 @@ struct nng_tls_engine_conn {
 	uint8_t stage[TLS_REC_MAX];
 };
 
-static _Atomic uint64_t st_records, st_messages, st_fallbacks, st_held;
+static _Atomic uint64_t st_records, st_messages, st_fallbacks, st_held, st_deferred;
 
 void tls_engine_stats_get(tls_engine_stats *out)
 {
@@ -123,6 +123,7 @@ void tls_engine_stats_get(tls_engine_stats *out)
 	out->messages = atomic_load_explicit(&st_messages, memory_order_relaxed);
 	out->fallbacks = atomic_load_explicit(&st_fallbacks, memory_order_relaxed);
 	out->held = atomic_load_explicit(&st_held, memory_order_relaxed);
+	out->deferred = atomic_load_explicit(&st_deferred, memory_order_relaxed);
 }
 
 static void stat_add(_Atomic uint64_t *c)
@@ -325,21 +326,27 @@ static int rec_put(struct nng_tls_engine_conn *ec, const uint8_t *p, size_t n,
 	return REC_PENDING;
 }
 
-/* RAW: exactly as libnng's stock engine sends - mbedtls_ssl_write on the
- * caller's buffer, and after WANT_WRITE the caller comes back with the same
- * bytes, which mbedtls then flushes and counts (its documented retry). No
- * stage and no held record of ours: a non-SP stream (HTTPS /metrics) gains
- * nothing from framing, and a clean-clone CI run once lost the last byte of
- * a 16,385-byte HTTPS body through the held-record path. */
+/* RAW: one mbedtls_ssl_write per call on the caller's buffer, as the stock
+ * engine writes (after WANT_WRITE mbedtls keeps the record and the caller
+ * comes back with the same bytes: its documented retry). What it wrote is
+ * reported one call late (REC_PENDING with pend_*, see "Completion" in the
+ * file comment): an HTTPS server closes the connection as soon as its last
+ * write is reported, and nng drops whatever still waits in its send
+ * buffer at that moment. */
 static int put_raw(struct nng_tls_engine_conn *ec, const uint8_t *p, size_t n,
     size_t rec_max, size_t *used)
 {
 	(void)rec_max;
 	*used = 0;
 	int w = mbedtls_ssl_write(&ec->ssl, p, n);
-	if (w >= 0) {
-		*used = (size_t)w;
+	if (w > 0) {
+		ec->pend_from = p;
+		ec->pend_take = (size_t)w;
 		stat_add(&st_records);
+		stat_add(&st_deferred);
+		return REC_PENDING;
+	}
+	if (w == 0) {
 		return 0;
 	}
 	int rv = tls_err(ec, w);
@@ -541,6 +548,13 @@ static int conn_send(struct nng_tls_engine_conn *ec, const uint8_t *buf, size_t 
 		took = ec->pend_take;
 		ec->pend_take = 0;
 		ec->pend_from = NULL;
+		if (ec->fr.mode == FRAME_RAW) {
+			/* Reported now, one call after it went to nng (the
+			 * file comment's "Completion"); nng comes back for the
+			 * rest. */
+			*szp = took;
+			return 0;
+		}
 	}
 	rec_max = rec_payload_max(ec);
 	while (took < len) {
