@@ -22,7 +22,8 @@
  *         TLS_ENGINE_FRAME_MAX (bigger than any receiver accepts) means the
  *         framing is not what we think: the stage is flushed and the
  *         connection goes RAW.
- *   RAW   every call is sent at once, as the stock engine does.
+ *   RAW   every call is written at once, one mbedtls_ssl_write as the
+ *         stock engine does, and reported one call late (Completion).
  *
  * Partial writes. nng_tls_engine_send takes what fits in nng's 16 KiB send
  * buffer and returns NNG_EAGAIN when it is full; mbedtls then returns
@@ -36,6 +37,29 @@
  * belong to a message whose last bytes are still to come; if its final
  * write fails, that call returns the error, so the message's send fails.
  * After a hard error every later send returns it.
+ *
+ * Completion (RAW). libnng 1.5.2's TLS layer (tls_common.c) copies our
+ * records into its 16 KiB send buffer and starts one TCP send at a time:
+ * bytes that arrive while a send is in flight wait there until that send's
+ * callback starts the next. Its close (tls_close) sends our close-notify
+ * and closes TCP at once, and whatever still waits in that buffer is
+ * dropped. nng's HTTP server closes as soon as its last write is reported
+ * (a request with "Connection: close", as Python's urllib sends), so a
+ * response whose last record queued behind an in-flight send lost it: the
+ * /metrics IncompleteRead, with the stock engine too. So a RAW write is
+ * not reported when mbedtls has handed it to nng: conn_send returns
+ * NNG_EAGAIN with the bytes held as pend_*, and reports them on nng's next
+ * call. That call comes from the TCP send callback (a send is in flight
+ * once our record is in nng's buffer), which first hands everything
+ * waiting in the buffer to the socket; so by the time the writer can
+ * close, its bytes are in the kernel. Not covered: the kernel's socket
+ * buffer full right then (the bytes wait in nng's TCP queue, and a close
+ * still drops them: a client stalled for a whole socket buffer), and a
+ * peer sending meanwhile (nng's receive callback also calls us, and may be
+ * the next call). SP streams keep
+ * the early report: nng drops unsent SP messages at close anyway, dropnet's
+ * protocols resend what is not acknowledged, and the one-record-per-
+ * message speed needs it.
  *
  * Receiving needs nothing special: one record serves tlstran's 8-byte
  * length read and its payload read from mbedtls' buffer, no extra syscall.
@@ -765,12 +789,10 @@ static void init_run(void)
 	if (nng_tls_config_alloc(&probe, NNG_TLS_MODE_CLIENT) == 0) {
 		nng_tls_config_free(probe);
 	}
-	/* Opt-in (DROPNET_TLS_ENGINE=dropnet): in CI an HTTPS /metrics body
-	 * over 16 KiB lost its last record with this engine in 3 of 8 runs
-	 * (never with the stock engine), cause not found; until it is, the
-	 * stock engine is the default. */
-	if (want == NULL || strcmp(want, "dropnet") != 0) {
-		init_why = " reason=default (DROPNET_TLS_ENGINE=dropnet selects dropnet-mbedtls)";
+	/* DROPNET_TLS_ENGINE=nng keeps libnng's stock engine (for
+	 * comparison, or as an escape hatch); anything else selects ours. */
+	if (want != NULL && strcmp(want, "nng") == 0) {
+		init_why = " reason=DROPNET_TLS_ENGINE=nng";
 	} else if ((rv = nng_tls_engine_register(&engine)) != 0) {
 		log_error("tls.engine_refused", "name=%s err=\"%s\" using=%s", TLS_ENGINE_NAME,
 		    nng_strerror(rv), nng_tls_engine_name());
