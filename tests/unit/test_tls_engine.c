@@ -370,7 +370,7 @@ static void test_fallback(void **state)
 #define TLS_TYPE_APP_DATA 23
 enum { GATE_OFF = 0, GATE_ARMED, GATE_HOLDING, GATE_RELEASED, GATE_CLOSED_HOLDING };
 static _Atomic int gate_state, gate_port, gate_fd = -1;
-static struct timespec gate_t0;
+static _Atomic long gate_t0_ms; /* when the hold began */
 
 static int local_port(int fd)
 {
@@ -382,11 +382,11 @@ static int local_port(int fd)
 	return ntohs(sa.sin_port);
 }
 
-static long ms_since(const struct timespec *t0)
+static long now_ms(void)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t0->tv_sec) * 1000L + (now.tv_nsec - t0->tv_nsec) / 1000000L;
+	return now.tv_sec * 1000L + now.tv_nsec / 1000000L;
 }
 
 /* Whether this send is held back now (EAGAIN). */
@@ -397,8 +397,8 @@ static bool gate_holds(int fd, const struct msghdr *msg)
 	    ((const uint8_t *)msg->msg_iov[0].iov_base)[0] == TLS_TYPE_APP_DATA &&
 	    local_port(fd) == atomic_load(&gate_port)) {
 		int want = GATE_ARMED;
+		atomic_store(&gate_t0_ms, now_ms());
 		if (atomic_compare_exchange_strong(&gate_state, &want, GATE_HOLDING)) {
-			clock_gettime(CLOCK_MONOTONIC, &gate_t0);
 			atomic_store(&gate_fd, fd);
 			return true;
 		}
@@ -406,7 +406,7 @@ static bool gate_holds(int fd, const struct msghdr *msg)
 	if (st != GATE_HOLDING || fd != atomic_load(&gate_fd)) {
 		return false;
 	}
-	if (ms_since(&gate_t0) >= GATE_HOLD_MS) {
+	if (now_ms() - atomic_load(&gate_t0_ms) >= GATE_HOLD_MS) {
 		int want = GATE_HOLDING;
 		atomic_compare_exchange_strong(&gate_state, &want, GATE_RELEASED);
 		return false;
