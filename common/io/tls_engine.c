@@ -56,10 +56,9 @@
  * buffer full right then (the bytes wait in nng's TCP queue, and a close
  * still drops them: a client stalled for a whole socket buffer), and a
  * peer sending meanwhile (nng's receive callback also calls us, and may be
- * the next call). SP streams keep
- * the early report: nng drops unsent SP messages at close anyway, dropnet's
- * protocols resend what is not acknowledged, and the one-record-per-
- * message speed needs it.
+ * the next call). SP streams keep the early report: nng drops unsent SP
+ * messages at close anyway, dropnet's protocols resend what is not
+ * acknowledged, and the one-record-per-message speed needs it.
  *
  * Receiving needs nothing special: one record serves tlstran's 8-byte
  * length read and its payload read from mbedtls' buffer, no extra syscall.
@@ -132,8 +131,9 @@ struct nng_tls_engine_conn {
 	int failed;    /* a hard send error: returned again */
 	bool raw_logged;
 	frame_state fr;
-	/* A committed record not yet flushed: its caller bytes start at
-	 * pend_from and are pend_take long; pend_take != 0 marks it. */
+	/* A committed record not yet flushed (or, RAW, handed to nng and not
+	 * yet reported): its caller bytes start at pend_from and are
+	 * pend_take long; pend_take != 0 marks it. */
 	const uint8_t *pend_from;
 	size_t pend_take;
 	uint8_t stage[TLS_REC_MAX];
