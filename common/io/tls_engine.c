@@ -22,7 +22,8 @@
  *         TLS_ENGINE_FRAME_MAX (bigger than any receiver accepts) means the
  *         framing is not what we think: the stage is flushed and the
  *         connection goes RAW.
- *   RAW   every call is sent at once, as the stock engine does.
+ *   RAW   every call is written at once, one mbedtls_ssl_write as the
+ *         stock engine does, and reported one call late (Completion).
  *
  * Partial writes. nng_tls_engine_send takes what fits in nng's 16 KiB send
  * buffer and returns NNG_EAGAIN when it is full; mbedtls then returns
@@ -36,6 +37,28 @@
  * belong to a message whose last bytes are still to come; if its final
  * write fails, that call returns the error, so the message's send fails.
  * After a hard error every later send returns it.
+ *
+ * Completion (RAW). libnng 1.5.2's TLS layer (tls_common.c) copies our
+ * records into its 16 KiB send buffer and starts one TCP send at a time:
+ * bytes that arrive while a send is in flight wait there until that send's
+ * callback starts the next. Its close (tls_close) sends our close-notify
+ * and closes TCP at once, and whatever still waits in that buffer is
+ * dropped. nng's HTTP server closes as soon as its last write is reported
+ * (a request with "Connection: close", as Python's urllib sends), so a
+ * response whose last record queued behind an in-flight send lost it: the
+ * /metrics IncompleteRead, with the stock engine too. So a RAW write is
+ * not reported when mbedtls has handed it to nng: conn_send returns
+ * NNG_EAGAIN with the bytes held as pend_*, and reports them on nng's next
+ * call. That call comes from the TCP send callback (a send is in flight
+ * once our record is in nng's buffer), which first hands everything
+ * waiting in the buffer to the socket; so by the time the writer can
+ * close, its bytes are in the kernel. Not covered: the kernel's socket
+ * buffer full right then (the bytes wait in nng's TCP queue, and a close
+ * still drops them: a client stalled for a whole socket buffer), and a
+ * peer sending meanwhile (nng's receive callback also calls us, and may be
+ * the next call). SP streams keep the early report: nng drops unsent SP
+ * messages at close anyway, dropnet's protocols resend what is not
+ * acknowledged, and the one-record-per-message speed needs it.
  *
  * Receiving needs nothing special: one record serves tlstran's 8-byte
  * length read and its payload read from mbedtls' buffer, no extra syscall.
@@ -108,14 +131,15 @@ struct nng_tls_engine_conn {
 	int failed;    /* a hard send error: returned again */
 	bool raw_logged;
 	frame_state fr;
-	/* A committed record not yet flushed: its caller bytes start at
-	 * pend_from and are pend_take long; pend_take != 0 marks it. */
+	/* A committed record not yet flushed (or, RAW, handed to nng and not
+	 * yet reported): its caller bytes start at pend_from and are
+	 * pend_take long; pend_take != 0 marks it. */
 	const uint8_t *pend_from;
 	size_t pend_take;
 	uint8_t stage[TLS_REC_MAX];
 };
 
-static _Atomic uint64_t st_records, st_messages, st_fallbacks, st_held;
+static _Atomic uint64_t st_records, st_messages, st_fallbacks, st_held, st_deferred;
 
 void tls_engine_stats_get(tls_engine_stats *out)
 {
@@ -123,6 +147,7 @@ void tls_engine_stats_get(tls_engine_stats *out)
 	out->messages = atomic_load_explicit(&st_messages, memory_order_relaxed);
 	out->fallbacks = atomic_load_explicit(&st_fallbacks, memory_order_relaxed);
 	out->held = atomic_load_explicit(&st_held, memory_order_relaxed);
+	out->deferred = atomic_load_explicit(&st_deferred, memory_order_relaxed);
 }
 
 static void stat_add(_Atomic uint64_t *c)
@@ -325,21 +350,27 @@ static int rec_put(struct nng_tls_engine_conn *ec, const uint8_t *p, size_t n,
 	return REC_PENDING;
 }
 
-/* RAW: exactly as libnng's stock engine sends - mbedtls_ssl_write on the
- * caller's buffer, and after WANT_WRITE the caller comes back with the same
- * bytes, which mbedtls then flushes and counts (its documented retry). No
- * stage and no held record of ours: a non-SP stream (HTTPS /metrics) gains
- * nothing from framing, and a clean-clone CI run once lost the last byte of
- * a 16,385-byte HTTPS body through the held-record path. */
+/* RAW: one mbedtls_ssl_write per call on the caller's buffer, as the stock
+ * engine writes (after WANT_WRITE mbedtls keeps the record and the caller
+ * comes back with the same bytes: its documented retry). What it wrote is
+ * reported one call late (REC_PENDING with pend_*, see "Completion" in the
+ * file comment): an HTTPS server closes the connection as soon as its last
+ * write is reported, and nng drops whatever still waits in its send
+ * buffer at that moment. */
 static int put_raw(struct nng_tls_engine_conn *ec, const uint8_t *p, size_t n,
     size_t rec_max, size_t *used)
 {
 	(void)rec_max;
 	*used = 0;
 	int w = mbedtls_ssl_write(&ec->ssl, p, n);
-	if (w >= 0) {
-		*used = (size_t)w;
+	if (w > 0) {
+		ec->pend_from = p;
+		ec->pend_take = (size_t)w;
 		stat_add(&st_records);
+		stat_add(&st_deferred);
+		return REC_PENDING;
+	}
+	if (w == 0) {
 		return 0;
 	}
 	int rv = tls_err(ec, w);
@@ -541,6 +572,13 @@ static int conn_send(struct nng_tls_engine_conn *ec, const uint8_t *buf, size_t 
 		took = ec->pend_take;
 		ec->pend_take = 0;
 		ec->pend_from = NULL;
+		if (ec->fr.mode == FRAME_RAW) {
+			/* Reported now, one call after it went to nng (the
+			 * file comment's "Completion"); nng comes back for the
+			 * rest. */
+			*szp = took;
+			return 0;
+		}
 	}
 	rec_max = rec_payload_max(ec);
 	while (took < len) {
@@ -751,12 +789,10 @@ static void init_run(void)
 	if (nng_tls_config_alloc(&probe, NNG_TLS_MODE_CLIENT) == 0) {
 		nng_tls_config_free(probe);
 	}
-	/* Opt-in (DROPNET_TLS_ENGINE=dropnet): in CI an HTTPS /metrics body
-	 * over 16 KiB lost its last record with this engine in 3 of 8 runs
-	 * (never with the stock engine), cause not found; until it is, the
-	 * stock engine is the default. */
-	if (want == NULL || strcmp(want, "dropnet") != 0) {
-		init_why = " reason=default (DROPNET_TLS_ENGINE=dropnet selects dropnet-mbedtls)";
+	/* DROPNET_TLS_ENGINE=nng keeps libnng's stock engine (for
+	 * comparison, or as an escape hatch); anything else selects ours. */
+	if (want != NULL && strcmp(want, "nng") == 0) {
+		init_why = " reason=DROPNET_TLS_ENGINE=nng";
 	} else if ((rv = nng_tls_engine_register(&engine)) != 0) {
 		log_error("tls.engine_refused", "name=%s err=\"%s\" using=%s", TLS_ENGINE_NAME,
 		    nng_strerror(rv), nng_tls_engine_name());

@@ -49,12 +49,15 @@ void tls_engine_announce(void);
  * messages: SP messages sent whole (coalesced); fallbacks: connections that
  * left SP framing (a bad length) and send piece by piece; held: records
  * mbedtls had to hold while nng's send buffer was full (flushed on nng's
- * next call). */
+ * next call); deferred: writes on a non-SP stream (HTTPS) reported one
+ * call late, after nng handed them to the socket (tls_engine.c,
+ * "Completion"). */
 typedef struct {
 	uint64_t records;
 	uint64_t messages;
 	uint64_t fallbacks;
 	uint64_t held;
+	uint64_t deferred;
 } tls_engine_stats;
 
 void tls_engine_stats_get(tls_engine_stats *out);
