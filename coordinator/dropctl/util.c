@@ -395,7 +395,12 @@ int dropctl_ops_call(const dropctl_opts *o, Dropnet__OpsRequest *req,
 	bool unknown = false;   /* a try went unanswered: it may have been taken */
 	for (int t = 0, k = 0; t < DROPCTL_FOLLOW_TRIES; t++) {
 		ex = dropctl_ops_one(o, next, write ? &counter : NULL, buf, len, out);
-		if (ex == DROPCTL_EXIT_OK && !dropctl_follow_again(*out)) {
+		/* A read refused as a replay: its counter was seen already - nng
+		 * resends a request on a new connection when the one it went on
+		 * drops, or another dropctl drew the same microsecond. A read
+		 * changes nothing: it goes again with a fresh counter. */
+		bool read_again = ex == DROPCTL_EXIT_OK && !write && dropctl_taken_before(*out);
+		if (ex == DROPCTL_EXIT_OK && !dropctl_follow_again(*out) && !read_again) {
 			break;
 		}
 		unknown |= ex == DROPCTL_EXIT_UNREACHABLE;
