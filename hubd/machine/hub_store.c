@@ -211,6 +211,7 @@ enum {
 	ST_READ_BEGIN,
 	ST_READ_END,
 	ST_SYNC_HEAD,
+	ST_SYNC_POS,
 	ST_COUNT_
 };
 
@@ -336,6 +337,10 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	    " (SELECT value FROM meta WHERE key = 'coordinator'),"
 	    " CASE WHEN ?1 THEN (SELECT COALESCE(max(order_id), 0) FROM orders)"
 	    " ELSE 0 END FROM stream WHERE id = 1",
+	/* ST_SYNC_HEAD without the meta rows, for when they are cached. */
+	[ST_SYNC_POS] = "SELECT cmd_applied, event_seq, event_acked,"
+	    " CASE WHEN ?1 THEN (SELECT COALESCE(max(order_id), 0) FROM orders)"
+	    " ELSE 0 END FROM stream WHERE id = 1",
 	[ST_READ_BEGIN] = "BEGIN",
 	[ST_READ_END] = "COMMIT",
 };
@@ -346,7 +351,21 @@ struct hub_store {
 	db_txn txn;             /* BEGIN / COMMIT / the request savepoint */
 	pick_order *cand;       /* hub_store_claim_candidates' rows
 	                         * (DN_QUEUE_LIST_MAX, allocated on first use) */
+	/* The meta rows as this connection last read them (every sync reads
+	 * them twice; two index lookups were most of that statement's cost).
+	 * Only this connection writes hub.db, and only
+	 * hub_store_coordinator_set writes meta, so the copy equals what a
+	 * read would return until that call or a rollback, a failed commit
+	 * or a failed statement (which may have undone such a write): each
+	 * of those forgets it, and the next read fills it again. */
+	bool meta_valid;
+	hub_meta meta;
 };
+
+static void meta_forget(hub_store *s)
+{
+	s->meta_valid = false;
+}
 
 /* Steps a statement that returns no row or one row we ignore, then resets. */
 static int step_done(hub_store *s, int which)
@@ -355,6 +374,7 @@ static int step_done(hub_store *s, int which)
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		meta_forget(s);
 		log_error("hub.db_failed", "stmt=%d rc=%d err=\"%s\"", which, rc,
 		    sqlite3_errmsg(s->db));
 		return DN_EIO;
@@ -364,6 +384,7 @@ static int step_done(hub_store *s, int which)
 
 static int step_fail(hub_store *s, int which, int rc)
 {
+	meta_forget(s);
 	sqlite3_reset(s->st[which]);
 	log_error("hub.db_failed", "stmt=%d rc=%d err=\"%s\"", which, rc,
 	    sqlite3_errmsg(s->db));
@@ -451,11 +472,16 @@ int hub_store_begin(hub_store *s)
 
 int hub_store_commit(hub_store *s)
 {
-	return db_txn_commit(&s->txn);
+	int rv = db_txn_commit(&s->txn);
+	if (rv != 0) {
+		meta_forget(s);
+	}
+	return rv;
 }
 
 void hub_store_rollback(hub_store *s)
 {
+	meta_forget(s);
 	db_rollback(s->db);
 }
 
@@ -467,6 +493,7 @@ int hub_store_read_begin(hub_store *s)
 void hub_store_read_end(hub_store *s)
 {
 	if (step_done(s, ST_READ_END) != 0 && !sqlite3_get_autocommit(s->db)) {
+		/* step_done forgot the meta copy. */
 		db_rollback(s->db);
 	}
 }
@@ -484,6 +511,7 @@ int hub_store_release(hub_store *s)
 void hub_store_rollback_to(hub_store *s)
 {
 	/* ROLLBACK TO keeps the savepoint open; RELEASE closes it. */
+	meta_forget(s);
 	(void)db_txn_rollback_to(&s->txn);
 	(void)db_txn_release(&s->txn);
 }
@@ -522,6 +550,10 @@ int hub_store_event_acked_set(hub_store *s, uint64_t seq)
 
 int hub_store_meta_get(hub_store *s, hub_meta *out)
 {
+	if (s->meta_valid) {
+		*out = s->meta;
+		return 0;
+	}
 	sqlite3_stmt *st = s->st[ST_META_GET];
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
@@ -530,27 +562,38 @@ int hub_store_meta_get(hub_store *s, hub_meta *out)
 	out->incarnation = (uint64_t)sqlite3_column_int64(st, 0);
 	out->coordinator = (uint64_t)sqlite3_column_int64(st, 1);
 	sqlite3_reset(st);
+	s->meta = *out;
+	s->meta_valid = true;
 	return 0;
 }
 
 int hub_store_sync_head(hub_store *s, hub_stream *sp, hub_meta *meta,
     uint64_t *order_id_max)
 {
-	sqlite3_stmt *st = s->st[ST_SYNC_HEAD];
+	/* Columns 0-2 the positions; then the meta rows (ST_SYNC_HEAD) unless
+	 * cached (ST_SYNC_POS); then the highest order id. */
+	const bool cached = s->meta_valid;
+	const int which = cached ? ST_SYNC_POS : ST_SYNC_HEAD;
+	const int max_col = cached ? 3 : 5;
+	sqlite3_stmt *st = s->st[which];
 	int rc;
 
 	db_bind_i64(st, 1, order_id_max != NULL ? 1 : 0);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
-		return step_fail(s, ST_SYNC_HEAD, rc);
+		return step_fail(s, which, rc);
 	}
 	sp->cmd_applied = (uint64_t)sqlite3_column_int64(st, 0);
 	sp->event_seq = (uint64_t)sqlite3_column_int64(st, 1);
 	sp->event_acked = (uint64_t)sqlite3_column_int64(st, 2);
-	meta->incarnation = (uint64_t)sqlite3_column_int64(st, 3);
-	meta->coordinator = (uint64_t)sqlite3_column_int64(st, 4);
+	if (!cached) {
+		s->meta.incarnation = (uint64_t)sqlite3_column_int64(st, 3);
+		s->meta.coordinator = (uint64_t)sqlite3_column_int64(st, 4);
+		s->meta_valid = true;
+	}
+	*meta = s->meta;
 	if (order_id_max != NULL) {
-		*order_id_max = (uint64_t)sqlite3_column_int64(st, 5);
+		*order_id_max = (uint64_t)sqlite3_column_int64(st, max_col);
 	}
 	sqlite3_reset(st);
 	return 0;
@@ -558,6 +601,9 @@ int hub_store_sync_head(hub_store *s, hub_stream *sp, hub_meta *meta,
 
 int hub_store_coordinator_set(hub_store *s, uint64_t incarnation)
 {
+	/* The next read fills the copy from the file again (whether this
+	 * write lands, or its transaction rolls back). */
+	meta_forget(s);
 	db_bind_i64(s->st[ST_COORDINATOR_SET], 1, (int64_t)incarnation);
 	return step_done(s, ST_COORDINATOR_SET);
 }

@@ -153,8 +153,13 @@ static int sync_read(hub *h, hub_stream *sp, hub_meta *meta,
 	if (b->events == NULL || b->stock == NULL) {
 		return DN_ENOMEM;
 	}
-	rv = hub_store_events_list(h->store, sp->event_acked,
-	    DN_STREAM_BATCH_MAX, batch_add_event, b);
+	/* The outbox holds events up to event_seq only (each is appended
+	 * with it, in one transaction): with all of them acked it has
+	 * nothing to send, and an idle hub's every sync skips the read. */
+	if (sp->event_seq > sp->event_acked) {
+		rv = hub_store_events_list(h->store, sp->event_acked,
+		    DN_STREAM_BATCH_MAX, batch_add_event, b);
+	}
 	if (rv == 0 && sp->event_seq == sp->event_acked) {
 		rv = hub_store_stock_list(h->store, DN_STOCK_REPORT_MAX + 1,
 		    batch_add_stock, b);
