@@ -37,6 +37,16 @@
  * coordinator restored from an older copy can be given them again.
  *
  * Every statement is prepared once (db_prepare) and reset after use.
+ *
+ * What every sync reads (the stream positions, the highest order id, the
+ * stock list) is kept as last read, with the connection's count of rows
+ * written then (sqlite3_total_changes64): only this connection writes
+ * hub.db, every write to those tables is a row INSERT, UPDATE or DELETE of
+ * its own (no trigger, no REPLACE, no foreign key action touches them),
+ * and the count never goes back (a rollback leaves it), so while it is
+ * unchanged the copy is what the file says. An idle hub's sync then reads
+ * nothing (its read transaction begins only when a read must go to the
+ * file).
  */
 #include <assert.h>
 #include <stdio.h>
@@ -360,11 +370,42 @@ struct hub_store {
 	 * of those forgets it, and the next read fills it again. */
 	bool meta_valid;
 	hub_meta meta;
+	/* hub_store_read_begin's transaction: asked for, and begun (at the
+	 * first read that goes to the file: read_begun). */
+	bool read_open, read_begun;
+	/* The sync's reads as of total_changes64 = *_at (see the top). */
+	bool head_valid, stock_valid;
+	int64_t head_at, stock_at;
+	hub_stream head;
+	uint64_t head_order_id_max;
+	size_t stock_max, nstock, stock_cap;
+	struct hub_store_stock_row {
+		char sku[DN_ID_MAX + 1];
+		int64_t on_hand;
+	} *stock;
 };
 
 static void meta_forget(hub_store *s)
 {
 	s->meta_valid = false;
+}
+
+static int64_t rows_written(const hub_store *s)
+{
+	return (int64_t)sqlite3_total_changes64(s->db);
+}
+
+/* The read transaction asked for by hub_store_read_begin, begun before the
+ * first read that goes to the file (0 or DN_EIO). */
+static int step_done(hub_store *s, int which);
+static int read_ensure(hub_store *s)
+{
+	if (!s->read_open || s->read_begun) {
+		return 0;
+	}
+	int rv = step_done(s, ST_READ_BEGIN);
+	s->read_begun = rv == 0;
+	return rv;
 }
 
 /* Steps a statement that returns no row or one row we ignore, then resets. */
@@ -462,6 +503,7 @@ void hub_store_close(hub_store *s)
 	}
 	db_close(s->db);
 	free(s->cand);
+	free(s->stock);
 	free(s);
 }
 
@@ -487,12 +529,17 @@ void hub_store_rollback(hub_store *s)
 
 int hub_store_read_begin(hub_store *s)
 {
-	return step_done(s, ST_READ_BEGIN);
+	assert(!s->read_open);
+	s->read_open = true;
+	s->read_begun = false;
+	return 0;
 }
 
 void hub_store_read_end(hub_store *s)
 {
-	if (step_done(s, ST_READ_END) != 0 && !sqlite3_get_autocommit(s->db)) {
+	bool begun = s->read_begun;
+	s->read_open = s->read_begun = false;
+	if (begun && step_done(s, ST_READ_END) != 0 && !sqlite3_get_autocommit(s->db)) {
 		/* step_done forgot the meta copy. */
 		db_rollback(s->db);
 	}
@@ -570,6 +617,14 @@ int hub_store_meta_get(hub_store *s, hub_meta *out)
 int hub_store_sync_head(hub_store *s, hub_stream *sp, hub_meta *meta,
     uint64_t *order_id_max)
 {
+	if (s->meta_valid && s->head_valid && s->head_at == rows_written(s)) {
+		*sp = s->head;
+		*meta = s->meta;
+		if (order_id_max != NULL) {
+			*order_id_max = s->head_order_id_max;
+		}
+		return 0;
+	}
 	/* Columns 0-2 the positions; then the meta rows (ST_SYNC_HEAD) unless
 	 * cached (ST_SYNC_POS); then the highest order id. */
 	const bool cached = s->meta_valid;
@@ -578,6 +633,9 @@ int hub_store_sync_head(hub_store *s, hub_stream *sp, hub_meta *meta,
 	sqlite3_stmt *st = s->st[which];
 	int rc;
 
+	if ((rc = read_ensure(s)) != 0) {
+		return rc;
+	}
 	db_bind_i64(st, 1, order_id_max != NULL ? 1 : 0);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
@@ -596,6 +654,14 @@ int hub_store_sync_head(hub_store *s, hub_stream *sp, hub_meta *meta,
 		*order_id_max = (uint64_t)sqlite3_column_int64(st, max_col);
 	}
 	sqlite3_reset(st);
+	/* Kept when read in the read transaction (the file's own state, no
+	 * write of ours pending) with every column. */
+	s->head_valid = s->read_begun && order_id_max != NULL;
+	if (s->head_valid) {
+		s->head = *sp;
+		s->head_order_id_max = *order_id_max;
+		s->head_at = rows_written(s);
+	}
 	return 0;
 }
 
@@ -694,6 +760,9 @@ int hub_store_events_list(hub_store *s, uint64_t after, size_t max,
 	sqlite3_stmt *st = s->st[ST_OUTBOX_LIST];
 	int rc, rv = 0;
 
+	if ((rv = read_ensure(s)) != 0) {
+		return rv;
+	}
 	db_bind_i64(st, 1, (int64_t)after);
 	db_bind_i64(st, 2, (int64_t)max);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -801,16 +870,53 @@ int hub_store_stock_get(hub_store *s, const char *sku, int64_t *on_hand)
 	return 0;
 }
 
+/* Keeps row i of the stock list being read (false: it cannot be kept,
+ * out of memory or an sku longer than any the hub writes). */
+static bool stock_keep(hub_store *s, size_t i, const char *sku, int64_t on_hand)
+{
+	size_t len = strlen(sku);
+	if (len > DN_ID_MAX || i > DN_STOCK_REPORT_MAX) {
+		return false;
+	}
+	if (i == s->stock_cap) {
+		size_t cap = s->stock_cap != 0 ? s->stock_cap * 2 : 16;
+		void *rows = realloc(s->stock, cap * sizeof(*s->stock));
+		if (rows == NULL) {
+			return false;
+		}
+		s->stock = rows;
+		s->stock_cap = cap;
+	}
+	memcpy(s->stock[i].sku, sku, len + 1);
+	s->stock[i].on_hand = on_hand;
+	return true;
+}
+
 int hub_store_stock_list(hub_store *s, size_t max, hub_store_stock_fn fn,
     void *arg)
 {
 	sqlite3_stmt *st = s->st[ST_STOCK_LIST];
 	int rc, rv = 0;
 
+	if (s->stock_valid && s->stock_max == max && s->stock_at == rows_written(s)) {
+		for (size_t i = 0; i < s->nstock && rv == 0; i++) {
+			rv = fn(arg, s->stock[i].sku, s->stock[i].on_hand);
+		}
+		return rv;
+	}
+	if ((rv = read_ensure(s)) != 0) {
+		return rv;
+	}
+	/* Kept when read whole in the read transaction (see the top). */
+	bool keep = s->read_begun;
+	size_t n = 0;
+	s->stock_valid = false;
 	db_bind_i64(st, 1, (int64_t)max);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((rv = fn(arg, db_col_text(st, 0),
-		    sqlite3_column_int64(st, 1))) != 0) {
+		const char *sku = db_col_text(st, 0);
+		int64_t on_hand = sqlite3_column_int64(st, 1);
+		keep = keep && stock_keep(s, n++, sku, on_hand);
+		if ((rv = fn(arg, sku, on_hand)) != 0) {
 			break;
 		}
 	}
@@ -818,6 +924,12 @@ int hub_store_stock_list(hub_store *s, size_t max, hub_store_stock_fn fn,
 		return step_fail(s, ST_STOCK_LIST, rc);
 	}
 	sqlite3_reset(st);
+	if (keep && rv == 0) {
+		s->stock_valid = true;
+		s->stock_max = max;
+		s->nstock = n;
+		s->stock_at = rows_written(s);
+	}
 	return rv;
 }
 
