@@ -39,7 +39,7 @@ typedef struct {
 	Dropnet__HubEvent **events;
 	size_t nevents;
 	Dropnet__StockLevel **stock;
-	size_t nstock;
+	size_t nstock, stock_cap; /* stock grows to DN_STOCK_REPORT_MAX */
 	bool stock_over; /* more SKUs than DN_STOCK_REPORT_MAX */
 } sync_batch;
 
@@ -112,6 +112,18 @@ static int batch_add_stock(void *arg, const char *sku, int64_t on_hand)
 		b->stock_over = true;
 		return 1; /* stop: a partial snapshot would mislead audit */
 	}
+	if (b->nstock == b->stock_cap) {
+		/* A hub holds a few SKUs, rarely DN_STOCK_REPORT_MAX: the
+		 * array grows with them (every sync lists them). */
+		size_t cap = b->stock_cap != 0 ? b->stock_cap * 4 : 16;
+		cap = cap < DN_STOCK_REPORT_MAX ? cap : DN_STOCK_REPORT_MAX;
+		Dropnet__StockLevel **grown = realloc(b->stock, cap * sizeof(*grown));
+		if (grown == NULL) {
+			return DN_ENOMEM;
+		}
+		b->stock = grown;
+		b->stock_cap = cap;
+	}
 	s = malloc(sizeof(*s) + strlen(sku) + 1);
 	if (s == NULL) {
 		return DN_ENOMEM;
@@ -147,16 +159,15 @@ static int sync_read(hub *h, hub_stream *sp, hub_meta *meta,
 	if ((rv = hub_store_sync_head(h->store, sp, meta, order_id_max)) != 0) {
 		return rv;
 	}
-	/* Filled from 0 (nevents, nstock): no need to clear them. */
-	b->events = malloc(DN_STREAM_BATCH_MAX * sizeof(*b->events));
-	b->stock = malloc(DN_STOCK_REPORT_MAX * sizeof(*b->stock));
-	if (b->events == NULL || b->stock == NULL) {
-		return DN_ENOMEM;
-	}
 	/* The outbox holds events up to event_seq only (each is appended
 	 * with it, in one transaction): with all of them acked it has
-	 * nothing to send, and an idle hub's every sync skips the read. */
+	 * nothing to send, and an idle hub's every sync skips the read. The
+	 * events array is filled from 0 (nevents): no need to clear it. */
 	if (sp->event_seq > sp->event_acked) {
+		b->events = malloc(DN_STREAM_BATCH_MAX * sizeof(*b->events));
+		if (b->events == NULL) {
+			return DN_ENOMEM;
+		}
 		rv = hub_store_events_list(h->store, sp->event_acked,
 		    DN_STREAM_BATCH_MAX, batch_add_event, b);
 	}
