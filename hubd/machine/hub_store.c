@@ -880,6 +880,7 @@ static bool stock_keep(hub_store *s, size_t i, const char *sku, int64_t on_hand)
 	}
 	if (i == s->stock_cap) {
 		size_t cap = s->stock_cap != 0 ? s->stock_cap * 2 : 16;
+		cap = cap < DN_STOCK_REPORT_MAX + 1 ? cap : DN_STOCK_REPORT_MAX + 1;
 		void *rows = realloc(s->stock, cap * sizeof(*s->stock));
 		if (rows == NULL) {
 			return false;
