@@ -368,6 +368,10 @@ group_argv() { # scheme argv...
 		hs+=("$scheme://$h:$((p + 2))")
 		flags+=(--replica "$r,$h:$((base + 4 * REPLICAS + r - 1)),${ing[-1]},${hs[-1]},${ops[-1]}")
 	done
+	# The group's shared secret: replication connections are authenticated
+	# with it (docs/replication.md "Transport and trust").
+	"$REPO_DIR/deploy/pki.sh" group-secret --dir "$DIR" >/dev/null ||
+		die "pki.sh group-secret failed"
 	for r in $(seq 1 "$REPLICAS"); do
 		p=$((base + 4 * (r - 1)))
 		mkdir -p "$DIR/coordinator$r"
@@ -383,7 +387,7 @@ group_argv() { # scheme argv...
 			esac
 			a+=("$x")
 		done
-		a+=(--replica-id "$r" "${flags[@]}")
+		a+=(--set "group.secret_file=$DIR/group.secret" --replica-id "$r" "${flags[@]}")
 		write_argv "coordinator$r" "${a[@]}"
 	done
 	INGEST_URL=$(IFS=,; echo "${ing[*]}")

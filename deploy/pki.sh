@@ -9,6 +9,9 @@
 #                        expire; N days, default 365; init and revoke sign
 #                        them for as long)
 #   deploy/pki.sh show   --dir PKI ROLE NAME
+#   deploy/pki.sh group-secret --dir PKI  (PKI/group.secret: a replicated
+#                        coordinator group's shared secret, 64 hex digits,
+#                        mode 0600; kept if it exists)
 #
 # Layout (all PEM; keys are EC P-256, unencrypted, mode 0600):
 #   PKI/ca/root.crt          the network's root CA (offline in production:
@@ -53,7 +56,7 @@ set -euo pipefail
 
 ROLES="hub storefront operator server"
 die() { echo "pki: $*" >&2; exit 1; }
-usage() { sed -n '2,51p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,54p' "$0" | sed 's/^# \{0,1\}//'; }
 
 command -v openssl >/dev/null || die "openssl not found: apt-get install openssl"
 
@@ -252,8 +255,19 @@ cmd_show() {
 	openssl x509 -in "$DIR/${ARGS[0]}/${ARGS[1]}.crt" -noout -subject -issuer -dates -ext subjectAltName
 }
 
+cmd_group_secret() {
+	[[ ${#ARGS[@]} -eq 0 ]] || die "group-secret takes no arguments"
+	mkdir -p "$DIR"
+	if [[ ! -f $DIR/group.secret ]]; then
+		(umask 077; openssl rand -hex 32 >"$DIR/group.secret.new") &&
+			mv "$DIR/group.secret.new" "$DIR/group.secret"
+	fi
+	echo "pki: $DIR/group.secret (give it to every replica as group.secret_file)"
+}
+
 case $CMD in
 init) cmd_init ;;
+group-secret) cmd_group_secret ;;
 issue) cmd_issue ;;
 revoke) cmd_revoke ;;
 crl) cmd_crl ;;

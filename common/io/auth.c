@@ -156,6 +156,16 @@ int auth_table_parse(const char *text, size_t len, auth_table **out, char *err,
 		}
 		t->peers[t->n++] = p;
 	}
+	/* The text it came from: a replicated group proposes it (a peers
+	 * change is a log entry) and a genesis carries it. */
+	t->text = malloc(len + 1);
+	if (t->text == NULL) {
+		auth_table_destroy(t);
+		return DN_ENOMEM;
+	}
+	memcpy(t->text, text, len);
+	t->text[len] = '\0';
+	t->text_len = len;
 	*out = t;
 	return 0;
 }
@@ -188,6 +198,7 @@ int auth_table_load(const char *path, auth_table **out, char *err, size_t err_le
 			snprintf(err, err_len, "%s: %s", path, why);
 		}
 	}
+	memset(buf, 0, n < max + 1 ? n : max + 1);   /* every peer's secret */
 	free(buf);
 	return rv;
 }
@@ -201,7 +212,26 @@ void auth_table_destroy(auth_table *t)
 		memset(t->peers, 0, t->n * sizeof(*t->peers));
 	}
 	free(t->peers);
+	if (t->text != NULL) {
+		memset(t->text, 0, t->text_len);
+	}
+	free(t->text);
 	free(t);
+}
+
+void auth_table_carry(const auth_table *old, auth_table *fresh)
+{
+	for (size_t i = 0; fresh != NULL && i < fresh->n; i++) {
+		const auth_peer *o = auth_table_find(old, fresh->peers[i].name);
+		if (o != NULL) {
+			auth_peer *p = &fresh->peers[i];
+			p->floor = o->floor;
+			p->max = o->max;
+			memcpy(p->recent, o->recent, sizeof(p->recent));
+			p->nrecent = o->nrecent;
+			p->counter_loaded = o->counter_loaded;
+		}
+	}
 }
 
 auth_peer *auth_table_find(const auth_table *t, const char *name)

@@ -63,6 +63,8 @@ bool auth_peer_counter_take(auth_peer *p, uint64_t c);
 typedef struct auth_table {
 	auth_peer *peers;
 	size_t n;
+	char *text;       /* the text it was parsed from, NUL-terminated */
+	size_t text_len;
 } auth_table;
 
 /* The MAC's sockets. */
@@ -78,6 +80,9 @@ int auth_table_parse(const char *text, size_t len, auth_table **out, char *err,
 /* Reads and parses path (at most DN_PEERS_MAX lines of text). */
 int auth_table_load(const char *path, auth_table **out, char *err, size_t err_len);
 void auth_table_destroy(auth_table *t);
+/* A reload: each peer of fresh that old names too keeps old's replay state
+ * (floor, max, recent counters), so a reload opens no replay window. */
+void auth_table_carry(const auth_table *old, auth_table *fresh);
 /* The peer called name, or NULL. */
 auth_peer *auth_table_find(const auth_table *t, const char *name);
 /* "hub", "storefront", "read-only", "operator", "admin". */

@@ -2,7 +2,9 @@
  * db.c - SQLite helpers (see db.h). Every failure is logged here with the
  * SQLite message, so callers only decide what to undo.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <string.h>
 #include "core/err.h"
@@ -18,6 +20,12 @@
 int db_rc(int rc)
 {
 	return (rc == SQLITE_OK || rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : DN_EIO;
+}
+
+void db_lib_init(void)
+{
+	/* SQLITE_MISUSE once SQLite is initialised: then it stays as it is. */
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 }
 
 int db_open(const char *path, const char *schema_sql, sqlite3 **out)
@@ -71,6 +79,18 @@ int db_open_vfs(const char *path, const char *schema_sql, const char *vfs,
 	sqlite3_finalize(st);
 	*out = db;
 	return 0;
+}
+
+void db_files_private(const char *path)
+{
+	const char *sfx[] = {"", "-wal", "-shm"};
+	char p[4096];
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		snprintf(p, sizeof(p), "%s%s", path, sfx[i]);
+		if (chmod(p, 0600) != 0 && errno != ENOENT) {
+			log_warn("db.chmod_failed", "path=%s err=\"%s\"", p, strerror(errno));
+		}
+	}
 }
 
 void db_close(sqlite3 *db)
@@ -277,6 +297,16 @@ int db_migrate(sqlite3 *db, const char *store, const db_migration *m, size_t n)
 void db_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
 	sqlite3_bind_text(st, i, s != NULL ? s : "", -1, SQLITE_TRANSIENT);
+}
+
+void db_bind_text_ref(sqlite3_stmt *st, int i, const char *s)
+{
+	sqlite3_bind_text(st, i, s != NULL ? s : "", -1, SQLITE_STATIC);
+}
+
+void db_bind_blob_ref(sqlite3_stmt *st, int i, const void *b, size_t len)
+{
+	sqlite3_bind_blob(st, i, b, (int)len, SQLITE_STATIC);
 }
 
 void db_bind_i64(sqlite3_stmt *st, int i, int64_t v)

@@ -16,8 +16,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Makes path and its -wal and -shm files readable by their owner only
+ * (0600; SQLite creates them 0644): the coordinator's store holds the
+ * network's secrets (the quote secret, a group's peers table). Files not
+ * there yet are skipped; a failure is logged, not fatal. */
+void db_files_private(const char *path);
 /* Opens (creating) path and executes schema_sql (may hold many statements).
  * Returns 0 or DN_EIO, logging the reason. */
+/* Process-wide SQLite settings for a daemon, before its first SQLite call:
+ * no memory statistics (each of SQLite's allocations otherwise takes a
+ * global mutex to count itself; nothing here reads the counts). Later
+ * calls change nothing. */
+void db_lib_init(void);
 int db_open(const char *path, const char *schema_sql, sqlite3 **out);
 /* The same through a named VFS (NULL: the default); the simulator opens the
  * daemons' real stores through its fault-injecting one. */
@@ -84,6 +94,12 @@ int db_rc(int sqlite_rc);
 
 /* Bind helpers (1-based index like SQLite); text is copied (TRANSIENT). */
 void db_bind_text(sqlite3_stmt *st, int i, const char *s);
+/* The same without the copy (SQLITE_STATIC): for a statement stepped, reset
+ * and cleared (sqlite3_clear_bindings) before s or b goes away - the hot
+ * path's single-row writes and reads, where a copy per bound string was a
+ * malloc, a memcpy and a free each. */
+void db_bind_text_ref(sqlite3_stmt *st, int i, const char *s);
+void db_bind_blob_ref(sqlite3_stmt *st, int i, const void *b, size_t len);
 void db_bind_i64(sqlite3_stmt *st, int i, int64_t v);
 void db_bind_double(sqlite3_stmt *st, int i, double v);
 /* Column text never NULL ("" for NULL). */

@@ -44,3 +44,15 @@ void mreq_reply(mreq *r, const void *buf, size_t len)
 	memcpy(r->reply, buf, len);
 	r->reply_len = len;
 }
+
+void mreq_reply_take(mreq *r, uint8_t *buf, size_t len)
+{
+	assert(!r->replied);
+	r->replied = true;
+	if (len == 0) {
+		free(buf);
+		return;
+	}
+	r->reply = buf;
+	r->reply_len = len;
+}

@@ -49,5 +49,8 @@ const uint8_t *mreq_body(const mreq *r, size_t *len);
 /* Records the reply (copied). On out-of-memory the reply is empty, which a
  * client reads as MALFORMED and retries. */
 void mreq_reply(mreq *r, const void *buf, size_t len);
+/* The same with a malloc'd buf the request takes over (no copy); buf may
+ * be NULL with len 0 (an empty reply). */
+void mreq_reply_take(mreq *r, uint8_t *buf, size_t len);
 
 #endif

@@ -49,6 +49,13 @@ struct group {
 	uint64_t self;
 	bool was_leading;        /* leader at the last group_tick */
 	bool barrier_pending;
+	uint64_t barrier_after;  /* group_mono before which no barrier starts (a failed take-over) */
+	/* A peers file this leader was asked to make the group's (SIGHUP),
+	 * kept until the group's table is that text: proposed once ready,
+	 * again if a proposal fails; dropped (logged) if leadership goes. */
+	char *peers_want;
+	size_t peers_want_len;
+	bool peers_inflight;
 	bool ready;              /* leading, barrier done, genesis or reopen proposed */
 	uint64_t term_gen;       /* bumped at every leadership change */
 	uint64_t known_leader;   /* the leader's id at the last group_tick, 0: none */
@@ -65,6 +72,10 @@ struct group {
 	int change_op;           /* RAFT_GLUE_ADD, _VOTER, _REMOVE */
 	group_replica change_m;
 };
+
+/* A take-over whose genesis or reopen failed is tried again after this
+ * (ms), not at every role check. */
+#define GROUP_RETAKE_MS 250
 
 static const int group_kind[GROUP_SOCKETS] = {
 	[GROUP_INGEST] = REPLICA_KIND_INGEST,
@@ -365,6 +376,89 @@ static int group_propose_bare(group *g, int kind)
 	return rv;
 }
 
+/* Frees a wanted peers text, wiping it (it holds every peer's secret). */
+static void group_peers_forget(group *g)
+{
+	if (g->peers_want != NULL) {
+		memset(g->peers_want, 0, g->peers_want_len);
+		free(g->peers_want);
+	}
+	g->peers_want = NULL;
+	g->peers_want_len = 0;
+	g->peers_inflight = false;
+}
+
+static void group_peers_failed(void *arg, uint64_t proposal, int status)
+{
+	group *g = arg;
+	log_warn("group.peers_failed", "proposal=%llu err=%s retry=%s",
+	    (unsigned long long)proposal, dn_strerror(status),
+	    g->peers_want != NULL ? "yes" : "no");
+	g->peers_inflight = false;
+}
+
+/* Proposes the wanted peers text while leading and ready, until the
+ * machine's table is that text (then it is the group's: done). */
+static void group_peers_flush(group *g)
+{
+	const auth_table *t = g->c->peers;
+	if (g->peers_want == NULL || !g->ready || !raft_glue_node_leading(g->node)) {
+		return;
+	}
+	if (t != NULL && t->text_len == g->peers_want_len &&
+	    memcmp(t->text, g->peers_want, t->text_len) == 0) {
+		log_info("auth.reloaded", "peers=%zu group=yes", t->n);
+		group_peers_forget(g);
+		return;
+	}
+	if (g->peers_inflight) {
+		return;
+	}
+	uint64_t mono, proposal = 0, index = 0;
+	int64_t wall;
+	replica_stamp(&g->r, group_mono(g), group_wall(), &mono, &wall);
+	uint8_t *buf = NULL;
+	size_t blen = 0;
+	int rv = replica_peers_pack(&g->r, g->peers_want, g->peers_want_len, mono, wall,
+	    &proposal, &buf, &blen);
+	if (rv == 0) {
+		rv = raft_glue_propose(raft_glue_node_raft(g->node), buf, blen, proposal,
+		    group_peers_failed, g, &index);
+	}
+	if (buf != NULL) {
+		memset(buf, 0, blen);
+	}
+	free(buf);
+	g->peers_inflight = rv == 0;
+	log_info("group.peers_proposed", "bytes=%zu index=%llu err=%s", g->peers_want_len,
+	    (unsigned long long)index, dn_strerror(rv));
+	if (rv == DN_EINVAL) {
+		group_peers_forget(g);   /* it will never parse: said above */
+	}
+}
+
+int group_peers_propose(group *g, const char *text, size_t len)
+{
+	if (!raft_glue_node_leading(g->node)) {
+		return DN_ESTATE;
+	}
+	char *copy = malloc(len + 1);
+	if (copy == NULL) {
+		return DN_ENOMEM;
+	}
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	group_peers_forget(g);
+	g->peers_want = copy;
+	g->peers_want_len = len;
+	if (!g->ready) {
+		log_info("group.peers_deferred", "bytes=%zu reason=\"taking over: proposed once"
+		    " ready\"", len);
+	}
+	group_peers_flush(g);
+	return 0;
+}
+
 /* A new leader's barrier is done: every earlier entry is applied here. No
  * genesis applied in this process's history (restores 0): the group has
  * none, and this member's own store becomes the group's. */
@@ -382,8 +476,9 @@ static void group_on_barrier(void *arg, int status)
 			coord_clock_set(g->c, group_mono(g), group_wall());
 			rv = replica_machine_open(&g->r);
 			if (rv != 0) {
-				log_error("group.genesis_open", "path=%s err=%s", g->r.path,
-				    dn_strerror(rv));
+				log_error("group.genesis_open", "path=%s err=%s retry_ms=%d", g->r.path,
+				    dn_strerror(rv), GROUP_RETAKE_MS);
+				g->barrier_after = group_mono(g) + GROUP_RETAKE_MS;
 				return;
 			}
 		}
@@ -391,12 +486,26 @@ static void group_on_barrier(void *arg, int status)
 		rv = group_propose_bare(g, REPLICA_KIND_GENESIS);
 		log_info("group.genesis", "incarnation=%llu hubs=%zu err=%s",
 		    (unsigned long long)g->c->incarnation, g->c->nhubs, dn_strerror(rv));
+		if (rv == DN_ERANGE) {
+			/* Its image is over one entry: it never will fit. Leading on
+			 * without a genesis would keep the group unavailable; another
+			 * member's genesis cannot replace this file (the genesis
+			 * check keeps a store with books). */
+			log_error("group.genesis_too_large", "path=%s max_bytes=%u exit=78"
+			    " hint=\"docs/replication.md, 'A single node becomes a group'\"",
+			    g->r.path, DN_REPLICA_ENTRY_MAX_BYTES);
+			exit(78);
+		}
 	} else {
 		replica_lead_begin(&g->r, group_mono(g), group_wall());
 		rv = group_propose_bare(g, REPLICA_KIND_REOPEN);
 	}
 	g->ready = rv == 0;
+	if (!g->ready) {
+		g->barrier_after = group_mono(g) + GROUP_RETAKE_MS;
+	}
 	if (g->ready) {
+		group_peers_flush(g);
 		log_info("group.leading", "id=%llu applied=%llu", (unsigned long long)g->self,
 		    (unsigned long long)g->r.applied);
 	}
@@ -420,6 +529,11 @@ static void group_role(group *g)
 	if (leading != g->was_leading) {
 		g->was_leading = leading;
 		g->ready = false;
+		if (!leading && g->peers_want != NULL) {
+			log_warn("auth.reload_lost", "hint=\"leadership changed before the peers file"
+			    " became the group's: send SIGHUP to the new leader\"");
+			group_peers_forget(g);
+		}
 		g->term_gen++;
 		if (leading) {
 			log_info("group.elected", "id=%llu leader=%llu", (unsigned long long)g->self,
@@ -441,7 +555,7 @@ static void group_role(group *g)
 		log_info("group.leader_known", "id=%llu leader=%llu", (unsigned long long)g->self,
 		    (unsigned long long)id);
 	}
-	if (leading && !g->ready && !g->barrier_pending) {
+	if (leading && !g->ready && !g->barrier_pending && group_mono(g) >= g->barrier_after) {
 		g->barrier_pending = raft_glue_barrier(raft_glue_node_raft(g->node),
 		    group_on_barrier, g) == 0;
 	}
@@ -458,6 +572,7 @@ void group_tick(group *g)
 	group_role(g);
 	if (raft_glue_node_leading(g->node) && g->ready) {
 		(void)group_propose_bare(g, REPLICA_KIND_TICK);
+		group_peers_flush(g);
 	}
 }
 
@@ -516,6 +631,17 @@ int group_create(group **out, uv_loop_t *loop, coord *c, const char *db_path,
 	g->r.replies_arg = g;
 	g->r.loop = loop;
 	g->r.sum_ms = (uint64_t)c->cfg.group_checksum_ms;
+	if (c->cfg.group_secret_file[0] != '\0') {
+		rv = auth_key_load(c->cfg.group_secret_file, g->r.raft_key);
+		if (rv != 0) {
+			log_error("group.secret_bad", "path=%s err=%s hint=\"64 hex digits"
+			    " (deploy/pki.sh group-secret)\"", c->cfg.group_secret_file,
+			    dn_strerror(rv));
+			free(g);
+			return DN_EINVAL;
+		}
+		g->r.raft_key_set = true;
+	}
 	raft_glue_peer peers[GROUP_MEMBERS_MAX];
 	for (size_t i = 0; i < n; i++) {
 		peers[i].id = members[i].id;
@@ -562,6 +688,7 @@ void group_destroy(group *g)
 	}
 	raft_glue_node_destroy(g->node);
 	replica_fini(&g->r);
+	group_peers_forget(g);
 	free(g);
 }
 

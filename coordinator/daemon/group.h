@@ -80,6 +80,11 @@ void group_submit(group *g, int socket, bridge_req **reqs, size_t n);
 size_t group_ops_local(group *g, coord *c, bridge_req **reqs, size_t n, bridge_req **rest);
 /* The periodic work: leadership changes, and a TICK entry while leading. */
 void group_tick(group *g);
+/* Proposes a peers file's text as the group's peers table (REPLICA_PEERS:
+ * every replica checks requests against it from that log index on). 0, or
+ * DN_ESTATE (not leading, or not taken over yet), DN_EINVAL (the text does
+ * not parse) or the proposal's error; logged. Loop thread. */
+int group_peers_propose(group *g, const char *text, size_t len);
 /* True while this member leads and has taken over (barrier done). */
 bool group_leading(const group *g);
 /* True while the machine holds an open store (a genesis was applied). */

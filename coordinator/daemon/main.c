@@ -466,7 +466,8 @@ static void usage(FILE *f)
 	    "its role's CA (tls.* keys below; deploy/pki.sh makes them); tcp://\n"
 	    "only with tls.allow_plaintext=1. Every request is signed by a peer of\n"
 	    "auth.peers_file (proto/SEMANTICS.md \"Transport and identity\").\n"
-	    "SIGHUP re-reads auth.peers_file and the TLS files (a revocation).\n"
+	    "SIGHUP re-reads auth.peers_file and the TLS files (a revocation; in a group\n"
+	    "the leader proposes the peers file to every replica).\n"
 	    "\n"
 	    "A replicated group (docs/replication.md; off by default):\n"
 	    "  --replica-id N      this process is replica N of the group\n"
@@ -554,21 +555,58 @@ static void coord_on_signal(uv_signal_t *s, int signum)
 	coord_stop(sh);
 }
 
-/* Carries each operator's replay counter from the old table to the new
- * one (by name), so a reload reopens no replay window. */
-static void shell_peers_carry(const auth_table *old, auth_table *fresh)
+/* In a group the peers table is the group's (replica/peers.c): the leader
+ * proposes its file's text, which every replica takes at one log index; a
+ * follower's own file is not used (a SIGHUP to every replica is fine). A
+ * replica that holds no group state yet (a --join before its first
+ * snapshot) has nothing to keep in step: it reloads its file as a single
+ * node does, and the snapshot it restores from brings the group's. */
+/* Logs what fresh changes against old: how many peers are added, removed
+ * or change role or key, and the first names of each (auth.peers_diff). */
+static void shell_peers_diff(const auth_table *old, const auth_table *fresh)
 {
-	for (size_t i = 0; fresh != NULL && i < fresh->n; i++) {
-		const auth_peer *o = auth_table_find(old, fresh->peers[i].name);
-		if (o != NULL) {
-			auth_peer *p = &fresh->peers[i];
-			p->floor = o->floor;
-			p->max = o->max;
-			memcpy(p->recent, o->recent, sizeof(p->recent));
-			p->nrecent = o->nrecent;
-			p->counter_loaded = o->counter_loaded;
+	char names[3][160] = {"", "", ""};
+	size_t n[3] = {0, 0, 0};   /* added, removed, changed */
+	const auth_table *from[3] = {fresh, old, fresh};
+	const auth_table *to[3] = {old, fresh, old};
+	for (int k = 0; k < 3; k++) {
+		for (size_t i = 0; from[k] != NULL && i < from[k]->n; i++) {
+			const auth_peer *p = &from[k]->peers[i];
+			const auth_peer *q = auth_table_find(to[k], p->name);
+			bool hit = k < 2 ? q == NULL : q != NULL && (q->role != p->role ||
+			    memcmp(q->key, p->key, sizeof(p->key)) != 0);
+			if (hit && n[k]++ < 4) {
+				size_t at = strlen(names[k]);
+				snprintf(names[k] + at, sizeof(names[k]) - at, "%s%s", at ? "," : "",
+				    p->name);
+			}
 		}
 	}
+	log_info("auth.peers_diff", "added=%zu removed=%zu changed=%zu added_names=%s"
+	    " removed_names=%s changed_names=%s", n[0], n[1], n[2], names[0][0] ? names[0] : "-",
+	    names[1][0] ? names[1] : "-", names[2][0] ? names[2] : "-");
+}
+
+static void shell_peers_propose(shell *sh, auth_table *fresh)
+{
+	const auth_table *now = sh->c.peers;
+	int rv = 0;
+	if (fresh->n == 0) {
+		/* A truncated or emptied file would lock out every peer of
+		 * the group, admins included. */
+		log_error("auth.reload_refused", "reason=\"the peers file names no peer\" kept=old");
+	} else if (now != NULL && now->text_len == fresh->text_len &&
+	    memcmp(now->text, fresh->text, now->text_len) == 0) {
+		log_info("auth.reload_same", "peers=%zu", fresh->n);   /* a TLS-only SIGHUP */
+	} else if ((rv = group_peers_propose(sh->grp, fresh->text, fresh->text_len)) == 0) {
+		shell_peers_diff(now, fresh);
+	} else if (rv == DN_ESTATE) {
+		log_info("auth.reload_follower", "peers=%zu hint=\"a group's peers table is the"
+		    " leader's: send SIGHUP to the leader (dropctl replicas)\"", fresh->n);
+	} else {
+		log_error("auth.reload_failed", "err=%s kept=old", dn_strerror(rv));
+	}
+	auth_table_destroy(fresh);
 }
 
 /* SIGHUP: re-reads the peers table and every listener's TLS files (a
@@ -584,8 +622,10 @@ static void coord_on_hup(uv_signal_t *s, int signum)
 		auth_table *fresh = NULL;
 		if (auth_table_load(c->cfg.auth_peers_file, &fresh, err, sizeof(err)) != 0) {
 			log_error("auth.reload_failed", "err=\"%s\" kept=old", err);
+		} else if (sh->grp != NULL && group_machine_open(sh->grp)) {
+			shell_peers_propose(sh, fresh);
 		} else {
-			shell_peers_carry(c->peers, fresh);
+			auth_table_carry(c->peers, fresh);
 			auth_table_destroy(c->peers);
 			c->peers = fresh;
 			log_info("auth.reloaded", "peers=%zu", fresh->n);
@@ -885,6 +925,7 @@ int main(int argc, char **argv)
 	static shell sh;
 	coord *c = &sh.c;
 	log_level lvl;
+	db_lib_init(); /* before the first SQLite call */
 	int rv = shell_config(argc, argv, &sh, &lvl);
 	if (rv >= 0) {
 		return rv;

@@ -62,6 +62,7 @@ typedef struct {
 	long long quote_low_units;    /* prices.low_units */
 	long long group_snapshot_entries; /* group.snapshot_entries (a group only) */
 	long long group_checksum_ms;      /* group.checksum_ms */
+	char group_secret_file[DN_CONF_STR_MAX]; /* group.secret_file (a group only) */
 	char log_level[DN_CONF_STR_MAX];
 	/* TLS (common/io/nettls.h, used by the shell in daemon/main.c): one
 	 * CA by default, or one per role. */
@@ -122,6 +123,9 @@ typedef struct {
 	uint64_t lease_sent_mono_ms;
 	uint64_t lease_granted_ms;
 	uint64_t cmd_seq;             /* last command queued */
+	/* cmd_seq moved in the open transaction: hubs.cmd_seq is written once,
+	 * just before the commit (txn.c), not once per command. */
+	bool cmd_seq_dirty;
 	uint64_t cmd_acked;           /* last command the hub applied */
 	uint64_t event_applied;       /* last hub event applied here */
 	coord_report *report;         /* last consistent stock snapshot */
@@ -505,9 +509,10 @@ void coord_gap_note(coord *c, int hub, const char *sku, const char *what, int64_
 /* ---- the transaction runner (txn.c) ----
  * Every input that writes (an order batch, a hub sync batch, an ops request
  * that changes anything, a tick's work) runs through coord_txn_run: begin,
- * apply (the caller's function: decisions, store writes, memory), the clock
- * saved (when apply wrote anything: an idle hub's sync writes nothing),
- * commit; the caller answers its requests only after it returns. On
+ * apply (the caller's function: decisions, store writes, memory),
+ * hubs.cmd_seq written for every hub whose stream grew (once, not once per
+ * command), the clock saved (when apply wrote anything: an idle hub's sync
+ * writes nothing), commit; the caller answers its requests only after it returns. On
  * any failure (apply's, the commit's, or the undo log's) the file is rolled
  * back and so is memory, from the undo log (stock.c): memory equals the
  * file again, nothing is read back, and the caller answers every request

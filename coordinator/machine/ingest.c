@@ -548,9 +548,37 @@ static void ingest_ack_fill(coord *c, const ingest_order *io, Dropnet__OrderAck 
 	}
 }
 
-/* Journals the order (row and lines) with its ack; *order_id gets its id. */
+/* The reply to a new order: its journalled ack (packed once, for the row)
+ * with order_id appended as one more field - protobuf keeps the last value
+ * of a field, and the journalled ack has none (its row id supplies it) -
+ * instead of packing the same ack a second time. Takes ack_buf. */
+static int ingest_reply_new(ingest_out *o, uint8_t *ack_buf, size_t ack_len,
+    int64_t order_id)
+{
+	uint8_t *b = realloc(ack_buf, ack_len + 1 + 10); /* tag + a varint's most */
+	if (b == NULL) {
+		free(ack_buf);
+		return DN_ENOMEM;
+	}
+	size_t n = ack_len;
+	b[n++] = (uint8_t)(8u << 3); /* OrderAck.order_id = 8, varint */
+	for (uint64_t v = (uint64_t)order_id; ; v >>= 7) {
+		if (v < 0x80) {
+			b[n++] = (uint8_t)v;
+			break;
+		}
+		b[n++] = (uint8_t)(v | 0x80);
+	}
+	o->buf = b;
+	o->len = n;
+	return 0;
+}
+
+/* Journals the order (row and lines) with its ack; *order_id gets its id,
+ * *ack_buf the ack as journalled (malloc'd, the caller's on success). */
 static int ingest_journal(coord *c, const ingest_order *io,
-    const Dropnet__OrderAck *ack, int64_t *order_id)
+    const Dropnet__OrderAck *ack, int64_t *order_id, uint8_t **ack_out,
+    size_t *ack_out_len)
 {
 	const Dropnet__SubmitOrder *m = io->m;
 	coord_store_order_row row = {
@@ -579,12 +607,17 @@ static int ingest_journal(coord *c, const ingest_order *io,
 	row.route_len = route_len;
 	int rv = coord_store_order_insert(c->store, &row, order_id);
 	free(route_buf);
-	free(ack_buf);
 	for (size_t i = 0; rv == 0 && i < io->nlines; i++) {
 		rv = coord_store_order_line_insert(c->store, *order_id, io->lines[i].sku,
 		    io->lines[i].qty) != 0 ? DN_EIO : 0;
 	}
-	return rv;
+	if (rv != 0) {
+		free(ack_buf);
+		return rv;
+	}
+	*ack_out = ack_buf;
+	*ack_out_len = ack_len;
+	return 0;
 }
 
 /* Places a routed order and counts it against its drop, tier and buyer. */
@@ -676,18 +709,22 @@ static int ingest_one(coord *c, const Dropnet__SubmitOrder *m, ingest_out *o,
 	ingest_ack_fill(c, &io, &ack, pl, plp);
 	ingest_ack_prices(c, &io, &ack, lp, lpp);
 	int64_t order_id = 0;
-	if ((rv = ingest_journal(c, &io, &ack, &order_id)) != 0 ||
-	    (rv = ingest_journal_prices(c, &io, order_id)) != 0 ||
-	    (io.routed && (rv = ingest_place(c, &io, order_id)) != 0)) {
+	uint8_t *ack_buf = NULL;
+	size_t ack_len = 0;
+	if ((rv = ingest_journal(c, &io, &ack, &order_id, &ack_buf, &ack_len)) != 0) {
 		return rv;
 	}
-	ack.order_id = (uint64_t)order_id;
+	if ((rv = ingest_journal_prices(c, &io, order_id)) != 0 ||
+	    (io.routed && (rv = ingest_place(c, &io, order_id)) != 0)) {
+		free(ack_buf);
+		return rv;
+	}
 	o->journalled = true;
 	o->accepted = io.routed;
 	o->status = io.status;
 	log_debug("order.routed", "id=%lld key=%.64s status=%s hub=%s",
 	    (long long)order_id, m->order_key, codec_status_name(io.status), ack.hub);
-	return codec_order_ack_pack(&ack, &o->buf, &o->len);
+	return ingest_reply_new(o, ack_buf, ack_len, order_id);
 }
 
 /* Counts one answer as sent (c->metrics): by status, replays apart. */
@@ -813,8 +850,7 @@ void coord_ingest_orders(coord *c, mreq **reqs, auth_peer *const *signers, size_
 			    "storage failed; retry with the same key");
 			o->replay = false;
 		}
-		mreq_reply(reqs[i], o->buf, o->len);
-		free(o->buf);
+		mreq_reply_take(reqs[i], o->buf, o->len); /* no copy */
 		ingest_count(c, o);
 	}
 	metrics_hist_observe(&c->metrics.ingest_batch, (double)n);

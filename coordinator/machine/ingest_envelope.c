@@ -253,12 +253,14 @@ static bool env_classify(coord *c, env_scratch *w, mreq *r, env_req *e, size_t *
 }
 
 /* Answers request e from its orders' sub-requests: a signed bare order
- * with its order's OrderAck as it is. */
-static void env_answer(const env_scratch *w, const env_req *e)
+ * with its order's OrderAck as it is (handed over, not copied). */
+static void env_answer(env_scratch *w, const env_req *e)
 {
 	if (e->kind == ENVELOPE_NONE) {
-		const mreq *s = &w->subs[e->first];
-		mreq_reply(e->req, s->reply, s->reply_len);
+		mreq *s = &w->subs[e->first];
+		mreq_reply_take(e->req, s->reply, s->reply_len);
+		s->reply = NULL;
+		s->reply_len = 0;
 		return;
 	}
 	envelope_slice acks[DN_INGEST_BATCH_MAX];
@@ -272,8 +274,7 @@ static void env_answer(const env_scratch *w, const env_req *e)
 		out = NULL;
 		olen = 0;
 	}
-	mreq_reply(e->req, out, olen);
-	free(out);
+	mreq_reply_take(e->req, out, olen);
 }
 
 /* Runs the nsub orders gathered so far and answers their requests. */

@@ -57,6 +57,9 @@ int coord_open(coord *c, const char *db_path, const char *vfs)
 		return DN_ENOMEM;
 	}
 	int rv = db_open_vfs(db_path, NULL, vfs, &c->db);
+	if (rv == 0 && vfs == NULL) {
+		db_files_private(db_path);   /* it holds secrets (quote, peers) */
+	}
 	if (rv == 0) {
 		rv = store_migrate(c->db);
 	}

@@ -182,6 +182,7 @@ int coord_command_queue(coord *c, int hub, Dropnet__HubCommand *cmd)
 		return DN_EIO;
 	}
 	h->cmd_seq = cmd->seq;
+	h->cmd_seq_dirty = true; /* written before the commit (txn.c) */
 	return 0;
 }
 

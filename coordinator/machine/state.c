@@ -102,6 +102,10 @@ const conf_key coord_config_keys[] = {
         offsetof(coord_config, group_checksum_ms),
         "a replica takes its books checksum (dropctl replicas) at the first entry of"
         " every this many ms of the group clock (0: none); the same on every replica"},
+    {"group.secret_file", CONF_STR, 0, 0, "", offsetof(coord_config, group_secret_file),
+        "a replicated group's shared secret (64 hex digits; deploy/pki.sh group-secret):"
+        " a replication connection reaches libraft only once its peer proved it holds"
+        " it. Empty: libraft's own unauthenticated transport (warned at start)"},
     {"log.level", CONF_STR, 0, 0, "info", offsetof(coord_config, log_level),
         "debug, info, warn or error"},
     {"tls.ca_file", CONF_STR, 0, 0, "", offsetof(coord_config, tls_ca_file),
@@ -153,7 +157,7 @@ bool coord_config_key_local(const char *name)
 		"coordinator.data_dir", "coordinator.ingest_url", "coordinator.ops_url",
 		"coordinator.hub_url", "coordinator.signal_url", "coordinator.ingest_contexts",
 		"coordinator.ingest_peer_inflight_max", "coordinator.hub_peer_inflight_max",
-		"coordinator.ops_peer_inflight_max", "group.snapshot_entries",
+		"coordinator.ops_peer_inflight_max", "group.snapshot_entries", "group.secret_file",
 		"auth.peers_file", "log.", "tls.", "metrics.",
 	};
 	for (size_t k = 0; k < sizeof(local) / sizeof(local[0]); k++) {

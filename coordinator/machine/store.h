@@ -567,11 +567,14 @@ typedef struct {
  * or DN_EIO. */
 int coord_store_placement_send_get(store *s, int64_t pid, coord_store_send *out);
 
-/* Appends a packed command at seq to hub's stream and sets hubs.cmd_seq;
- * placement_id is the placement the command carries to the hub (its
- * delivery is traced: store_stream_cmds_delivered), 0 for none. */
+/* Appends a packed command at seq to hub's stream; placement_id is the
+ * placement the command carries to the hub (its delivery is traced:
+ * store_stream_cmds_delivered), 0 for none. hubs.cmd_seq is written apart
+ * (coord_store_hub_cmd_seq_set), once per transaction. */
 int coord_store_command_append(store *s, const char *hub, uint64_t seq,
     int64_t placement_id, const uint8_t *buf, size_t len);
+/* Sets hubs.cmd_seq of hub to seq. 0 or DN_EIO. */
+int coord_store_hub_cmd_seq_set(store *s, const char *hub, uint64_t seq);
 
 /* One stock row with its lifetime counters. */
 typedef struct {

@@ -3,9 +3,10 @@
  * (ingest.c, placement.c): orders, order_lines, placements,
  * placement_lines, commands, hubs.cmd_seq, stock, buyer_counts,
  * drop_tiers.sold, drops' counts and customers. Every statement is
- * prepared once by coord_store_ingest_init; each call binds, steps and
- * resets its own statement, so the column numbers live next to the SQL
- * below. Loop thread only (the store's connection is the loop's).
+ * prepared once by coord_store_ingest_init; each call binds, steps,
+ * resets and clears its own statement, so the column numbers live next to
+ * the SQL below, and strings are bound without a copy (db_bind_text_ref:
+ * the caller's string outlives the call). Loop thread only (the store's connection is the loop's).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,8 +131,8 @@ int coord_store_order_find(store *s, const char *storefront, const char *key,
 {
 	sqlite3_stmt *st = s->ingest.order_find;
 	memset(out, 0, sizeof(*out));
-	db_bind_text(st, 1, storefront);
-	db_bind_text(st, 2, key);
+	db_bind_text_ref(st, 1, storefront);
+	db_bind_text_ref(st, 2, key);
 	int rc = sqlite3_step(st);
 	int rv = rc == SQLITE_ROW ? 0 : DN_ENOENT;
 	if (rc == SQLITE_ROW) {
@@ -175,27 +176,27 @@ int coord_store_order_status_set(store *s, int64_t id, int status,
 	sqlite3_stmt *st = s->ingest.order_status;
 	db_bind_i64(st, 1, id);
 	db_bind_i64(st, 2, status);
-	sqlite3_bind_blob(st, 3, ack, (int)ack_len, SQLITE_TRANSIENT);
+	db_bind_blob_ref(st, 3, ack, ack_len);
 	return store_step_done(st);
 }
 
 int coord_store_order_insert(store *s, const coord_store_order_row *o, int64_t *id)
 {
 	sqlite3_stmt *st = s->ingest.order_insert;
-	db_bind_text(st, 1, o->storefront);
-	db_bind_text(st, 2, o->order_key);
-	db_bind_text(st, 3, o->customer);
+	db_bind_text_ref(st, 1, o->storefront);
+	db_bind_text_ref(st, 2, o->order_key);
+	db_bind_text_ref(st, 3, o->customer);
 	db_bind_i64(st, 4, o->status);
-	db_bind_text(st, 5, o->hub);
+	db_bind_text_ref(st, 5, o->hub);
 	db_bind_double(st, 6, o->lat);
 	db_bind_double(st, 7, o->lon);
 	db_bind_i64(st, 8, o->received_ms);
-	sqlite3_bind_blob(st, 9, o->ack, (int)o->ack_len, SQLITE_TRANSIENT);
-	sqlite3_bind_blob(st, 10, o->route, (int)o->route_len, SQLITE_TRANSIENT);
-	db_bind_text(st, 11, o->drop_id);
-	db_bind_text(st, 12, o->tier);
-	db_bind_text(st, 13, o->nearest_hub);
-	db_bind_text(st, 14, o->gift_sku);
+	db_bind_blob_ref(st, 9, o->ack, o->ack_len);
+	db_bind_blob_ref(st, 10, o->route, o->route_len);
+	db_bind_text_ref(st, 11, o->drop_id);
+	db_bind_text_ref(st, 12, o->tier);
+	db_bind_text_ref(st, 13, o->nearest_hub);
+	db_bind_text_ref(st, 14, o->gift_sku);
 	db_bind_i64(st, 15, o->hold_expires_ms);
 	db_bind_i64(st, 16, o->units);
 	db_bind_i64(st, 17, o->arrived_ms);
@@ -209,7 +210,7 @@ int coord_store_order_line_insert(store *s, int64_t order_id, const char *sku,
 {
 	sqlite3_stmt *st = s->ingest.line_insert;
 	db_bind_i64(st, 1, order_id);
-	db_bind_text(st, 2, sku);
+	db_bind_text_ref(st, 2, sku);
 	db_bind_i64(st, 3, qty);
 	return store_step_done(st);
 }
@@ -219,7 +220,7 @@ int coord_store_order_line_backorder(store *s, int64_t order_id, const char *sku
 {
 	sqlite3_stmt *st = s->ingest.line_backorder;
 	db_bind_i64(st, 1, order_id);
-	db_bind_text(st, 2, sku);
+	db_bind_text_ref(st, 2, sku);
 	db_bind_i64(st, 3, qty);
 	return store_step_done(st);
 }
@@ -229,9 +230,9 @@ int coord_store_placement_insert(store *s, int64_t order_id, const char *hub,
 {
 	sqlite3_stmt *st = s->ingest.placement_insert;
 	db_bind_i64(st, 1, order_id);
-	db_bind_text(st, 2, hub);
+	db_bind_text_ref(st, 2, hub);
 	db_bind_i64(st, 3, placed_ms);
-	db_bind_text(st, 4, held ? "held" : "open");
+	db_bind_text_ref(st, 4, held ? "held" : "open");
 	int rv = store_step_done(st);
 	*pid = rv == 0 ? sqlite3_last_insert_rowid(s->ingest.db) : 0;
 	return rv;
@@ -242,7 +243,7 @@ int coord_store_placement_line_insert(store *s, int64_t pid, const char *sku,
 {
 	sqlite3_stmt *st = s->ingest.pline_insert;
 	db_bind_i64(st, 1, pid);
-	db_bind_text(st, 2, sku);
+	db_bind_text_ref(st, 2, sku);
 	db_bind_i64(st, 3, qty);
 	db_bind_i64(st, 4, gift);
 	return store_step_done(st);
@@ -252,7 +253,7 @@ int coord_store_placement_state_set(store *s, int64_t pid, const char *state)
 {
 	sqlite3_stmt *st = s->ingest.placement_state;
 	db_bind_i64(st, 1, pid);
-	db_bind_text(st, 2, state);
+	db_bind_text_ref(st, 2, state);
 	return store_step_done(st);
 }
 
@@ -300,16 +301,17 @@ int coord_store_command_append(store *s, const char *hub, uint64_t seq,
     int64_t placement_id, const uint8_t *buf, size_t len)
 {
 	sqlite3_stmt *st = s->ingest.cmd_insert;
-	db_bind_text(st, 1, hub);
+	db_bind_text_ref(st, 1, hub);
 	db_bind_i64(st, 2, (int64_t)seq);
-	sqlite3_bind_blob(st, 3, buf, (int)len, SQLITE_TRANSIENT);
+	db_bind_blob_ref(st, 3, buf, len);
 	db_bind_i64(st, 4, placement_id);
-	int rv = store_step_done(st);
-	if (rv != 0) {
-		return rv;
-	}
-	st = s->ingest.hub_cmd_seq;
-	db_bind_text(st, 1, hub);
+	return store_step_done(st);
+}
+
+int coord_store_hub_cmd_seq_set(store *s, const char *hub, uint64_t seq)
+{
+	sqlite3_stmt *st = s->ingest.hub_cmd_seq;
+	db_bind_text_ref(st, 1, hub);
 	db_bind_i64(st, 2, (int64_t)seq);
 	return store_step_done(st);
 }
@@ -317,8 +319,8 @@ int coord_store_command_append(store *s, const char *hub, uint64_t seq,
 int coord_store_stock_upsert(store *s, const coord_store_stock_row *r)
 {
 	sqlite3_stmt *st = s->ingest.stock_upsert;
-	db_bind_text(st, 1, r->hub);
-	db_bind_text(st, 2, r->sku);
+	db_bind_text_ref(st, 1, r->hub);
+	db_bind_text_ref(st, 2, r->sku);
 	db_bind_i64(st, 3, r->on_hand);
 	db_bind_i64(st, 4, r->allocated);
 	db_bind_i64(st, 5, r->holdback);
@@ -336,9 +338,9 @@ int coord_store_buyer_count_get(store *s, const char *drop_id,
     const char *customer, const char *sku, uint32_t *bought)
 {
 	sqlite3_stmt *st = s->ingest.buyer_get;
-	db_bind_text(st, 1, drop_id);
-	db_bind_text(st, 2, customer);
-	db_bind_text(st, 3, sku);
+	db_bind_text_ref(st, 1, drop_id);
+	db_bind_text_ref(st, 2, customer);
+	db_bind_text_ref(st, 3, sku);
 	int rc = sqlite3_step(st);
 	*bought = rc == SQLITE_ROW ? (uint32_t)sqlite3_column_int64(st, 0) : 0;
 	return ingest_read_end(st, rc);
@@ -348,9 +350,9 @@ int coord_store_buyer_count_add(store *s, const char *drop_id,
     const char *customer, const char *sku, int64_t qty)
 {
 	sqlite3_stmt *st = s->ingest.buyer_add;
-	db_bind_text(st, 1, drop_id);
-	db_bind_text(st, 2, customer);
-	db_bind_text(st, 3, sku);
+	db_bind_text_ref(st, 1, drop_id);
+	db_bind_text_ref(st, 2, customer);
+	db_bind_text_ref(st, 3, sku);
 	db_bind_i64(st, 4, qty);
 	return store_step_done(st);
 }
@@ -359,7 +361,7 @@ int coord_store_tier_sold_add(store *s, const char *drop_id, int64_t idx,
     int64_t units)
 {
 	sqlite3_stmt *st = s->ingest.tier_sold;
-	db_bind_text(st, 1, drop_id);
+	db_bind_text_ref(st, 1, drop_id);
 	db_bind_i64(st, 2, idx);
 	db_bind_i64(st, 3, units);
 	return store_step_done(st);
@@ -369,7 +371,7 @@ int coord_store_drop_counts_add(store *s, const char *drop_id, int64_t accepted,
     int64_t gifts)
 {
 	sqlite3_stmt *st = s->ingest.drop_counts;
-	db_bind_text(st, 1, drop_id);
+	db_bind_text_ref(st, 1, drop_id);
 	db_bind_i64(st, 2, accepted);
 	db_bind_i64(st, 3, gifts);
 	return store_step_done(st);
@@ -378,7 +380,7 @@ int coord_store_drop_counts_add(store *s, const char *drop_id, int64_t accepted,
 int coord_store_customer_known(store *s, const char *customer, bool *known)
 {
 	sqlite3_stmt *st = s->ingest.customer_get;
-	db_bind_text(st, 1, customer);
+	db_bind_text_ref(st, 1, customer);
 	int rc = sqlite3_step(st);
 	*known = rc == SQLITE_ROW;
 	return ingest_read_end(st, rc);
@@ -388,9 +390,9 @@ int coord_store_customer_add(store *s, const char *customer, int64_t order_id,
     const char *first_drop, bool gifted)
 {
 	sqlite3_stmt *st = s->ingest.customer_add;
-	db_bind_text(st, 1, customer);
+	db_bind_text_ref(st, 1, customer);
 	db_bind_i64(st, 2, order_id);
-	db_bind_text(st, 3, first_drop);
+	db_bind_text_ref(st, 3, first_drop);
 	db_bind_i64(st, 4, gifted);
 	return store_step_done(st);
 }

@@ -30,6 +30,26 @@ static void txn_arms_settle(coord_metrics *m, bool committed)
 	m->arms_txn = false;
 }
 
+/* Writes hubs.cmd_seq of every hub whose commands moved it in this
+ * transaction (coord_command_queue): once per hub, not once per command.
+ * The value written is memory's, which a savepoint's undo may have moved
+ * back: the row then ends as memory says either way. With rv != 0 (the
+ * transaction rolls back) only the marks are cleared. */
+static int txn_cmd_seqs(coord *c, int rv)
+{
+	for (size_t i = 0; i < c->nhubs; i++) {
+		coord_hub *h = &c->hubs[i];
+		if (!h->cmd_seq_dirty) {
+			continue;
+		}
+		h->cmd_seq_dirty = false;
+		if (rv == 0 && coord_store_hub_cmd_seq_set(c->store, h->id, h->cmd_seq) != 0) {
+			rv = DN_EIO;
+		}
+	}
+	return rv;
+}
+
 int coord_txn_run(coord *c, const char *what, coord_txn_fn apply, void *arg)
 {
 	int rv = coord_ready(c) ? coord_store_begin(c->store) : DN_EIO;
@@ -44,6 +64,7 @@ int coord_txn_run(coord *c, const char *what, coord_txn_fn apply, void *arg)
 	if (rv == 0 && coord_undo_failed(c)) {
 		rv = DN_ENOMEM;
 	}
+	rv = txn_cmd_seqs(c, rv);
 	/* The clock goes with every transaction that wrote (SEMANTICS.md:
 	 * W is written by every transaction that acts on time), and with any
 	 * once it is due (coord_clock_save_due); one that wrote nothing (an

@@ -247,13 +247,8 @@ int replica_members_pack(replica *r, const replica_member *m, size_t n, uint64_t
 		info[i].ops = (char *)m[i].url[2];
 		ip[i] = &info[i];
 	}
-	Dropnet__ReplicaEntry e = DROPNET__REPLICA_ENTRY__INIT;
-	e.version = DN_PROTO_VERSION;
-	e.kind = DROPNET__REPLICA_ENTRY_KIND__REPLICA_MEMBERS;
-	e.mono_ms = mono;
-	e.wall_ms = wall;
-	e.origin = r->nonce;
-	e.proposal = ++r->proposal_last;
+	Dropnet__ReplicaEntry e;
+	replica_entry_head(r, &e, REPLICA_KIND_MEMBERS, mono, wall);
 	e.n_members = n;
 	e.members = ip;
 	return codec_replica_entry_pack(&e, buf, len);

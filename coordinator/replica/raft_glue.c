@@ -31,6 +31,7 @@
 #include "core/err.h"
 #include "io/log.h"
 #include "raft_glue.h"
+#include "raft_transport.h"
 
 int raft_glue_err(int raft_rv)
 {
@@ -76,13 +77,16 @@ static int glue_unframe(const struct raft_buffer *buf, const uint8_t **p, size_t
 	return 0;
 }
 
-/* This replica's machine config is not the group's (the genesis's digest,
- * replica.config_mismatch logged): no rebuild can fix that, so the process
- * stops with EX_CONFIG (78) instead of crashing in a loop; fix the config
- * and start it again. */
+/* This replica cannot take the group's store as it is (DN_EINVAL): its
+ * machine config is not the group's (the genesis's digest,
+ * replica.config_mismatch logged), or its file holds books of another
+ * store that a genesis would replace (replica.genesis_refused). No rebuild
+ * can fix either, so the process stops with EX_CONFIG (78) instead of
+ * crashing in a loop; the operator fixes it and starts it again. */
 static void glue_config_stop(const replica *r)
 {
-	log_error("replica.stopped", "reason=config_mismatch applied=%llu path=%s exit=78",
+	log_error("replica.stopped", "reason=refused applied=%llu path=%s exit=78"
+	    " see=\"replica.config_mismatch or replica.genesis_refused above\"",
 	    (unsigned long long)r->applied, r->path);
 	exit(78);
 }
@@ -306,6 +310,8 @@ struct raft_glue_node {
 	struct raft_uv_transport transport;
 	struct raft_fsm fsm;
 	bool transport_init, io_init, raft_init;
+	bool own_transport;      /* raft_transport.c's (the group's secret) */
+	bool closing;            /* raft_glue_node_close called */
 	bool holding;            /* restarted: not standing for election yet */
 	int last_state;          /* raft_state at the last poll (log lines) */
 	uint64_t last_term;
@@ -371,7 +377,18 @@ int raft_glue_node_create(raft_glue_node **out, struct uv_loop_s *loop, const ch
 		return address == NULL ? DN_EINVAL : DN_ENOMEM;
 	}
 	raft_glue_fsm_init(&g->fsm, r);
-	int rv = raft_uv_tcp_init(&g->transport, loop);
+	/* With the group's secret, libraft reads only connections whose peer
+	 * proved it holds it (raft_transport.c); without, its own plaintext
+	 * transport (a warning: any process that reaches the port can crash
+	 * the replica). */
+	g->own_transport = r->raft_key_set;
+	int rv = g->own_transport ? raft_transport_init(&g->transport, loop, r->raft_key) :
+	    raft_uv_tcp_init(&g->transport, loop);
+	if (!g->own_transport) {
+		log_warn("group.replication_unauthenticated", "hint=\"set group.secret_file on"
+		    " every replica (deploy/pki.sh group-secret): without it any process that"
+		    " reaches the replication port can crash this replica\"");
+	}
 	g->transport_init = rv == 0;
 	if (rv == 0) {
 		rv = raft_uv_init(&g->io, loop, dir, &g->transport);
@@ -464,6 +481,19 @@ void raft_glue_node_poll(raft_glue_node *node)
 	raft_id id = 0;
 	const char *a = NULL;
 	glue_node_trace(node);
+	if (!node->closing && node->raft_init && raft_state(&node->raft) == RAFT_UNAVAILABLE) {
+		/* libraft stopped for good: an I/O error, or an entry it
+		 * applied that a later leader replaces (0.15's Figure-8 defect,
+		 * docs/replication.md). A member that stays up this way holds
+		 * its vote and answers nothing. A restart reloads the last
+		 * snapshot and the log - the store is rebuilt from them, so what
+		 * it applied wrongly is gone - and follows the leader again. */
+		log_error("replica.raft_unavailable", "term=%llu applied=%llu exit=75 hint=\"the"
+		    " supervisor restarts it (systemd Restart=on-failure); it rebuilds from its"
+		    " snapshot and log\"", (unsigned long long)node->raft.current_term,
+		    (unsigned long long)raft_last_applied(&node->raft));
+		exit(75);
+	}
 	if (!node->holding) {
 		return;
 	}
@@ -497,6 +527,7 @@ void raft_glue_node_close(raft_glue_node *node, void (*closed)(void *arg), void 
 {
 	node->closed = closed;
 	node->closed_arg = arg;
+	node->closing = true;
 	if (node->raft_init) {
 		raft_close(&node->raft, glue_node_closed);
 	} else if (closed != NULL) {
@@ -513,7 +544,9 @@ void raft_glue_node_destroy(raft_glue_node *node)
 	if (node->io_init) {
 		raft_uv_close(&node->io);
 	}
-	if (node->transport_init) {
+	if (node->transport_init && node->own_transport) {
+		raft_transport_fini(&node->transport);
+	} else if (node->transport_init) {
 		raft_uv_tcp_close(&node->transport);
 	}
 	free(node);

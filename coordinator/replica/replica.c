@@ -30,7 +30,8 @@ _Static_assert(REPLICA_KIND_GENESIS == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA
     REPLICA_KIND_OPS == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_OPS &&
     REPLICA_KIND_TICK == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_TICK &&
     REPLICA_KIND_REOPEN == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_REOPEN &&
-    REPLICA_KIND_MEMBERS == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_MEMBERS,
+    REPLICA_KIND_MEMBERS == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_MEMBERS &&
+    REPLICA_KIND_PEERS == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_PEERS,
     "replica.h's kinds are proto ReplicaEntryKind's");
 
 /* Protobuf framing of one request inside an entry: tag + length varint. */
@@ -142,10 +143,23 @@ static bool replica_kind_valid(int kind, size_t n)
 	case REPLICA_KIND_TICK:
 	case REPLICA_KIND_REOPEN:
 	case REPLICA_KIND_MEMBERS:
+	case REPLICA_KIND_PEERS:
 		return n == 0;
 	default:
 		return false;
 	}
+}
+
+void replica_entry_head(replica *r, Dropnet__ReplicaEntry *e, int kind, uint64_t mono,
+    int64_t wall)
+{
+	dropnet__replica_entry__init(e);
+	e->version = DN_PROTO_VERSION;
+	e->kind = (Dropnet__ReplicaEntryKind)kind;
+	e->mono_ms = mono;
+	e->wall_ms = wall;
+	e->origin = r->nonce;
+	e->proposal = ++r->proposal_last;
 }
 
 int replica_entry_pack(replica *r, int kind, const uint8_t *const *bodies,
@@ -153,7 +167,9 @@ int replica_entry_pack(replica *r, int kind, const uint8_t *const *bodies,
     uint8_t **buf, size_t *len)
 {
 	*buf = NULL;
-	if (!replica_kind_valid(kind, n) || replica_batch_fit(lens, n) != n) {
+	/* PEERS and MEMBERS carry a payload: their own pack functions. */
+	if (kind == REPLICA_KIND_PEERS || kind == REPLICA_KIND_MEMBERS ||
+	    !replica_kind_valid(kind, n) || replica_batch_fit(lens, n) != n) {
 		return DN_EINVAL;
 	}
 	ProtobufCBinaryData reqs[DN_SERVER_CTX_MAX];
@@ -161,15 +177,10 @@ int replica_entry_pack(replica *r, int kind, const uint8_t *const *bodies,
 		reqs[i].data = (uint8_t *)bodies[i];
 		reqs[i].len = lens[i];
 	}
-	Dropnet__ReplicaEntry e = DROPNET__REPLICA_ENTRY__INIT;
-	e.version = DN_PROTO_VERSION;
-	e.kind = (Dropnet__ReplicaEntryKind)kind;
-	e.mono_ms = mono;
-	e.wall_ms = wall;
+	Dropnet__ReplicaEntry e;
+	replica_entry_head(r, &e, kind, mono, wall);
 	e.n_requests = n;
 	e.requests = n > 0 ? reqs : NULL;
-	e.origin = r->nonce;
-	e.proposal = ++r->proposal_last;
 	*proposal = e.proposal;
 	return codec_replica_entry_pack(&e, buf, len);
 }
@@ -275,6 +286,10 @@ int replica_genesis_pack(replica *r, uint64_t mono, int64_t wall, uint8_t **buf,
 	/* The machine config's digest goes into the image: every replica
 	 * checks it at each restore (coord_config_digest_check). */
 	int rv = r->open ? coord_config_digest_save(r->c) : DN_ESTATE;
+	/* So is who may speak: the group's from here on (peers.c). */
+	if (rv == 0) {
+		rv = replica_peers_save(r);
+	}
 	if (rv != 0) {
 		return rv;
 	}
@@ -284,13 +299,8 @@ int replica_genesis_pack(replica *r, uint64_t mono, int64_t wall, uint8_t **buf,
 	if (rv != 0) {
 		return rv;
 	}
-	Dropnet__ReplicaEntry e = DROPNET__REPLICA_ENTRY__INIT;
-	e.version = DN_PROTO_VERSION;
-	e.kind = DROPNET__REPLICA_ENTRY_KIND__REPLICA_GENESIS;
-	e.mono_ms = mono;
-	e.wall_ms = wall;
-	e.origin = r->nonce;
-	e.proposal = ++r->proposal_last;
+	Dropnet__ReplicaEntry e;
+	replica_entry_head(r, &e, REPLICA_KIND_GENESIS, mono, wall);
 	e.genesis.data = snap;
 	e.genesis.len = slen;
 	rv = slen + REPLICA_ENTRY_OVERHEAD > DN_REPLICA_ENTRY_MAX_BYTES ? DN_ERANGE :
@@ -302,7 +312,7 @@ int replica_genesis_pack(replica *r, uint64_t mono, int64_t wall, uint8_t **buf,
 /* Writes len bytes to path, durably. */
 static int write_file(const char *path, const uint8_t *buf, size_t len)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		return DN_EIO;
 	}
@@ -376,6 +386,11 @@ int replica_restore(replica *r, const uint8_t *buf, size_t len)
 	r->c->clock_started = false;
 	coord_clock_set(r->c, mono, wall);
 	rv = replica_machine_open_group(r);
+	/* Who may speak is the image's (peers.c), before the replay state
+	 * below is set on it. */
+	if (rv == 0 && (rv = replica_peers_load(r)) != 0) {
+		replica_machine_close(r);
+	}
 	if (rv == 0) {
 		/* The request counters this process saw belong to the history
 		 * the image replaces (the image's own come with its memory). */
@@ -418,6 +433,9 @@ static int replica_run(replica *r, const Dropnet__ReplicaEntry *e)
 	if ((int)e->kind == REPLICA_KIND_MEMBERS) {
 		return replica_members_apply(r, e);
 	}
+	if ((int)e->kind == REPLICA_KIND_PEERS) {
+		return replica_peers_apply(r, e);
+	}
 	if ((int)e->kind == REPLICA_KIND_REOPEN) {
 		/* Hub health is not replicated state: a new leader gives every
 		 * hub its grace, and every replica does the same at this index,
@@ -442,6 +460,78 @@ static int replica_run(replica *r, const Dropnet__ReplicaEntry *e)
 	return 0;
 }
 
+/* A store's incarnation and how many orders and hubs it holds (0 each
+ * when it has no such table yet). */
+static void store_peek(sqlite3 *db, int64_t *incarnation, int64_t *orders, int64_t *hubs)
+{
+	sqlite3_stmt *st = NULL;
+	*incarnation = *orders = *hubs = 0;
+	if (sqlite3_prepare_v2(db, "SELECT (SELECT value FROM meta WHERE key = 'incarnation'),"
+	    " (SELECT count(*) FROM orders), (SELECT count(*) FROM hubs)", -1, &st,
+	    NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+		*incarnation = sqlite3_column_int64(st, 0);
+		*orders = sqlite3_column_int64(st, 1);
+		*hubs = sqlite3_column_int64(st, 2);
+	}
+	sqlite3_finalize(st);
+}
+
+/* The incarnation of a genesis's store image (0: unreadable). */
+static int64_t genesis_incarnation(const uint8_t *buf, size_t len)
+{
+	uint64_t mlen = len >= REPLICA_SNAPSHOT_HEADER ? get_u64(buf + 24) : 0;
+	if (len < REPLICA_SNAPSHOT_HEADER + 100 || mlen > len - REPLICA_SNAPSHOT_HEADER - 100) {
+		return 0;
+	}
+	size_t off = REPLICA_SNAPSHOT_HEADER + (size_t)mlen, n = len - off;
+	unsigned char *img = sqlite3_malloc64(n);
+	sqlite3 *db = NULL;
+	int64_t inc = 0, orders, hubs;
+	if (img == NULL || sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE,
+	    NULL) != SQLITE_OK) {
+		sqlite3_free(img);
+		sqlite3_close(db);
+		return 0;
+	}
+	memcpy(img, buf + off, n);
+	img[18] = img[19] = 1;   /* a rollback-journal header: memdb has no WAL */
+	if (sqlite3_deserialize(db, "main", img, (sqlite3_int64)n, (sqlite3_int64)n,
+	    SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_READONLY) == SQLITE_OK) {
+		store_peek(db, &inc, &orders, &hubs);
+	}
+	sqlite3_close(db);
+	return inc;
+}
+
+/* A genesis replaces this replica's store file. Refused (DN_EINVAL: the
+ * process stops, exit 78) when that file holds books of another store -
+ * orders or hubs under another incarnation: a single node's being turned
+ * into a group, whose group was started from another member's (empty)
+ * store. Replacing it would lose every order it acknowledged. */
+static int replica_genesis_check(replica *r, const uint8_t *buf, size_t len)
+{
+	sqlite3 *db = NULL;
+	if (r->open || sqlite3_open_v2(r->path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		sqlite3_close(db);
+		return 0;    /* no file: nothing to lose (open: the bootstrapper's own) */
+	}
+	int64_t own, orders, hubs;
+	store_peek(db, &own, &orders, &hubs);
+	sqlite3_close(db);
+	int64_t group = genesis_incarnation(buf, len);
+	if ((orders == 0 && hubs == 0) || own == 0 || own == group) {
+		return 0;
+	}
+	log_error("replica.genesis_refused", "path=%s orders=%lld hubs=%lld incarnation=%lld"
+	    " group_incarnation=%lld hint=\"this file holds another store's books (a single"
+	    " node's?): the group was started from another member's store. Nothing was"
+	    " replaced. Start the group from this store: wipe the other members' data dirs"
+	    " and start this member first (docs/replication.md, 'A single node becomes a"
+	    " group'); or move this file away to join the group as it is\"", r->path,
+	    (long long)orders, (long long)hubs, (long long)own, (long long)group);
+	return DN_EINVAL;
+}
+
 int replica_apply(replica *r, const uint8_t *buf, size_t len)
 {
 	Dropnet__ReplicaEntry *e = NULL;
@@ -452,7 +542,8 @@ int replica_apply(replica *r, const uint8_t *buf, size_t len)
 		return DN_EPROTO;
 	}
 	if (e->kind == DROPNET__REPLICA_ENTRY_KIND__REPLICA_GENESIS) {
-		rv = replica_restore(r, e->genesis.data, e->genesis.len);
+		rv = replica_genesis_check(r, e->genesis.data, e->genesis.len);
+		rv = rv != 0 ? rv : replica_restore(r, e->genesis.data, e->genesis.len);
 	} else if (!r->open) {
 		log_error("replica.no_genesis", "kind=%d", (int)e->kind);
 		rv = DN_ESTATE;
@@ -474,6 +565,9 @@ int replica_apply(replica *r, const uint8_t *buf, size_t len)
 		if (rv == 0) {
 			replica_sum_maybe(r, prev_mono, e->mono_ms);
 		}
+	}
+	if (e->peers.len > 0) {
+		memset(e->peers.data, 0, e->peers.len);   /* every peer's secret */
 	}
 	codec_replica_entry_free(e);
 	if (rv == 0) {

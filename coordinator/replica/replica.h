@@ -86,6 +86,11 @@ typedef struct replica {
 	void *loop;
 	bool sum_busy;            /* a scan is running */
 	uint64_t sum_ms;          /* checksum period, group clock ms (0: none) */
+	/* The group's secret (group.secret_file): replication connections are
+	 * authenticated with it (raft_transport.c). Unset: libraft's own
+	 * plaintext transport. */
+	uint8_t raft_key[DN_AUTH_KEY_BYTES];
+	bool raft_key_set;
 } replica;
 
 /* Entry kinds (proto ReplicaEntryKind). */
@@ -97,6 +102,7 @@ enum {
 	REPLICA_KIND_TICK = 5,
 	REPLICA_KIND_REOPEN = 6,
 	REPLICA_KIND_MEMBERS = 7,
+	REPLICA_KIND_PEERS = 8,
 };
 
 /* Starts a replica over machine c (cfg and split set, not open) whose store
@@ -128,6 +134,10 @@ void replica_stamp(replica *r, uint64_t local_mono, int64_t wall,
  * request is at most DN_MSG_MAX_BYTES). */
 size_t replica_batch_fit(const size_t *lens, size_t n);
 
+/* Starts entry e of kind at group time (mono, wall) as this process's next
+ * proposal (e->proposal): the fields every entry carries. */
+void replica_entry_head(replica *r, Dropnet__ReplicaEntry *e, int kind, uint64_t mono,
+    int64_t wall);
 /* Packs one entry of kind (INGEST, HUBSYNC, OPS over n request bodies, or
  * TICK or REOPEN with n = 0; a new leader proposes REOPEN first) at group time (mono, wall) as this process's next
  * proposal (*proposal). *buf is malloc'd for the caller. 0, DN_EINVAL (n
@@ -190,5 +200,29 @@ int replica_members_apply(replica *r, const Dropnet__ReplicaEntry *e);
 /* The members recorded in the store (0: none recorded yet, or no store:
  * the daemon's flags stand). */
 size_t replica_members_get(replica *r, replica_member *out, size_t max);
+
+/* ---- the peers table (peers.c) ----
+ * Who may speak is the group's, not each replica's: requests are checked
+ * at apply, so a revocation each replica read from its own file at its own
+ * moment would part the books. The leader proposes the peers file's text
+ * (REPLICA_PEERS, at SIGHUP); each replica applies it at that index, keeps
+ * it in its store (secrets, name 'peers'), and so a genesis and every
+ * snapshot carry it. A store with no such row (a group made before this)
+ * keeps each replica's own file. */
+/* Packs a REPLICA_PEERS entry of text (a peers file; it must parse). 0,
+ * DN_EINVAL (it does not parse, or is too large) or DN_ENOMEM. */
+int replica_peers_pack(replica *r, const char *text, size_t len, uint64_t mono,
+    int64_t wall, uint64_t *proposal, uint8_t **buf, size_t *blen);
+/* Applies one: the machine checks requests against it from here on, each
+ * operator keeping its replay state. A text that does not parse changes
+ * nothing (logged; the same on every replica). 0 or DN_EIO (the store
+ * refused the write: the replica stops). */
+int replica_peers_apply(replica *r, const Dropnet__ReplicaEntry *e);
+/* Writes the machine's peers table as the group's (a genesis; an anonymous
+ * machine writes an empty text: the group runs anonymous). 0 or DN_EIO. */
+int replica_peers_save(replica *r);
+/* After a restore: the machine's peers table becomes the store's (none
+ * kept: this replica's own stands). 0, or DN_EIO / DN_ENOMEM. */
+int replica_peers_load(replica *r);
 
 #endif

@@ -191,6 +191,54 @@ set -e
 [[ $r == *"admin"* ]] || fail "a read-only peer's replicas add: $r"
 ok "a read-only peer lists the replicas; its replicas add is refused: $r"
 
+# Revocation is the group's (coordinator/replica/peers.c): viewer is revoked
+# and only the leader gets SIGHUP. It proposes its peers file; every
+# follower - whose listener was not re-created, so viewer's certificate
+# still passes its TLS - refuses viewer by the group's table from that log
+# index on. (Each replica used its own file until its own SIGHUP before:
+# the followers would have gone on answering viewer.)
+for f in crt key secret; do cp "$P/operator/viewer.$f" "$T/viewer.$f"; done
+"$PKISH" revoke --dir "$P" operator viewer >/dev/null
+L=$(leader)
+kill -HUP "$(pid_of "coordinator$L")"
+U=("${OPS[@]}")
+as_old_viewer() {
+	DROPNET_AUTH_NAME=viewer DROPNET_AUTH_KEY="$T/viewer.secret" \
+		DROPNET_TLS_CERT="$T/viewer.crt" DROPNET_TLS_KEY="$T/viewer.key" "$@"
+}
+for r in 1 2 3; do   # the members (replica 4 joins below)
+	(( r == L )) && continue
+	log="$NET_DIR/log/coordinator$r.log"
+	refused=$(grep -c 'auth.refused socket=ops reason=unknown_peer' "$log" || true)
+	refused_on() {
+		! as_old_viewer "$DROPCTL" --coordinator "${U[$((r - 1))]}" --timeout-ms 2000 \
+			replicas >/dev/null 2>&1 &&
+			(( $(grep -c 'auth.refused socket=ops reason=unknown_peer' "$log" || true) > refused ))
+	}
+	wait_until 20 "replica $r to refuse the revoked viewer" refused_on
+	grep -q 'replica.peers peers=' "$log" || fail "replica $r: no replica.peers line"
+done
+ok "viewer revoked with SIGHUP to the leader ($L) alone: every follower refuses it (the group's peers table)"
+# A truncated (emptied) peers file is not proposed: it would lock every
+# peer out of the group, admins included.
+cp "$P/peers" "$T/peers.keep"
+: >"$P/peers"
+kill -HUP "$(pid_of "coordinator$L")"
+wait_until 10 "the leader to refuse an empty peers file" \
+	grep -q 'auth.reload_refused' "$NET_DIR/log/coordinator$L.log"
+cp "$T/peers.keep" "$P/peers"
+"$DROPCTL" --coordinator "$DROPNET_COORDINATOR" --timeout-ms 5000 replicas >/dev/null ||
+	fail "the operator was locked out after an empty peers file"
+ok "an emptied peers file is refused at SIGHUP (auth.reload_refused); operators still speak"
+
+# The store holds the peers' secrets now (and the quote secret): owner only.
+for r in 1 2 3; do
+	for f in "$NET_DIR/coordinator$r"/coordinator.db*; do
+		[[ $(stat -c %a "$f") == 600 ]] || fail "$f is mode $(stat -c %a "$f"), not 600"
+	done
+done
+ok "every replica's store files are mode 600"
+
 # More orders while replica 4 joins.
 DROPNET_TLS_CERT=$DROPNET_STOREFRONT_TLS_CERT DROPNET_TLS_KEY=$DROPNET_STOREFRONT_TLS_KEY \
 	"$BUILD/loadgen" --ingest "$DROPNET_INGEST" --buyers 400 --concurrency 4 \

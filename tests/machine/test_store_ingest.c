@@ -161,6 +161,9 @@ static void counters_and_rows(void **state)
 	assert_int_equal(coord_store_begin(s), 0);
 	const uint8_t cmd[] = {7, 7, 7};
 	assert_int_equal(coord_store_command_append(s, "h1", 5, 0, cmd, 3), 0);
+	/* hubs.cmd_seq is the transaction runner's to write, once (txn.c). */
+	assert_int_equal(raw_int(&m, "SELECT cmd_seq FROM hubs WHERE id='h1'"), 0);
+	assert_int_equal(coord_store_hub_cmd_seq_set(s, "h1", 5), 0);
 	assert_int_equal(raw_int(&m, "SELECT cmd_seq FROM hubs WHERE id='h1'"), 5);
 	assert_int_equal(raw_int(&m, "SELECT length(payload) FROM commands"
 	    " WHERE hub='h1' AND seq=5"), 3);

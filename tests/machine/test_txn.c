@@ -82,6 +82,15 @@ static void order_batch(mt *m, const char *sku, size_t n, Dropnet__Status *st)
 	mt_ingest(m, buf, len, n, ack);
 	for (size_t i = 0; i < n; i++) {
 		st[i] = ack[i]->status;
+		/* The reply is the journalled ack with the row's id appended
+		 * (ingest.c, ingest_reply_new): it reads back as that id. */
+		if (st[i] == DROPNET__STATUS__ACCEPTED) {
+			char key[24];
+			snprintf(key, sizeof(key), "k%zu", i);
+			assert_int_equal(ack[i]->order_id, mt_sql_int(m,
+			    "SELECT id FROM orders WHERE order_key = ?1", key));
+			assert_true(ack[i]->order_id > 0);
+		}
 		codec_order_ack_free(ack[i]);
 		free(buf[i]);
 	}
@@ -170,6 +179,7 @@ static void test_failed_order_batch_is_undone(void **state)
 	coord_stock *s = coord_stock_get(m.c, 0, "TEE", false);
 	assert_int_equal(s->row.allocated, 0);
 	assert_int_equal(m.c->hubs[0].cmd_seq, cmd_seq);
+	assert_false(m.c->hubs[0].cmd_seq_dirty);
 	assert_memory_is_file(&m);
 	assert_int_equal(stock_lists, 0);
 	assert_int_equal(hub_lists, 0);
@@ -181,6 +191,9 @@ static void test_failed_order_batch_is_undone(void **state)
 	s = coord_stock_get(m.c, 0, "TEE", false);
 	assert_int_equal(s->row.allocated, 3);
 	assert_int_equal(m.c->hubs[0].cmd_seq, cmd_seq + 3);
+	/* hubs.cmd_seq was written once, before the commit (txn.c): no mark
+	 * outlives its transaction, committed or not. */
+	assert_false(m.c->hubs[0].cmd_seq_dirty);
 	assert_memory_is_file(&m);
 	close_machine(&m);
 }
