@@ -113,11 +113,17 @@ void coord_feed_fini(coord *c)
 	c->feed_dirty.all = false;
 }
 
-static size_t feed_slot(const struct coord_feed *f, const char *drop, const char *sku,
-    const char *hub)
+/* The hash of a row's (drop, sku), which its hub's id continues (feed_slot):
+ * a scan hashes it once for every hub. */
+static uint64_t feed_key(const char *drop, const char *sku)
 {
-	uint64_t h = feed_fnv_str(feed_fnv_str(feed_fnv_str(1469598103934665603ull, drop),
-	    sku), hub);
+	return feed_fnv_str(feed_fnv_str(1469598103934665603ull, drop), sku);
+}
+
+static size_t feed_slot(const struct coord_feed *f, uint64_t key, const char *drop,
+    const char *sku, const char *hub)
+{
+	uint64_t h = feed_fnv_str(key, hub);
 	size_t j = (size_t)h & (f->cap - 1);
 	while (f->rows[j].used && (strcmp(f->rows[j].drop, drop) != 0 ||
 	    strcmp(f->rows[j].sku, sku) != 0 || strcmp(f->rows[j].hub, hub) != 0)) {
@@ -143,7 +149,8 @@ static int feed_grow(struct coord_feed *f)
 	f->cap = ncap;
 	for (size_t i = 0; i < ocap; i++) {
 		if (old[i].used) {
-			f->rows[feed_slot(f, old[i].drop, old[i].sku, old[i].hub)] = old[i];
+			f->rows[feed_slot(f, feed_key(old[i].drop, old[i].sku), old[i].drop,
+			    old[i].sku, old[i].hub)] = old[i];
 		}
 	}
 	free(old);
@@ -152,13 +159,13 @@ static int feed_grow(struct coord_feed *f)
 
 /* The row of (drop, sku, hub); a new one (*fresh) when create. NULL when
  * absent and not created, or when the table is full (logged once). */
-static feed_row *feed_row_get(coord *c, const char *drop, const char *sku,
+static feed_row *feed_row_get(coord *c, uint64_t key, const char *drop, const char *sku,
     const char *hub, bool create, bool *fresh)
 {
 	struct coord_feed *f = c->feed;
 	*fresh = false;
 	if (f->cap != 0) {
-		feed_row *r = &f->rows[feed_slot(f, drop, sku, hub)];
+		feed_row *r = &f->rows[feed_slot(f, key, drop, sku, hub)];
 		if (r->used || !create) {
 			return r->used ? r : NULL;
 		}
@@ -174,7 +181,7 @@ static feed_row *feed_row_get(coord *c, const char *drop, const char *sku,
 		}
 		return NULL;
 	}
-	feed_row *r = &f->rows[feed_slot(f, drop, sku, hub)];
+	feed_row *r = &f->rows[feed_slot(f, key, drop, sku, hub)];
 	memset(r, 0, sizeof(*r));
 	r->used = true;
 	snprintf(r->drop, sizeof(r->drop), "%s", drop);
@@ -325,11 +332,12 @@ static void feed_scan_sku(coord *c, const coord_drop *d, size_t k, int64_t now)
 	const char *sku = d->spec->skus[k]->sku;
 	feed_prices base, own;
 	bool closed = d->state == DROP_CLOSED;
+	const uint64_t key = feed_key(d->id, sku);
 	feed_prices_of(c, d, sku, -1, now, &base);
 	feed_sellable(c, sku);
 	for (size_t h = 0; h < c->nhubs; h++) {
 		bool fresh = false;
-		feed_row *r = feed_row_get(c, d->id, sku, c->hubs[h].id, !closed, &fresh);
+		feed_row *r = feed_row_get(c, key, d->id, sku, c->hubs[h].id, !closed, &fresh);
 		if (r == NULL || r->closed) {
 			continue;
 		}

@@ -569,7 +569,8 @@ static void hubsync_report(coord_hub *h, const Dropnet__HubSyncRequest *m)
 		if (!validate_id(m->stock[i]->sku)) {
 			continue;
 		}
-		snprintf(r[h->nreport].sku, sizeof(r[0].sku), "%s", m->stock[i]->sku);
+		/* validate_id: at most DN_ID_MAX bytes, as sku holds. */
+		memcpy(r[h->nreport].sku, m->stock[i]->sku, strlen(m->stock[i]->sku) + 1);
 		r[h->nreport].on_hand = m->stock[i]->on_hand;
 		h->nreport++;
 	}

@@ -37,6 +37,16 @@
  * coordinator restored from an older copy can be given them again.
  *
  * Every statement is prepared once (db_prepare) and reset after use.
+ *
+ * What every sync reads (the stream positions, the highest order id, the
+ * stock list) is kept as last read, with the connection's count of rows
+ * written then (sqlite3_total_changes64): only this connection writes
+ * hub.db, every write to those tables is a row INSERT, UPDATE or DELETE of
+ * its own (no trigger, no REPLACE, no foreign key action touches them),
+ * and the count never goes back (a rollback leaves it), so while it is
+ * unchanged the copy is what the file says. An idle hub's sync then reads
+ * nothing (its read transaction begins only when a read must go to the
+ * file).
  */
 #include <assert.h>
 #include <stdio.h>
@@ -211,6 +221,7 @@ enum {
 	ST_READ_BEGIN,
 	ST_READ_END,
 	ST_SYNC_HEAD,
+	ST_SYNC_POS,
 	ST_COUNT_
 };
 
@@ -336,6 +347,10 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	    " (SELECT value FROM meta WHERE key = 'coordinator'),"
 	    " CASE WHEN ?1 THEN (SELECT COALESCE(max(order_id), 0) FROM orders)"
 	    " ELSE 0 END FROM stream WHERE id = 1",
+	/* ST_SYNC_HEAD without the meta rows, for when they are cached. */
+	[ST_SYNC_POS] = "SELECT cmd_applied, event_seq, event_acked,"
+	    " CASE WHEN ?1 THEN (SELECT COALESCE(max(order_id), 0) FROM orders)"
+	    " ELSE 0 END FROM stream WHERE id = 1",
 	[ST_READ_BEGIN] = "BEGIN",
 	[ST_READ_END] = "COMMIT",
 };
@@ -346,7 +361,52 @@ struct hub_store {
 	db_txn txn;             /* BEGIN / COMMIT / the request savepoint */
 	pick_order *cand;       /* hub_store_claim_candidates' rows
 	                         * (DN_QUEUE_LIST_MAX, allocated on first use) */
+	/* The meta rows as this connection last read them (every sync reads
+	 * them twice; two index lookups were most of that statement's cost).
+	 * Only this connection writes hub.db, and only
+	 * hub_store_coordinator_set writes meta, so the copy equals what a
+	 * read would return until that call or a rollback, a failed commit
+	 * or a failed statement (which may have undone such a write): each
+	 * of those forgets it, and the next read fills it again. */
+	bool meta_valid;
+	hub_meta meta;
+	/* hub_store_read_begin's transaction: asked for, and begun (at the
+	 * first read that goes to the file: read_begun). */
+	bool read_open, read_begun;
+	/* The sync's reads as of total_changes64 = *_at (see the top). */
+	bool head_valid, stock_valid;
+	int64_t head_at, stock_at;
+	hub_stream head;
+	uint64_t head_order_id_max;
+	size_t stock_max, nstock, stock_cap;
+	struct hub_store_stock_row {
+		char sku[DN_ID_MAX + 1];
+		int64_t on_hand;
+	} *stock;
 };
+
+static void meta_forget(hub_store *s)
+{
+	s->meta_valid = false;
+}
+
+static int64_t rows_written(const hub_store *s)
+{
+	return (int64_t)sqlite3_total_changes64(s->db);
+}
+
+/* The read transaction asked for by hub_store_read_begin, begun before the
+ * first read that goes to the file (0 or DN_EIO). */
+static int step_done(hub_store *s, int which);
+static int read_ensure(hub_store *s)
+{
+	if (!s->read_open || s->read_begun) {
+		return 0;
+	}
+	int rv = step_done(s, ST_READ_BEGIN);
+	s->read_begun = rv == 0;
+	return rv;
+}
 
 /* Steps a statement that returns no row or one row we ignore, then resets. */
 static int step_done(hub_store *s, int which)
@@ -355,6 +415,7 @@ static int step_done(hub_store *s, int which)
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		meta_forget(s);
 		log_error("hub.db_failed", "stmt=%d rc=%d err=\"%s\"", which, rc,
 		    sqlite3_errmsg(s->db));
 		return DN_EIO;
@@ -364,6 +425,7 @@ static int step_done(hub_store *s, int which)
 
 static int step_fail(hub_store *s, int which, int rc)
 {
+	meta_forget(s);
 	sqlite3_reset(s->st[which]);
 	log_error("hub.db_failed", "stmt=%d rc=%d err=\"%s\"", which, rc,
 	    sqlite3_errmsg(s->db));
@@ -441,6 +503,7 @@ void hub_store_close(hub_store *s)
 	}
 	db_close(s->db);
 	free(s->cand);
+	free(s->stock);
 	free(s);
 }
 
@@ -451,22 +514,33 @@ int hub_store_begin(hub_store *s)
 
 int hub_store_commit(hub_store *s)
 {
-	return db_txn_commit(&s->txn);
+	int rv = db_txn_commit(&s->txn);
+	if (rv != 0) {
+		meta_forget(s);
+	}
+	return rv;
 }
 
 void hub_store_rollback(hub_store *s)
 {
+	meta_forget(s);
 	db_rollback(s->db);
 }
 
 int hub_store_read_begin(hub_store *s)
 {
-	return step_done(s, ST_READ_BEGIN);
+	assert(!s->read_open);
+	s->read_open = true;
+	s->read_begun = false;
+	return 0;
 }
 
 void hub_store_read_end(hub_store *s)
 {
-	if (step_done(s, ST_READ_END) != 0 && !sqlite3_get_autocommit(s->db)) {
+	bool begun = s->read_begun;
+	s->read_open = s->read_begun = false;
+	if (begun && step_done(s, ST_READ_END) != 0 && !sqlite3_get_autocommit(s->db)) {
+		/* step_done forgot the meta copy. */
 		db_rollback(s->db);
 	}
 }
@@ -484,6 +558,7 @@ int hub_store_release(hub_store *s)
 void hub_store_rollback_to(hub_store *s)
 {
 	/* ROLLBACK TO keeps the savepoint open; RELEASE closes it. */
+	meta_forget(s);
 	(void)db_txn_rollback_to(&s->txn);
 	(void)db_txn_release(&s->txn);
 }
@@ -522,6 +597,10 @@ int hub_store_event_acked_set(hub_store *s, uint64_t seq)
 
 int hub_store_meta_get(hub_store *s, hub_meta *out)
 {
+	if (s->meta_valid) {
+		*out = s->meta;
+		return 0;
+	}
 	sqlite3_stmt *st = s->st[ST_META_GET];
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
@@ -530,34 +609,67 @@ int hub_store_meta_get(hub_store *s, hub_meta *out)
 	out->incarnation = (uint64_t)sqlite3_column_int64(st, 0);
 	out->coordinator = (uint64_t)sqlite3_column_int64(st, 1);
 	sqlite3_reset(st);
+	s->meta = *out;
+	s->meta_valid = true;
 	return 0;
 }
 
 int hub_store_sync_head(hub_store *s, hub_stream *sp, hub_meta *meta,
     uint64_t *order_id_max)
 {
-	sqlite3_stmt *st = s->st[ST_SYNC_HEAD];
+	if (s->meta_valid && s->head_valid && s->head_at == rows_written(s)) {
+		*sp = s->head;
+		*meta = s->meta;
+		if (order_id_max != NULL) {
+			*order_id_max = s->head_order_id_max;
+		}
+		return 0;
+	}
+	/* Columns 0-2 the positions; then the meta rows (ST_SYNC_HEAD) unless
+	 * cached (ST_SYNC_POS); then the highest order id. */
+	const bool cached = s->meta_valid;
+	const int which = cached ? ST_SYNC_POS : ST_SYNC_HEAD;
+	const int max_col = cached ? 3 : 5;
+	sqlite3_stmt *st = s->st[which];
 	int rc;
 
+	if ((rc = read_ensure(s)) != 0) {
+		return rc;
+	}
 	db_bind_i64(st, 1, order_id_max != NULL ? 1 : 0);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
-		return step_fail(s, ST_SYNC_HEAD, rc);
+		return step_fail(s, which, rc);
 	}
 	sp->cmd_applied = (uint64_t)sqlite3_column_int64(st, 0);
 	sp->event_seq = (uint64_t)sqlite3_column_int64(st, 1);
 	sp->event_acked = (uint64_t)sqlite3_column_int64(st, 2);
-	meta->incarnation = (uint64_t)sqlite3_column_int64(st, 3);
-	meta->coordinator = (uint64_t)sqlite3_column_int64(st, 4);
+	if (!cached) {
+		s->meta.incarnation = (uint64_t)sqlite3_column_int64(st, 3);
+		s->meta.coordinator = (uint64_t)sqlite3_column_int64(st, 4);
+		s->meta_valid = true;
+	}
+	*meta = s->meta;
 	if (order_id_max != NULL) {
-		*order_id_max = (uint64_t)sqlite3_column_int64(st, 5);
+		*order_id_max = (uint64_t)sqlite3_column_int64(st, max_col);
 	}
 	sqlite3_reset(st);
+	/* Kept when read in the read transaction (the file's own state, no
+	 * write of ours pending) with every column. */
+	s->head_valid = s->read_begun && order_id_max != NULL;
+	if (s->head_valid) {
+		s->head = *sp;
+		s->head_order_id_max = *order_id_max;
+		s->head_at = rows_written(s);
+	}
 	return 0;
 }
 
 int hub_store_coordinator_set(hub_store *s, uint64_t incarnation)
 {
+	/* The next read fills the copy from the file again (whether this
+	 * write lands, or its transaction rolls back). */
+	meta_forget(s);
 	db_bind_i64(s->st[ST_COORDINATOR_SET], 1, (int64_t)incarnation);
 	return step_done(s, ST_COORDINATOR_SET);
 }
@@ -648,6 +760,9 @@ int hub_store_events_list(hub_store *s, uint64_t after, size_t max,
 	sqlite3_stmt *st = s->st[ST_OUTBOX_LIST];
 	int rc, rv = 0;
 
+	if ((rv = read_ensure(s)) != 0) {
+		return rv;
+	}
 	db_bind_i64(st, 1, (int64_t)after);
 	db_bind_i64(st, 2, (int64_t)max);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -755,16 +870,54 @@ int hub_store_stock_get(hub_store *s, const char *sku, int64_t *on_hand)
 	return 0;
 }
 
+/* Keeps row i of the stock list being read (false: it cannot be kept,
+ * out of memory or an sku longer than any the hub writes). */
+static bool stock_keep(hub_store *s, size_t i, const char *sku, int64_t on_hand)
+{
+	size_t len = strlen(sku);
+	if (len > DN_ID_MAX || i > DN_STOCK_REPORT_MAX) {
+		return false;
+	}
+	if (i == s->stock_cap) {
+		size_t cap = s->stock_cap != 0 ? s->stock_cap * 2 : 16;
+		cap = cap < DN_STOCK_REPORT_MAX + 1 ? cap : DN_STOCK_REPORT_MAX + 1;
+		void *rows = realloc(s->stock, cap * sizeof(*s->stock));
+		if (rows == NULL) {
+			return false;
+		}
+		s->stock = rows;
+		s->stock_cap = cap;
+	}
+	memcpy(s->stock[i].sku, sku, len + 1);
+	s->stock[i].on_hand = on_hand;
+	return true;
+}
+
 int hub_store_stock_list(hub_store *s, size_t max, hub_store_stock_fn fn,
     void *arg)
 {
 	sqlite3_stmt *st = s->st[ST_STOCK_LIST];
 	int rc, rv = 0;
 
+	if (s->stock_valid && s->stock_max == max && s->stock_at == rows_written(s)) {
+		for (size_t i = 0; i < s->nstock && rv == 0; i++) {
+			rv = fn(arg, s->stock[i].sku, s->stock[i].on_hand);
+		}
+		return rv;
+	}
+	if ((rv = read_ensure(s)) != 0) {
+		return rv;
+	}
+	/* Kept when read whole in the read transaction (see the top). */
+	bool keep = s->read_begun;
+	size_t n = 0;
+	s->stock_valid = false;
 	db_bind_i64(st, 1, (int64_t)max);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if ((rv = fn(arg, db_col_text(st, 0),
-		    sqlite3_column_int64(st, 1))) != 0) {
+		const char *sku = db_col_text(st, 0);
+		int64_t on_hand = sqlite3_column_int64(st, 1);
+		keep = keep && stock_keep(s, n++, sku, on_hand);
+		if ((rv = fn(arg, sku, on_hand)) != 0) {
 			break;
 		}
 	}
@@ -772,6 +925,12 @@ int hub_store_stock_list(hub_store *s, size_t max, hub_store_stock_fn fn,
 		return step_fail(s, ST_STOCK_LIST, rc);
 	}
 	sqlite3_reset(st);
+	if (keep && rv == 0) {
+		s->stock_valid = true;
+		s->stock_max = max;
+		s->nstock = n;
+		s->stock_at = rows_written(s);
+	}
 	return rv;
 }
 

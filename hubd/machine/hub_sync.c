@@ -39,7 +39,7 @@ typedef struct {
 	Dropnet__HubEvent **events;
 	size_t nevents;
 	Dropnet__StockLevel **stock;
-	size_t nstock;
+	size_t nstock, stock_cap; /* stock grows to DN_STOCK_REPORT_MAX */
 	bool stock_over; /* more SKUs than DN_STOCK_REPORT_MAX */
 } sync_batch;
 
@@ -112,6 +112,18 @@ static int batch_add_stock(void *arg, const char *sku, int64_t on_hand)
 		b->stock_over = true;
 		return 1; /* stop: a partial snapshot would mislead audit */
 	}
+	if (b->nstock == b->stock_cap) {
+		/* A hub holds a few SKUs, rarely DN_STOCK_REPORT_MAX: the
+		 * array grows with them (every sync lists them). */
+		size_t cap = b->stock_cap != 0 ? b->stock_cap * 4 : 16;
+		cap = cap < DN_STOCK_REPORT_MAX ? cap : DN_STOCK_REPORT_MAX;
+		Dropnet__StockLevel **grown = realloc(b->stock, cap * sizeof(*grown));
+		if (grown == NULL) {
+			return DN_ENOMEM;
+		}
+		b->stock = grown;
+		b->stock_cap = cap;
+	}
 	s = malloc(sizeof(*s) + strlen(sku) + 1);
 	if (s == NULL) {
 		return DN_ENOMEM;
@@ -147,14 +159,18 @@ static int sync_read(hub *h, hub_stream *sp, hub_meta *meta,
 	if ((rv = hub_store_sync_head(h->store, sp, meta, order_id_max)) != 0) {
 		return rv;
 	}
-	/* Filled from 0 (nevents, nstock): no need to clear them. */
-	b->events = malloc(DN_STREAM_BATCH_MAX * sizeof(*b->events));
-	b->stock = malloc(DN_STOCK_REPORT_MAX * sizeof(*b->stock));
-	if (b->events == NULL || b->stock == NULL) {
-		return DN_ENOMEM;
+	/* The outbox holds events up to event_seq only (each is appended
+	 * with it, in one transaction): with all of them acked it has
+	 * nothing to send, and an idle hub's every sync skips the read. The
+	 * events array is filled from 0 (nevents): no need to clear it. */
+	if (sp->event_seq > sp->event_acked) {
+		b->events = malloc(DN_STREAM_BATCH_MAX * sizeof(*b->events));
+		if (b->events == NULL) {
+			return DN_ENOMEM;
+		}
+		rv = hub_store_events_list(h->store, sp->event_acked,
+		    DN_STREAM_BATCH_MAX, batch_add_event, b);
 	}
-	rv = hub_store_events_list(h->store, sp->event_acked,
-	    DN_STREAM_BATCH_MAX, batch_add_event, b);
 	if (rv == 0 && sp->event_seq == sp->event_acked) {
 		rv = hub_store_stock_list(h->store, DN_STOCK_REPORT_MAX + 1,
 		    batch_add_stock, b);
@@ -396,8 +412,31 @@ static int sync_incarnations(hub *h, const Dropnet__HubSyncReply *rep,
 	return 0;
 }
 
+/* Whether applying rep to a store at sp and meta writes nothing: the same
+ * incarnations (sync_incarnations passes, no first contact), no rewind, no
+ * new ack, no new command - an idle hub's every reply. */
+static bool sync_quiet(const Dropnet__HubSyncReply *rep, const hub_stream *sp,
+    const hub_meta *meta)
+{
+	if (rep->rewind || rep->event_applied > sp->event_acked) {
+		return false;
+	}
+	if (rep->incarnation != 0 && (meta->coordinator != rep->incarnation ||
+	    (rep->hub_incarnation != 0 && rep->hub_incarnation != meta->incarnation))) {
+		return false;
+	}
+	for (size_t i = 0; i < rep->n_commands; i++) {
+		if (rep->commands[i]->seq > sp->cmd_applied) {
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Applies the ack and the commands of one reply in one transaction.
- * *acked_out returns the event_acked now stored. */
+ * *acked_out returns the event_acked now stored. A reply that writes
+ * nothing (sync_quiet) takes no transaction: only this process writes
+ * the store, so what it read is what the transaction would read. */
 static int sync_apply(hub *h, const Dropnet__HubSyncReply *rep,
     uint64_t *acked_out, bool *pending_out, bool *rewound)
 {
@@ -406,6 +445,14 @@ static int sync_apply(hub *h, const Dropnet__HubSyncReply *rep,
 	uint64_t applied;
 	int rv;
 
+	if ((rv = hub_store_sync_head(h->store, &sp, &meta, NULL)) != 0) {
+		return rv;
+	}
+	if (sync_quiet(rep, &sp, &meta)) {
+		*acked_out = sp.event_acked;
+		*pending_out = sp.event_seq > sp.event_acked;
+		return 0;
+	}
 	if ((rv = hub_store_begin(h->store)) != 0) {
 		return rv;
 	}

@@ -2,14 +2,16 @@
  * dropsim.c - runs the whole-network simulator (sim.h) over many seeds.
  *
  *   dropsim [--seeds N] [--seed S] [--orders N] [--hubs N] [--no-faults]
- *           [--twice] [--dir D] [--verbose] [--help]
+ *           [--twice] [--hashes] [--dir D] [--verbose] [--help]
  *
  * Each seed is a whole drop: N orders from simulated storefronts against a
  * network of hubs whose staff receive, claim, pick and ship, with faults
  * injected (unless --no-faults) and every invariant checked after every
  * step. A failing seed prints one line with the command that replays it and
  * the run exits 1. --twice runs every seed twice and fails if the two
- * histories differ (determinism). The summary says how much simulated time
+ * histories differ (determinism); --hashes prints each seed's history hash,
+ * to compare two builds (a change meant to be a pure speed-up must leave
+ * every seed's history as it was). The summary says how much simulated time
  * ran per wall second and what was injected.
  */
 #include <errno.h>
@@ -31,7 +33,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: dropsim [--seeds N] [--seed S] [--orders N] [--hubs N] [--no-faults]\n"
-	    "               [--twice] [--jobs N] [--dir D] [--verbose] [--help]\n"
+	    "               [--twice] [--hashes] [--jobs N] [--dir D] [--verbose]\n"
+	    "               [--help]\n"
 	    "\n"
 	    "Runs a whole dropnet network (the real coordinator and hub machines on\n"
 	    "their real SQLite stores) in one process under a seeded simulation of\n"
@@ -44,6 +47,7 @@ static void usage(FILE *f)
 	    "  --hubs N     hubs, 1-6 (default 6)\n"
 	    "  --no-faults  no network, crash, clock or stall faults\n"
 	    "  --twice      run each seed twice; the histories must be identical\n"
+	    "  --hashes     print each seed's history hash (to compare two builds)\n"
 	    "  --jobs N     run seeds in N processes at once (default 1)\n"
 	    "  --dir D      folder for the SQLite files (default: a new one in /tmp)\n"
 	    "  --verbose    one line per injected fault\n"
@@ -90,7 +94,7 @@ static int parse_u64(const char *s, uint64_t *out)
 
 typedef struct {
 	uint64_t seeds, seed, jobs;
-	bool twice;
+	bool twice, hashes;
 	sim_params p;
 } args;
 
@@ -107,6 +111,8 @@ static int args_parse(int argc, char **argv, args *a)
 			a->p.faults = false;
 		} else if (strcmp(k, "--twice") == 0) {
 			a->twice = true;
+		} else if (strcmp(k, "--hashes") == 0) {
+			a->hashes = true;
 		} else if (strcmp(k, "--verbose") == 0) {
 			a->p.verbose = true;
 		} else if (strcmp(k, "--dir") == 0 && has) {
@@ -169,6 +175,9 @@ static int run_seed(const args *a, uint64_t seed, sim_result *tot)
 		}
 	}
 	tot_add(tot, &r);
+	if (a->hashes) {
+		printf("dropsim: seed %" PRIu64 " history %016" PRIx64 "\n", seed, r.hash);
+	}
 	if (r.failed) {
 		printf("dropsim: seed %" PRIu64 " FAILED: %s\n", seed, r.why);
 		replay_line(a, seed);
@@ -291,7 +300,7 @@ static int run_jobs(const args *a, const char *base, worker_out *all)
 
 int main(int argc, char **argv)
 {
-	args a = {1, 1, 1, false, {0, 1000, 6, true, false, NULL, 0}};
+	args a = {1, 1, 1, false, false, {0, 1000, 6, true, false, NULL, 0}};
 	if (args_parse(argc, argv, &a) != 0) {
 		usage(stderr);
 		return 2;
