@@ -329,11 +329,15 @@ int dropctl_ops_at(const dropctl_opts *o, const char *url, Dropnet__OpsRequest *
  * after dropctl already sent the next one on the same connection (seen in
  * test_drop: 2,001 `order show` keys one after another). Nothing was
  * done; it goes again after the wait. */
+static bool dropctl_busy(const Dropnet__OpsReply *r)
+{
+	return r->status == DROPNET__STATUS__UNAVAILABLE && strncmp(r->message, "busy:", 5) == 0;
+}
+
 static bool dropctl_follow_again(const Dropnet__OpsReply *r)
 {
-	return r->status == DROPNET__STATUS__NOT_LEADER ||
-	    (r->status == DROPNET__STATUS__UNAVAILABLE && (strstr(r->message, "taking over") ||
-	    strncmp(r->message, "busy:", 5) == 0));
+	return r->status == DROPNET__STATUS__NOT_LEADER || dropctl_busy(r) ||
+	    (r->status == DROPNET__STATUS__UNAVAILABLE && strstr(r->message, "taking over"));
 }
 
 /* The group refused a resent request's counter as used: an earlier try
@@ -415,8 +419,7 @@ int dropctl_ops_call(const dropctl_opts *o, Dropnet__OpsRequest *req,
 		unknown |= ex == DROPCTL_EXIT_UNREACHABLE;
 		bool named = ex == DROPCTL_EXIT_OK && (*out)->leader[0] != '\0' &&
 		    strcmp((*out)->leader, next) != 0;
-		bool busy = ex == DROPCTL_EXIT_OK && (*out)->status == DROPNET__STATUS__UNAVAILABLE &&
-		    strncmp((*out)->message, "busy:", 5) == 0;
+		bool busy = ex == DROPCTL_EXIT_OK && dropctl_busy(*out);
 		if (busy || read_again) {
 			struct timespec ts = {0, DROPCTL_BUSY_WAIT_MS * 1000000L};
 			nanosleep(&ts, NULL);   /* the same replica, a moment later */

@@ -75,7 +75,6 @@ typedef struct rt {
 	raft_uv_transport_close_cb close_cb;
 	rt_hs *head;
 	size_t pending;
-	uint64_t refused;
 } rt;
 
 enum { RT_READ_CHALLENGE, RT_WRITE_RESPONSE, RT_READ_OK, RT_WRITE_CHALLENGE,
@@ -148,7 +147,6 @@ static void rt_fail(rt_hs *h, int status, const char *why)
 	rt_unlink(h);
 	h->status = status;
 	if (why != NULL) {
-		h->rt->refused += !h->outgoing;
 		log_warn("raft_transport.refused", "dir=%s why=%s", h->outgoing ? "out" : "in", why);
 	}
 	uv_read_stop((uv_stream_t *)h->tcp);
