@@ -21,8 +21,9 @@
 #define DN_REPLICA_ENTRY_MAX_BYTES (4u * 1024u * 1024u)
 
 /* Largest image of the coordinator machine's memory (memory.c) a snapshot
- * carries: every hub's last stock report (DN_HUBS_MAX * DN_STOCK_REPORT_MAX
- * rows of ~80 B, ~42 MiB) dominates; the rest is a few hundred KiB. */
+ * carries at DN_HUBS_DEFAULT hubs: every hub's last stock report
+ * (hubs * DN_STOCK_REPORT_MAX rows of ~80 B, ~42 MiB) dominates; the rest is a
+ * few hundred KiB. memory.c scales it by hubs_max / DN_HUBS_DEFAULT. */
 #define DN_COORD_MEMORY_MAX_BYTES (64u * 1024u * 1024u)
 
 /* Per-socket receive caps (NNG_OPT_RECVMAXSZ), each sized from the largest
@@ -116,10 +117,19 @@
 /* Longest id-like string (sku, key, customer, hub id, bin, tracking). */
 #define DN_ID_MAX 64u
 
-/* Hubs in one network: the registry and the per-hub working arrays are
- * fixed arrays of this size (routing itself finds the hubs in range
- * through core/hubindex.h, which holds up to HUBINDEX_HUBS_MAX). */
-#define DN_HUBS_MAX 256u
+/* Hubs in one network: coordinator.hubs_max (config; the registry and the
+ * per-hub working arrays are sized from it at coord_open). DN_HUBS_DEFAULT
+ * is its default (the fixed bound of earlier builds); DN_HUBS_CAP its
+ * largest value: every hub speaks with its own name from the peers table,
+ * which holds at most DN_PEERS_MAX names, so a larger registry could not be
+ * filled by authenticated hubs; and at this many hubs the memory the
+ * coordinator reserves per hub (registry, routing scratch, the spatial
+ * index's worst case of 4 KB) stays near 20 MB and one rebalance plan's
+ * pair table (planner.c, destinations x sources <= n^2/4 of 2.1 B) under
+ * 9 MB. Routing itself finds the hubs in range through core/hubindex.h,
+ * which holds up to HUBINDEX_HUBS_MAX. */
+#define DN_HUBS_DEFAULT 256u
+#define DN_HUBS_CAP DN_PEERS_MAX
 
 /* Service radius bounds, km: below 1 km is a typo, above 1000 is not local. */
 #define DN_RADIUS_KM_MIN 1.0

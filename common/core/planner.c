@@ -335,22 +335,21 @@ static void plan_releases(const planner_hub *hubs, work_hub *w, size_t n,
  * (destination, source) pair priced "not worth it" is remembered until
  * either hub's state changes (only the two hubs of a planned transfer
  * change), so the cache is exact and every pair is priced O(1) times
- * between changes. Sizes: nd x ns <= DN_HUBS_MAX^2 / 4.
+ * between changes. Sizes: nd x ns <= n^2 / 4 pairs of 2 bytes and a bit
+ * (n <= PLANNER_HUBS_MAX, so a position fits 16 bits), allocated per plan.
  */
-#define PAIRS_MAX (DN_HUBS_MAX * DN_HUBS_MAX / 4u)
-
 typedef struct {
 	size_t nd, ns;
-	uint8_t dst[DN_HUBS_MAX];      /* hub index of destination i */
-	uint8_t src[DN_HUBS_MAX];      /* hub index of source j */
-	uint8_t order[PAIRS_MAX];      /* row i: source positions, nearest first */
-	uint8_t fail[PAIRS_MAX / 8u];  /* bit (i, j): priced, not worth it */
+	uint16_t *dst;      /* hub index of destination i */
+	uint16_t *src;      /* hub index of source j */
+	uint16_t *order;    /* row i: source positions, nearest first */
+	uint8_t *fail;      /* bit (i, j): priced, not worth it */
 } xfer_state;
 
 typedef struct {
 	double km;
 	const char *id;
-	uint8_t pos;
+	uint16_t pos;
 } src_rank;
 
 /* Nearest first, ties by id (unique), so the order is total. */
@@ -380,21 +379,40 @@ static void fail_set(xfer_state *x, size_t i, size_t j, int on)
 	    (uint8_t)(x->fail[bit / 8] & ~m);
 }
 
-static void xfer_setup(const planner_hub *hubs, const work_hub *w,
+static void xfer_free(xfer_state *x)
+{
+	free(x->dst);
+	free(x->src);
+	free(x->order);
+	free(x->fail);
+}
+
+/* Sets up *x (its arrays allocated here; xfer_free). 0 or DN_ENOMEM. */
+static int xfer_setup(const planner_hub *hubs, const work_hub *w,
     size_t n, const planner_params *p, xfer_state *x)
 {
-	src_rank rank[DN_HUBS_MAX];
-
-	x->nd = x->ns = 0;
+	memset(x, 0, sizeof(*x));
+	x->dst = malloc((n + 1) * sizeof(*x->dst));
+	x->src = malloc((n + 1) * sizeof(*x->src));
+	if (x->dst == NULL || x->src == NULL) {
+		return DN_ENOMEM;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (deficit_of(&hubs[i], &w[i]) >= p->transfer_min) {
-			x->dst[x->nd++] = (uint8_t)i;
+			x->dst[x->nd++] = (uint16_t)i;
 		} else if (surplus_of(&hubs[i], &w[i]) >= p->transfer_min) {
-			x->src[x->ns++] = (uint8_t)i;
+			x->src[x->ns++] = (uint16_t)i;
 		}
 	}
-	assert(x->nd * x->ns <= PAIRS_MAX);
-	memset(x->fail, 0, sizeof(x->fail));
+	size_t pairs = x->nd * x->ns;
+	assert(pairs <= n * n / 4u);
+	x->order = malloc((pairs + 1) * sizeof(*x->order));
+	x->fail = calloc(pairs / 8u + 1, 1);
+	src_rank *rank = malloc((x->ns + 1) * sizeof(*rank));
+	if (x->order == NULL || x->fail == NULL || rank == NULL) {
+		free(rank);
+		return DN_ENOMEM;
+	}
 	for (size_t i = 0; i < x->nd; i++) {
 		const planner_hub *d = &hubs[x->dst[i]];
 
@@ -404,13 +422,15 @@ static void xfer_setup(const planner_hub *hubs, const work_hub *w,
 			rank[j].km = geo_distance_km(d->lat, d->lon, sh->lat,
 			    sh->lon);
 			rank[j].id = sh->id;
-			rank[j].pos = (uint8_t)j;
+			rank[j].pos = (uint16_t)j;
 		}
 		qsort(rank, x->ns, sizeof(rank[0]), src_rank_cmp);
 		for (size_t j = 0; j < x->ns; j++) {
 			x->order[i * x->ns + j] = rank[j].pos;
 		}
 	}
+	free(rank);
+	return 0;
 }
 
 /* The candidate transfer into destination i: its sources nearest first,
@@ -454,12 +474,15 @@ static void xfer_forget(xfer_state *x, size_t d, size_t s)
 	}
 }
 
-static void plan_transfers(const planner_hub *hubs, work_hub *w, size_t n,
+static int plan_transfers(const planner_hub *hubs, work_hub *w, size_t n,
     const planner_params *p, planner_plan *out)
 {
 	xfer_state x;
 
-	xfer_setup(hubs, w, n, p, &x);
+	if (xfer_setup(hubs, w, n, p, &x) != 0) {
+		xfer_free(&x);
+		return DN_ENOMEM;
+	}
 	while (out->trips < p->trips_max) {
 		planner_action best, cand;
 		int have = 0;
@@ -503,6 +526,8 @@ static void plan_transfers(const planner_hub *hubs, work_hub *w, size_t n,
 		out->moved += best.qty;
 		plan_add(out, &best);
 	}
+	xfer_free(&x);
+	return 0;
 }
 
 int planner_plan_sku(const planner_hub *hubs, size_t n,
@@ -512,17 +537,20 @@ int planner_plan_sku(const planner_hub *hubs, size_t n,
 		return DN_EINVAL;
 	}
 	memset(out, 0, sizeof(*out));
-	if ((hubs == NULL && n > 0) || p == NULL || n > DN_HUBS_MAX ||
+	if ((hubs == NULL && n > 0) || p == NULL || n > PLANNER_HUBS_MAX ||
 	    !params_ok(p)) {
 		return DN_EINVAL;
 	}
-	work_hub w[DN_HUBS_MAX];
-
+	work_hub *w = malloc((n + 1) * sizeof(*w));
+	if (w == NULL) {
+		return DN_ENOMEM;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const planner_hub *h = &hubs[i];
 
 		if (!hub_ok(h) || planner_demand_fit(h->mean, h->cover,
 		    p->service, &w[i].d) != 0) {
+			free(w);
 			return DN_EINVAL;
 		}
 		w[i].sell = h->on_hand - h->allocated - h->holdback;
@@ -531,14 +559,20 @@ int planner_plan_sku(const planner_hub *hubs, size_t n,
 		/* Ties are broken by id, so ids must be unique. */
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(hubs[j].id, h->id) == 0) {
+				free(w);
 				return DN_EINVAL;
 			}
 		}
 	}
 	plan_releases(hubs, w, n, p, out);
-	plan_transfers(hubs, w, n, p, out);
+	if (plan_transfers(hubs, w, n, p, out) != 0) {
+		free(w);
+		memset(out, 0, sizeof(*out));
+		return DN_ENOMEM;
+	}
 	for (size_t i = 0; i < n; i++) {
 		out->short_after += deficit_of(&hubs[i], &w[i]);
 	}
+	free(w);
 	return 0;
 }

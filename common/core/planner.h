@@ -72,8 +72,12 @@
  * one go is a replenishment, not a rebalance. Also sizes planner_plan. */
 #define PLANNER_TRIPS_MAX 64u
 
+/* Hubs one plan covers: the largest registry (DN_HUBS_CAP); a hub's
+ * position in the transfer phase's pair table is 16 bits (planner.c). */
+#define PLANNER_HUBS_MAX DN_HUBS_CAP
+
 /* Actions in one plan: a release per hub plus the trips. */
-#define PLANNER_ACTIONS_MAX (DN_HUBS_MAX + PLANNER_TRIPS_MAX)
+#define PLANNER_ACTIONS_MAX (PLANNER_HUBS_MAX + PLANNER_TRIPS_MAX)
 
 /* Largest quantity (units on hand, cover, forecast mean): far above any
  * drop, and far below 2^53 so sums in double stay exact. */
@@ -141,7 +145,7 @@ typedef struct {
 	double cost;           /* trip_cost + km_cost x km; 0 for a release */
 } planner_action;
 
-/* A plan, owned by the caller (about 30 KiB: keep it static or on the heap
+/* A plan, owned by the caller (about 300 KiB: keep it static or on the heap
  * in a daemon). Releases come first, then transfers in the order planned. */
 typedef struct {
 	size_t n;                                   /* actions used */
@@ -161,10 +165,12 @@ typedef struct {
  * service 0.9. */
 void planner_params_default(planner_params *p);
 
-/* Plans one sku over hubs[0..n-1] (n <= DN_HUBS_MAX; 0 gives an empty plan).
- * Writes *out (always fully: on error it is an empty plan). Returns 0, or
- * DN_EINVAL when an argument is out of its documented range: a NULL pointer
- * or id, an id longer than DN_ID_MAX, an invalid coordinate, a negative or
+/* Plans one sku over hubs[0..n-1] (n <= PLANNER_HUBS_MAX; 0 gives an empty
+ * plan). Allocates its working memory (n work rows, and a pair table of
+ * destinations x sources, n^2/4 at most) and frees it before it returns.
+ * Writes *out (always fully: on error it is an empty plan). Returns 0,
+ * DN_ENOMEM, or DN_EINVAL when an argument is out of its documented range:
+ * a NULL pointer or id, an id longer than DN_ID_MAX, an invalid coordinate, a negative or
  * over-large quantity, allocated + holdback > on_hand, holdback_keep >
  * holdback, two hubs with the same id, a non-finite number, or a parameter
  * outside its bounds.

@@ -12,8 +12,9 @@
  * Verdict precedence for a hub: UNHEALTHY, then OUT_OF_RANGE, then (for the
  * in-range candidates) CHOSEN / NO_STOCK / NOT_NEEDED.
  *
- * Pure and deterministic: no clock, no allocation (work arrays are bounded
- * by DN_HUBS_MAX and DN_ORDER_LINES_MAX and live on the stack).
+ * Pure and deterministic: no clock, no allocation (the candidates live in
+ * the caller's route_result, the rest is bounded by DN_ORDER_LINES_MAX and
+ * lives on the stack).
  */
 #include <assert.h>
 #include <math.h>
@@ -33,6 +34,13 @@ const char *route_verdict_name(route_verdict v)
 	case ROUTE_VERDICT_NOT_NEEDED: return "not_needed";
 	}
 	return "unknown";
+}
+
+void route_result_init(route_result *out, route_candidate *cand, size_t cap)
+{
+	memset(out, 0, sizeof(*out));
+	out->cand = cand;
+	out->cand_cap = cand != NULL ? cap : 0;
 }
 
 /* Sellable units of line i at hub h, never below zero: a row left negative
@@ -79,7 +87,7 @@ static size_t route_rank(const route_hub *hubs, size_t nhubs, double lat,
 			c.verdict = ROUTE_VERDICT_NO_STOCK;
 			n_in++;
 		}
-		/* Insertion sort: n <= DN_HUBS_MAX and stable by construction. */
+		/* Insertion sort: n <= cand_cap and stable by construction. */
 		size_t j = i;
 		while (j > 0 && route_cand_before(&c, &out->cand[j - 1])) {
 			out->cand[j] = out->cand[j - 1];
@@ -226,7 +234,7 @@ int route_order(const route_hub *hubs, size_t nhubs, const route_line *lines,
 		return DN_EINVAL;
 	}
 	if (!route_args_ok(hubs, nhubs, lines, nlines, lat, lon, out) ||
-	    nhubs > DN_HUBS_MAX) {
+	    nhubs > out->cand_cap) {
 		return DN_EINVAL;
 	}
 	for (size_t i = 0; i < nhubs; i++) {
@@ -252,7 +260,7 @@ int route_order_indexed(const route_hub *hubs, size_t nhubs,
 		return DN_EINVAL;
 	}
 	int rv = hubindex_query(ix, hubs, nhubs, lat, lon, out->cand,
-	    DN_HUBS_MAX, &out->ncand);
+	    out->cand_cap, &out->ncand);
 	if (rv != 0) {
 		out->ncand = 0;
 		return rv;

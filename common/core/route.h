@@ -70,15 +70,21 @@ typedef struct {
 	route_status status;
 	/* route_order: every hub, nearest first. route_order_indexed: only
 	 * the hubs whose radius covers the ship-to (healthy or not), nearest
-	 * first; out-of-range hubs are not listed. */
-	route_candidate cand[DN_HUBS_MAX];
+	 * first; out-of-range hubs are not listed. The caller owns cand and
+	 * sets cand_cap (route_result_init); routing never allocates. */
+	route_candidate *cand;
+	size_t cand_cap;
 	size_t ncand;
 	route_take take[DN_ORDER_LINES_MAX * DN_SPLIT_HUBS_MAX];
 	size_t ntake;        /* 0 unless ACCEPTED; sums to each line's qty */
 } route_result;
 
+/* Gives out the caller's candidate array cand[0..cap-1]; the rest of *out
+ * is reset. */
+void route_result_init(route_result *out, route_candidate *cand, size_t cap);
+
 /* Routes one order. Returns 0 and fills *out, or DN_EINVAL when nhubs >
- * DN_HUBS_MAX, nlines is 0 or > DN_ORDER_LINES_MAX, or a pointer is NULL.
+ * out->cand_cap, nlines is 0 or > DN_ORDER_LINES_MAX, or a pointer is NULL.
  * Inputs are assumed validated (validate_order). */
 int route_order(const route_hub *hubs, size_t nhubs, const route_line *lines,
     size_t nlines, double lat, double lon, route_split_policy policy,
@@ -95,8 +101,8 @@ struct hubindex;
  * hubs, would be noise. nhubs may be up to HUBINDEX_HUBS_MAX; only the
  * listed hubs' sellable is read. Returns 0; DN_EINVAL as route_order (but
  * for nhubs), also for an index built over another count or a listed hub
- * without sellable; DN_ERANGE when more than DN_HUBS_MAX hubs cover the
- * ship-to (no result then). Never allocates. */
+ * without sellable; DN_ERANGE when more than out->cand_cap hubs cover
+ * the ship-to (no result then). Never allocates. */
 int route_order_indexed(const route_hub *hubs, size_t nhubs,
     const struct hubindex *ix, const route_line *lines, size_t nlines,
     double lat, double lon, route_split_policy policy, route_result *out);

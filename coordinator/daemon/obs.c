@@ -72,7 +72,8 @@ int obs_open(obs *o, const coord_config *cfg)
 	}
 	metrics_hist_init(&o->commit, metrics_latency_bounds, metrics_latency_nbounds);
 	snprintf(o->data_dir, sizeof(o->data_dir), "%s", cfg->data_dir);
-	o->text = malloc(OBS_TEXT_MAX);
+	o->text_max = OBS_TEXT_MAX + (size_t)cfg->hubs_max * OBS_TEXT_PER_HUB;
+	o->text = malloc(o->text_max);
 	if (o->text == NULL) {
 		return DN_ENOMEM;
 	}
@@ -440,7 +441,7 @@ void obs_publish(obs *o, const coord *c, bool force)
 	}
 	o->last_publish_ns = now;
 	metrics_text t;
-	metrics_text_init(&t, o->text, OBS_TEXT_MAX);
+	metrics_text_init(&t, o->text, o->text_max);
 	metrics_text_head(&t, "dropnet_up", "gauge", "1: this coordinator is serving.");
 	const char *lab[] = {"role", "coordinator", NULL};
 	metrics_text_sample(&t, "dropnet_up", lab, 1);

@@ -24,9 +24,11 @@ typedef enum { OBS_INGEST = 0, OBS_HUBSYNC = 1, OBS_OPS = 2, OBS_PATHS = 3 } obs
  * a few tens of microseconds, so at 10/s it costs no throughput; the tick
  * publishes too, so a quiet coordinator's scrape is at most one tick old. */
 #define OBS_PUBLISH_MS 100
-/* The text snapshot's size: ~60 lines per hub and per open drop SKU
- * (bounded by DN_HUBS_MAX and COORD_DROPS_MAX x DROP_SKUS_MAX) fit. */
+/* The text snapshot's size: the fixed part, and per hub of
+ * coordinator.hubs_max (6 samples of ~70 bytes each, with room); ~60 lines
+ * per open drop SKU (COORD_DROPS_MAX x DROP_SKUS_MAX) fit the fixed part. */
 #define OBS_TEXT_MAX (1024 * 1024)
+#define OBS_TEXT_PER_HUB 1024
 
 typedef struct {
 	metrics_http *http;       /* NULL: /metrics is off, nothing is timed */
@@ -35,7 +37,8 @@ typedef struct {
 	metrics_hist commit;      /* each COMMIT (WAL write + fsync) */
 	uint64_t last_publish_ns;
 	uint64_t truncated;       /* snapshots cut short (OBS_TEXT_MAX) */
-	char *text;               /* OBS_TEXT_MAX */
+	char *text;               /* text_max bytes */
+	size_t text_max;          /* OBS_TEXT_MAX + hubs_max x OBS_TEXT_PER_HUB */
 	char data_dir[DN_CONF_STR_MAX];
 	const bridge *socks[OBS_PATHS]; /* obs_set_sockets: counted per socket */
 	const netguard *signal;

@@ -387,7 +387,8 @@ static int spec_placement_set(drop_spec *s, Dropnet__DropSku *sk,
 		sk->placement_proportional = true;
 		return 0;
 	}
-	sk->placement = calloc(DN_HUBS_MAX, sizeof(*sk->placement));
+	/* The coordinator refuses more than its coordinator.hubs_max. */
+	sk->placement = calloc(DN_HUBS_CAP, sizeof(*sk->placement));
 	if (sk->placement == NULL) {
 		return spec_err(s, DN_ENOMEM, "out of memory");
 	}
@@ -416,9 +417,9 @@ static int spec_placement_set(drop_spec *s, Dropnet__DropSku *sk,
 		    (rv = spec_id_check(s, "hub", item, strlen(item))) != 0) {
 			return rv;
 		}
-		if (sk->n_placement >= DN_HUBS_MAX) {
+		if (sk->n_placement >= DN_HUBS_CAP) {
 			return spec_err(s, DN_ERANGE, "more than %u hubs",
-			    DN_HUBS_MAX);
+			    DN_HUBS_CAP);
 		}
 		Dropnet__HubUnits init = DROPNET__HUB_UNITS__INIT;
 		Dropnet__HubUnits *hu = malloc(sizeof(*hu));

@@ -40,6 +40,7 @@ typedef struct {
 	long long hub_timeout_ms;
 	long long hub_grace_ms;
 	long long hub_lease_ms;
+	long long hubs_max;           /* coordinator.hubs_max: the registry's size */
 	long long ingest_contexts;
 	/* Per-connection caps on each socket (common/io/bridge.h,
 	 * bridge_set_peer_max; the shell applies them). */
@@ -262,8 +263,6 @@ typedef struct {
 
 /* The machine's scratch blocks (coord_scratch), one per user. */
 enum {
-	COORD_SCRATCH_ROUTE,          /* ingest.c: an order's routing */
-	COORD_SCRATCH_REROUTE,        /* placement.c: a re-route's */
 	COORD_SCRATCH_INGEST,         /* ingest.c: a batch's answers */
 	COORD_SCRATCH_HUBSYNC,        /* hubsync.c: a batch's requests */
 	COORD_SCRATCH_OPS_HUBS,       /* ops.c: OPS_HUBS's reply */
@@ -280,12 +279,20 @@ enum {
 };
 
 /* Routing's working memory: the view of every hub (placement.c) and
- * route_order's result. */
+ * route_order's result, each array hubs_max long (sellable: hubs_max x
+ * DN_ORDER_LINES_MAX), made by coord_open; pack/packp hold an order's
+ * candidates for its trace (ingest.c). */
 typedef struct {
-	route_hub hubs[DN_HUBS_MAX];
-	int64_t sellable[DN_HUBS_MAX * DN_ORDER_LINES_MAX];
+	route_hub *hubs;
+	int64_t *sellable;
+	route_candidate *cand;
+	Dropnet__RouteCandidate *pack;
+	Dropnet__RouteCandidate **packp;
 	route_result rr;
 } coord_route_scratch;
+
+/* The two users of a coord_route_scratch (coord.route). */
+enum { COORD_ROUTE_ORDER, COORD_ROUTE_REROUTE, COORD_ROUTE_N };
 
 /* Requests refused before a handler acted on them, per reason (identity.c;
  * SEMANTICS.md "Transport and identity"). One struct so they can be shown
@@ -352,16 +359,22 @@ typedef struct coord {
 		size_t n;
 		bool all;
 	} feed_dirty;
-	coord_hub hubs[DN_HUBS_MAX];
+	/* The hub registry: hubs_max slots (cfg.hubs_max, fixed at
+	 * coord_open, which makes it; coord_close frees it), nhubs in use. */
+	coord_hub *hubs;
 	size_t nhubs;
+	size_t hubs_max;
+	/* Routing's working memory ([COORD_ROUTE_ORDER]: an order's,
+	 * [COORD_ROUTE_REROUTE]: a re-route's), made by coord_open. */
+	coord_route_scratch route[COORD_ROUTE_N];
 	/* The hubs' spatial index (core/hubindex.h), for routing: its memory
-	 * reserved for DN_HUBS_MAX hubs by coord_open, rebuilt (without
+	 * reserved for hubs_max hubs by coord_open, rebuilt (without
 	 * allocating) by coord_route_order when the registry's positions or
 	 * radii no longer match it. Derived: never in the file or a
 	 * snapshot. */
 	hubindex hubix;
 	coord_hub *reload_old;        /* coord_reload's copy of hubs
-	                               * (DN_HUBS_MAX, made by coord_open) */
+	                               * (hubs_max, made by coord_open) */
 	coord_stock *stock;           /* open-addressing table (stock.c) */
 	struct coord_undo *undo;      /* the running transaction's undo log */
 	void *scratch[COORD_SCRATCH_N]; /* coord_scratch's blocks */
@@ -397,8 +410,11 @@ typedef struct coord {
 /* ---- life (state.c) ----
  * coord_open: cfg, split and the clock are set; opens the store at db_path
  * through the SQLite VFS vfs (NULL: the default), loads the machine's memory
- * from it and gives known hubs their grace. 0, DN_EIO or DN_ENOMEM (then
- * everything is closed again). coord_close frees all the machine holds and
+ * from it and gives known hubs their grace; the registry and every per-hub
+ * working array are made here for cfg.hubs_max hubs (coord_close frees
+ * them). 0, DN_EIO (also: the file holds more hubs than hubs_max, logged
+ * coord.hubs_over_max), DN_EINVAL (hubs_max over DN_HUBS_CAP) or DN_ENOMEM
+ * (then everything is closed again). coord_close frees all the machine holds and
  * accepts a machine that never opened; cfg and split survive it, so a
  * simulated restart is coord_close + coord_open. */
 int coord_open(coord *c, const char *db_path, const char *vfs);

@@ -67,8 +67,9 @@ static int drops_validate_id(coord *c, const Dropnet__Drop *d, char *why, size_t
 static int drops_validate_placement(coord *c, const Dropnet__DropSku *s, size_t i,
     char *why, size_t len)
 {
-	if (s->n_placement > DN_HUBS_MAX) {
-		snprintf(why, len, "skus[%zu]: at most %u placements", i, DN_HUBS_MAX);
+	if (s->n_placement > c->hubs_max) {
+		snprintf(why, len, "skus[%zu]: at most %zu placements (coordinator.hubs_max)", i,
+		    c->hubs_max);
 		return DN_EINVAL;
 	}
 	uint64_t sum = 0;
@@ -218,10 +219,11 @@ static int drops_validate(coord *c, const Dropnet__Drop *d, char *why, size_t le
 	return rv != 0 ? rv : drops_make_room(c, why, len);
 }
 
-/* Past demand per hub index, and its total (drops_proportional). */
+/* Past demand per hub index (hubs_max of them, in the placement scratch),
+ * and its total (drops_proportional). */
 typedef struct {
 	coord *c;
-	uint64_t demand[DN_HUBS_MAX];
+	uint64_t *demand;
 	uint64_t total;
 } drops_demand;
 
@@ -236,12 +238,40 @@ static int drops_demand_add(void *arg, const char *hub, uint64_t n)
 	return 0;
 }
 
+/* The proportional placements drops_create fills in, per SKU and hub, and
+ * drops_proportional's working rows: one scratch block
+ * (COORD_SCRATCH_DROP_PLACE) of hubs_max rows per SKU, carved here. */
+typedef struct {
+	Dropnet__HubUnits *hu;        /* [sku * hubs_max + hub] */
+	Dropnet__HubUnits **hup;
+	uint64_t *demand;             /* [hub] */
+	double *rem;                  /* [hub] */
+} drops_place_rows;
+
+static bool drops_place_rows_get(coord *c, drops_place_rows *w)
+{
+	size_t n = c->hubs_max, cells = DROP_SKUS_MAX * n;
+	uint8_t *b = coord_scratch(c, COORD_SCRATCH_DROP_PLACE, cells *
+	    (sizeof(*w->hu) + sizeof(*w->hup)) + n * (sizeof(*w->demand) + sizeof(*w->rem)));
+	if (b == NULL) {
+		return false;
+	}
+	w->hu = (Dropnet__HubUnits *)(void *)b;
+	w->hup = (Dropnet__HubUnits **)(void *)(w->hu + cells);
+	w->demand = (uint64_t *)(void *)(w->hup + cells);
+	w->rem = (double *)(void *)(w->demand + n);
+	return true;
+}
+
 /* Fills placement from each hub's share of past demand (orders by nearest
  * hub in range), largest remainder; equal shares when there is no history. */
-static int drops_proportional(coord *c, Dropnet__DropSku *s, Dropnet__HubUnits *hu,
-    Dropnet__HubUnits **hup)
+static int drops_proportional(coord *c, Dropnet__DropSku *s, const drops_place_rows *w,
+    size_t k)
 {
-	drops_demand dd = {.c = c};
+	Dropnet__HubUnits *hu = w->hu + k * c->hubs_max;
+	Dropnet__HubUnits **hup = w->hup + k * c->hubs_max;
+	memset(w->demand, 0, c->hubs_max * sizeof(*w->demand));
+	drops_demand dd = {.c = c, .demand = w->demand};
 	int rv = coord_store_drop_demand_list(c->store, drops_demand_add, &dd);
 	if (rv != 0) {
 		return rv;
@@ -251,7 +281,7 @@ static int drops_proportional(coord *c, Dropnet__DropSku *s, Dropnet__HubUnits *
 		return DN_ESTATE;
 	}
 	uint32_t given = 0;
-	double rem[DN_HUBS_MAX];
+	double *rem = w->rem;
 	for (size_t h = 0; h < c->nhubs; h++) {
 		double share = total > 0 ? (double)demand[h] / (double)total : 1.0 / (double)c->nhubs;
 		double exact = share * s->units;
@@ -300,21 +330,15 @@ static bool drops_create_valid(coord *c, const Dropnet__Drop *spec, mreq *r)
 	return true;
 }
 
-/* The proportional placements drops_create fills in, per SKU and hub (in
- * the machine's scratch, COORD_SCRATCH_DROP_PLACE). */
-typedef struct {
-	Dropnet__HubUnits hu[DROP_SKUS_MAX][DN_HUBS_MAX];
-	Dropnet__HubUnits *hup[DROP_SKUS_MAX][DN_HUBS_MAX];
-} drops_place_rows;
-
 /* Places every SKU that asks for a proportional placement and has none
  * (into the scratch). false when one could not be placed. */
 static bool drops_place(coord *c, Dropnet__Drop *spec)
 {
-	drops_place_rows *w = coord_scratch(c, COORD_SCRATCH_DROP_PLACE, sizeof(*w));
+	drops_place_rows w = {0};
+	bool have = drops_place_rows_get(c, &w);
 	for (size_t i = 0; i < spec->n_skus; i++) {
 		if (spec->skus[i]->placement_proportional && spec->skus[i]->n_placement == 0 &&
-		    (w == NULL || drops_proportional(c, spec->skus[i], w->hu[i], w->hup[i]) != 0)) {
+		    (!have || drops_proportional(c, spec->skus[i], &w, i) != 0)) {
 			return false;
 		}
 	}
@@ -325,9 +349,11 @@ static bool drops_place(coord *c, Dropnet__Drop *spec)
  * proportional placements back out before it does. */
 static void drops_unplace(coord *c, Dropnet__Drop *spec)
 {
-	drops_place_rows *w = coord_scratch(c, COORD_SCRATCH_DROP_PLACE, sizeof(*w));
-	for (size_t i = 0; i < spec->n_skus && w != NULL; i++) {
-		if (spec->skus[i]->n_placement > 0 && spec->skus[i]->placement == w->hup[i]) {
+	drops_place_rows w = {0};
+	bool have = drops_place_rows_get(c, &w);
+	for (size_t i = 0; i < spec->n_skus && have; i++) {
+		if (spec->skus[i]->n_placement > 0 &&
+		    spec->skus[i]->placement == w.hup + i * c->hubs_max) {
 			spec->skus[i]->n_placement = 0;
 			spec->skus[i]->placement = NULL;
 		}
@@ -627,9 +653,11 @@ typedef struct {
 	Dropnet__DropKpi k;
 	Dropnet__MinuteCount mc[KPI_MINUTES_MAX];
 	Dropnet__MinuteCount *mcp[KPI_MINUTES_MAX];
-	Dropnet__HubFill hf[DN_HUBS_MAX];
-	Dropnet__HubFill *hfp[DN_HUBS_MAX];
-	char hubnames[DN_HUBS_MAX][DN_ID_MAX + 1];
+	/* Per hub: a job is sized before it knows the registry's (it may run
+	 * off the loop), so for the largest one. */
+	Dropnet__HubFill hf[DN_HUBS_CAP];
+	Dropnet__HubFill *hfp[DN_HUBS_CAP];
+	char hubnames[DN_HUBS_CAP][DN_ID_MAX + 1];
 	int64_t times[KPI_FULFIL_MAX];
 	Dropnet__ReasonCount rc[KPI_REASONS_MAX];
 	Dropnet__ReasonCount *rcp[KPI_REASONS_MAX];
@@ -662,7 +690,7 @@ static int drops_kpi_fill(void *arg, const coord_store_kpi_fill_row *row)
 	w->hf[i].filled = (uint32_t)row->filled;
 	w->hf[i].filled_here = (uint32_t)row->filled_here;
 	w->hfp[i] = &w->hf[i];
-	return k->n_fill < DN_HUBS_MAX ? 0 : COORD_STORE_STOP;
+	return k->n_fill < DN_HUBS_CAP ? 0 : COORD_STORE_STOP;
 }
 
 static int drops_kpi_reason(void *arg, int status, uint64_t orders)

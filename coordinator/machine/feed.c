@@ -65,11 +65,11 @@ struct coord_feed {
 	 * when hub g's radius covers hub h's position (recomputed whenever the
 	 * registry grew, and by a full scan when a hub's position or radius
 	 * differs from cover_of, what it was computed from). */
-	bool routable[DN_HUBS_MAX];
-	int64_t sellable[DN_HUBS_MAX];
+	bool *routable;               /* hubs_max of each (coord_feed_init) */
+	int64_t *sellable;
 	uint8_t *cover;
 	size_t ncover;
-	double cover_of[DN_HUBS_MAX][3]; /* lat, lon, radius_km */
+	double (*cover_of)[3];        /* lat, lon, radius_km */
 };
 
 /* One region's prices as a message carries them. */
@@ -98,7 +98,18 @@ static uint64_t feed_fnv_str(uint64_t h, const char *s)
 int coord_feed_init(coord *c)
 {
 	c->feed = calloc(1, sizeof(*c->feed));
-	return c->feed != NULL ? 0 : DN_ENOMEM;
+	if (c->feed == NULL) {
+		return DN_ENOMEM;
+	}
+	c->feed->routable = calloc(c->hubs_max, sizeof(*c->feed->routable));
+	c->feed->sellable = calloc(c->hubs_max, sizeof(*c->feed->sellable));
+	c->feed->cover_of = calloc(c->hubs_max, sizeof(*c->feed->cover_of));
+	if (c->feed->routable == NULL || c->feed->sellable == NULL ||
+	    c->feed->cover_of == NULL) {
+		coord_feed_fini(c);
+		return DN_ENOMEM;
+	}
+	return 0;
 }
 
 void coord_feed_fini(coord *c)
@@ -106,6 +117,9 @@ void coord_feed_fini(coord *c)
 	if (c->feed != NULL) {
 		free(c->feed->rows);
 		free(c->feed->cover);
+		free(c->feed->routable);
+		free(c->feed->sellable);
+		free(c->feed->cover_of);
 		free(c->feed);
 		c->feed = NULL;
 	}

@@ -507,7 +507,10 @@ static void hubsync_hello_differs(coord_hub *h, const Dropnet__HubHello *hello)
 /* Registers a hub from its first hello (its credential was issued by the
  * operator), or refreshes a known one's name and terminal address; a known
  * hub's position and radius stay the registry's. Returns the index, -1 for
- * a bad hello, -2 when storage failed. */
+ * a bad hello, -2 when storage failed, HUBSYNC_REGISTRY_FULL for a new hub
+ * when hubs_max are registered. */
+enum { HUBSYNC_REGISTRY_FULL = -3 };
+
 static int hubsync_hello(coord *c, const Dropnet__HubHello *hello, const char **why)
 {
 	char field[64];
@@ -529,9 +532,11 @@ static int hubsync_hello(coord *c, const Dropnet__HubHello *hello, const char **
 		}
 		coord_undo_hub(c, i); /* a failed transaction puts it back */
 	} else {
-		if (c->nhubs == DN_HUBS_MAX) {
-			*why = "hub registry full";
-			return -1;
+		if (c->nhubs == c->hubs_max) {
+			log_warn("hub.registry_full", "hub=%s hubs_max=%zu hint=\"raise"
+			    " coordinator.hubs_max\"", hello->id, c->hubs_max);
+			*why = "hub registry full (coordinator.hubs_max)";
+			return HUBSYNC_REGISTRY_FULL;
 		}
 		i = (int)c->nhubs++;
 		h = &c->hubs[i];
@@ -578,7 +583,8 @@ static void hubsync_report(coord_hub *h, const Dropnet__HubSyncRequest *m)
 }
 
 /* Applies one sync request: hello, the resync check, events, command ack
- * and stream positions. *hub_out is the hub's index, or -1 for a bad hello;
+ * and stream positions. *hub_out is the hub's index, or -1 for a bad hello
+ * (HUBSYNC_REGISTRY_FULL: a new hub over hubs_max);
  * *verdict is resync.c's. Returns 0 or a DN_E* code (storage); the caller
  * then rolls the request back. */
 static int hubsync_request(coord *c, const Dropnet__HubSyncRequest *m, int64_t now_wall,
@@ -593,6 +599,7 @@ static int hubsync_request(coord *c, const Dropnet__HubSyncRequest *m, int64_t n
 	}
 	if (h < 0) {
 		log_warn("hubsync.bad_hello", "why=\"%s\"", why);
+		*hub_out = h == HUBSYNC_REGISTRY_FULL ? h : -1;
 		return 0;
 	}
 	*hub_out = h;
@@ -868,6 +875,9 @@ static void hubsync_batch_reply(coord *c, mreq *r, const hubsync_batch *b, size_
 		    "this coordinator speaks version 1");
 	} else if (rv != 0 || b->failed[i]) {
 		hubsync_reply_error(r, DROPNET__STATUS__UNAVAILABLE, "storage failed");
+	} else if (b->hub_of[i] == HUBSYNC_REGISTRY_FULL) {
+		hubsync_reply_error(r, DROPNET__STATUS__INVALID, "hub registry full: as many"
+		    " hubs as coordinator.hubs_max are registered");
 	} else if (b->hub_of[i] < 0) {
 		hubsync_reply_error(r, DROPNET__STATUS__INVALID, "bad hello");
 	} else if (b->verdict[i] == COORD_SYNC_REFUSE) {

@@ -11,6 +11,7 @@
  * Placing the units (routing view, allocation, commands) is placement.c;
  * the SQL is store_ingest.c.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -366,10 +367,7 @@ static int ingest_drop_rules(coord *c, ingest_order *io)
 static int ingest_route(coord *c, ingest_order *io, uint64_t now_mono)
 {
 	const Dropnet__SubmitOrder *m = io->m;
-	coord_route_scratch *w = coord_scratch(c, COORD_SCRATCH_ROUTE, sizeof(*w));
-	if (w == NULL) {
-		return DN_ENOMEM;
-	}
+	coord_route_scratch *w = &c->route[COORD_ROUTE_ORDER];
 	coord_route_view(c, io->lines, io->nlines, w->hubs, w->sellable, now_mono, -1);
 	io->rr = &w->rr;
 	if (coord_route_order(c, w, io->lines, io->nlines, m->lat, m->lon,
@@ -498,8 +496,11 @@ static int ingest_journal_prices(coord *c, const ingest_order *io, int64_t order
 static int ingest_route_pack(coord *c, const route_result *rr, uint8_t **buf,
     size_t *len)
 {
-	Dropnet__RouteCandidate cand[DN_HUBS_MAX];
-	Dropnet__RouteCandidate *candp[DN_HUBS_MAX];
+	/* rr is the order's routing result, in c->route[COORD_ROUTE_ORDER]:
+	 * at most hubs_max candidates, as pack holds. */
+	Dropnet__RouteCandidate *cand = c->route[COORD_ROUTE_ORDER].pack;
+	Dropnet__RouteCandidate **candp = c->route[COORD_ROUTE_ORDER].packp;
+	assert(rr->ncand <= c->hubs_max);
 	for (size_t i = 0; i < rr->ncand; i++) {
 		dropnet__route_candidate__init(&cand[i]);
 		cand[i].hub = c->hubs[rr->cand[i].hub].id;

@@ -41,6 +41,40 @@ void coord_tick(coord *c)
 	coord_feed_scan(c, true);
 }
 
+/* Routing's working memory for hubs_max hubs (coord.route): made once, so
+ * routing an order allocates nothing. 0 or DN_ENOMEM. */
+static int machine_route_scratch_make(coord *c)
+{
+	size_t n = c->hubs_max;
+	for (int k = 0; k < COORD_ROUTE_N; k++) {
+		coord_route_scratch *w = &c->route[k];
+		w->hubs = calloc(n, sizeof(*w->hubs));
+		w->sellable = calloc(n * DN_ORDER_LINES_MAX, sizeof(*w->sellable));
+		w->cand = calloc(n, sizeof(*w->cand));
+		w->pack = calloc(n, sizeof(*w->pack));
+		w->packp = calloc(n, sizeof(*w->packp));
+		if (w->hubs == NULL || w->sellable == NULL || w->cand == NULL ||
+		    w->pack == NULL || w->packp == NULL) {
+			return DN_ENOMEM;
+		}
+		route_result_init(&w->rr, w->cand, n);
+	}
+	return 0;
+}
+
+static void machine_route_scratch_free(coord *c)
+{
+	for (int k = 0; k < COORD_ROUTE_N; k++) {
+		coord_route_scratch *w = &c->route[k];
+		free(w->hubs);
+		free(w->sellable);
+		free(w->cand);
+		free(w->pack);
+		free(w->packp);
+		memset(w, 0, sizeof(*w));
+	}
+}
+
 int coord_open(coord *c, const char *db_path, const char *vfs)
 {
 	assert(c->db == NULL && c->store == NULL);
@@ -49,10 +83,18 @@ int coord_open(coord *c, const char *db_path, const char *vfs)
 		metrics_hist_init(&c->metrics.ingest_batch, metrics_batch_bounds,
 		    metrics_batch_nbounds);
 	}
+	/* 0: a config not loaded through conf_load (the default). */
+	c->hubs_max = c->cfg.hubs_max > 0 ? (size_t)c->cfg.hubs_max : DN_HUBS_DEFAULT;
+	if (c->hubs_max > DN_HUBS_CAP) {
+		log_error("coord.hubs_max_bad", "hubs_max=%zu max=%u", c->hubs_max, DN_HUBS_CAP);
+		return DN_EINVAL;
+	}
 	c->store = calloc(1, sizeof(*c->store));
-	c->reload_old = calloc(DN_HUBS_MAX, sizeof(*c->reload_old));
-	if (c->store == NULL || c->reload_old == NULL ||
-	    hubindex_reserve(&c->hubix, DN_HUBS_MAX) != 0) {
+	c->hubs = calloc(c->hubs_max, sizeof(*c->hubs));
+	c->reload_old = calloc(c->hubs_max, sizeof(*c->reload_old));
+	if (c->store == NULL || c->hubs == NULL || c->reload_old == NULL ||
+	    machine_route_scratch_make(c) != 0 ||
+	    hubindex_reserve(&c->hubix, c->hubs_max) != 0) {
 		coord_close(c);
 		return DN_ENOMEM;
 	}
@@ -126,10 +168,13 @@ void coord_close(coord *c)
 	free(c->reload_old);
 	c->reload_old = NULL;
 	hubindex_fini(&c->hubix);
-	for (size_t i = 0; i < c->nhubs; i++) {
+	machine_route_scratch_free(c);
+	for (size_t i = 0; c->hubs != NULL && i < c->nhubs; i++) {
 		free(c->hubs[i].report);
-		c->hubs[i].report = NULL;
 	}
+	free(c->hubs);
+	c->hubs = NULL;
+	c->nhubs = 0;
 	free(c->stock);
 	c->stock = NULL;
 	c->stock_cap = c->stock_len = 0;

@@ -15,7 +15,9 @@
  *   "DNMEM001"
  *   clock: now_mono_ms now_wall_ms wall_ms elapsed_ms step_since_mono_ms
  *          clock_started step_back_logged clock_offset_ms
- *   nhubs, per hub: id last_seen_mono_ms last_seen_wall_ms health_logged
+ *   hubs_max ("DNMEM003"; older images were made at DN_HUBS_DEFAULT): a
+ *          machine restores only an image of a registry of its own size
+ *   nhubs (<= hubs_max), per hub: id last_seen_mono_ms last_seen_wall_ms health_logged
  *          lease_sent_mono_ms lease_granted_ms report_valid nreport
  *          (sku on_hand) * nreport
  *   nexps, per running experiment: id narms pending * narms
@@ -38,7 +40,8 @@
 #include "io/log.h"
 #include "coord.h"
 
-#define COORD_MEMORY_MAGIC "DNMEM002"
+#define COORD_MEMORY_MAGIC "DNMEM003"
+#define COORD_MEMORY_MAGIC_V2 "DNMEM002"
 #define COORD_MEMORY_MAGIC_V1 "DNMEM001"
 
 static void memory_put_hub(bytes_w *w, const coord_hub *h)
@@ -123,7 +126,10 @@ static int memory_get_peers(coord *c, bytes_r *r)
 int coord_memory_pack(const coord *c, uint8_t **buf, size_t *len)
 {
 	bytes_w w;
-	bytes_w_init(&w, DN_COORD_MEMORY_MAX_BYTES);
+	/* The bound grows with the registry: every hub's report may be full. */
+	size_t scale = c->hubs_max > DN_HUBS_DEFAULT ?
+	    (c->hubs_max + DN_HUBS_DEFAULT - 1) / DN_HUBS_DEFAULT : 1;
+	bytes_w_init(&w, scale * DN_COORD_MEMORY_MAX_BYTES);
 	bytes_put(&w, COORD_MEMORY_MAGIC, 8);
 	bytes_put_u64(&w, c->now_mono_ms);
 	bytes_put_i64(&w, c->now_wall_ms);
@@ -133,6 +139,7 @@ int coord_memory_pack(const coord *c, uint8_t **buf, size_t *len)
 	bytes_put_u64(&w, c->clock_started);
 	bytes_put_u64(&w, c->step_back_logged);
 	bytes_put_i64(&w, c->clock_offset_ms);
+	bytes_put_u64(&w, c->hubs_max);
 	bytes_put_u64(&w, c->nhubs);
 	for (size_t i = 0; i < c->nhubs; i++) {
 		memory_put_hub(&w, &c->hubs[i]);
@@ -222,11 +229,13 @@ int coord_memory_unpack(coord *c, const uint8_t *buf, size_t len)
 	bytes_r_init(&r, buf, len);
 	char magic[8];
 	if (!bytes_get(&r, magic, 8) || (memcmp(magic, COORD_MEMORY_MAGIC, 8) != 0 &&
+	    memcmp(magic, COORD_MEMORY_MAGIC_V2, 8) != 0 &&
 	    memcmp(magic, COORD_MEMORY_MAGIC_V1, 8) != 0)) {
 		log_error("memory.image_bad", "len=%zu why=magic", len);
 		return DN_EPROTO;
 	}
 	bool v1 = memcmp(magic, COORD_MEMORY_MAGIC_V1, 8) == 0;
+	bool v3 = memcmp(magic, COORD_MEMORY_MAGIC, 8) == 0;
 	c->now_mono_ms = bytes_get_u64(&r);
 	c->now_wall_ms = bytes_get_i64(&r);
 	c->wall_ms = bytes_get_i64(&r);
@@ -235,7 +244,14 @@ int coord_memory_unpack(coord *c, const uint8_t *buf, size_t len)
 	c->clock_started = bytes_get_max(&r, 1) != 0;
 	c->step_back_logged = bytes_get_max(&r, 1) != 0;
 	c->clock_offset_ms = bytes_get_i64(&r);
-	size_t nhubs = (size_t)bytes_get_max(&r, DN_HUBS_MAX);
+	uint64_t hubs_max = v3 ? bytes_get_u64(&r) : DN_HUBS_DEFAULT;
+	if (!r.bad && hubs_max != c->hubs_max) {
+		log_error("memory.image_bad", "why=hubs_max image_hubs_max=%llu hubs_max=%zu"
+		    " hint=\"every replica must run with the same coordinator.hubs_max\"",
+		    (unsigned long long)hubs_max, c->hubs_max);
+		return DN_EPROTO;
+	}
+	size_t nhubs = (size_t)bytes_get_max(&r, c->hubs_max);
 	int rv = nhubs == c->nhubs && !r.bad ? 0 : DN_EPROTO;
 	for (size_t i = 0; i < nhubs && rv == 0; i++) {
 		rv = memory_get_hub(c, &r);

@@ -477,22 +477,19 @@ void coord_read_job_free(coord_read_job *j)
 	}
 }
 
-/* OPS_HUBS: every hub, its health and stream positions. */
-typedef struct {
-	Dropnet__HubInfo info[DN_HUBS_MAX];
-	Dropnet__HubInfo *ptrs[DN_HUBS_MAX];
-} ops_hubs_rows;
-
+/* OPS_HUBS: every hub, its health and stream positions; the rows in the
+ * machine's scratch (COORD_SCRATCH_OPS_HUBS): hubs_max of each. */
 static void ops_hubs_reply(coord *c, mreq *r)
 {
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
-	ops_hubs_rows *w = coord_scratch(c, COORD_SCRATCH_OPS_HUBS, sizeof(*w));
-	if (w == NULL) {
+	Dropnet__HubInfo *info = coord_scratch(c, COORD_SCRATCH_OPS_HUBS,
+	    c->hubs_max * (sizeof(Dropnet__HubInfo) + sizeof(Dropnet__HubInfo *)));
+	if (info == NULL) {
 		rep.status = DROPNET__STATUS__UNAVAILABLE;
 		rep.message = "out of memory";
 	} else {
 		rep.status = DROPNET__STATUS__OK;
-		ops_hubs(c, &rep, w->info, w->ptrs);
+		ops_hubs(c, &rep, info, (Dropnet__HubInfo **)(void *)(info + c->hubs_max));
 	}
 	coord_ops_send(r, &rep);
 }

@@ -218,7 +218,7 @@ int coord_route_order(coord *c, coord_route_scratch *w, const route_line *lines,
 	 * and cheap next to the view itself, and cannot miss a change (a
 	 * hello, `dropctl hub`, a reload, an undo, a restored snapshot) the
 	 * way marking each of those places could. The build allocates
-	 * nothing: coord_open reserved it for DN_HUBS_MAX hubs. */
+	 * nothing: coord_open reserved it for hubs_max hubs. */
 	if (!hubindex_matches(&c->hubix, w->hubs, c->nhubs)) {
 		int rv = hubindex_build(&c->hubix, w->hubs, c->nhubs);
 		if (rv != 0) {
@@ -233,13 +233,17 @@ int coord_place_takes(coord *c, const route_result *rr, const coord_place_order 
     const route_line *lines, size_t nlines, const char *gift_sku, bool held,
     int64_t now_wall)
 {
-	bool done[DN_HUBS_MAX] = {false};
 	for (size_t t = 0; t < rr->ntake; t++) {
 		size_t hub = rr->take[t].hub;
-		if (done[hub]) {
+		/* Placed already with an earlier take (at most
+		 * DN_ORDER_LINES_MAX x DN_SPLIT_HUBS_MAX takes: a scan is cheap). */
+		bool done = false;
+		for (size_t u = 0; u < t && !done; u++) {
+			done = rr->take[u].hub == hub;
+		}
+		if (done) {
 			continue;
 		}
-		done[hub] = true;
 		uint32_t qty[DN_ORDER_LINES_MAX] = {0};
 		for (size_t u = t; u < rr->ntake; u++) {
 			if (rr->take[u].hub == hub) {
@@ -261,10 +265,7 @@ int coord_reroute(coord *c, int64_t order_id, const char *order_key,
     int exclude, int64_t now_wall)
 {
 	route_line line = {sku, qty};
-	coord_route_scratch *w = coord_scratch(c, COORD_SCRATCH_REROUTE, sizeof(*w));
-	if (w == NULL) {
-		return DN_ENOMEM;
-	}
+	coord_route_scratch *w = &c->route[COORD_ROUTE_REROUTE];
 	route_result *rr = &w->rr;
 	coord_route_view(c, &line, 1, w->hubs, w->sellable, coord_now_mono_ms(c), exclude);
 	if (coord_route_order(c, w, &line, 1, lat, lon, rr) != 0) {

@@ -566,8 +566,10 @@ void coord_quote(coord *c, const Dropnet__QuoteRequest *q, Dropnet__QuoteReply *
 }
 
 /* Money rows of one KPI reply, per grouping: every hub and the "" region,
- * every tier; arm rows past it are left out (33 experiments of 8 arms). */
-#define PRICES_MONEY_ROWS_MAX (DN_HUBS_MAX + DROP_TIERS_MAX)
+ * every tier; arm rows past it are left out (33 experiments of 8 arms).
+ * A KPI job is sized before it knows the registry's size (it may run off
+ * the loop): the largest registry, DN_HUBS_CAP. */
+#define PRICES_MONEY_ROWS_MAX (DN_HUBS_CAP + DROP_TIERS_MAX)
 /* A row's key: an id, or "experiment/arm". */
 #define PRICES_MONEY_KEY_MAX (2 * (DN_ID_MAX + 1))
 

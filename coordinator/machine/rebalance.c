@@ -68,9 +68,10 @@ typedef struct {
  * the SKUs after the first that fit are forecast, not learned from. */
 #define REBAL_PANEL_VALUES_MAX (2u << 20)
 
-/* Plan actions and hub forecasts one plan reply lists, at most. */
+/* Plan actions and hub forecasts (hubs_max x this) one plan reply lists,
+ * at most. */
 #define REBAL_ACTIONS_MAX (REBAL_SKUS_MAX * 8)
-#define REBAL_FORECASTS_MAX (DN_HUBS_MAX * 8)
+#define REBAL_FORECASTS_PER_HUB 8
 
 /* One rebalance run's working set and its reply's arrays: rebal_run fills
  * them, and the plan it returns points into them until the next run. */
@@ -79,18 +80,19 @@ typedef struct {
 	char pskus[REBAL_SKUS_MAX][DN_ID_MAX + 1]; /* the model's panel */
 	forecast_panel panel;
 	planner_plan plan;
-	planner_hub ph[DN_HUBS_MAX];
-	forecast_panel_why why[DN_HUBS_MAX];
-	int idx[DN_HUBS_MAX];
+	planner_hub *ph;              /* hubs_max each (coord_rebalance_init) */
+	forecast_panel_why *why;
+	int *idx;
 	Dropnet__PlanAction acts[REBAL_ACTIONS_MAX];
 	Dropnet__PlanAction *actp[REBAL_ACTIONS_MAX];
 	char tids[REBAL_ACTIONS_MAX][DN_ID_MAX + 1];
 	char tlast[REBAL_ACTIONS_MAX][DN_ID_MAX + 1]; /* a split trip's last */
 	char askus[REBAL_ACTIONS_MAX][DN_ID_MAX + 1];
-	Dropnet__HubForecast fc[REBAL_FORECASTS_MAX];
-	Dropnet__HubForecast *fcp[REBAL_FORECASTS_MAX];
-	char fskus[REBAL_FORECASTS_MAX][DN_ID_MAX + 1];
-	char fclus[REBAL_FORECASTS_MAX][32];
+	size_t fc_max;                /* hubs_max x REBAL_FORECASTS_PER_HUB */
+	Dropnet__HubForecast *fc;
+	Dropnet__HubForecast **fcp;
+	char (*fskus)[DN_ID_MAX + 1];
+	char (*fclus)[32];
 } rebal_scratch;
 
 typedef struct coord_signals {
@@ -101,12 +103,50 @@ typedef struct coord_signals {
 	int64_t last_auto_ms;
 	uint64_t transfers_made;
 	rebal_scratch run;            /* rebal_run's */
+	double *cnt, *share;          /* rebal_spikes' per hub (hubs_max) */
 } coord_signals;
+
+static void rebal_signals_free(coord_signals *s)
+{
+	if (s == NULL) {
+		return;
+	}
+	free(s->run.ph);
+	free(s->run.why);
+	free(s->run.idx);
+	free(s->run.fc);
+	free(s->run.fcp);
+	free(s->run.fskus);
+	free(s->run.fclus);
+	free(s->cnt);
+	free(s->share);
+	free(s);
+}
+
+/* The per-hub arrays of s for n hubs. 0 or DN_ENOMEM. */
+static int rebal_signals_make(coord_signals *s, size_t n)
+{
+	rebal_scratch *w = &s->run;
+	w->fc_max = n * REBAL_FORECASTS_PER_HUB;
+	w->ph = calloc(n, sizeof(*w->ph));
+	w->why = calloc(n, sizeof(*w->why));
+	w->idx = calloc(n, sizeof(*w->idx));
+	w->fc = calloc(w->fc_max, sizeof(*w->fc));
+	w->fcp = calloc(w->fc_max, sizeof(*w->fcp));
+	w->fskus = calloc(w->fc_max, sizeof(*w->fskus));
+	w->fclus = calloc(w->fc_max, sizeof(*w->fclus));
+	s->cnt = calloc(n, sizeof(*s->cnt));
+	s->share = calloc(n, sizeof(*s->share));
+	return w->ph == NULL || w->why == NULL || w->idx == NULL || w->fc == NULL ||
+	    w->fcp == NULL || w->fskus == NULL || w->fclus == NULL || s->cnt == NULL ||
+	    s->share == NULL ? DN_ENOMEM : 0;
+}
 
 int coord_rebalance_init(coord *c)
 {
 	coord_signals *s = calloc(1, sizeof(*s));
-	if (s == NULL) {
+	if (s == NULL || rebal_signals_make(s, c->hubs_max) != 0) {
+		rebal_signals_free(s);
 		return DN_ENOMEM;
 	}
 	spike_params_default(&s->sp);
@@ -115,12 +155,12 @@ int coord_rebalance_init(coord *c)
 	 * which already carries the opening rush: no rush profile on top. */
 	s->sp.rush_peak = 1.0;
 	if (spike_params_check(&s->sp) != 0) {
-		free(s);
+		rebal_signals_free(s);
 		return DN_EINVAL;
 	}
 	int64_t made = 0;
 	if (coord_store_transfer_count(c->store, &made) != 0) {
-		free(s);
+		rebal_signals_free(s);
 		return DN_EIO;
 	}
 	s->transfers_made = (uint64_t)made;
@@ -130,10 +170,7 @@ int coord_rebalance_init(coord *c)
 
 void coord_rebalance_fini(coord *c)
 {
-	if (c->signals == NULL) {
-		return;
-	}
-	free(c->signals);
+	rebal_signals_free(c->signals);
 	c->signals = NULL;
 }
 
@@ -503,7 +540,7 @@ static size_t rebal_skus(coord *c, const char *only, char (*skus)[DN_ID_MAX + 1]
 static void rebal_forecasts_add(rebal_scratch *w, const char *sku, size_t nph,
     Dropnet__RebalancePlan *out)
 {
-	for (size_t h = 0; h < nph && out->n_forecasts < REBAL_FORECASTS_MAX; h++) {
+	for (size_t h = 0; h < nph && out->n_forecasts < w->fc_max; h++) {
 		const planner_hub *ph = &w->ph[h];
 		if (ph->on_hand == 0 && ph->mean == 0) {
 			continue;
@@ -951,7 +988,9 @@ static void rebal_spikes(coord *c, int64_t now)
 			snprintf(sku, sizeof(sku), "%.64s", d->spec->skus[k]->sku);
 			/* Region counts in the bucket, and each region's share of
 			 * all demand for the sku before the drop (equal if none). */
-			double cnt[DN_HUBS_MAX] = {0}, share[DN_HUBS_MAX] = {0};
+			double *cnt = s->cnt, *share = s->share;
+			memset(cnt, 0, c->hubs_max * sizeof(*cnt));
+			memset(share, 0, c->hubs_max * sizeof(*share));
 			double total = 0, share_total = 0;
 			if (rebal_region_units(c, sku, bucket, bucket + b, cnt, &total) != 0 ||
 			    rebal_region_units(c, sku, 0, d->tiers[0].opens_ms, share,

@@ -38,6 +38,11 @@ const conf_key coord_config_keys[] = {
     {"coordinator.hub_lease_ms", CONF_INT, 1000, DN_LEASE_MAX_MS, "10000",
         offsetof(coord_config, hub_lease_ms),
         "claim lease granted on every sync: a hub starts no new pick without one"},
+    {"coordinator.hubs_max", CONF_INT, 1, DN_HUBS_CAP, "256",
+        offsetof(coord_config, hubs_max),
+        "hubs the registry holds (memory is reserved for all at start); a hub"
+        " beyond it is refused at its first sync (hubsync.bad_hello). At most"
+        " 4096: every hub needs a name in the peers table, which holds 4096"},
     {"coordinator.ingest_contexts", CONF_INT, 1, DN_SERVER_CTX_MAX, "128",
         offsetof(coord_config, ingest_contexts),
         "storefront requests served at once (nng contexts)"},
@@ -175,7 +180,10 @@ uint64_t coord_config_digest(const coord_config *cfg)
 	uint64_t h = 1469598103934665603ULL;
 	for (size_t i = 0; i < coord_config_nkeys; i++) {
 		const conf_key *k = &coord_config_keys[i];
-		if (coord_config_key_local(k->name)) {
+		if (coord_config_key_local(k->name) || (cfg->hubs_max == DN_HUBS_DEFAULT &&
+		    strcmp(k->name, "coordinator.hubs_max") == 0)) {
+			/* hubs_max at its default: the digest of a genesis made
+			 * before the key existed (it ran at the default). */
 			continue;
 		}
 		const char *field = (const char *)cfg + k->offset;
@@ -483,6 +491,12 @@ static int reload_hub(void *arg, const coord_store_hub_row *r)
 {
 	reload_hubs_arg *a = arg;
 	coord *c = a->c;
+	if (c->nhubs == c->hubs_max) {
+		/* Not a silent cut: a hub left out would lose its stock rows. */
+		log_error("coord.hubs_over_max", "hubs_max=%zu hint=\"the file holds more"
+		    " hubs than coordinator.hubs_max: raise it\"", c->hubs_max);
+		return DN_ERANGE;
+	}
 	coord_hub *h = &c->hubs[c->nhubs++];
 	memset(h, 0, sizeof(*h));
 	for (size_t k = 0; k < a->nold; k++) {
@@ -516,7 +530,7 @@ static int reload_hubs(coord *c)
 	reload_hubs_arg a = {c, c->nhubs};
 	memcpy(c->reload_old, c->hubs, a.nold * sizeof(c->hubs[0]));
 	c->nhubs = 0;
-	int rv = coord_store_hubs_list(c->store, DN_HUBS_MAX, reload_hub, &a);
+	int rv = coord_store_hubs_list(c->store, c->hubs_max + 1, reload_hub, &a);
 	for (size_t k = 0; k < a.nold; k++) {
 		free(c->reload_old[k].report);
 	}

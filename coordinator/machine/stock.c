@@ -57,9 +57,10 @@ struct coord_undo {
 	undo_row *rows;
 	size_t nrows, caprows;
 	coord_hub *ident;             /* hubs before a hello changed them */
-	int ident_of[DN_HUBS_MAX];
+	int ident_of[DN_SERVER_CTX_MAX]; /* as ident: DN_SERVER_CTX_MAX */
 	size_t nident;
-	undo_pos pos[2][DN_HUBS_MAX]; /* [0]: begin, [1]: the savepoint */
+	undo_pos *pos[2];             /* [0]: begin, [1]: the savepoint;
+	                               * hubs_max each */
 	size_t nhubs[2];
 	coord_drop drops[COORD_DROPS_MAX];
 	size_t ndrops;
@@ -246,7 +247,9 @@ int coord_undo_init(coord *c)
 		return DN_ENOMEM;
 	}
 	c->undo->ident = calloc(DN_SERVER_CTX_MAX, sizeof(coord_hub));
-	if (c->undo->ident == NULL) {
+	c->undo->pos[0] = calloc(c->hubs_max, sizeof(undo_pos));
+	c->undo->pos[1] = calloc(c->hubs_max, sizeof(undo_pos));
+	if (c->undo->ident == NULL || c->undo->pos[0] == NULL || c->undo->pos[1] == NULL) {
 		coord_undo_fini(c);
 		return DN_ENOMEM;
 	}
@@ -260,6 +263,8 @@ void coord_undo_fini(coord *c)
 	}
 	free(c->undo->rows);
 	free(c->undo->ident);
+	free(c->undo->pos[0]);
+	free(c->undo->pos[1]);
 	free(c->undo);
 	c->undo = NULL;
 }

@@ -189,9 +189,9 @@ typedef struct {
 	uint64_t skipped;        /* buyers not sent: the run was stopped (SIGUSR1) */
 	uint64_t retries;
 	uint64_t duplicates;
-	loadgen_hub_count hubs[DN_HUBS_MAX];
+	loadgen_hub_count hubs[DN_HUBS_CAP];
 	size_t nhubs;
-	uint64_t hub_other; /* accepted at hubs beyond DN_HUBS_MAX distinct */
+	uint64_t hub_other; /* accepted at hubs beyond DN_HUBS_CAP distinct */
 	int open_error;     /* DN_E* from rpc_open, 0 if it opened */
 	/* drops */
 	uint64_t gifts;          /* accepted orders that came with a gift */

@@ -153,7 +153,7 @@ void loadgen_stats_hub_add(loadgen_stats *s, const char *id, uint64_t n)
 			return;
 		}
 	}
-	if (s->nhubs >= DN_HUBS_MAX) {
+	if (s->nhubs >= DN_HUBS_CAP) {
 		s->hub_other += n;
 		return;
 	}

@@ -66,9 +66,10 @@ static inline void mt_open_at(mt *m)
 	assert_int_equal(coord_open(m->c, m->path, m->vfs), 0);
 }
 
-/* Opens the machine on a store in a fresh temp folder, through vfs (NULL:
- * the default VFS). */
-static inline void mt_open_vfs(mt *m, const char *vfs)
+/* Makes the machine (config defaults, clock) for a store in a fresh temp
+ * folder, through vfs (NULL: the default VFS), without opening it: a test
+ * changes m->c->cfg, then mt_open_at. */
+static inline void mt_prepare(mt *m, const char *vfs)
 {
 	memset(m, 0, sizeof(*m));
 	m->vfs = vfs;
@@ -83,6 +84,13 @@ static inline void mt_open_vfs(mt *m, const char *vfs)
 	    NULL, NULL, 0, err, sizeof(err)), 0);
 	m->c->split = ROUTE_SPLIT_NEVER;
 	mt_clock(m, 1000, MT_WALL0);
+}
+
+/* Opens the machine on a store in a fresh temp folder, through vfs (NULL:
+ * the default VFS). */
+static inline void mt_open_vfs(mt *m, const char *vfs)
+{
+	mt_prepare(m, vfs);
 	mt_open_at(m);
 }
 
@@ -315,6 +323,19 @@ static inline Dropnet__IngestReply *mt_quote(mt *m, const char *drop, const char
 	return r;
 }
 
+/* The order spec says, alone in its batch; returns the unpacked ack (free
+ * it with codec_order_ack_free). */
+static inline Dropnet__OrderAck *mt_order_spec_send(mt *m, const mt_order_spec *spec)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	assert_int_equal(mt_pack_order(spec, &buf, &len), 0);
+	Dropnet__OrderAck *ack = NULL;
+	mt_ingest(m, &buf, &len, 1, &ack);
+	free(buf);
+	return ack;
+}
+
 static inline Dropnet__OrderAck *mt_order(mt *m, const char *key, const char *customer,
     const char *drop, const char *tier, const char *sku, uint32_t qty,
     uint32_t hold_seconds, Dropnet__OrderAction action)
@@ -322,13 +343,7 @@ static inline Dropnet__OrderAck *mt_order(mt *m, const char *key, const char *cu
 	const mt_order_spec spec = {.key = key, .customer = customer, .drop = drop,
 	    .tier = tier, .sku = sku, .qty = qty, .hold_seconds = hold_seconds,
 	    .action = action, .lat = MT_LAT, .lon = MT_LON};
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	assert_int_equal(mt_pack_order(&spec, &buf, &len), 0);
-	Dropnet__OrderAck *ack = NULL;
-	mt_ingest(m, &buf, &len, 1, &ack);
-	free(buf);
-	return ack;
+	return mt_order_spec_send(m, &spec);
 }
 
 /* Status of a plain submit (no hold); the ack is freed. */

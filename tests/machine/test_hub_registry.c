@@ -92,12 +92,7 @@ static Dropnet__Status submit_at(mt *m, const char *key, double lat, double lon)
 {
 	const mt_order_spec spec = {.key = key, .customer = key, .sku = "tee", .qty = 1,
 	    .action = DROPNET__ORDER_ACTION__ACTION_SUBMIT, .lat = lat, .lon = lon};
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	assert_int_equal(mt_pack_order(&spec, &buf, &len), 0);
-	Dropnet__OrderAck *ack = NULL;
-	mt_ingest(m, &buf, &len, 1, &ack);
-	free(buf);
+	Dropnet__OrderAck *ack = mt_order_spec_send(m, &spec);
 	Dropnet__Status st = ack->status;
 	codec_order_ack_free(ack);
 	return st;

@@ -461,6 +461,14 @@ static void test_config_digest(void **state)
 	assert_true(coord_config_digest(&a) != coord_config_digest(&b));
 	assert_true(coord_config_key_local("tls.cert_file"));
 	assert_false(coord_config_key_local("coordinator.hub_grace_ms"));
+	/* The registry's size is the group's: left out only at its default. */
+	b = a;
+	assert_int_equal(a.hubs_max, DN_HUBS_DEFAULT);
+	b.hubs_max = 1200;
+	assert_true(coord_config_digest(&a) != coord_config_digest(&b));
+	coord_config b2 = b;
+	b2.hubs_max = 1201;
+	assert_true(coord_config_digest(&b) != coord_config_digest(&b2));
 
 	snprintf(G->n[1].c->cfg.ops_url, sizeof(G->n[1].c->cfg.ops_url), "tls+tcp://10.0.0.2:7401");
 	G->n[2].c->cfg.hub_grace_ms += 1;

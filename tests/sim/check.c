@@ -437,7 +437,7 @@ bool check_memory_file(world *w)
 		    " rows in the file, %zu in memory", m.n, c->stock_len);
 	}
 	m.n = 0;
-	rv = rv != 0 || !m.ok ? rv : coord_store_hubs_list(c->store, DN_HUBS_MAX, memfile_hub, &m);
+	rv = rv != 0 || !m.ok ? rv : coord_store_hubs_list(c->store, c->hubs_max, memfile_hub, &m);
 	if (rv == 0 && m.ok && m.n != c->nhubs) {
 		return check_fail(w, "memory != file after a failed transaction: %zu hubs"
 		    " in the file, %zu in memory", m.n, c->nhubs);

@@ -22,7 +22,7 @@
 #include "core/route.h"
 
 #define PI 3.14159265358979323846
-#define NHUB DN_HUBS_MAX
+#define NHUB DN_HUBS_DEFAULT
 #define SEEDS 400
 #define POINTS 300
 
@@ -32,6 +32,7 @@ typedef struct {
 	size_t n;
 	hubindex ix;
 	route_result a, b;
+	route_candidate acand[NHUB], bcand[NHUB];
 	route_candidate want[NHUB], got[NHUB];
 } fixture;
 
@@ -201,6 +202,8 @@ static int setup(void **state)
 {
 	(void)state;
 	memset(&fx, 0, sizeof(fx));
+	route_result_init(&fx.a, fx.acand, NHUB);
+	route_result_init(&fx.b, fx.bcand, NHUB);
 	hubindex_init(&fx.ix);
 	return 0;
 }
@@ -493,7 +496,7 @@ static void test_hubindex_reserve_matches(void **state)
 	assert_false(hubindex_matches(&fx.ix, fx.hub, 0));
 }
 
-/* Goal: a network beyond DN_HUBS_MAX (what the brute force refuses) is
+/* Goal: a network beyond the result's room (what the brute force refuses) is
  * routed through the index: 10,000 hubs on a grid, the point's nearest
  * covering hub with stock takes the order. */
 static void test_route_indexed_many_hubs(void **state)

@@ -532,7 +532,7 @@ static void test_planner_invalid(void **state)
 	assert_int_equal(planner_plan_sku(ok, 2, &p, NULL), DN_EINVAL);
 	assert_int_equal(planner_plan_sku(NULL, 2, &p, &pl), DN_EINVAL);
 	assert_int_equal(planner_plan_sku(ok, 2, NULL, &pl), DN_EINVAL);
-	assert_int_equal(planner_plan_sku(ok, DN_HUBS_MAX + 1, &p, &pl),
+	assert_int_equal(planner_plan_sku(ok, PLANNER_HUBS_MAX + 1, &p, &pl),
 	    DN_EINVAL);
 	assert_int_equal(planner_plan_sku(NULL, 0, &p, &pl), 0);
 	assert_int_equal(pl.n, 0);

@@ -22,7 +22,9 @@
 
 #define SHIP_LAT 51.0
 #define SHIP_LON 0.0
-#define NHUB_MAX (DN_HUBS_MAX + 1)
+/* The candidates the fixture's result has room for (route_result_init). */
+#define CAND_CAP 256u
+#define NHUB_MAX (CAND_CAP + 1)
 
 /* Test fixture: hubs with per-line sellable counts owned here. */
 typedef struct {
@@ -31,6 +33,7 @@ typedef struct {
 	char id[NHUB_MAX][16];
 	size_t n;
 	route_result res;
+	route_candidate cand[CAND_CAP];
 } fixture;
 
 static fixture fx;
@@ -51,6 +54,7 @@ static int setup(void **state)
 {
 	(void)state;
 	memset(&fx, 0, sizeof(fx));
+	route_result_init(&fx.res, fx.cand, CAND_CAP);
 	return 0;
 }
 
@@ -397,6 +401,9 @@ static void test_route_ties_deterministic(void **state)
 	assert_int_equal(route(lines, 1, ROUTE_SPLIT_NEVER), 0);
 	check_result(lines, 1);
 	route_result first = fx.res;
+	route_candidate first_cand[CAND_CAP];
+	memcpy(first_cand, fx.res.cand, fx.res.ncand * sizeof(first_cand[0]));
+	first.cand = first_cand; /* fx.res.cand is overwritten below */
 	assert_int_equal(fx.res.cand[0].hub, t1);
 	assert_int_equal(fx.res.cand[1].hub, t2);
 	assert_int_equal(fx.res.cand[2].hub, far);
@@ -419,26 +426,27 @@ static void test_route_ties_deterministic(void **state)
 	assert_int_equal(verdict_of(t1), ROUTE_VERDICT_NO_STOCK);
 }
 
-/* Goal: a full network of DN_HUBS_MAX hubs is routed, and every hub is
+/* Goal: a full network of CAND_CAP hubs is routed, and every hub is
  * listed; all at one spot, the only stocked one (the last) is chosen. */
 static void test_route_max_hubs(void **state)
 {
 	(void)state;
 	route_line lines[] = { { "tee", 1 } };
-	for (size_t k = 0; k < DN_HUBS_MAX; k++) {
+	for (size_t k = 0; k < CAND_CAP; k++) {
 		size_t h = hub_add();
 		fx.hub[h].lat = 51.1;
 	}
-	fx.sell[DN_HUBS_MAX - 1][0] = 1;
+	fx.sell[CAND_CAP - 1][0] = 1;
 	assert_int_equal(route(lines, 1, ROUTE_SPLIT_NEVER), 0);
 	check_result(lines, 1);
-	assert_int_equal(fx.res.ncand, DN_HUBS_MAX);
-	assert_int_equal(fx.res.take[0].hub, DN_HUBS_MAX - 1);
-	assert_int_equal(fx.res.cand[DN_HUBS_MAX - 1].verdict,
+	assert_int_equal(fx.res.ncand, CAND_CAP);
+	assert_int_equal(fx.res.take[0].hub, CAND_CAP - 1);
+	assert_int_equal(fx.res.cand[CAND_CAP - 1].verdict,
 	    ROUTE_VERDICT_CHOSEN);
 }
 
-/* Goal: out-of-bounds arguments are DN_EINVAL: too many hubs, no lines,
+/* Goal: out-of-bounds arguments are DN_EINVAL: more hubs than the result
+ * has candidates for, no lines,
  * too many lines, NULL pointers, a hub without its sellable array, and an
  * impossible ship-to. */
 static void test_route_invalid_args(void **state)
@@ -448,11 +456,11 @@ static void test_route_invalid_args(void **state)
 	for (size_t i = 0; i < DN_ORDER_LINES_MAX + 1; i++) {
 		lines[i] = (route_line){ "tee", 1 };
 	}
-	for (size_t k = 0; k < DN_HUBS_MAX + 1; k++) {
+	for (size_t k = 0; k < CAND_CAP + 1; k++) {
 		hub_add();
 	}
 	assert_int_equal(route(lines, 1, ROUTE_SPLIT_NEVER), DN_EINVAL);
-	fx.n = DN_HUBS_MAX;
+	fx.n = CAND_CAP;
 	assert_int_equal(route(lines, 1, ROUTE_SPLIT_NEVER), 0);
 	fx.n = 2;
 	assert_int_equal(route(lines, 0, ROUTE_SPLIT_NEVER), DN_EINVAL);
