@@ -206,12 +206,12 @@ static feed_row *feed_row_get(coord *c, uint64_t key, const char *drop, const ch
 	return r;
 }
 
-/* Whether every hub's position and radius are those cover was computed
- * from (a tick's full scan finds them so but for a hub's new hello). */
-static bool feed_cover_same(const coord *c)
+/* Whether hubs [0, n) have the positions and radii cover was computed
+ * from. */
+static bool feed_cover_same_upto(const coord *c, size_t n)
 {
 	const struct coord_feed *f = c->feed;
-	for (size_t g = 0; g < c->nhubs; g++) {
+	for (size_t g = 0; g < n; g++) {
 		const coord_hub *b = &c->hubs[g];
 		if (f->cover_of[g][0] != b->lat || f->cover_of[g][1] != b->lon ||
 		    f->cover_of[g][2] != b->radius_km) {
@@ -221,31 +221,52 @@ static bool feed_cover_same(const coord *c)
 	return true;
 }
 
-/* Which hubs cover which hub's position (by their radius). */
+/* Whether every hub's position and radius are those cover was computed
+ * from (a tick's full scan finds them so but for a hub's new hello). */
+static bool feed_cover_same(const coord *c)
+{
+	return feed_cover_same_upto(c, c->nhubs);
+}
+
+/* Whether hub g's radius covers hub h's position. */
+static uint8_t feed_covers(const coord *c, size_t h, size_t g)
+{
+	const coord_hub *a = &c->hubs[h], *b = &c->hubs[g];
+	return geo_distance_km(a->lat, a->lon, b->lat, b->lon) <= b->radius_km;
+}
+
+/* Which hubs cover which hub's position (by their radius). When the
+ * registry only grew (new hubs appended, the others where cover_of says),
+ * the old rows are kept and only the new hubs' rows and columns measured:
+ * a hub's first sync costs O(hubs), not O(hubs^2) distances. */
 static int feed_cover(coord *c, bool full)
 {
 	struct coord_feed *f = c->feed;
-	size_t n = c->nhubs;
+	size_t n = c->nhubs, old = f->cover != NULL ? f->ncover : 0;
 	if (f->ncover == n && (n == 0 || f->cover != NULL) &&
 	    (!full || feed_cover_same(c))) {
 		return 0;
 	}
-	uint8_t *cv = realloc(f->cover, n * n + 1);
+	if (old > n || !feed_cover_same_upto(c, old)) {
+		old = 0;
+	}
+	uint8_t *cv = malloc(n * n + 1);
 	if (cv == NULL) {
 		return DN_ENOMEM;
 	}
+	for (size_t h = 0; h < n; h++) {
+		for (size_t g = 0; g < n; g++) {
+			cv[h * n + g] = h < old && g < old ? f->cover[h * old + g] :
+			    feed_covers(c, h, g);
+		}
+	}
+	free(f->cover);
 	f->cover = cv;
 	f->ncover = n;
 	for (size_t g = 0; g < n; g++) {
 		f->cover_of[g][0] = c->hubs[g].lat;
 		f->cover_of[g][1] = c->hubs[g].lon;
 		f->cover_of[g][2] = c->hubs[g].radius_km;
-	}
-	for (size_t h = 0; h < n; h++) {
-		for (size_t g = 0; g < n; g++) {
-			const coord_hub *a = &c->hubs[h], *b = &c->hubs[g];
-			cv[h * n + g] = geo_distance_km(a->lat, a->lon, b->lat, b->lon) <= b->radius_km;
-		}
 	}
 	return 0;
 }

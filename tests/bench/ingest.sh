@@ -40,17 +40,9 @@ for p in coordinator hubd dropctl pickterm loadgen; do
 	[[ -x $BIN/$p ]] || { echo "bench: $BIN/$p missing; build first" >&2; exit 1; }
 done
 SKU=hot-sku
-NET=$(mktemp -d /tmp/dropnet-bench.XXXXXX)
-cleanup() {
-	local rc=$?
-	set +e
-	[[ -f $NET/net.conf ]] && "$REPO/deploy/local-net.sh" stop --dir "$NET" >&2
-	rm -rf "$NET"
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-now_ms() { date +%s%3N; }
+# shellcheck source=tests/bench/lib.sh
+source "$REPO/tests/bench/lib.sh"
+bench_net_dir dropnet-bench
 
 "$REPO/deploy/local-net.sh" start --dir "$NET" --bin "$BIN" --port-base "${DROPNET_PORT_BASE:-7400}" "${NETOPTS[@]}" >&2
 # shellcheck disable=SC1091
@@ -85,8 +77,7 @@ done
 echo "bench: $UNITS x $SKU stocked; loadgen --buyers $BUYERS --concurrency $CONC" >&2
 
 # The coordinator's CPU time so far, ms (utime + stime of /proc/PID/stat).
-TICKS=$(getconf CLK_TCK)
-coord_cpu_ms() { awk -v t="$TICKS" '{print int(($14 + $15) * 1000 / t)}' "/proc/$(cat "$NET/run/coordinator.pid")/stat"; }
+coord_cpu_ms() { cpu_ms "$(cat "$NET/run/coordinator.pid")"; }
 
 SCRAPER=""
 if [[ -n ${DROPNET_METRICS:-} ]]; then

@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -215,6 +216,36 @@ static void test_planner_nearest_first(void **state)
 	assert_int_equal(pl.action[0].src, 3);
 	assert_int_equal(pl.action[0].hub, 1);
 	assert_int_equal(pl.action[0].qty, 15);
+}
+
+/* Goal: a plan over more than 256 hubs (the planner's hub positions were
+ * 8 bits and its pair table sized for 256): 600 hubs 0.2 degrees apart,
+ * from index 256 on every even one short and every odd one in surplus (172
+ * x 172 pairs); every transfer goes from a neighbour into an even hub of
+ * index 256 or more, by its true index. */
+static void test_planner_many_hubs(void **state)
+{
+	(void)state;
+	enum { N = 600 };
+	static planner_hub h[N];
+	static char ids[N][8];
+	static planner_plan pl;
+	planner_params p = generous();
+
+	for (size_t i = 0; i < N; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "h%03zu", i);
+		int64_t on_hand = i < 256 ? 15 : i % 2 == 0 ? 0 : 60;
+		h[i] = hub(ids[i], -60.0 + 0.2 * (double)i, on_hand, 0, 0, 10, 15);
+	}
+	assert_int_equal(planner_plan_sku(h, N, &p, &pl), 0);
+	assert_int_equal(pl.trips, p.trips_max);
+	assert_int_equal(count_kind(&pl, PLANNER_TRANSFER), p.trips_max);
+	for (size_t a = 0; a < pl.n; a++) {
+		const planner_action *x = &pl.action[a];
+		assert_true(x->hub >= 256 && x->hub % 2 == 0);
+		assert_true(x->src == x->hub + 1 || x->src + 1 == x->hub);
+		assert_int_equal(x->qty, 15);
+	}
 }
 
 /* Goal: when the nearest source cannot fill the gap, it gives what it can
@@ -724,6 +755,7 @@ int main(void)
 		cmocka_unit_test(test_planner_release_then_transfer),
 		cmocka_unit_test(test_planner_nearest_first),
 		cmocka_unit_test(test_planner_next_nearest),
+		cmocka_unit_test(test_planner_many_hubs),
 		cmocka_unit_test(test_planner_never_moves_allocated),
 		cmocka_unit_test(test_planner_source_keeps_cover),
 		cmocka_unit_test(test_planner_holdback_first),
