@@ -64,11 +64,15 @@ struct coord_feed {
 	/* A scan's view of the hubs: routable now, and cover[h * ncover + g]
 	 * when hub g's radius covers hub h's position (recomputed whenever the
 	 * registry grew, and by a full scan when a hub's position or radius
-	 * differs from cover_of, what it was computed from). */
+	 * differs from cover_of, what it was computed from); by_list[by_start[h]
+	 * .. by_start[h + 1]) the same hubs g, ascending, for the scans (a few
+	 * per hub, where a row of cover is every hub). */
 	bool *routable;               /* hubs_max of each (coord_feed_init) */
 	int64_t *sellable;
 	uint8_t *cover;
 	size_t ncover;
+	uint32_t *by_start;           /* ncover + 1 */
+	uint32_t *by_list;
 	double (*cover_of)[3];        /* lat, lon, radius_km */
 };
 
@@ -117,6 +121,8 @@ void coord_feed_fini(coord *c)
 	if (c->feed != NULL) {
 		free(c->feed->rows);
 		free(c->feed->cover);
+		free(c->feed->by_start);
+		free(c->feed->by_list);
 		free(c->feed->routable);
 		free(c->feed->sellable);
 		free(c->feed->cover_of);
@@ -260,8 +266,34 @@ static int feed_cover(coord *c, bool full)
 			    feed_covers(c, h, g);
 		}
 	}
+	size_t nby = 0;
+	for (size_t k = 0; k < n * n; k++) {
+		nby += cv[k];
+	}
+	uint32_t *start = malloc((n + 1) * sizeof(*start));
+	uint32_t *list = malloc((nby + 1) * sizeof(*list));
+	if (start == NULL || list == NULL) {
+		free(cv);
+		free(start);
+		free(list);
+		return DN_ENOMEM;
+	}
+	nby = 0;
+	for (size_t h = 0; h < n; h++) {
+		start[h] = (uint32_t)nby;
+		for (size_t g = 0; g < n; g++) {
+			if (cv[h * n + g]) {
+				list[nby++] = (uint32_t)g;
+			}
+		}
+	}
+	start[n] = (uint32_t)nby;
 	free(f->cover);
+	free(f->by_start);
+	free(f->by_list);
 	f->cover = cv;
+	f->by_start = start;
+	f->by_list = list;
 	f->ncover = n;
 	for (size_t g = 0; g < n; g++) {
 		f->cover_of[g][0] = c->hubs[g].lat;
@@ -287,8 +319,8 @@ static int feed_avail(coord *c, size_t h)
 {
 	struct coord_feed *f = c->feed;
 	int64_t n = 0;
-	for (size_t g = 0; g < c->nhubs; g++) {
-		n += f->cover[h * f->ncover + g] ? f->sellable[g] : 0;
+	for (uint32_t k = f->by_start[h]; k < f->by_start[h + 1]; k++) {
+		n += f->sellable[f->by_list[k]];
 	}
 	return n <= 0 ? DROPNET__AVAILABILITY__SOLD_OUT_HERE :
 	    n <= c->cfg.quote_low_units ? DROPNET__AVAILABILITY__LOW :

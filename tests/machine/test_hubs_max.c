@@ -3,7 +3,7 @@
  * not a fixed 256: a machine opened with hubs_max = 1,200 registers 1,200
  * hubs at distinct positions from their first syncs, routes each order to
  * the nearest hub in range that has the stock, places a proportional drop
- * over all of them, and refuses the 1,201st hub with INVALID "hub registry
+ * over all of them (and feeds its SKU to all 1,200 regions), and refuses the 1,201st hub with INVALID "hub registry
  * full" (the known ones still sync); a machine of hubs_max = 3 refuses the
  * 4th. The bound holds across a restart: a store with more hubs than
  * hubs_max does not open (DN_EIO), and a memory image of another registry
@@ -184,6 +184,13 @@ static void test_big_registry(void **state)
 		sum += ds->placement[i]->units;
 	}
 	assert_int_equal(sum, 5000);
+	/* Open, the drop's SKU is in the feed of every one of the 1,200
+	 * regions: one change each (a new row), none twice. */
+	uint64_t fc0 = m.c->metrics.feed_changes;
+	assert_int_equal(mt_ops_drop(&m, DROPNET__OPS_KIND__OPS_DROP_OPEN, "d1", NULL, 0),
+	    DROPNET__STATUS__OK);
+	coord_feed_scan(m.c, true);
+	assert_int_equal(m.c->metrics.feed_changes - fc0, BIG);
 	mt_close(&m);
 }
 
