@@ -714,18 +714,21 @@ int coord_place(coord *c, const coord_place_order *o, int hub,
     const route_line *lines, const uint32_t *qty, size_t nlines,
     const char *gift_sku, bool held, int64_t now_wall);
 
-/* Builds the route_hub view of every hub for the given lines (placement.c):
- * sellable is nhubs * nlines, row-major by hub; hub `exclude` (or -1) is
- * offered as unhealthy. */
 /* Routes one order over w's view (coord_route_view) through c->hubix,
  * rebuilt first if the view's positions or radii are not those it was
  * built over: route_order_indexed's answer, which is route_order's with
- * cand[] listing only the hubs whose radius covers the ship-to. Returns
- * its code. */
+ * cand[] listing only the hubs whose radius covers the ship-to. Fills the
+ * view's sellable rows of those hubs only (lines' units): an order looks
+ * up the ledger rows of the hubs in range, not of every hub. Returns its
+ * code. */
 int coord_route_order(coord *c, coord_route_scratch *w, const route_line *lines,
     size_t nlines, double lat, double lon, route_result *rr);
-void coord_route_view(coord *c, const route_line *lines, size_t nlines,
-    route_hub *hubs, int64_t *sellable, uint64_t now_mono, int exclude);
+/* Builds the route_hub view of every hub for an order of nlines lines
+ * (placement.c): position, radius, health (hub `exclude`, or -1, is
+ * offered as unhealthy) and its row of sellable (nhubs * nlines, row-major
+ * by hub), which coord_route_order fills for the hubs in range. */
+void coord_route_view(coord *c, size_t nlines, route_hub *hubs, int64_t *sellable,
+    uint64_t now_mono, int exclude);
 
 /* Places every take of a routing result, one placement per hub (the gift
  * with the first). Inside a transaction. */

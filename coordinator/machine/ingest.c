@@ -368,7 +368,7 @@ static int ingest_route(coord *c, ingest_order *io, uint64_t now_mono)
 {
 	const Dropnet__SubmitOrder *m = io->m;
 	coord_route_scratch *w = &c->route[COORD_ROUTE_ORDER];
-	coord_route_view(c, io->lines, io->nlines, w->hubs, w->sellable, now_mono, -1);
+	coord_route_view(c, io->nlines, w->hubs, w->sellable, now_mono, -1);
 	io->rr = &w->rr;
 	if (coord_route_order(c, w, io->lines, io->nlines, m->lat, m->lon,
 	    io->rr) != 0) {

@@ -186,8 +186,8 @@ int coord_command_queue(coord *c, int hub, Dropnet__HubCommand *cmd)
 	return 0;
 }
 
-void coord_route_view(coord *c, const route_line *lines, size_t nlines,
-    route_hub *hubs, int64_t *sellable, uint64_t now_mono, int exclude)
+void coord_route_view(coord *c, size_t nlines, route_hub *hubs, int64_t *sellable,
+    uint64_t now_mono, int exclude)
 {
 	for (size_t i = 0; i < c->nhubs; i++) {
 		coord_hub *h = &c->hubs[i];
@@ -199,15 +199,22 @@ void coord_route_view(coord *c, const route_line *lines, size_t nlines,
 		 * grace still takes orders (SEMANTICS.md "Hub health"). */
 		hubs[i].healthy = coord_hub_routable(c, h, now_mono) && (int)i != exclude;
 		hubs[i].sellable = &sellable[i * nlines];
-		for (size_t l = 0; l < nlines; l++) {
-			coord_stock *s = coord_stock_get(c, (int)i, lines[l].sku, false);
-			sellable[i * nlines + l] = s != NULL ? ledger_sellable(&s->row) : 0;
+	}
+}
+
+/* Hub i's row of the view's sellable: its sellable units of each line. */
+static void route_view_sellable(coord *c, coord_route_scratch *w, size_t i,
+    const route_line *lines, size_t nlines)
+{
+	int64_t *row = &w->sellable[i * nlines];
+	for (size_t l = 0; l < nlines; l++) {
+		coord_stock *s = coord_stock_get(c, (int)i, lines[l].sku, false);
+		row[l] = s != NULL ? ledger_sellable(&s->row) : 0;
 #ifdef DROPNET_SIM_BUG
-			/* dropsim's own test (tests/sim): a coordinator that skips
-			 * the sellable check must be caught. Never in a product. */
-			sellable[i * nlines + l] += s != NULL ? 1 : 0;
+		/* dropsim's own test (tests/sim): a coordinator that skips the
+		 * sellable check must be caught. Never in a product. */
+		row[l] += s != NULL ? 1 : 0;
 #endif
-		}
 	}
 }
 
@@ -223,6 +230,16 @@ int coord_route_order(coord *c, coord_route_scratch *w, const route_line *lines,
 		int rv = hubindex_build(&c->hubix, w->hubs, c->nhubs);
 		if (rv != 0) {
 			return rv;
+		}
+	}
+	/* Routing reads the sellable units of the hubs in range only: those
+	 * are looked up (a ledger lookup per hub and line, noted by the undo
+	 * log), not every hub's. An error here is route_order_indexed's too. */
+	size_t n = 0;
+	if (hubindex_query(&c->hubix, w->hubs, c->nhubs, lat, lon, rr->cand, rr->cand_cap,
+	    &n) == 0) {
+		for (size_t k = 0; k < n; k++) {
+			route_view_sellable(c, w, rr->cand[k].hub, lines, nlines);
 		}
 	}
 	return route_order_indexed(w->hubs, c->nhubs, &c->hubix, lines, nlines, lat,
@@ -267,7 +284,7 @@ int coord_reroute(coord *c, int64_t order_id, const char *order_key,
 	route_line line = {sku, qty};
 	coord_route_scratch *w = &c->route[COORD_ROUTE_REROUTE];
 	route_result *rr = &w->rr;
-	coord_route_view(c, &line, 1, w->hubs, w->sellable, coord_now_mono_ms(c), exclude);
+	coord_route_view(c, 1, w->hubs, w->sellable, coord_now_mono_ms(c), exclude);
 	if (coord_route_order(c, w, &line, 1, lat, lon, rr) != 0) {
 		return DN_EINVAL;
 	}
