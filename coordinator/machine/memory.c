@@ -17,8 +17,8 @@
  *          clock_started step_back_logged clock_offset_ms
  *   hubs_max ("DNMEM003"; older images were made at DN_HUBS_DEFAULT): a
  *          machine restores only an image of a registry of its own size
- *   nhubs (<= hubs_max), per hub: id last_seen_mono_ms last_seen_wall_ms health_logged
- *          lease_sent_mono_ms lease_granted_ms report_valid nreport
+ *   nhubs (<= hubs_max), per hub: id last_seen_mono_ms last_seen_wall_ms
+ *          health_logged lease_sent_mono_ms lease_granted_ms report_valid nreport
  *          (sku on_hand) * nreport
  *   nexps, per running experiment: id narms pending * narms
  *   rebalance.c's part (coord_rebalance_memory_put)
