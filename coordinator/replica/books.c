@@ -173,25 +173,6 @@ static void books_job_done(uv_work_t *w, int status)
 	free(j);
 }
 
-/* Opens a read connection pinned at the store's current state. */
-static sqlite3 *books_pin(replica *r)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_open_v2(r->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-	    NULL) != SQLITE_OK || sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) !=
-	    SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
-		log_warn("replica.sum_failed", "index=%llu err=\"%s\"", (unsigned long long)r->index,
-		    db != NULL ? sqlite3_errmsg(db) : "out of memory");
-		sqlite3_finalize(st);
-		sqlite3_close(db);
-		return NULL;
-	}
-	sqlite3_finalize(st);
-	return db;
-}
-
 void replica_sum_maybe(replica *r, uint64_t prev_mono, uint64_t mono)
 {
 	if (r->sum_ms == 0 || prev_mono / r->sum_ms == mono / r->sum_ms) {
@@ -212,7 +193,7 @@ void replica_sum_maybe(replica *r, uint64_t prev_mono, uint64_t mono)
 		return;
 	}
 	books_job *j = calloc(1, sizeof(*j));
-	if (j == NULL || (j->db = books_pin(r)) == NULL) {
+	if (j == NULL || (j->db = replica_pin(r, "replica.sum_failed")) == NULL) {
 		free(j);
 		return;
 	}

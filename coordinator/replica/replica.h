@@ -91,6 +91,9 @@ typedef struct replica {
 	 * plaintext transport. */
 	uint8_t raft_key[DN_AUTH_KEY_BYTES];
 	bool raft_key_set;
+	/* The snapshot being taken off the loop thread (raft_glue.c; at most
+	 * one at a time), NULL: none. */
+	struct replica_snap *snap;
 } replica;
 
 /* Entry kinds (proto ReplicaEntryKind). */
@@ -168,6 +171,22 @@ int replica_apply(replica *r, const uint8_t *buf, size_t len);
 #define REPLICA_SNAPSHOT_MAGIC "DNRSNAP2"
 #define REPLICA_SNAPSHOT_HEADER 32
 int replica_snapshot(replica *r, uint8_t **buf, size_t *len);
+/* The same in two halves, so the store's copy - the long part - runs off
+ * the loop thread while entries go on being applied:
+ * replica_snapshot_begin (the loop thread, between two applies) packs the
+ * memory image and pins a read transaction of its own on the store, both
+ * as of the last applied entry; replica_snapshot_image (any one thread,
+ * once) copies the pinned store and makes the snapshot (*buf malloc'd);
+ * replica_snapshot_end (any thread, after it; NULL-safe) lets it go.
+ * begin: 0, DN_ESTATE, DN_EIO or DN_ENOMEM; image: 0, DN_EIO or DN_ENOMEM. */
+typedef struct replica_snap replica_snap;
+int replica_snapshot_begin(replica *r, replica_snap **out);
+int replica_snapshot_image(replica_snap *s, uint8_t **buf, size_t *len);
+void replica_snapshot_end(replica_snap *s);
+/* A read-only connection to r's store with a read transaction open on its
+ * current state (WAL: the writer goes on); NULL on failure, logged as
+ * event. The caller COMMITs and closes it. */
+struct sqlite3 *replica_pin(const replica *r, const char *event);
 /* Replaces the store with a snapshot's image, reopens the machine on it and
  * gives it the snapshot's memory. 0, DN_EPROTO (not a snapshot, or its
  * memory image does not fit its store), DN_EINVAL (the image carries another
