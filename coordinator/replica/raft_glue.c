@@ -177,8 +177,11 @@ static int glue_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsig
 	}
 	int rv = replica_snapshot_begin(r, &r->snap);
 	if (rv != 0) {
+		/* Logged; libraft tries again after the next apply. An error
+		 * here can reach libraft's receive path on a follower, which
+		 * then stops the whole replica (RAFT_UNAVAILABLE). */
 		raft_free(b);
-		return rv == DN_ENOMEM ? RAFT_NOMEM : RAFT_IOERR;
+		return RAFT_BUSY;
 	}
 	b->base = NULL;
 	b->len = 0;
@@ -226,6 +229,7 @@ void raft_glue_tune(struct raft *raft, unsigned snapshot_threshold, unsigned tra
 	raft_set_pre_vote(raft, true);
 	raft_set_snapshot_threshold(raft, snapshot_threshold);
 	raft_set_snapshot_trailing(raft, trailing);
+	raft_set_install_snapshot_timeout(raft, RAFT_GLUE_INSTALL_SNAPSHOT_MS);
 }
 
 /* One proposal in flight: libraft holds req until its callback. */

@@ -63,7 +63,8 @@ int raft_glue_change(struct raft *raft, int op, uint64_t id, const char *address
  * (a replica cut off from the others, bumping its term in vain, must not
  * depose the leader when it returns), a snapshot every snapshot_threshold
  * applied entries keeping trailing entries after it (a replica that is
- * behind by fewer gets entries, not a snapshot). */
+ * behind by fewer gets entries, not a snapshot), a snapshot sent again
+ * after RAFT_GLUE_INSTALL_SNAPSHOT_MS without an answer. */
 void raft_glue_tune(struct raft *raft, unsigned snapshot_threshold, unsigned trailing);
 
 /* ---- a replica on libraft's disk and TCP backend (raft/uv.h) ----
@@ -85,6 +86,12 @@ typedef struct raft_glue_node raft_glue_node;
 #define RAFT_GLUE_ELECTION_MS 500u
 #define RAFT_GLUE_HEARTBEAT_MS 50u
 #define RAFT_GLUE_CONNECT_RETRY_MS 100u
+/* A leader sending a snapshot to a follower that has not answered in this
+ * long sends it again (libraft's default 30 s): a follower busy taking its
+ * own snapshot drops the leader's without a word (RAFT_BUSY) and otherwise
+ * waited that long to catch up. Long enough for a big store over a slow
+ * link (56 MB at 100 Mbit/s: 4.5 s). */
+#define RAFT_GLUE_INSTALL_SNAPSHOT_MS 10000u
 /* A restarted member stands for election only after RESTART_HOLD times the
  * election timeout until it has heard of a leader (raft_glue_node_poll). A
  * leader killed with entries it had appended but not yet replicated comes

@@ -35,6 +35,8 @@ _Static_assert(REPLICA_KIND_GENESIS == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA
     REPLICA_KIND_PEERS == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_PEERS,
     "replica.h's kinds are proto ReplicaEntryKind's");
 
+/* A pinned read waits at most this long for a lock (on the loop thread). */
+#define REPLICA_PIN_BUSY_MS 100
 /* Protobuf framing of one request inside an entry: tag + length varint. */
 #define REPLICA_REQ_OVERHEAD 16
 /* Room for the entry's own fields beside its requests. */
@@ -312,8 +314,10 @@ sqlite3 *replica_pin(const replica *r, const char *event)
 {
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st = NULL;
+	/* The busy timeout rides out a checkpoint's brief lock. */
 	if (sqlite3_open_v2(r->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-	    NULL) != SQLITE_OK || sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+	    NULL) != SQLITE_OK || sqlite3_busy_timeout(db, REPLICA_PIN_BUSY_MS) != SQLITE_OK ||
+	    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) !=
 	    SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
 		log_warn(event, "index=%llu err=\"%s\"", (unsigned long long)r->index,
@@ -388,7 +392,9 @@ void replica_snapshot_end(replica_snap *s)
 			    (unsigned long long)s->index, s->bytes, (double)s->loop_ns / 1e6,
 			    (double)s->copy_ns / 1e6);
 		}
-		(void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+		if (s->db != NULL) {
+			(void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+		}
 		sqlite3_close(s->db);
 		free(s->head);
 		free(s);

@@ -54,6 +54,9 @@ typedef struct {
  * same entry on every replica of one config, so replicas that agree at one
  * index print one checksum. */
 #define REPLICA_SUM_MS 5000
+/* ... and the period grows by sum_ms for every this many orders in the
+ * store (a scan's cost grows with the store; books.c). */
+#define REPLICA_SUM_ORDERS 25000
 
 typedef struct replica {
 	coord *c;                 /* the machine; cfg and split set by the owner */
@@ -210,6 +213,9 @@ int replica_books_sum(coord *c, uint64_t *sum);
  * taken is logged and skipped (replica.sum_failed, replica.sum_skipped:
  * the previous scan still runs); it never stops the replica. */
 void replica_sum_maybe(replica *r, uint64_t prev_mono, uint64_t mono);
+/* The checksum's period as of the entry applied last (open machine, sum_ms
+ * > 0): sum_ms times (1 + the store's orders / REPLICA_SUM_ORDERS). */
+uint64_t replica_sum_period_ms(const replica *r);
 /* Packs a REPLICA_MEMBERS entry of members[0..n). */
 int replica_members_pack(replica *r, const replica_member *m, size_t n, uint64_t mono,
     int64_t wall, uint8_t **buf, size_t *len);
