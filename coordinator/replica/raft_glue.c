@@ -543,11 +543,43 @@ static void glue_node_trace(raft_glue_node *node)
 	node->last_term = term;
 }
 
+/* libraft 0.15's progress states (src/progress.h; struct raft_progress is
+ * public in its raft.h). */
+enum { GLUE_PROGRESS_PROBE = 0, GLUE_PROGRESS_SNAPSHOT = 2 };
+
+unsigned raft_glue_unstick(struct raft *raft)
+{
+	unsigned n = 0;
+	if (raft_state(raft) != RAFT_LEADER) {
+		return 0;
+	}
+	for (unsigned i = 0; i < raft->configuration.n; i++) {
+		struct raft_progress *p = &raft->leader_state.progress[i];
+		if (p->state != GLUE_PROGRESS_SNAPSHOT || p->snapshot_index == 0 ||
+		    p->match_index < p->snapshot_index) {
+			continue;
+		}
+		/* Probe from the end of the log: the follower's refusal names
+		 * its last index, and the next probe is right after it. */
+		p->next_index = raft_last_index(raft) + 1;
+		p->snapshot_index = 0;
+		p->state = GLUE_PROGRESS_PROBE;
+		n++;
+		log_warn("replica.follower_unstuck", "peer=%llu match=%llu next=%llu",
+		    (unsigned long long)raft->configuration.servers[i].id,
+		    (unsigned long long)p->match_index, (unsigned long long)p->next_index);
+	}
+	return n;
+}
+
 void raft_glue_node_poll(raft_glue_node *node)
 {
 	raft_id id = 0;
 	const char *a = NULL;
 	glue_node_trace(node);
+	if (!node->closing && node->raft_init) {
+		(void)raft_glue_unstick(&node->raft);
+	}
 	if (!node->closing && node->raft_init && raft_state(&node->raft) == RAFT_UNAVAILABLE) {
 		/* libraft stopped for good: an I/O error, or an entry it
 		 * applied that a later leader replaces (0.15's Figure-8 defect,

@@ -67,6 +67,23 @@ int raft_glue_change(struct raft *raft, int op, uint64_t id, const char *address
  * after RAFT_GLUE_INSTALL_SNAPSHOT_MS without an answer. */
 void raft_glue_tune(struct raft *raft, unsigned snapshot_threshold, unsigned trailing);
 
+/* On a leader: a follower that libraft 0.15 would leave behind for good is
+ * probed again from the end of the log (returns how many). Found by
+ * test_random_crashes (seed 5): a follower whose own snapshot is past the
+ * leader's (it compacted while cut off) refuses every probe inside that
+ * snapshot ("no entry at index", replication.c checkLogMatchingProperty),
+ * the leader only moves its next index down (progressMaybeDecrement) to
+ * below its own log, sends its snapshot, the follower answers "have more
+ * recent snapshot" with the snapshot's index, and the leader, whose match
+ * index for it already stood there, leaves it in snapshot state
+ * (replicationUpdate returns before the state check when nothing moved);
+ * after the install-snapshot timeout (30 s) the round starts again. The
+ * follower got no entry until leadership changed. Probed from the end, it
+ * refuses with its own last index, and the leader probes right after that:
+ * an index the follower holds. Still so in canonical/raft 0.18.1.
+ * raft_glue_node_poll calls it; the fixture's tests as they step. */
+unsigned raft_glue_unstick(struct raft *raft);
+
 /* ---- a replica on libraft's disk and TCP backend (raft/uv.h) ----
  * One member of a group: its Raft log and snapshots in dir (a folder of its
  * own, beside the store file), its TCP listener at address ("IP:port"),
