@@ -1356,6 +1356,12 @@ static void k_attach(unsigned i)
 	fsm->apply = k_apply;
 	fsm->snapshot = k_snapshot;
 	fsm->restore = k_restore;
+	/* The store is copied inside snapshot here (the glue's path for an
+	 * io without async work), so the disk holds a snapshot as libraft
+	 * takes it: a fixture kill keeps libraft's memory, a copy still
+	 * queued included, across the revive, which a real restart does not
+	 * (the daemon's replicas copy off the loop: test_snapshot_pinned). */
+	fsm->snapshot_async = NULL;
 }
 
 static void k_detach(void)
@@ -1804,6 +1810,14 @@ static void test_follower_past_snapshot(void **state)
 	}
 	raft_fixture_step_until_elapsed(&G->f, 200);
 	struct raft *f3 = raft_fixture_get(&G->f, 2);
+	/* Snapshots are taken off the loop (fsm version 3): one due while
+	 * another is under way waits for the next apply. A few more entries
+	 * until replica 3's is past replica 2's. */
+	for (int k = 0; k < 8 && f3->log.snapshot.last_index <=
+	    raft_fixture_get(&G->f, 1)->log.snapshot.last_index; k++) {
+		g_settle(g_propose(0, REPLICA_KIND_TICK, NULL, NULL, 0, NULL), 7);
+		raft_fixture_step_until_elapsed(&G->f, 50);
+	}
 	assert_true(raft_fixture_get(&G->f, 1)->log.snapshot.last_index > 0);
 	assert_true(raft_fixture_get(&G->f, 1)->log.snapshot.last_index <
 	    f3->log.snapshot.last_index);
