@@ -77,7 +77,8 @@ void raft_glue_tune(struct raft *raft, unsigned snapshot_threshold, unsigned tra
  * recent snapshot" with the snapshot's index, and the leader, whose match
  * index for it already stood there, leaves it in snapshot state
  * (replicationUpdate returns before the state check when nothing moved);
- * after the install-snapshot timeout (30 s) the round starts again. The
+ * after the install-snapshot timeout (RAFT_GLUE_INSTALL_SNAPSHOT_MS) the
+ * round starts again. The
  * follower got no entry until leadership changed. Probed from the end, it
  * refuses with its own last index, and the leader probes right after that:
  * an index the follower holds. Still so in canonical/raft 0.18.1.
