@@ -629,7 +629,10 @@ static void *dnc_flusher(void *arg)
 			c->leader = (int)c->cur;
 			continue;
 		}
-		if (dnc_watch(c)) {
+		/* dnc_watch lets go of the mutex to read the dialer: destroy's
+		 * wake-up may have come then, and the untimed wait below would
+		 * never see another (a clean-clone CI run hung 15 s in destroy). */
+		if (dnc_watch(c) || c->closing) {
 			continue;
 		}
 		if (c->queued == 0 || c->nfree == 0) {
@@ -856,10 +859,18 @@ void dnclient_destroy(dnclient *c)
 		pthread_mutex_unlock(&c->mu);
 	}
 	dnc_stop(c);
-	dnc_close_socket(c->sock);
+	/* The aios are freed before the socket is closed: libnng 1.5.2's
+	 * expiry thread may still hold a slot's stale cancel (taken as its
+	 * timeout fell due, the answer then came first and nng_aio_stop
+	 * returned), and calls it with the slot's context; nng_aio_free
+	 * waits for that call, nng_aio_stop does not. Closed first, the
+	 * context is freed under it (a clean-clone CI run's test_dnclient
+	 * died in "panic: pthread_mutex_unlock: Invalid argument"). */
 	for (size_t k = 0; k < DNCLIENT_INFLIGHT_MAX; k++) {
 		nng_aio_free(c->slots[k].aio);
+		c->slots[k].aio = NULL;
 	}
+	dnc_close_socket(c->sock);
 	while (c->head != NULL) {
 		dnc_item *it = c->head;
 		c->head = it->next;

@@ -572,6 +572,15 @@ cmd_stop() {
 	wait_gone "${names[@]}"
 	names=()
 	for name in $(coord_names); do stop_one "$name" TERM; names+=("$name"); done
+	# And any process started here by hand through start-proc (a replica
+	# a test added with its own run/NAME.argv): nothing is left running.
+	local f known=" $HUBS $(coord_names) "
+	for f in "$DIR"/run/*.argv; do
+		[[ -f $f ]] || continue
+		name=$(basename "$f" .argv)
+		[[ $known == *" $name "* ]] && continue
+		stop_one "$name" TERM; names+=("$name")
+	done
 	wait_gone "${names[@]}"
 	echo "local-net: stopped"
 }

@@ -816,6 +816,11 @@ void bridge_client_destroy(bridge_client *c)
 	c->closing = true;
 	nng_mtx_unlock(c->mtx);
 	nng_aio_stop(c->aio);
+	/* Freed before the socket closes: libnng 1.5.2's expiry thread may
+	 * still call a stale cancel with the context, and nng_aio_free
+	 * waits for it where nng_aio_stop does not (client/dnclient.c). */
+	nng_aio_free(c->aio);
+	c->aio = NULL;
 	nng_close(c->sock);
 	netguard_destroy(c->guard);
 	c->guard = NULL;
@@ -823,7 +828,6 @@ void bridge_client_destroy(bridge_client *c)
 		nng_msg_free(c->reply);
 		c->reply = NULL;
 	}
-	nng_aio_free(c->aio);
 	uv_close((uv_handle_t *)&c->async, bridge_client_close_cb);
 }
 

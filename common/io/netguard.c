@@ -24,6 +24,16 @@
 /* netguard_tick does nothing when called sooner than this after the last
  * look (callers may tick on every request). */
 #define NETGUARD_TICK_MIN_MS 900u
+/* A suspect TCP listener with no connection under watch reads the
+ * process's TCP table at most this often (it is watched every tick once
+ * one is: the stuck verdicts are 2 s and 6 s). The table lists every TCP
+ * socket of the network namespace, its cost grows with them: a follower
+ * of a group, suspect since a handshake reset and accepting nothing more,
+ * spent 5 % of its CPU in the kernel's walk of it under a drop's load. */
+#define NETGUARD_IDLE_SCAN_MS 3000u
+/* stdio buffer for that read: each read(2) of it walks the table to the
+ * position reached, so fewer, larger reads cost less. */
+#define NETGUARD_SCAN_BUF 262144
 /* Unmatched connections tracked at once (more only delays detection). */
 #define NETGUARD_TRACK_MAX 256u
 
@@ -57,6 +67,7 @@ struct netguard {
 	                         * netguard_tick tries once a tick */
 	uint64_t restarts;
 	uint64_t last_tick_ms;
+	uint64_t last_scan_ms;  /* the TCP table was read then */
 	guard_conn track[NETGUARD_TRACK_MAX];
 	size_t ntrack;
 	netguard_pipe_fn hook;
@@ -396,10 +407,19 @@ static bool guard_scan(netguard *g, uint64_t now_ms)
 	size_t nseen = 0;
 	bool stuck = false;
 	static const char *const files[] = {"/proc/self/net/tcp", "/proc/self/net/tcp6"};
+	if (g->ntrack == 0 && g->last_scan_ms != 0 &&
+	    now_ms - g->last_scan_ms < NETGUARD_IDLE_SCAN_MS) {
+		return false;
+	}
+	g->last_scan_ms = now_ms;
+	char *buf = malloc(NETGUARD_SCAN_BUF);
 	for (size_t f = 0; f < 2; f++) {
 		FILE *fp = fopen(files[f], "r");
 		if (fp == NULL) {
 			continue;
+		}
+		if (buf != NULL) {
+			setvbuf(fp, buf, _IOFBF, NETGUARD_SCAN_BUF);
 		}
 		char line[512];
 		while (fgets(line, sizeof(line), fp) != NULL) {
@@ -425,6 +445,7 @@ static bool guard_scan(netguard *g, uint64_t now_ms)
 		}
 		fclose(fp);
 	}
+	free(buf);
 	memcpy(g->track, seen, nseen * sizeof(seen[0]));
 	g->ntrack = nseen;
 	return stuck;
@@ -520,6 +541,7 @@ bool netguard_tick(netguard *g, uint64_t now_ms)
 		if (moved) {
 			g->suspect = true;
 			g->accepted = accepted;
+			g->last_scan_ms = 0;    /* a fresh error: look now */
 		} else if (g->suspect && accepted != g->accepted) {
 			g->suspect = false; /* accepting again */
 			g->ntrack = 0;

@@ -5,8 +5,10 @@
  * - apply(buf): buf is borrowed; *result goes to the proposer's raft_apply
  *   callback only, and nobody frees it on a follower, so it stays NULL here
  *   (replies travel through the replica's hook instead).
- * - snapshot(bufs, n): version 1; the buffers are raft_malloc'd and libraft
- *   frees them once stored.
+ * - snapshot(bufs, n), snapshot_async(bufs, n), snapshot_finalize(bufs, n):
+ *   version 3; snapshot on the loop thread, snapshot_async on a worker (io
+ *   async_work), finalize on the loop thread once the snapshot is stored
+ *   or failed; the buffers are the FSM's (finalize frees them).
  * - restore(buf): on success the FSM owns buf->base (raft_free it).
  *
  * Entry framing. libraft 0.15's disk backend (raft/uv.h) pads an entry to
@@ -21,6 +23,7 @@
  * and apply strips the frame. A frame that does not parse is a corrupt
  * committed entry: the replica stops.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,29 +122,79 @@ static int glue_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void 
 	return 0;
 }
 
-static int glue_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n)
+/* Snapshots (libraft's fsm version 3). glue_snapshot runs on the loop
+ * thread between two applies: it packs the machine's memory and pins a read
+ * transaction on the store, both as of the last applied entry, and gives
+ * libraft one empty buffer. glue_snapshot_async runs on a libuv worker
+ * while the loop goes on applying entries: it copies the pinned store into
+ * that buffer (the long part: the whole store; synchronous, it stopped the
+ * loop for the copy every group.snapshot_entries entries). libraft writes
+ * the buffer, then calls glue_snapshot_finalize on the loop thread, which
+ * frees it and lets the read transaction go. libraft takes one snapshot at
+ * a time, and refuses to install a leader's snapshot while one is taken
+ * (RAFT_BUSY), so the store under the pinned read is never replaced. */
+static int glue_snapshot_async(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n)
 {
 	replica *r = fsm->data;
 	uint8_t *snap = NULL;
 	size_t len = 0;
-	int rv = replica_snapshot(r, &snap, &len);
+	assert(*n == 1 && r->snap != NULL);
+	int rv = replica_snapshot_image(r->snap, &snap, &len);
 	if (rv != 0) {
-		return RAFT_IOERR;
+		return rv == DN_ENOMEM ? RAFT_NOMEM : RAFT_IOERR;
+	}
+	(*bufs)[0].base = snap;
+	(*bufs)[0].len = len;
+	return 0;
+}
+
+static int glue_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs[],
+    unsigned *n)
+{
+	replica *r = fsm->data;
+	if (*bufs != NULL) {
+		for (unsigned i = 0; i < *n; i++) {
+			free((*bufs)[i].base);
+		}
+		raft_free(*bufs);
+	}
+	*bufs = NULL;
+	*n = 0;
+	replica_snapshot_end(r->snap);
+	r->snap = NULL;
+	return 0;
+}
+
+static int glue_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[], unsigned *n)
+{
+	replica *r = fsm->data;
+	if (r->snap != NULL) {
+		return RAFT_BUSY;
 	}
 	struct raft_buffer *b = raft_malloc(sizeof(*b));
-	void *copy = raft_malloc(len);
-	if (b == NULL || copy == NULL) {
-		raft_free(b);
-		raft_free(copy);
-		free(snap);
+	if (b == NULL) {
 		return RAFT_NOMEM;
 	}
-	memcpy(copy, snap, len);
-	free(snap);
-	b->base = copy;
-	b->len = len;
+	int rv = replica_snapshot_begin(r, &r->snap);
+	if (rv != 0) {
+		/* Logged; libraft tries again after the next apply. An error
+		 * here can reach libraft's receive path on a follower, which
+		 * then stops the whole replica (RAFT_UNAVAILABLE). */
+		raft_free(b);
+		return RAFT_BUSY;
+	}
+	b->base = NULL;
+	b->len = 0;
 	*bufs = b;
 	*n = 1;
+	if (fsm->snapshot_async == NULL) {
+		/* An io without async work: the copy here, on the loop. */
+		rv = glue_snapshot_async(fsm, bufs, n);
+		if (rv != 0) {
+			glue_snapshot_finalize(fsm, bufs, n);
+		}
+		return rv;
+	}
 	return 0;
 }
 
@@ -162,11 +215,13 @@ static int glue_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 void raft_glue_fsm_init(struct raft_fsm *fsm, replica *r)
 {
 	memset(fsm, 0, sizeof(*fsm));
-	fsm->version = 1;
+	fsm->version = 3;
 	fsm->data = r;
 	fsm->apply = glue_apply;
 	fsm->snapshot = glue_snapshot;
 	fsm->restore = glue_restore;
+	fsm->snapshot_finalize = glue_snapshot_finalize;
+	fsm->snapshot_async = glue_snapshot_async;
 }
 
 void raft_glue_tune(struct raft *raft, unsigned snapshot_threshold, unsigned trailing)
@@ -174,6 +229,7 @@ void raft_glue_tune(struct raft *raft, unsigned snapshot_threshold, unsigned tra
 	raft_set_pre_vote(raft, true);
 	raft_set_snapshot_threshold(raft, snapshot_threshold);
 	raft_set_snapshot_trailing(raft, trailing);
+	raft_set_install_snapshot_timeout(raft, RAFT_GLUE_INSTALL_SNAPSHOT_MS);
 }
 
 /* One proposal in flight: libraft holds req until its callback. */
@@ -396,6 +452,14 @@ int raft_glue_node_create(raft_glue_node **out, struct uv_loop_s *loop, const ch
 	}
 	if (rv == 0) {
 		raft_uv_set_connect_retry_delay(&g->io, RAFT_GLUE_CONNECT_RETRY_MS);
+		/* libraft 0.15's disk backend implements async_work (uv_work.c,
+		 * on libuv's worker pool) but still says io version 1, so
+		 * raft_init refuses the fsm's async snapshots; upstream's fix is
+		 * this one line (canonical/raft 269e541, "uv: set io version to
+		 * 2", in 0.16; uv_work.c unchanged). */
+		if (g->io.version < 2) {
+			g->io.version = 2;
+		}
 	}
 	if (rv == 0) {
 		rv = raft_init(&g->raft, &g->io, &g->fsm, self, address);
@@ -479,11 +543,43 @@ static void glue_node_trace(raft_glue_node *node)
 	node->last_term = term;
 }
 
+/* libraft 0.15's progress states (src/progress.h; struct raft_progress is
+ * public in its raft.h). */
+enum { GLUE_PROGRESS_PROBE = 0, GLUE_PROGRESS_SNAPSHOT = 2 };
+
+unsigned raft_glue_unstick(struct raft *raft)
+{
+	unsigned n = 0;
+	if (raft_state(raft) != RAFT_LEADER) {
+		return 0;
+	}
+	for (unsigned i = 0; i < raft->configuration.n; i++) {
+		struct raft_progress *p = &raft->leader_state.progress[i];
+		if (p->state != GLUE_PROGRESS_SNAPSHOT || p->snapshot_index == 0 ||
+		    p->match_index < p->snapshot_index) {
+			continue;
+		}
+		/* Probe from the end of the log: the follower's refusal names
+		 * its last index, and the next probe is right after it. */
+		p->next_index = raft_last_index(raft) + 1;
+		p->snapshot_index = 0;
+		p->state = GLUE_PROGRESS_PROBE;
+		n++;
+		log_warn("replica.follower_unstuck", "peer=%llu match=%llu next=%llu",
+		    (unsigned long long)raft->configuration.servers[i].id,
+		    (unsigned long long)p->match_index, (unsigned long long)p->next_index);
+	}
+	return n;
+}
+
 void raft_glue_node_poll(raft_glue_node *node)
 {
 	raft_id id = 0;
 	const char *a = NULL;
 	glue_node_trace(node);
+	if (!node->closing && node->raft_init) {
+		(void)raft_glue_unstick(&node->raft);
+	}
 	if (!node->closing && node->raft_init && raft_state(&node->raft) == RAFT_UNAVAILABLE) {
 		/* libraft stopped for good: an I/O error, or an entry it
 		 * applied that a later leader replaces (0.15's Figure-8 defect,

@@ -63,8 +63,27 @@ int raft_glue_change(struct raft *raft, int op, uint64_t id, const char *address
  * (a replica cut off from the others, bumping its term in vain, must not
  * depose the leader when it returns), a snapshot every snapshot_threshold
  * applied entries keeping trailing entries after it (a replica that is
- * behind by fewer gets entries, not a snapshot). */
+ * behind by fewer gets entries, not a snapshot), a snapshot sent again
+ * after RAFT_GLUE_INSTALL_SNAPSHOT_MS without an answer. */
 void raft_glue_tune(struct raft *raft, unsigned snapshot_threshold, unsigned trailing);
+
+/* On a leader: a follower that libraft 0.15 would leave behind for good is
+ * probed again from the end of the log (returns how many). Found by
+ * test_random_crashes (seed 5): a follower whose own snapshot is past the
+ * leader's (it compacted while cut off) refuses every probe inside that
+ * snapshot ("no entry at index", replication.c checkLogMatchingProperty),
+ * the leader only moves its next index down (progressMaybeDecrement) to
+ * below its own log, sends its snapshot, the follower answers "have more
+ * recent snapshot" with the snapshot's index, and the leader, whose match
+ * index for it already stood there, leaves it in snapshot state
+ * (replicationUpdate returns before the state check when nothing moved);
+ * after the install-snapshot timeout (RAFT_GLUE_INSTALL_SNAPSHOT_MS) the
+ * round starts again. The
+ * follower got no entry until leadership changed. Probed from the end, it
+ * refuses with its own last index, and the leader probes right after that:
+ * an index the follower holds. Still so in canonical/raft 0.18.1.
+ * raft_glue_node_poll calls it; the fixture's tests as they step. */
+unsigned raft_glue_unstick(struct raft *raft);
 
 /* ---- a replica on libraft's disk and TCP backend (raft/uv.h) ----
  * One member of a group: its Raft log and snapshots in dir (a folder of its
@@ -85,6 +104,12 @@ typedef struct raft_glue_node raft_glue_node;
 #define RAFT_GLUE_ELECTION_MS 500u
 #define RAFT_GLUE_HEARTBEAT_MS 50u
 #define RAFT_GLUE_CONNECT_RETRY_MS 100u
+/* A leader sending a snapshot to a follower that has not answered in this
+ * long sends it again (libraft's default 30 s): a follower busy taking its
+ * own snapshot drops the leader's without a word (RAFT_BUSY) and otherwise
+ * waited that long to catch up. Long enough for a big store over a slow
+ * link (56 MB at 100 Mbit/s: 4.5 s). */
+#define RAFT_GLUE_INSTALL_SNAPSHOT_MS 10000u
 /* A restarted member stands for election only after RESTART_HOLD times the
  * election timeout until it has heard of a leader (raft_glue_node_poll). A
  * leader killed with entries it had appended but not yet replicated comes

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sqlite3.h>
 #include "core/err.h"
@@ -34,6 +35,8 @@ _Static_assert(REPLICA_KIND_GENESIS == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA
     REPLICA_KIND_PEERS == (int)DROPNET__REPLICA_ENTRY_KIND__REPLICA_PEERS,
     "replica.h's kinds are proto ReplicaEntryKind's");
 
+/* A pinned read waits at most this long for a lock (on the loop thread). */
+#define REPLICA_PIN_BUSY_MS 100
 /* Protobuf framing of one request inside an entry: tag + length varint. */
 #define REPLICA_REQ_OVERHEAD 16
 /* Room for the entry's own fields beside its requests. */
@@ -63,7 +66,14 @@ void replica_machine_close(replica *r)
 
 void replica_fini(replica *r)
 {
+	if (r == NULL) {
+		return;
+	}
 	replica_machine_close(r);
+	/* A snapshot libraft began but never finalized (closed meanwhile):
+	 * libraft is closed before this, so no worker holds it any more. */
+	replica_snapshot_end(r->snap);
+	r->snap = NULL;
 }
 
 int replica_machine_open(replica *r)
@@ -188,7 +198,8 @@ int replica_entry_pack(replica *r, int kind, const uint8_t *const *bodies,
 /* An image of the open store, taken with the backup API into memory and
  * serialized: a consistent copy whatever the WAL holds. *img is
  * sqlite3_malloc'd. */
-static int replica_image(replica *r, unsigned char **img, sqlite3_int64 *len)
+static int replica_image(sqlite3 *src, const char *path, unsigned char **img,
+    sqlite3_int64 *len)
 {
 	sqlite3 *mem = NULL;
 	*img = NULL;
@@ -197,7 +208,7 @@ static int replica_image(replica *r, unsigned char **img, sqlite3_int64 *len)
 		return DN_ENOMEM;
 	}
 	int rv = DN_EIO;
-	sqlite3_backup *b = sqlite3_backup_init(mem, "main", r->c->db, "main");
+	sqlite3_backup *b = sqlite3_backup_init(mem, "main", src, "main");
 	if (b != NULL) {
 		int rc = sqlite3_backup_step(b, -1);
 		if (sqlite3_backup_finish(b) == SQLITE_OK && rc == SQLITE_DONE) {
@@ -206,7 +217,7 @@ static int replica_image(replica *r, unsigned char **img, sqlite3_int64 *len)
 		}
 	}
 	if (rv != 0) {
-		log_error("replica.image_failed", "path=%s err=\"%s\"", r->path,
+		log_error("replica.image_failed", "path=%s err=\"%s\"", path,
 		    sqlite3_errmsg(mem));
 	}
 	sqlite3_close(mem);
@@ -229,31 +240,20 @@ static uint64_t get_u64(const uint8_t *p)
 	return v;
 }
 
-/* The snapshot with (or, for a genesis, without) the machine's memory. */
-static int replica_snapshot_take(replica *r, bool memory, uint8_t **buf, size_t *len)
+/* A snapshot's header and memory image (none for a genesis), as of the
+ * last applied entry: *head is malloc'd, REPLICA_SNAPSHOT_HEADER + mlen. */
+static int replica_snapshot_head(replica *r, bool memory, uint8_t **head, size_t *len)
 {
-	*buf = NULL;
-	if (!r->open) {
-		return DN_ESTATE;
-	}
+	*head = NULL;
 	uint8_t *mem = NULL;
 	size_t mlen = 0;
 	int rv = memory ? coord_memory_pack(r->c, &mem, &mlen) : 0;
 	if (rv != 0) {
 		return rv;
 	}
-	unsigned char *img = NULL;
-	sqlite3_int64 ilen = 0;
-	rv = replica_image(r, &img, &ilen);
-	if (rv != 0) {
-		free(mem);
-		return rv;
-	}
-	size_t total = REPLICA_SNAPSHOT_HEADER + mlen + (size_t)ilen;
-	uint8_t *b = malloc(total);
+	uint8_t *b = malloc(REPLICA_SNAPSHOT_HEADER + mlen);
 	if (b == NULL) {
 		free(mem);
-		sqlite3_free(img);
 		return DN_ENOMEM;
 	}
 	memcpy(b, REPLICA_SNAPSHOT_MAGIC, 8);
@@ -263,17 +263,142 @@ static int replica_snapshot_take(replica *r, bool memory, uint8_t **buf, size_t 
 	if (mlen > 0) {
 		memcpy(b + REPLICA_SNAPSHOT_HEADER, mem, mlen);
 	}
-	memcpy(b + REPLICA_SNAPSHOT_HEADER + mlen, img, (size_t)ilen);
 	free(mem);
+	*head = b;
+	*len = REPLICA_SNAPSHOT_HEADER + mlen;
+	return 0;
+}
+
+/* The whole snapshot: head (taken over: freed or grown into *buf) and an
+ * image of store src (path: for the log). */
+static int replica_snapshot_join(uint8_t *head, size_t hlen, sqlite3 *src, const char *path,
+    uint8_t **buf, size_t *len)
+{
+	*buf = NULL;
+	unsigned char *img = NULL;
+	sqlite3_int64 ilen = 0;
+	int rv = replica_image(src, path, &img, &ilen);
+	uint8_t *b = rv == 0 ? realloc(head, hlen + (size_t)ilen) : NULL;
+	if (b == NULL) {
+		free(head);
+		sqlite3_free(img);
+		return rv != 0 ? rv : DN_ENOMEM;
+	}
+	memcpy(b + hlen, img, (size_t)ilen);
 	sqlite3_free(img);
 	*buf = b;
-	*len = total;
+	*len = hlen + (size_t)ilen;
 	return 0;
+}
+
+/* The snapshot with (or, for a genesis, without) the machine's memory,
+ * from the machine's own connection. */
+static int replica_snapshot_take(replica *r, bool memory, uint8_t **buf, size_t *len)
+{
+	*buf = NULL;
+	if (!r->open) {
+		return DN_ESTATE;
+	}
+	uint8_t *head = NULL;
+	size_t hlen = 0;
+	int rv = replica_snapshot_head(r, memory, &head, &hlen);
+	return rv != 0 ? rv : replica_snapshot_join(head, hlen, r->c->db, r->path, buf, len);
 }
 
 int replica_snapshot(replica *r, uint8_t **buf, size_t *len)
 {
 	return replica_snapshot_take(r, true, buf, len);
+}
+
+sqlite3 *replica_pin(const replica *r, const char *event)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	/* The busy timeout rides out a checkpoint's brief lock. */
+	if (sqlite3_open_v2(r->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+	    NULL) != SQLITE_OK || sqlite3_busy_timeout(db, REPLICA_PIN_BUSY_MS) != SQLITE_OK ||
+	    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL) !=
+	    SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+		log_warn(event, "index=%llu err=\"%s\"", (unsigned long long)r->index,
+		    db != NULL ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_finalize(st);
+		sqlite3_close(db);
+		return NULL;
+	}
+	sqlite3_finalize(st);
+	return db;
+}
+
+struct replica_snap {
+	sqlite3 *db;             /* pinned at the snapshot's entry */
+	uint8_t *head;           /* header and memory image */
+	size_t hlen;
+	char path[DN_CONF_STR_MAX + 32];
+	uint64_t index;          /* Raft index of the entry it stands at */
+	uint64_t loop_ns, copy_ns; /* spent in begin (the loop), in image */
+	size_t bytes;            /* the snapshot's size, once made */
+};
+
+static uint64_t snap_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int replica_snapshot_begin(replica *r, replica_snap **out)
+{
+	*out = NULL;
+	if (!r->open) {
+		return DN_ESTATE;
+	}
+	uint64_t t0 = snap_now_ns();
+	replica_snap *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		return DN_ENOMEM;
+	}
+	snprintf(s->path, sizeof(s->path), "%s", r->path);
+	s->index = r->index;
+	int rv = replica_snapshot_head(r, true, &s->head, &s->hlen);
+	if (rv == 0 && (s->db = replica_pin(r, "replica.snapshot_failed")) == NULL) {
+		rv = DN_EIO;
+	}
+	if (rv != 0) {
+		replica_snapshot_end(s);
+		return rv;
+	}
+	s->loop_ns = snap_now_ns() - t0;
+	*out = s;
+	return 0;
+}
+
+int replica_snapshot_image(replica_snap *s, uint8_t **buf, size_t *len)
+{
+	uint64_t t0 = snap_now_ns();
+	uint8_t *head = s->head;
+	s->head = NULL;
+	int rv = replica_snapshot_join(head, s->hlen, s->db, s->path, buf, len);
+	s->copy_ns = snap_now_ns() - t0;
+	s->bytes = rv == 0 ? *len : 0;
+	return rv;
+}
+
+void replica_snapshot_end(replica_snap *s)
+{
+	if (s != NULL) {
+		if (s->bytes > 0) {
+			log_info("replica.snapshot", "index=%llu bytes=%zu loop_ms=%.2f copy_ms=%.2f",
+			    (unsigned long long)s->index, s->bytes, (double)s->loop_ns / 1e6,
+			    (double)s->copy_ns / 1e6);
+		}
+		if (s->db != NULL) {
+			(void)sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+		}
+		sqlite3_close(s->db);
+		free(s->head);
+		free(s);
+	}
 }
 
 int replica_genesis_pack(replica *r, uint64_t mono, int64_t wall, uint8_t **buf,

@@ -54,6 +54,9 @@ typedef struct {
  * same entry on every replica of one config, so replicas that agree at one
  * index print one checksum. */
 #define REPLICA_SUM_MS 5000
+/* ... and the period grows by sum_ms for every this many orders in the
+ * store (a scan's cost grows with the store; books.c). */
+#define REPLICA_SUM_ORDERS 25000
 
 typedef struct replica {
 	coord *c;                 /* the machine; cfg and split set by the owner */
@@ -91,6 +94,9 @@ typedef struct replica {
 	 * plaintext transport. */
 	uint8_t raft_key[DN_AUTH_KEY_BYTES];
 	bool raft_key_set;
+	/* The snapshot being taken off the loop thread (raft_glue.c; at most
+	 * one at a time), NULL: none. */
+	struct replica_snap *snap;
 } replica;
 
 /* Entry kinds (proto ReplicaEntryKind). */
@@ -168,6 +174,22 @@ int replica_apply(replica *r, const uint8_t *buf, size_t len);
 #define REPLICA_SNAPSHOT_MAGIC "DNRSNAP2"
 #define REPLICA_SNAPSHOT_HEADER 32
 int replica_snapshot(replica *r, uint8_t **buf, size_t *len);
+/* The same in two halves, so the store's copy - the long part - runs off
+ * the loop thread while entries go on being applied:
+ * replica_snapshot_begin (the loop thread, between two applies) packs the
+ * memory image and pins a read transaction of its own on the store, both
+ * as of the last applied entry; replica_snapshot_image (any one thread,
+ * once) copies the pinned store and makes the snapshot (*buf malloc'd);
+ * replica_snapshot_end (any thread, after it; NULL-safe) lets it go.
+ * begin: 0, DN_ESTATE, DN_EIO or DN_ENOMEM; image: 0, DN_EIO or DN_ENOMEM. */
+typedef struct replica_snap replica_snap;
+int replica_snapshot_begin(replica *r, replica_snap **out);
+int replica_snapshot_image(replica_snap *s, uint8_t **buf, size_t *len);
+void replica_snapshot_end(replica_snap *s);
+/* A read-only connection to r's store with a read transaction open on its
+ * current state (WAL: the writer goes on); NULL on failure, logged as
+ * event. The caller COMMITs and closes it. */
+struct sqlite3 *replica_pin(const replica *r, const char *event);
 /* Replaces the store with a snapshot's image, reopens the machine on it and
  * gives it the snapshot's memory. 0, DN_EPROTO (not a snapshot, or its
  * memory image does not fit its store), DN_EINVAL (the image carries another
@@ -191,6 +213,9 @@ int replica_books_sum(coord *c, uint64_t *sum);
  * taken is logged and skipped (replica.sum_failed, replica.sum_skipped:
  * the previous scan still runs); it never stops the replica. */
 void replica_sum_maybe(replica *r, uint64_t prev_mono, uint64_t mono);
+/* The checksum's period as of the entry applied last (open machine, sum_ms
+ * > 0): sum_ms times (1 + the store's orders / REPLICA_SUM_ORDERS). */
+uint64_t replica_sum_period_ms(const replica *r);
 /* Packs a REPLICA_MEMBERS entry of members[0..n). */
 int replica_members_pack(replica *r, const replica_member *m, size_t n, uint64_t mono,
     int64_t wall, uint8_t **buf, size_t *len);

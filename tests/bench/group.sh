@@ -4,7 +4,7 @@
 #
 #   ./tests/bench/group.sh [--bin BUILD_DIR] [--runs N] [--seconds S]
 #                          [--concurrency C] [--batch N] [--hubs "A B"]
-#                          [--kills K] [--quick]
+#                          [--kills K] [--group-set K=V] [--quick]
 #
 # Two networks side by side (deploy/local-net.sh, TLS, the same hubs, one
 # hot SKU stocked through the hubs): `single` (one coordinator, WAL +
@@ -27,12 +27,16 @@
 # process gone) to the first answer after it; printed: p50, p99 and max
 # over the kills, and the longest any single order waited.
 #
+# --group-set K=V: an extra coordinator setting for the group's replicas
+# only (repeatable), e.g. group.snapshot_entries=8192 to see what the
+# snapshots cost.
 # --quick: 1 run of ~2 s and 3 kills. Build first (RelWithDebInfo, not the
 # sanitizer build). The machine is shared: compare within one run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 REPO=$(pwd)
 BIN="$REPO/build"; RUNS=5; SECS=5; CONC=64; BATCH=64; HUBS="london birmingham"; KILLS=10
+GROUP_SETS=()
 while [[ $# -gt 0 ]]; do
 	case $1 in
 	--bin) BIN=$(cd "$2" && pwd); shift 2 ;;
@@ -42,9 +46,10 @@ while [[ $# -gt 0 ]]; do
 	--batch) BATCH=$2; shift 2 ;;
 	--hubs) HUBS=$2; shift 2 ;;
 	--kills) KILLS=$2; shift 2 ;;
+	--group-set) GROUP_SETS+=(--coord-set "$2"); shift 2 ;;
 	--quick) RUNS=1; SECS=2; KILLS=3; shift ;;
-	-h|--help) sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) echo "usage: $0 [--bin DIR] [--runs N] [--seconds S] [--concurrency C] [--batch N] [--hubs \"A B\"] [--kills K] [--quick]" >&2; exit 2 ;;
+	-h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) echo "usage: $0 [--bin DIR] [--runs N] [--seconds S] [--concurrency C] [--batch N] [--hubs \"A B\"] [--kills K] [--group-set K=V] [--quick]" >&2; exit 2 ;;
 	esac
 done
 for p in coordinator hubd dropctl pickterm loadgen; do
@@ -94,7 +99,7 @@ stock_net() {
 "$REPO/deploy/local-net.sh" start --dir "$W/single" --bin "$BIN" --hubs "$HUBS" --port-base "$PORT" >&2
 # The group's 4R client ports and R replication ports start 20 above.
 "$REPO/deploy/local-net.sh" start --dir "$W/group" --bin "$BIN" --hubs "$HUBS" \
-	--port-base "$((PORT + 20))" --replicas "$R" >&2
+	--port-base "$((PORT + 20))" --replicas "$R" ${GROUP_SETS[@]+"${GROUP_SETS[@]}"} >&2
 for n in single group; do
 	# shellcheck disable=SC1091
 	( source "$W/$n/net.env"; stock_net )
