@@ -104,6 +104,8 @@ static int glue_apply(struct raft_fsm *fsm, const struct raft_buffer *buf, void 
 		/* libraft sets last_applied after each apply returns. */
 		r->index = raft_last_applied(r->glue) + 1;
 	}
+	r->log_bytes += buf->len;
+	r->log_entries++;
 	int rv = glue_unframe(buf, &p, &len);
 	if (rv == 0) {
 		rv = replica_apply(r, p, len);
@@ -152,6 +154,18 @@ static int glue_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs
     unsigned *n)
 {
 	replica *r = fsm->data;
+	if (*bufs != NULL && *n > 0 && (*bufs)[0].len > 0 && r->snapshot_base > 0 &&
+	    r->glue != NULL) {
+		unsigned every = raft_glue_snapshot_every(r->snapshot_base, (*bufs)[0].len,
+		    r->log_bytes, r->log_entries);
+		if (every != r->snapshot_every) {
+			log_info("replica.snapshot_every", "entries=%u snapshot_bytes=%zu"
+			    " entry_bytes_mean=%llu", every, (*bufs)[0].len,
+			    (unsigned long long)(r->log_bytes / r->log_entries));
+			raft_set_snapshot_threshold(r->glue, every);
+			r->snapshot_every = every;
+		}
+	}
 	if (*bufs != NULL) {
 		for (unsigned i = 0; i < *n; i++) {
 			free((*bufs)[i].base);
@@ -222,6 +236,17 @@ void raft_glue_fsm_init(struct raft_fsm *fsm, replica *r)
 	fsm->restore = glue_restore;
 	fsm->snapshot_finalize = glue_snapshot_finalize;
 	fsm->snapshot_async = glue_snapshot_async;
+}
+
+unsigned raft_glue_snapshot_every(unsigned base, size_t snapshot_bytes, uint64_t log_bytes,
+    uint64_t log_entries)
+{
+	uint64_t mean = log_entries > 0 ? log_bytes / log_entries : 0;
+	uint64_t every = mean > 0 ? (uint64_t)snapshot_bytes / (RAFT_GLUE_SNAPSHOT_RATIO * mean) : 0;
+	every = every < base ? base : every;
+	return every > RAFT_GLUE_SNAPSHOT_EVERY_MAX ?
+	    (base > RAFT_GLUE_SNAPSHOT_EVERY_MAX ? base : RAFT_GLUE_SNAPSHOT_EVERY_MAX) :
+	    (unsigned)every;
 }
 
 void raft_glue_tune(struct raft *raft, unsigned snapshot_threshold, unsigned trailing)

@@ -67,6 +67,24 @@ int raft_glue_change(struct raft *raft, int op, uint64_t id, const char *address
  * after RAFT_GLUE_INSTALL_SNAPSHOT_MS without an answer. */
 void raft_glue_tune(struct raft *raft, unsigned snapshot_threshold, unsigned trailing);
 
+/* A member's snapshot interval grows with its store (the daemon opts in by
+ * setting replica.snapshot_base to group.snapshot_entries; the fixture's
+ * tests keep theirs fixed): after each snapshot of snapshot_bytes, the
+ * next is taken once the log since holds about 1/RAFT_GLUE_SNAPSHOT_RATIO
+ * of that many bytes (log_bytes over log_entries: the entries' mean size),
+ * never more often than every base entries nor less often than every
+ * RAFT_GLUE_SNAPSHOT_EVERY_MAX. Every snapshot copies, compresses and
+ * writes the whole store on every replica: at a fixed interval that cost
+ * grows with the store without bound (the group's rate fell from run to
+ * run in group.sh while the single node's did not); this way a snapshot
+ * writes about RAFT_GLUE_SNAPSHOT_RATIO times what the log does, whatever
+ * the store's size, and a restarted member's replay stays in proportion
+ * to the snapshot it loads. */
+#define RAFT_GLUE_SNAPSHOT_RATIO 4u
+#define RAFT_GLUE_SNAPSHOT_EVERY_MAX 16384u
+unsigned raft_glue_snapshot_every(unsigned base, size_t snapshot_bytes, uint64_t log_bytes,
+    uint64_t log_entries);
+
 /* On a leader: a follower that libraft 0.15 would leave behind for good is
  * probed again from the end of the log (returns how many). Found by
  * test_random_crashes (seed 5): a follower whose own snapshot is past the

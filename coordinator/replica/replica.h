@@ -97,6 +97,11 @@ typedef struct replica {
 	/* The snapshot being taken off the loop thread (raft_glue.c; at most
 	 * one at a time), NULL: none. */
 	struct replica_snap *snap;
+	/* raft_glue.c's snapshot interval (raft_glue_snapshot_every): the
+	 * configured one (0: fixed, as the tests keep it), the one in force,
+	 * and the entries applied since start with their bytes. */
+	unsigned snapshot_base, snapshot_every;
+	uint64_t log_bytes, log_entries;
 } replica;
 
 /* Entry kinds (proto ReplicaEntryKind). */

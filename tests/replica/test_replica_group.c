@@ -684,6 +684,24 @@ static void test_follower_restarts_from_snapshot(void **state)
 	g_assert_memory_agree(7);
 }
 
+/* Goal: the daemon's snapshot interval grows with the store so a
+ * snapshot writes about RAFT_GLUE_SNAPSHOT_RATIO times what the log does,
+ * within [base, RAFT_GLUE_SNAPSHOT_EVERY_MAX] (raft_glue.h). */
+static void test_snapshot_every(void **state)
+{
+	(void)state;
+	/* Nothing known yet, or a small store: the configured interval. */
+	assert_int_equal(raft_glue_snapshot_every(1024, 56000000, 0, 0), 1024);
+	assert_int_equal(raft_glue_snapshot_every(1024, 8000000, 6000 * 100, 100), 1024);
+	/* 56 MB of store, 6 kB entries: a quarter of it in the log. */
+	assert_int_equal(raft_glue_snapshot_every(1024, 56 * 1000 * 1000, 6000 * 100, 100),
+	    56 * 1000 * 1000 / (RAFT_GLUE_SNAPSHOT_RATIO * 6000));
+	/* Bounded above, unless configured above the bound. */
+	assert_int_equal(raft_glue_snapshot_every(1024, (size_t)1 << 40, 100, 1),
+	    RAFT_GLUE_SNAPSHOT_EVERY_MAX);
+	assert_int_equal(raft_glue_snapshot_every(100000, (size_t)1 << 40, 100, 1), 100000);
+}
+
 static int64_t g_count_orders(sqlite3 *db)
 {
 	sqlite3_stmt *st = NULL;
@@ -2147,6 +2165,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_replica_added, g_setup, g_teardown),
 		cmocka_unit_test_setup_teardown(test_books_sum, g_setup, g_teardown),
 		cmocka_unit_test(test_clock_and_bounds),
+		cmocka_unit_test(test_snapshot_every),
 		cmocka_unit_test_setup_teardown(test_config_digest, g_setup, g_teardown),
 		cmocka_unit_test_setup_teardown(test_random_partitions, g_setup, g_teardown),
 		cmocka_unit_test_setup_teardown(test_follower_past_snapshot, g_setup, g_teardown),
