@@ -653,7 +653,6 @@ int group_create(group **out, uv_loop_t *loop, coord *c, const char *db_path,
 		unsigned every = (unsigned)c->cfg.group_snapshot_entries;
 		raft_glue_tune(raft_glue_node_raft(g->node), every, every / 4 < 128 ? every / 4 : 128);
 		g->r.snapshot_base = every;      /* grows with the store from there */
-		g->r.snapshot_every = every;
 		uv_timer_init(loop, &g->role_timer);
 		g->role_timer.data = g;
 		uv_timer_init(loop, &g->flush_timer);

@@ -156,14 +156,14 @@ static int glue_snapshot_finalize(struct raft_fsm *fsm, struct raft_buffer *bufs
 	replica *r = fsm->data;
 	if (*bufs != NULL && *n > 0 && (*bufs)[0].len > 0 && r->snapshot_base > 0 &&
 	    r->glue != NULL) {
+		struct raft *raft = r->glue;
 		unsigned every = raft_glue_snapshot_every(r->snapshot_base, (*bufs)[0].len,
 		    r->log_bytes, r->log_entries);
-		if (every != r->snapshot_every) {
+		if (every != raft->snapshot.threshold) {
 			log_info("replica.snapshot_every", "entries=%u snapshot_bytes=%zu"
 			    " entry_bytes_mean=%llu", every, (*bufs)[0].len,
 			    (unsigned long long)(r->log_bytes / r->log_entries));
-			raft_set_snapshot_threshold(r->glue, every);
-			r->snapshot_every = every;
+			raft_set_snapshot_threshold(raft, every);
 		}
 	}
 	if (*bufs != NULL) {
@@ -243,10 +243,10 @@ unsigned raft_glue_snapshot_every(unsigned base, size_t snapshot_bytes, uint64_t
 {
 	uint64_t mean = log_entries > 0 ? log_bytes / log_entries : 0;
 	uint64_t every = mean > 0 ? (uint64_t)snapshot_bytes / (RAFT_GLUE_SNAPSHOT_RATIO * mean) : 0;
-	every = every < base ? base : every;
-	return every > RAFT_GLUE_SNAPSHOT_EVERY_MAX ?
-	    (base > RAFT_GLUE_SNAPSHOT_EVERY_MAX ? base : RAFT_GLUE_SNAPSHOT_EVERY_MAX) :
-	    (unsigned)every;
+	if (every > RAFT_GLUE_SNAPSHOT_EVERY_MAX) {
+		every = RAFT_GLUE_SNAPSHOT_EVERY_MAX;
+	}
+	return every < base ? base : (unsigned)every;
 }
 
 void raft_glue_tune(struct raft *raft, unsigned snapshot_threshold, unsigned trailing)

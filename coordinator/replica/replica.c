@@ -291,9 +291,9 @@ static int replica_snapshot_join(uint8_t *head, size_t hlen, sqlite3 *src, const
 	return 0;
 }
 
-/* The snapshot with (or, for a genesis, without) the machine's memory,
- * from the machine's own connection. */
-static int replica_snapshot_take(replica *r, bool memory, uint8_t **buf, size_t *len)
+/* A genesis image: the snapshot layout without the machine's memory, from
+ * the machine's own connection. */
+static int replica_genesis_take(replica *r, uint8_t **buf, size_t *len)
 {
 	*buf = NULL;
 	if (!r->open) {
@@ -301,13 +301,8 @@ static int replica_snapshot_take(replica *r, bool memory, uint8_t **buf, size_t 
 	}
 	uint8_t *head = NULL;
 	size_t hlen = 0;
-	int rv = replica_snapshot_head(r, memory, &head, &hlen);
+	int rv = replica_snapshot_head(r, false, &head, &hlen);
 	return rv != 0 ? rv : replica_snapshot_join(head, hlen, r->c->db, r->path, buf, len);
-}
-
-int replica_snapshot(replica *r, uint8_t **buf, size_t *len)
-{
-	return replica_snapshot_take(r, true, buf, len);
 }
 
 sqlite3 *replica_pin(const replica *r, const char *event)
@@ -420,7 +415,7 @@ int replica_genesis_pack(replica *r, uint64_t mono, int64_t wall, uint8_t **buf,
 	}
 	/* No memory: the bootstrapper's is on its own clock, not the group's;
 	 * every replica starts from coord_open's at the genesis. */
-	rv = replica_snapshot_take(r, false, &snap, &slen);
+	rv = replica_genesis_take(r, &snap, &slen);
 	if (rv != 0) {
 		return rv;
 	}

@@ -98,9 +98,9 @@ typedef struct replica {
 	 * one at a time), NULL: none. */
 	struct replica_snap *snap;
 	/* raft_glue.c's snapshot interval (raft_glue_snapshot_every): the
-	 * configured one (0: fixed, as the tests keep it), the one in force,
-	 * and the entries applied since start with their bytes. */
-	unsigned snapshot_base, snapshot_every;
+	 * configured one (0: fixed, as the tests keep it), and the entries
+	 * applied since start with their bytes. */
+	unsigned snapshot_base;
 	uint64_t log_bytes, log_entries;
 } replica;
 
@@ -174,13 +174,11 @@ int replica_apply(replica *r, const uint8_t *buf, size_t len);
  * (little-endian): "DNRSNAP2" (8 bytes), applied mono ms (u64), applied
  * wall ms (i64), memory image length (u64; 0: none, as in a genesis, whose
  * replicas start from coord_open's memory), the memory image, then the
- * SQLite database image. *buf is malloc'd. 0, DN_ESTATE (machine not open),
- * DN_EIO or DN_ENOMEM. */
+ * SQLite database image. */
 #define REPLICA_SNAPSHOT_MAGIC "DNRSNAP2"
 #define REPLICA_SNAPSHOT_HEADER 32
-int replica_snapshot(replica *r, uint8_t **buf, size_t *len);
-/* The same in two halves, so the store's copy - the long part - runs off
- * the loop thread while entries go on being applied:
+/* A snapshot is made in two halves, so the store's copy - the long part -
+ * runs off the loop thread while entries go on being applied:
  * replica_snapshot_begin (the loop thread, between two applies) packs the
  * memory image and pins a read transaction of its own on the store, both
  * as of the last applied entry; replica_snapshot_image (any one thread,
