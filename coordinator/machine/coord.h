@@ -364,6 +364,14 @@ typedef struct coord {
 	coord_hub *hubs;
 	size_t nhubs;
 	size_t hubs_max;
+	/* The registry's ids (coord_hub_find): open addressing over hubid_cap
+	 * slots (a power of two, at least 2 x hubs_max), each a hub's index + 1
+	 * (0: empty), made by coord_open. Kept in step with hubs[0..nhubs) by
+	 * every change of the registry's ids: a hub appended (coord_hubid_add),
+	 * a reload or an undo that drops hubs (coord_hubid_rebuild). Derived
+	 * from the ids alone: the same on every replica. */
+	uint32_t *hubid;
+	size_t hubid_cap;
 	/* Routing's working memory ([COORD_ROUTE_ORDER]: an order's,
 	 * [COORD_ROUTE_REROUTE]: a re-route's), made by coord_open. */
 	coord_route_scratch route[COORD_ROUTE_N];
@@ -496,7 +504,13 @@ bool coord_hub_routable(const coord *c, const coord_hub *h, uint64_t now_mono);
 /* The hub's last claim lease has surely run out (lease + DN_LEASE_SKEW_MS
  * since the reply that granted it): it starts no new pick until it syncs. */
 bool coord_hub_lease_expired(const coord *c, const coord_hub *h, uint64_t now_mono);
+/* The index of the hub of that id, or -1: O(1) (c->hubid). */
 int coord_hub_find(const coord *c, const char *id);
+/* Notes hubs[i], just appended, in c->hubid. */
+void coord_hubid_add(coord *c, size_t i);
+/* Makes c->hubid again from hubs[0..nhubs) (after a reload or an undo
+ * that dropped hubs): O(nhubs). */
+void coord_hubid_rebuild(coord *c);
 /* Finds or inserts the (hub, sku) row; NULL on out-of-memory. Only an
  * insert of a new row can grow the table, and growing moves every row: a
  * row pointer must not be held across any call that may insert one (look
@@ -909,6 +923,11 @@ void coord_feed_touch(coord *c, const char *sku);
  * batch's commits, on memory that equals the file. The first scan after
  * coord_open only records (no message). Reads memory only. */
 void coord_feed_scan(coord *c, bool all);
+/* The hubs whose radius covers hub h's position, ascending, as the last
+ * scan computed them (*n of them; tests/machine/test_hub_find.c checks
+ * them against measuring every pair). NULL when no scan computed them for
+ * the registry's present size. */
+const uint32_t *coord_feed_cover(const coord *c, size_t h, size_t *n);
 int coord_feed_init(coord *c);
 void coord_feed_fini(coord *c);
 

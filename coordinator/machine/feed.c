@@ -61,19 +61,21 @@ struct coord_feed {
 	size_t cap, len;
 	bool primed;                  /* the baseline scan ran */
 	bool full_logged;
-	/* A scan's view of the hubs: routable now, and cover[h * ncover + g]
-	 * when hub g's radius covers hub h's position (recomputed whenever the
-	 * registry grew, and by a full scan when a hub's position or radius
-	 * differs from cover_of, what it was computed from); by_list[by_start[h]
-	 * .. by_start[h + 1]) the same hubs g, ascending, for the scans (a few
-	 * per hub, where a row of cover is every hub). */
+	/* A scan's view of the hubs: routable now, and by_list[by_start[h] ..
+	 * by_start[h + 1]) the hubs g whose radius covers hub h's position,
+	 * ascending (recomputed whenever the registry's size changed, and by a
+	 * full scan when a hub's position or radius differs from cover_of, what
+	 * they were computed from), found through the hubs' spatial index
+	 * (c->hubix over view): a few hubs measured per hub, not every hub. */
 	bool *routable;               /* hubs_max of each (coord_feed_init) */
 	int64_t *sellable;
-	uint8_t *cover;
-	size_t ncover;
-	uint32_t *by_start;           /* ncover + 1 */
+	size_t ncover;                /* hubs by_start covers; SIZE_MAX: none */
+	uint32_t *by_start;           /* hubs_max + 1 */
 	uint32_t *by_list;
+	size_t by_cap;
 	double (*cover_of)[3];        /* lat, lon, radius_km */
+	route_hub *view;              /* positions and radii, for c->hubix */
+	route_candidate *hit;         /* one hubindex_query's answer */
 };
 
 /* One region's prices as a message carries them. */
@@ -108,8 +110,13 @@ int coord_feed_init(coord *c)
 	c->feed->routable = calloc(c->hubs_max, sizeof(*c->feed->routable));
 	c->feed->sellable = calloc(c->hubs_max, sizeof(*c->feed->sellable));
 	c->feed->cover_of = calloc(c->hubs_max, sizeof(*c->feed->cover_of));
+	c->feed->by_start = calloc(c->hubs_max + 1, sizeof(*c->feed->by_start));
+	c->feed->view = calloc(c->hubs_max, sizeof(*c->feed->view));
+	c->feed->hit = calloc(c->hubs_max, sizeof(*c->feed->hit));
+	c->feed->ncover = SIZE_MAX;
 	if (c->feed->routable == NULL || c->feed->sellable == NULL ||
-	    c->feed->cover_of == NULL) {
+	    c->feed->cover_of == NULL || c->feed->by_start == NULL ||
+	    c->feed->view == NULL || c->feed->hit == NULL) {
 		coord_feed_fini(c);
 		return DN_ENOMEM;
 	}
@@ -120,7 +127,8 @@ void coord_feed_fini(coord *c)
 {
 	if (c->feed != NULL) {
 		free(c->feed->rows);
-		free(c->feed->cover);
+		free(c->feed->view);
+		free(c->feed->hit);
 		free(c->feed->by_start);
 		free(c->feed->by_list);
 		free(c->feed->routable);
@@ -212,12 +220,13 @@ static feed_row *feed_row_get(coord *c, uint64_t key, const char *drop, const ch
 	return r;
 }
 
-/* Whether hubs [0, n) have the positions and radii cover was computed
- * from. */
-static bool feed_cover_same_upto(const coord *c, size_t n)
+/* Whether every hub's position and radius are those the cover lists were
+ * computed from (a tick's full scan finds them so but for a hub's new
+ * hello). */
+static bool feed_cover_same(const coord *c)
 {
 	const struct coord_feed *f = c->feed;
-	for (size_t g = 0; g < n; g++) {
+	for (size_t g = 0; g < c->nhubs; g++) {
 		const coord_hub *b = &c->hubs[g];
 		if (f->cover_of[g][0] != b->lat || f->cover_of[g][1] != b->lon ||
 		    f->cover_of[g][2] != b->radius_km) {
@@ -227,73 +236,88 @@ static bool feed_cover_same_upto(const coord *c, size_t n)
 	return true;
 }
 
-/* Whether every hub's position and radius are those cover was computed
- * from (a tick's full scan finds them so but for a hub's new hello). */
-static bool feed_cover_same(const coord *c)
+static int feed_u32_cmp(const void *a, const void *b)
 {
-	return feed_cover_same_upto(c, c->nhubs);
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return (x > y) - (x < y);
 }
 
-/* Whether hub g's radius covers hub h's position. */
-static uint8_t feed_covers(const coord *c, size_t h, size_t g)
+/* Appends g to by_list (grown as needed). 0 or DN_ENOMEM. */
+static int feed_by_push(struct coord_feed *f, size_t *nby, uint32_t g)
 {
-	const coord_hub *a = &c->hubs[h], *b = &c->hubs[g];
-	return geo_distance_km(a->lat, a->lon, b->lat, b->lon) <= b->radius_km;
+	if (*nby == f->by_cap) {
+		size_t ncap = f->by_cap != 0 ? f->by_cap * 2 : 1024;
+		uint32_t *p = realloc(f->by_list, ncap * sizeof(*p));
+		if (p == NULL) {
+			return DN_ENOMEM;
+		}
+		f->by_list = p;
+		f->by_cap = ncap;
+	}
+	f->by_list[(*nby)++] = g;
+	return 0;
 }
 
-/* Which hubs cover which hub's position (by their radius). When the
- * registry only grew (new hubs appended, the others where cover_of says),
- * the old rows are kept and only the new hubs' rows and columns measured:
- * a hub's first sync costs O(hubs), not O(hubs^2) distances. */
+/* Hub h's cover list by measuring every hub: for a position the index
+ * does not take (geo_coord_valid; the registry's hubs are validated, so
+ * never in practice). */
+static int feed_cover_brute(coord *c, size_t h, size_t *nby)
+{
+	const coord_hub *a = &c->hubs[h];
+	for (size_t g = 0; g < c->nhubs; g++) {
+		const coord_hub *b = &c->hubs[g];
+		if (geo_distance_km(a->lat, a->lon, b->lat, b->lon) <= b->radius_km &&
+		    feed_by_push(c->feed, nby, (uint32_t)g) != 0) {
+			return DN_ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Which hubs cover which hub's position (by their radius): hub h's list
+ * is what hubindex_query answers at h's position - exactly the hubs g
+ * with geo_distance_km(h, g) <= g's radius (hubindex.h), sorted back into
+ * index order. O(hubs x hubs near one), where measuring every pair was
+ * O(hubs^2): 16.7 M distances at 4,096 hubs, on every coord_open. */
 static int feed_cover(coord *c, bool full)
 {
 	struct coord_feed *f = c->feed;
-	size_t n = c->nhubs, old = f->cover != NULL ? f->ncover : 0;
-	if (f->ncover == n && (n == 0 || f->cover != NULL) &&
-	    (!full || feed_cover_same(c))) {
+	size_t n = c->nhubs;
+	if (f->ncover == n && (!full || feed_cover_same(c))) {
 		return 0;
 	}
-	if (old > n || !feed_cover_same_upto(c, old)) {
-		old = 0;
+	for (size_t g = 0; g < n; g++) {
+		f->view[g] = (route_hub){.id = c->hubs[g].id, .lat = c->hubs[g].lat,
+		    .lon = c->hubs[g].lon, .radius_km = c->hubs[g].radius_km};
 	}
-	uint8_t *cv = malloc(n * n + 1);
-	if (cv == NULL) {
-		return DN_ENOMEM;
-	}
-	for (size_t h = 0; h < n; h++) {
-		for (size_t g = 0; g < n; g++) {
-			cv[h * n + g] = h < old && g < old ? f->cover[h * old + g] :
-			    feed_covers(c, h, g);
+	/* The index routing uses (coord_route_order rebuilds it on the same
+	 * test), so an order after this finds it built. */
+	if (!hubindex_matches(&c->hubix, f->view, n)) {
+		int rv = hubindex_build(&c->hubix, f->view, n);
+		if (rv != 0) {
+			return rv;
 		}
 	}
+	f->ncover = SIZE_MAX;   /* until the lists are whole */
 	size_t nby = 0;
-	for (size_t k = 0; k < n * n; k++) {
-		nby += cv[k];
-	}
-	uint32_t *start = malloc((n + 1) * sizeof(*start));
-	uint32_t *list = malloc((nby + 1) * sizeof(*list));
-	if (start == NULL || list == NULL) {
-		free(cv);
-		free(start);
-		free(list);
-		return DN_ENOMEM;
-	}
-	nby = 0;
 	for (size_t h = 0; h < n; h++) {
-		start[h] = (uint32_t)nby;
-		for (size_t g = 0; g < n; g++) {
-			if (cv[h * n + g]) {
-				list[nby++] = (uint32_t)g;
+		f->by_start[h] = (uint32_t)nby;
+		size_t nhit = 0;
+		if (hubindex_query(&c->hubix, f->view, n, f->view[h].lat, f->view[h].lon, f->hit,
+		    n, &nhit) != 0) {
+			if (feed_cover_brute(c, h, &nby) != 0) {
+				return DN_ENOMEM;
+			}
+			continue;
+		}
+		for (size_t k = 0; k < nhit; k++) {
+			if (feed_by_push(f, &nby, (uint32_t)f->hit[k].hub) != 0) {
+				return DN_ENOMEM;
 			}
 		}
+		qsort(f->by_list + f->by_start[h], nhit, sizeof(*f->by_list), feed_u32_cmp);
 	}
-	start[n] = (uint32_t)nby;
-	free(f->cover);
-	free(f->by_start);
-	free(f->by_list);
-	f->cover = cv;
-	f->by_start = start;
-	f->by_list = list;
+	f->by_start[n] = (uint32_t)nby;
 	f->ncover = n;
 	for (size_t g = 0; g < n; g++) {
 		f->cover_of[g][0] = c->hubs[g].lat;
@@ -301,6 +325,17 @@ static int feed_cover(coord *c, bool full)
 		f->cover_of[g][2] = c->hubs[g].radius_km;
 	}
 	return 0;
+}
+
+const uint32_t *coord_feed_cover(const coord *c, size_t h, size_t *n)
+{
+	const struct coord_feed *f = c->feed;
+	*n = 0;
+	if (f == NULL || f->ncover != c->nhubs || h >= c->nhubs) {
+		return NULL;
+	}
+	*n = f->by_start[h + 1] - f->by_start[h];
+	return f->by_list + f->by_start[h];
 }
 
 /* f->sellable: each routable hub's sellable units of sku (0 otherwise). */

@@ -542,6 +542,7 @@ static int hubsync_hello(coord *c, const Dropnet__HubHello *hello, const char **
 		h = &c->hubs[i];
 		memset(h, 0, sizeof(*h));
 		snprintf(h->id, sizeof(h->id), "%s", hello->id);
+		coord_hubid_add(c, (size_t)i);
 		h->lat = hello->lat;
 		h->lon = hello->lon;
 		h->radius_km = hello->radius_km;

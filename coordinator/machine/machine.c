@@ -92,7 +92,12 @@ int coord_open(coord *c, const char *db_path, const char *vfs)
 	c->store = calloc(1, sizeof(*c->store));
 	c->hubs = calloc(c->hubs_max, sizeof(*c->hubs));
 	c->reload_old = calloc(c->hubs_max, sizeof(*c->reload_old));
-	if (c->store == NULL || c->hubs == NULL || c->reload_old == NULL ||
+	c->hubid_cap = 2;
+	while (c->hubid_cap < 2 * c->hubs_max) {
+		c->hubid_cap *= 2;
+	}
+	c->hubid = calloc(c->hubid_cap, sizeof(*c->hubid));
+	if (c->store == NULL || c->hubs == NULL || c->reload_old == NULL || c->hubid == NULL ||
 	    machine_route_scratch_make(c) != 0 ||
 	    hubindex_reserve(&c->hubix, c->hubs_max) != 0) {
 		coord_close(c);
@@ -175,6 +180,9 @@ void coord_close(coord *c)
 	free(c->hubs);
 	c->hubs = NULL;
 	c->nhubs = 0;
+	free(c->hubid);
+	c->hubid = NULL;
+	c->hubid_cap = 0;
 	free(c->stock);
 	c->stock = NULL;
 	c->stock_cap = c->stock_len = 0;

@@ -366,11 +366,15 @@ static void undo_hubs_restore(coord *c, int level, size_t nident)
 		h->radius_km = o->radius_km;
 	}
 	u->nident = nident;
+	bool dropped = u->nhubs[level] < c->nhubs;
 	for (size_t i = u->nhubs[level]; i < c->nhubs; i++) {
 		free(c->hubs[i].report);
 		memset(&c->hubs[i], 0, sizeof(c->hubs[i]));
 	}
 	c->nhubs = u->nhubs[level];
+	if (dropped) {
+		coord_hubid_rebuild(c);
+	}
 	for (size_t i = 0; i < c->nhubs; i++) {
 		const undo_pos *p = &u->pos[level][i];
 		coord_hub *h = &c->hubs[i];

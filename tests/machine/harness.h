@@ -401,6 +401,34 @@ static inline void mt_hub_sync(mt *m, const char *sku, int64_t qty)
 	assert_int_equal(mt_hub_sync_status(m, sku, qty), DROPNET__STATUS__OK);
 }
 
+/* The registry's id table (c->hubid) is in step with hubs[0..nhubs):
+ * coord_hub_find answers every hub's index as a linear scan finds it;
+ * exactly nhubs slots are used, each naming a hub in use (an entry left by
+ * a dropped hub would fill the table); and no id of gone[0..ngone) (hubs
+ * not registered) is found. */
+static inline void mt_assert_hub_find(const coord *c, const char *const *gone,
+    size_t ngone)
+{
+	for (size_t i = 0; i < c->nhubs; i++) {
+		size_t first = 0;
+		while (strcmp(c->hubs[first].id, c->hubs[i].id) != 0) {
+			first++;
+		}
+		assert_int_equal(coord_hub_find(c, c->hubs[i].id), (int)first);
+	}
+	size_t used = 0;
+	for (size_t k = 0; k < c->hubid_cap; k++) {
+		if (c->hubid[k] != 0) {
+			assert_in_range(c->hubid[k], 1, c->nhubs);
+			used++;
+		}
+	}
+	assert_int_equal(used, c->nhubs);
+	for (size_t k = 0; k < ngone; k++) {
+		assert_int_equal(coord_hub_find(c, gone[k]), -1);
+	}
+}
+
 /* One integer from the coordinator's file (the first column of sql, with
  * an optional text parameter ?1). */
 static inline int64_t mt_sql_int(mt *m, const char *sql, const char *p1)

@@ -140,9 +140,13 @@ static void test_failed_hub_sync_is_undone(void **state)
 	assert_int_equal(m.c->nhubs, 0);
 	assert_int_equal(m.c->stock_len, 0);
 	assert_memory_is_file(&m);
+	static const char *const gone[] = {"london"};
+	mt_assert_hub_find(m.c, gone, 1);
 	/* Again, the disk back: as if the failed batch had never run. */
 	assert_int_equal(mt_hub_sync_status(&m, "TEE", 5), DROPNET__STATUS__OK);
 	assert_int_equal(m.c->nhubs, 1);
+	mt_assert_hub_find(m.c, NULL, 0);
+	assert_int_equal(coord_hub_find(m.c, "london"), 0);
 	coord_stock *s = coord_stock_get(m.c, 0, "TEE", false);
 	assert_non_null(s);
 	assert_int_equal(s->row.on_hand, 5);

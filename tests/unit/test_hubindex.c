@@ -20,6 +20,7 @@
 #include "core/geo.h"
 #include "core/hubindex.h"
 #include "core/route.h"
+#include "seeded.h"
 
 #define PI 3.14159265358979323846
 #define NHUB DN_HUBS_DEFAULT
@@ -42,33 +43,12 @@ static uint64_t rng;
 
 static uint64_t rnd(void)
 {
-	/* splitmix64: one seed, one sequence. */
-	uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
+	return seeded_next(&rng);
 }
 
 static double unif(double lo, double hi)
 {
-	return lo + (hi - lo) * ((double)(rnd() >> 11) / 9007199254740992.0);
-}
-
-/* The point at angular distance km and bearing deg from (lat, lon). */
-static void dest(double lat, double lon, double km, double bearing,
-    double *olat, double *olon)
-{
-	double p1 = lat * PI / 180.0, l1 = lon * PI / 180.0;
-	double d = km / GEO_EARTH_RADIUS_KM, t = bearing * PI / 180.0;
-	double s = sin(p1) * cos(d) + cos(p1) * sin(d) * cos(t);
-	s = s > 1.0 ? 1.0 : (s < -1.0 ? -1.0 : s);
-	double p2 = asin(s);
-	double l2 = l1 + atan2(sin(t) * sin(d) * cos(p1), cos(d) - sin(p1) * s);
-	*olat = p2 * 180.0 / PI;
-	*olon = remainder(l2 * 180.0 / PI, 360.0);
-	if (*olon < -180.0 || *olon > 180.0) {
-		*olon = 180.0;
-	}
+	return seeded_unif(&rng, lo, hi);
 }
 
 /* A hub centre: around one of a few "cities", among them places on the
@@ -84,7 +64,7 @@ static void centre(double *lat, double *lon)
 		*lon = unif(-180.0, 180.0);
 		return;
 	}
-	dest(city[k][0], city[k][1], unif(0.0, 400.0), unif(0.0, 360.0), lat, lon);
+	seeded_dest(city[k][0], city[k][1], unif(0.0, 400.0), unif(0.0, 360.0), lat, lon);
 }
 
 /* Mostly 50-100 km; sometimes the bounds, the odd values route.c handles,
@@ -136,7 +116,7 @@ static void point_make(double *lat, double *lon)
 	uint64_t k = rnd() % 12;
 	if (k < 6 && geo_coord_valid(h->lat, h->lon) && isfinite(h->radius_km)) {
 		double km = fabs(h->radius_km) * (1.0 + unif(-1e-9, 1e-9));
-		dest(h->lat, h->lon, k < 4 ? km : unif(0.0, km), unif(0.0, 360.0), lat, lon);
+		seeded_dest(h->lat, h->lon, k < 4 ? km : unif(0.0, km), unif(0.0, 360.0), lat, lon);
 	} else if (k == 6 && geo_coord_valid(h->lat, h->lon)) {
 		*lat = h->lat;
 		*lon = h->lon;
