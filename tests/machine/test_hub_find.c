@@ -6,8 +6,10 @@
  *    what a linear scan answers after every change of the registry: hubs
  *    registered by their first syncs (batch after batch, a full registry
  *    refusing one more), a close and open (the reload), a memory image
- *    restored onto the reopened file; the table holds exactly the hubs in
- *    use (test_txn checks it after a failed batch's undo drops a hub);
+ *    restored onto the reopened file, a reload over the registry in
+ *    memory (which carries each hub's memory over); the table holds
+ *    exactly the hubs in use (test_txn checks it after a failed batch's
+ *    undo drops a hub);
  *  - the feed's cover lists (which hubs' radius covers each hub's
  *    position), now found through the spatial index, are exactly what
  *    measuring every pair finds, on seeded hub sets with the index's edge
@@ -151,6 +153,13 @@ static void test_find_follows_registry(void **state)
 		char id[ID_LEN];
 		find_id(i, id, sizeof(id));
 		assert_string_equal(m.c->hubs[i].id, id);
+		assert_int_equal(m.c->hubs[i].last_seen_wall_ms, 1000 + (int64_t)i);
+	}
+	/* A reload over the registry in memory (a degraded machine's): each
+	 * hub's memory found through the old table and carried over. */
+	assert_int_equal(coord_reload(m.c), 0);
+	mt_assert_hub_find(m.c, gone2, 2);
+	for (size_t i = 0; i < m.c->nhubs; i++) {
 		assert_int_equal(m.c->hubs[i].last_seen_wall_ms, 1000 + (int64_t)i);
 	}
 	mt_close(&m);
