@@ -506,6 +506,9 @@ bool coord_hub_routable(const coord *c, const coord_hub *h, uint64_t now_mono);
 bool coord_hub_lease_expired(const coord *c, const coord_hub *h, uint64_t now_mono);
 /* The index of the hub of that id, or -1: O(1) (c->hubid). */
 int coord_hub_find(const coord *c, const char *id);
+/* The same over hubs, a copy of the registry c->hubid was made for
+ * (coord_reload's reload_old while it rebuilds the registry). */
+int coord_hubid_find_in(const coord *c, const coord_hub *hubs, const char *id);
 /* Notes hubs[i], just appended, in c->hubid. */
 void coord_hubid_add(coord *c, size_t i);
 /* Makes c->hubid again from hubs[0..nhubs) (after a reload or an undo

@@ -436,46 +436,6 @@ bool coord_hub_lease_expired(const coord *c, const coord_hub *h, uint64_t now_mo
 	return now_mono - h->lease_sent_mono_ms >= h->lease_granted_ms + DN_LEASE_SKEW_MS;
 }
 
-/* The slot of id in tab (hubid_cap slots naming hubs of arr): the one that
- * holds it, or the empty one where it would go. */
-static size_t hubid_slot(const uint32_t *tab, size_t cap, const coord_hub *arr,
-    const char *id)
-{
-	uint64_t h = 1469598103934665603ull;
-	for (const unsigned char *p = (const unsigned char *)id; *p != 0; p++) {
-		h = (h ^ *p) * 1099511628211ull;
-	}
-	size_t j = (size_t)h & (cap - 1);
-	while (tab[j] != 0 && strcmp(arr[tab[j] - 1].id, id) != 0) {
-		j = (j + 1) & (cap - 1);
-	}
-	return j;
-}
-
-int coord_hub_find(const coord *c, const char *id)
-{
-	if (c->hubid == NULL) {
-		return -1;   /* not open: no hubs */
-	}
-	uint32_t v = c->hubid[hubid_slot(c->hubid, c->hubid_cap, c->hubs, id)];
-	return v != 0 ? (int)v - 1 : -1;
-}
-
-void coord_hubid_add(coord *c, size_t i)
-{
-	assert(i < c->nhubs && c->nhubs <= c->hubs_max);
-	c->hubid[hubid_slot(c->hubid, c->hubid_cap, c->hubs, c->hubs[i].id)] =
-	    (uint32_t)i + 1;
-}
-
-void coord_hubid_rebuild(coord *c)
-{
-	memset(c->hubid, 0, c->hubid_cap * sizeof(*c->hubid));
-	for (size_t i = 0; i < c->nhubs; i++) {
-		coord_hubid_add(c, i);
-	}
-}
-
 void coord_stock_assert(const coord *c, const coord_stock *s, const char *when)
 {
 	/* Wide arithmetic: a corrupt row must not wrap into a plausible sum. */
@@ -530,10 +490,10 @@ static int reload_hub(void *arg, const coord_store_hub_row *r)
 	coord_hub *h = &c->hubs[c->nhubs++];
 	memset(h, 0, sizeof(*h));
 	/* c->hubid still names the old registry, reload_old's copy. */
-	uint32_t k = c->hubid[hubid_slot(c->hubid, c->hubid_cap, c->reload_old, r->id)];
-	if (k != 0) {
-		*h = c->reload_old[k - 1];
-		c->reload_old[k - 1].report = NULL; /* moved */
+	int k = coord_hubid_find_in(c, c->reload_old, r->id);
+	if (k >= 0) {
+		*h = c->reload_old[k];
+		c->reload_old[k].report = NULL; /* moved */
 	}
 	snprintf(h->id, sizeof(h->id), "%s", r->id);
 	snprintf(h->name, sizeof(h->name), "%s", r->name);

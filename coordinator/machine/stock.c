@@ -1,7 +1,8 @@
 /*
- * stock.c - the in-memory ledger (open-addressing hash on (hub, sku)) and
- * the undo log of the transaction that is running (txn.c), the bottom of
- * the machine's files: it calls nothing of the machine's.
+ * stock.c - the in-memory ledger (open-addressing hash on (hub, sku)), the
+ * hub registry's id table (coord_hub_find) and the undo log of the
+ * transaction that is running (txn.c), the bottom of the machine's files:
+ * it calls nothing of the machine's.
  *
  * The undo log makes a failed transaction cheap and exact: memory goes
  * back to what it was at the transaction's begin (or at a savepoint), so it
@@ -100,6 +101,51 @@ static uint64_t stock_hash(int hub, const char *sku)
 		h = (h ^ *p) * 1099511628211ull;
 	}
 	return h;
+}
+
+/* The slot of id in tab (hubid_cap slots naming hubs of arr): the one that
+ * holds it, or the empty one where it would go. */
+static size_t hubid_slot(const uint32_t *tab, size_t cap, const coord_hub *arr,
+    const char *id)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (const unsigned char *p = (const unsigned char *)id; *p != 0; p++) {
+		h = (h ^ *p) * 1099511628211ull;
+	}
+	size_t j = (size_t)h & (cap - 1);
+	while (tab[j] != 0 && strcmp(arr[tab[j] - 1].id, id) != 0) {
+		j = (j + 1) & (cap - 1);
+	}
+	return j;
+}
+
+int coord_hubid_find_in(const coord *c, const coord_hub *hubs, const char *id)
+{
+	if (c->hubid == NULL) {
+		return -1;   /* not open: no hubs */
+	}
+	uint32_t v = c->hubid[hubid_slot(c->hubid, c->hubid_cap, hubs, id)];
+	return v != 0 ? (int)v - 1 : -1;
+}
+
+int coord_hub_find(const coord *c, const char *id)
+{
+	return coord_hubid_find_in(c, c->hubs, id);
+}
+
+void coord_hubid_add(coord *c, size_t i)
+{
+	assert(i < c->nhubs && c->nhubs <= c->hubs_max);
+	c->hubid[hubid_slot(c->hubid, c->hubid_cap, c->hubs, c->hubs[i].id)] =
+	    (uint32_t)i + 1;
+}
+
+void coord_hubid_rebuild(coord *c)
+{
+	memset(c->hubid, 0, c->hubid_cap * sizeof(*c->hubid));
+	for (size_t i = 0; i < c->nhubs; i++) {
+		coord_hubid_add(c, i);
+	}
 }
 
 static int stock_grow(coord *c)
