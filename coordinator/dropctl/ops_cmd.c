@@ -21,7 +21,8 @@ static void ops_help_hubs(void)
 	       "acked by the hub, events applied by the coordinator). UP is\n"
 	       "yes, silent (no sync for coordinator.hub_timeout_ms, still\n"
 	       "routed to within coordinator.hub_grace_ms) or NO (down for\n"
-	       "routing).\n"
+	       "routing). A registry longer than one reply (1 MiB) is read\n"
+	       "page by page and printed whole.\n"
 	       "\n"
 	       "  dropctl hubs set ID [--lat X] [--lon Y] [--radius-km R]\n"
 	       "      moves a hub or changes its radius (admin; see --help)\n");
@@ -33,7 +34,13 @@ static void ops_help_stock(void)
 	       "\n"
 	       "The coordinator's ledger per (hub, sku): on hand, allocated,\n"
 	       "held back, sellable (= on_hand - allocated - holdback), and the\n"
-	       "running totals received and shipped.\n");
+	       "running totals received and shipped, by SKU then hub. More rows\n"
+	       "than one reply holds (1 MiB, ~20,000 rows) are read page by\n"
+	       "page and printed whole; a page is read at its own moment, so\n"
+	       "rows of different pages may be a few orders apart (each\n"
+	       "(hub, sku) shows once). A coordinator from before paging\n"
+	       "answers such a list INVALID with its size: filter with --hub\n"
+	       "or --sku.\n");
 }
 
 static void ops_help_audit(void)

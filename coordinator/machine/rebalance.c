@@ -46,6 +46,9 @@
 #include "coord.h"
 #include "store.h"
 
+/* A bound below as text, for a message that names it. */
+#define REBAL_STR_(x) #x
+#define REBAL_STR(x) REBAL_STR_(x)
 /* SKUs planned in one request: every SKU with stock, bounded. */
 #define REBAL_SKUS_MAX 256
 /* (region, sku) series under spike watch. */
@@ -93,6 +96,7 @@ typedef struct {
 	Dropnet__HubForecast **fcp;
 	char (*fskus)[DN_ID_MAX + 1];
 	char (*fclus)[32];
+	bool skus_cut;                /* more SKUs had stock than were planned */
 } rebal_scratch;
 
 typedef struct coord_signals {
@@ -511,24 +515,25 @@ int coord_transfer_shorted(coord *c, int hub, int64_t pid, const char *sku, int6
 	return rv;
 }
 
-/* Distinct SKUs with stock anywhere (or just `only`). */
-static size_t rebal_skus(coord *c, const char *only, char (*skus)[DN_ID_MAX + 1])
+/* Distinct SKUs with stock anywhere (or just `only`), at most
+ * REBAL_SKUS_MAX; *cut says whether more had stock. */
+static size_t rebal_skus(coord *c, const char *only, char (*skus)[DN_ID_MAX + 1], bool *cut)
 {
 	size_t n = 0;
+	*cut = false;
 	if (only != NULL && only[0]) {
 		snprintf(skus[0], DN_ID_MAX + 1, "%s", only);
 		return 1;
 	}
-	for (size_t i = 0; i < c->stock_cap && n < REBAL_SKUS_MAX; i++) {
+	for (size_t i = 0; i < c->stock_cap && !*cut; i++) {
 		coord_stock *s = &c->stock[i];
-		if (s->hub < 0) {
-			continue;
-		}
-		bool seen = false;
+		bool seen = s->hub < 0;
 		for (size_t k = 0; k < n && !seen; k++) {
 			seen = strcmp(skus[k], s->sku) == 0;
 		}
-		if (!seen) {
+		if (!seen && n == REBAL_SKUS_MAX) {
+			*cut = true;
+		} else if (!seen) {
 			snprintf(skus[n++], DN_ID_MAX + 1, "%s", s->sku);
 		}
 	}
@@ -620,7 +625,8 @@ typedef struct {
 static int rebal_panel_fit(coord *c, rebal_scratch *w, const rebal_opts *o)
 {
 	size_t nb = (size_t)c->cfg.history_buckets, per = c->nhubs * nb;
-	size_t nskus = rebal_skus(c, NULL, w->pskus);
+	bool cut;
+	size_t nskus = rebal_skus(c, NULL, w->pskus, &cut);
 	if (per == 0) {
 		nskus = 0;
 	} else if (nskus > REBAL_PANEL_VALUES_MAX / per) {
@@ -660,7 +666,7 @@ static int rebal_run_body(coord *c, void *arg)
 	bool apply = ra->apply;
 	Dropnet__RebalancePlan *out = ra->out;
 	rebal_scratch *w = &c->signals->run;
-	size_t nskus = rebal_skus(c, only, w->skus);
+	size_t nskus = rebal_skus(c, only, w->skus, &w->skus_cut);
 	int64_t now = coord_now_wall_ms(c);
 	out->bucket_ms = o->bucket_ms;
 	out->horizon = o->horizon;
@@ -761,6 +767,13 @@ static void rebal_demand(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 		rep.status = DROPNET__STATUS__OK;
 		rep.n_demand = d->n;
 		rep.demand = d->rp;
+		if (d->n == REBAL_DEMAND_ROWS_MAX) {
+			/* Said, not cut silently: an operator reading totals off
+			 * it would be off. */
+			log_warn("demand.cut", "rows=%zu sku=\"%.64s\"", d->n, q->sku);
+			rep.message = "the first " REBAL_STR(REBAL_DEMAND_ROWS_MAX) " rows only (the"
+			    " bound of one reply); there may be more: filter with --sku";
+		}
 	}
 	coord_ops_send(r, &rep);
 	free(d);
@@ -839,6 +852,12 @@ void coord_ops_rebalance(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 	    &plan);
 	rep.status = rv == 0 ? DROPNET__STATUS__OK : DROPNET__STATUS__UNAVAILABLE;
 	rep.message = rv == 0 ? "" : "planning failed";
+	if (rv == 0 && c->signals->run.skus_cut) {
+		/* Said, not cut silently: the plan covers part of the catalogue. */
+		log_warn("rebalance.skus_cut", "planned=%d", REBAL_SKUS_MAX);
+		rep.message = "planned the first " REBAL_STR(REBAL_SKUS_MAX) " SKUs with stock"
+		    " only (the bound of one plan); plan others with --sku";
+	}
 	rep.plan = &plan;
 	coord_ops_send(r, &rep);
 }
