@@ -21,15 +21,17 @@
 #     SKUs (DN_HUB_SKUS_MAX), so N x K / 6 must stay within it;
 #  2. runs loadgen over the catalogue (--sku-range: buyer i buys SKU
 #     i mod N; B buyers, default 50,000, over C connections, default 32);
-#  3. times the operator's commands: dropctl stock (table and --json),
-#     hubs, audit, kpi (of a one-SKU drop that sold 2,000 orders), demand,
-#     rebalance plan;
-#  4. (unless --no-hot) one hot SKU, stocked at every hub: 20,000 buyers
+#  3. (unless --no-hot) one hot SKU, stocked at every hub: 20,000 buyers
 #     of it alone (quiet), then again while a second loadgen sends about
 #     --other-mb (default 10) MB of other orders - packed SubmitOrder
 #     bytes, over the catalogue, on 32 other connections - at the same
 #     time; the hot run's rate and p99 both ways, and how much of the hot
-#     run the other traffic covered.
+#     run the other traffic covered;
+#  4. times the operator's commands (--timeout-ms 600000, to see what
+#     takes longer than dropctl's default 5 s): dropctl stock (table and
+#     --json), hubs, audit, kpi (of a one-SKU drop that sold 2,000
+#     orders), demand, rebalance plan - the last while 2 connections of
+#     hot-SKU orders run, to see what the plan costs them.
 # Prints one JSON object: per N, stocking time, loadgen's orders/s,
 # p50/p99, the coordinator's CPU per order and RSS, each command's time,
 # exit code and rows, and the hot-SKU figures. Use a Release build.
@@ -49,7 +51,7 @@ while [[ $# -gt 0 ]]; do
 	--other-mb) OTHER_MB=$2; shift 2 ;;
 	--no-hot) HOT=0; shift ;;
 	--plaintext) NETOPTS+=(--plaintext); shift ;;
-	-h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "$usage" >&2; exit 2 ;;
 	esac
 done
@@ -152,34 +154,7 @@ PY
 	cpu1=$(cpu_ms "$CPID")
 	rss=$(awk '/^VmRSS:/ {print $2}' "/proc/$CPID/status")
 
-	# 3. The operator's commands, timed: "name ms exit bytes".
-	local ops="$NET/ops.txt"
-	: >"$ops"
-	timed() { # name cmd...
-		local name=$1 a b rc=0; shift
-		a=$(now_ms)
-		"$@" >"$NET/op.out" 2>"$NET/op.err" || rc=$?
-		b=$(now_ms)
-		printf '%s %s %s %s %s\n' "$name" "$((b - a))" "$rc" "$(wc -c <"$NET/op.out")" \
-			"$(head -c 300 "$NET/op.err" | tr '\n' ' ' | base64 -w0)" >>"$ops"
-		cp "$NET/op.out" "$NET/op.$name"
-	}
-	timed stock "${DC[@]}" stock
-	timed stock_json "${DC[@]}" --json stock
-	timed hubs "${DC[@]}" hubs
-	timed audit "${DC[@]}" --json audit
-	timed kpi "${DC[@]}" --json kpi --drop skus-drop
-	timed demand "${DC[@]}" --json demand
-	timed rebalance_plan "${DC[@]}" --json rebalance plan
-	local stock_rows plan_skus demand_rows
-	stock_rows=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["stock"]))' "$NET/op.stock_json" 2>/dev/null || echo null)
-	demand_rows=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["demand"]))' "$NET/op.demand" 2>/dev/null || echo null)
-	plan_skus=$(python3 -c 'import json,sys
-p = json.load(open(sys.argv[1]))
-p = p.get("plan", p)
-print(len({f["sku"] for f in p.get("forecasts", [])}))' "$NET/op.rebalance_plan" 2>/dev/null || echo null)
-
-	# 4. The hot SKU, quiet and under other traffic.
+	# 3. The hot SKU, quiet and under other traffic.
 	local hq='null' hl='null' other='null' span='null'
 	if (( HOT )); then
 		hq=$("$BIN/loadgen" --sku hot --buyers "$HOT_BUYERS" --concurrency "$CONC" --seed 3 \
@@ -202,8 +177,45 @@ print(len({f["sku"] for f in p.get("forecasts", [])}))' "$NET/op.rebalance_plan"
 		other=$(cat "$NET/other.json")
 		span="[$o0, $o1, $h0, $h1]"
 	fi
+	# 4. The operator's commands, timed: "name ms exit bytes". With a long
+	# --timeout-ms, to measure what takes longer than dropctl's default 5 s.
+	local ops="$NET/ops.txt"
+	: >"$ops"
+	timed() { # name cmd...
+		local name=$1 a b rc=0; shift
+		a=$(now_ms)
+		"$@" >"$NET/op.out" 2>"$NET/op.err" || rc=$?
+		b=$(now_ms)
+		printf '%s %s %s %s %s\n' "$name" "$((b - a))" "$rc" "$(wc -c <"$NET/op.out")" \
+			"$(head -c 300 "$NET/op.err" | tr '\n' ' ' | base64 -w0)" >>"$ops"
+		cp "$NET/op.out" "$NET/op.$name"
+	}
+	DC+=(--timeout-ms 600000)
+	timed stock "${DC[@]}" stock
+	timed stock_json "${DC[@]}" --json stock
+	timed hubs "${DC[@]}" hubs
+	timed audit "${DC[@]}" --json audit
+	timed kpi "${DC[@]}" --json kpi --drop skus-drop
+	timed demand "${DC[@]}" --json demand
+	# The plan runs on the coordinator's loop: orders (of the hot SKU, on
+	# other connections) wait meanwhile. Their latency while it runs.
+	"$BIN/loadgen" --sku hot --buyers 2000000 --concurrency 2 --seed 6 --key-prefix pl \
+		--json >"$NET/plan_orders.json" &
+	local lpid=$!
+	timed rebalance_plan "${DC[@]}" --json rebalance plan
+	kill -USR1 "$lpid"
+	wait "$lpid" || true
+	local stock_rows plan_skus demand_rows
+	stock_rows=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["stock"]))' "$NET/op.stock_json" 2>/dev/null || echo null)
+	demand_rows=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["demand"]))' "$NET/op.demand" 2>/dev/null || echo null)
+	plan_skus=$(python3 -c 'import json,sys
+p = json.load(open(sys.argv[1]))
+p = p.get("plan", p)
+print(len({f["sku"] for f in p.get("forecasts", [])}))' "$NET/op.rebalance_plan" 2>/dev/null || echo null)
+
 	python3 - "$n" "$PER" "$((t1 - t0))" "$((t2 - t0))" "$lg" "$cpu0 $cpu1" "$rss" "$ops" \
-		"$stock_rows" "$demand_rows" "$plan_skus" "$hq" "$hl" "$other" "$span" <<'PY'
+		"$stock_rows" "$demand_rows" "$plan_skus" "$hq" "$hl" "$other" "$span" \
+		"$(cat "$NET/plan_orders.json")" <<'PY'
 import base64, json, sys
 a = sys.argv
 lg = json.loads(a[5])
@@ -218,6 +230,9 @@ num = lambda s: None if s == "null" else int(s)
 ops["stock_json"]["rows"] = num(a[9])
 ops["demand"]["rows"] = num(a[10])
 ops["rebalance_plan"]["skus_planned"] = num(a[11])
+po = json.loads(a[16])
+ops["rebalance_plan"]["orders_meanwhile"] = {k: po.get(k) for k in
+    ("sent", "errors", "orders_per_s", "p50_ms", "p99_ms", "max_ms")}
 hq, hl, other = (json.loads(x) for x in a[12:15])
 pick = lambda j: None if j is None else {k: j.get(k) for k in
     ("sent", "accepted", "errors", "orders_per_s", "p50_ms", "p99_ms", "max_ms", "request_bytes")}
