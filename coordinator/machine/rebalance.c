@@ -264,8 +264,10 @@ static int rebal_plan_hub(coord *c, size_t h, const char *sku, const double *y,
 	return 0;
 }
 
-/* Plans one sku. hubs_out/idx map planner indices to coordinator hubs. */
-static int rebal_plan_sku(coord *c, const char *sku, const rebal_opts *o,
+/* Plans one sku from its history hist (hubs x buckets, the panel's), or
+ * read here when hist is NULL. hubs_out/idx map planner indices to
+ * coordinator hubs. */
+static int rebal_plan_sku(coord *c, const char *sku, const double *hist, const rebal_opts *o,
     planner_plan *plan, planner_hub *ph, forecast_panel_why *why, int *idx, size_t *nph)
 {
 	size_t nb = (size_t)c->cfg.history_buckets;
@@ -277,7 +279,12 @@ static int rebal_plan_sku(coord *c, const char *sku, const rebal_opts *o,
 		return DN_ENOMEM;
 	}
 	int64_t now = coord_now_wall_ms(c);
-	int rv = rebal_history(c, sku, now, o->bucket_ms, nb, y);
+	int rv = 0;
+	if (hist != NULL) {
+		memcpy(y, hist, c->nhubs * nb * sizeof(*y));
+	} else {
+		rv = rebal_history(c, sku, now, o->bucket_ms, nb, y);
+	}
 	uint64_t mono = coord_now_mono_ms(c);
 	*nph = 0;
 	for (size_t h = 0; rv == 0 && h < c->nhubs; h++) {
@@ -615,14 +622,55 @@ typedef struct {
 	Dropnet__RebalancePlan *out;
 } rebal_run_args;
 
+/* The panel's histories: pskus[k]'s at y[k * per], per = hubs x nb. */
+typedef struct {
+	coord *c;
+	size_t nb, per, nskus;
+	double *y;
+	const char *sorted[REBAL_SKUS_MAX];   /* the panel's SKUs, by strcmp */
+	char (*pskus)[DN_ID_MAX + 1];
+} rebal_panel_hist;
+
+static int rebal_str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* sku's history in the panel's, or NULL when the panel has none. */
+static double *rebal_panel_of(const rebal_panel_hist *hist, const char *sku)
+{
+	const char **at = hist->y == NULL ? NULL : bsearch(&sku, hist->sorted, hist->nskus,
+	    sizeof(hist->sorted[0]), rebal_str_cmp);
+	if (at == NULL) {
+		return NULL;
+	}
+	size_t k = (size_t)(*at - hist->pskus[0]) / sizeof(hist->pskus[0]);
+	return &hist->y[k * hist->per];
+}
+
+static int rebal_panel_row(void *arg, const coord_store_region_units *r)
+{
+	rebal_panel_hist *a = arg;
+	double *y = rebal_panel_of(a, r->sku);
+	int h = y != NULL ? coord_hub_find(a->c, r->hub) : -1;
+	if (h >= 0 && r->bucket >= 0 && (size_t)r->bucket < a->nb) {
+		y[(size_t)h * a->nb + (size_t)r->bucket] += (double)r->units;
+	}
+	return 0;
+}
+
 /*
  * Fits the run's model on the network's whole demand history: every hub
  * region's series of every SKU with stock (in the ledger's order, as many
- * as REBAL_PANEL_VALUES_MAX holds), the buckets the plan forecasts from.
- * A history the model refuses (a value out of bounds) is logged and
- * leaves a panel that learned nothing: the issue-5 model, as before.
+ * as REBAL_PANEL_VALUES_MAX holds), the buckets the plan forecasts from,
+ * read in one pass over the window's orders (coord_store_demand_panel;
+ * one query per SKU took seconds at a thousand SKUs). A history the model
+ * refuses (a value out of bounds) is logged and leaves a panel that
+ * learned nothing: the issue-5 model, as before. The histories stay in
+ * *hist (the caller frees it) for the plan of each SKU.
  */
-static int rebal_panel_fit(coord *c, rebal_scratch *w, const rebal_opts *o)
+static int rebal_panel_fit(coord *c, rebal_scratch *w, const rebal_opts *o,
+    rebal_panel_hist *hist)
 {
 	size_t nb = (size_t)c->cfg.history_buckets, per = c->nhubs * nb;
 	bool cut;
@@ -632,12 +680,26 @@ static int rebal_panel_fit(coord *c, rebal_scratch *w, const rebal_opts *o)
 	} else if (nskus > REBAL_PANEL_VALUES_MAX / per) {
 		nskus = REBAL_PANEL_VALUES_MAX / per;
 	}
-	double *y = malloc(nskus * per * sizeof(*y) + 1);
+	memset(hist, 0, sizeof(*hist));
+	hist->c = c;
+	hist->nb = nb;
+	hist->per = per;
+	hist->nskus = nskus;
+	hist->pskus = w->pskus;
+	hist->y = calloc(nskus * per + 1, sizeof(*hist->y));
+	double *y = hist->y;
 	forecast_span *sp = malloc(nskus * c->nhubs * sizeof(*sp) + 1);
 	int rv = y != NULL && sp != NULL ? 0 : DN_ENOMEM;
 	int64_t now = coord_now_wall_ms(c);
+	for (size_t k = 0; k < nskus; k++) {
+		hist->sorted[k] = w->pskus[k];
+	}
+	qsort(hist->sorted, nskus, sizeof(hist->sorted[0]), rebal_str_cmp);
+	if (rv == 0 && nskus > 0) {
+		rv = coord_store_demand_panel(c->store, now - (int64_t)nb * o->bucket_ms, now,
+		    o->bucket_ms, rebal_panel_row, hist);
+	}
 	for (size_t k = 0; rv == 0 && k < nskus; k++) {
-		rv = rebal_history(c, w->pskus[k], now, o->bucket_ms, nb, &y[k * per]);
 		for (size_t h = 0; h < c->nhubs; h++) {
 			sp[k * c->nhubs + h].y = &y[k * per + h * nb];
 			sp[k * c->nhubs + h].n = nb;
@@ -651,7 +713,6 @@ static int rebal_panel_fit(coord *c, rebal_scratch *w, const rebal_opts *o)
 			rv = forecast_panel_fit(&w->panel, o->horizon, o->service, NULL, 0);
 		}
 	}
-	free(y);
 	free(sp);
 	return rv;
 }
@@ -673,8 +734,14 @@ static int rebal_run_body(coord *c, void *arg)
 	out->service = o->service;
 	out->actions = w->actp;
 	out->forecasts = w->fcp;
-	int rv = rebal_panel_fit(c, w, o);
+	rebal_panel_hist *hist = malloc(sizeof(*hist));
+	if (hist == NULL) {
+		return DN_ENOMEM;
+	}
+	int rv = rebal_panel_fit(c, w, o, hist);
 	if (rv != 0) {
+		free(hist->y);
+		free(hist);
 		return rv;
 	}
 	out->panel_series = (uint32_t)w->panel.series;
@@ -683,7 +750,8 @@ static int rebal_run_body(coord *c, void *arg)
 	for (size_t k = 0; rv == 0 && k < nskus; k++) {
 		const char *sku = w->skus[k];
 		size_t nph = 0;
-		rv = rebal_plan_sku(c, sku, o, &w->plan, w->ph, w->why, w->idx, &nph);
+		rv = rebal_plan_sku(c, sku, rebal_panel_of(hist, sku), o, &w->plan, w->ph,
+		    w->why, w->idx, &nph);
 		if (rv == 0) {
 			rebal_forecasts_add(w, sku, nph, out);
 		}
@@ -705,6 +773,8 @@ static int rebal_run_body(coord *c, void *arg)
 			    w->plan.n, a, (unsigned)REBAL_ACTIONS_MAX);
 		}
 	}
+	free(hist->y);
+	free(hist);
 	return rv;
 }
 
