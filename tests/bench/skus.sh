@@ -198,13 +198,25 @@ PY
 	timed kpi "${DC[@]}" --json kpi --drop skus-drop
 	timed demand "${DC[@]}" --json demand
 	# The plan runs on the coordinator's loop: orders (of the hot SKU, on
-	# other connections) wait meanwhile. Their latency while it runs.
+	# other connections) wait meanwhile. Their latency while it runs: the
+	# answers (wall ms, latency us) of a loadgen that was already answered
+	# before the plan started, up to its end.
 	"$BIN/loadgen" --sku hot --buyers 2000000 --concurrency 2 --seed 6 --key-prefix pl \
-		--json >"$NET/plan_orders.json" &
-	local lpid=$!
+		--answers-file "$NET/plan_answers.txt" --json >/dev/null &
+	local lpid=$! pa pb
+	deadline=$(( $(now_ms) + 60000 ))
+	until [[ -s $NET/plan_answers.txt ]]; do
+		(( $(now_ms) < deadline )) || { echo "bench: loadgen during the plan never answered" >&2; exit 1; }
+		sleep 0.05
+	done
+	pa=$(now_ms)
 	timed rebalance_plan "${DC[@]}" --json rebalance plan
+	pb=$(now_ms)
 	kill -USR1 "$lpid"
 	wait "$lpid" || true
+	awk -v a="$pa" -v b="$pb" '$1 >= a && $1 - $2 / 1000 <= b { n++; if ($2 > m) m = $2 }
+		END { printf "{\"answers\": %d, \"max_ms\": %.1f}\n", n, m / 1000 }' \
+		"$NET/plan_answers.txt" >"$NET/plan_orders.json"
 	local stock_rows plan_skus demand_rows
 	stock_rows=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["stock"]))' "$NET/op.stock_json" 2>/dev/null || echo null)
 	demand_rows=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["demand"]))' "$NET/op.demand" 2>/dev/null || echo null)
@@ -231,8 +243,9 @@ ops["stock_json"]["rows"] = num(a[9])
 ops["demand"]["rows"] = num(a[10])
 ops["rebalance_plan"]["skus_planned"] = num(a[11])
 po = json.loads(a[16])
-ops["rebalance_plan"]["orders_meanwhile"] = {k: po.get(k) for k in
-    ("sent", "errors", "orders_per_s", "p50_ms", "p99_ms", "max_ms")}
+# Orders answered between the plan's start and end (or waiting through
+# it), and the longest wait among them.
+ops["rebalance_plan"]["orders_meanwhile"] = po
 hq, hl, other = (json.loads(x) for x in a[12:15])
 pick = lambda j: None if j is None else {k: j.get(k) for k in
     ("sent", "accepted", "errors", "orders_per_s", "p50_ms", "p99_ms", "max_ms", "request_bytes")}
