@@ -9,7 +9,9 @@
 #   - kill -9 one hub, down 0-800 ms, restart;
 #   - kill -9 the coordinator and a hub together, restart both;
 #   - freeze the coordinator (SIGSTOP) for 1.5 s, then SIGCONT: a stalled
-#     loop, which hubs and storefronts see as silence, not as an error.
+#     loop, which hubs and storefronts see as silence, not as an error;
+#   - kill -9 one hub and wipe its data dir: it restarts on an empty store,
+#     and the coordinator resends its open orders and seeds its book.
 # Storefront: loadgen, one order per request, 8 connections, ~40 buyers a
 # second for as long as the storm lasts (SIGUSR1 ends it), every timeout
 # resent with the same key (--retries 100): the retry path a real shop takes.
@@ -67,7 +69,7 @@ for k in $(seq 1 "$FAULTS"); do
 	progress() { (( $(answers) >= before + 20 )); }
 	wait_until 60 "20 more answers before fault $k" progress
 	hub=${HUBS[$(( RANDOM % ${#HUBS[@]} ))]}
-	kind=$(( RANDOM % 8 ))
+	kind=$(( RANDOM % 9 ))
 	d=$(( RANDOM % 801 )) # not in $( ): a subshell reseeds RANDOM
 	case $kind in
 	0|1|2)
@@ -88,6 +90,11 @@ for k in $(seq 1 "$FAULTS"); do
 		kill -STOP "$(pid_of coordinator)"
 		sleep 1.5
 		kill -CONT "$(pid_of coordinator)" ;;
+	8)
+		what="kill -9 $hub and wipe its disk, down $d ms"
+		net_ctl stop-proc "$hub" --signal KILL >/dev/null
+		rm -rf "${NET_DIR:?}/$hub"
+		pause_ms "$d"; restart "$hub" ;;
 	esac
 	echo "$k $what" >>"$T/faults"
 	log "fault $k at $before answers: $what"
