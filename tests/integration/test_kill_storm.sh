@@ -99,20 +99,8 @@ for k in $(seq 1 "$FAULTS"); do
 	echo "$k $what" >>"$T/faults"
 	log "fault $k at $before answers: $what"
 done
-kill -0 "$LG" 2>/dev/null || { cat "$T/loadgen.out" >&2; fail "loadgen ended before the last fault"; }
-kill -USR1 "$LG"
 ok "$FAULTS faults during the drop (seed $SEED)"
-
-lg_workers_done() { grep -q 'loadgen: workers done' "$T/loadgen.out"; }
-wait_until 150 "loadgen's workers to finish" lg_workers_done
-rc=0
-wait "$LG" || rc=$?
-NET_BG_PIDS=()
-cat "$T/loadgen.out" >&2
-[[ $rc == 0 ]] || fail "loadgen exited $rc (some buyers got no decided answer)"
-n_acked=$(wc -l <"$T/acked")
-(( n_acked > 0 )) || fail "no order acked"
-ok "loadgen done: $(answers) answers, $n_acked acked, every buyer got an answer"
+loadgen_finish "$LG"
 
 net_ctl wait-healthy >/dev/null || fail "hubs did not come back healthy"
 wait_until 60 "every hub's command stream caught up" streams_caught_up
@@ -120,7 +108,7 @@ ok "streams caught up: cmd_acked == cmd_seq for every hub"
 
 python3 "$NET_LIB_DIR/acked_check.py" "$T/acked" "$CAP:$((CAP_EACH * ${#HUBS[@]}))" \
 	"$TEE:$((TEE_EACH * ${#HUBS[@]}))" -- "$NET_DIR/coordinator/coordinator.db" || fail "journal check"
-ok "0 acked orders lost ($n_acked journalled ACCEPTED with their hub and id); allocated == accepted <= stock"
+ok "0 acked orders lost ($N_ACKED journalled ACCEPTED with their hub and id); allocated == accepted <= stock"
 cap_sold=$(stock_sum "$CAP" allocated)
 [[ $cap_sold == $((CAP_EACH * ${#HUBS[@]})) ]] ||
 	fail "$CAP sold $cap_sold of $((CAP_EACH * ${#HUBS[@]})): the oversell check needs it sold out"
