@@ -40,6 +40,7 @@
 #include "core/limits.h"
 #include "io/auth.h"
 #include "io/codec.h"
+#include "io/db.h"
 #include "io/log.h"
 #include "raft_glue.h"
 #include "books.h"
@@ -471,6 +472,19 @@ static void g_audit_clean(unsigned leader, unsigned mask)
 	}
 }
 
+/* Replica 0's genesis entry, stamped now (its machine open). *buf is
+ * malloc'd. */
+static void g_genesis_pack(uint8_t **buf, size_t *len)
+{
+	g_node *l = &G->n[0];
+	uint64_t mono;
+	int64_t wall;
+	replica_stamp(&l->r, g_mono(), g_wall(), &mono, &wall);
+	*buf = NULL;
+	*len = 0;
+	assert_int_equal(replica_genesis_pack(&l->r, mono, wall, buf, len), 0);
+}
+
 /* Elects replica 0 and commits the genesis (replica 0's new store). Every
  * replica ends with the same incarnation. */
 static void g_genesis(void)
@@ -479,13 +493,10 @@ static void g_genesis(void)
 	g_node *l = &G->n[0];
 	replica_lead_begin(&l->r, g_mono(), g_wall());
 	assert_int_equal(replica_machine_open(&l->r), 0);
-	uint64_t incarnation = l->c->incarnation;
-	uint64_t mono, index = 0;
-	int64_t wall;
-	replica_stamp(&l->r, g_mono(), g_wall(), &mono, &wall);
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	assert_int_equal(replica_genesis_pack(&l->r, mono, wall, &buf, &len), 0);
+	uint64_t incarnation = l->c->incarnation, index = 0;
+	uint8_t *buf;
+	size_t len;
+	g_genesis_pack(&buf, &len);
 	assert_int_equal(raft_glue_propose(raft_fixture_get(&G->f, 0), buf, len, 0, NULL, NULL,
 	    &index), 0);
 	free(buf);
@@ -536,15 +547,39 @@ static void test_config_digest(void **state)
 	G->n[2].c->cfg.hub_grace_ms += 1;
 	g_node *l = &G->n[0];
 	assert_int_equal(replica_machine_open(&l->r), 0);
-	uint64_t mono;
-	int64_t wall;
-	replica_stamp(&l->r, g_mono(), g_wall(), &mono, &wall);
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	assert_int_equal(replica_genesis_pack(&l->r, mono, wall, &buf, &len), 0);
+	uint8_t *buf;
+	size_t len;
+	g_genesis_pack(&buf, &len);
 	assert_int_equal(replica_apply(&G->n[0].r, buf, len), 0);
 	assert_int_equal(replica_apply(&G->n[1].r, buf, len), 0);
 	assert_true(G->n[1].r.open);
+	assert_int_equal(replica_apply(&G->n[2].r, buf, len), DN_EINVAL);
+	assert_false(G->n[2].r.open);
+	free(buf);
+}
+
+/* Goal: a replica whose coordinator.hubs_max is below the number of hubs the
+ * group's store holds refuses the genesis as a config mismatch (DN_EINVAL:
+ * its process stops with exit 78), not as a broken store (DN_EIO aborted
+ * it, in a loop under systemd): the machine's open fails on the registry's
+ * size before the config digest is compared. */
+static void test_hubs_max_mismatch(void **state)
+{
+	(void)state;
+	G->n[2].c->cfg.hubs_max = 3;
+	g_node *l = &G->n[0];
+	assert_int_equal(replica_machine_open(&l->r), 0);
+	for (int i = 0; i < 5; i++) {
+		char sql[160];
+		snprintf(sql, sizeof(sql), "INSERT INTO hubs(id, name, lat, lon, radius_km)"
+		    " VALUES('hub%d', 'hub%d', 51.5, %d.0, 50.0)", i, i, i);
+		assert_int_equal(db_exec(l->c->db, sql), 0);
+	}
+	uint8_t *buf;
+	size_t len;
+	g_genesis_pack(&buf, &len);
+	assert_int_equal(replica_apply(&G->n[1].r, buf, len), 0);
+	assert_int_equal(G->n[1].c->nhubs, 5);
 	assert_int_equal(replica_apply(&G->n[2].r, buf, len), DN_EINVAL);
 	assert_false(G->n[2].r.open);
 	free(buf);
@@ -2212,6 +2247,7 @@ int main(void)
 		cmocka_unit_test(test_clock_and_bounds),
 		cmocka_unit_test(test_snapshot_every),
 		cmocka_unit_test_setup_teardown(test_config_digest, g_setup, g_teardown),
+		cmocka_unit_test_setup_teardown(test_hubs_max_mismatch, g_setup, g_teardown),
 		cmocka_unit_test_setup_teardown(test_random_partitions, g_setup, g_teardown),
 		cmocka_unit_test_setup_teardown(test_follower_past_snapshot, g_setup, g_teardown),
 		cmocka_unit_test_setup_teardown(test_random_crashes, g_setup, g_teardown),
