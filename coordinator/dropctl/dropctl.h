@@ -126,6 +126,28 @@ int dropctl_ops_call(const dropctl_opts *o, Dropnet__OpsRequest *req,
 int dropctl_ops_at(const dropctl_opts *o, const char *url, Dropnet__OpsRequest *req,
     Dropnet__OpsReply **out);
 
+/* A paged list (OPS_STOCK, OPS_HUBS): rows asked per page (the coordinator
+ * sends fewer when they would not fit one message: ~20,000 stock rows), and
+ * pages one run reads at most (bounds memory: 1,024 MiB of replies). */
+#define DROPCTL_PAGE_ROWS 100000u
+#define DROPCTL_PAGES_MAX 1024u
+typedef struct {
+	Dropnet__OpsReply *page[DROPCTL_PAGES_MAX];
+	size_t n;
+} dropctl_pages;
+
+/* Sends req with limit DROPCTL_PAGE_ROWS, then asks for each next page
+ * (req's kind set to then: OPS_HUBS after an OPS_HUB_SET) until the last.
+ * DROPCTL_EXIT_OK with every page in *p, the last one the first not OK if
+ * any (check dropctl_pages_last's status); else an exit code (said, *p
+ * empty). A coordinator that does not page answers one page of every row.
+ * Rows of different pages were read at different moments; each key shows
+ * once. Free with dropctl_pages_free. */
+int dropctl_ops_paged(const dropctl_opts *o, Dropnet__OpsRequest *req,
+    Dropnet__OpsKind then, dropctl_pages *p);
+const Dropnet__OpsReply *dropctl_pages_last(const dropctl_pages *p);
+void dropctl_pages_free(dropctl_pages *p);
+
 /* ---- output (util.c) ---- */
 
 /* Prints j as one line of JSON on stdout and releases it. Returns

@@ -21,7 +21,8 @@ static void ops_help_hubs(void)
 	       "acked by the hub, events applied by the coordinator). UP is\n"
 	       "yes, silent (no sync for coordinator.hub_timeout_ms, still\n"
 	       "routed to within coordinator.hub_grace_ms) or NO (down for\n"
-	       "routing).\n"
+	       "routing). A registry longer than one reply (1 MiB) is read\n"
+	       "page by page and printed whole.\n"
 	       "\n"
 	       "  dropctl hubs set ID [--lat X] [--lon Y] [--radius-km R]\n"
 	       "      moves a hub or changes its radius (admin; see --help)\n");
@@ -33,7 +34,13 @@ static void ops_help_stock(void)
 	       "\n"
 	       "The coordinator's ledger per (hub, sku): on hand, allocated,\n"
 	       "held back, sellable (= on_hand - allocated - holdback), and the\n"
-	       "running totals received and shipped.\n");
+	       "running totals received and shipped, by SKU then hub. More rows\n"
+	       "than one reply holds (1 MiB, ~20,000 rows) are read page by\n"
+	       "page and printed whole; a page is read at its own moment, so\n"
+	       "rows of different pages may be a few orders apart (each\n"
+	       "(hub, sku) shows once). A coordinator from before paging\n"
+	       "answers such a list INVALID with its size: filter with --hub\n"
+	       "or --sku.\n");
 }
 
 static void ops_help_audit(void)
@@ -96,11 +103,32 @@ static int ops_status_fail(const char *cmd, const Dropnet__OpsReply *r)
 
 /* ---- hubs ---- */
 
-static int ops_hubs_json(const Dropnet__OpsReply *r)
+/* Sends req, paged (dropctl_ops_paged; then: the kind of every next
+ * page), and prints every page's rows with json or table. */
+static int ops_paged(dropctl_opts *o, Dropnet__OpsRequest *req, Dropnet__OpsKind then,
+    const char *cmd, int (*json)(const dropctl_pages *), int (*table)(const dropctl_pages *))
+{
+	dropctl_pages p;
+	int ex = dropctl_ops_paged(o, req, then, &p);
+	if (ex != DROPCTL_EXIT_OK) {
+		return ex;
+	}
+	const Dropnet__OpsReply *last = dropctl_pages_last(&p);
+	if (last->status != DROPNET__STATUS__OK) {
+		ex = ops_status_fail(cmd, last);
+	} else {
+		ex = o->json ? json(&p) : table(&p);
+	}
+	dropctl_pages_free(&p);
+	return ex;
+}
+
+static int ops_hubs_json(const dropctl_pages *p)
 {
 	json_t *arr = json_array();
-	for (size_t k = 0; arr != NULL && k < r->n_hubs; k++) {
-		const Dropnet__HubInfo *h = r->hubs[k];
+	for (size_t pg = 0; pg < p->n; pg++)
+	for (size_t k = 0; arr != NULL && k < p->page[pg]->n_hubs; k++) {
+		const Dropnet__HubInfo *h = p->page[pg]->hubs[k];
 		json_array_append_new(arr,
 		    json_pack("{s:s,s:s,s:f,s:f,s:f,s:b,s:b,s:I,s:I,s:I,s:I,s:s}",
 			"id", h->id, "name", h->name, "lat", h->lat, "lon",
@@ -116,20 +144,21 @@ static int ops_hubs_json(const Dropnet__OpsReply *r)
 					     : NULL);
 }
 
-static int ops_hubs_table(const Dropnet__OpsReply *r)
+static int ops_hubs_table(const dropctl_pages *p)
 {
 	static const char *const head[] = { "ID", "NAME", "LAT", "LON",
 		"RADIUS", "UP", "SEEN", "CMD/ACK", "EVENTS" };
 	dropctl_table t;
 	int64_t now = dropctl_now_ms();
 
-	if (r->n_hubs == 0) {
+	if (p->page[0]->n_hubs == 0) {
 		printf("no hubs registered\n");
 		return DROPCTL_EXIT_OK;
 	}
 	dropctl_table_init(&t, 9, head, "llrrrlrrr");
-	for (size_t k = 0; k < r->n_hubs; k++) {
-		const Dropnet__HubInfo *h = r->hubs[k];
+	for (size_t pg = 0; pg < p->n; pg++)
+	for (size_t k = 0; k < p->page[pg]->n_hubs; k++) {
+		const Dropnet__HubInfo *h = p->page[pg]->hubs[k];
 		char seen[32];
 		if (h->last_seen_ms <= 0) {
 			snprintf(seen, sizeof(seen), "never");
@@ -177,27 +206,31 @@ static int ops_hub_current(dropctl_opts *o, const char *id, double *lat,
     double *lon, double *radius)
 {
 	Dropnet__OpsRequest req = DROPNET__OPS_REQUEST__INIT;
-	Dropnet__OpsReply *r = NULL;
+	dropctl_pages p;
 	int ex;
 
 	req.kind = DROPNET__OPS_KIND__OPS_HUBS;
-	if ((ex = dropctl_ops_call(o, &req, &r)) != DROPCTL_EXIT_OK) {
+	if ((ex = dropctl_ops_paged(o, &req, req.kind, &p)) != DROPCTL_EXIT_OK) {
 		return ex;
 	}
-	ex = r->status != DROPNET__STATUS__OK ? ops_status_fail("hubs set", r)
-					      : DROPCTL_EXIT_FAIL;
-	for (size_t k = 0; r->status == DROPNET__STATUS__OK && k < r->n_hubs; k++) {
-		if (strcmp(r->hubs[k]->id, id) == 0) {
-			*lat = r->hubs[k]->lat;
-			*lon = r->hubs[k]->lon;
-			*radius = r->hubs[k]->radius_km;
-			ex = DROPCTL_EXIT_OK;
+	const Dropnet__OpsReply *last = dropctl_pages_last(&p);
+	bool ok = last->status == DROPNET__STATUS__OK;
+	ex = !ok ? ops_status_fail("hubs set", last) : DROPCTL_EXIT_FAIL;
+	for (size_t pg = 0; ok && pg < p.n; pg++) {
+		const Dropnet__OpsReply *r = p.page[pg];
+		for (size_t k = 0; k < r->n_hubs; k++) {
+			if (strcmp(r->hubs[k]->id, id) == 0) {
+				*lat = r->hubs[k]->lat;
+				*lon = r->hubs[k]->lon;
+				*radius = r->hubs[k]->radius_km;
+				ex = DROPCTL_EXIT_OK;
+			}
 		}
 	}
-	if (r->status == DROPNET__STATUS__OK && ex != DROPCTL_EXIT_OK) {
+	if (ok && ex != DROPCTL_EXIT_OK) {
 		fprintf(stderr, "dropctl: hubs set: no hub '%s'\n", id);
 	}
-	codec_ops_reply_free(r);
+	dropctl_pages_free(&p);
 	return ex;
 }
 
@@ -205,7 +238,6 @@ static int ops_hub_current(dropctl_opts *o, const char *id, double *lat,
 static int ops_hubs_set(dropctl_opts *o, int argc, char **argv)
 {
 	Dropnet__OpsRequest req = DROPNET__OPS_REQUEST__INIT;
-	Dropnet__OpsReply *r = NULL;
 	const char *id = NULL, *v[3] = { NULL, NULL, NULL };
 	static const char *const flags[3] = { "--lat", "--lon", "--radius-km" };
 	double val[3];
@@ -256,22 +288,13 @@ static int ops_hubs_set(dropctl_opts *o, int argc, char **argv)
 	req.lat = val[0];
 	req.lon = val[1];
 	req.radius_km = val[2];
-	if ((ex = dropctl_ops_call(o, &req, &r)) != DROPCTL_EXIT_OK) {
-		return ex;
-	}
-	if (r->status != DROPNET__STATUS__OK) {
-		ex = ops_status_fail("hubs set", r);
-	} else {
-		ex = o->json ? ops_hubs_json(r) : ops_hubs_table(r);
-	}
-	codec_ops_reply_free(r);
-	return ex;
+	return ops_paged(o, &req, DROPNET__OPS_KIND__OPS_HUBS, "hubs set", ops_hubs_json,
+	    ops_hubs_table);
 }
 
 int dropctl_hubs(dropctl_opts *o, int argc, char **argv)
 {
 	Dropnet__OpsRequest req = DROPNET__OPS_REQUEST__INIT;
-	Dropnet__OpsReply *r = NULL;
 
 	for (int i = 1; i < argc; i++) {
 		int g = dropctl_is_help(argv[i]) ? 0 : dropctl_global_flag(o, argc, argv, &i);
@@ -291,25 +314,17 @@ int dropctl_hubs(dropctl_opts *o, int argc, char **argv)
 		return ex;
 	}
 	req.kind = DROPNET__OPS_KIND__OPS_HUBS;
-	if ((ex = dropctl_ops_call(o, &req, &r)) != DROPCTL_EXIT_OK) {
-		return ex;
-	}
-	if (r->status != DROPNET__STATUS__OK) {
-		ex = ops_status_fail("hubs", r);
-	} else {
-		ex = o->json ? ops_hubs_json(r) : ops_hubs_table(r);
-	}
-	codec_ops_reply_free(r);
-	return ex;
+	return ops_paged(o, &req, req.kind, "hubs", ops_hubs_json, ops_hubs_table);
 }
 
 /* ---- stock ---- */
 
-static int ops_stock_json(const Dropnet__OpsReply *r)
+static int ops_stock_json(const dropctl_pages *p)
 {
 	json_t *arr = json_array();
-	for (size_t k = 0; arr != NULL && k < r->n_stock; k++) {
-		const Dropnet__StockRow *s = r->stock[k];
+	for (size_t pg = 0; pg < p->n; pg++)
+	for (size_t k = 0; arr != NULL && k < p->page[pg]->n_stock; k++) {
+		const Dropnet__StockRow *s = p->page[pg]->stock[k];
 		json_array_append_new(arr,
 		    json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I}", "hub",
 			s->hub, "sku", s->sku, "on_hand",
@@ -324,19 +339,20 @@ static int ops_stock_json(const Dropnet__OpsReply *r)
 					     : NULL);
 }
 
-static int ops_stock_table(const Dropnet__OpsReply *r)
+static int ops_stock_table(const dropctl_pages *p)
 {
 	static const char *const head[] = { "HUB", "SKU", "ON_HAND", "ALLOC",
 		"HOLD", "SELLABLE", "RECEIVED", "SHIPPED" };
 	dropctl_table t;
 
-	if (r->n_stock == 0) {
+	if (p->page[0]->n_stock == 0) {
 		printf("no stock rows\n");
 		return DROPCTL_EXIT_OK;
 	}
 	dropctl_table_init(&t, 8, head, "llrrrrrr");
-	for (size_t k = 0; k < r->n_stock; k++) {
-		const Dropnet__StockRow *s = r->stock[k];
+	for (size_t pg = 0; pg < p->n; pg++)
+	for (size_t k = 0; k < p->page[pg]->n_stock; k++) {
+		const Dropnet__StockRow *s = p->page[pg]->stock[k];
 		dropctl_table_cell(&t, "%s", s->hub);
 		dropctl_table_cell(&t, "%s", s->sku);
 		dropctl_table_cell(&t, "%" PRId64, s->on_hand);
@@ -354,9 +370,7 @@ static int ops_stock_table(const Dropnet__OpsReply *r)
 int dropctl_stock(dropctl_opts *o, int argc, char **argv)
 {
 	Dropnet__OpsRequest req = DROPNET__OPS_REQUEST__INIT;
-	Dropnet__OpsReply *r = NULL;
 	const char *hub = NULL, *sku = NULL;
-	int ex;
 
 	for (int i = 1; i < argc; i++) {
 		int m;
@@ -383,16 +397,7 @@ int dropctl_stock(dropctl_opts *o, int argc, char **argv)
 	if (sku != NULL) {
 		req.sku = (char *)sku;
 	}
-	if ((ex = dropctl_ops_call(o, &req, &r)) != DROPCTL_EXIT_OK) {
-		return ex;
-	}
-	if (r->status != DROPNET__STATUS__OK) {
-		ex = ops_status_fail("stock", r);
-	} else {
-		ex = o->json ? ops_stock_json(r) : ops_stock_table(r);
-	}
-	codec_ops_reply_free(r);
-	return ex;
+	return ops_paged(o, &req, req.kind, "stock", ops_stock_json, ops_stock_table);
 }
 
 /* ---- audit ---- */

@@ -186,6 +186,9 @@ int dropctl_demand(dropctl_opts *o, int argc, char **argv)
 		ex = rebal_status_fail("demand", r);
 	} else {
 		ex = o->json ? rebal_demand_json(r) : rebal_demand_table(r);
+		if (r->message[0] != '\0') {
+			fprintf(stderr, "dropctl: demand: %s\n", r->message);
+		}
 	}
 	codec_ops_reply_free(r);
 	return ex;
@@ -439,6 +442,9 @@ int dropctl_rebalance(dropctl_opts *o, int argc, char **argv)
 		    p, "applied", (int)apply) : NULL);
 	} else {
 		ex = rebal_plan_table(r->plan, apply);
+	}
+	if (r->status == DROPNET__STATUS__OK && r->message[0] != '\0') {
+		fprintf(stderr, "dropctl: rebalance: %s\n", r->message);
 	}
 	codec_ops_reply_free(r);
 	return ex;

@@ -445,6 +445,52 @@ int dropctl_ops_call(const dropctl_opts *o, Dropnet__OpsRequest *req,
 	return ex;
 }
 
+int dropctl_ops_paged(const dropctl_opts *o, Dropnet__OpsRequest *req,
+    Dropnet__OpsKind then, dropctl_pages *p)
+{
+	char after[2 * DN_ID_MAX + 2] = "";
+	memset(p, 0, sizeof(*p));
+	req->limit = DROPCTL_PAGE_ROWS;
+	req->after = "";
+	for (;;) {
+		if (p->n == DROPCTL_PAGES_MAX) {
+			fprintf(stderr, "dropctl: more than %u pages; narrow the request\n",
+			    DROPCTL_PAGES_MAX);
+			dropctl_pages_free(p);
+			return DROPCTL_EXIT_FAIL;
+		}
+		Dropnet__OpsReply *r = NULL;
+		int ex = dropctl_ops_call(o, req, &r);
+		if (ex != DROPCTL_EXIT_OK) {
+			dropctl_pages_free(p);
+			return ex;
+		}
+		p->page[p->n++] = r;
+		/* An old coordinator ignores the limit and answers every row,
+		 * with no cursor; a cursor that does not move would loop. */
+		if (r->status != DROPNET__STATUS__OK || r->next[0] == '\0' ||
+		    strcmp(r->next, after) == 0 || strlen(r->next) >= sizeof(after)) {
+			return DROPCTL_EXIT_OK;
+		}
+		snprintf(after, sizeof(after), "%s", r->next);
+		req->kind = then;
+		req->after = after;
+	}
+}
+
+const Dropnet__OpsReply *dropctl_pages_last(const dropctl_pages *p)
+{
+	return p->page[p->n - 1];
+}
+
+void dropctl_pages_free(dropctl_pages *p)
+{
+	for (size_t k = 0; k < p->n; k++) {
+		codec_ops_reply_free(p->page[k]);
+	}
+	p->n = 0;
+}
+
 size_t dropctl_url_split(const char *list, char (*urls)[256], size_t max)
 {
 	size_t n = 0;

@@ -420,8 +420,8 @@ typedef struct coord {
  * through the SQLite VFS vfs (NULL: the default), loads the machine's memory
  * from it and gives known hubs their grace; the registry and every per-hub
  * working array are made here for cfg.hubs_max hubs (coord_close frees
- * them). 0, DN_EIO (also: the file holds more hubs than hubs_max, logged
- * coord.hubs_over_max), DN_EINVAL (hubs_max over DN_HUBS_CAP) or DN_ENOMEM
+ * them). 0, DN_EIO, DN_ERANGE (the file holds more hubs than hubs_max,
+ * logged coord.hubs_over_max), DN_EINVAL (hubs_max over DN_HUBS_CAP) or DN_ENOMEM
  * (then everything is closed again). coord_close frees all the machine holds and
  * accepts a machine that never opened; cfg and split survive it, so a
  * simulated restart is coord_close + coord_open. */
@@ -434,9 +434,10 @@ void coord_close(coord *c);
  * stock reports, unwritten exposures, spike watch, rebalance timers).
  * *buf is malloc'd. 0 or DN_ENOMEM (also over DN_COORD_MEMORY_MAX_BYTES).
  * coord_memory_unpack: after coord_open on the file the image was taken
- * with, makes the machine's memory the image's. 0 or DN_EPROTO (not an
+ * with, makes the machine's memory the image's. 0, DN_EPROTO (not an
  * image, or one of another file: then the memory is partly set and the
- * caller must close the machine) or DN_ENOMEM. */
+ * caller must close the machine), DN_EINVAL (an image of a machine with
+ * another hubs_max: a config mismatch) or DN_ENOMEM. */
 int coord_memory_pack(const coord *c, uint8_t **buf, size_t *len);
 int coord_memory_unpack(coord *c, const uint8_t *buf, size_t len);
 /* Forgets every operator's replay state (io/auth.h): each starts again

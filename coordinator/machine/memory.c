@@ -249,7 +249,7 @@ int coord_memory_unpack(coord *c, const uint8_t *buf, size_t len)
 		log_error("memory.image_bad", "why=hubs_max image_hubs_max=%llu hubs_max=%zu"
 		    " hint=\"every replica must run with the same coordinator.hubs_max\"",
 		    (unsigned long long)hubs_max, c->hubs_max);
-		return DN_EPROTO;
+		return DN_EINVAL; /* the config's: the replica stops (exit 78) */
 	}
 	size_t nhubs = (size_t)bytes_get_max(&r, c->hubs_max);
 	int rv = nhubs == c->nhubs && !r.bad ? 0 : DN_EPROTO;

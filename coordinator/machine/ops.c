@@ -78,11 +78,72 @@ static int ops_stock_cmp(const void *a, const void *b)
 	return d != 0 ? d : strcmp(x->hub, y->hub);
 }
 
+/* A page's rows, with the reply's other fields, stay this far under one
+ * message (status, the cursor: a few hundred bytes). */
+#define OPS_PAGE_BYTES (DN_MSG_MAX_BYTES - 4096u)
+
+/* Rows [from, n) of a paged list (limit > 0): how many fit the page, at
+ * most limit and OPS_PAGE_BYTES of rows (each: its size plus a tag and a
+ * length, at most 4 bytes). size(rows, i) is row i's packed size. */
+static size_t ops_page_rows(void *const *rows, size_t from, size_t n, uint32_t limit,
+    size_t (*size)(const void *))
+{
+	size_t bytes = 0, k = from;
+	for (; k < n && k - from < limit; k++) {
+		size_t b = size(rows[k]) + 4;
+		if (bytes + b > OPS_PAGE_BYTES) {
+			break;
+		}
+		bytes += b;
+	}
+	return k - from;
+}
+
+static size_t ops_stock_row_size(const void *row)
+{
+	return dropnet__stock_row__get_packed_size(row);
+}
+
+static size_t ops_hub_info_size(const void *row)
+{
+	return dropnet__hub_info__get_packed_size(row);
+}
+
+/* The first of n sorted rows after the cursor "SKU HUB" (ids hold no
+ * space); DN_EINVAL when after is not such a cursor. */
+static int ops_stock_after(Dropnet__StockRow **ptrs, size_t n, const char *after,
+    size_t *from)
+{
+	char sku[DN_ID_MAX + 1], hub[DN_ID_MAX + 1];
+	const char *sp = strchr(after, ' ');
+	if (sp == NULL || sp == after || (size_t)(sp - after) > DN_ID_MAX ||
+	    !validate_id(sp + 1)) {
+		return DN_EINVAL;
+	}
+	snprintf(sku, sizeof(sku), "%.*s", (int)(sp - after), after);
+	snprintf(hub, sizeof(hub), "%s", sp + 1);
+	Dropnet__StockRow key = DROPNET__STOCK_ROW__INIT, *kp = &key;
+	key.sku = sku;
+	key.hub = hub;
+	size_t lo = 0, hi = n;  /* the first row > key */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (ops_stock_cmp(&ptrs[mid], &kp) <= 0) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	*from = lo;
+	return 0;
+}
+
 static void ops_stock(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
 	Dropnet__StockRow *rows = calloc(c->stock_len + 1, sizeof(*rows));
 	Dropnet__StockRow **ptrs = calloc(c->stock_len + 1, sizeof(*ptrs));
+	char next[2 * DN_ID_MAX + 2];
 	if (rows == NULL || ptrs == NULL) {
 		free(rows);
 		free(ptrs);
@@ -114,6 +175,22 @@ static void ops_stock(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 	rep.status = DROPNET__STATUS__OK;
 	rep.n_stock = n;
 	rep.stock = ptrs;
+	size_t from = 0;
+	if (q->limit > 0 && q->after[0] && ops_stock_after(ptrs, n, q->after, &from) != 0) {
+		log_warn("ops.bad_cursor", "kind=stock after=\"%.140s\"", q->after);
+		rep.status = DROPNET__STATUS__INVALID;
+		rep.message = "after: not a stock cursor (\"SKU HUB\", a page's next)";
+		rep.n_stock = 0;
+	} else if (q->limit > 0) {
+		rep.n_stock = ops_page_rows((void *const *)ptrs, from, n, q->limit,
+		    ops_stock_row_size);
+		rep.stock = ptrs + from;
+		if (from + rep.n_stock < n && rep.n_stock > 0) {
+			const Dropnet__StockRow *last = ptrs[from + rep.n_stock - 1];
+			snprintf(next, sizeof(next), "%s %s", last->sku, last->hub);
+			rep.next = next;
+		}
+	}
 	coord_ops_send(r, &rep);
 	free(rows);
 	free(ptrs);
@@ -477,19 +554,35 @@ void coord_read_job_free(coord_read_job *j)
 	}
 }
 
-/* OPS_HUBS: every hub, its health and stream positions; the rows in the
- * machine's scratch (COORD_SCRATCH_OPS_HUBS): hubs_max of each. */
-static void ops_hubs_reply(coord *c, mreq *r)
+/* OPS_HUBS: every hub, its health and stream positions, in registry order
+ * (a hub is never removed, so a page's cursor - its last hub's id - stays
+ * valid); the rows in the machine's scratch (COORD_SCRATCH_OPS_HUBS):
+ * hubs_max of each. q's after and limit page it (limit 0: every hub). */
+static void ops_hubs_reply(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 {
 	Dropnet__OpsReply rep = DROPNET__OPS_REPLY__INIT;
 	Dropnet__HubInfo *info = coord_scratch(c, COORD_SCRATCH_OPS_HUBS,
 	    c->hubs_max * (sizeof(Dropnet__HubInfo) + sizeof(Dropnet__HubInfo *)));
+	int after = q->limit > 0 && q->after[0] ? coord_hub_find(c, q->after) : -1;
 	if (info == NULL) {
 		rep.status = DROPNET__STATUS__UNAVAILABLE;
 		rep.message = "out of memory";
+	} else if (q->limit > 0 && q->after[0] && after < 0) {
+		log_warn("ops.bad_cursor", "kind=hubs after=\"%.70s\"", q->after);
+		rep.status = DROPNET__STATUS__INVALID;
+		rep.message = "after: no such hub (a page's next is a hub id)";
 	} else {
 		rep.status = DROPNET__STATUS__OK;
 		ops_hubs(c, &rep, info, (Dropnet__HubInfo **)(void *)(info + c->hubs_max));
+	}
+	if (rep.status == DROPNET__STATUS__OK && q->limit > 0) {
+		size_t from = (size_t)(after + 1), n = rep.n_hubs;
+		rep.n_hubs = ops_page_rows((void *const *)rep.hubs, from, n, q->limit,
+		    ops_hub_info_size);
+		rep.hubs += from;
+		if (from + rep.n_hubs < n && rep.n_hubs > 0) {
+			rep.next = rep.hubs[rep.n_hubs - 1]->id;
+		}
 	}
 	coord_ops_send(r, &rep);
 }
@@ -545,7 +638,15 @@ static void ops_hub_set(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 	log_info("hub.moved", "hub=%s lat=%.4f lon=%.4f radius_km=%.1f "
 	    "was_lat=%.4f was_lon=%.4f was_radius_km=%.1f", q->hub, q->lat, q->lon,
 	    q->radius_km, lat, lon, radius);
-	ops_hubs_reply(c, r);
+	/* The move is done: a registry longer than one message is answered
+	 * with its first page and a cursor (an old client, limit 0, too),
+	 * never refused after the write. */
+	Dropnet__OpsRequest page = *q;
+	if (page.limit == 0) {
+		page.limit = UINT32_MAX;
+		page.after = "";
+	}
+	ops_hubs_reply(c, &page, r);
 }
 
 void coord_ops_batch(coord *c, mreq **reqs, size_t n)
@@ -591,7 +692,7 @@ void coord_ops_batch(coord *c, mreq **reqs, size_t n)
 			rep.message = "this coordinator speaks version 1";
 			coord_ops_send(reqs[i], &rep);
 		} else if (q->kind == DROPNET__OPS_KIND__OPS_HUBS) {
-			ops_hubs_reply(c, reqs[i]);
+			ops_hubs_reply(c, q, reqs[i]);
 		} else if (q->kind == DROPNET__OPS_KIND__OPS_STOCK) {
 			ops_stock(c, q, reqs[i]);
 		} else if (q->kind == DROPNET__OPS_KIND__OPS_ORDER_SHOW) {

@@ -46,6 +46,9 @@
 #include "coord.h"
 #include "store.h"
 
+/* A bound below as text, for a message that names it. */
+#define REBAL_STR_(x) #x
+#define REBAL_STR(x) REBAL_STR_(x)
 /* SKUs planned in one request: every SKU with stock, bounded. */
 #define REBAL_SKUS_MAX 256
 /* (region, sku) series under spike watch. */
@@ -93,6 +96,7 @@ typedef struct {
 	Dropnet__HubForecast **fcp;
 	char (*fskus)[DN_ID_MAX + 1];
 	char (*fclus)[32];
+	bool skus_cut;                /* more SKUs had stock than were planned */
 } rebal_scratch;
 
 typedef struct coord_signals {
@@ -260,8 +264,10 @@ static int rebal_plan_hub(coord *c, size_t h, const char *sku, const double *y,
 	return 0;
 }
 
-/* Plans one sku. hubs_out/idx map planner indices to coordinator hubs. */
-static int rebal_plan_sku(coord *c, const char *sku, const rebal_opts *o,
+/* Plans one sku from its history hist (hubs x buckets, the panel's), or
+ * read here when hist is NULL. hubs_out/idx map planner indices to
+ * coordinator hubs. */
+static int rebal_plan_sku(coord *c, const char *sku, const double *hist, const rebal_opts *o,
     planner_plan *plan, planner_hub *ph, forecast_panel_why *why, int *idx, size_t *nph)
 {
 	size_t nb = (size_t)c->cfg.history_buckets;
@@ -273,7 +279,12 @@ static int rebal_plan_sku(coord *c, const char *sku, const rebal_opts *o,
 		return DN_ENOMEM;
 	}
 	int64_t now = coord_now_wall_ms(c);
-	int rv = rebal_history(c, sku, now, o->bucket_ms, nb, y);
+	int rv = 0;
+	if (hist != NULL) {
+		memcpy(y, hist, c->nhubs * nb * sizeof(*y));
+	} else {
+		rv = rebal_history(c, sku, now, o->bucket_ms, nb, y);
+	}
 	uint64_t mono = coord_now_mono_ms(c);
 	*nph = 0;
 	for (size_t h = 0; rv == 0 && h < c->nhubs; h++) {
@@ -511,24 +522,25 @@ int coord_transfer_shorted(coord *c, int hub, int64_t pid, const char *sku, int6
 	return rv;
 }
 
-/* Distinct SKUs with stock anywhere (or just `only`). */
-static size_t rebal_skus(coord *c, const char *only, char (*skus)[DN_ID_MAX + 1])
+/* Distinct SKUs with stock anywhere (or just `only`), at most
+ * REBAL_SKUS_MAX; *cut says whether more had stock. */
+static size_t rebal_skus(coord *c, const char *only, char (*skus)[DN_ID_MAX + 1], bool *cut)
 {
 	size_t n = 0;
+	*cut = false;
 	if (only != NULL && only[0]) {
 		snprintf(skus[0], DN_ID_MAX + 1, "%s", only);
 		return 1;
 	}
-	for (size_t i = 0; i < c->stock_cap && n < REBAL_SKUS_MAX; i++) {
+	for (size_t i = 0; i < c->stock_cap && !*cut; i++) {
 		coord_stock *s = &c->stock[i];
-		if (s->hub < 0) {
-			continue;
-		}
-		bool seen = false;
+		bool seen = s->hub < 0;
 		for (size_t k = 0; k < n && !seen; k++) {
 			seen = strcmp(skus[k], s->sku) == 0;
 		}
-		if (!seen) {
+		if (!seen && n == REBAL_SKUS_MAX) {
+			*cut = true;
+		} else if (!seen) {
 			snprintf(skus[n++], DN_ID_MAX + 1, "%s", s->sku);
 		}
 	}
@@ -610,28 +622,84 @@ typedef struct {
 	Dropnet__RebalancePlan *out;
 } rebal_run_args;
 
+/* The panel's histories: pskus[k]'s at y[k * per], per = hubs x nb. */
+typedef struct {
+	coord *c;
+	size_t nb, per, nskus;
+	double *y;
+	const char *sorted[REBAL_SKUS_MAX];   /* the panel's SKUs, by strcmp */
+	char (*pskus)[DN_ID_MAX + 1];
+} rebal_panel_hist;
+
+static int rebal_str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* sku's history in the panel's, or NULL when the panel has none. */
+static double *rebal_panel_of(const rebal_panel_hist *hist, const char *sku)
+{
+	const char **at = hist->y == NULL ? NULL : bsearch(&sku, hist->sorted, hist->nskus,
+	    sizeof(hist->sorted[0]), rebal_str_cmp);
+	if (at == NULL) {
+		return NULL;
+	}
+	size_t k = (size_t)(*at - hist->pskus[0]) / sizeof(hist->pskus[0]);
+	return &hist->y[k * hist->per];
+}
+
+static int rebal_panel_row(void *arg, const coord_store_region_units *r)
+{
+	rebal_panel_hist *a = arg;
+	double *y = rebal_panel_of(a, r->sku);
+	int h = y != NULL ? coord_hub_find(a->c, r->hub) : -1;
+	if (h >= 0 && r->bucket >= 0 && (size_t)r->bucket < a->nb) {
+		y[(size_t)h * a->nb + (size_t)r->bucket] += (double)r->units;
+	}
+	return 0;
+}
+
 /*
  * Fits the run's model on the network's whole demand history: every hub
  * region's series of every SKU with stock (in the ledger's order, as many
- * as REBAL_PANEL_VALUES_MAX holds), the buckets the plan forecasts from.
- * A history the model refuses (a value out of bounds) is logged and
- * leaves a panel that learned nothing: the issue-5 model, as before.
+ * as REBAL_PANEL_VALUES_MAX holds), the buckets the plan forecasts from,
+ * read in one pass over the window's orders (coord_store_demand_panel;
+ * one query per SKU took seconds at a thousand SKUs). A history the model
+ * refuses (a value out of bounds) is logged and leaves a panel that
+ * learned nothing: the issue-5 model, as before. The histories stay in
+ * *hist (the caller frees it) for the plan of each SKU.
  */
-static int rebal_panel_fit(coord *c, rebal_scratch *w, const rebal_opts *o)
+static int rebal_panel_fit(coord *c, rebal_scratch *w, const rebal_opts *o,
+    rebal_panel_hist *hist)
 {
 	size_t nb = (size_t)c->cfg.history_buckets, per = c->nhubs * nb;
-	size_t nskus = rebal_skus(c, NULL, w->pskus);
+	bool cut;
+	size_t nskus = rebal_skus(c, NULL, w->pskus, &cut);
 	if (per == 0) {
 		nskus = 0;
 	} else if (nskus > REBAL_PANEL_VALUES_MAX / per) {
 		nskus = REBAL_PANEL_VALUES_MAX / per;
 	}
-	double *y = malloc(nskus * per * sizeof(*y) + 1);
+	memset(hist, 0, sizeof(*hist));
+	hist->c = c;
+	hist->nb = nb;
+	hist->per = per;
+	hist->nskus = nskus;
+	hist->pskus = w->pskus;
+	hist->y = calloc(nskus * per + 1, sizeof(*hist->y));
+	double *y = hist->y;
 	forecast_span *sp = malloc(nskus * c->nhubs * sizeof(*sp) + 1);
 	int rv = y != NULL && sp != NULL ? 0 : DN_ENOMEM;
 	int64_t now = coord_now_wall_ms(c);
+	for (size_t k = 0; k < nskus; k++) {
+		hist->sorted[k] = w->pskus[k];
+	}
+	qsort(hist->sorted, nskus, sizeof(hist->sorted[0]), rebal_str_cmp);
+	if (rv == 0 && nskus > 0) {
+		rv = coord_store_demand_panel(c->store, now - (int64_t)nb * o->bucket_ms, now,
+		    o->bucket_ms, rebal_panel_row, hist);
+	}
 	for (size_t k = 0; rv == 0 && k < nskus; k++) {
-		rv = rebal_history(c, w->pskus[k], now, o->bucket_ms, nb, &y[k * per]);
 		for (size_t h = 0; h < c->nhubs; h++) {
 			sp[k * c->nhubs + h].y = &y[k * per + h * nb];
 			sp[k * c->nhubs + h].n = nb;
@@ -645,7 +713,6 @@ static int rebal_panel_fit(coord *c, rebal_scratch *w, const rebal_opts *o)
 			rv = forecast_panel_fit(&w->panel, o->horizon, o->service, NULL, 0);
 		}
 	}
-	free(y);
 	free(sp);
 	return rv;
 }
@@ -660,15 +727,21 @@ static int rebal_run_body(coord *c, void *arg)
 	bool apply = ra->apply;
 	Dropnet__RebalancePlan *out = ra->out;
 	rebal_scratch *w = &c->signals->run;
-	size_t nskus = rebal_skus(c, only, w->skus);
+	size_t nskus = rebal_skus(c, only, w->skus, &w->skus_cut);
 	int64_t now = coord_now_wall_ms(c);
 	out->bucket_ms = o->bucket_ms;
 	out->horizon = o->horizon;
 	out->service = o->service;
 	out->actions = w->actp;
 	out->forecasts = w->fcp;
-	int rv = rebal_panel_fit(c, w, o);
+	rebal_panel_hist *hist = malloc(sizeof(*hist));
+	if (hist == NULL) {
+		return DN_ENOMEM;
+	}
+	int rv = rebal_panel_fit(c, w, o, hist);
 	if (rv != 0) {
+		free(hist->y);
+		free(hist);
 		return rv;
 	}
 	out->panel_series = (uint32_t)w->panel.series;
@@ -677,7 +750,8 @@ static int rebal_run_body(coord *c, void *arg)
 	for (size_t k = 0; rv == 0 && k < nskus; k++) {
 		const char *sku = w->skus[k];
 		size_t nph = 0;
-		rv = rebal_plan_sku(c, sku, o, &w->plan, w->ph, w->why, w->idx, &nph);
+		rv = rebal_plan_sku(c, sku, rebal_panel_of(hist, sku), o, &w->plan, w->ph,
+		    w->why, w->idx, &nph);
 		if (rv == 0) {
 			rebal_forecasts_add(w, sku, nph, out);
 		}
@@ -699,6 +773,8 @@ static int rebal_run_body(coord *c, void *arg)
 			    w->plan.n, a, (unsigned)REBAL_ACTIONS_MAX);
 		}
 	}
+	free(hist->y);
+	free(hist);
 	return rv;
 }
 
@@ -761,6 +837,13 @@ static void rebal_demand(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 		rep.status = DROPNET__STATUS__OK;
 		rep.n_demand = d->n;
 		rep.demand = d->rp;
+		if (d->n == REBAL_DEMAND_ROWS_MAX) {
+			/* Said, not cut silently: an operator reading totals off
+			 * it would be off. */
+			log_warn("demand.cut", "rows=%zu sku=\"%.64s\"", d->n, q->sku);
+			rep.message = "the first " REBAL_STR(REBAL_DEMAND_ROWS_MAX) " rows only (the"
+			    " bound of one reply); there may be more: filter with --sku";
+		}
 	}
 	coord_ops_send(r, &rep);
 	free(d);
@@ -839,6 +922,12 @@ void coord_ops_rebalance(coord *c, const Dropnet__OpsRequest *q, mreq *r)
 	    &plan);
 	rep.status = rv == 0 ? DROPNET__STATUS__OK : DROPNET__STATUS__UNAVAILABLE;
 	rep.message = rv == 0 ? "" : "planning failed";
+	if (rv == 0 && c->signals->run.skus_cut) {
+		/* Said, not cut silently: the plan covers part of the catalogue. */
+		log_warn("rebalance.skus_cut", "planned=%d", REBAL_SKUS_MAX);
+		rep.message = "planned the first " REBAL_STR(REBAL_SKUS_MAX) " SKUs with stock"
+		    " only (the bound of one plan); plan others with --sku";
+	}
 	rep.plan = &plan;
 	coord_ops_send(r, &rep);
 }

@@ -140,7 +140,11 @@ static int resync_new_incarnation(coord *c, int hub, uint64_t inc, int64_t now_w
 	h->incarnation = inc;
 	h->cmd_seq = h->cmd_acked = h->cmd_offered = h->event_applied = 0;
 	h->report_valid = false;
-	h->seed_pending = true;
+	/* The file says a seed is pending by its rows (coord_store_hubs_list):
+	 * with nothing on hand there is nothing to seed, and memory must say
+	 * what the file says (a failed transaction's check, a reload; found
+	 * by dropsim seed 500650: a wiped hub with an empty ledger). */
+	h->seed_pending = seeded > 0;
 	int64_t *pids = NULL;
 	size_t npids = 0;
 	int rv = resync_live_placements(c, hub, &pids, &npids);

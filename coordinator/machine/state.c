@@ -559,7 +559,8 @@ int coord_reload(coord *c)
 	coord_stock_clear(c);
 	if (rv != 0) {
 		c->degraded = true;
-		return DN_EIO;
+		/* More hubs than hubs_max is the config's, not the file's. */
+		return rv == DN_ERANGE ? DN_ERANGE : DN_EIO;
 	}
 	rv = coord_store_stock_list(c->store, reload_stock_row, c);
 	if (rv == 0) {

@@ -715,17 +715,22 @@ void coord_store_read_end(store *s);
 /* Demand history (orders accepted, refused SOLD_OUT, held or lapsed, with a
  * nearest hub), units of sku ordered in [start_ms, end_ms) per region:
  * _buckets per region and bucket (bucket = (received_ms - start_ms) /
- * bucket_ms), _regions per region (bucket 0). */
+ * bucket_ms), _regions per region (bucket 0); _panel per SKU, region and
+ * bucket, every SKU at once (one pass over the window's orders, where
+ * _buckets makes one per SKU). */
 typedef struct {
 	const char *hub;              /* the region's nearest hub */
 	int64_t bucket;
 	int64_t units;
+	const char *sku;              /* _panel only; NULL otherwise */
 } coord_store_region_units;
 typedef int (*coord_store_units_fn)(void *arg, const coord_store_region_units *row);
 int coord_store_demand_buckets(store *s, const char *sku, int64_t start_ms,
     int64_t end_ms, int64_t bucket_ms, coord_store_units_fn fn, void *arg);
 int coord_store_demand_regions(store *s, const char *sku, int64_t start_ms,
     int64_t end_ms, coord_store_units_fn fn, void *arg);
+int coord_store_demand_panel(store *s, int64_t start_ms, int64_t end_ms,
+    int64_t bucket_ms, coord_store_units_fn fn, void *arg);
 /* OPS_DEMAND: per (sku, region, bucket start), sold and turned away
  * (SOLD_OUT) units, of one sku ("" every sku), at most max rows. */
 typedef struct {

@@ -26,7 +26,7 @@ struct store_ops_stmts {
 	sqlite3_stmt *clock_save, *clock_load, *hubs_list, *stock_list;
 	sqlite3_stmt *order_by_key, *order_lines, *order_placements;
 	sqlite3_stmt *audit[OPS_AUDIT_CHECKS];
-	sqlite3_stmt *demand_buckets, *demand_regions, *demand_list;
+	sqlite3_stmt *demand_buckets, *demand_regions, *demand_list, *demand_panel;
 	sqlite3_stmt *transfer_count, *transfer_incoming, *transfer_placement,
 	    *transfer_pline, *transfer_insert, *transfer_by_placement,
 	    *transfer_open, *transfer_ship_lines, *transfer_ship,
@@ -147,6 +147,13 @@ static const struct {
         " CROSS JOIN order_lines l ON l.order_id = o.id WHERE l.sku = ?1 AND"
         " o.received_ms >= ?2 AND o.received_ms < ?3 AND o.nearest_hub <> '' AND"
         " o.status IN " OPS_DEMAND_STATUSES " GROUP BY 1"},
+    /* The same for every SKU at once (the rebalance model's panel): one
+     * pass over the window's orders instead of one per SKU. */
+    {offsetof(struct store_ops_stmts, demand_panel),
+        "SELECT o.nearest_hub, (o.received_ms - ?1) / ?2, SUM(l.qty), l.sku"
+        " FROM orders o CROSS JOIN order_lines l ON l.order_id = o.id"
+        " WHERE o.received_ms >= ?1 AND o.received_ms < ?3 AND"
+        " o.nearest_hub <> '' AND o.status IN " OPS_DEMAND_STATUSES " GROUP BY 4, 1, 2"},
     {offsetof(struct store_ops_stmts, demand_list),
         "SELECT o.nearest_hub, l.sku, o.received_ms / ?2 * ?2,"
         " SUM(CASE WHEN o.status = 2 THEN 0 ELSE l.qty END),"
@@ -495,11 +502,13 @@ static int demand_scan(sqlite3_stmt *st, bool bucketed, coord_store_units_fn fn,
 {
 	int rc, stop = 0;
 	int units = bucketed ? 2 : 1;
+	bool skus = sqlite3_column_count(st) > 3;
 	while (stop == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		coord_store_region_units r = {
 		    .hub = db_col_text(st, 0),
 		    .bucket = bucketed ? sqlite3_column_int64(st, 1) : 0,
 		    .units = sqlite3_column_int64(st, units),
+		    .sku = skus ? db_col_text(st, 3) : NULL,
 		};
 		stop = fn(arg, &r);
 	}
@@ -514,6 +523,16 @@ int coord_store_demand_buckets(store *s, const char *sku, int64_t start_ms,
 	db_bind_i64(st, 2, start_ms);
 	db_bind_i64(st, 3, bucket_ms);
 	db_bind_i64(st, 4, end_ms);
+	return demand_scan(st, true, fn, arg);
+}
+
+int coord_store_demand_panel(store *s, int64_t start_ms, int64_t end_ms,
+    int64_t bucket_ms, coord_store_units_fn fn, void *arg)
+{
+	sqlite3_stmt *st = s->ops->demand_panel;
+	db_bind_i64(st, 1, start_ms);
+	db_bind_i64(st, 2, bucket_ms);
+	db_bind_i64(st, 3, end_ms);
 	return demand_scan(st, true, fn, arg);
 }
 

@@ -96,6 +96,15 @@ int replica_machine_open(replica *r)
 static int replica_machine_open_group(replica *r)
 {
 	int rv = replica_machine_open(r);
+	if (rv == DN_ERANGE) {
+		/* The group's file holds more hubs than this replica's
+		 * coordinator.hubs_max: a config to fix (DN_EINVAL: the
+		 * replica stops with exit 78), not a store to rebuild. */
+		log_error("replica.config_mismatch", "why=hubs_max hubs_max=%zu path=%s"
+		    " hint=\"every replica must run with the same coordinator.hubs_max\"",
+		    r->c->hubs_max, r->path);
+		return DN_EINVAL;
+	}
 	if (rv == 0 && db_exec(r->c->db, "PRAGMA synchronous=OFF") != 0) {
 		log_warn("replica.sync_full", "path=%s", r->path);
 	}
@@ -561,7 +570,8 @@ static int replica_run(replica *r, const Dropnet__ReplicaEntry *e)
 		 * hub its grace, and every replica does the same at this index,
 		 * so their memories stay equal. */
 		replica_machine_close(r);
-		return replica_machine_open_group(r) == 0 ? 0 : DN_EIO;
+		int rv = replica_machine_open_group(r);
+		return rv == 0 || rv == DN_EINVAL ? rv : DN_EIO;
 	}
 	mreq m[DN_SERVER_CTX_MAX];
 	mreq *mp[DN_SERVER_CTX_MAX];

@@ -187,6 +187,7 @@ enum {
 	ST_BIN_SUB,
 	ST_STOCK_LIST,
 	ST_STOCK_GET,
+	ST_STOCK_COUNT,
 	ST_BIN_BEST,
 	ST_ORDER_GET,
 	ST_LINES_GET,
@@ -259,6 +260,7 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	[ST_BIN_SUB] = "UPDATE bins SET qty = qty - ?3 WHERE bin = ?1 AND sku = ?2",
 	[ST_STOCK_LIST] = "SELECT sku, on_hand FROM stock ORDER BY sku LIMIT ?1",
 	[ST_STOCK_GET] = "SELECT on_hand FROM stock WHERE sku = ?1",
+	[ST_STOCK_COUNT] = "SELECT count(*) FROM stock",
 	[ST_BIN_BEST] = "SELECT bin FROM bins WHERE sku = ?1 AND qty > 0"
 	    " ORDER BY qty DESC, bin LIMIT 1",
 	[ST_ORDER_GET] = "SELECT state, order_key, customer, received_ms,"
@@ -866,6 +868,29 @@ int hub_store_stock_get(hub_store *s, const char *sku, int64_t *on_hand)
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		return step_fail(s, ST_STOCK_GET, rc);
 	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+int hub_store_stock_skus(hub_store *s, const char *sku, bool *known, size_t *n)
+{
+	sqlite3_stmt *st = s->st[ST_STOCK_GET];
+	int rc;
+
+	*known = false;
+	*n = 0;
+	db_bind_text(st, 1, sku);
+	rc = sqlite3_step(st);
+	*known = rc == SQLITE_ROW;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		return step_fail(s, ST_STOCK_GET, rc);
+	}
+	sqlite3_reset(st);
+	st = s->st[ST_STOCK_COUNT];
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		return step_fail(s, ST_STOCK_COUNT, rc);
+	}
+	*n = (size_t)sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	return 0;
 }

@@ -101,6 +101,8 @@ int hub_store_stock_get(hub_store *s, const char *sku, int64_t *on_hand);
 
 int hub_store_stock_take(hub_store *s, const char *sku, int64_t qty,
     int64_t *on_hand_after);
+/* Whether sku has a stock row, and how many SKUs have one. 0 or DN_EIO. */
+int hub_store_stock_skus(hub_store *s, const char *sku, bool *known, size_t *n);
 typedef int (*hub_store_stock_fn)(void *arg, const char *sku, int64_t on_hand);
 /* Every sku with a stock row, by sku, at most max. */
 int hub_store_stock_list(hub_store *s, size_t max, hub_store_stock_fn fn,

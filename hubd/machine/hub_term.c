@@ -158,6 +158,21 @@ static int stock_room(hub *h, const char *sku, int64_t qty, char *msg)
 		    (long long)DN_STOCK_ROW_UNITS_MAX);
 		return 1;
 	}
+	/* The coordinator refuses an event naming one SKU past
+	 * DN_HUB_SKUS_MAX at a hub; taken here, the units would be on this
+	 * hub's book and never on the network's. */
+	bool known = false;
+	size_t n = 0;
+	if ((rv = hub_store_stock_skus(h->store, sku, &known, &n)) != 0) {
+		return rv;
+	}
+	if (!known && n >= DN_HUB_SKUS_MAX) {
+		snprintf(msg, TERM_MSG_MAX, "this hub already holds %zu SKUs, the most one hub"
+		    " may (%u): %s is not one of them", n, (unsigned)DN_HUB_SKUS_MAX, sku);
+		log_warn("hub.skus_full", "sku=%s skus=%zu max=%u", sku, n,
+		    (unsigned)DN_HUB_SKUS_MAX);
+		return 1;
+	}
 	return 0;
 }
 

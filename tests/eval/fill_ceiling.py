@@ -19,7 +19,9 @@ the same inputs):
   4. whole-unit stocks shaped like the model's: the negative binomial
      quantile (variance mu + d mu^2, mu = H x TSB's rate) at one level
      tau for every series, tau and d chosen on the held-out fill;
-  5. for reference, the mean over the whole series, held-out periods
+  5. the same H months a year earlier (a seasonal naive total) alone, and
+     blended with TSB at the weight chosen on the held-out fill;
+  6. for reference, the mean over the whole series, held-out periods
      included (what knowing the future's level would buy).
 
 Stocks are the rates themselves (continuous), scaled to the held-out total
@@ -193,6 +195,12 @@ def main():
     q = quantiles(rt, H, demand)
     print("  hindsight NB quantiles of TSB's rate: %.4f (tau %.2f, d %.2f)"
           % q)
+    seas = [sum(y[-12:-12 + H]) if len(y) >= 12 + H else H * recent(y, H)
+            for y in train]
+    blend = max((fill([(1 - w) * H * a + w * b for a, b in zip(rt, seas)],
+                      demand), w) for w in [i / 20 for i in range(21)])
+    print("  the same %d months a year earlier %.4f; hindsight blend with tsb "
+          "%.4f (weight %.2f)" % (H, fill(seas, demand), blend[0], blend[1]))
     print("  reference, the whole series' mean (held-out periods included) "
           "%.4f" % fill([sum(y) / len(y) for y in ys], demand))
 

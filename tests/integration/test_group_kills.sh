@@ -112,23 +112,16 @@ for k in $(seq 1 "$KILLS"); do
 	log "kill $k: replica $l killed at $before answers, restarted in $((t_up - t_kill)) ms; replica $(leader) leads $((t_led - t_kill)) ms after the kill; $l rejoined after $(( $(now_ms) - t_kill )) ms"
 done
 t_kills=$(( $(now_ms) - t_start ))
-kill -0 "$LG" 2>/dev/null || { cat "$T/loadgen.out" >&2; fail "loadgen ended before the last kill"; }
-kill -USR1 "$LG"
 ok "$KILLS leader kills in $((t_kills / 1000)) s during drop $DROP"
-
-lg_workers_done() { grep -q 'loadgen: workers done' "$T/loadgen.out"; }
-wait_until 150 "loadgen's workers to finish" lg_workers_done
-lg_exited() { ! kill -0 "$LG" 2>/dev/null; }
-wait_until 15 "loadgen to exit after its workers (dnclient_destroy)" lg_exited
-rc=0
-wait "$LG" || rc=$?
-NET_BG_PIDS=()
-cat "$T/loadgen.out" >&2
-[[ $rc == 0 ]] || fail "loadgen exited $rc (some buyers got no answer)"
-! grep -q 'dnclient.close_stuck' "$T/loadgen.out" || fail "loadgen's client close got stuck"
-n_acked=$(wc -l <"$T/acked")
-(( n_acked > 0 )) || fail "no order acked"
-ok "loadgen done: $(answers) answers, $n_acked acked, every buyer sent got an answer"
+# Buyers keep coming after the last kill as after every other one: stopped
+# right away, only the orders in flight at the kill (waiting out their
+# timeout on the dead leader) could answer, and the last fail-over measured
+# the client's timeout, not the group (4.7 s once in CI, 1 s for the rest).
+before=$(answers)
+progress() { (( $(answers) >= before + 20 )); }
+wait_until 20 "20 answers after the last kill" progress
+loadgen_finish "$LG"
+n_acked=$N_ACKED
 
 # Fail-over as the storefront saw it (see the header).
 python3 - "$T/kills" "$T/answers" "$FAILOVER_P99_MS" "$KILLS" <<'PY' || fail "fail-over check"
@@ -160,54 +153,16 @@ PY
 grep 'ack latency' "$T/loadgen.out" >&2 || true
 ok "storefront-visible fail-over p99 <= $FAILOVER_P99_MS ms"
 
-# The audit is an ops request: an entry of the log, run by every replica on
-# its own store when applied; the leader answers, and a replica whose books
-# failed a check would log audit.findings (ops.c).
-out=$(dc audit 2>&1) || fail "audit failed: $out"
-[[ $out == "audit clean"* ]] || fail "audit not clean: $out"
-for r in $(seq 1 "$R"); do
-	! grep -E 'audit\.(findings|query_failed)' "$NET_DIR/log/coordinator$r.log" ||
-		fail "replica $r's audit found something"
-done
-ok "audit clean on every replica (the leader's answer; no replica logged a finding)"
+group_audit_all
 
 for h in $HUBS; do net_ctl stop-proc "$h" >/dev/null; done
 wait_until 30 "the replicas' books identical" group_same_books
 digests=$(group_books)
 ok "books identical on all $R replicas: ${digests%%$'\n'*} (digest, orders)"
 
-python3 - "$NET_DIR" "$R" "$T/acked" "$DROP" "$CAP:$CAP_STOCK" "$TEE:$TEE_STOCK" <<'PY' || fail "journal check"
-import sqlite3, sys
-d, r, acked, drop = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-stock = {s: int(n) for s, n in (a.split(":") for a in sys.argv[5:])}
-ACCEPTED = 1
-want = {}
-for line in open(acked):
-    key, hub, oid = line.split()
-    if key in want:
-        sys.exit("key %s acked twice" % key)
-    want[key] = (hub, int(oid))
-bad = []
-for i in range(1, r + 1):
-    c = sqlite3.connect("file:%s/coordinator%d/coordinator.db?mode=ro" % (d, i), uri=True)
-    got = {k: (s, h, oid) for k, s, h, oid in c.execute("SELECT order_key, status, hub, id FROM orders")}
-    lost = [k for k, (hub, oid) in want.items() if got.get(k) != (ACCEPTED, hub, oid)]
-    for k in lost[:10]:
-        bad.append("replica %d: acked %s %s, journal %s" % (i, k, want[k], got.get(k)))
-    for sku, n in stock.items():
-        units = c.execute("SELECT coalesce(sum(l.qty), 0) FROM order_lines l JOIN orders o ON o.id = l.order_id"
-                          " WHERE o.status = ? AND l.sku = ?", (ACCEPTED, sku)).fetchone()[0]
-        alloc, on_hand, hold = c.execute("SELECT sum(allocated), sum(on_hand), sum(holdback) FROM stock"
-                                         " WHERE sku = ?", (sku,)).fetchone()
-        if alloc != units or units > n or alloc + hold > on_hand:
-            bad.append("replica %d %s: accepted units %d, allocated %d, on_hand %d, holdback %d, stock %d"
-                       % (i, sku, units, alloc, on_hand, hold, n))
-        print("replica %d %s: %d units accepted, allocated %d of %d (%d acked orders lost)"
-              % (i, sku, units, alloc, on_hand, len(lost)), file=sys.stderr)
-for b in bad[:30]:
-    print("BAD", b, file=sys.stderr)
-sys.exit(1 if bad else 0)
-PY
+mapfile -t dbs < <(group_dbs)
+python3 "$NET_LIB_DIR/acked_check.py" "$T/acked" "$CAP:$CAP_STOCK" "$TEE:$TEE_STOCK" -- "${dbs[@]}" ||
+	fail "journal check"
 ok "0 acked orders lost (all $n_acked journalled ACCEPTED on every replica); allocated == accepted <= stock per SKU"
 cap_sold=$(stock_sum "$CAP" allocated)
 [[ $cap_sold == "$CAP_STOCK" ]] || fail "$CAP sold $cap_sold of $CAP_STOCK: the oversell check needs it sold out under the kills"

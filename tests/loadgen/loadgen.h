@@ -55,6 +55,9 @@
 
 /* SKUs in --sku: a drop names a handful; bounds the parse. */
 #define LOADGEN_SKUS_MAX 256u
+/* SKUs in --sku-range: a catalogue (the 10,000-SKU bench, tests/bench/
+ * skus.sh) and then some. */
+#define LOADGEN_SKU_RANGE_MAX 1000000u
 
 /* Retries of one order after a transport error: each can cost a full
  * timeout, so more than this only hides a dead coordinator. */
@@ -116,6 +119,10 @@ typedef struct {
 	unsigned concurrency;
 	const char *skus[LOADGEN_SKUS_MAX];
 	size_t nskus;
+	/* --sku-range PREFIX:N instead of --sku: N SKUs PREFIX00000.. (the
+	 * index zero-padded to 5 digits), buyer i buys SKU i mod N. */
+	const char *sku_prefix;
+	uint64_t sku_range;
 	uint32_t qty;
 	const char *storefront;
 	const char *key_prefix;
@@ -187,6 +194,7 @@ typedef struct {
 	uint64_t by_status[LOADGEN_STATUS_SLOTS];
 	uint64_t errors;
 	uint64_t skipped;        /* buyers not sent: the run was stopped (SIGUSR1) */
+	uint64_t req_bytes;      /* packed requests sent, first tries only */
 	uint64_t retries;
 	uint64_t duplicates;
 	loadgen_hub_count hubs[DN_HUBS_CAP];

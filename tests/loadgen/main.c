@@ -38,7 +38,8 @@ static void lg_help(void)
 {
 	printf(
 	    "usage: loadgen [--ingest URL] --buyers N --concurrency C\n"
-	    "               --sku S[,S2,...] [--qty Q] [--storefront F]\n"
+	    "               (--sku S[,S2,...] | --sku-range PREFIX:N) [--qty Q]\n"
+	    "               [--storefront F]\n"
 	    "               [--key-prefix P] [--seed N] [--timeout-ms N]\n"
 	    "               [--retries R] [--json] [--help]\n"
 	    "               [--batch N [--inflight M] [--linger-us U]]\n"
@@ -58,6 +59,10 @@ static void lg_help(void)
 	    "line of the SKUs in turn (qty Q, default 1), shipped to a point\n"
 	    "around a UK city drawn by population with a %.0f km scatter\n"
 	    "(seeded: the same --seed gives the same drop).\n"
+	    "--sku-range PREFIX:N: a catalogue of N SKUs PREFIX00000,\n"
+	    "PREFIX00001, ... (N <= 1000000) instead of --sku; buyer i buys\n"
+	    "SKU i mod N. The JSON report's request_bytes: the packed requests\n"
+	    "sent (first tries).\n"
 	    "A timeout or transport error re-sends the same key up to R times\n"
 	    "(default 3). Bounds: N <= %u, C <= %u.\n"
 	    "\n"
@@ -185,7 +190,7 @@ static int lg_skus_parse(char *s, loadgen_params *p)
 }
 
 typedef struct {
-	const char *ingest, *buyers, *conc, *sku, *qty, *storefront, *prefix,
+	const char *ingest, *buyers, *conc, *sku, *sku_range, *qty, *storefront, *prefix,
 	    *seed, *timeout, *retries;
 	const char *batch, *inflight, *linger;
 	const char *drop, *tier, *tiers, *customer, *insiders, *repeat, *over,
@@ -206,6 +211,7 @@ static int lg_args_scan(int argc, char **argv, lg_raw *r, bool *json)
 	} flags[] = {
 		{ "--ingest", &r->ingest }, { "--buyers", &r->buyers },
 		{ "--concurrency", &r->conc }, { "--sku", &r->sku },
+		{ "--sku-range", &r->sku_range },
 		{ "--qty", &r->qty }, { "--storefront", &r->storefront },
 		{ "--key-prefix", &r->prefix }, { "--seed", &r->seed },
 		{ "--timeout-ms", &r->timeout }, { "--retries", &r->retries },
@@ -279,6 +285,19 @@ static int lg_num(const char *s, const char *flag, uint64_t min, uint64_t max,
 		return LG_EXIT_USAGE;
 	}
 	return 0;
+}
+
+/* --sku-range PREFIX:N (modified in place: the colon ends the prefix). */
+static int lg_sku_range(const char *arg, loadgen_params *p)
+{
+	char *colon = strrchr(arg, ':');
+	if (colon == NULL || colon == arg || (size_t)(colon - arg) > DN_ID_MAX - 5) {
+		return lg_usage("--sku-range wants PREFIX:N (a prefix of 1..59 characters),"
+		    " not '%s'%s", arg, "");
+	}
+	*colon = '\0';
+	p->sku_prefix = arg;
+	return lg_num(colon + 1, "--sku-range", 1, LOADGEN_SKU_RANGE_MAX, &p->sku_range);
 }
 
 /* A share in [0, 1] (or a positive number of seconds when max > 1). */
@@ -567,9 +586,9 @@ static int lg_args(int argc, char **argv, loadgen_params *p, char *prefix,
 		return lg_usage("no ingest socket: pass --ingest URL or set %s%s",
 		    LG_ENV_INGEST, "");
 	}
-	if (r.buyers == NULL || r.conc == NULL || r.sku == NULL) {
-		return lg_usage("--buyers, --concurrency and --sku are required%s%s",
-		    "", "");
+	if (r.buyers == NULL || r.conc == NULL || (r.sku == NULL) == (r.sku_range == NULL)) {
+		return lg_usage("--buyers, --concurrency and one of --sku and --sku-range"
+		    " are required%s%s", "", "");
 	}
 	if ((ex = lg_num(r.buyers, "--buyers", 1, LOADGEN_BUYERS_MAX,
 		 &p->buyers)) != 0) {
@@ -580,8 +599,11 @@ static int lg_args(int argc, char **argv, loadgen_params *p, char *prefix,
 		return ex;
 	}
 	p->concurrency = (unsigned)v;
+	if (r.sku_range != NULL && (ex = lg_sku_range(r.sku_range, p)) != 0) {
+		return ex;
+	}
 	/* strtok_r needs a writable copy; argv strings are writable in C. */
-	if (lg_skus_parse((char *)r.sku, p) != 0) {
+	if (r.sku != NULL && lg_skus_parse((char *)r.sku, p) != 0) {
 		return lg_usage("--sku wants 1..256 comma-separated SKUs, not "
 				"'%s'%s",
 		    r.sku, "");
@@ -677,6 +699,7 @@ static void lg_merge(const loadgen_worker *w, unsigned n, loadgen_stats *t)
 		t->answered += s->answered;
 		t->errors += s->errors;
 		t->skipped += s->skipped;
+		t->req_bytes += s->req_bytes;
 		t->retries += s->retries;
 		t->duplicates += s->duplicates;
 		t->hub_other += s->hub_other;
@@ -804,6 +827,8 @@ static int lg_print_json(const loadgen_params *p, const lg_report *r)
 	if (j != NULL) {
 		/* Flat keys, next to the old ones, so scripts read them alike. */
 		json_object_update(j, drop);
+		json_object_set_new(j, "request_bytes",
+		    json_integer((json_int_t)t->req_bytes));
 		json_object_set_new(j, "quotes", json_integer((json_int_t)t->quotes));
 		json_object_set_new(j, "declined", json_integer((json_int_t)t->declined));
 		json_object_set_new(j, "revenue_minor",

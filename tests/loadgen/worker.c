@@ -162,6 +162,16 @@ void loadgen_stats_hub_add(loadgen_stats *s, const char *id, uint64_t n)
 	s->nhubs++;
 }
 
+/* Buyer i's SKU, in buf when it is made (--sku-range). */
+static const char *worker_sku(const loadgen_params *p, uint64_t i, char *buf, size_t len)
+{
+	if (p->sku_range == 0) {
+		return p->skus[i % p->nskus];
+	}
+	snprintf(buf, len, "%s%05" PRIu64, p->sku_prefix, i % p->sku_range);
+	return buf;
+}
+
 /* Packs buyer i's order (action SUBMIT, or CONFIRM of its hold). Returns
  * 0 or DN_ENOMEM. */
 static int worker_order_pack(const loadgen_params *p, uint64_t i,
@@ -171,7 +181,7 @@ static int worker_order_pack(const loadgen_params *p, uint64_t i,
 	Dropnet__SubmitOrder msg = DROPNET__SUBMIT_ORDER__INIT;
 	Dropnet__OrderLine line = DROPNET__ORDER_LINE__INIT;
 	Dropnet__OrderLine *lines[1] = { &line };
-	char key[WORKER_KEY_MAX];
+	char key[WORKER_KEY_MAX], sku[DN_ID_MAX + 1];
 	sample_rng rng;
 	double lat = 0.0, lon = 0.0;
 
@@ -189,7 +199,7 @@ static int worker_order_pack(const loadgen_params *p, uint64_t i,
 	snprintf(key, sizeof(key), "%s%s%" PRIu64, p->key_prefix, sep, i);
 	/* Round-robin over the SKU list by buyer index: deterministic and
 	 * spreads demand evenly, like a drop page listing every variant. */
-	line.sku = (char *)p->skus[i % p->nskus];
+	line.sku = (char *)worker_sku(p, i, sku, sizeof(sku));
 	line.qty = plan->qty;
 	line.quote_token = (char *)(token != NULL ? token : "");
 	msg.version = DN_PROTO_VERSION;
@@ -323,7 +333,8 @@ static int worker_quote_pack(const loadgen_params *p, uint64_t i,
 		lat = p->ship_lat;
 		lon = p->ship_lon;
 	}
-	char *skus[1] = {(char *)p->skus[i % p->nskus]};
+	char sku[DN_ID_MAX + 1];
+	char *skus[1] = {(char *)worker_sku(p, i, sku, sizeof(sku))};
 	Dropnet__QuoteRequest q = DROPNET__QUOTE_REQUEST__INIT;
 	q.version = DN_PROTO_VERSION;
 	q.storefront = (char *)p->storefront;
@@ -473,6 +484,7 @@ static void worker_buyer(loadgen_worker *w, rpc_conn *c, uint64_t i)
 		s->errors++;
 		return;
 	}
+	s->req_bytes += req_len;
 	if (!p->wtp) {
 		worker_pace(w->run, i);
 	}

@@ -357,6 +357,20 @@ static inline Dropnet__Status mt_submit(mt *m, const char *key, const char *drop
 	return st;
 }
 
+/* One packed HubSyncRequest through the machine; its reply (free with
+ * codec_hub_sync_reply_free). */
+static inline Dropnet__HubSyncReply *mt_hub_sync_bytes(mt *m, const uint8_t *buf, size_t len)
+{
+	mreq r, *rp = &r;
+	mreq_init(&r, buf, len);
+	coord_hubsync_batch(m->c, &rp, 1);
+	assert_true(r.replied);
+	Dropnet__HubSyncReply *rep = NULL;
+	assert_int_equal(codec_hub_sync_reply_unpack(r.reply, r.reply_len, &rep), 0);
+	mreq_fini(&r);
+	return rep;
+}
+
 /* A sync from test hub "london" carrying events[0..n), whose seqs follow
  * m->hub_seq. Returns the reply's status; when OK, the coordinator has
  * applied every event and m->hub_seq moves on to the last. */
@@ -365,12 +379,7 @@ static inline Dropnet__Status mt_hub_sync_events(mt *m, Dropnet__HubEvent **even
 	uint8_t *buf = NULL;
 	size_t len = 0;
 	assert_int_equal(mt_pack_hub_sync(events, n, &buf, &len), 0);
-	mreq r, *rp = &r;
-	mreq_init(&r, buf, len);
-	coord_hubsync_batch(m->c, &rp, 1);
-	assert_true(r.replied);
-	Dropnet__HubSyncReply *rep = NULL;
-	assert_int_equal(codec_hub_sync_reply_unpack(r.reply, r.reply_len, &rep), 0);
+	Dropnet__HubSyncReply *rep = mt_hub_sync_bytes(m, buf, len);
 	Dropnet__Status st = rep->status;
 	if (st == DROPNET__STATUS__OK) {
 		uint64_t last = n > 0 ? events[n - 1]->seq : m->hub_seq;
@@ -378,7 +387,6 @@ static inline Dropnet__Status mt_hub_sync_events(mt *m, Dropnet__HubEvent **even
 		m->hub_seq = last;
 	}
 	codec_hub_sync_reply_free(rep);
-	mreq_fini(&r);
 	free(buf);
 	return st;
 }

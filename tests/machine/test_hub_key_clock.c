@@ -9,6 +9,8 @@
  *  - 25 h of monotonic time do forget it (keys are bounded);
  *  - after a restart (a new process: monotonic count from near 0) a key is
  *    still known and a retry replayed.
+ * And a receipt the coordinator would refuse (one SKU past DN_HUB_SKUS_MAX
+ * at this hub) is refused at the terminal, not booked (test_receive_skus_full).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,7 +21,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 #include "core/err.h"
+#include "core/limits.h"
 #include "io/codec.h"
 #include "io/log.h"
 #include "hub.h"
@@ -69,13 +73,13 @@ static void ht_close(ht *t, bool remove)
 	rmdir(t->dir);
 }
 
-/* TERM_RECEIVE of qty k-tee with request_key key; returns the status. */
-static Dropnet__Status receive(ht *t, const char *key, int64_t qty)
+/* TERM_RECEIVE of qty sku with request_key key; returns the status. */
+static Dropnet__Status receive_sku(ht *t, const char *sku, const char *key, int64_t qty)
 {
 	Dropnet__TermRequest q = DROPNET__TERM_REQUEST__INIT;
 	q.version = DN_PROTO_VERSION;
 	q.kind = DROPNET__TERM_KIND__TERM_RECEIVE;
-	q.sku = "k-tee";
+	q.sku = (char *)sku;
 	q.qty = qty;
 	q.bin = "MAIN";
 	q.request_key = (char *)key;
@@ -93,6 +97,11 @@ static Dropnet__Status receive(ht *t, const char *key, int64_t qty)
 	mreq_fini(&r);
 	free(buf);
 	return st;
+}
+
+static Dropnet__Status receive(ht *t, const char *key, int64_t qty)
+{
+	return receive_sku(t, "k-tee", key, qty);
 }
 
 static int64_t on_hand(ht *t)
@@ -134,10 +143,38 @@ static void test_keys_survive_wall_step(void **state)
 	ht_close(&t, true);
 }
 
+/* Goal: a hub holding DN_HUB_SKUS_MAX SKUs refuses a receipt of one more
+ * (INVALID, nothing booked, no event), as the coordinator would refuse its
+ * event: taken, the units would sit on the hub's book and never on the
+ * network's. A SKU it holds is still received. */
+static void test_receive_skus_full(void **state)
+{
+	(void)state;
+	ht t;
+	ht_open(&t);
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(t.path, &db), SQLITE_OK);
+	char sql[200];
+	snprintf(sql, sizeof(sql), "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1"
+	    " FROM k WHERE i < %u) INSERT INTO stock(sku, on_hand) SELECT 'sku-' || i, 1"
+	    " FROM k", (unsigned)DN_HUB_SKUS_MAX);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(receive_sku(&t, "sku-new", "r1", 5), DROPNET__STATUS__INVALID);
+	int64_t v = -1;
+	assert_int_equal(hub_store_stock_get(t.h.store, "sku-new", &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(receive_sku(&t, "sku-7", "r2", 5), DROPNET__STATUS__OK);
+	assert_int_equal(hub_store_stock_get(t.h.store, "sku-7", &v), 0);
+	assert_int_equal(v, 6);
+	ht_close(&t, true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_keys_survive_wall_step),
+	    cmocka_unit_test(test_receive_skus_full),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

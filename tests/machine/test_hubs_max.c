@@ -6,8 +6,9 @@
  * over all of them (and feeds its SKU to all 1,200 regions), and refuses the 1,201st hub with INVALID "hub registry
  * full" (the known ones still sync); a machine of hubs_max = 3 refuses the
  * 4th. The bound holds across a restart: a store with more hubs than
- * hubs_max does not open (DN_EIO), and a memory image of another registry
- * size is refused (DN_EPROTO). The config key has its bounds (1..4096).
+ * hubs_max does not open (DN_ERANGE), and a memory image of another registry
+ * size is refused (DN_EINVAL: both the config's, a replica stops with exit 78).
+ * The config key has its bounds (1..4096).
  *
  * The real coordinator machine on a real SQLite file (tests/machine/harness.h).
  */
@@ -216,12 +217,12 @@ static void test_restart_bounds(void **state)
 
 	coord_close(m.c);
 	m.c->cfg.hubs_max = BIG - 1;
-	assert_int_equal(coord_open(m.c, m.path, NULL), DN_EIO);
+	assert_int_equal(coord_open(m.c, m.path, NULL), DN_ERANGE);
 	m.c->cfg.hubs_max = BIG + 100;
 	mt_open_at(&m);
 	assert_int_equal(m.c->nhubs, BIG);
 	/* Same hubs, another registry size: the image is not this group's. */
-	assert_int_equal(coord_memory_unpack(m.c, img, ilen), DN_EPROTO);
+	assert_int_equal(coord_memory_unpack(m.c, img, ilen), DN_EINVAL);
 	free(img);
 	mt_close(&m);
 }

@@ -40,6 +40,7 @@
 #include "core/limits.h"
 #include "io/auth.h"
 #include "io/codec.h"
+#include "io/db.h"
 #include "io/log.h"
 #include "raft_glue.h"
 #include "books.h"
@@ -71,6 +72,8 @@ typedef struct {
 	int status;                  /* the proposer's first reply status; -1: none */
 	int statuses[G_MAX];         /* each replica's first reply status; -1: none */
 	int findings[G_MAX];         /* OPS: audit findings per replica; -1: none */
+	int rows[G_MAX];             /* OPS: stock rows in each replica's reply */
+	char next[G_MAX][2 * DN_ID_MAX + 2]; /* OPS: each reply's page cursor */
 	int failed;                  /* DN_E* from the failed hook; 0: not failed */
 } g_prop;
 
@@ -111,7 +114,7 @@ static g_prop *g_prop_find(uint64_t origin, uint64_t proposal)
 	return NULL;
 }
 
-static int g_reply_status(int kind, const mreq *m, int *findings)
+static int g_reply_status(int kind, const mreq *m, g_prop *p, unsigned node)
 {
 	int st = -1;
 	if (kind == REPLICA_KIND_INGEST) {
@@ -128,7 +131,9 @@ static int g_reply_status(int kind, const mreq *m, int *findings)
 		Dropnet__OpsReply *o = NULL;
 		assert_int_equal(codec_ops_reply_unpack(m->reply, m->reply_len, &o), 0);
 		st = (int)o->status;
-		*findings = (int)o->n_findings;
+		p->findings[node] = (int)o->n_findings;
+		p->rows[node] = (int)o->n_stock;
+		snprintf(p->next[node], sizeof(p->next[node]), "%s", o->next);
 		codec_ops_reply_free(o);
 	}
 	return st;
@@ -145,9 +150,7 @@ static void g_on_replies(void *arg, uint64_t origin, uint64_t proposal, mreq *re
 	assert_true(n > 0);
 	assert_false(p->applied_mask & (1u << nd->idx));   /* applied once */
 	p->applied_mask |= 1u << nd->idx;
-	int findings = -1;
-	int st = g_reply_status(p->kind, &reqs[0], &findings);
-	p->findings[nd->idx] = findings;
+	int st = g_reply_status(p->kind, &reqs[0], p, nd->idx);
 	p->statuses[nd->idx] = st;
 	if (origin == nd->r.nonce) {
 		p->status = st;
@@ -469,6 +472,19 @@ static void g_audit_clean(unsigned leader, unsigned mask)
 	}
 }
 
+/* Replica 0's genesis entry, stamped now (its machine open). *buf is
+ * malloc'd. */
+static void g_genesis_pack(uint8_t **buf, size_t *len)
+{
+	g_node *l = &G->n[0];
+	uint64_t mono;
+	int64_t wall;
+	replica_stamp(&l->r, g_mono(), g_wall(), &mono, &wall);
+	*buf = NULL;
+	*len = 0;
+	assert_int_equal(replica_genesis_pack(&l->r, mono, wall, buf, len), 0);
+}
+
 /* Elects replica 0 and commits the genesis (replica 0's new store). Every
  * replica ends with the same incarnation. */
 static void g_genesis(void)
@@ -477,13 +493,10 @@ static void g_genesis(void)
 	g_node *l = &G->n[0];
 	replica_lead_begin(&l->r, g_mono(), g_wall());
 	assert_int_equal(replica_machine_open(&l->r), 0);
-	uint64_t incarnation = l->c->incarnation;
-	uint64_t mono, index = 0;
-	int64_t wall;
-	replica_stamp(&l->r, g_mono(), g_wall(), &mono, &wall);
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	assert_int_equal(replica_genesis_pack(&l->r, mono, wall, &buf, &len), 0);
+	uint64_t incarnation = l->c->incarnation, index = 0;
+	uint8_t *buf;
+	size_t len;
+	g_genesis_pack(&buf, &len);
 	assert_int_equal(raft_glue_propose(raft_fixture_get(&G->f, 0), buf, len, 0, NULL, NULL,
 	    &index), 0);
 	free(buf);
@@ -534,15 +547,39 @@ static void test_config_digest(void **state)
 	G->n[2].c->cfg.hub_grace_ms += 1;
 	g_node *l = &G->n[0];
 	assert_int_equal(replica_machine_open(&l->r), 0);
-	uint64_t mono;
-	int64_t wall;
-	replica_stamp(&l->r, g_mono(), g_wall(), &mono, &wall);
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	assert_int_equal(replica_genesis_pack(&l->r, mono, wall, &buf, &len), 0);
+	uint8_t *buf;
+	size_t len;
+	g_genesis_pack(&buf, &len);
 	assert_int_equal(replica_apply(&G->n[0].r, buf, len), 0);
 	assert_int_equal(replica_apply(&G->n[1].r, buf, len), 0);
 	assert_true(G->n[1].r.open);
+	assert_int_equal(replica_apply(&G->n[2].r, buf, len), DN_EINVAL);
+	assert_false(G->n[2].r.open);
+	free(buf);
+}
+
+/* Goal: a replica whose coordinator.hubs_max is below the number of hubs the
+ * group's store holds refuses the genesis as a config mismatch (DN_EINVAL:
+ * its process stops with exit 78), not as a broken store (DN_EIO aborted
+ * it, in a loop under systemd): the machine's open fails on the registry's
+ * size before the config digest is compared. */
+static void test_hubs_max_mismatch(void **state)
+{
+	(void)state;
+	G->n[2].c->cfg.hubs_max = 3;
+	g_node *l = &G->n[0];
+	assert_int_equal(replica_machine_open(&l->r), 0);
+	for (int i = 0; i < 5; i++) {
+		char sql[160];
+		snprintf(sql, sizeof(sql), "INSERT INTO hubs(id, name, lat, lon, radius_km)"
+		    " VALUES('hub%d', 'hub%d', 51.5, %d.0, 50.0)", i, i, i);
+		assert_int_equal(db_exec(l->c->db, sql), 0);
+	}
+	uint8_t *buf;
+	size_t len;
+	g_genesis_pack(&buf, &len);
+	assert_int_equal(replica_apply(&G->n[1].r, buf, len), 0);
+	assert_int_equal(G->n[1].c->nhubs, 5);
 	assert_int_equal(replica_apply(&G->n[2].r, buf, len), DN_EINVAL);
 	assert_false(G->n[2].r.open);
 	free(buf);
@@ -582,6 +619,48 @@ static void test_group_agrees(void **state)
 	assert_non_null(s);
 	assert_int_equal(s->row.on_hand, 100);
 	assert_int_equal(s->row.allocated, 12);
+}
+
+/* Goal: a paged list (OPS_STOCK with limit, test_ops_pages) works through
+ * the log: each page is an entry every replica answers alike, the same
+ * rows and the same cursor, and the pages hold every row once. */
+static void test_group_pages(void **state)
+{
+	(void)state;
+	g_start();
+	const char *skus[] = {"a1", "a2", "a3", "a4", "a5"};
+	for (size_t k = 0; k < 5; k++) {
+		g_settle(g_sync(0, skus[k], 3, NULL), 7);
+	}
+	size_t want = G->n[0].c->stock_len, got = 0, pages = 0;
+	assert_true(want >= 5);
+	char after[2 * DN_ID_MAX + 2] = "";
+	do {
+		Dropnet__OpsRequest q = DROPNET__OPS_REQUEST__INIT;
+		q.version = DN_PROTO_VERSION;
+		q.kind = DROPNET__OPS_KIND__OPS_STOCK;
+		q.limit = 2;
+		q.after = after;
+		uint8_t *b = NULL;
+		size_t len = 0;
+		assert_int_equal(codec_ops_request_pack(&q, &b, &len), 0);
+		g_prop *p = NULL;
+		uint64_t idx = g_propose(0, REPLICA_KIND_OPS, &b, &len, 1, &p);
+		free(b);
+		g_settle(idx, 7);
+		assert_int_equal(p->status, DROPNET__STATUS__OK);
+		for (unsigned i = 1; i < G_N; i++) {
+			assert_int_equal(p->statuses[i], DROPNET__STATUS__OK);
+			assert_int_equal(p->rows[i], p->rows[0]);
+			assert_string_equal(p->next[i], p->next[0]);
+		}
+		assert_true(p->rows[0] >= 1 && p->rows[0] <= 2);
+		got += (size_t)p->rows[0];
+		pages++;
+		snprintf(after, sizeof(after), "%s", p->next[0]);
+	} while (after[0] != '\0');
+	assert_int_equal(got, want);
+	assert_int_equal(pages, (want + 1) / 2);
 }
 
 /* Goal: the books checksum `dropctl replicas` prints is taken at the same
@@ -2151,6 +2230,7 @@ static void test_genesis_keeps_books(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_group_pages, g_setup, g_teardown),
 		cmocka_unit_test_setup_teardown(test_group_agrees, g_setup, g_teardown),
 		cmocka_unit_test_setup_teardown(test_restored_memory_routes, g_setup, g_teardown),
 		cmocka_unit_test_setup_teardown(test_follower_restarts_from_snapshot, g_setup,
@@ -2167,6 +2247,7 @@ int main(void)
 		cmocka_unit_test(test_clock_and_bounds),
 		cmocka_unit_test(test_snapshot_every),
 		cmocka_unit_test_setup_teardown(test_config_digest, g_setup, g_teardown),
+		cmocka_unit_test_setup_teardown(test_hubs_max_mismatch, g_setup, g_teardown),
 		cmocka_unit_test_setup_teardown(test_random_partitions, g_setup, g_teardown),
 		cmocka_unit_test_setup_teardown(test_follower_past_snapshot, g_setup, g_teardown),
 		cmocka_unit_test_setup_teardown(test_random_crashes, g_setup, g_teardown),

@@ -373,12 +373,17 @@ static int memfile_hub(void *arg, const coord_store_hub_row *r)
 	int i = coord_hub_find(c, r->id);
 	const coord_hub *h = i >= 0 ? &c->hubs[i] : NULL;
 	m->n++;
+	if (h != NULL && h->seed_pending != r->seed_pending) {
+		m->ok = check_fail(m->w, "memory != file after a failed transaction: hub %s"
+		    " seed_pending %d in memory, %d in the file", r->id, (int)h->seed_pending,
+		    (int)r->seed_pending);
+		return COORD_STORE_STOP;
+	}
 	if (h == NULL || (size_t)i != m->n - 1 || strcmp(h->name, r->name) != 0 ||
 	    strcmp(h->term_url, r->term_url) != 0 || h->lat != r->lat || h->lon != r->lon ||
 	    h->radius_km != r->radius_km || h->cmd_seq != r->cmd_seq ||
 	    h->cmd_acked != r->cmd_acked || h->event_applied != r->event_applied ||
-	    h->incarnation != r->incarnation || h->cmd_offered != r->cmd_offered ||
-	    h->seed_pending != r->seed_pending) {
+	    h->incarnation != r->incarnation || h->cmd_offered != r->cmd_offered) {
 		m->ok = check_fail(m->w, "memory != file after a failed transaction: hub %s"
 		    " file cmd_seq=%llu event_applied=%llu memory %s", r->id,
 		    (unsigned long long)r->cmd_seq, (unsigned long long)r->event_applied,

@@ -2,6 +2,7 @@
 # net_start ... --replicas R (source it after net.sh; set GROUP_R=R).
 #
 #   group_leader [EXCEPT]        the replica leading by its own log (not EXCEPT)
+#   group_one_leader             exactly one replica says it leads
 #   group_log_ms R EVENT SINCE [TEXT]   epoch ms of replica R's first EVENT
 #                                line at or after SINCE (containing TEXT)
 #   group_books                  "digest orders" per replica's store file
@@ -12,17 +13,35 @@
 
 GROUP_R=${GROUP_R:-3}
 
-# The leader: a live replica (not EXCEPT) whose last leadership line says it
-# leads. A leader cut off from the others still says so until it steps down.
+# Replica R is live and its last role line says it leads. A leader cut off
+# from the others (or frozen) still says so until it steps down; a
+# restarted replica's log ends with its old life's lines until
+# group.started.
+group_leader_is() { # r
+	local line
+	kill -0 "$(pid_of "coordinator$1")" 2>/dev/null || return 1
+	line=$(grep -E 'group\.(started|leading|follower|elected)' "$NET_DIR/log/coordinator$1.log" |
+		tail -n 1 || true)
+	[[ $line == *group.leading* ]]
+}
+
+# The leader: the first replica (not EXCEPT) that says it leads.
 group_leader() { # [except]
-	local r line
+	local r
 	for r in $(seq 1 "$GROUP_R"); do
 		[[ $r != "${1:-}" ]] || continue
-		kill -0 "$(pid_of "coordinator$r")" 2>/dev/null || continue
-		line=$(grep -E 'group\.(leading|follower)' "$NET_DIR/log/coordinator$r.log" | tail -n 1 || true)
-		if [[ $line == *group.leading* ]]; then echo "$r"; return 0; fi
+		if group_leader_is "$r"; then echo "$r"; return 0; fi
 	done
 	return 1
+}
+
+# Exactly one replica says it leads (an old leader has stepped down).
+group_one_leader() {
+	local r n=0
+	for r in $(seq 1 "$GROUP_R"); do
+		if group_leader_is "$r"; then n=$((n + 1)); fi
+	done
+	(( n == 1 ))
 }
 
 # Log lines start with an ISO 8601 UTC time to the millisecond (common/io/log.c).
@@ -200,4 +219,24 @@ group_final_checks() { # sku stock acked_file...
 	ok "books identical on all $GROUP_R replicas: $(group_books | sed -n 1p) (digest, orders)"
 	group_journal_check "$@" || fail "journal check"
 	ok "every acked order ($(( $# - 2 )) clients) journalled once, ACCEPTED with its first answer, on every replica; allocated == accepted <= $2"
+}
+
+# The audit is an ops request: an entry of the log, run by every replica on
+# its own store when applied; the leader answers, and a replica whose books
+# failed a check logs audit.findings (ops.c). Fails on either.
+group_audit_all() {
+	local out r
+	out=$(dc audit 2>&1) || fail "audit failed: $out"
+	[[ $out == "audit clean"* ]] || fail "audit not clean: $out"
+	for r in $(seq 1 "$GROUP_R"); do
+		! grep -E 'audit\.(findings|query_failed)' "$NET_DIR/log/coordinator$r.log" ||
+			fail "replica $r's audit found something"
+	done
+	ok "audit clean on every replica (the leader's answer; no replica logged a finding)"
+}
+
+# Every replica's store file (for acked_check.py).
+group_dbs() {
+	local r
+	for r in $(seq 1 "$GROUP_R"); do echo "$NET_DIR/coordinator$r/coordinator.db"; done
 }

@@ -305,3 +305,26 @@ for line in text.splitlines():
 print(int(total) if total == int(total) else total)
 PY
 }
+
+# Ends a background loadgen (pid LG) run with --acked-file $T/acked and
+# --answers-file $T/answers: SIGUSR1 (no new buyer; the ones in flight
+# finish), waits for its workers and its exit, prints its report; fails
+# unless it exited 0 (every buyer got a decided answer) with an ack.
+# Sets N_ACKED.
+loadgen_finish() { # pid
+	local lg=$1 rc=0
+	kill -0 "$lg" 2>/dev/null || { cat "$T/loadgen.out" >&2; fail "loadgen ended before its stop"; }
+	kill -USR1 "$lg"
+	lg_workers_done() { grep -q 'loadgen: workers done' "$T/loadgen.out"; }
+	wait_until 150 "loadgen's workers to finish" lg_workers_done
+	lg_exited() { ! kill -0 "$lg" 2>/dev/null; }
+	wait_until 15 "loadgen to exit after its workers (dnclient_destroy)" lg_exited
+	wait "$lg" || rc=$?
+	NET_BG_PIDS=()
+	cat "$T/loadgen.out" >&2
+	[[ $rc == 0 ]] || fail "loadgen exited $rc (some buyers got no decided answer)"
+	! grep -q 'dnclient.close_stuck' "$T/loadgen.out" || fail "loadgen's client close got stuck"
+	N_ACKED=$(wc -l <"$T/acked")
+	(( N_ACKED > 0 )) || fail "no order acked"
+	ok "loadgen done: $(wc -l <"$T/answers") answers, $N_ACKED acked, every buyer got an answer"
+}

@@ -2,6 +2,7 @@
  * rawsend.c - send arbitrary bytes as one nng req/rep request; a test tool.
  *
  *   rawsend URL [--timeout-ms N] < request.bin > reply.bin
+ *   rawsend URL [--timeout-ms N] --stream < requests > replies
  *
  * Reads the whole request from stdin (up to RAWSEND_IN_MAX bytes), sends it
  * on a req0 socket dialled to URL and writes the reply's bytes to stdout.
@@ -10,8 +11,14 @@
  * their own minimal protobuf reader, so the daemons' codec is checked by
  * something that shares no code with it.
  *
- * Exit: 0 a reply was written, 2 usage, 3 no reply (dial failed, timed out,
- * or the server dropped the connection - what an oversized message gets).
+ * --stream: stdin holds many requests, each as a 4-byte big-endian length
+ * and its bytes; they are sent one after another on the one socket, and
+ * each reply is written the same way (length, bytes) - a bench stocks a
+ * hub with thousands of receipts without a process per request.
+ *
+ * Exit: 0 a reply was written (--stream: every reply), 2 usage, 3 no reply
+ * (dial failed, timed out, or the server dropped the connection - what an
+ * oversized message gets).
  *
  * TLS (tls+tcp:// URLs): the server is verified against DROPNET_TLS_CA;
  * DROPNET_TLS_CERT and DROPNET_TLS_KEY, when set, are the certificate this
@@ -134,25 +141,81 @@ done:
 	return rv;
 }
 
+/* One request, one reply, written to stdout (with its length first when
+ * framed). 0 or 3 (said). */
+static int rawsend_one(nng_socket sock, const char *req, size_t req_len, int framed)
+{
+	char *rep = NULL;
+	size_t rep_len = 0;
+	int rv;
+
+	if ((rv = nng_send(sock, (void *)req, req_len, 0)) != 0) {
+		fprintf(stderr, "rawsend: send: %s\n", nng_strerror(rv));
+		return 3;
+	}
+	if ((rv = nng_recv(sock, &rep, &rep_len, NNG_FLAG_ALLOC)) != 0) {
+		fprintf(stderr, "rawsend: no reply: %s\n", nng_strerror(rv));
+		return 3;
+	}
+	if (framed) {
+		unsigned char h[4] = {(unsigned char)(rep_len >> 24),
+		    (unsigned char)(rep_len >> 16), (unsigned char)(rep_len >> 8),
+		    (unsigned char)rep_len};
+		fwrite(h, 1, 4, stdout);
+	}
+	fwrite(rep, 1, rep_len, stdout);
+	nng_free(rep, rep_len);
+	return 0;
+}
+
+/* --stream: every framed request of buf in turn. 0, 2 (a bad frame) or 3. */
+static int rawsend_stream(nng_socket sock, const char *buf, size_t len)
+{
+	size_t at = 0;
+	while (at < len) {
+		const unsigned char *h = (const unsigned char *)buf + at;
+		if (len - at < 4) {
+			fprintf(stderr, "rawsend: a frame's length is cut at byte %zu\n", at);
+			return 2;
+		}
+		size_t n = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
+		if (n > len - at - 4) {
+			fprintf(stderr, "rawsend: a frame of %zu bytes at byte %zu is cut\n", n, at);
+			return 2;
+		}
+		int rv = rawsend_one(sock, buf + at + 4, n, 1);
+		if (rv != 0) {
+			return rv;
+		}
+		at += 4 + n;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	nng_socket sock;
 	nng_duration timeout_ms = 3000;
 	char *req = NULL;
-	char *rep = NULL;
-	size_t req_len = 0, rep_len = 0;
-	int rv;
+	size_t req_len = 0;
+	int rv, stream = 0;
 
 	if (argc == 2 && strcmp(argv[1], "--help") == 0) {
-		printf("usage: rawsend URL [--timeout-ms N] < request > reply\n");
+		printf("usage: rawsend URL [--timeout-ms N] [--stream] < request > reply\n");
 		return 0;
 	}
-	if (argc != 2 && !(argc == 4 && strcmp(argv[2], "--timeout-ms") == 0)) {
-		fprintf(stderr, "usage: rawsend URL [--timeout-ms N] < request > reply\n");
-		return 2;
+	for (int i = 2; argc >= 2 && i < argc; i++) {
+		if (strcmp(argv[i], "--stream") == 0) {
+			stream = 1;
+		} else if (strcmp(argv[i], "--timeout-ms") == 0 && i + 1 < argc) {
+			timeout_ms = atoi(argv[++i]);
+		} else {
+			argc = 0;
+		}
 	}
-	if (argc == 4) {
-		timeout_ms = atoi(argv[3]);
+	if (argc < 2) {
+		fprintf(stderr, "usage: rawsend URL [--timeout-ms N] [--stream] < request > reply\n");
+		return 2;
 	}
 	if (rawsend_input_read(&req, &req_len) != 0) {
 		fprintf(stderr, "rawsend: cannot read stdin\n");
@@ -172,19 +235,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rawsend: dial %s: %s\n", argv[1], nng_strerror(rv));
 		goto fail_sock;
 	}
-	if ((rv = nng_send(sock, req, req_len, 0)) != 0) {
-		fprintf(stderr, "rawsend: send: %s\n", nng_strerror(rv));
-		goto fail_sock;
-	}
-	if ((rv = nng_recv(sock, &rep, &rep_len, NNG_FLAG_ALLOC)) != 0) {
-		fprintf(stderr, "rawsend: no reply: %s\n", nng_strerror(rv));
-		goto fail_sock;
-	}
-	fwrite(rep, 1, rep_len, stdout);
-	nng_free(rep, rep_len);
+	rv = stream ? rawsend_stream(sock, req, req_len) : rawsend_one(sock, req, req_len, 0);
 	nng_close(sock);
 	free(req);
-	return 0;
+	return rv;
 
 fail_sock:
 	nng_close(sock);
