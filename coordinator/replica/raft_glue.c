@@ -398,7 +398,38 @@ struct raft_glue_node {
 	uint64_t last_term;
 	void (*closed)(void *arg);
 	void *closed_arg;
+	/* The uv backend's close and raft's callback for it (glue_io_close). */
+	void (*uv_close)(struct raft_io *io, raft_io_close_cb cb);
+	raft_io_close_cb io_closed_cb;
+	bool io_closed;
 };
+
+/* libraft 0.15's uv backend calls its close callback each time a handle's
+ * close completes once nothing is left open (uvMaybeFireCloseCb clears
+ * nothing after firing; upstream's one-line fix, c042b4e, was reverted),
+ * so a stream whose close came last fired it a second time and raft's
+ * ioCloseCb freed its address and log again: a double free at a replica's
+ * stop (test_replica_uv under ASan, about 1 run in 90; a clean-clone CI
+ * run once). raft's callback is passed on once; a repeat is logged. */
+static void glue_io_closed(struct raft_io *io)
+{
+	raft_glue_node *g = (raft_glue_node *)((char *)io - offsetof(raft_glue_node, io));
+	if (g->io_closed) {
+		log_warn("replica.io_close_repeat", "hint=\"libraft 0.15 uv backend fired its"
+		    " close callback again; ignored\"");
+		return;
+	}
+	g->io_closed = true;
+	g->io_closed_cb(io);
+}
+
+static void glue_io_close(struct raft_io *io, raft_io_close_cb cb)
+{
+	raft_glue_node *g = (raft_glue_node *)((char *)io - offsetof(raft_glue_node, io));
+	g->io_closed_cb = cb;
+	g->io_closed = false;
+	g->uv_close(io, glue_io_closed);
+}
 
 /* The group's configuration of n peers. 0 or a RAFT_* code. */
 static int glue_conf(struct raft_configuration *conf, const raft_glue_peer *peers, size_t n)
@@ -474,6 +505,10 @@ int raft_glue_node_create(raft_glue_node **out, struct uv_loop_s *loop, const ch
 	if (rv == 0) {
 		rv = raft_uv_init(&g->io, loop, dir, &g->transport);
 		g->io_init = rv == 0;
+	}
+	if (rv == 0) {
+		g->uv_close = g->io.close;
+		g->io.close = glue_io_close;
 	}
 	if (rv == 0) {
 		raft_uv_set_connect_retry_delay(&g->io, RAFT_GLUE_CONNECT_RETRY_MS);
