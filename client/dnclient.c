@@ -34,6 +34,20 @@
  * the old dialer, destroy drains first, and a close that still does not
  * return is abandoned after DNC_CLOSE_WAIT_MS (logged) rather than hang the
  * caller.
+ *
+ * The same libnng stops a coordinator's listener for good when a client
+ * goes away in the middle of a handshake (common/io/netguard.h): the
+ * replica takes no storefront connection any more until its netguard sees
+ * it (2-6 s). A dialer with no connection may be in one (it redials on its
+ * own: a killed replica is back in ~200 ms, while the watchdog moves on
+ * after DNC_NOPIPE_US), so dnc_rotate never closes one: it is retired. A
+ * retired dialer is given a long reconnect time (it dials no more after
+ * the attempt it may be in), a connection that attempt still makes is
+ * refused before the socket sees it (dnc_pipe_added: no order goes there;
+ * the other side sees a connection close after its handshake), and the
+ * flusher closes the dialer DNC_RETIRED_CLOSE_US later, when any attempt
+ * has ended. A connected dialer is closed as before: its handshake is long
+ * done.
  */
 #include <assert.h>
 #include <errno.h>
@@ -88,6 +102,19 @@
  * retries in a few milliseconds. A NOT_LEADER naming the leader is
  * followed at once. */
 #define DNC_RETRY_BACKOFF_US 50000u
+/* A retired dialer's reconnect time (nng draws its next wait at random
+ * below it; setting it sets the current wait too): it dials no more. */
+#define DNC_RETIRED_RECONN_MS (3600 * 1000)
+/* A retired dialer is closed this long after (a connection attempt it was
+ * in has ended: a TLS handshake takes milliseconds). */
+#define DNC_RETIRED_CLOSE_US 2000000u
+/* Retired dialers kept at once (more: the oldest is closed early). */
+#define DNC_RETIRED_MAX 16u
+
+typedef struct {
+	nng_dialer d;
+	uint64_t since_us;
+} dnc_retired;
 
 typedef struct dnc_item {
 	struct dnc_item *next;
@@ -119,6 +146,7 @@ struct dnclient {
 	size_t cur;
 	uint64_t gen;
 	bool rotate;             /* the flusher should move to the next URL */
+	const char *rotate_why;  /* why (the fail-over's log line) */
 	bool recheck;            /* a message failed: is the dialer still dialling? */
 	uint64_t recheck_us;     /* flusher: when it last looked */
 	uint64_t dial_other;     /* flusher: the dialer's "other" errors then */
@@ -136,6 +164,9 @@ struct dnclient {
 	bool connected;          /* flusher: the current dialer had a connection */
 	uint64_t down_until_us[DNCLIENT_URLS_MAX]; /* found dead (watchdog): not
 	                          * followed to, nor rotated to, before then */
+	/* Dialers left with no connection (see the top), oldest first. */
+	dnc_retired retired[DNC_RETIRED_MAX];
+	size_t nretired;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	dnc_item *head, *tail;
@@ -230,6 +261,7 @@ static void dnc_slot_release(dnc_slot *s, bool failed, bool answered)
 	}
 	if (failed && s->gen == c->gen && c->o.nurls > 1) {
 		c->rotate = true;
+		c->rotate_why = answered ? "bad_answer" : "no_answer";
 	} else if (failed) {
 		c->recheck = true;
 	}
@@ -267,6 +299,7 @@ static void dnc_follow(dnclient *c, const char *leader)
 	    (named || now - c->leaderless_since_us >= DNC_LEADERLESS_US)) {
 		c->leaderless_since_us = 0;
 		c->rotate = true;
+		c->rotate_why = named ? "not_leader" : "leaderless";
 		c->leader = named ? at : -1;
 		pthread_cond_broadcast(&c->cv);   /* the flusher moves now */
 	}
@@ -477,21 +510,109 @@ static size_t dnc_next_url(const dnclient *c)
 	return (c->cur + 1) % c->o.nurls;
 }
 
+/* nng's thread, once a connection is negotiated and before the socket
+ * takes it: a retired dialer's is refused (no order goes there). */
+static void dnc_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	dnclient *c = arg;
+	int id = nng_dialer_id(nng_pipe_dialer(p));
+	bool refuse = false;
+	(void)ev;
+	pthread_mutex_lock(&c->mu);
+	for (size_t k = 0; k < c->nretired && id > 0; k++) {
+		refuse |= nng_dialer_id(c->retired[k].d) == id;
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (refuse) {
+		log_debug("dnclient.refused", "dialer=%d reason=\"left while it connected\"", id);
+		nng_pipe_close(p);
+	}
+}
+
+/* Takes retired dialer k out of the list (mutex held). */
+static nng_dialer dnc_retired_take(dnclient *c, size_t k)
+{
+	nng_dialer d = c->retired[k].d;
+	memmove(&c->retired[k], &c->retired[k + 1],
+	    (c->nretired - k - 1) * sizeof(c->retired[0]));
+	c->nretired--;
+	return d;
+}
+
+/* The flusher (mutex held): closes the oldest retired dialer once it is
+ * DNC_RETIRED_CLOSE_US old. True when it closed one. */
+static bool dnc_retired_close(dnclient *c)
+{
+	if (c->nretired == 0 ||
+	    dnc_now_us() - c->retired[0].since_us < DNC_RETIRED_CLOSE_US) {
+		return false;
+	}
+	nng_dialer d = dnc_retired_take(c, 0);
+	pthread_mutex_unlock(&c->mu);
+	nng_dialer_close(d);
+	pthread_mutex_lock(&c->mu);
+	return true;
+}
+
+/* Leaves dialer d (the flusher, without the mutex): closed if it is
+ * connected (its handshake is done), else retired (see the top of the
+ * file). */
+static void dnc_leave(dnclient *c, nng_dialer d)
+{
+	if (netguard_dialer_pipes(d) == 0) {
+		(void)nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, DNC_RETIRED_RECONN_MS);
+		(void)nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, DNC_RETIRED_RECONN_MS);
+		nng_dialer early = NNG_DIALER_INITIALIZER;
+		pthread_mutex_lock(&c->mu);
+		if (c->nretired == DNC_RETIRED_MAX) {
+			early = dnc_retired_take(c, 0);
+		}
+		c->retired[c->nretired++] = (dnc_retired){d, dnc_now_us()};
+		pthread_mutex_unlock(&c->mu);
+		if (nng_dialer_id(early) > 0) {
+			nng_dialer_close(early);
+		}
+		/* Refused from now on; one that came up just before is the
+		 * socket's, and closed as a connected one. */
+		if (netguard_dialer_pipes(d) == 0) {
+			return;
+		}
+		bool mine = false;
+		pthread_mutex_lock(&c->mu);
+		for (size_t k = 0; k < c->nretired && !mine; k++) {
+			if (nng_dialer_id(c->retired[k].d) == nng_dialer_id(d)) {
+				(void)dnc_retired_take(c, k);
+				mine = true;
+			}
+		}
+		pthread_mutex_unlock(&c->mu);
+		if (!mine) {
+			return;
+		}
+	}
+	nng_dialer_close(d);
+}
+
 /* Moves to the next address (the flusher, with the mutex held). The old
  * dialer (and its connection) is closed only once nothing is in flight on
  * it (libnng 1.5.2 wedges when a connection is closed while an answer
- * arrives, see the top of the file); nothing new is sent meanwhile. */
+ * arrives, see the top of the file); nothing new is sent meanwhile. One
+ * with no connection is retired instead (dnc_leave) - unless the move is
+ * to its own address (a redial: that dialer is stuck). */
 static void dnc_rotate(dnclient *c)
 {
 	/* A send may wait timeout_ms for a connection, its answer as long.
 	 * No connection (a dead address, a stopped dialer): nothing to wait
 	 * for. */
+	uint64_t t0 = dnc_now_us();
+	size_t busy = c->o.inflight_max - c->nfree;
 	if (netguard_dialer_pipes(c->dialer) != 0) {
 		dnc_wait_idle(c, 2 * c->o.timeout_ms + 100, false);
 	}
 	if (c->closing) {
 		return; /* destroy closes the socket */
 	}
+	size_t from = c->cur;
 	c->rotate = false;
 	c->connected = false;
 	c->nopipe_since_us = 0;
@@ -499,13 +620,20 @@ static void dnc_rotate(dnclient *c)
 	c->cur = c->leader >= 0 ? (size_t)c->leader : dnc_next_url(c);
 	c->leader = -1;
 	c->st.failovers++;
+	log_info("dnclient.failover", "from=%s to=%s why=%s busy=%zu waited_ms=%llu",
+	    c->urls[from], c->urls[c->cur], c->rotate_why != NULL ? c->rotate_why : "?", busy,
+	    (unsigned long long)((dnc_now_us() - t0) / 1000u));
 	nng_dialer old = c->dialer;
-	const char *url = c->urls[c->cur];
+	size_t to = c->cur;
 	pthread_mutex_unlock(&c->mu);
-	nng_dialer_close(old);
+	if (to != from) {
+		dnc_leave(c, old);
+	} else {
+		nng_dialer_close(old);
+	}
 	nng_dialer d = NNG_DIALER_INITIALIZER;
 	/* A failure is logged by nettls; the next failed message moves on. */
-	(void)nettls_dial_dialer(c->sock, url, &c->o.tls, NNG_FLAG_NONBLOCK, &d);
+	(void)nettls_dial_dialer(c->sock, c->urls[to], &c->o.tls, NNG_FLAG_NONBLOCK, &d);
 	pthread_mutex_lock(&c->mu);
 	c->dialer = d;
 }
@@ -604,6 +732,9 @@ static void *dnc_flusher(void *arg)
 			dnc_rotate(c);
 			continue;
 		}
+		if (dnc_retired_close(c)) {
+			continue;
+		}
 		if (c->recheck && dnc_now_us() - c->recheck_us >= DNC_RECHECK_US) {
 			/* libnng 1.5.2 may have stopped redialling (netguard.h):
 			 * then dial the same address again. */
@@ -616,6 +747,7 @@ static void *dnc_flusher(void *arg)
 			if (stuck && !c->rotate) {
 				log_warn("dnclient.redial", "url=%s reason=dial_stopped", c->urls[c->cur]);
 				c->rotate = true;
+				c->rotate_why = "dial_stopped";
 				c->leader = (int)c->cur;
 			}
 			continue;
@@ -626,6 +758,7 @@ static void *dnc_flusher(void *arg)
 			    c->urls[c->cur], (unsigned long long)(dnc_redial_us(c) / 1000u));
 			c->failing_since_us = dnc_now_us();
 			c->rotate = true;
+			c->rotate_why = "redial";
 			c->leader = (int)c->cur;
 			continue;
 		}
@@ -636,7 +769,7 @@ static void *dnc_flusher(void *arg)
 			continue;
 		}
 		if (c->queued == 0 || c->nfree == 0) {
-			if (c->o.nurls > 1 && c->nfree < c->o.inflight_max) {
+			if (c->o.nurls > 1 && (c->nfree < c->o.inflight_max || c->nretired > 0)) {
 				dnc_wait_until(c, dnc_now_us() + DNC_WATCH_US);
 			} else {
 				pthread_cond_wait(&c->cv, &c->mu);
@@ -696,6 +829,9 @@ static int dnc_open(dnclient *c)
 		nng_aio_set_timeout(s->aio, c->o.timeout_ms);
 	}
 	c->nfree = c->o.inflight_max;
+	if (nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_PRE, dnc_pipe_added, c) != 0) {
+		return DN_ENET;
+	}
 	return nettls_dial_dialer(c->sock, c->urls[0], &c->o.tls, NNG_FLAG_NONBLOCK,
 	    &c->dialer);
 }
@@ -870,6 +1006,9 @@ void dnclient_destroy(dnclient *c)
 		nng_aio_free(c->slots[k].aio);
 		c->slots[k].aio = NULL;
 	}
+	/* dnc_pipe_added uses c: no more calls (the socket's close waits for
+	 * one running: it stops the dialers' connects). */
+	(void)nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_PRE, NULL, NULL);
 	dnc_close_socket(c->sock);
 	while (c->head != NULL) {
 		dnc_item *it = c->head;

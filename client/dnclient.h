@@ -21,7 +21,10 @@
  * and answers every order still pending DN_ECLOSED before it returns; no
  * callback runs after it returns. A move to the next address waits for
  * the messages in flight on the old one to end (answer or timeout) before
- * it closes that connection.
+ * it closes that connection; a connection still being made there is left
+ * to finish its handshake (cut in it, it would stop libnng 1.5.2's
+ * listener on that replica), refused, and its dialer closed 2 s later.
+ * Each move is logged (dnclient.failover: from, to, why).
  */
 #ifndef DN_DNCLIENT_H
 #define DN_DNCLIENT_H
