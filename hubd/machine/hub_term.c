@@ -873,16 +873,31 @@ static Dropnet__Status term_count(hub *h, const Dropnet__TermRequest *req,
 	if (delta == 0) {
 		return DROPNET__STATUS__OK; /* the book was right: no event */
 	}
+	/* Units found are booked like a receipt, within the same bounds the
+	 * coordinator holds its books to (a new SKU past DN_HUB_SKUS_MAX, a
+	 * row past DN_STOCK_ROW_UNITS_MAX): booked here past them, they sat
+	 * on this hub's book and never on the network's. */
+	if (delta > 0 && (rv = stock_room(h, req->sku, delta, msg)) != 0) {
+		return rv < 0 ? store_status(rv, msg) : DROPNET__STATUS__INVALID;
+	}
 	if ((rv = hub_store_count_apply(h->store, req->sku, req->bin,
 	    req->qty + tote, delta)) != 0) {
 		return store_status(rv, msg);
 	}
-	event_init(&ev, h, req, DROPNET__EVENT_KIND__EV_ADJUSTED, now);
-	ev.sku = req->sku;
-	ev.qty = delta;
-	ev.bin = req->bin;
-	if ((rv = hub_store_event_append(h->store, &ev)) != 0) {
-		return store_status(rv, msg);
+	/* One event carries at most DN_EVENT_UNITS_MAX units either way (the
+	 * coordinator rejects a larger one, and the hub is not told): a
+	 * larger loss - a bin of millions counted empty - goes as several,
+	 * applied in order in one sync, so both books lose all of it. */
+	for (int64_t left = delta; left != 0;) {
+		int64_t part = left < -DN_EVENT_UNITS_MAX ? -DN_EVENT_UNITS_MAX : left;
+		event_init(&ev, h, req, DROPNET__EVENT_KIND__EV_ADJUSTED, now);
+		ev.sku = req->sku;
+		ev.qty = part;
+		ev.bin = req->bin;
+		if ((rv = hub_store_event_append(h->store, &ev)) != 0) {
+			return store_status(rv, msg);
+		}
+		left -= part;
 	}
 	log_info("hub.counted", "sku=%s bin=%s counted=%" PRId64 " delta=%"
 	    PRId64 " operator=%s uid=%s event=%" PRIu64, req->sku, req->bin, req->qty,
