@@ -527,6 +527,9 @@ int coord_reload(coord *c);
  * UNAVAILABLE instead of routing on a partial ledger. */
 bool coord_ready(coord *c);
 void coord_stock_clear(coord *c);
+/* The rows of hub that hold anything (on hand, allocated or held back):
+ * what the hub's own book holds SKUs for. O(the whole stock table). */
+uint32_t coord_stock_held(const coord *c, int hub);
 /* Stops the process (log line, abort) when row s breaks the ledger's
  * invariants: on_hand, allocated, holdback >= 0, its hub registered, and
  * stock conserved (on_hand = received + returned + transfer_in - shipped -

@@ -18,7 +18,11 @@
  *    DN_HUB_SKUS_MAX SKUs, is refused at the terminal (INVALID), as a
  *    receipt is: nothing booked on either side, nothing rejected;
  *  - a count that would take a row past DN_STOCK_ROW_UNITS_MAX is refused
- *    at the terminal; the books stay equal.
+ *    at the terminal; the books stay equal;
+ *  - a hub whose data dir was wiped holds only the SKUs the seed gave it
+ *    (on hand > 0), while the ledger keeps a row for every SKU the hub
+ *    ever held: a receipt of a new SKU the hub may take (it holds fewer
+ *    than DN_HUB_SKUS_MAX) is booked by the coordinator too.
  */
 #include "harness.h"
 #include "core/limits.h"
@@ -183,12 +187,41 @@ static void test_count_row_full(void **state)
 	net_down(&n);
 }
 
+/* DN_HUB_SKUS_MAX SKUs, one of them counted out (a row of 0 on both
+ * books), then the hub's disk is wiped: the seed brings back the others
+ * only, and a new SKU's receipt is taken by both books. */
+static void test_wiped_hub_new_sku(void **state)
+{
+	(void)state;
+	net n;
+	net_up_named(&n, "wiped_skus");
+	receive_many(&n, DN_HUB_SKUS_MAX);
+	settle_all(&n);
+	assert_int_equal(count(&n, "MAIN", "f-0", 0), DROPNET__STATUS__OK);
+	sync_settle(&n);
+	assert_int_equal(ledger_on_hand(&n, "f-0"), 0);
+
+	hub_store_close(n.h.store);
+	rm_db(n.hub_db);
+	hub_up(&n);
+	sync_settle(&n);
+	assert_int_equal(hub_on_hand(&n, "f-7"), 1);
+	receive(&n, "new", 5);
+	sync_settle(&n);
+	assert_int_equal(hub_on_hand(&n, "new"), 5);
+	assert_int_equal(ledger_on_hand(&n, "new"), 5);
+	assert_int_equal(n.c.events_rejected, 0);
+	audit_clean(&n);
+	net_down(&n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_count_large_loss),
 	    cmocka_unit_test(test_count_skus_full),
 	    cmocka_unit_test(test_count_row_full),
+	    cmocka_unit_test(test_wiped_hub_new_sku),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
