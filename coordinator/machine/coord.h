@@ -958,10 +958,11 @@ int coord_transfer_shipped(coord *c, int hub, int64_t pid, int64_t now);
  * receipt for the caller). DN_ENOENT if no open transfer matches. */
 int coord_transfer_received(coord *c, int hub, const char *id, const char *sku,
     int64_t qty, int64_t now, int64_t *surplus);
-/* The source could not find qty of a transfer's units: they are lost, and
- * the transfer carries that many fewer (cancelled at zero). */
+/* The source could not find qty of a transfer's units: the transfer
+ * carries that many fewer (cancelled at zero), and all but the kept ones
+ * (EV_SHORT.kept: the hub's book kept them for units spoken for) are lost. */
 int coord_transfer_shorted(coord *c, int hub, int64_t pid, const char *sku,
-    int64_t qty);
+    int64_t qty, int64_t kept);
 /* Ops kinds 30..33. */
 void coord_ops_rebalance(coord *c, const Dropnet__OpsRequest *q, mreq *r);
 /* Per-bucket spike detection and signals; automatic rebalancing. */

@@ -369,7 +369,8 @@ static int hubsync_short(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 	bool transfer = false;
 	int rv = hubsync_placement_kind(c, hub, e->order_id, &order_id, &transfer);
 	if (rv == 0 && transfer && e->qty > 0) {
-		return coord_transfer_shorted(c, hub, (int64_t)e->order_id, e->sku, e->qty);
+		return coord_transfer_shorted(c, hub, (int64_t)e->order_id, e->sku, e->qty,
+		    e->kept);
 	}
 	if (rv != 0 && rv != DN_ENOENT) {
 		return rv;
