@@ -392,6 +392,17 @@ static int sync_incarnations(hub *h, const Dropnet__HubSyncReply *rep,
 	if (!rep->rewind) {
 		return 0;
 	}
+	/* A coordinator behind us has applied only events we sent and acked
+	 * only commands we applied: positions past them would make our next
+	 * events take seqs it counts as applied (never sent), or skip
+	 * commands for good. */
+	if (rep->event_applied > sp->event_seq || rep->cmd_base > sp->cmd_applied) {
+		log_error("hub.rewind_invalid", "event_applied=%" PRIu64 " event_seq=%"
+		    PRIu64 " cmd_base=%" PRIu64 " cmd_applied=%" PRIu64 ": reply not"
+		    " applied", rep->event_applied, sp->event_seq, rep->cmd_base,
+		    sp->cmd_applied);
+		return DN_ESTATE;
+	}
 	rv = hub_store_stream_rewind(h->store, rep->event_applied, rep->cmd_base);
 	if (rv == DN_ERANGE) {
 		log_error("hub.rewind_impossible", "event_applied=%" PRIu64
