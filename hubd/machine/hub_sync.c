@@ -445,11 +445,13 @@ static bool sync_quiet(const Dropnet__HubSyncReply *rep, const hub_stream *sp,
 }
 
 /* Applies the ack and the commands of one reply in one transaction.
- * *acked_out returns the event_acked now stored. A reply that writes
+ * *acked_out returns the event_acked now stored; *refused is set when the
+ * reply was refused as another coordinator's (sync_incarnations: a foreign
+ * store, another incarnation, an impossible rewind). A reply that writes
  * nothing (sync_quiet) takes no transaction: only this process writes
  * the store, so what it read is what the transaction would read. */
 static int sync_apply(hub *h, const Dropnet__HubSyncReply *rep,
-    uint64_t *acked_out, bool *pending_out, bool *rewound)
+    uint64_t *acked_out, bool *pending_out, bool *rewound, bool *refused)
 {
 	hub_stream sp;
 	hub_meta meta;
@@ -471,6 +473,7 @@ static int sync_apply(hub *h, const Dropnet__HubSyncReply *rep,
 		goto rollback;
 	}
 	if ((rv = sync_incarnations(h, rep, &sp, &meta, rewound)) != 0) {
+		*refused = rv == DN_ESTATE;
 		goto rollback;
 	}
 	/* After a rewind the positions are the coordinator's already. */
@@ -536,7 +539,7 @@ uint64_t hub_sync_on_reply(hub *h, int rv, const uint8_t *buf, size_t len)
 {
 	Dropnet__HubSyncReply *rep = NULL;
 	uint64_t acked = 0;
-	bool pending = false, more = false, rewound = false;
+	bool pending = false, more = false, rewound = false, refused = false;
 
 	if (rv != 0) {
 		coordinator_down(h, dn_strerror(rv));
@@ -556,8 +559,16 @@ uint64_t hub_sync_on_reply(hub *h, int rv, const uint8_t *buf, size_t len)
 		goto next;
 	}
 	coordinator_back(h);
-	lease_renew(h, rep->lease_ms);
-	if ((rv = sync_apply(h, rep, &acked, &pending, &rewound)) != 0) {
+	rv = sync_apply(h, rep, &acked, &pending, &rewound, &refused);
+	/* The lease is the coordinator this hub follows vouching for it: not
+	 * renewed by a reply the hub refused as another's (logged), which may
+	 * stand for a network that routes this hub's orders elsewhere. A
+	 * reply our own store failed to apply still renews it: the
+	 * coordinator heard this hub and counts it healthy. */
+	if (!refused) {
+		lease_renew(h, rep->lease_ms);
+	}
+	if (rv != 0) {
 		log_error("hub.sync_apply_failed", "err=%s", dn_strerror(rv));
 		goto next;
 	}
