@@ -1039,25 +1039,6 @@ typedef struct {
 	int kind;
 } term_out;
 
-static bool kind_writes(int kind)
-{
-	switch (kind) {
-	case DROPNET__TERM_KIND__TERM_RECEIVE:
-	case DROPNET__TERM_KIND__TERM_PICK:
-	case DROPNET__TERM_KIND__TERM_SHORT:
-	case DROPNET__TERM_KIND__TERM_SHIP:
-	case DROPNET__TERM_KIND__TERM_CLAIM:
-	case DROPNET__TERM_KIND__TERM_RELEASE:
-	case DROPNET__TERM_KIND__TERM_PACK:
-	case DROPNET__TERM_KIND__TERM_MOVE:
-	case DROPNET__TERM_KIND__TERM_COUNT:
-	case DROPNET__TERM_KIND__TERM_RETURN:
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* The request-key clock: keys are kept HUB_TERM_KEY_KEEP_MS of monotonic
  * time, so a wall-clock step can neither forget a key early (and let a
  * retry do the work twice) nor keep it for ever. It resumes from the newest
@@ -1096,7 +1077,7 @@ static Dropnet__Status term_run_keyed(hub *h, const Dropnet__TermRequest *req,
 	int status = 0, rv;
 
 	*replayed = false;
-	if (key[0] == '\0' || !kind_writes((int)req->kind)) {
+	if (key[0] == '\0' || !codec_term_kind_writes((int)req->kind)) {
 		return term_dispatch(h, req, now, msg, l);
 	}
 	if (strlen(key) > 2 * DN_ID_MAX) {
@@ -1163,7 +1144,7 @@ static void term_one(hub *h, mreq *r, int64_t now, bool in_tx,
 			hub_store_rollback_to(h->store);
 		}
 	}
-	out->wrote = st == DROPNET__STATUS__OK && kind_writes(out->kind);
+	out->wrote = st == DROPNET__STATUS__OK && codec_term_kind_writes(out->kind);
 	if (st != DROPNET__STATUS__OK) {
 		log_warn("hub.term_refused", "kind=%d status=%s msg=\"%s\"",
 		    out->kind, codec_status_name(st), msg);
