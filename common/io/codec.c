@@ -253,3 +253,22 @@ int codec_status_parse(const char *name, Dropnet__Status *out)
 	*out = (Dropnet__Status)v->value;
 	return 0;
 }
+
+bool codec_term_kind_writes(int kind)
+{
+	switch (kind) {
+	case DROPNET__TERM_KIND__TERM_RECEIVE:
+	case DROPNET__TERM_KIND__TERM_PICK:
+	case DROPNET__TERM_KIND__TERM_SHORT:
+	case DROPNET__TERM_KIND__TERM_SHIP:
+	case DROPNET__TERM_KIND__TERM_CLAIM:
+	case DROPNET__TERM_KIND__TERM_RELEASE:
+	case DROPNET__TERM_KIND__TERM_PACK:
+	case DROPNET__TERM_KIND__TERM_MOVE:
+	case DROPNET__TERM_KIND__TERM_COUNT:
+	case DROPNET__TERM_KIND__TERM_RETURN:
+		return true;
+	default:
+		return false;
+	}
+}

@@ -20,6 +20,7 @@
  */
 #ifndef DN_CODEC_H
 #define DN_CODEC_H
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "proto/dropnet.pb-c.h"
@@ -63,6 +64,10 @@ unsigned long long codec_refusals_get(void);
 
 /* Name of a status ("ACCEPTED"), as in the .proto; "UNKNOWN" if out of range. */
 const char *codec_status_name(Dropnet__Status s);
+/* True for the terminal requests that write the hub's book (receive, pick,
+ * short, ship, claim, release, pack, move, count, return): the ones a
+ * request_key makes done-once (SEMANTICS.md "The hub terminal"). */
+bool codec_term_kind_writes(int kind);
 /* Parses a status name; returns 0 or DN_EINVAL. */
 int codec_status_parse(const char *name, Dropnet__Status *out);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "core/err.h"
 #include "io/db.h"
+#include "io/walbuf.h"
 #include "io/log.h"
 
 /* How long a writer waits for another connection's lock (pickterm reads,
@@ -38,8 +39,13 @@ int db_open_vfs(const char *path, const char *schema_sql, const char *vfs,
 {
 	sqlite3 *db = NULL;
 	*out = NULL;
+	/* The default VFS through walbuf: a commit's WAL frames are one write
+	 * (walbuf.h). A named VFS (the simulator's) is used as named: dropsim
+	 * --walbuf puts walbuf over it itself. */
+	const char *wb = vfs == NULL ? walbuf_vfs(NULL) : NULL;
 	int rc = sqlite3_open_v2(path, &db,
-	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, vfs);
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	    wb != NULL ? wb : vfs);
 	if (rc != SQLITE_OK) {
 		log_error("db.open_failed", "path=%s err=\"%s\"", path,
 		    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));

@@ -527,6 +527,9 @@ int coord_reload(coord *c);
  * UNAVAILABLE instead of routing on a partial ledger. */
 bool coord_ready(coord *c);
 void coord_stock_clear(coord *c);
+/* The rows of hub that hold anything (on hand, allocated or held back):
+ * what the hub's own book holds SKUs for. O(the whole stock table). */
+uint32_t coord_stock_held(const coord *c, int hub);
 /* Stops the process (log line, abort) when row s breaks the ledger's
  * invariants: on_hand, allocated, holdback >= 0, its hub registered, and
  * stock conserved (on_hand = received + returned + transfer_in - shipped -
@@ -955,10 +958,11 @@ int coord_transfer_shipped(coord *c, int hub, int64_t pid, int64_t now);
  * receipt for the caller). DN_ENOENT if no open transfer matches. */
 int coord_transfer_received(coord *c, int hub, const char *id, const char *sku,
     int64_t qty, int64_t now, int64_t *surplus);
-/* The source could not find qty of a transfer's units: they are lost, and
- * the transfer carries that many fewer (cancelled at zero). */
+/* The source could not find qty of a transfer's units: the transfer
+ * carries that many fewer (cancelled at zero), and all but the kept ones
+ * (EV_SHORT.kept: the hub's book kept them for units spoken for) are lost. */
 int coord_transfer_shorted(coord *c, int hub, int64_t pid, const char *sku,
-    int64_t qty);
+    int64_t qty, int64_t kept);
 /* Ops kinds 30..33. */
 void coord_ops_rebalance(coord *c, const Dropnet__OpsRequest *q, mreq *r);
 /* Per-bucket spike detection and signals; automatic rebalancing. */

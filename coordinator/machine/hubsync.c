@@ -80,8 +80,13 @@ static const char *hubsync_units_check(coord *c, int hub, const Dropnet__HubEven
 	} else if (e->qty <= 0 || e->qty > DN_EVENT_UNITS_MAX) {
 		return "units";
 	}
+	/* Rows of nothing do not count: the ledger keeps a row for every SKU
+	 * the hub ever held, a wiped hub's new book only those its seed gave
+	 * it (on hand), and the hub admits a SKU by its own book. Counted
+	 * only at the bound. */
 	const coord_stock *row = coord_stock_get(c, hub, e->sku, false);
-	if (row == NULL && c->hubs[hub].nskus >= DN_HUB_SKUS_MAX) {
+	if (row == NULL && c->hubs[hub].nskus >= DN_HUB_SKUS_MAX &&
+	    coord_stock_held(c, hub) >= DN_HUB_SKUS_MAX) {
 		return "skus";
 	}
 	int64_t on_hand = row != NULL ? row->row.on_hand : 0;
@@ -364,7 +369,8 @@ static int hubsync_short(coord *c, int hub, const Dropnet__HubEvent *e, int64_t 
 	bool transfer = false;
 	int rv = hubsync_placement_kind(c, hub, e->order_id, &order_id, &transfer);
 	if (rv == 0 && transfer && e->qty > 0) {
-		return coord_transfer_shorted(c, hub, (int64_t)e->order_id, e->sku, e->qty);
+		return coord_transfer_shorted(c, hub, (int64_t)e->order_id, e->sku, e->qty,
+		    e->kept);
 	}
 	if (rv != 0 && rv != DN_ENOENT) {
 		return rv;

@@ -489,7 +489,8 @@ int coord_transfer_received(coord *c, int hub, const char *id, const char *sku,
 	return rv;
 }
 
-int coord_transfer_shorted(coord *c, int hub, int64_t pid, const char *sku, int64_t qty)
+int coord_transfer_shorted(coord *c, int hub, int64_t pid, const char *sku, int64_t qty,
+    int64_t kept)
 {
 	coord_store_transfer t;
 	int rv = coord_store_transfer_by_placement(c->store, pid, &t);
@@ -509,9 +510,12 @@ int coord_transfer_shorted(coord *c, int hub, int64_t pid, const char *sku, int6
 	if (row == NULL) {
 		return DN_ENOMEM;
 	}
+	/* The hub wrote off what it could not find beyond the units it kept
+	 * (EV_SHORT.kept), as for an order's short. */
+	kept = kept > 0 && kept <= q ? kept : 0;
 	int64_t gone = 0;
 	ledger_gap gap;
-	ledger_short_force(&row->row, q, q, &gone, &gap);
+	ledger_short_force(&row->row, q, q - kept, &gone, &gap);
 	coord_gap_note(c, hub, sku, "transfer_short", pid, &gap);
 	row->lost += gone;
 	if (coord_stock_save(c, row) != 0) {

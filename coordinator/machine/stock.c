@@ -249,6 +249,19 @@ coord_stock *coord_stock_get(coord *c, int hub, const char *sku, bool create)
 	return s;
 }
 
+uint32_t coord_stock_held(const coord *c, int hub)
+{
+	uint32_t n = 0;
+	for (size_t i = 0; i < c->stock_cap; i++) {
+		const coord_stock *s = &c->stock[i];
+		if (s->hub == hub && (s->row.on_hand > 0 || s->row.allocated > 0 ||
+		    s->row.holdback > 0)) {
+			n++;
+		}
+	}
+	return n;
+}
+
 void coord_stock_clear(coord *c)
 {
 	for (size_t i = 0; i < c->stock_cap; i++) {

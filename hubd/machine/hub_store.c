@@ -30,7 +30,8 @@
  * 5 = indexes orders_free (free open orders in pick priority) and
  * orders_claimed (each operator's unfinished orders), what a claim
  * reads; 6 = orders_open and orders_claimed again, their state test
- * spelled OPEN_STATE_SQL (same rows). Nothing else is ever dropped; a
+ * spelled OPEN_STATE_SQL (same rows); 7 = index orders_packed (the
+ * orders by packed_ms, for packed_today). Nothing else is ever dropped; a
  * file from newer code is refused.
  *
  * The outbox keeps DN_OUTBOX_KEEP events below event_acked, so a
@@ -170,6 +171,11 @@ static const db_migration store_migrations[] = {
 	    "DROP INDEX orders_claimed;"
 	    "CREATE INDEX orders_claimed ON orders(claimed_by)"
 	    " WHERE claimed_by <> '' AND " OPEN_STATE_SQL ";", NULL },
+	/* The orders packed since a time (the status bar's packed_today),
+	 * without a scan of every order the hub ever shipped. */
+	{ "orders_packed index",
+	    "CREATE INDEX orders_packed ON orders(packed_ms)"
+	    " WHERE packed_ms IS NOT NULL;", NULL },
 };
 
 enum {
@@ -310,18 +316,26 @@ static const char *const stmt_sql[ST_COUNT_] = {
 	    " LIMIT ?1",
 	[ST_ORDER_COUNT] = "SELECT count(*) FROM orders WHERE state = ?1",
 	[ST_CLAIM_SET] = "UPDATE orders SET claimed_by = ?2 WHERE order_id = ?1",
+	/* Read through the open orders (orders_open) and today's packed
+	 * ones (orders_packed): a scan of the whole table, every order the
+	 * hub ever shipped, ran on every terminal's status poll (500 ms
+	 * each) and grew with the hub's history. */
 	[ST_COUNTS] = "SELECT"
 	    " sum(state = 'queued' AND claimed_by = ''),"
 	    " sum(state IN ('picking', 'picked')"
 	    "     OR (state = 'queued' AND claimed_by <> '')),"
 	    " sum(state = 'packed'),"
-	    " sum(state IN ('packed', 'shipped') AND packed_ms >= ?1)"
-	    " FROM orders",
+	    " (SELECT count(*) FROM orders INDEXED BY orders_packed"
+	    "  WHERE packed_ms IS NOT NULL AND packed_ms >= ?1"
+	    "  AND (state = 'packed' OR state = 'shipped'))"
+	    " FROM orders INDEXED BY orders_open WHERE " OPEN_STATE_SQL,
 	[ST_BIN_QTY] = "SELECT qty FROM bins WHERE bin = ?1 AND sku = ?2",
-	[ST_SKU_IN_TOTES] = "SELECT COALESCE(SUM(l.picked), 0) FROM order_lines l"
-	    " JOIN orders o ON o.order_id = l.order_id WHERE l.sku = ?1"
-	    " AND (o.state = 'picking' OR o.state = 'picked'"
-	    " OR o.state = 'packed')",
+	/* Through the open orders (orders_open), then each one's lines:
+	 * not a scan of every line the hub ever held. */
+	[ST_SKU_IN_TOTES] = "SELECT COALESCE(SUM(l.picked), 0)"
+	    " FROM orders o INDEXED BY orders_open"
+	    " JOIN order_lines l ON l.order_id = o.order_id"
+	    " WHERE " OPEN_STATE_SQL " AND o.state <> 'queued' AND l.sku = ?1",
 	[ST_BIN_LIST] = "SELECT sku, qty FROM bins WHERE bin = ?1 AND qty > 0"
 	    " ORDER BY sku LIMIT ?2",
 	[ST_QUARANTINE_ADD] = "INSERT INTO quarantine(sku, qty) VALUES (?1, ?2)"

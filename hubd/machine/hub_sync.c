@@ -392,6 +392,17 @@ static int sync_incarnations(hub *h, const Dropnet__HubSyncReply *rep,
 	if (!rep->rewind) {
 		return 0;
 	}
+	/* A coordinator behind us has applied only events we sent and acked
+	 * only commands we applied: positions past them would make our next
+	 * events take seqs it counts as applied (never sent), or skip
+	 * commands for good. */
+	if (rep->event_applied > sp->event_seq || rep->cmd_base > sp->cmd_applied) {
+		log_error("hub.rewind_invalid", "event_applied=%" PRIu64 " event_seq=%"
+		    PRIu64 " cmd_base=%" PRIu64 " cmd_applied=%" PRIu64 ": reply not"
+		    " applied", rep->event_applied, sp->event_seq, rep->cmd_base,
+		    sp->cmd_applied);
+		return DN_ESTATE;
+	}
 	rv = hub_store_stream_rewind(h->store, rep->event_applied, rep->cmd_base);
 	if (rv == DN_ERANGE) {
 		log_error("hub.rewind_impossible", "event_applied=%" PRIu64
@@ -434,11 +445,13 @@ static bool sync_quiet(const Dropnet__HubSyncReply *rep, const hub_stream *sp,
 }
 
 /* Applies the ack and the commands of one reply in one transaction.
- * *acked_out returns the event_acked now stored. A reply that writes
+ * *acked_out returns the event_acked now stored; *refused is set when the
+ * reply was refused as another coordinator's (sync_incarnations: a foreign
+ * store, another incarnation, an impossible rewind). A reply that writes
  * nothing (sync_quiet) takes no transaction: only this process writes
  * the store, so what it read is what the transaction would read. */
 static int sync_apply(hub *h, const Dropnet__HubSyncReply *rep,
-    uint64_t *acked_out, bool *pending_out, bool *rewound)
+    uint64_t *acked_out, bool *pending_out, bool *rewound, bool *refused)
 {
 	hub_stream sp;
 	hub_meta meta;
@@ -460,6 +473,7 @@ static int sync_apply(hub *h, const Dropnet__HubSyncReply *rep,
 		goto rollback;
 	}
 	if ((rv = sync_incarnations(h, rep, &sp, &meta, rewound)) != 0) {
+		*refused = rv == DN_ESTATE;
 		goto rollback;
 	}
 	/* After a rewind the positions are the coordinator's already. */
@@ -525,7 +539,7 @@ uint64_t hub_sync_on_reply(hub *h, int rv, const uint8_t *buf, size_t len)
 {
 	Dropnet__HubSyncReply *rep = NULL;
 	uint64_t acked = 0;
-	bool pending = false, more = false, rewound = false;
+	bool pending = false, more = false, rewound = false, refused = false;
 
 	if (rv != 0) {
 		coordinator_down(h, dn_strerror(rv));
@@ -545,8 +559,16 @@ uint64_t hub_sync_on_reply(hub *h, int rv, const uint8_t *buf, size_t len)
 		goto next;
 	}
 	coordinator_back(h);
-	lease_renew(h, rep->lease_ms);
-	if ((rv = sync_apply(h, rep, &acked, &pending, &rewound)) != 0) {
+	rv = sync_apply(h, rep, &acked, &pending, &rewound, &refused);
+	/* The lease is the coordinator this hub follows vouching for it: not
+	 * renewed by a reply the hub refused as another's (logged), which may
+	 * stand for a network that routes this hub's orders elsewhere. A
+	 * reply our own store failed to apply still renews it: the
+	 * coordinator heard this hub and counts it healthy. */
+	if (!refused) {
+		lease_renew(h, rep->lease_ms);
+	}
+	if (rv != 0) {
 		log_error("hub.sync_apply_failed", "err=%s", dn_strerror(rv));
 		goto next;
 	}

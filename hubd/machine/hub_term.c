@@ -873,16 +873,31 @@ static Dropnet__Status term_count(hub *h, const Dropnet__TermRequest *req,
 	if (delta == 0) {
 		return DROPNET__STATUS__OK; /* the book was right: no event */
 	}
+	/* Units found are booked like a receipt, within the same bounds the
+	 * coordinator holds its books to (a new SKU past DN_HUB_SKUS_MAX, a
+	 * row past DN_STOCK_ROW_UNITS_MAX): booked here past them, they sat
+	 * on this hub's book and never on the network's. */
+	if (delta > 0 && (rv = stock_room(h, req->sku, delta, msg)) != 0) {
+		return rv < 0 ? store_status(rv, msg) : DROPNET__STATUS__INVALID;
+	}
 	if ((rv = hub_store_count_apply(h->store, req->sku, req->bin,
 	    req->qty + tote, delta)) != 0) {
 		return store_status(rv, msg);
 	}
-	event_init(&ev, h, req, DROPNET__EVENT_KIND__EV_ADJUSTED, now);
-	ev.sku = req->sku;
-	ev.qty = delta;
-	ev.bin = req->bin;
-	if ((rv = hub_store_event_append(h->store, &ev)) != 0) {
-		return store_status(rv, msg);
+	/* One event carries at most DN_EVENT_UNITS_MAX units either way (the
+	 * coordinator rejects a larger one, and the hub is not told): a
+	 * larger loss - a bin of millions counted empty - goes as several,
+	 * applied in order in one sync, so both books lose all of it. */
+	for (int64_t left = delta; left != 0;) {
+		int64_t part = left < -DN_EVENT_UNITS_MAX ? -DN_EVENT_UNITS_MAX : left;
+		event_init(&ev, h, req, DROPNET__EVENT_KIND__EV_ADJUSTED, now);
+		ev.sku = req->sku;
+		ev.qty = part;
+		ev.bin = req->bin;
+		if ((rv = hub_store_event_append(h->store, &ev)) != 0) {
+			return store_status(rv, msg);
+		}
+		left -= part;
 	}
 	log_info("hub.counted", "sku=%s bin=%s counted=%" PRId64 " delta=%"
 	    PRId64 " operator=%s uid=%s event=%" PRIu64, req->sku, req->bin, req->qty,
@@ -1024,25 +1039,6 @@ typedef struct {
 	int kind;
 } term_out;
 
-static bool kind_writes(int kind)
-{
-	switch (kind) {
-	case DROPNET__TERM_KIND__TERM_RECEIVE:
-	case DROPNET__TERM_KIND__TERM_PICK:
-	case DROPNET__TERM_KIND__TERM_SHORT:
-	case DROPNET__TERM_KIND__TERM_SHIP:
-	case DROPNET__TERM_KIND__TERM_CLAIM:
-	case DROPNET__TERM_KIND__TERM_RELEASE:
-	case DROPNET__TERM_KIND__TERM_PACK:
-	case DROPNET__TERM_KIND__TERM_MOVE:
-	case DROPNET__TERM_KIND__TERM_COUNT:
-	case DROPNET__TERM_KIND__TERM_RETURN:
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* The request-key clock: keys are kept HUB_TERM_KEY_KEEP_MS of monotonic
  * time, so a wall-clock step can neither forget a key early (and let a
  * retry do the work twice) nor keep it for ever. It resumes from the newest
@@ -1081,7 +1077,7 @@ static Dropnet__Status term_run_keyed(hub *h, const Dropnet__TermRequest *req,
 	int status = 0, rv;
 
 	*replayed = false;
-	if (key[0] == '\0' || !kind_writes((int)req->kind)) {
+	if (key[0] == '\0' || !codec_term_kind_writes((int)req->kind)) {
 		return term_dispatch(h, req, now, msg, l);
 	}
 	if (strlen(key) > 2 * DN_ID_MAX) {
@@ -1148,7 +1144,7 @@ static void term_one(hub *h, mreq *r, int64_t now, bool in_tx,
 			hub_store_rollback_to(h->store);
 		}
 	}
-	out->wrote = st == DROPNET__STATUS__OK && kind_writes(out->kind);
+	out->wrote = st == DROPNET__STATUS__OK && codec_term_kind_writes(out->kind);
 	if (st != DROPNET__STATUS__OK) {
 		log_warn("hub.term_refused", "kind=%d status=%s msg=\"%s\"",
 		    out->kind, codec_status_name(st), msg);

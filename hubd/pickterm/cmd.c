@@ -12,9 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 #include "core/err.h"
 #include "core/limits.h"
+#include "io/codec.h"
 #include "io/rpc.h"
 #include "pickterm.h"
 
@@ -91,7 +94,22 @@ int pickterm_call(const pickterm_opts *o, Dropnet__TermRequest *req,
 	*rep = NULL;
 	req->version = DN_PROTO_VERSION;
 	req->operator_ = (char *)o->operator_;
-	req->request_key = (char *)(o->request_key != NULL ? o->request_key : "");
+	/* Without --request-key a write still carries a key of its own (hubd
+	 * ignores it on reads): when the hub does not answer, the work may
+	 * have been done, and running the command again with this key does
+	 * it at most once. */
+	char own[40];
+	const char *key = o->request_key;
+	if (key == NULL || key[0] == '\0') {
+		uint64_t r[2] = {0, 0};
+		if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r)) {
+			r[0] = (uint64_t)time(NULL);
+			r[1] = (uint64_t)getpid();
+		}
+		snprintf(own, sizeof(own), "pt-%016" PRIx64 "%016" PRIx64, r[0], r[1]);
+		key = own;
+	}
+	req->request_key = (char *)key;
 	if ((rv = codec_term_request_pack(req, &out, &out_len)) != 0) {
 		fprintf(stderr, "pickterm: out of memory\n");
 		return PICKTERM_EXIT_STATUS;
@@ -107,8 +125,14 @@ int pickterm_call(const pickterm_opts *o, Dropnet__TermRequest *req,
 	free(out);
 	rpc_close(c);
 	if (rv != 0) {
-		fprintf(stderr, "pickterm: hub at %s did not answer (%s)\n", o->hub,
-		    dn_strerror(rv));
+		if (codec_term_kind_writes((int)req->kind)) {
+			fprintf(stderr, "pickterm: hub at %s did not answer (%s); it may"
+			    " have done it: run the same command with --request-key %s to"
+			    " do it at most once\n", o->hub, dn_strerror(rv), key);
+		} else {
+			fprintf(stderr, "pickterm: hub at %s did not answer (%s)\n", o->hub,
+			    dn_strerror(rv));
+		}
 		return PICKTERM_EXIT_UNREACHABLE;
 	}
 	rv = codec_term_reply_unpack(in, in_len, rep);

@@ -6,7 +6,9 @@
 # the terminal reconnects and says so, the pending scan is delivered exactly
 # once (the hub counts 2, not 1 or 3), and the pick resumes to the end.
 # The same request_key sent twice (command mode, as the terminal resends)
-# is done once and answered the same both times.
+# is done once and answered the same both times. A command-line write that
+# hubd (frozen) did not answer names the key pickterm gave it; run again
+# with that key it is done once.
 source "$(dirname "$0")/lib/net.sh"
 source "$(dirname "$0")/lib/tmux.sh"
 net_setup "$1"
@@ -62,3 +64,27 @@ n2=$(jget "$(hubq)" '[o["lines"][0]["picked"] for o in j["orders"] if o["order_i
 grep -q "hub.term_replayed key=zoe-7" "$NET_DIR/log/london.log" || fail "hubd did not log the replay"
 ok "same request_key twice: done once, same answer"
 
+
+# A command-line write to a frozen hubd (no --request-key): pickterm gives up
+# with exit 3 and names the key it sent; the same command with that key is
+# done at most once, whether hubd ran the first request after the thaw (the
+# retry is then answered from its journal, as zoe-7 above) or dropped it
+# unrun (its client had gone: bridge.abandoned): a second receipt would put
+# 4 units in the book that are not on the shelf.
+before=$(stock_field london tee on_hand)
+lpid=$(pid_of london)
+kill -STOP "$lpid"
+rc=0
+err=$(pt london receive tee 4 --bin A-02 2>&1 >/dev/null) || rc=$?
+kill -CONT "$lpid"
+[[ $rc == 3 ]] || fail "pickterm exit $rc against a frozen hubd, want 3 ($err)"
+# Thawed, hubd answers again (its listener guard restarts the terminal
+# socket that the connection given up during the freeze stopped).
+wait_until 20 "hubd answers after the thaw" pt london status
+k=$(grep -o -- '--request-key [^ ]*' <<<"$err" | awk '{print $2}')
+[[ $k == pt-* ]] || fail "pickterm did not name the key it sent: $err"
+out=$(pt london --request-key "$k" receive tee 4 --bin A-02 2>&1) || fail "retry with $k: $out"
+wait_until 20 "coordinator sees the 4 units" stock_is london tee on_hand $((before + 4))
+inbin=$(jget "$(pt london --json bin A-02)" 'sum(r["qty"] for r in j["stock"] if r["sku"] == "tee")')
+[[ $inbin == 4 ]] || fail "the hub's book holds $inbin tee in A-02, want 4"
+ok "a write hubd did not answer: retried with the key pickterm printed, done once"

@@ -33,9 +33,9 @@
  * 8 = activations, 9 = ops_replies (an operator write's first answer);
  * the hub's 4 = orders_open, 5 = orders_free and orders_claimed, 6 =
  * orders_open and orders_claimed with their state test spelled as
- * equalities. */
+ * equalities, 7 = orders_packed. */
 #define COORD_VERSION 9
-#define HUB_VERSION 6
+#define HUB_VERSION 7
 
 /* coordinator.db as the code before versioning made it (store.c at
  * bdac461), with a registered hub, a ledger row and a queued command. */

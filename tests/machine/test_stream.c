@@ -416,6 +416,17 @@ static int64_t t_order(t_net *n, int hi, const char *key, const char *sku, uint3
 	return t_sql_i64(n, sql);
 }
 
+/* Every hub registered, 20 tee received at london and a transfer of 10 of
+ * them to reading: its placement in *pid, its id in id (DN_ID_MAX + 1). */
+static t_net *t_open_transfer(int64_t *pid, char *id)
+{
+	t_net *n = t_open();
+	t_hello_all(n);
+	t_receive(n, 0, "tee", 20);
+	*pid = t_transfer(n, 0, 1, "tee", 10, id, DN_ID_MAX + 1);
+	return n;
+}
+
 /* ---- defect: a shipment the source's books cannot cover ----
  * A cycle count taken while a transfer's units sat in a tote took them off
  * london's books; the transfer's EV_SHIPPED then failed ledger_ship, which
@@ -426,11 +437,9 @@ static int64_t t_order(t_net *n, int hi, const char *key, const char *sku, uint3
 static void test_ship_uncovered_transfer(void **state)
 {
 	(void)state;
-	t_net *n = t_open();
-	t_hello_all(n);
-	t_receive(n, 0, "tee", 20);
 	char id[DN_ID_MAX + 1];
-	int64_t pid = t_transfer(n, 0, 1, "tee", 10, id, sizeof(id));
+	int64_t pid = 0;
+	t_net *n = t_open_transfer(&pid, id);
 	t_sync s = {.hub = 0};
 	s.ev[s.nev++] = t_adjusted(n, 0, "tee", -15);
 	t_sync_ok(n, &s);
@@ -459,6 +468,47 @@ static void test_ship_uncovered_transfer(void **state)
 	s.hub = 1;
 	s.ev[s.nev++] = t_received(n, 1, "tee", 10, id);
 	t_sync_ok(n, &s);
+	t_sql_text(n, "SELECT state FROM transfers", st, sizeof(st));
+	assert_string_equal(st, "received");
+	assert_int_equal(t_audit(n, ""), 0);
+	t_close(n);
+}
+
+/* ---- defect: a transfer's short wrote off the units the hub kept ----
+ * The hub writes off only what its book holds beyond the units spoken for
+ * (in totes, or still to pick for the rest of the line) and says how many
+ * it kept (EV_SHORT.kept); an order's short honoured it, a transfer's
+ * took the whole qty off the source's on_hand, so the ledger said fewer
+ * units than the hub's book. Both must lose qty - kept. */
+static void test_short_kept_transfer(void **state)
+{
+	(void)state;
+	char id[DN_ID_MAX + 1];
+	int64_t pid = 0;
+	t_net *n = t_open_transfer(&pid, id);
+	/* 4 not found, 3 of them kept by the hub's book: 1 written off. */
+	t_sync s = {.hub = 0};
+	Dropnet__HubEvent *e = t_ev(n, 0, DROPNET__EVENT_KIND__EV_SHORT);
+	e->order_id = (uint64_t)pid;
+	e->sku = strdup("tee");
+	e->qty = 4;
+	e->kept = 3;
+	s.ev[s.nev++] = e;
+	t_sync_ok(n, &s);
+	Dropnet__StockRow r;
+	t_stock(n, 0, "tee", &r);
+	assert_int_equal(r.on_hand, 19);
+	assert_int_equal(r.allocated, 6);
+	/* The other 6 leave and arrive; the books hold 13 at london. */
+	s.ev[s.nev++] = t_shipped(n, 0, (uint64_t)pid, "tee", 6);
+	t_sync_ok(n, &s);
+	t_stock(n, 0, "tee", &r);
+	assert_int_equal(r.on_hand, 13);
+	assert_int_equal(r.allocated, 0);
+	s.hub = 1;
+	s.ev[s.nev++] = t_received(n, 1, "tee", 6, id);
+	t_sync_ok(n, &s);
+	char st[32];
 	t_sql_text(n, "SELECT state FROM transfers", st, sizeof(st));
 	assert_string_equal(st, "received");
 	assert_int_equal(t_audit(n, ""), 0);
@@ -965,6 +1015,7 @@ int main(void)
 	    cmocka_unit_test(test_receive_uaf),
 	    cmocka_unit_test(test_audit_placement_without_stock),
 	    cmocka_unit_test(test_ship_uncovered_transfer),
+	    cmocka_unit_test(test_short_kept_transfer),
 	    cmocka_unit_test(test_ship_uncovered_order),
 	    cmocka_unit_test(test_sync_isolated),
 	    cmocka_unit_test(test_transfer_split),

@@ -2,7 +2,7 @@
  * dropsim.c - runs the whole-network simulator (sim.h) over many seeds.
  *
  *   dropsim [--seeds N] [--seed S] [--orders N] [--hubs N] [--no-faults]
- *           [--twice] [--hashes] [--dir D] [--verbose] [--help]
+ *           [--walbuf] [--twice] [--hashes] [--dir D] [--verbose] [--help]
  *
  * Each seed is a whole drop: N orders from simulated storefronts against a
  * network of hubs whose staff receive, claim, pick and ship, with faults
@@ -33,7 +33,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: dropsim [--seeds N] [--seed S] [--orders N] [--hubs N] [--no-faults]\n"
-	    "               [--twice] [--hashes] [--jobs N] [--dir D] [--verbose]\n"
+	    "               [--walbuf] [--twice] [--hashes] [--jobs N] [--dir D] [--verbose]\n"
 	    "               [--help]\n"
 	    "\n"
 	    "Runs a whole dropnet network (the real coordinator and hub machines on\n"
@@ -46,6 +46,8 @@ static void usage(FILE *f)
 	    "  --orders N   orders per seed, one drop (default 1000)\n"
 	    "  --hubs N     hubs, 1-6 (default 6)\n"
 	    "  --no-faults  no network, crash, clock or stall faults\n"
+	    "  --walbuf     stores through walbuf (a commit's WAL writes gathered, as\n"
+	    "               the daemons' stores are) over the simulated disk\n"
 	    "  --twice      run each seed twice; the histories must be identical\n"
 	    "  --hashes     print each seed's history hash (to compare two builds)\n"
 	    "  --jobs N     run seeds in N processes at once (default 1)\n"
@@ -113,6 +115,8 @@ static int args_parse(int argc, char **argv, args *a)
 			a->twice = true;
 		} else if (strcmp(k, "--hashes") == 0) {
 			a->hashes = true;
+		} else if (strcmp(k, "--walbuf") == 0) {
+			a->p.walbuf = true;
 		} else if (strcmp(k, "--verbose") == 0) {
 			a->p.verbose = true;
 		} else if (strcmp(k, "--dir") == 0 && has) {
@@ -152,8 +156,9 @@ static void tot_add(sim_result *t, const sim_result *r);
 
 static void replay_line(const args *a, uint64_t seed)
 {
-	printf("dropsim: replay: dropsim --seed %" PRIu64 " --orders %u --hubs %u%s"
-	    " --verbose\n", seed, a->p.orders, a->p.hubs, a->p.faults ? "" : " --no-faults");
+	printf("dropsim: replay: dropsim --seed %" PRIu64 " --orders %u --hubs %u%s%s"
+	    " --verbose\n", seed, a->p.orders, a->p.hubs, a->p.faults ? "" : " --no-faults",
+	    a->p.walbuf ? " --walbuf" : "");
 }
 
 static int run_seed(const args *a, uint64_t seed, sim_result *tot)
@@ -300,7 +305,7 @@ static int run_jobs(const args *a, const char *base, worker_out *all)
 
 int main(int argc, char **argv)
 {
-	args a = {1, 1, 1, false, false, {0, 1000, 6, true, false, NULL, 0}};
+	args a = {1, 1, 1, false, false, {0, 1000, 6, true, false, false, NULL, 0}};
 	if (args_parse(argc, argv, &a) != 0) {
 		usage(stderr);
 		return 2;

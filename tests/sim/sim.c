@@ -20,6 +20,7 @@
 #include "core/limits.h"
 #include "io/codec.h"
 #include "io/envelope.h"
+#include "io/walbuf.h"
 #include "io/log.h"
 #include "world.h"
 
@@ -452,6 +453,13 @@ static bool coord_drain(world *w)
 	return ok;
 }
 
+/* The VFS the stores open: simvfs, or walbuf over it (--walbuf). */
+static const char *sim_store_vfs(const world *w)
+{
+	const char *wb = w->p.walbuf ? walbuf_vfs(SIM_VFS) : NULL;
+	return wb != NULL ? wb : SIM_VFS;
+}
+
 static bool coord_start(world *w)
 {
 	memset(&w->c, 0, sizeof(w->c));
@@ -461,7 +469,7 @@ static bool coord_start(world *w)
 	/* A new process: its monotonic clock starts anywhere. */
 	w->coord_mono_base = 1 + sim_rng_below(&w->rng, 1000000);
 	coord_set_clock(w);
-	if (coord_open(&w->c, w->coord_path, SIM_VFS) != 0) {
+	if (coord_open(&w->c, w->coord_path, sim_store_vfs(w)) != 0) {
 		/* An injected I/O error during start-up: try again, as systemd
 		 * would restart the daemon. */
 		if (!w->p.faults || w->healed) {
@@ -559,7 +567,7 @@ static bool hub_start(world *w, int i)
 	hub_conf cfg = hb->h.cfg;
 	memset(&hb->h, 0, sizeof(hb->h));
 	hb->h.cfg = cfg;
-	if (hub_store_open_vfs(&hb->h.store, hb->path, SIM_VFS) != 0) {
+	if (hub_store_open_vfs(&hb->h.store, hb->path, sim_store_vfs(w)) != 0) {
 		if (!w->p.faults || w->healed) {
 			return check_fail(w, "hub %s could not open its store", hb->h.cfg.id);
 		}

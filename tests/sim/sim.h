@@ -59,6 +59,8 @@ typedef struct {
 	uint32_t hubs;          /* hubs (<= SIM_HUBS_MAX) */
 	bool faults;            /* network, crash, clock and stall faults */
 	bool verbose;           /* one line per fault */
+	bool walbuf;            /* stores through walbuf over simvfs, as the
+				 * daemons' are over the default VFS */
 	const char *dir;        /* unused: the stores live in simvfs memory */
 	int bug;                /* 0, or a deliberately broken invariant (tests) */
 } sim_params;
