@@ -513,14 +513,23 @@ static void test_move_leaves_handshake(void **state)
 	assert_true(fd_ready(cfd, 5000));
 	assert_int_equal(recv(cfd, h, sizeof(h), MSG_WAITALL), 8);
 	assert_true(h[0] == 0 && h[1] == 'S' && h[2] == 'P' && h[5] == 0x30);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	submit_first(c);
 	dnclient_stats st;
 	dnclient_stats_get(c, &st);
 	assert_true(st.failovers >= 1);
 	uint8_t b;
 	errno = 0;
-	assert_int_equal(recv(cfd, &b, 1, MSG_DONTWAIT), -1);
-	assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+	ssize_t got = recv(cfd, &b, 1, MSG_DONTWAIT);
+	int e = errno;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* Still open: unless this host stalled past the 2 s after which the
+	 * client closes a retired dialer anyway (DNC_RETIRED_CLOSE_US). */
+	if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 1500) {
+		assert_int_equal(got, -1);
+		assert_true(e == EAGAIN || e == EWOULDBLOCK);
+	}
 	/* Our half (a REP's header): the client refuses the connection. */
 	static const uint8_t rep[8] = {0, 'S', 'P', 0, 0x00, 0x31, 0, 0};
 	assert_int_equal(send(cfd, rep, sizeof(rep), MSG_NOSIGNAL), 8);
