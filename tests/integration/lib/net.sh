@@ -61,6 +61,18 @@ net_cleanup() {
 	for p in "${NET_BG_PIDS[@]}"; do
 		wait "$p" 2>/dev/null
 	done
+	# A failed test whose daemon still runs may have found a hang (a stop
+	# that never ends): its threads' stacks, before local-net stops it.
+	if [[ $rc -ne 0 && -d $NET_DIR/run ]] && command -v gdb >/dev/null; then
+		local pf pid
+		for pf in "$NET_DIR"/run/*.pid; do
+			pid=$(cat "$pf" 2>/dev/null) || continue
+			kill -0 "$pid" 2>/dev/null || continue
+			echo "----- threads of $(basename "$pf" .pid) (pid $pid), still running -----" >&2
+			timeout 30 gdb -batch -p "$pid" -ex 'thread apply all bt 12' 2>/dev/null |
+				grep -E '^(Thread|#)' | head -150 >&2
+		done
+	fi
 	if [[ -n $NET_DIR && -f $NET_DIR/net.conf ]]; then
 		"$LOCAL_NET" stop --dir "$NET_DIR" --timeout 10 >/dev/null 2>&1
 	fi
