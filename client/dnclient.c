@@ -510,18 +510,26 @@ static size_t dnc_next_url(const dnclient *c)
 	return (c->cur + 1) % c->o.nurls;
 }
 
+/* Where dialer id is in the retired list, or -1 (mutex held). */
+static int dnc_retired_find(const dnclient *c, int id)
+{
+	for (size_t k = 0; k < c->nretired && id > 0; k++) {
+		if (nng_dialer_id(c->retired[k].d) == id) {
+			return (int)k;
+		}
+	}
+	return -1;
+}
+
 /* nng's thread, once a connection is negotiated and before the socket
  * takes it: a retired dialer's is refused (no order goes there). */
 static void dnc_pipe_added(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	dnclient *c = arg;
 	int id = nng_dialer_id(nng_pipe_dialer(p));
-	bool refuse = false;
 	(void)ev;
 	pthread_mutex_lock(&c->mu);
-	for (size_t k = 0; k < c->nretired && id > 0; k++) {
-		refuse |= nng_dialer_id(c->retired[k].d) == id;
-	}
+	bool refuse = dnc_retired_find(c, id) >= 0;
 	pthread_mutex_unlock(&c->mu);
 	if (refuse) {
 		log_debug("dnclient.refused", "dialer=%d reason=\"left while it connected\"", id);
@@ -554,41 +562,42 @@ static bool dnc_retired_close(dnclient *c)
 	return true;
 }
 
+/* Retires dialer d, which had no connection (the flusher, without the
+ * mutex). False when one came up just before (it is the socket's, not
+ * refused): d is then left to the caller to close as a connected one. */
+static bool dnc_retire(dnclient *c, nng_dialer d)
+{
+	(void)nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, DNC_RETIRED_RECONN_MS);
+	(void)nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, DNC_RETIRED_RECONN_MS);
+	nng_dialer early = NNG_DIALER_INITIALIZER;
+	pthread_mutex_lock(&c->mu);
+	if (c->nretired == DNC_RETIRED_MAX) {
+		early = dnc_retired_take(c, 0);
+	}
+	c->retired[c->nretired++] = (dnc_retired){d, dnc_now_us()};
+	pthread_mutex_unlock(&c->mu);
+	if (nng_dialer_id(early) > 0) {
+		nng_dialer_close(early);
+	}
+	if (netguard_dialer_pipes(d) == 0) {
+		return true; /* refused from now on */
+	}
+	pthread_mutex_lock(&c->mu);
+	int k = dnc_retired_find(c, nng_dialer_id(d));
+	if (k >= 0) {
+		(void)dnc_retired_take(c, (size_t)k);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return k < 0; /* gone already: the flusher closed it early */
+}
+
 /* Leaves dialer d (the flusher, without the mutex): closed if it is
  * connected (its handshake is done), else retired (see the top of the
  * file). */
 static void dnc_leave(dnclient *c, nng_dialer d)
 {
-	if (netguard_dialer_pipes(d) == 0) {
-		(void)nng_dialer_set_ms(d, NNG_OPT_RECONNMAXT, DNC_RETIRED_RECONN_MS);
-		(void)nng_dialer_set_ms(d, NNG_OPT_RECONNMINT, DNC_RETIRED_RECONN_MS);
-		nng_dialer early = NNG_DIALER_INITIALIZER;
-		pthread_mutex_lock(&c->mu);
-		if (c->nretired == DNC_RETIRED_MAX) {
-			early = dnc_retired_take(c, 0);
-		}
-		c->retired[c->nretired++] = (dnc_retired){d, dnc_now_us()};
-		pthread_mutex_unlock(&c->mu);
-		if (nng_dialer_id(early) > 0) {
-			nng_dialer_close(early);
-		}
-		/* Refused from now on; one that came up just before is the
-		 * socket's, and closed as a connected one. */
-		if (netguard_dialer_pipes(d) == 0) {
-			return;
-		}
-		bool mine = false;
-		pthread_mutex_lock(&c->mu);
-		for (size_t k = 0; k < c->nretired && !mine; k++) {
-			if (nng_dialer_id(c->retired[k].d) == nng_dialer_id(d)) {
-				(void)dnc_retired_take(c, k);
-				mine = true;
-			}
-		}
-		pthread_mutex_unlock(&c->mu);
-		if (!mine) {
-			return;
-		}
+	if (netguard_dialer_pipes(d) == 0 && dnc_retire(c, d)) {
+		return;
 	}
 	nng_dialer_close(d);
 }
